@@ -1,0 +1,84 @@
+"""The pipeline, end to end: text → AST → IR → checked shapes → passes → Python → black.
+
+Each stage collects diagnostics in one sink; a stage runs only when the stages before
+it succeeded, so one run reports every independent error of the first failing stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .diagnostics import CompileError, Diagnostic, DiagnosticSink
+
+# Generated lines carry a shape comment; a wider line keeps black from folding the code.
+LINE_LENGTH = 120
+
+
+@dataclass
+class CompileResult:
+    code: str | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    blocks: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.code is not None and not any(d.is_error for d in self.diagnostics)
+
+
+def analyze(source: str, path: str) -> tuple[list, DiagnosticSink]:
+    """Parse, lower and shape-check; the IR comes back only if there were no errors."""
+    from .lower import lower_spec
+    from .parser import parse
+    from .shapes import check_shapes
+
+    sink = DiagnosticSink()
+    spec = parse(source, path, sink)
+    if spec is None:
+        return [], sink
+    blocks = lower_spec(spec, path, sink)
+    if sink.has_errors:
+        return [], sink
+    check_shapes(blocks, sink)
+    if sink.has_errors:
+        return [], sink
+    return blocks, sink
+
+
+def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = True, format: bool = True) -> CompileResult:
+    from .codegen import Options, render_module
+    from .passes import run_passes
+
+    blocks, sink = analyze(source, path)
+    if not blocks:
+        return CompileResult(None, sink.items)
+    for ir in blocks:
+        run_passes(ir)
+    code = render_module(blocks, Options(runtime_checks=runtime_checks, source_name=path))
+    if format:
+        code = format_python(code)
+    return CompileResult(code, sink.items, blocks)
+
+
+def format_python(code: str) -> str:
+    import black
+
+    return black.format_str(code, mode=black.Mode(line_length=LINE_LENGTH))
+
+
+def compile_file(path: str | Path, *, runtime_checks: bool = True) -> str:
+    """Compile a spec file and return the generated module's source; raise CompileError."""
+    path = Path(path)
+    source = path.read_text(encoding="utf-8")
+    display = _display_path(path)
+    result = compile_source(source, display, runtime_checks=runtime_checks)
+    if not result.ok:
+        raise CompileError([d for d in result.diagnostics], {display: source})
+    return result.code
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

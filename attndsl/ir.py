@@ -1,0 +1,160 @@
+"""The intermediate representation: a networkx dataflow graph per block.
+
+One node per op. Edges run from operand to user and carry `index`, the operand's
+position, so `operands(node)` returns them in order. Nodes carry their source span,
+the spec variable name they were assigned to (if any), the user's comments, and a
+`guard`: the conjunction of constructor-argument conditions (`if` statements) under
+which the node exists.
+
+Module-level state (constructor arguments, `let` values, params, layers) is kept in
+`BlockIR` next to the graph; only tensor dataflow lives in the graph itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from .diagnostics import Span
+from .symbolic import Expr
+
+
+@dataclass(frozen=True)
+class Cond:
+    """A boolean expression over constructor arguments (kept as a small tree)."""
+
+    op: str  # "arg", "const", "not", "and", "or", "cmp", "all_elems"
+    args: tuple = ()
+
+    @staticmethod
+    def const(value: bool) -> "Cond":
+        return Cond("const", (value,))
+
+
+Guard = tuple[Cond, ...]  # a conjunction; () means "always"
+
+
+@dataclass
+class ArgInfo:
+    name: str
+    type: str  # "int", "float", "bool", "list[int]"
+    default: Any  # python value or None when required; `REQUIRED` when absent
+    span: Span
+    required: bool
+
+
+@dataclass
+class InputInfo:
+    name: str
+    shape: list[Expr]
+    optional: bool
+    span: Span
+    node: int  # the graph node standing for it
+
+
+@dataclass
+class ParamInfo:
+    name: str
+    shape: list[Expr]
+    init: str  # "zeros", "ones", "randn"
+    guard: Guard
+    span: Span
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LayerSpec:
+    """A layer constructor: a registry layer kind, a sequential, or a sub-block."""
+
+    kind: str  # registry name, "sequential" or "block"
+    args: dict[str, Any]  # rendered lazily by codegen; Expr / Cond / python values
+    positional: list[Any]
+    children: list[tuple[str | None, "LayerSpec"]] = field(default_factory=list)
+    block: str | None = None  # for kind == "block"
+    span: Span | None = None
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    spec: LayerSpec | None  # None for a list comprehension (see `element`)
+    guard: Guard
+    span: Span
+    comments: list[str] = field(default_factory=list)
+    # For `[element for var in iterable]` layer lists (nn.ModuleList):
+    element: LayerSpec | None = None
+    loop_var: str | None = None
+    iterable: str | None = None  # the list argument looped over
+
+
+@dataclass
+class LetInfo:
+    name: str
+    value: Expr
+    span: Span
+    guard: Guard = ()
+
+
+@dataclass
+class CheckInfo:
+    """A fact the checker could not prove; becomes a run-time check."""
+
+    condition: Any  # a Cond, or ("eq", Expr, Expr) / ("divides", Expr, Expr)
+    message: str
+    span: Span
+    where: str  # "init" or "forward"
+    guard: Guard = ()
+
+
+@dataclass
+class BlockIR:
+    name: str
+    doc: str | None
+    comments: list[str]
+    args: list[ArgInfo]
+    inputs: list[InputInfo] = field(default_factory=list)
+    params: list[ParamInfo] = field(default_factory=list)
+    layers: list[LayerInfo] = field(default_factory=list)
+    lets: list[LetInfo] = field(default_factory=list)
+    requires: list[CheckInfo] = field(default_factory=list)
+    checks: list[CheckInfo] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[int] = field(default_factory=list)
+    graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
+    span: Span | None = None
+    # Where each dim symbol comes from: symbol -> (input name, axis)
+    dim_origin: dict[str, tuple[str, int]] = field(default_factory=dict)
+    uses_blocks: list[str] = field(default_factory=list)
+    path: str = ""
+
+    # ------------------------------------------------------------------ graph helpers
+    def add_node(self, op: str, operands: list[int], *, span: Span, guard: Guard = (), **attrs) -> int:
+        node = self.graph.number_of_nodes()
+        while node in self.graph:
+            node += 1
+        self.graph.add_node(node, op=op, span=span, guard=guard, attrs=attrs, name=None, comments=[])
+        for index, operand in enumerate(operands):
+            self.graph.add_edge(operand, node, index=index)
+        return node
+
+    def operands(self, node: int) -> list[int]:
+        edges = sorted(self.graph.in_edges(node, data="index"), key=lambda e: e[2])
+        return [source for source, _, _ in edges]
+
+    def users(self, node: int) -> list[int]:
+        return sorted(self.graph.successors(node))
+
+    def node(self, node: int) -> dict:
+        return self.graph.nodes[node]
+
+    def topological(self) -> list[int]:
+        # Ties broken by node id, which is creation (= source) order: deterministic.
+        return list(nx.lexicographical_topological_sort(self.graph))
+
+
+@dataclass
+class ModuleIR:
+    path: str
+    blocks: list[BlockIR]

@@ -1,0 +1,144 @@
+"""The layer registry: each `layer` kind of the language is declared here, once.
+
+A `LayerDef` names the torch.nn class it renders to, its constructor signature (names
+and defaults as in torch, so `state_dict` keys come out as torch makes them), and the
+shape rule of its forward. Sequential containers and sub-blocks are handled by the
+shape checker, since their rules are made of other layers' rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import symbolic as sym
+from .ops import ParamSpec
+from .symbolic import Expr
+
+
+@dataclass
+class LayerDef:
+    name: str
+    torch_class: str  # rendered as nn.<torch_class>
+    params: list[ParamSpec]
+    shape: Callable  # (ctx, args: dict[str, value], input shape) -> output shape
+    min_rank: int = 1
+    max_rank: int | None = None
+    doc: str = ""
+
+
+LAYERS: dict[str, LayerDef] = {}
+
+
+def layer(name: str, torch_class: str, signature: str, shape, *, min_rank=1, max_rank=None, doc="") -> LayerDef:
+    from .ops import _literal
+
+    params = []
+    for part in filter(None, (p.strip() for p in signature.split(","))):
+        head, _, default = part.partition("=")
+        pname, _, kind = head.partition(":")
+        if default.strip():
+            params.append(ParamSpec(pname.strip(), kind.strip(), _literal(default.strip()), required=False))
+        else:
+            params.append(ParamSpec(pname.strip(), kind.strip()))
+    definition = LayerDef(name, torch_class, params, shape, min_rank, max_rank, doc)
+    LAYERS[name] = definition
+    return definition
+
+
+# ============================================================================ shape rules
+
+
+def _identity(ctx, args, shape):
+    return shape
+
+
+def _linear(ctx, args, shape):
+    ctx.expect_equal(shape[-1], args["in_features"], "the last dimension of the input and in_features")
+    return tuple(shape[:-1]) + (args["out_features"],)
+
+
+def _channels(ctx, shape, expected, what):
+    ctx.expect_equal(shape[1], expected, f"the channel dimension (dim 1) of the input and {what}")
+
+
+def _window(ctx, size: Expr, kernel: Expr, stride: Expr, padding, dilation: Expr) -> Expr:
+    """floor((L + 2p - d(k-1) - 1) / s) + 1, torch's output-size formula."""
+    if padding == "same":
+        return size
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    return sym.floordiv(span, stride, ctx.facts) + 1
+
+
+def _conv(spatial: int):
+    def rule(ctx, args, shape):
+        _channels(ctx, shape, args["in_channels"], "in_channels")
+        out = [shape[0], args["out_channels"]]
+        for axis in range(spatial):
+            out.append(_window(ctx, shape[2 + axis], args["kernel_size"], args["stride"], args["padding"],
+                               args["dilation"]))
+        return tuple(out)
+
+    return rule
+
+
+def _pool(ctx, args, shape):
+    stride = args["stride"] if args["stride"] is not None else args["kernel_size"]
+    return tuple(shape[:2]) + tuple(
+        _window(ctx, d, args["kernel_size"], stride, args["padding"], Expr.const(1)) for d in shape[2:]
+    )
+
+
+def _adaptive(ctx, args, shape):
+    size = args["output_size"]
+    return tuple(shape[:2]) + (size,) * (len(shape) - 2)
+
+
+def _norm_channels(ctx, args, shape):
+    _channels(ctx, shape, args["num_features"], "num_features")
+    return shape
+
+
+def _layer_norm(ctx, args, shape):
+    ctx.expect_equal(shape[-1], args["normalized_shape"], "the last dimension of the input and normalized_shape")
+    return shape
+
+
+def _group_norm(ctx, args, shape):
+    _channels(ctx, shape, args["num_channels"], "num_channels")
+    ctx.divide(args["num_channels"], args["num_groups"], "num_channels into num_groups")
+    return shape
+
+
+# ============================================================================ the layers
+
+layer("linear", "Linear", "in_features: int, out_features: int, bias: bool = true", _linear)
+_CONV = ("in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: padding = 0, "
+         "dilation: int = 1, groups: int = 1, bias: bool = true")
+layer("conv1d", "Conv1d", _CONV, _conv(1), min_rank=3, max_rank=3)
+layer("conv2d", "Conv2d", _CONV, _conv(2), min_rank=4, max_rank=4)
+layer("batch_norm1d", "BatchNorm1d", "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = true",
+      _norm_channels, min_rank=2, max_rank=3)
+layer("batch_norm2d", "BatchNorm2d", "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = true",
+      _norm_channels, min_rank=4, max_rank=4)
+layer("instance_norm2d", "InstanceNorm2d",
+      "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = false", _norm_channels,
+      min_rank=4, max_rank=4)
+layer("layer_norm", "LayerNorm", "normalized_shape: int, eps: float = 1e-05", _layer_norm)
+layer("group_norm", "GroupNorm", "num_groups: int, num_channels: int, eps: float = 1e-05, affine: bool = true",
+      _group_norm, min_rank=2)
+layer("dropout", "Dropout", "p: float = 0.5", _identity)
+layer("relu", "ReLU", "", _identity)
+layer("relu6", "ReLU6", "", _identity)
+layer("gelu", "GELU", "", _identity)
+layer("silu", "SiLU", "", _identity)
+layer("sigmoid", "Sigmoid", "", _identity)
+layer("tanh", "Tanh", "", _identity)
+layer("identity", "Identity", "", _identity)
+layer("softmax", "Softmax", "dim: axis", _identity)
+layer("adaptive_avg_pool2d", "AdaptiveAvgPool2d", "output_size: int", _adaptive, min_rank=4, max_rank=4)
+layer("adaptive_max_pool2d", "AdaptiveMaxPool2d", "output_size: int", _adaptive, min_rank=4, max_rank=4)
+layer("max_pool2d", "MaxPool2d", "kernel_size: int, stride: int = None, padding: int = 0", _pool,
+      min_rank=4, max_rank=4)
+layer("avg_pool2d", "AvgPool2d", "kernel_size: int, stride: int = None, padding: int = 0", _pool,
+      min_rank=4, max_rank=4)

@@ -1,0 +1,90 @@
+"""IR → IR passes: dead-code elimination and common-subexpression elimination.
+
+Both keep the graph's invariants (operand order on edges, guards, spans) and are
+deterministic: they visit nodes in topological order with ties broken by node id.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import networkx as nx
+
+from .ir import BlockIR, LayerSpec
+
+# Ops whose two calls on equal operands may differ (dropout in training) or that
+# stand for a binding rather than a computation.
+_NEVER_MERGED = {"input", "param", "phi", "loop_layer", "list_comp"}
+
+
+def eliminate_dead_code(ir: BlockIR) -> int:
+    """Drop nodes no output depends on. Inputs stay: they are the forward signature."""
+    live: set[int] = set()
+    for output in ir.outputs:
+        live |= nx.ancestors(ir.graph, output) | {output}
+    dead = [n for n in ir.graph.nodes if n not in live and ir.graph.nodes[n]["op"] != "input"]
+    # A chunk whose items are partly used must stay whole.
+    ir.graph.remove_nodes_from(dead)
+    return len(dead)
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items() if k != "axis_sizes"))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, frozenset):
+        return tuple(sorted(value))
+    return value
+
+
+def _is_stochastic(ir: BlockIR, attrs: dict) -> bool:
+    if attrs["op"] != "call_layer":
+        return False
+    info = next(l for l in ir.layers if l.name == attrs["attrs"]["layer"])
+    spec = info.element or info.spec
+    return _contains(spec, "dropout") or _contains(spec, "block")
+
+
+def _contains(spec: LayerSpec, kind: str) -> bool:
+    return spec.kind == kind or any(_contains(child, kind) for _, child in spec.children)
+
+
+def eliminate_common_subexpressions(ir: BlockIR) -> int:
+    """Merge nodes computing the same op on the same operands under the same guard."""
+    seen: dict = {}
+    merged = 0
+    for node in ir.topological():
+        attrs = ir.graph.nodes[node]
+        if attrs["op"] in _NEVER_MERGED or _is_stochastic(ir, attrs):
+            continue
+        key = (attrs["op"], tuple(ir.operands(node)), _freeze(attrs["attrs"]), attrs["guard"])
+        try:
+            hash(key)
+        except TypeError:
+            continue
+        keeper = seen.get(key)
+        if keeper is None:
+            seen[key] = node
+            continue
+        _replace_uses(ir, node, keeper)
+        merged += 1
+    return merged
+
+
+def _replace_uses(ir: BlockIR, old: int, new: int) -> None:
+    graph = ir.graph
+    for _, user, data in list(graph.out_edges(old, data=True)):
+        graph.add_edge(new, user, index=data["index"])
+    keeper = graph.nodes[new]
+    if keeper["name"] is None:
+        keeper["name"] = graph.nodes[old]["name"]
+    keeper["comments"] = keeper["comments"] or graph.nodes[old]["comments"]
+    graph.remove_node(old)
+    ir.outputs = [new if o == old else o for o in ir.outputs]
+
+
+def run_passes(ir: BlockIR) -> dict[str, int]:
+    merged = eliminate_common_subexpressions(ir)
+    removed = eliminate_dead_code(ir)
+    return {"cse": merged, "dce": removed}

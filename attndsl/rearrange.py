@@ -1,0 +1,99 @@
+"""einops-style rearrange patterns, parsed at compile time into plain reshape/permute steps.
+
+`"b (g c) h w -> (b g) c h w"` has a left side of four groups over five elementary axes
+and a right side of four groups over the same axes in the same order, so it compiles to
+one `reshape`; a pattern that reorders axes compiles to reshape → permute → reshape,
+with each step left out when it is the identity. No einops at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z_][A-Za-z0-9_]*|1|\S)")
+
+
+class PatternError(Exception):
+    def __init__(self, message: str, offset: int = 0, help: str | None = None):
+        super().__init__(message)
+        self.message, self.offset, self.help = message, offset, help
+
+
+@dataclass(frozen=True)
+class Pattern:
+    left: tuple[tuple[str, ...], ...]  # groups of elementary axis names; () is a literal 1
+    right: tuple[tuple[str, ...], ...]
+
+    @property
+    def axes(self) -> list[str]:
+        return [a for group in self.left for a in group]
+
+    @property
+    def permutation(self) -> list[int]:
+        """Position in the left elementary order of each right elementary axis."""
+        order = self.axes
+        return [order.index(a) for group in self.right for a in group]
+
+
+def _parse_side(text: str, base: int) -> list[tuple[str, ...]]:
+    groups: list[tuple[str, ...]] = []
+    current: list[str] | None = None
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if not match or not match.group(1):
+            break
+        token, offset = match.group(1), base + match.start(1)
+        position = match.end()
+        if token == "(":
+            if current is not None:
+                raise PatternError("nested parentheses are not allowed in a rearrange pattern", offset)
+            current = []
+        elif token == ")":
+            if current is None:
+                raise PatternError("unbalanced ')' in rearrange pattern", offset)
+            groups.append(tuple(current))
+            current = None
+        elif token == "1":
+            if current is not None:
+                raise PatternError("'1' inside parentheses has no effect; remove it", offset)
+            groups.append(())
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token):
+            if current is not None:
+                current.append(token)
+            else:
+                groups.append((token,))
+        else:
+            raise PatternError(f"unexpected {token!r} in rearrange pattern", offset,
+                               help="patterns use axis names, parentheses for groups, and 1")
+    if current is not None:
+        raise PatternError("unclosed '(' in rearrange pattern", base + len(text))
+    return groups
+
+
+def parse_pattern(text: str) -> Pattern:
+    if text.count("->") != 1:
+        raise PatternError("a rearrange pattern needs exactly one '->'", 0,
+                           help='for example "b (h d) n -> b h d n"')
+    left_text, right_text = text.split("->")
+    left = _parse_side(left_text, 0)
+    right = _parse_side(right_text, len(left_text) + 2)
+    left_axes = [a for g in left for a in g]
+    right_axes = [a for g in right for a in g]
+    for side, axes, base in (("left", left_axes, 0), ("right", right_axes, len(left_text) + 2)):
+        seen = set()
+        for axis in axes:
+            if axis in seen:
+                raise PatternError(f"axis {axis!r} appears twice on the {side} side", base)
+            seen.add(axis)
+    missing = set(left_axes) ^ set(right_axes)
+    if missing:
+        axis = sorted(missing)[0]
+        side = "right" if axis in left_axes else "left"
+        raise PatternError(
+            f"axis {axis!r} appears on one side of the pattern only",
+            text.find(axis),
+            help=f"rearrange only reorders, splits and merges axes: add {axis!r} to the {side} side",
+        )
+    return Pattern(tuple(left), tuple(right))

@@ -1,0 +1,419 @@
+"""A small canonical form for integer shape arithmetic.
+
+Dimensions are sums of terms `coefficient * monomial`, where a monomial is a product of
+factors raised to integer powers (negative powers arise from exact division such as the
+`c/g` of a rearrange that splits `(g c)`). A factor is a symbol (a dim like `h`, a
+constructor argument like `groups`) or an opaque atom for what the form cannot expand
+(`a // b` when `b` is not known to divide `a`, `max`, `min`, `%`, `sqrt`).
+
+Two expressions are equal exactly when their canonical forms are equal, which is what
+the shape checker needs; sympy would do the same but costs ~0.3 s to import on the
+compile path. `tests/test_symbolic.py` property-tests this module against sympy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import reduce
+from typing import Callable, Iterable, Union
+
+Scalar = Union[int, Fraction]
+
+
+@dataclass(frozen=True, order=True)
+class Atom:
+    """An opaque factor: an operation the canonical form keeps unexpanded."""
+
+    op: str  # "floordiv", "mod", "max", "min", "sqrt", "ceildiv"
+    args: tuple["Expr", ...]
+
+    def sort_key(self) -> str:
+        return f"{self.op}({','.join(str(a) for a in self.args)})"
+
+
+Factor = Union[str, Atom]
+Monomial = tuple[tuple[Factor, int], ...]  # sorted (factor, exponent != 0) pairs
+
+
+def _factor_key(factor: Factor) -> tuple[int, str]:
+    return (0, factor) if isinstance(factor, str) else (1, factor.sort_key())
+
+
+def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
+    powers: dict[Factor, int] = dict(a)
+    for factor, exponent in b:
+        powers[factor] = powers.get(factor, 0) + exponent
+    return tuple(sorted(((f, e) for f, e in powers.items() if e), key=lambda fe: _factor_key(fe[0])))
+
+
+def _mono_pow(a: Monomial, n: int) -> Monomial:
+    return tuple((f, e * n) for f, e in a)
+
+
+class Expr:
+    """An immutable, hashable canonical polynomial (with Laurent monomials and atoms)."""
+
+    __slots__ = ("terms", "_hash")
+
+    def __init__(self, terms: dict[Monomial, Fraction]):
+        self.terms = {m: c for m, c in terms.items() if c != 0}
+        self._hash = hash(frozenset(self.terms.items()))
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def const(value: Scalar) -> "Expr":
+        return Expr({(): Fraction(value)})
+
+    @staticmethod
+    def symbol(name: str) -> "Expr":
+        return Expr({((name, 1),): Fraction(1)})
+
+    @staticmethod
+    def atom(op: str, *args: "Expr") -> "Expr":
+        return Expr({((Atom(op, tuple(args)), 1),): Fraction(1)})
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def is_const(self) -> bool:
+        return all(m == () for m in self.terms)
+
+    @property
+    def value(self) -> Fraction:
+        """The constant value; only valid when `is_const`."""
+        return self.terms.get((), Fraction(0))
+
+    @property
+    def is_monomial(self) -> bool:
+        return len(self.terms) == 1
+
+    def symbols(self) -> set[str]:
+        found: set[str] = set()
+        for monomial in self.terms:
+            for factor, _ in monomial:
+                if isinstance(factor, str):
+                    found.add(factor)
+                else:
+                    for arg in factor.args:
+                        found |= arg.symbols()
+        return found
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (int, Fraction)):
+            other = Expr.const(other)
+        return isinstance(other, Expr) and self.terms == other.terms
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other: "Expr | Scalar") -> "Expr":
+        other = as_expr(other)
+        terms = dict(self.terms)
+        for monomial, coefficient in other.terms.items():
+            terms[monomial] = terms.get(monomial, Fraction(0)) + coefficient
+        return Expr(terms)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> "Expr":
+        return Expr({m: -c for m, c in self.terms.items()})
+
+    def __sub__(self, other: "Expr | Scalar") -> "Expr":
+        return self + (-as_expr(other))
+
+    def __rsub__(self, other: "Expr | Scalar") -> "Expr":
+        return as_expr(other) - self
+
+    def __mul__(self, other: "Expr | Scalar") -> "Expr":
+        other = as_expr(other)
+        terms: dict[Monomial, Fraction] = {}
+        for m1, c1 in self.terms.items():
+            for m2, c2 in other.terms.items():
+                monomial = _mono_mul(m1, m2)
+                terms[monomial] = terms.get(monomial, Fraction(0)) + c1 * c2
+        return Expr(terms)
+
+    __rmul__ = __mul__
+
+    def exact_div(self, other: "Expr | Scalar") -> "Expr":
+        """self / other for a division known to be exact (other nonzero)."""
+        other = as_expr(other)
+        if other.is_monomial:
+            ((monomial, coefficient),) = other.terms.items()
+            inverse = Expr({_mono_pow(monomial, -1): 1 / coefficient})
+            return self * inverse
+        quotient = _polynomial_quotient(self, other)
+        if quotient is not None:
+            return quotient
+        return Expr.atom("floordiv", self, other)
+
+    def __pow__(self, exponent: int) -> "Expr":
+        if exponent < 0:
+            return Expr.const(1).exact_div(self**-exponent)
+        return reduce(lambda acc, _: acc * self, range(exponent), Expr.const(1))
+
+    # ------------------------------------------------------------------ rendering
+    def __str__(self) -> str:
+        return render(self, str, style="math")
+
+    def __repr__(self) -> str:
+        return f"Expr({self})"
+
+    def sort_key(self) -> str:
+        return str(self)
+
+
+def as_expr(value: "Expr | Scalar") -> Expr:
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, bool):
+        raise TypeError("booleans are not dimensions")
+    return Expr.const(value)
+
+
+def _polynomial_quotient(a: Expr, b: Expr) -> Expr | None:
+    """Exact quotient a/b when b is a positive-integer multiple pattern we can see, else None."""
+    if a == b:
+        return Expr.const(1)
+    if a.is_const and b.is_const and b.value != 0:
+        return Expr.const(a.value / b.value)
+    # a = k * b for a constant k?
+    ratios = set()
+    if set(a.terms) == set(b.terms):
+        for monomial in a.terms:
+            ratios.add(a.terms[monomial] / b.terms[monomial])
+        if len(ratios) == 1:
+            return Expr.const(ratios.pop())
+    return None
+
+
+# ---------------------------------------------------------------------------- facts
+
+
+class Facts:
+    """What is known to be an integer: dims, int arguments, and proven divisions."""
+
+    def __init__(self) -> None:
+        self.integers: set[Expr] = set()
+
+    def copy(self) -> "Facts":
+        new = Facts()
+        new.integers = set(self.integers)
+        return new
+
+    def add_integer(self, expr: Expr) -> None:
+        self.integers.add(expr)
+
+    def is_integer(self, expr: Expr) -> bool:
+        if expr in self.integers:
+            return True
+        for monomial, coefficient in expr.terms.items():
+            term = Expr({monomial: coefficient})
+            if term in self.integers:
+                continue
+            if coefficient.denominator != 1:
+                return False
+            if any(e < 0 for _, e in monomial) and Expr({monomial: Fraction(1)}) not in self.integers:
+                return False
+        return True
+
+
+# ---------------------------------------------------------------------------- operations
+# These evaluate eagerly on constants and fold what the facts allow; everything else
+# stays an atom so that equal inputs give equal canonical forms.
+
+
+def floordiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
+    a, b = as_expr(a), as_expr(b)
+    if a.is_const and b.is_const:
+        if b.value == 0:
+            raise ZeroDivisionError("division by zero in a shape expression")
+        return Expr.const(math.floor(a.value / b.value))
+    if b == Expr.const(1):
+        return a
+    quotient = a.exact_div(b)
+    if _no_atom_floordiv(quotient, a, b) and (
+        (facts is not None and facts.is_integer(quotient)) or Facts().is_integer(quotient)
+    ):
+        return quotient
+    return Expr.atom("floordiv", a, b)
+
+
+def _no_atom_floordiv(quotient: Expr, a: Expr, b: Expr) -> bool:
+    return quotient != Expr.atom("floordiv", a, b)
+
+
+def ceildiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
+    return -floordiv(-as_expr(a), b, facts)
+
+
+def mod(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
+    a, b = as_expr(a), as_expr(b)
+    if a.is_const and b.is_const:
+        if b.value == 0:
+            raise ZeroDivisionError("modulo by zero in a shape expression")
+        return Expr.const(a.value - b.value * math.floor(a.value / b.value))
+    return a - b * floordiv(a, b, facts)
+
+
+def maximum(a: Expr, b: Expr) -> Expr:
+    a, b = as_expr(a), as_expr(b)
+    difference = a - b
+    if difference.is_const:
+        return a if difference.value >= 0 else b
+    return Expr.atom("max", *sorted((a, b), key=Expr.sort_key))
+
+
+def minimum(a: Expr, b: Expr) -> Expr:
+    a, b = as_expr(a), as_expr(b)
+    difference = a - b
+    if difference.is_const:
+        return a if difference.value <= 0 else b
+    return Expr.atom("min", *sorted((a, b), key=Expr.sort_key))
+
+
+def sqrt(a: Expr) -> Expr:
+    a = as_expr(a)
+    if a.is_const and a.value >= 0:
+        root = math.isqrt(a.value.numerator) if a.value.denominator == 1 else None
+        if root is not None and root * root == a.value:
+            return Expr.const(root)
+    return Expr.atom("sqrt", a)
+
+
+def simplify(expr: Expr, facts: Facts) -> Expr:
+    """Re-fold atoms with what `facts` now knows (e.g. a divisibility proven later)."""
+    result = Expr.const(0)
+    for monomial, coefficient in expr.terms.items():
+        term = Expr.const(coefficient)
+        for factor, exponent in monomial:
+            if isinstance(factor, str):
+                base = Expr.symbol(factor)
+            else:
+                args = [simplify(arg, facts) for arg in factor.args]
+                base = _rebuild(factor.op, args, facts)
+            term = term * (base**exponent if exponent > 0 else Expr.const(1).exact_div(base ** -exponent))
+        result = result + term
+    return result
+
+
+def _rebuild(op: str, args: list[Expr], facts: Facts) -> Expr:
+    if op == "floordiv":
+        return floordiv(args[0], args[1], facts)
+    if op == "max":
+        return maximum(*args)
+    if op == "min":
+        return minimum(*args)
+    if op == "sqrt":
+        return sqrt(args[0])
+    return Expr.atom(op, *args)
+
+
+def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None) -> Expr:
+    """Replace symbols by expressions (used to instantiate a sub-block's shapes)."""
+    facts = facts or Facts()
+    result = Expr.const(0)
+    for monomial, coefficient in expr.terms.items():
+        term = Expr.const(coefficient)
+        for factor, exponent in monomial:
+            if isinstance(factor, str):
+                base = mapping.get(factor, Expr.symbol(factor))
+            else:
+                base = _rebuild(factor.op, [substitute(a, mapping, facts) for a in factor.args], facts)
+            term = term * (base**exponent if exponent > 0 else Expr.const(1).exact_div(base ** -exponent))
+        result = result + term
+    return result
+
+
+def evaluate(expr: Expr, values: dict[str, Scalar]) -> Fraction:
+    """The value of `expr` with every symbol given (floor semantics for floordiv)."""
+    return substitute(expr, {k: Expr.const(v) for k, v in values.items()}).value
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def _lcm_denominator(expr: Expr) -> tuple[int, Monomial]:
+    """The common denominator (constant and monomial) that clears negative powers."""
+    constant = reduce(math.lcm, (c.denominator for c in expr.terms.values()), 1)
+    powers: dict[Factor, int] = {}
+    for monomial in expr.terms:
+        for factor, exponent in monomial:
+            if exponent < 0:
+                powers[factor] = max(powers.get(factor, 0), -exponent)
+    monomial = tuple(sorted(powers.items(), key=lambda fe: _factor_key(fe[0])))
+    return constant, monomial
+
+
+def render(expr: Expr, name: Callable[[str], str], *, style: str = "python") -> str:
+    """Render as Python (`//` for exact division) or as math (`/`) with names from `name`."""
+    divide = "//" if style == "python" else "/"
+    constant, denominator = _lcm_denominator(expr)
+    if style == "float":
+        constant = 1  # float coefficients render as literals (1e-05), not as fractions
+    if constant != 1 or denominator:
+        numerator = expr * Expr({(): Fraction(constant)}) * Expr({denominator: Fraction(1)})
+        denominator_expr = Expr({denominator: Fraction(constant)})
+        top = _render_sum(numerator, name, style)
+        bottom = _render_sum(denominator_expr, name, style)
+        if not numerator.is_monomial or numerator.terms.get((), 1) < 0:
+            top = f"({top})"
+        if not (denominator_expr.is_const or (len(denominator) == 1 and constant == 1 and denominator[0][1] == 1)):
+            bottom = f"({bottom})"
+        return f"{top} {divide} {bottom}" if style == "python" else f"{top}/{bottom}"
+    return _render_sum(expr, name, style)
+
+
+def _render_sum(expr: Expr, name, style) -> str:
+    if not expr.terms:
+        return "0"
+    ordered = sorted(expr.terms.items(), key=lambda mc: (len(mc[0]) == 0, [_factor_key(f) for f, _ in mc[0]]))
+    parts: list[str] = []
+    for monomial, coefficient in ordered:
+        text = _render_term(monomial, abs(coefficient), name, style)
+        sign = "-" if coefficient < 0 else "+"
+        if not parts:
+            parts.append(f"-{text}" if sign == "-" else text)
+        else:
+            parts.append(f" {sign} {text}")
+    return "".join(parts)
+
+
+def _render_term(monomial: Monomial, coefficient: Fraction, name, style) -> str:
+    mul = " * " if style == "python" else "*"
+    factors = []
+    for factor, exponent in monomial:
+        base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style)
+        factors += [base] * exponent
+    if coefficient != 1 or not factors:
+        factors.insert(0, _render_number(coefficient))
+    return mul.join(factors)
+
+
+def _render_number(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    return repr(float(value))
+
+
+def _render_atom(atom: Atom, name, style) -> str:
+    args = [render(a, name, style=style) for a in atom.args]
+    if atom.op == "floordiv":
+        return f"({_wrap(atom.args[0], args[0])} // {_wrap(atom.args[1], args[1])})"
+    if atom.op == "sqrt":
+        return f"{_wrap(atom.args[0], args[0])} ** 0.5" if style == "python" else f"sqrt({args[0]})"
+    return f"{atom.op}({', '.join(args)})"
+
+
+def _wrap(expr: Expr, text: str) -> str:
+    simple = expr.is_monomial and len(next(iter(expr.terms))) <= 1 and next(iter(expr.terms.values())) in (1,)
+    return text if simple or expr.is_const and expr.value >= 0 else f"({text})"
+
+
+def all_symbols(exprs: Iterable[Expr]) -> set[str]:
+    found: set[str] = set()
+    for expr in exprs:
+        found |= expr.symbols()
+    return found

@@ -1,0 +1,204 @@
+"""The abstract syntax tree of a .attn spec. Every node carries its source span."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import Span
+
+
+@dataclass
+class Node:
+    span: Span
+
+
+# ----------------------------------------------------------------------------- expressions
+
+
+@dataclass
+class Name(Node):
+    id: str
+
+
+@dataclass
+class Number(Node):
+    text: str  # kept as written; attndsl.values turns it into an int or a Fraction
+
+    @property
+    def is_int(self) -> bool:
+        return self.text.isdigit()
+
+
+@dataclass
+class String(Node):
+    value: str
+
+
+@dataclass
+class Bool(Node):
+    value: bool
+
+
+@dataclass
+class NoneLit(Node):
+    pass
+
+
+@dataclass
+class BinOp(Node):
+    op: str  # one of + - * / // % @ **
+    left: Node
+    right: Node
+
+
+@dataclass
+class UnaryOp(Node):
+    op: str  # "-", "+" or "not"
+    operand: Node
+
+
+@dataclass
+class Compare(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass
+class BoolOp(Node):
+    op: str  # "and" / "or"
+    values: list[Node]
+
+
+@dataclass
+class Keyword(Node):
+    name: str
+    value: Node
+
+
+@dataclass
+class Call(Node):
+    func: Node
+    args: list[Node]
+    kwargs: list[Keyword]
+
+
+@dataclass
+class Attribute(Node):
+    value: Node
+    attr: str
+
+
+@dataclass
+class Slice(Node):
+    start: Node | None
+    stop: Node | None
+
+
+@dataclass
+class Ellipsis_(Node):
+    pass
+
+
+@dataclass
+class Subscript(Node):
+    value: Node
+    items: list[Node]
+
+
+@dataclass
+class ListExpr(Node):
+    items: list[Node]
+
+
+@dataclass
+class ListComp(Node):
+    element: Node
+    var: str
+    var_span: Span
+    iterable: Node
+
+
+# ----------------------------------------------------------------------------- statements
+
+
+@dataclass
+class Stmt(Node):
+    comments: list[str] = field(default_factory=list, kw_only=True)
+
+
+@dataclass
+class Input(Stmt):
+    name: str
+    shape: list[Node]
+    optional: bool
+
+
+@dataclass
+class Param(Stmt):
+    name: str
+    shape: list[Node]
+    init: Node
+
+
+@dataclass
+class Layer(Stmt):
+    name: str
+    value: Node
+
+
+@dataclass
+class Let(Stmt):
+    name: str
+    value: Node
+
+
+@dataclass
+class Require(Stmt):
+    condition: Node
+    message: str | None
+
+
+@dataclass
+class Example(Stmt):
+    kwargs: list[Keyword]
+
+
+@dataclass
+class Assign(Stmt):
+    targets: list[tuple[str, Span]]
+    value: Node
+
+
+@dataclass
+class Return(Stmt):
+    values: list[Node]
+
+
+@dataclass
+class If(Stmt):
+    condition: Node
+    body: list[Stmt]
+    orelse: list[Stmt]
+
+
+@dataclass
+class Arg(Node):
+    name: str
+    type: str  # "int", "float", "bool" or "list[int]"
+    default: Node | None
+
+
+@dataclass
+class Block(Node):
+    name: str
+    args: list[Arg]
+    doc: str | None
+    body: list[Stmt]
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Spec(Node):
+    blocks: list[Block]
+    source: str

@@ -1,0 +1,352 @@
+"""The numeric comparison harness (DESIGN.md section 6), shared by the tests and the benchmark.
+
+- :func:`load_generated` compiles ``specs/{stem}.attn`` fresh with ``attndsl.compile_file``
+  and execs the source into a fresh module (cached per stem).
+- :func:`randomize_` sets every floating parameter and buffer to random, well-scaled,
+  non-trivial values (the default inits make several blocks inert).
+- :func:`build_pair` builds reference + candidate, randomises the reference and loads its
+  ``state_dict`` into the candidate with ``strict=True``.
+- :func:`check_forward` / :func:`check_gradients` run the comparisons and raise
+  :class:`AssertionError` with a precise message on the first mismatch.
+
+The comparisons are *relative to the reference's largest magnitude*:
+``max|got - want| <= rtol * max|want|``; NaN/inf anywhere is a failure.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import linecache
+import math
+import sys
+import types
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .mechanisms import REPO_ROOT, SPECS_DIR, Case
+
+# --------------------------------------------------------------------------- loading
+
+_GENERATED: dict[str, types.ModuleType] = {}
+_counter = itertools.count()
+
+
+def load_generated(stem: str) -> types.ModuleType:
+    """Compile ``specs/{stem}.attn`` with the compiler in this checkout and exec it.
+
+    The module is registered in ``sys.modules`` under a unique name before exec (so
+    dataclasses, ``typing.get_type_hints`` etc. work) and its source is put in
+    ``linecache`` so tracebacks show generated lines.  Cached per stem per process.
+    Raises ImportError if attndsl is missing, ``attndsl.CompileError`` on a bad spec.
+    """
+    if stem in _GENERATED:
+        return _GENERATED[stem]
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    import attndsl  # noqa: PLC0415 - deliberately lazy: the references must not need it
+
+    if not hasattr(attndsl, "compile_file"):
+        raise ImportError(
+            f"attndsl (from {getattr(attndsl, '__path__', '?')}) has no compile_file yet"
+        )
+
+    path = SPECS_DIR / f"{stem}.attn"
+    if not path.is_file():
+        raise FileNotFoundError(f"no spec for stem {stem!r}: {path} does not exist")
+    source = attndsl.compile_file(path)
+    if not isinstance(source, str):
+        raise TypeError(
+            f"attndsl.compile_file({path}) returned {type(source).__name__}, expected str"
+        )
+
+    name = f"_attndsl_generated_{stem}_{next(_counter)}"
+    filename = f"<attndsl generated from specs/{stem}.attn>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    sys.modules[name] = module
+    try:
+        exec(compile(source, filename, "exec"), module.__dict__)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    _GENERATED[stem] = module
+    return module
+
+
+def generated_class(case: Case) -> type:
+    module = load_generated(case.stem)
+    try:
+        return getattr(module, case.class_name)
+    except AttributeError:
+        public = sorted(
+            n
+            for n, v in vars(module).items()
+            if isinstance(v, type) and not n.startswith("_")
+        )
+        raise AssertionError(
+            f"specs/{case.stem}.attn generates no class {case.class_name!r}; classes: {public}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- randomising
+
+_FAN_IN_MODULES = (nn.Linear, nn.modules.conv._ConvNd)
+
+
+def randomize_(module: nn.Module, seed: int) -> nn.Module:
+    """Set every floating parameter and buffer of ``module`` to random values, in place.
+
+    - weights of Linear/Conv layers: random sign * U(0.5, 1.5) / sqrt(fan_in), so that
+      activations stay O(1) (softmaxes neither saturate nor flatten, exp does not
+      overflow) while every entry is non-zero and far from its default init;
+    - BatchNorm ``running_var``: U(0.5, 1.5) (positive);
+    - everything else (biases, norm affines, running means, free parameters such as
+      SGE's weight/bias, ShuffleAttention's c/s weight/bias, AFT's position biases):
+      random sign * U(0.1, 1);
+    - integer buffers (``num_batches_tracked``) are left alone.
+    Deterministic given ``seed`` and the state_dict names/shapes.
+    """
+    gen = torch.Generator().manual_seed(seed)
+
+    def signed(shape, lo, hi):
+        mag = lo + (hi - lo) * torch.rand(shape, generator=gen, dtype=torch.float64)
+        sign = torch.where(
+            torch.rand(shape, generator=gen, dtype=torch.float64) < 0.5, -1.0, 1.0
+        )
+        return mag * sign
+
+    with torch.no_grad():
+        for mod_name, mod in module.named_modules():
+            tensors = list(mod.named_parameters(recurse=False)) + list(
+                mod.named_buffers(recurse=False)
+            )
+            for name, t in tensors:
+                if t is None or not t.dtype.is_floating_point:
+                    continue
+                if name == "weight" and isinstance(mod, _FAN_IN_MODULES):
+                    fan_in = t[0].numel()
+                    value = signed(t.shape, 0.5, 1.5) / math.sqrt(fan_in)
+                elif name == "running_var":
+                    value = 0.5 + torch.rand(
+                        t.shape, generator=gen, dtype=torch.float64
+                    )
+                else:
+                    value = signed(t.shape, 0.1, 1.0)
+                t.copy_(value.to(dtype=t.dtype, device=t.device))
+    return module
+
+
+def build_pair(
+    case: Case, candidate_cls: type | Callable[..., nn.Module], seed: int | None = None
+):
+    """(reference, candidate): same ctor args, float64, eval, the reference randomised and
+    its state_dict loaded into the candidate with strict=True."""
+    seed = case.seed if seed is None else seed
+    torch.manual_seed(seed)
+    ref = case.build_reference().double().eval()
+    randomize_(ref, seed)
+    torch.manual_seed(seed + 1)
+    cand = candidate_cls(**dict(case.kwargs)).double().eval()
+    cand.load_state_dict(ref.state_dict(), strict=True)
+    return ref, cand
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def assert_close_rel(got, want, rtol: float, what: str, floor: float = 1e-6) -> None:
+    """``max|got - want| <= rtol * max(max|want|, floor)``; shapes, dtype and device must
+    match; any non-finite value fails.  ``None`` stands for an all-zero gradient."""
+    if want is None and got is None:
+        return
+    if want is None:
+        want = torch.zeros_like(got)
+    if got is None:
+        got = torch.zeros_like(want)
+    if not isinstance(got, torch.Tensor):
+        raise AssertionError(f"{what}: expected a tensor, got {type(got).__name__}")
+    if got.shape != want.shape:
+        raise AssertionError(
+            f"{what}: shape {tuple(got.shape)} != reference {tuple(want.shape)}"
+        )
+    if got.dtype != want.dtype:
+        raise AssertionError(f"{what}: dtype {got.dtype} != reference {want.dtype}")
+    if got.device != want.device:
+        raise AssertionError(f"{what}: device {got.device} != reference {want.device}")
+    w = want.detach().to("cpu", torch.float64)
+    g = got.detach().to("cpu", torch.float64)
+    if not torch.isfinite(w).all():
+        raise AssertionError(
+            f"{what}: the REFERENCE has non-finite values (fix the test inputs)"
+        )
+    if not torch.isfinite(g).all():
+        bad = (~torch.isfinite(g)).sum().item()
+        raise AssertionError(
+            f"{what}: {bad} non-finite values (NaN/inf) where the reference is finite"
+        )
+    scale = w.abs().max().item() if w.numel() else 0.0
+    diff = (g - w).abs()
+    err = diff.max().item() if diff.numel() else 0.0
+    tol = rtol * max(scale, floor)
+    if not err <= tol:
+        idx = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+        raise AssertionError(
+            f"{what}: max|got - ref| = {err:.3e} > {rtol:.0e} * max|ref| ({scale:.3e}); "
+            f"relative error {err / max(scale, floor):.3e}; worst at index {idx}: "
+            f"got {g[idx].item():.10g}, ref {w[idx].item():.10g}"
+        )
+
+
+def _clone_args(args, kwargs):
+    return [a.detach().clone() for a in args], {
+        k: v.detach().clone() for k, v in kwargs.items()
+    }
+
+
+def check_forward(
+    case: Case, candidate_cls, device: str, dtype: torch.dtype, seed: int | None = None
+) -> None:
+    """Forward outputs agree (rtol64 / rtol32), the candidate does not mutate its inputs,
+    and calling it twice gives the same output (no state changed by forward)."""
+    ref, cand = build_pair(case, candidate_cls, seed)
+    ref = ref.to(device=device, dtype=dtype)
+    cand = cand.to(device=device, dtype=dtype)
+    rtol = case.rtol64 if dtype == torch.float64 else case.rtol32
+    args, kwargs = case.make_inputs(dtype=dtype, device=device, seed=seed)
+    with torch.no_grad():
+        rargs, rkwargs = _clone_args(args, kwargs)
+        want = ref(*rargs, **rkwargs)
+        cargs, ckwargs = _clone_args(args, kwargs)
+        got = cand(*cargs, **ckwargs)
+        for name, before, after in zip(case.inputs, args, cargs):
+            if not torch.equal(before, after):
+                raise AssertionError(f"{case.id}: forward mutated its input {name!r}")
+        for name in kwargs:
+            if not torch.equal(kwargs[name], ckwargs[name]):
+                raise AssertionError(f"{case.id}: forward mutated its input {name!r}")
+        cargs, ckwargs = _clone_args(args, kwargs)
+        got_again = cand(*cargs, **ckwargs)
+    tag = f"{case.id} [{device}, {str(dtype).replace('torch.', '')}]"
+    assert_close_rel(got, want, rtol, f"{tag} output")
+    assert_close_rel(
+        got_again,
+        got,
+        1e-12,
+        f"{tag} second call vs first call (forward changed state?)",
+    )
+
+
+def check_gradients(
+    case: Case, candidate_cls, device: str, seed: int | None = None
+) -> None:
+    """float64 gradients of ``sum(out * R)`` (R fixed random) w.r.t. every input (and
+    differentiable extra) and every parameter, by state_dict name."""
+    dtype = torch.float64
+    ref, cand = build_pair(case, candidate_cls, seed)
+    ref = ref.to(device=device, dtype=dtype)
+    cand = cand.to(device=device, dtype=dtype)
+    tag = f"{case.id} [{device}, float64]"
+
+    ref_params = dict(ref.named_parameters())
+    cand_params = dict(cand.named_parameters())
+    if set(ref_params) != set(cand_params):
+        raise AssertionError(
+            f"{tag}: parameter names differ: only in reference {sorted(set(ref_params) - set(cand_params))}, "
+            f"only in generated {sorted(set(cand_params) - set(ref_params))}"
+        )
+
+    results = []
+    for module in (ref, cand):
+        args, kwargs = case.make_inputs(
+            dtype=dtype, device=device, seed=seed, requires_grad=True
+        )
+        out = module(*args, **kwargs)
+        proj_gen = torch.Generator().manual_seed(
+            (case.seed if seed is None else seed) + 7
+        )
+        R = torch.randn(out.shape, generator=proj_gen, dtype=torch.float64).to(device)
+        module.zero_grad(set_to_none=True)
+        (out * R).sum().backward()
+        grads = {f"input {n}": a.grad for n, a in zip(case.inputs, args)}
+        grads.update(
+            {f"input {n}": t.grad for n, t in kwargs.items() if t.requires_grad}
+        )
+        grads.update({f"param {n}": p.grad for n, p in module.named_parameters()})
+        results.append(grads)
+    want, got = results
+    errors = []
+    for name in want:
+        try:
+            assert_close_rel(
+                got[name], want[name], case.rtol64, f"{tag} grad of {name}"
+            )
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        raise AssertionError(
+            f"{len(errors)} of {len(want)} gradients differ:\n" + "\n".join(errors)
+        )
+
+
+def check_all(
+    case: Case, candidate_cls, device: str = "cpu", seed: int | None = None
+) -> None:
+    check_forward(case, candidate_cls, device, torch.float64, seed)
+    check_forward(case, candidate_cls, device, torch.float32, seed)
+    check_gradients(case, candidate_cls, device, seed)
+
+
+# --------------------------------------------------------------------------- interface
+
+
+def signature_of(fn) -> list[tuple[str, str, object]]:
+    """(name, kind, default) of every parameter but ``self``; annotations ignored."""
+    sig = inspect.signature(fn)
+    return [
+        (
+            p.name,
+            p.kind.name,
+            p.default if p.default is not inspect.Parameter.empty else "<required>",
+        )
+        for p in sig.parameters.values()
+        if p.name != "self"
+    ]
+
+
+def state_dict_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def check_batch_independence(
+    module: nn.Module, case: Case, device: str = "cpu"
+) -> None:
+    """In eval mode, each sample's output must not depend on its batch-mates."""
+    args, kwargs = case.make_inputs(dtype=torch.float64, device=device)
+    with torch.no_grad():
+        full = module(*args, **kwargs)
+        for i in range(full.shape[0]):
+            one = module(
+                *[a[i : i + 1] for a in args],
+                **{k: v[i : i + 1] for k, v in kwargs.items()},
+            )
+            assert_close_rel(
+                one,
+                full[i : i + 1],
+                1e-9,
+                f"{case.id}: sample {i} alone vs in its batch",
+            )
+
+
+def deterministic_init_names(case: Case) -> dict[str, torch.Tensor]:
+    """state_dict entries of the reference whose *initial* value does not depend on the
+    RNG (zeros/ones params, norm affines, BN stats): construct twice under two seeds
+    and keep the entries that agree."""
+    torch.manual_seed(0)
+    a = case.build_reference().state_dict()
+    torch.manual_seed(12345)
+    b = case.build_reference().state_dict()
+    return {k: v for k, v in a.items() if torch.equal(v, b[k])}

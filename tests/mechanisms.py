@@ -1,0 +1,392 @@
+"""The table of test cases shared by the equivalence tests and the benchmark.
+
+One :class:`Case` per (mechanism, configuration): the spec stem (``specs/{stem}.attn``),
+the class name the spec must generate, the hand-written reference class, constructor
+kwargs, input shapes (in forward-argument order, keyed by the forward parameter name),
+optional extra forward kwargs (attention masks / weights) and the expected output shape.
+
+The first case of every stem is the INTERFACES.md example; the others cover every
+branch of the constructor (EMSA's ``ratio > 1`` and ``apply_transform and h > 1``,
+AFT's ``simple``, A2's ``reconstruct``, SK's kernel list and groups, masks and weights)
+plus a few non-square / odd-batch variants that catch h/w and batch mix-ups.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .references.aft_full import AFT_FULL
+from .references.cbam import CBAMBlock
+from .references.double_attention import DoubleAttention
+from .references.efficient_attention import EfficientAttention
+from .references.emsa import EMSA
+from .references.external_attention import ExternalAttention
+from .references.sdpa import ScaledDotProductAttention
+from .references.se import SEAttention
+from .references.sge import SpatialGroupEnhance
+from .references.shuffle_attention import ShuffleAttention
+from .references.sk import SKAttention
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SPECS_DIR = REPO_ROOT / "specs"
+
+
+@dataclass(frozen=True)
+class Extra:
+    """An optional forward kwarg built at random for a case.
+
+    kind ``"mask"``: boolean, True = masked, about 30 % masked, never a fully masked
+    row (the last dim always keeps at least one False).
+    kind ``"weights"``: floating, uniform in [0.5, 1.5) (multiplies the logits);
+    it is differentiable, so its gradient is compared too.
+    """
+
+    kind: str
+    shape: tuple[int, ...]
+
+    def build(self, gen: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+        if self.kind == "mask":
+            mask = torch.rand(self.shape, generator=gen, dtype=torch.float64) < 0.3
+            keep = torch.randint(self.shape[-1], self.shape[:-1], generator=gen)
+            mask.scatter_(-1, keep.unsqueeze(-1), False)
+            return mask
+        if self.kind == "weights":
+            return (
+                0.5 + torch.rand(self.shape, generator=gen, dtype=torch.float64)
+            ).to(dtype)
+        raise ValueError(f"unknown extra kind {self.kind!r}")
+
+    @property
+    def differentiable(self) -> bool:
+        return self.kind != "mask"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    stem: str
+    class_name: str
+    reference: type
+    kwargs: Mapping[str, Any]
+    inputs: Mapping[str, tuple[int, ...]]  # forward positional args, in order
+    output_shape: tuple[int, ...]
+    extras: Mapping[str, Extra] = field(default_factory=dict)  # forward kwargs
+    rtol64: float = 1e-9  # max|gen - ref| <= rtol * max|ref|, float64
+    rtol32: float = 1e-4  # same, float32
+    note: str = ""
+
+    @property
+    def spec_path(self) -> Path:
+        return SPECS_DIR / f"{self.stem}.attn"
+
+    @property
+    def seed(self) -> int:
+        """A stable per-case seed (independent of PYTHONHASHSEED)."""
+        return zlib.crc32(self.id.encode())
+
+    def build_reference(self) -> torch.nn.Module:
+        return self.reference(**dict(self.kwargs))
+
+    def make_inputs(
+        self,
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+        seed: int | None = None,
+        requires_grad: bool = False,
+    ) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+        """Random inputs (N(0, 1)) and extras, seeded; generated on CPU in float64 then
+        cast, so every device and dtype sees the same values."""
+        gen = torch.Generator().manual_seed(self.seed if seed is None else seed)
+        args = [
+            torch.randn(shape, generator=gen, dtype=torch.float64)
+            for shape in self.inputs.values()
+        ]
+        args = [a.to(device=device, dtype=dtype) for a in args]
+        kwargs = {
+            name: extra.build(gen, dtype).to(device)
+            for name, extra in self.extras.items()
+        }
+        if requires_grad:
+            for a in args:
+                a.requires_grad_(True)
+            for name, extra in self.extras.items():
+                if extra.differentiable:
+                    kwargs[name].requires_grad_(True)
+        return args, kwargs
+
+
+def _mask_weights(
+    shape: tuple[int, ...], which: str = "mask+weights"
+) -> dict[str, Extra]:
+    extras = {}
+    if "mask" in which:
+        extras["attention_mask"] = Extra("mask", shape)
+    if "weights" in which:
+        extras["attention_weights"] = Extra("weights", shape)
+    return extras
+
+
+def _emsa_cases() -> list[Case]:
+    cases = []
+    b, n, d, h = 2, 64, 64, 4
+    for ratio in (2, 1):
+        # ratio=2: depthwise conv k=3, s=2, p=1 on 8x8 -> 4x4 = 16 reduced tokens
+        nk = 16 if ratio == 2 else n
+        for transform in (True, False):
+            base = dict(
+                d_model=d,
+                d_k=16,
+                d_v=16,
+                h=h,
+                H=8,
+                W=8,
+                ratio=ratio,
+                apply_transform=transform,
+            )
+            tag = f"emsa-r{ratio}-t{int(transform)}"
+            inputs = {"queries": (b, n, d), "keys": (b, n, d), "values": (b, n, d)}
+            cases.append(Case(tag, "emsa", "EMSA", EMSA, base, inputs, (b, n, d)))
+            cases.append(
+                Case(
+                    tag + "-mask-weights",
+                    "emsa",
+                    "EMSA",
+                    EMSA,
+                    base,
+                    inputs,
+                    (b, n, d),
+                    extras=_mask_weights((b, h, n, nk)),
+                )
+            )
+    # ratio=1: keys/values may have a different length than the queries (published allows it)
+    cases.append(
+        Case(
+            "emsa-r1-t1-nk40",
+            "emsa",
+            "EMSA",
+            EMSA,
+            dict(
+                d_model=d, d_k=16, d_v=16, h=h, H=8, W=8, ratio=1, apply_transform=True
+            ),
+            {"queries": (b, n, d), "keys": (b, 40, d), "values": (b, 40, d)},
+            (b, n, d),
+            extras=_mask_weights((b, h, n, 40)),
+        )
+    )
+    # h=1: the transform is silently off even though apply_transform=True (as published)
+    cases.append(
+        Case(
+            "emsa-r2-h1",
+            "emsa",
+            "EMSA",
+            EMSA,
+            dict(
+                d_model=d, d_k=16, d_v=8, h=1, H=8, W=8, ratio=2, apply_transform=True
+            ),
+            {"queries": (b, n, d), "keys": (b, n, d), "values": (b, n, d)},
+            (b, n, d),
+        )
+    )
+    return cases
+
+
+def _sdpa_cases() -> list[Case]:
+    kw = dict(d_model=64, d_k=16, d_v=8, h=4)
+    inputs = {"queries": (2, 49, 64), "keys": (2, 30, 64), "values": (2, 30, 64)}
+    out = (2, 49, 64)
+    cases = [
+        Case(
+            "sdpa",
+            "sdpa",
+            "ScaledDotProductAttention",
+            ScaledDotProductAttention,
+            kw,
+            inputs,
+            out,
+        )
+    ]
+    for which in ("mask", "weights", "mask+weights"):
+        cases.append(
+            Case(
+                "sdpa-" + which.replace("+", "-"),
+                "sdpa",
+                "ScaledDotProductAttention",
+                ScaledDotProductAttention,
+                kw,
+                inputs,
+                out,
+                extras=_mask_weights((2, 4, 49, 30), which),
+            )
+        )
+    return cases
+
+
+CASES: list[Case] = [
+    # --- SGE
+    Case(
+        "sge",
+        "sge",
+        "SpatialGroupEnhance",
+        SpatialGroupEnhance,
+        dict(groups=8),
+        {"x": (2, 64, 7, 7)},
+        (2, 64, 7, 7),
+    ),
+    Case(
+        "sge-g4-nonsquare",
+        "sge",
+        "SpatialGroupEnhance",
+        SpatialGroupEnhance,
+        dict(groups=4),
+        {"x": (3, 32, 6, 5)},
+        (3, 32, 6, 5),
+    ),
+    # --- ShuffleAttention
+    Case(
+        "shuffle_attention",
+        "shuffle_attention",
+        "ShuffleAttention",
+        ShuffleAttention,
+        dict(channel=64, G=8),
+        {"x": (2, 64, 7, 7)},
+        (2, 64, 7, 7),
+    ),
+    Case(
+        "shuffle_attention-c32-g4-nonsquare",
+        "shuffle_attention",
+        "ShuffleAttention",
+        ShuffleAttention,
+        dict(channel=32, reduction=4, G=4),
+        {"x": (3, 32, 6, 5)},
+        (3, 32, 6, 5),
+    ),
+    # --- SE
+    Case(
+        "se",
+        "se",
+        "SEAttention",
+        SEAttention,
+        dict(channel=64, reduction=8),
+        {"x": (2, 64, 7, 7)},
+        (2, 64, 7, 7),
+    ),
+    # --- CBAM
+    Case(
+        "cbam",
+        "cbam",
+        "CBAMBlock",
+        CBAMBlock,
+        dict(channel=64, reduction=16, kernel_size=7),
+        {"x": (2, 64, 9, 9)},
+        (2, 64, 9, 9),
+    ),
+    Case(
+        "cbam-k3-nonsquare",
+        "cbam",
+        "CBAMBlock",
+        CBAMBlock,
+        dict(channel=32, reduction=8, kernel_size=3),
+        {"x": (3, 32, 8, 6)},
+        (3, 32, 8, 6),
+    ),
+    # --- SDPA
+    *_sdpa_cases(),
+    # --- EMSA
+    *_emsa_cases(),
+    # --- A2 double attention
+    Case(
+        "double_attention",
+        "double_attention",
+        "DoubleAttention",
+        DoubleAttention,
+        dict(in_channels=64, c_m=16, c_n=8, reconstruct=True),
+        {"x": (2, 64, 7, 7)},
+        (2, 64, 7, 7),
+    ),
+    Case(
+        "double_attention-noreconstruct",
+        "double_attention",
+        "DoubleAttention",
+        DoubleAttention,
+        dict(in_channels=64, c_m=16, c_n=8, reconstruct=False),
+        {"x": (2, 64, 7, 7)},
+        (2, 16, 7, 7),
+    ),
+    # --- External attention
+    Case(
+        "external_attention",
+        "external_attention",
+        "ExternalAttention",
+        ExternalAttention,
+        dict(d_model=64, S=8),
+        {"queries": (2, 49, 64)},
+        (2, 49, 64),
+    ),
+    # --- AFT-full
+    Case(
+        "aft_full",
+        "aft_full",
+        "AFT_FULL",
+        AFT_FULL,
+        dict(d_model=64, n=49),
+        {"input": (2, 49, 64)},
+        (2, 49, 64),
+    ),
+    Case(
+        "aft_full-simple",
+        "aft_full",
+        "AFT_FULL",
+        AFT_FULL,
+        dict(d_model=64, n=49, simple=True),
+        {"input": (2, 49, 64)},
+        (2, 49, 64),
+    ),
+    # --- SK
+    Case(
+        "sk",
+        "sk",
+        "SKAttention",
+        SKAttention,
+        dict(channel=64, reduction=8),
+        {"x": (2, 64, 7, 7)},
+        (2, 64, 7, 7),
+    ),
+    Case(
+        "sk-k35-g2",
+        "sk",
+        "SKAttention",
+        SKAttention,
+        dict(channel=64, kernels=[3, 5], reduction=8, group=2),
+        {"x": (2, 64, 7, 7)},
+        (2, 64, 7, 7),
+    ),
+    # --- Efficient attention
+    Case(
+        "efficient_attention",
+        "efficient_attention",
+        "EfficientAttention",
+        EfficientAttention,
+        dict(in_channels=64, key_channels=16, head_count=4, value_channels=16),
+        {"input_": (2, 64, 9, 9)},
+        (2, 64, 9, 9),
+    ),
+]
+
+CASES_BY_ID: dict[str, Case] = {c.id: c for c in CASES}
+assert len(CASES_BY_ID) == len(CASES), "duplicate case ids"
+
+STEMS: list[str] = sorted({c.stem for c in CASES})
+
+
+def example_cases() -> list[Case]:
+    """The first case of every stem (the INTERFACES.md example configuration)."""
+    seen: dict[str, Case] = {}
+    for c in CASES:
+        seen.setdefault(c.stem, c)
+    return list(seen.values())
