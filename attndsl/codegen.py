@@ -124,20 +124,24 @@ class BlockRenderer:
             return f"len({symbol[4:-1]})"
         return symbol
 
+    def _expand_derived(self, expr: Expr) -> Expr:
+        if expr.symbols() & set(self.ir.derived):
+            return sym.substitute(expr, self.ir.derived)
+        return expr
+
     def dim(self, expr: Expr) -> str:
-        return sym.render(expr, self.forward_name, style="python")
+        return sym.render(self._expand_derived(expr), self.forward_name, style="python")
 
     def dims(self, exprs) -> str:
-        rendered = []
-        unknown = 0
-        for expr in exprs:
-            if self.ir.opaque & expr.symbols():
-                rendered.append("-1")
-                unknown += 1
-            else:
-                rendered.append(self.dim(expr))
-        if unknown > 1:
+        """Sizes for a reshape: one size the reader cannot check at a glance becomes -1."""
+        exprs = list(exprs)
+        hidden = set(self.ir.derived) | set(self.ir.opaque)
+        unclear = [i for i, e in enumerate(exprs) if e.symbols() & hidden]
+        if len(unclear) > 1 and any(exprs[i].symbols() & set(self.ir.opaque) for i in unclear):
             raise InternalError("a reshape has more than one size that only the run time knows")
+        rendered = []
+        for index, expr in enumerate(exprs):
+            rendered.append("-1" if len(unclear) == 1 and index == unclear[0] else self.dim(expr))
         return ", ".join(rendered)
 
     def axes(self, value) -> str:
@@ -195,9 +199,11 @@ class BlockRenderer:
     def init_lines(self) -> list[str]:
         lines: list[str] = ["super().__init__()"]
         for let in self.ir.lets:
-            lines.append(f"{let.name} = {sym.render(let.value, self.init_name)}")
+            lines.append(f"{let.name} = {source_expr(let.source, self.init_name)[0]}")
         for check in self.ir.requires:
-            lines += self._check_lines(check, self.init_name, where="init")
+            test = _paren(source_expr(check.source, self.init_name), 6)
+            message = fstring([("text", f"{self.ir.name}: {check.message}")])
+            lines += [f"if not {test}:", f"    raise ValueError({message})"]
         if self.options.runtime_checks:
             for check in self.ir.checks:
                 if check.where == "init":
@@ -221,7 +227,7 @@ class BlockRenderer:
         return lines
 
     def _param_line(self, param) -> str:
-        dims = ", ".join(sym.render(d, self.init_name) for d in param.shape)
+        dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)
         return f"self.{param.name} = nn.Parameter(torch.{param.init}({dims}))"
 
     def _layer_line(self, info: LayerInfo) -> str:
@@ -245,10 +251,10 @@ class BlockRenderer:
                 return f"nn.Sequential(OrderedDict([{items}]))"
             return f"nn.Sequential({', '.join(self.layer_expr(child) for _, child in spec.children)})"
         if spec.kind == "block":
-            args = ", ".join(f"{name}={self._layer_arg(value)}" for name, value in spec.args.items())
+            args = ", ".join(f"{name}={self._layer_arg(value, spec.sources.get(name))}" for name, value in spec.args.items())
             return f"{spec.block}({args})"
         definition = LAYERS[spec.kind]
-        positional = [self._layer_arg(spec.args[name]) for name in spec.positional]
+        positional = [self._layer_arg(spec.args[name], spec.sources.get(name)) for name in spec.positional]
         keywords = []
         for param in definition.params:
             if param.name in spec.positional:
@@ -256,10 +262,12 @@ class BlockRenderer:
             value = spec.args.get(param.name)
             if not param.required and _is_default(value, param.default):
                 continue
-            keywords.append(f"{param.name}={self._layer_arg(value)}")
+            keywords.append(f"{param.name}={self._layer_arg(value, spec.sources.get(param.name))}")
         return f"nn.{definition.torch_class}({', '.join(positional + keywords)})"
 
-    def _layer_arg(self, value) -> str:
+    def _layer_arg(self, value, source=None) -> str:
+        if source is not None:
+            return source_expr(source, self.init_name)[0]
         if isinstance(value, Expr):
             return sym.render(value, self.init_name, style="float" if value.symbols() & self.float_symbols or
                               (value.is_const and value.value.denominator != 1) else "python")
@@ -334,14 +342,14 @@ class BlockRenderer:
         return name
 
     def _loop_bodies(self) -> set[int]:
+        """Nodes inside a comprehension: after its loop variable, before its list."""
+        import networkx as nx
+
         body: set[int] = set()
         for node in self.graph.nodes:
-            if self.graph.nodes[node]["op"] == "loop_layer":
-                import networkx as nx
-
-                for descendant in nx.descendants(self.graph, node):
-                    if self.graph.nodes[descendant]["op"] != "list_comp":
-                        body.add(descendant)
+            if self.graph.nodes[node]["op"] == "list_comp":
+                loop = self.ir.operands(node)[-1]
+                body |= nx.descendants(self.graph, loop) & nx.ancestors(self.graph, node)
         return body
 
     def expression(self, node: int, materialized: set[int]) -> tuple[str, int]:
@@ -380,8 +388,11 @@ class BlockRenderer:
         arguments = ", ".join(text for text, _ in (operands[:-1] if details.get("element") else operands))
         if details.get("element"):
             return f"{details['var']}({arguments})"
-        path = "".join(f".{p}" for p in details["path"])
-        return f"self.{details['layer']}{path}({arguments})"
+        target = f"self.{details['layer']}"
+        for child in details["path"]:
+            # A child named like a Python keyword (EMSA's `in`) is reached with getattr.
+            target = f'getattr({target}, "{child}")' if keyword.iskeyword(child) else f"{target}.{child}"
+        return f"{target}({arguments})"
 
     def shape_comment(self, node: int) -> str:
         attrs = self.graph.nodes[node]
@@ -442,26 +453,25 @@ class BlockRenderer:
             for check in self.ir.checks:
                 if check.where == "forward":
                     checks.append((check.guard, self._check_lines(check, self.forward_name, where="forward")))
+        ranks: list[str] = []
         contract: list[str] = []
         for info in self.ir.inputs:
-            if info.optional:
+            if info.optional or not self.options.runtime_checks:
                 continue
             rank = len(info.shape)
-            if self.options.runtime_checks:
-                message = fstring([("text", f"{self.ir.name}: {info.name} must have {rank} dimensions "
-                                            f"{show(info.shape)}, got "), ("code", f"{info.name}.dim()")])
-                contract.append(f"if {info.name}.dim() != {rank}:")
-                contract.append(f"    raise ValueError({message})")
+            message = fstring([("text", f"{self.ir.name}: {info.name} must have {rank} dimensions "
+                                        f"{show(info.shape)}, got "), ("code", f"{info.name}.dim()")])
+            ranks.append(f"if {info.name}.dim() != {rank}:")
+            ranks.append(f"    raise ValueError({message})")
             for axis, dim in enumerate(info.shape):
                 origin = self.ir.dim_origin.get(str(dim)) if dim.is_monomial else None
                 if origin == (info.name, axis):
                     continue
-                if self.options.runtime_checks:
-                    expected = self.dim(dim)
-                    message = fstring([("text", f"{self.ir.name}: {info.name}.shape[{axis}] must be {dim} = "),
-                                       ("code", expected), ("text", ", got "), ("code", f"{info.name}.shape[{axis}]")])
-                    contract.append(f"if {info.name}.shape[{axis}] != {expected}:")
-                    contract.append(f"    raise ValueError({message})")
+                expected = self.dim(dim)
+                message = fstring([("text", f"{self.ir.name}: {info.name}.shape[{axis}] must be {dim} = "),
+                                   ("code", expected), ("text", ", got "), ("code", f"{info.name}.shape[{axis}]")])
+                contract.append(f"if {info.name}.shape[{axis}] != {expected}:")
+                contract.append(f"    raise ValueError({message})")
         unpack: list[str] = []
         for info in self.ir.inputs:
             if info.optional:
@@ -471,13 +481,12 @@ class BlockRenderer:
                 name = str(dim) if dim.is_monomial else None
                 bound_here = self.ir.dim_origin.get(name) == (info.name, axis)
                 targets.append(name if bound_here and name in self.used_dims else "_")
-            if any(t != "_" for t in targets):
-                if sum(t != "_" for t in targets) == 1 and len(targets) > 1:
-                    axis = next(i for i, t in enumerate(targets) if t != "_")
-                    unpack.append(f"{targets[axis]} = {info.name}.shape[{axis}]")
-                else:
-                    unpack.append(f"{', '.join(targets)} = {info.name}.shape")
-        return contract + unpack + self._guarded(checks, self.forward_name)
+            used = [i for i, t in enumerate(targets) if t != "_"]
+            if len(used) == 1 and len(targets) > 1:
+                unpack.append(f"{targets[used[0]]} = {info.name}.shape[{used[0]}]")
+            elif used:
+                unpack.append(f"{', '.join(targets)} = {info.name}.shape")
+        return ranks + unpack + contract + self._guarded(checks, self.forward_name)
 
     def _check_lines(self, check: CheckInfo, names, where: str) -> list[str]:
         block = self.ir.name
@@ -586,6 +595,64 @@ class BlockRenderer:
         }
 
 
+_AST_PRECEDENCE = {"+": ADD, "-": ADD, "*": MUL, "/": MUL, "//": MUL, "%": MUL, "**": 14, "and": 4, "or": 3}
+
+
+def source_expr(node, names) -> tuple[str, int]:
+    """Render a constructor-time expression as the spec wrote it (names mapped, numbers
+    canonical). Only validated AST nodes reach here, never raw spec text."""
+    from . import syntax as ast
+
+    if isinstance(node, ast.Name):
+        return names(node.id), ATOM
+    if isinstance(node, ast.Number):
+        value = int(node.text) if node.text.isdigit() else float(node.text)
+        return repr(value), ATOM
+    if isinstance(node, ast.Bool):
+        return ("True" if node.value else "False"), ATOM
+    if isinstance(node, ast.NoneLit):
+        return "None", ATOM
+    if isinstance(node, ast.String):
+        return python_string(node.value), ATOM
+    if isinstance(node, ast.UnaryOp) and node.op == "-":
+        text, precedence = source_expr(node.operand, names)
+        return "-" + (text if precedence >= UNARY else f"({text})"), UNARY
+    if isinstance(node, ast.BinOp):
+        precedence = _AST_PRECEDENCE[node.op]
+        left, lp = source_expr(node.left, names)
+        right, rp = source_expr(node.right, names)
+        right_assoc = node.op == "**"
+        left = left if lp > precedence or (lp == precedence and not right_assoc) else f"({left})"
+        right = right if rp > precedence or (rp == precedence and right_assoc) else f"({right})"
+        return f"{left} {node.op} {right}", precedence
+    if isinstance(node, ast.Compare):
+        left = source_expr(node.left, names)
+        right = source_expr(node.right, names)
+        return f"{_paren(left, COMPARE + 1)} {node.op} {_paren(right, COMPARE + 1)}", COMPARE
+    if isinstance(node, ast.BoolOp):
+        precedence = _AST_PRECEDENCE[node.op]
+        parts = [_paren(source_expr(v, names), precedence + 1) for v in node.values]
+        return f" {node.op} ".join(parts), precedence
+    if isinstance(node, ast.UnaryOp) and node.op == "not":
+        return f"not {_paren(source_expr(node.operand, names), 5)}", 5
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "all":
+        comp = node.args[0]
+        inner = source_expr(comp.element, lambda n: n if n == comp.var else names(n))[0]
+        return f"all({inner} for {comp.var} in {source_expr(comp.iterable, names)[0]})", ATOM
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("max", "min", "len"):
+        args = ", ".join(source_expr(a, names)[0] for a in node.args)
+        return f"{node.func.id}({args})", ATOM
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sqrt":
+        text, precedence = source_expr(node.args[0], names)
+        return (text if precedence >= ATOM else f"({text})") + " ** 0.5", 14
+    raise InternalError(f"cannot render {type(node).__name__} at construction time")
+
+
+def _paren(rendered: tuple[str, int], needed: int) -> str:
+    text, precedence = rendered
+    return text if precedence >= needed else f"({text})"
+
+
 def _fill(template: str, definition, operands, attrs, renderer: BlockRenderer) -> str:
     """Fill a registry template: operands by parameter name, `:recv` marks a method receiver."""
     values = {}
@@ -612,7 +679,8 @@ def _is_default(value, default) -> bool:
     if isinstance(value, Cond):
         return value.op == "const" and value.args[0] == default
     if isinstance(value, Expr):
-        return value.is_const and default is not None and not isinstance(default, bool) and value.value == default
+        return (value.is_const and default is not None and not isinstance(default, bool)
+                and float(value.value) == float(default))
     return value == default
 
 

@@ -62,6 +62,7 @@ class ParamInfo:
     guard: Guard
     span: Span
     comments: list[str] = field(default_factory=list)
+    shape_sources: list[Any] = field(default_factory=list)  # the dims' AST, rendered as written
 
 
 @dataclass
@@ -74,6 +75,7 @@ class LayerSpec:
     children: list[tuple[str | None, "LayerSpec"]] = field(default_factory=list)
     block: str | None = None  # for kind == "block"
     span: Span | None = None
+    sources: dict[str, Any] = field(default_factory=dict)  # argument name -> AST, rendered as written
 
 
 @dataclass
@@ -95,6 +97,7 @@ class LetInfo:
     value: Expr
     span: Span
     guard: Guard = ()
+    source: Any = None  # the AST, rendered as written
 
 
 @dataclass
@@ -106,6 +109,7 @@ class CheckInfo:
     span: Span
     where: str  # "init" or "forward"
     guard: Guard = ()
+    source: Any = None  # for `require`: the condition's AST, rendered as written
 
 
 @dataclass
@@ -126,6 +130,8 @@ class BlockIR:
     span: Span | None = None
     # Where each dim symbol comes from: symbol -> (input name, axis)
     dim_origin: dict[str, tuple[str, int]] = field(default_factory=dict)
+    optional_dims: set[str] = field(default_factory=set)
+    derived: dict[str, Expr] = field(default_factory=dict)  # checker-named dims -> definition
     uses_blocks: list[str] = field(default_factory=list)
     path: str = ""
 

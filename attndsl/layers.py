@@ -67,7 +67,7 @@ def _window(ctx, size: Expr, kernel: Expr, stride: Expr, padding, dilation: Expr
     if padding == "same":
         return size
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    return sym.floordiv(span, stride, ctx.facts) + 1
+    return ctx.derive(sym.floordiv(span, stride, ctx.facts) + 1, size)
 
 
 def _conv(spatial: int):

@@ -181,11 +181,16 @@ class BlockLowering:
             raise self.error("E0113", "inputs cannot be declared inside `if`", stmt.span)
         shape = []
         for axis, dim in enumerate(stmt.shape):
-            if isinstance(dim, ast.Name) and dim.id not in self.scope and not stmt.optional:
-                # A new dimension symbol, bound by this input's size at run time.
+            if isinstance(dim, ast.Name) and dim.id not in self.scope:
+                # A new dimension symbol, bound by this input's size at run time. An
+                # optional input's new dims are only named: they may broadcast, and
+                # the generated code never reads them.
                 symbol = Expr.symbol(dim.id)
                 self._bind(dim.id, "dim", symbol, dim.span)
-                self.ir.dim_origin[dim.id] = (stmt.name, axis)
+                if stmt.optional:
+                    self.ir.optional_dims.add(dim.id)
+                else:
+                    self.ir.dim_origin[dim.id] = (stmt.name, axis)
                 shape.append(symbol)
             else:
                 shape.append(self._dim(dim))
@@ -200,7 +205,7 @@ class BlockLowering:
         if not (isinstance(init, ast.Name) and init.id in PARAM_INITS):
             raise self.error("E0114", "a param is initialised with zeros, ones or randn", init.span,
                              help=suggest(getattr(init, "id", ""), PARAM_INITS))
-        info = ParamInfo(stmt.name, shape, init.id, tuple(self.guard), stmt.span, stmt.comments)
+        info = ParamInfo(stmt.name, shape, init.id, tuple(self.guard), stmt.span, stmt.comments, list(stmt.shape))
         self.ir.params.append(info)
         self._bind(stmt.name, "param", info, stmt.span)
 
@@ -230,13 +235,13 @@ class BlockLowering:
         value = self._expr(stmt.value)
         if not isinstance(value, Expr):
             raise self.error("E0116", "`let` binds a number computed from the arguments", stmt.value.span)
-        self.ir.lets.append(LetInfo(stmt.name, value, stmt.span, tuple(self.guard)))
+        self.ir.lets.append(LetInfo(stmt.name, value, stmt.span, tuple(self.guard), stmt.value))
         self._bind(stmt.name, "let", Expr.symbol(stmt.name), stmt.span)
 
     def _stmt_Require(self, stmt: ast.Require) -> None:
         condition = self._condition(stmt.condition)
-        message = stmt.message or f"requires {_source_text(self.block, stmt.condition)}"
-        self.ir.requires.append(CheckInfo(condition, message, stmt.span, "init", tuple(self.guard)))
+        message = stmt.message or "a `require` of the spec does not hold"
+        self.ir.requires.append(CheckInfo(condition, message, stmt.span, "init", tuple(self.guard), stmt.condition))
         self._learn(condition)
 
     def _learn(self, condition: Cond) -> None:
@@ -388,30 +393,33 @@ class BlockLowering:
                 raise self.error("E0125", f"block {kind} uses itself as a layer", node.func.span,
                                  help="a block cannot contain itself")
             target = self.known_blocks[kind]
-            bound = self._bind_call([(a.name, a.type, a.default is not None) for a in target.args], node, kind)
+            bound, sources = self._bind_call([(a.name, a.type, a.default is not None) for a in target.args], node, kind)
             self.ir.uses_blocks.append(kind)
-            return LayerSpec("block", bound, [], block=kind, span=node.span)
+            return LayerSpec("block", bound, [], block=kind, span=node.span, sources=sources)
         definition = LAYERS.get(kind)
         if definition is None:
             raise self.error("E0126", f"unknown layer kind `{kind}`", node.func.span,
                              help=suggest(kind, list(LAYERS) + ["sequential"] + list(self.known_blocks)))
         params = [(p.name, p.kind, not p.required) for p in definition.params]
-        bound = self._bind_call(params, node, kind)
+        bound, sources = self._bind_call(params, node, kind)
         for p in definition.params:
             if p.name not in bound:
                 bound[p.name] = _default_value(p)
         positional_count = len(node.args)
-        return LayerSpec(kind, bound, [p.name for p in definition.params[:positional_count]], span=node.span)
+        return LayerSpec(kind, bound, [p.name for p in definition.params[:positional_count]], span=node.span,
+                         sources=sources)
 
-    def _bind_call(self, params, call: ast.Call, what: str) -> dict[str, Any]:
-        """Bind positional and keyword arguments to a signature; values are evaluated."""
+    def _bind_call(self, params, call: ast.Call, what: str) -> tuple[dict[str, Any], dict[str, ast.Node]]:
+        """Bind positional and keyword arguments to a signature: values, and the AST as written."""
         names = [p[0] for p in params]
         bound: dict[str, Any] = {}
+        sources: dict[str, ast.Node] = {}
         if len(call.args) > len(params):
             raise self.error("E0127", f"{what} takes at most {len(params)} positional arguments, got {len(call.args)}",
                              call.args[len(params)].span)
         for (name, kind, _), arg in zip(params, call.args):
             bound[name] = self._argument(arg, kind, name)
+            sources[name] = arg
         for kw in call.kwargs:
             if kw.name not in names:
                 raise self.error("E0128", f"{what} has no argument `{kw.name}`", kw.span,
@@ -420,10 +428,11 @@ class BlockLowering:
                 raise self.error("E0129", f"argument `{kw.name}` given twice", kw.span)
             kind = next(p[1] for p in params if p[0] == kw.name)
             bound[kw.name] = self._argument(kw.value, kind, kw.name)
+            sources[kw.name] = kw.value
         for name, kind, optional in params:
             if name not in bound and not optional:
                 raise self.error("E0130", f"{what} needs argument `{name}`", call.span)
-        return bound
+        return bound, sources
 
     def _argument(self, node: ast.Node, kind: str, name: str):
         value = self._expr(node)
@@ -854,10 +863,6 @@ def _mod_fact(left: Expr, right: Expr, var: str):
                     if left == Expr.symbol(var) - m * Expr.atom("floordiv", numerator, modulus):
                         return (m, int(right.value))
     return None
-
-
-def _source_text(block: ast.Block, node: ast.Node) -> str:
-    return "the condition"
 
 
 def lower_spec(spec: ast.Spec, path: str, sink: DiagnosticSink) -> list[BlockIR]:

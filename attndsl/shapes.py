@@ -67,6 +67,10 @@ class ShapeContext:
             return  # torch checks it at run time; we cannot name the sizes
         self.checker.add_check(("eq", a, b), what, self.node)
 
+    def derive(self, expr: Expr, base: Expr) -> Expr:
+        """Name a dim that has no short closed form (a strided conv's output size)."""
+        return self.checker.derive(self.normal(expr), base)
+
     def expect_rank_equal(self, a, b, what: str) -> None:
         if len(a) != len(b):
             self.error("E0202", f"{what}: ranks {len(a)} and {len(b)} differ")
@@ -110,7 +114,11 @@ class ShapeChecker:
         self.checked = checked
         self.facts = sym.Facts()
         self.lets = {let.name: let.value for let in ir.lets}
-        self.opaque: set[str] = set()
+        # Dims named by the checker (a strided conv's output size): name -> definition.
+        self.derived: dict[str, Expr] = ir.derived
+        # Symbols the generated code cannot compute: joins of if/else branches and the
+        # dims of optional inputs. Checks on them are left to torch.
+        self.opaque: set[str] = set(ir.optional_dims)
         self._seen_checks: set = set()
         self.rewrites: dict[sym.Atom, Expr] = {}
         for name, facts in getattr(ir, "list_element_facts", {}).items():
@@ -119,6 +127,21 @@ class ShapeChecker:
                     self._add_mod_rewrite(name[1:], modulus, remainder, self.rewrites)
 
     # ------------------------------------------------------------------ algebra
+    def derive(self, expr: Expr, base: Expr) -> Expr:
+        normal = self.normal(expr)
+        if not any(isinstance(f, sym.Atom) for m in normal.terms for f, _ in m):
+            return normal
+        for name, definition in self.derived.items():
+            if self.normal(definition) == normal:
+                return Expr.symbol(name)
+        symbols = base.symbols()
+        stem = next(iter(symbols)) if len(symbols) == 1 and base == Expr.symbol(next(iter(symbols))) else "n"
+        name = stem + "'"
+        while name in self.derived or name in self.opaque or name in self.ir.dim_origin:
+            name += "'"
+        self.derived[name] = expr
+        return Expr.symbol(name)
+
     def _add_mod_rewrite(self, var: str, modulus: int, remainder: int, into: dict) -> None:
         symbol = Expr.symbol(var)
         atom = sym.Atom("floordiv", (symbol, Expr.const(modulus)))
@@ -130,7 +153,7 @@ class ShapeChecker:
         if extra:
             rewrites.update(extra)
         for _ in range(8):  # lets may refer to earlier lets
-            expanded = sym.substitute(expr, self.lets, self.facts)
+            expanded = sym.substitute(expr, {**self.lets, **self.derived}, self.facts)
             if expanded == expr:
                 break
             expr = expanded

@@ -403,7 +403,7 @@ def _render_atom(atom: Atom, name, style) -> str:
     if atom.op == "floordiv":
         return f"({_wrap(atom.args[0], args[0])} // {_wrap(atom.args[1], args[1])})"
     if atom.op == "sqrt":
-        return f"{_wrap(atom.args[0], args[0])} ** 0.5" if style == "python" else f"sqrt({args[0]})"
+        return f"{_wrap(atom.args[0], args[0])} ** 0.5" if style != "math" else f"sqrt({args[0]})"
     return f"{atom.op}({', '.join(args)})"
 
 

@@ -279,10 +279,18 @@ def check_gradients(
         results.append(grads)
     want, got = results
     errors = []
+    # A gradient that is zero in exact arithmetic (AFT's fc_k.bias: a constant shift of
+    # every key cancels in the softmax-like ratio) is rounding noise whose size follows
+    # the other gradients, so its scale floor comes from them, not an absolute number.
+    overall = max(
+        (g.detach().abs().max().item() for g in want.values() if g is not None and g.numel()),
+        default=0.0,
+    )
     for name in want:
         try:
             assert_close_rel(
-                got[name], want[name], case.rtol64, f"{tag} grad of {name}"
+                got[name], want[name], case.rtol64, f"{tag} grad of {name}",
+                floor=max(1e-6, 1e-3 * overall),
             )
         except AssertionError as e:
             errors.append(str(e))
