@@ -39,6 +39,11 @@ def analyze(source: str, path: str) -> tuple[list, DiagnosticSink]:
     blocks = lower_spec(spec, path, sink)
     if sink.has_errors:
         return [], sink
+    from .lint import lint_block
+
+    by_name = {block.name: block for block in spec.blocks}
+    for ir in blocks:
+        lint_block(by_name[ir.name], ir, sink)
     check_shapes(blocks, sink)
     if sink.has_errors:
         return [], sink

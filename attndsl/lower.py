@@ -98,26 +98,22 @@ class BlockLowering:
     def lower(self) -> BlockIR | None:
         for arg in self.block.args:
             self._declare_arg(arg)
-        for stmt in self.block.body:
-            try:
-                self._statement(stmt)
-            except Abort:
-                continue
+        self._suite(self.block.body)
         if not self.ir.outputs and not self.sink.has_errors:
-            self.error("E0108", f"block {self.block.name} has no `return`", self.block.span,
+            self.error("E0116", f"block {self.block.name} has no `return`", self.block.span,
                        help="end the block with `return <expr>`")
         return self.ir
 
     def _bind(self, name: str, kind: str, value, span: Span) -> None:
         if name in RESERVED or keyword.iskeyword(name) or name.startswith("__"):
-            raise self.error("E0109", f"`{name}` is reserved and cannot name a value", span,
+            raise self.error("E0105", f"`{name}` is reserved and cannot name a value", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
         previous = self.scope.get(name)
-        if previous and previous[0] in ("arg", "let", "param", "layer", "input", "dim") and kind != "tensor":
-            raise self.error("E0110", f"`{name}` is already defined", span,
+        if previous and previous[0] != "poison" and kind not in ("tensor", "scalar"):
+            raise self.error("E0103", f"`{name}` is already defined", span,
                              labels=[_label(previous[2], "first defined here")])
-        if previous and previous[0] in ("arg", "param", "layer", "input_opt") and kind == "tensor":
-            raise self.error("E0110", f"`{name}` already names a {previous[0]}; pick another name", span,
+        if previous and previous[0] in ("arg", "param", "layer", "input_opt", "let", "dim") and kind in ("tensor", "scalar"):
+            raise self.error("E0103", f"`{name}` already names a {previous[0]}; pick another name", span,
                              labels=[_label(previous[2], "defined here")])
         self.scope[name] = (kind, value, span)
 
@@ -128,7 +124,10 @@ class BlockLowering:
             return
         default = None
         if arg.default is not None:
-            default = self._literal_default(arg)
+            try:
+                default = self._literal_default(arg)
+            except Abort:
+                return
         info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None)
         self.ir.args.append(info)
         if arg.type in ("int", "float"):
@@ -152,22 +151,22 @@ class BlockLowering:
                 return -_number_value(n.operand)
             if isinstance(n, ast.Number):
                 return _number_value(n)
-            raise self.error("E0112", f"the default of `{arg.name}` must be a literal", n.span)
+            raise self.error("E0111", f"the default of `{arg.name}` must be a literal", n.span)
 
         if arg.type == "bool":
             if not isinstance(node, ast.Bool):
-                raise self.error("E0112", f"the default of bool argument `{arg.name}` must be true or false", node.span)
+                raise self.error("E0111", f"the default of bool argument `{arg.name}` must be true or false", node.span)
             return node.value
         if arg.type == "list[int]":
             if not isinstance(node, ast.ListExpr):
-                raise self.error("E0112", f"the default of `{arg.name}` must be a list like [1, 3]", node.span)
+                raise self.error("E0111", f"the default of `{arg.name}` must be a list like [1, 3]", node.span)
             values = [number(item) for item in node.items]
             if any(not isinstance(v, int) for v in values):
-                raise self.error("E0112", f"the default of `{arg.name}` must be a list of ints", node.span)
+                raise self.error("E0111", f"the default of `{arg.name}` must be a list of ints", node.span)
             return values
         value = number(node)
         if arg.type == "int" and not isinstance(value, int):
-            raise self.error("E0112", f"the default of int argument `{arg.name}` must be an int, got {value}",
+            raise self.error("E0111", f"the default of int argument `{arg.name}` must be an int, got {value}",
                              node.span)
         return float(value) if arg.type == "float" else value
 
@@ -178,7 +177,7 @@ class BlockLowering:
 
     def _stmt_Input(self, stmt: ast.Input) -> None:
         if self.guard:
-            raise self.error("E0113", "inputs cannot be declared inside `if`", stmt.span)
+            raise self.error("E0116", "inputs cannot be declared inside `if`", stmt.span)
         shape = []
         for axis, dim in enumerate(stmt.shape):
             if isinstance(dim, ast.Name) and dim.id not in self.scope:
@@ -194,6 +193,9 @@ class BlockLowering:
                 shape.append(symbol)
             else:
                 shape.append(self._dim(dim))
+        if stmt.name in self.scope:
+            raise self.error("E0103", f"`{stmt.name}` is already defined", stmt.span,
+                             labels=[_label(self.scope[stmt.name][2], "first defined here")])
         node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=stmt.optional)
         self.ir.inputs.append(InputInfo(stmt.name, shape, stmt.optional, stmt.span, node))
         self._bind(stmt.name, "input_opt" if stmt.optional else "tensor", Tensor(node), stmt.span)
@@ -214,7 +216,7 @@ class BlockLowering:
         if isinstance(value, ast.ListComp):
             iterable = self._expr(value.iterable)
             if not isinstance(iterable, ListArg):
-                raise self.error("E0115", "a layer list loops over a list[int] argument", value.iterable.span)
+                raise self.error("E0113", "a layer list loops over a list[int] argument", value.iterable.span)
             saved = self.scope.get(value.var)
             self.scope[value.var] = ("loopvar", Expr.symbol(value.var), value.var_span)
             try:
@@ -234,7 +236,7 @@ class BlockLowering:
     def _stmt_Let(self, stmt: ast.Let) -> None:
         value = self._expr(stmt.value)
         if not isinstance(value, Expr):
-            raise self.error("E0116", "`let` binds a number computed from the arguments", stmt.value.span)
+            raise self.error("E0113", "`let` binds a number computed from the arguments", stmt.value.span)
         self.ir.lets.append(LetInfo(stmt.name, value, stmt.span, tuple(self.guard), stmt.value))
         self._bind(stmt.name, "let", Expr.symbol(stmt.name), stmt.span)
 
@@ -278,7 +280,7 @@ class BlockLowering:
             return -_number_value(node.operand)
         if isinstance(node, ast.Bool):
             return node.value
-        raise self.error("E0117", "example values are numbers, booleans or lists of them", node.span)
+        raise self.error("E0113", "example values are numbers, booleans or lists of them", node.span)
 
     def _stmt_Assign(self, stmt: ast.Assign) -> None:
         value = self._expr(stmt.value)
@@ -306,17 +308,17 @@ class BlockLowering:
             elif isinstance(item, Expr):
                 self._bind(name, "scalar", item, span)
             else:
-                raise self.error("E0119", "only tensors and numbers can be assigned in the dataflow", stmt.value.span)
+                raise self.error("E0113", "only tensors and numbers can be assigned in the dataflow", stmt.value.span)
 
     def _stmt_Return(self, stmt: ast.Return) -> None:
         if self.guard:
-            raise self.error("E0120", "`return` cannot be inside `if`; assign in both branches and return after",
+            raise self.error("E0116", "`return` cannot be inside `if`; assign in both branches and return after",
                              stmt.span)
         outputs = []
         for value_node in stmt.values:
             value = self._expr(value_node)
             if not isinstance(value, Tensor):
-                raise self.error("E0121", "a block returns tensors", value_node.span)
+                raise self.error("E0113", "a block returns tensors", value_node.span)
             outputs.append(value.node)
         self.ir.outputs = outputs
         self.returned = True
@@ -349,7 +351,16 @@ class BlockLowering:
             try:
                 self._statement(inner)
             except Abort:
-                continue
+                self._poison(inner)
+
+    def _poison(self, stmt: ast.Stmt) -> None:
+        """Names a failed statement defines are poisoned: later uses stay silent, so
+        one mistake gives one error, not a cascade of unknown names."""
+        names = [name for name, _ in stmt.targets] if isinstance(stmt, ast.Assign) else \
+            [stmt.name] if isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let)) else []
+        for name in names:
+            if self.scope.get(name, ("",))[0] != "arg":
+                self.scope[name] = ("poison", None, stmt.span)
 
     def _merge(self, before, after_then, after_else, condition: Cond, span: Span) -> None:
         for name in sorted(set(after_then) | set(after_else)):
@@ -377,20 +388,20 @@ class BlockLowering:
     # ------------------------------------------------------------------ layers
     def _layer_spec(self, node: ast.Node) -> LayerSpec:
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-            raise self.error("E0122", "a layer is built by calling a layer kind, e.g. linear(d_model, d_k)", node.span)
+            raise self.error("E0113", "a layer is built by calling a layer kind, e.g. linear(d_model, d_k)", node.span)
         kind = node.func.id
         if kind == "sequential":
             if node.args and node.kwargs:
-                raise self.error("E0123", "sequential takes either positional or named children, not both", node.span)
+                raise self.error("E0113", "sequential takes either positional or named children, not both", node.span)
             children = [(None, self._layer_spec(a)) for a in node.args]
             children += [(kw.name, self._layer_spec(kw.value)) for kw in node.kwargs]
             for name, _ in children:
                 if name is not None and (not name.isidentifier() or name.startswith("__")):
-                    raise self.error("E0124", f"`{name}` cannot name a child layer", node.span)
+                    raise self.error("E0113", f"`{name}` cannot name a child layer", node.span)
             return LayerSpec("sequential", {}, [], children, span=node.span)
         if kind in self.known_blocks:
             if kind == self.block.name:
-                raise self.error("E0125", f"block {kind} uses itself as a layer", node.func.span,
+                raise self.error("E0104", f"block {kind} uses itself as a layer", node.func.span,
                                  help="a block cannot contain itself")
             target = self.known_blocks[kind]
             bound, sources = self._bind_call([(a.name, a.type, a.default is not None) for a in target.args], node, kind)
@@ -398,7 +409,7 @@ class BlockLowering:
             return LayerSpec("block", bound, [], block=kind, span=node.span, sources=sources)
         definition = LAYERS.get(kind)
         if definition is None:
-            raise self.error("E0126", f"unknown layer kind `{kind}`", node.func.span,
+            raise self.error("E0102", f"unknown layer kind `{kind}`", node.func.span,
                              help=suggest(kind, list(LAYERS) + ["sequential"] + list(self.known_blocks)))
         params = [(p.name, p.kind, not p.required) for p in definition.params]
         bound, sources = self._bind_call(params, node, kind)
@@ -415,23 +426,23 @@ class BlockLowering:
         bound: dict[str, Any] = {}
         sources: dict[str, ast.Node] = {}
         if len(call.args) > len(params):
-            raise self.error("E0127", f"{what} takes at most {len(params)} positional arguments, got {len(call.args)}",
+            raise self.error("E0112", f"{what} takes at most {len(params)} positional arguments, got {len(call.args)}",
                              call.args[len(params)].span)
         for (name, kind, _), arg in zip(params, call.args):
             bound[name] = self._argument(arg, kind, name)
             sources[name] = arg
         for kw in call.kwargs:
             if kw.name not in names:
-                raise self.error("E0128", f"{what} has no argument `{kw.name}`", kw.span,
+                raise self.error("E0112", f"{what} has no argument `{kw.name}`", kw.span,
                                  help=suggest(kw.name, names) or f"its arguments are {', '.join(names)}")
             if kw.name in bound:
-                raise self.error("E0129", f"argument `{kw.name}` given twice", kw.span)
+                raise self.error("E0112", f"argument `{kw.name}` given twice", kw.span)
             kind = next(p[1] for p in params if p[0] == kw.name)
             bound[kw.name] = self._argument(kw.value, kind, kw.name)
             sources[kw.name] = kw.value
         for name, kind, optional in params:
             if name not in bound and not optional:
-                raise self.error("E0130", f"{what} needs argument `{name}`", call.span)
+                raise self.error("E0112", f"{what} needs argument `{name}`", call.span)
         return bound, sources
 
     def _argument(self, node: ast.Node, kind: str, name: str):
@@ -452,15 +463,15 @@ class BlockLowering:
             return None
         expected = {"int": "an integer", "float": "a number", "bool": "true or false", "axis": "a constant axis",
                     "padding": "an integer or \"same\"", "list[int]": "a list argument"}.get(kind, kind)
-        raise self.error("E0131", f"`{name}` must be {expected}", node.span)
+        raise self.error("E0113", f"`{name}` must be {expected}", node.span)
 
     # ------------------------------------------------------------------ expressions
     def _dim(self, node: ast.Node) -> Expr:
         value = self._expr(node)
         if not isinstance(value, Expr):
-            raise self.error("E0132", "a dimension must be an integer expression", node.span)
+            raise self.error("E0113", "a dimension must be an integer expression", node.span)
         if any(s in self.float_symbols for s in value.symbols()):
-            raise self.error("E0133", "a dimension cannot depend on a float argument", node.span)
+            raise self.error("E0113", "a dimension cannot depend on a float argument", node.span)
         return value
 
     def _condition(self, node: ast.Node, allow_presence: bool = False) -> Cond:
@@ -469,11 +480,11 @@ class BlockLowering:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "all":
             comp = node.args[0] if len(node.args) == 1 else None
             if not isinstance(comp, ast.ListComp):
-                raise self.error("E0134", "all() takes a list comprehension, e.g. all([k % 2 == 1 for k in kernels])",
+                raise self.error("E0113", "all() takes a list comprehension, e.g. all([k % 2 == 1 for k in kernels])",
                                  node.span)
             iterable = self._expr(comp.iterable)
             if not isinstance(iterable, ListArg):
-                raise self.error("E0115", "all() loops over a list[int] argument", comp.iterable.span)
+                raise self.error("E0113", "all() loops over a list[int] argument", comp.iterable.span)
             saved = self.scope.get(comp.var)
             self.scope[comp.var] = ("loopvar", Expr.symbol(comp.var), comp.var_span)
             try:
@@ -487,12 +498,12 @@ class BlockLowering:
         value = self._expr(node)
         if isinstance(value, Cond):
             return value
-        raise self.error("E0135", "a condition must be a comparison or a bool argument", node.span)
+        raise self.error("E0113", "a condition must be a comparison or a bool argument", node.span)
 
     def _expr(self, node: ast.Node) -> Value:
         method = getattr(self, "_expr_" + type(node).__name__, None)
         if method is None:
-            raise self.error("E0136", f"{type(node).__name__.lower()} expressions are not supported here", node.span)
+            raise self.error("E0113", f"{type(node).__name__.lower()} expressions are not supported here", node.span)
         return method(node)
 
     def _expr_Number(self, node: ast.Number) -> Expr:
@@ -513,13 +524,15 @@ class BlockLowering:
         entry = self.scope.get(node.id)
         if entry is None:
             if node.id in OPS or node.id in LAYERS:
-                raise self.error("E0137", f"`{node.id}` is a function; call it", node.span)
+                raise self.error("E0102", f"`{node.id}` is a function; call it", node.span)
             raise self.error("E0101", f"unknown name `{node.id}`", node.span,
                              help=suggest(node.id, list(self.scope)))
         kind, value, span = entry
+        if kind == "poison":
+            raise Abort()
         if kind == "branch_only":
             condition, in_then = value
-            raise self.error("E0138", f"`{node.id}` is only defined on one branch of an `if`", node.span,
+            raise self.error("E0106", f"`{node.id}` is only defined on one branch of an `if`", node.span,
                              labels=[_label(span, "assigned here")],
                              help="assign it in both branches (add an `else:`)")
         if kind == "param":
@@ -554,7 +567,7 @@ class BlockLowering:
             return -value
         if isinstance(value, Tensor):
             return Tensor(self._add("neg", [value.node], node.span))
-        raise self.error("E0139", "`-` applies to numbers and tensors", node.span)
+        raise self.error("E0113", "`-` applies to numbers and tensors", node.span)
 
     def _expr_BoolOp(self, node: ast.BoolOp) -> Cond:
         return Cond(node.op, tuple(self._condition(v) for v in node.values))
@@ -562,7 +575,7 @@ class BlockLowering:
     def _expr_Compare(self, node: ast.Compare) -> Cond:
         left, right = self._expr(node.left), self._expr(node.right)
         if not (isinstance(left, Expr) and isinstance(right, Expr)):
-            raise self.error("E0140", "comparisons are between numbers computed from the arguments", node.span,
+            raise self.error("E0113", "comparisons are between numbers computed from the arguments", node.span,
                              help="tensor comparisons are not part of the language yet")
         if left.is_const and right.is_const:
             result = {"==": left.value == right.value, "!=": left.value != right.value, "<": left.value < right.value,
@@ -577,12 +590,12 @@ class BlockLowering:
         if isinstance(left, Expr) and isinstance(right, Expr):
             return self._scalar_arith(node, left, right)
         if node.op in ("//", "%"):
-            raise self.error("E0141", f"`{node.op}` works on numbers, not tensors", node.span)
+            raise self.error("E0113", f"`{node.op}` works on numbers, not tensors", node.span)
         if not any(isinstance(v, Tensor) for v in (left, right)):
-            raise self.error("E0142", f"`{node.op}` needs numbers or tensors", node.span)
+            raise self.error("E0113", f"`{node.op}` needs numbers or tensors", node.span)
         operands = [self._operand(v, n) for v, n in ((left, node.left), (right, node.right))]
         if node.op == "@" and not all(isinstance(v, Tensor) for v in (left, right)):
-            raise self.error("E0143", "`@` multiplies two tensors", node.span)
+            raise self.error("E0113", "`@` multiplies two tensors", node.span)
         return Tensor(self._add(self._BINARY[node.op], operands, node.span))
 
     def _operand(self, value: Value, node: ast.Node) -> int:
@@ -591,7 +604,7 @@ class BlockLowering:
         if isinstance(value, (Expr, Literal)):
             return self.ir.add_node("scalar", [], span=node.span, guard=tuple(self.guard), value=value,
                                     float_symbols=frozenset(self.float_symbols))
-        raise self.error("E0144", "expected a tensor or a number", node.span)
+        raise self.error("E0113", "expected a tensor or a number", node.span)
 
     def _scalar_arith(self, node: ast.BinOp, left: Expr, right: Expr) -> Expr:
         try:
@@ -614,10 +627,10 @@ class BlockLowering:
                     return left ** int(right.value)
                 if right == Expr.const(Fraction(1, 2)):
                     return sym.sqrt(left)
-                raise self.error("E0145", "`**` takes a whole constant exponent (or 0.5)", node.right.span)
+                raise self.error("E0119", "`**` takes a whole constant exponent (or 0.5)", node.right.span)
         except ZeroDivisionError:
-            raise self.error("E0146", "division by zero", node.span)
-        raise self.error("E0147", f"`{node.op}` does not apply to numbers", node.span)
+            raise self.error("E0119", "division by zero", node.span)
+        raise self.error("E0119", f"`{node.op}` does not apply to numbers", node.span)
 
     def _facts(self) -> sym.Facts:
         return sym.Facts()
@@ -628,15 +641,15 @@ class BlockLowering:
             spec = _resolve_child(base.info.spec, base.path) if base.info.spec else None
             names = [n for n, _ in spec.children] if spec and spec.kind == "sequential" else []
             if node.attr not in names:
-                raise self.error("E0148", f"layer `{base.info.name}` has no child `{node.attr}`", node.span,
+                raise self.error("E0102", f"layer `{base.info.name}` has no child `{node.attr}`", node.span,
                                  help=suggest(node.attr, [n for n in names if n]))
             return LayerRef(base.info, base.path + (node.attr,))
-        raise self.error("E0149", "attribute access is only for a sequential layer's named children", node.span)
+        raise self.error("E0113", "attribute access is only for a sequential layer's named children", node.span)
 
     def _expr_ListComp(self, node: ast.ListComp) -> Value:
         iterable = self._expr(node.iterable)
         if not (isinstance(iterable, LayerRef) and iterable.info.element is not None):
-            raise self.error("E0150", "a list comprehension in the dataflow loops over a layer list", node.iterable.span,
+            raise self.error("E0113", "a list comprehension in the dataflow loops over a layer list", node.iterable.span,
                              help="e.g. `[conv(x) for conv in convs]` where `layer convs = [... for k in kernels]`")
         saved = self.scope.get(node.var)
         self.scope[node.var] = ("layer_element", LayerElement(node.var, iterable.info), node.var_span)
@@ -652,7 +665,7 @@ class BlockLowering:
             else:
                 self.scope[node.var] = saved
         if not isinstance(element, Tensor):
-            raise self.error("E0151", "the comprehension must compute a tensor", node.element.span)
+            raise self.error("E0113", "the comprehension must compute a tensor", node.element.span)
         result = self.ir.add_node("list_comp", [element.node, loop], span=node.span, guard=tuple(self.guard),
                                   layer=iterable.info.name, var=node.var)
         return TensorList(result)
@@ -666,13 +679,13 @@ class BlockLowering:
             callee = self._expr(func)
             if isinstance(callee, (LayerRef, LayerElement)):
                 return self._call_layer(callee, node)
-            raise self.error("E0152", "only layers and functions can be called", func.span)
-        raise self.error("E0152", "only layers and functions can be called", func.span)
+            raise self.error("E0113", "only layers and functions can be called", func.span)
+        raise self.error("E0113", "only layers and functions can be called", func.span)
 
     def _call_named(self, name: str, node: ast.Call) -> Value:
         if name not in OPS and name not in SCALAR_FUNCTIONS and name != "len":
             if name in LAYERS or name == "sequential" or name in self.known_blocks:
-                raise self.error("E0154", f"`{name}` is a layer kind: declare it with `layer {name}_1 = {name}(...)` "
+                raise self.error("E0102", f"`{name}` is a layer kind: declare it with `layer {name}_1 = {name}(...)` "
                                  "and call the layer", node.func.span)
             raise self.error("E0102", f"unknown function `{name}`", node.func.span,
                              help=suggest(name, list(OPS) + list(SCALAR_FUNCTIONS) + list(self.scope)))
@@ -682,13 +695,13 @@ class BlockLowering:
         is_tensor_call = any(isinstance(v, (Tensor, TensorList, list)) for v in values)
         if name in SCALAR_FUNCTIONS and not is_tensor_call:
             if keyword_values or not all(isinstance(v, Expr) for v in values):
-                raise self.error("E0153", f"{name}() on numbers takes numbers only", node.span)
+                raise self.error("E0112", f"{name}() on numbers takes numbers only", node.span)
             if name == "sqrt":
                 if len(values) != 1:
-                    raise self.error("E0153", "sqrt() takes one number", node.span)
+                    raise self.error("E0112", "sqrt() takes one number", node.span)
                 return sym.sqrt(values[0])
             if len(values) < 2:
-                raise self.error("E0153", f"{name}() takes at least two numbers", node.span)
+                raise self.error("E0112", f"{name}() takes at least two numbers", node.span)
             combine = sym.maximum if name == "max" else sym.minimum
             result = values[0]
             for v in values[1:]:
@@ -697,7 +710,7 @@ class BlockLowering:
         if name == "len":
             if len(values) == 1 and isinstance(values[0], ListArg):
                 return Expr.symbol(f"len({values[0].name})")
-            raise self.error("E0153", "len() takes a list argument", node.span)
+            raise self.error("E0112", "len() takes a list argument", node.span)
         return self._call_op(OPS[name], node, values, keyword_values)
 
     def _call_op(self, definition: OpDef, node: ast.Call, values: list, keyword_values: dict) -> Value:
@@ -707,12 +720,17 @@ class BlockLowering:
         attrs: dict[str, Any] = {}
         keywords = dict(keyword_values)
         if len(values) > len(params):
-            raise self.error("E0127", f"{definition.name}() takes at most {len(params)} positional arguments",
+            raise self.error("E0112", f"{definition.name}() takes at most {len(params)} positional arguments",
                              node.args[len(params)].span)
+        unknown = [kw for kw, _ in keywords.values() if kw.name not in {p.name for p in params}]
+        if unknown and not takes_sizes:
+            names = [p.name for p in params]
+            raise self.error("E0112", f"{definition.name}() has no argument `{unknown[0].name}`", unknown[0].span,
+                             help=suggest(unknown[0].name, names) or f"its arguments are {', '.join(names)}")
         for index, param in enumerate(params):
             if index < len(values):
                 if param.name in keywords:
-                    raise self.error("E0129", f"argument `{param.name}` given twice", keywords[param.name][0].span)
+                    raise self.error("E0112", f"argument `{param.name}` given twice", keywords[param.name][0].span)
                 arg_node, value = node.args[index], values[index]
             elif param.name in keywords:
                 kw, value = keywords.pop(param.name)
@@ -721,18 +739,13 @@ class BlockLowering:
                 attrs[param.name] = param.default
                 continue
             else:
-                raise self.error("E0130", f"{definition.name}() needs argument `{param.name}`", node.span)
+                raise self.error("E0112", f"{definition.name}() needs argument `{param.name}`", node.span)
             self._bind_op_arg(definition, param, arg_node, value, operands, attrs)
-        if keywords and not takes_sizes:
-            kw = next(iter(keywords.values()))[0]
-            names = [p.name for p in params]
-            raise self.error("E0128", f"{definition.name}() has no argument `{kw.name}`", kw.span,
-                             help=suggest(kw.name, names) or f"its arguments are {', '.join(names)}")
         if takes_sizes:
             sizes = []
             for name, (kw, value) in keywords.items():
                 if not isinstance(value, Expr):
-                    raise self.error("E0132", f"the size of axis `{name}` must be an integer expression", kw.span)
+                    raise self.error("E0113", f"the size of axis `{name}` must be an integer expression", kw.span)
                 sizes.append((name, value))
             attrs["sizes"] = tuple(sizes)
         if definition.name == "rearrange":
@@ -742,7 +755,7 @@ class BlockLowering:
                 arg = node.args[1] if len(node.args) > 1 else node
                 column = arg.span.column + 1 + problem.offset
                 span = Span(arg.span.path, arg.span.line, column, arg.span.line, column + 1)
-                raise self.error("E0155", problem.message, span, help=problem.help)
+                raise self.error("E0117", problem.message, span, help=problem.help)
         result = self._add(definition.name, operands, node.span, **attrs)
         count = definition.outputs(attrs) if definition.outputs else 1
         if count == 1:
@@ -753,55 +766,55 @@ class BlockLowering:
         kind = param.kind
         if kind == "tensor":
             if not isinstance(value, Tensor):
-                raise self.error("E0156", f"`{param.name}` of {definition.name}() must be a tensor", arg_node.span)
+                raise self.error("E0113", f"`{param.name}` of {definition.name}() must be a tensor", arg_node.span)
             operands.append(value.node)
         elif kind == "operand":
             operands.append(self._operand(value, arg_node))
         elif kind == "tensors":
             items = value if isinstance(value, list) else [value]
             if not items or not all(isinstance(v, (Tensor, TensorList)) for v in items):
-                raise self.error("E0157", f"`{param.name}` of {definition.name}() must be a list of tensors",
+                raise self.error("E0113", f"`{param.name}` of {definition.name}() must be a list of tensors",
                                  arg_node.span, help="e.g. [a, b] or [f(x) for f in layers]")
             operands.extend(v.node for v in items)
         elif kind in ("axis", "count"):
             if not (isinstance(value, Expr) and value.is_const and value.value.denominator == 1):
-                raise self.error("E0158", f"`{param.name}` must be a constant integer", arg_node.span)
+                raise self.error("E0115", f"`{param.name}` must be a constant integer", arg_node.span)
             attrs[param.name] = int(value.value)
             if kind == "count" and attrs[param.name] < 1:
-                raise self.error("E0158", f"`{param.name}` must be at least 1", arg_node.span)
+                raise self.error("E0115", f"`{param.name}` must be at least 1", arg_node.span)
         elif kind == "axes":
             items = value if isinstance(value, list) else [value]
             if not items or not all(isinstance(v, Expr) and v.is_const and v.value.denominator == 1 for v in items):
-                raise self.error("E0158", f"`{param.name}` must be a constant integer or a list of them", arg_node.span)
+                raise self.error("E0115", f"`{param.name}` must be a constant integer or a list of them", arg_node.span)
             ints = tuple(int(v.value) for v in items)
             attrs[param.name] = ints if isinstance(value, list) else ints[0]
         elif kind == "bool":
             if not (isinstance(value, Cond) and value.op == "const"):
-                raise self.error("E0159", f"`{param.name}` must be true or false", arg_node.span)
+                raise self.error("E0115", f"`{param.name}` must be true or false", arg_node.span)
             attrs[param.name] = value.args[0]
         elif kind == "int":
             if not isinstance(value, Expr):
-                raise self.error("E0160", f"`{param.name}` must be an integer expression", arg_node.span)
+                raise self.error("E0113", f"`{param.name}` must be an integer expression", arg_node.span)
             attrs[param.name] = value
         elif kind == "scalar":
             if not isinstance(value, (Expr, Literal)):
-                raise self.error("E0161", f"`{param.name}` must be a number", arg_node.span)
+                raise self.error("E0113", f"`{param.name}` must be a number", arg_node.span)
             attrs[param.name] = value
         elif kind == "pattern":
             if not isinstance(value, str):
-                raise self.error("E0162", "the pattern must be a string", arg_node.span)
+                raise self.error("E0113", "the pattern must be a string", arg_node.span)
             attrs[param.name] = value
         else:  # the registry's kinds are fixed
             raise AssertionError(kind)
 
     def _call_layer(self, callee, node: ast.Call) -> Value:
         if node.kwargs or len(node.args) < 1:
-            raise self.error("E0163", "a layer is called with its input tensor(s)", node.span)
+            raise self.error("E0112", "a layer is called with its input tensor(s)", node.span)
         operands = []
         for arg in node.args:
             value = self._expr(arg)
             if not isinstance(value, Tensor):
-                raise self.error("E0164", "a layer's inputs must be tensors", arg.span)
+                raise self.error("E0113", "a layer's inputs must be tensors", arg.span)
             operands.append(value.node)
         if isinstance(callee, LayerElement):
             loop = self._loop_stack[-1]
@@ -809,7 +822,7 @@ class BlockLowering:
                                 element=True, var=callee.var)
         else:
             if callee.info.element is not None:
-                raise self.error("E0165", f"`{callee.info.name}` is a list of layers; loop over it",
+                raise self.error("E0113", f"`{callee.info.name}` is a list of layers; loop over it",
                                  node.func.span, help=f"[f(x) for f in {callee.info.name}]")
             node_id = self._add("call_layer", operands, node.span, layer=callee.info.name, path=callee.path,
                                 element=False)

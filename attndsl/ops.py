@@ -87,7 +87,7 @@ def _number(text: str):
 
 def normalize_axis(ctx, node, axis: int, rank: int, what: str = "dim") -> int:
     if not -rank <= axis < rank:
-        ctx.error("E0301", f"{what}={axis} is out of range for a tensor of rank {rank}",
+        ctx.error("E0204", f"{what}={axis} is out of range for a tensor of rank {rank}",
                   help=f"valid values are {-rank}..{rank - 1}")
     return axis % rank
 
@@ -137,14 +137,14 @@ def reduce_shape(ctx, node, shapes, attrs) -> Shape:
 def global_pool_shape(ctx, node, shapes, attrs) -> Shape:
     shape = shapes[0]
     if len(shape) < 3:
-        ctx.error("E0302", f"global pooling needs a tensor of rank >= 3 (batch, channels, spatial...), got rank {len(shape)}")
+        ctx.error("E0202", f"global pooling needs a tensor of rank >= 3 (batch, channels, spatial...), got rank {len(shape)}")
     return tuple(shape[:2]) + (Expr.const(1),) * (len(shape) - 2)
 
 
 def matmul_shape(ctx, node, shapes, attrs) -> Shape:
     a, b = shapes
     if len(a) < 2 or len(b) < 2:
-        ctx.error("E0303", f"`@` needs operands of rank >= 2, got ranks {len(a)} and {len(b)}")
+        ctx.error("E0202", f"`@` needs operands of rank >= 2, got ranks {len(a)} and {len(b)}")
     ctx.expect_equal(a[-1], b[-2], "the contracted dimension of `@` (last of the left, second-last of the right)",
                      operands=(0, 1))
     batch = broadcast(ctx, node, [a[:-2], b[:-2]], attrs)
@@ -168,19 +168,19 @@ def rearrange_shape(ctx, node, shapes, attrs) -> Shape:
     pattern: Pattern = attrs["pattern"]
     shape = shapes[0]
     if len(pattern.left) != len(shape):
-        ctx.error("E0304", f"the pattern's left side has {len(pattern.left)} axes but the tensor has rank {len(shape)}",
+        ctx.error("E0202", f"the pattern's left side has {len(pattern.left)} axes but the tensor has rank {len(shape)}",
                   help=f"the tensor's shape is {ctx.show(shape)}")
     sizes: dict[str, Expr] = dict(attrs["sizes"])
     for name in sizes:
         if name not in pattern.axes:
-            ctx.error("E0305", f"size given for axis {name!r}, which the pattern does not have")
+            ctx.error("E0206", f"size given for axis {name!r}, which the pattern does not have")
     for group, dim in zip(pattern.left, shape):
         if not group:
             ctx.expect_equal(dim, Expr.const(1), "an axis written as 1 in the pattern")
             continue
         unknown = [a for a in group if a not in sizes]
         if len(unknown) > 1:
-            ctx.error("E0306", f"cannot infer the sizes of {', '.join(unknown)} in ({' '.join(group)})",
+            ctx.error("E0206", f"cannot infer the sizes of {', '.join(unknown)} in ({' '.join(group)})",
                       help=f"give all but one of them, e.g. rearrange(..., {unknown[0]}=...)")
         known = Expr.const(1)
         for a in group:
@@ -203,7 +203,7 @@ def rearrange_shape(ctx, node, shapes, attrs) -> Shape:
 def shuffle_shape(ctx, node, shapes, attrs) -> Shape:
     shape = shapes[0]
     if len(shape) < 2:
-        ctx.error("E0307", "shuffle needs a tensor with a channel dimension (rank >= 2)")
+        ctx.error("E0202", "shuffle needs a tensor with a channel dimension (rank >= 2)")
     ctx.divide(shape[1], attrs["groups"], "channel shuffle")
     return shape
 
@@ -223,7 +223,7 @@ def cat_shape(ctx, node, shapes, attrs) -> Shape:
     total = Expr.const(0)
     for count, shape in parts:
         if len(shape) != rank:
-            ctx.error("E0308", f"cat of tensors with different ranks ({rank} and {len(shape)})")
+            ctx.error("E0202", f"cat of tensors with different ranks ({rank} and {len(shape)})")
         for i, (d0, d) in enumerate(zip(parts[0][1], shape)):
             if i != axis:
                 ctx.expect_equal(d0, d, f"dimension {i} of the tensors joined by cat")
@@ -240,7 +240,7 @@ def stack_shape(ctx, node, shapes, attrs) -> Shape:
     count = Expr.const(0)
     for n, shape in parts:
         if len(shape) != rank:
-            ctx.error("E0308", f"stack of tensors with different ranks ({rank} and {len(shape)})")
+            ctx.error("E0202", f"stack of tensors with different ranks ({rank} and {len(shape)})")
         for i, (d0, d) in enumerate(zip(parts[0][1], shape)):
             ctx.expect_equal(d0, d, f"dimension {i} of the tensors stacked")
         count = count + n

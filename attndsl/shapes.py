@@ -83,7 +83,7 @@ class ShapeContext:
         quotient = n.exact_div(d)
         if n.is_const and d.is_const:
             if quotient.value.denominator != 1:
-                self.error("E0204", f"{what}: {numerator} is not divisible by {denominator}",
+                self.error("E0203", f"{what}: {numerator} is not divisible by {denominator}",
                            help=self.checker.suggest_fix(numerator, denominator, divide=True))
             return quotient
         if self.facts.is_integer(quotient):
@@ -239,7 +239,7 @@ class ShapeChecker:
 
     def _join(self, a, b, attrs):
         if len(a) != len(b):
-            self.sink.error("E0206", f"`{attrs['name']}` has rank {len(a)} on one branch and {len(b)} on the other",
+            self.sink.error("E0202", f"`{attrs['name']}` has rank {len(a)} on one branch and {len(b)} on the other",
                             attrs["span"])
             raise Abort()
         out = []
@@ -272,7 +272,7 @@ class ShapeChecker:
             for name in attrs["attrs"]["path"]:
                 spec = next(child for child_name, child in spec.children if child_name == name)
         if len(shapes) != 1 and spec.kind != "block":
-            context.error("E0207", f"layer `{info.name}` takes one input, got {len(shapes)}")
+            context.error("E0112", f"layer `{info.name}` takes one input, got {len(shapes)}")
         return self.apply_layer(context, spec, shapes)
 
     def apply_layer(self, context: ShapeContext, spec: LayerSpec, shapes):
@@ -289,7 +289,7 @@ class ShapeChecker:
             expected = (f"rank {definition.min_rank}" if definition.min_rank == definition.max_rank
                         else f"rank {definition.min_rank} to {definition.max_rank}" if definition.max_rank
                         else f"rank >= {definition.min_rank}")
-            context.error("E0208", f"{spec.kind} expects an input of {expected}, got {show(shape)}")
+            context.error("E0202", f"{spec.kind} expects an input of {expected}, got {show(shape)}")
         return definition.shape(context, spec.args, shape)
 
     def _call_block(self, context: ShapeContext, spec: LayerSpec, shapes):
@@ -307,10 +307,10 @@ class ShapeChecker:
             mapping[let.name] = sym.substitute(let.value, mapping)
         required = [i for i in callee.inputs if not i.optional]
         if len(shapes) < len(required) or len(shapes) > len(callee.inputs):
-            context.error("E0209", f"block {callee.name} takes {len(required)} input(s), got {len(shapes)}")
+            context.error("E0112", f"block {callee.name} takes {len(required)} input(s), got {len(shapes)}")
         for info, shape in zip(callee.inputs, shapes):
             if len(info.shape) != len(shape):
-                context.error("E0210", f"block {callee.name}'s input `{info.name}` has rank {len(info.shape)}, "
+                context.error("E0202", f"block {callee.name}'s input `{info.name}` has rank {len(info.shape)}, "
                               f"got a tensor of shape {show(shape)}")
             for declared, actual in zip(info.shape, shape):
                 symbols = declared.symbols()

@@ -140,6 +140,8 @@ class Expr:
     def exact_div(self, other: "Expr | Scalar") -> "Expr":
         """self / other for a division known to be exact (other nonzero)."""
         other = as_expr(other)
+        if not other.terms:
+            raise ZeroDivisionError("division by zero in a shape expression")
         if other.is_monomial:
             ((monomial, coefficient),) = other.terms.items()
             inverse = Expr({_mono_pow(monomial, -1): 1 / coefficient})

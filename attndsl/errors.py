@@ -1,0 +1,192 @@
+"""The error-code catalogue: what each code means, and a minimal spec that produces it.
+
+`attndsl explain E0201` prints an entry; docs/errors.md is rendered from this table
+(tests/test_errors.py keeps the two in step and compiles every example, checking that
+it reports its code at the line and column given here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorDoc:
+    code: str
+    title: str
+    explanation: str
+    example: str
+    line: int
+    column: int
+
+
+_HEAD = "block B(d: int = 4):\n    input x: [b, n, d]\n"
+
+CATALOGUE: list[ErrorDoc] = [
+    ErrorDoc("E0001", "unexpected character",
+             "The lexer met a character that no token of the language starts with.",
+             _HEAD + "    return x $ 2\n", 3, 14),
+    ErrorDoc("E0002", "syntax error",
+             "The parser met a token where the grammar allows none of its kind; `help:` lists what would fit.",
+             _HEAD + "    y = sigmoid(x\n    return y\n", 4, 5),
+    ErrorDoc("E0003", "no block",
+             "A spec defines at least one `block`.",
+             "# only a comment\n", 1, 1),
+    ErrorDoc("E0004", "chained comparison",
+             "`a < b < c` is not supported; write `a < b and b < c`.",
+             "block B(d: int = 4):\n    input x: [b, n, d]\n    require 1 < d < 8\n    return x\n", 3, 13),
+    ErrorDoc("E0005", "positional argument after a keyword argument",
+             "As in Python, positional arguments come first.",
+             _HEAD + "    return softmax(dim=1, x)\n", 3, 27),
+    ErrorDoc("E0006", "not a spec file",
+             "The file is binary (it holds NUL bytes) or larger than any spec could be (1 MB).",
+             "\x00", 1, 1),
+    ErrorDoc("E0007", "not UTF-8",
+             "Specs are UTF-8 text; the position is the first byte that does not decode.",
+             "# caf\udce9\n", 1, 6),
+    ErrorDoc("E0101", "unknown name",
+             "A name that is not an argument, input, param, layer, `let` or earlier assignment.",
+             _HEAD + "    return x * scal\n", 3, 16),
+    ErrorDoc("E0102", "unknown function or layer kind",
+             "Calls go to the ops of the language (softmax, rearrange, ...), layer kinds in `layer` "
+             "declarations (linear, conv2d, ...), blocks of the same file, or a sequential's named children.",
+             _HEAD + "    return softmx(x, dim=-1)\n", 3, 12),
+    ErrorDoc("E0103", "defined twice",
+             "A block, argument, input, param or layer name is defined a second time.",
+             _HEAD + "    param x: [d] = zeros\n    return x\n", 3, 5),
+    ErrorDoc("E0104", "a block uses itself",
+             "Blocks used as layers may not form a cycle; a block cannot contain itself.",
+             "block B(d: int = 4):\n    input x: [b, d]\n    layer inner = B(d)\n    return inner(x)\n", 3, 19),
+    ErrorDoc("E0105", "reserved name",
+             "Names the generated module relies on (self, torch, nn, F, OrderedDict, super, forward), Python "
+             "keywords and dunder names cannot name values, so nothing from a spec can hijack the generated code.",
+             _HEAD + "    self = x * 2\n    return self\n", 3, 5),
+    ErrorDoc("E0106", "defined on one branch only",
+             "A value assigned inside `if` without an `else` is undefined on the other path.",
+             "block B(d: int = 4, gate: bool = true):\n    input x: [b, d]\n    if gate:\n"
+             "        y = sigmoid(x)\n    return y\n", 5, 12),
+    ErrorDoc("E0111", "bad argument declaration",
+             "Argument types are int, float, bool and list[int]; defaults are literals of that type.",
+             "block B(d: int = 1.5):\n    input x: [b, d]\n    return x\n", 1, 18),
+    ErrorDoc("E0112", "wrong arguments in a call",
+             "Too many positional arguments, an unknown or repeated keyword, or a missing required argument "
+             "(`help:` suggests the closest keyword).",
+             _HEAD + "    return softmax(x, dims=-1)\n", 3, 23),
+    ErrorDoc("E0113", "a value of the wrong kind",
+             "A tensor where a number is needed, a number where a tensor is needed, a layer list used as a "
+             "layer, and so on.",
+             _HEAD + "    return sigmoid(d)\n", 3, 20),
+    ErrorDoc("E0114", "unknown param initialiser",
+             "A param starts as zeros, ones or randn.",
+             _HEAD + "    param w: [d] = zero\n    return x * w\n", 3, 20),
+    ErrorDoc("E0115", "constant required",
+             "Axes, chunk counts and op flags are fixed when the spec is compiled: write a literal.",
+             _HEAD + "    return softmax(x, dim=d)\n", 3, 27),
+    ErrorDoc("E0116", "statement in the wrong place",
+             "Inputs are declared at the top level of a block, `return` is not inside `if`, and a block "
+             "ends with a `return`.",
+             "block B(d: int = 4):\n    input x: [b, d]\n    y = x * 2\n", 1, 1),
+    ErrorDoc("E0117", "bad rearrange pattern",
+             "A rearrange pattern is `left -> right` over axis names, parenthesised groups and 1; each axis "
+             "appears once on each side.",
+             _HEAD + "    return rearrange(x, \"b n d -> b d\")\n", 3, 28),
+    ErrorDoc("E0118", "wrong number of names",
+             "The names on the left of `=` must match the number of values on the right.",
+             _HEAD + "    a, b2, c2 = chunk(x, 2, dim=2)\n    return a\n", 3, 5),
+    ErrorDoc("E0119", "bad arithmetic on numbers",
+             "Division by zero, a non-constant or fractional exponent, or an operator numbers do not have.",
+             _HEAD + "    let e = d // 0\n    return x\n", 3, 13),
+    ErrorDoc("E0201", "shape mismatch",
+             "Two dimensions that must be equal are provably different. The labels show where each operand's "
+             "shape came from.",
+             "block B():\n    input x: [b, n, 16]\n    layer fc = linear(8, 2)\n    return fc(x)\n", 4, 12),
+    ErrorDoc("E0202", "rank mismatch",
+             "A tensor has a different number of dimensions than the op, layer or pattern expects.",
+             _HEAD + "    return rearrange(x, \"b c h w -> b (c h w)\")\n", 3, 12),
+    ErrorDoc("E0203", "not divisible",
+             "A split (rearrange group, chunk, shuffle, group norm) needs a size that divides evenly.",
+             "block B():\n    input x: [b, 6]\n    p, q, r, s = chunk(x, 4, dim=1)\n    return p\n", 3, 18),
+    ErrorDoc("E0204", "axis out of range",
+             "An axis (`dim=`) outside -rank..rank-1 of its tensor.",
+             _HEAD + "    return softmax(x, dim=3)\n", 3, 12),
+    ErrorDoc("E0205", "dimension is not a whole number",
+             "A param's dimension evaluates to a fraction or a negative number; use `//` for integer division.",
+             _HEAD + "    param w: [3 / 2] = zeros\n    return x\n", 3, 5),
+    ErrorDoc("E0206", "rearrange sizes cannot be inferred",
+             "A group with more than one axis of unknown size, or a size given for an axis the pattern "
+             "does not have.",
+             _HEAD + "    return rearrange(x, \"b n (h k) -> b h n k\")\n", 3, 12),
+    ErrorDoc("W0001", "unused argument",
+             "A constructor argument nothing reads (kept when the published signature has it).",
+             "block B(d: int = 4, unused: int = 2):\n    input x: [b, d]\n    return x\n", 1, 21),
+    ErrorDoc("W0002", "unused input",
+             "A forward input nothing reads.",
+             "block B(d: int = 4):\n    input x: [b, d]\n    input y: [b, d]\n    return x\n", 3, 5),
+    ErrorDoc("W0003", "unused param",
+             "A param nothing reads (it still appears in the state_dict).",
+             _HEAD + "    param w: [d] = zeros\n    return x\n", 3, 5),
+    ErrorDoc("W0004", "unused layer or let",
+             "A layer never called (it still appears in the state_dict) or a `let` never read.",
+             _HEAD + "    layer fc = linear(d, d)\n    return x\n", 3, 5),
+    ErrorDoc("W0005", "shadowed name",
+             "A comprehension's loop variable hides a name of the block inside the comprehension.",
+             "block B(d: int = 4, kernels: list[int] = [1, 3]):\n    input x: [b, d]\n"
+             "    layer fc = linear(d, d)\n    layer fcs = [linear(d, d) for k in kernels]\n"
+             "    return stack([fc(fc(x)) for fc in fcs], dim=0)\n", 5, 33),
+]
+
+BY_CODE = {doc.code: doc for doc in CATALOGUE}
+
+
+def explain(code: str) -> str | None:
+    doc = BY_CODE.get(code)
+    if doc is None:
+        return None
+    example = "\n".join("    " + line for line in doc.example.splitlines())
+    return f"{doc.code}: {doc.title}\n\n{doc.explanation}\n\nA spec that produces it:\n\n{example}\n"
+
+
+def render_markdown(messages: dict[str, str]) -> str:
+    """docs/errors.md: every code, its explanation, example, and the message it gives."""
+    out = ["# attndsl error codes", "",
+           "Generated from `attndsl/errors.py` (`python -m attndsl.errors > docs/errors.md`); "
+           "`attndsl explain CODE` prints one entry.", ""]
+    for doc in CATALOGUE:
+        out += [f"## {doc.code}: {doc.title}", "", doc.explanation, "", "```", _printable(doc.example).rstrip("\n"),
+                "```", "", "gives", "", "```", messages.get(doc.code, "").rstrip("\n"), "```", ""]
+    return "\n".join(out)
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
+
+
+def example_messages() -> dict[str, str]:
+    """Compile each example as a user would and capture the rendered diagnostic."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from .cli import read_spec
+    from .compiler import analyze
+    from .diagnostics import render_all
+
+    messages = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for doc in CATALOGUE:
+            path = Path(folder) / "example.attn"
+            path.write_bytes(doc.example.encode("utf-8", "surrogateescape"))
+            text, problems = read_spec(path)
+            if text is None:
+                diagnostics, sources = problems, {}
+            else:
+                _, sink = analyze(text, "example.attn")
+                diagnostics, sources = sink.items, {"example.attn": text}
+            relevant = [d for d in diagnostics if d.code == doc.code] or diagnostics
+            rendered = render_all(relevant[:1], sources)
+            messages[doc.code] = rendered.replace(path.as_posix(), "example.attn").replace(os.sep + "example", "example")
+    return messages
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(render_markdown(example_messages()), end="")

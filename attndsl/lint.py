@@ -1,0 +1,75 @@
+"""Warnings about specs that compile but probably do not say what their author meant:
+unused arguments, inputs, params, layers and `let`s, and loop variables that shadow
+a name of the block. Runs on the AST (what was written) and the IR before passes.
+"""
+
+from __future__ import annotations
+
+from . import syntax as ast
+from .diagnostics import DiagnosticSink
+from .ir import BlockIR
+
+
+def _names_used(node, found: set[str]) -> None:
+    """Every name read by an expression or statement (targets are not reads)."""
+    if isinstance(node, ast.Name):
+        found.add(node.id)
+    elif isinstance(node, list):
+        for item in node:
+            _names_used(item, found)
+    elif isinstance(node, ast.Node):
+        for field, value in vars(node).items():
+            if field in ("span", "targets", "name", "comments", "var_span"):
+                continue
+            if isinstance(value, (ast.Node, list)):
+                _names_used(value, found)
+
+
+def lint_block(block: ast.Block, ir: BlockIR, sink: DiagnosticSink) -> None:
+    used: set[str] = set()
+    for stmt in block.body:
+        if isinstance(stmt, ast.Input):
+            _names_used(stmt.shape, used)
+        elif isinstance(stmt, ast.Example):
+            continue
+        else:
+            _names_used(stmt, used)
+    # An input's dims count as used: they bind sizes and are checked at run time.
+    for arg in block.args:
+        if arg.name not in used:
+            sink.warning("W0001", f"argument `{arg.name}` is never used", arg.span,
+                         help="keep it if callers pass it (the published signature has it); otherwise remove it")
+    declared = {}
+    for stmt in _walk(block.body):
+        if isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let)):
+            declared.setdefault(stmt.name, stmt)
+    kinds = {ast.Input: ("W0002", "input"), ast.Param: ("W0003", "param"), ast.Layer: ("W0004", "layer"),
+             ast.Let: ("W0004", "let")}
+    for name, stmt in declared.items():
+        if name not in used:
+            code, kind = kinds[type(stmt)]
+            sink.warning(code, f"{kind} `{name}` is never used", stmt.span)
+    scope = {a.name for a in block.args} | set(declared)
+    for node in _expressions(block.body):
+        if isinstance(node, ast.ListComp) and node.var in scope:
+            sink.warning("W0005", f"the loop variable `{node.var}` shadows `{node.var}` of the block", node.var_span,
+                         help="rename the loop variable")
+
+
+def _walk(stmts):
+    for stmt in stmts:
+        yield stmt
+        if isinstance(stmt, ast.If):
+            yield from _walk(stmt.body)
+            yield from _walk(stmt.orelse)
+
+
+def _expressions(node):
+    if isinstance(node, list):
+        for item in node:
+            yield from _expressions(item)
+    elif isinstance(node, ast.Node):
+        yield node
+        for field, value in vars(node).items():
+            if field != "span" and isinstance(value, (ast.Node, list)):
+                yield from _expressions(value)
