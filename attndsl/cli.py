@@ -156,7 +156,9 @@ def write_generated(target: Path, code: str, *, force: bool = False) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        os.fchmod(handle, 0o666 & ~os.umask(os.umask(0)))  # mkstemp makes 0600; use the umask like open()
+        umask = os.umask(0o022)  # mkstemp makes the file 0600; give it the mode open() would
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(code)
         os.replace(temporary, target)
