@@ -67,15 +67,16 @@ def python_string(text: str) -> str:
 
 def fstring(parts: list[tuple[str, str]]) -> str:
     """An f-string from ("text", ...) and ("code", ...) parts, escaping the text."""
+    formatted = any(kind == "code" for kind, _ in parts)
     out = []
     for kind, value in parts:
         if kind == "text":
             literal = python_string(value)[1:-1]
-            out.append(literal.replace("{", "{{").replace("}", "}}"))
+            out.append(literal.replace("{", "{{").replace("}", "}}") if formatted else literal)
         else:
             out.append("{" + value + "}")
     body = "".join(out)
-    return f'f"{body}"' if any(kind == "code" for kind, _ in parts) else f'"{body}"'
+    return f'f"{body}"' if formatted else f'"{body}"'
 
 
 def comment_text(text: str) -> str:
@@ -228,7 +229,7 @@ class BlockRenderer:
 
     def _param_line(self, param) -> str:
         dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)
-        return f"self.{param.name} = nn.Parameter(torch.{param.init}({dims}))"
+        return f"self.{param.name} = nn.Parameter(torch.{param.init}({dims or '()'}))"
 
     def _layer_line(self, info: LayerInfo) -> str:
         if info.element is not None:
@@ -418,7 +419,7 @@ class BlockRenderer:
                 items = {self.graph.nodes[u]["attrs"]["index"]: self.names[u] for u in self.graph.successors(node)}
                 count = len(attrs["shape"])
                 targets = ", ".join(items.get(i, "_") for i in range(count))
-                line = f"{targets} = {text}"
+                line = f"{targets}{',' if count == 1 else ''} = {text}"
             else:
                 line = f"{self.names[node]} = {text}"
             statements.append((attrs["guard"], comments + [line + self.shape_comment(node)]))

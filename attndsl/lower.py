@@ -6,6 +6,7 @@ per block. Knows nothing of torch or Jinja; shapes are computed later (attndsl.s
 from __future__ import annotations
 
 import difflib
+import math
 import keyword
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,7 +25,22 @@ ARG_TYPES = ("int", "float", "bool", "list[int]")
 PARAM_INITS = ("zeros", "ones", "randn")
 SCALAR_FUNCTIONS = ("max", "min", "sqrt")
 # Names that generated code relies on; a spec may not rebind them (issue: injection-safe output).
-RESERVED = {"self", "torch", "nn", "F", "OrderedDict", "super", "forward", "None", "True", "False", "inf"}
+RESERVED = {"self", "torch", "nn", "F", "OrderedDict", "super", "forward", "None", "True", "False", "inf",
+            # builtins the generated code calls
+            "len", "max", "min", "all", "float", "int", "getattr", "ValueError"}
+# Arguments, params and layers become attributes of the nn.Module: they may not replace
+# what nn.Module itself keeps there (`self.training = ...` would break train/eval).
+MODULE_ATTRIBUTES = {
+    "training", "forward", "parameters", "named_parameters", "buffers", "named_buffers", "children",
+    "named_children", "modules", "named_modules", "state_dict", "load_state_dict", "to", "cuda", "cpu", "xpu",
+    "ipu", "mtia", "type", "float", "double", "half", "bfloat16", "to_empty", "train", "eval", "zero_grad",
+    "requires_grad_", "apply", "register_buffer", "register_parameter", "register_module", "add_module",
+    "register_forward_hook", "register_forward_pre_hook", "register_backward_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_state_dict_pre_hook",
+    "register_load_state_dict_post_hook", "get_submodule", "get_parameter", "get_buffer", "get_extra_state",
+    "set_extra_state", "extra_repr", "share_memory", "compile", "dump_patches", "call_super_init",
+    "T_destination", "set_submodule",
+}
 
 
 # ---------------------------------------------------------------------------- values
@@ -96,9 +112,17 @@ class BlockLowering:
 
     # ------------------------------------------------------------------ entry
     def lower(self) -> BlockIR | None:
+        with_default = None
         for arg in self.block.args:
+            if arg.default is not None:
+                with_default = arg
+            elif with_default is not None:
+                # The generated __init__ would be a SyntaxError, as in Python.
+                self.error("E0111", f"argument `{arg.name}` has no default but follows `{with_default.name}`, "
+                           "which has one", arg.span, help="arguments with defaults come last")
             self._declare_arg(arg)
         self._suite(self.block.body)
+        self._check_examples()
         if not self.ir.outputs and not self.sink.has_errors:
             self.error("E0116", f"block {self.block.name} has no `return`", self.block.span,
                        help="end the block with `return <expr>`")
@@ -107,6 +131,9 @@ class BlockLowering:
     def _bind(self, name: str, kind: str, value, span: Span) -> None:
         if name in RESERVED or keyword.iskeyword(name) or name.startswith("__"):
             raise self.error("E0105", f"`{name}` is reserved and cannot name a value", span,
+                             help=f"rename it, e.g. `{name.strip('_')}_`")
+        if kind in ("arg", "param", "layer", "let") and (name in MODULE_ATTRIBUTES or name.startswith("_")):
+            raise self.error("E0105", f"`{name}` would replace an attribute nn.Module relies on", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
         previous = self.scope.get(name)
         if previous and previous[0] != "poison" and kind not in ("tensor", "scalar"):
@@ -148,9 +175,9 @@ class BlockLowering:
 
         def number(n):
             if isinstance(n, ast.UnaryOp) and n.op == "-" and isinstance(n.operand, ast.Number):
-                return -_number_value(n.operand)
+                return -self._number(n.operand)
             if isinstance(n, ast.Number):
-                return _number_value(n)
+                return self._number(n)
             raise self.error("E0111", f"the default of `{arg.name}` must be a literal", n.span)
 
         if arg.type == "bool":
@@ -268,16 +295,49 @@ class BlockLowering:
     def _stmt_Example(self, stmt: ast.Example) -> None:
         example = {}
         for kw in stmt.kwargs:
+            if kw.name in example:
+                raise self.error("E0112", f"`{kw.name}` is given twice", kw.span)
             example[kw.name] = self._example_value(kw.value)
         self.ir.examples.append(example)
+        self._example_stmts = getattr(self, "_example_stmts", []) + [(stmt, example)]
+
+    def _check_examples(self) -> None:
+        """An example names every required argument and input, and nothing else, with values
+        of the right kind: it is what tests and readers instantiate and run."""
+        args = {a.name: a for a in self.ir.args}
+        inputs = {i.name: i for i in self.ir.inputs}
+        for stmt, example in getattr(self, "_example_stmts", []):
+            for kw in stmt.kwargs:
+                value = example.get(kw.name)
+                if kw.name in inputs:
+                    if not (isinstance(value, list) and all(type(v) is int and v >= 0 for v in value)):
+                        self.error("E0113", f"the example of input `{kw.name}` is its shape, a list of sizes",
+                                   kw.value.span, help=f"e.g. {kw.name}=[2, 64, 7, 7]")
+                elif kw.name in args:
+                    kind = args[kw.name].type
+                    ok = {"int": lambda v: type(v) is int, "float": lambda v: type(v) in (int, float),
+                          "bool": lambda v: type(v) is bool,
+                          "list[int]": lambda v: isinstance(v, list) and all(type(i) is int for i in v)}[kind]
+                    if not ok(value):
+                        self.error("E0113", f"the example gives `{kw.name}` a value that is not a {kind}",
+                                   kw.value.span)
+                else:
+                    self.error("E0112", f"the example names `{kw.name}`, which is neither an argument nor an "
+                               f"input of block {self.block.name}", kw.span,
+                               help=suggest(kw.name, list(args) + list(inputs)))
+            missing = [a.name for a in self.ir.args if a.required and a.name not in example]
+            missing += [i.name for i in self.ir.inputs if not i.optional and i.name not in example]
+            if missing:
+                self.error("E0112", f"the example does not give {', '.join(f'`{m}`' for m in missing)}",
+                           stmt.span, help="an example gives every required argument and every input")
 
     def _example_value(self, node):
         if isinstance(node, ast.ListExpr):
             return [self._example_value(item) for item in node.items]
         if isinstance(node, ast.Number):
-            return _number_value(node)
+            return self._number(node)
         if isinstance(node, ast.UnaryOp) and node.op == "-" and isinstance(node.operand, ast.Number):
-            return -_number_value(node.operand)
+            return -self._number(node.operand)
         if isinstance(node, ast.Bool):
             return node.value
         raise self.error("E0113", "example values are numbers, booleans or lists of them", node.span)
@@ -506,8 +566,14 @@ class BlockLowering:
             raise self.error("E0113", f"{type(node).__name__.lower()} expressions are not supported here", node.span)
         return method(node)
 
+    def _number(self, node: ast.Number, exact: bool = False):
+        try:
+            return _number_value(node, exact)
+        except _NumberTooLarge:
+            raise self.error("E0119", f"{node.text} is too large for a number", node.span)
+
     def _expr_Number(self, node: ast.Number) -> Expr:
-        return Expr.const(_number_value(node, exact=True))
+        return Expr.const(self._number(node, exact=True))
 
     def _expr_String(self, node: ast.String) -> str:
         return node.value
@@ -757,10 +823,13 @@ class BlockLowering:
                 span = Span(arg.span.path, arg.span.line, column, arg.span.line, column + 1)
                 raise self.error("E0117", problem.message, span, help=problem.help)
         result = self._add(definition.name, operands, node.span, **attrs)
-        count = definition.outputs(attrs) if definition.outputs else 1
-        if count == 1:
+        if not definition.outputs:
             return Tensor(result)
-        return tuple(Tensor(self._add("item", [result], node.span, index=i)) for i in range(count))
+        # A multi-output op (chunk) always gets item nodes, even for one result: its own
+        # node's shape is a tuple of shapes.
+        count = definition.outputs(attrs)
+        items = tuple(Tensor(self._add("item", [result], node.span, index=i)) for i in range(count))
+        return items[0] if count == 1 else items
 
     def _bind_op_arg(self, definition, param, arg_node, value, operands, attrs) -> None:
         kind = param.kind
@@ -845,7 +914,16 @@ def _number_value(node: ast.Number, exact: bool = False):
     text = node.text
     if text.isdigit():
         return int(text)
+    if not math.isfinite(float(text)):
+        # Would render as `inf`, which is no Python literal; a spec means a real number.
+        raise _NumberTooLarge(node)
     return Fraction(text) if exact else float(text)
+
+
+class _NumberTooLarge(Exception):
+    def __init__(self, node):
+        super().__init__(node.text)
+        self.node = node
 
 
 def _default_value(param):
@@ -881,6 +959,10 @@ def _mod_fact(left: Expr, right: Expr, var: str):
 def lower_spec(spec: ast.Spec, path: str, sink: DiagnosticSink) -> list[BlockIR]:
     known = {}
     for block in spec.blocks:
+        if block.name in RESERVED or keyword.iskeyword(block.name) or block.name.startswith("_"):
+            sink.error("E0105", f"`{block.name}` cannot name a block", block.span,
+                       help="block names become class names; pick a CamelCase name")
+            continue
         if block.name in known:
             sink.error("E0103", f"block {block.name} is defined twice", block.span)
             continue

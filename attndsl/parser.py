@@ -96,8 +96,7 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def string(self, meta, children):
-        raw = str(children[0])[1:-1]
-        return ast.String(self._span(meta), re.sub(r"\\(.)", r"\1", raw))
+        return ast.String(self._span(meta), unescape(str(children[0])[1:-1]))
 
     @v_args(meta=True)
     def true(self, meta, _):
@@ -245,7 +244,7 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def require_stmt(self, meta, children):
         condition, message = children
-        return ast.Require(self._span(meta), condition, None if message is None else str(message)[1:-1])
+        return ast.Require(self._span(meta), condition, None if message is None else unescape(str(message)[1:-1]))
 
     @v_args(meta=True)
     def example_stmt(self, meta, children):
@@ -312,6 +311,14 @@ class _ToAst(Transformer):
 
     def start(self, children):
         return [c for c in children if isinstance(c, ast.Block)]
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
+
+
+def unescape(raw: str) -> str:
+    """A spec string's value: \\n, \\t, \\\\ and \\" are escapes; any other backslash is kept."""
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), raw)
 
 
 class _SyntaxProblem(Exception):

@@ -55,7 +55,7 @@ class SKAttention(nn.Module):
             raise ValueError(f"SKAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         feats = torch.stack([conv(x) for conv in self.convs], dim=0)  # [len(kernels), b, channel, h, w]  sk.attn:20
         z = self.fc(feats.sum(dim=0).mean(dim=(2, 3)))  # [b, d]  sk.attn:22
-        weights = torch.stack([fc(z).reshape(b, self.channel, 1, 1) for fc in self.fcs], dim=0).softmax(
+        weights = torch.stack([branch_fc(z).reshape(b, self.channel, 1, 1) for branch_fc in self.fcs], dim=0).softmax(
             dim=0
         )  # [len(kernels), b, channel, 1, 1]  sk.attn:24
         return (weights * feats).sum(dim=0)  # [b, channel, h, w]  sk.attn:25
