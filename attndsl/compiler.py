@@ -28,6 +28,22 @@ class CompileResult:
 
 def analyze(source: str, path: str) -> tuple[list, DiagnosticSink]:
     """Parse, lower and shape-check; the IR comes back only if there were no errors."""
+    try:
+        return _analyze(source, path)
+    except RecursionError:
+        return [], _too_deep(path)
+
+
+def _too_deep(path: str) -> DiagnosticSink:
+    from .diagnostics import Span
+
+    sink = DiagnosticSink()
+    sink.error("E0008", "the spec nests expressions too deeply to compile", Span(path, 1, 1, 1, 2),
+               help="split the expression into several assignments")
+    return sink
+
+
+def _analyze(source: str, path: str) -> tuple[list, DiagnosticSink]:
     from .lower import lower_spec
     from .parser import parse
     from .shapes import check_shapes
@@ -59,9 +75,12 @@ def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = 
         return CompileResult(None, sink.items)
     for ir in blocks:
         run_passes(ir)
-    code = render_module(blocks, Options(runtime_checks=runtime_checks, source_name=path))
-    if format:
-        code = format_python(code)
+    try:
+        code = render_module(blocks, Options(runtime_checks=runtime_checks, source_name=path))
+        if format:
+            code = format_python(code)
+    except RecursionError:
+        return CompileResult(None, sink.items + _too_deep(path).items)
     return CompileResult(code, sink.items, blocks)
 
 

@@ -44,6 +44,9 @@ CATALOGUE: list[ErrorDoc] = [
     ErrorDoc("E0007", "not UTF-8",
              "Specs are UTF-8 text; the position is the first byte that does not decode.",
              "# caf\udce9\n", 1, 6),
+    ErrorDoc("E0008", "nested too deeply",
+             "An expression nests deeper than the compiler's recursion allows; split it into assignments.",
+             _HEAD + "    return " + "(" * 3000 + "x" + ")" * 3000 + "\n", 1, 1),
     ErrorDoc("E0101", "unknown name",
              "A name that is not an argument, input, param, layer, `let` or earlier assignment.",
              _HEAD + "    return x * scal\n", 3, 16),
@@ -110,7 +113,8 @@ CATALOGUE: list[ErrorDoc] = [
              "An axis (`dim=`) outside -rank..rank-1 of its tensor.",
              _HEAD + "    return softmax(x, dim=3)\n", 3, 12),
     ErrorDoc("E0205", "dimension is not a whole number",
-             "A param's dimension evaluates to a fraction or a negative number; use `//` for integer division.",
+             "A param's dimension evaluates to a fraction, a negative number or an absurd size; use `//` for "
+             "integer division.",
              _HEAD + "    param w: [3 / 2] = zeros\n    return x\n", 3, 5),
     ErrorDoc("E0206", "rearrange sizes cannot be inferred",
              "A group with more than one axis of unknown size, or a size given for an axis the pattern "
@@ -158,7 +162,9 @@ def render_markdown(messages: dict[str, str]) -> str:
 
 
 def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
+    shown = "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
+    return "\n".join(line if len(line) <= 100 else f"{line[:40]} ...{len(line) - 60} more... {line[-20:]}"
+                     for line in shown.split("\n"))
 
 
 def example_messages() -> dict[str, str]:
@@ -183,7 +189,7 @@ def example_messages() -> dict[str, str]:
                 _, sink = analyze(text, "example.attn")
                 diagnostics, sources = sink.items, {"example.attn": text}
             relevant = [d for d in diagnostics if d.code == doc.code] or diagnostics
-            rendered = render_all(relevant[:1], sources)
+            rendered = _printable(render_all(relevant[:1], sources))
             messages[doc.code] = rendered.replace(path.as_posix(), "example.attn").replace(os.sep + "example", "example")
     return messages
 

@@ -20,6 +20,9 @@ from .ops import OPS, ListShape
 from .symbolic import Expr
 
 
+MAX_PARAM_DIM = 2**31 - 1  # torch's int32 index limit; a larger param is a typo
+
+
 def show(shape) -> str:
     if isinstance(shape, ListShape):
         return f"{show(shape.element)} x {shape.length}"
@@ -204,6 +207,9 @@ class ShapeChecker:
         if normal.is_const and (normal.value.denominator != 1 or normal.value < 0):
             self.sink.error("E0205", f"{what} has a dimension {dim} = {normal.value}, not a whole number", span,
                             help="use `//` for integer division")
+        elif normal.is_const and normal.value > MAX_PARAM_DIM:
+            self.sink.error("E0205", f"{what} has a dimension of {normal.value}, more than any model could hold",
+                            span, help=f"a param dimension is at most {MAX_PARAM_DIM}")
 
     def _infer(self, node: int, attrs: dict):
         op = attrs["op"]

@@ -217,9 +217,20 @@ class Facts:
                 continue
             if coefficient.denominator != 1:
                 return False
-            if any(e < 0 for _, e in monomial) and Expr({monomial: Fraction(1)}) not in self.integers:
+            if Expr({monomial: Fraction(1)}) in self.integers:
+                continue
+            if any(e < 0 for _, e in monomial) or not all(self._factor_is_integer(f) for f, _ in monomial):
                 return False
         return True
+
+    def _factor_is_integer(self, factor: Factor) -> bool:
+        if isinstance(factor, str) or factor.op in ("floordiv", "ceildiv", "mod"):
+            return True
+        if Expr.atom(factor.op, *factor.args) in self.integers:
+            return True
+        if factor.op in ("max", "min"):
+            return all(self.is_integer(arg) for arg in factor.args)
+        return False  # sqrt
 
 
 # ---------------------------------------------------------------------------- operations
@@ -233,8 +244,6 @@ def floordiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
         if b.value == 0:
             raise ZeroDivisionError("division by zero in a shape expression")
         return Expr.const(math.floor(a.value / b.value))
-    if b == Expr.const(1):
-        return a
     quotient = a.exact_div(b)
     if _no_atom_floordiv(quotient, a, b) and (
         (facts is not None and facts.is_integer(quotient)) or Facts().is_integer(quotient)
@@ -287,18 +296,40 @@ def sqrt(a: Expr) -> Expr:
 
 def simplify(expr: Expr, facts: Facts) -> Expr:
     """Re-fold atoms with what `facts` now knows (e.g. a divisibility proven later)."""
-    result = Expr.const(0)
-    for monomial, coefficient in expr.terms.items():
-        term = Expr.const(coefficient)
-        for factor, exponent in monomial:
-            if isinstance(factor, str):
-                base = Expr.symbol(factor)
-            else:
-                args = [simplify(arg, facts) for arg in factor.args]
-                base = _rebuild(factor.op, args, facts)
-            term = term * (base**exponent if exponent > 0 else Expr.const(1).exact_div(base ** -exponent))
-        result = result + term
-    return result
+
+    def base(factor: Factor) -> Expr:
+        if isinstance(factor, str):
+            return Expr.symbol(factor)
+        return _rebuild(factor.op, [simplify(arg, facts) for arg in factor.args], facts)
+
+    return _replace_factors(expr, base)
+
+
+def _replace_factors(expr: Expr, base: Callable[[Factor], Expr]) -> Expr:
+    """`expr` with each factor replaced by `base(factor)`.
+
+    Negative powers are cleared first and the result divided once by the replaced common
+    denominator: replacing `g` by `h + w` in `c/g` must give `c // (h + w)` (exact), not
+    `c * (1 // (h + w))`, which is 0.
+    """
+    _, denominator = _lcm_denominator(expr)
+    numerator = expr * Expr({denominator: Fraction(1)}) if denominator else expr
+
+    def replaced(polynomial: Expr) -> Expr:
+        result = Expr.const(0)
+        for monomial, coefficient in polynomial.terms.items():
+            term = Expr.const(coefficient)
+            for factor, exponent in monomial:
+                term = term * base(factor) ** exponent
+            result = result + term
+        return result
+
+    if not denominator:
+        return replaced(numerator)
+    divisor = replaced(Expr({denominator: Fraction(1)}))
+    if divisor == Expr.const(0):
+        raise ZeroDivisionError("a denominator became zero")
+    return replaced(numerator).exact_div(divisor)
 
 
 def _rebuild(op: str, args: list[Expr], facts: Facts) -> Expr:
@@ -316,22 +347,21 @@ def _rebuild(op: str, args: list[Expr], facts: Facts) -> Expr:
 def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None) -> Expr:
     """Replace symbols by expressions (used to instantiate a sub-block's shapes)."""
     facts = facts or Facts()
-    result = Expr.const(0)
-    for monomial, coefficient in expr.terms.items():
-        term = Expr.const(coefficient)
-        for factor, exponent in monomial:
-            if isinstance(factor, str):
-                base = mapping.get(factor, Expr.symbol(factor))
-            else:
-                base = _rebuild(factor.op, [substitute(a, mapping, facts) for a in factor.args], facts)
-            term = term * (base**exponent if exponent > 0 else Expr.const(1).exact_div(base ** -exponent))
-        result = result + term
-    return result
+
+    def base(factor: Factor) -> Expr:
+        if isinstance(factor, str):
+            return mapping.get(factor, Expr.symbol(factor))
+        return _rebuild(factor.op, [substitute(a, mapping, facts) for a in factor.args], facts)
+
+    return _replace_factors(expr, base)
 
 
 def evaluate(expr: Expr, values: dict[str, Scalar]) -> Fraction:
     """The value of `expr` with every symbol given (floor semantics for floordiv)."""
-    return substitute(expr, {k: Expr.const(v) for k, v in values.items()}).value
+    result = substitute(expr, {k: Expr.const(v) for k, v in values.items()})
+    if not result.is_const:
+        raise ValueError(f"{expr} has no rational value at {values} (left: {result})")
+    return result.value
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -371,7 +401,7 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python") -> 
 def _render_sum(expr: Expr, name, style) -> str:
     if not expr.terms:
         return "0"
-    ordered = sorted(expr.terms.items(), key=lambda mc: (len(mc[0]) == 0, [_factor_key(f) for f, _ in mc[0]]))
+    ordered = sorted(expr.terms.items(), key=lambda mc: (len(mc[0]) == 0, [(_factor_key(f), e) for f, e in mc[0]]))
     parts: list[str] = []
     for monomial, coefficient in ordered:
         text = _render_term(monomial, abs(coefficient), name, style)
@@ -410,8 +440,14 @@ def _render_atom(atom: Atom, name, style) -> str:
 
 
 def _wrap(expr: Expr, text: str) -> str:
-    simple = expr.is_monomial and len(next(iter(expr.terms))) <= 1 and next(iter(expr.terms.values())) in (1,)
-    return text if simple or expr.is_const and expr.value >= 0 else f"({text})"
+    if expr.is_const:
+        simple = expr.value >= 0 and expr.value.denominator == 1
+    elif expr.is_monomial:  # a lone factor to the first power: `c`, `(a // b)`, `max(a, b)`
+        ((monomial, coefficient),) = expr.terms.items()
+        simple = coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1
+    else:
+        simple = False
+    return text if simple else f"({text})"
 
 
 def all_symbols(exprs: Iterable[Expr]) -> set[str]:
