@@ -106,6 +106,21 @@ class BlockRenderer:
         self.let_names = {l.name for l in ir.lets}
         self.needs_ordered_dict = False
         self.float_symbols = getattr(ir, "float_symbols", set())
+        # Display order of symbols: the inputs' dims as declared, then the arguments.
+        ranked = [name for name, _ in sorted(ir.dim_origin.items(),
+                                             key=lambda item: ([i.name for i in ir.inputs].index(item[1][0]),
+                                                               item[1][1]))]
+        ranked += [a.name for a in ir.args] + [l.name for l in ir.lets]
+        self.rank = {name: index for index, name in enumerate(ranked)}
+
+    def order(self, symbol: str):
+        return (self.rank.get(symbol, len(self.rank)),)
+
+    def show(self, shape) -> str:
+        return show(shape, self.order)
+
+    def math(self, expr: Expr) -> str:
+        return sym.render(expr, str, style="math", order=self.order)
 
     # ------------------------------------------------------------------ names in code
     def forward_name(self, symbol: str) -> str:
@@ -131,7 +146,7 @@ class BlockRenderer:
         return expr
 
     def dim(self, expr: Expr) -> str:
-        return sym.render(self._expand_derived(expr), self.forward_name, style="python")
+        return sym.render(self._expand_derived(expr), self.forward_name, style="python", order=self.order)
 
     def dims(self, exprs) -> str:
         """Sizes for a reshape: one size the reader cannot check at a glance becomes -1."""
@@ -155,7 +170,7 @@ class BlockRenderer:
         if isinstance(value, Literal):
             text = 'float("inf")' if value.value > 0 else 'float("-inf")'
             return (text, ATOM) if value.value > 0 else (text, ATOM)
-        text = sym.render(value, names, style="float")
+        text = sym.render(value, names, style="float", order=self.order)
         if value.is_const:
             return text, (UNARY if value.value < 0 else ATOM)
         precedence = ATOM if value.is_monomial and len(value.terms) == 1 and list(value.terms.values())[0] == 1 \
@@ -189,7 +204,7 @@ class BlockRenderer:
             return f" {cond.op} ".join(parts)
         if cond.op == "cmp":
             op, left, right = cond.args
-            return f"{sym.render(left, names)} {op} {sym.render(right, names)}"
+            return f"{sym.render(left, names, order=self.order)} {op} {sym.render(right, names, order=self.order)}"
         if cond.op == "all_elems":
             list_name, var, inner = cond.args
             body = self.condition(inner, lambda s: s if s == var else names(s))
@@ -202,9 +217,9 @@ class BlockRenderer:
         for let in self.ir.lets:
             lines.append(f"{let.name} = {source_expr(let.source, self.init_name)[0]}")
         for check in self.ir.requires:
-            test = _paren(source_expr(check.source, self.init_name), 6)
+            test = _negated(check.source, self.init_name)
             message = fstring([("text", f"{self.ir.name}: {check.message}")])
-            lines += [f"if not {test}:", f"    raise ValueError({message})"]
+            lines += [f"if {test}:", f"    raise ValueError({message})"]
         if self.options.runtime_checks:
             for check in self.ir.checks:
                 if check.where == "init":
@@ -400,9 +415,9 @@ class BlockRenderer:
         shape = attrs["shape"]
         where = f"{Path(self.options.source_name).name}:{attrs['span'].line}"
         if OPS.get(attrs["op"]) is not None and OPS[attrs["op"]].outputs is not None:
-            text = ", ".join(show(s) for s in shape)
+            text = ", ".join(self.show(s) for s in shape)
         else:
-            text = show(shape)
+            text = self.show(shape)
         return f"  # {text}  {where}"
 
     def forward_lines(self) -> list[str]:
@@ -434,6 +449,8 @@ class BlockRenderer:
             outputs.append(self.expression(output, materialized)[0])
         return_line = "return " + ", ".join(outputs)
         if len(self.ir.outputs) == 1 and self.ir.outputs[0] not in materialized:
+            output = self.graph.nodes[self.ir.outputs[0]]
+            lines += [f"# {comment_text(c)}" for c in output["comments"] if comment_text(c)]
             return_line += self.shape_comment(self.ir.outputs[0])
         lines.append(return_line)
         prologue = self._prologue()
@@ -461,7 +478,7 @@ class BlockRenderer:
                 continue
             rank = len(info.shape)
             message = fstring([("text", f"{self.ir.name}: {info.name} must have {rank} dimensions "
-                                        f"{show(info.shape)}, got "), ("code", f"{info.name}.dim()")])
+                                        f"{self.show(info.shape)}, got "), ("code", f"{info.name}.dim()")])
             ranks.append(f"if {info.name}.dim() != {rank}:")
             ranks.append(f"    raise ValueError({message})")
             for axis, dim in enumerate(info.shape):
@@ -469,7 +486,7 @@ class BlockRenderer:
                 if origin == (info.name, axis):
                     continue
                 expected = self.dim(dim)
-                message = fstring([("text", f"{self.ir.name}: {info.name}.shape[{axis}] must be {dim} = "),
+                message = fstring([("text", f"{self.ir.name}: {info.name}.shape[{axis}] must be {self.math(dim)} = "),
                                    ("code", expected), ("text", ", got "), ("code", f"{info.name}.shape[{axis}]")])
                 contract.append(f"if {info.name}.shape[{axis}] != {expected}:")
                 contract.append(f"    raise ValueError({message})")
@@ -499,11 +516,11 @@ class BlockRenderer:
         kind, a, b = condition
         left, right = sym.render(a, names), sym.render(b, names)
         if kind == "eq":
-            message = fstring([("text", f"{block}: {check.message} must agree, but {a} = "), ("code", left),
-                               ("text", f" and {b} = "), ("code", right)])
+            message = fstring([("text", f"{block}: {check.message} must agree, but {self.math(a)} = "), ("code", left),
+                               ("text", f" and {self.math(b)} = "), ("code", right)])
             return [f"if {left} != {right}:", f"    raise ValueError({message})"]
-        message = fstring([("text", f"{block}: {check.message} needs {a} = "), ("code", left),
-                           ("text", f" to be divisible by {b} = "), ("code", right)])
+        message = fstring([("text", f"{block}: {check.message} needs {self.math(a)} = "), ("code", left),
+                           ("text", f" to be divisible by {self.math(b)} = "), ("code", right)])
         wrapped_right = right if b.is_monomial and len(b.terms) == 1 and b.is_const or str(b).isidentifier() or \
             right.startswith("self.") and "." not in right[5:] and " " not in right else f"({right})"
         wrapped_left = left if " " not in left else f"({left})"
@@ -569,11 +586,11 @@ class BlockRenderer:
             lines.append(f"{self.ir.name}, compiled from {Path(self.options.source_name).name}.")
         shapes = []
         for info in self.ir.inputs:
-            shapes.append(f"    {info.name}: {show(info.shape)}" + (" (optional)" if info.optional else ""))
+            shapes.append(f"    {info.name}: {self.show(info.shape)}" + (" (optional)" if info.optional else ""))
         for index, output in enumerate(self.ir.outputs):
             shape = self.graph.nodes[output]["shape"]
-            shapes.append(f"    returns: {show(shape)}" if len(self.ir.outputs) == 1 else
-                          f"    output {index}: {show(shape)}")
+            shapes.append(f"    returns: {self.show(shape)}" if len(self.ir.outputs) == 1 else
+                          f"    output {index}: {self.show(shape)}")
         if shapes:
             lines.append("Shapes:\n" + "\n".join(shapes))
         if self.ir.examples:
@@ -588,6 +605,8 @@ class BlockRenderer:
         init = self.init_lines()
         return {
             "name": self.ir.name,
+            # Comments above the block stay above the class (when they are not its docstring).
+            "comments": [comment_text(c) for c in self.ir.comments if self.ir.doc and comment_text(c)],
             "docstring": self.docstring(),
             "init_signature": self.init_signature(),
             "init_body": init,
@@ -647,6 +666,21 @@ def source_expr(node, names) -> tuple[str, int]:
         text, precedence = source_expr(node.args[0], names)
         return (text if precedence >= ATOM else f"({text})") + " ** 0.5", 14
     raise InternalError(f"cannot render {type(node).__name__} at construction time")
+
+
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+def _negated(node, names) -> str:
+    """`not (cond)` as it reads best: a comparison flips its operator."""
+    from . import syntax as ast
+
+    if isinstance(node, ast.Compare):
+        flipped = ast.Compare(node.span, _NEGATED[node.op], node.left, node.right)
+        return source_expr(flipped, names)[0]
+    if isinstance(node, ast.UnaryOp) and node.op == "not":
+        return source_expr(node.operand, names)[0]
+    return "not " + _paren(source_expr(node, names), 6)
 
 
 def _paren(rendered: tuple[str, int], needed: int) -> str:

@@ -380,6 +380,8 @@ class BlockLowering:
             if not isinstance(value, Tensor):
                 raise self.error("E0113", "a block returns tensors", value_node.span)
             outputs.append(value.node)
+        if len(outputs) == 1 and not self.ir.graph.nodes[outputs[0]]["comments"]:
+            self.ir.graph.nodes[outputs[0]]["comments"] = list(stmt.comments)
         self.ir.outputs = outputs
         self.returned = True
 

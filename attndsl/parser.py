@@ -27,6 +27,25 @@ class _AttnIndenter(Indenter):
     tab_len = 4
 
 
+# Comments seen by the lexer during the current parse (the parser drops them), so that
+# they can reach the generated code. Filled by the lexer callbacks below.
+_seen_comments: dict[int, str] = {}
+
+
+def _on_comment(token: Token) -> Token:
+    _seen_comments[token.line] = token.value[1:].strip()
+    return token
+
+
+def _on_newline(token: Token) -> Token:
+    # Comment lines between statements travel inside the newline token.
+    for offset, text in enumerate(token.value.split("\n")):
+        stripped = text.strip()
+        if stripped.startswith("#"):
+            _seen_comments[token.line + offset] = stripped[1:].strip()
+    return token
+
+
 @cache
 def _lark() -> Lark:
     grammar = (resource_dir("grammars") / "attn.lark").read_text(encoding="utf-8")
@@ -36,6 +55,7 @@ def _lark() -> Lark:
         postlex=_AttnIndenter(),
         propagate_positions=True,
         maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _on_comment, "_NL": _on_newline},
         cache=True,
     )
 
@@ -357,26 +377,14 @@ def _attach_comments(blocks: list[ast.Block], comments: dict[int, str]) -> None:
         visit(block.body)
 
 
-def _collect_comments(source: str) -> dict[int, str]:
-    """Line number → comment text, found with the grammar's own lexer (so '#' in strings is safe)."""
-    found: dict[int, str] = {}
-    for token in _lark().lex(source, dont_ignore=True):
-        if token.type == "COMMENT":
-            found[token.line] = token.value[1:].strip()
-        elif token.type == "_NL":
-            for offset, text in enumerate(token.value.split("\n")):
-                stripped = text.strip()
-                if stripped.startswith("#"):
-                    found[token.line + offset] = stripped[1:].strip()
-    return found
-
-
 def parse(source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
     """Parse a spec; on a syntax error record a diagnostic and return None."""
     if not source.endswith("\n"):
         source += "\n"
+    _seen_comments.clear()
     try:
         tree = _lark().parse(source)
+        comments = dict(_seen_comments)
         blocks = _ToAst(path).transform(tree)
     except UnexpectedInput as error:
         _report_parse_error(error, source, path, sink)
@@ -390,10 +398,7 @@ def parse(source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
             sink.error(inner.code, inner.message, inner.span, help=inner.help)
             return None
         raise
-    try:
-        _attach_comments(blocks, _collect_comments(source))
-    except UnexpectedInput:
-        pass  # the parse succeeded, so this cannot happen; comments are a nicety
+    _attach_comments(blocks, comments)
     if not blocks:
         sink.error("E0003", "the spec defines no block", Span(path, 1, 1, 1, 2),
                    help="a spec starts with `block Name(arg: int, ...):`")

@@ -23,10 +23,11 @@ from .symbolic import Expr
 MAX_PARAM_DIM = 2**31 - 1  # torch's int32 index limit; a larger param is a typo
 
 
-def show(shape) -> str:
+def show(shape, order=None) -> str:
+    """A shape as people write it: `[b*G, channel/G, h, w]`."""
     if isinstance(shape, ListShape):
-        return f"{show(shape.element)} x {shape.length}"
-    return "[" + ", ".join(str(d) for d in shape) + "]"
+        return f"{show(shape.element, order)} x {shape.length}"
+    return "[" + ", ".join(sym.render(d, str, style="math", order=order) for d in shape) + "]"
 
 
 class ShapeContext:
@@ -253,9 +254,9 @@ class ShapeChecker:
             if self.normal(x) == self.normal(y):
                 out.append(x)
                 continue
-            base = next((str(e) for e in (y, x) if len(e.symbols()) == 1 and e == Expr.symbol(next(iter(e.symbols())))),
-                        "n")
-            name = f"{base}'"
+            # Named after both branches ("in_channels|c_m"): never rendered as code, only
+            # in comments, where it says exactly what the reader needs to know.
+            name = f"{x}|{y}"
             while name in self.opaque and self._join_keys.get(name) != (x, y):
                 name += "'"
             self.opaque.add(name)

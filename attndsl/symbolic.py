@@ -379,8 +379,12 @@ def _lcm_denominator(expr: Expr) -> tuple[int, Monomial]:
     return constant, monomial
 
 
-def render(expr: Expr, name: Callable[[str], str], *, style: str = "python") -> str:
-    """Render as Python (`//` for exact division) or as math (`/`) with names from `name`."""
+def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", order: Callable | None = None) -> str:
+    """Render as Python (`//` for exact division) or as math (`/`) with names from `name`.
+
+    `order` maps a symbol to a sort key for display (e.g. the order in which a block
+    introduces its dims and arguments, so `b*G` reads as the source does); the
+    canonical form itself does not depend on it."""
     divide = "//" if style == "python" else "/"
     constant, denominator = _lcm_denominator(expr)
     if style == "float":
@@ -388,23 +392,33 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python") -> 
     if constant != 1 or denominator:
         numerator = expr * Expr({(): Fraction(constant)}) * Expr({denominator: Fraction(1)})
         denominator_expr = Expr({denominator: Fraction(constant)})
-        top = _render_sum(numerator, name, style)
-        bottom = _render_sum(denominator_expr, name, style)
+        top = _render_sum(numerator, name, style, order)
+        bottom = _render_sum(denominator_expr, name, style, order)
         if not numerator.is_monomial or numerator.terms.get((), 1) < 0:
             top = f"({top})"
         if not (denominator_expr.is_const or (len(denominator) == 1 and constant == 1 and denominator[0][1] == 1)):
             bottom = f"({bottom})"
         return f"{top} {divide} {bottom}" if style == "python" else f"{top}/{bottom}"
-    return _render_sum(expr, name, style)
+    return _render_sum(expr, name, style, order)
 
 
-def _render_sum(expr: Expr, name, style) -> str:
+def _display_key(order):
+    def key(factor):
+        if isinstance(factor, str) and order is not None:
+            return (0, order(factor), factor)
+        return (0, (), factor) if isinstance(factor, str) else (1, (), factor.sort_key())
+
+    return key
+
+
+def _render_sum(expr: Expr, name, style, order=None) -> str:
     if not expr.terms:
         return "0"
-    ordered = sorted(expr.terms.items(), key=lambda mc: (len(mc[0]) == 0, [(_factor_key(f), e) for f, e in mc[0]]))
+    key = _display_key(order)
+    ordered = sorted(expr.terms.items(), key=lambda mc: (len(mc[0]) == 0, sorted((key(f), e) for f, e in mc[0])))
     parts: list[str] = []
     for monomial, coefficient in ordered:
-        text = _render_term(monomial, abs(coefficient), name, style)
+        text = _render_term(monomial, abs(coefficient), name, style, order)
         sign = "-" if coefficient < 0 else "+"
         if not parts:
             parts.append(f"-{text}" if sign == "-" else text)
@@ -413,11 +427,11 @@ def _render_sum(expr: Expr, name, style) -> str:
     return "".join(parts)
 
 
-def _render_term(monomial: Monomial, coefficient: Fraction, name, style) -> str:
+def _render_term(monomial: Monomial, coefficient: Fraction, name, style, order=None) -> str:
     mul = " * " if style == "python" else "*"
     factors = []
-    for factor, exponent in monomial:
-        base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style)
+    for factor, exponent in sorted(monomial, key=lambda fe: _display_key(order)(fe[0])):
+        base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style, order)
         factors += [base] * exponent
     if coefficient != 1 or not factors:
         factors.insert(0, _render_number(coefficient))
@@ -430,8 +444,8 @@ def _render_number(value: Fraction) -> str:
     return repr(float(value))
 
 
-def _render_atom(atom: Atom, name, style) -> str:
-    args = [render(a, name, style=style) for a in atom.args]
+def _render_atom(atom: Atom, name, style, order=None) -> str:
+    args = [render(a, name, style=style, order=order) for a in atom.args]
     if atom.op == "floordiv":
         return f"({_wrap(atom.args[0], args[0])} // {_wrap(atom.args[1], args[1])})"
     if atom.op == "sqrt":

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 
+# Attention Free Transformer, AFT-full (Zhai et al. 2021, arXiv:2105.14103)
 class AFT_FULL(nn.Module):
     """AFT-full: y_t = sigmoid(q_t) * sum_t' exp(k_t' + w[t, t']) v_t' / sum_t' exp(k_t' + w[t, t']).
 

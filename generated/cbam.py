@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 
+# Channel attention: one MLP, shared by the max- and the average-pooled descriptors.
 class ChannelAttention(nn.Module):
     """The channel gate of CBAM: sigmoid(mlp(maxpool(x)) + mlp(avgpool(x))).
 
@@ -26,11 +27,13 @@ class ChannelAttention(nn.Module):
             raise ValueError(f"ChannelAttention: x must have 4 dimensions [b, channel, h, w], got {x.dim()}")
         if x.shape[1] != self.channel:
             raise ValueError(f"ChannelAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
+        # the same layer applied twice shares its weights
         return (
             self.se(x.amax(dim=(2, 3), keepdim=True)) + self.se(x.mean(dim=(2, 3), keepdim=True))
         ).sigmoid()  # [b, channel, 1, 1]  cbam.attn:11
 
 
+# Spatial attention: a conv over the channel-wise max and mean maps.
 class SpatialAttention(nn.Module):
     """The spatial gate of CBAM: sigmoid(conv([max_c(x), mean_c(x)])).
 
@@ -41,7 +44,7 @@ class SpatialAttention(nn.Module):
 
     def __init__(self, kernel_size: int = 7) -> None:
         super().__init__()
-        if not kernel_size % 2 == 1:
+        if kernel_size % 2 != 1:
             raise ValueError("SpatialAttention: kernel_size must be odd, so that the gate keeps the map's size")
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
 

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 
+# A^2-Nets: double attention (Chen et al. 2018, arXiv:1810.11579)
 class DoubleAttention(nn.Module):
     """Double attention: gather global descriptors, then distribute them.
 
@@ -15,7 +16,7 @@ class DoubleAttention(nn.Module):
 
     Shapes:
         x: [b, in_channels, h, w]
-        returns: [b, c_m', h, w]
+        returns: [b, in_channels|c_m, h, w]
 
     Examples:
         in_channels=64, c_m=16, c_n=8, reconstruct=True, x=[2, 64, 7, 7]
@@ -40,9 +41,11 @@ class DoubleAttention(nn.Module):
         if x.shape[1] != self.in_channels:
             raise ValueError(f"DoubleAttention: x.shape[1] must be in_channels = {self.in_channels}, got {x.shape[1]}")
         features = self.convA(x).reshape(b, self.c_m, h * w)  # [b, c_m, h*w]  double_attention.attn:20
+        # gathering: each of the c_n attention maps is a distribution over the positions
         attention_maps = (
             self.convB(x).reshape(b, self.c_n, h * w).softmax(dim=-1)
         )  # [b, c_n, h*w]  double_attention.attn:22
+        # distribution: at each position, a distribution over the c_n global descriptors
         attention_vectors = (
             self.convV(x).reshape(b, self.c_n, h * w).softmax(dim=1)
         )  # [b, c_n, h*w]  double_attention.attn:24
@@ -52,4 +55,4 @@ class DoubleAttention(nn.Module):
         )  # [b, c_m, h, w]  double_attention.attn:26
         if self.reconstruct:
             z = self.conv_reconstruct(z)  # [b, in_channels, h, w]  double_attention.attn:28
-        return z  # [b, c_m', h, w]  double_attention.attn:27
+        return z  # [b, in_channels|c_m, h, w]  double_attention.attn:27

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 
+# Efficient attention: linear complexity (Shen et al. 2021, arXiv:1812.01243)
 class EfficientAttention(nn.Module):
     """Efficient attention: softmax(K) over positions, softmax(Q) over channels, then
     (softmax(K) V^T)^T softmax(Q), which costs O(n d^2) instead of O(n^2 d).

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 
+# Efficient multi-head self-attention of ResT (Zhang & Yang 2021, arXiv:2105.13677)
 class EMSA(nn.Module):
     """Efficient multi-head self-attention (EMSA) from ResT.
 
@@ -102,6 +103,7 @@ class EMSA(nn.Module):
                 raise ValueError(f"EMSA: the group (hh ww) must agree, but nq = {nq} and H*W = {self.H * self.W}")
         q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  emsa.attn:35
         if self.ratio > 1:
+            # spatial reduction: the token map shrinks by `ratio` in each direction
             x = self.sr_conv(
                 queries.reshape(b, self.H, self.W, self.d_model).permute(0, 3, 1, 2)
             )  # [b, d_model, H', W']  emsa.attn:38
@@ -111,15 +113,15 @@ class EMSA(nn.Module):
         else:
             k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  emsa.attn:43
             v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  emsa.attn:44
-        att = q @ k / self.d_k**0.5  # [b, h, nq, nk']  emsa.attn:45
+        att = q @ k / self.d_k**0.5  # [b, h, nq, H'*W'|nk]  emsa.attn:45
         if self.apply_transform and self.h > 1:
-            att = self.transform.conv(att)  # [b, h, nq, nk']  emsa.attn:47
+            att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:47
         if attention_weights is not None:
-            att = att * attention_weights  # [b, h, nq, nk']  emsa.attn:49
+            att = att * attention_weights  # [b, h, nq, H'*W'|nk]  emsa.attn:49
         if attention_mask is not None:
-            att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk']  emsa.attn:51
-        att = att.softmax(dim=-1)  # [b, h, nq, nk']  emsa.attn:52
+            att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk]  emsa.attn:51
+        att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk]  emsa.attn:52
         if self.apply_transform and self.h > 1:
-            att = getattr(self.transform, "in")(att)  # [b, h, nq, nk']  emsa.attn:54
-        att = self.drop(att)  # [b, h, nq, nk']  emsa.attn:55
+            att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:54
+        att = self.drop(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:55
         return self.fc_o((att @ v).transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  emsa.attn:56

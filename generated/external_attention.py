@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 
+# External attention (Guo et al. 2021, arXiv:2105.02358)
 class ExternalAttention(nn.Module):
     """External attention: attention against two small learnt memories.
 

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 
+# Multi-head scaled dot-product attention (Vaswani et al. 2017, arXiv:1706.03762)
 class ScaledDotProductAttention(nn.Module):
     """Multi-head scaled dot-product attention.
 

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 
+# Squeeze-and-Excitation (Hu, Shen & Sun 2018, arXiv:1709.01507)
 class SEAttention(nn.Module):
     """Squeeze-and-Excitation channel attention.
 

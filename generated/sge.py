@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 
+# Spatial Group-wise Enhance (Li, Hu & Yang 2019, arXiv:1905.09646)
 class SpatialGroupEnhance(nn.Module):
     """Spatial Group-wise Enhance.
 
@@ -38,6 +39,7 @@ class SpatialGroupEnhance(nn.Module):
                 f"SpatialGroupEnhance: splitting (g c) needs c = {c} to be divisible by groups = {self.groups}"
             )
         xg = x.reshape(b * self.groups, c // self.groups, h, w)  # [b*groups, c/groups, h, w]  sge.attn:19
+        # similarity of each position to its group's mean feature
         xn = (xg * xg.mean(dim=(2, 3), keepdim=True)).sum(dim=1, keepdim=True)  # [b*groups, 1, h, w]  sge.attn:21
         t = xn.reshape(b * self.groups, h * w)  # [b*groups, h*w]  sge.attn:22
         t = t - t.mean(dim=1, keepdim=True)  # [b*groups, h*w]  sge.attn:23

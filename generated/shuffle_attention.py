@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 
+# Shuffle attention (Zhang & Yang 2021, arXiv:2102.00240)
 class ShuffleAttention(nn.Module):
     """Shuffle attention: channel and spatial gates on the halves of each group.
 
@@ -45,16 +46,18 @@ class ShuffleAttention(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.channel:
             raise ValueError(f"ShuffleAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
-        xg = x.reshape(self.G * b, self.channel // self.G, h, w)  # [G*b, channel/G, h, w]  shuffle_attention.attn:20
+        xg = x.reshape(b * self.G, self.channel // self.G, h, w)  # [b*G, channel/G, h, w]  shuffle_attention.attn:20
         x_0, x_1 = xg.chunk(
             2, dim=1
-        )  # [G*b, channel/(2*G), h, w], [G*b, channel/(2*G), h, w]  shuffle_attention.attn:21
+        )  # [b*G, channel/(2*G), h, w], [b*G, channel/(2*G), h, w]  shuffle_attention.attn:21
+        # channel attention: a gate per channel from the pooled descriptor
         x_channel = (
             x_0 * (self.cweight * x_0.mean(dim=(2, 3), keepdim=True) + self.cbias).sigmoid()
-        )  # [G*b, channel/(2*G), h, w]  shuffle_attention.attn:23
+        )  # [b*G, channel/(2*G), h, w]  shuffle_attention.attn:23
+        # spatial attention: a gate per position from the group-normalised map
         x_spatial = (
             x_1 * (self.sweight * self.gn(x_1) + self.sbias).sigmoid()
-        )  # [G*b, channel/(2*G), h, w]  shuffle_attention.attn:25
+        )  # [b*G, channel/(2*G), h, w]  shuffle_attention.attn:25
         out = torch.cat([x_channel, x_spatial], dim=1).reshape(
             b, self.channel, h, w
         )  # [b, channel, h, w]  shuffle_attention.attn:26

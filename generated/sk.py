@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 
+# Selective Kernel attention (Li, Wang, Hu & Yang 2019, arXiv:1903.06586)
 class SKAttention(nn.Module):
     """Selective Kernel attention: branches of different kernel sizes, fused by a softmax.
 
@@ -53,8 +54,11 @@ class SKAttention(nn.Module):
         b = x.shape[0]
         if x.shape[1] != self.channel:
             raise ValueError(f"SKAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
+        # split
         feats = torch.stack([conv(x) for conv in self.convs], dim=0)  # [len(kernels), b, channel, h, w]  sk.attn:20
+        # fuse
         z = self.fc(feats.sum(dim=0).mean(dim=(2, 3)))  # [b, d]  sk.attn:22
+        # select: a softmax across the branches, for each channel
         weights = torch.stack([branch_fc(z).reshape(b, self.channel, 1, 1) for branch_fc in self.fcs], dim=0).softmax(
             dim=0
         )  # [len(kernels), b, channel, 1, 1]  sk.attn:24
