@@ -19,12 +19,12 @@ from . import symbolic as sym
 from .ir import BlockIR, CheckInfo, Cond, LayerInfo, LayerSpec
 from .layers import LAYERS
 from .lower import Literal
+from .naming import assign_names
 from .ops import ADD, ATOM, COMPARE, LOWEST, MUL, OPS, UNARY, ListShape
 from .resources import resource_dir
 from .shapes import show
 from .symbolic import Expr
 
-_BUILTINS = set(dir(__builtins__)) if isinstance(__builtins__, dict) is False else set(__builtins__)
 
 
 @cache
@@ -101,7 +101,7 @@ class BlockRenderer:
         self.used_attributes: set[str] = set()
         self.used_dims: set[str] = set()
         self.names: dict[int, str] = {}
-        self.taken: set[str] = set()
+        self.copies: list = []
         self.arg_names = {a.name for a in ir.args}
         self.let_names = {l.name for l in ir.lets}
         self.needs_ordered_dict = False
@@ -321,41 +321,11 @@ class BlockRenderer:
             guard_differs = any(self.graph.nodes[u]["guard"] != attrs["guard"] for u in users)
             if named or multi_output or feeds_phi or use_count > 1 or guard_differs or node in self.ir.outputs:
                 materialized.add(node)
-        # Names: the spec's, made unique; phi inputs share the phi's name.
-        for node in order:
-            attrs = self.graph.nodes[node]
-            if attrs["op"] == "phi":
-                name = self._unique(attrs["name"], reuse=True)
-                self.names[node] = name
-                for operand in self.ir.operands(node):
-                    self.names.setdefault(operand, name)
-        for node in order:
-            attrs = self.graph.nodes[node]
-            if node in self.names:
-                continue
-            if attrs["op"] == "input":
-                self.names[node] = attrs["attrs"]["input"]
-                self.taken.add(self.names[node])
-            elif attrs["op"] == "param":
-                self.names[node] = f"self.{attrs['attrs']['param']}"
-            elif attrs["op"] == "item":
-                self.names[node] = self._unique(attrs["name"] or "part")
-            elif node in materialized:
-                self.names[node] = self._unique(attrs["name"] or _temp_name(attrs["op"]), reuse=attrs["name"] is not None)
+        reserved = set(self.ir.dim_origin) | {i.name for i in self.ir.inputs}
+        naming = assign_names(self.ir, order, materialized, reserved)
+        self.names = naming.names
+        self.copies = naming.copies
         return materialized
-
-    def _unique(self, base: str, reuse: bool = False) -> str:
-        if keyword.iskeyword(base) or base in _BUILTINS or base in ("self", "torch", "nn", "OrderedDict"):
-            base = base + "_"
-        if reuse and base not in self.arg_names:
-            self.taken.add(base)
-            return base
-        name, counter = base, 1
-        while name in self.taken or name in self.used_dims:
-            counter += 1
-            name = f"{base}_{counter}"
-        self.taken.add(name)
-        return name
 
     def _loop_bodies(self) -> set[int]:
         """Nodes inside a comprehension: after its loop variable, before its list."""
@@ -424,7 +394,13 @@ class BlockRenderer:
         order = self.ir.topological()
         materialized = self.plan_names(order)
         statements: list[tuple[tuple, list[str]]] = []
+        copies = {}
+        for phi, guard, operand in self.copies:
+            copies.setdefault(phi, []).append((guard, operand))
         for node in order:
+            for guard, operand in copies.get(node, []):
+                # A value that could not be computed into the phi's name is copied there.
+                statements.append((guard, [f"{self.names[node]} = {self.expression(operand, materialized)[0]}"]))
             if node not in materialized:
                 continue
             attrs = self.graph.nodes[node]
@@ -438,11 +414,6 @@ class BlockRenderer:
             else:
                 line = f"{self.names[node]} = {text}"
             statements.append((attrs["guard"], comments + [line + self.shape_comment(node)]))
-        # Phi nodes whose incoming value could not take the phi's name get a copy line.
-        for node in order:
-            attrs = self.graph.nodes[node]
-            if attrs["op"] != "phi":
-                continue
         lines = self._guarded(statements, self.forward_name)
         outputs = []
         for output in self.ir.outputs:
@@ -704,10 +675,6 @@ def _fill(template: str, definition, operands, attrs, renderer: BlockRenderer) -
                               if isinstance(value, tuple) else str(value) if not isinstance(value, Expr) else
                               renderer.dim(value))
     return out
-
-
-def _temp_name(op: str) -> str:
-    return {"call_layer": "y", "matmul": "product", "softmax": "weights"}.get(op, op)
 
 
 def _is_default(value, default) -> bool:

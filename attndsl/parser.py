@@ -11,7 +11,7 @@ from functools import cache
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-from lark.indenter import Indenter
+from lark.indenter import DedentError, Indenter
 
 from . import syntax as ast
 from .diagnostics import DiagnosticSink, Span
@@ -25,6 +25,20 @@ class _AttnIndenter(Indenter):
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 4
+
+    def handle_NL(self, token: Token):
+        try:
+            yield from super().handle_NL(token)
+        except DedentError:
+            # A dedent to a column no enclosing block starts at: report the line, not a crash.
+            line = token.end_line or token.line
+            raise _BadDedent(line, len(token.value.rsplit("\n", 1)[-1])) from None
+
+
+class _BadDedent(Exception):
+    def __init__(self, line: int, width: int):
+        super().__init__(line)
+        self.line, self.width = line, width
 
 
 # Comments seen by the lexer during the current parse (the parser drops them), so that
@@ -391,6 +405,11 @@ def parse(source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
         return None
     except _SyntaxProblem as problem:
         sink.error(problem.code, problem.message, problem.span, help=problem.help)
+        return None
+    except _BadDedent as problem:
+        sink.error("E0002", "this line's indentation matches no enclosing block",
+                   Span(path, problem.line, 1, problem.line, problem.width + 1),
+                   help="indent it as far as the lines of its block, or as far as an enclosing one")
         return None
     except Exception as error:  # Lark wraps transformer errors
         inner = getattr(error, "orig_exc", None)

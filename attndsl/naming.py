@@ -1,0 +1,138 @@
+"""Python names for the values of a forward pass.
+
+A spec may reassign a name (`t = t - mean(t)`), alias a value (`s = t`), and assign a
+name in both branches of an `if` (a phi node in the IR). Generated code keeps the
+spec's names where that is safe, and this module decides where it is: a name is
+reused only once its previous value is dead, so an alias can never observe a later
+reassignment; the values merged by a phi share the phi's name when nothing reads them
+after another of them was written, and otherwise the branch copies its value
+(`z = y`) into the phi's name.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+from dataclasses import dataclass, field
+
+from .ir import BlockIR, Cond
+
+# Names generated code uses itself; a local may not shadow them.
+TAKEN_BY_CODEGEN = {"self", "torch", "nn", "OrderedDict", "super", "float", "len", "max", "min", "all", "getattr",
+                    "ValueError", "int"}
+_BUILTINS = set(dir(builtins))
+
+
+@dataclass
+class Naming:
+    names: dict[int, str] = field(default_factory=dict)
+    # (phi node, guard of the branch, operand) for each value copied into a phi's name
+    copies: list[tuple[int, tuple, int]] = field(default_factory=list)
+
+
+def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved: set[str]) -> Naming:
+    graph = ir.graph
+    position = {node: index for index, node in enumerate(order)}
+    end = len(order)
+
+    def effective(node: int) -> int:
+        """Where a node's value is read: its own line, or the line it is inlined into."""
+        op = graph.nodes[node]["op"]
+        if node in materialized or op in ("phi", "item", "input", "param") or node in ir.outputs:
+            return position[node] if node not in ir.outputs or node in materialized else end
+        users = list(graph.successors(node))
+        return max((effective(u) for u in users), default=position[node])
+
+    def last_use(node: int) -> int:
+        uses = [effective(u) for u in graph.successors(node)]
+        if node in ir.outputs:
+            uses.append(end)
+        return max(uses, default=position[node])
+
+    naming = Naming()
+    holders: dict[str, int] = {}
+    extended: dict[int, int] = {}  # group members live as long as their phi
+
+    def alive(name: str, at: int) -> bool:
+        holder = holders.get(name)
+        return holder is not None and max(last_use(holder), extended.get(holder, -1)) > at
+
+    def pick(base: str, at: int) -> str:
+        if keyword.iskeyword(base) or base in _BUILTINS or base in TAKEN_BY_CODEGEN:
+            base += "_"
+        name, counter = base, 1
+        while name in reserved or alive(name, at):
+            counter += 1
+            name = f"{base}_{counter}"
+        return name
+
+    # Which operands of each phi can share its name.
+    shared: dict[int, int] = {}  # operand -> phi
+    for phi in (n for n in order if graph.nodes[n]["op"] == "phi"):
+        operands = ir.operands(phi)
+        condition = graph.nodes[phi]["attrs"]["condition"]
+        members = sorted(operands, key=lambda n: position[n])
+        for branch, operand in enumerate(operands):
+            op = graph.nodes[operand]["op"]
+            later = [position[m] for m in members if position[m] > position[operand]] + [position[phi]]
+            readers = [effective(u) for u in graph.successors(operand) if u != phi]
+            safe = (op not in ("param",) and operand not in shared and operand not in ir.outputs
+                    and all(r <= min(later) for r in readers))
+            if op == "input":
+                safe = safe and ir.graph.nodes[operand]["attrs"]["input"] == graph.nodes[phi]["name"]
+            if safe:
+                shared[operand] = phi
+                extended[operand] = last_use(phi)
+            else:
+                guard = graph.nodes[phi]["guard"] + ((condition,) if branch == 0 else (Cond("not", (condition,)),))
+                naming.copies.append((phi, guard, operand))
+
+    # A phi and the operands that share its name form one variable; chained phis (the
+    # `att` of SDPA, reassigned under two `if`s) join into one group.
+    parent: dict[int, int] = {}
+
+    def root(node: int) -> int:
+        while parent.get(node, node) != node:
+            node = parent[node]
+        return node
+
+    for operand, phi in shared.items():
+        parent[root(operand)] = root(phi)
+    members: dict[int, list[int]] = {}
+    for node in list(shared) + list({phi for phi in shared.values()}):
+        members.setdefault(root(node), []).append(node)
+    group_end = {r: max(max(last_use(m), position[m]) for m in ms) for r, ms in members.items()}
+    for r, ms in members.items():
+        for m in ms:
+            extended[m] = group_end[r]
+
+    group_name: dict[int, str] = {}
+    for node in order:
+        attrs = graph.nodes[node]
+        op = attrs["op"]
+        at = position[node]
+        group = root(node) if node in parent or node in members else None
+        if op == "param":
+            naming.names[node] = f"self.{attrs['attrs']['param']}"
+            continue
+        if group is not None and group in group_name:
+            name = group_name[group]
+        elif op == "input":
+            name = attrs["attrs"]["input"]
+        elif group is not None:
+            base = next(graph.nodes[m]["name"] for m in sorted(members[group], key=position.get)
+                        if graph.nodes[m]["op"] == "phi")
+            name = pick(base, at)
+        elif op in ("item", "phi") or node in materialized:
+            name = pick(attrs["name"] or _temp_name(op), at)
+        else:
+            continue
+        if group is not None:
+            group_name[group] = name
+        naming.names[node] = name
+        holders[name] = node
+    return naming
+
+
+def _temp_name(op: str) -> str:
+    return {"call_layer": "y", "matmul": "product", "softmax": "weights", "item": "part"}.get(op, op)
