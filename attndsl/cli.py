@@ -111,6 +111,17 @@ def _run(specs: list[str], *, write: bool, args) -> int:
     from .compiler import analyze, compile_source
 
     failed = stale = False
+    if write:
+        output = Path(args.output_dir)
+        if output.exists() and not output.is_dir():
+            raise UsageError(f"{output.as_posix()} is a file; -o names the directory the modules go to")
+        stems: dict[str, str] = {}
+        for name in specs:
+            stem = Path(name).stem
+            if stem in stems and stems[stem] != name:
+                raise UsageError(f"{stems[stem]} and {name} would both write {stem}.py; compile them into "
+                                 "different directories")
+            stems[stem] = name
     for name in specs:
         path = Path(name)
         source, problems = read_spec(path)

@@ -152,9 +152,10 @@ class BlockRenderer:
         """Sizes for a reshape: one size the reader cannot check at a glance becomes -1."""
         exprs = list(exprs)
         hidden = set(self.ir.derived) | set(self.ir.opaque)
-        unclear = [i for i, e in enumerate(exprs) if e.symbols() & hidden]
-        if len(unclear) > 1 and any(exprs[i].symbols() & set(self.ir.opaque) for i in unclear):
+        unknowable = [i for i, e in enumerate(exprs) if e.symbols() & set(self.ir.opaque)]
+        if len(unknowable) > 1:  # the checker reports these (E0206)
             raise InternalError("a reshape has more than one size that only the run time knows")
+        unclear = unknowable or [i for i, e in enumerate(exprs) if e.symbols() & hidden]
         rendered = []
         for index, expr in enumerate(exprs):
             rendered.append("-1" if len(unclear) == 1 and index == unclear[0] else self.dim(expr))
@@ -221,9 +222,9 @@ class BlockRenderer:
             message = fstring([("text", f"{self.ir.name}: {check.message}")])
             lines += [f"if {test}:", f"    raise ValueError({message})"]
         if self.options.runtime_checks:
-            for check in self.ir.checks:
-                if check.where == "init":
-                    lines += self._check_lines(check, self.init_name, where="init")
+            # Under the guards of what they check (a conv declared inside `if`).
+            lines += self._guarded([(check.guard, self._check_lines(check, self.init_name, where="init"))
+                                    for check in self.ir.checks if check.where == "init"], self.init_name)
         # Attributes read by forward, in argument order (then lets), like hand-written code.
         for name in [a.name for a in self.ir.args] + [l.name for l in self.ir.lets]:
             if name in self.used_attributes:

@@ -25,12 +25,16 @@ class LayerDef:
     min_rank: int = 1
     max_rank: int | None = None
     doc: str = ""
+    # (arguments: attndsl.shapes.LayerArguments, args) -> None: what the torch constructor
+    # would reject, checked where the layer is declared (called or not).
+    check: Callable | None = None
 
 
 LAYERS: dict[str, LayerDef] = {}
 
 
-def layer(name: str, torch_class: str, signature: str, shape, *, min_rank=1, max_rank=None, doc="") -> LayerDef:
+def layer(name: str, torch_class: str, signature: str, shape, *, min_rank=1, max_rank=None, doc="",
+          check=None) -> LayerDef:
     from .ops import _literal
 
     params = []
@@ -41,7 +45,7 @@ def layer(name: str, torch_class: str, signature: str, shape, *, min_rank=1, max
             params.append(ParamSpec(pname.strip(), kind.strip(), _literal(default.strip()), required=False))
         else:
             params.append(ParamSpec(pname.strip(), kind.strip()))
-    definition = LayerDef(name, torch_class, params, shape, min_rank, max_rank, doc)
+    definition = LayerDef(name, torch_class, params, shape, min_rank, max_rank, doc, check)
     LAYERS[name] = definition
     return definition
 
@@ -67,6 +71,12 @@ def _window(ctx, size: Expr, kernel: Expr, stride: Expr, padding, dilation: Expr
     if padding == "same":
         return size
     span = size + 2 * padding - dilation * (kernel - 1) - 1
+    # torch rejects an empty output: the (dilated) window must fit in the padded input.
+    padded, window = ctx.normal(size + 2 * padding), ctx.normal(dilation * (kernel - 1) + 1)
+    if padded.is_const and window.is_const and padded.value < window.value:
+        ctx.error("E0205", f"the window ({window.value}) is larger than the padded input ({padded.value})",
+                  help="pad the input, or use a smaller kernel or dilation")
+    ctx.expect_at_least(span, 0, "the (dilated) kernel must fit in the padded input")
     return ctx.derive(sym.floordiv(span, stride, ctx.facts) + 1, size)
 
 
@@ -99,6 +109,23 @@ def _norm_channels(ctx, args, shape):
     return shape
 
 
+def _instance_norm(ctx, args, shape):
+    _channels(ctx, shape, args["num_features"], "num_features")
+    # It normalises each map over its positions, train or eval: torch rejects a single one.
+    positions = Expr.const(1)
+    for dim in shape[2:]:
+        positions = positions * dim
+    positions = ctx.normal(positions)
+    if positions.is_const and positions.value < 2:
+        ctx.error("E0205", f"instance_norm2d normalises over the spatial positions, but {show_shape(shape)} has "
+                  f"only {positions.value}", help="a global pool leaves one position: use layer_norm or batch_norm2d")
+    return shape
+
+
+def show_shape(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
 def _layer_norm(ctx, args, shape):
     ctx.expect_equal(shape[-1], args["normalized_shape"], "the last dimension of the input and normalized_shape")
     return shape
@@ -110,24 +137,82 @@ def _group_norm(ctx, args, shape):
     return shape
 
 
+# ============================================================================ argument checks
+
+
+def _check_linear(a, args):
+    a.at_least("in_features", 0)
+    a.at_least("out_features", 0)
+
+
+def _check_conv(a, args):
+    for name in ("in_channels", "out_channels"):
+        a.at_least(name, 0)
+    for name in ("kernel_size", "stride", "dilation", "groups"):
+        a.at_least(name, 1)
+    if args.get("padding") == "same":
+        a.equal("stride", 1, 'padding="same" needs stride 1')
+    else:
+        a.at_least("padding", 0)
+    a.divisible("in_channels", "groups")
+    a.divisible("out_channels", "groups")
+
+
+def _check_features(a, args):
+    a.at_least("num_features", 0)
+    a.number("eps")
+    a.number("momentum", none_ok=True)
+
+
+def _check_layer_norm(a, args):
+    a.at_least("normalized_shape", 0)
+    a.number("eps")
+
+
+def _check_group_norm(a, args):
+    a.at_least("num_groups", 1)
+    a.at_least("num_channels", 0)
+    a.number("eps")
+    a.divisible("num_channels", "num_groups")
+
+
+def _check_dropout(a, args):
+    p = a.constant("p")
+    a.number("p")
+    a.require(None if p is None else 0 <= p <= 1, "p", f"dropout probability must be between 0 and 1, got {p}")
+
+
+def _check_pool(a, args):
+    a.at_least("kernel_size", 1)
+    a.at_least("stride", 1, none_ok=True)
+    a.at_least("padding", 0)
+    kernel, padding = a.constant("kernel_size"), a.constant("padding")
+    a.require(None if kernel is None or padding is None else 2 * padding <= kernel, "padding",
+              f"padding ({padding}) must be at most half of kernel_size ({kernel})")
+
+
+def _check_adaptive(a, args):
+    a.at_least("output_size", 1)
+
+
 # ============================================================================ the layers
 
-layer("linear", "Linear", "in_features: int, out_features: int, bias: bool = true", _linear)
+layer("linear", "Linear", "in_features: int, out_features: int, bias: bool = true", _linear, check=_check_linear)
 _CONV = ("in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: padding = 0, "
          "dilation: int = 1, groups: int = 1, bias: bool = true")
-layer("conv1d", "Conv1d", _CONV, _conv(1), min_rank=3, max_rank=3)
-layer("conv2d", "Conv2d", _CONV, _conv(2), min_rank=4, max_rank=4)
+layer("conv1d", "Conv1d", _CONV, _conv(1), min_rank=3, max_rank=3, check=_check_conv)
+layer("conv2d", "Conv2d", _CONV, _conv(2), min_rank=4, max_rank=4, check=_check_conv)
 layer("batch_norm1d", "BatchNorm1d", "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = true",
-      _norm_channels, min_rank=2, max_rank=3)
+      _norm_channels, min_rank=2, max_rank=3, check=_check_features)
 layer("batch_norm2d", "BatchNorm2d", "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = true",
-      _norm_channels, min_rank=4, max_rank=4)
+      _norm_channels, min_rank=4, max_rank=4, check=_check_features)
 layer("instance_norm2d", "InstanceNorm2d",
-      "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = false", _norm_channels,
-      min_rank=4, max_rank=4)
-layer("layer_norm", "LayerNorm", "normalized_shape: int, eps: float = 1e-05", _layer_norm)
+      "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = false", _instance_norm,
+      min_rank=4, max_rank=4, check=_check_features)
+layer("layer_norm", "LayerNorm", "normalized_shape: int, eps: float = 1e-05", _layer_norm, check=_check_layer_norm)
 layer("group_norm", "GroupNorm", "num_groups: int, num_channels: int, eps: float = 1e-05, affine: bool = true",
-      _group_norm, min_rank=2)
-layer("dropout", "Dropout", "p: float = 0.5", _identity)
+      _group_norm, min_rank=2, check=_check_group_norm)
+layer("dropout", "Dropout", "p: float = 0.5", _identity, check=_check_dropout)
 layer("relu", "ReLU", "", _identity)
 layer("relu6", "ReLU6", "", _identity)
 layer("gelu", "GELU", "", _identity)
@@ -136,9 +221,11 @@ layer("sigmoid", "Sigmoid", "", _identity)
 layer("tanh", "Tanh", "", _identity)
 layer("identity", "Identity", "", _identity)
 layer("softmax", "Softmax", "dim: axis", _identity)
-layer("adaptive_avg_pool2d", "AdaptiveAvgPool2d", "output_size: int", _adaptive, min_rank=4, max_rank=4)
-layer("adaptive_max_pool2d", "AdaptiveMaxPool2d", "output_size: int", _adaptive, min_rank=4, max_rank=4)
+layer("adaptive_avg_pool2d", "AdaptiveAvgPool2d", "output_size: int", _adaptive, min_rank=4, max_rank=4,
+      check=_check_adaptive)
+layer("adaptive_max_pool2d", "AdaptiveMaxPool2d", "output_size: int", _adaptive, min_rank=4, max_rank=4,
+      check=_check_adaptive)
 layer("max_pool2d", "MaxPool2d", "kernel_size: int, stride: int = None, padding: int = 0", _pool,
-      min_rank=4, max_rank=4)
+      min_rank=4, max_rank=4, check=_check_pool)
 layer("avg_pool2d", "AvgPool2d", "kernel_size: int, stride: int = None, padding: int = 0", _pool,
-      min_rank=4, max_rank=4)
+      min_rank=4, max_rank=4, check=_check_pool)

@@ -129,7 +129,8 @@ class BlockLowering:
         return self.ir
 
     def _bind(self, name: str, kind: str, value, span: Span) -> None:
-        if name in RESERVED or keyword.iskeyword(name) or name.startswith("__"):
+        # `_` is the generated code's placeholder for unused sizes (`_, c, h, w = x.shape`).
+        if name in RESERVED or keyword.iskeyword(name) or name.startswith("__") or name == "_":
             raise self.error("E0105", f"`{name}` is reserved and cannot name a value", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
         if kind in ("arg", "param", "layer", "let") and (name in MODULE_ATTRIBUTES or name.startswith("_")):
@@ -143,6 +144,12 @@ class BlockLowering:
             raise self.error("E0103", f"`{name}` already names a {previous[0]}; pick another name", span,
                              labels=[_label(previous[2], "defined here")])
         self.scope[name] = (kind, value, span)
+
+    def _check_loop_var(self, name: str, span: Span) -> None:
+        """A comprehension's variable is written into the generated code as it is named."""
+        if name in RESERVED or keyword.iskeyword(name) or name.startswith("__") or name == "_":
+            raise self.error("E0105", f"`{name}` is reserved and cannot name a loop variable", span,
+                             help=f"rename it, e.g. `{name.strip('_')}_`")
 
     def _declare_arg(self, arg: ast.Arg) -> None:
         if arg.type not in ARG_TYPES:
@@ -205,6 +212,11 @@ class BlockLowering:
     def _stmt_Input(self, stmt: ast.Input) -> None:
         if self.guard:
             raise self.error("E0116", "inputs cannot be declared inside `if`", stmt.span)
+        optional = next((i for i in self.ir.inputs if i.optional), None)
+        if optional is not None and not stmt.optional:
+            # forward(self, mask=None, x) would be a SyntaxError, as in Python.
+            raise self.error("E0116", f"input `{stmt.name}` is required but follows the optional input "
+                             f"`{optional.name}`", stmt.span, help="declare the optional inputs last")
         shape = []
         for axis, dim in enumerate(stmt.shape):
             if isinstance(dim, ast.Name) and dim.id not in self.scope:
@@ -234,6 +246,9 @@ class BlockLowering:
         if not (isinstance(init, ast.Name) and init.id in PARAM_INITS):
             raise self.error("E0114", "a param is initialised with zeros, ones or randn", init.span,
                              help=suggest(getattr(init, "id", ""), PARAM_INITS))
+        self._built_in_init(stmt.span, f"the shape of param `{stmt.name}`", shape)
+        for node, dim in zip(stmt.shape, shape):
+            self._require_whole(node, dim, f"a dimension of param `{stmt.name}`", "E0205")
         info = ParamInfo(stmt.name, shape, init.id, tuple(self.guard), stmt.span, stmt.comments, list(stmt.shape))
         self.ir.params.append(info)
         self._bind(stmt.name, "param", info, stmt.span)
@@ -245,6 +260,7 @@ class BlockLowering:
             if not isinstance(iterable, ListArg):
                 raise self.error("E0113", "a layer list loops over a list[int] argument", value.iterable.span)
             saved = self.scope.get(value.var)
+            self._check_loop_var(value.var, value.var_span)
             self.scope[value.var] = ("loopvar", Expr.symbol(value.var), value.var_span)
             try:
                 element = self._layer_spec(value.element)
@@ -257,6 +273,7 @@ class BlockLowering:
                              loop_var=value.var, iterable=iterable.name)
         else:
             info = LayerInfo(stmt.name, self._layer_spec(value), tuple(self.guard), stmt.span, stmt.comments)
+        self._built_in_init(stmt.value.span, f"the arguments of layer `{stmt.name}`", info.spec, info.element)
         self.ir.layers.append(info)
         self._bind(stmt.name, "layer", info, stmt.span)
 
@@ -264,14 +281,33 @@ class BlockLowering:
         value = self._expr(stmt.value)
         if not isinstance(value, Expr):
             raise self.error("E0113", "`let` binds a number computed from the arguments", stmt.value.span)
-        self.ir.lets.append(LetInfo(stmt.name, value, stmt.span, tuple(self.guard), stmt.value))
+        self._built_in_init(stmt.value.span, "a `let`", value)
+        # Bound first: a `let` that redefines a name (`let d = max(L, channel // d)` with an
+        # argument `d`) must not reach ir.lets, where it would refer to itself.
         self._bind(stmt.name, "let", Expr.symbol(stmt.name), stmt.span)
+        self.ir.lets.append(LetInfo(stmt.name, value, stmt.span, tuple(self.guard), stmt.value))
 
     def _stmt_Require(self, stmt: ast.Require) -> None:
         condition = self._condition(stmt.condition)
+        self._built_in_init(stmt.condition.span, "a `require`", condition)
         message = stmt.message or "a `require` of the spec does not hold"
         self.ir.requires.append(CheckInfo(condition, message, stmt.span, "init", tuple(self.guard), stmt.condition))
         self._learn(condition)
+
+    def _built_in_init(self, span: Span, what: str, *values) -> None:
+        """Layers, params, lets and requires are made in __init__, before any input is seen:
+        they (and the `if`s around them) may use arguments, not the sizes of inputs."""
+        dims = set(self.ir.dim_origin) | set(self.ir.optional_dims)
+        found = sorted(_symbols_of(list(values)) & dims)
+        if found:
+            raise self.error("E0113", f"{what} must be known when the module is built, but `{found[0]}` is the size "
+                             "of an input, known only when it is called", span,
+                             help="use a constructor argument instead; the shape checker ties it to the input")
+        found = sorted(_symbols_of(list(self.guard)) & dims)
+        if found:
+            raise self.error("E0113", f"{what} must be known when the module is built, but the `if` around it "
+                             f"tests `{found[0]}`, the size of an input", span,
+                             help="test constructor arguments only around layers, params, lets and requires")
 
     def _learn(self, condition: Cond) -> None:
         """Turn `k % m == r` requirements into facts the shape checker can use."""
@@ -399,7 +435,7 @@ class BlockLowering:
             self.guard.pop()
         after_then = self.scope
         self.scope = dict(before)
-        self.guard.append(Cond("not", (condition,)))
+        self.guard.append(_negate(condition))
         try:
             self._suite(stmt.orelse)
         finally:
@@ -509,6 +545,8 @@ class BlockLowering:
 
     def _argument(self, node: ast.Node, kind: str, name: str):
         value = self._expr(node)
+        if kind in ("int", "padding") and isinstance(value, Expr):
+            self._require_whole(node, value, f"`{name}`")
         if kind in ("int", "float", "list[int]") and isinstance(value, Expr):
             return value
         if kind == "list[int]" and isinstance(value, ListArg):
@@ -526,6 +564,31 @@ class BlockLowering:
         expected = {"int": "an integer", "float": "a number", "bool": "true or false", "axis": "a constant axis",
                     "padding": "an integer or \"same\"", "list[int]": "a list argument"}.get(kind, kind)
         raise self.error("E0113", f"`{name}` must be {expected}", node.span)
+
+    def _require_whole(self, node: ast.Node, value: Expr, what: str, code: str = "E0113") -> None:
+        """A size rendered into __init__ (a param's shape, a layer's int argument) is passed to
+        torch as written: it must be a Python int, not `64.0`, `c / 2` or a float argument."""
+        if code == "E0205" and value.is_const and (value.value.denominator != 1 or value.value < 0):
+            return  # the shape checker reports the value (E0205)
+        culprit = _float_source(node)
+        if culprit is not None:
+            raise self.error(code, f"{what} must be a whole number, and this is a float in Python", culprit.span,
+                             help="use `//` for integer division" if isinstance(culprit, ast.BinOp)
+                             else "write the number without a decimal point or exponent")
+        lets = {let.name: let.value for let in self.ir.lets}
+        expanded = value
+        for _ in range(8):
+            if not expanded.symbols() & set(lets):
+                break
+            expanded = sym.substitute(expanded, lets)
+        floats = sorted(expanded.symbols() & self.float_symbols)
+        if floats:
+            raise self.error(code, f"{what} must be a whole number, but `{floats[0]}` is a float argument",
+                             node.span)
+        if any(c.denominator != 1 for c in expanded.terms.values()) or any(
+                e < 0 or not isinstance(f, str) and f.op == "sqrt" for m in expanded.terms for f, e in m):
+            raise self.error(code, f"{what} must be a whole number, and {value} may not be one", node.span,
+                             help="use `//` for integer division")
 
     # ------------------------------------------------------------------ expressions
     def _dim(self, node: ast.Node) -> Expr:
@@ -548,6 +611,7 @@ class BlockLowering:
             if not isinstance(iterable, ListArg):
                 raise self.error("E0113", "all() loops over a list[int] argument", comp.iterable.span)
             saved = self.scope.get(comp.var)
+            self._check_loop_var(comp.var, comp.var_span)
             self.scope[comp.var] = ("loopvar", Expr.symbol(comp.var), comp.var_span)
             try:
                 inner = self._condition(comp.element)
@@ -603,17 +667,36 @@ class BlockLowering:
             raise self.error("E0106", f"`{node.id}` is only defined on one branch of an `if`", node.span,
                              labels=[_label(span, "assigned here")],
                              help="assign it in both branches (add an `else:`)")
+        if kind in ("param", "layer"):
+            self._check_declared_here(node, kind, value.guard, span)
+        elif kind == "let":
+            let = next((l for l in self.ir.lets if l.name == node.id), None)
+            if let is not None:
+                self._check_declared_here(node, kind, let.guard, span)
         if kind == "param":
             return Tensor(self._param_node(value, node.span))
         if kind == "layer":
             return LayerRef(value)
         if kind == "input_opt":
+            if Cond("present", (node.id,)) not in self.guard:
+                raise self.error("E0106", f"`{node.id}` is an optional input: it may be None here", node.span,
+                                 labels=[_label(span, "declared optional here")],
+                                 help=f"use it inside `if {node.id}:`")
             return value
         if kind in ("tensor",):
             return value
         if kind == "layer_element":
             return value
         return value
+
+    def _check_declared_here(self, node: ast.Name, kind: str, guard, span: Span) -> None:
+        """A layer, param or let declared under `if` exists only under that condition: a use
+        must be inside the same `if` (else `self.<name>` is missing when the module runs)."""
+        missing = [c for c in guard if c not in self.guard]
+        if missing:
+            raise self.error("E0106", f"{kind} `{node.id}` is declared under an `if` that does not enclose this use",
+                             node.span, labels=[_label(span, "declared here")],
+                             help="use it under the same condition as its declaration")
 
     def _param_node(self, info: ParamInfo, span: Span) -> int:
         if info.name not in self.param_nodes:
@@ -627,7 +710,7 @@ class BlockLowering:
 
     def _expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
         if node.op == "not":
-            return Cond("not", (self._condition(node.operand),))
+            return _negate(self._condition(node.operand))
         value = self._expr(node.operand)
         if isinstance(value, Literal):
             return Literal(-value.value)
@@ -720,6 +803,7 @@ class BlockLowering:
             raise self.error("E0113", "a list comprehension in the dataflow loops over a layer list", node.iterable.span,
                              help="e.g. `[conv(x) for conv in convs]` where `layer convs = [... for k in kernels]`")
         saved = self.scope.get(node.var)
+        self._check_loop_var(node.var, node.var_span)
         self.scope[node.var] = ("layer_element", LayerElement(node.var, iterable.info), node.var_span)
         loop = self.ir.add_node("loop_layer", [], span=node.span, guard=tuple(self.guard), layer=iterable.info.name,
                                 var=node.var)
@@ -814,6 +898,7 @@ class BlockLowering:
             for name, (kw, value) in keywords.items():
                 if not isinstance(value, Expr):
                     raise self.error("E0113", f"the size of axis `{name}` must be an integer expression", kw.span)
+                self._require_whole(kw.value, value, f"the size of axis `{name}`")
                 sizes.append((name, value))
             attrs["sizes"] = tuple(sizes)
         if definition.name == "rearrange":
@@ -866,6 +951,7 @@ class BlockLowering:
         elif kind == "int":
             if not isinstance(value, Expr):
                 raise self.error("E0113", f"`{param.name}` must be an integer expression", arg_node.span)
+            self._require_whole(arg_node, value, f"`{param.name}` of {definition.name}()")
             attrs[param.name] = value
         elif kind == "scalar":
             if not isinstance(value, (Expr, Literal)):
@@ -935,6 +1021,53 @@ def _default_value(param):
     if isinstance(default, (int, float)) and not isinstance(default, bool):
         return Expr.const(Fraction(str(default)))
     return default
+
+
+def _float_source(node) -> ast.Node | None:
+    """The part of an expression that is a float in Python (`2.0`, `1e3`, `a / 2`, `a ** 0.5`)."""
+    if isinstance(node, ast.Number):
+        return None if node.is_int else node
+    if isinstance(node, ast.BinOp):
+        if node.op == "/":
+            return node
+        if node.op == "**" and not (isinstance(node.right, ast.Number) and node.right.is_int):
+            return node
+        return _float_source(node.left) or _float_source(node.right)
+    if isinstance(node, ast.UnaryOp):
+        return _float_source(node.operand)
+    if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Name) and node.func.id == "sqrt":
+            return node
+        for arg in node.args:
+            found = _float_source(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _negate(condition: Cond) -> Cond:
+    """`not c`, with `not not c` folded to `c` (codegen renders an `else:` only for a plain negation)."""
+    if condition.op == "not":
+        return condition.args[0]
+    if condition.op == "const":
+        return Cond.const(not condition.args[0])
+    return Cond("not", (condition,))
+
+
+def _symbols_of(value) -> set[str]:
+    """The symbols an Expr, a Cond, a LayerSpec or a collection of them mentions."""
+    if isinstance(value, Expr):
+        return value.symbols()
+    if isinstance(value, Cond):
+        return _symbols_of(list(value.args))
+    if isinstance(value, LayerSpec):
+        return _symbols_of(list(value.args.values()) + [child for _, child in value.children])
+    if isinstance(value, (list, tuple)):
+        found: set[str] = set()
+        for item in value:
+            found |= _symbols_of(item)
+        return found
+    return set()
 
 
 def _resolve_child(spec: LayerSpec, path: tuple[str, ...]) -> LayerSpec:

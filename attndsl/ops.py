@@ -197,6 +197,21 @@ def rearrange_shape(ctx, node, shapes, attrs) -> Shape:
             product = product * sizes[a]
         out.append(product)
     attrs["axis_sizes"] = sizes  # codegen renders reshape arguments from these
+    # A reshape writes its sizes out; one that only the run time knows (the join of an
+    # if/else) can be left to -1, two cannot.
+    # (The reshapes are those render_rearrange writes.)
+    split = any(len(g) != 1 for g in pattern.left)
+    merged = any(len(g) != 1 for g in pattern.right)
+    reshapes = []
+    if pattern.permutation == sorted(pattern.permutation):
+        reshapes += [out] if split or merged else []
+    else:
+        reshapes += ([[sizes[a] for a in pattern.axes]] if split else []) + ([out] if merged else [])
+    for dims in reshapes:
+        unknown = [d for d in dims if ctx.checker.is_opaque(d)]
+        if len(unknown) > 1:
+            ctx.error("E0206", f"this rearrange would reshape to sizes {unknown[0]} and {unknown[1]}, which depend on "
+                      "which branch of an `if` ran", help="give the tensor the same shape on both branches")
     return tuple(out)
 
 
@@ -277,7 +292,7 @@ def render_rearrange(r, node, operands, attrs):
     if is_identity:
         if not input_split and not output_merged:
             return operands[0]
-        return f"{source}.reshape({r.dims(out_shape)})", ATOM
+        return f"{source}.reshape({r.dims(out_shape) or '()'})", ATOM
     steps = source
     if input_split:
         steps += f".reshape({r.dims(elementary)})"
@@ -287,7 +302,7 @@ def render_rearrange(r, node, operands, attrs):
     else:
         steps += f".permute({', '.join(str(p) for p in permutation)})"
     if output_merged:
-        steps += f".reshape({r.dims(out_shape)})"
+        steps += f".reshape({r.dims(out_shape) or '()'})"
     return steps, ATOM
 
 
@@ -332,6 +347,9 @@ def render_binary(symbol: str, precedence: int):
 def render_shuffle(r, node, operands, attrs):
     shape = node.shape
     groups = r.dim(attrs["groups"])
+    if any(d.symbols() & set(getattr(r.ir, "opaque", ())) for d in shape):
+        # A size only the run time knows (the join of an if/else) cannot be written out.
+        return f"{r.wrap(operands[0], ATOM)}.unflatten(1, ({groups}, -1)).transpose(1, 2).flatten(1, 2)", ATOM
     rest = ", ".join(r.dim(d) for d in shape[2:])
     b, c = r.dim(shape[0]), shape[1]
     per_group = r.dim(c.exact_div(attrs["groups"]))

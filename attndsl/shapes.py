@@ -75,6 +75,17 @@ class ShapeContext:
         """Name a dim that has no short closed form (a strided conv's output size)."""
         return self.checker.derive(self.normal(expr), base)
 
+    def expect_at_least(self, expr: Expr, bound: int, what: str, *, code: str = "E0205", help=None) -> None:
+        """expr >= bound: proven (input dims count as >= 1), refuted, or checked at run time."""
+        n = self.normal(expr)
+        if (n - bound).is_const:
+            if n.value < bound:
+                self.error(code, f"{what}: {expr} = {n.value}", help=help)
+            return
+        if self.checker.is_opaque(n) or self.checker.provably_at_least(n, bound):
+            return
+        self.checker.add_check(Cond("cmp", (">=", n, Expr.const(bound))), what, self.node)
+
     def expect_rank_equal(self, a, b, what: str) -> None:
         if len(a) != len(b):
             self.error("E0202", f"{what}: ranks {len(a)} and {len(b)} differ")
@@ -90,7 +101,9 @@ class ShapeContext:
                 self.error("E0203", f"{what}: {numerator} is not divisible by {denominator}",
                            help=self.checker.suggest_fix(numerator, denominator, divide=True))
             return quotient
-        if self.facts.is_integer(quotient):
+        # exact_div falls back to a floordiv atom (an integer by construction) when it cannot
+        # divide by a sum like `a + 2`: that proves nothing.
+        if quotient != Expr.atom("floordiv", n, d) and self.facts.is_integer(quotient):
             return numerator.exact_div(denominator)
         if not self.checker.is_opaque(n):
             self.checker.add_check(("divides", numerator, denominator), what, self.node)
@@ -124,6 +137,7 @@ class ShapeChecker:
         # dims of optional inputs. Checks on them are left to torch.
         self.opaque: set[str] = set(ir.optional_dims)
         self._seen_checks: set = set()
+        self.bad_layers: set[str] = set()  # layers whose arguments are in error: calls are not checked
         self.rewrites: dict[sym.Atom, Expr] = {}
         for name, facts in getattr(ir, "list_element_facts", {}).items():
             if name.startswith("="):
@@ -144,6 +158,8 @@ class ShapeChecker:
         while name in self.derived or name in self.opaque or name in self.ir.dim_origin:
             name += "'"
         self.derived[name] = expr
+        if normal.symbols() & self.opaque:
+            self.opaque.add(name)  # computed from a size only the run time knows
         return Expr.symbol(name)
 
     def _add_mod_rewrite(self, var: str, modulus: int, remainder: int, into: dict) -> None:
@@ -176,22 +192,91 @@ class ShapeChecker:
             return f"{a} is {na.value / nb.value} times {b}; a rearrange can split it"
         return None
 
-    def add_check(self, condition, what: str, node: int) -> None:
-        attrs = self.ir.graph.nodes[node]
+    def expand_derived(self, expr: Expr) -> Expr:
+        """Checker-named dims (`h'`) replaced by their definitions: generated code cannot name them."""
+        for _ in range(8):
+            if not expr.symbols() & set(self.derived):
+                break
+            expr = sym.substitute(expr, self.derived)
+        return expr
+
+    def provably_at_least(self, expr: Expr, bound: int) -> bool:
+        """expr >= bound whenever input sizes and int arguments are >= 1 (a sufficient test)."""
+        lower = self._lower_bound(self.normal(expr))
+        return lower is not None and lower >= bound
+
+    def _lower_bound(self, expr: Expr) -> Fraction | None:
+        positive = set(self.ir.dim_origin) | {a.name for a in self.ir.args if a.type == "int"}
+        total = Fraction(0)
+        for monomial, coefficient in expr.terms.items():
+            if not monomial:
+                total += coefficient
+                continue
+            if coefficient < 0:
+                return None
+            product = Fraction(1)
+            for factor, exponent in monomial:
+                if exponent < 0:
+                    return None
+                if isinstance(factor, str):
+                    if factor not in positive:
+                        return None
+                    low = Fraction(1)
+                elif factor.op == "floordiv":
+                    a, b = (self._lower_bound(arg) for arg in factor.args)
+                    if a is None or b is None or a < 0 or b < 1:
+                        return None
+                    low = Fraction(a // b) if factor.args[1].is_const else Fraction(0)
+                elif factor.op in ("max", "min"):
+                    bounds = [self._lower_bound(arg) for arg in factor.args]
+                    known = [v for v in bounds if v is not None]
+                    if factor.op == "min" and len(known) < len(bounds) or not known:
+                        return None
+                    low = max(known) if factor.op == "max" else min(known)
+                    if low < 0:
+                        return None
+                else:
+                    return None
+                product *= low**exponent
+            total += coefficient * product
+        return total
+
+    def add_check(self, condition, what: str, node: int | None = None, *, span: Span | None = None,
+                  guard: tuple | None = None) -> None:
+        """Record a run-time check: ("eq", a, b), ("divides", a, b) or a Cond("cmp", ...)."""
+        if node is not None:
+            attrs = self.ir.graph.nodes[node]
+            span = span or attrs["span"]
+            guard = attrs["guard"] if guard is None else guard
+        guard = guard or ()
+        if isinstance(condition, Cond):
+            operator, left, right = condition.args
+            left, right = self.expand_derived(left), self.expand_derived(right)
+            condition = Cond("cmp", (operator, left, right))
+            exprs = (left, right)
+            key = ("cmp", operator, self.normal(left), self.normal(right), guard)
+        else:
+            kind, left, right = condition
+            condition = (kind, self.expand_derived(left), self.expand_derived(right))
+            exprs = condition[1:]
+            key = (kind, self.normal(left), self.normal(right), guard)
         symbols = set()
-        for expr in condition[1:]:
+        for expr in exprs:
             symbols |= self.normal(expr).symbols()
-        dims = {s for s in symbols if s in self.ir.dim_origin or s.startswith("len(") and False}
+        dims = {s for s in symbols if s in self.ir.dim_origin}
         where = "forward" if dims else "init"
-        key = (condition[0], self.normal(condition[1]), self.normal(condition[2]), attrs["guard"])
         if key in self._seen_checks:
             return
         self._seen_checks.add(key)
-        self.ir.checks.append(CheckInfo(condition, what, attrs["span"], where, attrs["guard"]))
+        self.ir.checks.append(CheckInfo(condition, what, span, where, guard))
 
     # ------------------------------------------------------------------ walk
     def run(self) -> None:
         graph = self.ir.graph
+        for info in self.ir.layers:
+            for spec in (info.spec, info.element):
+                if spec is not None:
+                    self._check_layer_arguments(info, spec)
         for node in self.ir.topological():
             attrs = graph.nodes[node]
             try:
@@ -202,6 +287,15 @@ class ShapeChecker:
         for param in self.ir.params:
             for dim in param.shape:
                 self._whole(dim, param.span, f"param {param.name}")
+
+    def _check_layer_arguments(self, info, spec: LayerSpec) -> None:
+        """What torch's constructors would reject (groups that do not divide the channels,
+        dropout outside [0, 1], ...): an error when constant, else a check in __init__."""
+        for _, child in spec.children:
+            self._check_layer_arguments(info, child)
+        definition = LAYERS.get(spec.kind)
+        if definition is not None and definition.check is not None:
+            definition.check(LayerArguments(self, info, spec), spec.args)
 
     def _whole(self, dim: Expr, span: Span, what: str) -> None:
         normal = self.normal(dim)
@@ -269,6 +363,8 @@ class ShapeChecker:
     # ------------------------------------------------------------------ layers
     def _call_layer(self, context: ShapeContext, attrs: dict, shapes):
         info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+        if info.name in self.bad_layers:
+            raise Abort()
         if attrs["attrs"].get("element"):
             spec = info.element
             for modulus, remainder in getattr(self.ir, "list_element_facts", {}).get(info.iterable, []):
@@ -331,22 +427,122 @@ class ShapeChecker:
         out = callee.graph.nodes[callee.outputs[0]].get("shape")
         if out is None:
             raise Abort()
-        return tuple(sym.substitute(d, mapping) for d in out)
+        # The callee's own names (a conv's `h'`, an if/else join) mean nothing here: expand
+        # the derived ones, and keep joins opaque (torch checks what depends on them).
+        result = []
+        for dim in out:
+            for _ in range(8):
+                if not dim.symbols() & set(callee.derived):
+                    break
+                dim = sym.substitute(dim, callee.derived)
+            self.opaque |= dim.symbols() & set(getattr(callee, "opaque", ()))
+            result.append(sym.substitute(dim, mapping))
+        return tuple(result)
+
+
+class LayerArguments:
+    """What a layer's `check` (attndsl.layers) may ask about its constructor arguments."""
+
+    def __init__(self, checker: ShapeChecker, info, spec: LayerSpec):
+        self.checker, self.info, self.spec = checker, info, spec
+        ir = checker.ir
+        self._init_names = {a.name for a in ir.args} | {l.name for l in ir.lets} | \
+            {f"len({a.name})" for a in ir.args if a.type == "list[int]"}
+
+    def value(self, name: str) -> Expr | None:
+        value = self.spec.args.get(name)
+        return value if isinstance(value, Expr) else None
+
+    def constant(self, name: str) -> Fraction | None:
+        value = self.value(name)
+        n = self.checker.normal(value) if value is not None else None
+        return n.value if n is not None and n.is_const else None
+
+    def number(self, name: str, none_ok: bool = False) -> bool:
+        """Whether the argument is a number (an error, and the layer left unchecked, if not)."""
+        value = self.spec.args.get(name)
+        if isinstance(value, Expr) or (value is None and none_ok):
+            return isinstance(value, Expr)
+        self._error(name, f"`{name}` must be a finite number, got {'None' if value is None else value}", "E0113")
+        self.checker.bad_layers.add(self.info.name)
+        return False
+
+    def _span(self, name: str) -> Span:
+        source = self.spec.sources.get(name)
+        return source.span if source is not None else (self.spec.span or self.info.span)
+
+    def _error(self, name: str, message: str, code: str, help=None) -> None:
+        self.checker.sink.error(code, f"{self.spec.kind} `{self.info.name}`: {message}", self._span(name), help=help)
+
+    def _checkable(self, *exprs: Expr) -> bool:
+        """Renderable in __init__: arguments and lets only (no loop variable), whole coefficients."""
+        return all(e.symbols() <= self._init_names and all(c.denominator == 1 for c in e.terms.values())
+                   for e in exprs)
+
+    def _record(self, condition, message: str, name: str) -> None:
+        separator = " " if message.startswith("(") else ": "
+        self.checker.add_check(condition, f"{self.spec.kind} `{self.info.name}`{separator}{message}",
+                               span=self._span(name), guard=self.info.guard)
+
+    def at_least(self, name: str, bound: int, code: str = "E0205", none_ok: bool = False) -> None:
+        if name not in self.spec.args or not self.number(name, none_ok):
+            return
+        value = self.value(name)
+        n = self.checker.normal(value)
+        if n.is_const:
+            if n.value < bound:
+                self._error(name, f"`{name}` must be at least {bound}, got {n.value}", code)
+            elif n.value > MAX_PARAM_DIM:
+                self._error(name, f"`{name}` is {n.value}, more than any model could hold", "E0205",
+                            help=f"a size is at most {MAX_PARAM_DIM}")
+        elif not self.checker.provably_at_least(n, bound) and self._checkable(value):
+            self._record(Cond("cmp", (">=", value, Expr.const(bound))), f"`{name}` must be at least {bound}", name)
+
+    def divisible(self, name: str, by: str) -> None:
+        a, b = self.value(name), self.value(by)
+        if a is None or b is None:
+            return
+        na, nb = self.checker.normal(a), self.checker.normal(b)
+        if nb.is_const and nb.value == 0:
+            return  # reported by at_least
+        if na.is_const and nb.is_const:
+            if (na.value / nb.value).denominator != 1:
+                self._error(by, f"{name} = {na.value} is not divisible by {by} = {nb.value}", "E0203")
+            return
+        quotient = na.exact_div(nb)
+        if quotient != Expr.atom("floordiv", na, nb) and self.checker.facts.is_integer(quotient):
+            return
+        if self._checkable(a, b):
+            self._record(("divides", a, b), f"({name} by {by})", by)
+
+    def equal(self, name: str, expected: int, message: str, code: str = "E0112") -> None:
+        """argument == expected: an error when it is a different constant, else a check in __init__."""
+        value = self.value(name)
+        if value is None:
+            return
+        n = self.checker.normal(value)
+        if n.is_const:
+            if n.value != expected:
+                self._error(name, message, code)
+        elif self._checkable(value):
+            self._record(Cond("cmp", ("==", value, Expr.const(expected))), message, name)
+
+    def require(self, holds: bool | None, name: str, message: str, code: str = "E0112") -> None:
+        """A constraint decided at compile time (None: cannot tell; torch checks it)."""
+        if holds is False:
+            self._error(name, message, code)
 
 
 def _rewrite(expr: Expr, rewrites: dict, facts) -> Expr:
-    result = Expr.const(0)
-    for monomial, coefficient in expr.terms.items():
-        term = Expr.const(coefficient)
-        for factor, exponent in monomial:
-            if isinstance(factor, str):
-                base = Expr.symbol(factor)
-            else:
-                inner = sym.Atom(factor.op, tuple(_rewrite(a, rewrites, facts) for a in factor.args))
-                base = rewrites.get(inner) or Expr({((inner, 1),): Fraction(1)})
-            term = term * (base**exponent if exponent > 0 else Expr.const(1).exact_div(base ** -exponent))
-        result = result + term
-    return result
+    """Replace atoms that a `require` pinned down (`k // 2` -> `(k - 1)/2` for odd k)."""
+
+    def base(factor) -> Expr:
+        if isinstance(factor, str):
+            return Expr.symbol(factor)
+        inner = sym.Atom(factor.op, tuple(_rewrite(a, rewrites, facts) for a in factor.args))
+        return rewrites.get(inner) or Expr({((inner, 1),): Fraction(1)})
+
+    return sym.replace_factors(expr, base)
 
 
 def check_shapes(blocks: list[BlockIR], sink: DiagnosticSink) -> None:

@@ -302,10 +302,10 @@ def simplify(expr: Expr, facts: Facts) -> Expr:
             return Expr.symbol(factor)
         return _rebuild(factor.op, [simplify(arg, facts) for arg in factor.args], facts)
 
-    return _replace_factors(expr, base)
+    return replace_factors(expr, base)
 
 
-def _replace_factors(expr: Expr, base: Callable[[Factor], Expr]) -> Expr:
+def replace_factors(expr: Expr, base: Callable[[Factor], Expr]) -> Expr:
     """`expr` with each factor replaced by `base(factor)`.
 
     Negative powers are cleared first and the result divided once by the replaced common
@@ -353,7 +353,7 @@ def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None)
             return mapping.get(factor, Expr.symbol(factor))
         return _rebuild(factor.op, [substitute(a, mapping, facts) for a in factor.args], facts)
 
-    return _replace_factors(expr, base)
+    return replace_factors(expr, base)
 
 
 def evaluate(expr: Expr, values: dict[str, Scalar]) -> Fraction:

@@ -47,6 +47,11 @@ class EMSA(nn.Module):
         apply_transform: bool = True,
     ) -> None:
         super().__init__()
+        if ratio > 1:
+            if not (H - ratio + 2 * (ratio // 2) - 1 >= 0):
+                raise ValueError("EMSA: the (dilated) kernel must fit in the padded input")
+            if not (W - ratio + 2 * (ratio // 2) - 1 >= 0):
+                raise ValueError("EMSA: the (dilated) kernel must fit in the padded input")
         self.d_model = d_model
         self.d_k = d_k
         self.d_v = d_v

@@ -24,6 +24,8 @@ class ShuffleAttention(nn.Module):
 
     def __init__(self, channel: int = 512, reduction: int = 16, G: int = 8) -> None:
         super().__init__()
+        if not ((channel // (2 * G)) >= 1):
+            raise ValueError("ShuffleAttention: group_norm `gn`: `num_groups` must be at least 1")
         if channel % G != 0:
             raise ValueError(f"ShuffleAttention: splitting (g c) needs channel = {channel} to be divisible by G = {G}")
         if (channel // G) % 2 != 0:

@@ -30,6 +30,10 @@ class SKAttention(nn.Module):
         d = max(L, channel // reduction)
         if not all(k % 2 == 1 for k in kernels):
             raise ValueError("SKAttention: every kernel size must be odd, so that all branches keep the map's size")
+        if channel % group != 0:
+            raise ValueError(
+                f"SKAttention: conv2d `convs` (in_channels by groups) needs channel = {channel} to be divisible by group = {group}"
+            )
         self.channel = channel
         self.convs = nn.ModuleList(
             [

@@ -68,3 +68,29 @@ def test_wheel_compiles_a_spec_outside_the_checkout(tmp_path):
     generated = (work / "out" / "sge.py").read_bytes()
     assert generated == (REPO_ROOT / "generated" / "sge.py").read_bytes()
     print(f"\nbuild + install + compile from the wheel: {time.perf_counter() - start:.1f} s")
+
+
+def _readme_commands() -> list[str]:
+    """The shell commands of README.md's quick start (the ```sh blocks of that section)."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in section.split("```sh\n")[1:] for block in [block.split("```", 1)[0]]]
+
+
+def test_ci_runs_the_readme_test_command():
+    install, test = _readme_commands()
+    assert "pip install -e ." in install and "attndsl compile specs/sge.attn" in install
+    steps = [s.strip() for s in test.split("&&")]
+    assert steps.index("pip install torch==2.13.0") < steps.index("pip install -e '.[test]'"), steps
+    readme_pytest = steps[-1]
+    assert readme_pytest.startswith("python -m pytest"), readme_pytest
+
+    script = REPO_ROOT / ".ci" / "run"
+    assert os.access(script, os.X_OK), ".ci/run must be executable"
+    lines = [line.strip() for line in script.read_text(encoding="utf-8").splitlines()]
+    code = [line for line in lines if line and not line.startswith("#")]
+    assert "set -euo pipefail" in code
+    torch_line = next(i for i, line in enumerate(code) if "torch==2.13.0" in line)
+    extras_line = next(i for i, line in enumerate(code) if "-e '.[test]'" in line)
+    assert torch_line < extras_line, "install torch==2.13.0 before the test extras"
+    assert code[-1] == readme_pytest, f".ci/run runs {code[-1]!r}, the README says {readme_pytest!r}"

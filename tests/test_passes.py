@@ -1,0 +1,54 @@
+"""IR passes: common-subexpression and dead-code elimination."""
+
+from __future__ import annotations
+
+from attndsl.compiler import analyze, compile_source
+from attndsl.passes import eliminate_common_subexpressions, eliminate_dead_code
+
+
+def _block(source: str):
+    blocks, sink = analyze(source, "p.attn")
+    assert blocks, [d.message for d in sink.items]
+    return blocks[-1]
+
+
+def _ops(ir) -> list[str]:
+    return [ir.graph.nodes[n]["op"] for n in ir.topological()]
+
+
+def test_cse_merges_equal_computations():
+    ir = _block("block P():\n    input x: [b, n]\n    a = sigmoid(x * 2)\n    c = sigmoid(x * 2)\n    return a + c\n")
+    before = _ops(ir).count("sigmoid")
+    merged = eliminate_common_subexpressions(ir)
+    assert before == 2 and _ops(ir).count("sigmoid") == 1 and merged >= 2  # the mul and the sigmoid
+
+
+def test_cse_keeps_stochastic_layer_calls_apart():
+    source = ("block P(p: float = 0.5):\n    input x: [b, n]\n    layer drop = dropout(p)\n"
+              "    return drop(x) + drop(x)\n")
+    ir = _block(source)
+    eliminate_common_subexpressions(ir)
+    assert _ops(ir).count("call_layer") == 2  # two dropout masks in training, as written
+
+
+def test_cse_respects_guards():
+    source = ("block P(flag: bool = true):\n    input x: [b, n]\n    y = exp(x)\n    if flag:\n"
+              "        y = exp(x) * 2\n    return y\n")
+    ir = _block(source)
+    eliminate_common_subexpressions(ir)
+    assert _ops(ir).count("exp") == 2  # one is guarded, one is not
+
+
+def test_dce_removes_what_no_output_needs():
+    ir = _block("block P():\n    input x: [b, n]\n    unused = exp(x) * 3\n    return sigmoid(x)\n")
+    removed = eliminate_dead_code(ir)
+    assert removed == 3 and "exp" not in _ops(ir)  # exp, the scalar 3, the mul
+    assert "input" in _ops(ir)
+
+
+def test_generated_code_shows_the_passes():
+    result = compile_source("block P():\n    input x: [b, n]\n    unused = exp(x)\n"
+                            "    return sigmoid(x) * sigmoid(x)\n", "p.attn")
+    forward = result.code.split("def forward", 1)[1]
+    assert "exp" not in forward
+    assert forward.count(".sigmoid()") == 1
