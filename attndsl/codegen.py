@@ -478,21 +478,31 @@ class BlockRenderer:
                 unpack.append(f"{', '.join(targets)} = {info.name}.shape")
         return ranks + unpack + contract + self._guarded(checks, self.forward_name)
 
+    def _value(self, expr: Expr, code: str) -> list[tuple[str, str]]:
+        """Message parts naming a size and showing its run-time value: `c = {c}`, or `8`."""
+        if expr.is_const:
+            return [("text", self.math(expr))]
+        return [("text", f"{self.math(expr)} = "), ("code", code)]
+
     def _check_lines(self, check: CheckInfo, names, where: str) -> list[str]:
         block = self.ir.name
         condition = check.condition
         if isinstance(condition, Cond):
-            test = self.condition(condition, names)
+            if condition.op == "cmp":  # `if a < b:` reads better than `if not (a >= b):`
+                op, left, right = condition.args
+                test = self.condition(Cond("cmp", (_NEGATED[op], left, right)), names)
+            else:
+                test = f"not ({self.condition(condition, names)})"
             message = fstring([("text", f"{block}: {check.message}")])
-            return [f"if not ({test}):", f"    raise ValueError({message})"]
+            return [f"if {test}:", f"    raise ValueError({message})"]
         kind, a, b = condition
         left, right = sym.render(a, names), sym.render(b, names)
         if kind == "eq":
-            message = fstring([("text", f"{block}: {check.message} must agree, but {self.math(a)} = "), ("code", left),
-                               ("text", f" and {self.math(b)} = "), ("code", right)])
+            message = fstring([("text", f"{block}: {check.message} must agree, but "), *self._value(a, left),
+                               ("text", " and "), *self._value(b, right)])
             return [f"if {left} != {right}:", f"    raise ValueError({message})"]
-        message = fstring([("text", f"{block}: {check.message} needs {self.math(a)} = "), ("code", left),
-                           ("text", f" to be divisible by {self.math(b)} = "), ("code", right)])
+        message = fstring([("text", f"{block}: {check.message} needs "), *self._value(a, left),
+                           ("text", " to be divisible by "), *self._value(b, right)])
         wrapped_right = right if b.is_monomial and len(b.terms) == 1 and b.is_const or str(b).isidentifier() or \
             right.startswith("self.") and "." not in right[5:] and " " not in right else f"({right})"
         wrapped_left = left if " " not in left else f"({left})"

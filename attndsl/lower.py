@@ -133,6 +133,10 @@ class BlockLowering:
         if name in RESERVED or keyword.iskeyword(name) or name.startswith("__") or name == "_":
             raise self.error("E0105", f"`{name}` is reserved and cannot name a value", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
+        if kind in ("arg", "let") and name in self.known_blocks:
+            # __init__ builds sub-blocks by class name: a local of that name would shadow it.
+            raise self.error("E0105", f"`{name}` names a block of this file and cannot name a value", span,
+                             help=f"rename it, e.g. `{name[:1].lower()}{name[1:]}_`")
         if kind in ("arg", "param", "layer", "let") and (name in MODULE_ATTRIBUTES or name.startswith("_")):
             raise self.error("E0105", f"`{name}` would replace an attribute nn.Module relies on", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
@@ -147,7 +151,8 @@ class BlockLowering:
 
     def _check_loop_var(self, name: str, span: Span) -> None:
         """A comprehension's variable is written into the generated code as it is named."""
-        if name in RESERVED or keyword.iskeyword(name) or name.startswith("__") or name == "_":
+        if name in RESERVED or keyword.iskeyword(name) or name.startswith("__") or name == "_" or \
+                name in self.known_blocks:
             raise self.error("E0105", f"`{name}` is reserved and cannot name a loop variable", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
 

@@ -263,6 +263,11 @@ class ShapeChecker:
         symbols = set()
         for expr in exprs:
             symbols |= self.normal(expr).symbols()
+        ir = self.ir
+        nameable = set(ir.dim_origin) | {a.name for a in ir.args} | {l.name for l in ir.lets} | \
+            {f"len({a.name})" for a in ir.args if a.type == "list[int]"}
+        if symbols - nameable - set(self.derived):
+            return  # a comprehension's loop variable: the generated code cannot test it; torch does
         dims = {s for s in symbols if s in self.ir.dim_origin}
         where = "forward" if dims else "init"
         if key in self._seen_checks:
@@ -329,6 +334,14 @@ class ShapeChecker:
             return ()
         if op == "list_comp":
             layer = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+            var = layer.loop_var or attrs["attrs"]["var"]
+            if any(var in self.expand_derived(d).symbols() for d in shapes[0]):
+                # stack/cat need alike elements; a size that varies with the loop cannot be checked.
+                self.sink.error("E0201", f"the shape of each element, {show(shapes[0])}, depends on `{var}`: the "
+                                "elements may differ in shape", attrs["span"],
+                                help=f"add a `require` under which the sizes agree, e.g. `require all([{var} % 2 == 1 "
+                                     f"for {var} in {layer.iterable}])` for a conv padded by {var} // 2")
+                raise Abort()
             length = Expr.symbol(f"len({layer.iterable})")
             return ListShape(length, shapes[0])
         if op == "phi":

@@ -399,7 +399,18 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
         if not (denominator_expr.is_const or (len(denominator) == 1 and constant == 1 and denominator[0][1] == 1)):
             bottom = f"({bottom})"
         return f"{top} {divide} {bottom}" if style == "python" else f"{top}/{bottom}"
-    return _render_sum(expr, name, style, order)
+    text = _render_sum(expr, name, style, order)
+    if _is_bare_floordiv(expr):
+        return text[1:-1]  # `a // b` on its own needs no parentheses
+    return text
+
+
+def _is_bare_floordiv(expr: Expr) -> bool:
+    if not expr.is_monomial:
+        return False
+    ((monomial, coefficient),) = expr.terms.items()
+    return (coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1
+            and isinstance(monomial[0][0], Atom) and monomial[0][0].op == "floordiv")
 
 
 def _display_key(order):

@@ -48,9 +48,9 @@ class EMSA(nn.Module):
     ) -> None:
         super().__init__()
         if ratio > 1:
-            if not (H - ratio + 2 * (ratio // 2) - 1 >= 0):
+            if H - ratio + 2 * (ratio // 2) - 1 < 0:
                 raise ValueError("EMSA: the (dilated) kernel must fit in the padded input")
-            if not (W - ratio + 2 * (ratio // 2) - 1 >= 0):
+            if W - ratio + 2 * (ratio // 2) - 1 < 0:
                 raise ValueError("EMSA: the (dilated) kernel must fit in the padded input")
         self.d_model = d_model
         self.d_k = d_k

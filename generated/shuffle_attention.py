@@ -24,16 +24,14 @@ class ShuffleAttention(nn.Module):
 
     def __init__(self, channel: int = 512, reduction: int = 16, G: int = 8) -> None:
         super().__init__()
-        if not ((channel // (2 * G)) >= 1):
+        if channel // (2 * G) < 1:
             raise ValueError("ShuffleAttention: group_norm `gn`: `num_groups` must be at least 1")
         if channel % G != 0:
             raise ValueError(f"ShuffleAttention: splitting (g c) needs channel = {channel} to be divisible by G = {G}")
         if (channel // G) % 2 != 0:
-            raise ValueError(
-                f"ShuffleAttention: chunk into 2 needs channel/G = {channel // G} to be divisible by 2 = {2}"
-            )
+            raise ValueError(f"ShuffleAttention: chunk into 2 needs channel/G = {channel // G} to be divisible by 2")
         if channel % 2 != 0:
-            raise ValueError(f"ShuffleAttention: channel shuffle needs channel = {channel} to be divisible by 2 = {2}")
+            raise ValueError(f"ShuffleAttention: channel shuffle needs channel = {channel} to be divisible by 2")
         self.channel = channel
         self.G = G
         self.gn = nn.GroupNorm(channel // (2 * G), channel // (2 * G))

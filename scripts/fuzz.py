@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -44,14 +45,29 @@ STRATEGIES = {
 }
 
 
+CASE_TIMEOUT = 30  # seconds; a case that takes longer is reported as a hang
+
+
+class CaseTimeout(Exception):
+    """A case ran longer than CASE_TIMEOUT (a hang or an exponential blow-up)."""
+
+
+def _alarm(signum, frame):
+    raise CaseTimeout(f"the case ran longer than {CASE_TIMEOUT} s")
+
+
 def run_case(strategy: str, seed: int):
     """(outcome, source, path, error or None) of one case."""
     make, oracle = STRATEGIES[strategy]
     path, source = make(RandomChooser(random.Random(seed)))
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(CASE_TIMEOUT)
     try:
         return oracle(source, path), source, path, None
     except Exception as error:  # noqa: BLE001 - an escaping exception is the finding
         return "internal-error", source, path, error
+    finally:
+        signal.alarm(0)
 
 
 def _worker(args):
@@ -67,7 +83,7 @@ def _worker(args):
         counts["cases"] += 1
         counts[outcome] += 1
         if error is not None:
-            signature = failure_signature(error)
+            signature = ("CaseTimeout", "") if isinstance(error, CaseTimeout) else failure_signature(error)
             if signature not in seen:
                 seen.add(signature)
                 failures.append((signature, seed, path, source, _format(error)))
@@ -155,7 +171,8 @@ def main(argv=None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         print(f"\n{len(failures)} distinct internal error(s); reproducers in {args.out}:")
     for index, ((strategy, signature), (seed, path, source, trace)) in enumerate(sorted(failures.items(), key=str)):
-        minimal = source if args.no_minimize else minimize(source, _still_fails(strategy, signature, path))
+        slow = signature[0] == "CaseTimeout"  # minimising a hang would take hours
+        minimal = source if args.no_minimize or slow else minimize(source, _still_fails(strategy, signature, path))
         stem = f"{strategy}-{index:02d}-{signature[0]}"
         (args.out / f"{stem}.attn").write_text(minimal, encoding="utf-8")
         (args.out / f"{stem}.txt").write_text(

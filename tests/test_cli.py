@@ -240,24 +240,24 @@ def test_failing_spec_does_not_stop_the_others(tmp_path, capsys):
     assert re.search(r"bad\.attn:4:12: error\[E\d{4}\]", capsys.readouterr().err)
 
 
-@pytest.mark.xfail(strict=True, reason="cli bug: two specs with one stem both write DIR/<stem>.py; "
-                   "the second silently replaces the first (should be a usage error, exit 2)")
 def test_two_specs_with_the_same_stem_are_refused(tmp_path, capsys):
+    """Both would write DIR/x.py; the second must not silently replace the first."""
     for folder, source in (("a", SGE), ("b", SPECS_DIR / "se.attn")):
         (tmp_path / folder).mkdir()
         shutil.copy(source, tmp_path / folder / "x.attn")
     out = tmp_path / "out"
     assert main(["compile", str(tmp_path / "a" / "x.attn"), str(tmp_path / "b" / "x.attn"), "-o", str(out)]) == 2
+    assert "x.py" in capsys.readouterr().err
     assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="cli bug: -o naming an existing file is an internal error "
-                   "(FileExistsError, exit 3) instead of a usage error (exit 2)")
 def test_output_dir_that_is_a_file_is_a_usage_error(tmp_path, capsys):
     not_a_dir = tmp_path / "out"
     not_a_dir.write_text("", encoding="utf-8")
     assert main(["compile", str(SGE), "-o", str(not_a_dir)]) == 2
-    assert "internal error" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "is a file" in err, err
+    assert not_a_dir.read_text(encoding="utf-8") == ""
 
 
 # ----------------------------------------------------------------------------- check

@@ -164,6 +164,54 @@ REGRESSIONS = {
         "block B(flag: bool = true):\n    input x: [b, n, d]\n"
         "    if flag:\n        t = x\n    else:\n        t = sum(x, dim=[1, 2], keepdim=true)\n"
         '    return rearrange(t, "b n d -> (b n) d")\n', "E0206"),
+    # Found by running the examples of mutated catalogue specs:
+    # a `let` redefining an argument stayed in ir.lets referring to itself; expanding it took
+    # exponential time (a hang).
+    "let_redefines_an_argument": ("block B(d: int = 16, L: int = 32):\n    input x: [b, c]\n"
+                                  "    let d = max(L, 64 // d)\n    layer fc = linear(d, 2)\n    return x\n", "E0103"),
+    # A required input after an optional one: `def forward(self, mask=None, x)`.
+    "required_input_after_optional": ("block B():\n    input mask: [b, n] = None\n    input x: [b, n]\n"
+                                      "    return x\n", "E0116"),
+    # shuffle(out, 1.5): a fractional group count reshaped with the wrong sizes (RuntimeError).
+    "fractional_shuffle_groups": ("block B():\n    input x: [b, 6, h, w]\n    return shuffle(x, 1.5)\n", "E0113"),
+    "fractional_rearrange_size": ('block B():\n    input x: [b, 6]\n    return rearrange(x, "b (g c) -> b g c", g=1.5)\n',
+                                  "E0113"),
+    # A layer (or param) declared under one `if`, used under another: AttributeError at run time.
+    "layer_used_outside_its_if": ("block B(ratio: int = 1, d: int = 4):\n    input x: [b, d]\n"
+                                  "    if ratio > 1:\n        layer fc = linear(d, d)\n"
+                                  "    if ratio > -64:\n        y = fc(x)\n    else:\n        y = x\n    return y\n",
+                                  "E0106"),
+    "param_used_outside_its_if": ("block B(simple: bool = false, n: int = 4):\n    input x: [b, n]\n"
+                                  "    if simple:\n        param w: [n] = ones\n"
+                                  "    if simple:\n        y = x\n    else:\n        y = x * w\n    return y\n",
+                                  "E0106"),
+    # An optional input used outside `if name:`: `tensor * None` (TypeError).
+    "optional_input_used_unguarded": ("block B():\n    input x: [b, n]\n    input w: [b, n] = None\n"
+                                      "    return x * w\n", "E0106"),
+    # `_` named a dim: the generated `_, n, d = x.shape` never binds it (NameError).
+    "underscore_dim": ("block B():\n    input x: [b, _, d]\n    return x * 2\n", "E0105"),
+    # A keyword as a comprehension variable: `for try in self.fcs` (black could not parse it).
+    "keyword_loop_variable": ("block B(d: int = 4, kernels: list[int] = [1, 3]):\n    input x: [b, d]\n"
+                              "    layer fcs = [linear(d, d) for k in kernels]\n"
+                              "    return stack([try(x) for try in fcs], dim=0)\n", "E0105"),
+    # A kernel of 10**26: torch.empty overflowed when built.
+    "absurd_kernel_size": ("block B(h: int = 2):\n    input x: [b, h, n, m]\n"
+                           "    layer conv = conv2d(h, h, 99999999999999999999999999)\n    return conv(x)\n", "E0205"),
+    # The element shape of a layer list's comprehension depends on the loop variable (SK
+    # without its `require`): the run-time check named `k`, outside any loop (NameError).
+    "element_shape_depends_on_loop": (
+        "block B(c: int = 4, kernels: list[int] = [1, 3]):\n    input x: [b, c, h, w]\n"
+        "    layer convs = [conv2d(c, c, k, padding=k // 2) for k in kernels]\n"
+        "    return sum(stack([conv(x) for conv in convs], dim=0), dim=0)\n", "E0201"),
+    # An argument named like a block of the file shadowed its class in __init__ (TypeError).
+    "argument_named_like_a_block": ("block Gate():\n    input x: [b]\n    return x\n"
+                                    "block B(Gate: int = 49):\n    input x: [b]\n    layer g = Gate()\n"
+                                    "    return g(x)\n", "E0105"),
+    "element_shape_with_its_require": (
+        "block B(c: int = 4, kernels: list[int] = [1, 3]):\n    input x: [b, c, h, w]\n    example(x=[1, 4, 5, 5])\n"
+        "    require all([k % 2 == 1 for k in kernels])\n"
+        "    layer convs = [conv2d(c, c, k, padding=k // 2) for k in kernels]\n"
+        "    return sum(stack([conv(x) for conv in convs], dim=0), dim=0)\n", "ok"),
 }
 
 
