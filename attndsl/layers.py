@@ -133,7 +133,14 @@ def _layer_norm(ctx, args, shape):
 
 def _group_norm(ctx, args, shape):
     _channels(ctx, shape, args["num_channels"], "num_channels")
-    ctx.divide(args["num_channels"], args["num_groups"], "num_channels into num_groups")
+    per_group = ctx.divide(args["num_channels"], args["num_groups"], "num_channels into num_groups")
+    # torch normalises each group over its channels and positions, train or eval: one value fails.
+    for dim in shape[2:]:
+        per_group = per_group * dim
+    per_group = ctx.normal(per_group)
+    if per_group.is_const and per_group.value < 2:
+        ctx.error("E0205", f"group_norm normalises each group over its channels and positions, but a group of "
+                  f"{show_shape(shape)} has only {per_group.value} value", help="use fewer groups")
     return shape
 
 
@@ -147,7 +154,7 @@ def _check_linear(a, args):
 
 def _check_conv(a, args):
     for name in ("in_channels", "out_channels"):
-        a.at_least(name, 0)
+        a.at_least(name, 1)  # a conv with no channels builds, then fails in forward
     for name in ("kernel_size", "stride", "dilation", "groups"):
         a.at_least(name, 1)
     if args.get("padding") == "same":

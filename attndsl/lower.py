@@ -25,6 +25,8 @@ ARG_TYPES = ("int", "float", "bool", "list[int]")
 PARAM_INITS = ("zeros", "ones", "randn")
 SCALAR_FUNCTIONS = ("max", "min", "sqrt")
 # Names that generated code relies on; a spec may not rebind them (issue: injection-safe output).
+MAX_COUNT = 1024  # pieces of a chunk
+MAX_SCALAR = 2**63  # a whole number combined with a tensor is a Python int: torch takes 64 bits
 RESERVED = {"self", "torch", "nn", "F", "OrderedDict", "super", "forward", "None", "True", "False", "inf",
             # builtins the generated code calls
             "len", "max", "min", "all", "float", "int", "getattr", "ValueError"}
@@ -266,6 +268,11 @@ class BlockLowering:
                 raise self.error("E0113", "a layer list loops over a list[int] argument", value.iterable.span)
             saved = self.scope.get(value.var)
             self._check_loop_var(value.var, value.var_span)
+            shadowed = self.scope.get(value.var)
+            if shadowed is not None and shadowed[0] in ("arg", "let", "dim", "loopvar", "scalar"):
+                # Its sizes would be one symbol with the hidden name's: shapes would seem to agree.
+                raise self.error("E0103", f"`{value.var}` is already defined; the loop variable would hide it",
+                                 value.var_span, labels=[_label(shadowed[2], "defined here")])
             self.scope[value.var] = ("loopvar", Expr.symbol(value.var), value.var_span)
             try:
                 element = self._layer_spec(value.element)
@@ -499,8 +506,11 @@ class BlockLowering:
             children = [(None, self._layer_spec(a)) for a in node.args]
             children += [(kw.name, self._layer_spec(kw.value)) for kw in node.kwargs]
             for name, _ in children:
-                if name is not None and (not name.isidentifier() or name.startswith("__")):
-                    raise self.error("E0113", f"`{name}` cannot name a child layer", node.span)
+                if name is not None and (not name.isidentifier() or name.startswith("_")
+                                         or name in MODULE_ATTRIBUTES):
+                    # nn.Sequential sets them as attributes: `float=...` clashes with Module.float.
+                    raise self.error("E0105" if name in MODULE_ATTRIBUTES else "E0113",
+                                     f"`{name}` cannot name a child layer", node.span)
             return LayerSpec("sequential", {}, [], children, span=node.span)
         if kind in self.known_blocks:
             if kind == self.block.name:
@@ -757,6 +767,9 @@ class BlockLowering:
     def _operand(self, value: Value, node: ast.Node) -> int:
         if isinstance(value, Tensor):
             return value.node
+        if isinstance(value, Expr) and value.is_const and abs(value.value) >= MAX_SCALAR:
+            raise self.error("E0119", "this number is too large to combine with a tensor",
+                             node.span, help="torch takes numbers within 64 bits; write `inf` for infinity")
         if isinstance(value, (Expr, Literal)):
             return self.ir.add_node("scalar", [], span=node.span, guard=tuple(self.guard), value=value,
                                     float_symbols=frozenset(self.float_symbols))
@@ -943,6 +956,9 @@ class BlockLowering:
             attrs[param.name] = int(value.value)
             if kind == "count" and attrs[param.name] < 1:
                 raise self.error("E0115", f"`{param.name}` must be at least 1", arg_node.span)
+            if kind == "count" and attrs[param.name] > MAX_COUNT:
+                # One name per piece: chunk(x, 1e308) would never finish compiling.
+                raise self.error("E0115", f"`{param.name}` must be at most {MAX_COUNT}", arg_node.span)
         elif kind == "axes":
             items = value if isinstance(value, list) else [value]
             if not items or not all(isinstance(v, Expr) and v.is_const and v.value.denominator == 1 for v in items):

@@ -266,10 +266,27 @@ class ShapeChecker:
         ir = self.ir
         nameable = set(ir.dim_origin) | {a.name for a in ir.args} | {l.name for l in ir.lets} | \
             {f"len({a.name})" for a in ir.args if a.type == "list[int]"}
+        loop = next((l for l in ir.layers if l.loop_var and l.loop_var in symbols - nameable), None)
+        if loop is not None:
+            # A fact about each element of a layer list (`batch_norm2d(k) for k in kernels`):
+            # checked for every element, `all(... for k in kernels)`.
+            every = f"for every {loop.loop_var} in {loop.iterable}"
+            if isinstance(condition, Cond):
+                inner, what = condition, f"{what}, {every}"
+            elif condition[0] == "eq":
+                inner, what = Cond("cmp", ("==", condition[1], condition[2])), f"{what} must agree {every}"
+            else:
+                inner = Cond("cmp", ("==", sym.mod(condition[1], condition[2]), Expr.const(0)))
+                what = f"{what}: {condition[1]} must be divisible by {condition[2]} {every}"
+            condition = Cond("all_elems", (loop.iterable, loop.loop_var, inner))
+            key = ("all", loop.iterable, key)
+            symbols = (symbols - {loop.loop_var}) | {loop.iterable}
+            nameable = nameable | {loop.iterable}
         if symbols - nameable - set(self.derived):
-            return  # a comprehension's loop variable: the generated code cannot test it; torch does
+            return  # nothing the generated code can name: torch checks it
         dims = {s for s in symbols if s in self.ir.dim_origin}
-        where = "forward" if dims else "init"
+        # Under `if mask:` (an optional input) or a test of a size, only forward can tell.
+        where = "forward" if dims or any(_run_time_condition(c, set(ir.dim_origin)) for c in guard) else "init"
         if key in self._seen_checks:
             return
         self._seen_checks.add(key)
@@ -291,7 +308,7 @@ class ShapeChecker:
                 # Users of a node whose shape is unknown are skipped: one error, not a cascade.
         for param in self.ir.params:
             for dim in param.shape:
-                self._whole(dim, param.span, f"param {param.name}")
+                self._whole(dim, param.span, f"param {param.name}", param.guard)
 
     def _check_layer_arguments(self, info, spec: LayerSpec) -> None:
         """What torch's constructors would reject (groups that do not divide the channels,
@@ -302,8 +319,13 @@ class ShapeChecker:
         if definition is not None and definition.check is not None:
             definition.check(LayerArguments(self, info, spec), spec.args)
 
-    def _whole(self, dim: Expr, span: Span, what: str) -> None:
+    def _whole(self, dim: Expr, span: Span, what: str, guard=()) -> None:
         normal = self.normal(dim)
+        if not normal.is_const and not self.provably_at_least(normal, 0) and \
+                all(c.denominator == 1 for c in normal.terms.values()):
+            # `[a // -2]`: torch.zeros would fail on a negative size when the module is built.
+            self.add_check(Cond("cmp", (">=", dim, Expr.const(0))), f"{what} has a negative dimension", span=span,
+                           guard=guard)
         if normal.is_const and (normal.value.denominator != 1 or normal.value < 0):
             self.sink.error("E0205", f"{what} has a dimension {dim} = {normal.value}, not a whole number", span,
                             help="use `//` for integer division")
@@ -451,6 +473,18 @@ class ShapeChecker:
             self.opaque |= dim.symbols() & set(getattr(callee, "opaque", ()))
             result.append(sym.substitute(dim, mapping))
         return tuple(result)
+
+
+def _run_time_condition(cond: Cond, dims: set[str]) -> bool:
+    """Whether a guard can only be evaluated in forward (an input's presence, an input's size)."""
+    if cond.op == "present":
+        return True
+    for arg in cond.args:
+        if isinstance(arg, Cond) and _run_time_condition(arg, dims):
+            return True
+        if isinstance(arg, Expr) and arg.symbols() & dims:
+            return True
+    return False
 
 
 class LayerArguments:

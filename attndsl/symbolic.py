@@ -469,7 +469,7 @@ def _wrap(expr: Expr, text: str) -> str:
         simple = expr.value >= 0 and expr.value.denominator == 1
     elif expr.is_monomial:  # a lone factor to the first power: `c`, `(a // b)`, `max(a, b)`
         ((monomial, coefficient),) = expr.terms.items()
-        simple = coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1
+        simple = coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and not _is_bare_floordiv(expr)
     else:
         simple = False
     return text if simple else f"({text})"

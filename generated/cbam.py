@@ -15,6 +15,8 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, channel: int, reduction: int = 16) -> None:
         super().__init__()
+        if channel // reduction < 1:
+            raise ValueError("ChannelAttention: conv2d `se`: `out_channels` must be at least 1")
         self.channel = channel
         self.se = nn.Sequential(
             nn.Conv2d(channel, channel // reduction, 1, bias=False),

@@ -207,6 +207,53 @@ REGRESSIONS = {
     "argument_named_like_a_block": ("block Gate():\n    input x: [b]\n    return x\n"
                                     "block B(Gate: int = 49):\n    input x: [b]\n    layer g = Gate()\n"
                                     "    return g(x)\n", "E0105"),
+    # Found by the 100000-case run:
+    # chunk(x, 1e308) made 10**308 item nodes (a hang).
+    "absurd_chunk_count": ("block B():\n    input x: [b, 4]\n    p, q = chunk(x, 1e308, dim=1)\n    return p\n",
+                           "E0115"),
+    # A check on a tensor under `if mask:` (an optional input) was rendered in __init__ (NameError).
+    "check_under_optional_input": (
+        "block B(h: int = 2, d: int = 4):\n    input x: [b, h, n]\n    input w: [d, n] = None\n"
+        "    example(x=[1, 2, 3])\n    y = x\n    if w:\n        y = x * w\n    return y\n", "ok"),
+    # A sequential child named `float` clashed with nn.Module.float (KeyError when built).
+    "sequential_child_named_float": ("block B(h: int = 2):\n    input x: [b, h]\n"
+                                     "    layer s = sequential(fc=linear(h, h), float=relu())\n    return s(x)\n",
+                                     "E0105"),
+    # `t / 1e308` rendered a 309-digit int (OverflowError in torch).
+    "huge_scalar": ("block B():\n    input x: [b]\n    return x / 1e308\n", "E0119"),
+    # A conv whose out_channels is 0 (`channel // reduction` with reduction > channel) builds,
+    # then the next conv fails in forward: a check when built.
+    "conv_without_channels": ("block B(c: int = 64, r: int = 16):\n    input x: [b, c, h, w]\n"
+                              "    example(c=64, r=512, x=[2, 64, 3, 3])\n"
+                              "    layer se = sequential(conv2d(c, c // r, 1), conv2d(c // r, c, 1))\n"
+                              "    return se(x)\n", "runtime-check"),
+    "conv_without_channels_constant": ("block B():\n    input x: [b, 4, h, w]\n    layer conv = conv2d(4, 0, 1)\n"
+                                       "    return conv(x)\n", "E0205"),
+    # group_norm with one value per group (channels/groups * positions == 1): ValueError in torch.
+    "group_norm_one_value": ("block B():\n    input x: [b, 3, h, w]\n    layer gn = group_norm(3, 3)\n"
+                             "    return gn(avg_pool(x))\n", "E0205"),
+    # A layer list's loop variable named like a `let`: both were one symbol, so a mismatch
+    # between them looked proven (RuntimeError in torch).
+    "loop_variable_shadows_a_let": (
+        "block B(c: int = 4, kernels: list[int] = [7], L: int = 32):\n    input x: [b, c]\n"
+        "    let k = max(L, c)\n    layer fc = linear(c, k)\n    layer fcs = [linear(k, c) for k in kernels]\n"
+        "    return stack([f(fc(x)) for f in fcs], dim=0)\n", "E0103"),
+    # A fact about each element of a layer list (`batch_norm2d(k)` on `channel` channels) was
+    # a check naming `k` outside its loop; now `all(channel == k for k in kernels)`.
+    "per_element_check": (
+        "block B(channel: int = 4, kernels: list[int] = [1]):\n    input x: [b, channel, h, w]\n"
+        "    example(channel=4, kernels=[4], x=[2, 4, 3, 3])\n    example(channel=4, x=[2, 4, 3, 3])\n"
+        "    layer norms = [batch_norm2d(k) for k in kernels]\n"
+        "    return sum(stack([n(x) for n in norms], dim=0), dim=0)\n", "runtime-check"),
+    # Found by the confirmation run: `x // (a // 6)` rendered as `x // a // 6` (wrong sizes in
+    # a reshape, a wrong run-time check) once bare floor divisions lost their parentheses.
+    "floordiv_by_a_floordiv": ("block B(a: int, k: int = 1, g: int = 6):\n    input x: [b, c, h, a // 12]\n"
+                               "    example(x=[1, 12, 4, 1], a=12)\n"
+                               "    layer conv = conv2d(12 * k, g // 6, 2, a // 6, padding=k)\n"
+                               "    return shuffle(mean(conv(x), [1], true), 1)\n", "ok"),
+    # A param dimension that an argument makes negative: RuntimeError when built.
+    "negative_param_dimension": ("block B(a: int):\n    input x: [b]\n    example(a=2, x=[3])\n"
+                                 "    param p: [a // -2] = randn\n    return x\n", "runtime-check"),
     "element_shape_with_its_require": (
         "block B(c: int = 4, kernels: list[int] = [1, 3]):\n    input x: [b, c, h, w]\n    example(x=[1, 4, 5, 5])\n"
         "    require all([k % 2 == 1 for k in kernels])\n"
