@@ -109,21 +109,22 @@ def _norm_channels(ctx, args, shape):
     return shape
 
 
-def _instance_norm(ctx, args, shape):
-    _channels(ctx, shape, args["num_features"], "num_features")
-    # It normalises each map over its positions, train or eval: torch rejects a single one.
+def _positions(ctx, shape) -> Expr:
+    """The number of spatial positions of a (batch, channel, spatial...) tensor."""
     positions = Expr.const(1)
     for dim in shape[2:]:
         positions = positions * dim
-    positions = ctx.normal(positions)
+    return ctx.normal(positions)
+
+
+def _instance_norm(ctx, args, shape):
+    _channels(ctx, shape, args["num_features"], "num_features")
+    # It normalises each map over its positions, train or eval: torch rejects a single one.
+    positions = _positions(ctx, shape)
     if positions.is_const and positions.value < 2:
-        ctx.error("E0205", f"instance_norm2d normalises over the spatial positions, but {show_shape(shape)} has "
+        ctx.error("E0205", f"instance_norm2d normalises over the spatial positions, but {ctx.show(shape)} has "
                   f"only {positions.value}", help="a global pool leaves one position: use layer_norm or batch_norm2d")
     return shape
-
-
-def show_shape(shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 def _layer_norm(ctx, args, shape):
@@ -135,12 +136,10 @@ def _group_norm(ctx, args, shape):
     _channels(ctx, shape, args["num_channels"], "num_channels")
     per_group = ctx.divide(args["num_channels"], args["num_groups"], "num_channels into num_groups")
     # torch normalises each group over its channels and positions, train or eval: one value fails.
-    for dim in shape[2:]:
-        per_group = per_group * dim
-    per_group = ctx.normal(per_group)
+    per_group = ctx.normal(per_group * _positions(ctx, shape))
     if per_group.is_const and per_group.value < 2:
         ctx.error("E0205", f"group_norm normalises each group over its channels and positions, but a group of "
-                  f"{show_shape(shape)} has only {per_group.value} value", help="use fewer groups")
+                  f"{ctx.show(shape)} has only {per_group.value} value", help="use fewer groups")
     return shape
 
 
