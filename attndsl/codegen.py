@@ -170,7 +170,7 @@ class BlockRenderer:
         names = names or self.forward_name
         if isinstance(value, Literal):
             text = 'float("inf")' if value.value > 0 else 'float("-inf")'
-            return (text, ATOM) if value.value > 0 else (text, ATOM)
+            return text, ATOM
         text = sym.render(value, names, style="float", order=self.order)
         if value.is_const:
             return text, (UNARY if value.value < 0 else ATOM)
@@ -503,8 +503,8 @@ class BlockRenderer:
             return [f"if {left} != {right}:", f"    raise ValueError({message})"]
         message = fstring([("text", f"{block}: {check.message} needs "), *self._value(a, left),
                            ("text", " to be divisible by "), *self._value(b, right)])
-        wrapped_right = right if b.is_monomial and len(b.terms) == 1 and b.is_const or str(b).isidentifier() or \
-            right.startswith("self.") and "." not in right[5:] and " " not in right else f"({right})"
+        # `%` binds like `*`: anything with an operator in it gets parentheses.
+        wrapped_right = right if " " not in right else f"({right})"
         wrapped_left = left if " " not in left else f"({left})"
         return [f"if {wrapped_left} % {wrapped_right} != 0:", f"    raise ValueError({message})"]
 

@@ -101,10 +101,6 @@ def _describe(terminal: str) -> str:
     return repr(pattern.value) if pattern.type == "str" else terminal.lower()
 
 
-def _span_of(path: str, item) -> Span:
-    meta = item.meta if isinstance(item, Tree) else item
-    return Span(path, meta.line, meta.column, meta.end_line, meta.end_column)
-
 
 class _ToAst(Transformer):
     """Builds `attndsl.syntax` nodes from the Lark tree, keeping positions."""

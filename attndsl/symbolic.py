@@ -200,11 +200,6 @@ class Facts:
     def __init__(self) -> None:
         self.integers: set[Expr] = set()
 
-    def copy(self) -> "Facts":
-        new = Facts()
-        new.integers = set(self.integers)
-        return new
-
     def add_integer(self, expr: Expr) -> None:
         self.integers.add(expr)
 
@@ -474,9 +469,3 @@ def _wrap(expr: Expr, text: str) -> str:
         simple = False
     return text if simple else f"({text})"
 
-
-def all_symbols(exprs: Iterable[Expr]) -> set[str]:
-    found: set[str] = set()
-    for expr in exprs:
-        found |= expr.symbols()
-    return found
