@@ -66,7 +66,10 @@ def _analyze(source: str, path: str) -> tuple[list, DiagnosticSink]:
     return blocks, sink
 
 
-def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = True, format: bool = True) -> CompileResult:
+def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = True, format: bool = True,
+                   optimize: bool = True) -> CompileResult:
+    """Compile a spec's text. `optimize=False` leaves out the optimising passes (attention
+    fusion, layout and constant folding, reassociation): the module as the spec reads."""
     from .codegen import Options, render_module
     from .passes import run_passes
 
@@ -74,7 +77,7 @@ def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = 
     if not blocks:
         return CompileResult(None, sink.items)
     for ir in blocks:
-        run_passes(ir)
+        run_passes(ir, optimize=optimize)
     try:
         code = render_module(blocks, Options(runtime_checks=runtime_checks, source_name=path))
         if format:
@@ -90,12 +93,12 @@ def format_python(code: str) -> str:
     return black.format_str(code, mode=black.Mode(line_length=LINE_LENGTH))
 
 
-def compile_file(path: str | Path, *, runtime_checks: bool = True) -> str:
+def compile_file(path: str | Path, *, runtime_checks: bool = True, optimize: bool = True) -> str:
     """Compile a spec file and return the generated module's source; raise CompileError."""
     path = Path(path)
     source = path.read_text(encoding="utf-8")
     display = _display_path(path)
-    result = compile_source(source, display, runtime_checks=runtime_checks)
+    result = compile_source(source, display, runtime_checks=runtime_checks, optimize=optimize)
     if not result.ok:
         raise CompileError([d for d in result.diagnostics], {display: source})
     return result.code

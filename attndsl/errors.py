@@ -120,6 +120,30 @@ CATALOGUE: list[ErrorDoc] = [
              "A group with more than one axis of unknown size, or a size given for an axis the pattern "
              "does not have.",
              _HEAD + "    return rearrange(x, \"b n (h k) -> b h n k\")\n", 3, 12),
+    ErrorDoc("E0207", "the example does not fit",
+             "An `example` is what readers and tests run: its sizes must match the inputs' declared shapes, "
+             "and its arguments must satisfy every `require` and every check the module makes.",
+             "block B(d: int = 4):\n    input x: [b, d]\n    example(x=[2, 5])\n    return x\n", 3, 5),
+    ErrorDoc("E0208", "a size the generated code cannot name",
+             "A check depends on a size that has no name where the check runs: a sub-block's `let` chosen by "
+             "an `if` on an argument the caller passes through. Give the sub-block the value, or decide the "
+             "condition in the caller.",
+             "block Inner(wide: bool = true, d: int = 4):\n    input x: [b, d]\n    if wide:\n"
+             "        let m = 2 * d\n    else:\n        let m = d\n    param w: [m] = zeros\n"
+             "    return cat([x, x], dim=1) * w\n\n"
+             "block Outer(wide: bool = true, d: int = 4):\n    input x: [b, d]\n    layer inner = Inner(wide, d)\n"
+             "    return inner(x)\n", 13, 12),
+    ErrorDoc("E0209", "wrong element type",
+             "A boolean mask where a floating-point tensor is needed, or the reverse: `masked_fill` takes a "
+             "mask declared `bool[...]` (or made by a comparison); layers and arithmetic take floating point.",
+             "block B(d: int = 4):\n    input x: [b, d]\n    input m: [b, d]\n"
+             "    return masked_fill(x, m, 0)\n", 4, 12),
+    ErrorDoc("E0210", "too many shape-changing conditions",
+             "Each `if` whose branches give a value different shapes doubles the combinations the checker "
+             "walks; more than 8 independent ones are refused.",
+             "block B(" + ", ".join(f"f{i}: bool = true" for i in range(9)) + "):\n    input x: [b, d]\n"
+             + "".join(f"    if f{i}:\n        x = cat([x, x], dim=1)\n    else:\n        x = x * 2\n" for i in range(9))
+             + "    return x\n", 1, 1),
     ErrorDoc("W0001", "unused argument",
              "A constructor argument nothing reads (kept when the published signature has it).",
              "block B(d: int = 4, unused: int = 2):\n    input x: [b, d]\n    return x\n", 1, 21),
@@ -137,6 +161,16 @@ CATALOGUE: list[ErrorDoc] = [
              "block B(d: int = 4, kernels: list[int] = [1, 3]):\n    input x: [b, d]\n"
              "    layer fc = linear(d, d)\n    layer fcs = [linear(d, d) for k in kernels]\n"
              "    return stack([fc(fc(x)) for fc in fcs], dim=0)\n", 5, 33),
+    ErrorDoc("W0006", "sizes that broadcast",
+             "Two sizes computed from arguments meet in an elementwise op without being provably equal: torch "
+             "takes them when they are equal or when either is 1, and so does the module. Most often they were "
+             "meant to be equal; `require a == b` says so and silences the warning.",
+             "block B(c: int = 4, k: int = 4):\n    input x: [b, c]\n    param w: [k] = ones\n"
+             "    return x * w\n", 4, 12),
+    ErrorDoc("W0007", "a name hides a function",
+             "A layer, param, input or value named like a function of the language (`softmax`, `mean`, ...): "
+             "after it, calls of that name mean the new definition.",
+             _HEAD + "    layer softmax = softmax(dim=-1)\n    return softmax(x)\n", 3, 5),
 ]
 
 BY_CODE = {doc.code: doc for doc in CATALOGUE}
@@ -162,8 +196,10 @@ def render_markdown(messages: dict[str, str]) -> str:
 
 
 def _printable(text: str) -> str:
+    """Control characters spelled out; only a line no one could read (E0008's thousands of
+    parentheses) is shortened, visibly, never a message."""
     shown = "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
-    return "\n".join(line if len(line) <= 100 else f"{line[:40]} ...{len(line) - 60} more... {line[-20:]}"
+    return "\n".join(line if len(line) <= 300 else f"{line[:60]} [... {len(line) - 80} characters ...] {line[-20:]}"
                      for line in shown.split("\n"))
 
 

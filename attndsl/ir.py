@@ -52,6 +52,7 @@ class InputInfo:
     optional: bool
     span: Span
     node: int  # the graph node standing for it
+    dtype: str = "float"  # "float" (any floating point) or "bool"
 
 
 @dataclass
@@ -110,6 +111,23 @@ class CheckInfo:
     where: str  # "init" or "forward"
     guard: Guard = ()
     source: Any = None  # for `require`: the condition's AST, rendered as written
+    # "require" (the spec's), "argument" (a bound on one argument, made first in __init__),
+    # "statement" (what a let, require, layer or `if` of the spec needs to be computed,
+    # made just before it) or "auto" (what an op or layer needs of sizes).
+    kind: str = "auto"
+    position: tuple | None = None  # for "statement" checks: the (line, column) of their statement
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """What computing a constructor-time expression needs: a divisor that is not zero
+    ("nonzero"), a square root of a number that is not negative ("nonnegative")."""
+
+    need: str
+    expr: Expr
+    guard: Guard
+    span: Span
+    position: tuple  # (line, column) of the statement that computes it
 
 
 @dataclass
@@ -130,10 +148,13 @@ class BlockIR:
     span: Span | None = None
     # Where each dim symbol comes from: symbol -> (input name, axis)
     dim_origin: dict[str, tuple[str, int]] = field(default_factory=dict)
-    optional_dims: set[str] = field(default_factory=set)
+    optional_dims: set[str] = field(default_factory=set)  # dims first named by an optional input
+    optional_dim_origin: dict[str, tuple[str, int]] = field(default_factory=dict)
+    example_spans: list[Span] = field(default_factory=list)
     derived: dict[str, Expr] = field(default_factory=dict)  # checker-named dims -> definition
     uses_blocks: list[str] = field(default_factory=list)
     path: str = ""
+    preconditions: list[Precondition] = field(default_factory=list)
 
     # ------------------------------------------------------------------ graph helpers
     def add_node(self, op: str, operands: list[int], *, span: Span, guard: Guard = (), **attrs) -> int:

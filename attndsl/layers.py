@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import symbolic as sym
-from .ops import ParamSpec
+from .ops import ParamSpec, normalize_axis, parse_signature
 from .symbolic import Expr
 
 
@@ -35,16 +35,7 @@ LAYERS: dict[str, LayerDef] = {}
 
 def layer(name: str, torch_class: str, signature: str, shape, *, min_rank=1, max_rank=None, doc="",
           check=None) -> LayerDef:
-    from .ops import _literal
-
-    params = []
-    for part in filter(None, (p.strip() for p in signature.split(","))):
-        head, _, default = part.partition("=")
-        pname, _, kind = head.partition(":")
-        if default.strip():
-            params.append(ParamSpec(pname.strip(), kind.strip(), _literal(default.strip()), required=False))
-        else:
-            params.append(ParamSpec(pname.strip(), kind.strip()))
+    params = parse_signature(signature)
     definition = LayerDef(name, torch_class, params, shape, min_rank, max_rank, doc, check)
     LAYERS[name] = definition
     return definition
@@ -183,9 +174,8 @@ def _check_group_norm(a, args):
 
 
 def _check_dropout(a, args):
-    p = a.constant("p")
-    a.number("p")
-    a.require(None if p is None else 0 <= p <= 1, "p", f"dropout probability must be between 0 and 1, got {p}")
+    if a.number("p"):
+        a.within("p", 0, 1)  # torch's Dropout refuses any other probability
 
 
 def _check_pool(a, args):
@@ -226,7 +216,12 @@ layer("silu", "SiLU", "", _identity)
 layer("sigmoid", "Sigmoid", "", _identity)
 layer("tanh", "Tanh", "", _identity)
 layer("identity", "Identity", "", _identity)
-layer("softmax", "Softmax", "dim: axis", _identity)
+def _softmax(ctx, args, shape):
+    normalize_axis(ctx, None, args["dim"], len(shape))  # nn.Softmax(dim=3) fails on a rank-3 input
+    return shape
+
+
+layer("softmax", "Softmax", "dim: axis", _softmax)
 layer("adaptive_avg_pool2d", "AdaptiveAvgPool2d", "output_size: int", _adaptive, min_rank=4, max_rank=4,
       check=_check_adaptive)
 layer("adaptive_max_pool2d", "AdaptiveMaxPool2d", "output_size: int", _adaptive, min_rank=4, max_rank=4,

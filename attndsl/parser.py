@@ -126,7 +126,8 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def string(self, meta, children):
-        return ast.String(self._span(meta), unescape(str(children[0])[1:-1]))
+        raw = str(children[0])[1:-1]
+        return ast.String(self._span(meta), unescape(raw), raw)
 
     @v_args(meta=True)
     def true(self, meta, _):
@@ -250,8 +251,9 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def input_stmt(self, meta, children):
-        name, shape, default = children
-        return ast.Input(self._span(meta), str(name), shape, default is not None)
+        name, dtype, shape, default = children
+        return ast.Input(self._span(meta), str(name), shape, default is not None,
+                         str(dtype) if dtype is not None else None)
 
     def input_default(self, children):
         return True
@@ -344,6 +346,16 @@ class _ToAst(Transformer):
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
+
+
+def raw_offset(raw: str, offset: int) -> int:
+    """Where the `offset`-th character of `unescape(raw)` is written in `raw` (`\\t` is two)."""
+    position = 0
+    for _ in range(offset):
+        if position >= len(raw):
+            break
+        position += 2 if raw[position] == "\\" and position + 1 < len(raw) else 1
+    return position
 
 
 def unescape(raw: str) -> str:

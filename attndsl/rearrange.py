@@ -15,9 +15,9 @@ _TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z_][A-Za-z0-9_]*|1|\S)")
 
 
 class PatternError(Exception):
-    def __init__(self, message: str, offset: int = 0, help: str | None = None):
+    def __init__(self, message: str, offset: int = 0, help: str | None = None, length: int = 1):
         super().__init__(message)
-        self.message, self.offset, self.help = message, offset, help
+        self.message, self.offset, self.help, self.length = message, offset, help, length
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class Pattern:
         return [order.index(a) for group in self.right for a in group]
 
 
-def _parse_side(text: str, base: int) -> list[tuple[str, ...]]:
+def _parse_side(text: str, base: int, positions: list | None = None) -> list[tuple[str, ...]]:
+    """The groups of one side; `positions` collects (axis, offset) for every axis token."""
     groups: list[tuple[str, ...]] = []
     current: list[str] | None = None
     position = 0
@@ -60,6 +61,8 @@ def _parse_side(text: str, base: int) -> list[tuple[str, ...]]:
                 raise PatternError("'1' inside parentheses has no effect; remove it", offset)
             groups.append(())
         elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token):
+            if positions is not None:
+                positions.append((token, offset))
             if current is not None:
                 current.append(token)
             else:
@@ -77,23 +80,24 @@ def parse_pattern(text: str) -> Pattern:
         raise PatternError("a rearrange pattern needs exactly one '->'", 0,
                            help='for example "b (h d) n -> b h d n"')
     left_text, right_text = text.split("->")
-    left = _parse_side(left_text, 0)
-    right = _parse_side(right_text, len(left_text) + 2)
+    left_positions: list = []
+    right_positions: list = []
+    left = _parse_side(left_text, 0, left_positions)
+    right = _parse_side(right_text, len(left_text) + 2, right_positions)
     left_axes = [a for g in left for a in g]
     right_axes = [a for g in right for a in g]
-    for side, axes, base in (("left", left_axes, 0), ("right", right_axes, len(left_text) + 2)):
+    for side, positions in (("left", left_positions), ("right", right_positions)):
         seen = set()
-        for axis in axes:
-            if axis in seen:
-                raise PatternError(f"axis {axis!r} appears twice on the {side} side", base)
+        for axis, offset in positions:
+            if axis in seen:  # the caret goes under the second occurrence
+                raise PatternError(f"axis {axis!r} appears twice on the {side} side", offset, length=len(axis))
             seen.add(axis)
-    missing = set(left_axes) ^ set(right_axes)
-    if missing:
-        axis = sorted(missing)[0]
-        side = "right" if axis in left_axes else "left"
-        raise PatternError(
-            f"axis {axis!r} appears on one side of the pattern only",
-            text.find(axis),
-            help=f"rearrange only reorders, splits and merges axes: add {axis!r} to the {side} side",
-        )
+    for axis, offset in left_positions + right_positions:
+        if (axis in left_axes) != (axis in right_axes):
+            side = "right" if axis in left_axes else "left"
+            raise PatternError(
+                f"axis {axis!r} appears on one side of the pattern only", offset,
+                help=f"rearrange only reorders, splits and merges axes: add {axis!r} to the {side} side",
+                length=len(axis),
+            )
     return Pattern(tuple(left), tuple(right))

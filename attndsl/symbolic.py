@@ -264,20 +264,45 @@ def mod(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
     return a - b * floordiv(a, b, facts)
 
 
-def maximum(a: Expr, b: Expr) -> Expr:
-    a, b = as_expr(a), as_expr(b)
-    difference = a - b
-    if difference.is_const:
-        return a if difference.value >= 0 else b
-    return Expr.atom("max", *sorted((a, b), key=Expr.sort_key))
+def maximum(*args: Expr) -> Expr:
+    return _extremum("max", *args)
 
 
-def minimum(a: Expr, b: Expr) -> Expr:
-    a, b = as_expr(a), as_expr(b)
-    difference = a - b
-    if difference.is_const:
-        return a if difference.value <= 0 else b
-    return Expr.atom("min", *sorted((a, b), key=Expr.sort_key))
+def minimum(*args: Expr) -> Expr:
+    return _extremum("min", *args)
+
+
+def _extremum(op: str, *args: Expr) -> Expr:
+    """max/min of the arguments, flattened (`max(m, max(m, n))` is `max(m, n)`), with an
+    argument dropped where a constant difference decides it."""
+    items: list[Expr] = []
+    for value in map(as_expr, args):
+        nested = _lone_atom(value)
+        items += list(nested.args) if nested is not None and nested.op == op else [value]
+    kept: list[Expr] = []
+    for item in items:
+        dominated = False
+        for other in list(kept):
+            difference = item - other
+            if difference.is_const:
+                wins = difference.value > 0 if op == "max" else difference.value < 0
+                if wins:
+                    kept.remove(other)
+                else:
+                    dominated = True
+        if not dominated:
+            kept.append(item)
+    if len(kept) == 1:
+        return kept[0]
+    return Expr.atom(op, *sorted(kept, key=Expr.sort_key))
+
+
+def _lone_atom(expr: Expr) -> Atom | None:
+    if expr.is_monomial:
+        ((monomial, coefficient),) = expr.terms.items()
+        if coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and isinstance(monomial[0][0], Atom):
+            return monomial[0][0]
+    return None
 
 
 def sqrt(a: Expr) -> Expr:
@@ -400,6 +425,40 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
     return text
 
 
+# Python's operator precedences, as attndsl.ops numbers them, for what `render` writes.
+_ADD, _MUL, _UNARY, _POWER, _ATOM = 11, 12, 13, 14, 100
+
+
+def precedence(expr: Expr, style: str = "python") -> int:
+    """How tightly `render(expr, ..., style=style)` binds: the precedence of its top-level
+    operator, so a caller knows when to parenthesise it (`x * (d // 2)`, not `x * d // 2`)."""
+    constant, denominator = _lcm_denominator(expr)
+    if style == "float":
+        constant = 1
+    if constant != 1 or denominator:
+        return _MUL  # `top // bottom`, `top/bottom`
+    if not expr.terms:
+        return _ATOM
+    if len(expr.terms) > 1:
+        return _ADD
+    ((monomial, coefficient),) = expr.terms.items()
+    if not monomial:
+        return _UNARY if coefficient < 0 else _ATOM
+    factors = sum(exponent for _, exponent in monomial)
+    if abs(coefficient) != 1 or factors > 1:
+        return _MUL  # `2 * a`, `-2 * a` (which is `(-2) * a`), `a * b`
+    factor = monomial[0][0]
+    if isinstance(factor, str):
+        inner = _ATOM
+    elif factor.op == "floordiv":
+        inner = _MUL if coefficient == 1 else _ATOM  # bare `a // b`; under a minus it keeps its parentheses
+    elif factor.op == "sqrt" and style != "math":
+        inner = _POWER  # `x ** 0.5`
+    else:
+        inner = _ATOM  # max(...), min(...)
+    return min(inner, _UNARY) if coefficient < 0 else inner
+
+
 def _is_bare_floordiv(expr: Expr) -> bool:
     if not expr.is_monomial:
         return False
@@ -422,6 +481,10 @@ def _render_sum(expr: Expr, name, style, order=None) -> str:
         return "0"
     key = _display_key(order)
     ordered = sorted(expr.terms.items(), key=lambda mc: (len(mc[0]) == 0, sorted((key(f), e) for f, e in mc[0])))
+    if ordered[0][1] < 0:  # `2 - d`, not `-d + 2`: lead with a positive term where there is one
+        first_positive = next((i for i, (_, c) in enumerate(ordered) if c > 0), None)
+        if first_positive is not None:
+            ordered.insert(0, ordered.pop(first_positive))
     parts: list[str] = []
     for monomial, coefficient in ordered:
         text = _render_term(monomial, abs(coefficient), name, style, order)

@@ -32,6 +32,7 @@ class Number(Node):
 @dataclass
 class String(Node):
     value: str
+    raw: str | None = None  # as written between the quotes (escapes not decoded), for carets
 
 
 @dataclass
@@ -132,6 +133,7 @@ class Input(Stmt):
     name: str
     shape: list[Node]
     optional: bool
+    dtype: str | None = None  # "bool" for a mask; None for floating point
 
 
 @dataclass

@@ -1,24 +1,23 @@
-"""Benchmark: generated modules vs hand-written references, forward only.
+"""Benchmark: generated modules against the published-structure references, forward only.
 
-    python benchmarks/run.py [--device cpu|cuda] [--repeats N] [--warmup N] [--json PATH]
-                             [--cases SUBSTR ...] [--threads N]
+    python benchmarks/run.py [--sizes realistic|example|all] [--device cpu|cuda]
+                             [--dtype float32|float16|bfloat16] [--compile BACKEND]
+                             [--repeats N] [--warmup N] [--threads N] [--cases SUBSTR ...]
+                             [--json PATH] [--markdown PATH]
 
-For every case of ``tests/mechanisms.py`` (the example sizes): both modules are built
-with the same arguments, the reference is randomised and its state_dict loaded into
-the generated module (the same path as the equivalence tests), then both run in
-float32, eval mode, under ``torch.no_grad()``.
+For every case (tests/realistic_cases.py at realistic sizes, tests/mechanisms.py at the
+specs' example sizes) it builds, with the same constructor arguments and weights:
 
-- time: after the warm-up, the reference and the generated module are called
-  alternately (so drift affects both alike); each call is timed with
-  ``time.perf_counter`` (with ``torch.cuda.synchronize`` before and after on CUDA) and
-  the median of the N repeats is reported.
-- peak memory: the peak of the bytes allocated during one forward call above what was
-  allocated just before it (so weights and inputs are not counted, the output is).
-  CUDA: ``torch.cuda.max_memory_allocated()`` after ``reset_peak_memory_stats()``.
-  CPU: ``torch.profiler`` with ``profile_memory=True``; the allocator's raw
-  alloc/free events of the call are replayed in time order and the running total's
-  maximum is taken (the CPU allocator does not cache, so every allocation is seen).
-Nothing here asserts anything about the timings.
+- `reference`: the hand-written module of tests/references/ (the published structure);
+- `plain`: the spec compiled with `--no-optimize` (the dataflow as written);
+- `optimized`: the spec compiled as `attndsl compile` does by default;
+- with `--compile BACKEND`: `reference+compile` and `optimized+compile`, each under
+  `torch.compile` (the generated module with `fullgraph=True`).
+
+The reference is randomised (tests/harness.py) and its state_dict loaded into the
+others with strict=True; all run in eval mode under `torch.inference_mode()`. Times and
+peak memory are measured as benchmarks/measure.py says, all variants of a case in the
+same run, so the ratios compare like with like. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -26,176 +25,100 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 import traceback
+import types
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for entry in (REPO_ROOT, REPO_ROOT / "benchmarks"):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
 
 import torch  # noqa: E402
 
-from tests.harness import build_pair, generated_class, randomize_  # noqa: E402
-from tests.mechanisms import CASES, Case  # noqa: E402
+from measure import CPU_MEMORY_METHOD, CUDA_MEMORY_METHOD, peak_memory, time_interleaved  # noqa: E402
+from report import markdown  # noqa: E402
+from tests.cases import SPECS_DIR, Case  # noqa: E402
+from tests.harness import randomize_  # noqa: E402
+from tests.mechanisms import CASES  # noqa: E402
+from tests.realistic_cases import REALISTIC_CASES  # noqa: E402
 
-CPU_MEMORY_METHOD = "CPU: torch.profiler(profile_memory=True), peak of the replayed alloc/free events of one call"
-CUDA_MEMORY_METHOD = "CUDA: torch.cuda.max_memory_allocated() after reset, minus memory_allocated() before the call"
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def _call(module, args, kwargs):
-    return module(*args, **kwargs)
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_CLASSES: dict = {}
 
 
-def time_pair(
-    modules, args, kwargs, device: str, warmup: int, repeats: int
-) -> list[float]:
-    """Median seconds per call for each module, calls interleaved."""
-    with torch.no_grad():
-        for _ in range(warmup):
-            for m in modules:
-                _call(m, args, kwargs)
-        _sync(device)
-        samples = [[] for _ in modules]
-        for _ in range(repeats):
-            for i, m in enumerate(modules):
-                _sync(device)
-                t0 = time.perf_counter()
-                _call(m, args, kwargs)
-                _sync(device)
-                samples[i].append(time.perf_counter() - t0)
-    return [statistics.median(s) for s in samples]
+def generated_class(case: Case, optimize: bool) -> type:
+    key = (case.stem, case.class_name, optimize)
+    if key not in _CLASSES:
+        import attndsl
+
+        code = attndsl.compile_file(SPECS_DIR / f"{case.stem}.attn", optimize=optimize)
+        name = f"_bench_{case.stem}_{'opt' if optimize else 'plain'}"
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        exec(compile(code, f"<generated {case.stem} optimize={optimize}>", "exec"), module.__dict__)
+        _CLASSES[key] = getattr(module, case.class_name)
+    return _CLASSES[key]
 
 
-def peak_memory(module, args, kwargs, device: str) -> int | None:
-    """Peak bytes allocated during one call, above the allocation level before it."""
-    with torch.no_grad():
-        if device == "cuda":
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-            out = _call(module, args, kwargs)
-            torch.cuda.synchronize()
-            peak = torch.cuda.max_memory_allocated() - base
-            del out
-            return peak
-        from torch.profiler import ProfilerActivity, profile
-
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-            out = _call(module, args, kwargs)
-        del out
-        try:
-            events = [
-                e
-                for e in prof.profiler.kineto_results.events()
-                if e.name() == "[memory]"
-                and e.device_type() == torch.autograd.DeviceType.CPU
-            ]
-        except (
-            AttributeError
-        ):  # private API moved: report nothing rather than a wrong number
-            return None
-        current = peak = 0
-        for e in sorted(events, key=lambda e: e.start_ns()):
-            current += e.nbytes()
-            peak = max(peak, current)
-        return peak
+def build_variants(case: Case, device: str, dtype: torch.dtype, backend: str | None) -> dict:
+    torch.manual_seed(case.seed)
+    reference = randomize_(case.build_reference().double(), case.seed)
+    variants = {"reference": reference}
+    for name, optimize in (("plain", False), ("optimized", True)):
+        module = generated_class(case, optimize)(**dict(case.kwargs)).double()
+        module.load_state_dict(reference.state_dict(), strict=True)
+        variants[name] = module
+    variants = {name: m.to(device=device, dtype=dtype).eval() for name, m in variants.items()}
+    if backend:
+        variants["reference+compile"] = torch.compile(variants["reference"], backend=backend)
+        variants["optimized+compile"] = torch.compile(variants["optimized"], backend=backend, fullgraph=True)
+    return variants
 
 
-def _fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "n/a"
-    if n >= 1 << 20:
-        return f"{n / (1 << 20):.2f} MiB"
-    return f"{n / 1024:.1f} KiB"
-
-
-def _ratio(a, b) -> str:
-    if a is None or b is None or not b:
-        return "n/a"
-    return f"{a / b:.2f}"
-
-
-def bench_case(case: Case, device: str, warmup: int, repeats: int) -> dict:
-    row: dict = {"case": case.id, "stem": case.stem, "class": case.class_name}
-    args, kwargs = case.make_inputs(dtype=torch.float32, device=device)
-    try:
-        ref, gen = build_pair(case, generated_class(case))
-        gen = gen.float().to(device)
-    except (
-        Exception
-    ) as e:  # compiler missing, bad spec, load failure: time the reference alone
-        row["generated_error"] = f"{type(e).__name__}: {e}".splitlines()[0][:200]
-        torch.manual_seed(case.seed)
-        ref = randomize_(case.build_reference().double().eval(), case.seed)
-        gen = None
-    ref = ref.float().to(device)
-
-    modules = [ref] if gen is None else [ref, gen]
-    times = time_pair(modules, args, kwargs, device, warmup, repeats)
-    row["ref_ms"] = times[0] * 1e3
-    row["ref_peak_bytes"] = peak_memory(ref, args, kwargs, device)
-    if gen is not None:
-        row["gen_ms"] = times[1] * 1e3
-        row["gen_peak_bytes"] = peak_memory(gen, args, kwargs, device)
-        with torch.no_grad():
-            a, b = ref(*args, **kwargs), gen(*args, **kwargs)
-        row["out_max_rel_diff"] = ((a - b).abs().max() / a.abs().max()).item()
+def bench_case(case: Case, sizes: str, ns) -> dict:
+    dtype = DTYPES[ns.dtype]
+    row: dict = {"case": case.id, "sizes": sizes, "class": case.class_name, "kwargs": dict(case.kwargs),
+                 "inputs": {k: list(v) for k, v in case.inputs.items()}, "extras": sorted(case.extras)}
+    args, kwargs = case.make_inputs(dtype=dtype, device=ns.device)
+    variants = build_variants(case, ns.device, dtype, ns.compile)
+    with torch.inference_mode():
+        outputs = {name: module(*args, **kwargs) for name, module in variants.items()}  # compiles, too
+    want = outputs["reference"].float()
+    row["max_rel_diff"] = {name: ((out.float() - want).abs().max() / want.abs().max()).item()
+                           for name, out in outputs.items() if name != "reference"}
+    del outputs
+    row["time"] = time_interleaved(variants, args, kwargs, ns.device, ns.warmup, ns.repeats, ns.min_time)
+    row["peak_bytes"] = {name: peak_memory(module, args, kwargs, ns.device) for name, module in variants.items()}
     return row
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = [
-        "| case | ref ms | generated ms | ratio (gen/ref) | ref peak | generated peak | memory ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        if "gen_ms" in r:
-            lines.append(
-                f"| {r['case']} | {r['ref_ms']:.3f} | {r['gen_ms']:.3f} | {_ratio(r['gen_ms'], r['ref_ms'])} | "
-                f"{_fmt_bytes(r['ref_peak_bytes'])} | {_fmt_bytes(r['gen_peak_bytes'])} | "
-                f"{_ratio(r['gen_peak_bytes'], r['ref_peak_bytes'])} |"
-            )
-        else:
-            lines.append(
-                f"| {r['case']} | {r['ref_ms']:.3f} | n/a | n/a | {_fmt_bytes(r['ref_peak_bytes'])} | n/a | n/a |"
-            )
-    return "\n".join(lines)
+def _cases(ns) -> list[tuple[str, Case]]:
+    chosen = []
+    if ns.sizes in ("realistic", "all"):
+        chosen += [("realistic", c) for c in REALISTIC_CASES]
+    if ns.sizes in ("example", "all"):
+        chosen += [("example", c) for c in CASES]
+    return [(s, c) for s, c in chosen if not ns.cases or any(part in c.id for part in ns.cases)]
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", choices=["realistic", "example", "all"], default="realistic")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument(
-        "--repeats",
-        type=int,
-        default=30,
-        help="timed calls per module (median reported)",
-    )
-    p.add_argument(
-        "--warmup", type=int, default=5, help="untimed calls per module first"
-    )
-    p.add_argument(
-        "--json", type=Path, default=None, help="also write the raw results here"
-    )
-    p.add_argument(
-        "--cases",
-        nargs="*",
-        default=None,
-        help="only cases whose id contains one of these",
-    )
-    p.add_argument(
-        "--threads", type=int, default=None, help="torch.set_num_threads (CPU)"
-    )
+    p.add_argument("--dtype", choices=list(DTYPES), default="float32")
+    p.add_argument("--compile", metavar="BACKEND", default=None,
+                   help="also time both modules under torch.compile with this backend (e.g. inductor)")
+    p.add_argument("--repeats", type=int, default=15, help="timed rounds at least; the median is reported")
+    p.add_argument("--min-time", type=float, default=10.0,
+                   help="more rounds for fast cases, until the timed rounds take this many seconds")
+    p.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
+    p.add_argument("--cases", nargs="*", default=None, help="only cases whose id contains one of these")
+    p.add_argument("--json", type=Path, default=None, help="write the raw results here")
+    p.add_argument("--markdown", type=Path, default=None, help="write the markdown report here too")
     ns = p.parse_args(argv)
-
     if ns.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: torch.cuda.is_available() is False")
     if ns.repeats < 1:
@@ -203,63 +126,33 @@ def main(argv=None) -> int:
     if ns.threads:
         torch.set_num_threads(ns.threads)
 
-    cases = [c for c in CASES if not ns.cases or any(s in c.id for s in ns.cases)]
     meta = {
         "device": ns.device,
-        "device_name": (
-            torch.cuda.get_device_name()
-            if ns.device == "cuda"
-            else platform.processor() or platform.machine()
-        ),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-        "repeats": ns.repeats,
-        "warmup": ns.warmup,
-        "dtype": "float32",
-        "mode": "eval, torch.no_grad, forward only",
-        "time": "median of per-call time.perf_counter, reference and generated interleaved",
+        "device_name": torch.cuda.get_device_name() if ns.device == "cuda" else platform.processor() or platform.machine(),
+        "torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+        "dtype": ns.dtype, "compile": ns.compile, "repeats": ns.repeats, "min_time_s": ns.min_time, "warmup": ns.warmup, "sizes": ns.sizes,
+        "mode": "eval, torch.inference_mode, forward only",
+        "time": "median of per-call time.perf_counter over rounds; every variant called once per round, rotating order",
         "memory": CUDA_MEMORY_METHOD if ns.device == "cuda" else CPU_MEMORY_METHOD,
     }
     rows = []
-    for case in cases:
+    for sizes, case in _cases(ns):
+        print(f"... {case.id}", file=sys.stderr, flush=True)
         try:
-            rows.append(bench_case(case, ns.device, ns.warmup, ns.repeats))
+            rows.append(bench_case(case, sizes, ns))
         except Exception:
             traceback.print_exc()
-            rows.append(
-                {"case": case.id, "error": traceback.format_exc().splitlines()[-1]}
-            )
-
-    print(
-        f"# attndsl benchmark: generated vs reference ({meta['device']}, {meta['device_name']})"
-    )
-    print()
-    print(
-        f"torch {meta['torch']}, {meta['threads']} threads, {meta['dtype']}, {meta['mode']}; "
-        f"time = {meta['time']} ({ns.repeats} repeats after {ns.warmup} warm-up calls)."
-    )
-    print(
-        f"Peak memory = peak bytes allocated during one call above the level before it; {meta['memory']}."
-    )
-    print()
-    print(markdown([r for r in rows if "error" not in r]))
-    errors = [r for r in rows if "error" in r or "generated_error" in r]
-    if errors:
-        print()
-        for r in errors:
-            print(
-                f"- {r['case']}: {r.get('error') or 'generated module unavailable: ' + r['generated_error']}"
-            )
-    diffs = [r["out_max_rel_diff"] for r in rows if "out_max_rel_diff" in r]
-    if diffs:
-        print()
-        print(
-            f"Largest float32 output difference generated vs reference (relative to max|ref|): {max(diffs):.2e}"
-        )
+            rows.append({"case": case.id, "sizes": sizes, "error": traceback.format_exc().splitlines()[-1]})
+        if ns.compile:
+            torch._dynamo.reset()
+    text = markdown(meta, rows)
+    print(text)
+    if ns.markdown:
+        ns.markdown.parent.mkdir(parents=True, exist_ok=True)
+        ns.markdown.write_text(text + "\n")
     if ns.json:
         ns.json.parent.mkdir(parents=True, exist_ok=True)
-        ns.json.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+        ns.json.write_text(json.dumps({"meta": meta, "results": rows}, indent=1) + "\n")
     return 0
 
 

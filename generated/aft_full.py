@@ -25,6 +25,11 @@ class AFT_FULL(nn.Module):
 
     def __init__(self, d_model: int, n: int = 49, simple: bool = False) -> None:
         super().__init__()
+        if d_model < 0:
+            raise ValueError(f"AFT_FULL: `d_model` must be at least 0, got {d_model}")
+        if not simple:
+            if n < 0:
+                raise ValueError(f"AFT_FULL: `n` must be at least 0, got {n}")
         self.d_model = d_model
         self.n = n
         self.simple = simple
@@ -35,8 +40,10 @@ class AFT_FULL(nn.Module):
             self.position_biases = nn.Parameter(torch.ones(n, n))
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if input.dim() != 3:
-            raise ValueError(f"AFT_FULL: input must have 3 dimensions [b, n, d_model], got {input.dim()}")
+        if input.dim() != 3 or not input.is_floating_point():
+            raise ValueError(
+                f"AFT_FULL: input must be a 3-d floating-point tensor [b, n, d_model], got a {input.dim()}-d {input.dtype} tensor"
+            )
         if input.shape[1] != self.n:
             raise ValueError(f"AFT_FULL: input.shape[1] must be n = {self.n}, got {input.shape[1]}")
         if input.shape[2] != self.d_model:

@@ -15,6 +15,10 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, channel: int, reduction: int = 16) -> None:
         super().__init__()
+        if channel < 1:
+            raise ValueError(f"ChannelAttention: `channel` must be at least 1, got {channel}")
+        if reduction == 0:
+            raise ValueError(f"ChannelAttention: `reduction` must not be zero, got {reduction}")
         if channel // reduction < 1:
             raise ValueError("ChannelAttention: conv2d `se`: `out_channels` must be at least 1")
         self.channel = channel
@@ -25,8 +29,10 @@ class ChannelAttention(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"ChannelAttention: x must have 4 dimensions [b, channel, h, w], got {x.dim()}")
+        if x.dim() != 4 or not x.is_floating_point():
+            raise ValueError(
+                f"ChannelAttention: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+            )
         if x.shape[1] != self.channel:
             raise ValueError(f"ChannelAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         # the same layer applied twice shares its weights
@@ -46,13 +52,17 @@ class SpatialAttention(nn.Module):
 
     def __init__(self, kernel_size: int = 7) -> None:
         super().__init__()
+        if kernel_size < 1:
+            raise ValueError(f"SpatialAttention: `kernel_size` must be at least 1, got {kernel_size}")
         if kernel_size % 2 != 1:
             raise ValueError("SpatialAttention: kernel_size must be odd, so that the gate keeps the map's size")
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"SpatialAttention: x must have 4 dimensions [b, c, h, w], got {x.dim()}")
+        if x.dim() != 4 or not x.is_floating_point():
+            raise ValueError(
+                f"SpatialAttention: x must be a 4-d floating-point tensor [b, c, h, w], got a {x.dim()}-d {x.dtype} tensor"
+            )
         pooled = torch.cat(
             [x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1
         )  # [b, 2, h, w]  cbam.attn:22
@@ -81,8 +91,10 @@ class CBAMBlock(nn.Module):
         self.sa = SpatialAttention(kernel_size=kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"CBAMBlock: x must have 4 dimensions [b, channel, h, w], got {x.dim()}")
+        if x.dim() != 4 or not x.is_floating_point():
+            raise ValueError(
+                f"CBAMBlock: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+            )
         if x.shape[1] != self.channel:
             raise ValueError(f"CBAMBlock: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         out = x * self.ca(x)  # [b, channel, h, w]  cbam.attn:39

@@ -24,6 +24,12 @@ class DoubleAttention(nn.Module):
 
     def __init__(self, in_channels: int, c_m: int, c_n: int, reconstruct: bool = True) -> None:
         super().__init__()
+        if in_channels < 1:
+            raise ValueError(f"DoubleAttention: `in_channels` must be at least 1, got {in_channels}")
+        if c_m < 1:
+            raise ValueError(f"DoubleAttention: `c_m` must be at least 1, got {c_m}")
+        if c_n < 1:
+            raise ValueError(f"DoubleAttention: `c_n` must be at least 1, got {c_n}")
         self.in_channels = in_channels
         self.c_m = c_m
         self.c_n = c_n
@@ -35,8 +41,10 @@ class DoubleAttention(nn.Module):
             self.conv_reconstruct = nn.Conv2d(c_m, in_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"DoubleAttention: x must have 4 dimensions [b, in_channels, h, w], got {x.dim()}")
+        if x.dim() != 4 or not x.is_floating_point():
+            raise ValueError(
+                f"DoubleAttention: x must be a 4-d floating-point tensor [b, in_channels, h, w], got a {x.dim()}-d {x.dtype} tensor"
+            )
         b, _, h, w = x.shape
         if x.shape[1] != self.in_channels:
             raise ValueError(f"DoubleAttention: x.shape[1] must be in_channels = {self.in_channels}, got {x.shape[1]}")
@@ -55,4 +63,4 @@ class DoubleAttention(nn.Module):
         )  # [b, c_m, h, w]  double_attention.attn:26
         if self.reconstruct:
             z = self.conv_reconstruct(z)  # [b, in_channels, h, w]  double_attention.attn:28
-        return z  # [b, in_channels|c_m, h, w]  double_attention.attn:27
+        return z  # [b, in_channels|c_m, h, w]  double_attention.attn:29

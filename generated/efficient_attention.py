@@ -23,6 +23,14 @@ class EfficientAttention(nn.Module):
 
     def __init__(self, in_channels: int, key_channels: int, head_count: int, value_channels: int) -> None:
         super().__init__()
+        if in_channels < 1:
+            raise ValueError(f"EfficientAttention: `in_channels` must be at least 1, got {in_channels}")
+        if key_channels < 1:
+            raise ValueError(f"EfficientAttention: `key_channels` must be at least 1, got {key_channels}")
+        if value_channels < 1:
+            raise ValueError(f"EfficientAttention: `value_channels` must be at least 1, got {value_channels}")
+        if head_count < 1:
+            raise ValueError(f"EfficientAttention: `head_count` must be at least 1, got {head_count}")
         if key_channels % head_count != 0:
             raise ValueError(
                 f"EfficientAttention: splitting (n d) needs key_channels = {key_channels} to be divisible by head_count = {head_count}"
@@ -41,9 +49,9 @@ class EfficientAttention(nn.Module):
         self.reprojection = nn.Conv2d(value_channels, in_channels, 1)
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
-        if input_.dim() != 4:
+        if input_.dim() != 4 or not input_.is_floating_point():
             raise ValueError(
-                f"EfficientAttention: input_ must have 4 dimensions [b, in_channels, h, w], got {input_.dim()}"
+                f"EfficientAttention: input_ must be a 4-d floating-point tensor [b, in_channels, h, w], got a {input_.dim()}-d {input_.dtype} tensor"
             )
         b, _, h, w = input_.shape
         if input_.shape[1] != self.in_channels:

@@ -3,6 +3,7 @@
 from collections import OrderedDict
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -26,7 +27,7 @@ class EMSA(nn.Module):
         keys: [b, nk, d_model]
         values: [b, nk, d_model]
         attention_mask: [b, h, nq, m] (optional)
-        attention_weights: [b, h, nq, m] (optional)
+        attention_weights: [b, h, nq, mw] (optional)
         returns: [b, nq, d_model]
 
     Examples:
@@ -47,6 +48,24 @@ class EMSA(nn.Module):
         apply_transform: bool = True,
     ) -> None:
         super().__init__()
+        if d_model < 0:
+            raise ValueError(f"EMSA: `d_model` must be at least 0, got {d_model}")
+        if d_k < 0:
+            raise ValueError(f"EMSA: `d_k` must be at least 0, got {d_k}")
+        if d_v < 0:
+            raise ValueError(f"EMSA: `d_v` must be at least 0, got {d_v}")
+        if ratio > 1:
+            if d_model < 1:
+                raise ValueError(f"EMSA: `d_model` must be at least 1, got {d_model}")
+        if h < 1:
+            raise ValueError(f"EMSA: `h` must be at least 1, got {h}")
+        if ratio > 1:
+            if H < 1:
+                raise ValueError(f"EMSA: `H` must be at least 1, got {H}")
+            if W < 1:
+                raise ValueError(f"EMSA: `W` must be at least 1, got {W}")
+        if dropout < 0 or dropout > 1:
+            raise ValueError("EMSA: dropout `drop`: `p` must be between 0 and 1")
         if ratio > 1:
             if H - ratio + 2 * (ratio // 2) - 1 < 0:
                 raise ValueError("EMSA: the (dilated) kernel must fit in the padded input")
@@ -83,12 +102,18 @@ class EMSA(nn.Module):
         attention_mask: torch.Tensor | None = None,
         attention_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if queries.dim() != 3:
-            raise ValueError(f"EMSA: queries must have 3 dimensions [b, nq, d_model], got {queries.dim()}")
-        if keys.dim() != 3:
-            raise ValueError(f"EMSA: keys must have 3 dimensions [b, nk, d_model], got {keys.dim()}")
-        if values.dim() != 3:
-            raise ValueError(f"EMSA: values must have 3 dimensions [b, nk, d_model], got {values.dim()}")
+        if queries.dim() != 3 or not queries.is_floating_point():
+            raise ValueError(
+                f"EMSA: queries must be a 3-d floating-point tensor [b, nq, d_model], got a {queries.dim()}-d {queries.dtype} tensor"
+            )
+        if keys.dim() != 3 or not keys.is_floating_point():
+            raise ValueError(
+                f"EMSA: keys must be a 3-d floating-point tensor [b, nk, d_model], got a {keys.dim()}-d {keys.dtype} tensor"
+            )
+        if values.dim() != 3 or not values.is_floating_point():
+            raise ValueError(
+                f"EMSA: values must be a 3-d floating-point tensor [b, nk, d_model], got a {values.dim()}-d {values.dtype} tensor"
+            )
         b, nq, _ = queries.shape
         nk = keys.shape[1]
         if queries.shape[2] != self.d_model:
@@ -103,11 +128,114 @@ class EMSA(nn.Module):
             raise ValueError(f"EMSA: values.shape[1] must be nk = {nk}, got {values.shape[1]}")
         if values.shape[2] != self.d_model:
             raise ValueError(f"EMSA: values.shape[2] must be d_model = {self.d_model}, got {values.shape[2]}")
+        if attention_mask is not None:
+            if attention_mask.dim() != 4 or attention_mask.dtype != torch.bool:
+                raise ValueError(
+                    f"EMSA: attention_mask must be a 4-d boolean tensor [b, h, nq, m], got a {attention_mask.dim()}-d {attention_mask.dtype} tensor"
+                )
+            m = attention_mask.shape[3]
+            if attention_mask.shape[0] != b:
+                raise ValueError(f"EMSA: attention_mask.shape[0] must be b = {b}, got {attention_mask.shape[0]}")
+            if attention_mask.shape[1] != self.h:
+                raise ValueError(f"EMSA: attention_mask.shape[1] must be h = {self.h}, got {attention_mask.shape[1]}")
+            if attention_mask.shape[2] != nq:
+                raise ValueError(f"EMSA: attention_mask.shape[2] must be nq = {nq}, got {attention_mask.shape[2]}")
+        if attention_weights is not None:
+            if attention_weights.dim() != 4 or not attention_weights.is_floating_point():
+                raise ValueError(
+                    f"EMSA: attention_weights must be a 4-d floating-point tensor [b, h, nq, mw], got a {attention_weights.dim()}-d {attention_weights.dtype} tensor"
+                )
+            mw = attention_weights.shape[3]
+            if attention_weights.shape[0] != b:
+                raise ValueError(f"EMSA: attention_weights.shape[0] must be b = {b}, got {attention_weights.shape[0]}")
+            if attention_weights.shape[1] != self.h:
+                raise ValueError(
+                    f"EMSA: attention_weights.shape[1] must be h = {self.h}, got {attention_weights.shape[1]}"
+                )
+            if attention_weights.shape[2] != nq:
+                raise ValueError(
+                    f"EMSA: attention_weights.shape[2] must be nq = {nq}, got {attention_weights.shape[2]}"
+                )
+        if attention_weights is not None:
+            if self.ratio <= 1:
+                if nk != mw and nk != 1 and mw != 1:
+                    raise ValueError("EMSA: broadcast dimension -1: nk and mw must be equal or 1")
+            if self.ratio > 1:
+                H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                if H_out * W_out != mw and H_out * W_out != 1 and mw != 1:
+                    raise ValueError("EMSA: broadcast dimension -1: H'*W' and mw must be equal or 1")
+        if attention_mask is not None:
+            if self.ratio <= 1:
+                if attention_weights is None:
+                    if nk != m and nk != 1 and m != 1:
+                        raise ValueError("EMSA: broadcast dimension -1: nk and m must be equal or 1")
+                if attention_weights is not None:
+                    nk_out = max(mw, nk)
+                    if nk_out != m and nk_out != 1 and m != 1:
+                        raise ValueError("EMSA: broadcast dimension -1: nk' and m must be equal or 1")
+            if self.ratio > 1:
+                if attention_weights is None:
+                    H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                    W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                    if H_out * W_out != m and H_out * W_out != 1 and m != 1:
+                        raise ValueError("EMSA: broadcast dimension -1: H'*W' and m must be equal or 1")
+                if attention_weights is not None:
+                    n_out = max(H_out * W_out, mw)
+                    if n_out != m and n_out != 1 and m != 1:
+                        raise ValueError("EMSA: broadcast dimension -1: n' and m must be equal or 1")
+        if self.ratio <= 1:
+            if attention_weights is not None:
+                if attention_mask is None:
+                    nk_out = max(mw, nk)
+                    if nk_out != nk:
+                        raise ValueError(
+                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk' = {nk_out} and nk = {nk}"
+                        )
+            elif attention_mask is not None:
+                nk_out2 = max(m, nk)
+                if nk_out2 != nk:
+                    raise ValueError(
+                        f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk''' = {nk_out2} and nk = {nk}"
+                    )
+            if attention_weights is not None:
+                if attention_mask is not None:
+                    nk_out3 = max(m, nk_out)
+                    if nk_out3 != nk:
+                        raise ValueError(
+                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk'' = {nk_out3} and nk = {nk}"
+                        )
+        if self.ratio > 1:
+            if attention_weights is not None:
+                if attention_mask is None:
+                    H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                    W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                    n_out = max(H_out * W_out, mw)
+                    if n_out != H_out * W_out:
+                        raise ValueError(
+                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n' = {n_out} and H'*W' = {H_out * W_out}"
+                        )
+            elif attention_mask is not None:
+                H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                n_out2 = max(H_out * W_out, m)
+                if n_out2 != H_out * W_out:
+                    raise ValueError(
+                        f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n''' = {n_out2} and H'*W' = {H_out * W_out}"
+                    )
+            if attention_weights is not None:
+                if attention_mask is not None:
+                    H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                    W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                    n_out3 = max(m, n_out)
+                    if n_out3 != H_out * W_out:
+                        raise ValueError(
+                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n'' = {n_out3} and H'*W' = {H_out * W_out}"
+                        )
+        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  emsa.attn:35
         if self.ratio > 1:
             if nq != self.H * self.W:
                 raise ValueError(f"EMSA: the group (hh ww) must agree, but nq = {nq} and H*W = {self.H * self.W}")
-        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  emsa.attn:35
-        if self.ratio > 1:
             # spatial reduction: the token map shrinks by `ratio` in each direction
             x = self.sr_conv(
                 queries.reshape(b, self.H, self.W, self.d_model).permute(0, 3, 1, 2)
@@ -118,15 +246,27 @@ class EMSA(nn.Module):
         else:
             k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  emsa.attn:43
             v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  emsa.attn:44
-        att = q @ k / self.d_k**0.5  # [b, h, nq, H'*W'|nk]  emsa.attn:45
-        if self.apply_transform and self.h > 1:
-            att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:47
-        if attention_weights is not None:
-            att = att * attention_weights  # [b, h, nq, H'*W'|nk]  emsa.attn:49
-        if attention_mask is not None:
-            att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk]  emsa.attn:51
-        att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk]  emsa.attn:52
-        if self.apply_transform and self.h > 1:
-            att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:54
-        att = self.drop(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:55
-        return self.fc_o((att @ v).transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  emsa.attn:56
+        if (self.apply_transform and self.h > 1) or attention_weights is not None:
+            att = q @ k / self.d_k**0.5  # [b, h, nq, H'*W'|nk]  emsa.attn:45
+            if self.apply_transform and self.h > 1:
+                att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:47
+            if attention_weights is not None:
+                att = att * attention_weights  # [b, h, nq, H'*W'|nk]  emsa.attn:49
+            if attention_mask is not None:
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk]  emsa.attn:51
+            att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk]  emsa.attn:52
+            if self.apply_transform and self.h > 1:
+                att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:54
+            att = self.drop(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:55
+            attended = att @ v  # [b, h, nq, d_v]  emsa.attn:56
+        else:
+            # emsa.attn:45-56: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            attended = F.scaled_dot_product_attention(
+                q,
+                k.transpose(-2, -1),
+                v,
+                attn_mask=None if attention_mask is None else ~attention_mask,
+                dropout_p=self.drop.p if self.drop.training else 0.0,
+                scale=1 / self.d_k**0.5,
+            )  # [b, h, nq, d_v]  emsa.attn:56
+        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  emsa.attn:56

@@ -22,13 +22,19 @@ class ExternalAttention(nn.Module):
 
     def __init__(self, d_model: int, S: int = 64) -> None:
         super().__init__()
+        if d_model < 0:
+            raise ValueError(f"ExternalAttention: `d_model` must be at least 0, got {d_model}")
+        if S < 0:
+            raise ValueError(f"ExternalAttention: `S` must be at least 0, got {S}")
         self.d_model = d_model
         self.mk = nn.Linear(d_model, S, bias=False)
         self.mv = nn.Linear(S, d_model, bias=False)
 
     def forward(self, queries: torch.Tensor) -> torch.Tensor:
-        if queries.dim() != 3:
-            raise ValueError(f"ExternalAttention: queries must have 3 dimensions [b, n, d_model], got {queries.dim()}")
+        if queries.dim() != 3 or not queries.is_floating_point():
+            raise ValueError(
+                f"ExternalAttention: queries must be a 3-d floating-point tensor [b, n, d_model], got a {queries.dim()}-d {queries.dtype} tensor"
+            )
         if queries.shape[2] != self.d_model:
             raise ValueError(
                 f"ExternalAttention: queries.shape[2] must be d_model = {self.d_model}, got {queries.shape[2]}"

@@ -22,6 +22,12 @@ class SEAttention(nn.Module):
 
     def __init__(self, channel: int = 512, reduction: int = 16) -> None:
         super().__init__()
+        if channel < 0:
+            raise ValueError(f"SEAttention: `channel` must be at least 0, got {channel}")
+        if reduction < 1:
+            raise ValueError(f"SEAttention: `reduction` must be at least 1, got {reduction}")
+        if reduction == 0:
+            raise ValueError(f"SEAttention: `reduction` must not be zero, got {reduction}")
         self.channel = channel
         self.fc = nn.Sequential(
             nn.Linear(channel, channel // reduction, bias=False),
@@ -31,8 +37,10 @@ class SEAttention(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"SEAttention: x must have 4 dimensions [b, channel, h, w], got {x.dim()}")
+        if x.dim() != 4 or not x.is_floating_point():
+            raise ValueError(
+                f"SEAttention: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+            )
         b = x.shape[0]
         if x.shape[1] != self.channel:
             raise ValueError(f"SEAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")

@@ -26,13 +26,17 @@ class SpatialGroupEnhance(nn.Module):
 
     def __init__(self, groups: int) -> None:
         super().__init__()
+        if groups < 1:
+            raise ValueError(f"SpatialGroupEnhance: `groups` must be at least 1, got {groups}")
         self.groups = groups
         self.weight = nn.Parameter(torch.zeros(1, groups, 1, 1))
         self.bias = nn.Parameter(torch.zeros(1, groups, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"SpatialGroupEnhance: x must have 4 dimensions [b, c, h, w], got {x.dim()}")
+        if x.dim() != 4 or not x.is_floating_point():
+            raise ValueError(
+                f"SpatialGroupEnhance: x must be a 4-d floating-point tensor [b, c, h, w], got a {x.dim()}-d {x.dtype} tensor"
+            )
         b, c, h, w = x.shape
         if c % self.groups != 0:
             raise ValueError(

@@ -24,6 +24,10 @@ class ShuffleAttention(nn.Module):
 
     def __init__(self, channel: int = 512, reduction: int = 16, G: int = 8) -> None:
         super().__init__()
+        if G < 1:
+            raise ValueError(f"ShuffleAttention: `G` must be at least 1, got {G}")
+        if 2 * G == 0:
+            raise ValueError("ShuffleAttention: 2*G must not be zero (it divides)")
         if channel // (2 * G) < 1:
             raise ValueError("ShuffleAttention: group_norm `gn`: `num_groups` must be at least 1")
         if channel % G != 0:
@@ -41,8 +45,10 @@ class ShuffleAttention(nn.Module):
         self.sbias = nn.Parameter(torch.ones(1, channel // (2 * G), 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"ShuffleAttention: x must have 4 dimensions [b, channel, h, w], got {x.dim()}")
+        if x.dim() != 4 or not x.is_floating_point():
+            raise ValueError(
+                f"ShuffleAttention: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+            )
         b, _, h, w = x.shape
         if x.shape[1] != self.channel:
             raise ValueError(f"ShuffleAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")

@@ -27,13 +27,29 @@ class SKAttention(nn.Module):
         self, channel: int = 512, kernels: list[int] = [1, 3, 5, 7], reduction: int = 16, group: int = 1, L: int = 32
     ) -> None:
         super().__init__()
-        d = max(L, channel // reduction)
+        if channel < 1:
+            raise ValueError(f"SKAttention: `channel` must be at least 1, got {channel}")
+        if group < 1:
+            raise ValueError(f"SKAttention: `group` must be at least 1, got {group}")
+        if reduction < 0:
+            raise ValueError(f"SKAttention: `reduction` must be at least 0, got {reduction}")
+        if L < 0:
+            raise ValueError(f"SKAttention: `L` must be at least 0, got {L}")
         if not all(k % 2 == 1 for k in kernels):
             raise ValueError("SKAttention: every kernel size must be odd, so that all branches keep the map's size")
+        if reduction == 0:
+            raise ValueError(f"SKAttention: `reduction` must not be zero, got {reduction}")
+        d = max(L, channel // reduction)
+        if not all(k >= 1 for k in kernels):
+            raise ValueError(
+                "SKAttention: conv2d `convs.conv`: `kernel_size` must be at least 1, for every k in kernels"
+            )
         if channel % group != 0:
             raise ValueError(
-                f"SKAttention: conv2d `convs` (in_channels by groups) needs channel = {channel} to be divisible by group = {group}"
+                f"SKAttention: conv2d `convs.conv` (in_channels by groups) needs channel = {channel} to be divisible by group = {group}"
             )
+        if len(kernels) < 1:
+            raise ValueError(f"SKAttention: stack needs at least one tensor, got {len(kernels)}")
         self.channel = channel
         self.convs = nn.ModuleList(
             [
@@ -53,8 +69,10 @@ class SKAttention(nn.Module):
         self.fcs = nn.ModuleList([nn.Linear(d, channel) for _ in kernels])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"SKAttention: x must have 4 dimensions [b, channel, h, w], got {x.dim()}")
+        if x.dim() != 4 or not x.is_floating_point():
+            raise ValueError(
+                f"SKAttention: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+            )
         b = x.shape[0]
         if x.shape[1] != self.channel:
             raise ValueError(f"SKAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")

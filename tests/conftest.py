@@ -11,6 +11,10 @@ import torch
 
 from .harness import load_generated  # noqa: F401  (re-export)
 
+# The modules under test are small: one intra-op thread is faster than two threads that
+# fight each other (and pytest) for a 2-core machine.
+torch.set_num_threads(1)
+
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 

@@ -6,8 +6,13 @@
   non-trivial values (the default inits make several blocks inert).
 - :func:`build_pair` builds reference + candidate, randomises the reference and loads its
   ``state_dict`` into the candidate with ``strict=True``.
-- :func:`check_forward` / :func:`check_gradients` run the comparisons and raise
-  :class:`AssertionError` with a precise message on the first mismatch.
+- :func:`check_forward` / :func:`check_gradients` / :func:`check_train_mode` run the
+  comparisons (eval outputs, float64 gradients, one training-mode step with its buffers)
+  and raise :class:`AssertionError` with a precise message; :func:`check_all` runs them all.
+- A forward may return a tensor or a tuple of tensors (:func:`outputs_of`).
+
+The interface checks (signatures, state_dict shapes, batch independence) are in
+``tests/interface.py``.
 
 The comparisons are *relative to the reference's largest magnitude*:
 ``max|got - want| <= rtol * max|want|``; NaN/inf anywhere is a failure.
@@ -15,7 +20,6 @@ The comparisons are *relative to the reference's largest magnitude*:
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import linecache
 import math
@@ -26,7 +30,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .mechanisms import REPO_ROOT, SPECS_DIR, Case
+from .cases import REPO_ROOT, SPECS_DIR, Case
 
 # --------------------------------------------------------------------------- loading
 
@@ -201,6 +205,31 @@ def assert_close_rel(got, want, rtol: float, what: str, floor: float = 1e-6) -> 
         )
 
 
+def outputs_of(result) -> list[tuple[str, torch.Tensor]]:
+    """A forward's result as (name, tensor) pairs: ``output`` for a single tensor,
+    ``output[i]`` for each element of a tuple (Self_Attn_*, MultiHeadAttention)."""
+    if isinstance(result, torch.Tensor):
+        return [("output", result)]
+    if isinstance(result, (tuple, list)) and all(
+        isinstance(r, torch.Tensor) for r in result
+    ):
+        return [(f"output[{i}]", r) for i, r in enumerate(result)]
+    raise AssertionError(
+        f"forward returned {type(result).__name__}, expected a tensor or a tuple of tensors"
+    )
+
+
+def assert_outputs_close(got, want, rtol: float, what: str) -> None:
+    """:func:`assert_close_rel` on every output of two forward results."""
+    got_outs, want_outs = outputs_of(got), outputs_of(want)
+    if len(got_outs) != len(want_outs):
+        raise AssertionError(
+            f"{what}: {len(got_outs)} outputs where the reference has {len(want_outs)}"
+        )
+    for (name, g), (_, w) in zip(got_outs, want_outs):
+        assert_close_rel(g, w, rtol, f"{what} {name}")
+
+
 def _clone_args(args, kwargs):
     return [a.detach().clone() for a in args], {
         k: v.detach().clone() for k, v in kwargs.items()
@@ -231,8 +260,8 @@ def check_forward(
         cargs, ckwargs = _clone_args(args, kwargs)
         got_again = cand(*cargs, **ckwargs)
     tag = f"{case.id} [{device}, {str(dtype).replace('torch.', '')}]"
-    assert_close_rel(got, want, rtol, f"{tag} output")
-    assert_close_rel(
+    assert_outputs_close(got, want, rtol, tag)
+    assert_outputs_close(
         got_again,
         got,
         1e-12,
@@ -240,44 +269,28 @@ def check_forward(
     )
 
 
-def check_gradients(
-    case: Case, candidate_cls, device: str, seed: int | None = None
-) -> None:
-    """float64 gradients of ``sum(out * R)`` (R fixed random) w.r.t. every input (and
-    differentiable extra) and every parameter, by state_dict name."""
-    dtype = torch.float64
-    ref, cand = build_pair(case, candidate_cls, seed)
-    ref = ref.to(device=device, dtype=dtype)
-    cand = cand.to(device=device, dtype=dtype)
-    tag = f"{case.id} [{device}, float64]"
+def _forward_backward(module: nn.Module, case: Case, device: str, seed: int | None):
+    """float64 forward of ``module`` on the case's inputs, then backward of
+    ``sum_i sum(out_i * R_i)`` (R_i fixed random, one per output).  Returns the result
+    and the gradients of every input, differentiable extra and parameter, by name."""
+    args, kwargs = case.make_inputs(
+        dtype=torch.float64, device=device, seed=seed, requires_grad=True
+    )
+    result = module(*args, **kwargs)
+    proj_gen = torch.Generator().manual_seed((case.seed if seed is None else seed) + 7)
+    loss = 0
+    for _, out in outputs_of(result):
+        R = torch.randn(out.shape, generator=proj_gen, dtype=torch.float64)
+        loss = loss + (out * R.to(device)).sum()
+    module.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = {f"input {n}": a.grad for n, a in zip(case.inputs, args)}
+    grads.update({f"input {n}": t.grad for n, t in kwargs.items() if t.requires_grad})
+    grads.update({f"param {n}": p.grad for n, p in module.named_parameters()})
+    return result, grads
 
-    ref_params = dict(ref.named_parameters())
-    cand_params = dict(cand.named_parameters())
-    if set(ref_params) != set(cand_params):
-        raise AssertionError(
-            f"{tag}: parameter names differ: only in reference {sorted(set(ref_params) - set(cand_params))}, "
-            f"only in generated {sorted(set(cand_params) - set(ref_params))}"
-        )
 
-    results = []
-    for module in (ref, cand):
-        args, kwargs = case.make_inputs(
-            dtype=dtype, device=device, seed=seed, requires_grad=True
-        )
-        out = module(*args, **kwargs)
-        proj_gen = torch.Generator().manual_seed(
-            (case.seed if seed is None else seed) + 7
-        )
-        R = torch.randn(out.shape, generator=proj_gen, dtype=torch.float64).to(device)
-        module.zero_grad(set_to_none=True)
-        (out * R).sum().backward()
-        grads = {f"input {n}": a.grad for n, a in zip(case.inputs, args)}
-        grads.update(
-            {f"input {n}": t.grad for n, t in kwargs.items() if t.requires_grad}
-        )
-        grads.update({f"param {n}": p.grad for n, p in module.named_parameters()})
-        results.append(grads)
-    want, got = results
+def _compare_gradients(got: dict, want: dict, rtol: float, tag: str) -> list[str]:
     errors = []
     # A gradient that is zero in exact arithmetic (AFT's fc_k.bias: a constant shift of
     # every key cancels in the softmax-like ratio) is rounding noise whose size follows
@@ -289,14 +302,88 @@ def check_gradients(
     for name in want:
         try:
             assert_close_rel(
-                got[name], want[name], case.rtol64, f"{tag} grad of {name}",
+                got[name], want[name], rtol, f"{tag} grad of {name}",
                 floor=max(1e-6, 1e-3 * overall),
             )
         except AssertionError as e:
             errors.append(str(e))
+    return errors
+
+
+def _check_same_parameter_names(ref: nn.Module, cand: nn.Module, tag: str) -> None:
+    ref_params = dict(ref.named_parameters())
+    cand_params = dict(cand.named_parameters())
+    if set(ref_params) != set(cand_params):
+        raise AssertionError(
+            f"{tag}: parameter names differ: only in reference {sorted(set(ref_params) - set(cand_params))}, "
+            f"only in generated {sorted(set(cand_params) - set(ref_params))}"
+        )
+
+
+def check_gradients(
+    case: Case, candidate_cls, device: str, seed: int | None = None
+) -> None:
+    """float64 gradients of ``sum(out * R)`` (R fixed random) w.r.t. every input (and
+    differentiable extra) and every parameter, by state_dict name."""
+    ref, cand = build_pair(case, candidate_cls, seed)
+    ref = ref.to(device=device, dtype=torch.float64)
+    cand = cand.to(device=device, dtype=torch.float64)
+    tag = f"{case.id} [{device}, float64]"
+    _check_same_parameter_names(ref, cand, tag)
+    _, want = _forward_backward(ref, case, device, seed)
+    _, got = _forward_backward(cand, case, device, seed)
+    errors = _compare_gradients(got, want, case.rtol64, tag)
     if errors:
         raise AssertionError(
             f"{len(errors)} of {len(want)} gradients differ:\n" + "\n".join(errors)
+        )
+
+
+def disable_dropout_(module: nn.Module) -> nn.Module:
+    """Set ``p = 0`` on every dropout layer, in place: in training mode the two modules
+    then compute deterministic, comparable values whatever order they draw numbers in."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.p = 0.0
+    return module
+
+
+def check_train_mode(
+    case: Case, candidate_cls, device: str = "cpu", seed: int | None = None
+) -> None:
+    """One forward and backward in training mode (dropout off in both, DESIGN.md 6.5):
+    outputs, the gradients of every input and parameter, and afterwards every
+    ``state_dict`` entry (BatchNorm running statistics, ``num_batches_tracked``) agree.
+
+    A block can be exact in eval mode and wrong here: a BatchNorm whose batch statistics
+    are taken over another set of values, a running statistic not updated, another
+    momentum."""
+    ref, cand = build_pair(case, candidate_cls, seed)
+    tag = f"{case.id} [{device}, float64, train mode]"
+    _check_same_parameter_names(ref, cand, tag)
+    runs = []
+    for module in (ref, cand):
+        module.to(device=device, dtype=torch.float64).train()
+        disable_dropout_(module)
+        runs.append(_forward_backward(module, case, device, seed))
+    (want, want_grads), (got, got_grads) = runs
+    assert_outputs_close(got, want, case.rtol64, tag)
+    errors = _compare_gradients(got_grads, want_grads, case.rtol64, tag)
+    cand_state = cand.state_dict()
+    for name, value in ref.state_dict().items():
+        after = cand_state[name]
+        if value.dtype.is_floating_point:
+            try:
+                assert_close_rel(after, value, case.rtol64, f"{tag} state {name} after forward")
+            except AssertionError as e:
+                errors.append(str(e))
+        elif not torch.equal(after, value):
+            errors.append(
+                f"{tag} state {name} after forward: {after.tolist()} != reference {value.tolist()}"
+            )
+    if errors:
+        raise AssertionError(
+            f"{len(errors)} train-mode comparisons differ:\n" + "\n".join(errors)
         )
 
 
@@ -306,55 +393,4 @@ def check_all(
     check_forward(case, candidate_cls, device, torch.float64, seed)
     check_forward(case, candidate_cls, device, torch.float32, seed)
     check_gradients(case, candidate_cls, device, seed)
-
-
-# --------------------------------------------------------------------------- interface
-
-
-def signature_of(fn) -> list[tuple[str, str, object]]:
-    """(name, kind, default) of every parameter but ``self``; annotations ignored."""
-    sig = inspect.signature(fn)
-    return [
-        (
-            p.name,
-            p.kind.name,
-            p.default if p.default is not inspect.Parameter.empty else "<required>",
-        )
-        for p in sig.parameters.values()
-        if p.name != "self"
-    ]
-
-
-def state_dict_shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
-    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
-
-
-def check_batch_independence(
-    module: nn.Module, case: Case, device: str = "cpu"
-) -> None:
-    """In eval mode, each sample's output must not depend on its batch-mates."""
-    args, kwargs = case.make_inputs(dtype=torch.float64, device=device)
-    with torch.no_grad():
-        full = module(*args, **kwargs)
-        for i in range(full.shape[0]):
-            one = module(
-                *[a[i : i + 1] for a in args],
-                **{k: v[i : i + 1] for k, v in kwargs.items()},
-            )
-            assert_close_rel(
-                one,
-                full[i : i + 1],
-                1e-9,
-                f"{case.id}: sample {i} alone vs in its batch",
-            )
-
-
-def deterministic_init_names(case: Case) -> dict[str, torch.Tensor]:
-    """state_dict entries of the reference whose *initial* value does not depend on the
-    RNG (zeros/ones params, norm affines, BN stats): construct twice under two seeds
-    and keep the entries that agree."""
-    torch.manual_seed(0)
-    a = case.build_reference().state_dict()
-    torch.manual_seed(12345)
-    b = case.build_reference().state_dict()
-    return {k: v for k, v in a.items() if torch.equal(v, b[k])}
+    check_train_mode(case, candidate_cls, device, seed)

@@ -418,3 +418,16 @@ def test_compile_wall_time(tmp_path):
     elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     print(f"\n`python -m attndsl compile specs/sge.attn` took {elapsed:.3f} s wall time")
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    """`attndsl explain E0113 | head -1`: the closed pipe ends the command quietly, exit 0."""
+    import subprocess
+    import sys
+
+    for _ in range(5):  # the race between the writer and the closing reader varies
+        run = subprocess.run(f"{sys.executable} -m attndsl explain E0113 | head -1 >/dev/null; "
+                             "echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                             capture_output=True, text=True)
+        assert run.stdout.strip() == "0", run.stderr
+        assert "internal error" not in run.stderr

@@ -88,3 +88,14 @@ def test_one_run_reports_independent_errors_once_each(tmp_path):
     codes = [(d.code, d.span.line) for d in analyze(source, "b.attn")[1].items if d.is_error]
     # Three independent mistakes, three errors; `z = y * 2` uses a failed name and stays quiet.
     assert codes == [("E0102", 3), ("E0101", 4), ("E0102", 6)]
+
+
+def test_every_code_the_compiler_reports_is_documented():
+    """A code in the compiler's source has an entry (explanation and example) in the catalogue."""
+    import re
+
+    documented = {d.code for d in CATALOGUE}
+    used = set()
+    for path in (ROOT / "attndsl").rglob("*.py"):
+        used |= set(re.findall(r'"([EW]0\d{3})"', path.read_text(encoding="utf-8")))
+    assert used <= documented, sorted(used - documented)

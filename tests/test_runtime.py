@@ -114,7 +114,7 @@ def test_runtime_check_names_the_block(device):
         sge(torch.randn(2, 64, 5, 5, device=device))  # fine
         with pytest.raises(ValueError, match=r"^SpatialGroupEnhance: .*\b60\b.*\bgroups = 8\b"):
             sge(torch.randn(2, 60, 5, 5, device=device))
-        with pytest.raises(ValueError, match=r"^SpatialGroupEnhance: x must have 4 dimensions"):
+        with pytest.raises(ValueError, match=r"^SpatialGroupEnhance: x must be a 4-d floating-point tensor"):
             sge(torch.randn(2, 64, 25, device=device))
 
 

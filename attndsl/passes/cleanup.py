@@ -1,4 +1,4 @@
-"""IR → IR passes: dead-code elimination and common-subexpression elimination.
+"""Dead-code and common-subexpression elimination.
 
 Both keep the graph's invariants (operand order on edges, guards, spans) and are
 deterministic: they visit nodes in topological order with ties broken by node id.
@@ -6,11 +6,9 @@ deterministic: they visit nodes in topological order with ties broken by node id
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import networkx as nx
 
-from .ir import BlockIR, LayerSpec
+from ..ir import BlockIR, LayerSpec
 
 # Ops whose two calls on equal operands may differ (dropout in training) or that
 # stand for a binding rather than a computation.
@@ -23,7 +21,6 @@ def eliminate_dead_code(ir: BlockIR) -> int:
     for output in ir.outputs:
         live |= nx.ancestors(ir.graph, output) | {output}
     dead = [n for n in ir.graph.nodes if n not in live and ir.graph.nodes[n]["op"] != "input"]
-    # A chunk whose items are partly used must stay whole.
     ir.graph.remove_nodes_from(dead)
     return len(dead)
 
@@ -56,7 +53,7 @@ def eliminate_common_subexpressions(ir: BlockIR) -> int:
     merged = 0
     for node in ir.topological():
         attrs = ir.graph.nodes[node]
-        if attrs["op"] in _NEVER_MERGED or _is_stochastic(ir, attrs):
+        if attrs["op"] in _NEVER_MERGED or _is_stochastic(ir, attrs) or attrs["attrs"].get("stochastic"):
             continue
         key = (attrs["op"], tuple(ir.operands(node)), _freeze(attrs["attrs"]), attrs["guard"])
         try:
@@ -67,12 +64,12 @@ def eliminate_common_subexpressions(ir: BlockIR) -> int:
         if keeper is None:
             seen[key] = node
             continue
-        _replace_uses(ir, node, keeper)
+        _merge_into(ir, node, keeper)
         merged += 1
     return merged
 
 
-def _replace_uses(ir: BlockIR, old: int, new: int) -> None:
+def _merge_into(ir: BlockIR, old: int, new: int) -> None:
     graph = ir.graph
     for _, user, data in list(graph.out_edges(old, data=True)):
         graph.add_edge(new, user, index=data["index"])
@@ -82,9 +79,3 @@ def _replace_uses(ir: BlockIR, old: int, new: int) -> None:
     keeper["comments"] = keeper["comments"] or graph.nodes[old]["comments"]
     graph.remove_node(old)
     ir.outputs = [new if o == old else o for o in ir.outputs]
-
-
-def run_passes(ir: BlockIR) -> dict[str, int]:
-    merged = eliminate_common_subexpressions(ir)
-    removed = eliminate_dead_code(ir)
-    return {"cse": merged, "dce": removed}

@@ -1,0 +1,60 @@
+"""IR → Python source. Every expression is rendered here from the op registry's
+templates; the file layout comes from the Jinja templates in `templates/torch/`;
+black formats the result. Codegen never re-derives a shape: it reads the shapes the
+checker stored on the nodes.
+
+The package has one emitter per part of a class (init, forward, checks, signatures).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from .. import __version__
+from ..ir import BlockIR
+from ..ops import OPS
+from ..resources import resource_dir
+from .block import BlockRenderer
+from .expressions import InternalError, source_expr
+from .options import NodeView, Options
+from .text import comment_text, docstring_text, fstring, python_string
+
+__all__ = ["Options", "NodeView", "render_module", "BlockRenderer", "InternalError", "source_expr", "python_string",
+           "fstring", "comment_text", "docstring_text"]
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(resource_dir("templates") / "torch")),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def render_module(blocks: list[BlockIR], options: Options) -> str:
+    by_name = {b.name: b for b in blocks}
+    classes = []
+    needs_ordered_dict = False
+    for ir in blocks:
+        renderer = BlockRenderer(ir, options, by_name)
+        classes.append(renderer.render())
+        needs_ordered_dict |= renderer.needs_ordered_dict
+    template = _environment().get_template("module.py.j2")
+    # Imports an op needs (a fused op's `torch.nn.functional`), only when it is used.
+    imports = sorted({line for ir in blocks for node in ir.graph.nodes.values()
+                      for line in getattr(OPS.get(node["op"]), "extra", {}).get("imports", ())})
+    return template.render(
+        version=__version__,
+        source=Path(options.source_name).name,
+        classes=classes,
+        needs_ordered_dict=needs_ordered_dict,
+        imports=imports,
+    )
+

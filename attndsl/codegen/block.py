@@ -1,0 +1,172 @@
+"""One block rendered: the state shared by the emitters of `__init__`, `forward`, checks and signatures."""
+
+from __future__ import annotations
+
+
+from .. import symbolic as sym
+from ..ir import BlockIR, Cond
+from ..lower import Literal
+from ..ops import ATOM
+from ..shapes import show
+from ..symbolic import Expr
+from .text import comment_text
+from .expressions import (_NEGATED, InternalError)
+from .checks import CheckEmitter
+from .forward import ForwardEmitter
+from .init import InitEmitter
+from .signatures import SignatureEmitter
+from .options import Options
+
+
+class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter):
+    def __init__(self, ir: BlockIR, options: Options, blocks: dict[str, BlockIR]):
+        self.ir = ir
+        self.options = options
+        self.blocks = blocks
+        self.graph = ir.graph
+        self.used_attributes: set[str] = set()
+        self.used_dims: set[str] = set()
+        self.names: dict[int, str] = {}
+        self.copies: list = []
+        self.arg_names = {a.name for a in ir.args}
+        self.let_names = {l.name for l in ir.lets}
+        self.needs_ordered_dict = False
+        self.float_symbols = getattr(ir, "float_symbols", set())
+        self.derived_locals: dict[str, str] = {}
+        # Display order of symbols: the inputs' dims as declared, then the arguments.
+        ranked = [name for name, _ in sorted(ir.dim_origin.items(),
+                                             key=lambda item: ([i.name for i in ir.inputs].index(item[1][0]),
+                                                               item[1][1]))]
+        ranked += [a.name for a in ir.args] + [l.name for l in ir.lets]
+        self.rank = {name: index for index, name in enumerate(ranked)}
+
+    def order(self, symbol: str):
+        return (self.rank.get(symbol, len(self.rank)),)
+
+    def show(self, shape) -> str:
+        return show(shape, self.order)
+
+    def math(self, expr: Expr) -> str:
+        return sym.render(expr, str, style="math", order=self.order)
+
+    def forward_name(self, symbol: str) -> str:
+        if symbol.startswith("len(") and symbol.endswith(")"):
+            inner = symbol[4:-1]
+            self.used_attributes.add(inner)
+            return f"len(self.{inner})"
+        if symbol in self.arg_names or symbol in self.let_names:
+            self.used_attributes.add(symbol)
+            return f"self.{symbol}"
+        if symbol in self.ir.derived:
+            return self.derived_name(symbol)
+        self.used_dims.add(symbol)
+        return symbol
+
+    def init_name(self, symbol: str) -> str:
+        if symbol.startswith("len(") and symbol.endswith(")"):
+            return f"len({symbol[4:-1]})"
+        if symbol in self.ir.derived:
+            return self.derived_name(symbol)
+        return symbol
+
+    def derived_name(self, symbol: str) -> str:
+        """A local for a size the checker named (`H'` is `H_out`), computed where a check needs it."""
+        name = self.derived_locals.get(symbol)
+        if name is None:
+            stem = symbol.rstrip("'") + "_out"
+            taken = (set(self.ir.dim_origin) | set(self.ir.optional_dims) | self.arg_names | self.let_names
+                     | {i.name for i in self.ir.inputs} | set(self.names.values()) | set(self.derived_locals.values()))
+            name, count = stem, 1
+            while name in taken:
+                count += 1
+                name = f"{stem}{count}"
+            self.derived_locals[symbol] = name
+        return name
+
+    def derived_definitions(self, symbols: set[str], names) -> list[str]:
+        """`H_out = ...` for each checker-named size a check reads, before the check."""
+        return [f"{self.derived_name(s)} = {sym.render(self.ir.derived[s], names, order=self.order)}"
+                for s in sorted(symbols & set(self.ir.derived))]
+
+    def _expand_derived(self, expr: Expr) -> Expr:
+        if expr.symbols() & set(self.ir.derived):
+            return sym.substitute(expr, self.ir.derived)
+        return expr
+
+    def dim(self, expr: Expr) -> str:
+        return sym.render(self._expand_derived(expr), self.forward_name, style="python", order=self.order)
+
+    def dims(self, exprs) -> str:
+        """Sizes for a reshape: one size the reader cannot check at a glance becomes -1."""
+        exprs = list(exprs)
+        hidden = set(self.ir.derived) | set(self.ir.opaque)
+        unknowable = [i for i, e in enumerate(exprs) if e.symbols() & set(self.ir.opaque)]
+        if len(unknowable) > 1:  # the checker reports these (E0206)
+            raise InternalError("a reshape has more than one size that only the run time knows")
+        unclear = unknowable or [i for i, e in enumerate(exprs) if e.symbols() & hidden]
+        rendered = []
+        for index, expr in enumerate(exprs):
+            rendered.append("-1" if len(unclear) == 1 and index == unclear[0] else self.dim(expr))
+        return ", ".join(rendered)
+
+    def axes(self, value) -> str:
+        if isinstance(value, tuple):
+            return "(" + ", ".join(str(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        return str(value)
+
+    def scalar(self, value, names=None) -> tuple[str, int]:
+        names = names or self.forward_name
+        if isinstance(value, Literal):
+            text = 'float("inf")' if value.value > 0 else 'float("-inf")'
+            return text, ATOM
+        return sym.render(value, names, style="float", order=self.order), sym.precedence(value, style="float")
+
+    @staticmethod
+    def wrap(rendered: tuple[str, int], needed: int) -> str:
+        text, precedence = rendered
+        return text if precedence >= needed else f"({text})"
+
+    def condition(self, cond: Cond, names) -> str:
+        if cond.op == "const":
+            return "True" if cond.args[0] else "False"
+        if cond.op == "arg":
+            return names(cond.args[0])
+        if cond.op == "present":
+            return f"{cond.args[0]} is not None"
+        if cond.op == "not":
+            inner = cond.args[0]
+            if inner.op == "present":
+                return f"{inner.args[0]} is None"
+            if inner.op == "cmp":  # `ratio <= 1` reads better than `not (ratio > 1)`
+                op, left, right = inner.args
+                return self.condition(Cond("cmp", (_NEGATED[op], left, right)), names)
+            text = self.condition(inner, names)
+            return f"not {text}" if inner.op in ("arg", "const", "all_elems") else f"not ({text})"
+        if cond.op in ("and", "or"):
+            parts = []
+            for part in cond.args:
+                text = self.condition(part, names)
+                parts.append(f"({text})" if part.op in ("and", "or") and part.op != cond.op else text)
+            return f" {cond.op} ".join(parts)
+        if cond.op == "cmp":
+            op, left, right = cond.args
+            return f"{sym.render(left, names, order=self.order)} {op} {sym.render(right, names, order=self.order)}"
+        if cond.op == "all_elems":
+            list_name, var, inner = cond.args
+            body = self.condition(inner, lambda s: s if s == var else names(s))
+            return f"all({body} for {var} in {names(list_name)})"
+        raise InternalError(f"unknown condition {cond.op}")
+
+    def render(self) -> dict:
+        forward = self.forward_lines()  # first: it decides which attributes __init__ keeps
+        init = self.init_lines()
+        return {
+            "name": self.ir.name,
+            # Comments above the block stay above the class (when they are not its docstring).
+            "comments": [comment_text(c) for c in self.ir.comments if self.ir.doc and comment_text(c)],
+            "docstring": self.docstring(),
+            "init_signature": self.init_signature(),
+            "init_body": init,
+            "forward_signature": self.forward_signature(),
+            "forward_body": forward,
+        }

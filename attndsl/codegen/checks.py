@@ -1,0 +1,225 @@
+"""Run-time checks (the prologue of `forward` and the checks of `__init__`) and their nesting under guards."""
+
+from __future__ import annotations
+
+
+from .. import symbolic as sym
+from ..ir import CheckInfo, Cond
+from ..symbolic import Expr
+from .text import fstring
+from .expressions import (_NEGATED)
+
+
+class CheckEmitter:
+    def _place_checks(self, statements: list) -> tuple[list, list]:
+        """Forward's checks: those under a guard go at the top of the first block of the body
+        under that guard (one `if self.flag:`, not two); the rest open forward. Rendered in
+        their final order, so a size a check computes (`H_out`) is reused after it."""
+        checks = [c for c in self.ir.checks if c.where == "forward"] if self.options.runtime_checks else []
+        inline: dict[int, list] = {}
+        prologue = []
+        for check in checks:
+            target = None
+            if check.guard:
+                target = next((i for i, (guard, _) in enumerate(statements)
+                               if tuple(guard[:len(check.guard)]) == tuple(check.guard)), None)
+            if target is None:
+                prologue.append(check)
+            else:
+                inline.setdefault(target, []).append(check)
+        defined: dict = {}
+        rendered_prologue = [(c.guard, self._check_lines(c, self.forward_name, "forward", defined)) for c in prologue]
+        placed = []
+        for index, statement in enumerate(statements):
+            for check in inline.get(index, []):
+                placed.append((check.guard, self._check_lines(check, self.forward_name, "forward", defined)))
+            placed.append(statement)
+        return rendered_prologue, placed
+
+    def _prologue(self, checks: list) -> list[str]:
+        """Each input's rank, element type and declared sizes (an optional one's when it is
+        given), the sizes forward uses unpacked, then the checks that open forward (rendered
+        already: they decided which sizes must be unpacked)."""
+        sizes = {info.name: self._sizes(info, self.ir.optional_dim_origin if info.optional else self.ir.dim_origin)
+                 for info in self.ir.inputs} if self.options.runtime_checks else {}
+        lines: list[str] = []
+        for info in self.ir.inputs:
+            if not info.optional:
+                lines += self._contract(info, check_sizes=False) if self.options.runtime_checks else []
+        lines += self._unpack([i for i in self.ir.inputs if not i.optional], self.ir.dim_origin)
+        for info in self.ir.inputs:
+            if not info.optional:
+                lines += sizes.get(info.name, [])
+        for info in self.ir.inputs:
+            if info.optional:
+                body = (self._contract(info, check_sizes=False) if self.options.runtime_checks else []) + \
+                    self._unpack([info], self.ir.optional_dim_origin) + sizes.get(info.name, [])
+                if body:
+                    lines.append(f"if {info.name} is not None:")
+                    lines += ["    " + line for line in body]
+        return lines + self._guarded(checks, self.forward_name)
+
+    def _contract(self, info, check_sizes: bool) -> list[str]:
+        rank = len(info.shape)
+        if info.dtype == "bool":
+            kind, wrong = "boolean", f"{info.name}.dtype != torch.bool"
+        else:
+            kind, wrong = "floating-point", f"not {info.name}.is_floating_point()"
+        message = fstring([("text", f"{self.ir.name}: {info.name} must be a {rank}-d {kind} tensor "
+                                    f"{self.show(info.shape)}, got a "), ("code", f"{info.name}.dim()"),
+                           ("text", "-d "), ("code", f"{info.name}.dtype"), ("text", " tensor")])
+        return [f"if {info.name}.dim() != {rank} or {wrong}:", f"    raise ValueError({message})"]
+
+    def _sizes(self, info, origins) -> list[str]:
+        """Each declared size that is not the first appearance of its symbol must match."""
+        lines = []
+        for axis, dim in enumerate(info.shape):
+            origin = origins.get(str(dim)) if dim.is_monomial else None
+            if origin == (info.name, axis):
+                continue
+            expected = self.dim(dim)
+            message = fstring([("text", f"{self.ir.name}: {info.name}.shape[{axis}] must be "),
+                               *self._value(dim, expected), ("text", ", got "), ("code", f"{info.name}.shape[{axis}]")])
+            lines += [f"if {info.name}.shape[{axis}] != {expected}:", f"    raise ValueError({message})"]
+        return lines
+
+    def _unpack(self, inputs, origins) -> list[str]:
+        lines = []
+        for info in inputs:
+            targets = []
+            for axis, dim in enumerate(info.shape):
+                name = str(dim) if dim.is_monomial else None
+                bound_here = origins.get(name) == (info.name, axis)
+                targets.append(name if bound_here and name in self.used_dims else "_")
+            used = [i for i, t in enumerate(targets) if t != "_"]
+            if len(used) == 1 and len(targets) > 1:
+                lines.append(f"{targets[used[0]]} = {info.name}.shape[{used[0]}]")
+            elif used:
+                lines.append(f"{', '.join(targets)} = {info.name}.shape")
+        return lines
+
+    def _value(self, expr: Expr, code: str) -> list[tuple[str, str]]:
+        """Message parts naming a size and showing its run-time value: `c = {c}`, or `8`."""
+        if expr.is_const:
+            return [("text", self.math(expr))]
+        return [("text", f"{self.math(expr)} = "), ("code", code)]
+
+    def _check_lines(self, check: CheckInfo, names, where: str, defined: dict | None = None) -> list[str]:
+        """The check's lines, after the sizes it reads that the checker named (`H_out = ...`),
+        unless an earlier check under an enclosing guard computed them already."""
+        used = _condition_symbols(check.condition) & set(self.ir.derived)
+        if defined is not None:
+            fresh = set()
+            for symbol in used:
+                guard = defined.get(symbol)
+                if guard is None or tuple(check.guard[:len(guard)]) != guard:
+                    fresh.add(symbol)
+                    defined[symbol] = tuple(check.guard)
+            used = fresh
+        return self.derived_definitions(used, names) + self._test_lines(check, names)
+
+    def _test_lines(self, check: CheckInfo, names) -> list[str]:
+        block = self.ir.name
+        condition = check.condition
+        if isinstance(condition, Cond):
+            message_parts = [("text", f"{block}: {check.message}")]
+            if condition.op == "const":  # a combination of arguments that can never work
+                return [f"raise ValueError({fstring(message_parts)})"]
+            if condition.op == "cmp":
+                _, left, right = condition.args
+                if right.is_const and len(left.symbols()) == 1 and left == sym.Expr.symbol(next(iter(left.symbols()))):
+                    message_parts += [("text", ", got "), ("code", sym.render(left, names))]
+            test = self.condition(_negation(condition), names)
+            return [f"if {test}:", f"    raise ValueError({fstring(message_parts)})"]
+        kind, a, b = condition
+        left, right = sym.render(a, names), sym.render(b, names)
+        if kind == "eq":
+            message = fstring([("text", f"{block}: {check.message} must agree, but "), *self._value(a, left),
+                               ("text", " and "), *self._value(b, right)])
+            return [f"if {left} != {right}:", f"    raise ValueError({message})"]
+        message = fstring([("text", f"{block}: {check.message} needs "), *self._value(a, left),
+                           ("text", " to be divisible by "), *self._value(b, right)])
+        # `%` binds like `*`: anything with an operator in it gets parentheses.
+        wrapped_right = right if " " not in right else f"({right})"
+        wrapped_left = left if " " not in left else f"({left})"
+        return [f"if {wrapped_left} % {wrapped_right} != 0:", f"    raise ValueError({message})"]
+
+    def _guarded(self, statements: list[tuple[tuple, list[str]]], names) -> list[str]:
+        """Nest statements under `if` blocks for their guards; `else:` where it reads so."""
+        lines: list[str] = []
+        open_guard: list = []
+        last_closed = None
+        for guard, body in statements:
+            guard = list(guard)
+            common = 0
+            while common < min(len(open_guard), len(guard)) and open_guard[common] == guard[common]:
+                common += 1
+            if common < len(open_guard):
+                last_closed = (common, open_guard[common])
+                open_guard = open_guard[:common]
+            for depth in range(common, len(guard)):
+                cond = guard[depth]
+                indent = "    " * depth
+                if last_closed and last_closed[0] == depth and cond == Cond("not", (last_closed[1],)):
+                    lines.append(f"{indent}else:")
+                else:
+                    lines.append(f"{indent}if {self.condition(cond, names)}:")
+                last_closed = None
+                open_guard.append(cond)
+            indent = "    " * len(open_guard)
+            lines += [indent + line for line in "\n".join(body).split("\n")]
+            last_closed = None if common == len(open_guard) else last_closed
+        return _elif(lines)
+
+
+def _negation(cond: Cond) -> Cond:
+    """`not cond` as it reads best: comparisons flip, `and`/`or` swap (De Morgan)."""
+    if cond.op == "cmp":
+        operator, left, right = cond.args
+        return Cond("cmp", (_NEGATED[operator], left, right))
+    if cond.op in ("and", "or"):
+        return Cond("or" if cond.op == "and" else "and", tuple(_negation(c) for c in cond.args))
+    if cond.op == "not":
+        return cond.args[0]
+    if cond.op == "const":
+        return Cond.const(not cond.args[0])
+    return Cond("not", (cond,))
+
+
+def _condition_symbols(condition) -> set[str]:
+    if isinstance(condition, tuple):
+        return condition[1].symbols() | condition[2].symbols()
+    found: set[str] = set()
+    for arg in condition.args:
+        if isinstance(arg, Expr):
+            found |= arg.symbols()
+        elif isinstance(arg, Cond):
+            found |= _condition_symbols(arg)
+    return found
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _elif(lines: list[str]) -> list[str]:
+    """`else:` whose whole body is one `if` chain becomes `elif` (as `elif` clauses read)."""
+    changed = True
+    while changed:
+        changed = False
+        for index, line in enumerate(lines[:-1]):
+            depth = _indent(line)
+            following = lines[index + 1]
+            if line.strip() != "else:" or _indent(following) != depth + 4 or not following.strip().startswith("if "):
+                continue
+            end = index + 1
+            while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > depth):
+                end += 1
+            block = lines[index + 1:end]
+            heads = [l for l in block if _indent(l) == depth + 4]
+            if all(h.strip().startswith(("if ", "elif ")) or h.strip() == "else:" for h in heads) and \
+                    sum(h.strip().startswith("if ") for h in heads) == 1:
+                lines[index:end] = [" " * depth + "el" + following.strip()] + [l[4:] for l in block[1:]]
+                changed = True
+                break
+    return lines

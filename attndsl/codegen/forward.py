@@ -1,0 +1,152 @@
+"""The body of `forward`: which values get a line, their names, and each op rendered from the registry."""
+
+from __future__ import annotations
+
+import keyword
+from pathlib import Path
+
+from ..naming import assign_names
+from ..ops import ATOM, OPS
+from .options import NodeView
+from .text import comment_text
+from .expressions import (_fill)
+
+
+class ForwardEmitter:
+    def plan_names(self, order: list[int]) -> set[int]:
+        """Decide which nodes get a line of their own, and their names."""
+        materialized: set[int] = set()
+        in_loop = self._loop_bodies()
+        for node in order:
+            attrs = self.graph.nodes[node]
+            op = attrs["op"]
+            users = list(self.graph.successors(node))
+            use_count = self.graph.out_degree(node)
+            if op in ("input", "param", "scalar", "loop_layer", "phi") or node in in_loop:
+                continue
+            if op == "item":
+                continue
+            if node in self.ir.outputs and len(self.ir.outputs) == 1 and not attrs.get("var_names"):
+                continue
+            named = attrs["name"] is not None
+            multi_output = OPS.get(op) is not None and OPS[op].outputs is not None
+            feeds_phi = any(self.graph.nodes[u]["op"] == "phi" for u in users)
+            guard_differs = any(self.graph.nodes[u]["guard"] != attrs["guard"] for u in users)
+            if named or multi_output or feeds_phi or use_count > 1 or guard_differs or node in self.ir.outputs:
+                materialized.add(node)
+        reserved = set(self.ir.dim_origin) | {i.name for i in self.ir.inputs}
+        naming = assign_names(self.ir, order, materialized, reserved)
+        self.names = naming.names
+        self.copies = naming.copies
+        return materialized
+
+    def _loop_bodies(self) -> set[int]:
+        """Nodes inside a comprehension: after its loop variable, before its list."""
+        import networkx as nx
+
+        body: set[int] = set()
+        for node in self.graph.nodes:
+            if self.graph.nodes[node]["op"] == "list_comp":
+                loop = self.ir.operands(node)[-1]
+                body |= nx.descendants(self.graph, loop) & nx.ancestors(self.graph, node)
+        return body
+
+    def expression(self, node: int, materialized: set[int]) -> tuple[str, int]:
+        attrs = self.graph.nodes[node]
+        op = attrs["op"]
+        if node in self.names and (node in materialized or op in ("input", "param", "item", "phi")):
+            return self.names[node], ATOM
+        if op == "scalar":
+            return self.scalar(attrs["attrs"]["value"])
+        if op == "loop_layer":
+            return attrs["attrs"]["var"], ATOM
+        operands = [self.expression(o, materialized) for o in self.ir.operands(node)]
+        if op == "call_layer":
+            return self._render_layer_call(attrs, operands), ATOM
+        if op == "list_comp":
+            layer = attrs["attrs"]["layer"]
+            self.used_attributes.discard(layer)
+            return f"[{operands[0][0]} for {attrs['attrs']['var']} in self.{layer}]", ATOM
+        definition = OPS[op]
+        view = NodeView(
+            shape=attrs["shape"],
+            operand_shapes=[self.graph.nodes[o]["shape"] for o in self.ir.operands(node)],
+            operand_ops=[self.graph.nodes[o]["op"] for o in self.ir.operands(node)],
+        )
+        node_attrs = dict(attrs["attrs"])
+        if "value" in node_attrs and op == "masked_fill":
+            node_attrs["value"] = self.scalar(node_attrs["value"])[0]
+        if op in ("cat", "stack") and len(operands) == 1 and view.operand_ops[0] == "list_comp":
+            operands = [(operands[0][0], "list")]
+        if callable(definition.render):
+            return definition.render(self, view, operands, node_attrs)
+        return _fill(definition.render, definition, operands, node_attrs, self), definition.precedence
+
+    def _render_layer_call(self, attrs, operands) -> str:
+        details = attrs["attrs"]
+        arguments = ", ".join(text for text, _ in (operands[:-1] if details.get("element") else operands))
+        if details.get("element"):
+            return f"{details['var']}({arguments})"
+        target = f"self.{details['layer']}"
+        for child in details["path"]:
+            # A child named like a Python keyword (EMSA's `in`) is reached with getattr.
+            target = f'getattr({target}, "{child}")' if keyword.iskeyword(child) else f"{target}.{child}"
+        return f"{target}({arguments})"
+
+    def shape_comment(self, node: int, line: int | None = None) -> str:
+        """`  # [b, c, h, w]  sge.attn:19`: the shape, and the spec line that made the value
+        (for a `return`, the return's own line)."""
+        attrs = self.graph.nodes[node]
+        shape = attrs["shape"]
+        where = f"{Path(self.options.source_name).name}:{line or attrs['span'].line}"
+        if OPS.get(attrs["op"]) is not None and OPS[attrs["op"]].outputs is not None:
+            text = ", ".join(self.show(s) for s in shape)
+        else:
+            text = self.show(shape)
+        return f"  # {text}  {where}"
+
+    def forward_lines(self) -> list[str]:
+        order = self.ir.topological()
+        materialized = self.plan_names(order)
+        statements: list[tuple[tuple, list[str]]] = []
+        copies = {}
+        for phi, guard, operand in self.copies:
+            copies.setdefault(phi, []).append((guard, operand))
+        for node in order:
+            for guard, operand in copies.get(node, []):
+                # A value that could not be computed into the phi's name is copied there.
+                statements.append((guard, [f"{self.names[node]} = {self.expression(operand, materialized)[0]}"]))
+            if node not in materialized:
+                continue
+            attrs = self.graph.nodes[node]
+            text, _ = self._expression_unmaterialized(node, materialized)
+            comments = [f"# {comment_text(c)}" for c in attrs["comments"] if comment_text(c)]
+            if OPS.get(attrs["op"]) is not None and OPS[attrs["op"]].outputs is not None:
+                items = {self.graph.nodes[u]["attrs"]["index"]: self.names[u] for u in self.graph.successors(node)}
+                count = len(attrs["shape"])
+                targets = ", ".join(items.get(i, "_") for i in range(count))
+                line = f"{targets}{',' if count == 1 else ''} = {text}"
+            else:
+                line = f"{self.names[node]} = {text}"
+            statements.append((attrs["guard"], comments + [line + self.shape_comment(node)]))
+        prologue_checks, statements = self._place_checks(statements)
+        lines = self._guarded(statements, self.forward_name)
+        outputs = []
+        for output in self.ir.outputs:
+            outputs.append(self.expression(output, materialized)[0])
+        return_line = "return " + ", ".join(outputs)
+        if len(self.ir.outputs) == 1 and self.ir.outputs[0] not in materialized:
+            output = self.graph.nodes[self.ir.outputs[0]]
+            lines += [f"# {comment_text(c)}" for c in output["comments"] if comment_text(c)]
+            return_span = getattr(self.ir, "return_span", None)
+            return_line += self.shape_comment(self.ir.outputs[0], return_span.line if return_span else None)
+        lines.append(return_line)
+        prologue = self._prologue(prologue_checks)
+        return prologue + lines
+
+    def _expression_unmaterialized(self, node, materialized):
+        materialized.discard(node)
+        try:
+            return self.expression(node, materialized)
+        finally:
+            materialized.add(node)

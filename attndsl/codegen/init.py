@@ -1,0 +1,123 @@
+"""The body of `__init__`: lets, requires and checks on the arguments, attributes, params and layers."""
+
+from __future__ import annotations
+
+
+from .. import symbolic as sym
+from ..ir import Cond, LayerInfo, LayerSpec
+from ..layers import LAYERS
+from ..symbolic import Expr
+from .text import comment_text, fstring, python_string
+from .expressions import (InternalError, _is_default, _negated, source_expr)
+
+
+class InitEmitter:
+    def init_lines(self) -> list[str]:
+        """Checks on single arguments first; then the spec's lets and requires in the order
+        it wrote them, each after the checks that make it computable; then the checks of
+        sizes; the attributes forward reads; and the params and layers."""
+        lines: list[str] = ["super().__init__()"]
+        checks = [c for c in self.ir.checks if c.where == "init"] if self.options.runtime_checks else []
+        statements: list[tuple[tuple, tuple, list[str]]] = []  # (position, guard, lines)
+        for check in checks:
+            if check.position is not None:
+                statements.append(((check.position, 0), check.guard, self._check_lines(check, self.init_name, "init")))
+        for let in self.ir.lets:
+            line = f"{let.name} = {source_expr(let.source, self.init_name)[0]}"
+            statements.append((((let.span.line, let.span.column), 1), let.guard, [line]))
+        for check in self.ir.requires:
+            test = _negated(check.source, self.init_name)
+            message = fstring([("text", f"{self.ir.name}: {check.message}")])
+            statements.append((((check.span.line, check.span.column), 1), check.guard,
+                               [f"if {test}:", f"    raise ValueError({message})"]))
+        statements.sort(key=lambda s: s[0])
+        ordered = [(guard, body) for _, guard, body in statements]
+        ordered += [(c.guard, self._check_lines(c, self.init_name, "init")) for c in checks if c.position is None]
+        lines += self._guarded(ordered, self.init_name)
+        lines += self._guarded(self._attributes(), self.init_name)
+        body: list[tuple[tuple, list[str]]] = []
+        declarations = sorted(
+            [(p.span.line, p.span.column, "param", p) for p in self.ir.params]
+            + [(l.span.line, l.span.column, "layer", l) for l in self.ir.layers],
+            key=lambda t: (t[0], t[1]),
+        )
+        for _, _, kind, item in declarations:
+            statement = self._param_line(item) if kind == "param" else self._layer_line(item)
+            comments = [f"# {comment_text(c)}" for c in item.comments if comment_text(c)]
+            body.append((item.guard, comments + [statement]))
+        lines += self._guarded(body, self.init_name)
+        return lines
+
+    def _attributes(self) -> list[tuple[tuple, list[str]]]:
+        """`self.x = x` for what forward reads, in argument order (then lets), like hand-written
+        code; a let made under `if` is kept under the same `if` (both branches: no `if`)."""
+        from ..lower.expressions import _covering_guard
+
+        attributes = []
+        for arg in self.ir.args:
+            if arg.name in self.used_attributes:
+                attributes.append(((), [f"self.{arg.name} = {arg.name}"]))
+        seen = set()
+        for let in self.ir.lets:
+            if let.name in self.used_attributes and let.name not in seen:
+                seen.add(let.name)
+                guard = _covering_guard([l.guard for l in self.ir.lets if l.name == let.name])
+                attributes.append((tuple(guard), [f"self.{let.name} = {let.name}"]))
+        return attributes
+
+    def _param_line(self, param) -> str:
+        dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)
+        return f"self.{param.name} = nn.Parameter(torch.{param.init}({dims or '()'}))"
+
+    def _layer_line(self, info: LayerInfo) -> str:
+        if info.element is not None:
+            loop_var = info.loop_var if self._mentions(info.element, info.loop_var) else "_"
+            element = self.layer_expr(info.element)
+            return f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in {info.iterable}])"
+        return f"self.{info.name} = {self.layer_expr(info.spec)}"
+
+    def _mentions(self, spec: LayerSpec, var: str) -> bool:
+        for value in spec.args.values():
+            if isinstance(value, Expr) and var in value.symbols():
+                return True
+        return any(self._mentions(child, var) for _, child in spec.children)
+
+    def layer_expr(self, spec: LayerSpec) -> str:
+        if spec.kind == "sequential":
+            if spec.children and spec.children[0][0] is not None:
+                self.needs_ordered_dict = True
+                items = ", ".join(f"({python_string(name)}, {self.layer_expr(child)})" for name, child in spec.children)
+                return f"nn.Sequential(OrderedDict([{items}]))"
+            return f"nn.Sequential({', '.join(self.layer_expr(child) for _, child in spec.children)})"
+        if spec.kind == "block":
+            args = ", ".join(f"{name}={self._layer_arg(value, spec.sources.get(name))}" for name, value in spec.args.items())
+            return f"{spec.block}({args})"
+        definition = LAYERS[spec.kind]
+        positional = [self._layer_arg(spec.args[name], spec.sources.get(name)) for name in spec.positional]
+        keywords = []
+        for param in definition.params:
+            if param.name in spec.positional:
+                continue
+            value = spec.args.get(param.name)
+            if not param.required and _is_default(value, param.default):
+                continue
+            keywords.append(f"{param.name}={self._layer_arg(value, spec.sources.get(param.name))}")
+        return f"nn.{definition.torch_class}({', '.join(positional + keywords)})"
+
+    def _layer_arg(self, value, source=None) -> str:
+        if source is not None:
+            return source_expr(source, self.init_name)[0]
+        if isinstance(value, Expr):
+            return sym.render(value, self.init_name, style="float" if value.symbols() & self.float_symbols or
+                              (value.is_const and value.value.denominator != 1) else "python")
+        if isinstance(value, Cond):
+            return self.condition(value, self.init_name)
+        if value is None:
+            return "None"
+        if isinstance(value, str):
+            return python_string(value)
+        if isinstance(value, (int, float)):
+            return repr(value)
+        if hasattr(value, "name"):  # a list argument
+            return value.name
+        raise InternalError(f"cannot render layer argument {value!r}")

@@ -1,0 +1,56 @@
+"""Signatures and the docstring of a generated class."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from .text import docstring_text
+from .expressions import (_python_value)
+
+
+class SignatureEmitter:
+    def init_signature(self) -> str:
+        parts = ["self"]
+        for arg in self.ir.args:
+            annotation = {"list[int]": "list[int]"}.get(arg.type, arg.type)
+            if arg.required:
+                parts.append(f"{arg.name}: {annotation}")
+            else:
+                parts.append(f"{arg.name}: {annotation} = {_python_value(arg.default)}")
+        return ", ".join(parts)
+
+    def forward_signature(self) -> str:
+        parts = ["self"]
+        for info in self.ir.inputs:
+            if info.optional:
+                parts.append(f"{info.name}: torch.Tensor | None = None")
+            else:
+                parts.append(f"{info.name}: torch.Tensor")
+        returns = "torch.Tensor" if len(self.ir.outputs) == 1 else \
+            "tuple[" + ", ".join("torch.Tensor" for _ in self.ir.outputs) + "]"
+        return f"{', '.join(parts)}) -> {returns}"
+
+    def docstring(self) -> str:
+        lines = []
+        if self.ir.doc:
+            lines.append(docstring_text(inspect.cleandoc(self.ir.doc)))
+        elif self.ir.comments:
+            lines.append(docstring_text("\n".join(self.ir.comments)))
+        else:
+            lines.append(f"{self.ir.name}, compiled from {Path(self.options.source_name).name}.")
+        shapes = []
+        for info in self.ir.inputs:
+            shapes.append(f"    {info.name}: {self.show(info.shape)}" + (" (optional)" if info.optional else ""))
+        for index, output in enumerate(self.ir.outputs):
+            shape = self.graph.nodes[output]["shape"]
+            shapes.append(f"    returns: {self.show(shape)}" if len(self.ir.outputs) == 1 else
+                          f"    output {index}: {self.show(shape)}")
+        if shapes:
+            lines.append("Shapes:\n" + "\n".join(shapes))
+        if self.ir.examples:
+            rendered = []
+            for example in self.ir.examples:
+                rendered.append("    " + ", ".join(f"{k}={_python_value(v)}" for k, v in example.items()))
+            lines.append("Examples:\n" + "\n".join(rendered))
+        return "\n\n".join(lines)

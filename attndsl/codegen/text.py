@@ -1,0 +1,38 @@
+"""Text made safe for generated code: string literals, f-strings, comments, docstrings."""
+
+from __future__ import annotations
+
+
+def python_string(text: str) -> str:
+    """A double-quoted Python literal for any text (user text is never pasted raw)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    escaped = "".join(c if c.isprintable() or c in "\\" else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+                      for c in escaped)
+    return f'"{escaped}"'
+
+
+def fstring(parts: list[tuple[str, str]]) -> str:
+    """An f-string from ("text", ...) and ("code", ...) parts, escaping the text."""
+    formatted = any(kind == "code" for kind, _ in parts)
+    out = []
+    for kind, value in parts:
+        if kind == "text":
+            literal = python_string(value)[1:-1]
+            out.append(literal.replace("{", "{{").replace("}", "}}") if formatted else literal)
+        else:
+            out.append("{" + value + "}")
+    body = "".join(out)
+    return f'f"{body}"' if formatted else f'"{body}"'
+
+
+def comment_text(text: str) -> str:
+    """A user comment made safe for a `#` line (no line breaks can escape it)."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()
+
+
+def docstring_text(text: str) -> str:
+    cleaned = "".join(c if c.isprintable() or c == "\n" else " " for c in text)
+    return cleaned.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+# ---------------------------------------------------------------------------- blocks

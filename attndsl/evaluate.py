@@ -1,0 +1,146 @@
+"""Concrete values of symbolic sizes and conditions, with Python's semantics.
+
+The checker reasons symbolically; some questions need numbers: does an `example` satisfy
+the block's contracts, and can a combination of `if` conditions happen at all (a witness
+among sample argument values)? Floor division and `%` follow Python (towards -inf), as the
+generated code computes them.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any, Mapping
+
+from . import symbolic as sym
+from .ir import Cond
+from .symbolic import Expr
+
+Env = Mapping[str, Any]  # symbol -> number, bool argument -> bool, list argument -> list
+
+
+class Undefined(Exception):
+    """A value that the generated code could not compute either (division by zero, a symbol
+    with no value, the square root of a negative number)."""
+
+
+def value(expr: Expr, env: Env) -> Fraction | float:
+    """The value of `expr`; `len(xs)` symbols read the length of list argument `xs`."""
+    total: Fraction | float = Fraction(0)
+    for monomial, coefficient in expr.terms.items():
+        term: Fraction | float = coefficient
+        for factor, exponent in monomial:
+            base = _factor(factor, env)
+            if base == 0 and exponent < 0:
+                raise Undefined("division by zero")
+            term = term * (Fraction(base) ** exponent if not isinstance(base, float) else base**exponent)
+        total = total + term
+    return total
+
+
+def _factor(factor, env: Env):
+    if isinstance(factor, str):
+        if factor.startswith("len(") and factor.endswith(")"):
+            items = env.get(factor[4:-1])
+            if not isinstance(items, (list, tuple)):
+                raise Undefined(f"no value for {factor}")
+            return Fraction(len(items))
+        if factor not in env or isinstance(env[factor], (bool, list, tuple)):
+            raise Undefined(f"no value for {factor}")
+        number = env[factor]
+        return Fraction(number) if isinstance(number, int) else number
+    args = [value(a, env) for a in factor.args]
+    if factor.op in ("floordiv", "mod"):
+        if args[1] == 0:
+            raise Undefined("division by zero")
+        quotient = math.floor(args[0] / args[1])
+        return Fraction(quotient) if factor.op == "floordiv" else args[0] - args[1] * quotient
+    if factor.op == "ceildiv":
+        if args[1] == 0:
+            raise Undefined("division by zero")
+        return Fraction(-math.floor(-args[0] / args[1]))
+    if factor.op == "max":
+        return max(args)
+    if factor.op == "min":
+        return min(args)
+    if factor.op == "sqrt":
+        if args[0] < 0:
+            raise Undefined("square root of a negative number")
+        root = math.isqrt(int(args[0])) if isinstance(args[0], Fraction) and args[0].denominator == 1 else None
+        return Fraction(root) if root is not None and root * root == args[0] else math.sqrt(args[0])
+    raise Undefined(f"unknown operation {factor.op}")
+
+
+_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def holds(cond, env: Env, present: frozenset = frozenset()) -> bool:
+    """Whether a condition holds: a `Cond`, or a checker condition ("eq"/"divides", a, b)."""
+    if isinstance(cond, tuple):
+        kind, a, b = cond
+        left, right = value(a, env), value(b, env)
+        if kind == "eq":
+            return left == right
+        if right == 0:
+            raise Undefined("division by zero")
+        return (Fraction(left) / Fraction(right)).denominator == 1
+    if cond.op == "const":
+        return bool(cond.args[0])
+    if cond.op == "arg":
+        return bool(env[cond.args[0]])
+    if cond.op == "present":
+        return cond.args[0] in present
+    if cond.op == "not":
+        return not holds(cond.args[0], env, present)
+    if cond.op == "and":
+        return all(holds(c, env, present) for c in cond.args)
+    if cond.op == "or":
+        return any(holds(c, env, present) for c in cond.args)
+    if cond.op == "cmp":
+        operator, left, right = cond.args
+        return _COMPARE[operator](value(left, env), value(right, env))
+    if cond.op == "all_elems":
+        list_name, var, inner = cond.args
+        return all(holds(inner, {**env, var: item}, present) for item in env[list_name])
+    raise Undefined(f"unknown condition {cond.op}")
+
+
+def guard_holds(guard, env: Env, present: frozenset = frozenset()) -> bool:
+    return all(holds(c, env, present) for c in guard)
+
+
+def substitute_cond(cond: Cond, mapping: dict[str, Any]) -> Cond:
+    """A condition over a sub-block's arguments, written over its caller's values.
+
+    `mapping` sends numeric arguments to `Expr`s and bool arguments to `Cond`s."""
+    if cond.op == "arg":
+        replacement = mapping.get(cond.args[0])
+        return replacement if isinstance(replacement, Cond) else cond
+    if cond.op in ("not", "and", "or"):
+        return Cond(cond.op, tuple(substitute_cond(c, mapping) for c in cond.args))
+    if cond.op == "cmp":
+        operator, left, right = cond.args
+        exprs = {k: v for k, v in mapping.items() if isinstance(v, Expr)}
+        left, right = sym.substitute(left, exprs), sym.substitute(right, exprs)
+        if left.is_const and right.is_const:
+            return Cond.const(_COMPARE[operator](left.value, right.value))
+        return Cond("cmp", (operator, left, right))
+    return cond
+
+
+def fold(cond: Cond) -> Cond:
+    """Constant parts folded: `not true` is false, `x and false` is false."""
+    if cond.op == "not":
+        inner = fold(cond.args[0])
+        return Cond.const(not inner.args[0]) if inner.op == "const" else Cond("not", (inner,))
+    if cond.op in ("and", "or"):
+        parts = [fold(c) for c in cond.args]
+        absorbing = cond.op == "or"
+        if any(p.op == "const" and p.args[0] == absorbing for p in parts):
+            return Cond.const(absorbing)
+        parts = [p for p in parts if p.op != "const"]
+        if not parts:
+            return Cond.const(not absorbing)
+        return parts[0] if len(parts) == 1 else Cond(cond.op, tuple(parts))
+    return cond

@@ -1,0 +1,323 @@
+"""An interpreted block: an nn.Module whose constructor and forward evaluate the
+checked IR directly, without generating code.
+
+Constructor: the arguments are bound (defaults filled in, types checked), then the
+block's `let`s, `require`s, `param`s and `layer`s run in the order the spec wrote them,
+each only when its `if` guards hold. Params and layers are registered under their spec
+names, so `state_dict` keys are those of the generated module.
+
+Forward: the inputs are checked against their declared shapes (rank, and every dim that
+is not a new symbol equal to what the spec says it is), then the graph is walked in
+topological order; a node whose guard is false is skipped, a `phi` takes the operand
+its condition picks, a comprehension runs its body once per layer of its list.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import torch
+from torch import nn
+
+from .. import syntax as ast
+from ..lower import Literal
+from ..ops import OPS
+from ..symbolic import Expr
+from .layers import build_declared_layer
+from .tensor_ops import TENSOR_OPS
+from .values import ContractRefusal, Refusal, Unbound, as_python, cond_value, expr_value, guard_holds, names_in, source_value
+
+
+class InterpreterBug(AssertionError):
+    """The IR is inconsistent, or the interpreter does not know an op: never a refusal."""
+
+
+_ARG_TYPES = {
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "list[int]": lambda v: isinstance(v, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in v),
+}
+
+
+_ABSENT = object()  # the value of a param that the arguments did not create
+
+
+class _NoInputsYet(frozenset):
+    """`present` while the module is built: a guard that tests an optional input cannot be decided."""
+
+    def __contains__(self, name) -> bool:
+        raise Refusal(f"`if {name}:` tests an optional input, which is not known while the module is built")
+
+
+class InterpretedBlock(nn.Module):
+    def __init__(self, program, name: str, kwargs: dict):
+        super().__init__()
+        self._program = program
+        self._ir = program.blocks[name]
+        self._source = program.sources[name]
+        self._name = name
+        self._env = self._bind_arguments(dict(kwargs))
+        self._construct()
+        self._plan()
+
+    def extra_repr(self) -> str:
+        return f"interpreted block {self._name}"
+
+    # ------------------------------------------------------------------ constructor
+    def _bind_arguments(self, kwargs: dict) -> dict:
+        env = {}
+        for arg in self._ir.args:
+            if arg.name in kwargs:
+                value = kwargs.pop(arg.name)
+            elif not arg.required:
+                value = list(arg.default) if isinstance(arg.default, list) else arg.default
+            else:
+                raise TypeError(f"{self._name}() missing required argument {arg.name!r}")
+            if not _ARG_TYPES[arg.type](value):
+                raise Refusal(f"{self._name}: {arg.name} must be a {arg.type}, got {value!r}")
+            env[arg.name] = value
+            if arg.type == "list[int]":
+                env[f"len({arg.name})"] = len(value)
+        if kwargs:
+            raise TypeError(f"{self._name}() got unexpected arguments {sorted(kwargs)}")
+        return env
+
+    def _construct(self) -> None:
+        ir, env = self._ir, self._env
+        statements = [(let.span, "let", let) for let in ir.lets] + \
+            [(check.span, "require", check) for check in ir.requires] + \
+            [(param.span, "param", param) for param in ir.params] + \
+            [(layer.span, "layer", layer) for layer in ir.layers]
+        statements.sort(key=lambda item: (item[0].line, item[0].column))
+        for _, kind, item in statements:
+            if not guard_holds(item.guard, env, _NoInputsYet()):
+                continue
+            if kind == "let":
+                env[item.name] = _spec_value(item.source, item.value, env)
+            elif kind == "require":
+                if not _spec_value(item.source, item.condition, env):
+                    raise Refusal(f"{self._name}: {item.message}")
+            elif kind == "param":
+                self.register_parameter(item.name, self._make_param(item, env))
+            else:
+                self.add_module(item.name, build_declared_layer(item, env, self._build_block))
+
+    def _make_param(self, info, env: dict) -> nn.Parameter:
+        sources = info.shape_sources or [None] * len(info.shape)
+        dims = [_spec_value(source, dim, env) for source, dim in zip(sources, info.shape)]
+        for dim in dims:
+            if isinstance(dim, bool) or not isinstance(dim, int) or dim < 0:
+                raise Refusal(f"{self._name}: param {info.name} would have the dimension {dim!r}")
+        return nn.Parameter(getattr(torch, info.init)(dims))
+
+    def _build_block(self, name: str, arguments: dict) -> nn.Module:
+        return InterpretedBlock(self._program, name, arguments)
+
+    def _plan(self) -> None:
+        """Topological order, and the body of each comprehension (run once per layer)."""
+        ir, graph = self._ir, self._ir.graph
+        self._order = ir.topological()
+        self._comprehensions = {}
+        for node in self._order:
+            if graph.nodes[node]["op"] == "list_comp":
+                loop = ir.operands(node)[-1]
+                body = nx.descendants(graph, loop) & nx.ancestors(graph, node)
+                self._comprehensions[node] = (loop, [n for n in self._order if n in body], body)
+        self._nested = {}
+        for node, (_, _, body) in self._comprehensions.items():
+            inner = set()
+            for other, (other_loop, _, other_body) in self._comprehensions.items():
+                if other in body:
+                    inner |= other_body | {other_loop}
+            self._nested[node] = inner
+        self._top_skip = set()
+        for loop, _, body in self._comprehensions.values():
+            self._top_skip |= body | {loop}
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, *args, **kwargs):
+        inputs = self._bind_inputs(args, kwargs)
+        present = frozenset(name for name, value in inputs.items() if value is not None)
+        env = dict(self._env)
+        self._check_inputs(inputs, env)
+        values: dict = {}
+        self._walk(self._order, self._top_skip, values, env, present, inputs)
+        outputs = [self._operand(values, node) for node in self._ir.outputs]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def _bind_inputs(self, args, kwargs) -> dict:
+        names = [info.name for info in self._ir.inputs]
+        if len(args) > len(names):
+            raise TypeError(f"{self._name} takes {len(names)} inputs, got {len(args)}")
+        given = dict(zip(names, args))
+        for name, value in kwargs.items():
+            if name not in names or name in given:
+                raise TypeError(f"{self._name}: unexpected or repeated input {name!r}")
+            given[name] = value
+        for info in self._ir.inputs:
+            if info.name not in given:
+                if not info.optional:
+                    raise TypeError(f"{self._name}: missing input {info.name!r}")
+                given[info.name] = None
+        return given
+
+    def _check_inputs(self, inputs: dict, env: dict) -> None:
+        """Each given input against its declared shape; new symbols are bound where they first appear."""
+        ir = self._ir
+        for info in ir.inputs:
+            tensor = inputs[info.name]
+            if tensor is None:
+                continue
+            if not isinstance(tensor, torch.Tensor):
+                raise ContractRefusal(f"{self._name}: {info.name} must be a tensor")
+            if tensor.dim() != len(info.shape):
+                raise ContractRefusal(f"{self._name}: {info.name} must have rank {len(info.shape)}, got {tensor.dim()}")
+            sources = self._source.input_shapes.get(info.name) or [None] * len(info.shape)
+            for axis, (dim, source) in enumerate(zip(info.shape, sources)):
+                size = tensor.shape[axis]
+                symbol = _bare_symbol(dim)
+                new = symbol is not None and (ir.dim_origin.get(symbol) == (info.name, axis) or
+                                              (symbol in ir.optional_dims and symbol not in env))
+                if new:
+                    env[symbol] = size
+                    continue
+                expected = _spec_value(source, dim, env)
+                if expected != size:
+                    raise ContractRefusal(f"{self._name}: {info.name}.shape[{axis}] must be {dim} = {expected}, got {size}")
+
+    def _walk(self, order, skip, values: dict, env: dict, present, inputs: dict) -> None:
+        graph = self._ir.graph
+        for node in order:
+            if node in skip:
+                continue
+            attrs = graph.nodes[node]
+            try:
+                if guard_holds(attrs["guard"], env, present):
+                    value = self._evaluate(node, attrs, values, env, present, inputs)
+                    if value is not _ABSENT:
+                        values[node] = value
+            except Exception as error:
+                # Where it failed, innermost block first: (block, node) pairs, and a note for people.
+                trace = getattr(error, "attndsl_trace", None)
+                if trace is None:
+                    trace = error.attndsl_trace = []
+                    error.add_note(f"attndsl.interpret: while evaluating `{attrs['op']}` at {attrs['span']}")
+                trace.append((self._name, node))
+                raise
+
+    def _operand(self, values: dict, node: int):
+        if node not in values:
+            raise InterpreterBug(f"node {node} ({self._ir.graph.nodes[node]['op']}) is used but was not computed")
+        return values[node]
+
+    def _evaluate(self, node: int, attrs: dict, values: dict, env: dict, present, inputs: dict):
+        op, details = attrs["op"], attrs["attrs"]
+        operands = self._ir.operands(node)
+        if op == "input":
+            return inputs[details["input"]]
+        if op == "param":
+            # A param node has no guard of its own (the IR keeps it on the declaration): one
+            # declared under a false `if` has no value, and nothing that runs may use it.
+            return self._parameters.get(details["param"], _ABSENT)
+        if op == "scalar":
+            return self._scalar(attrs, env)
+        if op == "item":
+            return self._operand(values, operands[0])[details["index"]]
+        if op == "phi":
+            chosen = operands[0] if cond_value(details["condition"], env, present) else operands[1]
+            return self._operand(values, chosen)
+        if op == "call_layer":
+            return self._call_layer(details, operands, values)
+        if op == "list_comp":
+            return self._comprehension(node, details, operands, values, env, present, inputs)
+        function = TENSOR_OPS.get(op)
+        if function is None:
+            raise InterpreterBug(f"the interpreter has no meaning for op {op!r}")
+        return function(_Call(self, op, attrs, env), *(self._operand(values, o) for o in operands))
+
+    def _scalar(self, attrs: dict, env: dict):
+        value = attrs["attrs"]["value"]
+        if isinstance(value, Literal):
+            return value.value
+        source = self._source.find(attrs["span"])
+        return _spec_value(source, value, env, self._source.assigned)
+
+    def _call_layer(self, details: dict, operands: list, values: dict):
+        if details.get("element"):
+            module = self._operand(values, operands[-1])
+            operands = operands[:-1]
+        else:
+            if details["layer"] not in self._modules:
+                raise Refusal(f"{self._name}: layer {details['layer']} does not exist with these arguments")
+            module = self._modules[details["layer"]]
+            for child in details["path"]:
+                module = getattr(module, child)
+        return module(*(self._operand(values, o) for o in operands))
+
+    def _comprehension(self, node, details, operands, values, env, present, inputs) -> list:
+        loop, body, _ = self._comprehensions[node]
+        if details["layer"] not in self._modules:
+            raise Refusal(f"{self._name}: layer {details['layer']} does not exist with these arguments")
+        results = []
+        for module in self._modules[details["layer"]]:
+            local = dict(values)
+            local[loop] = module
+            self._walk(body, self._nested[node], local, env, present, inputs)
+            results.append(self._operand(local, operands[0]))
+        return results
+
+
+class _Call:
+    """What an op's entry in TENSOR_OPS may read: attributes, and expressions as the spec wrote them."""
+
+    def __init__(self, block: InterpretedBlock, op: str, attrs: dict, env: dict):
+        self.block, self.op, self.attrs, self.env = block, op, attrs["attrs"], env
+        self.span = attrs["span"]
+
+    def number(self, name: str):
+        if name.startswith("sizes."):
+            value = dict(self.attrs["sizes"])[name[len("sizes."):]]
+        else:
+            value = self.attrs[name]
+        if isinstance(value, Literal):
+            return value.value
+        return _spec_value(self._argument_source(name), value, self.env, self.block._source.assigned)
+
+    def _argument_source(self, name: str):
+        call = self.block._source.find(self.span, ast.Call)
+        if call is None or self.op not in OPS:
+            return None
+        keyword = name[len("sizes."):] if name.startswith("sizes.") else name
+        for kw in call.kwargs:
+            if kw.name == keyword:
+                return kw.value
+        positional = [p.name for p in OPS[self.op].params if p.kind != "sizes"]
+        if keyword in positional and positional.index(keyword) < len(call.args):
+            return call.args[positional.index(keyword)]
+        return None
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _bare_symbol(dim: Expr) -> str | None:
+    symbols = dim.symbols()
+    if len(symbols) == 1:
+        name = next(iter(symbols))
+        if dim == Expr.symbol(name):
+            return name
+    return None
+
+
+def _spec_value(source, value, env: dict, dataflow_names=frozenset()):
+    """What the spec wrote (`source`, Python semantics) when it can be evaluated here, else
+    the IR's value. A source naming a dataflow scalar (`s = d // 2; y = x * s`) is left to
+    the IR, which has substituted it."""
+    if source is not None and not (names_in(source) & dataflow_names):
+        try:
+            return source_value(source, env)
+        except Unbound:
+            pass
+    if isinstance(value, Expr):
+        return as_python(expr_value(value, env))
+    return cond_value(value, env)

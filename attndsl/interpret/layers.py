@@ -1,0 +1,81 @@
+"""Layers of an interpreted block, built as the torch modules the spec names.
+
+A registry layer becomes `torch.nn.<torch_class>(**arguments)`, every argument passed by
+its (torch) name; a `sequential` an `nn.Sequential` (with an OrderedDict when its
+children are named); a list comprehension an `nn.ModuleList`; a block used as a layer
+an interpreted block of its own. So `state_dict` keys come out as the generated
+module's, and weights load with strict=True.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable
+
+from torch import nn
+
+from ..ir import Cond, LayerInfo, LayerSpec
+from ..layers import LAYERS
+from ..lower import ListArg, Literal
+from ..symbolic import Expr
+from .values import Refusal, Unbound, as_python, cond_value, expr_value, source_value
+
+
+def argument_value(value, source, env: dict):
+    """A constructor argument: its source as written when the IR kept it, else its IR value."""
+    if source is not None:
+        try:
+            return source_value(source, env)
+        except Unbound:
+            pass
+    if isinstance(value, Expr):
+        return as_python(expr_value(value, env))
+    if isinstance(value, Cond):
+        return cond_value(value, env)
+    if isinstance(value, Literal):  # inf
+        return value.value
+    if isinstance(value, ListArg):
+        return env[value.name]
+    return value  # None, "same", an axis
+
+
+def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
+    if spec.kind == "sequential":
+        children = [(name, build_layer(child, env, build_block)) for name, child in spec.children]
+        if children and children[0][0] is not None:
+            return nn.Sequential(OrderedDict(children))
+        return nn.Sequential(*(module for _, module in children))
+    arguments = {name: argument_value(value, spec.sources.get(name), env) for name, value in spec.args.items()}
+    if spec.kind == "block":
+        return build_block(spec.block, arguments)
+    definition = LAYERS[spec.kind]
+    module = getattr(nn, definition.torch_class)(**arguments)
+    module.register_forward_pre_hook(_contract(spec.kind, definition, arguments))
+    return module
+
+
+# What a layer's input must be, where torch itself is laxer than the language: torch takes
+# unbatched (one rank less) inputs to convs, pools and norms, and an InstanceNorm2d without
+# affine weights ignores its num_features.
+_CHANNELS = {"instance_norm2d": "num_features"}
+
+
+def _contract(kind: str, definition, arguments: dict):
+    def check(module, inputs):
+        x = inputs[0]
+        rank = x.dim()
+        if rank < definition.min_rank or (definition.max_rank is not None and rank > definition.max_rank):
+            raise Refusal(f"{kind} takes inputs of rank {definition.min_rank}..{definition.max_rank or ''}, got {rank}")
+        if kind in _CHANNELS and x.shape[1] != arguments[_CHANNELS[kind]]:
+            raise Refusal(f"{kind}: the input has {x.shape[1]} channels, not {_CHANNELS[kind]} = "
+                          f"{arguments[_CHANNELS[kind]]}")
+
+    return check
+
+
+def build_declared_layer(info: LayerInfo, env: dict, build_block: Callable) -> nn.Module:
+    """A `layer` statement: one module, or a ModuleList with one element per list item."""
+    if info.element is None:
+        return build_layer(info.spec, env, build_block)
+    items = env[info.iterable]
+    return nn.ModuleList([build_layer(info.element, {**env, info.loop_var: item}, build_block) for item in items])

@@ -1,0 +1,207 @@
+"""The interpreter's meaning of each tensor op: op name → a function of torch ops.
+
+One entry per op, registered with `@tensor_op(name)`; adding an op to the language
+means adding one function here (and nothing else in the interpreter). An entry gets
+an `OpCall` (the node's attributes, and `number(name)` to evaluate an attribute the
+spec wrote as an expression) and the operands' values: tensors, Python numbers
+(scalars), lists of tensors (a comprehension), or tuples (a multi-output op).
+
+Where torch would quietly do something other than what the language means (an uneven
+`chunk`, a mask of floats, an axis listed twice), the entry says so itself: a
+`Refusal`. Everything else torch refuses on its own, which also counts as a refusal.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable, Protocol
+
+import torch
+
+from .einops import rearrange
+from .values import Refusal
+
+
+class OpCall(Protocol):
+    attrs: dict
+
+    def number(self, name: str) -> Any: ...
+
+
+TENSOR_OPS: dict[str, Callable] = {}
+
+
+def tensor_op(*names: str):
+    def register(function: Callable) -> Callable:
+        for name in names:
+            TENSOR_OPS[name] = function
+        return function
+
+    return register
+
+
+def _tensor(value, what: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise Refusal(f"{what} must be a tensor, got {type(value).__name__}")
+    return value
+
+
+def _axis(axis: int, rank: int) -> int:
+    if not -rank <= axis < rank:
+        raise Refusal(f"axis {axis} is out of range for rank {rank}")
+    return axis % rank
+
+
+def _axes(value, rank: int) -> tuple[int, ...]:
+    """Axes as the language means them: None is every axis; an axis listed twice counts once."""
+    if value is None:
+        return tuple(range(rank))
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return tuple(sorted({_axis(a, rank) for a in values}))
+
+
+def _flatten(values) -> list:
+    items = []
+    for value in values:
+        items.extend(value if isinstance(value, list) else [value])
+    return [_tensor(v, "an element of cat/stack") for v in items]
+
+
+# ---------------------------------------------------------------------------- arithmetic
+
+for _name, _function in (("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
+                         ("div", operator.truediv), ("pow", operator.pow)):
+    tensor_op(_name)(lambda call, x, y, _function=_function: _function(x, y))
+
+
+@tensor_op("neg")
+def _neg(call, x):
+    return -_tensor(x, "the operand of -")
+
+
+@tensor_op("matmul")
+def _matmul(call, x, y):
+    if _tensor(x, "@").dim() < 2 or _tensor(y, "@").dim() < 2:
+        raise Refusal("`@` multiplies tensors of rank >= 2")
+    return torch.matmul(x, y)
+
+
+# ---------------------------------------------------------------------------- pointwise
+
+for _name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log"):
+    tensor_op(_name)(lambda call, x, _f=getattr(torch, _name): _f(_tensor(x, "the operand")))
+
+
+@tensor_op("softmax")
+def _softmax(call, x):
+    return torch.softmax(x, dim=_axis(call.attrs["dim"], x.dim()))
+
+
+# ---------------------------------------------------------------------------- reductions
+
+
+def _reduction(function: Callable):
+    def reduce(call, x):
+        x = _tensor(x, "the reduced operand")
+        keepdim = bool(call.attrs.get("keepdim"))
+        if x.dim() == 0:
+            return function(x, None, keepdim, call.attrs)
+        return function(x, _axes(call.attrs.get("dim"), x.dim()), keepdim, call.attrs)
+
+    return reduce
+
+
+def _std(x, dims, keepdim, attrs):
+    correction = 1 if attrs.get("unbiased", True) else 0
+    return torch.std(x, dim=dims, correction=correction, keepdim=keepdim)
+
+
+_REDUCTIONS = {
+    "sum": lambda x, dims, keepdim, attrs: torch.sum(x, dim=dims, keepdim=keepdim) if dims else x.sum(),
+    "mean": lambda x, dims, keepdim, attrs: torch.mean(x, dim=dims, keepdim=keepdim) if dims else x.mean(),
+    "max": lambda x, dims, keepdim, attrs: torch.amax(x, dim=dims, keepdim=keepdim) if dims else x.amax(),
+    "min": lambda x, dims, keepdim, attrs: torch.amin(x, dim=dims, keepdim=keepdim) if dims else x.amin(),
+    "std": _std,
+    "var": lambda x, dims, keepdim, attrs: torch.var(x, dim=dims, correction=1, keepdim=keepdim),
+}
+for _name, _function in _REDUCTIONS.items():
+    tensor_op(_name)(_reduction(_function))
+
+
+def _global_pool(function: Callable):
+    def pool(call, x):
+        if _tensor(x, "the pooled operand").dim() < 3:
+            raise Refusal("global pooling needs a tensor of rank >= 3")
+        return function(x, dim=tuple(range(2, x.dim())), keepdim=True)
+
+    return pool
+
+
+tensor_op("avg_pool")(_global_pool(torch.mean))
+tensor_op("max_pool")(_global_pool(torch.amax))
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+@tensor_op("rearrange")
+def _rearrange(call, x):
+    sizes = {name: call.number(f"sizes.{name}") for name, _ in call.attrs["sizes"]}
+    for name, size in sizes.items():
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise Refusal(f"rearrange: the size of axis {name} is {size!r}, not a whole number")
+    return rearrange(_tensor(x, "the rearranged operand"), call.attrs["pattern"], sizes)
+
+
+@tensor_op("transpose")
+def _transpose(call, x):
+    rank = _tensor(x, "the transposed operand").dim()
+    return x.transpose(_axis(call.attrs["dim0"], rank), _axis(call.attrs["dim1"], rank))
+
+
+@tensor_op("shuffle")
+def _shuffle(call, x):
+    groups = call.number("groups")
+    if _tensor(x, "the shuffled operand").dim() < 2:
+        raise Refusal("shuffle needs a channel dimension")
+    channels = x.shape[1]
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or channels % groups:
+        raise Refusal(f"shuffle: {channels} channels do not split into {groups} groups")
+    # channel c*groups + g of the result is channel g*(channels/groups) + c of the input
+    return x.unflatten(1, (groups, channels // groups)).transpose(1, 2).flatten(1, 2)
+
+
+@tensor_op("chunk")
+def _chunk(call, x):
+    count = call.attrs["chunks"]
+    axis = _axis(call.attrs["dim"], _tensor(x, "the chunked operand").dim())
+    size = x.shape[axis]
+    if count < 1 or size % count:
+        raise Refusal(f"chunk: {size} does not split into {count} equal pieces")
+    piece = size // count
+    return tuple(x.narrow(axis, i * piece, piece) for i in range(count))
+
+
+@tensor_op("cat")
+def _cat(call, *values):
+    tensors = _flatten(values)
+    if not tensors:
+        raise Refusal("cat of no tensors")
+    return torch.cat(tensors, dim=_axis(call.attrs["dim"], tensors[0].dim()))
+
+
+@tensor_op("stack")
+def _stack(call, *values):
+    tensors = _flatten(values)
+    if not tensors:
+        raise Refusal("stack of no tensors")
+    return torch.stack(tensors, dim=_axis(call.attrs["dim"], tensors[0].dim() + 1))
+
+
+@tensor_op("masked_fill")
+def _masked_fill(call, x, mask):
+    if _tensor(mask, "the mask").dtype != torch.bool:
+        raise Refusal(f"masked_fill needs a boolean mask, got {mask.dtype}")
+    value = call.number("value")
+    # Where the mask is true, the value; elsewhere x; both broadcast (torch's out-of-place masked_fill).
+    return torch.where(mask, torch.tensor(float(value), dtype=x.dtype, device=x.device), _tensor(x, "x"))

@@ -1,0 +1,237 @@
+"""Numbers and conditions of a checked spec, evaluated with concrete values.
+
+Three evaluators, each written from the language's meaning and sharing nothing with
+code generation:
+
+- `expr_value`: an `attndsl.symbolic.Expr` (the checker's canonical form: a sum of
+  coefficient * monomial, factors being symbols or opaque atoms), exactly, in
+  `Fraction`s; `sqrt` of a non-square falls back to a float.
+- `cond_value`: an `attndsl.ir.Cond` tree (guards, `if` conditions).
+- `source_value`: an expression as the spec wrote it (its AST), with Python's own
+  semantics (`/` is true division, `//` floors, ints stay ints). This is what the spec
+  *says*; the canonical form is what the checker *believes* it says, so evaluating the
+  source where the IR keeps it is what lets the differential tests catch a lowering
+  that canonicalised an expression wrongly.
+
+Environments are plain dicts from names (arguments, lets, dims, `len(list)`, loop
+variables) to Python values.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from fractions import Fraction
+
+from .. import syntax as ast
+from ..ir import Cond
+from ..symbolic import Expr
+
+
+class Unbound(Exception):
+    """A name the environment does not give a value to."""
+
+
+class Refusal(ValueError):
+    """The interpreter refuses a module configuration or an input (its own diagnosis)."""
+
+
+class ContractRefusal(Refusal):
+    """An input does not have the shape its block declares."""
+
+
+# ---------------------------------------------------------------------------- canonical form
+
+
+def expr_value(expr: Expr, env: dict):
+    """The value of `expr`: an exact Fraction, or a float where sqrt or a float argument enters."""
+    total = Fraction(0)
+    for monomial, coefficient in expr.terms.items():
+        term = coefficient
+        for factor, exponent in monomial:
+            base = _factor_value(factor, env)
+            if exponent < 0 and base == 0:
+                raise ZeroDivisionError(f"division by zero evaluating {expr}")
+            term = term * _power(base, exponent)
+        total = total + term
+    return total
+
+
+def _power(base, exponent: int):
+    if isinstance(base, (int, Fraction)):
+        return Fraction(base) ** exponent
+    return base**exponent
+
+
+def _factor_value(factor, env: dict):
+    if isinstance(factor, str):
+        if factor not in env:
+            raise Unbound(factor)
+        value = env[factor]
+        if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
+            raise Unbound(f"{factor} is not a number ({value!r})")
+        return Fraction(value) if isinstance(value, int) else value
+    return _ATOMS[factor.op](*(expr_value(arg, env) for arg in factor.args))
+
+
+def _floordiv(a, b):
+    if b == 0:
+        raise ZeroDivisionError("floor division by zero")
+    return Fraction(math.floor(a / b))
+
+
+def _sqrt(a):
+    if a < 0:
+        raise Refusal(f"square root of a negative number ({a})")
+    if isinstance(a, Fraction):
+        top, bottom = math.isqrt(a.numerator), math.isqrt(a.denominator)
+        if top * top == a.numerator and bottom * bottom == a.denominator:
+            return Fraction(top, bottom)
+    return math.sqrt(a)
+
+
+_ATOMS = {
+    "floordiv": _floordiv,
+    "ceildiv": lambda a, b: -_floordiv(-a, b),
+    "mod": lambda a, b: a - b * _floordiv(a, b),
+    "max": max,
+    "min": min,
+    "sqrt": _sqrt,
+}
+
+
+def as_python(value):
+    """A Fraction as Python would hold it: an int when whole, else a float."""
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else float(value)
+    return value
+
+
+def as_size(value, what: str) -> int:
+    """A value that must be a whole, non-negative size."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
+        raise Refusal(f"{what} is not a number: {value!r}")
+    if isinstance(value, float) and not math.isfinite(value) or value != int(value):
+        raise Refusal(f"{what} = {value} is not a whole number")
+    if value < 0:
+        raise Refusal(f"{what} = {value} is negative")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------- conditions
+
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+            ">=": operator.ge}
+
+
+def cond_value(cond: Cond, env: dict, present: frozenset | set = frozenset()) -> bool:
+    op, args = cond.op, cond.args
+    if op == "const":
+        return bool(args[0])
+    if op == "arg":
+        if args[0] not in env:
+            raise Unbound(args[0])
+        return bool(env[args[0]])
+    if op == "present":
+        return args[0] in present
+    if op == "not":
+        return not cond_value(args[0], env, present)
+    if op == "and":
+        return all(cond_value(a, env, present) for a in args)
+    if op == "or":
+        return any(cond_value(a, env, present) for a in args)
+    if op == "cmp":
+        comparison, left, right = args
+        return _COMPARE[comparison](expr_value(left, env), expr_value(right, env))
+    if op == "all_elems":
+        list_name, var, inner = args
+        if list_name not in env:
+            raise Unbound(list_name)
+        return all(cond_value(inner, {**env, var: item}, present) for item in env[list_name])
+    raise AssertionError(f"unknown condition {op}")
+
+
+def guard_holds(guard, env: dict, present=frozenset()) -> bool:
+    return all(cond_value(c, env, present) for c in guard)
+
+
+# ---------------------------------------------------------------------------- source expressions
+
+
+def _number(text: str):
+    return int(text) if text.isdigit() else float(text)
+
+
+def _sqrt_source(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Refusal(f"sqrt of {value!r}")
+    if value < 0:
+        raise Refusal(f"square root of a negative number ({value})")
+    return value**0.5
+
+
+_BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+           "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
+_FUNCTIONS = {"max": max, "min": min, "len": len}
+
+
+def source_value(node: ast.Node, env: dict):
+    """The value of a constructor-time or scalar expression, with Python's semantics."""
+    if isinstance(node, ast.Number):
+        return _number(node.text)
+    if isinstance(node, ast.Bool):
+        return node.value
+    if isinstance(node, ast.NoneLit):
+        return None
+    if isinstance(node, ast.String):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id in env:
+            return env[node.id]
+        if node.id == "inf":
+            return math.inf
+        raise Unbound(node.id)
+    if isinstance(node, ast.ListExpr):
+        return [source_value(item, env) for item in node.items]
+    if isinstance(node, ast.UnaryOp):
+        value = source_value(node.operand, env)
+        return {"-": operator.neg, "+": operator.pos, "not": operator.not_}[node.op](value)
+    if isinstance(node, ast.BinOp):
+        left, right = source_value(node.left, env), source_value(node.right, env)
+        if node.op == "**" and isinstance(right, int) and abs(right) > 4096:
+            raise Refusal(f"exponent {right} is out of range")
+        result = _BINARY[node.op](left, right)
+        if isinstance(result, complex):
+            raise Refusal(f"{left} ** {right} is not a real number")
+        return result
+    if isinstance(node, ast.Compare):
+        return _COMPARE[node.op](source_value(node.left, env), source_value(node.right, env))
+    if isinstance(node, ast.BoolOp):
+        values = (source_value(v, env) for v in node.values)
+        return all(values) if node.op == "and" else any(values)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        name = node.func.id
+        if name == "all":
+            comp = node.args[0]
+            items = source_value(comp.iterable, env)
+            return all(source_value(comp.element, {**env, comp.var: item}) for item in items)
+        if name == "sqrt":
+            return _sqrt_source(source_value(node.args[0], env))
+        if name in _FUNCTIONS:
+            return _FUNCTIONS[name](*(source_value(a, env) for a in node.args))
+    raise Unbound(f"cannot evaluate {type(node).__name__} at {node.span}")
+
+
+def names_in(node) -> set[str]:
+    """Every Name an expression mentions (to tell whether an environment can evaluate it)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Name):
+            found.add(item.id)
+        elif isinstance(item, ast.Node):
+            stack.extend(v for v in vars(item).values() if isinstance(v, (ast.Node, list)))
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

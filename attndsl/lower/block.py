@@ -1,0 +1,185 @@
+"""Lowering of one block: scope, arguments and the statement dispatch. The statement and
+expression families live in their own mixins (declarations, dataflow, layer_specs,
+expressions, calls); `BlockLowering` puts them together."""
+
+from __future__ import annotations
+
+import keyword
+from typing import Any
+
+from .. import syntax as ast
+from ..diagnostics import Abort, DiagnosticSink, Span
+from ..ir import ArgInfo, BlockIR, Cond, Precondition
+from ..symbolic import Expr
+from ..ops import OPS
+from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, RESERVED, ListArg, Value)
+from .helpers import (_label)
+from .calls import CallLowering
+from .dataflow import DataflowLowering
+from .declarations import DeclarationLowering
+from .expressions import ExpressionLowering
+from .layer_specs import LayerSpecLowering
+
+
+class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, CallLowering):
+    def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
+        self.block = block
+        self.sink = sink
+        self.known_blocks = known_blocks
+        self.ir = BlockIR(block.name, block.doc, block.comments, [], span=block.span, path=path)
+        self.scope: dict[str, tuple[str, Any, Span]] = {}
+        self.guard: list[Cond] = []
+        self._preconditions: list[list] = []
+        self._shadow_warned: set[str] = set()  # per statement being lowered: (need, expr, span)
+        self.float_symbols: set[str] = set()
+        self.list_element_facts: dict[str, list[tuple[int, int]]] = {}  # list arg -> [(modulus, remainder)]
+        self.param_nodes: dict[str, int] = {}
+        self.returned = False
+
+    def error(self, code: str, message: str, span: Span, *, help=None, labels=()) -> Abort:
+        self.sink.error(code, message, span, help=help, labels=labels)
+        return Abort()
+
+    def lower(self) -> BlockIR | None:
+        with_default = None
+        for arg in self.block.args:
+            if arg.default is not None:
+                with_default = arg
+            elif with_default is not None:
+                # The generated __init__ would be a SyntaxError, as in Python.
+                self.error("E0111", f"argument `{arg.name}` has no default but follows `{with_default.name}`, "
+                           "which has one", arg.span, help="arguments with defaults come last")
+            self._declare_arg(arg)
+        self._suite(self.block.body)
+        self._check_examples()
+        if not self.ir.outputs and not self.sink.has_errors:
+            self.error("E0116", f"block {self.block.name} has no `return`", self.block.span,
+                       help="end the block with `return <expr>`")
+        return self.ir
+
+    def _bind(self, name: str, kind: str, value, span: Span) -> None:
+        # `_` is the generated code's placeholder for unused sizes (`_, c, h, w = x.shape`).
+        if name in RESERVED or keyword.iskeyword(name) or name.startswith("__") or name == "_":
+            raise self.error("E0105", f"`{name}` is reserved and cannot name a value", span,
+                             help=f"rename it, e.g. `{name.strip('_')}_`")
+        if kind in ("arg", "let") and name in self.known_blocks:
+            # __init__ builds sub-blocks by class name: a local of that name would shadow it.
+            raise self.error("E0105", f"`{name}` names a block of this file and cannot name a value", span,
+                             help=f"rename it, e.g. `{name[:1].lower()}{name[1:]}_`")
+        if kind in ("arg", "param", "layer", "let") and (name in MODULE_ATTRIBUTES or name.startswith("_")):
+            raise self.error("E0105", f"`{name}` would replace an attribute nn.Module relies on", span,
+                             help=f"rename it, e.g. `{name.strip('_')}_`")
+        previous = self.scope.get(name)
+        if previous and previous[0] != "poison" and kind not in ("tensor", "scalar"):
+            raise self.error("E0103", f"`{name}` is already defined", span,
+                             labels=[_label(previous[2], "first defined here")])
+        if previous and previous[0] in ("arg", "param", "layer", "input_opt", "let", "dim") and kind in ("tensor", "scalar"):
+            raise self.error("E0103", f"`{name}` already names a {previous[0]}; pick another name", span,
+                             labels=[_label(previous[2], "defined here")])
+        if (name in OPS or name in SCALAR_FUNCTIONS) and name not in self._shadow_warned:
+            # `layer softmax = softmax(dim=-1)`: from here on `softmax(...)` calls the layer.
+            self._shadow_warned.add(name)
+            what = {"tensor": "the value", "scalar": "the number", "dim": "the size", "input_opt": "the input"}.get(
+                kind, f"the {kind}")
+            self.sink.warning("W0007", f"{what} `{name}` hides the function {name}() in the rest of this block",
+                              span, help=f"rename it, e.g. `{name}_`, to keep calling {name}()")
+        self.scope[name] = (kind, value, span)
+
+    def _check_loop_var(self, name: str, span: Span) -> None:
+        """A comprehension's variable is written into the generated code as it is named."""
+        if name in RESERVED or keyword.iskeyword(name) or name.startswith("__") or name == "_" or \
+                name in self.known_blocks:
+            raise self.error("E0105", f"`{name}` is reserved and cannot name a loop variable", span,
+                             help=f"rename it, e.g. `{name.strip('_')}_`")
+
+    def _declare_arg(self, arg: ast.Arg) -> None:
+        if arg.type not in ARG_TYPES:
+            self.error("E0111", f"unknown argument type `{arg.type}`", arg.span,
+                       help="argument types are int, float, bool and list[int]")
+            return
+        default = None
+        if arg.default is not None:
+            try:
+                default = self._literal_default(arg)
+            except Abort:
+                return
+        info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None)
+        self.ir.args.append(info)
+        if arg.type in ("int", "float"):
+            value: Value = Expr.symbol(arg.name)
+            if arg.type == "float":
+                self.float_symbols.add(arg.name)
+        elif arg.type == "bool":
+            value = Cond("arg", (arg.name,))
+        else:
+            value = ListArg(arg.name)
+        try:
+            self._bind(arg.name, "arg", value, arg.span)
+        except Abort:
+            pass
+
+    def _literal_default(self, arg: ast.Arg):
+        node = arg.default
+
+        def number(n):
+            if isinstance(n, ast.UnaryOp) and n.op == "-" and isinstance(n.operand, ast.Number):
+                return -self._number(n.operand)
+            if isinstance(n, ast.Number):
+                return self._number(n)
+            raise self.error("E0111", f"the default of `{arg.name}` must be a literal", n.span)
+
+        if arg.type == "bool":
+            if not isinstance(node, ast.Bool):
+                raise self.error("E0111", f"the default of bool argument `{arg.name}` must be true or false", node.span)
+            return node.value
+        if arg.type == "list[int]":
+            if not isinstance(node, ast.ListExpr):
+                raise self.error("E0111", f"the default of `{arg.name}` must be a list like [1, 3]", node.span)
+            values = [number(item) for item in node.items]
+            if any(not isinstance(v, int) for v in values):
+                raise self.error("E0111", f"the default of `{arg.name}` must be a list of ints", node.span)
+            return values
+        value = number(node)
+        if arg.type == "int" and not isinstance(value, int):
+            raise self.error("E0111", f"the default of int argument `{arg.name}` must be an int, got {value}",
+                             node.span)
+        return float(value) if arg.type == "float" else value
+
+    def _statement(self, stmt: ast.Stmt) -> None:
+        handler = getattr(self, "_stmt_" + type(stmt).__name__)
+        outer_guard = tuple(self.guard)
+        self._preconditions.append([])
+        try:
+            handler(stmt)
+        finally:
+            found = self._preconditions.pop()
+        # What the constructor computes in Python (lets, requires, layer arguments, param
+        # shapes, `if` conditions) is checked just before it; forward's scalars are rendered
+        # from their canonical form, whose needs the shape checker reads off directly.
+        if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If)):
+            for need, expr, span in found:
+                self.ir.preconditions.append(
+                    Precondition(need, expr, outer_guard, span, (stmt.span.line, stmt.span.column)))
+
+    def _suite(self, stmts: list[ast.Stmt]) -> None:
+        for inner in stmts:
+            try:
+                self._statement(inner)
+            except Abort:
+                self._poison(inner)
+
+    def _poison(self, stmt: ast.Stmt) -> None:
+        """Names a failed statement defines are poisoned: later uses stay silent, so
+        one mistake gives one error, not a cascade of unknown names."""
+        if isinstance(stmt, ast.Assign):
+            names = [name for name, _ in stmt.targets]
+        elif isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let)) and stmt.name not in self.scope:
+            names = [stmt.name]  # a declaration that clashed (E0103) leaves the first one in place
+        else:
+            names = []
+        for name in names:
+            if self.scope.get(name, ("",))[0] != "arg":
+                self.scope[name] = ("poison", None, stmt.span)
+
+    def _add(self, op: str, operands: list[int], span: Span, **attrs) -> int:
+        return self.ir.add_node(op, operands, span=span, guard=tuple(self.guard), **attrs)

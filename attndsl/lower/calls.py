@@ -1,0 +1,210 @@
+"""Lowering of calls: ops from the registry, scalar functions, and layer calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import symbolic as sym
+from .. import syntax as ast
+from ..diagnostics import Span
+from ..ir import Cond
+from ..layers import LAYERS
+from ..ops import OPS, OpDef
+from ..parser import raw_offset
+from ..rearrange import PatternError, parse_pattern
+from ..symbolic import Expr
+from .values import (MAX_COUNT, SCALAR_FUNCTIONS,
+                     LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, Value, suggest)
+
+
+class CallLowering:
+    def _expr_Call(self, node: ast.Call) -> Value:
+        func = node.func
+        if isinstance(func, (ast.Name, ast.Attribute)):
+            callee = None
+            if isinstance(func, ast.Name) and func.id not in self.scope and func.id not in ("inf",):
+                return self._call_named(func.id, node)
+            callee = self._expr(func)
+            if isinstance(callee, (LayerRef, LayerElement)):
+                return self._call_layer(callee, node)
+            raise self.error("E0113", "only layers and functions can be called", func.span)
+        raise self.error("E0113", "only layers and functions can be called", func.span)
+
+    def _call_named(self, name: str, node: ast.Call) -> Value:
+        if name not in OPS and name not in SCALAR_FUNCTIONS and name != "len":
+            if name in LAYERS or name == "sequential" or name in self.known_blocks:
+                raise self.error("E0102", f"`{name}` is a layer kind: declare it with `layer {name}_1 = {name}(...)` "
+                                 "and call the layer", node.func.span)
+            raise self.error("E0102", f"unknown function `{name}`", node.func.span,
+                             help=suggest(name, list(OPS) + list(SCALAR_FUNCTIONS) + list(self.scope)))
+        # Arguments are evaluated once, left to right; their kinds pick scalar or tensor meaning.
+        values = [self._expr(a) for a in node.args]
+        keyword_values = {kw.name: (kw, self._expr(kw.value)) for kw in node.kwargs}
+        is_tensor_call = any(isinstance(v, (Tensor, TensorList, list)) for v in values)
+        if name in SCALAR_FUNCTIONS and not is_tensor_call:
+            if keyword_values or not all(isinstance(v, Expr) for v in values):
+                raise self.error("E0112", f"{name}() on numbers takes numbers only", node.span)
+            if name == "sqrt":
+                if len(values) != 1:
+                    raise self.error("E0112", "sqrt() takes one number", node.span)
+                self._note_precondition("nonnegative", values[0], node.args[0].span)
+                return sym.sqrt(values[0])
+            if len(values) < 2:
+                raise self.error("E0112", f"{name}() takes at least two numbers", node.span)
+            combine = sym.maximum if name == "max" else sym.minimum
+            result = values[0]
+            for v in values[1:]:
+                result = combine(result, v)
+            return result
+        if name == "len":
+            if len(values) == 1 and isinstance(values[0], ListArg):
+                return Expr.symbol(f"len({values[0].name})")
+            raise self.error("E0112", "len() takes a list argument", node.span)
+        return self._call_op(OPS[name], node, values, keyword_values)
+
+    def _call_op(self, definition: OpDef, node: ast.Call, values: list, keyword_values: dict) -> Value:
+        params = [p for p in definition.params if p.kind != "sizes"]
+        takes_sizes = len(params) != len(definition.params)
+        operands: list[int] = []
+        attrs: dict[str, Any] = {}
+        keywords = dict(keyword_values)
+        if len(values) > len(params):
+            raise self.error("E0112", f"{definition.name}() takes at most {len(params)} positional arguments",
+                             node.args[len(params)].span)
+        unknown = [kw for kw, _ in keywords.values() if kw.name not in {p.name for p in params}]
+        if unknown and not takes_sizes:
+            names = [p.name for p in params]
+            raise self.error("E0112", f"{definition.name}() has no argument `{unknown[0].name}`", unknown[0].span,
+                             help=suggest(unknown[0].name, names) or _arguments_help(names))
+        for index, param in enumerate(params):
+            if index < len(values):
+                if param.name in keywords:
+                    raise self.error("E0112", f"argument `{param.name}` given twice", keywords[param.name][0].span)
+                arg_node, value = node.args[index], values[index]
+            elif param.name in keywords:
+                kw, value = keywords.pop(param.name)
+                arg_node = kw.value
+            elif not param.required:
+                attrs[param.name] = param.default
+                continue
+            else:
+                raise self.error("E0112", f"{definition.name}() needs argument `{param.name}`", node.span)
+            self._bind_op_arg(definition, param, arg_node, value, operands, attrs)
+        if takes_sizes:
+            sizes = []
+            for name, (kw, value) in keywords.items():
+                if not isinstance(value, Expr):
+                    raise self.error("E0113", f"the size of axis `{name}` must be an integer expression", kw.span)
+                self._require_whole(kw.value, value, f"the size of axis `{name}`")
+                sizes.append((name, value))
+            attrs["sizes"] = tuple(sizes)
+        if definition.name == "rearrange":
+            try:
+                attrs["pattern"] = parse_pattern(attrs["pattern"])
+            except PatternError as problem:
+                arg = node.args[1] if len(node.args) > 1 else node
+                raw = getattr(arg, "raw", None)
+                start = raw_offset(raw, problem.offset) if raw is not None else problem.offset
+                end = raw_offset(raw, problem.offset + problem.length) if raw is not None else start + problem.length
+                column = arg.span.column + 1 + start
+                span = Span(arg.span.path, arg.span.line, column, arg.span.line, arg.span.column + 1 + end)
+                raise self.error("E0117", problem.message, span, help=problem.help)
+        result = self._add(definition.name, operands, node.span, **attrs)
+        if not definition.outputs:
+            return Tensor(result)
+        # A multi-output op (chunk) always gets item nodes, even for one result: its own
+        # node's shape is a tuple of shapes.
+        count = definition.outputs(attrs)
+        items = tuple(Tensor(self._add("item", [result], node.span, index=i)) for i in range(count))
+        return items[0] if count == 1 else items
+
+    def _bind_op_arg(self, definition, param, arg_node, value, operands, attrs) -> None:
+        kind = param.kind
+        if value is None and not param.required and param.default is None and kind not in ("tensor", "tensors"):
+            attrs[param.name] = None  # `s=None`: the default, written out
+            return
+        if kind == "tensor":
+            if not isinstance(value, Tensor):
+                raise self.error("E0113", f"`{param.name}` of {definition.name}() must be a tensor", arg_node.span)
+            operands.append(value.node)
+        elif kind == "operand":
+            operands.append(self._operand(value, arg_node))
+        elif kind == "tensors":
+            items = value if isinstance(value, list) else [value]
+            if not items or not all(isinstance(v, (Tensor, TensorList)) for v in items):
+                raise self.error("E0113", f"`{param.name}` of {definition.name}() must be a list of tensors",
+                                 arg_node.span, help="e.g. [a, b] or [f(x) for f in layers]")
+            operands.extend(v.node for v in items)
+        elif kind in ("axis", "count"):
+            if not (isinstance(value, Expr) and value.is_const and value.value.denominator == 1):
+                raise self.error("E0115", f"`{param.name}` must be a constant integer", arg_node.span)
+            attrs[param.name] = int(value.value)
+            if kind == "count" and attrs[param.name] < 1:
+                raise self.error("E0115", f"`{param.name}` must be at least 1", arg_node.span)
+            if kind == "count" and attrs[param.name] > MAX_COUNT:
+                # One name per piece: chunk(x, 1e308) would never finish compiling.
+                raise self.error("E0115", f"`{param.name}` must be at most {MAX_COUNT}", arg_node.span)
+        elif kind == "axes":
+            items = value if isinstance(value, list) else [value]
+            if not items or not all(isinstance(v, Expr) and v.is_const and v.value.denominator == 1 for v in items):
+                raise self.error("E0115", f"`{param.name}` must be a constant integer or a list of them", arg_node.span)
+            ints = tuple(int(v.value) for v in items)
+            attrs[param.name] = ints if isinstance(value, list) else ints[0]
+        elif kind == "bool":
+            if not (isinstance(value, Cond) and value.op == "const"):
+                raise self.error("E0115", f"`{param.name}` must be true or false", arg_node.span)
+            attrs[param.name] = value.args[0]
+        elif kind == "int":
+            if not isinstance(value, Expr):
+                raise self.error("E0113", f"`{param.name}` must be an integer expression", arg_node.span)
+            self._require_whole(arg_node, value, f"`{param.name}` of {definition.name}()")
+            attrs[param.name] = value
+        elif kind == "scalar":
+            if not isinstance(value, (Expr, Literal)):
+                raise self.error("E0113", f"`{param.name}` must be a number", arg_node.span)
+            attrs[param.name] = value
+        elif kind == "pattern":
+            if not isinstance(value, str):
+                raise self.error("E0113", "the pattern must be a string", arg_node.span)
+            attrs[param.name] = value
+        elif kind == "ints":  # a size, or one per dimension: `3`, `[1, 7]`
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
+            if not items or not all(isinstance(v, Expr) for v in items):
+                raise self.error("E0113", f"`{param.name}` of {definition.name}() must be an integer expression "
+                                 "or a list of them", arg_node.span)
+            for item in items:
+                self._require_whole(arg_node, item, f"`{param.name}` of {definition.name}()")
+            attrs[param.name] = tuple(items) if isinstance(value, (list, tuple)) else value
+        elif kind == "choice":
+            if value not in param.choices:
+                words = ", ".join('"' + c + '"' for c in param.choices)
+                raise self.error("E0112", f"`{param.name}` of {definition.name}() is one of {words}", arg_node.span,
+                                 help=suggest(value, list(param.choices)) if isinstance(value, str) else None)
+            attrs[param.name] = value
+        else:  # the registry's kinds are fixed
+            raise AssertionError(kind)
+
+    def _call_layer(self, callee, node: ast.Call) -> Value:
+        if node.kwargs or len(node.args) < 1:
+            raise self.error("E0112", "a layer is called with its input tensor(s)", node.span)
+        operands = []
+        for arg in node.args:
+            value = self._expr(arg)
+            if not isinstance(value, Tensor):
+                raise self.error("E0113", "a layer's inputs must be tensors", arg.span)
+            operands.append(value.node)
+        if isinstance(callee, LayerElement):
+            loop = self._loop_stack[-1]
+            node_id = self._add("call_layer", operands + [loop], node.span, layer=callee.info.name, path=(),
+                                element=True, var=callee.var)
+        else:
+            if callee.info.element is not None:
+                raise self.error("E0113", f"`{callee.info.name}` is a list of layers; loop over it",
+                                 node.func.span, help=f"[f(x) for f in {callee.info.name}]")
+            node_id = self._add("call_layer", operands, node.span, layer=callee.info.name, path=callee.path,
+                                element=False)
+        return Tensor(node_id)
+
+
+def _arguments_help(names: list[str]) -> str:
+    return f"its arguments are {', '.join(names)}" if names else "it takes no arguments"

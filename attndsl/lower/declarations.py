@@ -1,0 +1,201 @@
+"""Lowering of the declarations of a block: inputs, params, layers, lets, requires and examples."""
+
+from __future__ import annotations
+
+
+from .. import syntax as ast
+from ..diagnostics import Span
+from ..ir import CheckInfo, Cond, InputInfo, LayerInfo, LetInfo, ParamInfo
+from ..symbolic import Expr
+from .values import (PARAM_INITS, ListArg, Tensor, suggest)
+from .helpers import (_label, _mod_fact, _symbols_of)
+
+
+class DeclarationLowering:
+    def _stmt_Input(self, stmt: ast.Input) -> None:
+        if self.guard:
+            raise self.error("E0116", "inputs cannot be declared inside `if`", stmt.span)
+        optional = next((i for i in self.ir.inputs if i.optional), None)
+        if optional is not None and not stmt.optional:
+            # forward(self, mask=None, x) would be a SyntaxError, as in Python.
+            raise self.error("E0116", f"input `{stmt.name}` is required but follows the optional input "
+                             f"`{optional.name}`", stmt.span, help="declare the optional inputs last")
+        dtypes = {None: "float", "float": "float", "bool": "bool"}
+        if stmt.dtype not in dtypes:
+            raise self.error("E0111", f"unknown element type `{stmt.dtype}` for input `{stmt.name}`", stmt.span,
+                             help="write `bool[...]` for a mask; floating-point inputs need no type")
+        shape = []
+        for axis, dim in enumerate(stmt.shape):
+            if isinstance(dim, ast.Name) and dim.id not in self.scope:
+                # A new dimension symbol, bound by this input's size at run time. An
+                # optional input's are bound only when it is given, and checked then.
+                symbol = Expr.symbol(dim.id)
+                self._bind(dim.id, "dim", symbol, dim.span)
+                if stmt.optional:
+                    self.ir.optional_dims.add(dim.id)
+                    self.ir.optional_dim_origin[dim.id] = (stmt.name, axis)
+                else:
+                    self.ir.dim_origin[dim.id] = (stmt.name, axis)
+                shape.append(symbol)
+            else:
+                value = self._dim(dim)
+                borrowed = sorted(value.symbols() & self.ir.optional_dims)
+                if borrowed:
+                    # That input may be absent: its sizes exist only when it is given.
+                    owner = self.ir.optional_dim_origin[borrowed[0]][0]
+                    raise self.error("E0113", f"`{borrowed[0]}` is a size of the optional input `{owner}`, which "
+                                     f"may be absent", dim.span,
+                                     help=f"give `{stmt.name}` its own name for this size")
+                shape.append(value)
+        if stmt.name in self.scope:
+            raise self.error("E0103", f"`{stmt.name}` is already defined", stmt.span,
+                             labels=[_label(self.scope[stmt.name][2], "first defined here")])
+        node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=stmt.optional,
+                                dtype=dtypes[stmt.dtype])
+        self.ir.inputs.append(InputInfo(stmt.name, shape, stmt.optional, stmt.span, node, dtypes[stmt.dtype]))
+        self._bind(stmt.name, "input_opt" if stmt.optional else "tensor", Tensor(node), stmt.span)
+        self.ir.graph.nodes[node]["name"] = stmt.name
+
+    def _stmt_Param(self, stmt: ast.Param) -> None:
+        shape = [self._dim(d) for d in stmt.shape]
+        init = stmt.init
+        if not (isinstance(init, ast.Name) and init.id in PARAM_INITS):
+            raise self.error("E0114", "a param is initialised with zeros, ones or randn", init.span,
+                             help=suggest(getattr(init, "id", ""), PARAM_INITS))
+        self._built_in_init(stmt.span, f"the shape of param `{stmt.name}`", shape)
+        for node, dim in zip(stmt.shape, shape):
+            self._require_whole(node, dim, f"a dimension of param `{stmt.name}`", "E0205")
+        info = ParamInfo(stmt.name, shape, init.id, tuple(self.guard), stmt.span, stmt.comments, list(stmt.shape))
+        self.ir.params.append(info)
+        self._bind(stmt.name, "param", info, stmt.span)
+
+    def _stmt_Layer(self, stmt: ast.Layer) -> None:
+        value = stmt.value
+        if isinstance(value, ast.ListComp):
+            iterable = self._expr(value.iterable)
+            if not isinstance(iterable, ListArg):
+                raise self.error("E0113", "a layer list loops over a list[int] argument", value.iterable.span)
+            saved = self.scope.get(value.var)
+            self._check_loop_var(value.var, value.var_span)
+            shadowed = self.scope.get(value.var)
+            if shadowed is not None and shadowed[0] in ("arg", "let", "dim", "loopvar", "scalar"):
+                # Its sizes would be one symbol with the hidden name's: shapes would seem to agree.
+                raise self.error("E0103", f"`{value.var}` is already defined; the loop variable would hide it",
+                                 value.var_span, labels=[_label(shadowed[2], "defined here")])
+            self.scope[value.var] = ("loopvar", Expr.symbol(value.var), value.var_span)
+            try:
+                element = self._layer_spec(value.element)
+            finally:
+                if saved is None:
+                    self.scope.pop(value.var, None)
+                else:
+                    self.scope[value.var] = saved
+            info = LayerInfo(stmt.name, None, tuple(self.guard), stmt.span, stmt.comments, element=element,
+                             loop_var=value.var, iterable=iterable.name)
+        else:
+            info = LayerInfo(stmt.name, self._layer_spec(value), tuple(self.guard), stmt.span, stmt.comments)
+        self._built_in_init(stmt.value.span, f"the arguments of layer `{stmt.name}`", info.spec, info.element)
+        self.ir.layers.append(info)
+        self._bind(stmt.name, "layer", info, stmt.span)
+
+    def _stmt_Let(self, stmt: ast.Let) -> None:
+        value = self._expr(stmt.value)
+        if not isinstance(value, Expr):
+            raise self.error("E0113", "`let` binds a number computed from the arguments", stmt.value.span)
+        self._built_in_init(stmt.value.span, "a `let`", value)
+        # Bound first: a `let` that redefines a name (`let d = max(L, channel // d)` with an
+        # argument `d`) must not reach ir.lets, where it would refer to itself.
+        self._bind(stmt.name, "let", Expr.symbol(stmt.name), stmt.span)
+        self.ir.lets.append(LetInfo(stmt.name, value, stmt.span, tuple(self.guard), stmt.value))
+
+    def _stmt_Require(self, stmt: ast.Require) -> None:
+        condition = self._condition(stmt.condition)
+        self._built_in_init(stmt.condition.span, "a `require`", condition)
+        message = stmt.message or "a `require` of the spec does not hold"
+        self.ir.requires.append(CheckInfo(condition, message, stmt.span, "init", tuple(self.guard), stmt.condition))
+        self._learn(condition)
+
+    def _built_in_init(self, span: Span, what: str, *values) -> None:
+        """Layers, params, lets and requires are made in __init__, before any input is seen:
+        they (and the `if`s around them) may use arguments, not the sizes of inputs."""
+        dims = set(self.ir.dim_origin) | set(self.ir.optional_dims)
+        found = sorted(_symbols_of(list(values)) & dims)
+        if found:
+            raise self.error("E0113", f"{what} must be known when the module is built, but `{found[0]}` is the size "
+                             "of an input, known only when it is called", span,
+                             help="use a constructor argument instead; the shape checker ties it to the input")
+        found = sorted(_symbols_of(list(self.guard)) & dims)
+        if found:
+            raise self.error("E0113", f"{what} must be known when the module is built, but the `if` around it "
+                             f"tests `{found[0]}`, the size of an input", span,
+                             help="test constructor arguments only around layers, params, lets and requires")
+
+    def _learn(self, condition: Cond) -> None:
+        """Turn `k % m == r` requirements into facts the shape checker can use."""
+        if condition.op == "all_elems":
+            list_name, var, inner = condition.args
+            if inner.op == "cmp" and inner.args[0] == "==":
+                _, left, right = inner.args
+                fact = _mod_fact(left, right, var)
+                if fact:
+                    self.list_element_facts.setdefault(list_name, []).append(fact)
+        elif condition.op == "cmp" and condition.args[0] == "==":
+            _, left, right = condition.args
+            for name in left.symbols():
+                fact = _mod_fact(left, right, name)
+                if fact:
+                    self.list_element_facts.setdefault("=" + name, []).append(fact)
+        elif condition.op == "and":
+            for part in condition.args:
+                self._learn(part)
+
+    def _stmt_Example(self, stmt: ast.Example) -> None:
+        example = {}
+        for kw in stmt.kwargs:
+            if kw.name in example:
+                raise self.error("E0112", f"`{kw.name}` is given twice", kw.span)
+            example[kw.name] = self._example_value(kw.value)
+        self.ir.examples.append(example)
+        self.ir.example_spans.append(stmt.span)
+        self._example_stmts = getattr(self, "_example_stmts", []) + [(stmt, example)]
+
+    def _check_examples(self) -> None:
+        """An example names every required argument and input, and nothing else, with values
+        of the right kind: it is what tests and readers instantiate and run."""
+        args = {a.name: a for a in self.ir.args}
+        inputs = {i.name: i for i in self.ir.inputs}
+        for stmt, example in getattr(self, "_example_stmts", []):
+            for kw in stmt.kwargs:
+                value = example.get(kw.name)
+                if kw.name in inputs:
+                    if not (isinstance(value, list) and all(type(v) is int and v >= 0 for v in value)):
+                        self.error("E0113", f"the example of input `{kw.name}` is its shape, a list of sizes",
+                                   kw.value.span, help=f"e.g. {kw.name}=[2, 64, 7, 7]")
+                elif kw.name in args:
+                    kind = args[kw.name].type
+                    ok = {"int": lambda v: type(v) is int, "float": lambda v: type(v) in (int, float),
+                          "bool": lambda v: type(v) is bool,
+                          "list[int]": lambda v: isinstance(v, list) and all(type(i) is int for i in v)}[kind]
+                    if not ok(value):
+                        self.error("E0113", f"the example gives `{kw.name}` a value that is not a {kind}",
+                                   kw.value.span)
+                else:
+                    self.error("E0112", f"the example names `{kw.name}`, which is neither an argument nor an "
+                               f"input of block {self.block.name}", kw.span,
+                               help=suggest(kw.name, list(args) + list(inputs)))
+            missing = [a.name for a in self.ir.args if a.required and a.name not in example]
+            missing += [i.name for i in self.ir.inputs if not i.optional and i.name not in example]
+            if missing:
+                self.error("E0112", f"the example does not give {', '.join(f'`{m}`' for m in missing)}",
+                           stmt.span, help="an example gives every required argument and every input")
+
+    def _example_value(self, node):
+        if isinstance(node, ast.ListExpr):
+            return [self._example_value(item) for item in node.items]
+        if isinstance(node, ast.Number):
+            return self._number(node)
+        if isinstance(node, ast.UnaryOp) and node.op == "-" and isinstance(node.operand, ast.Number):
+            return -self._number(node.operand)
+        if isinstance(node, ast.Bool):
+            return node.value
+        raise self.error("E0113", "example values are numbers, booleans or lists of them", node.span)

@@ -1,0 +1,294 @@
+"""Lowering of expressions: names, numbers, operators, conditions and comprehensions."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .. import symbolic as sym
+from .. import syntax as ast
+from ..diagnostics import Abort, Span
+from ..ir import Cond, ParamInfo
+from ..layers import LAYERS
+from ..ops import OPS
+from ..symbolic import Expr
+from .values import (MAX_SCALAR, LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, Value, suggest)
+from .helpers import (_label, _negate, _number_value, _NumberTooLarge,
+                      _resolve_child)
+
+
+class ExpressionLowering:
+    def _dim(self, node: ast.Node) -> Expr:
+        value = self._expr(node)
+        if not isinstance(value, Expr):
+            raise self.error("E0113", "a dimension must be an integer expression", node.span)
+        if any(s in self.float_symbols for s in value.symbols()):
+            raise self.error("E0113", "a dimension cannot depend on a float argument", node.span)
+        return value
+
+    def _condition(self, node: ast.Node, allow_presence: bool = False) -> Cond:
+        if allow_presence and isinstance(node, ast.Name) and self.scope.get(node.id, ("",))[0] == "input_opt":
+            return Cond("present", (node.id,))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "all":
+            comp = node.args[0] if len(node.args) == 1 else None
+            if not isinstance(comp, ast.ListComp):
+                raise self.error("E0113", "all() takes a list comprehension, e.g. all([k % 2 == 1 for k in kernels])",
+                                 node.span)
+            iterable = self._expr(comp.iterable)
+            if not isinstance(iterable, ListArg):
+                raise self.error("E0113", "all() loops over a list[int] argument", comp.iterable.span)
+            saved = self.scope.get(comp.var)
+            self._check_loop_var(comp.var, comp.var_span)
+            self.scope[comp.var] = ("loopvar", Expr.symbol(comp.var), comp.var_span)
+            try:
+                inner = self._condition(comp.element)
+            finally:
+                if saved is None:
+                    self.scope.pop(comp.var, None)
+                else:
+                    self.scope[comp.var] = saved
+            return Cond("all_elems", (iterable.name, comp.var, inner))
+        value = self._expr(node)
+        if isinstance(value, Cond):
+            return value
+        raise self.error("E0113", "a condition must be a comparison or a bool argument", node.span)
+
+    def _expr(self, node: ast.Node) -> Value:
+        method = getattr(self, "_expr_" + type(node).__name__, None)
+        if method is None:
+            raise self.error("E0113", f"{type(node).__name__.lower()} expressions are not supported here", node.span)
+        return method(node)
+
+    def _number(self, node: ast.Number, exact: bool = False):
+        try:
+            return _number_value(node, exact)
+        except _NumberTooLarge:
+            raise self.error("E0119", f"{node.text} is too large for a number", node.span)
+
+    def _expr_Number(self, node: ast.Number) -> Expr:
+        return Expr.const(self._number(node, exact=True))
+
+    def _expr_String(self, node: ast.String) -> str:
+        return node.value
+
+    def _expr_Bool(self, node: ast.Bool) -> Cond:
+        return Cond.const(node.value)
+
+    def _expr_NoneLit(self, node) -> None:
+        return None
+
+    def _expr_Name(self, node: ast.Name) -> Value:
+        if node.id == "inf":
+            return Literal(float("inf"))
+        entry = self.scope.get(node.id)
+        if entry is None:
+            if node.id in OPS or node.id in LAYERS:
+                raise self.error("E0102", f"`{node.id}` is a function; call it", node.span)
+            raise self.error("E0101", f"unknown name `{node.id}`", node.span,
+                             help=suggest(node.id, list(self.scope)))
+        kind, value, span = entry
+        if kind == "poison":
+            raise Abort()
+        if kind == "branch_only":
+            condition, in_then = value
+            raise self.error("E0106", f"`{node.id}` is only defined on one branch of an `if`", node.span,
+                             labels=[_label(span, "assigned here")],
+                             help="assign it in both branches (add an `else:`)")
+        if kind in ("param", "layer"):
+            same = [d for d in (self.ir.layers if kind == "layer" else self.ir.params) if d.name == node.id]
+            if len(same) > 1 and any(c not in self.guard for c in value.guard) and \
+                    all(c in self.guard for c in _covering_guard([d.guard for d in same])):
+                # Both branches declare it, differently: which one a later use means depends
+                # on the branch, so its shape could not be checked once.
+                raise self.error("E0106", f"{kind} `{node.id}` is declared on each branch of an `if`, differently; "
+                                 "use it inside each branch", node.span,
+                                 labels=[_label(d.span, "declared here") for d in same])
+            self._check_declared_here(node, kind, value.guard, span)
+        elif kind == "let":
+            guards = [l.guard for l in self.ir.lets if l.name == node.id]
+            if guards:
+                self._check_declared_here(node, kind, _covering_guard(guards), span)
+        if kind == "param":
+            return Tensor(self._param_node(value, node.span))
+        if kind == "layer":
+            return LayerRef(value)
+        if kind == "input_opt":
+            if Cond("present", (node.id,)) not in self.guard:
+                raise self.error("E0106", f"`{node.id}` is an optional input: it may be None here", node.span,
+                                 labels=[_label(span, "declared optional here")],
+                                 help=f"use it inside `if {node.id}:`")
+            return value
+        if kind in ("tensor",):
+            return value
+        if kind == "layer_element":
+            return value
+        return value
+
+    def _check_declared_here(self, node: ast.Name, kind: str, guard, span: Span) -> None:
+        """A layer, param or let declared under `if` exists only under that condition: a use
+        must be inside the same `if` (else `self.<name>` is missing when the module runs)."""
+        missing = [c for c in guard if c not in self.guard]
+        if missing:
+            raise self.error("E0106", f"{kind} `{node.id}` is declared under an `if` that does not enclose this use",
+                             node.span, labels=[_label(span, "declared here")],
+                             help="use it under the same condition as its declaration")
+
+    def _param_node(self, info: ParamInfo, span: Span) -> int:
+        if info.name not in self.param_nodes:
+            node = self.ir.add_node("param", [], span=info.span, param=info.name)
+            self.ir.graph.nodes[node]["name"] = info.name
+            self.param_nodes[info.name] = node
+        return self.param_nodes[info.name]
+
+    def _expr_ListExpr(self, node: ast.ListExpr) -> list:
+        return [self._expr(item) for item in node.items]
+
+    def _expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
+        if node.op == "not":
+            return _negate(self._condition(node.operand))
+        value = self._expr(node.operand)
+        if isinstance(value, Literal):
+            return Literal(-value.value)
+        if isinstance(value, Expr):
+            return -value
+        if isinstance(value, Tensor):
+            return Tensor(self._add("neg", [value.node], node.span))
+        raise self.error("E0113", "`-` applies to numbers and tensors", node.span)
+
+    def _expr_BoolOp(self, node: ast.BoolOp) -> Cond:
+        return Cond(node.op, tuple(self._condition(v) for v in node.values))
+
+    def _expr_Compare(self, node: ast.Compare) -> Cond:
+        left, right = self._expr(node.left), self._expr(node.right)
+        if not (isinstance(left, Expr) and isinstance(right, Expr)):
+            raise self.error("E0113", "comparisons are between numbers computed from the arguments", node.span,
+                             help="tensor comparisons are not part of the language yet")
+        if left.is_const and right.is_const:
+            result = {"==": left.value == right.value, "!=": left.value != right.value, "<": left.value < right.value,
+                      "<=": left.value <= right.value, ">": left.value > right.value, ">=": left.value >= right.value}
+            return Cond.const(result[node.op])
+        return Cond("cmp", (node.op, left, right))
+
+    _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
+
+    def _expr_BinOp(self, node: ast.BinOp) -> Value:
+        left, right = self._expr(node.left), self._expr(node.right)
+        if isinstance(left, Expr) and isinstance(right, Expr):
+            return self._scalar_arith(node, left, right)
+        if node.op in ("//", "%"):
+            raise self.error("E0113", f"`{node.op}` works on numbers, not tensors", node.span)
+        if not any(isinstance(v, Tensor) for v in (left, right)):
+            raise self.error("E0113", f"`{node.op}` needs numbers or tensors", node.span)
+        operands = [self._operand(v, n) for v, n in ((left, node.left), (right, node.right))]
+        if node.op == "@" and not all(isinstance(v, Tensor) for v in (left, right)):
+            raise self.error("E0113", "`@` multiplies two tensors", node.span)
+        return Tensor(self._add(self._BINARY[node.op], operands, node.span))
+
+    def _operand(self, value: Value, node: ast.Node) -> int:
+        if isinstance(value, Tensor):
+            return value.node
+        if isinstance(value, Expr) and value.is_const and abs(value.value) >= MAX_SCALAR:
+            raise self.error("E0119", "this number is too large to combine with a tensor",
+                             node.span, help="torch takes numbers within 64 bits; write `inf` for infinity")
+        if isinstance(value, (Expr, Literal)):
+            return self.ir.add_node("scalar", [], span=node.span, guard=tuple(self.guard), value=value,
+                                    float_symbols=frozenset(self.float_symbols))
+        raise self.error("E0113", "expected a tensor or a number", node.span)
+
+    def _scalar_arith(self, node: ast.BinOp, left: Expr, right: Expr) -> Expr:
+        try:
+            if node.op == "+":
+                return left + right
+            if node.op == "-":
+                return left - right
+            if node.op == "*":
+                return left * right
+            if node.op in ("/", "//", "%") and not right.is_const:
+                # Computed in Python by the generated code: the checker makes sure it is not zero.
+                self._note_precondition("nonzero", right, node.right.span)
+            if node.op == "/":
+                if right == Expr.const(0):
+                    raise ZeroDivisionError
+                return left.exact_div(right)
+            if node.op == "//":
+                return sym.floordiv(left, right, self._facts())
+            if node.op == "%":
+                return sym.mod(left, right, self._facts())
+            if node.op == "**":
+                if right.is_const and right.value.denominator == 1 and 0 <= right.value <= 64:
+                    return left ** int(right.value)
+                if right == Expr.const(Fraction(1, 2)):
+                    self._note_precondition("nonnegative", left, node.left.span)
+                    return sym.sqrt(left)
+                raise self.error("E0119", "`**` takes a whole constant exponent (or 0.5)", node.right.span)
+        except ZeroDivisionError:
+            raise self.error("E0119", "division by zero", node.span)
+        raise self.error("E0119", f"`{node.op}` does not apply to numbers", node.span)
+
+    def _facts(self) -> sym.Facts:
+        return sym.Facts()
+
+    def _note_precondition(self, need: str, expr: Expr, span: Span) -> None:
+        """What computing the current statement in Python needs (see BlockLowering._statement)."""
+        if self._preconditions:
+            self._preconditions[-1].append((need, expr, span))
+
+    def _expr_Attribute(self, node: ast.Attribute) -> Value:
+        base = self._expr(node.value)
+        if isinstance(base, LayerRef):
+            spec = _resolve_child(base.info.spec, base.path) if base.info.spec else None
+            names = [n for n, _ in spec.children] if spec and spec.kind == "sequential" else []
+            if node.attr not in names:
+                raise self.error("E0102", f"layer `{base.info.name}` has no child `{node.attr}`", node.span,
+                                 help=suggest(node.attr, [n for n in names if n]))
+            return LayerRef(base.info, base.path + (node.attr,))
+        raise self.error("E0113", "attribute access is only for a sequential layer's named children", node.span)
+
+    def _expr_ListComp(self, node: ast.ListComp) -> Value:
+        iterable = self._expr(node.iterable)
+        if not (isinstance(iterable, LayerRef) and iterable.info.element is not None):
+            raise self.error("E0113", "a list comprehension in the dataflow loops over a layer list", node.iterable.span,
+                             help="e.g. `[conv(x) for conv in convs]` where `layer convs = [... for k in kernels]`")
+        saved = self.scope.get(node.var)
+        self._check_loop_var(node.var, node.var_span)
+        self.scope[node.var] = ("layer_element", LayerElement(node.var, iterable.info), node.var_span)
+        loop = self.ir.add_node("loop_layer", [], span=node.span, guard=tuple(self.guard), layer=iterable.info.name,
+                                var=node.var)
+        self._loop_stack = getattr(self, "_loop_stack", []) + [loop]
+        try:
+            element = self._expr(node.element)
+        finally:
+            self._loop_stack.pop()
+            if saved is None:
+                self.scope.pop(node.var, None)
+            else:
+                self.scope[node.var] = saved
+        if not isinstance(element, Tensor):
+            raise self.error("E0113", "the comprehension must compute a tensor", node.element.span)
+        result = self.ir.add_node("list_comp", [element.node, loop], span=node.span, guard=tuple(self.guard),
+                                  layer=iterable.info.name, var=node.var)
+        return TensorList(result)
+
+
+def _covering_guard(guards: list[tuple]) -> tuple:
+    """The weakest guard under which one of the declarations exists: a `let` declared on both
+    branches of an `if` exists after it (the guards `(c,)` and `(not c,)` cover `()`)."""
+    from ..ir import Cond
+
+    current = {tuple(g) for g in guards}
+    changed = True
+    while changed:
+        changed = False
+        for a in list(current):
+            for b in list(current):
+                if len(a) == len(b) and a != b:
+                    differ = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+                    if len(differ) == 1:
+                        x, y = a[differ[0]], b[differ[0]]
+                        if x == Cond("not", (y,)) or y == Cond("not", (x,)):
+                            current -= {a, b}
+                            current.add(a[:differ[0]] + a[differ[0] + 1:])
+                            changed = True
+                            break
+            if changed:
+                break
+    return min(current, key=len)

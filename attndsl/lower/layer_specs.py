@@ -1,0 +1,128 @@
+"""Lowering of layer constructors (`layer x = kind(...)`): binding their arguments against the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import symbolic as sym
+from .. import syntax as ast
+from ..ir import Cond, LayerSpec
+from ..layers import LAYERS
+from ..symbolic import Expr
+from .values import (MODULE_ATTRIBUTES, ListArg, Literal, suggest)
+from .helpers import (_default_value, _float_source)
+
+
+class LayerSpecLowering:
+    def _layer_spec(self, node: ast.Node) -> LayerSpec:
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            raise self.error("E0113", "a layer is built by calling a layer kind, e.g. linear(d_model, d_k)", node.span)
+        kind = node.func.id
+        if kind == "sequential":
+            if node.args and node.kwargs:
+                raise self.error("E0113", "sequential takes either positional or named children, not both", node.span)
+            children = [(None, self._layer_spec(a)) for a in node.args]
+            children += [(kw.name, self._layer_spec(kw.value)) for kw in node.kwargs]
+            for name, _ in children:
+                if name is not None and (not name.isidentifier() or name.startswith("_")
+                                         or name in MODULE_ATTRIBUTES):
+                    # nn.Sequential sets them as attributes: `float=...` clashes with Module.float.
+                    raise self.error("E0105" if name in MODULE_ATTRIBUTES else "E0113",
+                                     f"`{name}` cannot name a child layer", node.span)
+            return LayerSpec("sequential", {}, [], children, span=node.span)
+        if kind in self.known_blocks:
+            if kind == self.block.name:
+                raise self.error("E0104", f"block {kind} uses itself as a layer", node.func.span,
+                                 help="a block cannot contain itself")
+            target = self.known_blocks[kind]
+            bound, sources = self._bind_call([(a.name, a.type, a.default is not None) for a in target.args], node, kind)
+            self.ir.uses_blocks.append(kind)
+            return LayerSpec("block", bound, [], block=kind, span=node.span, sources=sources)
+        definition = LAYERS.get(kind)
+        if definition is None:
+            raise self.error("E0102", f"unknown layer kind `{kind}`", node.func.span,
+                             help=suggest(kind, list(LAYERS) + ["sequential"] + list(self.known_blocks)))
+        params = [(p.name, p.kind, not p.required) for p in definition.params]
+        bound, sources = self._bind_call(params, node, kind)
+        for p in definition.params:
+            if p.name not in bound:
+                bound[p.name] = _default_value(p)
+        positional_count = len(node.args)
+        return LayerSpec(kind, bound, [p.name for p in definition.params[:positional_count]], span=node.span,
+                         sources=sources)
+
+    def _bind_call(self, params, call: ast.Call, what: str) -> tuple[dict[str, Any], dict[str, ast.Node]]:
+        """Bind positional and keyword arguments to a signature: values, and the AST as written."""
+        names = [p[0] for p in params]
+        bound: dict[str, Any] = {}
+        sources: dict[str, ast.Node] = {}
+        if len(call.args) > len(params):
+            raise self.error("E0112", f"{what} takes at most {len(params)} positional arguments, got {len(call.args)}",
+                             call.args[len(params)].span)
+        for (name, kind, _), arg in zip(params, call.args):
+            bound[name] = self._argument(arg, kind, name)
+            sources[name] = arg
+        for kw in call.kwargs:
+            if kw.name not in names:
+                raise self.error("E0112", f"{what} has no argument `{kw.name}`", kw.span,
+                                 help=suggest(kw.name, names) or _arguments_help(names))
+            if kw.name in bound:
+                raise self.error("E0112", f"argument `{kw.name}` given twice", kw.span)
+            kind = next(p[1] for p in params if p[0] == kw.name)
+            bound[kw.name] = self._argument(kw.value, kind, kw.name)
+            sources[kw.name] = kw.value
+        for name, kind, optional in params:
+            if name not in bound and not optional:
+                raise self.error("E0112", f"{what} needs argument `{name}`", call.span)
+        return bound, sources
+
+    def _argument(self, node: ast.Node, kind: str, name: str):
+        value = self._expr(node)
+        if kind in ("int", "padding") and isinstance(value, Expr):
+            self._require_whole(node, value, f"`{name}`")
+        if kind in ("int", "float", "list[int]") and isinstance(value, Expr):
+            return value
+        if kind == "list[int]" and isinstance(value, ListArg):
+            return value
+        if kind == "padding" and (isinstance(value, Expr) or value == "same"):
+            return value
+        if kind == "bool" and isinstance(value, Cond):
+            return value
+        if kind == "axis" and isinstance(value, Expr) and value.is_const and value.value.denominator == 1:
+            return int(value.value)
+        if kind == "float" and isinstance(value, Literal):
+            return value
+        if kind in ("int", "float", "bool", "axis", "padding") and value is None and node is not None and isinstance(node, ast.NoneLit):
+            return None
+        expected = {"int": "an integer", "float": "a number", "bool": "true or false", "axis": "a constant axis",
+                    "padding": "an integer or \"same\"", "list[int]": "a list argument"}.get(kind, kind)
+        raise self.error("E0113", f"`{name}` must be {expected}", node.span)
+
+    def _require_whole(self, node: ast.Node, value: Expr, what: str, code: str = "E0113") -> None:
+        """A size rendered into __init__ (a param's shape, a layer's int argument) is passed to
+        torch as written: it must be a Python int, not `64.0`, `c / 2` or a float argument."""
+        if code == "E0205" and value.is_const and (value.value.denominator != 1 or value.value < 0):
+            return  # the shape checker reports the value (E0205)
+        culprit = _float_source(node)
+        if culprit is not None:
+            raise self.error(code, f"{what} must be a whole number, and this is a float in Python", culprit.span,
+                             help="use `//` for integer division" if isinstance(culprit, ast.BinOp)
+                             else "write the number without a decimal point or exponent")
+        lets = {let.name: let.value for let in self.ir.lets}
+        expanded = value
+        for _ in range(8):
+            if not expanded.symbols() & set(lets):
+                break
+            expanded = sym.substitute(expanded, lets)
+        floats = sorted(expanded.symbols() & self.float_symbols)
+        if floats:
+            raise self.error(code, f"{what} must be a whole number, but `{floats[0]}` is a float argument",
+                             node.span)
+        if any(c.denominator != 1 for c in expanded.terms.values()) or any(
+                e < 0 or not isinstance(f, str) and f.op == "sqrt" for m in expanded.terms for f, e in m):
+            raise self.error(code, f"{what} must be a whole number, and {value} may not be one", node.span,
+                             help="use `//` for integer division")
+
+
+def _arguments_help(names: list[str]) -> str:
+    return f"its arguments are {', '.join(names)}" if names else "it takes no arguments"

@@ -1,0 +1,82 @@
+"""The values an expression of a spec can lower to, and the names a spec may not use."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from ..ir import LayerInfo
+
+ARG_TYPES = ("int", "float", "bool", "list[int]")
+PARAM_INITS = ("zeros", "ones", "randn")
+SCALAR_FUNCTIONS = ("max", "min", "sqrt")
+# Names that generated code relies on; a spec may not rebind them (issue: injection-safe output).
+MAX_COUNT = 1024  # pieces of a chunk
+MAX_SCALAR = 2**63  # a whole number combined with a tensor is a Python int: torch takes 64 bits
+RESERVED = {"self", "torch", "nn", "F", "OrderedDict", "super", "forward", "None", "True", "False", "inf",
+            # builtins the generated code calls
+            "len", "max", "min", "all", "float", "int", "getattr", "ValueError"}
+# Arguments, params and layers become attributes of the nn.Module: they may not replace
+# what nn.Module itself keeps there (`self.training = ...` would break train/eval).
+MODULE_ATTRIBUTES = {
+    "training", "forward", "parameters", "named_parameters", "buffers", "named_buffers", "children",
+    "named_children", "modules", "named_modules", "state_dict", "load_state_dict", "to", "cuda", "cpu", "xpu",
+    "ipu", "mtia", "type", "float", "double", "half", "bfloat16", "to_empty", "train", "eval", "zero_grad",
+    "requires_grad_", "apply", "register_buffer", "register_parameter", "register_module", "add_module",
+    "register_forward_hook", "register_forward_pre_hook", "register_backward_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_state_dict_pre_hook",
+    "register_load_state_dict_post_hook", "get_submodule", "get_parameter", "get_buffer", "get_extra_state",
+    "set_extra_state", "extra_repr", "share_memory", "compile", "dump_patches", "call_super_init",
+    "T_destination", "set_submodule",
+}
+
+
+# ---------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class Tensor:
+    node: int
+
+
+@dataclass(frozen=True)
+class TensorList:
+    node: int
+
+
+@dataclass(frozen=True)
+class ListArg:
+    """A `list[int]` constructor argument (its length and elements are run-time values)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    info: LayerInfo
+    path: tuple[str, ...] = ()  # child names inside a sequential
+
+
+@dataclass(frozen=True)
+class LayerElement:
+    """The loop variable of `[f(x) for conv in convs]`: one element of a layer list."""
+
+    var: str
+    info: LayerInfo
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A float that is not a finite rational (inf)."""
+
+    value: float
+
+
+Value = Any  # Tensor | TensorList | Expr | Cond | str | list | LayerRef | LayerElement | Literal | None
+
+
+def suggest(name: str, candidates) -> str | None:
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+

@@ -1,0 +1,48 @@
+"""Pointwise functions (sigmoid, exp, ...) and softmax."""
+
+from __future__ import annotations
+
+from .registry import Shape, family, normalize_axis, op, same_shape
+from .rendering import FUNCTIONAL, CallRender
+
+
+def softmax_shape(ctx, node, shapes, attrs) -> Shape:
+    normalize_axis(ctx, node, attrs["dim"], len(shapes[0]))
+    return shapes[0]
+
+
+family("Pointwise functions")
+_SAME = "the shape of `x`"
+_POINTWISE = {
+    "sigmoid": "1 / (1 + exp(-x))", "exp": "e ** x", "relu": "max(x, 0)", "tanh": "hyperbolic tangent",
+    "abs": "|x|", "sqrt": "square root (NaN below 0, as in torch)", "log": "natural logarithm",
+}
+for _name, _doc in _POINTWISE.items():
+    op(_name, "x: tensor", same_shape, f"{{x:recv}}.{_name}()", doc=_doc, shape_doc=_SAME,
+       example=f"input x: [b, c, h, w]\n{_name}(x)")
+
+# Functional forms of the activations, where a spec applies one without a layer (the
+# published code calls F.gelu(x)); each also exists as a layer kind.
+op("gelu", 'x: tensor, approximate: choice[none|tanh] = "none"', same_shape, CallRender("F.gelu"),
+   doc="Gaussian error linear unit; `approximate=\"tanh\"` for the tanh approximation", shape_doc=_SAME,
+   example="input x: [b, n, d]\ngelu(x)", imports=FUNCTIONAL)
+op("silu", "x: tensor", same_shape, CallRender("F.silu"), doc="x * sigmoid(x) (swish)", shape_doc=_SAME,
+   example="input x: [b, c, h, w]\nsilu(x)", imports=FUNCTIONAL)
+op("relu6", "x: tensor", same_shape, CallRender("F.relu6"), doc="min(max(x, 0), 6)", shape_doc=_SAME,
+   example="input x: [b, c, h, w]\nrelu6(x + 3) / 6", imports=FUNCTIONAL)
+op("hardsigmoid", "x: tensor", same_shape, CallRender("F.hardsigmoid"), doc="relu6(x + 3) / 6", shape_doc=_SAME,
+   example="input x: [b, c, h, w]\nhardsigmoid(x)", imports=FUNCTIONAL)
+op("hardswish", "x: tensor", same_shape, CallRender("F.hardswish"), doc="x * relu6(x + 3) / 6 (h-swish)",
+   shape_doc=_SAME, example="input x: [b, c, h, w]\nhardswish(x)", imports=FUNCTIONAL)
+op("elu", "x: tensor, alpha: scalar = 1.0", same_shape, CallRender("F.elu"),
+   doc="x where x > 0, else alpha * (exp(x) - 1)", shape_doc=_SAME, example="input x: [b, n, d]\nelu(x) + 1",
+   imports=FUNCTIONAL)
+op("leaky_relu", "x: tensor, negative_slope: scalar = 0.01", same_shape, CallRender("F.leaky_relu"),
+   doc="x where x > 0, else negative_slope * x", shape_doc=_SAME,
+   example="input x: [b, c, h, w]\nleaky_relu(x, negative_slope=0.2)", imports=FUNCTIONAL)
+op("softplus", "x: tensor, beta: scalar = 1.0, threshold: scalar = 20.0", same_shape, CallRender("F.softplus"),
+   doc="log(1 + exp(beta * x)) / beta (linear above `threshold`)", shape_doc=_SAME,
+   example="input x: [b, n, d]\nsoftplus(x)", imports=FUNCTIONAL)
+op("softmax", "x: tensor, dim: axis", softmax_shape, "{x:recv}.softmax(dim={dim})",
+   doc="softmax along `dim` (required: the axis matters, see DoubleAttention)",
+   shape_doc="the shape of `x`; `dim` must be an axis of it", example="input x: [b, h, n, n]\nsoftmax(x, dim=-1)")

@@ -1,0 +1,48 @@
+"""The operators: `+ - * / **`, unary `-` and the matrix product `@`."""
+
+from __future__ import annotations
+
+from .broadcasting import broadcast
+from .registry import ADD, MUL, POWER, UNARY, Shape, family, op, same_shape
+
+
+def matmul_shape(ctx, node, shapes, attrs) -> Shape:
+    a, b = shapes
+    if len(a) < 2 or len(b) < 2:
+        ctx.error("E0202", f"`@` needs operands of rank >= 2, got ranks {len(a)} and {len(b)}")
+    ctx.expect_equal(a[-1], b[-2], "the contracted dimension of `@` (last of the left, second-last of the right)",
+                     operands=(0, 1))
+    batch = broadcast(ctx, node, [a[:-2], b[:-2]], attrs)
+    return tuple(batch) + (a[-2], b[-1])
+
+
+def render_binary(symbol: str, precedence: int):
+    def render(r, node, operands, attrs):
+        left = r.wrap(operands[0], precedence)
+        right = r.wrap(operands[1], precedence + 1)
+        return f"{left} {symbol} {right}", precedence
+
+    return render
+
+
+family("Operators")
+_BROADCAST = "the operands broadcast as in torch: aligned from the right, each pair of sizes equal or one of them 1"
+_ELEMENTWISE = "x: operand[number], y: operand[number]"
+op("add", _ELEMENTWISE, broadcast, render_binary("+", ADD), precedence=ADD, operator="+", result="promote",
+   doc="`x + y`, elementwise", shape_doc=_BROADCAST, example="input x: [b, c, h, w]\ninput y: [b, c, 1, 1]\nx + y")
+op("sub", _ELEMENTWISE, broadcast, render_binary("-", ADD), precedence=ADD, operator="-", result="promote",
+   doc="`x - y`, elementwise", shape_doc=_BROADCAST, example="input x: [b, n, d]\nx - mean(x, dim=-1, keepdim=true)")
+op("mul", _ELEMENTWISE, broadcast, render_binary("*", MUL), precedence=MUL, operator="*", result="promote",
+   doc="`x * y`, elementwise", shape_doc=_BROADCAST, example="input x: [b, c, h, w]\nx * sigmoid(avg_pool(x))")
+op("div", _ELEMENTWISE, broadcast, render_binary("/", MUL), precedence=MUL, operator="/", result="promote",
+   doc="`x / y`, elementwise (true division)", shape_doc=_BROADCAST,
+   example="input x: [b, n, d]\nx / sum(x, dim=-1, keepdim=true)")
+op("pow", "x: operand, y: operand", broadcast,
+   lambda r, n, o, a: (f"{r.wrap(o[0], POWER + 1)} ** {r.wrap(o[1], POWER)}", POWER), precedence=POWER, operator="**",
+   doc="`x ** y`, elementwise", shape_doc=_BROADCAST, example="input x: [b, n, d]\nx ** 2")
+op("neg", "x: tensor[number]", same_shape, lambda r, n, o, a: (f"-{r.wrap(o[0], UNARY)}", UNARY), precedence=UNARY,
+   operator="-", result="first", doc="`-x`", shape_doc="the shape of `x`", example="input x: [b, n]\n-x")
+op("matmul", "x: tensor, y: tensor", matmul_shape, render_binary("@", MUL), precedence=MUL, operator="@",
+   doc="`x @ y`: matrix product over the last two dims, batch dims broadcast (torch.matmul; `bmm` is this too)",
+   shape_doc="[..., n, k] @ [..., k, m] is [..., n, m]; both operands have rank >= 2 and the batch dims broadcast",
+   example="input q: [b, h, n, d]\ninput k: [b, h, d, m]\nq @ k")

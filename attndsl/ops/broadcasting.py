@@ -1,0 +1,71 @@
+"""torch's broadcasting rule, shared by the elementwise ops and masked_fill."""
+
+from __future__ import annotations
+
+from .. import symbolic as sym
+from ..ir import Cond
+from ..symbolic import Expr
+from .registry import Shape
+
+
+def broadcast(ctx, node, shapes, attrs) -> Shape:
+    """torch's broadcasting: aligned from the right, each pair of dims equal or one of them 1."""
+    shapes = [s for s in shapes if s is not None]
+    if not shapes:
+        return ()
+    rank = max(len(s) for s in shapes)
+    padded = [(Expr.const(1),) * (rank - len(s)) + tuple(s) for s in shapes]
+    result = []
+    for axis in range(rank):
+        dims = [s[axis] for s in padded]
+        chosen = dims[0]
+        for index, dim in enumerate(dims[1:], start=1):
+            chosen = _broadcast_pair(ctx, chosen, dim, axis - rank, (0, index))
+        result.append(chosen)
+    return tuple(result)
+
+
+def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
+    if ctx.is_one(b):
+        return a
+    if ctx.is_one(a):
+        return b
+    na, nb = ctx.normal(a), ctx.normal(b)
+    if na == nb or (na.is_const and nb.is_const) or ctx.checker.is_opaque(na) or ctx.checker.is_opaque(nb):
+        ctx.expect_equal(a, b, f"broadcast dimension {axis}", operands=operands)
+        return a
+    # Sizes that may differ: torch takes them when equal or when either is 1, and so do we.
+    # Most often the author meant them equal; a `require` says so and silences this.
+    one = Expr.const(1)
+    equal, a_one, b_one = (Cond("cmp", ("==", a, b)), Cond("cmp", ("==", a, one)), Cond("cmp", ("==", b, one)))
+    if na.is_const or nb.is_const:
+        fixed, free = (a, b) if na.is_const else (b, a)
+        condition, result = Cond("or", (equal, Cond("cmp", ("==", free, one)))), fixed
+    else:
+        condition = Cond("or", (equal, a_one, b_one))
+        bounded = ctx.view.at_least(a, 1) and ctx.view.at_least(b, 1)
+        # max(a, b) when neither can be 0; torch broadcasts 0 against 1 to 0. Named (like a
+        # conv's output size) so that shapes and checks stay short.
+        result = sym.maximum(a, b) if bounded else sym.maximum(a, b) * sym.minimum(sym.minimum(a, b), one)
+        result = ctx.derive(result, a)
+    ctx.checker.require(condition, f"broadcast dimension {axis}: {_math(a)} and {_math(b)} must be equal or 1",
+                        node=ctx.node, element=ctx.element)
+    difference = na - nb
+    if difference.symbols() & ctx.checker.knowledge.dims:
+        return result  # sizes of different inputs: the caller's tensors decide, as in torch
+    # They differ by an amount set by the arguments alone: the author most likely meant them
+    # equal, and a `require` on the arguments says so (and makes the checks go away).
+    positive = sym.Expr({m: c for m, c in difference.terms.items() if c > 0})
+    negative = sym.Expr({m: -c for m, c in difference.terms.items() if c < 0})
+    ctx.warn("W0006", f"broadcast dimension {axis} pairs {_math(a)} with {_math(b)}: torch allows them to be equal "
+             "or either to be 1",
+             help=f"if they must be equal, say so: `require {_python(positive)} == {_python(negative)}`")
+    return result
+
+
+def _math(expr: Expr) -> str:
+    return sym.render(expr, str, style="math")
+
+
+def _python(expr: Expr) -> str:
+    return sym.render(expr, str, style="python")

@@ -1,0 +1,78 @@
+"""Reductions over axes (sum, mean, max, ...) and the global pools."""
+
+from __future__ import annotations
+
+from ..symbolic import Expr
+from .activations import softmax_shape
+from .registry import ATOM, OPS, ParamSpec, Shape, axes_of, family, op
+from .rendering import FUNCTIONAL, CallRender
+
+
+def reduce_shape(ctx, node, shapes, attrs) -> Shape:
+    shape = shapes[0]
+    axes = axes_of(ctx, node, attrs, len(shape))
+    if attrs.get("keepdim"):
+        return tuple(Expr.const(1) if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def global_pool_shape(ctx, node, shapes, attrs) -> Shape:
+    shape = shapes[0]
+    if len(shape) < 3:
+        ctx.error("E0202", f"global pooling needs a tensor of rank >= 3 (batch, channels, spatial...), got rank {len(shape)}")
+    return tuple(shape[:2]) + (Expr.const(1),) * (len(shape) - 2)
+
+
+def render_reduce(method: str):
+    def render(r, node, operands, attrs):
+        dims = attrs.get("dim")
+        args = []
+        if dims is not None:
+            args.append(f"dim={r.axes(dims)}")
+        if attrs.get("keepdim"):
+            args.append("keepdim=True")
+        if method == "std" and not attrs.get("unbiased", True):
+            args.append("correction=0")
+        return f"{r.wrap(operands[0], ATOM)}.{method}({', '.join(args)})", ATOM
+
+    return render
+
+
+def render_global_pool(method: str):
+    def render(r, node, operands, attrs):
+        rank = len(node.operand_shapes[0])
+        dims = tuple(range(2, rank))
+        return f"{r.wrap(operands[0], ATOM)}.{method}(dim={r.axes(dims)}, keepdim=True)", ATOM
+
+    return render
+
+
+family("Reductions")
+_REDUCED = ("`x` without the axes in `dim` (every axis when omitted); with `keepdim=true` they stay, as size 1. "
+            "Each axis may be named once")
+_REDUCTIONS = {"sum": ("sum", "sum"), "mean": ("mean", "mean"), "max": ("amax", "largest value (values only)"),
+               "min": ("amin", "smallest value (values only)"), "std": ("std", "standard deviation"),
+               "var": ("var", "variance")}
+for _name, (_method, _doc) in _REDUCTIONS.items():
+    op(_name, "x: tensor, dim: axes = None, keepdim: bool = false", reduce_shape, render_reduce(_method),
+       doc=f"{_doc} over `dim`", shape_doc=_REDUCED,
+       example=f"input x: [b, c, h, w]\n{_name}(x, dim=[2, 3], keepdim=true)")
+OPS["std"].params.append(ParamSpec("unbiased", "bool", True, required=False))
+OPS["std"].doc = "standard deviation over `dim`; unbiased (n - 1) unless `unbiased=false`"
+OPS["var"].doc = "variance over `dim`, unbiased (n - 1)"
+op("norm", "x: tensor, dim: axes = None, keepdim: bool = false", reduce_shape, CallRender("norm", receiver=True),
+   doc="the Euclidean (L2) norm over `dim`: sqrt(sum(x ** 2)) (UFO's XNorm divides by it)", shape_doc=_REDUCED,
+   example="input x: [b, h, n, d]\nx / norm(x, dim=-1, keepdim=true)")
+op("normalize", "x: tensor, dim: axis = 1, eps: scalar = 1e-12", softmax_shape,
+   CallRender("F.normalize", always=("dim",)),
+   doc="x / max(norm(x, dim, keepdim=true), eps) (F.normalize with p=2)",
+   shape_doc="the shape of `x`; `dim` must be an axis of it", example="input x: [b, n, d]\nnormalize(x, dim=-1)",
+   imports=FUNCTIONAL)
+op("avg_pool", "x: tensor", global_pool_shape, render_global_pool("mean"),
+   doc="global average pool: the mean over the spatial dims (2 and after)",
+   shape_doc="[b, c, *spatial] is [b, c, 1, ...]: the spatial dims stay as size 1; rank >= 3",
+   example="input x: [b, c, h, w]\navg_pool(x)")
+op("max_pool", "x: tensor", global_pool_shape, render_global_pool("amax"),
+   doc="global max pool: the largest value over the spatial dims (2 and after)",
+   shape_doc="[b, c, *spatial] is [b, c, 1, ...]: the spatial dims stay as size 1; rank >= 3",
+   example="input x: [b, c, h, w]\nmax_pool(x)")

@@ -1,0 +1,100 @@
+"""Small graph edits shared by the optimising passes.
+
+A pass builds new nodes next to the old ones and redirects users; the old nodes become
+dead and `eliminate_dead_code` removes them. Every new node gets a shape (passes run on
+the checked IR, and codegen reads shapes, never re-derives them), a span and a guard.
+"""
+
+from __future__ import annotations
+
+from ..ir import BlockIR, Cond
+from ..symbolic import Expr
+
+
+def op_of(ir: BlockIR, node: int) -> str:
+    return ir.graph.nodes[node]["op"]
+
+
+def attrs_of(ir: BlockIR, node: int) -> dict:
+    return ir.graph.nodes[node]["attrs"]
+
+
+def shape_of(ir: BlockIR, node: int):
+    return ir.graph.nodes[node]["shape"]
+
+
+def guard_of(ir: BlockIR, node: int) -> tuple:
+    return ir.graph.nodes[node]["guard"]
+
+
+def is_live(ir: BlockIR, node: int) -> bool:
+    """Still in the graph and read by something (a rewritten node lingers until DCE)."""
+    return node in ir.graph and (node in ir.outputs or ir.graph.out_degree(node) > 0)
+
+
+def sole_user(ir: BlockIR, node: int) -> int | None:
+    """The one node reading `node` (once), or None: several readers, or it is an output."""
+    if node in ir.outputs or ir.graph.out_degree(node) != 1:
+        return None
+    return next(iter(ir.graph.successors(node)))
+
+
+def is_private(ir: BlockIR, node: int, user: int) -> bool:
+    """`node` is read by `user` only, under the same guard: a pass may rewrite it freely."""
+    return sole_user(ir, node) == user and guard_of(ir, node) == guard_of(ir, user)
+
+
+def new_node(ir: BlockIR, op: str, operands: list[int], *, like: int, shape, guard: tuple | None = None,
+             name: str | None = None, **attrs) -> int:
+    """A node with `like`'s span (and guard, unless given): the spec line it stands for."""
+    template = ir.graph.nodes[like]
+    node = ir.add_node(op, operands, span=template["span"], guard=template["guard"] if guard is None else guard,
+                       **attrs)
+    ir.graph.nodes[node]["shape"] = shape
+    ir.graph.nodes[node]["name"] = name
+    return node
+
+
+def scalar_node(ir: BlockIR, value: Expr, *, like: int) -> int:
+    float_symbols = attrs_of(ir, like).get("float_symbols", frozenset()) if op_of(ir, like) == "scalar" \
+        else frozenset()
+    return new_node(ir, "scalar", [], like=like, shape=(), value=value, float_symbols=float_symbols)
+
+
+def redirect(ir: BlockIR, old: int, new: int, *, keep_name: bool = True) -> None:
+    """Every reader of `old` reads `new` instead (at the same operand position)."""
+    graph = ir.graph
+    for _, user, key, data in list(graph.out_edges(old, keys=True, data=True)):
+        graph.remove_edge(old, user, key)
+        graph.add_edge(new, user, index=data["index"])
+    ir.outputs = [new if o == old else o for o in ir.outputs]
+    if keep_name:
+        target, source = graph.nodes[new], graph.nodes[old]
+        if target["name"] is None and source["name"] is not None and target["op"] not in ("input", "param"):
+            target["name"] = source["name"]
+        if not target["comments"]:
+            target["comments"] = list(source["comments"])
+
+
+def scalar_value(ir: BlockIR, node: int) -> Expr | None:
+    """The number a `scalar` node stands for, when it is a finite expression."""
+    if op_of(ir, node) != "scalar":
+        return None
+    value = attrs_of(ir, node)["value"]
+    return value if isinstance(value, Expr) else None
+
+
+def negate(condition: Cond) -> Cond:
+    if condition.op == "not":
+        return condition.args[0]
+    if condition.op == "const":
+        return Cond.const(not condition.args[0])
+    return Cond("not", (condition,))
+
+
+def same_dims(ir: BlockIR, a, b) -> bool:
+    """Two shapes (or dims) provably equal, with lets and checker-named dims expanded."""
+    if len(a) != len(b):
+        return False
+    normal = getattr(ir, "normal", lambda e: e)
+    return all(x == y or normal(x) == normal(y) for x, y in zip(a, b))

@@ -1,0 +1,249 @@
+"""Symbolic shape inference and checking over the IR.
+
+Each block's graph is walked in topological order and every node gets its shape (a tuple
+of `Expr`) and element type. A rule that needs two sizes equal, one dividing another, or a
+size to be at least something gets one of three answers: proven from what is known,
+refuted (an error naming both shapes), or unknown until the module runs (a check, made by
+the generated module with its own `ValueError`: in `__init__` when it depends on
+constructor arguments only, else in `forward`). Nothing is left to torch.
+
+The package, by concern: `knowledge` (facts under guards), `requirements` (from a need to
+a check), `walk` (one pass over the graph), `worlds` (one pass per combination of
+shape-changing `if` branches), `context` (what rules see), `layer_args` (what layer
+constructors need), `dtypes`, `examples`.
+"""
+
+from __future__ import annotations
+
+from ..diagnostics import DiagnosticSink
+from ..evaluate import fold, substitute_cond
+from ..ir import BlockIR
+from .context import ShapeContext, show
+from .examples import check_examples
+from .knowledge import Knowledge
+from .layer_args import LayerArguments
+from .walk import Walk, callee_mapping
+from .worlds import MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, worlds
+
+__all__ = ["check_shapes", "show", "ShapeContext", "LayerArguments"]
+
+def check_shapes(blocks: list[BlockIR], sink: DiagnosticSink) -> None:
+    checked: dict[str, BlockIR] = {}
+    for ir in blocks:
+        BlockChecker(ir, sink, checked).run()
+        checked[ir.name] = ir
+
+
+class BlockChecker:
+    def __init__(self, ir: BlockIR, sink: DiagnosticSink, checked: dict[str, BlockIR]):
+        self.ir, self.sink, self.checked = ir, sink, checked
+        self.position = positions(ir)
+
+    def run(self) -> None:
+        ir = self.ir
+        base = Knowledge(ir)
+        joined = Walk(ir, self.checked, base.copy(), position=self.position)
+        joined.run()
+        for node, shape in joined.shapes.items():
+            ir.graph.nodes[node]["shape"] = shape
+            ir.graph.nodes[node]["dtype"] = joined.dtypes.get(node)
+        ir.opaque = joined.opaque
+        atoms = self._atoms(joined)
+        if not atoms:
+            self._commit_single(joined)
+        elif len(atoms) > MAX_ATOMS:
+            self.sink.error("E0210", f"block {ir.name} has {len(atoms)} independent `if` conditions that change "
+                            f"shapes; at most {MAX_ATOMS} can be checked", ir.span,
+                            help="give a value the same shape on both branches of some of them")
+            return
+        else:
+            for diagnostic in joined.sink.items:
+                if diagnostic.code == "E0206" or "on one branch" in diagnostic.message:
+                    self.sink.items.append(diagnostic)
+            self._commit_worlds(atoms, base)
+        if not self.sink.has_errors:
+            check_examples(ir, self.sink)
+
+    # ------------------------------------------------------------------ atoms
+    def _atoms(self, joined: Walk) -> list:
+        """The conditions whose branches give a value different shapes (or decide which
+        branch of a sub-block runs): the checker walks once per combination of them."""
+        ir = self.ir
+        found = []
+        for node in ir.topological():
+            attrs = ir.graph.nodes[node]
+            if attrs["op"] == "phi":
+                a, b = (joined.shapes.get(o) for o in ir.operands(node))
+                if a is not None and b is not None and a != b:
+                    atom = literal(attrs["attrs"]["condition"])[0]
+                    if atom not in found:
+                        found.append(atom)
+            elif attrs["op"] == "call_layer":
+                for atom in self._callee_atoms(attrs):
+                    if atom not in found:
+                        found.append(atom)
+        return found
+
+    def _callee_atoms(self, attrs) -> list:
+        info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+        spec = info.element if attrs["attrs"].get("element") else info.spec
+        for name in attrs["attrs"].get("path", ()):
+            spec = next(child for child_name, child in spec.children if child_name == name)
+        callee = self.checked.get(spec.block) if spec is not None and spec.kind == "block" else None
+        if callee is None or len(getattr(callee, "output_shapes", ())) < 2:
+            return []
+        mapping = callee_mapping(callee, spec)
+        atoms = []
+        for literals, _ in callee.output_shapes:
+            for cond in literals:
+                here = fold(substitute_cond(cond, mapping))
+                if here.op != "const":
+                    atoms.append(literal(here)[0])
+        return atoms
+
+    def _relevant(self, atoms) -> dict[int, set]:
+        """For each node, the atoms its shape may depend on (through phis and sub-blocks)."""
+        ir = self.ir
+        relevant: dict[int, set] = {}
+        for node in ir.topological():
+            attrs = ir.graph.nodes[node]
+            found = set()
+            for operand in ir.operands(node):
+                found |= relevant.get(operand, set())
+            if attrs["op"] == "phi":
+                atom = literal(attrs["attrs"]["condition"])[0]
+                if atom in atoms:
+                    found.add(atom)
+            elif attrs["op"] == "call_layer":
+                found |= set(self._callee_atoms(attrs)) & set(atoms)
+            relevant[node] = found
+        return relevant
+
+    # ------------------------------------------------------------------ commit
+    def _commit_single(self, walk: Walk) -> None:
+        self.sink.items.extend(walk.sink.items)
+        self.ir.checks = _strongest_arguments([r.check for r in sorted(walk.records, key=lambda r: r.order)])
+        shapes = tuple(walk.shapes.get(o) for o in self.ir.outputs)
+        self.ir.output_shapes = [((), shapes[0] if len(shapes) == 1 else shapes)] if None not in shapes else []
+        self.ir.world_atoms = []
+
+    def _commit_worlds(self, atoms, base: Knowledge) -> None:
+        ir = self.ir
+        while True:
+            # A world can reveal another shape-changing condition (a size that broadcasts only
+            # when an optional input is given): add it and walk again.
+            relevant = self._relevant(atoms)
+            walks = []
+            for world in worlds(atoms):
+                walk = Walk(ir, self.checked, base.copy(), world=world, atoms=atoms, relevant=relevant,
+                            position=self.position)
+                walk.run()
+                walks.append((world, walk))
+            more = [a for _, w in walks for a in sorted(w.joined_atoms, key=repr) if a not in atoms]
+            if not more or len(atoms) >= MAX_ATOMS:
+                break
+            atoms = atoms + list(dict.fromkeys(more))
+        self._merge_diagnostics(atoms, walks)
+        self._merge_checks(atoms, walks)
+        outputs = []
+        output_atoms = set().union(*(relevant.get(o, set()) for o in ir.outputs))
+        for world, walk in walks:
+            shapes = tuple(walk.shapes.get(o) for o in ir.outputs)
+            if None in shapes:
+                continue
+            literals = tuple(c for c in _world_literals(world) if literal(c)[0] in output_atoms)
+            entry = (literals, shapes[0] if len(shapes) == 1 else shapes)
+            if entry not in outputs:
+                outputs.append(entry)
+        ir.output_shapes = outputs
+        ir.world_atoms = atoms
+
+    def _merge_diagnostics(self, atoms, walks) -> None:
+        """An error seen in every world is an error; one seen only in some is an error where
+        those worlds can happen, and a check refusing them otherwise."""
+        seen: dict = {}
+        for world, walk in walks:
+            for diagnostic in walk.sink.items:
+                key = (diagnostic.code, diagnostic.message, diagnostic.span)
+                seen.setdefault(key, (diagnostic, []))[1].append(_world_literals(world))
+        requires = [r.condition for r in self.ir.requires if not r.guard]
+        for (_, _, span), (diagnostic, where) in seen.items():
+            if not diagnostic.is_error:
+                self.sink.items.append(diagnostic)
+                continue
+            conjunctions = merge_guards([((), literals) for literals in where], atoms)
+            if conjunctions == [()]:
+                self.sink.items.append(diagnostic)
+                continue
+            reported = False
+            for conjunction in conjunctions:
+                if find_witness(self.ir, conjunction, requires) is not None:
+                    if not reported:
+                        diagnostic.message += f" (when {describe(conjunction, self._render_cond)})"
+                        self.sink.items.append(diagnostic)
+                        reported = True
+                else:
+                    self._refuse(conjunction, diagnostic)
+
+    def _refuse(self, conjunction, diagnostic) -> None:
+        """No sample arguments reach this world: refuse it when the module is built, in case."""
+        from ..ir import CheckInfo, Cond
+
+        where = "forward" if any(literal(c)[0].op == "present" for c in conjunction) else "init"
+        self.ir.checks.insert(0, CheckInfo(Cond.const(False), diagnostic.message, diagnostic.span, where,
+                                           tuple(conjunction), kind="auto"))
+
+    def _merge_checks(self, atoms, walks) -> None:
+        groups: dict = {}
+        for _, walk in walks:
+            for record in walk.records:
+                key = (_freeze(record.check.condition), record.check.message, record.base_guard)
+                entry = groups.setdefault(key, {"record": record, "order": record.order, "literals": []})
+                entry["order"] = min(entry["order"], record.order)
+                entry["literals"].append(record.literals)
+        merged = []
+        for key, entry in groups.items():
+            record = entry["record"]
+            for guard in merge_guards([(record.base_guard, literals) for literals in entry["literals"]], atoms):
+                check = record.check
+                merged.append((entry["order"], type(check)(check.condition, check.message, check.span, check.where,
+                                                           guard, check.source, check.kind, check.position)))
+        merged.sort(key=lambda item: item[0])
+        self.ir.checks = _strongest_arguments([c for c in self.ir.checks] + [check for _, check in merged])
+
+    def _render_cond(self, cond) -> str:
+        from .. import symbolic as sym
+
+        if cond.op == "arg":
+            return cond.args[0]
+        if cond.op == "cmp":
+            operator, left, right = cond.args
+            return f"{sym.render(left, str, style='math')} {operator} {sym.render(right, str, style='math')}"
+        if cond.op in ("and", "or"):
+            return f" {cond.op} ".join(self._render_cond(c) for c in cond.args)
+        if cond.op == "not":
+            return f"not {self._render_cond(cond.args[0])}"
+        return str(cond.args)
+
+
+def _world_literals(world: dict) -> tuple:
+    from .worlds import as_condition
+
+    return tuple(as_condition(atom, value) for atom, value in world.items())
+
+
+def _freeze(condition):
+    return condition
+
+
+def _strongest_arguments(checks: list) -> list:
+    """`groups >= 0` and later `groups >= 1`, both made first in __init__: keep the second."""
+    strongest: dict = {}
+    for check in checks:
+        if check.kind == "argument" and check.position is not None:
+            _, name, bound = check.condition.args
+            key = (name, check.guard)
+            if key not in strongest or bound.value > strongest[key].condition.args[2].value:
+                strongest[key] = check
+    return [c for c in checks if not (c.kind == "argument" and c.position is not None)
+            or strongest[(c.condition.args[1], c.guard)] is c]

@@ -1,0 +1,76 @@
+"""Element types: which tensors are floating point and which are boolean masks.
+
+An op's signature says what each tensor operand must be (`mask: tensor[bool]`; plain
+`tensor` is floating point; `tensor[complex]` a spectrum; `tensor[number]` float or
+complex; `tensor[any]` takes any) and its `result` what it gives (see OpDef.result). A
+float where a mask is needed (or the reverse) is refused here, not by torch at run time."""
+
+from __future__ import annotations
+
+from ..ops import OPS
+
+_NO_DTYPE = {"scalar", "loop_layer"}
+
+
+def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | None:
+    if op in _NO_DTYPE:
+        return None
+    if op == "input":
+        return attrs["attrs"].get("dtype", "float")
+    if op == "param":
+        return "float"
+    if op in ("item", "list_comp"):
+        return operand_dtypes[0]
+    if op == "call_layer":
+        for dtype in operand_dtypes:
+            if dtype not in (None, "float"):
+                context.error("E0209", f"a layer takes floating-point tensors, not a {dtype} tensor")
+        return "float"
+    definition = OPS[op]
+    tensor_params = [p for p in definition.params if p.kind in ("tensor", "operand", "tensors")]
+    first = None
+    seen = []
+    for index, dtype in enumerate(operand_dtypes):
+        if dtype is None:
+            continue
+        param = tensor_params[min(index, len(tensor_params) - 1)]
+        wanted = param.dtype or "float"
+        if not _accepts(wanted, dtype):
+            context.error("E0209", f"{_argument(definition, param)} must be {_DESCRIBED[wanted]}, got a {dtype} "
+                          "tensor", help=_HELP.get((wanted, dtype)))
+        if first is None:
+            first = dtype
+        elif definition.result == "same" and dtype != first:
+            context.error("E0209", f"{op}() of a {first} and a {dtype} tensor")
+        seen.append(dtype)
+    if definition.result in ("same", "first"):
+        return first
+    if definition.result == "promote":
+        # float with complex is complex, as in torch (GFNet's filter: spectrum * weight)
+        return "complex" if "complex" in seen else first
+    return definition.result
+
+
+# What a signature's element type accepts: "number" is anything arithmetic works on.
+_ACCEPTS = {"any": None, "number": ("float", "complex")}
+_DESCRIBED = {"float": "a floating-point tensor", "bool": "a boolean mask", "complex": "a complex tensor",
+              "number": "a floating-point or complex tensor"}
+_HELP = {("bool", "float"): "compare a tensor (`mask == 0`) to make a mask",
+         ("float", "complex"): "irfft2() brings a spectrum back to real values",
+         ("complex", "float"): "rfft2() makes a spectrum; view_as_complex() reads [..., 2] pairs as complex"}
+
+
+def _accepts(wanted: str, dtype: str) -> bool:
+    if wanted == "any":
+        return True
+    return dtype in _ACCEPTS.get(wanted, (wanted,))
+
+
+def _argument(definition, param) -> str:
+    """How the user knows the argument: operators by their symbol, functions by position."""
+    if definition.operator is not None:
+        return f"an operand of `{definition.operator}`"
+    tensors = [p for p in definition.params if p.kind in ("tensor", "operand", "tensors")]
+    if len(tensors) == 1:
+        return f"the tensor {definition.name}() takes"
+    return f"`{param.name}` of {definition.name}()"

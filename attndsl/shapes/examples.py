@@ -1,0 +1,73 @@
+"""An `example(...)` is what readers and tests instantiate and run, and what the docstring
+shows: it must satisfy the block's declared shapes, its `require`s and every check the
+generated module would make. Evaluated with the example's numbers."""
+
+from __future__ import annotations
+
+from .. import symbolic as sym
+from ..diagnostics import DiagnosticSink
+from ..evaluate import Undefined, guard_holds, holds, value
+from ..ir import BlockIR
+
+
+def check_examples(ir: BlockIR, sink: DiagnosticSink) -> None:
+    for example, span in zip(ir.examples, getattr(ir, "example_spans", [])):
+        try:
+            problem = _problem(ir, example)
+        except (Undefined, KeyError, TypeError, ZeroDivisionError) as error:
+            problem = f"its sizes cannot be computed ({error})"
+        if problem:
+            sink.error("E0207", f"this example does not fit block {ir.name}: {problem}", span,
+                       help="fix the example's sizes or arguments")
+
+
+def _problem(ir: BlockIR, example: dict) -> str | None:
+    env: dict = {}
+    for arg in ir.args:
+        if arg.name in example:
+            env[arg.name] = example[arg.name]
+        elif not arg.required:
+            env[arg.name] = arg.default
+    present = frozenset(i.name for i in ir.inputs if i.optional and i.name in example)
+    for let in ir.lets:
+        if guard_holds(let.guard, env, present):
+            env[let.name] = value(let.value, env)
+    for require in ir.requires:
+        if guard_holds(require.guard, env, present) and not holds(require.condition, env, present):
+            return f"it breaks `require`: {require.message}"
+    origins = {**ir.dim_origin, **getattr(ir, "optional_dim_origin", {})}
+    for info in ir.inputs:
+        if info.name not in example:
+            continue
+        sizes = example[info.name]
+        if len(sizes) != len(info.shape):
+            return f"`{info.name}` has {len(sizes)} sizes but is declared with {len(info.shape)}"
+        for axis, dim in enumerate(info.shape):
+            name = str(dim) if dim.is_monomial else None
+            if origins.get(name) == (info.name, axis):
+                env[name] = sizes[axis]
+    for info in ir.inputs:
+        if info.name not in example:
+            continue
+        for axis, dim in enumerate(info.shape):
+            expected = value(dim, env)
+            if expected != example[info.name][axis]:
+                shown = sym.render(dim, str, style="math")
+                return (f"`{info.name}` has size {example[info.name][axis]} in dimension {axis}, but the block "
+                        f"declares {shown}" + ("" if dim.is_const else f" = {_number(expected)}"))
+    for _ in range(len(ir.derived)):  # sizes the checker named (one may use another)
+        for name, definition in ir.derived.items():
+            try:
+                env[name] = value(definition, env)
+            except Undefined:
+                pass
+    for check in ir.checks:
+        if not guard_holds(check.guard, env, present):
+            continue
+        if not holds(check.condition, env, present):
+            return f"the module would refuse it ({check.message})"
+    return None
+
+
+def _number(number) -> str:
+    return str(number.numerator) if getattr(number, "denominator", 2) == 1 else str(float(number))

@@ -1,0 +1,336 @@
+"""What the checker knows about sizes, and where it knows it.
+
+A fact (a size is a whole number, a symbol is at least 1, `k // 2` is `(k - 1)/2`, a size
+is not zero) comes from a `require`, or from a run-time check the generated module makes
+before it computes anything. Either holds only under the `if` conditions it was made
+under: a divisibility proven inside `if flag:` says nothing after the `if`. So every fact
+carries its guard, and `Knowledge.view(context)` gives the facts that hold in a context
+(the guard of the node being checked): those whose guard the context contains.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from .. import symbolic as sym
+from ..ir import BlockIR, Cond
+from ..symbolic import Atom, Expr
+
+Context = frozenset  # of guard conditions (each a Cond, possibly a `not`)
+
+
+@dataclass(frozen=True)
+class Fact:
+    guard: Context
+    kind: str  # "integer" | "rewrite" | "bound" | "nonzero" | "element"
+    subject: Any  # an Expr (integer, nonzero), a symbol or Atom (rewrite, bound), a list name (element)
+    detail: Any = None  # the replacement (rewrite), the lower bound (bound), (var, Cond) (element)
+
+
+class Knowledge:
+    """The facts of one block, each under its guard. Cheap to copy: one per checked world."""
+
+    def __init__(self, ir: BlockIR):
+        self.ir = ir
+        self.facts: list[Fact] = []
+        self._views: dict = {}
+        self.dims = set(ir.dim_origin) | set(ir.optional_dims)
+        self.int_args = {a.name for a in ir.args if a.type == "int"}
+
+    def copy(self) -> "Knowledge":
+        other = Knowledge.__new__(Knowledge)
+        other.ir, other.facts, other._views = self.ir, list(self.facts), {}
+        other.dims, other.int_args = self.dims, self.int_args
+        return other
+
+    # ------------------------------------------------------------------ adding
+    def add(self, guard, kind: str, subject, detail=None) -> None:
+        fact = Fact(frozenset(guard), kind, subject, detail)
+        if fact not in self.facts:
+            self.facts.append(fact)
+            self._views.clear()
+
+    def learn(self, cond: Cond, guard, normal=None) -> None:
+        """What a condition that holds (a `require`, a passed check) teaches; `normal` puts
+        compound sizes in the form later questions will ask about."""
+        if cond.op == "and":
+            for part in cond.args:
+                self.learn(part, guard, normal)
+        elif cond.op == "all_elems":
+            list_name, var, inner = cond.args
+            self.add(guard, "element", list_name, (var, inner))
+        elif cond.op == "cmp":
+            operator, left, right = cond.args
+            self._learn_comparison(operator, left, right, guard, normal)
+
+    def _learn_comparison(self, operator: str, left: Expr, right: Expr, guard, normal=None) -> None:
+        mirrored = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
+        if left.is_const and not right.is_const:
+            operator, left, right = mirrored[operator], right, left
+        if operator == "==":
+            self.learn_equal(left, right, guard)
+            return
+        if operator == "!=" and right == Expr.const(0):
+            self.add(guard, "nonzero", left)
+            return
+        symbol = _lone_symbol(left)
+        if symbol is None and operator in (">=", ">") and normal is not None:
+            # `H - k + 2*(k//2) - 1 >= 0` (a window fits): a bound on the whole expression.
+            difference = normal(left - right)
+            if not difference.is_const:
+                self.add(guard, "bound", difference, Fraction(1 if operator == ">" else 0))
+            return
+        if symbol is None or not right.is_const:
+            return
+        if operator == ">=":
+            self.add(guard, "bound", symbol, right.value)
+        elif operator == ">":
+            whole = symbol in self.int_args or symbol in self.dims or symbol.startswith("len(")
+            self.add(guard, "bound", symbol, Fraction(int(right.value) + 1) if whole else right.value)
+            if right.value >= 0:
+                self.add(guard, "nonzero", left)
+
+    def learn_equal(self, left: Expr, right: Expr, guard) -> None:
+        """`left == right`: solve for one factor that appears once, to the first power, and
+        rewrite it from now on (`nq == H*W` makes `nq` be `H*W`; `k % 2 == 1` makes `k // 2`
+        be `(k - 1)/2`). Atoms first, then input sizes, then anything else."""
+        difference = left - right
+        if not difference.terms:
+            return
+        candidates = []
+        for monomial, coefficient in difference.terms.items():
+            if len(monomial) != 1 or monomial[0][1] != 1:
+                continue
+            factor = monomial[0][0]
+            if sum(1 for m in difference.terms for f, _ in m if f == factor) != 1:
+                continue
+            rest = difference - Expr({monomial: coefficient})
+            if _mentions(rest, factor):
+                continue
+            rank = 0 if isinstance(factor, Atom) else 1 if factor in self.dims else 2
+            candidates.append((rank, str(factor), factor, (-rest).exact_div(Expr.const(coefficient))))
+        if not candidates:
+            return
+        _, _, factor, solution = min(candidates, key=lambda c: (c[0], c[1]))
+        self.add(guard, "rewrite", factor, solution)
+        self.add(guard, "integer", solution)
+
+    # ------------------------------------------------------------------ reading
+    def view(self, context, element: tuple[str, str] | None = None) -> "View":
+        """What holds under `context`; `element=(list, var)` adds what is known of every
+        element of `list`, written with the loop variable `var`."""
+        context = frozenset(context)
+        active = tuple(i for i, f in enumerate(self.facts) if f.guard <= context)
+        lets = tuple(i for i, let in enumerate(self.ir.lets) if frozenset(let.guard) <= context)
+        key = (active, lets, element, context)
+        view = self._views.get(key)
+        if view is None:
+            # Inside `if ratio > 1:` the condition itself is known: ratio is at least 2 there.
+            scratch = Knowledge(self.ir)
+            for cond in sorted(context, key=repr):
+                if cond.op != "not":
+                    scratch.learn(cond, ())
+            facts = [self.facts[i] for i in active] + scratch.facts
+            view = View(self, facts, [self.ir.lets[i] for i in lets], element)
+            self._views[key] = view
+        return view
+
+
+class View:
+    """The facts that hold in one context, and the questions the checker asks of them."""
+
+    def __init__(self, knowledge: Knowledge, facts: list[Fact], lets, element):
+        self.knowledge = knowledge
+        self.integers = sym.Facts()
+        self.rewrites: dict = {}
+        self.bounds: dict[str, Fraction] = {}
+        self.nonzeros: set[Expr] = set()
+        self.expr_bounds: dict[Expr, Fraction] = {}
+        # A let defined under exclusive guards on both branches of an `if` has two values:
+        # where the context does not say which, it stays a symbol (`self.q` at run time).
+        values: dict[str, list[Expr]] = {}
+        for let in lets:
+            values.setdefault(let.name, []).append(let.value)
+        self.substitutions: dict[str, Expr] = {name: v[0] for name, v in values.items() if len(v) == 1}
+        for fact in facts:
+            self._take(fact, element)
+        self._normal: dict = {}
+
+    def _take(self, fact: Fact, element) -> None:
+        if fact.kind == "bound" and isinstance(fact.subject, Expr):
+            previous = self.expr_bounds.get(fact.subject)
+            self.expr_bounds[fact.subject] = fact.detail if previous is None else max(previous, fact.detail)
+        elif fact.kind == "integer":
+            self.integers.add_integer(fact.subject)
+        elif fact.kind == "rewrite":
+            self.rewrites[fact.subject] = fact.detail
+        elif fact.kind == "bound":
+            previous = self.bounds.get(fact.subject)
+            self.bounds[fact.subject] = fact.detail if previous is None else max(previous, fact.detail)
+        elif fact.kind == "nonzero":
+            self.nonzeros.add(fact.subject)
+        elif fact.kind == "element" and element is not None and element[0] == fact.subject:
+            var, inner = fact.detail
+            renamed = _rename_cond(inner, var, element[1])
+            scratch = Knowledge(self.knowledge.ir)
+            scratch.learn(renamed, ())
+            for learned in scratch.facts:
+                self._take(learned, None)
+
+    # ------------------------------------------------------------------ algebra
+    def normal(self, expr: Expr) -> Expr:
+        """Lets and solved symbols substituted, rewrites applied, atoms re-folded."""
+        derived = self.knowledge.ir.derived  # read live: the walk names sizes as it goes
+        key = (expr, len(derived))
+        cached = self._normal.get(key)
+        if cached is not None:
+            return cached
+        symbols = {**derived, **{k: v for k, v in self.rewrites.items() if isinstance(k, str)}}
+        atoms = {k: v for k, v in self.rewrites.items() if isinstance(k, Atom)}
+        result = expr
+        for _ in range(8):  # lets may refer to earlier lets; a rewrite may enable another
+            expanded = sym.substitute(result, {**self.substitutions, **symbols}, self.integers)
+            if atoms:
+                expanded = _rewrite_atoms(expanded, atoms, self.integers)
+            if expanded == result:
+                break
+            result = expanded
+        result = sym.simplify(result, self.integers)
+        self._normal[key] = result
+        return result
+
+    def is_integer(self, expr: Expr) -> bool:
+        return self.integers.is_integer(self.normal(expr))
+
+    def symbol_bound(self, symbol: str) -> Fraction | None:
+        known = self.bounds.get(symbol)
+        if symbol in self.knowledge.dims:
+            return max(known, Fraction(1)) if known is not None else Fraction(1)  # sizes are taken to be >= 1
+        if symbol.startswith("len("):
+            return max(known, Fraction(0)) if known is not None else Fraction(0)
+        return known
+
+    def lower_bound(self, expr: Expr, normalized: bool = False) -> Fraction | None:
+        """A lower bound of `expr` from the symbols' known bounds, or None."""
+        expr = expr if normalized else self.normal(expr)
+        known = self.expr_bounds.get(expr)
+        if known is not None:
+            return known
+        for key, bound in self.expr_bounds.items():  # `h - k + 2*(k//2) + 1` from `h - k + 2*(k//2) >= 0`
+            offset = expr - key
+            if offset.is_const:
+                return bound + offset.value
+        total = Fraction(0)
+        for monomial, coefficient in expr.terms.items():
+            if not monomial:
+                total += coefficient
+                continue
+            if coefficient < 0:
+                return None
+            product = Fraction(1)
+            for factor, exponent in monomial:
+                low = self._factor_bound(factor)
+                if low is None or low < 0 or (exponent < 0 and low <= 0):
+                    return None
+                if exponent < 0:
+                    return None  # no upper bounds are tracked: 1/x has no useful lower bound
+                product *= low**exponent
+            total += coefficient * product
+        return total
+
+    def _factor_bound(self, factor) -> Fraction | None:
+        if isinstance(factor, str):
+            return self.symbol_bound(factor)
+        if factor.op == "floordiv":
+            a, b = (self.lower_bound(arg, normalized=True) for arg in factor.args)
+            if a is None or b is None or a < 0 or b < 1:
+                return None
+            divisor = factor.args[1]
+            return Fraction(a // divisor.value) if divisor.is_const else Fraction(0)
+        if factor.op in ("max", "min"):
+            bounds = [self.lower_bound(arg, normalized=True) for arg in factor.args]
+            known = [b for b in bounds if b is not None]
+            if not known or (factor.op == "min" and len(known) < len(bounds)):
+                return None
+            return max(known) if factor.op == "max" else min(known)
+        if factor.op == "sqrt":
+            low = self.lower_bound(factor.args[0], normalized=True)
+            return Fraction(int(low**0.5)) if low is not None and low >= 0 else None
+        return None
+
+    def assuming(self, bounds: dict) -> "View":
+        """The same facts, with lower bounds assumed for some symbols (to blame arguments)."""
+        other = copy.copy(self)
+        other.bounds = {**self.bounds, **{name: Fraction(low) for name, low in bounds.items()}}
+        return other
+
+    def at_least(self, expr: Expr, bound) -> bool:
+        low = self.lower_bound(expr)
+        return low is not None and low >= bound
+
+    def nonzero(self, expr: Expr) -> bool:
+        normal = self.normal(expr)
+        if normal.is_const:
+            return normal.value != 0
+        if normal in self.nonzeros or -normal in self.nonzeros:
+            return True
+        low = self.lower_bound(normal, normalized=True)
+        if low is not None and low > 0:
+            return True
+        low = self.lower_bound(-normal, normalized=True)
+        if low is not None and low > 0:
+            return True
+        if normal.is_monomial:  # a product is nonzero when each factor is
+            ((monomial, _),) = normal.terms.items()
+            if len(monomial) > 1 or (monomial and monomial[0][1] != 1):
+                return all(self.nonzero(Expr({((f, 1),): Fraction(1)})) for f, _ in monomial)
+        return False
+
+
+def _lone_symbol(expr: Expr) -> str | None:
+    if expr.is_monomial:
+        ((monomial, coefficient),) = expr.terms.items()
+        if coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and isinstance(monomial[0][0], str):
+            return monomial[0][0]
+    return None
+
+
+def _mentions(expr: Expr, factor) -> bool:
+    if isinstance(factor, str):
+        return factor in expr.symbols()
+    for monomial in expr.terms:
+        for f, _ in monomial:
+            if f == factor or (isinstance(f, Atom) and any(_mentions(a, factor) for a in f.args)):
+                return True
+    return False
+
+
+def _rewrite_atoms(expr: Expr, rewrites: dict, integers) -> Expr:
+    """Replace atoms that a fact pinned down (`k // 2` -> `(k - 1)/2` for odd k)."""
+
+    def base(factor) -> Expr:
+        if isinstance(factor, str):
+            return Expr.symbol(factor)
+        inner = Atom(factor.op, tuple(_rewrite_atoms(a, rewrites, integers) for a in factor.args))
+        replacement = rewrites.get(inner)
+        return replacement if replacement is not None else Expr({((inner, 1),): Fraction(1)})
+
+    return sym.replace_factors(expr, base)
+
+
+def _rename_cond(cond: Cond, old: str, new: str) -> Cond:
+    if old == new:
+        return cond
+    mapping = {old: Expr.symbol(new)}
+
+    def rename(value):
+        if isinstance(value, Expr):
+            return sym.substitute(value, mapping)
+        if isinstance(value, Cond):
+            return _rename_cond(value, old, new)
+        return value
+
+    return Cond(cond.op, tuple(rename(a) for a in cond.args))

@@ -1,0 +1,112 @@
+"""What a layer's constructor arguments must satisfy (attndsl.layers declares it per kind):
+an error when the arguments are constants that torch would reject, else a check in
+`__init__` (through the walk's `require`, which blames single arguments where it can)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..diagnostics import Span
+from ..ir import Cond, LayerSpec
+from ..symbolic import Expr
+
+MAX_PARAM_DIM = 2**31 - 1  # torch's int32 index limit; a larger size is a typo
+
+
+class LayerArguments:
+    """What a layer's `check` (attndsl.layers) may ask about its constructor arguments."""
+
+    def __init__(self, walk, info, spec: LayerSpec, label: str):
+        self.walk, self.info, self.spec = walk, info, spec
+        self.label = label  # `fc`, or `mlp.fc1` for a child of a sequential
+        self.element = (info.iterable, info.loop_var) if info.loop_var else None
+        self.view = walk.view_for_guard(info.guard, self.element)
+
+    def value(self, name: str) -> Expr | None:
+        value = self.spec.args.get(name)
+        return value if isinstance(value, Expr) else None
+
+    def constant(self, name: str) -> Fraction | None:
+        value = self.value(name)
+        n = self.view.normal(value) if value is not None else None
+        return n.value if n is not None and n.is_const else None
+
+    def number(self, name: str, none_ok: bool = False) -> bool:
+        """Whether the argument is a number (an error, and the layer left unchecked, if not)."""
+        value = self.spec.args.get(name)
+        if isinstance(value, Expr) or (value is None and none_ok):
+            return isinstance(value, Expr)
+        self._error(name, f"`{name}` must be a finite number, got {'None' if value is None else value}", "E0113")
+        self.walk.bad_layers.add(self.info.name)
+        return False
+
+    def _span(self, name: str) -> Span:
+        source = self.spec.sources.get(name)
+        return source.span if source is not None else (self.spec.span or self.info.span)
+
+    def _error(self, name: str, message: str, code: str, help=None) -> None:
+        self.walk.sink.error(code, f"{self.spec.kind} `{self.label}`: {message}", self._span(name), help=help)
+
+    def _require(self, condition, message: str, name: str) -> bool | None:
+        separator = " " if message.startswith("(") else ": "
+        return self.walk.require(condition, f"{self.spec.kind} `{self.label}`{separator}{message}",
+                                 span=self._span(name), guard=self.info.guard, element=self.element)
+
+    def at_least(self, name: str, bound: int, code: str = "E0205", none_ok: bool = False) -> None:
+        if name not in self.spec.args or not self.number(name, none_ok):
+            return
+        value = self.value(name)
+        n = self.view.normal(value)
+        if n.is_const:
+            if n.value < bound:
+                self._error(name, f"`{name}` must be at least {bound}, got {n.value}", code)
+            elif n.value > MAX_PARAM_DIM:
+                self._error(name, f"`{name}` is {n.value}, more than any model could hold", "E0205",
+                            help=f"a size is at most {MAX_PARAM_DIM}")
+        elif self._require(Cond("cmp", (">=", value, Expr.const(bound))), f"`{name}` must be at least {bound}",
+                           name) is False:
+            self._error(name, f"`{name}` must be at least {bound}", code)
+
+    def within(self, name: str, low, high) -> None:
+        """low <= argument <= high (a probability)."""
+        value = self.value(name)
+        if value is None:
+            return
+        n = self.view.normal(value)
+        if n.is_const:
+            if not low <= n.value <= high:
+                self._error(name, f"`{name}` must be between {low} and {high}, got {float(n.value):g}", "E0112")
+            return
+        condition = Cond("and", (Cond("cmp", (">=", value, Expr.const(low))),
+                                 Cond("cmp", ("<=", value, Expr.const(high)))))
+        self._require(condition, f"`{name}` must be between {low} and {high}", name)
+
+    def divisible(self, name: str, by: str) -> None:
+        a, b = self.value(name), self.value(by)
+        if a is None or b is None:
+            return
+        na, nb = self.view.normal(a), self.view.normal(b)
+        if nb.is_const and nb.value == 0:
+            return  # reported by at_least
+        if na.is_const and nb.is_const:
+            if (na.value / nb.value).denominator != 1:
+                self._error(by, f"{name} = {na.value} is not divisible by {by} = {nb.value}", "E0203")
+            return
+        self._require(("divides", a, b), f"({name} by {by})", by)
+
+    def equal(self, name: str, expected: int, message: str, code: str = "E0112") -> None:
+        """argument == expected: an error when it is a different constant, else a check in __init__."""
+        value = self.value(name)
+        if value is None:
+            return
+        n = self.view.normal(value)
+        if n.is_const:
+            if n.value != expected:
+                self._error(name, message, code)
+        elif self._require(Cond("cmp", ("==", value, Expr.const(expected))), message, name) is False:
+            self._error(name, message, code)
+
+    def require(self, holds: bool | None, name: str, message: str, code: str = "E0112") -> None:
+        """A constraint decided at compile time (None: the caller checks it another way)."""
+        if holds is False:
+            self._error(name, message, code)

@@ -1,0 +1,410 @@
+"""One walk over a block's graph: every node gets its shape and dtype, and every need of
+every op becomes a proof, an error or a check.
+
+A walk runs in one *world* (a truth value per shape-changing `if` condition, see
+attndsl.shapes.worlds), or joined: then a value merged from two branches of different
+shapes gets a display-only size (`c|2*c`) and nothing depending on it is checked; the
+joined walk gives the shapes the generated code's comments show.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .. import symbolic as sym
+from ..diagnostics import Abort, DiagnosticSink, Span
+from ..evaluate import fold, substitute_cond
+from ..ir import BlockIR, Cond, LayerSpec
+from ..layers import LAYERS
+from ..ops import OPS, ListShape
+from ..symbolic import Expr
+from .context import ShapeContext, show
+from .dtypes import infer_dtype
+from .layer_args import MAX_PARAM_DIM, LayerArguments
+from .requirements import STATEMENT_PHASE, Requirements
+from .worlds import contradicts, literal, world_context
+
+
+class Walk(Requirements):
+    def __init__(self, ir: BlockIR, checked: dict[str, BlockIR], knowledge, *, world: dict | None = None,
+                 atoms=(), relevant=None, position=None):
+        self.ir = ir
+        self.checked = checked
+        self.knowledge = knowledge
+        self.world = world
+        self.atoms = list(atoms)
+        self.relevant = relevant or {}
+        self.position = position or {}
+        self.display = False  # set by a joined walk that met different shapes: nothing it checks counts
+        self.sink = DiagnosticSink()
+        self.records = []
+        self.seen_checks: set = set()
+        self.shapes: dict[int, object] = {}
+        self.dtypes: dict[int, str] = {}
+        self.opaque: set[str] = set()
+        self.join_keys: dict[str, tuple] = {}
+        self.joined_atoms: set = set()  # conditions of phis that joined different shapes
+        self.bad_layers: set[str] = set()
+        self.context = world_context(world) if world else frozenset()
+        # Sub-block calls whose output shape depends on which branch of an `if` the callee takes.
+        self.callee_atoms: dict[int, list] = {}
+
+    # ------------------------------------------------------------------ views
+    def view_for_guard(self, guard, element=None):
+        return self.knowledge.view(frozenset(guard) | self.context, element)
+
+    def view_for(self, node: int, element=None):
+        return self.view_for_guard(self.ir.graph.nodes[node]["guard"], element)
+
+    def is_opaque(self, expr: Expr) -> bool:
+        return bool(expr.symbols() & self.opaque)
+
+    def warn(self, code: str, message: str, span: Span, help=None) -> None:
+        if not self.display:
+            self.sink.warning(code, message, span, help=help)
+
+    def expand_derived(self, expr: Expr) -> Expr:
+        """Checker-named dims (`h'`) replaced by their definitions: generated code cannot name them."""
+        for _ in range(8):
+            if not expr.symbols() & set(self.ir.derived):
+                break
+            expr = sym.substitute(expr, self.ir.derived)
+        return expr
+
+    def derive(self, normal: Expr, base: Expr, written: Expr | None = None) -> Expr:
+        if not any(isinstance(f, sym.Atom) for m in normal.terms for f, _ in m):
+            return normal
+        view = self.knowledge.view(self.context)
+        if view.normal(base) == normal:
+            return base  # a 1x1 conv keeps the size it was given: no new name
+        for name, definition in self.ir.derived.items():
+            if view.normal(definition) == normal:
+                return Expr.symbol(name)
+        symbols = base.symbols()
+        single = next(iter(symbols)) if len(symbols) == 1 else None
+        stem = single if single is not None and base == Expr.symbol(single) else "n"
+        name = stem + "'"
+        while name in self.ir.derived or name in self.opaque or name in self.ir.dim_origin:
+            name += "'"
+        # Kept as written, with the names already given (`max(H'*W', m)`, not H' written out
+        # again): the generated code computes it from them.
+        definition = written if written is not None and not self.is_opaque(written) else normal
+        self.ir.derived[name] = _fold_names(definition, self.ir.derived)
+        return Expr.symbol(name)
+
+    def suggest_fix(self, a: Expr, b: Expr, divide: bool = False) -> str | None:
+        if divide:
+            return f"make {a} a multiple of {b}, or split by a divisor of it"
+        if a.is_const and b.is_const and b.value and (a.value / b.value).denominator == 1:
+            return f"{a} is {a.value / b.value} times {b}; a rearrange can split it"
+        return None
+
+    # ------------------------------------------------------------------ the walk
+    def run(self) -> None:
+        self._statements()
+        for info in self.ir.layers:
+            if self.world is not None and contradicts(info.guard, self.world):
+                continue
+            for spec in (info.spec, info.element):
+                if spec is not None:
+                    self._check_layer_arguments(info, spec, info.name)
+        for param in self.ir.params:
+            if self.world is None or not contradicts(param.guard, self.world):
+                for dim in param.shape:
+                    self._whole(dim, param.span, f"param `{param.name}`", param.guard)
+        for node in self.ir.topological():
+            attrs = self.ir.graph.nodes[node]
+            if self.world is not None and contradicts(attrs["guard"], self.world):
+                continue
+            try:
+                self.shapes[node] = self._infer(node, attrs)
+            except Abort:
+                self.shapes[node] = None  # users of a failed node are skipped: one error, not a cascade
+
+    def _statements(self) -> None:
+        """What the constructor computes before any input: each let, require and `if` of the
+        spec gets the checks it needs just before it, and a require is a fact after it."""
+        steps = [(p.position, 0, p) for p in self.ir.preconditions]
+        steps += [((r.span.line, r.span.column), 1, r) for r in self.ir.requires]
+        for position, kind, item in sorted(steps, key=lambda s: (s[0], s[1])):
+            if self.world is not None and contradicts(item.guard, self.world):
+                continue
+            order = (STATEMENT_PHASE, position, kind)
+            if kind == 0:
+                if item.need == "nonzero":
+                    self.require_nonzero(item.expr, span=item.span, guard=item.guard, order=order)
+                else:
+                    ok = self.require(Cond("cmp", (">=", item.expr, Expr.const(0))),
+                                      f"{sym.render(item.expr, str, style='math')} must not be negative (its square "
+                                      "root is taken)", span=item.span, guard=item.guard, order=order)
+                    if ok is False:
+                        self.sink.error("E0203", "the square root of a negative number", item.span)
+            else:
+                self.knowledge.learn(item.condition, item.guard)
+
+    def _whole(self, dim: Expr, span: Span, what: str, guard=()) -> None:
+        normal = self.view_for_guard(guard).normal(dim)
+        if normal.is_const:
+            if normal.value.denominator != 1 or normal.value < 0:
+                self.sink.error("E0205", f"{what} has a dimension {dim} = {normal.value}, not a whole number "
+                                "of at least 0", span, help="use `//` for integer division")
+            elif normal.value > MAX_PARAM_DIM:
+                self.sink.error("E0205", f"{what} has a dimension of {normal.value}, more than any model could hold",
+                                span, help=f"a param dimension is at most {MAX_PARAM_DIM}")
+            return
+        self.require(Cond("cmp", (">=", dim, Expr.const(0))), f"{what} must not have a negative dimension",
+                     span=span, guard=guard)
+
+    def _check_layer_arguments(self, info, spec: LayerSpec, label: str) -> None:
+        for child_name, child in spec.children:
+            self._check_layer_arguments(info, child, f"{label}.{child_name}" if child_name else label)
+        definition = LAYERS.get(spec.kind)
+        if definition is not None and definition.check is not None:
+            definition.check(LayerArguments(self, info, spec, label), spec.args)
+
+    # ------------------------------------------------------------------ nodes
+    def _infer(self, node: int, attrs: dict):
+        op = attrs["op"]
+        operands = self.ir.operands(node)
+        shapes = [self.shapes.get(o) for o in operands]
+        if op == "phi":
+            return self._phi(node, attrs, operands)
+        if any(s is None for s, o in zip(shapes, operands) if self.ir.graph.nodes[o]["op"] != "loop_layer"):
+            raise Abort()
+        context = ShapeContext(self, node)
+        dtypes = [self.dtypes.get(o) for o in operands]
+        self.dtypes[node] = infer_dtype(context, op, attrs, dtypes)
+        if op == "input":
+            info = next(i for i in self.ir.inputs if i.name == attrs["attrs"]["input"])
+            for dim in info.shape:
+                self.knowledge.add((), "integer", dim)
+                self.ensure_defined(dim, node=node)
+            return tuple(info.shape)
+        if op == "param":
+            return tuple(next(p for p in self.ir.params if p.name == attrs["attrs"]["param"]).shape)
+        if op == "scalar":
+            value = attrs["attrs"]["value"]
+            if isinstance(value, Expr):
+                self.ensure_defined(value, node=node)
+            return ()
+        if op == "item":
+            return shapes[0][attrs["attrs"]["index"]]
+        if op == "loop_layer":
+            return ()
+        if op == "list_comp":
+            return self._list(node, attrs, shapes)
+        if op == "call_layer":
+            return self._call_layer(context, node, attrs, shapes)
+        shape = OPS[op].shape(context, node, shapes, attrs["attrs"])
+        for dim in (shape if isinstance(shape, tuple) and all(isinstance(d, Expr) for d in shape) else ()):
+            context.ensure_defined(dim)
+        return shape
+
+    def _list(self, node, attrs, shapes):
+        layer = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+        var = layer.loop_var or attrs["attrs"]["var"]
+        if any(var in self.expand_derived(d).symbols() for d in shapes[0]):
+            # stack/cat need alike elements; a size that varies with the loop cannot be checked.
+            self.sink.error("E0201", f"the shape of each element, {show(shapes[0])}, depends on `{var}`: the "
+                            "elements may differ in shape", self.ir.graph.nodes[node]["span"],
+                            help=f"add a `require` under which the sizes agree, e.g. `require all([{var} % 2 == 1 "
+                                 f"for {var} in {layer.iterable}])` for a conv padded by {var} // 2")
+            raise Abort()
+        return ListShape(Expr.symbol(f"len({layer.iterable})"), shapes[0])
+
+    def _phi(self, node: int, attrs: dict, operands: list[int]):
+        atom, polarity = literal(attrs["attrs"]["condition"])
+        chosen = None
+        if self.world is not None and atom in self.world:
+            chosen = operands[0] if self.world[atom] == polarity else operands[1]
+        if chosen is not None:
+            self.dtypes[node] = self.dtypes.get(chosen)
+            shape = self.shapes.get(chosen)
+            if shape is None:
+                raise Abort()
+            return shape
+        a, b = (self.shapes.get(o) for o in operands)
+        if a is None or b is None:
+            raise Abort()
+        da, db = (self.dtypes.get(o) for o in operands)
+        if da != db:
+            self.sink.error("E0209", f"`{attrs['name']}` is a {da} tensor on one branch and a {db} tensor on the "
+                            "other", attrs["span"])
+            raise Abort()
+        self.dtypes[node] = da
+        return self._join(a, b, attrs)
+
+    def _join(self, a, b, attrs):
+        if len(a) != len(b):
+            self.sink.error("E0202", f"`{attrs['name']}` has rank {len(a)} on one branch and {len(b)} on the other",
+                            attrs["span"])
+            raise Abort()
+        view = self.knowledge.view(self.context)
+        out = []
+        for x, y in zip(a, b):
+            if view.normal(x) == view.normal(y):
+                out.append(x)
+                continue
+            # Named after both branches ("in_channels|c_m"): shown in comments only. The
+            # worlds check each branch's size for real.
+            name = f"{x}|{y}"
+            while name in self.opaque and self.join_keys.get(name) != (x, y):
+                name += "'"
+            self.opaque.add(name)
+            self.join_keys[name] = (x, y)
+            self.joined_atoms.add(literal(attrs["attrs"]["condition"])[0])
+            out.append(Expr.symbol(name))
+        return tuple(out)
+
+    # ------------------------------------------------------------------ layers
+    def _call_layer(self, context: ShapeContext, node: int, attrs: dict, shapes):
+        info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+        if info.name in self.bad_layers:
+            raise Abort()
+        if attrs["attrs"].get("element"):
+            spec = info.element
+            context = ShapeContext(self, node, (info.iterable, info.loop_var))
+            shapes = shapes[:-1]  # the loop node
+        else:
+            spec = info.spec
+            for name in attrs["attrs"]["path"]:
+                spec = next(child for child_name, child in spec.children if child_name == name)
+        if len(shapes) != 1 and spec.kind != "block":
+            context.error("E0112", f"layer `{info.name}` takes one input, got {len(shapes)}")
+        return self.apply_layer(context, spec, shapes)
+
+    def apply_layer(self, context: ShapeContext, spec: LayerSpec, shapes):
+        if spec.kind == "sequential":
+            shape = shapes[0]
+            for _, child in spec.children:
+                shape = self.apply_layer(context, child, [shape])
+            return shape
+        if spec.kind == "block":
+            return self._call_block(context, spec, shapes)
+        definition = LAYERS[spec.kind]
+        shape = shapes[0]
+        if len(shape) < definition.min_rank or (definition.max_rank and len(shape) > definition.max_rank):
+            expected = (f"rank {definition.min_rank}" if definition.min_rank == definition.max_rank
+                        else f"rank {definition.min_rank} to {definition.max_rank}" if definition.max_rank
+                        else f"rank >= {definition.min_rank}")
+            context.error("E0202", f"{spec.kind} expects an input of {expected}, got {show(shape)}")
+        return definition.shape(context, spec.args, shape)
+
+    def _call_block(self, context: ShapeContext, spec: LayerSpec, shapes):
+        callee = self.checked.get(spec.block)
+        if callee is None or not getattr(callee, "output_shapes", None):
+            raise Abort()
+        mapping = callee_mapping(callee, spec)
+        required = [i for i in callee.inputs if not i.optional]
+        if len(shapes) < len(required) or len(shapes) > len(callee.inputs):
+            context.error("E0112", f"block {callee.name} takes {len(required)} input(s), got {len(shapes)}")
+        for info, shape in zip(callee.inputs, shapes):
+            if len(info.shape) != len(shape):
+                context.error("E0202", f"block {callee.name}'s input `{info.name}` has rank {len(info.shape)}, "
+                              f"got a tensor of shape {show(shape)}")
+            for declared, actual in zip(info.shape, shape):
+                symbols = declared.symbols()
+                single = next(iter(symbols)) if len(symbols) == 1 else None
+                if single is not None and declared == Expr.symbol(single) and single in callee.dim_origin \
+                        and single not in mapping:
+                    mapping[single] = actual
+                    continue
+                context.expect_equal(sym.substitute(declared, _exprs(mapping)), actual,
+                                     f"input `{info.name}` of block {callee.name}")
+        out = self._callee_output(context, callee, mapping)
+        result = []
+        for dim in out:
+            dim = sym.substitute(_expand(dim, callee.derived), _exprs(mapping))
+            strangers = dim.symbols() - self.nameable() - set(self.ir.derived) - self.opaque
+            if strangers:
+                context.error("E0208", f"the output size of block {callee.name} depends on "
+                              f"`{sorted(strangers)[0]}`, which this block does not pass to it")
+            result.append(dim)
+        return tuple(result)
+
+    def _callee_output(self, context, callee, mapping):
+        """The callee's output shape in the world its arguments select."""
+        choices = callee.output_shapes  # [(literals, shape)]; one entry when no `if` changes it
+        if len(choices) == 1 or self.world is None:
+            display = callee.graph.nodes[callee.outputs[0]].get("shape")
+            if len(choices) > 1:
+                self.opaque |= {s for d in display for s in d.symbols()} & set(callee.opaque)
+            return display if display is not None else choices[0][1]
+        possible = []
+        for literals, shape in choices:
+            ok = True
+            for cond in literals:
+                here = fold(substitute_cond(cond, mapping))
+                if here.op == "const":
+                    ok = ok and bool(here.args[0])
+                else:
+                    atom, polarity = literal(here)
+                    ok = ok and atom in self.world and self.world[atom] == polarity
+            if ok:
+                possible.append(shape)
+        if len(possible) != 1:
+            context.error("E0208", f"cannot tell which branch of block {callee.name} runs with these arguments")
+        return possible[0]
+
+
+def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
+    """The callee's arguments as the caller's values: numbers as Exprs, bools as Conds,
+    `len(xs)` as the length of the caller's list (never the callee's own names)."""
+    mapping: dict = {}
+    for arg in callee.args:
+        value = spec.args.get(arg.name)
+        if isinstance(value, (Expr, Cond)):
+            mapping[arg.name] = value
+        elif hasattr(value, "name") and arg.type == "list[int]":  # a list argument passed through
+            mapping[f"len({arg.name})"] = Expr.symbol(f"len({value.name})")
+        elif value is None and arg.default is not None:
+            if arg.type == "bool":
+                mapping[arg.name] = Cond.const(bool(arg.default))
+            elif arg.type == "list[int]":
+                mapping[f"len({arg.name})"] = Expr.const(len(arg.default))
+            elif isinstance(arg.default, (int, float)):
+                mapping[arg.name] = Expr.const(Fraction(str(arg.default)))
+    for let in callee.lets:
+        # A let under `if` is known here when the caller's arguments decide its condition.
+        decided = all(fold(substitute_cond(c, mapping)) == Cond.const(True) for c in let.guard)
+        if decided and let.name not in mapping:
+            mapping[let.name] = sym.substitute(let.value, _exprs(mapping))
+    return mapping
+
+
+def _fold_names(expr: Expr, named: dict[str, Expr]) -> Expr:
+    """`expr` with each named size's full form replaced by its name, largest first."""
+    folded_terms: dict = {}
+    for monomial, coefficient in expr.terms.items():
+        new_monomial = []
+        for factor, exponent in monomial:
+            if isinstance(factor, sym.Atom):
+                factor = sym.Atom(factor.op, tuple(_fold_whole(a, named) for a in factor.args))
+            new_monomial.append((factor, exponent))
+        key = tuple(new_monomial)
+        folded_terms[key] = folded_terms.get(key, 0) + coefficient
+    expr = Expr(folded_terms)
+    constant = expr.terms.get((), 0)
+    for name, definition in named.items():  # `h' + 1` where the whole is a named size plus a number
+        if _expand(definition, named) == expr - constant and len(expr.terms) > 1:
+            return Expr.symbol(name) + constant
+    return expr
+
+
+def _fold_whole(expr: Expr, named: dict[str, Expr]) -> Expr:
+    for name, definition in named.items():
+        if _expand(definition, named) == expr:
+            return Expr.symbol(name)
+    return _fold_names(expr, named)
+
+
+def _exprs(mapping: dict) -> dict:
+    return {k: v for k, v in mapping.items() if isinstance(v, Expr)}
+
+
+def _expand(dim: Expr, derived: dict) -> Expr:
+    for _ in range(8):
+        if not dim.symbols() & set(derived):
+            break
+        dim = sym.substitute(dim, derived)
+    return dim

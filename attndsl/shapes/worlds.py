@@ -1,0 +1,150 @@
+"""Checking each combination of `if` branches on its own.
+
+A value joined from two branches of an `if` (`y = x` on one, `y = cat([x, x])` on the
+other) has a different size on each. Rather than give it an opaque size and stop
+checking, the checker walks the block once per *world*: one truth value for each
+condition whose branches give different shapes (an *atom*). In a world every size is
+known, so every check is made; a check that differs between worlds is guarded by the
+atoms it depends on. An error that happens only in some worlds is a compile error when
+those worlds can happen (a witness among sample argument values shows it), and otherwise
+an `__init__` check that refuses exactly those arguments.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from fractions import Fraction
+
+from ..evaluate import Undefined, guard_holds
+from ..ir import BlockIR, Cond
+
+MAX_ATOMS = 8  # 256 worlds; more independent shape-changing conditions than any block has
+
+
+def literal(cond: Cond) -> tuple[Cond, bool]:
+    """(atom, polarity) of a guard condition: `not c` is (c, False)."""
+    if cond.op == "not":
+        return cond.args[0], False
+    return cond, True
+
+
+def as_condition(atom: Cond, polarity: bool) -> Cond:
+    return atom if polarity else Cond("not", (atom,))
+
+
+def worlds(atoms: list[Cond]):
+    """Every assignment of truth values to the atoms, in a fixed order."""
+    for values in itertools.product((True, False), repeat=len(atoms)):
+        yield dict(zip(atoms, values))
+
+
+def contradicts(guard, world: dict) -> bool:
+    """Whether a node under `guard` does not exist in `world`."""
+    for cond in guard:
+        atom, polarity = literal(cond)
+        if atom in world and world[atom] != polarity:
+            return True
+    return False
+
+
+def world_context(world: dict) -> frozenset:
+    return frozenset(as_condition(atom, value) for atom, value in world.items())
+
+
+def describe(conditions, render) -> str:
+    """`when ratio > 1 is false and mask is given`: the world in words."""
+    parts = []
+    for cond in conditions:
+        atom, polarity = literal(cond)
+        if atom.op == "present":
+            parts.append(f"`{atom.args[0]}` is {'given' if polarity else 'not given'}")
+        else:
+            parts.append(f"`{render(atom)}` is {'true' if polarity else 'false'}")
+    return " and ".join(parts)
+
+
+# ---------------------------------------------------------------------------- witnesses
+
+
+def find_witness(ir: BlockIR, conditions, requires) -> dict | None:
+    """Argument values (and optional inputs) under which all `conditions` and the block's
+    unguarded `require`s hold, from a deterministic sample; None when none was found."""
+    present_atoms = sorted({literal(c)[0].args[0] for c in conditions if literal(c)[0].op == "present"})
+    wanted_present = frozenset(a for a in present_atoms
+                               if any(literal(c) == (Cond("present", (a,)), True) for c in conditions))
+    for env in _samples(ir):
+        try:
+            if guard_holds(conditions, env, wanted_present) and all(guard_holds((r,), env) for r in requires):
+                return env
+        except (Undefined, KeyError, TypeError, ZeroDivisionError):
+            continue
+    return None
+
+
+_INTS = (1, 2, 3, 4, 8, 0, 5, 7, 16, 64, 6, 9, 12, 32, -1)
+_FLOATS = (0.5, 0.0, 0.1, 1.0, 2.0)
+_LISTS = ([1, 3], [3], [1, 3, 5, 7], [2, 4], [], [1])
+
+
+def _samples(ir: BlockIR, count: int = 3000):
+    """The defaults first, then one or two arguments varied, then random combinations."""
+    domains = []
+    for arg in ir.args:
+        domain = {"int": _INTS, "float": _FLOATS, "bool": (True, False), "list[int]": _LISTS}[arg.type]
+        first = arg.default if not arg.required else domain[0]
+        domains.append((arg.name, [first] + [v for v in domain if v != first]))
+    base = {name: values[0] for name, values in domains}
+    yield dict(base)
+    for name, values in domains:
+        for v in values[1:]:
+            yield {**base, name: v}
+    for (n1, v1), (n2, v2) in itertools.combinations(domains, 2):
+        for a in v1[:6]:
+            for b in v2[:6]:
+                yield {**base, n1: a, n2: b}
+    rng = random.Random(0)
+    for _ in range(count):
+        yield {name: rng.choice(values) for name, values in domains}
+
+
+# ---------------------------------------------------------------------------- merging
+
+
+def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond]) -> list[tuple]:
+    """Guards for one check found in several worlds.
+
+    Each entry is (base guard, world literals the check depended on). Two entries that
+    differ only in the polarity of one literal merge into one without it, until nothing
+    merges: a check made in every world of its node needs no world guard at all."""
+    groups: dict[tuple, set[frozenset]] = {}
+    for base, literals in entries:
+        groups.setdefault(base, set()).add(frozenset(literals))
+    merged = []
+    for base, sets in groups.items():
+        changed = True
+        while changed:
+            changed = False
+            for a, b in itertools.combinations(sorted(sets, key=_set_key), 2):
+                difference = a ^ b
+                if len(difference) == 2 and len({literal(c)[0] for c in difference}) == 1:
+                    sets -= {a, b}
+                    sets.add(a & b)
+                    changed = True
+                    break
+        for literals in sorted(sets, key=_set_key):
+            ordered = sorted(literals, key=lambda c: atoms.index(literal(c)[0]) if literal(c)[0] in atoms else 0)
+            merged.append(tuple(base) + tuple(c for c in ordered if c not in base))
+    return merged
+
+
+def _set_key(literals: frozenset):
+    return sorted(repr(c) for c in literals)
+
+
+def positions(ir: BlockIR) -> dict[int, int]:
+    return {node: index for index, node in enumerate(ir.topological())}
+
+
+__all__ = ["literal", "as_condition", "worlds", "contradicts", "world_context", "describe", "find_witness",
+           "merge_guards", "MAX_ATOMS", "positions", "Fraction"]

@@ -1,0 +1,127 @@
+"""What the tools share: a checked spec from a path, a block by name, and `NAME=VALUE` sizes.
+
+Errors a user can cause are `UsageError`s (one line, exit 2); a spec with errors prints
+its diagnostics and the command exits 1, as `attndsl check` does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cli import UsageError, read_spec
+from ..diagnostics import print_diagnostics
+from ..ir import BlockIR
+
+
+@dataclass
+class CheckedSpec:
+    path: str
+    source: str
+    blocks: list[BlockIR]
+    code: str | None = None  # the generated module, when compiled
+
+    def block(self, name: str | None) -> BlockIR:
+        """The named block; without a name, the last one (blocks used as layers come first)."""
+        if name is None:
+            return self.blocks[-1]
+        for block in self.blocks:
+            if block.name == name:
+                return block
+        names = ", ".join(b.name for b in self.blocks)
+        raise UsageError(f"{self.path} has no block {name!r}; its blocks are {names}")
+
+
+def check_spec(path: str | Path) -> CheckedSpec | None:
+    """Read, parse and check a spec; print its diagnostics. None when it has errors."""
+    from ..compiler import analyze
+
+    path = Path(path)
+    source, problems = read_spec(path)
+    display = path.as_posix()
+    if source is None:
+        print_diagnostics(problems, {})
+        return None
+    blocks, sink = analyze(source, display)
+    errors = [d for d in sink.items if d.is_error]
+    if errors or not blocks:
+        print_diagnostics(sink.items, {display: source})
+        return None
+    return CheckedSpec(display, source, blocks)
+
+
+def optimized(blocks: list[BlockIR]) -> list[BlockIR]:
+    """The IR as `attndsl compile` hands it to code generation (the passes of attndsl.passes:
+    attention fused into one call, matrix chains reassociated...), changed in place: the
+    cost of what the generated module runs, not of the spec's literal dataflow."""
+    from ..passes import run_passes
+
+    for ir in blocks:
+        run_passes(ir)
+    return blocks
+
+
+def compile_spec(path: str | Path) -> CheckedSpec | None:
+    """Like check_spec, and compile too (one analysis): `.code` is the generated module."""
+    from ..compiler import compile_source
+
+    path = Path(path)
+    source, problems = read_spec(path)
+    display = path.as_posix()
+    if source is None:
+        print_diagnostics(problems, {})
+        return None
+    result = compile_source(source, display)
+    if not result.ok:
+        print_diagnostics(result.diagnostics, {display: source})
+        return None
+    return CheckedSpec(display, source, result.blocks, result.code)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
+
+
+def parse_value(text: str, flag: str, item: str):
+    """An int, a float, true/false, or a list of ints `[2, 64, 7, 7]` (the brackets optional)."""
+    text = text.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    parts = [p.strip() for p in inner.split(",")] if inner.strip() else []
+    if (text.startswith("[") or "," in text) and all(_INT.fullmatch(p) for p in parts):
+        return [int(p) for p in parts]
+    raise UsageError(f"malformed {flag} {item!r}: the value must be a number, true/false or a list like [2, 64, 7, 7]")
+
+
+def parse_assignments(items: list[str] | None, flag: str) -> dict:
+    """`["b=8", "x=[2,64,7,7]"]` -> {"b": 8, "x": [2, 64, 7, 7]}; a UsageError names a bad item."""
+    values: dict = {}
+    for group in items or []:
+        for item in _split_items(group):
+            name, equals, value = item.partition("=")
+            if not equals or not _NAME.fullmatch(name.strip()) or not value.strip():
+                raise UsageError(f"malformed {flag} {item!r}: expected NAME=VALUE, e.g. {flag} b=8")
+            values[name.strip()] = parse_value(value, flag, item)
+    return values
+
+
+def _split_items(group: str) -> list[str]:
+    """`b=2 x=[1, 2]` given as one shell word still splits at the spaces outside brackets."""
+    items, depth, current = [], 0, ""
+    for char in group:
+        depth += char == "["
+        depth -= char == "]"
+        if char.isspace() and depth == 0:
+            if current:
+                items.append(current)
+            current = ""
+        else:
+            current += char
+    return items + ([current] if current else [])

@@ -1,0 +1,176 @@
+"""`attndsl cost SPEC [--block NAME] [--size NAME=VALUE ...] [--json]`.
+
+Parameters, FLOPs and peak activation memory of a block, as formulas in its symbols and
+as numbers at the given sizes (default: the block's first `example`). See `costmodel.py`
+for what is counted and `cost_rules.py` for the per-op and per-layer rules.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..ir import BlockIR
+from .common import check_spec, optimized, parse_assignments
+from .costmodel import BlockCost, block_costs
+from .formula import Term, evaluate, render_expr, render_max, render_terms
+from .values import Unbound, Values
+
+BYTES_PER_VALUE = 4  # float32
+
+
+@dataclass
+class CostReport:
+    block: str
+    sizes: dict
+    params: int | None
+    flops: int | None
+    peak_values: int | None
+    params_formula: str
+    flops_formula: str
+    memory_formula: str
+    where: dict[str, str]
+    missing: list[str]
+
+    def as_json(self) -> dict:
+        peak_bytes = None if self.peak_values is None else self.peak_values * BYTES_PER_VALUE
+        return {"block": self.block, "sizes": self.sizes, "params": self.params, "flops": self.flops,
+                "peak_activation_values": self.peak_values, "peak_activation_bytes": peak_bytes,
+                "params_formula": self.params_formula, "flops_formula": self.flops_formula,
+                "memory_formula": self.memory_formula, "where": self.where, "missing": self.missing}
+
+
+def symbol_order(ir: BlockIR):
+    """Display order: the dims in the order the inputs bind them, then the arguments."""
+    names = list(ir.dim_origin) + [a.name for a in ir.args] + [let.name for let in ir.lets]
+    rank = {name: index for index, name in enumerate(names)}
+    return lambda symbol: (rank.get(symbol, len(rank)), symbol)
+
+
+def report(ir: BlockIR, cost: BlockCost, values: Values) -> CostReport:
+    order = symbol_order(ir)
+    numbers: dict[str, int | None] = {}
+    missing: set[str] = set()
+    for key, compute in (("params", lambda: evaluate(cost.params, values)),
+                         ("flops", lambda: evaluate(cost.flops, values)),
+                         ("memory", lambda: max((evaluate(c, values) for c in cost.memory), default=Fraction(0)))):
+        try:
+            numbers[key] = _whole(compute())
+        except Unbound as unbound:
+            numbers[key] = None
+            missing |= unbound.symbols
+    formulas = [cost.params, cost.flops] + cost.memory
+    return CostReport(
+        block=ir.name, sizes=_shown_sizes(ir, values),
+        params=numbers["params"], flops=numbers["flops"], peak_values=numbers["memory"],
+        params_formula=render_terms(cost.params, order), flops_formula=render_terms(cost.flops, order),
+        memory_formula=render_max(cost.memory, order) if cost.memory else "0",
+        where=_definitions(ir, formulas, order), missing=sorted(missing),
+    )
+
+
+def _whole(value: Fraction) -> int:
+    return int(value) if value.denominator == 1 else int(round(value))
+
+
+def _shown_sizes(ir: BlockIR, values: Values) -> dict:
+    sizes: dict = {}
+    for arg in ir.args:
+        if arg.name in values.flags:
+            sizes[arg.name] = values.flags[arg.name]
+        elif arg.name in values.lists:
+            sizes[arg.name] = values.lists[arg.name]
+        elif arg.name in values.scalars:
+            sizes[arg.name] = _plain(values.scalars[arg.name], arg.type)
+    for dim in ir.dim_origin:
+        if dim in values.scalars:
+            sizes[dim] = _plain(values.scalars[dim], "int")
+    return sizes
+
+
+def _plain(value: Fraction, kind: str):
+    return float(value) if kind == "float" or value.denominator != 1 else int(value)
+
+
+def _definitions(ir: BlockIR, formulas: list[list[Term]], order) -> dict[str, str]:
+    """What the lets and checker-named dims (`h'`) in the formulas stand for."""
+    used: set[str] = set()
+    for terms in formulas:
+        for term in terms:
+            used |= term.value.symbols()
+    where: dict[str, str] = {}
+    pending = sorted(used)
+    lets = {let.name: let.value for let in ir.lets}
+    while pending:
+        name = pending.pop(0)
+        definition = lets.get(name, ir.derived.get(name))
+        if definition is None or name in where:
+            continue
+        where[name] = render_expr(definition, order)
+        pending += sorted(definition.symbols() - set(where))
+    return where
+
+
+def run(args) -> int:
+    sizes = parse_assignments(args.size, "--size")
+    spec = check_spec(args.spec)
+    if spec is None:
+        return 1
+    ir = spec.block(args.block)
+    values = Values.at(ir, sizes)
+    result = report(ir, block_costs(optimized(spec.blocks))[ir.name], values)
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2))
+    else:
+        print(render_text(result, spec.path, used_example=bool(ir.examples) and not sizes))
+    return 0
+
+
+def render_text(result: CostReport, path: str, used_example: bool) -> str:
+    where = ", ".join(f"{k}={_show(v)}" for k, v in result.sizes.items())
+    source = " (its first example)" if used_example else ""
+    lines = [f"{result.block} in {path}", f"at {where or 'no sizes'}{source}", ""]
+    peak = (None if result.peak_values is None
+            else f"{result.peak_values:,} values = {result.peak_values * BYTES_PER_VALUE:,} bytes in float32")
+    for label, number, formula in (("parameters", _count(result.params), result.params_formula),
+                                   ("FLOPs", _count(result.flops), result.flops_formula),
+                                   ("peak activation memory", peak or "?", result.memory_formula)):
+        lines.append(f"{label}: {number}")
+        if formula.startswith("max(") and len(formula) > 100:  # one candidate a line
+            lines.append("  = the largest of")
+            lines += [f"    {part}" for part in _max_parts(formula)]
+        else:
+            lines.append(f"  = {formula}")
+    if result.where:
+        lines.append("where")
+        lines += [f"  {name} = {definition}" for name, definition in result.where.items()]
+    if result.missing:
+        lines.append(f"(numbers need sizes for {', '.join(result.missing)}: give them with --size NAME=VALUE)")
+    return "\n".join(lines)
+
+
+def _max_parts(formula: str) -> list[str]:
+    """The arguments of the top-level `max(...)` a memory formula is."""
+    parts, depth, current = [], 0, ""
+    for char in formula[4:-1]:
+        depth += char in "(["
+        depth -= char in ")]"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return parts + [current.strip()]
+
+
+def _count(number: int | None) -> str:
+    return "?" if number is None else f"{number:,}"
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)

@@ -1,0 +1,197 @@
+"""The cost model's rule table: one entry per op (`attndsl.ops.OPS`) and per layer kind
+(`attndsl.layers.LAYERS`), keyed by name. `tests/test_tool_cost.py` fails when the
+registries gain an op or a layer that has no entry here.
+
+FLOPs count what `torch.utils.flop_counter.FlopCounterMode` counts, so that the two can
+be compared: two per multiply-add of a matrix product or a convolution (bias additions
+not included). Elementwise ops, reductions, norms, softmax and pooling count zero there,
+and here.
+
+The state entries give a layer's `state_dict` keys and shapes (`attndsl diff` shows
+them); its parameter count is the sum of its parameters' sizes.
+
+Memory says whether an op's result is a new tensor or shares its operand's storage
+(`transpose`, `chunk`, a `rearrange` that only reshapes a contiguous tensor): a function
+of the op's attributes and whether its operand is contiguous, returning
+(allocates, result is contiguous). Memory is counted as in eval mode, where dropout
+returns its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..ir import Cond
+from ..symbolic import Expr
+
+ZERO = Expr.const(0)
+
+
+def numel(shape) -> Expr:
+    total = Expr.const(1)
+    for dim in shape:
+        total = total * dim
+    return total
+
+
+def fresh(attrs, contiguous) -> tuple[bool, bool]:
+    return True, True
+
+
+def view(attrs, contiguous) -> tuple[bool, bool]:
+    return False, all(contiguous)
+
+
+def no_flops(operands, result, attrs) -> Expr:
+    return ZERO
+
+
+@dataclass(frozen=True)
+class OpCost:
+    flops: Callable = no_flops  # (operand shapes, result shape, attrs) -> Expr
+    memory: Callable = fresh  # (attrs, operands contiguous) -> (allocates, contiguous)
+    # (operand shapes, result shape, attrs) -> [(condition or None, size)]: what the op
+    # holds while it runs besides its operands and result
+    transient: Callable = lambda operands, result, attrs: []
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One `state_dict` entry of a layer: its key, its shape (in the layer's arguments), the
+    flag that must hold for it to exist (a bool argument such as `bias` or `affine`, as a
+    Cond or a Python bool; None: always), and whether it is a parameter or a buffer."""
+
+    key: str
+    shape: tuple
+    flag: object = None
+    parameter: bool = True
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    state: Callable = lambda args: []  # (args) -> [StateEntry], in torch's state_dict order
+    flops: Callable = lambda args, operand, result: ZERO  # (args, input shape, output shape)
+    memory: Callable = fresh
+
+
+# ============================================================================ ops
+
+
+def _matmul_flops(operands, result, attrs) -> Expr:
+    # result is (batch..., m, n); each of its entries is a dot product of length k.
+    return 2 * numel(result) * operands[0][-1]
+
+
+def _attention_flops(operands, result, attrs) -> Expr:
+    """softmax(q kᵀ) v in one call: the two matrix products, as FlopCounterMode counts it."""
+    keys = operands[1][-2]
+    return 2 * numel(operands[0]) * keys + 2 * numel(result) * keys
+
+
+def _attention_transient(operands, result, attrs):
+    """torch's fused CPU kernel needs the same head size for queries and values; otherwise
+    its math fallback holds scaled and contiguous copies of q and k, and the weights."""
+    q, k = operands[0], operands[1]
+    weights = numel(result[:-1]) * k[-2]
+    return [(Cond("cmp", ("!=", q[-1], operands[2][-1])), 2 * numel(q) + 2 * numel(k) + weights)]
+
+
+def _rearrange_memory(attrs, contiguous) -> tuple[bool, bool]:
+    """render_rearrange's reshape -> permute -> reshape: a reshape copies a tensor that is
+    not contiguous; a permutation leaves a non-contiguous view."""
+    pattern = attrs["pattern"]
+    split = any(len(g) != 1 for g in pattern.left)
+    merged = any(len(g) != 1 for g in pattern.right)
+    permuted = pattern.permutation != sorted(pattern.permutation)
+    is_contiguous = all(contiguous)
+    if not permuted:
+        if not (split or merged):
+            return False, is_contiguous
+        return not is_contiguous, True
+    if merged:
+        return True, True
+    return split and not is_contiguous, False
+
+
+def _chunk_memory(attrs, contiguous) -> tuple[bool, bool]:
+    return False, all(contiguous) and attrs.get("dim", 0) == 0
+
+
+OP_COSTS: dict[str, OpCost] = {
+    **{name: OpCost() for name in ("add", "sub", "mul", "div", "pow", "neg")},
+    "matmul": OpCost(flops=_matmul_flops),
+    **{name: OpCost() for name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log", "softmax")},
+    **{name: OpCost() for name in ("sum", "mean", "max", "min", "std", "var", "avg_pool", "max_pool")},
+    "rearrange": OpCost(memory=_rearrange_memory),
+    "transpose": OpCost(memory=lambda attrs, contiguous: (False, False)),
+    "shuffle": OpCost(),  # reshape, transpose, reshape: one copy
+    "chunk": OpCost(memory=_chunk_memory),
+    "cat": OpCost(),
+    "stack": OpCost(),
+    "masked_fill": OpCost(),
+    "scaled_dot_product_attention": OpCost(flops=_attention_flops, transient=_attention_transient),  # attndsl.passes
+}
+
+
+# ============================================================================ layers
+
+
+def _linear_state(args):
+    out, into = args["out_features"], args["in_features"]
+    return [StateEntry("weight", (out, into)), StateEntry("bias", (out,), args["bias"])]
+
+
+def _linear_flops(args, operand, result) -> Expr:
+    return 2 * numel(result) * args["in_features"]
+
+
+def _conv_state(spatial: int):
+    def state(args):
+        out = args["out_channels"]
+        weight = (out, args["in_channels"].exact_div(args["groups"])) + (args["kernel_size"],) * spatial
+        return [StateEntry("weight", weight), StateEntry("bias", (out,), args["bias"])]
+
+    return state
+
+
+def _conv_flops(spatial: int):
+    def flops(args, operand, result) -> Expr:
+        per_output = args["in_channels"].exact_div(args["groups"]) * args["kernel_size"] ** spatial
+        return 2 * numel(result) * per_output
+
+    return flops
+
+
+def _affine(count_arg: str, running_stats: bool = False):
+    """A norm's weight and bias, one each per feature, when its `affine` flag holds; batch
+    norms also keep running statistics (buffers)."""
+
+    def state(args):
+        features, affine = (args[count_arg],), args.get("affine", True)
+        entries = [StateEntry("weight", features, affine), StateEntry("bias", features, affine)]
+        if running_stats:
+            entries += [StateEntry("running_mean", features, parameter=False),
+                        StateEntry("running_var", features, parameter=False),
+                        StateEntry("num_batches_tracked", (), parameter=False)]
+        return entries
+
+    return state
+
+
+_FREE = LayerCost()
+
+LAYER_COSTS: dict[str, LayerCost] = {
+    "linear": LayerCost(state=_linear_state, flops=_linear_flops),
+    "conv1d": LayerCost(state=_conv_state(1), flops=_conv_flops(1)),
+    "conv2d": LayerCost(state=_conv_state(2), flops=_conv_flops(2)),
+    "batch_norm1d": LayerCost(state=_affine("num_features", running_stats=True)),
+    "batch_norm2d": LayerCost(state=_affine("num_features", running_stats=True)),
+    "instance_norm2d": LayerCost(state=_affine("num_features")),  # no running stats by default
+    "layer_norm": LayerCost(state=_affine("normalized_shape")),  # torch's elementwise_affine and bias
+    "group_norm": LayerCost(state=_affine("num_channels")),
+    "dropout": LayerCost(memory=view),  # eval: returns its input
+    "identity": LayerCost(memory=view),
+    **{name: _FREE for name in ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax")},
+    **{name: _FREE for name in ("adaptive_avg_pool2d", "adaptive_max_pool2d", "max_pool2d", "avg_pool2d")},
+}

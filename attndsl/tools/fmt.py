@@ -1,0 +1,311 @@
+"""`attndsl fmt [--check] SPEC...`: the canonical layout of a spec.
+
+Written over the AST, with comments and blank lines taken from the text (`spec_text`):
+one statement a line (a statement written over several lines is joined), four spaces a
+level, single spaces around operators and after commas, `true`/`false`, two blank
+lines between blocks, at most one blank line between statements (kept where the author
+put one), none at the start of a suite. Comments stay where the parser attaches them
+(above a statement, or at the end of its line), so the comments that reach generated
+code are unchanged; a comment the parser attaches to nothing (one inside a statement
+written over several lines, or followed by a blank line) stays unattached. Docstrings
+are kept as written. `parse(fmt(x)) == parse(x)` up to spans, and `fmt(fmt(x)) == fmt(x)`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .. import syntax as ast
+from ..cli import read_spec
+from ..diagnostics import DiagnosticSink, print_diagnostics
+from .fmt_expr import arguments, expr, quote
+from .spec_text import SpecText, scan
+
+INDENT = "    "
+
+
+class FormatError(Exception):
+    """The text does not parse: there is no AST to format from."""
+
+    def __init__(self, sink: DiagnosticSink):
+        super().__init__("the spec has syntax errors")
+        self.sink = sink
+
+
+def format_spec(source: str, path: str = "<spec>") -> str:
+    from ..parser import parse
+
+    sink = DiagnosticSink()
+    spec = parse(source, path, sink)
+    if spec is None:
+        raise FormatError(sink)
+    return _Layout(spec, source).render()
+
+
+class _Layout:
+    def __init__(self, spec: ast.Spec, source: str):
+        self.spec = spec
+        self.text: SpecText = scan(source)
+        self.attached = _attached_lines(spec, self.text)
+        self.placed: set[int] = set()  # comment lines already written
+        self.out: list[str] = []
+
+    # ------------------------------------------------------------------ output
+    def emit(self, depth: int, line: str, trailing: int | None = None) -> None:
+        """A line of output, with the comment at the end of source line `trailing` unless that
+        comment belongs elsewhere (the parser attaches it to the statement below)."""
+        if trailing in self.text.comments and trailing not in self.placed and (
+                trailing in self.attached.trailing or trailing not in self.attached):
+            line += f"  # {self.text.comments[trailing].text}"
+            self.placed.add(trailing)
+        self.out.append((INDENT * depth + line).rstrip())
+
+    def blank(self) -> None:
+        if self.out and self.out[-1] != "":
+            self.out.append("")
+
+    def comment(self, depth: int, line: int) -> None:
+        self.emit(depth, f"# {self.text.comments[line].text}".rstrip())
+        self.placed.add(line)
+
+    def free_comments(self, depth: int, before: int, *, keep_free: bool) -> None:
+        """Unattached comments above `before` not written yet; a blank line after them when
+        the next line is a statement, which they would otherwise attach to."""
+        lines = [n for n in sorted(self.text.comments) if n < before and n not in self.placed and n not in self.attached]
+        for index, line in enumerate(lines):
+            if index and self.text.blank_between(lines[index - 1], line):
+                self.blank()
+            self.comment(depth, line)
+        if lines and keep_free:
+            self.blank()
+
+    # ------------------------------------------------------------------ file and blocks
+    def render(self) -> str:
+        for index, block in enumerate(self.spec.blocks):
+            lead = self.attached.get(("block", id(block)), [])
+            first = lead[0] if lead else block.span.line
+            if index:
+                while self.out and self.out[-1] == "":
+                    self.out.pop()
+                self.out += ["", ""]
+            self.free_comments(0, first, keep_free=True)
+            for line in lead:
+                self.comment(0, line)
+            self.block(block)
+        self.free_comments(0, 10**9, keep_free=False)
+        while self.out and self.out[-1] == "":
+            self.out.pop()
+        return "\n".join(self.out) + "\n"
+
+    def block(self, block: ast.Block) -> None:
+        header_end = self.text.colon_at_or_after(block.span.line)
+        args = ", ".join(_arg(a) for a in block.args)
+        self.emit(0, f"block {block.name}({args}):", trailing=header_end)
+        # Comments inside a header written over several lines: under it (above it, they
+        # would join the block's own comments).
+        self.inner_comments(1, block.span.line, header_end - 1, keep_free=block.doc is None)
+        previous_end = header_end
+        if block.doc is not None:
+            doc_start, doc_end = next(((s, e) for s, e in self.text.long_strings if s > header_end),
+                                      (header_end + 1, header_end + 1))
+            self.free_comments(1, doc_start, keep_free=False)
+            self.emit(1, f'"""{block.doc}"""', trailing=doc_end)
+            previous_end = doc_end
+        self.suite(block.body, 1, previous_end)
+
+    def inner_comments(self, depth: int, first: int, last: int, keep_free: bool = True) -> None:
+        """Unattached comments inside a construct written over several lines, on their own lines."""
+        lines = [n for n in range(first, last + 1) if n in self.text.comments and n not in self.attached
+                 and n not in self.placed]
+        for line in lines:
+            self.comment(depth, line)
+        if lines and keep_free:
+            self.blank()
+
+    # ------------------------------------------------------------------ statements
+    def suite(self, body: list[ast.Stmt], depth: int, previous_end: int) -> None:
+        for index, stmt in enumerate(body):
+            above = self.attached.get(("above", id(stmt)), [])
+            start = above[0] if above else stmt.span.line
+            pending = [n for n in self.text.comments if previous_end < n < start and n not in self.placed
+                       and n not in self.attached]
+            first_visible = min(pending + [start])
+            if self.text.blank_between(previous_end, first_visible) and (index or pending):
+                self.blank()
+            self.free_comments(depth, start, keep_free=True)
+            # Unattached comments inside the statement go above it, before its own comments.
+            self.inner_comments(depth, stmt.span.line + 1, self._header_end(stmt))
+            for line in above:
+                self.comment(depth, line)
+            previous_end = self.statement(stmt, depth)
+
+    def _header_end(self, stmt: ast.Stmt) -> int:
+        if isinstance(stmt, ast.If):
+            return self.text.colon_at_or_after(stmt.condition.span.end_line)
+        return stmt.span.end_line
+
+    def statement(self, stmt: ast.Stmt, depth: int) -> int:
+        """Write one statement; return the last source line it took."""
+        if isinstance(stmt, ast.If):
+            return self.if_chain(stmt, depth, "if")
+        self.emit(depth, _simple(stmt), trailing=stmt.span.line)  # the comment on its first line is its own
+        return stmt.span.end_line
+
+    def if_chain(self, stmt: ast.If, depth: int, keyword: str) -> int:
+        header_end = self._header_end(stmt)
+        self.emit(depth, f"{keyword} {expr(stmt.condition)}:", trailing=stmt.span.line)
+        end = self._body(stmt.body, depth + 1, header_end)
+        if not stmt.orelse:
+            return end
+        if len(stmt.orelse) == 1 and isinstance(stmt.orelse[0], ast.If) and stmt.orelse[0].span.line > end \
+                and self._is_elif(stmt.orelse[0]):
+            elif_ = stmt.orelse[0]
+            above = self.attached.get(("above", id(elif_)), [])
+            self.free_comments(depth, above[0] if above else elif_.span.line, keep_free=False)
+            self.inner_comments(depth, elif_.span.line + 1, self._header_end(elif_))
+            for line in above:
+                self.comment(depth, line)
+            return self.if_chain(elif_, depth, "elif")
+        else_line = self.text.colon_at_or_after(end + 1)
+        self.free_comments(depth, else_line, keep_free=False)
+        self.emit(depth, "else:", trailing=else_line)
+        return self._body(stmt.orelse, depth + 1, else_line)
+
+    def _is_elif(self, stmt: ast.If) -> bool:
+        return self.lines_of(stmt.span.line).lstrip().startswith("elif")
+
+    def lines_of(self, line: int) -> str:
+        return self.spec.source.split("\n")[line - 1] if line - 1 < len(self.spec.source.split("\n")) else ""
+
+    def _body(self, body: list[ast.Stmt], depth: int, header_end: int) -> int:
+        self.suite(body, depth, header_end)
+        return _last_line(body[-1]) if body else header_end
+
+
+def _last_line(stmt: ast.Stmt) -> int:
+    """The last source line of a statement (an If's span runs on to the next statement's line)."""
+    if isinstance(stmt, ast.If):
+        return _last_line((stmt.orelse or stmt.body)[-1])
+    return stmt.span.end_line
+
+
+def _arg(arg: ast.Arg) -> str:
+    return f"{arg.name}: {arg.type}" + (f" = {expr(arg.default)}" if arg.default is not None else "")
+
+
+def _shape(dims) -> str:
+    return "[" + ", ".join(expr(d) for d in dims) + "]"
+
+
+def _simple(stmt: ast.Stmt) -> str:
+    if isinstance(stmt, ast.Input):
+        dtype = getattr(stmt, "dtype", None) or ""  # `bool[...]` for a mask
+        return f"input {stmt.name}: {dtype}{_shape(stmt.shape)}" + (" = None" if stmt.optional else "")
+    if isinstance(stmt, ast.Param):
+        return f"param {stmt.name}: {_shape(stmt.shape)} = {expr(stmt.init)}"
+    if isinstance(stmt, ast.Layer):
+        return f"layer {stmt.name} = {expr(stmt.value)}"
+    if isinstance(stmt, ast.Let):
+        return f"let {stmt.name} = {expr(stmt.value)}"
+    if isinstance(stmt, ast.Require):
+        return f"require {expr(stmt.condition)}" + (f", {quote(stmt.message)}" if stmt.message is not None else "")
+    if isinstance(stmt, ast.Example):
+        return f"example({arguments([], stmt.kwargs)})"
+    if isinstance(stmt, ast.Assign):
+        return f"{', '.join(name for name, _ in stmt.targets)} = {expr(stmt.value)}"
+    if isinstance(stmt, ast.Return):
+        return "return " + ", ".join(expr(v) for v in stmt.values)
+    raise TypeError(f"cannot format {type(stmt).__name__}")
+
+
+def _attached_lines(spec: ast.Spec, text: SpecText) -> dict:
+    """The comment lines the parser attaches, found by its own rule (attndsl/parser.py):
+    a block takes the comment lines right above it; a statement takes the comment lines
+    right above it not taken yet, and the comment at the end of its first line."""
+    comments = text.comments
+    taken: set[int] = set()
+    attached: dict = {("trailing",): set()}
+
+    def visit(stmts):
+        for stmt in stmts:
+            above, probe = [], stmt.span.line - 1
+            while probe in comments and probe not in taken:
+                above.append(probe)
+                probe -= 1
+            above.sort()
+            taken.update(above)
+            attached[("above", id(stmt))] = above
+            if stmt.span.line in comments:
+                taken.add(stmt.span.line)
+                attached[("trailing",)].add(stmt.span.line)
+            if isinstance(stmt, ast.If):
+                visit(stmt.body)
+                visit(stmt.orelse)
+
+    for block in spec.blocks:
+        lead, probe = [], block.span.line - 1
+        while probe in comments:
+            lead.append(probe)
+            probe -= 1
+        attached[("block", id(block))] = sorted(lead)
+        taken.update(lead)
+        visit(block.body)
+    return _Attached(attached, taken)
+
+
+class _Attached(dict):
+    """The attachments by node, and `line in attached` for any attached comment line."""
+
+    def __init__(self, by_node: dict, lines: set[int]):
+        super().__init__(by_node)
+        self.lines = lines
+        self.trailing = by_node[("trailing",)]
+
+    def __contains__(self, key) -> bool:
+        return key in self.lines if isinstance(key, int) else super().__contains__(key)
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def run(args) -> int:
+    status = 0
+    for name in args.specs:
+        path = Path(name)
+        source, problems = read_spec(path)
+        if source is None:
+            print_diagnostics(problems, {})
+            status = 1
+            continue
+        try:
+            formatted = format_spec(source, path.as_posix())
+        except FormatError as error:
+            print_diagnostics(error.sink.items, {path.as_posix(): source})
+            status = 1
+            continue
+        if formatted == source:
+            continue
+        if args.check:
+            print(f"would reformat {path.as_posix()}")
+            status = 1
+        else:
+            _write(path, formatted)
+            print(f"reformatted {path.as_posix()}")
+    return status
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomically, keeping the file's mode."""
+    mode = path.stat().st_mode & 0o777
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(handle, mode)
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

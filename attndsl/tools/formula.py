@@ -1,0 +1,162 @@
+"""Cost formulas: sums of guarded terms over a block's symbols, and their values.
+
+A `Term` is `value`, counted when every condition of its `guard` holds (a compile-time
+`if` on arguments, an optional input being given), and summed over a list argument when
+it has a `loop` (`sum(... for k in kernels)`, one conv per kernel size). A formula
+renders as Python-like math with Iverson brackets: `2*b*c + [ratio > 1]*(d*d)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .. import symbolic as sym
+from ..ir import Cond
+from ..symbolic import Expr
+
+Guard = frozenset  # of Cond, all of which must hold
+
+
+@dataclass(frozen=True)
+class Term:
+    guard: Guard
+    value: Expr
+    loop: tuple[str, str] | None = None  # (variable, list argument): summed over the list
+
+
+def make_guard(conds) -> Guard | None:
+    """A conjunction, flattened and simplified; None when it can never hold."""
+    flat: set[Cond] = set()
+    stack = list(conds)
+    while stack:
+        cond = stack.pop()
+        if cond.op == "and":
+            stack.extend(cond.args)
+        elif cond.op == "const":
+            if not cond.args[0]:
+                return None
+        elif cond.op == "not" and cond.args[0].op == "const":
+            if cond.args[0].args[0]:
+                return None
+        else:
+            flat.add(cond)
+    for cond in flat:
+        if Cond("not", (cond,)) in flat:
+            return None
+    return frozenset(flat)
+
+
+def collect(terms) -> list[Term]:
+    """Terms with the same guard and loop added up; a loop whose value does not depend on its
+    variable becomes a multiplication by the list's length; zero terms dropped."""
+    sums: dict[tuple, Expr] = {}
+    for term in terms:
+        loop = term.loop
+        value = term.value
+        if loop is not None and loop[0] not in value.symbols():
+            value, loop = value * Expr.symbol(f"len({loop[1]})"), None
+        key = (term.guard, loop)
+        sums[key] = sums.get(key, Expr.const(0)) + value
+    out = [Term(guard, value, loop) for (guard, loop), value in sums.items() if value.terms]
+    return sorted(out, key=lambda t: (len(t.guard), sorted(render_cond(c) for c in t.guard), t.loop or ()))
+
+
+def guarded(terms, conds) -> list[Term]:
+    """`terms` under the extra conditions `conds` (dropping the ones that cannot hold)."""
+    out = []
+    for term in terms:
+        guard = make_guard(list(term.guard) + list(conds))
+        if guard is not None:
+            out.append(Term(guard, term.value, term.loop))
+    return out
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def render_expr(expr: Expr, order=None) -> str:
+    return sym.render(expr, str, style="math", order=order)
+
+
+_NEGATED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+
+
+def render_cond(cond: Cond, order=None) -> str:
+    op, args = cond.op, cond.args
+    if op == "const":
+        return "true" if args[0] else "false"
+    if op == "arg":
+        return args[0]
+    if op == "present":
+        return f"{args[0]} given"
+    if op == "cmp":
+        return f"{render_expr(args[1], order)} {args[0]} {render_expr(args[2], order)}"
+    if op == "not":
+        inner = args[0]
+        if inner.op == "cmp":
+            return render_cond(Cond("cmp", (_NEGATED[inner.args[0]], *inner.args[1:])), order)
+        if inner.op == "present":
+            return f"{inner.args[0]} not given"
+        text = render_cond(inner, order)
+        return f"not {text}" if inner.op == "arg" else f"not ({text})"
+    if op in ("and", "or"):
+        parts = [render_cond(a, order) for a in args]
+        return f" {op} ".join(p if " " not in p or a.op in ("cmp", "not", "arg", "present") else f"({p})"
+                              for p, a in zip(parts, args))
+    if op == "all_elems":
+        list_name, var, inner = args
+        return f"all({render_cond(inner, order)} for {var} in {list_name})"
+    return op
+
+
+def render_terms(terms: list[Term], order=None) -> str:
+    if not terms:
+        return "0"
+    parts = []
+    for term in terms:
+        text = render_expr(term.value, order)
+        if term.loop is not None:
+            text = f"sum({text} for {term.loop[0]} in {term.loop[1]})"
+        if term.guard:
+            condition = " and ".join(sorted(render_cond(c, order) for c in term.guard))
+            if " " in text and term.loop is None:  # `a + b`, `c // g`: one factor in brackets
+                text = f"({text})"
+            text = f"[{condition}]*{text}"
+        parts.append(text)
+    return " + ".join(parts)
+
+
+def render_max(candidates: list[list[Term]], order=None) -> str:
+    texts = [render_terms(c, order) for c in candidates]
+    return texts[0] if len(texts) == 1 else "max(" + ", ".join(texts) + ")"
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def evaluate(terms: list[Term], values) -> Fraction:
+    """The sum of the terms whose guards hold; raises values.Unbound for a missing size."""
+    total = Fraction(0)
+    for term in terms:
+        if not all(values.truth(c) for c in term.guard):
+            continue
+        if term.loop is None:
+            total += values.value(term.value)
+        else:
+            var, list_name = term.loop
+            for item in values.lists.get(list_name, []):
+                total += values.value(term.value, {var: item})
+    return total
+
+
+def dominated(small: list[Term], large: list[Term]) -> bool:
+    """Whether `small` <= `large` for all sizes >= 1: every coefficient of large - small is >= 0."""
+    by_key: dict[tuple, Expr] = {}
+    for term in large:
+        key = (term.guard, term.loop)
+        by_key[key] = by_key.get(key, Expr.const(0)) + term.value
+    for term in small:
+        key = (term.guard, term.loop)
+        by_key[key] = by_key.get(key, Expr.const(0)) - term.value
+    return all(c >= 0 for value in by_key.values() for c in value.terms.values())

@@ -1,0 +1,301 @@
+"""What the language server knows about a spec, without any LSP machinery (testable alone).
+
+`Document.analyze(text, path)` parses and checks the text once per edit; `hover`,
+`definition` and `completions` answer for a position (0-based line and column, as LSP
+counts). Definitions and names come from the AST, so they work while the spec still has
+shape errors; shapes come from the checked IR when the spec checks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .. import syntax as ast
+from ..diagnostics import Diagnostic, DiagnosticSink, Span
+from ..ir import BlockIR
+from ..layers import LAYERS
+from ..ops import OPS
+from ..shapes import show
+from .cost import symbol_order
+from .costmodel import block_costs
+from .formula import render_cond, render_expr, render_terms
+
+KEYWORDS = ["block", "input", "param", "layer", "let", "require", "example", "if", "elif", "else", "return",
+            "for", "in", "and", "or", "not", "true", "false", "None", "zeros", "ones", "randn"]
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass
+class Document:
+    source: str
+    path: str
+    spec: ast.Spec | None = None
+    blocks: list[BlockIR] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @classmethod
+    def analyze(cls, source: str, path: str) -> "Document":
+        from ..compiler import analyze
+        from ..parser import parse
+
+        doc = cls(source, path)
+        doc.spec = parse(source, path, DiagnosticSink())
+        try:
+            doc.blocks, sink = analyze(source, path)
+            doc.diagnostics = sink.items
+        except Exception as error:  # a compiler bug must not take the editor's server down
+            doc.diagnostics = [Diagnostic("error", "internal", f"attndsl internal error: {type(error).__name__}: "
+                                          f"{error}", Span(path, 1, 1, 1, 2))]
+        return doc
+
+    # ------------------------------------------------------------------ lookups
+    def word_at(self, line: int, column: int) -> tuple[str, int] | None:
+        """The name under the cursor and the column it starts at."""
+        lines = self.source.split("\n")
+        if not 0 <= line < len(lines):
+            return None
+        for match in _WORD.finditer(lines[line]):
+            if match.start() <= column <= match.end():
+                return match.group(), match.start()
+        return None
+
+    def block_at(self, line: int) -> ast.Block | None:
+        if self.spec is None:
+            return None
+        found = None
+        for block in self.spec.blocks:
+            if block.span.line - 1 <= line:
+                found = block
+        return found
+
+    def ir(self, name: str) -> BlockIR | None:
+        return next((b for b in self.blocks if b.name == name), None)
+
+
+def _statements(body):
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.If):
+            yield from _statements(stmt.body)
+            yield from _statements(stmt.orelse)
+
+
+def _declarations(block: ast.Block) -> dict[str, tuple[str, ast.Node]]:
+    """Names declared once in a block: arguments, inputs, params, layers, lets."""
+    found: dict[str, tuple[str, ast.Node]] = {arg.name: ("argument", arg) for arg in block.args}
+    for stmt in _statements(block.body):
+        for kind, cls in (("input", ast.Input), ("param", ast.Param), ("layer", ast.Layer), ("let", ast.Let)):
+            if isinstance(stmt, cls):
+                found.setdefault(stmt.name, (kind, stmt))
+    return found
+
+
+def _assignments(block: ast.Block, name: str) -> list[tuple[Span, ast.Assign]]:
+    return [(span, stmt) for stmt in _statements(block.body) if isinstance(stmt, ast.Assign)
+            for target, span in stmt.targets if target == name]
+
+
+def _name_span(doc: Document, node_span: Span, name: str) -> Span:
+    """Where `name` is written on its statement's first line (the AST keeps statement spans)."""
+    text = doc.source.split("\n")[node_span.line - 1]
+    match = re.search(rf"\b{re.escape(name)}\b", text[node_span.column - 1:])
+    start = node_span.column + (match.start() if match else 0)
+    return Span(node_span.path, node_span.line, start, node_span.line, start + len(name))
+
+
+# ---------------------------------------------------------------------------- definition
+
+
+def definition(doc: Document, line: int, column: int) -> Span | None:
+    found = doc.word_at(line, column)
+    block = doc.block_at(line)
+    if found is None or block is None:
+        return None
+    word, _ = found
+    earlier = [span for span, _ in _assignments(block, word) if span.line - 1 < line or
+               (span.line - 1 == line and span.column - 1 <= column)]
+    if earlier:
+        return earlier[-1]
+    declared = _declarations(block).get(word)
+    if declared is not None:
+        return _name_span(doc, declared[1].span, word)
+    other = next((b for b in doc.spec.blocks if b.name == word), None)
+    if other is not None:
+        return _name_span(doc, other.span, word)
+    ir = doc.ir(block.name)
+    if ir is not None and word in ir.dim_origin:
+        input_name = ir.dim_origin[word][0]
+        info = next(i for i in ir.inputs if i.name == input_name)
+        return info.span
+    return None
+
+
+# ---------------------------------------------------------------------------- hover
+
+
+def hover(doc: Document, line: int, column: int) -> str | None:
+    found = doc.word_at(line, column)
+    block = doc.block_at(line)
+    if found is None:
+        return None
+    word, start = found
+    ir = doc.ir(block.name) if block is not None else None
+    order = symbol_order(ir) if ir is not None else None
+    if block is not None:
+        value = _value_hover(doc, block, ir, word, line, start, order)
+        if value:
+            return value
+        declared = _declarations(block).get(word)
+        if declared is not None:
+            return _declaration_hover(doc, ir, declared, order)
+        if ir is not None and word in ir.dim_origin:
+            input_name, axis = ir.dim_origin[word]
+            return f"dimension `{word}`: axis {axis} of input `{input_name}`"
+    other = next((b for b in doc.spec.blocks if b.name == word), None) if doc.spec else None
+    if other is not None:
+        args = ", ".join(_arg_text(a) for a in other.args)
+        summary = (other.doc or "").strip().split("\n")[0]
+        return f"block `{other.name}({args})`" + (f"\n\n{summary}" if summary else "")
+    if word in OPS:
+        return _op_hover(word)
+    if word in LAYERS or word == "sequential":
+        return _layer_kind_hover(word)
+    return None
+
+
+def _value_hover(doc, block, ir, word, line, start, order) -> str | None:
+    """The shape of a value of forward at this point: the assignment that reaches the cursor."""
+    if ir is None:
+        return None
+    from .fmt import _last_line
+
+    # A join (phi) takes effect after its whole `if` (the If's span runs into the next line).
+    if_ends = {stmt.span.line: _last_line(stmt) for stmt in _statements(block.body) if isinstance(stmt, ast.If)}
+    on_target = any(span.line - 1 == line and span.column - 1 == start for span, _ in _assignments(block, word))
+    best, best_at = None, None
+    for node, attrs in ir.graph.nodes(data=True):
+        if attrs.get("name") != word or attrs["op"] in ("input", "param"):
+            continue
+        statement_line = attrs["span"].line
+        at = if_ends.get(statement_line, statement_line) + 0.5 if attrs["op"] == "phi" else statement_line
+        reaches = at - 1 < line or (on_target and statement_line - 1 == line and attrs["op"] != "phi")
+        if reaches and (best_at is None or at >= best_at):
+            best, best_at = attrs, at
+    if best is None or best.get("shape") is None:
+        return None
+    guard = " and ".join(render_cond(c, order) for c in best["guard"])
+    return f"`{word}`: {show(best['shape'], order)}" + (f"  (if {guard})" if guard else "")
+
+
+def _declaration_hover(doc, ir, declared, order) -> str:
+    kind, node = declared
+    if kind == "argument":
+        return f"argument `{_arg_text(node)}`"
+    if ir is None:  # the spec does not check yet: what is written
+        return f"{kind} `{node.name}`"
+    if kind == "input":
+        info = next(i for i in ir.inputs if i.name == node.name)
+        dtype = "bool" if getattr(info, "dtype", "float") == "bool" else ""
+        return f"input `{info.name}`: {dtype}{show(info.shape, order)}" + (" (optional)" if info.optional else "")
+    if kind == "param":
+        info = next(p for p in ir.params if p.name == node.name)
+        return f"param `{info.name}`: {show(info.shape, order)} = {info.init}"
+    if kind == "let":
+        info = next(let for let in ir.lets if let.name == node.name)
+        return f"let `{info.name}` = {render_expr(info.value, order)}"
+    return _layer_hover(doc, ir, node.name, order)
+
+
+def _layer_hover(doc, ir, name, order) -> str:
+    info = next(layer for layer in ir.layers if layer.name == name)
+    spec = info.spec or info.element
+    kind = spec.block if spec.kind == "block" else spec.kind
+    args = ", ".join(f"{k}={_argument_text(v, order)}" for k, v in spec.args.items())
+    loop = f" for {info.loop_var} in {info.iterable}" if info.element is not None else ""
+    lines = [f"layer `{name}`: {kind}({args}){loop}"]
+    if spec.kind == "sequential":
+        lines += [f"- {child_name or index}: {child.block or child.kind}" for index, (child_name, child)
+                  in enumerate(spec.children)]
+    from .state import state_entries
+
+    blocks = {b.name: b for b in doc.blocks}
+    entries = [e for e in state_entries(ir, blocks) if e.key.startswith(f"{name}.")]
+    if entries:
+        count = render_terms([t for t in _param_terms(entries)], order)
+        lines.append(f"parameters: {count}")
+        lines += [f"- `{e.key}` {show(e.shape, order)}" + ("" if e.parameter else " (buffer)") for e in entries]
+    return "\n".join(lines)
+
+
+def _param_terms(entries):
+    from .cost_rules import numel
+    from .formula import Term, collect
+
+    return collect(Term(e.guard, numel(e.shape), e.loop) for e in entries if e.parameter)
+
+
+def _argument_text(value, order) -> str:
+    if hasattr(value, "terms"):
+        return render_expr(value, order)
+    if hasattr(value, "op"):
+        return render_cond(value, order)
+    return str(value)
+
+
+def _arg_text(arg: ast.Arg) -> str:
+    from .fmt_expr import expr
+
+    return f"{arg.name}: {arg.type}" + (f" = {expr(arg.default)}" if arg.default is not None else "")
+
+
+def _op_hover(name: str) -> str:
+    op = OPS[name]
+    params = ", ".join(f"{p.name}: {p.kind}" + ("" if p.required else f" = {p.default}") for p in op.params)
+    return f"op `{name}({params})`" + (f"\n\n{op.doc}" if op.doc else "")
+
+
+def _layer_kind_hover(name: str) -> str:
+    if name == "sequential":
+        return "layer kind `sequential(a, b, ...)` → nn.Sequential (children named with keywords)"
+    layer = LAYERS[name]
+    params = ", ".join(f"{p.name}: {p.kind}" + ("" if p.required else f" = {p.default}") for p in layer.params)
+    return f"layer kind `{name}({params})` → nn.{layer.torch_class}" + (f"\n\n{layer.doc}" if layer.doc else "")
+
+
+# ---------------------------------------------------------------------------- completion
+
+
+def completions(doc: Document, line: int, column: int) -> list[tuple[str, str, str]]:
+    """(label, kind, detail) for the word being typed: "keyword", "op", "layer", "name", "block"."""
+    lines = doc.source.split("\n")
+    text = lines[line][:column] if 0 <= line < len(lines) else ""
+    prefix = re.search(r"[A-Za-z_][A-Za-z0-9_]*$", text)
+    prefix = prefix.group() if prefix else ""
+    items: dict[str, tuple[str, str, str]] = {}
+
+    def add(label, kind, detail):
+        if label.startswith(prefix) and label not in items:
+            items[label] = (label, kind, detail)
+
+    block = doc.block_at(line)
+    if block is not None:
+        for name, (kind, _) in _declarations(block).items():
+            add(name, "name", kind)
+        for stmt in _statements(block.body):
+            if isinstance(stmt, ast.Assign):
+                for target, _ in stmt.targets:
+                    add(target, "name", "value")
+        ir = doc.ir(block.name)
+        for dim in (ir.dim_origin if ir else {}):
+            add(dim, "name", "dimension")
+    for name, op in sorted(OPS.items()):
+        add(name, "op", op.doc or "op")
+    for name, layer in sorted(LAYERS.items()):
+        add(name, "layer", f"nn.{layer.torch_class}")
+    add("sequential", "layer", "nn.Sequential")
+    for other in (doc.spec.blocks if doc.spec else []):
+        add(other.name, "block", "block")
+    for word in KEYWORDS:
+        add(word, "keyword", "keyword")
+    return list(items.values())

@@ -1,0 +1,84 @@
+"""A block used as a layer of another: the callee's symbols in the caller's terms.
+
+`callee_mapping` says what each of the callee's arguments, lets and input dims is in the
+caller (from the layer's arguments and the shapes it is called with); terms, shapes and
+conditions of the callee are then rewritten with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .. import symbolic as sym
+from ..ir import BlockIR, Cond, LayerSpec
+from ..symbolic import Expr
+from .formula import Term, make_guard
+
+
+@dataclass
+class Mapping:
+    exprs: dict[str, Expr]
+    conds: dict[str, Cond]
+    present: set[str] | None  # None: unknown (parameters do not depend on it)
+
+
+def callee_mapping(callee: BlockIR, spec: LayerSpec, operands) -> Mapping:
+    """The callee's symbols in the caller's terms: its arguments as the layer passes them
+    (or their defaults), its lets, its input dims from the shapes it is called with."""
+    exprs: dict[str, Expr] = {}
+    conds: dict[str, Cond] = {}
+    for arg in callee.args:
+        value = spec.args.get(arg.name, None)
+        if value is None:
+            value = arg.default
+        if isinstance(value, Cond):
+            conds[arg.name] = value
+        elif isinstance(value, bool):
+            conds[arg.name] = Cond.const(value)
+        elif isinstance(value, Expr):
+            exprs[arg.name] = value
+        elif isinstance(value, (int, float)):
+            exprs[arg.name] = Expr.const(Fraction(str(value)))
+    for let in callee.lets:
+        exprs[let.name] = sym.substitute(let.value, exprs)
+    present = None
+    if operands is not None:
+        present = {info.name for info in callee.inputs[: len(operands)]}
+        for info, shape in zip(callee.inputs, operands):
+            for declared, actual in zip(info.shape, shape):
+                names = declared.symbols()
+                if len(names) == 1 and declared == Expr.symbol(next(iter(names))) and next(iter(names)) not in exprs:
+                    exprs[next(iter(names))] = actual
+    for _ in range(len(callee.derived) + 1):
+        for name, definition in callee.derived.items():
+            exprs[name] = sym.substitute(definition, exprs)
+    return Mapping(exprs, conds, present)
+
+
+def substitute_terms(terms: list[Term], mapping: Mapping) -> list[Term]:
+    out = []
+    for term in terms:
+        guard = substitute_guard(term.guard, mapping)
+        if guard is not None:
+            out.append(Term(guard, sym.substitute(term.value, mapping.exprs), term.loop))
+    return out
+
+
+def substitute_guard(guard, mapping: Mapping):
+    """The guard in the caller's terms; None when it cannot hold there."""
+    return make_guard([_substitute_cond(c, mapping) for c in guard])
+
+
+def substitute_shape(shape, mapping: Mapping) -> tuple:
+    return tuple(sym.substitute(d, mapping.exprs) for d in shape)
+
+
+def _substitute_cond(cond: Cond, mapping: Mapping) -> Cond:
+    if cond.op == "arg":
+        return mapping.conds.get(cond.args[0], cond)
+    if cond.op == "present" and mapping.present is not None:
+        return Cond.const(cond.args[0] in mapping.present)
+    args = tuple(_substitute_cond(a, mapping) if isinstance(a, Cond)
+                 else sym.substitute(a, mapping.exprs) if isinstance(a, Expr) else a for a in cond.args)
+    return Cond(cond.op, args)

@@ -1,0 +1,157 @@
+"""The value of every symbol of a block at given sizes, and of its shapes and conditions.
+
+A block's symbols are its constructor arguments (`channel`), `len(list_argument)`, its
+`let`s, the dims its inputs bind (`b`, `h`) and the dims the checker named (`h'`, a
+strided conv's output size). `Values.at(ir, sizes)` takes the block's first `example`,
+overrides it with `sizes` (an argument, a dim or a whole input shape), fills in the
+defaults and derives the rest.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .. import symbolic as sym
+from ..cli import UsageError
+from ..ir import BlockIR, Cond
+from ..symbolic import Expr
+
+
+class Unbound(Exception):
+    """An expression still has symbols no size gives a value to."""
+
+    def __init__(self, symbols: set[str]):
+        super().__init__(", ".join(sorted(symbols)))
+        self.symbols = symbols
+
+
+def _number(value) -> Fraction:
+    return Fraction(str(value)) if isinstance(value, float) else Fraction(value)
+
+
+class Values:
+    def __init__(self, ir: BlockIR, scalars: dict, present: set[str], lists: dict[str, list]):
+        self.ir = ir
+        self.scalars = scalars  # symbol -> Fraction (bools as 0/1 are kept apart in `flags`)
+        self.present = present  # the inputs given (required ones, and optional ones with a shape)
+        self.lists = lists  # list arguments -> their items
+        self.flags: dict[str, bool] = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def at(cls, ir: BlockIR, sizes: dict, *, use_example: bool = True) -> "Values":
+        known = {a.name for a in ir.args} | {i.name for i in ir.inputs} | set(ir.dim_origin)
+        for name in sizes:
+            if name not in known:
+                raise UsageError(f"{ir.name} has no argument, input or dimension {name!r}; "
+                                 f"it has {', '.join(_known_names(ir))}")
+        given = dict(ir.examples[0]) if use_example and ir.examples else {}
+        given.update(sizes)
+        scalars: dict[str, Fraction] = {}
+        flags: dict[str, bool] = {}
+        lists: dict[str, list] = {}
+        for arg in ir.args:
+            value = given.get(arg.name, None if arg.required else arg.default)
+            if value is None:
+                continue
+            if arg.type == "bool":
+                if not isinstance(value, bool):
+                    raise UsageError(f"{arg.name} is a bool argument; give it as {arg.name}=true or false")
+                flags[arg.name] = value
+            elif arg.type == "list[int]":
+                if not isinstance(value, list):
+                    raise UsageError(f"{arg.name} is a list argument; give it as {arg.name}=[1,3,5]")
+                lists[arg.name] = value
+                scalars[f"len({arg.name})"] = Fraction(len(value))
+            else:
+                if isinstance(value, (bool, list)):
+                    raise UsageError(f"{arg.name} is a number ({arg.type}); got {value!r}")
+                scalars[arg.name] = _number(value)
+        # Required inputs are always there; an optional one is there when given a shape.
+        present = {info.name for info in ir.inputs if not info.optional}
+        for info in ir.inputs:
+            shape = given.get(info.name)
+            if shape is None:
+                continue
+            if not isinstance(shape, list) or len(shape) != len(info.shape):
+                raise UsageError(f"{info.name} has {len(info.shape)} dimensions; give its shape as "
+                                 f"{info.name}=[{', '.join(str(d) for d in info.shape)}]")
+            present.add(info.name)
+        values = cls(ir, scalars, present, lists)
+        values.flags = flags
+        for symbol, (input_name, axis) in ir.dim_origin.items():
+            shape = given.get(input_name)
+            if isinstance(shape, list) and axis < len(shape):
+                scalars[symbol] = Fraction(shape[axis])
+        for name in ir.dim_origin:
+            if name in sizes:
+                if not isinstance(sizes[name], int) or isinstance(sizes[name], bool):
+                    raise UsageError(f"{name} is a dimension; give it as a whole number, e.g. {name}=8")
+                scalars[name] = Fraction(sizes[name])
+        values._derive()
+        return values
+
+    def _derive(self) -> None:
+        """Lets and checker-named dims, each once what it depends on is known."""
+        pending = {let.name: let for let in self.ir.lets}
+        pending_derived = dict(self.ir.derived)
+        for _ in range(len(pending) + len(pending_derived) + 1):
+            for name, let in list(pending.items()):
+                try:
+                    if all(self.truth(c) for c in let.guard):
+                        self.scalars[name] = self.value(let.value)
+                    del pending[name]
+                except (Unbound, ZeroDivisionError, KeyError):
+                    pass
+            for name, definition in list(pending_derived.items()):
+                try:
+                    self.scalars[name] = self.value(definition)
+                    del pending_derived[name]
+                except (Unbound, ZeroDivisionError):
+                    pass
+
+    # ------------------------------------------------------------------ evaluation
+    def value(self, expr: Expr, extra: dict | None = None) -> Fraction:
+        mapping = {k: Expr.const(v) for k, v in self.scalars.items()}
+        if extra:
+            mapping.update({k: Expr.const(_number(v)) for k, v in extra.items()})
+        result = sym.substitute(expr, mapping)
+        if not result.is_const:
+            raise Unbound(result.symbols())
+        return result.value
+
+    def truth(self, cond: Cond, extra: dict | None = None) -> bool:
+        op, args = cond.op, cond.args
+        if op == "const":
+            return bool(args[0])
+        if op == "arg":
+            if args[0] not in self.flags:
+                raise Unbound({args[0]})
+            return self.flags[args[0]]
+        if op == "present":
+            return args[0] in self.present
+        if op == "not":
+            return not self.truth(args[0], extra)
+        if op == "and":
+            return all(self.truth(a, extra) for a in args)
+        if op == "or":
+            return any(self.truth(a, extra) for a in args)
+        if op == "cmp":
+            operator, left, right = args
+            a, b = self.value(left, extra), self.value(right, extra)
+            return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[operator]
+        if op == "all_elems":
+            list_name, var, inner = args
+            return all(self.truth(inner, {**(extra or {}), var: item}) for item in self.lists.get(list_name, []))
+        raise Unbound({f"<{op} condition>"})
+
+    def missing(self) -> list[str]:
+        """The block's names without a value (arguments, then dims), for a helpful message."""
+        names = [a.name for a in self.ir.args if a.name not in self.scalars and a.name not in self.flags
+                 and a.name not in self.lists]
+        names += [d for d, (i, _) in self.ir.dim_origin.items() if d not in self.scalars and i in self.present]
+        return names
+
+
+def _known_names(ir: BlockIR) -> list[str]:
+    return [a.name for a in ir.args] + [i.name for i in ir.inputs] + list(ir.dim_origin)

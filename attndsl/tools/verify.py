@@ -1,0 +1,285 @@
+"""`attndsl verify SPEC --against FILE.py:Class [--block NAME] [--args K=V ...]`.
+
+A differential test of a spec's module against a hand-written one, as the project's own
+equivalence tests do it: both built with the same arguments in float64, every parameter
+and buffer of the hand-written module set to random values and its `state_dict` loaded
+into the spec's with strict=True (same keys, same shapes), then on the same random
+inputs: outputs and the gradients of every input and parameter in eval mode; one
+training step (dropout off, so that both are deterministic): outputs, gradients, the
+buffers after it (BatchNorm's running statistics), the parameters after an SGD update,
+and the outputs in eval mode after it. Exit 0 when all agree; exit 1 naming the first
+difference (a key, a shape or a value).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+from ..cli import UsageError
+from .common import compile_spec, parse_assignments
+
+RTOL = 1e-7  # relative to the largest magnitude of the hand-written module's values, float64
+SEED = 20240601
+
+
+class Difference(Exception):
+    """The first place where the two modules disagree."""
+
+
+def run(args) -> int:
+    reference_class = load_class(args.against)
+    values = parse_assignments(args.args, "--args")
+    spec = compile_spec(args.spec)
+    if spec is None:
+        return 1
+    ir = spec.block(args.block)
+    kwargs, shapes = _arguments(ir, values)
+    from ..api import load_code
+
+    generated = getattr(load_code(spec.code, Path(spec.path).stem), ir.name)
+    try:
+        summary = compare(reference_class, generated, kwargs, shapes, _bool_inputs(ir))
+    except Difference as difference:
+        print(f"{spec.path}: {ir.name} differs from {args.against}: {difference}", file=sys.stderr)
+        return 1
+    print(f"{spec.path}: {ir.name} matches {args.against} ({summary})")
+    return 0
+
+
+def load_class(target: str) -> type:
+    """`FILE.py:Class`; a file inside a package (an __init__.py beside it) is imported as part
+    of its package, so that its relative imports work."""
+    file_name, colon, class_name = target.rpartition(":")
+    if not colon or not file_name or not class_name.isidentifier():
+        raise UsageError(f"--against {target!r}: expected FILE.py:Class, e.g. tests/references/se.py:SEAttention")
+    path = Path(file_name)
+    if not path.is_file():
+        raise UsageError(f"--against: no such file: {path.as_posix()}")
+    try:
+        module = _import(path.resolve())
+    except Exception as error:  # the user's module failed to import: one line, theirs
+        raise UsageError(f"--against: importing {path.as_posix()} failed: {type(error).__name__}: {error}")
+    found = getattr(module, class_name, None)
+    if not isinstance(found, type):
+        raise UsageError(f"--against: {path.as_posix()} has no class {class_name}")
+    return found
+
+
+def _import(path: Path):
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) > 1:
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+        return importlib.import_module(".".join(parts))
+    spec = importlib.util.spec_from_file_location(f"attndsl_verify_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _arguments(ir, values: dict) -> tuple[dict, dict]:
+    """Constructor kwargs and input shapes: the first example, overridden by --args."""
+    known = {a.name for a in ir.args} | {i.name for i in ir.inputs}
+    for name in values:
+        if name not in known:
+            raise UsageError(f"{ir.name} has no argument or input {name!r}; it has {', '.join(sorted(known))}")
+    given = dict(ir.examples[0]) if ir.examples else {}
+    given.update(values)
+    kwargs = {a.name: given[a.name] for a in ir.args if a.name in given}
+    missing = [a.name for a in ir.args if a.required and a.name not in kwargs]
+    shapes = {}
+    for info in ir.inputs:
+        shape = given.get(info.name)
+        if shape is None:
+            if not info.optional:
+                missing.append(info.name)
+            continue
+        if not isinstance(shape, list):
+            raise UsageError(f"--args {info.name}: an input's shape is a list, e.g. {info.name}=[2,64,7,7]")
+        shapes[info.name] = shape
+    if missing:
+        raise UsageError(f"{ir.name} needs {', '.join(missing)}: give them with --args K=V "
+                         "(the block has no example to take them from)")
+    return kwargs, shapes
+
+
+def _bool_inputs(ir) -> set[str]:
+    return {info.name for info in ir.inputs if getattr(info, "dtype", "float") == "bool"}
+
+
+# ---------------------------------------------------------------------------- the comparison
+
+
+def compare(reference_class, generated_class, kwargs: dict, shapes: dict, masks: set[str]) -> str:
+    import torch
+
+    torch.manual_seed(SEED)
+    try:
+        reference = reference_class(**kwargs).double()
+    except Exception as error:
+        raise Difference(f"the hand-written module cannot be built with {kwargs}: {type(error).__name__}: {error}")
+    generated = generated_class(**kwargs).double()
+    randomize(reference, SEED)
+    _load_state(reference, generated)
+    inputs = _inputs(shapes, masks)
+    checked = 0
+    for mode in ("eval", "train"):
+        checked = _forward_backward(reference, generated, inputs, mode)
+    _sgd_step(reference, generated)
+    _compare_tensors("after the training step, parameter", dict(reference.named_parameters()),
+                     dict(generated.named_parameters()))
+    _compare_tensors("after the training step, buffer", dict(reference.named_buffers()),
+                     dict(generated.named_buffers()))
+    _forward(reference, generated, inputs, "eval", tag="after the training step, ")
+    keys = len(reference.state_dict())
+    return (f"{keys} state_dict keys; outputs and {checked} gradients in eval and in training, "
+            "one SGD step, float64")
+
+
+def randomize(module, seed: int) -> None:
+    """Every floating parameter and buffer to random values of order 0.1-1 (weights scaled
+    by 1/sqrt(fan in), variances positive): many blocks are the identity at their init."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+            if not tensor.dtype.is_floating_point:
+                continue
+            magnitude = 0.5 + torch.rand(tensor.shape, generator=generator, dtype=torch.float64)
+            if name.endswith("running_var"):
+                value = magnitude
+            else:
+                sign = torch.where(torch.rand(tensor.shape, generator=generator, dtype=torch.float64) < 0.5, -1.0, 1.0)
+                fan_in = tensor[0].numel() if tensor.dim() >= 2 else 1
+                value = sign * (magnitude / math.sqrt(fan_in) if tensor.dim() >= 2 else magnitude * 0.6)
+            tensor.copy_(value.to(tensor.dtype))
+
+
+def _load_state(reference, generated) -> None:
+    want, have = reference.state_dict(), generated.state_dict()
+    for key in want:
+        if key not in have:
+            raise Difference(f"state_dict key {key!r} of the hand-written module is missing from the spec's")
+    for key in have:
+        if key not in want:
+            raise Difference(f"state_dict key {key!r} of the spec's module is not in the hand-written one")
+    for key in want:
+        if tuple(want[key].shape) != tuple(have[key].shape):
+            raise Difference(f"shape of {key!r}: hand-written {list(want[key].shape)}, spec {list(have[key].shape)}")
+    generated.load_state_dict(want, strict=True)
+
+
+def _inputs(shapes: dict, masks: set[str]) -> dict:
+    import torch
+
+    generator = torch.Generator().manual_seed(SEED + 1)
+    inputs = {}
+    for name, shape in shapes.items():
+        if name in masks:  # about a third masked, never a whole row
+            mask = torch.rand(shape, generator=generator, dtype=torch.float64) < 0.3
+            mask[..., 0] = False
+            inputs[name] = mask
+        else:
+            inputs[name] = torch.randn(shape, generator=generator, dtype=torch.float64)
+    return inputs
+
+
+def _forward_backward(reference, generated, inputs: dict, mode: str, tag: str = "") -> int:
+    """Run both, compare outputs and gradients; returns how many gradients were compared."""
+    import torch
+
+    (ref_args, ref_outs), (gen_args, gen_outs) = _forward(reference, generated, inputs, mode, tag)
+    generator = torch.Generator().manual_seed(SEED + 2)
+    cotangents = [torch.randn(o.shape, generator=generator, dtype=o.dtype) for o in ref_outs]
+    for outs in (ref_outs, gen_outs):
+        total = sum((o * c).sum() for o, c in zip(outs, cotangents))
+        if total.requires_grad:
+            total.backward()
+    grads_ref = {f"input {k}": v.grad for k, v in ref_args.items() if v.grad is not None}
+    grads_gen = {f"input {k}": v.grad for k, v in gen_args.items() if v.grad is not None}
+    grads_ref.update({k: p.grad for k, p in reference.named_parameters() if p.grad is not None})
+    grads_gen.update({k: p.grad for k, p in generated.named_parameters() if p.grad is not None})
+    _compare_tensors(f"{tag}{mode} gradient of", grads_ref, grads_gen)
+    return len(grads_ref)
+
+
+def _forward(reference, generated, inputs: dict, mode: str, tag: str = ""):
+    """Both modules in `mode` on copies of the inputs; the outputs compared; (inputs, outputs) of each."""
+    for module in (reference, generated):
+        module.train(mode == "train")
+        if mode == "train":
+            _dropout_off(module)
+        module.zero_grad(set_to_none=True)
+    results = []
+    for module in (reference, generated):
+        args = {k: (v.clone().requires_grad_(v.dtype.is_floating_point)) for k, v in inputs.items()}
+        try:
+            out = module(**args)
+        except Exception as error:
+            who = "hand-written" if module is reference else "spec's"
+            raise Difference(f"{tag}{mode} forward of the {who} module failed: {type(error).__name__}: {error}")
+        results.append((args, list(out) if isinstance(out, (tuple, list)) else [out]))
+    (_, ref_outs), (_, gen_outs) = results
+    if len(ref_outs) != len(gen_outs):
+        raise Difference(f"{tag}{mode}: the hand-written module returns {len(ref_outs)} outputs, the spec's "
+                         f"{len(gen_outs)}")
+    _compare_tensors(f"{tag}{mode} output", dict(enumerate(ref_outs)), dict(enumerate(gen_outs)))
+    return results
+
+
+def _dropout_off(module) -> None:
+    import torch
+
+    for child in module.modules():
+        if isinstance(child, torch.nn.modules.dropout._DropoutNd):
+            child.p = 0.0
+
+
+def _sgd_step(reference, generated, lr: float = 0.1) -> None:
+    import torch
+
+    with torch.no_grad():
+        for module in (reference, generated):
+            for parameter in module.parameters():
+                if parameter.grad is not None:
+                    parameter -= lr * parameter.grad
+
+
+def _compare_tensors(what: str, want: dict, have: dict) -> None:
+    """Equal shapes, and values within RTOL of the hand-written tensor's largest magnitude;
+    a tensor that is zero in exact arithmetic (the gradient of a bias a norm cancels) is
+    held to a floor taken from the largest tensor of the group, not to its own rounding noise."""
+    import torch
+
+    floor = 1e-5 * max((t.abs().max().item() for t in want.values() if t.dtype.is_floating_point and t.numel()),
+                       default=0.0)
+    for key in want:
+        a, b = want[key], have.get(key)
+        if b is None:
+            raise Difference(f"{what} {key}: the hand-written module has one, the spec's has none")
+        if tuple(a.shape) != tuple(b.shape):
+            raise Difference(f"{what} {key}: shape {list(b.shape)}, hand-written {list(a.shape)}")
+        if not a.dtype.is_floating_point:
+            if not torch.equal(a, b):
+                raise Difference(f"{what} {key}: values differ")
+            continue
+        if not torch.isfinite(b).all() and torch.isfinite(a).all():
+            raise Difference(f"{what} {key}: the spec's has NaN or inf values")
+        scale = a.abs().max().item() if a.numel() else 0.0
+        error = (a - b).abs()
+        if a.numel() and error.max().item() > RTOL * max(scale, floor, 1e-300):
+            index = tuple(int(i) for i in torch.unravel_index(error.argmax(), error.shape))
+            raise Difference(f"{what} {key}: values differ, max |spec - hand-written| = {error.max().item():.3g} "
+                             f"at {list(index)} (hand-written {a[index].item():.6g}, spec {b[index].item():.6g})")
+    for key in have:
+        if key not in want:
+            raise Difference(f"{what} {key}: the spec's module has one, the hand-written has none")

@@ -1,0 +1,217 @@
+"""The classes of compiler bugs the differential tests have found, and which of them are
+still open.
+
+`classify(disagreement, compiled, case)` names the class a disagreement belongs to (or
+None: something new). The campaign (scripts/differential.py) reports its findings by
+class; the property test (tests/test_differential.py) fails only on disagreements whose
+class is not in `OPEN`. When a class is fixed, delete it from `OPEN`: the property test
+then holds the compiler to it (and its regressions in tests/differential_regressions/
+turn from xfail to pass).
+
+Each predicate is written to be specific: it looks at the kind of disagreement, the
+errors' messages, the case (arguments <= 0, sizes 0, optional inputs that break their
+declaration) and, for differing values, at which scalar the spec and the checker's
+canonical form disagree on.
+"""
+
+from __future__ import annotations
+
+import re
+
+from attndsl.interpret.values import Unbound, cond_value, expr_value, source_value
+
+from .differential import Case, Compiled, Disagreement
+
+# Classes still open in the compiler (the lead's list and what the campaigns found).
+OPEN = {
+    "optional-inputs-unchecked", "size-1-broadcast-rejected", "scalar-precedence", "scalar-canonical-form",
+    "masked-fill-shape", "opaque-join", "nonpositive-arguments", "zero-size-inputs", "scalar-division-by-zero",
+    "sqrt-of-negative", "single-position-norm", "dead-code", "dce-drops-batchnorm-update", "require-in-if",
+    "aliased-reduction-dims", "non-bool-mask", "softmax-layer-dim", "guarded-init-check", "example-contradicts-shapes",
+    "sub-block-len-name", "let-in-if", "check-divides-by-zero",
+}
+
+
+def _generated_failed(d: Disagreement) -> bool:
+    return d.kind.startswith("generated raised")
+
+
+def _nonpositive_arguments(case: Case) -> bool:
+    for value in case.args.values():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) and value <= 0:
+            return True
+        if isinstance(value, list) and (not value or any(v <= 0 for v in value)):
+            return True
+    return False
+
+
+def _zero_sized(case: Case) -> bool:
+    return any(0 in shape for shape in case.inputs.values())
+
+
+def _environment(compiled: Compiled, case: Case) -> dict:
+    """Arguments, lets and the sizes the required inputs bind."""
+    ir = compiled.ir
+    env: dict = {}
+    for arg in ir.args:
+        env[arg.name] = case.args.get(arg.name, arg.default)
+        if isinstance(env[arg.name], list):
+            env[f"len({arg.name})"] = len(env[arg.name])
+    for let in ir.lets:
+        try:
+            if all(cond_value(c, env) for c in let.guard):
+                env[let.name] = expr_value(let.value, env)
+        except Exception:  # noqa: BLE001 - a let this case cannot compute
+            pass
+    for symbol, (name, axis) in ir.dim_origin.items():
+        shape = case.inputs.get(name)
+        if shape is not None and axis < len(shape):
+            env[symbol] = shape[axis]
+    return env
+
+
+def _breaks_optional_input(compiled: Compiled, case: Case) -> bool:
+    env = _environment(compiled, case)
+    for info in compiled.ir.inputs:
+        shape = case.inputs.get(info.name)
+        if not info.optional or shape is None:
+            continue
+        if len(shape) != len(info.shape):
+            return True
+        for dim, size in zip(info.shape, shape):
+            symbols = dim.symbols()
+            if len(symbols) == 1 and str(dim) in compiled.ir.optional_dims and str(dim) not in env:
+                env[str(dim)] = size
+                continue
+            try:
+                if expr_value(dim, env) != size:
+                    return True
+            except Exception:  # noqa: BLE001
+                return True
+    return False
+
+
+def _scalar_disagreement(compiled: Compiled, case: Case) -> bool:
+    """Whether some scalar of the dataflow has another value as written than in the checker's form."""
+    ir, index = compiled.ir, compiled.program.sources[compiled.main]
+    env = _environment(compiled, case)
+    for node in ir.graph.nodes:
+        attrs = ir.graph.nodes[node]
+        if attrs["op"] != "scalar" or not hasattr(attrs["attrs"]["value"], "terms"):
+            continue
+        source = index.find(attrs["span"])
+        if source is None:
+            continue
+        try:
+            written = source_value(source, env)
+        except Unbound:
+            continue
+        except Exception:  # noqa: BLE001 - the spec's own value fails (division by zero)
+            written = "fails"
+        try:
+            canonical = expr_value(attrs["attrs"]["value"], env)
+        except Exception:  # noqa: BLE001
+            canonical = "fails"
+        if (written == "fails") != (canonical == "fails") or \
+                written != "fails" and abs(float(written) - float(canonical)) > 1e-9 * max(1.0, abs(float(written))):
+            return True
+    return False
+
+
+def _foreign_len(compiled: Compiled) -> bool:
+    """Whether a shape of the main block names `len(list)` of a list it does not have (a
+    sub-block's list, whose length the caller's checks and reshapes cannot write)."""
+    ir = compiled.ir
+    own = {f"len({a.name})" for a in ir.args if a.type == "list[int]"}
+    for node in ir.graph.nodes:
+        shape = ir.graph.nodes[node].get("shape") or ()
+        for dim in shape if isinstance(shape, tuple) else ():
+            symbols = dim.symbols() if hasattr(dim, "symbols") else set()
+            if any(s.startswith("len(") and s not in own for s in symbols):
+                return True
+    return False
+
+
+def _broadcast_of_one(compiled: Compiled, case: Case) -> bool:
+    """Whether an elementwise op broadcasts a size 1 against another size, at this case,
+    where the checker saw two different sizes (and kept one of them)."""
+    ir = compiled.ir
+    env = _environment(compiled, case)
+    for node in ir.graph.nodes:
+        if ir.graph.nodes[node]["op"] not in ("add", "sub", "mul", "div", "pow", "masked_fill", "matmul"):
+            continue
+        shapes = [ir.graph.nodes[o].get("shape") for o in ir.operands(node)]
+        if len(shapes) < 2 or not all(isinstance(s, tuple) for s in shapes[:2]):
+            continue
+        a, b = shapes[0], shapes[1]
+        if ir.graph.nodes[node]["op"] == "matmul":
+            a, b = a[:-2], b[:-2]
+        for x, y in zip(reversed(a), reversed(b)):
+            if x == y:
+                continue
+            try:
+                vx, vy = expr_value(x, env), expr_value(y, env)
+            except Exception:  # noqa: BLE001 - a size this case does not fix
+                continue
+            if (vx == 1) != (vy == 1):
+                return True
+    return False
+
+
+def _require_in_if(d: Disagreement, compiled: Compiled) -> bool:
+    source = compiled.source
+    for match in re.finditer(r"^( +)require .*?\"([^\"]*)\"", source, re.MULTILINE):
+        if len(match.group(1)) > 4 and match.group(2) in d.detail:
+            return True
+    return False
+
+
+_CLASSES = [
+    ("example-contradicts-shapes", lambda d, c, k: d.stage == "example"),
+    ("dce-drops-batchnorm-update", lambda d, c, k: d.kind == "buffers differ after forward"),
+    ("dead-code", lambda d, c, k: d.kind.endswith("(in dead code)")),
+    ("optional-inputs-unchecked", lambda d, c, k: _breaks_optional_input(c, k)),
+    ("sub-block-len-name", lambda d, c, k: _foreign_len(c)),
+    ("aliased-reduction-dims", lambda d, c, k: "appears multiple times" in d.detail),
+    ("non-bool-mask", lambda d, c, k: "boolean" in d.detail and "mask" in d.detail),
+    ("softmax-layer-dim", lambda d, c, k: _generated_failed(d) and "Dimension out of range" in d.detail
+     and "softmax(dim" in c.source),
+    ("masked-fill-shape", lambda d, c, k: d.kind == "output shape is not the inferred one" and "masked_fill" in c.source),
+    ("require-in-if", lambda d, c, k: d.stage == "init" and _require_in_if(d, c)),
+    ("let-in-if", lambda d, c, k: d.stage == "init" and ("interpreter: ran" in d.detail or "forward ran)" in d.detail)
+     and re.search(r"^ {8,}let ", c.source, re.MULTILINE)),
+    ("sqrt-of-negative", lambda d, c, k: re.search(r"Complex|square root of a negative|not a real number", d.detail)),
+    ("single-position-norm", lambda d, c, k: "Expected more than 1" in d.detail),
+    ("check-divides-by-zero", lambda d, c, k: d.kind == "generated raised ZeroDivisionError"
+     and "integer modulo by zero; interpreter" in d.detail and "interpreter: ZeroDivisionError" not in d.detail),
+    ("zero-size-inputs", lambda d, c, k: _zero_sized(k) and d.kind != "values differ"),
+    ("nonpositive-arguments", lambda d, c, k: (_generated_failed(d) or "generated refused" in d.kind)
+     and _nonpositive_arguments(k)),
+    ("scalar-canonical-form", lambda d, c, k: d.kind in ("values differ", "interpreter refused, generated ran",
+                                                         "generated raised ZeroDivisionError")
+     and _scalar_disagreement(c, k)),
+    ("scalar-division-by-zero", lambda d, c, k: d.kind == "generated raised ZeroDivisionError"),
+    ("scalar-precedence", lambda d, c, k: d.kind == "values differ" or (
+        d.kind == "interpreter refused, generated ran" and "ZeroDivisionError" in d.detail)),
+    ("size-1-broadcast-rejected", lambda d, c, k: d.kind == "generated refused, interpreter ran" and (re.search(
+        r"broadcast|= 1 (and|to be divisible)|and \S+ = 1\b", d.detail) or _broadcast_of_one(c, k))),
+    ("opaque-join", lambda d, c, k: bool(getattr(c.ir, "opaque", None))),
+    ("guarded-init-check", lambda d, c, k: d.stage == "init" and d.kind == "generated refused, interpreter ran"
+     and re.search(r"^ {8}layer ", c.source, re.MULTILINE)),
+]
+
+
+def classify(disagreement: Disagreement, compiled: Compiled, case: Case) -> str | None:
+    for name, predicate in _CLASSES:
+        try:
+            if predicate(disagreement, compiled, case):
+                return name
+        except Exception:  # noqa: BLE001 - a predicate that cannot tell does not match
+            continue
+    return None
+
+
+def is_open(disagreement: Disagreement, compiled: Compiled, case: Case) -> bool:
+    return classify(disagreement, compiled, case) in OPEN

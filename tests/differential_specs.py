@@ -1,0 +1,363 @@
+"""Random specs and cases for the differential tests (tests/test_differential.py,
+scripts/differential.py).
+
+`generate(ch)` extends the fuzzer's block generator (tests/fuzzing.py: ops, layers,
+rearranges, chunks, broadcasting, `if flag:` joins) with what the language has beyond
+it: `if`/`else` on arguments with `let`, `require` and layers inside, optional inputs
+(multiplied in, or boolean masks for masked_fill), list arguments with layer lists, blocks
+used as layers (with list arguments, their own `if`s and optional inputs), and scalar
+arithmetic (`//`, `%`, `**`, `sqrt`, unary minus, max/min, len, input sizes) mixed with
+tensors; also the forms that reach known trouble (an axis named twice in a reduction, a
+softmax layer's axis, a mask of floats, `example(...)` lines, some with a wrong size).
+It returns the spec and its *nominal* configuration (every argument, every input size),
+from which tests/differential_cases.py draws the cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .fuzzing import SIZES, GenTensor, SpecGenerator
+
+LISTS = [[1, 3], [1], [3, 5, 1], [2, 2], [1, 1, 1]]
+
+
+@dataclass
+class GeneratedSpec:
+    source: str
+    args: dict  # every argument's nominal value
+    dims: dict  # every new size symbol's nominal value (optional inputs' too)
+    optional_present: set = field(default_factory=set)  # optional inputs given in the nominal case
+
+
+class DiffSpecGenerator(SpecGenerator):
+    def __init__(self, ch):
+        super().__init__(ch)
+        self.bad_rate = 0.0 if ch.chance(0.7) else 0.04
+        self.list_args: dict[str, list] = {}
+        self.blocks: list[str] = []
+        self.dim_names: list[str] = []
+        self.optional: list[tuple[str, str, GenTensor]] = []  # (name, "mask" | "weights", tensor it fits)
+        self.masks: list[tuple[str, GenTensor]] = []  # required boolean inputs
+
+    # ------------------------------------------------------------------ scalars
+    def scalar_leaf(self) -> str:
+        ch = self.ch
+        options = ["1", "2", "3", "5", "0.5", "2.5"] + list(self.int_args) * 2 + list(self.lets)
+        options += list(self.float_args) + [f"len({n})" for n in self.list_args] + self.dim_names
+        return ch.choice(options)
+
+    def scalar_expr(self, depth: int = 0) -> str:
+        ch = self.ch
+        if depth >= 2 or ch.chance(0.35):
+            return self.scalar_leaf()
+        kind = ch.choice(["+", "-", "*", "/", "//", "%", "**", "sqrt", "neg", "max", "min"])
+        left = self.scalar_expr(depth + 1)
+        if kind == "**":
+            return f"({left}) ** {ch.choice(['2', '3', '0.5'])}"
+        if kind == "sqrt":
+            return f"sqrt({left})"
+        if kind == "neg":
+            return f"-({left})"
+        right = self.scalar_expr(depth + 1)
+        if kind in ("max", "min"):
+            return f"{kind}({left}, {right})"
+        return f"({left}) {kind} ({right})"
+
+    def op_scalar_mix(self):
+        x = self.pick()
+        ch = self.ch
+        s = self.scalar_expr()
+        form = ch.choice(["{x} * ({s})", "({s}) - {x}", "{x} / ({s})", "{x} + ({s}) * {x}", "-{x} * ({s})",
+                          "{x} ** 2 + ({s})", "({s}) * -{x}"])
+        return self.assign(form.format(x=x.name, s=s), x.shape)
+
+    # ------------------------------------------------------------------ if on arguments
+    def condition(self) -> str:
+        ch = self.ch
+        options = []
+        for name in self.int_args:
+            options += [f"{name} > {ch.choice([1, 2, 3])}", f"{name} % 2 == 0", f"{name} >= {name}"]
+        if "flag" in self.bool_args:
+            options += ["flag", "not flag"] + [f"flag and {n} > 1" for n in self.int_args]
+        options += [f"len({n}) > 1" for n in self.list_args]
+        return ch.choice(options) if options else ""
+
+    def op_if_arg(self):
+        condition = self.condition()
+        x = self.pick(min_rank=1)
+        if not condition or x is None:
+            return None
+        ch = self.ch
+        name = self.fresh()
+        d = self.size_text(x.shape[-1], allow_bad=False)
+        lines = [f"if {condition}:"]
+        if ch.chance(0.6) and self.int_args:
+            let, up, down = self.fresh("e"), self.fresh("fc"), self.fresh("fc")
+            arg = ch.choice(sorted(self.int_args))
+            value = ch.choice([f"{arg} * 2", f"{arg} - 1", f"{arg} // 2", f"12 // ({arg} - 1)", f"{arg} * 2 - 3"])
+            lines.append(f"    let {let} = {value}")
+            if ch.chance(0.6):
+                lines.append(f"    require {let} >= {ch.choice([0, 1])}, \"{let} must be positive here\"")
+            if ch.chance(0.25):
+                lines.append(f"    require {arg} % 2 == 0, \"{arg} must be even here\"")
+            lines += [f"    layer {up} = linear({d}, {let})", f"    layer {down} = linear({let}, {d})",
+                      f"    {name} = {down}({ch.choice(['relu', 'tanh', 'sigmoid'])}({up}({x.name})))"]
+        else:
+            lines.append(f"    {name} = {x.name} * ({self.scalar_expr()})")
+        if self.bad() and len(x.shape) >= 2:  # a join of different shapes (opaque size)
+            lines += ["else:", f"    {name} = mean({x.name}, dim=-1, keepdim=true)"]
+        elif ch.chance(0.2):
+            lines += ["else:", f"    {name} = {x.name}"]
+        else:
+            lines += ["else:", f"    {name} = {ch.choice(['sigmoid', 'exp', 'abs'])}({x.name}) - ({self.scalar_expr()})"]
+        for line in lines:
+            self.emit(line)
+        tensor = GenTensor(name, x.shape)
+        self.env.append(tensor)
+        return tensor
+
+    # ------------------------------------------------------------------ optional inputs and masks
+    def op_optional_use(self):
+        if not self.optional:
+            return None
+        ch = self.ch
+        name, kind, like = ch.choice(self.optional)
+        same = [t for t in self.env if t.shape == like.shape]
+        target = same[-1] if same and ch.chance(0.7) else like
+        result = self.fresh()
+        if kind == "mask":
+            value = ch.choice(["-inf", "0.5", "-1e4", "0"] + list(self.int_args))
+            body = f"masked_fill({target.name}, {name}, {value})"
+        else:
+            body = ch.choice([f"{target.name} * {name}", f"{target.name} + {name}", f"{name} - {target.name}"])
+        self.emit(f"if {name}:")
+        self.emit(f"    {result} = {body}")
+        self.emit("else:")
+        self.emit(f"    {result} = {target.name}" if ch.chance(0.5) else f"    {result} = {target.name} * 2")
+        tensor = GenTensor(result, like.shape)
+        self.env.append(tensor)
+        return tensor
+
+    def op_required_mask(self):
+        if not self.masks:
+            return None
+        name, like = self.ch.choice(self.masks)
+        same = [t for t in self.env if t.shape == like.shape]
+        target = same[-1] if same else like
+        return self.assign(f"masked_fill({target.name}, {name}, {self.ch.choice(['-inf', '1.5', '0'])})", like.shape)
+
+    def op_aliased_reduce(self):
+        if not self.ch.chance(0.3):  # it fails every case of its spec: rarely, not to hide the others
+            return None
+        x = self.pick(min_rank=2)
+        if x is None:
+            return None
+        rank = len(x.shape)
+        axis = self.ch.int(0, rank - 1)
+        fn = self.ch.choice(["sum", "mean", "max", "std"])
+        shape = tuple(d for i, d in enumerate(x.shape) if i != axis)
+        return self.assign(f"{fn}({x.name}, dim=[{axis}, {axis - rank}])", shape)
+
+    def op_softmax_layer(self):
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        rank = len(x.shape)
+        layer = self.fresh("sm")
+        dim = self.ch.int(-rank, rank - 1) if self.ch.chance(0.8) else self.ch.choice([rank, -rank - 1])
+        self.emit(f"layer {layer} = softmax(dim={dim})")
+        return self.assign(f"{layer}({x.name})", x.shape)
+
+    def op_float_mask(self):
+        if not self.ch.chance(0.3):  # it fails every case of its spec: rarely, not to hide the others
+            return None
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        mask = self.ch.choice([f"sigmoid({x.name})", f"relu({x.name})"] + [m for m, _ in self.masks])
+        return self.assign(f"masked_fill({x.name}, {mask}, 0)", x.shape)
+
+    # ------------------------------------------------------------------ layer lists and sub-blocks
+    def list_text(self) -> str | None:
+        return self.ch.choice(sorted(self.list_args)) if self.list_args else None
+
+    def op_layer_list(self):
+        iterable = self.list_text()
+        x = self.pick(min_rank=1)
+        if iterable is None or x is None:
+            return None
+        ch = self.ch
+        layer = self.fresh("fcs")
+        d = self.size_text(x.shape[-1], allow_bad=False)
+        self.emit(f"layer {layer} = [linear({d}, {d}{ch.choice(['', ', bias=false'])}) for k in {iterable}]")
+        length = len(self.list_args[iterable])
+        if ch.chance(0.3):
+            return self.assign(f"cat([f({x.name}) for f in {layer}], dim=-1)", x.shape[:-1] + (x.shape[-1] * length,))
+        reduce = ch.choice(["sum", "mean", "max"])
+        return self.assign(f"{reduce}(stack([f({x.name}) for f in {layer}], dim=0), dim=0)", x.shape)
+
+    def op_sub_block(self):
+        x = self.pick(min_rank=2)
+        if x is None:
+            return None
+        ch = self.ch
+        index = len(self.blocks) + 1
+        name = f"Sub{index}"
+        dims = [f"s{i}" for i in range(len(x.shape) - 1)]
+        d = self.size_text(x.shape[-1], allow_bad=False)
+        template = ch.choice(["stack", "mlp", "gate"] if len(x.shape) == 4 else ["stack", "mlp"])
+        layer = self.fresh("sub")
+        if template == "stack":
+            guard = "    require len(ks) >= 1, \"needs a layer\"\n" if ch.chance(0.5) else ""
+            tail = ch.choice(["sum(y, dim=0) / len(ks)", "mean(y, dim=0)", "sum(y, dim=0) * (len(ks) // 2 + 1)",
+                              "cat([f(x) for f in fcs], dim=-1)"])
+            default = ch.choice(LISTS)
+            self.blocks.append(
+                f"block {name}(d: int, ks: list[int] = {default}):\n"
+                f"    input x: [{', '.join(dims + ['d'])}]\n{guard}"
+                f"    layer fcs = [linear(d, d, bias=false) for k in ks]\n"
+                f"    y = stack([f(x) for f in fcs], dim=0)\n"
+                f"    return {tail}\n")
+            given = self.list_text() if self.list_args and ch.chance(0.7) else None
+            self.emit(f"layer {layer} = {name}({d}{', ' + given if given else ''})")
+            length = len(self.list_args[given]) if given else len(default)
+            shape = x.shape[:-1] + (x.shape[-1] * length,) if tail.startswith("cat") else x.shape
+            return self.assign(f"{layer}({x.name})", shape)
+        if template == "mlp":
+            optional = ch.chance(0.4)
+            self.blocks.append(
+                f"block {name}(d: int, m: int = 2):\n"
+                f"    input x: [{', '.join(dims + ['d'])}]\n"
+                + (f"    input w: [{', '.join(dims + ['d'])}] = None\n" if optional else "")
+                + "    if m > 1:\n        let e = d * m\n        layer up = linear(d, e)\n"
+                "        layer down = linear(e, d)\n        y = down(relu(up(x)))\n"
+                "    else:\n        y = x * (m + 1)\n"
+                + ("    if w:\n        y = y * w\n" if optional else "")
+                + "    return y\n")
+            m = ch.choice(["2", "1", "0", "-1"] + list(self.int_args))
+            self.emit(f"layer {layer} = {name}({d}, {m})")
+            twice = optional and ch.chance(0.5)
+            return self.assign(f"{layer}({x.name}, {x.name})" if twice else f"{layer}({x.name})", x.shape)
+        # gate: a conv per kernel size over a (b, c, h, w) map
+        odd = "    require all([k % 2 == 1 for k in ks]), \"odd kernels keep the size\"\n" if ch.chance(0.8) else ""
+        self.blocks.append(
+            f"block {name}(c: int, ks: list[int] = [1, 3]):\n"
+            "    input x: [b, c, h, w]\n" + odd +
+            "    layer convs = [conv2d(c, c, k, padding=k // 2) for k in ks]\n"
+            "    return x * sigmoid(sum(stack([conv(x) for conv in convs], dim=0), dim=0))\n")
+        given = f", {self.list_text()}" if self.list_args and ch.chance(0.6) else ""
+        self.emit(f"layer {layer} = {name}({self.size_text(x.shape[1], allow_bad=False)}{given})")
+        return self.assign(f"{layer}({x.name})", x.shape)
+
+    OPS = SpecGenerator.OPS + ["op_scalar_mix", "op_scalar_mix", "op_if_arg", "op_if_arg", "op_optional_use",
+                               "op_optional_use", "op_required_mask", "op_layer_list", "op_sub_block",
+                               "op_sub_block", "op_aliased_reduce", "op_softmax_layer", "op_float_mask"]
+
+    # ------------------------------------------------------------------ the file
+    def generate_spec(self) -> GeneratedSpec:
+        ch = self.ch
+        header, args = [], {}
+        for name in ["a", "k", "g", "r"][: ch.int(1, 4)]:
+            value = ch.choice(SIZES)
+            self.int_args[name] = args[name] = value
+            header.append(f"{name}: int = {value}" if ch.chance(0.6) else f"{name}: int")
+        if ch.chance(0.45):
+            self.list_args["ks"] = args["ks"] = list(ch.choice(LISTS))
+            header.append(f"ks: list[int] = {args['ks']}")
+        if ch.chance(0.3):
+            self.float_args["p"] = args["p"] = ch.choice([0.1, 0.5, 2.0])
+            header.append(f"p: float = {args['p']}")
+        if ch.chance(0.4):
+            self.bool_args["flag"] = args["flag"] = ch.chance(0.5)
+            header.append(f"flag: bool = {'true' if args['flag'] else 'false'}")
+        # Arguments without a default come first (as in Python).
+        header.sort(key=lambda h: "=" in h)
+        dims = self._inputs()
+        present = self._optional_inputs(dims)
+        if ch.chance(0.3):
+            self._example(args, dims)
+        if ch.chance(0.3):
+            self.emit(f"require {ch.choice(sorted(self.int_args))} >= 1")
+        for _ in range(ch.int(2, 7)):
+            getattr(self, ch.choice(self.OPS))()
+        outputs = [self.env[-1]]
+        if ch.chance(0.1) and len(self.env) > 1:
+            outputs.append(ch.choice(self.env[:-1]))
+        self.emit(f"return {', '.join(t.name for t in outputs)}")
+        main = f"block Fuzz({', '.join(header)}):\n" + "\n".join(self.lines) + "\n"
+        return GeneratedSpec("\n".join(self.blocks + [main]), args, dims, present)
+
+    def _example(self, args: dict, dims: dict) -> None:
+        """An example line: the nominal configuration, sometimes with one size wrong."""
+        ch = self.ch
+        items = [f"{name}={str(value).lower() if isinstance(value, bool) else value}" for name, value in args.items()]
+        for tensor in self.env:
+            shape = list(tensor.shape)
+            if ch.chance(0.15):
+                shape[ch.int(0, len(shape) - 1)] += 1
+            items.append(f"{tensor.name}={shape}")
+        items += [f"{name}={list(like.shape)}" for name, like in self.masks]
+        self.lines.append(f"    example({', '.join(items)})")
+
+    def _inputs(self) -> dict:
+        ch = self.ch
+        dims: dict[str, int] = {}
+        for index in range(1 if ch.chance(0.7) else 2):
+            rank = ch.choice([2, 3, 3, 4, 4])
+            names = {2: ["b", "d"], 3: ["b", "n", "d"], 4: ["b", "c", "h", "w"]}[rank]
+            if index and ch.chance(0.5):
+                names = [f"{n}2" if i and ch.chance(0.5) else n for i, n in enumerate(names)]
+            written, shape = [], []
+            for axis, dim in enumerate(names):
+                if dim in dims:
+                    value = dims[dim]
+                    written.append(dim)
+                elif axis and ch.chance(0.25):
+                    arg = ch.choice(sorted(self.int_args))
+                    value = self.int_args[arg]
+                    written.append(arg)
+                else:
+                    value = ch.choice(SIZES[1:]) if axis else ch.choice([1, 2, 3])
+                    dims[dim] = value
+                    written.append(dim)
+                    self.dim_names.append(dim)
+                shape.append(value)
+            name = ["x", "y"][index]
+            self.env.append(GenTensor(name, tuple(shape)))
+            self.lines.append(f"    input {name}: [{', '.join(written)}]")
+            self._written = getattr(self, "_written", {})
+            self._written[name] = written
+        if ch.chance(0.12):
+            like = self.env[0]
+            self.masks.append(("mask", like))
+            self.lines.append(f"    input mask: [{', '.join(self._written[like.name])}]")
+        return dims
+
+    def _optional_inputs(self, dims: dict) -> set:
+        ch = self.ch
+        present = set()
+        for index in range(ch.choice([0, 0, 1, 1, 2])):
+            like = self.env[0]
+            kind = ch.choice(["mask", "weights"])
+            name = f"{kind[0]}{index}"
+            written = []
+            for axis, token in enumerate(self._written[like.name]):
+                roll = ch.int(0, 9)
+                if roll == 0:
+                    written.append("1")  # broadcast along this axis
+                elif roll == 1:
+                    fresh = f"o{index}{axis}"
+                    dims[fresh] = like.shape[axis]
+                    written.append(fresh)
+                else:
+                    written.append(token)
+            self.optional.append((name, kind, like))
+            self.lines.append(f"    input {name}: [{', '.join(written)}] = None")
+            if ch.chance(0.6):
+                present.add(name)
+        return present
+
+
+def generate(ch) -> GeneratedSpec:
+    return DiffSpecGenerator(ch).generate_spec()

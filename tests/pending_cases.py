@@ -1,0 +1,215 @@
+"""Cases of the catalogue rows that have a hand-written reference but no spec yet.
+
+Same format as ``CASES`` in ``tests/mechanisms.py``; the stem is the spec the row is
+waiting for (``specs/<stem>.attn``), the class the one that spec must generate. The
+references are tested on their own already (tests/test_references.py,
+tests/test_catalogue_*.py). When a spec lands, move ALL its rows into ``CASES`` (with the
+reference's import): its equivalence tests then switch on.
+``tests/test_catalogue_references.py::test_pending_rows_have_no_spec`` fails while a
+stem has a spec and rows still here.
+
+The first row of every (stem, class) is the INTERFACES.md example where INTERFACES.md
+has one (CoAtNet at another image size, see its row);
+the others cover the constructor's branches, non-square maps, odd batches and the
+configurations where the published code is wrong.
+"""
+
+from __future__ import annotations
+
+from .cases import Case, Extra, mask_weights
+from .references.aft_variants import AFTFull, AFTLocal, AFTSimple
+from .references.bam import BAMBlock
+from .references.cbam_res import CBAtten_Res, ChannelAttention, SpatialAttention
+from .references.coatnet import CoAtNet
+from .references.coord_attention import CoordAtt
+from .references.cot import CoTAttention
+from .references.danet import DAModule
+from .references.eca import ECAAttention
+from .references.gfnet import Block, GlobalFilter
+from .references.halo import HaloAttention
+from .references.infini_attention import InfiniAttention
+from .references.mha import MultiHeadAttention
+from .references.mobilevit_attention import MobileViTAttention
+from .references.mobilevitv2_attention import MobileViTv2Attention
+from .references.muse import MUSEAttention
+from .references.non_local import NonLocalBlockND
+from .references.outlook import OutlookAttention
+from .references.outlook_volo import OutlookAttention as VOLOOutlookAttention
+from .references.parnet_attention import ParNetAttention
+from .references.polarized_self_attention import (
+    ParallelPolarizedSelfAttention,
+    SequentialPolarizedSelfAttention,
+)
+from .references.psa import PSA
+from .references.residual_attention import ResidualAttention
+from .references.s2_attention import S2Attention
+from .references.se_layer import SELayer
+from .references.self_attn import Self_Attn_Channel, Self_Attn_Spatial
+from .references.simplified_sdpa import SimplifiedScaledDotProductAttention
+from .references.ske_conv import SKEConv
+from .references.triplet_attention import TripletAttention
+from .references.ufo_attention import UFOAttention
+from .references.vip import WeightedPermuteMLP
+
+QKV49 = {"queries": (2, 49, 64), "keys": (2, 49, 64), "values": (2, 49, 64)}
+QKV30 = {"queries": (2, 49, 64), "keys": (2, 30, 64), "values": (2, 30, 64)}
+X64 = {"x": (2, 64, 7, 7)}
+
+# A table: one row per case reads better than black's layout.
+# fmt: off
+PENDING_CASES: list[Case] = [
+    # --- 2D maps in, 2D maps out
+    Case("residual_attention", "residual_attention", "ResidualAttention", ResidualAttention,
+         dict(channel=64, num_class=10, la=0.2), X64, (2, 10)),
+    Case("residual_attention-nonsquare", "residual_attention", "ResidualAttention", ResidualAttention,
+         dict(channel=32, num_class=5, la=0.5), {"x": (3, 32, 6, 5)}, (3, 5)),
+    Case("bam", "bam", "BAMBlock", BAMBlock, dict(channel=64, reduction=16, dia_val=1),
+         {"x": (2, 64, 9, 9)}, (2, 64, 9, 9)),
+    # dia_val=2 at 9x9: the published padding shrinks the map to 3x3 and fails
+    Case("bam-dia2", "bam", "BAMBlock", BAMBlock, dict(channel=32, reduction=8, dia_val=2),
+         {"x": (3, 32, 9, 8)}, (3, 32, 9, 8)),
+    Case("eca", "eca", "ECAAttention", ECAAttention, dict(kernel_size=3), X64, (2, 64, 7, 7)),
+    Case("eca-k5-nonsquare", "eca", "ECAAttention", ECAAttention, dict(kernel_size=5),
+         {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    Case("danet", "danet", "DAModule", DAModule, dict(d_model=64, kernel_size=3, H=7, W=7),
+         {"input": (2, 64, 7, 7)}, (2, 64, 7, 7)),
+    Case("danet-k5-nonsquare", "danet", "DAModule", DAModule, dict(d_model=32, kernel_size=5, H=6, W=5),
+         {"input": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    Case("psa", "psa", "PSA", PSA, dict(channel=64, reduction=4), X64, (2, 64, 7, 7)),
+    Case("psa-s2-nonsquare", "psa", "PSA", PSA, dict(channel=32, reduction=2, S=2), {"x": (3, 32, 6, 5)},
+         (3, 32, 6, 5)),
+    Case("polarized_self_attention-sequential", "polarized_self_attention",
+         "SequentialPolarizedSelfAttention", SequentialPolarizedSelfAttention, dict(channel=64), X64,
+         (2, 64, 7, 7)),
+    Case("polarized_self_attention-parallel", "polarized_self_attention", "ParallelPolarizedSelfAttention",
+         ParallelPolarizedSelfAttention, dict(channel=64), X64, (2, 64, 7, 7)),
+    Case("polarized_self_attention-parallel-nonsquare", "polarized_self_attention",
+         "ParallelPolarizedSelfAttention", ParallelPolarizedSelfAttention, dict(channel=32),
+         {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    Case("cot", "cot", "CoTAttention", CoTAttention, dict(dim=64, kernel_size=3), X64, (2, 64, 7, 7)),
+    Case("cot-k5-nonsquare", "cot", "CoTAttention", CoTAttention, dict(dim=32, kernel_size=5),
+         {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    Case("s2_attention", "s2_attention", "S2Attention", S2Attention, dict(channels=64), X64,
+         (2, 64, 7, 7)),
+    Case("s2_attention-nonsquare", "s2_attention", "S2Attention", S2Attention, dict(channels=32),
+         {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    Case("triplet_attention", "triplet_attention", "TripletAttention", TripletAttention, dict(), X64,
+         (2, 64, 7, 7)),
+    Case("triplet_attention-nospatial", "triplet_attention", "TripletAttention", TripletAttention,
+         dict(no_spatial=True), {"x": (3, 16, 6, 5)}, (3, 16, 6, 5)),
+    Case("coord_attention", "coord_attention", "CoordAtt", CoordAtt, dict(inp=64, oup=64, reduction=32),
+         {"x": (2, 64, 12, 10)}, (2, 64, 12, 10)),
+    Case("mobilevit_attention", "mobilevit_attention", "MobileViTAttention", MobileViTAttention,
+         dict(in_channel=3, dim=64, kernel_size=3, patch_size=7), {"x": (2, 3, 14, 14)}, (2, 3, 14, 14)),
+    Case("mobilevit_attention-p2-nonsquare", "mobilevit_attention", "MobileViTAttention", MobileViTAttention,
+         dict(in_channel=3, dim=16, kernel_size=3, patch_size=2), {"x": (3, 3, 4, 6)}, (3, 3, 4, 6)),
+    Case("parnet_attention", "parnet_attention", "ParNetAttention", ParNetAttention, dict(channel=64), X64,
+         (2, 64, 7, 7)),
+    Case("halo", "halo", "HaloAttention", HaloAttention,
+         dict(dim=64, block_size=2, halo_size=1, dim_head=16, heads=4), {"x": (2, 64, 8, 8)},
+         (2, 64, 8, 8)),
+    Case("halo-b4-h2-nonsquare", "halo", "HaloAttention", HaloAttention,
+         dict(dim=32, block_size=4, halo_size=2, dim_head=8, heads=2), {"x": (2, 32, 8, 12)},
+         (2, 32, 8, 12)),
+    # image_size only sets MBConv's static padding (same state_dict as INTERFACES.md's
+    # image_size=64); 32 keeps the row cheap. The 64 example runs in test_catalogue_references.
+    Case("coatnet", "coatnet", "CoAtNet", CoAtNet, dict(in_ch=3, image_size=32), {"x": (2, 3, 32, 32)},
+         (2, 768, 2, 2)),
+    Case("coatnet-small", "coatnet", "CoAtNet", CoAtNet,
+         dict(in_ch=3, image_size=32, out_chs=[16, 24, 32, 48, 64]), {"x": (3, 3, 32, 32)}, (3, 64, 2, 2)),
+    # --- channels-last maps
+    Case("outlook", "outlook", "OutlookAttention", OutlookAttention, dict(dim=64), {"x": (2, 14, 14, 64)},
+         (2, 14, 14, 64)),
+    # stride 2 and kernel 5: both crash with the published positional Unfold
+    Case("outlook-s2-h2", "outlook", "OutlookAttention", OutlookAttention,
+         dict(dim=64, num_heads=2, stride=2), {"x": (2, 14, 13, 64)}, (2, 14, 13, 64)),
+    Case("outlook-k5", "outlook", "OutlookAttention", OutlookAttention,
+         dict(dim=32, kernel_size=5, padding=2), {"x": (2, 7, 9, 32)}, (2, 7, 9, 32)),
+    Case("outlook_volo", "outlook_volo", "OutlookAttention", VOLOOutlookAttention,
+         dict(dim=64, num_heads=2), {"x": (2, 14, 14, 64)}, (2, 14, 14, 64)),
+    Case("outlook_volo-s2-scale", "outlook_volo", "OutlookAttention", VOLOOutlookAttention,
+         dict(dim=32, num_heads=4, stride=2, qk_scale=0.3), {"x": (2, 9, 8, 32)}, (2, 9, 8, 32)),
+    Case("vip", "vip", "WeightedPermuteMLP", WeightedPermuteMLP, dict(dim=64, seg_dim=8),
+         {"x": (2, 8, 8, 64)}, (2, 8, 8, 64)),
+    Case("vip-bias", "vip", "WeightedPermuteMLP", WeightedPermuteMLP,
+         dict(dim=48, seg_dim=4, qkv_bias=True), {"x": (3, 4, 4, 48)}, (3, 4, 4, 48)),
+    # --- token sequences
+    Case("simplified_sdpa", "simplified_sdpa", "SimplifiedScaledDotProductAttention",
+         SimplifiedScaledDotProductAttention, dict(d_model=64, h=4), QKV49, (2, 49, 64)),
+    Case("simplified_sdpa-nk30-mask-weights", "simplified_sdpa", "SimplifiedScaledDotProductAttention",
+         SimplifiedScaledDotProductAttention, dict(d_model=64, h=4), QKV30, (2, 49, 64),
+         extras=mask_weights((2, 4, 49, 30))),
+    Case("muse", "muse", "MUSEAttention", MUSEAttention, dict(d_model=64, d_k=16, d_v=16, h=4), QKV49,
+         (2, 49, 64)),
+    Case("muse-dk8-mask-weights", "muse", "MUSEAttention", MUSEAttention,
+         dict(d_model=64, d_k=8, d_v=16, h=4), QKV49, (2, 49, 64), extras=mask_weights((2, 4, 49, 49))),
+    Case("ufo_attention", "ufo_attention", "UFOAttention", UFOAttention,
+         dict(d_model=64, d_k=16, d_v=16, h=4), QKV49, (2, 49, 64)),
+    Case("ufo_attention-nk30-dv8", "ufo_attention", "UFOAttention", UFOAttention,
+         dict(d_model=64, d_k=16, d_v=8, h=4), QKV30, (2, 49, 64)),
+    Case("mobilevitv2_attention", "mobilevitv2_attention", "MobileViTv2Attention", MobileViTv2Attention,
+         dict(d_model=64), {"input": (2, 49, 64)}, (2, 49, 64)),
+    Case("aft_variants-full", "aft_variants", "AFTFull", AFTFull,
+         dict(max_seqlen=49, dim=64, hidden_dim=32), {"x": (2, 49, 64)}, (2, 49, 64)),
+    Case("aft_variants-full-short", "aft_variants", "AFTFull", AFTFull,
+         dict(max_seqlen=49, dim=64, hidden_dim=32), {"x": (3, 30, 64)}, (3, 30, 64)),
+    Case("aft_variants-simple", "aft_variants", "AFTSimple", AFTSimple,
+         dict(max_seqlen=49, dim=64, hidden_dim=32), {"x": (2, 49, 64)}, (2, 49, 64)),
+    Case("aft_variants-local", "aft_variants", "AFTLocal", AFTLocal,
+         dict(max_seqlen=49, dim=64, hidden_dim=32, s=8), {"x": (2, 40, 64)}, (2, 40, 64)),
+    Case("gfnet-filter", "gfnet", "GlobalFilter", GlobalFilter, dict(dim=64, h=7, w=4), {"x": (2, 49, 64)},
+         (2, 49, 64)),
+    Case("gfnet-filter-even", "gfnet", "GlobalFilter", GlobalFilter, dict(dim=32, h=8, w=5),
+         {"x": (3, 64, 32)}, (3, 64, 32)),
+    Case("gfnet-block", "gfnet", "Block", Block, dict(dim=64, h=7, w=4), {"x": (2, 49, 64)}, (2, 49, 64)),
+    Case("infini_attention", "infini_attention", "InfiniAttention", InfiniAttention,
+         dict(d_model=64, d_k=16, d_v=16, h=4, segment_len=8), {"x": (2, 32, 64)}, (2, 32, 64)),
+    Case("infini_attention-delta", "infini_attention", "InfiniAttention", InfiniAttention,
+         dict(d_model=64, d_k=8, d_v=16, h=4, segment_len=6, delta_rule=True), {"x": (3, 24, 64)},
+         (3, 24, 64)),
+    Case("mha", "mha", "MultiHeadAttention", MultiHeadAttention, dict(d_model=64, num_heads=4),
+         {"Q": (2, 49, 64), "K": (2, 30, 64), "V": (2, 30, 64)}, ((2, 49, 64), (2, 4, 49, 30))),
+    Case("mha-mask", "mha", "MultiHeadAttention", MultiHeadAttention, dict(d_model=64, num_heads=4),
+         {"Q": (2, 49, 64), "K": (2, 30, 64), "V": (2, 30, 64)}, ((2, 49, 64), (2, 4, 49, 30)),
+         extras={"mask": Extra("keep", (2, 1, 49, 30))}),
+    # --- seed 003
+    Case("se_layer", "se_layer", "SELayer", SELayer, dict(channel=8, reduction=2), {"x": (4, 8, 20, 20)},
+         (4, 8, 20, 20)),
+    Case("se_layer-channel-first", "se_layer", "SELayer", SELayer,
+         dict(channel=8, reduction=4, batch_first=False), {"x": (8, 3, 6, 5)}, (8, 3, 6, 5), batch_dim=1),
+    Case("cbam_res", "cbam_res", "CBAtten_Res", CBAtten_Res,
+         dict(in_channels=8, out_channels=16, reduction=2, stride=1), {"x": (4, 8, 20, 20)},
+         (4, 16, 20, 20)),
+    # kernel 5: the seed's pool padding fails
+    Case("cbam_res-k5-s2", "cbam_res", "CBAtten_Res", CBAtten_Res,
+         dict(in_channels=8, out_channels=16, kernel_size=5, stride=2, reduction=2), {"x": (3, 8, 12, 9)},
+         (3, 16, 6, 5)),
+    # batch_first=False: the seed's inner blocks attend over the wrong axis
+    Case("cbam_res-k7-channel-first", "cbam_res", "CBAtten_Res", CBAtten_Res,
+         dict(in_channels=8, out_channels=16, kernel_size=7, stride=2, reduction=2, batch_first=False,),
+         {"x": (8, 3, 11, 10)}, (16, 3, 6, 5), batch_dim=1),
+    Case("cbam_res-channel", "cbam_res", "ChannelAttention", ChannelAttention,
+         dict(in_channels=8, reduction=4), {"x": (3, 8, 6, 5)}, (3, 8, 6, 5)),
+    Case("cbam_res-spatial", "cbam_res", "SpatialAttention", SpatialAttention, dict(kernel_size=7),
+         {"x": (3, 8, 6, 5)}, (3, 8, 6, 5)),
+    Case("ske_conv", "ske_conv", "SKEConv", SKEConv, dict(in_channels=8, stride=2), {"x": (4, 8, 20, 20)},
+         (4, 8, 10, 10)),
+    Case("ske_conv-m3-channel-first", "ske_conv", "SKEConv", SKEConv,
+         dict(in_channels=16, M=3, G=4, L=8, batch_first=False), {"x": (16, 3, 9, 8)}, (16, 3, 9, 8),
+         batch_dim=1),
+    Case("self_attn-spatial", "self_attn", "Self_Attn_Spatial", Self_Attn_Spatial,
+         dict(in_dim=16, out_dim=4), {"x": (4, 16, 8, 8)}, ((4, 16, 8, 8), (4, 64, 64))),
+    Case("self_attn-channel", "self_attn", "Self_Attn_Channel", Self_Attn_Channel,
+         dict(in_dim=8, out_dim=8), {"x": (4, 8, 8, 8)}, ((4, 8, 8, 8), (4, 8, 8))),
+    Case("self_attn-channel-narrow", "self_attn", "Self_Attn_Channel", Self_Attn_Channel,
+         dict(in_dim=8, out_dim=4), {"x": (3, 8, 6, 5)}, ((3, 4, 6, 5), (3, 4, 4))),
+    Case("non_local", "non_local", "NonLocalBlockND", NonLocalBlockND,
+         dict(in_channels=16, inter_channels=8, dimension=2), {"x": (4, 16, 20, 20)}, (4, 16, 20, 20)),
+    Case("non_local-1d", "non_local", "NonLocalBlockND", NonLocalBlockND,
+         dict(in_channels=16, inter_channels=8, dimension=1), {"x": (3, 16, 20)}, (3, 16, 20)),
+    Case("non_local-3d", "non_local", "NonLocalBlockND", NonLocalBlockND,
+         dict(in_channels=16, inter_channels=8, dimension=3), {"x": (2, 16, 4, 6, 6)}, (2, 16, 4, 6, 6)),
+    Case("non_local-plain", "non_local", "NonLocalBlockND", NonLocalBlockND,
+         dict(in_channels=16, sub_sample=False, bn_layer=False), {"x": (3, 16, 6, 5)}, (3, 16, 6, 5)),
+]
+# fmt: on

@@ -1,0 +1,74 @@
+"""Realistic sizes for the benchmark (benchmarks/run.py --sizes realistic).
+
+The cases of tests/mechanisms.py use each spec's small example sizes, which keep the
+tests fast but say little about speed: at [2, 64, 7, 7] a forward pass is dominated by
+Python overhead. These rows use the sizes the blocks meet in real networks: feature
+maps of a ResNet stage ([8, 256, 28, 28]) and token sequences of a transformer layer
+([4, 1024, 512], and n = 2048 for the attention that fusion changes most). No test runs
+them (they take seconds each); the benchmark does.
+
+Where the published structure cannot run at the usual size the row says so: AFT_FULL's
+reference broadcasts a [n, b, n, d] tensor (8 GiB at n = 1024, d = 512), so it runs at
+196 tokens (14 x 14); SK's four full 3x3..7x7 convolutions at 256 channels cost tens of
+GFLOPs on a CPU, so it uses SKNet's grouped form (group = 32) with kernels 3 and 5.
+"""
+
+from __future__ import annotations
+
+from .cases import Case, mask_weights
+from .references.aft_full import AFT_FULL
+from .references.cbam import CBAMBlock
+from .references.double_attention import DoubleAttention
+from .references.efficient_attention import EfficientAttention
+from .references.emsa import EMSA
+from .references.external_attention import ExternalAttention
+from .references.sdpa import ScaledDotProductAttention
+from .references.se import SEAttention
+from .references.sge import SpatialGroupEnhance
+from .references.shuffle_attention import ShuffleAttention
+from .references.sk import SKAttention
+
+FMAP = (8, 256, 28, 28)
+SEQ = (4, 1024, 512)
+
+
+def _sdpa(n: int, extras: str = "") -> Case:
+    shape = (4, n, 512)
+    return Case(f"sdpa-n{n}" + (f"-{extras}" if extras else ""), "sdpa", "ScaledDotProductAttention",
+                ScaledDotProductAttention, dict(d_model=512, d_k=64, d_v=64, h=8),
+                {"queries": shape, "keys": shape, "values": shape}, shape,
+                extras=mask_weights((4, 8, n, n), extras) if extras else {})
+
+
+def _emsa(ratio: int, transform: bool, side: int = 32) -> Case:
+    shape = (4, side * side, 512)
+    return Case(f"emsa-n{side * side}-r{ratio}-t{int(transform)}", "emsa", "EMSA", EMSA,
+                dict(d_model=512, d_k=64, d_v=64, h=8, H=side, W=side, ratio=ratio, apply_transform=transform),
+                {"queries": shape, "keys": shape, "values": shape}, shape)
+
+
+REALISTIC_CASES: list[Case] = [
+    Case("sge-fmap", "sge", "SpatialGroupEnhance", SpatialGroupEnhance, dict(groups=32), {"x": FMAP}, FMAP),
+    Case("shuffle_attention-fmap", "shuffle_attention", "ShuffleAttention", ShuffleAttention,
+         dict(channel=256, G=8), {"x": FMAP}, FMAP),
+    Case("se-fmap", "se", "SEAttention", SEAttention, dict(channel=256, reduction=16), {"x": FMAP}, FMAP),
+    Case("cbam-fmap", "cbam", "CBAMBlock", CBAMBlock, dict(channel=256, reduction=16, kernel_size=7),
+         {"x": FMAP}, FMAP),
+    Case("sk-fmap", "sk", "SKAttention", SKAttention, dict(channel=256, kernels=[3, 5], reduction=16, group=32),
+         {"x": FMAP}, FMAP),
+    Case("double_attention-fmap", "double_attention", "DoubleAttention", DoubleAttention,
+         dict(in_channels=256, c_m=128, c_n=64, reconstruct=True), {"x": FMAP}, FMAP),
+    Case("efficient_attention-fmap", "efficient_attention", "EfficientAttention", EfficientAttention,
+         dict(in_channels=256, key_channels=128, head_count=8, value_channels=128), {"input_": FMAP}, FMAP),
+    Case("external_attention-seq", "external_attention", "ExternalAttention", ExternalAttention,
+         dict(d_model=512, S=64), {"queries": SEQ}, SEQ),
+    Case("aft_full-n196", "aft_full", "AFT_FULL", AFT_FULL, dict(d_model=256, n=196),
+         {"input": (4, 196, 256)}, (4, 196, 256)),
+    _sdpa(1024),
+    _sdpa(1024, "mask"),
+    _sdpa(2048),
+    _sdpa(1024, "weights"),
+    _emsa(ratio=1, transform=False),
+    _emsa(ratio=2, transform=False),
+    _emsa(ratio=2, transform=True),
+]

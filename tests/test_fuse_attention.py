@@ -1,0 +1,187 @@
+"""Attention fusion (attndsl/passes/fuse_attention.py): which forms become one
+`F.scaled_dot_product_attention` call, which stay plain, and that the fused module is
+the same function as the spec written out (float64, eval and training mode)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import torch
+
+import attndsl
+
+from .optimizing import assert_same_function, build, pair
+
+FUSED = "F.scaled_dot_product_attention("
+B, H, N, M, D, E = 2, 3, 5, 6, 8, 4
+
+HEAD = """block A(d: int = 8, scale: float = 0.3, p: float = 0.0, use: bool = false):
+    input q: [b, h, n, d]
+    input k: [b, h, m, d]
+    input v: [b, h, m, e]
+    input mask: bool[b, h, n, m]
+    input bias: [b, h, n, m]
+    input w: [b, h, n, m] = None
+    input maybe_mask: bool[b, h, n, m] = None
+    layer drop = dropout(p)
+"""
+
+
+def _spec(body: str) -> str:
+    return HEAD + "".join(f"    {line}\n" for line in textwrap.dedent(body).strip().splitlines())
+
+
+def _inputs(seed: int = 0, *, w: bool = False, maybe_mask: bool = False):
+    gen = torch.Generator().manual_seed(seed)
+    shape = (B, H, N, M)
+
+    def mask():
+        masked = torch.rand(shape, generator=gen) < 0.3
+        keep = torch.randint(M, shape[:-1], generator=gen)
+        return masked.scatter(-1, keep.unsqueeze(-1), False)  # no row is fully masked
+
+    args = [torch.randn(B, H, N, D, generator=gen, dtype=torch.float64),
+            torch.randn(B, H, M, D, generator=gen, dtype=torch.float64),
+            torch.randn(B, H, M, E, generator=gen, dtype=torch.float64),
+            mask(), torch.randn(shape, generator=gen, dtype=torch.float64)]
+    kwargs = {}
+    if w:
+        kwargs["w"] = 0.5 + torch.rand(shape, generator=gen, dtype=torch.float64)
+    if maybe_mask:
+        kwargs["maybe_mask"] = mask()
+    return args, kwargs
+
+
+def _compile(source: str, **options):
+    result = attndsl.compile_source(source, "a.attn", runtime_checks=False, **options)
+    assert result.ok, [d.message for d in result.diagnostics]
+    return result.code
+
+
+def _assert_same(source: str, ctor: dict | None = None, **inputs) -> str:
+    plain_cls = build(source, "A", optimize=False, path="a.attn", runtime_checks=False)
+    fast_cls = build(source, "A", optimize=True, path="a.attn", runtime_checks=False)
+    plain, fast = pair(plain_cls, fast_cls, ctor or {}, seed=3)
+    args, kwargs = _inputs(**inputs)
+    assert_same_function(plain, fast, args, kwargs, seed=3, what=source.splitlines()[-1].strip())
+    return _compile(source)
+
+
+# ----------------------------------------------------------------------------- what fuses
+
+SCALES = [
+    "softmax(q @ transpose(k, 2, 3) / sqrt(d), dim=-1) @ v",
+    "softmax(q @ transpose(k, 2, 3) * scale, dim=-1) @ v",
+    "softmax(q @ transpose(k, 2, 3) * 2 / 5 * scale, dim=3) @ v",
+    "softmax((q * scale) @ transpose(k, 2, 3), dim=-1) @ v",
+    "softmax((q / 3) @ transpose(k * 0.5, 2, 3), dim=-1) @ v",
+    "softmax(q @ transpose(k, 2, 3), dim=-1) @ v",
+]
+
+
+@pytest.mark.parametrize("expression", SCALES)
+def test_every_way_of_scaling_fuses_with_the_right_scale(expression):
+    # d = 8: SDPA's default scale would be 1/sqrt(8), which only the first form has.
+    code = _assert_same(_spec(f"return {expression}"))
+    assert FUSED in code, code
+    assert ".softmax(" not in code.split("def forward", 1)[1]
+
+
+def test_a_boolean_mask_is_negated_and_an_additive_mask_passed_as_is():
+    masked = _assert_same(_spec("""
+        att = masked_fill(q @ transpose(k, 2, 3) * scale, mask, -inf)
+        return softmax(att, dim=-1) @ v"""))
+    assert "attn_mask=~mask" in masked
+    additive = _assert_same(_spec("return softmax(q @ transpose(k, 2, 3) * scale + bias, dim=-1) @ v"))
+    assert "attn_mask=bias" in additive
+
+
+def test_an_optional_mask_is_passed_when_given():
+    source = _spec("""
+        att = q @ transpose(k, 2, 3) * scale
+        if maybe_mask:
+            att = masked_fill(att, maybe_mask, -inf)
+        return softmax(att, dim=-1) @ v""")
+    code = _assert_same(source, maybe_mask=True)
+    _assert_same(source, maybe_mask=False)
+    assert "attn_mask=None if maybe_mask is None else ~maybe_mask" in code
+    assert "if maybe_mask is not None:" not in code  # one call for both cases
+
+
+def test_dropout_between_softmax_and_v_is_the_layers_p_in_training_only():
+    source = _spec("return drop(softmax(q @ transpose(k, 2, 3) * scale, dim=-1)) @ v")
+    code = _assert_same(source)
+    assert "dropout_p=self.drop.p if self.drop.training else 0.0" in code
+    fast = build(source, "A", optimize=True, path="a.attn", runtime_checks=False)(p=0.9).double()
+    args, _ = _inputs()
+    with torch.no_grad():
+        fast.eval()
+        plain = torch.softmax(args[0] @ args[1].transpose(2, 3) * 0.3, dim=-1) @ args[2]
+        torch.testing.assert_close(fast(*args), plain, rtol=1e-12, atol=0)  # eval: no dropout
+        fast.train()
+        fast.drop.p = 1.0  # everything dropped: the output is exactly zero
+        assert torch.equal(fast(*args), torch.zeros(B, H, N, E, dtype=torch.float64))
+        fast.drop.p = 0.5
+        assert not torch.allclose(fast(*args), plain)  # some dropped, the rest scaled by 2
+
+
+def test_the_fused_call_names_the_spec_lines_it_replaces():
+    code = _compile(_spec("""
+        att = q @ transpose(k, 2, 3) * scale
+        att = softmax(att, dim=-1)
+        return att @ v"""))
+    line = next(l for l in code.splitlines() if "fused into one scaled_dot_product_attention" in l)
+    assert "a.attn:10-12" in line  # the spec's lines 10 to 12: the three statements above
+
+
+# ----------------------------------------------------------------------------- what does not
+
+PLAIN = {
+    "the weights are returned too": """
+        att = softmax(q @ transpose(k, 2, 3) * scale, dim=-1)
+        return att @ v, att""",
+    "a multiplicative weight": "return softmax(q @ transpose(k, 2, 3) * bias, dim=-1) @ v",
+    "a transform after the softmax": "return exp(softmax(q @ transpose(k, 2, 3), dim=-1)) @ v",
+    "a finite fill value": "return softmax(masked_fill(q @ transpose(k, 2, 3), mask, -1000), dim=-1) @ v",
+    "a softmax over another axis": "return softmax(q @ transpose(k, 2, 3), dim=2) @ v",
+    "a scale after the mask": "return softmax(masked_fill(q @ transpose(k, 2, 3), mask, -inf) * scale, dim=-1) @ v",
+    "two masks": "return softmax(masked_fill(q @ transpose(k, 2, 3), mask, -inf) + bias, dim=-1) @ v",
+    "a step after the dropout": "return (drop(softmax(q @ transpose(k, 2, 3), dim=-1)) * 2) @ v",
+}
+
+
+@pytest.mark.parametrize("name", PLAIN)
+def test_the_plain_form_stays_when_fusion_would_change_the_function(name):
+    code = _assert_same(_spec(PLAIN[name]))
+    assert FUSED not in code and "functional" not in code
+
+
+def test_a_step_under_an_if_specialises_the_block():
+    source = _spec("""
+        att = q @ transpose(k, 2, 3) * scale
+        if w:
+            att = att * w
+        if use:
+            att = att * 2
+        return drop(softmax(att, dim=-1)) @ v""")
+    code = _compile(source)
+    assert FUSED in code and "att * w" in code
+    assert "if w is not None or self.use:" in code, code
+    for use in (False, True):
+        for given in (False, True):
+            _assert_same(source, {"use": use}, w=given)
+
+
+def test_a_fully_masked_row_is_nan_plain_and_zero_fused():
+    """The one input where the two forms differ: softmax over only -inf is NaN; SDPA
+    gives that query a zero output instead. Masks in tests never mask a whole row."""
+    source = _spec("return softmax(masked_fill(q @ transpose(k, 2, 3), mask, -inf), dim=-1) @ v")
+    plain = build(source, "A", optimize=False, path="a.attn", runtime_checks=False)().double().eval()
+    fast = build(source, "A", optimize=True, path="a.attn", runtime_checks=False)().double().eval()
+    args, _ = _inputs()
+    args[3][0, 0, 1] = True
+    with torch.no_grad():
+        assert plain(*args)[0, 0, 1].isnan().all()
+        assert torch.equal(fast(*args)[0, 0, 1], torch.zeros(E, dtype=torch.float64))
+        torch.testing.assert_close(fast(*args)[0, 0, 2:], plain(*args)[0, 0, 2:], rtol=1e-12, atol=1e-14)

@@ -1,0 +1,41 @@
+"""Every spec of the catalogue, optimised, computes what its unoptimised build computes:
+float64 outputs, gradients and buffers, eval and training mode, on each case of
+tests/mechanisms.py (which covers both sides of every `if`: EMSA's transform and
+ratio, SDPA's optional mask and weights, ...)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .mechanisms import CASES, SPECS_DIR
+from .optimizing import assert_same_function, build, pair
+
+_CLASSES: dict = {}
+
+
+def _classes(case):
+    key = (case.stem, case.class_name)
+    if key not in _CLASSES:
+        source = (SPECS_DIR / f"{case.stem}.attn").read_text(encoding="utf-8")
+        path = f"specs/{case.stem}.attn"
+        _CLASSES[key] = (build(source, case.class_name, optimize=False, path=path),
+                         build(source, case.class_name, optimize=True, path=path))
+    return _CLASSES[key]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_optimized_module_is_the_same_function(case):
+    plain, fast = pair(*_classes(case), dict(case.kwargs), case.seed)
+    args, kwargs = case.make_inputs()
+    assert_same_function(plain, fast, args, kwargs, case.seed, case.id)
+
+
+@pytest.mark.parametrize("stem", ["sdpa", "emsa"])
+def test_attention_specs_are_fused(stem):
+    source = (SPECS_DIR / f"{stem}.attn").read_text(encoding="utf-8")
+    import attndsl
+
+    fast = attndsl.compile_source(source, f"specs/{stem}.attn").code
+    plain = attndsl.compile_source(source, f"specs/{stem}.attn", optimize=False).code
+    assert "F.scaled_dot_product_attention(" in fast and "import torch.nn.functional as F" in fast
+    assert "scaled_dot_product_attention" not in plain and "functional" not in plain

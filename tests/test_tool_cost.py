@@ -1,0 +1,177 @@
+"""`attndsl cost`: parameters, FLOPs and peak activation memory, against torch itself.
+
+For every spec in specs/ (the directory is listed, so new specs are covered) and every
+`example` of every block: the parameter count equals the generated module's
+`sum(p.numel())`, the FLOPs agree with `torch.utils.flop_counter.FlopCounterMode` within
+10 % (with the CPU kernel of `scaled_dot_product_attention` counted as torch counts the
+GPU ones: torch 2.13 leaves it out, and generated code may fuse attention into it), and the peak activation memory agrees within 20 % with the largest total size of
+live tensors measured while the module runs (a dispatch mode that follows every
+storage to its release). Also: every op and layer of the registries has a cost rule.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import FlopCounterMode
+
+from attndsl.cli import main
+from attndsl.layers import LAYERS
+from attndsl.ops import OPS
+from attndsl.tools.cost import report
+from attndsl.tools.cost_rules import LAYER_COSTS, OP_COSTS
+from attndsl.tools.costmodel import block_costs
+from attndsl.tools.values import Values
+
+from .mechanisms import SPECS_DIR
+from .tool_support import SPECS, analyzed, generated_class, optimized
+
+
+def _flop_counter() -> FlopCounterMode:
+    from torch.utils.flop_counter import sdpa_flop_count
+
+    def cpu_attention(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    return FlopCounterMode(display=False, custom_mapping={
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_attention})
+
+
+def _examples():
+    for path in SPECS:
+        for ir in analyzed(path):
+            for index in range(len(ir.examples)):
+                yield pytest.param(path, ir.name, index, id=f"{path.stem}-{ir.name}-{index}")
+
+
+EXAMPLES = list(_examples())
+
+
+class LiveTensors(TorchDispatchMode):
+    """The largest total size (in values) of the tensors alive at once, parameters and
+    buffers excluded: each new storage counts from the op that made it until it is freed."""
+
+    def __init__(self, exclude):
+        super().__init__()
+        self.exclude = {t.untyped_storage().data_ptr() for t in exclude}
+        self.live = self.peak = 0
+        self.seen: set[int] = set()
+
+    def track(self, tensor: torch.Tensor) -> None:
+        storage = tensor.untyped_storage()
+        key = storage.data_ptr()
+        if key in self.exclude or key in self.seen:
+            return
+        size = storage.nbytes() // tensor.element_size() if tensor.element_size() else 0
+        self.seen.add(key)
+        self.live += size
+        self.peak = max(self.peak, self.live)
+
+        def freed(key=key, size=size):
+            self.live -= size
+            self.seen.discard(key)
+
+        weakref.finalize(storage, freed)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for value in tree_flatten(out)[0]:
+            if isinstance(value, torch.Tensor):
+                self.track(value)
+        return out
+
+
+def _build(path, block, index):
+    blocks = optimized(path)
+    ir = next(b for b in blocks if b.name == block)
+    example = ir.examples[index]
+    module = generated_class(path, block)(**{a.name: example[a.name] for a in ir.args if a.name in example}).eval()
+    generator = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(example[i.name], generator=generator) for i in ir.inputs if i.name in example]
+    expected = report(ir, block_costs(blocks)[block], Values.at(ir, example))
+    return module, inputs, expected
+
+
+@pytest.mark.parametrize("path, block, index", EXAMPLES)
+def test_cost_agrees_with_torch(path, block, index):
+    module, inputs, expected = _build(path, block, index)
+    assert expected.params == sum(p.numel() for p in module.parameters()), expected.params_formula
+    with torch.no_grad():
+        counter = _flop_counter()
+        with counter:
+            module(*inputs)
+        measured = counter.get_total_flops()
+        assert abs(expected.flops - measured) <= 0.1 * measured, (expected.flops, measured, expected.flops_formula)
+        tracker = LiveTensors(list(module.parameters()) + list(module.buffers()))
+        with tracker:
+            for tensor in inputs:
+                tracker.track(tensor)
+            out = module(*inputs)
+            del out
+    assert abs(expected.peak_values - tracker.peak) <= 0.2 * tracker.peak, (expected.peak_values, tracker.peak)
+
+
+def test_the_comparison_catches_a_wrong_rule(monkeypatch):
+    """A linear layer's FLOPs counted once per multiply-add instead of twice: caught."""
+    from attndsl.tools import cost_rules
+
+    path = SPECS_DIR / "se.attn"
+    right = _build(path, "SEAttention", 0)[2].flops
+    wrong = cost_rules.LayerCost(state=LAYER_COSTS["linear"].state,
+                                 flops=lambda args, operand, result: cost_rules.numel(result) * args["in_features"])
+    monkeypatch.setitem(LAYER_COSTS, "linear", wrong)
+    module, inputs, expected = _build(path, "SEAttention", 0)
+    counter = _flop_counter()
+    with counter, torch.no_grad():
+        module(*inputs)
+    assert expected.flops * 2 == right == counter.get_total_flops()
+
+
+def test_every_op_and_layer_has_a_cost_rule():
+    assert set(OPS) <= set(OP_COSTS), f"ops without a rule in attndsl/tools/cost_rules.py: {set(OPS) - set(OP_COSTS)}"
+    missing = set(LAYERS) - set(LAYER_COSTS)
+    assert not missing, f"layers without a rule in attndsl/tools/cost_rules.py: {missing}"
+
+
+def test_formulas_in_symbols(capsys):
+    assert main(["cost", str(SPECS_DIR / "sdpa.attn"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"params", "flops", "params_formula", "flops_formula"} <= set(result)
+    # fc_q, fc_k (d_model -> h*d_k), fc_v (-> h*d_v), fc_o (h*d_v -> d_model), with biases
+    assert result["params_formula"] == "d_model + 2*d_model*d_k*h + 2*d_model*d_v*h + 2*d_k*h + d_v*h"
+    assert result["params"] == 64 + 2 * 64 * 16 * 4 + 2 * 64 * 8 * 4 + 2 * 16 * 4 + 8 * 4
+    assert "2*b*nq*nk*d_k*h" in result["flops_formula"]  # q @ k
+
+
+def test_sizes_override_the_example(capsys):
+    assert main(["cost", str(SPECS_DIR / "se.attn"), "--json", "--size", "b=8", "channel=128"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["sizes"]["b"] == 8 and result["sizes"]["channel"] == 128
+    assert result["params"] == 2 * 128 * (128 // 8)
+    assert result["flops"] == 4 * 8 * 128 * (128 // 8)
+
+
+def test_conditional_terms_and_layer_lists(capsys):
+    assert main(["cost", str(SPECS_DIR / "emsa.attn"), "--json"]) == 0
+    emsa = json.loads(capsys.readouterr().out)
+    assert "[ratio > 1]*" in emsa["params_formula"] and "H'" in emsa["where"]
+    assert main(["cost", str(SPECS_DIR / "sk.attn"), "--json", "--size", "kernels=[3,5]"]) == 0
+    sk = json.loads(capsys.readouterr().out)
+    assert "for k in kernels" in sk["params_formula"] and sk["where"]["d"] == "max(L, channel // reduction)"
+
+
+def test_a_block_without_example_gives_formulas(capsys):
+    assert main(["cost", str(SPECS_DIR / "cbam.attn"), "--block", "ChannelAttention"]) == 0
+    out = capsys.readouterr().out
+    assert "parameters: ?" in out and "2*channel*(channel // reduction)" in out and "--size" in out
+
+
+def test_text_output(capsys):
+    assert main(["cost", str(SPECS_DIR / "se.attn")]) == 0
+    out = capsys.readouterr().out
+    assert "parameters: 1,024" in out and "FLOPs: 4,096" in out and "peak activation memory" in out

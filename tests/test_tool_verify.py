@@ -1,0 +1,109 @@
+"""`attndsl verify`: a spec against a hand-written module (tests/references/*.py), and
+against deliberately broken copies of them, each caught and named."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from attndsl.cli import main
+
+from .mechanisms import REPO_ROOT, SPECS_DIR, example_cases
+
+REFERENCES = REPO_ROOT / "tests" / "references"
+
+
+def _against(case) -> str:
+    module = sys.modules[case.reference.__module__]
+    return f"{Path(module.__file__).relative_to(REPO_ROOT).as_posix()}:{case.reference.__name__}"
+
+
+# float64 grouped convolutions take torch's slow path on CPU (one small conv per group):
+# smaller sizes keep these tests fast; tests/test_equivalence.py covers the full ones.
+SMALLER = {
+    "emsa": {"d_model": 16, "d_k": 4, "d_v": 4, "h": 2, "H": 4, "W": 4,
+             "queries": [2, 16, 16], "keys": [2, 16, 16], "values": [2, 16, 16]},
+    "sk": {"channel": 16, "reduction": 4, "x": [2, 16, 5, 5]},
+}
+
+
+def _args(case) -> list[str]:
+    values = {**case.kwargs, **{name: list(shape) for name, shape in case.inputs.items()}}
+    values.update(SMALLER.get(case.stem, {}))
+    return [f"{k}={json.dumps(v)}" for k, v in values.items()]
+
+
+@pytest.mark.parametrize("case", example_cases(), ids=lambda c: c.id)
+def test_every_spec_matches_its_reference(case, capsys, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    status = main(["verify", f"specs/{case.stem}.attn", "--block", case.class_name, "--against", _against(case),
+                   "--args", *_args(case)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "matches" in captured.out and "state_dict keys" in captured.out
+
+
+def test_masks_and_weights(capsys):
+    shape = "[2,4,49,30]"
+    status = main(["verify", str(SPECS_DIR / "sdpa.attn"), "--against",
+                   f"{REFERENCES / 'sdpa.py'}:ScaledDotProductAttention",
+                   "--args", f"attention_mask={shape}", f"attention_weights={shape}"])
+    assert status == 0, capsys.readouterr().err
+    assert "12 gradients" in capsys.readouterr().out  # queries, keys, values, attention_weights, 8 parameters
+
+
+def _broken(tmp_path: Path, name: str, old: str, new: str) -> str:
+    source = (REFERENCES / name).read_text(encoding="utf-8")
+    assert old in source, f"the reference changed: {old!r} is no longer in {name}"
+    path = tmp_path / name
+    path.write_text(source.replace(old, new, 1), encoding="utf-8")
+    return str(path)
+
+
+BROKEN = [
+    # (reference, old text, new text, what verify must say)
+    ("sdpa.py", "self.fc_q = nn.Linear", "self.fc_query = nn.Linear", "state_dict key 'fc_query.weight'"),
+    ("sdpa.py", "self.fc_v = nn.Linear(d_model, h * d_v)", "self.fc_v = nn.Linear(d_model, h * d_v, bias=False)",
+     "state_dict key 'fc_v.bias'"),
+    ("sdpa.py", "att = torch.softmax(att, dim=-1)", "att = torch.softmax(att, dim=-2)", "eval output 0: values differ"),
+    ("sdpa.py", "/ math.sqrt(self.d_k)", "/ math.sqrt(self.d_k + 1)", "eval output 0: values differ"),
+    # the same outputs, but no gradient flows back through the keys
+    ("sdpa.py", "self.fc_k(keys).view", "self.fc_k(keys).detach().view", "eval gradient of input keys"),
+    # eval is the same; the running statistics after a training step are not
+    ("sk.py", 'nn.BatchNorm2d(channel)', 'nn.BatchNorm2d(channel, momentum=0.2)',
+     "after the training step, buffer convs.0.bn.running_mean"),
+]
+
+
+@pytest.mark.parametrize("name, old, new, message", BROKEN, ids=lambda v: v if isinstance(v, str) and v.endswith(".py") else None)
+def test_a_broken_copy_is_caught(tmp_path, capsys, name, old, new, message):
+    classes = {"sdpa.py": "ScaledDotProductAttention", "sk.py": "SKAttention"}
+    stem = name[:-3]
+    smaller = [f"{k}={json.dumps(v)}" for k, v in SMALLER.get(stem, {}).items()]
+    status = main(["verify", str(SPECS_DIR / f"{stem}.attn"), "--against", f"{_broken(tmp_path, name, old, new)}:"
+                   f"{classes[name]}", *(["--args", *smaller] if smaller else [])])
+    err = capsys.readouterr().err
+    assert status == 1 and message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("against, message", [
+    ("tests/references/nowhere.py:X", "no such file"),
+    ("tests/references/se.py", "expected FILE.py:Class"),
+    ("tests/references/se.py:NoSuchClass", "has no class NoSuchClass"),
+])
+def test_bad_against(against, message, capsys, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    assert main(["verify", "specs/se.attn", "--against", against]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_a_module_that_does_not_import(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import torch\nraise RuntimeError('boom')\n")
+    assert main(["verify", str(SPECS_DIR / "se.attn"), "--against", f"{broken}:SEAttention"]) == 2
+    err = capsys.readouterr().err
+    assert "importing" in err and "RuntimeError: boom" in err and err.count("\n") == 1
