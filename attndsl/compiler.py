@@ -55,11 +55,13 @@ def _analyze(source: str, path: str) -> tuple[list, DiagnosticSink]:
     blocks = lower_spec(spec, path, sink)
     if sink.has_errors:
         return [], sink
+    from .inplace import check_inplace
     from .lint import lint_block
 
     by_name = {block.name: block for block in spec.blocks}
     for ir in blocks:
         lint_block(by_name[ir.name], ir, sink)
+        check_inplace(ir, sink)
     check_shapes(blocks, sink)
     if sink.has_errors:
         return [], sink

@@ -144,6 +144,12 @@ CATALOGUE: list[ErrorDoc] = [
              "block B(" + ", ".join(f"f{i}: bool = true" for i in range(9)) + "):\n    input x: [b, d]\n"
              + "".join(f"    if f{i}:\n        x = cat([x, x], dim=1)\n    else:\n        x = x * 2\n" for i in range(9))
              + "    return x\n", 1, 1),
+    ErrorDoc("E0211", "an in-place layer could be seen",
+             "A layer built with `inplace=true` writes its result over its input. That is allowed only where "
+             "nothing can tell: the input is read nowhere else (not a block input, param or output), and it was "
+             "made by a layer or op whose result autograd does not keep for the backward pass (linear, conv, "
+             "norms, pools, `+ - * / @`, cat). Drop `inplace=true` otherwise: the values are the same.",
+             _HEAD + "    layer act = relu(inplace=true)\n    return act(x)\n", 4, 12),
     ErrorDoc("W0001", "unused argument",
              "A constructor argument nothing reads (kept when the published signature has it).",
              "block B(d: int = 4, unused: int = 2):\n    input x: [b, d]\n    return x\n", 1, 21),

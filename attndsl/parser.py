@@ -146,6 +146,10 @@ class _ToAst(Transformer):
         return ast.ListExpr(self._span(meta), [c for c in children if c is not None])
 
     @v_args(meta=True)
+    def tuple(self, meta, children):
+        return ast.TupleExpr(self._span(meta), [c for c in children if c is not None])
+
+    @v_args(meta=True)
     def list_comp(self, meta, children):
         element, var, iterable = children
         return ast.ListComp(self._span(meta), element, str(var), self._tok(var), iterable)

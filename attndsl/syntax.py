@@ -113,6 +113,13 @@ class ListExpr(Node):
 
 
 @dataclass
+class TupleExpr(Node):
+    """`(1, 7)`: a fixed group of values (a size per dimension, as torch takes them)."""
+
+    items: list[Node]
+
+
+@dataclass
 class ListComp(Node):
     element: Node
     var: str

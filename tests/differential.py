@@ -76,19 +76,22 @@ class Compiled:
     program: interpret.Program
     main: str
     blocks: list = field(default_factory=list)
+    code: str = ""
 
     @property
     def ir(self):
         return self.program.blocks[self.main]
 
 
-def compile_both(source: str, path: str = "diff.attn", format: bool = False) -> Compiled | None:
-    """None when the spec has errors (the checker refuses it: nothing to compare)."""
-    result = attndsl.compile_source(source, path, format=format)
+def compile_both(source: str, path: str = "diff.attn", format: bool = False, optimize: bool = True) -> Compiled | None:
+    """None when the spec has errors (the checker refuses it: nothing to compare). The
+    generated module is optimised (attention fusion, layout and constant folding...) unless
+    `optimize=False`: the passes are held to the interpreter too."""
+    result = attndsl.compile_source(source, path, format=format, optimize=optimize)
     if not result.ok:
         return None
     program = interpret.load(source, path)
-    return Compiled(source, load_module(result.code), program, program.order[-1], list(program.order))
+    return Compiled(source, load_module(result.code), program, program.order[-1], list(program.order), result.code)
 
 
 # ---------------------------------------------------------------------------- running one side
@@ -214,7 +217,8 @@ def _compare(stage: str, generated, interpreted, expected_shapes) -> None:
                                f"output {index}: {tuple(a.shape)}, inferred {expected}")
         if not _close(a, b):
             difference = (a.double() - b.double()).abs().nan_to_num(nan=float("inf")).max().item() if a.numel() else 0
-            raise Disagreement(stage, "values differ", f"output {index}: max |difference| {difference:.3g}")
+            nan = " (NaN in the interpreter's output only)" if torch.isnan(b).any() and not torch.isnan(a).any() else ""
+            raise Disagreement(stage, "values differ", f"output {index}: max |difference| {difference:.3g}{nan}")
 
 
 # ---------------------------------------------------------------------------- the inferred shapes
@@ -346,14 +350,8 @@ def _refused_early(compiled: Compiled, generated_error, interpreted, case: Case)
 
 
 def mask_inputs(ir) -> frozenset:
-    """Inputs the spec uses as masked_fill masks: drawn as booleans."""
-    names = set()
-    for node in ir.graph.nodes:
-        if ir.graph.nodes[node]["op"] == "masked_fill":
-            operands = ir.operands(node)
-            if len(operands) > 1 and ir.graph.nodes[operands[1]]["op"] == "input":
-                names.add(ir.graph.nodes[operands[1]]["attrs"]["input"])
-    return frozenset(names)
+    """Inputs declared boolean (`input mask: bool[...]`): drawn as masks."""
+    return frozenset(info.name for info in ir.inputs if getattr(info, "dtype", "float") == "bool")
 
 
 def check_examples(compiled: Compiled) -> None:

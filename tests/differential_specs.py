@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .differential_ops import CatalogueOps
 from .fuzzing import SIZES, GenTensor, SpecGenerator
 
 LISTS = [[1, 3], [1], [3, 5, 1], [2, 2], [1, 1, 1]]
@@ -30,7 +31,7 @@ class GeneratedSpec:
     optional_present: set = field(default_factory=set)  # optional inputs given in the nominal case
 
 
-class DiffSpecGenerator(SpecGenerator):
+class DiffSpecGenerator(CatalogueOps, SpecGenerator):
     def __init__(self, ch):
         super().__init__(ch)
         self.bad_rate = 0.0 if ch.chance(0.7) else 0.04
@@ -169,15 +170,6 @@ class DiffSpecGenerator(SpecGenerator):
         self.emit(f"layer {layer} = softmax(dim={dim})")
         return self.assign(f"{layer}({x.name})", x.shape)
 
-    def op_float_mask(self):
-        if not self.ch.chance(0.3):  # it fails every case of its spec: rarely, not to hide the others
-            return None
-        x = self.pick(min_rank=1)
-        if x is None:
-            return None
-        mask = self.ch.choice([f"sigmoid({x.name})", f"relu({x.name})"] + [m for m, _ in self.masks])
-        return self.assign(f"masked_fill({x.name}, {mask}, 0)", x.shape)
-
     # ------------------------------------------------------------------ layer lists and sub-blocks
     def list_text(self) -> str | None:
         return self.ch.choice(sorted(self.list_args)) if self.list_args else None
@@ -252,7 +244,7 @@ class DiffSpecGenerator(SpecGenerator):
 
     OPS = SpecGenerator.OPS + ["op_scalar_mix", "op_scalar_mix", "op_if_arg", "op_if_arg", "op_optional_use",
                                "op_optional_use", "op_required_mask", "op_layer_list", "op_sub_block",
-                               "op_sub_block", "op_aliased_reduce", "op_softmax_layer", "op_float_mask"]
+                               "op_sub_block", "op_aliased_reduce", "op_softmax_layer"] + CatalogueOps.CATALOGUE_OPS
 
     # ------------------------------------------------------------------ the file
     def generate_spec(self) -> GeneratedSpec:
@@ -331,7 +323,7 @@ class DiffSpecGenerator(SpecGenerator):
         if ch.chance(0.12):
             like = self.env[0]
             self.masks.append(("mask", like))
-            self.lines.append(f"    input mask: [{', '.join(self._written[like.name])}]")
+            self.lines.append(f"    input mask: bool[{', '.join(self._written[like.name])}]")
         return dims
 
     def _optional_inputs(self, dims: dict) -> set:
@@ -353,7 +345,8 @@ class DiffSpecGenerator(SpecGenerator):
                 else:
                     written.append(token)
             self.optional.append((name, kind, like))
-            self.lines.append(f"    input {name}: [{', '.join(written)}] = None")
+            dtype = "bool" if kind == "mask" else ""
+            self.lines.append(f"    input {name}: {dtype}[{', '.join(written)}] = None")
             if ch.chance(0.6):
                 present.add(name)
         return present

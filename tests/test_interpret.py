@@ -78,18 +78,18 @@ def test_chunk_refuses_uneven_pieces():
         run(source, torch.ones(2, 5))
 
 
-def test_masked_fill_needs_a_boolean_mask():
-    source = "block B():\n    input x: [b, n]\n    input m: [b, n]\n    return masked_fill(x, m, -1)\n"
+def test_masked_fill_takes_a_boolean_mask():
+    source = "block B():\n    input x: [b, n]\n    input m: bool[b, n]\n    return masked_fill(x, m, -1)\n"
     mask = torch.tensor([[True, False], [False, True]])
     assert torch.equal(run(source, torch.zeros(2, 2), mask), torch.tensor([[-1.0, 0.0], [0.0, -1.0]]))
     with pytest.raises(ValueError, match="boolean"):
         run(source, torch.zeros(2, 2), mask.double())
 
 
-def test_reduction_over_one_axis_named_twice_reduces_it_once():
-    source = "block B():\n    input x: [b, c, n]\n    return sum(x, dim=[1, -2])\n"
+def test_reductions_over_several_axes():
+    source = "block B():\n    input x: [b, c, n]\n    return std(x, dim=[2, -3], keepdim=true) + mean(x, [1, 2], true)\n"
     x = torch.randn(2, 3, 4, dtype=torch.float64)
-    assert torch.allclose(run(source, x), x.sum(dim=1))
+    assert torch.allclose(run(source, x), x.std(dim=(0, 2), keepdim=True) + x.mean(dim=(1, 2), keepdim=True))
 
 
 def test_inputs_are_checked_against_their_declared_shapes():

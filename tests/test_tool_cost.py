@@ -156,13 +156,21 @@ def test_sizes_override_the_example(capsys):
     assert result["flops"] == 4 * 8 * 128 * (128 // 8)
 
 
-def test_conditional_terms_and_layer_lists(capsys):
-    assert main(["cost", str(SPECS_DIR / "emsa.attn"), "--json"]) == 0
-    emsa = json.loads(capsys.readouterr().out)
-    assert "[ratio > 1]*" in emsa["params_formula"] and "H'" in emsa["where"]
-    assert main(["cost", str(SPECS_DIR / "sk.attn"), "--json", "--size", "kernels=[3,5]"]) == 0
-    sk = json.loads(capsys.readouterr().out)
-    assert "for k in kernels" in sk["params_formula"] and sk["where"]["d"] == "max(L, channel // reduction)"
+def _report(stem: str, sizes: dict):
+    blocks = optimized(SPECS_DIR / f"{stem}.attn")
+    return report(blocks[-1], block_costs(blocks)[blocks[-1].name], Values.at(blocks[-1], sizes))
+
+
+def test_conditional_terms_and_layer_lists():
+    emsa = _report("emsa", {})
+    assert "[ratio > 1]*" in emsa.params_formula and "H'" in emsa.where
+    sk = _report("sk", {"kernels": [3, 5]})
+    # per branch: a conv k x k (no bias... with bias), a batch norm; fc; one linear per branch
+    assert sk.params_formula == ("channel*d + channel*d*len(kernels) + 4*channel*len(kernels) + d"
+                                 " + sum(channel*channel*k*k/group for k in kernels)")
+    assert sk.where["d"] == "max(L, channel // reduction)"
+    d = max(32, 64 // 8)
+    assert sk.params == 64 * d + 64 * d * 2 + 4 * 64 * 2 + d + 64 * 64 * (9 + 25)
 
 
 def test_a_block_without_example_gives_formulas(capsys):

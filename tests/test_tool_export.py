@@ -22,7 +22,8 @@ import time
 import pytest
 import torch
 
-from .mechanisms import REPO_ROOT, SPECS_DIR
+from .mechanisms import REPO_ROOT
+from .ddp_case import ddp_setup
 from .tool_support import SPECS, generated_class, optimized
 
 EXPORT_ALL = os.environ.get("ATTNDSL_TEST_EXPORT_ALL") == "1"
@@ -102,7 +103,7 @@ WORKER = textwrap.dedent("""
     try:
         import torch, torch.distributed as dist
         sys.path.insert(0, {root!r})
-        from tests.test_tool_export import ddp_setup
+        from tests.ddp_case import ddp_setup
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{{port}}", rank=rank, world_size=2)
         model, inputs, optimizer_step = ddp_setup()
         ddp = torch.nn.parallel.DistributedDataParallel(model)
@@ -119,23 +120,6 @@ WORKER = textwrap.dedent("""
     sys.stdout.flush()
     os._exit(0)  # skip interpreter teardown: gloo's threads abort it now and then
 """)
-
-
-def ddp_setup():
-    """The module (sdpa without dropout, float64), a batch of 4, and an SGD step."""
-    import attndsl
-
-    torch.manual_seed(0)
-    model = attndsl.load(SPECS_DIR / "sdpa.attn")(d_model=32, d_k=8, d_v=8, h=4, dropout=0.0).double().train()
-    generator = torch.Generator().manual_seed(1)
-    inputs = [torch.randn(4, 10, 32, generator=generator, dtype=torch.float64) for _ in range(3)]
-
-    def step(module, lr=0.1):
-        with torch.no_grad():
-            for parameter in module.parameters():
-                parameter -= lr * parameter.grad
-
-    return model, inputs, step
 
 
 def _free_port() -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import keyword
 from pathlib import Path
 
+from ..inplace import needs_copy
 from ..naming import assign_names
 from ..ops import ATOM, OPS
 from .options import NodeView
@@ -29,7 +32,7 @@ class ForwardEmitter:
             if node in self.ir.outputs and len(self.ir.outputs) == 1 and not attrs.get("var_names"):
                 continue
             named = attrs["name"] is not None
-            multi_output = OPS.get(op) is not None and OPS[op].outputs is not None
+            multi_output = _multi_output(attrs)
             feeds_phi = any(self.graph.nodes[u]["op"] == "phi" for u in users)
             guard_differs = any(self.graph.nodes[u]["guard"] != attrs["guard"] for u in users)
             if named or multi_output or feeds_phi or use_count > 1 or guard_differs or node in self.ir.outputs:
@@ -62,6 +65,8 @@ class ForwardEmitter:
             return attrs["attrs"]["var"], ATOM
         operands = [self.expression(o, materialized) for o in self.ir.operands(node)]
         if op == "call_layer":
+            if needs_copy(self.ir, node):  # a pass made its input shared (attndsl/inplace.py)
+                operands[0] = (f"{self.wrap(operands[0], ATOM)}.clone()", ATOM)
             return self._render_layer_call(attrs, operands), ATOM
         if op == "list_comp":
             layer = attrs["attrs"]["layer"]
@@ -99,7 +104,7 @@ class ForwardEmitter:
         attrs = self.graph.nodes[node]
         shape = attrs["shape"]
         where = f"{Path(self.options.source_name).name}:{line or attrs['span'].line}"
-        if OPS.get(attrs["op"]) is not None and OPS[attrs["op"]].outputs is not None:
+        if _multi_output(attrs):
             text = ", ".join(self.show(s) for s in shape)
         else:
             text = self.show(shape)
@@ -114,14 +119,18 @@ class ForwardEmitter:
             copies.setdefault(phi, []).append((guard, operand))
         for node in order:
             for guard, operand in copies.get(node, []):
-                # A value that could not be computed into the phi's name is copied there.
-                statements.append((guard, [f"{self.names[node]} = {self.expression(operand, materialized)[0]}"]))
+                # A value that could not be computed into the phi's name is copied there, at
+                # the end of its own branch (one `if ... else`, not a second `if`).
+                name = self.names[node]
+                copy = (guard, [f"{name} = {self.expression(operand, materialized)[0]}"])
+                at = _copy_position(statements, tuple(guard), name)
+                statements.insert(at, copy)
             if node not in materialized:
                 continue
             attrs = self.graph.nodes[node]
             text, _ = self._expression_unmaterialized(node, materialized)
             comments = [f"# {comment_text(c)}" for c in attrs["comments"] if comment_text(c)]
-            if OPS.get(attrs["op"]) is not None and OPS[attrs["op"]].outputs is not None:
+            if _multi_output(attrs):
                 items = {self.graph.nodes[u]["attrs"]["index"]: self.names[u] for u in self.graph.successors(node)}
                 count = len(attrs["shape"])
                 targets = ", ".join(items.get(i, "_") for i in range(count))
@@ -150,3 +159,36 @@ class ForwardEmitter:
             return self.expression(node, materialized)
         finally:
             materialized.add(node)
+
+
+def _exclusive(a: tuple, b: tuple) -> bool:
+    """Whether no run executes both guards (one holds a condition the other negates)."""
+    from ..ir import Cond
+
+    return any(Cond("not", (x,)) in b or (x.op == "not" and x.args[0] in b) for x in a)
+
+
+def _copy_position(statements: list, guard: tuple, name: str) -> int:
+    """Where `name = value` goes for a branch of an `if`: after the branch's last statement,
+    or, for a branch with none, just before its sibling branch; where the branches meet if
+    the name is read or written on the way there."""
+    same = [i for i, (g, _) in enumerate(statements) if tuple(g) == guard]
+    if same:
+        at = same[-1] + 1
+    else:
+        sibling = [i for i, (g, _) in enumerate(statements)
+                   if guard and len(g) >= len(guard) and tuple(g[:len(guard) - 1]) == guard[:-1]
+                   and _exclusive((guard[-1],), (g[len(guard) - 1],))]
+        at = sibling[0] if sibling else len(statements)
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    for g, body in statements[at:]:
+        if not _exclusive(guard, tuple(g)) and any(word.search(line) for line in body):
+            return len(statements)
+    return at
+
+
+def _multi_output(attrs: dict) -> bool:
+    """A node whose value is several tensors (chunk; a sub-block that returns a tuple):
+    it gets a line of its own that unpacks them."""
+    definition = OPS.get(attrs["op"])
+    return (definition is not None and definition.outputs is not None) or bool(attrs["attrs"].get("outputs"))

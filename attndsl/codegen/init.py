@@ -105,6 +105,10 @@ class InitEmitter:
         return f"nn.{definition.torch_class}({', '.join(positional + keywords)})"
 
     def _layer_arg(self, value, source=None) -> str:
+        if isinstance(value, tuple) and hasattr(source, "items"):
+            # One size per spatial dim: a tuple, as torch's modules hold and print it.
+            items = [source_expr(item, self.init_name)[0] for item in source.items]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
         if source is not None:
             return source_expr(source, self.init_name)[0]
         if isinstance(value, Expr):

@@ -170,6 +170,10 @@ class InterpretedBlock(nn.Module):
                 continue
             if not isinstance(tensor, torch.Tensor):
                 raise ContractRefusal(f"{self._name}: {info.name} must be a tensor")
+            dtype = getattr(info, "dtype", "float")
+            if (tensor.dtype == torch.bool) != (dtype == "bool") or (dtype != "bool" and not tensor.is_floating_point()):
+                raise ContractRefusal(f"{self._name}: {info.name} must be a {'boolean' if dtype == 'bool' else 'floating-point'} "
+                                      f"tensor, got {tensor.dtype}")
             if tensor.dim() != len(info.shape):
                 raise ContractRefusal(f"{self._name}: {info.name} must have rank {len(info.shape)}, got {tensor.dim()}")
             sources = self._source.input_shapes.get(info.name) or [None] * len(info.shape)

@@ -7,7 +7,7 @@ spec wrote as an expression) and the operands' values: tensors, Python numbers
 (scalars), lists of tensors (a comprehension), or tuples (a multi-output op).
 
 Where torch would quietly do something other than what the language means (an uneven
-`chunk`, a mask of floats, an axis listed twice), the entry says so itself: a
+`chunk`, a mask of floats), the entry says so itself: a
 `Refusal`. Everything else torch refuses on its own, which also counts as a refusal.
 """
 
@@ -53,11 +53,14 @@ def _axis(axis: int, rank: int) -> int:
 
 
 def _axes(value, rank: int) -> tuple[int, ...]:
-    """Axes as the language means them: None is every axis; an axis listed twice counts once."""
+    """Axes as the language means them: None is every axis; each axis named once."""
     if value is None:
         return tuple(range(rank))
     values = value if isinstance(value, (tuple, list)) else (value,)
-    return tuple(sorted({_axis(a, rank) for a in values}))
+    axes = [_axis(a, rank) for a in values]
+    if len(set(axes)) != len(axes):
+        raise Refusal(f"dim={value} names an axis twice")
+    return tuple(sorted(axes))
 
 
 def _flatten(values) -> list:

@@ -193,6 +193,8 @@ def source_value(node: ast.Node, env: dict):
         raise Unbound(node.id)
     if isinstance(node, ast.ListExpr):
         return [source_value(item, env) for item in node.items]
+    if isinstance(node, ast.TupleExpr):
+        return tuple(source_value(item, env) for item in node.items)
     if isinstance(node, ast.UnaryOp):
         value = source_value(node.operand, env)
         return {"-": operator.neg, "+": operator.pos, "not": operator.not_}[node.op](value)

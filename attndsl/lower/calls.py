@@ -130,7 +130,7 @@ class CallLowering:
         elif kind == "operand":
             operands.append(self._operand(value, arg_node))
         elif kind == "tensors":
-            items = value if isinstance(value, list) else [value]
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
             if not items or not all(isinstance(v, (Tensor, TensorList)) for v in items):
                 raise self.error("E0113", f"`{param.name}` of {definition.name}() must be a list of tensors",
                                  arg_node.span, help="e.g. [a, b] or [f(x) for f in layers]")
@@ -145,11 +145,11 @@ class CallLowering:
                 # One name per piece: chunk(x, 1e308) would never finish compiling.
                 raise self.error("E0115", f"`{param.name}` must be at most {MAX_COUNT}", arg_node.span)
         elif kind == "axes":
-            items = value if isinstance(value, list) else [value]
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
             if not items or not all(isinstance(v, Expr) and v.is_const and v.value.denominator == 1 for v in items):
                 raise self.error("E0115", f"`{param.name}` must be a constant integer or a list of them", arg_node.span)
             ints = tuple(int(v.value) for v in items)
-            attrs[param.name] = ints if isinstance(value, list) else ints[0]
+            attrs[param.name] = ints if isinstance(value, (list, tuple)) else ints[0]
         elif kind == "bool":
             if not (isinstance(value, Cond) and value.op == "const"):
                 raise self.error("E0115", f"`{param.name}` must be true or false", arg_node.span)
@@ -203,7 +203,22 @@ class CallLowering:
                                  node.func.span, help=f"[f(x) for f in {callee.info.name}]")
             node_id = self._add("call_layer", operands, node.span, layer=callee.info.name, path=callee.path,
                                 element=False)
-        return Tensor(node_id)
+        count = self._returned_values(callee)
+        if count == 1:
+            return Tensor(node_id)
+        # A sub-block that returns several tensors: one item node per value, as for chunk.
+        self.ir.graph.nodes[node_id]["attrs"]["outputs"] = count
+        return tuple(Tensor(self._add("item", [node_id], node.span, index=i)) for i in range(count))
+
+    def _returned_values(self, callee) -> int:
+        """How many tensors a layer call gives: a sub-block's `return a, b` gives two."""
+        spec = callee.info.element if isinstance(callee, LayerElement) else callee.info.spec
+        for name in () if isinstance(callee, LayerElement) else callee.path:
+            spec = next(child for child_name, child in spec.children if child_name == name)
+        if spec is None or spec.kind != "block" or spec.block not in self.known_blocks:
+            return 1
+        returns = [s for s in self.known_blocks[spec.block].body if isinstance(s, ast.Return)]
+        return len(returns[-1].values) if returns else 1
 
 
 def _arguments_help(names: list[str]) -> str:

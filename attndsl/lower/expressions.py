@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fractions import Fraction
 
 from .. import symbolic as sym
@@ -95,8 +97,10 @@ class ExpressionLowering:
                              help="assign it in both branches (add an `else:`)")
         if kind in ("param", "layer"):
             same = [d for d in (self.ir.layers if kind == "layer" else self.ir.params) if d.name == node.id]
-            if len(same) > 1 and any(c not in self.guard for c in value.guard) and \
-                    all(c in self.guard for c in _covering_guard([d.guard for d in same])):
+            fitting = [d for d in same if all(c in self.guard for c in d.guard)]
+            if fitting:  # the declaration of this branch (one per branch of an `if` is fine)
+                value = fitting[-1]
+            elif len(same) > 1 and all(c in self.guard for c in _covering_guard([d.guard for d in same])):
                 # Both branches declare it, differently: which one a later use means depends
                 # on the branch, so its shape could not be checked once.
                 raise self.error("E0106", f"{kind} `{node.id}` is declared on each branch of an `if`, differently; "
@@ -142,6 +146,11 @@ class ExpressionLowering:
     def _expr_ListExpr(self, node: ast.ListExpr) -> list:
         return [self._expr(item) for item in node.items]
 
+    def _expr_TupleExpr(self, node: ast.TupleExpr) -> tuple:
+        # A Python tuple, as a multi-output op gives: `(1, 7)` where a size per dim is taken,
+        # `a, b = (x, y)` unpacks.
+        return tuple(self._expr(item) for item in node.items)
+
     def _expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
         if node.op == "not":
             return _negate(self._condition(node.operand))
@@ -174,6 +183,8 @@ class ExpressionLowering:
         left, right = self._expr(node.left), self._expr(node.right)
         if isinstance(left, Expr) and isinstance(right, Expr):
             return self._scalar_arith(node, left, right)
+        if any(isinstance(v, Literal) for v in (left, right)) and all(isinstance(v, (Literal, Expr)) for v in (left, right)):
+            return self._infinite_arith(node, left, right)
         if node.op in ("//", "%"):
             raise self.error("E0113", f"`{node.op}` works on numbers, not tensors", node.span)
         if not any(isinstance(v, Tensor) for v in (left, right)):
@@ -182,6 +193,28 @@ class ExpressionLowering:
         if node.op == "@" and not all(isinstance(v, Tensor) for v in (left, right)):
             raise self.error("E0113", "`@` multiplies two tensors", node.span)
         return Tensor(self._add(self._BINARY[node.op], operands, node.span))
+
+    def _infinite_arith(self, node: ast.BinOp, left, right) -> Value:
+        """`-inf * 2` is -inf, `1 / inf` is 0: arithmetic with infinity on constants, as in
+        Python; what is not a number (`inf - inf`) or depends on a size's sign is refused."""
+        operands = []
+        for value, part in ((left, node.left), (right, node.right)):
+            if isinstance(value, Expr) and not value.is_const:
+                raise self.error("E0119", "infinity times a size: the sign is not known here; write `inf` or `-inf`",
+                                 part.span)
+            operands.append(value.value if isinstance(value, Literal) else float(value.value))
+        a, b = operands
+        functions = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+                     "**": lambda: a ** b}
+        if node.op not in functions:
+            raise self.error("E0119", f"`{node.op}` does not apply to infinity", node.span)
+        try:
+            result = functions[node.op]()
+        except (ZeroDivisionError, OverflowError):
+            raise self.error("E0119", "this arithmetic with infinity has no value", node.span)
+        if math.isnan(result):
+            raise self.error("E0119", "this arithmetic with infinity is not a number", node.span)
+        return Literal(result) if math.isinf(result) else Expr.const(Fraction(result))
 
     def _operand(self, value: Value, node: ast.Node) -> int:
         if isinstance(value, Tensor):

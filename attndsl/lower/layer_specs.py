@@ -78,13 +78,23 @@ class LayerSpecLowering:
 
     def _argument(self, node: ast.Node, kind: str, name: str):
         value = self._expr(node)
+        sizes = _sizes(value, kind)  # `kernel_size=[1, 7]`: one size per spatial dim (attndsl/layers)
+        if sizes is not None:
+            for item in sizes:
+                if isinstance(item, Expr):
+                    self._require_whole(node, item, f"`{name}`")
+            return sizes
+        if kind in ("size", "output_size") and isinstance(value, Expr):
+            kind = "int"
+        if kind == "choice" and isinstance(value, str):
+            return value  # the layer's check says which words it takes
         if kind in ("int", "padding") and isinstance(value, Expr):
             self._require_whole(node, value, f"`{name}`")
         if kind in ("int", "float", "list[int]") and isinstance(value, Expr):
             return value
         if kind == "list[int]" and isinstance(value, ListArg):
             return value
-        if kind == "padding" and (isinstance(value, Expr) or value == "same"):
+        if kind == "padding" and (isinstance(value, Expr) or value in ("same", "valid")):
             return value
         if kind == "bool" and isinstance(value, Cond):
             return value
@@ -92,10 +102,12 @@ class LayerSpecLowering:
             return int(value.value)
         if kind == "float" and isinstance(value, Literal):
             return value
-        if kind in ("int", "float", "bool", "axis", "padding") and value is None and node is not None and isinstance(node, ast.NoneLit):
+        if kind in ("int", "float", "bool", "axis", "padding", "output_size") and value is None and node is not None and isinstance(node, ast.NoneLit):
             return None
         expected = {"int": "an integer", "float": "a number", "bool": "true or false", "axis": "a constant axis",
-                    "padding": "an integer or \"same\"", "list[int]": "a list argument"}.get(kind, kind)
+                    "padding": "an integer, a list of them, \"same\" or \"valid\"", "list[int]": "a list argument",
+                    "size": "an integer or a list of them", "output_size": "an integer or a list of them (None "
+                    "keeps a dimension)", "choice": "a string"}.get(kind, kind)
         raise self.error("E0113", f"`{name}` must be {expected}", node.span)
 
     def _require_whole(self, node: ast.Node, value: Expr, what: str, code: str = "E0113") -> None:
@@ -126,3 +138,11 @@ class LayerSpecLowering:
 
 def _arguments_help(names: list[str]) -> str:
     return f"its arguments are {', '.join(names)}" if names else "it takes no arguments"
+
+
+def _sizes(value, kind: str) -> tuple | None:
+    """A list (or tuple) of sizes for an argument that takes one per spatial dim, else None."""
+    if kind not in ("size", "padding", "output_size") or not isinstance(value, (list, tuple)) or not value:
+        return None
+    allowed = (Expr, type(None)) if kind == "output_size" else (Expr,)
+    return tuple(value) if all(isinstance(item, allowed) for item in value) else None

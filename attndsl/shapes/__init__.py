@@ -122,7 +122,8 @@ class BlockChecker:
     # ------------------------------------------------------------------ commit
     def _commit_single(self, walk: Walk) -> None:
         self.sink.items.extend(walk.sink.items)
-        self.ir.checks = _strongest_arguments([r.check for r in sorted(walk.records, key=lambda r: r.order)])
+        self.ir.checks = _strongest_arguments(_merge_complementary(
+            [r.check for r in sorted(walk.records, key=lambda r: r.order)]))
         shapes = tuple(walk.shapes.get(o) for o in self.ir.outputs)
         self.ir.output_shapes = [((), shapes[0] if len(shapes) == 1 else shapes)] if None not in shapes else []
         self.ir.world_atoms = []
@@ -209,7 +210,8 @@ class BlockChecker:
                 merged.append((entry["order"], type(check)(check.condition, check.message, check.span, check.where,
                                                            guard, check.source, check.kind, check.position)))
         merged.sort(key=lambda item: item[0])
-        self.ir.checks = _strongest_arguments([c for c in self.ir.checks] + [check for _, check in merged])
+        self.ir.checks = _strongest_arguments(_merge_complementary(
+            [c for c in self.ir.checks] + [check for _, check in merged]))
 
     def _render_cond(self, cond) -> str:
         from .. import symbolic as sym
@@ -234,6 +236,31 @@ def _world_literals(world: dict) -> tuple:
 
 def _freeze(condition):
     return condition
+
+
+def _merge_complementary(checks: list) -> list:
+    """The same check under `if c:` and under its `else`: one check, with neither."""
+    from .worlds import literal
+
+    changed = True
+    while changed:
+        changed = False
+        for i, a in enumerate(checks):
+            for j in range(i + 1, len(checks)):
+                b = checks[j]
+                if (a.condition, a.message, a.where, a.kind) != (b.condition, b.message, b.where, b.kind) or \
+                        len(a.guard) != len(b.guard):
+                    continue
+                differ = [k for k, (x, y) in enumerate(zip(a.guard, b.guard)) if x != y]
+                if len(differ) == 1 and literal(a.guard[differ[0]])[0] == literal(b.guard[differ[0]])[0]:
+                    guard = a.guard[:differ[0]] + a.guard[differ[0] + 1:]
+                    checks[i] = type(a)(a.condition, a.message, a.span, a.where, guard, a.source, a.kind, a.position)
+                    del checks[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return checks
 
 
 def _strongest_arguments(checks: list) -> list:

@@ -53,9 +53,17 @@ class LayerArguments:
                                  span=self._span(name), guard=self.info.guard, element=self.element)
 
     def at_least(self, name: str, bound: int, code: str = "E0205", none_ok: bool = False) -> None:
+        values = self.spec.args.get(name)
+        if isinstance(values, (tuple, list)):  # one size per spatial dim (`kernel_size=(1, 7)`): each
+            for value in values:
+                if isinstance(value, Expr):
+                    self._at_least(name, value, bound, code)
+            return
         if name not in self.spec.args or not self.number(name, none_ok):
             return
-        value = self.value(name)
+        self._at_least(name, self.value(name), bound, code)
+
+    def _at_least(self, name: str, value: Expr, bound: int, code: str) -> None:
         n = self.view.normal(value)
         if n.is_const:
             if n.value < bound:
@@ -95,16 +103,18 @@ class LayerArguments:
         self._require(("divides", a, b), f"({name} by {by})", by)
 
     def equal(self, name: str, expected: int, message: str, code: str = "E0112") -> None:
-        """argument == expected: an error when it is a different constant, else a check in __init__."""
-        value = self.value(name)
-        if value is None:
-            return
-        n = self.view.normal(value)
-        if n.is_const:
-            if n.value != expected:
+        """argument == expected (each entry of a tuple): an error when it is a different constant,
+        else a check in __init__."""
+        values = self.spec.args.get(name)
+        for value in values if isinstance(values, (tuple, list)) else [self.value(name)]:
+            if not isinstance(value, Expr):
+                continue
+            n = self.view.normal(value)
+            if n.is_const:
+                if n.value != expected:
+                    self._error(name, message, code)
+            elif self._require(Cond("cmp", ("==", value, Expr.const(expected))), message, name) is False:
                 self._error(name, message, code)
-        elif self._require(Cond("cmp", ("==", value, Expr.const(expected))), message, name) is False:
-            self._error(name, message, code)
 
     def require(self, holds: bool | None, name: str, message: str, code: str = "E0112") -> None:
         """A constraint decided at compile time (None: the caller checks it another way)."""

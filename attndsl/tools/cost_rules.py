@@ -118,12 +118,29 @@ def _chunk_memory(attrs, contiguous) -> tuple[bool, bool]:
     return False, all(contiguous) and attrs.get("dim", 0) == 0
 
 
+def _reshape_memory(attrs, contiguous) -> tuple[bool, bool]:
+    """flatten is a reshape: a view of a contiguous tensor, a copy of any other."""
+    return not all(contiguous), True
+
+
+def _strided_view(attrs, contiguous) -> tuple[bool, bool]:
+    return False, False  # expand: a view whose repeated axes have stride 0
+
+
 OP_COSTS: dict[str, OpCost] = {
     **{name: OpCost() for name in ("add", "sub", "mul", "div", "pow", "neg")},
     "matmul": OpCost(flops=_matmul_flops),
     **{name: OpCost() for name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log", "softmax")},
-    **{name: OpCost() for name in ("sum", "mean", "max", "min", "std", "var", "avg_pool", "max_pool")},
+    **{name: OpCost() for name in ("relu6", "leaky_relu", "elu", "gelu", "silu", "softplus", "hardsigmoid",
+                                   "hardswish")},
+    **{name: OpCost() for name in ("sum", "mean", "max", "min", "std", "var", "norm", "normalize", "avg_pool",
+                                   "max_pool")},
+    # FFTs, padding, resampling and sliding windows: new tensors; FlopCounterMode counts none of them
+    **{name: OpCost() for name in ("rfft2", "irfft2", "pad", "interpolate", "unfold", "fold", "roll")},
     "rearrange": OpCost(memory=_rearrange_memory),
+    "flatten": OpCost(memory=_reshape_memory),
+    **{name: OpCost(memory=view) for name in ("squeeze", "unsqueeze", "view_as_real", "view_as_complex")},
+    **{name: OpCost(memory=_strided_view) for name in ("expand", "expand_as")},
     "transpose": OpCost(memory=lambda attrs, contiguous: (False, False)),
     "shuffle": OpCost(),  # reshape, transpose, reshape: one copy
     "chunk": OpCost(memory=_chunk_memory),

@@ -10,13 +10,12 @@ Exit 0 when the comparison ran (whatever it found); 1 when a spec has errors.
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
 
 from ..ir import BlockIR
 from .common import CheckedSpec, check_spec, optimized
 from .cost import report, symbol_order
 from .costmodel import block_costs
-from .formula import render_cond, render_expr
+from .formula import render_expr, render_guard
 from .state import state_entries
 from .values import Values
 
@@ -84,7 +83,7 @@ def _state(ir: BlockIR, blocks: dict[str, BlockIR]) -> list[str]:
     for entry in state_entries(ir, blocks):
         shape = "[" + ", ".join(render_expr(d, order) for d in entry.shape) + "]"
         kind = "" if entry.parameter else " (buffer)"
-        when = " if " + " and ".join(sorted(render_cond(c, order) for c in entry.guard)) if entry.guard else ""
+        when = " if " + render_guard(entry.guard, order) if entry.guard else ""
         each = f" for each {entry.loop[0]} in {entry.loop[1]}" if entry.loop else ""
         lines.append(f"{entry.key} {shape}{kind}{when}{each}")
     return lines

@@ -14,7 +14,6 @@ are kept as written. `parse(fmt(x)) == parse(x)` up to spans, and `fmt(fmt(x)) =
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 

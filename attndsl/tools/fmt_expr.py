@@ -60,6 +60,8 @@ def expr(node) -> str:
         return f"{_wrap(node.value, POSTFIX)}[{', '.join(_item(i) for i in node.items)}]"
     if isinstance(node, ast.ListExpr):
         return "[" + ", ".join(expr(i) for i in node.items) + "]"
+    if isinstance(node, ast.TupleExpr):
+        return "(" + ", ".join(expr(i) for i in node.items) + ("," if len(node.items) == 1 else "") + ")"
     if isinstance(node, ast.ListComp):
         return f"[{expr(node.element)} for {node.var} in {expr(node.iterable)}]"
     if isinstance(node, ast.Keyword):

@@ -44,7 +44,15 @@ def make_guard(conds) -> Guard | None:
     for cond in flat:
         if Cond("not", (cond,)) in flat:
             return None
+    for cond in [c for c in flat if c.op == "or"]:  # absorption: (x or y) and x is x
+        others = flat - {cond}
+        if any(_conjuncts(disjunct) <= others for disjunct in cond.args):
+            flat.discard(cond)
     return frozenset(flat)
+
+
+def _conjuncts(cond: Cond) -> set:
+    return set().union(*(_conjuncts(a) for a in cond.args)) if cond.op == "and" else {cond}
 
 
 def collect(terms) -> list[Term]:
@@ -58,8 +66,39 @@ def collect(terms) -> list[Term]:
             value, loop = value * Expr.symbol(f"len({loop[1]})"), None
         key = (term.guard, loop)
         sums[key] = sums.get(key, Expr.const(0)) + value
+    # merged monomial by monomial: [c]*(x + y) + [not c]*x is x + [c]*y
+    monomials = [Term(guard, Expr({monomial: coefficient}), loop) for (guard, loop), value in sums.items()
+                 for monomial, coefficient in value.terms.items()]
+    merged = _merge_cases(monomials) if any(t.guard for t in monomials) else monomials
+    sums = {}
+    for term in merged:  # a merged term may join the terms already without that condition
+        sums[(term.guard, term.loop)] = sums.get((term.guard, term.loop), Expr.const(0)) + term.value
     out = [Term(guard, value, loop) for (guard, loop), value in sums.items() if value.terms]
     return sorted(out, key=lambda t: (len(t.guard), sorted(render_cond(c) for c in t.guard), t.loop or ()))
+
+
+def _negation(cond: Cond) -> Cond:
+    return cond.args[0] if cond.op == "not" else Cond("not", (cond,))
+
+
+def _merge_cases(terms: list[Term]) -> list[Term]:
+    """`[c]*x + [not c]*x` is `x`: the same value under both cases of a condition."""
+    merged = True
+    while merged:
+        merged = False
+        present = {(t.guard, t.value, t.loop) for t in terms}
+        for term in terms:
+            for cond in term.guard:
+                other = (term.guard - {cond}) | {_negation(cond)}
+                if (other, term.value, term.loop) in present:
+                    rest = [t for t in terms if (t.guard, t.value, t.loop) not in
+                            ((term.guard, term.value, term.loop), (other, term.value, term.loop))]
+                    terms = rest + [Term(term.guard - {cond}, term.value, term.loop)]
+                    merged = True
+                    break
+            if merged:
+                break
+    return terms
 
 
 def guarded(terms, conds) -> list[Term]:
@@ -110,6 +149,12 @@ def render_cond(cond: Cond, order=None) -> str:
     return op
 
 
+def render_guard(conds, order=None, *, sort: bool = True) -> str:
+    """A conjunction: `a and b > 1`, an `or` among them in brackets."""
+    parts = [f"({render_cond(c, order)})" if c.op == "or" else render_cond(c, order) for c in conds]
+    return " and ".join(sorted(parts) if sort else parts)
+
+
 def render_terms(terms: list[Term], order=None) -> str:
     if not terms:
         return "0"
@@ -119,7 +164,7 @@ def render_terms(terms: list[Term], order=None) -> str:
         if term.loop is not None:
             text = f"sum({text} for {term.loop[0]} in {term.loop[1]})"
         if term.guard:
-            condition = " and ".join(sorted(render_cond(c, order) for c in term.guard))
+            condition = render_guard(term.guard, order)
             if " " in text and term.loop is None:  # `a + b`, `c // g`: one factor in brackets
                 text = f"({text})"
             text = f"[{condition}]*{text}"

@@ -18,8 +18,7 @@ from ..layers import LAYERS
 from ..ops import OPS
 from ..shapes import show
 from .cost import symbol_order
-from .costmodel import block_costs
-from .formula import render_cond, render_expr, render_terms
+from .formula import render_cond, render_expr, render_guard, render_terms
 
 KEYWORDS = ["block", "input", "param", "layer", "let", "require", "example", "if", "elif", "else", "return",
             "for", "in", "and", "or", "not", "true", "false", "None", "zeros", "ones", "randn"]
@@ -184,7 +183,7 @@ def _value_hover(doc, block, ir, word, line, start, order) -> str | None:
             best, best_at = attrs, at
     if best is None or best.get("shape") is None:
         return None
-    guard = " and ".join(render_cond(c, order) for c in best["guard"])
+    guard = render_guard(best["guard"], order, sort=False)
     return f"`{word}`: {show(best['shape'], order)}" + (f"  (if {guard})" if guard else "")
 
 

@@ -1,0 +1,118 @@
+"""In-place layers (`relu(inplace=true)`): where writing over the input could be seen.
+
+The language is a dataflow: a value is the same wherever it is read. A layer built with
+`inplace=true` (kept so the module's repr and behaviour match the published one) writes
+its result over its input, which is harmless only when nothing else can see that input:
+
+- nobody else reads it: it has one use (not a block input, param or output);
+- autograd did not keep it for the backward pass: it was made by a layer or an op that
+  does not save its own result (linear, conv, norms, pools, `+ - * / @`, cat, ...);
+  sigmoid, softmax, exp and the activations do save theirs, and a view shares memory.
+
+`check_inplace` reports a spec that breaks this (E0211). After the optimising passes
+(which may merge two equal values or fold `x * 1` into `x`), `needs_copy` tells codegen
+to hand the layer a copy instead.
+"""
+
+from __future__ import annotations
+
+from .diagnostics import DiagnosticSink
+from .ir import BlockIR, Cond, LayerSpec
+
+# Layers whose output autograd does not keep, and which never return their input.
+FRESH_LAYERS = {"linear", "conv1d", "conv2d", "conv3d", "batch_norm1d", "batch_norm2d", "batch_norm3d",
+                "instance_norm2d", "layer_norm", "group_norm", "max_pool1d", "max_pool2d", "max_pool3d",
+                "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+                "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"}
+# Ops whose result is a new tensor that autograd does not keep.
+FRESH_OPS = {"add", "sub", "mul", "div", "neg", "matmul", "cat", "stack", "masked_fill", "sum", "mean"}
+
+
+def overwrites_input(spec: LayerSpec | None) -> bool:
+    """Whether calling the layer may write over the tensor it is given."""
+    if spec is None:
+        return False
+    if spec.kind == "sequential":
+        return bool(spec.children) and overwrites_input(spec.children[0][1])
+    inplace = spec.args.get("inplace")
+    # An `inplace=flag` argument may be true: it counts as in place.
+    return isinstance(inplace, Cond) and inplace != Cond.const(False)
+
+
+def unsafe_children(spec: LayerSpec | None) -> list[tuple[str, LayerSpec]]:
+    """In-place children of a sequential whose predecessor's output autograd may keep."""
+    if spec is None or spec.kind != "sequential":
+        return []
+    found = []
+    for (_, previous), (name, child) in zip(spec.children, spec.children[1:]):
+        if overwrites_input(child) and not _fresh_layer(previous):
+            found.append((name or child.kind, previous))
+        found += unsafe_children(child)
+    return found + (unsafe_children(spec.children[0][1]) if spec.children else [])
+
+
+def _fresh_layer(spec: LayerSpec) -> bool:
+    if spec.kind == "sequential":
+        return bool(spec.children) and _fresh_layer(spec.children[-1][1])
+    return spec.kind in FRESH_LAYERS
+
+
+def called_spec(ir: BlockIR, attrs: dict) -> LayerSpec | None:
+    info = next((layer for layer in ir.layers if layer.name == attrs["attrs"]["layer"]), None)
+    if info is None:
+        return None
+    if attrs["attrs"].get("element"):
+        return info.element
+    spec = info.spec
+    for name in attrs["attrs"].get("path", ()):
+        spec = next((child for child_name, child in spec.children if child_name == name), None)
+        if spec is None:
+            return None
+    return spec
+
+
+def problem(ir: BlockIR, node: int) -> str | None:
+    """Why the in-place layer called at `node` could be seen writing over its input (None: it cannot)."""
+    graph = ir.graph
+    operand = ir.operands(node)[0]
+    source = graph.nodes[operand]
+    op = source["op"]
+    what = f"`{source['name']}`" if source.get("name") else "its input"
+    if op == "input":
+        return f"{what} is an input of the block: the caller's tensor would change"
+    if op == "param":
+        return f"{what} is a param"
+    if graph.out_degree(operand) > 1 or operand in ir.outputs:
+        return f"{what} is also read elsewhere, and would see the layer's result"
+    if op == "call_layer":
+        spec = called_spec(ir, source)
+        if spec is not None and _fresh_layer(spec):
+            return None
+        kind = spec.kind if spec is not None else "layer"
+        return f"{what} comes from a {kind} layer, whose output autograd keeps (or which returns its input)"
+    if op in FRESH_OPS:
+        return None
+    return f"{what} comes from {op}(), whose result autograd keeps or which shares memory with its input"
+
+
+def check_inplace(ir: BlockIR, sink: DiagnosticSink) -> None:
+    """E0211 for each in-place layer whose writing could be seen (spec as written, before any pass)."""
+    for info in ir.layers:
+        for name, previous in unsafe_children(info.element or info.spec):
+            sink.error("E0211", f"layer `{info.name}`: the in-place child `{name}` writes over the output of a "
+                       f"{previous.kind} layer, which autograd keeps for the backward pass", info.span,
+                       help="drop `inplace=true`, or put the in-place layer after a conv, linear, norm or pool")
+    for node in ir.topological():
+        attrs = ir.graph.nodes[node]
+        if attrs["op"] != "call_layer" or not overwrites_input(called_spec(ir, attrs)):
+            continue
+        reason = problem(ir, node)
+        if reason is not None:
+            sink.error("E0211", f"layer `{attrs['attrs']['layer']}` works in place, and {reason}", attrs["span"],
+                       help="drop `inplace=true` from the layer (the result is the same, without the overwrite)")
+
+
+def needs_copy(ir: BlockIR, node: int) -> bool:
+    """After the passes: whether codegen must hand the in-place layer at `node` a copy."""
+    attrs = ir.graph.nodes[node]
+    return overwrites_input(called_spec(ir, attrs)) and problem(ir, node) is not None

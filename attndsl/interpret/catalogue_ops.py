@@ -1,0 +1,252 @@
+"""The interpreter's meaning of the ops added for the catalogue (attndsl/ops: views,
+padding, windows, resampling, spectral, the functional activations, norm/normalize).
+
+Registered into `tensor_ops.TENSOR_OPS` like the others. Each entry is written from the
+language's definition of the op (docs/language.md), with torch doing the arithmetic;
+where torch quietly does something else than the language means (squeeze of an axis
+that is not 1, a negative pad width the language refuses), the entry refuses itself.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..symbolic import Expr
+from .tensor_ops import tensor_op
+from .values import Refusal, as_python, expr_value
+
+
+def _tensor(value, what: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise Refusal(f"{what} must be a tensor, got {type(value).__name__}")
+    return value
+
+
+def _axis(axis: int, rank: int) -> int:
+    if not -rank <= axis < rank:
+        raise Refusal(f"axis {axis} is out of range for rank {rank}")
+    return axis % rank
+
+
+def _value(call, name: str):
+    """An attribute's value: a default or constant as it is, an expression evaluated."""
+    value = call.attrs.get(name)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple):
+        if all(isinstance(item, int) for item in value):
+            return value  # axes
+        return tuple(_size(item, call) for item in value)
+    return call.number(name)
+
+
+def _size(item, call):
+    if isinstance(item, Expr):
+        return as_python(expr_value(item, call.env))
+    return item
+
+
+def _ints(call, name: str) -> tuple | int:
+    value = _value(call, name)
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise Refusal(f"`{name}` = {item!r} is not a whole number")
+    return tuple(items) if isinstance(value, (tuple, list)) else value
+
+
+# ---------------------------------------------------------------------------- activations
+
+tensor_op("gelu")(lambda call, x: F.gelu(_tensor(x, "x"), approximate=call.attrs["approximate"]))
+tensor_op("silu")(lambda call, x: F.silu(_tensor(x, "x")))
+tensor_op("relu6")(lambda call, x: torch.clamp(_tensor(x, "x"), 0, 6))
+tensor_op("hardsigmoid")(lambda call, x: torch.clamp(_tensor(x, "x") / 6 + 0.5, 0, 1))
+tensor_op("hardswish")(lambda call, x: _tensor(x, "x") * torch.clamp(x / 6 + 0.5, 0, 1))
+
+
+@tensor_op("elu")
+def _elu(call, x):
+    alpha = float(_value(call, "alpha"))
+    return torch.where(_tensor(x, "x") > 0, x, alpha * torch.expm1(x))
+
+
+@tensor_op("leaky_relu")
+def _leaky_relu(call, x):
+    slope = float(_value(call, "negative_slope"))
+    return torch.where(_tensor(x, "x") > 0, x, slope * x)
+
+
+@tensor_op("softplus")
+def _softplus(call, x):
+    beta, threshold = float(_value(call, "beta")), float(_value(call, "threshold"))
+    scaled = _tensor(x, "x") * beta
+    # Linear where beta * x exceeds the threshold (torch's rule, for overflow).
+    return torch.where(scaled > threshold, x, torch.log1p(torch.exp(scaled)) / beta)
+
+
+# ---------------------------------------------------------------------------- norms
+
+
+def _dims(call, x: torch.Tensor, name: str = "dim"):
+    value = call.attrs.get(name)
+    if value is None:
+        return tuple(range(x.dim()))
+    values = value if isinstance(value, tuple) else (value,)
+    axes = [_axis(a, x.dim()) for a in values]
+    if len(set(axes)) != len(axes):
+        raise Refusal(f"{name} names an axis twice")
+    return tuple(axes)
+
+
+@tensor_op("norm")
+def _norm(call, x):
+    dims = _dims(call, _tensor(x, "x"))
+    return torch.sqrt(torch.sum(x * x, dim=dims, keepdim=bool(call.attrs.get("keepdim"))))
+
+
+@tensor_op("normalize")
+def _normalize(call, x):
+    axis = _axis(call.attrs["dim"], _tensor(x, "x").dim())
+    length = torch.sqrt(torch.sum(x * x, dim=axis, keepdim=True))
+    return x / torch.clamp(length, min=float(_value(call, "eps")))
+
+
+# ---------------------------------------------------------------------------- axes
+
+
+@tensor_op("flatten")
+def _flatten(call, x):
+    rank = max(_tensor(x, "x").dim(), 1)
+    start, end = _axis(call.attrs["start_dim"], rank), _axis(call.attrs["end_dim"], rank)
+    if start > end:
+        raise Refusal("flatten: start_dim after end_dim")
+    shape = list(x.shape) or [1]
+    joined = 1
+    for size in shape[start:end + 1]:
+        joined *= size
+    return x.reshape(shape[:start] + [joined] + shape[end + 1:])
+
+
+@tensor_op("squeeze")
+def _squeeze(call, x):
+    dims = _dims(call, _tensor(x, "x"))
+    if call.attrs.get("dim") is None:
+        dims = tuple(i for i, size in enumerate(x.shape) if size == 1)
+    for axis in dims:
+        if x.shape[axis] != 1:
+            raise Refusal(f"squeeze: axis {axis} has size {x.shape[axis]}, not 1")
+    return x.reshape([size for i, size in enumerate(x.shape) if i not in dims])
+
+
+@tensor_op("unsqueeze")
+def _unsqueeze(call, x):
+    axis = _axis(call.attrs["dim"], _tensor(x, "x").dim() + 1)
+    return x.reshape(list(x.shape[:axis]) + [1] + list(x.shape[axis:]))
+
+
+def _expanded(x: torch.Tensor, sizes) -> torch.Tensor:
+    new = len(sizes) - x.dim()
+    if new < 0:
+        raise Refusal("expand: fewer sizes than axes")
+    target = []
+    for index, size in enumerate(sizes):
+        if index >= new and size == -1:
+            size = x.shape[index - new]
+        if size < 0:
+            raise Refusal(f"expand: size {size}")
+        if index >= new and x.shape[index - new] not in (1, size):
+            raise Refusal(f"expand: axis {index} has size {x.shape[index - new]}, not 1 or {size}")
+        target.append(size)
+    return torch.broadcast_to(x, target)
+
+
+
+
+@tensor_op("expand")
+def _expand(call, x):
+    sizes = _ints(call, "sizes")
+    return _expanded(_tensor(x, "x"), sizes if isinstance(sizes, tuple) else (sizes,))
+
+
+tensor_op("expand_as")(lambda call, x, other: _expanded(_tensor(x, "x"), tuple(_tensor(other, "other").shape)))
+
+
+# ---------------------------------------------------------------------------- shifts and padding
+
+
+@tensor_op("pad")
+def _pad(call, x):
+    widths, mode = _ints(call, "pad"), call.attrs["mode"]
+    written = call.attrs["pad"]
+    for width, expression in zip(widths, written):
+        constant = isinstance(expression, Expr) and expression.is_const
+        if width < 0 and not (mode == "constant" and constant):
+            raise Refusal(f"pad: width {width} (only constant mode takes a negative width, written as a number)")
+    value = _value(call, "value")
+    if mode == "constant":
+        return F.pad(_tensor(x, "x"), widths, value=0.0 if value is None else float(value))
+    return F.pad(_tensor(x, "x"), widths, mode=mode)
+
+
+@tensor_op("roll")
+def _roll(call, x):
+    shifts = _ints(call, "shifts")
+    dims = call.attrs.get("dims")
+    if dims is None:
+        return torch.roll(_tensor(x, "x"), shifts)
+    return torch.roll(_tensor(x, "x"), shifts, dims)
+
+
+# ---------------------------------------------------------------------------- windows
+
+
+def _window_arguments(call) -> dict:
+    return {name: _ints(call, name) for name in ("kernel_size", "dilation", "padding", "stride")}
+
+
+@tensor_op("unfold")
+def _unfold(call, x):
+    return F.unfold(_tensor(x, "x"), **_window_arguments(call))
+
+
+@tensor_op("fold")
+def _fold(call, x):
+    return F.fold(_tensor(x, "x"), _ints(call, "output_size"), **_window_arguments(call))
+
+
+@tensor_op("interpolate")
+def _interpolate(call, x):
+    size = call.attrs.get("size")
+    arguments = {"mode": call.attrs["mode"], "align_corners": call.attrs.get("align_corners")}
+    if size is not None:
+        return F.interpolate(_tensor(x, "x"), size=_ints(call, "size"), **arguments)
+    return F.interpolate(_tensor(x, "x"), scale_factor=float(_value(call, "scale_factor")), **arguments)
+
+
+# ---------------------------------------------------------------------------- spectra
+
+
+def _fft_dims(call, x: torch.Tensor) -> tuple[int, int]:
+    dims = call.attrs["dim"]
+    axes = tuple(_axis(a, x.dim()) for a in (dims if isinstance(dims, tuple) else (dims,)))
+    if len(axes) != 2 or axes[0] == axes[1]:
+        raise Refusal(f"a 2-d FFT over {dims}")
+    return axes
+
+
+@tensor_op("rfft2")
+def _rfft2(call, x):
+    return torch.fft.rfft2(_tensor(x, "x"), dim=_fft_dims(call, x), norm=call.attrs["norm"])
+
+
+@tensor_op("irfft2")
+def _irfft2(call, x):
+    if not _tensor(x, "x").is_complex():
+        raise Refusal("irfft2 of a real tensor")
+    s = _ints(call, "s") if call.attrs.get("s") is not None else None
+    return torch.fft.irfft2(x, s=s, dim=_fft_dims(call, x), norm=call.attrs["norm"])
+
+
+tensor_op("view_as_complex")(lambda call, x: torch.view_as_complex(_tensor(x, "x").contiguous()))
+tensor_op("view_as_real")(lambda call, x: torch.view_as_real(_tensor(x, "x")))

@@ -1,0 +1,95 @@
+"""Normalisation layers: batch norm (1d/2d/3d), instance norm, layer norm, group norm."""
+
+from __future__ import annotations
+
+from .registry import channels, family, layer, positions
+from ..ops.rendering import as_exprs
+
+
+def _norm_channels(ctx, args, shape):
+    channels(ctx, shape, args["num_features"], "num_features")
+    return shape
+
+
+def _instance_norm(ctx, args, shape):
+    channels(ctx, shape, args["num_features"], "num_features")
+    # It normalises each map over its positions, train or eval: torch rejects a single one.
+    count = positions(ctx, shape)
+    if count.is_const and count.value < 2:
+        ctx.error("E0205", f"instance_norm2d normalises over the spatial positions, but {ctx.show(shape)} has "
+                  f"only {count.value}", help="a global pool leaves one position: use layer_norm or batch_norm2d")
+    return shape
+
+
+def _layer_norm(ctx, args, shape):
+    normalized = as_exprs(args["normalized_shape"])
+    if len(normalized) > len(shape):
+        ctx.error("E0202", f"layer_norm normalises the last {len(normalized)} dimensions, but the input has rank "
+                  f"{len(shape)}")
+    if len(normalized) == 1:
+        ctx.expect_equal(shape[-1], normalized[0], "the last dimension of the input and normalized_shape")
+    for index, size in enumerate(normalized):
+        axis = len(shape) - len(normalized) + index
+        if len(normalized) > 1:
+            ctx.expect_equal(shape[axis], size, f"dimension {axis} of the input and normalized_shape[{index}]")
+    return shape
+
+
+def _group_norm(ctx, args, shape):
+    channels(ctx, shape, args["num_channels"], "num_channels")
+    per_group = ctx.divide(args["num_channels"], args["num_groups"], "num_channels into num_groups")
+    # torch normalises each group over its channels and positions, train or eval: one value fails.
+    per_group = ctx.normal(per_group * positions(ctx, shape))
+    if per_group.is_const and per_group.value < 2:
+        ctx.error("E0205", f"group_norm normalises each group over its channels and positions, but a group of "
+                  f"{ctx.show(shape)} has only {per_group.value} value", help="use fewer groups")
+    return shape
+
+
+def _check_features(a, args):
+    a.at_least("num_features", 0)
+    a.number("eps")
+    a.number("momentum", none_ok=True)
+
+
+def _check_layer_norm(a, args):
+    a.at_least("normalized_shape", 0)
+    a.number("eps")
+
+
+def _check_group_norm(a, args):
+    a.at_least("num_groups", 1)
+    a.at_least("num_channels", 0)
+    a.number("eps")
+    a.divisible("num_channels", "num_groups")
+
+
+_BATCH_NORM = ("num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = true, "
+               "track_running_stats: bool = true")
+_SAME = "the shape of the input; dim 1 is num_features"
+
+family("Normalisation")
+layer("batch_norm1d", "BatchNorm1d", _BATCH_NORM, _norm_channels, min_rank=2, max_rank=3, check=_check_features,
+      doc="batch norm over [b, c] or [b, c, length]", shape_doc=_SAME,
+      example="input x: [b, c]\nlayer bn = batch_norm1d(c)\nbn(x)")
+layer("batch_norm2d", "BatchNorm2d", _BATCH_NORM, _norm_channels, min_rank=4, max_rank=4, check=_check_features,
+      doc="batch norm over [b, c, h, w]", shape_doc=_SAME,
+      example="input x: [b, c, h, w]\nlayer bn = batch_norm2d(c, momentum=0.01)\nbn(x)")
+layer("batch_norm3d", "BatchNorm3d", _BATCH_NORM, _norm_channels, min_rank=5, max_rank=5, check=_check_features,
+      doc="batch norm over [b, c, t, h, w]", shape_doc=_SAME,
+      example="input x: [b, c, t, h, w]\nlayer bn = batch_norm3d(c)\nbn(x)")
+layer("instance_norm2d", "InstanceNorm2d",
+      "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = false, "
+      "track_running_stats: bool = false", _instance_norm,
+      min_rank=4, max_rank=4, check=_check_features, doc="instance norm: each map of [b, c, h, w] over its positions",
+      shape_doc=_SAME + "; at least 2 positions",
+      example="input x: [b, c, h, w]\nlayer norm = instance_norm2d(c)\nnorm(x)")
+layer("layer_norm", "LayerNorm", "normalized_shape: size, eps: float = 1e-05, elementwise_affine: bool = true, "
+      "bias: bool = true", _layer_norm, check=_check_layer_norm,
+      doc="layer norm over the last dimension, or the last several (`normalized_shape=[h, w]`)",
+      shape_doc="the shape of the input, whose trailing dimensions are normalized_shape",
+      example="input x: [b, n, d]\nlayer ln = layer_norm(d)\nln(x)")
+layer("group_norm", "GroupNorm", "num_groups: int, num_channels: int, eps: float = 1e-05, affine: bool = true",
+      _group_norm, min_rank=2, check=_check_group_norm, doc="group norm: dim 1 split into num_groups groups",
+      shape_doc="the shape of the input; dim 1 is num_channels, divisible by num_groups",
+      example="input x: [b, c, h, w]\nlayer gn = group_norm(2, c)\ngn(x)")

@@ -1,0 +1,123 @@
+"""The layer registry itself: what a layer kind's declaration holds, and `layer()` to declare one.
+
+A `LayerDef` names the torch.nn class it renders to, its constructor signature (names
+and defaults as in torch, so `state_dict` keys and reprs come out as torch makes them),
+and the shape rule of its forward. Sequential containers and sub-blocks are handled by
+the shape checker, since their rules are made of other layers' rules. The kinds are
+declared by family in the sibling modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..ir import Cond
+from ..ops import ParamSpec, parse_signature
+from ..symbolic import Expr
+
+
+@dataclass
+class LayerDef:
+    name: str
+    torch_class: str  # rendered as nn.<torch_class>
+    params: list[ParamSpec]
+    shape: Callable  # (ctx, args: dict[str, value], input shape) -> output shape
+    min_rank: int = 1
+    max_rank: int | None = None
+    doc: str = ""
+    # (arguments: attndsl.shapes.LayerArguments, args) -> None: what the torch constructor
+    # would reject, checked where the layer is declared (called or not).
+    check: Callable | None = None
+    # For docs/language.md (attndsl/reference.py): the shape rule in words, and an example
+    # (input declarations, a `layer` line, then the call).
+    shape_doc: str = ""
+    example: str = ""
+    family: str = ""
+
+
+LAYERS: dict[str, LayerDef] = {}
+_FAMILIES: list[str] = []
+_current_family = [""]
+
+
+def family(name: str) -> None:
+    """The kinds declared next belong to `name` (a section of docs/language.md)."""
+    _current_family[0] = name
+    if name not in _FAMILIES:
+        _FAMILIES.append(name)
+
+
+def families() -> list[str]:
+    return list(_FAMILIES)
+
+
+def layer(name: str, torch_class: str, signature: str, shape, *, min_rank=1, max_rank=None, doc="",
+          check=None, shape_doc="", example="") -> LayerDef:
+    params = parse_signature(signature)
+    definition = LayerDef(name, torch_class, params, shape, min_rank, max_rank, doc, check, shape_doc, example,
+                          _current_family[0])
+    LAYERS[name] = definition
+    return definition
+
+
+# ============================================================================ shared shape rules
+
+
+def identity(ctx, args, shape):
+    return shape
+
+
+def channels(ctx, shape, expected, what):
+    ctx.expect_equal(shape[1], expected, f"the channel dimension (dim 1) of the input and {what}")
+
+
+def positions(ctx, shape) -> Expr:
+    """The number of spatial positions of a (batch, channel, spatial...) tensor."""
+    count = Expr.const(1)
+    for dim in shape[2:]:
+        count = count * dim
+    return ctx.normal(count)
+
+
+def spatial_args(args, names, spatial: int, ctx) -> list[tuple[Expr, ...]]:
+    """Each of `names` as one size per spatial dim (an int is the same for all, as in torch)."""
+    from ..ops.rendering import per_dim
+
+    return [per_dim(ctx, args[name], spatial, name) for name in names]
+
+
+def flag(ctx, args, name: str) -> bool:
+    """A bool argument that changes the output shape (ceil_mode) must be a constant."""
+    value = args.get(name)
+    if value is None:
+        return False
+    if isinstance(value, Cond) and value.op == "const":
+        return bool(value.args[0])
+    ctx.error("E0115", f"`{name}` changes the output's shape: it must be true or false, not an argument")
+
+
+# ============================================================================ shared argument checks
+
+
+def check_choice(a, args, name: str, choices: tuple[str, ...]) -> None:
+    value = args.get(name)
+    words = ", ".join(f'"{c}"' for c in choices)
+    a.require(value in choices, name, f"`{name}` is one of {words}, got "
+              f"{value if not isinstance(value, str) else chr(34) + value + chr(34)}", "E0112")
+
+
+def items(args, name: str) -> list:
+    """An argument's values: one, or one per spatial dim."""
+    value = args.get(name)
+    return list(value) if isinstance(value, (tuple, list)) else [value]
+
+
+def check_lengths(a, args, names, spatial: int) -> None:
+    """A tuple-valued size gives one entry per spatial dim (torch's _pair would fail later)."""
+    for name in names:
+        value = args.get(name)
+        if isinstance(value, (tuple, list)):
+            a.require(len(value) == spatial, name,
+                      f"`{name}` has {len(value)} entries; the layer has {spatial} spatial dimension"
+                      f"{'s' if spatial != 1 else ''}", "E0112")

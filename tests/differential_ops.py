@@ -1,0 +1,170 @@
+"""Generator steps for the ops the catalogue brought into the language (views, padding,
+windows, resampling, spectra, the functional activations and norms), mixed into the
+differential spec generator (tests/differential_specs.py).
+
+Each step picks a tensor, writes one line, and records the shape it believes the line
+has under the nominal configuration (a belief only: it steers later choices towards
+specs that check; the oracle trusts nothing but the checker and the two modules).
+Arguments are sometimes tied to constructor arguments (`size_text`), so that the edge
+values of the cases reach them; sometimes they are out of range on purpose (`bad`).
+"""
+
+from __future__ import annotations
+
+
+class CatalogueOps:
+    def op_activation(self):
+        x = self.pick()
+        ch = self.ch
+        text = ch.choice([f"elu({x.name}, alpha=0.5)", f"leaky_relu({x.name}, 0.2)", f"softplus({x.name}, beta=2, "
+                          "threshold=5)", f'gelu({x.name}, approximate="tanh")', f"gelu({x.name})",
+                          f"silu({x.name})", f"hardsigmoid({x.name})", f"hardswish({x.name})", f"relu6({x.name})",
+                          f"log(abs({x.name}) + 1)", f"sqrt(abs({x.name}))"])
+        return self.assign(text, x.shape)
+
+    def op_norms(self):
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        rank = len(x.shape)
+        axis = self.axis(rank)
+        if self.ch.chance(0.5):
+            return self.assign(f"normalize({x.name}, dim={axis})", x.shape)
+        shape = tuple(1 if i == axis % rank else d for i, d in enumerate(x.shape))
+        return self.assign(f"{x.name} / (norm({x.name}, dim={axis}, keepdim=true) + 1)", shape)
+
+    def op_flatten(self):
+        x = self.pick(min_rank=2)
+        if x is None:
+            return None
+        rank = len(x.shape)
+        start = self.ch.int(0, rank - 2)
+        end = self.ch.int(start + 1, rank - 1)
+        joined = 1
+        for size in x.shape[start:end + 1]:
+            joined *= size
+        shape = x.shape[:start] + (joined,) + x.shape[end + 1:]
+        return self.assign(f"flatten({x.name}, {start}, {end - rank if self.ch.chance(0.5) else end})", shape)
+
+    def op_squeeze(self):
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        rank = len(x.shape)
+        ones = [i for i, d in enumerate(x.shape) if d == 1]
+        if ones and self.ch.chance(0.6):
+            axis = self.ch.choice(ones) if not self.bad() else self.ch.int(0, rank - 1)
+            return self.assign(f"squeeze({x.name}, dim={axis})", x.shape[:axis] + x.shape[axis + 1:])
+        axis = self.ch.int(-rank - 1, rank)
+        where = axis % (rank + 1)
+        return self.assign(f"unsqueeze({x.name}, {axis})", x.shape[:where] + (1,) + x.shape[where:])
+
+    def op_expand(self):
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        like = [t for t in self.env if len(t.shape) == len(x.shape) and all(
+            a == b or a == 1 for a, b in zip(x.shape, t.shape)) and t is not x]
+        if like and ch.chance(0.5):
+            return self.assign(f"expand_as({x.name}, {like[-1].name})", like[-1].shape)
+        sizes, shape = [], []
+        for size in x.shape:
+            if size == 1 and ch.chance(0.7):
+                new = ch.choice([2, 3, 4])
+                sizes.append(self.size_text(new))
+                shape.append(new)
+            else:
+                sizes.append("-1" if ch.chance(0.7) else self.size_text(size))
+                shape.append(size)
+        if ch.chance(0.3):
+            sizes.insert(0, "2")
+            shape.insert(0, 2)
+        return self.assign(f"expand({x.name}, [{', '.join(sizes)}])", shape)
+
+    def op_pad(self):
+        x = self.pick(min_rank=2)
+        if x is None:
+            return None
+        ch = self.ch
+        rank = len(x.shape)
+        mode = ch.choice(["constant", "constant", "reflect", "replicate", "circular"])
+        axes = ch.int(1, min(2, rank - 1)) if mode != "constant" else ch.int(1, min(3, rank))
+        widths, shape = [], list(x.shape)
+        for index in range(axes):
+            axis = rank - 1 - index
+            limit = max(0, shape[axis] - 1) if mode == "reflect" else shape[axis] if mode == "circular" else 2
+            before, after = ch.int(0, min(2, limit)), ch.int(0, min(2, limit))
+            if self.bad():
+                before = shape[axis] + 1
+            widths += [self.size_text(before), self.size_text(after)]
+            shape[axis] += before + after
+        value = f", value={ch.choice(['0.5', '-1', '0'])}" if mode == "constant" and ch.chance(0.5) else ""
+        mode_text = f', mode="{mode}"' if mode != "constant" or ch.chance(0.3) else ""
+        return self.assign(f"pad({x.name}, [{', '.join(widths)}]{mode_text}{value})", shape)
+
+    def op_roll(self):
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        rank = len(x.shape)
+        if ch.chance(0.3):
+            return self.assign(f"roll({x.name}, {ch.int(-3, 3)})", x.shape)
+        dims = sorted({ch.int(0, rank - 1) for _ in range(ch.int(1, 2))})
+        shifts = [self.size_text(ch.int(0, 3)) if ch.chance(0.5) else str(ch.int(-3, 3)) for _ in dims]
+        if len(dims) == 1:
+            return self.assign(f"roll({x.name}, {shifts[0]}, dims={dims[0]})", x.shape)
+        return self.assign(f"roll({x.name}, [{', '.join(shifts)}], dims=[{', '.join(map(str, dims))}])", x.shape)
+
+    def op_windows(self):
+        x = self.pick(min_rank=4, max_rank=4)
+        if x is None:
+            return None
+        ch = self.ch
+        b, c, h, w = x.shape
+        kernel, stride = ch.choice([1, 2, 3]), ch.choice([1, 1, 2])
+        padding = ch.choice([0, kernel // 2])
+        rows, cols = (h + 2 * padding - kernel) // stride + 1, (w + 2 * padding - kernel) // stride + 1
+        args = f"{self.size_text(kernel, False)}, padding={padding}, stride={stride}"
+        windows = self.assign(f"unfold({x.name}, {args})", (b, c * kernel * kernel, rows * cols))
+        if ch.chance(0.6):
+            size = f"[{self.size_text(h, False)}, {self.size_text(w, False)}]"
+            return self.assign(f"fold({windows.name}, {size}, {args})", x.shape)
+        return windows
+
+    def op_interpolate(self):
+        x = self.pick(min_rank=4, max_rank=4)
+        if x is None:
+            return None
+        ch = self.ch
+        mode = ch.choice(["nearest", "bilinear", "bicubic"])
+        corners = f", align_corners={ch.choice(['true', 'false'])}" if mode != "nearest" and ch.chance(0.5) else ""
+        if ch.chance(0.5):
+            size = (ch.choice([1, 2, 5]), ch.choice([2, 3]))
+            sizes = f"[{self.size_text(size[0], False)}, {size[1]}]"
+            return self.assign(f'interpolate({x.name}, size={sizes}, mode="{mode}"{corners})', x.shape[:2] + size)
+        factor = ch.choice([2, 0.5, 1.5])
+        shape = x.shape[:2] + tuple(int(d * factor) for d in x.shape[2:])
+        return self.assign(f'interpolate({x.name}, scale_factor={factor}, mode="{mode}"{corners})', shape)
+
+    def op_spectrum(self):
+        x = self.pick(min_rank=2)
+        if x is None:
+            return None
+        ch = self.ch
+        h, w = x.shape[-2:]
+        norm = f', norm="{ch.choice(["ortho", "forward", "backward"])}"' if ch.chance(0.4) else ""
+        spectrum = f"rfft2({x.name}{norm})"
+        half = x.shape[:-1] + (w // 2 + 1,)
+        form = ch.choice(["roundtrip", "filter", "real"])
+        if form == "real":
+            return self.assign(f"view_as_real({spectrum})", half + (2,))
+        if form == "filter":
+            weight = self.param(half[-2:] + (2,))
+            spectrum = f"{spectrum} * view_as_complex({weight})"
+        size = f"s=[{self.size_text(h, False)}, {self.size_text(w, False)}]"
+        return self.assign(f"irfft2({spectrum}, {size}{norm})", x.shape)
+
+    CATALOGUE_OPS = ["op_activation", "op_norms", "op_flatten", "op_squeeze", "op_expand", "op_pad", "op_roll",
+                     "op_windows", "op_interpolate", "op_spectrum"]
