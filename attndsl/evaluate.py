@@ -59,6 +59,10 @@ def _factor(factor, env: Env):
         if args[1] == 0:
             raise Undefined("division by zero")
         return Fraction(-math.floor(-args[0] / args[1]))
+    if factor.op == "truediv":
+        if args[1] == 0:
+            raise Undefined("division by zero")
+        return args[0] / args[1]
     if factor.op == "max":
         return max(args)
     if factor.op == "min":
@@ -91,6 +95,8 @@ def holds(cond, env: Env, present: frozenset = frozenset()) -> bool:
         return bool(env[cond.args[0]])
     if cond.op == "present":
         return cond.args[0] in present
+    if cond.op == "training":
+        return bool(env.get("__training__", False))  # examples are read in eval mode
     if cond.op == "not":
         return not holds(cond.args[0], env, present)
     if cond.op == "and":

@@ -93,6 +93,19 @@ class LayerInfo:
 
 
 @dataclass
+class BufferInfo:
+    """`buffer name = expr`: `value` is the root of the nodes that compute it (made in __init__,
+    marked `phase="init"`), `node` the leaf that reads it in forward (op "buffer")."""
+
+    name: str
+    node: int
+    value: int
+    guard: Guard
+    span: Span
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass
 class LetInfo:
     name: str
     value: Expr
@@ -139,6 +152,7 @@ class BlockIR:
     inputs: list[InputInfo] = field(default_factory=list)
     params: list[ParamInfo] = field(default_factory=list)
     layers: list[LayerInfo] = field(default_factory=list)
+    buffers: list[BufferInfo] = field(default_factory=list)
     lets: list[LetInfo] = field(default_factory=list)
     requires: list[CheckInfo] = field(default_factory=list)
     checks: list[CheckInfo] = field(default_factory=list)

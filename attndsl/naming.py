@@ -112,8 +112,8 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         op = attrs["op"]
         at = position[node]
         group = root(node) if node in parent or node in members else None
-        if op == "param":
-            naming.names[node] = f"self.{attrs['attrs']['param']}"
+        if op in ("param", "buffer"):
+            naming.names[node] = f"self.{attrs['attrs'][op]}"
             continue
         if group is not None and group in group_name:
             name = group_name[group]

@@ -237,8 +237,8 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def slice(self, meta, children):
-        start, stop = children
-        return ast.Slice(self._span(meta), start, stop)
+        start, stop, step = children
+        return ast.Slice(self._span(meta), start, stop, step)
 
     @v_args(meta=True)
     def ellipsis(self, meta, children):
@@ -273,6 +273,11 @@ class _ToAst(Transformer):
         return ast.Layer(self._span(meta), str(name), value)
 
     @v_args(meta=True)
+    def buffer_stmt(self, meta, children):
+        name, value = children
+        return ast.Buffer(self._span(meta), str(name), value)
+
+    @v_args(meta=True)
     def let_stmt(self, meta, children):
         name, value = children
         return ast.Let(self._span(meta), str(name), value)
@@ -296,6 +301,8 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def return_stmt(self, meta, children):
+        if len(children) == 1 and isinstance(children[0], ast.TupleExpr):
+            children = children[0].items  # `return (out, attention)` is `return out, attention`
         return ast.Return(self._span(meta), list(children))
 
     @v_args(meta=True)

@@ -251,6 +251,20 @@ def _no_atom_floordiv(quotient: Expr, a: Expr, b: Expr) -> bool:
     return quotient != Expr.atom("floordiv", a, b)
 
 
+def truediv(a: Expr, b: Expr) -> Expr:
+    """a / b as Python's true division of numbers: exact and rational when `b` is a
+    monomial (`d / k` is d * k^-1), else an atom (`1 / (a - 4)` is not `1 // (a - 4)`)."""
+    a, b = as_expr(a), as_expr(b)
+    if not b.terms:
+        raise ZeroDivisionError("division by zero")
+    if b.is_monomial:
+        return a.exact_div(b)
+    quotient = _polynomial_quotient(a, b)
+    if quotient is not None:
+        return quotient
+    return Expr.atom("truediv", a, b)
+
+
 def ceildiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
     return -floordiv(-as_expr(a), b, facts)
 
@@ -361,6 +375,8 @@ def _rebuild(op: str, args: list[Expr], facts: Facts) -> Expr:
         return minimum(*args)
     if op == "sqrt":
         return sqrt(args[0])
+    if op == "truediv":
+        return truediv(args[0], args[1])
     return Expr.atom(op, *args)
 
 
@@ -519,6 +535,8 @@ def _render_atom(atom: Atom, name, style, order=None) -> str:
         return f"({_wrap(atom.args[0], args[0])} // {_wrap(atom.args[1], args[1])})"
     if atom.op == "sqrt":
         return f"{_wrap(atom.args[0], args[0])} ** 0.5" if style != "math" else f"sqrt({args[0]})"
+    if atom.op == "truediv":
+        return f"({_wrap(atom.args[0], args[0])} / {_wrap(atom.args[1], args[1])})"
     return f"{atom.op}({', '.join(args)})"
 
 

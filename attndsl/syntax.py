@@ -94,6 +94,7 @@ class Attribute(Node):
 class Slice(Node):
     start: Node | None
     stop: Node | None
+    step: Node | None = None
 
 
 @dataclass
@@ -152,6 +153,14 @@ class Param(Stmt):
 
 @dataclass
 class Layer(Stmt):
+    name: str
+    value: Node
+
+
+@dataclass
+class Buffer(Stmt):
+    """`buffer mask = tril(ones([n, n])) == 0`: a constant tensor built once, in __init__."""
+
     name: str
     value: Node
 

@@ -35,15 +35,14 @@ def time_interleaved(modules: dict, args, kwargs, device: str, warmup: int, repe
     """{name: {"median_ms", "q1_ms", "q3_ms", "samples_ms"}} for each module, calls interleaved."""
     names = list(modules)
     with torch.inference_mode():
-        for _ in range(warmup):
+        warm_rounds = []
+        for _ in range(max(warmup, 1)):
+            t0 = time.perf_counter()
             for name in names:
                 modules[name](*args, **kwargs)
-        _sync(device)
-        t0 = time.perf_counter()
-        for name in names:
-            modules[name](*args, **kwargs)
-        _sync(device)
-        per_round = max(time.perf_counter() - t0, 1e-6)
+            _sync(device)
+            warm_rounds.append(time.perf_counter() - t0)
+        per_round = max(min(warm_rounds), 1e-6)  # a round the scheduler did not interrupt
         rounds = max(repeats, min(max_rounds, int(min_time / per_round)))
         samples: dict[str, list[float]] = {name: [] for name in names}
         for round_ in range(rounds):

@@ -40,9 +40,9 @@ class AFT_FULL(nn.Module):
             self.position_biases = nn.Parameter(torch.ones(n, n))
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if input.dim() != 3 or not input.is_floating_point():
+        if input.dim() != 3 or not input.is_floating_point() or 0 in input.shape:
             raise ValueError(
-                f"AFT_FULL: input must be a 3-d floating-point tensor [b, n, d_model], got a {input.dim()}-d {input.dtype} tensor"
+                f"AFT_FULL: input must be a 3-d floating-point tensor [b, n, d_model] with no empty dimension, got {tuple(input.shape)} {input.dtype}"
             )
         if input.shape[1] != self.n:
             raise ValueError(f"AFT_FULL: input.shape[1] must be n = {self.n}, got {input.shape[1]}")

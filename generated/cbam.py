@@ -29,9 +29,9 @@ class ChannelAttention(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or not x.is_floating_point():
+        if x.dim() != 4 or not x.is_floating_point() or 0 in x.shape:
             raise ValueError(
-                f"ChannelAttention: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+                f"ChannelAttention: x must be a 4-d floating-point tensor [b, channel, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
         if x.shape[1] != self.channel:
             raise ValueError(f"ChannelAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
@@ -59,9 +59,9 @@ class SpatialAttention(nn.Module):
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or not x.is_floating_point():
+        if x.dim() != 4 or not x.is_floating_point() or 0 in x.shape:
             raise ValueError(
-                f"SpatialAttention: x must be a 4-d floating-point tensor [b, c, h, w], got a {x.dim()}-d {x.dtype} tensor"
+                f"SpatialAttention: x must be a 4-d floating-point tensor [b, c, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
         pooled = torch.cat(
             [x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1
@@ -91,9 +91,9 @@ class CBAMBlock(nn.Module):
         self.sa = SpatialAttention(kernel_size=kernel_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or not x.is_floating_point():
+        if x.dim() != 4 or not x.is_floating_point() or 0 in x.shape:
             raise ValueError(
-                f"CBAMBlock: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+                f"CBAMBlock: x must be a 4-d floating-point tensor [b, channel, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
         if x.shape[1] != self.channel:
             raise ValueError(f"CBAMBlock: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")

@@ -41,9 +41,9 @@ class DoubleAttention(nn.Module):
             self.conv_reconstruct = nn.Conv2d(c_m, in_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or not x.is_floating_point():
+        if x.dim() != 4 or not x.is_floating_point() or 0 in x.shape:
             raise ValueError(
-                f"DoubleAttention: x must be a 4-d floating-point tensor [b, in_channels, h, w], got a {x.dim()}-d {x.dtype} tensor"
+                f"DoubleAttention: x must be a 4-d floating-point tensor [b, in_channels, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
         b, _, h, w = x.shape
         if x.shape[1] != self.in_channels:

@@ -49,9 +49,9 @@ class EfficientAttention(nn.Module):
         self.reprojection = nn.Conv2d(value_channels, in_channels, 1)
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
-        if input_.dim() != 4 or not input_.is_floating_point():
+        if input_.dim() != 4 or not input_.is_floating_point() or 0 in input_.shape:
             raise ValueError(
-                f"EfficientAttention: input_ must be a 4-d floating-point tensor [b, in_channels, h, w], got a {input_.dim()}-d {input_.dtype} tensor"
+                f"EfficientAttention: input_ must be a 4-d floating-point tensor [b, in_channels, h, w] with no empty dimension, got {tuple(input_.shape)} {input_.dtype}"
             )
         b, _, h, w = input_.shape
         if input_.shape[1] != self.in_channels:

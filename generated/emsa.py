@@ -48,10 +48,10 @@ class EMSA(nn.Module):
         apply_transform: bool = True,
     ) -> None:
         super().__init__()
-        if d_model < 0:
-            raise ValueError(f"EMSA: `d_model` must be at least 0, got {d_model}")
         if d_k < 0:
             raise ValueError(f"EMSA: `d_k` must be at least 0, got {d_k}")
+        if d_model < 0:
+            raise ValueError(f"EMSA: `d_model` must be at least 0, got {d_model}")
         if d_v < 0:
             raise ValueError(f"EMSA: `d_v` must be at least 0, got {d_v}")
         if ratio > 1:
@@ -102,17 +102,17 @@ class EMSA(nn.Module):
         attention_mask: torch.Tensor | None = None,
         attention_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if queries.dim() != 3 or not queries.is_floating_point():
+        if queries.dim() != 3 or not queries.is_floating_point() or 0 in queries.shape:
             raise ValueError(
-                f"EMSA: queries must be a 3-d floating-point tensor [b, nq, d_model], got a {queries.dim()}-d {queries.dtype} tensor"
+                f"EMSA: queries must be a 3-d floating-point tensor [b, nq, d_model] with no empty dimension, got {tuple(queries.shape)} {queries.dtype}"
             )
-        if keys.dim() != 3 or not keys.is_floating_point():
+        if keys.dim() != 3 or not keys.is_floating_point() or 0 in keys.shape:
             raise ValueError(
-                f"EMSA: keys must be a 3-d floating-point tensor [b, nk, d_model], got a {keys.dim()}-d {keys.dtype} tensor"
+                f"EMSA: keys must be a 3-d floating-point tensor [b, nk, d_model] with no empty dimension, got {tuple(keys.shape)} {keys.dtype}"
             )
-        if values.dim() != 3 or not values.is_floating_point():
+        if values.dim() != 3 or not values.is_floating_point() or 0 in values.shape:
             raise ValueError(
-                f"EMSA: values must be a 3-d floating-point tensor [b, nk, d_model], got a {values.dim()}-d {values.dtype} tensor"
+                f"EMSA: values must be a 3-d floating-point tensor [b, nk, d_model] with no empty dimension, got {tuple(values.shape)} {values.dtype}"
             )
         b, nq, _ = queries.shape
         nk = keys.shape[1]
@@ -129,9 +129,9 @@ class EMSA(nn.Module):
         if values.shape[2] != self.d_model:
             raise ValueError(f"EMSA: values.shape[2] must be d_model = {self.d_model}, got {values.shape[2]}")
         if attention_mask is not None:
-            if attention_mask.dim() != 4 or attention_mask.dtype != torch.bool:
+            if attention_mask.dim() != 4 or attention_mask.dtype != torch.bool or 0 in attention_mask.shape:
                 raise ValueError(
-                    f"EMSA: attention_mask must be a 4-d boolean tensor [b, h, nq, m], got a {attention_mask.dim()}-d {attention_mask.dtype} tensor"
+                    f"EMSA: attention_mask must be a 4-d boolean tensor [b, h, nq, m] with no empty dimension, got {tuple(attention_mask.shape)} {attention_mask.dtype}"
                 )
             m = attention_mask.shape[3]
             if attention_mask.shape[0] != b:
@@ -141,9 +141,13 @@ class EMSA(nn.Module):
             if attention_mask.shape[2] != nq:
                 raise ValueError(f"EMSA: attention_mask.shape[2] must be nq = {nq}, got {attention_mask.shape[2]}")
         if attention_weights is not None:
-            if attention_weights.dim() != 4 or not attention_weights.is_floating_point():
+            if (
+                attention_weights.dim() != 4
+                or not attention_weights.is_floating_point()
+                or 0 in attention_weights.shape
+            ):
                 raise ValueError(
-                    f"EMSA: attention_weights must be a 4-d floating-point tensor [b, h, nq, mw], got a {attention_weights.dim()}-d {attention_weights.dtype} tensor"
+                    f"EMSA: attention_weights must be a 4-d floating-point tensor [b, h, nq, mw] with no empty dimension, got {tuple(attention_weights.shape)} {attention_weights.dtype}"
                 )
             mw = attention_weights.shape[3]
             if attention_weights.shape[0] != b:
@@ -184,6 +188,85 @@ class EMSA(nn.Module):
                     n_out = max(H_out * W_out, mw)
                     if n_out != m and n_out != 1 and m != 1:
                         raise ValueError("EMSA: broadcast dimension -1: n' and m must be equal or 1")
+        if self.apply_transform and self.h > 1:
+            if self.ratio <= 1:
+                if attention_weights is None:
+                    if attention_mask is None:
+                        if nq * nk < 2:
+                            raise ValueError("EMSA: instance norm needs more than one position")
+                if attention_weights is not None:
+                    if attention_mask is None:
+                        if nq * max(mw, nk) < 2:
+                            raise ValueError("EMSA: instance norm needs more than one position")
+                elif attention_mask is not None:
+                    if nq * max(m, nk) < 2:
+                        raise ValueError("EMSA: instance norm needs more than one position")
+                if attention_weights is not None:
+                    if attention_mask is not None:
+                        if nq * max(m, mw, nk) < 2:
+                            raise ValueError("EMSA: instance norm needs more than one position")
+            if self.ratio > 1:
+                if attention_weights is None:
+                    if attention_mask is None:
+                        if (
+                            self.H * self.W
+                            + self.H * self.W * ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                            + self.H
+                            * self.W
+                            * ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                            * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                            + self.H * self.W * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                            < 2
+                        ):
+                            raise ValueError("EMSA: instance norm needs more than one position")
+                if attention_weights is not None:
+                    if attention_mask is None:
+                        if (
+                            self.H
+                            * self.W
+                            * max(
+                                ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                                + ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                                * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                                + ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                                + 1,
+                                mw,
+                            )
+                            < 2
+                        ):
+                            raise ValueError("EMSA: instance norm needs more than one position")
+                elif attention_mask is not None:
+                    if (
+                        self.H
+                        * self.W
+                        * max(
+                            ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                            + ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                            * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                            + ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                            + 1,
+                            m,
+                        )
+                        < 2
+                    ):
+                        raise ValueError("EMSA: instance norm needs more than one position")
+                if attention_weights is not None:
+                    if attention_mask is not None:
+                        if (
+                            self.H
+                            * self.W
+                            * max(
+                                ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                                + ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                                * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                                + ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
+                                + 1,
+                                m,
+                                mw,
+                            )
+                            < 2
+                        ):
+                            raise ValueError("EMSA: instance norm needs more than one position")
         if self.ratio <= 1:
             if attention_weights is not None:
                 if attention_mask is None:

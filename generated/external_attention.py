@@ -31,9 +31,9 @@ class ExternalAttention(nn.Module):
         self.mv = nn.Linear(S, d_model, bias=False)
 
     def forward(self, queries: torch.Tensor) -> torch.Tensor:
-        if queries.dim() != 3 or not queries.is_floating_point():
+        if queries.dim() != 3 or not queries.is_floating_point() or 0 in queries.shape:
             raise ValueError(
-                f"ExternalAttention: queries must be a 3-d floating-point tensor [b, n, d_model], got a {queries.dim()}-d {queries.dtype} tensor"
+                f"ExternalAttention: queries must be a 3-d floating-point tensor [b, n, d_model] with no empty dimension, got {tuple(queries.shape)} {queries.dtype}"
             )
         if queries.shape[2] != self.d_model:
             raise ValueError(

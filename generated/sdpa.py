@@ -27,10 +27,10 @@ class ScaledDotProductAttention(nn.Module):
 
     def __init__(self, d_model: int, d_k: int, d_v: int, h: int, dropout: float = 0.1) -> None:
         super().__init__()
-        if d_model < 0:
-            raise ValueError(f"ScaledDotProductAttention: `d_model` must be at least 0, got {d_model}")
         if d_k < 0:
             raise ValueError(f"ScaledDotProductAttention: `d_k` must be at least 0, got {d_k}")
+        if d_model < 0:
+            raise ValueError(f"ScaledDotProductAttention: `d_model` must be at least 0, got {d_model}")
         if d_v < 0:
             raise ValueError(f"ScaledDotProductAttention: `d_v` must be at least 0, got {d_v}")
         if h < 1:
@@ -55,17 +55,17 @@ class ScaledDotProductAttention(nn.Module):
         attention_mask: torch.Tensor | None = None,
         attention_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if queries.dim() != 3 or not queries.is_floating_point():
+        if queries.dim() != 3 or not queries.is_floating_point() or 0 in queries.shape:
             raise ValueError(
-                f"ScaledDotProductAttention: queries must be a 3-d floating-point tensor [b, nq, d_model], got a {queries.dim()}-d {queries.dtype} tensor"
+                f"ScaledDotProductAttention: queries must be a 3-d floating-point tensor [b, nq, d_model] with no empty dimension, got {tuple(queries.shape)} {queries.dtype}"
             )
-        if keys.dim() != 3 or not keys.is_floating_point():
+        if keys.dim() != 3 or not keys.is_floating_point() or 0 in keys.shape:
             raise ValueError(
-                f"ScaledDotProductAttention: keys must be a 3-d floating-point tensor [b, nk, d_model], got a {keys.dim()}-d {keys.dtype} tensor"
+                f"ScaledDotProductAttention: keys must be a 3-d floating-point tensor [b, nk, d_model] with no empty dimension, got {tuple(keys.shape)} {keys.dtype}"
             )
-        if values.dim() != 3 or not values.is_floating_point():
+        if values.dim() != 3 or not values.is_floating_point() or 0 in values.shape:
             raise ValueError(
-                f"ScaledDotProductAttention: values must be a 3-d floating-point tensor [b, nk, d_model], got a {values.dim()}-d {values.dtype} tensor"
+                f"ScaledDotProductAttention: values must be a 3-d floating-point tensor [b, nk, d_model] with no empty dimension, got {tuple(values.shape)} {values.dtype}"
             )
         b, nq, _ = queries.shape
         nk = keys.shape[1]
@@ -88,9 +88,9 @@ class ScaledDotProductAttention(nn.Module):
                 f"ScaledDotProductAttention: values.shape[2] must be d_model = {self.d_model}, got {values.shape[2]}"
             )
         if attention_mask is not None:
-            if attention_mask.dim() != 4 or attention_mask.dtype != torch.bool:
+            if attention_mask.dim() != 4 or attention_mask.dtype != torch.bool or 0 in attention_mask.shape:
                 raise ValueError(
-                    f"ScaledDotProductAttention: attention_mask must be a 4-d boolean tensor [b, h, nq, nk], got a {attention_mask.dim()}-d {attention_mask.dtype} tensor"
+                    f"ScaledDotProductAttention: attention_mask must be a 4-d boolean tensor [b, h, nq, nk] with no empty dimension, got {tuple(attention_mask.shape)} {attention_mask.dtype}"
                 )
             if attention_mask.shape[0] != b:
                 raise ValueError(
@@ -109,9 +109,13 @@ class ScaledDotProductAttention(nn.Module):
                     f"ScaledDotProductAttention: attention_mask.shape[3] must be nk = {nk}, got {attention_mask.shape[3]}"
                 )
         if attention_weights is not None:
-            if attention_weights.dim() != 4 or not attention_weights.is_floating_point():
+            if (
+                attention_weights.dim() != 4
+                or not attention_weights.is_floating_point()
+                or 0 in attention_weights.shape
+            ):
                 raise ValueError(
-                    f"ScaledDotProductAttention: attention_weights must be a 4-d floating-point tensor [b, h, nq, nk], got a {attention_weights.dim()}-d {attention_weights.dtype} tensor"
+                    f"ScaledDotProductAttention: attention_weights must be a 4-d floating-point tensor [b, h, nq, nk] with no empty dimension, got {tuple(attention_weights.shape)} {attention_weights.dtype}"
                 )
             if attention_weights.shape[0] != b:
                 raise ValueError(

@@ -37,9 +37,9 @@ class SEAttention(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or not x.is_floating_point():
+        if x.dim() != 4 or not x.is_floating_point() or 0 in x.shape:
             raise ValueError(
-                f"SEAttention: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+                f"SEAttention: x must be a 4-d floating-point tensor [b, channel, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
         b = x.shape[0]
         if x.shape[1] != self.channel:

@@ -33,9 +33,9 @@ class SpatialGroupEnhance(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, groups, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or not x.is_floating_point():
+        if x.dim() != 4 or not x.is_floating_point() or 0 in x.shape:
             raise ValueError(
-                f"SpatialGroupEnhance: x must be a 4-d floating-point tensor [b, c, h, w], got a {x.dim()}-d {x.dtype} tensor"
+                f"SpatialGroupEnhance: x must be a 4-d floating-point tensor [b, c, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
         b, c, h, w = x.shape
         if c % self.groups != 0:

@@ -45,9 +45,9 @@ class ShuffleAttention(nn.Module):
         self.sbias = nn.Parameter(torch.ones(1, channel // (2 * G), 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or not x.is_floating_point():
+        if x.dim() != 4 or not x.is_floating_point() or 0 in x.shape:
             raise ValueError(
-                f"ShuffleAttention: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+                f"ShuffleAttention: x must be a 4-d floating-point tensor [b, channel, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
         b, _, h, w = x.shape
         if x.shape[1] != self.channel:

@@ -69,13 +69,15 @@ class SKAttention(nn.Module):
         self.fcs = nn.ModuleList([nn.Linear(d, channel) for _ in kernels])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or not x.is_floating_point():
+        if x.dim() != 4 or not x.is_floating_point() or 0 in x.shape:
             raise ValueError(
-                f"SKAttention: x must be a 4-d floating-point tensor [b, channel, h, w], got a {x.dim()}-d {x.dtype} tensor"
+                f"SKAttention: x must be a 4-d floating-point tensor [b, channel, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
-        b = x.shape[0]
+        b, _, h, w = x.shape
         if x.shape[1] != self.channel:
             raise ValueError(f"SKAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
+        if self.training and b * h * w < 2:
+            raise ValueError("SKAttention: batch norm in training needs more than one value per channel")
         # split
         feats = torch.stack([conv(x) for conv in self.convs], dim=0)  # [len(kernels), b, channel, h, w]  sk.attn:20
         # fuse

@@ -40,6 +40,7 @@ from tests.fuzzing import RandomChooser, minimize  # noqa: E402
 
 CASE_TIMEOUT = 60  # seconds per spec; longer is reported as a hang
 CASES_PER_SPEC = 4
+OPTIMIZE = True  # compare the optimised generated modules (--no-optimize: the plain ones)
 
 
 class SpecTimeout(Exception):
@@ -72,7 +73,7 @@ def run_spec(seed: int):
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(CASE_TIMEOUT)
     try:
-        compiled = compile_both(spec.source)
+        compiled = compile_both(spec.source, optimize=OPTIMIZE)
         if compiled is None:
             counts["specs with diagnostics"] += 1
             return counts, findings
@@ -117,7 +118,7 @@ def _worker(task):
 
 def still_disagrees(wanted: tuple, case: Case):
     def fails(source: str) -> bool:
-        compiled = compile_both(source)
+        compiled = compile_both(source, optimize=OPTIMIZE)
         if compiled is None:
             return False
         names = {a.name for a in compiled.ir.args}
@@ -145,12 +146,13 @@ def _write_finding(item) -> str:
         (args.out / f"{stem}.txt").write_text(f"seed {seed}\n{source}\n{message}", encoding="utf-8")
         return f"  {stem}: {key} (seed {seed})"
     minimal = source if args.no_minimize else minimize(source, still_disagrees(key, case), args.max_steps)
-    compiled = compile_both(minimal)
+    compiled = compile_both(minimal, optimize=OPTIMIZE)
     names = {a.name for a in compiled.ir.args} if compiled else set(case.args)
     inputs = {i.name for i in compiled.ir.inputs} if compiled else set(case.inputs)
     trimmed = Case({k: v for k, v in case.args.items() if k in names},
                    {k: v for k, v in case.inputs.items() if k in inputs}, case.bool_inputs & inputs, case.seed)
-    (args.out / f"{stem}.attn").write_text(write_regression(minimal, trimmed, found=" | ".join(key)), encoding="utf-8")
+    extra = {"found": " | ".join(key)} if OPTIMIZE else {"found": " | ".join(key), "optimize": False}
+    (args.out / f"{stem}.attn").write_text(write_regression(minimal, trimmed, **extra), encoding="utf-8")
     return f"  {stem}: {key} (seed {seed})\n      {message.splitlines()[0][:160]}"
 
 
@@ -163,7 +165,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "differential-findings")
     parser.add_argument("--no-minimize", action="store_true")
     parser.add_argument("--max-steps", type=int, default=800, help="delta-debugging steps per finding")
+    parser.add_argument("--no-optimize", action="store_true", help="compare the unoptimised generated modules")
     args = parser.parse_args(argv)
+    global OPTIMIZE
+    OPTIMIZE = not args.no_optimize
 
     deadline = time.time() + args.minutes * 60 if args.minutes else 0
     chunk = max(1, min(200, args.specs // max(1, args.jobs * 8)))

@@ -24,6 +24,21 @@ def device(request):
     return request.param
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_compile_cache(tmp_path_factory):
+    """`attndsl compile` keeps no-op hashes in ~/.cache/attndsl (attndsl/cache.py): the
+    tests (and the CLI processes they start) use a directory of their own."""
+    import os
+
+    previous = os.environ.get("ATTNDSL_CACHE_DIR")
+    os.environ["ATTNDSL_CACHE_DIR"] = str(tmp_path_factory.mktemp("attndsl-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("ATTNDSL_CACHE_DIR", None)
+    else:
+        os.environ["ATTNDSL_CACHE_DIR"] = previous
+
+
 @pytest.fixture(name="load_generated")
 def _load_generated_fixture():
     return load_generated

@@ -148,18 +148,6 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         target = same[-1] if same else like
         return self.assign(f"masked_fill({target.name}, {name}, {self.ch.choice(['-inf', '1.5', '0'])})", like.shape)
 
-    def op_aliased_reduce(self):
-        if not self.ch.chance(0.3):  # it fails every case of its spec: rarely, not to hide the others
-            return None
-        x = self.pick(min_rank=2)
-        if x is None:
-            return None
-        rank = len(x.shape)
-        axis = self.ch.int(0, rank - 1)
-        fn = self.ch.choice(["sum", "mean", "max", "std"])
-        shape = tuple(d for i, d in enumerate(x.shape) if i != axis)
-        return self.assign(f"{fn}({x.name}, dim=[{axis}, {axis - rank}])", shape)
-
     def op_softmax_layer(self):
         x = self.pick(min_rank=1)
         if x is None:
@@ -182,7 +170,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         ch = self.ch
         layer = self.fresh("fcs")
         d = self.size_text(x.shape[-1], allow_bad=False)
-        self.emit(f"layer {layer} = [linear({d}, {d}{ch.choice(['', ', bias=false'])}) for k in {iterable}]")
+        self.emit(f"layer {layer} = [linear({d}, {d}{ch.choice(['', ', bias=false'])}) for item in {iterable}]")
         length = len(self.list_args[iterable])
         if ch.chance(0.3):
             return self.assign(f"cat([f({x.name}) for f in {layer}], dim=-1)", x.shape[:-1] + (x.shape[-1] * length,))
@@ -244,7 +232,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
 
     OPS = SpecGenerator.OPS + ["op_scalar_mix", "op_scalar_mix", "op_if_arg", "op_if_arg", "op_optional_use",
                                "op_optional_use", "op_required_mask", "op_layer_list", "op_sub_block",
-                               "op_sub_block", "op_aliased_reduce", "op_softmax_layer"] + CatalogueOps.CATALOGUE_OPS
+                               "op_sub_block", "op_softmax_layer"] + CatalogueOps.CATALOGUE_OPS
 
     # ------------------------------------------------------------------ the file
     def generate_spec(self) -> GeneratedSpec:

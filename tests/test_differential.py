@@ -84,7 +84,7 @@ def _regressions():
 def test_regression(path):
     text = path.read_text(encoding="utf-8")
     case, header = read_regression(text)
-    compiled = compile_both(text, path.name)
+    compiled = compile_both(text, path.name, optimize=header.get("optimize", True))
     if compiled is None:
         # Rejecting the spec is a fix only where the header says so (e.g. an axis out of range).
         assert header.get("reject_ok"), f"{path.name} no longer compiles"

@@ -133,6 +133,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter)
             return names(cond.args[0])
         if cond.op == "present":
             return f"{cond.args[0]} is not None"
+        if cond.op == "training":
+            return "self.training"
         if cond.op == "not":
             inner = cond.args[0]
             if inner.op == "present":

@@ -65,10 +65,12 @@ class CheckEmitter:
             kind, wrong = "boolean", f"{info.name}.dtype != torch.bool"
         else:
             kind, wrong = "floating-point", f"not {info.name}.is_floating_point()"
+        # Sizes of at least 1 are part of the contract: the checker's proofs rely on them.
         message = fstring([("text", f"{self.ir.name}: {info.name} must be a {rank}-d {kind} tensor "
-                                    f"{self.show(info.shape)}, got a "), ("code", f"{info.name}.dim()"),
-                           ("text", "-d "), ("code", f"{info.name}.dtype"), ("text", " tensor")])
-        return [f"if {info.name}.dim() != {rank} or {wrong}:", f"    raise ValueError({message})"]
+                                    f"{self.show(info.shape)} with no empty dimension, got "),
+                           ("code", f"tuple({info.name}.shape)"), ("text", " "), ("code", f"{info.name}.dtype")])
+        return [f"if {info.name}.dim() != {rank} or {wrong} or 0 in {info.name}.shape:",
+                f"    raise ValueError({message})"]
 
     def _sizes(self, info, origins) -> list[str]:
         """Each declared size that is not the first appearance of its symbol must match."""

@@ -25,7 +25,8 @@ class ForwardEmitter:
             op = attrs["op"]
             users = list(self.graph.successors(node))
             use_count = self.graph.out_degree(node)
-            if op in ("input", "param", "scalar", "loop_layer", "phi") or node in in_loop:
+            if op in ("input", "param", "scalar", "loop_layer", "phi", "buffer") or node in in_loop or \
+                    attrs.get("phase") == "init":  # a buffer's computation is written in __init__
                 continue
             if op == "item":
                 continue
@@ -57,7 +58,7 @@ class ForwardEmitter:
     def expression(self, node: int, materialized: set[int]) -> tuple[str, int]:
         attrs = self.graph.nodes[node]
         op = attrs["op"]
-        if node in self.names and (node in materialized or op in ("input", "param", "item", "phi")):
+        if node in self.names and (node in materialized or op in ("input", "param", "item", "phi", "buffer")):
             return self.names[node], ATOM
         if op == "scalar":
             return self.scalar(attrs["attrs"]["value"])

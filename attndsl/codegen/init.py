@@ -38,11 +38,12 @@ class InitEmitter:
         body: list[tuple[tuple, list[str]]] = []
         declarations = sorted(
             [(p.span.line, p.span.column, "param", p) for p in self.ir.params]
-            + [(l.span.line, l.span.column, "layer", l) for l in self.ir.layers],
+            + [(l.span.line, l.span.column, "layer", l) for l in self.ir.layers]
+            + [(b.span.line, b.span.column, "buffer", b) for b in self.ir.buffers],
             key=lambda t: (t[0], t[1]),
         )
         for _, _, kind, item in declarations:
-            statement = self._param_line(item) if kind == "param" else self._layer_line(item)
+            statement = {"param": self._param_line, "layer": self._layer_line, "buffer": self._buffer_line}[kind](item)
             comments = [f"# {comment_text(c)}" for c in item.comments if comment_text(c)]
             body.append((item.guard, comments + [statement]))
         lines += self._guarded(body, self.init_name)
@@ -64,6 +65,16 @@ class InitEmitter:
                 guard = _covering_guard([l.guard for l in self.ir.lets if l.name == let.name])
                 attributes.append((tuple(guard), [f"self.{let.name} = {let.name}"]))
         return attributes
+
+    def _buffer_line(self, info) -> str:
+        """Not persistent: a constant of the arguments, it moves with `.to()` and stays out of
+        `state_dict` (whose keys stay those of the published module)."""
+        self.forward_name = self.init_name  # its sizes are the constructor's own names here
+        try:
+            value = self.expression(info.value, set())[0]
+        finally:
+            del self.forward_name
+        return f'self.register_buffer("{info.name}", {value}, persistent=False)'
 
     def _param_line(self, param) -> str:
         dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)

@@ -25,6 +25,7 @@ from .block import InterpretedBlock, InterpreterBug
 from .program import Program, load
 from .tensor_ops import TENSOR_OPS
 from . import catalogue_ops  # noqa: F401,E402  (registers the catalogue's ops in TENSOR_OPS)
+from . import language_ops  # noqa: F401,E402  (masks, constants, indexing: their entries in TENSOR_OPS)
 from .values import ContractRefusal, Refusal
 
 

@@ -87,7 +87,8 @@ class InterpretedBlock(nn.Module):
         statements = [(let.span, "let", let) for let in ir.lets] + \
             [(check.span, "require", check) for check in ir.requires] + \
             [(param.span, "param", param) for param in ir.params] + \
-            [(layer.span, "layer", layer) for layer in ir.layers]
+            [(layer.span, "layer", layer) for layer in ir.layers] + \
+            [(buffer.span, "buffer", buffer) for buffer in ir.buffers]
         statements.sort(key=lambda item: (item[0].line, item[0].column))
         for _, kind, item in statements:
             if not guard_holds(item.guard, env, _NoInputsYet()):
@@ -99,6 +100,8 @@ class InterpretedBlock(nn.Module):
                     raise Refusal(f"{self._name}: {item.message}")
             elif kind == "param":
                 self.register_parameter(item.name, self._make_param(item, env))
+            elif kind == "buffer":
+                self.register_buffer(item.name, self._buffer_tensor(item, env), persistent=False)
             else:
                 self.add_module(item.name, build_declared_layer(item, env, self._build_block))
 
@@ -109,6 +112,14 @@ class InterpretedBlock(nn.Module):
             if isinstance(dim, bool) or not isinstance(dim, int) or dim < 0:
                 raise Refusal(f"{self._name}: param {info.name} would have the dimension {dim!r}")
         return nn.Parameter(getattr(torch, info.init)(dims))
+
+    def _buffer_tensor(self, info, env: dict) -> torch.Tensor:
+        """A `buffer`: the nodes that compute it (made from the arguments alone), evaluated once."""
+        graph = self._ir.graph
+        needed = nx.ancestors(graph, info.value) | {info.value}
+        values: dict = {}
+        self._walk([n for n in self._ir.topological() if n in needed], set(), values, dict(env), _NoInputsYet(), {})
+        return self._operand(values, info.value)
 
     def _build_block(self, name: str, arguments: dict) -> nn.Module:
         return InterpretedBlock(self._program, name, arguments)
@@ -130,7 +141,8 @@ class InterpretedBlock(nn.Module):
                 if other in body:
                     inner |= other_body | {other_loop}
             self._nested[node] = inner
-        self._top_skip = set()
+        # A buffer's computation ran in the constructor; forward reads the buffer.
+        self._top_skip = {n for n in self._order if graph.nodes[n].get("phase") == "init"}
         for loop, _, body in self._comprehensions.values():
             self._top_skip |= body | {loop}
 
@@ -176,6 +188,8 @@ class InterpretedBlock(nn.Module):
                                       f"tensor, got {tensor.dtype}")
             if tensor.dim() != len(info.shape):
                 raise ContractRefusal(f"{self._name}: {info.name} must have rank {len(info.shape)}, got {tensor.dim()}")
+            if 0 in tensor.shape:  # the language's contract: every size of an input is at least 1
+                raise ContractRefusal(f"{self._name}: {info.name} has an empty dimension: {tuple(tensor.shape)}")
             sources = self._source.input_shapes.get(info.name) or [None] * len(info.shape)
             for axis, (dim, source) in enumerate(zip(info.shape, sources)):
                 size = tensor.shape[axis]
@@ -219,6 +233,8 @@ class InterpretedBlock(nn.Module):
         operands = self._ir.operands(node)
         if op == "input":
             return inputs[details["input"]]
+        if op == "buffer":
+            return self._buffers[details["buffer"]]
         if op == "param":
             # A param node has no guard of its own (the IR keeps it on the declaration): one
             # declared under a false `if` has no value, and nothing that runs may use it.

@@ -59,7 +59,7 @@ layer("leaky_relu", "LeakyReLU", "negative_slope: float = 0.01, inplace: bool = 
 layer("prelu", "PReLU", "num_parameters: int = 1, init: float = 0.25", _prelu, check=_check_prelu,
       doc="leaky relu with a learned slope (`weight`), one per channel or one in all",
       shape_doc=_SAME + "; with num_parameters > 1, dim 1 is num_parameters",
-      example="input x: [b, c, h, w]\nlayer act = prelu(c)\nact(x)")
+      example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer act = prelu(c)\nact(x)")
 layer("gelu", "GELU", 'approximate: choice = "none"', identity, check=_check_gelu,
       doc='Gaussian error linear unit; approximate="tanh" for the tanh approximation', shape_doc=_SAME,
       example="input x: [b, n, d]\nlayer act = gelu()\nact(x)")

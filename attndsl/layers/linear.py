@@ -19,4 +19,4 @@ family("Projection")
 layer("linear", "Linear", "in_features: int, out_features: int, bias: bool = true", _linear, check=_check_linear,
       doc="x @ weight.T + bias over the last dimension",
       shape_doc="[..., in_features] is [..., out_features]",
-      example="input x: [b, n, d]\nlayer proj = linear(d, 2 * d, bias=false)\nproj(x)")
+      example="(d: int = 16)\ninput x: [b, n, d]\nlayer proj = linear(d, 2 * d, bias=false)\nproj(x)")

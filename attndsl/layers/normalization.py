@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from .registry import channels, family, layer, positions
+from ..ir import Cond
 from ..ops.rendering import as_exprs
+from ..symbolic import Expr
 
 
 def _norm_channels(ctx, args, shape):
     channels(ctx, shape, args["num_features"], "num_features")
+    # In training a batch norm needs two values per channel to estimate a variance: torch
+    # refuses one (a batch of 1 on a 1x1 map).
+    values = ctx.normal(shape[0] * positions(ctx, shape))
+    if not ctx.view.at_least(values, 2):
+        ctx.checker.require(Cond("or", (Cond("not", (Cond("training", ()),)),
+                                        Cond("cmp", (">=", values, Expr.const(2))))),
+                            "batch norm in training needs more than one value per channel",
+                            node=ctx.node, element=ctx.element)
     return shape
 
 
@@ -18,6 +28,7 @@ def _instance_norm(ctx, args, shape):
     if count.is_const and count.value < 2:
         ctx.error("E0205", f"instance_norm2d normalises over the spatial positions, but {ctx.show(shape)} has "
                   f"only {count.value}", help="a global pool leaves one position: use layer_norm or batch_norm2d")
+    ctx.expect_at_least(count, 2, "instance norm needs more than one position")
     return shape
 
 
@@ -71,25 +82,25 @@ _SAME = "the shape of the input; dim 1 is num_features"
 family("Normalisation")
 layer("batch_norm1d", "BatchNorm1d", _BATCH_NORM, _norm_channels, min_rank=2, max_rank=3, check=_check_features,
       doc="batch norm over [b, c] or [b, c, length]", shape_doc=_SAME,
-      example="input x: [b, c]\nlayer bn = batch_norm1d(c)\nbn(x)")
+      example="(c: int = 8)\ninput x: [b, c]\nlayer bn = batch_norm1d(c)\nbn(x)")
 layer("batch_norm2d", "BatchNorm2d", _BATCH_NORM, _norm_channels, min_rank=4, max_rank=4, check=_check_features,
       doc="batch norm over [b, c, h, w]", shape_doc=_SAME,
-      example="input x: [b, c, h, w]\nlayer bn = batch_norm2d(c, momentum=0.01)\nbn(x)")
+      example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer bn = batch_norm2d(c, momentum=0.01)\nbn(x)")
 layer("batch_norm3d", "BatchNorm3d", _BATCH_NORM, _norm_channels, min_rank=5, max_rank=5, check=_check_features,
       doc="batch norm over [b, c, t, h, w]", shape_doc=_SAME,
-      example="input x: [b, c, t, h, w]\nlayer bn = batch_norm3d(c)\nbn(x)")
+      example="(c: int = 8)\ninput x: [b, c, t, h, w]\nlayer bn = batch_norm3d(c)\nbn(x)")
 layer("instance_norm2d", "InstanceNorm2d",
       "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = false, "
       "track_running_stats: bool = false", _instance_norm,
       min_rank=4, max_rank=4, check=_check_features, doc="instance norm: each map of [b, c, h, w] over its positions",
       shape_doc=_SAME + "; at least 2 positions",
-      example="input x: [b, c, h, w]\nlayer norm = instance_norm2d(c)\nnorm(x)")
+      example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer norm = instance_norm2d(c)\nnorm(x)")
 layer("layer_norm", "LayerNorm", "normalized_shape: size, eps: float = 1e-05, elementwise_affine: bool = true, "
       "bias: bool = true", _layer_norm, check=_check_layer_norm,
       doc="layer norm over the last dimension, or the last several (`normalized_shape=[h, w]`)",
       shape_doc="the shape of the input, whose trailing dimensions are normalized_shape",
-      example="input x: [b, n, d]\nlayer ln = layer_norm(d)\nln(x)")
+      example="(d: int = 16)\ninput x: [b, n, d]\nlayer ln = layer_norm(d)\nln(x)")
 layer("group_norm", "GroupNorm", "num_groups: int, num_channels: int, eps: float = 1e-05, affine: bool = true",
       _group_norm, min_rank=2, check=_check_group_norm, doc="group norm: dim 1 split into num_groups groups",
       shape_doc="the shape of the input; dim 1 is num_channels, divisible by num_groups",
-      example="input x: [b, c, h, w]\nlayer gn = group_norm(2, c)\ngn(x)")
+      example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer gn = group_norm(2, c)\ngn(x)")

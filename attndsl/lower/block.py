@@ -19,9 +19,11 @@ from .dataflow import DataflowLowering
 from .declarations import DeclarationLowering
 from .expressions import ExpressionLowering
 from .layer_specs import LayerSpecLowering
+from .masks import MaskLowering
 
 
-class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, CallLowering):
+class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, CallLowering,
+                    MaskLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink
@@ -66,17 +68,18 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             # __init__ builds sub-blocks by class name: a local of that name would shadow it.
             raise self.error("E0105", f"`{name}` names a block of this file and cannot name a value", span,
                              help=f"rename it, e.g. `{name[:1].lower()}{name[1:]}_`")
-        if kind in ("arg", "param", "layer", "let") and (name in MODULE_ATTRIBUTES or name.startswith("_")):
+        if kind in ("arg", "param", "layer", "let", "buffer") and (name in MODULE_ATTRIBUTES or name.startswith("_")):
             raise self.error("E0105", f"`{name}` would replace an attribute nn.Module relies on", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
         previous = self.scope.get(name)
         if previous and previous[0] != "poison" and kind not in ("tensor", "scalar"):
             raise self.error("E0103", f"`{name}` is already defined", span,
                              labels=[_label(previous[2], "first defined here")])
-        if previous and previous[0] in ("arg", "param", "layer", "input_opt", "let", "dim") and kind in ("tensor", "scalar"):
+        if previous and previous[0] in ("arg", "param", "layer", "input_opt", "let", "dim", "buffer") and \
+                kind in ("tensor", "scalar"):
             raise self.error("E0103", f"`{name}` already names a {previous[0]}; pick another name", span,
                              labels=[_label(previous[2], "defined here")])
-        if (name in OPS or name in SCALAR_FUNCTIONS) and name not in self._shadow_warned:
+        if (name in OPS and OPS[name].callable_by_name or name in SCALAR_FUNCTIONS) and name not in self._shadow_warned:
             # `layer softmax = softmax(dim=-1)`: from here on `softmax(...)` calls the layer.
             self._shadow_warned.add(name)
             what = {"tensor": "the value", "scalar": "the number", "dim": "the size", "input_opt": "the input"}.get(
@@ -156,7 +159,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         # What the constructor computes in Python (lets, requires, layer arguments, param
         # shapes, `if` conditions) is checked just before it; forward's scalars are rendered
         # from their canonical form, whose needs the shape checker reads off directly.
-        if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If)):
+        if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If, ast.Assign, ast.Return)):
             for need, expr, span in found:
                 self.ir.preconditions.append(
                     Precondition(need, expr, outer_guard, span, (stmt.span.line, stmt.span.column)))
@@ -173,7 +176,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         one mistake gives one error, not a cascade of unknown names."""
         if isinstance(stmt, ast.Assign):
             names = [name for name, _ in stmt.targets]
-        elif isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let)) and stmt.name not in self.scope:
+        elif isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let, ast.Buffer)) and stmt.name not in self.scope:
             names = [stmt.name]  # a declaration that clashed (E0103) leaves the first one in place
         else:
             names = []

@@ -31,12 +31,19 @@ class CallLowering:
         raise self.error("E0113", "only layers and functions can be called", func.span)
 
     def _call_named(self, name: str, node: ast.Call) -> Value:
-        if name not in OPS and name not in SCALAR_FUNCTIONS and name != "len":
+        operator = OPS[name].operator if name in OPS else None
+        if operator is not None:
+            raise self.error("E0102", f"`{name}` is written as an operator: `x {operator} y`" if operator != "-" or
+                             name == "sub" else f"`{name}` is written as an operator: `-x`", node.func.span)
+        if (name not in OPS or not OPS[name].callable_by_name) and name not in SCALAR_FUNCTIONS and name != "len":
             if name in LAYERS or name == "sequential" or name in self.known_blocks:
                 raise self.error("E0102", f"`{name}` is a layer kind: declare it with `layer {name}_1 = {name}(...)` "
                                  "and call the layer", node.func.span)
+            # Only what can be called: functions, and the layers in scope (a misspelt layer name).
+            callable_names = [n for n, d in OPS.items() if d.callable_by_name] + list(SCALAR_FUNCTIONS)
+            callable_names += [n for n, entry in self.scope.items() if entry[0] in ("layer", "layer_element")]
             raise self.error("E0102", f"unknown function `{name}`", node.func.span,
-                             help=suggest(name, list(OPS) + list(SCALAR_FUNCTIONS) + list(self.scope)))
+                             help=suggest(name, callable_names))
         # Arguments are evaluated once, left to right; their kinds pick scalar or tensor meaning.
         values = [self._expr(a) for a in node.args]
         keyword_values = {kw.name: (kw, self._expr(kw.value)) for kw in node.kwargs}
@@ -109,6 +116,9 @@ class CallLowering:
                 column = arg.span.column + 1 + start
                 span = Span(arg.span.path, arg.span.line, column, arg.span.line, arg.span.column + 1 + end)
                 raise self.error("E0117", problem.message, span, help=problem.help)
+        if definition.extra.get("creates") and not operands:  # arange(n): on the device of an input
+            like = self._like_operand(node)
+            operands += [] if like is None else [like]
         result = self._add(definition.name, operands, node.span, **attrs)
         if not definition.outputs:
             return Tensor(result)
@@ -125,7 +135,10 @@ class CallLowering:
             return
         if kind == "tensor":
             if not isinstance(value, Tensor):
-                raise self.error("E0113", f"`{param.name}` of {definition.name}() must be a tensor", arg_node.span)
+                tensors = [p for p in definition.params if p.kind in ("tensor", "tensors", "operand")]
+                which = "" if len(tensors) == 1 else f" as `{param.name}`"
+                raise self.error("E0113", f"{definition.name}() takes a tensor{which}, and this is {_described(value)}",
+                                 arg_node.span, help=_number_help(definition.name, value))
             operands.append(value.node)
         elif kind == "operand":
             operands.append(self._operand(value, arg_node))
@@ -208,6 +221,8 @@ class CallLowering:
             return Tensor(node_id)
         # A sub-block that returns several tensors: one item node per value, as for chunk.
         self.ir.graph.nodes[node_id]["attrs"]["outputs"] = count
+        # Never shown (the line unpacks into the items' names), but it must not take theirs.
+        self.ir.graph.nodes[node_id]["name"] = f"{callee.info.name}_outputs"
         return tuple(Tensor(self._add("item", [node_id], node.span, index=i)) for i in range(count))
 
     def _returned_values(self, callee) -> int:
@@ -223,3 +238,28 @@ class CallLowering:
 
 def _arguments_help(names: list[str]) -> str:
     return f"its arguments are {', '.join(names)}" if names else "it takes no arguments"
+
+
+
+def _described(value) -> str:
+    """A value as the user knows it, for "this is ..." messages."""
+    if isinstance(value, (Expr, Literal)):
+        return "a number"
+    if isinstance(value, Cond):
+        return "a condition"
+    if isinstance(value, (LayerRef, LayerElement)):
+        return "a layer (call it on a tensor)"
+    if isinstance(value, TensorList):
+        return "a list of tensors"
+    if isinstance(value, (list, ListArg)):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return "None" if value is None else "not a tensor"
+
+
+def _number_help(name: str, value) -> str | None:
+    if not isinstance(value, (Expr, Literal)):
+        return None
+    return (f"{name}() works on tensors; on numbers, only {', '.join(SCALAR_FUNCTIONS)} and the operators "
+            "`+ - * / // % **` are computed (when the module is built)")

@@ -52,6 +52,11 @@ class ExpressionLowering:
         value = self._expr(node)
         if isinstance(value, Cond):
             return value
+        if isinstance(value, Tensor):
+            # A mask holds a truth value per element: `if` and `require` decide once.
+            raise self.error("E0113", "a tensor cannot decide an `if` or a `require`: a comparison of tensors is a "
+                             "mask, true or false per element", node.span,
+                             help="select with where(mask, a, b) or masked_fill(x, mask, value)")
         raise self.error("E0113", "a condition must be a comparison or a bool argument", node.span)
 
     def _expr(self, node: ast.Node) -> Value:
@@ -90,6 +95,9 @@ class ExpressionLowering:
         kind, value, span = entry
         if kind == "poison":
             raise Abort()
+        self._check_buffer_use(node, kind)
+        if kind == "buffer":
+            return self._buffer_value(node, value)
         if kind == "branch_only":
             condition, in_then = value
             raise self.error("E0106", f"`{node.id}` is only defined on one branch of an `if`", node.span,
@@ -153,7 +161,8 @@ class ExpressionLowering:
 
     def _expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
         if node.op == "not":
-            return _negate(self._condition(node.operand))
+            value = self._logic_value(node.operand)
+            return self._tensor_not(node, value) if isinstance(value, Tensor) else _negate(value)
         value = self._expr(node.operand)
         if isinstance(value, Literal):
             return Literal(-value.value)
@@ -163,14 +172,18 @@ class ExpressionLowering:
             return Tensor(self._add("neg", [value.node], node.span))
         raise self.error("E0113", "`-` applies to numbers and tensors", node.span)
 
-    def _expr_BoolOp(self, node: ast.BoolOp) -> Cond:
-        return Cond(node.op, tuple(self._condition(v) for v in node.values))
+    def _expr_BoolOp(self, node: ast.BoolOp) -> Value:
+        values = [self._logic_value(v) for v in node.values]
+        if any(isinstance(v, Tensor) for v in values):
+            return self._tensor_logic(node, values)
+        return Cond(node.op, tuple(values))
 
     def _expr_Compare(self, node: ast.Compare) -> Cond:
         left, right = self._expr(node.left), self._expr(node.right)
+        if isinstance(left, Tensor) or isinstance(right, Tensor):
+            return self._tensor_compare(node, left, right)
         if not (isinstance(left, Expr) and isinstance(right, Expr)):
-            raise self.error("E0113", "comparisons are between numbers computed from the arguments", node.span,
-                             help="tensor comparisons are not part of the language yet")
+            raise self.error("E0113", "comparisons are between numbers or tensors", node.span)
         if left.is_const and right.is_const:
             result = {"==": left.value == right.value, "!=": left.value != right.value, "<": left.value < right.value,
                       "<=": left.value <= right.value, ">": left.value > right.value, ">=": left.value >= right.value}
@@ -241,7 +254,7 @@ class ExpressionLowering:
             if node.op == "/":
                 if right == Expr.const(0):
                     raise ZeroDivisionError
-                return left.exact_div(right)
+                return sym.truediv(left, right)
             if node.op == "//":
                 return sym.floordiv(left, right, self._facts())
             if node.op == "%":

@@ -16,6 +16,8 @@ from . import windows  # noqa: F401  isort: skip
 from . import resampling  # noqa: F401  isort: skip
 from . import spectral  # noqa: F401  isort: skip
 from . import masking  # noqa: F401  isort: skip
+from . import logic  # noqa: F401  isort: skip
+from . import constants  # noqa: F401  isort: skip
 from . import fused  # noqa: F401  isort: skip
 from .broadcasting import broadcast
 from .layout import render_list, render_rearrange

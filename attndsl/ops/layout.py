@@ -203,7 +203,7 @@ op("chunk", "x: tensor[any], chunks: count, dim: axis = 0", chunk_shape, "{x:rec
    outputs=lambda attrs: attrs["chunks"], result="same",
    doc="split into `chunks` equal pieces along `dim`, unpacked as `a, b = chunk(x, 2, dim=1)`",
    shape_doc="`chunks` tensors, each `x` with the size of `dim` divided by `chunks` (which must divide it)",
-   example="input x: [b, c, h, w]\nchunk(x, 2, dim=1)")
+   example="input x: [b, c, h, w]\nfirst, second = chunk(x, 2, dim=1)\nfirst * sigmoid(second)")
 op("cat", "tensors: tensors[any], dim: axis = 0", cat_shape,
    lambda r, n, o, a: (f"torch.cat({render_list(r, o)}, dim={a['dim']})", ATOM), result="same",
    doc="join tensors along an existing axis (a list, or a comprehension over a layer list)",

@@ -89,8 +89,8 @@ op("irfft2", f"x: tensor[complex], s: ints = None, dim: axes = (-2, -1), {_NORM}
    example='input x: [b, h, w, c]\nirfft2(rfft2(x, dim=[1, 2]), s=[h, w], dim=[1, 2])')
 op("view_as_complex", "x: tensor", view_as_complex_shape, render_view_as_complex, result="complex",
    doc="read a real tensor whose last axis holds (real, imaginary) pairs as complex (GFNet's weight)",
-   shape_doc="[..., 2] is [...]", example="input x: [b, h, w, c]\nparam weight: [h, w // 2 + 1, c, 2] = randn\n"
-   "rfft2(x, dim=[1, 2]) * view_as_complex(weight)")
+   shape_doc="[..., 2] is [...]", example="(h: int = 14, w: int = 8, d: int = 16)\ninput x: [b, h, w, d]\n"
+   "param filt: [h, w // 2 + 1, d, 2] = randn\nrfft2(x, dim=[1, 2]) * view_as_complex(filt)")
 op("view_as_real", "x: tensor[complex]", view_as_real_shape, "torch.view_as_real({x})", result="float",
    doc="a complex tensor as (real, imaginary) pairs on a new last axis", shape_doc="[...] is [..., 2]",
    example="input x: [b, h, w]\nview_as_real(rfft2(x))")

@@ -12,14 +12,18 @@ from ..ir import BlockIR, LayerSpec
 
 # Ops whose two calls on equal operands may differ (dropout in training) or that
 # stand for a binding rather than a computation.
-_NEVER_MERGED = {"input", "param", "phi", "loop_layer", "list_comp"}
+_NEVER_MERGED = {"input", "param", "phi", "loop_layer", "list_comp", "buffer"}
 
 
 def eliminate_dead_code(ir: BlockIR) -> int:
-    """Drop nodes no output depends on. Inputs stay: they are the forward signature."""
+    """Drop nodes no output depends on. Inputs stay: they are the forward signature; so do
+    calls with an effect beyond their value (a BatchNorm's running statistics in training)."""
     live: set[int] = set()
     for output in ir.outputs:
         live |= nx.ancestors(ir.graph, output) | {output}
+    for node, attrs in ir.graph.nodes(data=True):
+        if node not in live and _has_effects(ir, attrs):
+            live |= nx.ancestors(ir.graph, node) | {node}
     dead = [n for n in ir.graph.nodes if n not in live and ir.graph.nodes[n]["op"] != "input"]
     ir.graph.remove_nodes_from(dead)
     return len(dead)
@@ -47,13 +51,41 @@ def _contains(spec: LayerSpec, kind: str) -> bool:
     return spec.kind == kind or any(_contains(child, kind) for _, child in spec.children)
 
 
+def _has_effects(ir: BlockIR, attrs: dict) -> bool:
+    """A call that changes the module's state (norms that track running statistics, in
+    training) or holds what may (a sub-block): it runs even when its value is unused. A
+    buffer is registered (an attribute of the module) whether forward reads it or not."""
+    if attrs["op"] == "buffer":
+        return True
+    if attrs["op"] != "call_layer":
+        return False
+    info = next(l for l in ir.layers if l.name == attrs["attrs"]["layer"])
+    return _stateful(info.element or info.spec)
+
+
+def _truthy(value) -> bool:
+    if value is None or value is False:
+        return False
+    return not (getattr(value, "op", None) == "const" and not value.args[0])
+
+
+def _stateful(spec: LayerSpec) -> bool:
+    from ..layers import LAYERS
+
+    definition = LAYERS.get(spec.kind)
+    tracks = definition is not None and ("BatchNorm" in definition.torch_class or (
+        "InstanceNorm" in definition.torch_class and _truthy(spec.args.get("track_running_stats"))))
+    return spec.kind == "block" or tracks or any(_stateful(child) for _, child in spec.children)
+
+
 def eliminate_common_subexpressions(ir: BlockIR) -> int:
     """Merge nodes computing the same op on the same operands under the same guard."""
     seen: dict = {}
     merged = 0
     for node in ir.topological():
         attrs = ir.graph.nodes[node]
-        if attrs["op"] in _NEVER_MERGED or _is_stochastic(ir, attrs) or attrs["attrs"].get("stochastic"):
+        if attrs["op"] in _NEVER_MERGED or _is_stochastic(ir, attrs) or attrs["attrs"].get("stochastic") or \
+                _has_effects(ir, attrs):
             continue
         key = (attrs["op"], tuple(ir.operands(node)), _freeze(attrs["attrs"]), attrs["guard"])
         try:

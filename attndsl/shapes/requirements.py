@@ -48,7 +48,7 @@ def preconditions(expr: Expr) -> list[tuple[str, Expr]]:
                 continue
             for arg in factor.args:
                 found += preconditions(arg)
-            if factor.op in ("floordiv", "mod", "ceildiv"):
+            if factor.op in ("floordiv", "mod", "ceildiv", "truediv"):
                 found.append(("nonzero", factor.args[1]))
             elif factor.op == "sqrt":
                 found.append(("nonnegative", factor.args[0]))
@@ -306,7 +306,7 @@ def _condition_symbols(condition) -> set[str]:
 def _cond_symbols(cond: Cond) -> set[str]:
     if cond.op == "arg":
         return {cond.args[0]}
-    if cond.op == "present":
+    if cond.op in ("present", "training"):
         return set()
     if cond.op == "all_elems":
         list_name, var, inner = cond.args
@@ -336,8 +336,10 @@ def _condition_key(condition, view) -> tuple:
 
 def _runtime_condition(cond: Cond, dims: set[str]) -> bool:
     """Whether a guard can only be evaluated in forward (an input's presence, an input's size)."""
-    if cond.op == "present":
+    if cond.op in ("present", "training"):
         return True
+    if cond.op in ("not", "and", "or"):
+        return any(_runtime_condition(c, dims) for c in cond.args)
     return bool(_cond_symbols(cond) & dims)
 
 

@@ -277,6 +277,12 @@ class Walk(Requirements):
         if spec.kind == "sequential":
             shape = shapes[0]
             for _, child in spec.children:
+                callee = self.checked.get(child.block) if child.kind == "block" else None
+                if callee is not None and len(callee.outputs) > 1:
+                    # nn.Sequential would hand the tuple to the next child, or return it whole.
+                    context.error("E0113", f"block {callee.name} returns {len(callee.outputs)} tensors and cannot be "
+                                  "a child of a sequential", help="declare it as a layer of its own and unpack its "
+                                  "values: `a, b = layer(x)`")
                 shape = self.apply_layer(context, child, [shape])
             return shape
         if spec.kind == "block":
@@ -312,6 +318,11 @@ class Walk(Requirements):
                 context.expect_equal(sym.substitute(declared, _exprs(mapping)), actual,
                                      f"input `{info.name}` of block {callee.name}")
         out = self._callee_output(context, callee, mapping)
+        if len(callee.outputs) > 1:  # `return a, b`: a shape per value (the call's item nodes pick them)
+            return tuple(self._callee_shape(context, callee, mapping, shape) for shape in out)
+        return self._callee_shape(context, callee, mapping, out)
+
+    def _callee_shape(self, context, callee, mapping, out):
         result = []
         for dim in out:
             dim = sym.substitute(_expand(dim, callee.derived), _exprs(mapping))
@@ -326,10 +337,12 @@ class Walk(Requirements):
         """The callee's output shape in the world its arguments select."""
         choices = callee.output_shapes  # [(literals, shape)]; one entry when no `if` changes it
         if len(choices) == 1 or self.world is None:
-            display = callee.graph.nodes[callee.outputs[0]].get("shape")
+            displays = [callee.graph.nodes[o].get("shape") for o in callee.outputs]
+            if None in displays:
+                return choices[0][1]
             if len(choices) > 1:
-                self.opaque |= {s for d in display for s in d.symbols()} & set(callee.opaque)
-            return display if display is not None else choices[0][1]
+                self.opaque |= {s for shape in displays for d in shape for s in d.symbols()} & set(callee.opaque)
+            return displays[0] if len(displays) == 1 else tuple(displays)
         possible = []
         for literals, shape in choices:
             ok = True

@@ -147,6 +147,10 @@ OP_COSTS: dict[str, OpCost] = {
     "cat": OpCost(),
     "stack": OpCost(),
     "masked_fill": OpCost(),
+    # masks and tensors made from sizes: new tensors, no FLOPs counted
+    **{name: OpCost() for name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
+                                   "where", "arange", "eye", "ones", "zeros", "tril", "triu")},
+    "buffer": OpCost(memory=lambda attrs, contiguous: (False, True)),  # the module holds it; forward reads it
     "scaled_dot_product_attention": OpCost(flops=_attention_flops, transient=_attention_transient),  # attndsl.passes
 }
 

@@ -80,7 +80,8 @@ def _wrap(node, at_least: int) -> str:
 
 def _item(node) -> str:
     if isinstance(node, ast.Slice):
-        return (expr(node.start) if node.start else "") + ":" + (expr(node.stop) if node.stop else "")
+        text = (expr(node.start) if node.start else "") + ":" + (expr(node.stop) if node.stop else "")
+        return text + (":" + expr(node.step) if node.step else "")
     if isinstance(node, ast.Ellipsis_):
         return "..."
     return expr(node)

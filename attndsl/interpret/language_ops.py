@@ -1,0 +1,122 @@
+"""The interpreter's meaning of masks, constant tensors and indexing (attndsl/ops/logic.py,
+constants.py, indexing.py), registered into `tensor_ops.TENSOR_OPS` like the others.
+
+Written from the language's definitions: a comparison gives a boolean mask; `and`, `or`,
+`not` take masks only; `where` takes a mask; a tensor made from sizes takes the device
+and dtype of its `like` operand, else (in a buffer) torch's default dtype.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+
+from ..symbolic import Expr
+from .tensor_ops import tensor_op
+from .values import Refusal, as_python, expr_value
+
+
+def _tensor(value, what: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise Refusal(f"{what} must be a tensor, got {type(value).__name__}")
+    return value
+
+
+def _mask(value, what: str) -> torch.Tensor:
+    if _tensor(value, what).dtype != torch.bool:
+        raise Refusal(f"{what} must be a boolean mask, got {value.dtype}")
+    return value
+
+
+def _size(call, value) -> int:
+    size = as_python(expr_value(value, call.env)) if isinstance(value, Expr) else value
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise Refusal(f"a size must be a whole number, got {size!r}")
+    return size
+
+
+def _sizes(call, name: str) -> list[int]:
+    value = call.attrs[name]
+    return [_size(call, item) for item in (value if isinstance(value, (tuple, list)) else (value,))]
+
+
+# ---------------------------------------------------------------------------- masks
+
+_COMPARISONS = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+                "ge": operator.ge}
+for _name, _function in _COMPARISONS.items():
+    tensor_op(_name)(lambda call, x, y, _function=_function: _function(x, y))
+
+
+@tensor_op("logical_and")
+def _and(call, x, y):
+    return torch.logical_and(_mask(x, "an operand of `and`"), _mask(y, "an operand of `and`"))
+
+
+@tensor_op("logical_or")
+def _or(call, x, y):
+    return torch.logical_or(_mask(x, "an operand of `or`"), _mask(y, "an operand of `or`"))
+
+
+@tensor_op("logical_not")
+def _not(call, x):
+    return torch.logical_not(_mask(x, "the operand of `not`"))
+
+
+@tensor_op("where")
+def _where(call, condition, x, y):
+    if not isinstance(x, torch.Tensor) and not isinstance(y, torch.Tensor):
+        raise Refusal("where() of two numbers")
+    return torch.where(_mask(condition, "the condition of where()"), x, y)
+
+
+# ---------------------------------------------------------------------------- constant tensors
+
+
+def _placement(like) -> dict:
+    if like is None:
+        return {"dtype": torch.get_default_dtype()}
+    return {"dtype": _tensor(like, "like").dtype, "device": like.device}
+
+
+def _non_negative(sizes: list[int]) -> list[int]:
+    if any(size < 0 for size in sizes):
+        raise Refusal(f"a constant tensor of negative size {sizes}")
+    return sizes
+
+
+@tensor_op("arange")
+def _arange(call, like=None):
+    (end,) = _non_negative([_size(call, call.attrs["end"])])
+    return torch.arange(end, **_placement(like))
+
+
+@tensor_op("eye")
+def _eye(call, like=None):
+    (n,) = _non_negative([_size(call, call.attrs["n"])])
+    return torch.eye(n, **_placement(like))
+
+
+@tensor_op("ones")
+def _ones(call, like=None):
+    return torch.ones(_non_negative(_sizes(call, "size")), **_placement(like))
+
+
+@tensor_op("zeros")
+def _zeros(call, like=None):
+    return torch.zeros(_non_negative(_sizes(call, "size")), **_placement(like))
+
+
+def _triangle(function):
+    def triangle(call, x):
+        if _tensor(x, "the matrix").dim() < 2:
+            raise Refusal("a triangle of a tensor of rank < 2")
+        diagonal = call.attrs.get("diagonal", 0)
+        return function(x, diagonal=_size(call, diagonal))
+
+    return triangle
+
+
+tensor_op("tril")(_triangle(torch.tril))
+tensor_op("triu")(_triangle(torch.triu))

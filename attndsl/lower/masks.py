@@ -1,0 +1,95 @@
+"""Lowering of masks and constant tensors: tensor comparisons, `and`/`or`/`not` on masks,
+the `like` operand of ops that make tensors from sizes (arange, eye, ones, ...), and the
+`buffer` statement, whose tensor is computed once, in `__init__`."""
+
+from __future__ import annotations
+
+from .. import syntax as ast
+from ..ir import BufferInfo, Cond
+from .helpers import _label
+from .values import Tensor
+
+_COMPARISON_OPS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+_LOGIC_OPS = {"and": "logical_and", "or": "logical_or"}
+# What a buffer, built before any input exists, may not read.
+_NOT_IN_BUFFERS = {"tensor": "the value", "input_opt": "the input", "param": "the param", "layer": "the layer",
+                   "dim": "the input size"}
+
+
+class MaskLowering:
+    _building_buffer: str | None = None
+
+    # ------------------------------------------------------------------ comparisons and logic
+    def _tensor_compare(self, node: ast.Compare, left, right) -> Tensor:
+        operands = [self._operand(value, part) for value, part in ((left, node.left), (right, node.right))]
+        return Tensor(self._add(_COMPARISON_OPS[node.op], operands, node.span))
+
+    def _logic_value(self, node: ast.Node):
+        """An operand of `and`/`or`/`not`: a condition on the arguments, or a mask."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "all":
+            return self._condition(node)
+        value = self._expr(node)
+        if isinstance(value, (Cond, Tensor)):
+            return value
+        raise self.error("E0113", "a condition must be a comparison or a bool argument", node.span)
+
+    def _tensor_logic(self, node: ast.BoolOp, values: list) -> Tensor:
+        for value, part in zip(values, node.values):
+            if not isinstance(value, Tensor):
+                # One side decided when the module is built, the other per element: say which is which.
+                raise self.error("E0113", f"`{node.op}` of a mask and a condition on the arguments", part.span,
+                                 help="test the arguments with an `if` around the mask's computation")
+        result = values[0].node
+        for value in values[1:]:
+            result = self._add(_LOGIC_OPS[node.op], [result, value.node], node.span)
+        return Tensor(result)
+
+    def _tensor_not(self, node: ast.UnaryOp, value: Tensor) -> Tensor:
+        return Tensor(self._add("logical_not", [value.node], node.span))
+
+    # ------------------------------------------------------------------ tensors made from sizes
+    def _like_operand(self, node: ast.Call) -> int | None:
+        """The tensor whose device and dtype a tensor made in forward takes: the block's
+        first floating-point input (none in a buffer, which moves with the module)."""
+        if self._building_buffer is not None:
+            return None
+        for info in self.ir.inputs:
+            if not info.optional and info.dtype == "float":
+                return info.node
+        raise self.error("E0113", f"{node.func.id}() in forward takes the device and dtype of a floating-point "
+                         "input, and this block has none", node.span,
+                         help="build it once with `buffer name = ...`, or pass `like=` a tensor")
+
+    # ------------------------------------------------------------------ buffers
+    def _check_buffer_use(self, node: ast.Name, kind: str) -> None:
+        if self._building_buffer is not None and kind in _NOT_IN_BUFFERS:
+            raise self.error("E0113", f"buffer `{self._building_buffer}` is built with the module, before any input: "
+                             f"it cannot use {_NOT_IN_BUFFERS[kind]} `{node.id}`", node.span,
+                             help="a buffer is made from the arguments (arange, eye, ones, ... and other buffers)")
+
+    def _stmt_Buffer(self, stmt: ast.Buffer) -> None:
+        first = max(self.ir.graph.nodes, default=-1) + 1
+        self._building_buffer = stmt.name
+        try:
+            value = self._expr(stmt.value)
+        finally:
+            self._building_buffer = None
+        if not isinstance(value, Tensor):
+            raise self.error("E0113", f"buffer `{stmt.name}` must be a tensor", stmt.value.span,
+                             help="e.g. `buffer causal = tril(ones([n, n])) == 0`")
+        self._built_in_init(stmt.value.span, f"buffer `{stmt.name}`")
+        for created in [n for n in self.ir.graph.nodes if n >= first]:
+            self.ir.graph.nodes[created]["phase"] = "init"  # rendered in __init__, never in forward
+        leaf = self._add("buffer", [value.node], stmt.span, buffer=stmt.name)
+        self.ir.graph.nodes[leaf]["name"] = stmt.name
+        info = BufferInfo(stmt.name, leaf, value.node, tuple(self.guard), stmt.span, stmt.comments)
+        self._bind(stmt.name, "buffer", info, stmt.span)
+        self.ir.buffers.append(info)
+
+    def _buffer_value(self, node: ast.Name, info: BufferInfo) -> Tensor:
+        missing = [c for c in info.guard if c not in self.guard]
+        if missing:
+            raise self.error("E0106", f"buffer `{node.id}` is declared under an `if` that does not enclose this use",
+                             node.span, labels=[_label(info.span, "declared here")],
+                             help="use it under the same condition as its declaration")
+        return Tensor(info.node)

@@ -1,0 +1,88 @@
+"""Tensors made from sizes alone: `arange(n)`, `eye(n)`, `ones([n, n])`, `zeros(...)`, and
+the triangles `tril`/`triu` of a matrix: the raw material of masks and relative positions.
+
+Written in a `buffer` statement, they are built once in `__init__` (a non-persistent
+buffer: it moves with `.to()`, and `state_dict` keys do not change). Written in the
+dataflow, they are built on every call, on the device and in the dtype of the block's
+first floating-point input (lowering passes it as the `like` operand; `like=` names
+another tensor).
+"""
+
+from __future__ import annotations
+
+from ..symbolic import Expr
+from .registry import ATOM, Shape, family, op, same_shape
+from .rendering import as_exprs
+
+
+def _sizes(ctx, sizes) -> Shape:
+    for index, size in enumerate(sizes):
+        # torch refuses a negative size (arange: "upper bound and larger bound inconsistent").
+        ctx.expect_at_least(size, 0, f"size {index} of a constant tensor must not be negative")
+    return tuple(sizes)
+
+
+def arange_shape(ctx, node, shapes, attrs) -> Shape:
+    return _sizes(ctx, (attrs["end"],))
+
+
+def eye_shape(ctx, node, shapes, attrs) -> Shape:
+    return _sizes(ctx, (attrs["n"], attrs["n"]))
+
+
+def filled_shape(ctx, node, shapes, attrs) -> Shape:
+    return _sizes(ctx, as_exprs(attrs["size"]))
+
+
+def triangle_shape(ctx, node, shapes, attrs) -> Shape:
+    shape = shapes[0]
+    if len(shape) < 2:
+        ctx.error("E0202", f"a triangle of a matrix needs a tensor of rank >= 2, got {ctx.show(shape)}")
+    return shape
+
+
+def render_created(function: str, sizes_of, *, default_dtype: bool = False):
+    """`torch.eye(n)` in a buffer; `torch.eye(n, device=x.device, dtype=x.dtype)` in forward."""
+
+    def render(r, node, operands, attrs):
+        arguments = [r.dim(size) for size in sizes_of(attrs)]
+        if operands:
+            like = r.wrap(operands[0], ATOM)
+            arguments += [f"device={like}.device", f"dtype={like}.dtype"]
+        elif default_dtype:
+            arguments.append("dtype=torch.get_default_dtype()")  # arange alone counts in int64
+        return f"torch.{function}({', '.join(arguments)})", ATOM
+
+    return render
+
+
+def render_triangle(method: str):
+    def render(r, node, operands, attrs):
+        diagonal = attrs.get("diagonal")
+        argument = f"diagonal={r.dim(diagonal)}" if isinstance(diagonal, Expr) and diagonal != Expr.const(0) else ""
+        return f"{r.wrap(operands[0], ATOM)}.{method}({argument})", ATOM
+
+    return render
+
+
+family("Constant tensors")
+_LIKE = "like: tensor[any] = None"
+op("arange", f"end: int, {_LIKE}", arange_shape, render_created("arange", lambda a: (a["end"],), default_dtype=True),
+   doc="0, 1, ..., end - 1 (floating point): positions, for relative-position masks", shape_doc="[end]",
+   example="input x: [b, n, d]\narange(n)", creates=True)
+op("eye", f"n: int, {_LIKE}", eye_shape, render_created("eye", lambda a: (a["n"],)),
+   doc="the identity matrix: ones on the diagonal", shape_doc="[n, n]", example="input x: [b, n, n]\nx * eye(n)",
+   creates=True)
+op("ones", f"size: ints, {_LIKE}", filled_shape, render_created("ones", lambda a: as_exprs(a["size"])),
+   doc="A tensor of ones", shape_doc="`size`", example="input x: [b, n, n]\ntril(ones([n, n]))", creates=True)
+op("zeros", f"size: ints, {_LIKE}", filled_shape, render_created("zeros", lambda a: as_exprs(a["size"])),
+   doc="A tensor of zeros", shape_doc="`size`", example="input x: [b, n, n]\nx + zeros([n, n])", creates=True)
+op("tril", "x: tensor[any], diagonal: int = 0", triangle_shape, render_triangle("tril"), result="same",
+   doc="the lower triangle of the last two dims (above `diagonal` set to 0)",
+   shape_doc="the shape of `x` (rank >= 2)", example="input x: [b, n, n]\ntril(x)")
+op("triu", "x: tensor[any], diagonal: int = 0", triangle_shape, render_triangle("triu"), result="same",
+   doc="the upper triangle of the last two dims (below `diagonal` set to 0)",
+   shape_doc="the shape of `x` (rank >= 2)", example="input x: [b, n, n]\ntriu(x, diagonal=1)")
+# The leaf that reads a `buffer` in forward (`self.causal`); made by lowering, never written.
+op("buffer", "x: tensor[any]", same_shape, lambda r, n, o, a: (f"self.{a['buffer']}", ATOM), result="same",
+   doc="a buffer read in forward", internal=True)

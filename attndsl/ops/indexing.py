@@ -1,0 +1,130 @@
+"""Indexing and unequal splits: `y[:, :, :h]`, `x[..., 0]`, `q[:, None]`, `split(y, [h, w], dim=2)`.
+
+A subscript keeps, per axis, a slice `start:stop:step` (bounds are whole-number
+expressions, a negative constant counting from the end; the step a constant >= 1), drops
+an axis for an index, and adds one of size 1 for `None`; `...` stands for the axes not
+named. Python clamps a slice that runs past its axis and gives fewer elements; the
+language does not: bounds must lie within the axis (proven, else checked at run time),
+so that the shape the checker computed is the shape the module returns.
+"""
+
+from __future__ import annotations
+
+from .. import symbolic as sym
+from ..symbolic import Expr
+from .registry import ATOM, Shape, family, normalize_axis, op
+from .rendering import as_exprs
+
+ONE, ZERO = Expr.const(1), Expr.const(0)
+FULL = ("slice", None, None, None)
+
+
+def expand_items(items, rank: int) -> list:
+    """The items with `...` (or the missing trailing axes) written out as full slices."""
+    items = list(items)
+    consumed = sum(1 for item in items if item[0] in ("slice", "index"))
+    if ("ellipsis",) in items:
+        at = items.index(("ellipsis",))
+        items[at:at + 1] = [FULL] * max(rank - consumed, 0)
+    else:
+        items += [FULL] * max(rank - consumed, 0)
+    return items
+
+
+def _position(ctx, value: Expr, dim: Expr, what: str) -> Expr:
+    """Where a bound or an index points: a negative constant counts from the end."""
+    normal = ctx.normal(value)
+    if normal.is_const and normal.value < 0:
+        ctx.expect_at_least(dim + value, 0, f"{what} ({normal.value}) counts from the end of an axis of size "
+                            f"{dim}, which must be at least {-normal.value}", code="E0204")
+        return dim + value
+    ctx.expect_at_least(value, 0, f"{what} must not be negative (only a constant counts from the end)",
+                        code="E0204")
+    return value
+
+
+def subscript_shape(ctx, node, shapes, attrs) -> Shape:
+    shape = shapes[0]
+    consumed = sum(1 for item in attrs["items"] if item[0] in ("slice", "index"))
+    if consumed > len(shape):
+        ctx.error("E0202", f"{consumed} indices for a tensor of rank {len(shape)} ({ctx.show(shape)})")
+    out, axis = [], 0
+    for item in expand_items(attrs["items"], len(shape)):
+        if item[0] == "new":
+            out.append(ONE)
+            continue
+        dim = shape[axis]
+        if item[0] == "index":
+            where = _position(ctx, item[1], dim, f"the index of axis {axis}")
+            ctx.expect_at_least(dim - where, 1, f"the index of axis {axis} must be less than its size {dim}",
+                                code="E0204")
+        elif item == FULL:
+            out.append(dim)
+        else:
+            _, start, stop, step = item
+            start = ZERO if start is None else _position(ctx, start, dim, f"the start of the slice of axis {axis}")
+            stop = dim if stop is None else _position(ctx, stop, dim, f"the stop of the slice of axis {axis}")
+            ctx.expect_at_least(dim - stop, 0, f"the slice of axis {axis} must end within its size {dim}",
+                                code="E0204")
+            ctx.expect_at_least(stop - start, 0, f"the slice of axis {axis} must not start after its stop",
+                                code="E0204")
+            out.append(stop - start if step is None or step == 1 else sym.ceildiv(stop - start, Expr.const(step),
+                                                                                   ctx.facts))
+        axis += 1
+    return tuple(out)
+
+
+def render_subscript(r, node, operands, attrs):
+    parts = []
+    for item in attrs["items"]:
+        if item[0] == "new":
+            parts.append("None")
+        elif item[0] == "ellipsis":
+            parts.append("...")
+        elif item[0] == "index":
+            parts.append(r.dim(item[1]))
+        else:
+            _, start, stop, step = item
+            text = (r.dim(start) if start is not None else "") + ":" + (r.dim(stop) if stop is not None else "")
+            parts.append(text + (f":{step}" if step is not None else ""))
+    return f"{r.wrap(operands[0], ATOM)}[{', '.join(parts)}]", ATOM
+
+
+def split_shape(ctx, node, shapes, attrs):
+    shape = list(shapes[0])
+    if not isinstance(attrs["sizes"], (tuple, list)):
+        ctx.error("E0112", "split() takes a list of sizes, one per piece: split(x, [h, w], dim=2)",
+                  help="chunk(x, n, dim) splits into n equal pieces")
+    axis = normalize_axis(ctx, node, attrs["dim"], len(shape))
+    sizes = as_exprs(attrs["sizes"])
+    total = ZERO
+    for index, size in enumerate(sizes):
+        ctx.expect_at_least(size, 0, f"the size of piece {index} of split() must not be negative")
+        total = total + size
+    ctx.expect_equal(total, shape[axis], f"the sizes of the pieces of split() and dimension {axis}, which they "
+                     "must add up to")
+    pieces = []
+    for size in sizes:
+        piece = list(shape)
+        piece[axis] = size
+        pieces.append(tuple(piece))
+    return tuple(pieces)
+
+
+def render_split(r, node, operands, attrs):
+    sizes = ", ".join(r.dim(size) for size in as_exprs(attrs["sizes"]))
+    return f"{r.wrap(operands[0], ATOM)}.split([{sizes}], dim={attrs['dim']})", ATOM
+
+
+family("Indexing")
+op("split", "x: tensor[any], sizes: ints, dim: axis = 0", split_shape, render_split, result="same",
+   outputs=lambda attrs: len(attrs["sizes"]) if isinstance(attrs["sizes"], (tuple, list)) else 1,
+   doc="cut into pieces of the given sizes along `dim`, unpacked as `a, b = split(x, [h, w], dim=2)`",
+   shape_doc="one tensor per size, each `x` with that size at `dim`; the sizes must add up to it",
+   example="input x: [b, c, n]\nfirst, rest = split(x, [1, n - 1], dim=2)\nrest * first")
+# `x[...]`: made by lowering from the subscript syntax (see the module docstring).
+op("subscript", "x: tensor[any]", subscript_shape, render_subscript, result="same", operator="[]",
+   doc="`x[:, :h]`, `x[..., 0]`, `x[:, None]`: slices within the axis, indices, new axes",
+   shape_doc="per axis: a slice `a:b:s` keeps ceil((b - a) / s) (0 <= a <= b <= size; a negative constant counts "
+   "from the end), an index drops the axis, `None` adds one of size 1",
+   example="input x: [b, c, n]\nx[:, :, 1:n - 1]")

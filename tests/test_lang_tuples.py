@@ -1,0 +1,96 @@
+"""Tuples: `(1, 7)` where torch takes a size per dimension, and blocks that return
+several tensors (`return out, attention`), also when used as a layer of another block."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .language_support import agree, build, compile_ok, first_error, generated, rand
+
+CONV = """\
+block Strip(c: int = 4):
+    input x: [b, c, h, w]
+    layer conv = conv2d(c, c, (1, 7), padding=(0, 3), bias=false)
+    layer pool = adaptive_avg_pool2d((None, 1))
+    return pool(conv(x)) + mean(x, dim=(2, 3), keepdim=true)
+"""
+
+
+def test_tuple_sizes_reach_the_layers_as_written():
+    code = compile_ok(CONV)
+    assert "nn.Conv2d(c, c, (1, 7), padding=(0, 3), bias=False)" in code
+    assert "nn.AdaptiveAvgPool2d((None, 1))" in code
+    assert ".mean(dim=(2, 3), keepdim=True)" in code
+
+
+def test_tuple_sizes_compute_what_torch_computes():
+    module = build(CONV, c=4)
+    assert module.conv.weight.shape == (4, 4, 1, 7)
+    x = rand(2, 4, 5, 9)
+    want = F.conv2d(x, module.conv.weight, padding=(0, 3)).mean(dim=3, keepdim=True) + x.mean(dim=(2, 3), keepdim=True)
+    torch.testing.assert_close(module(x), want)
+    assert agree(CONV, {"c": 4}, {"x": (2, 4, 5, 9)}) == "agree"
+
+
+def test_the_shape_of_a_tuple_sized_layer_is_per_dimension():
+    narrow = CONV.replace("(0, 3)", "(0, 2)").replace("pool(conv(x)) + mean(x, dim=(2, 3), keepdim=true)", "conv(x)")
+    assert "returns: [b, c, h, w - 2]" in compile_ok(narrow)
+    too_wide = CONV.replace("(1, 7)", "(1, 9)").replace("(0, 3)", "(0, 0)").replace("w]", "5]").replace(
+        "pool(conv(x)) + mean(x, dim=(2, 3), keepdim=true)", "conv(x)")
+    code, line, _, message = first_error(too_wide)
+    assert (code, line) == ("E0205", 5), message
+
+
+PAIR = """\
+block Attend(d: int = 4):
+    input x: [b, n, d]
+    layer fc = linear(d, d)
+    att = softmax(fc(x) @ transpose(x, 1, 2), dim=-1)
+    return att @ x, att
+
+block Outer(d: int = 4):
+    input x: [b, n, d]
+    layer inner = Attend(d)
+    y, attention = inner(x)
+    return y + x, attention
+"""
+
+
+def test_a_block_returns_several_tensors_and_a_caller_unpacks_them():
+    code = compile_ok(PAIR)
+    assert "y, attention = self.inner(x)" in code
+    assert "-> tuple[torch.Tensor, torch.Tensor]:" in code
+    assert "output 1: [b, n, n]" in code
+    module = build(PAIR, d=4)
+    x = rand(2, 3, 4)
+    y, attention = module(x)
+    fc = module.inner.fc
+    want_attention = torch.softmax(fc(x) @ x.transpose(1, 2), dim=-1)
+    torch.testing.assert_close(attention, want_attention)
+    torch.testing.assert_close(y, want_attention @ x + x)
+    assert agree(PAIR, {"d": 4}, {"x": (2, 3, 4)}) == "agree"
+
+
+def test_a_tuple_unpacks_into_names():
+    source = "block B():\n    input x: [b, n]\n    p, q = (x, 2 * x)\n    return q - p\n"
+    module = build(source)
+    x = rand(2, 3)
+    torch.testing.assert_close(module(x), x)
+
+
+def test_tuple_outputs_trace_under_torch_compile():
+    module = generated(PAIR)(d=4).eval()
+    x = torch.randn(2, 3, 4)
+    compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
+    for got, want in zip(compiled(x), module(x)):
+        torch.testing.assert_close(got, want)
+
+
+def test_misused_tuples_are_located_errors():
+    one_name = PAIR.replace("y, attention = inner(x)\n    return y + x, attention", "y = inner(x)\n    return y")
+    assert first_error(one_name)[:3] == ("E0118", 10, 5)
+    in_sequential = PAIR.replace("layer inner = Attend(d)", "layer inner = sequential(Attend(d))").replace(
+        "y, attention = inner(x)\n    return y + x, attention", "return inner(x)")
+    code, line, column, message = first_error(in_sequential)
+    assert (code, line, column) == ("E0113", 10, 12) and "returns 2 tensors" in message
