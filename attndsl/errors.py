@@ -80,7 +80,8 @@ CATALOGUE: list[ErrorDoc] = [
              "layer, and so on.",
              _HEAD + "    return sigmoid(d)\n", 3, 20),
     ErrorDoc("E0114", "unknown param initialiser",
-             "A param starts as zeros, ones or randn.",
+             "A param starts as zeros, ones or randn, or from an initialiser call such as normal(std=0.02) "
+             "(attndsl/inits.py; see E0120).",
              _HEAD + "    param w: [d] = zero\n    return x * w\n", 3, 20),
     ErrorDoc("E0115", "constant required",
              "Axes, chunk counts and op flags are fixed when the spec is compiled: write a literal.",
@@ -97,8 +98,15 @@ CATALOGUE: list[ErrorDoc] = [
              "The names on the left of `=` must match the number of values on the right.",
              _HEAD + "    a, b2, c2 = chunk(x, 2, dim=2)\n    return a\n", 3, 5),
     ErrorDoc("E0119", "bad arithmetic on numbers",
-             "Division by zero, a non-constant or fractional exponent, or an operator numbers do not have.",
+             "Division by zero, a non-constant exponent or one that is not whole or half-whole (`0.5`, `-0.5`), "
+             "the logarithm of a number that is not positive, or an operator numbers do not have.",
              _HEAD + "    let e = d // 0\n    return x\n", 3, 13),
+    ErrorDoc("E0120", "bad initialisation",
+             "An `init` names a parameter the layer does not have (or one an argument switches off, such as "
+             "`bias=false`), an initialiser that does not exist, arguments torch would refuse (a negative `std`, "
+             "an empty interval, an unknown `mode`), or a fan-based initialiser (kaiming, xavier) for a tensor "
+             "of rank below 2. The initialisers and their arguments are torch.nn.init's.",
+             _HEAD + "    layer fc = linear(d, d, bias=false)\n    init fc.bias = zeros()\n    return fc(x)\n", 4, 13),
     ErrorDoc("E0201", "shape mismatch",
              "Two dimensions that must be equal are provably different. The labels show where each operand's "
              "shape came from.",

@@ -72,7 +72,16 @@ def _factor(factor, env: Env):
             raise Undefined("square root of a negative number")
         root = math.isqrt(int(args[0])) if isinstance(args[0], Fraction) and args[0].denominator == 1 else None
         return Fraction(root) if root is not None and root * root == args[0] else math.sqrt(args[0])
+    if factor.op in _NUMBER_FUNCTIONS:  # int(), round(), math.ceil(), ... of a `let`
+        if factor.op in ("math.log", "math.log2") and args[0] <= 0:
+            raise Undefined("the logarithm of a number that is not positive")
+        result = _NUMBER_FUNCTIONS[factor.op](args[0])
+        return Fraction(result) if isinstance(result, int) else result
     raise Undefined(f"unknown operation {factor.op}")
+
+
+_NUMBER_FUNCTIONS = {"int": math.trunc, "round": round, "math.ceil": math.ceil, "math.floor": math.floor,
+                     "abs": abs, "math.log": math.log, "math.log2": math.log2}
 
 
 _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
@@ -95,6 +104,8 @@ def holds(cond, env: Env, present: frozenset = frozenset()) -> bool:
         return bool(env[cond.args[0]])
     if cond.op == "present":
         return cond.args[0] in present
+    if cond.op == "is_none":  # an optional argument (`x: int | None = None`)
+        return env.get(cond.args[0]) is None
     if cond.op == "training":
         return bool(env.get("__training__", False))  # examples are read in eval mode
     if cond.op == "not":

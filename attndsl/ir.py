@@ -43,6 +43,7 @@ class ArgInfo:
     default: Any  # python value or None when required; `REQUIRED` when absent
     span: Span
     required: bool
+    optional: bool = False  # `x: int | None = None`: the value may be None (`type` is then "int")
 
 
 @dataclass
@@ -106,6 +107,24 @@ class BufferInfo:
 
 
 @dataclass
+class InitInfo:
+    """Where a parameter starts: `init fc.weight = normal(std=0.001)` (attndsl/inits.py)."""
+
+    target: str  # "param" (self.w), "layer" (self.fc.weight) or "kind" (every nn.Linear's weight)
+    name: str  # the param, the layer, or the layer kind
+    parameter: str | None  # "weight", "bias"; None for a param
+    initializer: str
+    args: dict[str, Any]
+    sources: dict[str, Any]  # argument name -> AST, rendered as written
+    guard: Guard
+    span: Span
+    path: tuple[str, ...] = ()  # children of a sequential
+    element: bool = False  # a layer list: each element's parameter
+    optional: bool = False  # the parameter may be None (a bias switched off by an argument)
+    inline: bool = False  # `param w: [...] = normal(...)`: made right after the param
+
+
+@dataclass
 class LetInfo:
     name: str
     value: Expr
@@ -153,6 +172,7 @@ class BlockIR:
     params: list[ParamInfo] = field(default_factory=list)
     layers: list[LayerInfo] = field(default_factory=list)
     buffers: list[BufferInfo] = field(default_factory=list)
+    inits: list[InitInfo] = field(default_factory=list)
     lets: list[LetInfo] = field(default_factory=list)
     requires: list[CheckInfo] = field(default_factory=list)
     checks: list[CheckInfo] = field(default_factory=list)

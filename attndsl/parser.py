@@ -194,6 +194,21 @@ class _ToAst(Transformer):
         return ast.Compare(self._span(meta), str(op), left, right)
 
     @v_args(meta=True)
+    def if_exp(self, meta, children):
+        body, condition, orelse = children
+        return ast.IfExp(self._span(meta), condition, body, orelse)
+
+    @v_args(meta=True)
+    def is_none(self, meta, children):
+        left, none = children
+        return ast.Compare(self._span(meta), "is", left, ast.NoneLit(self._tok(none)))
+
+    @v_args(meta=True)
+    def is_not_none(self, meta, children):
+        left, none = children
+        return ast.Compare(self._span(meta), "is not", left, ast.NoneLit(self._tok(none)))
+
+    @v_args(meta=True)
     def and_op(self, meta, children):
         if len(children) == 1:
             return children[0]
@@ -278,6 +293,14 @@ class _ToAst(Transformer):
         return ast.Buffer(self._span(meta), str(name), value)
 
     @v_args(meta=True)
+    def init_stmt(self, meta, children):
+        target, value = children
+        return ast.Init(self._span(meta), target, value)
+
+    def init_target(self, children):
+        return [(str(t), self._tok(t)) for t in children]
+
+    @v_args(meta=True)
     def let_stmt(self, meta, children):
         name, value = children
         return ast.Let(self._span(meta), str(name), value)
@@ -330,6 +353,10 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def simple_type(self, meta, children):
         return (str(children[0]), self._span(meta))
+
+    @v_args(meta=True)
+    def optional_type(self, meta, children):
+        return (f"{children[0]} | None", self._span(meta))
 
     @v_args(meta=True)
     def list_type(self, meta, children):

@@ -219,11 +219,12 @@ class Facts:
         return True
 
     def _factor_is_integer(self, factor: Factor) -> bool:
-        if isinstance(factor, str) or factor.op in ("floordiv", "ceildiv", "mod"):
+        if isinstance(factor, str) or factor.op in ("floordiv", "ceildiv", "mod", "int", "round", "math.ceil",
+                                                     "math.floor"):
             return True
         if Expr.atom(factor.op, *factor.args) in self.integers:
             return True
-        if factor.op in ("max", "min"):
+        if factor.op in ("max", "min", "abs"):
             return all(self.is_integer(arg) for arg in factor.args)
         return False  # sqrt
 

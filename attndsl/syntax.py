@@ -60,9 +60,18 @@ class UnaryOp(Node):
 
 @dataclass
 class Compare(Node):
-    op: str
+    op: str  # == != < <= > >=, or "is" / "is not" (with None on the right)
     left: Node
     right: Node
+
+
+@dataclass
+class IfExp(Node):
+    """`a if condition else b`: a value chosen when the module is built."""
+
+    condition: Node
+    body: Node
+    orelse: Node
 
 
 @dataclass
@@ -162,6 +171,14 @@ class Buffer(Stmt):
     """`buffer mask = tril(ones([n, n])) == 0`: a constant tensor built once, in __init__."""
 
     name: str
+    value: Node
+
+
+@dataclass
+class Init(Stmt):
+    """`init fc.weight = normal(std=0.001)`: where a parameter starts (attndsl/inits.py)."""
+
+    target: list[tuple[str, Span]]
     value: Node
 
 

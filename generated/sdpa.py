@@ -31,10 +31,10 @@ class ScaledDotProductAttention(nn.Module):
             raise ValueError(f"ScaledDotProductAttention: `d_k` must be at least 0, got {d_k}")
         if d_model < 0:
             raise ValueError(f"ScaledDotProductAttention: `d_model` must be at least 0, got {d_model}")
-        if d_v < 0:
-            raise ValueError(f"ScaledDotProductAttention: `d_v` must be at least 0, got {d_v}")
         if h < 1:
             raise ValueError(f"ScaledDotProductAttention: `h` must be at least 1, got {h}")
+        if d_v < 0:
+            raise ValueError(f"ScaledDotProductAttention: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
             raise ValueError("ScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
         self.d_model = d_model

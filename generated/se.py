@@ -24,10 +24,10 @@ class SEAttention(nn.Module):
         super().__init__()
         if channel < 0:
             raise ValueError(f"SEAttention: `channel` must be at least 0, got {channel}")
-        if reduction < 1:
-            raise ValueError(f"SEAttention: `reduction` must be at least 1, got {reduction}")
         if reduction == 0:
             raise ValueError(f"SEAttention: `reduction` must not be zero, got {reduction}")
+        if channel // reduction < 0:
+            raise ValueError("SEAttention: linear `fc`: `out_features` must be at least 0")
         self.channel = channel
         self.fc = nn.Sequential(
             nn.Linear(channel, channel // reduction, bias=False),

@@ -26,8 +26,6 @@ class ShuffleAttention(nn.Module):
         super().__init__()
         if G < 1:
             raise ValueError(f"ShuffleAttention: `G` must be at least 1, got {G}")
-        if 2 * G == 0:
-            raise ValueError("ShuffleAttention: 2*G must not be zero (it divides)")
         if channel // (2 * G) < 1:
             raise ValueError("ShuffleAttention: group_norm `gn`: `num_groups` must be at least 1")
         if channel % G != 0:

@@ -31,10 +31,6 @@ class SKAttention(nn.Module):
             raise ValueError(f"SKAttention: `channel` must be at least 1, got {channel}")
         if group < 1:
             raise ValueError(f"SKAttention: `group` must be at least 1, got {group}")
-        if reduction < 0:
-            raise ValueError(f"SKAttention: `reduction` must be at least 0, got {reduction}")
-        if L < 0:
-            raise ValueError(f"SKAttention: `L` must be at least 0, got {L}")
         if not all(k % 2 == 1 for k in kernels):
             raise ValueError("SKAttention: every kernel size must be odd, so that all branches keep the map's size")
         if reduction == 0:
@@ -48,6 +44,8 @@ class SKAttention(nn.Module):
             raise ValueError(
                 f"SKAttention: conv2d `convs.conv` (in_channels by groups) needs channel = {channel} to be divisible by group = {group}"
             )
+        if d < 0:
+            raise ValueError(f"SKAttention: linear `fc`: `out_features` must be at least 0, got {d}")
         if len(kernels) < 1:
             raise ValueError(f"SKAttention: stack needs at least one tensor, got {len(kernels)}")
         self.channel = channel

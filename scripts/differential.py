@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from tests.differential import (  # noqa: E402
     Case, Disagreement, check_examples, compile_both, run_case, write_regression)
-from tests.differential_bugs import OPEN, classify  # noqa: E402
+from tests.differential_bugs import ACCEPTED, OPEN, classify  # noqa: E402
 from tests.differential_cases import make_cases  # noqa: E402
 from tests.differential_specs import generate  # noqa: E402
 from tests.fuzzing import RandomChooser, minimize  # noqa: E402
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
             classes[key[len("category "):].split(" | ")[0]] += value
     print("disagreements by bug class (* = not in tests/differential_bugs.py OPEN):")
     for name, value in classes.most_common():
-        print(f"  {value:6d}  {name}{'' if name in OPEN else '  *'}")
+        print(f"  {value:6d}  {name}{'' if name in OPEN | ACCEPTED else '  *'}")
     print("by class, stage and kind:")
     for key, value in sorted(((k, v) for k, v in totals.items() if k.startswith("category ")), key=lambda kv: -kv[1]):
         print(f"  {value:6d}  {key[len('category '):]}")

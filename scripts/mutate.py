@@ -66,6 +66,7 @@ TEST_FILES = (
     "tests/test_symbolic.py",
     "tests/test_fuzz.py",
 )
+QUICK = 3  # the first files: a session of their own (see run_mutant)
 # Of test_equivalence, the value comparisons (the rest re-checks signatures and state_dict
 # keys, which the other files cover); everything else runs whole.
 KEYWORDS = "not test_equivalence or forward_float64 or train_mode"
@@ -122,31 +123,32 @@ def snapshot(destination: Path) -> Path:
 # ---------------------------------------------------------------------------- running
 
 
-def pytest_command(junit: Path, deselected: list[str], stop_first: bool) -> list[str]:
+def pytest_command(root: Path, junit: Path, deselected: list[str], stop_first: bool,
+                   files: tuple[str, ...] = TEST_FILES) -> list[str]:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=0",
-               "-k", KEYWORDS, f"--junitxml={junit}", "-o", "addopts="]
+               "-o", "addopts=", "-k", KEYWORDS, f"--junitxml={junit}"]
     if stop_first:
         command.append("-x")
-    for node in list(FRESHNESS) + deselected:
+    for node in FRESHNESS + tuple(deselected):
         command += ["--deselect", node]
-    return command + [f for f in TEST_FILES]
+    return command + [f for f in files if (root / f.split("::")[0]).is_file()]
 
 
-def run_tests(root: Path, deselected: list[str], timeout: float, stop_first: bool = True):
-    """(return code or None on timeout, failed test ids, output tail, seconds)."""
+def run_tests(root: Path, deselected: list[str], timeout: float, stop_first: bool = True,
+              files: tuple[str, ...] = TEST_FILES):
+    """(return code, or None on timeout; failed test ids; output tail; seconds)."""
     junit = root / "junit.xml"
     env = dict(os.environ)
     env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["ATTNDSL_CACHE_DIR"] = str(root / ".attndsl-cache")  # never share a compile cache
     env.pop("PYTEST_ADDOPTS", None)
-    present = [f for f in TEST_FILES if (root / f).is_file()]
-    command = [part for part in pytest_command(junit, deselected, stop_first) if part not in TEST_FILES] + present
     start = time.monotonic()
     try:
-        process = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+        process = subprocess.run(pytest_command(root, junit, deselected, stop_first, files), cwd=root, env=env,
+                                 capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as expired:
-        output = (expired.stdout or b"")[-2000:] if isinstance(expired.stdout, bytes) else (expired.stdout or "")
-        return None, [], str(output)[-2000:], time.monotonic() - start
+        output = expired.stdout.decode(errors="replace") if isinstance(expired.stdout, bytes) else expired.stdout
+        return None, [], (output or "")[-2000:], time.monotonic() - start
     seconds = time.monotonic() - start
     return process.returncode, failed_tests(junit), (process.stdout + process.stderr)[-3000:], seconds
 
@@ -158,13 +160,17 @@ def failed_tests(junit: Path) -> list[str]:
     failed = []
     for case in ElementTree.parse(junit).getroot().iter("testcase"):
         if case.find("failure") is not None or case.find("error") is not None:
-            module = case.get("classname", "")
-            file = module.replace(".", "/") + ".py" if module.startswith("tests") else module
-            failed.append(f"{file}::{case.get('name')}")
+            parts = case.get("classname", "").split(".")
+            # `tests.test_x` or `tests.test_x.TestClass`: the file is the longest prefix that names one
+            cut = next((i for i in range(len(parts), 0, -1)
+                        if (junit.parent / ("/".join(parts[:i]) + ".py")).is_file()), len(parts))
+            node = "/".join(parts[:cut]) + ".py" if parts != [""] else ""
+            failed.append("::".join([node] + parts[cut:] + [case.get("name", "")]) if node else case.get("name", ""))
     return failed
 
 
-def run_mutant(mutant: Mutant, base: Path, work: Path, deselected: list[str], timeout: float) -> Outcome:
+def run_mutant(mutant: Mutant, base: Path, work: Path, deselected: list[str], timeout: float,
+               files: tuple[str, ...] = TEST_FILES) -> Outcome:
     outcome = Outcome(mutant.name, mutant.path, mutant.description, "error", equivalent=mutant.equivalent,
                       why=mutant.why)
     root = work / mutant.name
@@ -175,7 +181,16 @@ def run_mutant(mutant: Mutant, base: Path, work: Path, deselected: list[str], ti
         except StaleMutant as stale:
             outcome.status, outcome.detail = "stale", str(stale)
             return outcome
-        code, failed, tail, seconds = run_tests(root, deselected, timeout)
+        # The quick, focused files in a session of their own first: most mutants stop there,
+        # without paying for collecting the slow files.
+        stages = (files[:QUICK], files[QUICK:]) if files == TEST_FILES else (files,)
+        seconds = 0.0
+        for stage in stages:
+            code, failed, tail, spent = run_tests(root, deselected, timeout - seconds, files=stage)
+            seconds += spent
+            if code not in (0, 5):  # 5: nothing collected (every test of the stage deselected)
+                break
+        code = 0 if code == 5 else code
         outcome.seconds = round(seconds, 1)
         if code is None:
             outcome.status, outcome.detail = "timeout", tail[-800:]
@@ -241,9 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutants run in parallel (2 at most on this machine)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per mutant's tests")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "mutation")
+    parser.add_argument("--tests", nargs="+", help="run these test files (or ids) instead of the campaign's list, "
+                        "e.g. to see whether a new test kills a mutant")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the run on the unmutated snapshot (no failing test is then deselected)")
     args = parser.parse_args(argv)
+    files = tuple(args.tests) if args.tests else TEST_FILES
 
     names = [m.name for m in MUTANTS]
     duplicates = {n for n in names if names.count(n) > 1}
@@ -284,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         base = snapshot(work / "base")
         deselected: list[str] = []
         if not args.no_baseline:
-            code, failed, tail, seconds = run_tests(base, [], args.timeout * 2, stop_first=False)
+            code, failed, tail, seconds = run_tests(base, [], args.timeout * 2, stop_first=False, files=files)
             print(f"baseline: {'ok' if code == 0 else f'{len(failed)} failing test(s) deselected'} "
                   f"({seconds:.0f} s)", flush=True)
             if code is None or (code != 0 and not failed):
@@ -297,11 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         outcomes: list[Outcome] = []
 
         def one(mutant: Mutant) -> Outcome:
-            outcome = run_mutant(mutant, base, work, deselected, args.timeout)
-            mark = "ok " if outcome.status == "killed" else "-- "
-            print(f"{mark}{outcome.status:8} {mutant.name:34} {outcome.seconds:6.1f}s  "
-                  f"{outcome.killer or outcome.detail.splitlines()[-1] if outcome.detail else outcome.killer or ''}",
-                  flush=True)
+            outcome = run_mutant(mutant, base, work, deselected, args.timeout, files)
+            note = outcome.killer or (outcome.detail.splitlines() or [""])[-1]
+            print(f"{outcome.status:8} {mutant.name:38} {outcome.seconds:6.1f}s  {note}", flush=True)
             return outcome
 
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

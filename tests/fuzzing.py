@@ -838,6 +838,8 @@ def _truth(cond, bindings: dict) -> bool:
         return bool(bindings[args[0]])
     if op == "present":
         return args[0] in bindings.get("__present__", set())
+    if op == "training":
+        return False  # examples run in eval mode
     if op == "not":
         return not _truth(args[0], bindings)
     if op == "and":

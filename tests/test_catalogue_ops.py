@@ -286,3 +286,17 @@ def test_interpolate_sizes_match_torch_for_dyadic_scales():
     for h, w in ((3, 5), (4, 7), (1, 2)):
         x = rand(1, 2, h, w)
         assert module(x).shape == F.interpolate(x, scale_factor=1.5, mode="bilinear").shape
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_refuses_what_torch_refuses(mode):
+    module = build(_spec(f"input x: [b, c, n]\nreturn pad(x, [3, 1], mode=\"{mode}\")"))
+    for n in range(1, 6):
+        x = rand(2, 3, n)
+        try:
+            want = F.pad(x, (3, 1), mode=mode)
+        except RuntimeError:
+            with pytest.raises(ValueError):
+                module(x)
+            continue
+        torch.testing.assert_close(module(x), want)

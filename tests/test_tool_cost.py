@@ -132,6 +132,49 @@ def test_the_comparison_catches_a_wrong_rule(monkeypatch):
     assert expected.flops * 2 == right == counter.get_total_flops()
 
 
+EVERY_KIND = """\
+block Layers(c: int = 4, n: int = 9):
+    input x: [b, c, d, h, w]
+    input y: [b, c, n]
+    input z: [b, c, h2, w2]
+    example(x=[2, 4, 5, 6, 7], y=[2, 4, 9], z=[2, 4, 6, 6])
+    layer c3 = conv3d(c, 2 * c, [3, 1, 3], padding=[1, 0, 1], groups=2)
+    layer bn3 = batch_norm3d(2 * c, track_running_stats=false)
+    layer act = prelu(num_parameters=2 * c)
+    layer c1 = sequential(conv1d(c, c, 3, bias=false), batch_norm1d(c), leaky_relu())
+    layer ln = layer_norm(n - 2, bias=false)
+    layer inorm = instance_norm2d(c, affine=true, track_running_stats=true)
+    layer gn = group_norm(2, c)
+    layer pool = adaptive_avg_pool3d(2)
+    layer fc = linear(16 * c, 3)
+    a = pool(act(bn3(c3(x))))
+    s = ln(c1(y))
+    t = gn(inorm(z))
+    return fc(rearrange(a, "b c x y z -> b (c x y z)")), s, t
+"""
+
+
+def test_layer_kinds_outside_the_catalogue(tmp_path):
+    """Per-axis kernel sizes, grouped 3-d convs, norms with and without affine or running
+    statistics, prelu: the state_dict and the FLOPs as torch has them."""
+    import attndsl
+    from attndsl.compiler import analyze
+    from attndsl.tools.common import optimized as run_passes
+    from attndsl.tools.state import state_entries
+
+    path = tmp_path / "layers.attn"
+    path.write_text(EVERY_KIND)
+    blocks = run_passes(analyze(EVERY_KIND, "layers.attn")[0])
+    expected = report(blocks[0], block_costs(blocks)["Layers"], Values.at(blocks[0], {}))
+    module = attndsl.load(path)().eval()
+    assert expected.params == sum(p.numel() for p in module.parameters())
+    assert {e.key for e in state_entries(blocks[0], {"Layers": blocks[0]})} == set(module.state_dict())
+    counter = _flop_counter()
+    with counter, torch.no_grad():
+        module(torch.randn(2, 4, 5, 6, 7), torch.randn(2, 4, 9), torch.randn(2, 4, 6, 6))
+    assert expected.flops == counter.get_total_flops()
+
+
 def test_every_op_and_layer_has_a_cost_rule():
     assert set(OPS) <= set(OP_COSTS), f"ops without a rule in attndsl/tools/cost_rules.py: {set(OPS) - set(OP_COSTS)}"
     missing = set(LAYERS) - set(LAYER_COSTS)

@@ -65,19 +65,19 @@ def _settings(examples: int):
     return settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
-@_settings(40)
+@_settings(25)
 @given(st.data())
 def test_fmt_keeps_mutated_catalogue_specs(data):
     _check(mutate_spec(DataChooser(data))[1])
 
 
-@_settings(40)
+@_settings(25)
 @given(st.data())
 def test_fmt_keeps_generated_specs(data):
     _check(generate_spec(DataChooser(data))[1])
 
 
-@_settings(30)
+@_settings(25)
 @given(st.data())
 def test_fmt_keeps_relaid_catalogue_specs(data):
     ch = DataChooser(data)

@@ -55,6 +55,8 @@ def render_module(blocks: list[BlockIR], options: Options) -> str:
         source=Path(options.source_name).name,
         classes=classes,
         needs_ordered_dict=needs_ordered_dict,
+        # math.ceil, math.log2, ... of a `let` (attndsl/lower/numbers.py)
+        needs_math=any("math." in line for cls in classes for line in cls["init_body"] + cls["forward_body"]),
         imports=imports,
     )
 

@@ -14,11 +14,12 @@ from .expressions import (_NEGATED, InternalError)
 from .checks import CheckEmitter
 from .forward import ForwardEmitter
 from .init import InitEmitter
+from .inits import InitCodeEmitter
 from .signatures import SignatureEmitter
 from .options import Options
 
 
-class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter):
+class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter, InitCodeEmitter):
     def __init__(self, ir: BlockIR, options: Options, blocks: dict[str, BlockIR]):
         self.ir = ir
         self.options = options
@@ -30,6 +31,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter)
         self.copies: list = []
         self.arg_names = {a.name for a in ir.args}
         self.let_names = {l.name for l in ir.lets}
+        # Arguments whose attribute a layer took (`layer bn = batch_norm2d(c)` with `bn: bool`).
+        self.layer_named_args = self.arg_names & {l.name for l in ir.layers}
         self.needs_ordered_dict = False
         self.float_symbols = getattr(ir, "float_symbols", set())
         self.derived_locals: dict[str, str] = {}
@@ -56,11 +59,31 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter)
             return f"len(self.{inner})"
         if symbol in self.arg_names or symbol in self.let_names:
             self.used_attributes.add(symbol)
-            return f"self.{symbol}"
+            return f"self.{self.argument_attribute(symbol)}"
         if symbol in self.ir.derived:
             return self.derived_name(symbol)
         self.used_dims.add(symbol)
         return symbol
+
+    def argument_attribute(self, name: str) -> str:
+        """The attribute forward reads an argument from: its name, unless a layer has it;
+        then `<name>_value` (a bool that says whether the layer exists is read off the
+        layer instead: see `exists_by_argument`)."""
+        if name not in self.layer_named_args:
+            return name
+        taken = self.arg_names | self.let_names | {l.name for l in self.ir.layers} | {p.name for p in self.ir.params} \
+            | {b.name for b in self.ir.buffers}
+        attribute = f"{name}_value"
+        while attribute in taken:
+            attribute += "_"
+        return attribute
+
+    def exists_by_argument(self, name: str) -> bool:
+        """`layer bn = ...` under `if bn:` (and nowhere else): forward tests `self.bn is not None`."""
+        if name not in self.layer_named_args:
+            return False
+        arg = next(a for a in self.ir.args if a.name == name)
+        return arg.type == "bool" and all(l.guard == (Cond("arg", (name,)),) for l in self.ir.layers if l.name == name)
 
     def init_name(self, symbol: str) -> str:
         if symbol.startswith("len(") and symbol.endswith(")"):
@@ -130,15 +153,25 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter)
         if cond.op == "const":
             return "True" if cond.args[0] else "False"
         if cond.op == "arg":
+            if names == self.forward_name and self.exists_by_argument(cond.args[0]):
+                self.used_attributes.add(cond.args[0])
+                return f"self.{cond.args[0]} is not None"
             return names(cond.args[0])
         if cond.op == "present":
             return f"{cond.args[0]} is not None"
+        if cond.op == "is_none":  # an optional argument
+            return f"{names(cond.args[0])} is None"
         if cond.op == "training":
             return "self.training"
         if cond.op == "not":
             inner = cond.args[0]
             if inner.op == "present":
                 return f"{inner.args[0]} is None"
+            if inner.op == "is_none":
+                return f"{names(inner.args[0])} is not None"
+            if inner.op == "arg" and names == self.forward_name and self.exists_by_argument(inner.args[0]):
+                self.used_attributes.add(inner.args[0])
+                return f"self.{inner.args[0]} is None"
             if inner.op == "cmp":  # `ratio <= 1` reads better than `not (ratio > 1)`
                 op, left, right = inner.args
                 return self.condition(Cond("cmp", (_NEGATED[op], left, right)), names)

@@ -35,7 +35,8 @@ def source_expr(node, names) -> tuple[str, int]:
         right, rp = source_expr(node.right, names)
         right_assoc = node.op == "**"
         left = left if lp > precedence or (lp == precedence and not right_assoc) else f"({left})"
-        right = right if rp > precedence or (rp == precedence and right_assoc) else f"({right})"
+        # `d ** -0.5`: Python takes a unary minus as the exponent without parentheses
+        right = right if rp > precedence or (rp == precedence or rp == UNARY) and right_assoc else f"({right})"
         return f"{left} {node.op} {right}", precedence
     if isinstance(node, ast.Compare):
         left = source_expr(node.left, names)
@@ -54,13 +55,22 @@ def source_expr(node, names) -> tuple[str, int]:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("max", "min", "len"):
         args = ", ".join(source_expr(a, names)[0] for a in node.args)
         return f"{node.func.id}({args})", ATOM
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _NUMBER_FUNCTIONS:
+        args = ", ".join(source_expr(a, names)[0] for a in node.args)
+        return f"{_NUMBER_FUNCTIONS[node.func.id]}({args})", ATOM
+    if isinstance(node, ast.IfExp):  # `a if c else b` binds more loosely than anything else
+        body, condition, orelse = (source_expr(n, names) for n in (node.body, node.condition, node.orelse))
+        return f"{_paren(body, 2)} if {_paren(condition, 2)} else {_paren(orelse, 1)}", 1
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sqrt":
         text, precedence = source_expr(node.args[0], names)
         return (text if precedence >= ATOM else f"({text})") + " ** 0.5", 14
     raise InternalError(f"cannot render {type(node).__name__} at construction time")
 
 
-_NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", "is": "is not", "is not": "is"}
+# Functions of numbers in a `let` (attndsl/lower/numbers.py), as Python writes them.
+_NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor": "math.floor", "abs": "abs",
+                     "log": "math.log", "log2": "math.log2"}
 
 
 def _negated(node, names) -> str:

@@ -22,9 +22,14 @@ class InitEmitter:
         for check in checks:
             if check.position is not None:
                 statements.append(((check.position, 0), check.guard, self._check_lines(check, self.init_name, "init")))
+        written = set()
         for let in self.ir.lets:
+            if let.span in written:  # a conditional value: one `let` per branch, written once as a whole
+                continue
+            written.add(let.span)
+            guard = _common_guard([l.guard for l in self.ir.lets if l.span == let.span])
             line = f"{let.name} = {source_expr(let.source, self.init_name)[0]}"
-            statements.append((((let.span.line, let.span.column), 1), let.guard, [line]))
+            statements.append((((let.span.line, let.span.column), 1), guard, [line]))
         for check in self.ir.requires:
             test = _negated(check.source, self.init_name)
             message = fstring([("text", f"{self.ir.name}: {check.message}")])
@@ -46,6 +51,10 @@ class InitEmitter:
             statement = {"param": self._param_line, "layer": self._layer_line, "buffer": self._buffer_line}[kind](item)
             comments = [f"# {comment_text(c)}" for c in item.comments if comment_text(c)]
             body.append((item.guard, comments + [statement]))
+            if kind == "layer" and item.name in self.used_attributes and self.exists_by_argument(item.name):
+                # forward tests `self.bn is not None`: without the layer, the attribute is None
+                body.append((item.guard[:-1] + (Cond("not", item.guard[-1:]),), [f"self.{item.name} = None"]))
+        body += self.init_statements()  # `init ...`: once every parameter exists
         lines += self._guarded(body, self.init_name)
         return lines
 
@@ -56,8 +65,8 @@ class InitEmitter:
 
         attributes = []
         for arg in self.ir.args:
-            if arg.name in self.used_attributes:
-                attributes.append(((), [f"self.{arg.name} = {arg.name}"]))
+            if arg.name in self.used_attributes and not self.exists_by_argument(arg.name):
+                attributes.append(((), [f"self.{self.argument_attribute(arg.name)} = {arg.name}"]))
         seen = set()
         for let in self.ir.lets:
             if let.name in self.used_attributes and let.name not in seen:
@@ -78,7 +87,8 @@ class InitEmitter:
 
     def _param_line(self, param) -> str:
         dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)
-        return f"self.{param.name} = nn.Parameter(torch.{param.init}({dims or '()'}))"
+        line = f"self.{param.name} = nn.Parameter(torch.{param.init}({dims or '()'}))"
+        return "\n".join([line] + self.inline_initializer(param))
 
     def _layer_line(self, info: LayerInfo) -> str:
         if info.element is not None:
@@ -136,3 +146,14 @@ class InitEmitter:
         if hasattr(value, "name"):  # a list argument
             return value.name
         raise InternalError(f"cannot render layer argument {value!r}")
+
+
+def _common_guard(guards: list[tuple]) -> tuple:
+    """The conditions every guard starts with: those of the `if`s around a conditional `let`."""
+    common = list(guards[0])
+    for guard in guards[1:]:
+        length = 0
+        while length < min(len(common), len(guard)) and common[length] == guard[length]:
+            length += 1
+        common = common[:length]
+    return tuple(common)

@@ -13,7 +13,7 @@ class SignatureEmitter:
     def init_signature(self) -> str:
         parts = ["self"]
         for arg in self.ir.args:
-            annotation = {"list[int]": "list[int]"}.get(arg.type, arg.type)
+            annotation = {"list[int]": "list[int]"}.get(arg.type, arg.type) + (" | None" if arg.optional else "")
             if arg.required:
                 parts.append(f"{arg.name}: {annotation}")
             else:

@@ -22,6 +22,7 @@ from .. import syntax as ast
 from ..lower import Literal
 from ..ops import OPS
 from ..symbolic import Expr
+from .inits import apply_init
 from .layers import build_declared_layer
 from .tensor_ops import TENSOR_OPS
 from .values import ContractRefusal, Refusal, Unbound, as_python, cond_value, expr_value, guard_holds, names_in, source_value
@@ -73,7 +74,7 @@ class InterpretedBlock(nn.Module):
                 value = list(arg.default) if isinstance(arg.default, list) else arg.default
             else:
                 raise TypeError(f"{self._name}() missing required argument {arg.name!r}")
-            if not _ARG_TYPES[arg.type](value):
+            if not (getattr(arg, "optional", False) and value is None) and not _ARG_TYPES[arg.type](value):
                 raise Refusal(f"{self._name}: {arg.name} must be a {arg.type}, got {value!r}")
             env[arg.name] = value
             if arg.type == "list[int]":
@@ -88,8 +89,9 @@ class InterpretedBlock(nn.Module):
             [(check.span, "require", check) for check in ir.requires] + \
             [(param.span, "param", param) for param in ir.params] + \
             [(layer.span, "layer", layer) for layer in ir.layers] + \
-            [(buffer.span, "buffer", buffer) for buffer in ir.buffers]
-        statements.sort(key=lambda item: (item[0].line, item[0].column))
+            [(buffer.span, "buffer", buffer) for buffer in ir.buffers] + \
+            [(init.span, "init", init) for init in ir.inits if not init.inline]
+        statements.sort(key=lambda item: (item[0].line, item[0].column) if item[1] != "init" else (1e9,))
         for _, kind, item in statements:
             if not guard_holds(item.guard, env, _NoInputsYet()):
                 continue
@@ -100,6 +102,10 @@ class InterpretedBlock(nn.Module):
                     raise Refusal(f"{self._name}: {item.message}")
             elif kind == "param":
                 self.register_parameter(item.name, self._make_param(item, env))
+                for init in (i for i in ir.inits if i.inline and i.name == item.name):
+                    apply_init(self, init, env)
+            elif kind == "init":  # once every parameter exists, in the order written
+                apply_init(self, item, env)
             elif kind == "buffer":
                 self.register_buffer(item.name, self._buffer_tensor(item, env), persistent=False)
             else:

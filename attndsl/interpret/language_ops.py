@@ -120,3 +120,60 @@ def _triangle(function):
 
 tensor_op("tril")(_triangle(torch.tril))
 tensor_op("triu")(_triangle(torch.triu))
+
+
+# ---------------------------------------------------------------------------- indexing
+
+
+def _bound(call, value, size: int, what: str) -> int:
+    """A bound or index as the language means it: a negative constant counts from the end;
+    anything else must lie within the axis (Python would clamp it, the language refuses)."""
+    position = _size(call, value)
+    if isinstance(value, Expr) and value.is_const and value.value < 0:
+        position += size
+    if position < 0:
+        raise Refusal(f"{what} {position} is outside an axis of size {size}")
+    return position
+
+
+@tensor_op("subscript")
+def _subscript(call, x):
+    x = _tensor(x, "the indexed operand")
+    items = list(call.attrs["items"])
+    consumed = sum(1 for item in items if item[0] in ("slice", "index"))
+    if consumed > x.dim():
+        raise Refusal(f"{consumed} indices for a tensor of rank {x.dim()}")
+    at = items.index(("ellipsis",)) if ("ellipsis",) in items else len(items)
+    items[at:at + 1] = [("slice", None, None, None)] * (x.dim() - consumed)
+    index, axis = [], 0
+    for item in items:
+        if item[0] == "new":
+            index.append(None)
+            continue
+        size = x.shape[axis]
+        axis += 1
+        if item[0] == "index":
+            position = _bound(call, item[1], size, "index")
+            if position >= size:
+                raise Refusal(f"index {position} is outside an axis of size {size}")
+            index.append(position)
+            continue
+        _, start, stop, step = item
+        start = 0 if start is None else _bound(call, start, size, "slice start")
+        stop = size if stop is None else _bound(call, stop, size, "slice stop")
+        if not start <= stop <= size:
+            raise Refusal(f"slice {start}:{stop} does not lie within an axis of size {size}")
+        index.append(slice(start, stop, step))
+    return x[tuple(index)]
+
+
+@tensor_op("split")
+def _split(call, x):
+    x = _tensor(x, "the split operand")
+    axis = call.attrs["dim"]
+    if not -x.dim() <= axis < x.dim():
+        raise Refusal(f"axis {axis} is out of range for rank {x.dim()}")
+    sizes = _sizes(call, "sizes")
+    if any(size < 0 for size in sizes) or sum(sizes) != x.shape[axis]:
+        raise Refusal(f"split: sizes {sizes} do not add up to {x.shape[axis]}")
+    return tuple(torch.split(x, sizes, dim=axis))

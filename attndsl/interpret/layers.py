@@ -55,9 +55,13 @@ def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
 
 
 # What a layer's input must be, where torch itself is laxer than the language: torch takes
-# unbatched (one rank less) inputs to convs, pools and norms, and an InstanceNorm2d without
-# affine weights ignores its num_features.
-_CHANNELS = {"instance_norm2d": "num_features"}
+# unbatched (one rank less) inputs to convs, pools and norms, an InstanceNorm2d without
+# affine weights ignores its num_features, and an empty input skips most checks.
+_FEATURES = {  # kind -> (axis, argument it must equal)
+    "linear": (-1, "in_features"), "layer_norm": (-1, "normalized_shape"),
+    "conv1d": (1, "in_channels"), "conv2d": (1, "in_channels"), "group_norm": (1, "num_channels"),
+    "batch_norm1d": (1, "num_features"), "batch_norm2d": (1, "num_features"), "instance_norm2d": (1, "num_features"),
+}
 
 
 def _contract(kind: str, definition, arguments: dict):
@@ -66,9 +70,11 @@ def _contract(kind: str, definition, arguments: dict):
         rank = x.dim()
         if rank < definition.min_rank or (definition.max_rank is not None and rank > definition.max_rank):
             raise Refusal(f"{kind} takes inputs of rank {definition.min_rank}..{definition.max_rank or ''}, got {rank}")
-        if kind in _CHANNELS and x.shape[1] != arguments[_CHANNELS[kind]]:
-            raise Refusal(f"{kind}: the input has {x.shape[1]} channels, not {_CHANNELS[kind]} = "
-                          f"{arguments[_CHANNELS[kind]]}")
+        if kind in _FEATURES:
+            axis, name = _FEATURES[kind]
+            if x.shape[axis] != arguments[name]:
+                raise Refusal(f"{kind}: the input has size {x.shape[axis]} in dimension {axis}, not {name} = "
+                              f"{arguments[name]}")
 
     return check
 

@@ -97,6 +97,14 @@ _ATOMS = {
     "max": max,
     "min": min,
     "sqrt": _sqrt,
+    # functions of numbers in a `let`: the canonical form names them as Python does
+    "int": lambda a: Fraction(math.trunc(a)),
+    "round": lambda a: Fraction(round(a)),
+    "math.ceil": lambda a: Fraction(math.ceil(a)),
+    "math.floor": lambda a: Fraction(math.floor(a)),
+    "abs": abs,
+    "math.log": lambda a: math.log(a),
+    "math.log2": lambda a: math.log2(a),
 }
 
 
@@ -134,6 +142,10 @@ def cond_value(cond: Cond, env: dict, present: frozenset | set = frozenset()) ->
         return bool(env[args[0]])
     if op == "present":
         return args[0] in present
+    if op == "is_none":
+        if args[0] not in env:
+            raise Unbound(args[0])
+        return env[args[0]] is None
     if op == "not":
         return not cond_value(args[0], env, present)
     if op == "and":
@@ -172,7 +184,8 @@ def _sqrt_source(value):
 
 _BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
            "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
-_FUNCTIONS = {"max": max, "min": min, "len": len}
+_FUNCTIONS = {"max": max, "min": min, "len": len, "int": int, "round": round, "abs": abs, "ceil": math.ceil,
+              "floor": math.floor, "log": math.log, "log2": math.log2}
 
 
 def source_value(node: ast.Node, env: dict):
@@ -207,7 +220,12 @@ def source_value(node: ast.Node, env: dict):
             raise Refusal(f"{left} ** {right} is not a real number")
         return result
     if isinstance(node, ast.Compare):
+        if node.op in ("is", "is not"):  # `x is None`, on an optional argument
+            return (source_value(node.left, env) is None) == (node.op == "is")
         return _COMPARE[node.op](source_value(node.left, env), source_value(node.right, env))
+    if isinstance(node, ast.IfExp):
+        chosen = node.body if source_value(node.condition, env) else node.orelse
+        return source_value(chosen, env)
     if isinstance(node, ast.BoolOp):
         values = (source_value(v, env) for v in node.values)
         return all(values) if node.op == "and" else any(values)

@@ -14,6 +14,7 @@ from typing import Callable
 
 from ..ir import Cond
 from ..ops import ParamSpec, parse_signature
+from ..ops.rendering import per_dim
 from ..symbolic import Expr
 
 
@@ -82,8 +83,6 @@ def positions(ctx, shape) -> Expr:
 
 def spatial_args(args, names, spatial: int, ctx) -> list[tuple[Expr, ...]]:
     """Each of `names` as one size per spatial dim (an int is the same for all, as in torch)."""
-    from ..ops.rendering import per_dim
-
     return [per_dim(ctx, args[name], spatial, name) for name in names]
 
 
@@ -103,8 +102,8 @@ def flag(ctx, args, name: str) -> bool:
 def check_choice(a, args, name: str, choices: tuple[str, ...]) -> None:
     value = args.get(name)
     words = ", ".join(f'"{c}"' for c in choices)
-    a.require(value in choices, name, f"`{name}` is one of {words}, got "
-              f"{value if not isinstance(value, str) else chr(34) + value + chr(34)}", "E0112")
+    shown = f'"{value}"' if isinstance(value, str) else str(value)
+    a.require(value in choices, name, f"`{name}` is one of {words}, got {shown}", "E0112")
 
 
 def items(args, name: str) -> list:

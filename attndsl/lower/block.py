@@ -19,17 +19,23 @@ from .dataflow import DataflowLowering
 from .declarations import DeclarationLowering
 from .expressions import ExpressionLowering
 from .layer_specs import LayerSpecLowering
+from .indexing import IndexingLowering
 from .masks import MaskLowering
+from .inits import InitLowering
+from .layer_names import LayerNameLowering
+from .numbers import NumberLowering
 
 
 class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, CallLowering,
-                    MaskLowering):
+                    MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink
         self.known_blocks = known_blocks
         self.ir = BlockIR(block.name, block.doc, block.comments, [], span=block.span, path=path)
         self.scope: dict[str, tuple[str, Any, Span]] = {}
+        self.optional_args: set[str] = set()  # `x: int | None = None`
+        self.layer_named_args: dict[str, list] = {}  # `layer dropout = dropout(dropout)`: name -> LayerInfos
         self.guard: list[Cond] = []
         self._preconditions: list[list] = []
         self._shadow_warned: set[str] = set()  # per statement being lowered: (need, expr, span)
@@ -72,6 +78,9 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             raise self.error("E0105", f"`{name}` would replace an attribute nn.Module relies on", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
         previous = self.scope.get(name)
+        if kind == "layer" and previous and previous[0] == "arg":
+            # Published modules name layers after arguments (`self.bn = ...` for `bn=True`).
+            return self._name_layer_like_argument(name, value, span)
         if previous and previous[0] != "poison" and kind not in ("tensor", "scalar"):
             raise self.error("E0103", f"`{name}` is already defined", span,
                              labels=[_label(previous[2], "first defined here")])
@@ -96,17 +105,23 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                              help=f"rename it, e.g. `{name.strip('_')}_`")
 
     def _declare_arg(self, arg: ast.Arg) -> None:
-        if arg.type not in ARG_TYPES:
-            self.error("E0111", f"unknown argument type `{arg.type}`", arg.span,
-                       help="argument types are int, float, bool and list[int]")
+        optional = arg.type.endswith(" | None")
+        if optional:
+            arg = ast.Arg(arg.span, arg.name, arg.type[:-len(" | None")], arg.default)
+        if arg.type not in ARG_TYPES or optional and arg.type not in ("int", "float"):
+            self.error("E0111", f"unknown argument type `{arg.type}{' | None' if optional else ''}`", arg.span,
+                       help="argument types are int, float, bool and list[int]; int | None and float | None "
+                       "may be None")
             return
         default = None
-        if arg.default is not None:
+        if arg.default is not None and not (optional and isinstance(arg.default, ast.NoneLit)):
             try:
                 default = self._literal_default(arg)
             except Abort:
                 return
-        info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None)
+        info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None, optional)
+        if optional:
+            self.optional_args.add(arg.name)
         self.ir.args.append(info)
         if arg.type in ("int", "float"):
             value: Value = Expr.symbol(arg.name)
@@ -159,7 +174,8 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         # What the constructor computes in Python (lets, requires, layer arguments, param
         # shapes, `if` conditions) is checked just before it; forward's scalars are rendered
         # from their canonical form, whose needs the shape checker reads off directly.
-        if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If, ast.Assign, ast.Return)):
+        if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If, ast.Assign, ast.Return,
+                             ast.Init)):
             for need, expr, span in found:
                 self.ir.preconditions.append(
                     Precondition(need, expr, outer_guard, span, (stmt.span.line, stmt.span.column)))

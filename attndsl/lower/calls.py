@@ -13,6 +13,7 @@ from ..ops import OPS, OpDef
 from ..parser import raw_offset
 from ..rearrange import PatternError, parse_pattern
 from ..symbolic import Expr
+from .numbers import NUMBER_FUNCTIONS
 from .values import (MAX_COUNT, SCALAR_FUNCTIONS,
                      LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, Value, suggest)
 
@@ -22,6 +23,8 @@ class CallLowering:
         func = node.func
         if isinstance(func, (ast.Name, ast.Attribute)):
             callee = None
+            if isinstance(func, ast.Name) and func.id in self.layer_named_args:  # called: the layer
+                return self._call_layer(self._argument_layer(func), node)
             if isinstance(func, ast.Name) and func.id not in self.scope and func.id not in ("inf",):
                 return self._call_named(func.id, node)
             callee = self._expr(func)
@@ -48,6 +51,11 @@ class CallLowering:
         values = [self._expr(a) for a in node.args]
         keyword_values = {kw.name: (kw, self._expr(kw.value)) for kw in node.kwargs}
         is_tensor_call = any(isinstance(v, (Tensor, TensorList, list)) for v in values)
+        if name in NUMBER_FUNCTIONS and not is_tensor_call:
+            return self._number_function(name, node, values)
+        if name not in OPS and is_tensor_call:
+            raise self.error("E0113", f"{name}() takes a number; on tensors, write the op it stands for",
+                             node.span)
         if name in SCALAR_FUNCTIONS and not is_tensor_call:
             if keyword_values or not all(isinstance(v, Expr) for v in values):
                 raise self.error("E0112", f"{name}() on numbers takes numbers only", node.span)

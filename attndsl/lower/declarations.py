@@ -7,6 +7,7 @@ from .. import syntax as ast
 from ..diagnostics import Span
 from ..ir import CheckInfo, Cond, InputInfo, LayerInfo, LetInfo, ParamInfo
 from ..symbolic import Expr
+from ..inits import INITIALIZERS
 from .values import (PARAM_INITS, ListArg, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
 
@@ -59,13 +60,18 @@ class DeclarationLowering:
     def _stmt_Param(self, stmt: ast.Param) -> None:
         shape = [self._dim(d) for d in stmt.shape]
         init = stmt.init
-        if not (isinstance(init, ast.Name) and init.id in PARAM_INITS):
-            raise self.error("E0114", "a param is initialised with zeros, ones or randn", init.span,
-                             help=suggest(getattr(init, "id", ""), PARAM_INITS))
+        initialised = isinstance(init, ast.Call) and isinstance(init.func, ast.Name) and init.func.id in INITIALIZERS
+        if not (isinstance(init, ast.Name) and init.id in PARAM_INITS) and not initialised:
+            raise self.error("E0114", "a param is initialised with zeros, ones, randn or an initialiser call",
+                             init.span, help=suggest(getattr(init, "id", ""), PARAM_INITS) or
+                             "e.g. normal(std=0.02), trunc_normal(std=0.02), constant(1.0) (see attndsl/inits.py)")
         self._built_in_init(stmt.span, f"the shape of param `{stmt.name}`", shape)
         for node, dim in zip(stmt.shape, shape):
             self._require_whole(node, dim, f"a dimension of param `{stmt.name}`", "E0205")
-        info = ParamInfo(stmt.name, shape, init.id, tuple(self.guard), stmt.span, stmt.comments, list(stmt.shape))
+        info = ParamInfo(stmt.name, shape, "empty" if initialised else init.id, tuple(self.guard), stmt.span,
+                         stmt.comments, list(stmt.shape))
+        if initialised:
+            self._param_initializer(stmt, shape)  # `torch.empty(...)`, then `nn.init.normal_(...)`
         self.ir.params.append(info)
         self._bind(stmt.name, "param", info, stmt.span)
 
@@ -99,6 +105,8 @@ class DeclarationLowering:
         self._bind(stmt.name, "layer", info, stmt.span)
 
     def _stmt_Let(self, stmt: ast.Let) -> None:
+        if isinstance(stmt.value, ast.IfExp):
+            return self._let_conditional(stmt)
         value = self._expr(stmt.value)
         if not isinstance(value, Expr):
             raise self.error("E0113", "`let` binds a number computed from the arguments", stmt.value.span)

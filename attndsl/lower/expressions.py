@@ -96,6 +96,8 @@ class ExpressionLowering:
         if kind == "poison":
             raise Abort()
         self._check_buffer_use(node, kind)
+        if kind == "arg":
+            self._check_not_none(node)
         if kind == "buffer":
             return self._buffer_value(node, value)
         if kind == "branch_only":
@@ -179,6 +181,8 @@ class ExpressionLowering:
         return Cond(node.op, tuple(values))
 
     def _expr_Compare(self, node: ast.Compare) -> Cond:
+        if node.op in ("is", "is not"):
+            return self._none_test(node)
         left, right = self._expr(node.left), self._expr(node.right)
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             return self._tensor_compare(node, left, right)
@@ -260,12 +264,7 @@ class ExpressionLowering:
             if node.op == "%":
                 return sym.mod(left, right, self._facts())
             if node.op == "**":
-                if right.is_const and right.value.denominator == 1 and 0 <= right.value <= 64:
-                    return left ** int(right.value)
-                if right == Expr.const(Fraction(1, 2)):
-                    self._note_precondition("nonnegative", left, node.left.span)
-                    return sym.sqrt(left)
-                raise self.error("E0119", "`**` takes a whole constant exponent (or 0.5)", node.right.span)
+                return self._power(node, left, right)
         except ZeroDivisionError:
             raise self.error("E0119", "division by zero", node.span)
         raise self.error("E0119", f"`{node.op}` does not apply to numbers", node.span)
@@ -279,7 +278,8 @@ class ExpressionLowering:
             self._preconditions[-1].append((need, expr, span))
 
     def _expr_Attribute(self, node: ast.Attribute) -> Value:
-        base = self._expr(node.value)
+        named = isinstance(node.value, ast.Name) and node.value.id in self.layer_named_args
+        base = self._argument_layer(node.value) if named else self._expr(node.value)
         if isinstance(base, LayerRef):
             spec = _resolve_child(base.info.spec, base.path) if base.info.spec else None
             names = [n for n, _ in spec.children] if spec and spec.kind == "sequential" else []

@@ -54,9 +54,13 @@ def _float_source(node) -> ast.Node | None:
         return _float_source(node.left) or _float_source(node.right)
     if isinstance(node, ast.UnaryOp):
         return _float_source(node.operand)
+    if isinstance(node, ast.IfExp):
+        return _float_source(node.body) or _float_source(node.orelse)
     if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Name) and node.func.id == "sqrt":
+        if isinstance(node.func, ast.Name) and node.func.id in ("sqrt", "log", "log2"):
             return node
+        if isinstance(node.func, ast.Name) and node.func.id in ("int", "round", "ceil", "floor"):
+            return None  # whole numbers, whatever they round
         for arg in node.args:
             found = _float_source(arg)
             if found is not None:

@@ -11,6 +11,7 @@ from ..layers import LAYERS
 from ..symbolic import Expr
 from .values import (MODULE_ATTRIBUTES, ListArg, Literal, suggest)
 from .helpers import (_default_value, _float_source)
+from .numbers import float_symbols_outside_integers
 
 
 class LayerSpecLowering:
@@ -120,20 +121,16 @@ class LayerSpecLowering:
             raise self.error(code, f"{what} must be a whole number, and this is a float in Python", culprit.span,
                              help="use `//` for integer division" if isinstance(culprit, ast.BinOp)
                              else "write the number without a decimal point or exponent")
-        lets = {let.name: let.value for let in self.ir.lets}
-        expanded = value
-        for _ in range(8):
-            if not expanded.symbols() & set(lets):
-                break
-            expanded = sym.substitute(expanded, lets)
-        floats = sorted(expanded.symbols() & self.float_symbols)
-        if floats:
-            raise self.error(code, f"{what} must be a whole number, but `{floats[0]}` is a float argument",
-                             node.span)
-        if any(c.denominator != 1 for c in expanded.terms.values()) or any(
-                e < 0 or not isinstance(f, str) and f.op in ("sqrt", "truediv") for m in expanded.terms for f, e in m):
-            raise self.error(code, f"{what} must be a whole number, and {value} may not be one", node.span,
-                             help="use `//` for integer division")
+        for expanded in self._let_expansions(value):  # one per combination of conditional lets' branches
+            floats = sorted(float_symbols_outside_integers(expanded, self.float_symbols))
+            if floats:
+                raise self.error(code, f"{what} must be a whole number, but `{floats[0]}` is a float argument",
+                                 node.span, help="int(), round(), ceil() or floor() make a whole number of it")
+            if any(c.denominator != 1 for c in expanded.terms.values()) or any(
+                    e < 0 or not isinstance(f, str) and f.op in ("sqrt", "truediv", "math.log", "math.log2")
+                    for m in expanded.terms for f, e in m):
+                raise self.error(code, f"{what} must be a whole number, and {value} may not be one", node.span,
+                                 help="use `//` for integer division")
 
 
 def _arguments_help(names: list[str]) -> str:

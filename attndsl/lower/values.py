@@ -10,13 +10,13 @@ from ..ir import LayerInfo
 
 ARG_TYPES = ("int", "float", "bool", "list[int]")
 PARAM_INITS = ("zeros", "ones", "randn")
-SCALAR_FUNCTIONS = ("max", "min", "sqrt")
+SCALAR_FUNCTIONS = ("max", "min", "sqrt", "int", "round", "ceil", "floor", "abs", "log", "log2")
 # Names that generated code relies on; a spec may not rebind them (issue: injection-safe output).
 MAX_COUNT = 1024  # pieces of a chunk
 MAX_SCALAR = 2**63  # a whole number combined with a tensor is a Python int: torch takes 64 bits
 RESERVED = {"self", "torch", "nn", "F", "OrderedDict", "super", "forward", "None", "True", "False", "inf",
             # builtins the generated code calls
-            "len", "max", "min", "all", "float", "int", "getattr", "ValueError"}
+            "len", "max", "min", "all", "float", "int", "getattr", "ValueError", "round", "abs", "math"}
 # Arguments, params and layers become attributes of the nn.Module: they may not replace
 # what nn.Module itself keeps there (`self.training = ...` would break train/eval).
 MODULE_ATTRIBUTES = {

@@ -18,6 +18,7 @@ from . import spectral  # noqa: F401  isort: skip
 from . import masking  # noqa: F401  isort: skip
 from . import logic  # noqa: F401  isort: skip
 from . import constants  # noqa: F401  isort: skip
+from . import indexing  # noqa: F401  isort: skip
 from . import fused  # noqa: F401  isort: skip
 from .broadcasting import broadcast
 from .layout import render_list, render_rearrange

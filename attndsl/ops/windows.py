@@ -17,12 +17,17 @@ def window_count(ctx, size: Expr, kernel: Expr, stride: Expr, padding, dilation:
     if padding == "same":
         return size
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    # torch rejects an empty output: the (dilated) window must fit in the padded input.
-    padded, window = ctx.normal(size + 2 * padding), ctx.normal(dilation * (kernel - 1) + 1)
-    if padded.is_const and window.is_const and padded.value < window.value:
-        ctx.error("E0205", f"the window ({window.value}) is larger than the padded input ({padded.value})",
-                  help="pad the input, or use a smaller kernel or dilation")
-    ctx.expect_at_least(span, 0, "the (dilated) kernel must fit in the padded input")
+    if ceil_mode:
+        # Rounding up, torch keeps one window that overhangs the input by less than a stride.
+        ctx.expect_at_least(span + stride - 1, 0, "the (dilated) kernel must fit in the padded input, give or "
+                            "take a stride (ceil_mode)")
+    else:
+        # torch rejects an empty output: the (dilated) window must fit in the padded input.
+        padded, window = ctx.normal(size + 2 * padding), ctx.normal(dilation * (kernel - 1) + 1)
+        if padded.is_const and window.is_const and padded.value < window.value:
+            ctx.error("E0205", f"the window ({window.value}) is larger than the padded input ({padded.value})",
+                      help="pad the input, or use a smaller kernel or dilation")
+        ctx.expect_at_least(span, 0, "the (dilated) kernel must fit in the padded input")
     if not ceil_mode:
         return ctx.derive(sym.floordiv(span, stride, ctx.facts) + 1, size)
     last = sym.ceildiv(span, stride, ctx.facts)  # the index of the last window

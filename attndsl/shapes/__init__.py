@@ -22,6 +22,7 @@ from .context import ShapeContext, show
 from .examples import check_examples
 from .knowledge import Knowledge
 from .layer_args import LayerArguments
+from .requirements import runs_in
 from .walk import Walk, callee_mapping
 from .worlds import MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, worlds
 
@@ -61,6 +62,7 @@ class BlockChecker:
                 if diagnostic.code == "E0206" or "on one branch" in diagnostic.message:
                     self.sink.items.append(diagnostic)
             self._commit_worlds(atoms, base)
+        ir.checks = _without_redundant(ir, ir.checks)
         if not self.sink.has_errors:
             check_examples(ir, self.sink)
 
@@ -207,7 +209,8 @@ class BlockChecker:
             record = entry["record"]
             for guard in merge_guards([(record.base_guard, literals) for literals in entry["literals"]], atoms):
                 check = record.check
-                merged.append((entry["order"], type(check)(check.condition, check.message, check.span, check.where,
+                where = runs_in(self.ir, check.condition, guard)  # a merged guard may no longer test an input
+                merged.append((entry["order"], type(check)(check.condition, check.message, check.span, where,
                                                            guard, check.source, check.kind, check.position)))
         merged.sort(key=lambda item: item[0])
         self.ir.checks = _strongest_arguments(_merge_complementary(
@@ -261,6 +264,64 @@ def _merge_complementary(checks: list) -> list:
             if changed:
                 break
     return checks
+
+
+def _emission_order(check) -> tuple:
+    """The order codegen makes the checks in (attndsl/codegen/init.py, checks.py)."""
+    if check.where == "forward":
+        return (3, 0)
+    if check.position is not None:
+        return (1, check.position) if check.position != (0, 0) else (0, (0, 0))
+    return (2, 0)
+
+
+def _without_redundant(ir: BlockIR, checks: list) -> list:
+    """Checks that the ones made before them already imply are dropped (`d_k * h >= 0` after
+    `d_k >= 0` and `h >= 1`); what is left is exactly what the module needs to ask."""
+    from .requirements import _decide
+
+    knowledge = Knowledge(ir)
+    for require in ir.requires:
+        knowledge.learn(require.condition, require.guard)
+    ordered = sorted(enumerate(checks), key=lambda item: (_emission_order(item[1]), item[0]))
+    kept = set()
+    for index, check in ordered:
+        view = knowledge.view(frozenset(check.guard))
+        if _decide(check.condition, view) is True:
+            continue
+        check = checks[index] = _as_argument_check(ir, check, view)
+        kept.add(index)
+        condition = check.condition
+        if isinstance(condition, tuple):
+            if condition[0] == "eq":
+                knowledge.learn_equal(condition[1], condition[2], check.guard)
+            else:
+                knowledge.add(check.guard, "integer", view.normal(condition[1]).exact_div(view.normal(condition[2])))
+        else:
+            knowledge.learn(condition, check.guard, view.normal)
+    return [c for i, c in enumerate(checks) if i in kept]
+
+
+def _as_argument_check(ir: BlockIR, check, view):
+    """`d_v * h >= 0` once `h >= 1` is known says `d_v >= 0`: the check that names the argument."""
+    from ..ir import CheckInfo, Cond
+    from ..symbolic import Expr
+    from .requirements import _exact_bound
+
+    condition = check.condition
+    if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
+            condition.args[0] not in (">=", ">") or check.kind == "argument":
+        return check
+    operator, left, right = condition.args
+    target = view.normal(left - right) - (1 if operator == ">" else 0)
+    for arg in ir.args:
+        if arg.type == "int" and arg.name in target.symbols():
+            bound = _exact_bound(target, arg.name, view)
+            if bound is not None:
+                cond = Cond("cmp", (">=", Expr.symbol(arg.name), Expr.const(bound)))
+                return CheckInfo(cond, f"`{arg.name}` must be at least {bound}", check.span, "init", check.guard,
+                                 kind="argument", position=check.position)
+    return check
 
 
 def _strongest_arguments(checks: list) -> list:

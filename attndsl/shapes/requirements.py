@@ -116,23 +116,25 @@ class Requirements:
 
     # ------------------------------------------------------------------ blame
     def _blame(self, condition, view, *, span, guard, node) -> bool:
-        """A lower bound on sizes made of arguments, as bounds on the arguments themselves."""
+        """A lower bound on a size made of one argument, as a bound on the argument itself,
+        when the two say exactly the same: `groups >= 1` for a split into `groups`, `d_k >= 0`
+        for `h * d_k >= 0` once `h >= 1` is known. Anything looser would refuse arguments
+        torch accepts; then the size itself is checked."""
         if not (isinstance(condition, Cond) and condition.op == "cmp" and condition.args[0] in (">=", ">")):
             return False
         operator, left, right = condition.args
-        target = view.normal(left - right) - (1 if operator == ">" else 0)
-        arguments = self._unbounded_arguments(target, view, below=1)
-        if not arguments:
+        target = view.normal(left - right) - (1 if operator == ">" else 0)  # target >= 0
+        ints = [a.name for a in self.ir.args if a.type == "int"]
+        found = [(n, _exact_bound(target, n, view)) for n in ints if n in target.symbols()]
+        found = [(n, b) for n, b in found if b is not None]
+        if not found:
             return False
-        for low in (0, 1):
-            bounds = self._raised(arguments, low, view)
-            if view.assuming(bounds).at_least(target, 0):
-                for name in list(bounds):  # relax what it can: 0 where 1 is not needed
-                    if bounds[name] == 1 and view.assuming({**bounds, name: 0}).at_least(target, 0):
-                        bounds[name] = 0
-                self._argument_checks(self._raised(list(bounds), None, view, bounds), span, guard, node)
-                return True
-        return False
+        name, bound = found[0]
+        known = view.symbol_bound(name)
+        if known is not None and known >= bound:
+            return True
+        self._argument_checks({name: bound}, span, guard, node)
+        return True
 
     @staticmethod
     def _raised(names, low, view, wanted=None) -> dict:
@@ -183,9 +185,7 @@ class Requirements:
             return
         literals = self.literals_for(node)
         full_guard = guard + tuple(c for c in literals if c not in guard)
-        dims = set(self.ir.dim_origin) | set(self.ir.optional_dims)
-        runtime_guard = any(_runtime_condition(c, dims) for c in full_guard)
-        where = "forward" if symbols & dims or runtime_guard else "init"
+        where = runs_in(self.ir, condition, full_guard)
         key = _condition_key(condition, self.view_for_guard(full_guard, None)) + (full_guard,)
         if key in self.seen_checks:
             return
@@ -241,12 +241,51 @@ class Requirements:
                 | {f"len({a.name})" for a in ir.args if a.type == "list[int]"} | set(ir.derived))
 
     def literals_for(self, node) -> tuple:
-        if self.world is None or node is None:
+        if self.world is None:
             return ()
+        if node is None:
+            # A check on layer arguments or lets: the world decides which branch of a
+            # conditional `let` it read. Guarded by the whole world; the checks that every
+            # world makes merge back into one (merge_guards).
+            return tuple(as_condition(atom, self.world[atom]) for atom in self.atoms)
         return tuple(as_condition(atom, self.world[atom]) for atom in self.atoms if atom in self.relevant.get(node, ()))
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def runs_in(ir, condition, guard) -> str:
+    """"forward" when the check or its guard reads an input (a size, its presence, training
+    mode); else "init", where it runs once when the module is built."""
+    dims = set(ir.dim_origin) | set(ir.optional_dims)
+    derived = set()
+    for name, definition in ir.derived.items():
+        if definition.symbols() & dims:
+            derived.add(name)
+    symbols = _condition_symbols(condition)
+    if symbols & (dims | derived) or any(_runtime_condition(c, dims) for c in guard):
+        return "forward"
+    return "init"
+
+
+def _exact_bound(target: Expr, name: str, view) -> int | None:
+    """The bound `b` with `target >= 0` exactly when `name >= b`, if there is one: `target` is
+    `c*name + k` (c > 0), or `c*name*P` with `P` a product of sizes known to be positive."""
+    constant = target.terms.get((), Fraction(0))
+    rest = target - constant
+    if not rest.is_monomial or constant and not rest.is_const and rest.symbols() != {name}:
+        return None
+    ((monomial, coefficient),) = rest.terms.items()
+    powers = dict(monomial)
+    if coefficient <= 0 or powers.get(name) != 1:
+        return None
+    others = Expr({tuple((f, e) for f, e in monomial if f != name): Fraction(1)})
+    if others == Expr.const(1):
+        low = -constant / coefficient  # c*name + k >= 0
+        return int(-(-low.numerator // low.denominator))  # the ceiling, for a whole argument
+    if constant == 0 and all(e > 0 for f, e in monomial) and view.at_least(others, Fraction(1, 10**9)):
+        return 0  # c * name * P >= 0 with P > 0
+    return None
 
 
 def _decide(condition, view) -> bool | None:

@@ -133,6 +133,18 @@ class Walk(Requirements):
             if kind == 0:
                 if item.need == "nonzero":
                     self.require_nonzero(item.expr, span=item.span, guard=item.guard, order=order)
+                elif item.need == "not_negative":  # an initialiser's `std`, the width of its interval
+                    ok = self.require(Cond("cmp", (">=", item.expr, Expr.const(0))),
+                                      f"{sym.render(item.expr, str, style='math')} must not be negative", span=item.span,
+                                      guard=item.guard, order=order)
+                    if ok is False:
+                        self.sink.error("E0120", f"{sym.render(item.expr, str, style='math')} is negative", item.span)
+                elif item.need == "positive":
+                    ok = self.require(Cond("cmp", (">", item.expr, Expr.const(0))),
+                                      f"{sym.render(item.expr, str, style='math')} must be positive (its logarithm "
+                                      "is taken)", span=item.span, guard=item.guard, order=order)
+                    if ok is False:
+                        self.sink.error("E0119", "the logarithm of a number that is not positive", item.span)
                 else:
                     ok = self.require(Cond("cmp", (">=", item.expr, Expr.const(0))),
                                       f"{sym.render(item.expr, str, style='math')} must not be negative (its square "
@@ -284,6 +296,8 @@ class Walk(Requirements):
                                   "a child of a sequential", help="declare it as a layer of its own and unpack its "
                                   "values: `a, b = layer(x)`")
                 shape = self.apply_layer(context, child, [shape])
+                # each child's output shape, for `attndsl cost` (a conv's FLOPs need its output size)
+                self.ir.graph.nodes[context.node].setdefault("child_shapes", {})[id(child)] = shape
             return shape
         if spec.kind == "block":
             return self._call_block(context, spec, shapes)

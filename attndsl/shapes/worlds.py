@@ -92,6 +92,7 @@ def _samples(ir: BlockIR, count: int = 3000):
     domains = []
     for arg in ir.args:
         domain = {"int": _INTS, "float": _FLOATS, "bool": (True, False), "list[int]": _LISTS}[arg.type]
+        domain += (None,) if getattr(arg, "optional", False) else ()
         first = arg.default if not arg.required else domain[0]
         domains.append((arg.name, [first] + [v for v in domain if v != first]))
     base = {name: values[0] for name, values in domains}

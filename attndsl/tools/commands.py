@@ -6,7 +6,6 @@ command runs, so neither `attndsl compile` nor `--help` imports torch or pygls.
 
 from __future__ import annotations
 
-import argparse
 from importlib import import_module
 
 
@@ -51,6 +50,5 @@ def add_commands(commands) -> None:
     diff.add_argument("new", metavar="B.attn")
     diff.set_defaults(tool=_runner("diff"))
 
-    lsp = commands.add_parser("lsp", help="run the language server on stdin/stdout (needs pygls)",
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    lsp = commands.add_parser("lsp", help="run the language server on stdin/stdout (needs pygls)")
     lsp.set_defaults(tool=_runner("lsp"))

@@ -151,6 +151,8 @@ OP_COSTS: dict[str, OpCost] = {
     **{name: OpCost() for name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
                                    "where", "arange", "eye", "ones", "zeros", "tril", "triu")},
     "buffer": OpCost(memory=lambda attrs, contiguous: (False, True)),  # the module holds it; forward reads it
+    "subscript": OpCost(memory=lambda attrs, contiguous: (False, False)),  # a strided view
+    "split": OpCost(memory=_chunk_memory),
     "scaled_dot_product_attention": OpCost(flops=_attention_flops, transient=_attention_transient),  # attndsl.passes
 }
 
@@ -167,10 +169,15 @@ def _linear_flops(args, operand, result) -> Expr:
     return 2 * numel(result) * args["in_features"]
 
 
+def _per_axis(value, spatial: int) -> tuple:
+    """A size argument as one value per spatial axis (`3` or `[3, 5]`)."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * spatial
+
+
 def _conv_state(spatial: int):
     def state(args):
         out = args["out_channels"]
-        weight = (out, args["in_channels"].exact_div(args["groups"])) + (args["kernel_size"],) * spatial
+        weight = (out, args["in_channels"].exact_div(args["groups"])) + _per_axis(args["kernel_size"], spatial)
         return [StateEntry("weight", weight), StateEntry("bias", (out,), args["bias"])]
 
     return state
@@ -178,41 +185,54 @@ def _conv_state(spatial: int):
 
 def _conv_flops(spatial: int):
     def flops(args, operand, result) -> Expr:
-        per_output = args["in_channels"].exact_div(args["groups"]) * args["kernel_size"] ** spatial
+        per_output = args["in_channels"].exact_div(args["groups"]) * numel(_per_axis(args["kernel_size"], spatial))
         return 2 * numel(result) * per_output
 
     return flops
 
 
-def _affine(count_arg: str, running_stats: bool = False):
-    """A norm's weight and bias, one each per feature, when its `affine` flag holds; batch
-    norms also keep running statistics (buffers)."""
+def _norm(count_arg: str, *, affine: str = "affine", stats_default: bool | None = None):
+    """A norm's weight and bias, one each per feature, when its affine flag holds; the
+    running statistics (buffers) of a batch or instance norm when it tracks them."""
 
     def state(args):
-        features, affine = (args[count_arg],), args.get("affine", True)
-        entries = [StateEntry("weight", features, affine), StateEntry("bias", features, affine)]
-        if running_stats:
-            entries += [StateEntry("running_mean", features, parameter=False),
-                        StateEntry("running_var", features, parameter=False),
-                        StateEntry("num_batches_tracked", (), parameter=False)]
+        features = _per_axis(args[count_arg], 1)
+        flag = args.get(affine, True)
+        entries = [StateEntry("weight", features, flag)]
+        entries.append(StateEntry("bias", features, _both(flag, args.get("bias", True))))
+        if stats_default is not None:
+            tracked = args.get("track_running_stats", stats_default)
+            entries += [StateEntry("running_mean", features, tracked, parameter=False),
+                        StateEntry("running_var", features, tracked, parameter=False),
+                        StateEntry("num_batches_tracked", (), tracked, parameter=False)]
         return entries
 
     return state
+
+
+def _both(a, b):
+    """Two flags (Python bools or Conds), both needed."""
+    if a is True or (isinstance(a, Cond) and a == Cond.const(True)):
+        return b
+    if b is True or (isinstance(b, Cond) and b == Cond.const(True)):
+        return a
+    return Cond("and", (a if isinstance(a, Cond) else Cond.const(bool(a)), b if isinstance(b, Cond) else
+                        Cond.const(bool(b))))
 
 
 _FREE = LayerCost()
 
 LAYER_COSTS: dict[str, LayerCost] = {
     "linear": LayerCost(state=_linear_state, flops=_linear_flops),
-    "conv1d": LayerCost(state=_conv_state(1), flops=_conv_flops(1)),
-    "conv2d": LayerCost(state=_conv_state(2), flops=_conv_flops(2)),
-    "batch_norm1d": LayerCost(state=_affine("num_features", running_stats=True)),
-    "batch_norm2d": LayerCost(state=_affine("num_features", running_stats=True)),
-    "instance_norm2d": LayerCost(state=_affine("num_features")),  # no running stats by default
-    "layer_norm": LayerCost(state=_affine("normalized_shape")),  # torch's elementwise_affine and bias
-    "group_norm": LayerCost(state=_affine("num_channels")),
+    **{f"conv{d}d": LayerCost(state=_conv_state(d), flops=_conv_flops(d)) for d in (1, 2, 3)},
+    **{f"batch_norm{d}d": LayerCost(state=_norm("num_features", stats_default=True)) for d in (1, 2, 3)},
+    "instance_norm2d": LayerCost(state=_norm("num_features", stats_default=False)),
+    "layer_norm": LayerCost(state=_norm("normalized_shape", affine="elementwise_affine")),
+    "group_norm": LayerCost(state=_norm("num_channels")),
+    "prelu": LayerCost(state=lambda args: [StateEntry("weight", (args["num_parameters"],))]),
     "dropout": LayerCost(memory=view),  # eval: returns its input
     "identity": LayerCost(memory=view),
-    **{name: _FREE for name in ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax")},
-    **{name: _FREE for name in ("adaptive_avg_pool2d", "adaptive_max_pool2d", "max_pool2d", "avg_pool2d")},
+    **{name: _FREE for name in ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu",
+                                "softplus", "hardsigmoid", "hardswish")},
+    **{f"{kind}_pool{d}d": _FREE for kind in ("avg", "max", "adaptive_avg", "adaptive_max") for d in (1, 2, 3)},
 }

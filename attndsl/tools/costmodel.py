@@ -1,15 +1,10 @@
-"""Parameters, FLOPs and peak activation memory of a checked block, as guarded formulas.
+"""Parameters and FLOPs of a checked block, as guarded formulas (memory: `memory.py`).
 
-Walks the IR that `attndsl.compiler.analyze` returns, with the checker's symbolic shapes
-(node attr "shape"), and applies the rule table of `cost_rules.py` to each op and layer.
-A block used as a layer contributes its own costs with its arguments and input dims
-substituted. An if/else join (a dim like `H'*W'|nk`, which is one or the other) is split
-into the two cases, so formulas only hold the block's own symbols.
-
-Peak memory is the largest total size of the tensors alive at once during one forward
-in eval mode: inputs (held by the caller) and every new result from its creation to its
-last use (views keep their operand's storage alive), plus what a layer holds inside
-while it runs (the intermediate results of a sequential, a sub-block's own peak).
+Walks the IR as code generation gets it (after `attndsl.passes`), with the checker's
+symbolic shapes (node attr "shape"), and applies the rule table of `cost_rules.py` to
+each op and layer. A block used as a layer contributes its own costs with its arguments
+and input dims substituted. An if/else join (a dim like `H'*W'|nk`, which is one or the
+other) is split into the two cases, so formulas hold only the block's own symbols.
 """
 
 from __future__ import annotations
@@ -20,16 +15,13 @@ import networkx as nx
 
 from .. import symbolic as sym
 from ..ir import BlockIR, Cond, LayerSpec
-from ..layers import LAYERS
 from ..ops import ListShape
 from ..symbolic import Expr
 from .cost_rules import LAYER_COSTS, OP_COSTS, numel
-from .formula import Term, collect, dominated, guarded, make_guard
+from .formula import Term, collect, guarded, make_guard
+from .memory import MemoryWalk, prune
 from .state import state_entries
 from .subblock import callee_mapping, substitute_terms
-
-_NO_ALLOCATION = {"input", "param", "scalar", "loop_layer", "phi", "item"}
-
 
 @dataclass
 class BlockCost:
@@ -47,7 +39,7 @@ def block_costs(blocks: list[BlockIR]) -> dict[str, BlockCost]:
     return costs
 
 
-class _BlockWalk:
+class _BlockWalk(MemoryWalk):
     def __init__(self, ir: BlockIR, costs: dict[str, BlockCost]):
         self.ir, self.costs = ir, costs
         self.graph = ir.graph
@@ -108,9 +100,9 @@ class _BlockWalk:
             operands = [self._shape(o) for o in self.ir.operands(node)]
             loop = loops.get(node)
             if attrs["op"] == "call_layer":
-                spec, element = self._called(attrs)
-                quiet = self._quiet(attrs if element else None)
-                found = self._layer_flops(spec, [s for s in operands if s != ()], attrs["shape"], quiet)
+                spec, _ = self._called(attrs)
+                inner = attrs.get("child_shapes", {})
+                found = self._layer_flops(spec, [s for s in operands if s != ()], attrs["shape"], inner)
             elif attrs["op"] in OP_COSTS:
                 found = self._terms(OP_COSTS[attrs["op"]].flops(operands, attrs["shape"], attrs["attrs"]))
             else:
@@ -130,25 +122,12 @@ class _BlockWalk:
             spec = next(child for child_name, child in spec.children if child_name == name)
         return spec, False
 
-    def _quiet(self, element_call=None) -> "_Quiet":
-        """A shape-rule context that simplifies as the checker does, inside a layer list's
-        element with what a `require` says of the loop variable (`k % 2 == 1`: k // 2 is
-        (k - 1)/2), so that a padded conv's output size comes out as its input's."""
-        rewrites = {}
-        if element_call is not None:
-            info = self._layer(element_call["attrs"]["layer"])
-            for modulus, remainder in getattr(self.ir, "list_element_facts", {}).get(info.iterable, []):
-                variable = Expr.symbol(info.loop_var)
-                atom = sym.Atom("floordiv", (variable, Expr.const(modulus)))
-                rewrites[atom] = (variable - remainder).exact_div(Expr.const(modulus))
-        return _Quiet(lambda expr: sym.simplify(_rewrite(expr, rewrites), self.facts), self.facts)
-
-    def _layer_flops(self, spec: LayerSpec, operands, result, quiet) -> list[Term]:
+    def _layer_flops(self, spec: LayerSpec, operands, result, inner: dict) -> list[Term]:
         if spec.kind == "sequential":
             terms, shape = [], operands[0]
             for index, (_, child) in enumerate(spec.children):
-                out = result if index == len(spec.children) - 1 else self._apply(child, [shape], quiet)
-                terms += self._layer_flops(child, [shape], out, quiet)
+                out = result if index == len(spec.children) - 1 else self.output_shape(child, [shape], inner)
+                terms += self._layer_flops(child, [shape], out, inner)
                 shape = out
             return terms
         if spec.kind == "block":
@@ -156,165 +135,21 @@ class _BlockWalk:
             return substitute_terms(callee.flops, callee_mapping(callee.ir, spec, operands))
         return self._terms(LAYER_COSTS[spec.kind].flops(spec.args, operands[0], result))
 
-    def _apply(self, spec: LayerSpec, operands, quiet):
-        """A layer's output shape (inside a sequential, where the checker keeps none)."""
+    def output_shape(self, spec: LayerSpec, operands, inner: dict):
+        """A layer's output shape inside a sequential: the checker records each child's
+        (node attr "child_shapes", by child); a block's is its output's, substituted."""
+        if id(spec) in inner:
+            return inner[id(spec)]
         if spec.kind == "sequential":
             shape = operands[0]
             for _, child in spec.children:
-                shape = self._apply(child, [shape], quiet)
+                shape = self.output_shape(child, [shape], inner)
             return shape
         if spec.kind == "block":
             callee = self.costs[spec.block].ir
             mapping = callee_mapping(callee, spec, operands)
-            out = callee.graph.nodes[callee.outputs[0]]["shape"]
-            return tuple(sym.substitute(d, mapping.exprs) for d in out)
-        return LAYERS[spec.kind].shape(quiet, spec.args, tuple(operands[0]))
-
-    # ------------------------------------------------------------------ memory
-    def _memory(self) -> list[list[Term]]:
-        order = self.ir.topological()
-        step = {node: index for index, node in enumerate(order)}
-        end = len(order)
-        inside_loops = self._element_loops()
-        storage: dict[int, set[int]] = {}  # node -> the nodes whose allocations it keeps alive
-        contiguous: dict[int, bool] = {}
-        allocated: dict[int, Expr] = {}
-        for node in order:
-            attrs = self.graph.nodes[node]
-            op, operands = attrs["op"], self.ir.operands(node)
-            allocates, is_contiguous = self._allocation(node, attrs, [contiguous.get(o, True) for o in operands])
-            if node in inside_loops:
-                allocates = False  # the list they end up in is counted instead
-            contiguous[node] = is_contiguous
-            if op == "input" or allocates:
-                storage[node] = {node}
-                allocated[node] = _size(attrs["shape"])
-            else:
-                storage[node] = set().union(*(storage.get(o, set()) for o in operands)) if op not in (
-                    "param", "scalar", "loop_layer") else set()
-        last_use = {node: (end if node in self.ir.outputs or self.graph.nodes[node]["op"] == "input"
-                           else max((step[u] for u in self.graph.successors(node)), default=step[node]))
-                    for node in order}
-        for node, until in self._held_by_locals(order, step, end).items():
-            last_use[node] = max(last_use[node], until)
-        alive_until = {}
-        for node in order:
-            for owner in storage[node]:
-                alive_until[owner] = max(alive_until.get(owner, 0), last_use[node])
-        candidates: list[list[Term]] = []
-        for node in order:
-            t = step[node]
-            attrs = self.graph.nodes[node]
-            extras = self._transients(node, attrs) if node not in inside_loops else [[]]
-            if node not in allocated and extras == [[]]:
-                continue  # the live set only grows where something is allocated
-            live = []
-            for owner, size in allocated.items():
-                start = 0 if self.graph.nodes[owner]["op"] == "input" else step[owner]
-                if start <= t <= alive_until[owner]:
-                    live += self._terms(size, self._exists(owner))
-            for extra in extras:
-                candidates.append(live + guarded(extra, attrs["guard"]))
-        return candidates
-
-    def _held_by_locals(self, order, step, end) -> dict[int, int]:
-        """Values the generated forward keeps in a local variable (named in the spec, used
-        twice, or a chunk's result) stay alive until the name is assigned again, or until
-        forward returns: Python frees them then, not at their last use."""
-        held = {}
-        for node in order:
-            attrs = self.graph.nodes[node]
-            op = attrs["op"]
-            if op in ("input", "param", "scalar", "loop_layer", "phi", "item"):
-                continue
-            users = list(self.graph.successors(node))
-            if not (attrs["name"] is not None or op == "chunk" or len(users) > 1
-                    or any(self.graph.nodes[u]["op"] == "phi" or self.graph.nodes[u]["guard"] != attrs["guard"]
-                           for u in users)):
-                continue
-            later = [step[n] for n in order[step[node] + 1:] if attrs["name"] is not None
-                     and self.graph.nodes[n]["name"] == attrs["name"] and self.graph.nodes[n]["op"] != "phi"]
-            held[node] = min(later, default=end)
-        return held
-
-    def _exists(self, node: int) -> list[Cond]:
-        """When a node's tensor exists: its guard, or for an optional input, being given."""
-        attrs = self.graph.nodes[node]
-        if attrs["op"] == "input" and attrs["attrs"].get("optional"):
-            return [Cond("present", (attrs["attrs"]["input"],))]
-        return list(attrs["guard"])
-
-    def _allocation(self, node, attrs, contiguous) -> tuple[bool, bool]:
-        op = attrs["op"]
-        if op in _NO_ALLOCATION:
-            return False, all(contiguous) if op != "item" else contiguous[0]
-        if op == "list_comp":
-            return True, True
-        if op == "call_layer":
-            spec, _ = self._called(attrs)
-            while spec.kind == "sequential" and spec.children:
-                spec = spec.children[-1][1]
-            if spec.kind in LAYER_COSTS:
-                return LAYER_COSTS[spec.kind].memory(attrs["attrs"], contiguous)
-            return True, True
-        return OP_COSTS[op].memory(attrs["attrs"], contiguous)
-
-    def _transients(self, node: int, attrs) -> list[list[Term]]:
-        """What a layer call holds while it runs, beyond its input and its result: options,
-        the largest of which counts."""
-        if attrs["op"] in OP_COSTS:
-            operands = [self._shape(o) for o in self.ir.operands(node)]
-            held = OP_COSTS[attrs["op"]].transient(operands, attrs["shape"], attrs["attrs"])
-            return [[]] + [self._terms(size, [] if cond is None else [cond]) for cond, size in held]
-        if attrs["op"] != "call_layer":
-            return [[]]
-        spec, element = self._called(attrs)
-        operands = [self._shape(o) for o in self.ir.operands(node) if self._shape(o) != ()]
-        return self._layer_transients(spec, operands, self._quiet(attrs if element else None))
-
-    def _layer_transients(self, spec: LayerSpec, operands, quiet) -> list[list[Term]]:
-        if spec.kind == "sequential" and len(spec.children) > 1:
-            shapes = [operands[0]]
-            for _, child in spec.children:
-                shapes.append(self._apply(child, [shapes[-1]], quiet))
-            options: list[list[Term]] = [[]]
-            last = len(spec.children)
-            for index in range(1, last + 1):  # child `index` maps shapes[index - 1] to shapes[index]
-                held = ([numel(shapes[index - 1])] if index > 1 else []) + ([numel(shapes[index])] if index < last else [])
-                options.append([Term(frozenset(), v) for v in held])
-            return options
-        if spec.kind == "block":
-            callee = self.costs[spec.block]
-            mapping = callee_mapping(callee.ir, spec, operands)
-            inputs = substitute_terms(callee.inputs, mapping)
-            out = numel(self._apply(spec, operands, quiet))
-            options = [[]]
-            for candidate in callee.memory:
-                inner = substitute_terms(candidate, mapping)
-                options.append(inner + [Term(t.guard, -t.value, t.loop) for t in inputs] + [Term(frozenset(), -out)])
-            return options
-        return [[]]
-
-
-def _size(shape) -> Expr:
-    if isinstance(shape, ListShape):
-        return shape.length * numel(shape.element)
-    return numel(shape)
-
-
-def prune(candidates: list[list[Term]]) -> list[list[Term]]:
-    """Drop candidates that another one provably bounds (and duplicates)."""
-    unique: list[list[Term]] = []
-    for candidate in candidates:
-        if candidate not in unique:
-            unique.append(candidate)
-    kept = []
-    for index, candidate in enumerate(unique):
-        bounded = any(dominated(candidate, other) and (not dominated(other, candidate) or other_index < index)
-                      for other_index, other in enumerate(unique) if other_index != index)
-        if not bounded:
-            kept.append(candidate)
-    return kept
+            return tuple(sym.substitute(d, mapping.exprs) for d in callee.graph.nodes[callee.outputs[0]]["shape"])
+        return tuple(operands[0])  # not recorded (a checker without the hook): taken as shape-preserving
 
 
 # ---------------------------------------------------------------------------- if/else joins
@@ -365,42 +200,3 @@ def _size_facts(ir: BlockIR) -> sym.Facts:
         for dim in info.shape:
             facts.add_integer(dim)
     return facts
-
-
-def _rewrite(expr: Expr, rewrites: dict) -> Expr:
-    """Atoms replaced by what is known of them (`k // 2` -> `(k - 1)/2` for odd k)."""
-    if not rewrites:
-        return expr
-
-    def base(factor):
-        if isinstance(factor, str):
-            return Expr.symbol(factor)
-        inner = sym.Atom(factor.op, tuple(_rewrite(a, rewrites) for a in factor.args))
-        return rewrites.get(inner) or Expr.atom(inner.op, *inner.args)
-
-    return sym.replace_factors(expr, base)
-
-
-class _Quiet:
-    """The little a layer's shape rule asks of the checker, for shapes it already checked."""
-
-    def __init__(self, normal, facts):
-        self.normal, self.facts = normal, facts
-
-    def expect_equal(self, *args, **kwargs):
-        pass
-
-    def expect_at_least(self, *args, **kwargs):
-        pass
-
-    def derive(self, expr, base):
-        return self.normal(expr)
-
-    def divide(self, numerator, denominator, what):
-        return numerator.exact_div(denominator)
-
-    def show(self, shape):
-        return str(shape)
-
-    def error(self, *args, **kwargs):
-        raise ValueError("a checked layer failed its shape rule")

@@ -181,13 +181,13 @@ class _Layout:
 
     def _body(self, body: list[ast.Stmt], depth: int, header_end: int) -> int:
         self.suite(body, depth, header_end)
-        return _last_line(body[-1]) if body else header_end
+        return last_line(body[-1]) if body else header_end
 
 
-def _last_line(stmt: ast.Stmt) -> int:
+def last_line(stmt: ast.Stmt) -> int:
     """The last source line of a statement (an If's span runs on to the next statement's line)."""
     if isinstance(stmt, ast.If):
-        return _last_line((stmt.orelse or stmt.body)[-1])
+        return last_line((stmt.orelse or stmt.body)[-1])
     return stmt.span.end_line
 
 
@@ -209,6 +209,10 @@ def _simple(stmt: ast.Stmt) -> str:
         return f"layer {stmt.name} = {expr(stmt.value)}"
     if isinstance(stmt, ast.Let):
         return f"let {stmt.name} = {expr(stmt.value)}"
+    if isinstance(stmt, ast.Buffer):
+        return f"buffer {stmt.name} = {expr(stmt.value)}"
+    if isinstance(stmt, ast.Init):
+        return f"init {'.'.join(name for name, _ in stmt.target)} = {expr(stmt.value)}"
     if isinstance(stmt, ast.Require):
         return f"require {expr(stmt.condition)}" + (f", {quote(stmt.message)}" if stmt.message is not None else "")
     if isinstance(stmt, ast.Example):

@@ -14,6 +14,8 @@ _BINARY = {"+": ADD, "-": ADD, "*": MUL, "/": MUL, "//": MUL, "%": MUL, "@": MUL
 
 
 def precedence(node) -> int:
+    if isinstance(node, ast.IfExp):
+        return 0  # `a if c else b` binds more loosely than `or`
     if isinstance(node, ast.BoolOp):
         return OR if node.op == "or" else AND
     if isinstance(node, ast.UnaryOp):
@@ -32,8 +34,8 @@ def expr(node) -> str:
         return node.id
     if isinstance(node, ast.Number):
         return node.text
-    if isinstance(node, ast.String):
-        return quote(node.value)
+    if isinstance(node, ast.String):  # as written: the AST keeps the raw text too
+        return f'"{node.raw}"' if getattr(node, "raw", None) is not None else quote(node.value)
     if isinstance(node, ast.Bool):
         return "true" if node.value else "false"
     if isinstance(node, ast.NoneLit):
@@ -60,6 +62,8 @@ def expr(node) -> str:
         return f"{_wrap(node.value, POSTFIX)}[{', '.join(_item(i) for i in node.items)}]"
     if isinstance(node, ast.ListExpr):
         return "[" + ", ".join(expr(i) for i in node.items) + "]"
+    if isinstance(node, ast.IfExp):
+        return f"{_wrap(node.body, OR)} if {_wrap(node.condition, OR)} else {_wrap(node.orelse, 0)}"
     if isinstance(node, ast.TupleExpr):
         return "(" + ", ".join(expr(i) for i in node.items) + ("," if len(node.items) == 1 else "") + ")"
     if isinstance(node, ast.ListComp):

@@ -167,10 +167,10 @@ def _value_hover(doc, block, ir, word, line, start, order) -> str | None:
     """The shape of a value of forward at this point: the assignment that reaches the cursor."""
     if ir is None:
         return None
-    from .fmt import _last_line
+    from .fmt import last_line
 
     # A join (phi) takes effect after its whole `if` (the If's span runs into the next line).
-    if_ends = {stmt.span.line: _last_line(stmt) for stmt in _statements(block.body) if isinstance(stmt, ast.If)}
+    if_ends = {stmt.span.line: last_line(stmt) for stmt in _statements(block.body) if isinstance(stmt, ast.If)}
     on_target = any(span.line - 1 == line and span.column - 1 == start for span, _ in _assignments(block, word))
     best, best_at = None, None
     for node, attrs in ir.graph.nodes(data=True):

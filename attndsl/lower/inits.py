@@ -1,0 +1,144 @@
+"""Lowering of initialisation: `param w: [..] = normal(std=0.02)` and `init <target> = ...`
+(the initialisers and the parameters of each layer kind are in attndsl/inits.py)."""
+
+from __future__ import annotations
+
+from .. import syntax as ast
+from ..inits import INITIALIZERS, kind_parameters, layer_parameters
+from ..ir import Cond, InitInfo, LayerSpec
+from ..layers import LAYERS
+from ..symbolic import Expr
+from .helpers import _default_value
+from .values import LayerRef, Literal, suggest
+
+
+class InitLowering:
+    def _initializer(self, node: ast.Node):
+        """(initialiser, bound values, their AST) of `normal(std=0.02)`."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            raise self.error("E0120", "an initialiser is a call such as normal(std=0.02) or zeros()", node.span,
+                             help=f"initialisers: {', '.join(INITIALIZERS)}")
+        definition = INITIALIZERS.get(node.func.id)
+        if definition is None:
+            raise self.error("E0120", f"unknown initialiser `{node.func.id}`", node.func.span,
+                             help=suggest(node.func.id, INITIALIZERS) or f"initialisers: {', '.join(INITIALIZERS)}")
+        params = [(p.name, p.kind, not p.required) for p in definition.params]
+        values, sources = self._bind_call(params, node, f"{definition.name}()")
+        for param in definition.params:
+            value = values.get(param.name)
+            if param.kind == "choice" and value is not None and value not in param.choices:
+                words = ", ".join(f'"{c}"' for c in param.choices)
+                raise self.error("E0120", f"`{param.name}` of {definition.name}() is one of {words}",
+                                 sources[param.name].span)
+            if param.kind == "float" and isinstance(value, Literal):
+                raise self.error("E0120", f"`{param.name}` of {definition.name}() must be finite",
+                                 sources[param.name].span)
+        self._check_spread(definition, values, sources)
+        return definition, values, sources
+
+    def _check_spread(self, definition, values: dict, sources: dict) -> None:
+        """What torch refuses: a negative `std`, an empty interval."""
+        if definition.name in ("uniform", "trunc_normal") and ("a" in sources or "b" in sources):
+            bottom = values.get("a", _default(definition, "a"))
+            top = values.get("b", _default(definition, "b"))
+            if isinstance(bottom, Expr) and isinstance(top, Expr):
+                self._at_least(top - bottom, definition, sources.get("b") or sources.get("a"),
+                               "the interval from a to b is empty")
+        if isinstance(values.get("std"), Expr) and "std" in sources:
+            self._at_least(values["std"], definition, sources["std"], "`std` is negative")
+
+    def _at_least(self, value: Expr, definition, source, what: str) -> None:
+        if value.is_const:
+            if value.value < 0:
+                raise self.error("E0120", f"{definition.name}(): {what}", source.span)
+        else:
+            self._note_precondition("not_negative", value, source.span)
+
+    # ------------------------------------------------------------------ `param w: [..] = normal(...)`
+    def _param_initializer(self, stmt: ast.Param, shape) -> None:
+        definition, values, sources = self._initializer(stmt.init)
+        self._check_rank(definition, len(shape), stmt.init.span, f"param `{stmt.name}`")
+        self.ir.inits.append(InitInfo("param", stmt.name, None, definition.name, values, sources, tuple(self.guard),
+                                      stmt.span, inline=True))
+
+    # ------------------------------------------------------------------ `init target = ...`
+    def _stmt_Init(self, stmt: ast.Init) -> None:
+        names = [name for name, _ in stmt.target]
+        head, head_span = stmt.target[0]
+        definition, values, sources = self._initializer(stmt.value)
+        entry = self.scope.get(head)
+        if len(names) == 1:
+            if entry is None or entry[0] != "param":
+                raise self.error("E0120", f"`{head}` is not a param; a layer's parameter is written `layer.weight`",
+                                 head_span)
+            self._expr(ast.Name(head_span, head))  # declared here (its `if` encloses this)
+            self._check_rank(definition, len(entry[1].shape), stmt.value.span, f"param `{head}`")
+            info = InitInfo("param", head, None, definition.name, values, sources, tuple(self.guard), stmt.span)
+        elif head in self.layer_named_args or entry is not None and entry[0] == "layer":
+            info = self._layer_init(stmt, names, definition, values, sources)
+        elif head in LAYERS and len(names) == 2:
+            info = self._kind_init(stmt, head, names[1], definition, values, sources)
+        else:
+            raise self.error("E0120", f"`{head}` is neither a layer, a param nor a layer kind", head_span,
+                             help=suggest(head, [n for n, e in self.scope.items() if e[0] in ("layer", "param")]
+                                          + list(LAYERS)))
+        self.ir.inits.append(info)
+
+    def _layer_init(self, stmt, names, definition, values, sources) -> InitInfo:
+        head, head_span = stmt.target[0]
+        node = ast.Name(head_span, head)
+        ref = self._argument_layer(node) if head in self.layer_named_args else self._expr(node)
+        if not isinstance(ref, LayerRef):
+            raise self.error("E0120", f"`{head}` is not a layer", head_span)
+        spec = ref.info.element if ref.info.element is not None else ref.info.spec
+        path = []
+        for name, span in stmt.target[1:-1]:
+            children = dict(spec.children) if spec.kind == "sequential" else {}
+            if name not in children:
+                raise self.error("E0120", f"layer `{'.'.join([head] + path)}` has no child `{name}`", span,
+                                 help=suggest(name, [n for n in children if n]))
+            spec = children[name]
+            path.append(name)
+        parameter, span = stmt.target[-1]
+        shape, exists = self._parameter(spec, parameter, span, ".".join([head] + path))
+        self._check_rank(definition, len(shape), stmt.value.span, f"`{'.'.join(names)}`")
+        return InitInfo("layer", head, parameter, definition.name, values, sources, tuple(self.guard), stmt.span,
+                        tuple(path), ref.info.element is not None, exists is not None)
+
+    def _parameter(self, spec: LayerSpec, parameter: str, span, label: str):
+        if spec.kind in ("sequential", "block"):
+            raise self.error("E0120", f"`{label}` is a {'sequential' if spec.kind == 'sequential' else 'block'}: "
+                             "initialise its layers (`mlp.fc1.weight`), or every layer of a kind "
+                             "(`linear.weight`)", span)
+        parameters = layer_parameters(spec.kind, spec.args)
+        if parameter not in parameters:
+            raise self.error("E0120", f"{spec.kind} `{label}` has no parameter `{parameter}`", span,
+                             help=suggest(parameter, parameters) or (f"its parameters are {', '.join(parameters)}"
+                                                                     if parameters else "it has no parameters"))
+        shape, flag = parameters[parameter]
+        if flag is False or isinstance(flag, Cond) and flag == Cond.const(False):
+            raise self.error("E0120", f"{spec.kind} `{label}` has no `{parameter}`: an argument switches it off",
+                             span)
+        return shape, None if flag is None or flag is True or flag == Cond.const(True) else flag
+
+    def _kind_init(self, stmt, kind, parameter, definition, values, sources) -> InitInfo:
+        span = stmt.target[1][1]
+        ranks = kind_parameters(kind)
+        if parameter not in ranks:
+            raise self.error("E0120", f"{kind} has no parameter `{parameter}`", span,
+                             help=suggest(parameter, ranks) or (f"its parameters are {', '.join(ranks)}" if ranks
+                                                                else "it has no parameters"))
+        self._check_rank(definition, ranks[parameter], stmt.value.span, f"`{kind}.{parameter}`")
+        # Some modules of the kind may lack it (a bias switched off): tested one by one.
+        optional = parameter != "weight" or kind not in ("linear",) and not kind.startswith("conv")
+        return InitInfo("kind", kind, parameter, definition.name, values, sources, tuple(self.guard), stmt.span,
+                        optional=optional)
+
+    def _check_rank(self, definition, rank: int, span, what: str) -> None:
+        if definition.fan and rank < 2:
+            raise self.error("E0120", f"{definition.name}() computes fan-in and fan-out, which {what} of rank "
+                             f"{rank} does not have", span, help="use normal(), uniform() or constant() on it")
+
+
+def _default(definition, name: str) -> Expr:
+    return _default_value(next(p for p in definition.params if p.name == name))

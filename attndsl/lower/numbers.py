@@ -1,0 +1,174 @@
+"""Lowering of what the constructor computes with numbers beyond arithmetic:
+
+- functions of numbers: `int`, `round`, `ceil`, `floor`, `abs`, `log`, `log2` (ECA's
+  kernel size `int(abs(log2(c) + b) / gamma)`), kept in the canonical form as atoms;
+- conditional values, `let k = t if t % 2 == 1 else t + 1`: one `let` per branch, each
+  under its condition (exactly as an `if`/`else` of two lets), rendered as written;
+- optional arguments, `inter_channels: int | None = None`, tested with `is None` /
+  `is not None`, and usable as a number only where such a test says it is one.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from .. import syntax as ast
+from ..ir import Cond, LetInfo
+from ..symbolic import Atom, Expr
+from .helpers import _float_source, _label, _negate
+
+# name in specs -> atom of the canonical form; the atom renders as the Python that computes it
+NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor": "math.floor", "abs": "abs",
+                    "log": "math.log", "log2": "math.log2"}
+INTEGER_ATOMS = ("int", "round", "math.ceil", "math.floor")  # whole numbers, whatever their argument
+_EXACT = {"int": math.trunc, "round": round, "math.ceil": math.ceil, "math.floor": math.floor, "abs": abs}
+
+
+def is_none(name: str) -> Cond:
+    return Cond("is_none", (name,))
+
+
+def float_symbols_outside_integers(expr: Expr, floats: set[str]) -> set[str]:
+    """The float arguments `expr` depends on, except inside int()/round()/ceil()/floor()."""
+    found: set[str] = set()
+    for monomial in expr.terms:
+        for factor, _ in monomial:
+            if isinstance(factor, str):
+                found |= {factor} & floats
+            elif factor.op not in INTEGER_ATOMS:
+                for arg in factor.args:
+                    found |= float_symbols_outside_integers(arg, floats)
+    return found
+
+
+def number_function(name: str, value: Expr, exact: bool) -> Expr:
+    """`name(value)`, folded when `value` is a constant computed exactly (in Python, from
+    ints: a float computation may round across a whole number, as 0.29 * 100 does)."""
+    atom = NUMBER_FUNCTIONS[name]
+    if value.is_const and exact:
+        constant = value.value
+        if atom in _EXACT:
+            return Expr.const(Fraction(_EXACT[atom](constant)))
+        exponent = _exact_log2(constant) if atom == "math.log2" else 0 if constant == 1 else None
+        if exponent is not None:
+            return Expr.const(exponent)
+    return Expr({((Atom(atom, (value,)), 1),): Fraction(1)})
+
+
+def _exact_log2(value: Fraction) -> int | None:
+    for number, sign in ((value.numerator, 1), (value.denominator, -1)):
+        if number & (number - 1):  # not a power of two
+            return None
+    return value.numerator.bit_length() - value.denominator.bit_length()
+
+
+class NumberLowering:
+    # ------------------------------------------------------------------ functions of numbers
+    def _number_function(self, name: str, node: ast.Call, values: list) -> Expr:
+        if node.kwargs or len(values) != 1 or not isinstance(values[0], Expr):
+            raise self.error("E0112", f"{name}() on numbers takes one number", node.span)
+        value = values[0]
+        if name in ("log", "log2"):
+            self._note_precondition("positive", value, node.args[0].span)
+        return number_function(name, value, exact=_float_source(node.args[0]) is None)
+
+    def _power(self, node: ast.BinOp, left: Expr, right: Expr) -> Expr:
+        """`d ** -0.5`, `x ** 3`, `x ** 1.5`: whole and half-whole constant exponents."""
+        from .. import symbolic as sym
+
+        doubled = 2 * right.value if right.is_const else None
+        if doubled is None or doubled.denominator != 1 or abs(doubled) > 128:
+            raise self.error("E0119", "`**` takes a constant exponent, whole or half-whole (`0.5`, `-0.5`, `1.5`), "
+                             "at most 64 in size", node.right.span)
+        twice = int(doubled)
+        base = left
+        if twice % 2:
+            self._note_precondition("nonnegative", left, node.left.span)
+            base = sym.sqrt(left)
+        power = twice // 2 if twice % 2 == 0 else twice
+        if power < 0:
+            self._note_precondition("nonzero", left, node.left.span)
+            if not base.is_monomial:
+                return sym.truediv(Expr.const(1), base ** -power)
+        return base ** power
+
+    # ------------------------------------------------------------------ conditional values
+    def _expr_IfExp(self, node: ast.IfExp):
+        condition = self._condition(node.condition)
+        if condition.op == "const":
+            return self._expr(node.body if condition.args[0] else node.orelse)
+        raise self.error("E0113", "a value chosen by a condition is written in a `let`", node.span,
+                         help="e.g. `let k = t if t % 2 == 1 else t + 1`, then use `k`")
+
+    def _let_branches(self, value: ast.Node, guard: tuple) -> list[tuple[tuple, Expr]]:
+        """The (guard, value) of each branch of a nested conditional value, in order."""
+        if not isinstance(value, ast.IfExp):
+            self.guard[:] = list(guard)
+            result = self._expr(value)
+            if not isinstance(result, Expr):
+                raise self.error("E0113", "`let` binds a number computed from the arguments", value.span)
+            return [(guard, result)]
+        self.guard[:] = list(guard)
+        condition = self._condition(value.condition)
+        if condition.op == "const":
+            return self._let_branches(value.body if condition.args[0] else value.orelse, guard)
+        return self._let_branches(value.body, guard + (condition,)) + \
+            self._let_branches(value.orelse, guard + (_negate(condition),))
+
+    def _let_conditional(self, stmt: ast.Let) -> None:
+        outer = list(self.guard)
+        try:
+            branches = self._let_branches(stmt.value, tuple(outer))
+        finally:
+            self.guard[:] = outer
+        for guard, value in branches:
+            self._built_in_init(stmt.value.span, "a `let`", value)
+        self._bind(stmt.name, "let", Expr.symbol(stmt.name), stmt.span)
+        for guard, value in branches:
+            # Each branch keeps the whole conditional as its source: it is rendered (and
+            # interpreted) once, as written; the checker sees one value per branch.
+            self.ir.lets.append(LetInfo(stmt.name, value, stmt.span, guard, stmt.value))
+
+    # ------------------------------------------------------------------ optional arguments
+    def _none_test(self, node: ast.Compare) -> Cond:
+        subject = node.left
+        entry = self.scope.get(subject.id) if isinstance(subject, ast.Name) else None
+        if entry is not None and entry[0] == "input_opt":
+            present = Cond("present", (subject.id,))
+            return present if node.op == "is not" else _negate(present)
+        if entry is None or entry[0] != "arg" or subject.id not in self.optional_args:
+            raise self.error("E0113", "`is None` tests an optional argument (`x: int | None = None`) or an "
+                             "optional input", subject.span)
+        test = is_none(subject.id)
+        return test if node.op == "is" else _negate(test)
+
+    def _check_not_none(self, node: ast.Name) -> None:
+        """An optional argument is a number only where a test says it is not None."""
+        if node.id in self.optional_args and _negate(is_none(node.id)) not in self.guard:
+            raise self.error("E0106", f"argument `{node.id}` may be None here", node.span,
+                             labels=[_label(self.scope[node.id][2], "declared optional here")],
+                             help=f"choose a value for None: `let {node.id}_ = {node.id} if {node.id} is not None "
+                             f"else ...`, or use it under `if {node.id} is not None:`")
+
+    def _let_expansions(self, value: Expr, limit: int = 16) -> list[Expr]:
+        """`value` with its lets replaced by their definitions: one expansion per combination
+        of the branches of conditional lets (at most `limit`)."""
+        from .. import symbolic as sym
+
+        definitions: dict[str, list[Expr]] = {}
+        for let in self.ir.lets:
+            definitions.setdefault(let.name, []).append(let.value)
+        pending, done = [value], []
+        for _ in range(8 * limit):
+            if not pending:
+                break
+            expr = pending.pop()
+            names = sorted(expr.symbols() & set(definitions))
+            if not names:
+                done.append(expr)
+                continue
+            for branch in definitions[names[0]][:limit]:
+                if len(pending) < limit:
+                    pending.append(sym.substitute(expr, {names[0]: branch}))
+        return done + pending

@@ -1,0 +1,170 @@
+"""Peak activation memory of a block: the largest total size of the tensors alive at once.
+
+One forward in eval mode, as the generated module runs it: the inputs (held by the
+caller) all along; each new result from the op that makes it until its last use, or
+later when the generated `forward` keeps it in a local variable (until that name is
+assigned again, or forward returns); a view (`transpose`, a reshape of a contiguous
+tensor, `chunk`) keeps its operand's storage alive instead of making its own; plus what
+a call holds while it runs (a sequential's intermediate results, a sub-block's own peak,
+a fused attention's fallback copies). A mixin of the cost walk (`costmodel._BlockWalk`).
+"""
+
+from __future__ import annotations
+
+from ..ir import Cond, LayerSpec
+from ..ops import ListShape
+from ..symbolic import Expr
+from .cost_rules import LAYER_COSTS, OP_COSTS, numel
+from .formula import Term, dominated, guarded
+from .subblock import callee_mapping, substitute_terms
+
+_NO_ALLOCATION = {"input", "param", "scalar", "loop_layer", "phi", "item"}
+
+
+class MemoryWalk:
+    """Needs of its host: ir, graph, costs, _terms, _shape, _called, _element_loops, output_shape."""
+
+    def _memory(self) -> list[list[Term]]:
+        order = self.ir.topological()
+        step = {node: index for index, node in enumerate(order)}
+        end = len(order)
+        inside_loops = self._element_loops()
+        storage: dict[int, set[int]] = {}  # node -> the nodes whose allocations it keeps alive
+        contiguous: dict[int, bool] = {}
+        allocated: dict[int, Expr] = {}
+        for node in order:
+            attrs = self.graph.nodes[node]
+            op, operands = attrs["op"], self.ir.operands(node)
+            allocates, is_contiguous = self._allocation(node, attrs, [contiguous.get(o, True) for o in operands])
+            if node in inside_loops:
+                allocates = False  # the list they end up in is counted instead
+            contiguous[node] = is_contiguous
+            if op == "input" or allocates:
+                storage[node] = {node}
+                allocated[node] = _size(attrs["shape"])
+            else:
+                storage[node] = set().union(*(storage.get(o, set()) for o in operands)) if op not in (
+                    "param", "scalar", "loop_layer") else set()
+        last_use = {node: (end if node in self.ir.outputs or self.graph.nodes[node]["op"] == "input"
+                           else max((step[u] for u in self.graph.successors(node)), default=step[node]))
+                    for node in order}
+        for node, until in self._held_by_locals(order, step, end).items():
+            last_use[node] = max(last_use[node], until)
+        alive_until = {}
+        for node in order:
+            for owner in storage[node]:
+                alive_until[owner] = max(alive_until.get(owner, 0), last_use[node])
+        candidates: list[list[Term]] = []
+        for node in order:
+            t = step[node]
+            attrs = self.graph.nodes[node]
+            extras = self._transients(node, attrs) if node not in inside_loops else [[]]
+            if node not in allocated and extras == [[]]:
+                continue  # the live set only grows where something is allocated
+            live = []
+            for owner, size in allocated.items():
+                start = 0 if self.graph.nodes[owner]["op"] == "input" else step[owner]
+                if start <= t <= alive_until[owner]:
+                    live += self._terms(size, self._exists(owner))
+            for extra in extras:
+                candidates.append(live + guarded(extra, attrs["guard"]))
+        return candidates
+
+    def _held_by_locals(self, order, step, end) -> dict[int, int]:
+        """Values the generated forward keeps in a local variable (named in the spec, used
+        twice, or a chunk's result) stay alive until the name is assigned again, or until
+        forward returns: Python frees them then, not at their last use."""
+        held = {}
+        for node in order:
+            attrs = self.graph.nodes[node]
+            op = attrs["op"]
+            if op in ("input", "param", "scalar", "loop_layer", "phi", "item"):
+                continue
+            users = list(self.graph.successors(node))
+            if not (attrs["name"] is not None or op == "chunk" or len(users) > 1
+                    or any(self.graph.nodes[u]["op"] == "phi" or self.graph.nodes[u]["guard"] != attrs["guard"]
+                           for u in users)):
+                continue
+            later = [step[n] for n in order[step[node] + 1:] if attrs["name"] is not None
+                     and self.graph.nodes[n]["name"] == attrs["name"] and self.graph.nodes[n]["op"] != "phi"]
+            held[node] = min(later, default=end)
+        return held
+
+    def _exists(self, node: int) -> list[Cond]:
+        """When a node's tensor exists: its guard, or for an optional input, being given."""
+        attrs = self.graph.nodes[node]
+        if attrs["op"] == "input" and attrs["attrs"].get("optional"):
+            return [Cond("present", (attrs["attrs"]["input"],))]
+        return list(attrs["guard"])
+
+    def _allocation(self, node, attrs, contiguous) -> tuple[bool, bool]:
+        op = attrs["op"]
+        if op in _NO_ALLOCATION:
+            return False, all(contiguous) if op != "item" else contiguous[0]
+        if op == "list_comp":
+            return True, True
+        if op == "call_layer":
+            spec, _ = self._called(attrs)
+            while spec.kind == "sequential" and spec.children:
+                spec = spec.children[-1][1]
+            if spec.kind in LAYER_COSTS:
+                return LAYER_COSTS[spec.kind].memory(attrs["attrs"], contiguous)
+            return True, True
+        return OP_COSTS[op].memory(attrs["attrs"], contiguous)
+
+    def _transients(self, node: int, attrs) -> list[list[Term]]:
+        """What a layer call holds while it runs, beyond its input and its result: options,
+        the largest of which counts."""
+        if attrs["op"] in OP_COSTS:
+            operands = [self._shape(o) for o in self.ir.operands(node)]
+            held = OP_COSTS[attrs["op"]].transient(operands, attrs["shape"], attrs["attrs"])
+            return [[]] + [self._terms(size, [] if cond is None else [cond]) for cond, size in held]
+        if attrs["op"] != "call_layer":
+            return [[]]
+        spec, _ = self._called(attrs)
+        operands = [self._shape(o) for o in self.ir.operands(node) if self._shape(o) != ()]
+        return self._layer_transients(spec, operands, attrs.get("child_shapes", {}))
+
+    def _layer_transients(self, spec: LayerSpec, operands, inner: dict) -> list[list[Term]]:
+        if spec.kind == "sequential" and len(spec.children) > 1:
+            shapes = [operands[0]]
+            for _, child in spec.children:
+                shapes.append(self.output_shape(child, [shapes[-1]], inner))
+            options: list[list[Term]] = [[]]
+            last = len(spec.children)
+            for index in range(1, last + 1):  # child `index` maps shapes[index - 1] to shapes[index]
+                held = ([numel(shapes[index - 1])] if index > 1 else []) + ([numel(shapes[index])] if index < last else [])
+                options.append([Term(frozenset(), v) for v in held])
+            return options
+        if spec.kind == "block":
+            callee = self.costs[spec.block]
+            mapping = callee_mapping(callee.ir, spec, operands)
+            inputs = substitute_terms(callee.inputs, mapping)
+            out = numel(self.output_shape(spec, operands, inner))
+            options = [[]]
+            for candidate in callee.memory:
+                inner = substitute_terms(candidate, mapping)
+                options.append(inner + [Term(t.guard, -t.value, t.loop) for t in inputs] + [Term(frozenset(), -out)])
+            return options
+        return [[]]
+
+
+def _size(shape) -> Expr:
+    if isinstance(shape, ListShape):
+        return shape.length * numel(shape.element)
+    return numel(shape)
+
+
+def prune(candidates: list[list[Term]]) -> list[list[Term]]:
+    """Drop candidates that another one provably bounds (and duplicates)."""
+    unique: list[list[Term]] = []
+    for candidate in candidates:
+        if candidate not in unique:
+            unique.append(candidate)
+    kept = []
+    for index, candidate in enumerate(unique):
+        bounded = any(dominated(candidate, other) and (not dominated(other, candidate) or other_index < index)
+                      for other_index, other in enumerate(unique) if other_index != index)
+        if not bounded:
+            kept.append(candidate)
+    return kept

@@ -1,0 +1,116 @@
+"""What the constructor computes with numbers: `int`, `round`, `ceil`, `floor`, `abs`, `log`,
+`log2`; conditional values in `let`; exponents such as `d ** -0.5`; and optional
+arguments (`x: int | None = None`) tested with `is None`."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import pytest
+import torch
+
+from .language_support import agree, build, compile_ok, first_error, generated, rand
+
+ECA = """\
+block ECA(channels: int = 64, gamma: int = 2, b: int = 1):
+    input x: [n, channels, h, w]
+    # the paper's adaptive kernel size: |log2(C) + b| / gamma, made odd
+    let t = int(abs((log2(channels) + b) / gamma))
+    let k = t if t % 2 == 1 else t + 1
+    require k % 2 == 1, "the kernel size is odd"
+    layer conv = conv1d(1, 1, k, padding=(k - 1) // 2, bias=false)
+    y = rearrange(mean(x, dim=[2, 3]), "n c -> n 1 c")
+    return x * sigmoid(rearrange(conv(y), "n 1 c -> n c 1 1"))
+"""
+
+
+def _eca_kernel(channels, gamma=2, b=1):
+    t = int(abs((math.log2(channels) + b) / gamma))
+    return t if t % 2 else t + 1
+
+
+@pytest.mark.parametrize("channels", [64, 16, 512, 3])
+def test_the_adaptive_kernel_size_is_computed_as_python_computes_it(channels):
+    module = build(ECA, channels=channels)
+    assert module.conv.kernel_size == (_eca_kernel(channels),)
+    x = rand(2, channels, 3, 4)
+    y = torch.nn.functional.conv1d(x.mean(dim=(2, 3))[:, None], module.conv.weight, padding=module.conv.padding)
+    torch.testing.assert_close(module(x), x * y[:, 0, :, None, None].sigmoid())
+
+
+def test_functions_of_numbers_are_written_as_python_writes_them():
+    code = compile_ok(ECA)
+    assert "import math\n" in code
+    assert "t = int(abs((math.log2(channels) + b) / gamma))" in code
+    assert "k = t if t % 2 == 1 else t + 1" in code
+    assert agree(ECA, {"channels": 32}, {"x": (2, 32, 3, 3)}) == "agree"
+    code = compile_ok("block B(c: int = 10):\n    input x: [b, c]\n"
+                      "    let m = ceil(c / 3) + floor(c / 4) + round(c / 4) + int(log(c))\n"
+                      "    layer fc = linear(c, m)\n    return fc(x)\n")
+    assert "m = math.ceil(c / 3) + math.floor(c / 4) + round(c / 4) + int(math.log(c))" in code
+    module = build("block B(c: int = 10):\n    input x: [b, c]\n"
+                   "    let m = ceil(c / 3) + floor(c / 4) + round(c / 4) + int(log(c))\n"
+                   "    layer fc = linear(c, m)\n    return fc(x)\n", c=10)
+    assert module.fc.out_features == 4 + 2 + 2 + 2  # round(2.5) is 2, as in Python
+
+
+VOLO = """\
+block Scaled(dim: int = 64, num_heads: int = 4, qk_scale: float | None = None, inter: int | None = None):
+    input x: [b, n, dim]
+    let head_dim = dim // num_heads
+    let scale = qk_scale if qk_scale is not None else head_dim ** -0.5
+    let width = dim // 2 if inter is None else inter
+    layer fc = linear(dim, width)
+    if inter is not None:
+        layer extra = linear(inter, inter)
+        y = extra(fc(x))
+    else:
+        y = fc(x)
+    return y * scale
+"""
+
+
+def test_optional_arguments_keep_their_published_signature():
+    parameters = inspect.signature(generated(VOLO).__init__).parameters
+    assert parameters["qk_scale"].default is None and parameters["inter"].default is None
+    code = compile_ok(VOLO)
+    assert "qk_scale: float | None = None, inter: int | None = None" in code
+    assert "scale = qk_scale if qk_scale is not None else head_dim**-0.5" in code
+    assert "if inter is not None:\n            self.extra = nn.Linear(inter, inter)" in code
+
+
+def test_none_picks_the_default_value_and_a_number_replaces_it():
+    x = rand(2, 3, 64)
+    module = build(VOLO)
+    assert module.fc.out_features == 32 and not hasattr(module, "extra")
+    torch.testing.assert_close(module(x), module.fc(x) * 16 ** -0.5)
+    module = build(VOLO, qk_scale=0.5, inter=8)
+    torch.testing.assert_close(module(x), module.extra(module.fc(x)) * 0.5)
+    assert agree(VOLO, {}, {"x": (2, 3, 64)}) == "agree"
+    assert agree(VOLO, {"qk_scale": 0.5, "inter": 8}, {"x": (2, 3, 64)}) == "agree"
+
+
+def test_exponents_whole_and_half_whole():
+    source = ("block B(d: int = 16):\n    input x: [b, d]\n"
+              "    return x * d ** -0.5 + x * d ** -1 + x * d ** 1.5 + x * 2 ** -2\n")
+    module = build(source, d=16)
+    x = rand(2, 16)
+    torch.testing.assert_close(module(x), x * 0.25 + x / 16 + x * 64 + x * 0.25)
+    assert first_error(source.replace("** 1.5", "** 0.25"))[:2] == ("E0119", 3)
+
+
+def test_misused_numbers_are_located_errors():
+    head = "block B(c: int = 4, o: int | None = None):\n    input x: [b, c]\n"
+    code, line, column, message = first_error(head + "    layer fc = linear(c, o)\n    return fc(x)\n")
+    assert (code, line, column) == ("E0106", 3, 26) and "may be None here" in message
+    assert first_error(head + "    let m = c if c is None else 1\n    return x\n")[:3] == ("E0113", 3, 18)
+    code, line, column, message = first_error(head + "    layer fc = linear(c, c if c > 2 else 2)\n    return fc(x)\n")
+    assert (code, line, column) == ("E0113", 3, 26) and "let" in message
+    assert first_error(head + "    return int(x)\n")[:3] == ("E0113", 3, 12)
+    assert first_error(head + "    let m = log(c - c)\n    return x\n")[:2] == ("E0119", 3)
+    code, line, column, message = first_error("block B(g: float = 2.0):\n    input x: [b, 4]\n"
+                                              "    layer fc = linear(4, 4 * g)\n    return fc(x)\n")
+    assert code == "E0113" and "`g` is a float argument" in message
+    assert first_error("block B(flag: bool | None = None):\n    input x: [b, 4]\n    return x\n")[:2] == \
+        ("E0111", 1)
