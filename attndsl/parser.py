@@ -288,6 +288,24 @@ class _ToAst(Transformer):
         return ast.Layer(self._span(meta), str(name), value)
 
     @v_args(meta=True)
+    def layer_block(self, meta, children):
+        name, kind, *items = children
+        return ast.LayerBlock(self._span(meta), str(name), str(kind), self._tok(kind), items)
+
+    @v_args(meta=True)
+    def named_child(self, meta, children):
+        name, value = children
+        return ast.NamedChild(self._span(meta), name, value)
+
+    def child_name(self, children):
+        return [str(c) if isinstance(c, Token) else c for c in children if c is not None]
+
+    @v_args(meta=True)
+    def child_loop(self, meta, children):
+        var, iterable, *body = children
+        return ast.ChildLoop(self._span(meta), str(var), self._tok(var), iterable, body)
+
+    @v_args(meta=True)
     def buffer_stmt(self, meta, children):
         name, value = children
         return ast.Buffer(self._span(meta), str(name), value)

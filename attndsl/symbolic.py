@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import reduce
+from functools import lru_cache, reduce
 from typing import Callable, Iterable, Union
 
 Scalar = Union[int, Fraction]
@@ -30,11 +30,16 @@ class Atom:
     args: tuple["Expr", ...]
 
     def sort_key(self) -> str:
-        return f"{self.op}({','.join(str(a) for a in self.args)})"
+        return _atom_key(self)
 
 
 Factor = Union[str, Atom]
 Monomial = tuple[tuple[Factor, int], ...]  # sorted (factor, exponent != 0) pairs
+
+
+@lru_cache(maxsize=65536)
+def _atom_key(atom: "Atom") -> str:
+    return f"{atom.op}({','.join(str(a) for a in atom.args)})"
 
 
 def _factor_key(factor: Factor) -> tuple[int, str]:
@@ -55,9 +60,10 @@ def _mono_pow(a: Monomial, n: int) -> Monomial:
 class Expr:
     """An immutable, hashable canonical polynomial (with Laurent monomials and atoms)."""
 
-    __slots__ = ("terms", "_hash")
+    __slots__ = ("terms", "_hash", "_text")
 
     def __init__(self, terms: dict[Monomial, Fraction]):
+        self._text = None  # its rendering, made once: sorting canonical forms asks for it often
         self.terms = {m: c for m, c in terms.items() if c != 0}
         self._hash = hash(frozenset(self.terms.items()))
 
@@ -158,7 +164,9 @@ class Expr:
 
     # ------------------------------------------------------------------ rendering
     def __str__(self) -> str:
-        return render(self, str, style="math")
+        if self._text is None:
+            self._text = render(self, str, style="math")
+        return self._text
 
     def __repr__(self) -> str:
         return f"Expr({self})"

@@ -167,6 +167,35 @@ class Layer(Stmt):
 
 
 @dataclass
+class NamedChild(Node):
+    """`fc{i} = linear(c, c)` in a sequential written child by child: the name's parts are
+    text and, in braces, expressions of the loop variables."""
+
+    name: list  # str | Node
+    value: Node
+
+
+@dataclass
+class ChildLoop(Node):
+    """`for i in range(1, n):` around children of a sequential."""
+
+    var: str
+    var_span: Span
+    iterable: Node
+    body: list  # NamedChild | ChildLoop
+
+
+@dataclass
+class LayerBlock(Stmt):
+    """`layer ca = sequential:` followed by its children, one per line."""
+
+    name: str
+    kind: str
+    kind_span: Span
+    children: list  # NamedChild | ChildLoop
+
+
+@dataclass
 class Buffer(Stmt):
     """`buffer mask = tril(ones([n, n])) == 0`: a constant tensor built once, in __init__."""
 

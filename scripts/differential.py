@@ -69,7 +69,13 @@ def run_spec(seed: int):
     """(counts, findings): findings are (category, seed, source, case, message)."""
     counts, findings = Counter(), []
     ch = RandomChooser(random.Random(seed))
-    spec = generate(ch)
+    try:
+        spec = generate(ch)
+    except Exception as error:  # noqa: BLE001 - the generator's own bug: reported, not fatal
+        counts["crashes"] += 1
+        findings.append((("CRASH", "generator", type(error).__name__, ""), seed, "", None,
+                         "".join(traceback.format_exception(error))))
+        return counts, findings
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(CASE_TIMEOUT)
     try:

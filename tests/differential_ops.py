@@ -93,7 +93,7 @@ class CatalogueOps:
         widths, shape = [], list(x.shape)
         for index in range(axes):
             axis = rank - 1 - index
-            limit = max(0, shape[axis] - 1) if mode == "reflect" else shape[axis] if mode == "circular" else 2
+            limit = max(0, shape[axis] - 1 if mode == "reflect" else shape[axis] if mode == "circular" else 2)
             before, after = ch.int(0, min(2, limit)), ch.int(0, min(2, limit))
             if self.bad():
                 before = shape[axis] + 1
@@ -166,5 +166,93 @@ class CatalogueOps:
         size = f"s=[{self.size_text(h, False)}, {self.size_text(w, False)}]"
         return self.assign(f"irfft2({spectrum}, {size}{norm})", x.shape)
 
-    CATALOGUE_OPS = ["op_activation", "op_norms", "op_flatten", "op_squeeze", "op_expand", "op_pad", "op_roll",
+    # ------------------------------------------------------------------ masks, constants, indexing
+    def mask_text(self, x) -> str:
+        ch = self.ch
+        same = [t for t in self.env if t.shape == x.shape and t is not x]
+        options = [f"{x.name} > 0", f"{x.name} <= {ch.choice(['0.5', '-1'] + list(self.int_args))}",
+                   f"not ({x.name} == 0)", f"{x.name} != {x.name}"]
+        if same:
+            options += [f"({x.name} > 0) and ({same[-1].name} < 0)", f"({x.name} >= {same[-1].name}) or ({x.name} < 0)"]
+        options += [m for m, like in self.masks if like.shape == x.shape]
+        return ch.choice(options)
+
+    def op_mask(self):
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        mask = self.mask_text(x)
+        if ch.chance(0.5):
+            return self.assign(f"masked_fill({x.name}, {mask}, {ch.choice(['-inf', '0', '2.5'])})", x.shape)
+        other = ch.choice(["0", "-1", f"-{x.name}", f"sigmoid({x.name})"])
+        return self.assign(f"where({mask}, {x.name}, {other})" if ch.chance(0.7) else f"where({mask}, {other}, "
+                           f"{x.name})", x.shape)
+
+    def op_triangle(self):
+        x = self.pick(min_rank=2)
+        if x is None:
+            return None
+        fn, diagonal = self.ch.choice(["tril", "triu"]), self.ch.int(-2, 2)
+        return self.assign(f"{fn}({x.name}, {diagonal})", x.shape)
+
+    def op_constant(self):
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        last = x.shape[-1]
+        form = ch.choice(["arange", "eye", "ones", "zeros"])
+        if form == "arange":
+            return self.assign(f"{x.name} + arange({self.size_text(last)}, like={x.name})", x.shape)
+        if form == "eye" and len(x.shape) >= 2:
+            return self.assign(f"{x.name} @ eye({self.size_text(last)}, like={x.name})", x.shape)
+        sizes = ", ".join(self.size_text(d) if ch.chance(0.5) else str(d) for d in x.shape[-2:])
+        return self.assign(f"{x.name} * {form}([{sizes}], like={x.name}) + {x.name}", x.shape)
+
+    def op_split(self):
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        rank = len(x.shape)
+        axis = ch.int(0, rank - 1)
+        size = x.shape[axis]
+        first = ch.int(0, size) if not self.bad() else size + 1
+        parts = [self.fresh(), self.fresh()]
+        self.emit(f"{parts[0]}, {parts[1]} = split({x.name}, [{self.size_text(first)}, {size - first}], "
+                  f"dim={axis - rank if ch.chance(0.5) else axis})")
+        for name, piece in zip(parts, (first, size - first)):
+            self.env.append(type(x)(name, x.shape[:axis] + (piece,) + x.shape[axis + 1:]))
+        return self.env[-1]
+
+    def op_subscript(self):
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        items, shape = [], []
+        for size in x.shape:
+            kind = ch.choice([":", ":", "slice", "index", "none"])
+            if kind == "slice":
+                start = ch.int(0, size)
+                stop = ch.int(start, size)
+                step = ch.choice([1, 1, 2])
+                items.append(f"{start}:{self.size_text(stop)}" + (f":{step}" if step != 1 else ""))
+                shape.append(-(-(stop - start) // step))
+            elif kind == "index" and size:
+                index = ch.int(-size, size - 1)
+                items.append(str(index))
+            elif kind == "none":
+                items += ["None", ":"]
+                shape += [1, size]
+            else:
+                items.append(":")
+                shape.append(size)
+        if ch.chance(0.2):
+            items[-1] = "..."
+            shape[-1:] = [x.shape[-1]]
+        return self.assign(f"{x.name}[{', '.join(items)}]", shape)
+
+    CATALOGUE_OPS = ["op_mask", "op_mask", "op_triangle", "op_constant", "op_split", "op_subscript", "op_activation", "op_norms", "op_flatten", "op_squeeze", "op_expand", "op_pad", "op_roll",
                      "op_windows", "op_interpolate", "op_spectrum"]

@@ -29,10 +29,15 @@ def load_source(code: str, name: str) -> types.ModuleType:
     return module
 
 
-def build(source: str, class_name: str, *, optimize: bool, path: str = "spec.attn", runtime_checks: bool = True) -> type:
+def compiled(source: str, *, optimize: bool, path: str = "spec.attn", runtime_checks: bool = True) -> str:
     result = attndsl.compile_source(source, path, optimize=optimize, runtime_checks=runtime_checks)
     assert result.ok, [d.message for d in result.diagnostics]
-    return getattr(load_source(result.code, f"{class_name}_{'opt' if optimize else 'plain'}"), class_name)
+    return result.code
+
+
+def build(source: str, class_name: str, *, optimize: bool, path: str = "spec.attn", runtime_checks: bool = True) -> type:
+    code = compiled(source, optimize=optimize, path=path, runtime_checks=runtime_checks)
+    return getattr(load_source(code, f"{class_name}_{'opt' if optimize else 'plain'}"), class_name)
 
 
 def pair(plain_cls: type, fast_cls: type, kwargs: dict, seed: int) -> tuple[nn.Module, nn.Module]:

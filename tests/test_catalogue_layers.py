@@ -86,6 +86,10 @@ CASES = {
                         "return pool(x)", (2, 2, 5, 7),
                         lambda m, x: _windows(F.pad(x, (0, 1, 0, 0), value=float("-inf")), (2, 2), (3, 3)).amax(
                             (-2, -1)), "nn.MaxPool2d(2, stride=3, ceil_mode=True)"),
+    "max_pool3d_tuple": ("", "input x: [b, c, t, h, w]\nlayer pool = max_pool3d((1, 2, 2), stride=(1, 1, 2))\n"
+                         "return pool(x)", (2, 2, 3, 4, 5),
+                         lambda m, x: _windows(x, (1, 2, 2), (1, 1, 2)).amax((-3, -2, -1)),
+                         "nn.MaxPool3d((1, 2, 2), stride=(1, 1, 2))"),
     "avg_pool1d": ("", "input x: [b, c, n]\nlayer pool = avg_pool1d(2)\nreturn pool(x)", (2, 3, 7),
                    lambda m, x: _windows(x, (2,), (2,)).mean(-1), "nn.AvgPool1d(2)"),
     "avg_pool3d": ("", "input x: [b, c, t, h, w]\nlayer pool = avg_pool3d(2, divisor_override=2)\n"

@@ -75,6 +75,11 @@ CASES = {
                   lambda m, x: x.flatten()[[5, 0, 1, 2, 3, 4]].reshape(2, 3), "return x.roll(1)"),
     "unfold": ("input x: [b, c, h, w]\nreturn unfold(x, [2, 3], padding=1, stride=2)", {}, {"x": (2, 3, 5, 6)},
                lambda m, x: _im2col(x, (2, 3), 1, 2), "F.unfold(x, kernel_size=(2, 3), padding=1, stride=2)"),
+    "unfold_tuples": ("input x: [b, c, h, w]\nreturn unfold(x, (2, 3), padding=(1, 1), stride=(2, 1))", {},
+                      {"x": (2, 2, 4, 5)}, lambda m, x: _im2col_strided(x, (2, 3), 1, (2, 1)),
+                      "F.unfold(x, kernel_size=(2, 3), padding=(1, 1), stride=(2, 1))"),
+    "pad_tuple": ("input x: [b, c, n]\nreturn pad(x, (1, 0), mode=\"replicate\")", {}, {"x": (2, 3, 4)},
+                  lambda m, x: x[..., [0, 0, 1, 2, 3]], 'return F.pad(x, (1, 0), mode="replicate")'),
     "unfold_dilated": ("input x: [b, c, h, w]\nreturn unfold(x, 2, dilation=2)", {}, {"x": (2, 2, 5, 5)},
                        lambda m, x: _im2col(x, (2, 2), 0, 1, dilation=2), "F.unfold(x, kernel_size=2, dilation=2)"),
     "fold": ("input x: [b, c, h, w]\nreturn fold(unfold(x, 3, padding=1), [h, w], 3, padding=1)", {},
@@ -123,6 +128,13 @@ def _im2col(x, kernel, padding, stride, dilation=1):
             patch = xp[:, :, i:i + span[0]:dilation, j:j + span[1]:dilation]
             windows.append(patch.reshape(x.shape[0], -1))
     return torch.stack(windows, dim=-1)
+
+
+def _im2col_strided(x, kernel, padding, stride):
+    """_im2col with a stride per dim: every window of the padded map, rows then columns."""
+    xp = F.pad(x, (padding,) * 4)
+    windows = xp.unfold(2, kernel[0], stride[0]).unfold(3, kernel[1], stride[1])  # b c i j ki kj
+    return windows.permute(0, 1, 4, 5, 2, 3).reshape(x.shape[0], -1, windows.shape[2] * windows.shape[3])
 
 
 def _coverage(h, w, k, p):
@@ -238,7 +250,8 @@ MISUSES = {
     "rfft2_one_axis": ("input x: [b, h, w]\nreturn rfft2(x, dim=1)", "E0112", 3, 12),
     "rfft2_same_axis": ("input x: [b, h, w]\nreturn rfft2(x, dim=[1, -2])", "E0204", 3, 12),
     "gelu_approximate": ("input x: [b, n]\nreturn gelu(x, approximate=\"tan\")", "E0112", 3, 32),
-    "log_of_a_number": ("(channels: int = 4)\ninput x: [b, channels]\nreturn x * log(channels)", "E0113", 3, 20),
+    "sigmoid_of_a_number": ("(channels: int = 4)\ninput x: [b, channels]\nreturn x * sigmoid(channels)", "E0113", 3,
+                            24),
     "operator_by_name": ("input x: [b, n]\nreturn add(x, x)", "E0102", 3, 12),
     "internal_op": ("input x: [b, n, d]\nreturn scaled_dot_product_attention(x, x, x)", "E0102", 3, 12),
 }
@@ -252,12 +265,13 @@ def test_misuse_is_a_located_diagnostic(name):
 
 def test_messages_speak_the_users_terms():
     """Seen while porting: `pad` suggested `add`, an unknown function suggested a tensor,
-    and log() of a number named the op's internal parameter."""
+    and an op on a number named the op's internal parameter (`x` of log(); log of a number is
+    now computed when the module is built, sigmoid is not)."""
     assert "did you mean `pad`" in _help("input x: [b, n]\ny = padd(x, [1, 1])\nreturn y")
     suggestion = _help("input x: [b, n]\nscores = x * 2\nreturn scorez(x)")
     assert "scores" not in (suggestion or "")
-    _, _, _, message = first_error(_spec("(channels: int = 4)\ninput x: [b, channels]\nreturn x * log(channels)"))
-    assert message == "log() takes a tensor, and this is a number"
+    _, _, _, message = first_error(_spec("(channels: int = 4)\ninput x: [b, channels]\nreturn x * sigmoid(channels)"))
+    assert message == "sigmoid() takes a tensor, and this is a number"
     assert "`x`" not in message
     _, _, _, message = first_error(_spec("input x: [b, n]\nreturn add(x, x)"))
     assert "x + y" in message

@@ -789,3 +789,19 @@ block B(flag: bool = true):
     cls = build(source)
     torch.testing.assert_close(cls(flag=True)(q, k, v), (q @ k) @ (v * 2))
     torch.testing.assert_close(cls(flag=False)(q, k, v), v)
+
+
+# cse_merges_stateful_calls, dce_drops_stateful_calls
+@pytest.mark.parametrize("body, calls", [
+    ("    return bn(x) + bn(x)\n", 2),
+    ("    unused = bn(x)\n    return x * 2\n", 1),
+])
+def test_a_batch_norm_call_updates_its_statistics_once_per_call(body, calls):
+    module = build("block B(c: int = 3):\n    input x: [b, c]\n    layer bn = batch_norm1d(c)\n" + body)().train()
+    reference = torch.nn.BatchNorm1d(3).train()
+    x = torch.rand(4, 3)
+    module(x)
+    for _ in range(calls):
+        reference(x)
+    torch.testing.assert_close(module.bn.running_mean, reference.running_mean)
+    torch.testing.assert_close(module.bn.running_var, reference.running_var)

@@ -168,3 +168,27 @@ def test_the_comparison_can_fail(monkeypatch):
     monkeypatch.setitem(interpret.TENSOR_OPS, "sigmoid", lambda call, x: torch.tanh(x))
     with pytest.raises(Disagreement, match="values differ"):
         run_case(compiled, case)
+
+
+def test_inputs_are_checked_for_their_element_type():
+    source = "block B():\n    input x: [b, n]\n    input m: bool[b, n]\n    return masked_fill(x, m, 0)\n"
+    module = interpret.build(source)
+    module(torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="boolean"):
+        module(torch.zeros(2, 3), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="floating-point"):
+        module(torch.zeros(2, 3, dtype=torch.bool), torch.zeros(2, 3, dtype=torch.bool))
+
+
+def test_layers_take_the_inputs_the_language_says_not_what_torch_lets_through():
+    """torch runs a conv on an unbatched (rank-3) map, an InstanceNorm2d without affine
+    weights on any number of channels, and most layers on an empty input."""
+    conv = interpret.build("block B():\n    input x: [b, c, h, w]\n    layer conv = conv2d(3, 2, 1)\n"
+                           "    return conv(x)\n")
+    with pytest.raises(ValueError, match="in_channels"):
+        conv(torch.zeros(2, 4, 0, 5))
+    norm = interpret.build("block B():\n    input x: [b, c, h, w]\n    layer norm = instance_norm2d(3)\n"
+                           "    return norm(x)\n")
+    with pytest.raises(ValueError, match="num_features"):
+        norm(torch.zeros(2, 4, 5, 5))
+    norm(torch.zeros(2, 3, 5, 5))

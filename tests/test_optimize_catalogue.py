@@ -11,7 +11,7 @@ import pytest
 import attndsl
 
 from .mechanisms import CASES, SPECS_DIR
-from .optimizing import assert_same_function, build, pair
+from .optimizing import assert_same_function, compiled, load_source, pair
 
 _BUILT: dict = {}
 
@@ -22,10 +22,9 @@ def _built(stem: str, class_name: str):
     if key not in _BUILT:
         source = (SPECS_DIR / f"{stem}.attn").read_text(encoding="utf-8")
         path = f"specs/{stem}.attn"
-        differs = attndsl.compile_source(source, path).code != attndsl.compile_source(source, path,
-                                                                                      optimize=False).code
-        _BUILT[key] = (build(source, class_name, optimize=False, path=path),
-                       build(source, class_name, optimize=True, path=path), differs)
+        plain, fast = (compiled(source, optimize=flag, path=path) for flag in (False, True))
+        _BUILT[key] = (getattr(load_source(plain, f"{stem}_plain"), class_name),
+                       getattr(load_source(fast, f"{stem}_opt"), class_name), plain != fast)
     return _BUILT[key]
 
 

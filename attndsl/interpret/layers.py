@@ -72,7 +72,11 @@ def _contract(kind: str, definition, arguments: dict):
             raise Refusal(f"{kind} takes inputs of rank {definition.min_rank}..{definition.max_rank or ''}, got {rank}")
         if kind in _FEATURES:
             axis, name = _FEATURES[kind]
-            if x.shape[axis] != arguments[name]:
+            if isinstance(arguments[name], (list, tuple)):  # layer_norm over several trailing dims
+                if list(x.shape[x.dim() - len(arguments[name]):]) != list(arguments[name]):
+                    raise Refusal(f"{kind}: the input's trailing sizes {tuple(x.shape)} are not {name} = "
+                                  f"{arguments[name]}")
+            elif x.shape[axis] != arguments[name]:
                 raise Refusal(f"{kind}: the input has size {x.shape[axis]} in dimension {axis}, not {name} = "
                               f"{arguments[name]}")
 

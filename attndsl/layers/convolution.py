@@ -83,7 +83,7 @@ layer("conv1d", "Conv1d", _CONV, _conv(1), min_rank=3, max_rank=3, check=_check_
       example="(c: int = 8)\ninput x: [b, c, n]\nlayer conv = conv1d(c, c, 3, padding=1, groups=c)\nconv(x)")
 layer("conv2d", "Conv2d", _CONV, _conv(2), min_rank=4, max_rank=4, check=_check_conv(2),
       doc="2-d convolution over [b, c, h, w]", shape_doc=_CONV_SHAPE,
-      example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer conv = conv2d(c, 2 * c, [1, 3], padding=[0, 1], "
+      example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer conv = conv2d(c, 2 * c, (1, 3), padding=(0, 1), "
       "padding_mode=\"reflect\")\nconv(x)")
 layer("conv3d", "Conv3d", _CONV, _conv(3), min_rank=5, max_rank=5, check=_check_conv(3),
       doc="3-d convolution over [b, c, t, h, w] (NonLocalBlockND with dimension=3)", shape_doc=_CONV_SHAPE,

@@ -97,7 +97,7 @@ layer("instance_norm2d", "InstanceNorm2d",
       example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer norm = instance_norm2d(c)\nnorm(x)")
 layer("layer_norm", "LayerNorm", "normalized_shape: size, eps: float = 1e-05, elementwise_affine: bool = true, "
       "bias: bool = true", _layer_norm, check=_check_layer_norm,
-      doc="layer norm over the last dimension, or the last several (`normalized_shape=[h, w]`)",
+      doc="layer norm over the last dimension, or the last several (`normalized_shape=(h, w)`)",
       shape_doc="the shape of the input, whose trailing dimensions are normalized_shape",
       example="(d: int = 16)\ninput x: [b, n, d]\nlayer ln = layer_norm(d)\nln(x)")
 layer("group_norm", "GroupNorm", "num_groups: int, num_channels: int, eps: float = 1e-05, affine: bool = true",

@@ -192,7 +192,7 @@ class CallLowering:
             items = list(value) if isinstance(value, (list, tuple)) else [value]
             if not items or not all(isinstance(v, Expr) for v in items):
                 raise self.error("E0113", f"`{param.name}` of {definition.name}() must be an integer expression "
-                                 "or a list of them", arg_node.span)
+                                 "or a tuple of them", arg_node.span)
             for item in items:
                 self._require_whole(arg_node, item, f"`{param.name}` of {definition.name}()")
             attrs[param.name] = tuple(items) if isinstance(value, (list, tuple)) else value

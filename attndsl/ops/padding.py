@@ -17,8 +17,8 @@ ZERO = Expr.const(0)
 def pad_shape(ctx, node, shapes, attrs) -> Shape:
     shape, mode = list(shapes[0]), attrs["mode"]
     if not isinstance(attrs["pad"], tuple):
-        ctx.error("E0112", "pad() takes a list of widths: [left, right] for the last axis, then the one before...",
-                  help="e.g. pad(x, [1, 1, 2, 2]) pads the last axis by 1 and the one before by 2")
+        ctx.error("E0112", "pad() takes a tuple of widths: (left, right) for the last axis, then the one before...",
+                  help="e.g. pad(x, (1, 1, 2, 2)) pads the last axis by 1 and the one before by 2")
     widths = as_exprs(attrs["pad"])
     if len(widths) % 2:
         ctx.error("E0112", f"pad() takes widths in pairs (before, after), got {len(widths)}")
@@ -88,9 +88,9 @@ op("pad", 'x: tensor, pad: ints, mode: choice[constant|reflect|replicate|circula
    shape_doc="each padded axis grows by its two widths. Constant mode takes negative widths (crops); the "
    "other modes pad 1-3 trailing axes of a tensor with 1 or 2 more, widths >= 0, below the axis size for reflect, "
    "at most it for circular",
-   example='input x: [b, c, h, w]\npad(x, [1, 1, 2, 2], mode="reflect")', imports=FUNCTIONAL)
+   example='input x: [b, c, h, w]\npad(x, (1, 1, 2, 2), mode="reflect")', imports=FUNCTIONAL)
 op("roll", "x: tensor[any], shifts: ints, dims: axes = None", roll_shape,
    CallRender("roll", receiver=True, positional=("shifts",)), result="same",
    doc="shift values along axes, those pushed off one end coming back at the other (torch.roll)",
    shape_doc="the shape of `x`; one shift per axis in `dims` (without `dims`, one shift of the flattened tensor)",
-   example="input x: [b, h, w, c]\nroll(x, [1, -1], dims=[1, 2])")
+   example="input x: [b, h, w, c]\nroll(x, (1, -1), dims=(1, 2))")

@@ -56,7 +56,7 @@ _REDUCTIONS = {"sum": ("sum", "sum"), "mean": ("mean", "mean"), "max": ("amax", 
 for _name, (_method, _doc) in _REDUCTIONS.items():
     op(_name, "x: tensor, dim: axes = None, keepdim: bool = false", reduce_shape, render_reduce(_method),
        doc=f"{_doc} over `dim`", shape_doc=_REDUCED,
-       example=f"input x: [b, c, h, w]\n{_name}(x, dim=[2, 3], keepdim=true)")
+       example=f"input x: [b, c, h, w]\n{_name}(x, dim=(2, 3), keepdim=true)")
 OPS["std"].params.append(ParamSpec("unbiased", "bool", True, required=False))
 OPS["std"].doc = "standard deviation over `dim`; unbiased (n - 1) unless `unbiased=false`"
 OPS["var"].doc = "variance over `dim`, unbiased (n - 1)"

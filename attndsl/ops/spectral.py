@@ -21,7 +21,7 @@ def _fft_axes(ctx, node, attrs, rank: int) -> tuple[int, int]:
     dims = attrs["dim"]
     values = dims if isinstance(dims, tuple) else (dims,)
     if len(values) != 2:
-        ctx.error("E0112", f"a 2-d FFT takes two axes, got {len(values)}", help="e.g. dim=[1, 2]")
+        ctx.error("E0112", f"a 2-d FFT takes two axes, got {len(values)}", help="e.g. dim=(1, 2)")
     axes = tuple(normalize_axis(ctx, node, value, rank) for value in values)
     if axes[0] == axes[1]:
         ctx.error("E0204", f"dim names axis {axes[0]} twice", help="name two different axes")
@@ -51,7 +51,7 @@ def irfft2_shape(ctx, node, shapes, attrs) -> Shape:
         return tuple(shape)
     # Without `s`, torch assumes an even signal: 2 * (n - 1) points, at least 1.
     ctx.expect_at_least(shape[last], 2, f"irfft2() without `s` needs at least 2 frequencies on axis {last}",
-                        help="give the signal's size: s=[h, w]")
+                        help="give the signal's size: s=(h, w)")
     shape[last] = TWO * (shape[last] - 1)
     return tuple(shape)
 
@@ -81,16 +81,16 @@ family("Spectra (complex)")
 op("rfft2", f"x: tensor, dim: axes = (-2, -1), {_NORM}", rfft2_shape, CallRender("torch.fft.rfft2"),
    result="complex", doc="2-d FFT of a real tensor over the axes `dim` (a complex spectrum)",
    shape_doc="`x` with the last axis of `dim` reduced to n // 2 + 1 frequencies; both axes non-empty",
-   example='input x: [b, h, w, c]\nrfft2(x, dim=[1, 2], norm="ortho")')
+   example='input x: [b, h, w, c]\nrfft2(x, dim=(1, 2), norm="ortho")')
 op("irfft2", f"x: tensor[complex], s: ints = None, dim: axes = (-2, -1), {_NORM}", irfft2_shape,
    CallRender("torch.fft.irfft2"), result="float",
    doc="inverse of rfft2: a real tensor from a spectrum; `s` gives the signal's size on the two axes",
    shape_doc="`x` with the axes of `dim` of sizes `s`; without `s`, the last becomes 2 * (n - 1)",
-   example='input x: [b, h, w, c]\nirfft2(rfft2(x, dim=[1, 2]), s=[h, w], dim=[1, 2])')
+   example='input x: [b, h, w, c]\nirfft2(rfft2(x, dim=(1, 2)), s=(h, w), dim=(1, 2))')
 op("view_as_complex", "x: tensor", view_as_complex_shape, render_view_as_complex, result="complex",
    doc="read a real tensor whose last axis holds (real, imaginary) pairs as complex (GFNet's weight)",
    shape_doc="[..., 2] is [...]", example="(h: int = 14, w: int = 8, d: int = 16)\ninput x: [b, h, w, d]\n"
-   "param filt: [h, w // 2 + 1, d, 2] = randn\nrfft2(x, dim=[1, 2]) * view_as_complex(filt)")
+   "param filt: [h, w // 2 + 1, d, 2] = randn\nrfft2(x, dim=(1, 2)) * view_as_complex(filt)")
 op("view_as_real", "x: tensor[complex]", view_as_real_shape, "torch.view_as_real({x})", result="float",
    doc="a complex tensor as (real, imaginary) pairs on a new last axis", shape_doc="[...] is [..., 2]",
    example="input x: [b, h, w]\nview_as_real(rfft2(x))")

@@ -122,14 +122,14 @@ op("squeeze", "x: tensor[any], dim: axes = None", squeeze_shape, CallRender("squ
    positional=("dim",)), result="same", doc="remove axes of size 1",
    shape_doc="`x` without the axes in `dim`, whose sizes must be 1 (checked at run time when symbolic); "
    "without `dim`, every axis of size 1 (all sizes must then be known numbers)",
-   example="input x: [b, c, 1, 1]\nsqueeze(x, dim=[2, 3])")
+   example="input x: [b, c, 1, 1]\nsqueeze(x, dim=(2, 3))")
 op("unsqueeze", "x: tensor[any], dim: axis", unsqueeze_shape, "{x:recv}.unsqueeze({dim})", result="same",
    doc="insert an axis of size 1", shape_doc="`x` with a new axis of size 1 at `dim` (-rank-1 <= dim <= rank)",
    example="input x: [b, n, d]\nunsqueeze(x, 1)")
 op("expand", "x: tensor[any], sizes: ints", expand_shape, render_expand, result="same",
    doc="repeat axes of size 1 without copying (`-1` keeps an axis); new axes go in front",
    shape_doc="`sizes`, each existing axis of `x` being 1 or already of that size",
-   example="input x: [b, c, 1, 1]\ninput y: [b, c, h, w]\nexpand(x, [-1, -1, h, w])")
+   example="input x: [b, c, 1, 1]\ninput y: [b, c, h, w]\nexpand(x, (-1, -1, h, w))")
 op("expand_as", "x: tensor[any], other: tensor[any]", expand_as_shape, "{x:recv}.expand_as({other})",
    result="first", doc="expand to the shape of `other` (as in SE's `y.expand_as(x)`)",
    shape_doc="the shape of `other`; each axis of `x` (aligned from the right) is 1 or equal to it",

@@ -101,4 +101,4 @@ op("fold", f"x: tensor, output_size: ints, {_WINDOW_ARGS}", fold_shape,
    doc="sum sliding windows back into a map (F.fold, col2im): the inverse layout of unfold, overlaps added",
    shape_doc="[b, c*kh*kw, L] is [b, c, *output_size]; dim 1 divisible by kh*kw, L the number of windows "
    "that fit in output_size",
-   example="input x: [b, c, h, w]\nfold(unfold(x, 3, padding=1), [h, w], 3, padding=1)", imports=FUNCTIONAL)
+   example="input x: [b, c, h, w]\nfold(unfold(x, 3, padding=1), (h, w), 3, padding=1)", imports=FUNCTIONAL)

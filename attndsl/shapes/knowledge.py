@@ -37,12 +37,15 @@ class Knowledge:
         self.ir = ir
         self.facts: list[Fact] = []
         self._views: dict = {}
+        # Normal forms by the facts they were computed under, shared by the copies each world
+        # walks with: most facts are the same in every world.
+        self._normals: dict = {}
         self.dims = set(ir.dim_origin) | set(ir.optional_dims)
         self.int_args = {a.name for a in ir.args if a.type == "int"}
 
     def copy(self) -> "Knowledge":
         other = Knowledge.__new__(Knowledge)
-        other.ir, other.facts, other._views = self.ir, list(self.facts), {}
+        other.ir, other.facts, other._views, other._normals = self.ir, list(self.facts), {}, self._normals
         other.dims, other.int_args = self.dims, self.int_args
         return other
 
@@ -134,7 +137,9 @@ class Knowledge:
                 if cond.op != "not":
                     scratch.learn(cond, ())
             facts = [self.facts[i] for i in active] + scratch.facts
-            view = View(self, facts, [self.ir.lets[i] for i in lets], element)
+            signature = (frozenset(facts), lets, element)
+            view = View(self, facts, [self.ir.lets[i] for i in lets], element,
+                        self._normals.setdefault(signature, {}))
             self._views[key] = view
         return view
 
@@ -142,7 +147,7 @@ class Knowledge:
 class View:
     """The facts that hold in one context, and the questions the checker asks of them."""
 
-    def __init__(self, knowledge: Knowledge, facts: list[Fact], lets, element):
+    def __init__(self, knowledge: Knowledge, facts: list[Fact], lets, element, normals: dict | None = None):
         self.knowledge = knowledge
         self.integers = sym.Facts()
         self.rewrites: dict = {}
@@ -157,7 +162,7 @@ class View:
         self.substitutions: dict[str, Expr] = {name: v[0] for name, v in values.items() if len(v) == 1}
         for fact in facts:
             self._take(fact, element)
-        self._normal: dict = {}
+        self._normal: dict = {} if normals is None else normals
 
     def _take(self, fact: Fact, element) -> None:
         if fact.kind == "bound" and isinstance(fact.subject, Expr):
