@@ -80,6 +80,15 @@ class LayerSpec:
     sources: dict[str, Any] = field(default_factory=dict)  # argument name -> AST, rendered as written
 
 
+def display_name(name) -> str:
+    """A sequential child's name as written: `fc0`, or `fc{i}` for one named in a loop
+    (a template `(prefix, offset, suffix)`: the name of pass i is prefix + str(i + offset) + suffix)."""
+    if isinstance(name, tuple):
+        prefix, offset, suffix = name
+        return f"{prefix}{{i{offset:+d}}}{suffix}" if offset else f"{prefix}{{i}}{suffix}"
+    return name
+
+
 @dataclass
 class LayerInfo:
     name: str

@@ -55,15 +55,16 @@ class EMSA(nn.Module):
         if ratio > 1:
             if d_model < 1:
                 raise ValueError(f"EMSA: `d_model` must be at least 1, got {d_model}")
-        if h < 1:
-            raise ValueError(f"EMSA: `h` must be at least 1, got {h}")
-        if ratio > 1:
             if H < 1:
                 raise ValueError(f"EMSA: `H` must be at least 1, got {H}")
             if W < 1:
                 raise ValueError(f"EMSA: `W` must be at least 1, got {W}")
-        if d_v < 0:
-            raise ValueError(f"EMSA: `d_v` must be at least 0, got {d_v}")
+        elif h < 1:
+            raise ValueError(f"EMSA: `h` must be at least 1, got {h}")
+        if d_k * h < 0:
+            raise ValueError("EMSA: linear `fc_q`: `out_features` must be at least 0")
+        if d_v * h < 0:
+            raise ValueError("EMSA: linear `fc_v`: `out_features` must be at least 0")
         if dropout < 0 or dropout > 1:
             raise ValueError("EMSA: dropout `drop`: `p` must be between 0 and 1")
         if ratio > 1:
@@ -317,6 +318,8 @@ class EMSA(nn.Module):
                         )
         q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  emsa.attn:35
         if self.ratio > 1:
+            if self.h < 1:
+                raise ValueError(f"EMSA: `h` must be at least 1, got {self.h}")
             if nq != self.H * self.W:
                 raise ValueError(f"EMSA: the group (hh ww) must agree, but nq = {nq} and H*W = {self.H * self.W}")
             # spatial reduction: the token map shrinks by `ratio` in each direction
@@ -334,13 +337,15 @@ class EMSA(nn.Module):
             if self.apply_transform and self.h > 1:
                 att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:47
             if attention_weights is not None:
-                att = att * attention_weights  # [b, h, nq, H'*W'|nk]  emsa.attn:49
+                att = att * attention_weights  # [b, h, nq, H'*W'|nk~mw]  emsa.attn:49
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk]  emsa.attn:51
-            att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk]  emsa.attn:52
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk~mw|H'*W'|nk~m]  emsa.attn:51
+            att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk~mw|H'*W'|nk~m|H'*W'|nk~mw|H'*W'|nk]  emsa.attn:52
             if self.apply_transform and self.h > 1:
-                att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:54
-            att = self.drop(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:55
+                att = getattr(self.transform, "in")(
+                    att
+                )  # [b, h, nq, H'*W'|nk~mw|H'*W'|nk~m|H'*W'|nk~mw|H'*W'|nk]  emsa.attn:54
+            att = self.drop(att)  # [b, h, nq, H'*W'|nk~mw|H'*W'|nk~m|H'*W'|nk~mw|H'*W'|nk]  emsa.attn:55
             attended = att @ v  # [b, h, nq, d_v]  emsa.attn:56
         else:
             # emsa.attn:45-56: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call

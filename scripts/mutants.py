@@ -64,11 +64,26 @@ MUTANTS: list[Mutant] = [
     M("cse_merges_block_with_dropout", "attndsl/passes/cleanup.py",
       'return _contains(spec, "dropout") or _contains(spec, "block")',
       'return _contains(spec, "dropout")',
-      "CSE merges two calls of a sub-block that holds a dropout"),
+      "CSE merges two calls of a sub-block that holds a dropout", equivalent=True,
+      why="since 8d248fe every call of a sub-block `_has_effects` (a block may hold state), which keeps it out of "
+          "CSE on its own: the `block` clause of `_is_stochastic` is redundant. Re-expressed as "
+          "cse_merges_stateful_calls"),
     M("dce_drops_inputs", "attndsl/passes/cleanup.py",
       'dead = [n for n in ir.graph.nodes if n not in live and ir.graph.nodes[n]["op"] != "input"]',
       "dead = [n for n in ir.graph.nodes if n not in live]",
-      "dead-code elimination removes inputs no output reads"),
+      "dead-code elimination removes inputs no output reads", equivalent=True,
+      why="the signature, the input contracts and the sizes forward unpacks are all written from `ir.inputs`; an "
+          "input's graph node that nothing reads is never consulted after the checker. Re-expressed as "
+          "dce_drops_stateful_calls"),
+    M("cse_merges_stateful_calls", "attndsl/passes/cleanup.py",
+      'if attrs["op"] in _NEVER_MERGED or _is_stochastic(ir, attrs) or attrs["attrs"].get("stochastic") or \\\n'
+      "                _has_effects(ir, attrs):",
+      'if attrs["op"] in _NEVER_MERGED or _is_stochastic(ir, attrs) or attrs["attrs"].get("stochastic"):',
+      "CSE merges two calls of a batch norm (its running statistics are updated once)"),
+    M("dce_drops_stateful_calls", "attndsl/passes/cleanup.py",
+      "        if node not in live and _has_effects(ir, attrs):",
+      "        if False:",
+      "dead-code elimination drops a batch-norm call whose value is unused (its statistics stay put)"),
     M("negated_compound_unparenthesised", "attndsl/codegen/block.py",
       'return f"not {text}" if inner.op in ("arg", "const", "all_elems") else f"not ({text})"',
       'return f"not {text}"',
@@ -238,19 +253,9 @@ MUTANTS: list[Mutant] = [
       "ctx.expect_at_least(dim - width, 0, f'pad(mode=\"reflect\") needs each width on axis {axis} to be less '",
       "reflect padding accepts a width equal to the axis size"),
     M("window_off_by_one", "attndsl/ops/windows.py",
-      "    span = size + 2 * padding - dilation * (kernel - 1) - 1\n    # torch rejects an empty output: the (dilated) "
-      "window must fit in the padded input.\n    padded, window = ctx.normal(size + 2 * padding), ctx.normal(dilation * "
-      "(kernel - 1) + 1)\n    if padded.is_const and window.is_const and padded.value < window.value:\n        ctx.error(\"E0205\", "
-      "f\"the window ({window.value}) is larger than the padded input ({padded.value})\",\n                  help=\"pad the "
-      "input, or use a smaller kernel or dilation\")\n    ctx.expect_at_least(span, 0, \"the (dilated) kernel must fit in the "
-      "padded input\")\n    if not ceil_mode:",
-      "    span = size + 2 * padding - dilation * kernel - 1\n    # torch rejects an empty output: the (dilated) "
-      "window must fit in the padded input.\n    padded, window = ctx.normal(size + 2 * padding), ctx.normal(dilation * "
-      "(kernel - 1) + 1)\n    if padded.is_const and window.is_const and padded.value < window.value:\n        ctx.error(\"E0205\", "
-      "f\"the window ({window.value}) is larger than the padded input ({padded.value})\",\n                  help=\"pad the "
-      "input, or use a smaller kernel or dilation\")\n    ctx.expect_at_least(span, 0, \"the (dilated) kernel must fit in the "
-      "padded input\")\n    if not ceil_mode:",
-      "unfold's window count forgets that a kernel of k spans k - 1 steps"),
+      "    span = size + 2 * padding - dilation * (kernel - 1) - 1\n",
+      "    span = size + 2 * padding - dilation * kernel - 1\n",
+      "a window count forgets that a kernel of k spans k - 1 steps"),
     M("scale_factor_inverted", "attndsl/ops/resampling.py",
       "return sym.floordiv(dim * fraction.numerator, Expr.const(fraction.denominator), ctx.facts)",
       "return sym.floordiv(dim * fraction.denominator, Expr.const(fraction.numerator), ctx.facts)",
@@ -310,8 +315,8 @@ MUTANTS: list[Mutant] = [
       "for inner in stmt.orelse if condition.args[0] else stmt.body:",
       "an `if` on a constant takes the wrong branch"),
     M("let_divisor_unchecked", "attndsl/lower/block.py",
-      "if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If, ast.Assign, ast.Return)):",
-      "if isinstance(stmt, (ast.Require, ast.Layer, ast.Param, ast.Input, ast.If, ast.Assign, ast.Return)):",
+      "if isinstance(stmt, (ast.Let, ast.Require,",
+      "if isinstance(stmt, (ast.Require,",
       "a `let` that divides by an argument gets no check before it"),
     M("negative_default", "attndsl/lower/block.py",
       "                return -self._number(n.operand)",

@@ -15,11 +15,12 @@ from .checks import CheckEmitter
 from .forward import ForwardEmitter
 from .init import InitEmitter
 from .inits import InitCodeEmitter
+from .sequentials import SequentialEmitter
 from .signatures import SignatureEmitter
 from .options import Options
 
 
-class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter, InitCodeEmitter):
+class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter, InitCodeEmitter, SequentialEmitter):
     def __init__(self, ir: BlockIR, options: Options, blocks: dict[str, BlockIR]):
         self.ir = ir
         self.options = options

@@ -8,6 +8,7 @@ from ..ir import Cond, LayerInfo, LayerSpec
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .text import comment_text, fstring, python_string
+from .sequentials import has_loops
 from .expressions import (InternalError, _is_default, _negated, source_expr)
 
 
@@ -95,6 +96,8 @@ class InitEmitter:
             loop_var = info.loop_var if self._mentions(info.element, info.loop_var) else "_"
             element = self.layer_expr(info.element)
             return f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in {info.iterable}])"
+        if has_loops(info.spec):  # children named in a loop: add_module, one by one
+            return "\n".join(self.sequential_lines(f"self.{info.name}", info.spec))
         return f"self.{info.name} = {self.layer_expr(info.spec)}"
 
     def _mentions(self, spec: LayerSpec, var: str) -> bool:

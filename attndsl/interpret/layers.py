@@ -40,6 +40,13 @@ def argument_value(value, source, env: dict):
 
 
 def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
+    if spec.kind == "sequential" and any(child.kind == "loop" for _, child in spec.children):
+        sequential = nn.Sequential()
+        for name, module in _named_children(spec.children, env, build_block):
+            if name in sequential._modules:
+                raise Refusal(f"two children of a sequential are named {name!r}")
+            sequential.add_module(name, module)
+        return sequential
     if spec.kind == "sequential":
         children = [(name, build_layer(child, env, build_block)) for name, child in spec.children]
         if children and children[0][0] is not None:
@@ -81,6 +88,21 @@ def _contract(kind: str, definition, arguments: dict):
                               f"{arguments[name]}")
 
     return check
+
+
+def _named_children(children, env: dict, build_block: Callable, var: str | None = None):
+    """(name, module) of each child, those named in `for i in range(...)` loops once per pass."""
+    for name, child in children:
+        if child.kind == "loop":
+            start, stop = (as_python(expr_value(child.args[k], env)) for k in ("start", "stop"))
+            for index in range(start, stop):
+                yield from _named_children(child.children, {**env, child.args["var"]: index}, build_block,
+                                           child.args["var"])
+        elif isinstance(name, tuple):  # (prefix, offset, suffix): the name of this pass
+            prefix, offset, suffix = name
+            yield f"{prefix}{env[var] + offset}{suffix}", build_layer(child, env, build_block)
+        else:
+            yield name, build_layer(child, env, build_block)
 
 
 def build_declared_layer(info: LayerInfo, env: dict, build_block: Callable) -> nn.Module:

@@ -96,6 +96,7 @@ class ExpressionLowering:
         if kind == "poison":
             raise Abort()
         self._check_buffer_use(node, kind)
+        self._check_child_var(node, kind)
         if kind == "arg":
             self._check_not_none(node)
         if kind == "buffer":

@@ -31,7 +31,11 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     if ctx.is_one(a):
         return b
     na, nb = ctx.normal(a), ctx.normal(b)
-    if na == nb or (na.is_const and nb.is_const) or ctx.checker.is_opaque(na) or ctx.checker.is_opaque(nb):
+    if ctx.checker.is_opaque(na) or ctx.checker.is_opaque(nb):
+        # The display walk, past an `if` whose branches differ: the result is another
+        # branch-dependent size (so the worlds that follow see every condition at once).
+        return a if na == nb else ctx.checker.opaque_size(a, b)
+    if na == nb or (na.is_const and nb.is_const):
         ctx.expect_equal(a, b, f"broadcast dimension {axis}", operands=operands)
         return a
     # Sizes that may differ: torch takes them when equal or when either is 1, and so do we.

@@ -138,8 +138,11 @@ class BlockChecker:
             relevant = self._relevant(atoms)
             walks = []
             for world in worlds(atoms):
-                walk = Walk(ir, self.checked, base.copy(), world=world, atoms=atoms, relevant=relevant,
+                knowledge = base.copy()
+                walk = Walk(ir, self.checked, knowledge, world=world, atoms=atoms, relevant=relevant,
                             position=self.position)
+                if walks:
+                    self._reuse_first(walks[0][1], walk, atoms, relevant)
                 walk.run()
                 walks.append((world, walk))
             more = [a for _, w in walks for a in sorted(w.joined_atoms, key=repr) if a not in atoms]
@@ -160,6 +163,18 @@ class BlockChecker:
                 outputs.append(entry)
         ir.output_shapes = outputs
         ir.world_atoms = atoms
+
+    def _reuse_first(self, first: Walk, walk: Walk, atoms, relevant) -> None:
+        """Nodes no world condition reaches are the same in every world: the later worlds take
+        their shapes, and the facts their checks established, from the first one."""
+        atom_set = set(atoms)
+        for node, shape in first.shapes.items():
+            guard = self.ir.graph.nodes[node]["guard"]
+            if not relevant.get(node) and not any(literal(c)[0] in atom_set for c in guard):
+                walk.reuse[node] = (shape, first.dtypes.get(node))
+        for fact in first.knowledge.facts:
+            if not any(literal(c)[0] in atom_set for c in fact.guard):
+                walk.knowledge.add(fact.guard, fact.kind, fact.subject, fact.detail)
 
     def _merge_diagnostics(self, atoms, walks) -> None:
         """An error seen in every world is an error; one seen only in some is an error where

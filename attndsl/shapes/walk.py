@@ -14,7 +14,7 @@ from fractions import Fraction
 from .. import symbolic as sym
 from ..diagnostics import Abort, DiagnosticSink, Span
 from ..evaluate import fold, substitute_cond
-from ..ir import BlockIR, Cond, LayerSpec
+from ..ir import BlockIR, Cond, LayerSpec, display_name
 from ..layers import LAYERS
 from ..ops import OPS, ListShape
 from ..symbolic import Expr
@@ -48,6 +48,7 @@ class Walk(Requirements):
         self.context = world_context(world) if world else frozenset()
         # Sub-block calls whose output shape depends on which branch of an `if` the callee takes.
         self.callee_atoms: dict[int, list] = {}
+        self.reuse: dict[int, tuple] = {}  # node -> (shape, dtype) from the first world, where no world matters
 
     # ------------------------------------------------------------------ views
     def view_for_guard(self, guard, element=None):
@@ -116,6 +117,9 @@ class Walk(Requirements):
             attrs = self.ir.graph.nodes[node]
             if self.world is not None and contradicts(attrs["guard"], self.world):
                 continue
+            if node in self.reuse:  # the same in every world: computed (and checked) once
+                self.shapes[node], self.dtypes[node] = self.reuse[node]
+                continue
             try:
                 self.shapes[node] = self._infer(node, attrs)
             except Abort:
@@ -169,7 +173,7 @@ class Walk(Requirements):
 
     def _check_layer_arguments(self, info, spec: LayerSpec, label: str) -> None:
         for child_name, child in spec.children:
-            self._check_layer_arguments(info, child, f"{label}.{child_name}" if child_name else label)
+            self._check_layer_arguments(info, child, f"{label}.{display_name(child_name)}" if child_name else label)
         definition = LAYERS.get(spec.kind)
         if definition is not None and definition.check is not None:
             definition.check(LayerArguments(self, info, spec, label), spec.args)
@@ -246,6 +250,12 @@ class Walk(Requirements):
         self.dtypes[node] = da
         return self._join(a, b, attrs)
 
+    def opaque_size(self, a: Expr, b: Expr) -> Expr:
+        """A display-only size for what depends on the branch taken (see `_join`)."""
+        name = f"{a}~{b}"
+        self.opaque.add(name)
+        return Expr.symbol(name)
+
     def _join(self, a, b, attrs):
         if len(a) != len(b):
             self.sink.error("E0202", f"`{attrs['name']}` has rank {len(a)} on one branch and {len(b)} on the other",
@@ -286,6 +296,8 @@ class Walk(Requirements):
         return self.apply_layer(context, spec, shapes)
 
     def apply_layer(self, context: ShapeContext, spec: LayerSpec, shapes):
+        if spec.kind == "loop":  # children named in a loop (attndsl/lower/sequentials.py)
+            return self._loop_children(context, spec, shapes[0])
         if spec.kind == "sequential":
             shape = shapes[0]
             for _, child in spec.children:
@@ -309,6 +321,21 @@ class Walk(Requirements):
                         else f"rank >= {definition.min_rank}")
             context.error("E0202", f"{spec.kind} expects an input of {expected}, got {show(shape)}")
         return definition.shape(context, spec.args, shape)
+
+    def _loop_children(self, context: ShapeContext, spec: LayerSpec, shape):
+        """Every pass builds the same layers: they must give back the shape they take, so
+        that the shape after any number of passes (none included) is the one before."""
+        start, stop = spec.args["start"], spec.args["stop"]
+        after = shape
+        for _, child in spec.children:
+            after = self.apply_layer(context, child, [after])
+        what = f"the loop `for {spec.args['var']} in range({_math(start)}, {_math(stop)})`"
+        if len(after) != len(shape):
+            context.error("E0202", f"each pass of {what} turns {show(shape)} into {show(after)}",
+                          help="the layers of a loop keep the rank and sizes they are given")
+        for axis, (before_dim, after_dim) in enumerate(zip(shape, after)):
+            context.expect_equal(after_dim, before_dim, f"dimension {axis} before and after a pass of {what}")
+        return shape
 
     def _call_block(self, context: ShapeContext, spec: LayerSpec, shapes):
         callee = self.checked.get(spec.block)
@@ -435,3 +462,7 @@ def _expand(dim: Expr, derived: dict) -> Expr:
             break
         dim = sym.substitute(dim, derived)
     return dim
+
+
+def _math(expr: Expr) -> str:
+    return sym.render(expr, str, style="math")
