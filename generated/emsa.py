@@ -191,24 +191,24 @@ class EMSA(nn.Module):
                         raise ValueError("EMSA: broadcast dimension -1: n' and m must be equal or 1")
         if self.apply_transform and self.h > 1:
             if self.ratio <= 1:
-                if attention_weights is None:
-                    if attention_mask is None:
+                if attention_mask is None:
+                    if attention_weights is None:
                         if nq * nk < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
-                if attention_weights is not None:
-                    if attention_mask is None:
-                        if nq * max(mw, nk) < 2:
+                if attention_mask is not None:
+                    if attention_weights is None:
+                        if nq * max(m, nk) < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
-                elif attention_mask is not None:
-                    if nq * max(m, nk) < 2:
+                elif attention_weights is not None:
+                    if nq * max(mw, nk) < 2:
                         raise ValueError("EMSA: instance norm needs more than one position")
-                if attention_weights is not None:
-                    if attention_mask is not None:
+                if attention_mask is not None:
+                    if attention_weights is not None:
                         if nq * max(m, mw, nk) < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
             if self.ratio > 1:
-                if attention_weights is None:
-                    if attention_mask is None:
+                if attention_mask is None:
+                    if attention_weights is None:
                         if (
                             self.H * self.W
                             + self.H * self.W * ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
@@ -220,8 +220,8 @@ class EMSA(nn.Module):
                             < 2
                         ):
                             raise ValueError("EMSA: instance norm needs more than one position")
-                if attention_weights is not None:
-                    if attention_mask is None:
+                if attention_mask is not None:
+                    if attention_weights is None:
                         if (
                             self.H
                             * self.W
@@ -231,12 +231,12 @@ class EMSA(nn.Module):
                                 * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
                                 + ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
                                 + 1,
-                                mw,
+                                m,
                             )
                             < 2
                         ):
                             raise ValueError("EMSA: instance norm needs more than one position")
-                elif attention_mask is not None:
+                elif attention_weights is not None:
                     if (
                         self.H
                         * self.W
@@ -246,13 +246,13 @@ class EMSA(nn.Module):
                             * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
                             + ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
                             + 1,
-                            m,
+                            mw,
                         )
                         < 2
                     ):
                         raise ValueError("EMSA: instance norm needs more than one position")
-                if attention_weights is not None:
-                    if attention_mask is not None:
+                if attention_mask is not None:
+                    if attention_weights is not None:
                         if (
                             self.H
                             * self.W
@@ -269,46 +269,46 @@ class EMSA(nn.Module):
                         ):
                             raise ValueError("EMSA: instance norm needs more than one position")
         if self.ratio <= 1:
-            if attention_weights is not None:
-                if attention_mask is None:
-                    nk_out = max(mw, nk)
-                    if nk_out != nk:
+            if attention_mask is not None:
+                if attention_weights is None:
+                    nk_out2 = max(m, nk)
+                    if nk_out2 != nk:
                         raise ValueError(
-                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk' = {nk_out} and nk = {nk}"
+                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk''' = {nk_out2} and nk = {nk}"
                         )
-            elif attention_mask is not None:
-                nk_out2 = max(m, nk)
-                if nk_out2 != nk:
+            elif attention_weights is not None:
+                nk_out = max(mw, nk)
+                if nk_out != nk:
                     raise ValueError(
-                        f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk''' = {nk_out2} and nk = {nk}"
+                        f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk' = {nk_out} and nk = {nk}"
                     )
-            if attention_weights is not None:
-                if attention_mask is not None:
+            if attention_mask is not None:
+                if attention_weights is not None:
                     nk_out3 = max(m, nk_out)
                     if nk_out3 != nk:
                         raise ValueError(
                             f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk'' = {nk_out3} and nk = {nk}"
                         )
         if self.ratio > 1:
-            if attention_weights is not None:
-                if attention_mask is None:
+            if attention_mask is not None:
+                if attention_weights is None:
                     H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
                     W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
-                    n_out = max(H_out * W_out, mw)
-                    if n_out != H_out * W_out:
+                    n_out2 = max(H_out * W_out, m)
+                    if n_out2 != H_out * W_out:
                         raise ValueError(
-                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n' = {n_out} and H'*W' = {H_out * W_out}"
+                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n''' = {n_out2} and H'*W' = {H_out * W_out}"
                         )
-            elif attention_mask is not None:
+            elif attention_weights is not None:
                 H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
                 W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
-                n_out2 = max(H_out * W_out, m)
-                if n_out2 != H_out * W_out:
+                n_out = max(H_out * W_out, mw)
+                if n_out != H_out * W_out:
                     raise ValueError(
-                        f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n''' = {n_out2} and H'*W' = {H_out * W_out}"
+                        f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n' = {n_out} and H'*W' = {H_out * W_out}"
                     )
-            if attention_weights is not None:
-                if attention_mask is not None:
+            if attention_mask is not None:
+                if attention_weights is not None:
                     H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
                     W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
                     n_out3 = max(m, n_out)
@@ -337,15 +337,13 @@ class EMSA(nn.Module):
             if self.apply_transform and self.h > 1:
                 att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:47
             if attention_weights is not None:
-                att = att * attention_weights  # [b, h, nq, H'*W'|nk~mw]  emsa.attn:49
+                att = att * attention_weights  # [b, h, nq, H'*W'|nk]  emsa.attn:49
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk~mw|H'*W'|nk~m]  emsa.attn:51
-            att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk~mw|H'*W'|nk~m|H'*W'|nk~mw|H'*W'|nk]  emsa.attn:52
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk]  emsa.attn:51
+            att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk]  emsa.attn:52
             if self.apply_transform and self.h > 1:
-                att = getattr(self.transform, "in")(
-                    att
-                )  # [b, h, nq, H'*W'|nk~mw|H'*W'|nk~m|H'*W'|nk~mw|H'*W'|nk]  emsa.attn:54
-            att = self.drop(att)  # [b, h, nq, H'*W'|nk~mw|H'*W'|nk~m|H'*W'|nk~mw|H'*W'|nk]  emsa.attn:55
+                att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:54
+            att = self.drop(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:55
             attended = att @ v  # [b, h, nq, d_v]  emsa.attn:56
         else:
             # emsa.attn:45-56: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call

@@ -23,7 +23,7 @@ stem has a spec but its rows are still pending.
 from __future__ import annotations
 
 from .cases import REPO_ROOT, SPECS_DIR, Case, Extra, mask_weights  # noqa: F401 (re-exports)
-from .pending_cases import PENDING_CASES
+from .pending_cases import PENDING_CASES, QKV30, QKV49, X64  # noqa: F401 (shared shapes)
 from .references.aft_full import AFT_FULL
 from .references.cbam import CBAMBlock
 from .references.double_attention import DoubleAttention
@@ -35,6 +35,13 @@ from .references.se import SEAttention
 from .references.sge import SpatialGroupEnhance
 from .references.shuffle_attention import ShuffleAttention
 from .references.sk import SKAttention
+from .references.ufo_attention import UFOAttention
+from .references.mobilevitv2_attention import MobileViTv2Attention
+from .references.parnet_attention import ParNetAttention
+from .references.se_layer import SELayer
+from .references.eca import ECAAttention
+from .references.simplified_sdpa import SimplifiedScaledDotProductAttention
+from .references.residual_attention import ResidualAttention
 
 def _emsa_cases() -> list[Case]:
     cases = []
@@ -280,6 +287,51 @@ CASES: list[Case] = [
         {"input_": (2, 64, 9, 9)},
         (2, 64, 9, 9),
     ),
+    # --- residual_attention (issue 7)
+    # fmt: off
+    Case("residual_attention", "residual_attention", "ResidualAttention", ResidualAttention,
+         dict(channel=64, num_class=10, la=0.2), X64, (2, 10)),
+    Case("residual_attention-nonsquare", "residual_attention", "ResidualAttention", ResidualAttention,
+         dict(channel=32, num_class=5, la=0.5), {"x": (3, 32, 6, 5)}, (3, 5)),
+    # fmt: on
+    # --- simplified_sdpa (issue 7)
+    # fmt: off
+    Case("simplified_sdpa", "simplified_sdpa", "SimplifiedScaledDotProductAttention",
+         SimplifiedScaledDotProductAttention, dict(d_model=64, h=4), QKV49, (2, 49, 64)),
+    Case("simplified_sdpa-nk30-mask-weights", "simplified_sdpa", "SimplifiedScaledDotProductAttention",
+         SimplifiedScaledDotProductAttention, dict(d_model=64, h=4), QKV30, (2, 49, 64),
+         extras=mask_weights((2, 4, 49, 30))),
+    # fmt: on
+    # --- eca (issue 7)
+    # fmt: off
+    Case("eca", "eca", "ECAAttention", ECAAttention, dict(kernel_size=3), X64, (2, 64, 7, 7)),
+    Case("eca-k5-nonsquare", "eca", "ECAAttention", ECAAttention, dict(kernel_size=5),
+         {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    # fmt: on
+    # --- se_layer (issue 7)
+    # fmt: off
+    Case("se_layer", "se_layer", "SELayer", SELayer, dict(channel=8, reduction=2), {"x": (4, 8, 20, 20)},
+         (4, 8, 20, 20)),
+    Case("se_layer-channel-first", "se_layer", "SELayer", SELayer,
+         dict(channel=8, reduction=4, batch_first=False), {"x": (8, 3, 6, 5)}, (8, 3, 6, 5), batch_dim=1),
+    # fmt: on
+    # --- parnet_attention (issue 7)
+    # fmt: off
+    Case("parnet_attention", "parnet_attention", "ParNetAttention", ParNetAttention, dict(channel=64), X64,
+         (2, 64, 7, 7)),
+    # fmt: on
+    # --- mobilevitv2_attention (issue 7)
+    # fmt: off
+    Case("mobilevitv2_attention", "mobilevitv2_attention", "MobileViTv2Attention", MobileViTv2Attention,
+         dict(d_model=64), {"input": (2, 49, 64)}, (2, 49, 64)),
+    # fmt: on
+    # --- ufo_attention (issue 7)
+    # fmt: off
+    Case("ufo_attention", "ufo_attention", "UFOAttention", UFOAttention,
+         dict(d_model=64, d_k=16, d_v=16, h=4), QKV49, (2, 49, 64)),
+    Case("ufo_attention-nk30-dv8", "ufo_attention", "UFOAttention", UFOAttention,
+         dict(d_model=64, d_k=16, d_v=8, h=4), QKV30, (2, 49, 64)),
+    # fmt: on
 ]
 
 CASES_BY_ID: dict[str, Case] = {c.id: c for c in CASES}

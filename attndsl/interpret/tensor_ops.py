@@ -77,6 +77,10 @@ for _name, _function in (("add", operator.add), ("sub", operator.sub), ("mul", o
     tensor_op(_name)(lambda call, x, y, _function=_function: _function(x, y))
 
 
+tensor_op("maximum")(lambda call, x, y: torch.maximum(_tensor(x, "x"), _tensor(y, "y")))
+tensor_op("minimum")(lambda call, x, y: torch.minimum(_tensor(x, "x"), _tensor(y, "y")))
+
+
 @tensor_op("neg")
 def _neg(call, x):
     return -_tensor(x, "the operand of -")

@@ -71,6 +71,9 @@ class CallLowering:
             for v in values[1:]:
                 result = combine(result, v)
             return result
+        if name in ("max", "min") and len(values) == 2 and all(isinstance(v, Tensor) for v in values) \
+                and not keyword_values:
+            return self._call_op(OPS["maximum" if name == "max" else "minimum"], node, values, keyword_values)
         if name == "len":
             if len(values) == 1 and isinstance(values[0], ListArg):
                 return Expr.symbol(f"len({values[0].name})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .broadcasting import broadcast
+from .rendering import CallRender
 from .registry import ADD, MUL, POWER, UNARY, Shape, family, op, same_shape
 
 
@@ -46,3 +47,10 @@ op("matmul", "x: tensor, y: tensor", matmul_shape, render_binary("@", MUL), prec
    doc="`x @ y`: matrix product over the last two dims, batch dims broadcast (torch.matmul; `bmm` is this too)",
    shape_doc="[..., n, k] @ [..., k, m] is [..., n, m]; both operands have rank >= 2 and the batch dims broadcast",
    example="input q: [b, h, n, d]\ninput k: [b, h, d, m]\nq @ k")
+
+# `max(x, y)` / `min(x, y)` on two tensors: elementwise (torch.maximum); on one tensor with
+# `dim`, the reduction (attndsl/ops/reductions.py).
+for _name, _function in (("maximum", "torch.maximum"), ("minimum", "torch.minimum")):
+    op(_name, "x: tensor, y: tensor", broadcast, CallRender(_function),
+       doc=f"the elementwise {_name[:3]} of two tensors (written `{_name[:3]}(x, y)`)", shape_doc=_BROADCAST,
+       example="input x: [b, c, h, w]\ninput y: [b, c, 1, 1]\n" + f"{_name[:3]}(x, y)")

@@ -32,9 +32,12 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
         return b
     na, nb = ctx.normal(a), ctx.normal(b)
     if ctx.checker.is_opaque(na) or ctx.checker.is_opaque(nb):
-        # The display walk, past an `if` whose branches differ: the result is another
-        # branch-dependent size (so the worlds that follow see every condition at once).
-        return a if na == nb else ctx.checker.opaque_size(a, b)
+        # The display walk, past an `if` whose branches differ: the size shown is the first
+        # one's; the walk notes that the real one depends on the branch (so the worlds that
+        # follow see every condition at once).
+        if na != nb:
+            ctx.checker.uncertain.setdefault(ctx.node, set()).add(ctx.node)
+        return a
     if na == nb or (na.is_const and nb.is_const):
         ctx.expect_equal(a, b, f"broadcast dimension {axis}", operands=operands)
         return a

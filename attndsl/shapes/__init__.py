@@ -71,7 +71,7 @@ class BlockChecker:
         """The conditions whose branches give a value different shapes (or decide which
         branch of a sub-block runs): the checker walks once per combination of them."""
         ir = self.ir
-        found = []
+        found = sorted(joined.joined_atoms, key=repr)
         for node in ir.topological():
             attrs = ir.graph.nodes[node]
             if attrs["op"] == "phi":
@@ -129,6 +129,7 @@ class BlockChecker:
         shapes = tuple(walk.shapes.get(o) for o in self.ir.outputs)
         self.ir.output_shapes = [((), shapes[0] if len(shapes) == 1 else shapes)] if None not in shapes else []
         self.ir.world_atoms = []
+        self.ir.world_shapes = [({}, {n: s for n, s in walk.shapes.items() if s is not None})]
 
     def _commit_worlds(self, atoms, base: Knowledge) -> None:
         ir = self.ir
@@ -163,6 +164,8 @@ class BlockChecker:
                 outputs.append(entry)
         ir.output_shapes = outputs
         ir.world_atoms = atoms
+        # Each world's shapes, for tools that need the real sizes of a branch (cost, graph).
+        ir.world_shapes = [(world, {n: s for n, s in walk.shapes.items() if s is not None}) for world, walk in walks]
 
     def _reuse_first(self, first: Walk, walk: Walk, atoms, relevant) -> None:
         """Nodes no world condition reaches are the same in every world: the later worlds take

@@ -44,6 +44,8 @@ class Walk(Requirements):
         self.opaque: set[str] = set()
         self.join_keys: dict[str, tuple] = {}
         self.joined_atoms: set = set()  # conditions of phis that joined different shapes
+        # Display walk: node -> the broadcasts whose real size depends on a branch, upstream of it.
+        self.uncertain: dict[int, set] = {}
         self.bad_layers: set[str] = set()
         self.context = world_context(world) if world else frozenset()
         # Sub-block calls whose output shape depends on which branch of an `if` the callee takes.
@@ -187,6 +189,9 @@ class Walk(Requirements):
             return self._phi(node, attrs, operands)
         if any(s is None for s, o in zip(shapes, operands) if self.ir.graph.nodes[o]["op"] != "loop_layer"):
             raise Abort()
+        sources = set().union(*(self.uncertain.get(o, set()) for o in operands))
+        if sources:
+            self.uncertain[node] = sources
         context = ShapeContext(self, node)
         dtypes = [self.dtypes.get(o) for o in operands]
         self.dtypes[node] = infer_dtype(context, op, attrs, dtypes)
@@ -242,6 +247,11 @@ class Walk(Requirements):
         a, b = (self.shapes.get(o) for o in operands)
         if a is None or b is None:
             raise Abort()
+        ua, ub = (self.uncertain.get(o, set()) for o in operands)
+        if ua != ub:  # equal as shown, but one branch broadcast what the other did not
+            self.joined_atoms.add(atom)
+        if ua | ub:
+            self.uncertain[node] = ua | ub
         da, db = (self.dtypes.get(o) for o in operands)
         if da != db:
             self.sink.error("E0209", f"`{attrs['name']}` is a {da} tensor on one branch and a {db} tensor on the "
@@ -249,12 +259,6 @@ class Walk(Requirements):
             raise Abort()
         self.dtypes[node] = da
         return self._join(a, b, attrs)
-
-    def opaque_size(self, a: Expr, b: Expr) -> Expr:
-        """A display-only size for what depends on the branch taken (see `_join`)."""
-        name = f"{a}~{b}"
-        self.opaque.add(name)
-        return Expr.symbol(name)
 
     def _join(self, a, b, attrs):
         if len(a) != len(b):

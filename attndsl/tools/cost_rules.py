@@ -128,7 +128,7 @@ def _strided_view(attrs, contiguous) -> tuple[bool, bool]:
 
 
 OP_COSTS: dict[str, OpCost] = {
-    **{name: OpCost() for name in ("add", "sub", "mul", "div", "pow", "neg")},
+    **{name: OpCost() for name in ("add", "sub", "mul", "div", "pow", "neg", "maximum", "minimum")},
     "matmul": OpCost(flops=_matmul_flops),
     **{name: OpCost() for name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log", "softmax")},
     **{name: OpCost() for name in ("relu6", "leaky_relu", "elu", "gelu", "silu", "softplus", "hardsigmoid",

@@ -123,6 +123,10 @@ class _BlockWalk(MemoryWalk):
         return spec, False
 
     def _layer_flops(self, spec: LayerSpec, operands, result, inner: dict) -> list[Term]:
+        if spec.kind == "loop":  # children named in a loop: every pass costs the same (and keeps the shape)
+            passes = sym.maximum(spec.args["stop"] - spec.args["start"], Expr.const(0))
+            body = self._layer_flops(LayerSpec("sequential", {}, [], spec.children), operands, operands[0], inner)
+            return [Term(term.guard, term.value * passes, term.loop) for term in body]
         if spec.kind == "sequential":
             terms, shape = [], operands[0]
             for index, (_, child) in enumerate(spec.children):
@@ -140,6 +144,8 @@ class _BlockWalk(MemoryWalk):
         (node attr "child_shapes", by child); a block's is its output's, substituted."""
         if id(spec) in inner:
             return inner[id(spec)]
+        if spec.kind == "loop":
+            return tuple(operands[0])  # its passes keep the shape (attndsl/shapes/walk.py)
         if spec.kind == "sequential":
             shape = operands[0]
             for _, child in spec.children:

@@ -150,8 +150,21 @@ class _Layout:
         """Write one statement; return the last source line it took."""
         if isinstance(stmt, ast.If):
             return self.if_chain(stmt, depth, "if")
+        if isinstance(stmt, ast.LayerBlock):  # comments among its children go above it (see suite)
+            self.emit(depth, f"layer {stmt.name} = {stmt.kind}:", trailing=stmt.span.line)
+            self.children(stmt.children, depth + 1)
+            return last_line(stmt)
         self.emit(depth, _simple(stmt), trailing=stmt.span.line)  # the comment on its first line is its own
         return stmt.span.end_line
+
+    def children(self, children: list, depth: int) -> None:
+        for child in children:
+            if isinstance(child, ast.ChildLoop):
+                self.emit(depth, f"for {child.var} in {expr(child.iterable)}:", trailing=child.span.line)
+                self.children(child.body, depth + 1)
+            else:
+                name = "".join(part if isinstance(part, str) else f"{{{expr(part)}}}" for part in child.name)
+                self.emit(depth, f"{name} = {expr(child.value)}", trailing=child.span.line)
 
     def if_chain(self, stmt: ast.If, depth: int, keyword: str) -> int:
         header_end = self._header_end(stmt)
@@ -188,6 +201,8 @@ def last_line(stmt: ast.Stmt) -> int:
     """The last source line of a statement (an If's span runs on to the next statement's line)."""
     if isinstance(stmt, ast.If):
         return last_line((stmt.orelse or stmt.body)[-1])
+    if isinstance(stmt, (ast.LayerBlock, ast.ChildLoop)):
+        return last_line((stmt.children if isinstance(stmt, ast.LayerBlock) else stmt.body)[-1])
     return stmt.span.end_line
 
 

@@ -152,6 +152,8 @@ class MemoryWalk:
 def _size(shape) -> Expr:
     if isinstance(shape, ListShape):
         return shape.length * numel(shape.element)
+    if shape and all(isinstance(part, tuple) for part in shape):  # several tensors (a sub-block's `return a, b`)
+        return sum((numel(part) for part in shape), Expr.const(0))
     return numel(shape)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import BlockIR, Cond, LayerSpec
+from ..ir import BlockIR, Cond, LayerSpec, display_name
 from .cost_rules import LAYER_COSTS
 from .formula import make_guard
 from .subblock import callee_mapping, substitute_guard, substitute_shape
@@ -47,9 +47,13 @@ def state_entries(ir: BlockIR, blocks: dict[str, BlockIR], _memo: dict | None = 
 
 
 def _layer(spec: LayerSpec, prefix: str, blocks, memo) -> list[Entry]:
+    if spec.kind == "loop":  # children named in a loop: `conv_{i}` stands for every pass's
+        return [entry for name, child in spec.children
+                for entry in _layer(child, f"{prefix}{display_name(name)}.", blocks, memo)]
     if spec.kind == "sequential":
         return [entry for index, (name, child) in enumerate(spec.children)
-                for entry in _layer(child, f"{prefix}{name or index}.", blocks, memo)]
+                for entry in _layer(child, prefix if child.kind == "loop" else f"{prefix}{display_name(name or index)}.",
+                                    blocks, memo)]
     if spec.kind == "block":
         callee = blocks[spec.block]
         mapping = callee_mapping(callee, spec, None)
