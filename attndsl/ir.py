@@ -78,6 +78,10 @@ class LayerSpec:
     block: str | None = None  # for kind == "block"
     span: Span | None = None
     sources: dict[str, Any] = field(default_factory=dict)  # argument name -> AST, rendered as written
+    # `layer act = act_layer()` with an argument `act_layer: layer = relu`: the argument, and
+    # the kinds it may be with their bound arguments (`kind` is then the default's).
+    kind_arg: str | None = None
+    alternatives: dict[str, dict] = field(default_factory=dict)
 
 
 def display_name(name) -> str:

@@ -154,7 +154,11 @@ MUTANTS: list[Mutant] = [
       "            if isinstance(factor, str):\n                if exponent < 0:\n"
       "                    found.append((\"nonzero\", Expr.symbol(factor)))\n                continue",
       "            if isinstance(factor, str):\n                continue",
-      "dividing by an argument needs no check that it is nonzero"),
+      "dividing by an argument needs no check that it is nonzero", equivalent=True,
+      why="a second line of defence: every division a spec writes is noted by lowering (`_note_precondition`, for "
+          "lets, requires, layers, params, inputs, ifs, assignments and returns) and checked before its statement; "
+          "the shape rules that divide by a symbol (rearrange splits, shuffle, fold, group_norm) check it to be at "
+          "least 1 first. Its twin in lowering is let_divisor_unchecked"),
     M("phi_branches_swapped_in_world", "attndsl/shapes/walk.py",
       "chosen = operands[0] if self.world[atom] == polarity else operands[1]",
       "chosen = operands[1] if self.world[atom] == polarity else operands[0]",

@@ -32,7 +32,7 @@ OPEN = {
     "sqrt-of-negative", "single-position-norm", "dead-code", "dce-drops-batchnorm-update", "require-in-if",
     "aliased-reduction-dims", "non-bool-mask", "softmax-layer-dim", "guarded-init-check", "example-contradicts-shapes",
     "sub-block-len-name", "let-in-if", "check-divides-by-zero", "fraction-in-check", "init-names-optional-input",
-    "optimizer-pass",
+    "optimizer-pass", "init-nameerror",
 }
 
 
@@ -197,6 +197,7 @@ _CLASSES = [
     ("dce-drops-batchnorm-update", lambda d, c, k: d.kind == "buffers differ after forward"),
     ("init-names-optional-input", lambda d, c, k: d.stage == "init" and "NameError" in d.kind and any(
         f"name '{i.name}' is not defined" in d.detail for i in c.ir.inputs)),
+    ("init-nameerror", lambda d, c, k: d.stage == "init" and "NameError" in d.kind),
     # A check whose expression has a fraction (`min(1/2, a)`), rendered with `//`: `1 // 2` is 0.
     ("fraction-in-check", lambda d, c, k: "generated refused" in d.kind and re.search(r"\b\d+/\d+", d.detail)),
     # Int arguments are sizes: the checker bounds them (>= 0) where its proofs assume it.

@@ -35,6 +35,17 @@ from .references.se import SEAttention
 from .references.sge import SpatialGroupEnhance
 from .references.shuffle_attention import ShuffleAttention
 from .references.sk import SKAttention
+from .references.muse import MUSEAttention
+from .references.aft_variants import AFTFull, AFTLocal, AFTSimple
+from .references.polarized_self_attention import (
+    ParallelPolarizedSelfAttention,
+    SequentialPolarizedSelfAttention,
+)
+from .references.coord_attention import CoordAtt
+from .references.triplet_attention import TripletAttention
+from .references.cbam_res import CBAtten_Res, ChannelAttention, SpatialAttention
+from .references.danet import DAModule
+from .references.mha import MultiHeadAttention
 from .references.ufo_attention import UFOAttention
 from .references.mobilevitv2_attention import MobileViTv2Attention
 from .references.parnet_attention import ParNetAttention
@@ -331,6 +342,80 @@ CASES: list[Case] = [
          dict(d_model=64, d_k=16, d_v=16, h=4), QKV49, (2, 49, 64)),
     Case("ufo_attention-nk30-dv8", "ufo_attention", "UFOAttention", UFOAttention,
          dict(d_model=64, d_k=16, d_v=8, h=4), QKV30, (2, 49, 64)),
+    # fmt: on
+    # --- mha (issue 7)
+    # fmt: off
+    Case("mha", "mha", "MultiHeadAttention", MultiHeadAttention, dict(d_model=64, num_heads=4),
+         {"Q": (2, 49, 64), "K": (2, 30, 64), "V": (2, 30, 64)}, ((2, 49, 64), (2, 4, 49, 30))),
+    Case("mha-mask", "mha", "MultiHeadAttention", MultiHeadAttention, dict(d_model=64, num_heads=4),
+         {"Q": (2, 49, 64), "K": (2, 30, 64), "V": (2, 30, 64)}, ((2, 49, 64), (2, 4, 49, 30)),
+         extras={"mask": Extra("keep", (2, 1, 49, 30))}),
+    # fmt: on
+    # --- danet (issue 7)
+    # fmt: off
+    Case("danet", "danet", "DAModule", DAModule, dict(d_model=64, kernel_size=3, H=7, W=7),
+         {"input": (2, 64, 7, 7)}, (2, 64, 7, 7)),
+    Case("danet-k5-nonsquare", "danet", "DAModule", DAModule, dict(d_model=32, kernel_size=5, H=6, W=5),
+         {"input": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    # fmt: on
+    # --- cbam_res (issue 7)
+    # fmt: off
+    Case("cbam_res", "cbam_res", "CBAtten_Res", CBAtten_Res,
+         dict(in_channels=8, out_channels=16, reduction=2, stride=1), {"x": (4, 8, 20, 20)},
+         (4, 16, 20, 20)),
+    # kernel 5: the seed's pool padding fails
+    Case("cbam_res-k5-s2", "cbam_res", "CBAtten_Res", CBAtten_Res,
+         dict(in_channels=8, out_channels=16, kernel_size=5, stride=2, reduction=2), {"x": (3, 8, 12, 9)},
+         (3, 16, 6, 5)),
+    # batch_first=False: the seed's inner blocks attend over the wrong axis
+    Case("cbam_res-k7-channel-first", "cbam_res", "CBAtten_Res", CBAtten_Res,
+         dict(in_channels=8, out_channels=16, kernel_size=7, stride=2, reduction=2, batch_first=False,),
+         {"x": (8, 3, 11, 10)}, (16, 3, 6, 5), batch_dim=1),
+    Case("cbam_res-channel", "cbam_res", "ChannelAttention", ChannelAttention,
+         dict(in_channels=8, reduction=4), {"x": (3, 8, 6, 5)}, (3, 8, 6, 5)),
+    Case("cbam_res-spatial", "cbam_res", "SpatialAttention", SpatialAttention, dict(kernel_size=7),
+         {"x": (3, 8, 6, 5)}, (3, 8, 6, 5)),
+    # fmt: on
+    # --- triplet_attention (issue 7)
+    # fmt: off
+    Case("triplet_attention", "triplet_attention", "TripletAttention", TripletAttention, dict(), X64,
+         (2, 64, 7, 7)),
+    Case("triplet_attention-nospatial", "triplet_attention", "TripletAttention", TripletAttention,
+         dict(no_spatial=True), {"x": (3, 16, 6, 5)}, (3, 16, 6, 5)),
+    # fmt: on
+    # --- coord_attention (issue 7)
+    # fmt: off
+    Case("coord_attention", "coord_attention", "CoordAtt", CoordAtt, dict(inp=64, oup=64, reduction=32),
+         {"x": (2, 64, 12, 10)}, (2, 64, 12, 10)),
+    # fmt: on
+    # --- polarized_self_attention (issue 7)
+    # fmt: off
+    Case("polarized_self_attention-sequential", "polarized_self_attention",
+         "SequentialPolarizedSelfAttention", SequentialPolarizedSelfAttention, dict(channel=64), X64,
+         (2, 64, 7, 7)),
+    Case("polarized_self_attention-parallel", "polarized_self_attention", "ParallelPolarizedSelfAttention",
+         ParallelPolarizedSelfAttention, dict(channel=64), X64, (2, 64, 7, 7)),
+    Case("polarized_self_attention-parallel-nonsquare", "polarized_self_attention",
+         "ParallelPolarizedSelfAttention", ParallelPolarizedSelfAttention, dict(channel=32),
+         {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    # fmt: on
+    # --- aft_variants (issue 7)
+    # fmt: off
+    Case("aft_variants-full", "aft_variants", "AFTFull", AFTFull,
+         dict(max_seqlen=49, dim=64, hidden_dim=32), {"x": (2, 49, 64)}, (2, 49, 64)),
+    Case("aft_variants-full-short", "aft_variants", "AFTFull", AFTFull,
+         dict(max_seqlen=49, dim=64, hidden_dim=32), {"x": (3, 30, 64)}, (3, 30, 64)),
+    Case("aft_variants-simple", "aft_variants", "AFTSimple", AFTSimple,
+         dict(max_seqlen=49, dim=64, hidden_dim=32), {"x": (2, 49, 64)}, (2, 49, 64)),
+    Case("aft_variants-local", "aft_variants", "AFTLocal", AFTLocal,
+         dict(max_seqlen=49, dim=64, hidden_dim=32, s=8), {"x": (2, 40, 64)}, (2, 40, 64)),
+    # fmt: on
+    # --- muse (issue 7)
+    # fmt: off
+    Case("muse", "muse", "MUSEAttention", MUSEAttention, dict(d_model=64, d_k=16, d_v=16, h=4), QKV49,
+         (2, 49, 64)),
+    Case("muse-dk8-mask-weights", "muse", "MUSEAttention", MUSEAttention,
+         dict(d_model=64, d_k=8, d_v=16, h=4), QKV49, (2, 49, 64), extras=mask_weights((2, 4, 49, 49))),
     # fmt: on
 ]
 

@@ -803,3 +803,9 @@ def test_a_batch_norm_call_updates_its_statistics_once_per_call(body, calls):
         reference(x)
     torch.testing.assert_close(module.bn.running_mean, reference.running_mean)
     torch.testing.assert_close(module.bn.running_var, reference.running_var)
+
+
+# constant_mismatch_not_error
+def test_sizes_a_constant_apart_are_a_shape_error():
+    source = "block B():\n    input x: [b, n]\n    input y: [b, n + 1]\n    return cat([x, y], dim=0)\n"
+    assert codes(source) == ["E0201"]

@@ -186,7 +186,9 @@ def test_layers_take_the_inputs_the_language_says_not_what_torch_lets_through():
     conv = interpret.build("block B():\n    input x: [b, c, h, w]\n    layer conv = conv2d(3, 2, 1)\n"
                            "    return conv(x)\n")
     with pytest.raises(ValueError, match="in_channels"):
-        conv(torch.zeros(2, 4, 0, 5))
+        conv(torch.zeros(2, 4, 1, 5))
+    with pytest.raises(ValueError, match="empty dimension"):  # sizes of at least 1: the language's contract
+        conv(torch.zeros(2, 3, 0, 5))
     norm = interpret.build("block B():\n    input x: [b, c, h, w]\n    layer norm = instance_norm2d(3)\n"
                            "    return norm(x)\n")
     with pytest.raises(ValueError, match="num_features"):

@@ -37,6 +37,11 @@ def _eager_module(case, device):
 
 
 def _assert_same(got, want, what):
+    if isinstance(want, tuple):  # several outputs (MultiHeadAttention, Self_Attn_*)
+        assert isinstance(got, tuple) and len(got) == len(want), f"{what}: got {type(got).__name__}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            _assert_same(g, w, f"{what} output[{i}]")
+        return
     assert isinstance(got, torch.Tensor), f"{what}: got {type(got).__name__}"
     assert got.shape == want.shape, f"{what}: shape {tuple(got.shape)} != eager {tuple(want.shape)}"
     # aot_eager runs the same aten kernels; allow for decompositions reordering float ops.

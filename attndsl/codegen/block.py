@@ -16,11 +16,13 @@ from .forward import ForwardEmitter
 from .init import InitEmitter
 from .inits import InitCodeEmitter
 from .sequentials import SequentialEmitter
+from .layer_kinds import LayerKindEmitter
 from .signatures import SignatureEmitter
 from .options import Options
 
 
-class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter, InitCodeEmitter, SequentialEmitter):
+class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter, InitCodeEmitter, SequentialEmitter,
+                    LayerKindEmitter):
     def __init__(self, ir: BlockIR, options: Options, blocks: dict[str, BlockIR]):
         self.ir = ir
         self.options = options

@@ -38,6 +38,7 @@ class InitEmitter:
                                [f"if {test}:", f"    raise ValueError({message})"]))
         statements.sort(key=lambda s: s[0])
         ordered = [(guard, body) for _, guard, body in statements]
+        ordered = self.layer_kind_checks() + ordered  # the classes a layer-kind argument may be, first
         ordered += [(c.guard, self._check_lines(c, self.init_name, "init")) for c in checks if c.position is None]
         lines += self._guarded(ordered, self.init_name)
         lines += self._guarded(self._attributes(), self.init_name)
@@ -107,6 +108,8 @@ class InitEmitter:
         return any(self._mentions(child, var) for _, child in spec.children)
 
     def layer_expr(self, spec: LayerSpec) -> str:
+        if spec.kind_arg is not None:  # `act_layer()`: the class the caller chose
+            return self.layer_kind_expr(spec)
         if spec.kind == "sequential":
             if spec.children and spec.children[0][0] is not None:
                 self.needs_ordered_dict = True

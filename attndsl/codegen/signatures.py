@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+from .layer_kinds import layer_kind_default
 from .text import docstring_text
 from .expressions import (_python_value)
 
@@ -13,11 +14,14 @@ class SignatureEmitter:
     def init_signature(self) -> str:
         parts = ["self"]
         for arg in self.ir.args:
-            annotation = {"list[int]": "list[int]"}.get(arg.type, arg.type) + (" | None" if arg.optional else "")
+            annotation = {"list[int]": "list[int]", "layer": "type[nn.Module]"}.get(arg.type, arg.type) + \
+                (" | None" if arg.optional else "")
+            default = layer_kind_default(arg.default) if arg.type == "layer" and arg.default else \
+                _python_value(arg.default)
             if arg.required:
                 parts.append(f"{arg.name}: {annotation}")
             else:
-                parts.append(f"{arg.name}: {annotation} = {_python_value(arg.default)}")
+                parts.append(f"{arg.name}: {annotation} = {default}")
         return ", ".join(parts)
 
     def forward_signature(self) -> str:

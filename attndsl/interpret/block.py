@@ -20,6 +20,7 @@ from torch import nn
 
 from .. import syntax as ast
 from ..lower import Literal
+from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
 from .inits import apply_init
@@ -37,6 +38,7 @@ _ARG_TYPES = {
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "bool": lambda v: isinstance(v, bool),
     "list[int]": lambda v: isinstance(v, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in v),
+    "layer": lambda v: isinstance(v, type) and issubclass(v, nn.Module),
 }
 
 
@@ -74,6 +76,8 @@ class InterpretedBlock(nn.Module):
                 value = list(arg.default) if isinstance(arg.default, list) else arg.default
             else:
                 raise TypeError(f"{self._name}() missing required argument {arg.name!r}")
+            if arg.type == "layer" and isinstance(value, str):  # the default: a layer kind's name
+                value = getattr(nn, LAYERS[value].torch_class)
             if not (getattr(arg, "optional", False) and value is None) and not _ARG_TYPES[arg.type](value):
                 raise Refusal(f"{self._name}: {arg.name} must be a {arg.type}, got {value!r}")
             env[arg.name] = value

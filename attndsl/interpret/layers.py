@@ -52,6 +52,12 @@ def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
         if children and children[0][0] is not None:
             return nn.Sequential(OrderedDict(children))
         return nn.Sequential(*(module for _, module in children))
+    if spec.kind_arg is not None:  # `act_layer()`: the class the caller chose, if the checker checked it
+        chosen = env[spec.kind_arg]
+        kind = next((k for k in spec.alternatives if getattr(nn, LAYERS[k].torch_class) is chosen), None)
+        if kind is None:
+            raise Refusal(f"{spec.kind_arg} = {chosen!r} is not a kind the block was checked with")
+        spec = LayerSpec(kind, spec.alternatives[kind], spec.positional, span=spec.span, sources=spec.sources)
     arguments = {name: argument_value(value, spec.sources.get(name), env) for name, value in spec.args.items()}
     if spec.kind == "block":
         return build_block(spec.block, arguments)

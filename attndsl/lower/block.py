@@ -23,13 +23,14 @@ from .indexing import IndexingLowering
 from .masks import MaskLowering
 from .inits import InitLowering
 from .layer_names import LayerNameLowering
+from .layer_kinds import LayerKindArg, LayerKindLowering
 from .numbers import NumberLowering
 from .sequentials import SequentialLowering
 
 
 class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, CallLowering,
                     MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering,
-                    SequentialLowering):
+                    SequentialLowering, LayerKindLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink
@@ -110,15 +111,15 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         optional = arg.type.endswith(" | None")
         if optional:
             arg = ast.Arg(arg.span, arg.name, arg.type[:-len(" | None")], arg.default)
-        if arg.type not in ARG_TYPES or optional and arg.type not in ("int", "float"):
+        if arg.type not in ARG_TYPES or optional and arg.type not in ("int", "float", "layer"):
             self.error("E0111", f"unknown argument type `{arg.type}{' | None' if optional else ''}`", arg.span,
-                       help="argument types are int, float, bool and list[int]; int | None and float | None "
-                       "may be None")
+                       help="argument types are int, float, bool, list[int] and layer (a layer kind); int, float "
+                       "and layer may be `| None`")
             return
         default = None
         if arg.default is not None and not (optional and isinstance(arg.default, ast.NoneLit)):
             try:
-                default = self._literal_default(arg)
+                default = self._layer_kind_default(arg) if arg.type == "layer" else self._literal_default(arg)
             except Abort:
                 return
         info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None, optional)
@@ -131,6 +132,8 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                 self.float_symbols.add(arg.name)
         elif arg.type == "bool":
             value = Cond("arg", (arg.name,))
+        elif arg.type == "layer":
+            value = LayerKindArg(arg.name, default)
         else:
             value = ListArg(arg.name)
         try:

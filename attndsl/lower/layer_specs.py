@@ -19,6 +19,10 @@ class LayerSpecLowering:
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
             raise self.error("E0113", "a layer is built by calling a layer kind, e.g. linear(d_model, d_k)", node.span)
         kind = node.func.id
+        argument = self.scope.get(kind)
+        if argument is not None and argument[0] == "arg" and type(argument[1]).__name__ == "LayerKindArg":
+            self._check_not_none(node.func)  # `act_layer: layer = relu`, called: one of its family
+            return self._layer_from_argument(node, argument[1])
         if kind == "sequential":
             if node.args and node.kwargs:
                 raise self.error("E0113", "sequential takes either positional or named children, not both", node.span)

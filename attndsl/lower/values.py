@@ -8,7 +8,7 @@ from typing import Any
 
 from ..ir import LayerInfo
 
-ARG_TYPES = ("int", "float", "bool", "list[int]")
+ARG_TYPES = ("int", "float", "bool", "list[int]", "layer")
 PARAM_INITS = ("zeros", "ones", "randn")
 SCALAR_FUNCTIONS = ("max", "min", "sqrt", "int", "round", "ceil", "floor", "abs", "log", "log2")
 # Names that generated code relies on; a spec may not rebind them (issue: injection-safe output).

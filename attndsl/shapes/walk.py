@@ -179,6 +179,10 @@ class Walk(Requirements):
         definition = LAYERS.get(spec.kind)
         if definition is not None and definition.check is not None:
             definition.check(LayerArguments(self, info, spec, label), spec.args)
+        for kind, args in spec.alternatives.items():  # `act_layer()`: every kind the argument may be
+            if kind != spec.kind and LAYERS[kind].check is not None:
+                alternative = LayerSpec(kind, args, spec.positional, span=spec.span, sources=spec.sources)
+                LAYERS[kind].check(LayerArguments(self, info, alternative, label), args)
 
     # ------------------------------------------------------------------ nodes
     def _infer(self, node: int, attrs: dict):
@@ -314,6 +318,8 @@ class Walk(Requirements):
                 shape = self.apply_layer(context, child, [shape])
                 # each child's output shape, for `attndsl cost` (a conv's FLOPs need its output size)
                 self.ir.graph.nodes[context.node].setdefault("child_shapes", {})[id(child)] = shape
+                by_world = self.ir.graph.nodes[context.node].setdefault("world_child_shapes", {})
+                by_world.setdefault(frozenset((self.world or {}).items()), {})[id(child)] = shape
             return shape
         if spec.kind == "block":
             return self._call_block(context, spec, shapes)

@@ -91,7 +91,8 @@ def _samples(ir: BlockIR, count: int = 3000):
     """The defaults first, then one or two arguments varied, then random combinations."""
     domains = []
     for arg in ir.args:
-        domain = {"int": _INTS, "float": _FLOATS, "bool": (True, False), "list[int]": _LISTS}[arg.type]
+        domain = {"int": _INTS, "float": _FLOATS, "bool": (True, False), "list[int]": _LISTS,
+                  "layer": (arg.default,)}[arg.type]
         domain += (None,) if getattr(arg, "optional", False) else ()
         first = arg.default if not arg.required else domain[0]
         domains.append((arg.name, [first] + [v for v in domain if v != first]))

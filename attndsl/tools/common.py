@@ -56,8 +56,10 @@ def optimized(blocks: list[BlockIR]) -> list[BlockIR]:
     attention fused into one call, matrix chains reassociated...), changed in place: the
     cost of what the generated module runs, not of the spec's literal dataflow."""
     from ..passes import run_passes
+    from .world_shapes import pin
 
     for ir in blocks:
+        pin(ir)  # the checker's per-world shapes belong to the nodes it saw
         run_passes(ir)
     return blocks
 

@@ -15,7 +15,7 @@ from ..ir import BlockIR
 from .common import check_spec, optimized, parse_assignments
 from .costmodel import BlockCost, block_costs
 from .formula import Term, evaluate, render_expr, render_max, render_terms
-from .values import Unbound, Values
+from .values import Unbound, Values, dim_origins
 
 BYTES_PER_VALUE = 4  # float32
 
@@ -43,7 +43,7 @@ class CostReport:
 
 def symbol_order(ir: BlockIR):
     """Display order: the dims in the order the inputs bind them, then the arguments."""
-    names = list(ir.dim_origin) + [a.name for a in ir.args] + [let.name for let in ir.lets]
+    names = list(dim_origins(ir)) + [a.name for a in ir.args] + [let.name for let in ir.lets]
     rank = {name: index for index, name in enumerate(names)}
     return lambda symbol: (rank.get(symbol, len(rank)), symbol)
 
@@ -83,7 +83,7 @@ def _shown_sizes(ir: BlockIR, values: Values) -> dict:
             sizes[arg.name] = values.lists[arg.name]
         elif arg.name in values.scalars:
             sizes[arg.name] = _plain(values.scalars[arg.name], arg.type)
-    for dim in ir.dim_origin:
+    for dim in dim_origins(ir):
         if dim in values.scalars:
             sizes[dim] = _plain(values.scalars[dim], "int")
     return sizes

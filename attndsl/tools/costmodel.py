@@ -1,10 +1,13 @@
 """Parameters and FLOPs of a checked block, as guarded formulas (memory: `memory.py`).
 
-Walks the IR as code generation gets it (after `attndsl.passes`), with the checker's
-symbolic shapes (node attr "shape"), and applies the rule table of `cost_rules.py` to
-each op and layer. A block used as a layer contributes its own costs with its arguments
-and input dims substituted. An if/else join (a dim like `H'*W'|nk`, which is one or the
-other) is split into the two cases, so formulas hold only the block's own symbols.
+Walks the IR as code generation gets it (after `attndsl.passes`) and applies the rule
+table of `cost_rules.py` to each op and layer. A block used as a layer contributes its
+own costs with its arguments and input dims substituted.
+
+Shapes are the checker's real ones, world by world (`world_shapes.py`): where an `if`
+gives a value different shapes on its branches, each combination of such conditions is
+costed on its own, its terms counted under its conditions (`[batch_first]*...`), and
+the terms every world agrees on merged back into one (`[c]*x + [not c]*x` is `x`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from .cost_rules import LAYER_COSTS, OP_COSTS, numel
 from .formula import Term, collect, guarded, make_guard
 from .memory import MemoryWalk, prune
 from .state import state_entries
-from .subblock import callee_mapping, substitute_terms
+from .subblock import callee_mapping, substitute_guard, substitute_terms
+from .world_shapes import WorldView, decide, world_views
+
 
 @dataclass
 class BlockCost:
@@ -43,24 +48,29 @@ class _BlockWalk(MemoryWalk):
     def __init__(self, ir: BlockIR, costs: dict[str, BlockCost]):
         self.ir, self.costs = ir, costs
         self.graph = ir.graph
-        self.joins = _joins(ir)
-        self.facts = _size_facts(ir)
+        self.view: WorldView | None = None  # the world being walked
 
     def run(self) -> BlockCost:
         cost = BlockCost(self.ir)
-        cost.params = self._tidy(self._params())
-        cost.flops = self._tidy(self._flops())
-        cost.inputs = self._tidy([Term(make_guard([Cond("present", (i.name,))] if i.optional else []),
-                                       numel(i.shape)) for i in self.ir.inputs])
-        cost.memory = prune([self._tidy(candidate) for candidate in self._memory()])
+        cost.params = collect(self._params())
+        cost.inputs = collect([Term(make_guard([Cond("present", (i.name,))] if i.optional else []), numel(i.shape))
+                               for i in self.ir.inputs])
+        flops: list[Term] = []
+        memory: dict[tuple, list[Term]] = {}  # (node, option) -> its live set, world by world
+        for view in world_views(self.ir):
+            self.view = view
+            facts = _size_facts(self.ir, view)
+            flops += view.guarded(self._tidy(self._flops(), facts))
+            for key, candidate in self._memory():
+                memory.setdefault(key, []).extend(view.guarded(self._tidy(candidate, facts)))
+        cost.flops = collect(flops)
+        cost.memory = prune([collect(candidate) for candidate in memory.values()])
         return cost
 
-    def _tidy(self, terms: list[Term]) -> list[Term]:
-        """Joins split, like terms added up, and `c // g` written `c/g` where a tensor has
-        that size (so the division is exact, and `c/g` and `c // g` terms combine)."""
-        terms = split_joins(terms, self.joins)
-        terms = [Term(t.guard, sym.simplify(t.value, self.facts), t.loop) for t in terms]
-        return collect(terms)
+    def _tidy(self, terms: list[Term], facts: sym.Facts) -> list[Term]:
+        """Like terms added up, and `c // g` written `c/g` where a tensor has that size (so the
+        division is exact, and `c/g` and `c // g` terms combine)."""
+        return collect([Term(t.guard, sym.simplify(t.value, facts), t.loop) for t in terms])
 
     # ------------------------------------------------------------------ helpers
     def _terms(self, value: Expr, conds=(), loop=None) -> list[Term]:
@@ -68,7 +78,12 @@ class _BlockWalk(MemoryWalk):
         return [] if guard is None else [Term(guard, value, loop)]
 
     def _shape(self, node: int):
-        return self.graph.nodes[node].get("shape")
+        """The node's shape in the world being walked."""
+        return self.view.shape(node)
+
+    def _order(self) -> list[int]:
+        """The nodes that run in the world being walked, in the order forward runs them."""
+        return [node for node in self.ir.topological() if self.view.exists(node)]
 
     # ------------------------------------------------------------------ parameters
     def _params(self) -> list[Term]:
@@ -95,16 +110,16 @@ class _BlockWalk(MemoryWalk):
     def _flops(self) -> list[Term]:
         loops = self._element_loops()
         terms: list[Term] = []
-        for node in self.ir.topological():
+        for node in self._order():
             attrs = self.graph.nodes[node]
             operands = [self._shape(o) for o in self.ir.operands(node)]
             loop = loops.get(node)
             if attrs["op"] == "call_layer":
                 spec, _ = self._called(attrs)
-                inner = attrs.get("child_shapes", {})
-                found = self._layer_flops(spec, [s for s in operands if s != ()], attrs["shape"], inner)
+                inner = self.view.child_shapes(node)
+                found = self._layer_flops(spec, [s for s in operands if s != ()], self._shape(node), inner)
             elif attrs["op"] in OP_COSTS:
-                found = self._terms(OP_COSTS[attrs["op"]].flops(operands, attrs["shape"], attrs["attrs"]))
+                found = self._terms(OP_COSTS[attrs["op"]].flops(operands, self._shape(node), attrs["attrs"]))
             else:
                 continue
             terms += [Term(t.guard, t.value, loop or t.loop) for t in guarded(found, attrs["guard"])]
@@ -154,49 +169,23 @@ class _BlockWalk(MemoryWalk):
         if spec.kind == "block":
             callee = self.costs[spec.block].ir
             mapping = callee_mapping(callee, spec, operands)
-            return tuple(sym.substitute(d, mapping.exprs) for d in callee.graph.nodes[callee.outputs[0]]["shape"])
+            return tuple(sym.substitute(d, mapping.exprs) for d in self._callee_output(callee, mapping))
         return tuple(operands[0])  # not recorded (a checker without the hook): taken as shape-preserving
 
-
-# ---------------------------------------------------------------------------- if/else joins
-
-
-def _joins(ir: BlockIR) -> dict[str, tuple[Cond, Expr, Expr]]:
-    """The dims the checker made for an if/else join: name -> (condition, then, else)."""
-    joins = {}
-    for node, attrs in ir.graph.nodes(data=True):
-        if attrs["op"] != "phi" or not isinstance(attrs.get("shape"), tuple):
-            continue
-        then, otherwise = (ir.graph.nodes[o]["shape"] for o in ir.operands(node))
-        for dim, a, b in zip(attrs["shape"], then, otherwise):
-            if dim.is_monomial and len(dim.symbols()) == 1 and dim != a and dim != b:
-                (name,) = dim.symbols()
-                if "|" in name:
-                    joins[name] = (attrs["attrs"]["condition"], a, b)
-    return joins
+    def _callee_output(self, callee: BlockIR, mapping) -> tuple:
+        """The callee's output shape (its first output's) in the branch the caller's world selects."""
+        for literals, shape in getattr(callee, "output_shapes", ()):
+            guard = substitute_guard(literals, mapping)
+            if guard is not None and all(decide(c, self.view.world) != Cond.const(False) for c in guard):
+                return shape[0] if shape and isinstance(shape[0], tuple) else shape
+        return callee.graph.nodes[callee.outputs[0]]["shape"]
 
 
-def split_joins(terms: list[Term], joins) -> list[Term]:
-    out, pending = [], list(terms)
-    while pending:
-        term = pending.pop()
-        names = sorted(term.value.symbols() & set(joins))
-        if not names:
-            out.append(term)
-            continue
-        condition, then, otherwise = joins[names[0]]
-        for cond, dim in ((condition, then), (Cond("not", (condition,)), otherwise)):
-            guard = make_guard(list(term.guard) + [cond])
-            if guard is not None:
-                pending.append(Term(guard, sym.substitute(term.value, {names[0]: dim}), term.loop))
-    return out
-
-
-def _size_facts(ir: BlockIR) -> sym.Facts:
-    """Every dim of every tensor is a whole number: `c/g` as a size means g divides c."""
+def _size_facts(ir: BlockIR, view: WorldView) -> sym.Facts:
+    """Every dim of every tensor of the world is a whole number: `c/g` as a size means g divides c."""
     facts = sym.Facts()
-    for _, attrs in ir.graph.nodes(data=True):
-        shape = attrs.get("shape")
+    for node in ir.graph.nodes:
+        shape = view.shape(node)
         shapes = [shape.element] if isinstance(shape, ListShape) else (
             list(shape) if shape and isinstance(shape[0], tuple) else [shape or ()])
         for dims in shapes:

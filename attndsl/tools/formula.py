@@ -39,6 +39,9 @@ def make_guard(conds) -> Guard | None:
         elif cond.op == "not" and cond.args[0].op == "const":
             if cond.args[0].args[0]:
                 return None
+        elif _decided(cond) is not None:
+            if not _decided(cond):
+                return None
         else:
             flat.add(cond)
     for cond in flat:
@@ -49,6 +52,22 @@ def make_guard(conds) -> Guard | None:
         if any(_conjuncts(disjunct) <= others for disjunct in cond.args):
             flat.discard(cond)
     return frozenset(flat)
+
+
+_COMPARE = {"==": lambda d: d == 0, "!=": lambda d: d != 0, "<": lambda d: d < 0, "<=": lambda d: d <= 0,
+            ">": lambda d: d > 0, ">=": lambda d: d >= 0}
+
+
+def _decided(cond: Cond) -> bool | None:
+    """A comparison of two sizes that differ by a constant (`d/h != d/h`) is decided."""
+    inner, negated = (cond.args[0], True) if cond.op == "not" else (cond, False)
+    if inner.op != "cmp":
+        return None
+    operator, left, right = inner.args
+    difference = left - right
+    if not difference.is_const:
+        return None
+    return _COMPARE[operator](difference.value) != negated
 
 
 def _conjuncts(cond: Cond) -> set:

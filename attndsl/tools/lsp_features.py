@@ -19,6 +19,7 @@ from ..ops import OPS
 from ..shapes import show
 from .cost import symbol_order
 from .formula import render_cond, render_expr, render_guard, render_terms
+from .values import dim_origins
 
 KEYWORDS = ["block", "input", "param", "layer", "let", "require", "example", "if", "elif", "else", "return",
             "for", "in", "and", "or", "not", "true", "false", "None", "zeros", "ones", "randn"]
@@ -123,8 +124,8 @@ def definition(doc: Document, line: int, column: int) -> Span | None:
     if other is not None:
         return _name_span(doc, other.span, word)
     ir = doc.ir(block.name)
-    if ir is not None and word in ir.dim_origin:
-        input_name = ir.dim_origin[word][0]
+    if ir is not None and word in dim_origins(ir):
+        input_name = dim_origins(ir)[word][0]
         info = next(i for i in ir.inputs if i.name == input_name)
         return info.span
     return None
@@ -148,8 +149,8 @@ def hover(doc: Document, line: int, column: int) -> str | None:
         declared = _declarations(block).get(word)
         if declared is not None:
             return _declaration_hover(doc, ir, declared, order)
-        if ir is not None and word in ir.dim_origin:
-            input_name, axis = ir.dim_origin[word]
+        if ir is not None and word in dim_origins(ir):
+            input_name, axis = dim_origins(ir)[word]
             return f"dimension `{word}`: axis {axis} of input `{input_name}`"
     other = next((b for b in doc.spec.blocks if b.name == word), None) if doc.spec else None
     if other is not None:
@@ -286,7 +287,7 @@ def completions(doc: Document, line: int, column: int) -> list[tuple[str, str, s
                 for target, _ in stmt.targets:
                     add(target, "name", "value")
         ir = doc.ir(block.name)
-        for dim in (ir.dim_origin if ir else {}):
+        for dim in (dim_origins(ir) if ir else {}):
             add(dim, "name", "dimension")
     for name, op in sorted(OPS.items()):
         add(name, "op", op.doc or "op")

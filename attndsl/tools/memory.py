@@ -6,7 +6,8 @@ later when the generated `forward` keeps it in a local variable (until that name
 assigned again, or forward returns); a view (`transpose`, a reshape of a contiguous
 tensor, `chunk`) keeps its operand's storage alive instead of making its own; plus what
 a call holds while it runs (a sequential's intermediate results, a sub-block's own peak,
-a fused attention's fallback copies). A mixin of the cost walk (`costmodel._BlockWalk`).
+a fused attention's fallback copies). A mixin of the cost walk (`costmodel._BlockWalk`),
+walked once per world (`world_shapes.py`): only the nodes that run there, at their sizes there.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ _NO_ALLOCATION = {"input", "param", "scalar", "loop_layer", "phi", "item"}
 
 
 class MemoryWalk:
-    """Needs of its host: ir, graph, costs, _terms, _shape, _called, _element_loops, output_shape."""
+    """Needs of its host: ir, graph, costs, view, _order, _terms, _shape, _called, _element_loops,
+    output_shape."""
 
-    def _memory(self) -> list[list[Term]]:
-        order = self.ir.topological()
+    def _memory(self) -> list[tuple[tuple, list[Term]]]:
+        """The candidates for the peak: [((node, option), live set)], one where each node runs
+        (an option per transient it may hold)."""
+        order = self._order()
         step = {node: index for index, node in enumerate(order)}
         end = len(order)
         inside_loops = self._element_loops()
@@ -41,12 +45,12 @@ class MemoryWalk:
             contiguous[node] = is_contiguous
             if op == "input" or allocates:
                 storage[node] = {node}
-                allocated[node] = _size(attrs["shape"])
+                allocated[node] = _size(self._shape(node))
             else:
                 storage[node] = set().union(*(storage.get(o, set()) for o in operands)) if op not in (
                     "param", "scalar", "loop_layer") else set()
         last_use = {node: (end if node in self.ir.outputs or self.graph.nodes[node]["op"] == "input"
-                           else max((step[u] for u in self.graph.successors(node)), default=step[node]))
+                           else max((step[u] for u in self.graph.successors(node) if u in step), default=step[node]))
                     for node in order}
         for node, until in self._held_by_locals(order, step, end).items():
             last_use[node] = max(last_use[node], until)
@@ -54,7 +58,7 @@ class MemoryWalk:
         for node in order:
             for owner in storage[node]:
                 alive_until[owner] = max(alive_until.get(owner, 0), last_use[node])
-        candidates: list[list[Term]] = []
+        candidates: list[tuple[tuple, list[Term]]] = []
         for node in order:
             t = step[node]
             attrs = self.graph.nodes[node]
@@ -66,8 +70,8 @@ class MemoryWalk:
                 start = 0 if self.graph.nodes[owner]["op"] == "input" else step[owner]
                 if start <= t <= alive_until[owner]:
                     live += self._terms(size, self._exists(owner))
-            for extra in extras:
-                candidates.append(live + guarded(extra, attrs["guard"]))
+            for option, extra in enumerate(extras):
+                candidates.append(((node, option), live + guarded(extra, attrs["guard"])))
         return candidates
 
     def _held_by_locals(self, order, step, end) -> dict[int, int]:
@@ -80,7 +84,7 @@ class MemoryWalk:
             op = attrs["op"]
             if op in ("input", "param", "scalar", "loop_layer", "phi", "item"):
                 continue
-            users = list(self.graph.successors(node))
+            users = [u for u in self.graph.successors(node) if u in step]
             if not (attrs["name"] is not None or op == "chunk" or len(users) > 1
                     or any(self.graph.nodes[u]["op"] == "phi" or self.graph.nodes[u]["guard"] != attrs["guard"]
                            for u in users)):
@@ -117,13 +121,13 @@ class MemoryWalk:
         the largest of which counts."""
         if attrs["op"] in OP_COSTS:
             operands = [self._shape(o) for o in self.ir.operands(node)]
-            held = OP_COSTS[attrs["op"]].transient(operands, attrs["shape"], attrs["attrs"])
+            held = OP_COSTS[attrs["op"]].transient(operands, self._shape(node), attrs["attrs"])
             return [[]] + [self._terms(size, [] if cond is None else [cond]) for cond, size in held]
         if attrs["op"] != "call_layer":
             return [[]]
         spec, _ = self._called(attrs)
         operands = [self._shape(o) for o in self.ir.operands(node) if self._shape(o) != ()]
-        return self._layer_transients(spec, operands, attrs.get("child_shapes", {}))
+        return self._layer_transients(spec, operands, self.view.child_shapes(node))
 
     def _layer_transients(self, spec: LayerSpec, operands, inner: dict) -> list[list[Term]]:
         if spec.kind == "sequential" and len(spec.children) > 1:

@@ -40,7 +40,7 @@ class Values:
     # ------------------------------------------------------------------ construction
     @classmethod
     def at(cls, ir: BlockIR, sizes: dict, *, use_example: bool = True) -> "Values":
-        known = {a.name for a in ir.args} | {i.name for i in ir.inputs} | set(ir.dim_origin)
+        known = {a.name for a in ir.args} | {i.name for i in ir.inputs} | set(dim_origins(ir))
         for name in sizes:
             if name not in known:
                 raise UsageError(f"{ir.name} has no argument, input or dimension {name!r}; "
@@ -79,11 +79,11 @@ class Values:
             present.add(info.name)
         values = cls(ir, scalars, present, lists)
         values.flags = flags
-        for symbol, (input_name, axis) in ir.dim_origin.items():
+        for symbol, (input_name, axis) in dim_origins(ir).items():
             shape = given.get(input_name)
             if isinstance(shape, list) and axis < len(shape):
                 scalars[symbol] = Fraction(shape[axis])
-        for name in ir.dim_origin:
+        for name in dim_origins(ir):
             if name in sizes:
                 if not isinstance(sizes[name], int) or isinstance(sizes[name], bool):
                     raise UsageError(f"{name} is a dimension; give it as a whole number, e.g. {name}=8")
@@ -149,9 +149,14 @@ class Values:
         """The block's names without a value (arguments, then dims), for a helpful message."""
         names = [a.name for a in self.ir.args if a.name not in self.scalars and a.name not in self.flags
                  and a.name not in self.lists]
-        names += [d for d, (i, _) in self.ir.dim_origin.items() if d not in self.scalars and i in self.present]
+        names += [d for d, (i, _) in dim_origins(self.ir).items() if d not in self.scalars and i in self.present]
         return names
 
 
+def dim_origins(ir: BlockIR) -> dict[str, tuple[str, int]]:
+    """Every dim an input binds -> (input, axis); an optional input's only when it is given."""
+    return {**ir.dim_origin, **getattr(ir, "optional_dim_origin", {})}
+
+
 def _known_names(ir: BlockIR) -> list[str]:
-    return [a.name for a in ir.args] + [i.name for i in ir.inputs] + list(ir.dim_origin)
+    return [a.name for a in ir.args] + [i.name for i in ir.inputs] + list(dim_origins(ir))

@@ -1,0 +1,52 @@
+"""Arguments that are layer kinds (attndsl/lower/layer_kinds.py): `act_layer: type[nn.Module]
+= nn.ReLU` in the signature, `act_layer()` where the layer is built, and a check that
+refuses any class the checker did not check the block with."""
+
+from __future__ import annotations
+
+from ..ir import LayerSpec
+from ..layers import LAYERS
+from .expressions import source_expr
+from .text import fstring
+
+
+def _uses(spec: LayerSpec | None):
+    if spec is None:
+        return
+    if spec.kind_arg is not None:
+        yield spec
+    for _, child in spec.children:
+        yield from _uses(child)
+
+
+class LayerKindEmitter:
+    def layer_kind_checks(self) -> list[tuple[tuple, list[str]]]:
+        """(guard, lines) of one check per layer argument: the classes every use of it allows."""
+        allowed: dict[str, list[str]] = {}
+        for info in self.ir.layers:
+            for spec in list(_uses(info.spec)) + list(_uses(info.element)):
+                kinds = list(spec.alternatives)
+                allowed[spec.kind_arg] = [k for k in allowed.get(spec.kind_arg, kinds) if k in kinds]
+        checks = []
+        for arg in self.ir.args:
+            if arg.name not in allowed:
+                continue
+            classes = [f"nn.{LAYERS[kind].torch_class}" for kind in allowed[arg.name]]
+            test = f"{arg.name} not in ({', '.join(classes)}{',' if len(classes) == 1 else ''})"
+            if arg.optional:
+                test = f"{arg.name} is not None and {test}"
+            message = fstring([("text", f"{self.ir.name}: `{arg.name}` must be one of {', '.join(classes)}, got "),
+                               ("code", arg.name)])
+            checks.append(((), [f"if {test}:", f"    raise ValueError({message})"]))
+        return checks
+
+    def layer_kind_expr(self, spec: LayerSpec) -> str:
+        definition = LAYERS[spec.kind]
+        arguments = [source_expr(spec.sources[name], self.init_name)[0] for name in spec.positional]
+        arguments += [f"{p.name}={source_expr(spec.sources[p.name], self.init_name)[0]}" for p in definition.params
+                      if p.name in spec.sources and p.name not in spec.positional]
+        return f"{spec.kind_arg}({', '.join(arguments)})"
+
+
+def layer_kind_default(kind: str) -> str:
+    return f"nn.{LAYERS[kind].torch_class}"

@@ -1,0 +1,88 @@
+"""Arguments that are layer kinds: `act_layer: layer = relu`, `norm_layer: layer | None = None`,
+so that one block is built with ReLU or SiLU, BatchNorm or none, as the published blocks
+take `act_layer=nn.ReLU`.
+
+The kinds such an argument may be are those of its default's family in the registry
+(activations, normalisations, ...) with the same shape rule, that take the arguments it is
+called with; the checker checks each one's arguments, and the generated `__init__`
+refuses any other class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import syntax as ast
+from ..diagnostics import Abort, DiagnosticSink
+from ..ir import LayerSpec
+from ..layers import LAYERS
+from .helpers import _default_value
+
+
+@dataclass(frozen=True)
+class LayerKindArg:
+    """The value of a `layer` argument in the spec: its name and default kind."""
+
+    name: str
+    default: str | None
+
+
+def kinds_like(default: str) -> list[str]:
+    """The kinds a `layer` argument defaulting to `default` may be: its family's kinds with the
+    same shape rule and ranks (ReLU, SiLU, GELU, ... for an activation; the BatchNorms of one
+    rank), so that the module's shapes do not depend on the choice."""
+    model = LAYERS[default]
+    return [name for name, definition in LAYERS.items() if definition.family == model.family
+            and definition.shape is model.shape and (definition.min_rank, definition.max_rank) ==
+            (model.min_rank, model.max_rank)]
+
+
+class LayerKindLowering:
+    def _layer_kind_default(self, arg: ast.Arg) -> str:
+        node = arg.default
+        if not (isinstance(node, ast.Name) and node.id in LAYERS):
+            raise self.error("E0111", f"the default of layer argument `{arg.name}` is a layer kind, e.g. relu",
+                             node.span, help="layer kinds are listed in docs/language.md")
+        return node.id
+
+    def _layer_from_argument(self, node: ast.Call, arg: LayerKindArg) -> LayerSpec:
+        default = arg.default or self._declared_default(arg.name)
+        # The default must take the call (its errors are the user's); the others of its kind
+        # are the alternatives that take it too.
+        alternatives = {default: self._bound(default, node)}
+        sources = alternatives[default][1]
+        for kind in kinds_like(default):
+            if kind != default and _takes(LAYERS[kind], node):
+                sink, self.sink = self.sink, DiagnosticSink()
+                try:
+                    alternatives[kind] = self._bound(kind, node)
+                except Abort:
+                    pass
+                finally:
+                    self.sink = sink
+        alternatives = {kind: bound for kind, (bound, _) in alternatives.items()}
+        positional = [p.name for p in LAYERS[default].params[:len(node.args)]]
+        return LayerSpec(default, alternatives[default], positional, span=node.span, sources=sources,
+                         kind_arg=arg.name, alternatives=alternatives)
+
+    def _bound(self, kind: str, node: ast.Call):
+        definition = LAYERS[kind]
+        bound, sources = self._bind_call([(p.name, p.kind, not p.required) for p in definition.params], node, kind)
+        for p in definition.params:
+            bound.setdefault(p.name, _default_value(p))
+        return bound, sources
+
+    def _declared_default(self, name: str) -> str:
+        declared = next(a for a in self.block.args if a.name == name)
+        if isinstance(declared.default, ast.Name) and declared.default.id in LAYERS:
+            return declared.default.id
+        raise self.error("E0111", f"layer argument `{name}` needs a layer kind as its default (the kinds it may be "
+                         "are that kind's family)", declared.span, help=f"e.g. `{name}: layer | None = relu`")
+
+
+def _takes(definition, call: ast.Call) -> bool:
+    """Whether a layer kind takes these arguments (by count and keyword names)."""
+    names = [p.name for p in definition.params]
+    given = set(names[:len(call.args)]) | {kw.name for kw in call.kwargs}
+    return len(call.args) <= len(names) and {kw.name for kw in call.kwargs} <= set(names) and \
+        all(p.name in given for p in definition.params if p.required)
