@@ -35,6 +35,9 @@ from .references.se import SEAttention
 from .references.sge import SpatialGroupEnhance
 from .references.shuffle_attention import ShuffleAttention
 from .references.sk import SKAttention
+from .references.cot import CoTAttention
+from .references.self_attn import Self_Attn_Channel, Self_Attn_Spatial
+from .references.bam import BAMBlock
 from .references.muse import MUSEAttention
 from .references.aft_variants import AFTFull, AFTLocal, AFTSimple
 from .references.polarized_self_attention import (
@@ -416,6 +419,29 @@ CASES: list[Case] = [
          (2, 49, 64)),
     Case("muse-dk8-mask-weights", "muse", "MUSEAttention", MUSEAttention,
          dict(d_model=64, d_k=8, d_v=16, h=4), QKV49, (2, 49, 64), extras=mask_weights((2, 4, 49, 49))),
+    # fmt: on
+    # --- bam (issue 7)
+    # fmt: off
+    Case("bam", "bam", "BAMBlock", BAMBlock, dict(channel=64, reduction=16, dia_val=1),
+         {"x": (2, 64, 9, 9)}, (2, 64, 9, 9)),
+    # dia_val=2 at 9x9: the published padding shrinks the map to 3x3 and fails
+    Case("bam-dia2", "bam", "BAMBlock", BAMBlock, dict(channel=32, reduction=8, dia_val=2),
+         {"x": (3, 32, 9, 8)}, (3, 32, 9, 8)),
+    # fmt: on
+    # --- self_attn (issue 7)
+    # fmt: off
+    Case("self_attn-spatial", "self_attn", "Self_Attn_Spatial", Self_Attn_Spatial,
+         dict(in_dim=16, out_dim=4), {"x": (4, 16, 8, 8)}, ((4, 16, 8, 8), (4, 64, 64))),
+    Case("self_attn-channel", "self_attn", "Self_Attn_Channel", Self_Attn_Channel,
+         dict(in_dim=8, out_dim=8), {"x": (4, 8, 8, 8)}, ((4, 8, 8, 8), (4, 8, 8))),
+    Case("self_attn-channel-narrow", "self_attn", "Self_Attn_Channel", Self_Attn_Channel,
+         dict(in_dim=8, out_dim=4), {"x": (3, 8, 6, 5)}, ((3, 4, 6, 5), (3, 4, 4))),
+    # fmt: on
+    # --- cot (issue 7)
+    # fmt: off
+    Case("cot", "cot", "CoTAttention", CoTAttention, dict(dim=64, kernel_size=3), X64, (2, 64, 7, 7)),
+    Case("cot-k5-nonsquare", "cot", "CoTAttention", CoTAttention, dict(dim=32, kernel_size=5),
+         {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
     # fmt: on
 ]
 

@@ -469,7 +469,7 @@ def test_a_single_chunk_is_the_tensor():
 # input_dim_in_layer, float_division_whole, keyword_twice, F_not_reserved
 @pytest.mark.parametrize("body, code", [
     ("    input x: [b, n]\n    layer fc = linear(n, n)\n    return fc(x)\n", "E0113"),
-    ("    input x: [b, c]\n    layer fc = linear(c, c / 2)\n    return fc(x)\n", "E0113"),
+    ("    input x: [b, c]\n    layer fc = linear(c, 2 * c / 2)\n    return fc(x)\n", "E0113"),  # a float in Python
     ("    input x: [b, c]\n    layer fc = linear(c, c, in_features=c)\n    return fc(x)\n", "E0112"),
     ("    input x: [b, c]\n    F = x * 2\n    return gelu(F)\n", "E0105"),
 ])

@@ -33,6 +33,16 @@ class CheckedSpec:
         raise UsageError(f"{self.path} has no block {name!r}; its blocks are {names}")
 
 
+def layers_named(ir: BlockIR, name: str, guard=()) -> list:
+    """The declarations of a layer that a call under `guard` may use: one, or one per
+    branch when the layer is declared on both sides of an `if` (`layer act = identity()`
+    / `else: layer act = conv1d(...)`)."""
+    from .formula import make_guard
+
+    found = [info for info in ir.layers if info.name == name]
+    return [info for info in found if make_guard(list(info.guard) + list(guard)) is not None] or found[:1]
+
+
 def check_spec(path: str | Path) -> CheckedSpec | None:
     """Read, parse and check a spec; print its diagnostics. None when it has errors."""
     from ..compiler import analyze

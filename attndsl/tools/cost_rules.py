@@ -91,10 +91,11 @@ def _attention_flops(operands, result, attrs) -> Expr:
 
 def _attention_transient(operands, result, attrs):
     """torch's fused CPU kernel needs the same head size for queries and values; otherwise
-    its math fallback holds scaled and contiguous copies of q and k, and the weights."""
+    its math fallback holds scaled and contiguous copies of q and k, and the weights, at
+    its peak (q @ kᵀ), before the result exists (counted here as if it did: less it)."""
     q, k = operands[0], operands[1]
     weights = numel(result[:-1]) * k[-2]
-    return [(Cond("cmp", ("!=", q[-1], operands[2][-1])), 2 * numel(q) + 2 * numel(k) + weights)]
+    return [(Cond("cmp", ("!=", q[-1], operands[2][-1])), 2 * numel(q) + 2 * numel(k) + weights - numel(result))]
 
 
 def _rearrange_memory(attrs, contiguous) -> tuple[bool, bool]:

@@ -20,6 +20,7 @@ from .. import symbolic as sym
 from ..ir import BlockIR, Cond, LayerSpec
 from ..ops import ListShape
 from ..symbolic import Expr
+from .common import layers_named
 from .cost_rules import LAYER_COSTS, OP_COSTS, numel
 from .formula import Term, collect, guarded, make_guard
 from .memory import MemoryWalk, prune
@@ -82,14 +83,16 @@ class _BlockWalk(MemoryWalk):
         return self.view.shape(node)
 
     def _order(self) -> list[int]:
-        """The nodes that run in the world being walked, in the order forward runs them."""
-        return [node for node in self.ir.topological() if self.view.exists(node)]
+        """The nodes forward runs in the world being walked, in its order (a buffer's value is
+        computed once, in __init__)."""
+        return [node for node in self.ir.topological()
+                if self.view.exists(node) and self.graph.nodes[node].get("phase") != "init"]
 
     # ------------------------------------------------------------------ parameters
     def _params(self) -> list[Term]:
         blocks = {name: cost.ir for name, cost in self.costs.items()}
         blocks[self.ir.name] = self.ir
-        return [Term(entry.guard, numel(entry.shape), entry.loop)
+        return [Term(entry.guard, entry.count(), entry.loop)
                 for entry in state_entries(self.ir, blocks) if entry.parameter]
 
     # ------------------------------------------------------------------ FLOPs
@@ -115,9 +118,9 @@ class _BlockWalk(MemoryWalk):
             operands = [self._shape(o) for o in self.ir.operands(node)]
             loop = loops.get(node)
             if attrs["op"] == "call_layer":
-                spec, _ = self._called(attrs)
                 inner = self.view.child_shapes(node)
-                found = self._layer_flops(spec, [s for s in operands if s != ()], self._shape(node), inner)
+                found = [term for spec, conds in self._called(attrs) for term in guarded(
+                    self._layer_flops(spec, [s for s in operands if s != ()], self._shape(node), inner), conds)]
             elif attrs["op"] in OP_COSTS:
                 found = self._terms(OP_COSTS[attrs["op"]].flops(operands, self._shape(node), attrs["attrs"]))
             else:
@@ -128,14 +131,16 @@ class _BlockWalk(MemoryWalk):
     def _layer(self, name: str):
         return next(info for info in self.ir.layers if info.name == name)
 
-    def _called(self, attrs) -> tuple[LayerSpec, bool]:
-        info = self._layer(attrs["attrs"]["layer"])
-        if attrs["attrs"].get("element"):
-            return info.element, True
-        spec = info.spec
-        for name in attrs["attrs"]["path"]:
-            spec = next(child for child_name, child in spec.children if child_name == name)
-        return spec, False
+    def _called(self, attrs) -> list[tuple[LayerSpec, list]]:
+        """The layer a call runs, with the conditions under which it is that one: one
+        option, or one per branch of an `if` that declares the layer on both sides."""
+        options = []
+        for info in layers_named(self.ir, attrs["attrs"]["layer"], attrs["guard"]):
+            spec = info.element if attrs["attrs"].get("element") else info.spec
+            for name in attrs["attrs"].get("path", ()):
+                spec = next(child for child_name, child in spec.children if child_name == name)
+            options.append((spec, list(info.guard)))
+        return options
 
     def _layer_flops(self, spec: LayerSpec, operands, result, inner: dict) -> list[Term]:
         if spec.kind == "loop":  # children named in a loop: every pass costs the same (and keeps the shape)

@@ -84,7 +84,7 @@ def _state(ir: BlockIR, blocks: dict[str, BlockIR]) -> list[str]:
         shape = "[" + ", ".join(render_expr(d, order) for d in entry.shape) + "]"
         kind = "" if entry.parameter else " (buffer)"
         when = " if " + render_guard(entry.guard, order) if entry.guard else ""
-        each = f" for each {entry.loop[0]} in {entry.loop[1]}" if entry.loop else ""
+        each = entry.described(lambda e: render_expr(e, order))
         lines.append(f"{entry.key} {shape}{kind}{when}{each}")
     return lines
 

@@ -47,6 +47,8 @@ def make_guard(conds) -> Guard | None:
     for cond in flat:
         if Cond("not", (cond,)) in flat:
             return None
+        if cond.op == "not" and cond.args[0].op == "and" and _conjuncts(cond.args[0]) <= flat:
+            return None  # `not (a and b)` with both a and b
     for cond in [c for c in flat if c.op == "or"]:  # absorption: (x or y) and x is x
         others = flat - {cond}
         if any(_conjuncts(disjunct) <= others for disjunct in cond.args):

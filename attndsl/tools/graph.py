@@ -18,11 +18,11 @@ from pathlib import Path
 import networkx as nx
 
 from ..cli import UsageError
-from ..ir import BlockIR
-from ..shapes import show
-from .common import check_spec
+from ..ir import BlockIR, Cond
+from .common import check_spec, layers_named
 from .cost import symbol_order
 from .formula import render_cond, render_expr, render_guard
+from .world_shapes import shape_text, world_views
 
 
 @dataclass
@@ -36,6 +36,7 @@ def dataflow(ir: BlockIR) -> nx.DiGraph:
     """The block's dataflow for display: one node per IR node (the loop variables of layer
     lists folded into their calls) plus a `return` node; edges carry shape labels."""
     order = symbol_order(ir)
+    views = world_views(ir)
     graph = nx.DiGraph()
     nodes = ir.graph.nodes
     for node in ir.topological():
@@ -48,25 +49,32 @@ def dataflow(ir: BlockIR) -> nx.DiGraph:
             if nodes[source]["op"] == "loop_layer":
                 continue
             shape = nodes[source].get("shape")
-            if attrs["op"] == "item" or (isinstance(shape, tuple) and shape and isinstance(shape[0], tuple)):
-                shape = attrs.get("shape")  # a chunk's part: the part's own shape
-            label = _show(shape, order)
+            parted = attrs["op"] == "item" or (isinstance(shape, tuple) and shape and isinstance(shape[0], tuple))
+            within = list(attrs["guard"])  # the worlds where the tensor reaches this node
+            branch = ""
             if attrs["op"] == "phi":  # which operand is which branch
-                label = ("then " if source == ir.operands(node)[0] else "else ") + label
-            graph.add_edge(source, node, label=label)
+                condition = attrs["attrs"]["condition"]
+                branch = "then" if source == ir.operands(node)[0] else "else"
+                within.append(condition if branch == "then" else Cond("not", (condition,)))
+            label = edge_label(ir, node if parted else source, order, views, within)  # a chunk's part: its own shape
+            graph.add_edge(source, node, label=(f"{branch}{':' if '; ' in label else ''} " if branch else "") + label)
     for index, output in enumerate(ir.outputs):
         name = "return" if len(ir.outputs) == 1 else f"return {index}"
         graph.add_node(name, box=Box([name], "output", None))
-        graph.add_edge(output, name, label=_show(nodes[output].get("shape"), order))
+        graph.add_edge(output, name, label=edge_label(ir, output, order, views))
     return graph
 
 
-def _show(shape, order) -> str:
+def edge_label(ir: BlockIR, node: int, order, views=None, within=()) -> str:
+    """The shape of the tensor a node makes: one shape, or one per case of the `if`s that
+    change it (`[s0, s1, h, w] if batch_first; [s1, s0, h, w] if not batch_first`), in the
+    worlds where the conditions `within` may hold."""
+    shape = ir.graph.nodes[node].get("shape")
     if shape is None:
         return ""
     if isinstance(shape, tuple) and not shape:
         return "scalar"
-    return show(shape, order)
+    return shape_text(ir, node, order, views=views, within=within)
 
 
 def _kind(op: str) -> str:
@@ -88,12 +96,14 @@ def _label(ir: BlockIR, attrs: dict, order) -> list[str]:
     elif op == "phi":
         head = f"join: if {render_cond(extra['condition'], order)}"
     elif op == "call_layer":
-        layer = next(info for info in ir.layers if info.name == extra["layer"])
+        kinds = []  # one, or one per branch of an `if` that declares the layer on both sides
+        for layer in layers_named(ir, extra["layer"], attrs["guard"]):
+            spec = layer.element if extra.get("element") else layer.spec
+            for name in extra.get("path", ()):
+                spec = next(child for child_name, child in spec.children if child_name == name)
+            kinds.append(spec.block if spec.kind == "block" else spec.kind)
         path = "".join(f".{p}" for p in extra.get("path", ()))
-        spec = layer.element if extra.get("element") else layer.spec
-        for name in extra.get("path", ()):
-            spec = next(child for child_name, child in spec.children if child_name == name)
-        kind = spec.block if spec.kind == "block" else spec.kind
+        kind = " or ".join(dict.fromkeys(kinds))
         head = f"{layer.name}[{layer.loop_var}]{path}: {kind}" if extra.get("element") else f"{layer.name}{path}: {kind}"
     elif op == "list_comp":
         head = f"list over {extra['layer']}"

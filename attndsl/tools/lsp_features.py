@@ -229,10 +229,9 @@ def _layer_hover(doc, ir, name, order) -> str:
 
 
 def _param_terms(entries):
-    from .cost_rules import numel
     from .formula import Term, collect
 
-    return collect(Term(e.guard, numel(e.shape), e.loop) for e in entries if e.parameter)
+    return collect(Term(e.guard, e.count(), e.loop) for e in entries if e.parameter)
 
 
 def _argument_text(value, order) -> str:

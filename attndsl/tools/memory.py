@@ -33,7 +33,8 @@ class MemoryWalk:
         step = {node: index for index, node in enumerate(order)}
         end = len(order)
         inside_loops = self._element_loops()
-        storage: dict[int, set[int]] = {}  # node -> the nodes whose allocations it keeps alive
+        # node -> {owner: the conditions under which the node keeps owner's allocation alive}
+        storage: dict[int, dict[int, frozenset]] = {}
         contiguous: dict[int, bool] = {}
         allocated: dict[int, Expr] = {}
         for node in order:
@@ -44,20 +45,20 @@ class MemoryWalk:
                 allocates = False  # the list they end up in is counted instead
             contiguous[node] = is_contiguous
             if op == "input" or allocates:
-                storage[node] = {node}
+                storage[node] = {node: frozenset()}
                 allocated[node] = _size(self._shape(node))
             else:
-                storage[node] = set().union(*(storage.get(o, set()) for o in operands)) if op not in (
-                    "param", "scalar", "loop_layer") else set()
-        last_use = {node: (end if node in self.ir.outputs or self.graph.nodes[node]["op"] == "input"
-                           else max((step[u] for u in self.graph.successors(node) if u in step), default=step[node]))
-                    for node in order}
-        for node, until in self._held_by_locals(order, step, end).items():
-            last_use[node] = max(last_use[node], until)
-        alive_until = {}
+                storage[node] = {} if op in ("param", "scalar", "loop_layer") else _shared(attrs, operands, storage)
+        # node -> [(until, under which conditions)]: its last use, and how long a local variable holds it
+        needed = {node: [(end if node in self.ir.outputs or self.graph.nodes[node]["op"] == "input"
+                          else max((step[u] for u in self.graph.successors(node) if u in step), default=step[node]),
+                          frozenset())] for node in order}
+        for node, reasons in self._held_by_locals(order, step, end).items():
+            needed[node] += reasons
+        kept_until: dict[int, list[tuple[int, frozenset]]] = {}  # owner -> [(until, under which conditions)]
         for node in order:
-            for owner in storage[node]:
-                alive_until[owner] = max(alive_until.get(owner, 0), last_use[node])
+            for owner, conds in storage[node].items():
+                kept_until.setdefault(owner, []).extend((until, conds | when) for until, when in needed[node])
         candidates: list[tuple[tuple, list[Term]]] = []
         for node in order:
             t = step[node]
@@ -68,16 +69,20 @@ class MemoryWalk:
             live = []
             for owner, size in allocated.items():
                 start = 0 if self.graph.nodes[owner]["op"] == "input" else step[owner]
-                if start <= t <= alive_until[owner]:
-                    live += self._terms(size, self._exists(owner))
+                reasons = [conds for until, conds in kept_until[owner] if until >= t]
+                if start <= t and reasons:
+                    # alive where any reason holds; at most where the conditions they share hold
+                    live += self._terms(size, self._exists(owner) + sorted(frozenset.intersection(*reasons), key=repr))
             for option, extra in enumerate(extras):
                 candidates.append(((node, option), live + guarded(extra, attrs["guard"])))
         return candidates
 
-    def _held_by_locals(self, order, step, end) -> dict[int, int]:
+    def _held_by_locals(self, order, step, end) -> dict[int, list[tuple[int, frozenset]]]:
         """Values the generated forward keeps in a local variable (named in the spec, used
         twice, or a chunk's result) stay alive until the name is assigned again, or until
-        forward returns: Python frees them then, not at their last use."""
+        forward returns: Python frees them then, not at their last use. An assignment under
+        an `if` the value does not depend on frees it only where that `if` runs:
+        node -> [(until, under which conditions)]."""
         held = {}
         for node in order:
             attrs = self.graph.nodes[node]
@@ -89,9 +94,19 @@ class MemoryWalk:
                     or any(self.graph.nodes[u]["op"] == "phi" or self.graph.nodes[u]["guard"] != attrs["guard"]
                            for u in users)):
                 continue
-            later = [step[n] for n in order[step[node] + 1:] if attrs["name"] is not None
-                     and self.graph.nodes[n]["name"] == attrs["name"] and self.graph.nodes[n]["op"] != "phi"]
-            held[node] = min(later, default=end)
+            reasons, still_held = [], frozenset()  # still held where no assignment so far ran
+            for later in order[step[node] + 1:]:
+                other = self.graph.nodes[later]
+                if attrs["name"] is None or other["name"] != attrs["name"] or other["op"] == "phi":
+                    continue
+                reasons.append((step[later], still_held))
+                extra = sorted(set(other["guard"]) - set(attrs["guard"]), key=repr)
+                if not extra:  # runs whenever this value exists: the name is rebound for sure
+                    break
+                still_held |= {_negation(extra[0] if len(extra) == 1 else Cond("and", tuple(extra)))}
+            else:
+                reasons.append((end, still_held))
+            held[node] = reasons
         return held
 
     def _exists(self, node: int) -> list[Cond]:
@@ -107,13 +122,9 @@ class MemoryWalk:
             return False, all(contiguous) if op != "item" else contiguous[0]
         if op == "list_comp":
             return True, True
-        if op == "call_layer":
-            spec, _ = self._called(attrs)
-            while spec.kind == "sequential" and spec.children:
-                spec = spec.children[-1][1]
-            if spec.kind in LAYER_COSTS:
-                return LAYER_COSTS[spec.kind].memory(attrs["attrs"], contiguous)
-            return True, True
+        if op == "call_layer":  # a layer declared on both sides of an `if`: a new tensor if either makes one
+            found = [_layer_allocation(spec, attrs, contiguous) for spec, _ in self._called(attrs)]
+            return any(a for a, _ in found), all(c for _, c in found)
         return OP_COSTS[op].memory(attrs["attrs"], contiguous)
 
     def _transients(self, node: int, attrs) -> list[list[Term]]:
@@ -125,9 +136,12 @@ class MemoryWalk:
             return [[]] + [self._terms(size, [] if cond is None else [cond]) for cond, size in held]
         if attrs["op"] != "call_layer":
             return [[]]
-        spec, _ = self._called(attrs)
         operands = [self._shape(o) for o in self.ir.operands(node) if self._shape(o) != ()]
-        return self._layer_transients(spec, operands, self.view.child_shapes(node))
+        options = [[]]
+        for spec, conds in self._called(attrs):
+            options += [guarded(option, conds) for option in
+                        self._layer_transients(spec, operands, self.view.child_shapes(node)) if option]
+        return options
 
     def _layer_transients(self, spec: LayerSpec, operands, inner: dict) -> list[list[Term]]:
         if spec.kind == "sequential" and len(spec.children) > 1:
@@ -151,6 +165,34 @@ class MemoryWalk:
                 options.append(inner + [Term(t.guard, -t.value, t.loop) for t in inputs] + [Term(frozenset(), -out)])
             return options
         return [[]]
+
+
+def _layer_allocation(spec: LayerSpec, attrs, contiguous) -> tuple[bool, bool]:
+    while spec.kind == "sequential" and spec.children:
+        spec = spec.children[-1][1]
+    if spec.kind in LAYER_COSTS:
+        return LAYER_COSTS[spec.kind].memory(attrs["attrs"], contiguous)
+    return True, True
+
+
+def _shared(attrs, operands, storage) -> dict[int, frozenset]:
+    """Whose allocations a node that allocates nothing keeps alive: a view its operand's; a
+    join (phi) its `then` operand's where its condition holds, its `else` operand's where
+    it does not."""
+    branches = [frozenset()] * len(operands)
+    if attrs["op"] == "phi":
+        condition = attrs["attrs"]["condition"]
+        branches = [frozenset({condition}), frozenset({_negation(condition)})]
+    kept: dict[int, frozenset] = {}
+    for operand, branch in zip(operands, branches):
+        for owner, conds in storage.get(operand, {}).items():
+            conds = conds | branch
+            kept[owner] = kept[owner] & conds if owner in kept else conds  # through either: what both need
+    return kept
+
+
+def _negation(cond: Cond) -> Cond:
+    return cond.args[0] if cond.op == "not" else Cond("not", (cond,))
 
 
 def _size(shape) -> Expr:

@@ -8,10 +8,12 @@ their index or name, a block used as a layer the block's own entries, a layer li
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from .. import symbolic as sym
 from ..ir import BlockIR, Cond, LayerSpec, display_name
-from .cost_rules import LAYER_COSTS
+from ..symbolic import Expr
+from .cost_rules import LAYER_COSTS, numel
 from .formula import make_guard
 from .subblock import callee_mapping, substitute_guard, substitute_shape
 
@@ -23,6 +25,27 @@ class Entry:
     guard: frozenset
     parameter: bool  # or a buffer
     loop: tuple[str, str] | None = None  # (variable, list argument) of a layer list
+    # children named in a loop (`fc{i} = linear(...)` under `for i in range(1, n)`): one
+    # entry per pass, written once with the pass's variable: (variable, start, stop)
+    passes: tuple | None = None
+
+    def count(self) -> Expr:
+        """How many values the entry stands for (summed over its passes)."""
+        size = numel(self.shape)
+        if self.passes is None:
+            return size
+        _, start, stop = self.passes
+        return size * sym.maximum(stop - start, Expr.const(0))
+
+    def described(self, render) -> str:
+        """`for k in kernels` / `for i in range(1, n)`: which entries the key stands for."""
+        if self.loop is not None:
+            return f" for each {self.loop[0]} in {self.loop[1]}"
+        if self.passes is not None:
+            var, start, stop = self.passes
+            bounds = render(stop) if start == Expr.const(0) else f"{render(start)}, {render(stop)}"
+            return f" for each {var} in range({bounds})"
+        return ""
 
 
 def state_entries(ir: BlockIR, blocks: dict[str, BlockIR], _memo: dict | None = None) -> list[Entry]:
@@ -41,14 +64,15 @@ def state_entries(ir: BlockIR, blocks: dict[str, BlockIR], _memo: dict | None = 
         for entry in _layer(spec, prefix, blocks, memo):
             guard = make_guard(list(entry.guard) + list(info.guard))
             if guard is not None:
-                entries.append(Entry(entry.key, entry.shape, guard, entry.parameter, loop or entry.loop))
+                entries.append(replace(entry, guard=guard, loop=loop or entry.loop))
     memo[ir.name] = entries
     return entries
 
 
 def _layer(spec: LayerSpec, prefix: str, blocks, memo) -> list[Entry]:
     if spec.kind == "loop":  # children named in a loop: `conv_{i}` stands for every pass's
-        return [entry for name, child in spec.children
+        passes = (spec.args["var"], _expr(spec.args["start"]), _expr(spec.args["stop"]))
+        return [replace(entry, passes=passes) for name, child in spec.children
                 for entry in _layer(child, f"{prefix}{display_name(name)}.", blocks, memo)]
     if spec.kind == "sequential":
         return [entry for index, (name, child) in enumerate(spec.children)
@@ -61,8 +85,9 @@ def _layer(spec: LayerSpec, prefix: str, blocks, memo) -> list[Entry]:
         for entry in state_entries(callee, blocks, memo):
             guard = substitute_guard(entry.guard, mapping)
             if guard is not None:
-                out.append(Entry(prefix + entry.key, substitute_shape(entry.shape, mapping), guard, entry.parameter,
-                                 entry.loop))
+                passes = entry.passes and (entry.passes[0],) + substitute_shape(entry.passes[1:], mapping)
+                out.append(replace(entry, key=prefix + entry.key, shape=substitute_shape(entry.shape, mapping),
+                                   guard=guard, passes=passes))
         return out
     out = []
     for rule in LAYER_COSTS[spec.kind].state(spec.args):
@@ -72,3 +97,7 @@ def _layer(spec: LayerSpec, prefix: str, blocks, memo) -> list[Entry]:
         if guard is not None:
             out.append(Entry(prefix + rule.key, tuple(rule.shape), guard, rule.parameter))
     return out
+
+
+def _expr(value) -> Expr:
+    return value if isinstance(value, Expr) else Expr.const(value)

@@ -165,7 +165,33 @@ def _equalities(ir: BlockIR, world: dict) -> dict:
             names.setdefault(name, target)
         else:
             whole.setdefault(source, target)
+    _through_broadcasts(ir, names)
     return {"whole": whole, "names": names}
+
+
+def _through_broadcasts(ir: BlockIR, names: dict) -> None:
+    """A broadcast of a broadcast: `n'' = max(m, n')` equal to T, with `n' = max(T, mw)`,
+    makes n' equal to T too (T <= n' <= n'' = T)."""
+    changed = True
+    while changed:
+        changed = False
+        for name, target in list(names.items()):
+            for inner in _max_args(ir.derived.get(name)):
+                inner_name = _single_symbol(inner)
+                if inner_name in ir.derived and inner_name not in names and target in _max_args(ir.derived[inner_name]):
+                    names[inner_name] = target
+                    changed = True
+
+
+def _max_args(definition) -> tuple:
+    """The arguments of a size defined as `max(a, b, ...)`; () for any other."""
+    if definition is None or len(definition.terms) != 1:
+        return ()
+    ((monomial, coefficient),) = definition.terms.items()
+    if coefficient != 1 or len(monomial) != 1 or monomial[0][1] != 1:
+        return ()
+    factor = monomial[0][0]
+    return factor.args if isinstance(factor, sym.Atom) and factor.op == "max" else ()
 
 
 def _readability(ir: BlockIR, expr) -> int:
@@ -223,23 +249,26 @@ def _substitute(dim, joins: dict):
 # ---------------------------------------------------------------------------- display
 
 
-def alternatives(ir: BlockIR, node: int, views=None) -> list[tuple[tuple, object]]:
-    """The node's distinct shapes over the worlds where it exists, each with the fewest world
-    conditions that select it: [(conditions, shape)], one entry `((), shape)` when every
-    world agrees."""
+def alternatives(ir: BlockIR, node: int, views=None, within=()) -> list[tuple[tuple, object]]:
+    """The node's distinct shapes over the worlds where it exists (and the conditions
+    `within` may hold), each with the fewest world conditions that select it:
+    [(conditions, shape)], one entry `((), shape)` when every world agrees."""
     by_shape: dict = {}
     for view in views or world_views(ir):
-        if not view.exists(node):
+        if not view.exists(node) or any(decide(c, view.world) == Cond.const(False) for c in within):
             continue
         shape = view.shape(node)
         if shape is not None:
             by_shape.setdefault(_frozen(shape), (shape, []))[1].append(view.literals)
     if len(by_shape) <= 1:
         return [((), shape) for shape, _ in by_shape.values()]
-    atoms = [literal(c)[0] for c in next(iter(by_shape.values()))[1][0]]
+    seen = [literals for _, worlds in by_shape.values() for literals in worlds]
+    fixed = set(seen[0]).intersection(*seen)  # the same in every world considered: says nothing
+    atoms = [literal(c)[0] for c in seen[0] if c not in fixed]
     out = []
     for shape, worlds in by_shape.values():
-        for conditions in merge_guards([((), literals) for literals in worlds], atoms):
+        entries = [((), tuple(c for c in literals if c not in fixed)) for literals in worlds]
+        for conditions in merge_guards(entries, atoms):
             out.append((conditions, shape))
     return out
 
@@ -248,10 +277,10 @@ def _frozen(shape):
     return repr(shape)
 
 
-def shape_text(ir: BlockIR, node: int, order=None, *, views=None, fallback=None) -> str | None:
+def shape_text(ir: BlockIR, node: int, order=None, *, views=None, within=(), fallback=None) -> str | None:
     """A node's shape for people: `[b, c, h, w]`, or one shape per case when the worlds differ
     (`[s0, s1, h, w] if batch_first; [s1, s0, h, w] if not batch_first`)."""
-    cases = alternatives(ir, node, views)
+    cases = alternatives(ir, node, views, within)
     if not cases:
         shape = ir.graph.nodes[node].get("shape") if fallback is None else fallback
         return None if shape is None else show(shape, order)

@@ -1,0 +1,332 @@
+"""One block checked: the display walk, then one walk per world when `if`s change shapes;
+the worlds' errors and checks merged back, redundant checks dropped, examples validated."""
+
+from __future__ import annotations
+
+from ..diagnostics import DiagnosticSink
+from ..evaluate import fold, substitute_cond
+from ..ir import BlockIR
+from .examples import check_examples
+from .knowledge import Knowledge
+from .requirements import runs_in
+from .walk import Walk, callee_mapping
+from .worlds import MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, worlds
+
+class BlockChecker:
+    def __init__(self, ir: BlockIR, sink: DiagnosticSink, checked: dict[str, BlockIR]):
+        self.ir, self.sink, self.checked = ir, sink, checked
+        self.position = positions(ir)
+
+    def run(self) -> None:
+        ir = self.ir
+        base = Knowledge(ir)
+        joined = Walk(ir, self.checked, base.copy(), position=self.position)
+        joined.run()
+        for node, shape in joined.shapes.items():
+            ir.graph.nodes[node]["shape"] = shape
+            ir.graph.nodes[node]["dtype"] = joined.dtypes.get(node)
+        ir.opaque = joined.opaque
+        atoms = self._atoms(joined)
+        if not atoms:
+            self._commit_single(joined)
+        elif len(atoms) > MAX_ATOMS:
+            self.sink.error("E0210", f"block {ir.name} has {len(atoms)} independent `if` conditions that change "
+                            f"shapes; at most {MAX_ATOMS} can be checked", ir.span,
+                            help="give a value the same shape on both branches of some of them")
+            return
+        else:
+            for diagnostic in joined.sink.items:
+                if diagnostic.code == "E0206" or "on one branch" in diagnostic.message:
+                    self.sink.items.append(diagnostic)
+            self._commit_worlds(atoms, base)
+        ir.checks = _without_redundant(ir, ir.checks)
+        if not self.sink.has_errors:
+            check_examples(ir, self.sink)
+
+    # ------------------------------------------------------------------ atoms
+    def _atoms(self, joined: Walk) -> list:
+        """The conditions whose branches give a value different shapes (or decide which
+        branch of a sub-block runs): the checker walks once per combination of them."""
+        ir = self.ir
+        found = sorted(joined.joined_atoms, key=repr)
+        for node in ir.topological():
+            attrs = ir.graph.nodes[node]
+            if attrs["op"] == "phi":
+                a, b = (joined.shapes.get(o) for o in ir.operands(node))
+                if a is not None and b is not None and a != b:
+                    atom = literal(attrs["attrs"]["condition"])[0]
+                    if atom not in found:
+                        found.append(atom)
+            elif attrs["op"] == "call_layer":
+                for atom in self._callee_atoms(attrs):
+                    if atom not in found:
+                        found.append(atom)
+        return found
+
+    def _callee_atoms(self, attrs) -> list:
+        info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+        spec = info.element if attrs["attrs"].get("element") else info.spec
+        for name in attrs["attrs"].get("path", ()):
+            spec = next(child for child_name, child in spec.children if child_name == name)
+        callee = self.checked.get(spec.block) if spec is not None and spec.kind == "block" else None
+        if callee is None or len(getattr(callee, "output_shapes", ())) < 2:
+            return []
+        mapping = callee_mapping(callee, spec)
+        atoms = []
+        for literals, _ in callee.output_shapes:
+            for cond in literals:
+                here = fold(substitute_cond(cond, mapping))
+                if here.op != "const":
+                    atoms.append(literal(here)[0])
+        return atoms
+
+    def _relevant(self, atoms) -> dict[int, set]:
+        """For each node, the atoms its shape may depend on (through phis and sub-blocks)."""
+        ir = self.ir
+        relevant: dict[int, set] = {}
+        for node in ir.topological():
+            attrs = ir.graph.nodes[node]
+            found = set()
+            for operand in ir.operands(node):
+                found |= relevant.get(operand, set())
+            if attrs["op"] == "phi":
+                atom = literal(attrs["attrs"]["condition"])[0]
+                if atom in atoms:
+                    found.add(atom)
+            elif attrs["op"] == "call_layer":
+                found |= set(self._callee_atoms(attrs)) & set(atoms)
+            relevant[node] = found
+        return relevant
+
+    # ------------------------------------------------------------------ commit
+    def _commit_single(self, walk: Walk) -> None:
+        self.sink.items.extend(walk.sink.items)
+        self.ir.checks = _strongest_arguments(_merge_complementary(
+            [r.check for r in sorted(walk.records, key=lambda r: r.order)]))
+        shapes = tuple(walk.shapes.get(o) for o in self.ir.outputs)
+        self.ir.output_shapes = [((), shapes[0] if len(shapes) == 1 else shapes)] if None not in shapes else []
+        self.ir.world_atoms = []
+        self.ir.world_shapes = [({}, {n: s for n, s in walk.shapes.items() if s is not None})]
+
+    def _commit_worlds(self, atoms, base: Knowledge) -> None:
+        ir = self.ir
+        while True:
+            # A world can reveal another shape-changing condition (a size that broadcasts only
+            # when an optional input is given): add it and walk again.
+            relevant = self._relevant(atoms)
+            walks = []
+            for world in worlds(atoms):
+                knowledge = base.copy()
+                walk = Walk(ir, self.checked, knowledge, world=world, atoms=atoms, relevant=relevant,
+                            position=self.position)
+                if walks:
+                    self._reuse_first(walks[0][1], walk, atoms, relevant)
+                walk.run()
+                walks.append((world, walk))
+            more = [a for _, w in walks for a in sorted(w.joined_atoms, key=repr) if a not in atoms]
+            if not more or len(atoms) >= MAX_ATOMS:
+                break
+            atoms = atoms + list(dict.fromkeys(more))
+        self._merge_diagnostics(atoms, walks)
+        self._merge_checks(atoms, walks)
+        outputs = []
+        output_atoms = set().union(*(relevant.get(o, set()) for o in ir.outputs))
+        for world, walk in walks:
+            shapes = tuple(walk.shapes.get(o) for o in ir.outputs)
+            if None in shapes:
+                continue
+            literals = tuple(c for c in _world_literals(world) if literal(c)[0] in output_atoms)
+            entry = (literals, shapes[0] if len(shapes) == 1 else shapes)
+            if entry not in outputs:
+                outputs.append(entry)
+        ir.output_shapes = outputs
+        ir.world_atoms = atoms
+        # Each world's shapes, for tools that need the real sizes of a branch (cost, graph).
+        ir.world_shapes = [(world, {n: s for n, s in walk.shapes.items() if s is not None}) for world, walk in walks]
+
+    def _reuse_first(self, first: Walk, walk: Walk, atoms, relevant) -> None:
+        """Nodes no world condition reaches are the same in every world: the later worlds take
+        their shapes, and the facts their checks established, from the first one."""
+        atom_set = set(atoms)
+        for node, shape in first.shapes.items():
+            guard = self.ir.graph.nodes[node]["guard"]
+            if not relevant.get(node) and not any(literal(c)[0] in atom_set for c in guard):
+                walk.reuse[node] = (shape, first.dtypes.get(node))
+        for fact in first.knowledge.facts:
+            if not any(literal(c)[0] in atom_set for c in fact.guard):
+                walk.knowledge.add(fact.guard, fact.kind, fact.subject, fact.detail)
+
+    def _merge_diagnostics(self, atoms, walks) -> None:
+        """An error seen in every world is an error; one seen only in some is an error where
+        those worlds can happen, and a check refusing them otherwise."""
+        seen: dict = {}
+        for world, walk in walks:
+            for diagnostic in walk.sink.items:
+                key = (diagnostic.code, diagnostic.message, diagnostic.span)
+                seen.setdefault(key, (diagnostic, []))[1].append(_world_literals(world))
+        requires = [r.condition for r in self.ir.requires if not r.guard]
+        for (_, _, span), (diagnostic, where) in seen.items():
+            if not diagnostic.is_error:
+                self.sink.items.append(diagnostic)
+                continue
+            conjunctions = merge_guards([((), literals) for literals in where], atoms)
+            if conjunctions == [()]:
+                self.sink.items.append(diagnostic)
+                continue
+            reported = False
+            for conjunction in conjunctions:
+                if find_witness(self.ir, conjunction, requires) is not None:
+                    if not reported:
+                        diagnostic.message += f" (when {describe(conjunction, self._render_cond)})"
+                        self.sink.items.append(diagnostic)
+                        reported = True
+                else:
+                    self._refuse(conjunction, diagnostic)
+
+    def _refuse(self, conjunction, diagnostic) -> None:
+        """No sample arguments reach this world: refuse it when the module is built, in case."""
+        from ..ir import CheckInfo, Cond
+
+        where = "forward" if any(literal(c)[0].op == "present" for c in conjunction) else "init"
+        self.ir.checks.insert(0, CheckInfo(Cond.const(False), diagnostic.message, diagnostic.span, where,
+                                           tuple(conjunction), kind="auto"))
+
+    def _merge_checks(self, atoms, walks) -> None:
+        groups: dict = {}
+        for _, walk in walks:
+            for record in walk.records:
+                key = (_freeze(record.check.condition), record.check.message, record.base_guard)
+                entry = groups.setdefault(key, {"record": record, "order": record.order, "literals": []})
+                entry["order"] = min(entry["order"], record.order)
+                entry["literals"].append(record.literals)
+        merged = []
+        for key, entry in groups.items():
+            record = entry["record"]
+            for guard in merge_guards([(record.base_guard, literals) for literals in entry["literals"]], atoms):
+                check = record.check
+                where = runs_in(self.ir, check.condition, guard)  # a merged guard may no longer test an input
+                merged.append((entry["order"], type(check)(check.condition, check.message, check.span, where,
+                                                           guard, check.source, check.kind, check.position)))
+        merged.sort(key=lambda item: item[0])
+        self.ir.checks = _strongest_arguments(_merge_complementary(
+            [c for c in self.ir.checks] + [check for _, check in merged]))
+
+    def _render_cond(self, cond) -> str:
+        from .. import symbolic as sym
+
+        if cond.op == "arg":
+            return cond.args[0]
+        if cond.op == "cmp":
+            operator, left, right = cond.args
+            return f"{sym.render(left, str, style='math')} {operator} {sym.render(right, str, style='math')}"
+        if cond.op in ("and", "or"):
+            return f" {cond.op} ".join(self._render_cond(c) for c in cond.args)
+        if cond.op == "not":
+            return f"not {self._render_cond(cond.args[0])}"
+        return str(cond.args)
+
+
+def _world_literals(world: dict) -> tuple:
+    from .worlds import as_condition
+
+    return tuple(as_condition(atom, value) for atom, value in world.items())
+
+
+def _freeze(condition):
+    return condition
+
+
+def _merge_complementary(checks: list) -> list:
+    """The same check under `if c:` and under its `else`: one check, with neither."""
+    from .worlds import literal
+
+    changed = True
+    while changed:
+        changed = False
+        for i, a in enumerate(checks):
+            for j in range(i + 1, len(checks)):
+                b = checks[j]
+                if (a.condition, a.message, a.where, a.kind) != (b.condition, b.message, b.where, b.kind) or \
+                        len(a.guard) != len(b.guard):
+                    continue
+                differ = [k for k, (x, y) in enumerate(zip(a.guard, b.guard)) if x != y]
+                if len(differ) == 1 and literal(a.guard[differ[0]])[0] == literal(b.guard[differ[0]])[0]:
+                    guard = a.guard[:differ[0]] + a.guard[differ[0] + 1:]
+                    checks[i] = type(a)(a.condition, a.message, a.span, a.where, guard, a.source, a.kind, a.position)
+                    del checks[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return checks
+
+
+def _emission_order(check) -> tuple:
+    """The order codegen makes the checks in (attndsl/codegen/init.py, checks.py)."""
+    if check.where == "forward":
+        return (3, 0)
+    if check.position is not None:
+        return (1, check.position) if check.position != (0, 0) else (0, (0, 0))
+    return (2, 0)
+
+
+def _without_redundant(ir: BlockIR, checks: list) -> list:
+    """Checks that the ones made before them already imply are dropped (`d_k * h >= 0` after
+    `d_k >= 0` and `h >= 1`); what is left is exactly what the module needs to ask."""
+    from .requirements import _decide
+
+    knowledge = Knowledge(ir)
+    for require in ir.requires:
+        knowledge.learn(require.condition, require.guard)
+    ordered = sorted(enumerate(checks), key=lambda item: (_emission_order(item[1]), item[0]))
+    kept = set()
+    for index, check in ordered:
+        view = knowledge.view(frozenset(check.guard))
+        if _decide(check.condition, view) is True:
+            continue
+        check = checks[index] = _as_argument_check(ir, check, view)
+        kept.add(index)
+        condition = check.condition
+        if isinstance(condition, tuple):
+            if condition[0] == "eq":
+                knowledge.learn_equal(condition[1], condition[2], check.guard)
+            else:
+                knowledge.add(check.guard, "integer", view.normal(condition[1]).exact_div(view.normal(condition[2])))
+        else:
+            knowledge.learn(condition, check.guard, view.normal)
+    return [c for i, c in enumerate(checks) if i in kept]
+
+
+def _as_argument_check(ir: BlockIR, check, view):
+    """`d_v * h >= 0` once `h >= 1` is known says `d_v >= 0`: the check that names the argument."""
+    from ..ir import CheckInfo, Cond
+    from ..symbolic import Expr
+    from .requirements import _exact_bound
+
+    condition = check.condition
+    if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
+            condition.args[0] not in (">=", ">") or check.kind == "argument":
+        return check
+    operator, left, right = condition.args
+    target = view.normal(left - right) - (1 if operator == ">" else 0)
+    for arg in ir.args:
+        if arg.type == "int" and arg.name in target.symbols():
+            bound = _exact_bound(target, arg.name, view)
+            if bound is not None:
+                cond = Cond("cmp", (">=", Expr.symbol(arg.name), Expr.const(bound)))
+                return CheckInfo(cond, f"`{arg.name}` must be at least {bound}", check.span, "init", check.guard,
+                                 kind="argument", position=check.position)
+    return check
+
+
+def _strongest_arguments(checks: list) -> list:
+    """`groups >= 0` and later `groups >= 1`, both made first in __init__: keep the second."""
+    strongest: dict = {}
+    for check in checks:
+        if check.kind == "argument" and check.position is not None:
+            _, name, bound = check.condition.args
+            key = (name, check.guard)
+            if key not in strongest or bound.value > strongest[key].condition.args[2].value:
+                strongest[key] = check
+    return [c for c in checks if not (c.kind == "argument" and c.position is not None)
+            or strongest[(c.condition.args[1], c.guard)] is c]

@@ -1,0 +1,183 @@
+"""Applying layers in the shape walk: registry layers, sequentials, layer lists, and
+blocks of the same file used as layers (whose sizes arrive in the caller's names)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .. import symbolic as sym
+from ..diagnostics import Abort
+from ..evaluate import fold, substitute_cond
+from ..ir import BlockIR, Cond, LayerSpec
+from ..layers import LAYERS
+from ..symbolic import Expr
+from .context import ShapeContext, show
+from .worlds import literal
+
+
+
+
+class LayerCalls:
+    """Mixin of Walk: the shape of a layer call."""
+
+    def _call_layer(self, context: ShapeContext, node: int, attrs: dict, shapes):
+        info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+        if info.name in self.bad_layers:
+            raise Abort()
+        if attrs["attrs"].get("element"):
+            spec = info.element
+            context = ShapeContext(self, node, (info.iterable, info.loop_var))
+            shapes = shapes[:-1]  # the loop node
+        else:
+            spec = info.spec
+            for name in attrs["attrs"]["path"]:
+                spec = next(child for child_name, child in spec.children if child_name == name)
+        if len(shapes) != 1 and spec.kind != "block":
+            context.error("E0112", f"layer `{info.name}` takes one input, got {len(shapes)}")
+        return self.apply_layer(context, spec, shapes)
+
+    def apply_layer(self, context: ShapeContext, spec: LayerSpec, shapes):
+        if spec.kind == "loop":  # children named in a loop (attndsl/lower/sequentials.py)
+            return self._loop_children(context, spec, shapes[0])
+        if spec.kind == "sequential":
+            shape = shapes[0]
+            for _, child in spec.children:
+                callee = self.checked.get(child.block) if child.kind == "block" else None
+                if callee is not None and len(callee.outputs) > 1:
+                    # nn.Sequential would hand the tuple to the next child, or return it whole.
+                    context.error("E0113", f"block {callee.name} returns {len(callee.outputs)} tensors and cannot be "
+                                  "a child of a sequential", help="declare it as a layer of its own and unpack its "
+                                  "values: `a, b = layer(x)`")
+                shape = self.apply_layer(context, child, [shape])
+                # each child's output shape, for `attndsl cost` (a conv's FLOPs need its output size)
+                self.ir.graph.nodes[context.node].setdefault("child_shapes", {})[id(child)] = shape
+                by_world = self.ir.graph.nodes[context.node].setdefault("world_child_shapes", {})
+                by_world.setdefault(frozenset((self.world or {}).items()), {})[id(child)] = shape
+            return shape
+        if spec.kind == "block":
+            return self._call_block(context, spec, shapes)
+        definition = LAYERS[spec.kind]
+        shape = shapes[0]
+        if len(shape) < definition.min_rank or (definition.max_rank and len(shape) > definition.max_rank):
+            expected = (f"rank {definition.min_rank}" if definition.min_rank == definition.max_rank
+                        else f"rank {definition.min_rank} to {definition.max_rank}" if definition.max_rank
+                        else f"rank >= {definition.min_rank}")
+            context.error("E0202", f"{spec.kind} expects an input of {expected}, got {show(shape)}")
+        return definition.shape(context, spec.args, shape)
+
+    def _loop_children(self, context: ShapeContext, spec: LayerSpec, shape):
+        """Every pass builds the same layers: they must give back the shape they take, so
+        that the shape after any number of passes (none included) is the one before."""
+        start, stop = spec.args["start"], spec.args["stop"]
+        after = shape
+        for _, child in spec.children:
+            after = self.apply_layer(context, child, [after])
+        what = f"the loop `for {spec.args['var']} in range({_math(start)}, {_math(stop)})`"
+        if len(after) != len(shape):
+            context.error("E0202", f"each pass of {what} turns {show(shape)} into {show(after)}",
+                          help="the layers of a loop keep the rank and sizes they are given")
+        for axis, (before_dim, after_dim) in enumerate(zip(shape, after)):
+            context.expect_equal(after_dim, before_dim, f"dimension {axis} before and after a pass of {what}")
+        return shape
+
+    def _call_block(self, context: ShapeContext, spec: LayerSpec, shapes):
+        callee = self.checked.get(spec.block)
+        if callee is None or not getattr(callee, "output_shapes", None):
+            raise Abort()
+        mapping = callee_mapping(callee, spec)
+        required = [i for i in callee.inputs if not i.optional]
+        if len(shapes) < len(required) or len(shapes) > len(callee.inputs):
+            context.error("E0112", f"block {callee.name} takes {len(required)} input(s), got {len(shapes)}")
+        for info, shape in zip(callee.inputs, shapes):
+            if len(info.shape) != len(shape):
+                context.error("E0202", f"block {callee.name}'s input `{info.name}` has rank {len(info.shape)}, "
+                              f"got a tensor of shape {show(shape)}")
+            for declared, actual in zip(info.shape, shape):
+                symbols = declared.symbols()
+                single = next(iter(symbols)) if len(symbols) == 1 else None
+                if single is not None and declared == Expr.symbol(single) and single in callee.dim_origin \
+                        and single not in mapping:
+                    mapping[single] = actual
+                    continue
+                context.expect_equal(sym.substitute(declared, _exprs(mapping)), actual,
+                                     f"input `{info.name}` of block {callee.name}")
+        out = self._callee_output(context, callee, mapping)
+        if len(callee.outputs) > 1:  # `return a, b`: a shape per value (the call's item nodes pick them)
+            return tuple(self._callee_shape(context, callee, mapping, shape) for shape in out)
+        return self._callee_shape(context, callee, mapping, out)
+
+    def _callee_shape(self, context, callee, mapping, out):
+        result = []
+        for dim in out:
+            dim = sym.substitute(_expand(dim, callee.derived), _exprs(mapping))
+            strangers = dim.symbols() - self.nameable() - set(self.ir.derived) - self.opaque
+            if strangers:
+                context.error("E0208", f"the output size of block {callee.name} depends on "
+                              f"`{sorted(strangers)[0]}`, which this block does not pass to it")
+            result.append(dim)
+        return tuple(result)
+
+    def _callee_output(self, context, callee, mapping):
+        """The callee's output shape in the world its arguments select."""
+        choices = callee.output_shapes  # [(literals, shape)]; one entry when no `if` changes it
+        if len(choices) == 1 or self.world is None:
+            displays = [callee.graph.nodes[o].get("shape") for o in callee.outputs]
+            if None in displays:
+                return choices[0][1]
+            if len(choices) > 1:
+                self.opaque |= {s for shape in displays for d in shape for s in d.symbols()} & set(callee.opaque)
+            return displays[0] if len(displays) == 1 else tuple(displays)
+        possible = []
+        for literals, shape in choices:
+            ok = True
+            for cond in literals:
+                here = fold(substitute_cond(cond, mapping))
+                if here.op == "const":
+                    ok = ok and bool(here.args[0])
+                else:
+                    atom, polarity = literal(here)
+                    ok = ok and atom in self.world and self.world[atom] == polarity
+            if ok:
+                possible.append(shape)
+        if len(possible) != 1:
+            context.error("E0208", f"cannot tell which branch of block {callee.name} runs with these arguments")
+        return possible[0]
+
+
+def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
+    """The callee's arguments as the caller's values: numbers as Exprs, bools as Conds,
+    `len(xs)` as the length of the caller's list (never the callee's own names)."""
+    mapping: dict = {}
+    for arg in callee.args:
+        value = spec.args.get(arg.name)
+        if isinstance(value, (Expr, Cond)):
+            mapping[arg.name] = value
+        elif hasattr(value, "name") and arg.type == "list[int]":  # a list argument passed through
+            mapping[f"len({arg.name})"] = Expr.symbol(f"len({value.name})")
+        elif value is None and arg.default is not None:
+            if arg.type == "bool":
+                mapping[arg.name] = Cond.const(bool(arg.default))
+            elif arg.type == "list[int]":
+                mapping[f"len({arg.name})"] = Expr.const(len(arg.default))
+            elif isinstance(arg.default, (int, float)):
+                mapping[arg.name] = Expr.const(Fraction(str(arg.default)))
+    for let in callee.lets:
+        # A let under `if` is known here when the caller's arguments decide its condition.
+        decided = all(fold(substitute_cond(c, mapping)) == Cond.const(True) for c in let.guard)
+        if decided and let.name not in mapping:
+            mapping[let.name] = sym.substitute(let.value, _exprs(mapping))
+    return mapping
+
+def _exprs(mapping: dict) -> dict:
+    return {k: v for k, v in mapping.items() if isinstance(v, Expr)}
+
+def _expand(dim: Expr, derived: dict) -> Expr:
+    for _ in range(8):
+        if not dim.symbols() & set(derived):
+            break
+        dim = sym.substitute(dim, derived)
+    return dim
+
+
+def _math(expr: Expr) -> str:
+    return sym.render(expr, str, style="math")
