@@ -514,11 +514,18 @@ def _render_sum(expr: Expr, name, style, order=None) -> str:
     for monomial, coefficient in ordered:
         text = _render_term(monomial, abs(coefficient), name, style, order)
         sign = "-" if coefficient < 0 else "+"
+        if len(expr.terms) > 1 and (parts or sign == "+") and _lone_floordiv(monomial, coefficient):
+            text = text[1:-1]  # in a sum, `(h - 3) // 2 + 1` needs no more parentheses
         if not parts:
             parts.append(f"-{text}" if sign == "-" else text)
         else:
             parts.append(f" {sign} {text}")
     return "".join(parts)
+
+
+def _lone_floordiv(monomial: Monomial, coefficient: Fraction) -> bool:
+    return (abs(coefficient) == 1 and len(monomial) == 1 and monomial[0][1] == 1
+            and isinstance(monomial[0][0], Atom) and monomial[0][0].op == "floordiv")
 
 
 def _render_term(monomial: Monomial, coefficient: Fraction, name, style, order=None) -> str:

@@ -149,6 +149,7 @@ class CBAtten_Res(nn.Module):
         if not (kernel_size % 2 == 1 and kernel_size >= 3 and kernel_size <= 7):
             raise ValueError("CBAtten_Res: kernel_size must be 3, 5 or 7")
         self.in_channels = in_channels
+        self.kernel_size = kernel_size
         self.stride = stride
         self.batch_first = batch_first
         self.shortcut_pool = nn.MaxPool2d(3, stride=stride, padding=1)
@@ -169,28 +170,18 @@ class CBAtten_Res(nn.Module):
                 raise ValueError(
                     f"CBAtten_Res: the channel dimension (dim 1) of the input and in_channels must agree, but s1 = {s1} and in_channels = {self.in_channels}"
                 )
-            if (
-                self.training
-                and s0
-                + s0 * ((h - 1) // self.stride)
-                + s0 * ((h - 1) // self.stride) * ((w - 1) // self.stride)
-                + s0 * ((w - 1) // self.stride)
-                < 2
-            ):
+            h_out = (h - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
+            w_out = (w - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
+            if self.training and s0 * h_out * w_out < 2:
                 raise ValueError("CBAtten_Res: batch norm in training needs more than one value per channel")
         if not self.batch_first:
             if s0 != self.in_channels:
                 raise ValueError(
                     f"CBAtten_Res: the channel dimension (dim 1) of the input and in_channels must agree, but s0 = {s0} and in_channels = {self.in_channels}"
                 )
-            if (
-                self.training
-                and s1
-                + s1 * ((h - 1) // self.stride)
-                + s1 * ((h - 1) // self.stride) * ((w - 1) // self.stride)
-                + s1 * ((w - 1) // self.stride)
-                < 2
-            ):
+            h_out = (h - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
+            w_out = (w - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
+            if self.training and s1 * h_out * w_out < 2:
                 raise ValueError("CBAtten_Res: batch norm in training needs more than one value per channel")
             x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:79
         out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s0|s1|s1|s0, s1|s0|s0|s1, h', w']  cbam_res.attn:80

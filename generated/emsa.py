@@ -166,8 +166,8 @@ class EMSA(nn.Module):
                 if nk != mw and nk != 1 and mw != 1:
                     raise ValueError("EMSA: broadcast dimension -1: nk and mw must be equal or 1")
             if self.ratio > 1:
-                H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
-                W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 if H_out * W_out != mw and H_out * W_out != 1 and mw != 1:
                     raise ValueError("EMSA: broadcast dimension -1: H'*W' and mw must be equal or 1")
         if attention_mask is not None:
@@ -181,8 +181,8 @@ class EMSA(nn.Module):
                         raise ValueError("EMSA: broadcast dimension -1: nk' and m must be equal or 1")
             if self.ratio > 1:
                 if attention_weights is None:
-                    H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
-                    W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     if H_out * W_out != m and H_out * W_out != 1 and m != 1:
                         raise ValueError("EMSA: broadcast dimension -1: H'*W' and m must be equal or 1")
                 if attention_weights is not None:
@@ -197,76 +197,38 @@ class EMSA(nn.Module):
                             raise ValueError("EMSA: instance norm needs more than one position")
                 if attention_mask is not None:
                     if attention_weights is None:
-                        if nq * max(m, nk) < 2:
+                        nk_out2 = max(m, nk)
+                        if nq * nk_out2 < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
                 elif attention_weights is not None:
-                    if nq * max(mw, nk) < 2:
+                    nk_out = max(mw, nk)
+                    if nq * nk_out < 2:
                         raise ValueError("EMSA: instance norm needs more than one position")
                 if attention_mask is not None:
                     if attention_weights is not None:
-                        if nq * max(m, mw, nk) < 2:
+                        nk_out3 = max(m, nk_out)
+                        if nq * nk_out3 < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
             if self.ratio > 1:
                 if attention_mask is None:
                     if attention_weights is None:
-                        if (
-                            self.H * self.W
-                            + self.H * self.W * ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                            + self.H
-                            * self.W
-                            * ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                            * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                            + self.H * self.W * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                            < 2
-                        ):
+                        H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                        W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                        if self.H * self.W * H_out * W_out < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
                 if attention_mask is not None:
                     if attention_weights is None:
-                        if (
-                            self.H
-                            * self.W
-                            * max(
-                                ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                                + ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                                * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                                + ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                                + 1,
-                                m,
-                            )
-                            < 2
-                        ):
+                        n_out2 = max(H_out * W_out, m)
+                        if self.H * self.W * n_out2 < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
                 elif attention_weights is not None:
-                    if (
-                        self.H
-                        * self.W
-                        * max(
-                            ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                            + ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                            * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                            + ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                            + 1,
-                            mw,
-                        )
-                        < 2
-                    ):
+                    n_out = max(H_out * W_out, mw)
+                    if self.H * self.W * n_out < 2:
                         raise ValueError("EMSA: instance norm needs more than one position")
                 if attention_mask is not None:
                     if attention_weights is not None:
-                        if (
-                            self.H
-                            * self.W
-                            * max(
-                                ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                                + ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                                * ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                                + ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio)
-                                + 1,
-                                m,
-                                mw,
-                            )
-                            < 2
-                        ):
+                        n_out3 = max(m, n_out)
+                        if self.H * self.W * n_out3 < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
         if self.ratio <= 1:
             if attention_mask is not None:
@@ -292,16 +254,16 @@ class EMSA(nn.Module):
         if self.ratio > 1:
             if attention_mask is not None:
                 if attention_weights is None:
-                    H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
-                    W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out2 = max(H_out * W_out, m)
                     if n_out2 != H_out * W_out:
                         raise ValueError(
                             f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n''' = {n_out2} and H'*W' = {H_out * W_out}"
                         )
             elif attention_weights is not None:
-                H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
-                W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 n_out = max(H_out * W_out, mw)
                 if n_out != H_out * W_out:
                     raise ValueError(
@@ -309,8 +271,8 @@ class EMSA(nn.Module):
                     )
             if attention_mask is not None:
                 if attention_weights is not None:
-                    H_out = ((self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
-                    W_out = ((self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio) + 1
+                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out3 = max(m, n_out)
                     if n_out3 != H_out * W_out:
                         raise ValueError(

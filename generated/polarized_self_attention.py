@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 
-# Polarized self-attention (Liu, Xu, Hu, Wang, Zhang & Li 2021, arXiv:2107.00782)
+# Polarized self-attention (Liu, Liu, Fan & Huang 2021, arXiv:2107.00782)
 class SequentialPolarizedSelfAttention(nn.Module):
     """Polarized self-attention, sequential layout: the channel-only branch, then the
     spatial-only branch on its output.

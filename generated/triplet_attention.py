@@ -87,16 +87,9 @@ class BasicConv(nn.Module):
             raise ValueError("BasicConv: the (dilated) kernel must fit in the padded input")
         x_2 = self.conv(x)  # [b, out_planes, h', w']  triplet_attention.attn:14
         if self.bn is not None:
-            if (
-                self.training
-                and b
-                + b * ((w - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride)
-                + b
-                * ((w - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride)
-                * ((h - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride)
-                + b * ((h - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride)
-                < 2
-            ):
+            h_out = (h - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride + 1
+            w_out = (w - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride + 1
+            if self.training and b * h_out * w_out < 2:
                 raise ValueError("BasicConv: batch norm in training needs more than one value per channel")
             x_2 = self.bn(x_2)  # [b, out_planes, h', w']  triplet_attention.attn:16
         if self.relu is not None:

@@ -25,7 +25,10 @@ from .references.external_attention import ExternalAttention
 from .references.sdpa import ScaledDotProductAttention
 from .references.se import SEAttention
 from .references.sge import SpatialGroupEnhance
+from .references.danet import DAModule
+from .references.muse import MUSEAttention
 from .references.shuffle_attention import ShuffleAttention
+from .references.simplified_sdpa import SimplifiedScaledDotProductAttention
 from .references.sk import SKAttention
 
 FMAP = (8, 256, 28, 28)
@@ -71,4 +74,11 @@ REALISTIC_CASES: list[Case] = [
     _emsa(ratio=1, transform=False),
     _emsa(ratio=2, transform=False),
     _emsa(ratio=2, transform=True),
+    Case("simplified_sdpa-n1024", "simplified_sdpa", "SimplifiedScaledDotProductAttention",
+         SimplifiedScaledDotProductAttention, dict(d_model=512, h=8), {"queries": SEQ, "keys": SEQ, "values": SEQ}, SEQ),
+    Case("muse-n1024", "muse", "MUSEAttention", MUSEAttention, dict(d_model=512, d_k=64, d_v=64, h=8),
+         {"queries": SEQ, "keys": SEQ, "values": SEQ}, SEQ),
+    # position branch: 1024 positions of 256 features; channel branch: 256 channels of 1024
+    Case("danet-n1024", "danet", "DAModule", DAModule, dict(d_model=256, kernel_size=3, H=32, W=32),
+         {"input": (4, 256, 32, 32)}, (4, 256, 32, 32)),
 ]

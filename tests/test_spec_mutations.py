@@ -49,6 +49,15 @@ MUTATIONS = [
      "key softmax over channels"),
     ("efficient_attention", "return reprojection(attended) + input_", "return reprojection(attended)",
      "residual dropped"),
+    ("mha", "not expand_as(mask, scores)", "expand_as(mask, scores)", "ScaledDotProductAttention's mask polarity"),
+    ("cbam_res", "cat([mean(x, dim=1, keepdim=true), max(x, dim=1, keepdim=true)], dim=1)",
+     "cat([max(x, dim=1, keepdim=true), mean(x, dim=1, keepdim=true)], dim=1)", "the upstream [max, mean] order"),
+    ("triplet_attention", "momentum=0.01", "momentum=0.1", "torch's default BatchNorm momentum"),
+    ("coord_attention", "a_w = sigmoid(conv_w(", "a_w = sigmoid(conv_h(", "one conv for both directions"),
+    ("aft_variants", "arange(max_seqlen), 0)) < s", "arange(max_seqlen), 0)) <= s", "a band one wider"),
+    ("muse", "mix = softmax(dy_paras, dim=-1)", "mix = dy_paras", "mixing weights not softmaxed"),
+    ("ufo_attention", "kv * gamma / norm(kv, dim=-1, keepdim=true)", "kv * gamma / norm(kv, dim=-2, keepdim=true)",
+     "XNorm over the wrong axis"),
 ]
 
 _counter = itertools.count()

@@ -226,6 +226,38 @@ def test_layer_kinds_outside_the_catalogue(tmp_path):
     assert expected.flops == counter.get_total_flops()
 
 
+CONV_ACT = """\
+block ConvAct(c: int = 8, act_layer: layer = relu, norm_layer: layer | None = batch_norm2d):
+    input x: [b, c, h, w]
+    example(x=[2, 8, 5, 6])
+    layer conv = conv2d(c, c, 3, padding=1)
+    layer act = act_layer()
+    if norm_layer is not None:
+        layer norm = norm_layer(c)
+        y = act(norm(conv(x)))
+    else:
+        y = act(conv(x))
+    return y
+"""
+
+
+@pytest.mark.parametrize("choice", [{}, {"act_layer": "silu", "norm_layer": None}], ids=["defaults", "silu-no-norm"])
+def test_layer_kinds_given_as_arguments(tmp_path, choice):
+    """`act_layer: layer = relu`: the cost of the kind chosen, `[norm_layer is not None]`."""
+    import attndsl
+    from attndsl.compiler import analyze
+    from attndsl.tools.common import optimized as run_passes
+
+    path = tmp_path / "conv_act.attn"
+    path.write_text(CONV_ACT)
+    blocks = run_passes(analyze(CONV_ACT, "conv_act.attn")[0])
+    expected = report(blocks[0], block_costs(blocks)["ConvAct"], Values.at(blocks[0], choice))
+    assert expected.params_formula == "c + 9*c*c + [norm_layer is not None]*2*c"
+    classes = {name: None if kind is None else getattr(torch.nn, LAYERS[kind].torch_class)
+               for name, kind in choice.items()}
+    _agrees_with_torch(attndsl.load(path)(**classes).eval(), [torch.randn(2, 8, 5, 6)], expected)
+
+
 def test_every_op_and_layer_has_a_cost_rule():
     assert set(OPS) <= set(OP_COSTS), f"ops without a rule in attndsl/tools/cost_rules.py: {set(OPS) - set(OP_COSTS)}"
     missing = set(LAYERS) - set(LAYER_COSTS)

@@ -8,9 +8,11 @@ import shutil
 import pytest
 
 from attndsl.cli import main
+from attndsl.ir import Cond
 from attndsl.shapes import show
 from attndsl.tools.cost import symbol_order
 from attndsl.tools.graph import catalogue_markdown, dataflow, to_dot, to_mermaid
+from attndsl.tools.world_shapes import decide, world_views
 
 from .mechanisms import REPO_ROOT, SPECS_DIR
 from .tool_support import SPECS, analyzed
@@ -18,22 +20,46 @@ from .tool_support import SPECS, analyzed
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
 def test_every_tensor_is_an_edge_with_its_shape(spec):
+    """Each edge shows the tensor's shape in every world (combination of shape-changing `if`
+    conditions) where it flows along that edge, and no display-only join size (`c|2*c`)."""
     for ir in analyzed(spec):
         graph = dataflow(ir)
         order = symbol_order(ir)
+        views = world_views(ir)
         drawn = {(s, t): d["label"] for s, t, d in graph.edges(data=True)}
         for source, target in ir.graph.edges():
             if ir.graph.nodes[source]["op"] == "loop_layer":
                 continue
-            shape = ir.graph.nodes[source]["shape"]
-            if ir.graph.nodes[target]["op"] == "item":
-                shape = ir.graph.nodes[target]["shape"]
             label = drawn[(source, target)]
-            assert label.endswith(show(shape, order) if shape != () else "scalar"), (source, target, label)
-        # the output is drawn (`return 0`, `return 1`, ... for a tuple)
-        assert [t for s, t in graph.edges() if t == "return" or str(t).startswith("return ")]
+            node = target if ir.graph.nodes[target]["op"] == "item" else source
+            assert "|" not in label, (source, target, label)
+            for view in views:
+                if view.exists(target) and _flows(ir, source, target, view.world):
+                    shape = view.shape(node)
+                    assert (show(shape, order) if shape != () else "scalar") in label, (source, target, label)
+        # every output is drawn (`return 0`, `return 1`, ... for a tuple)
+        assert len([t for s, t in graph.edges() if str(t).startswith("return")]) == len(ir.outputs)
         mermaid, dot = to_mermaid([ir]), to_dot([ir])
         assert mermaid.count("-->") == graph.number_of_edges() == dot.count('" -> "')
+
+
+def _flows(ir, source, target, world) -> bool:
+    """Whether `source` reaches `target` in the world: a join takes one branch."""
+    attrs = ir.graph.nodes[target]
+    if attrs["op"] != "phi":
+        return True
+    taken = decide(attrs["attrs"]["condition"], world)
+    return taken.op != "const" or taken == Cond.const(source == ir.operands(target)[0])
+
+
+def test_a_shape_that_depends_on_an_if_is_shown_per_case():
+    """SELayer transposes its input when not batch_first: after the join, one shape per case;
+    on a branch, the shape of that branch only."""
+    labels = {(s, t): d["label"] for s, t, d in dataflow(analyzed(SPECS_DIR / "se_layer.attn")[0]).edges(data=True)}
+    assert labels[(2, 3)] == "[s0, s1, h, w] if batch_first; [s1, s0, h, w] if not batch_first"
+    assert labels[(7, 8)] == "[s1, s0, h, w]"  # into the rearrange under `if not batch_first`
+    assert labels[(7, 9)] == "else [s0, s1, h, w]"  # the join's branch taken when batch_first
+    assert labels[(9, "return")] == "[s0, s1, h, w]"
 
 
 def test_the_shapes_are_the_checker_s(capsys):

@@ -112,3 +112,21 @@ def test_features_on_the_catalogue():
         next(i for i, line in enumerate(lines) if "layer drop" in line) + 1, "drop")
     labels = {label for label, _, _ in completions(document, use, 4)}
     assert {"queries", "fc_q", "att", "rearrange", "layer_norm", "ScaledDotProductAttention"} <= labels
+
+
+def test_completion_offers_what_a_spec_can_call():
+    """Ops written as operators (`add` is `+`, `matmul` is `@`) and the ones only passes make
+    (a fused attention) are not offered; the ops called by name and the size functions are."""
+    from attndsl.ops import OPS
+
+    source = "block B(c: int):\n    input x: [b, c]\n    return x\n"
+    document = Document.analyze(source, "b.attn")
+    offered = {label: kind for label, kind, _ in completions(document, 2, 4)}  # no prefix: everything
+    hidden = {name for name, op in OPS.items() if not op.callable_by_name}
+    assert {"add", "mul", "matmul", "subscript", "scaled_dot_product_attention"} <= hidden
+    assert not hidden & set(offered)
+    assert {name for name, op in OPS.items() if op.callable_by_name} <= {n for n, k in offered.items() if k == "op"}
+    assert offered["len"] == offered["floor"] == "function" and offered["sqrt"] == "op"
+    by_prefix = {label for label, _, _ in completions(Document.analyze(source.replace("return x", "return su"),
+                                                                        "b.attn"), 2, 13)}
+    assert "sum" in by_prefix and not {"sub", "subscript"} & by_prefix

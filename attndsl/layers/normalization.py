@@ -12,7 +12,9 @@ def _norm_channels(ctx, args, shape):
     channels(ctx, shape, args["num_features"], "num_features")
     # In training a batch norm needs two values per channel to estimate a variance: torch
     # refuses one (a batch of 1 on a 1x1 map).
-    values = ctx.normal(shape[0] * positions(ctx, shape))
+    values = shape[0]
+    for dim in shape[2:]:  # written with the sizes' names (`b * h_out * w_out`), not their formulas
+        values = values * dim
     if not ctx.view.at_least(values, 2):
         ctx.checker.require(Cond("or", (Cond("not", (Cond("training", ()),)),
                                         Cond("cmp", (">=", values, Expr.const(2))))),
@@ -25,10 +27,13 @@ def _instance_norm(ctx, args, shape):
     channels(ctx, shape, args["num_features"], "num_features")
     # It normalises each map over its positions, train or eval: torch rejects a single one.
     count = positions(ctx, shape)
+    written = Expr.const(1)
+    for dim in shape[2:]:
+        written = written * dim
     if count.is_const and count.value < 2:
         ctx.error("E0205", f"instance_norm2d normalises over the spatial positions, but {ctx.show(shape)} has "
                   f"only {count.value}", help="a global pool leaves one position: use layer_norm or batch_norm2d")
-    ctx.expect_at_least(count, 2, "instance norm needs more than one position")
+    ctx.expect_at_least(written, 2, "instance norm needs more than one position")
     return shape
 
 

@@ -96,11 +96,16 @@ _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 
 
-def parse_value(text: str, flag: str, item: str):
-    """An int, a float, true/false, or a list of ints `[2, 64, 7, 7]` (the brackets optional)."""
+def parse_value(text: str, flag: str, item: str, *, names: bool = False):
+    """An int, a float, true/false, a list of ints `[2, 64, 7, 7]` (the brackets optional),
+    and with `names`, None or a name (a layer kind: `silu`)."""
     text = text.strip()
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
+    if names and text.lower() == "none":
+        return None
+    if names and _NAME.fullmatch(text):
+        return text
     if _INT.fullmatch(text):
         return int(text)
     if _FLOAT.fullmatch(text):
@@ -109,10 +114,11 @@ def parse_value(text: str, flag: str, item: str):
     parts = [p.strip() for p in inner.split(",")] if inner.strip() else []
     if (text.startswith("[") or "," in text) and all(_INT.fullmatch(p) for p in parts):
         return [int(p) for p in parts]
-    raise UsageError(f"malformed {flag} {item!r}: the value must be a number, true/false or a list like [2, 64, 7, 7]")
+    raise UsageError(f"malformed {flag} {item!r}: the value must be a number, true/false{', a layer kind' if names else ''}"
+                     " or a list like [2, 64, 7, 7]")
 
 
-def parse_assignments(items: list[str] | None, flag: str) -> dict:
+def parse_assignments(items: list[str] | None, flag: str, *, names: bool = False) -> dict:
     """`["b=8", "x=[2,64,7,7]"]` -> {"b": 8, "x": [2, 64, 7, 7]}; a UsageError names a bad item."""
     values: dict = {}
     for group in items or []:
@@ -120,7 +126,7 @@ def parse_assignments(items: list[str] | None, flag: str) -> dict:
             name, equals, value = item.partition("=")
             if not equals or not _NAME.fullmatch(name.strip()) or not value.strip():
                 raise UsageError(f"malformed {flag} {item!r}: expected NAME=VALUE, e.g. {flag} b=8")
-            values[name.strip()] = parse_value(value, flag, item)
+            values[name.strip()] = parse_value(value, flag, item, names=names)
     return values
 
 

@@ -83,6 +83,8 @@ def _shown_sizes(ir: BlockIR, values: Values) -> dict:
             sizes[arg.name] = values.lists[arg.name]
         elif arg.name in values.scalars:
             sizes[arg.name] = _plain(values.scalars[arg.name], arg.type)
+        elif arg.name in values.kinds:
+            sizes[arg.name] = values.kinds[arg.name]
     for dim in dim_origins(ir):
         if dim in values.scalars:
             sizes[dim] = _plain(values.scalars[dim], "int")
@@ -113,7 +115,7 @@ def _definitions(ir: BlockIR, formulas: list[list[Term]], order) -> dict[str, st
 
 
 def run(args) -> int:
-    sizes = parse_assignments(args.size, "--size")
+    sizes = parse_assignments(args.size, "--size", names=True)  # a layer kind: `--size act_layer=silu`
     spec = check_spec(args.spec)
     if spec is None:
         return 1

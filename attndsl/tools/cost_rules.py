@@ -19,7 +19,7 @@ returns its input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..ir import Cond
@@ -219,6 +219,16 @@ def _both(a, b):
         return a
     return Cond("and", (a if isinstance(a, Cond) else Cond.const(bool(a)), b if isinstance(b, Cond) else
                         Cond.const(bool(b))))
+
+
+def kind_options(spec) -> list[tuple]:
+    """A layer whose kind is an argument (`layer act = act_layer()` with `act_layer: layer =
+    relu`): one (layer, conditions) per kind it may be, under `act_layer is silu`; any
+    other layer is its one option."""
+    if not getattr(spec, "kind_arg", None) or len(spec.alternatives) <= 1:
+        return [(spec, [])]
+    return [(replace(spec, kind=kind, args=args, kind_arg=None, alternatives={}), [Cond("kind", (spec.kind_arg, kind))])
+            for kind, args in spec.alternatives.items()]
 
 
 _FREE = LayerCost()

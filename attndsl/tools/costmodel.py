@@ -21,7 +21,7 @@ from ..ir import BlockIR, Cond, LayerSpec
 from ..ops import ListShape
 from ..symbolic import Expr
 from .common import layers_named
-from .cost_rules import LAYER_COSTS, OP_COSTS, numel
+from .cost_rules import LAYER_COSTS, OP_COSTS, kind_options, numel
 from .formula import Term, collect, guarded, make_guard
 from .memory import MemoryWalk, prune
 from .state import state_entries
@@ -157,7 +157,8 @@ class _BlockWalk(MemoryWalk):
         if spec.kind == "block":
             callee = self.costs[spec.block]
             return substitute_terms(callee.flops, callee_mapping(callee.ir, spec, operands))
-        return self._terms(LAYER_COSTS[spec.kind].flops(spec.args, operands[0], result))
+        return [term for option, conds in kind_options(spec) for term in
+                self._terms(LAYER_COSTS[option.kind].flops(option.args, operands[0], result), conds)]
 
     def output_shape(self, spec: LayerSpec, operands, inner: dict):
         """A layer's output shape inside a sequential: the checker records each child's

@@ -18,6 +18,7 @@ from .costmodel import block_costs
 from .formula import render_expr, render_guard
 from .state import state_entries
 from .values import Values
+from .world_shapes import shape_text
 
 
 def run(args) -> int:
@@ -66,8 +67,7 @@ def _signature(ir: BlockIR) -> list[str]:
         shape = "[" + ", ".join(render_expr(d, order) for d in info.shape) + "]"
         lines.append(f"input {info.name}: {'bool' if dtype == 'bool' else ''}{shape}" + (" = None" if info.optional else ""))
     for index, node in enumerate(ir.outputs):
-        shape = ir.graph.nodes[node].get("shape") or ()
-        lines.append(f"output {index}: [" + ", ".join(render_expr(d, order) for d in shape) + "]")
+        lines.append(f"output {index}: {shape_text(ir, node, order) or '[]'}")
     return lines
 
 

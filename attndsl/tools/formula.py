@@ -150,6 +150,10 @@ def render_cond(cond: Cond, order=None) -> str:
         return args[0]
     if op == "present":
         return f"{args[0]} given"
+    if op == "kind":  # a layer kind given as an argument
+        return f"{args[0]} is {args[1]}"
+    if op == "is_none":
+        return f"{args[0]} is None"
     if op == "cmp":
         return f"{render_expr(args[1], order)} {args[0]} {render_expr(args[2], order)}"
     if op == "not":
@@ -158,12 +162,14 @@ def render_cond(cond: Cond, order=None) -> str:
             return render_cond(Cond("cmp", (_NEGATED[inner.args[0]], *inner.args[1:])), order)
         if inner.op == "present":
             return f"{inner.args[0]} not given"
+        if inner.op in ("kind", "is_none"):
+            return render_cond(inner, order).replace(" is ", " is not ", 1)
         text = render_cond(inner, order)
         return f"not {text}" if inner.op == "arg" else f"not ({text})"
     if op in ("and", "or"):
         parts = [render_cond(a, order) for a in args]
-        return f" {op} ".join(p if " " not in p or a.op in ("cmp", "not", "arg", "present") else f"({p})"
-                              for p, a in zip(parts, args))
+        plain = ("cmp", "not", "arg", "present", "kind", "is_none")
+        return f" {op} ".join(p if " " not in p or a.op in plain else f"({p})" for p, a in zip(parts, args))
     if op == "all_elems":
         list_name, var, inner = args
         return f"all({render_cond(inner, order)} for {var} in {list_name})"

@@ -88,6 +88,7 @@ def make_server():
         return types.Location(uri=params.text_document.uri, range=_range(types, span))
 
     kinds = {"keyword": types.CompletionItemKind.Keyword, "op": types.CompletionItemKind.Function,
+             "function": types.CompletionItemKind.Function,
              "layer": types.CompletionItemKind.Class, "name": types.CompletionItemKind.Variable,
              "block": types.CompletionItemKind.Module}
 

@@ -13,17 +13,21 @@ from dataclasses import dataclass, field
 
 from .. import syntax as ast
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
-from ..ir import BlockIR
+from ..ir import BlockIR, display_name
 from ..layers import LAYERS
+from ..lower.values import SCALAR_FUNCTIONS
 from ..ops import OPS
 from ..shapes import show
 from .cost import symbol_order
 from .formula import render_cond, render_expr, render_guard, render_terms
 from .values import dim_origins
+from .world_shapes import shape_text
 
 KEYWORDS = ["block", "input", "param", "layer", "let", "require", "example", "if", "elif", "else", "return",
             "for", "in", "and", "or", "not", "true", "false", "None", "zeros", "ones", "randn"]
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Called on sizes and arguments, not tensors (`let d = max(L, c // r)`, `len(kernels)`).
+SIZE_FUNCTIONS = tuple(dict.fromkeys(SCALAR_FUNCTIONS + ("len", "all")))
 
 
 @dataclass
@@ -157,7 +161,7 @@ def hover(doc: Document, line: int, column: int) -> str | None:
         args = ", ".join(_arg_text(a) for a in other.args)
         summary = (other.doc or "").strip().split("\n")[0]
         return f"block `{other.name}({args})`" + (f"\n\n{summary}" if summary else "")
-    if word in OPS:
+    if word in OPS and OPS[word].callable_by_name:
         return _op_hover(word)
     if word in LAYERS or word == "sequential":
         return _layer_kind_hover(word)
@@ -181,11 +185,11 @@ def _value_hover(doc, block, ir, word, line, start, order) -> str | None:
         at = if_ends.get(statement_line, statement_line) + 0.5 if attrs["op"] == "phi" else statement_line
         reaches = at - 1 < line or (on_target and statement_line - 1 == line and attrs["op"] != "phi")
         if reaches and (best_at is None or at >= best_at):
-            best, best_at = attrs, at
-    if best is None or best.get("shape") is None:
+            best, best_at = node, at
+    if best is None or ir.graph.nodes[best].get("shape") is None:
         return None
-    guard = render_guard(best["guard"], order, sort=False)
-    return f"`{word}`: {show(best['shape'], order)}" + (f"  (if {guard})" if guard else "")
+    guard = render_guard(ir.graph.nodes[best]["guard"], order, sort=False)
+    return f"`{word}`: {shape_text(ir, best, order)}" + (f"  (if {guard})" if guard else "")
 
 
 def _declaration_hover(doc, ir, declared, order) -> str:
@@ -208,15 +212,17 @@ def _declaration_hover(doc, ir, declared, order) -> str:
 
 
 def _layer_hover(doc, ir, name, order) -> str:
-    info = next(layer for layer in ir.layers if layer.name == name)
-    spec = info.spec or info.element
-    kind = spec.block if spec.kind == "block" else spec.kind
-    args = ", ".join(f"{k}={_argument_text(v, order)}" for k, v in spec.args.items())
-    loop = f" for {info.loop_var} in {info.iterable}" if info.element is not None else ""
-    lines = [f"layer `{name}`: {kind}({args}){loop}"]
-    if spec.kind == "sequential":
-        lines += [f"- {child_name or index}: {child.block or child.kind}" for index, (child_name, child)
-                  in enumerate(spec.children)]
+    lines = []
+    for info in (layer for layer in ir.layers if layer.name == name):  # one per branch of an `if` declaring it
+        spec = info.spec or info.element
+        kind = spec.block if spec.kind == "block" else spec.kind
+        args = ", ".join(f"{k}={_argument_text(v, order)}" for k, v in spec.args.items())
+        loop = f" for {info.loop_var} in {info.iterable}" if info.element is not None else ""
+        guard = render_guard(info.guard, order, sort=False)
+        lines.append(f"layer `{name}`: {kind}({args}){loop}" + (f"  (if {guard})" if guard else ""))
+        if spec.kind == "sequential":
+            lines += [f"- {display_name(child_name) if child_name is not None else index}: {child.block or child.kind}"
+                      for index, (child_name, child) in enumerate(spec.children)]
     from .state import state_entries
 
     blocks = {b.name: b for b in doc.blocks}
@@ -224,7 +230,8 @@ def _layer_hover(doc, ir, name, order) -> str:
     if entries:
         count = render_terms([t for t in _param_terms(entries)], order)
         lines.append(f"parameters: {count}")
-        lines += [f"- `{e.key}` {show(e.shape, order)}" + ("" if e.parameter else " (buffer)") for e in entries]
+        lines += [f"- `{e.key}` {show(e.shape, order)}" + ("" if e.parameter else " (buffer)")
+                  + e.described(lambda x: render_expr(x, order)) for e in entries]
     return "\n".join(lines)
 
 
@@ -266,7 +273,8 @@ def _layer_kind_hover(name: str) -> str:
 
 
 def completions(doc: Document, line: int, column: int) -> list[tuple[str, str, str]]:
-    """(label, kind, detail) for the word being typed: "keyword", "op", "layer", "name", "block"."""
+    """(label, kind, detail) for the word being typed: "keyword", "op", "function", "layer", "name",
+    "block". Only what a spec can write: ops called by name, not the operators' ops."""
     lines = doc.source.split("\n")
     text = lines[line][:column] if 0 <= line < len(lines) else ""
     prefix = re.search(r"[A-Za-z_][A-Za-z0-9_]*$", text)
@@ -289,7 +297,10 @@ def completions(doc: Document, line: int, column: int) -> list[tuple[str, str, s
         for dim in (dim_origins(ir) if ir else {}):
             add(dim, "name", "dimension")
     for name, op in sorted(OPS.items()):
-        add(name, "op", op.doc or "op")
+        if op.callable_by_name:  # not `add` (written `+`), nor what the passes make (a fused attention)
+            add(name, "op", op.doc or "op")
+    for name in SIZE_FUNCTIONS:
+        add(name, "function", "of sizes and arguments")
     for name, layer in sorted(LAYERS.items()):
         add(name, "layer", f"nn.{layer.torch_class}")
     add("sequential", "layer", "nn.Sequential")

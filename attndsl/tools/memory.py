@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..ir import Cond, LayerSpec
 from ..ops import ListShape
 from ..symbolic import Expr
-from .cost_rules import LAYER_COSTS, OP_COSTS, numel
+from .cost_rules import LAYER_COSTS, OP_COSTS, kind_options, numel
 from .formula import Term, dominated, guarded
 from .subblock import callee_mapping, substitute_terms
 
@@ -170,9 +170,10 @@ class MemoryWalk:
 def _layer_allocation(spec: LayerSpec, attrs, contiguous) -> tuple[bool, bool]:
     while spec.kind == "sequential" and spec.children:
         spec = spec.children[-1][1]
-    if spec.kind in LAYER_COSTS:
-        return LAYER_COSTS[spec.kind].memory(attrs["attrs"], contiguous)
-    return True, True
+    if spec.kind not in LAYER_COSTS:
+        return True, True
+    found = [LAYER_COSTS[option.kind].memory(attrs["attrs"], contiguous) for option, _ in kind_options(spec)]
+    return any(a for a, _ in found), all(c for _, c in found)  # a kind given as an argument: any of them
 
 
 def _shared(attrs, operands, storage) -> dict[int, frozenset]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from .. import symbolic as sym
 from ..ir import BlockIR, Cond, LayerSpec, display_name
 from ..symbolic import Expr
-from .cost_rules import LAYER_COSTS, numel
+from .cost_rules import LAYER_COSTS, kind_options, numel
 from .formula import make_guard
 from .subblock import callee_mapping, substitute_guard, substitute_shape
 
@@ -90,12 +90,13 @@ def _layer(spec: LayerSpec, prefix: str, blocks, memo) -> list[Entry]:
                                    guard=guard, passes=passes))
         return out
     out = []
-    for rule in LAYER_COSTS[spec.kind].state(spec.args):
-        flag = rule.flag
-        conds = [] if flag is None else [flag if isinstance(flag, Cond) else Cond.const(bool(flag))]
-        guard = make_guard(conds)
-        if guard is not None:
-            out.append(Entry(prefix + rule.key, tuple(rule.shape), guard, rule.parameter))
+    for option, kind_conds in kind_options(spec):  # a kind given as an argument: each it may be
+        for rule in LAYER_COSTS[option.kind].state(option.args):
+            flag = rule.flag
+            conds = [] if flag is None else [flag if isinstance(flag, Cond) else Cond.const(bool(flag))]
+            guard = make_guard(conds + kind_conds)
+            if guard is not None:
+                out.append(Entry(prefix + rule.key, tuple(rule.shape), guard, rule.parameter))
     return out
 
 

@@ -36,6 +36,7 @@ class Values:
         self.present = present  # the inputs given (required ones, and optional ones with a shape)
         self.lists = lists  # list arguments -> their items
         self.flags: dict[str, bool] = {}
+        self.kinds: dict[str, str | None] = {}  # layer-kind arguments
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -50,8 +51,14 @@ class Values:
         scalars: dict[str, Fraction] = {}
         flags: dict[str, bool] = {}
         lists: dict[str, list] = {}
+        kinds: dict[str, str | None] = {}
         for arg in ir.args:
             value = given.get(arg.name, None if arg.required else arg.default)
+            if arg.type == "layer":  # a layer kind (`act_layer=silu`), or None where optional
+                if value is not None and not isinstance(value, str):
+                    raise UsageError(f"{arg.name} is a layer kind; give it as {arg.name}={arg.default or 'relu'}")
+                kinds[arg.name] = value
+                continue
             if value is None:
                 continue
             if arg.type == "bool":
@@ -64,7 +71,7 @@ class Values:
                 lists[arg.name] = value
                 scalars[f"len({arg.name})"] = Fraction(len(value))
             else:
-                if isinstance(value, (bool, list)):
+                if isinstance(value, (bool, list, str)):
                     raise UsageError(f"{arg.name} is a number ({arg.type}); got {value!r}")
                 scalars[arg.name] = _number(value)
         # Required inputs are always there; an optional one is there when given a shape.
@@ -78,7 +85,7 @@ class Values:
                                  f"{info.name}=[{', '.join(str(d) for d in info.shape)}]")
             present.add(info.name)
         values = cls(ir, scalars, present, lists)
-        values.flags = flags
+        values.flags, values.kinds = flags, kinds
         for symbol, (input_name, axis) in dim_origins(ir).items():
             shape = given.get(input_name)
             if isinstance(shape, list) and axis < len(shape):
@@ -130,6 +137,10 @@ class Values:
             return self.flags[args[0]]
         if op == "present":
             return args[0] in self.present
+        if op == "kind":
+            return self.kinds.get(args[0]) == args[1]
+        if op == "is_none":  # an optional argument left out
+            return self.kinds.get(args[0]) is None and args[0] not in self.scalars and args[0] not in self.flags
         if op == "not":
             return not self.truth(args[0], extra)
         if op == "and":
