@@ -71,7 +71,7 @@ class ParamInfo:
 class LayerSpec:
     """A layer constructor: a registry layer kind, a sequential, or a sub-block."""
 
-    kind: str  # registry name, "sequential" or "block"
+    kind: str  # registry name, "sequential", "block", or "list" (an nn.ModuleList, a layer list's element)
     args: dict[str, Any]  # rendered lazily by codegen; Expr / Cond / python values
     positional: list[Any]
     children: list[tuple[str | None, "LayerSpec"]] = field(default_factory=list)
@@ -104,6 +104,7 @@ class LayerInfo:
     element: LayerSpec | None = None
     loop_var: str | None = None
     iterable: str | None = None  # the list argument looped over
+    count: Expr | None = None  # `[... for _ in range(count)]`: built `count` times (iterable None)
 
 
 @dataclass

@@ -30,13 +30,19 @@ class Naming:
     copies: list[tuple[int, tuple, int]] = field(default_factory=list)
 
 
-def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved: set[str]) -> Naming:
+def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved: set[str],
+                 inside: dict[int, int] | None = None) -> Naming:
+    """`inside`: the nodes of loop bodies, each to its `loop_end`: the loop names them
+    (attndsl/codegen/loops.py), and what they read is read where the loop is written."""
     graph = ir.graph
     position = {node: index for index, node in enumerate(order)}
     end = len(order)
+    inside = inside or {}
 
     def effective(node: int) -> int:
         """Where a node's value is read: its own line, or the line it is inlined into."""
+        if node in inside:
+            return effective(inside[node])
         op = graph.nodes[node]["op"]
         if node in materialized or op in ("phi", "item", "input", "param") or node in ir.outputs:
             return position[node] if node not in ir.outputs or node in materialized else end
@@ -68,7 +74,7 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
 
     # Which operands of each phi can share its name.
     shared: dict[int, int] = {}  # operand -> phi
-    for phi in (n for n in order if graph.nodes[n]["op"] == "phi"):
+    for phi in (n for n in order if graph.nodes[n]["op"] == "phi" and n not in inside):
         operands = ir.operands(phi)
         condition = graph.nodes[phi]["attrs"]["condition"]
         members = sorted(operands, key=lambda n: position[n])
@@ -108,6 +114,8 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
 
     group_name: dict[int, str] = {}
     for node in order:
+        if node in inside:
+            continue
         attrs = graph.nodes[node]
         op = attrs["op"]
         at = position[node]

@@ -150,6 +150,16 @@ class _ToAst(Transformer):
         return ast.TupleExpr(self._span(meta), [c for c in children if c is not None])
 
     @v_args(meta=True)
+    def kind_template(self, meta, children):
+        prefix, value, suffix = children
+        return ast.KindTemplate(self._span(meta), str(prefix), value, "" if suffix is None else str(suffix))
+
+    @v_args(meta=True)
+    def pack(self, meta, children):
+        name, length = children
+        return ast.Pack(self._span(meta), str(name), length)
+
+    @v_args(meta=True)
     def list_comp(self, meta, children):
         element, var, iterable = children
         return ast.ListComp(self._span(meta), element, str(var), self._tok(var), iterable)
@@ -316,7 +326,14 @@ class _ToAst(Transformer):
         return ast.Init(self._span(meta), target, value)
 
     def init_target(self, children):
-        return [(str(t), self._tok(t)) for t in children]
+        # `W[1].weight`: a positional child of a sequential is its index (an int)
+        target = []
+        for token in children:
+            if token.type == "NUMBER" and not str(token).isdigit():
+                raise _SyntaxProblem("E0120", "a child of a sequential is reached by its position, a whole number",
+                                     self._tok(token))
+            target.append((int(token) if token.type == "NUMBER" else str(token), self._tok(token)))
+        return target
 
     @v_args(meta=True)
     def let_stmt(self, meta, children):
@@ -345,6 +362,15 @@ class _ToAst(Transformer):
         if len(children) == 1 and isinstance(children[0], ast.TupleExpr):
             children = children[0].items  # `return (out, attention)` is `return out, attention`
         return ast.Return(self._span(meta), list(children))
+
+    @v_args(meta=True)
+    def expr_stmt(self, meta, children):
+        return ast.ExprStmt(self._span(meta), children[0])
+
+    @v_args(meta=True)
+    def for_stmt(self, meta, children):
+        targets, iterable, body = children
+        return ast.For(self._span(meta), targets, iterable, body)
 
     @v_args(meta=True)
     def if_stmt(self, meta, children):
@@ -443,6 +469,8 @@ def _attach_comments(blocks: list[ast.Block], comments: dict[int, str]) -> None:
             if isinstance(stmt, ast.If):
                 visit(stmt.body)
                 visit(stmt.orelse)
+            elif isinstance(stmt, ast.For):
+                visit(stmt.body)
 
     for block in blocks:
         probe = block.span.line - 1

@@ -205,8 +205,9 @@ def _polynomial_quotient(a: Expr, b: Expr) -> Expr | None:
 class Facts:
     """What is known to be an integer: dims, int arguments, and proven divisions."""
 
-    def __init__(self) -> None:
+    def __init__(self, reals=()) -> None:
         self.integers: set[Expr] = set()
+        self.reals = frozenset(reals)  # symbols that may hold any real number (float arguments)
 
     def add_integer(self, expr: Expr) -> None:
         self.integers.add(expr)
@@ -227,8 +228,9 @@ class Facts:
         return True
 
     def _factor_is_integer(self, factor: Factor) -> bool:
-        if isinstance(factor, str) or factor.op in ("floordiv", "ceildiv", "mod", "int", "round", "math.ceil",
-                                                     "math.floor"):
+        if isinstance(factor, str):
+            return factor not in self.reals
+        if factor.op in ("floordiv", "ceildiv", "mod", "int", "round", "math.ceil", "math.floor"):
             return True
         if Expr.atom(factor.op, *factor.args) in self.integers:
             return True
@@ -250,7 +252,7 @@ def floordiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
         return Expr.const(math.floor(a.value / b.value))
     quotient = a.exact_div(b)
     if _no_atom_floordiv(quotient, a, b) and (
-        (facts is not None and facts.is_integer(quotient)) or Facts().is_integer(quotient)
+        (facts if facts is not None else Facts()).is_integer(quotient)
     ):
         return quotient
     return Expr.atom("floordiv", a, b)
@@ -550,7 +552,12 @@ def _render_atom(atom: Atom, name, style, order=None) -> str:
     if atom.op == "floordiv":
         return f"({_wrap(atom.args[0], args[0])} // {_wrap(atom.args[1], args[1])})"
     if atom.op == "sqrt":
-        return f"{_wrap(atom.args[0], args[0])} ** 0.5" if style != "math" else f"sqrt({args[0]})"
+        if style == "math":
+            return f"sqrt({args[0]})"
+        inner = _lone_atom(atom.args[0])
+        # `(5 ** 0.5) ** 0.5`: `**` groups from the right, so a power as the base keeps its parentheses
+        base = f"({args[0]})" if inner is not None and inner.op == "sqrt" else _wrap(atom.args[0], args[0])
+        return f"{base} ** 0.5"
     if atom.op == "truediv":
         return f"({_wrap(atom.args[0], args[0])} / {_wrap(atom.args[1], args[1])})"
     return f"{atom.op}({', '.join(args)})"

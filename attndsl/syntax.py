@@ -130,6 +130,23 @@ class TupleExpr(Node):
 
 
 @dataclass
+class Pack(Node):
+    """`*spatial[dimension]` in an input's shape: `length` sizes, named `spatial` together."""
+
+    name: str
+    length: Node
+
+
+@dataclass
+class KindTemplate(Node):
+    """`conv{dimension}d`: the layer kind whose name has the argument's value in the braces."""
+
+    prefix: str
+    value: Node
+    suffix: str
+
+
+@dataclass
 class ListComp(Node):
     element: Node
     var: str
@@ -237,6 +254,22 @@ class Assign(Stmt):
 @dataclass
 class Return(Stmt):
     values: list[Node]
+
+
+@dataclass
+class ExprStmt(Stmt):
+    """An expression used for its effect: `outs.append(y)` in a loop."""
+
+    value: Node
+
+
+@dataclass
+class For(Stmt):
+    """`for block in blocks:` / `for qs, ks in zip(q, k):`: a loop in forward."""
+
+    targets: list[tuple[str, Span]]
+    iterable: Node
+    body: list[Stmt]
 
 
 @dataclass

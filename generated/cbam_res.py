@@ -15,7 +15,7 @@ class ChannelAttention(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s0|s1|s1|s0, s1|s0|s0|s1, h, w]
+        returns: [s0|s1|in_channels|s1|s0, s1|s0|s0|s1|in_channels, h, w]
 
     Examples:
         in_channels=8, reduction=4, x=[3, 8, 6, 5]
@@ -54,17 +54,17 @@ class ChannelAttention(nn.Module):
                 raise ValueError(
                     f"ChannelAttention: the channel dimension (dim 1) of the input and in_channels must agree, but s0 = {s0} and in_channels = {self.in_channels}"
                 )
-            x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:19
+            x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:23
         # the same layer applied twice shares its weights
         out = (
             x
             * (
                 self.sharedMLP(x.mean(dim=(2, 3), keepdim=True)) + self.sharedMLP(x.amax(dim=(2, 3), keepdim=True))
             ).sigmoid()
-        )  # [s1|s0, s0|s1, h, w]  cbam_res.attn:21
+        )  # [s1|s0, s0|s1|in_channels, h, w]  cbam_res.attn:25
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [s0|s1, s1|s0, h, w]  cbam_res.attn:23
-        return out  # [s0|s1|s1|s0, s1|s0|s0|s1, h, w]  cbam_res.attn:24
+            out = out.transpose(0, 1)  # [s0|s1|in_channels, s1|s0, h, w]  cbam_res.attn:27
+        return out  # [s0|s1|in_channels|s1|s0, s1|s0|s0|s1|in_channels, h, w]  cbam_res.attn:28
 
 
 # Spatial attention: a conv over the channel-wise mean and max maps.
@@ -97,14 +97,14 @@ class SpatialAttention(nn.Module):
                 f"SpatialAttention: x must be a 4-d floating-point tensor [s0, s1, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
         if not self.batch_first:
-            x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:43
+            x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:47
         pooled = torch.cat(
             [x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1
-        )  # [s1|s0, 2, h, w]  cbam_res.attn:44
-        out = x * self.conv(pooled).sigmoid()  # [s1|s0, s0|s1, h, w]  cbam_res.attn:45
+        )  # [s1|s0, 2, h, w]  cbam_res.attn:48
+        out = x * self.conv(pooled).sigmoid()  # [s1|s0, s0|s1, h, w]  cbam_res.attn:49
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [s0|s1, s1|s0, h, w]  cbam_res.attn:47
-        return out  # [s0|s1|s1|s0, s1|s0|s0|s1, h, w]  cbam_res.attn:48
+            out = out.transpose(0, 1)  # [s0|s1, s1|s0, h, w]  cbam_res.attn:51
+        return out  # [s0|s1|s1|s0, s1|s0|s0|s1, h, w]  cbam_res.attn:52
 
 
 class CBAtten_Res(nn.Module):
@@ -123,7 +123,7 @@ class CBAtten_Res(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s1|s0|s0|s1|s0|s1|s1|s0, s0|s1|s1|s0|s1|s0|s0|s1, h', w']
+        returns: [s1|s0|s0|s1|out_channels|s0|s1|s1|s0|s1|s0, s0|s1|s1|s0|s1|s0|s1|s0|s0|s1|out_channels, h', w']
 
     Examples:
         in_channels=8, out_channels=16, reduction=2, stride=1, x=[4, 8, 20, 20]
@@ -183,11 +183,11 @@ class CBAtten_Res(nn.Module):
             w_out = (w - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
             if self.training and s1 * h_out * w_out < 2:
                 raise ValueError("CBAtten_Res: batch norm in training needs more than one value per channel")
-            x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:79
-        out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s0|s1|s1|s0, s1|s0|s0|s1, h', w']  cbam_res.attn:80
+            x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:100
+        out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s0|s1|s1|s0, s1|s0|s0|s1, h', w']  cbam_res.attn:101
         out = (
             out + self.conv_res(self.shortcut_pool(x))
-        ).relu()  # [s0|s1|s1|s0, s1|s0|s0|s1, h', w']  cbam_res.attn:81
+        ).relu()  # [s0|s1|s1|s0|s1|s0, s1|s0|s0|s1|out_channels, h', w']  cbam_res.attn:102
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [s1|s0|s0|s1, s0|s1|s1|s0, h', w']  cbam_res.attn:83
-        return out  # [s1|s0|s0|s1|s0|s1|s1|s0, s0|s1|s1|s0|s1|s0|s0|s1, h', w']  cbam_res.attn:84
+            out = out.transpose(0, 1)  # [s1|s0|s0|s1|out_channels, s0|s1|s1|s0|s1|s0, h', w']  cbam_res.attn:104
+        return out  # [s1|s0|s0|s1|out_channels|s0|s1|s1|s0|s1|s0, s0|s1|s1|s0|s1|s0|s1|s0|s0|s1|out_channels, h', w']  cbam_res.attn:105

@@ -299,13 +299,15 @@ class EMSA(nn.Module):
             if self.apply_transform and self.h > 1:
                 att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:47
             if attention_weights is not None:
-                att = att * attention_weights  # [b, h, nq, H'*W'|nk]  emsa.attn:49
+                att = att * attention_weights  # [b, h, nq, H'*W'|nk|mw]  emsa.attn:49
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk]  emsa.attn:51
-            att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk]  emsa.attn:52
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk|mw|H'*W'|nk|m]  emsa.attn:51
+            att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk|mw|H'*W'|nk|m|H'*W'|nk|mw|H'*W'|nk]  emsa.attn:52
             if self.apply_transform and self.h > 1:
-                att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:54
-            att = self.drop(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:55
+                att = getattr(self.transform, "in")(
+                    att
+                )  # [b, h, nq, H'*W'|nk|mw|H'*W'|nk|m|H'*W'|nk|mw|H'*W'|nk]  emsa.attn:54
+            att = self.drop(att)  # [b, h, nq, H'*W'|nk|mw|H'*W'|nk|m|H'*W'|nk|mw|H'*W'|nk]  emsa.attn:55
             attended = att @ v  # [b, h, nq, d_v]  emsa.attn:56
         else:
             # emsa.attn:45-56: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call

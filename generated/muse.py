@@ -193,24 +193,24 @@ class MUSEAttention(nn.Module):
                 raise ValueError(
                     f"MUSEAttention: attention_weights.shape[3] must be n = {n}, got {attention_weights.shape[3]}"
                 )
-        q = self.fc_q(queries).reshape(b, n, self.h, self.d_k).transpose(1, 2)  # [b, h, n, d_k]  muse.attn:59
-        k = self.fc_k(keys).reshape(b, n, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, n]  muse.attn:60
-        v = self.fc_v(values).reshape(b, n, self.h, self.d_v).transpose(1, 2)  # [b, h, n, d_v]  muse.attn:61
+        q = self.fc_q(queries).reshape(b, n, self.h, self.d_k).transpose(1, 2)  # [b, h, n, d_k]  muse.attn:61
+        k = self.fc_k(keys).reshape(b, n, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, n]  muse.attn:62
+        v = self.fc_v(values).reshape(b, n, self.h, self.d_v).transpose(1, 2)  # [b, h, n, d_v]  muse.attn:63
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, n, n]  muse.attn:62
-            att = att * attention_weights  # [b, h, n, n]  muse.attn:64
+            att = q @ k / self.d_k**0.5  # [b, h, n, n]  muse.attn:64
+            att = att * attention_weights  # [b, h, n, n]  muse.attn:66
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, n, n]  muse.attn:66
-            att = self.dropout(att.softmax(dim=-1))  # [b, h, n, n]  muse.attn:67
-            attended = att @ v  # [b, h, n, d_v]  muse.attn:68
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, n, n]  muse.attn:68
+            att = self.dropout(att.softmax(dim=-1))  # [b, h, n, n]  muse.attn:69
+            attended = att @ v  # [b, h, n, d_v]  muse.attn:70
         # the values as h * d_v channels, convolved along the tokens at three scales
-        v2 = v.transpose(2, 3).reshape(b, self.d_v * self.h, n)  # [b, d_v*h, n]  muse.attn:71
-        mix = self.dy_paras.softmax(dim=-1)  # [3]  muse.attn:72
+        v2 = v.transpose(2, 3).reshape(b, self.d_v * self.h, n)  # [b, d_v*h, n]  muse.attn:73
+        mix = self.dy_paras.softmax(dim=-1)  # [3]  muse.attn:74
         out2 = (
             mix[0] * self.conv1(v2) + mix[1] * self.conv3(v2) + mix[2] * self.conv5(v2)
-        )  # [b, d_model, n]  muse.attn:73
+        )  # [b, d_model, n]  muse.attn:75
         if attention_weights is None:
-            # muse.attn:62-68: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # muse.attn:64-70: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -218,6 +218,6 @@ class MUSEAttention(nn.Module):
                 attn_mask=None if attention_mask is None else ~attention_mask,
                 dropout_p=self.dropout.p if self.dropout.training else 0.0,
                 scale=1 / self.d_k**0.5,
-            )  # [b, h, n, d_v]  muse.attn:68
-        out = self.fc_o(attended.transpose(1, 2).reshape(b, n, self.d_v * self.h))  # [b, n, d_model]  muse.attn:68
-        return out + out2.transpose(1, 2)  # [b, n, d_model]  muse.attn:74
+            )  # [b, h, n, d_v]  muse.attn:70
+        out = self.fc_o(attended.transpose(1, 2).reshape(b, n, self.d_v * self.h))  # [b, n, d_model]  muse.attn:70
+        return out + out2.transpose(1, 2)  # [b, n, d_model]  muse.attn:76

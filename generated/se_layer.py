@@ -15,7 +15,7 @@ class SELayer(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s0|s1|s1|s0, s1|s0|s0|s1, h, w]
+        returns: [s0|s1|channel|s1|s0, s1|s0|s0|s1|channel, h, w]
 
     Examples:
         channel=8, reduction=2, x=[4, 8, 20, 20]
@@ -55,9 +55,9 @@ class SELayer(nn.Module):
                 raise ValueError(
                     f"SELayer: the last dimension of the input and in_features must agree, but s0 = {s0} and channel = {self.channel}"
                 )
-            x = x.transpose(0, 1)  # [s1, s0, h, w]  se_layer.attn:17
-        y = self.fc(x.mean(dim=(2, 3), keepdim=True).flatten(1))  # [s1|s0, channel]  se_layer.attn:18
-        out = x * y[:, :, None, None]  # [s1|s0, s0|s1, h, w]  se_layer.attn:19
+            x = x.transpose(0, 1)  # [s1, s0, h, w]  se_layer.attn:22
+        y = self.fc(x.mean(dim=(2, 3), keepdim=True).flatten(1))  # [s1|s0, channel]  se_layer.attn:23
+        out = x * y[:, :, None, None]  # [s1|s0, s0|s1|channel, h, w]  se_layer.attn:24
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [s0|s1, s1|s0, h, w]  se_layer.attn:21
-        return out  # [s0|s1|s1|s0, s1|s0|s0|s1, h, w]  se_layer.attn:22
+            out = out.transpose(0, 1)  # [s0|s1|channel, s1|s0, h, w]  se_layer.attn:26
+        return out  # [s0|s1|channel|s1|s0, s1|s0|s0|s1|channel, h, w]  se_layer.attn:27

@@ -85,16 +85,16 @@ class BasicConv(nn.Module):
             raise ValueError("BasicConv: the (dilated) kernel must fit in the padded input")
         if w - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1 < 0:
             raise ValueError("BasicConv: the (dilated) kernel must fit in the padded input")
-        x_2 = self.conv(x)  # [b, out_planes, h', w']  triplet_attention.attn:14
+        x_2 = self.conv(x)  # [b, out_planes, h', w']  triplet_attention.attn:34
         if self.bn is not None:
             h_out = (h - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride + 1
             w_out = (w - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride + 1
             if self.training and b * h_out * w_out < 2:
                 raise ValueError("BasicConv: batch norm in training needs more than one value per channel")
-            x_2 = self.bn(x_2)  # [b, out_planes, h', w']  triplet_attention.attn:16
+            x_2 = self.bn(x_2)  # [b, out_planes, h', w']  triplet_attention.attn:36
         if self.relu is not None:
-            x_2 = self.relu(x_2)  # [b, out_planes, h', w']  triplet_attention.attn:18
-        return x_2  # [b, out_planes, h', w']  triplet_attention.attn:19
+            x_2 = self.relu(x_2)  # [b, out_planes, h', w']  triplet_attention.attn:38
+        return x_2  # [b, out_planes, h', w']  triplet_attention.attn:39
 
 
 # Z-pool: the max and the mean over the channels, stacked as two channels.
@@ -116,7 +116,7 @@ class ZPool(nn.Module):
             )
         return torch.cat(
             [x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1
-        )  # [b, 2, h, w]  triplet_attention.attn:27
+        )  # [b, 2, h, w]  triplet_attention.attn:47
 
 
 class AttentionGate(nn.Module):
@@ -140,7 +140,7 @@ class AttentionGate(nn.Module):
             raise ValueError(
                 f"AttentionGate: x must be a 4-d floating-point tensor [b, c, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
-        return x * self.conv(self.compress(x)).sigmoid()  # [b, c, h, w]  triplet_attention.attn:38
+        return x * self.conv(self.compress(x)).sigmoid()  # [b, c, h, w]  triplet_attention.attn:58
 
 
 class TripletAttention(nn.Module):
@@ -173,10 +173,10 @@ class TripletAttention(nn.Module):
             raise ValueError(
                 f"TripletAttention: x must be a 4-d floating-point tensor [b, c, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
-        out_cw = self.cw(x.transpose(1, 2)).transpose(1, 2)  # [b, c, h, w]  triplet_attention.attn:58
-        out_hc = self.hc(x.transpose(1, 3)).transpose(1, 3)  # [b, c, h, w]  triplet_attention.attn:59
+        out_cw = self.cw(x.transpose(1, 2)).transpose(1, 2)  # [b, c, h, w]  triplet_attention.attn:78
+        out_hc = self.hc(x.transpose(1, 3)).transpose(1, 3)  # [b, c, h, w]  triplet_attention.attn:79
         if self.no_spatial:
-            out = (out_cw + out_hc) / 2  # [b, c, h, w]  triplet_attention.attn:61
+            out = (out_cw + out_hc) / 2  # [b, c, h, w]  triplet_attention.attn:81
         else:
-            out = (self.hw(x) + out_cw + out_hc) / 3  # [b, c, h, w]  triplet_attention.attn:63
-        return out  # [b, c, h, w]  triplet_attention.attn:64
+            out = (self.hw(x) + out_cw + out_hc) / 3  # [b, c, h, w]  triplet_attention.attn:83
+        return out  # [b, c, h, w]  triplet_attention.attn:84

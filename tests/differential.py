@@ -261,9 +261,18 @@ def expected_output_shapes(ir, case: Case) -> list:
         result = expr_value(dim, env)
         return result.numerator if isinstance(result, Fraction) and result.denominator == 1 else result
 
+    # The checker's shapes in the world (truth of each shape-changing `if`) these values select.
+    world_shapes = {}
+    for world, node_shapes in getattr(ir, "world_shapes", []):
+        try:
+            if all(cond_value(atom, env, present) == value_ for atom, value_ in world.items()):
+                world_shapes = node_shapes
+                break
+        except (Unbound, ZeroDivisionError, ValueError, TypeError):
+            continue
     shapes = []
     for output in ir.outputs:
-        shape = ir.graph.nodes[output]["shape"]
+        shape = world_shapes.get(output) or ir.graph.nodes[output]["shape"]
         axes = []
         for dim in shape:
             try:

@@ -56,6 +56,7 @@ from .references.se_layer import SELayer
 from .references.eca import ECAAttention
 from .references.simplified_sdpa import SimplifiedScaledDotProductAttention
 from .references.residual_attention import ResidualAttention
+from .references.mobilevit_attention import MobileViTAttention
 
 def _emsa_cases() -> list[Case]:
     cases = []
@@ -442,6 +443,13 @@ CASES: list[Case] = [
     Case("cot", "cot", "CoTAttention", CoTAttention, dict(dim=64, kernel_size=3), X64, (2, 64, 7, 7)),
     Case("cot-k5-nonsquare", "cot", "CoTAttention", CoTAttention, dict(dim=32, kernel_size=5),
          {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    # fmt: on
+    # --- mobilevit_attention (issue 7: layer lists built `depth` times, loops in forward)
+    # fmt: off
+    Case("mobilevit_attention", "mobilevit_attention", "MobileViTAttention", MobileViTAttention,
+         dict(in_channel=3, dim=64, kernel_size=3, patch_size=7), {"x": (2, 3, 14, 14)}, (2, 3, 14, 14)),
+    Case("mobilevit_attention-p2-nonsquare", "mobilevit_attention", "MobileViTAttention", MobileViTAttention,
+         dict(in_channel=3, dim=16, kernel_size=3, patch_size=2), {"x": (3, 3, 4, 6)}, (3, 3, 4, 6)),
     # fmt: on
 ]
 

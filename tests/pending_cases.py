@@ -21,7 +21,6 @@ from .references.coatnet import CoAtNet
 from .references.gfnet import Block, GlobalFilter
 from .references.halo import HaloAttention
 from .references.infini_attention import InfiniAttention
-from .references.mobilevit_attention import MobileViTAttention
 from .references.non_local import NonLocalBlockND
 from .references.outlook import OutlookAttention
 from .references.outlook_volo import OutlookAttention as VOLOOutlookAttention
@@ -45,10 +44,6 @@ PENDING_CASES: list[Case] = [
          (2, 64, 7, 7)),
     Case("s2_attention-nonsquare", "s2_attention", "S2Attention", S2Attention, dict(channels=32),
          {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
-    Case("mobilevit_attention", "mobilevit_attention", "MobileViTAttention", MobileViTAttention,
-         dict(in_channel=3, dim=64, kernel_size=3, patch_size=7), {"x": (2, 3, 14, 14)}, (2, 3, 14, 14)),
-    Case("mobilevit_attention-p2-nonsquare", "mobilevit_attention", "MobileViTAttention", MobileViTAttention,
-         dict(in_channel=3, dim=16, kernel_size=3, patch_size=2), {"x": (3, 3, 4, 6)}, (3, 3, 4, 6)),
     Case("halo", "halo", "HaloAttention", HaloAttention,
          dict(dim=64, block_size=2, halo_size=1, dim_head=16, heads=4), {"x": (2, 64, 8, 8)},
          (2, 64, 8, 8)),

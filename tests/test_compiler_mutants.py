@@ -809,3 +809,21 @@ def test_a_batch_norm_call_updates_its_statistics_once_per_call(body, calls):
 def test_sizes_a_constant_apart_are_a_shape_error():
     source = "block B():\n    input x: [b, n]\n    input y: [b, n + 1]\n    return cat([x, y], dim=0)\n"
     assert codes(source) == ["E0201"]
+
+
+# init_checks_after_lets
+def test_constructor_statements_run_in_the_order_written():
+    source = """
+block B(c: int = 4, k: int = 1):
+    require k > 0, "k must be positive"
+    let q = c // k
+    let r = 12 // q
+    input x: [b, n]
+    return x * r
+"""
+    cls = build(source)
+    torch.testing.assert_close(cls(c=4, k=2)(torch.ones(1, 2)), torch.full((1, 2), 6.0))
+    with pytest.raises(ValueError, match="k must be positive"):
+        cls(c=4, k=0)
+    with pytest.raises(ValueError, match="zero"):
+        cls(c=1, k=2)

@@ -137,6 +137,53 @@ def test_the_canonical_layout():
     assert _ast(CANONICAL) == _ast(MESSY)
 
 
+LONG = """\
+block Long(channel: int = 512, kernels: list[int] = [1, 3, 5, 7], reduction: int = 16, group: int = 1, L: int = 32):
+    input x: [b, channel, h, w]
+    example(channel=64, reduction=8, group=1, L=32, kernels=[1, 3], x=[2, 64, 7, 7])  # a comment: not counted
+    layer fc = sequential(linear(channel, channel // reduction, bias=false), relu(), linear(channel // reduction, channel))
+    layer convs = [sequential(conv=conv2d(channel, channel, k, padding=k // 2, groups=group), bn=batch_norm2d(channel)) for k in kernels]
+    require channel % reduction == 0 and channel >= reduction and reduction >= 1, "channel must be a multiple of reduction"
+    return x * rearrange(fc(mean(x, dim=[2, 3])), "b c -> b c 1 1") + sum(stack([conv(x) for conv in convs], dim=0), dim=0)
+"""
+
+WRAPPED = """\
+block Long(
+    channel: int = 512,
+    kernels: list[int] = [1, 3, 5, 7],
+    reduction: int = 16,
+    group: int = 1,
+    L: int = 32,
+):
+    input x: [b, channel, h, w]
+    example(channel=64, reduction=8, group=1, L=32, kernels=[1, 3], x=[2, 64, 7, 7])  # a comment: not counted
+    layer fc = sequential(
+        linear(channel, channel // reduction, bias=false),
+        relu(),
+        linear(channel // reduction, channel),
+    )
+    layer convs = [
+        sequential(
+            conv=conv2d(channel, channel, k, padding=k // 2, groups=group), bn=batch_norm2d(channel)
+        ) for k in kernels
+    ]
+    require channel % reduction == 0 and channel >= reduction and reduction >= 1, "channel must be a multiple of reduction"
+    return x * rearrange(fc(mean(x, dim=[2, 3])), "b c -> b c 1 1") + sum(
+        stack([conv(x) for conv in convs], dim=0), dim=0
+    )
+"""
+
+
+def test_long_lines_split_at_argument_boundaries():
+    """Past 100 characters, the last bracket of the line opens: its items on one line further
+    in when they fit (the conv and the norm, exactly 100), else one a line with a trailing
+    comma (each split the same way); a line without brackets (the `require`) stays as it
+    is; a trailing comment does not count."""
+    assert format_spec(LONG) == WRAPPED
+    assert _ast(LONG) is not None and _ast(WRAPPED) == _ast(LONG)
+    assert format_spec(WRAPPED) == WRAPPED
+
+
 def test_fmt_command(tmp_path, capsys):
     messy, clean = tmp_path / "messy.attn", tmp_path / "clean.attn"
     messy.write_text(MESSY)

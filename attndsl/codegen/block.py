@@ -17,12 +17,13 @@ from .init import InitEmitter
 from .inits import InitCodeEmitter
 from .sequentials import SequentialEmitter
 from .layer_kinds import LayerKindEmitter
+from .loops import LoopEmitter
 from .signatures import SignatureEmitter
 from .options import Options
 
 
 class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter, InitCodeEmitter, SequentialEmitter,
-                    LayerKindEmitter):
+                    LayerKindEmitter, LoopEmitter):
     def __init__(self, ir: BlockIR, options: Options, blocks: dict[str, BlockIR]):
         self.ir = ir
         self.options = options
@@ -32,6 +33,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         self.used_dims: set[str] = set()
         self.names: dict[int, str] = {}
         self.copies: list = []
+        self.loop_variables: dict[int, list[str]] = {}  # a `for` loop's node -> its variables' names
         self.arg_names = {a.name for a in ir.args}
         self.let_names = {l.name for l in ir.lets}
         # Arguments whose attribute a layer took (`layer bn = batch_norm2d(c)` with `bn: bool`).
@@ -188,12 +190,18 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             return f" {cond.op} ".join(parts)
         if cond.op == "cmp":
             op, left, right = cond.args
-            return f"{sym.render(left, names, order=self.order)} {op} {sym.render(right, names, order=self.order)}"
+            return f"{self._compared(left, names)} {op} {self._compared(right, names)}"
         if cond.op == "all_elems":
             list_name, var, inner = cond.args
             body = self.condition(inner, lambda s: s if s == var else names(s))
             return f"all({body} for {var} in {names(list_name)})"
         raise InternalError(f"unknown condition {cond.op}")
+
+    def _compared(self, expr: Expr, names) -> str:
+        """A side of a comparison, with its true value: `//` only where the division is a
+        whole number (a size); a fraction or a float argument keeps `/` (`1/2` is not `1 // 2`)."""
+        whole = _whole(expr) and not expr.symbols() & self.float_symbols
+        return sym.render(expr, names, style="python" if whole else "float", order=self.order)
 
     def render(self) -> dict:
         forward = self.forward_lines()  # first: it decides which attributes __init__ keeps
@@ -208,3 +216,14 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             "forward_signature": self.forward_signature(),
             "forward_body": forward,
         }
+
+
+def _whole(expr: Expr) -> bool:
+    """No fraction anywhere in it, inside max/min/floor divisions included."""
+    for monomial, coefficient in expr.terms.items():
+        if coefficient.denominator != 1:
+            return False
+        for factor, exponent in monomial:
+            if exponent < 0 or (not isinstance(factor, str) and not all(_whole(a) for a in factor.args)):
+                return False
+    return True

@@ -25,7 +25,7 @@ class ForwardEmitter:
             op = attrs["op"]
             users = list(self.graph.successors(node))
             use_count = self.graph.out_degree(node)
-            if op in ("input", "param", "scalar", "loop_layer", "phi", "buffer") or node in in_loop or \
+            if op in ("input", "param", "scalar", "loop_layer", "phi", "buffer", "loop") or node in in_loop or \
                     attrs.get("phase") == "init":  # a buffer's computation is written in __init__
                 continue
             if op == "item":
@@ -39,7 +39,7 @@ class ForwardEmitter:
             if named or multi_output or feeds_phi or use_count > 1 or guard_differs or node in self.ir.outputs:
                 materialized.add(node)
         reserved = set(self.ir.dim_origin) | {i.name for i in self.ir.inputs}
-        naming = assign_names(self.ir, order, materialized, reserved)
+        naming = assign_names(self.ir, order, materialized, reserved, self.loop_nodes())
         self.names = naming.names
         self.copies = naming.copies
         return materialized
@@ -53,7 +53,7 @@ class ForwardEmitter:
             if self.graph.nodes[node]["op"] == "list_comp":
                 loop = self.ir.operands(node)[-1]
                 body |= nx.descendants(self.graph, loop) & nx.ancestors(self.graph, node)
-        return body
+        return body | set(self.loop_nodes())  # `for` loops name their bodies themselves (codegen/loops.py)
 
     def expression(self, node: int, materialized: set[int]) -> tuple[str, int]:
         attrs = self.graph.nodes[node]
@@ -64,11 +64,15 @@ class ForwardEmitter:
             return self.scalar(attrs["attrs"]["value"])
         if op == "loop_layer":
             return attrs["attrs"]["var"], ATOM
+        if op in ("loop_carry", "loop_slice"):
+            return self.names[node], ATOM
+        if op == "loop":  # the pass a layer call runs in: not an argument of it
+            return "", ATOM
         operands = [self.expression(o, materialized) for o in self.ir.operands(node)]
         if op == "call_layer":
             if needs_copy(self.ir, node):  # a pass made its input shared (attndsl/inplace.py)
                 operands[0] = (f"{self.wrap(operands[0], ATOM)}.clone()", ATOM)
-            return self._render_layer_call(attrs, operands), ATOM
+            return self._render_layer_call(attrs, operands, node), ATOM
         if op == "list_comp":
             layer = attrs["attrs"]["layer"]
             self.used_attributes.discard(layer)
@@ -88,11 +92,21 @@ class ForwardEmitter:
             return definition.render(self, view, operands, node_attrs)
         return _fill(definition.render, definition, operands, node_attrs, self), definition.precedence
 
-    def _render_layer_call(self, attrs, operands) -> str:
+    def element_variable(self, node: int, details) -> str:
+        """The name a layer list's element has in the loop that calls it (a `for` loop may rename it)."""
+        anchor = self.ir.operands(node)[-1]
+        names = self.loop_variables.get(anchor)
+        if names is None:
+            return details["var"]
+        declared = list(self.graph.nodes[anchor]["attrs"]["vars"])
+        return names[declared.index(details["var"])]
+
+    def _render_layer_call(self, attrs, operands, node: int) -> str:
         details = attrs["attrs"]
-        arguments = ", ".join(text for text, _ in (operands[:-1] if details.get("element") else operands))
+        looped = details.get("element") or details.get("looped")  # the last operand is the loop
+        arguments = ", ".join(text for text, _ in (operands[:-1] if looped else operands))
         if details.get("element"):
-            return f"{details['var']}({arguments})"
+            return f"{self.element_variable(node, details)}({arguments})"
         target = f"self.{details['layer']}"
         for child in details["path"]:
             # A child named like a Python keyword (EMSA's `in`) is reached with getattr.
@@ -129,6 +143,10 @@ class ForwardEmitter:
             if node not in materialized:
                 continue
             attrs = self.graph.nodes[node]
+            if attrs["op"] == "loop_end":  # a `for` loop (attndsl/codegen/loops.py)
+                comments = [f"# {comment_text(c)}" for c in attrs["comments"] if comment_text(c)]
+                statements.append((attrs["guard"], comments + self.loop_lines(node, materialized)))
+                continue
             text, _ = self._expression_unmaterialized(node, materialized)
             comments = [f"# {comment_text(c)}" for c in attrs["comments"] if comment_text(c)]
             if _multi_output(attrs):

@@ -94,8 +94,10 @@ class InitEmitter:
 
     def _layer_line(self, info: LayerInfo) -> str:
         if info.element is not None:
-            loop_var = info.loop_var if self._mentions(info.element, info.loop_var) else "_"
             element = self.layer_expr(info.element)
+            if info.count is not None:  # `[... for _ in range(depth)]`: built alike, `depth` times
+                return f"self.{info.name} = nn.ModuleList([{element} for _ in range({self._layer_arg(info.count)})])"
+            loop_var = info.loop_var if self._mentions(info.element, info.loop_var) else "_"
             return f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in {info.iterable}])"
         if has_loops(info.spec):  # children named in a loop: add_module, one by one
             return "\n".join(self.sequential_lines(f"self.{info.name}", info.spec))
@@ -116,6 +118,8 @@ class InitEmitter:
                 items = ", ".join(f"({python_string(name)}, {self.layer_expr(child)})" for name, child in spec.children)
                 return f"nn.Sequential(OrderedDict([{items}]))"
             return f"nn.Sequential({', '.join(self.layer_expr(child) for _, child in spec.children)})"
+        if spec.kind == "list":  # an element of a layer list that is a list itself
+            return f"nn.ModuleList([{', '.join(self.layer_expr(child) for _, child in spec.children)}])"
         if spec.kind == "block":
             args = ", ".join(f"{name}={self._layer_arg(value, spec.sources.get(name))}" for name, value in spec.args.items())
             return f"{spec.block}({args})"

@@ -25,6 +25,7 @@ from ..ops import OPS
 from ..symbolic import Expr
 from .inits import apply_init
 from .layers import build_declared_layer
+from .loops import plan_loops, run_loop
 from .tensor_ops import TENSOR_OPS
 from .values import ContractRefusal, Refusal, Unbound, as_python, cond_value, expr_value, guard_holds, names_in, source_value
 
@@ -155,6 +156,9 @@ class InterpretedBlock(nn.Module):
         self._top_skip = {n for n in self._order if graph.nodes[n].get("phase") == "init"}
         for loop, _, body in self._comprehensions.values():
             self._top_skip |= body | {loop}
+        self._loops = plan_loops(ir, self._order)  # `for` loops: their bodies run once a pass
+        for anchor, body in self._loops.values():
+            self._top_skip |= set(body) | {anchor}
 
     # ------------------------------------------------------------------ forward
     def forward(self, *args, **kwargs):
@@ -260,6 +264,8 @@ class InterpretedBlock(nn.Module):
             return self._call_layer(details, operands, values)
         if op == "list_comp":
             return self._comprehension(node, details, operands, values, env, present, inputs)
+        if op == "loop_end":
+            return run_loop(self, node, details, operands, values, env, present, inputs)
         function = TENSOR_OPS.get(op)
         if function is None:
             raise InterpreterBug(f"the interpreter has no meaning for op {op!r}")
@@ -276,7 +282,11 @@ class InterpretedBlock(nn.Module):
         if details.get("element"):
             module = self._operand(values, operands[-1])
             operands = operands[:-1]
+            if details.get("index") is not None:  # `for attn, ff in layers:`
+                module = module[details["index"]]
         else:
+            if details.get("looped"):
+                operands = operands[:-1]  # the loop it runs in
             if details["layer"] not in self._modules:
                 raise Refusal(f"{self._name}: layer {details['layer']} does not exist with these arguments")
             module = self._modules[details["layer"]]

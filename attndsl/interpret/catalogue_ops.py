@@ -245,6 +245,8 @@ def _irfft2(call, x):
     if not _tensor(x, "x").is_complex():
         raise Refusal("irfft2 of a real tensor")
     s = _ints(call, "s") if call.attrs.get("s") is not None else None
+    if s is not None and any(size < 1 for size in (s if isinstance(s, tuple) else (s,))):
+        raise Refusal(f"irfft2: the signal sizes s = {s} must be at least 1")  # torch reads -1 as "keep"
     return torch.fft.irfft2(x, s=s, dim=_fft_dims(call, x), norm=call.attrs["norm"])
 
 

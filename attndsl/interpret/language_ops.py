@@ -161,8 +161,8 @@ def _subscript(call, x):
         _, start, stop, step = item
         start = 0 if start is None else _bound(call, start, size, "slice start")
         stop = size if stop is None else _bound(call, stop, size, "slice stop")
-        if not start <= stop <= size:
-            raise Refusal(f"slice {start}:{stop} does not lie within an axis of size {size}")
+        if not start < stop <= size:  # every size is at least 1: no empty slice
+            raise Refusal(f"slice {start}:{stop} does not lie within an axis of size {size}, or is empty")
         index.append(slice(start, stop, step))
     return x[tuple(index)]
 
@@ -174,6 +174,6 @@ def _split(call, x):
     if not -x.dim() <= axis < x.dim():
         raise Refusal(f"axis {axis} is out of range for rank {x.dim()}")
     sizes = _sizes(call, "sizes")
-    if any(size < 0 for size in sizes) or sum(sizes) != x.shape[axis]:
+    if any(size < 1 for size in sizes) or sum(sizes) != x.shape[axis]:  # no empty piece
         raise Refusal(f"split: sizes {sizes} do not add up to {x.shape[axis]}")
     return tuple(torch.split(x, sizes, dim=axis))

@@ -47,6 +47,8 @@ def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
                 raise Refusal(f"two children of a sequential are named {name!r}")
             sequential.add_module(name, module)
         return sequential
+    if spec.kind == "list":  # an element of a layer list that is itself a list
+        return nn.ModuleList([build_layer(child, env, build_block) for _, child in spec.children])
     if spec.kind == "sequential":
         children = [(name, build_layer(child, env, build_block)) for name, child in spec.children]
         if children and children[0][0] is not None:
@@ -115,5 +117,8 @@ def build_declared_layer(info: LayerInfo, env: dict, build_block: Callable) -> n
     """A `layer` statement: one module, or a ModuleList with one element per list item."""
     if info.element is None:
         return build_layer(info.spec, env, build_block)
+    if info.count is not None:  # `[... for _ in range(count)]`
+        count = as_python(expr_value(info.count, env))
+        return nn.ModuleList([build_layer(info.element, env, build_block) for _ in range(count)])
     items = env[info.iterable]
     return nn.ModuleList([build_layer(info.element, {**env, info.loop_var: item}, build_block) for item in items])

@@ -26,11 +26,12 @@ from .layer_names import LayerNameLowering
 from .layer_kinds import LayerKindArg, LayerKindLowering
 from .numbers import NumberLowering
 from .sequentials import SequentialLowering
+from .loops import LoopLowering
 
 
 class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, CallLowering,
                     MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering,
-                    SequentialLowering, LayerKindLowering):
+                    SequentialLowering, LayerKindLowering, LoopLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink
@@ -180,7 +181,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         # shapes, `if` conditions) is checked just before it; forward's scalars are rendered
         # from their canonical form, whose needs the shape checker reads off directly.
         if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If, ast.Assign, ast.Return,
-                             ast.Init, ast.LayerBlock)):
+                             ast.Init, ast.LayerBlock, ast.For, ast.ExprStmt)):
             for need, expr, span in found:
                 self.ir.preconditions.append(
                     Precondition(need, expr, outer_guard, span, (stmt.span.line, stmt.span.column)))
@@ -197,6 +198,8 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         one mistake gives one error, not a cascade of unknown names."""
         if isinstance(stmt, ast.Assign):
             names = [name for name, _ in stmt.targets]
+        elif isinstance(stmt, ast.For):  # what the loop carries, and what only its body knew
+            names = [name for inner in stmt.body if isinstance(inner, ast.Assign) for name, _ in inner.targets]
         elif isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let, ast.Buffer, ast.LayerBlock)) and \
                 stmt.name not in self.scope:
             names = [stmt.name]  # a declaration that clashed (E0103) leaves the first one in place

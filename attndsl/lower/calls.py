@@ -218,15 +218,17 @@ class CallLowering:
                 raise self.error("E0113", "a layer's inputs must be tensors", arg.span)
             operands.append(value.node)
         if isinstance(callee, LayerElement):
-            loop = self._loop_stack[-1]
+            loop = callee.anchor if callee.anchor is not None else self._loop_stack[-1]
             node_id = self._add("call_layer", operands + [loop], node.span, layer=callee.info.name, path=(),
-                                element=True, var=callee.var)
+                                element=True, var=callee.var, index=callee.index)
         else:
             if callee.info.element is not None:
                 raise self.error("E0113", f"`{callee.info.name}` is a list of layers; loop over it",
                                  node.func.span, help=f"[f(x) for f in {callee.info.name}]")
-            node_id = self._add("call_layer", operands, node.span, layer=callee.info.name, path=callee.path,
-                                element=False)
+            # In a loop's body a layer runs once a pass, whatever its input (attndsl/lower/loops.py).
+            loop = getattr(self, "_loop", None)
+            node_id = self._add("call_layer", operands + ([loop.anchor] if loop else []), node.span,
+                                layer=callee.info.name, path=callee.path, element=False, looped=loop is not None)
         count = self._returned_values(callee)
         if count == 1:
             return Tensor(node_id)
@@ -239,6 +241,8 @@ class CallLowering:
     def _returned_values(self, callee) -> int:
         """How many tensors a layer call gives: a sub-block's `return a, b` gives two."""
         spec = callee.info.element if isinstance(callee, LayerElement) else callee.info.spec
+        if isinstance(callee, LayerElement) and callee.index is not None:
+            spec = spec.children[callee.index][1]
         for name in () if isinstance(callee, LayerElement) else callee.path:
             spec = next(child for child_name, child in spec.children if child_name == name)
         if spec is None or spec.kind != "block" or spec.block not in self.known_blocks:

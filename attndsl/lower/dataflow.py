@@ -15,6 +15,8 @@ class DataflowLowering:
     def _stmt_Assign(self, stmt: ast.Assign) -> None:
         value = self._expr(stmt.value)
         names = stmt.targets
+        if isinstance(value, list) and len(names) == 1:  # `outs = []`: a list a loop appends to
+            return self._accumulator(names[0][0], names[0][1], value)
         if len(names) > 1:
             if not (isinstance(value, tuple) and len(value) == len(names)):
                 count = len(value) if isinstance(value, tuple) else 1

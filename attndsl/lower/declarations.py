@@ -10,6 +10,7 @@ from ..symbolic import Expr
 from ..inits import INITIALIZERS
 from .values import (PARAM_INITS, ListArg, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
+from .loops import is_range
 
 
 class DeclarationLowering:
@@ -77,7 +78,9 @@ class DeclarationLowering:
 
     def _stmt_Layer(self, stmt: ast.Layer) -> None:
         value = stmt.value
-        if isinstance(value, ast.ListComp):
+        if isinstance(value, ast.ListComp) and is_range(value.iterable):
+            info = self._range_layer_list(stmt, value)  # attndsl/lower/loops.py
+        elif isinstance(value, ast.ListComp):
             iterable = self._expr(value.iterable)
             if not isinstance(iterable, ListArg):
                 raise self.error("E0113", "a layer list loops over a list[int] argument", value.iterable.span)
@@ -90,7 +93,7 @@ class DeclarationLowering:
                                  value.var_span, labels=[_label(shadowed[2], "defined here")])
             self.scope[value.var] = ("loopvar", Expr.symbol(value.var), value.var_span)
             try:
-                element = self._layer_spec(value.element)
+                element = self._element_spec(value.element)
             finally:
                 if saved is None:
                     self.scope.pop(value.var, None)

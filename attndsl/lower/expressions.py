@@ -97,6 +97,7 @@ class ExpressionLowering:
             raise Abort()
         self._check_buffer_use(node, kind)
         self._check_child_var(node, kind)
+        self._check_loop_use(node, kind)
         if kind == "arg":
             self._check_not_none(node)
         if kind == "buffer":
@@ -133,7 +134,8 @@ class ExpressionLowering:
                                  help=f"use it inside `if {node.id}:`")
             return value
         if kind in ("tensor",):
-            return value
+            items = getattr(value, "items", None)  # a list made for a loop to append to
+            return [Tensor(n) for n in items] if items is not None and not isinstance(value, Tensor) else value
         if kind == "layer_element":
             return value
         return value
@@ -271,7 +273,8 @@ class ExpressionLowering:
         raise self.error("E0119", f"`{node.op}` does not apply to numbers", node.span)
 
     def _facts(self) -> sym.Facts:
-        return sym.Facts()
+        # A float argument is no whole number: `p // 1` is not `p` when p = 0.5.
+        return sym.Facts(self.float_symbols)
 
     def _note_precondition(self, need: str, expr: Expr, span: Span) -> None:
         """What computing the current statement in Python needs (see BlockLowering._statement)."""

@@ -64,6 +64,8 @@ class LayerElement:
 
     var: str
     info: LayerInfo
+    index: int | None = None  # `for attn, ff in layers:`: the element's child this variable is
+    anchor: int | None = None  # the `loop` node of a `for` loop over the list (attndsl/lower/loops.py)
 
 
 @dataclass(frozen=True)

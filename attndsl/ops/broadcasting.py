@@ -35,9 +35,10 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
         # The display walk, past an `if` whose branches differ: the size shown is the first
         # one's; the walk notes that the real one depends on the branch (so the worlds that
         # follow see every condition at once).
-        if na != nb:
-            ctx.checker.uncertain.setdefault(ctx.node, set()).add(ctx.node)
-        return a
+        if na == nb:
+            return a
+        ctx.checker.uncertain.setdefault(ctx.node, set()).add(ctx.node)
+        return ctx.checker.opaque_size(a, b)
     if na == nb or (na.is_const and nb.is_const):
         ctx.expect_equal(a, b, f"broadcast dimension {axis}", operands=operands)
         return a

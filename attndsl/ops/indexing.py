@@ -66,7 +66,7 @@ def subscript_shape(ctx, node, shapes, attrs) -> Shape:
             stop = dim if stop is None else _position(ctx, stop, dim, f"the stop of the slice of axis {axis}")
             ctx.expect_at_least(dim - stop, 0, f"the slice of axis {axis} must end within its size {dim}",
                                 code="E0204")
-            ctx.expect_at_least(stop - start, 0, f"the slice of axis {axis} must not start after its stop",
+            ctx.expect_at_least(stop - start, 1, f"the slice of axis {axis} must not be empty (every size is at least 1)",
                                 code="E0204")
             out.append(stop - start if step is None or step == 1 else sym.ceildiv(stop - start, Expr.const(step),
                                                                                    ctx.facts))
@@ -99,7 +99,7 @@ def split_shape(ctx, node, shapes, attrs):
     sizes = as_exprs(attrs["sizes"])
     total = ZERO
     for index, size in enumerate(sizes):
-        ctx.expect_at_least(size, 0, f"the size of piece {index} of split() must not be negative")
+        ctx.expect_at_least(size, 1, f"piece {index} of split() must not be empty (every size is at least 1)")
         total = total + size
     ctx.expect_equal(total, shape[axis], f"the sizes of the pieces of split() and dimension {axis}, which they "
                      "must add up to")

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from ..ir import BlockIR, Cond
+from .. import symbolic as sym
 from ..symbolic import Expr
 from .rewrite import (attrs_of, guard_of, is_live, is_private, negate, new_node, op_of, redirect, same_dims, scalar_node,
                       scalar_value, shape_of)
@@ -64,7 +65,7 @@ def _scale_of(ir: BlockIR, node: int) -> tuple[int, Expr] | None:
     right_value, left_value = scalar_value(ir, right), scalar_value(ir, left)
     if right_value is not None and op_of(ir, left) != "scalar":
         if op == "div":
-            return (left, ONE.exact_div(right_value)) if right_value != ZERO else None
+            return (left, sym.truediv(ONE, right_value)) if right_value != ZERO else None
         return left, right_value
     if op == "mul" and left_value is not None and op_of(ir, right) != "scalar":
         return right, left_value

@@ -60,7 +60,7 @@ class ShapeContext:
         difference = na - nb
         if not difference.terms:
             return
-        if difference.is_const or (na.is_const and nb.is_const):
+        if difference.is_const or (na.is_const and nb.is_const) or _never_equal(difference, self.view):
             self.checker.sink.error(
                 "E0201", f"shape mismatch in {what}: {a} is not {b}", self._attrs["span"],
                 labels=self._operand_labels(operands), help=self.checker.suggest_fix(na, nb))
@@ -119,6 +119,12 @@ class ShapeContext:
                 if isinstance(shape, tuple):
                     labels.append(Label(source["span"], f"this has shape {show(shape)}"))
         return labels
+
+
+def _never_equal(difference: Expr, view) -> bool:
+    from .requirements import _sign_known
+
+    return _sign_known(difference, view)
 
 
 def _cancelled(a: Expr, b: Expr, difference: Expr, view) -> tuple[Expr, Expr]:

@@ -20,6 +20,8 @@ def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | No
     if op == "param":
         return "float"
     if op in ("item", "list_comp"):
+        if isinstance(operand_dtypes[0], tuple):  # one of a loop's results (attndsl/shapes/loops.py)
+            return operand_dtypes[0][attrs["attrs"]["index"]]
         return operand_dtypes[0]
     if op == "call_layer":
         for dtype in operand_dtypes:

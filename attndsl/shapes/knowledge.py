@@ -149,7 +149,7 @@ class View:
 
     def __init__(self, knowledge: Knowledge, facts: list[Fact], lets, element, normals: dict | None = None):
         self.knowledge = knowledge
-        self.integers = sym.Facts()
+        self.integers = sym.Facts(getattr(knowledge.ir, "float_symbols", ()))
         self.rewrites: dict = {}
         self.bounds: dict[str, Fraction] = {}
         self.nonzeros: set[Expr] = set()
@@ -196,14 +196,19 @@ class View:
         symbols = {**derived, **{k: v for k, v in self.rewrites.items() if isinstance(k, str)}}
         atoms = {k: v for k, v in self.rewrites.items() if isinstance(k, Atom)}
         result = expr
-        for _ in range(8):  # lets may refer to earlier lets; a rewrite may enable another
-            expanded = sym.substitute(result, {**self.substitutions, **symbols}, self.integers)
-            if atoms:
-                expanded = _rewrite_atoms(expanded, atoms, self.integers)
-            if expanded == result:
-                break
-            result = expanded
-        result = sym.simplify(result, self.integers)
+        try:
+            for _ in range(8):  # lets may refer to earlier lets; a rewrite may enable another
+                expanded = sym.substitute(result, {**self.substitutions, **symbols}, self.integers)
+                if atoms:
+                    expanded = _rewrite_atoms(expanded, atoms, self.integers)
+                if expanded == result:
+                    break
+                result = expanded
+            result = sym.simplify(result, self.integers)
+        except ZeroDivisionError:
+            # The facts here contradict each other (a size that would divide by zero): this
+            # context cannot happen at run time; keep the expression as it was written.
+            result = expr
         self._normal[key] = result
         return result
 

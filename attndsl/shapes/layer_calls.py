@@ -26,12 +26,19 @@ class LayerCalls:
             raise Abort()
         if attrs["attrs"].get("element"):
             spec = info.element
-            context = ShapeContext(self, node, (info.iterable, info.loop_var))
+            context = ShapeContext(self, node, (info.iterable, info.loop_var) if info.loop_var else None)
             shapes = shapes[:-1]  # the loop node
+            if attrs["attrs"].get("index") is not None:  # `for attn, ff in layers:`
+                spec = spec.children[attrs["attrs"]["index"]][1]
         else:
             spec = info.spec
+            if attrs["attrs"].get("looped"):
+                shapes = shapes[:-1]  # the loop its call runs in
             for name in attrs["attrs"]["path"]:
                 spec = next(child for child_name, child in spec.children if child_name == name)
+        if spec.kind == "list":
+            context.error("E0113", f"each element of `{info.name}` is a list of {len(spec.children)} layers",
+                          help="unpack it: `for a, b in layers:`")
         if len(shapes) != 1 and spec.kind != "block":
             context.error("E0112", f"layer `{info.name}` takes one input, got {len(shapes)}")
         return self.apply_layer(context, spec, shapes)

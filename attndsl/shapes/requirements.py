@@ -258,10 +258,14 @@ def runs_in(ir, condition, guard) -> str:
     """"forward" when the check or its guard reads an input (a size, its presence, training
     mode); else "init", where it runs once when the module is built."""
     dims = set(ir.dim_origin) | set(ir.optional_dims)
-    derived = set()
-    for name, definition in ir.derived.items():
-        if definition.symbols() & dims:
-            derived.add(name)
+    derived: set[str] = set()
+    changed = True
+    while changed:  # a named size made from another (`h''` from `h'`) reads an input too
+        changed = False
+        for name, definition in ir.derived.items():
+            if name not in derived and definition.symbols() & (dims | derived):
+                derived.add(name)
+                changed = True
     symbols = _condition_symbols(condition)
     if symbols & (dims | derived) or any(_runtime_condition(c, dims) for c in guard):
         return "forward"
@@ -288,6 +292,15 @@ def _exact_bound(target: Expr, name: str, view) -> int | None:
     return None
 
 
+def _sign_known(difference: Expr, view) -> bool:
+    """Whether a difference is provably positive or provably negative (never zero)."""
+    for side in (difference, -difference):
+        low = view.lower_bound(side)
+        if low is not None and low > 0:
+            return True
+    return False
+
+
 def _decide(condition, view) -> bool | None:
     if isinstance(condition, tuple):
         kind, a, b = condition
@@ -296,7 +309,9 @@ def _decide(condition, view) -> bool | None:
             difference = na - nb
             if not difference.terms:
                 return True
-            return False if difference.is_const else None
+            if difference.is_const or _sign_known(difference, view):
+                return False  # `a == 1` where a is known to be at least 3: never
+            return None
         if nb == Expr.const(0):
             return False
         quotient = na.exact_div(nb)

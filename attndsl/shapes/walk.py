@@ -20,12 +20,14 @@ from .context import ShapeContext, show
 from .dtypes import infer_dtype
 from .layer_args import MAX_PARAM_DIM, LayerArguments
 from .layer_calls import LayerCalls, callee_mapping
+from .loops import LOOP_OPS, LoopShapes
 from .named_sizes import NamedSizes
 from .requirements import STATEMENT_PHASE, Requirements
 from .worlds import contradicts, literal, world_context
+from ..lower.loops import list_length
 
 
-class Walk(LayerCalls, NamedSizes, Requirements):
+class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
     def __init__(self, ir: BlockIR, checked: dict[str, BlockIR], knowledge, *, world: dict | None = None,
                  atoms=(), relevant=None, position=None):
         self.ir = ir
@@ -161,6 +163,8 @@ class Walk(LayerCalls, NamedSizes, Requirements):
             return self._phi(node, attrs, operands)
         if any(s is None for s, o in zip(shapes, operands) if self.ir.graph.nodes[o]["op"] != "loop_layer"):
             raise Abort()
+        if op in LOOP_OPS:  # attndsl/shapes/loops.py
+            return self.loop_shape(node, attrs, operands, shapes)
         sources = set().union(*(self.uncertain.get(o, set()) for o in operands))
         if sources:
             self.uncertain[node] = sources
@@ -203,7 +207,7 @@ class Walk(LayerCalls, NamedSizes, Requirements):
                             help=f"add a `require` under which the sizes agree, e.g. `require all([{var} % 2 == 1 "
                                  f"for {var} in {layer.iterable}])` for a conv padded by {var} // 2")
             raise Abort()
-        return ListShape(Expr.symbol(f"len({layer.iterable})"), shapes[0])
+        return ListShape(list_length(layer), shapes[0])
 
     def _phi(self, node: int, attrs: dict, operands: list[int]):
         atom, polarity = literal(attrs["attrs"]["condition"])
@@ -231,6 +235,13 @@ class Walk(LayerCalls, NamedSizes, Requirements):
             raise Abort()
         self.dtypes[node] = da
         return self._join(a, b, attrs)
+
+    def opaque_size(self, a: Expr, b: Expr) -> Expr:
+        """The display walk's size for a broadcast that depends on the branch taken: shown as
+        `a|b` (one of them, as a join is); each world checks the real one."""
+        name = f"{a}|{b}"
+        self.opaque.add(name)
+        return Expr.symbol(name)
 
     def _join(self, a, b, attrs):
         if len(a) != len(b):

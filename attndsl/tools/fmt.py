@@ -1,7 +1,8 @@
 """`attndsl fmt [--check] SPEC...`: the canonical layout of a spec.
 
 Written over the AST, with comments and blank lines taken from the text (`spec_text`):
-one statement a line (a statement written over several lines is joined), four spaces a
+one statement a line (a statement written over several lines is joined; one longer than
+100 characters is split at argument boundaries, `fmt_wrap`), four spaces a
 level, single spaces around operators and after commas, `true`/`false`, two blank
 lines between blocks, at most one blank line between statements (kept where the author
 put one), none at the start of a suite. Comments stay where the parser attaches them
@@ -20,10 +21,12 @@ from pathlib import Path
 from .. import syntax as ast
 from ..cli import read_spec
 from ..diagnostics import DiagnosticSink, print_diagnostics
-from .fmt_expr import arguments, expr, quote
+from .fmt_expr import expr
+from .fmt_wrap import doc, header_doc, lay_out, statement_doc
 from .spec_text import SpecText, scan
 
 INDENT = "    "
+FOR = getattr(ast, "For", ())  # `for attn, ff in layers:` in forward (a newer grammar's)
 
 
 class FormatError(Exception):
@@ -61,6 +64,13 @@ class _Layout:
             line += f"  # {self.text.comments[trailing].text}"
             self.placed.add(trailing)
         self.out.append((INDENT * depth + line).rstrip())
+
+    def emit_doc(self, depth: int, doc: list, trailing: int | None = None) -> None:
+        """A statement, split at argument boundaries where longer than the width (`fmt_wrap`);
+        the comment at the end of its first source line ends its first line."""
+        first, *rest = lay_out(doc, len(INDENT) * depth)
+        self.emit(depth, first, trailing)
+        self.out += [(INDENT * depth + line).rstrip() for line in rest]
 
     def blank(self) -> None:
         if self.out and self.out[-1] != "":
@@ -101,8 +111,7 @@ class _Layout:
 
     def block(self, block: ast.Block) -> None:
         header_end = self.text.colon_at_or_after(block.span.line)
-        args = ", ".join(_arg(a) for a in block.args)
-        self.emit(0, f"block {block.name}({args}):", trailing=header_end)
+        self.emit_doc(0, header_doc(block), trailing=header_end)
         # Comments inside a header written over several lines: under it (above it, they
         # would join the block's own comments).
         self.inner_comments(1, block.span.line, header_end - 1, keep_free=block.doc is None)
@@ -144,17 +153,23 @@ class _Layout:
     def _header_end(self, stmt: ast.Stmt) -> int:
         if isinstance(stmt, ast.If):
             return self.text.colon_at_or_after(stmt.condition.span.end_line)
+        if isinstance(stmt, FOR):
+            return self.text.colon_at_or_after(stmt.iterable.span.end_line)
         return stmt.span.end_line
 
     def statement(self, stmt: ast.Stmt, depth: int) -> int:
         """Write one statement; return the last source line it took."""
         if isinstance(stmt, ast.If):
             return self.if_chain(stmt, depth, "if")
+        if isinstance(stmt, FOR):  # a loop in forward
+            targets = ", ".join(name for name, _ in stmt.targets)
+            self.emit_doc(depth, [f"for {targets} in "] + doc(stmt.iterable) + [":"], trailing=stmt.span.line)
+            return self._body(stmt.body, depth + 1, self._header_end(stmt))
         if isinstance(stmt, ast.LayerBlock):  # comments among its children go above it (see suite)
             self.emit(depth, f"layer {stmt.name} = {stmt.kind}:", trailing=stmt.span.line)
             self.children(stmt.children, depth + 1)
             return last_line(stmt)
-        self.emit(depth, _simple(stmt), trailing=stmt.span.line)  # the comment on its first line is its own
+        self.emit_doc(depth, statement_doc(stmt), trailing=stmt.span.line)  # the comment on its first line is its own
         return stmt.span.end_line
 
     def children(self, children: list, depth: int) -> None:
@@ -164,11 +179,11 @@ class _Layout:
                 self.children(child.body, depth + 1)
             else:
                 name = "".join(part if isinstance(part, str) else f"{{{expr(part)}}}" for part in child.name)
-                self.emit(depth, f"{name} = {expr(child.value)}", trailing=child.span.line)
+                self.emit_doc(depth, [f"{name} = "] + doc(child.value), trailing=child.span.line)
 
     def if_chain(self, stmt: ast.If, depth: int, keyword: str) -> int:
         header_end = self._header_end(stmt)
-        self.emit(depth, f"{keyword} {expr(stmt.condition)}:", trailing=stmt.span.line)
+        self.emit_doc(depth, [f"{keyword} "] + doc(stmt.condition) + [":"], trailing=stmt.span.line)
         end = self._body(stmt.body, depth + 1, header_end)
         if not stmt.orelse:
             return end
@@ -201,42 +216,11 @@ def last_line(stmt: ast.Stmt) -> int:
     """The last source line of a statement (an If's span runs on to the next statement's line)."""
     if isinstance(stmt, ast.If):
         return last_line((stmt.orelse or stmt.body)[-1])
+    if isinstance(stmt, FOR):
+        return last_line(stmt.body[-1])
     if isinstance(stmt, (ast.LayerBlock, ast.ChildLoop)):
         return last_line((stmt.children if isinstance(stmt, ast.LayerBlock) else stmt.body)[-1])
     return stmt.span.end_line
-
-
-def _arg(arg: ast.Arg) -> str:
-    return f"{arg.name}: {arg.type}" + (f" = {expr(arg.default)}" if arg.default is not None else "")
-
-
-def _shape(dims) -> str:
-    return "[" + ", ".join(expr(d) for d in dims) + "]"
-
-
-def _simple(stmt: ast.Stmt) -> str:
-    if isinstance(stmt, ast.Input):
-        dtype = getattr(stmt, "dtype", None) or ""  # `bool[...]` for a mask
-        return f"input {stmt.name}: {dtype}{_shape(stmt.shape)}" + (" = None" if stmt.optional else "")
-    if isinstance(stmt, ast.Param):
-        return f"param {stmt.name}: {_shape(stmt.shape)} = {expr(stmt.init)}"
-    if isinstance(stmt, ast.Layer):
-        return f"layer {stmt.name} = {expr(stmt.value)}"
-    if isinstance(stmt, ast.Let):
-        return f"let {stmt.name} = {expr(stmt.value)}"
-    if isinstance(stmt, ast.Buffer):
-        return f"buffer {stmt.name} = {expr(stmt.value)}"
-    if isinstance(stmt, ast.Init):
-        return f"init {'.'.join(name for name, _ in stmt.target)} = {expr(stmt.value)}"
-    if isinstance(stmt, ast.Require):
-        return f"require {expr(stmt.condition)}" + (f", {quote(stmt.message)}" if stmt.message is not None else "")
-    if isinstance(stmt, ast.Example):
-        return f"example({arguments([], stmt.kwargs)})"
-    if isinstance(stmt, ast.Assign):
-        return f"{', '.join(name for name, _ in stmt.targets)} = {expr(stmt.value)}"
-    if isinstance(stmt, ast.Return):
-        return "return " + ", ".join(expr(v) for v in stmt.values)
-    raise TypeError(f"cannot format {type(stmt).__name__}")
 
 
 def _attached_lines(spec: ast.Spec, text: SpecText) -> dict:
@@ -262,6 +246,8 @@ def _attached_lines(spec: ast.Spec, text: SpecText) -> dict:
             if isinstance(stmt, ast.If):
                 visit(stmt.body)
                 visit(stmt.orelse)
+            elif isinstance(stmt, FOR):
+                visit(stmt.body)
 
     for block in spec.blocks:
         lead, probe = [], block.span.line - 1

@@ -70,6 +70,10 @@ def expr(node) -> str:
         return f"[{expr(node.element)} for {node.var} in {expr(node.iterable)}]"
     if isinstance(node, ast.Keyword):
         return f"{node.name}={expr(node.value)}"
+    if type(node).__name__ == "Pack":  # `*spatial[dimension]` in a shape
+        return f"*{node.name}[{expr(node.length)}]"
+    if type(node).__name__ == "KindTemplate":  # `conv{dimension}d`
+        return f"{node.prefix}{{{expr(node.value)}}}{node.suffix}"
     raise TypeError(f"cannot print {type(node).__name__}")
 
 

@@ -2,10 +2,11 @@
 
 A line is laid out from a *doc*: text pieces and bracketed groups (a call's arguments, a
 list's items, a block's parameters), whose flat rendering is exactly `fmt_expr.expr`'s.
-When the flat line is too long, the last group of the line opens it: the text up to its
-bracket stays on the first line, its items go one indented line further (all on one line
-when they fit there, else one a line with a trailing comma, each laid out the same way),
-and the closing bracket starts the last line with what follows it. A line without a group
+When the flat line is too long, the last group of the line whose first and last lines fit
+opens it: the text up to its bracket stays on the first line, its items go one indented
+line further (all on one line when they fit there, else one a line with a trailing comma,
+each laid out the same way), and the closing bracket starts the last line with what
+follows it. A line without a group
 (`require a and b, "..."`) stays long. The spec means the same: the parser joins the lines
 inside brackets, and a trailing comma changes nothing in a call, a list or a header.
 """
@@ -42,9 +43,13 @@ def lay_out(doc: list, indent: int) -> list[str]:
     groups = [index for index, part in enumerate(doc) if isinstance(part, Group) and part.items]
     if indent + len(line) <= WIDTH or not groups:
         return [line]
-    at = groups[-1]
+    # the last group whose opening and closing lines fit (`[a, b] for _ in range(n)` opens
+    # the list, not range's brackets), else the last one
+    ends = {at: (flat(doc[:at]) + doc[at].open, doc[at].close + flat(doc[at + 1:])) for at in groups}
+    fitting = [at for at in groups if indent + max(len(ends[at][0]), len(ends[at][1])) <= WIDTH]
+    at = (fitting or groups)[-1]
     group = doc[at]
-    head, tail = flat(doc[:at]) + group.open, group.close + flat(doc[at + 1:])
+    head, tail = ends[at]
     inner = indent + len(STEP)
     together = ", ".join(flat(item) for item in group.items)
     if inner + len(together) <= WIDTH:
@@ -115,14 +120,18 @@ def statement_doc(stmt) -> list:
     for kind, keyword in ((ast.Layer, "layer"), (ast.Let, "let"), (ast.Buffer, "buffer")):
         if isinstance(stmt, kind):
             return [f"{keyword} {stmt.name} = "] + doc(stmt.value)
-    if isinstance(stmt, ast.Init):
-        return [f"init {'.'.join(name for name, _ in stmt.target)} = "] + doc(stmt.value)
+    if isinstance(stmt, ast.Init):  # `init W[1].weight = ...`: a sequential's child by position
+        target = "".join(f"[{name}]" if isinstance(name, int) else ("." if index else "") + name
+                         for index, (name, _) in enumerate(stmt.target))
+        return [f"init {target} = "] + doc(stmt.value)
     if isinstance(stmt, ast.Require):
         return ["require "] + doc(stmt.condition) + ([f", {quote(stmt.message)}"] if stmt.message is not None else [])
     if isinstance(stmt, ast.Example):
         return ["example", Group("(", [doc(k) for k in stmt.kwargs], ")")]
     if isinstance(stmt, ast.Assign):
         return [f"{', '.join(name for name, _ in stmt.targets)} = "] + doc(stmt.value)
+    if type(stmt).__name__ == "ExprStmt":  # `outs.append(y)` in a loop
+        return doc(stmt.value)
     if isinstance(stmt, ast.Return):
         out: list = ["return "]
         for index, value in enumerate(stmt.values):

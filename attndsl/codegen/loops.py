@@ -1,0 +1,236 @@
+"""A loop of forward (attndsl/lower/loops.py) written as Python's `for`:
+
+    x_2 = y                              # a carried value starts from its value before
+    outs = [first]                       # a list starts with its first items
+    for attn, ff in self.layers:
+        x_2 = attn(x_2) + x_2            # the body, one line per value it names
+        outs.append(x_2)
+    ...                                  # after the loop: x_2 and outs as they are
+
+The body's values are named here, apart from the rest of forward: a name of the body
+never is a name the rest of forward reads while the loop runs, and a name of the body
+is reused only once its value is dead (so `x = attn(x) + x` writes `x` in place when
+nothing reads the old `x` after). A carried value ends each pass under its name.
+"""
+
+from __future__ import annotations
+
+import keyword
+
+from ..lower.loops import loop_body, loop_layout
+from ..naming import TAKEN_BY_CODEGEN
+from ..ops import ATOM, OPS
+from .text import comment_text
+
+_FREE = ("scalar", "loop_layer", "loop_carry", "loop_slice", "item", "loop")
+
+
+class LoopEmitter:
+    def loop_nodes(self) -> dict[int, int]:
+        """Every node of a loop body, to the `loop_end` that closes it."""
+        inside = {}
+        for node in self.graph.nodes:
+            if self.graph.nodes[node]["op"] == "loop_end":
+                for member in loop_body(self.ir, node):
+                    inside[member] = node
+        return inside
+
+    def loop_lines(self, end: int, materialized: set[int]) -> list[str]:
+        graph, ir = self.graph, self.ir
+        details = graph.nodes[end]["attrs"]
+        operands = ir.operands(end)
+        part = {role: operands[start:stop] for role, (start, stop) in loop_layout(details).items()}
+        anchor = part["anchor"][0]
+        body = loop_body(ir, end)
+        order = [n for n in ir.topological() if n in body]
+        items = {graph.nodes[u]["attrs"]["index"]: u for u in graph.successors(end) if graph.nodes[u]["op"] == "item"}
+        # What the rest of forward names: the body may not write over it.
+        outer = {name for node, name in self.names.items() if node not in body} | set(self.ir.dim_origin) | \
+            {i.name for i in ir.inputs}
+        # What the body reads of the rest of forward (a carry's first value is read before the loop).
+        read = {self.names.get(o) for n in order if graph.nodes[n]["op"] != "loop_carry" for o in ir.operands(n)
+                if o not in body and o != anchor}
+        taken = set(outer)
+
+        def fresh(base: str) -> str:
+            if keyword.iskeyword(base) or base in TAKEN_BY_CODEGEN:
+                base += "_"
+            name, count = base, 1
+            while name in taken:
+                count += 1
+                name = f"{base}_{count}"
+            taken.add(name)
+            return name
+
+        # The loop's own variables, and the names its carried values and lists live under.
+        variables = [var if var not in taken else fresh(var) for var in graph.nodes[anchor]["attrs"]["vars"]]
+        taken.update(variables)
+        self.loop_variables[anchor] = variables
+        carried = []
+        for index, carry in enumerate(part["carries"]):
+            name = self.names.get(items.get(index))
+            if name is None or name in read or name in variables:
+                name = fresh(details["carried"][index])
+                if index in items:
+                    self.names[items[index]] = name
+            carried.append(name)
+            self.names[carry] = name
+        lists = []
+        for index, _ in enumerate(details["lists"], start=len(carried)):
+            name = self.names.get(items.get(index))
+            if name is None or name in read or name in variables or name in carried:
+                name = fresh(details["lists"][index - len(carried)][0])
+                if index in items:
+                    self.names[items[index]] = name
+            lists.append(name)
+        taken.update(carried + lists)
+        outer -= set(carried + lists)  # written by the loop: nothing else reads them while it runs
+        for piece in (n for n in body if graph.nodes[n]["op"] == "loop_slice"):
+            self.names[piece] = variables[details_index(graph, piece, anchor, ir)]
+
+        lines = []
+        for carry, name in zip(part["carries"], carried):
+            start = self.expression(ir.operands(carry)[0], materialized)[0]
+            if start != name:
+                lines.append(f"{name} = {start}")
+        firsts = list(part["firsts"])
+        for (_, count), name in zip(details["lists"], lists):
+            values = [self.expression(node, materialized)[0] for node in firsts[:count]]
+            firsts = firsts[count:]
+            lines.append(f"{name} = [{', '.join(values)}]")
+        lines.append(f"for {', '.join(variables)} in {self._loop_iterable(anchor, details, materialized)}:")
+        body_lines = self._loop_body(order, end, part, carried, lists, materialized, taken, outer)
+        lines += ["    " + line for line in body_lines]
+        return lines
+
+    def _loop_iterable(self, anchor: int, details: dict, materialized: set[int]) -> str:
+        if details.get("layer"):
+            self.used_attributes.discard(details["layer"])
+            return f"self.{details['layer']}"
+        tensors = [self.expression(o, materialized)[0] for o in self.ir.operands(anchor)]
+        return tensors[0] if len(tensors) == 1 else f"zip({', '.join(tensors)})"
+
+    def _loop_body(self, order, end, part, carried, lists, materialized, taken, outer) -> list[str]:
+        graph, ir = self.graph, self.ir
+        finals = list(part["finals"])
+        appended = list(part["appended"])
+        position = {node: index for index, node in enumerate(order)}
+        last = len(order)
+        details = graph.nodes[end]["attrs"]
+        base_guard = len(graph.nodes[end]["guard"]) + (1 if details.get("layer") else 0)
+        chosen = set()
+        for node in order:
+            attrs = graph.nodes[node]
+            if attrs["op"] in _FREE:
+                continue
+            users = list(graph.successors(node))
+            if attrs["name"] is not None or attrs["op"] == "phi" or len(users) > 1 or node in appended or \
+                    node in finals or _multi(attrs) or any(graph.nodes[u]["guard"] != attrs["guard"] for u in users):
+                chosen.add(node)
+
+        def effective(node: int) -> int:
+            if node in chosen:
+                return position[node]
+            if node == end or node not in position:
+                return last
+            return max((effective(u) for u in graph.successors(node)), default=position[node])
+
+        def last_read(node: int) -> int:
+            # `loop_end` reads what a pass ends with (not the carries: they are where a pass starts)
+            reads = [effective(u) for u in graph.successors(node) if u in position]
+            reads += [last] if node in finals or node in appended else []
+            return max(reads, default=-1)
+
+        holders = {name: carry for name, carry in zip(carried, part["carries"])}
+        statements = []
+        for node in order:
+            if node not in chosen:
+                continue
+            attrs = graph.nodes[node]
+            at = position[node]
+            preferred = []
+            if node in finals:
+                preferred.append(carried[finals.index(node)])
+            if attrs["name"] in details["carried"]:  # `x = attn(x) + x` on the way: x's name, if free
+                preferred.append(carried[details["carried"].index(attrs["name"])])
+            preferred.append(attrs["name"] or _temp(attrs["op"]))
+            name = None
+            for base in preferred:
+                holder = holders.get(base)
+                if base not in outer and (holder is None or last_read(holder) <= at) and \
+                        (base not in taken or base in holders):
+                    name = base
+                    break
+            if name is None:
+                name = self._fresh_in_loop(preferred[-1], taken)
+            taken.add(name)
+            holders[name] = node
+            self.names[node] = name
+            materialized.add(node)
+            statements.append((attrs["guard"][base_guard:], self._loop_statement(node, attrs, name, materialized, taken)))
+        tail = []
+        for value, name in zip(appended, lists):
+            tail.append(f"{name}.append({self.expression(value, materialized)[0]})")
+        copies = [(name, self.expression(final, materialized)[0]) for name, final in zip(carried, finals)
+                  if self.names.get(final) != name]
+        if len(copies) == 1:
+            tail.append(f"{copies[0][0]} = {copies[0][1]}")
+        elif copies:  # one assignment: every value is read before any is written
+            tail.append(f"{', '.join(n for n, _ in copies)} = {', '.join(v for _, v in copies)}")
+        return self._guarded(statements, self.forward_name) + tail
+
+    def _fresh_in_loop(self, base: str, taken: set) -> str:
+        if keyword.iskeyword(base) or base in TAKEN_BY_CODEGEN:
+            base += "_"
+        name, count = base, 1
+        while name in taken:
+            count += 1
+            name = f"{base}_{count}"
+        return name
+
+    def _loop_statement(self, node: int, attrs: dict, name: str, materialized: set[int], taken: set) -> list[str]:
+        comments = [f"# {comment_text(c)}" for c in attrs["comments"] if comment_text(c)]
+        if attrs["op"] == "phi":  # `a if flag else b`: only the branch taken is computed
+            then, orelse = (self.expression(o, materialized) for o in self.ir.operands(node))
+            condition = self.condition(attrs["attrs"]["condition"], self.forward_name)
+            text = f"{self.wrap(then, 2)} if {condition} else {self.wrap(orelse, 1)}"
+        else:
+            materialized.discard(node)
+            try:
+                text = self.expression(node, materialized)[0]
+            finally:
+                materialized.add(node)
+        if _multi(attrs):
+            names = {self.graph.nodes[u]["attrs"]["index"]: u for u in self.graph.successors(node)}
+            count = len(attrs["shape"])
+            targets = []
+            for index in range(count):
+                item = names.get(index)
+                if item is None:
+                    targets.append("_")
+                    continue
+                self.names[item] = self._fresh_in_loop(self.graph.nodes[item]["name"] or "part", taken)
+                taken.add(self.names[item])
+                targets.append(self.names[item])
+            self.names[node] = name
+            line = f"{', '.join(targets)}{',' if count == 1 else ''} = {text}"
+        else:
+            line = f"{name} = {text}"
+        return comments + [line + self.shape_comment(node)]
+
+
+def details_index(graph, piece: int, anchor: int, ir) -> int:
+    """Which tensor looped over a `loop_slice` slices."""
+    return ir.operands(anchor).index(ir.operands(piece)[0])
+
+
+def _multi(attrs: dict) -> bool:
+    definition = OPS.get(attrs["op"])
+    return (definition is not None and definition.outputs is not None) or bool(attrs["attrs"].get("outputs"))
+
+
+def _temp(op: str) -> str:
+    return {"call_layer": "y", "matmul": "product", "softmax": "weights"}.get(op, op)
+
+
+__all__ = ["LoopEmitter", "ATOM"]

@@ -1,0 +1,68 @@
+"""`for` loops of forward (attndsl/lower/loops.py), interpreted: the body's nodes are
+walked once a pass, with the carried values of the pass before (their values before the
+loop on the first), the layer of the list or the slices of the tensors of this pass; each
+list gets the value appended on every pass."""
+
+from __future__ import annotations
+
+from ..lower.loops import loop_body, loop_layout
+from .values import Refusal
+
+
+def plan_loops(ir, order) -> dict[int, tuple[int, list[int]]]:
+    """For each `loop_end`: its `loop` node and its body in the order to walk it."""
+    loops = {}
+    for node in order:
+        if ir.graph.nodes[node]["op"] == "loop_end":
+            start, _ = loop_layout(ir.graph.nodes[node]["attrs"])["anchor"]
+            body = loop_body(ir, node)
+            loops[node] = (ir.operands(node)[start], [n for n in order if n in body])
+    return loops
+
+
+def run_loop(block, node, details, operands, values, env, present, inputs) -> tuple:
+    ir, graph = block._ir, block._ir.graph
+    anchor, body = block._loops[node]
+    part = {role: operands[start:stop] for role, (start, stop) in loop_layout(details).items()}
+    state = [block._operand(values, ir.operands(carry)[0]) for carry in part["carries"]]
+    firsts = list(part["firsts"])
+    lists = []
+    for _, count in details["lists"]:
+        lists.append([block._operand(values, first) for first in firsts[:count]])
+        firsts = firsts[count:]
+    pieces = [n for n in body if graph.nodes[n]["op"] == "loop_slice"]
+    walked = [n for n in body if graph.nodes[n]["op"] not in ("loop_carry", "loop_slice")]
+    nested = set()
+    for inner, (inner_loop, _, inner_body) in block._comprehensions.items():
+        if inner in body:
+            nested |= inner_body | {inner_loop}
+    for step in _passes(block, anchor, details, values):
+        local = dict(values)
+        for carry, value in zip(part["carries"], state):
+            local[carry] = value
+        if isinstance(step, tuple):
+            for piece in pieces:
+                local[piece] = step[ir.operands(anchor).index(ir.operands(piece)[0])]
+        else:
+            local[anchor] = step
+        block._walk(walked, nested, local, env, present, inputs)
+        state = [block._operand(local, final) for final in part["finals"]]
+        for items, value in zip(lists, part["appended"]):
+            items.append(block._operand(local, value))
+    return tuple(state) + tuple(lists)
+
+
+def _passes(block, anchor, details, values):
+    """What each pass gets: the layer list's element, or one slice of every tensor."""
+    if details.get("layer"):
+        if details["layer"] not in block._modules:
+            raise Refusal(f"{block._name}: layer {details['layer']} does not exist with these arguments")
+        yield from block._modules[details["layer"]]
+        return
+    tensors = [block._operand(values, o) for o in block._ir.operands(anchor)]
+    if any(t.dim() == 0 for t in tensors):
+        raise Refusal(f"{block._name}: a loop runs over the first axis of a tensor of rank 0")
+    if len({t.shape[0] for t in tensors}) > 1:
+        raise Refusal(f"{block._name}: the tensors zipped together differ in their first axis")
+    for index in range(tensors[0].shape[0]):
+        yield tuple(t[index] for t in tensors)
