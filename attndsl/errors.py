@@ -182,9 +182,11 @@ CATALOGUE: list[ErrorDoc] = [
              "block B(c: int = 4, k: int = 4):\n    input x: [b, c]\n    param w: [k] = ones\n"
              "    return x * w\n", 4, 12),
     ErrorDoc("W0007", "a name hides a function",
-             "A layer, param, input or value named like a function of the language (`softmax`, `mean`, ...): "
-             "after it, calls of that name mean the new definition.",
-             _HEAD + "    layer softmax = softmax(dim=-1)\n    return softmax(x)\n", 3, 5),
+             "A value or a `let` named like a function of the language (`mean`, `softmax`, ...): after it, the "
+             "function cannot be called by that name in the block. (A layer named after its kind, "
+             "`layer softmax = softmax(dim=-1)`, is the language's idiom; calling it like the function is "
+             "E0112, which says so.)",
+             _HEAD + "    mean = x * 2\n    return mean\n", 3, 5),
 ]
 
 BY_CODE = {doc.code: doc for doc in CATALOGUE}

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache, reduce
-from typing import Callable, Iterable, Union
+from typing import Callable, Union
 
 Scalar = Union[int, Fraction]
 
@@ -35,6 +35,9 @@ class Atom:
 
 Factor = Union[str, Atom]
 Monomial = tuple[tuple[Factor, int], ...]  # sorted (factor, exponent != 0) pairs
+
+
+_TEXTS: dict = {}
 
 
 @lru_cache(maxsize=65536)
@@ -106,9 +109,12 @@ class Expr:
         return found
 
     def __eq__(self, other) -> bool:
+        if other is self:
+            return True
         if isinstance(other, (int, Fraction)):
             other = Expr.const(other)
-        return isinstance(other, Expr) and self.terms == other.terms
+        # Different hashes: different forms, without comparing their terms one by one.
+        return isinstance(other, Expr) and self._hash == other._hash and self.terms == other.terms
 
     def __hash__(self) -> int:
         return self._hash
@@ -165,7 +171,15 @@ class Expr:
     # ------------------------------------------------------------------ rendering
     def __str__(self) -> str:
         if self._text is None:
-            self._text = render(self, str, style="math")
+            # Equal forms are rebuilt all the time (each substitution makes new ones): their
+            # text, which orders canonical forms, is kept by value, not only per object.
+            text = _TEXTS.get(self)
+            if text is None:
+                text = render(self, str, style="math")
+                if len(_TEXTS) > 200_000:
+                    _TEXTS.clear()
+                _TEXTS[self] = text
+            self._text = text
         return self._text
 
     def __repr__(self) -> str:

@@ -38,7 +38,7 @@ class ChannelAttention(nn.Module):
         # the same layer applied twice shares its weights
         return (
             self.se(x.amax(dim=(2, 3), keepdim=True)) + self.se(x.mean(dim=(2, 3), keepdim=True))
-        ).sigmoid()  # [b, channel, 1, 1]  cbam.attn:11
+        ).sigmoid()  # [b, channel, 1, 1]  cbam.attn:15
 
 
 # Spatial attention: a conv over the channel-wise max and mean maps.
@@ -65,8 +65,8 @@ class SpatialAttention(nn.Module):
             )
         pooled = torch.cat(
             [x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1
-        )  # [b, 2, h, w]  cbam.attn:22
-        return self.conv(pooled).sigmoid()  # [b, 1, h, w]  cbam.attn:23
+        )  # [b, 2, h, w]  cbam.attn:26
+        return self.conv(pooled).sigmoid()  # [b, 1, h, w]  cbam.attn:27
 
 
 class CBAMBlock(nn.Module):
@@ -97,6 +97,6 @@ class CBAMBlock(nn.Module):
             )
         if x.shape[1] != self.channel:
             raise ValueError(f"CBAMBlock: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
-        out = x * self.ca(x)  # [b, channel, h, w]  cbam.attn:39
-        out = out * self.sa(out)  # [b, channel, h, w]  cbam.attn:40
-        return out + x  # [b, channel, h, w]  cbam.attn:41
+        out = x * self.ca(x)  # [b, channel, h, w]  cbam.attn:43
+        out = out * self.sa(out)  # [b, channel, h, w]  cbam.attn:44
+        return out + x  # [b, channel, h, w]  cbam.attn:45

@@ -15,7 +15,7 @@ class ChannelAttention(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s0|s1|in_channels|s1|s0, s1|s0|s0|s1|in_channels, h, w]
+        returns: [s0|s1|in_channels', s1|s0|in_channels, h, w]
 
     Examples:
         in_channels=8, reduction=4, x=[3, 8, 6, 5]
@@ -64,7 +64,7 @@ class ChannelAttention(nn.Module):
         )  # [s1|s0, s0|s1|in_channels, h, w]  cbam_res.attn:25
         if not self.batch_first:
             out = out.transpose(0, 1)  # [s0|s1|in_channels, s1|s0, h, w]  cbam_res.attn:27
-        return out  # [s0|s1|in_channels|s1|s0, s1|s0|s0|s1|in_channels, h, w]  cbam_res.attn:28
+        return out  # [s0|s1|in_channels', s1|s0|in_channels, h, w]  cbam_res.attn:28
 
 
 # Spatial attention: a conv over the channel-wise mean and max maps.
@@ -77,7 +77,7 @@ class SpatialAttention(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s0|s1|s1|s0, s1|s0|s0|s1, h, w]
+        returns: [s0|s1', s1|s0', h, w]
 
     Examples:
         kernel_size=7, x=[3, 8, 6, 5]
@@ -104,7 +104,7 @@ class SpatialAttention(nn.Module):
         out = x * self.conv(pooled).sigmoid()  # [s1|s0, s0|s1, h, w]  cbam_res.attn:49
         if not self.batch_first:
             out = out.transpose(0, 1)  # [s0|s1, s1|s0, h, w]  cbam_res.attn:51
-        return out  # [s0|s1|s1|s0, s1|s0|s0|s1, h, w]  cbam_res.attn:52
+        return out  # [s0|s1', s1|s0', h, w]  cbam_res.attn:52
 
 
 class CBAtten_Res(nn.Module):
@@ -123,7 +123,7 @@ class CBAtten_Res(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s1|s0|s0|s1|out_channels|s0|s1|s1|s0|s1|s0, s0|s1|s1|s0|s1|s0|s1|s0|s0|s1|out_channels, h', w']
+        returns: [s1|s0'|out_channels|s0|s1', s0|s1'|s1|s0'|out_channels, h', w']
 
     Examples:
         in_channels=8, out_channels=16, reduction=2, stride=1, x=[4, 8, 20, 20]
@@ -184,10 +184,10 @@ class CBAtten_Res(nn.Module):
             if self.training and s1 * h_out * w_out < 2:
                 raise ValueError("CBAtten_Res: batch norm in training needs more than one value per channel")
             x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:100
-        out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s0|s1|s1|s0, s1|s0|s0|s1, h', w']  cbam_res.attn:101
+        out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s0|s1', s1|s0', h', w']  cbam_res.attn:101
         out = (
             out + self.conv_res(self.shortcut_pool(x))
-        ).relu()  # [s0|s1|s1|s0|s1|s0, s1|s0|s0|s1|out_channels, h', w']  cbam_res.attn:102
+        ).relu()  # [s0|s1'|s1|s0, s1|s0'|out_channels, h', w']  cbam_res.attn:102
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [s1|s0|s0|s1|out_channels, s0|s1|s1|s0|s1|s0, h', w']  cbam_res.attn:104
-        return out  # [s1|s0|s0|s1|out_channels|s0|s1|s1|s0|s1|s0, s0|s1|s1|s0|s1|s0|s1|s0|s0|s1|out_channels, h', w']  cbam_res.attn:105
+            out = out.transpose(0, 1)  # [s1|s0'|out_channels, s0|s1'|s1|s0, h', w']  cbam_res.attn:104
+        return out  # [s1|s0'|out_channels|s0|s1', s0|s1'|s1|s0'|out_channels, h', w']  cbam_res.attn:105

@@ -140,18 +140,18 @@ class ScaledDotProductAttention(nn.Module):
                 raise ValueError(
                     f"ScaledDotProductAttention: attention_weights.shape[3] must be nk = {nk}, got {attention_weights.shape[3]}"
                 )
-        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  danet.attn:28
-        k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  danet.attn:29
-        v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  danet.attn:30
+        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  danet.attn:30
+        k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  danet.attn:31
+        v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  danet.attn:32
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  danet.attn:31
-            att = att * attention_weights  # [b, h, nq, nk]  danet.attn:33
+            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  danet.attn:33
+            att = att * attention_weights  # [b, h, nq, nk]  danet.attn:35
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  danet.attn:35
-            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  danet.attn:36
-            attended = att @ v  # [b, h, nq, d_v]  danet.attn:37
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  danet.attn:37
+            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  danet.attn:38
+            attended = att @ v  # [b, h, nq, d_v]  danet.attn:39
         else:
-            # danet.attn:31-37: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # danet.attn:33-39: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -159,8 +159,8 @@ class ScaledDotProductAttention(nn.Module):
                 attn_mask=None if attention_mask is None else ~attention_mask,
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=1 / self.d_k**0.5,
-            )  # [b, h, nq, d_v]  danet.attn:37
-        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  danet.attn:37
+            )  # [b, h, nq, d_v]  danet.attn:39
+        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  danet.attn:39
 
 
 class SimplifiedScaledDotProductAttention(nn.Module):
@@ -193,16 +193,12 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         if d_model % h != 0:
             raise ValueError("SimplifiedScaledDotProductAttention: d_model must be divisible by h, the number of heads")
         d_k = d_model // h
-        if dropout < 0 or dropout > 1:
-            raise ValueError("SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
-        if d_model % h != 0:
-            raise ValueError(
-                f"SimplifiedScaledDotProductAttention: splitting (h d) needs d_model = {d_model} to be divisible by h = {h}"
-            )
         if d_k < 0:
             raise ValueError(
                 f"SimplifiedScaledDotProductAttention: d_k must not be negative (its square root is taken), got {d_k}"
             )
+        if dropout < 0 or dropout > 1:
+            raise ValueError("SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
         self.d_model = d_model
         self.h = h
         self.d_k = d_k
@@ -306,22 +302,22 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 )
         q = queries.reshape(b, nq, self.h, self.d_model // self.h).transpose(
             1, 2
-        )  # [b, h, nq, d_model/h]  danet.attn:63
+        )  # [b, h, nq, d_model/h]  danet.attn:65
         k = keys.reshape(b, nk, self.h, self.d_model // self.h).permute(
             0, 2, 3, 1
-        )  # [b, h, d_model/h, nk]  danet.attn:64
+        )  # [b, h, d_model/h, nk]  danet.attn:66
         v = values.reshape(b, nk, self.h, self.d_model // self.h).transpose(
             1, 2
-        )  # [b, h, nk, d_model/h]  danet.attn:65
+        )  # [b, h, nk, d_model/h]  danet.attn:67
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  danet.attn:66
-            att = att * attention_weights  # [b, h, nq, nk]  danet.attn:68
+            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  danet.attn:68
+            att = att * attention_weights  # [b, h, nq, nk]  danet.attn:70
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  danet.attn:70
-            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  danet.attn:71
-            attended = att @ v  # [b, h, nq, d_model/h]  danet.attn:72
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  danet.attn:72
+            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  danet.attn:73
+            attended = att @ v  # [b, h, nq, d_model/h]  danet.attn:74
         else:
-            # danet.attn:66-72: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # danet.attn:68-74: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -329,8 +325,8 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 attn_mask=None if attention_mask is None else ~attention_mask,
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=1 / self.d_k**0.5,
-            )  # [b, h, nq, d_model/h]  danet.attn:72
-        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_model))  # [b, nq, d_model]  danet.attn:72
+            )  # [b, h, nq, d_model/h]  danet.attn:74
+        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_model))  # [b, nq, d_model]  danet.attn:74
 
 
 # Position attention: every position a token of d_model features.
@@ -362,8 +358,8 @@ class PositionAttentionModule(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.d_model:
             raise ValueError(f"PositionAttentionModule: x.shape[1] must be d_model = {self.d_model}, got {x.shape[1]}")
-        y = self.cnn(x).permute(0, 2, 3, 1).reshape(b, h * w, self.d_model)  # [b, h*w, d_model]  danet.attn:84
-        return self.pa(y, y, y)  # [b, h*w, d_model]  danet.attn:85
+        y = self.cnn(x).permute(0, 2, 3, 1).reshape(b, h * w, self.d_model)  # [b, h*w, d_model]  danet.attn:86
+        return self.pa(y, y, y)  # [b, h*w, d_model]  danet.attn:87
 
 
 # Channel attention: every channel a token of H*W features.
@@ -401,8 +397,8 @@ class ChannelAttentionModule(nn.Module):
             raise ValueError(
                 f"ChannelAttentionModule: input `queries` of block SimplifiedScaledDotProductAttention must agree, but H*W = {self.H * self.W} and h*w = {h * w}"
             )
-        y = self.cnn(x).flatten(2)  # [b, d_model, h*w]  danet.attn:97
-        return self.pa(y, y, y)  # [b, d_model, H*W]  danet.attn:98
+        y = self.cnn(x).flatten(2)  # [b, d_model, h*w]  danet.attn:99
+        return self.pa(y, y, y)  # [b, d_model, H*W]  danet.attn:100
 
 
 class DAModule(nn.Module):
@@ -444,8 +440,8 @@ class DAModule(nn.Module):
             raise ValueError(f"DAModule: the group (h w) must agree, but H*W = {self.H * self.W} and h*w = {h * w}")
         p_out = (
             self.position_attention_module(input).reshape(b, h, w, self.d_model).permute(0, 3, 1, 2)
-        )  # [b, d_model, h, w]  danet.attn:118
+        )  # [b, d_model, h, w]  danet.attn:120
         c_out = self.channel_attention_module(input).reshape(
             b, self.d_model, h, w
-        )  # [b, d_model, h, w]  danet.attn:119
-        return p_out + c_out  # [b, d_model, h, w]  danet.attn:120
+        )  # [b, d_model, h, w]  danet.attn:121
+        return p_out + c_out  # [b, d_model, h, w]  danet.attn:122

@@ -278,7 +278,7 @@ class EMSA(nn.Module):
                         raise ValueError(
                             f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n'' = {n_out3} and H'*W' = {H_out * W_out}"
                         )
-        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  emsa.attn:35
+        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  emsa.attn:73
         if self.ratio > 1:
             if self.h < 1:
                 raise ValueError(f"EMSA: `h` must be at least 1, got {self.h}")
@@ -287,30 +287,28 @@ class EMSA(nn.Module):
             # spatial reduction: the token map shrinks by `ratio` in each direction
             x = self.sr_conv(
                 queries.reshape(b, self.H, self.W, self.d_model).permute(0, 3, 1, 2)
-            )  # [b, d_model, H', W']  emsa.attn:38
-            x = self.sr_ln(x.permute(0, 2, 3, 1).reshape(b, -1, self.d_model))  # [b, H'*W', d_model]  emsa.attn:39
-            k = self.fc_k(x).reshape(b, -1, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, H'*W']  emsa.attn:40
-            v = self.fc_v(x).reshape(b, -1, self.h, self.d_v).transpose(1, 2)  # [b, h, H'*W', d_v]  emsa.attn:41
+            )  # [b, d_model, H', W']  emsa.attn:76
+            x = self.sr_ln(x.permute(0, 2, 3, 1).reshape(b, -1, self.d_model))  # [b, H'*W', d_model]  emsa.attn:77
+            k = self.fc_k(x).reshape(b, -1, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, H'*W']  emsa.attn:78
+            v = self.fc_v(x).reshape(b, -1, self.h, self.d_v).transpose(1, 2)  # [b, h, H'*W', d_v]  emsa.attn:79
         else:
-            k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  emsa.attn:43
-            v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  emsa.attn:44
+            k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  emsa.attn:81
+            v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  emsa.attn:82
         if (self.apply_transform and self.h > 1) or attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, H'*W'|nk]  emsa.attn:45
+            att = q @ k / self.d_k**0.5  # [b, h, nq, H'*W'|nk]  emsa.attn:83
             if self.apply_transform and self.h > 1:
-                att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:47
+                att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:85
             if attention_weights is not None:
-                att = att * attention_weights  # [b, h, nq, H'*W'|nk|mw]  emsa.attn:49
+                att = att * attention_weights  # [b, h, nq, H'*W'|nk|mw]  emsa.attn:87
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk|mw|H'*W'|nk|m]  emsa.attn:51
-            att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk|mw|H'*W'|nk|m|H'*W'|nk|mw|H'*W'|nk]  emsa.attn:52
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk|mw'|m]  emsa.attn:89
+            att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:90
             if self.apply_transform and self.h > 1:
-                att = getattr(self.transform, "in")(
-                    att
-                )  # [b, h, nq, H'*W'|nk|mw|H'*W'|nk|m|H'*W'|nk|mw|H'*W'|nk]  emsa.attn:54
-            att = self.drop(att)  # [b, h, nq, H'*W'|nk|mw|H'*W'|nk|m|H'*W'|nk|mw|H'*W'|nk]  emsa.attn:55
-            attended = att @ v  # [b, h, nq, d_v]  emsa.attn:56
+                att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:92
+            att = self.drop(att)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:93
+            attended = att @ v  # [b, h, nq, d_v]  emsa.attn:94
         else:
-            # emsa.attn:45-56: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # emsa.attn:83-94: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -318,5 +316,5 @@ class EMSA(nn.Module):
                 attn_mask=None if attention_mask is None else ~attention_mask,
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=1 / self.d_k**0.5,
-            )  # [b, h, nq, d_v]  emsa.attn:56
-        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  emsa.attn:56
+            )  # [b, h, nq, d_v]  emsa.attn:94
+        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  emsa.attn:94

@@ -138,18 +138,18 @@ class ScaledDotProductAttention(nn.Module):
                 raise ValueError(
                     f"ScaledDotProductAttention: attention_weights.shape[3] must be nk = {nk}, got {attention_weights.shape[3]}"
                 )
-        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  sdpa.attn:24
-        k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  sdpa.attn:25
-        v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  sdpa.attn:26
+        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  sdpa.attn:26
+        k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  sdpa.attn:27
+        v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  sdpa.attn:28
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  sdpa.attn:27
-            att = att * attention_weights  # [b, h, nq, nk]  sdpa.attn:29
+            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  sdpa.attn:29
+            att = att * attention_weights  # [b, h, nq, nk]  sdpa.attn:31
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  sdpa.attn:31
-            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  sdpa.attn:32
-            attended = att @ v  # [b, h, nq, d_v]  sdpa.attn:33
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  sdpa.attn:33
+            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  sdpa.attn:34
+            attended = att @ v  # [b, h, nq, d_v]  sdpa.attn:35
         else:
-            # sdpa.attn:27-33: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # sdpa.attn:29-35: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -157,5 +157,5 @@ class ScaledDotProductAttention(nn.Module):
                 attn_mask=None if attention_mask is None else ~attention_mask,
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=1 / self.d_k**0.5,
-            )  # [b, h, nq, d_v]  sdpa.attn:33
-        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  sdpa.attn:33
+            )  # [b, h, nq, d_v]  sdpa.attn:35
+        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  sdpa.attn:35

@@ -44,5 +44,5 @@ class SEAttention(nn.Module):
         b = x.shape[0]
         if x.shape[1] != self.channel:
             raise ValueError(f"SEAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
-        y = x.mean(dim=(2, 3), keepdim=True).reshape(b, self.channel)  # [b, channel]  se.attn:14
-        return x * self.fc(y).reshape(b, self.channel, 1, 1)  # [b, channel, h, w]  se.attn:15
+        y = x.mean(dim=(2, 3), keepdim=True).reshape(b, self.channel)  # [b, channel]  se.attn:19
+        return x * self.fc(y).reshape(b, self.channel, 1, 1)  # [b, channel, h, w]  se.attn:20

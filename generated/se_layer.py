@@ -15,7 +15,7 @@ class SELayer(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s0|s1|channel|s1|s0, s1|s0|s0|s1|channel, h, w]
+        returns: [s0|s1|channel', s1|s0|channel, h, w]
 
     Examples:
         channel=8, reduction=2, x=[4, 8, 20, 20]
@@ -60,4 +60,4 @@ class SELayer(nn.Module):
         out = x * y[:, :, None, None]  # [s1|s0, s0|s1|channel, h, w]  se_layer.attn:24
         if not self.batch_first:
             out = out.transpose(0, 1)  # [s0|s1|channel, s1|s0, h, w]  se_layer.attn:26
-        return out  # [s0|s1|channel|s1|s0, s1|s0|s0|s1|channel, h, w]  se_layer.attn:27
+        return out  # [s0|s1|channel', s1|s0|channel, h, w]  se_layer.attn:27

@@ -77,11 +77,11 @@ class SKAttention(nn.Module):
         if self.training and b * h * w < 2:
             raise ValueError("SKAttention: batch norm in training needs more than one value per channel")
         # split
-        feats = torch.stack([conv(x) for conv in self.convs], dim=0)  # [len(kernels), b, channel, h, w]  sk.attn:20
+        feats = torch.stack([conv(x) for conv in self.convs], dim=0)  # [len(kernels), b, channel, h, w]  sk.attn:34
         # fuse
-        z = self.fc(feats.sum(dim=0).mean(dim=(2, 3)))  # [b, d]  sk.attn:22
+        z = self.fc(feats.sum(dim=0).mean(dim=(2, 3)))  # [b, d]  sk.attn:36
         # select: a softmax across the branches, for each channel
         weights = torch.stack([branch_fc(z).reshape(b, self.channel, 1, 1) for branch_fc in self.fcs], dim=0).softmax(
             dim=0
-        )  # [len(kernels), b, channel, 1, 1]  sk.attn:24
-        return (weights * feats).sum(dim=0)  # [b, channel, h, w]  sk.attn:25
+        )  # [len(kernels), b, channel, 1, 1]  sk.attn:38
+        return (weights * feats).sum(dim=0)  # [b, channel, h, w]  sk.attn:41

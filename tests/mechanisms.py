@@ -57,6 +57,7 @@ from .references.eca import ECAAttention
 from .references.simplified_sdpa import SimplifiedScaledDotProductAttention
 from .references.residual_attention import ResidualAttention
 from .references.mobilevit_attention import MobileViTAttention
+from .references.infini_attention import InfiniAttention
 
 def _emsa_cases() -> list[Case]:
     cases = []
@@ -450,6 +451,14 @@ CASES: list[Case] = [
          dict(in_channel=3, dim=64, kernel_size=3, patch_size=7), {"x": (2, 3, 14, 14)}, (2, 3, 14, 14)),
     Case("mobilevit_attention-p2-nonsquare", "mobilevit_attention", "MobileViTAttention", MobileViTAttention,
          dict(in_channel=3, dim=16, kernel_size=3, patch_size=2), {"x": (3, 3, 4, 6)}, (3, 3, 4, 6)),
+    # fmt: on
+    # --- infini_attention (issue 7: a loop over segments carrying the memory)
+    # fmt: off
+    Case("infini_attention", "infini_attention", "InfiniAttention", InfiniAttention,
+         dict(d_model=64, d_k=16, d_v=16, h=4, segment_len=8), {"x": (2, 32, 64)}, (2, 32, 64)),
+    Case("infini_attention-delta", "infini_attention", "InfiniAttention", InfiniAttention,
+         dict(d_model=64, d_k=8, d_v=16, h=4, segment_len=6, delta_rule=True), {"x": (3, 24, 64)},
+         (3, 24, 64)),
     # fmt: on
 ]
 

@@ -20,7 +20,6 @@ from .cases import Case, Extra, mask_weights
 from .references.coatnet import CoAtNet
 from .references.gfnet import Block, GlobalFilter
 from .references.halo import HaloAttention
-from .references.infini_attention import InfiniAttention
 from .references.non_local import NonLocalBlockND
 from .references.outlook import OutlookAttention
 from .references.outlook_volo import OutlookAttention as VOLOOutlookAttention
@@ -78,11 +77,6 @@ PENDING_CASES: list[Case] = [
     Case("gfnet-filter-even", "gfnet", "GlobalFilter", GlobalFilter, dict(dim=32, h=8, w=5),
          {"x": (3, 64, 32)}, (3, 64, 32)),
     Case("gfnet-block", "gfnet", "Block", Block, dict(dim=64, h=7, w=4), {"x": (2, 49, 64)}, (2, 49, 64)),
-    Case("infini_attention", "infini_attention", "InfiniAttention", InfiniAttention,
-         dict(d_model=64, d_k=16, d_v=16, h=4, segment_len=8), {"x": (2, 32, 64)}, (2, 32, 64)),
-    Case("infini_attention-delta", "infini_attention", "InfiniAttention", InfiniAttention,
-         dict(d_model=64, d_k=8, d_v=16, h=4, segment_len=6, delta_rule=True), {"x": (3, 24, 64)},
-         (3, 24, 64)),
     # --- seed 003
     Case("ske_conv", "ske_conv", "SKEConv", SKEConv, dict(in_channels=8, stride=2), {"x": (4, 8, 20, 20)},
          (4, 8, 10, 10)),

@@ -20,9 +20,10 @@ COPIES = [
 
 
 def block_text(stem: str, name: str) -> str:
-    """The text of `block name(...)` in specs/<stem>.attn, up to the next top-level line."""
+    """The text of `block name(...)` in specs/<stem>.attn, up to the next top-level line (a
+    header split over lines by `attndsl fmt` ends in a top-level `):`, which belongs to it)."""
     text = (SPECS_DIR / f"{stem}.attn").read_text(encoding="utf-8")
-    match = re.search(rf"^block {name}\(.*?(?=^\S|\Z)", text, flags=re.S | re.M)
+    match = re.search(rf"^block {name}\(.*?(?=^[^\s)]|\Z)", text, flags=re.S | re.M)
     assert match, f"specs/{stem}.attn has no block {name}"
     return match.group(0).rstrip()
 

@@ -827,3 +827,18 @@ block B(c: int = 4, k: int = 1):
         cls(c=4, k=0)
     with pytest.raises(ValueError, match="zero"):
         cls(c=1, k=2)
+
+
+# name_reused_while_alive
+def test_a_reassigned_name_does_not_clobber_a_value_still_read():
+    source = """
+block B():
+    input x: [b, n]
+    a = x * 2
+    s = a
+    a = x + 1
+    t = s * s
+    return t + a
+"""
+    x = rand(2, 3)
+    torch.testing.assert_close(build(source)()(x), (2 * x) ** 2 + x + 1)

@@ -63,9 +63,13 @@ def test_one_mistake_gives_one_error(source):
 
 
 def test_a_name_that_hides_a_function_is_pointed_out():
-    source = "block B():\n    input x: [b, n]\n    layer softmax = softmax(dim=-1)\n    return softmax(x)\n"
+    source = "block B():\n    input x: [b, n]\n    mean = x * 2\n    return mean\n"
     warnings = [d for d in compiled(source).diagnostics if d.code == "W0007"]
     assert warnings and warnings[0].span.line == 3
+    layer = "block B():\n    input x: [b, n]\n    layer softmax = softmax(dim=-1)\n    return softmax(x, dim=1)\n"
+    error = compiled(layer).diagnostics[0]
+    assert error.code == "E0112" and error.labels and "hides the function softmax()" in error.labels[0].message
+    assert not [d for d in compiled(layer.replace("x, dim=1", "x")).diagnostics if d.code == "W0007"]
 
 
 @pytest.mark.parametrize("pattern, under", [

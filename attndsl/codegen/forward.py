@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..inplace import needs_copy
 from ..naming import assign_names
-from ..ops import ATOM, OPS
+from ..ops import ATOM, OPS, ListShape
 from .options import NodeView
 from .text import comment_text
 from .expressions import (_fill)
@@ -86,7 +86,8 @@ class ForwardEmitter:
         node_attrs = dict(attrs["attrs"])
         if "value" in node_attrs and op == "masked_fill":
             node_attrs["value"] = self.scalar(node_attrs["value"])[0]
-        if op in ("cat", "stack") and len(operands) == 1 and view.operand_ops[0] == "list_comp":
+        if op in ("cat", "stack") and len(operands) == 1 and (view.operand_ops[0] == "list_comp" or isinstance(
+                view.operand_shapes[0], ListShape)):  # a comprehension, or a list a loop appended to
             operands = [(operands[0][0], "list")]
         if callable(definition.render):
             return definition.render(self, view, operands, node_attrs)

@@ -69,6 +69,10 @@ class LoopEmitter:
         carried = []
         for index, carry in enumerate(part["carries"]):
             name = self.names.get(items.get(index))
+            start = ir.operands(carry)[0]
+            if name is None and list(graph.successors(start)) == [carry] and \
+                    graph.nodes[start]["op"] not in ("input", "param", "buffer"):
+                name = self.names.get(start)  # unused after the loop: it goes on under its first value's name
             if name is None or name in read or name in variables:
                 name = fresh(details["carried"][index])
                 if index in items:
@@ -124,12 +128,14 @@ class LoopEmitter:
             if attrs["op"] in _FREE:
                 continue
             users = list(graph.successors(node))
-            if attrs["name"] is not None or attrs["op"] == "phi" or len(users) > 1 or node in appended or \
-                    node in finals or _multi(attrs) or any(graph.nodes[u]["guard"] != attrs["guard"] for u in users):
+            # a branch of `a if flag else b` is computed inside the choice, only when it is taken
+            inline = len(users) == 1 and graph.nodes[users[0]]["op"] == "phi"
+            if attrs["name"] is not None or attrs["op"] == "phi" or len(users) > 1 or node in finals or \
+                    _multi(attrs) or not inline and any(graph.nodes[u]["guard"] != attrs["guard"] for u in users):
                 chosen.add(node)
 
         def effective(node: int) -> int:
-            if node in chosen:
+            if node in chosen or node in appended:  # written where it is computed
                 return position[node]
             if node == end or node not in position:
                 return last
@@ -138,12 +144,18 @@ class LoopEmitter:
         def last_read(node: int) -> int:
             # `loop_end` reads what a pass ends with (not the carries: they are where a pass starts)
             reads = [effective(u) for u in graph.successors(node) if u in position]
-            reads += [last] if node in finals or node in appended else []
+            reads += [last] if node in finals or node in appended and node in chosen else []
+            reads += [position[node]] if node in appended and node not in chosen else []
             return max(reads, default=-1)
 
         holders = {name: carry for name, carry in zip(carried, part["carries"])}
         statements = []
         for node in order:
+            if node in appended and node not in chosen:  # appended where it is computed: `outs.append(...)`
+                name = lists[appended.index(node)]
+                text = f"{name}.append({self.expression(node, materialized)[0]})"
+                statements.append((graph.nodes[node]["guard"][base_guard:], [text + self.shape_comment(node)]))
+                continue
             if node not in chosen:
                 continue
             attrs = graph.nodes[node]
@@ -170,7 +182,8 @@ class LoopEmitter:
             statements.append((attrs["guard"][base_guard:], self._loop_statement(node, attrs, name, materialized, taken)))
         tail = []
         for value, name in zip(appended, lists):
-            tail.append(f"{name}.append({self.expression(value, materialized)[0]})")
+            if value in chosen:
+                tail.append(f"{name}.append({self.names[value]})")
         copies = [(name, self.expression(final, materialized)[0]) for name, final in zip(carried, finals)
                   if self.names.get(final) != name]
         if len(copies) == 1:

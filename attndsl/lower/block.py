@@ -92,7 +92,10 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                 kind in ("tensor", "scalar"):
             raise self.error("E0103", f"`{name}` already names a {previous[0]}; pick another name", span,
                              labels=[_label(previous[2], "defined here")])
-        if (name in OPS and OPS[name].callable_by_name or name in SCALAR_FUNCTIONS) and name not in self._shadow_warned:
+        # A layer named after its kind (`layer relu = relu()`) and an argument named after a
+        # layer are the language's own idioms; a value or a let named like a function is not.
+        if kind in ("tensor", "scalar", "let") and (name in OPS and OPS[name].callable_by_name or
+                                                    name in SCALAR_FUNCTIONS) and name not in self._shadow_warned:
             # `layer softmax = softmax(dim=-1)`: from here on `softmax(...)` calls the layer.
             self._shadow_warned.add(name)
             what = {"tensor": "the value", "scalar": "the number", "dim": "the size", "input_opt": "the input"}.get(

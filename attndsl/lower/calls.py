@@ -14,6 +14,7 @@ from ..parser import raw_offset
 from ..rearrange import PatternError, parse_pattern
 from ..symbolic import Expr
 from .numbers import NUMBER_FUNCTIONS
+from .helpers import _label
 from .values import (MAX_COUNT, SCALAR_FUNCTIONS,
                      LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, Value, suggest)
 
@@ -210,7 +211,12 @@ class CallLowering:
 
     def _call_layer(self, callee, node: ast.Call) -> Value:
         if node.kwargs or len(node.args) < 1:
-            raise self.error("E0112", "a layer is called with its input tensor(s)", node.span)
+            info = getattr(callee, "info", None)
+            hides = info is not None and info.name in OPS and OPS[info.name].callable_by_name
+            raise self.error("E0112", "a layer is called with its input tensor(s)", node.span,
+                             labels=[_label(info.span, f"`{info.name}` is this layer, which hides the function "
+                                                       f"{info.name}()")] if hides else (),
+                             help=f"rename the layer (e.g. `{info.name}_`) to call the function" if hides else None)
         operands = []
         for arg in node.args:
             value = self._expr(arg)

@@ -33,8 +33,9 @@ class DataflowLowering:
                 self._bind(name, "tensor", item, span)
                 attrs = self.ir.graph.nodes[item.node]
                 attrs.setdefault("var_names", []).append(name)
-                if attrs["name"] is None and attrs["op"] not in ("input",):
-                    attrs["name"] = name
+                chosen = attrs["op"] == "phi" and attrs["attrs"].get("inline") and attrs["name"] == "chosen"
+                if (attrs["name"] is None or chosen) and attrs["op"] not in ("input",):
+                    attrs["name"] = name  # (`y = a if flag else b` names the choice)
                 if not attrs["comments"]:
                     attrs["comments"] = list(stmt.comments)
             elif isinstance(item, Expr):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import symbolic as sym
 from .. import syntax as ast
 from ..ir import Cond, LayerSpec
 from ..layers import LAYERS

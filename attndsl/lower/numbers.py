@@ -17,6 +17,7 @@ from .. import syntax as ast
 from ..ir import Cond, LetInfo
 from ..symbolic import Atom, Expr
 from .helpers import _float_source, _label, _negate
+from .values import Tensor
 
 # name in specs -> atom of the canonical form; the atom renders as the Python that computes it
 NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor": "math.floor", "abs": "abs",
@@ -95,11 +96,28 @@ class NumberLowering:
 
     # ------------------------------------------------------------------ conditional values
     def _expr_IfExp(self, node: ast.IfExp):
-        condition = self._condition(node.condition)
+        condition = self._condition(node.condition, allow_presence=True)
         if condition.op == "const":
             return self._expr(node.body if condition.args[0] else node.orelse)
-        raise self.error("E0113", "a value chosen by a condition is written in a `let`", node.span,
-                         help="e.g. `let k = t if t % 2 == 1 else t + 1`, then use `k`")
+        # Tensors: each branch computed only where its condition holds, joined as an `if` joins.
+        outer = list(self.guard)
+        branches = []
+        for branch, holds in ((node.body, condition), (node.orelse, _negate(condition))):
+            self.guard[:] = outer + [holds]
+            try:
+                value = self._expr(branch)
+            finally:
+                self.guard[:] = outer
+            if not isinstance(value, Tensor):
+                if branches or not isinstance(value, Expr):
+                    raise self.error("E0113", "both values of `a if c else b` in the dataflow are tensors",
+                                     branch.span)
+                raise self.error("E0113", "a number chosen by a condition is written in a `let`", node.span,
+                                 help="e.g. `let k = t if t % 2 == 1 else t + 1`, then use `k`")
+            branches.append(value.node)
+        phi = self.ir.add_node("phi", branches, span=node.span, guard=tuple(outer), condition=condition, inline=True)
+        self.ir.graph.nodes[phi]["name"] = "chosen"  # until an assignment names it
+        return Tensor(phi)
 
     def _let_branches(self, value: ast.Node, guard: tuple) -> list[tuple[tuple, Expr]]:
         """The (guard, value) of each branch of a nested conditional value, in order."""

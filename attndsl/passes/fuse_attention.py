@@ -295,9 +295,10 @@ def _available(guard: tuple, where: tuple) -> bool:
 
 
 def _shapes_fit(ir: BlockIR, q: int, k: int, v: int) -> bool:
-    """SDPA takes [..., n, e] operands with the same batch dims (no broadcasting)."""
+    """SDPA takes [..., n, e] operands with the same batch dims (no broadcasting); more than
+    two batch dims (Infini-attention's segments) do not export to ONNX: left unfused."""
     shapes = [shape_of(ir, n) for n in (q, k, v)]
-    if any(s is None or len(s) < 3 or len(s) != len(shapes[0]) for s in shapes):
+    if any(s is None or len(s) < 3 or len(s) > 4 or len(s) != len(shapes[0]) for s in shapes):
         return False
     return same_dims(ir, shapes[0][:-2], shapes[1][:-2]) and same_dims(ir, shapes[0][:-2], shapes[2][:-2])
 

@@ -74,6 +74,11 @@ class Knowledge:
         if left.is_const and not right.is_const:
             operator, left, right = mirrored[operator], right, left
         if operator == "==":
+            if right == Expr.const(0):
+                for a, b in _divisions(left):
+                    # `d % h == 0`: d - h*(d // h) is 0, so d/h is a whole number from here on.
+                    if left == a - b * Expr.atom("floordiv", a, b):
+                        self.add(guard, "integer", a.exact_div(b))
             self.learn_equal(left, right, guard)
             return
         if operator == "!=" and right == Expr.const(0):
@@ -154,6 +159,7 @@ class View:
         self.bounds: dict[str, Fraction] = {}
         self.nonzeros: set[Expr] = set()
         self.expr_bounds: dict[Expr, Fraction] = {}
+        self._bounds: dict = {}  # lower bounds found, by normal form
         # A let defined under exclusive guards on both branches of an `if` has two values:
         # where the context does not say which, it stays a symbol (`self.q` at run time).
         values: dict[str, list[Expr]] = {}
@@ -166,8 +172,11 @@ class View:
 
     def _take(self, fact: Fact, element) -> None:
         if fact.kind == "bound" and isinstance(fact.subject, Expr):
-            previous = self.expr_bounds.get(fact.subject)
-            self.expr_bounds[fact.subject] = fact.detail if previous is None else max(previous, fact.detail)
+            # Kept without its constant term (`E + c >= b` as `E >= b - c`): any `E + c'` finds it.
+            constant = fact.subject.terms.get((), Fraction(0))
+            key, bound = fact.subject - constant, fact.detail - constant
+            previous = self.expr_bounds.get(key)
+            self.expr_bounds[key] = bound if previous is None else max(previous, bound)
         elif fact.kind == "integer":
             self.integers.add_integer(fact.subject)
         elif fact.kind == "rewrite":
@@ -226,13 +235,18 @@ class View:
     def lower_bound(self, expr: Expr, normalized: bool = False) -> Fraction | None:
         """A lower bound of `expr` from the symbols' known bounds, or None."""
         expr = expr if normalized else self.normal(expr)
-        known = self.expr_bounds.get(expr)
+        cached = self._bounds.get(expr, False)
+        if cached is not False:
+            return cached
+        result = self._lower_bound(expr)
+        self._bounds[expr] = result
+        return result
+
+    def _lower_bound(self, expr: Expr) -> Fraction | None:
+        constant = expr.terms.get((), Fraction(0))
+        known = self.expr_bounds.get(expr - constant)  # `h - k + 2*(k//2) + 1` from `h - k + 2*(k//2) >= 0`
         if known is not None:
-            return known
-        for key, bound in self.expr_bounds.items():  # `h - k + 2*(k//2) + 1` from `h - k + 2*(k//2) >= 0`
-            offset = expr - key
-            if offset.is_const:
-                return bound + offset.value
+            return known + constant
         total = Fraction(0)
         for monomial, coefficient in expr.terms.items():
             if not monomial:
@@ -275,6 +289,7 @@ class View:
         """The same facts, with lower bounds assumed for some symbols (to blame arguments)."""
         other = copy.copy(self)
         other.bounds = {**self.bounds, **{name: Fraction(low) for name, low in bounds.items()}}
+        other._bounds = {}
         return other
 
     def at_least(self, expr: Expr, bound) -> bool:
@@ -298,6 +313,14 @@ class View:
             if len(monomial) > 1 or (monomial and monomial[0][1] != 1):
                 return all(self.nonzero(Expr({((f, 1),): Fraction(1)})) for f, _ in monomial)
         return False
+
+
+def _divisions(expr: Expr):
+    """The (numerator, divisor) of each floor division in `expr`."""
+    for monomial in expr.terms:
+        for factor, _ in monomial:
+            if isinstance(factor, Atom) and factor.op == "floordiv":
+                yield factor.args
 
 
 def _lone_symbol(expr: Expr) -> str | None:

@@ -256,7 +256,13 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                 continue
             # Named after both branches ("in_channels|c_m"): shown in comments only. The
             # worlds check each branch's size for real.
-            name = f"{x}|{y}"
+            # Each alternative once (`s0|s1`, not `s1|s0|s0|s1` after a chain of such `if`s).
+            alternatives = []
+            for side in (x, y):
+                for part in str(side).split("|") if str(side) in self.opaque else [str(side)]:
+                    if part not in alternatives:
+                        alternatives.append(part)
+            name = "|".join(alternatives)
             while name in self.opaque and self.join_keys.get(name) != (x, y):
                 name += "'"
             self.opaque.add(name)

@@ -48,12 +48,28 @@ def no_flops(operands, result, attrs) -> Expr:
 
 
 @dataclass(frozen=True)
+class Permuted:
+    """The layout of a view whose axes are stored in another order: `tensor.permute(order)`
+    is contiguous (`rearrange(x, "b n (h d) -> b h n d")` of a contiguous x). Not contiguous
+    (false), as any other strided view; a rearrange that puts the axes back in `order` is a
+    view (no copy) even when it merges them."""
+
+    order: tuple
+
+    def __bool__(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
 class OpCost:
     flops: Callable = no_flops  # (operand shapes, result shape, attrs) -> Expr
     memory: Callable = fresh  # (attrs, operands contiguous) -> (allocates, contiguous)
     # (operand shapes, result shape, attrs) -> [(condition or None, size)]: what the op
     # holds while it runs besides its operands and result
     transient: Callable = lambda operands, result, attrs: []
+    # (operand shapes, first operand's layout) -> [(conditions, result layout)]: when the
+    # result is laid out like an operand rather than as `memory` says
+    layout: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -98,21 +114,38 @@ def _attention_transient(operands, result, attrs):
     return [(Cond("cmp", ("!=", q[-1], operands[2][-1])), 2 * numel(q) + 2 * numel(k) + weights - numel(result))]
 
 
-def _rearrange_memory(attrs, contiguous) -> tuple[bool, bool]:
+def _rearrange_memory(attrs, contiguous):
     """render_rearrange's reshape -> permute -> reshape: a reshape copies a tensor that is
-    not contiguous; a permutation leaves a non-contiguous view."""
+    not contiguous (unless the permutation puts its axes back in storage order); a
+    permutation leaves a view stored in its operand's order."""
     pattern = attrs["pattern"]
     split = any(len(g) != 1 for g in pattern.left)
     merged = any(len(g) != 1 for g in pattern.right)
-    permuted = pattern.permutation != sorted(pattern.permutation)
+    permutation = tuple(pattern.permutation)
+    permuted = list(permutation) != sorted(permutation)
     is_contiguous = all(contiguous)
+    if isinstance(contiguous[0], Permuted) and not split and permutation == contiguous[0].order:
+        return False, True  # `b h n d -> b n (h d)` of a tensor stored as b n h d: a view
     if not permuted:
         if not (split or merged):
             return False, is_contiguous
         return not is_contiguous, True
     if merged:
         return True, True
-    return split and not is_contiguous, False
+    if is_contiguous or split:  # (a reshape copies a split non-contiguous tensor first)
+        inverse = tuple(sorted(range(len(permutation)), key=lambda axis: permutation[axis]))
+        return split and not is_contiguous, Permuted(inverse)
+    return False, False
+
+
+def _attention_layout(operands, query_layout):
+    """torch's fused CPU kernel (same head size for queries and values) lays its result out
+    as the queries are; its math fallback makes a contiguous one."""
+    q, v = operands[0], operands[2]
+    same = Cond("cmp", ("==", q[-1], v[-1]))
+    if (q[-1] - v[-1]).is_const:
+        return [(frozenset(), query_layout if q[-1] == v[-1] else True)]
+    return [(frozenset({same}), query_layout), (frozenset({Cond("not", (same,))}), True)]
 
 
 def _chunk_memory(attrs, contiguous) -> tuple[bool, bool]:
@@ -154,7 +187,8 @@ OP_COSTS: dict[str, OpCost] = {
     "buffer": OpCost(memory=lambda attrs, contiguous: (False, True)),  # the module holds it; forward reads it
     "subscript": OpCost(memory=lambda attrs, contiguous: (False, False)),  # a strided view
     "split": OpCost(memory=_chunk_memory),
-    "scaled_dot_product_attention": OpCost(flops=_attention_flops, transient=_attention_transient),  # attndsl.passes
+    "scaled_dot_product_attention": OpCost(flops=_attention_flops, transient=_attention_transient,  # attndsl.passes
+                                           layout=_attention_layout),
 }
 
 

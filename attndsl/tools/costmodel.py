@@ -18,7 +18,6 @@ import networkx as nx
 
 from .. import symbolic as sym
 from ..ir import BlockIR, Cond, LayerSpec
-from ..ops import ListShape
 from ..symbolic import Expr
 from .common import layers_named
 from .cost_rules import LAYER_COSTS, OP_COSTS, kind_options, numel
@@ -26,7 +25,7 @@ from .formula import Term, collect, guarded, make_guard
 from .memory import MemoryWalk, prune
 from .state import state_entries
 from .subblock import callee_mapping, substitute_guard, substitute_terms
-from .world_shapes import WorldView, decide, world_views
+from .world_shapes import WorldView, decide, dims, world_views
 
 
 @dataclass
@@ -110,8 +109,23 @@ class _BlockWalk(MemoryWalk):
                         loops[inner] = (info.loop_var, info.iterable)
         return loops
 
+    def _passes(self) -> dict[int, Expr]:
+        """Nodes of the body of a `for` loop (attndsl/lower/loops.py): run once a pass."""
+        from ..lower.loops import list_length, loop_body, loop_layout
+
+        passes = {}
+        for node, attrs in self.graph.nodes(data=True):
+            if attrs["op"] == "loop_end" and self.view.exists(node):
+                anchor = self.ir.operands(node)[loop_layout(attrs["attrs"])["anchor"][0]]
+                layer = self.graph.nodes[anchor]["attrs"].get("layer")
+                count = list_length(self._layer(layer)) if layer else self._shape(self.ir.operands(anchor)[0])[0]
+                for inner in loop_body(self.ir, node):
+                    passes[inner] = sym.maximum(count, Expr.const(0))
+        return passes
+
     def _flops(self) -> list[Term]:
         loops = self._element_loops()
+        passes = self._passes()
         terms: list[Term] = []
         for node in self._order():
             attrs = self.graph.nodes[node]
@@ -125,7 +139,8 @@ class _BlockWalk(MemoryWalk):
                 found = self._terms(OP_COSTS[attrs["op"]].flops(operands, self._shape(node), attrs["attrs"]))
             else:
                 continue
-            terms += [Term(t.guard, t.value, loop or t.loop) for t in guarded(found, attrs["guard"])]
+            times = passes.get(node, Expr.const(1))
+            terms += [Term(t.guard, t.value * times, loop or t.loop) for t in guarded(found, attrs["guard"])]
         return terms
 
     def _layer(self, name: str):
@@ -137,6 +152,8 @@ class _BlockWalk(MemoryWalk):
         options = []
         for info in layers_named(self.ir, attrs["attrs"]["layer"], attrs["guard"]):
             spec = info.element if attrs["attrs"].get("element") else info.spec
+            if attrs["attrs"].get("index") is not None:  # `for attn, ff in layers:`
+                spec = spec.children[attrs["attrs"]["index"]][1]
             for name in attrs["attrs"].get("path", ()):
                 spec = next(child for child_name, child in spec.children if child_name == name)
             options.append((spec, list(info.guard)))
@@ -191,12 +208,8 @@ def _size_facts(ir: BlockIR, view: WorldView) -> sym.Facts:
     """Every dim of every tensor of the world is a whole number: `c/g` as a size means g divides c."""
     facts = sym.Facts()
     for node in ir.graph.nodes:
-        shape = view.shape(node)
-        shapes = [shape.element] if isinstance(shape, ListShape) else (
-            list(shape) if shape and isinstance(shape[0], tuple) else [shape or ()])
-        for dims in shapes:
-            for dim in dims:
-                facts.add_integer(dim)
+        for dim in dims(view.shape(node)):
+            facts.add_integer(dim)
     for info in ir.inputs:
         for dim in info.shape:
             facts.add_integer(dim)

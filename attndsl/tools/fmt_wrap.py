@@ -6,9 +6,9 @@ When the flat line is too long, the last group of the line whose first and last 
 opens it: the text up to its bracket stays on the first line, its items go one indented
 line further (all on one line when they fit there, else one a line with a trailing comma,
 each laid out the same way), and the closing bracket starts the last line with what
-follows it. A line without a group
-(`require a and b, "..."`) stays long. The spec means the same: the parser joins the lines
-inside brackets, and a trailing comma changes nothing in a call, a list or a header.
+follows it. A line without a group (`require a and b, "..."`) stays long. The spec means
+the same: the parser joins the lines inside brackets, and a trailing comma changes nothing
+in a call, a list or a header (none is written in a subscript or a comprehension).
 """
 
 from __future__ import annotations

@@ -83,6 +83,8 @@ def _statements(body):
         if isinstance(stmt, ast.If):
             yield from _statements(stmt.body)
             yield from _statements(stmt.orelse)
+        elif type(stmt).__name__ == "For":  # a loop in forward
+            yield from _statements(stmt.body)
 
 
 def _declarations(block: ast.Block) -> dict[str, tuple[str, ast.Node]]:

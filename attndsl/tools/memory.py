@@ -19,7 +19,9 @@ from .cost_rules import LAYER_COSTS, OP_COSTS, kind_options, numel
 from .formula import Term, dominated, guarded
 from .subblock import callee_mapping, substitute_terms
 
-_NO_ALLOCATION = {"input", "param", "scalar", "loop_layer", "phi", "item"}
+# A `for` loop's nodes (attndsl/lower/loops.py) name values its body makes: they allocate nothing.
+_NO_ALLOCATION = {"input", "param", "scalar", "loop_layer", "phi", "item", "loop", "loop_carry", "loop_slice",
+                  "loop_end"}
 
 
 class MemoryWalk:
@@ -35,18 +37,24 @@ class MemoryWalk:
         inside_loops = self._element_loops()
         # node -> {owner: the conditions under which the node keeps owner's allocation alive}
         storage: dict[int, dict[int, frozenset]] = {}
-        contiguous: dict[int, bool] = {}
+        layouts: dict[int, list] = {}  # node -> [(conditions, layout)]: True (contiguous), False, or Permuted
         allocated: dict[int, Expr] = {}
         for node in order:
             attrs = self.graph.nodes[node]
             op, operands = attrs["op"], self.ir.operands(node)
-            allocates, is_contiguous = self._allocation(node, attrs, [contiguous.get(o, True) for o in operands])
-            if node in inside_loops:
-                allocates = False  # the list they end up in is counted instead
-            contiguous[node] = is_contiguous
-            if op == "input" or allocates:
+            cases = self._layout_cases(node, attrs, operands, layouts)  # [(conditions, allocates, layout)]
+            layouts[node] = _merged([(conds, layout) for conds, _, layout in cases])
+            making = [conds for conds, allocates, _ in cases if allocates and node not in inside_loops]
+            if op == "input" or (making and (len(making) == len(cases) or not all(making))):
                 storage[node] = {node: frozenset()}
                 allocated[node] = _size(self._shape(node))
+            elif making:  # a new tensor in some cases only (a copy of what is not stored in order)
+                when = _conjunction(making[0]) if len(making) == 1 else Cond("or", tuple(map(_conjunction, making)))
+                storage[node] = {node: frozenset({when})}
+                allocated[node] = _size(self._shape(node))
+                shared = _shared(attrs, operands, storage)
+                storage[node].update({owner: conds | {_negation(when)} for owner, conds in shared.items()
+                                      if owner != node})
             else:
                 storage[node] = {} if op in ("param", "scalar", "loop_layer") else _shared(attrs, operands, storage)
         # node -> [(until, under which conditions)]: its last use, and how long a local variable holds it
@@ -87,7 +95,7 @@ class MemoryWalk:
         for node in order:
             attrs = self.graph.nodes[node]
             op = attrs["op"]
-            if op in ("input", "param", "scalar", "loop_layer", "phi", "item"):
+            if op in _NO_ALLOCATION:
                 continue
             users = [u for u in self.graph.successors(node) if u in step]
             if not (attrs["name"] is not None or op == "chunk" or len(users) > 1
@@ -115,6 +123,26 @@ class MemoryWalk:
         if attrs["op"] == "input" and attrs["attrs"].get("optional"):
             return [Cond("present", (attrs["attrs"]["input"],))]
         return list(attrs["guard"])
+
+    def _layout_cases(self, node, attrs, operands, layouts) -> list[tuple[frozenset, bool, object]]:
+        """Whether the node makes a new tensor and how its result is laid out, case by case of
+        its first operand's layout (a join's cases are its branches')."""
+        if attrs["op"] == "phi":
+            condition = attrs["attrs"]["condition"]
+            return [(conds | {branch}, False, layout) for operand, branch in zip(operands, (condition, _negation(condition)))
+                    for conds, layout in layouts.get(operand, [(frozenset(), True)])]
+        first = layouts.get(operands[0], [(frozenset(), True)]) if operands else [(frozenset(), True)]
+        rest = [all(layout for _, layout in layouts.get(o, [(frozenset(), True)])) for o in operands[1:]]
+        rule = OP_COSTS.get(attrs["op"])
+        cases = []
+        for conds, layout in first:
+            allocates, result = self._allocation(node, attrs, [layout] + rest)
+            if rule is not None and rule.layout is not None:  # laid out like an operand (a fused attention)
+                shapes = [self._shape(o) for o in operands]
+                cases += [(conds | extra, allocates, laid_out) for extra, laid_out in rule.layout(shapes, layout)]
+            else:
+                cases.append((conds, allocates, result))
+        return cases
 
     def _allocation(self, node, attrs, contiguous) -> tuple[bool, bool]:
         op = attrs["op"]
@@ -190,6 +218,22 @@ def _shared(attrs, operands, storage) -> dict[int, frozenset]:
             conds = conds | branch
             kept[owner] = kept[owner] & conds if owner in kept else conds  # through either: what both need
     return kept
+
+
+def _merged(cases: list) -> list:
+    """Layout cases without the ones another case of the same layout implies (`[c]` and
+    `[c, d]`: `[c]`)."""
+    kept: list = []
+    for conds, layout in cases:
+        if any(other <= conds and same == layout for other, same in kept):
+            continue
+        kept = [(other, same) for other, same in kept if not (conds <= other and same == layout)] + [(conds, layout)]
+    return kept
+
+
+def _conjunction(conds: frozenset) -> Cond:
+    ordered = sorted(conds, key=repr)
+    return ordered[0] if len(ordered) == 1 else Cond("and", tuple(ordered))
 
 
 def _negation(cond: Cond) -> Cond:

@@ -60,10 +60,12 @@ def state_entries(ir: BlockIR, blocks: dict[str, BlockIR], _memo: dict | None = 
     for info in ir.layers:
         spec = info.spec or info.element
         prefix = f"{info.name}.*." if info.element is not None else f"{info.name}."
-        loop = (info.loop_var, info.iterable) if info.element is not None else None
+        loop = (info.loop_var, info.iterable) if info.element is not None and info.count is None else None
         for entry in _layer(spec, prefix, blocks, memo):
             guard = make_guard(list(entry.guard) + list(info.guard))
             if guard is not None:
+                if info.count is not None:  # `[... for _ in range(depth)]`: `depth` alike
+                    entry = replace(entry, passes=("_", Expr.const(0), info.count))
                 entries.append(replace(entry, guard=guard, loop=loop or entry.loop))
     memo[ir.name] = entries
     return entries
@@ -74,7 +76,7 @@ def _layer(spec: LayerSpec, prefix: str, blocks, memo) -> list[Entry]:
         passes = (spec.args["var"], _expr(spec.args["start"]), _expr(spec.args["stop"]))
         return [replace(entry, passes=passes) for name, child in spec.children
                 for entry in _layer(child, f"{prefix}{display_name(name)}.", blocks, memo)]
-    if spec.kind == "sequential":
+    if spec.kind in ("sequential", "list"):  # "list": an nn.ModuleList, a layer list's element
         return [entry for index, (name, child) in enumerate(spec.children)
                 for entry in _layer(child, prefix if child.kind == "loop" else f"{prefix}{display_name(name or index)}.",
                                     blocks, memo)]

@@ -121,7 +121,7 @@ class WorldView:
         mapping: dict = {}
         for operand in self.ir.operands(node):
             shown, real = self.ir.graph.nodes[operand].get("shape"), self.shape(operand)
-            for a, b in zip(_dims(shown), _dims(real)):
+            for a, b in zip(dims(shown), dims(real)):
                 if a != b:
                     mapping.setdefault(a, b)
         joins = self._join_sizes()
@@ -134,7 +134,7 @@ class WorldView:
             for node, real in self.shapes.items():
                 if not self._is_checked(node):
                     continue
-                for shown, size in zip(_dims(self.ir.graph.nodes[node].get("shape")), _dims(real)):
+                for shown, size in zip(dims(self.ir.graph.nodes[node].get("shape")), dims(real)):
                     name = _single_symbol(shown)
                     if name is not None and "|" in name:
                         found.setdefault(name, size)
@@ -211,14 +211,15 @@ def _is_broadcast(definition) -> bool:
                for monomial in definition.terms for factor, _ in monomial)
 
 
-def _dims(shape) -> list:
-    """The sizes of a shape, flattened (a list of tensors: its element; several results: all)."""
+def dims(shape) -> list:
+    """The sizes of a shape, flattened (a list of tensors: its length and element's; several
+    results: all of theirs)."""
     if shape is None:
         return []
     if isinstance(shape, ListShape):
-        return [shape.length] + _dims(shape.element)
-    if shape and isinstance(shape[0], tuple):
-        return [d for part in shape for d in part]
+        return [shape.length] + dims(shape.element)
+    if isinstance(shape, tuple) and any(isinstance(part, (tuple, ListShape)) for part in shape):
+        return [d for part in shape for d in dims(part)]
     return list(shape)
 
 
@@ -236,7 +237,7 @@ def _map_shape(shape, change):
         return None
     if isinstance(shape, ListShape):
         return ListShape(change(shape.length), _map_shape(shape.element, change))
-    if shape and isinstance(shape[0], tuple):
+    if isinstance(shape, tuple) and any(isinstance(part, (tuple, ListShape)) for part in shape):
         return tuple(_map_shape(part, change) for part in shape)
     return tuple(change(d) for d in shape)
 
