@@ -45,6 +45,11 @@ def _factor(factor, env: Env):
             if not isinstance(items, (list, tuple)):
                 raise Undefined(f"no value for {factor}")
             return Fraction(len(items))
+        if factor.endswith("]") and "[" in factor and factor not in env:  # an item of a list argument: `out_chs[2]`
+            items, index = env.get(factor[:factor.index("[")]), int(factor[factor.index("[") + 1:-1])
+            if not isinstance(items, (list, tuple)) or index >= len(items):
+                raise Undefined(f"no value for {factor}")
+            return Fraction(items[index])
         if factor not in env or isinstance(env[factor], (bool, list, tuple)):
             raise Undefined(f"no value for {factor}")
         number = env[factor]

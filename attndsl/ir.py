@@ -198,6 +198,7 @@ class BlockIR:
     dim_origin: dict[str, tuple[str, int]] = field(default_factory=dict)
     optional_dims: set[str] = field(default_factory=set)  # dims first named by an optional input
     optional_dim_origin: dict[str, tuple[str, int]] = field(default_factory=dict)
+    list_items: set[str] = field(default_factory=set)  # `out_chs[2]`: items of list arguments read as sizes
     example_spans: list[Span] = field(default_factory=list)
     derived: dict[str, Expr] = field(default_factory=dict)  # checker-named dims -> definition
     uses_blocks: list[str] = field(default_factory=list)

@@ -300,7 +300,13 @@ def mod(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
         if b.value == 0:
             raise ZeroDivisionError("modulo by zero in a shape expression")
         return Expr.const(a.value - b.value * math.floor(a.value / b.value))
-    return a - b * floordiv(a, b, facts)
+    remainder = a - b * floordiv(a, b, facts)
+    whole = b.value.denominator == 1 and (facts if facts is not None else Facts()).is_integer(a) if b.is_const else True
+    if not remainder.terms and b.is_const and b.value < 0 and not whole:
+        # Python's `x % -0.5` of a whole x is -0.0 (a float), and `t / -0.0` is -inf: the
+        # sign of that zero is a value, so the remainder stays as written. (Of two ints, 0.)
+        return Expr.atom("mod", a, b)
+    return remainder
 
 
 def maximum(*args: Expr) -> Expr:
@@ -402,6 +408,8 @@ def _rebuild(op: str, args: list[Expr], facts: Facts) -> Expr:
         return sqrt(args[0])
     if op == "truediv":
         return truediv(args[0], args[1])
+    if op == "mod":
+        return mod(args[0], args[1], facts)
     return Expr.atom(op, *args)
 
 
@@ -574,6 +582,8 @@ def _render_atom(atom: Atom, name, style, order=None) -> str:
         return f"{base} ** 0.5"
     if atom.op == "truediv":
         return f"({_wrap(atom.args[0], args[0])} / {_wrap(atom.args[1], args[1])})"
+    if atom.op == "mod":  # kept only where its value is a signed zero (see `mod`)
+        return f"({_wrap(atom.args[0], args[0])} % {_wrap(atom.args[1], args[1])})"
     return f"{atom.op}({', '.join(args)})"
 
 

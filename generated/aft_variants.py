@@ -29,8 +29,8 @@ class AFTFull(nn.Module):
             raise ValueError(f"AFTFull: `dim` must be at least 0, got {dim}")
         if hidden_dim < 0:
             raise ValueError(f"AFTFull: `hidden_dim` must be at least 0, got {hidden_dim}")
-        if max_seqlen < 0:
-            raise ValueError(f"AFTFull: `max_seqlen` must be at least 0, got {max_seqlen}")
+        if max_seqlen < 1:
+            raise ValueError(f"AFTFull: `max_seqlen` must be at least 1, got {max_seqlen}")
         self.max_seqlen = max_seqlen
         self.dim = dim
         self.to_q = nn.Linear(dim, hidden_dim)
@@ -123,8 +123,8 @@ class AFTLocal(nn.Module):
             raise ValueError(f"AFTLocal: `dim` must be at least 0, got {dim}")
         if hidden_dim < 0:
             raise ValueError(f"AFTLocal: `hidden_dim` must be at least 0, got {hidden_dim}")
-        if max_seqlen < 0:
-            raise ValueError(f"AFTLocal: `max_seqlen` must be at least 0, got {max_seqlen}")
+        if max_seqlen < 1:
+            raise ValueError(f"AFTLocal: `max_seqlen` must be at least 1, got {max_seqlen}")
         self.max_seqlen = max_seqlen
         self.dim = dim
         self.to_q = nn.Linear(dim, hidden_dim)

@@ -55,16 +55,15 @@ class EMSA(nn.Module):
         if ratio > 1:
             if d_model < 1:
                 raise ValueError(f"EMSA: `d_model` must be at least 1, got {d_model}")
+        if h < 1:
+            raise ValueError(f"EMSA: `h` must be at least 1, got {h}")
+        if ratio > 1:
             if H < 1:
                 raise ValueError(f"EMSA: `H` must be at least 1, got {H}")
             if W < 1:
                 raise ValueError(f"EMSA: `W` must be at least 1, got {W}")
-        elif h < 1:
-            raise ValueError(f"EMSA: `h` must be at least 1, got {h}")
-        if d_k * h < 0:
-            raise ValueError("EMSA: linear `fc_q`: `out_features` must be at least 0")
-        if d_v * h < 0:
-            raise ValueError("EMSA: linear `fc_v`: `out_features` must be at least 0")
+        if d_v < 0:
+            raise ValueError(f"EMSA: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
             raise ValueError("EMSA: dropout `drop`: `p` must be between 0 and 1")
         if ratio > 1:
@@ -186,6 +185,8 @@ class EMSA(nn.Module):
                     if H_out * W_out != m and H_out * W_out != 1 and m != 1:
                         raise ValueError("EMSA: broadcast dimension -1: H'*W' and m must be equal or 1")
                 if attention_weights is not None:
+                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out = max(H_out * W_out, mw)
                     if n_out != m and n_out != 1 and m != 1:
                         raise ValueError("EMSA: broadcast dimension -1: n' and m must be equal or 1")
@@ -206,6 +207,7 @@ class EMSA(nn.Module):
                         raise ValueError("EMSA: instance norm needs more than one position")
                 if attention_mask is not None:
                     if attention_weights is not None:
+                        nk_out = max(mw, nk)
                         nk_out3 = max(m, nk_out)
                         if nq * nk_out3 < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
@@ -218,15 +220,22 @@ class EMSA(nn.Module):
                             raise ValueError("EMSA: instance norm needs more than one position")
                 if attention_mask is not None:
                     if attention_weights is None:
+                        H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                        W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                         n_out2 = max(H_out * W_out, m)
                         if self.H * self.W * n_out2 < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
                 elif attention_weights is not None:
+                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out = max(H_out * W_out, mw)
                     if self.H * self.W * n_out < 2:
                         raise ValueError("EMSA: instance norm needs more than one position")
                 if attention_mask is not None:
                     if attention_weights is not None:
+                        H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                        W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                        n_out = max(H_out * W_out, mw)
                         n_out3 = max(m, n_out)
                         if self.H * self.W * n_out3 < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
@@ -246,6 +255,7 @@ class EMSA(nn.Module):
                     )
             if attention_mask is not None:
                 if attention_weights is not None:
+                    nk_out = max(mw, nk)
                     nk_out3 = max(m, nk_out)
                     if nk_out3 != nk:
                         raise ValueError(
@@ -273,6 +283,7 @@ class EMSA(nn.Module):
                 if attention_weights is not None:
                     H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    n_out = max(H_out * W_out, mw)
                     n_out3 = max(m, n_out)
                     if n_out3 != H_out * W_out:
                         raise ValueError(
@@ -280,8 +291,6 @@ class EMSA(nn.Module):
                         )
         q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  emsa.attn:73
         if self.ratio > 1:
-            if self.h < 1:
-                raise ValueError(f"EMSA: `h` must be at least 1, got {self.h}")
             if nq != self.H * self.W:
                 raise ValueError(f"EMSA: the group (hh ww) must agree, but nq = {nq} and H*W = {self.H * self.W}")
             # spatial reduction: the token map shrinks by `ratio` in each direction

@@ -187,6 +187,8 @@ def main(argv=None) -> int:
         counts, found = result
         totals.update(counts)
         for finding in found:
+            if finding[0] not in findings:  # said at once: a long campaign may be cut short
+                print(f"  new: {' | '.join(finding[0])} (seed {finding[1]})", file=sys.stderr, flush=True)
             findings.setdefault(finding[0], finding)
         print(f"  ... {totals['specs']} specs, {totals['cases']} cases, {totals['disagreements']} disagreements, "
               f"{len(findings)} categories, {time.time() - began:.0f} s", file=sys.stderr, flush=True)

@@ -867,6 +867,7 @@ def bindings_for(ir, example: dict) -> dict:
     for arg in ir.args:
         if arg.type == "list[int]" and isinstance(bindings.get(arg.name), list):
             bindings[f"len({arg.name})"] = len(bindings[arg.name])
+            bindings.update({f"{arg.name}[{i}]": item for i, item in enumerate(bindings[arg.name])})  # `out_chs[2]`
     for let in ir.lets:
         try:
             if all(_truth(c, bindings) for c in let.guard):
@@ -954,8 +955,9 @@ def _too_large(ir, example: dict, bindings: dict, source: str = "") -> bool:
         return True
     if any(int(n) > MAX_SIZE for n in re.findall(r"(?<![\w.])\d+(?![\w.])", source)):
         return True  # a size written in the spec (`linear(64, 10**6)`)
-    for value in example.values():
-        if isinstance(value, list) and all(isinstance(v, int) for v in value):
+    inputs = {info.name for info in ir.inputs}
+    for name, value in example.items():
+        if name in inputs and isinstance(value, list) and all(isinstance(v, int) for v in value):
             total = 1
             for v in value:
                 total *= v

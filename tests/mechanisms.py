@@ -58,6 +58,10 @@ from .references.simplified_sdpa import SimplifiedScaledDotProductAttention
 from .references.residual_attention import ResidualAttention
 from .references.mobilevit_attention import MobileViTAttention
 from .references.infini_attention import InfiniAttention
+from .references.outlook import OutlookAttention
+from .references.outlook_volo import OutlookAttention as VOLOOutlookAttention
+from .references.s2_attention import S2Attention
+from .references.coatnet import CoAtNet
 
 def _emsa_cases() -> list[Case]:
     cases = []
@@ -459,6 +463,39 @@ CASES: list[Case] = [
     Case("infini_attention-delta", "infini_attention", "InfiniAttention", InfiniAttention,
          dict(d_model=64, d_k=8, d_v=16, h=4, segment_len=6, delta_rule=True), {"x": (3, 24, 64)},
          (3, 24, 64)),
+    # fmt: on
+    # --- coatnet (issue 7: items of a list argument as sizes, `out_chs[2]`)
+    # fmt: off
+    # image_size only sets MBConv's static padding (same state_dict as INTERFACES.md's
+    # image_size=64); 32 keeps the row cheap. The 64 example runs in test_catalogue_references.
+    Case("coatnet", "coatnet", "CoAtNet", CoAtNet, dict(in_ch=3, image_size=32), {"x": (2, 3, 32, 32)},
+         (2, 768, 2, 2)),
+    Case("coatnet-small", "coatnet", "CoAtNet", CoAtNet,
+         dict(in_ch=3, image_size=32, out_chs=[16, 24, 32, 48, 64]), {"x": (3, 3, 32, 32)}, (3, 64, 2, 2)),
+    # fmt: on
+    # --- outlook (unfold/fold, pooled sizes with ceil_mode)
+    # fmt: off
+    Case("outlook", "outlook", "OutlookAttention", OutlookAttention, dict(dim=64), {"x": (2, 14, 14, 64)},
+         (2, 14, 14, 64)),
+    # stride 2 and kernel 5: both crash with the published positional Unfold
+    Case("outlook-s2-h2", "outlook", "OutlookAttention", OutlookAttention,
+         dict(dim=64, num_heads=2, stride=2), {"x": (2, 14, 13, 64)}, (2, 14, 13, 64)),
+    Case("outlook-k5", "outlook", "OutlookAttention", OutlookAttention,
+         dict(dim=32, kernel_size=5, padding=2), {"x": (2, 7, 9, 32)}, (2, 7, 9, 32)),
+    # fmt: on
+    # --- outlook_volo (the official VOLO names, qk_scale)
+    # fmt: off
+    Case("outlook_volo", "outlook_volo", "OutlookAttention", VOLOOutlookAttention,
+         dict(dim=64, num_heads=2), {"x": (2, 14, 14, 64)}, (2, 14, 14, 64)),
+    Case("outlook_volo-s2-scale", "outlook_volo", "OutlookAttention", VOLOOutlookAttention,
+         dict(dim=32, num_heads=4, stride=2, qk_scale=0.3), {"x": (2, 9, 8, 32)}, (2, 9, 8, 32)),
+    # fmt: on
+    # --- s2_attention (spatial shifts out of place, split attention at `channels`)
+    # fmt: off
+    Case("s2_attention", "s2_attention", "S2Attention", S2Attention, dict(channels=64), X64,
+         (2, 64, 7, 7)),
+    Case("s2_attention-nonsquare", "s2_attention", "S2Attention", S2Attention, dict(channels=32),
+         {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
     # fmt: on
 ]
 

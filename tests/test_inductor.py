@@ -28,5 +28,6 @@ def test_inductor_fullgraph(case_id):
     with torch.no_grad():
         want = module(*args, **kwargs)
         got = torch.compile(module, fullgraph=True, backend="inductor")(*args, **kwargs)
-    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    # float32 reassociation by inductor: a few ulps of the largest intermediate values
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=5e-5)
     torch._dynamo.reset()

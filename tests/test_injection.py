@@ -124,6 +124,8 @@ COMPILER_NAMES = {
     "torch", "nn", "OrderedDict", "collections", "self", "super", "ValueError", "float", "len", "max", "min",
     "all", "getattr", "_", "Module", "Parameter", "Tensor", "int", "list", "bool", "tuple", "F",
     "module", "isinstance",  # the published init_weights loop (`for module in self.modules()`)
+    "i", "range",  # children named in a loop (`fc{i}`, attndsl/codegen/sequentials.py)
+    "zip", "enumerate",  # forward loops over layer lists and tensors (attndsl/codegen/loops.py)
 }
 
 

@@ -346,3 +346,46 @@ block B(dim: int = 8, kernel_size: int = 3):
     forward = code[code.index("def forward"):]
     assert forward.count("raise ValueError") == 2  # rank and element type; dim
     assert "W0006" not in warnings(required)
+
+
+def test_a_solved_size_that_reads_itself_is_not_substituted_forever():
+    """`a + 47 == h'*w'` solved for `a`, where h' (unfold's windows) is `h - max(2, a - 6) + 1`:
+    substituting the solution brought `a` back, and each normal form doubled (a differential
+    campaign spec ran for minutes). The cyclic solution is left out; the check stays."""
+    import signal
+
+    def too_slow(signum, frame):
+        raise TimeoutError("the checker looped")
+
+    source = (
+        "block B(a: int, ks: list[int] = [1, 3]):\n"
+        "    input x: [b, c, h, w]\n"
+        "    t = unfold(x, max(a - 6, 2))\n"
+        "    layer fcs = [linear(a + 47, a + 47, bias=false) for item in ks]\n"
+        "    s = max(stack([f(t) for f in fcs], dim=0), dim=0)\n"
+        "    layer conv = conv2d(a + 4, a // 4, 1, stride=2, dilation=2, bias=false)\n"
+        "    y = conv(x)\n"
+        "    return triu(sum(s, dim=0, keepdim=true) - s, 2)\n"
+    )
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(30)
+    try:
+        B = build(source, "B")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    # a = 4: 2x2 windows of a 4x18 map of 8 channels, 32 features each, 51 of them (a + 47)
+    assert B(a=4)(torch.randn(1, 8, 4, 18)).shape == (1, 32, 51)
+    with pytest.raises(ValueError):  # 2x2 windows of a 8x8 map: 49 of them, not 51
+        B(a=4)(torch.randn(1, 8, 8, 8))
+
+
+def test_a_divisibility_check_by_a_size_that_is_zero_there_is_an_error_not_a_crash():
+    """`k=2` pins `a` to 2, so `j = a // 4` is 0 and the check that b divides into j pieces
+    divides by zero: the checker crashed (ZeroDivisionError) where it now says so."""
+    source = (
+        "block B(a: int):\n"
+        "    input x: [b, a, d]\n"
+        '    return rearrange(x, "(i j) k l -> (i l) (j k)", j=a // 4, k=2)\n'
+    )
+    assert [code for code, _ in errors(source)] == ["E0203"]

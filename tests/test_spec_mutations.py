@@ -56,6 +56,11 @@ MUTATIONS = [
     ("coord_attention", "a_w = sigmoid(conv_w(", "a_w = sigmoid(conv_h(", "one conv for both directions"),
     ("aft_variants", "arange(max_seqlen), 0)) < s", "arange(max_seqlen), 0)) <= s", "a band one wider"),
     ("muse", "mix = softmax(dy_paras, dim=-1)", "mix = dy_paras", "mixing weights not softmaxed"),
+    ("outlook", "\"b (g d kk) n -> b g n kk d\"", "\"b (g kk d) n -> b g n kk d\"",
+     "the unfolded values split in the wrong order"),
+    ("outlook_volo", "given_scale != 0", "given_scale == 0", "qk_scale ignored"),
+    ("s2_attention", "down = cat([x1[:, :1], x1[:, :h - 1]], dim=1)", "down = cat([x1[:, 1:], x1[:, h - 1:]], dim=1)",
+     "a quarter shifted the wrong way"),
     ("ufo_attention", "kv * gamma / norm(kv, dim=-1, keepdim=true)", "kv * gamma / norm(kv, dim=-2, keepdim=true)",
      "XNorm over the wrong axis"),
 ]

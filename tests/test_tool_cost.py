@@ -160,6 +160,7 @@ def test_formulas_name_only_the_block_s_sizes(spec):
     for ir in blocks:
         known = {a.name for a in ir.args} | {f"len({a.name})" for a in ir.args} | set(ir.dim_origin)
         known |= {let.name for let in ir.lets} | set(ir.derived) | set(ir.optional_dim_origin)
+        known |= set(ir.list_items)  # `out_chs[2]`: an item of a list argument
         cost = costs[ir.name]
         for terms in [cost.params, cost.flops] + cost.memory:
             for term in terms:

@@ -62,6 +62,10 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             inner = symbol[4:-1]
             self.used_attributes.add(inner)
             return f"len(self.{inner})"
+        if symbol.endswith("]") and "[" in symbol:  # an item of a list argument: `out_chs[2]`
+            inner = symbol[:symbol.index("[")]
+            self.used_attributes.add(inner)
+            return f"self.{inner}{symbol[symbol.index('['):]}"
         if symbol in self.arg_names or symbol in self.let_names:
             self.used_attributes.add(symbol)
             return f"self.{self.argument_attribute(symbol)}"
@@ -111,14 +115,37 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             self.derived_locals[symbol] = name
         return name
 
-    def derived_definitions(self, symbols: set[str], names) -> list[str]:
-        """`H_out = ...` for each checker-named size a check reads, before the check."""
-        return [f"{self.derived_name(s)} = {sym.render(self.ir.derived[s], names, order=self.order)}"
-                for s in sorted(symbols & set(self.ir.derived))]
+    def derived_definitions(self, symbols: list[str], names) -> list[str]:
+        """`H_out = ...` for each checker-named size a check reads, before the check (in the
+        order `derived_dependencies` gives)."""
+        return [f"{self.derived_name(s)} = {sym.render(self.ir.derived[s], names, order=self.order)}" for s in symbols]
+
+    def derived_dependencies(self, symbols: set[str]) -> list[str]:
+        """The checker-named sizes among `symbols`, with those their definitions read
+        (`h''` is defined from `h'`), each after what it reads."""
+        derived = self.ir.derived
+        ordered: list[str] = []
+
+        def visit(symbol: str) -> None:
+            if symbol in ordered:
+                return
+            for inner in sorted(derived[symbol].symbols() & set(derived)):
+                visit(inner)
+            ordered.append(symbol)
+
+        for symbol in sorted(symbols & set(derived)):
+            visit(symbol)
+        return ordered
 
     def _expand_derived(self, expr: Expr) -> Expr:
-        if expr.symbols() & set(self.ir.derived):
-            return sym.substitute(expr, self.ir.derived)
+        """A size in the sizes it is computed from, with no checker-named size left (`h''` is
+        defined from `h'`): their locals are made only where a check needs them, which may
+        be one branch of an `if`."""
+        derived = self.ir.derived
+        for _ in range(len(derived) + 1):
+            if not expr.symbols() & set(derived):
+                break
+            expr = sym.substitute(expr, derived)
         return expr
 
     def dim(self, expr: Expr) -> str:

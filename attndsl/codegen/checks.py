@@ -109,13 +109,13 @@ class CheckEmitter:
     def _check_lines(self, check: CheckInfo, names, where: str, defined: dict | None = None) -> list[str]:
         """The check's lines, after the sizes it reads that the checker named (`H_out = ...`),
         unless an earlier check under an enclosing guard computed them already."""
-        used = _condition_symbols(check.condition) & set(self.ir.derived)
+        used = self.derived_dependencies(_condition_symbols(check.condition))
         if defined is not None:
-            fresh = set()
+            fresh = []
             for symbol in used:
                 guard = defined.get(symbol)
                 if guard is None or tuple(check.guard[:len(guard)]) != guard:
-                    fresh.add(symbol)
+                    fresh.append(symbol)
                     defined[symbol] = tuple(check.guard)
             used = fresh
         return self.derived_definitions(used, names) + self._test_lines(check, names)

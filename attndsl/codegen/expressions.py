@@ -58,6 +58,8 @@ def source_expr(node, names) -> tuple[str, int]:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _NUMBER_FUNCTIONS:
         args = ", ".join(source_expr(a, names)[0] for a in node.args)
         return f"{_NUMBER_FUNCTIONS[node.func.id]}({args})", ATOM
+    if isinstance(node, ast.Subscript) and len(node.items) == 1:  # an item of a list argument: `out_chs[2]`
+        return f"{source_expr(node.value, names)[0]}[{source_expr(node.items[0], names)[0]}]", ATOM
     if isinstance(node, ast.IfExp):  # `a if c else b` binds more loosely than anything else
         body, condition, orelse = (source_expr(n, names) for n in (node.body, node.condition, node.orelse))
         return f"{_paren(body, 2)} if {_paren(condition, 2)} else {_paren(orelse, 1)}", 1

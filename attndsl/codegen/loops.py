@@ -115,7 +115,7 @@ class LoopEmitter:
         return tensors[0] if len(tensors) == 1 else f"zip({', '.join(tensors)})"
 
     def _loop_body(self, order, end, part, carried, lists, materialized, taken, outer) -> list[str]:
-        graph, ir = self.graph, self.ir
+        graph = self.graph
         finals = list(part["finals"])
         appended = list(part["appended"])
         position = {node: index for index, node in enumerate(order)}

@@ -84,6 +84,7 @@ class InterpretedBlock(nn.Module):
             env[arg.name] = value
             if arg.type == "list[int]":
                 env[f"len({arg.name})"] = len(value)
+                env.update({f"{arg.name}[{i}]": item for i, item in enumerate(value)})  # `out_chs[2]`
         if kwargs:
             raise TypeError(f"{self._name}() got unexpected arguments {sorted(kwargs)}")
         return env
@@ -120,7 +121,7 @@ class InterpretedBlock(nn.Module):
         sources = info.shape_sources or [None] * len(info.shape)
         dims = [_spec_value(source, dim, env) for source, dim in zip(sources, info.shape)]
         for dim in dims:
-            if isinstance(dim, bool) or not isinstance(dim, int) or dim < 0:
+            if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:  # no empty params (as no empty inputs)
                 raise Refusal(f"{self._name}: param {info.name} would have the dimension {dim!r}")
         return nn.Parameter(getattr(torch, info.init)(dims))
 

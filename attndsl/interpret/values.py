@@ -226,6 +226,11 @@ def source_value(node: ast.Node, env: dict):
     if isinstance(node, ast.IfExp):
         chosen = node.body if source_value(node.condition, env) else node.orelse
         return source_value(chosen, env)
+    if isinstance(node, ast.Subscript) and len(node.items) == 1:  # an item of a list argument
+        items, index = source_value(node.value, env), source_value(node.items[0], env)
+        if not isinstance(items, list) or not 0 <= index < len(items):
+            raise Refusal(f"{getattr(node.value, 'id', 'the list')} has no item {index}")
+        return items[index]
     if isinstance(node, ast.BoolOp):
         values = (source_value(v, env) for v in node.values)
         return all(values) if node.op == "and" else any(values)

@@ -12,7 +12,7 @@ from ..diagnostics import Abort, DiagnosticSink, Span
 from ..ir import ArgInfo, BlockIR, Cond, Precondition
 from ..symbolic import Expr
 from ..ops import OPS
-from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, RESERVED, ListArg, Value)
+from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, PRIVATE_ATTRIBUTES, RESERVED, ListArg, Value)
 from .helpers import (_label)
 from .calls import CallLowering
 from .dataflow import DataflowLowering
@@ -78,7 +78,8 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             # __init__ builds sub-blocks by class name: a local of that name would shadow it.
             raise self.error("E0105", f"`{name}` names a block of this file and cannot name a value", span,
                              help=f"rename it, e.g. `{name[:1].lower()}{name[1:]}_`")
-        if kind in ("arg", "param", "layer", "let", "buffer") and (name in MODULE_ATTRIBUTES or name.startswith("_")):
+        private = name.startswith("_") and (kind not in ("param", "layer") or name in PRIVATE_ATTRIBUTES)
+        if kind in ("arg", "param", "layer", "let", "buffer") and (name in MODULE_ATTRIBUTES or private):
             raise self.error("E0105", f"`{name}` would replace an attribute nn.Module relies on", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
         previous = self.scope.get(name)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..symbolic import Expr
-from .values import Tensor
+from .values import ListArg, Tensor
 
 
 class IndexingLowering:
     def _expr_Subscript(self, node: ast.Subscript) -> Tensor:
         value = self._expr(node.value)
+        if isinstance(value, ListArg):
+            return self._list_item(node, value)
         if not isinstance(value, Tensor):
             raise self.error("E0113", "only tensors are indexed", node.value.span)
         items = []
@@ -44,3 +46,17 @@ class IndexingLowering:
         if not (isinstance(value, Expr) and value.is_const and value.value.denominator == 1 and value.value >= 1):
             raise self.error("E0115", "a slice's step must be a constant whole number, at least 1", node.span)
         return int(value.value)
+
+    def _list_item(self, node: ast.Subscript, value: ListArg) -> Expr:
+        """`out_chs[2]`: an item of a list argument, a whole number once the module is built
+        (CoAtNet's stage widths). The list must be long enough: checked in __init__."""
+        item = node.items[0] if len(node.items) == 1 else None
+        index = None if item is None or isinstance(item, (ast.Slice, ast.Ellipsis_)) else self._expr(item)
+        if not (isinstance(index, Expr) and index.is_const and index.value.denominator == 1 and index.value >= 0):
+            raise self.error("E0113", f"an item of the list argument `{value.name}` is taken by one constant index, "
+                             "a whole number of at least 0", node.span, help=f"e.g. {value.name}[0]")
+        position = int(index.value)
+        self._note_precondition("items", Expr.symbol(f"len({value.name})") - (position + 1), node.span)
+        symbol = f"{value.name}[{position}]"
+        self.ir.list_items.add(symbol)
+        return Expr.symbol(symbol)

@@ -31,6 +31,25 @@ MODULE_ATTRIBUTES = {
     "T_destination", "set_submodule",
 }
 
+# Names of one leading underscore are nn.Module's own (`_modules`) or the interpreter's
+# (attndsl/interpret/block.py); any other may name a layer or a param, as the published
+# modules name theirs (MBConv's `_depthwise_conv`, `_bn1`).
+PRIVATE_ATTRIBUTES = {
+    "_apply", "_backward_hooks", "_backward_pre_hooks", "_buffers", "_call_impl", "_compiled_call_impl",
+    "_forward_hooks", "_forward_hooks_always_called", "_forward_hooks_with_kwargs", "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs", "_get_backward_hooks", "_get_backward_pre_hooks", "_get_name",
+    "_is_full_backward_hook", "_load_from_state_dict", "_load_state_dict_post_hooks", "_load_state_dict_pre_hooks",
+    "_maybe_warn_non_full_backward_hook", "_modules", "_named_members", "_non_persistent_buffers_set",
+    "_parameters", "_register_load_state_dict_pre_hook", "_register_state_dict_hook", "_replicate_for_data_parallel",
+    "_save_to_state_dict", "_slow_forward", "_state_dict_hooks", "_state_dict_pre_hooks", "_version",
+    "_wrapped_call_impl",
+    # the interpreter's
+    "_argument_source", "_bind_arguments", "_bind_inputs", "_buffer_tensor", "_build_block", "_call_layer",
+    "_check_inputs", "_comprehension", "_comprehensions", "_construct", "_env", "_evaluate", "_ir", "_loops",
+    "_make_param", "_name", "_nested", "_operand", "_order", "_plan", "_program", "_scalar", "_source",
+    "_top_skip", "_walk",
+}
+
 
 # ---------------------------------------------------------------------------- values
 

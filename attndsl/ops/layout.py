@@ -49,7 +49,10 @@ def rearrange_shape(ctx, node, shapes, attrs) -> Shape:
         for a in group:
             product = product * sizes[a]
         out.append(product)
-    attrs["axis_sizes"] = sizes  # codegen renders reshape arguments from these
+    if ctx.checker.world is None:
+        # Codegen renders reshape arguments from these: the sizes every branch agrees on,
+        # as the first (joined) walk sees them; not one world's, which another may not share.
+        attrs["axis_sizes"] = sizes
     # A reshape writes its sizes out; one that only the run time knows (the join of an
     # if/else) can be left to -1, two cannot.
     # (The reshapes are those render_rearrange writes.)

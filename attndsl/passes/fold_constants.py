@@ -65,7 +65,10 @@ def _scale_of(ir: BlockIR, node: int) -> tuple[int, Expr] | None:
     right_value, left_value = scalar_value(ir, right), scalar_value(ir, left)
     if right_value is not None and op_of(ir, left) != "scalar":
         if op == "div":
-            return (left, sym.truediv(ONE, right_value)) if right_value != ZERO else None
+            # Only a constant divisor becomes a factor: a symbolic one (`min(g, b)`) may be 0
+            # at run time, where `x / 0` is inf but the folded `x * (1 / 0)` raises in Python.
+            nonzero = right_value.is_const and right_value != ZERO
+            return (left, sym.truediv(ONE, right_value)) if nonzero else None
         return left, right_value
     if op == "mul" and left_value is not None and op_of(ir, right) != "scalar":
         return right, left_value

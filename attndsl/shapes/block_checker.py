@@ -146,11 +146,14 @@ class BlockChecker:
 
     def _reuse_first(self, first: Walk, walk: Walk, atoms, relevant) -> None:
         """Nodes no world condition reaches are the same in every world: the later worlds take
-        their shapes, and the facts their checks established, from the first one."""
+        their shapes, and the facts their checks established, from the first one. Only those
+        the first world walked before it knew a fact of its own: a check it left out because
+        such a fact implied it (`d == a // 3` from a linear under `if flag:`) is needed elsewhere."""
         atom_set = set(atoms)
         for node, shape in first.shapes.items():
             guard = self.ir.graph.nodes[node]["guard"]
-            if not relevant.get(node) and not any(literal(c)[0] in atom_set for c in guard):
+            if node in first.world_independent and not relevant.get(node) and \
+                    not any(literal(c)[0] in atom_set for c in guard):
                 walk.reuse[node] = (shape, first.dtypes.get(node))
         for fact in first.knowledge.facts:
             if not any(literal(c)[0] in atom_set for c in fact.guard):
@@ -290,7 +293,7 @@ def _without_redundant(ir: BlockIR, checks: list) -> list:
         if isinstance(condition, tuple):
             if condition[0] == "eq":
                 knowledge.learn_equal(condition[1], condition[2], check.guard)
-            else:
+            elif view.normal(condition[2]).terms:  # (a divisor that is 0 here: this check refuses every call)
                 knowledge.add(check.guard, "integer", view.normal(condition[1]).exact_div(view.normal(condition[2])))
         else:
             knowledge.learn(condition, check.guard, view.normal)

@@ -169,6 +169,7 @@ class View:
         for fact in facts:
             self._take(fact, element)
         self._normal: dict = {} if normals is None else normals
+        self._mapping: tuple[int, dict] | None = None  # (number of derived sizes, _symbol_mapping)
 
     def _take(self, fact: Fact, element) -> None:
         if fact.kind == "bound" and isinstance(fact.subject, Expr):
@@ -202,24 +203,59 @@ class View:
         cached = self._normal.get(key)
         if cached is not None:
             return cached
-        symbols = {**derived, **{k: v for k, v in self.rewrites.items() if isinstance(k, str)}}
+        mapping = self._symbol_mapping(derived)
         atoms = {k: v for k, v in self.rewrites.items() if isinstance(k, Atom)}
         result = expr
         try:
             for _ in range(8):  # lets may refer to earlier lets; a rewrite may enable another
-                expanded = sym.substitute(result, {**self.substitutions, **symbols}, self.integers)
+                expanded = sym.substitute(result, mapping, self.integers)
                 if atoms:
                     expanded = _rewrite_atoms(expanded, atoms, self.integers)
                 if expanded == result:
                     break
                 result = expanded
             result = sym.simplify(result, self.integers)
+            result = self._decided_extrema(result)
         except ZeroDivisionError:
             # The facts here contradict each other (a size that would divide by zero): this
             # context cannot happen at run time; keep the expression as it was written.
             result = expr
         self._normal[key] = result
         return result
+
+    def _symbol_mapping(self, derived: dict) -> dict[str, Expr]:
+        """Lets, checker-named sizes and solved symbols, each to what it stands for; a solved
+        symbol whose value reads itself again (`a` is `h'*w' - 47` where `h'` is
+        `h - max(2, a - 6) + 1`) is left out: substituting it would never end."""
+        if self._mapping is not None and self._mapping[0] == len(derived):
+            return self._mapping[1]
+        mapping = {**self.substitutions, **derived}
+        for name, value in self.rewrites.items():
+            if isinstance(name, str) and not _reaches(value, name, {**mapping, name: value}):
+                mapping[name] = value
+        self._mapping = (len(derived), mapping)
+        return mapping
+
+    def _decided_extrema(self, expr: Expr) -> Expr:
+        """`max(0, k - 1)` is `k - 1` where `k >= 1` is known: a max or min of two arguments
+        whose difference has a known sign is that argument (TensorFlow-style "same"
+        padding, MBConv's `max(..., 0)`, would otherwise hide that a size is unchanged)."""
+
+        def base(factor) -> Expr:
+            if isinstance(factor, str):
+                return Expr.symbol(factor)
+            args = tuple(self._decided_extrema(a) for a in factor.args)
+            if factor.op in ("max", "min") and len(args) == 2:
+                first, second = args
+                if _at_least_zero(self.lower_bound(first - second, normalized=True)):
+                    return first if factor.op == "max" else second
+                if _at_least_zero(self.lower_bound(second - first, normalized=True)):
+                    return second if factor.op == "max" else first
+            return Expr({((Atom(factor.op, args), 1),): Fraction(1)})
+
+        if all(isinstance(factor, str) for monomial in expr.terms for factor, _ in monomial):
+            return expr
+        return sym.replace_factors(expr, base)
 
     def is_integer(self, expr: Expr) -> bool:
         return self.integers.is_integer(self.normal(expr))
@@ -339,6 +375,24 @@ def _mentions(expr: Expr, factor) -> bool:
             if f == factor or (isinstance(f, Atom) and any(_mentions(a, factor) for a in f.args)):
                 return True
     return False
+
+
+def _reaches(expr: Expr, symbol: str, mapping: dict[str, Expr]) -> bool:
+    """Whether substituting `mapping` into `expr`, again and again, brings back `symbol`."""
+    pending, seen = set(expr.symbols()), set()
+    while pending:
+        name = pending.pop()
+        if name == symbol:
+            return True
+        if name in seen or name not in mapping:
+            continue
+        seen.add(name)
+        pending |= mapping[name].symbols()
+    return False
+
+
+def _at_least_zero(bound) -> bool:
+    return bound is not None and bound >= 0
 
 
 def _rewrite_atoms(expr: Expr, rewrites: dict, integers) -> Expr:

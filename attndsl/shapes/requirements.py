@@ -238,7 +238,8 @@ class Requirements:
     def nameable(self) -> set[str]:
         ir = self.ir
         return (set(ir.dim_origin) | set(ir.optional_dims) | {a.name for a in ir.args} | {l.name for l in ir.lets}
-                | {f"len({a.name})" for a in ir.args if a.type == "list[int]"} | set(ir.derived))
+                | {f"len({a.name})" for a in ir.args if a.type == "list[int]"} | set(ir.derived)
+                | set(ir.list_items))  # `out_chs[2]` (attndsl/lower/indexing.py)
 
     def literals_for(self, node) -> tuple:
         if self.world is None:
@@ -246,7 +247,9 @@ class Requirements:
         if node is None:
             # A check on layer arguments or lets: the world decides which branch of a
             # conditional `let` it read. Guarded by the whole world; the checks that every
-            # world makes merge back into one (merge_guards).
+            # world makes merge back into one (merge_guards). So a node that makes one is
+            # walked in every world, never shared from the first (BlockChecker._reuse_first).
+            self.world_independent.discard(self.inferring)
             return tuple(as_condition(atom, self.world[atom]) for atom in self.atoms)
         return tuple(as_condition(atom, self.world[atom]) for atom in self.atoms if atom in self.relevant.get(node, ()))
 

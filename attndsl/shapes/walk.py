@@ -35,6 +35,11 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.knowledge = knowledge
         self.world = world
         self.atoms = list(atoms)
+        self.inferring: int | None = None  # the node whose shape is being inferred (see literals_for)
+        # Nodes walked before any fact of this world's own was known: their checks are the
+        # same in every world, so later worlds may take them as they are (BlockChecker._reuse_first).
+        self.world_independent: set[int] = set()
+        self._world_facts = False
         self.relevant = relevant or {}
         self.position = position or {}
         self.display = False  # set by a joined walk that met different shapes: nothing it checks counts
@@ -93,10 +98,18 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             if node in self.reuse:  # the same in every world: computed (and checked) once
                 self.shapes[node], self.dtypes[node] = self.reuse[node]
                 continue
+            if self.world is not None and not self._world_facts:
+                atoms = set(self.atoms)
+                self._world_facts = any(literal(c)[0] in atoms for fact in self.knowledge.facts for c in fact.guard)
+                if not self._world_facts:
+                    self.world_independent.add(node)
+            self.inferring = node
             try:
                 self.shapes[node] = self._infer(node, attrs)
             except Abort:
                 self.shapes[node] = None  # users of a failed node are skipped: one error, not a cascade
+            finally:
+                self.inferring = None
 
     def _statements(self) -> None:
         """What the constructor computes before any input: each let, require and `if` of the
@@ -116,6 +129,12 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                                       guard=item.guard, order=order)
                     if ok is False:
                         self.sink.error("E0120", f"{sym.render(item.expr, str, style='math')} is negative", item.span)
+                elif item.need == "items":  # `out_chs[2]`: the list has an item there
+                    listed = next(iter(item.expr.symbols()))[4:-1]
+                    count = int(-item.expr.terms.get((), 0)) if item.expr.terms.get(()) else 0
+                    self.require(Cond("cmp", (">=", item.expr, Expr.const(0))),
+                                 f"`{listed}` must have at least {count} items", span=item.span, guard=item.guard,
+                                 order=order)
                 elif item.need == "positive":
                     ok = self.require(Cond("cmp", (">", item.expr, Expr.const(0))),
                                       f"{sym.render(item.expr, str, style='math')} must be positive (its logarithm "
@@ -132,16 +151,18 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                 self.knowledge.learn(item.condition, item.guard)
 
     def _whole(self, dim: Expr, span: Span, what: str, guard=()) -> None:
+        """A param's dimension: a whole number of at least 1 (an empty param is refused like
+        an empty input: torch ops disagree on empty tensors, `irfft2(..., s=...)` pads one)."""
         normal = self.view_for_guard(guard).normal(dim)
         if normal.is_const:
-            if normal.value.denominator != 1 or normal.value < 0:
+            if normal.value.denominator != 1 or normal.value < 1:
                 self.sink.error("E0205", f"{what} has a dimension {dim} = {normal.value}, not a whole number "
-                                "of at least 0", span, help="use `//` for integer division")
+                                "of at least 1", span, help="use `//` for integer division")
             elif normal.value > MAX_PARAM_DIM:
                 self.sink.error("E0205", f"{what} has a dimension of {normal.value}, more than any model could hold",
                                 span, help=f"a param dimension is at most {MAX_PARAM_DIM}")
             return
-        self.require(Cond("cmp", (">=", dim, Expr.const(0))), f"{what} must not have a negative dimension",
+        self.require(Cond("cmp", (">=", dim, Expr.const(1))), f"{what} must not have an empty dimension",
                      span=span, guard=guard)
 
     def _check_layer_arguments(self, info, spec: LayerSpec, label: str) -> None:

@@ -115,9 +115,9 @@ def _attention_transient(operands, result, attrs):
 
 
 def _rearrange_memory(attrs, contiguous):
-    """render_rearrange's reshape -> permute -> reshape: a reshape copies a tensor that is
-    not contiguous (unless the permutation puts its axes back in storage order); a
-    permutation leaves a view stored in its operand's order."""
+    """render_rearrange's reshape -> permute -> reshape: a reshape that merges axes copies a
+    tensor that is not contiguous (unless the permutation puts its axes back in storage
+    order); a permutation leaves a view stored in its operand's order."""
     pattern = attrs["pattern"]
     split = any(len(g) != 1 for g in pattern.left)
     merged = any(len(g) != 1 for g in pattern.right)
@@ -126,15 +126,17 @@ def _rearrange_memory(attrs, contiguous):
     is_contiguous = all(contiguous)
     if isinstance(contiguous[0], Permuted) and not split and permutation == contiguous[0].order:
         return False, True  # `b h n d -> b n (h d)` of a tensor stored as b n h d: a view
+    # Splitting an axis is a view of any strided tensor (`q, k, v = chunk(...)`, then
+    # `b n (h d) -> ...`); merging axes copies one that is not contiguous.
     if not permuted:
-        if not (split or merged):
+        if not merged:
             return False, is_contiguous
         return not is_contiguous, True
     if merged:
         return True, True
-    if is_contiguous or split:  # (a reshape copies a split non-contiguous tensor first)
+    if is_contiguous:
         inverse = tuple(sorted(range(len(permutation)), key=lambda axis: permutation[axis]))
-        return split and not is_contiguous, Permuted(inverse)
+        return False, Permuted(inverse)
     return False, False
 
 

@@ -178,8 +178,12 @@ class MemoryWalk:
                 shapes.append(self.output_shape(child, [shapes[-1]], inner))
             options: list[list[Term]] = [[]]
             last = len(spec.children)
-            for index in range(1, last + 1):  # child `index` maps shapes[index - 1] to shapes[index]
-                held = ([numel(shapes[index - 1])] if index > 1 else []) + ([numel(shapes[index])] if index < last else [])
+            # Child `index` maps shapes[index - 1] to shapes[index]; the call's result (counted
+            # by the caller) is the last child's, so before it runs, less that.
+            for index in range(1, last + 1):
+                held = [numel(shapes[index - 1])] if index > 1 else []
+                if index < last:
+                    held += [numel(shapes[index]), -numel(shapes[last])]
                 options.append([Term(frozenset(), v) for v in held])
             return options
         if spec.kind == "block":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .. import symbolic as sym
+from .. import evaluate
 from ..cli import UsageError
 from ..ir import BlockIR, Cond
 from ..symbolic import Expr
@@ -119,13 +119,19 @@ class Values:
 
     # ------------------------------------------------------------------ evaluation
     def value(self, expr: Expr, extra: dict | None = None) -> Fraction:
-        mapping = {k: Expr.const(v) for k, v in self.scalars.items()}
+        """The value of `expr`, computed as the generated module computes it (attndsl/evaluate.py:
+        `int()`, `max()`, floor division, `len(xs)` and `xs[2]` of list arguments)."""
+        env = {**self.lists, **self.scalars}
         if extra:
-            mapping.update({k: Expr.const(_number(v)) for k, v in extra.items()})
-        result = sym.substitute(expr, mapping)
-        if not result.is_const:
-            raise Unbound(result.symbols())
-        return result.value
+            env.update({k: _number(v) for k, v in extra.items()})
+        unbound = {s for s in expr.symbols() if not _resolvable(s, env)}
+        if unbound:
+            raise Unbound(unbound)
+        try:
+            result = evaluate.value(expr, env)
+        except evaluate.Undefined as error:
+            raise ZeroDivisionError(str(error)) from error
+        return result if isinstance(result, Fraction) else Fraction(result)
 
     def truth(self, cond: Cond, extra: dict | None = None) -> bool:
         op, args = cond.op, cond.args
@@ -162,6 +168,17 @@ class Values:
                  and a.name not in self.lists]
         names += [d for d, (i, _) in dim_origins(self.ir).items() if d not in self.scalars and i in self.present]
         return names
+
+
+def _resolvable(symbol: str, env: dict) -> bool:
+    if symbol in env:
+        return not isinstance(env[symbol], (bool, list))
+    if symbol.startswith("len(") and symbol.endswith(")"):
+        return isinstance(env.get(symbol[4:-1]), list)
+    if symbol.endswith("]") and "[" in symbol:  # an item of a list argument: `out_chs[2]`
+        items = env.get(symbol[:symbol.index("[")])
+        return isinstance(items, list) and int(symbol[symbol.index("[") + 1:-1]) < len(items)
+    return False
 
 
 def dim_origins(ir: BlockIR) -> dict[str, tuple[str, int]]:
