@@ -47,7 +47,7 @@ class ChannelAttention(nn.Module):
         b = x.shape[0]
         if x.shape[1] != self.channel:
             raise ValueError(f"ChannelAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
-        if self.training and b < 2:
+        if self.training and b == 1:
             raise ValueError("ChannelAttention: batch norm in training needs more than one value per channel")
         return (
             self.ca(x.mean(dim=(2, 3), keepdim=True).flatten(1)).reshape(b, self.channel, 1, 1).expand_as(x)
@@ -102,7 +102,7 @@ class SpatialAttention(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.channel:
             raise ValueError(f"SpatialAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
-        if self.training and b * h * w < 2:
+        if self.training and b * h * w == 1:
             raise ValueError("SpatialAttention: batch norm in training needs more than one value per channel")
         return self.sa(x).expand_as(x)  # [b, channel, h, w]  bam.attn:48
 

@@ -172,7 +172,7 @@ class CBAtten_Res(nn.Module):
                 )
             h_out = (h - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
             w_out = (w - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
-            if self.training and s0 * h_out * w_out < 2:
+            if self.training and s0 * h_out * w_out == 1:
                 raise ValueError("CBAtten_Res: batch norm in training needs more than one value per channel")
         if not self.batch_first:
             if s0 != self.in_channels:
@@ -181,7 +181,7 @@ class CBAtten_Res(nn.Module):
                 )
             h_out = (h - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
             w_out = (w - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
-            if self.training and s1 * h_out * w_out < 2:
+            if self.training and s1 * h_out * w_out == 1:
                 raise ValueError("CBAtten_Res: batch norm in training needs more than one value per channel")
             x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:100
         out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s0|s1', s1|s0', h', w']  cbam_res.attn:101

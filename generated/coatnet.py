@@ -256,12 +256,12 @@ class MBConvBlock(nn.Module):
             raise ValueError("MBConvBlock: the (dilated) kernel must fit in the padded input")
         n_out = (h - self.ksize + self.pad_size) // self.stride + 1
         n_out2 = (w - self.ksize + self.pad_size) // self.stride + 1
-        if self.training and b * n_out * n_out2 < 2:
+        if self.training and b * n_out * n_out2 == 1:
             raise ValueError("MBConvBlock: batch norm in training needs more than one value per channel")
         if self.expand_ratio == 1:
             x = inputs
         if self.expand_ratio != 1:
-            if self.training and b * h * w < 2:
+            if self.training and b * h * w == 1:
                 raise ValueError("MBConvBlock: batch norm in training needs more than one value per channel")
             x = F.silu(self._bn0(self._expand_conv(inputs)))  # [b, oup, h, w]  coatnet.attn:88
         x = F.pad(

@@ -62,7 +62,7 @@ class CoTAttention(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.dim:
             raise ValueError(f"CoTAttention: x.shape[1] must be dim = {self.dim}, got {x.shape[1]}")
-        if self.training and b * h * w < 2:
+        if self.training and b * h * w == 1:
             raise ValueError("CoTAttention: batch norm in training needs more than one value per channel")
         k1 = self.key_embed(x)  # [b, dim, h, w]  cot.attn:31
         v = self.value_embed(x).flatten(2)  # [b, dim, h*w]  cot.attn:32

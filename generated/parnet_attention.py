@@ -38,7 +38,7 @@ class ParNetAttention(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.channel:
             raise ValueError(f"ParNetAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
-        if self.training and b * h * w < 2:
+        if self.training and b * h * w == 1:
             raise ValueError("ParNetAttention: batch norm in training needs more than one value per channel")
         return F.silu(
             self.conv1x1(x) + self.conv3x3(x) + self.sse(x) * x

@@ -74,7 +74,7 @@ class SKAttention(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.channel:
             raise ValueError(f"SKAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
-        if self.training and b * h * w < 2:
+        if self.training and b * h * w == 1:
             raise ValueError("SKAttention: batch norm in training needs more than one value per channel")
         # split
         feats = torch.stack([conv(x) for conv in self.convs], dim=0)  # [len(kernels), b, channel, h, w]  sk.attn:34

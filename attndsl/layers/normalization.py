@@ -11,13 +11,13 @@ from ..symbolic import Expr
 def _norm_channels(ctx, args, shape):
     channels(ctx, shape, args["num_features"], "num_features")
     # In training a batch norm needs two values per channel to estimate a variance: torch
-    # refuses one (a batch of 1 on a 1x1 map).
+    # refuses exactly one (a batch of 1 on a 1x1 map); none (an empty map) it lets through.
     values = shape[0]
     for dim in shape[2:]:  # written with the sizes' names (`b * h_out * w_out`), not their formulas
         values = values * dim
     if not ctx.view.at_least(values, 2):
         ctx.checker.require(Cond("or", (Cond("not", (Cond("training", ()),)),
-                                        Cond("cmp", (">=", values, Expr.const(2))))),
+                                        Cond("cmp", ("!=", values, Expr.const(1))))),
                             "batch norm in training needs more than one value per channel",
                             node=ctx.node, element=ctx.element)
     return shape
