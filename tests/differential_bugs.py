@@ -199,8 +199,9 @@ _CLASSES = [
     # A check whose expression has a fraction (`min(1/2, a)`), rendered with `//`: `1 // 2` is 0.
     ("fraction-in-check", lambda d, c, k: "generated refused" in d.kind and re.search(r"\b\d+/\d+", d.detail)),
     # Int arguments are sizes: the checker bounds them (>= 0) where its proofs assume it.
-    ("implicit-argument-bounds", lambda d, c, k: d.kind == "generated refused, interpreter ran" and re.search(
-        r"`\w+` must be at least 0, got -\d+", d.detail)),
+    # (and a negative size given to expand(), which torch reads as "keep this axis")
+    ("implicit-argument-bounds", lambda d, c, k: d.kind == "generated refused, interpreter ran" and (re.search(
+        r"`\w+` must be at least 0, got -\d+", d.detail) or re.search(r"of expand\(\).* = -\d+", d.detail))),
     ("dead-code", lambda d, c, k: d.kind.endswith("(in dead code)")),
     ("optional-inputs-unchecked", lambda d, c, k: _breaks_optional_input(c, k)),
     ("sub-block-len-name", lambda d, c, k: _foreign_len(c)),

@@ -234,13 +234,15 @@ class CatalogueOps:
         items, shape = [], []
         for size in x.shape:
             kind = ch.choice([":", ":", "slice", "index", "none"])
+            if size <= 0 and kind in ("slice", "index"):  # the model's size of a value torch would refuse
+                kind = ":"
             if kind == "slice":
                 start = ch.int(0, size)
                 stop = ch.int(start, size)
                 step = ch.choice([1, 1, 2])
                 items.append(f"{start}:{self.size_text(stop)}" + (f":{step}" if step != 1 else ""))
                 shape.append(-(-(stop - start) // step))
-            elif kind == "index" and size:
+            elif kind == "index":
                 index = ch.int(-size, size - 1)
                 items.append(str(index))
             elif kind == "none":

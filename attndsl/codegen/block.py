@@ -148,6 +148,11 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             expr = sym.substitute(expr, derived)
         return expr
 
+    def runtime_only(self, expr: Expr) -> bool:
+        """A size only the run time knows: it reads the join of an if/else (`c|2*c`),
+        maybe through a size named from one (`h'` of a conv on it)."""
+        return bool(self._expand_derived(expr).symbols() & set(self.ir.opaque))
+
     def dim(self, expr: Expr) -> str:
         return sym.render(self._expand_derived(expr), self.forward_name, style="python", order=self.order)
 
@@ -155,7 +160,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         """Sizes for a reshape: one size the reader cannot check at a glance becomes -1."""
         exprs = list(exprs)
         hidden = set(self.ir.derived) | set(self.ir.opaque)
-        unknowable = [i for i, e in enumerate(exprs) if e.symbols() & set(self.ir.opaque)]
+        unknowable = [i for i, e in enumerate(exprs) if self.runtime_only(e)]
         if len(unknowable) > 1:  # the checker reports these (E0206)
             raise InternalError("a reshape has more than one size that only the run time knows")
         unclear = unknowable or [i for i, e in enumerate(exprs) if e.symbols() & hidden]

@@ -53,21 +53,13 @@ def rearrange_shape(ctx, node, shapes, attrs) -> Shape:
         # Codegen renders reshape arguments from these: the sizes every branch agrees on,
         # as the first (joined) walk sees them; not one world's, which another may not share.
         attrs["axis_sizes"] = sizes
-    # A reshape writes its sizes out; one that only the run time knows (the join of an
-    # if/else) can be left to -1, two cannot.
-    # (The reshapes are those render_rearrange writes.)
-    split = any(len(g) != 1 for g in pattern.left)
-    merged = any(len(g) != 1 for g in pattern.right)
-    reshapes = []
-    if pattern.permutation == sorted(pattern.permutation):
-        reshapes += [out] if split or merged else []
-    else:
-        reshapes += ([[sizes[a] for a in pattern.axes]] if split else []) + ([out] if merged else [])
-    for dims in reshapes:
-        unknown = [d for d in dims if ctx.checker.is_opaque(d)]
-        if len(unknown) > 1:
-            ctx.error("E0206", f"this rearrange would reshape to sizes {unknown[0]} and {unknown[1]}, which depend on "
-                      "which branch of an `if` ran", help="give the tensor the same shape on both branches")
+    # A split writes its sizes out (attndsl/ops/layout.py, render_rearrange); one that only
+    # the run time knows (the join of an if/else) can be left to -1, two in one group cannot.
+    for group in pattern.left:
+        unknown = [sizes[a] for a in group if ctx.checker.is_opaque(sizes[a])]
+        if len(group) > 1 and len(unknown) > 1:
+            ctx.error("E0206", f"this rearrange would split an axis into sizes {unknown[0]} and {unknown[1]}, which "
+                      "depend on which branch of an `if` ran", help="give the tensor the same shape on both branches")
     return tuple(out)
 
 
@@ -137,7 +129,9 @@ def _expand_lists(shapes) -> list[tuple[Expr, Shape]]:
 
 
 def render_rearrange(r, node, operands, attrs):
-    """reshape → permute → reshape, each step left out when it is the identity."""
+    """reshape → permute → reshape, each step left out when it is the identity. Where a size
+    is known only at run time (the join of an if/else), the axes are split and merged in
+    place instead (`unflatten`, `flatten`), which never writes out the other sizes."""
     pattern: Pattern = attrs["pattern"]
     sizes = attrs["axis_sizes"]
     source = r.wrap(operands[0], ATOM)
@@ -147,21 +141,52 @@ def render_rearrange(r, node, operands, attrs):
     is_identity = permutation == sorted(permutation)
     output_merged = any(len(g) != 1 for g in pattern.right)
     out_shape = node.shape
-    if is_identity:
-        if not input_split and not output_merged:
-            return operands[0]
+    in_place = any(r.runtime_only(e) for e in elementary)
+    if is_identity and not input_split and not output_merged:
+        return operands[0]
+    if is_identity and not in_place:
         return f"{source}.reshape({r.dims(out_shape) or '()'})", ATOM
     steps = source
     if input_split:
-        steps += f".reshape({r.dims(elementary)})"
-    if len(permutation) == 2 or _is_swap(permutation):
+        steps += _split_in_place(r, pattern, sizes) if in_place else f".reshape({r.dims(elementary)})"
+    if is_identity:
+        pass
+    elif len(permutation) == 2 or _is_swap(permutation):
         a, b = [i for i, p in enumerate(permutation) if p != i]
         steps += f".transpose({a}, {b})"
     else:
         steps += f".permute({', '.join(str(p) for p in permutation)})"
     if output_merged:
-        steps += f".reshape({r.dims(out_shape) or '()'})"
+        steps += _merge_in_place(pattern) if in_place else f".reshape({r.dims(out_shape) or '()'})"
     return steps, ATOM
+
+
+def _split_in_place(r, pattern: Pattern, sizes) -> str:
+    """`(k l)` → `.unflatten(3, (-1, l))`, `1` → `.squeeze(0)`: right to left, so the axes
+    to the left keep their positions."""
+    steps = ""
+    for index in reversed(range(len(pattern.left))):
+        group = pattern.left[index]
+        if not group:
+            steps += f".squeeze({index})"
+        elif len(group) > 1:
+            steps += f".unflatten({index}, ({r.dims([sizes[a] for a in group])}))"
+    return steps
+
+
+def _merge_in_place(pattern: Pattern) -> str:
+    """`(i k)` → `.flatten(1, 2)`, `()` → `.unsqueeze(...)`: right to left."""
+    starts, position = [], 0
+    for group in pattern.right:
+        starts.append(position)
+        position += len(group)
+    steps = ""
+    for start, group in reversed(list(zip(starts, pattern.right))):
+        if not group:
+            steps += f".unsqueeze({start})"
+        elif len(group) > 1:
+            steps += f".flatten({start}, {start + len(group) - 1})"
+    return steps
 
 
 def _is_swap(permutation: list[int]) -> bool:
@@ -172,7 +197,7 @@ def _is_swap(permutation: list[int]) -> bool:
 def render_shuffle(r, node, operands, attrs):
     shape = node.shape
     groups = r.dim(attrs["groups"])
-    if any(d.symbols() & set(getattr(r.ir, "opaque", ())) for d in shape):
+    if any(r.runtime_only(d) for d in shape):
         # A size only the run time knows (the join of an if/else) cannot be written out.
         return f"{r.wrap(operands[0], ATOM)}.unflatten(1, ({groups}, -1)).transpose(1, 2).flatten(1, 2)", ATOM
     rest = [r.dim(d) for d in shape[2:]]
