@@ -44,6 +44,7 @@ class ArgInfo:
     span: Span
     required: bool
     optional: bool = False  # `x: int | None = None`: the value may be None (`type` is then "int")
+    keyword_only: bool = False  # after `*`: given by name only (HaloAttention(*, dim, ...))
 
 
 @dataclass

@@ -415,10 +415,19 @@ class _ToAst(Transformer):
     def docstring(self, children):
         return str(children[0])[3:-3]
 
+    def keyword_only_marker(self, children):
+        return _KEYWORD_ONLY
+
     @v_args(meta=True)
     def block(self, meta, children):
         name, *rest = children
-        args = [c for c in rest if isinstance(c, ast.Arg)]
+        args, keyword_only = [], False
+        for item in rest:  # the arguments after `*` are keyword-only
+            if item is _KEYWORD_ONLY:
+                keyword_only = True
+            elif isinstance(item, ast.Arg):
+                item.keyword_only = keyword_only
+                args.append(item)
         doc = next((c for c in rest if isinstance(c, str)), None)
         body = [c for c in rest if isinstance(c, ast.Stmt)]
         return ast.Block(self._span(meta), str(name), args, doc, body)
@@ -427,6 +436,7 @@ class _ToAst(Transformer):
         return [c for c in children if isinstance(c, ast.Block)]
 
 
+_KEYWORD_ONLY = object()  # the `*` of a block's signature
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
 
 

@@ -284,6 +284,7 @@ class Arg(Node):
     name: str
     type: str  # "int", "float", "bool" or "list[int]"
     default: Node | None
+    keyword_only: bool = False  # after a `*` in the block's signature, as in Python
 
 
 @dataclass

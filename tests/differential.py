@@ -143,10 +143,12 @@ def _in_dead_code(compiled: Compiled, error: BaseException) -> bool:
 
 
 def randomize(module: nn.Module, seed: int) -> None:
-    """Every floating param and buffer to random values of order 0.1-1 (running_var positive)."""
+    """Every floating param and buffer of the state to random values of order 0.1-1
+    (running_var positive). Non-persistent buffers (a spec's `buffer`: constants made from
+    the arguments, never loaded) keep their values."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+        for name, tensor in module.state_dict(keep_vars=True).items():
             if not tensor.dtype.is_floating_point:
                 continue
             magnitude = 0.1 + 0.9 * torch.rand(tensor.shape, generator=generator, dtype=torch.float64)

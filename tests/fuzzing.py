@@ -826,7 +826,15 @@ def _value(expr, bindings: dict):
     except ZeroDivisionError as error:
         raise _Unknown(str(error)) from error
     if not result.is_const:
-        raise _Unknown(f"{expr} is not fully bound: {result}")
+        # `sqrt(8)` stays symbolic in the canonical form: its number, as the module computes it
+        from attndsl import evaluate
+
+        if result.symbols():
+            raise _Unknown(f"{expr} is not fully bound: {result}")
+        try:
+            return evaluate.value(result, {})
+        except evaluate.Undefined as error:
+            raise _Unknown(str(error)) from error
     return result.value
 
 

@@ -111,7 +111,8 @@ def randomize_(module: nn.Module, seed: int) -> nn.Module:
     - everything else (biases, norm affines, running means, free parameters such as
       SGE's weight/bias, ShuffleAttention's c/s weight/bias, AFT's position biases):
       random sign * U(0.1, 1);
-    - integer buffers (``num_batches_tracked``) are left alone.
+    - integer buffers (``num_batches_tracked``) and non-persistent buffers (constants
+      computed from the constructor's arguments, not in the state_dict) are left alone.
     Deterministic given ``seed`` and the state_dict names/shapes.
     """
     gen = torch.Generator().manual_seed(seed)
@@ -130,6 +131,10 @@ def randomize_(module: nn.Module, seed: int) -> nn.Module:
             )
             for name, t in tensors:
                 if t is None or not t.dtype.is_floating_point:
+                    continue
+                if name in mod._non_persistent_buffers_set:
+                    # a constant the module computes from its arguments (a spec's `buffer`,
+                    # HaloAttention's one-hot position table): not state, never loaded
                     continue
                 if name == "weight" and isinstance(mod, _FAN_IN_MODULES):
                     fan_in = t[0].numel()

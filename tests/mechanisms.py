@@ -62,6 +62,8 @@ from .references.outlook import OutlookAttention
 from .references.outlook_volo import OutlookAttention as VOLOOutlookAttention
 from .references.s2_attention import S2Attention
 from .references.coatnet import CoAtNet
+from .references.halo import HaloAttention
+from .references.vip import WeightedPermuteMLP
 
 def _emsa_cases() -> list[Case]:
     cases = []
@@ -496,6 +498,22 @@ CASES: list[Case] = [
          (2, 64, 7, 7)),
     Case("s2_attention-nonsquare", "s2_attention", "S2Attention", S2Attention, dict(channels=32),
          {"x": (3, 32, 6, 5)}, (3, 32, 6, 5)),
+    # fmt: on
+    # --- vip (channels last; h == w == seg_dim, as published)
+    # fmt: off
+    Case("vip", "vip", "WeightedPermuteMLP", WeightedPermuteMLP, dict(dim=64, seg_dim=8),
+         {"x": (2, 8, 8, 64)}, (2, 8, 8, 64)),
+    Case("vip-bias", "vip", "WeightedPermuteMLP", WeightedPermuteMLP,
+         dict(dim=48, seg_dim=4, qkv_bias=True), {"x": (3, 4, 4, 48)}, (3, 4, 4, 48)),
+    # fmt: on
+    # --- halo (issue 7: keyword-only constructor arguments; the corrected mask polarity)
+    # fmt: off
+    Case("halo", "halo", "HaloAttention", HaloAttention,
+         dict(dim=64, block_size=2, halo_size=1, dim_head=16, heads=4), {"x": (2, 64, 8, 8)},
+         (2, 64, 8, 8)),
+    Case("halo-b4-h2-nonsquare", "halo", "HaloAttention", HaloAttention,
+         dict(dim=32, block_size=4, halo_size=2, dim_head=8, heads=2), {"x": (2, 32, 8, 12)},
+         (2, 32, 8, 12)),
     # fmt: on
 ]
 

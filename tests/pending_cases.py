@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from .cases import Case
 from .references.gfnet import Block, GlobalFilter
-from .references.halo import HaloAttention
 from .references.non_local import NonLocalBlockND
 from .references.psa import PSA
 from .references.ske_conv import SKEConv
-from .references.vip import WeightedPermuteMLP
 
 QKV49 = {"queries": (2, 49, 64), "keys": (2, 49, 64), "values": (2, 49, 64)}
 QKV30 = {"queries": (2, 49, 64), "keys": (2, 30, 64), "values": (2, 30, 64)}
@@ -34,17 +32,6 @@ PENDING_CASES: list[Case] = [
     Case("psa", "psa", "PSA", PSA, dict(channel=64, reduction=4), X64, (2, 64, 7, 7)),
     Case("psa-s2-nonsquare", "psa", "PSA", PSA, dict(channel=32, reduction=2, S=2), {"x": (3, 32, 6, 5)},
          (3, 32, 6, 5)),
-    Case("halo", "halo", "HaloAttention", HaloAttention,
-         dict(dim=64, block_size=2, halo_size=1, dim_head=16, heads=4), {"x": (2, 64, 8, 8)},
-         (2, 64, 8, 8)),
-    Case("halo-b4-h2-nonsquare", "halo", "HaloAttention", HaloAttention,
-         dict(dim=32, block_size=4, halo_size=2, dim_head=8, heads=2), {"x": (2, 32, 8, 12)},
-         (2, 32, 8, 12)),
-    # --- channels-last maps
-    Case("vip", "vip", "WeightedPermuteMLP", WeightedPermuteMLP, dict(dim=64, seg_dim=8),
-         {"x": (2, 8, 8, 64)}, (2, 8, 8, 64)),
-    Case("vip-bias", "vip", "WeightedPermuteMLP", WeightedPermuteMLP,
-         dict(dim=48, seg_dim=4, qkv_bias=True), {"x": (3, 4, 4, 48)}, (3, 4, 4, 48)),
     # --- token sequences
     Case("gfnet-filter", "gfnet", "GlobalFilter", GlobalFilter, dict(dim=64, h=7, w=4), {"x": (2, 49, 64)},
          (2, 49, 64)),

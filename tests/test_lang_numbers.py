@@ -114,3 +114,39 @@ def test_misused_numbers_are_located_errors():
     assert code == "E0113" and "`g` is a float argument" in message
     assert first_error("block B(flag: bool | None = None):\n    input x: [b, 4]\n    return x\n")[:2] == \
         ("E0111", 1)
+
+
+KEYWORD_ONLY = """\
+block Inner(*, dim: int, heads: int = 2):
+    input x: [b, dim]
+    layer fc = linear(dim, dim * heads)
+    return fc(x)
+
+
+block Outer(c: int, *, k: int = 3):
+    input x: [b, c]
+    layer inner = Inner(dim=c, heads=k)
+    return inner(x)
+"""
+
+
+def test_arguments_after_a_star_are_keyword_only():
+    """HaloAttention(*, dim, block_size, ...): the published signature, parameter kinds included."""
+    import attndsl
+    from attndsl.tools.fmt import format_spec
+
+    outer, inner = generated(KEYWORD_ONLY, "Outer"), generated(KEYWORD_ONLY, "Inner")
+    kinds = {name: p.kind for name, p in inspect.signature(outer).parameters.items()}
+    assert kinds == {"c": inspect.Parameter.POSITIONAL_OR_KEYWORD, "k": inspect.Parameter.KEYWORD_ONLY}
+    assert all(p.kind == inspect.Parameter.KEYWORD_ONLY for p in inspect.signature(inner).parameters.values())
+    with pytest.raises(TypeError):
+        inner(4)
+    module = outer(4, k=2).double()
+    assert module.inner.fc.out_features == 8 and module(rand(3, 4)).shape == (3, 8)
+    assert format_spec(KEYWORD_ONLY).count("(*, ") == 1 and format_spec(KEYWORD_ONLY).count(", *, ") == 1
+    # a required keyword-only argument may follow one with a default, as in Python
+    assert compile_ok("block B(a: int = 1, *, c: int):\n    input x: [b, c]\n    return x * a\n")
+    # given by position, it is an error that says to name it
+    assert first_error(KEYWORD_ONLY.replace("Inner(dim=c, heads=k)", "Inner(c, heads=k)"))[0] == "E0112"
+    result = attndsl.compile_source(KEYWORD_ONLY.replace("Inner(dim=c, heads=k)", "Inner(c, heads=k)"), "k.attn")
+    assert "keyword-only" in result.diagnostics[0].help

@@ -63,6 +63,10 @@ MUTATIONS = [
      "a quarter shifted the wrong way"),
     ("ufo_attention", "kv * gamma / norm(kv, dim=-1, keepdim=true)", "kv * gamma / norm(kv, dim=-2, keepdim=true)",
      "XNorm over the wrong axis"),
+    ("vip", "w_embed * weight[1] + h_embed * weight[2]", "h_embed * weight[1] + w_embed * weight[2]",
+     "branch weights paired (channel, height, width), not as published"),
+    ("halo", "transpose(real[0], 0, 1)[:, None, None, :] == 0", "transpose(real[0], 0, 1)[:, None, None, :] == 1",
+     "the published mask polarity (real pixels masked)"),
 ]
 
 _counter = itertools.count()

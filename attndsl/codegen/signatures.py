@@ -14,6 +14,8 @@ class SignatureEmitter:
     def init_signature(self) -> str:
         parts = ["self"]
         for arg in self.ir.args:
+            if arg.keyword_only and "*" not in parts:
+                parts.append("*")
             annotation = {"list[int]": "list[int]", "layer": "type[nn.Module]"}.get(arg.type, arg.type) + \
                 (" | None" if arg.optional else "")
             default = layer_kind_default(arg.default) if arg.type == "layer" and arg.default else \

@@ -57,7 +57,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         for arg in self.block.args:
             if arg.default is not None:
                 with_default = arg
-            elif with_default is not None:
+            elif with_default is not None and not arg.keyword_only:
                 # The generated __init__ would be a SyntaxError, as in Python.
                 self.error("E0111", f"argument `{arg.name}` has no default but follows `{with_default.name}`, "
                            "which has one", arg.span, help="arguments with defaults come last")
@@ -115,7 +115,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
     def _declare_arg(self, arg: ast.Arg) -> None:
         optional = arg.type.endswith(" | None")
         if optional:
-            arg = ast.Arg(arg.span, arg.name, arg.type[:-len(" | None")], arg.default)
+            arg = ast.Arg(arg.span, arg.name, arg.type[:-len(" | None")], arg.default, arg.keyword_only)
         if arg.type not in ARG_TYPES or optional and arg.type not in ("int", "float", "layer"):
             self.error("E0111", f"unknown argument type `{arg.type}{' | None' if optional else ''}`", arg.span,
                        help="argument types are int, float, bool, list[int] and layer (a layer kind); int, float "
@@ -127,7 +127,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                 default = self._layer_kind_default(arg) if arg.type == "layer" else self._literal_default(arg)
             except Abort:
                 return
-        info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None, optional)
+        info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None, optional, arg.keyword_only)
         if optional:
             self.optional_args.add(arg.name)
         self.ir.args.append(info)

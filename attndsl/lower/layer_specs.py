@@ -39,7 +39,8 @@ class LayerSpecLowering:
                 raise self.error("E0104", f"block {kind} uses itself as a layer", node.func.span,
                                  help="a block cannot contain itself")
             target = self.known_blocks[kind]
-            bound, sources = self._bind_call([(a.name, a.type, a.default is not None) for a in target.args], node, kind)
+            bound, sources = self._bind_call([(a.name, a.type, a.default is not None) for a in target.args], node, kind,
+                                             positional=sum(1 for a in target.args if not a.keyword_only))
             self.ir.uses_blocks.append(kind)
             return LayerSpec("block", bound, [], block=kind, span=node.span, sources=sources)
         definition = LAYERS.get(kind)
@@ -55,14 +56,19 @@ class LayerSpecLowering:
         return LayerSpec(kind, bound, [p.name for p in definition.params[:positional_count]], span=node.span,
                          sources=sources)
 
-    def _bind_call(self, params, call: ast.Call, what: str) -> tuple[dict[str, Any], dict[str, ast.Node]]:
-        """Bind positional and keyword arguments to a signature: values, and the AST as written."""
+    def _bind_call(self, params, call: ast.Call, what: str,
+                   positional: int | None = None) -> tuple[dict[str, Any], dict[str, ast.Node]]:
+        """Bind positional and keyword arguments to a signature: values, and the AST as written.
+        `positional`: how many may be given by position (a block's keyword-only ones may not)."""
         names = [p[0] for p in params]
         bound: dict[str, Any] = {}
         sources: dict[str, ast.Node] = {}
-        if len(call.args) > len(params):
-            raise self.error("E0112", f"{what} takes at most {len(params)} positional arguments, got {len(call.args)}",
-                             call.args[len(params)].span)
+        limit = len(params) if positional is None else positional
+        if len(call.args) > limit:
+            raise self.error("E0112", f"{what} takes at most {limit} positional arguments, got {len(call.args)}",
+                             call.args[limit].span,
+                             help=f"`{names[limit]}` and the arguments after it are keyword-only: give them by name"
+                             if limit < len(params) else None)
         for (name, kind, _), arg in zip(params, call.args):
             bound[name] = self._argument(arg, kind, name)
             sources[name] = arg

@@ -99,6 +99,25 @@ def _matmul_flops(operands, result, attrs) -> Expr:
     return 2 * numel(result) * operands[0][-1]
 
 
+def _matmul_transient(operands, result, attrs):
+    """torch.matmul of batched operands expands each to the result's batch dims and copies
+    the one whose batch it broadcasts (`[n, qr, qc, d] @ [qr, d, k]`); a matrix on either
+    side is folded into one product with the other instead, with no expanded copy."""
+    a, b = operands
+    if len(a) <= 2 or len(b) <= 2:
+        return []
+    batch = numel(result[:-2])
+    held = []
+    for operand in (a, b):
+        own = numel(operand[:-2])
+        difference = batch - own
+        if difference.is_const and difference.value == 0:
+            continue
+        condition = None if difference.is_const else Cond("cmp", ("!=", own, batch))
+        held.append((condition, batch * operand[-2] * operand[-1]))
+    return held
+
+
 def _attention_flops(operands, result, attrs) -> Expr:
     """softmax(q kᵀ) v in one call: the two matrix products, as FlopCounterMode counts it."""
     keys = operands[1][-2]
@@ -165,7 +184,7 @@ def _strided_view(attrs, contiguous) -> tuple[bool, bool]:
 
 OP_COSTS: dict[str, OpCost] = {
     **{name: OpCost() for name in ("add", "sub", "mul", "div", "pow", "neg", "maximum", "minimum")},
-    "matmul": OpCost(flops=_matmul_flops),
+    "matmul": OpCost(flops=_matmul_flops, transient=_matmul_transient),
     **{name: OpCost() for name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log", "softmax")},
     **{name: OpCost() for name in ("relu6", "leaky_relu", "elu", "gelu", "silu", "softplus", "hardsigmoid",
                                    "hardswish")},

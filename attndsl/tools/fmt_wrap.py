@@ -142,7 +142,13 @@ def statement_doc(stmt) -> list:
 
 def header_doc(block) -> list:
     """`block Name(arg: type = default, ...):`."""
-    return [f"block {block.name}", Group("(", [[arg_text(a)] for a in block.args], ")"), ":"]
+    items, marked = [], False
+    for arg in block.args:
+        if arg.keyword_only and not marked:  # `*`: the arguments after it are keyword-only
+            items.append(["*"])
+            marked = True
+        items.append([arg_text(arg)])
+    return [f"block {block.name}", Group("(", items, ")"), ":"]
 
 
 def arg_text(arg) -> str:
