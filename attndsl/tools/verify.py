@@ -136,22 +136,29 @@ def compare(reference_class, generated_class, kwargs: dict, shapes: dict, masks:
     _sgd_step(reference, generated)
     _compare_tensors("after the training step, parameter", dict(reference.named_parameters()),
                      dict(generated.named_parameters()))
-    _compare_tensors("after the training step, buffer", dict(reference.named_buffers()),
-                     dict(generated.named_buffers()))
+    _compare_tensors("after the training step, buffer", _state_buffers(reference), _state_buffers(generated))
     _forward(reference, generated, inputs, "eval", tag="after the training step, ")
     keys = len(reference.state_dict())
     return (f"{keys} state_dict keys; outputs and {checked} gradients in eval and in training, "
             "one SGD step, float64")
 
 
+def _state_buffers(module) -> dict:
+    """The buffers of the state (BatchNorm statistics); not the non-persistent ones, which
+    are constants each module makes from its arguments in its own way (a spec's `buffer`)."""
+    parameters = {name for name, _ in module.named_parameters()}
+    return {name: tensor for name, tensor in module.state_dict(keep_vars=True).items() if name not in parameters}
+
+
 def randomize(module, seed: int) -> None:
-    """Every floating parameter and buffer to random values of order 0.1-1 (weights scaled
-    by 1/sqrt(fan in), variances positive): many blocks are the identity at their init."""
+    """Every floating parameter and buffer of the state to random values of order 0.1-1
+    (weights scaled by 1/sqrt(fan in), variances positive): many blocks are the identity at
+    their init. Non-persistent buffers (constants made from the arguments) are left alone."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+        for name, tensor in module.state_dict(keep_vars=True).items():
             if not tensor.dtype.is_floating_point:
                 continue
             magnitude = 0.5 + torch.rand(tensor.shape, generator=generator, dtype=torch.float64)
