@@ -218,6 +218,8 @@ class CatalogueOps:
         rank = len(x.shape)
         axis = ch.int(0, rank - 1)
         size = x.shape[axis]
+        if size < 0:  # the model's size of a value torch would refuse
+            return None
         first = ch.int(0, size) if not self.bad() else size + 1
         parts = [self.fresh(), self.fresh()]
         self.emit(f"{parts[0]}, {parts[1]} = split({x.name}, [{self.size_text(first)}, {size - first}], "

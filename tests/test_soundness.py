@@ -389,3 +389,57 @@ def test_a_divisibility_check_by_a_size_that_is_zero_there_is_an_error_not_a_cra
         '    return rearrange(x, "(i j) k l -> (i l) (j k)", j=a // 4, k=2)\n'
     )
     assert [code for code, _ in errors(source)] == ["E0203"]
+
+
+SOLVED_ATOM_CYCLE = """\
+block Sub1(d: int, m: int = 2):
+    input x: [s0, s1, s2, s3, d]
+    if m > 1:
+        let e = d * m
+        layer up = linear(d, e)
+        layer down = linear(e, d)
+        y = down(relu(up(x)))
+    else:
+        y = x * (m + 1)
+    return y
+
+block Fuzz(a: int = 6, p: float = 0.1):
+    input x: [b, a, d]
+    input y: [b, n, d2]
+    example(a=6, p=0.1, x=[3, 6, 8], y=[4, 8, 3])
+    param p1: [a + 2] = ones
+    t2 = p1 * (y)
+    t3 = rearrange(t2, "(i j) k l -> i j k 1 l", j=3)
+    t4 = t3 * zeros([a // 6, a // 2], like=t3) + t3
+    if a >= a:
+        let e6 = a * 2 - 3
+        require e6 >= 1, "e6 must be positive here"
+        layer fc7 = linear(a // 2, e6)
+        layer fc8 = linear(e6, a // 2)
+        t5 = fc8(sigmoid(fc7(t4)))
+    else:
+        t5 = abs(t4) - (((5) ** 0.5) + (n))
+    layer sub9 = Sub1(max(a - 3, 3), 0)
+    t10 = sub9(t5)
+    layer fc11 = linear(max(a - 3, 3), a + 2, bias=false)
+    t12 = fc11(t10)
+    return t12
+"""
+
+
+def test_a_solved_atom_whose_value_reads_it_is_not_substituted_forever():
+    """`a // 2 == n` solved for the atom, where n is defined from `a // 2`: each
+    normal form doubled (a campaign spec ran for minutes). The cyclic solution is left out."""
+    import signal
+
+    def too_slow(signum, frame):
+        raise TimeoutError("the checker looped")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(30)
+    try:
+        found = errors(SOLVED_ATOM_CYCLE)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [code for code, _ in found] == ["E0207"]  # its example breaks a broadcast: said, not hung

@@ -169,7 +169,7 @@ class View:
         for fact in facts:
             self._take(fact, element)
         self._normal: dict = {} if normals is None else normals
-        self._mapping: tuple[int, dict] | None = None  # (number of derived sizes, _symbol_mapping)
+        self._mapping: tuple | None = None  # (number of derived sizes, symbol mapping, atom mapping)
 
     def _take(self, fact: Fact, element) -> None:
         if fact.kind == "bound" and isinstance(fact.subject, Expr):
@@ -203,8 +203,7 @@ class View:
         cached = self._normal.get(key)
         if cached is not None:
             return cached
-        mapping = self._symbol_mapping(derived)
-        atoms = {k: v for k, v in self.rewrites.items() if isinstance(k, Atom)}
+        mapping, atoms = self._symbol_mapping(derived)
         result = expr
         try:
             for _ in range(8):  # lets may refer to earlier lets; a rewrite may enable another
@@ -223,18 +222,29 @@ class View:
         self._normal[key] = result
         return result
 
-    def _symbol_mapping(self, derived: dict) -> dict[str, Expr]:
+    def _symbol_mapping(self, derived: dict) -> tuple[dict[str, Expr], dict]:
         """Lets, checker-named sizes and solved symbols, each to what it stands for; a solved
         symbol whose value reads itself again (`a` is `h'*w' - 47` where `h'` is
-        `h - max(2, a - 6) + 1`) is left out: substituting it would never end."""
+        `h - max(2, a - 6) + 1`) is left out: substituting it would never end. Also the
+        solved atoms (`_atom_mapping`)."""
         if self._mapping is not None and self._mapping[0] == len(derived):
-            return self._mapping[1]
+            return self._mapping[1], self._mapping[2]
         mapping = {**self.substitutions, **derived}
         for name, value in self.rewrites.items():
             if isinstance(name, str) and not _reaches(value, name, {**mapping, name: value}):
                 mapping[name] = value
-        self._mapping = (len(derived), mapping)
-        return mapping
+        atoms = self._atom_mapping(mapping)
+        self._mapping = (len(derived), mapping, atoms)
+        return mapping, atoms
+
+    def _atom_mapping(self, mapping: dict[str, Expr]) -> dict:
+        """Solved atoms (`a // 2` is `n'`), less those whose value brings the atom back
+        through the sizes it reads (`n'` is defined from `a // 2`)."""
+        atoms = {}
+        for atom, value in self.rewrites.items():
+            if isinstance(atom, Atom) and not _reaches_atom(value, atom, mapping):
+                atoms[atom] = value
+        return atoms
 
     def _decided_extrema(self, expr: Expr) -> Expr:
         """`max(0, k - 1)` is `k - 1` where `k >= 1` is known: a max or min of two arguments
@@ -388,6 +398,20 @@ def _reaches(expr: Expr, symbol: str, mapping: dict[str, Expr]) -> bool:
             continue
         seen.add(name)
         pending |= mapping[name].symbols()
+    return False
+
+
+def _reaches_atom(expr: Expr, atom: Atom, mapping: dict[str, Expr]) -> bool:
+    """Whether `expr`, or what its symbols stand for (again and again), contains `atom`."""
+    pending, seen = [expr], set()
+    while pending:
+        current = pending.pop()
+        if _mentions(current, atom):
+            return True
+        for name in current.symbols():
+            if name in mapping and name not in seen:
+                seen.add(name)
+                pending.append(mapping[name])
     return False
 
 
