@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any, Mapping
 
 from . import symbolic as sym
-from .ir import Cond
+from .ir import Cond, list_item
 from .symbolic import Expr
 
 Env = Mapping[str, Any]  # symbol -> number, bool argument -> bool, list argument -> list
@@ -45,8 +45,9 @@ def _factor(factor, env: Env):
             if not isinstance(items, (list, tuple)):
                 raise Undefined(f"no value for {factor}")
             return Fraction(len(items))
-        if factor.endswith("]") and "[" in factor and factor not in env:  # an item of a list argument: `out_chs[2]`
-            items, index = env.get(factor[:factor.index("[")]), int(factor[factor.index("[") + 1:-1])
+        item = list_item(factor) if factor not in env else None
+        if item is not None:  # an item of a list argument: `out_chs[2]`
+            items, index = env.get(item[0]), item[1]
             if not isinstance(items, (list, tuple)) or index >= len(items):
                 raise Undefined(f"no value for {factor}")
             return Fraction(items[index])

@@ -85,6 +85,15 @@ class LayerSpec:
     alternatives: dict[str, dict] = field(default_factory=dict)
 
 
+def list_item(symbol: str) -> tuple[str, int] | None:
+    """`out_chs[2]` -> ("out_chs", 2): a size that is an item of a list argument (the symbol
+    attndsl/lower/indexing.py makes); None for any other symbol."""
+    if not symbol.endswith("]") or "[" not in symbol:
+        return None
+    name, index = symbol[:-1].split("[", 1)
+    return name, int(index)
+
+
 def display_name(name) -> str:
     """A sequential child's name as written: `fc0`, or `fc{i}` for one named in a loop
     (a template `(prefix, offset, suffix)`: the name of pass i is prefix + str(i + offset) + suffix)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from .. import symbolic as sym
-from ..ir import BlockIR, Cond
+from ..ir import BlockIR, Cond, list_item
 from ..lower import Literal
 from ..ops import ATOM
 from ..shapes import show
@@ -62,10 +62,10 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             inner = symbol[4:-1]
             self.used_attributes.add(inner)
             return f"len(self.{inner})"
-        if symbol.endswith("]") and "[" in symbol:  # an item of a list argument: `out_chs[2]`
-            inner = symbol[:symbol.index("[")]
-            self.used_attributes.add(inner)
-            return f"self.{inner}{symbol[symbol.index('['):]}"
+        item = list_item(symbol)
+        if item is not None:  # an item of a list argument: `out_chs[2]`
+            self.used_attributes.add(item[0])
+            return f"self.{item[0]}[{item[1]}]"
         if symbol in self.arg_names or symbol in self.let_names:
             self.used_attributes.add(symbol)
             return f"self.{self.argument_attribute(symbol)}"

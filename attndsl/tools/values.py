@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from .. import evaluate
 from ..cli import UsageError
-from ..ir import BlockIR, Cond
+from ..ir import BlockIR, Cond, list_item
 from ..symbolic import Expr
 
 
@@ -175,9 +175,10 @@ def _resolvable(symbol: str, env: dict) -> bool:
         return not isinstance(env[symbol], (bool, list))
     if symbol.startswith("len(") and symbol.endswith(")"):
         return isinstance(env.get(symbol[4:-1]), list)
-    if symbol.endswith("]") and "[" in symbol:  # an item of a list argument: `out_chs[2]`
-        items = env.get(symbol[:symbol.index("[")])
-        return isinstance(items, list) and int(symbol[symbol.index("[") + 1:-1]) < len(items)
+    item = list_item(symbol)
+    if item is not None:  # an item of a list argument: `out_chs[2]`
+        items = env.get(item[0])
+        return isinstance(items, list) and item[1] < len(items)
     return False
 
 
