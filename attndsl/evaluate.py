@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any, Mapping
 
 from . import symbolic as sym
-from .ir import Cond, list_item
+from .ir import Cond, iterated, list_item
 from .symbolic import Expr
 
 Env = Mapping[str, Any]  # symbol -> number, bool argument -> bool, list argument -> list
@@ -124,8 +124,9 @@ def holds(cond, env: Env, present: frozenset = frozenset()) -> bool:
         operator, left, right = cond.args
         return _COMPARE[operator](value(left, env), value(right, env))
     if cond.op == "all_elems":
-        list_name, var, inner = cond.args
-        return all(holds(inner, {**env, var: item}, present) for item in env[list_name])
+        elements, var, inner = cond.args
+        items = iterated(elements, lambda e: value(e, env) if isinstance(e, Expr) else env[e])
+        return all(holds(inner, {**env, var: item}, present) for item in items)
     raise Undefined(f"unknown condition {cond.op}")
 
 
@@ -133,13 +134,26 @@ def guard_holds(guard, env: Env, present: frozenset = frozenset()) -> bool:
     return all(holds(c, env, present) for c in guard)
 
 
+class _NoneArgument:
+    """An optional argument (`out_features: int | None`) the caller leaves None."""
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+NONE_ARGUMENT = _NoneArgument()
+
+
 def substitute_cond(cond: Cond, mapping: dict[str, Any]) -> Cond:
     """A condition over a sub-block's arguments, written over its caller's values.
 
-    `mapping` sends numeric arguments to `Expr`s and bool arguments to `Cond`s."""
+    `mapping` sends numeric arguments to `Expr`s, bool arguments to `Cond`s, and optional
+    ones the caller leaves None to NONE_ARGUMENT."""
     if cond.op == "arg":
         replacement = mapping.get(cond.args[0])
         return replacement if isinstance(replacement, Cond) else cond
+    if cond.op == "is_none" and cond.args[0] in mapping:
+        return Cond.const(mapping[cond.args[0]] is NONE_ARGUMENT)
     if cond.op in ("not", "and", "or"):
         return Cond(cond.op, tuple(substitute_cond(c, mapping) for c in cond.args))
     if cond.op == "cmp":

@@ -94,6 +94,20 @@ def list_item(symbol: str) -> tuple[str, int] | None:
     return name, int(index)
 
 
+def iterated(elements, lookup) -> list:
+    """The values a loop variable takes over `elements` (a list argument's name, or the
+    count of a range); `lookup(name)` is a list's value, `lookup(expr)` a count's."""
+    if isinstance(elements, Expr):
+        return list(range(int(lookup(elements))))
+    return list(lookup(elements))
+
+
+def elements_source(elements, render) -> str:
+    """`kernels`, or `range(S)`: how a loop over the elements is written; `render` names
+    the list argument or writes the count."""
+    return f"range({render(elements)})" if isinstance(elements, Expr) else render(elements)
+
+
 def display_name(name) -> str:
     """A sequential child's name as written: `fc0`, or `fc{i}` for one named in a loop
     (a template `(prefix, offset, suffix)`: the name of pass i is prefix + str(i + offset) + suffix)."""
@@ -112,9 +126,19 @@ class LayerInfo:
     comments: list[str] = field(default_factory=list)
     # For `[element for var in iterable]` layer lists (nn.ModuleList):
     element: LayerSpec | None = None
-    loop_var: str | None = None
+    loop_var: str | None = None  # the element's variable: a list item, or the index of a range
     iterable: str | None = None  # the list argument looped over
-    count: Expr | None = None  # `[... for _ in range(count)]`: built `count` times (iterable None)
+    count: Expr | None = None  # `[... for i in range(count)]`: built `count` times (iterable None)
+
+    @property
+    def elements(self) -> "str | Expr | None":
+        """What the elements run over: a list argument's name, or the count of a range."""
+        return self.iterable if self.iterable is not None else self.count
+
+    def element_key(self) -> tuple | None:
+        """(what it runs over, the loop variable) when its elements differ by that variable:
+        what the checker knows of every element, and how a check over them all is written."""
+        return (self.elements, self.loop_var) if self.loop_var else None
 
 
 @dataclass
@@ -211,6 +235,9 @@ class BlockIR:
     list_items: set[str] = field(default_factory=set)  # `out_chs[2]`: items of list arguments read as sizes
     example_spans: list[Span] = field(default_factory=list)
     derived: dict[str, Expr] = field(default_factory=dict)  # checker-named dims -> definition
+    # `let a = int(sqrt(n))` of input sizes: computed in forward, known to the checker as a
+    # named size (in `derived`, from which the lowering seeds it)
+    forward_lets: list[str] = field(default_factory=list)
     uses_blocks: list[str] = field(default_factory=list)
     path: str = ""
     preconditions: list[Precondition] = field(default_factory=list)

@@ -19,7 +19,7 @@ from .ir import BlockIR, Cond
 
 # Names generated code uses itself; a local may not shadow them.
 TAKEN_BY_CODEGEN = {"self", "torch", "nn", "OrderedDict", "super", "float", "len", "max", "min", "all", "getattr",
-                    "ValueError", "int"}
+                    "ValueError", "int", "isinstance", "range", "tuple", "zip", "enumerate", "list", "bool"}
 _BUILTINS = set(dir(builtins))
 
 
@@ -132,7 +132,7 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
                         if graph.nodes[m]["op"] == "phi")
             name = pick(base, at)
         elif op in ("item", "phi") or node in materialized:
-            name = pick(attrs["name"] or _temp_name(op), at)
+            name = pick(attrs["name"] or _sliced_name(graph, node) or _temp_name(op), at)
         else:
             continue
         if group is not None:
@@ -140,6 +140,15 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         naming.names[node] = name
         holders[name] = node
     return naming
+
+
+def _sliced_name(graph, node: int) -> str | None:
+    """A tensor only a loop runs over is named after its slices: `branches` for `branch`."""
+    slices = [graph.nodes[u] for u in graph.successors(node) if graph.nodes[u]["op"] == "loop_slice"]
+    if not slices or any(graph.nodes[u]["op"] not in ("loop", "loop_slice") for u in graph.successors(node)):
+        return None
+    var = slices[0]["attrs"]["var"]
+    return var + ("es" if var.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 def _temp_name(op: str) -> str:

@@ -63,16 +63,19 @@ def _mono_pow(a: Monomial, n: int) -> Monomial:
 class Expr:
     """An immutable, hashable canonical polynomial (with Laurent monomials and atoms)."""
 
-    __slots__ = ("terms", "_hash", "_text")
+    __slots__ = ("terms", "_hash", "_text", "_plain")
 
     def __init__(self, terms: dict[Monomial, Fraction]):
         self._text = None  # its rendering, made once: sorting canonical forms asks for it often
+        self._plain = False  # not yet computed (see `plain_symbols`)
         self.terms = {m: c for m, c in terms.items() if c != 0}
         self._hash = hash(frozenset(self.terms.items()))
 
     # ------------------------------------------------------------------ construction
     @staticmethod
     def const(value: Scalar) -> "Expr":
+        if type(value) is int and -64 <= value <= 64:
+            return _SMALL_CONSTANTS[value]
         return Expr({(): Fraction(value)})
 
     @staticmethod
@@ -96,6 +99,20 @@ class Expr:
     @property
     def is_monomial(self) -> bool:
         return len(self.terms) == 1
+
+    def plain_symbols(self) -> frozenset[str] | None:
+        """Its symbols when it has no atom (a plain polynomial), else None: what substitution
+        and re-folding look at to leave an expression they cannot change as it is."""
+        if self._plain is False:
+            found: set[str] = set()
+            for monomial in self.terms:
+                for factor, _ in monomial:
+                    if not isinstance(factor, str):
+                        self._plain = None
+                        return None
+                    found.add(factor)
+            self._plain = frozenset(found)
+        return self._plain
 
     def symbols(self) -> set[str]:
         found: set[str] = set()
@@ -140,6 +157,12 @@ class Expr:
 
     def __mul__(self, other: "Expr | Scalar") -> "Expr":
         other = as_expr(other)
+        if other.is_const or self.is_const:  # scaling: no monomial changes (the common case)
+            scalar, polynomial = (other, self) if other.is_const else (self, other)
+            factor = scalar.value
+            if factor == 1:
+                return polynomial
+            return Expr({m: c * factor for m, c in polynomial.terms.items()})
         terms: dict[Monomial, Fraction] = {}
         for m1, c1 in self.terms.items():
             for m2, c2 in other.terms.items():
@@ -164,6 +187,8 @@ class Expr:
         return Expr.atom("floordiv", self, other)
 
     def __pow__(self, exponent: int) -> "Expr":
+        if exponent == 1:
+            return self
         if exponent < 0:
             return Expr.const(1).exact_div(self**-exponent)
         return reduce(lambda acc, _: acc * self, range(exponent), Expr.const(1))
@@ -187,6 +212,9 @@ class Expr:
 
     def sort_key(self) -> str:
         return str(self)
+
+
+_SMALL_CONSTANTS = {n: Expr({(): Fraction(n)}) for n in range(-64, 65)}
 
 
 def as_expr(value: "Expr | Scalar") -> Expr:
@@ -362,6 +390,9 @@ def sqrt(a: Expr) -> Expr:
 def simplify(expr: Expr, facts: Facts) -> Expr:
     """Re-fold atoms with what `facts` now knows (e.g. a divisibility proven later)."""
 
+    if expr.plain_symbols() is not None:
+        return expr  # no atom to re-fold
+
     def base(factor: Factor) -> Expr:
         if isinstance(factor, str):
             return Expr.symbol(factor)
@@ -415,6 +446,9 @@ def _rebuild(op: str, args: list[Expr], facts: Facts) -> Expr:
 
 def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None) -> Expr:
     """Replace symbols by expressions (used to instantiate a sub-block's shapes)."""
+    plain = expr.plain_symbols()
+    if plain is not None and plain.isdisjoint(mapping):
+        return expr  # nothing to replace, no atom to re-fold
     facts = facts or Facts()
 
     def base(factor: Factor) -> Expr:
@@ -448,152 +482,5 @@ def _lcm_denominator(expr: Expr) -> tuple[int, Monomial]:
     return constant, monomial
 
 
-def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", order: Callable | None = None) -> str:
-    """Render as Python (`//` for exact division) or as math (`/`) with names from `name`.
-
-    `order` maps a symbol to a sort key for display (e.g. the order in which a block
-    introduces its dims and arguments, so `b*G` reads as the source does); the
-    canonical form itself does not depend on it."""
-    divide = "//" if style == "python" else "/"
-    constant, denominator = _lcm_denominator(expr)
-    if style == "float":
-        constant = 1  # float coefficients render as literals (1e-05), not as fractions
-    if constant != 1 or denominator:
-        numerator = expr * Expr({(): Fraction(constant)}) * Expr({denominator: Fraction(1)})
-        denominator_expr = Expr({denominator: Fraction(constant)})
-        top = _render_sum(numerator, name, style, order)
-        bottom = _render_sum(denominator_expr, name, style, order)
-        if not numerator.is_monomial or numerator.terms.get((), 1) < 0:
-            top = f"({top})"
-        if not (denominator_expr.is_const or (len(denominator) == 1 and constant == 1 and denominator[0][1] == 1)):
-            bottom = f"({bottom})"
-        return f"{top} {divide} {bottom}" if style == "python" else f"{top}/{bottom}"
-    text = _render_sum(expr, name, style, order)
-    if _is_bare_floordiv(expr):
-        return text[1:-1]  # `a // b` on its own needs no parentheses
-    return text
-
-
-# Python's operator precedences, as attndsl.ops numbers them, for what `render` writes.
-_ADD, _MUL, _UNARY, _POWER, _ATOM = 11, 12, 13, 14, 100
-
-
-def precedence(expr: Expr, style: str = "python") -> int:
-    """How tightly `render(expr, ..., style=style)` binds: the precedence of its top-level
-    operator, so a caller knows when to parenthesise it (`x * (d // 2)`, not `x * d // 2`)."""
-    constant, denominator = _lcm_denominator(expr)
-    if style == "float":
-        constant = 1
-    if constant != 1 or denominator:
-        return _MUL  # `top // bottom`, `top/bottom`
-    if not expr.terms:
-        return _ATOM
-    if len(expr.terms) > 1:
-        return _ADD
-    ((monomial, coefficient),) = expr.terms.items()
-    if not monomial:
-        return _UNARY if coefficient < 0 else _ATOM
-    factors = sum(exponent for _, exponent in monomial)
-    if abs(coefficient) != 1 or factors > 1:
-        return _MUL  # `2 * a`, `-2 * a` (which is `(-2) * a`), `a * b`
-    factor = monomial[0][0]
-    if isinstance(factor, str):
-        inner = _ATOM
-    elif factor.op == "floordiv":
-        inner = _MUL if coefficient == 1 else _ATOM  # bare `a // b`; under a minus it keeps its parentheses
-    elif factor.op == "sqrt" and style != "math":
-        inner = _POWER  # `x ** 0.5`
-    else:
-        inner = _ATOM  # max(...), min(...)
-    return min(inner, _UNARY) if coefficient < 0 else inner
-
-
-def _is_bare_floordiv(expr: Expr) -> bool:
-    if not expr.is_monomial:
-        return False
-    ((monomial, coefficient),) = expr.terms.items()
-    return (coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1
-            and isinstance(monomial[0][0], Atom) and monomial[0][0].op == "floordiv")
-
-
-def _display_key(order):
-    def key(factor):
-        if isinstance(factor, str) and order is not None:
-            return (0, order(factor), factor)
-        return (0, (), factor) if isinstance(factor, str) else (1, (), factor.sort_key())
-
-    return key
-
-
-def _render_sum(expr: Expr, name, style, order=None) -> str:
-    if not expr.terms:
-        return "0"
-    key = _display_key(order)
-    ordered = sorted(expr.terms.items(), key=lambda mc: (len(mc[0]) == 0, sorted((key(f), e) for f, e in mc[0])))
-    if ordered[0][1] < 0:  # `2 - d`, not `-d + 2`: lead with a positive term where there is one
-        first_positive = next((i for i, (_, c) in enumerate(ordered) if c > 0), None)
-        if first_positive is not None:
-            ordered.insert(0, ordered.pop(first_positive))
-    parts: list[str] = []
-    for monomial, coefficient in ordered:
-        text = _render_term(monomial, abs(coefficient), name, style, order)
-        sign = "-" if coefficient < 0 else "+"
-        if len(expr.terms) > 1 and (parts or sign == "+") and _lone_floordiv(monomial, coefficient):
-            text = text[1:-1]  # in a sum, `(h - 3) // 2 + 1` needs no more parentheses
-        if not parts:
-            parts.append(f"-{text}" if sign == "-" else text)
-        else:
-            parts.append(f" {sign} {text}")
-    return "".join(parts)
-
-
-def _lone_floordiv(monomial: Monomial, coefficient: Fraction) -> bool:
-    return (abs(coefficient) == 1 and len(monomial) == 1 and monomial[0][1] == 1
-            and isinstance(monomial[0][0], Atom) and monomial[0][0].op == "floordiv")
-
-
-def _render_term(monomial: Monomial, coefficient: Fraction, name, style, order=None) -> str:
-    mul = " * " if style == "python" else "*"
-    factors = []
-    for factor, exponent in sorted(monomial, key=lambda fe: _display_key(order)(fe[0])):
-        base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style, order)
-        factors += [base] * exponent
-    if coefficient != 1 or not factors:
-        factors.insert(0, _render_number(coefficient))
-    return mul.join(factors)
-
-
-def _render_number(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    return repr(float(value))
-
-
-def _render_atom(atom: Atom, name, style, order=None) -> str:
-    args = [render(a, name, style=style, order=order) for a in atom.args]
-    if atom.op == "floordiv":
-        return f"({_wrap(atom.args[0], args[0])} // {_wrap(atom.args[1], args[1])})"
-    if atom.op == "sqrt":
-        if style == "math":
-            return f"sqrt({args[0]})"
-        inner = _lone_atom(atom.args[0])
-        # `(5 ** 0.5) ** 0.5`: `**` groups from the right, so a power as the base keeps its parentheses
-        base = f"({args[0]})" if inner is not None and inner.op == "sqrt" else _wrap(atom.args[0], args[0])
-        return f"{base} ** 0.5"
-    if atom.op == "truediv":
-        return f"({_wrap(atom.args[0], args[0])} / {_wrap(atom.args[1], args[1])})"
-    if atom.op == "mod":  # kept only where its value is a signed zero (see `mod`)
-        return f"({_wrap(atom.args[0], args[0])} % {_wrap(atom.args[1], args[1])})"
-    return f"{atom.op}({', '.join(args)})"
-
-
-def _wrap(expr: Expr, text: str) -> str:
-    if expr.is_const:
-        simple = expr.value >= 0 and expr.value.denominator == 1
-    elif expr.is_monomial:  # a lone factor to the first power: `c`, `(a // b)`, `max(a, b)`
-        ((monomial, coefficient),) = expr.terms.items()
-        simple = coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and not _is_bare_floordiv(expr)
-    else:
-        simple = False
-    return text if simple else f"({text})"
-
+# Rendering lives in its own module; imported last, as it builds on the form above.
+from .symbolic_render import precedence, render  # noqa: E402,F401

@@ -38,6 +38,8 @@ class ScaledDotProductAttention(nn.Module):
             raise ValueError(f"ScaledDotProductAttention: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
             raise ValueError("ScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
+        if d_k == 0:
+            raise ValueError(f"ScaledDotProductAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
         self.d_k = d_k
         self.d_v = d_v

@@ -71,6 +71,8 @@ class EMSA(nn.Module):
                 raise ValueError("EMSA: the (dilated) kernel must fit in the padded input")
             if W - ratio + 2 * (ratio // 2) - 1 < 0:
                 raise ValueError("EMSA: the (dilated) kernel must fit in the padded input")
+        if d_k == 0:
+            raise ValueError(f"EMSA: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
         self.d_k = d_k
         self.d_v = d_v

@@ -46,6 +46,8 @@ class InfiniAttention(nn.Module):
             raise ValueError(f"InfiniAttention: `segment_len` must be at least 1, got {segment_len}")
         if d_v < 0:
             raise ValueError(f"InfiniAttention: `d_v` must be at least 0, got {d_v}")
+        if d_k == 0:
+            raise ValueError(f"InfiniAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
         self.d_k = d_k
         self.d_v = d_v

@@ -41,6 +41,8 @@ class MultiHeadAttention(nn.Module):
         depth = d_model // num_heads
         if depth < 0:
             raise ValueError(f"MultiHeadAttention: depth must not be negative (its square root is taken), got {depth}")
+        if depth == 0:
+            raise ValueError(f"MultiHeadAttention: `depth` must not be zero, got {depth}")
         self.d_model = d_model
         self.num_heads = num_heads
         self.depth = depth

@@ -91,6 +91,8 @@ class MUSEAttention(nn.Module):
             raise ValueError(f"MUSEAttention: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
             raise ValueError("MUSEAttention: dropout `dropout`: `p` must be between 0 and 1")
+        if d_k == 0:
+            raise ValueError(f"MUSEAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
         self.d_k = d_k
         self.d_v = d_v

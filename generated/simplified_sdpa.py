@@ -42,6 +42,8 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             )
         if dropout < 0 or dropout > 1:
             raise ValueError("SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
+        if d_k == 0:
+            raise ValueError(f"SimplifiedScaledDotProductAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
         self.h = h
         self.d_k = d_k

@@ -208,9 +208,14 @@ def _unused_layer_refused(d: Disagreement, compiled: Compiled) -> bool:
 
 
 def _float_remainder(d: Disagreement, compiled: Compiled) -> bool:
-    """Values differ, and the spec takes `%` or `//` of a number written with a decimal point."""
-    return d.kind == "values differ" and re.search(r"\d\.\d+\)*\s*(%|//)|(%|//)\s*\(*\s*\d+\.\d", compiled.source) \
-        is not None
+    """Values differ, and the spec takes `%` or `//` of a number written with a decimal point,
+    or on a line that also divides with `/` (`(r / b) % (r / g)`: 0 exactly, not in floats)."""
+    if d.kind != "values differ":
+        return False
+    if re.search(r"\d\.\d+\)*\s*(%|//)|(%|//)\s*\(*\s*\d+\.\d", compiled.source):
+        return True
+    return any(re.search(r"%|//", line) and re.search(r"(?<!/)/(?!/)", line)
+               for line in compiled.source.splitlines() if not line.lstrip().startswith("#"))
 
 
 _CLASSES = [

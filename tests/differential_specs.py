@@ -186,7 +186,8 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         name = f"Sub{index}"
         dims = [f"s{i}" for i in range(len(x.shape) - 1)]
         d = self.size_text(x.shape[-1], allow_bad=False)
-        template = ch.choice(["stack", "mlp", "gate"] if len(x.shape) == 4 else ["stack", "mlp"])
+        template = ch.choice(["stack", "mlp", "widths", "gate", "branches", "groups"] if len(x.shape) == 4
+                             else ["stack", "mlp", "widths", "grid"] if len(x.shape) == 3 else ["stack", "mlp", "widths"])
         layer = self.fresh("sub")
         if template == "stack":
             guard = "    require len(ks) >= 1, \"needs a layer\"\n" if ch.chance(0.5) else ""
@@ -204,6 +205,47 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             length = len(self.list_args[given]) if given else len(default)
             shape = x.shape[:-1] + (x.shape[-1] * length,) if tail.startswith("cat") else x.shape
             return self.assign(f"{layer}({x.name})", shape)
+        if template == "widths":  # a layer list told apart by its index: element i is (i + 1) times wider
+            self.blocks.append(
+                f"block {name}(d: int, n: int = 2):\n"
+                f"    input x: [{', '.join(dims + ['d'])}]\n"
+                "    layer mlps = [sequential(linear(d, d * (i + 1)), relu(), linear(d * (i + 1), d)) "
+                "for i in range(n)]\n"
+                "    y = x\n    for mlp in mlps:\n        y = mlp(y) + y\n    return y\n")
+            self.emit(f"layer {layer} = {name}({d}, {ch.choice(['2', '1', '0', '3'] + list(self.int_args))})")
+            return self.assign(f"{layer}({x.name})", x.shape)
+        if template == "branches":  # one conv per branch, kernel 2i + 1: padded by i it keeps the map's size
+            padding = ch.choice(["i", "i", "i", "1", "i + 1"])
+            groups = ch.choice(["", "", ", groups=i + 1", ", groups=2 - i"])
+            self.blocks.append(
+                f"block {name}(c: int, n: int = 2):\n"
+                "    input x: [b, c, h, w]\n"
+                f"    layer convs = [conv2d(c, c, 2 * i + 1, padding={padding}{groups}) for i in range(n)]\n"
+                "    return x * sigmoid(sum(stack([conv(x) for conv in convs], dim=0), dim=0))\n")
+            count = ch.choice(["", ", 1", ", 3", ", 0"] + [f", {n}" for n in self.int_args])
+            self.emit(f"layer {layer} = {name}({self.size_text(x.shape[1], allow_bad=False)}{count})")
+            return self.assign(f"{layer}({x.name})", x.shape)
+        if template == "groups":  # a layer list zipped with the channel groups (PSA)
+            self.blocks.append(
+                f"block {name}(c: int, n: int = 2):\n"
+                "    input x: [b, c, h, w]\n"
+                "    layer convs = [conv2d(c // n, c // n, 2 * i + 1, padding=i) for i in range(n)]\n"
+                "    outs = []\n"
+                "    for conv, group in zip(convs, rearrange(x, \"b (s c) h w -> s b c h w\", s=n)):\n"
+                "        outs.append(conv(group))\n"
+                "    return cat(outs, dim=1)\n")
+            count = ch.choice(["", ", 1", ", 3", ", 4"] + [f", {n}" for n in self.int_args])
+            self.emit(f"layer {layer} = {name}({self.size_text(x.shape[1], allow_bad=False)}{count})")
+            return self.assign(f"{layer}({x.name})", x.shape)
+        if template == "grid":  # a size computed in forward: the tokens laid on a square grid (GFNet)
+            self.blocks.append(
+                f"block {name}(d: int, drop: float = 0.0):\n"
+                f"    input x: [{', '.join(dims + ['d'])}]\n"
+                f"    let a = int(sqrt({dims[-1]}))\n"
+                "    grid = rearrange(x, \"b (p q) d -> b p q d\", p=a, q=a)\n"
+                "    return x + stochastic_depth(rearrange(grid * a, \"b p q d -> b (p q) d\"), drop)\n")
+            self.emit(f"layer {layer} = {name}({d}, {ch.choice(['0.0', '0.5', '0.25'])})")
+            return self.assign(f"{layer}({x.name})", x.shape)
         if template == "mlp":
             optional = ch.chance(0.4)
             self.blocks.append(

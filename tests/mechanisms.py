@@ -64,6 +64,9 @@ from .references.s2_attention import S2Attention
 from .references.coatnet import CoAtNet
 from .references.halo import HaloAttention
 from .references.vip import WeightedPermuteMLP
+from .references.ske_conv import SKEConv
+from .references.psa import PSA
+from .references.gfnet import Block, GlobalFilter
 
 def _emsa_cases() -> list[Case]:
     cases = []
@@ -514,6 +517,28 @@ CASES: list[Case] = [
     Case("halo-b4-h2-nonsquare", "halo", "HaloAttention", HaloAttention,
          dict(dim=32, block_size=4, halo_size=2, dim_head=8, heads=2), {"x": (2, 32, 8, 12)},
          (2, 32, 8, 12)),
+    # fmt: on
+    # --- gfnet (issue 7: a size computed in forward, `let a = int(sqrt(n))`; stochastic depth)
+    # fmt: off
+    Case("gfnet-filter", "gfnet", "GlobalFilter", GlobalFilter, dict(dim=64, h=7, w=4), {"x": (2, 49, 64)},
+         (2, 49, 64), forward_without=("spatial_size",)),
+    Case("gfnet-filter-even", "gfnet", "GlobalFilter", GlobalFilter, dict(dim=32, h=8, w=5),
+         {"x": (3, 64, 32)}, (3, 64, 32)),
+    Case("gfnet-block", "gfnet", "Block", Block, dict(dim=64, h=7, w=4), {"x": (2, 49, 64)}, (2, 49, 64)),
+    # fmt: on
+    # --- psa (issue 7: per-group kernels 2i + 3; a layer list zipped with the groups)
+    # fmt: off
+    Case("psa", "psa", "PSA", PSA, dict(channel=64, reduction=4), X64, (2, 64, 7, 7)),
+    Case("psa-s2-nonsquare", "psa", "PSA", PSA, dict(channel=32, reduction=2, S=2), {"x": (3, 32, 6, 5)},
+         (3, 32, 6, 5)),
+    # fmt: on
+    # --- ske_conv (issue 7: a layer list told apart by its index, kernel 3 + 2i)
+    # fmt: off
+    Case("ske_conv", "ske_conv", "SKEConv", SKEConv, dict(in_channels=8, stride=2), {"x": (4, 8, 20, 20)},
+         (4, 8, 10, 10)),
+    Case("ske_conv-m3-channel-first", "ske_conv", "SKEConv", SKEConv,
+         dict(in_channels=16, M=3, G=4, L=8, batch_first=False), {"x": (16, 3, 9, 8)}, (16, 3, 9, 8),
+         batch_dim=1),
     # fmt: on
 ]
 

@@ -144,14 +144,15 @@ def test_compile_several_specs(tmp_path, capsys):
 
 
 def test_no_stray_temporary_files(tmp_path):
+    specs = ALL_SPECS[:4]
     out = tmp_path / "out"
     for _ in range(2):  # once creating, once unchanged
-        assert main(["compile", *map(str, ALL_SPECS), "-o", str(out)]) == 0
+        assert main(["compile", *map(str, specs), "-o", str(out)]) == 0
     # and once overwriting stale files
     for path in out.iterdir():
         path.write_text(GENERATED_MARKER + " stale\n", encoding="utf-8")
-    assert main(["compile", *map(str, ALL_SPECS), "-o", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{s.stem}.py" for s in ALL_SPECS)
+    assert main(["compile", *map(str, specs), "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{s.stem}.py" for s in specs)
 
 
 def test_failed_write_leaves_old_file_and_no_temporary(tmp_path, monkeypatch):
@@ -387,7 +388,7 @@ def test_explain_unknown_code(capsys):
 
 def test_output_is_identical_across_hash_seeds(tmp_path):
     outputs = {}
-    for seed in ("0", "1", "2", "random"):
+    for seed in ("0", "random"):  # two processes whose sets and dicts iterate differently
         out = tmp_path / f"seed-{seed}"
         result = run_cli("compile", *[p.relative_to(REPO_ROOT).as_posix() for p in ALL_SPECS], "-o", str(out),
                          env={"PYTHONHASHSEED": seed})

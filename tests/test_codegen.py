@@ -66,13 +66,14 @@ def test_names_keep_the_math(name, flag, other):
     torch.testing.assert_close(got, expected(x, flag, other))
 
 
-def test_output_is_black_stable_and_deterministic():
-    from tests.mechanisms import SPECS_DIR
+def test_output_is_black_stable():
+    """On the committed modules, which tests/test_generated_current.py holds equal to what
+    compiling gives (and tests/test_cli.py equal under any hash seed)."""
+    from tests.mechanisms import REPO_ROOT
 
-    for path in sorted(SPECS_DIR.glob("*.attn")):
-        first = attndsl.compile_file(path)
-        assert format_python(first) == first, f"{path.name}: black would still change the output"
-        assert attndsl.compile_file(path) == first
+    for path in sorted((REPO_ROOT / "generated").glob("*.py")):
+        code = path.read_text(encoding="utf-8")
+        assert format_python(code) == code, f"{path.name}: black would still change the output"
 
 
 def test_every_forward_line_carries_its_shape_and_spec_line():

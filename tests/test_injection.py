@@ -113,8 +113,11 @@ def test_catalogue_modules_use_only_compiler_names():
             spec_names |= {"attended"}  # the fused attention's result (attndsl/passes/fuse_attention.py)
             # names naming.py gives a value the spec did not name: its op's name, or a word for it
             spec_names |= {"y", "product", "weights", "part"} | {node["op"] for node in ir.graph.nodes.values()}
+            spec_names |= set(ir.forward_lets)  # `let a = int(sqrt(n))`, computed in forward
             for node in ir.graph.nodes.values():
                 spec_names |= set(node.get("var_names", [])) | {node["attrs"].get("var")} - {None}
+                if node["op"] == "loop_slice":  # a tensor a loop runs over: `branches` for `branch`
+                    spec_names |= {node["attrs"]["var"] + "s", node["attrs"]["var"] + "es"}
         code = attndsl.compile_file(path)
         _assert_only_compiler_names(code, allowed_extra=spec_names)
 
@@ -126,6 +129,7 @@ COMPILER_NAMES = {
     "module", "isinstance",  # the published init_weights loop (`for module in self.modules()`)
     "i", "range",  # children named in a loop (`fc{i}`, attndsl/codegen/sequentials.py)
     "zip", "enumerate",  # forward loops over layer lists and tensors (attndsl/codegen/loops.py)
+    "type",  # `act_layer: type[nn.Module]`, a layer kind argument's annotation
 }
 
 

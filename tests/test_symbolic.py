@@ -30,6 +30,7 @@ EXAMPLES = int(os.environ.get("ATTNDSL_FUZZ_EXAMPLES") or 200)
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
+    derandomize=not os.environ.get("ATTNDSL_FUZZ_RANDOM"),  # reproducible in CI; set it for new examples
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
 )
 

@@ -184,6 +184,22 @@ def test_long_lines_split_at_argument_boundaries():
     assert format_spec(WRAPPED) == WRAPPED
 
 
+@pytest.mark.parametrize("source", [
+    # a comment after a sequential written child by child belongs to the next statement
+    # (the block's span runs on to it; it was hoisted above the block on the second pass)
+    "block B(c: int = 4):\n    input x: [b, c]\n    layer s = sequential:\n        fc0 = linear(c, c)\n\n"
+    "    # about the return\n    return s(x)\n",
+    # a comment at the end of the `):` of a header written over several lines ended its
+    # first line, and the next pass moved it into the body: now it goes there at once
+    "block B(\n    c: int = 4, d: int = 4, e: int = 4, f: int = 4, g: int = 4, h: int = 4, i: int = 4, j: int = 4\n"
+    "):\n    # at the end\n    input x: [b, c]\n    return x\n",
+], ids=["after-a-sequential", "header-comment"])
+def test_comments_stay_put(source):
+    assert format_spec(source) == source
+    trailing = source.replace("):\n    # at the end\n", "):  # at the end\n")
+    assert format_spec(trailing) == source
+
+
 def test_fmt_command(tmp_path, capsys):
     messy, clean = tmp_path / "messy.attn", tmp_path / "clean.attn"
     messy.write_text(MESSY)

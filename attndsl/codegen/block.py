@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from .. import symbolic as sym
-from ..ir import BlockIR, Cond, list_item
+from ..ir import BlockIR, Cond, elements_source, list_item
 from ..lower import Literal
 from ..ops import ATOM
 from ..shapes import show
@@ -105,7 +105,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         """A local for a size the checker named (`H'` is `H_out`), computed where a check needs it."""
         name = self.derived_locals.get(symbol)
         if name is None:
-            stem = symbol.rstrip("'") + "_out"
+            stem = symbol if symbol in self.ir.forward_lets else symbol.rstrip("'") + "_out"
             taken = (set(self.ir.dim_origin) | set(self.ir.optional_dims) | self.arg_names | self.let_names
                      | {i.name for i in self.ir.inputs} | set(self.names.values()) | set(self.derived_locals.values()))
             name, count = stem, 1
@@ -127,7 +127,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         ordered: list[str] = []
 
         def visit(symbol: str) -> None:
-            if symbol in ordered:
+            if symbol in ordered or symbol in self.ir.forward_lets:  # those open forward
                 return
             for inner in sorted(derived[symbol].symbols() & set(derived)):
                 visit(inner)
@@ -141,12 +141,16 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         """A size in the sizes it is computed from, with no checker-named size left (`h''` is
         defined from `h'`): their locals are made only where a check needs them, which may
         be one branch of an `if`."""
-        derived = self.ir.derived
+        derived = {name: value for name, value in self.ir.derived.items() if name not in self.ir.forward_lets}
         for _ in range(len(derived) + 1):
             if not expr.symbols() & set(derived):
                 break
             expr = sym.substitute(expr, derived)
         return expr
+
+    def forward_let_lines(self) -> list[str]:
+        """`a = int(math.sqrt(n))`: the lets of input sizes, computed once the sizes are known."""
+        return self.derived_definitions(self.ir.forward_lets, self.forward_name)
 
     def runtime_only(self, expr: Expr) -> bool:
         """A size only the run time knows: it reads the join of an if/else (`c|2*c`),
@@ -224,9 +228,10 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             op, left, right = cond.args
             return f"{self._compared(left, names)} {op} {self._compared(right, names)}"
         if cond.op == "all_elems":
-            list_name, var, inner = cond.args
+            elements, var, inner = cond.args
             body = self.condition(inner, lambda s: s if s == var else names(s))
-            return f"all({body} for {var} in {names(list_name)})"
+            source = elements_source(elements, lambda e: self._compared(e, names) if isinstance(e, Expr) else names(e))
+            return f"all({body} for {var} in {source})"
         raise InternalError(f"unknown condition {cond.op}")
 
     def _compared(self, expr: Expr, names) -> str:

@@ -42,6 +42,7 @@ class CheckEmitter:
         already: they decided which sizes must be unpacked)."""
         sizes = {info.name: self._sizes(info, self.ir.optional_dim_origin if info.optional else self.ir.dim_origin)
                  for info in self.ir.inputs} if self.options.runtime_checks else {}
+        lets = self.forward_let_lines()  # rendered before the sizes are unpacked: they read some
         lines: list[str] = []
         for info in self.ir.inputs:
             if not info.optional:
@@ -57,7 +58,7 @@ class CheckEmitter:
                 if body:
                     lines.append(f"if {info.name} is not None:")
                     lines += ["    " + line for line in body]
-        return lines + self._guarded(checks, self.forward_name)
+        return lines + lets + self._guarded(checks, self.forward_name)
 
     def _contract(self, info, check_sizes: bool) -> list[str]:
         rank = len(info.shape)

@@ -36,7 +36,11 @@ class ForwardEmitter:
             multi_output = _multi_output(attrs)
             feeds_phi = any(self.graph.nodes[u]["op"] == "phi" for u in users)
             guard_differs = any(self.graph.nodes[u]["guard"] != attrs["guard"] for u in users)
-            if named or multi_output or feeds_phi or use_count > 1 or guard_differs or node in self.ir.outputs:
+            # an op that writes its operand several times (stochastic_depth) reads it by name
+            repeated = any(OPS[self.graph.nodes[u]["op"]].extra.get("named_operand")
+                           for u in users if self.graph.nodes[u]["op"] in OPS)
+            if named or multi_output or feeds_phi or use_count > 1 or guard_differs or repeated or \
+                    node in self.ir.outputs:
                 materialized.add(node)
         reserved = set(self.ir.dim_origin) | {i.name for i in self.ir.inputs}
         naming = assign_names(self.ir, order, materialized, reserved, self.loop_nodes())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..ir import Cond, LayerInfo, LayerSpec
+from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .text import comment_text, fstring, python_string
@@ -95,9 +96,10 @@ class InitEmitter:
     def _layer_line(self, info: LayerInfo) -> str:
         if info.element is not None:
             element = self.layer_expr(info.element)
-            if info.count is not None:  # `[... for _ in range(depth)]`: built alike, `depth` times
-                return f"self.{info.name} = nn.ModuleList([{element} for _ in range({self._layer_arg(info.count)})])"
-            loop_var = info.loop_var if self._mentions(info.element, info.loop_var) else "_"
+            loop_var = info.loop_var if info.loop_var and self._mentions(info.element, info.loop_var) else "_"
+            if info.count is not None:  # `[... for i in range(depth)]`: `depth` layers, told apart by i or not
+                return (f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in "
+                        f"range({self._layer_arg(info.count)})])")
             return f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in {info.iterable}])"
         if has_loops(info.spec):  # children named in a loop: add_module, one by one
             return "\n".join(self.sequential_lines(f"self.{info.name}", info.spec))
@@ -136,6 +138,10 @@ class InitEmitter:
         return f"nn.{definition.torch_class}({', '.join(positional + keywords)})"
 
     def _layer_arg(self, value, source=None) -> str:
+        if isinstance(value, LayerKind):  # `Mlp(d, act_layer=relu)`: the class
+            return f"nn.{LAYERS[value.kind].torch_class}"
+        if isinstance(value, LayerKindArg):  # passed on: the class this block was given
+            return value.name
         if isinstance(value, tuple) and hasattr(source, "items"):
             # One size per spatial dim: a tuple, as torch's modules hold and print it.
             items = [source_expr(item, self.init_name)[0] for item in source.items]

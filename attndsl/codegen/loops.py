@@ -108,10 +108,10 @@ class LoopEmitter:
         return lines
 
     def _loop_iterable(self, anchor: int, details: dict, materialized: set[int]) -> str:
+        tensors = [self.expression(o, materialized)[0] for o in self.ir.operands(anchor)]
         if details.get("layer"):
             self.used_attributes.discard(details["layer"])
-            return f"self.{details['layer']}"
-        tensors = [self.expression(o, materialized)[0] for o in self.ir.operands(anchor)]
+            tensors.insert(0, f"self.{details['layer']}")
         return tensors[0] if len(tensors) == 1 else f"zip({', '.join(tensors)})"
 
     def _loop_body(self, order, end, part, carried, lists, materialized, taken, outer) -> list[str]:
@@ -233,8 +233,8 @@ class LoopEmitter:
 
 
 def details_index(graph, piece: int, anchor: int, ir) -> int:
-    """Which tensor looped over a `loop_slice` slices."""
-    return ir.operands(anchor).index(ir.operands(piece)[0])
+    """Which of the loop's variables a `loop_slice` is (a layer list zipped first is the 0th)."""
+    return list(graph.nodes[anchor]["attrs"]["vars"]).index(graph.nodes[piece]["attrs"]["var"])
 
 
 def _multi(attrs: dict) -> bool:

@@ -167,6 +167,8 @@ class InterpretedBlock(nn.Module):
         present = frozenset(name for name, value in inputs.items() if value is not None)
         env = dict(self._env)
         self._check_inputs(inputs, env)
+        for name in self._ir.forward_lets:  # `let a = int(sqrt(n))`: sizes computed from the inputs'
+            env[name] = as_python(expr_value(self._ir.derived[name], env))
         values: dict = {}
         self._walk(self._order, self._top_skip, values, env, present, inputs)
         outputs = [self._operand(values, node) for node in self._ir.outputs]
@@ -270,7 +272,7 @@ class InterpretedBlock(nn.Module):
         function = TENSOR_OPS.get(op)
         if function is None:
             raise InterpreterBug(f"the interpreter has no meaning for op {op!r}")
-        return function(_Call(self, op, attrs, env), *(self._operand(values, o) for o in operands))
+        return function(_Call(self, op, attrs, env, operands), *(self._operand(values, o) for o in operands))
 
     def _scalar(self, attrs: dict, env: dict):
         value = attrs["attrs"]["value"]
@@ -311,9 +313,13 @@ class InterpretedBlock(nn.Module):
 class _Call:
     """What an op's entry in TENSOR_OPS may read: attributes, and expressions as the spec wrote them."""
 
-    def __init__(self, block: InterpretedBlock, op: str, attrs: dict, env: dict):
+    def __init__(self, block: InterpretedBlock, op: str, attrs: dict, env: dict, operands: list[int] = ()):
         self.block, self.op, self.attrs, self.env = block, op, attrs["attrs"], env
         self.span = attrs["span"]
+        self.operands = list(operands)  # the operand nodes (what they are in the spec, not their values)
+
+    def operand_node(self, index: int) -> dict:
+        return self.block._ir.graph.nodes[self.operands[index]]
 
     def number(self, name: str):
         if name.startswith("sizes."):

@@ -252,3 +252,15 @@ def _irfft2(call, x):
 
 tensor_op("view_as_complex")(lambda call, x: torch.view_as_complex(_tensor(x, "x").contiguous()))
 tensor_op("view_as_real")(lambda call, x: torch.view_as_real(_tensor(x, "x")))
+
+
+# ---------------------------------------------------------------------------- stochastic depth
+
+
+@tensor_op("stochastic_depth")
+def _stochastic_depth(call, x):
+    p = float(call.number("p"))
+    if not call.block.training or p == 0:
+        return x
+    keep = 1 - p
+    return x * torch.bernoulli(x.new_full((x.shape[0],) + (1,) * (x.dim() - 1), keep)) / keep

@@ -15,6 +15,7 @@ from typing import Callable
 from torch import nn
 
 from ..ir import Cond, LayerInfo, LayerSpec
+from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..layers import LAYERS
 from ..lower import ListArg, Literal
 from ..symbolic import Expr
@@ -23,6 +24,10 @@ from .values import Refusal, Unbound, as_python, cond_value, expr_value, source_
 
 def argument_value(value, source, env: dict):
     """A constructor argument: its source as written when the IR kept it, else its IR value."""
+    if isinstance(value, LayerKind):  # a block's `layer` argument: the class
+        return getattr(nn, LAYERS[value.kind].torch_class)
+    if isinstance(value, LayerKindArg):
+        return env[value.name]
     if source is not None:
         try:
             return source_value(source, env)
@@ -117,8 +122,9 @@ def build_declared_layer(info: LayerInfo, env: dict, build_block: Callable) -> n
     """A `layer` statement: one module, or a ModuleList with one element per list item."""
     if info.element is None:
         return build_layer(info.spec, env, build_block)
-    if info.count is not None:  # `[... for _ in range(count)]`
+    if info.count is not None:  # `[... for i in range(count)]`
         count = as_python(expr_value(info.count, env))
-        return nn.ModuleList([build_layer(info.element, env, build_block) for _ in range(count)])
+        index = info.loop_var or "_"
+        return nn.ModuleList([build_layer(info.element, {**env, index: i}, build_block) for i in range(count)])
     items = env[info.iterable]
     return nn.ModuleList([build_layer(info.element, {**env, info.loop_var: item}, build_block) for item in items])

@@ -40,29 +40,38 @@ def run_loop(block, node, details, operands, values, env, present, inputs) -> tu
         local = dict(values)
         for carry, value in zip(part["carries"], state):
             local[carry] = value
-        if isinstance(step, tuple):
-            for piece in pieces:
-                local[piece] = step[ir.operands(anchor).index(ir.operands(piece)[0])]
-        else:
-            local[anchor] = step
+        element, slices = step
+        if element is not None:
+            local[anchor] = element
+        for piece in pieces:
+            local[piece] = slices[ir.operands(anchor).index(ir.operands(piece)[0])]
         block._walk(walked, nested, local, env, present, inputs)
-        state = [block._operand(local, final) for final in part["finals"]]
+        after = [block._operand(local, final) for final in part["finals"]]
+        for carry, before, value in zip(part["carries"], state, after):
+            # The language's loop contract: a pass gives back the shape it took, so that the
+            # shape after any number of passes is the one before the loop.
+            if getattr(before, "shape", None) != getattr(value, "shape", None):
+                raise Refusal(f"{block._name}: a pass of the loop changes the shape of `{graph.nodes[carry]['name']}` "
+                              f"from {tuple(before.shape)} to {tuple(value.shape)}")
+        state = after
         for items, value in zip(lists, part["appended"]):
             items.append(block._operand(local, value))
     return tuple(state) + tuple(lists)
 
 
 def _passes(block, anchor, details, values):
-    """What each pass gets: the layer list's element, or one slice of every tensor."""
+    """What each pass gets: (the layer list's element or None, one slice of every tensor)."""
+    elements = None
     if details.get("layer"):
         if details["layer"] not in block._modules:
             raise Refusal(f"{block._name}: layer {details['layer']} does not exist with these arguments")
-        yield from block._modules[details["layer"]]
-        return
+        elements = list(block._modules[details["layer"]])
     tensors = [block._operand(values, o) for o in block._ir.operands(anchor)]
     if any(t.dim() == 0 for t in tensors):
         raise Refusal(f"{block._name}: a loop runs over the first axis of a tensor of rank 0")
-    if len({t.shape[0] for t in tensors}) > 1:
-        raise Refusal(f"{block._name}: the tensors zipped together differ in their first axis")
-    for index in range(tensors[0].shape[0]):
-        yield tuple(t[index] for t in tensors)
+    lengths = {t.shape[0] for t in tensors} | ({len(elements)} if elements is not None else set())
+    if len(lengths) > 1:
+        raise Refusal(f"{block._name}: the lists and tensors zipped together differ in length")
+    count = len(elements) if elements is not None else tensors[0].shape[0]
+    for index in range(count):
+        yield (None if elements is None else elements[index]), tuple(t[index] for t in tensors)

@@ -18,6 +18,8 @@ from typing import Any, Callable, Protocol
 
 import torch
 
+from ..shapes.walk import nonzero_divisor
+from ..symbolic import Expr
 from .einops import rearrange
 from .values import Refusal
 
@@ -73,8 +75,19 @@ def _flatten(values) -> list:
 # ---------------------------------------------------------------------------- arithmetic
 
 for _name, _function in (("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
-                         ("div", operator.truediv), ("pow", operator.pow)):
+                         ("pow", operator.pow)):
     tensor_op(_name)(lambda call, x, y, _function=_function: _function(x, y))
+
+
+@tensor_op("div")
+def _div(call, x, y):
+    # The language refuses a divisor that is a whole size expression and zero (`sqrt(d_k)`
+    # with d_k = 0); a zero from floats (`1.0 % (1 / 12)`) divides as torch does.
+    divisor = call.operand_node(1) if len(call.operands) > 1 else None
+    if divisor is not None and divisor["op"] == "scalar" and isinstance(divisor["attrs"]["value"], Expr) and \
+            nonzero_divisor(divisor["attrs"]["value"], call.block._ir) is not None and y == 0:
+        raise Refusal(f"division by the number {y}")
+    return x / y
 
 
 tensor_op("maximum")(lambda call, x, y: torch.maximum(_tensor(x, "x"), _tensor(y, "y")))

@@ -24,7 +24,7 @@ import operator
 from fractions import Fraction
 
 from .. import syntax as ast
-from ..ir import Cond
+from ..ir import Cond, iterated
 from ..symbolic import Expr
 
 
@@ -156,10 +156,11 @@ def cond_value(cond: Cond, env: dict, present: frozenset | set = frozenset()) ->
         comparison, left, right = args
         return _COMPARE[comparison](expr_value(left, env), expr_value(right, env))
     if op == "all_elems":
-        list_name, var, inner = args
-        if list_name not in env:
-            raise Unbound(list_name)
-        return all(cond_value(inner, {**env, var: item}, present) for item in env[list_name])
+        elements, var, inner = args
+        if isinstance(elements, str) and elements not in env:
+            raise Unbound(elements)
+        items = iterated(elements, lambda e: expr_value(e, env) if isinstance(e, Expr) else env[e])
+        return all(cond_value(inner, {**env, var: item}, present) for item in items)
     raise AssertionError(f"unknown condition {op}")
 
 

@@ -113,11 +113,27 @@ class DeclarationLowering:
         value = self._expr(stmt.value)
         if not isinstance(value, Expr):
             raise self.error("E0113", "`let` binds a number computed from the arguments", stmt.value.span)
+        if value.symbols() & (set(self.ir.dim_origin) | set(self.ir.forward_lets)):
+            return self._forward_let(stmt, value)
         self._built_in_init(stmt.value.span, "a `let`", value)
         # Bound first: a `let` that redefines a name (`let d = max(L, channel // d)` with an
         # argument `d`) must not reach ir.lets, where it would refer to itself.
         self._bind(stmt.name, "let", Expr.symbol(stmt.name), stmt.span)
         self.ir.lets.append(LetInfo(stmt.name, value, stmt.span, tuple(self.guard), stmt.value))
+
+    def _forward_let(self, stmt: ast.Let, value: Expr) -> None:
+        """`let a = int(sqrt(n))` of the sizes of inputs: a size computed in forward (GFNet's
+        token grid), which the checker knows by its definition, as the sizes it names itself."""
+        optional = sorted(value.symbols() & self.ir.optional_dims)
+        if optional:
+            raise self.error("E0113", f"a `let` of input sizes is computed in forward, and `{optional[0]}` is the "
+                             "size of an optional input, which may be absent", stmt.value.span)
+        if self.guard:
+            raise self.error("E0113", "a `let` of input sizes is computed in forward, before any `if`",
+                             stmt.span, help="write it outside the `if`")
+        self._bind(stmt.name, "dim", Expr.symbol(stmt.name), stmt.span)
+        self.ir.derived[stmt.name] = value
+        self.ir.forward_lets.append(stmt.name)
 
     def _stmt_Require(self, stmt: ast.Require) -> None:
         condition = self._condition(stmt.condition)
@@ -129,7 +145,7 @@ class DeclarationLowering:
     def _built_in_init(self, span: Span, what: str, *values) -> None:
         """Layers, params, lets and requires are made in __init__, before any input is seen:
         they (and the `if`s around them) may use arguments, not the sizes of inputs."""
-        dims = set(self.ir.dim_origin) | set(self.ir.optional_dims)
+        dims = set(self.ir.dim_origin) | set(self.ir.optional_dims) | set(self.ir.forward_lets)
         found = sorted(_symbols_of(list(values)) & dims)
         if found:
             raise self.error("E0113", f"{what} must be known when the module is built, but `{found[0]}` is the size "
@@ -145,7 +161,7 @@ class DeclarationLowering:
         """Turn `k % m == r` requirements into facts the shape checker can use."""
         if condition.op == "all_elems":
             list_name, var, inner = condition.args
-            if inner.op == "cmp" and inner.args[0] == "==":
+            if isinstance(list_name, str) and inner.op == "cmp" and inner.args[0] == "==":
                 _, left, right = inner.args
                 fact = _mod_fact(left, right, var)
                 if fact:
@@ -186,7 +202,8 @@ class DeclarationLowering:
                     kind = args[kw.name].type
                     ok = {"int": lambda v: type(v) is int, "float": lambda v: type(v) in (int, float),
                           "bool": lambda v: type(v) is bool,
-                          "list[int]": lambda v: isinstance(v, list) and all(type(i) is int for i in v)}[kind]
+                          "list[int]": lambda v: isinstance(v, list) and all(type(i) is int for i in v),
+                          "layer": lambda v: False}[kind]  # examples give numbers: a kind keeps its default
                     if not ok(value):
                         self.error("E0113", f"the example gives `{kw.name}` a value that is not a {kind}",
                                    kw.value.span)

@@ -27,6 +27,13 @@ class LayerKindArg:
     default: str | None
 
 
+@dataclass(frozen=True)
+class LayerKind:
+    """A layer kind given as a block's argument: `Mlp(d, act_layer=relu)`."""
+
+    kind: str
+
+
 def kinds_like(default: str) -> list[str]:
     """The kinds a `layer` argument defaulting to `default` may be: its family's kinds with the
     same shape rule and ranks (ReLU, SiLU, GELU, ... for an activation; the BatchNorms of one
@@ -38,6 +45,40 @@ def kinds_like(default: str) -> list[str]:
 
 
 class LayerKindLowering:
+    def _layer_kind_value(self, node: ast.Node, name: str):
+        """What a block's `layer` argument is given: a kind (`relu`), this block's own layer
+        argument passed on (`act_layer=act_layer`), or None."""
+        if isinstance(node, ast.NoneLit):
+            return None
+        if isinstance(node, ast.Name):
+            entry = self.scope.get(node.id)
+            if entry is not None and entry[0] == "arg" and isinstance(entry[1], LayerKindArg):
+                return entry[1]
+            if entry is None and node.id in LAYERS:
+                return LayerKind(node.id)
+        raise self.error("E0113", f"`{name}` takes a layer kind (e.g. relu), a layer argument of this block, or "
+                         "None", node.span)
+
+    def _check_layer_kinds(self, target: ast.Block, bound: dict, sources: dict) -> None:
+        """Each kind given to a block's `layer` argument is one that argument may be: of its
+        default's family, with its shape rule (the callee's `__init__` refuses any other)."""
+        for arg in target.args:
+            if not arg.type.startswith("layer") or arg.name not in bound:
+                continue
+            value, optional = bound[arg.name], arg.type.endswith("| None")
+            default = arg.default.id if isinstance(arg.default, ast.Name) else None
+            if value is None:
+                if not optional:
+                    raise self.error("E0112", f"`{arg.name}` of {target.name} may not be None", sources[arg.name].span,
+                                     help=f"declare it `{arg.name}: layer | None` to allow None")
+                continue
+            given = value.kind if isinstance(value, LayerKind) else value.default
+            allowed = kinds_like(default) if default in LAYERS else []
+            if given not in allowed:
+                what = f"`{value.kind}`" if isinstance(value, LayerKind) else f"`{value.name}` (a {given} kind)"
+                raise self.error("E0112", f"{what} cannot be `{arg.name}` of {target.name}, which is one of "
+                                 f"{', '.join(allowed) or 'no kind'}", sources[arg.name].span)
+
     def _layer_kind_default(self, arg: ast.Arg) -> str:
         node = arg.default
         if not (isinstance(node, ast.Name) and node.id in LAYERS):

@@ -41,6 +41,7 @@ class LayerSpecLowering:
             target = self.known_blocks[kind]
             bound, sources = self._bind_call([(a.name, a.type, a.default is not None) for a in target.args], node, kind,
                                              positional=sum(1 for a in target.args if not a.keyword_only))
+            self._check_layer_kinds(target, bound, sources)
             self.ir.uses_blocks.append(kind)
             return LayerSpec("block", bound, [], block=kind, span=node.span, sources=sources)
         definition = LAYERS.get(kind)
@@ -87,6 +88,12 @@ class LayerSpecLowering:
         return bound, sources
 
     def _argument(self, node: ast.Node, kind: str, name: str):
+        if kind.startswith("layer"):  # a block's `layer` argument: a kind, not a value
+            return self._layer_kind_value(node, name)
+        if kind.endswith(" | None"):  # a block's optional number: None, or what its type takes
+            if isinstance(node, ast.NoneLit):
+                return None
+            kind = kind[:-len(" | None")]
         value = self._expr(node)
         sizes = _sizes(value, kind)  # `kernel_size=[1, 7]`: one size per spatial dim (attndsl/layers)
         if sizes is not None:

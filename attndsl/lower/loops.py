@@ -5,6 +5,8 @@
 
     for block in blocks:                  # over a layer list
         x = block(x)
+    for conv, g in zip(convs, groups):    # a layer list zipped with tensors (PSA)
+        outs.append(conv(g))
     for attn, ff in layers:               # each element a list: unpacked
         x = attn(x) + x
         x = ff(x) + x
@@ -97,7 +99,8 @@ class LoopLowering:
         return self._layer_spec(node)
 
     def _range_layer_list(self, stmt: ast.Layer, value: ast.ListComp) -> LayerInfo:
-        """`[block(dim) for _ in range(depth)]`: `depth` layers built alike."""
+        """`[block(dim) for _ in range(depth)]`: `depth` layers built alike, or told apart by
+        their index: `[conv2d(c, c, 2 * i + 3, padding=i + 1) for i in range(S)]` (PSA)."""
         call = value.iterable
         if len(call.args) != 1 or call.kwargs:
             raise self.error("E0113", "a layer list is built `range(n)` times, n a whole number", call.span)
@@ -111,14 +114,15 @@ class LoopLowering:
             if saved is not None:
                 raise self.error("E0103", f"`{value.var}` is already defined; the loop variable would hide it",
                                  value.var_span, labels=[_label(saved[2], "defined here")])
-            # Every element is built alike (as children named in a loop): it names nothing.
-            self.scope[value.var] = ("child_var", None, value.var_span)
+            # The index of the element: 0 <= i < count (attndsl/shapes/knowledge.py knows it).
+            self.scope[value.var] = ("loopvar", Expr.symbol(value.var), value.var_span)
         try:
             element = self._element_spec(value.element)
         finally:
             if value.var != "_":
                 self.scope.pop(value.var, None)
-        return LayerInfo(stmt.name, None, tuple(self.guard), stmt.span, stmt.comments, element=element, count=count)
+        return LayerInfo(stmt.name, None, tuple(self.guard), stmt.span, stmt.comments, element=element, count=count,
+                         loop_var=None if value.var == "_" else value.var)
 
     # ------------------------------------------------------------------ `outs = []`, `outs.append(y)`
     def _accumulator(self, name: str, span, items: list) -> None:
@@ -170,7 +174,13 @@ class LoopLowering:
             if name in self.scope and self.scope[name][0] != "poison":
                 raise self.error("E0103", f"`{name}` is already defined; the loop variable would hide it", span,
                                  labels=[_label(self.scope[name][2], "defined here")])
-        if info is not None:
+        if info is not None and tensors:
+            if len(names) != 1 + len(tensors):
+                raise self.error("E0118", f"{len(names)} names for a layer list and {len(tensors)} tensor(s) "
+                                 "zipped together", stmt.span,
+                                 help="one name per list or tensor: `for conv, g in zip(convs, groups):`")
+            loop_guard = (Cond("cmp", (">=", list_length(info), Expr.const(1))),)
+        elif info is not None:
             element = info.element
             if len(names) > 1 and (element.kind != "list" or len(element.children) != len(names)):
                 count = len(element.children) if element.kind == "list" else 1
@@ -206,11 +216,12 @@ class LoopLowering:
                 carries.append(carry)
                 self.scope[name] = ("tensor", Tensor(carry), self.scope[name][2])
             for index, (name, span) in enumerate(names):
-                if info is not None:
-                    which = index if len(names) > 1 else None
+                if info is not None and (index == 0 or not tensors):
+                    which = index if len(names) > 1 and not tensors else None
                     self.scope[name] = ("layer_element", LayerElement(name, info, which, anchor), span)
                 else:
-                    piece = self._add("loop_slice", [tensors[index].node, anchor], span, var=name)
+                    tensor = tensors[index - 1 if info is not None else index]
+                    piece = self._add("loop_slice", [tensor.node, anchor], span, var=name)
                     graph.nodes[piece]["name"] = name
                     self.scope[name] = ("tensor", Tensor(piece), span)
             self._suite(stmt.body)
@@ -256,19 +267,27 @@ class LoopLowering:
                 self.scope[name] = ("loop_only", None, inside[name][2] if name in inside else stmt.span)
 
     def _loop_iterable(self, stmt: ast.For):
-        """(the layer list, None) or (None, the tensors) a loop runs over."""
+        """(the layer list or None, the tensors) a loop runs over: a layer list, tensors, or
+        a layer list zipped with tensors (element i of the list meets slice i of each)."""
         node = stmt.iterable
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "zip" \
                 and "zip" not in self.scope:
             if node.kwargs or len(node.args) < 2:
-                raise self.error("E0112", "zip() takes two or more tensors", node.span)
-            tensors = []
-            for arg in node.args:
+                raise self.error("E0112", "zip() takes two or more tensors, or a layer list and tensors", node.span)
+            info, tensors = None, []
+            for position, arg in enumerate(node.args):
                 value = self._expr(arg)
+                if position == 0 and isinstance(value, LayerRef) and value.info.element is not None \
+                        and not value.path:
+                    info = value.info
+                    continue
+                if isinstance(value, LayerRef) and value.info.element is not None:
+                    raise self.error("E0113", "a layer list zipped with tensors comes first", arg.span,
+                                     help=f"`zip({value.info.name}, ...)`")
                 if not isinstance(value, Tensor):
                     raise self.error("E0113", "zip() runs over tensors, along their first axis", arg.span)
                 tensors.append(value)
-            return None, tensors
+            return info, tensors
         value = self._expr(node)
         if isinstance(value, LayerRef) and value.info.element is not None and not value.path:
             return value.info, []

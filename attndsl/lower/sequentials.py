@@ -95,13 +95,15 @@ class SequentialLowering:
         saved = self.scope.get(var)
         self.scope[var] = ("loopvar", Expr.symbol(var), child.span)
         try:
-            offset = self._expr(expressions[0]) - Expr.symbol(var)
+            value = self._expr(expressions[0])
         finally:
             if saved is None:
                 self.scope.pop(var)
             else:
                 self.scope[var] = saved
-        if not (offset.is_const and offset.value.denominator == 1):
+        # Strings, booleans and lists are values too; only a size can name a pass.
+        offset = value - Expr.symbol(var) if isinstance(value, (Expr, int)) and not isinstance(value, bool) else None
+        if offset is None or not (offset.is_const and offset.value.denominator == 1):
             raise self.error("E0113", f"the braces in a child's name hold `{var}` plus a whole constant, so that "
                              "each pass names its children apart", expressions[0].span)
         template = (texts[0], int(offset.value), texts[1] if len(texts) > 1 else "")

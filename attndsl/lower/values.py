@@ -16,7 +16,8 @@ MAX_COUNT = 1024  # pieces of a chunk
 MAX_SCALAR = 2**63  # a whole number combined with a tensor is a Python int: torch takes 64 bits
 RESERVED = {"self", "torch", "nn", "F", "OrderedDict", "super", "forward", "None", "True", "False", "inf",
             # builtins the generated code calls
-            "len", "max", "min", "all", "float", "int", "getattr", "ValueError", "round", "abs", "math"}
+            "len", "max", "min", "all", "float", "int", "getattr", "ValueError", "round", "abs", "math",
+            "isinstance", "range", "tuple", "zip", "enumerate", "list", "bool"}
 # Arguments, params and layers become attributes of the nn.Module: they may not replace
 # what nn.Module itself keeps there (`self.training = ...` would break train/eval).
 MODULE_ATTRIBUTES = {

@@ -15,6 +15,7 @@ from . import padding  # noqa: F401  isort: skip
 from . import windows  # noqa: F401  isort: skip
 from . import resampling  # noqa: F401  isort: skip
 from . import spectral  # noqa: F401  isort: skip
+from . import stochastic  # noqa: F401  isort: skip
 from . import masking  # noqa: F401  isort: skip
 from . import logic  # noqa: F401  isort: skip
 from . import constants  # noqa: F401  isort: skip

@@ -16,6 +16,9 @@ def window_count(ctx, size: Expr, kernel: Expr, stride: Expr, padding, dilation:
     """floor((L + 2p - d(k-1) - 1) / s) + 1, torch's output-size formula (ceil with ceil_mode)."""
     if padding == "same":
         return size
+    step = ctx.normal(stride)
+    if step.is_const and step.value < 1:  # the layer's own check says so too; the size cannot be computed
+        ctx.error("E0205", f"the stride must be at least 1, got {step.value}")
     span = size + 2 * padding - dilation * (kernel - 1) - 1
     if ceil_mode:
         # Rounding up, torch keeps one window that overhangs the input by less than a stride.

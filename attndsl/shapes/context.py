@@ -55,6 +55,11 @@ class ShapeContext:
     def _require(self, condition, what: str) -> bool | None:
         return self.checker.require(condition, what, node=self.node, element=self.element)
 
+    def require(self, condition: Cond, what: str) -> None:
+        """A condition on the op's arguments: an error when it is refuted, else proven or checked."""
+        if self._require(condition, what) is False:
+            self.error("E0205", what)
+
     def expect_equal(self, a: Expr, b: Expr, what: str, operands=()) -> None:
         na, nb = self.normal(a), self.normal(b)
         difference = na - nb

@@ -168,6 +168,11 @@ class View:
         self.substitutions: dict[str, Expr] = {name: v[0] for name, v in values.items() if len(v) == 1}
         for fact in facts:
             self._take(fact, element)
+        if element is not None and isinstance(element[0], Expr):  # the index of a range: 0 <= i < count
+            count, index = element[0], Expr.symbol(element[1])
+            self._take(Fact(frozenset(), "integer", index), None)
+            self._take(Fact(frozenset(), "bound", element[1], Fraction(0)), None)
+            self._take(Fact(frozenset(), "bound", count - 1 - index, Fraction(0)), None)
         self._normal: dict = {} if normals is None else normals
         self._mapping: tuple | None = None  # (number of derived sizes, symbol mapping, atom mapping)
 

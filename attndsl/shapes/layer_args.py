@@ -19,7 +19,7 @@ class LayerArguments:
     def __init__(self, walk, info, spec: LayerSpec, label: str):
         self.walk, self.info, self.spec = walk, info, spec
         self.label = label  # `fc`, or `mlp.fc1` for a child of a sequential
-        self.element = (info.iterable, info.loop_var) if info.loop_var else None
+        self.element = info.element_key()
         self.view = walk.view_for_guard(info.guard, self.element)
 
     def value(self, name: str) -> Expr | None:

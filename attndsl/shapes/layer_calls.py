@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from .. import symbolic as sym
 from ..diagnostics import Abort
-from ..evaluate import fold, substitute_cond
+from ..evaluate import NONE_ARGUMENT, fold, substitute_cond
 from ..ir import BlockIR, Cond, LayerSpec
 from ..layers import LAYERS
 from ..symbolic import Expr
@@ -26,7 +26,7 @@ class LayerCalls:
             raise Abort()
         if attrs["attrs"].get("element"):
             spec = info.element
-            context = ShapeContext(self, node, (info.iterable, info.loop_var) if info.loop_var else None)
+            context = ShapeContext(self, node, info.element_key())
             shapes = shapes[:-1]  # the loop node
             if attrs["attrs"].get("index") is not None:  # `for attn, ff in layers:`
                 spec = spec.children[attrs["attrs"]["index"]][1]
@@ -161,6 +161,9 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
             mapping[arg.name] = value
         elif hasattr(value, "name") and arg.type == "list[int]":  # a list argument passed through
             mapping[f"len({arg.name})"] = Expr.symbol(f"len({value.name})")
+        elif value is None and getattr(arg, "optional", False) and arg.type in ("int", "float") and \
+                (arg.default is None or arg.name in spec.args):
+            mapping[arg.name] = NONE_ARGUMENT  # `out_features: int | None` left None
         elif value is None and arg.default is not None:
             if arg.type == "bool":
                 mapping[arg.name] = Cond.const(bool(arg.default))

@@ -26,10 +26,14 @@ class LoopShapes:
         context = ShapeContext(self, node)
         if op == "loop":
             self.dtypes[node] = None
+            layer = attrs["attrs"].get("layer")
             for index, shape in enumerate(shapes):
                 if not shape:
                     context.error("E0202", "a loop runs over the first axis of a tensor, and this one has rank 0")
-                if index:
+                if layer:  # zip(layers, tensors): Python's zip would stop at the shorter, silently
+                    context.expect_equal(shape[0], self.passes(node), f"the first axis of the tensor zipped with "
+                                         f"`{layer}` and its length")
+                elif index:
                     context.expect_equal(shape[0], shapes[0][0], "the first axis of the tensors zipped together")
             return ()
         if op == "loop_carry":

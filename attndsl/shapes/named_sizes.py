@@ -41,6 +41,9 @@ class NamedSizes:
         # again): the generated code computes it from them.
         definition = written if written is not None and not self.is_opaque(written) else normal
         self.ir.derived[name] = _fold_names(definition, self.ir.derived)
+        if self.is_opaque(normal):
+            # Made from a size joined from the branches of an `if` (`2|w`): left to torch too.
+            self.opaque.add(name)
         return Expr.symbol(name)
 
 

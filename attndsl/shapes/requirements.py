@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from .. import symbolic as sym
 from ..diagnostics import Span
-from ..ir import CheckInfo, Cond
+from ..ir import CheckInfo, Cond, elements_source
 from ..symbolic import Atom, Expr
 from .worlds import as_condition, literal
 
@@ -225,15 +225,16 @@ class Requirements:
         loop = next((l for l in self.ir.layers if l.loop_var and l.loop_var in symbols), None)
         if loop is None or loop.loop_var in self.nameable():
             return condition, what
-        every = f"for every {loop.loop_var} in {loop.iterable}"
+        every = f"for every {loop.loop_var} in {elements_source(loop.elements, str)}"
         if isinstance(condition, Cond):
             inner, what = condition, f"{what}, {every}"
         elif condition[0] == "eq":
             inner, what = Cond("cmp", ("==", condition[1], condition[2])), f"{what} must agree {every}"
         else:
-            inner = Cond("cmp", ("==", sym.mod(condition[1], condition[2]), Expr.const(0)))
+            # `k % m == 0` as written (sym.mod would expand it to `k - m * (k // m)`)
+            inner = Cond("cmp", ("==", Expr.atom("mod", condition[1], condition[2]), Expr.const(0)))
             what = f"{what}: {_math(condition[1])} must be divisible by {_math(condition[2])} {every}"
-        return Cond("all_elems", (loop.iterable, loop.loop_var, inner)), what
+        return Cond("all_elems", (loop.elements, loop.loop_var, inner)), what
 
     def nameable(self) -> set[str]:
         ir = self.ir
@@ -366,8 +367,9 @@ def _cond_symbols(cond: Cond) -> set[str]:
     if cond.op in ("present", "training"):
         return set()
     if cond.op == "all_elems":
-        list_name, var, inner = cond.args
-        return (_cond_symbols(inner) - {var}) | {f"len({list_name})"}
+        elements, var, inner = cond.args
+        length = elements.symbols() if isinstance(elements, Expr) else {f"len({elements})"}
+        return (_cond_symbols(inner) - {var}) | length
     found: set[str] = set()
     for arg in cond.args:
         if isinstance(arg, Expr):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..diagnostics import Abort, DiagnosticSink, Span
-from ..ir import BlockIR, Cond, LayerSpec, display_name
+from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source
 from ..layers import LAYERS
 from ..ops import OPS, ListShape
 from ..symbolic import Expr
@@ -25,6 +25,21 @@ from .named_sizes import NamedSizes
 from .requirements import STATEMENT_PHASE, Requirements
 from .worlds import contradicts, literal, world_context
 from ..lower.loops import list_length
+
+
+def nonzero_divisor(value: Expr, ir) -> Expr | None:
+    """What must not be zero when a tensor is divided by the number `value`: `d_k` for
+    `sqrt(d_k)`, the value itself for a polynomial with whole coefficients in sizes and int
+    arguments (exact in the generated code too); None for anything else (`1.0 % (1 / 12)`
+    is zero to exact arithmetic and not in floats: such a division is left to torch)."""
+    if value.is_monomial:
+        ((monomial, _),) = value.terms.items()
+        if len(monomial) == 1 and isinstance(monomial[0][0], sym.Atom) and monomial[0][0].op == "sqrt":
+            value = monomial[0][0].args[0]  # sqrt(d_k) is zero exactly when d_k is
+    symbols = value.plain_symbols()
+    whole = symbols is not None and not symbols & set(getattr(ir, "float_symbols", ())) and all(
+        c.denominator == 1 for c in value.terms.values()) and all(e > 0 for m in value.terms for _, e in m)
+    return value if whole else None
 
 
 class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
@@ -213,6 +228,12 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             return self._list(node, attrs, shapes)
         if op == "call_layer":
             return self._call_layer(context, node, attrs, shapes)
+        if op == "div":  # `att / sqrt(d_k)`: a number that is zero would make the tensor inf or NaN
+            divisor = self.ir.graph.nodes[self.ir.operands(node)[1]]
+            value = divisor["attrs"]["value"] if divisor["op"] == "scalar" else None
+            required = nonzero_divisor(value, self.ir) if isinstance(value, Expr) else None
+            if required is not None:
+                self.require_nonzero(required, node=node)
         shape = OPS[op].shape(context, node, shapes, attrs["attrs"])
         for dim in (shape if isinstance(shape, tuple) and all(isinstance(d, Expr) for d in shape) else ()):
             context.ensure_defined(dim)
@@ -226,7 +247,9 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             self.sink.error("E0201", f"the shape of each element, {show(shapes[0])}, depends on `{var}`: the "
                             "elements may differ in shape", self.ir.graph.nodes[node]["span"],
                             help=f"add a `require` under which the sizes agree, e.g. `require all([{var} % 2 == 1 "
-                                 f"for {var} in {layer.iterable}])` for a conv padded by {var} // 2")
+                                 f"for {var} in {elements_source(layer.elements, str)}])` for a conv padded by "
+                                 f"{var} // 2" if layer.iterable else "give each element the padding that keeps "
+                                 "the size (e.g. kernel 2 * i + 3, padding i + 1)")
             raise Abort()
         return ListShape(list_length(layer), shapes[0])
 

@@ -202,6 +202,8 @@ OP_COSTS: dict[str, OpCost] = {
     "cat": OpCost(),
     "stack": OpCost(),
     "masked_fill": OpCost(),
+    # the tools count eval mode, where stochastic depth is its input itself
+    "stochastic_depth": OpCost(memory=lambda attrs, contiguous: (False, all(contiguous))),
     # masks and tensors made from sizes: new tensors, no FLOPs counted
     **{name: OpCost() for name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
                                    "where", "arange", "eye", "ones", "zeros", "tril", "triu")},

@@ -106,11 +106,13 @@ class _BlockWalk(MemoryWalk):
                 if self.graph.nodes[source]["op"] == "loop_layer":
                     inside = nx.descendants(self.graph, source) & nx.ancestors(self.graph, node)
                     for inner in inside:
-                        loops[inner] = (info.loop_var, info.iterable)
+                        loops[inner] = (info.loop_var or "_", info.elements)
         return loops
 
-    def _passes(self) -> dict[int, Expr]:
-        """Nodes of the body of a `for` loop (attndsl/lower/loops.py): run once a pass."""
+    def _passes(self) -> dict[int, Expr | tuple]:
+        """Nodes of the body of a `for` loop (attndsl/lower/loops.py): run once a pass. Over a
+        layer list whose elements differ (`conv2d(c, c, 2 * i + 3)`), a pass costs what its
+        element does: summed over the elements, (variable, elements) like a comprehension's."""
         from ..lower.loops import list_length, loop_body, loop_layout
 
         passes = {}
@@ -118,9 +120,14 @@ class _BlockWalk(MemoryWalk):
             if attrs["op"] == "loop_end" and self.view.exists(node):
                 anchor = self.ir.operands(node)[loop_layout(attrs["attrs"])["anchor"][0]]
                 layer = self.graph.nodes[anchor]["attrs"].get("layer")
-                count = list_length(self._layer(layer)) if layer else self._shape(self.ir.operands(anchor)[0])[0]
+                info = self._layer(layer) if layer else None
+                if info is not None and info.loop_var:
+                    each = (info.loop_var, info.elements)
+                else:
+                    count = list_length(info) if info else self._shape(self.ir.operands(anchor)[0])[0]
+                    each = sym.maximum(count, Expr.const(0))
                 for inner in loop_body(self.ir, node):
-                    passes[inner] = sym.maximum(count, Expr.const(0))
+                    passes[inner] = each
         return passes
 
     def _flops(self) -> list[Term]:
@@ -140,6 +147,8 @@ class _BlockWalk(MemoryWalk):
             else:
                 continue
             times = passes.get(node, Expr.const(1))
+            if isinstance(times, tuple):  # once per element of a layer list, told apart by its variable
+                loop, times = times, Expr.const(1)
             terms += [Term(t.guard, t.value * times, loop or t.loop) for t in guarded(found, attrs["guard"])]
         return terms
 

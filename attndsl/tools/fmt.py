@@ -65,10 +65,15 @@ class _Layout:
             self.placed.add(trailing)
         self.out.append((INDENT * depth + line).rstrip())
 
-    def emit_doc(self, depth: int, doc: list, trailing: int | None = None) -> None:
+    def emit_doc(self, depth: int, doc: list, trailing: int | None = None, *, last: bool = False) -> None:
         """A statement, split at argument boundaries where longer than the width (`fmt_wrap`);
-        the comment at the end of its first source line ends its first line."""
+        the comment at the end of its first source line ends its first line (with `last`,
+        the comment of its last source line ends its last line: a block's `):`)."""
         first, *rest = lay_out(doc, len(INDENT) * depth)
+        if last and rest:
+            self.out += [(INDENT * depth + line).rstrip() for line in [first] + rest[:-1]]
+            self.emit(depth, rest[-1], trailing)
+            return
         self.emit(depth, first, trailing)
         self.out += [(INDENT * depth + line).rstrip() for line in rest]
 
@@ -111,7 +116,7 @@ class _Layout:
 
     def block(self, block: ast.Block) -> None:
         header_end = self.text.colon_at_or_after(block.span.line)
-        self.emit_doc(0, header_doc(block), trailing=header_end)
+        self.emit_doc(0, header_doc(block), trailing=header_end, last=True)
         # Comments inside a header written over several lines: under it (above it, they
         # would join the block's own comments).
         self.inner_comments(1, block.span.line, header_end - 1, keep_free=block.doc is None)
@@ -155,6 +160,8 @@ class _Layout:
             return self.text.colon_at_or_after(stmt.condition.span.end_line)
         if isinstance(stmt, FOR):
             return self.text.colon_at_or_after(stmt.iterable.span.end_line)
+        if isinstance(stmt, ast.LayerBlock):  # its span runs on to the next statement's line
+            return last_line(stmt)
         return stmt.span.end_line
 
     def statement(self, stmt: ast.Stmt, depth: int) -> int:

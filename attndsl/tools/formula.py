@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .. import symbolic as sym
-from ..ir import Cond
+from ..ir import Cond, elements_source, iterated
 from ..symbolic import Expr
 
 Guard = frozenset  # of Cond, all of which must hold
@@ -22,7 +22,8 @@ Guard = frozenset  # of Cond, all of which must hold
 class Term:
     guard: Guard
     value: Expr
-    loop: tuple[str, str] | None = None  # (variable, list argument): summed over the list
+    # (variable, list argument or range count): summed over the list, or over range(count)
+    loop: tuple | None = None
 
 
 def make_guard(conds) -> Guard | None:
@@ -84,7 +85,7 @@ def collect(terms) -> list[Term]:
         loop = term.loop
         value = term.value
         if loop is not None and loop[0] not in value.symbols():
-            value, loop = value * Expr.symbol(f"len({loop[1]})"), None
+            value, loop = value * loop_length(loop[1]), None
         key = (term.guard, loop)
         sums[key] = sums.get(key, Expr.const(0)) + value
     # merged monomial by monomial: [c]*(x + y) + [not c]*x is x + [c]*y
@@ -95,7 +96,15 @@ def collect(terms) -> list[Term]:
     for term in merged:  # a merged term may join the terms already without that condition
         sums[(term.guard, term.loop)] = sums.get((term.guard, term.loop), Expr.const(0)) + term.value
     out = [Term(guard, value, loop) for (guard, loop), value in sums.items() if value.terms]
-    return sorted(out, key=lambda t: (len(t.guard), sorted(render_cond(c) for c in t.guard), t.loop or ()))
+    return sorted(out, key=lambda t: (len(t.guard), sorted(render_cond(c) for c in t.guard),
+                                      tuple(map(str, t.loop or ()))))
+
+
+def loop_length(elements) -> Expr:
+    """How many values a loop variable takes: `len(kernels)`, or the count of a range."""
+    if isinstance(elements, Expr):
+        return sym.maximum(elements, Expr.const(0))
+    return Expr.symbol(f"len({elements})")
 
 
 def _negation(cond: Cond) -> Cond:
@@ -171,8 +180,9 @@ def render_cond(cond: Cond, order=None) -> str:
         plain = ("cmp", "not", "arg", "present", "kind", "is_none")
         return f" {op} ".join(p if " " not in p or a.op in plain else f"({p})" for p, a in zip(parts, args))
     if op == "all_elems":
-        list_name, var, inner = args
-        return f"all({render_cond(inner, order)} for {var} in {list_name})"
+        elements, var, inner = args
+        source = elements_source(elements, lambda e: render_expr(e, order) if isinstance(e, Expr) else e)
+        return f"all({render_cond(inner, order)} for {var} in {source})"
     return op
 
 
@@ -189,7 +199,8 @@ def render_terms(terms: list[Term], order=None) -> str:
     for term in terms:
         text = render_expr(term.value, order)
         if term.loop is not None:
-            text = f"sum({text} for {term.loop[0]} in {term.loop[1]})"
+            source = elements_source(term.loop[1], lambda e: render_expr(e, order) if isinstance(e, Expr) else e)
+            text = f"sum({text} for {term.loop[0]} in {source})"
         if term.guard:
             condition = render_guard(term.guard, order)
             if " " in text and term.loop is None:  # `a + b`, `c // g`: one factor in brackets
@@ -216,8 +227,9 @@ def evaluate(terms: list[Term], values) -> Fraction:
         if term.loop is None:
             total += values.value(term.value)
         else:
-            var, list_name = term.loop
-            for item in values.lists.get(list_name, []):
+            var, elements = term.loop
+            items = iterated(elements, lambda e: values.value(e) if isinstance(e, Expr) else values.lists.get(e, []))
+            for item in items:
                 total += values.value(term.value, {var: item})
     return total
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .. import syntax as ast
 from ..diagnostics import Diagnostic, DiagnosticSink, Span
-from ..ir import BlockIR, display_name
+from ..ir import BlockIR, display_name, elements_source
 from ..layers import LAYERS
 from ..lower.values import SCALAR_FUNCTIONS
 from ..ops import OPS
@@ -219,7 +219,8 @@ def _layer_hover(doc, ir, name, order) -> str:
         spec = info.spec or info.element
         kind = spec.block if spec.kind == "block" else spec.kind
         args = ", ".join(f"{k}={_argument_text(v, order)}" for k, v in spec.args.items())
-        loop = f" for {info.loop_var} in {info.iterable}" if info.element is not None else ""
+        loop = (f" for {info.loop_var or '_'} in {elements_source(info.elements, lambda e: _argument_text(e, order))}"
+                if info.element is not None else "")
         guard = render_guard(info.guard, order, sort=False)
         lines.append(f"layer `{name}`: {kind}({args}){loop}" + (f"  (if {guard})" if guard else ""))
         if spec.kind == "sequential":

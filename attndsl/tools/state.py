@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .. import symbolic as sym
-from ..ir import BlockIR, Cond, LayerSpec, display_name
+from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source
 from ..symbolic import Expr
 from .cost_rules import LAYER_COSTS, kind_options, numel
 from .formula import make_guard
@@ -24,7 +24,7 @@ class Entry:
     shape: tuple
     guard: frozenset
     parameter: bool  # or a buffer
-    loop: tuple[str, str] | None = None  # (variable, list argument) of a layer list
+    loop: tuple | None = None  # (variable, list argument or range count) of a layer list
     # children named in a loop (`fc{i} = linear(...)` under `for i in range(1, n)`): one
     # entry per pass, written once with the pass's variable: (variable, start, stop)
     passes: tuple | None = None
@@ -40,7 +40,7 @@ class Entry:
     def described(self, render) -> str:
         """`for k in kernels` / `for i in range(1, n)`: which entries the key stands for."""
         if self.loop is not None:
-            return f" for each {self.loop[0]} in {self.loop[1]}"
+            return f" for each {self.loop[0]} in {elements_source(self.loop[1], lambda e: e if isinstance(e, str) else render(e))}"
         if self.passes is not None:
             var, start, stop = self.passes
             bounds = render(stop) if start == Expr.const(0) else f"{render(start)}, {render(stop)}"
@@ -60,11 +60,11 @@ def state_entries(ir: BlockIR, blocks: dict[str, BlockIR], _memo: dict | None = 
     for info in ir.layers:
         spec = info.spec or info.element
         prefix = f"{info.name}.*." if info.element is not None else f"{info.name}."
-        loop = (info.loop_var, info.iterable) if info.element is not None and info.count is None else None
+        loop = (info.loop_var, info.elements) if info.element is not None and info.loop_var else None
         for entry in _layer(spec, prefix, blocks, memo):
             guard = make_guard(list(entry.guard) + list(info.guard))
             if guard is not None:
-                if info.count is not None:  # `[... for _ in range(depth)]`: `depth` alike
+                if info.count is not None and loop is None:  # `[... for _ in range(depth)]`: `depth` alike
                     entry = replace(entry, passes=("_", Expr.const(0), info.count))
                 entries.append(replace(entry, guard=guard, loop=loop or entry.loop))
     memo[ir.name] = entries

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .. import symbolic as sym
+from ..evaluate import NONE_ARGUMENT, fold, substitute_cond
 from ..ir import BlockIR, Cond, LayerSpec
 from ..symbolic import Expr
 from .formula import Term, make_guard
@@ -40,7 +41,13 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands) -> Mapping:
             exprs[arg.name] = value
         elif isinstance(value, (int, float)):
             exprs[arg.name] = Expr.const(Fraction(str(value)))
+    # A let on both branches of an `if` (`out = in_features if out_features is None else
+    # out_features`): the branch the layer's arguments decide.
+    decided = {**exprs, **conds, **{a.name: NONE_ARGUMENT for a in callee.args if a.optional and
+                                    spec.args.get(a.name) is None and (a.default is None or a.name in spec.args)}}
     for let in callee.lets:
+        if any(fold(substitute_cond(c, decided)) == Cond.const(False) for c in let.guard):
+            continue
         exprs[let.name] = sym.substitute(let.value, exprs)
     present = None
     if operands is not None:
@@ -61,7 +68,10 @@ def substitute_terms(terms: list[Term], mapping: Mapping) -> list[Term]:
     for term in terms:
         guard = substitute_guard(term.guard, mapping)
         if guard is not None:
-            out.append(Term(guard, sym.substitute(term.value, mapping.exprs), term.loop))
+            loop = term.loop
+            if loop is not None and isinstance(loop[1], Expr):  # a range's count, in the caller's names
+                loop = (loop[0], sym.substitute(loop[1], mapping.exprs))
+            out.append(Term(guard, sym.substitute(term.value, mapping.exprs), loop))
     return out
 
 

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from .. import evaluate
 from ..cli import UsageError
-from ..ir import BlockIR, Cond, list_item
+from ..ir import BlockIR, Cond, iterated, list_item
 from ..symbolic import Expr
 
 
@@ -158,8 +158,9 @@ class Values:
             a, b = self.value(left, extra), self.value(right, extra)
             return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[operator]
         if op == "all_elems":
-            list_name, var, inner = args
-            return all(self.truth(inner, {**(extra or {}), var: item}) for item in self.lists.get(list_name, []))
+            elements, var, inner = args
+            items = iterated(elements, lambda e: self.value(e, extra) if isinstance(e, Expr) else self.lists.get(e, []))
+            return all(self.truth(inner, {**(extra or {}), var: item}) for item in items)
         raise Unbound({f"<{op} condition>"})
 
     def missing(self) -> list[str]:

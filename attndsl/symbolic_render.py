@@ -1,0 +1,162 @@
+"""Rendering the canonical form of attndsl/symbolic.py: as Python (`//` where a division is
+exact, `self.`-prefixed names through a callback) or as math (`/`), with the fewest
+brackets precedence allows and the terms in the order a block introduces its names.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Callable
+
+from .symbolic import Atom, Expr, Monomial, _lcm_denominator, _lone_atom
+
+
+def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", order: Callable | None = None) -> str:
+    """Render as Python (`//` for exact division) or as math (`/`) with names from `name`.
+
+    `order` maps a symbol to a sort key for display (e.g. the order in which a block
+    introduces its dims and arguments, so `b*G` reads as the source does); the
+    canonical form itself does not depend on it."""
+    divide = "//" if style == "python" else "/"
+    constant, denominator = _lcm_denominator(expr)
+    if style == "float":
+        constant = 1  # float coefficients render as literals (1e-05), not as fractions
+    if constant != 1 or denominator:
+        numerator = expr * Expr({(): Fraction(constant)}) * Expr({denominator: Fraction(1)})
+        denominator_expr = Expr({denominator: Fraction(constant)})
+        top = _render_sum(numerator, name, style, order)
+        bottom = _render_sum(denominator_expr, name, style, order)
+        if not numerator.is_monomial or numerator.terms.get((), 1) < 0:
+            top = f"({top})"
+        if not (denominator_expr.is_const or (len(denominator) == 1 and constant == 1 and denominator[0][1] == 1)):
+            bottom = f"({bottom})"
+        return f"{top} {divide} {bottom}" if style == "python" else f"{top}/{bottom}"
+    text = _render_sum(expr, name, style, order)
+    if _is_bare_floordiv(expr):
+        return text[1:-1]  # `a // b` on its own needs no parentheses
+    return text
+
+
+# Python's operator precedences, as attndsl.ops numbers them, for what `render` writes.
+_ADD, _MUL, _UNARY, _POWER, _ATOM = 11, 12, 13, 14, 100
+
+
+def precedence(expr: Expr, style: str = "python") -> int:
+    """How tightly `render(expr, ..., style=style)` binds: the precedence of its top-level
+    operator, so a caller knows when to parenthesise it (`x * (d // 2)`, not `x * d // 2`)."""
+    constant, denominator = _lcm_denominator(expr)
+    if style == "float":
+        constant = 1
+    if constant != 1 or denominator:
+        return _MUL  # `top // bottom`, `top/bottom`
+    if not expr.terms:
+        return _ATOM
+    if len(expr.terms) > 1:
+        return _ADD
+    ((monomial, coefficient),) = expr.terms.items()
+    if not monomial:
+        return _UNARY if coefficient < 0 else _ATOM
+    factors = sum(exponent for _, exponent in monomial)
+    if abs(coefficient) != 1 or factors > 1:
+        return _MUL  # `2 * a`, `-2 * a` (which is `(-2) * a`), `a * b`
+    factor = monomial[0][0]
+    if isinstance(factor, str):
+        inner = _ATOM
+    elif factor.op == "floordiv":
+        inner = _MUL if coefficient == 1 else _ATOM  # bare `a // b`; under a minus it keeps its parentheses
+    elif factor.op == "sqrt" and style != "math":
+        inner = _POWER  # `x ** 0.5`
+    else:
+        inner = _ATOM  # max(...), min(...)
+    return min(inner, _UNARY) if coefficient < 0 else inner
+
+
+def _is_bare_floordiv(expr: Expr) -> bool:
+    if not expr.is_monomial:
+        return False
+    ((monomial, coefficient),) = expr.terms.items()
+    return (coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1
+            and isinstance(monomial[0][0], Atom) and monomial[0][0].op == "floordiv")
+
+
+def _display_key(order):
+    def key(factor):
+        if isinstance(factor, str) and order is not None:
+            return (0, order(factor), factor)
+        return (0, (), factor) if isinstance(factor, str) else (1, (), factor.sort_key())
+
+    return key
+
+
+def _render_sum(expr: Expr, name, style, order=None) -> str:
+    if not expr.terms:
+        return "0"
+    key = _display_key(order)
+    ordered = sorted(expr.terms.items(), key=lambda mc: (len(mc[0]) == 0, sorted((key(f), e) for f, e in mc[0])))
+    if ordered[0][1] < 0:  # `2 - d`, not `-d + 2`: lead with a positive term where there is one
+        first_positive = next((i for i, (_, c) in enumerate(ordered) if c > 0), None)
+        if first_positive is not None:
+            ordered.insert(0, ordered.pop(first_positive))
+    parts: list[str] = []
+    for monomial, coefficient in ordered:
+        text = _render_term(monomial, abs(coefficient), name, style, order)
+        sign = "-" if coefficient < 0 else "+"
+        if len(expr.terms) > 1 and (parts or sign == "+") and _lone_floordiv(monomial, coefficient):
+            text = text[1:-1]  # in a sum, `(h - 3) // 2 + 1` needs no more parentheses
+        if not parts:
+            parts.append(f"-{text}" if sign == "-" else text)
+        else:
+            parts.append(f" {sign} {text}")
+    return "".join(parts)
+
+
+def _lone_floordiv(monomial: Monomial, coefficient: Fraction) -> bool:
+    return (abs(coefficient) == 1 and len(monomial) == 1 and monomial[0][1] == 1
+            and isinstance(monomial[0][0], Atom) and monomial[0][0].op == "floordiv")
+
+
+def _render_term(monomial: Monomial, coefficient: Fraction, name, style, order=None) -> str:
+    mul = " * " if style == "python" else "*"
+    factors = []
+    for factor, exponent in sorted(monomial, key=lambda fe: _display_key(order)(fe[0])):
+        base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style, order)
+        factors += [base] * exponent
+    if coefficient != 1 or not factors:
+        factors.insert(0, _render_number(coefficient))
+    return mul.join(factors)
+
+
+def _render_number(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    return repr(float(value))
+
+
+def _render_atom(atom: Atom, name, style, order=None) -> str:
+    args = [render(a, name, style=style, order=order) for a in atom.args]
+    if atom.op == "floordiv":
+        return f"({_wrap(atom.args[0], args[0])} // {_wrap(atom.args[1], args[1])})"
+    if atom.op == "sqrt":
+        if style == "math":
+            return f"sqrt({args[0]})"
+        inner = _lone_atom(atom.args[0])
+        # `(5 ** 0.5) ** 0.5`: `**` groups from the right, so a power as the base keeps its parentheses
+        base = f"({args[0]})" if inner is not None and inner.op == "sqrt" else _wrap(atom.args[0], args[0])
+        return f"{base} ** 0.5"
+    if atom.op == "truediv":
+        return f"({_wrap(atom.args[0], args[0])} / {_wrap(atom.args[1], args[1])})"
+    if atom.op == "mod":  # kept only where its value is a signed zero (see `mod`)
+        return f"({_wrap(atom.args[0], args[0])} % {_wrap(atom.args[1], args[1])})"
+    return f"{atom.op}({', '.join(args)})"
+
+
+def _wrap(expr: Expr, text: str) -> str:
+    if expr.is_const:
+        simple = expr.value >= 0 and expr.value.denominator == 1
+    elif expr.is_monomial:  # a lone factor to the first power: `c`, `(a // b)`, `max(a, b)`
+        ((monomial, coefficient),) = expr.terms.items()
+        simple = coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and not _is_bare_floordiv(expr)
+    else:
+        simple = False
+    return text if simple else f"({text})"
+
