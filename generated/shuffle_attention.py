@@ -50,6 +50,10 @@ class ShuffleAttention(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.channel:
             raise ValueError(f"ShuffleAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
+        if h * w < 2:
+            raise ValueError(
+                "ShuffleAttention: group_norm needs more than one value per group (its channels times its positions)"
+            )
         xg = x.reshape(b * self.G, self.channel // self.G, h, w)  # [b*G, channel/G, h, w]  shuffle_attention.attn:20
         x_0, x_1 = xg.chunk(
             2, dim=1

@@ -159,6 +159,9 @@ def _subscript(call, x):
             index.append(position)
             continue
         _, start, stop, step = item
+        if start is None and stop is None:  # `:` (or `...`): the whole axis, empty or not
+            index.append(slice(None, None, step))
+            continue
         start = 0 if start is None else _bound(call, start, size, "slice start")
         stop = size if stop is None else _bound(call, stop, size, "slice stop")
         if not start < stop <= size:  # every size is at least 1: no empty slice

@@ -59,6 +59,8 @@ def _group_norm(ctx, args, shape):
     if per_group.is_const and per_group.value < 2:
         ctx.error("E0205", f"group_norm normalises each group over its channels and positions, but a group of "
                   f"{ctx.show(shape)} has only {per_group.value} value", help="use fewer groups")
+    ctx.expect_at_least(per_group, 2, "group_norm needs more than one value per group (its channels times its "
+                        "positions)")
     return shape
 
 
