@@ -75,14 +75,12 @@ class PSA(nn.Module):
         )  # [S, b, channel/S, h, w]  psa.attn:37
         outs = []
         for conv, group in zip(self.convs, groups):
-            y = conv(group)  # [b, width, h, w]  psa.attn:40
-            outs.append(y)
+            outs.append(conv(group))  # [b, width, h, w]  psa.attn:40
         spc = torch.stack(outs, dim=1)  # [b, S, width, h, w]  psa.attn:41
         branches = spc.transpose(0, 1)  # [S, b, width, h, w]  psa.attn:43
         weights = []
         for se_block, branch in zip(self.se_blocks, branches):
-            y_2 = se_block(branch)  # [b, width, 1, 1]  psa.attn:44
-            weights.append(y_2)
+            weights.append(se_block(branch))  # [b, width, 1, 1]  psa.attn:44
         return (spc * self.softmax(torch.stack(weights, dim=1))).reshape(
             b, self.S * self.width, h, w
         )  # [b, S*width, h, w]  psa.attn:45

@@ -130,8 +130,10 @@ class LoopEmitter:
             users = list(graph.successors(node))
             # a branch of `a if flag else b` is computed inside the choice, only when it is taken
             inline = len(users) == 1 and graph.nodes[users[0]]["op"] == "phi"
+            # (the loop's end is outside its body's guard: what a pass appends is still written in place)
             if attrs["name"] is not None or attrs["op"] == "phi" or len(users) > 1 or node in finals or \
-                    _multi(attrs) or not inline and any(graph.nodes[u]["guard"] != attrs["guard"] for u in users):
+                    _multi(attrs) or not inline and any(graph.nodes[u]["guard"] != attrs["guard"]
+                                                        for u in users if u != end):
                 chosen.add(node)
 
         def effective(node: int) -> int:
