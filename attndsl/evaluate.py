@@ -154,6 +154,8 @@ def substitute_cond(cond: Cond, mapping: dict[str, Any]) -> Cond:
         return replacement if isinstance(replacement, Cond) else cond
     if cond.op == "is_none" and cond.args[0] in mapping:
         return Cond.const(mapping[cond.args[0]] is NONE_ARGUMENT)
+    if cond.op == "present" and isinstance(mapping.get(f"present({cond.args[0]})"), Cond):
+        return mapping[f"present({cond.args[0]})"]  # an optional input the caller gives or not
     if cond.op in ("not", "and", "or"):
         return Cond(cond.op, tuple(substitute_cond(c, mapping) for c in cond.args))
     if cond.op == "cmp":

@@ -54,7 +54,7 @@ class InputInfo:
     optional: bool
     span: Span
     node: int  # the graph node standing for it
-    dtype: str = "float"  # "float" (any floating point) or "bool"
+    dtype: str = "float"  # "float" (any floating point), "bool", or "sizes": a tuple of sizes, not a tensor
 
 
 @dataclass

@@ -123,7 +123,7 @@ class CBAtten_Res(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s1|s0'|out_channels|s0|s1', s0|s1'|s1|s0'|out_channels, h', w']
+        returns: [out_channels|s1|s0, s1|s0|out_channels, h', w']
 
     Examples:
         in_channels=8, out_channels=16, reduction=2, stride=1, x=[4, 8, 20, 20]
@@ -184,10 +184,8 @@ class CBAtten_Res(nn.Module):
             if self.training and s1 * h_out * w_out == 1:
                 raise ValueError("CBAtten_Res: batch norm in training needs more than one value per channel")
             x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:100
-        out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s0|s1', s1|s0', h', w']  cbam_res.attn:101
-        out = (
-            out + self.conv_res(self.shortcut_pool(x))
-        ).relu()  # [s0|s1'|s1|s0, s1|s0'|out_channels, h', w']  cbam_res.attn:102
+        out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s1|s0, out_channels, h', w']  cbam_res.attn:101
+        out = (out + self.conv_res(self.shortcut_pool(x))).relu()  # [s1|s0, out_channels, h', w']  cbam_res.attn:102
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [s1|s0'|out_channels, s0|s1'|s1|s0, h', w']  cbam_res.attn:104
-        return out  # [s1|s0'|out_channels|s0|s1', s0|s1'|s1|s0'|out_channels, h', w']  cbam_res.attn:105
+            out = out.transpose(0, 1)  # [out_channels, s1|s0, h', w']  cbam_res.attn:104
+        return out  # [out_channels|s1|s0, s1|s0|out_channels, h', w']  cbam_res.attn:105

@@ -8,22 +8,24 @@ from torch import nn
 class GlobalFilter(nn.Module):
     """Global filter: FFT over the token grid, times a learnt complex filter, inverse FFT.
 
-    The n tokens lie on an a x a grid (a = int(sqrt(n))); the orthonormal 2-d real FFT
-    of the grid is multiplied by `complex_weight` (h x w x dim (real, imaginary)
-    pairs: h = a, w = a // 2 + 1 for GFNet's sizes) and transformed back.
+    The n tokens lie on a p x q grid, `spatial_size` when given, else a x a with
+    a = int(sqrt(n)); the orthonormal 2-d real FFT of the grid is multiplied by
+    `complex_weight` (h x w x dim (real, imaginary) pairs: h = p, w = q // 2 + 1 for
+    GFNet's sizes) and transformed back.
 
     Intended math: the published filter casts its input to float32 before the FFT, so a
     float64 module computes (and returns) float32; here the FFT runs in the input's
-    precision. The published forward also takes `spatial_size=(a, b)` for a grid that
-    is not square; GFNet never passes it, and it is not supported here.
+    precision.
 
     Shapes:
         x: [b, n, dim]
-        returns: [b, a*a, dim]
+        spatial_size: [p, q] (optional)
+        returns: [b, p|a*q|a, dim]
 
     Examples:
         dim=64, h=7, w=4, x=[2, 49, 64]
         dim=32, h=8, w=5, x=[3, 64, 32]
+        dim=16, h=4, w=4, x=[2, 24, 16], spatial_size=[4, 6]
     """
 
     def __init__(self, dim: int, h: int = 14, w: int = 8) -> None:
@@ -40,7 +42,7 @@ class GlobalFilter(nn.Module):
         self.complex_weight = nn.Parameter(torch.randn(h, w, dim, 2))
         nn.init.normal_(self.complex_weight, std=0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, spatial_size: tuple[int, int] | None = None) -> torch.Tensor:
         if x.dim() != 3 or not x.is_floating_point() or 0 in x.shape:
             raise ValueError(
                 f"GlobalFilter: x must be a 3-d floating-point tensor [b, n, dim] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
@@ -48,28 +50,48 @@ class GlobalFilter(nn.Module):
         b, n, _ = x.shape
         if x.shape[2] != self.dim:
             raise ValueError(f"GlobalFilter: x.shape[2] must be dim = {self.dim}, got {x.shape[2]}")
+        if spatial_size is not None:
+            if not (
+                isinstance(spatial_size, (tuple, list))
+                and len(spatial_size) == 2
+                and all(isinstance(size, int) and size >= 1 for size in spatial_size)
+            ):
+                raise ValueError(f"GlobalFilter: spatial_size must be 2 sizes of at least 1 [p, q], got {spatial_size}")
+            p, q = spatial_size
         a = int(n**0.5)
-        if a < 1:
-            raise ValueError(f"GlobalFilter: the size of axis `p` must be at least 1, got {a}")
-        if n != a * a:
-            raise ValueError(f"GlobalFilter: the group (p q) must agree, but n = {n} and a*a = {a * a}")
-        if a != self.h and a != 1 and self.h != 1:
-            raise ValueError("GlobalFilter: broadcast dimension -3: a and h must be equal or 1")
-        if a // 2 + 1 != self.w and a // 2 + 1 != 1 and self.w != 1:
-            raise ValueError("GlobalFilter: broadcast dimension -2: a // 2 + 1 and w must be equal or 1")
-        a_out = max(a, self.h) * min(1, a, self.h)
-        if a_out < 1:
-            raise ValueError(f"GlobalFilter: irfft2() needs axis 1 not to be empty, got {a_out}")
-        n_out = max(a // 2 + 1, self.w) * min(1, a // 2 + 1, self.w)
-        if n_out < 1:
-            raise ValueError(f"GlobalFilter: irfft2() needs axis 2 not to be empty, got {n_out}")
-        grid = x.reshape(b, a, a, self.dim)  # [b, a, a, dim]  gfnet.attn:24
-        spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(
-            self.complex_weight
-        )  # [b, a', n', dim]  gfnet.attn:25
-        return torch.fft.irfft2(spectrum, s=(a, a), dim=(1, 2), norm="ortho").reshape(
-            b, -1, self.dim
-        )  # [b, a*a, dim]  gfnet.attn:26
+        if spatial_size is not None:
+            if n != p * q:
+                raise ValueError(f"GlobalFilter: the group (p q) must agree, but n = {n} and p*q = {p * q}")
+            if p != self.h and p != 1 and self.h != 1:
+                raise ValueError("GlobalFilter: broadcast dimension -3: p and h must be equal or 1")
+            if q // 2 + 1 != self.w and q // 2 + 1 != 1 and self.w != 1:
+                raise ValueError("GlobalFilter: broadcast dimension -2: q // 2 + 1 and w must be equal or 1")
+            grid = x.reshape(b, p, q, self.dim)  # [b, p, q, dim]  gfnet.attn:27
+            spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(
+                self.complex_weight
+            )  # [b, p', n', dim]  gfnet.attn:28
+            out = torch.fft.irfft2(spectrum, s=(p, q), dim=(1, 2), norm="ortho")  # [b, p, q, dim]  gfnet.attn:29
+        else:
+            if a < 1:
+                raise ValueError(f"GlobalFilter: the size of axis `p` must be at least 1, got {a}")
+            if n != a * a:
+                raise ValueError(f"GlobalFilter: the group (p q) must agree, but n = {n} and a*a = {a * a}")
+            if a != self.h and a != 1 and self.h != 1:
+                raise ValueError("GlobalFilter: broadcast dimension -3: a and h must be equal or 1")
+            if a // 2 + 1 != self.w and a // 2 + 1 != 1 and self.w != 1:
+                raise ValueError("GlobalFilter: broadcast dimension -2: a // 2 + 1 and w must be equal or 1")
+            a_out = max(a, self.h) * min(1, a, self.h)
+            if a_out < 1:
+                raise ValueError(f"GlobalFilter: irfft2() needs axis 1 not to be empty, got {a_out}")
+            n_out = max(a // 2 + 1, self.w) * min(1, a // 2 + 1, self.w)
+            if n_out < 1:
+                raise ValueError(f"GlobalFilter: irfft2() needs axis 2 not to be empty, got {n_out}")
+            grid = x.reshape(b, a, a, self.dim)  # [b, a, a, dim]  gfnet.attn:31
+            spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(
+                self.complex_weight
+            )  # [b, a', n'', dim]  gfnet.attn:32
+            out = torch.fft.irfft2(spectrum, s=(a, a), dim=(1, 2), norm="ortho")  # [b, a, a, dim]  gfnet.attn:33
+        return out.flatten(1, 2)  # [b, p|a*q|a, dim]  gfnet.attn:34
 
 
 # The channel mixer, as the published Mlp (timm's): fc1, act_layer, dropout, fc2, dropout.
@@ -129,7 +151,7 @@ class Mlp(nn.Module):
             )
         if x.shape[2] != self.in_features:
             raise ValueError(f"Mlp: x.shape[2] must be in_features = {self.in_features}, got {x.shape[2]}")
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))  # [b, n, out]  gfnet.attn:47
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))  # [b, n, out]  gfnet.attn:55
 
 
 class Block(nn.Module):
@@ -182,9 +204,9 @@ class Block(nn.Module):
             raise ValueError(f"Block: x.shape[2] must be dim = {self.dim}, got {x.shape[2]}")
         if n != int(n**0.5) * int(n**0.5) and n != 1 and int(n**0.5) * int(n**0.5) != 1:
             raise ValueError("Block: broadcast dimension -2: n and int(sqrt(n))*int(sqrt(n)) must be equal or 1")
-        y = self.mlp(self.norm2(self.filter(self.norm1(x))))  # [b, int(sqrt(n))*int(sqrt(n)), dim]  gfnet.attn:74
+        y = self.mlp(self.norm2(self.filter(self.norm1(x))))  # [b, int(sqrt(n))*int(sqrt(n)), dim]  gfnet.attn:82
         return x + (
             y * torch.bernoulli(y.new_full((b, 1, 1), 1 - self.drop_path)) / (1 - self.drop_path)
             if self.training and self.drop_path > 0
             else y
-        )  # [b, n', dim]  gfnet.attn:74
+        )  # [b, n', dim]  gfnet.attn:82

@@ -69,10 +69,6 @@ class Case:
     # seed 003's ``batch_first=False``); batch independence slices along it
     batch_dim: int = 0
     note: str = ""
-    # forward parameters of the published module the generated one does not take, each a
-    # documented deviation (GlobalFilter's `spatial_size`: the language has no forward
-    # arguments that are not tensors); tests/test_equivalence.py checks they are the only one
-    forward_without: tuple[str, ...] = ()
 
     @property
     def spec_path(self) -> Path:

@@ -49,17 +49,21 @@ class Case:
     inputs: dict  # input name -> shape (list of ints); an optional input left out is absent
     bool_inputs: frozenset = frozenset()  # inputs drawn as boolean masks
     seed: int = 0
+    sizes_inputs: frozenset = frozenset()  # `spatial_size: sizes[p, q]`: given as the tuple itself
 
     def to_json(self) -> dict:
         data = {"args": self.args, "inputs": self.inputs}
         if self.bool_inputs:
             data["bool_inputs"] = sorted(self.bool_inputs)
+        if self.sizes_inputs:
+            data["sizes_inputs"] = sorted(self.sizes_inputs)
         return data
 
     @staticmethod
     def from_json(data: dict) -> "Case":
         return Case(dict(data["args"]), {k: list(v) for k, v in data["inputs"].items()},
-                    frozenset(data.get("bool_inputs", ())), data.get("seed", 0))
+                    frozenset(data.get("bool_inputs", ())), data.get("seed", 0),
+                    frozenset(data.get("sizes_inputs", ())))
 
 
 class Disagreement(AssertionError):
@@ -166,7 +170,9 @@ def make_inputs(case: Case) -> dict:
     generator = torch.Generator().manual_seed(case.seed + 1)
     inputs = {}
     for name, shape in case.inputs.items():
-        if name in case.bool_inputs:
+        if name in case.sizes_inputs:
+            inputs[name] = tuple(shape)
+        elif name in case.bool_inputs:
             inputs[name] = torch.rand(shape, generator=generator, dtype=torch.float64) < 0.3
         else:
             inputs[name] = torch.randn(shape, generator=generator, dtype=torch.float64)
@@ -174,7 +180,7 @@ def make_inputs(case: Case) -> dict:
 
 
 def _clone(inputs: dict) -> dict:
-    return {name: tensor.clone() for name, tensor in inputs.items()}
+    return {name: value.clone() if isinstance(value, torch.Tensor) else value for name, value in inputs.items()}
 
 
 def _no_dropout(module: nn.Module) -> None:
@@ -381,7 +387,8 @@ def check_examples(compiled: Compiled) -> None:
     for index, example in enumerate(ir.examples):
         args = {a.name: example[a.name] for a in ir.args if a.name in example}
         shapes = {i.name: example[i.name] for i in ir.inputs if i.name in example}
-        case = Case(args, shapes, frozenset(masks) & set(shapes))
+        case = Case(args, shapes, frozenset(masks) & set(shapes),
+                    sizes_inputs=frozenset(i.name for i in ir.inputs if i.dtype == "sizes") & set(shapes))
         try:
             module = compiled.program.build(compiled.main, **args).double().eval()
             module(**make_inputs(case))

@@ -937,7 +937,8 @@ def example_inputs(ir, example: dict, torch):
     values = {}
     for info in ir.inputs:
         if info.name in example:
-            values[info.name] = torch.randn(tuple(example[info.name]), generator=generator)
+            values[info.name] = tuple(example[info.name]) if info.dtype == "sizes" else \
+                torch.randn(tuple(example[info.name]), generator=generator)
     return values
 
 

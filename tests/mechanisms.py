@@ -521,7 +521,7 @@ CASES: list[Case] = [
     # --- gfnet (issue 7: a size computed in forward, `let a = int(sqrt(n))`; stochastic depth)
     # fmt: off
     Case("gfnet-filter", "gfnet", "GlobalFilter", GlobalFilter, dict(dim=64, h=7, w=4), {"x": (2, 49, 64)},
-         (2, 49, 64), forward_without=("spatial_size",)),
+         (2, 49, 64)),
     Case("gfnet-filter-even", "gfnet", "GlobalFilter", GlobalFilter, dict(dim=32, h=8, w=5),
          {"x": (3, 64, 32)}, (3, 64, 32)),
     Case("gfnet-block", "gfnet", "Block", Block, dict(dim=64, h=7, w=4), {"x": (2, 49, 64)}, (2, 49, 64)),

@@ -62,6 +62,12 @@ class CheckEmitter:
 
     def _contract(self, info, check_sizes: bool) -> list[str]:
         rank = len(info.shape)
+        if info.dtype == "sizes":  # `spatial_size=(a, b)`: so many whole sizes, each at least 1
+            message = fstring([("text", f"{self.ir.name}: {info.name} must be {rank} sizes of at least 1 "
+                                        f"{self.show(info.shape)}, got "), ("code", f"{info.name}")])
+            return [f"if not (isinstance({info.name}, (tuple, list)) and len({info.name}) == {rank} and "
+                    f"all(isinstance(size, int) and size >= 1 for size in {info.name})):",
+                    f"    raise ValueError({message})"]
         if info.dtype == "bool":
             kind, wrong = "boolean", f"{info.name}.dtype != torch.bool"
         else:
@@ -95,7 +101,9 @@ class CheckEmitter:
                 bound_here = origins.get(name) == (info.name, axis)
                 targets.append(name if bound_here and name in self.used_dims else "_")
             used = [i for i, t in enumerate(targets) if t != "_"]
-            if len(used) == 1 and len(targets) > 1:
+            if info.dtype == "sizes" and used:
+                lines.append(f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {info.name}")
+            elif len(used) == 1 and len(targets) > 1:
                 lines.append(f"{targets[used[0]]} = {info.name}.shape[{used[0]}]")
             elif used:
                 lines.append(f"{', '.join(targets)} = {info.name}.shape")

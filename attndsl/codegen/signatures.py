@@ -29,10 +29,11 @@ class SignatureEmitter:
     def forward_signature(self) -> str:
         parts = ["self"]
         for info in self.ir.inputs:
+            kind = "tuple[" + ", ".join("int" for _ in info.shape) + "]" if info.dtype == "sizes" else "torch.Tensor"
             if info.optional:
-                parts.append(f"{info.name}: torch.Tensor | None = None")
+                parts.append(f"{info.name}: {kind} | None = None")
             else:
-                parts.append(f"{info.name}: torch.Tensor")
+                parts.append(f"{info.name}: {kind}")
         returns = "torch.Tensor" if len(self.ir.outputs) == 1 else \
             "tuple[" + ", ".join("torch.Tensor" for _ in self.ir.outputs) + "]"
         return f"{', '.join(parts)}) -> {returns}"

@@ -197,6 +197,14 @@ class InterpretedBlock(nn.Module):
             tensor = inputs[info.name]
             if tensor is None:
                 continue
+            if info.dtype == "sizes":  # `spatial_size=(a, b)`: each a whole size of at least 1, named
+                sizes = tuple(tensor) if isinstance(tensor, (tuple, list)) else None
+                if sizes is None or len(sizes) != len(info.shape) or not all(
+                        isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
+                    raise ContractRefusal(f"{self._name}: {info.name} must be {len(info.shape)} sizes of at least 1, "
+                                          f"got {tensor!r}")
+                env.update({str(dim): size for dim, size in zip(info.shape, sizes)})
+                continue
             if not isinstance(tensor, torch.Tensor):
                 raise ContractRefusal(f"{self._name}: {info.name} must be a tensor")
             dtype = getattr(info, "dtype", "float")

@@ -8,7 +8,7 @@ from ..diagnostics import Span
 from ..ir import CheckInfo, Cond, InputInfo, LayerInfo, LetInfo, ParamInfo
 from ..symbolic import Expr
 from ..inits import INITIALIZERS
-from .values import (PARAM_INITS, ListArg, Tensor, suggest)
+from .values import (PARAM_INITS, ListArg, SizesInput, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
 from .loops import is_range
 
@@ -22,12 +22,17 @@ class DeclarationLowering:
             # forward(self, mask=None, x) would be a SyntaxError, as in Python.
             raise self.error("E0116", f"input `{stmt.name}` is required but follows the optional input "
                              f"`{optional.name}`", stmt.span, help="declare the optional inputs last")
-        dtypes = {None: "float", "float": "float", "bool": "bool"}
+        dtypes = {None: "float", "float": "float", "bool": "bool", "sizes": "sizes"}
         if stmt.dtype not in dtypes:
             raise self.error("E0111", f"unknown element type `{stmt.dtype}` for input `{stmt.name}`", stmt.span,
-                             help="write `bool[...]` for a mask; floating-point inputs need no type")
+                             help="write `bool[...]` for a mask, `sizes[a, b]` for a tuple of sizes; "
+                             "floating-point inputs need no type")
         shape = []
         for axis, dim in enumerate(stmt.shape):
+            if stmt.dtype == "sizes" and not (isinstance(dim, ast.Name) and dim.id not in self.scope):
+                # `spatial_size: sizes[p, q]`: it names sizes forward is given, nothing more
+                raise self.error("E0113", f"each size of `{stmt.name}` is a new name", dim.span,
+                                 help=f"e.g. `input {stmt.name}: sizes[p, q] = None`")
             if isinstance(dim, ast.Name) and dim.id not in self.scope:
                 # A new dimension symbol, bound by this input's size at run time. An
                 # optional input's are bound only when it is given, and checked then.
@@ -55,7 +60,10 @@ class DeclarationLowering:
         node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=stmt.optional,
                                 dtype=dtypes[stmt.dtype])
         self.ir.inputs.append(InputInfo(stmt.name, shape, stmt.optional, stmt.span, node, dtypes[stmt.dtype]))
-        self._bind(stmt.name, "input_opt" if stmt.optional else "tensor", Tensor(node), stmt.span)
+        if stmt.dtype == "sizes":  # no tensor: its sizes are read by their names (and `if name:` when optional)
+            self._bind(stmt.name, "input_opt" if stmt.optional else "sizes", SizesInput(stmt.name), stmt.span)
+        else:
+            self._bind(stmt.name, "input_opt" if stmt.optional else "tensor", Tensor(node), stmt.span)
         self.ir.graph.nodes[node]["name"] = stmt.name
 
     def _stmt_Param(self, stmt: ast.Param) -> None:

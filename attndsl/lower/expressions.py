@@ -13,7 +13,7 @@ from ..ir import Cond, ParamInfo
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
-from .values import (MAX_SCALAR, LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, Value, suggest)
+from .values import (MAX_SCALAR, LayerElement, LayerRef, ListArg, Literal, SizesInput, Tensor, TensorList, Value, suggest)
 from .helpers import (_label, _negate, _number_value, _NumberTooLarge,
                       _resolve_child)
 
@@ -127,6 +127,9 @@ class ExpressionLowering:
             return Tensor(self._param_node(value, node.span))
         if kind == "layer":
             return LayerRef(value)
+        if kind == "sizes" or kind == "input_opt" and isinstance(value, SizesInput):
+            raise self.error("E0113", f"`{node.id}` is a tuple of sizes, not a value: use the names of its sizes",
+                             node.span, labels=[_label(span, "declared here")])
         if kind == "input_opt":
             if Cond("present", (node.id,)) not in self.guard:
                 raise self.error("E0106", f"`{node.id}` is an optional input: it may be None here", node.span,

@@ -95,6 +95,14 @@ class Literal:
     value: float
 
 
+@dataclass(frozen=True)
+class SizesInput:
+    """`input spatial_size: sizes[p, q] = None`: sizes forward is given (GFNet's grid), read
+    by their names; the input itself is no value of the dataflow."""
+
+    name: str
+
+
 Value = Any  # Tensor | TensorList | Expr | Cond | str | list | LayerRef | LayerElement | Literal | None
 
 

@@ -92,6 +92,9 @@ class LayerCalls:
         if callee is None or not getattr(callee, "output_shapes", None):
             raise Abort()
         mapping = callee_mapping(callee, spec)
+        for index, info in enumerate(callee.inputs):  # an optional input is given by position, or absent
+            if info.optional:
+                mapping[f"present({info.name})"] = Cond.const(index < len(shapes))
         required = [i for i in callee.inputs if not i.optional]
         if len(shapes) < len(required) or len(shapes) > len(callee.inputs):
             context.error("E0112", f"block {callee.name} takes {len(required)} input(s), got {len(shapes)}")
@@ -127,6 +130,10 @@ class LayerCalls:
     def _callee_output(self, context, callee, mapping):
         """The callee's output shape in the world its arguments select."""
         choices = callee.output_shapes  # [(literals, shape)]; one entry when no `if` changes it
+        decided = [shape for literals, shape in choices
+                   if all(fold(substitute_cond(cond, mapping)) == Cond.const(True) for cond in literals)]
+        if len(choices) > 1 and len(decided) == 1:  # the arguments (or the inputs given) pick the branch
+            return decided[0]
         if len(choices) == 1 or self.world is None:
             displays = [callee.graph.nodes[o].get("shape") for o in callee.outputs]
             if None in displays:

@@ -104,6 +104,9 @@ def _arguments(ir, values: dict) -> tuple[dict, dict]:
             continue
         if not isinstance(shape, list):
             raise UsageError(f"--args {info.name}: an input's shape is a list, e.g. {info.name}=[2,64,7,7]")
+        if info.dtype == "sizes":
+            raise UsageError(f"{info.name} is a tuple of sizes, which verify does not give yet: it compares the "
+                             "modules with it left out")
         shapes[info.name] = shape
     if missing:
         raise UsageError(f"{ir.name} needs {', '.join(missing)}: give them with --args K=V "
