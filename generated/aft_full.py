@@ -27,9 +27,8 @@ class AFT_FULL(nn.Module):
         super().__init__()
         if d_model < 0:
             raise ValueError(f"AFT_FULL: `d_model` must be at least 0, got {d_model}")
-        if not simple:
-            if n < 1:
-                raise ValueError(f"AFT_FULL: `n` must be at least 1, got {n}")
+        if n < 1:
+            raise ValueError(f"AFT_FULL: `n` must be at least 1, got {n}")
         self.d_model = d_model
         self.n = n
         self.simple = simple

@@ -16,11 +16,27 @@ def reduce_shape(ctx, node, shapes, attrs) -> Shape:
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
+def extremum_shape(ctx, node, shapes, attrs) -> Shape:
+    """max and min: as the other reductions, but over no value at all torch raises (a sum is
+    0 and a mean NaN): each axis reduced must hold one, where an intermediate may be empty."""
+    shape = shapes[0]
+    for axis in axes_of(ctx, node, attrs, len(shape)):
+        ctx.expect_at_least(shape[axis], 1, f"max/min over axis {axis} needs at least one value")
+    return reduce_shape(ctx, node, shapes, attrs)
+
+
 def global_pool_shape(ctx, node, shapes, attrs) -> Shape:
     shape = shapes[0]
     if len(shape) < 3:
         ctx.error("E0202", f"global pooling needs a tensor of rank >= 3 (batch, channels, spatial...), got rank {len(shape)}")
     return tuple(shape[:2]) + (Expr.const(1),) * (len(shape) - 2)
+
+
+def global_max_shape(ctx, node, shapes, attrs) -> Shape:
+    result = global_pool_shape(ctx, node, shapes, attrs)
+    for axis, size in enumerate(shapes[0][2:], start=2):
+        ctx.expect_at_least(size, 1, f"max_pool over axis {axis} needs at least one value")
+    return result
 
 
 def render_reduce(method: str):
@@ -54,7 +70,8 @@ _REDUCTIONS = {"sum": ("sum", "sum"), "mean": ("mean", "mean"), "max": ("amax", 
                "min": ("amin", "smallest value (values only)"), "std": ("std", "standard deviation"),
                "var": ("var", "variance")}
 for _name, (_method, _doc) in _REDUCTIONS.items():
-    op(_name, "x: tensor, dim: axes = None, keepdim: bool = false", reduce_shape, render_reduce(_method),
+    op(_name, "x: tensor, dim: axes = None, keepdim: bool = false",
+       extremum_shape if _name in ("max", "min") else reduce_shape, render_reduce(_method),
        doc=f"{_doc} over `dim`", shape_doc=_REDUCED,
        example=f"input x: [b, c, h, w]\n{_name}(x, dim=(2, 3), keepdim=true)")
 OPS["std"].params.append(ParamSpec("unbiased", "bool", True, required=False))
@@ -72,7 +89,7 @@ op("avg_pool", "x: tensor", global_pool_shape, render_global_pool("mean"),
    doc="global average pool: the mean over the spatial dims (2 and after)",
    shape_doc="[b, c, *spatial] is [b, c, 1, ...]: the spatial dims stay as size 1; rank >= 3",
    example="input x: [b, c, h, w]\navg_pool(x)")
-op("max_pool", "x: tensor", global_pool_shape, render_global_pool("amax"),
+op("max_pool", "x: tensor", global_max_shape, render_global_pool("amax"),
    doc="global max pool: the largest value over the spatial dims (2 and after)",
    shape_doc="[b, c, *spatial] is [b, c, 1, ...]: the spatial dims stay as size 1; rank >= 3",
    example="input x: [b, c, h, w]\nmax_pool(x)")
