@@ -80,6 +80,8 @@ def fold_shape(ctx, node, shapes, attrs) -> Shape:
         ctx.error("E0202", f"fold() takes [b, c*kh*kw, blocks] (or [c*kh*kw, blocks]), got rank {len(shape)}")
     kernel, stride, padding, dilation = _spatial(ctx, attrs, "fold()")
     output = per_dim(ctx, attrs["output_size"], 2, "output_size")
+    for dim in output:  # torch: "Expected output spatial size to be positive"
+        ctx.expect_at_least(dim, 1, "fold(): each size in `output_size` must be at least 1")
     batch, (columns, blocks) = tuple(shape[:-2]), shape[-2:]
     ctx.expect_at_least(columns, 1, "fold() needs a non-empty input")
     channels = ctx.divide(columns, kernel[0] * kernel[1], "fold(): the columns into kernel_size windows")
