@@ -130,6 +130,7 @@ COMPILER_NAMES = {
     "i", "range",  # children named in a loop (`fc{i}`, attndsl/codegen/sequentials.py)
     "zip", "enumerate",  # forward loops over layer lists and tensors (attndsl/codegen/loops.py)
     "type",  # `act_layer: type[nn.Module]`, a layer kind argument's annotation
+    "size",  # the check of a tuple of sizes: `all(isinstance(size, int) and size >= 1 for size in spatial_size)`
 }
 
 
