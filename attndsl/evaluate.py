@@ -183,3 +183,18 @@ def fold(cond: Cond) -> Cond:
             return Cond.const(not absorbing)
         return parts[0] if len(parts) == 1 else Cond(cond.op, tuple(parts))
     return cond
+
+
+def nonzero_divisor(value: Expr, ir) -> Expr | None:
+    """What must not be zero when a tensor is divided by the number `value`: `d_k` for
+    `sqrt(d_k)`, the value itself for a polynomial with whole coefficients in sizes and int
+    arguments (exact in the generated code too); None for anything else (`1.0 % (1 / 12)`
+    is zero to exact arithmetic and not in floats: such a division is left to torch)."""
+    if value.is_monomial:
+        ((monomial, _),) = value.terms.items()
+        if len(monomial) == 1 and isinstance(monomial[0][0], sym.Atom) and monomial[0][0].op == "sqrt":
+            value = monomial[0][0].args[0]  # sqrt(d_k) is zero exactly when d_k is
+    symbols = value.plain_symbols()
+    whole = symbols is not None and not symbols & set(getattr(ir, "float_symbols", ())) and all(
+        c.denominator == 1 for c in value.terms.values()) and all(e > 0 for m in value.terms for _, e in m)
+    return value if whole else None

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 
 import torch
 
-from ..shapes.walk import nonzero_divisor
+from ..evaluate import nonzero_divisor
 from ..symbolic import Expr
 from .einops import rearrange
 from .values import Refusal
