@@ -55,11 +55,13 @@ def _group_norm(ctx, args, shape):
     channels(ctx, shape, args["num_channels"], "num_channels")
     per_group = ctx.divide(args["num_channels"], args["num_groups"], "num_channels into num_groups")
     # torch normalises each group over its channels and positions, train or eval: one value fails.
-    per_group = ctx.normal(per_group * positions(ctx, shape))
-    if per_group.is_const and per_group.value < 2:
+    values = per_group * positions(ctx, shape)
+    normal = ctx.normal(values)
+    if normal.is_const and normal.value < 2:
         ctx.error("E0205", f"group_norm normalises each group over its channels and positions, but a group of "
-                  f"{ctx.show(shape)} has only {per_group.value} value", help="use fewer groups")
-    ctx.expect_at_least(per_group, 2, "group_norm needs more than one value per group (its channels times its "
+                  f"{ctx.show(shape)} has only {normal.value} value", help="use fewer groups")
+    # checked as written: a normal form may read facts of one branch of an `if` (a world)
+    ctx.expect_at_least(values, 2, "group_norm needs more than one value per group (its channels times its "
                         "positions)")
     return shape
 
