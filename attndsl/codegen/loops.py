@@ -90,7 +90,7 @@ class LoopEmitter:
         taken.update(carried + lists)
         outer -= set(carried + lists)  # written by the loop: nothing else reads them while it runs
         for piece in (n for n in body if graph.nodes[n]["op"] == "loop_slice"):
-            self.names[piece] = variables[details_index(graph, piece, anchor, ir)]
+            self.names[piece] = variables[details_index(graph, piece, anchor)]
 
         lines = []
         for carry, name in zip(part["carries"], carried):
@@ -234,7 +234,7 @@ class LoopEmitter:
         return comments + [line + self.shape_comment(node)]
 
 
-def details_index(graph, piece: int, anchor: int, ir) -> int:
+def details_index(graph, piece: int, anchor: int) -> int:
     """Which of the loop's variables a `loop_slice` is (a layer list zipped first is the 0th)."""
     return list(graph.nodes[anchor]["attrs"]["vars"]).index(graph.nodes[piece]["attrs"]["var"])
 

@@ -13,7 +13,8 @@ from ..ir import Cond, ParamInfo
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
-from .values import (MAX_SCALAR, LayerElement, LayerRef, ListArg, Literal, SizesInput, Tensor, TensorList, Value, suggest)
+from .values import (MAX_SCALAR, LayerElement, LayerRef, ListArg, Literal, SizesInput, Tensor, TensorList, Value,
+                     suggest)
 from .helpers import (_label, _negate, _number_value, _NumberTooLarge,
                       _resolve_child)
 
@@ -127,7 +128,7 @@ class ExpressionLowering:
             return Tensor(self._param_node(value, node.span))
         if kind == "layer":
             return LayerRef(value)
-        if kind == "sizes" or kind == "input_opt" and isinstance(value, SizesInput):
+        if isinstance(value, SizesInput):
             raise self.error("E0113", f"`{node.id}` is a tuple of sizes, not a value: use the names of its sizes",
                              node.span, labels=[_label(span, "declared here")])
         if kind == "input_opt":

@@ -102,7 +102,7 @@ class SequentialLowering:
             else:
                 self.scope[var] = saved
         # Strings, booleans and lists are values too; only a size can name a pass.
-        offset = value - Expr.symbol(var) if isinstance(value, (Expr, int)) and not isinstance(value, bool) else None
+        offset = value - Expr.symbol(var) if isinstance(value, Expr) else None
         if offset is None or not (offset.is_const and offset.value.denominator == 1):
             raise self.error("E0113", f"the braces in a child's name hold `{var}` plus a whole constant, so that "
                              "each pass names its children apart", expressions[0].span)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..evaluate import nonzero_divisor
+from ..symbolic import Expr
 from .broadcasting import broadcast
 from .rendering import CallRender
 from .registry import ADD, MUL, POWER, UNARY, Shape, family, op, same_shape
@@ -15,6 +17,18 @@ def matmul_shape(ctx, node, shapes, attrs) -> Shape:
                      operands=(0, 1))
     batch = broadcast(ctx, node, [a[:-2], b[:-2]], attrs)
     return tuple(batch) + (a[-2], b[-1])
+
+
+def divide_shape(ctx, node, shapes, attrs) -> Shape:
+    """Broadcasting; and a divisor that is a size expression (`att / sqrt(d_k)`) must not be
+    zero, which would make the tensor inf or NaN (attndsl.evaluate.nonzero_divisor says which)."""
+    ir = ctx.checker.ir
+    divisor = ir.graph.nodes[ir.operands(node)[1]]
+    value = divisor["attrs"].get("value") if divisor["op"] == "scalar" else None
+    required = nonzero_divisor(value, ir) if isinstance(value, Expr) else None
+    if required is not None:
+        ctx.checker.require_nonzero(required, node=node)
+    return broadcast(ctx, node, shapes, attrs)
 
 
 def render_binary(symbol: str, precedence: int):
@@ -35,7 +49,7 @@ op("sub", _ELEMENTWISE, broadcast, render_binary("-", ADD), precedence=ADD, oper
    doc="`x - y`, elementwise", shape_doc=_BROADCAST, example="input x: [b, n, d]\nx - mean(x, dim=-1, keepdim=true)")
 op("mul", _ELEMENTWISE, broadcast, render_binary("*", MUL), precedence=MUL, operator="*", result="promote",
    doc="`x * y`, elementwise", shape_doc=_BROADCAST, example="input x: [b, c, h, w]\nx * sigmoid(avg_pool(x))")
-op("div", _ELEMENTWISE, broadcast, render_binary("/", MUL), precedence=MUL, operator="/", result="promote",
+op("div", _ELEMENTWISE, divide_shape, render_binary("/", MUL), precedence=MUL, operator="/", result="promote",
    doc="`x / y`, elementwise (true division)", shape_doc=_BROADCAST,
    example="input x: [b, n, d]\nx / sum(x, dim=-1, keepdim=true)")
 op("pow", "x: operand, y: operand", broadcast,

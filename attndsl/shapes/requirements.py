@@ -252,7 +252,7 @@ class Requirements:
             # walked in every world, never shared from the first (BlockChecker._reuse_first).
             self.world_independent.discard(self.inferring)
             return tuple(as_condition(atom, self.world[atom]) for atom in self.atoms)
-        if getattr(self, "_world_facts", False):
+        if self._world_facts:
             # The world knows facts of its own (`a + 4 == g` from a linear under `if r % 2 == 0:`):
             # a check's normal form may read them, so it holds in this world only. Checks alike
             # in every world merge back into one (merge_guards).

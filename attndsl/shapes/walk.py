@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..diagnostics import Abort, DiagnosticSink, Span
-from ..evaluate import nonzero_divisor
 from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source
 from ..layers import LAYERS
 from ..ops import OPS, ListShape
@@ -214,12 +213,6 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             return self._list(node, attrs, shapes)
         if op == "call_layer":
             return self._call_layer(context, node, attrs, shapes)
-        if op == "div":  # `att / sqrt(d_k)`: a number that is zero would make the tensor inf or NaN
-            divisor = self.ir.graph.nodes[self.ir.operands(node)[1]]
-            value = divisor["attrs"]["value"] if divisor["op"] == "scalar" else None
-            required = nonzero_divisor(value, self.ir) if isinstance(value, Expr) else None
-            if required is not None:
-                self.require_nonzero(required, node=node)
         shape = OPS[op].shape(context, node, shapes, attrs["attrs"])
         for dim in (shape if isinstance(shape, tuple) and all(isinstance(d, Expr) for d in shape) else ()):
             context.ensure_defined(dim)
