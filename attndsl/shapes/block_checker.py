@@ -6,11 +6,12 @@ from __future__ import annotations
 from ..diagnostics import DiagnosticSink
 from ..evaluate import fold, substitute_cond
 from ..ir import BlockIR
+from .conditions import runs_in
 from .examples import check_examples
 from .knowledge import Knowledge
-from .requirements import runs_in
 from .walk import Walk, callee_mapping
 from .worlds import MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, worlds
+
 
 class BlockChecker:
     def __init__(self, ir: BlockIR, sink: DiagnosticSink, checked: dict[str, BlockIR]):
@@ -276,7 +277,7 @@ def _emission_order(check) -> tuple:
 def _without_redundant(ir: BlockIR, checks: list) -> list:
     """Checks that the ones made before them already imply are dropped (`d_k * h >= 0` after
     `d_k >= 0` and `h >= 1`); what is left is exactly what the module needs to ask."""
-    from .requirements import _decide
+    from .conditions import decide
 
     knowledge = Knowledge(ir)
     for require in ir.requires:
@@ -285,7 +286,7 @@ def _without_redundant(ir: BlockIR, checks: list) -> list:
     kept = set()
     for index, check in ordered:
         view = knowledge.view(frozenset(check.guard))
-        if _decide(check.condition, view) is True:
+        if decide(check.condition, view) is True:
             continue
         check = checks[index] = _as_argument_check(ir, check, view)
         kept.add(index)
@@ -304,7 +305,7 @@ def _as_argument_check(ir: BlockIR, check, view):
     """`d_v * h >= 0` once `h >= 1` is known says `d_v >= 0`: the check that names the argument."""
     from ..ir import CheckInfo, Cond
     from ..symbolic import Expr
-    from .requirements import _exact_bound
+    from .conditions import exact_bound
 
     condition = check.condition
     if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
@@ -314,7 +315,7 @@ def _as_argument_check(ir: BlockIR, check, view):
     target = view.normal(left - right) - (1 if operator == ">" else 0)
     for arg in ir.args:
         if arg.type == "int" and arg.name in target.symbols():
-            bound = _exact_bound(target, arg.name, view)
+            bound = exact_bound(target, arg.name, view)
             if bound is not None:
                 cond = Cond("cmp", (">=", Expr.symbol(arg.name), Expr.const(bound)))
                 return CheckInfo(cond, f"`{arg.name}` must be at least {bound}", check.span, "init", check.guard,

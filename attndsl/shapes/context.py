@@ -127,9 +127,9 @@ class ShapeContext:
 
 
 def _never_equal(difference: Expr, view) -> bool:
-    from .requirements import _sign_known
+    from .conditions import sign_known
 
-    return _sign_known(difference, view)
+    return sign_known(difference, view)
 
 
 def _cancelled(a: Expr, b: Expr, difference: Expr, view) -> tuple[Expr, Expr]:

@@ -15,8 +15,6 @@ from .context import ShapeContext, show
 from .worlds import literal
 
 
-
-
 class LayerCalls:
     """Mixin of Walk: the shape of a layer call."""
 

@@ -4,11 +4,8 @@ so the generated code computes it from them (`H_out`, then `max(H_out * W_out, m
 
 from __future__ import annotations
 
-
 from .. import symbolic as sym
 from ..symbolic import Expr
-
-
 
 
 class NamedSizes:

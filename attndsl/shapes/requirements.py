@@ -23,6 +23,8 @@ from .. import symbolic as sym
 from ..diagnostics import Span
 from ..ir import CheckInfo, Cond, elements_source
 from ..symbolic import Atom, Expr
+from .conditions import (cond_symbols, condition_key, condition_symbols, decide, exact_bound, expressions, map_cond,
+                         runs_in)
 from .worlds import as_condition, literal
 
 ARGUMENT_PHASE, STATEMENT_PHASE, WALK_PHASE = 0, 1, 2
@@ -73,10 +75,10 @@ class Requirements:
             return True
         span, guard = self._where(node, span, guard)
         view = self.view_for_guard(guard, element)
-        decided = _decide(condition, view)
+        decided = decide(condition, view)
         if decided is not None:
             return decided
-        for expr in _expressions(condition):
+        for expr in expressions(condition):
             self.ensure_defined(expr, node=node, span=span, guard=guard, element=element, order=order)
         if self._blame(condition, view, span=span, guard=guard, node=node):
             return True
@@ -125,7 +127,7 @@ class Requirements:
         operator, left, right = condition.args
         target = view.normal(left - right) - (1 if operator == ">" else 0)  # target >= 0
         ints = [a.name for a in self.ir.args if a.type == "int"]
-        found = [(n, _exact_bound(target, n, view)) for n in ints if n in target.symbols()]
+        found = [(n, exact_bound(target, n, view)) for n in ints if n in target.symbols()]
         found = [(n, b) for n, b in found if b is not None]
         if not found:
             return False
@@ -157,7 +159,7 @@ class Requirements:
     def _argument_checks(self, bounds: dict[str, int], span, guard, node) -> None:
         guard = tuple(guard)
         # Evaluable before any `let` when the guard is over arguments only.
-        hoist = not any(_cond_symbols(c) - {a.name for a in self.ir.args} for c in guard)
+        hoist = not any(cond_symbols(c) - {a.name for a in self.ir.args} for c in guard)
         for name, low in bounds.items():
             cond = Cond("cmp", (">=", Expr.symbol(name), Expr.const(low)))
             self._record(cond, f"`{name}` must be at least {low}", span=span, guard=guard, node=None,
@@ -176,7 +178,7 @@ class Requirements:
         # Sizes the checker named (a conv's `H'`) stay named: the generated check computes them
         # first, which reads far better than their expansion.
         condition, what = self._over_elements(condition, what, element)
-        symbols = _condition_symbols(self._expanded(condition))
+        symbols = condition_symbols(self._expanded(condition))
         unnameable = symbols - self.nameable()
         if unnameable:
             self.sink.error("E0208", f"{what}: the generated code cannot check this, because "
@@ -186,7 +188,7 @@ class Requirements:
         literals = self.literals_for(node)
         full_guard = guard + tuple(c for c in literals if c not in guard)
         where = runs_in(self.ir, condition, full_guard)
-        key = _condition_key(condition, self.view_for_guard(full_guard, None)) + (full_guard,)
+        key = condition_key(condition, self.view_for_guard(full_guard, None)) + (full_guard,)
         if key in self.seen_checks:
             return
         self.seen_checks.add(key)
@@ -215,13 +217,13 @@ class Requirements:
 
     def _expanded(self, condition):
         if isinstance(condition, Cond):
-            return _map_cond(condition, self.expand_derived)
+            return map_cond(condition, self.expand_derived)
         kind, a, b = condition
         return (kind, self.expand_derived(a), self.expand_derived(b))
 
     def _over_elements(self, condition, what: str, element):
         """A fact about each element of a layer list is checked for every element."""
-        symbols = _condition_symbols(condition)
+        symbols = condition_symbols(condition)
         loop = next((l for l in self.ir.layers if l.loop_var and l.loop_var in symbols), None)
         if loop is None or loop.loop_var in self.nameable():
             return condition, what
@@ -261,150 +263,6 @@ class Requirements:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def runs_in(ir, condition, guard) -> str:
-    """"forward" when the check or its guard reads an input (a size, its presence, training
-    mode); else "init", where it runs once when the module is built."""
-    dims = set(ir.dim_origin) | set(ir.optional_dims)
-    derived: set[str] = set()
-    changed = True
-    while changed:  # a named size made from another (`h''` from `h'`) reads an input too
-        changed = False
-        for name, definition in ir.derived.items():
-            if name not in derived and definition.symbols() & (dims | derived):
-                derived.add(name)
-                changed = True
-    symbols = _condition_symbols(condition)
-    if symbols & (dims | derived) or any(_runtime_condition(c, dims) for c in guard):
-        return "forward"
-    return "init"
-
-
-def _exact_bound(target: Expr, name: str, view) -> int | None:
-    """The bound `b` with `target >= 0` exactly when `name >= b`, if there is one: `target` is
-    `c*name + k` (c > 0), or `c*name*P` with `P` a product of sizes known to be positive."""
-    constant = target.terms.get((), Fraction(0))
-    rest = target - constant
-    if not rest.is_monomial or constant and not rest.is_const and rest.symbols() != {name}:
-        return None
-    ((monomial, coefficient),) = rest.terms.items()
-    powers = dict(monomial)
-    if coefficient <= 0 or powers.get(name) != 1:
-        return None
-    others = Expr({tuple((f, e) for f, e in monomial if f != name): Fraction(1)})
-    if others == Expr.const(1):
-        low = -constant / coefficient  # c*name + k >= 0
-        return int(-(-low.numerator // low.denominator))  # the ceiling, for a whole argument
-    if constant == 0 and all(e > 0 for f, e in monomial) and view.at_least(others, Fraction(1, 10**9)):
-        return 0  # c * name * P >= 0 with P > 0
-    return None
-
-
-def _sign_known(difference: Expr, view) -> bool:
-    """Whether a difference is provably positive or provably negative (never zero)."""
-    for side in (difference, -difference):
-        low = view.lower_bound(side)
-        if low is not None and low > 0:
-            return True
-    return False
-
-
-def _decide(condition, view) -> bool | None:
-    if isinstance(condition, tuple):
-        kind, a, b = condition
-        na, nb = view.normal(a), view.normal(b)
-        if kind == "eq":
-            difference = na - nb
-            if not difference.terms:
-                return True
-            if difference.is_const or _sign_known(difference, view):
-                return False  # `a == 1` where a is known to be at least 3: never
-            return None
-        if nb == Expr.const(0):
-            return False
-        quotient = na.exact_div(nb)
-        if na.is_const and nb.is_const:
-            return quotient.value.denominator == 1
-        if quotient != Expr.atom("floordiv", na, nb) and view.integers.is_integer(quotient):
-            return True
-        return None
-    if condition.op == "const":
-        return bool(condition.args[0])
-    if condition.op != "cmp":
-        return None
-    operator, left, right = condition.args
-    difference = view.normal(left - right)
-    if difference.is_const:
-        value = difference.value
-        return {"==": value == 0, "!=": value != 0, "<": value < 0, "<=": value <= 0, ">": value > 0,
-                ">=": value >= 0}[operator]
-    if operator == ">=" and view.at_least(difference, 0):
-        return True
-    if operator == ">" and view.at_least(difference, Fraction(1, 10**9)):
-        return True
-    if operator == "!=" and right == Expr.const(0) and view.nonzero(left):
-        return True
-    return None
-
-
-def _expressions(condition) -> list[Expr]:
-    if isinstance(condition, tuple):
-        return [condition[1], condition[2]]
-    found = []
-    for arg in condition.args:
-        if isinstance(arg, Expr):
-            found.append(arg)
-        elif isinstance(arg, Cond):
-            found += _expressions(arg)
-    return found
-
-
-def _condition_symbols(condition) -> set[str]:
-    if isinstance(condition, tuple):
-        return condition[1].symbols() | condition[2].symbols()
-    return _cond_symbols(condition)
-
-
-def _cond_symbols(cond: Cond) -> set[str]:
-    if cond.op == "arg":
-        return {cond.args[0]}
-    if cond.op in ("present", "training"):
-        return set()
-    if cond.op == "all_elems":
-        elements, var, inner = cond.args
-        length = elements.symbols() if isinstance(elements, Expr) else {f"len({elements})"}
-        return (_cond_symbols(inner) - {var}) | length
-    found: set[str] = set()
-    for arg in cond.args:
-        if isinstance(arg, Expr):
-            found |= arg.symbols()
-        elif isinstance(arg, Cond):
-            found |= _cond_symbols(arg)
-    return found
-
-
-def _map_cond(cond: Cond, function) -> Cond:
-    return Cond(cond.op, tuple(function(a) if isinstance(a, Expr) else _map_cond(a, function) if isinstance(a, Cond)
-                               else a for a in cond.args))
-
-
-def _condition_key(condition, view) -> tuple:
-    if isinstance(condition, tuple):
-        return (condition[0], view.normal(condition[1]), view.normal(condition[2]))
-    if condition.op == "cmp":
-        operator, left, right = condition.args
-        return ("cmp", operator, view.normal(left), view.normal(right))
-    return ("cond", condition)
-
-
-def _runtime_condition(cond: Cond, dims: set[str]) -> bool:
-    """Whether a guard can only be evaluated in forward (an input's presence, an input's size)."""
-    if cond.op in ("present", "training"):
-        return True
-    if cond.op in ("not", "and", "or"):
-        return any(_runtime_condition(c, dims) for c in cond.args)
-    return bool(_cond_symbols(cond) & dims)
 
 
 def _math(expr: Expr) -> str:

@@ -9,11 +9,11 @@ joined walk gives the shapes the generated code's comments show.
 
 from __future__ import annotations
 
-
 from .. import symbolic as sym
 from ..diagnostics import Abort, DiagnosticSink, Span
 from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source
 from ..layers import LAYERS
+from ..lower.loops import list_length
 from ..ops import OPS, ListShape
 from ..symbolic import Expr
 from .context import ShapeContext, show
@@ -24,7 +24,6 @@ from .loops import LOOP_OPS, LoopShapes
 from .named_sizes import NamedSizes
 from .requirements import STATEMENT_PHASE, Requirements
 from .worlds import contradicts, literal, world_context
-from ..lower.loops import list_length
 
 
 class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):

@@ -1,0 +1,317 @@
+"""Reasoning from the facts that hold in one context: normal forms and bounds.
+
+`Knowledge.view(context)` gives a `View`: the facts whose guard the context contains,
+turned into the rewrites (`k // 2` -> `(k - 1)/2` for odd k), lower bounds and nonzero
+sizes that the shape rules ask about (`normal`, `lower_bound`, `at_least`, `nonzero`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from .. import symbolic as sym
+from ..ir import Cond
+from ..symbolic import Atom, Expr
+
+if TYPE_CHECKING:
+    from .knowledge import Knowledge
+
+Context = frozenset  # of guard conditions (each a Cond, possibly a `not`)
+
+
+@dataclass(frozen=True)
+class Fact:
+    guard: Context
+    kind: str  # "integer" | "rewrite" | "bound" | "nonzero" | "element"
+    subject: Any  # an Expr (integer, nonzero), a symbol or Atom (rewrite, bound), a list name (element)
+    detail: Any = None  # the replacement (rewrite), the lower bound (bound), (var, Cond) (element)
+
+
+class View:
+    """The facts that hold in one context, and the questions the checker asks of them."""
+
+    def __init__(self, knowledge: Knowledge, facts: list[Fact], lets, element, normals: dict | None = None):
+        self.knowledge = knowledge
+        self.integers = sym.Facts(getattr(knowledge.ir, "float_symbols", ()))
+        self.rewrites: dict = {}
+        self.bounds: dict[str, Fraction] = {}
+        self.nonzeros: set[Expr] = set()
+        self.expr_bounds: dict[Expr, Fraction] = {}
+        self._bounds: dict = {}  # lower bounds found, by normal form
+        # A let defined under exclusive guards on both branches of an `if` has two values:
+        # where the context does not say which, it stays a symbol (`self.q` at run time).
+        values: dict[str, list[Expr]] = {}
+        for let in lets:
+            values.setdefault(let.name, []).append(let.value)
+        self.substitutions: dict[str, Expr] = {name: v[0] for name, v in values.items() if len(v) == 1}
+        for fact in facts:
+            self._take(fact, element)
+        if element is not None and isinstance(element[0], Expr):  # the index of a range: 0 <= i < count
+            count, index = element[0], Expr.symbol(element[1])
+            self._take(Fact(frozenset(), "integer", index), None)
+            self._take(Fact(frozenset(), "bound", element[1], Fraction(0)), None)
+            self._take(Fact(frozenset(), "bound", count - 1 - index, Fraction(0)), None)
+        self._normal: dict = {} if normals is None else normals
+        self._mapping: tuple | None = None  # (number of derived sizes, symbol mapping, atom mapping)
+
+    def _take(self, fact: Fact, element) -> None:
+        if fact.kind == "bound" and isinstance(fact.subject, Expr):
+            # Kept without its constant term (`E + c >= b` as `E >= b - c`): any `E + c'` finds it.
+            constant = fact.subject.terms.get((), Fraction(0))
+            key, bound = fact.subject - constant, fact.detail - constant
+            previous = self.expr_bounds.get(key)
+            self.expr_bounds[key] = bound if previous is None else max(previous, bound)
+        elif fact.kind == "integer":
+            self.integers.add_integer(fact.subject)
+        elif fact.kind == "rewrite":
+            self.rewrites[fact.subject] = fact.detail
+        elif fact.kind == "bound":
+            previous = self.bounds.get(fact.subject)
+            self.bounds[fact.subject] = fact.detail if previous is None else max(previous, fact.detail)
+        elif fact.kind == "nonzero":
+            self.nonzeros.add(fact.subject)
+        elif fact.kind == "element" and element is not None and element[0] == fact.subject:
+            var, inner = fact.detail
+            renamed = _rename_cond(inner, var, element[1])
+            scratch = type(self.knowledge)(self.knowledge.ir)  # a Knowledge, to learn the inner condition
+            scratch.learn(renamed, ())
+            for learned in scratch.facts:
+                self._take(learned, None)
+
+    # ------------------------------------------------------------------ algebra
+    def normal(self, expr: Expr) -> Expr:
+        """Lets and solved symbols substituted, rewrites applied, atoms re-folded."""
+        derived = self.knowledge.ir.derived  # read live: the walk names sizes as it goes
+        key = (expr, len(derived))
+        cached = self._normal.get(key)
+        if cached is not None:
+            return cached
+        mapping, atoms = self._symbol_mapping(derived)
+        result = expr
+        try:
+            for _ in range(8):  # lets may refer to earlier lets; a rewrite may enable another
+                expanded = sym.substitute(result, mapping, self.integers)
+                if atoms:
+                    expanded = _rewrite_atoms(expanded, atoms, self.integers)
+                if expanded == result:
+                    break
+                result = expanded
+            result = sym.simplify(result, self.integers)
+            result = self._decided_extrema(result)
+        except ZeroDivisionError:
+            # The facts here contradict each other (a size that would divide by zero): this
+            # context cannot happen at run time; keep the expression as it was written.
+            result = expr
+        self._normal[key] = result
+        return result
+
+    def _symbol_mapping(self, derived: dict) -> tuple[dict[str, Expr], dict]:
+        """Lets, checker-named sizes and solved symbols, each to what it stands for; a solved
+        symbol whose value reads itself again (`a` is `h'*w' - 47` where `h'` is
+        `h - max(2, a - 6) + 1`) is left out: substituting it would never end. Also the
+        solved atoms (`_atom_mapping`)."""
+        if self._mapping is not None and self._mapping[0] == len(derived):
+            return self._mapping[1], self._mapping[2]
+        mapping = {**self.substitutions, **derived}
+        for name, value in self.rewrites.items():
+            if isinstance(name, str) and not _reaches(value, name, {**mapping, name: value}):
+                mapping[name] = value
+        atoms = self._atom_mapping(mapping)
+        self._mapping = (len(derived), mapping, atoms)
+        return mapping, atoms
+
+    def _atom_mapping(self, mapping: dict[str, Expr]) -> dict:
+        """Solved atoms (`a // 2` is `n'`), less those whose value brings the atom back
+        through the sizes it reads (`n'` is defined from `a // 2`)."""
+        atoms = {}
+        for atom, value in self.rewrites.items():
+            if isinstance(atom, Atom) and not _reaches_atom(value, atom, mapping):
+                atoms[atom] = value
+        return atoms
+
+    def _decided_extrema(self, expr: Expr) -> Expr:
+        """`max(0, k - 1)` is `k - 1` where `k >= 1` is known: a max or min of two arguments
+        whose difference has a known sign is that argument (TensorFlow-style "same"
+        padding, MBConv's `max(..., 0)`, would otherwise hide that a size is unchanged)."""
+
+        def base(factor) -> Expr:
+            if isinstance(factor, str):
+                return Expr.symbol(factor)
+            args = tuple(self._decided_extrema(a) for a in factor.args)
+            if factor.op in ("max", "min") and len(args) == 2:
+                first, second = args
+                if _at_least_zero(self.lower_bound(first - second, normalized=True)):
+                    return first if factor.op == "max" else second
+                if _at_least_zero(self.lower_bound(second - first, normalized=True)):
+                    return second if factor.op == "max" else first
+            return Expr({((Atom(factor.op, args), 1),): Fraction(1)})
+
+        if all(isinstance(factor, str) for monomial in expr.terms for factor, _ in monomial):
+            return expr
+        return sym.replace_factors(expr, base)
+
+    def is_integer(self, expr: Expr) -> bool:
+        return self.integers.is_integer(self.normal(expr))
+
+    def symbol_bound(self, symbol: str) -> Fraction | None:
+        known = self.bounds.get(symbol)
+        if symbol in self.knowledge.dims:
+            return max(known, Fraction(1)) if known is not None else Fraction(1)  # sizes are taken to be >= 1
+        if symbol.startswith("len("):
+            return max(known, Fraction(0)) if known is not None else Fraction(0)
+        return known
+
+    def lower_bound(self, expr: Expr, normalized: bool = False) -> Fraction | None:
+        """A lower bound of `expr` from the symbols' known bounds, or None."""
+        expr = expr if normalized else self.normal(expr)
+        cached = self._bounds.get(expr, False)
+        if cached is not False:
+            return cached
+        result = self._lower_bound(expr)
+        self._bounds[expr] = result
+        return result
+
+    def _lower_bound(self, expr: Expr) -> Fraction | None:
+        constant = expr.terms.get((), Fraction(0))
+        known = self.expr_bounds.get(expr - constant)  # `h - k + 2*(k//2) + 1` from `h - k + 2*(k//2) >= 0`
+        if known is not None:
+            return known + constant
+        total = Fraction(0)
+        for monomial, coefficient in expr.terms.items():
+            if not monomial:
+                total += coefficient
+                continue
+            if coefficient < 0:
+                return None
+            product = Fraction(1)
+            for factor, exponent in monomial:
+                low = self._factor_bound(factor)
+                if low is None or low < 0 or (exponent < 0 and low <= 0):
+                    return None
+                if exponent < 0:
+                    return None  # no upper bounds are tracked: 1/x has no useful lower bound
+                product *= low**exponent
+            total += coefficient * product
+        return total
+
+    def _factor_bound(self, factor) -> Fraction | None:
+        if isinstance(factor, str):
+            return self.symbol_bound(factor)
+        if factor.op == "floordiv":
+            a, b = (self.lower_bound(arg, normalized=True) for arg in factor.args)
+            if a is None or b is None or a < 0 or b < 1:
+                return None
+            divisor = factor.args[1]
+            return Fraction(a // divisor.value) if divisor.is_const else Fraction(0)
+        if factor.op in ("max", "min"):
+            bounds = [self.lower_bound(arg, normalized=True) for arg in factor.args]
+            known = [b for b in bounds if b is not None]
+            if not known or (factor.op == "min" and len(known) < len(bounds)):
+                return None
+            return max(known) if factor.op == "max" else min(known)
+        if factor.op == "sqrt":
+            low = self.lower_bound(factor.args[0], normalized=True)
+            return Fraction(int(low**0.5)) if low is not None and low >= 0 else None
+        return None
+
+    def assuming(self, bounds: dict) -> "View":
+        """The same facts, with lower bounds assumed for some symbols (to blame arguments)."""
+        other = copy.copy(self)
+        other.bounds = {**self.bounds, **{name: Fraction(low) for name, low in bounds.items()}}
+        other._bounds = {}
+        return other
+
+    def at_least(self, expr: Expr, bound) -> bool:
+        low = self.lower_bound(expr)
+        return low is not None and low >= bound
+
+    def nonzero(self, expr: Expr) -> bool:
+        normal = self.normal(expr)
+        if normal.is_const:
+            return normal.value != 0
+        if normal in self.nonzeros or -normal in self.nonzeros:
+            return True
+        low = self.lower_bound(normal, normalized=True)
+        if low is not None and low > 0:
+            return True
+        low = self.lower_bound(-normal, normalized=True)
+        if low is not None and low > 0:
+            return True
+        if normal.is_monomial:  # a product is nonzero when each factor is
+            ((monomial, _),) = normal.terms.items()
+            if len(monomial) > 1 or (monomial and monomial[0][1] != 1):
+                return all(self.nonzero(Expr({((f, 1),): Fraction(1)})) for f, _ in monomial)
+        return False
+
+
+def mentions(expr: Expr, factor) -> bool:
+    if isinstance(factor, str):
+        return factor in expr.symbols()
+    for monomial in expr.terms:
+        for f, _ in monomial:
+            if f == factor or (isinstance(f, Atom) and any(mentions(a, factor) for a in f.args)):
+                return True
+    return False
+
+
+def _reaches(expr: Expr, symbol: str, mapping: dict[str, Expr]) -> bool:
+    """Whether substituting `mapping` into `expr`, again and again, brings back `symbol`."""
+    pending, seen = set(expr.symbols()), set()
+    while pending:
+        name = pending.pop()
+        if name == symbol:
+            return True
+        if name in seen or name not in mapping:
+            continue
+        seen.add(name)
+        pending |= mapping[name].symbols()
+    return False
+
+
+def _reaches_atom(expr: Expr, atom: Atom, mapping: dict[str, Expr]) -> bool:
+    """Whether `expr`, or what its symbols stand for (again and again), contains `atom`."""
+    pending, seen = [expr], set()
+    while pending:
+        current = pending.pop()
+        if mentions(current, atom):
+            return True
+        for name in current.symbols():
+            if name in mapping and name not in seen:
+                seen.add(name)
+                pending.append(mapping[name])
+    return False
+
+
+def _at_least_zero(bound) -> bool:
+    return bound is not None and bound >= 0
+
+
+def _rewrite_atoms(expr: Expr, rewrites: dict, integers) -> Expr:
+    """Replace atoms that a fact pinned down (`k // 2` -> `(k - 1)/2` for odd k)."""
+
+    def base(factor) -> Expr:
+        if isinstance(factor, str):
+            return Expr.symbol(factor)
+        inner = Atom(factor.op, tuple(_rewrite_atoms(a, rewrites, integers) for a in factor.args))
+        replacement = rewrites.get(inner)
+        return replacement if replacement is not None else Expr({((inner, 1),): Fraction(1)})
+
+    return sym.replace_factors(expr, base)
+
+
+def _rename_cond(cond: Cond, old: str, new: str) -> Cond:
+    if old == new:
+        return cond
+    mapping = {old: Expr.symbol(new)}
+
+    def rename(value):
+        if isinstance(value, Expr):
+            return sym.substitute(value, mapping)
+        if isinstance(value, Cond):
+            return _rename_cond(value, old, new)
+        return value
+
+    return Cond(cond.op, tuple(rename(a) for a in cond.args))
