@@ -145,7 +145,7 @@ class ScaledDotProductAttention(nn.Module):
         k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  coatnet.attn:30
         v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  coatnet.attn:31
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  coatnet.attn:32
+            att = q @ (k / self.d_k**0.5)  # [b, h, nq, nk]  coatnet.attn:32
             att = att * attention_weights  # [b, h, nq, nk]  coatnet.attn:34
             if attention_mask is not None:
                 att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  coatnet.attn:36

@@ -146,7 +146,7 @@ class ScaledDotProductAttention(nn.Module):
         k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  danet.attn:31
         v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  danet.attn:32
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  danet.attn:33
+            att = q @ (k / self.d_k**0.5)  # [b, h, nq, nk]  danet.attn:33
             att = att * attention_weights  # [b, h, nq, nk]  danet.attn:35
             if attention_mask is not None:
                 att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  danet.attn:37
@@ -314,7 +314,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             1, 2
         )  # [b, h, nk, d_model/h]  danet.attn:67
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  danet.attn:68
+            att = (q / self.d_k**0.5) @ k  # [b, h, nq, nk]  danet.attn:68
             att = att * attention_weights  # [b, h, nq, nk]  danet.attn:70
             if attention_mask is not None:
                 att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  danet.attn:72

@@ -95,7 +95,7 @@ class MultiHeadAttention(nn.Module):
         v = (
             self.Wv(V).reshape(b, nk, self.num_heads, self.d_model // self.num_heads).transpose(1, 2)
         )  # [b, num_heads, nk, d_model/num_heads]  mha.attn:30
-        scores = q @ k / self.depth**0.5  # [b, num_heads, nq, nk]  mha.attn:31
+        scores = q @ (k / self.depth**0.5)  # [b, num_heads, nq, nk]  mha.attn:31
         if mask is not None:
             if mb != b and mb != 1:
                 raise ValueError("MultiHeadAttention: expand: axis 0 has size mb, which must be b or 1")

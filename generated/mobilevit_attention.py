@@ -60,7 +60,7 @@ class Attention(nn.Module):
         k = k.reshape(b, p, n, self.heads, self.head_dim).permute(
             0, 1, 3, 4, 2
         )  # [b, p, heads, head_dim, n]  mobilevit_attention.attn:19
-        attn = (q @ k * (1 / self.head_dim**0.5)).softmax(dim=-1)  # [b, p, heads, n, n]  mobilevit_attention.attn:21
+        attn = ((q * (1 / self.head_dim**0.5)) @ k).softmax(dim=-1)  # [b, p, heads, n, n]  mobilevit_attention.attn:21
         return self.to_out(
             (attn @ v).transpose(2, 3).reshape(b, p, n, self.heads * self.head_dim)
         )  # [b, p, n, dim]  mobilevit_attention.attn:22

@@ -199,7 +199,7 @@ class MUSEAttention(nn.Module):
         k = self.fc_k(keys).reshape(b, n, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, n]  muse.attn:62
         v = self.fc_v(values).reshape(b, n, self.h, self.d_v).transpose(1, 2)  # [b, h, n, d_v]  muse.attn:63
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, n, n]  muse.attn:64
+            att = (q / self.d_k**0.5) @ k  # [b, h, n, n]  muse.attn:64
             att = att * attention_weights  # [b, h, n, n]  muse.attn:66
             if attention_mask is not None:
                 att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, n, n]  muse.attn:68

@@ -144,7 +144,7 @@ class ScaledDotProductAttention(nn.Module):
         k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  sdpa.attn:27
         v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  sdpa.attn:28
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  sdpa.attn:29
+            att = q @ (k / self.d_k**0.5)  # [b, h, nq, nk]  sdpa.attn:29
             att = att * attention_weights  # [b, h, nq, nk]  sdpa.attn:31
             if attention_mask is not None:
                 att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  sdpa.attn:33

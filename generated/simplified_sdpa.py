@@ -155,7 +155,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             1, 2
         )  # [b, h, nk, d_model/h]  simplified_sdpa.attn:27
         if attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, nk]  simplified_sdpa.attn:28
+            att = (q / self.d_k**0.5) @ k  # [b, h, nq, nk]  simplified_sdpa.attn:28
             att = att * attention_weights  # [b, h, nq, nk]  simplified_sdpa.attn:30
             if attention_mask is not None:
                 att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  simplified_sdpa.attn:32

@@ -25,7 +25,8 @@ from .references.external_attention import ExternalAttention
 from .references.sdpa import ScaledDotProductAttention
 from .references.se import SEAttention
 from .references.sge import SpatialGroupEnhance
-from .references.danet import DAModule
+from .references.danet import DAModule, PositionAttentionModule
+from .references.mha import MultiHeadAttention
 from .references.muse import MUSEAttention
 from .references.shuffle_attention import ShuffleAttention
 from .references.simplified_sdpa import SimplifiedScaledDotProductAttention
@@ -81,4 +82,10 @@ REALISTIC_CASES: list[Case] = [
     # position branch: 1024 positions of 256 features; channel branch: 256 channels of 1024
     Case("danet-n1024", "danet", "DAModule", DAModule, dict(d_model=256, kernel_size=3, H=32, W=32),
          {"input": (4, 256, 32, 32)}, (4, 256, 32, 32)),
+    # the position branch alone, where the fusion applies
+    Case("danet_position-n1024", "danet", "PositionAttentionModule", PositionAttentionModule,
+         dict(d_model=256, kernel_size=3), {"x": (4, 256, 32, 32)}, (4, 1024, 256)),
+    # returns its attention weights, as published: nothing to fuse, the plain form is kept
+    Case("mha-n1024", "mha", "MultiHeadAttention", MultiHeadAttention, dict(d_model=512, num_heads=8),
+         {"Q": SEQ, "K": SEQ, "V": SEQ}, (SEQ, (4, 8, 1024, 1024))),
 ]

@@ -40,6 +40,14 @@ def render_binary(symbol: str, precedence: int):
     return render
 
 
+def render_matmul(r, node, operands, attrs):
+    # `*`, `/` and `@` bind alike in Python: `q / s @ k` is right but reads wrong, so a scaled
+    # operand gets its parentheses; a chain `a @ b @ c` needs none.
+    left = r.wrap(operands[0], MUL if node.operand_ops[0] == "matmul" else MUL + 1)
+    right = r.wrap(operands[1], MUL + 1)
+    return f"{left} @ {right}", MUL
+
+
 family("Operators")
 _BROADCAST = "the operands broadcast as in torch: aligned from the right, each pair of sizes equal or one of them 1"
 _ELEMENTWISE = "x: operand[number], y: operand[number]"
@@ -57,7 +65,7 @@ op("pow", "x: operand, y: operand", broadcast,
    doc="`x ** y`, elementwise", shape_doc=_BROADCAST, example="input x: [b, n, d]\nx ** 2")
 op("neg", "x: tensor[number]", same_shape, lambda r, n, o, a: (f"-{r.wrap(o[0], UNARY)}", UNARY), precedence=UNARY,
    operator="-", result="first", doc="`-x`", shape_doc="the shape of `x`", example="input x: [b, n]\n-x")
-op("matmul", "x: tensor, y: tensor", matmul_shape, render_binary("@", MUL), precedence=MUL, operator="@",
+op("matmul", "x: tensor, y: tensor", matmul_shape, render_matmul, precedence=MUL, operator="@",
    doc="`x @ y`: matrix product over the last two dims, batch dims broadcast (torch.matmul; `bmm` is this too)",
    shape_doc="[..., n, k] @ [..., k, m] is [..., n, m]; both operands have rank >= 2 and the batch dims broadcast",
    example="input q: [b, h, n, d]\ninput k: [b, h, d, m]\nq @ k")

@@ -55,6 +55,19 @@ def new_node(ir: BlockIR, op: str, operands: list[int], *, like: int, shape, gua
     return node
 
 
+def rebuild(ir: BlockIR, node: int, op: str, operands: list[int], *, attrs: dict, shape=None) -> None:
+    """`node` becomes another op on other operands, keeping its id (its place in the code),
+    its readers, span and guard; for a rewrite whose values stay private to the rewrite."""
+    graph = ir.graph
+    for source, _, key in list(graph.in_edges(node, keys=True)):
+        graph.remove_edge(source, node, key)
+    for index, operand in enumerate(operands):
+        graph.add_edge(operand, node, index=index)
+    graph.nodes[node]["op"], graph.nodes[node]["attrs"] = op, dict(attrs)
+    if shape is not None:
+        graph.nodes[node]["shape"] = shape
+
+
 def scalar_node(ir: BlockIR, value: Expr, *, like: int) -> int:
     float_symbols = attrs_of(ir, like).get("float_symbols", frozenset()) if op_of(ir, like) == "scalar" \
         else frozenset()
