@@ -425,6 +425,10 @@ class SpecGenerator:
             shape = x.shape[:-1] + (m,)
         if ch.chance(0.3):
             return self.assign(f"{other} @ {x.name}" if other.startswith("p") else f"{x.name} @ {other}", shape)
+        if ch.chance(0.25):  # a scaled product, as attention logits are (the operand-scaling pass)
+            scale = self.scalar_text()
+            return self.assign(f"{x.name} @ {other} / {scale}" if ch.chance(0.5) else f"{scale} * ({x.name} @ {other})",
+                               shape)
         return self.assign(f"{x.name} @ {other}", shape)
 
     def op_rearrange(self):
