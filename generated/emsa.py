@@ -306,7 +306,7 @@ class EMSA(nn.Module):
             k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  emsa.attn:81
             v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  emsa.attn:82
         if (self.apply_transform and self.h > 1) or attention_weights is not None:
-            att = q @ k / self.d_k**0.5  # [b, h, nq, H'*W'|nk]  emsa.attn:83
+            att = q @ (k / self.d_k**0.5)  # [b, h, nq, H'*W'|nk]  emsa.attn:83
             if self.apply_transform and self.h > 1:
                 att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:85
             if attention_weights is not None:

@@ -55,17 +55,21 @@ def new_node(ir: BlockIR, op: str, operands: list[int], *, like: int, shape, gua
     return node
 
 
-def rebuild(ir: BlockIR, node: int, op: str, operands: list[int], *, attrs: dict, shape=None) -> None:
+def rebuild(ir: BlockIR, node: int, op: str, operands: list[int], *, attrs: dict, shape_of: int | None = None) -> None:
     """`node` becomes another op on other operands, keeping its id (its place in the code),
-    its readers, span and guard; for a rewrite whose values stay private to the rewrite."""
+    its readers, span and guard; for a rewrite whose values stay private to the rewrite.
+    With `shape_of`, it takes that node's shape (and its shape in every world)."""
     graph = ir.graph
     for source, _, key in list(graph.in_edges(node, keys=True)):
         graph.remove_edge(source, node, key)
     for index, operand in enumerate(operands):
         graph.add_edge(operand, node, index=index)
     graph.nodes[node]["op"], graph.nodes[node]["attrs"] = op, dict(attrs)
-    if shape is not None:
-        graph.nodes[node]["shape"] = shape
+    if shape_of is not None:
+        graph.nodes[node]["shape"] = graph.nodes[shape_of]["shape"]
+        for _, shapes in getattr(ir, "world_shapes", None) or []:
+            if shape_of in shapes:
+                shapes[node] = shapes[shape_of]
 
 
 def scalar_node(ir: BlockIR, value: Expr, *, like: int) -> int:

@@ -48,21 +48,27 @@ def _move(ir: BlockIR, node: int, examples: list[dict]) -> bool:
     target, other = operands[operand], operands[1 - operand]
     scaling, product_attrs = ir.graph.nodes[node]["attrs"], ir.graph.nodes[product]["attrs"]
     rebuild(ir, product, op_of(ir, node), [factor, target] if factor_first else [target, factor],
-            attrs=scaling, shape=shape_of(ir, target))
+            attrs=scaling, shape_of=target)
     ir.graph.nodes[product]["name"] = None
     rebuild(ir, node, "matmul", [product, other] if operand == 0 else [other, product], attrs=product_attrs)
     return True
 
 
 def _smaller_operand(ir: BlockIR, product: int, examples: list[dict]) -> int | None:
-    """Index of the operand to scale: fewer elements than the product, the fewer of the two."""
-    written = _elements(ir, shape_of(ir, product))
-    candidates = [i for i, operand in enumerate(ir.operands(product))
-                  if cheaper(ir, _elements(ir, shape_of(ir, operand)), written, examples)]
+    """Index of the operand to scale: fewer elements than the product in every world (each
+    combination of shape-changing `if`s, at its real sizes), the fewer of the two."""
+    operands = ir.operands(product)
+    candidates = [i for i, operand in enumerate(operands) if _fewer(ir, operand, product, examples)]
     if len(candidates) == 2:
-        a, b = (_elements(ir, shape_of(ir, o)) for o in ir.operands(product))
-        return 1 if cheaper(ir, b, a, examples) else 0
+        return 1 if _fewer(ir, operands[1], operands[0], examples) else 0
     return candidates[0] if candidates else None
+
+
+def _fewer(ir: BlockIR, a: int, b: int, examples: list[dict]) -> bool:
+    worlds = [shapes for _, shapes in getattr(ir, "world_shapes", None) or [] if a in shapes and b in shapes]
+    if not worlds:
+        worlds = [{a: shape_of(ir, a), b: shape_of(ir, b)}]
+    return all(cheaper(ir, _elements(ir, shapes[a]), _elements(ir, shapes[b]), examples) for shapes in worlds)
 
 
 def _elements(ir: BlockIR, shape) -> Expr:
