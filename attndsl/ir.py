@@ -55,6 +55,7 @@ class InputInfo:
     span: Span
     node: int  # the graph node standing for it
     dtype: str = "float"  # "float" (any floating point), "bool", or "sizes": a tuple of sizes, not a tensor
+    pack: str | None = None  # `[b, c, *spatial[dimension]]`: the pack's name; its sizes follow `shape`
 
 
 @dataclass
@@ -83,6 +84,45 @@ class LayerSpec:
     # the kinds it may be with their bound arguments (`kind` is then the default's).
     kind_arg: str | None = None
     alternatives: dict[str, dict] = field(default_factory=dict)
+    # `conv{dimension}d(...)`: the argument giving the rank; `alternatives` then holds the kind
+    # of each rank (`conv1d`, `conv2d`, `conv3d`) with its bound arguments, `kind` the default's.
+    rank_arg: str | None = None
+    shown_kind: str | None = None  # how messages name a layer of one rank: `conv{dimension}d`
+
+
+RANKS = (1, 2, 3)  # the ranks a pack may have: torch has Conv1d/2d/3d, MaxPool1d/2d/3d, ...
+
+
+def pack_dims(name: str, rank: int) -> list[Expr]:
+    """The sizes a pack stands for at one rank: `spatial_0`, `spatial_1`, ..."""
+    return [Expr.symbol(f"{name}_{i}") for i in range(rank)]
+
+
+def pack_of(symbol: str, packs) -> tuple[str, int] | None:
+    """`spatial_1` -> ("spatial", 1) when `spatial` is a pack; None for any other symbol."""
+    name, _, index = symbol.rpartition("_")
+    return (name, int(index)) if name in packs and index.isdigit() else None
+
+
+def input_dims(ir: "BlockIR", info: "InputInfo", ranks: dict) -> list[Expr]:
+    """An input's sizes at given ranks (`{"dimension": 2}`), its pack's sizes last."""
+    return list(info.shape) + (pack_dims(info.pack, int(ranks[ir.packs[info.pack]])) if info.pack else [])
+
+
+def default_rank(ir: "BlockIR", arg: str) -> int:
+    """The rank a block generic over `arg` shows (its comments, its display walk): the default's."""
+    default = next(a.default for a in ir.args if a.name == arg)
+    return default if default in ir.rank_args[arg] else ir.rank_args[arg][0]
+
+
+def kind_at_rank(spec: "LayerSpec", rank: int) -> "LayerSpec":
+    """A rank-generic layer (`conv{dimension}d`) as the layer of one rank."""
+    if spec.rank_arg is None:
+        return spec
+    kind = list(spec.alternatives)[RANKS.index(rank)]  # one kind per rank, in the order of RANKS
+    shown = kind.replace(str(rank), "{" + spec.rank_arg + "}", 1)
+    return LayerSpec(kind, spec.alternatives[kind], spec.positional, list(spec.children), span=spec.span,
+                     sources=spec.sources, shown_kind=shown)
 
 
 def list_item(symbol: str) -> tuple[str, int] | None:
@@ -241,6 +281,10 @@ class BlockIR:
     uses_blocks: list[str] = field(default_factory=list)
     path: str = ""
     preconditions: list[Precondition] = field(default_factory=list)
+    # `input x: [b, c, *spatial[dimension]]`: pack name -> the int argument giving its length,
+    # and that argument's values (the ranks torch's conv/pool/norm layers exist for).
+    packs: dict[str, str] = field(default_factory=dict)
+    rank_args: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ graph helpers
     def add_node(self, op: str, operands: list[int], *, span: Span, guard: Guard = (), **attrs) -> int:

@@ -410,5 +410,6 @@ PENDING_STATE: dict[str, Keys] = {
     "non_local-1d": non_local(16, 8, 1),
     "non_local-3d": non_local(16, 8, 3),
     "non_local-plain": non_local(16, 8, 2, sub=False, use_bn=False),
+    "non_local-3d-odd": non_local(6, 3, 3, use_bn=False),
 }
 # fmt: on

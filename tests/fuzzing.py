@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from attndsl.ir import input_dims
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPECS_DIR = REPO_ROOT / "specs"
 SPECS: dict[str, str] = {p.name: p.read_text(encoding="utf-8") for p in sorted(SPECS_DIR.glob("*.attn"))}
@@ -852,6 +854,8 @@ def _truth(cond, bindings: dict) -> bool:
         return args[0] in bindings.get("__present__", set())
     if op == "training":
         return False  # examples run in eval mode
+    if op == "is_none":  # an optional argument left None
+        return bindings.get(args[0]) is None
     if op == "not":
         return not _truth(args[0], bindings)
     if op == "and":
@@ -924,16 +928,35 @@ def violated_facts(ir, example: dict, bindings: dict) -> list[str]:
         shape = example.get(info.name)
         if shape is None:
             continue
-        if len(shape) != len(info.shape):
+        try:
+            dims = input_dims(ir, info, bindings)  # a pack's sizes at the example's rank
+        except (KeyError, ValueError, TypeError):
             broken.append(f"rank of {info.name}")
             continue
-        for axis, dim in enumerate(info.shape):
+        if len(shape) != len(dims):
+            broken.append(f"rank of {info.name}")
+            continue
+        for axis, dim in enumerate(dims):
             try:
                 if _value(dim, bindings) != shape[axis]:
                     broken.append(f"{info.name}.shape[{axis}]")
             except _Unknown:
                 pass
     return broken
+
+
+def _world_output_shape(ir, index: int, bindings: dict):
+    """The output's shape in the world the example is in, where the worlds' shapes differ
+    (a block generic over rank: the display shape is the default rank's)."""
+    if not getattr(ir, "rank_args", None):
+        return None
+    for literals, shapes in getattr(ir, "output_shapes", ()):
+        try:
+            if all(_truth(c, bindings) for c in literals):
+                return shapes[index] if len(ir.outputs) > 1 else shapes
+        except (_Unknown, KeyError):
+            continue
+    return None
 
 
 def example_inputs(ir, example: dict, torch):
@@ -1052,8 +1075,8 @@ def check_runs(source: str, path: str = "fuzz.attn") -> str:
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         if len(outputs) != len(ir.outputs):
             raise FuzzBug(f"{len(outputs)} outputs, expected {len(ir.outputs)}")
-        for output, node in zip(outputs, ir.outputs):
-            inferred = ir.graph.nodes[node]["shape"]
+        for index, (output, node) in enumerate(zip(outputs, ir.outputs)):
+            inferred = _world_output_shape(ir, index, bindings) or ir.graph.nodes[node]["shape"]
             opaque = set(getattr(ir, "opaque", ()))
             expected = []
             for axis, dim in enumerate(inferred):

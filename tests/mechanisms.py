@@ -58,6 +58,7 @@ from .references.simplified_sdpa import SimplifiedScaledDotProductAttention
 from .references.residual_attention import ResidualAttention
 from .references.mobilevit_attention import MobileViTAttention
 from .references.infini_attention import InfiniAttention
+from .references.non_local import NonLocalBlockND
 from .references.outlook import OutlookAttention
 from .references.outlook_volo import OutlookAttention as VOLOOutlookAttention
 from .references.s2_attention import S2Attention
@@ -539,6 +540,19 @@ CASES: list[Case] = [
     Case("ske_conv-m3-channel-first", "ske_conv", "SKEConv", SKEConv,
          dict(in_channels=16, M=3, G=4, L=8, batch_first=False), {"x": (16, 3, 9, 8)}, (16, 3, 9, 8),
          batch_dim=1),
+    # fmt: on
+    # --- non_local (issue 7: the input's rank chosen by an argument, `*spatial[dimension]`, `conv{dimension}d`)
+    # fmt: off
+    Case("non_local", "non_local", "NonLocalBlockND", NonLocalBlockND,
+         dict(in_channels=16, inter_channels=8, dimension=2), {"x": (4, 16, 20, 20)}, (4, 16, 20, 20)),
+    Case("non_local-1d", "non_local", "NonLocalBlockND", NonLocalBlockND,
+         dict(in_channels=16, inter_channels=8, dimension=1), {"x": (3, 16, 20)}, (3, 16, 20)),
+    Case("non_local-3d", "non_local", "NonLocalBlockND", NonLocalBlockND,
+         dict(in_channels=16, inter_channels=8, dimension=3), {"x": (2, 16, 4, 6, 6)}, (2, 16, 4, 6, 6)),
+    Case("non_local-plain", "non_local", "NonLocalBlockND", NonLocalBlockND,
+         dict(in_channels=16, sub_sample=False, bn_layer=False), {"x": (3, 16, 6, 5)}, (3, 16, 6, 5)),
+    Case("non_local-3d-odd", "non_local", "NonLocalBlockND", NonLocalBlockND,
+         dict(in_channels=6, dimension=3, bn_layer=False), {"x": (3, 6, 3, 5, 7)}, (3, 6, 3, 5, 7)),
     # fmt: on
 ]
 

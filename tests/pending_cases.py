@@ -16,23 +16,9 @@ configurations where the published code is wrong.
 from __future__ import annotations
 
 from .cases import Case
-from .references.non_local import NonLocalBlockND
 
 QKV49 = {"queries": (2, 49, 64), "keys": (2, 49, 64), "values": (2, 49, 64)}
 QKV30 = {"queries": (2, 49, 64), "keys": (2, 30, 64), "values": (2, 30, 64)}
 X64 = {"x": (2, 64, 7, 7)}
 
-# A table: one row per case reads better than black's layout.
-# fmt: off
-PENDING_CASES: list[Case] = [
-    # --- seed 003
-    Case("non_local", "non_local", "NonLocalBlockND", NonLocalBlockND,
-         dict(in_channels=16, inter_channels=8, dimension=2), {"x": (4, 16, 20, 20)}, (4, 16, 20, 20)),
-    Case("non_local-1d", "non_local", "NonLocalBlockND", NonLocalBlockND,
-         dict(in_channels=16, inter_channels=8, dimension=1), {"x": (3, 16, 20)}, (3, 16, 20)),
-    Case("non_local-3d", "non_local", "NonLocalBlockND", NonLocalBlockND,
-         dict(in_channels=16, inter_channels=8, dimension=3), {"x": (2, 16, 4, 6, 6)}, (2, 16, 4, 6, 6)),
-    Case("non_local-plain", "non_local", "NonLocalBlockND", NonLocalBlockND,
-         dict(in_channels=16, sub_sample=False, bn_layer=False), {"x": (3, 16, 6, 5)}, (3, 16, 6, 5)),
-]
-# fmt: on
+PENDING_CASES: list[Case] = []  # every catalogue row has its spec now

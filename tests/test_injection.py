@@ -10,6 +10,7 @@ import pytest
 
 import attndsl
 from attndsl.compiler import analyze
+from attndsl.layers import LAYERS
 
 BASE = """block B(d: int = 4):
     input x: [b, n, d]
@@ -114,6 +115,7 @@ def test_catalogue_modules_use_only_compiler_names():
             # names naming.py gives a value the spec did not name: its op's name, or a word for it
             spec_names |= {"y", "product", "weights", "part"} | {node["op"] for node in ir.graph.nodes.values()}
             spec_names |= set(ir.forward_lets)  # `let a = int(sqrt(n))`, computed in forward
+            spec_names |= set(ir.packs)  # `b, _, *spatial = x.shape`
             for node in ir.graph.nodes.values():
                 spec_names |= set(node.get("var_names", [])) | {node["attrs"].get("var")} - {None}
                 if node["op"] == "loop_slice":  # a tensor a loop runs over: `branches` for `branch`
@@ -131,6 +133,8 @@ COMPILER_NAMES = {
     "zip", "enumerate",  # forward loops over layer lists and tensors (attndsl/codegen/loops.py)
     "type",  # `act_layer: type[nn.Module]`, a layer kind argument's annotation
     "size",  # the check of a tuple of sizes: `all(isinstance(size, int) and size >= 1 for size in spatial_size)`
+    # the class of a rank-generic layer: `conv_nd = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dimension]`
+    *{kind[:-2].rstrip("_") + "_nd" for kind in LAYERS if kind.endswith("1d")},
 }
 
 

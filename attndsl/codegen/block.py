@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 
 from .. import symbolic as sym
-from ..ir import BlockIR, Cond, elements_source, list_item
+from ..ir import BlockIR, Cond, default_rank, elements_source, input_dims, list_item, pack_of
 from ..lower import Literal
 from ..ops import ATOM
 from ..shapes import show
@@ -41,6 +42,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         self.needs_ordered_dict = False
         self.float_symbols = getattr(ir, "float_symbols", set())
         self.derived_locals: dict[str, str] = {}
+        self.rank_classes: dict[tuple, tuple[str, tuple]] = {}  # (rank argument, classes) -> (local, classes)
         # Display order of symbols: the inputs' dims as declared, then the arguments.
         ranked = [name for name, _ in sorted(ir.dim_origin.items(),
                                              key=lambda item: ([i.name for i in ir.inputs].index(item[1][0]),
@@ -52,7 +54,72 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         return (self.rank.get(symbol, len(self.rank)),)
 
     def show(self, shape) -> str:
+        if self.ir.packs and isinstance(shape, (tuple, list)):
+            generic = self._rank_generic(shape)
+            if generic is not None:
+                return generic
         return show(shape, self.order)
+
+    def input_shape(self, info) -> list[Expr]:
+        """An input's declared sizes, a pack's at the default rank (`show` writes `*spatial`)."""
+        ranks = {arg: default_rank(self.ir, arg) for arg in self.ir.rank_args}
+        return input_dims(self.ir, info, ranks)
+
+    def _rank_generic(self, shape) -> str | None:
+        """A shape of a block generic over rank, as it reads at every rank: `[b, c, *spatial]`,
+        `[b, prod(spatial'), c]` (the display walk made it at the default rank); `[b, c, ...]`
+        where a size depends on the rank in another way."""
+        items, index = [], 0
+        joins = getattr(self.ir, "joins", {})
+        while index < len(shape):
+            dim = shape[index]
+            joined = sorted(dim.symbols() & set(joins))
+            if joined and any(self._pack_symbols(part) for name in joined for part in joins[name]):
+                # sizes joined from two branches (`g` pooled or not): each branch's, as it reads
+                parts = []
+                for side in (0, 1):
+                    branch = dim
+                    for _ in range(len(joins)):
+                        if not branch.symbols() & set(joins):
+                            break
+                        branch = sym.substitute(branch, {n: joins[n][side] for n in branch.symbols() & set(joins)})
+                    for text in self._rank_generic((branch,))[1:-1].split("|"):
+                        if text not in parts:
+                            parts.append(text)
+                items.append("|".join(parts))
+                index += 1
+                continue
+            packed = self._pack_symbols(dim)
+            if not packed:
+                items.append(self.math(dim))
+                index += 1
+                continue
+            name, primes = packed[0]
+            rank = default_rank(self.ir, self.ir.packs[name])
+            run = [Expr.symbol(f"{name}_{i}{primes}") for i in range(rank)]
+            product = Expr.const(1)
+            for size in run:
+                product = product * size
+            if list(shape[index:index + rank]) == run:
+                items.append(f"*{name}{primes}")
+                index += rank
+            elif dim == product:
+                items.append(f"prod({name}{primes})")
+                index += 1
+            else:
+                items.append("...")
+                index += 1
+        return "[" + ", ".join(items) + "]"
+
+    def _pack_symbols(self, dim: Expr) -> list[tuple[str, str]]:
+        """(pack, primes) of each size of a pack `dim` reads (`spatial_0'` -> ("spatial", "'"))."""
+        found = []
+        for symbol in sorted(dim.symbols()):
+            stem = symbol.rstrip("'")
+            pack = pack_of(stem, self.ir.packs)
+            if pack is not None:
+                found.append((pack[0], symbol[len(stem):]))
+        return found
 
     def math(self, expr: Expr) -> str:
         return sym.render(expr, str, style="math", order=self.order)
@@ -71,6 +138,10 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             return f"self.{self.argument_attribute(symbol)}"
         if symbol in self.ir.derived:
             return self.derived_name(symbol)
+        pack = pack_of(symbol, self.ir.packs)
+        if pack is not None:  # a size of `*spatial`: an item of the list unpacked from the input's shape
+            self.used_dims.add(pack[0])
+            return f"{pack[0]}[{pack[1]}]"
         self.used_dims.add(symbol)
         return symbol
 
@@ -106,6 +177,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         name = self.derived_locals.get(symbol)
         if name is None:
             stem = symbol if symbol in self.ir.forward_lets else symbol.rstrip("'") + "_out"
+            # A size named from `len(ks)` or `out_chs[2]` (`len(ks)'`): an identifier all the same
+            stem = re.sub(r"_+", "_", re.sub(r"\W", "_", stem)).strip("_")
             taken = (set(self.ir.dim_origin) | set(self.ir.optional_dims) | self.arg_names | self.let_names
                      | {i.name for i in self.ir.inputs} | set(self.names.values()) | set(self.derived_locals.values()))
             name, count = stem, 1

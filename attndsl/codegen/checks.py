@@ -72,11 +72,16 @@ class CheckEmitter:
             kind, wrong = "boolean", f"{info.name}.dtype != torch.bool"
         else:
             kind, wrong = "floating-point", f"not {info.name}.is_floating_point()"
+        declared, expected = self.show(self.input_shape(info)), str(rank)
+        if info.pack:  # `[b, c, *spatial]`: as many more sizes as the rank argument says
+            arg = self.ir.packs[info.pack]
+            expected = self.dim(Expr.symbol(arg) + rank)
+            rank = f"({rank} + {arg})"
         # Sizes of at least 1 are part of the contract: the checker's proofs rely on them.
         message = fstring([("text", f"{self.ir.name}: {info.name} must be a {rank}-d {kind} tensor "
-                                    f"{self.show(info.shape)} with no empty dimension, got "),
+                                    f"{declared} with no empty dimension, got "),
                            ("code", f"tuple({info.name}.shape)"), ("text", " "), ("code", f"{info.name}.dtype")])
-        return [f"if {info.name}.dim() != {rank} or {wrong} or 0 in {info.name}.shape:",
+        return [f"if {info.name}.dim() != {expected} or {wrong} or 0 in {info.name}.shape:",
                 f"    raise ValueError({message})"]
 
     def _sizes(self, info, origins) -> list[str]:
@@ -101,7 +106,9 @@ class CheckEmitter:
                 bound_here = origins.get(name) == (info.name, axis)
                 targets.append(name if bound_here and name in self.used_dims else "_")
             used = [i for i, t in enumerate(targets) if t != "_"]
-            if info.dtype == "sizes" and used:
+            if info.pack and info.pack in self.used_dims:  # `b, _, *spatial = x.shape`
+                lines.append(f"{', '.join(targets + ['*' + info.pack])} = {info.name}.shape")
+            elif info.dtype == "sizes" and used:
                 lines.append(f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {info.name}")
             elif len(used) == 1 and len(targets) > 1:
                 lines.append(f"{targets[used[0]]} = {info.name}.shape[{used[0]}]")

@@ -60,6 +60,9 @@ def source_expr(node, names) -> tuple[str, int]:
         return f"{_NUMBER_FUNCTIONS[node.func.id]}({args})", ATOM
     if isinstance(node, ast.Subscript) and len(node.items) == 1:  # an item of a list argument: `out_chs[2]`
         return f"{source_expr(node.value, names)[0]}[{source_expr(node.items[0], names)[0]}]", ATOM
+    if isinstance(node, ast.TupleExpr):  # a size per spatial axis: `(1, 2, 2)`
+        items = [source_expr(item, names)[0] for item in node.items]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")", ATOM
     if isinstance(node, ast.IfExp):  # `a if c else b` binds more loosely than anything else
         body, condition, orelse = (source_expr(n, names) for n in (node.body, node.condition, node.orelse))
         return f"{_paren(body, 2)} if {_paren(condition, 2)} else {_paren(orelse, 1)}", 1

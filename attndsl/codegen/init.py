@@ -58,6 +58,7 @@ class InitEmitter:
                 # forward tests `self.bn is not None`: without the layer, the attribute is None
                 body.append((item.guard[:-1] + (Cond("not", item.guard[-1:]),), [f"self.{item.name} = None"]))
         body += self.init_statements()  # `init ...`: once every parameter exists
+        lines += self.rank_class_lines()  # `conv_nd = {1: nn.Conv1d, ...}[dimension]`: the layers read them
         lines += self._guarded(body, self.init_name)
         return lines
 
@@ -126,6 +127,7 @@ class InitEmitter:
             args = ", ".join(f"{name}={self._layer_arg(value, spec.sources.get(name))}" for name, value in spec.args.items())
             return f"{spec.block}({args})"
         definition = LAYERS[spec.kind]
+        cls = self.rank_class(spec) if spec.rank_arg is not None else f"nn.{definition.torch_class}"
         positional = [self._layer_arg(spec.args[name], spec.sources.get(name)) for name in spec.positional]
         keywords = []
         for param in definition.params:
@@ -135,7 +137,30 @@ class InitEmitter:
             if not param.required and _is_default(value, param.default):
                 continue
             keywords.append(f"{param.name}={self._layer_arg(value, spec.sources.get(param.name))}")
-        return f"nn.{definition.torch_class}({', '.join(positional + keywords)})"
+        return f"{cls}({', '.join(positional + keywords)})"
+
+    def rank_class(self, spec: LayerSpec) -> str:
+        """`conv{dimension}d`: a local naming the class of the block's rank (`conv_nd`), made
+        once before the layers (`rank_class_lines`)."""
+        kinds = list(spec.alternatives)
+        classes = tuple(f"nn.{LAYERS[kind].torch_class}" for kind in kinds)
+        key = (spec.rank_arg, classes)
+        if key not in self.rank_classes:
+            first = kinds[0]
+            stem = first[:first.index(str(self.ir.rank_args[spec.rank_arg][0]))].rstrip("_") + "_nd"
+            taken = self.arg_names | self.let_names | {name for name, _ in self.rank_classes.values()}
+            name = stem
+            while name in taken:
+                name += "_"
+            self.rank_classes[key] = (name, classes)
+        return self.rank_classes[key][0]
+
+    def rank_class_lines(self) -> list[str]:
+        lines = []
+        for (arg, _), (name, classes) in self.rank_classes.items():
+            table = ", ".join(f"{rank}: {cls}" for rank, cls in zip(self.ir.rank_args[arg], classes))
+            lines.append(f"{name} = {{{table}}}[{arg}]")
+        return lines
 
     def _layer_arg(self, value, source=None) -> str:
         if isinstance(value, LayerKind):  # `Mlp(d, act_layer=relu)`: the class

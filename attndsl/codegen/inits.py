@@ -52,7 +52,10 @@ class InitCodeEmitter:
             return [self.initializer_call(info, f"self.{info.name}")]
         owner = "module" if info.element else f"self.{info.name}"
         for child in info.path:
-            owner = f'getattr({owner}, "{child}")' if keyword.iskeyword(child) else f"{owner}.{child}"
+            if isinstance(child, int):  # a positional child of a sequential: `self.W[1]`
+                owner = f"{owner}[{child}]"
+            else:
+                owner = f'getattr({owner}, "{child}")' if keyword.iskeyword(child) else f"{owner}.{child}"
         target = f"{owner}.{info.parameter}"
         lines = [self.initializer_call(info, target)]
         if info.optional:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .. import syntax as ast
+from ..ir import pack_dims
 from ..lower import Literal
 from ..layers import LAYERS
 from ..ops import OPS
@@ -211,8 +212,11 @@ class InterpretedBlock(nn.Module):
             if (tensor.dtype == torch.bool) != (dtype == "bool") or (dtype != "bool" and not tensor.is_floating_point()):
                 raise ContractRefusal(f"{self._name}: {info.name} must be a {'boolean' if dtype == 'bool' else 'floating-point'} "
                                       f"tensor, got {tensor.dtype}")
-            if tensor.dim() != len(info.shape):
-                raise ContractRefusal(f"{self._name}: {info.name} must have rank {len(info.shape)}, got {tensor.dim()}")
+            rank = len(info.shape)
+            if info.pack:  # `[b, c, *spatial[dimension]]`: as many more sizes as the argument says
+                rank += env[ir.packs[info.pack]]
+            if tensor.dim() != rank:
+                raise ContractRefusal(f"{self._name}: {info.name} must have rank {rank}, got {tensor.dim()}")
             if 0 in tensor.shape:  # the language's contract: every size of an input is at least 1
                 raise ContractRefusal(f"{self._name}: {info.name} has an empty dimension: {tuple(tensor.shape)}")
             sources = self._source.input_shapes.get(info.name) or [None] * len(info.shape)
@@ -227,6 +231,10 @@ class InterpretedBlock(nn.Module):
                 expected = _spec_value(source, dim, env)
                 if expected != size:
                     raise ContractRefusal(f"{self._name}: {info.name}.shape[{axis}] must be {dim} = {expected}, got {size}")
+            if info.pack:  # the pack's sizes, by name (`spatial_0`, ...) and together (`spatial`)
+                packed = tuple(tensor.shape[len(info.shape):])
+                env[info.pack] = packed
+                env.update({str(dim): size for dim, size in zip(pack_dims(info.pack, len(packed)), packed)})
 
     def _walk(self, order, skip, values: dict, env: dict, present, inputs: dict) -> None:
         graph = self._ir.graph

@@ -128,6 +128,25 @@ def _flatten(call, x):
     return x.reshape(shape[:start] + [joined] + shape[end + 1:])
 
 
+@tensor_op("unflatten")
+def _unflatten(call, x):
+    axis = _axis(call.attrs["dim"], _tensor(x, "x").dim())
+    sizes = call.attrs["sizes"]
+    if type(sizes).__name__ == "PackSizes":  # `spatial`: the sizes the input's pack had
+        sizes = call.env[sizes.name]
+    else:
+        sizes = _ints(call, "sizes")
+        sizes = sizes if isinstance(sizes, tuple) else (sizes,)
+    joined = 1
+    for size in sizes:
+        if size < 1:
+            raise Refusal(f"unflatten: size {size}")
+        joined *= size
+    if joined != x.shape[axis]:
+        raise Refusal(f"unflatten: axis {axis} has size {x.shape[axis]}, not {joined}")
+    return x.reshape(list(x.shape[:axis]) + list(sizes) + list(x.shape[axis + 1:]))
+
+
 @tensor_op("squeeze")
 def _squeeze(call, x):
     dims = _dims(call, _tensor(x, "x"))

@@ -29,5 +29,5 @@ def _targets(block: nn.Module, info) -> list:
     layer = block._modules[info.name]
     owners = list(layer) if info.element else [layer]
     for child in info.path:
-        owners = [getattr(owner, child) for owner in owners]
+        owners = [owner[child] if isinstance(child, int) else getattr(owner, child) for owner in owners]
     return [getattr(owner, info.parameter) for owner in owners]

@@ -14,7 +14,7 @@ from typing import Callable
 
 from torch import nn
 
-from ..ir import Cond, LayerInfo, LayerSpec
+from ..ir import Cond, LayerInfo, LayerSpec, kind_at_rank
 from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..layers import LAYERS
 from ..lower import ListArg, Literal
@@ -59,6 +59,8 @@ def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
         if children and children[0][0] is not None:
             return nn.Sequential(OrderedDict(children))
         return nn.Sequential(*(module for _, module in children))
+    if spec.rank_arg is not None:  # `conv{dimension}d`: the layer of the rank the argument gives
+        spec = kind_at_rank(spec, env[spec.rank_arg])
     if spec.kind_arg is not None:  # `act_layer()`: the class the caller chose, if the checker checked it
         chosen = env[spec.kind_arg]
         kind = next((k for k in spec.alternatives if getattr(nn, LAYERS[k].torch_class) is chosen), None)

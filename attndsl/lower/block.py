@@ -89,7 +89,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         if previous and previous[0] != "poison" and kind not in ("tensor", "scalar"):
             raise self.error("E0103", f"`{name}` is already defined", span,
                              labels=[_label(previous[2], "first defined here")])
-        if previous and previous[0] in ("arg", "param", "layer", "input_opt", "let", "dim", "buffer") and \
+        if previous and previous[0] in ("arg", "param", "layer", "input_opt", "let", "dim", "buffer", "pack") and \
                 kind in ("tensor", "scalar"):
             raise self.error("E0103", f"`{name}` already names a {previous[0]}; pick another name", span,
                              labels=[_label(previous[2], "defined here")])

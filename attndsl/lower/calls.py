@@ -16,7 +16,7 @@ from ..symbolic import Expr
 from .numbers import NUMBER_FUNCTIONS
 from .helpers import _label
 from .values import (MAX_COUNT, SCALAR_FUNCTIONS,
-                     LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, Value, suggest)
+                     LayerElement, LayerRef, ListArg, Literal, PackSizes, Tensor, TensorList, Value, suggest)
 
 
 class CallLowering:
@@ -191,6 +191,12 @@ class CallLowering:
         elif kind == "pattern":
             if not isinstance(value, str):
                 raise self.error("E0113", "the pattern must be a string", arg_node.span)
+            attrs[param.name] = value
+        elif kind == "ints" and isinstance(value, PackSizes):  # `unflatten(y, 2, spatial)`
+            if not definition.extra.get("takes_pack"):
+                raise self.error("E0113", f"`{param.name}` of {definition.name}() takes sizes, and `{value.name}` is a "
+                                 "pack of them, whose number depends on the rank", arg_node.span,
+                                 help="unflatten() takes a pack: `unflatten(y, 2, spatial)`")
             attrs[param.name] = value
         elif kind == "ints":  # a size, or one per dimension: `3`, `[1, 7]`
             items = list(value) if isinstance(value, (list, tuple)) else [value]

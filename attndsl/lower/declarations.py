@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import CheckInfo, Cond, InputInfo, LayerInfo, LetInfo, ParamInfo
+from ..ir import RANKS, CheckInfo, Cond, InputInfo, LayerInfo, LetInfo, ParamInfo, pack_dims
 from ..symbolic import Expr
 from ..inits import INITIALIZERS
-from .values import (PARAM_INITS, ListArg, SizesInput, Tensor, suggest)
+from .values import (PARAM_INITS, ListArg, PackSizes, SizesInput, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
 from .loops import is_range
 
@@ -27,8 +27,11 @@ class DeclarationLowering:
             raise self.error("E0111", f"unknown element type `{stmt.dtype}` for input `{stmt.name}`", stmt.span,
                              help="write `bool[...]` for a mask, `sizes[a, b]` for a tuple of sizes; "
                              "floating-point inputs need no type")
-        shape = []
+        shape, pack = [], None
         for axis, dim in enumerate(stmt.shape):
+            if isinstance(dim, ast.Pack):
+                pack = self._pack(stmt, dim, axis)
+                continue
             if stmt.dtype == "sizes" and not (isinstance(dim, ast.Name) and dim.id not in self.scope):
                 # `spatial_size: sizes[p, q]`: it names sizes forward is given, nothing more
                 raise self.error("E0113", f"each size of `{stmt.name}` is a new name", dim.span,
@@ -59,12 +62,51 @@ class DeclarationLowering:
                              labels=[_label(self.scope[stmt.name][2], "first defined here")])
         node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=stmt.optional,
                                 dtype=dtypes[stmt.dtype])
-        self.ir.inputs.append(InputInfo(stmt.name, shape, stmt.optional, stmt.span, node, dtypes[stmt.dtype]))
+        self.ir.inputs.append(InputInfo(stmt.name, shape, stmt.optional, stmt.span, node, dtypes[stmt.dtype], pack))
         if stmt.dtype == "sizes":  # no tensor: its sizes are read by their names (and `if name:` when optional)
             self._bind(stmt.name, "input_opt" if stmt.optional else "sizes", SizesInput(stmt.name), stmt.span)
         else:
             self._bind(stmt.name, "input_opt" if stmt.optional else "tensor", Tensor(node), stmt.span)
         self.ir.graph.nodes[node]["name"] = stmt.name
+
+    def _pack(self, stmt: ast.Input, pack: ast.Pack, axis: int) -> str:
+        """`*spatial[dimension]`: as many sizes as the int argument `dimension` says (1 to 3, the
+        ranks torch's conv, pool and norm layers exist for). The checker checks each rank."""
+        if axis != len(stmt.shape) - 1:
+            raise self.error("E0113", "a pack of sizes comes last in the shape", pack.span,
+                             help=f"e.g. `input {stmt.name}: [b, c, *{pack.name}[dimension]]`")
+        if stmt.optional or stmt.dtype is not None:
+            raise self.error("E0113", "only a required floating-point input takes a pack of sizes", pack.span)
+        length = pack.length
+        arg = next((a for a in self.ir.args if isinstance(length, ast.Name) and a.name == length.id), None)
+        if arg is None or arg.type != "int" or arg.optional:
+            raise self.error("E0113", f"the length of `*{pack.name}` is an int argument of the block", length.span,
+                             help=f"e.g. `block B(c: int, dimension: int = 2)` and `*{pack.name}[dimension]`")
+        if self.ir.packs:
+            raise self.error("E0113", "a block has one pack of sizes", pack.span,
+                             help="give the other inputs the same sizes by a rearrange, or a block per input")
+        if pack.name in self.scope:
+            raise self.error("E0103", f"`{pack.name}` is already defined", pack.span,
+                             labels=[_label(self.scope[pack.name][2], "first defined here")])
+        if not arg.required and arg.default not in RANKS:
+            raise self.error("E0113", f"the default of `{arg.name}` must be one of {', '.join(map(str, RANKS))}: "
+                             f"it is the rank of `*{pack.name}`", arg.span)
+        self.ir.packs[pack.name] = arg.name
+        self.ir.rank_args[arg.name] = RANKS
+        for rank in RANKS:
+            for index, dim in enumerate(pack_dims(pack.name, rank)):
+                self.ir.dim_origin.setdefault(str(dim), (stmt.name, axis + index))
+        self._bind(pack.name, "pack", PackSizes(pack.name), pack.span)
+        size = Expr.symbol(arg.name)
+        condition = Cond("and", (Cond("cmp", (">=", size, Expr.const(RANKS[0]))),
+                                 Cond("cmp", ("<=", size, Expr.const(RANKS[-1])))))
+        # written as the spec would: `1 <= dimension and dimension <= 3`
+        name, span = ast.Name(length.span, arg.name), length.span
+        source = ast.BoolOp(span, "and", [ast.Compare(span, ">=", name, ast.Number(span, str(RANKS[0]))),
+                                          ast.Compare(span, "<=", name, ast.Number(span, str(RANKS[-1])))])
+        self.ir.requires.append(CheckInfo(condition, f"`{arg.name}` must be {', '.join(map(str, RANKS[:-1]))} or "
+                                          f"{RANKS[-1]}, the rank of `*{pack.name}`", pack.span, "init", (), source))
+        return pack.name
 
     def _stmt_Param(self, stmt: ast.Param) -> None:
         shape = [self._dim(d) for d in stmt.shape]

@@ -114,8 +114,11 @@ class ExpressionLowering:
             if fitting:  # the declaration of this branch (one per branch of an `if` is fine)
                 value = fitting[-1]
             elif len(same) > 1 and all(c in self.guard for c in _covering_guard([d.guard for d in same])):
-                # Both branches declare it, differently: which one a later use means depends
-                # on the branch, so its shape could not be checked once.
+                if kind == "layer":
+                    # Each branch declares it (`W` a sequential with a BatchNorm, or a conv): a
+                    # use after the `if` is checked once per branch, as a world of its own.
+                    return LayerRef(same[0])
+                # A param of another shape per branch: a later use could not be checked once.
                 raise self.error("E0106", f"{kind} `{node.id}` is declared on each branch of an `if`, differently; "
                                  "use it inside each branch", node.span,
                                  labels=[_label(d.span, "declared here") for d in same])

@@ -93,15 +93,22 @@ class InitLowering:
         spec = ref.info.element if ref.info.element is not None else ref.info.spec
         path = []
         for name, span in stmt.target[1:-1]:
-            children = dict(spec.children) if spec.kind == "sequential" else {}
-            if name not in children:
-                raise self.error("E0120", f"layer `{'.'.join([head] + path)}` has no child `{name}`", span,
-                                 help=suggest(name, [n for n in children if n]))
-            spec = children[name]
+            children = spec.children if spec.kind == "sequential" else []
+            if isinstance(name, int):  # `W[1]`: a child by its position
+                if name >= len(children):
+                    raise self.error("E0120", f"layer `{_path_text(head, path)}` has no child [{name}]", span,
+                                     help=f"it has {len(children)} children" if children else "it has no children")
+                spec = children[name][1]
+            else:
+                named = {n: child for n, child in children if n}
+                if name not in named:
+                    raise self.error("E0120", f"layer `{_path_text(head, path)}` has no child `{name}`", span,
+                                     help=suggest(name, list(named)))
+                spec = named[name]
             path.append(name)
         parameter, span = stmt.target[-1]
-        shape, exists = self._parameter(spec, parameter, span, ".".join([head] + path))
-        self._check_rank(definition, len(shape), stmt.value.span, f"`{'.'.join(names)}`")
+        shape, exists = self._parameter(spec, parameter, span, _path_text(head, path))
+        self._check_rank(definition, len(shape), stmt.value.span, f"`{'.'.join(map(str, names))}`")
         return InitInfo("layer", head, parameter, definition.name, values, sources, tuple(self.guard), stmt.span,
                         tuple(path), ref.info.element is not None, exists is not None)
 
@@ -142,3 +149,8 @@ class InitLowering:
 
 def _default(definition, name: str) -> Expr:
     return _default_value(next(p for p in definition.params if p.name == name))
+
+
+def _path_text(head: str, path: list) -> str:
+    """`W[1]` or `mlp.fc1`: a child as the spec reaches it."""
+    return head + "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import syntax as ast
-from ..ir import Cond, LayerSpec
+from ..ir import Cond, LayerSpec, default_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .values import (MODULE_ATTRIBUTES, ListArg, Literal, suggest)
@@ -15,6 +15,8 @@ from .numbers import float_symbols_outside_integers
 
 class LayerSpecLowering:
     def _layer_spec(self, node: ast.Node) -> LayerSpec:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.KindTemplate):
+            return self._rank_layer_spec(node)
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
             raise self.error("E0113", "a layer is built by calling a layer kind, e.g. linear(d_model, d_k)", node.span)
         kind = node.func.id
@@ -56,6 +58,35 @@ class LayerSpecLowering:
         positional_count = len(node.args)
         return LayerSpec(kind, bound, [p.name for p in definition.params[:positional_count]], span=node.span,
                          sources=sources)
+
+    def _rank_layer_spec(self, node: ast.Call) -> LayerSpec:
+        """`conv{dimension}d(...)`: the layer of the rank a pack's argument says; each rank's
+        kind is bound (and checked) on its own, the default rank's stands for the layer."""
+        template = node.func
+        arg = template.value.id if isinstance(template.value, ast.Name) else None
+        if arg not in self.ir.rank_args:
+            raise self.error("E0113", "the braces of a layer kind take the argument that gives a pack's length",
+                             template.value.span, help="e.g. `input x: [b, c, *spatial[dimension]]` and "
+                             "`conv{dimension}d(c, c, 1)`")
+        specs = {}
+        entry = self.scope[arg]
+        for rank in self.ir.rank_args[arg]:
+            kind = f"{template.prefix}{rank}{template.suffix}"
+            if kind not in LAYERS:
+                raise self.error("E0102", f"there is no layer kind `{kind}` for rank {rank}", template.span,
+                                 help="the braces work for layers made for each rank: conv, max_pool, avg_pool, "
+                                 "batch_norm, ...")
+            # Bound at this rank, the arguments decide what they test of it: `(1, 2, 2) if
+            # dimension == 3 else 2` is (1, 2, 2) for max_pool3d. The module computes them as written.
+            self.scope[arg] = (entry[0], Expr.const(rank), *entry[2:])
+            try:
+                specs[kind] = self._layer_spec(ast.Call(node.span, ast.Name(template.span, kind), node.args,
+                                                        node.kwargs))
+            finally:
+                self.scope[arg] = entry
+        default = list(specs.values())[self.ir.rank_args[arg].index(default_rank(self.ir, arg))]
+        return LayerSpec(default.kind, default.args, default.positional, span=node.span, sources=default.sources,
+                         rank_arg=arg, alternatives={kind: spec.args for kind, spec in specs.items()})
 
     def _bind_call(self, params, call: ast.Call, what: str,
                    positional: int | None = None) -> tuple[dict[str, Any], dict[str, ast.Node]]:

@@ -108,6 +108,35 @@ def expand_as_shape(ctx, node, shapes, attrs) -> Shape:
     return tuple(target)
 
 
+def unflatten_shape(ctx, node, shapes, attrs) -> Shape:
+    shape = shapes[0]
+    axis = normalize_axis(ctx, node, attrs["dim"], len(shape))
+    sizes = unflatten_sizes(ctx.checker, attrs["sizes"])
+    product = ONE
+    for size in sizes:
+        ctx.expect_at_least(size, 1, f"a size unflatten() makes ({size})")
+        product = product * size
+    ctx.expect_equal(shape[axis], product, f"axis {axis}, which unflatten() splits into {ctx.show(tuple(sizes))}")
+    return tuple(shape[:axis]) + tuple(sizes) + tuple(shape[axis + 1:])
+
+
+def unflatten_sizes(walk, sizes) -> list[Expr]:
+    """The sizes as written, or those a pack (`spatial`) stands for at the walk's rank."""
+    if type(sizes).__name__ == "PackSizes":
+        return walk.pack_sizes(sizes.name)
+    return as_exprs(sizes)
+
+
+def render_unflatten(r, node, operands, attrs):
+    sizes = attrs["sizes"]
+    if type(sizes).__name__ == "PackSizes":  # the list unpacked from the input: `b, c, *spatial = x.shape`
+        r.used_dims.add(sizes.name)
+        written = sizes.name
+    else:
+        written = "(" + ", ".join(r.dim(size) for size in as_exprs(sizes)) + ("," if len(as_exprs(sizes)) == 1 else "") + ")"
+    return f"{r.wrap(operands[0], ATOM)}.unflatten({attrs['dim']}, {written})", ATOM
+
+
 def render_expand(r, node, operands, attrs):
     sizes = ", ".join(r.dim(size) for size in as_exprs(attrs["sizes"]))
     return f"{r.wrap(operands[0], ATOM)}.expand({sizes})", ATOM
@@ -118,6 +147,11 @@ op("flatten", "x: tensor[any], start_dim: axis = 0, end_dim: axis = -1", flatten
    result="same", doc="join the axes from `start_dim` to `end_dim` into one",
    shape_doc="`x` with the axes start_dim..end_dim replaced by their product (a 0-d tensor gives [1])",
    example="input x: [b, c, h, w]\nflatten(x, 2)")
+op("unflatten", "x: tensor[any], dim: axis, sizes: ints", unflatten_shape, render_unflatten, result="same",
+   takes_pack=True, doc="split axis `dim` into several (the inverse of flatten); `sizes` may be a pack, "
+   "`unflatten(y, 2, spatial)` for `input x: [b, c, *spatial[dimension]]`",
+   shape_doc="`x` with axis `dim` replaced by `sizes`, whose product must be its size",
+   example="input x: [b, c, n]\nunflatten(x, 2, (2, n // 2))")
 op("squeeze", "x: tensor[any], dim: axes = None", squeeze_shape, CallRender("squeeze", receiver=True,
    positional=("dim",)), result="same", doc="remove axes of size 1",
    shape_doc="`x` without the axes in `dim`, whose sizes must be 1 (checked at run time when symbolic); "

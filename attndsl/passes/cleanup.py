@@ -42,9 +42,7 @@ def _freeze(value):
 def _is_stochastic(ir: BlockIR, attrs: dict) -> bool:
     if attrs["op"] != "call_layer":
         return False
-    info = next(l for l in ir.layers if l.name == attrs["attrs"]["layer"])
-    spec = info.element or info.spec
-    return _contains(spec, "dropout") or _contains(spec, "block")
+    return any(_contains(spec, "dropout") or _contains(spec, "block") for spec in _declared(ir, attrs))
 
 
 def _contains(spec: LayerSpec, kind: str) -> bool:
@@ -59,8 +57,12 @@ def _has_effects(ir: BlockIR, attrs: dict) -> bool:
         return True
     if attrs["op"] != "call_layer":
         return False
-    info = next(l for l in ir.layers if l.name == attrs["attrs"]["layer"])
-    return _stateful(info.element or info.spec)
+    return any(_stateful(spec) for spec in _declared(ir, attrs))
+
+
+def _declared(ir: BlockIR, attrs: dict) -> list[LayerSpec]:
+    """The layer a call calls, as each branch of an `if` may declare it."""
+    return [info.element or info.spec for info in ir.layers if info.name == attrs["attrs"]["layer"]]
 
 
 def _truthy(value) -> bool:

@@ -12,6 +12,9 @@ softmax over the last axis. Between the logits `q @ k` and the softmax it accept
 - between the softmax and `@ v`, at most a dropout layer: `dropout_p=` its `p` while
   that layer is training.
 
+Only attention with heads ([b, h, nq, nk] weights) is fused: the ONNX exporters
+(onnxscript) take no other rank, and every generated module must export.
+
 Anything else on the path (a multiplicative weight, a head-mixing conv, a norm after
 the softmax) keeps the plain form. When such a step only runs under an `if` (an
 optional input's presence, a constructor argument), the block is specialised: the
@@ -129,8 +132,8 @@ def _match(ir: BlockIR, final: int) -> Attention | None:
     post: list[Step] = []
     nodes: set[int] = set()
     softmax = _walk(ir, weights, post, nodes, stop=lambda n: op_of(ir, n) == "softmax", classify=_classify_post)
-    if softmax is None or not _softmax_over_last(ir, softmax):
-        return None
+    if softmax is None or not _softmax_over_last(ir, softmax) or len(shape_of(ir, softmax)) != 4:
+        return None  # [b, h, nq, nk] only: ONNX exporters take 4-d attention, no other rank
     pre: list[Step] = []
     nodes.add(softmax)
     logits = _walk(ir, ir.operands(softmax)[0], pre, nodes, stop=lambda n: op_of(ir, n) == "matmul",

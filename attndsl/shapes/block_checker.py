@@ -10,7 +10,8 @@ from .conditions import runs_in
 from .examples import check_examples
 from .knowledge import Knowledge
 from .walk import Walk, callee_mapping
-from .worlds import MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, worlds
+from .worlds import (MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, rank_atoms, rank_consistent,
+                     worlds)
 
 
 class BlockChecker:
@@ -27,6 +28,7 @@ class BlockChecker:
             ir.graph.nodes[node]["shape"] = shape
             ir.graph.nodes[node]["dtype"] = joined.dtypes.get(node)
         ir.opaque = joined.opaque
+        ir.joins = dict(joined.join_keys)  # `c|2*c` -> (c, 2*c): how comments show each branch's size
         atoms = self._atoms(joined)
         if not atoms:
             self._commit_single(joined)
@@ -49,7 +51,7 @@ class BlockChecker:
         """The conditions whose branches give a value different shapes (or decide which
         branch of a sub-block runs): the checker walks once per combination of them."""
         ir = self.ir
-        found = sorted(joined.joined_atoms, key=repr)
+        found = rank_atoms(ir) + sorted(joined.joined_atoms, key=repr)
         for node in ir.topological():
             attrs = ir.graph.nodes[node]
             if attrs["op"] == "phi":
@@ -59,10 +61,24 @@ class BlockChecker:
                     if atom not in found:
                         found.append(atom)
             elif attrs["op"] == "call_layer":
-                for atom in self._callee_atoms(attrs):
+                for atom in self._callee_atoms(attrs) + self._declaration_atoms(attrs):
                     if atom not in found:
                         found.append(atom)
         return found
+
+    def _declaration_atoms(self, attrs) -> list:
+        """A layer declared on each branch of an `if` and used after it: the conditions that
+        choose its declaration (each world walks with its own)."""
+        declared = [l for l in self.ir.layers if l.name == attrs["attrs"]["layer"]]
+        if len(declared) < 2 or any(all(c in attrs["guard"] for c in l.guard) for l in declared):
+            return []  # one declaration, or the call is inside the branch that declares it
+        atoms = []
+        for info in declared:
+            for cond in info.guard:
+                atom = literal(cond)[0]
+                if cond not in attrs["guard"] and atom not in atoms:
+                    atoms.append(atom)
+        return atoms
 
     def _callee_atoms(self, attrs) -> list:
         info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
@@ -95,9 +111,23 @@ class BlockChecker:
                 if atom in atoms:
                     found.add(atom)
             elif attrs["op"] == "call_layer":
-                found |= set(self._callee_atoms(attrs)) & set(atoms)
+                found |= set(self._callee_atoms(attrs) + self._declaration_atoms(attrs)) & set(atoms)
+            if self._by_rank(attrs):
+                found |= set(rank_atoms(ir))
             relevant[node] = found
         return relevant
+
+    def _by_rank(self, attrs) -> bool:
+        """Whether a node's shape depends on the rank itself: an input with a pack, a value
+        split into the pack's sizes, a rank-generic layer (`conv{dimension}d`)."""
+        if not self.ir.rank_args:
+            return False
+        if attrs["op"] == "input":
+            return any(i.pack for i in self.ir.inputs if i.name == attrs["attrs"]["input"])
+        if attrs["op"] == "call_layer":
+            info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+            return _rank_generic(info.spec) or _rank_generic(info.element)
+        return any(type(v).__name__ == "PackSizes" for v in attrs["attrs"].values())
 
     # ------------------------------------------------------------------ commit
     def _commit_single(self, walk: Walk) -> None:
@@ -117,6 +147,8 @@ class BlockChecker:
             relevant = self._relevant(atoms)
             walks = []
             for world in worlds(atoms):
+                if not rank_consistent(ir, world):
+                    continue
                 knowledge = base.copy()
                 walk = Walk(ir, self.checked, knowledge, world=world, atoms=atoms, relevant=relevant,
                             position=self.position)
@@ -173,7 +205,7 @@ class BlockChecker:
             if not diagnostic.is_error:
                 self.sink.items.append(diagnostic)
                 continue
-            conjunctions = merge_guards([((), literals) for literals in where], atoms)
+            conjunctions = merge_guards([((), literals) for literals in where], atoms, self.ir.rank_args)
             if conjunctions == [()]:
                 self.sink.items.append(diagnostic)
                 continue
@@ -206,7 +238,8 @@ class BlockChecker:
         merged = []
         for key, entry in groups.items():
             record = entry["record"]
-            for guard in merge_guards([(record.base_guard, literals) for literals in entry["literals"]], atoms):
+            for guard in merge_guards([(record.base_guard, literals) for literals in entry["literals"]], atoms,
+                                      self.ir.rank_args):
                 check = record.check
                 where = runs_in(self.ir, check.condition, guard)  # a merged guard may no longer test an input
                 merged.append((entry["order"], type(check)(check.condition, check.message, check.span, where,
@@ -228,6 +261,10 @@ class BlockChecker:
         if cond.op == "not":
             return f"not {self._render_cond(cond.args[0])}"
         return str(cond.args)
+
+
+def _rank_generic(spec) -> bool:
+    return spec is not None and (spec.rank_arg is not None or any(_rank_generic(c) for _, c in spec.children))
 
 
 def _world_literals(world: dict) -> tuple:

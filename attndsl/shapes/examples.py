@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import symbolic as sym
 from ..diagnostics import DiagnosticSink
 from ..evaluate import Undefined, guard_holds, holds, value
-from ..ir import BlockIR
+from ..ir import BlockIR, input_dims
 
 
 def check_examples(ir: BlockIR, sink: DiagnosticSink) -> None:
@@ -40,16 +40,17 @@ def _problem(ir: BlockIR, example: dict) -> str | None:
         if info.name not in example:
             continue
         sizes = example[info.name]
-        if len(sizes) != len(info.shape):
-            return f"`{info.name}` has {len(sizes)} sizes but is declared with {len(info.shape)}"
-        for axis, dim in enumerate(info.shape):
+        dims = input_dims(ir, info, env)
+        if len(sizes) != len(dims):
+            return f"`{info.name}` has {len(sizes)} sizes but is declared with {len(dims)}"
+        for axis, dim in enumerate(dims):
             name = str(dim) if dim.is_monomial else None
             if origins.get(name) == (info.name, axis):
                 env[name] = sizes[axis]
     for info in ir.inputs:
         if info.name not in example:
             continue
-        for axis, dim in enumerate(info.shape):
+        for axis, dim in enumerate(input_dims(ir, info, env)):
             expected = value(dim, env)
             if expected != example[info.name][axis]:
                 shown = sym.render(dim, str, style="math")

@@ -8,7 +8,7 @@ from fractions import Fraction
 from .. import symbolic as sym
 from ..diagnostics import Abort
 from ..evaluate import NONE_ARGUMENT, fold, substitute_cond
-from ..ir import BlockIR, Cond, LayerSpec
+from ..ir import BlockIR, Cond, LayerSpec, kind_at_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .context import ShapeContext, show
@@ -19,7 +19,16 @@ class LayerCalls:
     """Mixin of Walk: the shape of a layer call."""
 
     def _call_layer(self, context: ShapeContext, node: int, attrs: dict, shapes):
-        info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+        declared = self.declarations(attrs)
+        if len(declared) > 1:  # the display walk: each branch's layer, their shapes joined as an `if` joins
+            shape = self._call_declared(context, node, attrs, shapes, declared[0])
+            for info in declared[1:]:
+                other = self._call_declared(context, node, attrs, shapes, info)
+                shape = self._join(shape, other, {**attrs, "attrs": {"condition": info.guard[-1]}})
+            return shape
+        return self._call_declared(context, node, attrs, shapes, declared[0])
+
+    def _call_declared(self, context: ShapeContext, node: int, attrs: dict, shapes, info):
         if info.name in self.bad_layers:
             raise Abort()
         if attrs["attrs"].get("element"):
@@ -41,7 +50,20 @@ class LayerCalls:
             context.error("E0112", f"layer `{info.name}` takes one input, got {len(shapes)}")
         return self.apply_layer(context, spec, shapes)
 
+    def declarations(self, attrs) -> list:
+        """The layer a call calls, as declared where it runs: a layer declared on each branch
+        of an `if` and used after it is the branch's in a world, and every branch's in the
+        display walk (which does not know the branch)."""
+        declared = [l for l in self.ir.layers if l.name == attrs["attrs"]["layer"]]
+        fitting = [l for l in declared if all(c in attrs["guard"] for c in l.guard)]
+        if fitting:
+            return fitting[-1:]
+        live = [l for l in declared if not self.skips(l.guard)]
+        return (live if self.world is None else live[:1]) or declared[:1]
+
     def apply_layer(self, context: ShapeContext, spec: LayerSpec, shapes):
+        if spec.rank_arg is not None:  # `conv{dimension}d`: the kind of this walk's rank
+            spec = kind_at_rank(spec, self.ranks[spec.rank_arg])
         if spec.kind == "loop":  # children named in a loop (attndsl/lower/sequentials.py)
             return self._loop_children(context, spec, shapes[0])
         if spec.kind == "sequential":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..diagnostics import Abort, DiagnosticSink, Span
-from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source
+from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source, kind_at_rank, pack_dims
 from ..layers import LAYERS
 from ..lower.loops import list_length
 from ..ops import OPS, ListShape
@@ -23,7 +23,7 @@ from .layer_calls import LayerCalls, callee_mapping
 from .loops import LOOP_OPS, LoopShapes
 from .named_sizes import NamedSizes
 from .requirements import STATEMENT_PHASE, Requirements
-from .worlds import contradicts, literal, world_context
+from .worlds import contradicts, literal, rank_contradicts, world_context, world_rank
 
 
 class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
@@ -57,6 +57,20 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         # Sub-block calls whose output shape depends on which branch of an `if` the callee takes.
         self.callee_atoms: dict[int, list] = {}
         self.reuse: dict[int, tuple] = {}  # node -> (shape, dtype) from the first world, where no world matters
+        # The rank of each pack's argument (`dimension` of `*spatial[dimension]`) in this walk:
+        # the world's; a joined walk takes the default's (its shapes are for display only).
+        self.ranks = {arg: world_rank(ir, arg, world) for arg in ir.rank_args}
+
+    def skips(self, guard) -> bool:
+        """Whether what stands under `guard` does not exist in this walk: a branch of another
+        world, or of another rank (`if dimension == 3:` at rank 2)."""
+        if self.world is not None and contradicts(guard, self.world):
+            return True
+        return bool(self.ranks) and rank_contradicts(guard, self.ranks)
+
+    def pack_sizes(self, name: str) -> list[Expr]:
+        """The sizes `*spatial` stands for at this walk's rank."""
+        return pack_dims(name, self.ranks[self.ir.packs[name]])
 
     def view_for_guard(self, guard, element=None):
         return self.knowledge.view(frozenset(guard) | self.context, element)
@@ -81,18 +95,18 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
     def run(self) -> None:
         self._statements()
         for info in self.ir.layers:
-            if self.world is not None and contradicts(info.guard, self.world):
+            if self.skips(info.guard):
                 continue
             for spec in (info.spec, info.element):
                 if spec is not None:
                     self._check_layer_arguments(info, spec, info.name)
         for param in self.ir.params:
-            if self.world is None or not contradicts(param.guard, self.world):
+            if not self.skips(param.guard):
                 for dim in param.shape:
                     self._whole(dim, param.span, f"param `{param.name}`", param.guard)
         for node in self.ir.topological():
             attrs = self.ir.graph.nodes[node]
-            if self.world is not None and contradicts(attrs["guard"], self.world):
+            if self.skips(attrs["guard"]):
                 continue
             if node in self.reuse:  # the same in every world: computed (and checked) once
                 self.shapes[node], self.dtypes[node] = self.reuse[node]
@@ -116,7 +130,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         steps = [(p.position, 0, p) for p in self.ir.preconditions]
         steps += [((r.span.line, r.span.column), 1, r) for r in self.ir.requires]
         for position, kind, item in sorted(steps, key=lambda s: (s[0], s[1])):
-            if self.world is not None and contradicts(item.guard, self.world):
+            if self.skips(item.guard):
                 continue
             order = (STATEMENT_PHASE, position, kind)
             if kind == 0:
@@ -165,6 +179,8 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                      span=span, guard=guard)
 
     def _check_layer_arguments(self, info, spec: LayerSpec, label: str) -> None:
+        if spec.rank_arg is not None:  # `conv{dimension}d`: the kind of this walk's rank
+            spec = kind_at_rank(spec, self.ranks[spec.rank_arg])
         for child_name, child in spec.children:
             self._check_layer_arguments(info, child, f"{label}.{display_name(child_name)}" if child_name else label)
         definition = LAYERS.get(spec.kind)
@@ -193,10 +209,11 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.dtypes[node] = infer_dtype(context, op, attrs, dtypes)
         if op == "input":
             info = next(i for i in self.ir.inputs if i.name == attrs["attrs"]["input"])
-            for dim in info.shape:
+            shape = list(info.shape) + (self.pack_sizes(info.pack) if info.pack else [])
+            for dim in shape:
                 self.knowledge.add((), "integer", dim)
                 self.ensure_defined(dim, node=node)
-            return tuple(info.shape)
+            return tuple(shape)
         if op == "param":
             return tuple(next(p for p in self.ir.params if p.name == attrs["attrs"]["param"]).shape)
         if op == "scalar":
@@ -261,8 +278,14 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
     def opaque_size(self, a: Expr, b: Expr) -> Expr:
         """The display walk's size for a broadcast that depends on the branch taken: shown as
         `a|b` (one of them, as a join is); each world checks the real one."""
-        name = f"{a}|{b}"
+        alternatives = []
+        for side in (a, b):  # each alternative once (`c|2*c`, not `c|2*c|c`)
+            for part in str(side).split("|") if str(side) in self.opaque else [str(side)]:
+                if part not in alternatives:
+                    alternatives.append(part)
+        name = "|".join(alternatives)
         self.opaque.add(name)
+        self.join_keys.setdefault(name, (a, b))
         return Expr.symbol(name)
 
     def _join(self, a, b, attrs):

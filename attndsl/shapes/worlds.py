@@ -17,7 +17,8 @@ import random
 from fractions import Fraction
 
 from ..evaluate import Undefined, guard_holds
-from ..ir import BlockIR, Cond
+from ..ir import BlockIR, Cond, default_rank
+from ..symbolic import Expr
 
 MAX_ATOMS = 8  # 256 worlds; more independent shape-changing conditions than any block has
 
@@ -46,6 +47,50 @@ def contradicts(guard, world: dict) -> bool:
         if atom in world and world[atom] != polarity:
             return True
     return False
+
+
+def rank_atoms(ir: BlockIR) -> list[Cond]:
+    """`dimension == 1`, `dimension == 2`, ...: a block generic over a pack's rank is walked
+    once per rank, as one world per value of the argument (see `rank_consistent`)."""
+    return [Cond("cmp", ("==", Expr.symbol(arg), Expr.const(rank))) for arg, ranks in ir.rank_args.items()
+            for rank in ranks]
+
+
+def rank_consistent(ir: BlockIR, world: dict) -> bool:
+    """Exactly one rank is true for each rank argument (the others are no world at all)."""
+    for arg, ranks in ir.rank_args.items():
+        true = [r for r in ranks if world.get(Cond("cmp", ("==", Expr.symbol(arg), Expr.const(r))))]
+        if len(true) != 1:
+            return False
+    return True
+
+
+def world_rank(ir: BlockIR, arg: str, world: dict | None) -> int:
+    """The rank of `arg` in `world`; without a world (the display walk), its default's."""
+    for rank in ir.rank_args[arg]:
+        if world and world.get(Cond("cmp", ("==", Expr.symbol(arg), Expr.const(rank)))):
+            return rank
+    return default_rank(ir, arg)
+
+
+def rank_contradicts(guard, ranks: dict) -> bool:
+    """Whether a guard condition on rank arguments only is false at these ranks."""
+    for cond in guard:
+        atom, polarity = literal(cond)
+        symbols = _cond_symbols(atom)
+        if symbols and symbols <= set(ranks):
+            try:
+                if guard_holds((atom,), dict(ranks)) != polarity:
+                    return True
+            except (Undefined, KeyError, TypeError, ZeroDivisionError):
+                continue
+    return False
+
+
+def _cond_symbols(cond: Cond) -> set:
+    from .conditions import cond_symbols
+
+    return cond_symbols(cond) if cond.op not in ("present", "training") else {"<input>"}
 
 
 def world_context(world: dict) -> frozenset:
@@ -113,15 +158,16 @@ def _samples(ir: BlockIR, count: int = 3000):
 # ---------------------------------------------------------------------------- merging
 
 
-def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond]) -> list[tuple]:
+def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond], rank_args=()) -> list[tuple]:
     """Guards for one check found in several worlds.
 
     Each entry is (base guard, world literals the check depended on). Two entries that
     differ only in the polarity of one literal merge into one without it, until nothing
     merges: a check made in every world of its node needs no world guard at all."""
     groups: dict[tuple, set[frozenset]] = {}
+    rank_groups = _rank_groups(atoms, rank_args)
     for base, literals in entries:
-        groups.setdefault(base, set()).add(frozenset(literals))
+        groups.setdefault(base, set()).add(_rank_literals_reduced(frozenset(literals), rank_groups))
     merged = []
     for base, sets in groups.items():
         changed = True
@@ -134,10 +180,37 @@ def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond]) -> list[
                     sets.add(a & b)
                     changed = True
                     break
+            for group in rank_groups.values():  # the same literals at every rank: no rank literal
+                for literals in sorted(sets, key=_set_key):
+                    rest = literals - set(group)
+                    if len(rest) == len(literals) - 1 and all(rest | {atom} in sets for atom in group):
+                        sets -= {rest | {atom} for atom in group}
+                        sets.add(rest)
+                        changed = True
+                        break
         for literals in sorted(sets, key=_set_key):
             ordered = sorted(literals, key=lambda c: atoms.index(literal(c)[0]) if literal(c)[0] in atoms else 0)
             merged.append(tuple(base) + tuple(c for c in ordered if c not in base))
     return merged
+
+
+def _rank_groups(atoms: list[Cond], rank_args) -> dict[str, list[Cond]]:
+    """The rank atoms among `atoms` (`dimension == 1`, `== 2`, `== 3`) by rank argument: of
+    these, exactly one holds in any world (BlockChecker walks no other)."""
+    groups: dict[str, list[Cond]] = {}
+    for atom in atoms:
+        if atom.op == "cmp" and atom.args[0] == "==" and atom.args[2].is_const and \
+                any(atom.args[1] == Expr.symbol(arg) for arg in rank_args):
+            groups.setdefault(str(atom.args[1]), []).append(atom)
+    return groups
+
+
+def _rank_literals_reduced(literals: frozenset, rank_groups) -> frozenset:
+    """`dimension == 2` says `dimension == 1` and `== 3` are false: those go."""
+    for group in rank_groups.values():
+        if any(c in literals for c in group):
+            literals = frozenset(c for c in literals if not (c.op == "not" and c.args[0] in group))
+    return literals
 
 
 def _set_key(literals: frozenset):

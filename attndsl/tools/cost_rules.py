@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from ..ir import Cond
+from ..ir import RANKS, Cond, kind_at_rank
 from ..symbolic import Expr
 
 ZERO = Expr.const(0)
@@ -194,6 +194,7 @@ OP_COSTS: dict[str, OpCost] = {
     **{name: OpCost() for name in ("rfft2", "irfft2", "pad", "interpolate", "unfold", "fold", "roll")},
     "rearrange": OpCost(memory=_rearrange_memory),
     "flatten": OpCost(memory=_reshape_memory),
+    "unflatten": OpCost(memory=_reshape_memory),
     **{name: OpCost(memory=view) for name in ("squeeze", "unsqueeze", "view_as_real", "view_as_complex")},
     **{name: OpCost(memory=_strided_view) for name in ("expand", "expand_as")},
     "transpose": OpCost(memory=lambda attrs, contiguous: (False, False)),
@@ -282,6 +283,9 @@ def kind_options(spec) -> list[tuple]:
     """A layer whose kind is an argument (`layer act = act_layer()` with `act_layer: layer =
     relu`): one (layer, conditions) per kind it may be, under `act_layer is silu`; any
     other layer is its one option."""
+    if getattr(spec, "rank_arg", None) is not None:  # `conv{dimension}d`: the layer of each rank
+        rank = Expr.symbol(spec.rank_arg)
+        return [(kind_at_rank(spec, r), [Cond("cmp", ("==", rank, Expr.const(r)))]) for r in RANKS]
     if not getattr(spec, "kind_arg", None) or len(spec.alternatives) <= 1:
         return [(spec, [])]
     return [(replace(spec, kind=kind, args=args, kind_arg=None, alternatives={}), [Cond("kind", (spec.kind_arg, kind))])

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from .. import evaluate
 from ..cli import UsageError
-from ..ir import BlockIR, Cond, iterated, list_item
+from ..ir import RANKS, BlockIR, Cond, default_rank, input_dims, iterated, list_item
 from ..symbolic import Expr
 
 
@@ -80,9 +80,11 @@ class Values:
             shape = given.get(info.name)
             if shape is None:
                 continue
-            if not isinstance(shape, list) or len(shape) != len(info.shape):
-                raise UsageError(f"{info.name} has {len(info.shape)} dimensions; give its shape as "
-                                 f"{info.name}=[{', '.join(str(d) for d in info.shape)}]")
+            ranks = {arg: scalars.get(arg, default_rank(ir, arg)) for arg in ir.rank_args}
+            dims = input_dims(ir, info, ranks) if all(r in RANKS for r in ranks.values()) else list(info.shape)
+            if not isinstance(shape, list) or len(shape) != len(dims):
+                raise UsageError(f"{info.name} has {len(dims)} dimensions; give its shape as "
+                                 f"{info.name}=[{', '.join(str(d) for d in dims)}]")
             present.add(info.name)
         values = cls(ir, scalars, present, lists)
         values.flags, values.kinds = flags, kinds

@@ -269,7 +269,7 @@ def alternatives(ir: BlockIR, node: int, views=None, within=()) -> list[tuple[tu
     out = []
     for shape, worlds in by_shape.values():
         entries = [((), tuple(c for c in literals if c not in fixed)) for literals in worlds]
-        for conditions in merge_guards(entries, atoms):
+        for conditions in merge_guards(entries, atoms, ir.rank_args):
             out.append((conditions, shape))
     return out
 
