@@ -137,3 +137,44 @@ def test_each_branch_s_layer_is_checked_where_it_is_used():
 def test_a_child_by_position_must_exist():
     source = BRANCHES.replace("init W[1].weight", "init W[2].weight")
     assert first_error(source)[:2] == ("E0120", 5)
+
+
+# ---------------------------------------------------------------------------- as a layer
+NESTED = POINTWISE + """
+block Video(c: int = 4):
+    input x: [b, c, t, h, w]
+    layer inner = Pointwise(c, 3)
+    return inner(x)
+
+block Any(c: int = 4, dimension: int = 1):
+    input x: [b, c, *spatial[dimension]]
+    layer inner = Pointwise(c, dimension)
+    layer plain = Pointwise(c)
+    return inner(x)
+"""
+
+
+def test_a_block_generic_over_rank_is_a_layer_of_the_rank_it_is_given():
+    video = build(NESTED, "Video")
+    x = rand(2, 4, 2, 4, 4)
+    inner = video.inner
+    expected = F.max_pool3d(F.conv3d(x, inner.proj.weight, inner.proj.bias), 2).flatten(2)
+    torch.testing.assert_close(video(x), expected)
+    for dimension, shape in [(1, (2, 4, 6)), (3, (2, 4, 2, 2, 4))]:  # the caller's own rank, passed on
+        module = build(NESTED, "Any", dimension=dimension)
+        pooled = 1
+        for size in shape[2:]:
+            pooled *= size // 2
+        assert module(rand(*shape)).shape == (2, 8, pooled)
+        assert type(module.plain.proj) is torch.nn.Conv2d  # its default rank
+        assert agree(NESTED, {"dimension": dimension}, {"x": shape}) == "agree"
+
+
+def test_a_rank_from_another_argument_is_checked_for_each_value():
+    # `r` gives the inner block's rank: each value is a world; r = 3 needs a 5-d input
+    source = POINTWISE + "\nblock Outer(c: int = 4, r: int = 2):\n    input x: [b, c, h, w]\n" \
+        "    layer inner = Pointwise(c, r)\n    return inner(x)\n"
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0202", 11) and "has rank 5" in message and "when `r == 3` is true" in message
+    fixed = source.replace("    layer inner", "    require r == 2\n    layer inner")
+    assert build(fixed, "Outer")(rand(2, 4, 4, 4)).shape == (2, 8, 4)

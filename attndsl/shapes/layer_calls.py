@@ -8,7 +8,7 @@ from fractions import Fraction
 from .. import symbolic as sym
 from ..diagnostics import Abort
 from ..evaluate import NONE_ARGUMENT, fold, substitute_cond
-from ..ir import BlockIR, Cond, LayerSpec, kind_at_rank
+from ..ir import RANKS, BlockIR, Cond, LayerSpec, input_dims, kind_at_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .context import ShapeContext, show
@@ -119,10 +119,11 @@ class LayerCalls:
         if len(shapes) < len(required) or len(shapes) > len(callee.inputs):
             context.error("E0112", f"block {callee.name} takes {len(required)} input(s), got {len(shapes)}")
         for info, shape in zip(callee.inputs, shapes):
-            if len(info.shape) != len(shape):
-                context.error("E0202", f"block {callee.name}'s input `{info.name}` has rank {len(info.shape)}, "
+            declared_shape = self._callee_input_shape(context, callee, info, mapping)
+            if len(declared_shape) != len(shape):
+                context.error("E0202", f"block {callee.name}'s input `{info.name}` has rank {len(declared_shape)}, "
                               f"got a tensor of shape {show(shape)}")
-            for declared, actual in zip(info.shape, shape):
+            for declared, actual in zip(declared_shape, shape):
                 symbols = declared.symbols()
                 single = next(iter(symbols)) if len(symbols) == 1 else None
                 if single is not None and declared == Expr.symbol(single) and single in callee.dim_origin \
@@ -135,6 +136,23 @@ class LayerCalls:
         if len(callee.outputs) > 1:  # `return a, b`: a shape per value (the call's item nodes pick them)
             return tuple(self._callee_shape(context, callee, mapping, shape) for shape in out)
         return self._callee_shape(context, callee, mapping, out)
+
+    def _callee_input_shape(self, context, callee, info, mapping) -> list[Expr]:
+        """A callee's input as declared, its pack's sizes at the rank this call gives it
+        (`Pointwise(c, 3)`, or the caller's own rank argument passed on)."""
+        if not info.pack:
+            return list(info.shape)
+        arg = callee.packs[info.pack]
+        given = mapping.get(arg)
+        rank = None
+        if isinstance(given, Expr):
+            given = context.normal(sym.substitute(given, {a: Expr.const(r) for a, r in self.ranks.items()}))
+            rank = int(given.value) if given.is_const and given.value in RANKS else None
+        if rank is None:
+            context.error("E0113", f"block {callee.name} takes inputs of the rank `{arg}` gives, and `{arg}` must be "
+                          f"1, 2 or 3 here, known when the module is built",
+                          help=f"give `{arg}` a number, or an argument of this block that gives its own pack's rank")
+        return input_dims(callee, info, {arg: rank})
 
     def _callee_shape(self, context, callee, mapping, out):
         result = []
