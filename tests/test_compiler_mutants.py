@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -842,3 +843,14 @@ block B():
 """
     x = rand(2, 3)
     torch.testing.assert_close(build(source)()(x), (2 * x) ** 2 + x + 1)
+
+
+def test_every_mutant_still_applies():
+    """Each mutant of scripts/mutants.py names text its file holds exactly once: a refactor
+    that moves or rewrites the code must move the mutant too (else the campaign skips it)."""
+    from scripts.mutants import MUTANTS
+
+    root = Path(__file__).resolve().parent.parent
+    for mutant in MUTANTS:
+        text = (root / mutant.path).read_text(encoding="utf-8")
+        assert text.count(mutant.original) == 1, f"{mutant.name}: its text is not in {mutant.path} exactly once"
