@@ -186,8 +186,9 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         name = f"Sub{index}"
         dims = [f"s{i}" for i in range(len(x.shape) - 1)]
         d = self.size_text(x.shape[-1], allow_bad=False)
-        template = ch.choice(["stack", "mlp", "widths", "gate", "branches", "groups"] if len(x.shape) == 4
-                             else ["stack", "mlp", "widths", "grid"] if len(x.shape) == 3 else ["stack", "mlp", "widths"])
+        template = ch.choice(["stack", "mlp", "widths", "gate", "branches", "groups", "ranks"] if len(x.shape) == 4
+                             else ["stack", "mlp", "widths", "grid", "ranks"] if len(x.shape) == 3
+                             else ["stack", "mlp", "widths", "ranks"] if len(x.shape) == 5 else ["stack", "mlp", "widths"])
         layer = self.fresh("sub")
         if template == "stack":
             guard = "    require len(ks) >= 1, \"needs a layer\"\n" if ch.chance(0.5) else ""
@@ -236,6 +237,22 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
                 "    return cat(outs, dim=1)\n")
             count = ch.choice(["", ", 1", ", 3", ", 4"] + [f", {n}" for n in self.int_args])
             self.emit(f"layer {layer} = {name}({self.size_text(x.shape[1], allow_bad=False)}{count})")
+            return self.assign(f"{layer}({x.name})", x.shape)
+        if template == "ranks":  # generic over the input's rank: conv{dimension}d, a pack, a layer per branch
+            kernel = ch.choice(["1", "3", "3"])
+            padding = ch.choice([f"{kernel} // 2"] * 3 + ["0"])  # 0 with kernel 3: the map shrinks (a check, or an error)
+            post = ch.choice(["batch_norm{dimension}d(c)", "identity()", "conv{dimension}d(c, c, 1)"])
+            self.blocks.append(
+                f"block {name}(c: int, dimension: int = 2, norm: bool = true):\n"
+                "    input x: [b, c, *spatial[dimension]]\n"
+                f"    layer proj = conv{{dimension}}d(c, c, {kernel}, padding={padding})\n"
+                f"    if norm:\n        layer post = {post}\n    else:\n        layer post = identity()\n"
+                "    y = post(proj(x))\n"
+                "    w = unflatten(softmax(flatten(y, 2), dim=-1), 2, spatial)\n"
+                "    return x * w\n")
+            rank = len(x.shape) - 2 if not self.bad() else ch.choice([1, 2, 3])
+            norm = ch.choice(["", ", norm=false", ", norm=true"])
+            self.emit(f"layer {layer} = {name}({self.size_text(x.shape[1], allow_bad=False)}, {rank}{norm})")
             return self.assign(f"{layer}({x.name})", x.shape)
         if template == "grid":  # a size computed in forward: the tokens laid on a square grid (GFNet)
             self.blocks.append(
