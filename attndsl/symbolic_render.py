@@ -8,7 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Callable
 
-from .symbolic import Atom, Expr, Monomial, _lcm_denominator, _lone_atom
+from .symbolic_core import Atom, Expr, Monomial, _lcm_denominator, _lone_atom
 
 
 def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", order: Callable | None = None) -> str:

@@ -1,0 +1,296 @@
+"""The canonical form itself: `Expr` (a sum of terms, each a coefficient times a product of
+symbols and opaque atoms raised to integer powers), `Atom`, and `Facts` (what is known to be
+an integer). attndsl/symbolic.py is the module to import: it gathers this, the operations
+(symbolic_ops.py) and the rendering (symbolic_render.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache, reduce
+from typing import Union
+
+Scalar = Union[int, Fraction]
+
+
+@dataclass(frozen=True, order=True)
+class Atom:
+    """An opaque factor: an operation the canonical form keeps unexpanded."""
+
+    op: str  # "floordiv", "mod", "max", "min", "sqrt", "ceildiv"
+    args: tuple["Expr", ...]
+
+    def sort_key(self) -> str:
+        return _atom_key(self)
+
+
+Factor = Union[str, Atom]
+Monomial = tuple[tuple[Factor, int], ...]  # sorted (factor, exponent != 0) pairs
+
+
+_TEXTS: dict = {}
+
+
+@lru_cache(maxsize=65536)
+def _atom_key(atom: "Atom") -> str:
+    return f"{atom.op}({','.join(str(a) for a in atom.args)})"
+
+
+def _factor_key(factor: Factor) -> tuple[int, str]:
+    return (0, factor) if isinstance(factor, str) else (1, factor.sort_key())
+
+
+def _mono_mul(a: Monomial, b: Monomial) -> Monomial:
+    powers: dict[Factor, int] = dict(a)
+    for factor, exponent in b:
+        powers[factor] = powers.get(factor, 0) + exponent
+    return tuple(sorted(((f, e) for f, e in powers.items() if e), key=lambda fe: _factor_key(fe[0])))
+
+
+def _mono_pow(a: Monomial, n: int) -> Monomial:
+    return tuple((f, e * n) for f, e in a)
+
+
+class Expr:
+    """An immutable, hashable canonical polynomial (with Laurent monomials and atoms)."""
+
+    __slots__ = ("terms", "_hash", "_text", "_plain")
+
+    def __init__(self, terms: dict[Monomial, Fraction]):
+        self._text = None  # its rendering, made once: sorting canonical forms asks for it often
+        self._plain = False  # not yet computed (see `plain_symbols`)
+        self.terms = {m: c for m, c in terms.items() if c != 0}
+        self._hash = hash(frozenset(self.terms.items()))
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def const(value: Scalar) -> "Expr":
+        if type(value) is int and -64 <= value <= 64:
+            return _SMALL_CONSTANTS[value]
+        return Expr({(): Fraction(value)})
+
+    @staticmethod
+    def symbol(name: str) -> "Expr":
+        return Expr({((name, 1),): Fraction(1)})
+
+    @staticmethod
+    def atom(op: str, *args: "Expr") -> "Expr":
+        return Expr({((Atom(op, tuple(args)), 1),): Fraction(1)})
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def is_const(self) -> bool:
+        return all(m == () for m in self.terms)
+
+    @property
+    def value(self) -> Fraction:
+        """The constant value; only valid when `is_const`."""
+        return self.terms.get((), Fraction(0))
+
+    @property
+    def is_monomial(self) -> bool:
+        return len(self.terms) == 1
+
+    def plain_symbols(self) -> frozenset[str] | None:
+        """Its symbols when it has no atom (a plain polynomial), else None: what substitution
+        and re-folding look at to leave an expression they cannot change as it is."""
+        if self._plain is False:
+            found: set[str] = set()
+            for monomial in self.terms:
+                for factor, _ in monomial:
+                    if not isinstance(factor, str):
+                        self._plain = None
+                        return None
+                    found.add(factor)
+            self._plain = frozenset(found)
+        return self._plain
+
+    def symbols(self) -> set[str]:
+        found: set[str] = set()
+        for monomial in self.terms:
+            for factor, _ in monomial:
+                if isinstance(factor, str):
+                    found.add(factor)
+                else:
+                    for arg in factor.args:
+                        found |= arg.symbols()
+        return found
+
+    def __eq__(self, other) -> bool:
+        if other is self:
+            return True
+        if isinstance(other, (int, Fraction)):
+            other = Expr.const(other)
+        # Different hashes: different forms, without comparing their terms one by one.
+        return isinstance(other, Expr) and self._hash == other._hash and self.terms == other.terms
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other: "Expr | Scalar") -> "Expr":
+        other = as_expr(other)
+        terms = dict(self.terms)
+        for monomial, coefficient in other.terms.items():
+            terms[monomial] = terms.get(monomial, Fraction(0)) + coefficient
+        return Expr(terms)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> "Expr":
+        return Expr({m: -c for m, c in self.terms.items()})
+
+    def __sub__(self, other: "Expr | Scalar") -> "Expr":
+        return self + (-as_expr(other))
+
+    def __rsub__(self, other: "Expr | Scalar") -> "Expr":
+        return as_expr(other) - self
+
+    def __mul__(self, other: "Expr | Scalar") -> "Expr":
+        other = as_expr(other)
+        if other.is_const or self.is_const:  # scaling: no monomial changes (the common case)
+            scalar, polynomial = (other, self) if other.is_const else (self, other)
+            factor = scalar.value
+            if factor == 1:
+                return polynomial
+            return Expr({m: c * factor for m, c in polynomial.terms.items()})
+        terms: dict[Monomial, Fraction] = {}
+        for m1, c1 in self.terms.items():
+            for m2, c2 in other.terms.items():
+                monomial = _mono_mul(m1, m2)
+                terms[monomial] = terms.get(monomial, Fraction(0)) + c1 * c2
+        return Expr(terms)
+
+    __rmul__ = __mul__
+
+    def exact_div(self, other: "Expr | Scalar") -> "Expr":
+        """self / other for a division known to be exact (other nonzero)."""
+        other = as_expr(other)
+        if not other.terms:
+            raise ZeroDivisionError("division by zero in a shape expression")
+        if other.is_monomial:
+            ((monomial, coefficient),) = other.terms.items()
+            inverse = Expr({_mono_pow(monomial, -1): 1 / coefficient})
+            return self * inverse
+        quotient = _polynomial_quotient(self, other)
+        if quotient is not None:
+            return quotient
+        return Expr.atom("floordiv", self, other)
+
+    def __pow__(self, exponent: int) -> "Expr":
+        if exponent == 1:
+            return self
+        if exponent < 0:
+            return Expr.const(1).exact_div(self**-exponent)
+        return reduce(lambda acc, _: acc * self, range(exponent), Expr.const(1))
+
+    # ------------------------------------------------------------------ rendering
+    def __str__(self) -> str:
+        if self._text is None:
+            # Equal forms are rebuilt all the time (each substitution makes new ones): their
+            # text, which orders canonical forms, is kept by value, not only per object.
+            text = _TEXTS.get(self)
+            if text is None:
+                from .symbolic_render import render  # which builds on this module
+
+                text = render(self, str, style="math")
+                if len(_TEXTS) > 200_000:
+                    _TEXTS.clear()
+                _TEXTS[self] = text
+            self._text = text
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Expr({self})"
+
+    def sort_key(self) -> str:
+        return str(self)
+
+
+_SMALL_CONSTANTS = {n: Expr({(): Fraction(n)}) for n in range(-64, 65)}
+
+
+def as_expr(value: "Expr | Scalar") -> Expr:
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, bool):
+        raise TypeError("booleans are not dimensions")
+    return Expr.const(value)
+
+
+def _polynomial_quotient(a: Expr, b: Expr) -> Expr | None:
+    """Exact quotient a/b when b is a positive-integer multiple pattern we can see, else None."""
+    if a == b:
+        return Expr.const(1)
+    if a.is_const and b.is_const and b.value != 0:
+        return Expr.const(a.value / b.value)
+    # a = k * b for a constant k?
+    ratios = set()
+    if set(a.terms) == set(b.terms):
+        for monomial in a.terms:
+            ratios.add(a.terms[monomial] / b.terms[monomial])
+        if len(ratios) == 1:
+            return Expr.const(ratios.pop())
+    return None
+
+
+# ---------------------------------------------------------------------------- facts
+
+
+class Facts:
+    """What is known to be an integer: dims, int arguments, and proven divisions."""
+
+    def __init__(self, reals=()) -> None:
+        self.integers: set[Expr] = set()
+        self.reals = frozenset(reals)  # symbols that may hold any real number (float arguments)
+
+    def add_integer(self, expr: Expr) -> None:
+        self.integers.add(expr)
+
+    def is_integer(self, expr: Expr) -> bool:
+        if expr in self.integers:
+            return True
+        for monomial, coefficient in expr.terms.items():
+            term = Expr({monomial: coefficient})
+            if term in self.integers:
+                continue
+            if coefficient.denominator != 1:
+                return False
+            if Expr({monomial: Fraction(1)}) in self.integers:
+                continue
+            if any(e < 0 for _, e in monomial) or not all(self._factor_is_integer(f) for f, _ in monomial):
+                return False
+        return True
+
+    def _factor_is_integer(self, factor: Factor) -> bool:
+        if isinstance(factor, str):
+            return factor not in self.reals
+        if factor.op in ("floordiv", "ceildiv", "mod", "int", "round", "math.ceil", "math.floor"):
+            return True
+        if Expr.atom(factor.op, *factor.args) in self.integers:
+            return True
+        if factor.op in ("max", "min", "abs"):
+            return all(self.is_integer(arg) for arg in factor.args)
+        return False  # sqrt
+
+
+def _lone_atom(expr: Expr) -> Atom | None:
+    if expr.is_monomial:
+        ((monomial, coefficient),) = expr.terms.items()
+        if coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and isinstance(monomial[0][0], Atom):
+            return monomial[0][0]
+    return None
+
+
+def _lcm_denominator(expr: Expr) -> tuple[int, Monomial]:
+    """The common denominator (constant and monomial) that clears negative powers."""
+    constant = reduce(math.lcm, (c.denominator for c in expr.terms.values()), 1)
+    powers: dict[Factor, int] = {}
+    for monomial in expr.terms:
+        for factor, exponent in monomial:
+            if exponent < 0:
+                powers[factor] = max(powers.get(factor, 0), -exponent)
+    monomial = tuple(sorted(powers.items(), key=lambda fe: _factor_key(fe[0])))
+    return constant, monomial

@@ -1,0 +1,193 @@
+"""Operations on canonical forms: the folding constructors (`floordiv`, `mod`, `maximum`,
+`sqrt`, ...), which evaluate constants and fold what the facts allow and leave the rest an
+atom; re-folding (`simplify`), substitution and evaluation. attndsl.symbolic re-exports them.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Callable
+
+from .symbolic_core import Expr, Facts, Factor, Scalar, _lcm_denominator, _lone_atom, _polynomial_quotient, as_expr
+
+
+# ---------------------------------------------------------------------------- operations
+# These evaluate eagerly on constants and fold what the facts allow; everything else
+# stays an atom so that equal inputs give equal canonical forms.
+
+
+def floordiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
+    a, b = as_expr(a), as_expr(b)
+    if a.is_const and b.is_const:
+        if b.value == 0:
+            raise ZeroDivisionError("division by zero in a shape expression")
+        return Expr.const(math.floor(a.value / b.value))
+    quotient = a.exact_div(b)
+    if _no_atom_floordiv(quotient, a, b) and (
+        (facts if facts is not None else Facts()).is_integer(quotient)
+    ):
+        return quotient
+    return Expr.atom("floordiv", a, b)
+
+
+def _no_atom_floordiv(quotient: Expr, a: Expr, b: Expr) -> bool:
+    return quotient != Expr.atom("floordiv", a, b)
+
+
+def truediv(a: Expr, b: Expr) -> Expr:
+    """a / b as Python's true division of numbers: exact and rational when `b` is a
+    monomial (`d / k` is d * k^-1), else an atom (`1 / (a - 4)` is not `1 // (a - 4)`)."""
+    a, b = as_expr(a), as_expr(b)
+    if not b.terms:
+        raise ZeroDivisionError("division by zero")
+    if b.is_monomial:
+        return a.exact_div(b)
+    quotient = _polynomial_quotient(a, b)
+    if quotient is not None:
+        return quotient
+    return Expr.atom("truediv", a, b)
+
+
+def ceildiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
+    return -floordiv(-as_expr(a), b, facts)
+
+
+def mod(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
+    a, b = as_expr(a), as_expr(b)
+    if a.is_const and b.is_const:
+        if b.value == 0:
+            raise ZeroDivisionError("modulo by zero in a shape expression")
+        return Expr.const(a.value - b.value * math.floor(a.value / b.value))
+    remainder = a - b * floordiv(a, b, facts)
+    whole = b.value.denominator == 1 and (facts if facts is not None else Facts()).is_integer(a) if b.is_const else True
+    if not remainder.terms and b.is_const and b.value < 0 and not whole:
+        # Python's `x % -0.5` of a whole x is -0.0 (a float), and `t / -0.0` is -inf: the
+        # sign of that zero is a value, so the remainder stays as written. (Of two ints, 0.)
+        return Expr.atom("mod", a, b)
+    return remainder
+
+
+def maximum(*args: Expr) -> Expr:
+    return _extremum("max", *args)
+
+
+def minimum(*args: Expr) -> Expr:
+    return _extremum("min", *args)
+
+
+def _extremum(op: str, *args: Expr) -> Expr:
+    """max/min of the arguments, flattened (`max(m, max(m, n))` is `max(m, n)`), with an
+    argument dropped where a constant difference decides it."""
+    items: list[Expr] = []
+    for value in map(as_expr, args):
+        nested = _lone_atom(value)
+        items += list(nested.args) if nested is not None and nested.op == op else [value]
+    kept: list[Expr] = []
+    for item in items:
+        dominated = False
+        for other in list(kept):
+            difference = item - other
+            if difference.is_const:
+                wins = difference.value > 0 if op == "max" else difference.value < 0
+                if wins:
+                    kept.remove(other)
+                else:
+                    dominated = True
+        if not dominated:
+            kept.append(item)
+    if len(kept) == 1:
+        return kept[0]
+    return Expr.atom(op, *sorted(kept, key=Expr.sort_key))
+
+
+def sqrt(a: Expr) -> Expr:
+    a = as_expr(a)
+    if a.is_const and a.value >= 0:
+        root = math.isqrt(a.value.numerator) if a.value.denominator == 1 else None
+        if root is not None and root * root == a.value:
+            return Expr.const(root)
+    return Expr.atom("sqrt", a)
+
+
+def simplify(expr: Expr, facts: Facts) -> Expr:
+    """Re-fold atoms with what `facts` now knows (e.g. a divisibility proven later)."""
+
+    if expr.plain_symbols() is not None:
+        return expr  # no atom to re-fold
+
+    def base(factor: Factor) -> Expr:
+        if isinstance(factor, str):
+            return Expr.symbol(factor)
+        return _rebuild(factor.op, [simplify(arg, facts) for arg in factor.args], facts)
+
+    return replace_factors(expr, base)
+
+
+def replace_factors(expr: Expr, base: Callable[[Factor], Expr]) -> Expr:
+    """`expr` with each factor replaced by `base(factor)`.
+
+    Negative powers are cleared first and the result divided once by the replaced common
+    denominator: replacing `g` by `h + w` in `c/g` must give `c // (h + w)` (exact), not
+    `c * (1 // (h + w))`, which is 0.
+    """
+    _, denominator = _lcm_denominator(expr)
+    numerator = expr * Expr({denominator: Fraction(1)}) if denominator else expr
+
+    def replaced(polynomial: Expr) -> Expr:
+        result = Expr.const(0)
+        for monomial, coefficient in polynomial.terms.items():
+            term = Expr.const(coefficient)
+            for factor, exponent in monomial:
+                term = term * base(factor) ** exponent
+            result = result + term
+        return result
+
+    if not denominator:
+        return replaced(numerator)
+    divisor = replaced(Expr({denominator: Fraction(1)}))
+    if divisor == Expr.const(0):
+        raise ZeroDivisionError("a denominator became zero")
+    return replaced(numerator).exact_div(divisor)
+
+
+def _rebuild(op: str, args: list[Expr], facts: Facts) -> Expr:
+    if op == "floordiv":
+        return floordiv(args[0], args[1], facts)
+    if op == "max":
+        return maximum(*args)
+    if op == "min":
+        return minimum(*args)
+    if op == "sqrt":
+        return sqrt(args[0])
+    if op == "truediv":
+        return truediv(args[0], args[1])
+    if op == "mod":
+        return mod(args[0], args[1], facts)
+    return Expr.atom(op, *args)
+
+
+def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None) -> Expr:
+    """Replace symbols by expressions (used to instantiate a sub-block's shapes)."""
+    plain = expr.plain_symbols()
+    if plain is not None and plain.isdisjoint(mapping):
+        return expr  # nothing to replace, no atom to re-fold
+    facts = facts or Facts()
+
+    def base(factor: Factor) -> Expr:
+        if isinstance(factor, str):
+            return mapping.get(factor, Expr.symbol(factor))
+        return _rebuild(factor.op, [substitute(a, mapping, facts) for a in factor.args], facts)
+
+    return replace_factors(expr, base)
+
+
+def evaluate(expr: Expr, values: dict[str, Scalar]) -> Fraction:
+    """The value of `expr` with every symbol given (floor semantics for floordiv)."""
+    result = substitute(expr, {k: Expr.const(v) for k, v in values.items()})
+    if not result.is_const:
+        raise ValueError(f"{expr} has no rational value at {values} (left: {result})")
+    return result.value
+
+
+# ---------------------------------------------------------------------------- rendering
