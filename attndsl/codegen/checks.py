@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..ir import CheckInfo, Cond
+from ..shapes.conditions import condition_symbols
 from ..symbolic import Expr
 from .text import fstring
 from .expressions import (_NEGATED)
@@ -125,7 +126,7 @@ class CheckEmitter:
     def _check_lines(self, check: CheckInfo, names, where: str, defined: dict | None = None) -> list[str]:
         """The check's lines, after the sizes it reads that the checker named (`H_out = ...`),
         unless an earlier check under an enclosing guard computed them already."""
-        used = self.derived_dependencies(_condition_symbols(check.condition))
+        used = self.derived_dependencies(condition_symbols(check.condition))
         if defined is not None:
             fresh = []
             for symbol in used:
@@ -202,18 +203,6 @@ def _negation(cond: Cond) -> Cond:
     if cond.op == "const":
         return Cond.const(not cond.args[0])
     return Cond("not", (cond,))
-
-
-def _condition_symbols(condition) -> set[str]:
-    if isinstance(condition, tuple):
-        return condition[1].symbols() | condition[2].symbols()
-    found: set[str] = set()
-    for arg in condition.args:
-        if isinstance(arg, Expr):
-            found |= arg.symbols()
-        elif isinstance(arg, Cond):
-            found |= _condition_symbols(arg)
-    return found
 
 
 def _indent(line: str) -> int:
