@@ -178,3 +178,15 @@ def test_a_rank_from_another_argument_is_checked_for_each_value():
     assert (code, line) == ("E0202", 11) and "has rank 5" in message and "when `r == 3` is true" in message
     fixed = source.replace("    layer inner", "    require r == 2\n    layer inner")
     assert build(fixed, "Outer")(rand(2, 4, 4, 4)).shape == (2, 8, 4)
+
+
+def test_a_check_on_the_pack_reads_as_the_code_does():
+    source = """\
+block B(c: int = 4, dimension: int = 2):
+    input x: [b, c, *spatial[dimension]]
+    return unflatten(flatten(x, 1), 1, spatial)
+"""
+    with pytest.raises(ValueError, match=r"splits into `spatial` must agree, but spatial\[0\]\*spatial\[1\]\*c = 36"):
+        build(source)(rand(2, 4, 3, 3))
+    assert build(source, c=1, dimension=3)(rand(2, 1, 2, 3, 4)).shape == (2, 2, 3, 4)
+    assert agree(source, {"c": 4}, {"x": (2, 4, 3, 3)}) == "both refused (eval)"

@@ -122,7 +122,12 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         return found
 
     def math(self, expr: Expr) -> str:
-        return sym.render(expr, str, style="math", order=self.order)
+        return sym.render(expr, self._math_name, style="math", order=self.order)
+
+    def _math_name(self, symbol: str) -> str:
+        """A size as messages name it: `spatial[0]` for a size of a pack, as the code reads it."""
+        pack = pack_of(symbol, self.ir.packs) if self.ir.packs else None
+        return symbol if pack is None else f"{pack[0]}[{pack[1]}]"
 
     def forward_name(self, symbol: str) -> str:
         if symbol.startswith("len(") and symbol.endswith(")"):

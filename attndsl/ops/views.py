@@ -116,7 +116,8 @@ def unflatten_shape(ctx, node, shapes, attrs) -> Shape:
     for size in sizes:
         ctx.expect_at_least(size, 1, f"a size unflatten() makes ({size})")
         product = product * size
-    ctx.expect_equal(shape[axis], product, f"axis {axis}, which unflatten() splits into {ctx.show(tuple(sizes))}")
+    written = f"`{attrs['sizes'].name}`" if type(attrs["sizes"]).__name__ == "PackSizes" else ctx.show(tuple(sizes))
+    ctx.expect_equal(shape[axis], product, f"axis {axis}, which unflatten() splits into {written}")
     return tuple(shape[:axis]) + tuple(sizes) + tuple(shape[axis + 1:])
 
 
