@@ -39,7 +39,7 @@ Guard = tuple[Cond, ...]  # a conjunction; () means "always"
 @dataclass
 class ArgInfo:
     name: str
-    type: str  # "int", "float", "bool", "list[int]"
+    type: str  # "int", "float", "bool", "list[int]", "layer", "device", "dtype"
     default: Any  # python value or None when required; `REQUIRED` when absent
     span: Span
     required: bool
@@ -284,6 +284,9 @@ class BlockIR:
     # `input x: [b, c, *spatial[dimension]]`: pack name -> the int argument giving its length,
     # and that argument's values (the ranks torch's conv/pool/norm layers exist for).
     packs: dict[str, str] = field(default_factory=dict)
+    # `device: device = None`, `dtype: dtype = None`: the argument of each (torch's factory
+    # arguments, passed to the layers and params the block builds).
+    factory: dict[str, str] = field(default_factory=dict)
     rank_args: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ graph helpers

@@ -34,7 +34,9 @@ def lint_block(block: ast.Block, ir: BlockIR, sink: DiagnosticSink) -> None:
             continue
         else:
             _names_used(stmt, used)
-    # An input's dims count as used: they bind sizes and are checked at run time.
+    # An input's dims count as used: they bind sizes and are checked at run time. The factory
+    # arguments (`device`, `dtype`) are used by every layer and param that takes them.
+    used |= set(ir.factory.values()) if _builds_on_device(ir) else set()
     for arg in block.args:
         if arg.name not in used:
             sink.warning("W0001", f"argument `{arg.name}` is never used", arg.span,
@@ -73,3 +75,18 @@ def _expressions(node):
         for field, value in vars(node).items():
             if field != "span" and isinstance(value, (ast.Node, list)):
                 yield from _expressions(value)
+
+
+def _builds_on_device(ir: BlockIR) -> bool:
+    """Whether the block builds something that takes `device`/`dtype`: a param, a layer with
+    parameters (or a block used as a layer, which passes them on)."""
+    from .layers import LAYERS, takes_factory
+
+    def takes(spec) -> bool:
+        if spec is None:
+            return False
+        if spec.kind == "block" or (spec.kind in LAYERS and takes_factory(spec.kind)):
+            return True
+        return any(takes(child) for _, child in spec.children)
+
+    return bool(ir.params) or any(takes(info.spec) or takes(info.element) for info in ir.layers)

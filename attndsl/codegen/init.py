@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import symbolic as sym
 from ..ir import Cond, LayerInfo, LayerSpec
 from ..lower.layer_kinds import LayerKind, LayerKindArg
-from ..layers import LAYERS
+from ..layers import LAYERS, takes_factory
 from ..symbolic import Expr
 from .text import comment_text, fstring, python_string
 from .sequentials import has_loops
@@ -91,7 +91,8 @@ class InitEmitter:
 
     def _param_line(self, param) -> str:
         dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)
-        line = f"self.{param.name} = nn.Parameter(torch.{param.init}({dims or '()'}))"
+        arguments = ", ".join([dims or "()"] + self.factory_keywords())
+        line = f"self.{param.name} = nn.Parameter(torch.{param.init}({arguments}))"
         return "\n".join([line] + self.inline_initializer(param))
 
     def _layer_line(self, info: LayerInfo) -> str:
@@ -124,8 +125,12 @@ class InitEmitter:
         if spec.kind == "list":  # an element of a layer list that is a list itself
             return f"nn.ModuleList([{', '.join(self.layer_expr(child) for _, child in spec.children)}])"
         if spec.kind == "block":
-            args = ", ".join(f"{name}={self._layer_arg(value, spec.sources.get(name))}" for name, value in spec.args.items())
-            return f"{spec.block}({args})"
+            args = [f"{name}={self._layer_arg(value, spec.sources.get(name))}" for name, value in spec.args.items()]
+            callee = self.blocks.get(spec.block)
+            if callee is not None:  # its `device` and `dtype` are this block's
+                args += [f"{name}={self.ir.factory[kind]}" for kind, name in callee.factory.items()
+                         if kind in self.ir.factory]
+            return f"{spec.block}({', '.join(args)})"
         definition = LAYERS[spec.kind]
         cls = self.rank_class(spec) if spec.rank_arg is not None else f"nn.{definition.torch_class}"
         positional = [self._layer_arg(spec.args[name], spec.sources.get(name)) for name in spec.positional]
@@ -137,7 +142,12 @@ class InitEmitter:
             if not param.required and _is_default(value, param.default):
                 continue
             keywords.append(f"{param.name}={self._layer_arg(value, spec.sources.get(param.name))}")
+        keywords += self.factory_keywords() if takes_factory(spec.kind) else []
         return f"{cls}({', '.join(positional + keywords)})"
+
+    def factory_keywords(self) -> list[str]:
+        """`device=device, dtype=dtype`: the block's factory arguments, for a layer or param that takes them."""
+        return [f"{kind}={self.ir.factory[kind]}" for kind in ("device", "dtype") if kind in self.ir.factory]
 
     def rank_class(self, spec: LayerSpec) -> str:
         """`conv{dimension}d`: a local naming the class of the block's rank (`conv_nd`), made

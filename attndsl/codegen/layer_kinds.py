@@ -5,7 +5,7 @@ refuses any class the checker did not check the block with."""
 from __future__ import annotations
 
 from ..ir import LayerSpec
-from ..layers import LAYERS
+from ..layers import LAYERS, takes_factory
 from .expressions import source_expr
 from .text import fstring
 
@@ -45,6 +45,8 @@ class LayerKindEmitter:
         arguments = [source_expr(spec.sources[name], self.init_name)[0] for name in spec.positional]
         arguments += [f"{p.name}={source_expr(spec.sources[p.name], self.init_name)[0]}" for p in definition.params
                       if p.name in spec.sources and p.name not in spec.positional]
+        if all(takes_factory(kind) for kind in spec.alternatives):  # a norm chosen by the caller: on its device
+            arguments += self.factory_keywords()
         return f"{spec.kind_arg}({', '.join(arguments)})"
 
 

@@ -16,7 +16,8 @@ class SignatureEmitter:
         for arg in self.ir.args:
             if arg.keyword_only and "*" not in parts:
                 parts.append("*")
-            annotation = {"list[int]": "list[int]", "layer": "type[nn.Module]"}.get(arg.type, arg.type) + \
+            annotation = {"list[int]": "list[int]", "layer": "type[nn.Module]", "device": "torch.device | str",
+                          "dtype": "torch.dtype"}.get(arg.type, arg.type) + \
                 (" | None" if arg.optional else "")
             default = layer_kind_default(arg.default) if arg.type == "layer" and arg.default else \
                 _python_value(arg.default)

@@ -25,7 +25,7 @@ from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
 from .inits import apply_init
-from .layers import build_declared_layer
+from .layers import FACTORY, build_declared_layer
 from .loops import plan_loops, run_loop
 from .tensor_ops import TENSOR_OPS
 from .values import ContractRefusal, Refusal, Unbound, as_python, cond_value, expr_value, guard_holds, names_in, source_value
@@ -41,6 +41,8 @@ _ARG_TYPES = {
     "bool": lambda v: isinstance(v, bool),
     "list[int]": lambda v: isinstance(v, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in v),
     "layer": lambda v: isinstance(v, type) and issubclass(v, nn.Module),
+    "device": lambda v: isinstance(v, (str, torch.device)),
+    "dtype": lambda v: isinstance(v, torch.dtype),
 }
 
 
@@ -88,6 +90,8 @@ class InterpretedBlock(nn.Module):
                 env.update({f"{arg.name}[{i}]": item for i, item in enumerate(value)})  # `out_chs[2]`
         if kwargs:
             raise TypeError(f"{self._name}() got unexpected arguments {sorted(kwargs)}")
+        # torch's factory arguments, for the layers and params that take them (layers.FACTORY)
+        env[FACTORY] = {kind: env[name] for kind, name in self._ir.factory.items() if env[name] is not None}
         return env
 
     def _construct(self) -> None:
@@ -124,7 +128,7 @@ class InterpretedBlock(nn.Module):
         for dim in dims:
             if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:  # no empty params (as no empty inputs)
                 raise Refusal(f"{self._name}: param {info.name} would have the dimension {dim!r}")
-        return nn.Parameter(getattr(torch, info.init)(dims))
+        return nn.Parameter(getattr(torch, info.init)(dims, **env[FACTORY]))
 
     def _buffer_tensor(self, info, env: dict) -> torch.Tensor:
         """A `buffer`: the nodes that compute it (made from the arguments alone), evaluated once."""
@@ -135,7 +139,9 @@ class InterpretedBlock(nn.Module):
         return self._operand(values, info.value)
 
     def _build_block(self, name: str, arguments: dict) -> nn.Module:
-        return InterpretedBlock(self._program, name, arguments)
+        callee = self._program.blocks[name]  # its `device` and `dtype` are this block's
+        factory = {callee.factory[kind]: value for kind, value in self._env[FACTORY].items() if kind in callee.factory}
+        return InterpretedBlock(self._program, name, {**arguments, **factory})
 
     def _plan(self) -> None:
         """Topological order, and the body of each comprehension (run once per layer)."""

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..ir import Cond, LayerInfo, LayerSpec, kind_at_rank
 from ..lower.layer_kinds import LayerKind, LayerKindArg
-from ..layers import LAYERS
+from ..layers import LAYERS, takes_factory
 from ..lower import ListArg, Literal
 from ..symbolic import Expr
 from .values import Refusal, Unbound, as_python, cond_value, expr_value, source_value
@@ -42,6 +42,9 @@ def argument_value(value, source, env: dict):
     if isinstance(value, ListArg):
         return env[value.name]
     return value  # None, "same", an axis
+
+
+FACTORY = "<factory>"  # the env's entry for the block's `device` and `dtype` (no spec name has brackets)
 
 
 def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
@@ -71,7 +74,8 @@ def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
     if spec.kind == "block":
         return build_block(spec.block, arguments)
     definition = LAYERS[spec.kind]
-    module = getattr(nn, definition.torch_class)(**arguments)
+    factory = env.get(FACTORY, {}) if takes_factory(spec.kind) else {}
+    module = getattr(nn, definition.torch_class)(**arguments, **factory)
     module.register_forward_pre_hook(_contract(spec.kind, definition, arguments))
     return module
 

@@ -12,7 +12,8 @@ from ..diagnostics import Abort, DiagnosticSink, Span
 from ..ir import ArgInfo, BlockIR, Cond, Precondition
 from ..symbolic import Expr
 from ..ops import OPS
-from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, PRIVATE_ATTRIBUTES, RESERVED, ListArg, Value)
+from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, PRIVATE_ATTRIBUTES, RESERVED, FactoryArg, ListArg,
+                     Value)
 from .helpers import (_label)
 from .calls import CallLowering
 from .dataflow import DataflowLowering
@@ -118,9 +119,11 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             arg = ast.Arg(arg.span, arg.name, arg.type[:-len(" | None")], arg.default, arg.keyword_only)
         if arg.type not in ARG_TYPES or optional and arg.type not in ("int", "float", "layer"):
             self.error("E0111", f"unknown argument type `{arg.type}{' | None' if optional else ''}`", arg.span,
-                       help="argument types are int, float, bool, list[int] and layer (a layer kind); int, float "
-                       "and layer may be `| None`")
+                       help="argument types are int, float, bool, list[int], layer (a layer kind), device and "
+                       "dtype; int, float and layer may be `| None`")
             return
+        if arg.type in ("device", "dtype"):
+            return self._declare_factory_arg(arg)
         default = None
         if arg.default is not None and not (optional and isinstance(arg.default, ast.NoneLit)):
             try:
@@ -143,6 +146,23 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             value = ListArg(arg.name)
         try:
             self._bind(arg.name, "arg", value, arg.span)
+        except Abort:
+            pass
+
+    def _declare_factory_arg(self, arg: ast.Arg) -> None:
+        """`device: device = None`: torch's factory argument, passed on to every layer and param."""
+        if not isinstance(arg.default, ast.NoneLit):
+            self.error("E0111", f"`{arg.name}` must default to None (torch's default {arg.type})", arg.span,
+                       help=f"`{arg.name}: {arg.type} = None`")
+            return
+        if arg.type in self.ir.factory:
+            self.error("E0111", f"a block has one {arg.type} argument, and `{self.ir.factory[arg.type]}` is one",
+                       arg.span)
+            return
+        self.ir.factory[arg.type] = arg.name
+        self.ir.args.append(ArgInfo(arg.name, arg.type, None, arg.span, False, True, arg.keyword_only))
+        try:
+            self._bind(arg.name, "arg", FactoryArg(arg.name, arg.type), arg.span)
         except Abort:
             pass
 

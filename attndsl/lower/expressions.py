@@ -13,7 +13,7 @@ from ..ir import Cond, ParamInfo
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
-from .values import (MAX_SCALAR, LayerElement, LayerRef, ListArg, Literal, SizesInput, Tensor, TensorList, Value,
+from .values import (MAX_SCALAR, FactoryArg, LayerElement, LayerRef, ListArg, Literal, SizesInput, Tensor, TensorList, Value,
                      suggest)
 from .helpers import (_label, _negate, _number_value, _NumberTooLarge,
                       _resolve_child)
@@ -99,6 +99,9 @@ class ExpressionLowering:
         self._check_buffer_use(node, kind)
         self._check_child_var(node, kind)
         self._check_loop_use(node, kind)
+        if kind == "arg" and isinstance(value, FactoryArg):
+            raise self.error("E0113", f"`{node.id}` is passed to the layers and params the block builds; it is not a "
+                             "value of the spec", node.span, labels=[_label(span, "declared here")])
         if kind == "arg":
             self._check_not_none(node)
         if kind == "buffer":

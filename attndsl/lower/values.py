@@ -8,7 +8,7 @@ from typing import Any
 
 from ..ir import LayerInfo
 
-ARG_TYPES = ("int", "float", "bool", "list[int]", "layer")
+ARG_TYPES = ("int", "float", "bool", "list[int]", "layer", "device", "dtype")
 PARAM_INITS = ("zeros", "ones", "randn")
 SCALAR_FUNCTIONS = ("max", "min", "sqrt", "int", "round", "ceil", "floor", "abs", "log", "log2")
 # Names that generated code relies on; a spec may not rebind them (issue: injection-safe output).
@@ -63,6 +63,15 @@ class Tensor:
 @dataclass(frozen=True)
 class TensorList:
     node: int
+
+
+@dataclass(frozen=True)
+class FactoryArg:
+    """`device: device = None`, `dtype: dtype = None`: passed to every layer and param the
+    block builds (torch's factory arguments), never a value of the spec."""
+
+    name: str
+    type: str  # "device" or "dtype"
 
 
 @dataclass(frozen=True)
