@@ -276,12 +276,18 @@ class Facts:
         return False  # sqrt
 
 
-def _lone_atom(expr: Expr) -> Atom | None:
+def lone_factor(expr: Expr) -> Factor | None:
+    """The symbol or atom `expr` is, alone (`h`, `a // 2`); None for anything else (`2*h`, `h + 1`)."""
     if expr.is_monomial:
         ((monomial, coefficient),) = expr.terms.items()
-        if coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and isinstance(monomial[0][0], Atom):
+        if coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1:
             return monomial[0][0]
     return None
+
+
+def _lone_atom(expr: Expr) -> Atom | None:
+    factor = lone_factor(expr)
+    return factor if isinstance(factor, Atom) else None
 
 
 def _lcm_denominator(expr: Expr) -> tuple[int, Monomial]:

@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from ..ir import BlockIR, Cond
 from ..symbolic import Atom, Expr
+from ..symbolic_core import lone_factor
 from .view import Fact, View, mentions
 
 
@@ -145,8 +146,5 @@ def _divisions(expr: Expr):
 
 
 def _lone_symbol(expr: Expr) -> str | None:
-    if expr.is_monomial:
-        ((monomial, coefficient),) = expr.terms.items()
-        if coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and isinstance(monomial[0][0], str):
-            return monomial[0][0]
-    return None
+    factor = lone_factor(expr)
+    return factor if isinstance(factor, str) else None
