@@ -16,6 +16,7 @@ kind), so a misspelt or absent parameter is a compile error, not an AttributeErr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .ops.registry import ParamSpec, parse_signature
 
@@ -64,6 +65,13 @@ def layer_parameters(kind: str, args: dict) -> dict:
     if cost is None or cost.state is None:
         return {}
     return {entry.key: (entry.shape, entry.flag) for entry in cost.state(args) if entry.parameter}
+
+
+@lru_cache(maxsize=None)
+def takes_factory(kind: str) -> bool:
+    """Whether a layer kind's torch class takes the factory arguments `device` and `dtype`:
+    those that hold parameters do (nn.Linear, the convs and norms, nn.PReLU)."""
+    return bool(kind_parameters(kind))
 
 
 def kind_parameters(kind: str) -> dict:

@@ -90,6 +90,14 @@ class LayerSpec:
     shown_kind: str | None = None  # how messages name a layer of one rank: `conv{dimension}d`
 
 
+@dataclass(frozen=True)
+class PackSizes:
+    """`spatial` of `input x: [b, c, *spatial[dimension]]`: the pack's sizes, as a value
+    (`unflatten(y, 2, spatial)`); how many there are depends on the rank."""
+
+    name: str
+
+
 RANKS = (1, 2, 3)  # the ranks a pack may have: torch has Conv1d/2d/3d, MaxPool1d/2d/3d, ...
 
 

@@ -80,7 +80,8 @@ def _expressions(node):
 def _builds_on_device(ir: BlockIR) -> bool:
     """Whether the block builds something that takes `device`/`dtype`: a param, a layer with
     parameters (or a block used as a layer, which passes them on)."""
-    from .layers import LAYERS, takes_factory
+    from .inits import takes_factory
+    from .layers import LAYERS
 
     def takes(spec) -> bool:
         if spec is None:

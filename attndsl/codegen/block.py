@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import symbolic as sym
-from ..ir import BlockIR, Cond, default_rank, elements_source, input_dims, list_item, pack_of
+from ..ir import BlockIR, Cond, default_rank, elements_source, input_dims, list_item, pack_dims, pack_of
 from ..lower import Literal
 from ..ops import ATOM
 from ..shapes import show
@@ -55,9 +55,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
 
     def show(self, shape) -> str:
         if self.ir.packs and isinstance(shape, (tuple, list)):
-            generic = self._rank_generic(shape)
-            if generic is not None:
-                return generic
+            return self._rank_generic(shape)
         return show(shape, self.order)
 
     def input_shape(self, info) -> list[Expr]:
@@ -65,7 +63,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         ranks = {arg: default_rank(self.ir, arg) for arg in self.ir.rank_args}
         return input_dims(self.ir, info, ranks)
 
-    def _rank_generic(self, shape) -> str | None:
+    def _rank_generic(self, shape) -> str:
         """A shape of a block generic over rank, as it reads at every rank: `[b, c, *spatial]`,
         `[b, prod(spatial'), c]` (the display walk made it at the default rank); `[b, c, ...]`
         where a size depends on the rank in another way."""
@@ -96,7 +94,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
                 continue
             name, primes = packed[0]
             rank = default_rank(self.ir, self.ir.packs[name])
-            run = [Expr.symbol(f"{name}_{i}{primes}") for i in range(rank)]
+            run = [Expr.symbol(f"{size}{primes}") for size in pack_dims(name, rank)]
             product = Expr.const(1)
             for size in run:
                 product = product * size

@@ -6,7 +6,8 @@ from __future__ import annotations
 from .. import symbolic as sym
 from ..ir import Cond, LayerInfo, LayerSpec
 from ..lower.layer_kinds import LayerKind, LayerKindArg
-from ..layers import LAYERS, takes_factory
+from ..inits import takes_factory
+from ..layers import LAYERS
 from ..symbolic import Expr
 from .text import comment_text, fstring, python_string
 from .sequentials import has_loops

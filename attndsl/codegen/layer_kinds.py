@@ -4,8 +4,9 @@ refuses any class the checker did not check the block with."""
 
 from __future__ import annotations
 
+from ..inits import takes_factory
 from ..ir import LayerSpec
-from ..layers import LAYERS, takes_factory
+from ..layers import LAYERS
 from .expressions import source_expr
 from .text import fstring
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..ir import PackSizes
 from ..symbolic import Expr
 from .tensor_ops import tensor_op
 from .values import Refusal, as_python, expr_value
@@ -132,7 +133,7 @@ def _flatten(call, x):
 def _unflatten(call, x):
     axis = _axis(call.attrs["dim"], _tensor(x, "x").dim())
     sizes = call.attrs["sizes"]
-    if type(sizes).__name__ == "PackSizes":  # `spatial`: the sizes the input's pack had
+    if isinstance(sizes, PackSizes):  # `spatial`: the sizes the input's pack had
         sizes = call.env[sizes.name]
     else:
         sizes = _ints(call, "sizes")

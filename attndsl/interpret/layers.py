@@ -16,7 +16,8 @@ from torch import nn
 
 from ..ir import Cond, LayerInfo, LayerSpec, kind_at_rank
 from ..lower.layer_kinds import LayerKind, LayerKindArg
-from ..layers import LAYERS, takes_factory
+from ..inits import takes_factory
+from ..layers import LAYERS
 from ..lower import ListArg, Literal
 from ..symbolic import Expr
 from .values import Refusal, Unbound, as_python, cond_value, expr_value, source_value

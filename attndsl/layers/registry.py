@@ -62,15 +62,6 @@ def layer(name: str, torch_class: str, signature: str, shape, *, min_rank=1, max
     return definition
 
 
-# Families whose torch classes take `device=` and `dtype=` (they hold parameters or buffers).
-FACTORY_FAMILIES = ("Projection", "Convolution", "Normalisation")
-
-
-def takes_factory(kind: str) -> bool:
-    """Whether the torch class of a layer kind takes the factory arguments `device`, `dtype`."""
-    return LAYERS[kind].family in FACTORY_FAMILIES or kind == "prelu"
-
-
 # ============================================================================ shared shape rules
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from .. import symbolic as sym
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import Cond
+from ..ir import Cond, PackSizes
 from ..layers import LAYERS
 from ..ops import OPS, OpDef
 from ..ast_builder import raw_offset
@@ -16,7 +16,7 @@ from ..symbolic import Expr
 from .numbers import NUMBER_FUNCTIONS
 from .helpers import _label
 from .values import (MAX_COUNT, SCALAR_FUNCTIONS,
-                     LayerElement, LayerRef, ListArg, Literal, PackSizes, Tensor, TensorList, Value, suggest)
+                     LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, Value, suggest)
 
 
 class CallLowering:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import RANKS, CheckInfo, Cond, InputInfo, LayerInfo, LetInfo, ParamInfo, pack_dims
+from ..ir import RANKS, CheckInfo, Cond, InputInfo, LayerInfo, LetInfo, PackSizes, ParamInfo, pack_dims
 from ..symbolic import Expr
 from ..inits import INITIALIZERS
-from .values import (PARAM_INITS, ListArg, PackSizes, SizesInput, Tensor, suggest)
+from .values import (PARAM_INITS, ListArg, SizesInput, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
 from .loops import is_range
 

@@ -112,14 +112,6 @@ class SizesInput:
     name: str
 
 
-@dataclass(frozen=True)
-class PackSizes:
-    """`spatial` of `input x: [b, c, *spatial[dimension]]`: the pack's sizes, as a value
-    (`unflatten(y, 2, spatial)`); how many there are depends on the rank."""
-
-    name: str
-
-
 Value = Any  # Tensor | TensorList | Expr | Cond | str | list | LayerRef | LayerElement | Literal | None
 
 

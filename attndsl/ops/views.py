@@ -6,7 +6,7 @@ calls them (`y.expand_as(x)` in SE and ECA, `x.flatten(2)` in a patch embedding)
 
 from __future__ import annotations
 
-from ..ir import Cond
+from ..ir import Cond, PackSizes
 from ..symbolic import Expr
 from .registry import ATOM, Shape, axes_of, family, normalize_axis, op
 from .rendering import CallRender, as_exprs
@@ -116,25 +116,26 @@ def unflatten_shape(ctx, node, shapes, attrs) -> Shape:
     for size in sizes:
         ctx.expect_at_least(size, 1, f"a size unflatten() makes ({size})")
         product = product * size
-    written = f"`{attrs['sizes'].name}`" if type(attrs["sizes"]).__name__ == "PackSizes" else ctx.show(tuple(sizes))
+    written = f"`{attrs['sizes'].name}`" if isinstance(attrs["sizes"], PackSizes) else ctx.show(tuple(sizes))
     ctx.expect_equal(shape[axis], product, f"axis {axis}, which unflatten() splits into {written}")
     return tuple(shape[:axis]) + tuple(sizes) + tuple(shape[axis + 1:])
 
 
 def unflatten_sizes(walk, sizes) -> list[Expr]:
     """The sizes as written, or those a pack (`spatial`) stands for at the walk's rank."""
-    if type(sizes).__name__ == "PackSizes":
+    if isinstance(sizes, PackSizes):
         return walk.pack_sizes(sizes.name)
     return as_exprs(sizes)
 
 
 def render_unflatten(r, node, operands, attrs):
     sizes = attrs["sizes"]
-    if type(sizes).__name__ == "PackSizes":  # the list unpacked from the input: `b, c, *spatial = x.shape`
+    if isinstance(sizes, PackSizes):  # the list unpacked from the input: `b, c, *spatial = x.shape`
         r.used_dims.add(sizes.name)
         written = sizes.name
     else:
-        written = "(" + ", ".join(r.dim(size) for size in as_exprs(sizes)) + ("," if len(as_exprs(sizes)) == 1 else "") + ")"
+        items = [r.dim(size) for size in as_exprs(sizes)]
+        written = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     return f"{r.wrap(operands[0], ATOM)}.unflatten({attrs['dim']}, {written})", ATOM
 
 

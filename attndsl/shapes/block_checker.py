@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from ..diagnostics import DiagnosticSink
 from ..evaluate import fold, substitute_cond
-from ..ir import BlockIR
+from ..ir import BlockIR, PackSizes
 from .conditions import runs_in
 from .examples import check_examples
 from .knowledge import Knowledge
+from .layer_calls import declarations_of_call
 from .walk import Walk, callee_mapping
 from .worlds import (MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, rank_atoms, rank_consistent,
                      worlds)
@@ -69,8 +70,8 @@ class BlockChecker:
     def _declaration_atoms(self, attrs) -> list:
         """A layer declared on each branch of an `if` and used after it: the conditions that
         choose its declaration (each world walks with its own)."""
-        declared = [l for l in self.ir.layers if l.name == attrs["attrs"]["layer"]]
-        if len(declared) < 2 or any(all(c in attrs["guard"] for c in l.guard) for l in declared):
+        declared, fitting = declarations_of_call(self.ir, attrs)
+        if len(declared) < 2 or fitting:
             return []  # one declaration, or the call is inside the branch that declares it
         atoms = []
         for info in declared:
@@ -127,7 +128,7 @@ class BlockChecker:
         if attrs["op"] == "call_layer":
             info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
             return _rank_generic(info.spec) or _rank_generic(info.element)
-        return any(type(v).__name__ == "PackSizes" for v in attrs["attrs"].values())
+        return any(isinstance(v, PackSizes) for v in attrs["attrs"].values())
 
     # ------------------------------------------------------------------ commit
     def _commit_single(self, walk: Walk) -> None:

@@ -44,12 +44,17 @@ class LayerArguments:
         source = self.spec.sources.get(name)
         return source.span if source is not None else (self.spec.span or self.info.span)
 
+    @property
+    def _kind(self) -> str:
+        """The layer's kind as messages name it: `conv{dimension}d` for every rank's."""
+        return self.spec.shown_kind or self.spec.kind
+
     def _error(self, name: str, message: str, code: str, help=None) -> None:
-        self.walk.sink.error(code, f"{self.spec.shown_kind or self.spec.kind} `{self.label}`: {message}", self._span(name), help=help)
+        self.walk.sink.error(code, f"{self._kind} `{self.label}`: {message}", self._span(name), help=help)
 
     def _require(self, condition, message: str, name: str) -> bool | None:
         separator = " " if message.startswith("(") else ": "
-        return self.walk.require(condition, f"{self.spec.shown_kind or self.spec.kind} `{self.label}`{separator}{message}",
+        return self.walk.require(condition, f"{self._kind} `{self.label}`{separator}{message}",
                                  span=self._span(name), guard=self.info.guard, element=self.element)
 
     def at_least(self, name: str, bound: int, code: str = "E0205", none_ok: bool = False) -> None:

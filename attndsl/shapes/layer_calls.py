@@ -54,8 +54,7 @@ class LayerCalls:
         """The layer a call calls, as declared where it runs: a layer declared on each branch
         of an `if` and used after it is the branch's in a world, and every branch's in the
         display walk (which does not know the branch)."""
-        declared = [l for l in self.ir.layers if l.name == attrs["attrs"]["layer"]]
-        fitting = [l for l in declared if all(c in attrs["guard"] for c in l.guard)]
+        declared, fitting = declarations_of_call(self.ir, attrs)
         if fitting:
             return fitting[-1:]
         live = [l for l in declared if not self.skips(l.guard)]
@@ -194,6 +193,13 @@ class LayerCalls:
         if len(possible) != 1:
             context.error("E0208", f"cannot tell which branch of block {callee.name} runs with these arguments")
         return possible[0]
+
+
+def declarations_of_call(ir: BlockIR, attrs) -> tuple[list, list]:
+    """Every declaration of the layer a call calls, and those the call's own `if`s choose
+    (the call is inside the branch that declares it): none when it is used after the `if`."""
+    declared = [info for info in ir.layers if info.name == attrs["attrs"]["layer"]]
+    return declared, [info for info in declared if all(c in attrs["guard"] for c in info.guard)]
 
 
 def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:

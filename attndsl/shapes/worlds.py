@@ -49,17 +49,21 @@ def contradicts(guard, world: dict) -> bool:
     return False
 
 
+def rank_atom(arg: str, rank: int) -> Cond:
+    """`dimension == 2`: the world condition of one rank."""
+    return Cond("cmp", ("==", Expr.symbol(arg), Expr.const(rank)))
+
+
 def rank_atoms(ir: BlockIR) -> list[Cond]:
     """`dimension == 1`, `dimension == 2`, ...: a block generic over a pack's rank is walked
     once per rank, as one world per value of the argument (see `rank_consistent`)."""
-    return [Cond("cmp", ("==", Expr.symbol(arg), Expr.const(rank))) for arg, ranks in ir.rank_args.items()
-            for rank in ranks]
+    return [rank_atom(arg, rank) for arg, ranks in ir.rank_args.items() for rank in ranks]
 
 
 def rank_consistent(ir: BlockIR, world: dict) -> bool:
     """Exactly one rank is true for each rank argument (the others are no world at all)."""
     for arg, ranks in ir.rank_args.items():
-        true = [r for r in ranks if world.get(Cond("cmp", ("==", Expr.symbol(arg), Expr.const(r))))]
+        true = [r for r in ranks if world.get(rank_atom(arg, r))]
         if len(true) != 1:
             return False
     return True
@@ -68,17 +72,19 @@ def rank_consistent(ir: BlockIR, world: dict) -> bool:
 def world_rank(ir: BlockIR, arg: str, world: dict | None) -> int:
     """The rank of `arg` in `world`; without a world (the display walk), its default's."""
     for rank in ir.rank_args[arg]:
-        if world and world.get(Cond("cmp", ("==", Expr.symbol(arg), Expr.const(rank)))):
+        if world and world.get(rank_atom(arg, rank)):
             return rank
     return default_rank(ir, arg)
 
 
 def rank_contradicts(guard, ranks: dict) -> bool:
     """Whether a guard condition on rank arguments only is false at these ranks."""
+    from .conditions import cond_symbols
+
     for cond in guard:
         atom, polarity = literal(cond)
-        symbols = _cond_symbols(atom)
-        if symbols and symbols <= set(ranks):
+        symbols = cond_symbols(atom)
+        if symbols and symbols <= set(ranks) and not _reads_inputs(atom):
             try:
                 if guard_holds((atom,), dict(ranks)) != polarity:
                     return True
@@ -87,10 +93,11 @@ def rank_contradicts(guard, ranks: dict) -> bool:
     return False
 
 
-def _cond_symbols(cond: Cond) -> set:
-    from .conditions import cond_symbols
-
-    return cond_symbols(cond) if cond.op not in ("present", "training") else {"<input>"}
+def _reads_inputs(cond: Cond) -> bool:
+    """Whether deciding `cond` needs forward's inputs (an input's presence, training mode)."""
+    if cond.op in ("present", "training"):
+        return True
+    return any(_reads_inputs(a) for a in cond.args if isinstance(a, Cond))
 
 
 def world_context(world: dict) -> frozenset:

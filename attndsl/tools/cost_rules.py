@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..ir import RANKS, Cond, kind_at_rank
+from ..shapes.worlds import rank_atom
 from ..symbolic import Expr
 
 ZERO = Expr.const(0)
@@ -284,8 +285,7 @@ def kind_options(spec) -> list[tuple]:
     relu`): one (layer, conditions) per kind it may be, under `act_layer is silu`; any
     other layer is its one option."""
     if getattr(spec, "rank_arg", None) is not None:  # `conv{dimension}d`: the layer of each rank
-        rank = Expr.symbol(spec.rank_arg)
-        return [(kind_at_rank(spec, r), [Cond("cmp", ("==", rank, Expr.const(r)))]) for r in RANKS]
+        return [(kind_at_rank(spec, r), [rank_atom(spec.rank_arg, r)]) for r in RANKS]
     if not getattr(spec, "kind_arg", None) or len(spec.alternatives) <= 1:
         return [(spec, [])]
     return [(replace(spec, kind=kind, args=args, kind_arg=None, alternatives={}), [Cond("kind", (spec.kind_arg, kind))])
