@@ -1,9 +1,10 @@
 """No-op compiles: `attndsl compile` skips a spec whose module on disk is what compiling
-would write, and decides so before importing the compiler (lark, jinja2, networkx, black).
+would write, and decides so before importing the compiler (lark, jinja2, networkx) or
+starting the formatter (ruff).
 
 A compile is keyed by a hash of everything its output depends on: the spec's bytes and
 display path, the options, and the compiler itself (every file of the `attndsl`
-package, the grammar and the templates, and the installed black, which formats the
+package, the grammar and the templates, and the installed ruff, which formats the
 output). The cache maps that key to the hash of the module it produced, and the
 warnings it printed (replayed on a hit). A hit needs the output file to still have
 that hash, so a module edited by hand, deleted or stale is compiled again.
@@ -24,7 +25,7 @@ from functools import cache
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
-_FORMAT = b"attndsl-cache-1"
+_FORMAT = b"attndsl-cache-2"
 
 
 def cache_dir() -> Path:
@@ -48,7 +49,7 @@ def compiler_fingerprint() -> str:
                     digest.update(os.path.relpath(path, root).encode() + b"\0")
                     with open(path, "rb") as stream:
                         digest.update(hashlib.sha256(stream.read()).digest())
-    digest.update(_installed("black").encode())
+    digest.update(_installed("ruff").encode())
     digest.update(sys.version.encode())
     return digest.hexdigest()
 

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import NamedTuple
 
 from . import __version__
 
@@ -140,22 +141,27 @@ def read_spec(path: Path) -> tuple[str | None, list]:
     return text.lstrip("\ufeff"), []
 
 
+class _Output(NamedTuple):
+    """A module to write: compiled (`code` unformatted, with its cache key and warnings),
+    or a cache hit (`code` None: the file on disk is current)."""
+
+    display: str
+    target: Path
+    key: str | None = None
+    code: str | None = None
+    diagnostics: list | tuple = ()
+
+
 def _run(specs: list[str], *, write: bool, args) -> int:
+    """Check or compile each spec. Compiled modules are formatted together, in one ruff
+    process, then written (or, under --check, compared) in the order the specs were given."""
     from . import cache
 
     failed = stale = False
     if write:
-        output = Path(args.output_dir)
-        if output.exists() and not output.is_dir():
-            raise UsageError(f"{output.as_posix()} is a file; -o names the directory the modules go to")
-        stems: dict[str, str] = {}
-        for name in specs:
-            stem = Path(name).stem
-            if stem in stems and stems[stem] != name:
-                raise UsageError(f"{stems[stem]} and {name} would both write {stem}.py; compile them into "
-                                 "different directories")
-            stems[stem] = name
+        _check_outputs(specs, Path(args.output_dir))
         options = {"runtime_checks": not args.no_runtime_checks, "optimize": not args.no_optimize}
+    outputs: list[_Output] = []
     for name in specs:
         path = Path(name)
         source, problems = read_spec(path)
@@ -170,8 +176,7 @@ def _run(specs: list[str], *, write: bool, args) -> int:
             replayed = cache.lookup(key, target)
             if replayed is not None:  # the module on disk is what compiling would write
                 _print_diagnostics(cache.diagnostics_from_json(replayed), {display: source})
-                if not args.check:
-                    print(f"{display} -> {target.as_posix()} (unchanged)")
+                outputs.append(_Output(display, target))
                 continue
         from .compiler import analyze, compile_source
 
@@ -180,7 +185,7 @@ def _run(specs: list[str], *, write: bool, args) -> int:
             diagnostics = sink.items
         else:
             result = compile_source(source, display, runtime_checks=options["runtime_checks"],
-                                    optimize=options["optimize"])
+                                    optimize=options["optimize"], format=False)
             diagnostics = result.diagnostics
         _print_diagnostics(diagnostics, {display: source})
         if any(d.is_error for d in diagnostics):
@@ -189,16 +194,52 @@ def _run(specs: list[str], *, write: bool, args) -> int:
         if not write:
             print(f"{display}: ok")
             continue
-        cache.record(key, result.code, diagnostics)
+        outputs.append(_Output(display, target, key, result.code, diagnostics))
+    if write:
+        stale = _write_outputs(outputs, args)
+    return EXIT_SPEC_ERROR if failed or stale else EXIT_OK
+
+
+def _check_outputs(specs: list[str], output: Path) -> None:
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"{output.as_posix()} is a file; -o names the directory the modules go to")
+    stems: dict[str, str] = {}
+    for name in specs:
+        stem = Path(name).stem
+        if stem in stems and stems[stem] != name:
+            raise UsageError(f"{stems[stem]} and {name} would both write {stem}.py; compile them into "
+                             "different directories")
+        stems[stem] = name
+
+
+def _write_outputs(outputs: list[_Output], args) -> bool:
+    """Format the compiled modules in one go, record them in the cache, then write each (or
+    under --check compare it); True if --check found one missing or stale."""
+    from . import cache
+
+    compiled = [output.code for output in outputs if output.code is not None]
+    if compiled:
+        from .formatting import format_many
+
+        formatted = iter(format_many(compiled))
+    stale = False
+    for output in outputs:
+        display, target = output.display, output.target
+        if output.code is None:  # a cache hit
+            if not args.check:
+                print(f"{display} -> {target.as_posix()} (unchanged)")
+            continue
+        code = next(formatted)
+        cache.record(output.key, code, output.diagnostics)
         if args.check:
             current = target.read_text(encoding="utf-8") if target.exists() else None
-            if current != result.code:
+            if current != code:
                 print(f"would {'update' if current is not None else 'create'} {target.as_posix()}")
                 stale = True
             continue
-        changed = write_generated(target, result.code, force=args.force)
+        changed = write_generated(target, code, force=args.force)
         print(f"{display} -> {target.as_posix()}" + ("" if changed else " (unchanged)"))
-    return EXIT_SPEC_ERROR if failed or stale else EXIT_OK
+    return stale
 
 
 def _print_diagnostics(diagnostics: list, sources: dict) -> None:

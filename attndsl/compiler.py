@@ -1,4 +1,4 @@
-"""The pipeline, end to end: text → AST → IR → checked shapes → passes → Python → black.
+"""The pipeline, end to end: text → AST → IR → checked shapes → passes → Python → formatted.
 
 Each stage collects diagnostics in one sink; a stage runs only when the stages before
 it succeeded, so one run reports every independent error of the first failing stage.
@@ -10,9 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import CompileError, Diagnostic, DiagnosticSink
-
-# Generated lines carry a shape comment; a wider line keeps black from folding the code.
-LINE_LENGTH = 120
 
 
 @dataclass
@@ -71,7 +68,9 @@ def _analyze(source: str, path: str) -> tuple[list, DiagnosticSink]:
 def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = True, format: bool = True,
                    optimize: bool = True) -> CompileResult:
     """Compile a spec's text. `optimize=False` leaves out the optimising passes (attention
-    fusion, layout and constant folding, reassociation): the module as the spec reads."""
+    fusion, layout and constant folding, reassociation): the module as the spec reads.
+    `format=False` returns the rendered text unformatted, for a caller that formats many
+    modules in one go (`formatting.format_many`)."""
     from .codegen import Options, render_module
     from .passes import run_passes
 
@@ -83,21 +82,12 @@ def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = 
     try:
         code = render_module(blocks, Options(runtime_checks=runtime_checks, source_name=path))
         if format:
+            from .formatting import format_python
+
             code = format_python(code)
     except RecursionError:
         return CompileResult(None, sink.items + _too_deep(path).items)
     return CompileResult(code, sink.items, blocks)
-
-
-def format_python(code: str) -> str:
-    """black's formatting. `format_str` formats twice (the second pass settles magic trailing
-    commas, which the templates never write); one pass gives the same text in half the time,
-    and tests/test_codegen.py checks every generated module is black-stable."""
-    import black
-
-    mode = black.Mode(line_length=LINE_LENGTH)
-    once = getattr(black, "_format_str_once", None)
-    return once(code, mode=mode) if once is not None else black.format_str(code, mode=mode)
 
 
 def compile_file(path: str | Path, *, runtime_checks: bool = True, optimize: bool = True) -> str:

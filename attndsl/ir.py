@@ -318,7 +318,14 @@ class BlockIR:
         return self.graph.nodes[node]
 
     def topological(self) -> list[int]:
-        # Ties broken by node id, which is creation (= source) order: deterministic.
+        # Ties broken by node id, which is creation (= source) order: deterministic. Nodes are
+        # made after their operands, so every edge usually runs from a smaller id to a larger:
+        # then that order is the ids sorted, found without networkx's heap (the checker and
+        # the passes ask for it hundreds of times a spec). A rewrite that feeds an old node
+        # from a new one takes the general sort.
+        adjacency = self.graph.adj
+        if all(user > node for node, users in adjacency.items() for user in users):
+            return sorted(adjacency)
         return list(nx.lexicographical_topological_sort(self.graph))
 
 

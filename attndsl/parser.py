@@ -154,12 +154,6 @@ def parse(source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
                    Span(path, problem.line, 1, problem.line, problem.width + 1),
                    help="indent it as far as the lines of its block, or as far as an enclosing one")
         return None
-    except Exception as error:  # Lark wraps transformer errors
-        inner = getattr(error, "orig_exc", None)
-        if isinstance(inner, SyntaxProblem):
-            sink.error(inner.code, inner.message, inner.span, help=inner.help)
-            return None
-        raise
     _attach_comments(blocks, comments)
     if not blocks:
         sink.error("E0003", "the spec defines no block", Span(path, 1, 1, 1, 2),

@@ -58,26 +58,34 @@ class Expr:
 
     __slots__ = ("terms", "_hash", "_text", "_plain")
 
-    def __init__(self, terms: dict[Monomial, Fraction]):
+    def __init__(self, terms: dict[Monomial, Scalar]):
         self._text = None  # its rendering, made once: sorting canonical forms asks for it often
         self._plain = False  # not yet computed (see `plain_symbols`)
-        self.terms = {m: c for m, c in terms.items() if c != 0}
-        self._hash = hash(frozenset(self.terms.items()))
+        # A whole coefficient is kept as an int, the rest as Fractions: shapes are almost all
+        # whole, and int arithmetic and hashing are many times faster than Fraction's.
+        kept = {}
+        for monomial, coefficient in terms.items():
+            if coefficient:
+                if type(coefficient) is not int and coefficient.denominator == 1:
+                    coefficient = coefficient.numerator
+                kept[monomial] = coefficient
+        self.terms = kept
+        self._hash = hash(frozenset(kept.items()))
 
     # ------------------------------------------------------------------ construction
     @staticmethod
     def const(value: Scalar) -> "Expr":
         if type(value) is int and -64 <= value <= 64:
             return _SMALL_CONSTANTS[value]
-        return Expr({(): Fraction(value)})
+        return Expr({(): value})
 
     @staticmethod
     def symbol(name: str) -> "Expr":
-        return Expr({((name, 1),): Fraction(1)})
+        return Expr({((name, 1),): 1})
 
     @staticmethod
     def atom(op: str, *args: "Expr") -> "Expr":
-        return Expr({((Atom(op, tuple(args)), 1),): Fraction(1)})
+        return Expr({((Atom(op, tuple(args)), 1),): 1})
 
     # ------------------------------------------------------------------ queries
     @property
@@ -86,8 +94,8 @@ class Expr:
 
     @property
     def value(self) -> Fraction:
-        """The constant value; only valid when `is_const`."""
-        return self.terms.get((), Fraction(0))
+        """The constant value, as a Fraction; only valid when `is_const`."""
+        return Fraction(self.terms.get((), 0))
 
     @property
     def is_monomial(self) -> bool:
@@ -134,7 +142,7 @@ class Expr:
         other = as_expr(other)
         terms = dict(self.terms)
         for monomial, coefficient in other.terms.items():
-            terms[monomial] = terms.get(monomial, Fraction(0)) + coefficient
+            terms[monomial] = terms.get(monomial, 0) + coefficient
         return Expr(terms)
 
     __radd__ = __add__
@@ -152,15 +160,15 @@ class Expr:
         other = as_expr(other)
         if other.is_const or self.is_const:  # scaling: no monomial changes (the common case)
             scalar, polynomial = (other, self) if other.is_const else (self, other)
-            factor = scalar.value
+            factor = scalar.terms.get((), 0)
             if factor == 1:
                 return polynomial
             return Expr({m: c * factor for m, c in polynomial.terms.items()})
-        terms: dict[Monomial, Fraction] = {}
+        terms: dict[Monomial, Scalar] = {}
         for m1, c1 in self.terms.items():
             for m2, c2 in other.terms.items():
                 monomial = _mono_mul(m1, m2)
-                terms[monomial] = terms.get(monomial, Fraction(0)) + c1 * c2
+                terms[monomial] = terms.get(monomial, 0) + c1 * c2
         return Expr(terms)
 
     __rmul__ = __mul__
@@ -172,7 +180,7 @@ class Expr:
             raise ZeroDivisionError("division by zero in a shape expression")
         if other.is_monomial:
             ((monomial, coefficient),) = other.terms.items()
-            inverse = Expr({_mono_pow(monomial, -1): 1 / coefficient})
+            inverse = Expr({_mono_pow(monomial, -1): Fraction(1) / coefficient})
             return self * inverse
         quotient = _polynomial_quotient(self, other)
         if quotient is not None:
@@ -209,7 +217,7 @@ class Expr:
         return str(self)
 
 
-_SMALL_CONSTANTS = {n: Expr({(): Fraction(n)}) for n in range(-64, 65)}
+_SMALL_CONSTANTS = {n: Expr({(): n}) for n in range(-64, 65)}
 
 
 def as_expr(value: "Expr | Scalar") -> Expr:
@@ -230,7 +238,7 @@ def _polynomial_quotient(a: Expr, b: Expr) -> Expr | None:
     ratios = set()
     if set(a.terms) == set(b.terms):
         for monomial in a.terms:
-            ratios.add(a.terms[monomial] / b.terms[monomial])
+            ratios.add(Fraction(a.terms[monomial]) / b.terms[monomial])
         if len(ratios) == 1:
             return Expr.const(ratios.pop())
     return None
@@ -258,7 +266,7 @@ class Facts:
                 continue
             if coefficient.denominator != 1:
                 return False
-            if Expr({monomial: Fraction(1)}) in self.integers:
+            if Expr({monomial: 1}) in self.integers:
                 continue
             if any(e < 0 for _, e in monomial) or not all(self._factor_is_integer(f) for f, _ in monomial):
                 return False

@@ -131,21 +131,24 @@ def replace_factors(expr: Expr, base: Callable[[Factor], Expr]) -> Expr:
     denominator: replacing `g` by `h + w` in `c/g` must give `c // (h + w)` (exact), not
     `c * (1 // (h + w))`, which is 0.
     """
+    bases = {factor: base(factor) for monomial in expr.terms for factor, _ in monomial}
+    if all(replacement.terms == {((factor, 1),): 1} for factor, replacement in bases.items()):
+        return expr  # every factor stands for itself (the common case: an expression already normal)
     _, denominator = _lcm_denominator(expr)
-    numerator = expr * Expr({denominator: Fraction(1)}) if denominator else expr
+    numerator = expr * Expr({denominator: 1}) if denominator else expr
 
     def replaced(polynomial: Expr) -> Expr:
         result = Expr.const(0)
         for monomial, coefficient in polynomial.terms.items():
             term = Expr.const(coefficient)
             for factor, exponent in monomial:
-                term = term * base(factor) ** exponent
+                term = term * bases[factor] ** exponent
             result = result + term
         return result
 
     if not denominator:
         return replaced(numerator)
-    divisor = replaced(Expr({denominator: Fraction(1)}))
+    divisor = replaced(Expr({denominator: 1}))
     if divisor == Expr.const(0):
         raise ZeroDivisionError("a denominator became zero")
     return replaced(numerator).exact_div(divisor)

@@ -66,9 +66,7 @@ class RelPosEmb(nn.Module):
         )  # [n, block_size, block_size, rel_size]  halo.attn:20
         cols = q.reshape(n, self.block_size, self.block_size, self.dim_head).transpose(1, 2) @ (
             self.pick @ self.rel_width
-        ).transpose(
-            1, 2
-        )  # [n, block_size, block_size, rel_size]  halo.attn:23
+        ).transpose(1, 2)  # [n, block_size, block_size, rel_size]  halo.attn:23
         logits = rows.unsqueeze(4) + cols.transpose(1, 2).unsqueeze(
             3
         )  # [n, block_size, block_size, rel_size, rel_size]  halo.attn:26

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import attndsl
-from attndsl.compiler import format_python
+from attndsl.formatting import FormatterError, format_many, format_python
 
 _counter = itertools.count()
 
@@ -66,14 +66,34 @@ def test_names_keep_the_math(name, flag, other):
     torch.testing.assert_close(got, expected(x, flag, other))
 
 
-def test_output_is_black_stable():
+def test_output_is_formatter_stable():
     """On the committed modules, which tests/test_generated_current.py holds equal to what
     compiling gives (and tests/test_cli.py equal under any hash seed)."""
     from tests.mechanisms import REPO_ROOT
 
-    for path in sorted((REPO_ROOT / "generated").glob("*.py")):
-        code = path.read_text(encoding="utf-8")
-        assert format_python(code) == code, f"{path.name}: black would still change the output"
+    paths = sorted((REPO_ROOT / "generated").glob("*.py"))
+    codes = [path.read_text(encoding="utf-8") for path in paths]
+    for path, code, again in zip(paths, codes, format_many(codes)):
+        assert again == code, f"{path.name}: the formatter would still change the output"
+
+
+def test_one_module_and_many_format_alike():
+    """`attndsl compile a.attn b.attn` formats in one ruff process, a single spec through its
+    standard input: the same text either way, in the black style (long calls split one
+    argument a line, with the trailing comma)."""
+    long_call = "x = f(" + ", ".join(f"argument_{i}" for i in range(12)) + ")\n"
+    messy = "def f( a,b ):\n  return a+b\n"
+    one = [format_python(long_call), format_python(messy)]
+    assert format_many([long_call, messy]) == one
+    assert one[1] == "def f(a, b):\n    return a + b\n"
+    assert one[0].startswith("x = f(\n    argument_0,\n") and one[0].endswith("    argument_11,\n)\n")
+
+
+def test_invalid_python_is_a_formatter_error_not_silence():
+    with pytest.raises(FormatterError, match="parse"):
+        format_python("def f(:\n")
+    with pytest.raises(FormatterError):
+        format_many(["x = 1\n", "def f(:\n"])
 
 
 def test_every_forward_line_carries_its_shape_and_spec_line():

@@ -1,6 +1,6 @@
 """IR → Python source. Every expression is rendered here from the op registry's
 templates; the file layout comes from the Jinja templates in `templates/torch/`;
-black formats the result. Codegen never re-derives a shape: it reads the shapes the
+attndsl/formatting.py formats the result in black's style. Codegen never re-derives a shape: it reads the shapes the
 checker stored on the nodes.
 
 The package has one emitter per part of a class (init, forward, checks, signatures).

@@ -45,7 +45,7 @@ def exact_bound(target: Expr, name: str, view) -> int | None:
         return None
     others = Expr({tuple((f, e) for f, e in monomial if f != name): Fraction(1)})
     if others == Expr.const(1):
-        low = -constant / coefficient  # c*name + k >= 0
+        low = Fraction(-constant) / coefficient  # c*name + k >= 0
         return int(-(-low.numerator // low.denominator))  # the ceiling, for a whole argument
     if constant == 0 and all(e > 0 for f, e in monomial) and view.at_least(others, Fraction(1, 10**9)):
         return 0  # c * name * P >= 0 with P > 0

@@ -24,7 +24,11 @@ class Knowledge:
     def __init__(self, ir: BlockIR):
         self.ir = ir
         self.facts: list[Fact] = []
+        self._known: set[Fact] = set()
         self._views: dict = {}
+        # The view of each (context, element) since the last fact came: the walk asks for the
+        # same few contexts for every node.
+        self._by_context: dict = {}
         # Normal forms by the facts they were computed under, shared by the copies each world
         # walks with: most facts are the same in every world.
         self._normals: dict = {}
@@ -34,15 +38,18 @@ class Knowledge:
     def copy(self) -> "Knowledge":
         other = Knowledge.__new__(Knowledge)
         other.ir, other.facts, other._views, other._normals = self.ir, list(self.facts), {}, self._normals
+        other._known, other._by_context = set(self._known), {}
         other.dims, other.int_args = self.dims, self.int_args
         return other
 
     # ------------------------------------------------------------------ adding
     def add(self, guard, kind: str, subject, detail=None) -> None:
         fact = Fact(frozenset(guard), kind, subject, detail)
-        if fact not in self.facts:
+        if fact not in self._known:
+            self._known.add(fact)
             self.facts.append(fact)
             self._views.clear()
+            self._by_context.clear()
 
     def learn(self, cond: Cond, guard, normal=None) -> None:
         """What a condition that holds (a `require`, a passed check) teaches; `normal` puts
@@ -119,6 +126,10 @@ class Knowledge:
         """What holds under `context`; `element=(list, var)` adds what is known of every
         element of `list`, written with the loop variable `var`."""
         context = frozenset(context)
+        quick = (context, element, len(self.ir.lets))
+        view = self._by_context.get(quick)
+        if view is not None:
+            return view
         active = tuple(i for i, f in enumerate(self.facts) if f.guard <= context)
         lets = tuple(i for i, let in enumerate(self.ir.lets) if frozenset(let.guard) <= context)
         key = (active, lets, element, context)
@@ -134,6 +145,7 @@ class Knowledge:
             view = View(self, facts, [self.ir.lets[i] for i in lets], element,
                         self._normals.setdefault(signature, {}))
             self._views[key] = view
+        self._by_context[quick] = view
         return view
 
 
