@@ -217,7 +217,9 @@ class MUSEAttention(nn.Module):
                 q,
                 k.transpose(-2, -1),
                 v,
-                attn_mask=None if attention_mask is None else ~attention_mask,
+                attn_mask=None
+                if attention_mask is None
+                else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.dropout.p if self.dropout.training else 0.0,
                 scale=1 / self.d_k**0.5,
             )  # [b, h, n, d_v]  muse.attn:70

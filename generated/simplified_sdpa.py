@@ -167,7 +167,9 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 q,
                 k.transpose(-2, -1),
                 v,
-                attn_mask=None if attention_mask is None else ~attention_mask,
+                attn_mask=None
+                if attention_mask is None
+                else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=1 / self.d_k**0.5,
             )  # [b, h, nq, d_model/h]  simplified_sdpa.attn:34

@@ -88,11 +88,18 @@ def test_every_way_of_scaling_fuses_with_the_right_scale(expression):
     assert ".softmax(" not in code.split("def forward", 1)[1]
 
 
-def test_a_boolean_mask_is_negated_and_an_additive_mask_passed_as_is():
+def test_a_boolean_mask_becomes_additive_and_an_additive_mask_is_passed_as_is():
+    # torch reads True as "allowed" and turns a boolean mask into a float one on CPU: one
+    # float mask built from ours costs less memory than a negated copy that torch converts.
     masked = _assert_same(_spec("""
         att = masked_fill(q @ transpose(k, 2, 3) * scale, mask, -inf)
         return softmax(att, dim=-1) @ v"""))
-    assert "attn_mask=~mask" in masked
+    assert 'attn_mask=torch.zeros_like(mask, dtype=q.dtype).masked_fill_(mask, float("-inf"))' in masked
+    # queries that are an expression would be computed again to read their dtype: negated
+    computed = _assert_same(_spec("""
+        att = masked_fill(sigmoid(q) @ transpose(k, 2, 3) * scale, mask, -inf)
+        return softmax(att, dim=-1) @ v"""))
+    assert "attn_mask=~mask" in computed and "zeros_like" not in computed
     additive = _assert_same(_spec("return softmax(q @ transpose(k, 2, 3) * scale + bias, dim=-1) @ v"))
     assert "attn_mask=bias" in additive
 
@@ -105,7 +112,8 @@ def test_an_optional_mask_is_passed_when_given():
         return softmax(att, dim=-1) @ v""")
     code = _assert_same(source, maybe_mask=True)
     _assert_same(source, maybe_mask=False)
-    assert "attn_mask=None if maybe_mask is None else ~maybe_mask" in code
+    assert ("attn_mask=None if maybe_mask is None else "
+            'torch.zeros_like(maybe_mask, dtype=q.dtype).masked_fill_(maybe_mask, float("-inf"))') in " ".join(code.split())
     assert "if maybe_mask is not None:" not in code  # one call for both cases
 
 

@@ -13,12 +13,23 @@ def attention_shape(ctx, node, shapes, attrs) -> Shape:
 
 
 def render_attention(r, node, operands, attrs):
-    """`F.scaled_dot_product_attention(q, k, v, ...)`; a mask is "masked" (True = masked,
-    passed negated: torch's boolean mask means True = allowed) or "additive" (as is)."""
+    """`F.scaled_dot_product_attention(q, k, v, ...)`; a mask is "masked" (True = masked) or
+    "additive" (passed as is).
+
+    torch reads a boolean mask the other way (True = allowed), and on CPU turns it into an
+    additive float mask before it attends. A "masked" mask therefore goes in as that float
+    mask, built once (`zeros_like(mask, dtype=q.dtype).masked_fill_(mask, -inf)`): negating
+    it first (`~mask`) would add a boolean copy of the `[b, h, n, n]` mask to the peak
+    memory. Where the queries are an expression rather than a name (so that naming their
+    dtype would compute them twice) the negated mask is passed instead."""
     arguments = [text for text, _ in operands[:3]]
     if len(operands) > 3:
         mask = operands[3]
-        text = f"~{r.wrap(mask, UNARY)}" if attrs.get("mask_kind") == "masked" else mask[0]
+        text = mask[0]
+        if attrs.get("mask_kind") == "masked":
+            queries = arguments[0]
+            text = (f"torch.zeros_like({mask[0]}, dtype={queries}.dtype).masked_fill_({mask[0]}, float(\"-inf\"))"
+                    if queries.isidentifier() and mask[0].isidentifier() else f"~{r.wrap(mask, UNARY)}")
         if attrs.get("optional_mask") and text != mask[0]:
             text = f"None if {mask[0]} is None else {text}"
         arguments.append(f"attn_mask={text}")
