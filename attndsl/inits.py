@@ -8,9 +8,9 @@ Written `param w: [n, d] = trunc_normal(std=0.02)`, or as a statement:
     init linear.bias = zeros()                 # every module of that kind, sub-blocks included
 
 Each initialiser is `torch.nn.init.<function>`, with torch's argument names and
-defaults. Which parameters a layer kind has, and their shapes, come from the layer
-state table (attndsl/tools/cost_rules.py, LAYER_COSTS: the `state_dict` entries of each
-kind), so a misspelt or absent parameter is a compile error, not an AttributeError.
+defaults. Which parameters a layer kind has, and their shapes, come from the state each
+layer kind declares (attndsl/layers, `state=`: its `state_dict` entries), so a misspelt
+or absent parameter is a compile error, not an AttributeError.
 """
 
 from __future__ import annotations
@@ -59,12 +59,12 @@ initializer("xavier_uniform", "xavier_uniform_", "gain: float = 1.0", fan=True,
 
 def layer_parameters(kind: str, args: dict) -> dict:
     """name -> (shape, condition under which it exists) of a layer kind's parameters."""
-    from .tools.cost_rules import LAYER_COSTS
+    from .layers import LAYERS
 
-    cost = LAYER_COSTS.get(kind)
-    if cost is None or cost.state is None:
+    definition = LAYERS.get(kind)
+    if definition is None:
         return {}
-    return {entry.key: (entry.shape, entry.flag) for entry in cost.state(args) if entry.parameter}
+    return {entry.key: (entry.shape, entry.flag) for entry in definition.state_entries(args) if entry.parameter}
 
 
 @lru_cache(maxsize=None)

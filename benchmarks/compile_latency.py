@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     samples = measure(args.spec, args.repeats)
     medians = {name: statistics.median(values) for name, values in samples.items()}
     print(f"median of {args.repeats} rounds; PYTHONDONTWRITEBYTECODE unset; {sys.executable}")
-    print(f"| what | median s | / imports | target |\n|---|---:|---:|---:|")
+    print("| what | median s | / imports | target |\n|---|---:|---:|---:|")
     for name, value in medians.items():
         ratio = value / medians["imports"]
         target = TARGETS.get(name)

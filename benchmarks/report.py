@@ -39,7 +39,7 @@ def markdown(meta: dict, rows: list[dict]) -> str:
     columns = ["case", "inputs", "reference ms", "plain ms", "optimized ms", "**optimized / reference**",
                "plain / reference"]
     if compiled:
-        columns += [f"reference+compile ms", f"optimized+compile ms", "**compiled: optimized / reference**"]
+        columns += ["reference+compile ms", "optimized+compile ms", "**compiled: optimized / reference**"]
     columns += ["reference peak", "optimized peak", "**peak: optimized / reference**"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * 2 + "---:|" * (len(columns) - 2)]
     diffs = []

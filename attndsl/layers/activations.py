@@ -8,7 +8,7 @@ over the input could be observed.
 from __future__ import annotations
 
 from ..ops import normalize_axis
-from .registry import check_choice, family, identity, layer
+from .registry import StateEntry, check_choice, family, identity, layer
 
 _SAME = "the shape of the input"
 
@@ -57,6 +57,7 @@ layer("leaky_relu", "LeakyReLU", "negative_slope: float = 0.01, inplace: bool = 
       doc="x where x > 0, else negative_slope * x", shape_doc=_SAME,
       example="input x: [b, c, h, w]\nlayer act = leaky_relu(0.2, inplace=true)\nact(x * 2)")
 layer("prelu", "PReLU", "num_parameters: int = 1, init: float = 0.25", _prelu, check=_check_prelu,
+      state=lambda args: [StateEntry("weight", (args["num_parameters"],))],
       doc="leaky relu with a learned slope (`weight`), one per channel or one in all",
       shape_doc=_SAME + "; with num_parameters > 1, dim 1 is num_parameters",
       example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer act = prelu(c)\nact(x)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import symbolic as sym
 from ..ops.windows import window_count
 from ..symbolic import Expr
-from .registry import channels, check_choice, check_lengths, family, layer, spatial_args
+from .registry import StateEntry, channels, check_choice, check_lengths, family, layer, per_axis, spatial_args
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _SPATIAL = ("kernel_size", "stride", "dilation")
@@ -73,18 +73,27 @@ def _check_conv(spatial: int):
 
 _CONV = ("in_channels: int, out_channels: int, kernel_size: size, stride: size = 1, padding: padding = 0, "
          "dilation: size = 1, groups: int = 1, bias: bool = true, padding_mode: choice = \"zeros\"")
+def _conv_state(spatial: int):
+    def state(args):
+        out = args["out_channels"]
+        weight = (out, args["in_channels"].exact_div(args["groups"])) + per_axis(args["kernel_size"], spatial)
+        return [StateEntry("weight", weight), StateEntry("bias", (out,), args["bias"])]
+
+    return state
+
+
 _CONV_SHAPE = ("[b, in_channels, *spatial] is [b, out_channels, *spatial'], each spatial' = floor((size + "
                "2*padding - dilation*(kernel_size-1) - 1) / stride) + 1 (the size itself with padding=\"same\")")
 
 family("Convolution")
-layer("conv1d", "Conv1d", _CONV, _conv(1), min_rank=3, max_rank=3, check=_check_conv(1),
+layer("conv1d", "Conv1d", _CONV, _conv(1), min_rank=3, max_rank=3, check=_check_conv(1), state=_conv_state(1),
       doc="1-d convolution over [b, c, length]; kernel_size, stride, padding and dilation are a number or one per "
       "spatial dim", shape_doc=_CONV_SHAPE,
       example="(c: int = 8)\ninput x: [b, c, n]\nlayer conv = conv1d(c, c, 3, padding=1, groups=c)\nconv(x)")
-layer("conv2d", "Conv2d", _CONV, _conv(2), min_rank=4, max_rank=4, check=_check_conv(2),
+layer("conv2d", "Conv2d", _CONV, _conv(2), min_rank=4, max_rank=4, check=_check_conv(2), state=_conv_state(2),
       doc="2-d convolution over [b, c, h, w]", shape_doc=_CONV_SHAPE,
       example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer conv = conv2d(c, 2 * c, (1, 3), padding=(0, 1), "
       "padding_mode=\"reflect\")\nconv(x)")
-layer("conv3d", "Conv3d", _CONV, _conv(3), min_rank=5, max_rank=5, check=_check_conv(3),
+layer("conv3d", "Conv3d", _CONV, _conv(3), min_rank=5, max_rank=5, check=_check_conv(3), state=_conv_state(3),
       doc="3-d convolution over [b, c, t, h, w] (NonLocalBlockND with dimension=3)", shape_doc=_CONV_SHAPE,
       example="(c: int = 8)\ninput x: [b, c, t, h, w]\nlayer conv = conv3d(c, c, 1)\nconv(x)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .registry import channels, family, layer, positions
+from .registry import StateEntry, both_flags, channels, family, layer, per_axis, positions
 from ..ir import Cond
 from ..ops.rendering import as_exprs
 from ..symbolic import Expr
@@ -84,32 +84,53 @@ def _check_group_norm(a, args):
     a.divisible("num_channels", "num_groups")
 
 
+def _norm_state(count_arg: str, *, affine: str = "affine", stats_default: bool | None = None):
+    """A norm's weight and bias, one each per feature, when its affine flag holds; the
+    running statistics (buffers) of a batch or instance norm when it tracks them."""
+
+    def state(args):
+        features = per_axis(args[count_arg], 1)
+        flag = args.get(affine, True)
+        entries = [StateEntry("weight", features, flag)]
+        entries.append(StateEntry("bias", features, both_flags(flag, args.get("bias", True))))
+        if stats_default is not None:
+            tracked = args.get("track_running_stats", stats_default)
+            entries += [StateEntry("running_mean", features, tracked, parameter=False),
+                        StateEntry("running_var", features, tracked, parameter=False),
+                        StateEntry("num_batches_tracked", (), tracked, parameter=False)]
+        return entries
+
+    return state
+
+
 _BATCH_NORM = ("num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = true, "
                "track_running_stats: bool = true")
 _SAME = "the shape of the input; dim 1 is num_features"
 
 family("Normalisation")
-layer("batch_norm1d", "BatchNorm1d", _BATCH_NORM, _norm_channels, min_rank=2, max_rank=3, check=_check_features,
+layer("batch_norm1d", "BatchNorm1d", _BATCH_NORM, _norm_channels, state=_norm_state("num_features", stats_default=True), min_rank=2, max_rank=3, check=_check_features,
       doc="batch norm over [b, c] or [b, c, length]", shape_doc=_SAME,
       example="(c: int = 8)\ninput x: [b, c]\nlayer bn = batch_norm1d(c)\nbn(x)")
-layer("batch_norm2d", "BatchNorm2d", _BATCH_NORM, _norm_channels, min_rank=4, max_rank=4, check=_check_features,
+layer("batch_norm2d", "BatchNorm2d", _BATCH_NORM, _norm_channels, state=_norm_state("num_features", stats_default=True), min_rank=4, max_rank=4, check=_check_features,
       doc="batch norm over [b, c, h, w]", shape_doc=_SAME,
       example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer bn = batch_norm2d(c, momentum=0.01)\nbn(x)")
-layer("batch_norm3d", "BatchNorm3d", _BATCH_NORM, _norm_channels, min_rank=5, max_rank=5, check=_check_features,
+layer("batch_norm3d", "BatchNorm3d", _BATCH_NORM, _norm_channels, state=_norm_state("num_features", stats_default=True), min_rank=5, max_rank=5, check=_check_features,
       doc="batch norm over [b, c, t, h, w]", shape_doc=_SAME,
       example="(c: int = 8)\ninput x: [b, c, t, h, w]\nlayer bn = batch_norm3d(c)\nbn(x)")
 layer("instance_norm2d", "InstanceNorm2d",
       "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = false, "
       "track_running_stats: bool = false", _instance_norm,
+      state=_norm_state("num_features", stats_default=False),
       min_rank=4, max_rank=4, check=_check_features, doc="instance norm: each map of [b, c, h, w] over its positions",
       shape_doc=_SAME + "; at least 2 positions",
       example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer norm = instance_norm2d(c)\nnorm(x)")
 layer("layer_norm", "LayerNorm", "normalized_shape: size, eps: float = 1e-05, elementwise_affine: bool = true, "
       "bias: bool = true", _layer_norm, check=_check_layer_norm,
+      state=_norm_state("normalized_shape", affine="elementwise_affine"),
       doc="layer norm over the last dimension, or the last several (`normalized_shape=(h, w)`)",
       shape_doc="the shape of the input, whose trailing dimensions are normalized_shape",
       example="(d: int = 16)\ninput x: [b, n, d]\nlayer ln = layer_norm(d)\nln(x)")
 layer("group_norm", "GroupNorm", "num_groups: int, num_channels: int, eps: float = 1e-05, affine: bool = true",
-      _group_norm, min_rank=2, check=_check_group_norm, doc="group norm: dim 1 split into num_groups groups",
+      _group_norm, min_rank=2, check=_check_group_norm, state=_norm_state("num_channels"), doc="group norm: dim 1 split into num_groups groups",
       shape_doc="the shape of the input; dim 1 is num_channels, divisible by num_groups",
       example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer gn = group_norm(2, c)\ngn(x)")

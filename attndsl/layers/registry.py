@@ -2,7 +2,8 @@
 
 A `LayerDef` names the torch.nn class it renders to, its constructor signature (names
 and defaults as in torch, so `state_dict` keys and reprs come out as torch makes them),
-and the shape rule of its forward. Sequential containers and sub-blocks are handled by
+the shape rule of its forward, and its state: the `state_dict` entries it holds (which
+`init` statements may name, and which `attndsl diff` and the cost tool count). Sequential containers and sub-blocks are handled by
 the shape checker, since their rules are made of other layers' rules. The kinds are
 declared by family in the sibling modules.
 """
@@ -35,6 +36,23 @@ class LayerDef:
     shape_doc: str = ""
     example: str = ""
     family: str = ""
+    # (args) -> [StateEntry], in torch's state_dict order; None: the kind holds no state
+    state: Callable | None = None
+
+    def state_entries(self, args: dict) -> list["StateEntry"]:
+        return [] if self.state is None else self.state(args)
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """One `state_dict` entry of a layer: its key, its shape (in the layer's arguments), the
+    flag that must hold for it to exist (a bool argument such as `bias` or `affine`, as a
+    Cond or a Python bool; None: always), and whether it is a parameter or a buffer."""
+
+    key: str
+    shape: tuple
+    flag: object = None
+    parameter: bool = True
 
 
 LAYERS: dict[str, LayerDef] = {}
@@ -54,12 +72,30 @@ def families() -> list[str]:
 
 
 def layer(name: str, torch_class: str, signature: str, shape, *, min_rank=1, max_rank=None, doc="",
-          check=None, shape_doc="", example="") -> LayerDef:
+          check=None, shape_doc="", example="", state=None) -> LayerDef:
     params = parse_signature(signature)
     definition = LayerDef(name, torch_class, params, shape, min_rank, max_rank, doc, check, shape_doc, example,
-                          _current_family[0])
+                          _current_family[0], state)
     LAYERS[name] = definition
     return definition
+
+
+# ============================================================================ shared state rules
+
+
+def per_axis(value, spatial: int) -> tuple:
+    """A size argument as one value per spatial axis (`3` or `[3, 5]`)."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * spatial
+
+
+def both_flags(a, b):
+    """Two flags (Python bools or Conds), both needed."""
+    if a is True or (isinstance(a, Cond) and a == Cond.const(True)):
+        return b
+    if b is True or (isinstance(b, Cond) and b == Cond.const(True)):
+        return a
+    return Cond("and", (a if isinstance(a, Cond) else Cond.const(bool(a)), b if isinstance(b, Cond) else
+                        Cond.const(bool(b))))
 
 
 # ============================================================================ shared shape rules

@@ -7,8 +7,8 @@ be compared: two per multiply-add of a matrix product or a convolution (bias add
 not included). Elementwise ops, reductions, norms, softmax and pooling count zero there,
 and here.
 
-The state entries give a layer's `state_dict` keys and shapes (`attndsl diff` shows
-them); its parameter count is the sum of its parameters' sizes.
+A layer's `state_dict` entries are declared with the layer (attndsl/layers, `state=`);
+`attndsl diff` shows them, and its parameter count is the sum of its parameters' sizes.
 
 Memory says whether an op's result is a new tensor or shares its operand's storage
 (`transpose`, `chunk`, a `rearrange` that only reshapes a contiguous tensor): a function
@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..ir import RANKS, Cond, kind_at_rank
+from ..layers.registry import per_axis
 from ..shapes.worlds import rank_atom
 from ..symbolic import Expr
 
@@ -74,20 +75,7 @@ class OpCost:
 
 
 @dataclass(frozen=True)
-class StateEntry:
-    """One `state_dict` entry of a layer: its key, its shape (in the layer's arguments), the
-    flag that must hold for it to exist (a bool argument such as `bias` or `affine`, as a
-    Cond or a Python bool; None: always), and whether it is a parameter or a buffer."""
-
-    key: str
-    shape: tuple
-    flag: object = None
-    parameter: bool = True
-
-
-@dataclass(frozen=True)
 class LayerCost:
-    state: Callable = lambda args: []  # (args) -> [StateEntry], in torch's state_dict order
     flops: Callable = lambda args, operand, result: ZERO  # (args, input shape, output shape)
     memory: Callable = fresh
 
@@ -220,64 +208,16 @@ OP_COSTS: dict[str, OpCost] = {
 # ============================================================================ layers
 
 
-def _linear_state(args):
-    out, into = args["out_features"], args["in_features"]
-    return [StateEntry("weight", (out, into)), StateEntry("bias", (out,), args["bias"])]
-
-
 def _linear_flops(args, operand, result) -> Expr:
     return 2 * numel(result) * args["in_features"]
 
 
-def _per_axis(value, spatial: int) -> tuple:
-    """A size argument as one value per spatial axis (`3` or `[3, 5]`)."""
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * spatial
-
-
-def _conv_state(spatial: int):
-    def state(args):
-        out = args["out_channels"]
-        weight = (out, args["in_channels"].exact_div(args["groups"])) + _per_axis(args["kernel_size"], spatial)
-        return [StateEntry("weight", weight), StateEntry("bias", (out,), args["bias"])]
-
-    return state
-
-
 def _conv_flops(spatial: int):
     def flops(args, operand, result) -> Expr:
-        per_output = args["in_channels"].exact_div(args["groups"]) * numel(_per_axis(args["kernel_size"], spatial))
+        per_output = args["in_channels"].exact_div(args["groups"]) * numel(per_axis(args["kernel_size"], spatial))
         return 2 * numel(result) * per_output
 
     return flops
-
-
-def _norm(count_arg: str, *, affine: str = "affine", stats_default: bool | None = None):
-    """A norm's weight and bias, one each per feature, when its affine flag holds; the
-    running statistics (buffers) of a batch or instance norm when it tracks them."""
-
-    def state(args):
-        features = _per_axis(args[count_arg], 1)
-        flag = args.get(affine, True)
-        entries = [StateEntry("weight", features, flag)]
-        entries.append(StateEntry("bias", features, _both(flag, args.get("bias", True))))
-        if stats_default is not None:
-            tracked = args.get("track_running_stats", stats_default)
-            entries += [StateEntry("running_mean", features, tracked, parameter=False),
-                        StateEntry("running_var", features, tracked, parameter=False),
-                        StateEntry("num_batches_tracked", (), tracked, parameter=False)]
-        return entries
-
-    return state
-
-
-def _both(a, b):
-    """Two flags (Python bools or Conds), both needed."""
-    if a is True or (isinstance(a, Cond) and a == Cond.const(True)):
-        return b
-    if b is True or (isinstance(b, Cond) and b == Cond.const(True)):
-        return a
-    return Cond("and", (a if isinstance(a, Cond) else Cond.const(bool(a)), b if isinstance(b, Cond) else
-                        Cond.const(bool(b))))
 
 
 def kind_options(spec) -> list[tuple]:
@@ -295,13 +235,10 @@ def kind_options(spec) -> list[tuple]:
 _FREE = LayerCost()
 
 LAYER_COSTS: dict[str, LayerCost] = {
-    "linear": LayerCost(state=_linear_state, flops=_linear_flops),
-    **{f"conv{d}d": LayerCost(state=_conv_state(d), flops=_conv_flops(d)) for d in (1, 2, 3)},
-    **{f"batch_norm{d}d": LayerCost(state=_norm("num_features", stats_default=True)) for d in (1, 2, 3)},
-    "instance_norm2d": LayerCost(state=_norm("num_features", stats_default=False)),
-    "layer_norm": LayerCost(state=_norm("normalized_shape", affine="elementwise_affine")),
-    "group_norm": LayerCost(state=_norm("num_channels")),
-    "prelu": LayerCost(state=lambda args: [StateEntry("weight", (args["num_parameters"],))]),
+    "linear": LayerCost(flops=_linear_flops),
+    **{f"conv{d}d": LayerCost(flops=_conv_flops(d)) for d in (1, 2, 3)},
+    **{name: _FREE for name in (*(f"batch_norm{d}d" for d in (1, 2, 3)), "instance_norm2d", "layer_norm",
+                                "group_norm", "prelu")},
     "dropout": LayerCost(memory=view),  # eval: returns its input
     "identity": LayerCost(memory=view),
     **{name: _FREE for name in ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu",

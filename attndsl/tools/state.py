@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 
 from .. import symbolic as sym
 from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source
+from ..layers import LAYERS
 from ..symbolic import Expr
-from .cost_rules import LAYER_COSTS, kind_options, numel
+from .cost_rules import kind_options, numel
 from .formula import make_guard
 from .subblock import callee_mapping, substitute_guard, substitute_shape
 
@@ -93,7 +94,7 @@ def _layer(spec: LayerSpec, prefix: str, blocks, memo) -> list[Entry]:
         return out
     out = []
     for option, kind_conds in kind_options(spec):  # a kind given as an argument: each it may be
-        for rule in LAYER_COSTS[option.kind].state(option.args):
+        for rule in LAYERS[option.kind].state_entries(option.args):
             flag = rule.flag
             conds = [] if flag is None else [flag if isinstance(flag, Cond) else Cond.const(bool(flag))]
             guard = make_guard(conds + kind_conds)
