@@ -253,9 +253,16 @@ class Facts:
     def __init__(self, reals=()) -> None:
         self.integers: set[Expr] = set()
         self.reals = frozenset(reals)  # symbols that may hold any real number (float arguments)
+        # Floor divisions folded under these facts, by (numerator, divisor): substitution and
+        # re-folding rebuild the same few (a conv's output size) thousands of times a spec.
+        self.quotients: dict[tuple[Expr, Expr], Expr] = {}
+        self.refolded: dict[Expr, Expr] = {}  # `simplify`'s results under these facts
 
     def add_integer(self, expr: Expr) -> None:
-        self.integers.add(expr)
+        if expr not in self.integers:
+            self.integers.add(expr)
+            self.quotients.clear()  # a division may fold now that did not
+            self.refolded.clear()
 
     def is_integer(self, expr: Expr) -> bool:
         if expr in self.integers:

@@ -23,12 +23,13 @@ def floordiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
         if b.value == 0:
             raise ZeroDivisionError("division by zero in a shape expression")
         return Expr.const(math.floor(a.value / b.value))
-    quotient = a.exact_div(b)
-    if _no_atom_floordiv(quotient, a, b) and (
-        (facts if facts is not None else Facts()).is_integer(quotient)
-    ):
-        return quotient
-    return Expr.atom("floordiv", a, b)
+    facts = facts if facts is not None else Facts()
+    folded = facts.quotients.get((a, b))
+    if folded is None:
+        quotient = a.exact_div(b)
+        exact = _no_atom_floordiv(quotient, a, b) and facts.is_integer(quotient)
+        folded = facts.quotients[(a, b)] = quotient if exact else Expr.atom("floordiv", a, b)
+    return folded
 
 
 def _no_atom_floordiv(quotient: Expr, a: Expr, b: Expr) -> bool:
@@ -115,13 +116,17 @@ def simplify(expr: Expr, facts: Facts) -> Expr:
 
     if expr.plain_symbols() is not None:
         return expr  # no atom to re-fold
+    refolded = facts.refolded.get(expr)
+    if refolded is not None:
+        return refolded
 
     def base(factor: Factor) -> Expr:
         if isinstance(factor, str):
             return Expr.symbol(factor)
         return _rebuild(factor.op, [simplify(arg, facts) for arg in factor.args], facts)
 
-    return replace_factors(expr, base)
+    refolded = facts.refolded[expr] = replace_factors(expr, base)
+    return refolded
 
 
 def replace_factors(expr: Expr, base: Callable[[Factor], Expr]) -> Expr:
@@ -170,19 +175,27 @@ def _rebuild(op: str, args: list[Expr], facts: Facts) -> Expr:
     return Expr.atom(op, *args)
 
 
-def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None) -> Expr:
-    """Replace symbols by expressions (used to instantiate a sub-block's shapes)."""
+def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None,
+               memo: dict[Expr, Expr] | None = None) -> Expr:
+    """Replace symbols by expressions (used to instantiate a sub-block's shapes). `memo`, if
+    given, keeps the results for this mapping and these facts, sub-expressions included:
+    a caller substituting the same mapping many times (the checker's lets) passes one."""
     plain = expr.plain_symbols()
     if plain is not None and plain.isdisjoint(mapping):
         return expr  # nothing to replace, no atom to re-fold
+    if memo is not None and expr in memo:
+        return memo[expr]
     facts = facts or Facts()
 
     def base(factor: Factor) -> Expr:
         if isinstance(factor, str):
             return mapping.get(factor, Expr.symbol(factor))
-        return _rebuild(factor.op, [substitute(a, mapping, facts) for a in factor.args], facts)
+        return _rebuild(factor.op, [substitute(a, mapping, facts, memo) for a in factor.args], facts)
 
-    return replace_factors(expr, base)
+    result = replace_factors(expr, base)
+    if memo is not None:
+        memo[expr] = result
+    return result
 
 
 def evaluate(expr: Expr, values: dict[str, Scalar]) -> Fraction:

@@ -56,6 +56,7 @@ class View:
             self._take(Fact(frozenset(), "bound", count - 1 - index, Fraction(0)), None)
         self._normal: dict = {} if normals is None else normals
         self._mapping: tuple | None = None  # (number of derived sizes, symbol mapping, atom mapping)
+        self._substituted: dict[int, dict] = {}  # by number of derived sizes: substitutions made
 
     def _take(self, fact: Fact, element) -> None:
         if fact.kind == "bound" and isinstance(fact.subject, Expr):
@@ -90,10 +91,11 @@ class View:
         if cached is not None:
             return cached
         mapping, atoms = self._symbol_mapping(derived)
+        memo = self._substituted.setdefault(len(derived), {})  # sub-expressions, for this mapping
         result = expr
         try:
             for _ in range(8):  # lets may refer to earlier lets; a rewrite may enable another
-                expanded = sym.substitute(result, mapping, self.integers)
+                expanded = sym.substitute(result, mapping, self.integers, memo)
                 if atoms:
                     expanded = _rewrite_atoms(expanded, atoms, self.integers)
                 if expanded == result:
