@@ -219,9 +219,12 @@ def _write_outputs(outputs: list[_Output], args) -> bool:
 
     compiled = [output.code for output in outputs if output.code is not None]
     if compiled:
-        from .formatting import format_many
+        from .formatting import FormatterUnavailable, format_many
 
-        formatted = iter(format_many(compiled))
+        try:
+            formatted = iter(format_many(compiled))
+        except FormatterUnavailable as error:
+            raise UsageError(str(error)) from None
     stale = False
     for output in outputs:
         display, target = output.display, output.target

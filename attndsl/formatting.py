@@ -26,10 +26,18 @@ class FormatterError(RuntimeError):
     """ruff could not format a generated module: a bug in attndsl (it wrote invalid Python)."""
 
 
-def ruff_binary() -> str:
-    from ruff.__main__ import find_ruff_bin
+class FormatterUnavailable(RuntimeError):
+    """The installation lacks ruff, or its binary: not a bug in attndsl nor in the spec."""
 
-    return find_ruff_bin()
+
+def ruff_binary() -> str:
+    try:
+        from ruff.__main__ import find_ruff_bin
+
+        return find_ruff_bin()
+    except (ImportError, FileNotFoundError) as error:
+        raise FormatterUnavailable("attndsl formats the modules it writes with ruff, which is not installed "
+                                   f"here ({error.__class__.__name__}): pip install 'ruff>=0.17,<0.18'") from None
 
 
 def format_python(code: str) -> str:

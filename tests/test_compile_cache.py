@@ -95,3 +95,18 @@ def test_no_optimize_writes_the_dataflow_as_written(tmp_path, capsys):
     plain = (tmp_path / "plain" / "sdpa.py").read_text(encoding="utf-8")
     assert "F.scaled_dot_product_attention(" in fast
     assert "scaled_dot_product_attention" not in plain and "att.softmax(dim=-1)" in plain
+
+
+def test_a_missing_formatter_is_said_plainly(tmp_path, capsys, monkeypatch):
+    """Without ruff's binary the compile stops with one line that says what to install
+    (exit 2, as for any problem outside the spec), not an internal error."""
+    from ruff import __main__ as ruff_main
+
+    def missing():
+        raise FileNotFoundError("no ruff binary")
+
+    monkeypatch.setattr(ruff_main, "find_ruff_bin", missing)
+    monkeypatch.setenv("ATTNDSL_CACHE_DIR", str(tmp_path / "cache"))
+    code, _, err = _compile(capsys, SPECS_DIR / "sge.attn", "-o", tmp_path / "out")
+    assert code == 2 and "pip install 'ruff" in err and "internal error" not in err
+    assert not (tmp_path / "out" / "sge.py").exists()
