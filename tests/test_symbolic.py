@@ -532,6 +532,21 @@ def test_facts_fold_known_divisions():
     assert sym.floordiv(c, g) == Expr.atom("floordiv", c, g)  # facts are not global
 
 
+def test_what_facts_remember_is_forgotten_when_they_learn():
+    """Floor divisions and re-folds are kept per Facts; a new integer fact must reach both."""
+    c, g, h = Expr.symbol("c"), Expr.symbol("g"), Expr.symbol("h")
+    facts = Facts()
+    written = Expr.atom("floordiv", c + h, g) + 1
+    assert sym.simplify(written, facts) == written
+    assert sym.floordiv(c + h, g, facts) == Expr.atom("floordiv", c + h, g)
+    facts.add_integer((c + h).exact_div(g))
+    assert sym.simplify(written, facts) == (c + h).exact_div(g) + 1
+    assert sym.floordiv(c + h, g, facts) == (c + h).exact_div(g)
+    memo: dict = {}
+    assert sym.substitute(written, {"h": Expr.const(2)}, facts, memo) == Expr.atom("floordiv", c + 2, g) + 1
+    assert memo and sym.substitute(written, {"h": Expr.const(2)}, facts, memo) is memo[written]
+
+
 def test_floordiv_without_facts():
     c = Expr.symbol("c")
     assert sym.floordiv(2 * c, Expr.const(2)) == c
