@@ -102,8 +102,8 @@ MUTANTS: list[Mutant] = [
       "a lower-bound proof forgets that a negative coefficient gives no lower bound"),
     # ------------------------------------------------------------ symbolic
     M("floordiv_truncates", "attndsl/symbolic_ops.py",
-      "        return Expr.const(math.floor(a.value / b.value))\n    quotient = a.exact_div(b)",
-      "        return Expr.const(int(a.value / b.value))\n    quotient = a.exact_div(b)",
+      "        return Expr.const(math.floor(a.value / b.value))\n    facts = facts if",
+      "        return Expr.const(int(a.value / b.value))\n    facts = facts if",
       "constant floor division truncates towards zero"),
     M("max_keeps_smaller", "attndsl/symbolic_ops.py",
       'wins = difference.value > 0 if op == "max" else difference.value < 0',
