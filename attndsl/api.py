@@ -25,7 +25,7 @@ def load(path: str | Path, block: str | None = None) -> type:
     source = path.read_text(encoding="utf-8")
     result = compile_source(source, path.as_posix())
     if not result.ok:
-        raise CompileError(result.diagnostics, {path.as_posix(): source})
+        raise CompileError(result.diagnostics, {path.as_posix(): source, **result.sources})
     names = [b.name for b in result.blocks]
     name = block or names[-1]
     if name not in names:

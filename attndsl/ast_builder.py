@@ -365,8 +365,14 @@ class AstBuilder:
         body = [c for c in rest if isinstance(c, ast.Stmt)]
         return ast.Block(self._span(meta), str(name), args, doc, body)
 
+    @with_meta
+    def import_stmt(self, meta, children):
+        module, *names = children
+        return ast.Import(self._span(meta), str(module), self._tok(module),
+                          [(str(name), self._tok(name)) for name in names])
+
     def start(self, children):
-        return [c for c in children if isinstance(c, ast.Block)]
+        return [c for c in children if isinstance(c, (ast.Block, ast.Import))]
 
 
 _KEYWORD_ONLY = object()  # the `*` of a block's signature

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from functools import cache
 from pathlib import Path
@@ -68,11 +69,38 @@ def _installed(package: str) -> str:
     return f"{spec.origin}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def compile_key(spec_bytes: bytes, display: str, options: dict) -> str:
+def compile_key(spec_bytes: bytes, display: str, options: dict, imported: list[tuple[str, bytes]] = ()) -> str:
     digest = hashlib.sha256(compiler_fingerprint().encode())
     digest.update(json.dumps(options, sort_keys=True).encode() + b"\0" + display.encode() + b"\0")
     digest.update(spec_bytes)
+    for name, data in imported:  # the specs it imports: editing one recompiles this one
+        digest.update(b"\0" + name.encode() + b"\0" + hashlib.sha256(data).digest())
     return digest.hexdigest()
+
+
+_IMPORT = re.compile(r"^from[ \t]+([A-Za-z_]\w*)[ \t]+import\b", re.MULTILINE)
+
+
+def imported_specs(path: Path, source: str) -> list[tuple[str, bytes]]:
+    """Every spec `path` imports, directly or through another (`from sdpa import ...`, a
+    spec of the same directory), as (path, bytes), read without parsing; a missing one as
+    empty bytes (compiling then reports it)."""
+    found: list[tuple[str, bytes]] = []
+    seen: set[str] = set()
+    pending = [(path.parent, module) for module in _IMPORT.findall(source)]
+    while pending:
+        directory, module = pending.pop(0)
+        target = directory / f"{module}.attn"
+        if target.as_posix() in seen:
+            continue
+        seen.add(target.as_posix())
+        try:
+            data = target.read_bytes()
+        except OSError:
+            data = b""
+        found.append((target.as_posix(), data))
+        pending += [(target.parent, m) for m in _IMPORT.findall(data.decode("utf-8", "replace"))]
+    return found
 
 
 def lookup(key: str, target: Path) -> list[dict] | None:

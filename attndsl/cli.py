@@ -172,7 +172,7 @@ def _run(specs: list[str], *, write: bool, args) -> int:
             continue
         if write:
             target = Path(args.output_dir) / (path.stem + ".py")
-            key = cache.compile_key(source.encode("utf-8"), display, options)
+            key = cache.compile_key(source.encode("utf-8"), display, options, cache.imported_specs(path, source))
             replayed = cache.lookup(key, target)
             if replayed is not None:  # the module on disk is what compiling would write
                 _print_diagnostics(cache.diagnostics_from_json(replayed), {display: source})
@@ -182,12 +182,12 @@ def _run(specs: list[str], *, write: bool, args) -> int:
 
         if not write:
             _, sink = analyze(source, display)
-            diagnostics = sink.items
+            diagnostics, imported = sink.items, sink.sources
         else:
             result = compile_source(source, display, runtime_checks=options["runtime_checks"],
                                     optimize=options["optimize"], format=False)
-            diagnostics = result.diagnostics
-        _print_diagnostics(diagnostics, {display: source})
+            diagnostics, imported = result.diagnostics, result.sources
+        _print_diagnostics(diagnostics, {display: source, **imported})
         if any(d.is_error for d in diagnostics):
             failed = True
             continue

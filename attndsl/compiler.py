@@ -17,6 +17,8 @@ class CompileResult:
     code: str | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
     blocks: list = field(default_factory=list)
+    # the text of every imported spec, by display path (for showing their diagnostics)
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +51,15 @@ def _analyze(source: str, path: str) -> tuple[list, DiagnosticSink]:
     spec = parse(source, path, sink)
     if spec is None:
         return [], sink
+    if spec.imports:
+        from dataclasses import replace
+
+        from .imports import resolve_imports
+
+        with_imported = resolve_imports(spec, path, sink)
+        if with_imported is None:
+            return [], sink
+        spec = replace(spec, blocks=with_imported)
     blocks = lower_spec(spec, path, sink)
     if sink.has_errors:
         return [], sink
@@ -57,7 +68,8 @@ def _analyze(source: str, path: str) -> tuple[list, DiagnosticSink]:
 
     by_name = {block.name: block for block in spec.blocks}
     for ir in blocks:
-        lint_block(by_name[ir.name], ir, sink)
+        if by_name[ir.name].span.path == path:  # an imported block's warnings are its own spec's
+            lint_block(by_name[ir.name], ir, sink)
         check_inplace(ir, sink)
     check_shapes(blocks, sink)
     if sink.has_errors:
@@ -76,7 +88,7 @@ def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = 
 
     blocks, sink = analyze(source, path)
     if not blocks:
-        return CompileResult(None, sink.items)
+        return CompileResult(None, sink.items, sources=sink.sources)
     for ir in blocks:
         run_passes(ir, optimize=optimize)
     try:
@@ -86,8 +98,8 @@ def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = 
 
             code = format_python(code)
     except RecursionError:
-        return CompileResult(None, sink.items + _too_deep(path).items)
-    return CompileResult(code, sink.items, blocks)
+        return CompileResult(None, sink.items + _too_deep(path).items, sources=sink.sources)
+    return CompileResult(code, sink.items, blocks, sink.sources)
 
 
 def compile_file(path: str | Path, *, runtime_checks: bool = True, optimize: bool = True) -> str:
@@ -97,7 +109,7 @@ def compile_file(path: str | Path, *, runtime_checks: bool = True, optimize: boo
     display = _display_path(path)
     result = compile_source(source, display, runtime_checks=runtime_checks, optimize=optimize)
     if not result.ok:
-        raise CompileError([d for d in result.diagnostics], {display: source})
+        raise CompileError([d for d in result.diagnostics], {display: source, **result.sources})
     return result.code
 
 

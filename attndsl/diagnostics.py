@@ -60,6 +60,9 @@ class DiagnosticSink:
 
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
+        # The text of each other spec the compile read (`from sdpa import ...`), by display
+        # path, so that a diagnostic in one shows its line.
+        self.sources: dict[str, str] = {}
 
     def error(self, code: str, message: str, span: Span | None, *, labels=(), help=None) -> Diagnostic:
         diagnostic = Diagnostic("error", code, message, span, list(labels), help)

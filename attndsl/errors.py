@@ -52,7 +52,8 @@ CATALOGUE: list[ErrorDoc] = [
              _HEAD + "    return x * scal\n", 3, 16),
     ErrorDoc("E0102", "unknown function or layer kind",
              "Calls go to the ops of the language (softmax, rearrange, ...), layer kinds in `layer` "
-             "declarations (linear, conv2d, ...), blocks of the same file, or a sequential's named children.",
+             "declarations (linear, conv2d, ...), blocks of the same file or imported from another, or a "
+             "sequential's named children.",
              _HEAD + "    return softmx(x, dim=-1)\n", 3, 12),
     ErrorDoc("E0103", "defined twice",
              "A block, argument, input, param or layer name is defined a second time.",
@@ -68,6 +69,15 @@ CATALOGUE: list[ErrorDoc] = [
              "A value assigned inside `if` without an `else` is undefined on the other path.",
              "block B(d: int = 4, gate: bool = true):\n    input x: [b, d]\n    if gate:\n"
              "        y = sigmoid(x)\n    return y\n", 5, 12),
+    ErrorDoc("E0107", "nothing to import",
+             "`from sdpa import ScaledDotProductAttention` reads `sdpa.attn` beside the spec and takes "
+             "the named blocks (with the blocks they use) into this spec's module. The file is not there, "
+             "or has no block of that name.",
+             "from attention_blocks import Gate\n" + _HEAD + "    return x\n", 1, 6),
+    ErrorDoc("E0108", "specs import each other",
+             "Imports may not form a cycle (`a.attn` imports `b`, which imports `a`); a spec cannot import "
+             "itself. Move the shared blocks into a spec that imports neither.",
+             "from example import B\n" + _HEAD + "    return x\n", 1, 6),
     ErrorDoc("E0111", "bad argument declaration",
              "Argument types are int, float, bool and list[int]; defaults are literals of that type.",
              "block B(d: int = 1.5):\n    input x: [b, d]\n    return x\n", 1, 18),

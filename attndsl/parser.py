@@ -142,7 +142,7 @@ def parse(source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
     try:
         tree = _lark().parse(source)
         comments = dict(_seen_comments)
-        blocks = AstBuilder(path).transform(tree)
+        items = AstBuilder(path).transform(tree)
     except UnexpectedInput as error:
         _report_parse_error(error, source, path, sink)
         return None
@@ -154,12 +154,14 @@ def parse(source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
                    Span(path, problem.line, 1, problem.line, problem.width + 1),
                    help="indent it as far as the lines of its block, or as far as an enclosing one")
         return None
+    blocks = [item for item in items if isinstance(item, ast.Block)]
+    imports = [item for item in items if isinstance(item, ast.Import)]
     _attach_comments(blocks, comments)
     if not blocks:
         sink.error("E0003", "the spec defines no block", Span(path, 1, 1, 1, 2),
                    help="a spec starts with `block Name(arg: int, ...):`")
         return None
-    return ast.Spec(Span(path, 1, 1, 1, 1), blocks, source)
+    return ast.Spec(Span(path, 1, 1, 1, 1), blocks, source, imports)
 
 
 def _report_parse_error(error: UnexpectedInput, source: str, path: str, sink: DiagnosticSink) -> None:

@@ -297,6 +297,17 @@ class Block(Node):
 
 
 @dataclass
+class Import(Node):
+    """`from sdpa import ScaledDotProductAttention, ...`: `module` is the other spec's stem;
+    each name keeps its own span (for "no such block" at the name)."""
+
+    module: str
+    module_span: Span
+    names: list[tuple[str, Span]]
+
+
+@dataclass
 class Spec(Node):
     blocks: list[Block]
     source: str
+    imports: list[Import] = field(default_factory=list)

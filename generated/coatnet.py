@@ -5,8 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-# The attention of the last two stages, as in specs/sdpa.attn (the language cannot use a
-# block of another spec; tests/test_catalogue_copies.py keeps this copy equal to that spec).
+# Multi-head scaled dot-product attention (Vaswani et al. 2017, arXiv:1706.03762)
 class ScaledDotProductAttention(nn.Module):
     """Multi-head scaled dot-product attention.
 
@@ -141,18 +140,18 @@ class ScaledDotProductAttention(nn.Module):
                 raise ValueError(
                     f"ScaledDotProductAttention: attention_weights.shape[3] must be nk = {nk}, got {attention_weights.shape[3]}"
                 )
-        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  coatnet.attn:29
-        k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  coatnet.attn:30
-        v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  coatnet.attn:31
+        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  sdpa.attn:26
+        k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  sdpa.attn:27
+        v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  sdpa.attn:28
         if attention_weights is not None:
-            att = q @ (k / self.d_k**0.5)  # [b, h, nq, nk]  coatnet.attn:32
-            att = att * attention_weights  # [b, h, nq, nk]  coatnet.attn:34
+            att = q @ (k / self.d_k**0.5)  # [b, h, nq, nk]  sdpa.attn:29
+            att = att * attention_weights  # [b, h, nq, nk]  sdpa.attn:31
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  coatnet.attn:36
-            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  coatnet.attn:37
-            attended = att @ v  # [b, h, nq, d_v]  coatnet.attn:38
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  sdpa.attn:33
+            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  sdpa.attn:34
+            attended = att @ v  # [b, h, nq, d_v]  sdpa.attn:35
         else:
-            # coatnet.attn:32-38: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # sdpa.attn:29-35: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -162,10 +161,8 @@ class ScaledDotProductAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=1 / self.d_k**0.5,
-            )  # [b, h, nq, d_v]  coatnet.attn:38
-        return self.fc_o(
-            attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h)
-        )  # [b, nq, d_model]  coatnet.attn:38
+            )  # [b, h, nq, d_v]  sdpa.attn:35
+        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  sdpa.attn:35
 
 
 # The mobile inverted bottleneck of EfficientNet (model/conv/MBConv.py), its convs padded as
@@ -267,7 +264,7 @@ class MBConvBlock(nn.Module):
         if self.expand_ratio != 1:
             if self.training and b * h * w == 1:
                 raise ValueError("MBConvBlock: batch norm in training needs more than one value per channel")
-            x = F.silu(self._bn0(self._expand_conv(inputs)))  # [b, oup, h, w]  coatnet.attn:88
+            x = F.silu(self._bn0(self._expand_conv(inputs)))  # [b, oup, h, w]  coatnet.attn:54
         x = F.pad(
             x,
             (
@@ -276,16 +273,16 @@ class MBConvBlock(nn.Module):
                 self.pad_size // 2,
                 self.pad_size - self.pad_size // 2,
             ),
-        )  # [b, oup|input_filters, h + pad_size, w + pad_size]  coatnet.attn:89
-        x = F.silu(self._bn1(self._depthwise_conv(x)))  # [b, oup, n', n'']  coatnet.attn:90
+        )  # [b, oup|input_filters, h + pad_size, w + pad_size]  coatnet.attn:55
+        x = F.silu(self._bn1(self._depthwise_conv(x)))  # [b, oup, n', n'']  coatnet.attn:56
         # squeeze and excitation
         gate = self._se_expand(
             F.silu(self._se_reduce(x.mean(dim=(2, 3), keepdim=True)))
-        )  # [b, oup, 1, 1]  coatnet.attn:92
-        x = self._bn2(self._project_conv(gate.sigmoid() * x))  # [b, output_filters, n', n'']  coatnet.attn:93
+        )  # [b, oup, 1, 1]  coatnet.attn:58
+        x = self._bn2(self._project_conv(gate.sigmoid() * x))  # [b, output_filters, n', n'']  coatnet.attn:59
         if self.stride == 1 and self.input_filters == self.output_filters:
-            x = x + inputs  # [b, output_filters, n', n'']  coatnet.attn:95
-        return x  # [b, output_filters, n', n'']  coatnet.attn:96
+            x = x + inputs  # [b, output_filters, n', n'']  coatnet.attn:61
+        return x  # [b, output_filters, n', n'']  coatnet.attn:62
 
 
 class CoAtNet(nn.Module):
@@ -378,13 +375,13 @@ class CoAtNet(nn.Module):
             raise ValueError(
                 f"CoAtNet: the group (s t) must agree, but n'' = {n_out2} and (h // 16)*(h // 16) = {(h // 16) * (h // 16)}"
             )
-        y = self.maxpool2d(self.mlp0(self.s0(x)))  # [b, out_chs[0], h', h']  coatnet.attn:133
-        y = self.maxpool2d(self.mlp1(self.s1(y)))  # [b, out_chs[1], h'', h'']  coatnet.attn:134
-        y = self.maxpool2d(self.mlp2(self.s2(y)))  # [b, out_chs[2], h''', h''']  coatnet.attn:135
+        y = self.maxpool2d(self.mlp0(self.s0(x)))  # [b, out_chs[0], h', h']  coatnet.attn:99
+        y = self.maxpool2d(self.mlp1(self.s1(y)))  # [b, out_chs[1], h'', h'']  coatnet.attn:100
+        y = self.maxpool2d(self.mlp2(self.s2(y)))  # [b, out_chs[2], h''', h''']  coatnet.attn:101
         # the map's positions as tokens; each max-pool takes the larger of two consecutive ones
-        y = y.permute(0, 2, 3, 1).reshape(b, -1, self.out_chs[2])  # [b, h'''*h''', out_chs[2]]  coatnet.attn:137
-        y = self.mlp3(self.s3(y, y, y))  # [b, h'''*h''', out_chs[3]]  coatnet.attn:138
-        y = self.maxpool1d(y.transpose(1, 2)).transpose(1, 2)  # [b, n', out_chs[3]]  coatnet.attn:139
-        y = self.mlp4(self.s4(y, y, y))  # [b, n', out_chs[4]]  coatnet.attn:140
-        y = self.maxpool1d(y.transpose(1, 2))  # [b, out_chs[4], n'']  coatnet.attn:141
-        return y.reshape(b, self.out_chs[4], h // 16, h // 16)  # [b, out_chs[4], h // 16, h // 16]  coatnet.attn:142
+        y = y.permute(0, 2, 3, 1).reshape(b, -1, self.out_chs[2])  # [b, h'''*h''', out_chs[2]]  coatnet.attn:103
+        y = self.mlp3(self.s3(y, y, y))  # [b, h'''*h''', out_chs[3]]  coatnet.attn:104
+        y = self.maxpool1d(y.transpose(1, 2)).transpose(1, 2)  # [b, n', out_chs[3]]  coatnet.attn:105
+        y = self.mlp4(self.s4(y, y, y))  # [b, n', out_chs[4]]  coatnet.attn:106
+        y = self.maxpool1d(y.transpose(1, 2))  # [b, out_chs[4], n'']  coatnet.attn:107
+        return y.reshape(b, self.out_chs[4], h // 16, h // 16)  # [b, out_chs[4], h // 16, h // 16]  coatnet.attn:108

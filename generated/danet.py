@@ -5,9 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-# The two attentions DANet builds on, as in specs/sdpa.attn and specs/simplified_sdpa.attn
-# (the language cannot use a block of another spec; tests/test_catalogue_copies.py keeps
-# these copies equal to those specs).
+# Multi-head scaled dot-product attention (Vaswani et al. 2017, arXiv:1706.03762)
 class ScaledDotProductAttention(nn.Module):
     """Multi-head scaled dot-product attention.
 
@@ -142,18 +140,18 @@ class ScaledDotProductAttention(nn.Module):
                 raise ValueError(
                     f"ScaledDotProductAttention: attention_weights.shape[3] must be nk = {nk}, got {attention_weights.shape[3]}"
                 )
-        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  danet.attn:30
-        k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  danet.attn:31
-        v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  danet.attn:32
+        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  sdpa.attn:26
+        k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  sdpa.attn:27
+        v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  sdpa.attn:28
         if attention_weights is not None:
-            att = q @ (k / self.d_k**0.5)  # [b, h, nq, nk]  danet.attn:33
-            att = att * attention_weights  # [b, h, nq, nk]  danet.attn:35
+            att = q @ (k / self.d_k**0.5)  # [b, h, nq, nk]  sdpa.attn:29
+            att = att * attention_weights  # [b, h, nq, nk]  sdpa.attn:31
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  danet.attn:37
-            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  danet.attn:38
-            attended = att @ v  # [b, h, nq, d_v]  danet.attn:39
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  sdpa.attn:33
+            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  sdpa.attn:34
+            attended = att @ v  # [b, h, nq, d_v]  sdpa.attn:35
         else:
-            # danet.attn:33-39: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # sdpa.attn:29-35: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -163,10 +161,11 @@ class ScaledDotProductAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=1 / self.d_k**0.5,
-            )  # [b, h, nq, d_v]  danet.attn:39
-        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  danet.attn:39
+            )  # [b, h, nq, d_v]  sdpa.attn:35
+        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  sdpa.attn:35
 
 
+# Multi-head scaled dot-product attention without the q/k/v projections (Vaswani et al. 2017, arXiv:1706.03762)
 class SimplifiedScaledDotProductAttention(nn.Module):
     """Multi-head scaled dot-product attention, only the output projection learnt.
 
@@ -308,22 +307,22 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 )
         q = queries.reshape(b, nq, self.h, self.d_model // self.h).transpose(
             1, 2
-        )  # [b, h, nq, d_model/h]  danet.attn:65
+        )  # [b, h, nq, d_model/h]  simplified_sdpa.attn:25
         k = keys.reshape(b, nk, self.h, self.d_model // self.h).permute(
             0, 2, 3, 1
-        )  # [b, h, d_model/h, nk]  danet.attn:66
+        )  # [b, h, d_model/h, nk]  simplified_sdpa.attn:26
         v = values.reshape(b, nk, self.h, self.d_model // self.h).transpose(
             1, 2
-        )  # [b, h, nk, d_model/h]  danet.attn:67
+        )  # [b, h, nk, d_model/h]  simplified_sdpa.attn:27
         if attention_weights is not None:
-            att = (q / self.d_k**0.5) @ k  # [b, h, nq, nk]  danet.attn:68
-            att = att * attention_weights  # [b, h, nq, nk]  danet.attn:70
+            att = (q / self.d_k**0.5) @ k  # [b, h, nq, nk]  simplified_sdpa.attn:28
+            att = att * attention_weights  # [b, h, nq, nk]  simplified_sdpa.attn:30
             if attention_mask is not None:
-                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  danet.attn:72
-            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  danet.attn:73
-            attended = att @ v  # [b, h, nq, d_model/h]  danet.attn:74
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  simplified_sdpa.attn:32
+            att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  simplified_sdpa.attn:33
+            attended = att @ v  # [b, h, nq, d_model/h]  simplified_sdpa.attn:34
         else:
-            # danet.attn:68-74: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # simplified_sdpa.attn:28-34: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -333,8 +332,10 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=1 / self.d_k**0.5,
-            )  # [b, h, nq, d_model/h]  danet.attn:74
-        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_model))  # [b, nq, d_model]  danet.attn:74
+            )  # [b, h, nq, d_model/h]  simplified_sdpa.attn:34
+        return self.fc_o(
+            attended.transpose(1, 2).reshape(b, nq, self.d_model)
+        )  # [b, nq, d_model]  simplified_sdpa.attn:34
 
 
 # Position attention: every position a token of d_model features.
@@ -366,8 +367,8 @@ class PositionAttentionModule(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.d_model:
             raise ValueError(f"PositionAttentionModule: x.shape[1] must be d_model = {self.d_model}, got {x.shape[1]}")
-        y = self.cnn(x).permute(0, 2, 3, 1).reshape(b, h * w, self.d_model)  # [b, h*w, d_model]  danet.attn:86
-        return self.pa(y, y, y)  # [b, h*w, d_model]  danet.attn:87
+        y = self.cnn(x).permute(0, 2, 3, 1).reshape(b, h * w, self.d_model)  # [b, h*w, d_model]  danet.attn:16
+        return self.pa(y, y, y)  # [b, h*w, d_model]  danet.attn:17
 
 
 # Channel attention: every channel a token of H*W features.
@@ -405,8 +406,8 @@ class ChannelAttentionModule(nn.Module):
             raise ValueError(
                 f"ChannelAttentionModule: input `queries` of block SimplifiedScaledDotProductAttention must agree, but H*W = {self.H * self.W} and h*w = {h * w}"
             )
-        y = self.cnn(x).flatten(2)  # [b, d_model, h*w]  danet.attn:99
-        return self.pa(y, y, y)  # [b, d_model, H*W]  danet.attn:100
+        y = self.cnn(x).flatten(2)  # [b, d_model, h*w]  danet.attn:29
+        return self.pa(y, y, y)  # [b, d_model, H*W]  danet.attn:30
 
 
 class DAModule(nn.Module):
@@ -448,8 +449,6 @@ class DAModule(nn.Module):
             raise ValueError(f"DAModule: the group (h w) must agree, but H*W = {self.H * self.W} and h*w = {h * w}")
         p_out = (
             self.position_attention_module(input).reshape(b, h, w, self.d_model).permute(0, 3, 1, 2)
-        )  # [b, d_model, h, w]  danet.attn:120
-        c_out = self.channel_attention_module(input).reshape(
-            b, self.d_model, h, w
-        )  # [b, d_model, h, w]  danet.attn:121
-        return p_out + c_out  # [b, d_model, h, w]  danet.attn:122
+        )  # [b, d_model, h, w]  danet.attn:50
+        c_out = self.channel_attention_module(input).reshape(b, self.d_model, h, w)  # [b, d_model, h, w]  danet.attn:51
+        return p_out + c_out  # [b, d_model, h, w]  danet.attn:52

@@ -123,7 +123,7 @@ class ForwardEmitter:
         (for a `return`, the return's own line)."""
         attrs = self.graph.nodes[node]
         shape = attrs["shape"]
-        where = f"{Path(self.options.source_name).name}:{line or attrs['span'].line}"
+        where = f"{Path(attrs['span'].path).name}:{line or attrs['span'].line}"  # an imported block's own file
         if _multi_output(attrs):
             text = ", ".join(self.show(s) for s in shape)
         else:

@@ -58,8 +58,12 @@ class Program:
     def __init__(self, source: str, path: str = "<spec>"):
         blocks, sink = analyze(source, path)
         if not blocks:
-            raise CompileError([d for d in sink.items], {path: source})
+            raise CompileError([d for d in sink.items], {path: source, **sink.sources})
         spec = parse(source, path, DiagnosticSink())
+        if spec.imports:  # the imported blocks' own syntax (analyze accepted the imports)
+            from ..imports import resolve_imports
+
+            spec.blocks = resolve_imports(spec, path, DiagnosticSink())
         self.path = path
         self.blocks: dict[str, BlockIR] = {ir.name: ir for ir in blocks}
         self.sources: dict[str, SourceIndex] = {b.name: _index_block(b) for b in spec.blocks}

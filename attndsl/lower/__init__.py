@@ -31,7 +31,7 @@ def lower_spec(spec: ast.Spec, path: str, sink: DiagnosticSink) -> list[BlockIR]
         known[block.name] = block
     results = []
     for block in spec.blocks:
-        lowering = BlockLowering(block, path, sink, known)
+        lowering = BlockLowering(block, block.span.path, sink, known)  # an imported block keeps its file
         ir = lowering.lower()
         ir.float_symbols = lowering.float_symbols
         ir.list_element_facts = lowering.list_element_facts

@@ -56,7 +56,7 @@ def check_spec(path: str | Path) -> CheckedSpec | None:
     blocks, sink = analyze(source, display)
     errors = [d for d in sink.items if d.is_error]
     if errors or not blocks:
-        print_diagnostics(sink.items, {display: source})
+        print_diagnostics(sink.items, {display: source, **sink.sources})
         return None
     return CheckedSpec(display, source, blocks)
 
@@ -86,7 +86,7 @@ def compile_spec(path: str | Path) -> CheckedSpec | None:
         return None
     result = compile_source(source, display)
     if not result.ok:
-        print_diagnostics(result.diagnostics, {display: source})
+        print_diagnostics(result.diagnostics, {display: source, **result.sources})
         return None
     return CheckedSpec(display, source, result.blocks, result.code)
 

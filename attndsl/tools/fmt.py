@@ -98,21 +98,37 @@ class _Layout:
 
     # ------------------------------------------------------------------ file and blocks
     def render(self) -> str:
-        for index, block in enumerate(self.spec.blocks):
-            lead = self.attached.get(("block", id(block)), [])
-            first = lead[0] if lead else block.span.line
+        items = sorted(self.spec.imports + self.spec.blocks, key=lambda item: item.span.line)
+        for index, item in enumerate(items):
+            if isinstance(item, ast.Import):
+                # imports one a line, together; two blank lines after them, as between blocks
+                if index and not isinstance(items[index - 1], ast.Import):
+                    self.separate()
+                above = [n for n in self.text.comments if n < item.span.line and n not in self.placed]
+                self.free_comments(0, item.span.line, keep_free=False)
+                if above and self.text.blank_between(max(above), item.span.line):
+                    self.blank()  # a heading comment stays apart from the imports, as written
+                self.emit(0, f"from {item.module} import {', '.join(name for name, _ in item.names)}",
+                          trailing=item.span.line)
+                continue
+            lead = self.attached.get(("block", id(item)), [])
+            first = lead[0] if lead else item.span.line
             if index:
-                while self.out and self.out[-1] == "":
-                    self.out.pop()
-                self.out += ["", ""]
+                self.separate()
             self.free_comments(0, first, keep_free=True)
             for line in lead:
                 self.comment(0, line)
-            self.block(block)
+            self.block(item)
         self.free_comments(0, 10**9, keep_free=False)
         while self.out and self.out[-1] == "":
             self.out.pop()
         return "\n".join(self.out) + "\n"
+
+    def separate(self) -> None:
+        """Two blank lines, as between top-level definitions in Python."""
+        while self.out and self.out[-1] == "":
+            self.out.pop()
+        self.out += ["", ""]
 
     def block(self, block: ast.Block) -> None:
         header_end = self.text.colon_at_or_after(block.span.line)

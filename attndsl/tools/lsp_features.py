@@ -47,7 +47,7 @@ class Document:
         doc.spec = parse(source, path, DiagnosticSink())
         try:
             doc.blocks, sink = analyze(source, path)
-            doc.diagnostics = sink.items
+            doc.diagnostics = [_here(d, doc.spec, path) for d in sink.items]
         except Exception as error:  # a compiler bug must not take the editor's server down
             doc.diagnostics = [Diagnostic("error", "internal", f"attndsl internal error: {type(error).__name__}: "
                                           f"{error}", Span(path, 1, 1, 1, 2))]
@@ -75,6 +75,18 @@ class Document:
 
     def ir(self, name: str) -> BlockIR | None:
         return next((b for b in self.blocks if b.name == name), None)
+
+
+def _here(diagnostic: Diagnostic, spec, path: str) -> Diagnostic:
+    """A diagnostic in a spec this one imports, shown at the `from ... import` line that
+    brought it (the editor shows this document's diagnostics at this document's lines)."""
+    span = diagnostic.span
+    if span is None or span.path == path or spec is None or not spec.imports:
+        return diagnostic
+    stem = span.path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".attn")
+    statement = next((i for i in spec.imports if i.module == stem), spec.imports[0])
+    return Diagnostic(diagnostic.severity, diagnostic.code, f"{span}: {diagnostic.message}", statement.span,
+                      help=diagnostic.help)
 
 
 def _statements(body):
