@@ -65,7 +65,7 @@ def test_topological_order_is_networkx_order_before_and_after_the_passes():
 
     rewired = 0
     for path in sorted((REPO_ROOT / "specs").glob("*.attn")):
-        blocks, _ = analyze(path.read_text(encoding="utf-8"), path.name)
+        blocks, _ = analyze(path.read_text(encoding="utf-8"), path.as_posix())
         for ir in blocks:
             for stage in ("lowered", "optimised"):
                 if stage == "optimised":
