@@ -12,11 +12,10 @@ an imported spec recompiles the specs that use it.
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 from . import syntax as ast
-from .diagnostics import DiagnosticSink, Span
+from .diagnostics import DiagnosticSink
 
 
 def resolve_imports(spec: ast.Spec, path: str, sink: DiagnosticSink) -> list[ast.Block] | None:
@@ -108,20 +107,5 @@ def _with_dependencies(wanted: list[ast.Block], available: dict[str, ast.Block])
         if name in needed:
             continue
         needed.add(name)
-        pending += [used for used in _names_used(available[name]) if used in available and used not in needed]
+        pending += [used for used in ast.names_in(available[name]) if used in available and used not in needed]
     return [block for name, block in available.items() if name in needed]
-
-
-def _names_used(node) -> set[str]:
-    """Every name a block's statements mention (a block it uses is called by its name)."""
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.Name):
-            found.add(item.id)
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif is_dataclass(item) and not isinstance(item, Span):
-            stack.extend(getattr(item, f.name) for f in fields(item) if f.name != "span")
-    return found

@@ -311,3 +311,18 @@ class Spec(Node):
     blocks: list[Block]
     source: str
     imports: list[Import] = field(default_factory=list)
+
+
+def names_in(node) -> set[str]:
+    """Every `Name` a node mentions, at any depth (lists and tuples of nodes included)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Name):
+            found.add(item.id)
+        elif isinstance(item, Node):
+            stack.extend(v for v in vars(item).values() if isinstance(v, (Node, list, tuple)))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return found

@@ -28,7 +28,7 @@ from .inits import apply_init
 from .layers import FACTORY, build_declared_layer
 from .loops import plan_loops, run_loop
 from .tensor_ops import TENSOR_OPS
-from .values import ContractRefusal, Refusal, Unbound, as_python, cond_value, expr_value, guard_holds, names_in, source_value
+from .values import ContractRefusal, Refusal, Unbound, as_python, cond_value, expr_value, guard_holds, source_value
 
 
 class InterpreterBug(AssertionError):
@@ -382,7 +382,7 @@ def _spec_value(source, value, env: dict, dataflow_names=frozenset()):
     """What the spec wrote (`source`, Python semantics) when it can be evaluated here, else
     the IR's value. A source naming a dataflow scalar (`s = d // 2; y = x * s`) is left to
     the IR, which has substituted it."""
-    if source is not None and not (names_in(source) & dataflow_names):
+    if source is not None and not (ast.names_in(source) & dataflow_names):
         try:
             return source_value(source, env)
         except Unbound:

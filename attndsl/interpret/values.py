@@ -246,18 +246,3 @@ def source_value(node: ast.Node, env: dict):
         if name in _FUNCTIONS:
             return _FUNCTIONS[name](*(source_value(a, env) for a in node.args))
     raise Unbound(f"cannot evaluate {type(node).__name__} at {node.span}")
-
-
-def names_in(node) -> set[str]:
-    """Every Name an expression mentions (to tell whether an environment can evaluate it)."""
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.Name):
-            found.add(item.id)
-        elif isinstance(item, ast.Node):
-            stack.extend(v for v in vars(item).values() if isinstance(v, (ast.Node, list)))
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
