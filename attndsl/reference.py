@@ -47,7 +47,11 @@ _CANNOT = """\
 - Indexing with data (gather, scatter, top-k, sorting), `einsum` (write it with `@` and
   `rearrange`), casts between element types (the complex views aside), and shapes that
   depend on the values of a tensor.
-- Loops in `forward` beyond comprehensions over layer lists.
+- Loops in `forward` other than over a layer list (`for block in blocks:`) or over the
+  first axis of tensors (`for qs, ks in zip(q, k):`): no `while`, no trip count read from
+  data.
+- Imports (`from sdpa import ScaledDotProductAttention`) reach the specs of the same
+  directory, by file name, and keep the block's name (no `as`).
 """
 
 
