@@ -205,3 +205,17 @@ def test_fmt_writes_imports_one_a_line_above_the_blocks(tmp_path):
     assert tidy == ("# heading\n\nfrom gates import Gate, Inner\nfrom other import X\n\n\n"
                     "block Model(c: int = 4):\n    input x: [b, c]\n    return x\n")
     assert format_spec(tidy) == tidy
+
+
+def test_the_editor_finds_and_describes_an_imported_block(tmp_path):
+    from attndsl.tools.lsp_features import Document, completions, definition, hover
+
+    _write(tmp_path, gates=GATES, user=USER)
+    document = Document.analyze(USER, (tmp_path / "user.attn").as_posix())
+    gates = (tmp_path / "gates.attn").as_posix()
+    # on the import line and at the layer declaration: the block's name in gates.attn
+    for line, column in ((0, 20), (4, 17)):
+        span = definition(document, line, column)
+        assert (span.path, span.line, span.column, span.end_column) == (gates, 7, 7, 11)
+    assert hover(document, 4, 17).startswith("block `Gate(c: int, scale: float = 2.0)` (from gates.attn)")
+    assert ("Gate", "block", "imported block") in completions(document, 4, 19)  # after `Ga`

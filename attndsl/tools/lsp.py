@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..cli import UsageError
@@ -82,10 +83,13 @@ def make_server():
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     def on_definition(params: types.DefinitionParams):
         position = params.position
-        span = definition(document(params.text_document.uri), position.line, position.character)
+        doc = document(params.text_document.uri)
+        span = definition(doc, position.line, position.character)
         if span is None:
             return None
-        return types.Location(uri=params.text_document.uri, range=_range(types, span))
+        # a block imported from another spec is defined in that spec's file
+        uri = params.text_document.uri if span.path == doc.path else Path(span.path).resolve().as_uri()
+        return types.Location(uri=uri, range=_range(types, span))
 
     kinds = {"keyword": types.CompletionItemKind.Keyword, "op": types.CompletionItemKind.Function,
              "function": types.CompletionItemKind.Function,

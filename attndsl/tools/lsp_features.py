@@ -37,6 +37,9 @@ class Document:
     spec: ast.Spec | None = None
     blocks: list[BlockIR] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # the blocks `from ... import` brings (their spans in their own specs), and those specs' text
+    imported: list[ast.Block] = field(default_factory=list)
+    imported_sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def analyze(cls, source: str, path: str) -> "Document":
@@ -45,6 +48,13 @@ class Document:
 
         doc = cls(source, path)
         doc.spec = parse(source, path, DiagnosticSink())
+        if doc.spec is not None and doc.spec.imports:
+            from ..imports import resolve_imports
+
+            sink = DiagnosticSink()
+            resolved = resolve_imports(doc.spec, path, sink)  # this spec's own blocks come last
+            doc.imported = resolved[:len(resolved) - len(doc.spec.blocks)] if resolved is not None else []
+            doc.imported_sources = sink.sources
         try:
             doc.blocks, sink = analyze(source, path)
             doc.diagnostics = [_here(d, doc.spec, path) for d in sink.items]
@@ -75,6 +85,11 @@ class Document:
 
     def ir(self, name: str) -> BlockIR | None:
         return next((b for b in self.blocks if b.name == name), None)
+
+    def named_block(self, name: str) -> ast.Block | None:
+        """A block of this spec, or one it imports."""
+        own = self.spec.blocks if self.spec is not None else []
+        return next((b for b in own + self.imported if b.name == name), None)
 
 
 def _here(diagnostic: Diagnostic, spec, path: str) -> Diagnostic:
@@ -115,8 +130,11 @@ def _assignments(block: ast.Block, name: str) -> list[tuple[Span, ast.Assign]]:
 
 
 def _name_span(doc: Document, node_span: Span, name: str) -> Span:
-    """Where `name` is written on its statement's first line (the AST keeps statement spans)."""
-    text = doc.source.split("\n")[node_span.line - 1]
+    """Where `name` is written on its statement's first line (the AST keeps statement spans),
+    in this document or in a spec it imports."""
+    source = doc.source if node_span.path == doc.path else doc.imported_sources.get(node_span.path, "")
+    lines = source.split("\n")
+    text = lines[node_span.line - 1] if node_span.line <= len(lines) else ""
     match = re.search(rf"\b{re.escape(name)}\b", text[node_span.column - 1:])
     start = node_span.column + (match.start() if match else 0)
     return Span(node_span.path, node_span.line, start, node_span.line, start + len(name))
@@ -126,11 +144,16 @@ def _name_span(doc: Document, node_span: Span, name: str) -> Span:
 
 
 def definition(doc: Document, line: int, column: int) -> Span | None:
+    """Where the name under the cursor is defined: in this document, or (a block imported
+    with `from ... import`) in another spec, whose path the span carries."""
     found = doc.word_at(line, column)
     block = doc.block_at(line)
-    if found is None or block is None:
+    if found is None:
         return None
     word, _ = found
+    if block is None:  # above the first block: an import names a block of another spec
+        other = doc.named_block(word)
+        return _name_span(doc, other.span, word) if other is not None else None
     earlier = [span for span, _ in _assignments(block, word) if span.line - 1 < line or
                (span.line - 1 == line and span.column - 1 <= column)]
     if earlier:
@@ -138,7 +161,7 @@ def definition(doc: Document, line: int, column: int) -> Span | None:
     declared = _declarations(block).get(word)
     if declared is not None:
         return _name_span(doc, declared[1].span, word)
-    other = next((b for b in doc.spec.blocks if b.name == word), None)
+    other = doc.named_block(word)
     if other is not None:
         return _name_span(doc, other.span, word)
     ir = doc.ir(block.name)
@@ -170,11 +193,12 @@ def hover(doc: Document, line: int, column: int) -> str | None:
         if ir is not None and word in dim_origins(ir):
             input_name, axis = dim_origins(ir)[word]
             return f"dimension `{word}`: axis {axis} of input `{input_name}`"
-    other = next((b for b in doc.spec.blocks if b.name == word), None) if doc.spec else None
+    other = doc.named_block(word)
     if other is not None:
         args = ", ".join(_arg_text(a) for a in other.args)
         summary = (other.doc or "").strip().split("\n")[0]
-        return f"block `{other.name}({args})`" + (f"\n\n{summary}" if summary else "")
+        origin = "" if other.span.path == doc.path else f" (from {other.span.path.rsplit('/', 1)[-1]})"
+        return f"block `{other.name}({args})`{origin}" + (f"\n\n{summary}" if summary else "")
     if word in OPS and OPS[word].callable_by_name:
         return _op_hover(word)
     if word in LAYERS or word == "sequential":
@@ -319,8 +343,8 @@ def completions(doc: Document, line: int, column: int) -> list[tuple[str, str, s
     for name, layer in sorted(LAYERS.items()):
         add(name, "layer", f"nn.{layer.torch_class}")
     add("sequential", "layer", "nn.Sequential")
-    for other in (doc.spec.blocks if doc.spec else []):
-        add(other.name, "block", "block")
+    for other in (doc.spec.blocks if doc.spec else []) + doc.imported:
+        add(other.name, "block", "block" if other.span.path == doc.path else "imported block")
     for word in KEYWORDS:
         add(word, "keyword", "keyword")
     return list(items.values())
