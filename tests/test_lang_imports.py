@@ -219,3 +219,58 @@ def test_the_editor_finds_and_describes_an_imported_block(tmp_path):
         assert (span.path, span.line, span.column, span.end_column) == (gates, 7, 7, 11)
     assert hover(document, 4, 17).startswith("block `Gate(c: int, scale: float = 2.0)` (from gates.attn)")
     assert ("Gate", "block", "imported block") in completions(document, 4, 19)  # after `Ga`
+
+
+def _split_blocks(text: str) -> list[str]:
+    """A spec's text cut before each top-level `block` (with the comment lines just above it);
+    the text before the first block (a heading) is dropped."""
+    lines = text.split("\n")
+    starts = []
+    for index, line in enumerate(lines):
+        if line.startswith("block "):
+            start = index
+            while start > 0 and lines[start - 1].startswith("#"):
+                start -= 1
+            starts.append(start)
+    return ["\n".join(lines[a:b]).rstrip() + "\n" for a, b in zip(starts, starts[1:] + [len(lines)])]
+
+
+def _without_places(code: str) -> str:
+    """Generated code without what names the spec file: `x.attn:12` comments, "compiled from"."""
+    return re.sub(r"\w+\.attn(:\d+(-\d+)?)?", "SPEC", code)
+
+
+@pytest.mark.parametrize("stem", ["cbam", "bam", "cbam_res", "mobilevit_attention", "s2_attention", "gfnet",
+                                  "halo", "muse", "triplet_attention", "aft_variants"])
+def test_a_block_moved_to_another_spec_compiles_to_the_same_class(stem, tmp_path):
+    """Metamorphic: move every block but the last of a catalogue spec into `parts.attn` and
+    import what the last one uses. The module has the same classes, character for character
+    up to the file names in comments, minus the blocks the last one does not need. (Compared
+    before formatting: a longer file name in a comment can make the formatter fold a line.)"""
+    from attndsl.compiler import compile_source
+    from tests.mechanisms import REPO_ROOT
+
+    def compiled(path: Path) -> str:
+        result = compile_source(path.read_text(encoding="utf-8"), path.as_posix(), format=False)
+        assert result.ok, result.diagnostics
+        return _without_places(result.code)
+
+    original = (REPO_ROOT / "specs" / f"{stem}.attn").read_text(encoding="utf-8")
+    *parts, last = _split_blocks(original)
+    assert parts, f"{stem}.attn has one block"
+    names = [re.match(r"(?:#.*\n)*block (\w+)", part).group(1) for part in parts]
+    used = [name for name in names if re.search(rf"\b{name}\b", last)]
+    assert used, f"the last block of {stem}.attn uses no other"
+    (tmp_path / "parts.attn").write_text("\n\n".join(parts), encoding="utf-8")
+    (tmp_path / "whole.attn").write_text(f"from parts import {', '.join(used)}\n\n\n" + last, encoding="utf-8")
+    moved, kept = compiled(tmp_path / "whole.attn"), compiled(REPO_ROOT / "specs" / f"{stem}.attn")
+
+    def classes(code: str) -> dict[str, str]:
+        chunks = [chunk.strip("\n") for chunk in code.split("\n\n\n")]
+        return {re.search(r"^class (\w+)\(", c, re.M).group(1): c for c in chunks if re.search(r"^class ", c, re.M)}
+
+    moved_classes, kept_classes = classes(moved), classes(kept)
+    assert set(moved_classes) <= set(kept_classes) and set(used) <= set(moved_classes)
+    for name, text in moved_classes.items():
+        assert text == kept_classes[name], name
+    assert list(moved_classes) == [n for n in kept_classes if n in moved_classes]  # the same order
