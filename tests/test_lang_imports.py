@@ -135,21 +135,17 @@ def test_warnings_of_an_imported_block_stay_with_its_spec(tmp_path):
     assert "W0001" in [d.code for d in own.items] and not importing.items
 
 
-def test_editing_an_imported_spec_recompiles_the_importer(tmp_path, capsys):
+def test_editing_an_imported_spec_recompiles_the_importer(tmp_path, capsys, monkeypatch):
     _write(tmp_path, gates=GATES, user=USER)
-    env_cache = str(tmp_path / "cache")
+    monkeypatch.setenv("ATTNDSL_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
-    os.environ["ATTNDSL_CACHE_DIR"] = env_cache
-    try:
-        assert cli.main(["compile", str(tmp_path / "user.attn"), "-o", str(out)]) == 0
-        assert cli.main(["compile", str(tmp_path / "user.attn"), "-o", str(out)]) == 0
-        assert capsys.readouterr().out.strip().endswith("(unchanged)")
-        _write(tmp_path, gates=GATES.replace("return x * inner(x) * scale", "return x * inner(x) / scale"))
-        assert cli.main(["compile", str(tmp_path / "user.attn"), "-o", str(out)]) == 0
-        assert not capsys.readouterr().out.strip().endswith("(unchanged)")
-        assert "/ self.scale" in (out / "user.py").read_text(encoding="utf-8")
-    finally:
-        del os.environ["ATTNDSL_CACHE_DIR"]
+    assert cli.main(["compile", str(tmp_path / "user.attn"), "-o", str(out)]) == 0
+    assert cli.main(["compile", str(tmp_path / "user.attn"), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.strip().endswith("(unchanged)")
+    _write(tmp_path, gates=GATES.replace("return x * inner(x) * scale", "return x * inner(x) / scale"))
+    assert cli.main(["compile", str(tmp_path / "user.attn"), "-o", str(out)]) == 0
+    assert not capsys.readouterr().out.strip().endswith("(unchanged)")
+    assert "/ self.scale" in (out / "user.py").read_text(encoding="utf-8")
 
 
 def test_the_catalogue_imports_instead_of_copying():

@@ -49,7 +49,8 @@ class SignatureEmitter:
             lines.append(f"{self.ir.name}, compiled from {Path(self.options.source_name).name}.")
         shapes = []
         for info in self.ir.inputs:
-            shapes.append(f"    {info.name}: {self.show(self.input_shape(info))}" + (" (optional)" if info.optional else ""))
+            optional = " (optional)" if info.optional else ""
+            shapes.append(f"    {info.name}: {self.show(self.input_shape(info))}{optional}")
         for index, output in enumerate(self.ir.outputs):
             shape = self.graph.nodes[output]["shape"]
             shapes.append(f"    returns: {self.show(shape)}" if len(self.ir.outputs) == 1 else

@@ -106,16 +106,17 @@ def _norm_state(count_arg: str, *, affine: str = "affine", stats_default: bool |
 _BATCH_NORM = ("num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = true, "
                "track_running_stats: bool = true")
 _SAME = "the shape of the input; dim 1 is num_features"
+_BATCH_NORM_STATE = _norm_state("num_features", stats_default=True)
 
 family("Normalisation")
-layer("batch_norm1d", "BatchNorm1d", _BATCH_NORM, _norm_channels, state=_norm_state("num_features", stats_default=True), min_rank=2, max_rank=3, check=_check_features,
-      doc="batch norm over [b, c] or [b, c, length]", shape_doc=_SAME,
+layer("batch_norm1d", "BatchNorm1d", _BATCH_NORM, _norm_channels, min_rank=2, max_rank=3, check=_check_features,
+      state=_BATCH_NORM_STATE, doc="batch norm over [b, c] or [b, c, length]", shape_doc=_SAME,
       example="(c: int = 8)\ninput x: [b, c]\nlayer bn = batch_norm1d(c)\nbn(x)")
-layer("batch_norm2d", "BatchNorm2d", _BATCH_NORM, _norm_channels, state=_norm_state("num_features", stats_default=True), min_rank=4, max_rank=4, check=_check_features,
-      doc="batch norm over [b, c, h, w]", shape_doc=_SAME,
+layer("batch_norm2d", "BatchNorm2d", _BATCH_NORM, _norm_channels, min_rank=4, max_rank=4, check=_check_features,
+      state=_BATCH_NORM_STATE, doc="batch norm over [b, c, h, w]", shape_doc=_SAME,
       example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer bn = batch_norm2d(c, momentum=0.01)\nbn(x)")
-layer("batch_norm3d", "BatchNorm3d", _BATCH_NORM, _norm_channels, state=_norm_state("num_features", stats_default=True), min_rank=5, max_rank=5, check=_check_features,
-      doc="batch norm over [b, c, t, h, w]", shape_doc=_SAME,
+layer("batch_norm3d", "BatchNorm3d", _BATCH_NORM, _norm_channels, min_rank=5, max_rank=5, check=_check_features,
+      state=_BATCH_NORM_STATE, doc="batch norm over [b, c, t, h, w]", shape_doc=_SAME,
       example="(c: int = 8)\ninput x: [b, c, t, h, w]\nlayer bn = batch_norm3d(c)\nbn(x)")
 layer("instance_norm2d", "InstanceNorm2d",
       "num_features: int, eps: float = 1e-05, momentum: float = 0.1, affine: bool = false, "
@@ -131,6 +132,7 @@ layer("layer_norm", "LayerNorm", "normalized_shape: size, eps: float = 1e-05, el
       shape_doc="the shape of the input, whose trailing dimensions are normalized_shape",
       example="(d: int = 16)\ninput x: [b, n, d]\nlayer ln = layer_norm(d)\nln(x)")
 layer("group_norm", "GroupNorm", "num_groups: int, num_channels: int, eps: float = 1e-05, affine: bool = true",
-      _group_norm, min_rank=2, check=_check_group_norm, state=_norm_state("num_channels"), doc="group norm: dim 1 split into num_groups groups",
+      _group_norm, min_rank=2, check=_check_group_norm, state=_norm_state("num_channels"),
+      doc="group norm: dim 1 split into num_groups groups",
       shape_doc="the shape of the input; dim 1 is num_channels, divisible by num_groups",
       example="(c: int = 8)\ninput x: [b, c, h, w]\nlayer gn = group_norm(2, c)\ngn(x)")

@@ -3,9 +3,9 @@
 A `LayerDef` names the torch.nn class it renders to, its constructor signature (names
 and defaults as in torch, so `state_dict` keys and reprs come out as torch makes them),
 the shape rule of its forward, and its state: the `state_dict` entries it holds (which
-`init` statements may name, and which `attndsl diff` and the cost tool count). Sequential containers and sub-blocks are handled by
-the shape checker, since their rules are made of other layers' rules. The kinds are
-declared by family in the sibling modules.
+`init` statements may name, and which `attndsl diff` and the cost tool count).
+Sequential containers and sub-blocks are handled by the shape checker, since their rules
+are made of other layers' rules. The kinds are declared by family in the sibling modules.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from ..ir import Cond, ParamInfo
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
-from .values import (MAX_SCALAR, FactoryArg, LayerElement, LayerRef, ListArg, Literal, SizesInput, Tensor, TensorList, Value,
-                     suggest)
+from .values import (MAX_SCALAR, FactoryArg, LayerElement, LayerRef, ListArg, Literal, SizesInput, Tensor,
+                     TensorList, Value, suggest)
 from .helpers import (_label, _negate, _number_value, _NumberTooLarge,
                       _resolve_child)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..diagnostics import Abort, DiagnosticSink, Span
-from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source, kind_at_rank, pack_dims
+from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source, input_dims, kind_at_rank, pack_dims
 from ..layers import LAYERS
 from ..lower.loops import list_length
 from ..ops import OPS, ListShape
@@ -209,7 +209,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.dtypes[node] = infer_dtype(context, op, attrs, dtypes)
         if op == "input":
             info = next(i for i in self.ir.inputs if i.name == attrs["attrs"]["input"])
-            shape = list(info.shape) + (self.pack_sizes(info.pack) if info.pack else [])
+            shape = input_dims(self.ir, info, self.ranks)
             for dim in shape:
                 self.knowledge.add((), "integer", dim)
                 self.ensure_defined(dim, node=node)

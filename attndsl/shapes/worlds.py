@@ -165,14 +165,14 @@ def _samples(ir: BlockIR, count: int = 3000):
 # ---------------------------------------------------------------------------- merging
 
 
-def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond], rank_args=()) -> list[tuple]:
+def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond], rank_args: dict | None = None) -> list[tuple]:
     """Guards for one check found in several worlds.
 
     Each entry is (base guard, world literals the check depended on). Two entries that
     differ only in the polarity of one literal merge into one without it, until nothing
     merges: a check made in every world of its node needs no world guard at all."""
     groups: dict[tuple, set[frozenset]] = {}
-    rank_groups = _rank_groups(atoms, rank_args)
+    rank_groups = _rank_groups(atoms, rank_args or {})
     for base, literals in entries:
         groups.setdefault(base, set()).add(_rank_literals_reduced(frozenset(literals), rank_groups))
     merged = []
@@ -201,15 +201,11 @@ def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond], rank_arg
     return merged
 
 
-def _rank_groups(atoms: list[Cond], rank_args) -> dict[str, list[Cond]]:
+def _rank_groups(atoms: list[Cond], rank_args: dict) -> dict[str, list[Cond]]:
     """The rank atoms among `atoms` (`dimension == 1`, `== 2`, `== 3`) by rank argument: of
     these, exactly one holds in any world (BlockChecker walks no other)."""
-    groups: dict[str, list[Cond]] = {}
-    for atom in atoms:
-        if atom.op == "cmp" and atom.args[0] == "==" and atom.args[2].is_const and \
-                any(atom.args[1] == Expr.symbol(arg) for arg in rank_args):
-            groups.setdefault(str(atom.args[1]), []).append(atom)
-    return groups
+    groups = {arg: [a for a in (rank_atom(arg, r) for r in ranks) if a in atoms] for arg, ranks in rank_args.items()}
+    return {arg: group for arg, group in groups.items() if group}
 
 
 def _rank_literals_reduced(literals: frozenset, rank_groups) -> frozenset:
