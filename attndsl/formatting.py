@@ -37,7 +37,18 @@ def ruff_binary() -> str:
         return find_ruff_bin()
     except (ImportError, FileNotFoundError) as error:
         raise FormatterUnavailable("attndsl formats the modules it writes with ruff, which is not installed "
-                                   f"here ({error.__class__.__name__}): pip install 'ruff>=0.17,<0.18'") from None
+                                   f"here ({error.__class__.__name__}): pip install '{_ruff_requirement()}'") from None
+
+
+def _ruff_requirement() -> str:
+    """The ruff version range attndsl declares (pyproject.toml, the one place it is written)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        declared = requires("attndsl") or []
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        declared = []
+    return next((r.split(";")[0].replace(" ", "") for r in declared if r.startswith("ruff")), "ruff")
 
 
 def format_python(code: str) -> str:

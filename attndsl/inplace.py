@@ -57,20 +57,6 @@ def _fresh_layer(spec: LayerSpec) -> bool:
     return spec.kind in FRESH_LAYERS
 
 
-def called_spec(ir: BlockIR, attrs: dict) -> LayerSpec | None:
-    info = next((layer for layer in ir.layers if layer.name == attrs["attrs"]["layer"]), None)
-    if info is None:
-        return None
-    if attrs["attrs"].get("element"):
-        return info.element
-    spec = info.spec
-    for name in attrs["attrs"].get("path", ()):
-        spec = next((child for child_name, child in spec.children if child_name == name), None)
-        if spec is None:
-            return None
-    return spec
-
-
 def problem(ir: BlockIR, node: int) -> str | None:
     """Why the in-place layer called at `node` could be seen writing over its input (None: it cannot)."""
     graph = ir.graph
@@ -85,7 +71,7 @@ def problem(ir: BlockIR, node: int) -> str | None:
     if graph.out_degree(operand) > 1 or operand in ir.outputs:
         return f"{what} is also read elsewhere, and would see the layer's result"
     if op == "call_layer":
-        spec = called_spec(ir, source)
+        spec = ir.called_spec(source)
         if spec is not None and _fresh_layer(spec):
             return None
         kind = spec.kind if spec is not None else "layer"
@@ -104,7 +90,7 @@ def check_inplace(ir: BlockIR, sink: DiagnosticSink) -> None:
                        help="drop `inplace=true`, or put the in-place layer after a conv, linear, norm or pool")
     for node in ir.topological():
         attrs = ir.graph.nodes[node]
-        if attrs["op"] != "call_layer" or not overwrites_input(called_spec(ir, attrs)):
+        if attrs["op"] != "call_layer" or not overwrites_input(ir.called_spec(attrs)):
             continue
         reason = problem(ir, node)
         if reason is not None:
@@ -115,4 +101,4 @@ def check_inplace(ir: BlockIR, sink: DiagnosticSink) -> None:
 def needs_copy(ir: BlockIR, node: int) -> bool:
     """After the passes: whether codegen must hand the in-place layer at `node` a copy."""
     attrs = ir.graph.nodes[node]
-    return overwrites_input(called_spec(ir, attrs)) and problem(ir, node) is not None
+    return overwrites_input(ir.called_spec(attrs)) and problem(ir, node) is not None

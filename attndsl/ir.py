@@ -317,6 +317,30 @@ class BlockIR:
     def node(self, node: int) -> dict:
         return self.graph.nodes[node]
 
+    # ------------------------------------------------------------------ layers
+    def declarations(self, name: str) -> list[LayerInfo]:
+        """Every declaration of a layer: one, or one per branch of an `if` declaring it."""
+        return [info for info in self.layers if info.name == name]
+
+    def layer(self, name: str) -> LayerInfo | None:
+        """A layer's first declaration (its only one unless the branches of an `if` declare it)."""
+        return next((info for info in self.layers if info.name == name), None)
+
+    def called_spec(self, attrs: dict) -> LayerSpec | None:
+        """What a `call_layer` node calls, from its attrs: the layer's constructor, the child at
+        its `path` in a sequential, or the element of a layer list."""
+        info = self.layer(attrs["attrs"]["layer"])
+        if info is None:
+            return None
+        if attrs["attrs"].get("element"):
+            return info.element
+        spec = info.spec
+        for name in attrs["attrs"].get("path", ()):
+            spec = next((child for child_name, child in spec.children if child_name == name), None)
+            if spec is None:
+                return None
+        return spec
+
     def topological(self) -> list[int]:
         # Ties broken by node id, which is creation (= source) order: deterministic. Nodes are
         # made after their operands, so every edge usually runs from a smaller id to a larger:

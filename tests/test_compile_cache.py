@@ -110,3 +110,15 @@ def test_a_missing_formatter_is_said_plainly(tmp_path, capsys, monkeypatch):
     code, _, err = _compile(capsys, SPECS_DIR / "sge.attn", "-o", tmp_path / "out")
     assert code == 2 and "pip install 'ruff" in err and "internal error" not in err
     assert not (tmp_path / "out" / "sge.py").exists()
+
+
+def test_the_missing_formatter_message_names_the_declared_ruff_range():
+    """The range to install is read from the installed metadata, which pyproject.toml
+    writes: the two cannot drift apart."""
+    import tomllib
+
+    from attndsl.formatting import _ruff_requirement
+
+    declared = tomllib.loads((SPECS_DIR.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    ruff = next(r for r in declared["project"]["dependencies"] if r.startswith("ruff"))
+    assert set(_ruff_requirement().removeprefix("ruff").split(",")) == set(ruff.removeprefix("ruff").split(","))

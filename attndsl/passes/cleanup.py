@@ -62,7 +62,7 @@ def _has_effects(ir: BlockIR, attrs: dict) -> bool:
 
 def _declared(ir: BlockIR, attrs: dict) -> list[LayerSpec]:
     """The layer a call calls, as each branch of an `if` may declare it."""
-    return [info.element or info.spec for info in ir.layers if info.name == attrs["attrs"]["layer"]]
+    return [info.element or info.spec for info in ir.declarations(attrs["attrs"]["layer"])]
 
 
 def _truthy(value) -> bool:

@@ -362,13 +362,13 @@ def _dropout_target(ir: BlockIR, step: Step | None) -> str | None:
     details = attrs_of(ir, step.node)
     if details.get("element") or len(ir.operands(step.node)) != 1:
         return None
-    info = next((layer for layer in ir.layers if layer.name == details["layer"]), None)
-    spec = info.spec if info is not None else None
+    spec = ir.called_spec(ir.graph.nodes[step.node])
+    if spec is None or spec.kind != "dropout":
+        return None
     target = f"self.{details['layer']}"
     for child in details.get("path", ()):
-        spec = next((c for name, c in spec.children if name == child), None) if spec is not None else None
         target = f'getattr({target}, "{child}")' if keyword.iskeyword(child) else f"{target}.{child}"
-    return target if spec is not None and spec.kind == "dropout" else None
+    return target
 
 
 def _describe(ir: BlockIR, mask_step: Step | None, dropout_step: Step | None) -> str:

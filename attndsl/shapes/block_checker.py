@@ -82,10 +82,7 @@ class BlockChecker:
         return atoms
 
     def _callee_atoms(self, attrs) -> list:
-        info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
-        spec = info.element if attrs["attrs"].get("element") else info.spec
-        for name in attrs["attrs"].get("path", ()):
-            spec = next(child for child_name, child in spec.children if child_name == name)
+        spec = self.ir.called_spec(attrs)
         callee = self.checked.get(spec.block) if spec is not None and spec.kind == "block" else None
         if callee is None or len(getattr(callee, "output_shapes", ())) < 2:
             return []
@@ -126,7 +123,7 @@ class BlockChecker:
         if attrs["op"] == "input":
             return any(i.pack for i in self.ir.inputs if i.name == attrs["attrs"]["input"])
         if attrs["op"] == "call_layer":
-            info = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+            info = self.ir.layer(attrs["attrs"]["layer"])
             return _rank_generic(info.spec) or _rank_generic(info.element)
         return any(isinstance(v, PackSizes) for v in attrs["attrs"].values())
 

@@ -198,7 +198,7 @@ class LayerCalls:
 def declarations_of_call(ir: BlockIR, attrs) -> tuple[list, list]:
     """Every declaration of the layer a call calls, and those the call's own `if`s choose
     (the call is inside the branch that declares it): none when it is used after the `if`."""
-    declared = [info for info in ir.layers if info.name == attrs["attrs"]["layer"]]
+    declared = ir.declarations(attrs["attrs"]["layer"])
     return declared, [info for info in declared if all(c in attrs["guard"] for c in info.guard)]
 
 

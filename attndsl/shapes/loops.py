@@ -48,7 +48,7 @@ class LoopShapes:
         """How many passes a loop makes: its layer list's length, or the first axis looped over."""
         attrs = self.ir.graph.nodes[anchor]
         if attrs["attrs"].get("layer"):
-            return list_length(next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"]))
+            return list_length(self.ir.layer(attrs["attrs"]["layer"]))
         return self.shapes[self.ir.operands(anchor)[0]][0]
 
     def _loop_end(self, node: int, attrs: dict, operands: list[int], shapes: list):

@@ -235,7 +235,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         return shape
 
     def _list(self, node, attrs, shapes):
-        layer = next(l for l in self.ir.layers if l.name == attrs["attrs"]["layer"])
+        layer = self.ir.layer(attrs["attrs"]["layer"])
         var = layer.loop_var or attrs["attrs"]["var"]
         if any(var in self.expand_derived(d).symbols() for d in shapes[0]):
             # stack/cat need alike elements; a size that varies with the loop cannot be checked.

@@ -39,7 +39,7 @@ def layers_named(ir: BlockIR, name: str, guard=()) -> list:
     / `else: layer act = conv1d(...)`)."""
     from .formula import make_guard
 
-    found = [info for info in ir.layers if info.name == name]
+    found = ir.declarations(name)
     return [info for info in found if make_guard(list(info.guard) + list(guard)) is not None] or found[:1]
 
 

@@ -153,7 +153,7 @@ class _BlockWalk(MemoryWalk):
         return terms
 
     def _layer(self, name: str):
-        return next(info for info in self.ir.layers if info.name == name)
+        return self.ir.layer(name)
 
     def _called(self, attrs) -> list[tuple[LayerSpec, list]]:
         """The layer a call runs, with the conditions under which it is that one: one

@@ -251,7 +251,7 @@ def _declaration_hover(doc, ir, declared, order) -> str:
 
 def _layer_hover(doc, ir, name, order) -> str:
     lines = []
-    for info in (layer for layer in ir.layers if layer.name == name):  # one per branch of an `if` declaring it
+    for info in ir.declarations(name):  # one per branch of an `if` declaring it
         spec = info.spec or info.element
         kind = spec.block if spec.kind == "block" else spec.kind
         args = ", ".join(f"{k}={_argument_text(v, order)}" for k, v in spec.args.items())

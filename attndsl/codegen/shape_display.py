@@ -1,0 +1,80 @@
+"""Shapes as the generated code's comments and docstrings show them: `[b, c, h, w]`, and for a
+block generic over rank, as they read at every rank (`[b, c, *spatial]`). Display only: the
+checker made the shapes, codegen never re-derives one."""
+
+from __future__ import annotations
+
+from .. import symbolic as sym
+from ..ir import default_rank, input_dims, pack_dims, pack_of
+from ..shapes import show
+from ..symbolic import Expr
+
+
+class ShapeDisplay:
+    """Mixed into BlockRenderer: needs `self.ir`, `self.order` and `self.math`."""
+
+    def show(self, shape) -> str:
+        if self.ir.packs and isinstance(shape, (tuple, list)):
+            return self._rank_generic(shape)
+        return show(shape, self.order)
+
+    def input_shape(self, info) -> list[Expr]:
+        """An input's declared sizes, a pack's at the default rank (`show` writes `*spatial`)."""
+        ranks = {arg: default_rank(self.ir, arg) for arg in self.ir.rank_args}
+        return input_dims(self.ir, info, ranks)
+
+    def _rank_generic(self, shape) -> str:
+        """A shape of a block generic over rank, as it reads at every rank: `[b, c, *spatial]`,
+        `[b, prod(spatial'), c]` (the display walk made it at the default rank); `[b, c, ...]`
+        where a size depends on the rank in another way."""
+        items, index = [], 0
+        joins = getattr(self.ir, "joins", {})
+        while index < len(shape):
+            dim = shape[index]
+            joined = sorted(dim.symbols() & set(joins))
+            if joined and any(self._pack_symbols(part) for name in joined for part in joins[name]):
+                # sizes joined from two branches (`g` pooled or not): each branch's, as it reads
+                parts = []
+                for side in (0, 1):
+                    branch = dim
+                    for _ in range(len(joins)):
+                        if not branch.symbols() & set(joins):
+                            break
+                        branch = sym.substitute(branch, {n: joins[n][side] for n in branch.symbols() & set(joins)})
+                    for text in self._rank_generic((branch,))[1:-1].split("|"):
+                        if text not in parts:
+                            parts.append(text)
+                items.append("|".join(parts))
+                index += 1
+                continue
+            packed = self._pack_symbols(dim)
+            if not packed:
+                items.append(self.math(dim))
+                index += 1
+                continue
+            name, primes = packed[0]
+            rank = default_rank(self.ir, self.ir.packs[name])
+            run = [Expr.symbol(f"{size}{primes}") for size in pack_dims(name, rank)]
+            product = Expr.const(1)
+            for size in run:
+                product = product * size
+            if list(shape[index:index + rank]) == run:
+                items.append(f"*{name}{primes}")
+                index += rank
+            elif dim == product:
+                items.append(f"prod({name}{primes})")
+                index += 1
+            else:
+                items.append("...")
+                index += 1
+        return "[" + ", ".join(items) + "]"
+
+    def _pack_symbols(self, dim: Expr) -> list[tuple[str, str]]:
+        """(pack, primes) of each size of a pack `dim` reads (`spatial_0'` -> ("spatial", "'"))."""
+        found = []
+        for symbol in sorted(dim.symbols()):
+            stem = symbol.rstrip("'")
+            pack = pack_of(stem, self.ir.packs)
+            if pack is not None:
+                found.append((pack[0], symbol[len(stem):]))
+        return found
