@@ -42,7 +42,7 @@ def lint_block(block: ast.Block, ir: BlockIR, sink: DiagnosticSink) -> None:
             sink.warning("W0001", f"argument `{arg.name}` is never used", arg.span,
                          help="keep it if callers pass it (the published signature has it); otherwise remove it")
     declared = {}
-    for stmt in _walk(block.body):
+    for stmt in ast.statements(block.body):
         if isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let)):
             declared.setdefault(stmt.name, stmt)
     kinds = {ast.Input: ("W0002", "input"), ast.Param: ("W0003", "param"), ast.Layer: ("W0004", "layer"),
@@ -56,14 +56,6 @@ def lint_block(block: ast.Block, ir: BlockIR, sink: DiagnosticSink) -> None:
         if isinstance(node, ast.ListComp) and node.var in scope:
             sink.warning("W0005", f"the loop variable `{node.var}` shadows `{node.var}` of the block", node.var_span,
                          help="rename the loop variable")
-
-
-def _walk(stmts):
-    for stmt in stmts:
-        yield stmt
-        if isinstance(stmt, ast.If):
-            yield from _walk(stmt.body)
-            yield from _walk(stmt.orelse)
 
 
 def _expressions(node):

@@ -198,6 +198,16 @@ def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None,
     return result
 
 
+def expand(expr: Expr, definitions: dict[str, Expr]) -> Expr:
+    """`expr` with every defined name replaced until none is left: a definition may use
+    another (`h''` is defined from `h'`), so one pass per definition at the most."""
+    for _ in range(len(definitions) + 1):
+        if not expr.symbols() & definitions.keys():
+            break
+        expr = substitute(expr, definitions)
+    return expr
+
+
 def evaluate(expr: Expr, values: dict[str, Scalar]) -> Fraction:
     """The value of `expr` with every symbol given (floor semantics for floordiv)."""
     result = substitute(expr, {k: Expr.const(v) for k, v in values.items()})

@@ -313,6 +313,19 @@ class Spec(Node):
     imports: list[Import] = field(default_factory=list)
 
 
+def statements(body: list[Stmt], *, into_loops: bool = True) -> list[Stmt]:
+    """Every statement of a suite in source order, those inside `if`s too, and inside `for`
+    loops unless `into_loops` is False."""
+    found: list[Stmt] = []
+    for stmt in body:
+        found.append(stmt)
+        if isinstance(stmt, If):
+            found += statements(stmt.body, into_loops=into_loops) + statements(stmt.orelse, into_loops=into_loops)
+        elif isinstance(stmt, For) and into_loops:
+            found += statements(stmt.body)
+    return found
+
+
 def names_in(node) -> set[str]:
     """Every `Name` a node mentions, at any depth (lists and tuples of nodes included)."""
     found: set[str] = set()

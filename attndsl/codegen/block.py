@@ -151,12 +151,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         """A size in the sizes it is computed from, with no checker-named size left (`h''` is
         defined from `h'`): their locals are made only where a check needs them, which may
         be one branch of an `if`."""
-        derived = {name: value for name, value in self.ir.derived.items() if name not in self.ir.forward_lets}
-        for _ in range(len(derived) + 1):
-            if not expr.symbols() & set(derived):
-                break
-            expr = sym.substitute(expr, derived)
-        return expr
+        return sym.expand(expr, {name: value for name, value in self.ir.derived.items()
+                                 if name not in self.ir.forward_lets})
 
     def forward_let_lines(self) -> list[str]:
         """`a = int(math.sqrt(n))`: the lets of input sizes, computed once the sizes are known."""

@@ -53,12 +53,7 @@ class LoopEmitter:
         taken = set(outer)
 
         def fresh(base: str) -> str:
-            if keyword.iskeyword(base) or base in TAKEN_BY_CODEGEN:
-                base += "_"
-            name, count = base, 1
-            while name in taken:
-                count += 1
-                name = f"{base}_{count}"
+            name = self._fresh_in_loop(base, taken)
             taken.add(name)
             return name
 
@@ -195,6 +190,8 @@ class LoopEmitter:
         return self._guarded(statements, self.forward_name) + tail
 
     def _fresh_in_loop(self, base: str, taken: set) -> str:
+        """`base`, or `base_2`, `base_3`, ...: the first name not taken (nor a keyword, nor
+        one the generated code uses itself)."""
         if keyword.iskeyword(base) or base in TAKEN_BY_CODEGEN:
             base += "_"
         name, count = base, 1

@@ -14,20 +14,8 @@ import torch.nn.functional as F
 
 from ..ir import PackSizes
 from ..symbolic import Expr
-from .tensor_ops import tensor_op
+from .tensor_ops import axis_index, tensor_arg, tensor_op
 from .values import Refusal, as_python, expr_value
-
-
-def _tensor(value, what: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise Refusal(f"{what} must be a tensor, got {type(value).__name__}")
-    return value
-
-
-def _axis(axis: int, rank: int) -> int:
-    if not -rank <= axis < rank:
-        raise Refusal(f"axis {axis} is out of range for rank {rank}")
-    return axis % rank
 
 
 def _value(call, name: str):
@@ -59,29 +47,29 @@ def _ints(call, name: str) -> tuple | int:
 
 # ---------------------------------------------------------------------------- activations
 
-tensor_op("gelu")(lambda call, x: F.gelu(_tensor(x, "x"), approximate=call.attrs["approximate"]))
-tensor_op("silu")(lambda call, x: F.silu(_tensor(x, "x")))
-tensor_op("relu6")(lambda call, x: torch.clamp(_tensor(x, "x"), 0, 6))
-tensor_op("hardsigmoid")(lambda call, x: torch.clamp(_tensor(x, "x") / 6 + 0.5, 0, 1))
-tensor_op("hardswish")(lambda call, x: _tensor(x, "x") * torch.clamp(x / 6 + 0.5, 0, 1))
+tensor_op("gelu")(lambda call, x: F.gelu(tensor_arg(x, "x"), approximate=call.attrs["approximate"]))
+tensor_op("silu")(lambda call, x: F.silu(tensor_arg(x, "x")))
+tensor_op("relu6")(lambda call, x: torch.clamp(tensor_arg(x, "x"), 0, 6))
+tensor_op("hardsigmoid")(lambda call, x: torch.clamp(tensor_arg(x, "x") / 6 + 0.5, 0, 1))
+tensor_op("hardswish")(lambda call, x: tensor_arg(x, "x") * torch.clamp(x / 6 + 0.5, 0, 1))
 
 
 @tensor_op("elu")
 def _elu(call, x):
     alpha = float(_value(call, "alpha"))
-    return torch.where(_tensor(x, "x") > 0, x, alpha * torch.expm1(x))
+    return torch.where(tensor_arg(x, "x") > 0, x, alpha * torch.expm1(x))
 
 
 @tensor_op("leaky_relu")
 def _leaky_relu(call, x):
     slope = float(_value(call, "negative_slope"))
-    return torch.where(_tensor(x, "x") > 0, x, slope * x)
+    return torch.where(tensor_arg(x, "x") > 0, x, slope * x)
 
 
 @tensor_op("softplus")
 def _softplus(call, x):
     beta, threshold = float(_value(call, "beta")), float(_value(call, "threshold"))
-    scaled = _tensor(x, "x") * beta
+    scaled = tensor_arg(x, "x") * beta
     # Linear where beta * x exceeds the threshold (torch's rule, for overflow).
     return torch.where(scaled > threshold, x, torch.log1p(torch.exp(scaled)) / beta)
 
@@ -94,7 +82,7 @@ def _dims(call, x: torch.Tensor, name: str = "dim"):
     if value is None:
         return tuple(range(x.dim()))
     values = value if isinstance(value, tuple) else (value,)
-    axes = [_axis(a, x.dim()) for a in values]
+    axes = [axis_index(a, x.dim()) for a in values]
     if len(set(axes)) != len(axes):
         raise Refusal(f"{name} names an axis twice")
     return tuple(axes)
@@ -102,13 +90,13 @@ def _dims(call, x: torch.Tensor, name: str = "dim"):
 
 @tensor_op("norm")
 def _norm(call, x):
-    dims = _dims(call, _tensor(x, "x"))
+    dims = _dims(call, tensor_arg(x, "x"))
     return torch.sqrt(torch.sum(x * x, dim=dims, keepdim=bool(call.attrs.get("keepdim"))))
 
 
 @tensor_op("normalize")
 def _normalize(call, x):
-    axis = _axis(call.attrs["dim"], _tensor(x, "x").dim())
+    axis = axis_index(call.attrs["dim"], tensor_arg(x, "x").dim())
     length = torch.sqrt(torch.sum(x * x, dim=axis, keepdim=True))
     return x / torch.clamp(length, min=float(_value(call, "eps")))
 
@@ -118,8 +106,8 @@ def _normalize(call, x):
 
 @tensor_op("flatten")
 def _flatten(call, x):
-    rank = max(_tensor(x, "x").dim(), 1)
-    start, end = _axis(call.attrs["start_dim"], rank), _axis(call.attrs["end_dim"], rank)
+    rank = max(tensor_arg(x, "x").dim(), 1)
+    start, end = axis_index(call.attrs["start_dim"], rank), axis_index(call.attrs["end_dim"], rank)
     if start > end:
         raise Refusal("flatten: start_dim after end_dim")
     shape = list(x.shape) or [1]
@@ -131,7 +119,7 @@ def _flatten(call, x):
 
 @tensor_op("unflatten")
 def _unflatten(call, x):
-    axis = _axis(call.attrs["dim"], _tensor(x, "x").dim())
+    axis = axis_index(call.attrs["dim"], tensor_arg(x, "x").dim())
     sizes = call.attrs["sizes"]
     if isinstance(sizes, PackSizes):  # `spatial`: the sizes the input's pack had
         sizes = call.env[sizes.name]
@@ -150,7 +138,7 @@ def _unflatten(call, x):
 
 @tensor_op("squeeze")
 def _squeeze(call, x):
-    dims = _dims(call, _tensor(x, "x"))
+    dims = _dims(call, tensor_arg(x, "x"))
     if call.attrs.get("dim") is None:
         dims = tuple(i for i, size in enumerate(x.shape) if size == 1)
     for axis in dims:
@@ -161,7 +149,7 @@ def _squeeze(call, x):
 
 @tensor_op("unsqueeze")
 def _unsqueeze(call, x):
-    axis = _axis(call.attrs["dim"], _tensor(x, "x").dim() + 1)
+    axis = axis_index(call.attrs["dim"], tensor_arg(x, "x").dim() + 1)
     return x.reshape(list(x.shape[:axis]) + [1] + list(x.shape[axis:]))
 
 
@@ -186,10 +174,10 @@ def _expanded(x: torch.Tensor, sizes) -> torch.Tensor:
 @tensor_op("expand")
 def _expand(call, x):
     sizes = _ints(call, "sizes")
-    return _expanded(_tensor(x, "x"), sizes if isinstance(sizes, tuple) else (sizes,))
+    return _expanded(tensor_arg(x, "x"), sizes if isinstance(sizes, tuple) else (sizes,))
 
 
-tensor_op("expand_as")(lambda call, x, other: _expanded(_tensor(x, "x"), tuple(_tensor(other, "other").shape)))
+tensor_op("expand_as")(lambda call, x, other: _expanded(tensor_arg(x, "x"), tuple(tensor_arg(other, "other").shape)))
 
 
 # ---------------------------------------------------------------------------- shifts and padding
@@ -205,8 +193,8 @@ def _pad(call, x):
             raise Refusal(f"pad: width {width} (only constant mode takes a negative width, written as a number)")
     value = _value(call, "value")
     if mode == "constant":
-        return F.pad(_tensor(x, "x"), widths, value=0.0 if value is None else float(value))
-    return F.pad(_tensor(x, "x"), widths, mode=mode)
+        return F.pad(tensor_arg(x, "x"), widths, value=0.0 if value is None else float(value))
+    return F.pad(tensor_arg(x, "x"), widths, mode=mode)
 
 
 @tensor_op("roll")
@@ -214,8 +202,8 @@ def _roll(call, x):
     shifts = _ints(call, "shifts")
     dims = call.attrs.get("dims")
     if dims is None:
-        return torch.roll(_tensor(x, "x"), shifts)
-    return torch.roll(_tensor(x, "x"), shifts, dims)
+        return torch.roll(tensor_arg(x, "x"), shifts)
+    return torch.roll(tensor_arg(x, "x"), shifts, dims)
 
 
 # ---------------------------------------------------------------------------- windows
@@ -227,12 +215,12 @@ def _window_arguments(call) -> dict:
 
 @tensor_op("unfold")
 def _unfold(call, x):
-    return F.unfold(_tensor(x, "x"), **_window_arguments(call))
+    return F.unfold(tensor_arg(x, "x"), **_window_arguments(call))
 
 
 @tensor_op("fold")
 def _fold(call, x):
-    return F.fold(_tensor(x, "x"), _ints(call, "output_size"), **_window_arguments(call))
+    return F.fold(tensor_arg(x, "x"), _ints(call, "output_size"), **_window_arguments(call))
 
 
 @tensor_op("interpolate")
@@ -240,8 +228,8 @@ def _interpolate(call, x):
     size = call.attrs.get("size")
     arguments = {"mode": call.attrs["mode"], "align_corners": call.attrs.get("align_corners")}
     if size is not None:
-        return F.interpolate(_tensor(x, "x"), size=_ints(call, "size"), **arguments)
-    return F.interpolate(_tensor(x, "x"), scale_factor=float(_value(call, "scale_factor")), **arguments)
+        return F.interpolate(tensor_arg(x, "x"), size=_ints(call, "size"), **arguments)
+    return F.interpolate(tensor_arg(x, "x"), scale_factor=float(_value(call, "scale_factor")), **arguments)
 
 
 # ---------------------------------------------------------------------------- spectra
@@ -249,7 +237,7 @@ def _interpolate(call, x):
 
 def _fft_dims(call, x: torch.Tensor) -> tuple[int, int]:
     dims = call.attrs["dim"]
-    axes = tuple(_axis(a, x.dim()) for a in (dims if isinstance(dims, tuple) else (dims,)))
+    axes = tuple(axis_index(a, x.dim()) for a in (dims if isinstance(dims, tuple) else (dims,)))
     if len(axes) != 2 or axes[0] == axes[1]:
         raise Refusal(f"a 2-d FFT over {dims}")
     return axes
@@ -257,12 +245,12 @@ def _fft_dims(call, x: torch.Tensor) -> tuple[int, int]:
 
 @tensor_op("rfft2")
 def _rfft2(call, x):
-    return torch.fft.rfft2(_tensor(x, "x"), dim=_fft_dims(call, x), norm=call.attrs["norm"])
+    return torch.fft.rfft2(tensor_arg(x, "x"), dim=_fft_dims(call, x), norm=call.attrs["norm"])
 
 
 @tensor_op("irfft2")
 def _irfft2(call, x):
-    if not _tensor(x, "x").is_complex():
+    if not tensor_arg(x, "x").is_complex():
         raise Refusal("irfft2 of a real tensor")
     s = _ints(call, "s") if call.attrs.get("s") is not None else None
     if s is not None and any(size < 1 for size in (s if isinstance(s, tuple) else (s,))):
@@ -270,8 +258,8 @@ def _irfft2(call, x):
     return torch.fft.irfft2(x, s=s, dim=_fft_dims(call, x), norm=call.attrs["norm"])
 
 
-tensor_op("view_as_complex")(lambda call, x: torch.view_as_complex(_tensor(x, "x").contiguous()))
-tensor_op("view_as_real")(lambda call, x: torch.view_as_real(_tensor(x, "x")))
+tensor_op("view_as_complex")(lambda call, x: torch.view_as_complex(tensor_arg(x, "x").contiguous()))
+tensor_op("view_as_real")(lambda call, x: torch.view_as_real(tensor_arg(x, "x")))
 
 
 # ---------------------------------------------------------------------------- stochastic depth

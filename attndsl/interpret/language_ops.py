@@ -13,18 +13,12 @@ import operator
 import torch
 
 from ..symbolic import Expr
-from .tensor_ops import tensor_op
+from .tensor_ops import tensor_arg, tensor_op
 from .values import Refusal, as_python, expr_value
 
 
-def _tensor(value, what: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise Refusal(f"{what} must be a tensor, got {type(value).__name__}")
-    return value
-
-
 def _mask(value, what: str) -> torch.Tensor:
-    if _tensor(value, what).dtype != torch.bool:
+    if tensor_arg(value, what).dtype != torch.bool:
         raise Refusal(f"{what} must be a boolean mask, got {value.dtype}")
     return value
 
@@ -77,7 +71,7 @@ def _where(call, condition, x, y):
 def _placement(like) -> dict:
     if like is None:
         return {"dtype": torch.get_default_dtype()}
-    return {"dtype": _tensor(like, "like").dtype, "device": like.device}
+    return {"dtype": tensor_arg(like, "like").dtype, "device": like.device}
 
 
 def _non_negative(sizes: list[int]) -> list[int]:
@@ -110,7 +104,7 @@ def _zeros(call, like=None):
 
 def _triangle(function):
     def triangle(call, x):
-        if _tensor(x, "the matrix").dim() < 2:
+        if tensor_arg(x, "the matrix").dim() < 2:
             raise Refusal("a triangle of a tensor of rank < 2")
         diagonal = call.attrs.get("diagonal", 0)
         return function(x, diagonal=_size(call, diagonal))
@@ -138,7 +132,7 @@ def _bound(call, value, size: int, what: str) -> int:
 
 @tensor_op("subscript")
 def _subscript(call, x):
-    x = _tensor(x, "the indexed operand")
+    x = tensor_arg(x, "the indexed operand")
     items = list(call.attrs["items"])
     consumed = sum(1 for item in items if item[0] in ("slice", "index"))
     if consumed > x.dim():
@@ -172,7 +166,7 @@ def _subscript(call, x):
 
 @tensor_op("split")
 def _split(call, x):
-    x = _tensor(x, "the split operand")
+    x = tensor_arg(x, "the split operand")
     axis = call.attrs["dim"]
     if not -x.dim() <= axis < x.dim():
         raise Refusal(f"axis {axis} is out of range for rank {x.dim()}")

@@ -42,13 +42,15 @@ def tensor_op(*names: str):
     return register
 
 
-def _tensor(value, what: str) -> torch.Tensor:
+def tensor_arg(value, what: str) -> torch.Tensor:
+    """`value`, which an op needs as a tensor; a refusal (not a crash) when it is not one."""
     if not isinstance(value, torch.Tensor):
         raise Refusal(f"{what} must be a tensor, got {type(value).__name__}")
     return value
 
 
-def _axis(axis: int, rank: int) -> int:
+def axis_index(axis: int, rank: int) -> int:
+    """An axis of a rank-`rank` tensor counted from the front (Python's negative axes allowed)."""
     if not -rank <= axis < rank:
         raise Refusal(f"axis {axis} is out of range for rank {rank}")
     return axis % rank
@@ -59,7 +61,7 @@ def _axes(value, rank: int) -> tuple[int, ...]:
     if value is None:
         return tuple(range(rank))
     values = value if isinstance(value, (tuple, list)) else (value,)
-    axes = [_axis(a, rank) for a in values]
+    axes = [axis_index(a, rank) for a in values]
     if len(set(axes)) != len(axes):
         raise Refusal(f"dim={value} names an axis twice")
     return tuple(sorted(axes))
@@ -69,7 +71,7 @@ def _flatten(values) -> list:
     items = []
     for value in values:
         items.extend(value if isinstance(value, list) else [value])
-    return [_tensor(v, "an element of cat/stack") for v in items]
+    return [tensor_arg(v, "an element of cat/stack") for v in items]
 
 
 # ---------------------------------------------------------------------------- arithmetic
@@ -90,18 +92,18 @@ def _div(call, x, y):
     return x / y
 
 
-tensor_op("maximum")(lambda call, x, y: torch.maximum(_tensor(x, "x"), _tensor(y, "y")))
-tensor_op("minimum")(lambda call, x, y: torch.minimum(_tensor(x, "x"), _tensor(y, "y")))
+tensor_op("maximum")(lambda call, x, y: torch.maximum(tensor_arg(x, "x"), tensor_arg(y, "y")))
+tensor_op("minimum")(lambda call, x, y: torch.minimum(tensor_arg(x, "x"), tensor_arg(y, "y")))
 
 
 @tensor_op("neg")
 def _neg(call, x):
-    return -_tensor(x, "the operand of -")
+    return -tensor_arg(x, "the operand of -")
 
 
 @tensor_op("matmul")
 def _matmul(call, x, y):
-    if _tensor(x, "@").dim() < 2 or _tensor(y, "@").dim() < 2:
+    if tensor_arg(x, "@").dim() < 2 or tensor_arg(y, "@").dim() < 2:
         raise Refusal("`@` multiplies tensors of rank >= 2")
     return torch.matmul(x, y)
 
@@ -109,12 +111,12 @@ def _matmul(call, x, y):
 # ---------------------------------------------------------------------------- pointwise
 
 for _name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log"):
-    tensor_op(_name)(lambda call, x, _f=getattr(torch, _name): _f(_tensor(x, "the operand")))
+    tensor_op(_name)(lambda call, x, _f=getattr(torch, _name): _f(tensor_arg(x, "the operand")))
 
 
 @tensor_op("softmax")
 def _softmax(call, x):
-    return torch.softmax(x, dim=_axis(call.attrs["dim"], x.dim()))
+    return torch.softmax(x, dim=axis_index(call.attrs["dim"], x.dim()))
 
 
 # ---------------------------------------------------------------------------- reductions
@@ -122,7 +124,7 @@ def _softmax(call, x):
 
 def _reduction(function: Callable):
     def reduce(call, x):
-        x = _tensor(x, "the reduced operand")
+        x = tensor_arg(x, "the reduced operand")
         keepdim = bool(call.attrs.get("keepdim"))
         if x.dim() == 0:
             return function(x, None, keepdim, call.attrs)
@@ -150,7 +152,7 @@ for _name, _function in _REDUCTIONS.items():
 
 def _global_pool(function: Callable):
     def pool(call, x):
-        if _tensor(x, "the pooled operand").dim() < 3:
+        if tensor_arg(x, "the pooled operand").dim() < 3:
             raise Refusal("global pooling needs a tensor of rank >= 3")
         return function(x, dim=tuple(range(2, x.dim())), keepdim=True)
 
@@ -170,19 +172,19 @@ def _rearrange(call, x):
     for name, size in sizes.items():
         if isinstance(size, bool) or not isinstance(size, int):
             raise Refusal(f"rearrange: the size of axis {name} is {size!r}, not a whole number")
-    return rearrange(_tensor(x, "the rearranged operand"), call.attrs["pattern"], sizes)
+    return rearrange(tensor_arg(x, "the rearranged operand"), call.attrs["pattern"], sizes)
 
 
 @tensor_op("transpose")
 def _transpose(call, x):
-    rank = _tensor(x, "the transposed operand").dim()
-    return x.transpose(_axis(call.attrs["dim0"], rank), _axis(call.attrs["dim1"], rank))
+    rank = tensor_arg(x, "the transposed operand").dim()
+    return x.transpose(axis_index(call.attrs["dim0"], rank), axis_index(call.attrs["dim1"], rank))
 
 
 @tensor_op("shuffle")
 def _shuffle(call, x):
     groups = call.number("groups")
-    if _tensor(x, "the shuffled operand").dim() < 2:
+    if tensor_arg(x, "the shuffled operand").dim() < 2:
         raise Refusal("shuffle needs a channel dimension")
     channels = x.shape[1]
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or channels % groups:
@@ -194,7 +196,7 @@ def _shuffle(call, x):
 @tensor_op("chunk")
 def _chunk(call, x):
     count = call.attrs["chunks"]
-    axis = _axis(call.attrs["dim"], _tensor(x, "the chunked operand").dim())
+    axis = axis_index(call.attrs["dim"], tensor_arg(x, "the chunked operand").dim())
     size = x.shape[axis]
     if count < 1 or size % count:
         raise Refusal(f"chunk: {size} does not split into {count} equal pieces")
@@ -207,7 +209,7 @@ def _cat(call, *values):
     tensors = _flatten(values)
     if not tensors:
         raise Refusal("cat of no tensors")
-    return torch.cat(tensors, dim=_axis(call.attrs["dim"], tensors[0].dim()))
+    return torch.cat(tensors, dim=axis_index(call.attrs["dim"], tensors[0].dim()))
 
 
 @tensor_op("stack")
@@ -215,13 +217,13 @@ def _stack(call, *values):
     tensors = _flatten(values)
     if not tensors:
         raise Refusal("stack of no tensors")
-    return torch.stack(tensors, dim=_axis(call.attrs["dim"], tensors[0].dim() + 1))
+    return torch.stack(tensors, dim=axis_index(call.attrs["dim"], tensors[0].dim() + 1))
 
 
 @tensor_op("masked_fill")
 def _masked_fill(call, x, mask):
-    if _tensor(mask, "the mask").dtype != torch.bool:
+    if tensor_arg(mask, "the mask").dtype != torch.bool:
         raise Refusal(f"masked_fill needs a boolean mask, got {mask.dtype}")
     value = call.number("value")
     # Where the mask is true, the value; elsewhere x; both broadcast (torch's out-of-place masked_fill).
-    return torch.where(mask, torch.tensor(float(value), dtype=x.dtype, device=x.device), _tensor(x, "x"))
+    return torch.where(mask, torch.tensor(float(value), dtype=x.dtype, device=x.device), tensor_arg(x, "x"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..families import Families
 from ..ir import Cond
 from ..ops import ParamSpec, parse_signature
 from ..ops.rendering import per_dim
@@ -56,26 +57,23 @@ class StateEntry:
 
 
 LAYERS: dict[str, LayerDef] = {}
-_FAMILIES: list[str] = []
-_current_family = [""]
+_families = Families()
 
 
 def family(name: str) -> None:
     """The kinds declared next belong to `name` (a section of docs/language.md)."""
-    _current_family[0] = name
-    if name not in _FAMILIES:
-        _FAMILIES.append(name)
+    _families.enter(name)
 
 
 def families() -> list[str]:
-    return list(_FAMILIES)
+    return list(_families.names)
 
 
 def layer(name: str, torch_class: str, signature: str, shape, *, min_rank=1, max_rank=None, doc="",
           check=None, shape_doc="", example="", state=None) -> LayerDef:
     params = parse_signature(signature)
     definition = LayerDef(name, torch_class, params, shape, min_rank, max_rank, doc, check, shape_doc, example,
-                          _current_family[0], state)
+                          _families.current, state)
     LAYERS[name] = definition
     return definition
 

@@ -192,7 +192,7 @@ class LoopLowering:
                 raise self.error("E0118", f"{len(names)} names for {len(tensors)} tensor(s) looped over", stmt.span,
                                  help="one name per tensor: `for a, b in zip(x, y):`")
             loop_guard = ()
-        for inner in _statements(stmt.body):
+        for inner in ast.statements(stmt.body, into_loops=False):
             if not isinstance(inner, _IN_LOOPS):
                 raise self.error("E0113", "a loop's body is dataflow: assignments, `append` and `if`", inner.span,
                                  help="declare layers, params and lets before the loop")
@@ -306,20 +306,10 @@ class LoopLowering:
                              help=f"assign `{node.id}` before the loop too, so that the loop carries it")
 
 
-def _statements(body: list) -> list:
-    """Every statement of a suite, inside `if`s too."""
-    found = []
-    for stmt in body:
-        found.append(stmt)
-        if isinstance(stmt, ast.If):
-            found += _statements(stmt.body) + _statements(stmt.orelse)
-    return found
-
-
 def _assigned(body: list) -> list[str]:
     """The names a suite assigns, in order, each once."""
     names: list[str] = []
-    for stmt in _statements(body):
+    for stmt in ast.statements(body, into_loops=False):
         if isinstance(stmt, ast.Assign):
             names += [name for name, _ in stmt.targets if name not in names]
     return names

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..families import Families
 from ..symbolic import Expr
 
 # Python operator precedences, for parenthesising inlined expressions.
@@ -108,26 +109,23 @@ def _top_level_split(text: str) -> list[str]:
     return parts + [current]
 
 
-_FAMILIES = []  # the order in which families were first declared: the order of the docs
-_current_family = [""]
+_families = Families()
 
 
 def family(name: str) -> None:
     """The ops declared next belong to `name` (a section of docs/language.md)."""
-    _current_family[0] = name
-    if name not in _FAMILIES:
-        _FAMILIES.append(name)
+    _families.enter(name)
 
 
 def families() -> list[str]:
-    return list(_FAMILIES)
+    return list(_families.names)
 
 
 def op(name: str, signature: str, shape, render, *, precedence=ATOM, doc="", outputs=None, result="float",
        shape_doc="", example="", operator=None, **extra) -> OpDef:
     """Declare an op. `signature` reads like Python: "x: tensor, dim: axis = -1"."""
     definition = OpDef(name, parse_signature(signature), shape, render, precedence, doc, outputs, extra=extra,
-                       result=result, shape_doc=shape_doc, example=example, family=_current_family[0],
+                       result=result, shape_doc=shape_doc, example=example, family=_families.current,
                        operator=operator)
     if hasattr(render, "bind"):
         render.bind(definition)  # a CallRender renders from the signature (ops/rendering.py)

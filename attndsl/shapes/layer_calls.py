@@ -156,7 +156,7 @@ class LayerCalls:
     def _callee_shape(self, context, callee, mapping, out):
         result = []
         for dim in out:
-            dim = sym.substitute(_expand(dim, callee.derived), _exprs(mapping))
+            dim = sym.substitute(sym.expand(dim, callee.derived), _exprs(mapping))
             strangers = dim.symbols() - self.nameable() - set(self.ir.derived) - self.opaque
             if strangers:
                 context.error("E0208", f"the output size of block {callee.name} depends on "
@@ -229,15 +229,9 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
             mapping[let.name] = sym.substitute(let.value, _exprs(mapping))
     return mapping
 
+
 def _exprs(mapping: dict) -> dict:
     return {k: v for k, v in mapping.items() if isinstance(v, Expr)}
-
-def _expand(dim: Expr, derived: dict) -> Expr:
-    for _ in range(8):
-        if not dim.symbols() & set(derived):
-            break
-        dim = sym.substitute(dim, derived)
-    return dim
 
 
 def _math(expr: Expr) -> str:

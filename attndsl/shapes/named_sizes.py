@@ -13,11 +13,7 @@ class NamedSizes:
 
     def expand_derived(self, expr: Expr) -> Expr:
         """Checker-named dims (`h'`) replaced by their definitions: generated code cannot name them."""
-        for _ in range(8):
-            if not expr.symbols() & set(self.ir.derived):
-                break
-            expr = sym.substitute(expr, self.ir.derived)
-        return expr
+        return sym.expand(expr, self.ir.derived)
 
     def derive(self, normal: Expr, base: Expr, written: Expr | None = None) -> Expr:
         if not any(isinstance(f, sym.Atom) for m in normal.terms for f, _ in m):
@@ -58,20 +54,13 @@ def _fold_names(expr: Expr, named: dict[str, Expr]) -> Expr:
     expr = Expr(folded_terms)
     constant = expr.terms.get((), 0)
     for name, definition in named.items():  # `h' + 1` where the whole is a named size plus a number
-        if _expand(definition, named) == expr - constant and len(expr.terms) > 1:
+        if sym.expand(definition, named) == expr - constant and len(expr.terms) > 1:
             return Expr.symbol(name) + constant
     return expr
 
 def _fold_whole(expr: Expr, named: dict[str, Expr]) -> Expr:
     for name, definition in named.items():
-        if _expand(definition, named) == expr:
+        if sym.expand(definition, named) == expr:
             return Expr.symbol(name)
     return _fold_names(expr, named)
 
-
-def _expand(dim: Expr, derived: dict) -> Expr:
-    for _ in range(8):
-        if not dim.symbols() & set(derived):
-            break
-        dim = sym.substitute(dim, derived)
-    return dim

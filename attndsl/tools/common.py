@@ -43,16 +43,24 @@ def layers_named(ir: BlockIR, name: str, guard=()) -> list:
     return [info for info in found if make_guard(list(info.guard) + list(guard)) is not None] or found[:1]
 
 
+def _read(path: str | Path) -> tuple[str, str] | None:
+    """A spec's display path and text; None, its problem printed, when it cannot be read."""
+    path = Path(path)
+    source, problems = read_spec(path)
+    if source is None:
+        print_diagnostics(problems, {})
+        return None
+    return path.as_posix(), source
+
+
 def check_spec(path: str | Path) -> CheckedSpec | None:
     """Read, parse and check a spec; print its diagnostics. None when it has errors."""
     from ..compiler import analyze
 
-    path = Path(path)
-    source, problems = read_spec(path)
-    display = path.as_posix()
-    if source is None:
-        print_diagnostics(problems, {})
+    read = _read(path)
+    if read is None:
         return None
+    display, source = read
     blocks, sink = analyze(source, display)
     errors = [d for d in sink.items if d.is_error]
     if errors or not blocks:
@@ -78,12 +86,10 @@ def compile_spec(path: str | Path) -> CheckedSpec | None:
     """Like check_spec, and compile too (one analysis): `.code` is the generated module."""
     from ..compiler import compile_source
 
-    path = Path(path)
-    source, problems = read_spec(path)
-    display = path.as_posix()
-    if source is None:
-        print_diagnostics(problems, {})
+    read = _read(path)
+    if read is None:
         return None
+    display, source = read
     result = compile_source(source, display)
     if not result.ok:
         print_diagnostics(result.diagnostics, {display: source, **result.sources})

@@ -14,13 +14,12 @@ are kept as written. `parse(fmt(x)) == parse(x)` up to spans, and `fmt(fmt(x)) =
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from .. import syntax as ast
 from ..cli import read_spec
 from ..diagnostics import DiagnosticSink, print_diagnostics
+from ..files import write_atomically
 from .fmt_expr import expr
 from .fmt_wrap import doc, header_doc, lay_out, statement_doc
 from .spec_text import SpecText, scan
@@ -319,20 +318,6 @@ def run(args) -> int:
             print(f"would reformat {path.as_posix()}")
             status = 1
         else:
-            _write(path, formatted)
+            write_atomically(path, formatted)
             print(f"reformatted {path.as_posix()}")
     return status
-
-
-def _write(path: Path, text: str) -> None:
-    """Atomically, keeping the file's mode."""
-    mode = path.stat().st_mode & 0o777
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -104,20 +104,10 @@ def _here(diagnostic: Diagnostic, spec, path: str) -> Diagnostic:
                       help=diagnostic.help)
 
 
-def _statements(body):
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, ast.If):
-            yield from _statements(stmt.body)
-            yield from _statements(stmt.orelse)
-        elif type(stmt).__name__ == "For":  # a loop in forward
-            yield from _statements(stmt.body)
-
-
 def _declarations(block: ast.Block) -> dict[str, tuple[str, ast.Node]]:
     """Names declared once in a block: arguments, inputs, params, layers, lets."""
     found: dict[str, tuple[str, ast.Node]] = {arg.name: ("argument", arg) for arg in block.args}
-    for stmt in _statements(block.body):
+    for stmt in ast.statements(block.body):
         for kind, cls in (("input", ast.Input), ("param", ast.Param), ("layer", ast.Layer), ("let", ast.Let)):
             if isinstance(stmt, cls):
                 found.setdefault(stmt.name, (kind, stmt))
@@ -125,7 +115,7 @@ def _declarations(block: ast.Block) -> dict[str, tuple[str, ast.Node]]:
 
 
 def _assignments(block: ast.Block, name: str) -> list[tuple[Span, ast.Assign]]:
-    return [(span, stmt) for stmt in _statements(block.body) if isinstance(stmt, ast.Assign)
+    return [(span, stmt) for stmt in ast.statements(block.body) if isinstance(stmt, ast.Assign)
             for target, span in stmt.targets if target == name]
 
 
@@ -213,7 +203,7 @@ def _value_hover(doc, block, ir, word, line, start, order) -> str | None:
     from .fmt import last_line
 
     # A join (phi) takes effect after its whole `if` (the If's span runs into the next line).
-    if_ends = {stmt.span.line: last_line(stmt) for stmt in _statements(block.body) if isinstance(stmt, ast.If)}
+    if_ends = {stmt.span.line: last_line(stmt) for stmt in ast.statements(block.body) if isinstance(stmt, ast.If)}
     on_target = any(span.line - 1 == line and span.column - 1 == start for span, _ in _assignments(block, word))
     best, best_at = None, None
     for node, attrs in ir.graph.nodes(data=True):
@@ -328,7 +318,7 @@ def completions(doc: Document, line: int, column: int) -> list[tuple[str, str, s
     if block is not None:
         for name, (kind, _) in _declarations(block).items():
             add(name, "name", kind)
-        for stmt in _statements(block.body):
+        for stmt in ast.statements(block.body):
             if isinstance(stmt, ast.Assign):
                 for target, _ in stmt.targets:
                     add(target, "name", "value")
