@@ -35,6 +35,35 @@ class Cond:
 
 Guard = tuple[Cond, ...]  # a conjunction; () means "always"
 
+_COMPLEMENT = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+def negate(condition: Cond) -> Cond:
+    """`not c`, with `not not c` folded to `c` (codegen writes an `else:` for the plain
+    negation of an `if`'s condition, so a comparison is not flipped here)."""
+    if condition.op == "not":
+        return condition.args[0]
+    if condition.op == "const":
+        return Cond.const(not condition.args[0])
+    return Cond("not", (condition,))
+
+
+def _plain(condition: Cond) -> Cond:
+    """One spelling of a condition: `not (e == 0)` is `e != 0`, `not not c` is `c`."""
+    if condition.op == "not":
+        inner = condition.args[0]
+        if inner.op == "not":
+            return _plain(inner.args[0])
+        if inner.op == "cmp" and len(inner.args) == 3 and inner.args[0] in _COMPLEMENT:
+            return Cond("cmp", (_COMPLEMENT[inner.args[0]], *inner.args[1:]))
+    return condition
+
+
+def guard_includes(guard: Guard, condition: Cond) -> bool:
+    """Whether `condition` is one of `guard`'s, however the spec spelled it: a layer declared
+    under `if e != 0:` exists in the `else:` of `if e == 0:`."""
+    return condition in guard or _plain(condition) in {_plain(c) for c in guard}
+
 
 @dataclass
 class ArgInfo:
@@ -249,7 +278,9 @@ class CheckInfo:
 @dataclass(frozen=True)
 class Precondition:
     """What computing a constructor-time expression needs: a divisor that is not zero
-    ("nonzero"), a square root of a number that is not negative ("nonnegative")."""
+    ("nonzero"), a square root of a number that is not negative ("nonnegative"), a logarithm
+    of a positive one ("positive"), an initialiser's std that is not negative ("not_negative"),
+    an item of a list argument that exists ("items")."""
 
     need: str
     expr: Expr

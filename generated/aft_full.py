@@ -17,7 +17,7 @@ class AFT_FULL(nn.Module):
 
     Shapes:
         input: [b, n, d_model]
-        returns: [b, n|1, d_model]
+        returns: [b, n, d_model]
 
     Examples:
         d_model=64, n=49, input=[2, 49, 64]
@@ -60,4 +60,4 @@ class AFT_FULL(nn.Module):
             ).exp()  # [n, n]  aft_full.attn:29
             numerator = w @ (k * v)  # [b, n, d_model]  aft_full.attn:30
             denominator = w @ k  # [b, n, d_model]  aft_full.attn:31
-        return q.sigmoid() * numerator / denominator  # [b, n|1, d_model]  aft_full.attn:32
+        return q.sigmoid() * numerator / denominator  # [b, n, d_model]  aft_full.attn:32

@@ -15,7 +15,7 @@ class ChannelAttention(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s0|s1|in_channels', s1|s0|in_channels, h, w]
+        returns: [s0, s1, h, w]
 
     Examples:
         in_channels=8, reduction=4, x=[3, 8, 6, 5]
@@ -63,8 +63,8 @@ class ChannelAttention(nn.Module):
             ).sigmoid()
         )  # [s1|s0, s0|s1|in_channels, h, w]  cbam_res.attn:25
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [s0|s1|in_channels, s1|s0, h, w]  cbam_res.attn:27
-        return out  # [s0|s1|in_channels', s1|s0|in_channels, h, w]  cbam_res.attn:28
+            out = out.transpose(0, 1)  # [s0, s1, h, w]  cbam_res.attn:27
+        return out  # [s0, s1, h, w]  cbam_res.attn:28
 
 
 # Spatial attention: a conv over the channel-wise mean and max maps.
@@ -77,7 +77,7 @@ class SpatialAttention(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s0|s1', s1|s0', h, w]
+        returns: [s0, s1, h, w]
 
     Examples:
         kernel_size=7, x=[3, 8, 6, 5]
@@ -103,8 +103,8 @@ class SpatialAttention(nn.Module):
         )  # [s1|s0, 2, h, w]  cbam_res.attn:48
         out = x * self.conv(pooled).sigmoid()  # [s1|s0, s0|s1, h, w]  cbam_res.attn:49
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [s0|s1, s1|s0, h, w]  cbam_res.attn:51
-        return out  # [s0|s1', s1|s0', h, w]  cbam_res.attn:52
+            out = out.transpose(0, 1)  # [s0, s1, h, w]  cbam_res.attn:51
+        return out  # [s0, s1, h, w]  cbam_res.attn:52
 
 
 class CBAtten_Res(nn.Module):
@@ -187,5 +187,5 @@ class CBAtten_Res(nn.Module):
         out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s1|s0, out_channels, h', w']  cbam_res.attn:101
         out = (out + self.conv_res(self.shortcut_pool(x))).relu()  # [s1|s0, out_channels, h', w']  cbam_res.attn:102
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [out_channels, s1|s0, h', w']  cbam_res.attn:104
+            out = out.transpose(0, 1)  # [out_channels, s1, h', w']  cbam_res.attn:104
         return out  # [out_channels|s1|s0, s1|s0|out_channels, h', w']  cbam_res.attn:105

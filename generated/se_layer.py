@@ -15,7 +15,7 @@ class SELayer(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [s0|s1|channel', s1|s0|channel, h, w]
+        returns: [s0, s1, h, w]
 
     Examples:
         channel=8, reduction=2, x=[4, 8, 20, 20]
@@ -59,5 +59,5 @@ class SELayer(nn.Module):
         y = self.fc(x.mean(dim=(2, 3), keepdim=True).flatten(1))  # [s1|s0, channel]  se_layer.attn:23
         out = x * y[:, :, None, None]  # [s1|s0, s0|s1|channel, h, w]  se_layer.attn:24
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [s0|s1|channel, s1|s0, h, w]  se_layer.attn:26
-        return out  # [s0|s1|channel', s1|s0|channel, h, w]  se_layer.attn:27
+            out = out.transpose(0, 1)  # [s0, s1, h, w]  se_layer.attn:26
+        return out  # [s0, s1, h, w]  se_layer.attn:27

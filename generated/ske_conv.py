@@ -110,5 +110,5 @@ class SKEConv(nn.Module):
         )  # [s1|s0, M, in_channels]  ske_conv.attn:47
         out = (feats * weights.unsqueeze(3).unsqueeze(3)).sum(dim=1)  # [s1|s0, in_channels, h', w']  ske_conv.attn:48
         if not self.batch_first:
-            out = out.transpose(0, 1)  # [in_channels, s1|s0, h', w']  ske_conv.attn:50
+            out = out.transpose(0, 1)  # [in_channels, s1, h', w']  ske_conv.attn:50
         return out  # [in_channels|s1|s0, s1|s0|in_channels, h', w']  ske_conv.attn:51

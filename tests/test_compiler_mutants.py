@@ -204,6 +204,24 @@ block B(k: int = 2, flag: bool = true):
             cls(k=2, flag=flag)(rand(2, 5))
 
 
+# check_dedup_ignores_guard: one walk (same shapes on both branches) makes the check twice
+def test_the_same_check_on_both_branches_is_kept_for_both():
+    source = """
+block B(k: int = 2, flag: bool = true):
+    input x: [b, c]
+    if flag:
+        y = rearrange(x, "b (g d) -> b g d", g=k)
+    else:
+        y = rearrange(x * 2, "b (g d) -> b g d", g=k)
+    return y
+"""
+    cls = build(source)
+    for flag in (True, False):
+        assert cls(k=2, flag=flag)(rand(2, 4)).shape == (2, 2, 2)
+        with pytest.raises(ValueError):
+            cls(k=2, flag=flag)(rand(2, 5))
+
+
 # require_learned_unguarded, require_guard_dropped
 def test_a_require_inside_if_holds_only_there():
     source = """

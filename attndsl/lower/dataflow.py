@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import Cond
+from ..ir import Cond, negate
 from ..symbolic import Expr
 from .values import (Tensor, TensorList)
-from .helpers import (_negate)
 
 
 class DataflowLowering:
@@ -73,7 +72,7 @@ class DataflowLowering:
             self.guard.pop()
         after_then = self.scope
         self.scope = dict(before)
-        self.guard.append(_negate(condition))
+        self.guard.append(negate(condition))
         try:
             self._suite(stmt.orelse)
         finally:

@@ -9,13 +9,13 @@ from fractions import Fraction
 from .. import symbolic as sym
 from .. import syntax as ast
 from ..diagnostics import Abort, Span
-from ..ir import Cond, ParamInfo
+from ..ir import Cond, ParamInfo, guard_includes, negate
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
 from .values import (MAX_SCALAR, FactoryArg, LayerElement, LayerRef, ListArg, Literal, SizesInput, Tensor,
                      TensorList, Value, suggest)
-from .helpers import (_label, _negate, _number_value, _NumberTooLarge,
+from .helpers import (_label, _number_value, _NumberTooLarge,
                       _resolve_child)
 
 
@@ -113,10 +113,10 @@ class ExpressionLowering:
                              help="assign it in both branches (add an `else:`)")
         if kind in ("param", "layer"):
             same = [d for d in (self.ir.layers if kind == "layer" else self.ir.params) if d.name == node.id]
-            fitting = [d for d in same if all(c in self.guard for c in d.guard)]
+            fitting = [d for d in same if all(guard_includes(self.guard, c) for c in d.guard)]
             if fitting:  # the declaration of this branch (one per branch of an `if` is fine)
                 value = fitting[-1]
-            elif len(same) > 1 and all(c in self.guard for c in _covering_guard([d.guard for d in same])):
+            elif len(same) > 1 and all(guard_includes(self.guard, c) for c in _covering_guard([d.guard for d in same])):
                 if kind == "layer":
                     # Each branch declares it (`W` a sequential with a BatchNorm, or a conv): a
                     # use after the `if` is checked once per branch, as a world of its own.
@@ -153,7 +153,7 @@ class ExpressionLowering:
     def _check_declared_here(self, node: ast.Name, kind: str, guard, span: Span) -> None:
         """A layer, param or let declared under `if` exists only under that condition: a use
         must be inside the same `if` (else `self.<name>` is missing when the module runs)."""
-        missing = [c for c in guard if c not in self.guard]
+        missing = [c for c in guard if not guard_includes(self.guard, c)]
         if missing:
             raise self.error("E0106", f"{kind} `{node.id}` is declared under an `if` that does not enclose this use",
                              node.span, labels=[_label(span, "declared here")],
@@ -177,7 +177,7 @@ class ExpressionLowering:
     def _expr_UnaryOp(self, node: ast.UnaryOp) -> Value:
         if node.op == "not":
             value = self._logic_value(node.operand)
-            return self._tensor_not(node, value) if isinstance(value, Tensor) else _negate(value)
+            return self._tensor_not(node, value) if isinstance(value, Tensor) else negate(value)
         value = self._expr(node.operand)
         if isinstance(value, Literal):
             return Literal(-value.value)

@@ -68,15 +68,6 @@ def _float_source(node) -> ast.Node | None:
     return None
 
 
-def _negate(condition: Cond) -> Cond:
-    """`not c`, with `not not c` folded to `c` (codegen renders an `else:` only for a plain negation)."""
-    if condition.op == "not":
-        return condition.args[0]
-    if condition.op == "const":
-        return Cond.const(not condition.args[0])
-    return Cond("not", (condition,))
-
-
 def _symbols_of(value) -> set[str]:
     """The symbols an Expr, a Cond, a LayerSpec or a collection of them mentions."""
     if isinstance(value, Expr):

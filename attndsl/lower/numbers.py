@@ -14,9 +14,9 @@ import math
 from fractions import Fraction
 
 from .. import syntax as ast
-from ..ir import Cond, LetInfo
+from ..ir import Cond, LetInfo, negate
 from ..symbolic import Atom, Expr
-from .helpers import _float_source, _label, _negate
+from .helpers import _float_source, _label
 from .values import Tensor
 
 # name in specs -> atom of the canonical form; the atom renders as the Python that computes it
@@ -102,7 +102,7 @@ class NumberLowering:
         # Tensors: each branch computed only where its condition holds, joined as an `if` joins.
         outer = list(self.guard)
         branches = []
-        for branch, holds in ((node.body, condition), (node.orelse, _negate(condition))):
+        for branch, holds in ((node.body, condition), (node.orelse, negate(condition))):
             self.guard[:] = outer + [holds]
             try:
                 value = self._expr(branch)
@@ -132,7 +132,7 @@ class NumberLowering:
         if condition.op == "const":
             return self._let_branches(value.body if condition.args[0] else value.orelse, guard)
         return self._let_branches(value.body, guard + (condition,)) + \
-            self._let_branches(value.orelse, guard + (_negate(condition),))
+            self._let_branches(value.orelse, guard + (negate(condition),))
 
     def _let_conditional(self, stmt: ast.Let) -> None:
         outer = list(self.guard)
@@ -154,16 +154,16 @@ class NumberLowering:
         entry = self.scope.get(subject.id) if isinstance(subject, ast.Name) else None
         if entry is not None and entry[0] == "input_opt":
             present = Cond("present", (subject.id,))
-            return present if node.op == "is not" else _negate(present)
+            return present if node.op == "is not" else negate(present)
         if entry is None or entry[0] != "arg" or subject.id not in self.optional_args:
             raise self.error("E0113", "`is None` tests an optional argument (`x: int | None = None`) or an "
                              "optional input", subject.span)
         test = is_none(subject.id)
-        return test if node.op == "is" else _negate(test)
+        return test if node.op == "is" else negate(test)
 
     def _check_not_none(self, node: ast.Name) -> None:
         """An optional argument is a number only where a test says it is not None."""
-        if node.id in self.optional_args and _negate(is_none(node.id)) not in self.guard:
+        if node.id in self.optional_args and negate(is_none(node.id)) not in self.guard:
             raise self.error("E0106", f"argument `{node.id}` may be None here", node.span,
                              labels=[_label(self.scope[node.id][2], "declared optional here")],
                              help=f"choose a value for None: `let {node.id}_ = {node.id} if {node.id} is not None "

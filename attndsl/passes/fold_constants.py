@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-from ..ir import BlockIR, Cond
+from ..ir import BlockIR, Cond, negate
 from .. import symbolic as sym
 from ..symbolic import Expr
-from .rewrite import (attrs_of, guard_of, is_live, is_private, negate, new_node, op_of, redirect, same_dims, scalar_node,
+from .rewrite import (attrs_of, guard_of, is_live, is_private, new_node, op_of, redirect, same_dims, scalar_node,
                       scalar_value, shape_of)
 
 ONE, ZERO = Expr.const(1), Expr.const(0)

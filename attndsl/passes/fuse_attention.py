@@ -31,10 +31,10 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-from ..ir import BlockIR, Cond
+from ..ir import BlockIR, Cond, negate
 from ..symbolic import Expr
 from .fold_constants import ONE
-from .rewrite import (attrs_of, guard_of, is_live, negate, new_node, op_of, redirect, same_dims, scalar_value,
+from .rewrite import (attrs_of, guard_of, is_live, new_node, op_of, redirect, same_dims, scalar_value,
                       shape_of)
 
 FUSED_OP = "scaled_dot_product_attention"

@@ -7,7 +7,7 @@ the checked IR, and codegen reads shapes, never re-derives them), a span and a g
 
 from __future__ import annotations
 
-from ..ir import BlockIR, Cond
+from ..ir import BlockIR
 from ..symbolic import Expr
 
 
@@ -99,14 +99,6 @@ def scalar_value(ir: BlockIR, node: int) -> Expr | None:
         return None
     value = attrs_of(ir, node)["value"]
     return value if isinstance(value, Expr) else None
-
-
-def negate(condition: Cond) -> Cond:
-    if condition.op == "not":
-        return condition.args[0]
-    if condition.op == "const":
-        return Cond.const(not condition.args[0])
-    return Cond("not", (condition,))
 
 
 def same_dims(ir: BlockIR, a, b) -> bool:

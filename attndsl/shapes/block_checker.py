@@ -174,6 +174,12 @@ class BlockChecker:
         ir.world_atoms = atoms
         # Each world's shapes, for tools that need the real sizes of a branch (cost, graph).
         ir.world_shapes = [(world, {n: s for n, s in walk.shapes.items() if s is not None}) for world, walk in walks]
+        # A value of the same shape in every world that has it shows that shape, not the joined
+        # one: `x * y`, with y [b, c, h|1, w|1] from two branches, is [b, c, h, w] either way.
+        for node, attrs in ir.graph.nodes.items():
+            found = [shapes[node] for _, shapes in ir.world_shapes if node in shapes]
+            if found and all(shape == found[0] for shape in found[1:]):
+                attrs["shape"] = found[0]
 
     def _reuse_first(self, first: Walk, walk: Walk, atoms, relevant) -> None:
         """Nodes no world condition reaches are the same in every world: the later worlds take

@@ -8,7 +8,7 @@ from fractions import Fraction
 from .. import symbolic as sym
 from ..diagnostics import Abort
 from ..evaluate import NONE_ARGUMENT, fold, substitute_cond
-from ..ir import RANKS, BlockIR, Cond, LayerSpec, input_dims, kind_at_rank
+from ..ir import RANKS, BlockIR, Cond, LayerSpec, guard_includes, input_dims, kind_at_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .context import ShapeContext, show
@@ -93,17 +93,24 @@ class LayerCalls:
 
     def _loop_children(self, context: ShapeContext, spec: LayerSpec, shape):
         """Every pass builds the same layers: they must give back the shape they take, so
-        that the shape after any number of passes (none included) is the one before."""
+        that the shape after any number of passes (none included) is the one before. What
+        the children need is checked for a loop that makes a pass: with none, the input
+        passes through whatever its size."""
         start, stop = spec.args["start"], spec.args["stop"]
-        after = shape
-        for _, child in spec.children:
-            after = self.apply_layer(context, child, [after])
-        what = f"the loop `for {spec.args['var']} in range({_math(start)}, {_math(stop)})`"
-        if len(after) != len(shape):
-            context.error("E0202", f"each pass of {what} turns {show(shape)} into {show(after)}",
-                          help="the layers of a loop keep the rank and sizes they are given")
-        for axis, (before_dim, after_dim) in enumerate(zip(shape, after)):
-            context.expect_equal(after_dim, before_dim, f"dimension {axis} before and after a pass of {what}")
+        outer = self.scope_guard
+        self.scope_guard = outer + (Cond("cmp", (">", stop, start)),)
+        try:
+            after = shape
+            for _, child in spec.children:
+                after = self.apply_layer(context, child, [after])
+            what = f"the loop `for {spec.args['var']} in range({_math(start)}, {_math(stop)})`"
+            if len(after) != len(shape):
+                context.error("E0202", f"each pass of {what} turns {show(shape)} into {show(after)}",
+                              help="the layers of a loop keep the rank and sizes they are given")
+            for axis, (before_dim, after_dim) in enumerate(zip(shape, after)):
+                context.expect_equal(after_dim, before_dim, f"dimension {axis} before and after a pass of {what}")
+        finally:
+            self.scope_guard = outer
         return shape
 
     def _call_block(self, context: ShapeContext, spec: LayerSpec, shapes):
@@ -199,7 +206,7 @@ def declarations_of_call(ir: BlockIR, attrs) -> tuple[list, list]:
     """Every declaration of the layer a call calls, and those the call's own `if`s choose
     (the call is inside the branch that declares it): none when it is used after the `if`."""
     declared = ir.declarations(attrs["attrs"]["layer"])
-    return declared, [info for info in declared if all(c in attrs["guard"] for c in info.guard)]
+    return declared, [info for info in declared if all(guard_includes(attrs["guard"], c) for c in info.guard)]
 
 
 def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:

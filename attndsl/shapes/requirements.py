@@ -170,7 +170,7 @@ class Requirements:
         if node is not None:
             attrs = self.ir.graph.nodes[node]
             span = span or attrs["span"]
-            guard = attrs["guard"] if guard is None else guard
+            guard = attrs["guard"] + self.scope_guard if guard is None else guard
         return span, tuple(guard or ())
 
     def _record(self, condition, what: str, *, span, guard, node=None, element=None, order=None, kind="auto") -> None:
@@ -188,10 +188,13 @@ class Requirements:
         literals = self.literals_for(node)
         full_guard = guard + tuple(c for c in literals if c not in guard)
         where = runs_in(self.ir, condition, full_guard)
-        key = condition_key(condition, self.view_for_guard(full_guard, None)) + (full_guard,)
-        if key in self.seen_checks:
+        # The same check made already under a guard this one's includes (or none) covers it:
+        # a batch norm inside a loop's passes after one before the loop.
+        key = condition_key(condition, self.view_for_guard(full_guard, None))
+        made_under = self.seen_checks.setdefault(key, [])
+        if any(set(earlier) <= set(full_guard) for earlier in made_under):
             return
-        self.seen_checks.add(key)
+        made_under.append(full_guard)
         if order is None:
             position = self.position.get(node, -1) if node is not None else -1
             order = (WALK_PHASE, position, len(self.records))

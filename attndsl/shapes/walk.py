@@ -26,6 +26,17 @@ from .requirements import STATEMENT_PHASE, Requirements
 from .worlds import contradicts, literal, rank_contradicts, world_context, world_rank
 
 
+# A precondition on the sign of a constructor-time number: the comparison with zero, what the
+# generated check says, and the error when the spec's own numbers break it.
+_SIGN_NEEDS = {
+    "not_negative": (">=", "must not be negative", "E0120", "{} is negative"),  # an initialiser's std, an interval
+    "positive": (">", "must be positive (its logarithm is taken)", "E0119",
+                 "the logarithm of a number that is not positive"),
+    "nonnegative": (">=", "must not be negative (its square root is taken)", "E0203",
+                    "the square root of a negative number"),
+}
+
+
 class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
     def __init__(self, ir: BlockIR, checked: dict[str, BlockIR], knowledge, *, world: dict | None = None,
                  atoms=(), relevant=None, position=None):
@@ -44,7 +55,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.display = False  # set by a joined walk that met different shapes: nothing it checks counts
         self.sink = DiagnosticSink()
         self.records = []
-        self.seen_checks: set = set()
+        self.seen_checks: dict = {}  # a check's condition -> the guards it was made under
         self.shapes: dict[int, object] = {}
         self.dtypes: dict[int, str] = {}
         self.opaque: set[str] = set()
@@ -57,6 +68,9 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         # Sub-block calls whose output shape depends on which branch of an `if` the callee takes.
         self.callee_atoms: dict[int, list] = {}
         self.reuse: dict[int, tuple] = {}  # node -> (shape, dtype) from the first world, where no world matters
+        # Conditions that hold, beyond its node's guard, for what is checked now: the children of
+        # a loop in a sequential are checked for a pass that runs (`n > 0` of `range(n)`).
+        self.scope_guard: tuple = ()
         # The rank of each pack's argument (`dimension` of `*spatial[dimension]`) in this walk:
         # the world's; a joined walk takes the default's (its shapes are for display only).
         self.ranks = {arg: world_rank(ir, arg, world) for arg in ir.rank_args}
@@ -76,7 +90,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         return self.knowledge.view(frozenset(guard) | self.context, element)
 
     def view_for(self, node: int, element=None):
-        return self.view_for_guard(self.ir.graph.nodes[node]["guard"], element)
+        return self.view_for_guard(self.ir.graph.nodes[node]["guard"] + self.scope_guard, element)
 
     def is_opaque(self, expr: Expr) -> bool:
         return bool(expr.symbols() & self.opaque)
@@ -136,30 +150,19 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             if kind == 0:
                 if item.need == "nonzero":
                     self.require_nonzero(item.expr, span=item.span, guard=item.guard, order=order)
-                elif item.need == "not_negative":  # an initialiser's `std`, the width of its interval
-                    ok = self.require(Cond("cmp", (">=", item.expr, Expr.const(0))),
-                                      f"{sym.render(item.expr, str, style='math')} must not be negative", span=item.span,
-                                      guard=item.guard, order=order)
-                    if ok is False:
-                        self.sink.error("E0120", f"{sym.render(item.expr, str, style='math')} is negative", item.span)
                 elif item.need == "items":  # `out_chs[2]`: the list has an item there
                     listed = next(iter(item.expr.symbols()))[4:-1]
                     count = int(-item.expr.terms.get((), 0)) if item.expr.terms.get(()) else 0
                     self.require(Cond("cmp", (">=", item.expr, Expr.const(0))),
                                  f"`{listed}` must have at least {count} items", span=item.span, guard=item.guard,
                                  order=order)
-                elif item.need == "positive":
-                    ok = self.require(Cond("cmp", (">", item.expr, Expr.const(0))),
-                                      f"{sym.render(item.expr, str, style='math')} must be positive (its logarithm "
-                                      "is taken)", span=item.span, guard=item.guard, order=order)
-                    if ok is False:
-                        self.sink.error("E0119", "the logarithm of a number that is not positive", item.span)
                 else:
-                    ok = self.require(Cond("cmp", (">=", item.expr, Expr.const(0))),
-                                      f"{sym.render(item.expr, str, style='math')} must not be negative (its square "
-                                      "root is taken)", span=item.span, guard=item.guard, order=order)
+                    comparison, must, code, known_false = _SIGN_NEEDS[item.need]
+                    shown = sym.render(item.expr, str, style="math")
+                    ok = self.require(Cond("cmp", (comparison, item.expr, Expr.const(0))), f"{shown} {must}",
+                                      span=item.span, guard=item.guard, order=order)
                     if ok is False:
-                        self.sink.error("E0203", "the square root of a negative number", item.span)
+                        self.sink.error(code, known_false.format(shown), item.span)
             else:
                 self.knowledge.learn(item.condition, item.guard)
 
