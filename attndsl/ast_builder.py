@@ -341,6 +341,11 @@ class AstBuilder:
         return (f"{outer}[{inner}]", self._span(meta))
 
     @with_meta
+    def optional_list_type(self, meta, children):
+        outer, inner, _ = children
+        return (f"{outer}[{inner}] | None", self._span(meta))
+
+    @with_meta
     def arg(self, meta, children):
         name, (type_name, _), default = children
         return ast.Arg(self._span(meta), str(name), type_name, default)

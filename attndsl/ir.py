@@ -59,6 +59,11 @@ def _plain(condition: Cond) -> Cond:
     return condition
 
 
+def complementary(a: Cond, b: Cond) -> bool:
+    """Whether `b` holds exactly when `a` does not (`e == 0` and `e != 0`, `c` and `not c`)."""
+    return _plain(negate(a)) == _plain(b)
+
+
 def guard_includes(guard: Guard, condition: Cond) -> bool:
     """Whether `condition` is one of `guard`'s, however the spec spelled it: a layer declared
     under `if e != 0:` exists in the `else:` of `if e == 0:`."""

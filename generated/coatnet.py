@@ -213,11 +213,11 @@ class MBConvBlock(nn.Module):
         if expand_ratio == 1:
             if oup < 1:
                 raise ValueError(f"MBConvBlock: conv2d `_depthwise_conv`: `in_channels` must be at least 1, got {oup}")
-        if expand_ratio != 1:
-            if oup < 1:
-                raise ValueError(f"MBConvBlock: conv2d `_expand_conv`: `out_channels` must be at least 1, got {oup}")
-        elif oup < 0:
-            raise ValueError(f"MBConvBlock: batch_norm2d `_bn1`: `num_features` must be at least 0, got {oup}")
+        elif oup < 1:
+            raise ValueError(f"MBConvBlock: conv2d `_expand_conv`: `out_channels` must be at least 1, got {oup}")
+        if expand_ratio == 1:
+            if oup < 0:
+                raise ValueError(f"MBConvBlock: batch_norm2d `_bn1`: `num_features` must be at least 0, got {oup}")
         if pad_size - pad_size // 2 < 0:
             raise ValueError('MBConvBlock: a width of pad(mode="constant") on axis 3 must be at least 0')
         if expand_ratio == 1:
@@ -261,7 +261,7 @@ class MBConvBlock(nn.Module):
             raise ValueError("MBConvBlock: batch norm in training needs more than one value per channel")
         if self.expand_ratio == 1:
             x = inputs
-        if self.expand_ratio != 1:
+        else:
             if self.training and b * h * w == 1:
                 raise ValueError("MBConvBlock: batch norm in training needs more than one value per channel")
             x = F.silu(self._bn0(self._expand_conv(inputs)))  # [b, oup, h, w]  coatnet.attn:54

@@ -166,7 +166,7 @@ class EMSA(nn.Module):
             if self.ratio <= 1:
                 if nk != mw and nk != 1 and mw != 1:
                     raise ValueError("EMSA: broadcast dimension -1: nk and mw must be equal or 1")
-            if self.ratio > 1:
+            else:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 if H_out * W_out != mw and H_out * W_out != 1 and mw != 1:
@@ -176,71 +176,68 @@ class EMSA(nn.Module):
                 if attention_weights is None:
                     if nk != m and nk != 1 and m != 1:
                         raise ValueError("EMSA: broadcast dimension -1: nk and m must be equal or 1")
-                if attention_weights is not None:
+                else:
                     nk_out = max(mw, nk)
                     if nk_out != m and nk_out != 1 and m != 1:
                         raise ValueError("EMSA: broadcast dimension -1: nk' and m must be equal or 1")
-            if self.ratio > 1:
-                if attention_weights is None:
-                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    if H_out * W_out != m and H_out * W_out != 1 and m != 1:
-                        raise ValueError("EMSA: broadcast dimension -1: H'*W' and m must be equal or 1")
-                if attention_weights is not None:
-                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    n_out = max(H_out * W_out, mw)
-                    if n_out != m and n_out != 1 and m != 1:
-                        raise ValueError("EMSA: broadcast dimension -1: n' and m must be equal or 1")
+            elif attention_weights is None:
+                H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                if H_out * W_out != m and H_out * W_out != 1 and m != 1:
+                    raise ValueError("EMSA: broadcast dimension -1: H'*W' and m must be equal or 1")
+            else:
+                H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                n_out = max(H_out * W_out, mw)
+                if n_out != m and n_out != 1 and m != 1:
+                    raise ValueError("EMSA: broadcast dimension -1: n' and m must be equal or 1")
         if self.apply_transform and self.h > 1:
             if self.ratio <= 1:
                 if attention_mask is None:
                     if attention_weights is None:
                         if nq * nk < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
-                if attention_mask is not None:
-                    if attention_weights is None:
-                        nk_out2 = max(m, nk)
-                        if nq * nk_out2 < 2:
+                elif attention_weights is None:
+                    nk_out2 = max(m, nk)
+                    if nq * nk_out2 < 2:
+                        raise ValueError("EMSA: instance norm needs more than one position")
+                if attention_mask is None:
+                    if attention_weights is not None:
+                        nk_out = max(mw, nk)
+                        if nq * nk_out < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
                 elif attention_weights is not None:
                     nk_out = max(mw, nk)
-                    if nq * nk_out < 2:
+                    nk_out3 = max(m, nk_out)
+                    if nq * nk_out3 < 2:
                         raise ValueError("EMSA: instance norm needs more than one position")
-                if attention_mask is not None:
-                    if attention_weights is not None:
-                        nk_out = max(mw, nk)
-                        nk_out3 = max(m, nk_out)
-                        if nq * nk_out3 < 2:
-                            raise ValueError("EMSA: instance norm needs more than one position")
-            if self.ratio > 1:
+            else:
                 if attention_mask is None:
                     if attention_weights is None:
                         H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                         W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                         if self.H * self.W * H_out * W_out < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
-                if attention_mask is not None:
-                    if attention_weights is None:
+                elif attention_weights is None:
+                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    n_out2 = max(H_out * W_out, m)
+                    if self.H * self.W * n_out2 < 2:
+                        raise ValueError("EMSA: instance norm needs more than one position")
+                if attention_mask is None:
+                    if attention_weights is not None:
                         H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                         W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                        n_out2 = max(H_out * W_out, m)
-                        if self.H * self.W * n_out2 < 2:
+                        n_out = max(H_out * W_out, mw)
+                        if self.H * self.W * n_out < 2:
                             raise ValueError("EMSA: instance norm needs more than one position")
                 elif attention_weights is not None:
                     H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out = max(H_out * W_out, mw)
-                    if self.H * self.W * n_out < 2:
+                    n_out3 = max(m, n_out)
+                    if self.H * self.W * n_out3 < 2:
                         raise ValueError("EMSA: instance norm needs more than one position")
-                if attention_mask is not None:
-                    if attention_weights is not None:
-                        H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                        W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                        n_out = max(H_out * W_out, mw)
-                        n_out3 = max(m, n_out)
-                        if self.H * self.W * n_out3 < 2:
-                            raise ValueError("EMSA: instance norm needs more than one position")
         if self.ratio <= 1:
             if attention_mask is not None:
                 if attention_weights is None:
@@ -263,7 +260,7 @@ class EMSA(nn.Module):
                         raise ValueError(
                             f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk'' = {nk_out3} and nk = {nk}"
                         )
-        if self.ratio > 1:
+        else:
             if attention_mask is not None:
                 if attention_weights is None:
                     H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1

@@ -186,9 +186,10 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         name = f"Sub{index}"
         dims = [f"s{i}" for i in range(len(x.shape) - 1)]
         d = self.size_text(x.shape[-1], allow_bad=False)
-        template = ch.choice(["stack", "mlp", "widths", "gate", "branches", "groups", "ranks"] if len(x.shape) == 4
-                             else ["stack", "mlp", "widths", "grid", "ranks"] if len(x.shape) == 3
-                             else ["stack", "mlp", "widths", "ranks"] if len(x.shape) == 5 else ["stack", "mlp", "widths"])
+        template = ch.choice(["stack", "mlp", "widths", "gate", "branches", "groups", "ranks", "kinds"]
+                             if len(x.shape) == 4 else ["stack", "mlp", "widths", "grid", "ranks", "kinds"]
+                             if len(x.shape) == 3 else ["stack", "mlp", "widths", "ranks", "kinds"]
+                             if len(x.shape) == 5 else ["stack", "mlp", "widths", "kinds"])
         layer = self.fresh("sub")
         if template == "stack":
             guard = "    require len(ks) >= 1, \"needs a layer\"\n" if ch.chance(0.5) else ""
@@ -253,6 +254,19 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             rank = len(x.shape) - 2 if not self.bad() else ch.choice([1, 2, 3])
             norm = ch.choice(["", ", norm=false", ", norm=true"])
             self.emit(f"layer {layer} = {name}({self.size_text(x.shape[1], allow_bad=False)}, {rank}{norm})")
+            return self.assign(f"{layer}({x.name})", x.shape)
+        if template == "kinds":  # layer kinds as arguments (timm's act_layer, norm_layer=None), arithmetic defaults
+            self.blocks.append(
+                f"block {name}(d: int, scale: float = 1 / 4, act_layer: layer = relu,\n"
+                "        norm_layer: layer[layer_norm] | None = None):\n"
+                f"    input x: [{', '.join(dims + ['d'])}]\n"
+                "    layer fc = linear(d, d)\n    layer act = act_layer()\n"
+                "    if norm_layer is not None:\n        layer norm = norm_layer(d)\n        y = norm(fc(x))\n"
+                "    else:\n        y = fc(x)\n"
+                "    return act(y) * scale + x\n")
+            act = ch.choice(["", ", act_layer=silu", ", act_layer=gelu", ", act_layer=tanh", ", act_layer=sigmoid"])
+            norm = ch.choice(["", ", norm_layer=layer_norm", ", norm_layer=None"])
+            self.emit(f"layer {layer} = {name}({d}{act}{norm})")
             return self.assign(f"{layer}({x.name})", x.shape)
         if template == "grid":  # a size computed in forward: the tokens laid on a square grid (GFNet)
             self.blocks.append(

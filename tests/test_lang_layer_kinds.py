@@ -8,6 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import attndsl
+
 from .language_support import agree, build, compile_ok, first_error, generated, rand
 
 CONV_ACT = """\
@@ -65,4 +67,51 @@ def test_misused_layer_arguments_are_located_errors():
                                                                  "    layer other = norm_layer(c)"))
     assert (code, line, column) == ("E0106", 10, 19) and "may be None" in message
     code, _, _, message = first_error(CONV_ACT.replace("| None = batch_norm2d", "| None = None"))
-    assert code == "E0111" and "needs a layer kind as its default" in message
+    assert code == "E0111" and "needs a layer kind, its default or in its type" in message
+    problem = attndsl.compile_source(CONV_ACT.replace("| None = batch_norm2d", "| None = None"), "lang.attn")
+    assert "`norm_layer: layer[batch_norm2d] | None = None`" in problem.diagnostics[0].help
+    code, _, _, message = first_error(NORM_NONE.replace("layer[batch_norm2d]", "layer[batch_norm]"))
+    assert code == "E0111" and "no layer kind" in message
+    code, _, _, message = first_error(NORM_NONE.replace("| None = None", "| None = layer_norm"))
+    assert code == "E0111" and "not of batch_norm2d's family" in message
+
+
+NORM_NONE = CONV_ACT.replace("norm_layer: layer | None = batch_norm2d", "norm_layer: layer[batch_norm2d] | None = None")
+
+
+def test_a_layer_argument_defaulting_to_none_names_its_family_in_its_type():
+    """timm's `norm_layer=None`: `layer[batch_norm2d] | None = None` may be None (the
+    default) or a kind of batch_norm2d's family, checked as that kind."""
+    code = compile_ok(NORM_NONE)
+    assert "norm_layer: type[nn.Module] | None = None" in code
+    assert "if norm_layer is not None and norm_layer not in (nn.BatchNorm2d,):" in code
+    plain = build(NORM_NONE)
+    assert not hasattr(plain, "norm") and not any(k.startswith("norm.") for k in plain.state_dict())
+    normed = build(NORM_NONE, norm_layer=torch.nn.BatchNorm2d)
+    assert "norm.weight" in normed.state_dict()
+    x = rand(2, 8, 4, 5)
+    torch.testing.assert_close(plain(x), plain.act(F.conv2d(x, plain.conv.weight, plain.conv.bias, padding=1)))
+    with pytest.raises(ValueError, match="`norm_layer` must be one of nn.BatchNorm2d"):
+        generated(NORM_NONE)(norm_layer=torch.nn.LayerNorm)
+    for choice in (dict(), dict(norm_layer=torch.nn.BatchNorm2d)):
+        assert agree(NORM_NONE, choice, {"x": (2, 8, 4, 5)}) == "agree"
+
+
+def test_a_block_passes_a_kind_to_a_layer_argument_that_defaults_to_none():
+    source = NORM_NONE + """
+block Outer(c: int = 8):
+    input x: [b, c, h, w]
+    layer plain = ConvAct(c)
+    layer normed = ConvAct(c, norm_layer=batch_norm2d)
+    return plain(x) + normed(x)
+"""
+    module = build(source, "Outer")
+    assert not hasattr(module.plain, "norm") and isinstance(module.normed.norm, torch.nn.BatchNorm2d)
+    assert module(rand(2, 8, 4, 5)).shape == (2, 8, 4, 5)
+
+
+def test_the_branches_on_a_layer_argument_read_as_if_and_else():
+    """`if norm_layer is not None:` ... `else:`, not a second `if norm_layer is None:`."""
+    forward = compile_ok(CONV_ACT).split("def forward")[1]
+    assert "if self.norm_layer is not None:" in forward and "else:" in forward
+    assert "if self.norm_layer is None" not in forward

@@ -10,6 +10,8 @@ import math
 import pytest
 import torch
 
+import attndsl
+
 from .language_support import agree, build, compile_ok, first_error, generated, rand
 
 ECA = """\
@@ -150,3 +152,32 @@ def test_arguments_after_a_star_are_keyword_only():
     assert first_error(KEYWORD_ONLY.replace("Inner(dim=c, heads=k)", "Inner(c, heads=k)"))[0] == "E0112"
     result = attndsl.compile_source(KEYWORD_ONLY.replace("Inner(dim=c, heads=k)", "Inner(c, heads=k)"), "k.attn")
     assert "keyword-only" in result.diagnostics[0].help
+
+
+def test_argument_defaults_may_be_arithmetic_of_numbers():
+    """timm writes `rd_ratio=1/16`: a default is computed as Python computes it."""
+    source = """\
+block SE(c: int = 2 ** 5, rd_ratio: float = 1 / 16, k: int = 7 // 2 * 2 + 1, low: float = -1e-3 * 2):
+    input x: [b, c]
+    return x * rd_ratio * k * low
+"""
+    defaults = {name: p.default for name, p in inspect.signature(generated(source)).parameters.items()}
+    assert defaults == {"c": 32, "rd_ratio": 0.0625, "k": 7, "low": -0.002}
+    assert type(defaults["c"]) is int and type(defaults["k"]) is int
+    torch.testing.assert_close(build(source)(rand(2, 32)), rand(2, 32) * 0.0625 * 7 * -0.002)
+
+
+@pytest.mark.parametrize("default, says", [
+    ("k: int = 1 / 2", "must be an int, got 0.5"),
+    ("k: float = 1 / 0", "divides by zero"),
+    ("k: float = 1e308 * 10", "too large for a number"),
+    ("k: int = 2 ** 100", "at most 64"),
+    ("k: float = (0 - 8) ** (1 / 3)", "not a real number"),
+    ("k: float = c / 2", "must be a number, or arithmetic of numbers"),
+])
+def test_a_default_that_cannot_be_computed_is_one_located_error(default, says):
+    source = f"block B(c: int = 4, {default}):\n    input x: [b, c]\n    return x * k\n"
+    code, line, column, message = first_error(source)
+    assert (code, line, column) == ("E0111", 1, source.index(default.split("= ", 1)[1]) + 1) and says in message
+    result = attndsl.compile_source(source, "lang.attn")
+    assert [d.code for d in result.diagnostics if d.is_error] == ["E0111"]  # no "unknown name `k`" after it

@@ -146,8 +146,8 @@ block B(flag: bool = true, g: int = 2):
     return z
 """
     forward = compiled(source).code.split("def forward")[1]
-    assert forward.count("if self.flag") == 1
-    assert forward.index("divisible") < forward.index("y = ")
+    assert forward.count("self.flag") == 1  # one `if`/`else`, the check inside the flag's branch
+    assert forward.index("else:") < forward.index("divisible") < forward.index("y = ")
 
 
 def test_the_return_comment_cites_the_return():

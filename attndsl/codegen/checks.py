@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from .. import symbolic as sym
-from ..ir import CheckInfo, Cond
+from ..ir import CheckInfo, Cond, complementary
 from ..shapes.conditions import condition_symbols
 from ..symbolic import Expr
 from .text import fstring
@@ -167,6 +167,7 @@ class CheckEmitter:
         """Nest statements under `if` blocks for their guards; `else:` where it reads so."""
         lines: list[str] = []
         open_guard: list = []
+        opened_by_else: list[bool] = []  # an `else:` has no `else:` of its own
         last_closed = None
         for guard, body in statements:
             guard = list(guard)
@@ -174,17 +175,17 @@ class CheckEmitter:
             while common < min(len(open_guard), len(guard)) and open_guard[common] == guard[common]:
                 common += 1
             if common < len(open_guard):
-                last_closed = (common, open_guard[common])
-                open_guard = open_guard[:common]
+                last_closed = (common, open_guard[common], opened_by_else[common])
+                open_guard, opened_by_else = open_guard[:common], opened_by_else[:common]
             for depth in range(common, len(guard)):
                 cond = guard[depth]
                 indent = "    " * depth
-                if last_closed and last_closed[0] == depth and cond == Cond("not", (last_closed[1],)):
-                    lines.append(f"{indent}else:")
-                else:
-                    lines.append(f"{indent}if {self.condition(cond, names)}:")
+                is_else = bool(last_closed) and last_closed[0] == depth and not last_closed[2] and \
+                    complementary(last_closed[1], cond)
+                lines.append(f"{indent}else:" if is_else else f"{indent}if {self.condition(cond, names)}:")
                 last_closed = None
                 open_guard.append(cond)
+                opened_by_else.append(is_else)
             indent = "    " * len(open_guard)
             lines += [indent + line for line in "\n".join(body).split("\n")]
             last_closed = None if common == len(open_guard) else last_closed

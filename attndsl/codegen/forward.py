@@ -187,9 +187,9 @@ class ForwardEmitter:
 
 def _exclusive(a: tuple, b: tuple) -> bool:
     """Whether no run executes both guards (one holds a condition the other negates)."""
-    from ..ir import Cond
+    from ..ir import complementary
 
-    return any(Cond("not", (x,)) in b or (x.op == "not" and x.args[0] in b) for x in a)
+    return any(complementary(x, y) for x in a for y in b)
 
 
 def _copy_position(statements: list, guard: tuple, name: str) -> int:

@@ -18,6 +18,7 @@ from .helpers import (_label)
 from .calls import CallLowering
 from .dataflow import DataflowLowering
 from .declarations import DeclarationLowering
+from .defaults import DefaultLowering
 from .expressions import ExpressionLowering
 from .layer_specs import LayerSpecLowering
 from .indexing import IndexingLowering
@@ -32,7 +33,7 @@ from .loops import LoopLowering
 
 class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, CallLowering,
                     MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering,
-                    SequentialLowering, LayerKindLowering, LoopLowering):
+                    SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink
@@ -117,19 +118,26 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         optional = arg.type.endswith(" | None")
         if optional:
             arg = ast.Arg(arg.span, arg.name, arg.type[:-len(" | None")], arg.default, arg.keyword_only)
+        try:
+            family = self._layer_family(arg)
+        except Abort:
+            return
+        if family is not None:
+            arg = ast.Arg(arg.span, arg.name, "layer", arg.default, arg.keyword_only)
         if arg.type not in ARG_TYPES or optional and arg.type not in ("int", "float", "layer"):
             self.error("E0111", f"unknown argument type `{arg.type}{' | None' if optional else ''}`", arg.span,
-                       help="argument types are int, float, bool, list[int], layer (a layer kind), device and "
-                       "dtype; int, float and layer may be `| None`")
+                       help="argument types are int, float, bool, list[int], layer (a layer kind), "
+                       "layer[kind] (one of that kind's family), device and dtype; int, float and layer may be "
+                       "`| None`")
             return
         if arg.type in ("device", "dtype"):
             return self._declare_factory_arg(arg)
         default = None
         if arg.default is not None and not (optional and isinstance(arg.default, ast.NoneLit)):
             try:
-                default = self._layer_kind_default(arg) if arg.type == "layer" else self._literal_default(arg)
+                default = self._layer_kind_default(arg, family) if arg.type == "layer" else self._literal_default(arg)
             except Abort:
-                return
+                pass  # reported; the argument is still declared, so its uses raise no "unknown name"
         info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None, optional, arg.keyword_only)
         if optional:
             self.optional_args.add(arg.name)
@@ -141,7 +149,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         elif arg.type == "bool":
             value = Cond("arg", (arg.name,))
         elif arg.type == "layer":
-            value = LayerKindArg(arg.name, default)
+            value = LayerKindArg(arg.name, default, family or default)
         else:
             value = ListArg(arg.name)
         try:
@@ -165,33 +173,6 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             self._bind(arg.name, "arg", FactoryArg(arg.name, arg.type), arg.span)
         except Abort:
             pass
-
-    def _literal_default(self, arg: ast.Arg):
-        node = arg.default
-
-        def number(n):
-            if isinstance(n, ast.UnaryOp) and n.op == "-" and isinstance(n.operand, ast.Number):
-                return -self._number(n.operand)
-            if isinstance(n, ast.Number):
-                return self._number(n)
-            raise self.error("E0111", f"the default of `{arg.name}` must be a literal", n.span)
-
-        if arg.type == "bool":
-            if not isinstance(node, ast.Bool):
-                raise self.error("E0111", f"the default of bool argument `{arg.name}` must be true or false", node.span)
-            return node.value
-        if arg.type == "list[int]":
-            if not isinstance(node, ast.ListExpr):
-                raise self.error("E0111", f"the default of `{arg.name}` must be a list like [1, 3]", node.span)
-            values = [number(item) for item in node.items]
-            if any(not isinstance(v, int) for v in values):
-                raise self.error("E0111", f"the default of `{arg.name}` must be a list of ints", node.span)
-            return values
-        value = number(node)
-        if arg.type == "int" and not isinstance(value, int):
-            raise self.error("E0111", f"the default of int argument `{arg.name}` must be an int, got {value}",
-                             node.span)
-        return float(value) if arg.type == "float" else value
 
     def _statement(self, stmt: ast.Stmt) -> None:
         handler = getattr(self, "_stmt_" + type(stmt).__name__)

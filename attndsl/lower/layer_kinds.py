@@ -17,14 +17,17 @@ from ..diagnostics import Abort, DiagnosticSink
 from ..ir import LayerSpec
 from ..layers import LAYERS
 from .helpers import _default_value
+from .values import suggest
 
 
 @dataclass(frozen=True)
 class LayerKindArg:
-    """The value of a `layer` argument in the spec: its name and default kind."""
+    """The value of a `layer` argument in the spec: its name, its default kind, and the kind
+    whose family it may be (`layer[batch_norm2d] | None = None`; else the default)."""
 
     name: str
     default: str | None
+    family: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class LayerKindLowering:
             if not arg.type.startswith("layer") or arg.name not in bound:
                 continue
             value, optional = bound[arg.name], arg.type.endswith("| None")
-            default = arg.default.id if isinstance(arg.default, ast.Name) else None
+            default = _kind_in_type(arg.type) or (arg.default.id if isinstance(arg.default, ast.Name) else None)
             if value is None:
                 if not optional:
                     raise self.error("E0112", f"`{arg.name}` of {target.name} may not be None", sources[arg.name].span,
@@ -79,15 +82,28 @@ class LayerKindLowering:
                 raise self.error("E0112", f"{what} cannot be `{arg.name}` of {target.name}, which is one of "
                                  f"{', '.join(allowed) or 'no kind'}", sources[arg.name].span)
 
-    def _layer_kind_default(self, arg: ast.Arg) -> str:
+    def _layer_kind_default(self, arg: ast.Arg, family: str | None = None) -> str:
         node = arg.default
         if not (isinstance(node, ast.Name) and node.id in LAYERS):
             raise self.error("E0111", f"the default of layer argument `{arg.name}` is a layer kind, e.g. relu",
                              node.span, help="layer kinds are listed in docs/language.md")
+        if family is not None and node.id not in kinds_like(family):
+            raise self.error("E0111", f"the default of `{arg.name}`, {node.id}, is not of {family}'s family",
+                             node.span, help=f"one of {', '.join(kinds_like(family))}")
         return node.id
 
+    def _layer_family(self, arg: ast.Arg) -> str | None:
+        """The kind named in `layer[kind]`: the argument may be any kind of its family."""
+        kind = _kind_in_type(arg.type)
+        if kind is None:
+            return None
+        if kind not in LAYERS:
+            raise self.error("E0111", f"`{kind}` in the type of `{arg.name}` is no layer kind", arg.span,
+                             help=suggest(kind, list(LAYERS)))
+        return kind
+
     def _layer_from_argument(self, node: ast.Call, arg: LayerKindArg) -> LayerSpec:
-        default = arg.default or self._declared_default(arg.name)
+        default = arg.family or self._declared_default(arg.name)
         # The default must take the call (its errors are the user's); the others of its kind
         # are the alternatives that take it too.
         alternatives = {default: self._bound(default, node)}
@@ -117,8 +133,17 @@ class LayerKindLowering:
         declared = next(a for a in self.block.args if a.name == name)
         if isinstance(declared.default, ast.Name) and declared.default.id in LAYERS:
             return declared.default.id
-        raise self.error("E0111", f"layer argument `{name}` needs a layer kind as its default (the kinds it may be "
-                         "are that kind's family)", declared.span, help=f"e.g. `{name}: layer | None = relu`")
+        raise self.error("E0111", f"layer argument `{name}` needs a layer kind, its default or in its type, whose "
+                         "family are the kinds it may be", declared.span,
+                         help=f"e.g. `{name}: layer | None = relu`, or `{name}: layer[batch_norm2d] | None = None`")
+
+
+def _kind_in_type(type_name: str) -> str | None:
+    """`batch_norm2d` of `layer[batch_norm2d]` (or `layer[batch_norm2d] | None`)."""
+    type_name = type_name.removesuffix(" | None")
+    if type_name.startswith("layer[") and type_name.endswith("]"):
+        return type_name[len("layer["):-1]
+    return None
 
 
 def _takes(definition, call: ast.Call) -> bool:
