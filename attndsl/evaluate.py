@@ -108,6 +108,10 @@ def holds(cond, env: Env, present: frozenset = frozenset()) -> bool:
         return bool(cond.args[0])
     if cond.op == "arg":
         return bool(env[cond.args[0]])
+    if cond.op == "text":  # a str argument is this string
+        return env[cond.args[0]] == cond.args[1]
+    if cond.op == "has":  # a list[str] argument holds this string
+        return cond.args[1] in env[cond.args[0]]
     if cond.op == "present":
         return cond.args[0] in present
     if cond.op == "is_none":  # an optional argument (`x: int | None = None`)
@@ -152,6 +156,11 @@ def substitute_cond(cond: Cond, mapping: dict[str, Any]) -> Cond:
     if cond.op == "arg":
         replacement = mapping.get(cond.args[0])
         return replacement if isinstance(replacement, Cond) else cond
+    if cond.op in ("text", "has") and cond.args[0] in mapping:
+        given = mapping[cond.args[0]]  # the string(s) the caller wrote, or its own argument passed on
+        if isinstance(given, (str, list, tuple)):
+            return Cond.const(given == cond.args[1] if cond.op == "text" else cond.args[1] in given)
+        return Cond(cond.op, (given.name, cond.args[1]))
     if cond.op == "is_none" and cond.args[0] in mapping:
         return Cond.const(mapping[cond.args[0]] is NONE_ARGUMENT)
     if cond.op == "present" and isinstance(mapping.get(f"present({cond.args[0]})"), Cond):

@@ -79,6 +79,9 @@ class ArgInfo:
     required: bool
     optional: bool = False  # `x: int | None = None`: the value may be None (`type` is then "int")
     keyword_only: bool = False  # after `*`: given by name only (HaloAttention(*, dim, ...))
+    # A `str` or `list[str]` argument: the strings the spec compares it with (for the checker's
+    # search for argument values under which a condition holds).
+    choices: list[str] = field(default_factory=list)
 
 
 @dataclass

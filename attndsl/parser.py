@@ -13,7 +13,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.indenter import DedentError, Indenter
 
 from . import syntax as ast
-from .ast_builder import AstBuilder, SyntaxProblem, raw_offset, unescape  # noqa: F401 (re-exported)
+from .ast_builder import AstBuilder
+from .ast_expressions import SyntaxProblem
 from .diagnostics import DiagnosticSink, Span
 from .resources import resource_dir
 

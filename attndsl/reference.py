@@ -52,6 +52,11 @@ _CANNOT = """\
   data.
 - Imports (`from sdpa import ScaledDotProductAttention`) reach the specs of the same
   directory, by file name, and keep the block's name (no `as`).
+- Strings are compared, not computed: a `str` argument is tested with `==`, `!=`, `in`
+  and `not in` against strings written in the spec, or passed on to a block; a layer's
+  own words (`padding_mode="reflect"`) are written in the spec, not taken from an argument.
+- `return` is the block's last statement (not inside an `if`), and a layer declared on one
+  branch of an `if` has no `None` on the other (but one named like a bool argument does).
 """
 
 

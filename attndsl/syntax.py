@@ -60,7 +60,7 @@ class UnaryOp(Node):
 
 @dataclass
 class Compare(Node):
-    op: str  # == != < <= > >=, or "is" / "is not" (with None on the right)
+    op: str  # == != < <= > >=, "is" / "is not" (with None on the right), "in" / "not in" (strings)
     left: Node
     right: Node
 

@@ -50,9 +50,9 @@ class ShuffleAttention(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.channel:
             raise ValueError(f"ShuffleAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
-        if h * w < 2:
+        if b * h * w * self.G < 2:
             raise ValueError(
-                "ShuffleAttention: group_norm needs more than one value per group (its channels times its positions)"
+                "ShuffleAttention: group_norm needs more than one value per group in the batch (the batch times the group's channels times the positions)"
             )
         xg = x.reshape(b * self.G, self.channel // self.G, h, w)  # [b*G, channel/G, h, w]  shuffle_attention.attn:20
         x_0, x_1 = xg.chunk(

@@ -291,7 +291,7 @@ MUTANTS: list[Mutant] = [
       'if text.count("->") != 1:',
       'if text.count("->") < 1:',
       "a pattern with two arrows is not reported (and crashes)"),
-    M("positional_after_keyword", "attndsl/ast_builder.py",
+    M("positional_after_keyword", "attndsl/ast_expressions.py",
       "            elif kwargs:\n                raise SyntaxProblem(\"E0005\"",
       "            elif False:\n                raise SyntaxProblem(\"E0005\"",
       "a positional argument after a keyword is accepted"),

@@ -186,10 +186,10 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         name = f"Sub{index}"
         dims = [f"s{i}" for i in range(len(x.shape) - 1)]
         d = self.size_text(x.shape[-1], allow_bad=False)
-        template = ch.choice(["stack", "mlp", "widths", "gate", "branches", "groups", "ranks", "kinds"]
-                             if len(x.shape) == 4 else ["stack", "mlp", "widths", "grid", "ranks", "kinds"]
-                             if len(x.shape) == 3 else ["stack", "mlp", "widths", "ranks", "kinds"]
-                             if len(x.shape) == 5 else ["stack", "mlp", "widths", "kinds"])
+        template = ch.choice(["stack", "mlp", "widths", "gate", "branches", "groups", "ranks", "kinds", "words"]
+                             if len(x.shape) == 4 else ["stack", "mlp", "widths", "grid", "ranks", "kinds", "words"]
+                             if len(x.shape) == 3 else ["stack", "mlp", "widths", "ranks", "kinds", "words"]
+                             if len(x.shape) == 5 else ["stack", "mlp", "widths", "kinds", "words"])
         layer = self.fresh("sub")
         if template == "stack":
             guard = "    require len(ks) >= 1, \"needs a layer\"\n" if ch.chance(0.5) else ""
@@ -268,6 +268,22 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             norm = ch.choice(["", ", norm_layer=layer_norm", ", norm_layer=None"])
             self.emit(f"layer {layer} = {name}({d}{act}{norm})")
             return self.assign(f"{layer}({x.name})", x.shape)
+        if template == "words":  # str and list[str] arguments choosing branches (GCNet's pooling_type)
+            self.blocks.append(
+                f'block {name}(d: int, mode: str = "gate", extras: list[str] = []):\n'
+                f"    input x: [{', '.join(dims + ['d'])}]\n"
+                "    layer fc = linear(d, d)\n"
+                '    if mode == "gate":\n        y = x * sigmoid(fc(x))\n'
+                '    elif mode in ["sum", "add"]:\n        y = x + fc(x)\n'
+                '    elif mode != "pool":\n        y = fc(x)\n'
+                "    else:\n        y = mean(x, dim=-1, keepdim=true)\n"
+                '    if "double" in extras:\n        y = y * 2\n'
+                "    return y\n")
+            mode = ch.choice(["", ', mode="gate"', ', mode="sum"', ', mode="add"', ', mode="pool"', ', mode="other"'])
+            extras = ch.choice(["", ", extras=[]", ', extras=["double"]', ', extras=["x", "double"]'])
+            self.emit(f"layer {layer} = {name}({d}{mode}{extras})")
+            pooled = mode == ', mode="pool"'
+            return self.assign(f"{layer}({x.name})", x.shape[:-1] + (1,) if pooled else x.shape)
         if template == "grid":  # a size computed in forward: the tokens laid on a square grid (GFNet)
             self.blocks.append(
                 f"block {name}(d: int, drop: float = 0.0):\n"

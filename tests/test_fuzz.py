@@ -238,9 +238,14 @@ REGRESSIONS = {
                               "    return se(x)\n", "runtime-check"),
     "conv_without_channels_constant": ("block B():\n    input x: [b, 4, h, w]\n    layer conv = conv2d(4, 0, 1)\n"
                                        "    return conv(x)\n", "E0205"),
-    # group_norm with one value per group (channels/groups * positions == 1): ValueError in torch.
-    "group_norm_one_value": ("block B():\n    input x: [b, 3, h, w]\n    layer gn = group_norm(3, 3)\n"
-                             "    return gn(avg_pool(x))\n", "E0205"),
+    # group_norm with one value per group in the batch (batch * channels/groups * positions == 1):
+    # ValueError in torch. With one channel and one position per group, only a batch of one.
+    "group_norm_one_value": ("block B():\n    input x: [b, 3, h, w]\n    example(x=[1, 3, 4, 4])\n"
+                             "    layer gn = group_norm(3, 3)\n    return gn(avg_pool(x))\n", "runtime-check"),
+    "group_norm_batch_of_two": ("block B():\n    input x: [b, 3, h, w]\n    example(x=[2, 3, 4, 4])\n"
+                                "    layer gn = group_norm(3, 3)\n    return gn(avg_pool(x))\n", "ok"),
+    "group_norm_one_value_constant": ("block B():\n    input x: [1, 3, h, w]\n    layer gn = group_norm(3, 3)\n"
+                                      "    return gn(avg_pool(x))\n", "E0205"),
     # A layer list's loop variable named like a `let`: both were one symbol, so a mismatch
     # between them looked proven (RuntimeError in torch).
     "loop_variable_shadows_a_let": (

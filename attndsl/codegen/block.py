@@ -9,7 +9,7 @@ from ..ir import BlockIR, Cond, elements_source, list_item, pack_of
 from ..lower import Literal
 from ..ops import ATOM
 from ..symbolic import Expr
-from .text import comment_text
+from .text import comment_text, python_string
 from .expressions import (_NEGATED, InternalError)
 from .checks import CheckEmitter
 from .forward import ForwardEmitter
@@ -204,6 +204,9 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
                 self.used_attributes.add(cond.args[0])
                 return f"self.{cond.args[0]} is not None"
             return names(cond.args[0])
+        if cond.op in ("text", "has"):  # `self.pooling_type == "att"`, `"channel_add" in self.fusion_types`
+            word = python_string(cond.args[1])
+            return f"{names(cond.args[0])} == {word}" if cond.op == "text" else f"{word} in {names(cond.args[0])}"
         if cond.op == "present":
             return f"{cond.args[0]} is not None"
         if cond.op == "is_none":  # an optional argument
@@ -219,6 +222,10 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             if inner.op == "arg" and names == self.forward_name and self.exists_by_argument(inner.args[0]):
                 self.used_attributes.add(inner.args[0])
                 return f"self.{inner.args[0]} is None"
+            if inner.op in ("text", "has"):
+                word = python_string(inner.args[1])
+                return f"{names(inner.args[0])} != {word}" if inner.op == "text" else \
+                    f"{word} not in {names(inner.args[0])}"
             if inner.op == "cmp":  # `ratio <= 1` reads better than `not (ratio > 1)`
                 op, left, right = inner.args
                 return self.condition(Cond("cmp", (_NEGATED[op], left, right)), names)

@@ -60,6 +60,8 @@ def source_expr(node, names) -> tuple[str, int]:
         return f"{_NUMBER_FUNCTIONS[node.func.id]}({args})", ATOM
     if isinstance(node, ast.Subscript) and len(node.items) == 1:  # an item of a list argument: `out_chs[2]`
         return f"{source_expr(node.value, names)[0]}[{source_expr(node.items[0], names)[0]}]", ATOM
+    if isinstance(node, ast.ListExpr):  # the strings `in` tests: `pooling_type in ["avg", "att"]`
+        return "[" + ", ".join(source_expr(item, names)[0] for item in node.items) + "]", ATOM
     if isinstance(node, ast.TupleExpr):  # a size per spatial axis: `(1, 2, 2)`
         items = [source_expr(item, names)[0] for item in node.items]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")", ATOM
@@ -72,7 +74,8 @@ def source_expr(node, names) -> tuple[str, int]:
     raise InternalError(f"cannot render {type(node).__name__} at construction time")
 
 
-_NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", "is": "is not", "is not": "is"}
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", "is": "is not", "is not": "is",
+            "in": "not in", "not in": "in"}
 # Functions of numbers in a `let` (attndsl/lower/numbers.py), as Python writes them.
 _NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor": "math.floor", "abs": "abs",
                      "log": "math.log", "log2": "math.log2"}
@@ -129,6 +132,8 @@ def _python_value(value) -> str:
         return "[" + ", ".join(_python_value(v) for v in value) + "]"
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, str):  # a str argument's default
+        return python_string(value)
     return str(value)
 
 

@@ -40,6 +40,8 @@ _ARG_TYPES = {
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "bool": lambda v: isinstance(v, bool),
     "list[int]": lambda v: isinstance(v, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in v),
+    "str": lambda v: isinstance(v, str),
+    "list[str]": lambda v: isinstance(v, (list, tuple)) and all(isinstance(i, str) for i in v),  # GCNet's tuple
     "layer": lambda v: isinstance(v, type) and issubclass(v, nn.Module),
     "device": lambda v: isinstance(v, (str, torch.device)),
     "dtype": lambda v: isinstance(v, torch.dtype),

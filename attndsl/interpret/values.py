@@ -140,6 +140,10 @@ def cond_value(cond: Cond, env: dict, present: frozenset | set = frozenset()) ->
         if args[0] not in env:
             raise Unbound(args[0])
         return bool(env[args[0]])
+    if op in ("text", "has"):  # a str argument is that string; a list[str] argument holds it
+        if args[0] not in env:
+            raise Unbound(args[0])
+        return env[args[0]] == args[1] if op == "text" else args[1] in env[args[0]]
     if op == "present":
         return args[0] in present
     if op == "is_none":
@@ -223,6 +227,8 @@ def source_value(node: ast.Node, env: dict):
     if isinstance(node, ast.Compare):
         if node.op in ("is", "is not"):  # `x is None`, on an optional argument
             return (source_value(node.left, env) is None) == (node.op == "is")
+        if node.op in ("in", "not in"):  # strings: `mode in ["att", "avg"]`, `"channel_add" in fusion_types`
+            return (source_value(node.left, env) in source_value(node.right, env)) == (node.op == "in")
         return _COMPARE[node.op](source_value(node.left, env), source_value(node.right, env))
     if isinstance(node, ast.IfExp):
         chosen = node.body if source_value(node.condition, env) else node.orelse

@@ -54,15 +54,16 @@ def _layer_norm(ctx, args, shape):
 def _group_norm(ctx, args, shape):
     channels(ctx, shape, args["num_channels"], "num_channels")
     per_group = ctx.divide(args["num_channels"], args["num_groups"], "num_channels into num_groups")
-    # torch normalises each group over its channels and positions, train or eval: one value fails.
-    values = per_group * positions(ctx, shape)
+    # torch refuses, train or eval, a group that has one value in the whole batch (F.group_norm
+    # checks the batch times the group's channels times the positions, as batch norm does).
+    values = shape[0] * per_group * positions(ctx, shape)
     normal = ctx.normal(values)
     if normal.is_const and normal.value < 2:
-        ctx.error("E0205", f"group_norm normalises each group over its channels and positions, but a group of "
-                  f"{ctx.show(shape)} has only {normal.value} value", help="use fewer groups")
+        ctx.error("E0205", f"group_norm needs more than one value per group in the batch, but a group of "
+                  f"{ctx.show(shape)} has only {normal.value}", help="use fewer groups")
     # checked as written: a normal form may read facts of one branch of an `if` (a world)
-    ctx.expect_at_least(values, 2, "group_norm needs more than one value per group (its channels times its "
-                        "positions)")
+    ctx.expect_at_least(values, 2, "group_norm needs more than one value per group in the batch (the batch times "
+                        "the group's channels times the positions)")
     return shape
 
 

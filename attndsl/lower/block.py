@@ -13,7 +13,7 @@ from ..ir import ArgInfo, BlockIR, Cond, Precondition
 from ..symbolic import Expr
 from ..ops import OPS
 from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, PRIVATE_ATTRIBUTES, RESERVED, FactoryArg, ListArg,
-                     Value)
+                     StrArg, StrListArg, Value)
 from .helpers import (_label)
 from .calls import CallLowering
 from .dataflow import DataflowLowering
@@ -28,12 +28,13 @@ from .layer_names import LayerNameLowering
 from .layer_kinds import LayerKindArg, LayerKindLowering
 from .numbers import NumberLowering
 from .sequentials import SequentialLowering
+from .strings import StringLowering
 from .loops import LoopLowering
 
 
 class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, CallLowering,
                     MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering,
-                    SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering):
+                    SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink
@@ -126,7 +127,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             arg = ast.Arg(arg.span, arg.name, "layer", arg.default, arg.keyword_only)
         if arg.type not in ARG_TYPES or optional and arg.type not in ("int", "float", "layer"):
             self.error("E0111", f"unknown argument type `{arg.type}{' | None' if optional else ''}`", arg.span,
-                       help="argument types are int, float, bool, list[int], layer (a layer kind), "
+                       help="argument types are int, float, bool, list[int], str, list[str], layer (a layer kind), "
                        "layer[kind] (one of that kind's family), device and dtype; int, float and layer may be "
                        "`| None`")
             return
@@ -150,6 +151,10 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             value = Cond("arg", (arg.name,))
         elif arg.type == "layer":
             value = LayerKindArg(arg.name, default, family or default)
+        elif arg.type == "str":
+            value = StrArg(arg.name)
+        elif arg.type == "list[str]":
+            value = StrListArg(arg.name)
         else:
             value = ListArg(arg.name)
         try:

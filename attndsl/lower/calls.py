@@ -10,7 +10,7 @@ from ..diagnostics import Span
 from ..ir import Cond, PackSizes
 from ..layers import LAYERS
 from ..ops import OPS, OpDef
-from ..ast_builder import raw_offset
+from ..ast_expressions import raw_offset
 from ..rearrange import PatternError, parse_pattern
 from ..symbolic import Expr
 from .numbers import NUMBER_FUNCTIONS

@@ -253,7 +253,9 @@ class DeclarationLowering:
                     ok = {"int": lambda v: type(v) is int, "float": lambda v: type(v) in (int, float),
                           "bool": lambda v: type(v) is bool,
                           "list[int]": lambda v: isinstance(v, list) and all(type(i) is int for i in v),
-                          "layer": lambda v: False}[kind]  # examples give numbers: a kind keeps its default
+                          "str": lambda v: type(v) is str,
+                          "list[str]": lambda v: isinstance(v, list) and all(type(i) is str for i in v),
+                          }.get(kind, lambda v: False)  # a layer kind, a device or a dtype keeps its default
                     if not ok(value):
                         self.error("E0113", f"the example gives `{kw.name}` a value that is not a {kind}",
                                    kw.value.span)
@@ -276,4 +278,6 @@ class DeclarationLowering:
             return -self._number(node.operand)
         if isinstance(node, ast.Bool):
             return node.value
-        raise self.error("E0113", "example values are numbers, booleans or lists of them", node.span)
+        if isinstance(node, ast.String):  # a str argument's value
+            return node.value
+        raise self.error("E0113", "example values are numbers, booleans, strings or lists of them", node.span)

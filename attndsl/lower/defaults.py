@@ -23,6 +23,16 @@ class DefaultLowering:
             if not isinstance(node, ast.Bool):
                 raise self.error("E0111", f"the default of bool argument `{arg.name}` must be true or false", node.span)
             return node.value
+        if arg.type == "str":
+            if not isinstance(node, ast.String):
+                raise self.error("E0111", f"the default of str argument `{arg.name}` must be a string", node.span)
+            return node.value
+        if arg.type == "list[str]":
+            items = node.items if isinstance(node, (ast.ListExpr, ast.TupleExpr)) else None
+            if items is None or not all(isinstance(item, ast.String) for item in items):
+                raise self.error("E0111", f"the default of `{arg.name}` must be a list of strings, like "
+                                 "[\"channel_add\"]", node.span)
+            return [item.value for item in items]
         if arg.type == "list[int]":
             if not isinstance(node, ast.ListExpr):
                 raise self.error("E0111", f"the default of `{arg.name}` must be a list like [1, 3]", node.span)

@@ -196,6 +196,12 @@ class ExpressionLowering:
     def _expr_Compare(self, node: ast.Compare) -> Cond:
         if node.op in ("is", "is not"):
             return self._none_test(node)
+        strings = self._string_compare(node)
+        if strings is not None:
+            return strings
+        if node.op in ("in", "not in"):
+            raise self.error("E0113", f"`{node.op}` tests strings: a str argument in a list of strings, or a string "
+                             "in a list[str] argument", node.span)
         left, right = self._expr(node.left), self._expr(node.right)
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             return self._tensor_compare(node, left, right)

@@ -8,7 +8,7 @@ from .. import syntax as ast
 from ..ir import Cond, LayerSpec, default_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
-from .values import (MODULE_ATTRIBUTES, ListArg, Literal, suggest)
+from .values import (MODULE_ATTRIBUTES, ListArg, Literal, StrArg, StrListArg, suggest)
 from .helpers import (_default_value, _float_source)
 from .numbers import float_symbols_outside_integers
 
@@ -125,7 +125,17 @@ class LayerSpecLowering:
             if isinstance(node, ast.NoneLit):
                 return None
             kind = kind[:-len(" | None")]
+        if kind == "list[str]" and isinstance(node, (ast.ListExpr, ast.TupleExpr)):
+            if not all(isinstance(item, ast.String) for item in node.items):
+                raise self.error("E0113", f"`{name}` must be a list of strings", node.span)
+            return [item.value for item in node.items]
         value = self._expr(node)
+        if kind == "str" and isinstance(value, (str, StrArg)) or kind == "list[str]" and isinstance(value, StrListArg):
+            return value  # a block's str argument: a string, or this block's own passed on
+        if kind == "choice" and isinstance(value, StrArg):
+            raise self.error("E0113", f"`{name}` takes a string written in the spec (the layer's words are checked "
+                             "when it compiles), not a str argument", node.span,
+                             help=f'branch on the argument instead: `if {value.name} == "...":`')
         sizes = _sizes(value, kind)  # `kernel_size=[1, 7]`: one size per spatial dim (attndsl/layers)
         if sizes is not None:
             for item in sizes:
@@ -155,7 +165,8 @@ class LayerSpecLowering:
         expected = {"int": "an integer", "float": "a number", "bool": "true or false", "axis": "a constant axis",
                     "padding": "an integer, a list of them, \"same\" or \"valid\"", "list[int]": "a list argument",
                     "size": "an integer or a list of them", "output_size": "an integer or a list of them (None "
-                    "keeps a dimension)", "choice": "a string"}.get(kind, kind)
+                    "keeps a dimension)", "choice": "a string", "str": "a string or a str argument",
+                    "list[str]": "a list of strings or a list[str] argument"}.get(kind, kind)
         raise self.error("E0113", f"`{name}` must be {expected}", node.span)
 
     def _require_whole(self, node: ast.Node, value: Expr, what: str, code: str = "E0113") -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..ir import LayerInfo
 
-ARG_TYPES = ("int", "float", "bool", "list[int]", "layer", "device", "dtype")
+ARG_TYPES = ("int", "float", "bool", "list[int]", "str", "list[str]", "layer", "device", "dtype")
 PARAM_INITS = ("zeros", "ones", "randn")
 SCALAR_FUNCTIONS = ("max", "min", "sqrt", "int", "round", "ceil", "floor", "abs", "log", "log2")
 # Names that generated code relies on; a spec may not rebind them (issue: injection-safe output).
@@ -77,6 +77,22 @@ class FactoryArg:
 @dataclass(frozen=True)
 class ListArg:
     """A `list[int]` constructor argument (its length and elements are run-time values)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StrArg:
+    """A `str` constructor argument (`pooling_type: str = "att"`): compared with strings in
+    conditions (`pooling_type == "att"`), or passed on to a block."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StrListArg:
+    """A `list[str]` constructor argument (`fusion_types: list[str] = ["channel_add"]`):
+    tested with `"channel_add" in fusion_types`, or passed on to a block."""
 
     name: str
 

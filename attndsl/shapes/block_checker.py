@@ -11,7 +11,7 @@ from .examples import check_examples
 from .knowledge import Knowledge
 from .layer_calls import declarations_of_call
 from .walk import Walk, callee_mapping
-from .worlds import (MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, rank_atoms, rank_consistent,
+from .worlds import (MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, rank_atoms, consistent,
                      worlds)
 
 
@@ -145,7 +145,7 @@ class BlockChecker:
             relevant = self._relevant(atoms)
             walks = []
             for world in worlds(atoms):
-                if not rank_consistent(ir, world):
+                if not consistent(ir, world):
                     continue
                 knowledge = base.copy()
                 walk = Walk(ir, self.checked, knowledge, world=world, atoms=atoms, relevant=relevant,
@@ -257,6 +257,10 @@ class BlockChecker:
 
         if cond.op == "arg":
             return cond.args[0]
+        if cond.op == "text":
+            return f'{cond.args[0]} == "{cond.args[1]}"'
+        if cond.op == "has":
+            return f'"{cond.args[1]}" in {cond.args[0]}'
         if cond.op == "cmp":
             operator, left, right = cond.args
             return f"{sym.render(left, str, style='math')} {operator} {sym.render(right, str, style='math')}"

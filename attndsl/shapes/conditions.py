@@ -118,7 +118,7 @@ def condition_symbols(condition) -> set[str]:
 
 
 def cond_symbols(cond: Cond) -> set[str]:
-    if cond.op == "arg":
+    if cond.op in ("arg", "text", "has"):
         return {cond.args[0]}
     if cond.op in ("present", "training"):
         return set()

@@ -217,6 +217,8 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
         value = spec.args.get(arg.name)
         if isinstance(value, (Expr, Cond)):
             mapping[arg.name] = value
+        elif arg.type in ("str", "list[str]") and (value is not None or arg.default is not None):
+            mapping[arg.name] = value if value is not None else arg.default  # a string, or the caller's argument
         elif hasattr(value, "name") and arg.type == "list[int]":  # a list argument passed through
             mapping[f"len({arg.name})"] = Expr.symbol(f"len({value.name})")
         elif value is None and getattr(arg, "optional", False) and arg.type in ("int", "float") and \

@@ -56,17 +56,19 @@ def rank_atom(arg: str, rank: int) -> Cond:
 
 def rank_atoms(ir: BlockIR) -> list[Cond]:
     """`dimension == 1`, `dimension == 2`, ...: a block generic over a pack's rank is walked
-    once per rank, as one world per value of the argument (see `rank_consistent`)."""
+    once per rank, as one world per value of the argument (see `consistent`)."""
     return [rank_atom(arg, rank) for arg, ranks in ir.rank_args.items() for rank in ranks]
 
 
-def rank_consistent(ir: BlockIR, world: dict) -> bool:
-    """Exactly one rank is true for each rank argument (the others are no world at all)."""
+def consistent(ir: BlockIR, world: dict) -> bool:
+    """A world that can happen: exactly one rank is true for each rank argument, and a str
+    argument is at most one of the strings it is compared with (the others are no world)."""
     for arg, ranks in ir.rank_args.items():
         true = [r for r in ranks if world.get(rank_atom(arg, r))]
         if len(true) != 1:
             return False
-    return True
+    words = [atom.args[0] for atom, holds in world.items() if holds and atom.op == "text"]
+    return len(words) == len(set(words))
 
 
 def world_rank(ir: BlockIR, arg: str, world: dict | None) -> int:
@@ -143,8 +145,10 @@ def _samples(ir: BlockIR, count: int = 3000):
     """The defaults first, then one or two arguments varied, then random combinations."""
     domains = []
     for arg in ir.args:
+        words = tuple(arg.choices) + ("",)  # "": none of the strings the spec names
         domain = {"int": _INTS, "float": _FLOATS, "bool": (True, False), "list[int]": _LISTS,
-                  "layer": (arg.default,)}[arg.type]
+                  "layer": (arg.default,), "str": words,
+                  "list[str]": ((),) + tuple((w,) for w in arg.choices) + (tuple(arg.choices),)}[arg.type]
         domain += (None,) if getattr(arg, "optional", False) else ()
         first = arg.default if not arg.required else domain[0]
         domains.append((arg.name, [first] + [v for v in domain if v != first]))

@@ -96,6 +96,6 @@ def _item(node) -> str:
 
 
 def quote(value: str) -> str:
-    """A string literal that `attndsl.parser.unescape` reads back as `value`."""
+    """A string literal that `attndsl.ast_expressions.unescape` reads back as `value`."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     return f'"{escaped}"'

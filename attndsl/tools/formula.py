@@ -161,6 +161,10 @@ def render_cond(cond: Cond, order=None) -> str:
         return f"{args[0]} given"
     if op == "kind":  # a layer kind given as an argument
         return f"{args[0]} is {args[1]}"
+    if op == "text":
+        return f'{args[0]} == "{args[1]}"'
+    if op == "has":
+        return f'"{args[1]}" in {args[0]}'
     if op == "is_none":
         return f"{args[0]} is None"
     if op == "cmp":
@@ -173,11 +177,15 @@ def render_cond(cond: Cond, order=None) -> str:
             return f"{inner.args[0]} not given"
         if inner.op in ("kind", "is_none"):
             return render_cond(inner, order).replace(" is ", " is not ", 1)
+        if inner.op == "text":
+            return f'{inner.args[0]} != "{inner.args[1]}"'
+        if inner.op == "has":
+            return f'"{inner.args[1]}" not in {inner.args[0]}'
         text = render_cond(inner, order)
         return f"not {text}" if inner.op == "arg" else f"not ({text})"
     if op in ("and", "or"):
         parts = [render_cond(a, order) for a in args]
-        plain = ("cmp", "not", "arg", "present", "kind", "is_none")
+        plain = ("cmp", "not", "arg", "present", "kind", "is_none", "text", "has")
         return f" {op} ".join(p if " " not in p or a.op in plain else f"({p})" for p, a in zip(parts, args))
     if op == "all_elems":
         elements, var, inner = args

@@ -7,7 +7,7 @@ conditions of the callee are then rewritten with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .. import symbolic as sym
@@ -22,6 +22,7 @@ class Mapping:
     exprs: dict[str, Expr]
     conds: dict[str, Cond]
     present: set[str] | None  # None: unknown (parameters do not depend on it)
+    words: dict = field(default_factory=dict)  # str / list[str] arguments: strings, or the caller's argument
 
 
 def callee_mapping(callee: BlockIR, spec: LayerSpec, operands) -> Mapping:
@@ -29,11 +30,14 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands) -> Mapping:
     (or their defaults), its lets, its input dims from the shapes it is called with."""
     exprs: dict[str, Expr] = {}
     conds: dict[str, Cond] = {}
+    words: dict = {}
     for arg in callee.args:
         value = spec.args.get(arg.name, None)
         if value is None:
             value = arg.default
-        if isinstance(value, Cond):
+        if arg.type in ("str", "list[str]"):
+            words[arg.name] = value
+        elif isinstance(value, Cond):
             conds[arg.name] = value
         elif isinstance(value, bool):
             conds[arg.name] = Cond.const(value)
@@ -60,7 +64,7 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands) -> Mapping:
     for _ in range(len(callee.derived) + 1):
         for name, definition in callee.derived.items():
             exprs[name] = sym.substitute(definition, exprs)
-    return Mapping(exprs, conds, present)
+    return Mapping(exprs, conds, present, words)
 
 
 def substitute_terms(terms: list[Term], mapping: Mapping) -> list[Term]:
@@ -87,6 +91,8 @@ def substitute_shape(shape, mapping: Mapping) -> tuple:
 def _substitute_cond(cond: Cond, mapping: Mapping) -> Cond:
     if cond.op == "arg":
         return mapping.conds.get(cond.args[0], cond)
+    if cond.op in ("text", "has") and cond.args[0] in mapping.words:
+        return substitute_cond(cond, mapping.words)
     if cond.op == "present" and mapping.present is not None:
         return Cond.const(cond.args[0] in mapping.present)
     args = tuple(_substitute_cond(a, mapping) if isinstance(a, Cond)

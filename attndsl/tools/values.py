@@ -59,6 +59,9 @@ class Values:
                     raise UsageError(f"{arg.name} is a layer kind; give it as {arg.name}={arg.default or 'relu'}")
                 kinds[arg.name] = value
                 continue
+            if arg.type in ("str", "list[str]"):  # words: `pooling_type=avg`
+                kinds[arg.name] = value
+                continue
             if value is None:
                 continue
             if arg.type == "bool":
@@ -145,8 +148,10 @@ class Values:
             return self.flags[args[0]]
         if op == "present":
             return args[0] in self.present
-        if op == "kind":
+        if op in ("kind", "text"):  # a layer kind, a str argument: the name given
             return self.kinds.get(args[0]) == args[1]
+        if op == "has":  # a list[str] argument holds the string
+            return args[1] in (self.kinds.get(args[0]) or ())
         if op == "is_none":  # an optional argument left out
             return self.kinds.get(args[0]) is None and args[0] not in self.scalars and args[0] not in self.flags
         if op == "not":
