@@ -107,3 +107,68 @@ def test_a_module_that_does_not_import(tmp_path, capsys):
     assert main(["verify", str(SPECS_DIR / "se.attn"), "--against", f"{broken}:SEAttention"]) == 2
     err = capsys.readouterr().err
     assert "importing" in err and "RuntimeError: boom" in err and err.count("\n") == 1
+
+
+CHOOSER = """\
+block Chooser(c: int = 4, mode: str = "gate", act_layer: layer = relu,
+              norm_layer: layer[batch_norm2d] | None = None):
+    input x: [b, c, h, w]
+    example(x=[2, 4, 3, 3])
+    layer conv = conv2d(c, c, 1)
+    layer act = act_layer()
+    if norm_layer is not None:
+        layer norm = norm_layer(c)
+        y = norm(conv(x))
+    else:
+        y = conv(x)
+    if mode == "gate":
+        y = x * sigmoid(y)
+    return act(y)
+"""
+
+CHOOSER_REFERENCE = """\
+import torch
+import torch.nn as nn
+from chooser_helpers import gate
+
+
+class Chooser(nn.Module):
+    def __init__(self, c=4, mode="gate", act_layer=nn.ReLU, norm_layer=None):
+        super().__init__()
+        self.mode = mode
+        self.conv = nn.Conv2d(c, c, 1)
+        self.act = act_layer()
+        if norm_layer is not None:
+            self.norm = norm_layer(c)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if hasattr(self, "norm"):
+            y = self.norm(y)
+        if self.mode == "gate":
+            y = gate(x, y)
+        return self.act(y)
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["mode=plain"], ["act_layer=silu", "norm_layer=batch_norm2d"],
+                                   ["norm_layer=none", "mode=gate"]])
+def test_words_kinds_and_none_reach_both_modules_and_a_lone_file_imports_its_neighbours(extra, tmp_path, capsys,
+                                                                                       monkeypatch):
+    """`--args mode=plain act_layer=silu norm_layer=None`: a str argument's word, a layer kind
+    (its class, for both modules) and None; the hand-written file imports a file beside it."""
+    monkeypatch.setattr(sys, "path", list(sys.path))  # verify puts the file's folder on it
+    monkeypatch.delitem(sys.modules, "chooser_helpers", raising=False)
+    (tmp_path / "chooser.attn").write_text(CHOOSER)
+    (tmp_path / "chooser_ref.py").write_text(CHOOSER_REFERENCE)
+    (tmp_path / "chooser_helpers.py").write_text("import torch\n\n\ndef gate(x, y):\n    return x * torch.sigmoid(y)\n")
+    args = ["verify", str(tmp_path / "chooser.attn"), "--against", f"{tmp_path / 'chooser_ref.py'}:Chooser"]
+    assert main(args + (["--args", *extra] if extra else [])) == 0, capsys.readouterr().err
+    assert "matches" in capsys.readouterr().out
+    # the comparison can fail: the reference gates whatever the mode
+    (tmp_path / "chooser_helpers.py").write_text("import torch\n\n\ndef gate(x, y):\n    return x * torch.tanh(y)\n")
+    del sys.modules["chooser_helpers"]
+    if "mode=plain" not in extra:
+        assert main(args + (["--args", *extra] if extra else [])) == 1
+        assert "differs" in capsys.readouterr().err
+    sys.modules.pop("chooser_helpers", None)

@@ -104,7 +104,8 @@ _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 
 def parse_value(text: str, flag: str, item: str, *, names: bool = False):
     """An int, a float, true/false, a list of ints `[2, 64, 7, 7]` (the brackets optional),
-    and with `names`, None or a name (a layer kind: `silu`)."""
+    and with `names`, None, a name (a layer kind: `silu`; a str argument's word) or a list of
+    names."""
     text = text.strip()
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
@@ -120,6 +121,8 @@ def parse_value(text: str, flag: str, item: str, *, names: bool = False):
     parts = [p.strip() for p in inner.split(",")] if inner.strip() else []
     if (text.startswith("[") or "," in text) and all(_INT.fullmatch(p) for p in parts):
         return [int(p) for p in parts]
+    if names and (text.startswith("[") or "," in text) and all(_NAME.fullmatch(p) for p in parts):
+        return parts  # words, for a list[str] argument: `fusion_types=[channel_add,channel_mul]`
     raise UsageError(f"malformed {flag} {item!r}: the value must be a number, true/false{', a layer kind' if names else ''}"
                      " or a list like [2, 64, 7, 7]")
 

@@ -32,7 +32,7 @@ class Difference(Exception):
 
 def run(args) -> int:
     reference_class = load_class(args.against)
-    values = parse_assignments(args.args, "--args")
+    values = parse_assignments(args.args, "--args", names=True)  # None, a layer kind, a word
     spec = compile_spec(args.spec)
     if spec is None:
         return 1
@@ -78,6 +78,8 @@ def _import(path: Path):
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
         return importlib.import_module(".".join(parts))
+    if str(path.parent) not in sys.path:  # a lone file imports its neighbours, as `python FILE` would
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(f"attndsl_verify_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -93,7 +95,7 @@ def _arguments(ir, values: dict) -> tuple[dict, dict]:
             raise UsageError(f"{ir.name} has no argument or input {name!r}; it has {', '.join(sorted(known))}")
     given = dict(ir.examples[0]) if ir.examples else {}
     given.update(values)
-    kwargs = {a.name: given[a.name] for a in ir.args if a.name in given}
+    kwargs = {a.name: _argument(a, given[a.name]) for a in ir.args if a.name in given}
     missing = [a.name for a in ir.args if a.required and a.name not in kwargs]
     shapes = {}
     for info in ir.inputs:
@@ -112,6 +114,23 @@ def _arguments(ir, values: dict) -> tuple[dict, dict]:
         raise UsageError(f"{ir.name} needs {', '.join(missing)}: give them with --args K=V "
                          "(the block has no example to take them from)")
     return kwargs, shapes
+
+
+def _argument(arg, value):
+    """A constructor argument as the modules take it: a layer kind's name as its class."""
+    if arg.type == "layer" and isinstance(value, str):
+        from ..layers import LAYERS
+
+        if value not in LAYERS:
+            raise UsageError(f"--args {arg.name}: {value!r} is no layer kind")
+        import torch.nn as nn
+
+        return getattr(nn, LAYERS[value].torch_class)
+    if arg.type in ("str", "list[str]") or value is None or arg.type == "layer":
+        return value
+    if isinstance(value, str):
+        raise UsageError(f"--args {arg.name}: a {arg.type} argument, got the word {value!r}")
+    return value
 
 
 def _bool_inputs(ir) -> set[str]:
