@@ -79,10 +79,6 @@ class SpatialAttention(nn.Module):
             raise ValueError(
                 f"SpatialAttention: conv2d `sa.conv_reduce1`: `out_channels` must be at least 1, got {mid}"
             )
-        if mid < 0:
-            raise ValueError(
-                f"SpatialAttention: batch_norm2d `sa.bn_reduce1`: `num_features` must be at least 0, got {mid}"
-            )
         self.channel = channel
         self.sa = nn.Sequential()
         self.sa.add_module("conv_reduce1", nn.Conv2d(channel, mid, 1))

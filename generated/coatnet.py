@@ -199,8 +199,6 @@ class MBConvBlock(nn.Module):
         if expand_ratio != 1:
             if input_filters < 1:
                 raise ValueError(f"MBConvBlock: `input_filters` must be at least 1, got {input_filters}")
-            if expand_ratio < 0:
-                raise ValueError(f"MBConvBlock: `expand_ratio` must be at least 0, got {expand_ratio}")
         if ksize < 1:
             raise ValueError(f"MBConvBlock: `ksize` must be at least 1, got {ksize}")
         if stride < 1:
@@ -215,9 +213,6 @@ class MBConvBlock(nn.Module):
                 raise ValueError(f"MBConvBlock: conv2d `_depthwise_conv`: `in_channels` must be at least 1, got {oup}")
         elif oup < 1:
             raise ValueError(f"MBConvBlock: conv2d `_expand_conv`: `out_channels` must be at least 1, got {oup}")
-        if expand_ratio == 1:
-            if oup < 0:
-                raise ValueError(f"MBConvBlock: batch_norm2d `_bn1`: `num_features` must be at least 0, got {oup}")
         if pad_size - pad_size // 2 < 0:
             raise ValueError('MBConvBlock: a width of pad(mode="constant") on axis 3 must be at least 0')
         if expand_ratio == 1:

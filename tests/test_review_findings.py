@@ -154,3 +154,18 @@ def test_the_return_comment_cites_the_return():
     source = "block B(flag: bool = true):\n    input x: [b, n]\n    if flag:\n        y = x * 2\n    else:\n" \
              "        y = x\n\n    return y\n"
     assert compiled(source).code.rstrip().endswith("review.attn:8")
+
+
+def test_a_bound_learned_on_a_let_covers_later_checks_of_it():
+    """`p >= 1` (a conv's out_channels) makes a later `p >= 0` (a layer norm's size) idle:
+    the bound is kept on the let's value, as later checks ask about it."""
+    source = """
+block B(c: int, r: int = 2):
+    input x: [b, c, h, w]
+    let p = c // r
+    layer s = sequential(conv2d(c, p, 1), layer_norm((p, 1, 1)), conv2d(p, c, 1))
+    return s(x)
+"""
+    code = compiled(source).code
+    assert "`out_channels` must be at least 1" in code
+    assert "`normalized_shape` must be at least 0" not in code

@@ -34,12 +34,13 @@ class Knowledge:
         self._normals: dict = {}
         self.dims = set(ir.dim_origin) | set(ir.optional_dims)
         self.int_args = {a.name for a in ir.args if a.type == "int"}
+        self.let_names = {let.name for let in ir.lets}
 
     def copy(self) -> "Knowledge":
         other = Knowledge.__new__(Knowledge)
         other.ir, other.facts, other._views, other._normals = self.ir, list(self.facts), {}, self._normals
         other._known, other._by_context = set(self._known), {}
-        other.dims, other.int_args = self.dims, self.int_args
+        other.dims, other.int_args, other.let_names = self.dims, self.int_args, self.let_names
         return other
 
     # ------------------------------------------------------------------ adding
@@ -80,6 +81,8 @@ class Knowledge:
             self.add(guard, "nonzero", left)
             return
         symbol = _lone_symbol(left)
+        if symbol in self.let_names and normal is not None:
+            symbol = None  # a let reads as its value (`p` as `c // r`): bound the value, as it is asked about
         if symbol is None and operator in (">=", ">") and normal is not None:
             # `H - k + 2*(k//2) - 1 >= 0` (a window fits): a bound on the whole expression.
             difference = normal(left - right)
