@@ -181,3 +181,19 @@ def test_a_default_that_cannot_be_computed_is_one_located_error(default, says):
     assert (code, line, column) == ("E0111", 1, source.index(default.split("= ", 1)[1]) + 1) and says in message
     result = attndsl.compile_source(source, "lang.attn")
     assert [d.code for d in result.diagnostics if d.is_error] == ["E0111"]  # no "unknown name `k`" after it
+
+
+def test_a_branch_of_a_conditional_let_needs_only_what_it_computes():
+    """timm's `rd_channels or make_divisible(...)`: the divisor is checked only where the
+    branch that divides by it is taken, as Python evaluates one branch."""
+    source = """\
+block B(c: int, rd_channels: int | None = None, rd_divisor: int = 8):
+    input x: [b, c]
+    let rd = rd_channels if rd_channels is not None else max(rd_divisor, (c + rd_divisor // 2) // rd_divisor * rd_divisor)
+    layer fc = linear(c, rd)
+    return fc(x)
+"""
+    assert build(source, c=16, rd_channels=4, rd_divisor=0).fc.out_features == 4
+    assert build(source, c=16).fc.out_features == 16
+    with pytest.raises(ValueError, match="`rd_divisor` must not be zero"):
+        generated(source)(c=16, rd_divisor=0)

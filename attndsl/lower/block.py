@@ -44,8 +44,8 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         self.optional_args: set[str] = set()  # `x: int | None = None`
         self.layer_named_args: dict[str, list] = {}  # `layer dropout = dropout(dropout)`: name -> LayerInfos
         self.guard: list[Cond] = []
-        self._preconditions: list[list] = []
-        self._shadow_warned: set[str] = set()  # per statement being lowered: (need, expr, span)
+        self._preconditions: list[list] = []  # per statement being lowered: (need, expr, span, guard)
+        self._shadow_warned: set[str] = set()
         self.float_symbols: set[str] = set()
         self.list_element_facts: dict[str, list[tuple[int, int]]] = {}  # list arg -> [(modulus, remainder)]
         self.param_nodes: dict[str, int] = {}
@@ -192,9 +192,10 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         # from their canonical form, whose needs the shape checker reads off directly.
         if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If, ast.Assign, ast.Return,
                              ast.Init, ast.LayerBlock, ast.For, ast.ExprStmt)):
-            for need, expr, span in found:
-                self.ir.preconditions.append(
-                    Precondition(need, expr, outer_guard, span, (stmt.span.line, stmt.span.column)))
+            for need, expr, span, guard in found:
+                # the statement's guard, and within it the branch of a conditional value (`let`)
+                within = outer_guard + tuple(c for c in guard if c not in outer_guard)
+                self.ir.preconditions.append(Precondition(need, expr, within, span, (stmt.span.line, stmt.span.column)))
 
     def _suite(self, stmts: list[ast.Stmt]) -> None:
         for inner in stmts:

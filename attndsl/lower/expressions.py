@@ -293,9 +293,11 @@ class ExpressionLowering:
         return sym.Facts(self.float_symbols)
 
     def _note_precondition(self, need: str, expr: Expr, span: Span) -> None:
-        """What computing the current statement in Python needs (see BlockLowering._statement)."""
+        """What computing the current statement in Python needs (see BlockLowering._statement),
+        under the conditions it is computed under: a branch of `a if c else b` is computed only
+        where its condition holds."""
         if self._preconditions:
-            self._preconditions[-1].append((need, expr, span))
+            self._preconditions[-1].append((need, expr, span, tuple(self.guard)))
 
     def _expr_Attribute(self, node: ast.Attribute) -> Value:
         named = isinstance(node.value, ast.Name) and node.value.id in self.layer_named_args
