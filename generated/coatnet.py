@@ -254,12 +254,12 @@ class MBConvBlock(nn.Module):
         n_out2 = (w - self.ksize + self.pad_size) // self.stride + 1
         if self.training and b * n_out * n_out2 == 1:
             raise ValueError("MBConvBlock: batch norm in training needs more than one value per channel")
-        if self.expand_ratio == 1:
-            x = inputs
-        else:
+        if self.expand_ratio != 1:
             if self.training and b * h * w == 1:
                 raise ValueError("MBConvBlock: batch norm in training needs more than one value per channel")
             x = F.silu(self._bn0(self._expand_conv(inputs)))  # [b, oup, h, w]  coatnet.attn:54
+        else:
+            x = inputs
         x = F.pad(
             x,
             (

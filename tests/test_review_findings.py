@@ -146,8 +146,9 @@ block B(flag: bool = true, g: int = 2):
     return z
 """
     forward = compiled(source).code.split("def forward")[1]
-    assert forward.count("self.flag") == 1  # one `if`/`else`, the check inside the flag's branch
-    assert forward.index("else:") < forward.index("divisible") < forward.index("y = ")
+    assert forward.count("self.flag") == 1  # one `if`/`else`, as the spec reads, the check inside the flag's branch
+    assert forward.index("if self.flag:") < forward.index("divisible") < forward.index("y = ") < \
+        forward.index("else:") < forward.index("z = x")
 
 
 def test_the_return_comment_cites_the_return():

@@ -194,8 +194,14 @@ def _exclusive(a: tuple, b: tuple) -> bool:
 
 def _copy_position(statements: list, guard: tuple, name: str) -> int:
     """Where `name = value` goes for a branch of an `if`: after the branch's last statement,
-    or, for a branch with none, just before its sibling branch; where the branches meet if
-    the name is read or written on the way there."""
+    or, for a branch with none, next to its sibling branch (before it for an `if`'s own
+    branch, after it for an `else:`, as the spec reads); where the branches meet if the name
+    is read or written on the way there."""
+    word = re.compile(rf"\b{re.escape(name)}\b")
+
+    def reads(between) -> bool:
+        return any(not _exclusive(guard, tuple(g)) and any(word.search(line) for line in body) for g, body in between)
+
     same = [i for i, (g, _) in enumerate(statements) if tuple(g) == guard]
     if same:
         at = same[-1] + 1
@@ -204,7 +210,8 @@ def _copy_position(statements: list, guard: tuple, name: str) -> int:
                    if guard and len(g) >= len(guard) and tuple(g[:len(guard) - 1]) == guard[:-1]
                    and _exclusive((guard[-1],), (g[len(guard) - 1],))]
         at = sibling[0] if sibling else len(statements)
-    word = re.compile(rf"\b{re.escape(name)}\b")
+        if sibling and guard[-1].op == "not" and not reads(statements[sibling[0]:sibling[-1] + 1]):
+            at = sibling[-1] + 1
     for g, body in statements[at:]:
         if not _exclusive(guard, tuple(g)) and any(word.search(line) for line in body):
             return len(statements)
