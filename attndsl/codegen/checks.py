@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from .. import symbolic as sym
-from ..ir import CheckInfo, Cond, complementary
+from ..ir import CheckInfo, Cond, complementary, negate
 from ..shapes.conditions import condition_symbols
 from ..symbolic import Expr
 from .text import fstring
@@ -199,11 +199,7 @@ def _negation(cond: Cond) -> Cond:
         return Cond("cmp", (_NEGATED[operator], left, right))
     if cond.op in ("and", "or"):
         return Cond("or" if cond.op == "and" else "and", tuple(_negation(c) for c in cond.args))
-    if cond.op == "not":
-        return cond.args[0]
-    if cond.op == "const":
-        return Cond.const(not cond.args[0])
-    return Cond("not", (cond,))
+    return negate(cond)
 
 
 def _indent(line: str) -> int:
