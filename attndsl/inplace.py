@@ -17,7 +17,7 @@ to hand the layer a copy instead.
 from __future__ import annotations
 
 from .diagnostics import DiagnosticSink
-from .ir import BlockIR, Cond, LayerSpec
+from .ir import BlockIR, Cond, LayerSpec, complementary, negate
 
 # Layers whose output autograd does not keep, and which never return their input.
 FRESH_LAYERS = {"linear", "conv1d", "conv2d", "conv3d", "batch_norm1d", "batch_norm2d", "batch_norm3d",
@@ -59,8 +59,14 @@ def _fresh_layer(spec: LayerSpec) -> bool:
 
 def problem(ir: BlockIR, node: int) -> str | None:
     """Why the in-place layer called at `node` could be seen writing over its input (None: it cannot)."""
+    return _overwritten(ir, ir.operands(node)[0], node, ())
+
+
+def _overwritten(ir: BlockIR, operand: int, reader: int, branch: tuple) -> str | None:
+    """Why writing over `operand`, read by `reader` where the conditions `branch` hold, could
+    be seen. A value joined from the branches of an `if` is each branch's value where that
+    branch is taken: a reader only the other branch has does not see the write."""
     graph = ir.graph
-    operand = ir.operands(node)[0]
     source = graph.nodes[operand]
     op = source["op"]
     what = f"`{source['name']}`" if source.get("name") else "its input"
@@ -68,8 +74,20 @@ def problem(ir: BlockIR, node: int) -> str | None:
         return f"{what} is an input of the block: the caller's tensor would change"
     if op == "param":
         return f"{what} is a param"
-    if graph.out_degree(operand) > 1 or operand in ir.outputs:
+    readers = [user for _, user in graph.out_edges(operand)]
+    readers.remove(reader)
+    seen = [user for user in readers if not any(complementary(taken, condition) for taken in branch
+                                                 for condition in graph.nodes[user]["guard"])]
+    if seen or operand in ir.outputs:
         return f"{what} is also read elsewhere, and would see the layer's result"
+    if op == "phi":
+        condition = source["attrs"]["condition"]
+        for index, value in enumerate(ir.operands(operand)):
+            taken = condition if index == 0 else negate(condition)
+            reason = _overwritten(ir, value, operand, branch + (taken,))
+            if reason is not None:
+                return reason
+        return None
     if op == "call_layer":
         spec = ir.called_spec(source)
         if spec is not None and _fresh_layer(spec):

@@ -65,9 +65,23 @@ def complementary(a: Cond, b: Cond) -> bool:
 
 
 def guard_includes(guard: Guard, condition: Cond) -> bool:
-    """Whether `condition` is one of `guard`'s, however the spec spelled it: a layer declared
-    under `if e != 0:` exists in the `else:` of `if e == 0:`."""
-    return condition in guard or _plain(condition) in {_plain(c) for c in guard}
+    """Whether `guard` implies `condition` as written: it is one of the guard's conditions,
+    however the spec spelled it (a layer declared under `if e != 0:` exists in the `else:` of
+    `if e == 0:`), a part of one that is an `and` (`if flag and c is not None:` says c is
+    not None), or `condition` is an `or` of which the guard implies a part (a layer declared
+    under `if mode in ["a", "b"]:` exists under `if mode == "a":`)."""
+    if condition in guard:
+        return True
+    held = {part for c in guard for part in _conjuncts(_plain(c))}
+    if condition.op == "or":
+        return any(guard_includes(guard, part) for part in condition.args)
+    return all(part in held for part in _conjuncts(_plain(condition)))
+
+
+def _conjuncts(condition: Cond) -> list[Cond]:
+    if condition.op == "and":
+        return [part for inner in condition.args for part in _conjuncts(_plain(inner))]
+    return [condition]
 
 
 @dataclass

@@ -232,7 +232,24 @@ MISUSES = {
                               "E0211", 3, 5),
     "inplace_flag_on_input": ("flag: bool = false", "input x: [b, n]\nlayer act = silu(inplace=flag)\n"
                               "return act(x)", "E0211", 4, 12),
+    # after an `if`: the value of either branch may be overwritten where that branch is taken,
+    # unless another reader sees it there
+    "inplace_after_if_seen": ("d: int = 4, flag: bool = true", "input x: [b, d]\nlayer fc = linear(d, d)\n"
+                              "layer bn = batch_norm1d(d)\nlayer act = relu(inplace=true)\ny = fc(x)\nz = y * 2\n"
+                              "if flag:\n    y = bn(y)\nreturn act(y) + z", "E0211", 10, 12),
 }
+
+
+def test_an_inplace_layer_after_an_if_writes_over_the_branch_taken():
+    """timm's `act(bn(fc1(x)))` with an optional norm: fc1's output is read by the norm only
+    on the other branch, so the in-place activation may overwrite it (the interpreter, which
+    copies nothing, agrees on values and gradients)."""
+    source = _spec("d: int = 4, flag: bool = true", "input x: [b, d]\nlayer fc = linear(d, d)\n"
+                   "layer bn = batch_norm1d(d)\nlayer act = relu(inplace=true)\ny = fc(x)\nif flag:\n"
+                   "    y = bn(y)\nreturn act(y)")
+    assert "clone()" not in compile_ok(source)
+    for flag in (True, False):
+        assert agree(source, {"flag": flag}, {"x": (3, 4)}) == "agree"
 
 
 @pytest.mark.parametrize("name", list(MISUSES))
