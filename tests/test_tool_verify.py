@@ -172,3 +172,22 @@ def test_words_kinds_and_none_reach_both_modules_and_a_lone_file_imports_its_nei
         assert main(args + (["--args", *extra] if extra else [])) == 1
         assert "differs" in capsys.readouterr().err
     sys.modules.pop("chooser_helpers", None)
+
+
+def test_str_arguments_take_their_words_as_written_and_a_refusal_is_a_difference(tmp_path, capsys, monkeypatch):
+    """`--args mode=none` is the word "none" for a str argument (not None), `mode=` the empty
+    string; a configuration the spec's `require` refuses is reported (exit 1), not a crash."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "chooser_helpers", raising=False)
+    (tmp_path / "chooser.attn").write_text(CHOOSER.replace('    example(x=[2, 4, 3, 3])\n',
+                                                           '    example(x=[2, 4, 3, 3])\n    require mode != "bad"\n'))
+    (tmp_path / "chooser_ref.py").write_text(CHOOSER_REFERENCE)
+    (tmp_path / "chooser_helpers.py").write_text("import torch\n\n\ndef gate(x, y):\n    return x * torch.sigmoid(y)\n")
+    args = ["verify", str(tmp_path / "chooser.attn"), "--against", f"{tmp_path / 'chooser_ref.py'}:Chooser", "--args"]
+    for word in ("none", "", '"gate"', "12"):
+        assert main(args + [f"mode={word}"]) == 0, capsys.readouterr().err
+        assert "matches" in capsys.readouterr().out
+    assert main(args + ["mode=bad"]) == 1
+    err = capsys.readouterr().err
+    assert "the spec's module refuses" in err and "internal error" not in err
+    sys.modules.pop("chooser_helpers", None)

@@ -127,16 +127,34 @@ def parse_value(text: str, flag: str, item: str, *, names: bool = False):
                      " or a list like [2, 64, 7, 7]")
 
 
-def parse_assignments(items: list[str] | None, flag: str, *, names: bool = False) -> dict:
-    """`["b=8", "x=[2,64,7,7]"]` -> {"b": 8, "x": [2, 64, 7, 7]}; a UsageError names a bad item."""
+def parse_assignments(items: list[str] | None, flag: str, *, names: bool = False, words: dict | None = None) -> dict:
+    """`["b=8", "x=[2,64,7,7]"]` -> {"b": 8, "x": [2, 64, 7, 7]}; a UsageError names a bad item.
+    `words` gives the `str` and `list[str]` arguments by name: their values are taken as
+    written (`mode=none` is the word "none", `mode=` or `mode=""` the empty string)."""
     values: dict = {}
+    words = words or {}
     for group in items or []:
         for item in _split_items(group):
             name, equals, value = item.partition("=")
-            if not equals or not _NAME.fullmatch(name.strip()) or not value.strip():
+            name = name.strip()
+            if not equals or not _NAME.fullmatch(name) or not value.strip() and name not in words:
                 raise UsageError(f"malformed {flag} {item!r}: expected NAME=VALUE, e.g. {flag} b=8")
-            values[name.strip()] = parse_value(value, flag, item, names=names)
+            if name in words:
+                values[name] = _word_list(value) if words[name] == "list[str]" else _word(value)
+            else:
+                values[name] = parse_value(value, flag, item, names=names)
     return values
+
+
+def _word(text: str) -> str:
+    text = text.strip()
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'" else text
+
+
+def _word_list(text: str) -> list[str]:
+    inner = text.strip()
+    inner = inner[1:-1] if inner.startswith("[") and inner.endswith("]") else inner
+    return [_word(part) for part in inner.split(",")] if inner.strip() else []
 
 
 def _split_items(group: str) -> list[str]:

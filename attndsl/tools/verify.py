@@ -32,11 +32,12 @@ class Difference(Exception):
 
 def run(args) -> int:
     reference_class = load_class(args.against)
-    values = parse_assignments(args.args, "--args", names=True)  # None, a layer kind, a word
     spec = compile_spec(args.spec)
     if spec is None:
         return 1
     ir = spec.block(args.block)
+    words = {a.name: a.type for a in ir.args if a.type in ("str", "list[str]")}
+    values = parse_assignments(args.args, "--args", names=True, words=words)  # None, a layer kind, a word
     kwargs, shapes = _arguments(ir, values)
     from ..api import load_code
 
@@ -148,7 +149,10 @@ def compare(reference_class, generated_class, kwargs: dict, shapes: dict, masks:
         reference = reference_class(**kwargs).double()
     except Exception as error:
         raise Difference(f"the hand-written module cannot be built with {kwargs}: {type(error).__name__}: {error}")
-    generated = generated_class(**kwargs).double()
+    try:
+        generated = generated_class(**kwargs).double()
+    except ValueError as error:  # the spec's own checks (a `require`, a size) refuse the arguments
+        raise Difference(f"the spec's module refuses {kwargs}: {error}") from None
     randomize(reference, SEED)
     _load_state(reference, generated)
     inputs = _inputs(shapes, masks)
@@ -161,8 +165,8 @@ def compare(reference_class, generated_class, kwargs: dict, shapes: dict, masks:
     _compare_tensors("after the training step, buffer", _state_buffers(reference), _state_buffers(generated))
     _forward(reference, generated, inputs, "eval", tag="after the training step, ")
     keys = len(reference.state_dict())
-    return (f"{keys} state_dict keys; outputs and {checked} gradients in eval and in training, "
-            "one SGD step, float64")
+    return (f"{keys} state_dict key{'s' * (keys != 1)}; outputs and {checked} gradient{'s' * (checked != 1)} in "
+            "eval and in training, one SGD step, float64")
 
 
 def _state_buffers(module) -> dict:
