@@ -43,7 +43,7 @@ def test_every_spec_matches_its_reference(case, capsys, monkeypatch):
                    "--args", *_args(case)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
-    assert "matches" in captured.out and "state_dict keys" in captured.out
+    assert "matches" in captured.out and "state_dict key" in captured.out
 
 
 def test_masks_and_weights(capsys):
