@@ -172,3 +172,50 @@ def test_a_default_of_the_wrong_kind_is_refused(signature, says):
 def test_an_example_gives_strings_to_str_arguments_only():
     code, line, _, message = first_error(CONTEXT_BLOCK.replace('pooling_type="avg"', "pooling_type=2"))
     assert (code, line) == ("E0113", 5) and "not a str" in message
+
+
+SHAPES_BY_WORD = """\
+block S(c: int, mode: str = "a", pool: str = "avg"):
+    input x: [b, c, h, w]
+    require mode in ["a", "b", "c"], "mode must be a, b or c"
+    layer fc = conv2d(c, c, 1)
+    if mode == "a":
+        y = fc(x)
+    elif mode == "b":
+        y = mean(fc(x), dim=(2, 3), keepdim=true)
+    else:
+        y = fc(x) * 2
+    if pool == "max":
+        z = max(y, dim=(2, 3), keepdim=true)
+    elif pool != "none":
+        z = y * 3
+    else:
+        z = y
+    return z
+"""
+
+
+def test_a_check_made_for_every_string_carries_no_condition_on_it():
+    """The checker walks a world per string named (and one for any other); a check found in
+    every world of a str argument is one check, not one nested under each string."""
+    init = compile_ok(SHAPES_BY_WORD).split("def __init__")[1].split("def forward")[0]
+    assert init.count("`c` must be at least 1") == 1
+    assert 'mode != "' not in init and 'pool ==' not in init and 'pool !=' not in init
+    for mode, pool in itertools.product(["a", "b", "c", "d"], ["max", "avg", "none"]):
+        assert agree(SHAPES_BY_WORD, {"c": 3, "mode": mode, "pool": pool}, {"x": (2, 3, 4, 5)}) in \
+            ("agree", "both refused (init)")
+
+
+def test_strings_merged_into_one_guard_allow_exactly_their_values():
+    """`mode == "a"` and `mode` none of the named strings merge into `mode != "b" and
+    mode != "c"` (a check needed for those values only)."""
+    from attndsl.ir import Cond
+    from attndsl.shapes.worlds import merge_guards
+
+    a, b, c = (Cond("text", ("mode", word)) for word in "abc")
+    no = lambda atom: Cond("not", (atom,))  # noqa: E731
+    merged = merge_guards([((), (a,)), ((), (no(a), no(b), no(c)))], [a, b, c])
+    assert merged == [(no(b), no(c))] or merged == [(no(c), no(b))]
+    assert merge_guards([((), (a,)), ((), (no(a), b)), ((), (no(a), no(b), c)), ((), (no(a), no(b), no(c)))],
+                        [a, b, c]) == [()]
+    assert merge_guards([((), (a,)), ((), (no(a), b))], [a, b, c]) == [(Cond("or", (a, b)),)]

@@ -177,10 +177,13 @@ def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond], rank_arg
     merges: a check made in every world of its node needs no world guard at all."""
     groups: dict[tuple, set[frozenset]] = {}
     rank_groups = _rank_groups(atoms, rank_args or {})
+    words = _word_groups(atoms)
     for base, literals in entries:
         groups.setdefault(base, set()).add(_rank_literals_reduced(frozenset(literals), rank_groups))
     merged = []
     for base, sets in groups.items():
+        if words:
+            sets = _merge_words(sets, words)
         changed = True
         while changed:
             changed = False
@@ -190,6 +193,8 @@ def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond], rank_arg
                     sets -= {a, b}
                     sets.add(a & b)
                     changed = True
+                    if words:
+                        sets = _merge_words(sets, words)
                     break
             for group in rank_groups.values():  # the same literals at every rank: no rank literal
                 for literals in sorted(sets, key=_set_key):
@@ -218,6 +223,63 @@ def _rank_literals_reduced(literals: frozenset, rank_groups) -> frozenset:
         if any(c in literals for c in group):
             literals = frozenset(c for c in literals if not (c.op == "not" and c.args[0] in group))
     return literals
+
+
+_OTHER = None  # a str argument's value that no condition names
+
+
+def _word_groups(atoms: list[Cond]) -> dict[str, tuple]:
+    """The strings each str argument is compared with, among the world atoms."""
+    words: dict[str, list] = {}
+    for atom in atoms:
+        if atom.op == "text":
+            words.setdefault(atom.args[0], []).append(atom.args[1])
+    return {name: tuple(values) + (_OTHER,) for name, values in words.items()}
+
+
+def _merge_words(sets: set[frozenset], words: dict[str, tuple]) -> set[frozenset]:
+    """Literal sets that agree but for the value of one str argument merge into one allowing
+    the values of both: `mode == "a"` and `mode != "a" and mode != "b"` are `mode != "b"`, and
+    every value (those named and any other) is no condition at all."""
+    entries = {_split_words(literals, words) for literals in sets}
+    changed = True
+    while changed:
+        changed = False
+        for (rest_a, allowed_a), (rest_b, allowed_b) in itertools.combinations(sorted(entries, key=repr), 2):
+            differ = [i for i, (x, y) in enumerate(zip(allowed_a, allowed_b)) if x != y]
+            if rest_a == rest_b and len(differ) == 1:
+                union = tuple(x | y if i == differ[0] else x for i, (x, y) in enumerate(zip(allowed_a, allowed_b)))
+                entries -= {(rest_a, allowed_a), (rest_b, allowed_b)}
+                entries.add((rest_a, union))
+                changed = True
+                break
+    return {_join_words(rest, allowed, words) for rest, allowed in entries}
+
+
+def _split_words(literals: frozenset, words: dict[str, tuple]) -> tuple[frozenset, tuple]:
+    """(the other literals, the values each str argument may have under `literals`)."""
+    rest, allowed = set(literals), []
+    for name, values in words.items():
+        mine = [c for c in literals if literal(c)[0].op == "text" and literal(c)[0].args[0] == name]
+        rest -= set(mine)
+        chosen = [literal(c)[0].args[1] for c in mine if literal(c)[1]]
+        excluded = {literal(c)[0].args[1] for c in mine if not literal(c)[1]}
+        allowed.append(frozenset(chosen[:1]) if chosen else frozenset(v for v in values if v not in excluded))
+    return frozenset(rest), tuple(allowed)
+
+
+def _join_words(rest: frozenset, allowed: tuple, words: dict[str, tuple]) -> frozenset:
+    literals = set(rest)
+    for (name, values), values_allowed in zip(words.items(), allowed):
+        if values_allowed == frozenset(values):
+            continue  # any value: no condition
+        if _OTHER in values_allowed:
+            literals |= {Cond("not", (Cond("text", (name, v)),)) for v in values if v not in values_allowed}
+        elif len(values_allowed) == 1:
+            literals.add(Cond("text", (name, next(iter(values_allowed)))))
+        else:
+            literals.add(Cond("or", tuple(Cond("text", (name, v)) for v in values if v in values_allowed)))
+    return frozenset(literals)
 
 
 def _set_key(literals: frozenset):
