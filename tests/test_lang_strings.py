@@ -12,6 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import attndsl
+
 from .language_support import agree, build, compile_ok, first_error, generated, rand
 
 CONTEXT_BLOCK = """\
@@ -151,6 +153,7 @@ def test_a_block_passes_a_string_or_its_own_argument_to_a_block(mode):
     ('y = x if mode in ["a", 2] else x * 2', "E0113", "against a list of strings"),
     ("y = x if 2 in [2] else x * 2", "E0113", "`in` tests strings"),
     ("y = conv(x)", "E0113", "a str argument"),
+    ('y = x if modes == ["a"] else x * 2', "E0113", "tested with `in`, not compared"),
 ])
 def test_misused_strings_are_located_errors(body, code, says):
     layer = "    layer conv = conv1d(c, c, 1, padding_mode=mode)\n" if "conv" in body else ""
@@ -219,3 +222,13 @@ def test_strings_merged_into_one_guard_allow_exactly_their_values():
     assert merge_guards([((), (a,)), ((), (no(a), b)), ((), (no(a), no(b), c)), ((), (no(a), no(b), no(c)))],
                         [a, b, c]) == [()]
     assert merge_guards([((), (a,)), ((), (no(a), b))], [a, b, c]) == [(Cond("or", (a, b)),)]
+
+
+def test_a_condition_that_fails_reports_once():
+    """The names its branches define are not then reported unknown (one mistake, one error)."""
+    source = ('block B(c: int, mode: str = "a", modes: list[str] = ["a"]):\n    input x: [b, c]\n'
+              '    if mode < "b":\n        y = x\n    else:\n        y = x * 2\n'
+              '    layer fcs = [linear(c, c) for m in modes]\n    return y\n')
+    result = attndsl.compile_source(source, "lang.attn")
+    assert [(d.code, d.span.line) for d in result.diagnostics if d.is_error] == [("E0113", 3), ("E0113", 7)]
+    assert "list[str]" in [d.message for d in result.diagnostics if d.is_error][1]

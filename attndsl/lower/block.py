@@ -211,6 +211,12 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             names = [name for name, _ in stmt.targets]
         elif isinstance(stmt, ast.For):  # what the loop carries, and what only its body knew
             names = [name for inner in stmt.body if isinstance(inner, ast.Assign) for name, _ in inner.targets]
+        elif isinstance(stmt, ast.If):  # a condition that failed: what either branch defines
+            names = [name for inner in ast.statements(stmt.body + stmt.orelse)
+                     for name in ([n for n, _ in inner.targets] if isinstance(inner, ast.Assign) else
+                                  [inner.name] if isinstance(inner, (ast.Layer, ast.Let, ast.Param, ast.Buffer,
+                                                                     ast.LayerBlock)) else [])
+                     if name not in self.scope]
         elif isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let, ast.Buffer, ast.LayerBlock)) and \
                 stmt.name not in self.scope:
             names = [stmt.name]  # a declaration that clashed (E0103) leaves the first one in place

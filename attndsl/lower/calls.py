@@ -78,7 +78,8 @@ class CallLowering:
         if name == "len":
             if len(values) == 1 and isinstance(values[0], ListArg):
                 return Expr.symbol(f"len({values[0].name})")
-            raise self.error("E0112", "len() takes a list argument", node.span)
+            raise self.error("E0112", "len() takes a list[int] argument (the length of a list[str] is not a size "
+                             "the module is built with)", node.span)
         return self._call_op(OPS[name], node, values, keyword_values)
 
     def _call_op(self, definition: OpDef, node: ast.Call, values: list, keyword_values: dict) -> Value:

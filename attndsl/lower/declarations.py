@@ -8,7 +8,7 @@ from ..diagnostics import Span
 from ..ir import RANKS, CheckInfo, Cond, InputInfo, LayerInfo, LetInfo, PackSizes, ParamInfo, pack_dims
 from ..symbolic import Expr
 from ..inits import INITIALIZERS
-from .values import (PARAM_INITS, ListArg, SizesInput, Tensor, suggest)
+from .values import (PARAM_INITS, ListArg, SizesInput, StrListArg, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
 from .loops import is_range
 
@@ -133,7 +133,10 @@ class DeclarationLowering:
         elif isinstance(value, ast.ListComp):
             iterable = self._expr(value.iterable)
             if not isinstance(iterable, ListArg):
-                raise self.error("E0113", "a layer list loops over a list[int] argument", value.iterable.span)
+                words = isinstance(iterable, StrListArg)
+                raise self.error("E0113", "a layer list loops over a list[int] argument or a range" +
+                                 (f"; `{iterable.name}` is a list[str]" if words else ""), value.iterable.span,
+                                 help="branch on its strings instead: `if \"...\" in ...:`" if words else None)
             saved = self.scope.get(value.var)
             self._check_loop_var(value.var, value.var_span)
             shadowed = self.scope.get(value.var)

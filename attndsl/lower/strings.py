@@ -39,7 +39,10 @@ class StringLowering:
             left, right = right, left
         if isinstance(left, StrArg) and isinstance(right, str):
             return self._text(left, right)
-        raise self.error("E0113", "a str argument is compared with a string written in the spec",
+        if isinstance(left, StrListArg) or isinstance(right, StrListArg):
+            raise self.error("E0113", "a list[str] argument is tested with `in`, not compared", node.span,
+                             help='e.g. `"channel_add" in fusion_types`')
+        raise self.error("E0113", "a str argument can only be compared with a string written in the spec",
                          node.span, help='e.g. `pooling_type == "att"`')
 
     def _member(self, node: ast.Compare) -> Cond:
