@@ -115,3 +115,11 @@ def test_the_branches_on_a_layer_argument_read_as_if_and_else():
     forward = compile_ok(CONV_ACT).split("def forward")[1]
     assert "if self.norm_layer is not None:" in forward and "else:" in forward
     assert "if self.norm_layer is None" not in forward
+
+
+def test_a_call_its_family_does_not_take_says_what_the_argument_is():
+    """`norm_layer: layer[relu] | None` called with a channel count: the message is the
+    activation's (`inplace` takes a bool), and the help says the argument is an activation."""
+    source = NORM_NONE.replace("layer[batch_norm2d]", "layer[relu]")
+    problem = attndsl.compile_source(source, "lang.attn").diagnostics[0]
+    assert problem.code == "E0113" and "`norm_layer` is one of relu's family" in problem.help

@@ -106,7 +106,15 @@ class LayerKindLowering:
         default = arg.family or self._declared_default(arg.name)
         # The default must take the call (its errors are the user's); the others of its kind
         # are the alternatives that take it too.
-        alternatives = {default: self._bound(default, node)}
+        try:
+            alternatives = {default: self._bound(default, node)}
+        except Abort:
+            problem = self.sink.items[-1] if self.sink.items else None
+            if problem is not None and problem.help is None:  # say what the argument is, and so what it takes
+                family = kinds_like(default)
+                problem.help = (f"`{arg.name}` is one of {default}'s family ({', '.join(family[:4])}"
+                                f"{', ...' if len(family) > 4 else ''}): its call takes {default}'s arguments")
+            raise
         sources = alternatives[default][1]
         for kind in kinds_like(default):
             if kind != default and _takes(LAYERS[kind], node):
