@@ -90,3 +90,29 @@ def test_a_batch_norm_check_inside_a_loop_is_not_repeated():
     code = attndsl.compile_source(spec.read_text(encoding="utf-8"), "specs/bam.attn").code
     channel_gate = code.split("class ChannelAttention")[1].split("class ")[0]
     assert channel_gate.count("batch norm in training needs more than one value") == 1
+
+
+def test_a_value_assigned_under_an_if_and_under_its_complement_is_defined_after(device):
+    """`if flag: y = ...` then `if not flag: y = ...` (and `mode == "a"` / `mode != "a"`)
+    define `y` on every path, as an `if`/`else` would; the branches may differ in shape."""
+    source = """
+block B(c: int, flag: bool = true, mode: str = "a"):
+    input x: [b, c, h, w]
+    if flag:
+        y = mean(x, dim=(2, 3), keepdim=true)
+    if not flag:
+        y = x + 1
+    if mode == "a":
+        z = y * 3
+    if mode != "a":
+        z = y - 1
+    return x * z
+"""
+    code, B = build(source, "B")
+    forward = code.split("def forward")[1]
+    assert forward.count("else:") == 2
+    x = torch.randn(2, 3, 4, 5, device=device)
+    for flag, mode in ((True, "a"), (True, "b"), (False, "a"), (False, "b")):
+        y = x.mean(dim=(2, 3), keepdim=True) if flag else x + 1
+        z = y * 3 if mode == "a" else y - 1
+        torch.testing.assert_close(B(3, flag, mode).to(device)(x), x * z)

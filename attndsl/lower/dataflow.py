@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import Cond, negate
+from ..ir import Cond, complementary, negate
 from ..symbolic import Expr
 from .values import (Tensor, TensorList)
 
@@ -91,18 +91,41 @@ class DataflowLowering:
             if "poison" in (then_value or ("",))[0] + "|" + (else_value or ("",))[0]:
                 self.scope[name] = ("poison", None, span)  # one branch failed: already reported
                 continue
+            joined = self._join_complement(then_value, else_value, condition, span)
+            if joined is not None:
+                joined_node = self.ir.graph.nodes[joined[1].node]
+                joined_node["name"] = name
+                self.scope[name] = joined
+                continue
             if then_value is None or else_value is None:
                 defined = then_value or else_value
                 if defined[0] in ("param", "layer", "let"):
                     self.scope[name] = defined  # declarations keep their guard
                     continue
-                # Defined on one path only: using it later is an error (see _name).
-                self.scope[name] = ("branch_only", (condition, then_value is not None), defined[2])
+                # Defined on one path only: using it later is an error (see _name), unless a
+                # later `if` on the complement defines it too (_join_complement).
+                where = condition if then_value is not None else negate(condition)
+                self.scope[name] = ("branch_only", (condition, then_value is not None, defined[1], where), defined[2])
                 continue
             if then_value[0] != "tensor" or else_value[0] != "tensor":
-                self.scope[name] = then_value if then_value[0] in ("param", "layer", "let") else ("branch_only", (condition, True), then_value[2])
+                self.scope[name] = then_value if then_value[0] in ("param", "layer", "let") else \
+                    ("branch_only", (condition, True, then_value[1], condition), then_value[2])
                 continue
             node = self.ir.add_node("phi", [then_value[1].node, else_value[1].node], span=span,
                                     guard=tuple(self.guard), condition=condition)
             self.ir.graph.nodes[node]["name"] = name
             self.scope[name] = ("tensor", Tensor(node), then_value[2])
+
+    def _join_complement(self, then_value, else_value, condition: Cond, span: Span):
+        """`if flag: y = a` then `if not flag: y = b`: the second `if` defines on one branch what
+        the first defined exactly on the other, so `y` is defined after it (a tensor joined from
+        both)."""
+        for mine, other, holds in ((then_value, else_value, condition), (else_value, then_value, negate(condition))):
+            if mine is None or other is None or mine[0] != "tensor" or other[0] != "branch_only":
+                continue
+            _, _, value, where = other[1]
+            if isinstance(value, Tensor) and isinstance(mine[1], Tensor) and complementary(where, holds):
+                branches = [mine[1].node, value.node] if holds == condition else [value.node, mine[1].node]
+                node = self.ir.add_node("phi", branches, span=span, guard=tuple(self.guard), condition=condition)
+                return ("tensor", Tensor(node), mine[2])
+        return None

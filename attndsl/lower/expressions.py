@@ -107,7 +107,6 @@ class ExpressionLowering:
         if kind == "buffer":
             return self._buffer_value(node, value)
         if kind == "branch_only":
-            condition, in_then = value
             raise self.error("E0106", f"`{node.id}` is only defined on one branch of an `if`", node.span,
                              labels=[_label(span, "assigned here")],
                              help="assign it in both branches (add an `else:`)")
