@@ -245,7 +245,7 @@ def _merge_words(sets: set[frozenset], words: dict[str, tuple]) -> set[frozenset
     changed = True
     while changed:
         changed = False
-        for (rest_a, allowed_a), (rest_b, allowed_b) in itertools.combinations(sorted(entries, key=repr), 2):
+        for (rest_a, allowed_a), (rest_b, allowed_b) in itertools.combinations(sorted(entries, key=_entry_key), 2):
             differ = [i for i, (x, y) in enumerate(zip(allowed_a, allowed_b)) if x != y]
             if rest_a == rest_b and len(differ) == 1:
                 union = tuple(x | y if i == differ[0] else x for i, (x, y) in enumerate(zip(allowed_a, allowed_b)))
@@ -254,6 +254,12 @@ def _merge_words(sets: set[frozenset], words: dict[str, tuple]) -> set[frozenset
                 changed = True
                 break
     return {_join_words(rest, allowed, words) for rest, allowed in entries}
+
+
+def _entry_key(entry: tuple) -> tuple:
+    """A deterministic order (a frozenset's own order follows string hashing, which varies by process)."""
+    rest, allowed = entry
+    return _set_key(rest), [sorted(repr(value) for value in values) for values in allowed]
 
 
 def _split_words(literals: frozenset, words: dict[str, tuple]) -> tuple[frozenset, tuple]:
