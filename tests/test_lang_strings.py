@@ -232,3 +232,23 @@ def test_a_condition_that_fails_reports_once():
     result = attndsl.compile_source(source, "lang.attn")
     assert [(d.code, d.span.line) for d in result.diagnostics if d.is_error] == [("E0113", 3), ("E0113", 7)]
     assert "list[str]" in [d.message for d in result.diagnostics if d.is_error][1]
+
+
+def test_checks_merged_over_strings_are_written_the_same_in_every_process(tmp_path):
+    """The merge of checks over a str argument's values reads no set in its hash order:
+    two processes with other string hashes write the same module."""
+    import os
+    import subprocess
+    import sys
+
+    spec = tmp_path / "words.attn"
+    spec.write_text(POOL + "\n\n" + SHAPES_BY_WORD + "\n\n" + CONTEXT_BLOCK)
+    written = []
+    for seed in ("0", "1"):
+        out = tmp_path / f"out{seed}"
+        done = subprocess.run([sys.executable, "-m", "attndsl", "compile", str(spec), "-o", str(out)],
+                              env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        written.append((out / "words.py").read_text())
+    assert written[0] == written[1]
+    assert 'pool != "' not in written[0].split("class S(")[1].split("def forward")[0]  # no check under a string
