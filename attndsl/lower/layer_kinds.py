@@ -106,10 +106,11 @@ class LayerKindLowering:
         default = arg.family or self._declared_default(arg.name)
         # The default must take the call (its errors are the user's); the others of its kind
         # are the alternatives that take it too.
+        reported = len(self.sink.items)
         try:
             alternatives = {default: self._bound(default, node)}
         except Abort:
-            problem = self.sink.items[-1] if self.sink.items else None
+            problem = self.sink.items[-1] if len(self.sink.items) > reported else None
             if problem is not None and problem.help is None:  # say what the argument is, and so what it takes
                 family = kinds_like(default)
                 problem.help = (f"`{arg.name}` is one of {default}'s family ({', '.join(family[:4])}"
