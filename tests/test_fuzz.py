@@ -242,6 +242,15 @@ REGRESSIONS = {
     # ValueError in torch. With one channel and one position per group, only a batch of one.
     "group_norm_one_value": ("block B():\n    input x: [b, 3, h, w]\n    example(x=[1, 3, 4, 4])\n"
                              "    layer gn = group_norm(3, 3)\n    return gn(avg_pool(x))\n", "runtime-check"),
+    # Found by the session-7 fuzz run: a layer named like a list argument renames the argument's
+    # attribute (`self.ks_value`), but forward read its items from `self.ks` (the layer).
+    "list_item_of_an_argument_a_layer_renamed": (
+        "block B(c: int = 4, ks: list[int] = [2, 3]):\n    input x: [b, h, c]\n    example(x=[2, 6, 4])\n"
+        "    layer fc = linear(c, c)\n    y = rearrange(fc(x), \"b (s t) c -> b s t c\", s=ks[0])\n"
+        "    layer ks = identity()\n    return ks(y)\n", "ok"),
+    # and a float written inside a tuple of sizes (`(1e0, 1)`): torch refuses a float kernel size.
+    "float_in_a_tuple_of_sizes": ("block B(c: int = 4):\n    input x: [b, c, h, w]\n"
+                                  "    layer conv = conv2d(c, 2, (1e0, 1))\n    return conv(x)\n", "E0113"),
     "group_norm_batch_of_two": ("block B():\n    input x: [b, 3, h, w]\n    example(x=[2, 3, 4, 4])\n"
                                 "    layer gn = group_norm(3, 3)\n    return gn(avg_pool(x))\n", "ok"),
     "group_norm_one_value_constant": ("block B():\n    input x: [1, 3, h, w]\n    layer gn = group_norm(3, 3)\n"

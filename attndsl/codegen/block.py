@@ -65,11 +65,11 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         if symbol.startswith("len(") and symbol.endswith(")"):
             inner = symbol[4:-1]
             self.used_attributes.add(inner)
-            return f"len(self.{inner})"
+            return f"len(self.{self.argument_attribute(inner)})"
         item = list_item(symbol)
         if item is not None:  # an item of a list argument: `out_chs[2]`
             self.used_attributes.add(item[0])
-            return f"self.{item[0]}[{item[1]}]"
+            return f"self.{self.argument_attribute(item[0])}[{item[1]}]"
         if symbol in self.arg_names or symbol in self.let_names:
             self.used_attributes.add(symbol)
             return f"self.{self.argument_attribute(symbol)}"

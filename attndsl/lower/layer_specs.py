@@ -138,9 +138,12 @@ class LayerSpecLowering:
                              help=f'branch on the argument instead: `if {value.name} == "...":`')
         sizes = _sizes(value, kind)  # `kernel_size=[1, 7]`: one size per spatial dim (attndsl/layers)
         if sizes is not None:
-            for item in sizes:
+            # each size as written: `(1e0, 1)` is a float in Python, whatever its value
+            written = node.items if isinstance(node, (ast.TupleExpr, ast.ListExpr)) and \
+                len(node.items) == len(sizes) else [node] * len(sizes)
+            for item, part in zip(sizes, written):
                 if isinstance(item, Expr):
-                    self._require_whole(node, item, f"`{name}`")
+                    self._require_whole(part, item, f"`{name}`")
             return sizes
         if kind in ("size", "output_size") and isinstance(value, Expr):
             kind = "int"
