@@ -890,7 +890,8 @@ def bindings_for(ir, example: dict) -> dict:
                 bindings[let.name] = _value(let.value, bindings)
         except (_Unknown, KeyError):
             pass
-    for symbol, (input_name, axis) in ir.dim_origin.items():
+    # the dims first named by an optional input are known when the example gives it
+    for symbol, (input_name, axis) in {**ir.optional_dim_origin, **ir.dim_origin}.items():
         shape = example.get(input_name)
         if isinstance(shape, list) and axis < len(shape):
             bindings[symbol] = shape[axis]
