@@ -36,11 +36,7 @@ class ShapeDisplay:
                 # sizes joined from two branches (`g` pooled or not): each branch's, as it reads
                 parts = []
                 for side in (0, 1):
-                    branch = dim
-                    for _ in range(len(joins)):
-                        if not branch.symbols() & set(joins):
-                            break
-                        branch = sym.substitute(branch, {n: joins[n][side] for n in branch.symbols() & set(joins)})
+                    branch = sym.expand(dim, {name: sizes[side] for name, sizes in joins.items()})
                     for text in self._rank_generic((branch,))[1:-1].split("|"):
                         if text not in parts:
                             parts.append(text)

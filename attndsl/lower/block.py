@@ -208,23 +208,26 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         """Names a failed statement defines are poisoned: later uses stay silent, so
         one mistake gives one error, not a cascade of unknown names."""
         if isinstance(stmt, ast.Assign):
-            names = [name for name, _ in stmt.targets]
+            names = _defined(stmt)
         elif isinstance(stmt, ast.For):  # what the loop carries, and what only its body knew
-            names = [name for inner in stmt.body if isinstance(inner, ast.Assign) for name, _ in inner.targets]
+            names = [name for inner in stmt.body if isinstance(inner, ast.Assign) for name in _defined(inner)]
         elif isinstance(stmt, ast.If):  # a condition that failed: what either branch defines
-            names = [name for inner in ast.statements(stmt.body + stmt.orelse)
-                     for name in ([n for n, _ in inner.targets] if isinstance(inner, ast.Assign) else
-                                  [inner.name] if isinstance(inner, (ast.Layer, ast.Let, ast.Param, ast.Buffer,
-                                                                     ast.LayerBlock)) else [])
+            names = [name for inner in ast.statements(stmt.body + stmt.orelse) for name in _defined(inner)
                      if name not in self.scope]
-        elif isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let, ast.Buffer, ast.LayerBlock)) and \
-                stmt.name not in self.scope:
-            names = [stmt.name]  # a declaration that clashed (E0103) leaves the first one in place
-        else:
-            names = []
+        else:  # a declaration that clashed (E0103) leaves the first one in place
+            names = [name for name in _defined(stmt) if name not in self.scope]
         for name in names:
             if self.scope.get(name, ("",))[0] != "arg":
                 self.scope[name] = ("poison", None, stmt.span)
 
     def _add(self, op: str, operands: list[int], span: Span, **attrs) -> int:
         return self.ir.add_node(op, operands, span=span, guard=tuple(self.guard), **attrs)
+
+
+def _defined(stmt: ast.Stmt) -> list[str]:
+    """The names a statement binds: an assignment's targets, a declaration's name."""
+    if isinstance(stmt, ast.Assign):
+        return [name for name, _ in stmt.targets]
+    if isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let, ast.Buffer, ast.LayerBlock)):
+        return [stmt.name]
+    return []

@@ -182,19 +182,17 @@ def merge_guards(entries: list[tuple[tuple, tuple]], atoms: list[Cond], rank_arg
         groups.setdefault(base, set()).add(_rank_literals_reduced(frozenset(literals), rank_groups))
     merged = []
     for base, sets in groups.items():
-        if words:
-            sets = _merge_words(sets, words)
         changed = True
         while changed:
             changed = False
+            if words:  # a merge of polarities may let values merge, and the other way round
+                sets = _merge_words(sets, words)
             for a, b in itertools.combinations(sorted(sets, key=_set_key), 2):
                 difference = a ^ b
                 if len(difference) == 2 and len({literal(c)[0] for c in difference}) == 1:
                     sets -= {a, b}
                     sets.add(a & b)
                     changed = True
-                    if words:
-                        sets = _merge_words(sets, words)
                     break
             for group in rank_groups.values():  # the same literals at every rank: no rank literal
                 for literals in sorted(sets, key=_set_key):
