@@ -18,70 +18,8 @@ from typing import Any
 import networkx as nx
 
 from .diagnostics import Span
+from .guards import Cond, Guard, cannot_hold, complementary, guard_includes, negate  # noqa: F401 (the IR's conditions)
 from .symbolic import Expr
-
-
-@dataclass(frozen=True)
-class Cond:
-    """A boolean expression over constructor arguments (kept as a small tree)."""
-
-    op: str  # "arg", "const", "not", "and", "or", "cmp", "all_elems"
-    args: tuple = ()
-
-    @staticmethod
-    def const(value: bool) -> "Cond":
-        return Cond("const", (value,))
-
-
-Guard = tuple[Cond, ...]  # a conjunction; () means "always"
-
-_COMPLEMENT = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
-
-
-def negate(condition: Cond) -> Cond:
-    """`not c`, with `not not c` folded to `c` (codegen writes an `else:` for the plain
-    negation of an `if`'s condition, so a comparison is not flipped here)."""
-    if condition.op == "not":
-        return condition.args[0]
-    if condition.op == "const":
-        return Cond.const(not condition.args[0])
-    return Cond("not", (condition,))
-
-
-def _plain(condition: Cond) -> Cond:
-    """One spelling of a condition: `not (e == 0)` is `e != 0`, `not not c` is `c`."""
-    if condition.op == "not":
-        inner = condition.args[0]
-        if inner.op == "not":
-            return _plain(inner.args[0])
-        if inner.op == "cmp" and len(inner.args) == 3 and inner.args[0] in _COMPLEMENT:
-            return Cond("cmp", (_COMPLEMENT[inner.args[0]], *inner.args[1:]))
-    return condition
-
-
-def complementary(a: Cond, b: Cond) -> bool:
-    """Whether `b` holds exactly when `a` does not (`e == 0` and `e != 0`, `c` and `not c`)."""
-    return _plain(negate(a)) == _plain(b)
-
-
-def guard_includes(guard: Guard, condition: Cond) -> bool:
-    """Whether `guard` implies `condition` as written: it is one of the guard's conditions,
-    however the spec spelled it (a layer declared under `if e != 0:` exists in the `else:` of
-    `if e == 0:`), a part of one that is an `and` (`if flag and c is not None:` says c is
-    not None), or `condition` is an `or` of which the guard implies a part (a layer declared
-    under `if mode in ["a", "b"]:` exists under `if mode == "a":`)."""
-    if condition in guard:
-        return True
-    held = {part for c in guard for part in _conjuncts(_plain(c))}
-    if condition.op == "or":
-        return any(guard_includes(guard, part) for part in condition.args)
-    return all(part in held for part in _conjuncts(_plain(condition)))
-
-
-def _conjuncts(condition: Cond) -> list[Cond]:
-    if condition.op == "and":
-        return [part for inner in condition.args for part in _conjuncts(_plain(inner))]
-    return [condition]
 
 
 @dataclass

@@ -324,7 +324,7 @@ MUTANTS: list[Mutant] = [
       "            return -value if node.op == \"-\" else value",
       "            return value",
       "an argument default of `-1` becomes 1"),
-    M("not_constant", "attndsl/ir.py",
+    M("not_constant", "attndsl/guards.py",
       "        return Cond.const(not condition.args[0])\n    return Cond(\"not\", (condition,))\n\n\ndef _plain",
       "        return Cond.const(condition.args[0])\n    return Cond(\"not\", (condition,))\n\n\ndef _plain",
       "`not true` lowers to true"),

@@ -269,17 +269,23 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             self.emit(f"layer {layer} = {name}({d}{act}{norm})")
             return self.assign(f"{layer}({x.name})", x.shape)
         if template == "words":  # str and list[str] arguments choosing branches (GCNet's pooling_type)
+            # either an `else:` for the last case, or a `require` that leaves no case but the
+            # branches (an `if`/`elif` chain the compiler must prove exhaustive)
+            exhaustive = ch.chance(0.5)
             self.blocks.append(
                 f'block {name}(d: int, mode: str = "gate", extras: list[str] = []):\n'
                 f"    input x: [{', '.join(dims + ['d'])}]\n"
                 "    layer fc = linear(d, d)\n"
-                '    if mode == "gate":\n        y = x * sigmoid(fc(x))\n'
+                + ('    require mode in ["gate", "sum", "add", "keep", "pool"]\n' if exhaustive else "")
+                + '    if mode == "gate":\n        y = x * sigmoid(fc(x))\n'
                 '    elif mode in ["sum", "add"]:\n        y = x + fc(x)\n'
-                '    elif mode != "pool":\n        y = fc(x)\n'
-                "    else:\n        y = mean(x, dim=-1, keepdim=true)\n"
+                + ('    elif mode == "keep":\n        y = fc(x)\n    elif mode == "pool":\n' if exhaustive else
+                   '    elif mode != "pool":\n        y = fc(x)\n    else:\n')
+                + "        y = mean(x, dim=-1, keepdim=true)\n"
                 '    if "double" in extras:\n        y = y * 2\n'
                 "    return y\n")
-            mode = ch.choice(["", ', mode="gate"', ', mode="sum"', ', mode="add"', ', mode="pool"', ', mode="other"'])
+            mode = ch.choice(["", ', mode="gate"', ', mode="sum"', ', mode="add"', ', mode="pool"', ', mode="keep"',
+                              ', mode="other"'])
             extras = ch.choice(["", ", extras=[]", ', extras=["double"]', ', extras=["x", "double"]'])
             self.emit(f"layer {layer} = {name}({d}{mode}{extras})")
             pooled = mode == ', mode="pool"'

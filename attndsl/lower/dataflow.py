@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import Cond, complementary, negate
+from ..ir import Cond, cannot_hold, complementary, negate
 from ..symbolic import Expr
 from .values import (Tensor, TensorList)
 
@@ -102,6 +102,11 @@ class DataflowLowering:
                 if defined[0] in ("param", "layer", "let"):
                     self.scope[name] = defined  # declarations keep their guard
                     continue
+                if self._never_taken(negate(condition) if then_value is not None else condition):
+                    # `require mode in ["avg", "max"]` then `if mode == "avg": ... elif mode == "max": ...`:
+                    # the path that leaves the name undefined cannot happen.
+                    self.scope[name] = defined
+                    continue
                 # Defined on one path only: using it later is an error (see _name), unless a
                 # later `if` on the complement defines it too (_join_complement).
                 where = condition if then_value is not None else negate(condition)
@@ -115,6 +120,11 @@ class DataflowLowering:
                                     guard=tuple(self.guard), condition=condition)
             self.ir.graph.nodes[node]["name"] = name
             self.scope[name] = ("tensor", Tensor(node), then_value[2])
+
+    def _never_taken(self, branch: Cond) -> bool:
+        """Whether the `require`s made so far rule out `branch` under the current guard."""
+        requires = tuple(r.condition for r in self.ir.requires if all(c in self.guard for c in r.guard))
+        return cannot_hold((*self.guard, branch, *requires))
 
     def _join_complement(self, then_value, else_value, condition: Cond, span: Span):
         """`if flag: y = a` then `if not flag: y = b`: the second `if` defines on one branch what

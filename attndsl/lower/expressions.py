@@ -109,7 +109,8 @@ class ExpressionLowering:
         if kind == "branch_only":
             raise self.error("E0106", f"`{node.id}` is only defined on one branch of an `if`", node.span,
                              labels=[_label(span, "assigned here")],
-                             help="assign it in both branches (add an `else:`)")
+                             help="assign it in both branches (add an `else:`), or `require` what rules out "
+                                  "the case no branch covers")
         if kind in ("param", "layer"):
             same = [d for d in (self.ir.layers if kind == "layer" else self.ir.params) if d.name == node.id]
             fitting = [d for d in same if all(guard_includes(self.guard, c) for c in d.guard)]

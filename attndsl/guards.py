@@ -1,0 +1,152 @@
+"""Conditions on constructor arguments, and guards: the conjunctions of conditions under
+which a node, layer or check of the IR exists.
+
+A condition keeps the spec's spelling; `guard_includes` and `complementary` compare
+conditions by what they mean (`not (e == 0)` is `e != 0`), so that a name defined under
+one spelling is found under another.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cond:
+    """A boolean expression over constructor arguments (kept as a small tree)."""
+
+    op: str  # "arg", "const", "not", "and", "or", "cmp", "all_elems"
+    args: tuple = ()
+
+    @staticmethod
+    def const(value: bool) -> "Cond":
+        return Cond("const", (value,))
+
+
+Guard = tuple[Cond, ...]  # a conjunction; () means "always"
+
+_COMPLEMENT = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+def negate(condition: Cond) -> Cond:
+    """`not c`, with `not not c` folded to `c` (codegen writes an `else:` for the plain
+    negation of an `if`'s condition, so a comparison is not flipped here)."""
+    if condition.op == "not":
+        return condition.args[0]
+    if condition.op == "const":
+        return Cond.const(not condition.args[0])
+    return Cond("not", (condition,))
+
+
+def _plain(condition: Cond) -> Cond:
+    """One spelling of a condition: `not (e == 0)` is `e != 0`, `not not c` is `c`."""
+    if condition.op == "not":
+        inner = condition.args[0]
+        if inner.op == "not":
+            return _plain(inner.args[0])
+        if inner.op == "cmp" and len(inner.args) == 3 and inner.args[0] in _COMPLEMENT:
+            return Cond("cmp", (_COMPLEMENT[inner.args[0]], *inner.args[1:]))
+    return condition
+
+
+def complementary(a: Cond, b: Cond) -> bool:
+    """Whether `b` holds exactly when `a` does not (`e == 0` and `e != 0`, `c` and `not c`)."""
+    return _plain(negate(a)) == _plain(b)
+
+
+def guard_includes(guard: Guard, condition: Cond) -> bool:
+    """Whether `guard` implies `condition` as written: it is one of the guard's conditions,
+    however the spec spelled it (a layer declared under `if e != 0:` exists in the `else:` of
+    `if e == 0:`), a part of one that is an `and` (`if flag and c is not None:` says c is
+    not None), or `condition` is an `or` of which the guard implies a part (a layer declared
+    under `if mode in ["a", "b"]:` exists under `if mode == "a":`)."""
+    if condition in guard:
+        return True
+    held = {part for c in guard for part in _conjuncts(_plain(c))}
+    if condition.op == "or":
+        return any(guard_includes(guard, part) for part in condition.args)
+    return all(part in held for part in _conjuncts(_plain(condition)))
+
+
+def _conjuncts(condition: Cond) -> list[Cond]:
+    if condition.op == "and":
+        return [part for inner in condition.args for part in _conjuncts(_plain(inner))]
+    return [condition]
+
+
+# Comparisons kept in one polarity, so that `k <= 2` and `k > 2` are one atom, negated.
+_CANONICAL = {"!=": "==", "<=": ">", "<": ">="}
+_ATOM_LIMIT = 12  # 4096 assignments; an `if` chain over more conditions is left undecided
+
+
+def cannot_hold(conditions: Guard) -> bool:
+    """Whether no constructor arguments make all `conditions` true at once: a proof, never a
+    guess. Each condition that is not `and`/`or`/`not` is an atom, free to be true or false,
+    except that an argument equals at most one string (`mode == "avg"`, `mode == "max"`) and
+    one value (`k == 1`, `k == 3`); so a `require mode in ["avg", "max"]` rules out a path on
+    which `mode` is neither. Treating other atoms as independent can only find more ways to
+    hold, so a True answer is sound; one that needs arithmetic to see (`k > 2` and `k < 1`)
+    answers False."""
+    atoms: dict[Cond, None] = {}
+    for condition in conditions:
+        _collect_atoms(condition, atoms)
+    if len(atoms) > _ATOM_LIMIT:
+        return False
+    order = list(atoms)
+    for values in itertools.product((True, False), repeat=len(order)):
+        world = dict(zip(order, values))
+        if _one_value_each(world) and all(_holds(c, world) for c in conditions):
+            return False
+    return True
+
+
+def _atom(condition: Cond) -> tuple[Cond, bool]:
+    """(atom, polarity) of a condition that is not `and`/`or`/`not`/constant."""
+    if condition.op == "cmp" and len(condition.args) == 3:
+        op, left, right = condition.args
+        if op == "==" and left.is_const and not right.is_const:  # `1 == k` is `k == 1`
+            return Cond("cmp", (op, right, left)), True
+        if op in _CANONICAL:
+            return _atom(Cond("cmp", (_CANONICAL[op], left, right)))[0], False
+    return condition, True
+
+
+def _collect_atoms(condition: Cond, atoms: dict) -> None:
+    if condition.op in ("and", "or", "not"):
+        for part in condition.args:
+            _collect_atoms(part, atoms)
+    elif condition.op != "const":
+        atoms[_atom(condition)[0]] = None
+
+
+def _holds(condition: Cond, world: dict) -> bool:
+    if condition.op == "const":
+        return bool(condition.args[0])
+    if condition.op == "not":
+        return not _holds(condition.args[0], world)
+    if condition.op == "and":
+        return all(_holds(part, world) for part in condition.args)
+    if condition.op == "or":
+        return any(_holds(part, world) for part in condition.args)
+    atom, polarity = _atom(condition)
+    return world[atom] == polarity
+
+
+def _one_value_each(world: dict) -> bool:
+    """An argument is at most one of the strings it is compared with, and a size equals at
+    most one constant."""
+    seen: set = set()
+    for atom, holds in world.items():
+        if not holds:
+            continue
+        if atom.op == "text":
+            key = ("text", atom.args[0])
+        elif atom.op == "cmp" and atom.args[0] == "==" and atom.args[2].is_const and not atom.args[1].is_const:
+            key = ("value", atom.args[1])
+        else:
+            continue
+        if key in seen:
+            return False
+        seen.add(key)
+    return True
