@@ -13,7 +13,6 @@ import itertools
 
 import pytest
 import torch
-from torch.nn import functional as F
 
 from attndsl.guards import Cond, cannot_hold
 from attndsl.symbolic import Expr
