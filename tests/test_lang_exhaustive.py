@@ -13,6 +13,7 @@ import itertools
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from attndsl.guards import Cond, cannot_hold
 from attndsl.symbolic import Expr
@@ -127,3 +128,97 @@ def test_cannot_hold_proves_and_never_guesses(conditions, impossible):
 def test_cannot_hold_gives_up_on_too_many_conditions():
     many = tuple(Cond("arg", (f"f{i}",)) for i in range(13))
     assert cannot_hold(many + (Cond("not", (many[0],)),)) is False
+
+
+# ------------------------------------------------ a name used where its guard holds
+
+
+SAME_CONDITION = '''
+block A(flag: bool = true):
+    input x: [b, c]
+    if flag:
+        y = x * 2
+        buffer m = ones([1]) * 3
+    z = x + 1
+    if flag:
+        z = z + y * m
+    return z
+'''
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_value_and_a_buffer_of_an_if_are_usable_under_a_later_if_on_the_same_condition(flag):
+    x = rand(3, 5)
+    module = build(SAME_CONDITION, flag=flag)
+    expected = x + 1 + (x * 2 * 3 if flag else 0)
+    torch.testing.assert_close(module(x), expected, rtol=0, atol=1e-12)
+    agree(SAME_CONDITION, {"flag": flag}, {"x": [3, 5]})
+
+
+ELSE_BUFFER = '''
+block A(flag: bool = false):
+    input x: [b, 4]
+    if flag:
+        layer fc = linear(4, 4)
+    else:
+        buffer m = ones([4]) * 2
+    if flag:
+        y = fc(x)
+    else:
+        y = x * m
+    return y
+'''
+
+
+def test_a_buffer_of_an_else_is_usable_in_the_else_of_the_same_test():
+    x = rand(3, 4)
+    torch.testing.assert_close(build(ELSE_BUFFER, flag=False)(x), x * 2, rtol=0, atol=0)
+    agree(ELSE_BUFFER, {"flag": True}, {"x": [3, 4]})
+
+
+@pytest.mark.parametrize("source", [
+    # assigned only when a and b, or when not b: missing when b and not a
+    "if a:\n        if b:\n            y = x * 2\n    if not b:\n        y = x * 3\n    return y",
+    # a later `if` on another condition
+    "if a:\n        y = x * 2\n    if b:\n        y = y + 1\n    return x",
+    # the buffer's `if` does not enclose the use
+    "if a:\n        buffer m = ones([4])\n    if b:\n        y = x * m\n    else:\n        y = x\n    return y",
+])
+def test_a_use_on_a_path_where_the_name_may_be_unassigned_is_refused(source):
+    spec = "block A(a: bool = true, b: bool = true):\n    input x: [n, 4]\n    " + source + "\n"
+    code, *_ = first_error(spec)
+    assert code == "E0106"
+
+
+NARROWED = '''
+block A(d: int = 8, qk_norm: bool = false, norm_layer: layer[layer_norm] | None = None,
+        eps: float | None = None):
+    input x: [b, d]
+    require not qk_norm or norm_layer is not None, "need norm_layer"
+    require not qk_norm or eps is not None, "need eps"
+    if qk_norm:
+        layer q_norm = norm_layer(d)
+        layer k_norm = layer_norm(d, eps=eps)
+        y = k_norm(q_norm(x))
+    else:
+        y = x
+    return y
+'''
+
+
+def test_a_require_says_an_optional_argument_is_given_where_its_condition_holds():
+    x = rand(3, 8)
+    module = build(NARROWED, d=8, qk_norm=True, norm_layer=torch.nn.LayerNorm, eps=1e-3)
+    inner = F.layer_norm(x, (8,), eps=1e-5)
+    torch.testing.assert_close(module(x), F.layer_norm(inner, (8,), eps=1e-3), rtol=0, atol=1e-12)
+    # eps reaches the second norm: another eps gives another output
+    assert not torch.allclose(module(x), F.layer_norm(inner, (8,), eps=1e-1))
+    torch.testing.assert_close(build(NARROWED, d=8)(x), x, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="need norm_layer"):
+        build(NARROWED, d=8, qk_norm=True, eps=1e-3)
+
+
+def test_without_the_require_an_optional_argument_stays_possibly_none():
+    code, line, _, message = first_error(NARROWED.replace('    require not qk_norm or norm_layer is not None, '
+                                                          '"need norm_layer"\n', ''))
+    assert code == "E0106" and "may be None" in message

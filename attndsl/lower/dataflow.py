@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 
+from dataclasses import dataclass
+
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import Cond, cannot_hold, complementary, negate
+from ..ir import Cond, cannot_hold, complementary, guard_includes, negate
 from ..symbolic import Expr
 from .values import (Tensor, TensorList)
+
+# Names whose declaration keeps its own guard (a use checks it against the use's guard),
+# rather than becoming a value defined on one branch only.
+_DECLARATIONS = ("param", "layer", "let", "buffer")
+
+
+@dataclass(frozen=True)
+class BranchOnly:
+    """A name assigned on some paths only: its value, and the whole guard under which it is
+    assigned. A use where that guard holds may read it (`if flag: y = ...` then a later
+    `if flag: z = y`); any other use is an error (attndsl/lower/expressions.py)."""
+
+    kind: str
+    value: object
+    guard: tuple
 
 
 class DataflowLowering:
@@ -99,32 +116,47 @@ class DataflowLowering:
                 continue
             if then_value is None or else_value is None:
                 defined = then_value or else_value
-                if defined[0] in ("param", "layer", "let"):
+                if defined[0] in _DECLARATIONS:
                     self.scope[name] = defined  # declarations keep their guard
                     continue
-                if self._never_taken(negate(condition) if then_value is not None else condition):
+                where = condition if then_value is not None else negate(condition)
+                if self._implied((where,)):
                     # `require mode in ["avg", "max"]` then `if mode == "avg": ... elif mode == "max": ...`:
                     # the path that leaves the name undefined cannot happen.
                     self.scope[name] = defined
                     continue
-                # Defined on one path only: using it later is an error (see _name), unless a
-                # later `if` on the complement defines it too (_join_complement).
-                where = condition if then_value is not None else negate(condition)
-                self.scope[name] = ("branch_only", (condition, then_value is not None, defined[1], where), defined[2])
+                # Defined on one path only: a later use must be on that path (see _name), unless
+                # a later `if` on the complement defines it too (_join_complement).
+                self.scope[name] = self._branch_only(defined, where)
                 continue
             if then_value[0] != "tensor" or else_value[0] != "tensor":
-                self.scope[name] = then_value if then_value[0] in ("param", "layer", "let") else \
-                    ("branch_only", (condition, True, then_value[1], condition), then_value[2])
+                self.scope[name] = then_value if then_value[0] in _DECLARATIONS else \
+                    self._branch_only(then_value, condition)
                 continue
             node = self.ir.add_node("phi", [then_value[1].node, else_value[1].node], span=span,
                                     guard=tuple(self.guard), condition=condition)
             self.ir.graph.nodes[node]["name"] = name
             self.scope[name] = ("tensor", Tensor(node), then_value[2])
 
-    def _never_taken(self, branch: Cond) -> bool:
-        """Whether the `require`s made so far rule out `branch` under the current guard."""
-        requires = tuple(r.condition for r in self.ir.requires if all(c in self.guard for c in r.guard))
-        return cannot_hold((*self.guard, branch, *requires))
+    def _branch_only(self, entry: tuple, where: Cond) -> tuple:
+        kind, value, span = entry
+        if kind == "branch_only":  # assigned under an inner `if`: its guard says more already
+            return entry
+        return ("branch_only", BranchOnly(kind, value, (*self.guard, where)), span)
+
+    def _implied(self, conditions) -> bool:
+        """Whether every condition holds wherever the statement being lowered runs: the
+        enclosing `if`s say so (however spelled), or, with the `require`s made so far, no
+        arguments make one of them false (`require not qk_norm or norm_layer is not None` makes
+        `norm_layer` given under `if qk_norm:`). `__init__` checks the requires first."""
+        guard = tuple(self.guard)
+        if all(guard_includes(guard, c) for c in conditions):
+            return True
+        requires = tuple(r.condition for r in self.ir.requires if all(c in guard for c in r.guard))
+        if not requires and not guard:
+            return False
+        needed = conditions[0] if len(conditions) == 1 else Cond("and", tuple(conditions))
+        return cannot_hold((*guard, *requires, negate(needed)))
 
     def _join_complement(self, then_value, else_value, condition: Cond, span: Span):
         """`if flag: y = a` then `if not flag: y = b`: the second `if` defines on one branch what
@@ -133,8 +165,10 @@ class DataflowLowering:
         for mine, other, holds in ((then_value, else_value, condition), (else_value, then_value, negate(condition))):
             if mine is None or other is None or mine[0] != "tensor" or other[0] != "branch_only":
                 continue
-            _, _, value, where = other[1]
-            if isinstance(value, Tensor) and isinstance(mine[1], Tensor) and complementary(where, holds):
+            value, guard = other[1].value, other[1].guard
+            where = guard[-1] if guard[:-1] == tuple(self.guard) else None
+            if (isinstance(value, Tensor) and isinstance(mine[1], Tensor) and where is not None
+                    and complementary(where, holds)):
                 branches = [mine[1].node, value.node] if holds == condition else [value.node, mine[1].node]
                 node = self.ir.add_node("phi", branches, span=span, guard=tuple(self.guard), condition=condition)
                 return ("tensor", Tensor(node), mine[2])

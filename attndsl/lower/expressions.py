@@ -96,6 +96,13 @@ class ExpressionLowering:
         kind, value, span = entry
         if kind == "poison":
             raise Abort()
+        if kind == "branch_only":
+            if not self._implied(value.guard):
+                raise self.error("E0106", f"`{node.id}` is only defined on one branch of an `if`", node.span,
+                                 labels=[_label(span, "assigned here")],
+                                 help="assign it in both branches (add an `else:`), or `require` what rules out "
+                                      "the case no branch covers")
+            kind, value = value.kind, value.value  # assigned on every path that reaches this use
         self._check_buffer_use(node, kind)
         self._check_child_var(node, kind)
         self._check_loop_use(node, kind)
@@ -106,14 +113,9 @@ class ExpressionLowering:
             self._check_not_none(node)
         if kind == "buffer":
             return self._buffer_value(node, value)
-        if kind == "branch_only":
-            raise self.error("E0106", f"`{node.id}` is only defined on one branch of an `if`", node.span,
-                             labels=[_label(span, "assigned here")],
-                             help="assign it in both branches (add an `else:`), or `require` what rules out "
-                                  "the case no branch covers")
         if kind in ("param", "layer"):
             same = [d for d in (self.ir.layers if kind == "layer" else self.ir.params) if d.name == node.id]
-            fitting = [d for d in same if all(guard_includes(self.guard, c) for c in d.guard)]
+            fitting = [d for d in same if self._implied(d.guard)]
             if fitting:  # the declaration of this branch (one per branch of an `if` is fine)
                 value = fitting[-1]
             elif len(same) > 1 and all(guard_includes(self.guard, c) for c in _covering_guard([d.guard for d in same])):
@@ -153,8 +155,7 @@ class ExpressionLowering:
     def _check_declared_here(self, node: ast.Name, kind: str, guard, span: Span) -> None:
         """A layer, param or let declared under `if` exists only under that condition: a use
         must be inside the same `if` (else `self.<name>` is missing when the module runs)."""
-        missing = [c for c in guard if not guard_includes(self.guard, c)]
-        if missing:
+        if not self._implied(guard):
             raise self.error("E0106", f"{kind} `{node.id}` is declared under an `if` that does not enclose this use",
                              node.span, labels=[_label(span, "declared here")],
                              help="use it under the same condition as its declaration")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import LayerInfo, guard_includes
+from ..ir import LayerInfo
 from .helpers import _label
 from .values import LayerRef
 
@@ -24,7 +24,7 @@ class LayerNameLowering:
     def _argument_layer(self, node: ast.Name) -> LayerRef:
         """The layer a call or attribute of `node` means, where `node` also names an argument."""
         declared = self.layer_named_args[node.id]
-        fitting = [info for info in declared if all(guard_includes(self.guard, c) for c in info.guard)]
+        fitting = [info for info in declared if self._implied(info.guard)]
         if not fitting:
             raise self.error("E0106", f"layer `{node.id}` is declared under an `if` that does not enclose this use",
                              node.span, labels=[_label(info.span, "declared here") for info in declared],

@@ -5,7 +5,7 @@ the `like` operand of ops that make tensors from sizes (arange, eye, ones, ...),
 from __future__ import annotations
 
 from .. import syntax as ast
-from ..ir import BufferInfo, Cond, guard_includes
+from ..ir import BufferInfo, Cond
 from .helpers import _label
 from .values import Tensor
 
@@ -87,8 +87,7 @@ class MaskLowering:
         self.ir.buffers.append(info)
 
     def _buffer_value(self, node: ast.Name, info: BufferInfo) -> Tensor:
-        missing = [c for c in info.guard if not guard_includes(self.guard, c)]
-        if missing:
+        if not self._implied(info.guard):
             raise self.error("E0106", f"buffer `{node.id}` is declared under an `if` that does not enclose this use",
                              node.span, labels=[_label(info.span, "declared here")],
                              help="use it under the same condition as its declaration")

@@ -14,7 +14,7 @@ import math
 from fractions import Fraction
 
 from .. import syntax as ast
-from ..ir import Cond, LetInfo, guard_includes, negate
+from ..ir import Cond, LetInfo, negate
 from ..symbolic import Atom, Expr
 from .helpers import _float_source, _label
 from .values import Tensor
@@ -163,7 +163,7 @@ class NumberLowering:
 
     def _check_not_none(self, node: ast.Name) -> None:
         """An optional argument is a number only where a test says it is not None."""
-        if node.id in self.optional_args and not guard_includes(tuple(self.guard), negate(is_none(node.id))):
+        if node.id in self.optional_args and not self._implied((negate(is_none(node.id)),)):
             raise self.error("E0106", f"argument `{node.id}` may be None here", node.span,
                              labels=[_label(self.scope[node.id][2], "declared optional here")],
                              help=f"choose a value for None: `let {node.id}_ = {node.id} if {node.id} is not None "
