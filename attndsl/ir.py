@@ -36,6 +36,11 @@ class ArgInfo:
     choices: list[str] = field(default_factory=list)
 
 
+class KindName(str):
+    """A layer kind written as an example's value (`example(norm_layer=layer_norm)`): its
+    name, as a layer-kind argument's default is kept; the type tells it from a string."""
+
+
 @dataclass
 class InputInfo:
     name: str

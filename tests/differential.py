@@ -34,7 +34,7 @@ from attndsl import interpret
 from attndsl.interpret import InterpreterBug
 from attndsl.interpret.values import Unbound, cond_value, expr_value
 
-from .fuzzing import load_module
+from .fuzzing import example_arguments, load_module
 
 RTOL = 1e-10
 # The compiler folds scalar arithmetic exactly (rationals) where Python rounds in float64:
@@ -385,7 +385,7 @@ def check_examples(compiled: Compiled) -> None:
     ir = compiled.ir
     masks = mask_inputs(ir)
     for index, example in enumerate(ir.examples):
-        args = {a.name: example[a.name] for a in ir.args if a.name in example}
+        args = example_arguments(ir, example)
         shapes = {i.name: example[i.name] for i in ir.inputs if i.name in example}
         case = Case(args, shapes, frozenset(masks) & set(shapes),
                     sizes_inputs=frozenset(i.name for i in ir.inputs if i.dtype == "sizes") & set(shapes))

@@ -797,6 +797,19 @@ def compile_spec(source: str, path: str):
     return result
 
 
+def example_arguments(ir, example: dict) -> dict:
+    """The constructor arguments an `example(...)` gives, as the modules take them: a layer
+    kind's name (`norm_layer=layer_norm`) as its class (`nn.LayerNorm`)."""
+    from torch import nn
+
+    from attndsl.ir import KindName
+    from attndsl.layers import LAYERS
+
+    args = {a.name: example[a.name] for a in ir.args if a.name in example}
+    return {name: getattr(nn, LAYERS[value].torch_class) if isinstance(value, KindName) else value
+            for name, value in args.items()}
+
+
 def load_module(code: str) -> dict:
     namespace: dict = {"__name__": "attndsl_fuzz_generated"}
     exec(compile(code, "<generated>", "exec"), namespace)
@@ -1035,7 +1048,7 @@ def check_runs(source: str, path: str = "fuzz.attn") -> str:
             outcome = "outside-contract" if outcome == "ok" else outcome
             continue
         broken = violated_facts(ir, example, bindings)
-        kwargs = {a.name: example[a.name] for a in ir.args if a.name in example}
+        kwargs = example_arguments(ir, example)
         inputs = example_inputs(ir, example, torch)
         try:
             with torch.no_grad():

@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .differential import Case, Disagreement, check_examples, compile_both, read_regression, run_case
+from .differential import (Case, Disagreement, check_examples, compile_both, example_arguments, read_regression,
+                           run_case)
 from .differential_bugs import classify, is_open
 from .differential_cases import make_cases
 from .differential_specs import generate
@@ -68,8 +69,7 @@ def test_catalogue_examples_agree(name):
     check_examples(compiled)
     ir = compiled.ir
     for example in ir.examples:
-        case = Case({a.name: example[a.name] for a in ir.args if a.name in example},
-                    {i.name: example[i.name] for i in ir.inputs if i.name in example})
+        case = Case(example_arguments(ir, example), {i.name: example[i.name] for i in ir.inputs if i.name in example})
         assert run_case(compiled, case) == "agree"
 
 

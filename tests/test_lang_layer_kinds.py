@@ -123,3 +123,41 @@ def test_a_call_its_family_does_not_take_says_what_the_argument_is():
     source = NORM_NONE.replace("layer[batch_norm2d]", "layer[relu]")
     problem = attndsl.compile_source(source, "lang.attn").diagnostics[0]
     assert problem.code == "E0113" and "`norm_layer` is one of relu's family" in problem.help
+
+
+# ------------------------------------------------------ layer kinds and None in examples
+
+KIND_EXAMPLES = '''
+block A(norm_layer: layer[layer_norm] | None = None, act: layer = relu, c: int | None = None):
+    input x: [b, 8]
+    example(norm_layer=layer_norm, act=silu, x=[2, 8])
+    example(norm_layer=None, c=None, x=[2, 8])
+    if norm_layer is not None:
+        layer norm = norm_layer(8)
+        y = norm(x)
+    else:
+        y = x
+    layer a = act()
+    return a(y)
+'''
+
+
+def test_an_example_gives_a_layer_kind_and_none():
+    from .differential import check_examples, compile_both
+
+    compiled = compile_both(KIND_EXAMPLES)
+    assert compiled.ir.examples[0]["norm_layer"] == "layer_norm" and compiled.ir.examples[1]["c"] is None
+    check_examples(compiled)  # each example builds (kinds as classes) and runs, generated and interpreted
+    assert "norm_layer=nn.LayerNorm, act=nn.SiLU, x=[2, 8]" in compile_ok(KIND_EXAMPLES)
+
+
+@pytest.mark.parametrize("example, says", [
+    ("norm_layer=batch_norm2d", "not one of its layer kinds"),
+    ("act=None", "`act` None, but it is not optional"),
+    ("c=relu", "not an int"),
+    ("c=foo", "example values are"),
+])
+def test_an_example_value_of_the_wrong_kind_is_located(example, says):
+    source = KIND_EXAMPLES.replace("example(norm_layer=None, c=None, x=[2, 8])", f"example({example}, x=[2, 8])")
+    code, line, _, message = first_error(source)
+    assert code == "E0113" and says in message and line == 5

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ir import Cond
+from ..ir import Cond, KindName
 from ..ops import ADD, ATOM, COMPARE, MUL, UNARY
 from ..symbolic import Expr
 from .text import python_string
@@ -132,6 +132,10 @@ def _python_value(value) -> str:
         return "[" + ", ".join(_python_value(v) for v in value) + "]"
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, KindName):  # an example's layer kind
+        from ..layers import LAYERS
+
+        return f"nn.{LAYERS[value].torch_class}"
     if isinstance(value, str):  # a str argument's default
         return python_string(value)
     return str(value)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import RANKS, CheckInfo, Cond, InputInfo, LayerInfo, LetInfo, PackSizes, ParamInfo, pack_dims
+from ..ir import RANKS, CheckInfo, Cond, InputInfo, KindName, LayerInfo, LetInfo, PackSizes, ParamInfo, pack_dims
 from ..symbolic import Expr
 from ..inits import INITIALIZERS
+from ..layers import LAYERS
+from .layer_kinds import kinds_like
 from .values import (PARAM_INITS, ListArg, SizesInput, StrListArg, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
 from .loops import is_range
@@ -259,8 +261,18 @@ class DeclarationLowering:
                           "str": lambda v: type(v) is str,
                           "list[str]": lambda v: isinstance(v, list) and all(type(i) is str for i in v),
                           }.get(kind, lambda v: False)  # a layer kind, a device or a dtype keeps its default
-                    if not ok(value):
-                        self.error("E0113", f"the example gives `{kw.name}` a value that is not a {kind}",
+                    if value is None:
+                        if not args[kw.name].optional:
+                            self.error("E0113", f"the example gives `{kw.name}` None, but it is not optional",
+                                       kw.value.span)
+                    elif kind == "layer":
+                        allowed = self._example_kinds(kw.name)
+                        if not (isinstance(value, KindName) and value in allowed):
+                            self.error("E0113", f"the example gives `{kw.name}` a value that is not one of its layer "
+                                       "kinds", kw.value.span, help=f"one of {', '.join(allowed)}")
+                    elif not ok(value):
+                        article = "an" if kind[0] in "aeiou" else "a"
+                        self.error("E0113", f"the example gives `{kw.name}` a value that is not {article} {kind}",
                                    kw.value.span)
                 else:
                     self.error("E0112", f"the example names `{kw.name}`, which is neither an argument nor an "
@@ -271,6 +283,13 @@ class DeclarationLowering:
             if missing:
                 self.error("E0112", f"the example does not give {', '.join(f'`{m}`' for m in missing)}",
                            stmt.span, help="an example gives every required argument and every input")
+
+    def _example_kinds(self, name: str) -> list[str]:
+        """The kinds a `layer` argument may be given: its type's family, else its default's."""
+        declared = next(a for a in self.block.args if a.name == name)
+        default = declared.default.id if isinstance(declared.default, ast.Name) else None
+        model = self._layer_family(declared) or default
+        return kinds_like(model) if model in LAYERS else []
 
     def _example_value(self, node):
         if isinstance(node, ast.ListExpr):
@@ -283,4 +302,9 @@ class DeclarationLowering:
             return node.value
         if isinstance(node, ast.String):  # a str argument's value
             return node.value
-        raise self.error("E0113", "example values are numbers, booleans, strings or lists of them", node.span)
+        if isinstance(node, ast.NoneLit):  # an optional argument's None
+            return None
+        if isinstance(node, ast.Name) and node.id in LAYERS:  # a layer-kind argument's kind
+            return KindName(node.id)
+        raise self.error("E0113", "example values are numbers, booleans, strings, layer kinds, None or lists of them",
+                         node.span)
