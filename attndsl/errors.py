@@ -166,7 +166,9 @@ CATALOGUE: list[ErrorDoc] = [
              "A layer built with `inplace=true` writes its result over its input. That is allowed only where "
              "nothing can tell: the input is read nowhere else (not a block input, param or output), and it was "
              "made by a layer or op whose result autograd does not keep for the backward pass (linear, conv, "
-             "norms, pools, `+ - * / @`, cat). Drop `inplace=true` otherwise: the values are the same.",
+             "norms, pools, `+ - * / @`, cat, and gelu, silu, elu and the like, which keep their input; not "
+             "relu, sigmoid, tanh or softmax). Dropout and identity may return what they were given, so the "
+             "rule applies to that. Drop `inplace=true` otherwise: the values are the same.",
              _HEAD + "    layer act = relu(inplace=true)\n    return act(x)\n", 4, 12),
     ErrorDoc("W0001", "unused argument",
              "A constructor argument nothing reads (kept when the published signature has it).",

@@ -6,8 +6,12 @@ its result over its input, which is harmless only when nothing else can see that
 
 - nobody else reads it: it has one use (not a block input, param or output);
 - autograd did not keep it for the backward pass: it was made by a layer or an op that
-  does not save its own result (linear, conv, norms, pools, `+ - * / @`, cat, ...);
-  sigmoid, softmax, exp and the activations do save theirs, and a view shares memory.
+  does not save its own result (linear, conv, norms, pools, `+ - * / @`, cat, and the
+  activations whose gradient reads their input: gelu, silu, elu, ...); relu, sigmoid,
+  tanh, softmax and exp do save theirs, and a view shares memory;
+- dropout and identity are looked through: they return the very tensor they were given
+  (identity always, dropout in eval, with p=0 or in place), and dropout's backward needs
+  only its mask. So what they were given must be safe to write over.
 
 `check_inplace` reports a spec that breaks this (E0211). After the optimising passes
 (which may merge two equal values or fold `x * 1` into `x`), `needs_copy` tells codegen
@@ -19,13 +23,19 @@ from __future__ import annotations
 from .diagnostics import DiagnosticSink
 from .ir import BlockIR, Cond, LayerSpec, complementary, negate
 
-# Layers whose output autograd does not keep, and which never return their input.
+# Layers whose output autograd does not keep, and which never return their input, when they
+# do not work in place themselves (an in-place elu or leaky_relu saves its result). Checked
+# against torch: an in-place relu after each, then backward (tests/test_trial3_findings.py).
 FRESH_LAYERS = {"linear", "conv1d", "conv2d", "conv3d", "batch_norm1d", "batch_norm2d", "batch_norm3d",
                 "instance_norm2d", "layer_norm", "group_norm", "max_pool1d", "max_pool2d", "max_pool3d",
                 "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-                "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"}
+                "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+                "relu6", "gelu", "silu", "hardswish", "hardsigmoid", "elu", "leaky_relu", "prelu", "softplus"}
+# Layers that may return the tensor they are given, and keep nothing of their output.
+PASS_THROUGH_LAYERS = {"dropout", "identity"}
 # Ops whose result is a new tensor that autograd does not keep.
-FRESH_OPS = {"add", "sub", "mul", "div", "neg", "matmul", "cat", "stack", "masked_fill", "sum", "mean"}
+FRESH_OPS = {"add", "sub", "mul", "div", "neg", "matmul", "cat", "stack", "masked_fill", "sum", "mean",
+             "relu6", "gelu", "silu", "hardswish", "hardsigmoid", "elu", "leaky_relu", "softplus"}
 
 
 def overwrites_input(spec: LayerSpec | None) -> bool:
@@ -33,28 +43,48 @@ def overwrites_input(spec: LayerSpec | None) -> bool:
     if spec is None:
         return False
     if spec.kind == "sequential":
-        return bool(spec.children) and overwrites_input(spec.children[0][1])
+        # The first child that works in place, when every child before it may pass its input on.
+        for _, child in spec.children:
+            if overwrites_input(child):
+                return True
+            if not passes_through(child):
+                return False
+        return False
     inplace = spec.args.get("inplace")
     # An `inplace=flag` argument may be true: it counts as in place.
     return isinstance(inplace, Cond) and inplace != Cond.const(False)
 
 
+def passes_through(spec: LayerSpec | None) -> bool:
+    """Whether the layer may return the very tensor it was given (dropout in eval)."""
+    if spec is None:
+        return False
+    if spec.kind == "sequential":
+        return all(passes_through(child) for _, child in spec.children)
+    return spec.kind in PASS_THROUGH_LAYERS
+
+
 def unsafe_children(spec: LayerSpec | None) -> list[tuple[str, LayerSpec]]:
-    """In-place children of a sequential whose predecessor's output autograd may keep."""
+    """In-place children of a sequential whose predecessor's output autograd may keep. One
+    with only pass-through children before it writes over the sequential's own input: that
+    is the call's business (`overwrites_input`)."""
     if spec is None or spec.kind != "sequential":
         return []
     found = []
-    for (_, previous), (name, child) in zip(spec.children, spec.children[1:]):
-        if overwrites_input(child) and not _fresh_layer(previous):
-            found.append((name or child.kind, previous))
+    children = spec.children
+    for index, (name, child) in enumerate(children):
+        earlier = [c for _, c in children[:index] if not passes_through(c)]
+        if index and overwrites_input(child) and earlier and not _fresh_layer(earlier[-1]):
+            found.append((name or child.kind, earlier[-1]))
         found += unsafe_children(child)
-    return found + (unsafe_children(spec.children[0][1]) if spec.children else [])
+    return found
 
 
 def _fresh_layer(spec: LayerSpec) -> bool:
     if spec.kind == "sequential":
-        return bool(spec.children) and _fresh_layer(spec.children[-1][1])
-    return spec.kind in FRESH_LAYERS
+        made = [c for _, c in spec.children if not passes_through(c)]
+        return bool(made) and _fresh_layer(made[-1])
+    return spec.kind in FRESH_LAYERS and not overwrites_input(spec)
 
 
 def problem(ir: BlockIR, node: int) -> str | None:
@@ -90,6 +120,8 @@ def _overwritten(ir: BlockIR, operand: int, reader: int, branch: tuple) -> str |
         return None
     if op == "call_layer":
         spec = ir.called_spec(source)
+        if passes_through(spec):  # the write lands on what the layer was given
+            return _overwritten(ir, ir.operands(operand)[0], operand, branch)
         if spec is not None and _fresh_layer(spec):
             return None
         kind = spec.kind if spec is not None else "layer"

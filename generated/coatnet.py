@@ -305,7 +305,7 @@ class CoAtNet(nn.Module):
         if in_ch < 1:
             raise ValueError(f"CoAtNet: `in_ch` must be at least 1, got {in_ch}")
         if len(out_chs) - 1 < 0:
-            raise ValueError("CoAtNet: `out_chs` must have at least 1 items")
+            raise ValueError("CoAtNet: `out_chs` must have at least 1 item")
         if len(out_chs) - 2 < 0:
             raise ValueError("CoAtNet: `out_chs` must have at least 2 items")
         if len(out_chs) - 3 < 0:

@@ -150,10 +150,6 @@ class HaloAttention(nn.Module):
             raise ValueError(
                 f"HaloAttention: splitting (l) needs h*w/(block_size*block_size) = {h * w // (self.block_size * self.block_size)} to be divisible by 1"
             )
-        if (b * h * w // (self.block_size * self.block_size)) % 1 != 0:
-            raise ValueError(
-                f"HaloAttention: splitting (n) needs b*h*w/(block_size*block_size) = {b * h * w // (self.block_size * self.block_size)} to be divisible by 1"
-            )
         if h // self.block_size < 1:
             raise ValueError("HaloAttention: the size of axis `nh` must be at least 1")
         # queries: the block_size^2 pixels of every block; keys and values: its win^2 window

@@ -32,8 +32,6 @@ class ShuffleAttention(nn.Module):
             raise ValueError(f"ShuffleAttention: splitting (g c) needs channel = {channel} to be divisible by G = {G}")
         if (channel // G) % 2 != 0:
             raise ValueError(f"ShuffleAttention: chunk into 2 needs channel/G = {channel // G} to be divisible by 2")
-        if channel % 2 != 0:
-            raise ValueError(f"ShuffleAttention: channel shuffle needs channel = {channel} to be divisible by 2")
         self.channel = channel
         self.G = G
         self.gn = nn.GroupNorm(channel // (2 * G), channel // (2 * G))

@@ -61,7 +61,7 @@ def _padded(ctx, mode: str, dim: Expr, before: Expr, after: Expr, axis: int) -> 
                                 "most its size")
     if negative.terms:
         # torch crops first: what is cut must exist.
-        ctx.expect_at_least(dim + negative, 0, f"pad() crops axis {axis} by more than its size")
+        ctx.expect_at_least(dim + negative, 0, f"pad() must not crop axis {axis} by more than its size")
     return dim + before + after
 
 

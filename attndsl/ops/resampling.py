@@ -33,7 +33,7 @@ def interpolate_shape(ctx, node, shapes, attrs) -> Shape:
     else:
         out = tuple(_scaled(ctx, dim, scale) for dim in shape[2:])
     for axis, dim in enumerate(out, start=2):
-        ctx.expect_at_least(dim, 1, f"interpolate() gives axis {axis} no element")
+        ctx.expect_at_least(dim, 1, f"interpolate() must give axis {axis} at least one element")
     return tuple(shape[:2]) + tuple(out)
 
 

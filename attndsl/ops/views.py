@@ -77,7 +77,7 @@ def expand_shape(ctx, node, shapes, attrs) -> Shape:
                           help="give the size of a new leading axis")
             out.append(shape[index - new])
         elif index < new:
-            ctx.expect_at_least(size, 0, f"the size of the new axis {index}")
+            ctx.expect_at_least(size, 0, f"expand(): the size of the new axis {index} must not be negative")
             out.append(size)
         else:
             out.append(_repeat(ctx, shape[index - new], size, f"axis {index}"))
@@ -90,7 +90,7 @@ def _repeat(ctx, dim: Expr, size: Expr, what: str) -> Expr:
         ctx.expect_equal(dim, size, f"{what} of expand(), whose size is not 1")
         return size
     # A size that the run time could make -1 would keep the axis: sizes are at least 0.
-    ctx.expect_at_least(size, 0, f"the size of {what}")
+    ctx.expect_at_least(size, 0, f"the size of {what} must not be negative")
     if not ctx.is_one(dim) and ctx.normal(dim) != ctx.normal(size):
         ctx.checker.require(Cond("or", (Cond("cmp", ("==", dim, size)), Cond("cmp", ("==", dim, ONE)))),
                             f"expand: {what} has size {dim}, which must be {size} or 1", node=ctx.node,
@@ -114,7 +114,7 @@ def unflatten_shape(ctx, node, shapes, attrs) -> Shape:
     sizes = unflatten_sizes(ctx.checker, attrs["sizes"])
     product = ONE
     for size in sizes:
-        ctx.expect_at_least(size, 1, f"a size unflatten() makes ({size})")
+        ctx.expect_at_least(size, 1, f"unflatten(): each size it makes must be at least 1 ({size})")
         product = product * size
     written = f"`{attrs['sizes'].name}`" if isinstance(attrs["sizes"], PackSizes) else ctx.show(tuple(sizes))
     ctx.expect_equal(shape[axis], product, f"axis {axis}, which unflatten() splits into {written}")

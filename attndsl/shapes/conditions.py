@@ -77,7 +77,7 @@ def decide(condition, view) -> bool | None:
         quotient = na.exact_div(nb)
         if na.is_const and nb.is_const:
             return quotient.value.denominator == 1
-        if quotient != Expr.atom("floordiv", na, nb) and view.integers.is_integer(quotient):
+        if quotient != Expr.atom("floordiv", na, nb) and whole(quotient, view.integers):
             return True
         return None
     if condition.op == "const":
@@ -97,6 +97,27 @@ def decide(condition, view) -> bool | None:
     if operator == "!=" and right == Expr.const(0) and view.nonzero(left):
         return True
     return None
+
+
+def whole(expr: Expr, integers) -> bool:
+    """Whether `expr` is an integer under the facts: as `Facts.is_integer` says, or term by term
+    a whole multiple of a quotient known to be whole. `c*h*w/(g*r)` is, once `c/(g*r)` is: a size
+    split out of a group is whole, and splitting it again by 1 or by `h` needs no check."""
+    if integers.is_integer(expr):
+        return True
+    known = [k for k in integers.integers if k.is_monomial and not k.is_const]
+    for monomial, coefficient in expr.terms.items():
+        term = Expr({monomial: coefficient})
+        if not (integers.is_integer(term) or any(_whole_multiple(term, k, integers) for k in known)):
+            return False
+    return True
+
+
+def _whole_multiple(term: Expr, known: Expr, integers) -> bool:
+    """`term` is `known` times a product of whole factors (an integer coefficient, no division)."""
+    ((monomial, coefficient),) = term.exact_div(known).terms.items()
+    return coefficient.denominator == 1 and all(e > 0 for _, e in monomial) and \
+        integers.is_integer(Expr({monomial: coefficient}))
 
 
 def expressions(condition) -> list[Expr]:

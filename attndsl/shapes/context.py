@@ -76,7 +76,11 @@ class ShapeContext:
         self._require(("eq", left, right), what)
 
     def expect_at_least(self, expr: Expr, bound: int, what: str, *, code: str = "E0205", help=None) -> None:
-        """expr >= bound: proven, refuted, or checked at run time."""
+        """expr >= bound: proven, refuted, or checked at run time.
+
+        Unlike `expect_equal` and `divide`, which compose their sentence from a noun phrase,
+        `what` is the whole requirement ("the size of axis 0 must not be negative"): the
+        generated module says it as it is, followed only by the value it got."""
         n = self.normal(expr)
         if n.is_const:
             if n.value < bound:

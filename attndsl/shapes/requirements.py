@@ -16,7 +16,7 @@ the generated module makes with its own `ValueError`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from .. import symbolic as sym
@@ -198,6 +198,8 @@ class Requirements:
         if order is None:
             position = self.position.get(node, -1) if node is not None else -1
             order = (WALK_PHASE, position, len(self.records))
+        if kind != "argument" and self._strengthen_earlier(condition, what, span, full_guard, where, order):
+            return
         position = None
         if order[0] == ARGUMENT_PHASE:
             position = (0, 0)
@@ -206,6 +208,34 @@ class Requirements:
         check = CheckInfo(condition, what, span, where, full_guard, kind=kind, position=position)
         self.records.append(Recorded(check, order, guard, tuple(c for c in literals if c not in guard)))
         self._learn(condition, full_guard)
+
+    def _strengthen_earlier(self, condition, what: str, span, guard, where, order) -> bool:
+        """`len(ws) - 2 >= 0` after `len(ws) - 1 >= 0` for the same statement or node, under the
+        same guard: the earlier check asks for the stronger bound instead, and no second check
+        is made; the weaker one would say less, at the same place. (Made at different places,
+        the earlier one guards what runs in between, and its message names what failed first.
+        Bounds on one argument are left to `_strongest_arguments`, which keeps their order.)"""
+        if not _lower_bound(condition):
+            return False
+        view = self.view_for_guard(guard, None)
+        target = view.normal(condition.args[1] - condition.args[2])
+        for index, earlier in enumerate(self.records):
+            check = earlier.check
+            if earlier.order[:2] != order[:2] or check.kind == "argument" or not _lower_bound(check.condition) or \
+                    check.where != where or set(check.guard) != set(guard):
+                continue
+            left, right = check.condition.args[1:]
+            gap = view.normal(left - right) - target
+            if not (gap.is_const and gap.value > 0):
+                continue
+            # The new condition as written, when the earlier place can compute it (no `let`
+            # made in between); else the earlier one's, with the bound raised.
+            written = condition_symbols(condition) <= condition_symbols(check.condition)
+            stronger = condition if written else Cond("cmp", (">=", left, right + gap))
+            self.records[index] = replace(earlier, check=replace(check, condition=stronger, message=what, span=span))
+            self._learn(stronger, guard)
+            return True
+        return False
 
     def _learn(self, condition, guard) -> None:
         knowledge = self.knowledge
@@ -266,6 +296,10 @@ class Requirements:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _lower_bound(condition) -> bool:
+    return isinstance(condition, Cond) and condition.op == "cmp" and condition.args[0] == ">="
 
 
 def _math(expr: Expr) -> str:
