@@ -179,6 +179,8 @@ def test_a_buffer_of_an_else_is_usable_in_the_else_of_the_same_test():
 @pytest.mark.parametrize("source", [
     # assigned only when a and b, or when not b: missing when b and not a
     "if a:\n        if b:\n            y = x * 2\n    if not b:\n        y = x * 3\n    return y",
+    # assigned under `if a:` and `if b:` nested; used under `if a:` alone
+    "if a:\n        if b:\n            y = x * 2\n    if a:\n        x = y\n    return x",
     # a later `if` on another condition
     "if a:\n        y = x * 2\n    if b:\n        y = y + 1\n    return x",
     # the buffer's `if` does not enclose the use
