@@ -224,3 +224,26 @@ def test_without_the_require_an_optional_argument_stays_possibly_none():
     code, line, _, message = first_error(NARROWED.replace('    require not qk_norm or norm_layer is not None, '
                                                           '"need norm_layer"\n', ''))
     assert code == "E0106" and "may be None" in message
+
+
+NARROWED_SIZE = '''
+block A(d: int = 8, qk_norm: bool = false, k: int | None = None):
+    input x: [b, d]
+    require not qk_norm or k is not None, "need k"
+    if qk_norm:
+        layer fc = linear(d, k)
+        y = fc(x)
+    else:
+        y = x
+    return y
+'''
+
+
+def test_checks_on_an_argument_a_require_makes_given_run_only_where_it_is_given():
+    # the argument checks run before the requires: with k None they must not read it
+    with pytest.raises(ValueError, match="need k"):
+        build(NARROWED_SIZE, d=8, qk_norm=True, k=None)
+    with pytest.raises(ValueError, match="`k` must be at least 0"):
+        build(NARROWED_SIZE, d=8, qk_norm=True, k=-1)
+    assert build(NARROWED_SIZE, d=8, qk_norm=True, k=3)(rand(2, 8)).shape == (2, 3)
+    agree(NARROWED_SIZE, {"d": 8, "qk_norm": True, "k": 3}, {"x": [2, 8]})

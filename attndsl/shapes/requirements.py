@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from .. import symbolic as sym
 from ..diagnostics import Span
-from ..ir import CheckInfo, Cond, elements_source
+from ..ir import CheckInfo, Cond, elements_source, guard_includes
 from ..symbolic import Atom, Expr
 from .conditions import (cond_symbols, condition_key, condition_symbols, decide, exact_bound, expressions, map_cond,
                          runs_in)
@@ -186,6 +186,7 @@ class Requirements:
                             help="please report this spec: the checker should have named this size")
             return
         literals = self.literals_for(node)
+        guard += self._given(condition, guard + literals)
         full_guard = guard + tuple(c for c in literals if c not in guard)
         where = runs_in(self.ir, condition, full_guard)
         # The same check made already under a guard this one's includes (or none) covers it:
@@ -208,6 +209,19 @@ class Requirements:
         check = CheckInfo(condition, what, span, where, full_guard, kind=kind, position=position)
         self.records.append(Recorded(check, order, guard, tuple(c for c in literals if c not in guard)))
         self._learn(condition, full_guard)
+
+    def _given(self, condition, guard: tuple) -> tuple:
+        """`k is not None` for each optional argument the check reads where its guard does not
+        say so: a `require` made it given there (`require not flag or k is not None`), and
+        argument checks run before the requires in `__init__`, so they must not read a None.
+        Where it is None the require refuses the arguments."""
+        optional = {a.name for a in self.ir.args if a.optional}
+        found = []
+        for name in sorted(condition_symbols(condition) & optional):
+            given = Cond("not", (Cond("is_none", (name,)),))
+            if not guard_includes(guard, given):
+                found.append(given)
+        return tuple(found)
 
     def _strengthen_earlier(self, condition, what: str, span, guard, where, order) -> bool:
         """`len(ws) - 2 >= 0` after `len(ws) - 1 >= 0` for the same statement or node, under the
