@@ -134,15 +134,17 @@ def _holds(condition: Cond, world: dict) -> bool:
 
 
 def _one_value_each(world: dict) -> bool:
-    """An argument is at most one of the strings it is compared with, and a size equals at
-    most one constant."""
+    """Whether a truth value per atom can happen as far as equalities go: an argument is at
+    most one of the strings it is compared with, and a number equals at most one constant.
+    (The checker's worlds keep only the first rule: shapes/worlds.consistent.)"""
     seen: set = set()
     for atom, holds in world.items():
         if not holds:
             continue
         if atom.op == "text":
             key = ("text", atom.args[0])
-        elif atom.op == "cmp" and atom.args[0] == "==" and atom.args[2].is_const and not atom.args[1].is_const:
+        elif atom.op == "cmp" and len(atom.args) == 3 and atom.args[0] == "==" and atom.args[2].is_const and \
+                not atom.args[1].is_const:
             key = ("value", atom.args[1])
         else:
             continue

@@ -23,19 +23,22 @@ from __future__ import annotations
 from .diagnostics import DiagnosticSink
 from .ir import BlockIR, Cond, LayerSpec, complementary, negate
 
+# Activations whose gradient reads their input, not their output (relu, sigmoid, tanh and
+# softmax read their output). Checked against torch: an in-place relu after each, then
+# backward (tests/test_trial3_findings.py).
+_GRADIENT_FROM_INPUT = {"relu6", "gelu", "silu", "hardswish", "hardsigmoid", "elu", "leaky_relu", "softplus"}
 # Layers whose output autograd does not keep, and which never return their input, when they
-# do not work in place themselves (an in-place elu or leaky_relu saves its result). Checked
-# against torch: an in-place relu after each, then backward (tests/test_trial3_findings.py).
+# do not work in place themselves (an in-place elu or leaky_relu saves its result).
 FRESH_LAYERS = {"linear", "conv1d", "conv2d", "conv3d", "batch_norm1d", "batch_norm2d", "batch_norm3d",
                 "instance_norm2d", "layer_norm", "group_norm", "max_pool1d", "max_pool2d", "max_pool3d",
                 "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
                 "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
-                "relu6", "gelu", "silu", "hardswish", "hardsigmoid", "elu", "leaky_relu", "prelu", "softplus"}
+                "prelu"} | _GRADIENT_FROM_INPUT
 # Layers that may return the tensor they are given, and keep nothing of their output.
 PASS_THROUGH_LAYERS = {"dropout", "identity"}
 # Ops whose result is a new tensor that autograd does not keep.
-FRESH_OPS = {"add", "sub", "mul", "div", "neg", "matmul", "cat", "stack", "masked_fill", "sum", "mean",
-             "relu6", "gelu", "silu", "hardswish", "hardsigmoid", "elu", "leaky_relu", "softplus"}
+FRESH_OPS = {"add", "sub", "mul", "div", "neg", "matmul", "cat", "stack", "masked_fill", "sum", "mean"} | \
+    _GRADIENT_FROM_INPUT
 
 
 def overwrites_input(spec: LayerSpec | None) -> bool:

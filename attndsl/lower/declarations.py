@@ -260,7 +260,7 @@ class DeclarationLowering:
                           "list[int]": lambda v: isinstance(v, list) and all(type(i) is int for i in v),
                           "str": lambda v: type(v) is str,
                           "list[str]": lambda v: isinstance(v, list) and all(type(i) is str for i in v),
-                          }.get(kind, lambda v: False)  # a layer kind, a device or a dtype keeps its default
+                          }.get(kind, lambda v: False)  # a device or a dtype keeps its default
                     if value is None:
                         if not args[kw.name].optional:
                             self.error("E0113", f"the example gives `{kw.name}` None, but it is not optional",

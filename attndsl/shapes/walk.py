@@ -153,8 +153,9 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                 elif item.need == "items":  # `out_chs[2]`: the list has an item there
                     listed = next(iter(item.expr.symbols()))[4:-1]
                     count = int(-item.expr.terms.get((), 0)) if item.expr.terms.get(()) else 0
+                    items = "item" if count == 1 else "items"
                     self.require(Cond("cmp", (">=", item.expr, Expr.const(0))),
-                                 f"`{listed}` must have at least {count} item{'' if count == 1 else 's'}", span=item.span, guard=item.guard,
+                                 f"`{listed}` must have at least {count} {items}", span=item.span, guard=item.guard,
                                  order=order)
                 else:
                     comparison, must, code, known_false = _SIGN_NEEDS[item.need]
