@@ -77,8 +77,8 @@ class AstBuilder(ExpressionBuilder):
 
     @with_meta
     def buffer_stmt(self, meta, children):
-        name, value = children
-        return ast.Buffer(self._span(meta), str(name), value)
+        persistent, name, value = children
+        return ast.Buffer(self._span(meta), str(name), value, persistent=persistent is not None)
 
     @with_meta
     def init_stmt(self, meta, children):

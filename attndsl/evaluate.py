@@ -194,6 +194,31 @@ def fold(cond: Cond) -> Cond:
     return cond
 
 
+# Atoms (attndsl/lower/numbers.py) whose value is a Python int whatever their argument, and
+# those that are ints when their arguments are.
+INTEGER_ATOMS = ("int", "round", "math.ceil", "math.floor")
+_INTEGER_OF_INTEGERS = ("floordiv", "mod", "ceildiv", "max", "min", "abs")
+
+
+def integral(expr: Expr, float_symbols=()) -> bool:
+    """Whether the generated code computes `expr` as a Python int: whole coefficients,
+    whole powers, int arguments, int() and the like, and `//`, `%`, max, ... of ints (a
+    square root or a true division is a float even where its value is whole)."""
+    for monomial, coefficient in expr.terms.items():
+        if coefficient.denominator != 1:
+            return False
+        for factor, exponent in monomial:
+            if exponent < 0:
+                return False
+            if isinstance(factor, str):
+                if factor in float_symbols:
+                    return False
+            elif factor.op not in INTEGER_ATOMS and (factor.op not in _INTEGER_OF_INTEGERS or not all(
+                    integral(arg, float_symbols) for arg in factor.args)):
+                return False
+    return True
+
+
 def nonzero_divisor(value: Expr, ir) -> Expr | None:
     """What must not be zero when a tensor is divided by the number `value`: `d_k` for
     `sqrt(d_k)`, the value itself for a polynomial with whole coefficients in sizes and int

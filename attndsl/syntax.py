@@ -214,10 +214,12 @@ class LayerBlock(Stmt):
 
 @dataclass
 class Buffer(Stmt):
-    """`buffer mask = tril(ones([n, n])) == 0`: a constant tensor built once, in __init__."""
+    """`buffer mask = tril(ones([n, n])) == 0`: a constant tensor built once, in __init__;
+    `persistent buffer ...` keeps it in state_dict."""
 
     name: str
     value: Node
+    persistent: bool = False
 
 
 @dataclass
@@ -327,15 +329,20 @@ def statements(body: list[Stmt], *, into_loops: bool = True) -> list[Stmt]:
 
 
 def names_in(node) -> set[str]:
-    """Every `Name` a node mentions, at any depth (lists and tuples of nodes included)."""
-    found: set[str] = set()
+    """Every name a node mentions, at any depth (lists and tuples of nodes included)."""
+    return {name.id for name in name_nodes(node)}
+
+
+def name_nodes(node) -> list[Name]:
+    """Every `Name` node under `node`, in source order."""
+    found: list[Name] = []
     stack = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, Name):
-            found.add(item.id)
+            found.append(item)
         elif isinstance(item, Node):
-            stack.extend(v for v in vars(item).values() if isinstance(v, (Node, list, tuple)))
+            stack.extend(reversed([v for v in vars(item).values() if isinstance(v, (Node, list, tuple))]))
         elif isinstance(item, (list, tuple)):
-            stack.extend(item)
+            stack.extend(reversed(item))
     return found

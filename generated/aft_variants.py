@@ -135,11 +135,7 @@ class AFTLocal(nn.Module):
         nn.init.xavier_uniform_(self.wbias)
         self.register_buffer(
             "band",
-            (
-                torch.arange(max_seqlen, dtype=torch.get_default_dtype()).unsqueeze(1)
-                - torch.arange(max_seqlen, dtype=torch.get_default_dtype()).unsqueeze(0)
-            ).abs()
-            < s,
+            (torch.arange(max_seqlen).unsqueeze(1) - torch.arange(max_seqlen).unsqueeze(0)).abs() < s,
             persistent=False,
         )
 

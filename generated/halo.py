@@ -33,20 +33,16 @@ class RelPosEmb(nn.Module):
         nn.init.normal_(self.rel_height, std=dim_head**-0.5)
         self.rel_width = nn.Parameter(torch.empty(rel_size * 2 - 1, dim_head))
         nn.init.normal_(self.rel_width, std=dim_head**-0.5)
-        # pick[x, i, r] is 1 where table row r is the offset of key row i from query row x
+        # the table row of key row i seen from query row x: i - x + rel_size - 1
         self.register_buffer(
-            "pick",
-            torch.where(
-                torch.arange(2 * rel_size - 1, dtype=torch.get_default_dtype()).unsqueeze(0).unsqueeze(0)
-                == torch.arange(rel_size, dtype=torch.get_default_dtype()).unsqueeze(0).unsqueeze(2)
-                - torch.arange(block_size, dtype=torch.get_default_dtype()).unsqueeze(1).unsqueeze(2)
-                + rel_size
-                - 1,
-                torch.ones(block_size, rel_size, 2 * rel_size - 1),
-                torch.zeros(block_size, rel_size, 2 * rel_size - 1),
-            ),
+            "offsets",
+            torch.arange(rel_size)[None, :] - torch.arange(block_size)[:, None] + rel_size - 1,
             persistent=False,
         )
+        if ((self.offsets < 0) | (self.offsets >= rel_size * 2 - 1)).any():
+            raise ValueError(
+                f"RelPosEmb: the values of buffer `offsets` must lie in [0, {rel_size * 2 - 1}) to gather along its axis, got {self.offsets.min().item()}..{self.offsets.max().item()}"
+            )
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
         if q.dim() != 3 or not q.is_floating_point() or 0 in q.shape:
@@ -61,18 +57,18 @@ class RelPosEmb(nn.Module):
         if q.shape[2] != self.dim_head:
             raise ValueError(f"RelPosEmb: q.shape[2] must be dim_head = {self.dim_head}, got {q.shape[2]}")
         # [n, x, y, i]: query (x, y) against key row i; [n, y, x, j]: against key column j
-        rows = q.reshape(n, self.block_size, self.block_size, self.dim_head) @ (self.pick @ self.rel_height).transpose(
+        rows = q.reshape(n, self.block_size, self.block_size, self.dim_head) @ self.rel_height[self.offsets].transpose(
             1, 2
-        )  # [n, block_size, block_size, rel_size]  halo.attn:20
-        cols = q.reshape(n, self.block_size, self.block_size, self.dim_head).transpose(1, 2) @ (
-            self.pick @ self.rel_width
-        ).transpose(1, 2)  # [n, block_size, block_size, rel_size]  halo.attn:23
+        )  # [n, block_size, block_size, rel_size]  halo.attn:14
+        cols = q.reshape(n, self.block_size, self.block_size, self.dim_head).transpose(1, 2) @ self.rel_width[
+            self.offsets
+        ].transpose(1, 2)  # [n, block_size, block_size, rel_size]  halo.attn:17
         logits = rows.unsqueeze(4) + cols.transpose(1, 2).unsqueeze(
             3
-        )  # [n, block_size, block_size, rel_size, rel_size]  halo.attn:26
+        )  # [n, block_size, block_size, rel_size, rel_size]  halo.attn:20
         return logits.reshape(
             n, self.block_size * self.block_size, self.rel_size * self.rel_size
-        )  # [n, block_size*block_size, rel_size*rel_size]  halo.attn:27
+        )  # [n, block_size*block_size, rel_size*rel_size]  halo.attn:21
 
 
 class HaloAttention(nn.Module):
@@ -87,7 +83,7 @@ class HaloAttention(nn.Module):
     hold real pixels are filled with -inf, which leaves only the zero padding to attend
     to; here the padding is masked, as the paper and the current upstream code do (the
     outputs differ by about 78% of their scale). The relative positions are looked up by
-    a product with a constant one-hot buffer instead of the pad/flatten/slice trick.
+    a gather with a constant index buffer instead of the pad/flatten/slice trick.
 
     Shapes:
         x: [b, dim, h, w]
@@ -157,15 +153,15 @@ class HaloAttention(nn.Module):
             x.reshape(b, self.dim, h // self.block_size, self.block_size, w // self.block_size, self.block_size)
             .permute(0, 2, 4, 3, 5, 1)
             .reshape(b * h * w // (self.block_size * self.block_size), self.block_size * self.block_size, self.dim)
-        )  # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:58
+        )  # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:52
         kv_inp = F.unfold(
             x, kernel_size=self.win, padding=self.halo_size, stride=self.block_size
-        )  # [b, dim*win*win, h*w/(block_size*block_size)]  halo.attn:59
+        )  # [b, dim*win*win, h*w/(block_size*block_size)]  halo.attn:53
         kv_inp = (
             kv_inp.reshape(b, self.dim, self.win * self.win, h * w // (self.block_size * self.block_size))
             .transpose(1, 3)
             .reshape(b * h * w // (self.block_size * self.block_size), self.win * self.win, self.dim)
-        )  # [b*h*w/(block_size*block_size), win*win, dim]  halo.attn:60
+        )  # [b*h*w/(block_size*block_size), win*win, dim]  halo.attn:54
         q = self.to_q(q_inp).reshape(
             b * h * w // (self.block_size * self.block_size),
             self.block_size * self.block_size,
@@ -177,43 +173,43 @@ class HaloAttention(nn.Module):
             self.dim_head,
         ) * (
             1 / self.dim_head**0.5
-        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:61
+        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:55
         k, v = self.to_kv(kv_inp).chunk(
             2, dim=-1
-        )  # [b*h*w/(block_size*block_size), win*win, dim_head*heads], [b*h*w/(block_size*block_size), win*win, dim_head*heads]  halo.attn:62
+        )  # [b*h*w/(block_size*block_size), win*win, dim_head*heads], [b*h*w/(block_size*block_size), win*win, dim_head*heads]  halo.attn:56
         v = (
             v.reshape(b * h * w // (self.block_size * self.block_size), self.win * self.win, self.heads, self.dim_head)
             .transpose(1, 2)
             .reshape(b * h * w * self.heads // (self.block_size * self.block_size), self.win * self.win, self.dim_head)
-        )  # [b*h*w*heads/(block_size*block_size), win*win, dim_head]  halo.attn:64
+        )  # [b*h*w*heads/(block_size*block_size), win*win, dim_head]  halo.attn:58
         # the window positions that are padding are masked (the published code masks the real pixels)
         real = F.unfold(
             torch.ones(1, 1, h, w, device=x.device, dtype=x.dtype),
             kernel_size=self.win,
             padding=self.halo_size,
             stride=self.block_size,
-        )  # [1, win*win, h*w/(block_size*block_size)]  halo.attn:67
+        )  # [1, win*win, h*w/(block_size*block_size)]  halo.attn:61
         padding = (
             real[0].transpose(0, 1)[:, None, None, :] == 0
-        )  # [h*w/(block_size*block_size), 1, 1, win*win]  halo.attn:68
+        )  # [h*w/(block_size*block_size), 1, 1, win*win]  halo.attn:62
         k = (
             k.reshape(b * h * w // (self.block_size * self.block_size), self.win * self.win, self.heads, self.dim_head)
             .permute(0, 2, 3, 1)
             .reshape(b * h * w * self.heads // (self.block_size * self.block_size), self.dim_head, self.win * self.win)
-        )  # [b*h*w*heads/(block_size*block_size), dim_head, win*win]  halo.attn:63
+        )  # [b*h*w*heads/(block_size*block_size), dim_head, win*win]  halo.attn:57
         sim = q @ k + self.rel_pos_emb(
             q
-        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, win*win]  halo.attn:65
+        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, win*win]  halo.attn:59
         sim = sim.reshape(
             b,
             h * w // (self.block_size * self.block_size),
             self.heads,
             self.block_size * self.block_size,
             self.win * self.win,
-        )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:69
+        )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:63
         sim = sim.masked_fill(
             padding, float("-inf")
-        )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:70
+        )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:64
         out = (
             sim.softmax(dim=-1).reshape(
                 b * h * w * self.heads // (self.block_size * self.block_size),
@@ -221,7 +217,7 @@ class HaloAttention(nn.Module):
                 self.win * self.win,
             )
             @ v
-        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:71
+        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:65
         out = self.to_out(
             out.reshape(
                 b * h * w // (self.block_size * self.block_size),
@@ -235,7 +231,7 @@ class HaloAttention(nn.Module):
                 self.block_size * self.block_size,
                 self.dim_head * self.heads,
             )
-        )  # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:72
+        )  # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:66
         return (
             out.reshape(
                 b,
@@ -252,4 +248,4 @@ class HaloAttention(nn.Module):
                 self.block_size * (h // self.block_size),
                 h * w // (self.block_size * (h // self.block_size)),
             )
-        )  # [b, dim, block_size*(h // block_size), h*w/(block_size*(h // block_size))]  halo.attn:73
+        )  # [b, dim, block_size*(h // block_size), h*w/(block_size*(h // block_size))]  halo.attn:67

@@ -258,5 +258,72 @@ class CatalogueOps:
             shape[-1:] = [x.shape[-1]]
         return self.assign(f"{x.name}[{', '.join(items)}]", shape)
 
-    CATALOGUE_OPS = ["op_mask", "op_mask", "op_triangle", "op_constant", "op_split", "op_subscript", "op_activation", "op_norms", "op_flatten", "op_squeeze", "op_expand", "op_pad", "op_roll",
-                     "op_windows", "op_interpolate", "op_spectrum"]
+    def op_integers(self):
+        """Positions in forward: integer arithmetic on arange, promoted or converted to float."""
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        size, m = self.size_text(x.shape[-1]), ch.choice(["1", "2", "3", "k"] if "k" in self.int_args else ["2", "3"])
+        positions = f"arange({size})"
+        form = ch.choice([f"{positions} // {m}", f"({positions} % {m})", f"float({positions} * {m})",
+                          f"{positions} * 0.5", f"{positions} / {m}", f"abs({positions} - {m})",
+                          f"where({positions} > {m}, {positions}, 0)", f"{positions} * (4 / 2)"])
+        return self.assign(f"{x.name} {ch.choice(['+', '*', '-'])} {form}", x.shape)
+
+    def op_gather(self):
+        """`x[:, index]` by an integer buffer of positions within the axis (sometimes not)."""
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        axis = ch.int(0, len(x.shape) - 1)
+        size = x.shape[axis]
+        if size <= 0:
+            return None
+        text = self.size_text(size)
+        form = ch.choice(["mod", "floordiv", "reverse", "pairs"])
+        if form == "mod":
+            count = ch.choice([1, 2, 5])
+            index, shape = f"arange({count} * {text}) % {text}", (count * size,)
+        elif form == "floordiv":
+            index, shape = f"arange({text} * 2) // 2", (2 * size,)
+        elif form == "reverse":
+            index, shape = f"{text} - 1 - arange({text})", (size,)
+        else:  # both orders of every pair: a 2-d index
+            index, shape = f"abs(arange({text})[:, None] - arange({text})[None, :])", (size, size)
+        if self.bad():
+            index = f"{index} + 1"  # one past the end: the module refuses to be built
+        name = self.fresh("i")
+        self.emit(f"{'persistent buffer' if ch.chance(0.3) else 'buffer'} {name} = {index}")
+        items = [":"] * axis + [name]
+        if axis == len(x.shape) - 1 and axis > 0 and ch.chance(0.4):
+            items = ["...", name]
+        return self.assign(f"{x.name}[{', '.join(items)}]", x.shape[:axis] + shape + x.shape[axis + 1:])
+
+    def op_einsum(self):
+        """einsum with word-named axes (the letters of torch's form are chosen for them): a
+        permutation, a sum, an elementwise product, or a Gram matrix of x with itself."""
+        x = self.pick(min_rank=2, max_rank=4)
+        if x is None:
+            return None
+        ch = self.ch
+        names = ["batch", "b", "heads", "dim"][: len(x.shape)]
+        term = " ".join(names)
+        form = ch.choice(["permute", "sum", "product", "gram"])
+        if form == "permute":
+            order = list(range(len(names)))
+            order.insert(ch.int(0, len(order) - 1), order.pop())
+            out = [names[i] for i in order]
+            return self.assign(f'einsum("{term} -> {" ".join(out)}", {x.name})', tuple(x.shape[i] for i in order))
+        if form == "sum":
+            return self.assign(f'einsum("{term} -> {" ".join(names[:-1])}", {x.name})', x.shape[:-1])
+        if form == "product":
+            return self.assign(f'einsum("{term}, {term} -> {term}", {x.name}, sigmoid({x.name}))', x.shape)
+        other = " ".join(names[:-2] + ["e", names[-1]])
+        out = " ".join(names[:-1] + ["e"])
+        return self.assign(f'einsum("{term}, {other} -> {out}", {x.name}, {x.name})', x.shape[:-1] + x.shape[-2:-1])
+
+    CATALOGUE_OPS = ["op_mask", "op_mask", "op_triangle", "op_constant", "op_split", "op_subscript", "op_activation",
+                     "op_norms", "op_flatten", "op_squeeze", "op_expand", "op_pad", "op_roll", "op_windows",
+                     "op_interpolate", "op_spectrum", "op_integers", "op_gather", "op_einsum"]

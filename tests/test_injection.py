@@ -157,6 +157,6 @@ def _assert_only_compiler_names(code: str, allowed_extra: set[str]) -> None:
                     for inner in ast.walk(value.value):
                         if isinstance(inner, ast.Call):
                             callee = inner.func
-                            assert isinstance(callee, ast.Attribute) and callee.attr == "dim" or (
+                            assert isinstance(callee, ast.Attribute) and callee.attr in ("dim", "min", "max", "item") or (
                                 isinstance(callee, ast.Name) and callee.id in {"len", "max", "min", "tuple"}
                             ), "a call inside an error message"

@@ -85,12 +85,17 @@ def test_tensors_made_in_forward_take_the_inputs_device_and_dtype():
 
 
 def test_buffers_follow_the_module_to_another_dtype():
-    source = "block B(n: int = 3):\n    input x: [b, n]\n    buffer scale = arange(n) + 1\n    return x * scale\n"
+    """A float buffer moves with `.double()`; an integer one (positions) stays int64, as
+    torch keeps integer buffers."""
+    source = ("block B(n: int = 3):\n    input x: [b, n]\n    buffer scale = float(arange(n)) + 1\n"
+              "    buffer count = arange(n) + 1\n    return x * scale + count\n")
     module = generated(source)(n=3)
-    assert module.scale.dtype == torch.get_default_dtype()
+    assert module.scale.dtype == torch.get_default_dtype() and module.count.dtype == torch.int64
     module = module.double()
+    assert module.scale.dtype == torch.float64 and module.count.dtype == torch.int64
     x = rand(2, 3)
-    torch.testing.assert_close(module(x), x * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    positions = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    torch.testing.assert_close(module(x), x * positions + positions)
 
 
 def test_masks_trace_under_torch_compile_and_export():

@@ -197,3 +197,17 @@ block B(c: int, rd_channels: int | None = None, rd_divisor: int = 8):
     assert build(source, c=16).fc.out_features == 16
     with pytest.raises(ValueError, match="`rd_divisor` must not be zero"):
         generated(source)(c=16, rd_divisor=0)
+
+
+@pytest.mark.parametrize("declaration", ["layer fc = linear(r, e)", "param p: [e, r] = zeros()", "let f = e + 1",
+                                         "require e > 0", "buffer i = arange(e)"])
+def test_a_declaration_does_not_read_a_number_the_dataflow_assigns(declaration):
+    # __init__ rendered `nn.Linear(r, e)` with `e` defined only in forward: a NameError when built
+    source = (f"block T(r: int = 2, a: int = 6):\n    input x: [b, r]\n    e = 12 // a\n    {declaration}\n"
+              "    return x * e\n")
+    code, line, column, message = first_error(source)
+    assert (code, line) == ("E0113", 4) and declaration[column - 5:column - 4] == "e", (column, message)
+    assert "`e` is a number the dataflow assigns" in message
+    # the same with `let` compiles, and is the number it says
+    module = generated(source.replace("    e = 12", "    let e = 12").replace("x * e", "x * e + 0"))()
+    assert module(torch.ones(1, 2)).tolist() == [[2.0, 2.0]]

@@ -184,12 +184,17 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             return "(" + ", ".join(str(v) for v in value) + ("," if len(value) == 1 else "") + ")"
         return str(value)
 
-    def scalar(self, value, names=None) -> tuple[str, int]:
+    def scalar(self, value, names=None, folded: bool = False) -> tuple[str, int]:
+        """A number as Python; `folded`: a float the canonical form made whole (`4 / 2`), kept
+        a float (`2.0`), since it turns an integer tensor into float."""
         names = names or self.forward_name
         if isinstance(value, Literal):
             text = 'float("inf")' if value.value > 0 else 'float("-inf")'
             return text, ATOM
-        return sym.render(value, names, style="float", order=self.order), sym.precedence(value, style="float")
+        text = sym.render(value, names, style="float", order=self.order)
+        if folded:
+            return (f"{text}.0", ATOM) if value.is_const and value.value >= 0 else (f"float({text})", ATOM)
+        return text, sym.precedence(value, style="float")
 
     @staticmethod
     def wrap(rendered: tuple[str, int], needed: int) -> str:

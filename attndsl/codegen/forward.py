@@ -65,7 +65,7 @@ class ForwardEmitter:
         if node in self.names and (node in materialized or op in ("input", "param", "item", "phi", "buffer")):
             return self.names[node], ATOM
         if op == "scalar":
-            return self.scalar(attrs["attrs"]["value"])
+            return self.scalar(attrs["attrs"]["value"], folded=attrs["attrs"].get("folded", False))
         if op == "loop_layer":
             return attrs["attrs"]["var"], ATOM
         if op in ("loop_carry", "loop_slice"):
@@ -125,9 +125,9 @@ class ForwardEmitter:
         shape = attrs["shape"]
         where = f"{Path(attrs['span'].path).name}:{line or attrs['span'].line}"  # an imported block's own file
         if _multi_output(attrs):
-            text = ", ".join(self.show(s) for s in shape)
+            text = ", ".join(self.show(self.folded(s)) for s in shape)
         else:
-            text = self.show(shape)
+            text = self.show(self.folded(shape))
         return f"  # {text}  {where}"
 
     def forward_lines(self) -> list[str]:

@@ -81,14 +81,41 @@ class InitEmitter:
         return attributes
 
     def _buffer_line(self, info) -> str:
-        """Not persistent: a constant of the arguments, it moves with `.to()` and stays out of
-        `state_dict` (whose keys stay those of the published module)."""
+        """Not persistent unless declared so: a constant of the arguments, it moves with
+        `.to()` and stays out of `state_dict` (whose keys stay those of the published module).
+        A gather's index is then checked against the axes it picks from."""
         self.forward_name = self.init_name  # its sizes are the constructor's own names here
         try:
             value = self.expression(info.value, set())[0]
         finally:
             del self.forward_name
-        return f'self.register_buffer("{info.name}", {value}, persistent=False)'
+        persistent = "" if info.persistent else ", persistent=False"
+        return "\n".join([f'self.register_buffer("{info.name}", {value}{persistent})'] + self._index_checks(info))
+
+    def _index_checks(self, info) -> list[str]:
+        """torch wraps a negative index and stops on a large one (a device-side assert on a
+        GPU): every value must lie in [0, size) of each axis the buffer gathers along."""
+        if not self.options.runtime_checks:
+            return []
+        bounds: dict[str, tuple[str, bool]] = {}  # size -> (as the spec wrote it, a constant)
+        for reader in self.graph.successors(info.node):
+            if self.graph.nodes[reader]["op"] != "lookup" or self.ir.operands(reader)[1] != info.node:
+                continue
+            table = self.graph.nodes[self.ir.operands(reader)[0]]
+            param = next((p for p in self.ir.params if p.name == table["attrs"].get("param")), None)
+            for size, axis in self.graph.nodes[reader].get("index_bounds", {}).values():
+                written = source_expr(param.shape_sources[axis], self.init_name)[0] if table["op"] == "param" \
+                    else sym.render(size, self.init_name, style="python", order=self.order)
+                bounds[str(size)] = (written, size.is_const)
+        lines = []
+        buffer = f"self.{info.name}"
+        for bound, constant in (bounds[key] for key in sorted(bounds)):
+            size_part = ("text", bound) if constant else ("code", bound)
+            message = fstring([("text", f"{self.ir.name}: the values of buffer `{info.name}` must lie in [0, "),
+                               size_part, ("text", ") to gather along its axis, got "),
+                               ("code", f"{buffer}.min().item()"), ("text", ".."), ("code", f"{buffer}.max().item()")])
+            lines += [f"if (({buffer} < 0) | ({buffer} >= {bound})).any():", f"    raise ValueError({message})"]
+        return lines
 
     def _param_line(self, param) -> str:
         dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)

@@ -18,6 +18,33 @@ class ShapeDisplay:
             return self._rank_generic(shape)
         return show(shape, self.order)
 
+    def folded(self, shape):
+        """A shape for forward's comments: a size that is exactly a `let`'s value reads as the
+        let's name (`[bw, heads, n, n]` for `let n = wh * ww`, not the product of the window
+        sizes). The docstring keeps the arguments' terms: its reader sees no lets."""
+        if not isinstance(shape, tuple) or not all(isinstance(dim, Expr) for dim in shape):
+            return shape
+        folds = self._let_folds()
+        return tuple(folds.get(dim, dim) for dim in shape)
+
+    def _let_folds(self) -> dict[Expr, Expr]:
+        """Each unconditional `let` of a size, by its value in the arguments' terms (the first
+        let of a value wins; a constant, or a let made under `if`, is not folded)."""
+        if getattr(self, "_folds", None) is None:
+            folds: dict[Expr, Expr] = {}
+            defined: dict[str, Expr] = {}
+            counts: dict[str, int] = {}
+            for let in self.ir.lets:
+                counts[let.name] = counts.get(let.name, 0) + 1
+            for let in self.ir.lets:
+                value = sym.substitute(let.value, defined)
+                defined[let.name] = value
+                if counts[let.name] == 1 and not let.guard and not value.is_const and value != Expr.symbol(let.name) \
+                        and not value.symbols() & set(self.float_symbols):
+                    folds.setdefault(value, Expr.symbol(let.name))
+            self._folds = folds
+        return self._folds
+
     def input_shape(self, info) -> list[Expr]:
         """An input's declared sizes, a pack's at the default rank (`show` writes `*spatial`)."""
         ranks = {arg: default_rank(self.ir, arg) for arg in self.ir.rank_args}

@@ -120,7 +120,7 @@ class InterpretedBlock(nn.Module):
             elif kind == "init":  # once every parameter exists, in the order written
                 apply_init(self, item, env)
             elif kind == "buffer":
-                self.register_buffer(item.name, self._buffer_tensor(item, env), persistent=False)
+                self.register_buffer(item.name, self._buffer_tensor(item, env), persistent=item.persistent)
             else:
                 self.add_module(item.name, build_declared_layer(item, env, self._build_block))
 

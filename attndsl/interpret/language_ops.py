@@ -3,7 +3,9 @@ constants.py, indexing.py), registered into `tensor_ops.TENSOR_OPS` like the oth
 
 Written from the language's definitions: a comparison gives a boolean mask; `and`, `or`,
 `not` take masks only; `where` takes a mask; a tensor made from sizes takes the device
-and dtype of its `like` operand, else (in a buffer) torch's default dtype.
+and dtype of its `like` operand, else (in a buffer) torch's default dtype, except `arange`,
+which counts in int64; `//` and `%` divide an integer tensor by a whole number, not zero;
+a gather `table[index]` picks with an int64 index whose every value lies in the axis.
 """
 
 from __future__ import annotations
@@ -82,8 +84,9 @@ def _non_negative(sizes: list[int]) -> list[int]:
 
 @tensor_op("arange")
 def _arange(call, like=None):
+    """Positions count in int64, as torch does: `like` gives the device alone."""
     (end,) = _non_negative([_size(call, call.attrs["end"])])
-    return torch.arange(end, **_placement(like))
+    return torch.arange(end, dtype=torch.int64, device=None if like is None else like.device)
 
 
 @tensor_op("eye")
@@ -132,8 +135,11 @@ def _bound(call, value, size: int, what: str) -> int:
 
 @tensor_op("subscript")
 def _subscript(call, x):
-    x = tensor_arg(x, "the indexed operand")
-    items = list(call.attrs["items"])
+    return _sliced(call, tensor_arg(x, "the indexed operand"), call.attrs["items"])
+
+
+def _sliced(call, x: torch.Tensor, items) -> torch.Tensor:
+    items = list(items)
     consumed = sum(1 for item in items if item[0] in ("slice", "index"))
     if consumed > x.dim():
         raise Refusal(f"{consumed} indices for a tensor of rank {x.dim()}")
@@ -164,6 +170,27 @@ def _subscript(call, x):
     return x[tuple(index)]
 
 
+@tensor_op("lookup")
+def _lookup(call, x, index):
+    """A gather, as the language means it: the slices first, then `index_select` along the
+    picked axis with every value in [0, size) (torch would wrap a negative one), the
+    index's shape in place of that axis."""
+    x, index = tensor_arg(x, "the gathered operand"), _integers(index, "a gather's index")
+    items = list(call.attrs["items"])
+    at = items.index(("tensor",))
+    before = sum(1 for item in items[:at] if item[0] == "slice")
+    if ("ellipsis",) in items[:at]:  # `x[..., index]`, `x[..., index, :]`: counted from the end
+        before = x.dim() - 1 - sum(1 for item in items[at + 1:] if item[0] == "slice")
+    sliced = _sliced(call, x, items[:at] + [("slice", None, None, None)] + items[at + 1:])
+    if not 0 <= before < sliced.dim():
+        raise Refusal(f"a gather along axis {before} of a tensor of rank {sliced.dim()}")
+    size = sliced.shape[before]
+    if index.numel() and (index.min() < 0 or index.max() >= size):
+        raise Refusal(f"a gather index {index.min().item()}..{index.max().item()} outside [0, {size})")
+    picked = torch.index_select(sliced, before, index.reshape(-1))
+    return picked.reshape(sliced.shape[:before] + index.shape + sliced.shape[before + 1:])
+
+
 @tensor_op("split")
 def _split(call, x):
     x = tensor_arg(x, "the split operand")
@@ -174,3 +201,30 @@ def _split(call, x):
     if any(size < 1 for size in sizes) or sum(sizes) != x.shape[axis]:  # no empty piece
         raise Refusal(f"split: sizes {sizes} do not add up to {x.shape[axis]}")
     return tuple(torch.split(x, sizes, dim=axis))
+
+
+# ---------------------------------------------------------------------------- integer tensors
+
+
+def _integers(value, what: str) -> torch.Tensor:
+    if tensor_arg(value, what).dtype != torch.int64:
+        raise Refusal(f"{what} must be an integer tensor, got {value.dtype}")
+    return value
+
+
+def _whole_divisor(y) -> int:
+    if isinstance(y, bool) or not isinstance(y, int):
+        raise Refusal(f"an integer tensor is divided by a whole number, got {y!r}")
+    if y == 0:
+        raise Refusal("division of an integer tensor by zero")
+    return y
+
+
+tensor_op("floordiv")(lambda call, x, y: torch.div(_integers(x, "`//`"), _whole_divisor(y), rounding_mode="floor"))
+tensor_op("mod")(lambda call, x, y: torch.remainder(_integers(x, "`%`"), _whole_divisor(y)))
+
+
+@tensor_op("float")
+def _float(call, x, like=None):
+    dtype = torch.get_default_dtype() if like is None else tensor_arg(like, "like").dtype
+    return _integers(x, "float()").to(dtype)

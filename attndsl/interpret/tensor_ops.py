@@ -108,6 +108,33 @@ def _matmul(call, x, y):
     return torch.matmul(x, y)
 
 
+@tensor_op("einsum")
+def _einsum(call, x, y=None):
+    """Not torch.einsum: each operand laid out over every axis of the equation (size 1 where
+    it lacks one), multiplied with broadcasting, summed over the axes the result drops."""
+    equation = call.attrs["equation"]
+    tensors = [tensor_arg(x, "einsum's operand")] + ([] if y is None else [tensor_arg(y, "einsum's operand")])
+    if len(tensors) != len(equation.inputs):
+        raise Refusal(f"einsum of {len(tensors)} tensors by an equation of {len(equation.inputs)} operands")
+    axes = equation.axes
+    sizes: dict[str, int] = {}
+    laid_out = []
+    for term, tensor in zip(equation.inputs, tensors):
+        if tensor.dim() != len(term):
+            raise Refusal(f"einsum operand of rank {tensor.dim()} for the axes {term}")
+        for axis, size in zip(term, tensor.shape):
+            if sizes.setdefault(axis, size) != size:
+                raise Refusal(f"einsum axis {axis!r} has sizes {sizes[axis]} and {size}")
+        present = [axis for axis in axes if axis in term]
+        moved = tensor.permute([term.index(axis) for axis in present])
+        laid_out.append(moved.reshape([sizes[axis] if axis in term else 1 for axis in axes]))
+    product = laid_out[0] if len(laid_out) == 1 else laid_out[0] * laid_out[1]
+    dropped = [index for index, axis in enumerate(axes) if axis not in equation.output]
+    result = product.sum(dim=dropped) if dropped else product
+    kept = [axis for axis in axes if axis in equation.output]
+    return result.permute([kept.index(axis) for axis in equation.output])
+
+
 # ---------------------------------------------------------------------------- pointwise
 
 for _name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log"):

@@ -181,6 +181,8 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
 
     def _statement(self, stmt: ast.Stmt) -> None:
         handler = getattr(self, "_stmt_" + type(stmt).__name__)
+        if isinstance(stmt, _DECLARATIONS):
+            self._check_no_dataflow_numbers(stmt)
         outer_guard = tuple(self.guard)
         self._preconditions.append([])
         try:
@@ -196,6 +198,15 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                 # the statement's guard, and within it the branch of a conditional value (`let`)
                 within = outer_guard + tuple(c for c in guard if c not in outer_guard)
                 self.ir.preconditions.append(Precondition(need, expr, within, span, (stmt.span.line, stmt.span.column)))
+
+    def _check_no_dataflow_numbers(self, stmt: ast.Stmt) -> None:
+        """A declaration is made in __init__, before forward's dataflow assigns its numbers
+        (`e = 12 // a`): it may read arguments and lets, not those."""
+        for name in ast.name_nodes(stmt):
+            if self.scope.get(name.id, ("",))[0] == "scalar":
+                raise self.error("E0113", f"`{name.id}` is a number the dataflow assigns, in forward; a declaration "
+                                 "is made in __init__, before it", name.span,
+                                 help=f"compute it with `let {name.id} = ...`, which __init__ has")
 
     def _suite(self, stmts: list[ast.Stmt]) -> None:
         for inner in stmts:
@@ -222,6 +233,10 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
 
     def _add(self, op: str, operands: list[int], span: Span, **attrs) -> int:
         return self.ir.add_node(op, operands, span=span, guard=tuple(self.guard), **attrs)
+
+
+# Statements made in __init__, whose expressions are rendered as written there.
+_DECLARATIONS = (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Init, ast.LayerBlock, ast.Buffer)
 
 
 def _defined(stmt: ast.Stmt) -> list[str]:

@@ -11,7 +11,7 @@ from ..ir import Cond, PackSizes
 from ..layers import LAYERS
 from ..ops import OPS, OpDef
 from ..ast_expressions import raw_offset
-from ..rearrange import PatternError, parse_pattern
+from ..rearrange import PatternError
 from ..symbolic import Expr
 from .numbers import NUMBER_FUNCTIONS
 from .helpers import _label
@@ -118,18 +118,8 @@ class CallLowering:
                 self._require_whole(kw.value, value, f"the size of axis `{name}`")
                 sizes.append((name, value))
             attrs["sizes"] = tuple(sizes)
-        if definition.name == "rearrange":
-            try:
-                attrs["pattern"] = parse_pattern(attrs["pattern"])
-            except PatternError as problem:
-                arg = node.args[1] if len(node.args) > 1 else node
-                raw = getattr(arg, "raw", None)
-                start = raw_offset(raw, problem.offset) if raw is not None else problem.offset
-                end = raw_offset(raw, problem.offset + problem.length) if raw is not None else start + problem.length
-                column = arg.span.column + 1 + start
-                span = Span(arg.span.path, arg.span.line, column, arg.span.line, arg.span.column + 1 + end)
-                raise self.error("E0117", problem.message, span, help=problem.help)
-        if definition.extra.get("creates") and not operands:  # arange(n): on the device of an input
+        # arange(n): on the device of an input; float(index): in its dtype
+        if definition.extra.get("creates") and not operands or definition.extra.get("converts") and len(operands) == 1:
             like = self._like_operand(node)
             operands += [] if like is None else [like]
         result = self._add(definition.name, operands, node.span, **attrs)
@@ -189,10 +179,18 @@ class CallLowering:
             if not isinstance(value, (Expr, Literal)):
                 raise self.error("E0113", f"`{param.name}` must be a number", arg_node.span)
             attrs[param.name] = value
-        elif kind == "pattern":
+        elif kind == "pattern":  # rearrange's, einsum's: parsed here, located in the string
             if not isinstance(value, str):
-                raise self.error("E0113", "the pattern must be a string", arg_node.span)
-            attrs[param.name] = value
+                raise self.error("E0113", f"the {param.name} must be a string", arg_node.span)
+            try:
+                attrs[param.name] = definition.extra["parse"](value)
+            except PatternError as problem:
+                raw = getattr(arg_node, "raw", None)
+                start = raw_offset(raw, problem.offset) if raw is not None else problem.offset
+                end = raw_offset(raw, problem.offset + problem.length) if raw is not None else start + problem.length
+                span = Span(arg_node.span.path, arg_node.span.line, arg_node.span.column + 1 + start,
+                            arg_node.span.line, arg_node.span.column + 1 + end)
+                raise self.error("E0117", problem.message, span, help=problem.help)
         elif kind == "ints" and isinstance(value, PackSizes):  # `unflatten(y, 2, spatial)`
             if not definition.extra.get("takes_pack"):
                 raise self.error("E0113", f"`{param.name}` of {definition.name}() takes sizes, and `{value.name}` is a "

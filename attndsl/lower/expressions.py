@@ -214,7 +214,8 @@ class ExpressionLowering:
             return Cond.const(result[node.op])
         return Cond("cmp", (node.op, left, right))
 
-    _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
+    _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow", "//": "floordiv",
+               "%": "mod"}
 
     def _expr_BinOp(self, node: ast.BinOp) -> Value:
         left, right = self._expr(node.left), self._expr(node.right)
@@ -222,8 +223,9 @@ class ExpressionLowering:
             return self._scalar_arith(node, left, right)
         if any(isinstance(v, Literal) for v in (left, right)) and all(isinstance(v, (Literal, Expr)) for v in (left, right)):
             return self._infinite_arith(node, left, right)
-        if node.op in ("//", "%"):
-            raise self.error("E0113", f"`{node.op}` works on numbers, not tensors", node.span)
+        if node.op in ("//", "%") and not (isinstance(left, Tensor) and isinstance(right, Expr)):
+            raise self.error("E0113", f"`{node.op}` divides numbers, or an integer tensor by a whole number",
+                             node.span, help="`index // w`, `index % w` with `index` an integer tensor")
         if not any(isinstance(v, Tensor) for v in (left, right)):
             raise self.error("E0113", f"`{node.op}` needs numbers or tensors", node.span)
         operands = [self._operand(v, n) for v, n in ((left, node.left), (right, node.right))]
@@ -260,8 +262,11 @@ class ExpressionLowering:
             raise self.error("E0119", "this number is too large to combine with a tensor",
                              node.span, help="torch takes numbers within 64 bits; write `inf` for infinity")
         if isinstance(value, (Expr, Literal)):
+            # A Python float (which makes an integer tensor float), maybe folded to a whole number.
+            floating, folded = (True, False) if isinstance(value, Literal) else self._python_float(node, value)
             return self.ir.add_node("scalar", [], span=node.span, guard=tuple(self.guard), value=value,
-                                    float_symbols=frozenset(self.float_symbols))
+                                    float_symbols=frozenset(self.float_symbols), floating=floating,
+                                    folded=folded)
         raise self.error("E0113", "expected a tensor or a number", node.span)
 
     def _scalar_arith(self, node: ast.BinOp, left: Expr, right: Expr) -> Expr:

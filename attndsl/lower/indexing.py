@@ -14,7 +14,7 @@ class IndexingLowering:
             return self._list_item(node, value)
         if not isinstance(value, Tensor):
             raise self.error("E0113", "only tensors are indexed", node.value.span)
-        items = []
+        items, gathered = [], []
         for item in node.items:
             if isinstance(item, ast.Ellipsis_):
                 if ("ellipsis",) in items:
@@ -27,15 +27,50 @@ class IndexingLowering:
                                for part in (item.start, item.stop))
                 items.append(("slice", start, stop, None if item.step is None else self._slice_step(item.step)))
             else:
-                items.append(("index", self._index_value(item, "an index")))
+                index = self._expr(item)
+                if isinstance(index, Tensor):
+                    gathered.append((item, index))
+                    items.append(("tensor",))
+                else:
+                    items.append(("index", self._whole_index(item, index, "an index")))
+        if gathered:
+            return self._gather(node, value, items, gathered)
         return Tensor(self._add("subscript", [value.node], node.span, items=tuple(items)))
 
-    def _index_value(self, node: ast.Node, what: str) -> Expr:
-        value = self._expr(node)
-        if isinstance(value, Tensor):
-            raise self.error("E0113", "indexing with a tensor is not part of the language: the result's shape "
-                             "would depend on the values", node.span,
+    def _gather(self, node: ast.Subscript, table: Tensor, items: list, gathered: list) -> Tensor:
+        """`table[index]`, `x[:, index]`: one integer buffer picks along one axis; the other
+        items are slices (with an index or `None` beside it, torch moves the picked axes)."""
+        if len(gathered) > 1:
+            raise self.error("E0113", "a subscript gathers with one tensor", gathered[1][0].span,
+                             help="gather along one axis, then along the next: `table[rows][:, cols]`")
+        (item, index), = gathered
+        if any(other[0] in ("index", "new") for other in items):
+            raise self.error("E0113", "a gather's other items are slices (`:`, `a:b`, `...`)", node.span,
+                             help="slice or index in a subscript of its own, before or after the gather")
+        if self._is_mask(index.node):
+            raise self.error("E0113", "selecting by a mask is not part of the language: the result's shape would "
+                             "depend on the values", item.span,
                              help="keep the shape and select with where(mask, x, y) or masked_fill(x, mask, value)")
+        if self.ir.graph.nodes[index.node]["op"] != "buffer":
+            raise self.error("E0113", "a gather's index is a buffer: its values are checked once, when the module "
+                             "is built, to lie within the axis", item.span,
+                             help="build it with `buffer index = ...` (arange and integer arithmetic)")
+        return Tensor(self._add("lookup", [table.node, index.node], node.span, items=tuple(items)))
+
+    def _is_mask(self, node: int) -> bool:
+        """A boolean input or a comparison (before the checker knows every element type)."""
+        attrs = self.ir.graph.nodes[node]
+        if attrs["op"] == "input":
+            return next(i for i in self.ir.inputs if i.node == node).dtype == "bool"
+        return attrs["op"] in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not")
+
+    def _index_value(self, node: ast.Node, what: str) -> Expr:
+        return self._whole_index(node, self._expr(node), what)
+
+    def _whole_index(self, node: ast.Node, value, what: str) -> Expr:
+        if isinstance(value, Tensor):
+            raise self.error("E0113", f"{what} must be a number; a tensor gathers only as an index",
+                             node.span, help="gather with `table[index]`, an integer buffer as the index")
         if not isinstance(value, Expr):
             raise self.error("E0113", f"{what} must be an integer expression", node.span)
         self._require_whole(node, value, what)

@@ -82,7 +82,8 @@ class MaskLowering:
             self.ir.graph.nodes[created]["phase"] = "init"  # rendered in __init__, never in forward
         leaf = self._add("buffer", [value.node], stmt.span, buffer=stmt.name)
         self.ir.graph.nodes[leaf]["name"] = stmt.name
-        info = BufferInfo(stmt.name, leaf, value.node, tuple(self.guard), stmt.span, stmt.comments)
+        info = BufferInfo(stmt.name, leaf, value.node, tuple(self.guard), stmt.span, stmt.comments,
+                          persistent=stmt.persistent)
         self._bind(stmt.name, "buffer", info, stmt.span)
         self.ir.buffers.append(info)
 

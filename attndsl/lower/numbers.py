@@ -14,6 +14,7 @@ import math
 from fractions import Fraction
 
 from .. import syntax as ast
+from ..evaluate import INTEGER_ATOMS, integral
 from ..ir import Cond, LetInfo, negate
 from ..symbolic import Atom, Expr
 from .helpers import _float_source, _label
@@ -22,7 +23,6 @@ from .values import Tensor
 # name in specs -> atom of the canonical form; the atom renders as the Python that computes it
 NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor": "math.floor", "abs": "abs",
                     "log": "math.log", "log2": "math.log2"}
-INTEGER_ATOMS = ("int", "round", "math.ceil", "math.floor")  # whole numbers, whatever their argument
 _EXACT = {"int": math.trunc, "round": round, "math.ceil": math.ceil, "math.floor": math.floor, "abs": abs}
 
 
@@ -168,6 +168,19 @@ class NumberLowering:
                              labels=[_label(self.scope[node.id][2], "declared optional here")],
                              help=f"choose a value for None: `let {node.id}_ = {node.id} if {node.id} is not None "
                              f"else ...`, or use it under `if {node.id} is not None:`")
+
+    def _python_float(self, node: ast.Node, value: Expr) -> tuple[bool, bool]:
+        """(float, folded): whether the number is a Python float as the spec writes it, which
+        turns an integer tensor it meets into float (`index * 0.5`): a float as written (`2.0`,
+        `/`, `** 0.5`), a float argument, or a `let` that is a float; and whether, so, its
+        canonical form still renders as a Python int (`4 / 2` folds to 2) and needs `2.0`."""
+        floats = set(self.float_symbols)
+        for let in self.ir.lets:  # in order: a let reads earlier ones
+            if let.source is not None and _float_source(let.source) is not None or not integral(let.value, floats):
+                floats.add(let.name)
+        renders_int = integral(value, floats)
+        floating = _float_source(node) is not None or not renders_int
+        return floating, floating and renders_int
 
     def _let_expansions(self, value: Expr, limit: int = 16) -> list[Expr]:
         """`value` with its lets replaced by their definitions: one expansion per combination

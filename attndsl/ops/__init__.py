@@ -19,6 +19,7 @@ from . import stochastic  # noqa: F401  isort: skip
 from . import masking  # noqa: F401  isort: skip
 from . import logic  # noqa: F401  isort: skip
 from . import constants  # noqa: F401  isort: skip
+from . import integers  # noqa: F401  isort: skip
 from . import indexing  # noqa: F401  isort: skip
 from . import fused  # noqa: F401  isort: skip
 from .broadcasting import broadcast

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .registry import Shape, family, normalize_axis, op, same_shape
+from .registry import OPS, Shape, family, normalize_axis, op, same_shape
 from .rendering import FUNCTIONAL, CallRender
 
 
@@ -20,6 +20,8 @@ _POINTWISE = {
 for _name, _doc in _POINTWISE.items():
     op(_name, "x: tensor", same_shape, f"{{x:recv}}.{_name}()", doc=_doc, shape_doc=_SAME,
        example=f"input x: [b, c, h, w]\n{_name}(x)")
+# |i - j| of positions is an integer tensor too (AFTLocal's band).
+OPS["abs"].params[0].dtype, OPS["abs"].result = "real", "first"
 
 # Functional forms of the activations, where a spec applies one without a layer (the
 # published code calls F.gelu(x)); each also exists as a layer kind.

@@ -1,12 +1,13 @@
-"""The operators: `+ - * / **`, unary `-` and the matrix product `@`."""
+"""The operators: `+ - * / **`, unary `-`, the matrix product `@`, and `einsum` with named axes."""
 
 from __future__ import annotations
 
+from ..einsum import parse_equation
 from ..evaluate import nonzero_divisor
 from ..symbolic import Expr
 from .broadcasting import broadcast
 from .rendering import CallRender
-from .registry import ADD, MUL, POWER, UNARY, Shape, family, op, same_shape
+from .registry import ADD, ATOM, MUL, POWER, UNARY, Shape, family, op, same_shape
 
 
 def matmul_shape(ctx, node, shapes, attrs) -> Shape:
@@ -29,6 +30,32 @@ def divide_shape(ctx, node, shapes, attrs) -> Shape:
     if required is not None:
         ctx.checker.require_nonzero(required, node=node)
     return broadcast(ctx, node, shapes, attrs)
+
+
+def einsum_shape(ctx, node, shapes, attrs) -> Shape:
+    """Each operand has the rank its term names; an axis named twice is one size; the
+    result has the sizes of the axes after `->`."""
+    equation = attrs["equation"]
+    if len(equation.inputs) != len(shapes):
+        ctx.error("E0112", f"the equation names {len(equation.inputs)} operand(s), and einsum got {len(shapes)} "
+                  "tensor(s)")
+    sizes: dict[str, Expr] = {}
+    where: dict[str, int] = {}
+    for index, (axes, shape) in enumerate(zip(equation.inputs, shapes)):
+        if len(axes) != len(shape):
+            ctx.error("E0202", f"operand {index} of einsum has rank {len(shape)}, and the equation names "
+                      f"{len(axes)} axes for it ({' '.join(axes)})", help=f"its shape is {ctx.show(shape)}")
+        for axis, dim in zip(axes, shape):
+            if axis in sizes:
+                ctx.expect_equal(sizes[axis], dim, f"axis `{axis}` of einsum", operands=(where[axis], index))
+            else:
+                sizes[axis], where[axis] = dim, index
+    return tuple(sizes[axis] for axis in equation.output)
+
+
+def render_einsum(r, node, operands, attrs):
+    tensors = ", ".join(text for text, _ in operands)
+    return f'torch.einsum("{attrs["equation"].subscripts()}", {tensors})', ATOM
 
 
 def render_binary(symbol: str, precedence: int):
@@ -70,9 +97,16 @@ op("matmul", "x: tensor, y: tensor", matmul_shape, render_matmul, precedence=MUL
    shape_doc="[..., n, k] @ [..., k, m] is [..., n, m]; both operands have rank >= 2 and the batch dims broadcast",
    example="input q: [b, h, n, d]\ninput k: [b, h, d, m]\nq @ k")
 
+op("einsum", "equation: pattern, x: tensor, y: tensor = None", einsum_shape, render_einsum,
+   doc="a sum of products over named axes: `einsum(\"b h i d, b h j d -> b h i j\", q, k)`; an axis missing "
+   "from the result is summed over (torch.einsum, one letter per axis)",
+   shape_doc="each operand has the rank of its term; an axis named twice has one size; the result has the sizes "
+   "of the axes after `->`", example='input q: [b, h, n, d]\ninput k: [b, h, m, d]\n'
+   'einsum("b h i d, b h j d -> b h i j", q, k)', parse=parse_equation)
+
 # `max(x, y)` / `min(x, y)` on two tensors: elementwise (torch.maximum); on one tensor with
 # `dim`, the reduction (attndsl/ops/reductions.py).
 for _name, _function in (("maximum", "torch.maximum"), ("minimum", "torch.minimum")):
-    op(_name, "x: tensor, y: tensor", broadcast, CallRender(_function),
+    op(_name, "x: tensor[real], y: tensor[real]", broadcast, CallRender(_function), result="promote",
        doc=f"the elementwise {_name[:3]} of two tensors (written `{_name[:3]}(x, y)`)", shape_doc=_BROADCAST,
        example="input x: [b, c, h, w]\ninput y: [b, c, 1, 1]\n" + f"{_name[:3]}(x, y)")

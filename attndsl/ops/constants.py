@@ -2,10 +2,10 @@
 the triangles `tril`/`triu` of a matrix: the raw material of masks and relative positions.
 
 Written in a `buffer` statement, they are built once in `__init__` (a non-persistent
-buffer: it moves with `.to()`, and `state_dict` keys do not change). Written in the
-dataflow, they are built on every call, on the device and in the dtype of the block's
-first floating-point input (lowering passes it as the `like` operand; `like=` names
-another tensor).
+buffer unless declared `persistent`: it moves with `.to()`). Written in the dataflow,
+they are built on every call, on the device and in the dtype of the block's first
+floating-point input (lowering passes it as the `like` operand; `like=` names another
+tensor). `arange` counts in int64, as torch does: its `like` gives the device only.
 """
 
 from __future__ import annotations
@@ -41,16 +41,15 @@ def triangle_shape(ctx, node, shapes, attrs) -> Shape:
     return shape
 
 
-def render_created(function: str, sizes_of, *, default_dtype: bool = False):
-    """`torch.eye(n)` in a buffer; `torch.eye(n, device=x.device, dtype=x.dtype)` in forward."""
+def render_created(function: str, sizes_of, *, integer: bool = False):
+    """`torch.eye(n)` in a buffer; `torch.eye(n, device=x.device, dtype=x.dtype)` in forward
+    (an integer tensor, `torch.arange(n, device=x.device)`, takes the device alone)."""
 
     def render(r, node, operands, attrs):
         arguments = [r.dim(size) for size in sizes_of(attrs)]
         if operands:
             like = r.wrap(operands[0], ATOM)
-            arguments += [f"device={like}.device", f"dtype={like}.dtype"]
-        elif default_dtype:
-            arguments.append("dtype=torch.get_default_dtype()")  # arange alone counts in int64
+            arguments += [f"device={like}.device"] + ([] if integer else [f"dtype={like}.dtype"])
         return f"torch.{function}({', '.join(arguments)})", ATOM
 
     return render
@@ -67,9 +66,9 @@ def render_triangle(method: str):
 
 family("Constant tensors")
 _LIKE = "like: tensor[any] = None"
-op("arange", f"end: int, {_LIKE}", arange_shape, render_created("arange", lambda a: (a["end"],), default_dtype=True),
-   doc="0, 1, ..., end - 1 (floating point): positions, for relative-position masks", shape_doc="[end]",
-   example="input x: [b, n, d]\narange(n)", creates=True)
+op("arange", f"end: int, {_LIKE}", arange_shape, render_created("arange", lambda a: (a["end"],), integer=True),
+   result="int", doc="0, 1, ..., end - 1, an integer tensor (int64): positions, for masks and gather indices",
+   shape_doc="[end]", example="input x: [b, n, d]\nx + arange(n)", creates=True)
 op("eye", f"n: int, {_LIKE}", eye_shape, render_created("eye", lambda a: (a["n"],)),
    doc="the identity matrix: ones on the diagonal", shape_doc="[n, n]", example="input x: [b, n, n]\nx * eye(n)",
    creates=True)

@@ -1,4 +1,5 @@
-"""Indexing and unequal splits: `y[:, :, :h]`, `x[..., 0]`, `q[:, None]`, `split(y, [h, w], dim=2)`.
+"""Indexing and unequal splits: `y[:, :, :h]`, `x[..., 0]`, `q[:, None]`, `split(y, [h, w], dim=2)`,
+and gathers `table[index]`.
 
 A subscript keeps, per axis, a slice `start:stop:step` (bounds are whole-number
 expressions, a negative constant counting from the end; the step a constant >= 1), drops
@@ -6,6 +7,12 @@ an axis for an index, and adds one of size 1 for `None`; `...` stands for the ax
 named. Python clamps a slice that runs past its axis and gives fewer elements; the
 language does not: bounds must lie within the axis (proven, else checked at run time),
 so that the shape the checker computed is the shape the module returns.
+
+A gather picks along one axis with an integer tensor: `table[index]` is
+`[*index.shape, *table.shape[1:]]` (Swin's relative-position bias). The index is a
+buffer, built once: when the module is built, its values are checked to lie in
+[0, size) of the axis (torch would wrap a negative one, and stop on a large one with a
+device-side assert on a GPU); the axis's size must be known then too.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ FULL = ("slice", None, None, None)
 def expand_items(items, rank: int) -> list:
     """The items with `...` (or the missing trailing axes) written out as full slices."""
     items = list(items)
-    consumed = sum(1 for item in items if item[0] in ("slice", "index"))
+    consumed = sum(1 for item in items if item[0] in ("slice", "index", "tensor"))
     if ("ellipsis",) in items:
         at = items.index(("ellipsis",))
         items[at:at + 1] = [FULL] * max(rank - consumed, 0)
@@ -44,17 +51,38 @@ def _position(ctx, value: Expr, dim: Expr, what: str) -> Expr:
 
 
 def subscript_shape(ctx, node, shapes, attrs) -> Shape:
-    shape = shapes[0]
-    consumed = sum(1 for item in attrs["items"] if item[0] in ("slice", "index"))
+    return tuple(_sliced(ctx, shapes[0], attrs["items"])[0])
+
+
+def lookup_shape(ctx, node, shapes, attrs) -> Shape:
+    """`table[:, index]`: the slices as in a subscript, the index's shape in place of its axis."""
+    out, (position, axis) = _sliced(ctx, shapes[0], attrs["items"])
+    size = shapes[0][axis]
+    if not ctx.checker.is_opaque(size):  # the display walk's `c|2*c`: each world checks its own size
+        if not ctx.known_when_built(size):
+            ctx.error("E0204", f"a gather picks along axis {axis}, of size {size}, which depends on an input: the "
+                      "index's values are checked once, when the module is built, against a size known then",
+                      help="gather from a param or a buffer, whose sizes come from the arguments")
+        ctx.record_index_bound(size, axis)
+    out[position:position + 1] = list(shapes[1])
+    return tuple(out)
+
+
+def _sliced(ctx, shape, items) -> tuple[list, tuple[int, int] | None]:
+    """The shape a subscript keeps, and where its tensor index is: (output position, axis)."""
+    consumed = sum(1 for item in items if item[0] in ("slice", "index", "tensor"))
     if consumed > len(shape):
         ctx.error("E0202", f"{consumed} indices for a tensor of rank {len(shape)} ({ctx.show(shape)})")
-    out, axis = [], 0
-    for item in expand_items(attrs["items"], len(shape)):
+    out, axis, gathered = [], 0, None
+    for item in expand_items(items, len(shape)):
         if item[0] == "new":
             out.append(ONE)
             continue
         dim = shape[axis]
-        if item[0] == "index":
+        if item[0] == "tensor":
+            gathered = (len(out), axis)
+            out.append(dim)  # replaced by the index's shape
+        elif item[0] == "index":
             where = _position(ctx, item[1], dim, f"the index of axis {axis}")
             ctx.expect_at_least(dim - where, 1, f"the index of axis {axis} must be less than its size {dim}",
                                 code="E0204")
@@ -71,13 +99,15 @@ def subscript_shape(ctx, node, shapes, attrs) -> Shape:
             out.append(stop - start if step is None or step == 1 else sym.ceildiv(stop - start, Expr.const(step),
                                                                                    ctx.facts))
         axis += 1
-    return tuple(out)
+    return out, gathered
 
 
 def render_subscript(r, node, operands, attrs):
     parts = []
     for item in attrs["items"]:
-        if item[0] == "new":
+        if item[0] == "tensor":  # a gather's index, the second operand
+            parts.append(r.wrap(operands[1], ATOM))
+        elif item[0] == "new":
             parts.append("None")
         elif item[0] == "ellipsis":
             parts.append("...")
@@ -128,3 +158,10 @@ op("subscript", "x: tensor[any]", subscript_shape, render_subscript, result="sam
    shape_doc="per axis: a slice `a:b:s` keeps ceil((b - a) / s) (0 <= a <= b <= size; a negative constant counts "
    "from the end), an index drops the axis, `None` adds one of size 1",
    example="input x: [b, c, n]\nx[:, :, 1:n - 1]")
+# `table[index]`: made by lowering from a subscript with an integer tensor in it.
+op("lookup", "x: tensor[any], index: tensor[int]", lookup_shape, render_subscript, result="first", operator="[]",
+   doc="`table[index]`, `x[:, index]`: gather along one axis by an integer buffer (Swin's relative-position "
+   "bias); the other items are slices", shape_doc="the index's shape in place of the axis it picks from; "
+   "the index is a buffer whose values lie in [0, size of the axis), checked when the module is built",
+   example="(n: int = 4, d: int = 8)\ninput x: [b, n, d]\nparam table: [2 * n - 1, d] = zeros()\n"
+   "buffer offsets = unsqueeze(arange(n), 1) - unsqueeze(arange(n), 0) + n - 1\nx + sum(table[offsets], dim=1)")

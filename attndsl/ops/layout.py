@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..rearrange import Pattern
+from ..rearrange import Pattern, parse_pattern
 from ..symbolic import Expr
 from .registry import ATOM, ListShape, Shape, family, normalize_axis, op
 
@@ -217,6 +217,7 @@ def render_list(r, operands) -> str:
 
 family("Layout")
 op("rearrange", "x: tensor[any], pattern: pattern, sizes: sizes", rearrange_shape, render_rearrange, result="same",
+   parse=parse_pattern,
    doc="einops-style reshape/permute, compiled to plain reshape/permute/transpose (no einops at run time)",
    shape_doc="the pattern's right side, each group the product of its axes; a split group `(g c)` needs all "
    "but one size given (`g=groups`) and the dim divisible by them",

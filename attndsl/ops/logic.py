@@ -56,8 +56,8 @@ op("logical_not", "x: tensor[bool]", lambda ctx, node, shapes, attrs: shapes[0],
    lambda r, n, o, a: (f"~{r.wrap(o[0], UNARY)}", UNARY), precedence=UNARY, operator="not", result="bool",
    doc="`not mask`: true where the mask is false (torch's `~mask`)", shape_doc="the shape of the mask",
    example="input x: [b, n]\nnot x > 0")
-op("where", "condition: tensor[bool], x: operand, y: operand", where_shape,
-   lambda r, n, o, a: (f"torch.where({', '.join(text for text, _ in o)})", ATOM),
+op("where", "condition: tensor[bool], x: operand[real], y: operand[real]", where_shape,
+   lambda r, n, o, a: (f"torch.where({', '.join(text for text, _ in o)})", ATOM), result="promote",
    doc="`x` where the condition is true, else `y` (numbers or tensors; at least one a tensor)",
    shape_doc="the condition, `x` and `y` broadcast as in torch",
    example="input x: [b, n, n]\nwhere(x > 0, x, 0.1 * x)")

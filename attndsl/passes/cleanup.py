@@ -113,3 +113,6 @@ def _merge_into(ir: BlockIR, old: int, new: int) -> None:
     keeper["comments"] = keeper["comments"] or graph.nodes[old]["comments"]
     graph.remove_node(old)
     ir.outputs = [new if o == old else o for o in ir.outputs]
+    for buffer in ir.buffers:  # two buffers may compute the same tensor (`arange(n)` in each)
+        if buffer.value == old:
+            buffer.value = new

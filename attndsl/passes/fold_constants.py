@@ -6,6 +6,9 @@
   at compile time from the constructor arguments (floating rounding moves by an ulp);
 - an `if` whose condition is decided (a constant, or implied by the guard the join sits
   under, as after attention specialisation) keeps its one live branch.
+
+Arithmetic on integer tensors is left as written: `index * 0.5 * 2` is a float tensor,
+and folding it to `index` would change its element type.
 """
 
 from __future__ import annotations
@@ -28,11 +31,17 @@ def fold_constants(ir: BlockIR) -> int:
             if not is_live(ir, node):
                 continue
             for rule in (_identity_arithmetic, _scaling_chain, _decided_join):
+                if rule is not _decided_join and _reads_integers(ir, node):
+                    continue
                 if rule(ir, node):
                     folded += 1
                     changed = True
                     break
     return folded
+
+
+def _reads_integers(ir: BlockIR, node: int) -> bool:
+    return any(ir.graph.nodes[n].get("dtype") == "int" for n in [node] + ir.operands(node))
 
 
 def _identity_arithmetic(ir: BlockIR, node: int) -> bool:
@@ -84,6 +93,8 @@ def _scaling_chain(ir: BlockIR, node: int) -> bool:
     if inner is None or not is_private(ir, inner_node, node):
         return False
     tensor, inner_factor = inner
+    if ir.graph.nodes[tensor].get("dtype") == "int":  # `index * 0.5 * 2` is float; `index * 1` is not
+        return False
     factor = inner_factor * outer_factor
     scalar_like = next(o for o in ir.operands(node) if op_of(ir, o) == "scalar")
     if factor.is_const and factor != ZERO and (ONE.exact_div(factor)).is_const and \

@@ -73,9 +73,10 @@ def rebuild(ir: BlockIR, node: int, op: str, operands: list[int], *, attrs: dict
 
 
 def scalar_node(ir: BlockIR, value: Expr, *, like: int) -> int:
-    float_symbols = attrs_of(ir, like).get("float_symbols", frozenset()) if op_of(ir, like) == "scalar" \
-        else frozenset()
-    return new_node(ir, "scalar", [], like=like, shape=(), value=value, float_symbols=float_symbols)
+    written = attrs_of(ir, like) if op_of(ir, like) == "scalar" else {}
+    return new_node(ir, "scalar", [], like=like, shape=(), value=value,
+                    float_symbols=written.get("float_symbols", frozenset()), floating=written.get("floating", True),
+                    folded=False)
 
 
 def redirect(ir: BlockIR, old: int, new: int, *, keep_name: bool = True) -> None:

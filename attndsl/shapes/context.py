@@ -49,6 +49,17 @@ class ShapeContext:
     def normal(self, expr: Expr) -> Expr:
         return self.view.normal(expr)
 
+    def known_when_built(self, expr: Expr) -> bool:
+        """Whether `expr` reads constructor arguments only (no size of an input)."""
+        from .conditions import runs_in
+
+        return runs_in(self.checker.ir, Cond("cmp", (">=", expr, Expr.const(0))), ()) == "init"
+
+    def record_index_bound(self, size: Expr, axis: int) -> None:
+        """A gather's index buffer must hold values in [0, size) of the table's `axis`: checked
+        in __init__, after the buffer is built (codegen/init.py). One entry per size found."""
+        self._attrs.setdefault("index_bounds", {})[str(size)] = (size, axis)
+
     def is_one(self, dim: Expr) -> bool:
         return self.normal(dim) == Expr.const(1)
 

@@ -1,9 +1,11 @@
-"""Element types: which tensors are floating point and which are boolean masks.
+"""Element types: which tensors are floating point, integer, complex or boolean masks.
 
 An op's signature says what each tensor operand must be (`mask: tensor[bool]`; plain
-`tensor` is floating point; `tensor[complex]` a spectrum; `tensor[number]` float or
-complex; `tensor[any]` takes any) and its `result` what it gives (see OpDef.result). A
-float where a mask is needed (or the reverse) is refused here, not by torch at run time."""
+`tensor` is floating point; `tensor[int]` integer (int64: positions, gather indices);
+`tensor[real]` float or integer; `tensor[complex]` a spectrum; `tensor[number]` float,
+integer or complex; `tensor[any]` takes any) and its `result` what it gives (see
+OpDef.result). A float where a mask is needed, or an integer tensor where torch wants
+floating point (softmax, a layer), is refused here, not by torch at run time."""
 
 from __future__ import annotations
 
@@ -44,20 +46,44 @@ def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | No
             first = dtype
         elif definition.result == "same" and dtype != first:
             context.error("E0209", f"{op}() of a {first} and a {dtype} tensor")
-        seen.append(dtype)
+        if wanted != "bool":  # where()'s condition does not take part in the promotion
+            seen.append(dtype)
     if definition.result in ("same", "first"):
         return first
     if definition.result == "promote":
-        # float with complex is complex, as in torch (GFNet's filter: spectrum * weight)
-        return "complex" if "complex" in seen else first
+        return _promoted(context, op, seen)
     return definition.result
 
 
+def _promoted(context, op: str, seen: list) -> str | None:
+    """torch's promotion: float with complex is complex (GFNet's filter: spectrum * weight);
+    an integer tensor with a float tensor or a fractional number is float (`idx * 0.5`), and
+    so is `/` of integers (true division). Integers stay integers under + - * and where."""
+    if "complex" in seen:
+        return "complex"
+    if "float" in seen:
+        return "float"
+    if "int" in seen and (op == "div" or _fractional_number(context)):
+        return "float"
+    return seen[0] if seen else None
+
+
+def _fractional_number(context) -> bool:
+    """Whether a number operand of the node is a Python float in the generated code (`0.5`,
+    `d ** -0.5`, a float argument): torch's promotion makes an integer tensor float by it."""
+    ir = context.checker.ir
+    return any(ir.graph.nodes[o]["op"] == "scalar" and ir.graph.nodes[o]["attrs"].get("floating", True)
+               for o in ir.operands(context.node))
+
+
 # What a signature's element type accepts: "number" is anything arithmetic works on.
-_ACCEPTS = {"any": None, "number": ("float", "complex")}
+_ACCEPTS = {"any": None, "number": ("float", "complex", "int"), "real": ("float", "int")}
 _DESCRIBED = {"float": "a floating-point tensor", "bool": "a boolean mask", "complex": "a complex tensor",
-              "number": "a floating-point or complex tensor"}
+              "number": "a floating-point, integer or complex tensor", "int": "an integer tensor",
+              "real": "a floating-point or integer tensor"}
 _HELP = {("bool", "float"): "compare a tensor (`mask == 0`) to make a mask",
+         ("float", "int"): "float(x) converts an integer tensor to floating point",
+         ("int", "float"): "an index is an integer tensor: arange(n) and integer arithmetic on it (+ - * // %)",
          ("float", "complex"): "irfft2() brings a spectrum back to real values",
          ("complex", "float"): "rfft2() makes a spectrum; view_as_complex() reads [..., 2] pairs as complex"}
 

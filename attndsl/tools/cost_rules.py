@@ -88,6 +88,15 @@ def _matmul_flops(operands, result, attrs) -> Expr:
     return 2 * numel(result) * operands[0][-1]
 
 
+def _einsum_flops(operands, result, attrs) -> Expr:
+    """Two operands: a multiply and an add for each combination of all the equation's axes
+    (a batched matrix product, as torch runs it); one operand only moves or sums."""
+    if len(operands) < 2:
+        return ZERO
+    sizes = {axis: dim for term, shape in zip(attrs["equation"].inputs, operands) for axis, dim in zip(term, shape)}
+    return 2 * numel(tuple(sizes.values()))
+
+
 def _matmul_transient(operands, result, attrs):
     """torch.matmul of batched operands expands each to the result's batch dims and copies
     the one whose batch it broadcasts (`[n, qr, qc, d] @ [qr, d, k]`); a matrix on either
@@ -174,6 +183,7 @@ def _strided_view(attrs, contiguous) -> tuple[bool, bool]:
 OP_COSTS: dict[str, OpCost] = {
     **{name: OpCost() for name in ("add", "sub", "mul", "div", "pow", "neg", "maximum", "minimum")},
     "matmul": OpCost(flops=_matmul_flops, transient=_matmul_transient),
+    "einsum": OpCost(flops=_einsum_flops),
     **{name: OpCost() for name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log", "softmax")},
     **{name: OpCost() for name in ("relu6", "leaky_relu", "elu", "gelu", "silu", "softplus", "hardsigmoid",
                                    "hardswish")},
@@ -199,6 +209,8 @@ OP_COSTS: dict[str, OpCost] = {
                                    "where", "arange", "eye", "ones", "zeros", "tril", "triu")},
     "buffer": OpCost(memory=lambda attrs, contiguous: (False, True)),  # the module holds it; forward reads it
     "subscript": OpCost(memory=lambda attrs, contiguous: (False, False)),  # a strided view
+    # integer tensors and gathers: new tensors (a gather copies what it picks), no FLOPs counted
+    **{name: OpCost() for name in ("floordiv", "mod", "float", "lookup")},
     "split": OpCost(memory=_chunk_memory),
     "scaled_dot_product_attention": OpCost(flops=_attention_flops, transient=_attention_transient,  # attndsl.passes
                                            layout=_attention_layout),

@@ -119,6 +119,7 @@ def statement_doc(stmt) -> list:
         return [f"param {stmt.name}: ", _shape(stmt.shape), " = "] + doc(stmt.init)
     for kind, keyword in ((ast.Layer, "layer"), (ast.Let, "let"), (ast.Buffer, "buffer")):
         if isinstance(stmt, kind):
+            keyword = "persistent buffer" if getattr(stmt, "persistent", False) else keyword
             return [f"{keyword} {stmt.name} = "] + doc(stmt.value)
     if isinstance(stmt, ast.Init):  # `init W[1].weight = ...`: a sequential's child by position
         target = "".join(f"[{name}]" if isinstance(name, int) else ("." if index else "") + name

@@ -23,8 +23,8 @@ from .formula import render_cond, render_expr, render_guard, render_terms
 from .values import dim_origins
 from .world_shapes import shape_text
 
-KEYWORDS = ["block", "input", "param", "layer", "let", "require", "example", "if", "elif", "else", "return",
-            "for", "in", "and", "or", "not", "true", "false", "None", "zeros", "ones", "randn"]
+KEYWORDS = ["block", "input", "param", "layer", "let", "persistent", "buffer", "require", "example", "if", "elif",
+            "else", "return", "for", "in", "and", "or", "not", "true", "false", "None", "zeros", "ones", "randn"]
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Called on sizes and arguments, not tensors (`let d = max(L, c // r)`, `len(kernels)`).
 SIZE_FUNCTIONS = tuple(dict.fromkeys(SCALAR_FUNCTIONS + ("len", "all")))
