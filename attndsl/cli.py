@@ -28,6 +28,16 @@ class UsageError(Exception):
     pass
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a number of processes, at least 1: {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attndsl",
@@ -49,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="leave out the optimising passes (attention fusion, layout folding, ...)")
     compile_.add_argument("--force", action="store_true",
                           help="overwrite an output file even if attndsl did not generate it")
+    compile_.add_argument("-j", "--jobs", type=_at_least_one, default=None, metavar="N",
+                          help="compile at most N specs at once (default: one per core)")
 
     check = commands.add_parser("check", help="parse and check shapes; write nothing")
     check.add_argument("specs", nargs="+", metavar="SPEC", help=".attn files to check")
@@ -153,50 +165,56 @@ class _Output(NamedTuple):
 
 
 def _run(specs: list[str], *, write: bool, args) -> int:
-    """Check or compile each spec. Compiled modules are formatted together, in one ruff
-    process, then written (or, under --check, compared) in the order the specs were given."""
-    from . import cache
+    """Check or compile each spec (side by side, attndsl/batch.py). Compiled modules are
+    formatted together, in one ruff process, then written (or, under --check, compared);
+    what each spec says is printed in the order the specs were given."""
+    from . import batch, cache
 
-    failed = stale = False
+    failed = False
+    options = {}
     if write:
         _check_outputs(specs, Path(args.output_dir))
         options = {"runtime_checks": not args.no_runtime_checks, "optimize": not args.no_optimize}
-    outputs: list[_Output] = []
+    # Per spec, in order: (display, source, target, key, replayed diagnostics or a job).
+    planned: list[tuple] = []
+    jobs: list[batch.Job] = []
     for name in specs:
         path = Path(name)
         source, problems = read_spec(path)
         display = path.as_posix()
         if source is None:
-            _print_diagnostics(problems, {})
-            failed = True
+            planned.append((display, None, None, None, problems))
             continue
+        target = key = None
         if write:
             target = Path(args.output_dir) / (path.stem + ".py")
             key = cache.compile_key(source.encode("utf-8"), display, options, cache.imported_specs(path, source))
             replayed = cache.lookup(key, target)
             if replayed is not None:  # the module on disk is what compiling would write
-                _print_diagnostics(cache.diagnostics_from_json(replayed), {display: source})
-                outputs.append(_Output(display, target))
+                planned.append((display, source, target, None, cache.diagnostics_from_json(replayed)))
                 continue
-        from .compiler import analyze, compile_source
-
-        if not write:
-            _, sink = analyze(source, display)
-            diagnostics, imported = sink.items, sink.sources
-        else:
-            result = compile_source(source, display, runtime_checks=options["runtime_checks"],
-                                    optimize=options["optimize"], format=False)
-            diagnostics, imported = result.diagnostics, result.sources
-        _print_diagnostics(diagnostics, {display: source, **imported})
-        if any(d.is_error for d in diagnostics):
+        planned.append((display, source, target, key, len(jobs)))
+        jobs.append(batch.Job(display, source, write, options))
+    results = batch.run_all(jobs, getattr(args, "jobs", None))
+    outputs: list[_Output] = []
+    for display, source, target, key, found in planned:
+        if source is None:  # unreadable
+            _print_diagnostics(found, {})
             failed = True
             continue
-        if not write:
-            print(f"{display}: ok")
+        if not isinstance(found, int):  # a cache hit: its warnings, replayed
+            _print_diagnostics(found, {display: source})
+            outputs.append(_Output(display, target))
             continue
-        outputs.append(_Output(display, target, key, result.code, diagnostics))
-    if write:
-        stale = _write_outputs(outputs, args)
+        done = results[found]
+        _print_diagnostics(done.diagnostics, {display: source, **done.sources})
+        if any(d.is_error for d in done.diagnostics):
+            failed = True
+        elif not write:
+            print(f"{display}: ok")
+        else:
+            outputs.append(_Output(display, target, key, done.code, done.diagnostics))
+    stale = _write_outputs(outputs, args) if write else False
     return EXIT_SPEC_ERROR if failed or stale else EXIT_OK
 
 

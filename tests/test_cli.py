@@ -143,6 +143,32 @@ def test_compile_several_specs(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{s.stem}.py" for s in ALL_SPECS)
 
 
+def test_specs_compiled_side_by_side_say_and_write_what_one_by_one_does(tmp_path, capsys):
+    """attndsl/batch.py: workers compile the specs; the output is printed in the order the
+    specs were given, as with --jobs 1, cache hits and errors among them."""
+    specs = [write_spec(tmp_path, f"s{index}.attn", SGE.read_text(encoding="utf-8").replace("SpatialGroupEnhance",
+                                                                                          f"Sge{index}"))
+             for index in range(3)]
+    specs.insert(1, write_spec(tmp_path, "broken.attn", SHAPE_ERROR_SPEC))
+    specs.append(write_spec(tmp_path, "split.attn", DIVISIBILITY_SPEC))
+    runs = []
+    for jobs in ("3", "1"):
+        out = tmp_path / f"out{jobs}"
+        main(["compile", str(specs[0]), "-o", str(out), "--jobs", jobs])  # a cache hit among the others
+        capsys.readouterr()
+        code = main(["compile", *map(str, specs), "-o", str(out), "--jobs", jobs])
+        captured = capsys.readouterr()
+        files = {p.name: p.read_text(encoding="utf-8") for p in sorted(out.iterdir())}
+        runs.append((code, captured.out.replace(f"out{jobs}", "out"), captured.err.replace(f"out{jobs}", "out"),
+                     files))
+    assert runs[0] == runs[1]
+    code, printed, errors, files = runs[0]
+    assert code == 1 and sorted(files) == ["s0.py", "s1.py", "s2.py"]
+    assert [line.split(" -> ")[0] for line in printed.splitlines()] == [str(specs[i].as_posix()) for i in (0, 2, 3)]
+    assert "(unchanged)" in printed.splitlines()[0]
+    assert errors.index("broken.attn") < errors.index("split.attn")
+
+
 def test_no_stray_temporary_files(tmp_path):
     specs = ALL_SPECS[:4]
     out = tmp_path / "out"
