@@ -97,12 +97,15 @@ CATALOGUE: list[ErrorDoc] = [
              "Axes, chunk counts and op flags are fixed when the spec is compiled: write a literal.",
              _HEAD + "    return softmax(x, dim=d)\n", 3, 27),
     ErrorDoc("E0116", "statement in the wrong place",
-             "Inputs are declared at the top level of a block, `return` is not inside `if`, and a block "
-             "ends with a `return`.",
+             "Inputs are declared at the top level of a block, and a block ends with a `return`; a `return` "
+             "inside `if` is joined with the others into one after the `if`, so nothing may follow it in its "
+             "body, every return gives as many values, and at most one branch of an `if` that returns inside "
+             "may go on to what follows it.",
              "block B(d: int = 4):\n    input x: [b, d]\n    y = x * 2\n", 1, 1),
-    ErrorDoc("E0117", "bad rearrange pattern",
+    ErrorDoc("E0117", "bad rearrange or einsum pattern",
              "A rearrange pattern is `left -> right` over axis names, parenthesised groups and 1; each axis "
-             "appears once on each side.",
+             "appears once on each side. An einsum equation is one or two operands' axis names separated by "
+             "',', then `->` and the result's axes, each named in an operand.",
              _HEAD + "    return rearrange(x, \"b n d -> b d\")\n", 3, 28),
     ErrorDoc("E0118", "wrong number of names",
              "The names on the left of `=` must match the number of values on the right.",

@@ -34,6 +34,9 @@ class ArgInfo:
     # A `str` or `list[str]` argument: the strings the spec compares it with (for the checker's
     # search for argument values under which a condition holds).
     choices: list[str] = field(default_factory=list)
+    # A `layer` argument whose default is written as a name (`gate_layer: layer = "sigmoid"`):
+    # that name; the module then takes a kind's name as well as its class.
+    default_name: str | None = None
 
 
 class KindName(str):

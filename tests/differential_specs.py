@@ -256,8 +256,9 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             self.emit(f"layer {layer} = {name}({self.size_text(x.shape[1], allow_bad=False)}, {rank}{norm})")
             return self.assign(f"{layer}({x.name})", x.shape)
         if template == "kinds":  # layer kinds as arguments (timm's act_layer, norm_layer=None), arithmetic defaults
+            default = ch.choice(["relu", '"relu"', '"hard_swish"'])  # a kind, or its name (timm's strings)
             self.blocks.append(
-                f"block {name}(d: int, scale: float = 1 / 4, act_layer: layer = relu,\n"
+                f"block {name}(d: int, scale: float = 1 / 4, act_layer: layer = {default},\n"
                 "        norm_layer: layer[layer_norm] | None = None):\n"
                 f"    input x: [{', '.join(dims + ['d'])}]\n"
                 "    layer fc = linear(d, d)\n    layer act = act_layer()\n"
@@ -359,6 +360,11 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         outputs = [self.env[-1]]
         if ch.chance(0.1) and len(self.env) > 1:
             outputs.append(ch.choice(self.env[:-1]))
+        early = [t for t in self.env[:-1] if t.shape == outputs[0].shape]
+        if early and ch.chance(0.2):  # an early exit, joined with the last return
+            test = ch.choice(["flag", "not flag"] if self.bool_args else [f"{ch.choice(sorted(self.int_args))} > 2"])
+            values = [ch.choice(early).name] + [t.name for t in outputs[1:]]
+            self.emit(f"if {test}:\n        return {', '.join(values)}")
         self.emit(f"return {', '.join(t.name for t in outputs)}")
         main = f"block Fuzz({', '.join(header)}):\n" + "\n".join(self.lines) + "\n"
         return GeneratedSpec("\n".join(self.blocks + [main]), args, dims, present)

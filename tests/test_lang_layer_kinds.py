@@ -161,3 +161,65 @@ def test_an_example_value_of_the_wrong_kind_is_located(example, says):
     source = KIND_EXAMPLES.replace("example(norm_layer=None, c=None, x=[2, 8])", f"example({example}, x=[2, 8])")
     code, line, _, message = first_error(source)
     assert code == "E0113" and says in message and line == 5
+
+
+GATE_BY_NAME = """\
+block SqueezeExcite(c: int = 8, act_layer: layer = relu, gate_layer: layer = "sigmoid"):
+    input x: [b, c, h, w]
+    layer fc = conv2d(c, c // 2, 1)
+    layer act = act_layer(inplace=true)
+    layer expand = conv2d(c // 2, c, 1)
+    layer gate = gate_layer()
+    return x * gate(expand(act(fc(mean(x, dim=[2, 3], keepdim=true)))))
+"""
+
+OUTER = """\
+block Outer(c: int = 8, gate_layer: layer = "hard_sigmoid"):
+    input x: [b, c, h, w]
+    layer se = SqueezeExcite(c, gate_layer=gate_layer)
+    return se(x)
+"""
+
+
+def _gated(module, x, gate):
+    return x * gate(module.expand(torch.relu(module.fc(x.mean(dim=(2, 3), keepdim=True)))))
+
+
+@pytest.mark.parametrize("given, gate", [(None, torch.sigmoid), ("hard_sigmoid", F.hardsigmoid),
+                                         ("hardsigmoid", F.hardsigmoid), (torch.nn.Hardsigmoid, F.hardsigmoid),
+                                         ("swish", F.silu), ("tanh", torch.tanh)])
+def test_a_layer_argument_written_as_a_name_takes_names_and_classes(given, gate):
+    """timm's `gate_layer="sigmoid"`: the signature keeps the string, and the module takes a
+    kind's name (ours, or timm's spelling) or its class."""
+    code = compile_ok(GATE_BY_NAME)
+    assert 'gate_layer: type[nn.Module] | str = "sigmoid"' in code
+    arguments = {} if given is None else {"gate_layer": given}
+    module = generated(GATE_BY_NAME)(**arguments).double().eval()
+    x = rand(2, 8, 3, 3)
+    torch.testing.assert_close(module(x), _gated(module, x, gate))
+    assert agree(GATE_BY_NAME, arguments, {"x": (2, 8, 3, 3)}) == "agree"
+
+
+def test_a_name_the_argument_cannot_be_is_refused_with_the_names_it_can():
+    module = generated(GATE_BY_NAME)
+    with pytest.raises(ValueError, match=r"`gate_layer` must be one of nn\.Sigmoid.* or their names \(sigmoid, .*"
+                                         r"hard_sigmoid.*got mish"):
+        module(gate_layer="mish")
+    with pytest.raises(ValueError, match="`act_layer` must be one of"):  # a class-only argument takes no name
+        module(act_layer="relu")
+
+
+def test_a_name_passed_on_reaches_the_inner_block_as_its_class():
+    source = GATE_BY_NAME + "\n\n" + OUTER
+    module = generated(source, "Outer")().double().eval()
+    x = rand(2, 8, 3, 3)
+    torch.testing.assert_close(module(x), _gated(module.se, x, F.hardsigmoid))
+    assert isinstance(module.se.gate, torch.nn.Hardsigmoid)
+
+
+@pytest.mark.parametrize("default, says", [('"mish"', "is a layer kind, e.g. relu, or its name"),
+                                           ('"batch_norm2d"', "is not of sigmoid's family")])
+def test_a_default_name_that_is_no_kind_of_its_family_is_located(default, says):
+    source = GATE_BY_NAME.replace('gate_layer: layer = "sigmoid"', f"gate_layer: layer[sigmoid] = {default}")
+    code, line, column, message = first_error(source)
+    assert (code, line) == ("E0111", 1) and says in message, message

@@ -211,3 +211,24 @@ def test_a_declaration_does_not_read_a_number_the_dataflow_assigns(declaration):
     # the same with `let` compiles, and is the number it says
     module = generated(source.replace("    e = 12", "    let e = 12").replace("x * e", "x * e + 0"))()
     assert module(torch.ones(1, 2)).tolist() == [[2.0, 2.0]]
+
+
+NESTED_CHOICE = """\
+block A(c: int | None = None, k: int = 3):
+    input x: [b, 4]
+    let t = c if c is not None else 0
+    let kk = max(t if t % 2 == 1 else t + 1, 3) if c is not None else k
+    layer fc = linear(4, kk)
+    return fc(x)
+"""
+
+
+@pytest.mark.parametrize("arguments, width", [({}, 3), ({"k": 6}, 6), ({"c": 4}, 5), ({"c": 1}, 3), ({"c": 7}, 7)])
+def test_a_choice_inside_a_call_in_a_let(arguments, width):
+    """`max(t if t % 2 == 1 else t + 1, 3)`: the let splits into one value per side of the
+    inner choice, each checked under its condition, and is rendered as written."""
+    code = compile_ok(NESTED_CHOICE)
+    assert "kk = max(t if t % 2 == 1 else t + 1, 3) if c is not None else k" in code
+    module = generated(NESTED_CHOICE)(**arguments)
+    assert module.fc.out_features == width
+    assert agree(NESTED_CHOICE, arguments, {"x": (2, 4)}) == "agree"

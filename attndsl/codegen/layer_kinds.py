@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from ..inits import takes_factory
 from ..ir import LayerSpec
-from ..layers import LAYERS
+from ..layers import LAYERS, names_of
+from ..lower.layer_kinds import kinds_like
 from .expressions import source_expr
 from .text import fstring
 
@@ -30,14 +31,22 @@ class LayerKindEmitter:
                 allowed[spec.kind_arg] = [k for k in allowed.get(spec.kind_arg, kinds) if k in kinds]
         checks = []
         for arg in self.ir.args:
+            if arg.default_name:  # taken by name too: the name becomes its class first
+                kinds = allowed.get(arg.name) or kinds_like(arg.default)
+                table = ", ".join(f'"{name}": nn.{LAYERS[kind].torch_class}' for kind in kinds
+                                  for name in names_of(kind))
+                checks.append(((), [f"if isinstance({arg.name}, str):  # a kind by its name",
+                                    f"    {arg.name} = {{{table}}}.get({arg.name}, {arg.name})"]))
             if arg.name not in allowed:
                 continue
             classes = [f"nn.{LAYERS[kind].torch_class}" for kind in allowed[arg.name]]
             test = f"{arg.name} not in ({', '.join(classes)}{',' if len(classes) == 1 else ''})"
             if arg.optional:
                 test = f"{arg.name} is not None and {test}"
-            message = fstring([("text", f"{self.ir.name}: `{arg.name}` must be one of {', '.join(classes)}, got "),
-                               ("code", arg.name)])
+            names = f" or their names ({', '.join(n for k in allowed[arg.name] for n in names_of(k))})" \
+                if arg.default_name else ""
+            message = fstring([("text", f"{self.ir.name}: `{arg.name}` must be one of {', '.join(classes)}{names}, "
+                                        "got "), ("code", arg.name)])
             checks.append(((), [f"if {test}:", f"    raise ValueError({message})"]))
         return checks
 

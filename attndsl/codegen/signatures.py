@@ -18,9 +18,13 @@ class SignatureEmitter:
                 parts.append("*")
             annotation = {"list[int]": "list[int]", "layer": "type[nn.Module]", "device": "torch.device | str",
                           "dtype": "torch.dtype"}.get(arg.type, arg.type) + \
-                (" | None" if arg.optional else "")
-            default = layer_kind_default(arg.default) if arg.type == "layer" and arg.default else \
-                _python_value(arg.default)
+                (" | str" if arg.default_name else "") + (" | None" if arg.optional else "")
+            if arg.default_name:  # `gate_layer="sigmoid"`: a kind by its name
+                default = _python_value(arg.default_name)
+            elif arg.type == "layer" and arg.default:
+                default = layer_kind_default(arg.default)
+            else:
+                default = _python_value(arg.default)
             if arg.required:
                 parts.append(f"{arg.name}: {annotation}")
             else:

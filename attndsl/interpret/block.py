@@ -21,7 +21,7 @@ from torch import nn
 from .. import syntax as ast
 from ..ir import pack_dims
 from ..lower import Literal
-from ..layers import LAYERS
+from ..layers import LAYERS, kind_named
 from ..ops import OPS
 from ..symbolic import Expr
 from .inits import apply_init
@@ -82,8 +82,10 @@ class InterpretedBlock(nn.Module):
                 value = list(arg.default) if isinstance(arg.default, list) else arg.default
             else:
                 raise TypeError(f"{self._name}() missing required argument {arg.name!r}")
-            if arg.type == "layer" and isinstance(value, str):  # the default: a layer kind's name
-                value = getattr(nn, LAYERS[value].torch_class)
+            if arg.type == "layer" and isinstance(value, str):  # the default, or a kind taken by its name
+                if kind_named(value) is None or value != arg.default and not arg.default_name:
+                    raise Refusal(f"{self._name}: {arg.name} must be a layer kind, got {value!r}")
+                value = getattr(nn, LAYERS[kind_named(value)].torch_class)
             if not (getattr(arg, "optional", False) and value is None) and not _ARG_TYPES[arg.type](value):
                 raise Refusal(f"{self._name}: {arg.name} must be a {arg.type}, got {value!r}")
             env[arg.name] = value

@@ -11,6 +11,6 @@ from . import convolution  # noqa: F401  isort: skip
 from . import normalization  # noqa: F401  isort: skip
 from . import pooling  # noqa: F401  isort: skip
 from . import activations  # noqa: F401  isort: skip
-from .registry import LAYERS, LayerDef, families, layer
+from .registry import LAYERS, LayerDef, families, kind_named, layer, names_of
 
-__all__ = ["LAYERS", "LayerDef", "families", "layer"]
+__all__ = ["LAYERS", "LayerDef", "families", "kind_named", "layer", "names_of"]

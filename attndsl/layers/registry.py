@@ -57,6 +57,22 @@ class StateEntry:
 
 
 LAYERS: dict[str, LayerDef] = {}
+
+# The other spellings a kind is known by where a block takes a layer kind by name
+# (`gate_layer="hard_sigmoid"`, as timm's create_act_layer takes it).
+ALIASES = {"swish": "silu", "hard_sigmoid": "hardsigmoid", "hard_swish": "hardswish"}
+
+
+def kind_named(name: str) -> str | None:
+    """The layer kind a name stands for: its own name, or an alias."""
+    kind = ALIASES.get(name, name)
+    return kind if kind in LAYERS else None
+
+
+def names_of(kind: str) -> list[str]:
+    """Every name `kind_named` takes for `kind`, its own first."""
+    return [kind] + [alias for alias, target in ALIASES.items() if target == kind]
+
 _families = Families()
 
 

@@ -17,6 +17,7 @@ from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, PRIVATE_ATT
 from .helpers import (_label)
 from .calls import CallLowering
 from .dataflow import DataflowLowering
+from .early_returns import ReturnProblem, join_returns
 from .declarations import DeclarationLowering
 from .defaults import DefaultLowering
 from .expressions import ExpressionLowering
@@ -65,7 +66,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                 self.error("E0111", f"argument `{arg.name}` has no default but follows `{with_default.name}`, "
                            "which has one", arg.span, help="arguments with defaults come last")
             self._declare_arg(arg)
-        self._suite(self.block.body)
+        self._suite(self._joined_returns())
         self._check_examples()
         if not self.ir.outputs and not self.sink.has_errors:
             self.error("E0116", f"block {self.block.name} has no `return`", self.block.span,
@@ -139,7 +140,9 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                 default = self._layer_kind_default(arg, family) if arg.type == "layer" else self._literal_default(arg)
             except Abort:
                 pass  # reported; the argument is still declared, so its uses raise no "unknown name"
-        info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None, optional, arg.keyword_only)
+        info = ArgInfo(arg.name, arg.type, default, arg.span, arg.default is None, optional, arg.keyword_only,
+                       default_name=arg.default.value if arg.type == "layer" and isinstance(arg.default, ast.String)
+                       else None)
         if optional:
             self.optional_args.add(arg.name)
         self.ir.args.append(info)
@@ -198,6 +201,17 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                 # the statement's guard, and within it the branch of a conditional value (`let`)
                 within = outer_guard + tuple(c for c in guard if c not in outer_guard)
                 self.ir.preconditions.append(Precondition(need, expr, within, span, (stmt.span.line, stmt.span.column)))
+
+    def _joined_returns(self) -> list[ast.Stmt]:
+        """The block's body with its returns inside `if`s joined into one (early_returns.py)."""
+        body = self.block.body
+        taken = ast.names_in(body) | {arg.name for arg in self.block.args}
+        taken |= {name for stmt in ast.statements(body) for name in _defined(stmt)}
+        try:
+            return join_returns(body, taken)
+        except ReturnProblem as problem:
+            self.error("E0116", problem.message, problem.span, help=problem.help)
+            return []
 
     def _check_no_dataflow_numbers(self, stmt: ast.Stmt) -> None:
         """A declaration is made in __init__, before forward's dataflow assigns its numbers

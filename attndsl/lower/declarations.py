@@ -9,7 +9,7 @@ from ..ir import RANKS, CheckInfo, Cond, InputInfo, KindName, LayerInfo, LetInfo
 from ..symbolic import Expr
 from ..inits import INITIALIZERS
 from ..layers import LAYERS
-from .layer_kinds import kinds_like
+from .layer_kinds import kinds_like, written_kind
 from .values import (PARAM_INITS, ListArg, SizesInput, StrListArg, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
 from .loops import is_range
@@ -287,8 +287,7 @@ class DeclarationLowering:
     def _example_kinds(self, name: str) -> list[str]:
         """The kinds a `layer` argument may be given: its type's family, else its default's."""
         declared = next(a for a in self.block.args if a.name == name)
-        default = declared.default.id if isinstance(declared.default, ast.Name) else None
-        model = self._layer_family(declared) or default
+        model = self._layer_family(declared) or written_kind(declared.default)
         return kinds_like(model) if model in LAYERS else []
 
     def _example_value(self, node):

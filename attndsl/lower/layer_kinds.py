@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .. import syntax as ast
 from ..diagnostics import Abort, DiagnosticSink
 from ..ir import LayerSpec
-from ..layers import LAYERS
+from ..layers import LAYERS, kind_named
 from .helpers import _default_value
 from .values import suggest
 
@@ -69,7 +69,7 @@ class LayerKindLowering:
             if not arg.type.startswith("layer") or arg.name not in bound:
                 continue
             value, optional = bound[arg.name], arg.type.endswith("| None")
-            default = _kind_in_type(arg.type) or (arg.default.id if isinstance(arg.default, ast.Name) else None)
+            default = _kind_in_type(arg.type) or written_kind(arg.default)
             if value is None:
                 if not optional:
                     raise self.error("E0112", f"`{arg.name}` of {target.name} may not be None", sources[arg.name].span,
@@ -83,14 +83,20 @@ class LayerKindLowering:
                                  f"{', '.join(allowed) or 'no kind'}", sources[arg.name].span)
 
     def _layer_kind_default(self, arg: ast.Arg, family: str | None = None) -> str:
+        """The kind a `layer` argument defaults to: `relu`, or its name, `"relu"` (then the
+        module takes names too, as timm's `gate_layer="sigmoid"`)."""
         node = arg.default
-        if not (isinstance(node, ast.Name) and node.id in LAYERS):
-            raise self.error("E0111", f"the default of layer argument `{arg.name}` is a layer kind, e.g. relu",
-                             node.span, help="layer kinds are listed in docs/language.md")
-        if family is not None and node.id not in kinds_like(family):
-            raise self.error("E0111", f"the default of `{arg.name}`, {node.id}, is not of {family}'s family",
+        if isinstance(node, ast.String) and kind_named(node.value) is not None:
+            kind = kind_named(node.value)
+        elif isinstance(node, ast.Name) and node.id in LAYERS:
+            kind = node.id
+        else:
+            raise self.error("E0111", f"the default of layer argument `{arg.name}` is a layer kind, e.g. relu, or "
+                             "its name, \"relu\"", node.span, help="layer kinds are listed in docs/language.md")
+        if family is not None and kind not in kinds_like(family):
+            raise self.error("E0111", f"the default of `{arg.name}`, {kind}, is not of {family}'s family",
                              node.span, help=f"one of {', '.join(kinds_like(family))}")
-        return node.id
+        return kind
 
     def _layer_family(self, arg: ast.Arg) -> str | None:
         """The kind named in `layer[kind]`: the argument may be any kind of its family."""
@@ -140,8 +146,8 @@ class LayerKindLowering:
 
     def _declared_default(self, name: str) -> str:
         declared = next(a for a in self.block.args if a.name == name)
-        if isinstance(declared.default, ast.Name) and declared.default.id in LAYERS:
-            return declared.default.id
+        if written_kind(declared.default) in LAYERS:
+            return written_kind(declared.default)
         raise self.error("E0111", f"layer argument `{name}` needs a layer kind, its default or in its type, whose "
                          "family are the kinds it may be", declared.span,
                          help=f"e.g. `{name}: layer | None = relu`, or `{name}: layer[batch_norm2d] | None = None`")
@@ -161,3 +167,10 @@ def _takes(definition, call: ast.Call) -> bool:
     given = set(names[:len(call.args)]) | {kw.name for kw in call.kwargs}
     return len(call.args) <= len(names) and {kw.name for kw in call.kwargs} <= set(names) and \
         all(p.name in given for p in definition.params if p.required)
+
+
+def written_kind(node) -> str | None:
+    """The kind a `layer` argument's default names: `relu`, or `"relu"`."""
+    if isinstance(node, ast.Name):
+        return node.id
+    return kind_named(node.value) if isinstance(node, ast.String) else None
