@@ -15,6 +15,7 @@ import builtins
 import keyword
 from dataclasses import dataclass, field
 
+from .guards import guard_includes, negate
 from .ir import BlockIR, Cond
 
 # Names generated code uses itself; a local may not shadow them.
@@ -82,8 +83,15 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
             op = graph.nodes[operand]["op"]
             later = [position[m] for m in members if position[m] > position[operand]] + [position[phi]]
             readers = [effective(u) for u in graph.successors(operand) if u != phi]
+            # A later member overwrites this one in the shared name: only where the phi then
+            # takes the other branch (`y = a`, then `y = f(y)` under `if flag:`); computed on
+            # the way to both (`t1 = ...`, `t3 = t1 + 1`, then `y = t1 if flag else t3`), the
+            # value this branch selects would be gone.
+            taken_away = negate(condition) if branch == 0 else condition
+            exclusive = all(guard_includes(graph.nodes[m]["guard"], taken_away)
+                            for m in members if position[m] > position[operand])
             safe = (op not in ("param",) and operand not in shared and operand not in ir.outputs
-                    and all(r <= min(later) for r in readers))
+                    and all(r <= min(later) for r in readers) and exclusive)
             if op == "input":
                 safe = safe and ir.graph.nodes[operand]["attrs"]["input"] == graph.nodes[phi]["name"]
             if safe:
