@@ -32,11 +32,11 @@ class Equation:
     def subscripts(self) -> str:
         """torch's form: one letter per axis, operands joined by commas."""
         letters = _letters(self.axes)
-        term = lambda axes: "".join(letters[a] for a in axes)  # noqa: E731
-        return ",".join(term(axes) for axes in self.inputs) + "->" + term(self.output)
 
-    def __str__(self) -> str:
-        return ", ".join(" ".join(term) for term in self.inputs) + " -> " + " ".join(self.output)
+        def term(axes: tuple[str, ...]) -> str:
+            return "".join(letters[axis] for axis in axes)
+
+        return ",".join(term(axes) for axes in self.inputs) + "->" + term(self.output)
 
 
 def _letters(axes: list[str]) -> dict[str, str]:

@@ -85,6 +85,7 @@ def test_the_joined_value_takes_a_name_the_block_does_not_use():
     ("if flag:\n    if other:\n        return x\n    y = x\nelse:\n    y = x * 2\nreturn y", 3,
      "both branches of this `if` go on"),
     ("if flag:\n    return x, x\nreturn x", 5, "gives 1 value(s), and the first gives 2"),
+    ("y = x * 2\nif flag:\n    return y", 4, "can reach its end without a `return`"),
 ])
 def test_returns_that_cannot_be_joined_are_located(body, line, needle):
     source = "block B(flag: bool = true, other: bool = true):\n    input x: [b, n]\n" + "".join(

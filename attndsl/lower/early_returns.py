@@ -16,7 +16,7 @@ checker, the interpreter and the generated code see only the joined form.
 Refused, each with its place: statements after a `return` in the same body (they never
 run); an `if` whose two branches both go on to what follows it while a `return` hides
 deeper in one of them (what follows would have to be written twice); returns of
-different numbers of values.
+different numbers of values; a path that reaches the end of the block without one.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ def join_returns(body: list[ast.Stmt], taken: set[str]) -> list[ast.Stmt]:
         return body
     _check_reachable(body)
     paths = _ending(body)
+    if not _ends(paths):
+        last = body[-1]
+        raise ReturnProblem("the block can reach its end without a `return` (where this `if` returns on one "
+                            "branch only)", last.span, help="end the block with a `return` after the `if`")
     returns = list(_tail_returns(paths))
     counts = {len(r.values) for r in returns}
     if len(counts) > 1:

@@ -89,11 +89,14 @@ def _matmul_flops(operands, result, attrs) -> Expr:
 
 
 def _einsum_flops(operands, result, attrs) -> Expr:
-    """Two operands: a multiply and an add for each combination of all the equation's axes
-    (a batched matrix product, as torch runs it); one operand only moves or sums."""
-    if len(operands) < 2:
+    """A multiply and an add for each combination of all the equation's axes where two
+    operands share an axis the result sums away (torch runs it as a batched matrix
+    product); an elementwise or outer product, or one operand, is counted as torch counts
+    it: no FLOPs."""
+    equation = attrs["equation"]
+    if len(operands) < 2 or not set(equation.inputs[0]) & set(equation.inputs[1]) - set(equation.output):
         return ZERO
-    sizes = {axis: dim for term, shape in zip(attrs["equation"].inputs, operands) for axis, dim in zip(term, shape)}
+    sizes = {axis: dim for term, shape in zip(equation.inputs, operands) for axis, dim in zip(term, shape)}
     return 2 * numel(tuple(sizes.values()))
 
 
