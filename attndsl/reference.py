@@ -44,9 +44,10 @@ _CANNOT = """\
   no parameter is replaced in `forward` (MUSE's and AFTLocal's quirks).
 - In-place writes: only layers take `inplace=true`, and only where nothing can see the
   overwrite (E0211).
-- Indexing with data (gather, scatter, top-k, sorting), `einsum` (write it with `@` and
-  `rearrange`), casts between element types (the complex views aside), and shapes that
-  depend on the values of a tensor.
+- Indexing with data computed in `forward` (scatter, top-k, sorting; a gather's index is a
+  buffer, checked once when the module is built), integer inputs, casts other than
+  `float()` of an integer tensor (and the complex views), and shapes that depend on the
+  values of a tensor. `einsum` takes one or two operands, without `...`.
 - Loops in `forward` other than over a layer list (`for block in blocks:`) or over the
   first axis of tensors (`for qs, ks in zip(q, k):`): no `while`, no trip count read from
   data.
@@ -55,8 +56,10 @@ _CANNOT = """\
 - Strings are compared, not computed: a `str` argument is tested with `==`, `!=`, `in`
   and `not in` against strings written in the spec, or passed on to a block; a layer's
   own words (`padding_mode="reflect"`) are written in the spec, not taken from an argument.
-- `return` is the block's last statement (not inside an `if`), and a layer declared on one
-  branch of an `if` has no `None` on the other (but one named like a bool argument does).
+- A `return` inside an `if` is joined with the block's others into one after the `if`
+  (nothing may follow it in its branch); a layer declared on one branch of an `if` has no
+  `None` on the other (but one named like a bool argument does); a value has one rank on
+  both branches; forward takes no flags (`is_causal`), only tensors and tuples of sizes.
 """
 
 

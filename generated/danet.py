@@ -196,10 +196,6 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         if d_model % h != 0:
             raise ValueError("SimplifiedScaledDotProductAttention: d_model must be divisible by h, the number of heads")
         d_k = d_model // h
-        if d_k < 0:
-            raise ValueError(
-                f"SimplifiedScaledDotProductAttention: d_k must not be negative (its square root is taken), got {d_k}"
-            )
         if dropout < 0 or dropout > 1:
             raise ValueError("SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
         if d_k == 0:

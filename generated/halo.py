@@ -24,8 +24,6 @@ class RelPosEmb(nn.Module):
             raise ValueError(f"RelPosEmb: `dim_head` must be at least 1, got {dim_head}")
         if block_size < 1:
             raise ValueError(f"RelPosEmb: `block_size` must be at least 1, got {block_size}")
-        if 1 / dim_head**0.5 < 0:
-            raise ValueError("RelPosEmb: 1/sqrt(dim_head) must not be negative")
         self.block_size = block_size
         self.rel_size = rel_size
         self.dim_head = dim_head

@@ -39,8 +39,6 @@ class MultiHeadAttention(nn.Module):
         if d_model % num_heads != 0:
             raise ValueError("MultiHeadAttention: d_model must be divisible by num_heads")
         depth = d_model // num_heads
-        if depth < 0:
-            raise ValueError(f"MultiHeadAttention: depth must not be negative (its square root is taken), got {depth}")
         if depth == 0:
             raise ValueError(f"MultiHeadAttention: `depth` must not be zero, got {depth}")
         self.d_model = d_model

@@ -54,8 +54,6 @@ class OutlookAttention(nn.Module):
         if dim % num_heads != 0:
             raise ValueError("OutlookAttention: dim must be divisible by num_heads")
         kk = kernel_size * kernel_size
-        if dim // num_heads < 0:
-            raise ValueError("OutlookAttention: dim // num_heads must not be negative (its square root is taken)")
         scale = (dim // num_heads) ** -0.5
         if attn_drop < 0 or attn_drop > 1:
             raise ValueError("OutlookAttention: dropout `attn_drop`: `p` must be between 0 and 1")

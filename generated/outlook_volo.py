@@ -55,9 +55,6 @@ class OutlookAttention(nn.Module):
             raise ValueError("OutlookAttention: dim must be divisible by num_heads")
         kk = kernel_size * kernel_size
         given_scale = qk_scale if qk_scale is not None else 0.0
-        if given_scale == 0:
-            if dim // num_heads < 0:
-                raise ValueError("OutlookAttention: dim // num_heads must not be negative (its square root is taken)")
         scale = given_scale if given_scale != 0 else (dim // num_heads) ** -0.5
         if attn_drop < 0 or attn_drop > 1:
             raise ValueError("OutlookAttention: dropout `attn_drop`: `p` must be between 0 and 1")

@@ -74,3 +74,11 @@ _HEAD = "block B(d: int = 4):\n    input x: [b, n, d]\n    input y: [b, m, d]\n 
 def test_misused_einsum_is_located(line, code, column, needle):
     got = first_error(_HEAD + f"    return {line}\n")
     assert got[:3] == (code, 5, column) and needle in got[3], got
+
+
+def test_an_axis_may_be_named_like_the_tensor_argument():
+    """`rearrange(t, "b (x y) d -> b x y d", x=h)`, as BoTNet writes it: `x` names an axis
+    where the op's own `x` is given by position (was E0112 "given twice")."""
+    source = "block B(h: int = 2):\n    input t: [b, n, d]\n    return rearrange(t, \"b (x y) d -> b x y d\", x=h)\n"
+    assert "t.reshape(b, self.h, n // self.h, d)" in compile_ok(source)
+    assert agree(source, {}, {"t": (2, 6, 3)}) == "agree"

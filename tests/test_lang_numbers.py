@@ -232,3 +232,50 @@ def test_a_choice_inside_a_call_in_a_let(arguments, width):
     module = generated(NESTED_CHOICE)(**arguments)
     assert module.fc.out_features == width
     assert agree(NESTED_CHOICE, arguments, {"x": (2, 4)}) == "agree"
+
+
+NARROWED = """\
+block B(c: int = 8, r: int | None = None):
+    input x: [b, c]
+    let k = r if r is not None and r != 0 else c
+    if r is not None and r > 0:
+        layer fc = linear(c, r)
+    else:
+        layer fc = linear(c, k)
+    return fc(x)
+"""
+
+
+@pytest.mark.parametrize("r, width", [(None, 8), (0, 8), (3, 3)])
+def test_the_right_of_an_and_reads_what_its_left_makes_sure_of(r, width):
+    """`r is not None and r != 0`: `r` is a number on the right of the `and`, as Python
+    evaluates it (only when the left holds); was E0106 "may be None"."""
+    module = generated(NARROWED)(r=r)
+    assert module.fc.out_features == width
+    assert agree(NARROWED, {"r": r}, {"x": (2, 8)}) == "agree"
+
+
+@pytest.mark.parametrize("expression, rendered", [("masked_fill(x, x > 0, -1e30)", "x.masked_fill(x > 0, -1e30)"),
+                                                  ("x * 1e20", "x * 1e20"), ("where(x > 0, x, -1e30)", "-1e30)")])
+def test_floats_beyond_64_bit_integers_stay_floats(expression, rendered):
+    """A float literal is written as a float: `-1e30` was written as a 31-digit int, which
+    torch refuses (OverflowError), or refused (E0119) as if it were one."""
+    source = f"block B():\n    input x: [b, n]\n    return {expression}\n"
+    assert rendered in compile_ok(source)
+    assert agree(source, {}, {"x": (2, 3)}) == "agree"
+    code, _, _, message = first_error("block B():\n    input x: [b, n]\n    return x * 100000000000000000000\n")
+    assert code == "E0119" and "whole number is too large" in message
+
+
+def test_clamp_log2_and_sign():
+    """Swin V2 clamps its logit scale (`clamp(s, max=log(100))`); log2 and sign are
+    pointwise ops as torch's. clamp needs a bound."""
+    source = ("block B():\n    input x: [b, n]\n"
+              "    return clamp(x, max=log(100)) + clamp(x * 3, min=-1, max=1) + log2(abs(x) + 1) * sign(x)\n")
+    assert "x.clamp(max=math.log(100)) + (x * 3).clamp(min=-1, max=1)" in compile_ok(source)
+    x = rand(4, 5) * 3
+    expected = x.clamp(max=torch.tensor(100.0).log().item()) + (x * 3).clamp(-1, 1) + (x.abs() + 1).log2() * x.sign()
+    torch.testing.assert_close(build(source)(x), expected)
+    assert agree(source, {}, {"x": (4, 5)}) == "agree"
+    code, line, _, message = first_error("block B():\n    input x: [b, n]\n    return clamp(x)\n")
+    assert (code, line) == ("E0112", 3) and "needs `min`, `max` or both" in message

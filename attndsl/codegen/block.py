@@ -7,7 +7,7 @@ import re
 from .. import symbolic as sym
 from ..ir import BlockIR, Cond, elements_source, list_item, pack_of
 from ..lower import Literal
-from ..ops import ATOM
+from ..ops import ATOM, UNARY
 from ..symbolic import Expr
 from .text import comment_text, python_string
 from .expressions import (_NEGATED, InternalError)
@@ -191,9 +191,14 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         if isinstance(value, Literal):
             text = 'float("inf")' if value.value > 0 else 'float("-inf")'
             return text, ATOM
+        if value.is_const and (folded or value.value.denominator == 1 and abs(value.value) >= 2**63):
+            # a float the canonical form made whole (`4 / 2`, `-1e30`): written as Python writes it,
+            # a float, which keeps an integer tensor float and fits where a 64-bit int would not
+            text = repr(float(value.value))
+            return text, UNARY if text.startswith("-") else ATOM
         text = sym.render(value, names, style="float", order=self.order)
         if folded:
-            return (f"{text}.0", ATOM) if value.is_const and value.value >= 0 else (f"float({text})", ATOM)
+            return f"float({text})", ATOM
         return text, sym.precedence(value, style="float")
 
     @staticmethod

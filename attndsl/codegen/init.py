@@ -104,8 +104,9 @@ class InitEmitter:
             table = self.graph.nodes[self.ir.operands(reader)[0]]
             param = next((p for p in self.ir.params if p.name == table["attrs"].get("param")), None)
             for size, axis in self.graph.nodes[reader].get("index_bounds", {}).values():
+                # a size the checker named (`g'`, a broadcast of two) is written out: __init__ has no local for it
                 written = source_expr(param.shape_sources[axis], self.init_name)[0] if table["op"] == "param" \
-                    else sym.render(size, self.init_name, style="python", order=self.order)
+                    else sym.render(self._expand_derived(size), self.init_name, style="python", order=self.order)
                 bounds[str(size)] = (written, size.is_const)
         lines = []
         buffer = f"self.{info.name}"

@@ -66,6 +66,20 @@ def _leaky_relu(call, x):
     return torch.where(tensor_arg(x, "x") > 0, x, slope * x)
 
 
+@tensor_op("clamp")
+def _clamp(call, x):
+    """Not torch.clamp: the larger of x and min, then the smaller of that and max."""
+    low, high = (None if call.attrs.get(name) is None else float(_value(call, name)) for name in ("min", "max"))
+    if low is None and high is None:
+        raise Refusal("clamp() without a bound")
+    x = tensor_arg(x, "x")
+    if low is not None:
+        x = torch.where(x < low, torch.full_like(x, low), x)
+    if high is not None:
+        x = torch.where(x > high, torch.full_like(x, high), x)
+    return x
+
+
 @tensor_op("softplus")
 def _softplus(call, x):
     beta, threshold = float(_value(call, "beta")), float(_value(call, "threshold"))

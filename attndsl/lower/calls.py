@@ -98,7 +98,8 @@ class CallLowering:
                              help=suggest(unknown[0].name, names) or _arguments_help(names))
         for index, param in enumerate(params):
             if index < len(values):
-                if param.name in keywords:
+                # rearrange's `x=h` names an axis where `x` is given by position (einops reads it so)
+                if param.name in keywords and not takes_sizes:
                     raise self.error("E0112", f"argument `{param.name}` given twice", keywords[param.name][0].span)
                 arg_node, value = node.args[index], values[index]
             elif param.name in keywords:

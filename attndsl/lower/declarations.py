@@ -274,7 +274,8 @@ class DeclarationLowering:
                         article = "an" if kind[0] in "aeiou" else "a"
                         self.error("E0113", f"the example gives `{kw.name}` a value that is not {article} {kind}",
                                    kw.value.span)
-                else:
+                elif not any(isinstance(s, ast.Input) and s.name == kw.name for s in self.block.body):
+                    # (an input whose declaration was refused has its error already)
                     self.error("E0112", f"the example names `{kw.name}`, which is neither an argument nor an "
                                f"input of block {self.block.name}", kw.span,
                                help=suggest(kw.name, list(args) + list(inputs)))

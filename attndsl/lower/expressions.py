@@ -189,7 +189,16 @@ class ExpressionLowering:
         raise self.error("E0113", "`-` applies to numbers and tensors", node.span)
 
     def _expr_BoolOp(self, node: ast.BoolOp) -> Value:
-        values = [self._logic_value(v) for v in node.values]
+        """`a and b` on conditions reads `b` only where `a` holds, as Python does (`r is not
+        None and r != 0` may use `r` as a number); `a or b`, where `a` does not."""
+        values, outer = [], list(self.guard)
+        try:
+            for part in node.values:
+                values.append(self._logic_value(part))
+                if isinstance(values[-1], Cond):
+                    self.guard.append(values[-1] if node.op == "and" else negate(values[-1]))
+        finally:
+            self.guard[:] = outer
         if any(isinstance(v, Tensor) for v in values):
             return self._tensor_logic(node, values)
         return Cond(node.op, tuple(values))
@@ -258,12 +267,13 @@ class ExpressionLowering:
     def _operand(self, value: Value, node: ast.Node) -> int:
         if isinstance(value, Tensor):
             return value.node
-        if isinstance(value, Expr) and value.is_const and abs(value.value) >= MAX_SCALAR:
-            raise self.error("E0119", "this number is too large to combine with a tensor",
-                             node.span, help="torch takes numbers within 64 bits; write `inf` for infinity")
         if isinstance(value, (Expr, Literal)):
             # A Python float (which makes an integer tensor float), maybe folded to a whole number.
             floating, folded = (True, False) if isinstance(value, Literal) else self._python_float(node, value)
+            if isinstance(value, Expr) and value.is_const and abs(value.value) >= MAX_SCALAR and not floating:
+                # a whole number is a Python int (`1e30` is a float, and fine)
+                raise self.error("E0119", "this whole number is too large to combine with a tensor", node.span,
+                                 help="torch takes integers within 64 bits; write a float (`1e30`) or `inf`")
             return self.ir.add_node("scalar", [], span=node.span, guard=tuple(self.guard), value=value,
                                     float_symbols=frozenset(self.float_symbols), floating=floating,
                                     folded=folded)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .registry import OPS, Shape, family, normalize_axis, op, same_shape
+from .registry import ATOM, OPS, Shape, family, normalize_axis, op, same_shape
 from .rendering import FUNCTIONAL, CallRender
 
 
@@ -16,12 +16,29 @@ _SAME = "the shape of `x`"
 _POINTWISE = {
     "sigmoid": "1 / (1 + exp(-x))", "exp": "e ** x", "relu": "max(x, 0)", "tanh": "hyperbolic tangent",
     "abs": "|x|", "sqrt": "square root (NaN below 0, as in torch)", "log": "natural logarithm",
+    "log2": "base-2 logarithm", "sign": "-1, 0 or 1, as x is below, at or above 0",
 }
 for _name, _doc in _POINTWISE.items():
     op(_name, "x: tensor", same_shape, f"{{x:recv}}.{_name}()", doc=_doc, shape_doc=_SAME,
        example=f"input x: [b, c, h, w]\n{_name}(x)")
 # |i - j| of positions is an integer tensor too (AFTLocal's band).
 OPS["abs"].params[0].dtype, OPS["abs"].result = "real", "first"
+
+
+def clamp_shape(ctx, node, shapes, attrs) -> Shape:
+    if attrs.get("min") is None and attrs.get("max") is None:
+        ctx.error("E0112", "clamp() needs `min`, `max` or both", help="e.g. clamp(x, max=log(100))")
+    return shapes[0]
+
+
+def render_clamp(r, node, operands, attrs):
+    bounds = [f"{name}={r.scalar(attrs[name])[0]}" for name in ("min", "max") if attrs.get(name) is not None]
+    return f"{r.wrap(operands[0], ATOM)}.clamp({', '.join(bounds)})", ATOM
+
+
+op("clamp", "x: tensor, min: scalar = None, max: scalar = None", clamp_shape, render_clamp,
+   doc="`x` held within [min, max] (either may be left out): Swin V2's logit scale, clamp(s, max=log(100))",
+   shape_doc=_SAME, example="input x: [b, n, d]\nclamp(x, min=0, max=6)")
 
 # Functional forms of the activations, where a spec applies one without a layer (the
 # published code calls F.gelu(x)); each also exists as a layer kind.

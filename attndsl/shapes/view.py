@@ -193,9 +193,9 @@ class View:
                 low = self._factor_bound(factor)
                 if low is None or low < 0 or (exponent < 0 and low <= 0):
                     return None
-                if exponent < 0:
-                    return None  # no upper bounds are tracked: 1/x has no useful lower bound
-                product *= low**exponent
+                # no upper bounds are tracked, so 1/x (x >= low > 0) is only known positive:
+                # its lower bound is 0 (`1 / sqrt(d) >= 0` needs no check)
+                product *= low**exponent if exponent > 0 else 0
             total += coefficient * product
         return total
 
