@@ -47,9 +47,9 @@ def run_all(jobs: list[Job], workers: int | None = None) -> list[Done]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from .parser import _lark
+    from .parser import preload
 
-    _lark()  # built (or loaded from its cache) once, before the fork: every worker has it
+    preload()
     # Costly specs first, so no worker is left with one at the end: a longer spec checks longer.
     order = sorted(range(len(jobs)), key=lambda index: -len(jobs[index].source))
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:

@@ -75,6 +75,12 @@ def _lark() -> Lark:
     )
 
 
+def preload() -> None:
+    """Build the parser (or load its tables from the cache) now, before worker processes are
+    forked (attndsl/batch.py), so that each has it."""
+    _lark()
+
+
 # Friendly names for the terminals a parse error can mention.
 _TERMINAL_NAMES = {
     "_NL": "a line break",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .diagnostics import Span
 
@@ -334,15 +334,44 @@ def names_in(node) -> set[str]:
 
 
 def name_nodes(node) -> list[Name]:
-    """Every `Name` node under `node`, in source order."""
+    """Every `Name` node under `node` (a node, or a list of them), in source order."""
     found: list[Name] = []
-    stack = [node]
+    stack = list(reversed(node)) if isinstance(node, (list, tuple)) else [node]
     while stack:
         item = stack.pop()
         if isinstance(item, Name):
             found.append(item)
-        elif isinstance(item, Node):
-            stack.extend(reversed([v for v in vars(item).values() if isinstance(v, (Node, list, tuple))]))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))
+        stack.extend(reversed(children(item)))
     return found
+
+
+def children(node) -> list[Node]:
+    """The nodes directly under `node`, field by field (lists of nodes included)."""
+    found: list[Node] = []
+    for value in vars(node).values() if isinstance(node, Node) else ():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, Node):
+                found.append(item)
+            elif isinstance(item, (list, tuple)):  # a list of lists (a block's rows)
+                found += [inner for inner in item if isinstance(inner, Node)]
+    return found
+
+
+def replaced(node, target: Node, replacement: Node):
+    """`node` with `target` (found by identity) replaced by `replacement`, copying the nodes on
+    the way to it and sharing the rest."""
+    if node is target:
+        return replacement
+    if not isinstance(node, Node):
+        return node
+    changes = {}
+    for name, value in vars(node).items():
+        if isinstance(value, (list, tuple)):
+            items = [replaced(item, target, replacement) for item in value]
+            if any(new is not old for new, old in zip(items, value)):
+                changes[name] = type(value)(items)
+        elif isinstance(value, Node):
+            new = replaced(value, target, replacement)
+            if new is not value:
+                changes[name] = new
+    return replace(node, **changes) if changes else node

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from fractions import Fraction
 
@@ -126,8 +125,8 @@ class NumberLowering:
         into one per side, each with the choice replaced by that side."""
         inner = None if isinstance(value, ast.IfExp) else _first_choice(value)
         if inner is not None:
-            value = ast.IfExp(inner.span, inner.condition, _replaced(value, inner, inner.body),
-                              _replaced(value, inner, inner.orelse))
+            value = ast.IfExp(inner.span, inner.condition, ast.replaced(value, inner, inner.body),
+                              ast.replaced(value, inner, inner.orelse))
         if not isinstance(value, ast.IfExp):
             self.guard[:] = list(guard)
             result = self._expr(value)
@@ -214,37 +213,10 @@ class NumberLowering:
 
 def _first_choice(node) -> ast.IfExp | None:
     """The first `a if c else b` inside an expression (in reading order), or None."""
-    for child in _children(node):
+    for child in ast.children(node):
         if isinstance(child, ast.IfExp):
             return child
         found = _first_choice(child)
         if found is not None:
             return found
     return None
-
-
-def _children(node) -> list:
-    children = []
-    for value in vars(node).values():
-        items = value if isinstance(value, (list, tuple)) else [value]
-        children += [item for item in items if isinstance(item, ast.Node)]
-    return children
-
-
-def _replaced(node, target, replacement):
-    """`node` with `target` (found by identity) replaced by `replacement`: a copy of the path."""
-    if node is target:
-        return replacement
-    if not isinstance(node, ast.Node):
-        return node
-    changes = {}
-    for name, value in vars(node).items():
-        if isinstance(value, (list, tuple)):
-            items = [_replaced(item, target, replacement) for item in value]
-            if any(new is not old for new, old in zip(items, value)):
-                changes[name] = type(value)(items)
-        elif isinstance(value, ast.Node):
-            new = _replaced(value, target, replacement)
-            if new is not value:
-                changes[name] = new
-    return dataclasses.replace(node, **changes) if changes else node
