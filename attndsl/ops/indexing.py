@@ -164,4 +164,4 @@ op("lookup", "x: tensor[any], index: tensor[int]", lookup_shape, render_subscrip
    "bias); the other items are slices", shape_doc="the index's shape in place of the axis it picks from; "
    "the index is a buffer whose values lie in [0, size of the axis), checked when the module is built",
    example="(n: int = 4, d: int = 8)\ninput x: [b, n, d]\nparam table: [2 * n - 1, d] = zeros()\n"
-   "buffer offsets = unsqueeze(arange(n), 1) - unsqueeze(arange(n), 0) + n - 1\nx + sum(table[offsets], dim=1)")
+   "buffer offsets = arange(n)[:, None] - arange(n)[None, :] + n - 1\nx + sum(table[offsets], dim=1)")

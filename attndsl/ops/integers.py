@@ -40,10 +40,10 @@ family("Integer tensors")
 _DIVIDED = "the shape of `x`; the divisor is a whole number, not zero (checked when the module is built)"
 op("floordiv", "x: tensor[int], y: operand", divided_shape, render_binary("//", MUL), precedence=MUL,
    operator="//", result="int", doc="`x // k`: an integer tensor divided by a whole number, rounded down",
-   shape_doc=_DIVIDED, example="input x: [b, n, d]\nx + arange(n * d) // d")
+   shape_doc=_DIVIDED, example="input x: [b, n, d]\nx + arange(d) // 2")
 op("mod", "x: tensor[int], y: operand", divided_shape, render_binary("%", MUL), precedence=MUL, operator="%",
    result="int", doc="`x % k`: the remainder of an integer tensor divided by a whole number (sign of `k`)",
-   shape_doc=_DIVIDED, example="input x: [b, n, d]\nx + arange(n * d) % d")
+   shape_doc=_DIVIDED, example="input x: [b, n, d]\nx + arange(d) % 2")
 op("float", "x: tensor[int], like: tensor[any] = None", lambda ctx, node, shapes, attrs: shapes[0],
    render_conversion, doc="an integer tensor as floating point: in forward, the dtype of the block's "
    "floating-point input; in a buffer, torch's default dtype (which moves with the module)",
