@@ -286,9 +286,6 @@ class BlockIR:
     # `let a = int(sqrt(n))` of input sizes: computed in forward, known to the checker as a
     # named size (in `derived`, from which the lowering seeds it)
     forward_lets: list[str] = field(default_factory=list)
-    # `e = 12 // a` in the dataflow: a number __init__ does not have, so a declaration that
-    # reads it is rendered from its value, not as written
-    dataflow_numbers: set[str] = field(default_factory=set)
     uses_blocks: list[str] = field(default_factory=list)
     path: str = ""
     preconditions: list[Precondition] = field(default_factory=list)

@@ -133,9 +133,7 @@ def _python_value(value) -> str:
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, KindName):  # an example's layer kind
-        from ..layers import LAYERS
-
-        return f"nn.{LAYERS[value].torch_class}"
+        return layer_class(value)
     if isinstance(value, str):  # a str argument's default
         return python_string(value)
     return str(value)
@@ -146,3 +144,10 @@ class InternalError(Exception):
 
 
 # ---------------------------------------------------------------------------- module
+
+
+def layer_class(kind: str) -> str:
+    """The torch class of a layer kind, as generated code names it: `nn.ReLU` for relu."""
+    from ..layers import LAYERS
+
+    return f"nn.{LAYERS[kind].torch_class}"

@@ -11,7 +11,7 @@ from ..layers import LAYERS
 from ..symbolic import Expr
 from .text import comment_text, fstring, python_string
 from .sequentials import has_loops
-from .expressions import (InternalError, _is_default, _negated, source_expr)
+from .expressions import (InternalError, _is_default, _negated, layer_class, source_expr)
 
 
 class InitEmitter:
@@ -182,7 +182,7 @@ class InitEmitter:
         """`conv{dimension}d`: a local naming the class of the block's rank (`conv_nd`), made
         once before the layers (`rank_class_lines`)."""
         kinds = list(spec.alternatives)
-        classes = tuple(f"nn.{LAYERS[kind].torch_class}" for kind in kinds)
+        classes = tuple(layer_class(kind) for kind in kinds)
         key = (spec.rank_arg, classes)
         if key not in self.rank_classes:
             first = kinds[0]
@@ -203,7 +203,7 @@ class InitEmitter:
 
     def _layer_arg(self, value, source=None) -> str:
         if isinstance(value, LayerKind):  # `Mlp(d, act_layer=relu)`: the class
-            return f"nn.{LAYERS[value.kind].torch_class}"
+            return layer_class(value.kind)
         if isinstance(value, LayerKindArg):  # passed on: the class this block was given
             return value.name
         if isinstance(value, tuple) and hasattr(source, "items"):

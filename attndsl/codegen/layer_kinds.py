@@ -8,7 +8,7 @@ from ..inits import takes_factory
 from ..ir import LayerSpec
 from ..layers import LAYERS, names_of
 from ..lower.layer_kinds import kinds_like
-from .expressions import source_expr
+from .expressions import layer_class, source_expr
 from .text import fstring
 
 
@@ -33,13 +33,12 @@ class LayerKindEmitter:
         for arg in self.ir.args:
             if arg.default_name:  # taken by name too: the name becomes its class first
                 kinds = allowed.get(arg.name) or kinds_like(arg.default)
-                table = ", ".join(f'"{name}": nn.{LAYERS[kind].torch_class}' for kind in kinds
-                                  for name in names_of(kind))
+                table = ", ".join(f'"{name}": {layer_class(kind)}' for kind in kinds for name in names_of(kind))
                 checks.append(((), [f"if isinstance({arg.name}, str):  # a kind by its name",
                                     f"    {arg.name} = {{{table}}}.get({arg.name}, {arg.name})"]))
             if arg.name not in allowed:
                 continue
-            classes = [f"nn.{LAYERS[kind].torch_class}" for kind in allowed[arg.name]]
+            classes = [layer_class(kind) for kind in allowed[arg.name]]
             test = f"{arg.name} not in ({', '.join(classes)}{',' if len(classes) == 1 else ''})"
             if arg.optional:
                 test = f"{arg.name} is not None and {test}"
@@ -58,7 +57,3 @@ class LayerKindEmitter:
         if all(takes_factory(kind) for kind in spec.alternatives):  # a norm chosen by the caller: on its device
             arguments += self.factory_keywords()
         return f"{spec.kind_arg}({', '.join(arguments)})"
-
-
-def layer_kind_default(kind: str) -> str:
-    return f"nn.{LAYERS[kind].torch_class}"

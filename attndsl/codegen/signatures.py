@@ -5,9 +5,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from .layer_kinds import layer_kind_default
 from .text import docstring_text
-from .expressions import (_python_value)
+from .expressions import _python_value, layer_class
 
 
 class SignatureEmitter:
@@ -22,7 +21,7 @@ class SignatureEmitter:
             if arg.default_name:  # `gate_layer="sigmoid"`: a kind by its name
                 default = _python_value(arg.default_name)
             elif arg.type == "layer" and arg.default:
-                default = layer_kind_default(arg.default)
+                default = layer_class(arg.default)
             else:
                 default = _python_value(arg.default)
             if arg.required:

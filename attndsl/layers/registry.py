@@ -73,6 +73,7 @@ def names_of(kind: str) -> list[str]:
     """Every name `kind_named` takes for `kind`, its own first."""
     return [kind] + [alias for alias, target in ALIASES.items() if target == kind]
 
+
 _families = Families()
 
 

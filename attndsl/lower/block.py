@@ -184,7 +184,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
 
     def _statement(self, stmt: ast.Stmt) -> None:
         handler = getattr(self, "_stmt_" + type(stmt).__name__)
-        if isinstance(stmt, _DECLARATIONS):
+        if isinstance(stmt, _MADE_IN_INIT):
             self._check_no_dataflow_numbers(stmt)
         outer_guard = tuple(self.guard)
         self._preconditions.append([])
@@ -250,7 +250,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
 
 
 # Statements made in __init__, whose expressions are rendered as written there.
-_DECLARATIONS = (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Init, ast.LayerBlock, ast.Buffer)
+_MADE_IN_INIT = (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Init, ast.LayerBlock, ast.Buffer)
 
 
 def _defined(stmt: ast.Stmt) -> list[str]:

@@ -56,7 +56,6 @@ class DataflowLowering:
                     attrs["comments"] = list(stmt.comments)
             elif isinstance(item, Expr):
                 self._bind(name, "scalar", item, span)
-                self.ir.dataflow_numbers.add(name)
             else:
                 raise self.error("E0113", "only tensors and numbers can be assigned in the dataflow", stmt.value.span)
 
