@@ -48,6 +48,14 @@ class AstBuilder(ExpressionBuilder):
         return True
 
     @with_meta
+    def flag_input_stmt(self, meta, children):
+        name, kind, default = children
+        return ast.Input(self._span(meta), str(name), None, False, str(kind), default)
+
+    def flag_default(self, children):
+        return children[0]
+
+    @with_meta
     def param_stmt(self, meta, children):
         name, shape, init = children
         return ast.Param(self._span(meta), str(name), shape, init)

@@ -112,7 +112,7 @@ def holds(cond, env: Env, present: frozenset = frozenset()) -> bool:
         return env[cond.args[0]] == cond.args[1]
     if cond.op == "has":  # a list[str] argument holds this string
         return cond.args[1] in env[cond.args[0]]
-    if cond.op == "present":
+    if cond.op in ("present", "flag"):  # forward's truths: the optional inputs given, the flags true
         return cond.args[0] in present
     if cond.op == "is_none":  # an optional argument (`x: int | None = None`)
         return env.get(cond.args[0]) is None
@@ -163,8 +163,9 @@ def substitute_cond(cond: Cond, mapping: dict[str, Any]) -> Cond:
         return Cond(cond.op, (given.name, cond.args[1]))
     if cond.op == "is_none" and cond.args[0] in mapping:
         return Cond.const(mapping[cond.args[0]] is NONE_ARGUMENT)
-    if cond.op == "present" and isinstance(mapping.get(f"present({cond.args[0]})"), Cond):
-        return mapping[f"present({cond.args[0]})"]  # an optional input the caller gives or not
+    if cond.op in ("present", "flag") and isinstance(mapping.get(f"{cond.op}({cond.args[0]})"), Cond):
+        # an optional input the caller gives or not; a flag the caller sets
+        return mapping[f"{cond.op}({cond.args[0]})"]
     if cond.op in ("not", "and", "or"):
         return Cond(cond.op, tuple(substitute_cond(c, mapping) for c in cond.args))
     if cond.op == "cmp":

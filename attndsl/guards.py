@@ -26,6 +26,18 @@ class Cond:
 
 Guard = tuple[Cond, ...]  # a conjunction; () means "always"
 
+# Atoms decided in forward, call by call: an optional input is given (`present`), a flag
+# input is true (`flag`), the module is in training mode. What __init__ builds cannot
+# depend on them.
+FORWARD_ATOMS = ("present", "flag", "training")
+
+
+def reads_forward(condition: Cond) -> bool:
+    """Whether deciding `condition` needs forward's inputs or mode."""
+    if condition.op in FORWARD_ATOMS:
+        return True
+    return any(reads_forward(part) for part in condition.args if isinstance(part, Cond))
+
 _COMPLEMENT = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 
 

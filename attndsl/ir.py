@@ -18,7 +18,8 @@ from typing import Any
 import networkx as nx
 
 from .diagnostics import Span
-from .guards import Cond, Guard, cannot_hold, complementary, guard_includes, negate  # noqa: F401 (the IR's conditions)
+from .guards import (Cond, Guard, cannot_hold, complementary, guard_includes, negate,  # noqa: F401 (the IR's conditions)
+                     reads_forward)
 from .symbolic import Expr
 
 
@@ -51,8 +52,34 @@ class InputInfo:
     optional: bool
     span: Span
     node: int  # the graph node standing for it
-    dtype: str = "float"  # "float" (any floating point), "bool", or "sizes": a tuple of sizes, not a tensor
+    # "float" (any floating point), "bool"; not a tensor: "sizes" (a tuple of sizes), "size" (one size,
+    # an int: `input H: int`, whose `shape` is [H]), "flag" (a bool: `input is_causal: bool = false`)
+    dtype: str = "float"
     pack: str | None = None  # `[b, c, *spatial[dimension]]`: the pack's name; its sizes follow `shape`
+    default: bool | None = None  # a flag's default (None: the caller gives it)
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.dtype not in ("sizes", "size", "flag")
+
+    def sizes_of(self, value) -> list:
+        """The sizes an example gives this input: a shape, a tuple of sizes, or one size (an int)."""
+        return [value] if self.dtype == "size" else list(value)
+
+
+def forward_truths(inputs: list[InputInfo], given: dict) -> frozenset[str]:
+    """The inputs whose forward atom holds in a call (`given`: name -> what the call passes;
+    a name left out is not passed): an optional input given (`present`), a flag set by the
+    call or by its default (`flag`)."""
+    truths = set()
+    for info in inputs:
+        value = given.get(info.name)
+        if info.dtype == "flag":
+            if info.default if value is None else value:
+                truths.add(info.name)
+        elif value is not None:
+            truths.add(info.name)
+    return frozenset(truths)
 
 
 @dataclass
@@ -256,6 +283,9 @@ class Precondition:
     guard: Guard
     span: Span
     position: tuple  # (line, column) of the statement that computes it
+    # inside `all([... for k in X])`: (X, "k"), a list argument's name or a range's count; the
+    # need is then every element's
+    element: tuple | None = None
 
 
 @dataclass

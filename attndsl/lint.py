@@ -48,7 +48,9 @@ def lint_block(block: ast.Block, ir: BlockIR, sink: DiagnosticSink) -> None:
     kinds = {ast.Input: ("W0002", "input"), ast.Param: ("W0003", "param"), ast.Layer: ("W0004", "layer"),
              ast.Let: ("W0004", "let")}
     for name, stmt in declared.items():
-        if name not in used:
+        # `input H: sizes[hh]` is read by the names of its sizes
+        sizes = {d.id for d in stmt.shape if isinstance(d, ast.Name)} if getattr(stmt, "dtype", None) == "sizes" else set()
+        if name not in used and not sizes & used:
             code, kind = kinds[type(stmt)]
             sink.warning(code, f"{kind} `{name}` is never used", stmt.span)
     scope = {a.name for a in block.args} | set(declared)

@@ -45,7 +45,7 @@ _CANNOT = """\
 - In-place writes: only layers take `inplace=true`, and only where nothing can see the
   overwrite (E0211).
 - Indexing with data computed in `forward` (scatter, top-k, sorting; a gather's index is a
-  buffer, checked once when the module is built), integer inputs, casts other than
+  buffer, checked once when the module is built), integer tensor inputs, casts other than
   `float()` of an integer tensor (and the complex views), and shapes that depend on the
   values of a tensor. `einsum` takes one or two operands, without `...`.
 - Loops in `forward` other than over a layer list (`for block in blocks:`) or over the
@@ -59,7 +59,10 @@ _CANNOT = """\
 - A `return` inside an `if` is joined with the block's others into one after the `if`
   (nothing may follow it in its branch); a layer declared on one branch of an `if` has no
   `None` on the other (but one named like a bool argument does); a value has one rank on
-  both branches; forward takes no flags (`is_causal`), only tensors and tuples of sizes.
+  both branches.
+- Forward takes tensors, sizes (`input H: int`, `input s: sizes[p, q]`) and flags (`input
+  is_causal: bool = false`): no float or string, and no input that may be a bool or a
+  float mask.
 """
 
 

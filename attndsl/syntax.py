@@ -165,9 +165,10 @@ class Stmt(Node):
 @dataclass
 class Input(Stmt):
     name: str
-    shape: list[Node]
+    shape: list[Node] | None  # None: a flag (`input is_causal: bool = false`), no tensor
     optional: bool
     dtype: str | None = None  # "bool" for a mask; None for floating point
+    default: Node | None = None  # a flag's default value, as written
 
 
 @dataclass

@@ -140,9 +140,9 @@ class HaloAttention(nn.Module):
             raise ValueError("HaloAttention: the (dilated) kernel must fit in the padded input")
         if w + 2 * self.halo_size - self.win < 0:
             raise ValueError("HaloAttention: the (dilated) kernel must fit in the padded input")
-        if (h * w // (self.block_size * self.block_size)) % 1 != 0:
+        if (h * w) % (self.block_size * self.block_size) != 0:
             raise ValueError(
-                f"HaloAttention: splitting (l) needs h*w/(block_size*block_size) = {h * w // (self.block_size * self.block_size)} to be divisible by 1"
+                f"HaloAttention: splitting (l) needs h*w = {h * w} to be divisible by block_size*block_size = {self.block_size * self.block_size}"
             )
         if h // self.block_size < 1:
             raise ValueError("HaloAttention: the size of axis `nh` must be at least 1")

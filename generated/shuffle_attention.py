@@ -30,8 +30,10 @@ class ShuffleAttention(nn.Module):
             raise ValueError("ShuffleAttention: group_norm `gn`: `num_groups` must be at least 1")
         if channel % G != 0:
             raise ValueError(f"ShuffleAttention: splitting (g c) needs channel = {channel} to be divisible by G = {G}")
-        if (channel // G) % 2 != 0:
-            raise ValueError(f"ShuffleAttention: chunk into 2 needs channel/G = {channel // G} to be divisible by 2")
+        if channel % (2 * G) != 0:
+            raise ValueError(
+                f"ShuffleAttention: chunk into 2 needs channel = {channel} to be divisible by 2*G = {2 * G}"
+            )
         self.channel = channel
         self.G = G
         self.gn = nn.GroupNorm(channel // (2 * G), channel // (2 * G))

@@ -61,7 +61,7 @@ class Case:
 
     @staticmethod
     def from_json(data: dict) -> "Case":
-        return Case(dict(data["args"]), {k: list(v) for k, v in data["inputs"].items()},
+        return Case(dict(data["args"]), {k: v if isinstance(v, int) else list(v) for k, v in data["inputs"].items()},
                     frozenset(data.get("bool_inputs", ())), data.get("seed", 0),
                     frozenset(data.get("sizes_inputs", ())))
 
@@ -170,7 +170,9 @@ def make_inputs(case: Case) -> dict:
     generator = torch.Generator().manual_seed(case.seed + 1)
     inputs = {}
     for name, shape in case.inputs.items():
-        if name in case.sizes_inputs:
+        if isinstance(shape, int):  # a flag (a bool), a size
+            inputs[name] = shape
+        elif name in case.sizes_inputs:
             inputs[name] = tuple(shape)
         elif name in case.bool_inputs:
             inputs[name] = torch.rand(shape, generator=generator, dtype=torch.float64) < 0.3
@@ -245,7 +247,9 @@ def expected_output_shapes(ir, case: Case) -> list:
         env[arg.name] = value
         if arg.type == "list[int]" and isinstance(value, list):
             env[f"len({arg.name})"] = len(value)
-    present = frozenset(name for name in case.inputs)
+    # forward's truths: the inputs given, the flags set (by the case, else by their default)
+    flags = {info.name: case.inputs.get(info.name, info.default) for info in ir.inputs if info.dtype == "flag"}
+    present = frozenset(name for name in case.inputs if name not in flags) | {name for name, on in flags.items() if on}
     for let in ir.lets:
         try:
             if all(cond_value(c, env, present) for c in let.guard):
@@ -254,6 +258,7 @@ def expected_output_shapes(ir, case: Case) -> list:
             pass
     for symbol, (name, axis) in ir.dim_origin.items():
         shape = case.inputs.get(name)
+        shape = [shape] if isinstance(shape, int) else shape  # `input H: int` is given the size itself
         if shape is not None and axis < len(shape):
             env[symbol] = shape[axis]
     joins = _joins(ir)

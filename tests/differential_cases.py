@@ -22,9 +22,10 @@ from .fuzzing import shuffled
 EDGE_LISTS = [[], [1], [3], [2], [1, 3], [0], [-1, 1], [5, 3, 1, 1]]
 
 
-def input_shapes(ir, args: dict, dims: dict, present: set) -> dict:
+def input_shapes(ir, args: dict, dims: dict, present: dict) -> dict:
     """Shapes that follow the declarations at these arguments (a size that cannot be
-    computed, e.g. a negative one, is left at 1: such a case tests a refusal)."""
+    computed, e.g. a negative one, is left at 1: such a case tests a refusal). `present`:
+    the optional inputs given (to True) and the flags the call passes (to their value)."""
     env: dict = {}
     for arg in ir.args:
         env[arg.name] = args.get(arg.name, arg.default)
@@ -38,6 +39,10 @@ def input_shapes(ir, args: dict, dims: dict, present: set) -> dict:
             pass
     shapes = {}
     for info in ir.inputs:
+        if info.dtype == "flag":  # a bool the call passes (`present` maps it to its value), or its default
+            if present.get(info.name) is not None:
+                shapes[info.name] = present[info.name]
+            continue
         if info.optional and info.name not in present:
             continue
         shape = []
@@ -55,7 +60,7 @@ def input_shapes(ir, args: dict, dims: dict, present: set) -> dict:
                 value = None
             ok = isinstance(value, (int, Fraction)) and value == int(value) and 0 <= value <= 64
             shape.append(int(value) if ok else 1)
-        shapes[info.name] = shape
+        shapes[info.name] = shape[0] if info.dtype == "size" else shape  # `input H: int` is given an int
     return shapes
 
 
@@ -70,9 +75,10 @@ def _edge_value(ch, arg, nominal):
 
 
 def _break(ch, shapes: dict) -> None:
-    if not shapes:
+    tensors = sorted(name for name, shape in shapes.items() if isinstance(shape, list))  # not a flag's bool
+    if not tensors:
         return
-    name = ch.choice(sorted(shapes))
+    name = ch.choice(tensors)
     shape = shapes[name]
     how = ch.choice(["plus", "one", "zero", "drop", "add"] if shape else ["add"])
     if how == "drop":
@@ -92,9 +98,10 @@ def make_cases(ir, spec: GeneratedSpec, ch, count: int = 4) -> list[Case]:
     for index in range(count):
         args = {a.name: spec.args[a.name] for a in ir.args if a.name in spec.args}
         dims, present = dict(spec.dims), set(spec.optional_present)
+        flags = dict(spec.flags)
         breaks = False
         if index:
-            for kind in shuffled(ch, ["arg", "dims", "break", "optional"])[: ch.int(1, 2)]:
+            for kind in shuffled(ch, ["arg", "dims", "break", "optional", "flag"])[: ch.int(1, 2)]:
                 if kind == "arg" and ir.args:
                     arg = ch.choice(ir.args)
                     args[arg.name] = _edge_value(ch, arg, args.get(arg.name, arg.default))
@@ -105,7 +112,10 @@ def make_cases(ir, spec: GeneratedSpec, ch, count: int = 4) -> list[Case]:
                     breaks = True
                 elif kind == "optional" and optional:
                     present ^= {ch.choice(optional)}
-        shapes = input_shapes(ir, args, dims, present)
+                elif kind == "flag" and flags:
+                    name = ch.choice(sorted(flags))
+                    flags[name] = ch.choice([None, True, False])
+        shapes = input_shapes(ir, args, dims, {**{name: True for name in present}, **flags})
         if breaks:
             _break(ch, shapes)
         cases.append(Case(args, shapes, frozenset(n for n in masks if n in shapes), seed=index))

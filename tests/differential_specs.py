@@ -29,6 +29,7 @@ class GeneratedSpec:
     args: dict  # every argument's nominal value
     dims: dict  # every new size symbol's nominal value (optional inputs' too)
     optional_present: set = field(default_factory=set)  # optional inputs given in the nominal case
+    flags: dict = field(default_factory=dict)  # flag inputs of forward: the nominal call's value (None: default)
 
 
 class DiffSpecGenerator(CatalogueOps, SpecGenerator):
@@ -40,6 +41,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         self.dim_names: list[str] = []
         self.optional: list[tuple[str, str, GenTensor]] = []  # (name, "mask" | "weights", tensor it fits)
         self.masks: list[tuple[str, GenTensor]] = []  # required boolean inputs
+        self.forward_flags: dict[str, bool | None] = {}  # `input on: bool = false`: the nominal call's value
 
     # ------------------------------------------------------------------ scalars
     def scalar_leaf(self) -> str:
@@ -114,6 +116,31 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             lines += ["else:", f"    {name} = {ch.choice(['sigmoid', 'exp', 'abs'])}({x.name}) - ({self.scalar_expr()})"]
         for line in lines:
             self.emit(line)
+        tensor = GenTensor(name, x.shape)
+        self.env.append(tensor)
+        return tensor
+
+    # ------------------------------------------------------------------ flags of forward
+    def op_if_flag(self):
+        """An `if` (or a choice) on a flag input: decided call by call, so its branches only
+        compute (a declaration under it is an error)."""
+        if not self.forward_flags:
+            return None
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        flag = ch.choice(sorted(self.forward_flags))
+        options = [flag, f"not {flag}"] + [f"{flag} and flag" for _ in self.bool_args] + \
+            [f"{flag} or {n} > 2" for n in self.int_args]
+        condition, name = ch.choice(options), self.fresh()
+        changed = f"{ch.choice(['sigmoid', 'tanh', 'relu'])}({x.name}) * ({self.scalar_expr()})"
+        kept = x.name if ch.chance(0.3) else f"{x.name} - ({self.scalar_expr()})"
+        if ch.chance(0.3):
+            self.emit(f"{name} = {changed} if {condition} else {kept}")
+        else:
+            for line in (f"if {condition}:", f"    {name} = {changed}", "else:", f"    {name} = {kept}"):
+                self.emit(line)
         tensor = GenTensor(name, x.shape)
         self.env.append(tensor)
         return tensor
@@ -328,7 +355,8 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
 
     OPS = SpecGenerator.OPS + ["op_scalar_mix", "op_scalar_mix", "op_if_arg", "op_if_arg", "op_optional_use",
                                "op_optional_use", "op_required_mask", "op_layer_list", "op_sub_block",
-                               "op_sub_block", "op_softmax_layer"] + CatalogueOps.CATALOGUE_OPS
+                               "op_sub_block", "op_softmax_layer", "op_if_flag", "op_if_flag"] + \
+        CatalogueOps.CATALOGUE_OPS
 
     # ------------------------------------------------------------------ the file
     def generate_spec(self) -> GeneratedSpec:
@@ -351,6 +379,10 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         header.sort(key=lambda h: "=" in h)
         dims = self._inputs()
         present = self._optional_inputs(dims)
+        if ch.chance(0.3):  # a flag of forward, declared last (it has a default)
+            default = ch.chance(0.5)
+            self.lines.append(f"    input on: bool = {'true' if default else 'false'}")
+            self.forward_flags["on"] = ch.choice([None, True, False])
         if ch.chance(0.3):
             self._example(args, dims)
         if ch.chance(0.3):
@@ -362,12 +394,13 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             outputs.append(ch.choice(self.env[:-1]))
         early = [t for t in self.env[:-1] if t.shape == outputs[0].shape]
         if early and ch.chance(0.2):  # an early exit, joined with the last return
-            test = ch.choice(["flag", "not flag"] if self.bool_args else [f"{ch.choice(sorted(self.int_args))} > 2"])
+            test = ch.choice((["flag", "not flag"] if self.bool_args else [f"{ch.choice(sorted(self.int_args))} > 2"])
+                             + ["on", "not on"] * bool(self.forward_flags))
             values = [ch.choice(early).name] + [t.name for t in outputs[1:]]
             self.emit(f"if {test}:\n        return {', '.join(values)}")
         self.emit(f"return {', '.join(t.name for t in outputs)}")
         main = f"block Fuzz({', '.join(header)}):\n" + "\n".join(self.lines) + "\n"
-        return GeneratedSpec("\n".join(self.blocks + [main]), args, dims, present)
+        return GeneratedSpec("\n".join(self.blocks + [main]), args, dims, present, dict(self.forward_flags))
 
     def _example(self, args: dict, dims: dict) -> None:
         """An example line: the nominal configuration, sometimes with one size wrong."""
@@ -379,6 +412,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
                 shape[ch.int(0, len(shape) - 1)] += 1
             items.append(f"{tensor.name}={shape}")
         items += [f"{name}={list(like.shape)}" for name, like in self.masks]
+        items += [f"{name}={str(value).lower()}" for name, value in self.forward_flags.items() if value is not None]
         self.lines.append(f"    example({', '.join(items)})")
 
     def _inputs(self) -> dict:
@@ -413,6 +447,10 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             like = self.env[0]
             self.masks.append(("mask", like))
             self.lines.append(f"    input mask: bool[{', '.join(self._written[like.name])}]")
+        if ch.chance(0.15):  # a size forward is given (PVT's `forward(x, H, W)`), read as a number
+            dims["s1"] = ch.choice(SIZES[1:])
+            self.dim_names.append("s1")
+            self.lines.append("    input s1: int")
         return dims
 
     def _optional_inputs(self, dims: dict) -> set:

@@ -863,7 +863,7 @@ def _truth(cond, bindings: dict) -> bool:
         return bool(args[0])
     if op == "arg":
         return bool(bindings[args[0]])
-    if op == "present":
+    if op in ("present", "flag"):  # an optional input given, a flag input set
         return args[0] in bindings.get("__present__", set())
     if op == "training":
         return False  # examples run in eval mode
@@ -906,6 +906,7 @@ def bindings_for(ir, example: dict) -> dict:
     # the dims first named by an optional input are known when the example gives it
     for symbol, (input_name, axis) in {**ir.optional_dim_origin, **ir.dim_origin}.items():
         shape = example.get(input_name)
+        shape = [shape] if isinstance(shape, int) and not isinstance(shape, bool) else shape  # `input H: int`
         if isinstance(shape, list) and axis < len(shape):
             bindings[symbol] = shape[axis]
     for _ in range(len(ir.derived) + 1):
@@ -915,7 +916,8 @@ def bindings_for(ir, example: dict) -> dict:
                     bindings[name] = _value(definition, bindings)
                 except _Unknown:
                     pass
-    bindings["__present__"] = {i.name for i in ir.inputs if not i.optional or i.name in example}
+    bindings["__present__"] = {i.name for i in ir.inputs if i.dtype != "flag" and (not i.optional or i.name in example)}
+    bindings["__present__"] |= {i.name for i in ir.inputs if i.dtype == "flag" and example.get(i.name, i.default)}
     return bindings
 
 
@@ -940,8 +942,9 @@ def violated_facts(ir, example: dict, bindings: dict) -> list[str]:
             broken.append(check.message)
     for info in ir.inputs:
         shape = example.get(info.name)
-        if shape is None:
+        if shape is None or info.dtype == "flag":
             continue
+        shape = [shape] if info.dtype == "size" else shape
         try:
             dims = input_dims(ir, info, bindings)  # a pack's sizes at the example's rank
         except (KeyError, ValueError, TypeError):
@@ -977,7 +980,9 @@ def example_inputs(ir, example: dict, torch):
     generator = torch.Generator().manual_seed(0)
     values = {}
     for info in ir.inputs:
-        if info.name in example:
+        if info.name in example and info.dtype in ("flag", "size"):  # a bool, an int: as they are
+            values[info.name] = example[info.name]
+        elif info.name in example:
             values[info.name] = tuple(example[info.name]) if info.dtype == "sizes" else \
                 torch.randn(tuple(example[info.name]), generator=generator)
     return values

@@ -41,7 +41,8 @@ def agree(source: str, args: dict, inputs: dict, masks=(), seed: int = 0) -> str
     """Generated module and interpreter agree on one case (raises Disagreement if not)."""
     compiled = compile_both(source)
     assert compiled is not None, "the spec does not compile"
-    return run_case(compiled, Case(args, {k: list(v) for k, v in inputs.items()}, frozenset(masks), seed))
+    shapes = {k: v if isinstance(v, int) else list(v) for k, v in inputs.items()}  # a flag, a size: as they are
+    return run_case(compiled, Case(args, shapes, frozenset(masks), seed))
 
 
 def first_error(source: str, path: str = "lang.attn"):

@@ -219,6 +219,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             return f"{names(cond.args[0])} == {word}" if cond.op == "text" else f"{word} in {names(cond.args[0])}"
         if cond.op == "present":
             return f"{cond.args[0]} is not None"
+        if cond.op == "flag":  # an input of forward: its own name there
+            return cond.args[0]
         if cond.op == "is_none":  # an optional argument
             return f"{names(cond.args[0])} is None"
         if cond.op == "training":
@@ -240,7 +242,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
                 op, left, right = inner.args
                 return self.condition(Cond("cmp", (_NEGATED[op], left, right)), names)
             text = self.condition(inner, names)
-            return f"not {text}" if inner.op in ("arg", "const", "all_elems") else f"not ({text})"
+            return f"not {text}" if inner.op in ("arg", "flag", "const", "all_elems") else f"not ({text})"
         if cond.op in ("and", "or"):
             parts = []
             for part in cond.args:

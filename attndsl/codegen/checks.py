@@ -63,6 +63,13 @@ class CheckEmitter:
 
     def _contract(self, info, check_sizes: bool) -> list[str]:
         rank = len(info.shape)
+        if info.dtype == "flag":  # a bool, as Python takes one: any value `if` can test
+            return []
+        if info.dtype == "size":  # `H`: a whole number of at least 1 (a bool is not one)
+            message = fstring([("text", f"{self.ir.name}: {info.name} must be an int of at least 1, got "),
+                               ("code", f"{info.name}!r")])
+            return [f"if not isinstance({info.name}, int) or isinstance({info.name}, bool) or {info.name} < 1:",
+                    f"    raise ValueError({message})"]
         if info.dtype == "sizes":  # `spatial_size=(a, b)`: so many whole sizes, each at least 1
             message = fstring([("text", f"{self.ir.name}: {info.name} must be {rank} sizes of at least 1 "
                                         f"{self.show(info.shape)}, got "), ("code", f"{info.name}")])
@@ -101,6 +108,8 @@ class CheckEmitter:
     def _unpack(self, inputs, origins) -> list[str]:
         lines = []
         for info in inputs:
+            if info.dtype == "size":  # the argument is the size, by its own name
+                continue
             targets = []
             for axis, dim in enumerate(info.shape):
                 name = str(dim) if dim.is_monomial else None

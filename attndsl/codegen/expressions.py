@@ -52,7 +52,8 @@ def source_expr(node, names) -> tuple[str, int]:
         comp = node.args[0]
         inner = source_expr(comp.element, lambda n: n if n == comp.var else names(n))[0]
         return f"all({inner} for {comp.var} in {source_expr(comp.iterable, names)[0]})", ATOM
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("max", "min", "len"):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("max", "min", "len",
+                                                                                          "range"):
         args = ", ".join(source_expr(a, names)[0] for a in node.args)
         return f"{node.func.id}({args})", ATOM
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _NUMBER_FUNCTIONS:

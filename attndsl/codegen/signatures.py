@@ -34,7 +34,12 @@ class SignatureEmitter:
         parts = ["self"]
         for info in self.ir.inputs:
             kind = "tuple[" + ", ".join("int" for _ in info.shape) + "]" if info.dtype == "sizes" else "torch.Tensor"
-            if info.optional:
+            if info.dtype == "size":
+                parts.append(f"{info.name}: int")
+            elif info.dtype == "flag":
+                default = "" if info.default is None else f" = {info.default}"
+                parts.append(f"{info.name}: bool{default}")
+            elif info.optional:
                 parts.append(f"{info.name}: {kind} | None = None")
             else:
                 parts.append(f"{info.name}: {kind}")
@@ -51,7 +56,7 @@ class SignatureEmitter:
         else:
             lines.append(f"{self.ir.name}, compiled from {Path(self.options.source_name).name}.")
         shapes = []
-        for info in self.ir.inputs:
+        for info in (i for i in self.ir.inputs if i.dtype not in ("flag", "size")):
             optional = " (optional)" if info.optional else ""
             shapes.append(f"    {info.name}: {self.show(self.input_shape(info))}{optional}")
         for index, output in enumerate(self.ir.outputs):

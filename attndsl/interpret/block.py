@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .. import syntax as ast
-from ..ir import pack_dims
+from ..ir import forward_truths, pack_dims
 from ..lower import Literal
 from ..layers import LAYERS, kind_named
 from ..ops import OPS
@@ -175,7 +175,7 @@ class InterpretedBlock(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(self, *args, **kwargs):
         inputs = self._bind_inputs(args, kwargs)
-        present = frozenset(name for name, value in inputs.items() if value is not None)
+        present = forward_truths(self._ir.inputs, inputs)
         env = dict(self._env)
         self._check_inputs(inputs, env)
         for name in self._ir.forward_lets:  # `let a = int(sqrt(n))`: sizes computed from the inputs'
@@ -196,6 +196,9 @@ class InterpretedBlock(nn.Module):
             given[name] = value
         for info in self._ir.inputs:
             if info.name not in given:
+                if info.dtype == "flag" and info.default is not None:
+                    given[info.name] = info.default
+                    continue
                 if not info.optional:
                     raise TypeError(f"{self._name}: missing input {info.name!r}")
                 given[info.name] = None
@@ -206,7 +209,12 @@ class InterpretedBlock(nn.Module):
         ir = self._ir
         for info in ir.inputs:
             tensor = inputs[info.name]
-            if tensor is None:
+            if tensor is None or info.dtype == "flag":
+                continue
+            if info.dtype == "size":  # `H`: a whole number of at least 1, named by the input
+                if not isinstance(tensor, int) or isinstance(tensor, bool) or tensor < 1:
+                    raise ContractRefusal(f"{self._name}: {info.name} must be an int of at least 1, got {tensor!r}")
+                env[info.name] = tensor
                 continue
             if info.dtype == "sizes":  # `spatial_size=(a, b)`: each a whole size of at least 1, named
                 sizes = tuple(tensor) if isinstance(tensor, (tuple, list)) else None

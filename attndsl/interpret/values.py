@@ -144,7 +144,7 @@ def cond_value(cond: Cond, env: dict, present: frozenset | set = frozenset()) ->
         if args[0] not in env:
             raise Unbound(args[0])
         return env[args[0]] == args[1] if op == "text" else args[1] in env[args[0]]
-    if op == "present":
+    if op in ("present", "flag"):  # an optional input is given; a flag is set
         return args[0] in present
     if op == "is_none":
         if args[0] not in env:

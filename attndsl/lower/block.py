@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import syntax as ast
 from ..diagnostics import Abort, DiagnosticSink, Span
-from ..ir import ArgInfo, BlockIR, Cond, Precondition
+from ..ir import ArgInfo, BlockIR, Cond, Precondition, reads_forward
 from ..symbolic import Expr
 from ..ops import OPS
 from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, PRIVATE_ATTRIBUTES, RESERVED, FactoryArg, ListArg,
@@ -186,6 +186,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         handler = getattr(self, "_stmt_" + type(stmt).__name__)
         if isinstance(stmt, _MADE_IN_INIT):
             self._check_no_dataflow_numbers(stmt)
+            self._check_not_under_forward_condition(stmt)
         outer_guard = tuple(self.guard)
         self._preconditions.append([])
         try:
@@ -197,10 +198,11 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         # from their canonical form, whose needs the shape checker reads off directly.
         if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If, ast.Assign, ast.Return,
                              ast.Init, ast.LayerBlock, ast.For, ast.ExprStmt)):
-            for need, expr, span, guard in found:
+            for need, expr, span, guard, element in found:
                 # the statement's guard, and within it the branch of a conditional value (`let`)
                 within = outer_guard + tuple(c for c in guard if c not in outer_guard)
-                self.ir.preconditions.append(Precondition(need, expr, within, span, (stmt.span.line, stmt.span.column)))
+                self.ir.preconditions.append(Precondition(need, expr, within, span, (stmt.span.line, stmt.span.column),
+                                                          element))
 
     def _joined_returns(self) -> list[ast.Stmt]:
         """The block's body with its returns inside `if`s joined into one (early_returns.py)."""
@@ -221,6 +223,19 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                 raise self.error("E0113", f"`{name.id}` is a number the dataflow assigns, in forward; a declaration "
                                  "is made in __init__, before it", name.span,
                                  help=f"compute it with `let {name.id} = ...`, which __init__ has")
+
+    def _check_not_under_forward_condition(self, stmt: ast.Stmt) -> None:
+        """A declaration is made once, in __init__; an `if` on an optional input's presence or
+        on a flag is decided in forward, call by call."""
+        deciding = next((c for c in self.guard if reads_forward(c)), None)
+        if deciding is None:
+            return
+        inputs = sorted(_forward_atom_names(deciding))
+        what = " and ".join(f"`{name}`" for name in inputs)
+        kind = type(stmt).__name__.lower().replace("layerblock", "layer")
+        costs = ": a layer a call does not use costs only its weights" if kind in ("layer", "param") else ""
+        raise self.error("E0116", f"a {kind} is made once, in __init__, and cannot depend on {what}, an input of "
+                         "forward", stmt.span, help=f"declare it before the `if`{costs}")
 
     def _suite(self, stmts: list[ast.Stmt]) -> None:
         for inner in stmts:
@@ -250,6 +265,12 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
 
 
 # Statements made in __init__, whose expressions are rendered as written there.
+def _forward_atom_names(condition: Cond) -> set[str]:
+    if condition.op in ("present", "flag"):
+        return {condition.args[0]}
+    return {name for part in condition.args if isinstance(part, Cond) for name in _forward_atom_names(part)}
+
+
 _MADE_IN_INIT = (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Init, ast.LayerBlock, ast.Buffer)
 
 

@@ -19,11 +19,13 @@ class DeclarationLowering:
     def _stmt_Input(self, stmt: ast.Input) -> None:
         if self.guard:
             raise self.error("E0116", "inputs cannot be declared inside `if`", stmt.span)
-        optional = next((i for i in self.ir.inputs if i.optional), None)
-        if optional is not None and not stmt.optional:
+        defaulted = next((i for i in self.ir.inputs if i.optional or i.default is not None), None)
+        if defaulted is not None and not (stmt.optional or stmt.default is not None):
             # forward(self, mask=None, x) would be a SyntaxError, as in Python.
             raise self.error("E0116", f"input `{stmt.name}` is required but follows the optional input "
-                             f"`{optional.name}`", stmt.span, help="declare the optional inputs last")
+                             f"`{defaulted.name}`", stmt.span, help="declare the optional inputs last")
+        if stmt.shape is None:
+            return self._flag_input(stmt)
         dtypes = {None: "float", "float": "float", "bool": "bool", "sizes": "sizes"}
         if stmt.dtype not in dtypes:
             raise self.error("E0111", f"unknown element type `{stmt.dtype}` for input `{stmt.name}`", stmt.span,
@@ -69,6 +71,44 @@ class DeclarationLowering:
             self._bind(stmt.name, "input_opt" if stmt.optional else "sizes", SizesInput(stmt.name), stmt.span)
         else:
             self._bind(stmt.name, "input_opt" if stmt.optional else "tensor", Tensor(node), stmt.span)
+        self.ir.graph.nodes[node]["name"] = stmt.name
+
+    def _flag_input(self, stmt: ast.Input) -> None:
+        """`input is_causal: bool = false`: a bool forward is called with. It decides `if`s in
+        forward (`if is_causal:`), each branch checked as its own world; nothing __init__
+        builds may depend on it."""
+        if stmt.dtype == "int":
+            return self._size_input(stmt)
+        if stmt.dtype != "bool":
+            raise self.error("E0111", f"input `{stmt.name}` has no shape: it is a tensor (`[b, n]`), a flag "
+                             "(`bool`) or a size (`int`)", stmt.span,
+                             help=f"`input {stmt.name}: [b, n]`, `input {stmt.name}: bool = false` or "
+                             f"`input {stmt.name}: int`")
+        default = stmt.default
+        if default is not None and not isinstance(default, ast.Bool):
+            raise self.error("E0111", f"the default of the flag `{stmt.name}` is true or false", default.span)
+        if stmt.name in self.scope:
+            raise self.error("E0103", f"`{stmt.name}` is already defined", stmt.span,
+                             labels=[_label(self.scope[stmt.name][2], "first defined here")])
+        node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=False, dtype="flag")
+        self.ir.inputs.append(InputInfo(stmt.name, [], False, stmt.span, node, "flag",
+                                        default=None if default is None else default.value))
+        self._bind(stmt.name, "flag", Cond("flag", (stmt.name,)), stmt.span)
+        self.ir.graph.nodes[node]["name"] = stmt.name
+
+    def _size_input(self, stmt: ast.Input) -> None:
+        """`input H: int`: a size forward is given (PVT's `forward(x, H, W)`), a whole number
+        of at least 1 named by the input itself, as an input's dimension is."""
+        if stmt.default is not None:
+            raise self.error("E0111", f"the size `{stmt.name}` has no default: forward is given it", stmt.default.span)
+        if stmt.name in self.scope:
+            raise self.error("E0103", f"`{stmt.name}` is already defined", stmt.span,
+                             labels=[_label(self.scope[stmt.name][2], "first defined here")])
+        symbol = Expr.symbol(stmt.name)
+        node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=False, dtype="size")
+        self.ir.inputs.append(InputInfo(stmt.name, [symbol], False, stmt.span, node, "size"))
+        self.ir.dim_origin[stmt.name] = (stmt.name, 0)
+        self._bind(stmt.name, "dim", symbol, stmt.span)
         self.ir.graph.nodes[node]["name"] = stmt.name
 
     def _pack(self, stmt: ast.Input, pack: ast.Pack, axis: int) -> str:
@@ -249,7 +289,14 @@ class DeclarationLowering:
         for stmt, example in getattr(self, "_example_stmts", []):
             for kw in stmt.kwargs:
                 value = example.get(kw.name)
-                if kw.name in inputs:
+                if kw.name in inputs and inputs[kw.name].dtype == "flag":
+                    if type(value) is not bool:
+                        self.error("E0113", f"the example of the flag `{kw.name}` is true or false", kw.value.span)
+                elif kw.name in inputs and inputs[kw.name].dtype == "size":
+                    if not (type(value) is int and value >= 1):
+                        self.error("E0113", f"the example of the size `{kw.name}` is a whole number of at least 1",
+                                   kw.value.span)
+                elif kw.name in inputs:
                     if not (isinstance(value, list) and all(type(v) is int and v >= 0 for v in value)):
                         self.error("E0113", f"the example of input `{kw.name}` is its shape, a list of sizes",
                                    kw.value.span, help=f"e.g. {kw.name}=[2, 64, 7, 7]")
@@ -280,7 +327,8 @@ class DeclarationLowering:
                                f"input of block {self.block.name}", kw.span,
                                help=suggest(kw.name, list(args) + list(inputs)))
             missing = [a.name for a in self.ir.args if a.required and a.name not in example]
-            missing += [i.name for i in self.ir.inputs if not i.optional and i.name not in example]
+            missing += [i.name for i in self.ir.inputs
+                        if not i.optional and i.default is None and i.name not in example]
             if missing:
                 self.error("E0112", f"the example does not give {', '.join(f'`{m}`' for m in missing)}",
                            stmt.span, help="an example gives every required argument and every input")

@@ -9,7 +9,7 @@ from fractions import Fraction
 from .. import symbolic as sym
 from .. import syntax as ast
 from ..diagnostics import Abort, Span
-from ..ir import Cond, ParamInfo, guard_includes, negate
+from ..ir import Cond, ParamInfo, guard_includes, negate, reads_forward
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
@@ -20,6 +20,7 @@ from .helpers import (_label, _number_value, _NumberTooLarge,
 
 
 class ExpressionLowering:
+    _element = None  # inside `all([... for k in X])`: (X, "k")
     def _dim(self, node: ast.Node) -> Expr:
         value = self._expr(node)
         if not isinstance(value, Expr):
@@ -36,22 +37,26 @@ class ExpressionLowering:
             if not isinstance(comp, ast.ListComp):
                 raise self.error("E0113", "all() takes a list comprehension, e.g. all([k % 2 == 1 for k in kernels])",
                                  node.span)
-            iterable = self._expr(comp.iterable)
-            if not isinstance(iterable, ListArg):
-                raise self.error("E0113", "all() loops over a list[int] argument", comp.iterable.span)
-            saved = self.scope.get(comp.var)
+            iterable = self._all_elements(comp.iterable)
+            saved, outer_element = self.scope.get(comp.var), self._element
             self._check_loop_var(comp.var, comp.var_span)
             self.scope[comp.var] = ("loopvar", Expr.symbol(comp.var), comp.var_span)
+            self._element = (iterable, comp.var)  # what evaluating the condition needs, it needs per element
             try:
                 inner = self._condition(comp.element)
             finally:
+                self._element = outer_element
                 if saved is None:
                     self.scope.pop(comp.var, None)
                 else:
                     self.scope[comp.var] = saved
-            return Cond("all_elems", (iterable.name, comp.var, inner))
+            return Cond("all_elems", (iterable, comp.var, inner))
         value = self._expr(node)
         if isinstance(value, Cond):
+            if not allow_presence and reads_forward(value):
+                raise self.error("E0113", "a flag input is known in forward only: it decides an `if` of forward, "
+                                 "not a `let` or a `require`", node.span,
+                                 help="choose between tensors with `if` in forward")
             return value
         if isinstance(value, Tensor):
             # A mask holds a truth value per element: `if` and `require` decide once.
@@ -59,6 +64,21 @@ class ExpressionLowering:
                              "mask, true or false per element", node.span,
                              help="select with where(mask, a, b) or masked_fill(x, mask, value)")
         raise self.error("E0113", "a condition must be a comparison or a bool argument", node.span)
+
+    def _all_elements(self, node: ast.Node):
+        """What `all([... for k in X])` runs over: a list[int] argument (by its name), or
+        `range(n)`, n a whole number the arguments give (the count, an Expr)."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" \
+                and len(node.args) == 1 and not node.kwargs:
+            count = self._expr(node.args[0])
+            if isinstance(count, Expr) and not (count.symbols() & self.float_symbols):
+                return count
+        else:
+            iterable = self._expr(node)
+            if isinstance(iterable, ListArg):
+                return iterable.name
+        raise self.error("E0113", "all() loops over a list[int] argument or a `range(n)`", node.span,
+                         help="e.g. all([k % 2 == 1 for k in kernels]) or all([c % (i + 1) == 0 for i in range(n)])")
 
     def _expr(self, node: ast.Node) -> Value:
         method = getattr(self, "_expr_" + type(node).__name__, None)
@@ -277,6 +297,9 @@ class ExpressionLowering:
             return self.ir.add_node("scalar", [], span=node.span, guard=tuple(self.guard), value=value,
                                     float_symbols=frozenset(self.float_symbols), floating=floating,
                                     folded=folded)
+        if isinstance(value, Cond) and value.op == "flag":
+            raise self.error("E0113", f"`{value.args[0]}` is a flag: it decides an `if`, it is not a number",
+                             node.span, help=f"`if {value.args[0]}:` around the computation it switches")
         raise self.error("E0113", "expected a tensor or a number", node.span)
 
     def _scalar_arith(self, node: ast.BinOp, left: Expr, right: Expr) -> Expr:
@@ -313,7 +336,7 @@ class ExpressionLowering:
         under the conditions it is computed under: a branch of `a if c else b` is computed only
         where its condition holds."""
         if self._preconditions:
-            self._preconditions[-1].append((need, expr, span, tuple(self.guard)))
+            self._preconditions[-1].append((need, expr, span, tuple(self.guard), self._element))
 
     def _expr_Attribute(self, node: ast.Attribute) -> Value:
         named = isinstance(node.value, ast.Name) and node.value.id in self.layer_named_args

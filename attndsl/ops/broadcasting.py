@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import symbolic as sym
-from ..ir import Cond
+from ..ir import Cond, elements_source
 from ..symbolic import Expr
 from .registry import Shape
 
@@ -65,9 +65,12 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     # equal, and a `require` on the arguments says so (and makes the checks go away).
     positive = sym.Expr({m: c for m, c in difference.terms.items() if c > 0})
     negative = sym.Expr({m: -c for m, c in difference.terms.items() if c < 0})
+    claim = f"{_python(positive)} == {_python(negative)}"
+    loop = next((layer for layer in ctx.checker.ir.layers if layer.loop_var in difference.symbols()), None)
+    if loop is not None:  # a size of one element of a layer list: the claim is about each
+        claim = f"all([{claim} for {loop.loop_var} in {elements_source(loop.elements, _python)}])"
     ctx.warn("W0006", f"broadcast dimension {axis} pairs {_math(a)} with {_math(b)}: torch allows them to be equal "
-             "or either to be 1",
-             help=f"if they must be equal, say so: `require {_python(positive)} == {_python(negative)}`")
+             "or either to be 1", help=f"if they must be equal, say so: `require {claim}`")
     return result
 
 

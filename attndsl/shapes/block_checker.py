@@ -225,9 +225,9 @@ class BlockChecker:
 
     def _refuse(self, conjunction, diagnostic) -> None:
         """No sample arguments reach this world: refuse it when the module is built, in case."""
-        from ..ir import CheckInfo, Cond
+        from ..ir import CheckInfo, Cond, reads_forward
 
-        where = "forward" if any(literal(c)[0].op == "present" for c in conjunction) else "init"
+        where = "forward" if any(reads_forward(c) for c in conjunction) else "init"
         self.ir.checks.insert(0, CheckInfo(Cond.const(False), diagnostic.message, diagnostic.span, where,
                                            tuple(conjunction), kind="auto"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from ..guards import FORWARD_ATOMS
 from ..ir import Cond
 from ..symbolic import Expr
 
@@ -141,7 +142,7 @@ def condition_symbols(condition) -> set[str]:
 def cond_symbols(cond: Cond) -> set[str]:
     if cond.op in ("arg", "text", "has"):
         return {cond.args[0]}
-    if cond.op in ("present", "training"):
+    if cond.op in FORWARD_ATOMS:
         return set()
     if cond.op == "all_elems":
         elements, var, inner = cond.args
@@ -172,7 +173,7 @@ def condition_key(condition, view) -> tuple:
 
 def _runtime_condition(cond: Cond, dims: set[str]) -> bool:
     """Whether a guard can only be evaluated in forward (an input's presence, an input's size)."""
-    if cond.op in ("present", "training"):
+    if cond.op in FORWARD_ATOMS:
         return True
     if cond.op in ("not", "and", "or"):
         return any(_runtime_condition(c, dims) for c in cond.args)

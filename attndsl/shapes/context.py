@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from .. import symbolic as sym
 from ..diagnostics import Abort, Label
 from ..ir import Cond
 from ..ops import ListShape
 from ..symbolic import Expr
+from ..symbolic_core import _lcm_denominator
 
 
 def show(shape, order=None) -> str:
@@ -125,7 +128,7 @@ class ShapeContext:
                            help=self.checker.suggest_fix(numerator, denominator, divide=True))
             return quotient
         if not self.checker.is_opaque(n):
-            self._require(("divides", numerator, denominator), what)
+            self._require(("divides", *_in_whole_terms(numerator, denominator)), what)
         return numerator.exact_div(denominator)
 
     def _operand_labels(self, indices) -> list[Label]:
@@ -155,3 +158,14 @@ def _cancelled(a: Expr, b: Expr, difference: Expr, view) -> tuple[Expr, Expr]:
     positive = Expr({m: c for m, c in difference.terms.items() if c > 0})
     negative = Expr({m: -c for m, c in difference.terms.items() if c < 0})
     return positive, negative
+
+
+def _in_whole_terms(numerator: Expr, denominator: Expr) -> tuple[Expr, Expr]:
+    """`a/p` divisible by `c` is `a` divisible by `c*p`: the check is written without the
+    fraction, which the generated code would render as `a // p`, and `a // p % c` is no
+    check of whether `p` divides `a`."""
+    constant, monomial = _lcm_denominator(numerator)
+    if constant == 1 and not monomial:
+        return numerator, denominator
+    scale = Expr({monomial: Fraction(constant)})
+    return numerator * scale, denominator * scale

@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import symbolic as sym
 from ..diagnostics import DiagnosticSink
 from ..evaluate import Undefined, guard_holds, holds, value
-from ..ir import BlockIR, input_dims
+from ..ir import BlockIR, forward_truths, input_dims
 
 
 def check_examples(ir: BlockIR, sink: DiagnosticSink) -> None:
@@ -28,7 +28,7 @@ def _problem(ir: BlockIR, example: dict) -> str | None:
             env[arg.name] = example[arg.name]
         elif not arg.required:
             env[arg.name] = arg.default
-    present = frozenset(i.name for i in ir.inputs if i.optional and i.name in example)
+    present = forward_truths(ir.inputs, example)
     for let in ir.lets:
         if guard_holds(let.guard, env, present):
             env[let.name] = value(let.value, env)
@@ -37,9 +37,9 @@ def _problem(ir: BlockIR, example: dict) -> str | None:
             return f"it breaks `require`: {require.message}"
     origins = {**ir.dim_origin, **getattr(ir, "optional_dim_origin", {})}
     for info in ir.inputs:
-        if info.name not in example:
+        if info.name not in example or info.dtype == "flag":  # a flag has no sizes
             continue
-        sizes = example[info.name]
+        sizes = info.sizes_of(example[info.name])
         dims = input_dims(ir, info, env)
         if len(sizes) != len(dims):
             return f"`{info.name}` has {len(sizes)} sizes but is declared with {len(dims)}"
@@ -48,13 +48,14 @@ def _problem(ir: BlockIR, example: dict) -> str | None:
             if origins.get(name) == (info.name, axis):
                 env[name] = sizes[axis]
     for info in ir.inputs:
-        if info.name not in example:
+        if info.name not in example or info.dtype == "flag":  # a flag has no sizes
             continue
         for axis, dim in enumerate(input_dims(ir, info, env)):
             expected = value(dim, env)
-            if expected != example[info.name][axis]:
+            given = info.sizes_of(example[info.name])[axis]
+            if expected != given:
                 shown = sym.render(dim, str, style="math")
-                return (f"`{info.name}` has size {example[info.name][axis]} in dimension {axis}, but the block "
+                return (f"`{info.name}` has size {given} in dimension {axis}, but the block "
                         f"declares {shown}" + ("" if dim.is_const else f" = {_number(expected)}"))
     for _ in range(len(ir.derived)):  # sizes the checker named (one may use another)
         for name, definition in ir.derived.items():

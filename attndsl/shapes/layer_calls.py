@@ -118,13 +118,23 @@ class LayerCalls:
         if callee is None or not getattr(callee, "output_shapes", None):
             raise Abort()
         mapping = callee_mapping(callee, spec)
-        for index, info in enumerate(callee.inputs):  # an optional input is given by position, or absent
+        lists = {f"{a.name}[" for a in self.ir.args if a.type == "list[int]"}
+        for value in _exprs(mapping).values():  # the caller's list items it passes on are sizes it reads
+            self.ir.list_items.update(s for s in value.symbols() if s.endswith("]") and s[:s.index("[") + 1] in lists)
+        tensors = [i for i in callee.inputs if i.dtype != "flag"]
+        for index, info in enumerate(tensors):  # an optional input is given by position, or absent
             if info.optional:
                 mapping[f"present({info.name})"] = Cond.const(index < len(shapes))
-        required = [i for i in callee.inputs if not i.optional]
-        if len(shapes) < len(required) or len(shapes) > len(callee.inputs):
+        for info in callee.inputs:  # a call leaves the callee's flags at their defaults
+            if info.dtype == "flag":
+                if info.default is None:
+                    context.error("E0112", f"block {callee.name}'s flag `{info.name}` has no default, and a call "
+                                  "gives only tensors", help=f"give `{info.name}` a default in block {callee.name}")
+                mapping[f"flag({info.name})"] = Cond.const(info.default)
+        required = [i for i in tensors if not i.optional]
+        if len(shapes) < len(required) or len(shapes) > len(tensors):
             context.error("E0112", f"block {callee.name} takes {len(required)} input(s), got {len(shapes)}")
-        for info, shape in zip(callee.inputs, shapes):
+        for info, shape in zip(tensors, shapes):
             declared_shape = self._callee_input_shape(context, callee, info, mapping)
             if len(declared_shape) != len(shape):
                 context.error("E0202", f"block {callee.name}'s input `{info.name}` has rank {len(declared_shape)}, "
@@ -221,6 +231,8 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
             mapping[arg.name] = value if value is not None else arg.default  # a string, or the caller's argument
         elif hasattr(value, "name") and arg.type == "list[int]":  # a list argument passed through
             mapping[f"len({arg.name})"] = Expr.symbol(f"len({value.name})")
+            mapping.update({item: Expr.symbol(value.name + item[len(arg.name):])  # `ws[0]` is the caller's `g[0]`
+                            for item in _items_of(callee, arg.name)})
         elif value is None and getattr(arg, "optional", False) and arg.type in ("int", "float") and \
                 (arg.default is None or arg.name in spec.args):
             mapping[arg.name] = NONE_ARGUMENT  # `out_features: int | None` left None
@@ -229,6 +241,9 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
                 mapping[arg.name] = Cond.const(bool(arg.default))
             elif arg.type == "list[int]":
                 mapping[f"len({arg.name})"] = Expr.const(len(arg.default))
+                mapping.update({item: Expr.const(arg.default[int(item[len(arg.name) + 1:-1])])
+                                for item in _items_of(callee, arg.name)
+                                if int(item[len(arg.name) + 1:-1]) < len(arg.default)})
             elif isinstance(arg.default, (int, float)):
                 mapping[arg.name] = Expr.const(Fraction(str(arg.default)))
     for let in callee.lets:
@@ -237,6 +252,12 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
         if decided and let.name not in mapping:
             mapping[let.name] = sym.substitute(let.value, _exprs(mapping))
     return mapping
+
+
+def _items_of(callee: BlockIR, name: str) -> list[str]:
+    """The items of the callee's list argument `name` that it reads as sizes (`ws[0]`): each
+    must become the caller's, or it would be read as a name of the caller's own."""
+    return sorted(item for item in callee.list_items if item.startswith(f"{name}["))
 
 
 def _exprs(mapping: dict) -> dict:

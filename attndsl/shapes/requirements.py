@@ -271,10 +271,16 @@ class Requirements:
     def _over_elements(self, condition, what: str, element):
         """A fact about each element of a layer list is checked for every element."""
         symbols = condition_symbols(condition)
-        loop = next((l for l in self.ir.layers if l.loop_var and l.loop_var in symbols), None)
-        if loop is None or loop.loop_var in self.nameable():
+        if element is not None and element[1] in symbols:  # inside `all([... for k in X])`
+            elements, var = element
+        else:
+            loop = next((l for l in self.ir.layers if l.loop_var and l.loop_var in symbols), None)
+            if loop is None:
+                return condition, what
+            elements, var = loop.elements, loop.loop_var
+        if var in self.nameable():
             return condition, what
-        every = f"for every {loop.loop_var} in {elements_source(loop.elements, str)}"
+        every = f"for every {var} in {elements_source(elements, str)}"
         if isinstance(condition, Cond):
             inner, what = condition, f"{what}, {every}"
         elif condition[0] == "eq":
@@ -283,7 +289,7 @@ class Requirements:
             # `k % m == 0` as written (sym.mod would expand it to `k - m * (k // m)`)
             inner = Cond("cmp", ("==", Expr.atom("mod", condition[1], condition[2]), Expr.const(0)))
             what = f"{what}: {_math(condition[1])} must be divisible by {_math(condition[2])} {every}"
-        return Cond("all_elems", (loop.elements, loop.loop_var, inner)), what
+        return Cond("all_elems", (elements, var, inner)), what
 
     def nameable(self) -> set[str]:
         ir = self.ir

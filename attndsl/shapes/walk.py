@@ -149,7 +149,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             order = (STATEMENT_PHASE, position, kind)
             if kind == 0:
                 if item.need == "nonzero":
-                    self.require_nonzero(item.expr, span=item.span, guard=item.guard, order=order)
+                    self.require_nonzero(item.expr, span=item.span, guard=item.guard, order=order, element=item.element)
                 elif item.need == "items":  # `out_chs[2]`: the list has an item there
                     listed = next(iter(item.expr.symbols()))[4:-1]
                     count = int(-item.expr.terms.get((), 0)) if item.expr.terms.get(()) else 0
@@ -161,7 +161,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                     comparison, must, code, known_false = _SIGN_NEEDS[item.need]
                     shown = sym.render(item.expr, str, style="math")
                     ok = self.require(Cond("cmp", (comparison, item.expr, Expr.const(0))), f"{shown} {must}",
-                                      span=item.span, guard=item.guard, order=order)
+                                      span=item.span, guard=item.guard, order=order, element=item.element)
                     if ok is False:
                         self.sink.error(code, known_false.format(shown), item.span)
             else:

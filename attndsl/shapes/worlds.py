@@ -17,6 +17,7 @@ import random
 from fractions import Fraction
 
 from ..evaluate import Undefined, guard_holds
+from ..guards import reads_forward
 from ..ir import BlockIR, Cond, default_rank
 from ..symbolic import Expr
 
@@ -86,20 +87,13 @@ def rank_contradicts(guard, ranks: dict) -> bool:
     for cond in guard:
         atom, polarity = literal(cond)
         symbols = cond_symbols(atom)
-        if symbols and symbols <= set(ranks) and not _reads_inputs(atom):
+        if symbols and symbols <= set(ranks) and not reads_forward(atom):
             try:
                 if guard_holds((atom,), dict(ranks)) != polarity:
                     return True
             except (Undefined, KeyError, TypeError, ZeroDivisionError):
                 continue
     return False
-
-
-def _reads_inputs(cond: Cond) -> bool:
-    """Whether deciding `cond` needs forward's inputs (an input's presence, training mode)."""
-    if cond.op in ("present", "training"):
-        return True
-    return any(_reads_inputs(a) for a in cond.args if isinstance(a, Cond))
 
 
 def world_context(world: dict) -> frozenset:
@@ -124,9 +118,9 @@ def describe(conditions, render) -> str:
 def find_witness(ir: BlockIR, conditions, requires) -> dict | None:
     """Argument values (and optional inputs) under which all `conditions` and the block's
     unguarded `require`s hold, from a deterministic sample; None when none was found."""
-    present_atoms = sorted({literal(c)[0].args[0] for c in conditions if literal(c)[0].op == "present"})
-    wanted_present = frozenset(a for a in present_atoms
-                               if any(literal(c) == (Cond("present", (a,)), True) for c in conditions))
+    # forward's truths (evaluate.holds): the optional inputs given and the flags set that the world asks for
+    wanted_present = frozenset(literal(c)[0].args[0] for c in conditions
+                               if literal(c)[0].op in ("present", "flag") and literal(c)[1])
     for env in _samples(ir):
         try:
             if guard_holds(conditions, env, wanted_present) and all(guard_holds((r,), env) for r in requires):

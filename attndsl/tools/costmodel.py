@@ -54,7 +54,7 @@ class _BlockWalk(MemoryWalk):
         cost = BlockCost(self.ir)
         cost.params = collect(self._params())
         cost.inputs = collect([Term(make_guard([Cond("present", (i.name,))] if i.optional else []), numel(i.shape))
-                               for i in self.ir.inputs if i.dtype != "sizes"])  # a tuple of sizes holds no tensor
+                               for i in self.ir.inputs if i.is_tensor])  # sizes and flags hold no tensor
         flops: list[Term] = []
         memory: dict[tuple, list[Term]] = {}  # (node, option) -> its live set, world by world
         for view in world_views(self.ir):

@@ -64,6 +64,9 @@ def _signature(ir: BlockIR) -> list[str]:
     lines = [f"argument {a.name}: {a.type}" + ("" if a.required else f" = {_value(a.default)}") for a in ir.args]
     for info in ir.inputs:
         dtype = getattr(info, "dtype", "float")
+        if dtype == "flag":
+            lines.append(f"input {info.name}: bool" + ("" if info.default is None else f" = {_value(info.default)}"))
+            continue
         shape = "[" + ", ".join(render_expr(d, order) for d in info.shape) + "]"
         lines.append(f"input {info.name}: {'bool' if dtype == 'bool' else ''}{shape}" + (" = None" if info.optional else ""))
     for index, node in enumerate(ir.outputs):

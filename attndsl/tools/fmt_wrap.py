@@ -112,6 +112,8 @@ def _wrapped(node, at_least: int) -> list:
 
 def statement_doc(stmt) -> list:
     """The doc of a one-line statement (`fmt._Layout` writes the compound ones)."""
+    if isinstance(stmt, ast.Input) and stmt.shape is None:  # a flag: `input is_causal: bool = false`
+        return [f"input {stmt.name}: {stmt.dtype}"] + ([" = "] + doc(stmt.default) if stmt.default is not None else [])
     if isinstance(stmt, ast.Input):
         dtype = getattr(stmt, "dtype", None) or ""  # `bool[...]` for a mask
         return [f"input {stmt.name}: {dtype}", _shape(stmt.shape)] + ([" = None"] if stmt.optional else [])

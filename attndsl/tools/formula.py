@@ -155,7 +155,7 @@ def render_cond(cond: Cond, order=None) -> str:
     op, args = cond.op, cond.args
     if op == "const":
         return "true" if args[0] else "false"
-    if op == "arg":
+    if op in ("arg", "flag"):
         return args[0]
     if op == "present":
         return f"{args[0]} given"
@@ -182,10 +182,10 @@ def render_cond(cond: Cond, order=None) -> str:
         if inner.op == "has":
             return f'"{inner.args[1]}" not in {inner.args[0]}'
         text = render_cond(inner, order)
-        return f"not {text}" if inner.op == "arg" else f"not ({text})"
+        return f"not {text}" if inner.op in ("arg", "flag") else f"not ({text})"
     if op in ("and", "or"):
         parts = [render_cond(a, order) for a in args]
-        plain = ("cmp", "not", "arg", "present", "kind", "is_none", "text", "has")
+        plain = ("cmp", "not", "arg", "flag", "present", "kind", "is_none", "text", "has")
         return f" {op} ".join(p if " " not in p or a.op in plain else f"({p})" for p, a in zip(parts, args))
     if op == "all_elems":
         elements, var, inner = args

@@ -228,6 +228,9 @@ def _declaration_hover(doc, ir, declared, order) -> str:
         return f"{kind} `{node.name}`"
     if kind == "input":
         info = next(i for i in ir.inputs if i.name == node.name)
+        if info.dtype == "flag":
+            default = "" if info.default is None else f" = {'true' if info.default else 'false'}"
+            return f"input `{info.name}`: bool{default} (a flag of forward)"
         dtype = "bool" if getattr(info, "dtype", "float") == "bool" else ""
         return f"input `{info.name}`: {dtype}{show(info.shape, order)}" + (" (optional)" if info.optional else "")
     if kind == "param":

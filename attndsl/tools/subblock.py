@@ -55,8 +55,11 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands) -> Mapping:
         exprs[let.name] = sym.substitute(let.value, exprs)
     present = None
     if operands is not None:
-        present = {info.name for info in callee.inputs[: len(operands)]}
-        for info, shape in zip(callee.inputs, operands):
+        tensors = [info for info in callee.inputs if info.dtype != "flag"]
+        # the tensors given by position, the flags a call leaves at their defaults
+        present = {info.name for info in tensors[: len(operands)]} | \
+            {info.name for info in callee.inputs if info.dtype == "flag" and info.default}
+        for info, shape in zip(tensors, operands):
             for declared, actual in zip(info.shape, shape):
                 names = declared.symbols()
                 if len(names) == 1 and declared == Expr.symbol(next(iter(names))) and next(iter(names)) not in exprs:
@@ -93,7 +96,7 @@ def _substitute_cond(cond: Cond, mapping: Mapping) -> Cond:
         return mapping.conds.get(cond.args[0], cond)
     if cond.op in ("text", "has") and cond.args[0] in mapping.words:
         return substitute_cond(cond, mapping.words)
-    if cond.op == "present" and mapping.present is not None:
+    if cond.op in ("present", "flag") and mapping.present is not None:
         return Cond.const(cond.args[0] in mapping.present)
     args = tuple(_substitute_cond(a, mapping) if isinstance(a, Cond)
                  else sym.substitute(a, mapping.exprs) if isinstance(a, Expr) else a for a in cond.args)

@@ -78,11 +78,21 @@ class Values:
                     raise UsageError(f"{arg.name} is a number ({arg.type}); got {value!r}")
                 scalars[arg.name] = _number(value)
         # Required inputs are always there; an optional one is there when given a shape.
-        present = {info.name for info in ir.inputs if not info.optional}
+        present = {info.name for info in ir.inputs if not info.optional and info.dtype != "flag"}
         for info in ir.inputs:
             shape = given.get(info.name)
+            if info.dtype == "flag":  # set or not: given as true or false, else its default
+                value = info.default if shape is None else shape
+                if not isinstance(value, bool):
+                    raise UsageError(f"{info.name} is a flag; give it as {info.name}=true or {info.name}=false")
+                present |= {info.name} if value else set()
+                continue
             if shape is None:
                 continue
+            if info.dtype == "size":  # `H`: one size, given as an int
+                if not isinstance(shape, int) or isinstance(shape, bool):
+                    raise UsageError(f"{info.name} is a size; give it as {info.name}=14")
+                shape = given[info.name] = [shape]
             ranks = {arg: scalars.get(arg, default_rank(ir, arg)) for arg in ir.rank_args}
             dims = input_dims(ir, info, ranks) if all(r in RANKS for r in ranks.values()) else list(info.shape)
             if not isinstance(shape, list) or len(shape) != len(dims):
@@ -146,7 +156,7 @@ class Values:
             if args[0] not in self.flags:
                 raise Unbound({args[0]})
             return self.flags[args[0]]
-        if op == "present":
+        if op in ("present", "flag"):  # an optional input given, a flag set
             return args[0] in self.present
         if op in ("kind", "text"):  # a layer kind, a str argument: the name given
             return self.kinds.get(args[0]) == args[1]

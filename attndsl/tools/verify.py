@@ -101,6 +101,19 @@ def _arguments(ir, values: dict) -> tuple[dict, dict]:
     shapes = {}
     for info in ir.inputs:
         shape = given.get(info.name)
+        if info.dtype == "size" and shape is not None:  # an int, passed as it is
+            if not isinstance(shape, int) or isinstance(shape, bool):
+                raise UsageError(f"--args {info.name}: a size is a whole number")
+            shapes[info.name] = shape
+            continue
+        if info.dtype == "flag":  # passed as given (`--args is_causal=true`), else left at its default
+            if shape is not None and not isinstance(shape, bool):
+                raise UsageError(f"--args {info.name}: a flag is true or false")
+            if shape is not None:
+                shapes[info.name] = shape
+            elif info.default is None:
+                missing.append(info.name)
+            continue
         if shape is None:
             if not info.optional:
                 missing.append(info.name)
@@ -217,7 +230,9 @@ def _inputs(shapes: dict, masks: set[str]) -> dict:
     generator = torch.Generator().manual_seed(SEED + 1)
     inputs = {}
     for name, shape in shapes.items():
-        if name in masks:  # about a third masked, never a whole row
+        if isinstance(shape, (bool, int)):  # a flag, a size
+            inputs[name] = shape
+        elif name in masks:  # about a third masked, never a whole row
             mask = torch.rand(shape, generator=generator, dtype=torch.float64) < 0.3
             mask[..., 0] = False
             inputs[name] = mask
@@ -237,8 +252,8 @@ def _forward_backward(reference, generated, inputs: dict, mode: str, tag: str = 
         total = sum((o * c).sum() for o, c in zip(outs, cotangents))
         if total.requires_grad:
             total.backward()
-    grads_ref = {f"input {k}": v.grad for k, v in ref_args.items() if v.grad is not None}
-    grads_gen = {f"input {k}": v.grad for k, v in gen_args.items() if v.grad is not None}
+    grads_ref = {f"input {k}": v.grad for k, v in ref_args.items() if getattr(v, "grad", None) is not None}
+    grads_gen = {f"input {k}": v.grad for k, v in gen_args.items() if getattr(v, "grad", None) is not None}
     grads_ref.update({k: p.grad for k, p in reference.named_parameters() if p.grad is not None})
     grads_gen.update({k: p.grad for k, p in generated.named_parameters() if p.grad is not None})
     _compare_tensors(f"{tag}{mode} gradient of", grads_ref, grads_gen)
@@ -254,7 +269,8 @@ def _forward(reference, generated, inputs: dict, mode: str, tag: str = ""):
         module.zero_grad(set_to_none=True)
     results = []
     for module in (reference, generated):
-        args = {k: (v.clone().requires_grad_(v.dtype.is_floating_point)) for k, v in inputs.items()}
+        args = {k: v if isinstance(v, (bool, int)) else v.clone().requires_grad_(v.dtype.is_floating_point)
+                for k, v in inputs.items()}
         try:
             out = module(**args)
         except Exception as error:

@@ -1,0 +1,66 @@
+"""Computations move into the branch that uses them.
+
+A value computed before an `if` and read only inside one of its branches (the spec wrote
+`attn = q @ transpose(k)` before `if flag:`, or a fusion left the plain form in one branch
+only) is computed there instead: on the other branch it would be work thrown away, and a
+named temporary above the `if` reads worse than the expression inside it.
+
+Only pure tensor ops move: a layer call may update running statistics or draw dropout
+masks, whose order is part of what the module computes; buffers, inputs, params, joins and
+the nodes of a loop keep their place.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from ..ir import BlockIR, negate
+from ..lower.loops import loop_body
+
+_FIXED = {"input", "param", "phi", "loop_layer", "loop_end", "list_comp", "buffer", "call_layer"}
+
+
+def sink_into_branches(ir: BlockIR) -> int:
+    """Narrow the guard of each pure node to the branch all its readers are in; how many moved."""
+    graph = ir.graph
+    moved, fixed = 0, _in_loops(ir)
+    for node in reversed(list(ir.topological())):
+        attrs = graph.nodes[node]
+        if attrs["op"] in _FIXED or node in fixed or node in ir.outputs or attrs.get("phase") == "init" or \
+                attrs["attrs"].get("stochastic"):
+            continue
+        uses = [_use_guard(ir, node, user) for user in graph.successors(node)]
+        guard = attrs["guard"]
+        while uses:
+            extra = [tuple(c for c in use if c not in guard) for use in uses]
+            if not all(extra) or len({e[0] for e in extra}) != 1:
+                break
+            guard = guard + (extra[0][0],)
+        if guard != attrs["guard"]:
+            attrs["guard"] = guard
+            moved += 1
+    return moved
+
+
+def _in_loops(ir: BlockIR) -> set[int]:
+    """The nodes of `for` loops and comprehensions in forward: each pass runs them anew."""
+    graph, inside = ir.graph, set()
+    for node, attrs in graph.nodes(data=True):
+        if attrs["op"] == "loop_end":
+            inside |= loop_body(ir, node)
+        elif attrs["op"] == "list_comp":
+            loop = ir.operands(node)[-1]
+            inside |= (nx.descendants(graph, loop) & nx.ancestors(graph, node)) | {loop}
+    return inside
+
+
+def _use_guard(ir: BlockIR, node: int, user: int) -> tuple:
+    """Where `user` reads `node`: its guard, and a join's operand on its branch only."""
+    attrs = ir.graph.nodes[user]
+    if attrs["op"] != "phi":
+        return attrs["guard"]
+    condition = attrs["attrs"]["condition"]
+    branches = [index for index, operand in enumerate(ir.operands(user)) if operand == node]
+    if len(branches) != 1:
+        return attrs["guard"]
+    return attrs["guard"] + ((condition,) if branches[0] == 0 else (negate(condition),))
