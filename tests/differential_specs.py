@@ -217,7 +217,22 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
                              if len(x.shape) == 4 else ["stack", "mlp", "widths", "grid", "ranks", "kinds", "words"]
                              if len(x.shape) == 3 else ["stack", "mlp", "widths", "ranks", "kinds", "words"]
                              if len(x.shape) == 5 else ["stack", "mlp", "widths", "kinds", "words"])
+        template = "forward" if ch.chance(0.15) else template
         layer = self.fresh("sub")
+        if template == "forward":  # a block given a size and a flag when it is called
+            default = ch.choice(["true", "false"])
+            self.blocks.append(
+                f"block {name}(d: int):\n"
+                f"    input x: [{', '.join(dims + ['d'])}]\n"
+                "    input m: int\n"
+                f"    input on: bool = {default}\n"
+                "    layer fc = linear(d, d)\n"
+                "    if on:\n        return fc(x) * m\n    return x - m\n")
+            size = ch.choice(["1", "3"] + list(self.int_args) + self.dim_names)
+            flags = [""] + [f", on={v}" for v in ("true", "false")] + [f", on={f}" for f in self.bool_args] + \
+                [f", on={f}" for f in self.forward_flags] + [f", on=not {f}" for f in self.forward_flags]
+            self.emit(f"layer {layer} = {name}({d})")
+            return self.assign(f"{layer}({x.name}, {size}{ch.choice(flags)})", x.shape)
         if template == "stack":
             guard = "    require len(ks) >= 1, \"needs a layer\"\n" if ch.chance(0.5) else ""
             tail = ch.choice(["sum(y, dim=0) / len(ks)", "mean(y, dim=0)", "sum(y, dim=0) * (len(ks) // 2 + 1)",

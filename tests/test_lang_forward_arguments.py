@@ -295,7 +295,7 @@ block Outer(d: int = 4):
     input x: [b, d]
     layer inner = Inner(d)
     return inner(x)
-""", ("E0112", 11, 12, "block Inner's flag `on` has no default, and a call gives only tensors")),
+""", ("E0112", 11, 12, "the call does not set the flag `on` of block Inner, which has no default")),
 }
 
 
@@ -464,4 +464,73 @@ block A(d: int):
 @pytest.mark.parametrize("name", sorted(SIZE_ERRORS))
 def test_size_errors_are_located(name):
     source, expected = SIZE_ERRORS[name]
+    assert first_error(source) == expected
+
+
+# ---------------------------------------------------------------------------- passing them on
+
+STAGE = """\
+block Attn(dim: int, heads: int = 2):
+    input x: [b, n, dim]
+    input H: int
+    input W: int
+    input is_causal: bool = false
+    layer qkv = linear(dim, dim * 3)
+    layer proj = linear(dim, dim)
+    layer dw = conv2d(dim, dim, 3, padding=1, groups=dim)
+    t = rearrange(qkv(x), "b n (t h d) -> t b h n d", t=3, h=heads)
+    attn = t[0] @ transpose(t[1], -2, -1)
+    if is_causal:
+        attn = masked_fill(attn, triu(ones([n, n], like=attn), diagonal=1) == 1, -inf)
+    y = rearrange(softmax(attn, dim=-1) @ t[2], "b h n d -> b n (h d)")
+    y = y + rearrange(dw(rearrange(x, "b (p q) c -> b c p q", p=H, q=W)), "b c p q -> b (p q) c")
+    return proj(y)
+
+block Stage(dim: int, depth: int = 2, causal: bool = false):
+    input x: [b, c, h, w]
+    example(dim=8, x=[2, 8, 3, 4])
+    layer blocks = [Attn(dim) for _ in range(depth)]
+    layer norm = layer_norm(dim)
+    t = rearrange(x, "b c h w -> b (h w) c")
+    for blk in blocks:
+        t = t + blk(norm(t), h, w, is_causal=causal)
+    return rearrange(t, "b (h w) c -> b c h w", h=h)
+"""
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_block_passes_sizes_and_flags_to_the_blocks_it_calls(depth, causal):
+    """PVT's stage calls `blk(x, H, W)`; a ViT block passes `is_causal` on."""
+    code = compile_ok(STAGE)
+    assert "t = t + blk(self.norm(t), H=h, W=w, is_causal=self.causal)" in code
+    module = build(STAGE, dim=8, depth=depth, causal=causal)
+    x = rand(2, 8, 3, 4)
+    t = x.permute(0, 2, 3, 1).reshape(2, 12, 8)
+    for blk in module.blocks:  # the blocks themselves, called as the spec says
+        t = t + blk(module.norm(t), 3, 4, is_causal=causal)
+    torch.testing.assert_close(module(x), t.reshape(2, 3, 4, 8).permute(0, 3, 1, 2))
+    assert agree(STAGE, {"dim": 8, "depth": depth, "causal": causal}, {"x": (2, 8, 3, 4)}) == "agree"
+    if depth:  # the flag reaches the blocks: the output depends on it
+        other = build(STAGE, dim=8, depth=depth, causal=not causal)
+        other.load_state_dict(module.state_dict())
+        assert not torch.allclose(other(x), module(x))
+
+
+CALL_ERRORS = {
+    "a size the call does not give": ("t = t + blk(norm(t))", (
+        "E0112", 24, 17, "the call does not give the size `H` the block takes")),
+    "a name the block does not take": ("t = t + blk(norm(t), h, w, causal=causal)", (
+        "E0112", 24, 36, "block Attn has no flag or size `causal`")),
+    "a flag given a number": ("t = t + blk(norm(t), h, w, is_causal=1)", (
+        "E0113", 24, 46, "`is_causal` is a flag of the block: true, false or a condition")),
+    "a size given a tensor": ("t = t + blk(norm(t), t, w)", (
+        "E0113", 24, 30, "`H` is a size of the block: a whole number, not a tensor")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CALL_ERRORS))
+def test_passing_flags_and_sizes_errors_are_located(name):
+    line, expected = CALL_ERRORS[name]
+    source = STAGE.replace("t = t + blk(norm(t), h, w, is_causal=causal)", line)
     assert first_error(source) == expected

@@ -8,6 +8,7 @@ import keyword
 from pathlib import Path
 
 from ..inplace import needs_copy
+from ..ir import Cond
 from ..naming import assign_names
 from ..ops import ATOM, OPS, ListShape
 from .options import NodeView
@@ -109,7 +110,10 @@ class ForwardEmitter:
     def _render_layer_call(self, attrs, operands, node: int) -> str:
         details = attrs["attrs"]
         looped = details.get("element") or details.get("looped")  # the last operand is the loop
-        arguments = ", ".join(text for text, _ in (operands[:-1] if looped else operands))
+        texts = [text for text, _ in (operands[:-1] if looped else operands)]
+        for name, value in details.get("forward_args", ()):  # a block's flags and sizes, by name
+            texts.append(f"{name}={self.condition(value, self.forward_name) if isinstance(value, Cond) else self.dim(value)}")
+        arguments = ", ".join(texts)
         if details.get("element"):
             return f"{self.element_variable(node, details)}({arguments})"
         target = f"self.{details['layer']}"

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .. import syntax as ast
-from ..ir import forward_truths, pack_dims
+from ..ir import Cond, forward_truths, pack_dims
 from ..lower import Literal
 from ..layers import LAYERS, kind_named
 from ..ops import OPS
@@ -298,7 +298,7 @@ class InterpretedBlock(nn.Module):
             chosen = operands[0] if cond_value(details["condition"], env, present) else operands[1]
             return self._operand(values, chosen)
         if op == "call_layer":
-            return self._call_layer(details, operands, values)
+            return self._call_layer(details, operands, values, env, present)
         if op == "list_comp":
             return self._comprehension(node, details, operands, values, env, present, inputs)
         if op == "loop_end":
@@ -315,7 +315,7 @@ class InterpretedBlock(nn.Module):
         source = self._source.find(attrs["span"])
         return _spec_value(source, value, env, self._source.assigned)
 
-    def _call_layer(self, details: dict, operands: list, values: dict):
+    def _call_layer(self, details: dict, operands: list, values: dict, env: dict, present):
         if details.get("element"):
             module = self._operand(values, operands[-1])
             operands = operands[:-1]
@@ -329,7 +329,10 @@ class InterpretedBlock(nn.Module):
             module = self._modules[details["layer"]]
             for child in details["path"]:
                 module = getattr(module, child)
-        return module(*(self._operand(values, o) for o in operands))
+        # a block's flags and sizes, as this block's values make them
+        given = {name: cond_value(value, env, present) if isinstance(value, Cond) else as_python(expr_value(value, env))
+                 for name, value in details.get("forward_args", ())}
+        return module(*(self._operand(values, o) for o in operands), **given)
 
     def _comprehension(self, node, details, operands, values, env, present, inputs) -> list:
         loop, body, _ = self._comprehensions[node]

@@ -29,7 +29,10 @@ def sink_into_branches(ir: BlockIR) -> int:
         if attrs["op"] in _FIXED or node in fixed or node in ir.outputs or attrs.get("phase") == "init" or \
                 attrs["attrs"].get("stochastic"):
             continue
-        uses = [_use_guard(ir, node, user) for user in graph.successors(node)]
+        users = list(graph.successors(node))
+        if any(user in fixed or graph.nodes[user]["op"] in ("loop_end", "list_comp") for user in users):
+            continue  # a loop reads it once per pass, or as its first carried value: where the loop is
+        uses = [_use_guard(ir, node, user) for user in users]
         guard = attrs["guard"]
         while uses:
             extra = [tuple(c for c in use if c not in guard) for use in uses]

@@ -121,16 +121,25 @@ class LayerCalls:
         lists = {f"{a.name}[" for a in self.ir.args if a.type == "list[int]"}
         for value in _exprs(mapping).values():  # the caller's list items it passes on are sizes it reads
             self.ir.list_items.update(s for s in value.symbols() if s.endswith("]") and s[:s.index("[") + 1] in lists)
-        tensors = [i for i in callee.inputs if i.dtype != "flag"]
+        tensors = [i for i in callee.inputs if i.dtype not in ("flag", "size")]  # given by position
         for index, info in enumerate(tensors):  # an optional input is given by position, or absent
             if info.optional:
                 mapping[f"present({info.name})"] = Cond.const(index < len(shapes))
-        for info in callee.inputs:  # a call leaves the callee's flags at their defaults
-            if info.dtype == "flag":
-                if info.default is None:
-                    context.error("E0112", f"block {callee.name}'s flag `{info.name}` has no default, and a call "
-                                  "gives only tensors", help=f"give `{info.name}` a default in block {callee.name}")
-                mapping[f"flag({info.name})"] = Cond.const(info.default)
+        # The flags and sizes the call gives (attndsl/lower/calls.py), in the caller's terms; a
+        # flag it leaves out is at its default.
+        given = dict(self.ir.graph.nodes[context.node]["attrs"].get("forward_args", ()))
+        for info in callee.inputs:
+            if info.dtype == "size":
+                if info.name not in given:  # a block inside a sequential is given its input only
+                    context.error("E0112", f"block {callee.name} takes the size `{info.name}`, which this call "
+                                  "does not give", help=f"call it by itself, with its sizes: `{spec.block}(...)(x, "
+                                  f"{info.name}=...)`")
+                mapping[info.name] = given[info.name]
+            elif info.dtype == "flag":
+                if info.name not in given and info.default is None:
+                    context.error("E0112", f"the call does not set the flag `{info.name}` of block {callee.name}, "
+                                  "which has no default", help=f"e.g. `{info.name}=true`")
+                mapping[f"flag({info.name})"] = given.get(info.name, Cond.const(bool(info.default)))
         required = [i for i in tensors if not i.optional]
         if len(shapes) < len(required) or len(shapes) > len(tensors):
             context.error("E0112", f"block {callee.name} takes {len(required)} input(s), got {len(shapes)}")

@@ -181,9 +181,12 @@ class Requirements:
         symbols = condition_symbols(self._expanded(condition))
         unnameable = symbols - self.nameable()
         if unnameable:
+            loop = next((layer for layer in self.ir.layers if layer.loop_var in unnameable), None)
+            help = "please report this spec: the checker should have named this size" if loop is None else \
+                (f"it depends on which element of `{loop.name}` runs: say what holds for every element with "
+                 f"`require all([... for {loop.loop_var} in {elements_source(loop.elements, str)}])`")
             self.sink.error("E0208", f"{what}: the generated code cannot check this, because "
-                            f"`{sorted(unnameable)[0]}` has no value at run time", span,
-                            help="please report this spec: the checker should have named this size")
+                            f"`{sorted(unnameable)[0]}` has no value at run time", span, help=help)
             return
         literals = self.literals_for(node)
         guard += self._given(condition, guard + literals)

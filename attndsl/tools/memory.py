@@ -25,6 +25,7 @@ _NO_ALLOCATION = {"input", "param", "scalar", "loop_layer", "phi", "item", "loop
 
 
 class MemoryWalk:
+    forward_args: dict = {}  # the sizes and flags the layer call being costed gives its block
     """Needs of its host: ir, graph, costs, view, _order, _terms, _shape, _called, _element_loops,
     output_shape."""
 
@@ -45,7 +46,9 @@ class MemoryWalk:
             cases = self._layout_cases(node, attrs, operands, layouts)  # [(conditions, allocates, layout)]
             layouts[node] = _merged([(conds, layout) for conds, _, layout in cases])
             making = [conds for conds, allocates, _ in cases if allocates and node not in inside_loops]
-            if op == "input" or (making and (len(making) == len(cases) or not all(making))):
+            if op == "input" and attrs["attrs"].get("dtype") in ("sizes", "size", "flag"):
+                storage[node] = {}  # a number or a bool: no tensor memory
+            elif op == "input" or (making and (len(making) == len(cases) or not all(making))):
                 storage[node] = {node: frozenset()}
                 allocated[node] = _size(self._shape(node))
             elif making:  # a new tensor in some cases only (a copy of what is not stored in order)
@@ -166,6 +169,7 @@ class MemoryWalk:
             return [[]]
         operands = [self._shape(o) for o in self.ir.operands(node) if self._shape(o) != ()]
         options = [[]]
+        self.forward_args = dict(attrs["attrs"].get("forward_args", ()))
         for spec, conds in self._called(attrs):
             options += [guarded(option, conds) for option in
                         self._layer_transients(spec, operands, self.view.child_shapes(node)) if option]
@@ -188,7 +192,7 @@ class MemoryWalk:
             return options
         if spec.kind == "block":
             callee = self.costs[spec.block]
-            mapping = callee_mapping(callee.ir, spec, operands)
+            mapping = callee_mapping(callee.ir, spec, operands, self.forward_args)
             inputs = substitute_terms(callee.inputs, mapping)
             out = numel(self.output_shape(spec, operands, inner))
             options = [[]]

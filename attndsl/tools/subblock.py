@@ -25,9 +25,10 @@ class Mapping:
     words: dict = field(default_factory=dict)  # str / list[str] arguments: strings, or the caller's argument
 
 
-def callee_mapping(callee: BlockIR, spec: LayerSpec, operands) -> Mapping:
+def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, forward_args: dict | None = None) -> Mapping:
     """The callee's symbols in the caller's terms: its arguments as the layer passes them
-    (or their defaults), its lets, its input dims from the shapes it is called with."""
+    (or their defaults), its lets, its input dims from the shapes it is called with, and
+    the sizes and flags the call gives (`blk(x, h, w, is_causal=causal)`)."""
     exprs: dict[str, Expr] = {}
     conds: dict[str, Cond] = {}
     words: dict = {}
@@ -55,10 +56,16 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands) -> Mapping:
         exprs[let.name] = sym.substitute(let.value, exprs)
     present = None
     if operands is not None:
-        tensors = [info for info in callee.inputs if info.dtype != "flag"]
+        tensors = [info for info in callee.inputs if info.dtype not in ("flag", "size")]
         # the tensors given by position, the flags a call leaves at their defaults
+        given = forward_args or {}
         present = {info.name for info in tensors[: len(operands)]} | \
-            {info.name for info in callee.inputs if info.dtype == "flag" and info.default}
+            {info.name for info in callee.inputs if info.dtype == "flag" and info.name not in given and info.default}
+        for name, value in given.items():
+            if isinstance(value, Expr):
+                exprs[name] = value  # a size
+            elif isinstance(value, Cond):  # a flag: decided where the call's condition is
+                conds[f"flag({name})"] = value
         for info, shape in zip(tensors, operands):
             for declared, actual in zip(info.shape, shape):
                 names = declared.symbols()
@@ -96,6 +103,8 @@ def _substitute_cond(cond: Cond, mapping: Mapping) -> Cond:
         return mapping.conds.get(cond.args[0], cond)
     if cond.op in ("text", "has") and cond.args[0] in mapping.words:
         return substitute_cond(cond, mapping.words)
+    if cond.op == "flag" and f"flag({cond.args[0]})" in mapping.conds:
+        return mapping.conds[f"flag({cond.args[0]})"]
     if cond.op in ("present", "flag") and mapping.present is not None:
         return Cond.const(cond.args[0] in mapping.present)
     args = tuple(_substitute_cond(a, mapping) if isinstance(a, Cond)
