@@ -10,7 +10,7 @@ import torch
 
 import attndsl
 
-from .language_support import build, compile_ok, first_error, rand
+from .language_support import agree, build, compile_ok, first_error, rand
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,6 +103,9 @@ def test_the_help_for_sizes_of_each_element_suggests_a_require_that_works():
     helps = [d.help for d in result.diagnostics if d.code == "W0006"]
     suggestion = "require all([f * k + w == 2 * ((f * k + w) // 2) + 1 for k in range(n)])"
     assert helps and all(suggestion in h for h in helps)
+    errors = [d for d in result.diagnostics if d.code == "E0208"]  # the checks it cannot write say so too
+    assert errors and all("say what holds for every element with `require all([... for k in range(n)])`" in d.help
+                          for d in errors)
     fixed = KERNELS.replace("    layer convs", f"    {suggestion}\n    layer convs")
     module = build(fixed)
     assert module(rand(2, 4, 5, 5)).shape == (2, 4, 5, 5)
@@ -155,3 +158,49 @@ def test_a_value_read_in_one_branch_is_computed_there(flag):
     plain.load_state_dict(optimized.state_dict())
     q, k, v = (rand(2, 3, 4, 8, seed=s) for s in range(3))
     torch.testing.assert_close(optimized(q, k, v), plain(q, k, v), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- lists passed to blocks
+
+WINDOWS = """\
+block Inner(window_size: list[int]):
+    input x: [b, n]
+    param t: [window_size[0] * window_size[1]] = zeros
+    y = rearrange(x, "b (p q) -> b p q", p=window_size[0])
+    return y * window_size[1] + rearrange(t, "(p q) -> p q", p=window_size[0])
+
+block Outer(a: int = 2, c: int = 3):
+    input x: [b, n]
+    example(x=[2, 6])
+    layer inner = Inner(window_size=[a, c])
+    return inner(x)
+"""
+
+
+@pytest.mark.parametrize("a, c", [(2, 3), (3, 1), (1, 4)])
+def test_a_list_written_in_the_call_is_the_blocks_list_argument(a, c):
+    """MaxViT passes its partition size as a tuple it builds: `Inner(window_size=[a, c])`."""
+    code = compile_ok(WINDOWS)
+    assert "self.inner = Inner(window_size=[a, c])" in code
+    assert "return self.inner(x)  # [b, a, max(c, n/a)*min(1, c, n/a)]" in code
+    module = build(WINDOWS, a=a, c=c)
+    assert module.inner.t.shape == (a * c,)
+    assert module(rand(2, a * c)).shape == (2, a, c)
+    assert agree(WINDOWS, {"a": a, "c": c}, {"x": (2, a * c)}) == "agree"
+
+
+def test_the_cost_of_a_block_reads_the_callers_list_items():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "attndsl", "cost", str(ROOT / "tests" / "differential_regressions" /
+                                                                     "sub-block-list-argument-items-are-the-callers.attn")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert '[mode != "a"]*b*g[0]*g[1] + [mode == "a"]*b*ws[0]*ws[1]' in done.stdout
+
+
+def test_an_item_of_a_list_written_in_the_call_is_a_whole_number():
+    source = WINDOWS.replace("Inner(window_size=[a, c])", "Inner(window_size=[a, c / 2])")
+    assert first_error(source)[:2] == ("E0113", 10)
+    assert "an item of `window_size` must be a whole number" in first_error(source)[3]

@@ -155,6 +155,10 @@ class LayerSpecLowering:
             return value
         if kind == "list[int]" and isinstance(value, ListArg):
             return value
+        if kind == "list[int]" and isinstance(value, (list, tuple)) and all(isinstance(v, Expr) for v in value):
+            for item, part in zip(value, node.items):  # `window_size=[wh, ww]`: whole numbers, as written
+                self._require_whole(part, item, f"an item of `{name}`")
+            return list(value)
         if kind == "padding" and (isinstance(value, Expr) or value in ("same", "valid")):
             return value
         if kind == "bool" and isinstance(value, Cond):

@@ -238,6 +238,10 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
             mapping[arg.name] = value
         elif arg.type in ("str", "list[str]") and (value is not None or arg.default is not None):
             mapping[arg.name] = value if value is not None else arg.default  # a string, or the caller's argument
+        elif isinstance(value, list) and arg.type == "list[int]":  # a list written in the call: `[wh, ww]`
+            mapping[f"len({arg.name})"] = Expr.const(len(value))
+            mapping.update({item: value[int(item[len(arg.name) + 1:-1])] for item in _items_of(callee, arg.name)
+                            if int(item[len(arg.name) + 1:-1]) < len(value)})
         elif hasattr(value, "name") and arg.type == "list[int]":  # a list argument passed through
             mapping[f"len({arg.name})"] = Expr.symbol(f"len({value.name})")
             mapping.update({item: Expr.symbol(value.name + item[len(arg.name):])  # `ws[0]` is the caller's `g[0]`

@@ -38,6 +38,8 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, forward_args: dic
             value = arg.default
         if arg.type in ("str", "list[str]"):
             words[arg.name] = value
+        elif arg.type == "list[int]":
+            exprs.update(_list_items(callee, arg.name, value))
         elif isinstance(value, Cond):
             conds[arg.name] = value
         elif isinstance(value, bool):
@@ -75,6 +77,21 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, forward_args: dic
         for name, definition in callee.derived.items():
             exprs[name] = sym.substitute(definition, exprs)
     return Mapping(exprs, conds, present, words)
+
+
+def _list_items(callee: BlockIR, name: str, value) -> dict[str, Expr]:
+    """A list argument's length and the items the callee reads (`ws[0]`), in the caller's
+    terms: a list written in the call, the caller's own list argument, or the default."""
+    items = sorted(item for item in callee.list_items if item.startswith(f"{name}["))
+    if hasattr(value, "name"):  # the caller's list argument, passed on
+        found = {f"len({name})": Expr.symbol(f"len({value.name})")}
+        return found | {item: Expr.symbol(value.name + item[len(name):]) for item in items}
+    if not isinstance(value, (list, tuple)):
+        return {}
+    listed = [v if isinstance(v, Expr) else Expr.const(Fraction(v)) for v in value]
+    found = {f"len({name})": Expr.const(len(listed))}
+    return found | {item: listed[int(item[len(name) + 1:-1])] for item in items
+                    if int(item[len(name) + 1:-1]) < len(listed)}
 
 
 def substitute_terms(terms: list[Term], mapping: Mapping) -> list[Term]:
