@@ -6,8 +6,9 @@ only) is computed there instead: on the other branch it would be work thrown awa
 named temporary above the `if` reads worse than the expression inside it.
 
 Only pure tensor ops move: a layer call may update running statistics or draw dropout
-masks, whose order is part of what the module computes; buffers, inputs, params, joins and
-the nodes of a loop keep their place.
+masks, whose order is part of what the module computes; buffers, inputs, params, joins,
+the items of a tuple (unpacked where the tuple is made) and the nodes of a loop keep
+their place.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import networkx as nx
 from ..ir import BlockIR, negate
 from ..lower.loops import loop_body
 
-_FIXED = {"input", "param", "phi", "loop_layer", "loop_end", "list_comp", "buffer", "call_layer"}
+# `item` nodes are written where the tuple they pick from is unpacked (`a, b = x.chunk(2)`).
+_FIXED = {"input", "param", "phi", "item", "loop_layer", "loop_end", "list_comp", "buffer", "call_layer"}
 
 
 def sink_into_branches(ir: BlockIR) -> int:
