@@ -17,6 +17,8 @@ import pytest
 import torch
 from torch import nn
 
+import attndsl
+
 from .language_support import agree, build, compile_ok, first_error, generated, rand
 
 VIT = """\
@@ -534,3 +536,14 @@ def test_passing_flags_and_sizes_errors_are_located(name):
     line, expected = CALL_ERRORS[name]
     source = STAGE.replace("t = t + blk(norm(t), h, w, is_causal=causal)", line)
     assert first_error(source) == expected
+
+
+def test_an_example_calls_with_the_flags_defaults():
+    """An example that leaves a flag out is checked with its default: here `pairs` is on,
+    and 3 tokens do not make pairs."""
+    source = CHECKED_IN_ONE_WORLD.replace("input pairs: bool = false", "input pairs: bool = true") \
+        .replace("    if pairs:", "    example(x=[2, 3, 4])\n    if pairs:")
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0207", 4) and "the module would refuse it" in message
+    assert attndsl.compile_source(source.replace("x=[2, 3, 4]", "x=[2, 4, 4]"), "pairs.attn").ok
+    assert attndsl.compile_source(source.replace("x=[2, 3, 4]", "x=[2, 3, 4], pairs=false"), "pairs.attn").ok
