@@ -19,16 +19,16 @@ import torch
 from torch import nn
 
 from .. import syntax as ast
-from ..ir import Cond, forward_truths, pack_dims
+from ..ir import Cond, forward_truths
 from ..lower import Literal
 from ..layers import LAYERS, kind_named
 from ..ops import OPS
-from ..symbolic import Expr
 from .inits import apply_init
 from .layers import FACTORY, build_declared_layer
 from .loops import plan_loops, run_loop
 from .tensor_ops import TENSOR_OPS
-from .values import ContractRefusal, Refusal, Unbound, as_python, cond_value, expr_value, guard_holds, source_value
+from .inputs import bind_inputs, check_inputs
+from .values import Refusal, as_python, cond_value, expr_value, guard_holds, spec_value
 
 
 class InterpreterBug(AssertionError):
@@ -111,9 +111,9 @@ class InterpretedBlock(nn.Module):
             if not guard_holds(item.guard, env, _NoInputsYet()):
                 continue
             if kind == "let":
-                env[item.name] = _spec_value(item.source, item.value, env)
+                env[item.name] = spec_value(item.source, item.value, env)
             elif kind == "require":
-                if not _spec_value(item.source, item.condition, env):
+                if not spec_value(item.source, item.condition, env):
                     raise Refusal(f"{self._name}: {item.message}")
             elif kind == "param":
                 self.register_parameter(item.name, self._make_param(item, env))
@@ -128,7 +128,7 @@ class InterpretedBlock(nn.Module):
 
     def _make_param(self, info, env: dict) -> nn.Parameter:
         sources = info.shape_sources or [None] * len(info.shape)
-        dims = [_spec_value(source, dim, env) for source, dim in zip(sources, info.shape)]
+        dims = [spec_value(source, dim, env) for source, dim in zip(sources, info.shape)]
         for dim in dims:
             if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:  # no empty params (as no empty inputs)
                 raise Refusal(f"{self._name}: param {info.name} would have the dimension {dim!r}")
@@ -174,85 +174,16 @@ class InterpretedBlock(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, *args, **kwargs):
-        inputs = self._bind_inputs(args, kwargs)
+        inputs = bind_inputs(self._ir, self._name, args, kwargs)
         present = forward_truths(self._ir.inputs, inputs)
         env = dict(self._env)
-        self._check_inputs(inputs, env)
+        check_inputs(self._ir, self._name, self._source.input_shapes, inputs, env)
         for name in self._ir.forward_lets:  # `let a = int(sqrt(n))`: sizes computed from the inputs'
             env[name] = as_python(expr_value(self._ir.derived[name], env))
         values: dict = {}
         self._walk(self._order, self._top_skip, values, env, present, inputs)
         outputs = [self._operand(values, node) for node in self._ir.outputs]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
-
-    def _bind_inputs(self, args, kwargs) -> dict:
-        names = [info.name for info in self._ir.inputs]
-        if len(args) > len(names):
-            raise TypeError(f"{self._name} takes {len(names)} inputs, got {len(args)}")
-        given = dict(zip(names, args))
-        for name, value in kwargs.items():
-            if name not in names or name in given:
-                raise TypeError(f"{self._name}: unexpected or repeated input {name!r}")
-            given[name] = value
-        for info in self._ir.inputs:
-            if info.name not in given:
-                if info.dtype == "flag" and info.default is not None:
-                    given[info.name] = info.default
-                    continue
-                if not info.optional:
-                    raise TypeError(f"{self._name}: missing input {info.name!r}")
-                given[info.name] = None
-        return given
-
-    def _check_inputs(self, inputs: dict, env: dict) -> None:
-        """Each given input against its declared shape; new symbols are bound where they first appear."""
-        ir = self._ir
-        for info in ir.inputs:
-            tensor = inputs[info.name]
-            if tensor is None or info.dtype == "flag":
-                continue
-            if info.dtype == "size":  # `H`: a whole number of at least 1, named by the input
-                if not isinstance(tensor, int) or isinstance(tensor, bool) or tensor < 1:
-                    raise ContractRefusal(f"{self._name}: {info.name} must be an int of at least 1, got {tensor!r}")
-                env[info.name] = tensor
-                continue
-            if info.dtype == "sizes":  # `spatial_size=(a, b)`: each a whole size of at least 1, named
-                sizes = tuple(tensor) if isinstance(tensor, (tuple, list)) else None
-                if sizes is None or len(sizes) != len(info.shape) or not all(
-                        isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
-                    raise ContractRefusal(f"{self._name}: {info.name} must be {len(info.shape)} sizes of at least 1, "
-                                          f"got {tensor!r}")
-                env.update({str(dim): size for dim, size in zip(info.shape, sizes)})
-                continue
-            if not isinstance(tensor, torch.Tensor):
-                raise ContractRefusal(f"{self._name}: {info.name} must be a tensor")
-            dtype = getattr(info, "dtype", "float")
-            if (tensor.dtype == torch.bool) != (dtype == "bool") or (dtype != "bool" and not tensor.is_floating_point()):
-                raise ContractRefusal(f"{self._name}: {info.name} must be a {'boolean' if dtype == 'bool' else 'floating-point'} "
-                                      f"tensor, got {tensor.dtype}")
-            rank = len(info.shape)
-            if info.pack:  # `[b, c, *spatial[dimension]]`: as many more sizes as the argument says
-                rank += env[ir.packs[info.pack]]
-            if tensor.dim() != rank:
-                raise ContractRefusal(f"{self._name}: {info.name} must have rank {rank}, got {tensor.dim()}")
-            if 0 in tensor.shape:  # the language's contract: every size of an input is at least 1
-                raise ContractRefusal(f"{self._name}: {info.name} has an empty dimension: {tuple(tensor.shape)}")
-            sources = self._source.input_shapes.get(info.name) or [None] * len(info.shape)
-            for axis, (dim, source) in enumerate(zip(info.shape, sources)):
-                size = tensor.shape[axis]
-                symbol = _bare_symbol(dim)
-                new = symbol is not None and (ir.dim_origin.get(symbol) == (info.name, axis) or
-                                              (symbol in ir.optional_dims and symbol not in env))
-                if new:
-                    env[symbol] = size
-                    continue
-                expected = _spec_value(source, dim, env)
-                if expected != size:
-                    raise ContractRefusal(f"{self._name}: {info.name}.shape[{axis}] must be {dim} = {expected}, got {size}")
-            if info.pack:  # the pack's sizes, by name (`spatial_0`, ...) and together (`spatial`)
-                packed = tuple(tensor.shape[len(info.shape):])
-                env[info.pack] = packed
-                env.update({str(dim): size for dim, size in zip(pack_dims(info.pack, len(packed)), packed)})
 
     def _walk(self, order, skip, values: dict, env: dict, present, inputs: dict) -> None:
         graph = self._ir.graph
@@ -313,7 +244,7 @@ class InterpretedBlock(nn.Module):
         if isinstance(value, Literal):
             return value.value
         source = self._source.find(attrs["span"])
-        return _spec_value(source, value, env, self._source.assigned)
+        return spec_value(source, value, env, self._source.assigned)
 
     def _call_layer(self, details: dict, operands: list, values: dict, env: dict, present):
         if details.get("element"):
@@ -365,7 +296,7 @@ class _Call:
             value = self.attrs[name]
         if isinstance(value, Literal):
             return value.value
-        return _spec_value(self._argument_source(name), value, self.env, self.block._source.assigned)
+        return spec_value(self._argument_source(name), value, self.env, self.block._source.assigned)
 
     def _argument_source(self, name: str):
         call = self.block._source.find(self.span, ast.Call)
@@ -382,26 +313,3 @@ class _Call:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _bare_symbol(dim: Expr) -> str | None:
-    symbols = dim.symbols()
-    if len(symbols) == 1:
-        name = next(iter(symbols))
-        if dim == Expr.symbol(name):
-            return name
-    return None
-
-
-def _spec_value(source, value, env: dict, dataflow_names=frozenset()):
-    """What the spec wrote (`source`, Python semantics) when it can be evaluated here, else
-    the IR's value. A source naming a dataflow scalar (`s = d // 2; y = x * s`) is left to
-    the IR, which has substituted it."""
-    if source is not None and not (ast.names_in(source) & dataflow_names):
-        try:
-            return source_value(source, env)
-        except Unbound:
-            pass
-    if isinstance(value, Expr):
-        return as_python(expr_value(value, env))
-    return cond_value(value, env)

@@ -252,3 +252,17 @@ def source_value(node: ast.Node, env: dict):
         if name in _FUNCTIONS:
             return _FUNCTIONS[name](*(source_value(a, env) for a in node.args))
     raise Unbound(f"cannot evaluate {type(node).__name__} at {node.span}")
+
+
+def spec_value(source, value, env: dict, dataflow_names=frozenset()):
+    """What the spec wrote (`source`, Python semantics) when it can be evaluated here, else
+    the IR's value. A source naming a dataflow scalar (`s = d // 2; y = x * s`) is left to
+    the IR, which has substituted it."""
+    if source is not None and not (ast.names_in(source) & dataflow_names):
+        try:
+            return source_value(source, env)
+        except Unbound:
+            pass
+    if isinstance(value, Expr):
+        return as_python(expr_value(value, env))
+    return cond_value(value, env)

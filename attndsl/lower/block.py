@@ -16,6 +16,7 @@ from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, PRIVATE_ATT
                      StrArg, StrListArg, Value)
 from .helpers import (_label)
 from .calls import CallLowering
+from .conditions import ConditionLowering
 from .dataflow import DataflowLowering
 from .early_returns import ReturnProblem, join_returns
 from .declarations import DeclarationLowering
@@ -33,8 +34,8 @@ from .strings import StringLowering
 from .loops import LoopLowering
 
 
-class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, CallLowering,
-                    MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering,
+class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, ConditionLowering,
+                    CallLowering, MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering,
                     SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block

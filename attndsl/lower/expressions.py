@@ -9,18 +9,17 @@ from fractions import Fraction
 from .. import symbolic as sym
 from .. import syntax as ast
 from ..diagnostics import Abort, Span
-from ..ir import Cond, ParamInfo, guard_includes, negate, reads_forward
+from ..ir import Cond, ParamInfo, guard_includes, negate
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
-from .values import (MAX_SCALAR, FactoryArg, LayerElement, LayerRef, ListArg, Literal, SizesInput, Tensor,
+from .values import (MAX_SCALAR, FactoryArg, LayerElement, LayerRef, Literal, SizesInput, Tensor,
                      TensorList, Value, suggest)
 from .helpers import (_label, _number_value, _NumberTooLarge,
                       _resolve_child)
 
 
 class ExpressionLowering:
-    _element = None  # inside `all([... for k in X])`: (X, "k")
     def _dim(self, node: ast.Node) -> Expr:
         value = self._expr(node)
         if not isinstance(value, Expr):
@@ -28,57 +27,6 @@ class ExpressionLowering:
         if any(s in self.float_symbols for s in value.symbols()):
             raise self.error("E0113", "a dimension cannot depend on a float argument", node.span)
         return value
-
-    def _condition(self, node: ast.Node, allow_presence: bool = False) -> Cond:
-        if allow_presence and isinstance(node, ast.Name) and self.scope.get(node.id, ("",))[0] == "input_opt":
-            return Cond("present", (node.id,))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "all":
-            comp = node.args[0] if len(node.args) == 1 else None
-            if not isinstance(comp, ast.ListComp):
-                raise self.error("E0113", "all() takes a list comprehension, e.g. all([k % 2 == 1 for k in kernels])",
-                                 node.span)
-            iterable = self._all_elements(comp.iterable)
-            saved, outer_element = self.scope.get(comp.var), self._element
-            self._check_loop_var(comp.var, comp.var_span)
-            self.scope[comp.var] = ("loopvar", Expr.symbol(comp.var), comp.var_span)
-            self._element = (iterable, comp.var)  # what evaluating the condition needs, it needs per element
-            try:
-                inner = self._condition(comp.element)
-            finally:
-                self._element = outer_element
-                if saved is None:
-                    self.scope.pop(comp.var, None)
-                else:
-                    self.scope[comp.var] = saved
-            return Cond("all_elems", (iterable, comp.var, inner))
-        value = self._expr(node)
-        if isinstance(value, Cond):
-            if not allow_presence and reads_forward(value):
-                raise self.error("E0113", "a flag input is known in forward only: it decides an `if` of forward, "
-                                 "not a `let` or a `require`", node.span,
-                                 help="choose between tensors with `if` in forward")
-            return value
-        if isinstance(value, Tensor):
-            # A mask holds a truth value per element: `if` and `require` decide once.
-            raise self.error("E0113", "a tensor cannot decide an `if` or a `require`: a comparison of tensors is a "
-                             "mask, true or false per element", node.span,
-                             help="select with where(mask, a, b) or masked_fill(x, mask, value)")
-        raise self.error("E0113", "a condition must be a comparison or a bool argument", node.span)
-
-    def _all_elements(self, node: ast.Node):
-        """What `all([... for k in X])` runs over: a list[int] argument (by its name), or
-        `range(n)`, n a whole number the arguments give (the count, an Expr)."""
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" \
-                and len(node.args) == 1 and not node.kwargs:
-            count = self._expr(node.args[0])
-            if isinstance(count, Expr) and not (count.symbols() & self.float_symbols):
-                return count
-        else:
-            iterable = self._expr(node)
-            if isinstance(iterable, ListArg):
-                return iterable.name
-        raise self.error("E0113", "all() loops over a list[int] argument or a `range(n)`", node.span,
-                         help="e.g. all([k % 2 == 1 for k in kernels]) or all([c % (i + 1) == 0 for i in range(n)])")
 
     def _expr(self, node: ast.Node) -> Value:
         method = getattr(self, "_expr_" + type(node).__name__, None)
@@ -336,6 +284,7 @@ class ExpressionLowering:
         under the conditions it is computed under: a branch of `a if c else b` is computed only
         where its condition holds."""
         if self._preconditions:
+            # inside `all([... for k in X])`, each element's need (ConditionLowering._element)
             self._preconditions[-1].append((need, expr, span, tuple(self.guard), self._element))
 
     def _expr_Attribute(self, node: ast.Attribute) -> Value:
