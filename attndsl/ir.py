@@ -67,6 +67,13 @@ class InputInfo:
         return [value] if self.dtype == "size" else list(value)
 
 
+def items_read(ir: "BlockIR", name: str) -> list[tuple[str, int]]:
+    """The items of the list argument `name` the block reads as sizes (`ws[0]`): (symbol,
+    index) pairs. A caller of the block maps each to its own value of that item."""
+    prefix = f"{name}["
+    return sorted((item, int(item[len(prefix):-1])) for item in ir.list_items if item.startswith(prefix))
+
+
 def forward_truths(inputs: list[InputInfo], given: dict) -> frozenset[str]:
     """The inputs whose forward atom holds in a call (`given`: name -> what the call passes;
     a name left out is not passed): an optional input given (`present`), a flag set by the

@@ -531,8 +531,7 @@ MUTANTS: list[Mutant] = [
       "        for name, value in ():  # a block's flags and sizes, by name",
       "a block used as a layer is called without the sizes and flags the spec gives it"),
     M("callee_list_items_unmapped", "attndsl/shapes/layer_calls.py",
-      "            mapping.update({item: Expr.symbol(value.name + item[len(arg.name):])  # `ws[0]` is the caller's `g[0]`\n"
-      "                            for item in _items_of(callee, arg.name)})",
+      "            mapping.update({item: Expr.symbol(f\"{value.name}[{index}]\") for item, index in items_read(callee, arg.name)})",
       "",
       "a block's list items are read as the caller's own argument of the same name"),
     M("quotient_divisibility_unscaled", "attndsl/shapes/context.py",

@@ -25,7 +25,7 @@ class DeclarationLowering:
             raise self.error("E0116", f"input `{stmt.name}` is required but follows the optional input "
                              f"`{defaulted.name}`", stmt.span, help="declare the optional inputs last")
         if stmt.shape is None:
-            return self._flag_input(stmt)
+            return self._scalar_input(stmt)
         dtypes = {None: "float", "float": "float", "bool": "bool", "sizes": "sizes"}
         if stmt.dtype not in dtypes:
             raise self.error("E0111", f"unknown element type `{stmt.dtype}` for input `{stmt.name}`", stmt.span,
@@ -73,23 +73,28 @@ class DeclarationLowering:
             self._bind(stmt.name, "input_opt" if stmt.optional else "tensor", Tensor(node), stmt.span)
         self.ir.graph.nodes[node]["name"] = stmt.name
 
-    def _flag_input(self, stmt: ast.Input) -> None:
-        """`input is_causal: bool = false`: a bool forward is called with. It decides `if`s in
-        forward (`if is_causal:`), each branch checked as its own world; nothing __init__
-        builds may depend on it."""
-        if stmt.dtype == "int":
-            return self._size_input(stmt)
-        if stmt.dtype != "bool":
+    def _scalar_input(self, stmt: ast.Input) -> None:
+        """An input without a shape: a flag (`bool`) or a size (`int`)."""
+        if stmt.dtype not in ("bool", "int"):
             raise self.error("E0111", f"input `{stmt.name}` has no shape: it is a tensor (`[b, n]`), a flag "
                              "(`bool`) or a size (`int`)", stmt.span,
                              help=f"`input {stmt.name}: [b, n]`, `input {stmt.name}: bool = false` or "
                              f"`input {stmt.name}: int`")
-        default = stmt.default
-        if default is not None and not isinstance(default, ast.Bool):
-            raise self.error("E0111", f"the default of the flag `{stmt.name}` is true or false", default.span)
         if stmt.name in self.scope:
             raise self.error("E0103", f"`{stmt.name}` is already defined", stmt.span,
                              labels=[_label(self.scope[stmt.name][2], "first defined here")])
+        if stmt.dtype == "int":
+            self._size_input(stmt)
+        else:
+            self._flag_input(stmt)
+
+    def _flag_input(self, stmt: ast.Input) -> None:
+        """`input is_causal: bool = false`: a bool forward is called with. It decides `if`s in
+        forward (`if is_causal:`), each branch checked as its own world; nothing __init__
+        builds may depend on it."""
+        default = stmt.default
+        if default is not None and not isinstance(default, ast.Bool):
+            raise self.error("E0111", f"the default of the flag `{stmt.name}` is true or false", default.span)
         node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=False, dtype="flag")
         self.ir.inputs.append(InputInfo(stmt.name, [], False, stmt.span, node, "flag",
                                         default=None if default is None else default.value))
@@ -101,9 +106,6 @@ class DeclarationLowering:
         of at least 1 named by the input itself, as an input's dimension is."""
         if stmt.default is not None:
             raise self.error("E0111", f"the size `{stmt.name}` has no default: forward is given it", stmt.default.span)
-        if stmt.name in self.scope:
-            raise self.error("E0103", f"`{stmt.name}` is already defined", stmt.span,
-                             labels=[_label(self.scope[stmt.name][2], "first defined here")])
         symbol = Expr.symbol(stmt.name)
         node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=False, dtype="size")
         self.ir.inputs.append(InputInfo(stmt.name, [symbol], False, stmt.span, node, "size"))

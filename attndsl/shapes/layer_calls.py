@@ -8,7 +8,7 @@ from fractions import Fraction
 from .. import symbolic as sym
 from ..diagnostics import Abort
 from ..evaluate import NONE_ARGUMENT, fold, substitute_cond
-from ..ir import RANKS, BlockIR, Cond, LayerSpec, guard_includes, input_dims, kind_at_rank
+from ..ir import RANKS, BlockIR, Cond, LayerSpec, guard_includes, input_dims, items_read, kind_at_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .context import ShapeContext, show
@@ -240,12 +240,11 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
             mapping[arg.name] = value if value is not None else arg.default  # a string, or the caller's argument
         elif isinstance(value, list) and arg.type == "list[int]":  # a list written in the call: `[wh, ww]`
             mapping[f"len({arg.name})"] = Expr.const(len(value))
-            mapping.update({item: value[int(item[len(arg.name) + 1:-1])] for item in _items_of(callee, arg.name)
-                            if int(item[len(arg.name) + 1:-1]) < len(value)})
+            mapping.update({item: value[index] for item, index in items_read(callee, arg.name) if index < len(value)})
         elif hasattr(value, "name") and arg.type == "list[int]":  # a list argument passed through
             mapping[f"len({arg.name})"] = Expr.symbol(f"len({value.name})")
-            mapping.update({item: Expr.symbol(value.name + item[len(arg.name):])  # `ws[0]` is the caller's `g[0]`
-                            for item in _items_of(callee, arg.name)})
+            # `ws[0]` is the caller's `g[0]`, never a name of the caller's own
+            mapping.update({item: Expr.symbol(f"{value.name}[{index}]") for item, index in items_read(callee, arg.name)})
         elif value is None and getattr(arg, "optional", False) and arg.type in ("int", "float") and \
                 (arg.default is None or arg.name in spec.args):
             mapping[arg.name] = NONE_ARGUMENT  # `out_features: int | None` left None
@@ -254,9 +253,8 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
                 mapping[arg.name] = Cond.const(bool(arg.default))
             elif arg.type == "list[int]":
                 mapping[f"len({arg.name})"] = Expr.const(len(arg.default))
-                mapping.update({item: Expr.const(arg.default[int(item[len(arg.name) + 1:-1])])
-                                for item in _items_of(callee, arg.name)
-                                if int(item[len(arg.name) + 1:-1]) < len(arg.default)})
+                mapping.update({item: Expr.const(arg.default[index]) for item, index in items_read(callee, arg.name)
+                                if index < len(arg.default)})
             elif isinstance(arg.default, (int, float)):
                 mapping[arg.name] = Expr.const(Fraction(str(arg.default)))
     for let in callee.lets:
@@ -265,12 +263,6 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
         if decided and let.name not in mapping:
             mapping[let.name] = sym.substitute(let.value, _exprs(mapping))
     return mapping
-
-
-def _items_of(callee: BlockIR, name: str) -> list[str]:
-    """The items of the callee's list argument `name` that it reads as sizes (`ws[0]`): each
-    must become the caller's, or it would be read as a name of the caller's own."""
-    return sorted(item for item in callee.list_items if item.startswith(f"{name}["))
 
 
 def _exprs(mapping: dict) -> dict:

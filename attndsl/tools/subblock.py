@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from .. import symbolic as sym
 from ..evaluate import NONE_ARGUMENT, fold, substitute_cond
-from ..ir import BlockIR, Cond, LayerSpec
+from ..ir import BlockIR, Cond, LayerSpec, items_read
 from ..symbolic import Expr
 from .formula import Term, make_guard
 
@@ -82,16 +82,15 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, forward_args: dic
 def _list_items(callee: BlockIR, name: str, value) -> dict[str, Expr]:
     """A list argument's length and the items the callee reads (`ws[0]`), in the caller's
     terms: a list written in the call, the caller's own list argument, or the default."""
-    items = sorted(item for item in callee.list_items if item.startswith(f"{name}["))
+    items = items_read(callee, name)
     if hasattr(value, "name"):  # the caller's list argument, passed on
         found = {f"len({name})": Expr.symbol(f"len({value.name})")}
-        return found | {item: Expr.symbol(value.name + item[len(name):]) for item in items}
+        return found | {item: Expr.symbol(f"{value.name}[{index}]") for item, index in items}
     if not isinstance(value, (list, tuple)):
         return {}
     listed = [v if isinstance(v, Expr) else Expr.const(Fraction(v)) for v in value]
     found = {f"len({name})": Expr.const(len(listed))}
-    return found | {item: listed[int(item[len(name) + 1:-1])] for item in items
-                    if int(item[len(name) + 1:-1]) < len(listed)}
+    return found | {item: listed[index] for item, index in items if index < len(listed)}
 
 
 def substitute_terms(terms: list[Term], mapping: Mapping) -> list[Term]:
