@@ -49,7 +49,9 @@ class AFTFull(nn.Module):
         if x.shape[2] != self.dim:
             raise ValueError(f"AFTFull: x.shape[2] must be dim = {self.dim}, got {x.shape[2]}")
         if self.max_seqlen - T < 0:
-            raise ValueError("AFTFull: the slice of axis 0 must end within its size max_seqlen")
+            raise ValueError(
+                f"AFTFull: the slice of axis 0 must end within its size max_seqlen, with T = {T}, max_seqlen = {self.max_seqlen}"
+            )
         k = self.to_k(x)  # [b, T, hidden_dim]  aft_variants.attn:21
         k = (k - k.amax(dim=1, keepdim=True)).exp()  # [b, T, hidden_dim]  aft_variants.attn:22
         w = self.wbias[:T, :T]  # [T, T]  aft_variants.attn:23
@@ -148,7 +150,9 @@ class AFTLocal(nn.Module):
         if x.shape[2] != self.dim:
             raise ValueError(f"AFTLocal: x.shape[2] must be dim = {self.dim}, got {x.shape[2]}")
         if self.max_seqlen - T < 0:
-            raise ValueError("AFTLocal: the slice of axis 0 must end within its size max_seqlen")
+            raise ValueError(
+                f"AFTLocal: the slice of axis 0 must end within its size max_seqlen, with T = {T}, max_seqlen = {self.max_seqlen}"
+            )
         k = self.to_k(x)  # [b, T, hidden_dim]  aft_variants.attn:67
         k = (k - k.amax(dim=1, keepdim=True)).exp()  # [b, T, hidden_dim]  aft_variants.attn:68
         w = torch.where(self.band[:T, :T], self.wbias[:T, :T], 0)  # [T, T]  aft_variants.attn:69

@@ -20,7 +20,9 @@ class ChannelAttention(nn.Module):
         if reduction == 0:
             raise ValueError(f"ChannelAttention: `reduction` must not be zero, got {reduction}")
         if channel // reduction < 1:
-            raise ValueError("ChannelAttention: conv2d `se`: `out_channels` must be at least 1")
+            raise ValueError(
+                f"ChannelAttention: conv2d `se`: `out_channels` must be at least 1, with channel = {channel}, reduction = {reduction}"
+            )
         self.channel = channel
         self.se = nn.Sequential(
             nn.Conv2d(channel, channel // reduction, 1, bias=False),

@@ -29,7 +29,9 @@ class ChannelAttention(nn.Module):
         if reduction == 0:
             raise ValueError(f"ChannelAttention: `reduction` must not be zero, got {reduction}")
         if in_channels // reduction < 1:
-            raise ValueError("ChannelAttention: conv2d `sharedMLP`: `out_channels` must be at least 1")
+            raise ValueError(
+                f"ChannelAttention: conv2d `sharedMLP`: `out_channels` must be at least 1, with in_channels = {in_channels}, reduction = {reduction}"
+            )
         self.in_channels = in_channels
         self.batch_first = batch_first
         self.sharedMLP = nn.Sequential(

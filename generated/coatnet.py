@@ -214,7 +214,9 @@ class MBConvBlock(nn.Module):
         elif oup < 1:
             raise ValueError(f"MBConvBlock: conv2d `_expand_conv`: `out_channels` must be at least 1, got {oup}")
         if pad_size - pad_size // 2 < 0:
-            raise ValueError('MBConvBlock: a width of pad(mode="constant") on axis 3 must be at least 0')
+            raise ValueError(
+                f'MBConvBlock: a width of pad(mode="constant") on axis 3 must be at least 0, with pad_size = {pad_size}'
+            )
         if expand_ratio == 1:
             if input_filters != oup:
                 raise ValueError(
@@ -247,9 +249,13 @@ class MBConvBlock(nn.Module):
                 f"MBConvBlock: inputs.shape[1] must be input_filters = {self.input_filters}, got {inputs.shape[1]}"
             )
         if h - self.ksize + self.pad_size < 0:
-            raise ValueError("MBConvBlock: the (dilated) kernel must fit in the padded input")
+            raise ValueError(
+                f"MBConvBlock: the (dilated) kernel must fit in the padded input, with h = {h}, ksize = {self.ksize}, pad_size = {self.pad_size}"
+            )
         if w - self.ksize + self.pad_size < 0:
-            raise ValueError("MBConvBlock: the (dilated) kernel must fit in the padded input")
+            raise ValueError(
+                f"MBConvBlock: the (dilated) kernel must fit in the padded input, with ksize = {self.ksize}, pad_size = {self.pad_size}, w = {w}"
+            )
         n_out = (h - self.ksize + self.pad_size) // self.stride + 1
         n_out2 = (w - self.ksize + self.pad_size) // self.stride + 1
         if self.training and b * n_out * n_out2 == 1:
@@ -305,15 +311,15 @@ class CoAtNet(nn.Module):
         if in_ch < 1:
             raise ValueError(f"CoAtNet: `in_ch` must be at least 1, got {in_ch}")
         if len(out_chs) - 1 < 0:
-            raise ValueError("CoAtNet: `out_chs` must have at least 1 item")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 1 item, with len(out_chs) = {len(out_chs)}")
         if len(out_chs) - 2 < 0:
-            raise ValueError("CoAtNet: `out_chs` must have at least 2 items")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 2 items, with len(out_chs) = {len(out_chs)}")
         if len(out_chs) - 3 < 0:
-            raise ValueError("CoAtNet: `out_chs` must have at least 3 items")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 3 items, with len(out_chs) = {len(out_chs)}")
         if len(out_chs) - 4 < 0:
-            raise ValueError("CoAtNet: `out_chs` must have at least 4 items")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 4 items, with len(out_chs) = {len(out_chs)}")
         if len(out_chs) - 5 < 0:
-            raise ValueError("CoAtNet: `out_chs` must have at least 5 items")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 5 items, with len(out_chs) = {len(out_chs)}")
         if out_chs[0] < 1:
             raise ValueError(f"CoAtNet: conv2d `mlp0`: `out_channels` must be at least 1, got {out_chs[0]}")
         if out_chs[1] < 1:
@@ -350,21 +356,21 @@ class CoAtNet(nn.Module):
         if x.shape[3] != h:
             raise ValueError(f"CoAtNet: x.shape[3] must be h = {h}, got {x.shape[3]}")
         if h - 2 < 0:
-            raise ValueError("CoAtNet: the (dilated) kernel must fit in the padded input")
+            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h = {h}")
         h_out = (h - 2) // 2 + 1
         if h_out - 2 < 0:
-            raise ValueError("CoAtNet: the (dilated) kernel must fit in the padded input")
+            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h' = {h_out}")
         h_out2 = (h_out - 2) // 2 + 1
         if h_out2 - 2 < 0:
-            raise ValueError("CoAtNet: the (dilated) kernel must fit in the padded input")
+            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h'' = {h_out2}")
         h_out3 = (h_out2 - 2) // 2 + 1
         if h_out3 * h_out3 - 2 < 0:
-            raise ValueError("CoAtNet: the (dilated) kernel must fit in the padded input")
+            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h''' = {h_out3}")
         n_out = (h_out3 * h_out3 - 2) // 2 + 1
         if n_out - 2 < 0:
-            raise ValueError("CoAtNet: the (dilated) kernel must fit in the padded input")
+            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with n' = {n_out}")
         if h // 16 < 1:
-            raise ValueError("CoAtNet: the size of axis `s` must be at least 1")
+            raise ValueError(f"CoAtNet: the size of axis `s` must be at least 1, with h = {h}")
         n_out2 = (n_out - 2) // 2 + 1
         if n_out2 != (h // 16) * (h // 16):
             raise ValueError(

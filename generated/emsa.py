@@ -68,9 +68,13 @@ class EMSA(nn.Module):
             raise ValueError("EMSA: dropout `drop`: `p` must be between 0 and 1")
         if ratio > 1:
             if H - ratio + 2 * (ratio // 2) - 1 < 0:
-                raise ValueError("EMSA: the (dilated) kernel must fit in the padded input")
+                raise ValueError(
+                    f"EMSA: the (dilated) kernel must fit in the padded input, with H = {H}, ratio = {ratio}"
+                )
             if W - ratio + 2 * (ratio // 2) - 1 < 0:
-                raise ValueError("EMSA: the (dilated) kernel must fit in the padded input")
+                raise ValueError(
+                    f"EMSA: the (dilated) kernel must fit in the padded input, with W = {W}, ratio = {ratio}"
+                )
         if d_k == 0:
             raise ValueError(f"EMSA: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
@@ -196,21 +200,29 @@ class EMSA(nn.Module):
                 if attention_mask is None:
                     if attention_weights is None:
                         if nq * nk < 2:
-                            raise ValueError("EMSA: instance norm needs more than one position")
+                            raise ValueError(
+                                f"EMSA: instance norm needs more than one position, with nk = {nk}, nq = {nq}"
+                            )
                 elif attention_weights is None:
                     nk_out2 = max(m, nk)
                     if nq * nk_out2 < 2:
-                        raise ValueError("EMSA: instance norm needs more than one position")
+                        raise ValueError(
+                            f"EMSA: instance norm needs more than one position, with nk''' = {nk_out2}, nq = {nq}"
+                        )
                 if attention_mask is None:
                     if attention_weights is not None:
                         nk_out = max(mw, nk)
                         if nq * nk_out < 2:
-                            raise ValueError("EMSA: instance norm needs more than one position")
+                            raise ValueError(
+                                f"EMSA: instance norm needs more than one position, with nk' = {nk_out}, nq = {nq}"
+                            )
                 elif attention_weights is not None:
                     nk_out = max(mw, nk)
                     nk_out3 = max(m, nk_out)
                     if nq * nk_out3 < 2:
-                        raise ValueError("EMSA: instance norm needs more than one position")
+                        raise ValueError(
+                            f"EMSA: instance norm needs more than one position, with nk'' = {nk_out3}, nq = {nq}"
+                        )
             else:
                 if attention_mask is None:
                     if attention_weights is None:
@@ -223,21 +235,27 @@ class EMSA(nn.Module):
                     W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out2 = max(H_out * W_out, m)
                     if self.H * self.W * n_out2 < 2:
-                        raise ValueError("EMSA: instance norm needs more than one position")
+                        raise ValueError(
+                            f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n''' = {n_out2}"
+                        )
                 if attention_mask is None:
                     if attention_weights is not None:
                         H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                         W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                         n_out = max(H_out * W_out, mw)
                         if self.H * self.W * n_out < 2:
-                            raise ValueError("EMSA: instance norm needs more than one position")
+                            raise ValueError(
+                                f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n' = {n_out}"
+                            )
                 elif attention_weights is not None:
                     H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out = max(H_out * W_out, mw)
                     n_out3 = max(m, n_out)
                     if self.H * self.W * n_out3 < 2:
-                        raise ValueError("EMSA: instance norm needs more than one position")
+                        raise ValueError(
+                            f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n'' = {n_out3}"
+                        )
         if self.ratio <= 1:
             if attention_mask is not None:
                 if attention_weights is None:

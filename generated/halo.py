@@ -108,7 +108,7 @@ class HaloAttention(nn.Module):
         if dim_head == 0:
             raise ValueError(f"HaloAttention: `dim_head` must not be zero, got {dim_head}")
         if dim_head**0.5 == 0:
-            raise ValueError("HaloAttention: sqrt(dim_head) must not be zero (it divides)")
+            raise ValueError(f"HaloAttention: sqrt(dim_head) must not be zero (it divides), with dim_head = {dim_head}")
         self.dim = dim
         self.block_size = block_size
         self.halo_size = halo_size
@@ -137,15 +137,21 @@ class HaloAttention(nn.Module):
                 f"HaloAttention: splitting (nw r) needs w = {w} to be divisible by block_size = {self.block_size}"
             )
         if h + 2 * self.halo_size - self.win < 0:
-            raise ValueError("HaloAttention: the (dilated) kernel must fit in the padded input")
+            raise ValueError(
+                f"HaloAttention: the (dilated) kernel must fit in the padded input, with h = {h}, halo_size = {self.halo_size}, win = {self.win}"
+            )
         if w + 2 * self.halo_size - self.win < 0:
-            raise ValueError("HaloAttention: the (dilated) kernel must fit in the padded input")
+            raise ValueError(
+                f"HaloAttention: the (dilated) kernel must fit in the padded input, with halo_size = {self.halo_size}, w = {w}, win = {self.win}"
+            )
         if (h * w) % (self.block_size * self.block_size) != 0:
             raise ValueError(
                 f"HaloAttention: splitting (l) needs h*w = {h * w} to be divisible by block_size*block_size = {self.block_size * self.block_size}"
             )
         if h // self.block_size < 1:
-            raise ValueError("HaloAttention: the size of axis `nh` must be at least 1")
+            raise ValueError(
+                f"HaloAttention: the size of axis `nh` must be at least 1, with block_size = {self.block_size}, h = {h}"
+            )
         # queries: the block_size^2 pixels of every block; keys and values: its win^2 window
         q_inp = (
             x.reshape(b, self.dim, h // self.block_size, self.block_size, w // self.block_size, self.block_size)

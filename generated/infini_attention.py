@@ -73,7 +73,9 @@ class InfiniAttention(nn.Module):
                 f"InfiniAttention: splitting (s l) needs n = {n} to be divisible by segment_len = {self.segment_len}"
             )
         if n / self.segment_len < 1:
-            raise ValueError("InfiniAttention: stack needs at least one tensor")
+            raise ValueError(
+                f"InfiniAttention: stack needs at least one tensor, with n = {n}, segment_len = {self.segment_len}"
+            )
         # [segments, b, h, segment_len, d]: the segments first, to loop over them
         q = (
             self.fc_q(x).reshape(b, n // self.segment_len, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)

@@ -33,7 +33,7 @@ class Attention(nn.Module):
         if dropout < 0 or dropout > 1:
             raise ValueError("Attention: dropout `to_out`: `p` must be between 0 and 1")
         if head_dim**0.5 == 0:
-            raise ValueError("Attention: sqrt(head_dim) must not be zero (it divides)")
+            raise ValueError(f"Attention: sqrt(head_dim) must not be zero (it divides), with head_dim = {head_dim}")
         self.dim = dim
         self.heads = heads
         self.head_dim = head_dim
@@ -259,9 +259,13 @@ class MobileViTAttention(nn.Module):
                 f"MobileViTAttention: splitting (nw pw) needs w = {w} to be divisible by patch_size = {self.patch_size}"
             )
         if h // self.patch_size < 1:
-            raise ValueError("MobileViTAttention: the size of axis `nh` must be at least 1")
+            raise ValueError(
+                f"MobileViTAttention: the size of axis `nh` must be at least 1, with h = {h}, patch_size = {self.patch_size}"
+            )
         if w // self.patch_size < 1:
-            raise ValueError("MobileViTAttention: the size of axis `nw` must be at least 1")
+            raise ValueError(
+                f"MobileViTAttention: the size of axis `nw` must be at least 1, with patch_size = {self.patch_size}, w = {w}"
+            )
         # local representation
         y = self.conv2(self.conv1(x))  # [b, dim, h, w]  mobilevit_attention.attn:107
         # global representation: one sequence per offset within a patch, one token per patch

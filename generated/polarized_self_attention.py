@@ -29,7 +29,9 @@ class SequentialPolarizedSelfAttention(nn.Module):
         if channel < 1:
             raise ValueError(f"SequentialPolarizedSelfAttention: `channel` must be at least 1, got {channel}")
         if channel // 2 < 1:
-            raise ValueError("SequentialPolarizedSelfAttention: conv2d `ch_wv`: `out_channels` must be at least 1")
+            raise ValueError(
+                f"SequentialPolarizedSelfAttention: conv2d `ch_wv`: `out_channels` must be at least 1, with channel = {channel}"
+            )
         self.channel = channel
         self.ch_wv = nn.Conv2d(channel, channel // 2, (1, 1))
         self.ch_wq = nn.Conv2d(channel, 1, (1, 1))
@@ -86,7 +88,9 @@ class ParallelPolarizedSelfAttention(nn.Module):
         if channel < 1:
             raise ValueError(f"ParallelPolarizedSelfAttention: `channel` must be at least 1, got {channel}")
         if channel // 2 < 1:
-            raise ValueError("ParallelPolarizedSelfAttention: conv2d `ch_wv`: `out_channels` must be at least 1")
+            raise ValueError(
+                f"ParallelPolarizedSelfAttention: conv2d `ch_wv`: `out_channels` must be at least 1, with channel = {channel}"
+            )
         self.channel = channel
         self.ch_wv = nn.Conv2d(channel, channel // 2, (1, 1))
         self.ch_wq = nn.Conv2d(channel, 1, (1, 1))

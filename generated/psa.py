@@ -38,11 +38,13 @@ class PSA(nn.Module):
             raise ValueError("PSA: channel must be divisible by S")
         width = channel // S
         if reduction * S == 0:
-            raise ValueError("PSA: S*reduction must not be zero (it divides)")
+            raise ValueError(f"PSA: S*reduction must not be zero (it divides), with S = {S}, reduction = {reduction}")
         if width < 1:
             raise ValueError(f"PSA: conv2d `convs`: `in_channels` must be at least 1, got {width}")
         if channel // (reduction * S) < 1:
-            raise ValueError("PSA: conv2d `se_blocks`: `out_channels` must be at least 1")
+            raise ValueError(
+                f"PSA: conv2d `se_blocks`: `out_channels` must be at least 1, with S = {S}, channel = {channel}, reduction = {reduction}"
+            )
         self.channel = channel
         self.S = S
         self.width = width

@@ -33,23 +33,35 @@ class SpatialShift(nn.Module):
             )
         _, h, w, c = x.shape
         if c - c // 4 < 0:
-            raise ValueError("SpatialShift: the slice of axis 3 must end within its size c")
+            raise ValueError(f"SpatialShift: the slice of axis 3 must end within its size c, with c = {c}")
         if c // 4 < 1:
-            raise ValueError("SpatialShift: the slice of axis 3 must not be empty (every size is at least 1)")
+            raise ValueError(
+                f"SpatialShift: the slice of axis 3 must not be empty (every size is at least 1), with c = {c}"
+            )
         if c - c // 2 < 0:
-            raise ValueError("SpatialShift: the slice of axis 3 must end within its size c")
+            raise ValueError(f"SpatialShift: the slice of axis 3 must end within its size c, with c = {c}")
         if c // 2 - c // 4 < 1:
-            raise ValueError("SpatialShift: the slice of axis 3 must not be empty (every size is at least 1)")
+            raise ValueError(
+                f"SpatialShift: the slice of axis 3 must not be empty (every size is at least 1), with c = {c}"
+            )
         if c - (3 * c) // 4 < 0:
-            raise ValueError("SpatialShift: the slice of axis 3 must end within its size c")
+            raise ValueError(f"SpatialShift: the slice of axis 3 must end within its size c, with c = {c}")
         if (3 * c) // 4 - c // 2 < 1:
-            raise ValueError("SpatialShift: the slice of axis 3 must not be empty (every size is at least 1)")
+            raise ValueError(
+                f"SpatialShift: the slice of axis 3 must not be empty (every size is at least 1), with c = {c}"
+            )
         if c - (3 * c) // 4 < 1:
-            raise ValueError("SpatialShift: the slice of axis 3 must not be empty (every size is at least 1)")
+            raise ValueError(
+                f"SpatialShift: the slice of axis 3 must not be empty (every size is at least 1), with c = {c}"
+            )
         if h - 1 < 1:
-            raise ValueError("SpatialShift: the slice of axis 1 must not be empty (every size is at least 1)")
+            raise ValueError(
+                f"SpatialShift: the slice of axis 1 must not be empty (every size is at least 1), with h = {h}"
+            )
         if w - 1 < 1:
-            raise ValueError("SpatialShift: the slice of axis 2 must not be empty (every size is at least 1)")
+            raise ValueError(
+                f"SpatialShift: the slice of axis 2 must not be empty (every size is at least 1), with w = {w}"
+            )
         x1 = x[..., : c // 4]  # [b, h, w, c // 4]  s2_attention.attn:17
         x2 = x[..., c // 4 : c // 2]  # [b, h, w, c // 2 - c // 4]  s2_attention.attn:18
         x3 = x[..., c // 2 : (3 * c) // 4]  # [b, h, w, (3*c) // 4 - c // 2]  s2_attention.attn:19

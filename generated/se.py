@@ -27,7 +27,9 @@ class SEAttention(nn.Module):
         if reduction == 0:
             raise ValueError(f"SEAttention: `reduction` must not be zero, got {reduction}")
         if channel // reduction < 0:
-            raise ValueError("SEAttention: linear `fc`: `out_features` must be at least 0")
+            raise ValueError(
+                f"SEAttention: linear `fc`: `out_features` must be at least 0, with channel = {channel}, reduction = {reduction}"
+            )
         self.channel = channel
         self.fc = nn.Sequential(
             nn.Linear(channel, channel // reduction, bias=False),

@@ -29,7 +29,9 @@ class SELayer(nn.Module):
         if reduction == 0:
             raise ValueError(f"SELayer: `reduction` must not be zero, got {reduction}")
         if channel // reduction < 0:
-            raise ValueError("SELayer: linear `fc`: `out_features` must be at least 0")
+            raise ValueError(
+                f"SELayer: linear `fc`: `out_features` must be at least 0, with channel = {channel}, reduction = {reduction}"
+            )
         self.channel = channel
         self.batch_first = batch_first
         self.fc = nn.Sequential(

@@ -27,7 +27,9 @@ class ShuffleAttention(nn.Module):
         if G < 1:
             raise ValueError(f"ShuffleAttention: `G` must be at least 1, got {G}")
         if channel // (2 * G) < 1:
-            raise ValueError("ShuffleAttention: group_norm `gn`: `num_groups` must be at least 1")
+            raise ValueError(
+                f"ShuffleAttention: group_norm `gn`: `num_groups` must be at least 1, with G = {G}, channel = {channel}"
+            )
         if channel % G != 0:
             raise ValueError(f"ShuffleAttention: splitting (g c) needs channel = {channel} to be divisible by G = {G}")
         if channel % (2 * G) != 0:

@@ -71,7 +71,8 @@ class CheckEmitter:
             return [f"if not isinstance({info.name}, int) or isinstance({info.name}, bool) or {info.name} < 1:",
                     f"    raise ValueError({message})"]
         if info.dtype == "sizes":  # `spatial_size=(a, b)`: so many whole sizes, each at least 1
-            message = fstring([("text", f"{self.ir.name}: {info.name} must be {rank} sizes of at least 1 "
+            sizes = "1 size" if rank == 1 else f"{rank} sizes"
+            message = fstring([("text", f"{self.ir.name}: {info.name} must be {sizes} of at least 1 "
                                         f"{self.show(info.shape)}, got "), ("code", f"{info.name}")])
             return [f"if not (isinstance({info.name}, (tuple, list)) and len({info.name}) == {rank} and "
                     f"all(isinstance(size, int) and size >= 1 for size in {info.name})):",
@@ -155,8 +156,13 @@ class CheckEmitter:
                 return [f"raise ValueError({fstring(message_parts)})"]
             if condition.op == "cmp":
                 _, left, right = condition.args
-                if right.is_const and len(left.symbols()) == 1 and left == sym.Expr.symbol(next(iter(left.symbols()))):
+                symbols = sorted(left.symbols() | right.symbols())
+                if right.is_const and len(symbols) == 1 and left == sym.Expr.symbol(symbols[0]):
                     message_parts += [("text", ", got "), ("code", sym.render(left, names))]
+                elif 1 <= len(symbols) <= 3:  # the sizes and arguments it read, by their spec names
+                    for index, symbol in enumerate(symbols):
+                        message_parts += [("text", (", with " if index == 0 else ", ") + f"{symbol} = "),
+                                          ("code", sym.render(sym.Expr.symbol(symbol), names))]
             test = self.condition(_negation(condition), names)
             return [f"if {test}:", f"    raise ValueError({fstring(message_parts)})"]
         kind, a, b = condition
