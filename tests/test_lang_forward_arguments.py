@@ -547,3 +547,14 @@ def test_an_example_calls_with_the_flags_defaults():
     assert (code, line) == ("E0207", 4) and "the module would refuse it" in message
     assert attndsl.compile_source(source.replace("x=[2, 3, 4]", "x=[2, 4, 4]"), "pairs.attn").ok
     assert attndsl.compile_source(source.replace("x=[2, 3, 4]", "x=[2, 3, 4], pairs=false"), "pairs.attn").ok
+
+
+def test_flags_and_sizes_compile_without_graph_breaks():
+    """A flag and a size are Python values of the call: torch.compile specializes on them."""
+    vit = generated(VIT)(16, num_heads=2).eval()
+    pvt = generated(PVT)(16, num_heads=2, sr_ratio=2).eval()
+    x = torch.randn(2, 24, 16)
+    for module, call in ((vit, lambda m, causal: m(x, is_causal=causal)), (pvt, lambda m, _: m(x, 4, 6))):
+        compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
+        for causal in (False, True):
+            torch.testing.assert_close(call(compiled, causal), call(module, causal))
