@@ -19,6 +19,14 @@ def with_meta(method):
     return method
 
 
+def passes_lone_operand(method):
+    """Marks a rule method that returns its one operand as it is when given no other (`or_op`
+    of a lone `and_op`, `pow` without an exponent): five of every seven reductions of an
+    atom, which attndsl/ast_reductions.py then makes without calling it."""
+    method.passes_lone_operand = True
+    return method
+
+
 class SyntaxProblem(Exception):
     """A construct the grammar accepts but the language does not: a located diagnostic."""
 
@@ -86,6 +94,7 @@ class ExpressionBuilder:
         return ast.ListComp(self._span(meta), element, str(var), self._tok(var), iterable)
 
     # ------------------------------------------------------------------ operators
+    @passes_lone_operand
     @with_meta
     def binops(self, meta, children):
         node = children[0]
@@ -94,6 +103,7 @@ class ExpressionBuilder:
             node = ast.BinOp(span, str(op), node, right)
         return node
 
+    @passes_lone_operand
     @with_meta
     def pow(self, meta, children):
         base, exponent = children
@@ -113,6 +123,7 @@ class ExpressionBuilder:
     def not_op(self, meta, children):
         return ast.UnaryOp(self._span(meta), "not", children[0])
 
+    @passes_lone_operand
     @with_meta
     def compare(self, meta, children):
         if len(children) == 1:
@@ -149,12 +160,14 @@ class ExpressionBuilder:
         left, right = children
         return ast.Compare(self._span(meta), "not in", left, right)
 
+    @passes_lone_operand
     @with_meta
     def and_op(self, meta, children):
         if len(children) == 1:
             return children[0]
         return ast.BoolOp(self._span(meta), "and", children)
 
+    @passes_lone_operand
     @with_meta
     def or_op(self, meta, children):
         if len(children) == 1:

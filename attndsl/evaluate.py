@@ -8,6 +8,8 @@ generated code computes them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import math
 from fractions import Fraction
 from typing import Any, Mapping
@@ -148,6 +150,14 @@ class _NoneArgument:
 NONE_ARGUMENT = _NoneArgument()
 
 
+@dataclass(frozen=True)
+class OptionalPassedOn:
+    """An optional argument of the caller passed on as it is (`Inner(s=s)`, `s: float | None`):
+    None where the caller's is, its value elsewhere."""
+
+    name: str
+
+
 def substitute_cond(cond: Cond, mapping: dict[str, Any]) -> Cond:
     """A condition over a sub-block's arguments, written over its caller's values.
 
@@ -161,6 +171,8 @@ def substitute_cond(cond: Cond, mapping: dict[str, Any]) -> Cond:
         if isinstance(given, (str, list, tuple)):
             return Cond.const(given == cond.args[1] if cond.op == "text" else cond.args[1] in given)
         return Cond(cond.op, (given.name, cond.args[1]))
+    if cond.op == "is_none" and isinstance(mapping.get(f"is_none({cond.args[0]})"), Cond):
+        return mapping[f"is_none({cond.args[0]})"]  # the caller's own optional argument, passed on
     if cond.op == "is_none" and cond.args[0] in mapping:
         return Cond.const(mapping[cond.args[0]] is NONE_ARGUMENT)
     if cond.op in ("present", "flag") and isinstance(mapping.get(f"{cond.op}({cond.args[0]})"), Cond):

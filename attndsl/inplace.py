@@ -21,7 +21,7 @@ to hand the layer a copy instead.
 from __future__ import annotations
 
 from .diagnostics import DiagnosticSink
-from .ir import BlockIR, Cond, LayerSpec, complementary, negate
+from .ir import BlockIR, Cond, LayerSpec, complementary, negate, read_guard
 
 # Activations whose gradient reads their input, not their output (relu, sigmoid, tanh and
 # softmax read their output). Checked against torch: an in-place relu after each, then
@@ -92,7 +92,7 @@ def _fresh_layer(spec: LayerSpec) -> bool:
 
 def problem(ir: BlockIR, node: int) -> str | None:
     """Why the in-place layer called at `node` could be seen writing over its input (None: it cannot)."""
-    return _overwritten(ir, ir.operands(node)[0], node, ())
+    return _overwritten(ir, ir.operands(node)[0], node, tuple(ir.graph.nodes[node]["guard"]))
 
 
 def _overwritten(ir: BlockIR, operand: int, reader: int, branch: tuple) -> str | None:
@@ -110,7 +110,7 @@ def _overwritten(ir: BlockIR, operand: int, reader: int, branch: tuple) -> str |
     readers = [user for _, user in graph.out_edges(operand)]
     readers.remove(reader)
     seen = [user for user in readers if not any(complementary(taken, condition) for taken in branch
-                                                 for condition in graph.nodes[user]["guard"])]
+                                                 for condition in read_guard(ir, operand, user))]
     if seen or operand in ir.outputs:
         return f"{what} is also read elsewhere, and would see the layer's result"
     if op == "phi":

@@ -67,6 +67,28 @@ class InputInfo:
         return [value] if self.dtype == "size" else list(value)
 
 
+def tensor_keywords(callee: "BlockIR") -> list[str | None]:
+    """How a call passes a block its tensors, in order: by position (None) up to the block's
+    first flag or size in forward's signature, by name after it (`attn(x, h, w, mask=m)`)."""
+    scalars = [position for position, info in enumerate(callee.inputs) if info.dtype in ("flag", "size")]
+    first = scalars[0] if scalars else len(callee.inputs)
+    return [None if position < first else info.name for position, info in enumerate(callee.inputs)
+            if info.dtype not in ("flag", "size")]
+
+
+def read_guard(ir: "BlockIR", node: int, user: int) -> tuple:
+    """Where `user` reads `node`: its guard, and for a join, the guard of the branch whose
+    value `node` is (`y = a if c else b` reads `b` only where `c` is false)."""
+    attrs = ir.graph.nodes[user]
+    if attrs["op"] != "phi":
+        return attrs["guard"]
+    branches = [index for index, operand in enumerate(ir.operands(user)) if operand == node]
+    if len(branches) != 1:
+        return attrs["guard"]
+    condition = attrs["attrs"]["condition"]
+    return attrs["guard"] + ((condition,) if branches[0] == 0 else (negate(condition),))
+
+
 def items_read(ir: "BlockIR", name: str) -> list[tuple[str, int]]:
     """The items of the list argument `name` the block reads as sizes (`ws[0]`): (symbol,
     index) pairs. A caller of the block maps each to its own value of that item."""
@@ -345,8 +367,11 @@ class BlockIR:
         return node
 
     def operands(self, node: int) -> list[int]:
-        edges = sorted(self.graph.in_edges(node, data="index"), key=lambda e: e[2])
-        return [source for source, _, _ in edges]
+        # Read off the predecessor map: the most called question of the compiler, and an
+        # `in_edges` view costs more than the edges themselves.
+        edges = sorted((data["index"], source) for source, keyed in self.graph.pred[node].items()
+                       for data in keyed.values())
+        return [source for _, source in edges]
 
     def users(self, node: int) -> list[int]:
         return sorted(self.graph.successors(node))

@@ -2,6 +2,8 @@
 
 Lark parses with LALR and `propagate_positions`; attndsl/ast_builder.py's transformer
 builds the AST so that every node keeps its span. Parse errors become located diagnostics.
+A spec is first parsed the fast way, the AST built as the parser goes
+(attndsl/ast_reductions.py); a spec with an error is parsed again this way, which reports it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from lark.indenter import DedentError, Indenter
 
 from . import syntax as ast
 from .ast_builder import AstBuilder
+from .ast_reductions import NotParsed, TooDeep, build_while_parsing
 from .ast_expressions import SyntaxProblem
 from .diagnostics import DiagnosticSink, Span
 from .resources import resource_dir
@@ -147,6 +150,13 @@ def parse(source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
         source += "\n"
     _seen_comments.clear()
     try:
+        items = _build_while_parsing(source, path)
+    except (UnexpectedInput, SyntaxProblem, _BadDedent, TooDeep, NotParsed):
+        items = None  # the spec has an error: reported below, as the tree path always did
+    if items is not None:
+        return _spec(items, dict(_seen_comments), source, path, sink)
+    _seen_comments.clear()
+    try:
         tree = _lark().parse(source)
         comments = dict(_seen_comments)
         items = AstBuilder(path).transform(tree)
@@ -161,6 +171,16 @@ def parse(source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
                    Span(path, problem.line, 1, problem.line, problem.width + 1),
                    help="indent it as far as the lines of its block, or as far as an enclosing one")
         return None
+    return _spec(items, comments, source, path, sink)
+
+
+def _build_while_parsing(source: str, path: str) -> list | None:
+    """The spec's items, built while Lark's LALR table is followed (attndsl/ast_reductions.py),
+    or None where that cannot be done; raises on an error, which `parse` then reports."""
+    return build_while_parsing(_lark(), source, path)
+
+
+def _spec(items: list, comments: dict[int, str], source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
     blocks = [item for item in items if isinstance(item, ast.Block)]
     imports = [item for item in items if isinstance(item, ast.Import)]
     _attach_comments(blocks, comments)

@@ -22,6 +22,14 @@ class Atom:
     op: str  # "floordiv", "mod", "max", "min", "sqrt", "ceildiv"
     args: tuple["Expr", ...]
 
+    def __post_init__(self):
+        # The hash the dataclass would compute on every call, made once: atoms sit inside the
+        # monomials that key every canonical form's terms.
+        object.__setattr__(self, "_hash", hash((self.op, self.args)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
     def sort_key(self) -> str:
         return _atom_key(self)
 
@@ -56,11 +64,13 @@ def _mono_pow(a: Monomial, n: int) -> Monomial:
 class Expr:
     """An immutable, hashable canonical polynomial (with Laurent monomials and atoms)."""
 
-    __slots__ = ("terms", "_hash", "_text", "_plain")
+    __slots__ = ("terms", "_hash", "_text", "_plain", "_symbols")
 
     def __init__(self, terms: dict[Monomial, Scalar]):
         self._text = None  # its rendering, made once: sorting canonical forms asks for it often
         self._plain = False  # not yet computed (see `plain_symbols`)
+        self._hash = None  # made when first asked: most forms are partial sums, never hashed
+        self._symbols = None  # see `symbols`
         # A whole coefficient is kept as an int, the rest as Fractions: shapes are almost all
         # whole, and int arithmetic and hashing are many times faster than Fraction's.
         kept = {}
@@ -70,7 +80,13 @@ class Expr:
                     coefficient = coefficient.numerator
                 kept[monomial] = coefficient
         self.terms = kept
-        self._hash = hash(frozenset(kept.items()))
+
+    @classmethod
+    def _kept(cls, terms: dict[Monomial, Scalar]) -> "Expr":
+        """A form of terms already as `__init__` keeps them (no zero, whole coefficients ints)."""
+        expr = object.__new__(cls)
+        expr._text, expr._plain, expr._hash, expr._symbols, expr.terms = None, False, None, None, terms
+        return expr
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -90,7 +106,8 @@ class Expr:
     # ------------------------------------------------------------------ queries
     @property
     def is_const(self) -> bool:
-        return all(m == () for m in self.terms)
+        terms = self.terms  # no monomial but the empty one (keys are distinct)
+        return not terms or (len(terms) == 1 and () in terms)
 
     @property
     def value(self) -> Fraction:
@@ -116,15 +133,20 @@ class Expr:
         return self._plain
 
     def symbols(self) -> set[str]:
-        found: set[str] = set()
-        for monomial in self.terms:
-            for factor, _ in monomial:
-                if isinstance(factor, str):
-                    found.add(factor)
-                else:
-                    for arg in factor.args:
-                        found |= arg.symbols()
-        return found
+        """Its symbols, atoms' arguments included: a new set each time, callers add to it."""
+        if self._symbols is None:
+            # Found once: the checker asks it of the same forms again and again (expanding
+            # named sizes, following substitutions).
+            found: set[str] = set()
+            for monomial in self.terms:
+                for factor, _ in monomial:
+                    if isinstance(factor, str):
+                        found.add(factor)
+                    else:
+                        for arg in factor.args:
+                            found |= arg.symbols()
+            self._symbols = frozenset(found)
+        return set(self._symbols)
 
     def __eq__(self, other) -> bool:
         if other is self:
@@ -132,14 +154,20 @@ class Expr:
         if isinstance(other, (int, Fraction)):
             other = Expr.const(other)
         # Different hashes: different forms, without comparing their terms one by one.
-        return isinstance(other, Expr) and self._hash == other._hash and self.terms == other.terms
+        return isinstance(other, Expr) and hash(self) == hash(other) and self.terms == other.terms
 
     def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self.terms.items()))
         return self._hash
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other: "Expr | Scalar") -> "Expr":
         other = as_expr(other)
+        if not other.terms:  # adding zero (sums start from it): forms are immutable, share them
+            return self
+        if not self.terms:
+            return other
         terms = dict(self.terms)
         for monomial, coefficient in other.terms.items():
             terms[monomial] = terms.get(monomial, 0) + coefficient
@@ -148,10 +176,16 @@ class Expr:
     __radd__ = __add__
 
     def __neg__(self) -> "Expr":
-        return Expr({m: -c for m, c in self.terms.items()})
+        return Expr._kept({m: -c for m, c in self.terms.items()})
 
     def __sub__(self, other: "Expr | Scalar") -> "Expr":
-        return self + (-as_expr(other))
+        other = as_expr(other)
+        if not other.terms:
+            return self
+        terms = dict(self.terms)  # as `self + (-other)`, without making `-other`
+        for monomial, coefficient in other.terms.items():
+            terms[monomial] = terms.get(monomial, 0) - coefficient
+        return Expr(terms)
 
     def __rsub__(self, other: "Expr | Scalar") -> "Expr":
         return as_expr(other) - self

@@ -17,6 +17,12 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
     `order` maps a symbol to a sort key for display (e.g. the order in which a block
     introduces its dims and arguments, so `b*G` reads as the source does); the
     canonical form itself does not depend on it."""
+    if len(expr.terms) == 1:  # a lone symbol or a whole number, the most common forms, at once
+        ((monomial, coefficient),) = expr.terms.items()
+        if not monomial and type(coefficient) is int:
+            return str(coefficient)
+        if coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and isinstance(monomial[0][0], str):
+            return name(monomial[0][0])
     divide = "//" if style == "python" else "/"
     constant, denominator = _lcm_denominator(expr)
     if style == "float":

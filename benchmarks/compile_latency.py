@@ -9,7 +9,9 @@ Each measurement is the wall time of a fresh process, as a user runs it:
 - `one spec`: `attndsl compile SPEC` into an empty directory, with an empty attndsl
   cache (a real compile: parse, check, passes, render, format);
 - `no-op`: the same command again (the module is there and current);
-- `all specs`: `attndsl compile specs/*.attn` into an empty directory, empty cache.
+- `all specs`: `attndsl compile specs/*.attn` into an empty directory, empty cache (one
+  worker process per core, attndsl/batch.py);
+- `all specs, one process`: the same with `-j 1`, as issue 8 words its goal.
 
 PYTHONDONTWRITEBYTECODE is unset for every process (users have bytecode caches; with
 it set every import recompiles its module), and a warm-up round first writes the
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {"one spec": 1.3, "no-op": 0.25, "all specs": 4.0}
+TARGETS = {"one spec": 1.3, "no-op": 0.25, "all specs": 4.0, "all specs, one process": 4.0}
 
 
 def _attndsl() -> list[str]:
@@ -70,6 +72,9 @@ def measure(spec: str, repeats: int) -> dict[str, list[float]]:
         "one spec": lambda: _timed(_attndsl() + ["compile", spec, "-o", (f := fresh())[0]], f[1]),
         "no-op": lambda: _timed(_attndsl() + ["compile", spec, "-o", noop_out], noop_env),
         "all specs": lambda: _timed(_attndsl() + ["compile", *specs, "-o", (f := fresh())[0]], f[1]),
+        # the issue's own measure: every spec in one process (no worker processes)
+        "all specs, one process": lambda: _timed(_attndsl() + ["compile", "-j", "1", *specs, "-o",
+                                                               (f := fresh())[0]], f[1]),
     }
     try:
         for run in kinds.values():  # warm-up: bytecode, the Lark cache, the no-op's module and cache entry

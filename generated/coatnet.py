@@ -311,15 +311,15 @@ class CoAtNet(nn.Module):
         if in_ch < 1:
             raise ValueError(f"CoAtNet: `in_ch` must be at least 1, got {in_ch}")
         if len(out_chs) - 1 < 0:
-            raise ValueError(f"CoAtNet: `out_chs` must have at least 1 item, with len(out_chs) = {len(out_chs)}")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 1 item, got {len(out_chs)}")
         if len(out_chs) - 2 < 0:
-            raise ValueError(f"CoAtNet: `out_chs` must have at least 2 items, with len(out_chs) = {len(out_chs)}")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 2 items, got {len(out_chs)}")
         if len(out_chs) - 3 < 0:
-            raise ValueError(f"CoAtNet: `out_chs` must have at least 3 items, with len(out_chs) = {len(out_chs)}")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 3 items, got {len(out_chs)}")
         if len(out_chs) - 4 < 0:
-            raise ValueError(f"CoAtNet: `out_chs` must have at least 4 items, with len(out_chs) = {len(out_chs)}")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 4 items, got {len(out_chs)}")
         if len(out_chs) - 5 < 0:
-            raise ValueError(f"CoAtNet: `out_chs` must have at least 5 items, with len(out_chs) = {len(out_chs)}")
+            raise ValueError(f"CoAtNet: `out_chs` must have at least 5 items, got {len(out_chs)}")
         if out_chs[0] < 1:
             raise ValueError(f"CoAtNet: conv2d `mlp0`: `out_channels` must be at least 1, got {out_chs[0]}")
         if out_chs[1] < 1:

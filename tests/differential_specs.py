@@ -219,20 +219,29 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
                              if len(x.shape) == 5 else ["stack", "mlp", "widths", "kinds", "words"])
         template = "forward" if ch.chance(0.15) else template
         layer = self.fresh("sub")
-        if template == "forward":  # a block given a size and a flag when it is called
+        if template == "forward":  # a block given a size, a flag and maybe an optional input when it is called
             default = ch.choice(["true", "false"])
+            # this block's own optional input of x's shape, passed on None and all
+            weights = [n for n, kind, like in self.optional if kind == "weights" and like is x]
+            passed = ch.choice(weights) if weights and ch.chance(0.6) else None
             self.blocks.append(
                 f"block {name}(d: int):\n"
                 f"    input x: [{', '.join(dims + ['d'])}]\n"
                 "    input m: int\n"
+                + (f"    input w: [{', '.join(dims + ['d'])}] = None\n" if passed else "") +
                 f"    input on: bool = {default}\n"
                 "    layer fc = linear(d, d)\n"
+                + ("    if w:\n        x = x * w\n" if passed else "") +
                 "    if on:\n        return fc(x) * m\n    return x - m\n")
             size = ch.choice(["1", "3"] + list(self.int_args) + self.dim_names)
             flags = [""] + [f", on={v}" for v in ("true", "false")] + [f", on={f}" for f in self.bool_args] + \
                 [f", on={f}" for f in self.forward_flags] + [f", on=not {f}" for f in self.forward_flags]
             self.emit(f"layer {layer} = {name}({d})")
-            return self.assign(f"{layer}({x.name}, {size}{ch.choice(flags)})", x.shape)
+            if passed is None:
+                given = f", {size}"
+            else:  # by position, or by name
+                given = f", {size}, {passed}" if ch.chance(0.5) else f", {size}, w={passed}"
+            return self.assign(f"{layer}({x.name}{given}{ch.choice(flags)})", x.shape)
         if template == "stack":
             guard = "    require len(ks) >= 1, \"needs a layer\"\n" if ch.chance(0.5) else ""
             tail = ch.choice(["sum(y, dim=0) / len(ks)", "mean(y, dim=0)", "sum(y, dim=0) * (len(ks) // 2 + 1)",
@@ -428,6 +437,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             items.append(f"{tensor.name}={shape}")
         items += [f"{name}={list(like.shape)}" for name, like in self.masks]
         items += [f"{name}={str(value).lower()}" for name, value in self.forward_flags.items() if value is not None]
+        items += [f"s1={dims['s1']}"] if "s1" in dims else []  # the size forward is given
         self.lines.append(f"    example({', '.join(items)})")
 
     def _inputs(self) -> dict:

@@ -523,7 +523,7 @@ CALL_ERRORS = {
     "a size the call does not give": ("t = t + blk(norm(t))", (
         "E0112", 24, 17, "the call does not give the size `H` the block takes")),
     "a name the block does not take": ("t = t + blk(norm(t), h, w, causal=causal)", (
-        "E0112", 24, 36, "block Attn has no flag or size `causal`")),
+        "E0112", 24, 36, "block Attn has no input `causal`")),
     "a flag given a number": ("t = t + blk(norm(t), h, w, is_causal=1)", (
         "E0113", 24, 46, "`is_causal` is a flag of the block: true, false or a condition")),
     "a size given a tensor": ("t = t + blk(norm(t), t, w)", (

@@ -69,7 +69,7 @@ def test_every_lower_bound_an_op_or_layer_asks_for_states_the_requirement():
 
 def test_a_list_argument_gets_one_length_check_the_strongest():
     code = compile_ok(EXPAND)
-    assert code.count("len(ws)") == 1 and "at least 2 items" in code and "1 items" not in code
+    assert code.count("if len(ws)") == 1 and "at least 2 items" in code and "1 items" not in code
     for too_short in ([], [4]):
         with pytest.raises(ValueError, match=r"`ws` must have at least 2 items"):
             generated(EXPAND)(too_short)
@@ -81,19 +81,19 @@ def test_length_checks_made_at_different_places_both_stay():
     source = _spec("ws: list[int] = [2, 3]", "input x: [b, n]\nlet p = ws[0]\nlet q = ws[1]\n"
                    "require p + q >= 0\nreturn x * (p + q)")
     code = compile_ok(source)
-    assert code.index("at least 1 item\"") < code.index("= ws[0]") < code.index("at least 2 items") < \
+    assert code.index("at least 1 item,") < code.index("= ws[0]") < code.index("at least 2 items") < \
         code.index("= ws[1]")
-    with pytest.raises(ValueError, match=r"`ws` must have at least 1 item$"):
+    with pytest.raises(ValueError, match=r"`ws` must have at least 1 item, got 0$"):
         generated(source)([])
-    with pytest.raises(ValueError, match=r"`ws` must have at least 2 items$"):
+    with pytest.raises(ValueError, match=r"`ws` must have at least 2 items, got 1$"):
         generated(source)([4])
 
 
 def test_one_item_is_singular():
     source = _spec("ws: list[int] = [2]", "input x: [b, ws[0]]\nreturn x * 2")
     code = compile_ok(source)
-    assert "must have at least 1 item\"" in code
-    with pytest.raises(ValueError, match=r"`ws` must have at least 1 item$"):
+    assert "must have at least 1 item, got {len(ws)}\"" in code
+    with pytest.raises(ValueError, match=r"`ws` must have at least 1 item, got 0$"):
         generated(source)([])
 
 

@@ -74,8 +74,9 @@ class CheckEmitter:
             sizes = "1 size" if rank == 1 else f"{rank} sizes"
             message = fstring([("text", f"{self.ir.name}: {info.name} must be {sizes} of at least 1 "
                                         f"{self.show(info.shape)}, got "), ("code", f"{info.name}")])
+            item = "item" if info.name == "size" else "size"  # Twins' `forward(x, size)`: not shadowed
             return [f"if not (isinstance({info.name}, (tuple, list)) and len({info.name}) == {rank} and "
-                    f"all(isinstance(size, int) and size >= 1 for size in {info.name})):",
+                    f"all(isinstance({item}, int) and {item} >= 1 for {item} in {info.name})):",
                     f"    raise ValueError({message})"]
         if info.dtype == "bool":
             kind, wrong = "boolean", f"{info.name}.dtype != torch.bool"
@@ -157,8 +158,10 @@ class CheckEmitter:
             if condition.op == "cmp":
                 _, left, right = condition.args
                 symbols = sorted(left.symbols() | right.symbols())
-                if right.is_const and len(symbols) == 1 and left == sym.Expr.symbol(symbols[0]):
-                    message_parts += [("text", ", got "), ("code", sym.render(left, names))]
+                if right.is_const and len(symbols) == 1 and (left == sym.Expr.symbol(symbols[0]) or
+                                                             symbols[0].startswith("len(")):
+                    # `d` must be at least 1, got 0; `ws` must have at least 2 items, got 1
+                    message_parts += [("text", ", got "), ("code", sym.render(sym.Expr.symbol(symbols[0]), names))]
                 elif 1 <= len(symbols) <= 3:  # the sizes and arguments it read, by their spec names
                     for index, symbol in enumerate(symbols):
                         message_parts += [("text", (", with " if index == 0 else ", ") + f"{symbol} = "),

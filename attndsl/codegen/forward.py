@@ -8,7 +8,7 @@ import keyword
 from pathlib import Path
 
 from ..inplace import needs_copy
-from ..ir import Cond
+from ..ir import Cond, tensor_keywords
 from ..naming import assign_names
 from ..ops import ATOM, OPS, ListShape
 from .options import NodeView
@@ -111,6 +111,10 @@ class ForwardEmitter:
         details = attrs["attrs"]
         looped = details.get("element") or details.get("looped")  # the last operand is the loop
         texts = [text for text, _ in (operands[:-1] if looped else operands)]
+        callee = self._called_block(attrs)
+        if callee is not None:  # a tensor after a flag or size of the block's forward goes by name
+            texts = [text if keyword_ is None else f"{keyword_}={text}"
+                     for text, keyword_ in zip(texts, tensor_keywords(callee))]
         for name, value in details.get("forward_args", ()):  # a block's flags and sizes, by name
             texts.append(f"{name}={self.condition(value, self.forward_name) if isinstance(value, Cond) else self.dim(value)}")
         arguments = ", ".join(texts)
@@ -121,6 +125,13 @@ class ForwardEmitter:
             # A child named like a Python keyword (EMSA's `in`) is reached with getattr.
             target = f'getattr({target}, "{child}")' if keyword.iskeyword(child) else f"{target}.{child}"
         return f"{target}({arguments})"
+
+    def _called_block(self, attrs):
+        """The checked block a layer call calls (None for a layer)."""
+        spec = self.ir.called_spec(attrs)
+        if spec is not None and attrs["attrs"].get("index") is not None:  # `for attn, ff in layers:`
+            spec = spec.children[attrs["attrs"]["index"]][1]
+        return self.blocks.get(spec.block) if spec is not None and spec.kind == "block" else None
 
     def shape_comment(self, node: int, line: int | None = None) -> str:
         """`  # [b, c, h, w]  sge.attn:19`: the shape, and the spec line that made the value

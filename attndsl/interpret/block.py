@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .. import syntax as ast
-from ..ir import Cond, forward_truths
+from ..ir import Cond, forward_truths, tensor_keywords
 from ..lower import Literal
 from ..layers import LAYERS, kind_named
 from ..ops import OPS
@@ -263,7 +263,12 @@ class InterpretedBlock(nn.Module):
         # a block's flags and sizes, as this block's values make them
         given = {name: cond_value(value, env, present) if isinstance(value, Cond) else as_python(expr_value(value, env))
                  for name, value in details.get("forward_args", ())}
-        return module(*(self._operand(values, o) for o in operands), **given)
+        tensors = [self._operand(values, o) for o in operands]
+        if isinstance(module, InterpretedBlock):  # after a flag or size of its forward, a tensor goes by name
+            names = tensor_keywords(module._ir)
+            given |= {name: tensor for name, tensor in zip(names, tensors) if name is not None}
+            tensors = [tensor for name, tensor in zip(names, tensors) if name is None]
+        return module(*tensors, **given)
 
     def _comprehension(self, node, details, operands, values, env, present, inputs) -> list:
         loop, body, _ = self._comprehensions[node]

@@ -224,9 +224,10 @@ class CallLowering:
                              labels=[_label(info.span, f"`{info.name}` is this layer, which hides the function "
                                                        f"{info.name}()")] if hides else (),
                              help=f"rename the layer (e.g. `{info.name}_`) to call the function" if hides else None)
-        operands, given = self._call_arguments(callee, node, inputs or [])
-        # A block's flags and sizes, as the caller computes them (absent when none is given)
-        extra = {"forward_args": given} if given else {}
+        operands, given, passed = self._call_arguments(callee, node, inputs or [])
+        # A block's flags and sizes, as the caller computes them, and its optional inputs given
+        # the caller's (each attribute absent when there is none)
+        extra = ({"forward_args": given} if given else {}) | ({"passed_on": passed} if passed else {})
         if isinstance(callee, LayerElement):
             loop = callee.anchor if callee.anchor is not None else self._loop_stack[-1]
             node_id = self._add("call_layer", operands + [loop], node.span, layer=callee.info.name, path=(),
@@ -249,35 +250,54 @@ class CallLowering:
         self.ir.graph.nodes[node_id]["name"] = f"{callee.info.name}_outputs"
         return tuple(Tensor(self._add("item", [node_id], node.span, index=i)) for i in range(count))
 
-    def _call_arguments(self, callee, node: ast.Call, inputs: list[ast.Input]) -> tuple[list[int], tuple]:
-        """The tensors a call passes (its operands), and the flags and sizes it passes to a
-        block (`attn(x, H, W)`, `attn(x, is_causal=true)`), by name, in the block's order."""
-        operands, given = [], {}
-        for position, arg in enumerate(node.args):
-            declared = inputs[position] if position < len(inputs) else None
-            if declared is not None and declared.shape is None:
-                given[declared.name] = self._forward_scalar(declared, arg)
-                continue
+    def _call_arguments(self, callee, node: ast.Call, inputs: list[ast.Input]) -> tuple[list[int], tuple, tuple]:
+        """The tensors a call passes (its operands); the flags and sizes it passes to a block
+        (`attn(x, H, W)`, `attn(x, is_causal=true)`), by name, in the block's order; and the
+        block's optional inputs it passes this block's own optional inputs to, None and all:
+        ((the block's input, this block's), ...)."""
+        operands, given, passed = [], {}, {}
+
+        def tensor(declared, arg: ast.Node) -> None:
+            if declared is not None and declared.optional and isinstance(arg, ast.Name) and \
+                    self.scope.get(arg.id, ("",))[0] == "input_opt" and Cond("present", (arg.id,)) not in self.guard:
+                # an optional input passed on, None and all (timm's `self.attn(x, attn_mask=attn_mask)`):
+                # the block's own `if mask:` decides as this block's `if attn_mask:` would
+                operands.append(self.scope[arg.id][1].node)
+                passed[declared.name] = arg.id
+                return
             value = self._expr(arg)
             if not isinstance(value, Tensor):
                 raise self.error("E0113", "a layer's inputs must be tensors", arg.span)
             operands.append(value.node)
+
+        for position, arg in enumerate(node.args):
+            declared = inputs[position] if position < len(inputs) else None
+            if declared is not None and declared.shape is None:
+                given[declared.name] = self._forward_scalar(declared, arg)
+            else:
+                tensor(declared, arg)
+        tensors = [i for i in inputs if i.shape is not None]  # given by position (or by name, in order)
         for keyword in node.kwargs:
-            declared = next((i for i in inputs if i.name == keyword.name and i.shape is None), None)
+            declared = next((i for i in inputs if i.name == keyword.name), None)
             if declared is None:
-                names = [i.name for i in inputs if i.shape is None]
-                raise self.error("E0112", f"block {self._called_block(callee).name} has no flag or size "
-                                 f"`{keyword.name}`", keyword.span,
-                                 help=f"its flags and sizes are {', '.join(names)}; tensors are given by position"
-                                 if names else "tensors are given by position")
-            if keyword.name in given:
+                raise self.error("E0112", f"block {self._called_block(callee).name} has no input `{keyword.name}`",
+                                 keyword.span, help=f"its inputs are {', '.join(i.name for i in inputs)}")
+            if keyword.name in given or any(i.name == keyword.name for i in tensors[:len(operands)]):
                 raise self.error("E0112", f"`{keyword.name}` is given twice", keyword.span)
-            given[keyword.name] = self._forward_scalar(declared, keyword.value)
+            if declared.shape is None:
+                given[keyword.name] = self._forward_scalar(declared, keyword.value)
+            elif tensors.index(declared) == len(operands):  # the next tensor: as if by position
+                tensor(declared, keyword.value)
+            else:
+                skipped = tensors[len(operands)].name
+                raise self.error("E0112", f"`{keyword.name}` is given by name, but `{skipped}` before it is not "
+                                 "given", keyword.span, help=f"give `{skipped}` too (a tensor input may be skipped "
+                                 "only at the end)")
         for declared in inputs:
             if declared.shape is None and declared.dtype == "int" and declared.name not in given:
                 raise self.error("E0112", f"the call does not give the size `{declared.name}` the block takes",
                                  node.span, help=f"e.g. `{declared.name}={declared.name}` or by position")
-        return operands, tuple((i.name, given[i.name]) for i in inputs if i.name in given)
+        return operands, tuple((i.name, given[i.name]) for i in inputs if i.name in given), tuple(passed.items())
 
     def _forward_scalar(self, declared: ast.Input, node: ast.Node):
         """A size (an integer expression of the caller's sizes and arguments) or a flag (a

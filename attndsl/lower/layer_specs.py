@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import syntax as ast
-from ..ir import Cond, LayerSpec, default_rank
+from ..evaluate import OptionalPassedOn
+from ..ir import Cond, LayerSpec, default_rank, negate
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .values import (MODULE_ATTRIBUTES, ListArg, Literal, StrArg, StrListArg, suggest)
 from .helpers import (_default_value, _float_source)
-from .numbers import float_symbols_outside_integers
+from .numbers import float_symbols_outside_integers, is_none
 
 
 class LayerSpecLowering:
@@ -124,6 +125,9 @@ class LayerSpecLowering:
         if kind.endswith(" | None"):  # a block's optional number: None, or what its type takes
             if isinstance(node, ast.NoneLit):
                 return None
+            if isinstance(node, ast.Name) and node.id in self.optional_args and \
+                    not self._implied((negate(is_none(node.id)),)):
+                return OptionalPassedOn(node.id)  # this block's own, None and all
             kind = kind[:-len(" | None")]
         if kind == "list[str]" and isinstance(node, (ast.ListExpr, ast.TupleExpr)):
             if not all(isinstance(item, ast.String) for item in node.items):

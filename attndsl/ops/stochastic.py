@@ -36,7 +36,9 @@ def render_stochastic_depth(r, node, operands, attrs):
     constant = isinstance(p, Expr) and p.is_const
     keep = render_value(r, _P, 1 - p) if constant else f"1 - {render_value(r, _P, p)}"
     ones = ", ".join(["1"] * (len(node.shape) - 1))
-    mask = f"torch.bernoulli({x}.new_full(({r.dim(node.shape[0])}, {ones}), {keep}))"
+    # one draw per sample; a batch size only the run time knows (a join's) is read off x
+    samples = f"{x}.shape[0]" if r.runtime_only(node.shape[0]) else r.dim(node.shape[0])
+    mask = f"torch.bernoulli({x}.new_full(({samples}, {ones}), {keep}))"
     scaled = f"{x} * {mask} / {keep}" if constant else f"{x} * {mask} / ({keep})"
     when = "self.training" if constant else f"self.training and {render_value(r, _P, p)} > 0"
     return f"{scaled} if {when} else {x}", LOWEST

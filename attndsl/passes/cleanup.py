@@ -19,14 +19,25 @@ def eliminate_dead_code(ir: BlockIR) -> int:
     """Drop nodes no output depends on. Inputs stay: they are the forward signature; so do
     calls with an effect beyond their value (a BatchNorm's running statistics in training)."""
     live: set[int] = set()
-    for output in ir.outputs:
-        live |= nx.ancestors(ir.graph, output) | {output}
+    _mark_live(ir.graph, ir.outputs, live)
     for node, attrs in ir.graph.nodes(data=True):
         if node not in live and _has_effects(ir, attrs):
-            live |= nx.ancestors(ir.graph, node) | {node}
+            _mark_live(ir.graph, [node], live)
     dead = [n for n in ir.graph.nodes if n not in live and ir.graph.nodes[n]["op"] != "input"]
     ir.graph.remove_nodes_from(dead)
     return len(dead)
+
+
+def _mark_live(graph: nx.MultiDiGraph, roots, live: set[int]) -> None:
+    """Add the roots and everything they read to `live`: one walk for all roots, never
+    entering a node twice (a pass runs this after every rewrite, over every output)."""
+    pending = [root for root in roots if root not in live]
+    live.update(pending)
+    while pending:
+        for operand in graph.predecessors(pending.pop()):
+            if operand not in live:
+                live.add(operand)
+                pending.append(operand)
 
 
 def _freeze(value):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from ..ir import BlockIR, negate
+from ..ir import BlockIR, read_guard
 from ..lower.loops import loop_body
 
 # `item` nodes are written where the tuple they pick from is unpacked (`a, b = x.chunk(2)`).
@@ -34,7 +34,7 @@ def sink_into_branches(ir: BlockIR) -> int:
         users = list(graph.successors(node))
         if any(user in fixed or graph.nodes[user]["op"] in ("loop_end", "list_comp") for user in users):
             continue  # a loop reads it once per pass, or as its first carried value: where the loop is
-        uses = [_use_guard(ir, node, user) for user in users]
+        uses = [read_guard(ir, node, user) for user in users]
         guard = attrs["guard"]
         while uses:
             extra = [tuple(c for c in use if c not in guard) for use in uses]
@@ -57,15 +57,3 @@ def _in_loops(ir: BlockIR) -> set[int]:
             loop = ir.operands(node)[-1]
             inside |= (nx.descendants(graph, loop) & nx.ancestors(graph, node)) | {loop}
     return inside
-
-
-def _use_guard(ir: BlockIR, node: int, user: int) -> tuple:
-    """Where `user` reads `node`: its guard, and a join's operand on its branch only."""
-    attrs = ir.graph.nodes[user]
-    if attrs["op"] != "phi":
-        return attrs["guard"]
-    condition = attrs["attrs"]["condition"]
-    branches = [index for index, operand in enumerate(ir.operands(user)) if operand == node]
-    if len(branches) != 1:
-        return attrs["guard"]
-    return attrs["guard"] + ((condition,) if branches[0] == 0 else (negate(condition),))

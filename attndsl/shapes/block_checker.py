@@ -9,7 +9,7 @@ from ..ir import BlockIR, PackSizes
 from .conditions import runs_in
 from .examples import check_examples
 from .knowledge import Knowledge
-from .layer_calls import declarations_of_call
+from .layer_calls import declarations_of_call, forward_mapping
 from .walk import Walk, callee_mapping
 from .worlds import (MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, rank_atoms, consistent,
                      worlds)
@@ -62,7 +62,7 @@ class BlockChecker:
                     if atom not in found:
                         found.append(atom)
             elif attrs["op"] == "call_layer":
-                for atom in self._callee_atoms(attrs) + self._declaration_atoms(attrs):
+                for atom in self._callee_atoms(node, attrs) + self._declaration_atoms(attrs):
                     if atom not in found:
                         found.append(atom)
         return found
@@ -81,12 +81,14 @@ class BlockChecker:
                     atoms.append(atom)
         return atoms
 
-    def _callee_atoms(self, attrs) -> list:
+    def _callee_atoms(self, node: int, attrs) -> list:
         spec = self.ir.called_spec(attrs)
         callee = self.checked.get(spec.block) if spec is not None and spec.kind == "block" else None
         if callee is None or len(getattr(callee, "output_shapes", ())) < 2:
             return []
-        mapping = callee_mapping(callee, spec)
+        looped = attrs["attrs"].get("element") or attrs["attrs"].get("looped")  # the last operand is the loop
+        tensors = len(self.ir.operands(node)) - (1 if looped else 0)
+        mapping = callee_mapping(callee, spec) | forward_mapping(callee, attrs["attrs"], tensors)
         atoms = []
         for literals, _ in callee.output_shapes:
             for cond in literals:
@@ -109,7 +111,7 @@ class BlockChecker:
                 if atom in atoms:
                     found.add(atom)
             elif attrs["op"] == "call_layer":
-                found |= set(self._callee_atoms(attrs) + self._declaration_atoms(attrs)) & set(atoms)
+                found |= set(self._callee_atoms(node, attrs) + self._declaration_atoms(attrs)) & set(atoms)
             if self._by_rank(attrs):
                 found |= set(rank_atoms(ir))
             relevant[node] = found

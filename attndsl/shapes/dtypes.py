@@ -26,10 +26,7 @@ def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | No
             return operand_dtypes[0][attrs["attrs"]["index"]]
         return operand_dtypes[0]
     if op == "call_layer":
-        for dtype in operand_dtypes:
-            if dtype not in (None, "float"):
-                context.error("E0209", f"a layer takes floating-point tensors, not a {dtype} tensor")
-        return "float"
+        return _layer_call_dtype(context, attrs, operand_dtypes)
     definition = OPS[op]
     tensor_params = [p for p in definition.params if p.kind in ("tensor", "operand", "tensors")]
     first = None
@@ -53,6 +50,25 @@ def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | No
     if definition.result == "promote":
         return _promoted(context, op, seen)
     return definition.result
+
+
+def _layer_call_dtype(context, attrs: dict, operand_dtypes: list) -> str:
+    """A layer takes and gives floating-point tensors; a block used as a layer, the element
+    types its inputs declare (`input mask: bool[b, n]`), and gives its output's."""
+    spec = context.checker.ir.called_spec(attrs)
+    callee = context.checker.checked.get(spec.block) if spec is not None and spec.kind == "block" else None
+    if callee is None:
+        for dtype in operand_dtypes:
+            if dtype not in (None, "float"):
+                context.error("E0209", f"a layer takes floating-point tensors, not a {dtype} tensor")
+        return "float"
+    inputs = [i for i in callee.inputs if i.dtype not in ("flag", "size")]
+    for info, dtype in zip(inputs, [d for d in operand_dtypes if d is not None]):
+        if dtype != info.dtype:
+            wanted = "a boolean" if info.dtype == "bool" else "a floating-point"
+            context.error("E0209", f"block {callee.name}'s input `{info.name}` is {wanted} tensor, not a {dtype} "
+                          "tensor")
+    return callee.graph.nodes[callee.outputs[0]].get("dtype") or "float"
 
 
 def _promoted(context, op: str, seen: list) -> str | None:

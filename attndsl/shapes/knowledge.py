@@ -32,6 +32,7 @@ class Knowledge:
         # Normal forms by the facts they were computed under, shared by the copies each world
         # walks with: most facts are the same in every world.
         self._normals: dict = {}
+        self._folded: dict = {}  # View._folded_by_content, shared the same way
         self.dims = set(ir.dim_origin) | set(ir.optional_dims)
         self.int_args = {a.name for a in ir.args if a.type == "int"}
         self.let_names = {let.name for let in ir.lets}
@@ -39,6 +40,7 @@ class Knowledge:
     def copy(self) -> "Knowledge":
         other = Knowledge.__new__(Knowledge)
         other.ir, other.facts, other._views, other._normals = self.ir, list(self.facts), {}, self._normals
+        other._folded = self._folded
         other._known, other._by_context = set(self._known), {}
         other.dims, other.int_args, other.let_names = self.dims, self.int_args, self.let_names
         return other
@@ -146,7 +148,7 @@ class Knowledge:
             facts = [self.facts[i] for i in active] + scratch.facts
             signature = (frozenset(facts), lets, element)
             view = View(self, facts, [self.ir.lets[i] for i in lets], element,
-                        self._normals.setdefault(signature, {}))
+                        self._normals.setdefault(signature, {}), self._folded)
             self._views[key] = view
         self._by_context[quick] = view
         return view

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from .. import symbolic as sym
 from ..diagnostics import Abort
-from ..evaluate import NONE_ARGUMENT, fold, substitute_cond
+from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
 from ..ir import RANKS, BlockIR, Cond, LayerSpec, guard_includes, input_dims, items_read, kind_at_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
@@ -121,46 +121,50 @@ class LayerCalls:
         lists = {f"{a.name}[" for a in self.ir.args if a.type == "list[int]"}
         for value in _exprs(mapping).values():  # the caller's list items it passes on are sizes it reads
             self.ir.list_items.update(s for s in value.symbols() if s.endswith("]") and s[:s.index("[") + 1] in lists)
-        tensors = [i for i in callee.inputs if i.dtype not in ("flag", "size")]  # given by position
-        for index, info in enumerate(tensors):  # an optional input is given by position, or absent
-            if info.optional:
-                mapping[f"present({info.name})"] = Cond.const(index < len(shapes))
-        # The flags and sizes the call gives (attndsl/lower/calls.py), in the caller's terms; a
-        # flag it leaves out is at its default.
-        given = dict(self.ir.graph.nodes[context.node]["attrs"].get("forward_args", ()))
+        attrs = self.ir.graph.nodes[context.node]["attrs"]
+        mapping.update(forward_mapping(callee, attrs, len(shapes)))
+        given = dict(attrs.get("forward_args", ()))
         for info in callee.inputs:
-            if info.dtype == "size":
-                if info.name not in given:  # a block inside a sequential is given its input only
-                    context.error("E0112", f"block {callee.name} takes the size `{info.name}`, which this call "
-                                  "does not give", help=f"call it by itself, with its sizes: `{spec.block}(...)(x, "
-                                  f"{info.name}=...)`")
-                mapping[info.name] = given[info.name]
-            elif info.dtype == "flag":
-                if info.name not in given and info.default is None:
-                    context.error("E0112", f"the call does not set the flag `{info.name}` of block {callee.name}, "
-                                  "which has no default", help=f"e.g. `{info.name}=true`")
-                mapping[f"flag({info.name})"] = given.get(info.name, Cond.const(bool(info.default)))
+            if info.dtype == "size" and info.name not in given:  # a block in a sequential is given its input only
+                context.error("E0112", f"block {callee.name} takes the size `{info.name}`, which this call does not "
+                              f"give", help=f"call it by itself, with its sizes: `{spec.block}(...)(x, {info.name}=...)`")
+            elif info.dtype == "flag" and info.name not in given and info.default is None:
+                context.error("E0112", f"the call does not set the flag `{info.name}` of block {callee.name}, which "
+                              "has no default", help=f"e.g. `{info.name}=true`")
+        tensors = [i for i in callee.inputs if i.dtype not in ("flag", "size")]  # given by position
+        passed = dict(attrs.get("passed_on", ()))
         required = [i for i in tensors if not i.optional]
         if len(shapes) < len(required) or len(shapes) > len(tensors):
             context.error("E0112", f"block {callee.name} takes {len(required)} input(s), got {len(shapes)}")
         for info, shape in zip(tensors, shapes):
-            declared_shape = self._callee_input_shape(context, callee, info, mapping)
-            if len(declared_shape) != len(shape):
-                context.error("E0202", f"block {callee.name}'s input `{info.name}` has rank {len(declared_shape)}, "
-                              f"got a tensor of shape {show(shape)}")
-            for declared, actual in zip(declared_shape, shape):
-                symbols = declared.symbols()
-                single = next(iter(symbols)) if len(symbols) == 1 else None
-                if single is not None and declared == Expr.symbol(single) and single in callee.dim_origin \
-                        and single not in mapping:
-                    mapping[single] = actual
-                    continue
-                context.expect_equal(sym.substitute(declared, _exprs(mapping)), actual,
-                                     f"input `{info.name}` of block {callee.name}")
+            outer = self.scope_guard
+            if info.name in passed:  # an optional input of this block: its sizes are checked where it is given
+                self.scope_guard = outer + (Cond("present", (passed[info.name],)),)
+            try:
+                self._match_input(context, callee, info, shape, mapping)
+            finally:
+                self.scope_guard = outer
         out = self._callee_output(context, callee, mapping)
         if len(callee.outputs) > 1:  # `return a, b`: a shape per value (the call's item nodes pick them)
             return tuple(self._callee_shape(context, callee, mapping, shape) for shape in out)
         return self._callee_shape(context, callee, mapping, out)
+
+    def _match_input(self, context: ShapeContext, callee, info, shape, mapping: dict) -> None:
+        """The shape a call gives one of the callee's inputs against its declaration: a size
+        the callee names there is bound to the caller's; the others must agree."""
+        declared_shape = self._callee_input_shape(context, callee, info, mapping)
+        if len(declared_shape) != len(shape):
+            context.error("E0202", f"block {callee.name}'s input `{info.name}` has rank {len(declared_shape)}, "
+                          f"got a tensor of shape {show(shape)}")
+        for declared, actual in zip(declared_shape, shape):
+            symbols = declared.symbols()
+            single = next(iter(symbols)) if len(symbols) == 1 else None
+            if single is not None and declared == Expr.symbol(single) and \
+                    (single in callee.dim_origin or single in callee.optional_dims) and single not in mapping:
+                mapping[single] = actual
+                continue
+            context.expect_equal(sym.substitute(declared, _exprs(mapping)), actual,
+                                 f"input `{info.name}` of block {callee.name}")
 
     def _callee_input_shape(self, context, callee, info, mapping) -> list[Expr]:
         """A callee's input as declared, its pack's sizes at the rank this call gives it
@@ -234,7 +238,10 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
     mapping: dict = {}
     for arg in callee.args:
         value = spec.args.get(arg.name)
-        if isinstance(value, (Expr, Cond)):
+        if isinstance(value, OptionalPassedOn):  # the caller's own optional argument: None where it is
+            mapping[arg.name] = Expr.symbol(value.name)
+            mapping[f"is_none({arg.name})"] = Cond("is_none", (value.name,))
+        elif isinstance(value, (Expr, Cond)):
             mapping[arg.name] = value
         elif arg.type in ("str", "list[str]") and (value is not None or arg.default is not None):
             mapping[arg.name] = value if value is not None else arg.default  # a string, or the caller's argument
@@ -262,6 +269,26 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
         decided = all(fold(substitute_cond(c, mapping)) == Cond.const(True) for c in let.guard)
         if decided and let.name not in mapping:
             mapping[let.name] = sym.substitute(let.value, _exprs(mapping))
+    return mapping
+
+
+def forward_mapping(callee: BlockIR, attrs: dict, tensors_given: int) -> dict:
+    """What a call gives the callee in forward, in the caller's terms: whether each optional
+    input is given (by position; or this block's own optional input passed on, given when
+    that one is), each flag (its default when the call leaves it out), each size."""
+    mapping: dict = {}
+    passed = dict(attrs.get("passed_on", ()))
+    tensors = [i for i in callee.inputs if i.dtype not in ("flag", "size")]
+    for index, info in enumerate(tensors):
+        if info.optional:
+            mapping[f"present({info.name})"] = Cond("present", (passed[info.name],)) if info.name in passed \
+                else Cond.const(index < tensors_given)
+    given = dict(attrs.get("forward_args", ()))
+    for info in callee.inputs:
+        if info.dtype == "size" and info.name in given:
+            mapping[info.name] = given[info.name]
+        elif info.dtype == "flag":
+            mapping[f"flag({info.name})"] = given.get(info.name, Cond.const(bool(info.default)))
     return mapping
 
 

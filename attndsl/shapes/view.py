@@ -33,7 +33,8 @@ class Fact:
 class View:
     """The facts that hold in one context, and the questions the checker asks of them."""
 
-    def __init__(self, knowledge: Knowledge, facts: list[Fact], lets, element, normals: dict | None = None):
+    def __init__(self, knowledge: Knowledge, facts: list[Fact], lets, element, normals: dict | None = None,
+                 folded: dict | None = None):
         self.knowledge = knowledge
         self.integers = sym.Facts(getattr(knowledge.ir, "float_symbols", ()))
         self.rewrites: dict = {}
@@ -55,8 +56,13 @@ class View:
             self._take(Fact(frozenset(), "bound", element[1], Fraction(0)), None)
             self._take(Fact(frozenset(), "bound", count - 1 - index, Fraction(0)), None)
         self._normal: dict = {} if normals is None else normals
-        self._mapping: tuple | None = None  # (number of derived sizes, symbol mapping, atom mapping)
-        self._substituted: dict[int, dict] = {}  # by number of derived sizes: substitutions made
+        # (number of derived sizes, symbol mapping, atom mapping, folded forms under them)
+        self._mapping: tuple | None = None
+        # Folded forms (`_folded`) and decided extrema (`_extrema_decided`) by what they depend
+        # on, shared by every view of the block (the Knowledge's): views whose facts differ only
+        # in bounds or nonzero sizes (a new check's fact makes new views) fold alike.
+        self._folded_by_content: dict = {} if folded is None else folded
+        self._extrema: dict | None = None  # max/min decided by these bounds (`_extrema_decided`)
 
     def _take(self, fact: Fact, element) -> None:
         if fact.kind == "bound" and isinstance(fact.subject, Expr):
@@ -90,8 +96,32 @@ class View:
         cached = self._normal.get(key)
         if cached is not None:
             return cached
-        mapping, atoms = self._symbol_mapping(derived)
-        memo = self._substituted.setdefault(len(derived), {})  # sub-expressions, for this mapping
+        mapping, atoms, folded = self._symbol_mapping(derived)
+        result = folded["forms"].get(expr)
+        if result is None:
+            result = folded["forms"][expr] = self._folded(expr, mapping, atoms, folded["memo"])
+        try:
+            result = expr if result is _CONTRADICTION else self._extrema_decided(result)
+        except ZeroDivisionError:
+            result = expr
+        self._normal[key] = result
+        return result
+
+    def _extrema_decided(self, expr: Expr) -> Expr:
+        """`_decided_extrema`, kept by the bounds it read: shared like the folded forms."""
+        if expr.plain_symbols() is not None:
+            return expr  # no max or min
+        if self._extrema is None:
+            bounds = (frozenset(self.bounds.items()), frozenset(self.expr_bounds.items()))
+            self._extrema = self._folded_by_content.setdefault(("extrema", bounds), {})
+        decided = self._extrema.get(expr)
+        if decided is None:
+            decided = self._extrema[expr] = self._decided_extrema(expr)
+        return decided
+
+    def _folded(self, expr: Expr, mapping: dict, atoms: dict, memo: dict):
+        """Lets and solved symbols substituted, rewrites applied, atoms re-folded: what
+        depends on the mapping, the solved atoms and the known integers only."""
         result = expr
         try:
             for _ in range(8):  # lets may refer to earlier lets; a rewrite may enable another
@@ -101,29 +131,30 @@ class View:
                 if expanded == result:
                     break
                 result = expanded
-            result = sym.simplify(result, self.integers)
-            result = self._decided_extrema(result)
+            return sym.simplify(result, self.integers)
         except ZeroDivisionError:
             # The facts here contradict each other (a size that would divide by zero): this
-            # context cannot happen at run time; keep the expression as it was written.
-            result = expr
-        self._normal[key] = result
-        return result
+            # context cannot happen at run time; `normal` keeps the expression as written.
+            return _CONTRADICTION
 
-    def _symbol_mapping(self, derived: dict) -> tuple[dict[str, Expr], dict]:
+    def _symbol_mapping(self, derived: dict) -> tuple[dict[str, Expr], dict, dict]:
         """Lets, checker-named sizes and solved symbols, each to what it stands for; a solved
         symbol whose value reads itself again (`a` is `h'*w' - 47` where `h'` is
         `h - max(2, a - 6) + 1`) is left out: substituting it would never end. Also the
-        solved atoms (`_atom_mapping`)."""
+        solved atoms (`_atom_mapping`), and the folded forms made under all these."""
         if self._mapping is not None and self._mapping[0] == len(derived):
-            return self._mapping[1], self._mapping[2]
+            return self._mapping[1:]
         mapping = {**self.substitutions, **derived}
         for name, value in self.rewrites.items():
             if isinstance(name, str) and not _reaches(value, name, {**mapping, name: value}):
                 mapping[name] = value
         atoms = self._atom_mapping(mapping)
-        self._mapping = (len(derived), mapping, atoms)
-        return mapping, atoms
+        content = (frozenset(mapping.items()), frozenset(atoms.items()), frozenset(self.integers.integers),
+                   self.integers.reals)
+        # "memo": substitutions of sub-expressions under this mapping (`sym.substitute`)
+        folded = self._folded_by_content.setdefault(content, {"forms": {}, "memo": {}})
+        self._mapping = (len(derived), mapping, atoms, folded)
+        return mapping, atoms, folded
 
     def _atom_mapping(self, mapping: dict[str, Expr]) -> dict:
         """Solved atoms (`a // 2` is `n'`), less those whose value brings the atom back
@@ -223,7 +254,7 @@ class View:
         """The same facts, with lower bounds assumed for some symbols (to blame arguments)."""
         other = copy.copy(self)
         other.bounds = {**self.bounds, **{name: Fraction(low) for name, low in bounds.items()}}
-        other._bounds = {}
+        other._bounds, other._extrema = {}, None
         return other
 
     def at_least(self, expr: Expr, bound) -> bool:
@@ -285,6 +316,9 @@ def _reaches_atom(expr: Expr, atom: Atom, mapping: dict[str, Expr]) -> bool:
                 seen.add(name)
                 pending.append(mapping[name])
     return False
+
+
+_CONTRADICTION = object()  # a folded form that divided by zero
 
 
 def _at_least_zero(bound) -> bool:

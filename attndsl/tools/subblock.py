@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .. import symbolic as sym
-from ..evaluate import NONE_ARGUMENT, fold, substitute_cond
+from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
 from ..ir import BlockIR, Cond, LayerSpec, items_read
 from ..symbolic import Expr
 from .formula import Term, make_guard
@@ -40,6 +40,9 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, forward_args: dic
             words[arg.name] = value
         elif arg.type == "list[int]":
             exprs.update(_list_items(callee, arg.name, value))
+        elif isinstance(value, OptionalPassedOn):  # the caller's own optional argument, None where it is
+            exprs[arg.name] = Expr.symbol(value.name)
+            conds[f"is_none({arg.name})"] = Cond("is_none", (value.name,))
         elif isinstance(value, Cond):
             conds[arg.name] = value
         elif isinstance(value, bool):
@@ -119,8 +122,8 @@ def _substitute_cond(cond: Cond, mapping: Mapping) -> Cond:
         return mapping.conds.get(cond.args[0], cond)
     if cond.op in ("text", "has") and cond.args[0] in mapping.words:
         return substitute_cond(cond, mapping.words)
-    if cond.op == "flag" and f"flag({cond.args[0]})" in mapping.conds:
-        return mapping.conds[f"flag({cond.args[0]})"]
+    if cond.op in ("flag", "is_none") and f"{cond.op}({cond.args[0]})" in mapping.conds:
+        return mapping.conds[f"{cond.op}({cond.args[0]})"]
     if cond.op in ("present", "flag") and mapping.present is not None:
         return Cond.const(cond.args[0] in mapping.present)
     args = tuple(_substitute_cond(a, mapping) if isinstance(a, Cond)
