@@ -172,3 +172,26 @@ def test_an_in_place_layer_in_a_branch_overwrites_what_only_the_other_branch_rea
         "    y = fc(x)\n    if flag:\n        y = act(y)", "    z = fc(x)\n    y = z\n    if flag:\n        y = act(z)\n"
         "    y = y + z")
     assert first_error(seen)[0] == "E0211"  # the old value read after the branch still counts
+
+
+WIDENED = """\
+block Inner(d: int = 4):
+    input x: [b, n, d]
+    input m: [b, n, d] = None
+    if m:
+        return cat([x, m], dim=1)
+    return x
+
+block Outer(d: int = 4):
+    input x: [b, n, d]
+    input m: [b, n, d] = None
+    layer inner = Inner(d)
+    return inner(x, m)
+"""
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_a_blocks_shape_chosen_by_an_optional_input_passed_on(given):
+    """Whether Inner's `m` is given is whether Outer's is: the shape follows, world by world."""
+    assert "# [b, 2*n|n, d]" in compile_ok(WIDENED)
+    assert agree(WIDENED, {}, {"x": (2, 3, 4)} | ({"m": (2, 3, 4)} if given else {})) == "agree"
