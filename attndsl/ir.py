@@ -67,15 +67,6 @@ class InputInfo:
         return [value] if self.dtype == "size" else list(value)
 
 
-def tensor_keywords(callee: "BlockIR") -> list[str | None]:
-    """How a call passes a block its tensors, in order: by position (None) up to the block's
-    first flag or size in forward's signature, by name after it (`attn(x, h, w, mask=m)`)."""
-    scalars = [position for position, info in enumerate(callee.inputs) if info.dtype in ("flag", "size")]
-    first = scalars[0] if scalars else len(callee.inputs)
-    return [None if position < first else info.name for position, info in enumerate(callee.inputs)
-            if info.dtype not in ("flag", "size")]
-
-
 def read_guard(ir: "BlockIR", node: int, user: int) -> tuple:
     """Where `user` reads `node`: its guard, and for a join, the guard of the branch whose
     value `node` is (`y = a if c else b` reads `b` only where `c` is false)."""
@@ -87,28 +78,6 @@ def read_guard(ir: "BlockIR", node: int, user: int) -> tuple:
         return attrs["guard"]
     condition = attrs["attrs"]["condition"]
     return attrs["guard"] + ((condition,) if branches[0] == 0 else (negate(condition),))
-
-
-def items_read(ir: "BlockIR", name: str) -> list[tuple[str, int]]:
-    """The items of the list argument `name` the block reads as sizes (`ws[0]`): (symbol,
-    index) pairs. A caller of the block maps each to its own value of that item."""
-    prefix = f"{name}["
-    return sorted((item, int(item[len(prefix):-1])) for item in ir.list_items if item.startswith(prefix))
-
-
-def forward_truths(inputs: list[InputInfo], given: dict) -> frozenset[str]:
-    """The inputs whose forward atom holds in a call (`given`: name -> what the call passes;
-    a name left out is not passed): an optional input given (`present`), a flag set by the
-    call or by its default (`flag`)."""
-    truths = set()
-    for info in inputs:
-        value = given.get(info.name)
-        if info.dtype == "flag":
-            if info.default if value is None else value:
-                truths.add(info.name)
-        elif value is not None:
-            truths.add(info.name)
-    return frozenset(truths)
 
 
 @dataclass

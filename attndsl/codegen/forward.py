@@ -8,7 +8,8 @@ import keyword
 from pathlib import Path
 
 from ..inplace import needs_copy
-from ..ir import Cond, tensor_keywords
+from ..calls import tensor_keywords
+from ..ir import Cond
 from ..naming import assign_names
 from ..ops import ATOM, OPS, ListShape
 from .options import NodeView

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from .. import syntax as ast
-from ..ir import Cond, forward_truths, tensor_keywords
+from ..calls import forward_truths, tensor_keywords
+from ..ir import Cond
 from ..lower import Literal
 from ..layers import LAYERS, kind_named
 from ..ops import OPS

@@ -7,7 +7,8 @@ from __future__ import annotations
 from .. import symbolic as sym
 from ..diagnostics import DiagnosticSink
 from ..evaluate import Undefined, guard_holds, holds, value
-from ..ir import BlockIR, forward_truths, input_dims
+from ..calls import forward_truths
+from ..ir import BlockIR, input_dims
 
 
 def check_examples(ir: BlockIR, sink: DiagnosticSink) -> None:

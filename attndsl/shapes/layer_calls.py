@@ -8,7 +8,8 @@ from fractions import Fraction
 from .. import symbolic as sym
 from ..diagnostics import Abort
 from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
-from ..ir import RANKS, BlockIR, Cond, LayerSpec, guard_includes, input_dims, items_read, kind_at_rank
+from ..calls import items_read
+from ..ir import RANKS, BlockIR, Cond, LayerSpec, guard_includes, input_dims, kind_at_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .context import ShapeContext, show

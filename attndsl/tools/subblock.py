@@ -12,7 +12,8 @@ from fractions import Fraction
 
 from .. import symbolic as sym
 from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
-from ..ir import BlockIR, Cond, LayerSpec, items_read
+from ..calls import items_read
+from ..ir import BlockIR, Cond, LayerSpec
 from ..symbolic import Expr
 from .formula import Term, make_guard
 
