@@ -20,7 +20,7 @@ from ..inits import takes_factory
 from ..layers import LAYERS
 from ..lower import ListArg, Literal
 from ..symbolic import Expr
-from .values import Refusal, Unbound, as_python, cond_value, expr_value, source_value
+from .values import Refusal, Unbound, as_python, expr_value, source_value, spec_value
 
 
 def argument_value(value, source, env: dict):
@@ -29,15 +29,13 @@ def argument_value(value, source, env: dict):
         return getattr(nn, LAYERS[value.kind].torch_class)
     if isinstance(value, LayerKindArg):
         return env[value.name]
-    if source is not None:
+    if isinstance(value, (Expr, Cond)):
+        return spec_value(source, value, env)
+    if source is not None:  # a list, a tuple of sizes, a word: as written
         try:
             return source_value(source, env)
         except Unbound:
             pass
-    if isinstance(value, Expr):
-        return as_python(expr_value(value, env))
-    if isinstance(value, Cond):
-        return cond_value(value, env)
     if isinstance(value, Literal):  # inf
         return value.value
     if isinstance(value, ListArg):
