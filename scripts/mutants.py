@@ -555,4 +555,8 @@ MUTANTS: list[Mutant] = [
       "        if dtype != info.dtype:",
       "        if False:",
       "a float tensor is given to a block's boolean input"),
+    M("causal_any_band", "attndsl/passes/fuse_attention.py",
+      "    if (kind, diagonal, scalar_value(ir, number)) not in",
+      "    if (kind, Expr.const(1) if kind == \"triu\" else diagonal, scalar_value(ir, number)) not in",
+      "a band mask other than the causal one is fused as SDPA's is_causal"),
 ]

@@ -193,3 +193,41 @@ def test_a_fully_masked_row_is_nan_plain_and_zero_fused():
         assert plain(*args)[0, 0, 1].isnan().all()
         assert torch.equal(fast(*args)[0, 0, 1], torch.zeros(E, dtype=torch.float64))
         torch.testing.assert_close(fast(*args)[0, 0, 2:], plain(*args)[0, 0, 2:], rtol=1e-12, atol=1e-14)
+
+
+# ----------------------------------------------------------------------------- causal masks
+
+CAUSAL = {
+    "triu": "masked_fill(att, triu(ones([n, m], like=att), diagonal=1) == 1, -inf)",
+    "tril": "masked_fill(att, tril(ones([n, m])) == 0, -inf)",
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(CAUSAL))
+def test_a_causal_mask_built_in_the_spec_is_sdpa_is_causal(spelling):
+    """n = 5 queries, m = 6 keys: SDPA aligns its causal mask at the top left, as the spec's is."""
+    code = _assert_same(_spec(f"""
+        att = q @ transpose(k, 2, 3) * scale
+        att = {CAUSAL[spelling]}
+        return softmax(att, dim=-1) @ v"""))
+    forward = code.split("def forward", 1)[1]
+    assert "is_causal=True" in forward and "torch.ones(" not in forward and "attn_mask" not in forward
+
+
+@pytest.mark.parametrize("use", [False, True])
+def test_a_causal_mask_under_an_if_is_causal_where_the_condition_holds(use):
+    code = _assert_same(_spec(f"""
+        att = q @ transpose(k, 2, 3) * scale
+        if use:
+            att = {CAUSAL["triu"]}
+        return softmax(att, dim=-1) @ v"""), {"use": use})
+    assert "is_causal=self.use" in code and code.count(FUSED) == 1
+
+
+def test_another_triangle_is_a_mask_not_causal():
+    """A band that keeps the next key too (`diagonal=2`) is not what is_causal masks: an ordinary mask."""
+    code = _assert_same(_spec("""
+        att = q @ transpose(k, 2, 3) * scale
+        att = masked_fill(att, triu(ones([n, m]), diagonal=2) == 1, -inf)
+        return softmax(att, dim=-1) @ v"""))
+    assert "is_causal" not in code and "attn_mask=" in code

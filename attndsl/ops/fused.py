@@ -33,6 +33,9 @@ def render_attention(r, node, operands, attrs):
         if attrs.get("optional_mask") and text != mask[0]:
             text = f"None if {mask[0]} is None else {text}"
         arguments.append(f"attn_mask={text}")
+    causal = attrs.get("causal")
+    if causal is not None:  # a causal mask built in the spec: SDPA builds none (a condition: only where it holds)
+        arguments.append("is_causal=True" if causal is True else f"is_causal={r.condition(causal, r.forward_name)}")
     if attrs.get("dropout"):
         layer = attrs["dropout"]
         arguments.append(f"dropout_p={layer}.p if {layer}.training else 0.0")

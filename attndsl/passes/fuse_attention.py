@@ -9,6 +9,8 @@ softmax over the last axis. Between the logits `q @ k` and the softmax it accept
 - one mask: `masked_fill(att, mask, -inf)` (True = masked, so SDPA, whose boolean
   mask means True = allowed, gets `~mask`) or `att + mask` (an additive float mask,
   passed as is); under `if mask:` on an optional input, `None if mask is None else ~mask`;
+  a causal mask built in forward (`triu(ones([nq, nk]), diagonal=1) == 1`) is SDPA's
+  `is_causal=True`, and under `if is_causal:` it is `is_causal=is_causal`;
 - between the softmax and `@ v`, at most a dropout layer: `dropout_p=` its `p` while
   that layer is training.
 
@@ -49,8 +51,9 @@ class Step:
     condition: Cond | None = None
     factor: Expr | None = None
     mask: int | None = None
-    mask_kind: str | None = None  # "masked" (True = masked) or "additive"
+    mask_kind: str | None = None  # "masked" (True = masked), "additive", or "causal" (SDPA's is_causal)
     after_softmax: bool = False
+    made_by: set[int] = field(default_factory=set)  # a causal mask's own nodes, which fusion drops
 
 
 @dataclass
@@ -93,7 +96,8 @@ def _fuse(ir: BlockIR, final: int) -> bool:
     base_guard = guard_of(ir, final)
     if any(not _available(guard_of(ir, n), base_guard) for n in (q, k, v)):
         return False
-    if mask_step is not None and mask_step.condition is None and \
+    causal = mask_step is not None and mask_step.mask_kind == "causal"
+    if mask_step is not None and mask_step.condition is None and not causal and \
             not _available(guard_of(ir, mask_step.mask), base_guard):
         return False
     block_condition = None
@@ -103,12 +107,13 @@ def _fuse(ir: BlockIR, final: int) -> bool:
             return False
     fused_guard = base_guard + ((negate(block_condition),) if block_condition is not None else ())
     keys = _keys_first(ir, k, like=match.logits, guard=fused_guard)
-    operands = [q, keys, v] + ([mask_step.mask] if mask_step is not None else [])
+    operands = [q, keys, v] + ([mask_step.mask] if mask_step is not None and not causal else [])
     name = ir.graph.nodes[final]["name"] or "attended"
     lines = sorted({ir.graph.nodes[n]["span"].line for n in match.nodes | {final}})
     where = f"{_file(ir)}:{lines[0]}-{lines[-1]}" if len(lines) > 1 else f"{_file(ir)}:{lines[0]}"
     fused = new_node(ir, FUSED_OP, operands, like=final, guard=fused_guard, shape=shape_of(ir, final), name=name,
                      scale=scale, mask_kind=mask_step.mask_kind if mask_step else None,
+                     causal=(mask_step.condition or True) if causal else None,
                      optional_mask=_optional_mask(ir, mask_step), dropout=_dropout_target(ir, dropout_step),
                      stochastic=dropout_step is not None)
     ir.graph.nodes[fused]["comments"] = [f"{where}: {_describe(ir, mask_step, dropout_step)}, fused into "
@@ -161,12 +166,14 @@ def _walk(ir: BlockIR, node: int, steps: list[Step], nodes: set[int], *, stop, c
             branch_steps, node = joined
             steps.extend(branch_steps)
             nodes.update(step.node for step in branch_steps)
+            nodes.update(made for step in branch_steps for made in step.made_by)
             continue
         classified = classify(ir, node)
         if classified is None:
             return None
         step, node = classified
         steps.append(step)
+        nodes.update(step.made_by)
     return node
 
 
@@ -197,6 +204,9 @@ def _classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
     if op == "masked_fill":
         value = attrs_of(ir, node).get("value")
         is_minus_inf = getattr(value, "value", None) == float("-inf")
+        causal = _causal_mask(ir, operands[1], shape_of(ir, node)) if is_minus_inf else None
+        if causal is not None:
+            return Step(node, "mask", mask=operands[1], mask_kind="causal", made_by=causal), operands[0]
         return Step(node, "mask" if is_minus_inf else "other", mask=operands[1], mask_kind="masked"), operands[0]
     if op in ("mul", "div") and len(operands) == 2:
         for chain, other in ((operands[0], operands[1]), (operands[1], operands[0])):
@@ -213,6 +223,23 @@ def _classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
             return Step(node, "mask", mask=other, mask_kind="additive"), chain
         return Step(node, "other"), chain
     return _classify_other(ir, node)
+
+
+def _causal_mask(ir: BlockIR, mask: int, shape) -> set[int] | None:
+    """The nodes computing `triu(ones([nq, nk]), diagonal=1) == 1` (or `tril(ones([nq, nk])) ==
+    0`): true above the diagonal, which is what SDPA's `is_causal=True` masks (aligned at the
+    top left, as torch's is). None for any other mask."""
+    if op_of(ir, mask) != "eq":
+        return None
+    triangle, number = ir.operands(mask)
+    kind, diagonal = op_of(ir, triangle), attrs_of(ir, triangle).get("diagonal", Expr.const(0))
+    if (kind, diagonal, scalar_value(ir, number)) not in (("triu", Expr.const(1), Expr.const(1)),
+                                                          ("tril", Expr.const(0), Expr.const(0))):
+        return None
+    ones = ir.operands(triangle)[0]
+    if op_of(ir, ones) != "ones" or not same_dims(ir, list(attrs_of(ir, ones)["size"]), list(shape[-2:])):
+        return None
+    return {mask, triangle, number, ones}
 
 
 def _classify_post(ir: BlockIR, node: int) -> tuple[Step, int] | None:
@@ -282,7 +309,7 @@ def _fusable(ir: BlockIR, step: Step, mask_step: Step | None, dropout_step: Step
     if step.kind == "mask":
         if mask_step is not None:
             return False
-        if step.condition is None:
+        if step.condition is None or step.mask_kind == "causal":  # `is_causal=<the condition>`
             return True
         # `if mask: att = masked_fill(att, mask, -inf)` on an optional input: passed as
         # `None if mask is None else ~mask`.
@@ -350,7 +377,7 @@ def _guard_plain_path(ir: BlockIR, match: Attention, base: tuple, condition: Con
 
 
 def _optional_mask(ir: BlockIR, step: Step | None) -> str | None:
-    if step is None or step.condition is None:
+    if step is None or step.condition is None or step.mask_kind == "causal":
         return None
     return ir.graph.nodes[step.mask]["attrs"]["input"]
 
@@ -377,7 +404,7 @@ def _describe(ir: BlockIR, mask_step: Step | None, dropout_step: Step | None) ->
         mask = ir.graph.nodes[mask_step.mask]
         name = mask["attrs"]["input"] if mask["op"] == "input" else mask["name"] or "mask"
         logits = f"{logits} + {name}" if mask_step.mask_kind == "additive" else \
-            f"masked_fill({logits}, {name}, -inf)"
+            f"masked_fill({logits}, {name if mask_step.mask_kind != 'causal' else 'causal mask'}, -inf)"
     text = f"softmax({logits})"
     if dropout_step is not None:
         text = f"dropout({text})"
