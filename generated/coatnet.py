@@ -208,11 +208,11 @@ class MBConvBlock(nn.Module):
         oup = input_filters * expand_ratio
         squeezed = max(1, int(input_filters * 0.25))
         pad_size = max(((image_size + stride - 1) // stride - 1) * stride + ksize - image_size, 0)
-        if expand_ratio == 1:
+        if expand_ratio != 1:
             if oup < 1:
-                raise ValueError(f"MBConvBlock: conv2d `_depthwise_conv`: `in_channels` must be at least 1, got {oup}")
+                raise ValueError(f"MBConvBlock: conv2d `_expand_conv`: `out_channels` must be at least 1, got {oup}")
         elif oup < 1:
-            raise ValueError(f"MBConvBlock: conv2d `_expand_conv`: `out_channels` must be at least 1, got {oup}")
+            raise ValueError(f"MBConvBlock: conv2d `_depthwise_conv`: `in_channels` must be at least 1, got {oup}")
         if pad_size - pad_size // 2 < 0:
             raise ValueError(
                 f'MBConvBlock: a width of pad(mode="constant") on axis 3 must be at least 0, with pad_size = {pad_size}'

@@ -177,92 +177,92 @@ class EMSA(nn.Module):
                     raise ValueError("EMSA: broadcast dimension -1: H'*W' and mw must be equal or 1")
         if attention_mask is not None:
             if self.ratio <= 1:
-                if attention_weights is None:
-                    if nk != m and nk != 1 and m != 1:
-                        raise ValueError("EMSA: broadcast dimension -1: nk and m must be equal or 1")
-                else:
+                if attention_weights is not None:
                     nk_out = max(mw, nk)
                     if nk_out != m and nk_out != 1 and m != 1:
                         raise ValueError("EMSA: broadcast dimension -1: nk' and m must be equal or 1")
-            elif attention_weights is None:
-                H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                if H_out * W_out != m and H_out * W_out != 1 and m != 1:
-                    raise ValueError("EMSA: broadcast dimension -1: H'*W' and m must be equal or 1")
-            else:
+                elif nk != m and nk != 1 and m != 1:
+                    raise ValueError("EMSA: broadcast dimension -1: nk and m must be equal or 1")
+            elif attention_weights is not None:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 n_out = max(H_out * W_out, mw)
                 if n_out != m and n_out != 1 and m != 1:
                     raise ValueError("EMSA: broadcast dimension -1: n' and m must be equal or 1")
+            else:
+                H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                if H_out * W_out != m and H_out * W_out != 1 and m != 1:
+                    raise ValueError("EMSA: broadcast dimension -1: H'*W' and m must be equal or 1")
         if self.apply_transform and self.h > 1:
             if self.ratio <= 1:
-                if attention_mask is None:
-                    if attention_weights is None:
-                        if nq * nk < 2:
-                            raise ValueError(
-                                f"EMSA: instance norm needs more than one position, with nk = {nk}, nq = {nq}"
-                            )
-                elif attention_weights is None:
-                    nk_out2 = max(m, nk)
-                    if nq * nk_out2 < 2:
-                        raise ValueError(
-                            f"EMSA: instance norm needs more than one position, with nk''' = {nk_out2}, nq = {nq}"
-                        )
-                if attention_mask is None:
+                if attention_mask is not None:
                     if attention_weights is not None:
                         nk_out = max(mw, nk)
-                        if nq * nk_out < 2:
+                        nk_out2 = max(m, nk_out)
+                        if nq * nk_out2 < 2:
                             raise ValueError(
-                                f"EMSA: instance norm needs more than one position, with nk' = {nk_out}, nq = {nq}"
+                                f"EMSA: instance norm needs more than one position, with nk'' = {nk_out2}, nq = {nq}"
+                            )
+                    else:
+                        nk_out3 = max(m, nk)
+                        if nq * nk_out3 < 2:
+                            raise ValueError(
+                                f"EMSA: instance norm needs more than one position, with nk''' = {nk_out3}, nq = {nq}"
                             )
                 elif attention_weights is not None:
                     nk_out = max(mw, nk)
-                    nk_out3 = max(m, nk_out)
-                    if nq * nk_out3 < 2:
+                    if nq * nk_out < 2:
                         raise ValueError(
-                            f"EMSA: instance norm needs more than one position, with nk'' = {nk_out3}, nq = {nq}"
+                            f"EMSA: instance norm needs more than one position, with nk' = {nk_out}, nq = {nq}"
                         )
-            else:
-                if attention_mask is None:
-                    if attention_weights is None:
-                        H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                        W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                        if self.H * self.W * H_out * W_out < 2:
-                            raise ValueError("EMSA: instance norm needs more than one position")
-                elif attention_weights is None:
-                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    n_out2 = max(H_out * W_out, m)
-                    if self.H * self.W * n_out2 < 2:
-                        raise ValueError(
-                            f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n''' = {n_out2}"
-                        )
-                if attention_mask is None:
-                    if attention_weights is not None:
-                        H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                        W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                        n_out = max(H_out * W_out, mw)
-                        if self.H * self.W * n_out < 2:
-                            raise ValueError(
-                                f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n' = {n_out}"
-                            )
-                elif attention_weights is not None:
+                elif nq * nk < 2:
+                    raise ValueError(f"EMSA: instance norm needs more than one position, with nk = {nk}, nq = {nq}")
+            elif attention_mask is not None:
+                if attention_weights is not None:
                     H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out = max(H_out * W_out, mw)
-                    n_out3 = max(m, n_out)
+                    n_out2 = max(m, n_out)
+                    if self.H * self.W * n_out2 < 2:
+                        raise ValueError(
+                            f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n'' = {n_out2}"
+                        )
+                else:
+                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                    n_out3 = max(H_out * W_out, m)
                     if self.H * self.W * n_out3 < 2:
                         raise ValueError(
-                            f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n'' = {n_out3}"
+                            f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n''' = {n_out3}"
                         )
+            elif attention_weights is not None:
+                H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                n_out = max(H_out * W_out, mw)
+                if self.H * self.W * n_out < 2:
+                    raise ValueError(
+                        f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n' = {n_out}"
+                    )
+            else:
+                H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                if self.H * self.W * H_out * W_out < 2:
+                    raise ValueError("EMSA: instance norm needs more than one position")
         if self.ratio <= 1:
             if attention_mask is not None:
-                if attention_weights is None:
-                    nk_out2 = max(m, nk)
+                if attention_weights is not None:
+                    nk_out = max(mw, nk)
+                    nk_out2 = max(m, nk_out)
                     if nk_out2 != nk:
                         raise ValueError(
-                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk''' = {nk_out2} and nk = {nk}"
+                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk'' = {nk_out2} and nk = {nk}"
+                        )
+                else:
+                    nk_out3 = max(m, nk)
+                    if nk_out3 != nk:
+                        raise ValueError(
+                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk''' = {nk_out3} and nk = {nk}"
                         )
             elif attention_weights is not None:
                 nk_out = max(mw, nk)
@@ -270,42 +270,32 @@ class EMSA(nn.Module):
                     raise ValueError(
                         f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk' = {nk_out} and nk = {nk}"
                     )
-            if attention_mask is not None:
-                if attention_weights is not None:
-                    nk_out = max(mw, nk)
-                    nk_out3 = max(m, nk_out)
-                    if nk_out3 != nk:
-                        raise ValueError(
-                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but nk'' = {nk_out3} and nk = {nk}"
-                        )
-        else:
-            if attention_mask is not None:
-                if attention_weights is None:
-                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    n_out2 = max(H_out * W_out, m)
-                    if n_out2 != H_out * W_out:
-                        raise ValueError(
-                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n''' = {n_out2} and H'*W' = {H_out * W_out}"
-                        )
-            elif attention_weights is not None:
+        elif attention_mask is not None:
+            if attention_weights is not None:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 n_out = max(H_out * W_out, mw)
-                if n_out != H_out * W_out:
+                n_out2 = max(m, n_out)
+                if n_out2 != H_out * W_out:
                     raise ValueError(
-                        f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n' = {n_out} and H'*W' = {H_out * W_out}"
+                        f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n'' = {n_out2} and H'*W' = {H_out * W_out}"
                     )
-            if attention_mask is not None:
-                if attention_weights is not None:
-                    H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                    n_out = max(H_out * W_out, mw)
-                    n_out3 = max(m, n_out)
-                    if n_out3 != H_out * W_out:
-                        raise ValueError(
-                            f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n'' = {n_out3} and H'*W' = {H_out * W_out}"
-                        )
+            else:
+                H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+                n_out3 = max(H_out * W_out, m)
+                if n_out3 != H_out * W_out:
+                    raise ValueError(
+                        f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n''' = {n_out3} and H'*W' = {H_out * W_out}"
+                    )
+        elif attention_weights is not None:
+            H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+            W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
+            n_out = max(H_out * W_out, mw)
+            if n_out != H_out * W_out:
+                raise ValueError(
+                    f"EMSA: the contracted dimension of `@` (last of the left, second-last of the right) must agree, but n' = {n_out} and H'*W' = {H_out * W_out}"
+                )
         q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)  # [b, h, nq, d_k]  emsa.attn:73
         if self.ratio > 1:
             if nq != self.H * self.W:

@@ -153,7 +153,7 @@ class BlockChecker:
                 walk = Walk(ir, self.checked, knowledge, world=world, atoms=atoms, relevant=relevant,
                             position=self.position)
                 if walks:
-                    self._reuse_first(walks[0][1], walk, atoms, relevant)
+                    self._reuse_first(walks[0][1], walk, atoms)
                 walk.run()
                 walks.append((world, walk))
             more = [a for _, w in walks for a in sorted(w.joined_atoms, key=repr) if a not in atoms]
@@ -183,17 +183,12 @@ class BlockChecker:
             if found and all(shape == found[0] for shape in found[1:]):
                 attrs["shape"] = found[0]
 
-    def _reuse_first(self, first: Walk, walk: Walk, atoms, relevant) -> None:
-        """Nodes no world condition reaches are the same in every world: the later worlds take
-        their shapes, and the facts their checks established, from the first one. Only those
-        the first world walked before it knew a fact of its own: a check it left out because
-        such a fact implied it (`d == a // 3` from a linear under `if flag:`) is needed elsewhere."""
+    def _reuse_first(self, first: Walk, walk: Walk, atoms) -> None:
+        """The facts the first world's checks established without a condition of its own hold
+        in every world: the later worlds start from them. Its nodes are walked again: the first
+        world walked them knowing its own conditions (`a > 3` proves `a // 2 >= 1`), and a
+        check it found proven there may be needed in another world."""
         atom_set = set(atoms)
-        for node, shape in first.shapes.items():
-            guard = self.ir.graph.nodes[node]["guard"]
-            if node in first.world_independent and not relevant.get(node) and \
-                    not any(literal(c)[0] in atom_set for c in guard):
-                walk.reuse[node] = (shape, first.dtypes.get(node))
         for fact in first.knowledge.facts:
             if not any(literal(c)[0] in atom_set for c in fact.guard):
                 walk.knowledge.add(fact.guard, fact.kind, fact.subject, fact.detail)

@@ -77,6 +77,7 @@ class Requirements:
         view = self.view_for_guard(guard, element)
         decided = decide(condition, view)
         if decided is not None:
+            self._asked(node)
             return decided
         for expr in expressions(condition):
             self.ensure_defined(expr, node=node, span=span, guard=guard, element=element, order=order)
@@ -104,6 +105,7 @@ class Requirements:
         view = self.view_for_guard(guard, element)
         normal = view.normal(divisor)
         if view.nonzero(divisor):
+            self._asked(node)
             return
         if normal.is_const:  # zero
             self.sink.error("E0203", f"division by {_math(divisor)}, which is zero", span)
@@ -166,6 +168,15 @@ class Requirements:
                          order=(ARGUMENT_PHASE, 0, 0) if hoist else None, kind="argument")
 
     # ------------------------------------------------------------------ recording
+    def _asked(self, node) -> int:
+        """How many requirements the node has had settled so far (proven, refuted or recorded),
+        this one included: its checks' order. Counted the same in every world, so a check one
+        world proves (`a // 2 >= 1` where `a > 3`) keeps its place before the checks that read it
+        (`a % (a // 2)`) when another world's merge brings it back."""
+        counts = self.__dict__.setdefault("_asked_counts", {})
+        counts[node] = counts.get(node, 0) + 1
+        return counts[node]
+
     def _where(self, node, span, guard):
         if node is not None:
             attrs = self.ir.graph.nodes[node]
@@ -201,7 +212,7 @@ class Requirements:
         made_under.append(full_guard)
         if order is None:
             position = self.position.get(node, -1) if node is not None else -1
-            order = (WALK_PHASE, position, len(self.records))
+            order = (WALK_PHASE, position, self._asked(node))
         if kind != "argument" and self._strengthen_earlier(condition, what, span, full_guard, where, order):
             return
         position = None
@@ -306,9 +317,7 @@ class Requirements:
         if node is None:
             # A check on layer arguments or lets: the world decides which branch of a
             # conditional `let` it read. Guarded by the whole world; the checks that every
-            # world makes merge back into one (merge_guards). So a node that makes one is
-            # walked in every world, never shared from the first (BlockChecker._reuse_first).
-            self.world_independent.discard(self.inferring)
+            # world makes merge back into one (merge_guards).
             return tuple(as_condition(atom, self.world[atom]) for atom in self.atoms)
         if self._world_facts:
             # The world knows facts of its own (`a + 4 == g` from a linear under `if r % 2 == 0:`):

@@ -48,7 +48,6 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.inferring: int | None = None  # the node whose shape is being inferred (see literals_for)
         # Nodes walked before any fact of this world's own was known: their checks are the
         # same in every world, so later worlds may take them as they are (BlockChecker._reuse_first).
-        self.world_independent: set[int] = set()
         self._world_facts = False
         self.relevant = relevant or {}
         self.position = position or {}
@@ -67,7 +66,6 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.context = world_context(world) if world else frozenset()
         # Sub-block calls whose output shape depends on which branch of an `if` the callee takes.
         self.callee_atoms: dict[int, list] = {}
-        self.reuse: dict[int, tuple] = {}  # node -> (shape, dtype) from the first world, where no world matters
         # Conditions that hold, beyond its node's guard, for what is checked now: the children of
         # a loop in a sequential are checked for a pass that runs (`n > 0` of `range(n)`).
         self.scope_guard: tuple = ()
@@ -122,14 +120,9 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             attrs = self.ir.graph.nodes[node]
             if self.skips(attrs["guard"]):
                 continue
-            if node in self.reuse:  # the same in every world: computed (and checked) once
-                self.shapes[node], self.dtypes[node] = self.reuse[node]
-                continue
             if self.world is not None and not self._world_facts:
                 atoms = set(self.atoms)
                 self._world_facts = any(literal(c)[0] in atoms for fact in self.knowledge.facts for c in fact.guard)
-                if not self._world_facts:
-                    self.world_independent.add(node)
             self.inferring = node
             try:
                 self.shapes[node] = self._infer(node, attrs)
