@@ -173,9 +173,8 @@ class Requirements:
         this one included: its checks' order. Counted the same in every world, so a check one
         world proves (`a // 2 >= 1` where `a > 3`) keeps its place before the checks that read it
         (`a % (a // 2)`) when another world's merge brings it back."""
-        counts = self.__dict__.setdefault("_asked_counts", {})
-        counts[node] = counts.get(node, 0) + 1
-        return counts[node]
+        self._asked_counts[node] = self._asked_counts.get(node, 0) + 1
+        return self._asked_counts[node]
 
     def _where(self, node, span, guard):
         if node is not None:

@@ -49,6 +49,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         # Nodes walked before any fact of this world's own was known: their checks are the
         # same in every world, so later worlds may take them as they are (BlockChecker._reuse_first).
         self._world_facts = False
+        self._asked_counts: dict = {}  # node -> requirements settled so far (Requirements._asked)
         self.relevant = relevant or {}
         self.position = position or {}
         self.display = False  # set by a joined walk that met different shapes: nothing it checks counts
