@@ -38,6 +38,13 @@ def reads_forward(condition: Cond) -> bool:
         return True
     return any(reads_forward(part) for part in condition.args if isinstance(part, Cond))
 
+
+def forward_inputs(condition: Cond) -> set[str]:
+    """The inputs of forward deciding `condition` reads: optional inputs, flags."""
+    if condition.op in ("present", "flag"):
+        return {condition.args[0]}
+    return {name for part in condition.args if isinstance(part, Cond) for name in forward_inputs(part)}
+
 _COMPLEMENT = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 
 

@@ -558,3 +558,10 @@ def test_flags_and_sizes_compile_without_graph_breaks():
         compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
         for causal in (False, True):
             torch.testing.assert_close(call(compiled, causal), call(module, causal))
+
+
+def test_an_error_in_one_flags_world_names_the_flag():
+    source = WIDEN.replace("input x: [b, n, d]", "input x: [b, n, 4]").replace("linear(d, d)", "linear(4, 4)") \
+        .replace("cat([x, x], dim=1)", "cat([x, x], dim=-1)")
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0201", 9) and message.endswith("(when `twice` is true)")

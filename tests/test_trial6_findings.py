@@ -195,3 +195,14 @@ def test_a_blocks_shape_chosen_by_an_optional_input_passed_on(given):
     """Whether Inner's `m` is given is whether Outer's is: the shape follows, world by world."""
     assert "# [b, 2*n|n, d]" in compile_ok(WIDENED)
     assert agree(WIDENED, {}, {"x": (2, 3, 4)} | ({"m": (2, 3, 4)} if given else {})) == "agree"
+
+
+def test_the_cost_of_a_block_given_an_optional_input_counts_it_where_it_is_given(tmp_path):
+    import subprocess
+    import sys
+
+    spec = tmp_path / "widened.attn"
+    spec.write_text(WIDENED, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "attndsl", "cost", str(spec)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "[m given]*4*b*n*d + [m not given]*2*b*n*d" in done.stdout

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import syntax as ast
 from ..diagnostics import Abort, DiagnosticSink, Span
+from ..guards import forward_inputs
 from ..ir import ArgInfo, BlockIR, Cond, Precondition, reads_forward
 from ..symbolic import Expr
 from ..ops import OPS
@@ -231,7 +232,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         deciding = next((c for c in self.guard if reads_forward(c)), None)
         if deciding is None:
             return
-        inputs = sorted(_forward_atom_names(deciding))
+        inputs = sorted(forward_inputs(deciding))
         what = " and ".join(f"`{name}`" for name in inputs)
         kind = type(stmt).__name__.lower().replace("layerblock", "layer")
         costs = ": a layer a call does not use costs only its weights" if kind in ("layer", "param") else ""
@@ -266,12 +267,6 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
 
 
 # Statements made in __init__, whose expressions are rendered as written there.
-def _forward_atom_names(condition: Cond) -> set[str]:
-    if condition.op in ("present", "flag"):
-        return {condition.args[0]}
-    return {name for part in condition.args if isinstance(part, Cond) for name in _forward_atom_names(part)}
-
-
 _MADE_IN_INIT = (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Init, ast.LayerBlock, ast.Buffer)
 
 

@@ -252,7 +252,7 @@ class BlockChecker:
     def _render_cond(self, cond) -> str:
         from .. import symbolic as sym
 
-        if cond.op == "arg":
+        if cond.op in ("arg", "flag"):  # a bool argument, a flag of forward: by name
             return cond.args[0]
         if cond.op == "text":
             return f'{cond.args[0]} == "{cond.args[1]}"'

@@ -140,7 +140,7 @@ class _BlockWalk(MemoryWalk):
             loop = loops.get(node)
             if attrs["op"] == "call_layer":
                 inner = self.view.child_shapes(node)
-                self.forward_args = dict(attrs["attrs"].get("forward_args", ()))
+                self.call = attrs["attrs"]
                 found = [term for spec, conds in self._called(attrs) for term in guarded(
                     self._layer_flops(spec, [s for s in operands if s != ()], self._shape(node), inner), conds)]
             elif attrs["op"] in OP_COSTS:
@@ -183,7 +183,7 @@ class _BlockWalk(MemoryWalk):
             return terms
         if spec.kind == "block":
             callee = self.costs[spec.block]
-            return substitute_terms(callee.flops, callee_mapping(callee.ir, spec, operands, self.forward_args))
+            return substitute_terms(callee.flops, callee_mapping(callee.ir, spec, operands, self.call))
         return [term for option, conds in kind_options(spec) for term in
                 self._terms(LAYER_COSTS[option.kind].flops(option.args, operands[0], result), conds)]
 
@@ -201,7 +201,7 @@ class _BlockWalk(MemoryWalk):
             return shape
         if spec.kind == "block":
             callee = self.costs[spec.block].ir
-            mapping = callee_mapping(callee, spec, operands, self.forward_args)
+            mapping = callee_mapping(callee, spec, operands, self.call)
             return tuple(sym.substitute(d, mapping.exprs) for d in self._callee_output(callee, mapping))
         return tuple(operands[0])  # not recorded (a checker without the hook): taken as shape-preserving
 

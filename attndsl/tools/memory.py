@@ -25,7 +25,7 @@ _NO_ALLOCATION = {"input", "param", "scalar", "loop_layer", "phi", "item", "loop
 
 
 class MemoryWalk:
-    forward_args: dict = {}  # the sizes and flags the layer call being costed gives its block
+    call: dict = {}  # the attrs of the layer call being costed: what it gives its block's forward
     """Needs of its host: ir, graph, costs, view, _order, _terms, _shape, _called, _element_loops,
     output_shape."""
 
@@ -169,7 +169,7 @@ class MemoryWalk:
             return [[]]
         operands = [self._shape(o) for o in self.ir.operands(node) if self._shape(o) != ()]
         options = [[]]
-        self.forward_args = dict(attrs["attrs"].get("forward_args", ()))
+        self.call = attrs["attrs"]
         for spec, conds in self._called(attrs):
             options += [guarded(option, conds) for option in
                         self._layer_transients(spec, operands, self.view.child_shapes(node)) if option]
@@ -192,7 +192,7 @@ class MemoryWalk:
             return options
         if spec.kind == "block":
             callee = self.costs[spec.block]
-            mapping = callee_mapping(callee.ir, spec, operands, self.forward_args)
+            mapping = callee_mapping(callee.ir, spec, operands, self.call)
             inputs = substitute_terms(callee.inputs, mapping)
             out = numel(self.output_shape(spec, operands, inner))
             options = [[]]

@@ -15,21 +15,24 @@ from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
 from ..calls import items_read
 from ..ir import BlockIR, Cond, LayerSpec
 from ..symbolic import Expr
+from ..shapes.layer_calls import forward_mapping
 from .formula import Term, make_guard
 
 
 @dataclass
 class Mapping:
     exprs: dict[str, Expr]
+    # bool arguments by name; `present(x)`, `flag(x)`, `is_none(x)`: what a call decides of them
+    # (none where the call is not known: parameters do not depend on it)
     conds: dict[str, Cond]
-    present: set[str] | None  # None: unknown (parameters do not depend on it)
     words: dict = field(default_factory=dict)  # str / list[str] arguments: strings, or the caller's argument
 
 
-def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, forward_args: dict | None = None) -> Mapping:
+def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, call: dict | None = None) -> Mapping:
     """The callee's symbols in the caller's terms: its arguments as the layer passes them
     (or their defaults), its lets, its input dims from the shapes it is called with, and
-    the sizes and flags the call gives (`blk(x, h, w, is_causal=causal)`)."""
+    what the call (`call`: its node's attrs) gives its forward: which optional inputs, which
+    flags, which sizes (as the checker reads them, shapes/layer_calls.forward_mapping)."""
     exprs: dict[str, Expr] = {}
     conds: dict[str, Cond] = {}
     words: dict = {}
@@ -60,18 +63,11 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, forward_args: dic
         if any(fold(substitute_cond(c, decided)) == Cond.const(False) for c in let.guard):
             continue
         exprs[let.name] = sym.substitute(let.value, exprs)
-    present = None
     if operands is not None:
+        forward = forward_mapping(callee, call or {}, len(operands))
+        conds.update({key: value for key, value in forward.items() if isinstance(value, Cond)})
+        exprs.update({key: value for key, value in forward.items() if isinstance(value, Expr)})  # sizes
         tensors = [info for info in callee.inputs if info.dtype not in ("flag", "size")]
-        # the tensors given by position, the flags a call leaves at their defaults
-        given = forward_args or {}
-        present = {info.name for info in tensors[: len(operands)]} | \
-            {info.name for info in callee.inputs if info.dtype == "flag" and info.name not in given and info.default}
-        for name, value in given.items():
-            if isinstance(value, Expr):
-                exprs[name] = value  # a size
-            elif isinstance(value, Cond):  # a flag: decided where the call's condition is
-                conds[f"flag({name})"] = value
         for info, shape in zip(tensors, operands):
             for declared, actual in zip(info.shape, shape):
                 names = declared.symbols()
@@ -80,7 +76,7 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, forward_args: dic
     for _ in range(len(callee.derived) + 1):
         for name, definition in callee.derived.items():
             exprs[name] = sym.substitute(definition, exprs)
-    return Mapping(exprs, conds, present, words)
+    return Mapping(exprs, conds, words)
 
 
 def _list_items(callee: BlockIR, name: str, value) -> dict[str, Expr]:
@@ -123,10 +119,8 @@ def _substitute_cond(cond: Cond, mapping: Mapping) -> Cond:
         return mapping.conds.get(cond.args[0], cond)
     if cond.op in ("text", "has") and cond.args[0] in mapping.words:
         return substitute_cond(cond, mapping.words)
-    if cond.op in ("flag", "is_none") and f"{cond.op}({cond.args[0]})" in mapping.conds:
+    if cond.op in ("present", "flag", "is_none") and f"{cond.op}({cond.args[0]})" in mapping.conds:
         return mapping.conds[f"{cond.op}({cond.args[0]})"]
-    if cond.op in ("present", "flag") and mapping.present is not None:
-        return Cond.const(cond.args[0] in mapping.present)
     args = tuple(_substitute_cond(a, mapping) if isinstance(a, Cond)
                  else sym.substitute(a, mapping.exprs) if isinstance(a, Expr) else a for a in cond.args)
     return Cond(cond.op, args)
