@@ -241,6 +241,9 @@ class InitInfo:
     element: bool = False  # a layer list: each element's parameter
     optional: bool = False  # the parameter may be None (a bias switched off by an argument)
     inline: bool = False  # `param w: [...] = normal(...)`: made right after the param
+    # `init inner.conv.weight` where `inner` is a block: the path inside that block, followed
+    # once every block is lowered (lower/inits.IntoBlock, check_inits_into_blocks).
+    into_block: Any = None
 
 
 @dataclass
@@ -314,6 +317,7 @@ class BlockIR:
     # `let a = int(sqrt(n))` of input sizes: computed in forward, known to the checker as a
     # named size (in `derived`, from which the lowering seeds it)
     forward_lets: list[str] = field(default_factory=list)
+    forward_let_sources: dict[str, Any] = field(default_factory=dict)  # their AST, rendered as written
     uses_blocks: list[str] = field(default_factory=list)
     path: str = ""
     preconditions: list[Precondition] = field(default_factory=list)

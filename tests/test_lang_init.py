@@ -116,3 +116,57 @@ def test_misused_initialisation_is_a_located_error():
     assert _error("    init linear.weight = uniform(1.0, 0.0)\n")[:2] == ("E0120", 6)
     assert _error("    init relu.weight = zeros()\n")[:3] == ("E0120", 6, 15)
     assert first_error("block B():\n    input x: [b, 4]\n    param w: [4] = ones(2)\n    return x * w\n")[0] == "E0112"
+
+
+# PVT v2's Mlp re-initialises the conv of its DWConv, a block it uses as a layer.
+INTO_BLOCK = """\
+block DWConv(dim: int = 8, bias: bool = true):
+    input x: [b, dim, h, w]
+    layer dwconv = conv2d(dim, dim, 3, padding=1, groups=dim, bias=bias)
+    return dwconv(x)
+
+block Mlp(dim: int = 8, bias: bool = true):
+    input x: [b, dim, h, w]
+    layer dw = DWConv(dim, bias)
+    layer stack = sequential(inner=DWConv(dim), act=relu())
+    init dw.dwconv.weight = constant(0.5)
+    init dw.dwconv.bias = constant(-1)
+    init stack.inner.dwconv.weight = normal(std=0.25)
+    return stack(dw(x))
+"""
+
+
+def test_init_reaches_the_layers_of_a_block_used_as_a_layer():
+    code = compile_ok(INTO_BLOCK)
+    assert "nn.init.constant_(self.dw.dwconv.weight, 0.5)" in code
+    # the caller's `bias` reaches DWConv only through the call: tested where it is used
+    assert "if self.dw.dwconv.bias is not None:\n            nn.init.constant_(self.dw.dwconv.bias, -1)" in code
+    torch.manual_seed(0)
+    mlp = generated(INTO_BLOCK)(dim=64)
+    assert torch.equal(mlp.dw.dwconv.weight.data, torch.full((64, 1, 3, 3), 0.5))
+    assert torch.equal(mlp.dw.dwconv.bias.data, torch.full((64,), -1.0))
+    _close(mlp.stack.inner.dwconv.weight.std().item(), 0.25)
+    assert generated(INTO_BLOCK)(dim=8, bias=False).dw.dwconv.bias is None
+    assert agree(INTO_BLOCK, {}, {"x": (2, 8, 5, 5)}) == "agree"
+
+
+def test_init_into_a_block_names_what_it_cannot_reach():
+    def error(target: str, inner: str = "    layer dwconv = conv2d(dim, dim, 3, padding=1, groups=dim)\n"):
+        return first_error("block Inner(dim: int = 8, many: bool = false, act: layer = relu):\n"
+                           "    input x: [b, dim, h, w]\n" + inner + "    return x\n\n"
+                           "block Outer(dim: int = 8):\n    input x: [b, dim, h, w]\n"
+                           "    layer inner = Inner(dim)\n"
+                           f"    init {target} = zeros()\n    return inner(x)\n")
+
+    code, line, column, message = error("inner.conv.weight")
+    assert (code, line, column) == ("E0120", 9, 16) and "block Inner) has no layer `conv`" in message
+    code, line, column, message = error("inner.dwconv.weights")
+    assert (code, line, column) == ("E0120", 9, 23) and "no parameter `weights`" in message
+    code, _, _, message = error("inner.dwconv.weight", "    if many:\n        layer dwconv = conv2d(dim, dim, 1)\n")
+    assert code == "E0120" and "only under a condition" in message
+    code, _, _, message = error("inner.fcs.weight", "    layer fcs = [linear(dim, dim) for i in range(2)]\n")
+    assert code == "E0120" and "is a layer list" in message
+    code, _, _, message = error("inner.gate.weight", "    layer gate = act()\n")
+    assert code == "E0120" and "chosen by its argument `act`" in message
+    code, _, _, message = error("inner.weight")
+    assert code == "E0120" and "`inner` is a block" in message

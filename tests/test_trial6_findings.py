@@ -206,3 +206,78 @@ def test_the_cost_of_a_block_given_an_optional_input_counts_it_where_it_is_given
     done = subprocess.run([sys.executable, "-m", "attndsl", "cost", str(spec)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "[m given]*4*b*n*d + [m not given]*2*b*n*d" in done.stdout
+
+
+CALLEE_CHECKS = """\
+block Inner(d: int = 4):
+    input x: [b, n, d]
+    input H: int
+    input W: int
+    y = rearrange(x, "b (h w) c -> b c h w", h=H, w=W)
+    return rearrange(y, "b c h w -> b (h w) c")
+
+block Outer(d: int = 4):
+    input x: [b, n, d]
+    input H: int
+    input W: int
+    layer inner = Inner(d)
+    return x + inner(x, H, W)
+
+block Early(d: int = 4):
+    input x: [b, n, d]
+    input H: int
+    input W: int
+    layer inner = Inner(d)
+    y = x * rearrange(x, "b (p q) c -> b (q p) c", p=H, q=W)
+    return inner(y, H, W)
+"""
+
+
+def test_what_a_sub_block_checks_of_its_inputs_holds_after_the_call():
+    """PVT v2's Block: `x + mlp(norm2(x), H, W)`. The Mlp checks n == H*W, so the sum after
+    it needs no broadcast check and keeps the shape [b, n, d]."""
+    code = compile_ok(CALLEE_CHECKS)
+    outer = code[code.index("class Outer"):code.index("class Early")]
+    assert "returns: [b, n, d]" in outer and "broadcast" not in outer
+    module = build(CALLEE_CHECKS, "Outer")
+    x = rand(2, 6, 4)
+    assert torch.equal(module(x, 2, 3), 2 * x)
+    with pytest.raises(ValueError, match="Inner: "):  # the callee's own check refuses n != H*W
+        module(rand(1, 6, 4), 2, 2)
+    for H, W in ((2, 3), (3, 2)):
+        assert agree(CALLEE_CHECKS, {}, {"x": (2, 6, 4), "H": H, "W": W}) == "agree"
+
+
+def test_a_callees_check_does_not_stand_for_the_callers_before_the_call():
+    """Early's own rearrange, before the call, needs n == H*W: checked there, by Early."""
+    early = compile_ok(CALLEE_CHECKS).split("class Early")[1]
+    assert early.count("raise ValueError") == 5  # x, H, W, d, and its own n == H*W
+    with pytest.raises(ValueError, match="Early: "):
+        build(CALLEE_CHECKS, "Early")(rand(1, 6, 4), 2, 2)
+
+
+PAD_TO_WINDOW = """\
+block B(d: int = 4, ws: int = 2):
+    input x: [b, H, W, d]
+    REQUIRE
+    let pad_r = (ws - W % ws) % ws
+    return pad(x, (0, 0, 0, pad_r))
+"""
+
+
+def test_a_let_of_sizes_is_computed_as_written_and_a_remainder_is_not_negative():
+    """Twins pads to a multiple of the window: `(ws - W % ws) % ws` is written as such (it was
+    its 80-character normal form), and is at least 0 where ws >= 1, so no check is made."""
+    code = compile_ok(PAD_TO_WINDOW.replace("REQUIRE", "require ws >= 1"))
+    assert "pad_r = (self.ws - W % self.ws) % self.ws\n" in code and "pad_r < 0" not in code
+    module = build(PAD_TO_WINDOW.replace("REQUIRE", "require ws >= 1"), ws=3)
+    for width, padded in ((5, 6), (6, 6), (1, 3)):
+        assert module(rand(1, 2, width, 4)).shape == (1, 2, padded, 4)
+
+
+def test_a_remainder_by_a_divisor_that_may_be_negative_is_checked():
+    """Python's `%` by a negative number is negative: the check stays, and fires."""
+    source = PAD_TO_WINDOW.replace("    REQUIRE\n", "")
+    assert "if pad_r < 0:" in compile_ok(source)
+    with pytest.raises(ValueError, match="at least 0, got -1"):
+        build(source, ws=-2)(rand(1, 2, 5, 4))

@@ -10,7 +10,7 @@ from ..lower import Literal
 from ..ops import ATOM, UNARY
 from ..symbolic import Expr
 from .text import comment_text, python_string
-from .expressions import (_NEGATED, InternalError)
+from .expressions import (_NEGATED, InternalError, source_expr)
 from .checks import CheckEmitter
 from .forward import ForwardEmitter
 from .init import InitEmitter
@@ -155,8 +155,17 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
                                  if name not in self.ir.forward_lets})
 
     def forward_let_lines(self) -> list[str]:
-        """`a = int(math.sqrt(n))`: the lets of input sizes, computed once the sizes are known."""
-        return self.derived_definitions(self.ir.forward_lets, self.forward_name)
+        """`a = int(n**0.5)`: the lets of input sizes, computed once the sizes are known; as the
+        spec wrote them (`(ws - W % ws) % ws`, not its normal form) where Python computes
+        that as an int (lower/declarations.py), whose value is the size the checker knows."""
+        lines = []
+        for name in self.ir.forward_lets:
+            source = self.ir.forward_let_sources.get(name)
+            if source is not None:
+                lines.append(f"{self.derived_name(name)} = {source_expr(source, self.forward_name)[0]}")
+            else:
+                lines += self.derived_definitions([name], self.forward_name)
+        return lines
 
     def runtime_only(self, expr: Expr) -> bool:
         """A size only the run time knows: it reads the join of an if/else (`c|2*c`),

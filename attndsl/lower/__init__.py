@@ -13,6 +13,7 @@ from ..diagnostics import DiagnosticSink
 from ..ir import BlockIR
 from .. import syntax as ast
 from .block import BlockLowering
+from .inits import check_inits_into_blocks
 from .values import RESERVED, LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, suggest
 
 __all__ = ["lower_spec", "BlockLowering", "Literal", "Tensor", "TensorList", "ListArg", "LayerRef", "LayerElement",
@@ -36,6 +37,8 @@ def lower_spec(spec: ast.Spec, path: str, sink: DiagnosticSink) -> list[BlockIR]
         ir.float_symbols = lowering.float_symbols
         ir.list_element_facts = lowering.list_element_facts
         results.append(ir)
+    if not sink.has_errors:
+        check_inits_into_blocks(results, sink)
     return _dependency_order(results, sink)
 
 

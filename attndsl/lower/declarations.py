@@ -231,6 +231,8 @@ class DeclarationLowering:
         self._bind(stmt.name, "dim", Expr.symbol(stmt.name), stmt.span)
         self.ir.derived[stmt.name] = value
         self.ir.forward_lets.append(stmt.name)
+        if not self._python_float(stmt.value, value)[0]:  # else its int form (`n // 2` for `n / 2`)
+            self.ir.forward_let_sources[stmt.name] = stmt.value
 
     def _stmt_Require(self, stmt: ast.Require) -> None:
         condition = self._condition(stmt.condition)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from .. import syntax as ast
 from ..inits import INITIALIZERS, kind_parameters, layer_parameters
 from ..ir import Cond, InitInfo, LayerSpec
@@ -92,19 +95,20 @@ class InitLowering:
             raise self.error("E0120", f"`{head}` is not a layer", head_span)
         spec = ref.info.element if ref.info.element is not None else ref.info.spec
         path = []
-        for name, span in stmt.target[1:-1]:
-            children = spec.children if spec.kind == "sequential" else []
-            if isinstance(name, int):  # `W[1]`: a child by its position
-                if name >= len(children):
-                    raise self.error("E0120", f"layer `{_path_text(head, path)}` has no child [{name}]", span,
-                                     help=f"it has {len(children)} children" if children else "it has no children")
-                spec = children[name][1]
-            else:
-                named = {n: child for n, child in children if n}
-                if name not in named:
-                    raise self.error("E0120", f"layer `{_path_text(head, path)}` has no child `{name}`", span,
-                                     help=suggest(name, list(named)))
-                spec = named[name]
+        steps = stmt.target[1:-1]
+        for index, (name, span) in enumerate(steps):
+            if spec.kind == "block":
+                # A layer of a block used as a layer: that block's layers are known once it is
+                # lowered; check_inits_into_blocks follows the rest of the path then.
+                into = IntoBlock(spec.block, _path_text(head, path), tuple(steps[index:]), stmt.target[-1],
+                                 stmt.value.span)
+                return InitInfo("layer", head, stmt.target[-1][0], definition.name, values, sources,
+                                tuple(self.guard), stmt.span, tuple(path) + tuple(n for n, _ in steps[index:]),
+                                ref.info.element is not None, into_block=into)
+            try:
+                spec = child_layer(spec, name, span, _path_text(head, path))
+            except InitPathError as problem:
+                raise self.error("E0120", problem.message, problem.span, help=problem.help)
             path.append(name)
         parameter, span = stmt.target[-1]
         shape, exists = self._parameter(spec, parameter, span, _path_text(head, path))
@@ -113,20 +117,10 @@ class InitLowering:
                         tuple(path), ref.info.element is not None, exists is not None)
 
     def _parameter(self, spec: LayerSpec, parameter: str, span, label: str):
-        if spec.kind in ("sequential", "block"):
-            raise self.error("E0120", f"`{label}` is a {'sequential' if spec.kind == 'sequential' else 'block'}: "
-                             "initialise its layers (`mlp.fc1.weight`), or every layer of a kind "
-                             "(`linear.weight`)", span)
-        parameters = layer_parameters(spec.kind, spec.args)
-        if parameter not in parameters:
-            raise self.error("E0120", f"{spec.kind} `{label}` has no parameter `{parameter}`", span,
-                             help=suggest(parameter, parameters) or (f"its parameters are {', '.join(parameters)}"
-                                                                     if parameters else "it has no parameters"))
-        shape, flag = parameters[parameter]
-        if flag is False or isinstance(flag, Cond) and flag == Cond.const(False):
-            raise self.error("E0120", f"{spec.kind} `{label}` has no `{parameter}`: an argument switches it off",
-                             span)
-        return shape, None if flag is None or flag is True or flag == Cond.const(True) else flag
+        try:
+            return layer_parameter(spec, parameter, span, label)
+        except InitPathError as problem:
+            raise self.error("E0120", problem.message, problem.span, help=problem.help)
 
     def _kind_init(self, stmt, kind, parameter, definition, values, sources) -> InitInfo:
         span = stmt.target[1][1]
@@ -142,9 +136,120 @@ class InitLowering:
                         optional=optional)
 
     def _check_rank(self, definition, rank: int, span, what: str) -> None:
-        if definition.fan and rank < 2:
-            raise self.error("E0120", f"{definition.name}() computes fan-in and fan-out, which {what} of rank "
-                             f"{rank} does not have", span, help="use normal(), uniform() or constant() on it")
+        try:
+            check_rank(definition, rank, span, what)
+        except InitPathError as problem:
+            raise self.error("E0120", problem.message, problem.span, help=problem.help)
+
+
+class InitPathError(Exception):
+    """An init target that names no parameter (E0120), found inside or outside lowering."""
+
+    def __init__(self, message: str, span, help: str | None = None):
+        super().__init__(message)
+        self.message, self.span, self.help = message, span, help
+
+
+@dataclass(frozen=True)
+class IntoBlock:
+    """The part of `init inner.conv.weight` inside a block used as a layer (`conv.weight`
+    of block Inner), followed once every block is lowered."""
+
+    block: str
+    label: str  # the layer as the spec reaches it: `inner`, `mlp.inner`
+    steps: tuple  # ((name, span), ...): the children inside the block
+    parameter: tuple  # (name, span)
+    value_span: Any  # the initialiser's, for a rank it cannot have
+
+
+def child_layer(spec: LayerSpec, name, span, label: str) -> LayerSpec:
+    """The child `name` (or position) of a sequential."""
+    children = spec.children if spec.kind == "sequential" else []
+    if isinstance(name, int):  # `W[1]`: a child by its position
+        if name >= len(children):
+            raise InitPathError(f"layer `{label}` has no child [{name}]", span,
+                                f"it has {len(children)} children" if children else "it has no children")
+        return children[name][1]
+    named = {n: child for n, child in children if n}
+    if name not in named:
+        raise InitPathError(f"layer `{label}` has no child `{name}`", span, suggest(name, list(named)))
+    return named[name]
+
+
+def layer_parameter(spec: LayerSpec, parameter: str, span, label: str):
+    """(the parameter's shape, the condition it exists under or None when it always does)."""
+    if spec.kind in ("sequential", "block"):
+        raise InitPathError(f"`{label}` is a {'sequential' if spec.kind == 'sequential' else 'block'}: "
+                            "initialise its layers (`mlp.fc1.weight`), or every layer of a kind "
+                            "(`linear.weight`)", span)
+    parameters = layer_parameters(spec.kind, spec.args)
+    if parameter not in parameters:
+        raise InitPathError(f"{spec.kind} `{label}` has no parameter `{parameter}`", span,
+                            suggest(parameter, parameters) or (f"its parameters are {', '.join(parameters)}"
+                                                               if parameters else "it has no parameters"))
+    shape, flag = parameters[parameter]
+    if flag is False or isinstance(flag, Cond) and flag == Cond.const(False):
+        raise InitPathError(f"{spec.kind} `{label}` has no `{parameter}`: an argument switches it off", span)
+    return shape, None if flag is None or flag is True or flag == Cond.const(True) else flag
+
+
+def check_rank(definition, rank: int, span, what: str) -> None:
+    if definition.fan and rank < 2:
+        raise InitPathError(f"{definition.name}() computes fan-in and fan-out, which {what} of rank {rank} does "
+                            "not have", span, "use normal(), uniform() or constant() on it")
+
+
+def check_inits_into_blocks(blocks: list, sink) -> None:
+    """Follow each `init inner.conv.weight` into the block `inner` is (E0120 where it names no
+    parameter). A parameter that an argument of that block may switch off is tested for None
+    where it is initialised, since the caller's arguments decide it only through the call."""
+    by_name = {ir.name: ir for ir in blocks}
+    for ir in blocks:
+        for info in ir.inits:
+            if info.into_block is None:
+                continue
+            try:
+                if _follow_into_block(info.into_block, by_name, INITIALIZERS[info.initializer]):
+                    info.optional = True
+            except InitPathError as problem:
+                sink.error("E0120", problem.message, problem.span, help=problem.help)
+
+
+def _follow_into_block(into: IntoBlock, by_name: dict, definition) -> bool:
+    """Whether the parameter may be None; raises InitPathError where the path names nothing."""
+    block, label, spec = by_name[into.block], into.label, None
+    for name, span in into.steps:
+        if spec is not None and spec.kind != "block":
+            spec = child_layer(spec, name, span, label)
+        else:
+            if spec is not None:
+                block = by_name[spec.block]
+            spec = _block_layer(block, name, span, label)
+        label += f"[{name}]" if isinstance(name, int) else f".{name}"
+    parameter, span = into.parameter
+    shape, exists = layer_parameter(spec, parameter, span, label)
+    check_rank(definition, len(shape), into.value_span, f"`{label}.{parameter}`")
+    return exists is not None
+
+
+def _block_layer(block, name, span, label: str) -> LayerSpec:
+    """The layer `name` that `block` always builds, with its kind fixed by the block itself."""
+    layers = {layer.name: layer for layer in block.layers}
+    layer = layers.get(name) if isinstance(name, str) else None
+    if layer is None:
+        raise InitPathError(f"layer `{label}` (block {block.name}) has no layer `{name}`", span,
+                            suggest(str(name), list(layers)))
+    if layer.guard:
+        raise InitPathError(f"block {block.name} builds its layer `{name}` only under a condition on its "
+                            "arguments", span, f"initialise it inside block {block.name}")
+    if layer.spec is None or layer.spec.kind == "list":
+        raise InitPathError(f"`{name}` of block {block.name} is a layer list", span,
+                            f"initialise its elements inside block {block.name}")
+    if layer.spec.kind_arg is not None or layer.spec.rank_arg is not None:
+        raise InitPathError(f"the kind of layer `{name}` of block {block.name} is chosen by its argument "
+                            f"`{layer.spec.kind_arg or layer.spec.rank_arg}`", span,
+                            f"initialise it inside block {block.name}")
+    return layer.spec
 
 
 def _default(definition, name: str) -> Expr:

@@ -12,6 +12,7 @@ from ..calls import items_read
 from ..ir import RANKS, BlockIR, Cond, LayerSpec, guard_includes, input_dims, kind_at_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
+from .conditions import condition_symbols, map_cond
 from .context import ShapeContext, show
 from .worlds import literal
 
@@ -146,9 +147,31 @@ class LayerCalls:
             finally:
                 self.scope_guard = outer
         out = self._callee_output(context, callee, mapping)
+        self._assume_callee_checks(context, callee, mapping)
         if len(callee.outputs) > 1:  # `return a, b`: a shape per value (the call's item nodes pick them)
             return tuple(self._callee_shape(context, callee, mapping, shape) for shape in out)
         return self._callee_shape(context, callee, mapping, out)
+
+    def _assume_callee_checks(self, context: ShapeContext, callee, mapping: dict) -> None:
+        """What the callee's forward checks of its inputs' sizes holds once the call returns
+        (it raises otherwise): PVT's `inner(x, H, W)` proves `n == H*W` for the `x + ...`
+        after it. A sub-block call always runs where written (dead-code elimination keeps it,
+        the passes move no call), so nothing after it runs without the callee's check. Only
+        the checks the callee makes in every world, on sizes this block names."""
+        exprs = _exprs(mapping)
+        node = context.node
+        guard = None
+        for check in callee.checks:
+            if check.where != "forward" or check.guard or check.kind == "require":
+                continue
+            condition = _in_caller_terms(check.condition, callee, exprs)
+            symbols = condition_symbols(condition)
+            if not symbols & set(self.ir.dim_origin) or symbols - self.nameable() - set(self.ir.derived):
+                continue
+            if guard is None:
+                guard = self.ir.graph.nodes[node]["guard"] + self.scope_guard
+                guard = guard + tuple(c for c in self.literals_for(node) if c not in guard)
+            self._learn(condition, guard)
 
     def _match_input(self, context: ShapeContext, callee, info, shape, mapping: dict) -> None:
         """The shape a call gives one of the callee's inputs against its declaration: a size
@@ -291,6 +314,17 @@ def forward_mapping(callee: BlockIR, attrs: dict, tensors_given: int) -> dict:
         elif info.dtype == "flag":
             mapping[f"flag({info.name})"] = given.get(info.name, Cond.const(bool(info.default)))
     return mapping
+
+
+def _in_caller_terms(condition, callee: BlockIR, exprs: dict):
+    """A callee's check with its sizes written in the caller's."""
+    def caller(expr: Expr) -> Expr:
+        return sym.substitute(sym.expand(expr, callee.derived), exprs)
+
+    if isinstance(condition, Cond):
+        return map_cond(condition, caller)
+    kind, left, right = condition
+    return (kind, caller(left), caller(right))
 
 
 def _exprs(mapping: dict) -> dict:

@@ -218,7 +218,7 @@ class View:
                 total += coefficient
                 continue
             if coefficient < 0:
-                return None
+                return self._remainder_bound(expr)
             product = Fraction(1)
             for factor, exponent in monomial:
                 low = self._factor_bound(factor)
@@ -229,6 +229,29 @@ class View:
                 product *= low**exponent if exponent > 0 else 0
             total += coefficient * product
         return total
+
+    def _remainder_bound(self, expr: Expr) -> Fraction | None:
+        """`a % m`, which the normal form writes `a - m*(a // m)`, is at least 0 for m > 0:
+        a term `-k*m*(a // m)` is taken with `k*a` as k times a remainder, and the rest
+        bounded (`(ws - W % ws) % ws >= 0`, Twins' padding)."""
+        for monomial, coefficient in expr.terms.items():
+            if coefficient >= 0:
+                continue
+            for factor, exponent in monomial:
+                if isinstance(factor, str) or factor.op != "floordiv" or exponent != 1:
+                    continue
+                dividend, divisor = factor.args
+                quotient = Expr({((factor, 1),): Fraction(1)})
+                if Expr({monomial: Fraction(1)}) != divisor * quotient:
+                    continue
+                low = self.lower_bound(divisor, normalized=True)
+                if low is None or low <= 0:
+                    continue
+                rest = self.normal(expr + coefficient * (dividend - divisor * quotient))
+                bound = self.lower_bound(rest, normalized=True)
+                if bound is not None:
+                    return bound
+        return None
 
     def _factor_bound(self, factor) -> Fraction | None:
         if isinstance(factor, str):
