@@ -174,9 +174,10 @@ def test_words_kinds_and_none_reach_both_modules_and_a_lone_file_imports_its_nei
     sys.modules.pop("chooser_helpers", None)
 
 
-def test_str_arguments_take_their_words_as_written_and_a_refusal_is_a_difference(tmp_path, capsys, monkeypatch):
+def test_str_arguments_take_their_words_as_written_and_a_refusal_is_a_usage_error(tmp_path, capsys, monkeypatch):
     """`--args mode=none` is the word "none" for a str argument (not None), `mode=` the empty
-    string; a configuration the spec's `require` refuses is reported (exit 1), not a crash."""
+    string; a configuration the spec's `require` refuses is outside what the spec defines:
+    said so (exit 2), not compared and not a crash."""
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "chooser_helpers", raising=False)
     (tmp_path / "chooser.attn").write_text(CHOOSER.replace('    example(x=[2, 4, 3, 3])\n',
@@ -187,7 +188,56 @@ def test_str_arguments_take_their_words_as_written_and_a_refusal_is_a_difference
     for word in ("none", "", '"gate"', "12"):
         assert main(args + [f"mode={word}"]) == 0, capsys.readouterr().err
         assert "matches" in capsys.readouterr().out
-    assert main(args + ["mode=bad"]) == 1
+    assert main(args + ["mode=bad"]) == 2
     err = capsys.readouterr().err
-    assert "the spec's module refuses" in err and "internal error" not in err
+    assert "do not fit the spec: Chooser: a `require` of the spec does not hold" in err, err
     sys.modules.pop("chooser_helpers", None)
+
+
+INPUT_CHECKED = """\
+block B(d: int = 4):
+    input x: [b, n, d]
+    input size: sizes[H, W]
+    input m: [b, n] = None
+    example(d=4, x=[2, 6, 4], size=[2, 3], m=[2, 6])
+    y = rearrange(rearrange(x, "b (h w) c -> b h w c", h=H, w=W), "b h w c -> b (h w) c")
+    if m:
+        return y * rearrange(m, "b n -> b n 1")
+    return y
+"""
+
+INPUT_CHECKED_REFERENCE = """\
+import torch.nn as nn
+
+
+class B(nn.Module):
+    def __init__(self, d=4):
+        super().__init__()
+
+    def forward(self, x, size, m=None):
+        h, w = size
+        y = x.reshape(x.shape[0], h, w, -1).reshape(x.shape[0], h * w, -1)
+        return y if m is None else y * m[..., None]
+"""
+
+
+def test_inputs_the_spec_refuses_are_a_usage_error_and_a_tuple_of_sizes_is_given(tmp_path, capsys):
+    """Trial 6: inputs that do not fit the spec were reported as a difference (both modules
+    refuse them); a required `sizes[H, W]` input was left out, so nothing was compared."""
+    (tmp_path / "b.attn").write_text(INPUT_CHECKED)
+    (tmp_path / "b_ref.py").write_text(INPUT_CHECKED_REFERENCE)
+    args = ["verify", str(tmp_path / "b.attn"), "--against", f"{tmp_path / 'b_ref.py'}:B"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert "matches" in capsys.readouterr().out
+    assert main(args + ["--args", "size=[3,2]"]) == 0
+    capsys.readouterr()
+    assert main(args + ["--args", "m=[2,3]"]) == 2
+    assert "do not fit the spec: B: m.shape[1] must be n = 6, got 3" in capsys.readouterr().err
+    assert main(args + ["--args", "size=[2,2]"]) == 2
+    assert "do not fit the spec: rearrange: (h w) should be 4, got 6" in capsys.readouterr().err
+    assert main(args + ["--args", "size=[6,0]"]) == 2
+    assert "do not fit the spec" in capsys.readouterr().err
+    # the comparison still fails where the modules differ on inputs the spec accepts
+    (tmp_path / "b_ref.py").write_text(INPUT_CHECKED_REFERENCE.replace("y * m", "y + m"))
+    assert main(args + ["--args", "size=[3,2]"]) == 1
+    assert "differs" in capsys.readouterr().err

@@ -42,6 +42,10 @@ def run(args) -> int:
     from ..api import load_code
 
     generated = getattr(load_code(spec.code, Path(spec.path).stem), ir.name)
+    refused = _refused_by_spec(spec.path, ir.name, kwargs, shapes, _bool_inputs(ir))
+    if refused is not None:
+        print(f"{spec.path}: the arguments and inputs do not fit the spec: {refused}", file=sys.stderr)
+        return 2
     try:
         summary = compare(reference_class, generated, kwargs, shapes, _bool_inputs(ir))
     except Difference as difference:
@@ -120,9 +124,8 @@ def _arguments(ir, values: dict) -> tuple[dict, dict]:
             continue
         if not isinstance(shape, list):
             raise UsageError(f"--args {info.name}: an input's shape is a list, e.g. {info.name}=[2,64,7,7]")
-        if info.dtype == "sizes":
-            raise UsageError(f"{info.name} is a tuple of sizes, which verify does not give yet: it compares the "
-                             "modules with it left out")
+        if info.dtype == "sizes":  # `sizes[H, W]`: a tuple of numbers, passed as it is (the spec checks them)
+            shape = tuple(shape)
         shapes[info.name] = shape
     if missing:
         raise UsageError(f"{ir.name} needs {', '.join(missing)}: give them with --args K=V "
@@ -145,6 +148,25 @@ def _argument(arg, value):
     if isinstance(value, str):
         raise UsageError(f"--args {arg.name}: a {arg.type} argument, got the word {value!r}")
     return value
+
+
+def _refused_by_spec(path: str, block: str, kwargs: dict, shapes: dict, masks: set[str]) -> str | None:
+    """Why the spec refuses these arguments or inputs, by its own semantics (the interpreter,
+    not either module under test), or None: a comparison outside what the spec accepts
+    proves nothing, whatever the two modules do with it."""
+    import torch
+
+    from ..interpret import Refusal, build
+
+    try:
+        module = build(path, block, **kwargs).double().eval()
+        with torch.no_grad():
+            module(**_inputs(shapes, masks))
+    except Refusal as refusal:
+        return str(refusal)
+    except Exception:  # the spec accepts them and torch fails: the comparison shows where
+        return None
+    return None
 
 
 def _bool_inputs(ir) -> set[str]:
@@ -230,7 +252,7 @@ def _inputs(shapes: dict, masks: set[str]) -> dict:
     generator = torch.Generator().manual_seed(SEED + 1)
     inputs = {}
     for name, shape in shapes.items():
-        if isinstance(shape, (bool, int)):  # a flag, a size
+        if isinstance(shape, (bool, int, tuple)):  # a flag, a size, a tuple of sizes
             inputs[name] = shape
         elif name in masks:  # about a third masked, never a whole row
             mask = torch.rand(shape, generator=generator, dtype=torch.float64) < 0.3
@@ -269,7 +291,7 @@ def _forward(reference, generated, inputs: dict, mode: str, tag: str = ""):
         module.zero_grad(set_to_none=True)
     results = []
     for module in (reference, generated):
-        args = {k: v if isinstance(v, (bool, int)) else v.clone().requires_grad_(v.dtype.is_floating_point)
+        args = {k: v if isinstance(v, (bool, int, tuple)) else v.clone().requires_grad_(v.dtype.is_floating_point)
                 for k, v in inputs.items()}
         try:
             out = module(**args)
