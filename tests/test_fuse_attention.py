@@ -231,3 +231,14 @@ def test_another_triangle_is_a_mask_not_causal():
         att = masked_fill(att, triu(ones([n, m]), diagonal=2) == 1, -inf)
         return softmax(att, dim=-1) @ v"""))
     assert "is_causal" not in code and "attn_mask=" in code
+
+
+@pytest.mark.parametrize("mask", ["bias", 'rearrange(bias[:, 0], "b n m -> b 1 n m")'])
+def test_an_additive_mask_expanded_to_the_logits_is_passed_as_is(mask):
+    """timm's `attn + expand_as(mask, attn)` (trial 6): SDPA broadcasts the mask itself,
+    here over the heads too; the expand_as is left out, and the logits are not kept for it."""
+    code = _assert_same(_spec(f"""
+        att = q @ transpose(k, 2, 3) * scale
+        return softmax(att + expand_as({mask}, att), dim=-1) @ v"""))
+    forward = code.split("def forward", 1)[1]
+    assert FUSED in forward and "expand_as" not in forward and ".softmax(" not in forward

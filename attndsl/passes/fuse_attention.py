@@ -8,7 +8,8 @@ softmax over the last axis. Between the logits `q @ k` and the softmax it accept
   the product); they become SDPA's `scale=`, and must come before any mask;
 - one mask: `masked_fill(att, mask, -inf)` (True = masked, so SDPA, whose boolean
   mask means True = allowed, gets `~mask`) or `att + mask` (an additive float mask,
-  passed as is); under `if mask:` on an optional input, `None if mask is None else ~mask`;
+  passed as is, also when written `att + expand_as(mask, att)`, as SDPA broadcasts it);
+  under `if mask:` on an optional input, `None if mask is None else ~mask`;
   a causal mask built in forward (`triu(ones([nq, nk]), diagonal=1) == 1`) is SDPA's
   `is_causal=True`, and under `if is_causal:` it is `is_causal=is_causal`;
 - between the softmax and `@ v`, at most a dropout layer: `dropout_p=` its `p` while
@@ -53,7 +54,9 @@ class Step:
     mask: int | None = None
     mask_kind: str | None = None  # "masked" (True = masked), "additive", or "causal" (SDPA's is_causal)
     after_softmax: bool = False
-    made_by: set[int] = field(default_factory=set)  # a causal mask's own nodes, which fusion drops
+    # the nodes that make the mask and read nothing else fusion keeps (a causal mask's own,
+    # an `expand_as` of an additive mask), which fusion drops
+    made_by: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -220,6 +223,10 @@ def _classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
     if op in ("add", "mul") and len(operands) == 2 and not any(op_of(ir, o) == "scalar" for o in operands):
         chain, other = _chain_operand(ir, operands)
         if op == "add":
+            if op_of(ir, other) == "expand_as" and \
+                    same_dims(ir, list(shape_of(ir, ir.operands(other)[1])), list(shape_of(ir, node))):
+                # `att + expand_as(m, att)`: SDPA broadcasts its mask to the logits itself
+                return Step(node, "mask", mask=ir.operands(other)[0], mask_kind="additive", made_by={other}), chain
             return Step(node, "mask", mask=other, mask_kind="additive"), chain
         return Step(node, "other"), chain
     return _classify_other(ir, node)
