@@ -30,7 +30,7 @@ _KINDS = [
     ("ints / size", "a whole number, or one per dimension: `[1, 7]` (written as a tuple `(1, 7)` too)"),
     ("output_size", "as `size`, where `None` keeps that dimension: `[None, 1]`"),
     ("padding", "as `size`, or `\"same\"` / `\"valid\"`"),
-    ("float / scalar", "a number (`0.5`, `1e-5`, an argument, `-inf`)"),
+    ("float / scalar", "a number (`0.5`, `1e-5`, an argument, `-inf`; masked_fill's value also `-finfo(x).max`)"),
     ("bool", "`true` or `false` (or a bool argument, for layers)"),
     ("choice", "one of the strings listed in the op's signature"),
     ("pattern", "an einops pattern string"),

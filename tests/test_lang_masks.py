@@ -128,3 +128,48 @@ def test_misused_masks_are_located_errors():
     code, _, _, message = _error("    return where(m, eye(n), 0.0)\n", head)
     assert code == "E0113" and "device and dtype" in message
     assert _error("    return tril(arange(n))\n")[:2] == ("E0202", 3)
+
+
+FINITE_FILL = """\
+block A(d: int = 8):
+    input q: [b, h, n, d]
+    input k: [b, h, n, d]
+    input v: [b, h, n, d]
+    input mask: bool[b, 1, n, n]
+    att = q @ transpose(k, -2, -1) * d ** -0.5
+    att = masked_fill(att, mask, FILL)
+    return softmax(att, dim=-1) @ v
+"""
+
+
+def test_the_fill_may_be_the_limit_of_the_filled_tensors_dtype():
+    """`attn.masked_fill(mask, -torch.finfo(attn.dtype).max)` (timm, Hugging Face): finite in
+    every dtype, so a fully masked row is uniform where -inf gives NaN."""
+    source = FINITE_FILL.replace("FILL", "-finfo(att).max")
+    code = compile_ok(source)
+    assert "att = att.masked_fill(mask, -torch.finfo(att.dtype).max)" in code  # the filled tensor is named
+    assert "scaled_dot_product_attention" not in code  # not -inf: SDPA would differ on a fully masked row
+    module = build(source)
+    q, k, v = rand(1, 2, 3, 8), rand(1, 2, 3, 8, seed=1), rand(1, 2, 3, 8, seed=2)
+    mask = torch.zeros(1, 1, 3, 3, dtype=torch.bool)
+    mask[..., 0, :] = True  # the first query sees no key
+    out = module(q, k, v, mask)
+    assert torch.allclose(out[:, :, 0], v.mean(dim=2), atol=1e-12)  # uniform weights, not NaN
+    assert not torch.isnan(out).any()
+    half = generated(source)().eval()(q.half(), k.half(), v.half(), mask)
+    assert not torch.isnan(half).any()  # torch.finfo(float16).max, where float32's would overflow
+    for fill in ("-finfo(att).max", "finfo(att).min"):
+        assert agree(FINITE_FILL.replace("FILL", fill), {}, {"q": (2, 2, 3, 8), "k": (2, 2, 3, 8),
+                                                               "v": (2, 2, 3, 8), "mask": (2, 1, 3, 3)},
+                     masks={"mask"}) == "agree"
+
+
+def test_a_dtype_limit_is_only_a_fill_value_of_its_own_tensor():
+    def error(fill):
+        return first_error(FINITE_FILL.replace("FILL", fill))[0::3]
+
+    assert error("-finfo(q).max") == ("E0113", "finfo() gives the fill value of masked_fill, of the tensor it fills")
+    assert error("finfo(att).eps")[0] == "E0113"
+    assert error("finfo(d).max") == ("E0113", "finfo() takes a tensor, whose floating dtype it describes")
+    assert first_error(FINITE_FILL.replace("masked_fill(att, mask, FILL)", "att + finfo(att).min"))[0::3] == (
+        "E0113", "finfo() gives the fill value of masked_fill, not a number to compute with")

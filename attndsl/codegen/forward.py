@@ -10,6 +10,7 @@ from pathlib import Path
 from ..inplace import needs_copy
 from ..calls import tensor_keywords
 from ..ir import Cond
+from ..lower.values import DtypeLimit
 from ..naming import assign_names
 from ..ops import ATOM, OPS, ListShape
 from .options import NodeView
@@ -40,6 +41,7 @@ class ForwardEmitter:
             guard_differs = any(self.graph.nodes[u]["guard"] != attrs["guard"] for u in users)
             # an op that writes its operand several times (stochastic_depth) reads it by name
             repeated = any(OPS[self.graph.nodes[u]["op"]].extra.get("named_operand")
+                           or isinstance(self.graph.nodes[u]["attrs"].get("value"), DtypeLimit)  # its dtype too
                            for u in users if self.graph.nodes[u]["op"] in OPS)
             if named or multi_output or feeds_phi or use_count > 1 or guard_differs or repeated or \
                     node in self.ir.outputs:
@@ -91,7 +93,12 @@ class ForwardEmitter:
         )
         node_attrs = dict(attrs["attrs"])
         if "value" in node_attrs and op == "masked_fill":
-            node_attrs["value"] = self.scalar(node_attrs["value"])[0]
+            value = node_attrs["value"]
+            if isinstance(value, DtypeLimit):  # of the filled tensor, which is named (plan_names)
+                limit = f"torch.finfo({operands[0][0]}.dtype).{value.which}"
+                node_attrs["value"] = f"-{limit}" if value.negative else limit
+            else:
+                node_attrs["value"] = self.scalar(value)[0]
         if op in ("cat", "stack") and len(operands) == 1 and (view.operand_ops[0] == "list_comp" or isinstance(
                 view.operand_shapes[0], ListShape)):  # a comprehension, or a list a loop appended to
             operands = [(operands[0][0], "list")]

@@ -19,6 +19,7 @@ from typing import Any, Callable, Protocol
 import torch
 
 from ..evaluate import nonzero_divisor
+from ..lower.values import DtypeLimit
 from ..symbolic import Expr
 from .einops import rearrange
 from .values import Refusal
@@ -251,6 +252,10 @@ def _stack(call, *values):
 def _masked_fill(call, x, mask):
     if tensor_arg(mask, "the mask").dtype != torch.bool:
         raise Refusal(f"masked_fill needs a boolean mask, got {mask.dtype}")
-    value = call.number("value")
+    limit = call.attrs["value"]
+    if isinstance(limit, DtypeLimit):  # `-finfo(att).max`: of the filled tensor's dtype
+        value = getattr(torch.finfo(x.dtype), limit.which) * (-1 if limit.negative else 1)
+    else:
+        value = call.number("value")
     # Where the mask is true, the value; elsewhere x; both broadcast (torch's out-of-place masked_fill).
     return torch.where(mask, torch.tensor(float(value), dtype=x.dtype, device=x.device), tensor_arg(x, "x"))

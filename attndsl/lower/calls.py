@@ -15,7 +15,7 @@ from ..rearrange import PatternError
 from ..symbolic import Expr
 from .numbers import NUMBER_FUNCTIONS
 from .helpers import _label
-from .values import (MAX_COUNT, SCALAR_FUNCTIONS,
+from .values import (MAX_COUNT, SCALAR_FUNCTIONS, DtypeLimit,
                      LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, Value, suggest)
 
 
@@ -177,7 +177,12 @@ class CallLowering:
             self._require_whole(arg_node, value, f"`{param.name}` of {definition.name}()")
             attrs[param.name] = value
         elif kind == "scalar":
-            if not isinstance(value, (Expr, Literal)):
+            if isinstance(value, DtypeLimit):
+                # a limit of the filled tensor's own dtype, as `attn.masked_fill(m, -torch.finfo(attn.dtype).max)`
+                if definition.name != "masked_fill" or not operands or value.node != operands[0]:
+                    raise self.error("E0113", "finfo() gives the fill value of masked_fill, of the tensor it fills",
+                                     arg_node.span, help="e.g. masked_fill(att, mask, -finfo(att).max)")
+            elif not isinstance(value, (Expr, Literal)):
                 raise self.error("E0113", f"`{param.name}` must be a number", arg_node.span)
             attrs[param.name] = value
         elif kind == "pattern":  # rearrange's, einsum's: parsed here, located in the string

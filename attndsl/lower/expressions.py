@@ -13,7 +13,7 @@ from ..ir import Cond, ParamInfo, guard_includes, negate
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
-from .values import (MAX_SCALAR, FactoryArg, LayerElement, LayerRef, Literal, SizesInput, Tensor,
+from .values import (MAX_SCALAR, DtypeLimit, FactoryArg, LayerElement, LayerRef, Literal, SizesInput, Tensor,
                      TensorList, Value, suggest)
 from .helpers import (_label, _number_value, _NumberTooLarge,
                       _resolve_child)
@@ -150,6 +150,8 @@ class ExpressionLowering:
         value = self._expr(node.operand)
         if isinstance(value, Literal):
             return Literal(-value.value)
+        if isinstance(value, DtypeLimit):
+            return value.negated()
         if isinstance(value, Expr):
             return -value
         if isinstance(value, Tensor):
@@ -245,6 +247,9 @@ class ExpressionLowering:
             return self.ir.add_node("scalar", [], span=node.span, guard=tuple(self.guard), value=value,
                                     float_symbols=frozenset(self.float_symbols), floating=floating,
                                     folded=folded)
+        if isinstance(value, DtypeLimit):
+            raise self.error("E0113", "finfo() gives the fill value of masked_fill, not a number to compute with",
+                             node.span, help="e.g. masked_fill(att, mask, -finfo(att).max)")
         if isinstance(value, Cond) and value.op == "flag":
             raise self.error("E0113", f"`{value.args[0]}` is a flag: it decides an `if`, it is not a number",
                              node.span, help=f"`if {value.args[0]}:` around the computation it switches")
@@ -288,6 +293,9 @@ class ExpressionLowering:
             self._preconditions[-1].append((need, expr, span, tuple(self.guard), self._element))
 
     def _expr_Attribute(self, node: ast.Attribute) -> Value:
+        if isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and \
+                node.value.func.id == "finfo":
+            return self._dtype_limit(node)
         named = isinstance(node.value, ast.Name) and node.value.id in self.layer_named_args
         base = self._argument_layer(node.value) if named else self._expr(node.value)
         if isinstance(base, LayerRef):
@@ -298,6 +306,19 @@ class ExpressionLowering:
                                  help=suggest(node.attr, [n for n in names if n]))
             return LayerRef(base.info, base.path + (node.attr,))
         raise self.error("E0113", "attribute access is only for a sequential layer's named children", node.span)
+
+    def _dtype_limit(self, node: ast.Attribute) -> DtypeLimit:
+        """`finfo(att).max`, `finfo(att).min`: torch.finfo of a floating tensor's dtype."""
+        call = node.value
+        if len(call.args) != 1 or call.kwargs:
+            raise self.error("E0112", "finfo() takes one tensor, whose dtype it describes", call.span)
+        tensor = self._expr(call.args[0])
+        if not isinstance(tensor, Tensor):
+            raise self.error("E0113", "finfo() takes a tensor, whose floating dtype it describes", call.args[0].span)
+        if node.attr not in ("max", "min"):
+            raise self.error("E0113", f"finfo() gives `max` and `min`, not `{node.attr}`", node.span,
+                             help="e.g. masked_fill(att, mask, -finfo(att).max)")
+        return DtypeLimit(node.attr, tensor.node)
 
     def _expr_ListComp(self, node: ast.ListComp) -> Value:
         iterable = self._expr(node.iterable)

@@ -121,6 +121,19 @@ class Literal:
 
 
 @dataclass(frozen=True)
+class DtypeLimit:
+    """`-finfo(att).max`: the largest (or smallest) finite value of a tensor's floating dtype,
+    known at run time only; a fill value that stays finite, unlike `-inf`, in any dtype."""
+
+    which: str  # "max" or "min"
+    node: int  # the tensor whose dtype it reads
+    negative: bool = False
+
+    def negated(self) -> "DtypeLimit":
+        return DtypeLimit(self.which, self.node, not self.negative)
+
+
+@dataclass(frozen=True)
 class SizesInput:
     """`input spatial_size: sizes[p, q] = None`: sizes forward is given (GFNet's grid), read
     by their names; the input itself is no value of the dataflow."""
