@@ -57,6 +57,11 @@ def _factor(factor, env: Env):
             raise Undefined(f"no value for {factor}")
         number = env[factor]
         return Fraction(number) if isinstance(number, int) else number
+    if factor.op == "item":  # `sr_ratios[i]`: the list by its name, the index a number
+        items, index = env.get(next(iter(factor.args[0].symbols()))), value(factor.args[1], env)
+        if not isinstance(items, (list, tuple)) or not 0 <= index < len(items):
+            raise Undefined(f"no value for {factor}")
+        return Fraction(items[int(index)])
     args = [value(a, env) for a in factor.args]
     if factor.op in ("floordiv", "mod"):
         if args[1] == 0:
@@ -209,7 +214,7 @@ def fold(cond: Cond) -> Cond:
 
 # Atoms (attndsl/lower/numbers.py) whose value is a Python int whatever their argument, and
 # those that are ints when their arguments are.
-INTEGER_ATOMS = ("int", "round", "math.ceil", "math.floor")
+INTEGER_ATOMS = ("int", "round", "math.ceil", "math.floor", "item")
 _INTEGER_OF_INTEGERS = ("floordiv", "mod", "ceildiv", "max", "min", "abs")
 
 

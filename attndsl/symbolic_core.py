@@ -19,7 +19,7 @@ Scalar = Union[int, Fraction]
 class Atom:
     """An opaque factor: an operation the canonical form keeps unexpanded."""
 
-    op: str  # "floordiv", "mod", "max", "min", "sqrt", "ceildiv"
+    op: str  # "floordiv", "mod", "max", "min", "sqrt", "ceildiv", "item" (a list argument's, by a loop variable)
     args: tuple["Expr", ...]
 
     def __post_init__(self):
@@ -316,7 +316,7 @@ class Facts:
     def _factor_is_integer(self, factor: Factor) -> bool:
         if isinstance(factor, str):
             return factor not in self.reals
-        if factor.op in ("floordiv", "ceildiv", "mod", "int", "round", "math.ceil", "math.floor"):
+        if factor.op in ("floordiv", "ceildiv", "mod", "int", "round", "math.ceil", "math.floor", "item"):
             return True
         if Expr.atom(factor.op, *factor.args) in self.integers:
             return True

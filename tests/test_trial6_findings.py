@@ -281,3 +281,52 @@ def test_a_remainder_by_a_divisor_that_may_be_negative_is_checked():
     assert "if pad_r < 0:" in compile_ok(source)
     with pytest.raises(ValueError, match="at least 0, got -1"):
         build(source, ws=-2)(rand(1, 2, 5, 4))
+
+
+STAGE = """\
+block Attn(d: int = 8, heads: int = 2, sr: int = 1):
+    input x: [b, n, d]
+    require d % heads == 0
+    layer qkv = linear(d, 3 * d)
+    layer proj = linear(d, d)
+    q, k, v = chunk(qkv(x), 3, dim=-1)
+    q = rearrange(q, "b n (h e) -> b h n e", h=heads)
+    k = rearrange(k, "b n (h e) -> b h n e", h=heads)
+    v = rearrange(v, "b n (h e) -> b h n e", h=heads)
+    att = softmax(q @ transpose(k, -2, -1) * sr, dim=-1)
+    return proj(rearrange(att @ v, "b h n e -> b n (h e)"))
+
+
+block Stage(d: int = 8, heads: list[int] = [1, 2, 4], srs: list[int] = [4, 2, 1]):
+    input x: [b, n, d]
+    require all([d % heads[i] == 0 for i in range(len(heads))]), "d must split into each stage's heads"
+    layer blocks = [Attn(d, heads[i], srs[i]) for i in range(len(heads))]
+    for blk in blocks:
+        x = x + blk(x)
+    return x
+"""
+
+
+def test_list_items_by_a_loop_index_build_each_element():
+    """PVT's stages: `Attn(d, heads[i], srs[i]) for i in range(len(heads))` indexes two lists
+    by one i. The range proves `heads[i]` exists; `srs[i]` is checked for every i; what a
+    `require all(...)` says of each item (`d % heads[i] == 0`) is known of each element."""
+    code = compile_ok(STAGE)
+    assert "nn.ModuleList([Attn(d=d, heads=heads[i], sr=srs[i]) for i in range(len(heads))])" in code
+    assert "`heads` must have" not in code
+    assert "if not all(len(srs) - i - 1 >= 0 for i in range(len(heads))):" in code
+    stage = build(STAGE, "Stage", heads=[2, 8], srs=[1, 3])
+    assert [(blk.heads, blk.sr) for blk in stage.blocks] == [(2, 1), (8, 3)]
+    for arguments in ({}, {"heads": [2, 8], "srs": [1, 3]}):
+        assert agree(STAGE, arguments, {"x": (2, 5, 8)}) == "agree"
+    with pytest.raises(ValueError, match="`srs` must have an item at i, for every i in range"):
+        build(STAGE, "Stage", heads=[2, 8, 4], srs=[1, 3])
+    with pytest.raises(ValueError, match="d must split into each stage's heads"):
+        build(STAGE, "Stage", heads=[3], srs=[1])
+    assert agree(STAGE, {"heads": [2, 8, 4], "srs": [1, 3]}, {"x": (2, 5, 8)}) == "both refused (init)"
+
+
+def test_a_list_item_by_anything_but_a_constant_or_a_loop_index_is_an_error():
+    source = STAGE.replace("srs[i]) for i", "srs[d]) for i")
+    code, line, column, message = first_error(source)
+    assert (code, line) == ("E0113", 17) and "a loop's variable" in message

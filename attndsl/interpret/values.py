@@ -71,6 +71,12 @@ def _factor_value(factor, env: dict):
         if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
             raise Unbound(f"{factor} is not a number ({value!r})")
         return Fraction(value) if isinstance(value, int) else value
+    if factor.op == "item":  # `sr_ratios[i]`: the list argument by its name, at a whole number
+        name, index = next(iter(factor.args[0].symbols())), expr_value(factor.args[1], env)
+        items = env.get(name)
+        if not isinstance(items, (list, tuple)) or index != int(index) or not 0 <= index < len(items):
+            raise Refusal(f"`{name}` has no item {index}")
+        return Fraction(items[int(index)])
     return _ATOMS[factor.op](*(expr_value(arg, env) for arg in factor.args))
 
 

@@ -189,9 +189,11 @@ class DeclarationLowering:
                 raise self.error("E0103", f"`{value.var}` is already defined; the loop variable would hide it",
                                  value.var_span, labels=[_label(shadowed[2], "defined here")])
             self.scope[value.var] = ("loopvar", Expr.symbol(value.var), value.var_span)
+            outer_element, self._element = self._element, (iterable.name, value.var)  # needs, per element
             try:
                 element = self._element_spec(value.element)
             finally:
+                self._element = outer_element
                 if saved is None:
                     self.scope.pop(value.var, None)
                 else:

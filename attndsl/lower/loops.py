@@ -116,9 +116,13 @@ class LoopLowering:
                                  value.var_span, labels=[_label(saved[2], "defined here")])
             # The index of the element: 0 <= i < count (attndsl/shapes/knowledge.py knows it).
             self.scope[value.var] = ("loopvar", Expr.symbol(value.var), value.var_span)
+        outer_element = self._element
+        if value.var != "_":  # what building an element needs, it needs for each (0 <= i < count known)
+            self._element = (count, value.var)
         try:
             element = self._element_spec(value.element)
         finally:
+            self._element = outer_element
             if value.var != "_":
                 self.scope.pop(value.var, None)
         return LayerInfo(stmt.name, None, tuple(self.guard), stmt.span, stmt.comments, element=element, count=count,

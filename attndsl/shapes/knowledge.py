@@ -85,6 +85,11 @@ class Knowledge:
         symbol = _lone_symbol(left)
         if symbol in self.let_names and normal is not None:
             symbol = None  # a let reads as its value (`p` as `c // r`): bound the value, as it is asked about
+        if symbol is None and operator in (">=", ">") and normal is None and right.is_const and \
+                _lone_atom(left, "item"):
+            # `ws[i] >= 1` of every element (view.py renames the loop variable, no normal form)
+            self.add(guard, "bound", left, Fraction(int(right.value) + 1 if operator == ">" else right.value))
+            return
         if symbol is None and operator in (">=", ">") and normal is not None:
             # `H - k + 2*(k//2) - 1 >= 0` (a window fits): a bound on the whole expression.
             difference = normal(left - right)
@@ -165,3 +170,12 @@ def _divisions(expr: Expr):
 def _lone_symbol(expr: Expr) -> str | None:
     factor = lone_factor(expr)
     return factor if isinstance(factor, str) else None
+
+
+def _lone_atom(expr: Expr, op: str) -> bool:
+    """Whether `expr` is one atom of this op, alone (`ws[i]`)."""
+    if not expr.is_monomial or len(expr.terms) != 1:
+        return False
+    ((monomial, coefficient),) = expr.terms.items()
+    return coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and \
+        isinstance(monomial[0][0], Atom) and monomial[0][0].op == op

@@ -271,6 +271,8 @@ class View:
         if factor.op == "sqrt":
             low = self.lower_bound(factor.args[0], normalized=True)
             return Fraction(int(low**0.5)) if low is not None and low >= 0 else None
+        if factor.op == "item":  # `ws[i]`: what a `require all(...)` said of every item
+            return self.expr_bounds.get(Expr({((factor, 1),): Fraction(1)}))
         return None
 
     def assuming(self, bounds: dict) -> "View":

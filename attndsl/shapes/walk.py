@@ -144,13 +144,16 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             if kind == 0:
                 if item.need == "nonzero":
                     self.require_nonzero(item.expr, span=item.span, guard=item.guard, order=order, element=item.element)
-                elif item.need == "items":  # `out_chs[2]`: the list has an item there
-                    listed = next(iter(item.expr.symbols()))[4:-1]
-                    count = int(-item.expr.terms.get((), 0)) if item.expr.terms.get(()) else 0
-                    items = "item" if count == 1 else "items"
-                    self.require(Cond("cmp", (">=", item.expr, Expr.const(0))),
-                                 f"`{listed}` must have at least {count} {items}", span=item.span, guard=item.guard,
-                                 order=order)
+                elif item.need == "items":  # `out_chs[2]`, `ws[i]`: the list has an item there
+                    length = next(s for s in item.expr.symbols() if s.startswith("len("))
+                    index = Expr.symbol(length) - 1 - item.expr
+                    if index.is_const:
+                        count = int(index.value) + 1
+                        what = f"`{length[4:-1]}` must have at least {count} {'item' if count == 1 else 'items'}"
+                    else:
+                        what = f"`{length[4:-1]}` must have an item at {sym.render(index, str, style='math')}"
+                    self.require(Cond("cmp", (">=", item.expr, Expr.const(0))), what, span=item.span,
+                                 guard=item.guard, order=order, element=item.element)
                 else:
                     comparison, must, code, known_false = _SIGN_NEEDS[item.need]
                     shown = sym.render(item.expr, str, style="math")

@@ -189,8 +189,8 @@ class Values:
 
 
 def _resolvable(symbol: str, env: dict) -> bool:
-    if symbol in env:
-        return not isinstance(env[symbol], (bool, list))
+    if symbol in env:  # a list only as the list of `ws[i]` (an item atom), whose index is resolved on its own
+        return not isinstance(env[symbol], bool)
     if symbol.startswith("len(") and symbol.endswith(")"):
         return isinstance(env.get(symbol[4:-1]), list)
     item = list_item(symbol)
