@@ -184,7 +184,8 @@ class CatalogueOps:
         ch = self.ch
         mask = self.mask_text(x)
         if ch.chance(0.5):
-            return self.assign(f"masked_fill({x.name}, {mask}, {ch.choice(['-inf', '0', '2.5'])})", x.shape)
+            fills = ['-inf', '0', '2.5', f'-finfo({x.name}).max', f'finfo({x.name}).min']
+            return self.assign(f"masked_fill({x.name}, {mask}, {ch.choice(fills)})", x.shape)
         other = ch.choice(["0", "-1", f"-{x.name}", f"sigmoid({x.name})"])
         return self.assign(f"where({mask}, {x.name}, {other})" if ch.chance(0.7) else f"where({mask}, {other}, "
                            f"{x.name})", x.shape)

@@ -155,7 +155,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         target = same[-1] if same and ch.chance(0.7) else like
         result = self.fresh()
         if kind == "mask":
-            value = ch.choice(["-inf", "0.5", "-1e4", "0"] + list(self.int_args))
+            value = ch.choice(["-inf", "0.5", "-1e4", "0", f"-finfo({target.name}).max"] + list(self.int_args))
             body = f"masked_fill({target.name}, {name}, {value})"
         else:
             body = ch.choice([f"{target.name} * {name}", f"{target.name} + {name}", f"{name} - {target.name}"])
@@ -217,7 +217,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
                              if len(x.shape) == 4 else ["stack", "mlp", "widths", "grid", "ranks", "kinds", "words"]
                              if len(x.shape) == 3 else ["stack", "mlp", "widths", "ranks", "kinds", "words"]
                              if len(x.shape) == 5 else ["stack", "mlp", "widths", "kinds", "words"])
-        template = "forward" if ch.chance(0.15) else template
+        template = "forward" if ch.chance(0.15) else "indexed" if ch.chance(0.08) else template
         layer = self.fresh("sub")
         if template == "forward":  # a block given a size, a flag and maybe an optional input when it is called
             default = ch.choice(["true", "false"])
@@ -242,6 +242,17 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             else:  # by position, or by name
                 given = f", {size}, {passed}" if ch.chance(0.5) else f", {size}, w={passed}"
             return self.assign(f"{layer}({x.name}{given}{ch.choice(flags)})", x.shape)
+        if template == "indexed":  # two lists indexed by one range's variable (PVT's stages)
+            guard = ch.choice(["", "    require all([ks[i] >= 1 for i in range(len(ks))]), \"positive\"\n"])
+            self.blocks.append(
+                f"block {name}(d: int, ks: list[int] = {ch.choice(LISTS)}, ms: list[int] = {ch.choice(LISTS)}):\n"
+                f"    input x: [{', '.join(dims + ['d'])}]\n{guard}"
+                "    layer mlps = [sequential(linear(d, d * ks[i] + ms[i]), relu(), linear(d * ks[i] + ms[i], d)) "
+                f"for i in range({ch.choice(['len(ks)', 'len(ks)', 'len(ms)', '1'])})]\n"
+                "    y = x\n    for mlp in mlps:\n        y = mlp(y) + y\n    return y\n")
+            lists = [f", {self.list_text()}" if self.list_args and ch.chance(0.6) else "" for _ in range(2)]
+            self.emit(f"layer {layer} = {name}({d}{lists[0]}{lists[1] if lists[0] else ''})")
+            return self.assign(f"{layer}({x.name})", x.shape)
         if template == "stack":
             guard = "    require len(ks) >= 1, \"needs a layer\"\n" if ch.chance(0.5) else ""
             tail = ch.choice(["sum(y, dim=0) / len(ks)", "mean(y, dim=0)", "sum(y, dim=0) * (len(ks) // 2 + 1)",
