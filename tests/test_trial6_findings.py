@@ -330,3 +330,34 @@ def test_a_list_item_by_anything_but_a_constant_or_a_loop_index_is_an_error():
     source = STAGE.replace("srs[i]) for i", "srs[d]) for i")
     code, line, column, message = first_error(source)
     assert (code, line) == ("E0113", 17) and "a loop's variable" in message
+
+
+EARLY_RETURN = """\
+block Inner(d: int = 4):
+    input x: [b, n, d]
+    input H: int
+    input on: bool = false
+    if on:
+        return x * 2
+    y = rearrange(x, "b (h w) c -> b c h w", h=H)
+    return rearrange(y, "b c h w -> b (h w) c")
+
+
+block Outer(d: int = 4):
+    input x: [b, n, d]
+    input H: int
+    input on: bool = false
+    layer inner = Inner(d)
+    y = inner(x, H, on=on)
+    return y + rearrange(rearrange(x, "b (h w) c -> b c h w", h=H), "b c h w -> b (h w) c")
+"""
+
+
+def test_a_callees_check_on_one_branch_only_is_no_fact_after_the_call():
+    """Inner checks n % H only where `on` is false (it returns early otherwise): Outer keeps
+    its own check, which refuses n = 6, H = 4 whichever way `on` is."""
+    outer = compile_ok(EARLY_RETURN).split("class Outer")[1]
+    assert "if n % H != 0:" in outer
+    for on in (False, True):
+        with pytest.raises(ValueError, match="Outer: splitting"):
+            build(EARLY_RETURN, "Outer")(rand(2, 6, 4), 4, on=on)

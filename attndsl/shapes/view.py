@@ -212,13 +212,21 @@ class View:
         known = self.expr_bounds.get(expr - constant)  # `h - k + 2*(k//2) + 1` from `h - k + 2*(k//2) >= 0`
         if known is not None:
             return known + constant
+        termwise = self._termwise_bound(expr)
+        if termwise is None and any(coefficient < 0 for coefficient in expr.terms.values()):
+            return self._remainder_bound(expr)
+        return termwise
+
+    def _termwise_bound(self, expr: Expr) -> Fraction | None:
+        """The sum of each term's lower bound, where every term is a product of factors known
+        not to be negative, with a positive coefficient."""
         total = Fraction(0)
         for monomial, coefficient in expr.terms.items():
             if not monomial:
                 total += coefficient
                 continue
             if coefficient < 0:
-                return self._remainder_bound(expr)
+                return None
             product = Fraction(1)
             for factor, exponent in monomial:
                 low = self._factor_bound(factor)
