@@ -1,0 +1,197 @@
+"""The pattern attention fusion looks for (attndsl/passes/fuse_attention.py), read backwards
+from each `att @ v`: the dropout between softmax and `@ v`, the softmax over the last axis,
+and the scalings and one mask between the logits `q @ k` and the softmax, through the joins
+of `if`s that apply a step on one branch. What matches is only described here (Steps);
+fuse_attention decides whether and how it is fused."""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+
+from ..ir import BlockIR, Cond, negate
+from ..symbolic import Expr
+from .fold_constants import ONE
+from .rewrite import attrs_of, op_of, same_dims, scalar_value, shape_of
+
+
+@dataclass
+class Step:
+    """One op on the path from the logits to `@ v`, and the condition it runs under."""
+
+    node: int
+    kind: str  # "scale", "mask", "dropout" or "other" (keeps the plain form)
+    condition: Cond | None = None
+    factor: Expr | None = None
+    mask: int | None = None
+    mask_kind: str | None = None  # "masked" (True = masked), "additive", or "causal" (SDPA's is_causal)
+    after_softmax: bool = False
+    # the nodes that make the mask and read nothing else fusion keeps (a causal mask's own,
+    # an `expand_as` of an additive mask), which fusion drops
+    made_by: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Attention:
+    final: int  # att @ v
+    softmax: int
+    logits: int  # q @ k
+    steps: list[Step] = field(default_factory=list)  # logits → final, in dataflow order
+    nodes: set[int] = field(default_factory=set)  # what computes the weights: logits .. final's operand
+
+
+def match_attention(ir: BlockIR, final: int) -> Attention | None:
+    weights = ir.operands(final)[0]
+    post: list[Step] = []
+    nodes: set[int] = set()
+    softmax = _walk(ir, weights, post, nodes, stop=lambda n: op_of(ir, n) == "softmax", classify=_classify_post)
+    if softmax is None or not _softmax_over_last(ir, softmax) or len(shape_of(ir, softmax)) != 4:
+        return None  # [b, h, nq, nk] only: ONNX exporters take 4-d attention, no other rank
+    pre: list[Step] = []
+    nodes.add(softmax)
+    logits = _walk(ir, ir.operands(softmax)[0], pre, nodes, stop=lambda n: op_of(ir, n) == "matmul",
+                   classify=classify_pre)
+    if logits is None:
+        return None
+    nodes.add(logits)
+    for step in post:
+        step.after_softmax = True
+    for node in nodes:
+        readers = set(ir.graph.successors(node))
+        if node in ir.outputs or not readers <= nodes | {final}:
+            return None  # the weights (or the logits) are read elsewhere: keep them
+    return Attention(final, softmax, logits, list(reversed(pre)) + list(reversed(post)), nodes)
+
+
+def _walk(ir: BlockIR, node: int, steps: list[Step], nodes: set[int], *, stop, classify) -> int | None:
+    """Follow the path backwards from `node` to the first node `stop` accepts; append its steps."""
+    while not stop(node):
+        nodes.add(node)
+        if op_of(ir, node) == "phi":
+            joined = _through_join(ir, node, classify)
+            if joined is None:
+                return None
+            branch_steps, node = joined
+            steps.extend(branch_steps)
+            nodes.update(step.node for step in branch_steps)
+            nodes.update(made for step in branch_steps for made in step.made_by)
+            continue
+        classified = classify(ir, node)
+        if classified is None:
+            return None
+        step, node = classified
+        steps.append(step)
+        nodes.update(step.made_by)
+    return node
+
+
+def _through_join(ir: BlockIR, phi: int, classify) -> tuple[list[Step], int] | None:
+    """`if c: att = f(att)` joins f(att) and att: the steps of f, under c, and att."""
+    then_value, else_value = ir.operands(phi)
+    condition = attrs_of(ir, phi)["condition"]
+    for branch, base, branch_condition in ((then_value, else_value, condition),
+                                           (else_value, then_value, negate(condition))):
+        steps, node = [], branch
+        while node != base:
+            if op_of(ir, node) in ("phi", "matmul", "softmax", "input", "param"):
+                break
+            classified = classify(ir, node)
+            if classified is None:
+                break
+            step, node = classified
+            step.condition = branch_condition
+            steps.append(step)
+        else:
+            return steps, base
+    return None
+
+
+def classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
+    op = op_of(ir, node)
+    operands = ir.operands(node)
+    if op == "masked_fill":
+        value = attrs_of(ir, node).get("value")
+        is_minus_inf = getattr(value, "value", None) == float("-inf")
+        causal = _causal_mask(ir, operands[1], shape_of(ir, node)) if is_minus_inf else None
+        if causal is not None:
+            return Step(node, "mask", mask=operands[1], mask_kind="causal", made_by=causal), operands[0]
+        return Step(node, "mask" if is_minus_inf else "other", mask=operands[1], mask_kind="masked"), operands[0]
+    if op in ("mul", "div") and len(operands) == 2:
+        for chain, other in ((operands[0], operands[1]), (operands[1], operands[0])):
+            factor = scalar_value(ir, other)
+            if factor is None or op_of(ir, chain) == "scalar" or (op == "div" and chain != operands[0]):
+                continue
+            if op == "div":
+                return (Step(node, "scale", factor=ONE.exact_div(factor)), chain) if factor != Expr.const(0) \
+                    else None
+            return Step(node, "scale", factor=factor), chain
+    if op in ("add", "mul") and len(operands) == 2 and not any(op_of(ir, o) == "scalar" for o in operands):
+        chain, other = _chain_operand(ir, operands)
+        if op == "add":
+            if op_of(ir, other) == "expand_as" and \
+                    same_dims(ir, list(shape_of(ir, ir.operands(other)[1])), list(shape_of(ir, node))):
+                # `att + expand_as(m, att)`: SDPA broadcasts its mask to the logits itself
+                return Step(node, "mask", mask=ir.operands(other)[0], mask_kind="additive", made_by={other}), chain
+            return Step(node, "mask", mask=other, mask_kind="additive"), chain
+        return Step(node, "other"), chain
+    return _classify_other(ir, node)
+
+
+def _causal_mask(ir: BlockIR, mask: int, shape) -> set[int] | None:
+    """The nodes computing `triu(ones([nq, nk]), diagonal=1) == 1` (or `tril(ones([nq, nk])) ==
+    0`): true above the diagonal, which is what SDPA's `is_causal=True` masks (aligned at the
+    top left, as torch's is). None for any other mask."""
+    if op_of(ir, mask) != "eq":
+        return None
+    triangle, number = ir.operands(mask)
+    kind, diagonal = op_of(ir, triangle), attrs_of(ir, triangle).get("diagonal", Expr.const(0))
+    if (kind, diagonal, scalar_value(ir, number)) not in (("triu", Expr.const(1), Expr.const(1)),
+                                                          ("tril", Expr.const(0), Expr.const(0))):
+        return None
+    ones = ir.operands(triangle)[0]
+    if op_of(ir, ones) != "ones" or not same_dims(ir, list(attrs_of(ir, ones)["size"]), list(shape[-2:])):
+        return None
+    return {mask, triangle, number, ones}
+
+
+def _classify_post(ir: BlockIR, node: int) -> tuple[Step, int] | None:
+    if op_of(ir, node) == "call_layer" and dropout_target(ir, Step(node, "dropout")) is not None:
+        return Step(node, "dropout"), ir.operands(node)[0]
+    return _classify_other(ir, node)
+
+
+def _classify_other(ir: BlockIR, node: int) -> tuple[Step, int] | None:
+    """Any op of one tensor (a layer, an activation): it keeps the plain form."""
+    operands = [o for o in ir.operands(node) if op_of(ir, o) not in ("scalar", "loop_layer")]
+    if len(operands) != 1 or op_of(ir, node) in ("input", "param", "phi", "item", "list_comp"):
+        return None
+    return Step(node, "other"), operands[0]
+
+
+def _chain_operand(ir: BlockIR, operands: list[int]) -> tuple[int, int]:
+    """Of `att + mask`, which is att: the one not read straight from an input or a param."""
+    first, second = operands
+    if op_of(ir, first) in ("input", "param") and op_of(ir, second) not in ("input", "param"):
+        return second, first
+    return first, second
+
+
+def _softmax_over_last(ir: BlockIR, softmax: int) -> bool:
+    rank = len(shape_of(ir, softmax))
+    return attrs_of(ir, softmax)["dim"] in (-1, rank - 1)
+
+
+def dropout_target(ir: BlockIR, step: Step | None) -> str | None:
+    """`self.drop` (or `self.seq.drop`) for a call of a dropout layer, else None."""
+    if step is None:
+        return None
+    details = attrs_of(ir, step.node)
+    if details.get("element") or len(ir.operands(step.node)) != 1:
+        return None
+    spec = ir.called_spec(ir.graph.nodes[step.node])
+    if spec is None or spec.kind != "dropout":
+        return None
+    target = f"self.{details['layer']}"
+    for child in details.get("path", ()):
+        target = f'getattr({target}, "{child}")' if keyword.iskeyword(child) else f"{target}.{child}"
+    return target
