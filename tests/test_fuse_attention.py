@@ -242,3 +242,23 @@ def test_an_additive_mask_expanded_to_the_logits_is_passed_as_is(mask):
         return softmax(att + expand_as({mask}, att), dim=-1) @ v"""))
     forward = code.split("def forward", 1)[1]
     assert FUSED in forward and "expand_as" not in forward and ".softmax(" not in forward
+
+
+def test_a_mask_that_widens_the_batch_keeps_the_plain_form():
+    """Trial 7: x [1, 5, 8] with a mask [2, 1, 5, 5] gives [2, 5, 8] (torch broadcasts the
+    sum); SDPA's attn_mask must broadcast to the queries' batch, so it would raise."""
+    source = """block MaskBroadcast(d: int = 8, h: int = 2):
+    input x: [b, n, d]
+    input mask: [bm, 1, n, n]
+    q = rearrange(x, "b n (h e) -> b h n e", h=h)
+    att = softmax(q @ transpose(q, -1, -2) / sqrt(d // h) + mask, dim=-1)
+    return rearrange(att @ q, "b h n e -> b n (h e)")
+"""
+    code = _compile(source)
+    assert FUSED not in code
+    x = torch.randn(1, 5, 8, dtype=torch.float64)
+    mask = torch.randn(2, 1, 5, 5, dtype=torch.float64)
+    plain = build(source, "MaskBroadcast", optimize=False, path="a.attn")().double()
+    fast = build(source, "MaskBroadcast", optimize=True, path="a.attn")().double()
+    assert fast(x, mask).shape == (2, 5, 8)
+    assert torch.allclose(fast(x, mask), plain(x, mask))

@@ -111,7 +111,7 @@ def classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
     operands = ir.operands(node)
     if op == "masked_fill":
         value = attrs_of(ir, node).get("value")
-        is_minus_inf = getattr(value, "value", None) == float("-inf")
+        is_minus_inf = getattr(value, "value", None) == float("-inf") and _keeps_shape(ir, node, operands[0])
         causal = _causal_mask(ir, operands[1], shape_of(ir, node)) if is_minus_inf else None
         if causal is not None:
             return Step(node, "mask", mask=operands[1], mask_kind="causal", made_by=causal), operands[0]
@@ -127,6 +127,8 @@ def classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
             return Step(node, "scale", factor=factor), chain
     if op in ("add", "mul") and len(operands) == 2 and not any(op_of(ir, o) == "scalar" for o in operands):
         chain, other = _chain_operand(ir, operands)
+        if op == "add" and not _keeps_shape(ir, node, chain):
+            return Step(node, "other"), chain
         if op == "add":
             if op_of(ir, other) == "expand_as" and \
                     same_dims(ir, list(shape_of(ir, ir.operands(other)[1])), list(shape_of(ir, node))):
@@ -135,6 +137,14 @@ def classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
             return Step(node, "mask", mask=other, mask_kind="additive"), chain
         return Step(node, "other"), chain
     return _classify_other(ir, node)
+
+
+def _keeps_shape(ir: BlockIR, node: int, chain: int) -> bool:
+    """A mask that broadcasts the logits to a larger shape (a batch of masks over one query
+    batch) is not SDPA's attn_mask, which must broadcast to the logits: the plain form stays.
+    The keys' axis is not compared: `@ v` needs the weights to have as many keys as v, so a
+    mask that widened it fails there in the plain form too (EMSA's mask has its own `m`)."""
+    return same_dims(ir, list(shape_of(ir, node))[:-1], list(shape_of(ir, chain))[:-1])
 
 
 def _causal_mask(ir: BlockIR, mask: int, shape) -> set[int] | None:
