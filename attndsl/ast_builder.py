@@ -127,7 +127,7 @@ class AstBuilder(ExpressionBuilder):
 
     @with_meta
     def return_stmt(self, meta, children):
-        if len(children) == 1 and isinstance(children[0], ast.TupleExpr):
+        if len(children) == 1 and isinstance(children[0], ast.TupleExpr) and len(children[0].items) > 1:
             children = children[0].items  # `return (out, attention)` is `return out, attention`
         return ast.Return(self._span(meta), list(children))
 

@@ -92,3 +92,11 @@ def test_returns_that_cannot_be_joined_are_located(body, line, needle):
         f"    {text}\n" for text in body.split("\n"))
     code, got_line, _, message = first_error(source)
     assert (code, got_line) == ("E0116", line) and needle in message, (got_line, message)
+
+
+def test_a_one_tuple_is_refused_not_unwrapped():
+    """Trial 7: `return (x,)` (Hugging Face's `outputs = (context,)`) returned the bare tensor,
+    so a caller's `outputs[0]` took its first row; `return (a, b)` is still `return a, b`."""
+    code, line, column, message = first_error("block A(d: int = 4):\n    input x: [b, n, d]\n    return (x,)\n")
+    assert (code, line, column) == ("E0113", 3, 12) and "not a tuple of one" in message
+    assert "return x, mul\n" in compile_ok("block A(d: int = 4):\n    input x: [b, n, d]\n    return (x, x * 2)\n")

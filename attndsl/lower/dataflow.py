@@ -65,6 +65,10 @@ class DataflowLowering:
                              stmt.span)
         outputs = []
         for value_node in stmt.values:
+            if isinstance(value_node, ast.TupleExpr):  # `return (x,)`: Python's 1-tuple
+                raise self.error("E0113", "a block returns its tensors, not a tuple of one", value_node.span,
+                                 help="`return x` gives the tensor; a caller that indexes `outputs[0]` would take "
+                                 "its first row")
             value = self._expr(value_node)
             if not isinstance(value, Tensor):
                 raise self.error("E0113", "a block returns tensors", value_node.span)
