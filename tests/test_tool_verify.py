@@ -241,3 +241,21 @@ def test_inputs_the_spec_refuses_are_a_usage_error_and_a_tuple_of_sizes_is_given
     (tmp_path / "b_ref.py").write_text(INPUT_CHECKED_REFERENCE.replace("y * m", "y + m"))
     assert main(args + ["--args", "size=[3,2]"]) == 1
     assert "differs" in capsys.readouterr().err
+
+
+def test_a_persistent_buffer_built_wrongly_is_a_difference(tmp_path, capsys):
+    """Trial 7: verify loaded the hand-written state over the spec's, so a wrongly built
+    persistent buffer (Swin's relative_position_index) was never compared."""
+    (tmp_path / "g.attn").write_text("block Gather(n: int = 4):\n    input x: [b, n]\n    example(n=4, x=[2, 4])\n"
+                                     "    persistent buffer idx = n - 1 - arange(n)\n    return x[:, idx]\n")
+    reference = ("import torch\nfrom torch import nn\n\n\nclass Gather(nn.Module):\n    def __init__(self, n=4):\n"
+                 "        super().__init__()\n        self.register_buffer(\"idx\", torch.arange(n).flip(0))\n\n"
+                 "    def forward(self, x):\n        return x[:, self.idx]\n")
+    (tmp_path / "g_ref.py").write_text(reference)
+    args = ["verify", str(tmp_path / "g.attn"), "--against", f"{tmp_path / 'g_ref.py'}:Gather"]
+    assert main(args) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    (tmp_path / "g_ref.py").write_text(reference.replace(".flip(0)", ""))
+    assert main(args) == 1
+    assert "buffer idx as the modules build it: values differ at [0] (hand-written 0, spec 3)" in \
+        capsys.readouterr().err
