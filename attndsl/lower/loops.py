@@ -175,7 +175,8 @@ class LoopLowering:
             self._check_loop_var(name, span)
             if any(other == name for other, _ in names[:index]):
                 raise self.error("E0103", f"`{name}` names two values of the loop", span)
-            if name in self.scope and self.scope[name][0] != "poison":
+            # a name only an earlier loop defined (its variable, PVT's two `for blk in ...`) may be reused
+            if name in self.scope and self.scope[name][0] not in ("poison", "loop_only"):
                 raise self.error("E0103", f"`{name}` is already defined; the loop variable would hide it", span,
                                  labels=[_label(self.scope[name][2], "defined here")])
         if info is not None and tensors:
