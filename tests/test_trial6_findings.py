@@ -326,10 +326,10 @@ def test_list_items_by_a_loop_index_build_each_element():
     assert agree(STAGE, {"heads": [2, 8, 4], "srs": [1, 3]}, {"x": (2, 5, 8)}) == "both refused (init)"
 
 
-def test_a_list_item_by_anything_but_a_constant_or_a_loop_index_is_an_error():
-    source = STAGE.replace("srs[i]) for i", "srs[d]) for i")
+def test_a_list_item_by_an_inputs_size_is_an_error():
+    source = STAGE.replace("srs[i]) for i", "srs[n]) for i")
     code, line, column, message = first_error(source)
-    assert (code, line) == ("E0113", 17) and "a loop's variable" in message
+    assert (code, line) == ("E0113", 17) and "computed from the arguments, a constant or a loop's variable" in message
 
 
 EARLY_RETURN = """\

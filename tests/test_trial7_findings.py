@@ -25,3 +25,54 @@ def test_a_later_loop_may_reuse_an_earlier_loops_variable():
     assert agree(TWO_LOOPS, {}, {"x": (2, 4)}) == "agree"
     after = TWO_LOOPS.replace("    return x\n", "    return x + blk(x)\n")
     assert first_error(after)[0] == "E0106"  # still not defined after its loop
+
+
+STAGE_BY_INDEX = """\
+block Inner(d: int, k: int = 1):
+    input x: [b, d]
+    layer fc = linear(d, d)
+    return fc(x) * k
+
+block Stage(i: int, dims: list[int], heads: list[int]):
+    input x: [b, c]
+    let k = heads[i - 1] if i > 0 else 1
+    layer one = Inner(d=dims[i], k=k)
+    return one(x)
+"""
+
+
+def test_a_list_item_may_be_taken_by_an_argument():
+    """PVT builds stage i from `embed_dims[i]` and `embed_dims[i - 1]`: the items' bounds are
+    checked when the module is built (`i >= 0`, `len(dims) > i`)."""
+    code = compile_ok(STAGE_BY_INDEX)
+    assert "k = heads[i - 1] if i > 0 else 1" in code and "self.one = Inner(d=dims[i], k=k)" in code
+    assert "`dims` must have an item at i" in code
+    assert agree(STAGE_BY_INDEX, {"i": 1, "dims": [4, 8], "heads": [3, 2]}, {"x": (2, 8)}) == "agree"
+    assert agree(STAGE_BY_INDEX, {"i": 0, "dims": [4, 8], "heads": [3, 2]}, {"x": (2, 4)}) == "agree"
+    assert agree(STAGE_BY_INDEX, {"i": 2, "dims": [4, 8], "heads": [3, 2]}, {"x": (2, 8)}) == "both refused (init)"
+    assert agree(STAGE_BY_INDEX, {"i": -1, "dims": [4, 8], "heads": [3, 2]}, {"x": (2, 8)}) == "both refused (init)"
+
+
+def test_a_choice_on_a_loop_variable_says_how_to_write_it():
+    """Swin's `shift_size=0 if (i % 2 == 0) else window_size // 2` in a layer list: a `let`
+    cannot read i, so the help says how to write it as arithmetic."""
+    source = """\
+block Inner(d: int, s: int = 0):
+    input x: [b, d]
+    layer fc = linear(d, d)
+    return fc(x) * s
+
+block Outer(d: int = 4, depth: int = 2, ws: int = 4):
+    input x: [b, d]
+    layer blocks = [Inner(d, s=CHOICE) for i in range(depth)]
+    for blk in blocks:
+        x = blk(x)
+    return x
+"""
+    code, line, _, _ = first_error(source.replace("CHOICE", "0 if i % 2 == 0 else ws // 2"))
+    assert (code, line) == ("E0113", 8)
+    from attndsl import compile_source
+
+    help_text = compile_source(source.replace("CHOICE", "0 if i % 2 == 0 else ws // 2")).diagnostics[0].help
+    assert "`(i % 2) * (ws // 2)`" in help_text
+    assert agree(source.replace("CHOICE", "(i % 2) * (ws // 2)"), {}, {"x": (2, 4)}) == "agree"

@@ -87,11 +87,11 @@ class IndexingLowering:
         (CoAtNet's stage widths). The list must be long enough: checked in __init__."""
         item = node.items[0] if len(node.items) == 1 else None
         index = None if item is None or isinstance(item, (ast.Slice, ast.Ellipsis_)) else self._expr(item)
-        if isinstance(index, Expr) and not index.is_const and index.symbols() <= self._loop_variables():
+        if isinstance(index, Expr) and not index.is_const and index.symbols() <= self._index_names():
             return self._list_item_by_loop(node, item, value, index)
         if not (isinstance(index, Expr) and index.is_const and index.value.denominator == 1 and index.value >= 0):
-            raise self.error("E0113", f"an item of the list argument `{value.name}` is taken by one constant index "
-                             "(a whole number of at least 0) or a loop's variable", node.span,
+            raise self.error("E0113", f"an item of the list argument `{value.name}` is taken by a whole number "
+                             "computed from the arguments, a constant or a loop's variable", node.span,
                              help=f"e.g. {value.name}[0], or {value.name}[i] in `for i in range(len({value.name}))`")
         position = int(index.value)
         self._note_precondition("items", Expr.symbol(f"len({value.name})") - (position + 1), node.span)
@@ -99,13 +99,16 @@ class IndexingLowering:
         self.ir.list_items.add(symbol)
         return Expr.symbol(symbol)
 
-    def _loop_variables(self) -> set[str]:
-        return {name for name, entry in self.scope.items() if entry[0] == "loopvar"}
+    def _index_names(self) -> set[str]:
+        """What a list item may be taken by: a loop's variable, a whole-number argument or `let`."""
+        return {name for name, entry in self.scope.items() if entry[0] == "loopvar"
+                or entry[0] in ("arg", "let") and isinstance(entry[1], Expr) and name not in self.float_symbols}
 
     def _list_item_by_loop(self, node: ast.Subscript, item: ast.Node, value: ListArg, index: Expr) -> Expr:
         """`sr_ratios[i]` in `[... for i in range(len(sr_ratios))]` (PVT's stages, which index
-        several lists by one i): an item per element, whose bounds are checked for every
-        element where the range does not prove them (`all(len(ws) >= i + 1 for i in ...)`)."""
+        several lists by one i), or by an argument (a stage's index: `dims[i - 1]`): an item,
+        whose bounds are checked when the module is built, for every element of a loop where
+        its range does not prove them (`all(len(ws) >= i + 1 for i in ...)`)."""
         self._require_whole(item, index, "a list index")
         self._note_precondition("not_negative", index, item.span)
         self._note_precondition("items", Expr.symbol(f"len({value.name})") - (index + 1), node.span)

@@ -112,8 +112,11 @@ class NumberLowering:
                 if branches or not isinstance(value, Expr):
                     raise self.error("E0113", "both values of `a if c else b` in the dataflow are tensors",
                                      branch.span)
+                loop = self._element is not None and self._element[1] in ast.names_in(node.condition)
                 raise self.error("E0113", "a number chosen by a condition is written in a `let`", node.span,
-                                 help="e.g. `let k = t if t % 2 == 1 else t + 1`, then use `k`")
+                                 help="a `let` cannot read the loop variable: write the choice as arithmetic, e.g. "
+                                 "`(i % 2) * (ws // 2)` for `0 if i % 2 == 0 else ws // 2`" if loop else
+                                 "e.g. `let k = t if t % 2 == 1 else t + 1`, then use `k`")
             branches.append(value.node)
         phi = self.ir.add_node("phi", branches, span=node.span, guard=tuple(outer), condition=condition, inline=True)
         self.ir.graph.nodes[phi]["name"] = "chosen"  # until an assignment names it
