@@ -53,8 +53,8 @@ def _factor(factor, env: Env):
             if not isinstance(items, (list, tuple)) or index >= len(items):
                 raise Undefined(f"no value for {factor}")
             return Fraction(items[index])
-        if factor not in env or isinstance(env[factor], (bool, list, tuple)):
-            raise Undefined(f"no value for {factor}")
+        if factor not in env or env[factor] is None or isinstance(env[factor], (bool, list, tuple)):
+            raise Undefined(f"no value for {factor}")  # None: an optional argument left out
         number = env[factor]
         return Fraction(number) if isinstance(number, int) else number
     if factor.op == "item":  # `sr_ratios[i]`: the list by its name, the index a number

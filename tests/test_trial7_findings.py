@@ -76,3 +76,34 @@ block Outer(d: int = 4, depth: int = 2, ws: int = 4):
     help_text = compile_source(source.replace("CHOICE", "0 if i % 2 == 0 else ws // 2")).diagnostics[0].help
     assert "`(i % 2) * (ws // 2)`" in help_text
     assert agree(source.replace("CHOICE", "(i % 2) * (ws // 2)"), {}, {"x": (2, 4)}) == "agree"
+
+
+OPTIONAL_KERNEL = """\
+block A(c: int = 4, k: int | None = 3):
+    input x: [b, c, n, d]
+    example(c=4, k=None, x=[2, 4, 8, 5])
+    REQUIRE
+    if k is not None:
+        layer conv = conv2d(c, c, kernel_size=(k, 1), padding=(k // 2, 0), bias=false, groups=c)
+    y = x * 2.0
+    if k is not None:
+        y = y + conv(x)
+    return y
+"""
+
+
+def test_an_optional_arguments_require_is_a_fact_where_it_is_given():
+    """`require k is None or k % 2 == 1` holds as `k % 2 == 1` under `if k is not None:`: no
+    W0006 and no broadcast check; the example with k=None fits (it was an internal message,
+    "argument should be a string or a Rational instance"), and so does the optimiser."""
+    from attndsl import compile_source
+
+    bare = compile_source(OPTIONAL_KERNEL.replace("    REQUIRE\n", ""))
+    warning = next(d for d in bare.diagnostics if d.code == "W0006")
+    assert warning.help == "if they must be equal, say so: `require k is None or k == 2 * (k // 2) + 1`"
+    assert "broadcast" in bare.code.split("def forward")[1]
+    told = compile_source(OPTIONAL_KERNEL.replace("REQUIRE", "require k is None or k % 2 == 1, \"odd\""))
+    assert told.ok and not told.diagnostics and "broadcast" not in told.code.split("def forward")[1]
+    for k in (None, 3, 5):
+        assert agree(OPTIONAL_KERNEL.replace("REQUIRE", "require k is None or k % 2 == 1, \"odd\""), {"k": k},
+                     {"x": (2, 4, 8, 5)}) == "agree"

@@ -69,6 +69,9 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     loop = next((layer for layer in ctx.checker.ir.layers if layer.loop_var in difference.symbols()), None)
     if loop is not None:  # a size of one element of a layer list: the claim is about each
         claim = f"all([{claim} for {loop.loop_var} in {elements_source(loop.elements, _python)}])"
+    optional = sorted(a.name for a in ctx.checker.ir.args if a.optional and a.name in difference.symbols())
+    if optional:  # `require k == ...` is refused where k may be None (E0106)
+        claim = " or ".join(f"{name} is None" for name in optional) + f" or {claim}"
     ctx.warn("W0006", f"broadcast dimension {axis} pairs {_math(a)} with {_math(b)}: torch allows them to be equal "
              "or either to be 1", help=f"if they must be equal, say so: `require {claim}`")
     return result

@@ -127,7 +127,7 @@ def example_values(ir: BlockIR) -> list[dict[str, Fraction]]:
     defaults = {a.name: a.default for a in ir.args if _is_number(a.default)}
     for example in ir.examples:
         values = {name: Fraction(str(v)) for name, v in {**defaults, **example}.items()
-                  if name in defaults or (_is_number(v) and any(a.name == name for a in ir.args))}
+                  if _is_number(v) and (name in defaults or any(a.name == name for a in ir.args))}
         for info in (i for i in ir.inputs if i.dtype != "flag"):
             for axis, size in enumerate(info.sizes_of(example[info.name]) if info.name in example else ()):
                 symbol = next((s for s, origin in ir.dim_origin.items() if origin == (info.name, axis)), None)

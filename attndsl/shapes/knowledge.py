@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..ir import BlockIR, Cond
+from ..ir import BlockIR, Cond, negate
 from ..symbolic import Atom, Expr
 from ..symbolic_core import lone_factor
 from .view import Fact, View, mentions
@@ -60,6 +60,14 @@ class Knowledge:
         if cond.op == "and":
             for part in cond.args:
                 self.learn(part, guard, normal)
+        elif cond.op == "or":
+            # `require k is None or k % 2 == 1`: where the others fail (`if k is not None:`), one
+            # holds. Only where the others are what an `if` on the arguments tests (their
+            # negations are what a guard holds); a broadcast check's `n == 1` never is.
+            for index, part in enumerate(cond.args):
+                others = [other for i, other in enumerate(cond.args) if i != index]
+                if all(_argument_test(other) for other in others):
+                    self.learn(part, tuple(guard) + tuple(negate(other) for other in others), normal)
         elif cond.op == "all_elems":
             list_name, var, inner = cond.args
             self.add(guard, "element", list_name, (var, inner))
@@ -170,6 +178,11 @@ def _divisions(expr: Expr):
 def _lone_symbol(expr: Expr) -> str | None:
     factor = lone_factor(expr)
     return factor if isinstance(factor, str) else None
+
+
+def _argument_test(cond: Cond) -> bool:
+    """`k is None`, `flag`, or their negation: a test a guard of the block may hold as is."""
+    return cond.op in ("is_none", "arg") or cond.op == "not" and _argument_test(cond.args[0])
 
 
 def _lone_atom(expr: Expr, op: str) -> bool:
