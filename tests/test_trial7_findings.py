@@ -107,3 +107,32 @@ def test_an_optional_arguments_require_is_a_fact_where_it_is_given():
     for k in (None, 3, 5):
         assert agree(OPTIONAL_KERNEL.replace("REQUIRE", "require k is None or k % 2 == 1, \"odd\""), {"k": k},
                      {"x": (2, 4, 8, 5)}) == "agree"
+
+
+LINEAR = """\
+block LinearAttention(query_dimensions: int, eps: float = 1e-6):
+    input queries: [n, l, h, e]
+    input keys: [n, s, h, e]
+    input values: [n, s, h, m]
+    q = elu(queries) + 1
+    k = elu(keys) + 1
+    kv = einsum("n s h d, n s h m -> n h m d", k, values)
+    z = 1 / (einsum("n l h d, n h d -> n l h", q, sum(k, dim=1)) + eps)
+    return contiguous(einsum("n l h d, n h m d -> n l h m", q, kv) * z[:, :, :, None])
+"""
+
+
+def test_contiguous_lays_the_output_out_for_a_caller_that_views_it():
+    """fast-transformers' AttentionLayer does `inner_attention(...).view(N, L, -1)`: the
+    einsum's output is a permuted view, which `.view` refuses; `contiguous(...)` copies it."""
+    import torch
+
+    from .language_support import build, rand
+
+    arguments = {"query_dimensions": 4}
+    inputs = (rand(2, 5, 2, 4), rand(2, 6, 2, 4, seed=1), rand(2, 6, 2, 3, seed=2))
+    strided = build(LINEAR.replace("return contiguous(", "return ("), **arguments)
+    assert not strided(*inputs).is_contiguous()
+    laid_out = build(LINEAR, **arguments)
+    assert torch.equal(laid_out(*inputs).view(2, 5, -1), strided(*inputs).reshape(2, 5, -1))
+    assert agree(LINEAR, arguments, {"queries": (2, 5, 2, 4), "keys": (2, 6, 2, 4), "values": (2, 6, 2, 3)}) == "agree"

@@ -191,6 +191,7 @@ def _expand(call, x):
     return _expanded(tensor_arg(x, "x"), sizes if isinstance(sizes, tuple) else (sizes,))
 
 
+tensor_op("contiguous")(lambda call, x: tensor_arg(x, "x").contiguous())
 tensor_op("expand_as")(lambda call, x, other: _expanded(tensor_arg(x, "x"), tuple(tensor_arg(other, "other").shape)))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..ir import Cond, PackSizes
 from ..symbolic import Expr
-from .registry import ATOM, Shape, axes_of, family, normalize_axis, op
+from .registry import ATOM, Shape, axes_of, family, normalize_axis, op, same_shape
 from .rendering import CallRender, as_exprs
 
 ONE = Expr.const(1)
@@ -166,6 +166,10 @@ op("expand", "x: tensor[any], sizes: ints", expand_shape, render_expand, result=
    doc="repeat axes of size 1 without copying (`-1` keeps an axis); new axes go in front",
    shape_doc="`sizes`, each existing axis of `x` being 1 or already of that size",
    example="input x: [b, c, 1, 1]\ninput y: [b, c, h, w]\nexpand(x, (-1, -1, h, w))")
+op("contiguous", "x: tensor[any]", same_shape, "{x:recv}.contiguous()", result="same",
+   doc="the same values laid out in memory in order, copied only when `x` is a strided view (for a "
+   "caller that `.view()`s the output, as fast-transformers' AttentionLayer does)",
+   shape_doc="the shape of `x`", example="input x: [b, n, h, e]\ncontiguous(transpose(x, 1, 2))")
 op("expand_as", "x: tensor[any], other: tensor[any]", expand_as_shape, "{x:recv}.expand_as({other})",
    result="first", doc="expand to the shape of `other` (as in SE's `y.expand_as(x)`)",
    shape_doc="the shape of `other`; each axis of `x` (aligned from the right) is 1 or equal to it",

@@ -200,6 +200,7 @@ OP_COSTS: dict[str, OpCost] = {
     "unflatten": OpCost(memory=_reshape_memory),
     **{name: OpCost(memory=view) for name in ("squeeze", "unsqueeze", "view_as_real", "view_as_complex")},
     **{name: OpCost(memory=_strided_view) for name in ("expand", "expand_as")},
+    "contiguous": OpCost(memory=lambda attrs, contiguous: (not all(contiguous), True)),  # a copy of a strided view
     "transpose": OpCost(memory=lambda attrs, contiguous: (False, False)),
     "shuffle": OpCost(),  # reshape, transpose, reshape: one copy
     "chunk": OpCost(memory=_chunk_memory),
