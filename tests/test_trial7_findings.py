@@ -136,3 +136,37 @@ def test_contiguous_lays_the_output_out_for_a_caller_that_views_it():
     laid_out = build(LINEAR, **arguments)
     assert torch.equal(laid_out(*inputs).view(2, 5, -1), strided(*inputs).reshape(2, 5, -1))
     assert agree(LINEAR, arguments, {"queries": (2, 5, 2, 4), "keys": (2, 6, 2, 4), "values": (2, 6, 2, 3)}) == "agree"
+
+
+NEWTON = """\
+block Newton(n: int = 4, iters: int = 6):
+    input a: [b, n, n]
+    v = transpose(a, -1, -2) / 10.0
+    for _ in range(iters):
+        v = v @ (2 * eye(n) - a @ v)
+    return v
+"""
+
+
+def test_a_loop_may_run_a_number_of_passes_the_arguments_give():
+    """Nystromformer's Moore-Penrose iterations: `for _ in range(iters):`, each pass alike."""
+    import torch
+
+    from .language_support import build, rand
+
+    code = compile_ok(NEWTON)
+    assert "        for _ in range(self.iters):\n            v = v @ (2 * torch.eye(" in code
+    a = rand(2, 4, 4)
+    want = a.transpose(-1, -2) / 10
+    for _ in range(3):
+        want = want @ (2 * torch.eye(4, dtype=torch.float64) - a @ want)
+    assert torch.allclose(build(NEWTON, n=4, iters=3)(a), want)
+    for iters in (0, 1, 6):
+        assert agree(NEWTON, {"n": 4, "iters": iters}, {"a": (2, 4, 4)}) == "agree"
+
+
+def test_a_loop_over_a_range_is_located_where_it_cannot_be():
+    code, line, column, message = first_error(NEWTON.replace("for _ in range(iters)", "for i in range(iters)"))
+    assert (code, line, column) == ("E0113", 4, 9) and "name them `_`" in message
+    code, line, column, message = first_error(NEWTON.replace("range(iters)", "range(b)"))
+    assert (code, line) == ("E0113", 4) and "a whole number the arguments give" in message

@@ -103,6 +103,8 @@ class LoopEmitter:
         return lines
 
     def _loop_iterable(self, anchor: int, details: dict, materialized: set[int]) -> str:
+        if details.get("count") is not None:  # `for _ in range(self.iters):`
+            return f"range({self.dim(details['count'])})"
         tensors = [self.expression(o, materialized)[0] for o in self.ir.operands(anchor)]
         if details.get("layer"):
             self.used_attributes.discard(details["layer"])
@@ -116,7 +118,9 @@ class LoopEmitter:
         position = {node: index for index, node in enumerate(order)}
         last = len(order)
         details = graph.nodes[end]["attrs"]
-        base_guard = len(graph.nodes[end]["guard"]) + (1 if details.get("layer") else 0)
+        # the body's guard holds the loop's own `len(list) >= 1` / `n >= 1`: a pass runs only then
+        base_guard = len(graph.nodes[end]["guard"]) + (1 if details.get("layer") or details.get("count") is not None
+                                                       else 0)
         chosen = set()
         for node in order:
             attrs = graph.nodes[node]

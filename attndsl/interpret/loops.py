@@ -6,7 +6,7 @@ list gets the value appended on every pass."""
 from __future__ import annotations
 
 from ..lower.loops import loop_body, loop_layout
-from .values import Refusal
+from .values import Refusal, expr_value
 
 
 def plan_loops(ir, order) -> dict[int, tuple[int, list[int]]]:
@@ -36,7 +36,7 @@ def run_loop(block, node, details, operands, values, env, present, inputs) -> tu
     for inner, (inner_loop, _, inner_body) in block._comprehensions.items():
         if inner in body:
             nested |= inner_body | {inner_loop}
-    for step in _passes(block, anchor, details, values):
+    for step in _passes(block, anchor, details, values, env):
         local = dict(values)
         for carry, value in zip(part["carries"], state):
             local[carry] = value
@@ -59,8 +59,13 @@ def run_loop(block, node, details, operands, values, env, present, inputs) -> tu
     return tuple(state) + tuple(lists)
 
 
-def _passes(block, anchor, details, values):
+def _passes(block, anchor, details, values, env):
     """What each pass gets: (the layer list's element or None, one slice of every tensor)."""
+    if details.get("count") is not None:  # `for _ in range(n):`: n passes, alike
+        count = expr_value(details["count"], env)
+        for _ in range(max(int(count), 0)):
+            yield None, ()
+        return
     elements = None
     if details.get("layer"):
         if details["layer"] not in block._modules:

@@ -14,9 +14,11 @@
     for qs, ks in zip(q, k):              # over the first axis of tensors
         memory = memory + transpose(ks, 1, 2) @ qs
         outs.append(qs @ memory)
+    for _ in range(iters):                # a number of passes the arguments give
+        v = 0.25 * v @ (13 * eye(n) - z @ v)
 
-A loop is a few nodes around its body: `loop` (the pass: its element layer, or the tensors
-it slices), `loop_carry` per carried value (a name assigned in the body that held a tensor
+A loop is a few nodes around its body: `loop` (the pass: its element layer, the tensors
+it slices, or its `count`), `loop_carry` per carried value (a name assigned in the body that held a tensor
 before it: its value when a pass begins), `loop_slice` per tensor looped over, and
 `loop_end`, whose operands are the carried values at the end of a pass, the carries, the
 `loop` node, the appended values, the lists' first items and the body's other results;
@@ -169,9 +171,10 @@ class LoopLowering:
         if getattr(self, "_loop", None) is not None:
             raise self.error("E0113", "a loop inside a loop", stmt.span,
                              help="put the inner loop in a block of its own and use that block as a layer")
-        info, tensors = self._loop_iterable(stmt)
+        count = self._loop_count(stmt)
+        info, tensors = (None, []) if count is not None else self._loop_iterable(stmt)
         names = stmt.targets
-        for index, (name, span) in enumerate(names):
+        for index, (name, span) in enumerate(names if count is None else ()):
             self._check_loop_var(name, span)
             if any(other == name for other, _ in names[:index]):
                 raise self.error("E0103", f"`{name}` names two values of the loop", span)
@@ -179,7 +182,9 @@ class LoopLowering:
             if name in self.scope and self.scope[name][0] not in ("poison", "loop_only"):
                 raise self.error("E0103", f"`{name}` is already defined; the loop variable would hide it", span,
                                  labels=[_label(self.scope[name][2], "defined here")])
-        if info is not None and tensors:
+        if count is not None:
+            loop_guard = (Cond("cmp", (">=", count, Expr.const(1))),)
+        elif info is not None and tensors:
             if len(names) != 1 + len(tensors):
                 raise self.error("E0118", f"{len(names)} names for a layer list and {len(tensors)} tensor(s) "
                                  "zipped together", stmt.span,
@@ -204,7 +209,7 @@ class LoopLowering:
         graph = self.ir.graph
         outer_guard = tuple(self.guard)
         anchor = self._add("loop", [t.node for t in tensors], stmt.span,
-                           layer=None if info is None else info.name, vars=tuple(n for n, _ in names))
+                           layer=None if info is None else info.name, vars=tuple(n for n, _ in names), count=count)
         assigned = _assigned(stmt.body)
         carried = [n for n in assigned if self.scope.get(n, ("",))[0] == "tensor"
                    and isinstance(self.scope[n][1], Tensor)]
@@ -220,7 +225,7 @@ class LoopLowering:
                 graph.nodes[carry]["name"] = name
                 carries.append(carry)
                 self.scope[name] = ("tensor", Tensor(carry), self.scope[name][2])
-            for index, (name, span) in enumerate(names):
+            for index, (name, span) in enumerate(names if count is None else ()):  # range's `_` names nothing
                 if info is not None and (index == 0 or not tensors):
                     which = index if len(names) > 1 and not tensors else None
                     self.scope[name] = ("layer_element", LayerElement(name, info, which, anchor), span)
@@ -259,7 +264,8 @@ class LoopLowering:
         end = self.ir.add_node("loop_end", finals + carries + [anchor] + appended + firsts + effects, span=stmt.span,
                                guard=outer_guard, carried=tuple(carried),
                                lists=tuple((name, len(accumulator.items)) for name, accumulator in lists),
-                               layer=None if info is None else info.name, outputs=len(carried) + len(lists))
+                               layer=None if info is None else info.name, outputs=len(carried) + len(lists),
+                               count=count)
         graph.nodes[end]["name"] = f"{'_'.join(carried + [n for n, _ in lists]) or 'loop'}_after"
         for index, name in enumerate(carried + [n for n, _ in lists]):
             item = self._add("item", [end], stmt.span, index=index)
@@ -267,9 +273,28 @@ class LoopLowering:
             graph.nodes[item].setdefault("var_names", []).append(name)
             value = Tensor(item) if index < len(carried) else TensorList(item)
             self.scope[name] = ("tensor", value, self.scope[name][2])
-        for name in _assigned(stmt.body) + [n for n, _ in names]:
+        for name in _assigned(stmt.body) + [n for n, _ in names if count is None]:
             if name not in carried and name not in loop.appended and inside.get(name, ("",))[0] != "poison":
                 self.scope[name] = ("loop_only", None, inside[name][2] if name in inside else stmt.span)
+
+    def _loop_count(self, stmt: ast.For) -> Expr | None:
+        """`for _ in range(n):` (Nystromformer's pseudo-inverse iterations): n passes, alike,
+        n a whole number the arguments give; None for a loop over layers or tensors."""
+        node = stmt.iterable
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
+                and "range" not in self.scope):
+            return None
+        if len(node.args) != 1 or node.kwargs:
+            raise self.error("E0112", "range() in forward takes the number of passes", node.span)
+        count = self._expr(node.args[0])
+        if not isinstance(count, Expr) or count.symbols() & (set(self.ir.dim_origin) | self.float_symbols):
+            raise self.error("E0113", "the number of passes is a whole number the arguments give", node.args[0].span,
+                             help="e.g. `for _ in range(iters):` with an argument `iters: int = 6`")
+        self._require_whole(node.args[0], count, "the number of passes")
+        if [name for name, _ in stmt.targets] != ["_"]:
+            raise self.error("E0113", "the passes of `range()` are alike: name them `_`", stmt.targets[0][1],
+                             help="a pass that depends on its index is a layer list's: `for blk in blocks:`")
+        return count
 
     def _loop_iterable(self, stmt: ast.For):
         """(the layer list or None, the tensors) a loop runs over: a layer list, tensors, or

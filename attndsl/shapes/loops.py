@@ -47,6 +47,8 @@ class LoopShapes:
     def passes(self, anchor: int) -> Expr:
         """How many passes a loop makes: its layer list's length, or the first axis looped over."""
         attrs = self.ir.graph.nodes[anchor]
+        if attrs["attrs"].get("count") is not None:  # `for _ in range(n):`
+            return attrs["attrs"]["count"]
         if attrs["attrs"].get("layer"):
             return list_length(self.ir.layer(attrs["attrs"]["layer"]))
         return self.shapes[self.ir.operands(anchor)[0]][0]

@@ -123,6 +123,8 @@ class _BlockWalk(MemoryWalk):
                 info = self._layer(layer) if layer else None
                 if info is not None and info.loop_var:
                     each = (info.loop_var, info.elements)
+                elif self.graph.nodes[anchor]["attrs"].get("count") is not None:  # `for _ in range(n):`
+                    each = sym.maximum(self.graph.nodes[anchor]["attrs"]["count"], Expr.const(0))
                 else:
                     count = list_length(info) if info else self._shape(self.ir.operands(anchor)[0])[0]
                     each = sym.maximum(count, Expr.const(0))
