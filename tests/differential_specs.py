@@ -120,6 +120,24 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         self.env.append(tensor)
         return tensor
 
+    def op_range_loop(self):
+        """`for _ in range(n):` carrying a value whose shape each pass keeps (or, rarely, does not)."""
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        count = ch.choice(["2", "1", "0"] + sorted(self.int_args) * 2)
+        name = self.fresh()
+        self.emit(f"{name} = {x.name} * 0.5")
+        body = ch.choice([f"{name} = tanh({name}) + {x.name}", f"{name} = {name} * sigmoid({x.name}) - 0.25",
+                          f"{name} = {name} + softmax({name}, dim=-1)"]
+                         + ([f"{name} = mean({name}, dim=-1, keepdim=true)"] if self.bad() else []))
+        self.emit(f"for _ in range({count}):")
+        self.emit(f"    {body}")
+        tensor = GenTensor(name, x.shape)
+        self.env.append(tensor)
+        return tensor
+
     # ------------------------------------------------------------------ flags of forward
     def op_if_flag(self):
         """An `if` (or a choice) on a flag input: decided call by call, so its branches only
@@ -390,7 +408,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
 
     OPS = SpecGenerator.OPS + ["op_scalar_mix", "op_scalar_mix", "op_if_arg", "op_if_arg", "op_optional_use",
                                "op_optional_use", "op_required_mask", "op_layer_list", "op_sub_block",
-                               "op_sub_block", "op_softmax_layer", "op_if_flag", "op_if_flag"] + \
+                               "op_sub_block", "op_softmax_layer", "op_if_flag", "op_if_flag", "op_range_loop"] + \
         CatalogueOps.CATALOGUE_OPS
 
     # ------------------------------------------------------------------ the file
