@@ -170,3 +170,20 @@ def test_a_loop_over_a_range_is_located_where_it_cannot_be():
     assert (code, line, column) == ("E0113", 4, 9) and "name them `_`" in message
     code, line, column, message = first_error(NEWTON.replace("range(iters)", "range(b)"))
     assert (code, line) == ("E0113", 4) and "a whole number the arguments give" in message
+
+
+def test_returning_a_call_that_gives_several_tensors_returns_them_all():
+    """`return inner(x)` of a block that returns (out, att) was "a block returns tensors"."""
+    source = """\
+block Inner(d: int = 4):
+    input x: [b, n, d]
+    att = softmax(x @ transpose(x, 1, 2), dim=-1)
+    return att @ x, att
+
+block Outer(d: int = 4):
+    input x: [b, n, d]
+    layer inner = Inner(d)
+    return inner(x)
+"""
+    assert agree(source, {}, {"x": (2, 3, 4)}) == "agree"
+    assert agree(source.replace("return inner(x)", "return chunk(x, 2, dim=2)"), {}, {"x": (2, 3, 4)}) == "agree"

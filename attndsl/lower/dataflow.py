@@ -70,6 +70,9 @@ class DataflowLowering:
                                  help="`return x` gives the tensor; a caller that indexes `outputs[0]` would take "
                                  "its first row")
             value = self._expr(value_node)
+            if isinstance(value, tuple) and value and all(isinstance(v, Tensor) for v in value):
+                outputs += [v.node for v in value]  # `return inner(x)` of a block that returns two: both
+                continue
             if not isinstance(value, Tensor):
                 raise self.error("E0113", "a block returns tensors", value_node.span)
             outputs.append(value.node)
