@@ -187,3 +187,39 @@ block Outer(d: int = 4):
 """
     assert agree(source, {}, {"x": (2, 3, 4)}) == "agree"
     assert agree(source.replace("return inner(x)", "return chunk(x, 2, dim=2)"), {}, {"x": (2, 3, 4)}) == "agree"
+
+
+def test_a_failed_statement_before_a_loop_is_the_only_error():
+    """The failed `layer proj` made `x = proj(x)` vanish, and the loop then "gives nothing"."""
+    from attndsl import compile_source
+
+    source = """\
+block Inner(d: int):
+    input x: [b, n, d]
+    layer fc = linear(d, d)
+    return fc(x)
+
+block Stage(i: int = 1, d: int = 4, depth: int = 2):
+    input x: [b, n, d]
+    layer proj = linear(d, d * 2 ** i)
+    layer block = [Inner(d) for j in range(depth)]
+    x = proj(x)
+    for blk in block:
+        x = blk(x)
+    return x
+"""
+    errors = [d for d in compile_source(source).diagnostics if d.is_error]
+    assert [(d.code, d.span.line) for d in errors] == [("E0119", 8)]
+
+
+def test_a_name_declared_below_says_so():
+    """Swin's `let wh = window_size[0]` used in an input's shape above it."""
+    from attndsl import compile_source
+
+    source = ("block Win(dim: int = 8, window_size: list[int] = [2, 3]):\n    input x: [bw, wh * ww, dim]\n"
+              "    let wh = window_size[0]\n    let ww = window_size[1]\n    return x * 2.0\n")
+    error = compile_source(source).diagnostics[0]
+    assert (error.code, error.span.line) == ("E0101", 2)
+    assert error.help == "`wh` is declared below, on line 3: declare it before this line"
+    moved = source.replace("    input x: [bw, wh * ww, dim]\n", "").replace("    return", "    input x: [bw, wh * ww, dim]\n    return")
+    assert compile_source(moved).ok

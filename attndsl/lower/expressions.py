@@ -59,8 +59,11 @@ class ExpressionLowering:
         if entry is None:
             if node.id in OPS or node.id in LAYERS:
                 raise self.error("E0102", f"`{node.id}` is a function; call it", node.span)
+            later = next((stmt for stmt in ast.statements(self.block.body) if getattr(stmt, "name", None) == node.id
+                          and stmt.span.line > node.span.line), None)
             raise self.error("E0101", f"unknown name `{node.id}`", node.span,
-                             help=suggest(node.id, list(self.scope)))
+                             help=f"`{node.id}` is declared below, on line {later.span.line}: declare it before this "
+                             "line" if later is not None else suggest(node.id, list(self.scope)))
         kind, value, span = entry
         if kind == "poison":
             raise Abort()

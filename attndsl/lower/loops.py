@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from .. import syntax as ast
+from ..diagnostics import Abort
 from ..ir import Cond, LayerInfo, LayerSpec
 from ..symbolic import Expr
 from .helpers import _label
@@ -251,6 +252,8 @@ class LoopLowering:
             finals.append(entry[1].node)
         lists = [(name, self.scope[name][1]) for name in loop.appended]
         if not carried and not lists:
+            if any(before.get(name, ("",))[0] == "poison" for name in assigned):
+                raise Abort()  # it would carry a value whose statement failed: that error is reported
             raise self.error("E0113", "this loop gives nothing: it assigns no value it had before and appends to "
                              "no list", stmt.span, help="assign the value the loop computes before it: `x = ...`, "
                              "then `x = block(x)` in the loop")
