@@ -112,7 +112,7 @@ class Mlp(nn.Module):
         drop: float = 0.0,
     ) -> None:
         super().__init__()
-        if act_layer not in (
+        if getattr(act_layer, "func", act_layer) not in (
             nn.GELU,
             nn.ReLU,
             nn.ReLU6,
@@ -126,7 +126,7 @@ class Mlp(nn.Module):
             nn.Tanh,
         ):
             raise ValueError(
-                f"Mlp: `act_layer` must be one of nn.GELU, nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardsigmoid, nn.Hardswish, nn.ELU, nn.LeakyReLU, nn.Softplus, nn.Sigmoid, nn.Tanh, got {act_layer}"
+                f"Mlp: `act_layer` must be one of nn.GELU, nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardsigmoid, nn.Hardswish, nn.ELU, nn.LeakyReLU, nn.Softplus, nn.Sigmoid, nn.Tanh (or a functools.partial of one), got {act_layer}"
             )
         if in_features < 0:
             raise ValueError(f"Mlp: `in_features` must be at least 0, got {in_features}")
@@ -181,8 +181,10 @@ class Block(nn.Module):
         w: int = 8,
     ) -> None:
         super().__init__()
-        if norm_layer not in (nn.LayerNorm,):
-            raise ValueError(f"Block: `norm_layer` must be one of nn.LayerNorm, got {norm_layer}")
+        if getattr(norm_layer, "func", norm_layer) not in (nn.LayerNorm,):
+            raise ValueError(
+                f"Block: `norm_layer` must be one of nn.LayerNorm (or a functools.partial of one), got {norm_layer}"
+            )
         if dim < 0:
             raise ValueError(f"Block: `dim` must be at least 0, got {dim}")
         if drop_path < 0 or drop_path >= 1:

@@ -30,7 +30,7 @@ def test_the_signature_takes_classes_and_the_layers_call_them():
     code = compile_ok(CONV_ACT)
     assert "act_layer: type[nn.Module] = nn.ReLU, norm_layer: type[nn.Module] | None = nn.BatchNorm2d" in code
     assert "self.act = act_layer()" in code and "self.norm = norm_layer(c)" in code
-    assert "if norm_layer is not None and norm_layer not in (nn.BatchNorm2d,):" in code
+    assert "if norm_layer is not None and getattr(norm_layer, \"func\", norm_layer) not in (nn.BatchNorm2d,):" in code
 
 
 @pytest.mark.parametrize("choice", [dict(), dict(act_layer=torch.nn.SiLU, norm_layer=None),
@@ -84,7 +84,7 @@ def test_a_layer_argument_defaulting_to_none_names_its_family_in_its_type():
     default) or a kind of batch_norm2d's family, checked as that kind."""
     code = compile_ok(NORM_NONE)
     assert "norm_layer: type[nn.Module] | None = None" in code
-    assert "if norm_layer is not None and norm_layer not in (nn.BatchNorm2d,):" in code
+    assert "if norm_layer is not None and getattr(norm_layer, \"func\", norm_layer) not in (nn.BatchNorm2d,):" in code
     plain = build(NORM_NONE)
     assert not hasattr(plain, "norm") and not any(k.startswith("norm.") for k in plain.state_dict())
     normed = build(NORM_NONE, norm_layer=torch.nn.BatchNorm2d)

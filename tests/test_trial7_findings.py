@@ -223,3 +223,19 @@ def test_a_name_declared_below_says_so():
     assert error.help == "`wh` is declared below, on line 3: declare it before this line"
     moved = source.replace("    input x: [bw, wh * ww, dim]\n", "").replace("    return", "    input x: [bw, wh * ww, dim]\n    return")
     assert compile_source(moved).ok
+
+
+def test_a_layer_argument_takes_a_partial_of_its_kind():
+    """Every pvt_v2 config passes `functools.partial(nn.LayerNorm, eps=1e-6)` as norm_layer."""
+    import functools
+
+    import pytest
+    from torch import nn
+
+    from .language_support import generated
+
+    block = generated("block Block(dim: int = 8, norm_layer: layer = layer_norm):\n    input x: [b, n, dim]\n"
+                      "    layer norm1 = norm_layer(dim)\n    return norm1(x)\n", "Block")
+    assert block(dim=8, norm_layer=functools.partial(nn.LayerNorm, eps=1e-6)).norm1.eps == 1e-6
+    with pytest.raises(ValueError, match=r"must be one of nn.LayerNorm \(or a functools.partial of one\)"):
+        block(dim=8, norm_layer=functools.partial(nn.BatchNorm1d))

@@ -39,13 +39,14 @@ class LayerKindEmitter:
             if arg.name not in allowed:
                 continue
             classes = [layer_class(kind) for kind in allowed[arg.name]]
-            test = f"{arg.name} not in ({', '.join(classes)}{',' if len(classes) == 1 else ''})"
+            # functools.partial(nn.LayerNorm, eps=1e-6), as timm's and PVT's configs pass it: its class
+            test = f"getattr({arg.name}, \"func\", {arg.name}) not in ({', '.join(classes)}{',' if len(classes) == 1 else ''})"
             if arg.optional:
                 test = f"{arg.name} is not None and {test}"
             names = f" or their names ({', '.join(n for k in allowed[arg.name] for n in names_of(k))})" \
                 if arg.default_name else ""
-            message = fstring([("text", f"{self.ir.name}: `{arg.name}` must be one of {', '.join(classes)}{names}, "
-                                        "got "), ("code", arg.name)])
+            message = fstring([("text", f"{self.ir.name}: `{arg.name}` must be one of {', '.join(classes)}{names} "
+                                        "(or a functools.partial of one), got "), ("code", arg.name)])
             checks.append(((), [f"if {test}:", f"    raise ValueError({message})"]))
         return checks
 
