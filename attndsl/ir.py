@@ -318,6 +318,9 @@ class BlockIR:
     # named size (in `derived`, from which the lowering seeds it)
     forward_lets: list[str] = field(default_factory=list)
     forward_let_sources: dict[str, Any] = field(default_factory=dict)  # their AST, rendered as written
+    # What holds after every call of this block without a check of its own: what its
+    # sub-blocks check of their inputs, in this block's terms (shapes/layer_calls.py).
+    assumed_facts: list = field(default_factory=list)
     uses_blocks: list[str] = field(default_factory=list)
     path: str = ""
     preconditions: list[Precondition] = field(default_factory=list)

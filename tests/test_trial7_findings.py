@@ -239,3 +239,42 @@ def test_a_layer_argument_takes_a_partial_of_its_kind():
     assert block(dim=8, norm_layer=functools.partial(nn.LayerNorm, eps=1e-6)).norm1.eps == 1e-6
     with pytest.raises(ValueError, match=r"must be one of nn.LayerNorm \(or a functools.partial of one\)"):
         block(dim=8, norm_layer=functools.partial(nn.BatchNorm1d))
+
+
+TWO_LEVELS = """\
+block DW(d: int = 4):
+    input x: [b, n, d]
+    input H: int
+    input W: int
+    layer dwconv = conv2d(d, d, 3, 1, 1, groups=d)
+    return rearrange(dwconv(rearrange(x, "b (h w) c -> b c h w", h=H, w=W)), "b c h w -> b (h w) c")
+
+block Mlp(d: int = 4):
+    input x: [b, n, d]
+    input H: int
+    input W: int
+    layer fc = linear(d, d)
+    layer dw = DW(d)
+    return dw(fc(x), H, W)
+
+block Res(d: int = 4):
+    input x: [b, n, d]
+    input H: int
+    input W: int
+    layer conv = Mlp(d)
+    return x + conv(x, H, W)
+"""
+
+
+def test_what_a_sub_sub_block_checks_holds_after_the_call_too():
+    """PVT v2's Block -> Mlp -> DWConv: DWConv's rearrange refuses n != H*W, so after Mlp's
+    call Res knows n == H*W (it checked n against H*W and wrote [b, max(n, H*W), d])."""
+    import pytest
+
+    from .language_support import build, rand
+
+    res = compile_ok(TWO_LEVELS).split("class Res")[1]
+    assert "returns: [b, n, d]" in res and "broadcast" not in res
+    with pytest.raises(ValueError, match="DW: "):
+        build(TWO_LEVELS, "Res")(rand(2, 12, 4), 3, 3)
+    assert agree(TWO_LEVELS, {}, {"x": (2, 12, 4), "H": 3, "W": 4}) == "agree"

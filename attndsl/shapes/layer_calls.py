@@ -160,18 +160,17 @@ class LayerCalls:
         the checks the callee makes in every world, on sizes this block names."""
         exprs = _exprs(mapping)
         node = context.node
-        guard = None
-        for check in callee.checks:
-            if check.where != "forward" or check.guard or check.kind == "require":
-                continue
-            condition = _in_caller_terms(check.condition, callee, exprs)
+        guard = self.ir.graph.nodes[node]["guard"] + self.scope_guard
+        guard = guard + tuple(c for c in self.literals_for(node) if c not in guard)
+        held = [c.condition for c in callee.checks if c.where == "forward" and not c.guard and c.kind != "require"]
+        for condition in held + callee.assumed_facts:  # and what it knows from its own sub-blocks
+            condition = _in_caller_terms(condition, callee, exprs)
             symbols = condition_symbols(condition)
             if not symbols & set(self.ir.dim_origin) or symbols - self.nameable() - set(self.ir.derived):
                 continue
-            if guard is None:
-                guard = self.ir.graph.nodes[node]["guard"] + self.scope_guard
-                guard = guard + tuple(c for c in self.literals_for(node) if c not in guard)
             self._learn(condition, guard)
+            if not guard and condition not in self.ir.assumed_facts:  # a caller of this block knows it too
+                self.ir.assumed_facts.append(condition)
 
     def _match_input(self, context: ShapeContext, callee, info, shape, mapping: dict) -> None:
         """The shape a call gives one of the callee's inputs against its declaration: a size
