@@ -14,6 +14,8 @@ def masked_fill_shape(ctx, node, shapes, attrs) -> Shape:
 
 family("Masking")
 op("masked_fill", "x: tensor, mask: tensor[bool], value: scalar", masked_fill_shape,
-   "{x:recv}.masked_fill({mask}, {value})", doc="where `mask` is true, replace by `value` (a number or `-inf`)",
+   "{x:recv}.masked_fill({mask}, {value})",
+   doc="where `mask` is true, replace by `value` (a number, `-inf`, or `-finfo(x).max` / `finfo(x).min` "
+   "of this `x` itself)",
    shape_doc="`x` and the boolean `mask` broadcast against each other",
    example="input x: [b, h, n, n]\ninput mask: bool[b, 1, n, n]\nmasked_fill(x, mask, -inf)")
