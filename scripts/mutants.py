@@ -561,8 +561,8 @@ MUTANTS: list[Mutant] = [
       "a band mask other than the causal one is fused as SDPA's is_causal"),
     # ------------------------------------------------------------ session 11
     M("callee_check_under_condition_assumed", "attndsl/shapes/layer_calls.py",
-      "            if check.where != \"forward\" or check.guard or check.kind == \"require\":",
-      "            if check.where != \"forward\" or check.kind == \"require\":",
+      "c.where == \"forward\" and not c.guard and c.kind != \"require\"]",
+      "c.where == \"forward\" and c.kind != \"require\"]",
       "a callee's check made on one branch only is taken as holding after every call"),
     M("callee_checks_never_assumed", "attndsl/shapes/layer_calls.py",
       "        self._assume_callee_checks(context, callee, mapping)\n",
