@@ -16,6 +16,7 @@ from functools import cache
 from lark import Token, Tree
 
 from .ast_builder import AstBuilder
+from .token_stream import NotLexed, TokenStream
 
 # A tree higher than this is built the old way (parse, then `transform`), whose recursion
 # limit is what reports a spec nested too deeply (E0008); no real spec comes near it.
@@ -219,7 +220,10 @@ def build_while_parsing(lark, source: str, path: str) -> list | None:
         return None
     with _building_lock:  # one builder, whose path is this spec's for the parse
         building.builder.path = path
-        return building.run(lark.parser._make_lexer_thread(source)).value
+        try:
+            return building.run(source).value
+        except NotLexed:
+            raise NotParsed() from None
 
 
 _building_lock = threading.Lock()
@@ -231,34 +235,38 @@ class _Building:
     parses again with Lark, which reports it. Lark's loop checks, on each action, what
     only a broken table could break; that was a fifth of the parse."""
 
-    def __init__(self, lark_parts: tuple, table, rules, builder: AstBuilder, callbacks: dict):
-        self.lark_parts, self.table, self.builder = lark_parts, table, builder
-        # By the table's own Rule objects: found by identity, never compared.
-        self.reductions = {rule: (len(rule.expansion), rule.origin.name, callbacks[rule]) for rule in rules}
+    def __init__(self, shift, table, rules, builder: AstBuilder, callbacks: dict, tokens: TokenStream):
+        self.table, self.builder, self.tokens = table, builder, tokens
+        by_rule = {rule: (len(rule.expansion), rule.origin.name, callbacks[rule]) for rule in rules}
+        # Lark's table, read once into the form the loop wants: per state and symbol, the state
+        # to shift to (an int; a goto on a rule's name is one too) or the reduction itself
+        # (size, rule name, callback), so that no action is unpacked, and no Rule hashed (a
+        # Python-level `__hash__`), per token.
+        self.actions = {state: {symbol: arg if action is shift else by_rule[arg]
+                                for symbol, (action, arg) in row.items()}
+                        for state, row in table.states.items()}
 
-    def run(self, stream):
-        shift, conf_class, state_class = self.lark_parts  # Lark's Shift action, ParseConf, ParserState
-        states, reductions, end_state = self.table.states, self.reductions, self.table.end_states["start"]
-        # The contextual lexer reads the parser's state (`position`) to know which tokens may come.
-        state = state_class(conf_class(self.table, {}, "start"), stream)
-        state_stack, value_stack = state.state_stack, state.value_stack
+    def run(self, source: str):
+        actions, end_state = self.actions, self.table.end_states["start"]
+        # The lexer reads the parser's state (the top of the stack) to know which tokens may come.
+        state_stack, value_stack = [self.table.start_states["start"]], []
 
         def feed(token, is_end=False):
             kind = token.type
             while True:
                 try:
-                    action, arg = states[state_stack[-1]][kind]
+                    action = actions[state_stack[-1]][kind]
                 except KeyError:
                     raise NotParsed() from None
-                if action is shift:
+                if type(action) is int:  # a shift, to that state
                     if is_end:
                         raise NotParsed()
-                    state_stack.append(arg)
+                    state_stack.append(action)
                     value_stack.append(token)
                     return None
-                size, origin, callback = reductions[arg]
+                size, origin, callback = action
                 if callback is pass_alone:  # the value stays; only the state changes
-                    state_stack[-1] = states[state_stack[-2]][origin][1]
+                    state_stack[-1] = actions[state_stack[-2]][origin]
                     if is_end and state_stack[-1] == end_state:
                         return value_stack[-1]
                     continue
@@ -269,13 +277,11 @@ class _Building:
                 else:
                     children = []
                 value_stack.append(callback(children))
-                state_stack.append(states[state_stack[-1]][origin][1])
+                state_stack.append(actions[state_stack[-1]][origin])
                 if is_end and state_stack[-1] == end_state:
                     return value_stack[-1]
 
-        token = None
-        for token in stream.lex(state):
-            feed(token)
+        token = self.tokens.feed_all(source, state_stack, feed)
         return feed(Token.new_borrow_pos("$END", "", token) if token else Token("$END", "", 0, 1, 1), True)
 
 
@@ -285,13 +291,14 @@ def _building(lark) -> _Building | None:
     try:
         from lark.grammar import Rule
         from lark.parsers.lalr_analysis import Shift
-        from lark.parsers.lalr_parser_state import ParseConf, ParserState
 
         table = lark.parser.parser.parser.parse_table
-        lark.parser._make_lexer_thread  # noqa: B018 (checked here, used per parse)
     except (ImportError, AttributeError):
+        return None
+    tokens = TokenStream.of(lark)
+    if tokens is None:
         return None
     rules = {arg for actions in table.states.values() for _, arg in actions.values() if isinstance(arg, Rule)}
     builder = AstBuilder("")
     callbacks = reductions(builder, rules)
-    return None if callbacks is None else _Building((Shift, ParseConf, ParserState), table, rules, builder, callbacks)
+    return None if callbacks is None else _Building(Shift, table, rules, builder, callbacks, tokens)

@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _collect_less()
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -99,6 +100,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"attndsl: internal error ({kind}); this is a bug in attndsl, not in your spec. "
                   "Rerun with --debug and report the output with the spec attached.", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _collect_less() -> None:
+    """Tune the cyclic garbage collector for a process that compiles, then ends.
+
+    Compiling allocates many short-lived objects and leaves little cyclic garbage (under
+    0.2 MB a spec): at the default threshold (a young collection each 700 objects more than
+    freed) the collector ran some 130 times while compiling specs/, 6% of the time. And as
+    the interpreter exits it runs the collector over every object still alive (the modules,
+    the compiler's caches): some 50 ms, a sixth of what `import lark, jinja2, networkx,
+    black` takes. The memory goes back to the system with the process either way:
+    `gc.freeze()` at exit hides those objects from that last collection (each is still
+    released as its module is torn down; files are closed by then). Once per process, for
+    every command (and for the tests that run `main` in theirs)."""
+    global _COLLECTOR_TUNED
+    if not _COLLECTOR_TUNED:
+        import atexit
+        import gc
+
+        young, *older = gc.get_threshold()
+        gc.set_threshold(max(young, 100_000), *older)
+        atexit.register(gc.freeze)
+        _COLLECTOR_TUNED = True
+
+
+_COLLECTOR_TUNED = False
 
 
 def _dispatch(args) -> int:

@@ -343,10 +343,12 @@ class BlockIR:
         return node
 
     def operands(self, node: int) -> list[int]:
-        # Read off the predecessor map: the most called question of the compiler, and an
-        # `in_edges` view costs more than the edges themselves.
-        edges = sorted((data["index"], source) for source, keyed in self.graph.pred[node].items()
-                       for data in keyed.values())
+        # Read off networkx's own predecessor dicts (`_pred`, what its views wrap): this is the
+        # most called question of the compiler, and going through a view (`pred[node].items()`)
+        # costs several Python calls per edge, more than the edges themselves.
+        edges = [(data["index"], source) for source, keyed in self.graph._pred[node].items()
+                 for data in keyed.values()]
+        edges.sort()
         return [source for _, source in edges]
 
     def users(self, node: int) -> list[int]:
@@ -385,10 +387,12 @@ class BlockIR:
         # then that order is the ids sorted, found without networkx's heap (the checker and
         # the passes ask for it hundreds of times a spec). A rewrite that feeds an old node
         # from a new one takes the general sort.
-        adjacency = self.graph.adj
-        if all(user > node for node, users in adjacency.items() for user in users):
-            return sorted(adjacency)
-        return list(nx.lexicographical_topological_sort(self.graph))
+        successors = self.graph._succ  # networkx's own dicts, as in `operands`
+        if all(user > node for node, users in successors.items() for user in users):
+            return sorted(successors)
+        from .graph_order import smallest_first_order
+
+        return smallest_first_order(self.graph)
 
 
 @dataclass

@@ -10,19 +10,21 @@ from .diagnostics import DiagnosticSink
 from .ir import BlockIR
 
 
+_NOT_READ = frozenset(("span", "targets", "name", "comments", "var_span"))  # fields that read no name
+
+
 def _names_used(node, found: set[str]) -> None:
     """Every name read by an expression or statement (targets are not reads)."""
-    if isinstance(node, ast.Name):
-        found.add(node.id)
-    elif isinstance(node, list):
-        for item in node:
-            _names_used(item, found)
-    elif isinstance(node, ast.Node):
-        for field, value in vars(node).items():
-            if field in ("span", "targets", "name", "comments", "var_span"):
-                continue
-            if isinstance(value, (ast.Node, list)):
-                _names_used(value, found)
+    pending = [node]  # a stack, not recursion: the walk visits every node of the block
+    while pending:
+        item = pending.pop()
+        if isinstance(item, ast.Name):
+            found.add(item.id)
+        elif isinstance(item, list):
+            pending += item
+        elif isinstance(item, ast.Node):
+            pending += [value for field, value in vars(item).items()
+                        if field not in _NOT_READ and isinstance(value, (ast.Node, list))]
 
 
 def lint_block(block: ast.Block, ir: BlockIR, sink: DiagnosticSink) -> None:
@@ -61,14 +63,17 @@ def lint_block(block: ast.Block, ir: BlockIR, sink: DiagnosticSink) -> None:
 
 
 def _expressions(node):
-    if isinstance(node, list):
-        for item in node:
-            yield from _expressions(item)
-    elif isinstance(node, ast.Node):
-        yield node
-        for field, value in vars(node).items():
-            if field != "span" and isinstance(value, (ast.Node, list)):
-                yield from _expressions(value)
+    """Every AST node under `node` (a node or a list of them), in source order: each node
+    before what it contains. A stack, not nested generators (one per node visited)."""
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending += reversed(item)
+        elif isinstance(item, ast.Node):
+            yield item
+            pending += reversed([value for field, value in vars(item).items()
+                                 if field != "span" and isinstance(value, (ast.Node, list))])
 
 
 def _builds_on_device(ir: BlockIR) -> bool:

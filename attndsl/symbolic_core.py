@@ -97,7 +97,15 @@ class Expr:
 
     @staticmethod
     def symbol(name: str) -> "Expr":
-        return Expr({((name, 1),): 1})
+        # Forms are immutable, so one per name serves every caller (substitution asks for the
+        # symbols it leaves as they are, thousands of times a spec).
+        expr = _SYMBOLS.get(name)
+        if expr is None:
+            expr = Expr._kept({((name, 1),): 1})
+            if len(_SYMBOLS) > 100_000:
+                _SYMBOLS.clear()
+            _SYMBOLS[name] = expr
+        return expr
 
     @staticmethod
     def atom(op: str, *args: "Expr") -> "Expr":
@@ -134,6 +142,10 @@ class Expr:
 
     def symbols(self) -> set[str]:
         """Its symbols, atoms' arguments included: a new set each time, callers add to it."""
+        return set(self.symbol_set())
+
+    def symbol_set(self) -> frozenset[str]:
+        """Its symbols, as `symbols`, without the copy: for the many callers that only read them."""
         if self._symbols is None:
             # Found once: the checker asks it of the same forms again and again (expanding
             # named sizes, following substitutions).
@@ -144,17 +156,19 @@ class Expr:
                         found.add(factor)
                     else:
                         for arg in factor.args:
-                            found |= arg.symbols()
+                            found |= arg.symbol_set()
             self._symbols = frozenset(found)
-        return set(self._symbols)
+        return self._symbols
 
     def __eq__(self, other) -> bool:
         if other is self:
             return True
-        if isinstance(other, (int, Fraction)):
+        if not isinstance(other, Expr):  # asked first: an Expr is the common case, and testing
+            if not isinstance(other, (int, Fraction)):  # for a Fraction (an ABC) is slow
+                return False
             other = Expr.const(other)
         # Different hashes: different forms, without comparing their terms one by one.
-        return isinstance(other, Expr) and hash(self) == hash(other) and self.terms == other.terms
+        return hash(self) == hash(other) and self.terms == other.terms
 
     def __hash__(self) -> int:
         if self._hash is None:
@@ -214,6 +228,11 @@ class Expr:
             raise ZeroDivisionError("division by zero in a shape expression")
         if other.is_monomial:
             ((monomial, coefficient),) = other.terms.items()
+            if not monomial and type(coefficient) is int:  # by a whole number (the common case)
+                if coefficient == 1:
+                    return self
+                return Expr({m: Fraction(c, coefficient) if type(c) is int else c / coefficient
+                             for m, c in self.terms.items()})
             inverse = Expr({_mono_pow(monomial, -1): Fraction(1) / coefficient})
             return self * inverse
         quotient = _polynomial_quotient(self, other)
@@ -252,6 +271,7 @@ class Expr:
 
 
 _SMALL_CONSTANTS = {n: Expr({(): n}) for n in range(-64, 65)}
+_SYMBOLS: dict[str, Expr] = {}  # Expr.symbol's forms, by name
 
 
 def as_expr(value: "Expr | Scalar") -> Expr:

@@ -189,7 +189,8 @@ def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None,
 
     def base(factor: Factor) -> Expr:
         if isinstance(factor, str):
-            return mapping.get(factor, Expr.symbol(factor))
+            replacement = mapping.get(factor)
+            return Expr.symbol(factor) if replacement is None else replacement
         return _rebuild(factor.op, [substitute(a, mapping, facts, memo) for a in factor.args], facts)
 
     result = replace_factors(expr, base)
@@ -201,19 +202,45 @@ def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None,
 def expand(expr: Expr, definitions: dict[str, Expr]) -> Expr:
     """`expr` with every defined name replaced until none is left: a definition may use
     another (`h''` is defined from `h'`), so one pass per definition at the most."""
-    for _ in range(len(definitions) + 1):
-        if not expr.symbols() & definitions.keys():
-            break
-        expr = substitute(expr, definitions)
-    return expr
+    if definitions.keys().isdisjoint(expr.symbol_set()):
+        return expr  # nothing defined in it (most calls)
+    # The checker expands the same sizes under the same definitions in every world and at
+    # every check that reads them: the result depends on those two only.
+    key = (expr, tuple(definitions.items()))
+    expanded = _EXPANDED.get(key)
+    if expanded is None:
+        expanded = expr
+        for _ in range(len(definitions) + 1):
+            if definitions.keys().isdisjoint(expanded.symbol_set()):
+                break
+            expanded = substitute(expanded, definitions)
+        if len(_EXPANDED) > 20_000:
+            _EXPANDED.clear()
+        _EXPANDED[key] = expanded
+    return expanded
+
+
+_EXPANDED: dict[tuple, Expr] = {}  # expand's results, by (expression, definitions in order)
 
 
 def evaluate(expr: Expr, values: dict[str, Scalar]) -> Fraction:
     """The value of `expr` with every symbol given (floor semantics for floordiv)."""
-    result = substitute(expr, {k: Expr.const(v) for k, v in values.items()})
-    if not result.is_const:
-        raise ValueError(f"{expr} has no rational value at {values} (left: {result})")
-    return result.value
+    # The passes evaluate the same sizes at the same example values again and again (each
+    # pass that weighs two orders of a product asks for every example's values).
+    key = (expr, tuple(values.items()))
+    value = _EVALUATED.get(key)
+    if value is None:
+        result = substitute(expr, {k: Expr.const(v) for k, v in values.items()})
+        if not result.is_const:
+            raise ValueError(f"{expr} has no rational value at {values} (left: {result})")
+        value = result.value
+        if len(_EVALUATED) > 20_000:
+            _EVALUATED.clear()
+        _EVALUATED[key] = value
+    return value
+
+
+_EVALUATED: dict[tuple, Fraction] = {}  # evaluate's results, by (expression, values in order)
 
 
 # ---------------------------------------------------------------------------- rendering

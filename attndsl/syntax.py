@@ -341,20 +341,29 @@ def name_nodes(node) -> list[Name]:
     while stack:
         item = stack.pop()
         if isinstance(item, Name):
-            found.append(item)
-        stack.extend(reversed(children(item)))
+            found.append(item)  # (a name has nothing under it)
+            continue
+        inner = children(item)
+        if inner:
+            inner.reverse()
+            stack += inner
     return found
 
 
 def children(node) -> list[Node]:
     """The nodes directly under `node`, field by field (lists of nodes included)."""
     found: list[Node] = []
-    for value in vars(node).values() if isinstance(node, Node) else ():
-        for item in value if isinstance(value, (list, tuple)) else (value,):
-            if isinstance(item, Node):
-                found.append(item)
-            elif isinstance(item, (list, tuple)):  # a list of lists (a block's rows)
-                found += [inner for inner in item if isinstance(inner, Node)]
+    if not isinstance(node, Node):
+        return found
+    for value in vars(node).values():
+        if isinstance(value, Node):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, Node):
+                    found.append(item)
+                elif isinstance(item, (list, tuple)):  # a list of lists (a block's rows)
+                    found += [inner for inner in item if isinstance(inner, Node)]
     return found
 
 

@@ -117,6 +117,7 @@ class InfiniAttention(nn.Module):
         out = (
             gate * torch.stack(retrieved, dim=0) + (1 - gate) * a_dot
         )  # [n/segment_len, b, h, segment_len, d_v]  infini_attention.attn:58
+        del retrieved  # last read: free its tensors now
         return self.fc_o(
             out.permute(1, 0, 3, 2, 4).reshape(b, n, self.d_v * self.h)
         )  # [b, n, d_model]  infini_attention.attn:59

@@ -79,6 +79,7 @@ class PSA(nn.Module):
         for conv, group in zip(self.convs, groups):
             outs.append(conv(group))  # [b, width, h, w]  psa.attn:40
         spc = torch.stack(outs, dim=1)  # [b, S, width, h, w]  psa.attn:41
+        del outs  # last read: free its tensors now
         branches = spc.transpose(0, 1)  # [S, b, width, h, w]  psa.attn:43
         weights = []
         for se_block, branch in zip(self.se_blocks, branches):

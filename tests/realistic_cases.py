@@ -4,8 +4,13 @@ The cases of tests/mechanisms.py use each spec's small example sizes, which keep
 tests fast but say little about speed: at [2, 64, 7, 7] a forward pass is dominated by
 Python overhead. These rows use the sizes the blocks meet in real networks: feature
 maps of a ResNet stage ([8, 256, 28, 28]) and token sequences of a transformer layer
-([4, 1024, 512], and n = 2048 for the attention that fusion changes most). No test runs
-them (they take seconds each); the benchmark does.
+([4, 1024, 512], and n = 2048 for the attention that fusion changes most). The rest of
+the catalogue, one row per class, is in tests/realistic_catalogue.py and is appended at
+the end. No test runs them (they take seconds each); the benchmark does
+(tests/test_realistic_cases.py only traces them on the meta device).
+
+DANet also runs where it is used (n = 4096 positions of 512 channels, 2 images): each of
+those forwards takes over a second, the only rows that do.
 
 Where the published structure cannot run at the usual size the row says so: AFT_FULL's
 reference broadcasts a [n, b, n, d] tensor (8 GiB at n = 1024, d = 512), so it runs at
@@ -31,6 +36,7 @@ from .references.muse import MUSEAttention
 from .references.shuffle_attention import ShuffleAttention
 from .references.simplified_sdpa import SimplifiedScaledDotProductAttention
 from .references.sk import SKAttention
+from .realistic_catalogue import CATALOGUE_REALISTIC_CASES
 
 FMAP = (8, 256, 28, 28)
 SEQ = (4, 1024, 512)
@@ -85,7 +91,14 @@ REALISTIC_CASES: list[Case] = [
     # the position branch alone, where the fusion applies
     Case("danet_position-n1024", "danet", "PositionAttentionModule", PositionAttentionModule,
          dict(d_model=256, kernel_size=3), {"x": (4, 256, 32, 32)}, (4, 1024, 256)),
+    # where DANet runs: its heads see the 1/8-resolution map of a 512-768 px crop, 64 x 64
+    # positions of 512 channels (b = 2 keeps the reference's [b, n, n] weights at 128 MiB)
+    Case("danet-n4096", "danet", "DAModule", DAModule, dict(d_model=512, kernel_size=3, H=64, W=64),
+         {"input": (2, 512, 64, 64)}, (2, 512, 64, 64)),
+    Case("danet_position-n4096", "danet", "PositionAttentionModule", PositionAttentionModule,
+         dict(d_model=512, kernel_size=3), {"x": (2, 512, 64, 64)}, (2, 4096, 512)),
     # returns its attention weights, as published: nothing to fuse, the plain form is kept
     Case("mha-n1024", "mha", "MultiHeadAttention", MultiHeadAttention, dict(d_model=512, num_heads=8),
          {"Q": SEQ, "K": SEQ, "V": SEQ}, (SEQ, (4, 8, 1024, 1024))),
+    *CATALOGUE_REALISTIC_CASES,
 ]

@@ -14,6 +14,7 @@ from ..lower.values import DtypeLimit
 from ..naming import assign_names
 from ..ops import ATOM, OPS, ListShape
 from .options import NodeView
+from .release import release_lists, top_level_lists
 from .text import comment_text
 from .expressions import (_fill)
 
@@ -186,11 +187,12 @@ class ForwardEmitter:
                 line = f"{self.names[node]} = {text}"
             statements.append((attrs["guard"], comments + [line + self.shape_comment(node)]))
         prologue_checks, statements = self._place_checks(statements)
-        lines = self._guarded(statements, self.forward_name)
         outputs = []
         for output in self.ir.outputs:
             outputs.append(self.expression(output, materialized)[0])
         return_line = "return " + ", ".join(outputs)
+        statements = release_lists(statements, top_level_lists(self.graph, self.names), return_line)
+        lines = self._guarded(statements, self.forward_name)
         if len(self.ir.outputs) == 1 and self.ir.outputs[0] not in materialized:
             output = self.graph.nodes[self.ir.outputs[0]]
             lines += [f"# {comment_text(c)}" for c in output["comments"] if comment_text(c)]

@@ -6,8 +6,9 @@ from __future__ import annotations
 def python_string(text: str) -> str:
     """A double-quoted Python literal for any text (user text is never pasted raw)."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    escaped = "".join(c if c.isprintable() or c in "\\" else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
-                      for c in escaped)
+    if not escaped.isprintable():  # (almost every text is: then no character needs escaping)
+        escaped = "".join(c if c.isprintable() or c in "\\" else f"\\x{ord(c):02x}" if ord(c) < 256 else
+                          f"\\u{ord(c):04x}" for c in escaped)
     return f'"{escaped}"'
 
 
@@ -27,11 +28,15 @@ def fstring(parts: list[tuple[str, str]]) -> str:
 
 def comment_text(text: str) -> str:
     """A user comment made safe for a `#` line (no line breaks can escape it)."""
+    if text.isprintable():  # the common case, without a look at each character
+        return text.strip()
     return "".join(c if c.isprintable() else " " for c in text).strip()
 
 
 def docstring_text(text: str) -> str:
-    cleaned = "".join(c if c.isprintable() or c == "\n" else " " for c in text)
+    cleaned = text
+    if not text.replace("\n", "").isprintable():  # (rarely: a tab, a control character)
+        cleaned = "".join(c if c.isprintable() or c == "\n" else " " for c in text)
     return cleaned.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 

@@ -12,7 +12,9 @@ from ..symbolic import Expr
 
 
 def op_of(ir: BlockIR, node: int) -> str:
-    return ir.graph.nodes[node]["op"]
+    # networkx's own node dict (what `graph.nodes[node]` looks up): the passes ask every node's op
+    # again after each rewrite.
+    return ir.graph._node[node]["op"]
 
 
 def attrs_of(ir: BlockIR, node: int) -> dict:
@@ -29,7 +31,8 @@ def guard_of(ir: BlockIR, node: int) -> tuple:
 
 def is_live(ir: BlockIR, node: int) -> bool:
     """Still in the graph and read by something (a rewritten node lingers until DCE)."""
-    return node in ir.graph and (node in ir.outputs or ir.graph.out_degree(node) > 0)
+    # `_succ[node]` (networkx's own successor dict) is empty exactly when the out-degree is 0.
+    return node in ir.graph and (node in ir.outputs or bool(ir.graph._succ[node]))
 
 
 def sole_user(ir: BlockIR, node: int) -> int | None:

@@ -59,11 +59,16 @@ def _problem(ir: BlockIR, example: dict) -> str | None:
                 return (f"`{info.name}` has size {given} in dimension {axis}, but the block "
                         f"declares {shown}" + ("" if dim.is_const else f" = {_number(expected)}"))
     for _ in range(len(ir.derived)):  # sizes the checker named (one may use another)
+        changed = False
         for name, definition in ir.derived.items():
             try:
-                env[name] = value(definition, env)
+                found = value(definition, env)
             except Undefined:
-                pass
+                continue
+            changed = changed or name not in env or env[name] != found
+            env[name] = found
+        if not changed:  # every name has its value: another round would compute the same
+            break
     for check in ir.checks:
         if not guard_holds(check.guard, env, present):
             continue

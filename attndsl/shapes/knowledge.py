@@ -33,14 +33,19 @@ class Knowledge:
         # walks with: most facts are the same in every world.
         self._normals: dict = {}
         self._folded: dict = {}  # View._folded_by_content, shared the same way
+        # What each context's own conditions teach (`ratio > 1`: ratio is at least 2), shared the
+        # same way: it depends on the block only.
+        self._context_facts: dict = {}
         self.dims = set(ir.dim_origin) | set(ir.optional_dims)
         self.int_args = {a.name for a in ir.args if a.type == "int"}
         self.let_names = {let.name for let in ir.lets}
+        self.generation = 0  # how many facts were added: a view found before is good while it is unchanged
 
     def copy(self) -> "Knowledge":
         other = Knowledge.__new__(Knowledge)
+        other.generation = 0
         other.ir, other.facts, other._views, other._normals = self.ir, list(self.facts), {}, self._normals
-        other._folded = self._folded
+        other._folded, other._context_facts = self._folded, self._context_facts
         other._known, other._by_context = set(self._known), {}
         other.dims, other.int_args, other.let_names = self.dims, self.int_args, self.let_names
         return other
@@ -51,6 +56,7 @@ class Knowledge:
         if fact not in self._known:
             self._known.add(fact)
             self.facts.append(fact)
+            self.generation += 1
             self._views.clear()
             self._by_context.clear()
 
@@ -153,18 +159,25 @@ class Knowledge:
         key = (active, lets, element, context)
         view = self._views.get(key)
         if view is None:
-            # Inside `if ratio > 1:` the condition itself is known: ratio is at least 2 there.
-            scratch = Knowledge(self.ir)
-            for cond in sorted(context, key=repr):
-                if cond.op != "not":
-                    scratch.learn(cond, ())
-            facts = [self.facts[i] for i in active] + scratch.facts
+            facts = [self.facts[i] for i in active] + self._facts_of_context(context)
             signature = (frozenset(facts), lets, element)
             view = View(self, facts, [self.ir.lets[i] for i in lets], element,
                         self._normals.setdefault(signature, {}), self._folded)
             self._views[key] = view
         self._by_context[quick] = view
         return view
+
+    def _facts_of_context(self, context: frozenset) -> list[Fact]:
+        """Inside `if ratio > 1:` the condition itself is known: ratio is at least 2 there."""
+        key = (context, len(self.ir.lets))
+        found = self._context_facts.get(key)
+        if found is None:
+            scratch = Knowledge(self.ir)
+            for cond in sorted(context, key=repr):
+                if cond.op != "not":
+                    scratch.learn(cond, ())
+            found = self._context_facts[key] = scratch.facts
+        return found
 
 
 def _divisions(expr: Expr):

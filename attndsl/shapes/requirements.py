@@ -65,7 +65,8 @@ def preconditions(expr: Expr) -> list[tuple[str, Expr]]:
 
 class Requirements:
     """Mixin of the shape walk: recording checks. Expects `ir`, `knowledge`, `world`,
-    `relevant`, `position`, `records`, `sink`, `display` and `view_for`."""
+    `relevant`, `position`, `records`, `sink`, `display`, `view_for` and `_nodes` (each
+    node's attributes)."""
 
     # ------------------------------------------------------------------ entry points
     def require(self, condition, what: str, *, node: int | None = None, span: Span | None = None, guard=None,
@@ -178,7 +179,7 @@ class Requirements:
 
     def _where(self, node, span, guard):
         if node is not None:
-            attrs = self.ir.graph.nodes[node]
+            attrs = self._nodes[node]
             span = span or attrs["span"]
             guard = attrs["guard"] + self.scope_guard if guard is None else guard
         return span, tuple(guard or ())

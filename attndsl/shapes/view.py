@@ -29,6 +29,17 @@ class Fact:
     subject: Any  # an Expr (integer, nonzero), a symbol or Atom (rewrite, bound), a list name (element)
     detail: Any = None  # the replacement (rewrite), the lower bound (bound), (var, Cond) (element)
 
+    def __post_init__(self):
+        # The hash the dataclass would compute on every call, made once: every view made (one
+        # per new fact) is keyed by the set of its facts.
+        object.__setattr__(self, "_hash", hash((self.guard, self.kind, self.subject, self.detail)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        return Fact, (self.guard, self.kind, self.subject, self.detail)  # the hash is remade where unpickled
+
 
 class View:
     """The facts that hold in one context, and the questions the checker asks of them."""

@@ -73,6 +73,10 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         # The rank of each pack's argument (`dimension` of `*spatial[dimension]`) in this walk:
         # the world's; a joined walk takes the default's (its shapes are for display only).
         self.ranks = {arg: world_rank(ir, arg, world) for arg in ir.rank_args}
+        self._views: dict = {}  # (guard, element) -> (knowledge generation, number of lets, view)
+        # Each node's attributes (networkx's own dicts), read for every need of every node: the
+        # walk adds no node, and a lookup here costs less than through `graph.nodes`.
+        self._nodes = dict(ir.graph.nodes(data=True))
 
     def skips(self, guard) -> bool:
         """Whether what stands under `guard` does not exist in this walk: a branch of another
@@ -86,10 +90,19 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         return pack_dims(name, self.ranks[self.ir.packs[name]])
 
     def view_for_guard(self, guard, element=None):
-        return self.knowledge.view(frozenset(guard) | self.context, element)
+        # Asked for every need of every node, mostly for the same few guards: the view found for
+        # a guard is kept until a new fact (or `let`) could change it, as Knowledge.view keeps it.
+        key = (guard if type(guard) is tuple else tuple(guard), element)
+        knowledge = self.knowledge
+        cached = self._views.get(key)
+        if cached is not None and cached[0] == knowledge.generation and cached[1] == len(self.ir.lets):
+            return cached[2]
+        view = knowledge.view(frozenset(guard) | self.context, element)
+        self._views[key] = (knowledge.generation, len(self.ir.lets), view)
+        return view
 
     def view_for(self, node: int, element=None):
-        return self.view_for_guard(self.ir.graph.nodes[node]["guard"] + self.scope_guard, element)
+        return self.view_for_guard(self._nodes[node]["guard"] + self.scope_guard, element)
 
     def is_opaque(self, expr: Expr) -> bool:
         return bool(expr.symbols() & self.opaque)
@@ -118,7 +131,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                 for dim in param.shape:
                     self._whole(dim, param.span, f"param `{param.name}`", param.guard)
         for node in self.ir.topological():
-            attrs = self.ir.graph.nodes[node]
+            attrs = self._nodes[node]
             if self.skips(attrs["guard"]):
                 continue
             if self.world is not None and not self._world_facts:
@@ -198,7 +211,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         shapes = [self.shapes.get(o) for o in operands]
         if op == "phi":
             return self._phi(node, attrs, operands)
-        if any(s is None for s, o in zip(shapes, operands) if self.ir.graph.nodes[o]["op"] != "loop_layer"):
+        if any(s is None for s, o in zip(shapes, operands) if self._nodes[o]["op"] != "loop_layer"):
             raise Abort()
         if op in LOOP_OPS:  # attndsl/shapes/loops.py
             return self.loop_shape(node, attrs, operands, shapes)
