@@ -238,7 +238,9 @@ def test_inputs_the_spec_refuses_are_a_usage_error_and_a_tuple_of_sizes_is_given
     assert main(args + ["--args", "size=[6,0]"]) == 2
     assert "do not fit the spec" in capsys.readouterr().err
     # the comparison still fails where the modules differ on inputs the spec accepts
-    (tmp_path / "b_ref.py").write_text(INPUT_CHECKED_REFERENCE.replace("y * m", "y + m"))
+    # (another file: rewritten within the same second, the old bytecode would be imported)
+    (tmp_path / "b_wrong.py").write_text(INPUT_CHECKED_REFERENCE.replace("y * m", "y + m"))
+    args[-1] = f"{tmp_path / 'b_wrong.py'}:B"
     assert main(args + ["--args", "size=[3,2]"]) == 1
     assert "differs" in capsys.readouterr().err
 
@@ -255,7 +257,8 @@ def test_a_persistent_buffer_built_wrongly_is_a_difference(tmp_path, capsys):
     args = ["verify", str(tmp_path / "g.attn"), "--against", f"{tmp_path / 'g_ref.py'}:Gather"]
     assert main(args) == 0, capsys.readouterr().err
     capsys.readouterr()
-    (tmp_path / "g_ref.py").write_text(reference.replace(".flip(0)", ""))
+    (tmp_path / "g_wrong.py").write_text(reference.replace(".flip(0)", ""))
+    args[-1] = f"{tmp_path / 'g_wrong.py'}:Gather"
     assert main(args) == 1
     assert "buffer idx as the modules build it: values differ at [0] (hand-written 0, spec 3)" in \
         capsys.readouterr().err
