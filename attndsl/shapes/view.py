@@ -266,7 +266,8 @@ class View:
                 low = self.lower_bound(divisor, normalized=True)
                 if low is None or low <= 0:
                     continue
-                rest = self.normal(expr + coefficient * (dividend - divisor * quotient))
+                # no normal(): a bound depends on bounds only (views with equal bounds share extrema)
+                rest = expr + coefficient * (dividend - divisor * quotient)
                 bound = self.lower_bound(rest, normalized=True)
                 if bound is not None:
                     return bound
