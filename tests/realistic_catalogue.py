@@ -15,8 +15,9 @@ constructor arguments the paper or the published code uses at that stage of a ne
   (a whole backbone) a 224 x 224 image.
 
 Each single forward of the reference stays under about 0.5 s on the development machine
-(2 CPU cores); where the paper's size is larger the row says what it shrank. No test runs
-these rows at these sizes (tests/test_realistic_cases.py builds each at a tiny size).
+with 2 threads (at most 0.6 s of one thread's CPU time: HaloAttention); where the paper's
+size is larger the row says what it shrank. No test runs these rows
+(tests/test_realistic_cases.py only builds each and traces it on the meta device).
 """
 
 from __future__ import annotations
