@@ -569,8 +569,8 @@ MUTANTS: list[Mutant] = [
       "",
       "what a callee checks of its inputs is not known after the call (PVT's x + mlp(x, H, W) broadcasts)"),
     M("remainder_of_any_divisor", "attndsl/shapes/view.py",
-      "                if low is None or low <= 0:\n                    continue\n                rest =",
-      "                rest =",
+      "                if low is None or low <= 0:\n                    continue\n",
+      "",
       "`a % m` is taken to be at least 0 whatever the sign of m"),
     M("init_into_block_bias_untested", "attndsl/lower/inits.py",
       "                if _follow_into_block(info.into_block, by_name, INITIALIZERS[info.initializer]):\n"
