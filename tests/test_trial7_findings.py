@@ -278,3 +278,35 @@ def test_what_a_sub_sub_block_checks_holds_after_the_call_too():
     with pytest.raises(ValueError, match="DW: "):
         build(TWO_LEVELS, "Res")(rand(2, 12, 4), 3, 3)
     assert agree(TWO_LEVELS, {}, {"x": (2, 12, 4), "H": 3, "W": 4}) == "agree"
+
+
+CALLER_LISTS = """\
+block Stage(i: int, c: int, dims: list[int]):
+    input x: [b, c]
+    layer fc = linear(c, dims[i])
+    return fc(x)
+
+block Outer(c: int = 2, dims: list[int] = [3, 5], ws: list[int] = [4, 6]):
+    input x: [b, c]
+    input y: [b, e]
+    layer st = Stage(1, c, ws)
+    return st(x) + y
+"""
+
+
+def test_a_sub_blocks_item_by_index_is_the_callers_list_it_was_given():
+    """`dims[i]` in Stage, given the caller's `ws`: the caller's `ws[1]`, never its own `dims`
+    (the item atom's list was left unmapped, so the output read [b, dims[1]])."""
+    import pytest
+
+    from .language_support import build, rand
+
+    outer = compile_ok(CALLER_LISTS).split("class Outer")[1]
+    assert "ws[1] and e must be equal or 1" in outer and "dims" not in outer.split("def forward")[1]
+    module = build(CALLER_LISTS, "Outer")
+    assert module(rand(2, 2), rand(2, 6)).shape == (2, 6)
+    with pytest.raises(ValueError):
+        module(rand(2, 2), rand(2, 5))
+    assert agree(CALLER_LISTS, {}, {"x": (2, 2), "y": (2, 6)}) == "agree"
+    literal = first_error(CALLER_LISTS.replace("Stage(1, c, ws)", "Stage(1, c, [4, 6])"))
+    assert literal[0] == "E0208"

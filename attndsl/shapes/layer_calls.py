@@ -269,9 +269,11 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
         elif arg.type in ("str", "list[str]") and (value is not None or arg.default is not None):
             mapping[arg.name] = value if value is not None else arg.default  # a string, or the caller's argument
         elif isinstance(value, list) and arg.type == "list[int]":  # a list written in the call: `[wh, ww]`
+            mapping[arg.name] = _unnamed_list(callee, arg.name)
             mapping[f"len({arg.name})"] = Expr.const(len(value))
             mapping.update({item: value[index] for item, index in items_read(callee, arg.name) if index < len(value)})
         elif hasattr(value, "name") and arg.type == "list[int]":  # a list argument passed through
+            mapping[arg.name] = Expr.symbol(value.name)  # the list of `ws[i]` (an item atom) is the caller's
             mapping[f"len({arg.name})"] = Expr.symbol(f"len({value.name})")
             # `ws[0]` is the caller's `g[0]`, never a name of the caller's own
             mapping.update({item: Expr.symbol(f"{value.name}[{index}]") for item, index in items_read(callee, arg.name)})
@@ -282,6 +284,7 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
             if arg.type == "bool":
                 mapping[arg.name] = Cond.const(bool(arg.default))
             elif arg.type == "list[int]":
+                mapping[arg.name] = _unnamed_list(callee, arg.name)
                 mapping[f"len({arg.name})"] = Expr.const(len(arg.default))
                 mapping.update({item: Expr.const(arg.default[index]) for item, index in items_read(callee, arg.name)
                                 if index < len(arg.default)})
@@ -293,6 +296,12 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
         if decided and let.name not in mapping:
             mapping[let.name] = sym.substitute(let.value, _exprs(mapping))
     return mapping
+
+
+def _unnamed_list(callee: BlockIR, name: str) -> Expr:
+    """The list of an item atom (`ws[i]`) where the caller has no list by a name: a symbol no
+    block can name, so that a size reading it is an error (E0208), never a caller's own list."""
+    return Expr.symbol(f"{callee.name}.{name}")
 
 
 def forward_mapping(callee: BlockIR, attrs: dict, tensors_given: int) -> dict:
