@@ -83,13 +83,14 @@ def _list_items(callee: BlockIR, name: str, value) -> dict[str, Expr]:
     """A list argument's length and the items the callee reads (`ws[0]`), in the caller's
     terms: a list written in the call, the caller's own list argument, or the default."""
     items = items_read(callee, name)
-    if hasattr(value, "name"):  # the caller's list argument, passed on
-        found = {f"len({name})": Expr.symbol(f"len({value.name})")}
+    if hasattr(value, "name"):  # the caller's list argument, passed on (also the list of `ws[i]`)
+        found = {name: Expr.symbol(value.name), f"len({name})": Expr.symbol(f"len({value.name})")}
         return found | {item: Expr.symbol(f"{value.name}[{index}]") for item, index in items}
     if not isinstance(value, (list, tuple)):
         return {}
     listed = [v if isinstance(v, Expr) else Expr.const(Fraction(v)) for v in value]
-    found = {f"len({name})": Expr.const(len(listed))}
+    # `ws[i]` of a list with no name here: unknown to the tools, never a caller's list of that name
+    found = {name: Expr.symbol(f"{callee.name}.{name}"), f"len({name})": Expr.const(len(listed))}
     return found | {item: listed[index] for item, index in items if index < len(listed)}
 
 
