@@ -140,7 +140,8 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
                         if graph.nodes[m]["op"] == "phi")
             name = pick(base, at)
         elif op in ("item", "phi") or node in materialized:
-            name = pick(attrs["name"] or _sliced_name(graph, node) or _temp_name(op), at)
+            unnamed = "out" if node in ir.outputs else _temp_name(op)  # `return gamma * out + x, att`
+            name = pick(attrs["name"] or _sliced_name(graph, node) or unnamed, at)
         else:
             continue
         if group is not None:

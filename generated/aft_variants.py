@@ -48,7 +48,7 @@ class AFTFull(nn.Module):
         T = x.shape[1]
         if x.shape[2] != self.dim:
             raise ValueError(f"AFTFull: x.shape[2] must be dim = {self.dim}, got {x.shape[2]}")
-        if self.max_seqlen - T < 0:
+        if self.max_seqlen < T:
             raise ValueError(
                 f"AFTFull: the slice of axis 0 must end within its size max_seqlen, with T = {T}, max_seqlen = {self.max_seqlen}"
             )
@@ -149,7 +149,7 @@ class AFTLocal(nn.Module):
         T = x.shape[1]
         if x.shape[2] != self.dim:
             raise ValueError(f"AFTLocal: x.shape[2] must be dim = {self.dim}, got {x.shape[2]}")
-        if self.max_seqlen - T < 0:
+        if self.max_seqlen < T:
             raise ValueError(
                 f"AFTLocal: the slice of axis 0 must end within its size max_seqlen, with T = {T}, max_seqlen = {self.max_seqlen}"
             )

@@ -211,13 +211,9 @@ class MBConvBlock(nn.Module):
         if expand_ratio != 1:
             if oup < 1:
                 raise ValueError(f"MBConvBlock: conv2d `_expand_conv`: `out_channels` must be at least 1, got {oup}")
-        elif oup < 1:
-            raise ValueError(f"MBConvBlock: conv2d `_depthwise_conv`: `in_channels` must be at least 1, got {oup}")
-        if pad_size - pad_size // 2 < 0:
-            raise ValueError(
-                f'MBConvBlock: a width of pad(mode="constant") on axis 3 must be at least 0, with pad_size = {pad_size}'
-            )
-        if expand_ratio == 1:
+        else:
+            if oup < 1:
+                raise ValueError(f"MBConvBlock: conv2d `_depthwise_conv`: `in_channels` must be at least 1, got {oup}")
             if input_filters != oup:
                 raise ValueError(
                     f"MBConvBlock: the channel dimension (dim 1) of the input and in_channels must agree, but input_filters = {input_filters} and oup = {oup}"
@@ -248,11 +244,11 @@ class MBConvBlock(nn.Module):
             raise ValueError(
                 f"MBConvBlock: inputs.shape[1] must be input_filters = {self.input_filters}, got {inputs.shape[1]}"
             )
-        if h - self.ksize + self.pad_size < 0:
+        if h + self.pad_size < self.ksize:
             raise ValueError(
                 f"MBConvBlock: the (dilated) kernel must fit in the padded input, with h = {h}, ksize = {self.ksize}, pad_size = {self.pad_size}"
             )
-        if w - self.ksize + self.pad_size < 0:
+        if w + self.pad_size < self.ksize:
             raise ValueError(
                 f"MBConvBlock: the (dilated) kernel must fit in the padded input, with ksize = {self.ksize}, pad_size = {self.pad_size}, w = {w}"
             )
@@ -310,15 +306,7 @@ class CoAtNet(nn.Module):
         super().__init__()
         if in_ch < 1:
             raise ValueError(f"CoAtNet: `in_ch` must be at least 1, got {in_ch}")
-        if len(out_chs) - 1 < 0:
-            raise ValueError(f"CoAtNet: `out_chs` must have at least 1 item, got {len(out_chs)}")
-        if len(out_chs) - 2 < 0:
-            raise ValueError(f"CoAtNet: `out_chs` must have at least 2 items, got {len(out_chs)}")
-        if len(out_chs) - 3 < 0:
-            raise ValueError(f"CoAtNet: `out_chs` must have at least 3 items, got {len(out_chs)}")
-        if len(out_chs) - 4 < 0:
-            raise ValueError(f"CoAtNet: `out_chs` must have at least 4 items, got {len(out_chs)}")
-        if len(out_chs) - 5 < 0:
+        if len(out_chs) < 5:
             raise ValueError(f"CoAtNet: `out_chs` must have at least 5 items, got {len(out_chs)}")
         if out_chs[0] < 1:
             raise ValueError(f"CoAtNet: conv2d `mlp0`: `out_channels` must be at least 1, got {out_chs[0]}")
@@ -355,19 +343,19 @@ class CoAtNet(nn.Module):
             raise ValueError(f"CoAtNet: x.shape[1] must be in_ch = {self.in_ch}, got {x.shape[1]}")
         if x.shape[3] != h:
             raise ValueError(f"CoAtNet: x.shape[3] must be h = {h}, got {x.shape[3]}")
-        if h - 2 < 0:
+        if h < 2:
             raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h = {h}")
         h_out = (h - 2) // 2 + 1
-        if h_out - 2 < 0:
+        if h_out < 2:
             raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h' = {h_out}")
         h_out2 = (h_out - 2) // 2 + 1
-        if h_out2 - 2 < 0:
+        if h_out2 < 2:
             raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h'' = {h_out2}")
         h_out3 = (h_out2 - 2) // 2 + 1
-        if h_out3 * h_out3 - 2 < 0:
+        if h_out3 * h_out3 < 2:
             raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h''' = {h_out3}")
         n_out = (h_out3 * h_out3 - 2) // 2 + 1
-        if n_out - 2 < 0:
+        if n_out < 2:
             raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with n' = {n_out}")
         if h // 16 < 1:
             raise ValueError(f"CoAtNet: the size of axis `s` must be at least 1, with h = {h}")

@@ -67,11 +67,11 @@ class EMSA(nn.Module):
         if dropout < 0 or dropout > 1:
             raise ValueError("EMSA: dropout `drop`: `p` must be between 0 and 1")
         if ratio > 1:
-            if H - ratio + 2 * (ratio // 2) - 1 < 0:
+            if H + 2 * (ratio // 2) < ratio + 1:
                 raise ValueError(
                     f"EMSA: the (dilated) kernel must fit in the padded input, with H = {H}, ratio = {ratio}"
                 )
-            if W - ratio + 2 * (ratio // 2) - 1 < 0:
+            if W + 2 * (ratio // 2) < ratio + 1:
                 raise ValueError(
                     f"EMSA: the (dilated) kernel must fit in the padded input, with W = {W}, ratio = {ratio}"
                 )

@@ -136,21 +136,13 @@ class HaloAttention(nn.Module):
             raise ValueError(
                 f"HaloAttention: splitting (nw r) needs w = {w} to be divisible by block_size = {self.block_size}"
             )
-        if h + 2 * self.halo_size - self.win < 0:
+        if h + 2 * self.halo_size < self.win:
             raise ValueError(
                 f"HaloAttention: the (dilated) kernel must fit in the padded input, with h = {h}, halo_size = {self.halo_size}, win = {self.win}"
             )
-        if w + 2 * self.halo_size - self.win < 0:
+        if w + 2 * self.halo_size < self.win:
             raise ValueError(
                 f"HaloAttention: the (dilated) kernel must fit in the padded input, with halo_size = {self.halo_size}, w = {w}, win = {self.win}"
-            )
-        if (h * w) % (self.block_size * self.block_size) != 0:
-            raise ValueError(
-                f"HaloAttention: splitting (l) needs h*w = {h * w} to be divisible by block_size*block_size = {self.block_size * self.block_size}"
-            )
-        if h // self.block_size < 1:
-            raise ValueError(
-                f"HaloAttention: the size of axis `nh` must be at least 1, with block_size = {self.block_size}, h = {h}"
             )
         # queries: the block_size^2 pixels of every block; keys and values: its win^2 window
         q_inp = (

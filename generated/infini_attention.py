@@ -72,10 +72,6 @@ class InfiniAttention(nn.Module):
             raise ValueError(
                 f"InfiniAttention: splitting (s l) needs n = {n} to be divisible by segment_len = {self.segment_len}"
             )
-        if n / self.segment_len < 1:
-            raise ValueError(
-                f"InfiniAttention: stack needs at least one tensor, with n = {n}, segment_len = {self.segment_len}"
-            )
         # [segments, b, h, segment_len, d]: the segments first, to loop over them
         q = (
             self.fc_q(x).reshape(b, n // self.segment_len, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)
@@ -86,38 +82,30 @@ class InfiniAttention(nn.Module):
         v = (
             self.fc_v(x).reshape(b, n // self.segment_len, self.segment_len, self.h, self.d_v).permute(1, 0, 3, 2, 4)
         )  # [n/segment_len, b, h, segment_len, d_v]  infini_attention.attn:36
-        # causal attention within each segment, every segment at once
-        future = (
-            torch.ones(self.segment_len, self.segment_len, device=x.device, dtype=x.dtype).triu(diagonal=1) == 1
-        )  # [segment_len, segment_len]  infini_attention.attn:39
-        a_dot = (q @ k.transpose(-1, -2) / self.d_k**0.5).masked_fill(future, float("-inf")).softmax(
-            dim=-1
-        ) @ v  # [n/segment_len, b, h, segment_len, d_v]  infini_attention.attn:40
-        # the memory, segment after segment; `empty` is 1 while it is (the first segment
-        # retrieves 0 there, not 0 / 0), then 0
-        sq = F.elu(q) + 1  # [n/segment_len, b, h, segment_len, d_k]  infini_attention.attn:44
-        sk = F.elu(k) + 1  # [n/segment_len, b, h, segment_len, d_k]  infini_attention.attn:45
+        gate = self.beta.sigmoid()  # [1, h, 1, 1]  infini_attention.attn:42
         memory = torch.zeros(
             b, self.h, self.d_k, self.d_v, device=x.device, dtype=x.dtype
-        )  # [b, h, d_k, d_v]  infini_attention.attn:46
+        )  # [b, h, d_k, d_v]  infini_attention.attn:43
         z = torch.zeros(
             b, self.h, self.d_k, 1, device=x.device, dtype=x.dtype
-        )  # [b, h, d_k, 1]  infini_attention.attn:47
-        empty = torch.ones(1, 1, 1, 1, device=x.device, dtype=x.dtype)  # [1, 1, 1, 1]  infini_attention.attn:48
-        retrieved = []
-        for sqs, sks, vs in zip(sq, sk, v):
-            retrieved.append(sqs @ memory / (sqs @ z + empty))  # [b, h, segment_len, d_v]  infini_attention.attn:51
+        )  # [b, h, d_k, 1]  infini_attention.attn:44
+        empty = torch.ones(1, 1, 1, 1, device=x.device, dtype=x.dtype)  # [1, 1, 1, 1]  infini_attention.attn:45
+        mixed = []
+        for qs, ks, vs in zip(q, k, v):
+            sqs = F.elu(qs) + 1  # [b, h, segment_len, d_k]  infini_attention.attn:50
+            sks = F.elu(ks) + 1  # [b, h, segment_len, d_k]  infini_attention.attn:51
+            retrieved = sqs @ memory / (sqs @ z + empty)  # [b, h, segment_len, d_v]  infini_attention.attn:52
             new_values = (
                 vs - sks @ memory / (sks @ z + empty) if self.delta_rule else vs
-            )  # [b, h, segment_len, d_v]  infini_attention.attn:52
-            memory = memory + sks.transpose(-1, -2) @ new_values  # [b, h, d_k, d_v]  infini_attention.attn:53
-            z = z + sks.sum(dim=2).unsqueeze(-1)  # [b, h, d_k, 1]  infini_attention.attn:54
-            empty = 0 * empty  # [1, 1, 1, 1]  infini_attention.attn:55
-        gate = self.beta.sigmoid()  # [1, h, 1, 1]  infini_attention.attn:57
-        out = (
-            gate * torch.stack(retrieved, dim=0) + (1 - gate) * a_dot
-        )  # [n/segment_len, b, h, segment_len, d_v]  infini_attention.attn:58
-        del retrieved  # last read: free its tensors now
+            )  # [b, h, segment_len, d_v]  infini_attention.attn:53
+            memory = memory + sks.transpose(-1, -2) @ new_values  # [b, h, d_k, d_v]  infini_attention.attn:54
+            z = z + sks.sum(dim=2).unsqueeze(-1)  # [b, h, d_k, 1]  infini_attention.attn:55
+            empty = 0 * empty  # [1, 1, 1, 1]  infini_attention.attn:56
+            # infini_attention.attn:41-49: softmax(masked_fill(q @ k * scale, causal mask, -inf)) @ v, fused into one scaled_dot_product_attention call
+            attended = F.scaled_dot_product_attention(
+                qs, ks, vs, is_causal=True, scale=1 / self.d_k**0.5
+            )  # [b, h, segment_len, d_v]  infini_attention.attn:49
+            mixed.append(gate * retrieved + (1 - gate) * attended)  # [b, h, segment_len, d_v]  infini_attention.attn:57
         return self.fc_o(
-            out.permute(1, 0, 3, 2, 4).reshape(b, n, self.d_v * self.h)
+            torch.stack(mixed, dim=0).permute(1, 0, 3, 2, 4).reshape(b, n, self.d_v * self.h)
         )  # [b, n, d_model]  infini_attention.attn:59

@@ -106,5 +106,5 @@ class MultiHeadAttention(nn.Module):
             # each axis of the mask is 1 or that of the scores
             scores = scores.masked_fill(~mask.expand_as(scores), -1000000000)  # [b, num_heads, nq, nk]  mha.attn:34
         attention = scores.softmax(dim=-1)  # [b, num_heads, nq, nk]  mha.attn:35
-        y = self.fc((attention @ v).transpose(1, 2).reshape(b, nq, self.d_model))  # [b, nq, d_model]  mha.attn:36
-        return y, attention
+        out = self.fc((attention @ v).transpose(1, 2).reshape(b, nq, self.d_model))  # [b, nq, d_model]  mha.attn:36
+        return out, attention

@@ -258,14 +258,6 @@ class MobileViTAttention(nn.Module):
             raise ValueError(
                 f"MobileViTAttention: splitting (nw pw) needs w = {w} to be divisible by patch_size = {self.patch_size}"
             )
-        if h // self.patch_size < 1:
-            raise ValueError(
-                f"MobileViTAttention: the size of axis `nh` must be at least 1, with h = {h}, patch_size = {self.patch_size}"
-            )
-        if w // self.patch_size < 1:
-            raise ValueError(
-                f"MobileViTAttention: the size of axis `nw` must be at least 1, with patch_size = {self.patch_size}, w = {w}"
-            )
         # local representation
         y = self.conv2(self.conv1(x))  # [b, dim, h, w]  mobilevit_attention.attn:107
         # global representation: one sequence per offset within a patch, one token per patch

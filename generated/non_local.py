@@ -77,27 +77,27 @@ class NonLocalBlockND(nn.Module):
             raise ValueError(f"NonLocalBlockND: x.shape[1] must be in_channels = {self.in_channels}, got {x.shape[1]}")
         if self.dimension == 1:
             if self.sub_sample:
-                if spatial[0] - 2 < 0:
+                if spatial[0] < 2:
                     raise ValueError(
                         f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_0 = {spatial[0]}"
                     )
         if self.dimension == 2:
             if self.sub_sample:
-                if spatial[0] - 2 < 0:
+                if spatial[0] < 2:
                     raise ValueError(
                         f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_0 = {spatial[0]}"
                     )
-                if spatial[1] - 2 < 0:
+                if spatial[1] < 2:
                     raise ValueError(
                         f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_1 = {spatial[1]}"
                     )
         if self.dimension == 3:
             if self.sub_sample:
-                if spatial[1] - 2 < 0:
+                if spatial[1] < 2:
                     raise ValueError(
                         f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_1 = {spatial[1]}"
                     )
-                if spatial[2] - 2 < 0:
+                if spatial[2] < 2:
                     raise ValueError(
                         f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_2 = {spatial[2]}"
                     )

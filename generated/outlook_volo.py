@@ -60,10 +60,6 @@ class OutlookAttention(nn.Module):
             raise ValueError("OutlookAttention: dropout `attn_drop`: `p` must be between 0 and 1")
         if proj_drop < 0 or proj_drop > 1:
             raise ValueError("OutlookAttention: dropout `proj_drop`: `p` must be between 0 and 1")
-        if dim // num_heads < 1:
-            raise ValueError(
-                f"OutlookAttention: the size of axis `d` must be at least 1, with dim = {dim}, num_heads = {num_heads}"
-            )
         self.dim = dim
         self.num_heads = num_heads
         self.kernel_size = kernel_size
@@ -86,11 +82,11 @@ class OutlookAttention(nn.Module):
         b, h, w, _ = x.shape
         if x.shape[3] != self.dim:
             raise ValueError(f"OutlookAttention: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
-        if h - self.kernel_size + 2 * self.padding < 0:
+        if h + 2 * self.padding < self.kernel_size:
             raise ValueError(
                 f"OutlookAttention: the (dilated) kernel must fit in the padded input, with h = {h}, kernel_size = {self.kernel_size}, padding = {self.padding}"
             )
-        if w - self.kernel_size + 2 * self.padding < 0:
+        if w + 2 * self.padding < self.kernel_size:
             raise ValueError(
                 f"OutlookAttention: the (dilated) kernel must fit in the padded input, with kernel_size = {self.kernel_size}, padding = {self.padding}, w = {w}"
             )

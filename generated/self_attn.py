@@ -49,8 +49,8 @@ class Self_Attn_Spatial(nn.Module):
         k = self.key_conv(x).flatten(2)  # [b, out_dim, h*w]  self_attn.attn:19
         attention = (q @ k).softmax(dim=-1)  # [b, h*w, h*w]  self_attn.attn:20
         out = self.value_conv(x).flatten(2) @ attention.transpose(1, 2)  # [b, in_dim, h*w]  self_attn.attn:21
-        add = self.gamma * out.reshape(b, self.in_dim, h, w) + x  # [b, in_dim, h, w]  self_attn.attn:22
-        return add, attention
+        out = self.gamma * out.reshape(b, self.in_dim, h, w) + x  # [b, in_dim, h, w]  self_attn.attn:22
+        return out, attention
 
 
 # The seed author's own variant: attention between the channels.
@@ -97,5 +97,5 @@ class Self_Attn_Channel(nn.Module):
         k = self.key_conv(x).permute(0, 2, 3, 1).reshape(b, h * w, self.out_dim)  # [b, h*w, out_dim]  self_attn.attn:44
         attention = (q @ k).softmax(dim=-1)  # [b, out_dim, out_dim]  self_attn.attn:45
         out = attention @ self.value_conv(x).flatten(2)  # [b, out_dim, h*w]  self_attn.attn:46
-        add = self.gamma * out.reshape(b, self.out_dim, h, w) + self.x_conv(x)  # [b, out_dim, h, w]  self_attn.attn:47
-        return add, attention
+        out = self.gamma * out.reshape(b, self.out_dim, h, w) + self.x_conv(x)  # [b, out_dim, h, w]  self_attn.attn:47
+        return out, attention

@@ -81,9 +81,9 @@ class BasicConv(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.in_planes:
             raise ValueError(f"BasicConv: x.shape[1] must be in_planes = {self.in_planes}, got {x.shape[1]}")
-        if h - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1 < 0:
+        if h + 2 * self.padding + self.dilation < self.kernel_size * self.dilation + 1:
             raise ValueError("BasicConv: the (dilated) kernel must fit in the padded input")
-        if w - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1 < 0:
+        if w + 2 * self.padding + self.dilation < self.kernel_size * self.dilation + 1:
             raise ValueError("BasicConv: the (dilated) kernel must fit in the padded input")
         x_2 = self.conv(x)  # [b, out_planes, h', w']  triplet_attention.attn:34
         if self.bn is not None:

@@ -224,6 +224,40 @@ def test_a_causal_mask_under_an_if_is_causal_where_the_condition_holds(use):
     assert "is_causal=self.use" in code and code.count(FUSED) == 1
 
 
+def test_a_causal_mask_fuses_when_its_number_is_read_elsewhere_too():
+    """The `1` of `triu(...) == 1` is one node for every `1` in the spec (`elu(v) + 1` here):
+    its other readers do not keep the mask alive, so the attention still fuses."""
+    code = _assert_same(_spec("""
+        att = q @ transpose(k, 2, 3) * scale
+        att = masked_fill(att, triu(ones([n, m]), diagonal=1) == 1, -inf)
+        return softmax(att, dim=-1) @ (elu(v) + 1)"""))
+    assert "is_causal=True" in code and code.count(FUSED) == 1
+
+
+def test_attention_inside_a_loop_fuses_and_keeps_its_comment():
+    """Infini-attention attends segment by segment in a `for` loop: the call in the loop's
+    `append` is fused, and the comment naming the spec lines stays with it."""
+    code = _assert_same(_spec("""
+        outs = []
+        for qs, ks, vs in zip(stack([q, 2 * q], dim=0), stack([k, k], dim=0), stack([v, v], dim=0)):
+            outs.append(softmax(qs @ transpose(ks, 2, 3) * scale, dim=-1) @ vs)
+        return stack(outs, dim=0)"""))
+    loop = code.split("for qs, ks, vs in zip(", 1)[1]
+    assert code.count(FUSED) == 1 and "outs.append(" in loop and "fused into one scaled_dot_product_attention" in loop
+
+
+def test_a_fused_call_written_inside_another_expression_keeps_its_comment():
+    """The spec names something `attended` already: the fused call is written inline in the
+    return, and the comment naming the lines it replaces comes before that line."""
+    code = _assert_same(_spec("""
+        attended = v * 2
+        return rearrange(softmax(q @ transpose(k, 2, 3) * scale, dim=-1) @ attended, "b h n e -> b n (h e)")"""))
+    forward = code.split("def forward", 1)[1]
+    assert code.count(FUSED) == 1 and "attended_2" not in forward
+    comment = forward.index("fused into one scaled_dot_product_attention")
+    assert comment < forward.index("return ") and forward.index("attended = ") < comment
+
+
 def test_another_triangle_is_a_mask_not_causal():
     """A band that keeps the next key too (`diagonal=2`) is not what is_causal masks: an ordinary mask."""
     code = _assert_same(_spec("""

@@ -113,7 +113,8 @@ def test_catalogue_modules_use_only_compiler_names():
             spec_names |= {name.rstrip("'") + "_out" + suffix for name in ir.derived for suffix in ("", "2", "3", "4")}
             spec_names |= {"attended"}  # the fused attention's result (attndsl/passes/fuse_attention.py)
             # names naming.py gives a value the spec did not name: its op's name, or a word for it
-            spec_names |= {"y", "product", "weights", "part"} | {node["op"] for node in ir.graph.nodes.values()}
+            # (`out` for a value returned among others)
+            spec_names |= {"y", "product", "weights", "part", "out"} | {node["op"] for node in ir.graph.nodes.values()}
             spec_names |= set(ir.forward_lets)  # `let a = int(sqrt(n))`, computed in forward
             spec_names |= set(ir.packs)  # `b, _, *spatial = x.shape`
             for node in ir.graph.nodes.values():

@@ -99,4 +99,4 @@ def test_a_one_tuple_is_refused_not_unwrapped():
     so a caller's `outputs[0]` took its first row; `return (a, b)` is still `return a, b`."""
     code, line, column, message = first_error("block A(d: int = 4):\n    input x: [b, n, d]\n    return (x,)\n")
     assert (code, line, column) == ("E0113", 3, 12) and "not a tuple of one" in message
-    assert "return x, mul\n" in compile_ok("block A(d: int = 4):\n    input x: [b, n, d]\n    return (x, x * 2)\n")
+    assert "return x, out\n" in compile_ok("block A(d: int = 4):\n    input x: [b, n, d]\n    return (x, x * 2)\n")

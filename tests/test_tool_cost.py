@@ -344,3 +344,32 @@ def test_einsum_and_gathers_agree_with_torch(tmp_path):
     generator = torch.Generator().manual_seed(0)
     inputs = [torch.randn(example[name], generator=generator) for name in ("q", "k")]
     _agrees_with_torch(attndsl.load(path)().eval(), inputs, expected)
+
+
+LIST_BUILT_BY_A_LOOP = """\
+block Segments(d: int = 8, l: int = 4):
+    input x: [b, n, d]
+    example(d=8, l=4, x=[2, 64, 8])
+    parts = rearrange(x, "b (s l) d -> s b l d", l=l)
+    outs = []
+    for part in parts:
+        outs.append(softmax(part, dim=-1) * 2)
+    return sum(stack(outs, dim=0), dim=0)
+"""
+
+
+def test_a_list_a_loop_appends_to_holds_every_item_after_the_loop(tmp_path):
+    """After the loop the list holds s items of [b, l, d] (one input's worth), and `stack`
+    copies them: the peak counts both, not one item."""
+    from .language_support import generated
+
+    path = tmp_path / "segments.attn"
+    path.write_text(LIST_BUILT_BY_A_LOOP)
+    blocks = optimized(path)
+    ir = blocks[0]
+    example = ir.examples[0]
+    expected = report(ir, block_costs(blocks)["Segments"], Values.at(ir, example, use_example=False))
+    module = generated(LIST_BUILT_BY_A_LOOP)(d=8, l=4).eval()
+    _agrees_with_torch(module, [torch.randn(2, 64, 8)], expected)
+    x_size = 2 * 64 * 8
+    assert expected.peak_values >= 3 * x_size  # the input, the list, the stacked copy

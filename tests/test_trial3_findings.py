@@ -75,18 +75,29 @@ def test_a_list_argument_gets_one_length_check_the_strongest():
             generated(EXPAND)(too_short)
 
 
-def test_length_checks_made_at_different_places_both_stay():
-    """`let p = ws[0]` before `let q = ws[1]`: the check in front of `p` protects it, and says
-    what failed first; the stronger one comes in front of `q`."""
+def test_length_checks_made_at_different_places_become_one_before_the_first_read():
+    """`let p = ws[0]` before `let q = ws[1]`: one check, in front of `p`, for both items
+    (as a hand-written `if len(ws) < 2` would), not a check per index."""
     source = _spec("ws: list[int] = [2, 3]", "input x: [b, n]\nlet p = ws[0]\nlet q = ws[1]\n"
                    "require p + q >= 0\nreturn x * (p + q)")
     code = compile_ok(source)
-    assert code.index("at least 1 item,") < code.index("= ws[0]") < code.index("at least 2 items") < \
-        code.index("= ws[1]")
-    with pytest.raises(ValueError, match=r"`ws` must have at least 1 item, got 0$"):
-        generated(source)([])
+    assert code.count("if len(ws)") == 1 and "if len(ws) < 2:" in code
+    assert code.index("at least 2 items") < code.index("= ws[0]") < code.index("= ws[1]")
+    for too_short, length in (([], 0), ([4], 1)):
+        with pytest.raises(ValueError, match=rf"`ws` must have at least 2 items, got {length}$"):
+            generated(source)(too_short)
+
+
+def test_an_item_read_under_a_condition_is_checked_under_it():
+    """`ws[1]` read only when `deep` is set: the list needs 2 items only then."""
+    source = _spec("ws: list[int] = [2, 3], deep: bool = True",
+                   "input x: [b, n]\nlet p = ws[0]\nif deep:\n    let q = ws[1]\n    return x * (p + q)\n"
+                   "return x * p")
+    code = compile_ok(source)
+    assert code.count("if len(ws)") == 2
+    generated(source)([4], False)
     with pytest.raises(ValueError, match=r"`ws` must have at least 2 items, got 1$"):
-        generated(source)([4])
+        generated(source)([4], True)
 
 
 def test_one_item_is_singular():

@@ -361,3 +361,93 @@ def test_a_callees_check_on_one_branch_only_is_no_fact_after_the_call():
     for on in (False, True):
         with pytest.raises(ValueError, match="Outer: splitting"):
             build(EARLY_RETURN, "Outer")(rand(2, 6, 4), 4, on=on)
+
+
+CONV_THEN_PAD = """\
+block B(c: int = 4, k: int = 3, p: int = 1):
+    input x: [b, c, h, w]
+    layer conv = conv2d(c, c, k, padding=p)
+    let q = max(k - 1, 0)
+    return pad(conv(x), [q // 2, q - q // 2, 0, 0])
+"""
+
+
+def test_a_checks_sides_read_as_written_not_as_a_difference_with_zero():
+    """`h + 2 * self.p < self.k`, as one would write it, not `h - self.k + 2 * self.p < 0`."""
+    code = compile_ok(CONV_THEN_PAD)
+    assert "if h + 2 * self.p < self.k:" in code and "< 0:" not in code.split("def forward")[1]
+    module = build(CONV_THEN_PAD, k=5, p=0)
+    assert module(rand(1, 4, 5, 5)).shape == (1, 4, 1, 1 + 4)  # a 1x1 output, padded by 4 on the right axis
+    with pytest.raises(ValueError, match="B: "):
+        module(rand(1, 4, 4, 5))
+
+
+def test_the_far_side_of_a_split_pad_is_known_not_negative():
+    """`q - q // 2` for q >= 0 (the far side of a pad split in two) needs no check."""
+    code = compile_ok(CONV_THEN_PAD)
+    assert "q // 2" in code and "must be at least 0, with q" not in code
+
+
+def test_the_far_side_of_a_pad_split_from_a_number_that_may_be_negative_is_checked():
+    """`s - s // 2` is -1 for s = -3 (floor division rounds down): the check stays, and fires."""
+    source = """\
+block B(s: int = 2):
+    input x: [b, n]
+    return pad(x, [0, s - s // 2])
+"""
+    code = compile_ok(source)
+    assert "if s < s // 2:" in code
+    assert build(source, s=3)(rand(1, 2)).shape == (1, 4)
+    with pytest.raises(ValueError, match="must be at least 0"):
+        build(source, s=-3)(rand(1, 2))
+
+
+SEGMENTS = """\
+block B(d: int = 4, l: int = 3):
+    input x: [b, n, d]
+    parts = rearrange(x, "b (s l) d -> s b l d", l=l)
+    outs = []
+    for part in parts:
+        outs.append(part * 2)
+    return stack(outs, dim=0)
+"""
+
+
+def test_a_whole_positive_quotient_is_at_least_one():
+    """n / l segments, once n % l == 0 is checked, is a whole number above 0, so at least 1:
+    `stack` of one list item per segment needs no check that the list is not empty."""
+    code = compile_ok(SEGMENTS)
+    assert "at least one tensor" not in code and "% self.l != 0" in code
+    assert build(SEGMENTS)(rand(2, 6, 4)).shape == (2, 2, 3, 4)
+
+
+def test_a_whole_product_with_a_factor_that_may_be_zero_is_not_taken_to_be_positive():
+    source = """\
+block B(p: int = 1):
+    input x: [b, n]
+    require p >= 0
+    return pad(x, [0, p * n - 1])
+"""
+    assert "if n * self.p < 1:" in compile_ok(source)
+    assert build(source, p=1)(rand(1, 3)).shape == (1, 5)
+    with pytest.raises(ValueError, match="must be at least 0"):
+        build(source, p=0)(rand(1, 3))
+
+
+WINDOWS = """\
+block B(c: int = 2, s: int = 2):
+    input x: [b, c, h, w]
+    windows = rearrange(x, "b c (nh p) (nw r) -> (b nh nw) (p r) c", p=s, r=s)
+    return rearrange(windows, "(b l) t c -> b l t c", b=b)
+"""
+
+
+def test_a_product_of_whole_quotients_is_whole():
+    """h/s and w/s are whole once each axis is checked: the number of windows h*w/(s*s) is
+    their product, so splitting by it needs no check of its own."""
+    code = compile_ok(WINDOWS)
+    forward = code.split("def forward")[1]
+    assert "h % self.s != 0" in forward and "w % self.s != 0" in forward and forward.count("% (") == 0
+    assert build(WINDOWS)(rand(2, 2, 4, 6)).shape == (2, 6, 4, 2)
+    with pytest.raises(ValueError, match="divisible"):
+        build(WINDOWS)(rand(2, 2, 4, 5))

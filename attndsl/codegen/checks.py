@@ -214,10 +214,36 @@ def _negation(cond: Cond) -> Cond:
     """`not cond` as it reads best: comparisons flip, `and`/`or` swap (De Morgan)."""
     if cond.op == "cmp":
         operator, left, right = cond.args
-        return Cond("cmp", (_NEGATED[operator], left, right))
+        return _balanced(Cond("cmp", (_NEGATED[operator], left, right)))
     if cond.op in ("and", "or"):
         return Cond("or" if cond.op == "and" else "and", tuple(_negation(c) for c in cond.args))
     return negate(cond)
+
+
+_FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "==", "!=": "!="}
+
+
+def _balanced(cond: Cond) -> Cond:
+    """A comparison with what it adds on the left and what it takes away on the right:
+    `len(dims) < 2` and `h + pad < ksize`, not `len(dims) - 2 < 0` (the checker brings
+    many checks to `difference op 0`). A comparison with a constant other than 0 keeps its
+    left side but for its constant: `h - 1 < 1` reads `h < 2`."""
+    operator, left, right = cond.args
+    if not right.is_const:
+        return cond
+    if right.value != 0 and operator in ("==", "!="):  # `d + 1 != 1`: a size against 1, as written
+        return cond
+    if right.value != 0:  # `h - 1 < 1` reads `h < 2`; `c // 2 - c // 4 < 1` (a width) stays
+        constant = left.terms.get((), 0)
+        return Cond("cmp", (operator, left - constant, right - constant)) if constant else cond
+    difference = left - right
+    if difference.is_const:
+        return cond
+    gains = Expr({m: c for m, c in difference.terms.items() if c > 0})
+    losses = Expr({m: -c for m, c in difference.terms.items() if c < 0})
+    if gains.is_const and gains.value == 0:  # `0 < d` reads as `d > 0`
+        return Cond("cmp", (_FLIPPED[operator], losses, gains))
+    return Cond("cmp", (operator, gains, losses))
 
 
 def _indent(line: str) -> int:

@@ -64,6 +64,20 @@ class ForwardEmitter:
                 body |= nx.descendants(self.graph, loop) & nx.ancestors(self.graph, node)
         return body | set(self.loop_nodes())  # `for` loops name their bodies themselves (codegen/loops.py)
 
+    def statement_comments(self, node: int, materialized: set[int]) -> list[str]:
+        """The comments of a statement's node and of the nodes written inline in it (a fused
+        attention call inside `outs.append(...)` keeps the line naming what it replaces)."""
+        found, stack, seen = [], [node], set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            found += [f"# {comment_text(c)}" for c in self.graph.nodes[current]["comments"] if comment_text(c)]
+            stack += [o for o in reversed(self.ir.operands(current))
+                      if o not in materialized and o not in self.names]
+        return found
+
     def expression(self, node: int, materialized: set[int]) -> tuple[str, int]:
         attrs = self.graph.nodes[node]
         op = attrs["op"]
@@ -177,7 +191,7 @@ class ForwardEmitter:
                 statements.append((attrs["guard"], comments + self.loop_lines(node, materialized)))
                 continue
             text, _ = self._expression_unmaterialized(node, materialized)
-            comments = [f"# {comment_text(c)}" for c in attrs["comments"] if comment_text(c)]
+            comments = self.statement_comments(node, materialized)
             if _multi_output(attrs):
                 items = {self.graph.nodes[u]["attrs"]["index"]: self.names[u] for u in self.graph.successors(node)}
                 count = len(attrs["shape"])
@@ -194,8 +208,7 @@ class ForwardEmitter:
         statements = release_lists(statements, top_level_lists(self.graph, self.names), return_line)
         lines = self._guarded(statements, self.forward_name)
         if len(self.ir.outputs) == 1 and self.ir.outputs[0] not in materialized:
-            output = self.graph.nodes[self.ir.outputs[0]]
-            lines += [f"# {comment_text(c)}" for c in output["comments"] if comment_text(c)]
+            lines += self.statement_comments(self.ir.outputs[0], materialized)
             return_span = getattr(self.ir, "return_span", None)
             return_line += self.shape_comment(self.ir.outputs[0], return_span.line if return_span else None)
         lines.append(return_line)

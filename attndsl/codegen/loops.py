@@ -20,7 +20,6 @@ import keyword
 from ..lower.loops import loop_body, loop_layout
 from ..naming import TAKEN_BY_CODEGEN
 from ..ops import ATOM, OPS
-from .text import comment_text
 
 _FREE = ("scalar", "loop_layer", "loop_carry", "loop_slice", "item", "loop")
 
@@ -155,7 +154,8 @@ class LoopEmitter:
             if node in appended and node not in chosen:  # appended where it is computed: `outs.append(...)`
                 name = lists[appended.index(node)]
                 text = f"{name}.append({self.expression(node, materialized)[0]})"
-                statements.append((graph.nodes[node]["guard"][base_guard:], [text + self.shape_comment(node)]))
+                comments = self.statement_comments(node, materialized - {node})
+                statements.append((graph.nodes[node]["guard"][base_guard:], comments + [text + self.shape_comment(node)]))
                 continue
             if node not in chosen:
                 continue
@@ -205,7 +205,7 @@ class LoopEmitter:
         return name
 
     def _loop_statement(self, node: int, attrs: dict, name: str, materialized: set[int], taken: set) -> list[str]:
-        comments = [f"# {comment_text(c)}" for c in attrs["comments"] if comment_text(c)]
+        comments = self.statement_comments(node, materialized - {node})
         if attrs["op"] == "phi":  # `a if flag else b`: only the branch taken is computed
             then, orelse = (self.expression(o, materialized) for o in self.ir.operands(node))
             condition = self.condition(attrs["attrs"]["condition"], self.forward_name)

@@ -57,6 +57,8 @@ def match_attention(ir: BlockIR, final: int) -> Attention | None:
     for step in post:
         step.after_softmax = True
     for node in nodes:
+        if op_of(ir, node) == "scalar":
+            continue  # a number (the `1` of a causal mask's `== 1`) is shared by every reader of it
         readers = set(ir.graph.successors(node))
         if node in ir.outputs or not readers <= nodes | {final}:
             return None  # the weights (or the logits) are read elsewhere: keep them

@@ -80,7 +80,7 @@ def _fuse(ir: BlockIR, final: int) -> bool:
     fused_guard = base_guard + ((negate(block_condition),) if block_condition is not None else ())
     keys = _keys_first(ir, k, like=match.logits, guard=fused_guard)
     operands = [q, keys, v] + ([mask_step.mask] if mask_step is not None and not causal else [])
-    name = ir.graph.nodes[final]["name"] or "attended"
+    name = ir.graph.nodes[final]["name"] or _fresh_name(ir, "attended")
     lines = sorted({ir.graph.nodes[n]["span"].line for n in match.nodes | {final}})
     where = f"{_file(ir)}:{lines[0]}-{lines[-1]}" if len(lines) > 1 else f"{_file(ir)}:{lines[0]}"
     fused = new_node(ir, FUSED_OP, operands, like=final, guard=fused_guard, shape=shape_of(ir, final), name=name,
@@ -102,6 +102,13 @@ def _fuse(ir: BlockIR, final: int) -> bool:
     ir.outputs = [join if o == final else o for o in ir.outputs]
     ir.graph.nodes[final]["name"] = name
     return True
+
+
+def _fresh_name(ir: BlockIR, name: str) -> str | None:
+    """The fused call's own line is `attended = F.scaled_dot_product_attention(...)`, unless
+    the spec names something so (Infini-attention's list of them): then it is written inline."""
+    taken = any(attrs.get("name") == name for _, attrs in ir.graph.nodes(data=True))
+    return None if taken else name
 
 
 # ---------------------------------------------------------------------------- planning

@@ -114,11 +114,20 @@ def whole(expr: Expr, integers) -> bool:
     return True
 
 
-def _whole_multiple(term: Expr, known: Expr, integers) -> bool:
-    """`term` is `known` times a product of whole factors (an integer coefficient, no division)."""
+def _whole_multiple(term: Expr, known: Expr, integers, depth: int = 2) -> bool:
+    """`term` is `known` times a product of whole factors (an integer coefficient, no division),
+    or times another such multiple: `h*w/(b*b)` is `(h/b) * (w/b)` once both are known whole
+    (a window partition checks each axis; the number of windows needs no check of its own)."""
     ((monomial, coefficient),) = term.exact_div(known).terms.items()
-    return coefficient.denominator == 1 and all(e > 0 for _, e in monomial) and \
-        integers.is_integer(Expr({monomial: coefficient}))
+    if coefficient.denominator != 1:
+        return False
+    quotient = Expr({monomial: coefficient})
+    if all(e > 0 for _, e in monomial) and integers.is_integer(quotient):
+        return True
+    if depth == 0 or all(e > 0 for _, e in monomial):
+        return False
+    return any(_whole_multiple(quotient, other, integers, depth - 1)
+               for other in integers.integers if other.is_monomial and not other.is_const)
 
 
 def expressions(condition) -> list[Expr]:

@@ -226,7 +226,23 @@ class View:
         termwise = self._termwise_bound(expr)
         if termwise is None and any(coefficient < 0 for coefficient in expr.terms.values()):
             return self._remainder_bound(expr)
+        if termwise is not None and termwise - constant < 1 and self._positive_whole(expr - constant):
+            return constant + 1
         return termwise
+
+    def _positive_whole(self, expr: Expr) -> bool:
+        """A product of positive factors that is a whole number is at least 1: `n / l` once
+        `n % l == 0` is known (the number of segments), though no upper bound of `l` is kept."""
+        if not expr.is_monomial or expr.is_const:
+            return False
+        ((monomial, coefficient),) = expr.terms.items()
+        if coefficient <= 0:
+            return False
+        for factor, _ in monomial:
+            low = self._factor_bound(factor)
+            if low is None or low <= 0:
+                return False
+        return self.integers.is_integer(expr)
 
     def _termwise_bound(self, expr: Expr) -> Fraction | None:
         """The sum of each term's lower bound, where every term is a product of factors known
@@ -252,7 +268,8 @@ class View:
     def _remainder_bound(self, expr: Expr) -> Fraction | None:
         """`a % m`, which the normal form writes `a - m*(a // m)`, is at least 0 for m > 0:
         a term `-k*m*(a // m)` is taken with `k*a` as k times a remainder, and the rest
-        bounded (`(ws - W % ws) % ws >= 0`, Twins' padding)."""
+        bounded (`(ws - W % ws) % ws >= 0`, Twins' padding). A term `-k*(a // m)` with a
+        constant m > 0 is at least `-k*a/m` (`p - p // 2 >= 0` for p >= 0, a pad's far side)."""
         for monomial, coefficient in expr.terms.items():
             if coefficient >= 0:
                 continue
@@ -261,6 +278,13 @@ class View:
                     continue
                 dividend, divisor = factor.args
                 quotient = Expr({((factor, 1),): Fraction(1)})
+                if len(monomial) == 1 and divisor.is_const and divisor.value > 0:
+                    # `a - a // 2`: a quotient is at most the true one, `a // m <= a / m`
+                    rest = expr - coefficient * quotient + coefficient * dividend * Fraction(1, divisor.value)
+                    bound = self.lower_bound(rest, normalized=True)
+                    if bound is not None:
+                        return bound
+                    continue
                 if Expr({monomial: Fraction(1)}) != divisor * quotient:
                     continue
                 low = self.lower_bound(divisor, normalized=True)

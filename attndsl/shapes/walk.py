@@ -150,6 +150,7 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         spec gets the checks it needs just before it, and a require is a fact after it."""
         steps = [(p.position, 0, p) for p in self.ir.preconditions]
         steps += [((r.span.line, r.span.column), 1, r) for r in self.ir.requires]
+        most_items = _most_items(self.ir.preconditions)
         for position, kind, item in sorted(steps, key=lambda s: (s[0], s[1])):
             if self.skips(item.guard):
                 continue
@@ -161,11 +162,15 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                     length = next(s for s in item.expr.symbols() if s.startswith("len("))
                     index = Expr.symbol(length) - 1 - item.expr
                     if index.is_const:
-                        count = int(index.value) + 1
+                        # the first of `out_chs[0]` ... `out_chs[4]` checks for all five items:
+                        # one check, not five, and the rest are facts after it
+                        count = most_items[(length, item.guard, item.element)]
+                        item_expr = Expr.symbol(length) - count
                         what = f"`{length[4:-1]}` must have at least {count} {'item' if count == 1 else 'items'}"
                     else:
                         what = f"`{length[4:-1]}` must have an item at {sym.render(index, str, style='math')}"
-                    self.require(Cond("cmp", (">=", item.expr, Expr.const(0))), what, span=item.span,
+                        item_expr = item.expr
+                    self.require(Cond("cmp", (">=", item_expr, Expr.const(0))), what, span=item.span,
                                  guard=item.guard, order=order, element=item.element)
                 else:
                     comparison, must, code, known_false = _SIGN_NEEDS[item.need]
@@ -336,3 +341,18 @@ def _math(expr: Expr) -> str:
 
 
 __all__ = ["Walk", "callee_mapping"]
+
+
+def _most_items(preconditions) -> dict[tuple, int]:
+    """For each list, guard and element: the most items a constant index needs (`out_chs[4]`
+    needs five), so that the first index's check asks for all of them."""
+    most: dict[tuple, int] = {}
+    for item in preconditions:
+        if item.need != "items":
+            continue
+        length = next(s for s in item.expr.symbols() if s.startswith("len("))
+        index = Expr.symbol(length) - 1 - item.expr
+        if index.is_const:
+            key = (length, item.guard, item.element)
+            most[key] = max(most.get(key, 0), int(index.value) + 1)
+    return most

@@ -149,6 +149,9 @@ class MemoryWalk:
 
     def _allocation(self, node, attrs, contiguous) -> tuple[bool, bool]:
         op = attrs["op"]
+        if op == "item" and isinstance(self._shape(node), ListShape) and \
+                self.graph.nodes[self.ir.operands(node)[0]]["op"] == "loop_end":
+            return True, True  # a list a `for` loop appended to: every pass's item is alive now
         if op in _NO_ALLOCATION:
             return False, all(contiguous) if op != "item" else contiguous[0]
         if op == "list_comp":
