@@ -5,10 +5,11 @@ brackets precedence allows and the terms in the order a block introduces its nam
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Callable
 
-from .symbolic_core import Atom, Expr, Monomial, _lcm_denominator, _lone_atom
+from .symbolic_core import Atom, Expr, Monomial, _factor_key, _lcm_denominator, _lone_atom
 
 
 def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", order: Callable | None = None) -> str:
@@ -30,14 +31,16 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
     if constant != 1 or denominator:
         numerator = expr * Expr({(): Fraction(constant)}) * Expr({denominator: Fraction(1)})
         denominator_expr = Expr({denominator: Fraction(constant)})
-        top = _render_sum(numerator, name, style, order)
+        factored = _render_factored(numerator, name, order) if style == "math" else None
+        top = factored or _render_sum(numerator, name, style, order)
         bottom = _render_sum(denominator_expr, name, style, order)
-        if not numerator.is_monomial or numerator.terms.get((), 1) < 0:
+        if not factored and (not numerator.is_monomial or numerator.terms.get((), 1) < 0):
             top = f"({top})"
         if not (denominator_expr.is_const or (len(denominator) == 1 and constant == 1 and denominator[0][1] == 1)):
             bottom = f"({bottom})"
         return f"{top} {divide} {bottom}" if style == "python" else f"{top}/{bottom}"
-    text = _render_sum(expr, name, style, order)
+    text = (_render_factored(expr, name, order) if style == "math" else None) or \
+        _render_sum(expr, name, style, order)
     if _is_bare_floordiv(expr):
         return text[1:-1]  # `a // b` on its own needs no parentheses
     return text
@@ -114,6 +117,81 @@ def _render_sum(expr: Expr, name, style, order=None) -> str:
         else:
             parts.append(f" {sign} {text}")
     return "".join(parts)
+
+
+def _render_factored(expr: Expr, name, order=None) -> str | None:
+    """A product of two sums as one, for display: the number of windows of a padded map is
+    `b*(H + pad_b)*(W + pad_r)/(ws*ws)`, not its four expanded terms. None where `expr`
+    (after a monomial factor common to every term) is no such product."""
+    if len(expr.terms) < 4:
+        return None
+    common = _common_monomial(expr)
+    rest = expr.exact_div(Expr({common: Fraction(1)})) if common else expr
+    split = _two_factors(rest)
+    if split is None:
+        return None
+    texts = [_render_term(common, Fraction(1), name, "math", order)] if common else []
+    texts += [f"({_render_sum(part, name, 'math', order)})" for part in split]
+    return "*".join(texts)
+
+
+def _common_monomial(expr: Expr) -> Monomial:
+    """The largest monomial dividing every term (`b` of `b*h*w + b*h`), () for none."""
+    monomials = list(expr.terms)
+    shared = dict(monomials[0])
+    for monomial in monomials[1:]:
+        powers = dict(monomial)
+        shared = {f: min(e, powers[f]) for f, e in shared.items() if f in powers and powers[f] > 0 and e > 0}
+    return tuple(sorted(shared.items(), key=lambda fe: _factor_key(fe[0])))
+
+
+def _two_factors(expr: Expr) -> tuple[Expr, Expr] | None:
+    """(p, q), sums of at least two terms each with whole coefficients, p*q == expr; q is
+    tried as the coefficient of each symbol s (`W + pad_r` of H), p is expr divided by it."""
+    symbols = sorted({f for monomial in expr.terms for f, e in monomial if isinstance(f, str) and e == 1})
+    for symbol in symbols:
+        with_symbol = {m: c for m, c in expr.terms.items() if (symbol, 1) in m}
+        coefficient = Expr({tuple(fe for fe in m if fe != (symbol, 1)): c for m, c in with_symbol.items()})
+        if len(coefficient.terms) < 2 or len(coefficient.terms) == len(expr.terms):
+            continue
+        # its content off: `2*e*(a + b)` is tried as `a + b`
+        shared = _common_monomial(coefficient)
+        numbers = [Fraction(c) for c in coefficient.terms.values()]
+        divisor = math.gcd(*(c.numerator for c in numbers)) if all(c.denominator == 1 for c in numbers) else 1
+        coefficient = coefficient.exact_div(Expr({shared: Fraction(divisor)}))
+        cofactor = _exact_quotient(expr, coefficient)
+        if cofactor is None or len(cofactor.terms) < 2:
+            continue
+        if all(Fraction(c).denominator == 1 for part in (cofactor, coefficient) for c in part.terms.values()):
+            return cofactor, coefficient
+    return None
+
+
+def _exact_quotient(dividend: Expr, divisor: Expr) -> Expr | None:
+    """dividend / divisor where it divides exactly (polynomial division, graded-lex order), else None."""
+    factors = sorted({f for part in (dividend, divisor) for m in part.terms for f, _ in m}, key=_factor_key)
+
+    def degree_key(monomial: Monomial):
+        powers = dict(monomial)
+        return sum(powers.values()), tuple(powers.get(f, 0) for f in factors)
+
+    lead = max(divisor.terms, key=degree_key)
+    lead_coefficient = Fraction(divisor.terms[lead])
+    remainder, quotient = dividend, Expr.const(0)
+    for _ in range(len(dividend.terms) * len(divisor.terms) + 1):
+        if not remainder.terms:
+            return quotient
+        top = max(remainder.terms, key=degree_key)
+        powers = dict(top)
+        for factor, exponent in lead:
+            powers[factor] = powers.get(factor, 0) - exponent
+            if powers[factor] < 0:
+                return None
+        monomial = tuple(sorted(((f, e) for f, e in powers.items() if e), key=lambda fe: _factor_key(fe[0])))
+        step = Expr({monomial: Fraction(remainder.terms[top]) / lead_coefficient})
+        quotient = quotient + step
+        remainder = remainder - step * divisor
+    return None
 
 
 def _lone_floordiv(monomial: Monomial, coefficient: Fraction) -> bool:

@@ -22,7 +22,9 @@ class ChannelAttention(nn.Module):
         if channel < 0:
             raise ValueError(f"ChannelAttention: `channel` must be at least 0, got {channel}")
         if num_layers < 1:
-            raise ValueError("ChannelAttention: num_layers must be at least 1: the first layer reduces the channels")
+            raise ValueError(
+                f"ChannelAttention: num_layers must be at least 1: the first layer reduces the channels, with num_layers = {num_layers}"
+            )
         if reduction == 0:
             raise ValueError(f"ChannelAttention: `reduction` must not be zero, got {reduction}")
         mid = channel // reduction

@@ -57,7 +57,9 @@ class SpatialAttention(nn.Module):
         if kernel_size < 1:
             raise ValueError(f"SpatialAttention: `kernel_size` must be at least 1, got {kernel_size}")
         if kernel_size % 2 != 1:
-            raise ValueError("SpatialAttention: kernel_size must be odd, so that the gate keeps the map's size")
+            raise ValueError(
+                f"SpatialAttention: kernel_size must be odd, so that the gate keeps the map's size, with kernel_size = {kernel_size}"
+            )
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

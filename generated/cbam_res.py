@@ -89,7 +89,7 @@ class SpatialAttention(nn.Module):
     def __init__(self, kernel_size: int = 3, batch_first: bool = True) -> None:
         super().__init__()
         if not (kernel_size % 2 == 1 and kernel_size >= 3 and kernel_size <= 7):
-            raise ValueError("SpatialAttention: kernel_size must be 3, 5 or 7")
+            raise ValueError(f"SpatialAttention: kernel_size must be 3, 5 or 7, with kernel_size = {kernel_size}")
         self.batch_first = batch_first
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
 
@@ -149,7 +149,7 @@ class CBAtten_Res(nn.Module):
         if out_channels < 1:
             raise ValueError(f"CBAtten_Res: `out_channels` must be at least 1, got {out_channels}")
         if not (kernel_size % 2 == 1 and kernel_size >= 3 and kernel_size <= 7):
-            raise ValueError("CBAtten_Res: kernel_size must be 3, 5 or 7")
+            raise ValueError(f"CBAtten_Res: kernel_size must be 3, 5 or 7, with kernel_size = {kernel_size}")
         self.in_channels = in_channels
         self.kernel_size = kernel_size
         self.stride = stride

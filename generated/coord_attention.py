@@ -30,7 +30,9 @@ class CoordAtt(nn.Module):
         if oup < 1:
             raise ValueError(f"CoordAtt: `oup` must be at least 1, got {oup}")
         if oup != inp:
-            raise ValueError("CoordAtt: oup must equal inp: the gates scale the input's channels")
+            raise ValueError(
+                f"CoordAtt: oup must equal inp: the gates scale the input's channels, with inp = {inp}, oup = {oup}"
+            )
         if reduction == 0:
             raise ValueError(f"CoordAtt: `reduction` must not be zero, got {reduction}")
         mip = max(8, inp // reduction)

@@ -31,7 +31,9 @@ class CoTAttention(nn.Module):
         if kernel_size < 1:
             raise ValueError(f"CoTAttention: `kernel_size` must be at least 1, got {kernel_size}")
         if kernel_size % 2 != 1:
-            raise ValueError("CoTAttention: kernel_size must be odd, so that the keys keep the map's size")
+            raise ValueError(
+                f"CoTAttention: kernel_size must be odd, so that the keys keep the map's size, with kernel_size = {kernel_size}"
+            )
         factor = 4
         if dim % 4 != 0:
             raise ValueError(

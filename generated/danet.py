@@ -194,7 +194,9 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         if h < 1:
             raise ValueError(f"SimplifiedScaledDotProductAttention: `h` must be at least 1, got {h}")
         if d_model % h != 0:
-            raise ValueError("SimplifiedScaledDotProductAttention: d_model must be divisible by h, the number of heads")
+            raise ValueError(
+                f"SimplifiedScaledDotProductAttention: d_model must be divisible by h, the number of heads, with d_model = {d_model}, h = {h}"
+            )
         d_k = d_model // h
         if dropout < 0 or dropout > 1:
             raise ValueError("SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
@@ -350,7 +352,9 @@ class PositionAttentionModule(nn.Module):
         if kernel_size < 1:
             raise ValueError(f"PositionAttentionModule: `kernel_size` must be at least 1, got {kernel_size}")
         if kernel_size % 2 != 1:
-            raise ValueError("PositionAttentionModule: kernel_size must be odd, so that the conv keeps the map's size")
+            raise ValueError(
+                f"PositionAttentionModule: kernel_size must be odd, so that the conv keeps the map's size, with kernel_size = {kernel_size}"
+            )
         self.d_model = d_model
         self.cnn = nn.Conv2d(d_model, d_model, kernel_size, padding=(kernel_size - 1) // 2)
         self.pa = ScaledDotProductAttention(d_model=d_model, d_k=d_model, d_v=d_model, h=1)
@@ -383,7 +387,9 @@ class ChannelAttentionModule(nn.Module):
         if kernel_size < 1:
             raise ValueError(f"ChannelAttentionModule: `kernel_size` must be at least 1, got {kernel_size}")
         if kernel_size % 2 != 1:
-            raise ValueError("ChannelAttentionModule: kernel_size must be odd, so that the conv keeps the map's size")
+            raise ValueError(
+                f"ChannelAttentionModule: kernel_size must be odd, so that the conv keeps the map's size, with kernel_size = {kernel_size}"
+            )
         self.d_model = d_model
         self.H = H
         self.W = W

@@ -27,7 +27,9 @@ class ECAAttention(nn.Module):
         if kernel_size < 1:
             raise ValueError(f"ECAAttention: `kernel_size` must be at least 1, got {kernel_size}")
         if kernel_size % 2 != 1:
-            raise ValueError("ECAAttention: kernel_size must be odd, so that the conv keeps one gate per channel")
+            raise ValueError(
+                f"ECAAttention: kernel_size must be odd, so that the conv keeps one gate per channel, with kernel_size = {kernel_size}"
+            )
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -103,7 +103,7 @@ class HaloAttention(nn.Module):
         if heads < 1:
             raise ValueError(f"HaloAttention: `heads` must be at least 1, got {heads}")
         if halo_size <= 0:
-            raise ValueError("HaloAttention: halo size must be greater than 0")
+            raise ValueError(f"HaloAttention: halo size must be greater than 0, with halo_size = {halo_size}")
         win = block_size + 2 * halo_size
         if dim_head == 0:
             raise ValueError(f"HaloAttention: `dim_head` must not be zero, got {dim_head}")

@@ -37,7 +37,9 @@ class MultiHeadAttention(nn.Module):
         if num_heads < 1:
             raise ValueError(f"MultiHeadAttention: `num_heads` must be at least 1, got {num_heads}")
         if d_model % num_heads != 0:
-            raise ValueError("MultiHeadAttention: d_model must be divisible by num_heads")
+            raise ValueError(
+                f"MultiHeadAttention: d_model must be divisible by num_heads, with d_model = {d_model}, num_heads = {num_heads}"
+            )
         depth = d_model // num_heads
         if depth == 0:
             raise ValueError(f"MultiHeadAttention: `depth` must not be zero, got {depth}")

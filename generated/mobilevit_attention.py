@@ -232,7 +232,9 @@ class MobileViTAttention(nn.Module):
         if patch_size < 1:
             raise ValueError(f"MobileViTAttention: `patch_size` must be at least 1, got {patch_size}")
         if kernel_size % 2 != 1:
-            raise ValueError("MobileViTAttention: kernel_size must be odd, so that the convs keep the map's size")
+            raise ValueError(
+                f"MobileViTAttention: kernel_size must be odd, so that the convs keep the map's size, with kernel_size = {kernel_size}"
+            )
         self.in_channel = in_channel
         self.dim = dim
         self.patch_size = patch_size

@@ -26,7 +26,9 @@ class Depth_Pointwise_Conv1d(nn.Module):
         if out_ch < 1:
             raise ValueError(f"Depth_Pointwise_Conv1d: `out_ch` must be at least 1, got {out_ch}")
         if k % 2 != 1:
-            raise ValueError("Depth_Pointwise_Conv1d: k must be odd, so that the conv keeps the sequence's length")
+            raise ValueError(
+                f"Depth_Pointwise_Conv1d: k must be odd, so that the conv keeps the sequence's length, with k = {k}"
+            )
         self.in_ch = in_ch
         self.k = k
         if k == 1:

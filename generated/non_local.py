@@ -36,7 +36,9 @@ class NonLocalBlockND(nn.Module):
         if in_channels < 1:
             raise ValueError(f"NonLocalBlockND: `in_channels` must be at least 1, got {in_channels}")
         if not (dimension >= 1 and dimension <= 3):
-            raise ValueError("NonLocalBlockND: `dimension` must be 1, 2 or 3, the rank of `*spatial`")
+            raise ValueError(
+                f"NonLocalBlockND: `dimension` must be 1, 2 or 3, the rank of `*spatial`, with dimension = {dimension}"
+            )
         inter = max(in_channels // 2, 1) if inter_channels is None else inter_channels
         if inter < 1:
             raise ValueError(f"NonLocalBlockND: conv{{dimension}}d `g`: `out_channels` must be at least 1, got {inter}")

@@ -52,7 +52,9 @@ class OutlookAttention(nn.Module):
         if num_heads < 1:
             raise ValueError(f"OutlookAttention: `num_heads` must be at least 1, got {num_heads}")
         if dim % num_heads != 0:
-            raise ValueError("OutlookAttention: dim must be divisible by num_heads")
+            raise ValueError(
+                f"OutlookAttention: dim must be divisible by num_heads, with dim = {dim}, num_heads = {num_heads}"
+            )
         kk = kernel_size * kernel_size
         given_scale = qk_scale if qk_scale is not None else 0.0
         scale = given_scale if given_scale != 0 else (dim // num_heads) ** -0.5

@@ -35,7 +35,7 @@ class PSA(nn.Module):
         if S < 1:
             raise ValueError(f"PSA: `S` must be at least 1, got {S}")
         if channel % S != 0:
-            raise ValueError("PSA: channel must be divisible by S")
+            raise ValueError(f"PSA: channel must be divisible by S, with S = {S}, channel = {channel}")
         width = channel // S
         if reduction * S == 0:
             raise ValueError(f"PSA: S*reduction must not be zero (it divides), with S = {S}, reduction = {reduction}")

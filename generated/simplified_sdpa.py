@@ -34,7 +34,9 @@ class SimplifiedScaledDotProductAttention(nn.Module):
         if h < 1:
             raise ValueError(f"SimplifiedScaledDotProductAttention: `h` must be at least 1, got {h}")
         if d_model % h != 0:
-            raise ValueError("SimplifiedScaledDotProductAttention: d_model must be divisible by h, the number of heads")
+            raise ValueError(
+                f"SimplifiedScaledDotProductAttention: d_model must be divisible by h, the number of heads, with d_model = {d_model}, h = {h}"
+            )
         d_k = d_model // h
         if dropout < 0 or dropout > 1:
             raise ValueError("SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")

@@ -32,7 +32,9 @@ class SKAttention(nn.Module):
         if group < 1:
             raise ValueError(f"SKAttention: `group` must be at least 1, got {group}")
         if not all(k % 2 == 1 for k in kernels):
-            raise ValueError("SKAttention: every kernel size must be odd, so that all branches keep the map's size")
+            raise ValueError(
+                f"SKAttention: every kernel size must be odd, so that all branches keep the map's size, with kernels = {kernels}"
+            )
         if reduction == 0:
             raise ValueError(f"SKAttention: `reduction` must not be zero, got {reduction}")
         d = max(L, channel // reduction)

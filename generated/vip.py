@@ -72,7 +72,9 @@ class WeightedPermuteMLP(nn.Module):
         if seg_dim < 1:
             raise ValueError(f"WeightedPermuteMLP: `seg_dim` must be at least 1, got {seg_dim}")
         if dim % seg_dim != 0:
-            raise ValueError("WeightedPermuteMLP: dim must be divisible by seg_dim")
+            raise ValueError(
+                f"WeightedPermuteMLP: dim must be divisible by seg_dim, with dim = {dim}, seg_dim = {seg_dim}"
+            )
         if proj_drop < 0 or proj_drop > 1:
             raise ValueError("WeightedPermuteMLP: dropout `proj_drop`: `p` must be between 0 and 1")
         self.dim = dim

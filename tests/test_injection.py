@@ -78,7 +78,7 @@ def test_require_messages_are_escaped(text):
     with pytest.raises(ValueError) as raised:
         namespace["B"](d=1)
     # The message arrives as the very text the spec wrote, never as code.
-    assert str(raised.value) == f"B: {text}"
+    assert str(raised.value) == f"B: {text}, with d = 1"  # and the value the require read
 
 
 @pytest.mark.parametrize("text", ['"""; import os', "\\", "x\\u0000y", "'''", "\x0c"])

@@ -105,3 +105,31 @@ def test_misused_loops_of_children_are_located_errors():
     assert first_error(SPATIAL.replace("conv_reduce1 =", "conv_{i} ="))[:3] == ("E0113", 5, 9)
     assert first_error(SPATIAL.replace("layer sa = sequential:", "layer sa = module:"))[:3] == ("E0113", 4, 16)
     assert first_error(SPATIAL.replace("range(num_layers)", "kernels"))[:3] == ("E0113", 9, 18)
+
+
+DROP_PATH_SCHEDULE = """\
+block Blk(d: int, drop_path: float = 0.0):
+    input x: [b, n, d]
+    layer fc = linear(d, d)
+    return x + stochastic_depth(fc(x), drop_path)
+
+
+block Stack(d: int = 8, depth: int = 3, drop_path_rate: float = 0.1):
+    input x: [b, n, d]
+    require depth >= 2
+    layer blocks = [Blk(d, drop_path_rate * i / (depth - 1)) for i in range(depth)]
+    for blk in blocks:
+        x = blk(x)
+    return x
+"""
+
+
+def test_a_linear_drop_path_schedule_is_a_formula_of_the_index():
+    """timm's `dpr = torch.linspace(0, rate, depth)`, written as the README says (no
+    list[float] argument needed): each block gets its own rate, as the published stack."""
+    module = generated(DROP_PATH_SCHEDULE, "Stack")(d=8, depth=5, drop_path_rate=0.2)
+    rates = [blk.drop_path for blk in module.blocks]
+    assert rates == pytest.approx(torch.linspace(0, 0.2, 5).tolist())
+    assert agree(DROP_PATH_SCHEDULE, {"d": 8, "depth": 3, "drop_path_rate": 0.1}, {"x": [2, 4, 8]})
+    with pytest.raises(ValueError, match=r"`depth >= 2` must hold, with depth = 1$"):
+        generated(DROP_PATH_SCHEDULE, "Stack")(d=8, depth=1)

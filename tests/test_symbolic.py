@@ -690,3 +690,50 @@ def test_simplify_refolds_with_new_facts():
     facts.add_integer(total.exact_div(g))
     refolded = sym.simplify(ratio, facts)
     assert sym.evaluate(refolded, {"c": 2, "h": 1, "g": 1, "w": 8}) == 2  # was w * (1 // (c*h/g + c/g)) == 0
+
+
+def test_a_product_of_two_sums_is_displayed_factored():
+    """The number of windows of a padded map, as a shape comment shows it."""
+    from attndsl.symbolic import Expr, render
+
+    b, H, W, pb, pr, ws = (Expr.symbol(n) for n in ("b", "H", "W", "pad_b", "pad_r", "ws"))
+    windows = (b * (H + pb) * (W + pr)).exact_div(ws * ws)
+    assert render(windows, str, style="math") == "b*(H + pad_b)*(W + pad_r)/(ws*ws)"
+    assert render(b * (H + pb) * (W + pr), str, style="math") == "b*(H + pad_b)*(W + pad_r)"
+    assert render(windows, str, style="python").startswith("(H * W * b + ")  # code: as computed
+    # a sum that is no such product stays a sum
+    assert render(H * W + H * pr + W * pb, str, style="math") == "H*W + H*pad_r + W*pad_b"
+
+
+def test_factored_display_keeps_the_value():
+    """Random products, displayed: the text evaluates to the product's value, and a product
+    of two sums over different sizes (as a padded map's windows are) is shown factored."""
+    import random
+
+    from attndsl.symbolic import Expr, render
+
+    rng = random.Random(7)
+    names = ["a", "b", "c", "d", "e", "f"]
+    factored = disjoint_cases = 0
+
+    def poly(pool):
+        terms = Expr.const(rng.randint(0, 2))
+        for _ in range(rng.randint(1, 3)):
+            term = Expr.const(rng.choice([1, 2, 3, -1]))
+            for name in rng.sample(pool, rng.randint(1, 2)):
+                term = term * Expr.symbol(name)
+            terms = terms + term
+        return terms
+
+    for case in range(300):
+        disjoint = case % 2 == 0
+        left, right = (poly(names[:3]), poly(names[3:])) if disjoint else (poly(names), poly(names))
+        expr = left * right * (Expr.symbol("f") if rng.random() < 0.3 else Expr.const(1))
+        values = {n: rng.randint(-5, 5) for n in names}
+        text = render(expr, str, style="math")
+        expected = render(expr, str, style="python")
+        assert eval(text.replace("/", "//"), {}, dict(values)) == eval(expected, {}, dict(values)), (text, expected)
+        if disjoint and len(left.terms) >= 2 and len(right.terms) >= 2 and len(expr.terms) >= 4:
+            disjoint_cases += 1
+            factored += text.count("(") >= 2
+    assert disjoint_cases > 50 and factored == disjoint_cases

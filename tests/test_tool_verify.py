@@ -190,7 +190,7 @@ def test_str_arguments_take_their_words_as_written_and_a_refusal_is_a_usage_erro
         assert "matches" in capsys.readouterr().out
     assert main(args + ["mode=bad"]) == 2
     err = capsys.readouterr().err
-    assert "do not fit the spec: Chooser: a `require` of the spec does not hold" in err, err
+    assert "do not fit the spec: Chooser: `mode != \"bad\"` must hold" in err, err
     sys.modules.pop("chooser_helpers", None)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from .. import symbolic as sym
+from .. import syntax as ast
 from ..ir import Cond, LayerInfo, LayerSpec
 from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..inits import takes_factory
@@ -35,7 +36,7 @@ class InitEmitter:
             statements.append((((let.span.line, let.span.column), 1), guard, [line]))
         for check in self.ir.requires:
             test = _negated(check.source, self.init_name)
-            message = fstring([("text", f"{self.ir.name}: {check.message}")])
+            message = fstring([("text", f"{self.ir.name}: {check.message}")] + self._values_read(check.source))
             statements.append((((check.span.line, check.span.column), 1), check.guard,
                                [f"if {test}:", f"    raise ValueError({message})"]))
         statements.sort(key=lambda s: s[0])
@@ -62,6 +63,18 @@ class InitEmitter:
         lines += self.rank_class_lines()  # `conv_nd = {1: nn.Conv1d, ...}[dimension]`: the layers read them
         lines += self._guarded(body, self.init_name)
         return lines
+
+    def _values_read(self, condition) -> list[tuple[str, str]]:
+        """Message parts showing the arguments and lets a `require` reads, as a hand-written
+        check would: `, with dim = 7, num_heads = 2` (up to three of them)."""
+        known = {a.name for a in self.ir.args} | {let.name for let in self.ir.lets}
+        read = sorted(ast.names_in(condition) & known)
+        if not 1 <= len(read) <= 3:
+            return []
+        parts: list[tuple[str, str]] = []
+        for index, name in enumerate(read):
+            parts += [("text", (", with " if index == 0 else ", ") + f"{name} = "), ("code", self.init_name(name))]
+        return parts
 
     def _attributes(self) -> list[tuple[tuple, list[str]]]:
         """`self.x = x` for what forward reads, in argument order (then lets), like hand-written

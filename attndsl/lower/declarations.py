@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from .. import syntax as ast
+from ..spec_expr import expr as spec_expr
 from ..diagnostics import Span
 from ..ir import RANKS, CheckInfo, Cond, InputInfo, KindName, LayerInfo, LetInfo, PackSizes, ParamInfo, pack_dims
 from ..symbolic import Expr
@@ -239,7 +240,7 @@ class DeclarationLowering:
     def _stmt_Require(self, stmt: ast.Require) -> None:
         condition = self._condition(stmt.condition)
         self._built_in_init(stmt.condition.span, "a `require`", condition)
-        message = stmt.message or "a `require` of the spec does not hold"
+        message = stmt.message or f"`{spec_expr(stmt.condition)}` must hold"
         self.ir.requires.append(CheckInfo(condition, message, stmt.span, "init", tuple(self.guard), stmt.condition))
         self._learn(condition)
 

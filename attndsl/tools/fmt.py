@@ -20,7 +20,7 @@ from .. import syntax as ast
 from ..cli import read_spec
 from ..diagnostics import DiagnosticSink, print_diagnostics
 from ..files import write_atomically
-from .fmt_expr import expr
+from ..spec_expr import expr
 from .fmt_wrap import doc, header_doc, lay_out, statement_doc
 from .spec_text import SpecText, scan
 

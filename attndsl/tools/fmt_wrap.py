@@ -1,7 +1,7 @@
 """Lines longer than `WIDTH` split at argument boundaries, as black splits Python.
 
 A line is laid out from a *doc*: text pieces and bracketed groups (a call's arguments, a
-list's items, a block's parameters), whose flat rendering is exactly `fmt_expr.expr`'s.
+list's items, a block's parameters), whose flat rendering is exactly `spec_expr.expr`'s.
 When the flat line is too long, the last group of the line whose first and last lines fit
 opens it: the text up to its bracket stays on the first line, its items go one indented
 line further (all on one line when they fit there, else one a line with a trailing comma,
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import syntax as ast
-from .fmt_expr import ADD, AND, NOT, OR, POSTFIX, UNARY, _BINARY, _item, expr, precedence, quote
+from ..spec_expr import ADD, AND, NOT, OR, POSTFIX, UNARY, _BINARY, _item, expr, precedence, quote
 
 WIDTH = 100
 STEP = "    "

@@ -282,7 +282,7 @@ def _argument_text(value, order) -> str:
 
 
 def _arg_text(arg: ast.Arg) -> str:
-    from .fmt_expr import expr
+    from ..spec_expr import expr
 
     return f"{arg.name}: {arg.type}" + (f" = {expr(arg.default)}" if arg.default is not None else "")
 

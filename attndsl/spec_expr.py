@@ -7,7 +7,7 @@ strings are escaped so that they parse back to the same value.
 
 from __future__ import annotations
 
-from .. import syntax as ast
+from . import syntax as ast
 
 OR, AND, NOT, COMPARE, ADD, MUL, UNARY, POWER, POSTFIX, ATOM = range(1, 11)
 _BINARY = {"+": ADD, "-": ADD, "*": MUL, "/": MUL, "//": MUL, "%": MUL, "@": MUL, "**": POWER}
