@@ -13,11 +13,14 @@ from .symbolic_core import Atom, Expr, Monomial, _factor_key, _lcm_denominator, 
 
 
 def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", order: Callable | None = None) -> str:
-    """Render as Python (`//` for exact division) or as math (`/`) with names from `name`.
+    """Render as Python (`//` for exact division) or as math (`/`) with names from `name`;
+    "shape" is math that shows a product of two sums factored, `b*(H + p)*(W + q)`.
 
     `order` maps a symbol to a sort key for display (e.g. the order in which a block
     introduces its dims and arguments, so `b*G` reads as the source does); the
     canonical form itself does not depend on it."""
+    factor = style == "shape"  # math, with a product of two sums shown as one (shape comments)
+    style = "math" if factor else style
     if len(expr.terms) == 1:  # a lone symbol or a whole number, the most common forms, at once
         ((monomial, coefficient),) = expr.terms.items()
         if not monomial and type(coefficient) is int:
@@ -31,7 +34,7 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
     if constant != 1 or denominator:
         numerator = expr * Expr({(): Fraction(constant)}) * Expr({denominator: Fraction(1)})
         denominator_expr = Expr({denominator: Fraction(constant)})
-        factored = _render_factored(numerator, name, order) if style == "math" else None
+        factored = _render_factored(numerator, name, order) if factor else None
         top = factored or _render_sum(numerator, name, style, order)
         bottom = _render_sum(denominator_expr, name, style, order)
         if not factored and (not numerator.is_monomial or numerator.terms.get((), 1) < 0):
@@ -39,7 +42,7 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
         if not (denominator_expr.is_const or (len(denominator) == 1 and constant == 1 and denominator[0][1] == 1)):
             bottom = f"({bottom})"
         return f"{top} {divide} {bottom}" if style == "python" else f"{top}/{bottom}"
-    text = (_render_factored(expr, name, order) if style == "math" else None) or \
+    text = (_render_factored(expr, name, order) if factor else None) or \
         _render_sum(expr, name, style, order)
     if _is_bare_floordiv(expr):
         return text[1:-1]  # `a // b` on its own needs no parentheses

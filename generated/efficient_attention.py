@@ -40,7 +40,6 @@ class EfficientAttention(nn.Module):
                 f"EfficientAttention: splitting (n d) needs value_channels = {value_channels} to be divisible by head_count = {head_count}"
             )
         self.in_channels = in_channels
-        self.key_channels = key_channels
         self.head_count = head_count
         self.value_channels = value_channels
         self.keys = nn.Conv2d(in_channels, key_channels, 1)
@@ -59,13 +58,13 @@ class EfficientAttention(nn.Module):
                 f"EfficientAttention: input_.shape[1] must be in_channels = {self.in_channels}, got {input_.shape[1]}"
             )
         key = (
-            self.keys(input_).reshape(b, self.head_count, self.key_channels // self.head_count, h * w).softmax(dim=3)
+            self.keys(input_).reshape(b, self.head_count, -1, h * w).softmax(dim=3)
         )  # [b, head_count, key_channels/head_count, h*w]  efficient_attention.attn:18
         query = (
-            self.queries(input_).reshape(b, self.head_count, self.key_channels // self.head_count, h * w).softmax(dim=2)
+            self.queries(input_).reshape(b, self.head_count, -1, h * w).softmax(dim=2)
         )  # [b, head_count, key_channels/head_count, h*w]  efficient_attention.attn:19
         value = self.values(input_).reshape(
-            b, self.head_count, self.value_channels // self.head_count, h * w
+            b, self.head_count, -1, h * w
         )  # [b, head_count, value_channels/head_count, h*w]  efficient_attention.attn:20
         context = key @ value.transpose(
             2, 3

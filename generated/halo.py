@@ -85,7 +85,7 @@ class HaloAttention(nn.Module):
 
     Shapes:
         x: [b, dim, h, w]
-        returns: [b, dim, block_size*(h // block_size), h*w/(block_size*(h // block_size))]
+        returns: [b, dim, h, w]
 
     Examples:
         dim=64, block_size=2, halo_size=1, dim_head=16, heads=4, x=[2, 64, 8, 8]
@@ -148,35 +148,28 @@ class HaloAttention(nn.Module):
         q_inp = (
             x.reshape(b, self.dim, h // self.block_size, self.block_size, w // self.block_size, self.block_size)
             .permute(0, 2, 4, 3, 5, 1)
-            .reshape(b * h * w // (self.block_size * self.block_size), self.block_size * self.block_size, self.dim)
+            .reshape(-1, self.block_size * self.block_size, self.dim)
         )  # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:52
         kv_inp = F.unfold(
             x, kernel_size=self.win, padding=self.halo_size, stride=self.block_size
         )  # [b, dim*win*win, h*w/(block_size*block_size)]  halo.attn:53
         kv_inp = (
-            kv_inp.reshape(b, self.dim, self.win * self.win, h * w // (self.block_size * self.block_size))
+            kv_inp.reshape(b, self.dim, self.win * self.win, -1)
             .transpose(1, 3)
-            .reshape(b * h * w // (self.block_size * self.block_size), self.win * self.win, self.dim)
+            .reshape(-1, self.win * self.win, self.dim)
         )  # [b*h*w/(block_size*block_size), win*win, dim]  halo.attn:54
-        q = self.to_q(q_inp).reshape(
-            b * h * w // (self.block_size * self.block_size),
-            self.block_size * self.block_size,
-            self.heads,
-            self.dim_head,
-        ).transpose(1, 2).reshape(
-            b * h * w * self.heads // (self.block_size * self.block_size),
-            self.block_size * self.block_size,
-            self.dim_head,
-        ) * (
+        q = self.to_q(q_inp).reshape(-1, self.block_size * self.block_size, self.heads, self.dim_head).transpose(
+            1, 2
+        ).reshape(-1, self.block_size * self.block_size, self.dim_head) * (
             1 / self.dim_head**0.5
         )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:55
         k, v = self.to_kv(kv_inp).chunk(
             2, dim=-1
         )  # [b*h*w/(block_size*block_size), win*win, dim_head*heads], [b*h*w/(block_size*block_size), win*win, dim_head*heads]  halo.attn:56
         v = (
-            v.reshape(b * h * w // (self.block_size * self.block_size), self.win * self.win, self.heads, self.dim_head)
+            v.reshape(-1, self.win * self.win, self.heads, self.dim_head)
             .transpose(1, 2)
-            .reshape(b * h * w * self.heads // (self.block_size * self.block_size), self.win * self.win, self.dim_head)
+            .reshape(-1, self.win * self.win, self.dim_head)
         )  # [b*h*w*heads/(block_size*block_size), win*win, dim_head]  halo.attn:58
         # the window positions that are padding are masked (the published code masks the real pixels)
         real = F.unfold(
@@ -189,59 +182,29 @@ class HaloAttention(nn.Module):
             real[0].transpose(0, 1)[:, None, None, :] == 0
         )  # [h*w/(block_size*block_size), 1, 1, win*win]  halo.attn:62
         k = (
-            k.reshape(b * h * w // (self.block_size * self.block_size), self.win * self.win, self.heads, self.dim_head)
+            k.reshape(-1, self.win * self.win, self.heads, self.dim_head)
             .permute(0, 2, 3, 1)
-            .reshape(b * h * w * self.heads // (self.block_size * self.block_size), self.dim_head, self.win * self.win)
+            .reshape(-1, self.dim_head, self.win * self.win)
         )  # [b*h*w*heads/(block_size*block_size), dim_head, win*win]  halo.attn:57
         sim = q @ k + self.rel_pos_emb(
             q
         )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, win*win]  halo.attn:59
         sim = sim.reshape(
-            b,
-            h * w // (self.block_size * self.block_size),
-            self.heads,
-            self.block_size * self.block_size,
-            self.win * self.win,
+            b, -1, self.heads, self.block_size * self.block_size, self.win * self.win
         )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:63
         sim = sim.masked_fill(
             padding, float("-inf")
         )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:64
         out = (
-            sim.softmax(dim=-1).reshape(
-                b * h * w * self.heads // (self.block_size * self.block_size),
-                self.block_size * self.block_size,
-                self.win * self.win,
-            )
-            @ v
+            sim.softmax(dim=-1).reshape(-1, self.block_size * self.block_size, self.win * self.win) @ v
         )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:65
         out = self.to_out(
-            out.reshape(
-                b * h * w // (self.block_size * self.block_size),
-                self.heads,
-                self.block_size * self.block_size,
-                self.dim_head,
-            )
+            out.reshape(-1, self.heads, self.block_size * self.block_size, self.dim_head)
             .transpose(1, 2)
-            .reshape(
-                b * h * w // (self.block_size * self.block_size),
-                self.block_size * self.block_size,
-                self.dim_head * self.heads,
-            )
+            .reshape(-1, self.block_size * self.block_size, self.dim_head * self.heads)
         )  # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:66
         return (
-            out.reshape(
-                b,
-                h // self.block_size,
-                h * w // (self.block_size * self.block_size * (h // self.block_size)),
-                self.block_size,
-                self.block_size,
-                self.dim,
-            )
+            out.reshape(b, h // self.block_size, w // self.block_size, self.block_size, self.block_size, self.dim)
             .permute(0, 5, 1, 3, 2, 4)
-            .reshape(
-                b,
-                self.dim,
-                self.block_size * (h // self.block_size),
-                h * w // (self.block_size * (h // self.block_size)),
-            )
-        )  # [b, dim, block_size*(h // block_size), h*w/(block_size*(h // block_size))]  halo.attn:67
+            .reshape(b, self.dim, h, w)
+        )  # [b, dim, h, w]  halo.attn:67

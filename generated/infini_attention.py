@@ -74,13 +74,13 @@ class InfiniAttention(nn.Module):
             )
         # [segments, b, h, segment_len, d]: the segments first, to loop over them
         q = (
-            self.fc_q(x).reshape(b, n // self.segment_len, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)
+            self.fc_q(x).reshape(b, -1, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)
         )  # [n/segment_len, b, h, segment_len, d_k]  infini_attention.attn:34
         k = (
-            self.fc_k(x).reshape(b, n // self.segment_len, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)
+            self.fc_k(x).reshape(b, -1, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)
         )  # [n/segment_len, b, h, segment_len, d_k]  infini_attention.attn:35
         v = (
-            self.fc_v(x).reshape(b, n // self.segment_len, self.segment_len, self.h, self.d_v).permute(1, 0, 3, 2, 4)
+            self.fc_v(x).reshape(b, -1, self.segment_len, self.h, self.d_v).permute(1, 0, 3, 2, 4)
         )  # [n/segment_len, b, h, segment_len, d_v]  infini_attention.attn:36
         gate = self.beta.sigmoid()  # [1, h, 1, 1]  infini_attention.attn:42
         memory = torch.zeros(

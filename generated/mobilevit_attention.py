@@ -266,13 +266,13 @@ class MobileViTAttention(nn.Module):
         y = (
             y.reshape(b, self.dim, h // self.patch_size, self.patch_size, w // self.patch_size, self.patch_size)
             .permute(0, 3, 5, 2, 4, 1)
-            .reshape(b, self.patch_size * self.patch_size, h * w // (self.patch_size * self.patch_size), self.dim)
+            .reshape(b, self.patch_size * self.patch_size, -1, self.dim)
         )  # [b, patch_size*patch_size, h*w/(patch_size*patch_size), dim]  mobilevit_attention.attn:109
         y = self.trans(y)  # [b, patch_size*patch_size, h*w/(patch_size*patch_size), dim]  mobilevit_attention.attn:110
         y = (
             y.reshape(b, self.patch_size, self.patch_size, h // self.patch_size, w // self.patch_size, self.dim)
             .permute(0, 5, 3, 1, 4, 2)
-            .reshape(b, self.dim, self.patch_size * (h // self.patch_size), self.patch_size * (w // self.patch_size))
-        )  # [b, dim, patch_size*(h // patch_size), patch_size*(w // patch_size)]  mobilevit_attention.attn:111
+            .reshape(b, self.dim, h, w)
+        )  # [b, dim, h, w]  mobilevit_attention.attn:111
         # fusion
         return self.conv4(torch.cat([x, self.conv3(y)], dim=1))  # [b, in_channel, h, w]  mobilevit_attention.attn:120

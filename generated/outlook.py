@@ -106,7 +106,7 @@ class OutlookAttention(nn.Module):
         )  # [b, dim*kernel_size*kernel_size, h'*w']  outlook.attn:40
         v = v.reshape(b, self.num_heads, self.dim // self.num_heads, self.kk, -1).transpose(
             2, 4
-        )  # [b, num_heads, h'*w', kk, dim // num_heads]  outlook.attn:43
+        )  # [b, num_heads, h'*w', kk, dim/num_heads]  outlook.attn:43
         # one k*k x k*k attention per window (the pooled position) and head
         a = self.pool(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # [b, h'', w'', dim]  outlook.attn:45
         a = (
@@ -124,10 +124,8 @@ class OutlookAttention(nn.Module):
         )  # [b, num_heads, h''*w'', kk, kk]  outlook.attn:46
         a = self.attn_drop((a * self.scale).softmax(dim=-1))  # [b, num_heads, h''*w'', kk, kk]  outlook.attn:47
         # overlapping windows add up
-        out = (
-            (a @ v).transpose(2, 4).reshape(b, self.num_heads * self.kk * (self.dim // self.num_heads), -1)
-        )  # [b, num_heads*kk*(dim // num_heads), n']  outlook.attn:49
+        out = (a @ v).transpose(2, 4).reshape(b, self.dim * self.kk, -1)  # [b, dim*kk, n']  outlook.attn:49
         out = F.fold(
             out, output_size=(h, w), kernel_size=self.kernel_size, padding=self.padding, stride=self.stride
-        )  # [b, num_heads*kk*(dim // num_heads)/(kernel_size*kernel_size), h, w]  outlook.attn:50
+        )  # [b, dim*kk/(kernel_size*kernel_size), h, w]  outlook.attn:50
         return self.proj_drop(self.proj(out.permute(0, 2, 3, 1)))  # [b, h, w, dim]  outlook.attn:51

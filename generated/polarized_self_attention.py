@@ -53,7 +53,7 @@ class SequentialPolarizedSelfAttention(nn.Module):
         # channel-only attention
         wq = self.ch_wq(x).reshape(b, h * w, 1).softmax(dim=1)  # [b, h*w, 1]  polarized_self_attention.attn:24
         wz = (self.ch_wv(x).flatten(2) @ wq).reshape(
-            b, self.channel // 2, 1, 1
+            b, -1, 1, 1
         )  # [b, channel // 2, 1, 1]  polarized_self_attention.attn:25
         weight = self.ln(
             self.ch_wz(wz).reshape(b, 1, self.channel)
@@ -61,7 +61,7 @@ class SequentialPolarizedSelfAttention(nn.Module):
         channel_out = weight.reshape(b, self.channel, 1, 1) * x  # [b, channel, h, w]  polarized_self_attention.attn:27
         # spatial-only attention, on the channel branch's output
         wq = (
-            self.sp_wq(channel_out).mean(dim=(2, 3), keepdim=True).reshape(b, 1, self.channel // 2).softmax(dim=-1)
+            self.sp_wq(channel_out).mean(dim=(2, 3), keepdim=True).reshape(b, 1, -1).softmax(dim=-1)
         )  # [b, 1, channel // 2]  polarized_self_attention.attn:29
         weight = (
             (wq @ self.sp_wv(channel_out).flatten(2)).reshape(b, 1, h, w).sigmoid()
@@ -112,7 +112,7 @@ class ParallelPolarizedSelfAttention(nn.Module):
         # channel-only attention
         wq = self.ch_wq(x).reshape(b, h * w, 1).softmax(dim=1)  # [b, h*w, 1]  polarized_self_attention.attn:51
         wz = (self.ch_wv(x).flatten(2) @ wq).reshape(
-            b, self.channel // 2, 1, 1
+            b, -1, 1, 1
         )  # [b, channel // 2, 1, 1]  polarized_self_attention.attn:52
         weight = self.ln(
             self.ch_wz(wz).reshape(b, 1, self.channel)
@@ -120,7 +120,7 @@ class ParallelPolarizedSelfAttention(nn.Module):
         channel_out = weight.reshape(b, self.channel, 1, 1) * x  # [b, channel, h, w]  polarized_self_attention.attn:54
         # spatial-only attention, on the input
         wq = (
-            self.sp_wq(x).mean(dim=(2, 3), keepdim=True).reshape(b, 1, self.channel // 2).softmax(dim=-1)
+            self.sp_wq(x).mean(dim=(2, 3), keepdim=True).reshape(b, 1, -1).softmax(dim=-1)
         )  # [b, 1, channel // 2]  polarized_self_attention.attn:56
         weight = (
             (wq @ self.sp_wv(x).flatten(2)).reshape(b, 1, h, w).sigmoid()

@@ -42,7 +42,7 @@ class SpatialGroupEnhance(nn.Module):
             raise ValueError(
                 f"SpatialGroupEnhance: splitting (g c) needs c = {c} to be divisible by groups = {self.groups}"
             )
-        xg = x.reshape(b * self.groups, c // self.groups, h, w)  # [b*groups, c/groups, h, w]  sge.attn:19
+        xg = x.reshape(b * self.groups, -1, h, w)  # [b*groups, c/groups, h, w]  sge.attn:19
         # similarity of each position to its group's mean feature
         xn = (xg * xg.mean(dim=(2, 3), keepdim=True)).sum(dim=1, keepdim=True)  # [b*groups, 1, h, w]  sge.attn:21
         t = xn.reshape(b * self.groups, h * w)  # [b*groups, h*w]  sge.attn:22

@@ -56,7 +56,7 @@ class ShuffleAttention(nn.Module):
             raise ValueError(
                 "ShuffleAttention: group_norm needs more than one value per group in the batch (the batch times the group's channels times the positions)"
             )
-        xg = x.reshape(b * self.G, self.channel // self.G, h, w)  # [b*G, channel/G, h, w]  shuffle_attention.attn:20
+        xg = x.reshape(b * self.G, -1, h, w)  # [b*G, channel/G, h, w]  shuffle_attention.attn:20
         x_0, x_1 = xg.chunk(
             2, dim=1
         )  # [b*G, channel/(2*G), h, w], [b*G, channel/(2*G), h, w]  shuffle_attention.attn:21

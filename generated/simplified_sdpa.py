@@ -143,15 +143,9 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 raise ValueError(
                     f"SimplifiedScaledDotProductAttention: attention_weights.shape[3] must be nk = {nk}, got {attention_weights.shape[3]}"
                 )
-        q = queries.reshape(b, nq, self.h, self.d_model // self.h).transpose(
-            1, 2
-        )  # [b, h, nq, d_model/h]  simplified_sdpa.attn:25
-        k = keys.reshape(b, nk, self.h, self.d_model // self.h).permute(
-            0, 2, 3, 1
-        )  # [b, h, d_model/h, nk]  simplified_sdpa.attn:26
-        v = values.reshape(b, nk, self.h, self.d_model // self.h).transpose(
-            1, 2
-        )  # [b, h, nk, d_model/h]  simplified_sdpa.attn:27
+        q = queries.reshape(b, nq, self.h, -1).transpose(1, 2)  # [b, h, nq, d_model/h]  simplified_sdpa.attn:25
+        k = keys.reshape(b, nk, self.h, -1).permute(0, 2, 3, 1)  # [b, h, d_model/h, nk]  simplified_sdpa.attn:26
+        v = values.reshape(b, nk, self.h, -1).transpose(1, 2)  # [b, h, nk, d_model/h]  simplified_sdpa.attn:27
         if attention_weights is not None:
             att = (q / self.d_k**0.5) @ k  # [b, h, nq, nk]  simplified_sdpa.attn:28
             att = att * attention_weights  # [b, h, nq, nk]  simplified_sdpa.attn:30

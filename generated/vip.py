@@ -101,23 +101,23 @@ class WeightedPermuteMLP(nn.Module):
         c_embed = self.mlp_c(x)  # [b, seg_dim, seg_dim, dim]  vip.attn:45
         # height mixing: each (segment, column) holds the h*S values of that column
         h_embed = self.mlp_h(
-            x.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, self.dim // self.seg_dim)
+            x.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, -1)
             .transpose(1, 3)
             .reshape(b, self.seg_dim, self.seg_dim, self.dim)
         )  # [b, seg_dim, seg_dim, dim]  vip.attn:47
         h_embed = (
-            h_embed.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, self.dim // self.seg_dim)
+            h_embed.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, -1)
             .transpose(1, 3)
             .reshape(b, self.seg_dim, self.seg_dim, self.dim)
         )  # [b, seg_dim, seg_dim, dim]  vip.attn:48
         # width mixing: each (segment, row) holds the w*S values of that row
         w_embed = self.mlp_w(
-            x.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, self.dim // self.seg_dim)
+            x.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, -1)
             .permute(0, 3, 1, 2, 4)
             .reshape(b, self.seg_dim, self.seg_dim, self.dim)
         )  # [b, seg_dim, seg_dim, dim]  vip.attn:50
         w_embed = (
-            w_embed.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, self.dim // self.seg_dim)
+            w_embed.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, -1)
             .permute(0, 2, 3, 1, 4)
             .reshape(b, self.seg_dim, self.seg_dim, self.dim)
         )  # [b, seg_dim, seg_dim, dim]  vip.attn:51

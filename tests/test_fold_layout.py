@@ -34,7 +34,7 @@ def _check(body: str, ctor: dict | None = None) -> str:
 
 FOLDED = {
     # the keys of attention, written [b, h, d, n] and wanted [b, h, n, d]: one transpose
-    'return transpose(rearrange(x, "b n (h d) -> b h d n", h=heads), 2, 3)': ".reshape(b, n, self.heads, c // self.heads).transpose(1, 2)",
+    'return transpose(rearrange(x, "b n (h d) -> b h d n", h=heads), 2, 3)': ".reshape(b, n, self.heads, -1).transpose(1, 2)",
     'return rearrange(transpose(x, 1, 2), "b c n -> b n c")': "return x  #",
     "return transpose(transpose(x, 1, 2), 2, 1)": "return x  #",
     'return rearrange(rearrange(x, "b n (h d) -> b h n d", h=heads), "b h n d -> b n (h d)")': "return x  #",

@@ -698,11 +698,12 @@ def test_a_product_of_two_sums_is_displayed_factored():
 
     b, H, W, pb, pr, ws = (Expr.symbol(n) for n in ("b", "H", "W", "pad_b", "pad_r", "ws"))
     windows = (b * (H + pb) * (W + pr)).exact_div(ws * ws)
-    assert render(windows, str, style="math") == "b*(H + pad_b)*(W + pad_r)/(ws*ws)"
-    assert render(b * (H + pb) * (W + pr), str, style="math") == "b*(H + pad_b)*(W + pad_r)"
+    assert render(windows, str, style="shape") == "b*(H + pad_b)*(W + pad_r)/(ws*ws)"
+    assert render(b * (H + pb) * (W + pr), str, style="shape") == "b*(H + pad_b)*(W + pad_r)"
+    assert render(b * (H + pb) * (W + pr), str, style="math") == "H*W*b + H*b*pad_r + W*b*pad_b + b*pad_b*pad_r"  # math (cost formulas): terms
     assert render(windows, str, style="python").startswith("(H * W * b + ")  # code: as computed
     # a sum that is no such product stays a sum
-    assert render(H * W + H * pr + W * pb, str, style="math") == "H*W + H*pad_r + W*pad_b"
+    assert render(H * W + H * pr + W * pb, str, style="shape") == "H*W + H*pad_r + W*pad_b"
 
 
 def test_factored_display_keeps_the_value():
@@ -730,7 +731,7 @@ def test_factored_display_keeps_the_value():
         left, right = (poly(names[:3]), poly(names[3:])) if disjoint else (poly(names), poly(names))
         expr = left * right * (Expr.symbol("f") if rng.random() < 0.3 else Expr.const(1))
         values = {n: rng.randint(-5, 5) for n in names}
-        text = render(expr, str, style="math")
+        text = render(expr, str, style="shape")
         expected = render(expr, str, style="python")
         assert eval(text.replace("/", "//"), {}, dict(values)) == eval(expected, {}, dict(values)), (text, expected)
         if disjoint and len(left.terms) >= 2 and len(right.terms) >= 2 and len(expr.terms) >= 4:

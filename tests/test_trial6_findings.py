@@ -451,3 +451,24 @@ def test_a_product_of_whole_quotients_is_whole():
     assert build(WINDOWS)(rand(2, 2, 4, 6)).shape == (2, 6, 4, 2)
     with pytest.raises(ValueError, match="divisible"):
         build(WINDOWS)(rand(2, 2, 4, 5))
+
+
+UNPARTITION = """\
+block B(c: int = 2, s: int = 2):
+    input x: [b, c, h, w]
+    windows = rearrange(x, "b c (nh p) (nw r) -> (b nh nw) (p r) c", p=s, r=s)
+    return rearrange(windows * 2, "(b nh nw) (p r) c -> b c (nh p) (nw r)", b=b, nh=h // s, p=s)
+"""
+
+
+def test_a_floor_division_known_exact_reads_as_the_size_it_gives_back():
+    """Windows put back together: `h // s` blocks of `s` rows are `h` rows once `h % s == 0`
+    is checked, so the code reshapes to `(b, c, h, w)` and the comment says `[b, c, h, w]`
+    (they read `s*(h // s)` and `h*w/(s*(h // s))`)."""
+    code = compile_ok(UNPARTITION)
+    assert ".reshape(b, self.c, h, w)" in code and "# [b, c, h, w]" in code and "h // self.s)" not in code
+    assert ".reshape(b, h // self.s, w // self.s, self.s, self.s, self.c)" in code
+    x = rand(2, 2, 4, 6)
+    assert torch.equal(build(UNPARTITION)(x), 2 * x)
+    # and with the layout passes off, the same sizes
+    assert "# [b, c, h, w]" in compile_ok(UNPARTITION.replace("windows * 2", "windows"), optimize=False)

@@ -183,6 +183,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         if len(unknowable) > 1:  # the checker reports these (E0206)
             raise InternalError("a reshape has more than one size that only the run time knows")
         unclear = unknowable or [i for i, e in enumerate(exprs) if e.symbols() & hidden]
+        if not unclear and len(exprs) > 1:  # `(b*h*w // (p*p), p*p, c)` reads `(-1, p * p, c)`
+            unclear = [i for i, e in enumerate(exprs) if _divides(e)]
         rendered = []
         for index, expr in enumerate(exprs):
             rendered.append("-1" if len(unclear) == 1 and index == unclear[0] else self.dim(expr))
@@ -298,3 +300,10 @@ def _whole(expr: Expr) -> bool:
             if exponent < 0 or (not isinstance(factor, str) and not all(_whole(a) for a in factor.args)):
                 return False
     return True
+
+
+def _divides(expr: Expr) -> bool:
+    """Whether a size is a quotient (`h*w/(p*p)`, `(h - k) // s + 1`): the one size of a
+    reshape that is, is left to -1, as hand-written reshapes do."""
+    return any(exponent < 0 or (not isinstance(factor, str) and factor.op == "floordiv")
+               for monomial in expr.terms for factor, exponent in monomial)

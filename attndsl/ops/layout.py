@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..rearrange import Pattern, parse_pattern
-from ..symbolic import Expr
+from ..symbolic import Expr, simplify
 from .registry import ATOM, ListShape, Shape, family, normalize_axis, op
 
 
@@ -43,6 +43,9 @@ def rearrange_shape(ctx, node, shapes, attrs) -> Shape:
             sizes[unknown[0]] = ctx.divide(dim, known, f"splitting ({' '.join(group)})")
         else:
             ctx.expect_equal(dim, known, f"the group ({' '.join(group)})")
+    # `nh=h // s` is `h/s` once `h % s == 0` is known: the reshape then writes `w // s`, not
+    # `h * w // (s * s * (h // s))`
+    sizes = {axis: simplify(size, ctx.facts) for axis, size in sizes.items()}
     out = []
     for group in pattern.right:
         product = Expr.const(1)

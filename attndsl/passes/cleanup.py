@@ -11,8 +11,10 @@ import networkx as nx
 from ..ir import BlockIR, LayerSpec
 
 # Ops whose two calls on equal operands may differ (dropout in training) or that
-# stand for a binding rather than a computation.
-_NEVER_MERGED = {"input", "param", "phi", "loop_layer", "list_comp", "buffer"}
+# stand for a binding rather than a computation: two `for _ in range(g):` loops are two
+# loops, whose anchors (`loop`) read the same operands.
+_NEVER_MERGED = {"input", "param", "phi", "loop_layer", "list_comp", "buffer", "loop", "loop_carry", "loop_slice",
+                 "loop_end"}
 
 
 def eliminate_dead_code(ir: BlockIR) -> int:

@@ -15,8 +15,8 @@ from ..symbolic_core import _lcm_denominator
 def show(shape, order=None) -> str:
     """A shape as people write it: `[b*G, channel/G, h, w]`."""
     if isinstance(shape, ListShape):
-        return f"{show(shape.element, order)} x {sym.render(shape.length, str, style='math')}"
-    return "[" + ", ".join(sym.render(d, str, style="math", order=order) for d in shape) + "]"
+        return f"{show(shape.element, order)} x {sym.render(shape.length, str, style='shape')}"
+    return "[" + ", ".join(sym.render(d, str, style="shape", order=order) for d in shape) + "]"
 
 
 class ShapeContext:

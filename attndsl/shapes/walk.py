@@ -139,11 +139,21 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                 self._world_facts = any(literal(c)[0] in atoms for fact in self.knowledge.facts for c in fact.guard)
             self.inferring = node
             try:
-                self.shapes[node] = self._infer(node, attrs)
+                self.shapes[node] = self._exact_quotients(self._infer(node, attrs), attrs["guard"])
             except Abort:
                 self.shapes[node] = None  # users of a failed node are skipped: one error, not a cascade
             finally:
                 self.inferring = None
+
+    def _exact_quotients(self, shape, guard):
+        """`h // p` as `h/p` in a shape once `h % p == 0` is known here (checked before this
+        node runs): `p*(h // p)` is `h` then, and the shape reads `[b, c, h, w]`."""
+        if not isinstance(shape, tuple) or not all(isinstance(dim, Expr) for dim in shape):
+            return shape
+        if all(dim.plain_symbols() is not None for dim in shape):
+            return shape  # no atom to fold, as most shapes
+        integers = self.view_for_guard(guard).integers
+        return tuple(sym.simplify(dim, integers) for dim in shape)
 
     def _statements(self) -> None:
         """What the constructor computes before any input: each let, require and `if` of the
