@@ -270,6 +270,8 @@ class CheckInfo:
     # made just before it) or "auto" (what an op or layer needs of sizes).
     kind: str = "auto"
     position: tuple | None = None  # for "statement" checks: the (line, column) of their statement
+    # the node whose computation needs it (forward's checks): a check must run before it
+    node: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

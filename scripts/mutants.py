@@ -629,6 +629,10 @@ MUTANTS: list[Mutant] = [
       "_NEVER_MERGED = {\"input\", \"param\", \"phi\", \"loop_layer\", \"list_comp\", \"buffer\", \"loop\", \"loop_carry\", \"loop_slice\",\n                 \"loop_end\"}",
       "_NEVER_MERGED = {\"input\", \"param\", \"phi\", \"loop_layer\", \"list_comp\", \"buffer\"}",
       "two `for _ in range(g):` loops share one anchor after CSE"),
+    M("world_check_after_its_node", "attndsl/codegen/checks.py",
+      "            if target is not None and target > self._first_reader(check.node, owners):\n                target = None\n",
+      "",
+      "a check one world needs goes into that world's `if` block even after the node it protects"),
     M("init_into_block_bias_untested", "attndsl/lower/inits.py",
       "                if _follow_into_block(info.into_block, by_name, INITIALIZERS[info.initializer]):\n"
       "                    info.optional = True",

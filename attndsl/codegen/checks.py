@@ -12,10 +12,12 @@ from .expressions import (_NEGATED)
 
 
 class CheckEmitter:
-    def _place_checks(self, statements: list) -> tuple[list, list]:
+    def _place_checks(self, statements: list, owners: list[int]) -> tuple[list, list]:
         """Forward's checks: those under a guard go at the top of the first block of the body
-        under that guard (one `if self.flag:`, not two); the rest open forward. Rendered in
-        their final order, so a size a check computes (`H_out`) is reused after it."""
+        under that guard (one `if self.flag:`, not two), unless that block comes after the
+        statement the check protects (a check that only one world needs, of a node every
+        world computes: it opens forward under its own `if`); the rest open forward.
+        Rendered in their final order, so a size a check computes (`H_out`) is reused after it."""
         checks = [c for c in self.ir.checks if c.where == "forward"] if self.options.runtime_checks else []
         inline: dict[int, list] = {}
         prologue = []
@@ -24,6 +26,8 @@ class CheckEmitter:
             if check.guard:
                 target = next((i for i, (guard, _) in enumerate(statements)
                                if tuple(guard[:len(check.guard)]) == tuple(check.guard)), None)
+            if target is not None and target > self._first_reader(check.node, owners):
+                target = None
             if target is None:
                 prologue.append(check)
             else:
@@ -36,6 +40,16 @@ class CheckEmitter:
                 placed.append((check.guard, self._check_lines(check, self.forward_name, "forward", defined)))
             placed.append(statement)
         return rendered_prologue, placed
+
+    def _first_reader(self, node: int | None, owners: list[int]) -> int:
+        """The index of the first statement that computes `node` or reads its value (itself
+        written inline there, or through later nodes); past the end when none does."""
+        if node is None or node not in self.graph:
+            return len(owners)
+        import networkx as nx
+
+        needing = nx.descendants(self.graph, node) | {node}
+        return next((i for i, owner in enumerate(owners) if owner in needing), len(owners))
 
     def _prologue(self, checks: list) -> list[str]:
         """Each input's rank, element type and declared sizes (an optional one's when it is

@@ -172,6 +172,7 @@ class ForwardEmitter:
         order = self.ir.topological()
         materialized = self.plan_names(order)
         statements: list[tuple[tuple, list[str]]] = []
+        owners: list[int] = []  # the node each statement computes, for where a check may go
         copies = {}
         for phi, guard, operand in self.copies:
             copies.setdefault(phi, []).append((guard, operand))
@@ -183,12 +184,14 @@ class ForwardEmitter:
                 copy = (guard, [f"{name} = {self.expression(operand, materialized)[0]}"])
                 at = _copy_position(statements, tuple(guard), name)
                 statements.insert(at, copy)
+                owners.insert(at, node)
             if node not in materialized:
                 continue
             attrs = self.graph.nodes[node]
             if attrs["op"] == "loop_end":  # a `for` loop (attndsl/codegen/loops.py)
                 comments = [f"# {comment_text(c)}" for c in attrs["comments"] if comment_text(c)]
                 statements.append((attrs["guard"], comments + self.loop_lines(node, materialized)))
+                owners.append(node)
                 continue
             text, _ = self._expression_unmaterialized(node, materialized)
             comments = self.statement_comments(node, materialized)
@@ -200,7 +203,8 @@ class ForwardEmitter:
             else:
                 line = f"{self.names[node]} = {text}"
             statements.append((attrs["guard"], comments + [line + self.shape_comment(node)]))
-        prologue_checks, statements = self._place_checks(statements)
+            owners.append(node)
+        prologue_checks, statements = self._place_checks(statements, owners)
         outputs = []
         for output in self.ir.outputs:
             outputs.append(self.expression(output, materialized)[0])

@@ -3,6 +3,8 @@ the worlds' errors and checks merged back, redundant checks dropped, examples va
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..diagnostics import DiagnosticSink
 from ..evaluate import fold, substitute_cond
 from ..ir import BlockIR, PackSizes
@@ -244,7 +246,8 @@ class BlockChecker:
                 check = record.check
                 where = runs_in(self.ir, check.condition, guard)  # a merged guard may no longer test an input
                 merged.append((entry["order"], type(check)(check.condition, check.message, check.span, where,
-                                                           guard, check.source, check.kind, check.position)))
+                                                           guard, check.source, check.kind, check.position,
+                                                           check.node)))
         merged.sort(key=lambda item: item[0])
         self.ir.checks = _strongest_arguments(_merge_complementary(
             [c for c in self.ir.checks] + [check for _, check in merged]))
@@ -298,7 +301,7 @@ def _merge_complementary(checks: list) -> list:
                 differ = [k for k, (x, y) in enumerate(zip(a.guard, b.guard)) if x != y]
                 if len(differ) == 1 and literal(a.guard[differ[0]])[0] == literal(b.guard[differ[0]])[0]:
                     guard = a.guard[:differ[0]] + a.guard[differ[0] + 1:]
-                    checks[i] = type(a)(a.condition, a.message, a.span, a.where, guard, a.source, a.kind, a.position)
+                    checks[i] = dataclasses.replace(a, guard=guard)
                     del checks[j]
                     changed = True
                     break

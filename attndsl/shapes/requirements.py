@@ -220,7 +220,7 @@ class Requirements:
             position = (0, 0)
         elif order[0] == STATEMENT_PHASE:
             position, kind = order[1], ("statement" if kind == "auto" else kind)
-        check = CheckInfo(condition, what, span, where, full_guard, kind=kind, position=position)
+        check = CheckInfo(condition, what, span, where, full_guard, kind=kind, position=position, node=node)
         self.records.append(Recorded(check, order, guard, tuple(c for c in literals if c not in guard)))
         self._learn(condition, full_guard)
 
