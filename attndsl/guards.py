@@ -69,6 +69,11 @@ def _plain(condition: Cond) -> Cond:
     return condition
 
 
+def plain(condition: Cond) -> Cond:
+    """`_plain`, for the checker: what an `else:` of `if k != 1:` knows is `k == 1`."""
+    return _plain(condition)
+
+
 def complementary(a: Cond, b: Cond) -> bool:
     """Whether `b` holds exactly when `a` does not (`e == 0` and `e != 0`, `c` and `not c`)."""
     return _plain(negate(a)) == _plain(b)

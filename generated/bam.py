@@ -50,7 +50,9 @@ class ChannelAttention(nn.Module):
         if x.shape[1] != self.channel:
             raise ValueError(f"ChannelAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         if self.training and b == 1:
-            raise ValueError("ChannelAttention: batch norm in training needs more than one value per channel")
+            raise ValueError(
+                f"ChannelAttention: batch norm in training needs more than one value per channel, with b = {b}"
+            )
         return (
             self.ca(x.mean(dim=(2, 3), keepdim=True).flatten(1)).reshape(b, self.channel, 1, 1).expand_as(x)
         )  # [b, channel, h, w]  bam.attn:25
@@ -101,7 +103,9 @@ class SpatialAttention(nn.Module):
         if x.shape[1] != self.channel:
             raise ValueError(f"SpatialAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         if self.training and b * h * w == 1:
-            raise ValueError("SpatialAttention: batch norm in training needs more than one value per channel")
+            raise ValueError(
+                f"SpatialAttention: batch norm in training needs more than one value per channel, with b = {b}, h = {h}, w = {w}"
+            )
         return self.sa(x).expand_as(x)  # [b, channel, h, w]  bam.attn:48
 
 

@@ -175,7 +175,9 @@ class CBAtten_Res(nn.Module):
             h_out = (h - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
             w_out = (w - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
             if self.training and s0 * h_out * w_out == 1:
-                raise ValueError("CBAtten_Res: batch norm in training needs more than one value per channel")
+                raise ValueError(
+                    f"CBAtten_Res: batch norm in training needs more than one value per channel, with h' = {h_out}, s0 = {s0}, w' = {w_out}"
+                )
         if not self.batch_first:
             if s0 != self.in_channels:
                 raise ValueError(
@@ -184,7 +186,9 @@ class CBAtten_Res(nn.Module):
             h_out = (h - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
             w_out = (w - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
             if self.training and s1 * h_out * w_out == 1:
-                raise ValueError("CBAtten_Res: batch norm in training needs more than one value per channel")
+                raise ValueError(
+                    f"CBAtten_Res: batch norm in training needs more than one value per channel, with h' = {h_out}, s1 = {s1}, w' = {w_out}"
+                )
             x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:100
         out = self.sa(self.ca(self.bn1(self.conv1(x)).relu()))  # [s1|s0, out_channels, h', w']  cbam_res.attn:101
         out = (out + self.conv_res(self.shortcut_pool(x))).relu()  # [s1|s0, out_channels, h', w']  cbam_res.attn:102

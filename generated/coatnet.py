@@ -36,7 +36,9 @@ class ScaledDotProductAttention(nn.Module):
         if d_v < 0:
             raise ValueError(f"ScaledDotProductAttention: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
-            raise ValueError("ScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
+            raise ValueError(
+                f"ScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1, with dropout = {dropout}"
+            )
         if d_k == 0:
             raise ValueError(f"ScaledDotProductAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
@@ -196,9 +198,8 @@ class MBConvBlock(nn.Module):
         image_size: int = 224,
     ) -> None:
         super().__init__()
-        if expand_ratio != 1:
-            if input_filters < 1:
-                raise ValueError(f"MBConvBlock: `input_filters` must be at least 1, got {input_filters}")
+        if input_filters < 1:
+            raise ValueError(f"MBConvBlock: `input_filters` must be at least 1, got {input_filters}")
         if ksize < 1:
             raise ValueError(f"MBConvBlock: `ksize` must be at least 1, got {ksize}")
         if stride < 1:
@@ -211,13 +212,6 @@ class MBConvBlock(nn.Module):
         if expand_ratio != 1:
             if oup < 1:
                 raise ValueError(f"MBConvBlock: conv2d `_expand_conv`: `out_channels` must be at least 1, got {oup}")
-        else:
-            if oup < 1:
-                raise ValueError(f"MBConvBlock: conv2d `_depthwise_conv`: `in_channels` must be at least 1, got {oup}")
-            if input_filters != oup:
-                raise ValueError(
-                    f"MBConvBlock: the channel dimension (dim 1) of the input and in_channels must agree, but input_filters = {input_filters} and oup = {oup}"
-                )
         self.ksize = ksize
         self.input_filters = input_filters
         self.output_filters = output_filters
@@ -255,10 +249,14 @@ class MBConvBlock(nn.Module):
         n_out = (h - self.ksize + self.pad_size) // self.stride + 1
         n_out2 = (w - self.ksize + self.pad_size) // self.stride + 1
         if self.training and b * n_out * n_out2 == 1:
-            raise ValueError("MBConvBlock: batch norm in training needs more than one value per channel")
+            raise ValueError(
+                f"MBConvBlock: batch norm in training needs more than one value per channel, with b = {b}, n' = {n_out}, n'' = {n_out2}"
+            )
         if self.expand_ratio != 1:
             if self.training and b * h * w == 1:
-                raise ValueError("MBConvBlock: batch norm in training needs more than one value per channel")
+                raise ValueError(
+                    f"MBConvBlock: batch norm in training needs more than one value per channel, with b = {b}, h = {h}, w = {w}"
+                )
             x = F.silu(self._bn0(self._expand_conv(inputs)))  # [b, oup, h, w]  coatnet.attn:54
         else:
             x = inputs
@@ -270,7 +268,7 @@ class MBConvBlock(nn.Module):
                 self.pad_size // 2,
                 self.pad_size - self.pad_size // 2,
             ),
-        )  # [b, oup|input_filters, h + pad_size, w + pad_size]  coatnet.attn:55
+        )  # [b, oup, h + pad_size, w + pad_size]  coatnet.attn:55
         x = F.silu(self._bn1(self._depthwise_conv(x)))  # [b, oup, n', n'']  coatnet.attn:56
         # squeeze and excitation
         gate = self._se_expand(

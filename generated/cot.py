@@ -67,7 +67,9 @@ class CoTAttention(nn.Module):
         if x.shape[1] != self.dim:
             raise ValueError(f"CoTAttention: x.shape[1] must be dim = {self.dim}, got {x.shape[1]}")
         if self.training and b * h * w == 1:
-            raise ValueError("CoTAttention: batch norm in training needs more than one value per channel")
+            raise ValueError(
+                f"CoTAttention: batch norm in training needs more than one value per channel, with b = {b}, h = {h}, w = {w}"
+            )
         k1 = self.key_embed(x)  # [b, dim, h, w]  cot.attn:31
         v = self.value_embed(x).flatten(2)  # [b, dim, h*w]  cot.attn:32
         att = self.attention_embed(torch.cat([k1, x], dim=1))  # [b, dim*kernel_size*kernel_size, h, w]  cot.attn:33

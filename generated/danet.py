@@ -36,7 +36,9 @@ class ScaledDotProductAttention(nn.Module):
         if d_v < 0:
             raise ValueError(f"ScaledDotProductAttention: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
-            raise ValueError("ScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
+            raise ValueError(
+                f"ScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1, with dropout = {dropout}"
+            )
         if d_k == 0:
             raise ValueError(f"ScaledDotProductAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
@@ -199,7 +201,9 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             )
         d_k = d_model // h
         if dropout < 0 or dropout > 1:
-            raise ValueError("SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
+            raise ValueError(
+                f"SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1, with dropout = {dropout}"
+            )
         if d_k == 0:
             raise ValueError(f"SimplifiedScaledDotProductAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model

@@ -65,7 +65,7 @@ class EMSA(nn.Module):
         if d_v < 0:
             raise ValueError(f"EMSA: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
-            raise ValueError("EMSA: dropout `drop`: `p` must be between 0 and 1")
+            raise ValueError(f"EMSA: dropout `drop`: `p` must be between 0 and 1, with dropout = {dropout}")
         if ratio > 1:
             if H + 2 * (ratio // 2) < ratio + 1:
                 raise ValueError(
@@ -169,31 +169,43 @@ class EMSA(nn.Module):
         if attention_weights is not None:
             if self.ratio <= 1:
                 if nk != mw and nk != 1 and mw != 1:
-                    raise ValueError("EMSA: broadcast dimension -1: nk and mw must be equal or 1")
+                    raise ValueError(
+                        f"EMSA: broadcast dimension -1: nk and mw must be equal or 1, with mw = {mw}, nk = {nk}"
+                    )
             else:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 if H_out * W_out != mw and H_out * W_out != 1 and mw != 1:
-                    raise ValueError("EMSA: broadcast dimension -1: H'*W' and mw must be equal or 1")
+                    raise ValueError(
+                        f"EMSA: broadcast dimension -1: H'*W' and mw must be equal or 1, with H' = {H_out}, W' = {W_out}, mw = {mw}"
+                    )
         if attention_mask is not None:
             if self.ratio <= 1:
                 if attention_weights is not None:
                     nk_out = max(mw, nk)
                     if nk_out != m and nk_out != 1 and m != 1:
-                        raise ValueError("EMSA: broadcast dimension -1: nk' and m must be equal or 1")
+                        raise ValueError(
+                            f"EMSA: broadcast dimension -1: nk' and m must be equal or 1, with m = {m}, nk' = {nk_out}"
+                        )
                 elif nk != m and nk != 1 and m != 1:
-                    raise ValueError("EMSA: broadcast dimension -1: nk and m must be equal or 1")
+                    raise ValueError(
+                        f"EMSA: broadcast dimension -1: nk and m must be equal or 1, with m = {m}, nk = {nk}"
+                    )
             elif attention_weights is not None:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 n_out = max(H_out * W_out, mw)
                 if n_out != m and n_out != 1 and m != 1:
-                    raise ValueError("EMSA: broadcast dimension -1: n' and m must be equal or 1")
+                    raise ValueError(
+                        f"EMSA: broadcast dimension -1: n' and m must be equal or 1, with m = {m}, n' = {n_out}"
+                    )
             else:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 if H_out * W_out != m and H_out * W_out != 1 and m != 1:
-                    raise ValueError("EMSA: broadcast dimension -1: H'*W' and m must be equal or 1")
+                    raise ValueError(
+                        f"EMSA: broadcast dimension -1: H'*W' and m must be equal or 1, with H' = {H_out}, W' = {W_out}, m = {m}"
+                    )
         if self.apply_transform and self.h > 1:
             if self.ratio <= 1:
                 if attention_mask is not None:

@@ -63,9 +63,13 @@ class GlobalFilter(nn.Module):
             if n != p * q:
                 raise ValueError(f"GlobalFilter: the group (p q) must agree, but n = {n} and p*q = {p * q}")
             if p != self.h and p != 1 and self.h != 1:
-                raise ValueError("GlobalFilter: broadcast dimension -3: p and h must be equal or 1")
+                raise ValueError(
+                    f"GlobalFilter: broadcast dimension -3: p and h must be equal or 1, with h = {self.h}, p = {p}"
+                )
             if q // 2 + 1 != self.w and q // 2 + 1 != 1 and self.w != 1:
-                raise ValueError("GlobalFilter: broadcast dimension -2: q // 2 + 1 and w must be equal or 1")
+                raise ValueError(
+                    f"GlobalFilter: broadcast dimension -2: q // 2 + 1 and w must be equal or 1, with q = {q}, w = {self.w}"
+                )
             grid = x.reshape(b, p, q, self.dim)  # [b, p, q, dim]  gfnet.attn:27
             spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(
                 self.complex_weight
@@ -77,9 +81,13 @@ class GlobalFilter(nn.Module):
             if n != a * a:
                 raise ValueError(f"GlobalFilter: the group (p q) must agree, but n = {n} and a*a = {a * a}")
             if a != self.h and a != 1 and self.h != 1:
-                raise ValueError("GlobalFilter: broadcast dimension -3: a and h must be equal or 1")
+                raise ValueError(
+                    f"GlobalFilter: broadcast dimension -3: a and h must be equal or 1, with a = {a}, h = {self.h}"
+                )
             if a // 2 + 1 != self.w and a // 2 + 1 != 1 and self.w != 1:
-                raise ValueError("GlobalFilter: broadcast dimension -2: a // 2 + 1 and w must be equal or 1")
+                raise ValueError(
+                    f"GlobalFilter: broadcast dimension -2: a // 2 + 1 and w must be equal or 1, with a = {a}, w = {self.w}"
+                )
             a_out = max(a, self.h) * min(1, a, self.h)
             if a_out < 1:
                 raise ValueError(f"GlobalFilter: irfft2() needs axis 1 not to be empty, got {a_out}")
@@ -137,7 +145,7 @@ class Mlp(nn.Module):
         if out < 0:
             raise ValueError(f"Mlp: linear `fc2`: `out_features` must be at least 0, got {out}")
         if drop < 0 or drop > 1:
-            raise ValueError("Mlp: dropout `drop`: `p` must be between 0 and 1")
+            raise ValueError(f"Mlp: dropout `drop`: `p` must be between 0 and 1, with drop = {drop}")
         self.in_features = in_features
         self.fc1 = nn.Linear(in_features, hidden)
         self.act = act_layer()
@@ -188,7 +196,9 @@ class Block(nn.Module):
         if dim < 0:
             raise ValueError(f"Block: `dim` must be at least 0, got {dim}")
         if drop_path < 0 or drop_path >= 1:
-            raise ValueError("Block: stochastic_depth(): `p` must be at least 0 and below 1")
+            raise ValueError(
+                f"Block: stochastic_depth(): `p` must be at least 0 and below 1, with drop_path = {drop_path}"
+            )
         self.dim = dim
         self.drop_path = drop_path
         self.norm1 = norm_layer(dim)
@@ -205,7 +215,9 @@ class Block(nn.Module):
         if x.shape[2] != self.dim:
             raise ValueError(f"Block: x.shape[2] must be dim = {self.dim}, got {x.shape[2]}")
         if n != int(n**0.5) * int(n**0.5) and n != 1 and int(n**0.5) * int(n**0.5) != 1:
-            raise ValueError("Block: broadcast dimension -2: n and int(sqrt(n))*int(sqrt(n)) must be equal or 1")
+            raise ValueError(
+                f"Block: broadcast dimension -2: n and int(sqrt(n))*int(sqrt(n)) must be equal or 1, with n = {n}"
+            )
         y = self.mlp(self.norm2(self.filter(self.norm1(x))))  # [b, int(sqrt(n))*int(sqrt(n)), dim]  gfnet.attn:82
         return x + (
             y * torch.bernoulli(y.new_full((b, 1, 1), 1 - self.drop_path)) / (1 - self.drop_path)

@@ -98,13 +98,21 @@ class MultiHeadAttention(nn.Module):
         scores = q @ (k / self.depth**0.5)  # [b, num_heads, nq, nk]  mha.attn:31
         if mask is not None:
             if mb != b and mb != 1:
-                raise ValueError("MultiHeadAttention: expand: axis 0 has size mb, which must be b or 1")
+                raise ValueError(
+                    f"MultiHeadAttention: expand: axis 0 has size mb, which must be b or 1, with b = {b}, mb = {mb}"
+                )
             if mh != self.num_heads and mh != 1:
-                raise ValueError("MultiHeadAttention: expand: axis 1 has size mh, which must be num_heads or 1")
+                raise ValueError(
+                    f"MultiHeadAttention: expand: axis 1 has size mh, which must be num_heads or 1, with mh = {mh}, num_heads = {self.num_heads}"
+                )
             if mq != nq and mq != 1:
-                raise ValueError("MultiHeadAttention: expand: axis 2 has size mq, which must be nq or 1")
+                raise ValueError(
+                    f"MultiHeadAttention: expand: axis 2 has size mq, which must be nq or 1, with mq = {mq}, nq = {nq}"
+                )
             if mk != nk and mk != 1:
-                raise ValueError("MultiHeadAttention: expand: axis 3 has size mk, which must be nk or 1")
+                raise ValueError(
+                    f"MultiHeadAttention: expand: axis 3 has size mk, which must be nk or 1, with mk = {mk}, nk = {nk}"
+                )
             # each axis of the mask is 1 or that of the scores
             scores = scores.masked_fill(~mask.expand_as(scores), -1000000000)  # [b, num_heads, nq, nk]  mha.attn:34
         attention = scores.softmax(dim=-1)  # [b, num_heads, nq, nk]  mha.attn:35

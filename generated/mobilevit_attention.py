@@ -31,7 +31,7 @@ class Attention(nn.Module):
         if head_dim == 0:
             raise ValueError(f"Attention: `head_dim` must not be zero, got {head_dim}")
         if dropout < 0 or dropout > 1:
-            raise ValueError("Attention: dropout `to_out`: `p` must be between 0 and 1")
+            raise ValueError(f"Attention: dropout `to_out`: `p` must be between 0 and 1, with dropout = {dropout}")
         if head_dim**0.5 == 0:
             raise ValueError(f"Attention: sqrt(head_dim) must not be zero (it divides), with head_dim = {head_dim}")
         self.dim = dim
@@ -84,7 +84,7 @@ class FeedForward(nn.Module):
         if mlp_dim < 0:
             raise ValueError(f"FeedForward: `mlp_dim` must be at least 0, got {mlp_dim}")
         if dropout < 0 or dropout > 1:
-            raise ValueError("FeedForward: dropout `net`: `p` must be between 0 and 1")
+            raise ValueError(f"FeedForward: dropout `net`: `p` must be between 0 and 1, with dropout = {dropout}")
         self.dim = dim
         self.net = nn.Sequential(
             nn.Linear(dim, mlp_dim), nn.SiLU(), nn.Dropout(dropout), nn.Linear(mlp_dim, dim), nn.Dropout(dropout)

@@ -92,7 +92,7 @@ class MUSEAttention(nn.Module):
         if d_v < 0:
             raise ValueError(f"MUSEAttention: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
-            raise ValueError("MUSEAttention: dropout `dropout`: `p` must be between 0 and 1")
+            raise ValueError(f"MUSEAttention: dropout `dropout`: `p` must be between 0 and 1, with dropout = {dropout}")
         if d_k == 0:
             raise ValueError(f"MUSEAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model

@@ -106,11 +106,15 @@ class NonLocalBlockND(nn.Module):
         if self.dimension == 1:
             if self.bn_layer:
                 if self.training and b * spatial[0] == 1:
-                    raise ValueError("NonLocalBlockND: batch norm in training needs more than one value per channel")
+                    raise ValueError(
+                        f"NonLocalBlockND: batch norm in training needs more than one value per channel, with b = {b}, spatial_0 = {spatial[0]}"
+                    )
         if self.dimension == 2:
             if self.bn_layer:
                 if self.training and b * spatial[0] * spatial[1] == 1:
-                    raise ValueError("NonLocalBlockND: batch norm in training needs more than one value per channel")
+                    raise ValueError(
+                        f"NonLocalBlockND: batch norm in training needs more than one value per channel, with b = {b}, spatial_0 = {spatial[0]}, spatial_1 = {spatial[1]}"
+                    )
         if self.dimension == 3:
             if self.bn_layer:
                 if self.training and b * spatial[0] * spatial[1] * spatial[2] == 1:

@@ -58,7 +58,9 @@ class OutlookAttention(nn.Module):
         kk = kernel_size * kernel_size
         scale = (dim // num_heads) ** -0.5
         if attn_drop < 0 or attn_drop > 1:
-            raise ValueError("OutlookAttention: dropout `attn_drop`: `p` must be between 0 and 1")
+            raise ValueError(
+                f"OutlookAttention: dropout `attn_drop`: `p` must be between 0 and 1, with attn_drop = {attn_drop}"
+            )
         self.dim = dim
         self.num_heads = num_heads
         self.kernel_size = kernel_size

@@ -59,9 +59,13 @@ class OutlookAttention(nn.Module):
         given_scale = qk_scale if qk_scale is not None else 0.0
         scale = given_scale if given_scale != 0 else (dim // num_heads) ** -0.5
         if attn_drop < 0 or attn_drop > 1:
-            raise ValueError("OutlookAttention: dropout `attn_drop`: `p` must be between 0 and 1")
+            raise ValueError(
+                f"OutlookAttention: dropout `attn_drop`: `p` must be between 0 and 1, with attn_drop = {attn_drop}"
+            )
         if proj_drop < 0 or proj_drop > 1:
-            raise ValueError("OutlookAttention: dropout `proj_drop`: `p` must be between 0 and 1")
+            raise ValueError(
+                f"OutlookAttention: dropout `proj_drop`: `p` must be between 0 and 1, with proj_drop = {proj_drop}"
+            )
         self.dim = dim
         self.num_heads = num_heads
         self.kernel_size = kernel_size

@@ -39,7 +39,9 @@ class ParNetAttention(nn.Module):
         if x.shape[1] != self.channel:
             raise ValueError(f"ParNetAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         if self.training and b * h * w == 1:
-            raise ValueError("ParNetAttention: batch norm in training needs more than one value per channel")
+            raise ValueError(
+                f"ParNetAttention: batch norm in training needs more than one value per channel, with b = {b}, h = {h}, w = {w}"
+            )
         return F.silu(
             self.conv1x1(x) + self.conv3x3(x) + self.sse(x) * x
         )  # [b, channel, h, w]  parnet_attention.attn:16

@@ -39,7 +39,9 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             )
         d_k = d_model // h
         if dropout < 0 or dropout > 1:
-            raise ValueError("SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1")
+            raise ValueError(
+                f"SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1, with dropout = {dropout}"
+            )
         if d_k == 0:
             raise ValueError(f"SimplifiedScaledDotProductAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model

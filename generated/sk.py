@@ -77,7 +77,9 @@ class SKAttention(nn.Module):
         if x.shape[1] != self.channel:
             raise ValueError(f"SKAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         if self.training and b * h * w == 1:
-            raise ValueError("SKAttention: batch norm in training needs more than one value per channel")
+            raise ValueError(
+                f"SKAttention: batch norm in training needs more than one value per channel, with b = {b}, h = {h}, w = {w}"
+            )
         # split
         feats = torch.stack([conv(x) for conv in self.convs], dim=0)  # [len(kernels), b, channel, h, w]  sk.attn:34
         # fuse

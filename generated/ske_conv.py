@@ -87,7 +87,9 @@ class SKEConv(nn.Module):
             h_out = (h - 1) // self.stride + 1
             w_out = (w - 1) // self.stride + 1
             if self.training and s0 * h_out * w_out == 1:
-                raise ValueError("SKEConv: batch norm in training needs more than one value per channel")
+                raise ValueError(
+                    f"SKEConv: batch norm in training needs more than one value per channel, with h' = {h_out}, s0 = {s0}, w' = {w_out}"
+                )
         if not self.batch_first:
             if s0 != self.in_channels:
                 raise ValueError(
@@ -96,7 +98,9 @@ class SKEConv(nn.Module):
             h_out = (h - 1) // self.stride + 1
             w_out = (w - 1) // self.stride + 1
             if self.training and s1 * h_out * w_out == 1:
-                raise ValueError("SKEConv: batch norm in training needs more than one value per channel")
+                raise ValueError(
+                    f"SKEConv: batch norm in training needs more than one value per channel, with h' = {h_out}, s1 = {s1}, w' = {w_out}"
+                )
             x = x.transpose(0, 1)  # [s1, s0, h, w]  ske_conv.attn:41
         # split: [b, M, c, h', w']
         feats = torch.stack(

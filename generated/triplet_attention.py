@@ -90,7 +90,9 @@ class BasicConv(nn.Module):
             h_out = (h - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride + 1
             w_out = (w - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride + 1
             if self.training and b * h_out * w_out == 1:
-                raise ValueError("BasicConv: batch norm in training needs more than one value per channel")
+                raise ValueError(
+                    f"BasicConv: batch norm in training needs more than one value per channel, with b = {b}, h' = {h_out}, w' = {w_out}"
+                )
             x_2 = self.bn(x_2)  # [b, out_planes, h', w']  triplet_attention.attn:36
         if self.relu is not None:
             x_2 = self.relu(x_2)  # [b, out_planes, h', w']  triplet_attention.attn:38

@@ -35,7 +35,7 @@ class UFOAttention(nn.Module):
         if d_v < 0:
             raise ValueError(f"UFOAttention: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
-            raise ValueError("UFOAttention: dropout `dropout`: `p` must be between 0 and 1")
+            raise ValueError(f"UFOAttention: dropout `dropout`: `p` must be between 0 and 1, with dropout = {dropout}")
         self.d_model = d_model
         self.d_k = d_k
         self.d_v = d_v

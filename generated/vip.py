@@ -25,7 +25,7 @@ class MLP(nn.Module):
         if out_features < 0:
             raise ValueError(f"MLP: `out_features` must be at least 0, got {out_features}")
         if drop < 0 or drop > 1:
-            raise ValueError("MLP: dropout `drop`: `p` must be between 0 and 1")
+            raise ValueError(f"MLP: dropout `drop`: `p` must be between 0 and 1, with drop = {drop}")
         self.in_features = in_features
         self.fc1 = nn.Linear(in_features, hidden_features)
         self.act = nn.GELU()
@@ -76,7 +76,9 @@ class WeightedPermuteMLP(nn.Module):
                 f"WeightedPermuteMLP: dim must be divisible by seg_dim, with dim = {dim}, seg_dim = {seg_dim}"
             )
         if proj_drop < 0 or proj_drop > 1:
-            raise ValueError("WeightedPermuteMLP: dropout `proj_drop`: `p` must be between 0 and 1")
+            raise ValueError(
+                f"WeightedPermuteMLP: dropout `proj_drop`: `p` must be between 0 and 1, with proj_drop = {proj_drop}"
+            )
         self.dim = dim
         self.seg_dim = seg_dim
         self.mlp_c = nn.Linear(dim, dim, bias=qkv_bias)

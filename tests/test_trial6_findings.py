@@ -472,3 +472,62 @@ def test_a_floor_division_known_exact_reads_as_the_size_it_gives_back():
     assert torch.equal(build(UNPARTITION)(x), 2 * x)
     # and with the layout passes off, the same sizes
     assert "# [b, c, h, w]" in compile_ok(UNPARTITION.replace("windows * 2", "windows"), optimize=False)
+
+
+EXPAND_OR_NOT = """\
+block B(c: int = 4, r: int = 2):
+    input x: [b, c, h, w]
+    let wide = c * r
+    if r != 1:
+        layer expand = conv2d(c, wide, 1)
+        y = expand(x)
+    else:
+        y = x
+    layer mix = conv2d(wide, c, 1)
+    z = y * 2
+    return mix(z)
+"""
+
+
+def test_a_size_that_is_right_on_both_branches_is_the_joined_size():
+    """MBConv's expansion: `y` is [b, wide, h, w] after the conv, and the input itself where
+    r == 1, where wide is c. After the `if`, the comment says `[b, wide, h, w]` (true on both
+    branches), not `[b, wide|c, h, w]`, nor `[b, c, h, w]` (true only where r == 1)."""
+    code = compile_ok(EXPAND_OR_NOT)
+    assert "z = y * 2  # [b, wide, h, w]" in code
+    # where r == 1 (the `else:` of `if r != 1:`), wide is c: no check that they agree
+    assert "c != wide" not in code and "else:" not in code.split("def forward")[0]
+    for r in (1, 2):
+        assert build(EXPAND_OR_NOT, r=r)(rand(2, 4, 3, 3)).shape == (2, 4, 3, 3)
+    assert agree(EXPAND_OR_NOT, {"c": 4, "r": 1}, {"x": [2, 4, 3, 3]})
+    assert agree(EXPAND_OR_NOT, {"c": 4, "r": 3}, {"x": [2, 4, 3, 3]})
+
+
+def test_what_an_else_branch_knows_stays_in_it():
+    """`k == 1` holds in the `else:` of `if k != 1:` only: after the `if`, a linear layer of
+    c * k inputs on c features is still checked, and refuses k = 2."""
+    source = """\
+block B(c: int = 4, k: int = 1):
+    input x: [b, c]
+    if k != 1:
+        y = x * 2
+    else:
+        y = x
+    layer fc = linear(c * k, c)
+    return fc(y)
+"""
+    assert build(source, k=1)(rand(2, 4)).shape == (2, 4)
+    with pytest.raises(ValueError, match="must agree"):
+        build(source, k=2)(rand(2, 4))
+
+
+def test_a_failed_broadcast_says_the_sizes_it_read():
+    source = """\
+block B():
+    input x: [b, n]
+    input y: [b, m]
+    return x + y
+"""
+    assert build(source)(rand(2, 3), rand(2, 1)).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"n and m must be equal or 1, with m = 2, n = 3$"):
+        build(source)(rand(2, 3), rand(2, 2))

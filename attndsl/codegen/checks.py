@@ -169,6 +169,12 @@ class CheckEmitter:
             message_parts = [("text", f"{block}: {check.message}")]
             if condition.op == "const":  # a combination of arguments that can never work
                 return [f"raise ValueError({fstring(message_parts)})"]
+            if condition.op in ("and", "or"):  # `nk and mw must be equal or 1`, with their values
+                symbols = sorted(condition_symbols(condition))
+                if 1 <= len(symbols) <= 3:
+                    for index, symbol in enumerate(symbols):
+                        message_parts += [("text", (", with " if index == 0 else ", ") + f"{symbol} = "),
+                                          ("code", sym.render(sym.Expr.symbol(symbol), names))]
             if condition.op == "cmp":
                 _, left, right = condition.args
                 symbols = sorted(left.symbols() | right.symbols())

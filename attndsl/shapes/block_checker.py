@@ -8,6 +8,7 @@ import dataclasses
 from ..diagnostics import DiagnosticSink
 from ..evaluate import fold, substitute_cond
 from ..ir import BlockIR, PackSizes
+from ..symbolic import Expr
 from .conditions import runs_in
 from .examples import check_examples
 from .knowledge import Knowledge
@@ -179,11 +180,15 @@ class BlockChecker:
         # Each world's shapes, for tools that need the real sizes of a branch (cost, graph).
         ir.world_shapes = [(world, {n: s for n, s in walk.shapes.items() if s is not None}) for world, walk in walks]
         # A value of the same shape in every world that has it shows that shape, not the joined
-        # one: `x * y`, with y [b, c, h|1, w|1] from two branches, is [b, c, h, w] either way.
+        # one: `x * y`, with y [b, c, h|1, w|1] from two branches, is [b, c, h, w] either way;
+        # and MBConv's `x`, [b, oup, h, w] or the input when expand_ratio == 1, is [b, oup, h, w]
+        # in both worlds (oup is input_filters there).
         for node, attrs in ir.graph.nodes.items():
-            found = [shapes[node] for _, shapes in ir.world_shapes if node in shapes]
-            if found and all(shape == found[0] for shape in found[1:]):
-                attrs["shape"] = found[0]
+            found = [(walk, walk.shapes[node]) for _, walk in walks if walk.shapes.get(node) is not None]
+            for candidate in dict.fromkeys(shape for _, shape in found):
+                if all(_same_shape(walk, attrs["guard"], candidate, shape) for walk, shape in found):
+                    attrs["shape"] = candidate
+                    break
 
     def _reuse_first(self, first: Walk, walk: Walk, atoms) -> None:
         """The facts the first world's checks established without a condition of its own hold
@@ -283,6 +288,18 @@ def _world_literals(world: dict) -> tuple:
 
 def _freeze(condition):
     return condition
+
+
+def _same_shape(walk: Walk, guard, a, b) -> bool:
+    """Whether two shapes are the same in a world, under what it knows where the node runs."""
+    if a == b:
+        return True
+    if not (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)):
+        return False
+    if not all(isinstance(d, Expr) for d in a + b):
+        return False
+    view = walk.view_for_guard(guard)
+    return all(view.normal(x) == view.normal(y) for x, y in zip(a, b))
 
 
 def _merge_complementary(checks: list) -> list:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from ..guards import plain
 from ..ir import BlockIR, Cond, negate
 from ..symbolic import Atom, Expr
 from ..symbolic_core import lone_factor
@@ -168,12 +169,14 @@ class Knowledge:
         return view
 
     def _facts_of_context(self, context: frozenset) -> list[Fact]:
-        """Inside `if ratio > 1:` the condition itself is known: ratio is at least 2 there."""
+        """Inside `if ratio > 1:` the condition itself is known: ratio is at least 2 there; in
+        its `else:`, ratio is at most 1."""
         key = (context, len(self.ir.lets))
         found = self._context_facts.get(key)
         if found is None:
             scratch = Knowledge(self.ir)
             for cond in sorted(context, key=repr):
+                cond = plain(cond)  # the `else:` of `if k != 1:` knows k == 1
                 if cond.op != "not":
                     scratch.learn(cond, ())
             found = self._context_facts[key] = scratch.facts

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..diagnostics import Abort, DiagnosticSink, Span
-from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source, input_dims, kind_at_rank, pack_dims
+from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source, input_dims, kind_at_rank, negate, pack_dims
 from ..layers import LAYERS
 from ..lower.loops import list_length
 from ..ops import OPS, ListShape
@@ -304,6 +304,18 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.dtypes[node] = da
         return self._join(a, b, attrs)
 
+    def _size_of_both(self, x: Expr, y: Expr, guard, condition) -> Expr | None:
+        """x where it equals y on the branch that gives y, or y where it equals x on the
+        branch that gives x: a size that is right on both branches; else None."""
+        for branch, kept, other in ((negate(condition), x, y), (condition, y, x)):
+            view = self.view_for_guard(tuple(guard) + (branch,))
+            solved = _solved(branch)
+            kept_there, other_there = (sym.substitute(view.normal(e), solved) if solved else view.normal(e)
+                                       for e in (kept, other))
+            if view.normal(kept_there) == view.normal(other_there):
+                return kept
+        return None
+
     def opaque_size(self, a: Expr, b: Expr) -> Expr:
         """The display walk's size for a broadcast that depends on the branch taken: shown as
         `a|b` (one of them, as a join is); each world checks the real one."""
@@ -323,10 +335,17 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                             attrs["span"])
             raise Abort()
         view = self.knowledge.view(self.context)
+        condition = attrs["attrs"]["condition"]
         out = []
         for x, y in zip(a, b):
             if view.normal(x) == view.normal(y):
                 out.append(x)
+                continue
+            # One size that is each branch's under its condition: MBConv's `oup` is the
+            # input's `input_filters` where `expand_ratio == 1` (the branch that skips the conv).
+            taken = self._size_of_both(x, y, attrs["guard"], condition)
+            if taken is not None:
+                out.append(taken)
                 continue
             # Named after both branches ("in_channels|c_m"): shown in comments only. The
             # worlds check each branch's size for real.
@@ -344,6 +363,21 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             self.joined_atoms.add(literal(attrs["attrs"]["condition"])[0])
             out.append(Expr.symbol(name))
         return tuple(out)
+
+
+def _solved(condition) -> dict[str, Expr]:
+    """`{k: 1}` where a branch's condition says `k == 1` (or `not k != 1`); else empty."""
+    if condition.op == "not" and condition.args[0].op == "cmp" and condition.args[0].args[0] == "!=":
+        condition = Cond("cmp", ("==",) + tuple(condition.args[0].args[1:]))
+    if condition.op != "cmp" or condition.args[0] != "==":
+        return {}
+    _, left, right = condition.args
+    for side, value in ((left, right), (right, left)):
+        names = side.plain_symbols()
+        if side.is_monomial and names is not None and len(names) == 1 and side == Expr.symbol(next(iter(names))) \
+                and not value.symbols() & names:
+            return {next(iter(names)): value}
+    return {}
 
 
 def _math(expr: Expr) -> str:
