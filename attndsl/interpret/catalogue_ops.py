@@ -104,8 +104,15 @@ def _dims(call, x: torch.Tensor, name: str = "dim"):
 
 @tensor_op("norm")
 def _norm(call, x):
+    """The 2-norm, scaled by the largest magnitude first: sqrt(sum(x * x)) overflows where
+    the norm itself does not (a row of `finfo(x).max`), as torch's does not."""
     dims = _dims(call, tensor_arg(x, "x"))
-    return torch.sqrt(torch.sum(x * x, dim=dims, keepdim=bool(call.attrs.get("keepdim"))))
+    keepdim = bool(call.attrs.get("keepdim"))
+    scale = torch.amax(x.abs(), dim=dims, keepdim=True)
+    finite = torch.where((scale == 0) | torch.isinf(scale), torch.ones_like(scale), scale)
+    scaled = finite * torch.sqrt(torch.sum((x / finite) ** 2, dim=dims, keepdim=True))
+    result = torch.where(torch.isinf(scale), scale, scaled)
+    return result if keepdim else result.squeeze(dims)
 
 
 @tensor_op("normalize")
