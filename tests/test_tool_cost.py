@@ -373,3 +373,32 @@ def test_a_list_a_loop_appends_to_holds_every_item_after_the_loop(tmp_path):
     _agrees_with_torch(module, [torch.randn(2, 64, 8)], expected)
     x_size = 2 * 64 * 8
     assert expected.peak_values >= 3 * x_size  # the input, the list, the stacked copy
+
+
+TWO_LISTS_IN_ONE_STATEMENT = """\
+block Two(d: int = 8, l: int = 4):
+    input x: [b, n, d]
+    example(d=8, l=4, x=[2, 256, 8])
+    parts = rearrange(x, "b (s l) d -> s b l d", l=l)
+    halves = []
+    thirds = []
+    for part in parts:
+        halves.append(part * 2)
+        thirds.append(part * 3)
+    y = stack(halves, dim=0) * 0.5 + stack(thirds, dim=0) * 0.25
+    return sum(y, dim=0)
+"""
+
+
+def test_lists_live_until_the_statement_that_reads_them_ends(tmp_path):
+    """Python frees a loop's list at its `del`, after the whole statement that stacks it: while
+    `stack(thirds)` is made, `halves` (already stacked) is still alive."""
+    from .language_support import generated
+
+    path = tmp_path / "two.attn"
+    path.write_text(TWO_LISTS_IN_ONE_STATEMENT)
+    blocks = optimized(path)
+    ir = blocks[0]
+    expected = report(ir, block_costs(blocks)["Two"], Values.at(ir, ir.examples[0], use_example=False))
+    module = generated(TWO_LISTS_IN_ONE_STATEMENT)(d=8, l=4).eval()
+    _agrees_with_torch(module, [torch.randn(2, 256, 8)], expected)

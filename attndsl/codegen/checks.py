@@ -12,12 +12,14 @@ from .expressions import (_NEGATED)
 
 
 class CheckEmitter:
-    def _place_checks(self, statements: list, owners: list[int]) -> tuple[list, list]:
+    def _place_checks(self, statements: list, owners: list[int]) -> tuple[list, list, list]:
         """Forward's checks: those under a guard go at the top of the first block of the body
         under that guard (one `if self.flag:`, not two), unless that block comes after the
         statement the check protects (a check that only one world needs, of a node every
         world computes: it opens forward under its own `if`); the rest open forward.
-        Rendered in their final order, so a size a check computes (`H_out`) is reused after it."""
+        Rendered in their final order, so a size a check computes (`H_out`) is reused after it.
+        Returns the prologue's checks, the statements with the rest placed, and the node each
+        of those statements writes out (None for a check)."""
         checks = [c for c in self.ir.checks if c.where == "forward"] if self.options.runtime_checks else []
         inline: dict[int, list] = {}
         prologue = []
@@ -34,12 +36,14 @@ class CheckEmitter:
                 inline.setdefault(target, []).append(check)
         defined: dict = {}
         rendered_prologue = [(c.guard, self._check_lines(c, self.forward_name, "forward", defined)) for c in prologue]
-        placed = []
+        placed, placed_owners = [], []
         for index, statement in enumerate(statements):
             for check in inline.get(index, []):
                 placed.append((check.guard, self._check_lines(check, self.forward_name, "forward", defined)))
+                placed_owners.append(None)
             placed.append(statement)
-        return rendered_prologue, placed
+            placed_owners.append(owners[index])
+        return rendered_prologue, placed, placed_owners
 
     def _first_reader(self, node: int | None, owners: list[int]) -> int:
         """The index of the first statement that computes `node` or reads its value (itself

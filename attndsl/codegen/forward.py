@@ -204,12 +204,12 @@ class ForwardEmitter:
                 line = f"{self.names[node]} = {text}"
             statements.append((attrs["guard"], comments + [line + self.shape_comment(node)]))
             owners.append(node)
-        prologue_checks, statements = self._place_checks(statements, owners)
+        prologue_checks, statements, owners = self._place_checks(statements, owners)
         outputs = []
         for output in self.ir.outputs:
             outputs.append(self.expression(output, materialized)[0])
         return_line = "return " + ", ".join(outputs)
-        statements = release_lists(statements, top_level_lists(self.graph, self.names), return_line)
+        statements = release_lists(statements, owners, top_level_lists(self.graph, self.names), self.graph)
         lines = self._guarded(statements, self.forward_name)
         if len(self.ir.outputs) == 1 and self.ir.outputs[0] not in materialized:
             lines += self.statement_comments(self.ir.outputs[0], materialized)

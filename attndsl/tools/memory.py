@@ -118,7 +118,29 @@ class MemoryWalk:
             else:
                 reasons.append((end, still_held))
             held[node] = reasons
+        for node in order:  # a loop's list: freed by its `del` (codegen/release.py), or at return
+            if self._loop_list(node):
+                readers = [u for u in self.graph.successors(node) if u in step]
+                unguarded = not self.graph.nodes[node]["guard"]
+                held[node] = [(self._statement_end(max(readers, key=step.get), step)
+                               if readers and unguarded else end, frozenset())]
         return held
+
+    def _loop_list(self, node: int) -> bool:
+        """Whether a node is a list a `for` loop appended to (the `item` after its `loop_end`)."""
+        attrs = self.graph.nodes[node]
+        return attrs["op"] == "item" and isinstance(self._shape(node), ListShape) and \
+            self.graph.nodes[self.ir.operands(node)[0]]["op"] == "loop_end"
+
+    def _statement_end(self, node: int, step: dict) -> int:
+        """Where the statement that reads `node` ends: at the first named value (or output) it
+        flows into. A `del` of a list comes after that statement, not after its last op."""
+        while self.graph.nodes[node]["name"] is None and node not in self.ir.outputs:
+            users = [u for u in self.graph.successors(node) if u in step]
+            if not users:
+                break
+            node = max(users, key=step.get)
+        return step[node]
 
     def _exists(self, node: int) -> list[Cond]:
         """When a node's tensor exists: its guard, or for an optional input, being given."""
@@ -149,8 +171,7 @@ class MemoryWalk:
 
     def _allocation(self, node, attrs, contiguous) -> tuple[bool, bool]:
         op = attrs["op"]
-        if op == "item" and isinstance(self._shape(node), ListShape) and \
-                self.graph.nodes[self.ir.operands(node)[0]]["op"] == "loop_end":
+        if self._loop_list(node):
             return True, True  # a list a `for` loop appended to: every pass's item is alive now
         if op in _NO_ALLOCATION:
             return False, all(contiguous) if op != "item" else contiguous[0]
