@@ -358,18 +358,26 @@ block Segments(d: int = 8, l: int = 4):
 """
 
 
-def test_a_list_a_loop_appends_to_holds_every_item_after_the_loop(tmp_path):
-    """After the loop the list holds s items of [b, l, d] (one input's worth), and `stack`
-    copies them: the peak counts both, not one item."""
+def _spec_module_and_costs(source: str, block: str):
+    """A spec written in a test: its generated module at its first example's arguments, and
+    the cost report at that example."""
+    from attndsl.compiler import analyze
+    from attndsl.tools.common import optimized as run_passes
+
     from .language_support import generated
 
-    path = tmp_path / "segments.attn"
-    path.write_text(LIST_BUILT_BY_A_LOOP)
-    blocks = optimized(path)
-    ir = blocks[0]
+    blocks = run_passes(analyze(source, "spec.attn")[0])
+    ir = next(b for b in blocks if b.name == block)
     example = ir.examples[0]
-    expected = report(ir, block_costs(blocks)["Segments"], Values.at(ir, example, use_example=False))
-    module = generated(LIST_BUILT_BY_A_LOOP)(d=8, l=4).eval()
+    expected = report(ir, block_costs(blocks)[block], Values.at(ir, example, use_example=False))
+    module = generated(source, block)(**{a.name: example[a.name] for a in ir.args if a.name in example}).eval()
+    return module, expected
+
+
+def test_a_list_a_loop_appends_to_holds_every_item_after_the_loop():
+    """After the loop the list holds s items of [b, l, d] (one input's worth), and `stack`
+    copies them: the peak counts both, not one item."""
+    module, expected = _spec_module_and_costs(LIST_BUILT_BY_A_LOOP, "Segments")
     _agrees_with_torch(module, [torch.randn(2, 64, 8)], expected)
     x_size = 2 * 64 * 8
     assert expected.peak_values >= 3 * x_size  # the input, the list, the stacked copy
@@ -390,15 +398,8 @@ block Two(d: int = 8, l: int = 4):
 """
 
 
-def test_lists_live_until_the_statement_that_reads_them_ends(tmp_path):
+def test_lists_live_until_the_statement_that_reads_them_ends():
     """Python frees a loop's list at its `del`, after the whole statement that stacks it: while
     `stack(thirds)` is made, `halves` (already stacked) is still alive."""
-    from .language_support import generated
-
-    path = tmp_path / "two.attn"
-    path.write_text(TWO_LISTS_IN_ONE_STATEMENT)
-    blocks = optimized(path)
-    ir = blocks[0]
-    expected = report(ir, block_costs(blocks)["Two"], Values.at(ir, ir.examples[0], use_example=False))
-    module = generated(TWO_LISTS_IN_ONE_STATEMENT)(d=8, l=4).eval()
+    module, expected = _spec_module_and_costs(TWO_LISTS_IN_ONE_STATEMENT, "Two")
     _agrees_with_torch(module, [torch.randn(2, 256, 8)], expected)
