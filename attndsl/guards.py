@@ -58,25 +58,21 @@ def negate(condition: Cond) -> Cond:
     return Cond("not", (condition,))
 
 
-def _plain(condition: Cond) -> Cond:
-    """One spelling of a condition: `not (e == 0)` is `e != 0`, `not not c` is `c`."""
+def plain(condition: Cond) -> Cond:
+    """One spelling of a condition: `not (e == 0)` is `e != 0`, `not not c` is `c` (what the
+    `else:` of `if k != 1:` knows is `k == 1`)."""
     if condition.op == "not":
         inner = condition.args[0]
         if inner.op == "not":
-            return _plain(inner.args[0])
+            return plain(inner.args[0])
         if inner.op == "cmp" and len(inner.args) == 3 and inner.args[0] in _COMPLEMENT:
             return Cond("cmp", (_COMPLEMENT[inner.args[0]], *inner.args[1:]))
     return condition
 
 
-def plain(condition: Cond) -> Cond:
-    """`_plain`, for the checker: what an `else:` of `if k != 1:` knows is `k == 1`."""
-    return _plain(condition)
-
-
 def complementary(a: Cond, b: Cond) -> bool:
     """Whether `b` holds exactly when `a` does not (`e == 0` and `e != 0`, `c` and `not c`)."""
-    return _plain(negate(a)) == _plain(b)
+    return plain(negate(a)) == plain(b)
 
 
 def guard_includes(guard: Guard, condition: Cond) -> bool:
@@ -87,15 +83,15 @@ def guard_includes(guard: Guard, condition: Cond) -> bool:
     under `if mode in ["a", "b"]:` exists under `if mode == "a":`)."""
     if condition in guard:
         return True
-    held = {part for c in guard for part in _conjuncts(_plain(c))}
+    held = {part for c in guard for part in _conjuncts(plain(c))}
     if condition.op == "or":
         return any(guard_includes(guard, part) for part in condition.args)
-    return all(part in held for part in _conjuncts(_plain(condition)))
+    return all(part in held for part in _conjuncts(plain(condition)))
 
 
 def _conjuncts(condition: Cond) -> list[Cond]:
     if condition.op == "and":
-        return [part for inner in condition.args for part in _conjuncts(_plain(inner))]
+        return [part for inner in condition.args for part in _conjuncts(plain(inner))]
     return [condition]
 
 

@@ -308,11 +308,8 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         """x where it equals y on the branch that gives y, or y where it equals x on the
         branch that gives x: a size that is right on both branches; else None."""
         for branch, kept, other in ((negate(condition), x, y), (condition, y, x)):
-            view = self.view_for_guard(tuple(guard) + (branch,))
-            solved = _solved(branch)
-            kept_there, other_there = (sym.substitute(view.normal(e), solved) if solved else view.normal(e)
-                                       for e in (kept, other))
-            if view.normal(kept_there) == view.normal(other_there):
+            view = self.view_for_guard(tuple(guard) + (branch,))  # knows `k == 1` in `else:` of `k != 1`
+            if view.normal(kept) == view.normal(other):
                 return kept
         return None
 
@@ -363,21 +360,6 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
             self.joined_atoms.add(literal(attrs["attrs"]["condition"])[0])
             out.append(Expr.symbol(name))
         return tuple(out)
-
-
-def _solved(condition) -> dict[str, Expr]:
-    """`{k: 1}` where a branch's condition says `k == 1` (or `not k != 1`); else empty."""
-    if condition.op == "not" and condition.args[0].op == "cmp" and condition.args[0].args[0] == "!=":
-        condition = Cond("cmp", ("==",) + tuple(condition.args[0].args[1:]))
-    if condition.op != "cmp" or condition.args[0] != "==":
-        return {}
-    _, left, right = condition.args
-    for side, value in ((left, right), (right, left)):
-        names = side.plain_symbols()
-        if side.is_monomial and names is not None and len(names) == 1 and side == Expr.symbol(next(iter(names))) \
-                and not value.symbols() & names:
-            return {next(iter(names)): value}
-    return {}
 
 
 def _math(expr: Expr) -> str:
