@@ -102,24 +102,26 @@ def _dims(call, x: torch.Tensor, name: str = "dim"):
     return tuple(axes)
 
 
-@tensor_op("norm")
-def _norm(call, x):
-    """The 2-norm, scaled by the largest magnitude first: sqrt(sum(x * x)) overflows where
-    the norm itself does not (a row of `finfo(x).max`), as torch's does not."""
-    dims = _dims(call, tensor_arg(x, "x"))
-    keepdim = bool(call.attrs.get("keepdim"))
+def _length(x: torch.Tensor, dims: tuple) -> torch.Tensor:
+    """The 2-norm over `dims` (kept), scaled by the largest magnitude first: sqrt(sum(x * x))
+    overflows where the norm itself does not (a row of `finfo(x).max`), as torch's does not."""
     scale = torch.amax(x.abs(), dim=dims, keepdim=True)
     finite = torch.where((scale == 0) | torch.isinf(scale), torch.ones_like(scale), scale)
     scaled = finite * torch.sqrt(torch.sum((x / finite) ** 2, dim=dims, keepdim=True))
-    result = torch.where(torch.isinf(scale), scale, scaled)
-    return result if keepdim else result.squeeze(dims)
+    return torch.where(torch.isinf(scale), scale, scaled)
+
+
+@tensor_op("norm")
+def _norm(call, x):
+    dims = _dims(call, tensor_arg(x, "x"))
+    length = _length(x, dims)
+    return length if call.attrs.get("keepdim") else length.squeeze(dims)
 
 
 @tensor_op("normalize")
 def _normalize(call, x):
     axis = axis_index(call.attrs["dim"], tensor_arg(x, "x").dim())
-    length = torch.sqrt(torch.sum(x * x, dim=axis, keepdim=True))
-    return x / torch.clamp(length, min=float(_value(call, "eps")))
+    return x / torch.clamp(_length(x, (axis,)), min=float(_value(call, "eps")))
 
 
 # ---------------------------------------------------------------------------- axes
