@@ -314,50 +314,6 @@ def test_text_output(capsys):
     assert "parameters: 1,024" in out and "FLOPs: 4,096" in out and "peak activation memory" in out
 
 
-NEW_OPS = """\
-block NewOps(n: int = 6, d: int = 8):
-    input q: [b, h, n, d]
-    input k: [b, h, m, d]
-    example(q=[2, 3, 6, 8], k=[2, 3, 5, 8])
-    param table: [2 * n - 1, d] = zeros()
-    buffer offsets = arange(n)[:, None] - arange(n)[None, :] + n - 1
-    logits = einsum("b h i d, b h j d -> b h i j", q, k)
-    both = einsum("b h i d, b h i d -> b h i d", q, q + table[offsets][:, 0])
-    return softmax(logits, dim=-1), einsum("b h i d -> b i h d", both) + float(arange(d) // 2)
-"""
-
-
-def test_einsum_and_gathers_agree_with_torch(tmp_path):
-    """A contraction counts a multiply and an add per combination of its axes, as torch's
-    counter does; an elementwise einsum, a gather, integer arithmetic (and softmax) none;
-    the peak memory counts the gathered copy and the integer tensors."""
-    import attndsl
-    from attndsl.compiler import analyze
-    from attndsl.tools.common import optimized as run_passes
-
-    path = tmp_path / "new_ops.attn"
-    path.write_text(NEW_OPS)
-    blocks = run_passes(analyze(NEW_OPS, "new_ops.attn")[0])
-    example = blocks[0].examples[0]
-    expected = report(blocks[0], block_costs(blocks)["NewOps"], Values.at(blocks[0], example, use_example=False))
-    assert expected.flops == 2 * 2 * 3 * 6 * 5 * 8  # the contraction alone
-    generator = torch.Generator().manual_seed(0)
-    inputs = [torch.randn(example[name], generator=generator) for name in ("q", "k")]
-    _agrees_with_torch(attndsl.load(path)().eval(), inputs, expected)
-
-
-LIST_BUILT_BY_A_LOOP = """\
-block Segments(d: int = 8, l: int = 4):
-    input x: [b, n, d]
-    example(d=8, l=4, x=[2, 64, 8])
-    parts = rearrange(x, "b (s l) d -> s b l d", l=l)
-    outs = []
-    for part in parts:
-        outs.append(softmax(part, dim=-1) * 2)
-    return sum(stack(outs, dim=0), dim=0)
-"""
-
-
 def _spec_module_and_costs(source: str, block: str):
     """A spec written in a test: its generated module at its first example's arguments, and
     the cost report at that example."""
@@ -372,6 +328,42 @@ def _spec_module_and_costs(source: str, block: str):
     expected = report(ir, block_costs(blocks)[block], Values.at(ir, example, use_example=False))
     module = generated(source, block)(**{a.name: example[a.name] for a in ir.args if a.name in example}).eval()
     return module, expected
+
+
+NEW_OPS = """\
+block NewOps(n: int = 6, d: int = 8):
+    input q: [b, h, n, d]
+    input k: [b, h, m, d]
+    example(q=[2, 3, 6, 8], k=[2, 3, 5, 8])
+    param table: [2 * n - 1, d] = zeros()
+    buffer offsets = arange(n)[:, None] - arange(n)[None, :] + n - 1
+    logits = einsum("b h i d, b h j d -> b h i j", q, k)
+    both = einsum("b h i d, b h i d -> b h i d", q, q + table[offsets][:, 0])
+    return softmax(logits, dim=-1), einsum("b h i d -> b i h d", both) + float(arange(d) // 2)
+"""
+
+
+def test_einsum_and_gathers_agree_with_torch():
+    """A contraction counts a multiply and an add per combination of its axes, as torch's
+    counter does; an elementwise einsum, a gather, integer arithmetic (and softmax) none;
+    the peak memory counts the gathered copy and the integer tensors."""
+    module, expected = _spec_module_and_costs(NEW_OPS, "NewOps")
+    assert expected.flops == 2 * 2 * 3 * 6 * 5 * 8  # the contraction alone
+    generator = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(shape, generator=generator) for shape in ([2, 3, 6, 8], [2, 3, 5, 8])]
+    _agrees_with_torch(module, inputs, expected)
+
+
+LIST_BUILT_BY_A_LOOP = """\
+block Segments(d: int = 8, l: int = 4):
+    input x: [b, n, d]
+    example(d=8, l=4, x=[2, 64, 8])
+    parts = rearrange(x, "b (s l) d -> s b l d", l=l)
+    outs = []
+    for part in parts:
+        outs.append(softmax(part, dim=-1) * 2)
+    return sum(stack(outs, dim=0), dim=0)
+"""
 
 
 def test_a_list_a_loop_appends_to_holds_every_item_after_the_loop():
