@@ -47,8 +47,23 @@ def _ruff_requirement() -> str:
     try:
         declared = requires("attndsl") or []
     except PackageNotFoundError:  # run from a source tree that was never installed
-        declared = []
+        declared = _source_tree_dependencies()
     return next((r.split(";")[0].replace(" ", "") for r in declared if r.startswith("ruff")), "ruff")
+
+
+def _source_tree_dependencies() -> list[str]:
+    """The dependencies written in the pyproject.toml beside the package, if any."""
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the message names ruff without its range
+        return []
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return []
 
 
 def format_python(code: str) -> str:

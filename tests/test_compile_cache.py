@@ -122,3 +122,21 @@ def test_the_missing_formatter_message_names_the_declared_ruff_range():
     declared = tomllib.loads((SPECS_DIR.parent / "pyproject.toml").read_text(encoding="utf-8"))
     ruff = next(r for r in declared["project"]["dependencies"] if r.startswith("ruff"))
     assert set(_ruff_requirement().removeprefix("ruff").split(",")) == set(ruff.removeprefix("ruff").split(","))
+
+
+def test_the_missing_formatter_message_names_the_range_in_an_uninstalled_source_tree(monkeypatch):
+    """Run from a checkout on PYTHONPATH, never installed (no metadata), the range comes
+    from the pyproject.toml beside the package (seen on the GPU machine, where attndsl
+    ran uninstalled)."""
+    import importlib.metadata
+    import tomllib
+
+    from attndsl.formatting import _ruff_requirement
+
+    def uninstalled(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "requires", uninstalled)
+    declared = tomllib.loads((SPECS_DIR.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    ruff = next(r for r in declared["project"]["dependencies"] if r.startswith("ruff"))
+    assert "," in ruff and set(_ruff_requirement().removeprefix("ruff").split(",")) == set(ruff.removeprefix("ruff").split(","))

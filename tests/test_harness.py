@@ -16,7 +16,10 @@ A comparison that passes on wrong code proves nothing, so:
   case and on one row of every pending class.
 """
 
+import linecache
 import math
+import sys
+import types
 
 import pytest
 import torch
@@ -30,6 +33,7 @@ from .harness import (
     check_forward,
     check_gradients,
     check_train_mode,
+    float64_rtol,
 )
 from .mechanisms import ALL_CASES_BY_ID, CASES, CASES_BY_ID, PENDING_CASES
 from .references.aft_full import AFT_FULL
@@ -323,6 +327,30 @@ def test_assert_close_rel_basics():
         assert_close_rel(a[:2], a, 1e-9, "shape")
     with pytest.raises(AssertionError, match="dtype"):
         assert_close_rel(a.float(), a, 1e-3, "dtype")
+
+
+
+def test_float64_tolerance_widens_only_for_cuda_kernels_that_round_a_sixth():
+    """PyTorch's CUDA hardswish/hardsigmoid multiply by float32(1/6) even in float64 (the
+    H200 run of coord_attention: 2e-8 relative); every other float64 comparison keeps the
+    case's tolerance, on CUDA too."""
+    case = CASES_BY_ID["coord_attention"]
+    with_layer = nn.Sequential(nn.Conv2d(2, 2, 1), nn.Hardswish())
+    plain = nn.Sequential(nn.Conv2d(2, 2, 1), nn.ReLU())
+    assert float64_rtol(case, with_layer, "cpu") == case.rtol64
+    assert float64_rtol(case, plain, "cuda") == case.rtol64
+    assert float64_rtol(case, with_layer, "cuda") == 1e-7
+    assert float64_rtol(case, with_layer, "cuda:0") == 1e-7
+    # a generated module calls the function, found in its source (kept in linecache)
+    for call, rtol in (("F.hardswish(x)", 1e-7), ("F.relu6(x + 3) / 6 * x", case.rtol64)):
+        filename = f"<harness self-test: {call}>"
+        source = f"import torch.nn.functional as F\nfrom torch import nn\nclass Gate(nn.Module):\n    def forward(self, x):\n        return {call}\n"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        module = types.ModuleType(f"_harness_self_test_{len(linecache.cache)}")
+        module.__file__ = filename
+        sys.modules[module.__name__] = module
+        exec(compile(source, filename, "exec"), module.__dict__)
+        assert float64_rtol(case, module.Gate(), "cuda") == rtol, call
 
 
 # ----------------------------------------------------------------------------- positive controls

@@ -176,7 +176,10 @@ def test_the_command_line_compiles_an_importer_from_elsewhere(tmp_path):
     done = subprocess.run([sys.executable, "-m", "attndsl", "compile", "specs/user.attn", "-o", "out"],
                           cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "ATTNDSL_CACHE_DIR": str(tmp_path / "cache"),
-                               "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+                               # this checkout first, then the caller's path (dependencies
+                               # installed with `pip --target`, as on the GPU machine)
+                               "PYTHONPATH": os.pathsep.join(filter(None, [
+                                   str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))})
     assert done.returncode == 0, done.stderr
     assert "class Gate" in (tmp_path / "out" / "user.py").read_text(encoding="utf-8")
 
