@@ -192,13 +192,11 @@ class BlockChecker:
 
     def _reuse_first(self, first: Walk, walk: Walk, atoms) -> None:
         """The facts the first world's checks established without a condition of its own hold
-        in every world: the later worlds start from them. Its nodes are walked again: the first
-        world walked them knowing its own conditions (`a > 3` proves `a // 2 >= 1`), and a
-        check it found proven there may be needed in another world."""
-        atom_set = set(atoms)
-        for fact in first.knowledge.facts:
-            if not any(literal(c)[0] in atom_set for c in fact.guard):
-                walk.knowledge.add(fact.guard, fact.kind, fact.subject, fact.detail)
+        in every world, after the check that established them: the later worlds borrow each
+        from the node where it became known (Walk.borrow_from). Its nodes are walked again: the
+        first world walked them knowing its own conditions (`a > 3` proves `a // 2 >= 1`), and
+        a check it found proven there may be needed in another world."""
+        walk.borrow_from(first)
 
     def _merge_diagnostics(self, atoms, walks) -> None:
         """An error seen in every world is an error; one seen only in some is an error where

@@ -49,6 +49,11 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
         # Nodes walked before any fact of this world's own was known: their checks are the
         # same in every world, so later worlds may take them as they are (BlockChecker._reuse_first).
         self._world_facts = False
+        # How many facts were known when each node's walk began: another world may borrow the
+        # facts of this one up to that point only (BlockChecker._reuse_first).
+        self.facts_before: dict[int, int] = {}
+        self._lender: Walk | None = None  # the first world's walk, whose facts this one borrows
+        self._borrowed = 0  # how many of the lender's facts this walk has looked at
         self._asked_counts: dict = {}  # node -> requirements settled so far (Requirements._asked)
         self.relevant = relevant or {}
         self.position = position or {}
@@ -132,6 +137,8 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                     self._whole(dim, param.span, f"param `{param.name}`", param.guard)
         for node in self.ir.topological():
             attrs = self._nodes[node]
+            self._borrow_until(node)
+            self.facts_before[node] = len(self.knowledge.facts)
             if self.skips(attrs["guard"]):
                 continue
             if self.world is not None and not self._world_facts:
@@ -144,6 +151,24 @@ class Walk(LayerCalls, NamedSizes, Requirements, LoopShapes):
                 self.shapes[node] = None  # users of a failed node are skipped: one error, not a cascade
             finally:
                 self.inferring = None
+
+    def borrow_from(self, lender: "Walk") -> None:
+        """Take the facts `lender` (the first world) established without a condition of its
+        own, each from the node where the lender knew it on: a fact is a check that has run,
+        and only the code after that check may rely on it. Borrowed all at once, a fact checked
+        late (`12 == 4*a` at a sub-block call) would prove a check early in this world
+        (`a // 2 >= 1` before `a % (a // 2)`) that then runs unchecked, and divides by zero."""
+        self._lender = lender
+
+    def _borrow_until(self, node: int) -> None:
+        lender = self._lender
+        if lender is None or node not in lender.facts_before:
+            return
+        atoms = set(self.atoms)
+        for fact in lender.knowledge.facts[self._borrowed:lender.facts_before[node]]:
+            if not any(literal(c)[0] in atoms for c in fact.guard):
+                self.knowledge.add(fact.guard, fact.kind, fact.subject, fact.detail)
+        self._borrowed = max(self._borrowed, lender.facts_before[node])
 
     def _exact_quotients(self, shape, guard):
         """`h // p` as `h/p` in a shape once `h % p == 0` is known here (checked before this
