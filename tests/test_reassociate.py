@@ -65,3 +65,13 @@ def test_a_cost_lower_for_every_size_needs_no_example():
     assert cheaper(blocks[0], n * d, n * d * 2 + n, [])
     assert not cheaper(blocks[0], n * d * 2, n * d, [])
     assert not cheaper(blocks[0], n * n, n * d, [])  # crosses at n = d, no example: keep
+
+
+def test_a_chain_of_dtype_limit_fills_keeps_the_written_order():
+    """(q kᵀ) v would be rotated at these sizes, but q holds finfo.max fills: the two orders
+    overflow differently (inf, -inf or nan), so the spec's order stays."""
+    example = "    example(d=16, q=[2, 256, 16], k=[2, 256, 16], v=[2, 256, 16])"
+    filled = LINEAR.format(example=example).replace(
+        "return (q @ transpose(k, 1, 2)) @ v", "return (masked_fill(q, q > 0, finfo(q).max) @ transpose(k, 1, 2)) @ v")
+    assert "@ (k.transpose(1, 2) @ v)" in _forward(LINEAR.format(example=example))
+    assert "@ (k.transpose(1, 2) @ v)" not in _forward(filled)

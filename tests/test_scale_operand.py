@@ -71,3 +71,16 @@ def test_without_examples_only_a_smaller_operand_for_every_size_is_taken():
 """
     result = attndsl.compile_source(source, "s.attn", runtime_checks=False)
     assert result.ok and "q @ k.transpose(1, 2) / self.d**0.5" in result.code
+
+
+@pytest.mark.parametrize("body, moved", [
+    # finfo fills in the product: s·(A·B) and (s·A)·B overflow differently, so it stays as written
+    ("0.125 * (masked_fill(q, q > 0, finfo(q).max) @ transpose(k, 1, 2))", False),
+    # the fills pass through a softmax first: bounded values, the factor moves as usual
+    ("0.125 * (softmax(masked_fill(q, q > 0, finfo(q).max), dim=2) @ transpose(k, 1, 2))", True),
+])
+def test_a_product_of_dtype_limit_fills_keeps_its_factor(body, moved):
+    """Campaign 20600001: g·(t @ p) with t holding finfo.max fills gave inf where (t @ g·p)
+    gave nan or -inf; whichever operand takes the factor, the overflow changes."""
+    forward = _forward(body)
+    assert ("0.125 * (" in forward and "@" in forward.split("0.125 * (", 1)[1].split("\n", 1)[0]) is not moved, forward

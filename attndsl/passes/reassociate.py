@@ -2,7 +2,8 @@
 
 Linear attention is the classic case: (Q·Kᵀ)·V makes an [n, n] matrix, Q·(Kᵀ·V) a
 [d, d] one. A product is rotated only when the inner product has no other reader and
-nothing (no softmax, no scaling) sits between the two products.
+nothing (no softmax, no scaling) sits between the two products, and no dtype-limit fill
+(`finfo(x).max`) reaches them: on such values the two orders overflow differently.
 
 The cost of `[.., m, k] @ [.., k, n]` is batch·m·k·n multiply-adds, a polynomial in the
 block's symbols. The rotation is taken when it is cheaper for every size (each
@@ -18,7 +19,7 @@ from fractions import Fraction
 from .. import symbolic as sym
 from ..ir import BlockIR
 from ..symbolic import Expr
-from .rewrite import is_live, is_private, new_node, op_of, redirect, shape_of
+from .rewrite import is_live, is_private, new_node, op_of, reads_dtype_limit, redirect, shape_of
 
 ONE = Expr.const(1)
 
@@ -46,6 +47,8 @@ def _rotate(ir: BlockIR, node: int, examples: list[dict]) -> bool:
         written_inner, x, (y, z) = right, left, ir.operands(right)
         inner_operands, inner_first = (x, y), True
     else:
+        return False
+    if reads_dtype_limit(ir, node):  # (x·y)·z and x·(y·z) overflow differently on `finfo(x).max` fills
         return False
     inner_shape = product_shape(ir, *(shape_of(ir, n) for n in inner_operands))
     if inner_shape is None:

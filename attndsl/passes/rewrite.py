@@ -8,6 +8,7 @@ the checked IR, and codegen reads shapes, never re-derives them), a span and a g
 from __future__ import annotations
 
 from ..ir import BlockIR
+from ..lower.values import DtypeLimit
 from ..symbolic import Expr
 
 
@@ -111,3 +112,29 @@ def same_dims(ir: BlockIR, a, b) -> bool:
         return False
     normal = getattr(ir, "normal", lambda e: e)
     return all(x == y or normal(x) == normal(y) for x, y in zip(a, b))
+
+
+# Ops whose result is bounded whatever their input: a dtype-limit fill before them is gone after.
+_BOUNDED = frozenset({"softmax", "sigmoid", "tanh"})
+
+
+def reads_dtype_limit(ir: BlockIR, node: int) -> bool:
+    """Whether a `masked_fill` with a dtype limit (`finfo(x).max`) feeds `node` with no
+    softmax (or other bounded op) in between. Arithmetic on such values overflows, and which
+    results overflow, and to what (inf, -inf or nan), depends on the order of the operations:
+    a pass that reorders arithmetic leaves such a value as written, so that the optimised
+    module computes what the spec says, overflow included."""
+    graph = ir.graph
+    seen, todo = {node}, [node]
+    while todo:
+        current = todo.pop()
+        attrs = graph.nodes[current]
+        if attrs["op"] == "masked_fill" and isinstance(attrs["attrs"].get("value"), DtypeLimit):
+            return True
+        if attrs["op"] in _BOUNDED and current != node:
+            continue
+        for operand in graph.predecessors(current):
+            if operand not in seen:
+                seen.add(operand)
+                todo.append(operand)
+    return False

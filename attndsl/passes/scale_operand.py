@@ -7,7 +7,8 @@ pass over the largest tensor it makes.
 
 The factor must be a number (a `scalar` node: an argument, a let, a constant), never a
 tensor, which could broadcast the product to a larger shape. The product must have no
-other reader, under the same guard. The operand is taken when it has fewer elements than
+other reader, under the same guard, and no dtype-limit fill may reach it (`finfo(x).max`
+overflows differently in the other order). The operand is taken when it has fewer elements than
 the product for every size, or, when the counts cross, at every `example(...)` of the
 spec (reassociate.py's rule); of two such operands, the smaller at the examples.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 from ..ir import BlockIR
 from ..symbolic import Expr
 from .reassociate import cheaper, example_values
-from .rewrite import is_live, is_private, op_of, rebuild, shape_of
+from .rewrite import is_live, is_private, op_of, reads_dtype_limit, rebuild, shape_of
 
 
 def scale_operands(ir: BlockIR) -> int:
@@ -38,6 +39,8 @@ def _move(ir: BlockIR, node: int, examples: list[dict]) -> bool:
     else:
         product, factor, factor_first = right, left, True
     if op_of(ir, product) != "matmul" or op_of(ir, factor) != "scalar" or not is_private(ir, product, node):
+        return False
+    if reads_dtype_limit(ir, product):  # s·(A·B) and (s·A)·B overflow differently there
         return False
     operand = _smaller_operand(ir, product, examples)
     if operand is None:
