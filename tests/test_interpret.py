@@ -194,3 +194,20 @@ def test_layers_take_the_inputs_the_language_says_not_what_torch_lets_through():
     with pytest.raises(ValueError, match="num_features"):
         norm(torch.zeros(2, 4, 5, 5))
     norm(torch.zeros(2, 3, 5, 5))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_norm_overflows_where_torchs_does(dtype):
+    """torch's 2-norm squares without scaling: [finfo.max, 0.5] has norm inf, though the
+    true norm is finite; over a single entry it gives the entry's magnitude. The
+    interpreter says the same, so a spec's `finfo` fill followed by `norm` agrees with the
+    generated module (campaign 20700001 found the earlier scaled norm finite where torch's
+    was inf)."""
+    top = torch.finfo(dtype).max
+    rows = torch.tensor([[top, 0.5, 0.1], [top / 2, top / 2, 0.0], [0.3, -0.4, 0.0], [-top, 0.0, 0.0]], dtype=dtype)
+    for dim, source in ((1, "norm(x, 1)"), (0, "norm(x, 0)")):
+        module = interpret.build(f"block B():\n    input x: [n, d]\n    return {source}\n")
+        torch.testing.assert_close(module(rows), rows.norm(dim=dim), equal_nan=True)
+    single = interpret.build("block B():\n    input x: [n, d]\n    return norm(x, 0)\n")
+    torch.testing.assert_close(single(rows[:1]), rows[:1].norm(dim=0))
+    assert single(rows[:1])[0] == top  # one entry: its magnitude, never squared

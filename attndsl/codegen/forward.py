@@ -181,8 +181,13 @@ class ForwardEmitter:
                 # A value that could not be computed into the phi's name is copied there, at
                 # the end of its own branch (one `if ... else`, not a second `if`).
                 name = self.names[node]
-                copy = (guard, [f"{name} = {self.expression(operand, materialized)[0]}"])
-                at = _copy_position(statements, tuple(guard), name)
+                value = self.expression(operand, materialized)[0]
+                if value == name:  # the branch's value already has the name (`t2 = t2`)
+                    continue
+                copy = (guard, [f"{name} = {value}"])
+                read = self._named_reads(operand, materialized)
+                after = max((i + 1 for i, owner in enumerate(owners) if owner in read), default=0)
+                at = _copy_position(statements, tuple(guard), name, after)
                 statements.insert(at, copy)
                 owners.insert(at, node)
             if node not in materialized:
@@ -219,6 +224,21 @@ class ForwardEmitter:
         prologue = self._prologue(prologue_checks)
         return prologue + lines
 
+    def _named_reads(self, node: int, materialized: set[int]) -> set[int]:
+        """The named values the expression of `node` reads: itself if it has a name, else
+        those of its operands, through every value written inline."""
+        found, todo, seen = set(), [node], {node}
+        while todo:
+            current = todo.pop()
+            if current in materialized:
+                found.add(current)
+                continue
+            for operand in self.graph.predecessors(current):
+                if operand not in seen:
+                    seen.add(operand)
+                    todo.append(operand)
+        return found
+
     def _expression_unmaterialized(self, node, materialized):
         materialized.discard(node)
         try:
@@ -234,11 +254,12 @@ def _exclusive(a: tuple, b: tuple) -> bool:
     return any(complementary(x, y) for x in a for y in b)
 
 
-def _copy_position(statements: list, guard: tuple, name: str) -> int:
+def _copy_position(statements: list, guard: tuple, name: str, after: int = 0) -> int:
     """Where `name = value` goes for a branch of an `if`: after the branch's last statement,
     or, for a branch with none, next to its sibling branch (before it for an `if`'s own
     branch, after it for an `else:`, as the spec reads); where the branches meet if the name
-    is read or written on the way there."""
+    is read or written on the way there, or if the value is computed only after that place
+    (`after`: the index past the last statement that writes a name the value reads)."""
     word = re.compile(rf"\b{re.escape(name)}\b")
 
     def reads(between) -> bool:
@@ -254,6 +275,8 @@ def _copy_position(statements: list, guard: tuple, name: str) -> int:
         at = sibling[0] if sibling else len(statements)
         if sibling and guard[-1].op == "not" and not reads(statements[sibling[0]:sibling[-1] + 1]):
             at = sibling[-1] + 1
+    if at < after:
+        return len(statements)
     for g, body in statements[at:]:
         if not _exclusive(guard, tuple(g)) and any(word.search(line) for line in body):
             return len(statements)

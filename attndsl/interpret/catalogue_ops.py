@@ -9,6 +9,8 @@ that is not 1, a negative pad width the language refuses), the entry refuses its
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -103,12 +105,13 @@ def _dims(call, x: torch.Tensor, name: str = "dim"):
 
 
 def _length(x: torch.Tensor, dims: tuple) -> torch.Tensor:
-    """The 2-norm over `dims` (kept), scaled by the largest magnitude first: sqrt(sum(x * x))
-    overflows where the norm itself does not (a row of `finfo(x).max`), as torch's does not."""
-    scale = torch.amax(x.abs(), dim=dims, keepdim=True)
-    finite = torch.where((scale == 0) | torch.isinf(scale), torch.ones_like(scale), scale)
-    scaled = finite * torch.sqrt(torch.sum((x / finite) ** 2, dim=dims, keepdim=True))
-    return torch.where(torch.isinf(scale), scale, scaled)
+    """The 2-norm over `dims` (kept): sqrt(sum(x * x)), which overflows to inf once a square
+    passes the dtype's largest value, as torch's does (`[finfo.max, 0.5]` has norm inf in
+    torch, float32 and float64 alike); over a single entry, its magnitude, as torch's gives
+    (no square is taken: a `finfo.max` entry stays finfo.max)."""
+    if math.prod(x.shape[d] for d in dims) == 1:
+        return x.abs().sum(dim=dims, keepdim=True)
+    return torch.sqrt(torch.sum(x * x, dim=dims, keepdim=True))
 
 
 @tensor_op("norm")
