@@ -1,0 +1,162 @@
+"""Lower bounds and signs of sizes, from what a View knows: each symbol's bound, the
+bounds facts give to whole expressions, and the rules that combine them (a sum of
+non-negative terms, a remainder, a floor quotient, a product of positive factors).
+A mixin of View (attndsl/shapes/view.py), whose normal forms it bounds.
+"""
+
+from __future__ import annotations
+
+import copy
+from fractions import Fraction
+
+from ..symbolic import Expr
+
+
+class Bounds:
+    def symbol_bound(self, symbol: str) -> Fraction | None:
+        known = self.bounds.get(symbol)
+        if symbol in self.knowledge.dims:
+            return max(known, Fraction(1)) if known is not None else Fraction(1)  # sizes are taken to be >= 1
+        if symbol.startswith("len("):
+            return max(known, Fraction(0)) if known is not None else Fraction(0)
+        return known
+
+    def lower_bound(self, expr: Expr, normalized: bool = False) -> Fraction | None:
+        """A lower bound of `expr` from the symbols' known bounds, or None."""
+        expr = expr if normalized else self.normal(expr)
+        cached = self._bounds.get(expr, False)
+        if cached is not False:
+            return cached
+        result = self._lower_bound(expr)
+        self._bounds[expr] = result
+        return result
+
+    def _lower_bound(self, expr: Expr) -> Fraction | None:
+        constant = expr.terms.get((), Fraction(0))
+        known = self.expr_bounds.get(expr - constant)  # `h - k + 2*(k//2) + 1` from `h - k + 2*(k//2) >= 0`
+        if known is not None:
+            return known + constant
+        termwise = self._termwise_bound(expr)
+        if termwise is None and any(coefficient < 0 for coefficient in expr.terms.values()):
+            return self._remainder_bound(expr)
+        if termwise is not None and termwise - constant < 1 and self._positive_whole(expr - constant):
+            return constant + 1
+        return termwise
+
+    def _positive_whole(self, expr: Expr) -> bool:
+        """A product of positive factors that is a whole number is at least 1: `n / l` once
+        `n % l == 0` is known (the number of segments), though no upper bound of `l` is kept."""
+        if not expr.is_monomial or expr.is_const:
+            return False
+        ((monomial, coefficient),) = expr.terms.items()
+        if coefficient <= 0:
+            return False
+        for factor, _ in monomial:
+            low = self._factor_bound(factor)
+            if low is None or low <= 0:
+                return False
+        return self.integers.is_integer(expr)
+
+    def _termwise_bound(self, expr: Expr) -> Fraction | None:
+        """The sum of each term's lower bound, where every term is a product of factors known
+        not to be negative, with a positive coefficient."""
+        total = Fraction(0)
+        for monomial, coefficient in expr.terms.items():
+            if not monomial:
+                total += coefficient
+                continue
+            if coefficient < 0:
+                return None
+            product = Fraction(1)
+            for factor, exponent in monomial:
+                low = self._factor_bound(factor)
+                if low is None or low < 0 or (exponent < 0 and low <= 0):
+                    return None
+                # no upper bounds are tracked, so 1/x (x >= low > 0) is only known positive:
+                # its lower bound is 0 (`1 / sqrt(d) >= 0` needs no check)
+                product *= low**exponent if exponent > 0 else 0
+            total += coefficient * product
+        return total
+
+    def _remainder_bound(self, expr: Expr) -> Fraction | None:
+        """`a % m`, which the normal form writes `a - m*(a // m)`, is at least 0 for m > 0:
+        a term `-k*m*(a // m)` is taken with `k*a` as k times a remainder, and the rest
+        bounded (`(ws - W % ws) % ws >= 0`, Twins' padding). A term `-k*(a // m)` with a
+        constant m > 0 is at least `-k*a/m` (`p - p // 2 >= 0` for p >= 0, a pad's far side)."""
+        for monomial, coefficient in expr.terms.items():
+            if coefficient >= 0:
+                continue
+            for factor, exponent in monomial:
+                if isinstance(factor, str) or factor.op != "floordiv" or exponent != 1:
+                    continue
+                dividend, divisor = factor.args
+                quotient = Expr({((factor, 1),): Fraction(1)})
+                if len(monomial) == 1 and divisor.is_const and divisor.value > 0:
+                    # `a - a // 2`: a quotient is at most the true one, `a // m <= a / m`
+                    rest = expr - coefficient * quotient + coefficient * dividend * Fraction(1, divisor.value)
+                    bound = self.lower_bound(rest, normalized=True)
+                    if bound is not None:
+                        return bound
+                    continue
+                if Expr({monomial: Fraction(1)}) != divisor * quotient:
+                    continue
+                low = self.lower_bound(divisor, normalized=True)
+                if low is None or low <= 0:
+                    continue
+                # no normal(): a bound depends on bounds only (views with equal bounds share extrema)
+                rest = expr + coefficient * (dividend - divisor * quotient)
+                bound = self.lower_bound(rest, normalized=True)
+                if bound is not None:
+                    return bound
+        return None
+
+    def _factor_bound(self, factor) -> Fraction | None:
+        if isinstance(factor, str):
+            return self.symbol_bound(factor)
+        if factor.op == "floordiv":
+            a, b = (self.lower_bound(arg, normalized=True) for arg in factor.args)
+            if a is None or b is None or a < 0 or b < 1:
+                return None
+            divisor = factor.args[1]
+            return Fraction(a // divisor.value) if divisor.is_const else Fraction(0)
+        if factor.op in ("max", "min"):
+            bounds = [self.lower_bound(arg, normalized=True) for arg in factor.args]
+            known = [b for b in bounds if b is not None]
+            if not known or (factor.op == "min" and len(known) < len(bounds)):
+                return None
+            return max(known) if factor.op == "max" else min(known)
+        if factor.op == "sqrt":
+            low = self.lower_bound(factor.args[0], normalized=True)
+            return Fraction(int(low**0.5)) if low is not None and low >= 0 else None
+        if factor.op == "item":  # `ws[i]`: what a `require all(...)` said of every item
+            return self.expr_bounds.get(Expr({((factor, 1),): Fraction(1)}))
+        return None
+
+    def assuming(self, bounds: dict) -> "Bounds":
+        """The same facts, with lower bounds assumed for some symbols (to blame arguments)."""
+        other = copy.copy(self)
+        other.bounds = {**self.bounds, **{name: Fraction(low) for name, low in bounds.items()}}
+        other._bounds, other._extrema = {}, None
+        return other
+
+    def at_least(self, expr: Expr, bound) -> bool:
+        low = self.lower_bound(expr)
+        return low is not None and low >= bound
+
+    def nonzero(self, expr: Expr) -> bool:
+        normal = self.normal(expr)
+        if normal.is_const:
+            return normal.value != 0
+        if normal in self.nonzeros or -normal in self.nonzeros:
+            return True
+        low = self.lower_bound(normal, normalized=True)
+        if low is not None and low > 0:
+            return True
+        low = self.lower_bound(-normal, normalized=True)
+        if low is not None and low > 0:
+            return True
+        if normal.is_monomial:  # a product is nonzero when each factor is
+            ((monomial, _),) = normal.terms.items()
+            if len(monomial) > 1 or (monomial and monomial[0][1] != 1):
+                return all(self.nonzero(Expr({((f, 1),): Fraction(1)})) for f, _ in monomial)
+        return False
