@@ -51,7 +51,11 @@ def test_wheel_compiles_a_spec_outside_the_checkout(tmp_path):
     spec = work / "sge.attn"
     shutil.copy(REPO_ROOT / "specs" / "sge.attn", spec)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env["PYTHONPATH"] = str(site)
+    # The wheel first; then the caller's path, minus this checkout, where the dependencies
+    # may live (installed with `pip --target`, as on the GPU machine).
+    elsewhere = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                 if p and Path(p).resolve() != REPO_ROOT.resolve()]
+    env["PYTHONPATH"] = os.pathsep.join([str(site), *elsewhere])
     script = (
         "import sys, attndsl, attndsl.cli\n"
         "print(attndsl.__file__)\n"
