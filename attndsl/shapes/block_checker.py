@@ -156,7 +156,7 @@ class BlockChecker:
                 walk = Walk(ir, self.checked, knowledge, world=world, atoms=atoms, relevant=relevant,
                             position=self.position)
                 if walks:
-                    self._reuse_first(walks[0][1], walk, atoms)
+                    self._reuse_first(walks[0][1], walk)
                 walk.run()
                 walks.append((world, walk))
             more = [a for _, w in walks for a in sorted(w.joined_atoms, key=repr) if a not in atoms]
@@ -190,7 +190,7 @@ class BlockChecker:
                     attrs["shape"] = candidate
                     break
 
-    def _reuse_first(self, first: Walk, walk: Walk, atoms) -> None:
+    def _reuse_first(self, first: Walk, walk: Walk) -> None:
         """The facts the first world's checks established without a condition of its own hold
         in every world, after the check that established them: the later worlds borrow each
         from the node where it became known (Walk.borrow_from). Its nodes are walked again: the
