@@ -9,16 +9,17 @@ module's, and weights load with strict=True.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Callable
 
 from torch import nn
 
-from ..ir import Cond, LayerInfo, LayerSpec, kind_at_rank
-from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..inits import takes_factory
+from ..ir import Cond, LayerInfo, LayerSpec, kind_at_rank
 from ..layers import LAYERS
 from ..lower import ListArg, Literal
+from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..symbolic import Expr
 from .values import Refusal, Unbound, as_python, expr_value, source_value, spec_value
 
@@ -81,7 +82,8 @@ def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
 
 # What a layer's input must be, where torch itself is laxer than the language: torch takes
 # unbatched (one rank less) inputs to convs, pools and norms, an InstanceNorm2d without
-# affine weights ignores its num_features, and an empty input skips most checks.
+# affine weights ignores its num_features, and an empty input skips most checks (torch's
+# instance norm refuses one position, but not none).
 _FEATURES = {  # kind -> (axis, argument it must equal)
     "linear": (-1, "in_features"), "layer_norm": (-1, "normalized_shape"),
     "conv1d": (1, "in_channels"), "conv2d": (1, "in_channels"), "group_norm": (1, "num_channels"),
@@ -104,6 +106,8 @@ def _contract(kind: str, definition, arguments: dict):
             elif x.shape[axis] != arguments[name]:
                 raise Refusal(f"{kind}: the input has size {x.shape[axis]} in dimension {axis}, not {name} = "
                               f"{arguments[name]}")
+        if kind == "instance_norm2d" and math.prod(x.shape[2:]) < 2:
+            raise Refusal(f"instance norm needs more than one position, got {tuple(x.shape)}")
 
     return check
 
