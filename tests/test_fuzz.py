@@ -321,6 +321,27 @@ REGRESSIONS = {
     # A window op with stride 0: ZeroDivisionError computing its output size.
     "stride_zero": ("block B(c: int = 2):\n    input x: [b, c, h, w]\n    layer conv1 = conv2d(c, c, 1, 0)\n"
                     "    return conv1(x)\n", "E0205"),
+    # Found by fuzz seed 9300001 (session 13). A `let` written as a float (`max(5., c // 2)`)
+    # whose value is whole: the generated `nn.Conv2d(c, mip, 1)` got 5.0 (TypeError in torch).
+    "float_let_as_channels": ("block B(c: int = 4):\n    input x: [b, c, h, w]\n    let mip = max(5., c // 2)\n"
+                              "    layer conv = conv2d(c, mip, 1)\n    return conv(x)\n", "E0113"),
+    # ... and through a second let that reads it
+    "float_let_through_a_let": ("block B(c: int = 4):\n    input x: [b, c, h, w]\n    let m = max(5., c // 2)\n"
+                                "    let mip = m + 1\n    layer conv = conv2d(c, mip, 1)\n    return conv(x)\n",
+                                "E0113"),
+    # int() makes it whole: compiles and runs
+    "float_let_made_whole": ("block B(c: int = 4):\n    input x: [b, c, h, w]\n    example(x=[2, 4, 3, 3])\n"
+                             "    let mip = int(max(5., c // 2))\n    layer conv = conv2d(c, mip, 1)\n"
+                             "    return conv(x)\n", "ok"),
+    # An axis written as a float (`softmax(dim=2.0)`): nn.Softmax(dim=2.0) fails in forward.
+    "float_axis": ("block B():\n    input x: [b, c, h, w]\n    layer s = softmax(dim=2.0)\n    return s(x)\n",
+                   "E0113"),
+    # A constant tensor of 1e308 rows: torch.ones could not take the size.
+    "huge_constant_size": ("block B():\n    input x: [b, c, h, w]\n    return x + ones([1e308, 1, h, w])\n",
+                           "E0205"),
+    # A pack's rank argument with a reserved name (`tuple`): KeyError building `max_pool{tuple}d`.
+    "reserved_rank_argument": ("block B(tuple: int = 2):\n    input x: [b, c, *spatial[tuple]]\n"
+                               "    layer g = max_pool{tuple}d(2)\n    return g(x)\n", "E0105"),
 }
 
 

@@ -42,8 +42,11 @@ def _default_value(param):
     return default
 
 
-def _float_source(node) -> ast.Node | None:
-    """The part of an expression that is a float in Python (`2.0`, `1e3`, `a / 2`, `a ** 0.5`)."""
+def _float_source(node, float_names=frozenset()) -> ast.Node | None:
+    """The part of an expression that is a float in Python (`2.0`, `1e3`, `a / 2`, `a ** 0.5`,
+    or a name in `float_names`: a `let` whose definition is one, `let m = max(5., c)`)."""
+    if isinstance(node, ast.Name):
+        return node if node.id in float_names else None
     if isinstance(node, ast.Number):
         return None if node.is_int else node
     if isinstance(node, ast.BinOp):
@@ -51,18 +54,18 @@ def _float_source(node) -> ast.Node | None:
             return node
         if node.op == "**" and not (isinstance(node.right, ast.Number) and node.right.is_int):
             return node
-        return _float_source(node.left) or _float_source(node.right)
+        return _float_source(node.left, float_names) or _float_source(node.right, float_names)
     if isinstance(node, ast.UnaryOp):
-        return _float_source(node.operand)
+        return _float_source(node.operand, float_names)
     if isinstance(node, ast.IfExp):
-        return _float_source(node.body) or _float_source(node.orelse)
+        return _float_source(node.body, float_names) or _float_source(node.orelse, float_names)
     if isinstance(node, ast.Call):
         if isinstance(node.func, ast.Name) and node.func.id in ("sqrt", "log", "log2"):
             return node
         if isinstance(node.func, ast.Name) and node.func.id in ("int", "round", "ceil", "floor"):
             return None  # whole numbers, whatever they round
         for arg in node.args:
-            found = _float_source(arg)
+            found = _float_source(arg, float_names)
             if found is not None:
                 return found
     return None

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import syntax as ast
+from ..diagnostics import Abort
 from ..evaluate import OptionalPassedOn
 from ..ir import Cond, LayerSpec, default_rank, negate
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .values import (MODULE_ATTRIBUTES, ListArg, Literal, StrArg, StrListArg, suggest)
-from .helpers import (_default_value, _float_source)
+from .helpers import (_default_value, _float_source, _label)
 from .numbers import float_symbols_outside_integers, is_none
 
 
@@ -70,7 +71,9 @@ class LayerSpecLowering:
                              template.value.span, help="e.g. `input x: [b, c, *spatial[dimension]]` and "
                              "`conv{dimension}d(c, c, 1)`")
         specs = {}
-        entry = self.scope[arg]
+        entry = self.scope.get(arg)
+        if entry is None:  # the argument could not be declared (a reserved name): reported there
+            raise Abort()
         for rank in self.ir.rank_args[arg]:
             kind = f"{template.prefix}{rank}{template.suffix}"
             if kind not in LAYERS:
@@ -168,6 +171,9 @@ class LayerSpecLowering:
         if kind == "bool" and isinstance(value, Cond):
             return value
         if kind == "axis" and isinstance(value, Expr) and value.is_const and value.value.denominator == 1:
+            if _float_source(node) is not None:  # `dim=2.0` is rendered as written, and torch takes no float
+                raise self.error("E0113", f"`{name}` must be an integer axis, and this is a float in Python",
+                                 node.span, help="write the number without a decimal point or exponent")
             return int(value.value)
         if kind == "float" and isinstance(value, Literal):
             return value
@@ -185,7 +191,11 @@ class LayerSpecLowering:
         torch as written: it must be a Python int, not `64.0`, `c / 2` or a float argument."""
         if code == "E0205" and value.is_const and (value.value.denominator != 1 or value.value < 0):
             return  # the shape checker reports the value (E0205)
-        culprit = _float_source(node)
+        culprit = _float_source(node, self.float_lets())
+        if isinstance(culprit, ast.Name):  # a let written as a float: `let mip = max(5., c // r)`
+            raise self.error(code, f"{what} must be a whole number, and `{culprit.id}` is a float in Python",
+                             culprit.span, labels=[_label(self.scope[culprit.id][2], "defined here")],
+                             help="write its numbers without a decimal point or exponent, or use int()")
         if culprit is not None:
             raise self.error(code, f"{what} must be a whole number, and this is a float in Python", culprit.span,
                              help="use `//` for integer division" if isinstance(culprit, ast.BinOp)

@@ -183,13 +183,23 @@ class NumberLowering:
         turns an integer tensor it meets into float (`index * 0.5`): a float as written (`2.0`,
         `/`, `** 0.5`), a float argument, or a `let` that is a float; and whether, so, its
         canonical form still renders as a Python int (`4 / 2` folds to 2) and needs `2.0`."""
-        floats = set(self.float_symbols)
+        floats = set(self.float_symbols) | self.float_lets()
         for let in self.ir.lets:  # in order: a let reads earlier ones
-            if let.source is not None and _float_source(let.source) is not None or not integral(let.value, floats):
+            if not integral(let.value, floats):
                 floats.add(let.name)
         renders_int = integral(value, floats)
         floating = _float_source(node) is not None or not renders_int
         return floating, floating and renders_int
+
+    def float_lets(self) -> set[str]:
+        """The lets whose definition, as written, is a float in Python (`let m = max(5., c)`),
+        directly or through an earlier such let: their value may be whole, but Python keeps
+        the float."""
+        floats: set[str] = set()
+        for let in self.ir.lets:  # in order: a let reads earlier ones
+            if let.source is not None and _float_source(let.source, floats) is not None:
+                floats.add(let.name)
+        return floats
 
     def _let_expansions(self, value: Expr, limit: int = 16) -> list[Expr]:
         """`value` with its lets replaced by their definitions: one expansion per combination

@@ -10,6 +10,7 @@ tensor). `arange` counts in int64, as torch does: its `like` gives the device on
 
 from __future__ import annotations
 
+from ..limits import MAX_SIZE
 from ..symbolic import Expr
 from .registry import ATOM, Shape, family, op, same_shape
 from .rendering import as_exprs
@@ -19,6 +20,10 @@ def _sizes(ctx, sizes) -> Shape:
     for index, size in enumerate(sizes):
         # torch refuses a negative size (arange: "upper bound and larger bound inconsistent").
         ctx.expect_at_least(size, 0, f"size {index} of a constant tensor must not be negative")
+        if size.is_const and size.value > MAX_SIZE:  # `ones([1e308, ...])`: no torch size is that large
+            shown = size.value if size.value < 10**12 else f"{float(size.value):.3g}"
+            ctx.error("E0205", f"size {index} of a constant tensor is {shown}, more than any model could hold",
+                      help=f"a size is at most {MAX_SIZE}")
     return tuple(sizes)
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..diagnostics import Span
+from ..limits import MAX_SIZE
 from ..ir import Cond, LayerSpec
 from ..symbolic import Expr
 
-MAX_PARAM_DIM = 2**31 - 1  # torch's int32 index limit; a larger size is a typo
+MAX_PARAM_DIM = MAX_SIZE  # a param's dimension
 
 
 class LayerArguments:
