@@ -336,9 +336,33 @@ REGRESSIONS = {
     # An axis written as a float (`softmax(dim=2.0)`): nn.Softmax(dim=2.0) fails in forward.
     "float_axis": ("block B():\n    input x: [b, c, h, w]\n    layer s = softmax(dim=2.0)\n    return s(x)\n",
                    "E0113"),
-    # A constant tensor of 1e308 rows: torch.ones could not take the size.
-    "huge_constant_size": ("block B():\n    input x: [b, c, h, w]\n    return x + ones([1e308, 1, h, w])\n",
+    # A constant tensor of 1e308 rows: torch.ones could not take the size. Written as a float
+    # it is refused as one; written whole, as larger than any size.
+    "float_constant_size": ("block B():\n    input x: [b, c, h, w]\n    return x + ones([1e308, 1, h, w])\n",
+                            "E0113"),
+    "huge_constant_size": ("block B():\n    input x: [b, c, h, w]\n    return x + ones([4294967296, 1, h, w])\n",
                            "E0205"),
+    # Found by fuzz seed 9400001 (session 13). `inf` passed to a sub-block's float argument was
+    # written `inf` in __init__ (NameError); it is `float("inf")`.
+    "infinity_to_a_sub_block": ("block S(p: float = 0.0):\n    input x: [b, d]\n    return x\n"
+                                "block B():\n    input x: [b, d]\n    example(x=[2, 3])\n    layer s = S(inf)\n"
+                                "    return s(x)\n", "ok"),
+    # None passed to a sub-block's argument that is not `| None` (TypeError in the sub-block).
+    "none_to_a_sub_block": ("block S(d: int, k: int):\n    input x: [b, d]\n    layer l = linear(d, k)\n"
+                            "    return l(x)\nblock B():\n    input x: [b, 4]\n    layer s = S(4, None)\n"
+                            "    return s(x)\n", "E0113"),
+    # A float among a tuple's sizes, behind a conditional (`(1, 2, 2.0) if ... else 2`).
+    "float_in_a_conditional_tuple": ("block B(three: bool = true):\n    input x: [b, c, d, h, w]\n"
+                                     "    layer p = max_pool3d((1, 2, 2.0) if three else 2)\n    return p(x)\n",
+                                     "E0113"),
+    # A list argument indexed by a float (`out_chs[2.0]`), rendered as written.
+    "float_list_index": ("block B(chs: list[int] = [2, 3]):\n    input x: [b, d]\n"
+                         "    layer l = linear(chs[0], chs[1.0])\n    return l(x)\n", "E0113"),
+    # A sub-block given stride 0: ZeroDivisionError substituting it into the block's output size.
+    "zero_stride_to_a_sub_block": ("block S(c: int, s: int = 1):\n    input x: [b, c, h, w]\n"
+                                   "    layer conv = conv2d(c, c, 3, s)\n    return conv(x)\n"
+                                   "block B():\n    input x: [b, 2, h, w]\n    layer s = S(2, 0)\n"
+                                   "    return s(x)\n", "E0205"),
     # A pack's rank argument with a reserved name (`tuple`): KeyError building `max_pool{tuple}d`.
     "reserved_rank_argument": ("block B(tuple: int = 2):\n    input x: [b, c, *spatial[tuple]]\n"
                                "    layer g = max_pool{tuple}d(2)\n    return g(x)\n", "E0105"),

@@ -16,6 +16,8 @@ def source_expr(node, names) -> tuple[str, int]:
     from .. import syntax as ast
 
     if isinstance(node, ast.Name):
+        if node.id == "inf":  # the language's infinity (a reserved name), Python has no such name
+            return 'float("inf")', ATOM
         return names(node.id), ATOM
     if isinstance(node, ast.Number):
         value = int(node.text) if node.text.isdigit() else float(node.text)

@@ -59,6 +59,12 @@ def _float_source(node, float_names=frozenset()) -> ast.Node | None:
         return _float_source(node.operand, float_names)
     if isinstance(node, ast.IfExp):
         return _float_source(node.body, float_names) or _float_source(node.orelse, float_names)
+    if isinstance(node, (ast.TupleExpr, ast.ListExpr)):  # `(1, 2, 2.0)`: a float among the sizes
+        for item in node.items:
+            found = _float_source(item, float_names)
+            if found is not None:
+                return found
+        return None
     if isinstance(node, ast.Call):
         if isinstance(node.func, ast.Name) and node.func.id in ("sqrt", "log", "log2"):
             return node

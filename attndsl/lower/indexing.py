@@ -93,6 +93,7 @@ class IndexingLowering:
             raise self.error("E0113", f"an item of the list argument `{value.name}` is taken by a whole number "
                              "computed from the arguments, a constant or a loop's variable", node.span,
                              help=f"e.g. {value.name}[0], or {value.name}[i] in `for i in range(len({value.name}))`")
+        self._require_whole(item, index, "a list index")  # `out_chs[2.0]` is rendered as written
         position = int(index.value)
         self._note_precondition("items", Expr.symbol(f"len({value.name})") - (position + 1), node.span)
         symbol = f"{value.name}[{position}]"

@@ -45,6 +45,11 @@ class LayerSpecLowering:
             target = self.known_blocks[kind]
             bound, sources = self._bind_call([(a.name, a.type, a.default is not None) for a in target.args], node, kind,
                                              positional=sum(1 for a in target.args if not a.keyword_only))
+            for arg in target.args:  # None only where the block declares `| None`
+                if isinstance(sources.get(arg.name), ast.NoneLit) and not arg.type.endswith(" | None"):
+                    raise self.error("E0113", f"`{arg.name}` of block {kind} takes {_A_TYPE.get(arg.type, arg.type)}, "
+                                     "not None", sources[arg.name].span,
+                                     help=f"declare it `{arg.name}: {arg.type} | None` in block {kind} to take None")
             self._check_layer_kinds(target, bound, sources)
             self.ir.uses_blocks.append(kind)
             return LayerSpec("block", bound, [], block=kind, span=node.span, sources=sources)
@@ -210,6 +215,10 @@ class LayerSpecLowering:
                     for m in expanded.terms for f, e in m):
                 raise self.error(code, f"{what} must be a whole number, and {value} may not be one", node.span,
                                  help="use `//` for integer division")
+
+
+_A_TYPE = {"int": "an int", "float": "a float", "bool": "a bool", "str": "a string", "layer": "a layer kind",
+           "list[int]": "a list of ints", "list[str]": "a list of strings"}
 
 
 def _arguments_help(names: list[str]) -> str:

@@ -209,7 +209,14 @@ class LayerCalls:
     def _callee_shape(self, context, callee, mapping, out):
         result = []
         for dim in out:
-            dim = sym.substitute(sym.expand(dim, callee.derived), _exprs(mapping))
+            expanded = sym.expand(dim, callee.derived)
+            try:
+                dim = sym.substitute(expanded, _exprs(mapping))
+            except ZeroDivisionError:  # `BasicConv(2, 1, 7, 0)`: a stride of 0 divides its output size
+                given = ", ".join(f"{name} = {sym.render(value, str, style='math')}" for name, value in mapping.items()
+                                  if isinstance(value, Expr) and value.is_const and name in expanded.symbols())
+                context.error("E0205", f"the output size of block {callee.name} divides by zero with the arguments "
+                              f"given here{f' ({given})' if given else ''}")
             strangers = dim.symbols() - self.nameable() - set(self.ir.derived) - self.opaque
             if strangers:
                 context.error("E0208", f"the output size of block {callee.name} depends on "
