@@ -198,8 +198,9 @@ class LayerSpecLowering:
             return  # the shape checker reports the value (E0205)
         culprit = _float_source(node, self.float_lets())
         if isinstance(culprit, ast.Name):  # a let written as a float: `let mip = max(5., c // r)`
+            defined = self.scope.get(culprit.id)
             raise self.error(code, f"{what} must be a whole number, and `{culprit.id}` is a float in Python",
-                             culprit.span, labels=[_label(self.scope[culprit.id][2], "defined here")],
+                             culprit.span, labels=[_label(defined[2], "defined here")] if defined else [],
                              help="write its numbers without a decimal point or exponent, or use int()")
         if culprit is not None:
             raise self.error(code, f"{what} must be a whole number, and this is a float in Python", culprit.span,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..diagnostics import Span
-from ..limits import MAX_SIZE
 from ..ir import Cond, LayerSpec
+from ..limits import MAX_SIZE
 from ..symbolic import Expr
 
 MAX_PARAM_DIM = MAX_SIZE  # a param's dimension
