@@ -329,7 +329,6 @@ def test_assert_close_rel_basics():
         assert_close_rel(a.float(), a, 1e-3, "dtype")
 
 
-
 def test_float64_tolerance_widens_only_for_cuda_kernels_that_round_a_sixth():
     """PyTorch's CUDA hardswish/hardsigmoid multiply by float32(1/6) even in float64 (the
     H200 run of coord_attention: 2e-8 relative); every other float64 comparison keeps the
