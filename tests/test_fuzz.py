@@ -363,6 +363,18 @@ REGRESSIONS = {
                                    "    layer conv = conv2d(c, c, 3, s)\n    return conv(x)\n"
                                    "block B():\n    input x: [b, 2, h, w]\n    layer s = S(2, 0)\n"
                                    "    return s(x)\n", "E0205"),
+    # Found by fuzz seed 9500001 (session 13). A size named `_0`: its computed output size was
+    # written `0_out`, not a Python name (the formatter refused the module).
+    "size_named_underscore_digit": ("block B(c: int = 2, s: int = 1):\n    input x: [b, c, _0, w]\n"
+                                    "    example(x=[2, 2, 5, 5])\n    layer conv = conv2d(c, c, 1, s)\n"
+                                    "    layer bn = batch_norm2d(c)\n    return bn(conv(x))\n", "ok"),
+    # A `let` of input sizes that is a float in Python (`sqrt(n)`) used as an axis size: the
+    # reshape got a float. int() makes it whole.
+    "float_forward_let_as_a_size": ("block B(d: int):\n    input x: [b, n, d]\n    let a = sqrt(n)\n"
+                                    '    return rearrange(x, "b (p q) d -> b p q d", q=a)\n', "E0113"),
+    "whole_forward_let_as_a_size": ("block B(d: int = 4):\n    input x: [b, n, d]\n    example(x=[2, 16, 4])\n"
+                                    "    let a = int(sqrt(n))\n"
+                                    '    return rearrange(x, "b (p q) d -> b p q d", q=a)\n', "ok"),
     # A pack's rank argument with a reserved name (`tuple`): KeyError building `max_pool{tuple}d`.
     "reserved_rank_argument": ("block B(tuple: int = 2):\n    input x: [b, c, *spatial[tuple]]\n"
                                "    layer g = max_pool{tuple}d(2)\n    return g(x)\n", "E0105"),

@@ -116,6 +116,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             stem = symbol if symbol in self.ir.forward_lets else symbol.rstrip("'") + "_out"
             # A size named from `len(ks)` or `out_chs[2]` (`len(ks)'`): an identifier all the same
             stem = re.sub(r"_+", "_", re.sub(r"\W", "_", stem)).strip("_")
+            if not stem.isidentifier():  # `_0'` leaves `0_out`: a name may not start with a digit
+                stem = f"size_{stem}"
             taken = (set(self.ir.dim_origin) | set(self.ir.optional_dims) | self.arg_names | self.let_names
                      | {i.name for i in self.ir.inputs} | set(self.names.values()) | set(self.derived_locals.values()))
             name, count = stem, 1

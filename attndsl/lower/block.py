@@ -50,6 +50,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         self._preconditions: list[list] = []  # per statement being lowered: (need, expr, span, guard)
         self._shadow_warned: set[str] = set()
         self.float_symbols: set[str] = set()
+        self.forward_let_asts: dict = {}  # each `let` of input sizes, as written (NumberLowering.float_lets)
         self.list_element_facts: dict[str, list[tuple[int, int]]] = {}  # list arg -> [(modulus, remainder)]
         self.param_nodes: dict[str, int] = {}
         self.returned = False

@@ -234,6 +234,7 @@ class DeclarationLowering:
         self._bind(stmt.name, "dim", Expr.symbol(stmt.name), stmt.span)
         self.ir.derived[stmt.name] = value
         self.ir.forward_lets.append(stmt.name)
+        self.forward_let_asts[stmt.name] = stmt.value
         if not self._python_float(stmt.value, value)[0]:  # else its int form (`n // 2` for `n / 2`)
             self.ir.forward_let_sources[stmt.name] = stmt.value
 

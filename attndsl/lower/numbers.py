@@ -199,6 +199,12 @@ class NumberLowering:
         for let in self.ir.lets:  # in order: a let reads earlier ones
             if let.source is not None and _float_source(let.source, floats) is not None:
                 floats.add(let.name)
+        # A `let` of input sizes is computed in forward in its int form where it has one
+        # (`n // 2` for `n / 2`); `sqrt(n)` or `n ** 0.5` has none and stays a float there.
+        for name, source in self.forward_let_asts.items():
+            culprit = _float_source(source, floats)
+            if culprit is not None and not (isinstance(culprit, ast.BinOp) and culprit.op == "/"):
+                floats.add(name)
         return floats
 
     def _let_expansions(self, value: Expr, limit: int = 16) -> list[Expr]:
