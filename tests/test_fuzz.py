@@ -375,6 +375,13 @@ REGRESSIONS = {
     "whole_forward_let_as_a_size": ("block B(d: int = 4):\n    input x: [b, n, d]\n    example(x=[2, 16, 4])\n"
                                     "    let a = int(sqrt(n))\n"
                                     '    return rearrange(x, "b (p q) d -> b p q d", q=a)\n', "ok"),
+    # Convs of a list, padding i, applied pass by pass: each pass appended another size, the
+    # list's items were taken as one shape, and torch.stack failed. (PSA pads by i with kernel
+    # 2i + 3, so its sizes agree, and compiles.)
+    "appended_sizes_vary_by_element": (
+        "block B(c: int = 2, n: int = 3):\n    input x: [b, c, h, w]\n"
+        "    layer convs = [conv2d(c, c, 3, padding=i) for i in range(n)]\n    outs = []\n"
+        "    for conv in convs:\n        outs.append(conv(x))\n    return stack(outs, dim=1)\n", "E0201"),
     # A pack's rank argument with a reserved name (`tuple`): KeyError building `max_pool{tuple}d`.
     "reserved_rank_argument": ("block B(tuple: int = 2):\n    input x: [b, c, *spatial[tuple]]\n"
                                "    layer g = max_pool{tuple}d(2)\n    return g(x)\n", "E0105"),

@@ -74,9 +74,20 @@ class LoopShapes:
             dtypes.append(self.dtypes.get(carry))
         passes = self.passes(part["anchor"][0])
         firsts = list(part["firsts"])
+        element_vars = {layer.loop_var for layer in self.ir.layers if layer.loop_var}
         for (name, count), value in zip(details["lists"], part["appended"]):
             element = self.shapes[value]
             context = ShapeContext(self, value)
+            for axis, size in enumerate(element):
+                # `[conv2d(c, c, 3, padding=i) for i in ...]` applied pass by pass: each pass
+                # appends another size, and a list holds tensors of one shape (stack fails)
+                varying = sorted(size.symbols() & element_vars) if isinstance(size, Expr) else []
+                if varying:
+                    layer = next(l for l in self.ir.layers if l.loop_var == varying[0])
+                    context.error("E0201", f"the tensors appended to `{name}` differ from pass to pass: dimension "
+                                  f"{axis} is {show((size,))[1:-1]}, which depends on `{varying[0]}` of `{layer.name}`",
+                                  help=f"a list holds tensors of one shape: make every element of `{layer.name}` "
+                                  "give the same size")
             for first in firsts[:count]:
                 if len(self.shapes[first]) != len(element):
                     context.error("E0202", f"`{name}` holds tensors of shape {show(self.shapes[first])}, and this "
