@@ -53,7 +53,9 @@ tensor_op("gelu")(lambda call, x: F.gelu(tensor_arg(x, "x"), approximate=call.at
 tensor_op("silu")(lambda call, x: F.silu(tensor_arg(x, "x")))
 tensor_op("relu6")(lambda call, x: torch.clamp(tensor_arg(x, "x"), 0, 6))
 tensor_op("hardsigmoid")(lambda call, x: torch.clamp(tensor_arg(x, "x") / 6 + 0.5, 0, 1))
-tensor_op("hardswish")(lambda call, x: tensor_arg(x, "x") * torch.clamp(x / 6 + 0.5, 0, 1))
+# x * relu6(x + 3) / 6 in torch's order: where x >= 3 it rounds as torch's does (x * 6 / 6 need
+# not be x), and a comparison with x that follows agrees (campaign 21000001)
+tensor_op("hardswish")(lambda call, x: tensor_arg(x, "x") * torch.clamp(x + 3, 0, 6) / 6)
 
 
 @tensor_op("elu")
