@@ -47,7 +47,7 @@ class LayerSpecLowering:
                                              positional=sum(1 for a in target.args if not a.keyword_only))
             for arg in target.args:  # None only where the block declares `| None`
                 if isinstance(sources.get(arg.name), ast.NoneLit) and not arg.type.endswith(" | None"):
-                    raise self.error("E0113", f"`{arg.name}` of block {kind} takes {_A_TYPE.get(arg.type, arg.type)}, "
+                    raise self.error("E0113", f"`{arg.name}` of block {kind} takes {_EXPECTED.get(arg.type, arg.type)}, "
                                      "not None", sources[arg.name].span,
                                      help=f"declare it `{arg.name}: {arg.type} | None` in block {kind} to take None")
             self._check_layer_kinds(target, bound, sources)
@@ -184,12 +184,7 @@ class LayerSpecLowering:
             return value
         if kind in ("int", "float", "bool", "axis", "padding", "output_size") and value is None and node is not None and isinstance(node, ast.NoneLit):
             return None
-        expected = {"int": "an integer", "float": "a number", "bool": "true or false", "axis": "a constant axis",
-                    "padding": "an integer, a list of them, \"same\" or \"valid\"", "list[int]": "a list argument",
-                    "size": "an integer or a list of them", "output_size": "an integer or a list of them (None "
-                    "keeps a dimension)", "choice": "a string", "str": "a string or a str argument",
-                    "list[str]": "a list of strings or a list[str] argument"}.get(kind, kind)
-        raise self.error("E0113", f"`{name}` must be {expected}", node.span)
+        raise self.error("E0113", f"`{name}` must be {_EXPECTED.get(kind, kind)}", node.span)
 
     def _require_whole(self, node: ast.Node, value: Expr, what: str, code: str = "E0113") -> None:
         """A size rendered into __init__ (a param's shape, a layer's int argument) is passed to
@@ -218,8 +213,12 @@ class LayerSpecLowering:
                                  help="use `//` for integer division")
 
 
-_A_TYPE = {"int": "an int", "float": "a float", "bool": "a bool", "str": "a string", "layer": "a layer kind",
-           "list[int]": "a list of ints", "list[str]": "a list of strings"}
+# What an argument of each kind must be, in words (an error's "must be ...", "takes ...").
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false", "axis": "a constant axis",
+             "padding": "an integer, a list of them, \"same\" or \"valid\"", "list[int]": "a list argument",
+             "size": "an integer or a list of them", "output_size": "an integer or a list of them (None "
+             "keeps a dimension)", "choice": "a string", "str": "a string or a str argument",
+             "list[str]": "a list of strings or a list[str] argument", "layer": "a layer kind"}
 
 
 def _arguments_help(names: list[str]) -> str:

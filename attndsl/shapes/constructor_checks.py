@@ -9,10 +9,10 @@ from .. import symbolic as sym
 from ..diagnostics import Span
 from ..ir import Cond, LayerSpec, display_name, kind_at_rank
 from ..layers import LAYERS
+from ..limits import MAX_SIZE
 from ..symbolic import Expr
-from .layer_args import MAX_PARAM_DIM, LayerArguments
+from .layer_args import LayerArguments
 from .requirements import STATEMENT_PHASE
-
 
 # A precondition on the sign of a constructor-time number: the comparison with zero, what the
 # generated check says, and the error when the spec's own numbers break it.
@@ -71,9 +71,9 @@ class ConstructorChecks:
             if normal.value.denominator != 1 or normal.value < 1:
                 self.sink.error("E0205", f"{what} has a dimension {dim} = {normal.value}, not a whole number "
                                 "of at least 1", span, help="use `//` for integer division")
-            elif normal.value > MAX_PARAM_DIM:
+            elif normal.value > MAX_SIZE:
                 self.sink.error("E0205", f"{what} has a dimension of {normal.value}, more than any model could hold",
-                                span, help=f"a param dimension is at most {MAX_PARAM_DIM}")
+                                span, help=f"a param dimension is at most {MAX_SIZE}")
             return
         self.require(Cond("cmp", (">=", dim, Expr.const(1))), f"{what} must not have an empty dimension",
                      span=span, guard=guard)

@@ -11,8 +11,6 @@ from ..ir import Cond, LayerSpec
 from ..limits import MAX_SIZE
 from ..symbolic import Expr
 
-MAX_PARAM_DIM = MAX_SIZE  # a param's dimension
-
 
 class LayerArguments:
     """What a layer's `check` (attndsl.layers) may ask about its constructor arguments."""
@@ -74,9 +72,9 @@ class LayerArguments:
         if n.is_const:
             if n.value < bound:
                 self._error(name, f"`{name}` must be at least {bound}, got {n.value}", code)
-            elif n.value > MAX_PARAM_DIM:
+            elif n.value > MAX_SIZE:
                 self._error(name, f"`{name}` is {n.value}, more than any model could hold", "E0205",
-                            help=f"a size is at most {MAX_PARAM_DIM}")
+                            help=f"a size is at most {MAX_SIZE}")
         elif self._require(Cond("cmp", (">=", value, Expr.const(bound))), f"`{name}` must be at least {bound}",
                            name) is False:
             self._error(name, f"`{name}` must be at least {bound}", code)
