@@ -28,8 +28,9 @@ def runs_in(ir, condition, guard) -> str:
                 derived.add(name)
                 changed = True
     symbols = condition_symbols(condition)
-    if symbols & (dims | derived) or any(_runtime_condition(c, dims) for c in guard):
-        return "forward"
+    if symbols & (dims | derived) or any(_runtime_condition(c, dims) for c in (condition, *guard)
+                                         if isinstance(c, Cond)):
+        return "forward"  # e.g. a batch norm's `not training or b*h*w > 1` with b*h*w constant
     return "init"
 
 
