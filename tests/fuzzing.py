@@ -599,7 +599,11 @@ class SpecGenerator:
         if self.bad():
             n = ch.choice([2, 3])
         names = [self.fresh() for _ in range(n)]
-        self.emit(f"{', '.join(names)} = chunk({x.name}, {n}, dim={dim})")
+        pieces = f"chunk({x.name}, {n}, dim={dim})"
+        if n > 1 and ch.chance(0.3):  # unrolled by the compiler: one element per piece
+            element = ch.choice(["sigmoid(piece)", "exp(piece)", "piece * 2", "relu(piece) + piece"])
+            pieces = f"[{element} for piece in {pieces}]"
+        self.emit(f"{', '.join(names)} = {pieces}")
         shape = list(x.shape)
         if -rank <= dim < rank:
             shape[dim] = size // n

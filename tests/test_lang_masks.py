@@ -173,3 +173,13 @@ def test_a_dtype_limit_is_only_a_fill_value_of_its_own_tensor():
     assert error("finfo(d).max") == ("E0113", "finfo() takes a tensor, whose floating dtype it describes")
     assert first_error(FINITE_FILL.replace("masked_fill(att, mask, FILL)", "att + finfo(att).min"))[0::3] == (
         "E0113", "finfo() gives the fill value of masked_fill, not a number to compute with")
+
+
+def test_a_dtype_name_says_that_masks_come_from_comparisons():
+    source = """\
+block M():
+    input x: [b, n, n]
+    return masked_fill(x, triu(ones([n, n], dtype=bool), 1), -inf)
+"""
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0101", 3) and "names no dtypes" in message, message

@@ -94,3 +94,42 @@ def test_misused_tuples_are_located_errors():
         "y, attention = inner(x)\n    return y + x, attention", "return inner(x)")
     code, line, column, message = first_error(in_sequential)
     assert (code, line, column) == ("E0113", 10, 12) and "returns 2 tensors" in message
+
+
+HEADS = """\
+block Heads(dim: int = 8, heads: int = 2):
+    input x: [b, n, dim]
+    layer qkv = linear(dim, 3 * dim, bias=false)
+    q, k, v = [rearrange(t, "b n (h d) -> b h n d", h=heads) for t in chunk(qkv(x), 3, dim=-1)]
+    att = softmax(q @ transpose(k, -1, -2), dim=-1)
+    return rearrange(att @ v, "b h n d -> b n (h d)")
+"""
+
+
+def test_a_comprehension_over_chunks_is_unrolled_one_element_per_piece():
+    code = compile_ok(HEADS, optimize=False)
+    assert "for t in" not in code  # written out once per piece, no loop at run time
+    module = build(HEADS, dim=8, heads=2)
+    x = rand(2, 5, 8)
+    q, k, v = (t.reshape(2, 5, 2, 4).transpose(1, 2) for t in module.qkv(x).chunk(3, dim=-1))
+    want = ((q @ k.transpose(-1, -2)).softmax(dim=-1) @ v).transpose(1, 2).reshape(2, 5, 8)
+    torch.testing.assert_close(module(x), want)
+    assert agree(HEADS, {"dim": 8, "heads": 2}, {"x": (2, 5, 8)}) == "agree"
+
+
+def test_a_comprehension_over_a_list_of_tensors_feeds_stack():
+    source = """\
+block Both():
+    input x: [b, n, d]
+    input y: [b, n, d]
+    return stack([softmax(t, dim=-1) for t in [x, y]], dim=0)
+"""
+    module = build(source)
+    x, y = rand(2, 3, 4), rand(2, 3, 4, seed=1)
+    torch.testing.assert_close(module(x, y), torch.stack([x.softmax(-1), y.softmax(-1)]))
+
+
+def test_a_comprehension_over_one_tensor_is_refused_with_what_it_can_loop_over():
+    code, line, _, message = first_error(HEADS.replace("chunk(qkv(x), 3, dim=-1)", "qkv(x)").replace(
+        "q, k, v = ", "q = "))
+    assert (code, line) == ("E0113", 4) and "over tensors" in message, message

@@ -18,6 +18,10 @@ from .values import (MAX_SCALAR, DtypeLimit, FactoryArg, LayerElement, LayerRef,
 from .helpers import (_label, _number_value, _NumberTooLarge,
                       _resolve_child)
 
+# torch dtypes a user may reach for (`ones([n, n], dtype=bool)`): the language has none
+_DTYPE_NAMES = {"bool", "float", "half", "double", "long", "float16", "bfloat16", "float32", "float64",
+                "int8", "int32", "int64", "uint8", "complex64", "complex128"}
+
 
 class ExpressionLowering:
     def _dim(self, node: ast.Node) -> Expr:
@@ -59,6 +63,10 @@ class ExpressionLowering:
         if entry is None:
             if node.id in OPS or node.id in LAYERS:
                 raise self.error("E0102", f"`{node.id}` is a function; call it", node.span)
+            if node.id in _DTYPE_NAMES:
+                raise self.error("E0101", f"unknown name `{node.id}`: a spec names no dtypes", node.span,
+                                 help="a tensor takes its inputs' dtype; a mask comes from a comparison "
+                                      "(`arange(n)[None, :] > arange(n)[:, None]`) or a boolean input")
             later = next((stmt for stmt in ast.statements(self.block.body) if getattr(stmt, "name", None) == node.id
                           and stmt.span.line > node.span.line), None)
             raise self.error("E0101", f"unknown name `{node.id}`", node.span,
@@ -325,8 +333,11 @@ class ExpressionLowering:
 
     def _expr_ListComp(self, node: ast.ListComp) -> Value:
         iterable = self._expr(node.iterable)
+        if isinstance(iterable, (tuple, list)) and iterable and all(isinstance(v, Tensor) for v in iterable):
+            return self._unrolled_comprehension(node, iterable)
         if not (isinstance(iterable, LayerRef) and iterable.info.element is not None):
-            raise self.error("E0113", "a list comprehension in the dataflow loops over a layer list", node.iterable.span,
+            raise self.error("E0113", "a list comprehension in the dataflow loops over a layer list or over "
+                             "tensors (`chunk(...)`, `[a, b]`)", node.iterable.span,
                              help="e.g. `[conv(x) for conv in convs]` where `layer convs = [... for k in kernels]`")
         saved = self.scope.get(node.var)
         self._check_loop_var(node.var, node.var_span)
@@ -347,6 +358,27 @@ class ExpressionLowering:
         result = self.ir.add_node("list_comp", [element.node, loop], span=node.span, guard=tuple(self.guard),
                                   layer=iterable.info.name, var=node.var)
         return TensorList(result)
+
+
+    def _unrolled_comprehension(self, node: ast.ListComp, tensors) -> tuple:
+        """`[f(t) for t in chunk(x, 3, dim=-1)]`: the compiler knows how many tensors there are,
+        so it writes the element once for each, as if the spec had (no loop at run time)."""
+        saved = self.scope.get(node.var)
+        self._check_loop_var(node.var, node.var_span)
+        elements = []
+        try:
+            for tensor in tensors:
+                self.scope[node.var] = ("tensor", tensor, node.var_span)
+                element = self._expr(node.element)
+                if not isinstance(element, Tensor):
+                    raise self.error("E0113", "the comprehension must compute a tensor", node.element.span)
+                elements.append(element)
+        finally:
+            if saved is None:
+                self.scope.pop(node.var, None)
+            else:
+                self.scope[node.var] = saved
+        return tuple(elements)
 
 
 def _covering_guard(guards: list[tuple]) -> tuple:
