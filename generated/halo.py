@@ -107,8 +107,6 @@ class HaloAttention(nn.Module):
         win = block_size + 2 * halo_size
         if dim_head == 0:
             raise ValueError(f"HaloAttention: `dim_head` must not be zero, got {dim_head}")
-        if dim_head**0.5 == 0:
-            raise ValueError(f"HaloAttention: sqrt(dim_head) must not be zero (it divides), with dim_head = {dim_head}")
         self.dim = dim
         self.block_size = block_size
         self.halo_size = halo_size

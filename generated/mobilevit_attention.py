@@ -32,8 +32,6 @@ class Attention(nn.Module):
             raise ValueError(f"Attention: `head_dim` must not be zero, got {head_dim}")
         if dropout < 0 or dropout > 1:
             raise ValueError(f"Attention: dropout `to_out`: `p` must be between 0 and 1, with dropout = {dropout}")
-        if head_dim**0.5 == 0:
-            raise ValueError(f"Attention: sqrt(head_dim) must not be zero (it divides), with head_dim = {head_dim}")
         self.dim = dim
         self.heads = heads
         self.head_dim = head_dim

@@ -279,3 +279,18 @@ def test_clamp_log2_and_sign():
     assert agree(source, {}, {"x": (4, 5)}) == "agree"
     code, line, _, message = first_error("block B():\n    input x: [b, n]\n    return clamp(x)\n")
     assert (code, line) == ("E0112", 3) and "needs `min`, `max` or both" in message
+
+
+def test_a_square_root_divides_where_its_radicand_is_known_nonzero_without_a_second_check():
+    source = """\
+block Scaled(d: int = 4):
+    input x: [b, n, d]
+    let s = 1 / sqrt(d)
+    let t = 8 // d
+    return x * s * t
+"""
+    code = compile_ok(source)
+    # sqrt(d) is zero exactly where d is: one check, `d != 0`, serves both divisions
+    assert code.count("must not be zero") == 1 and "if d == 0:" in code, code
+    with pytest.raises(ValueError, match="`d` must not be zero"):
+        build(source, d=0)

@@ -240,12 +240,14 @@ class DeclarationLowering:
 
     def _stmt_Require(self, stmt: ast.Require) -> None:
         condition = self._condition(stmt.condition)
-        self._built_in_init(stmt.condition.span, "a `require`", condition)
+        self._built_in_init(stmt.condition.span, "a `require`", condition,
+                            help="`require` tests arguments; forward checks the input sizes by itself wherever "
+                                 "an op needs them (a slice within its axis, a split that divides it)")
         message = stmt.message or f"`{spec_expr(stmt.condition)}` must hold"
         self.ir.requires.append(CheckInfo(condition, message, stmt.span, "init", tuple(self.guard), stmt.condition))
         self._learn(condition)
 
-    def _built_in_init(self, span: Span, what: str, *values) -> None:
+    def _built_in_init(self, span: Span, what: str, *values, help: str | None = None) -> None:
         """Layers, params, lets and requires are made in __init__, before any input is seen:
         they (and the `if`s around them) may use arguments, not the sizes of inputs."""
         dims = set(self.ir.dim_origin) | set(self.ir.optional_dims) | set(self.ir.forward_lets)
@@ -253,7 +255,7 @@ class DeclarationLowering:
         if found:
             raise self.error("E0113", f"{what} must be known when the module is built, but `{found[0]}` is the size "
                              "of an input, known only when it is called", span,
-                             help="use a constructor argument instead; the shape checker ties it to the input")
+                             help=help or "use a constructor argument instead; the shape checker ties it to the input")
         found = sorted(_symbols_of(list(self.guard)) & dims)
         if found:
             raise self.error("E0113", f"{what} must be known when the module is built, but the `if` around it "

@@ -63,6 +63,17 @@ def preconditions(expr: Expr) -> list[tuple[str, Expr]]:
     return unique
 
 
+def _lone_root(expr: Expr) -> Expr | None:
+    """`x` of a divisor `c * sqrt(x)` (c a nonzero constant), else None."""
+    if not expr.is_monomial:
+        return None
+    ((monomial, coefficient),) = expr.terms.items()
+    if coefficient == 0 or len(monomial) != 1 or monomial[0][1] != 1:
+        return None
+    factor = monomial[0][0]
+    return factor.args[0] if isinstance(factor, Atom) and factor.op == "sqrt" else None
+
+
 class Requirements:
     """Mixin of the shape walk: recording checks. Expects `ir`, `knowledge`, `world`,
     `relevant`, `position`, `records`, `sink`, `display`, `view_for` and `_nodes` (each
@@ -113,6 +124,9 @@ class Requirements:
             return
         for expr in (divisor,):
             self.ensure_defined(expr, node=node, span=span, guard=guard, element=element, order=order)
+        root = _lone_root(divisor)
+        if root is not None:  # sqrt(x) is zero exactly where x is: ask about x, as the spec wrote it
+            divisor = root
         # Exactly what Python needs: `k != 0` (a negative divisor computes, so it is not refused).
         lone = len(divisor.symbols()) == 1 and divisor == Expr.symbol(next(iter(divisor.symbols())))
         what = f"`{_math(divisor)}` must not be zero" if lone else f"{_math(divisor)} must not be zero (it divides)"
