@@ -30,6 +30,10 @@ class ChannelAttention(nn.Module):
         mid = channel // reduction
         if mid < 0:
             raise ValueError(f"ChannelAttention: linear `ca.fc0`: `out_features` must be at least 0, got {mid}")
+        if mid < 1:
+            raise ValueError(
+                f"ChannelAttention: a batch or instance norm with affine weights needs at least one channel, got {mid}"
+            )
         self.channel = channel
         self.ca = nn.Sequential()
         self.ca.add_module("fc0", nn.Linear(channel, mid))

@@ -244,6 +244,23 @@ block B(k: int = 2):
         cls(k=3)(rand(2, 4), rand(2, 4))
 
 
+# expression_bound_scaled_up
+def test_a_bound_learnt_on_a_multiple_bounds_the_size_by_its_share():
+    source = """
+block B():
+    input x: [b, c, h, w]
+    layer wide = max_pool2d(7)
+    layer narrow = max_pool2d(5)
+    return wide(cat([x, x], dim=2)), narrow(x)
+"""
+    module = build(source)()
+    # 2*h >= 7 says h >= 3.5, not more: h = 4 passes it, and narrow's own check refuses it
+    with pytest.raises(ValueError, match="kernel must fit"):
+        module(rand(1, 2, 4, 7))
+    wide, narrow = module(rand(1, 2, 5, 7))
+    assert wide.shape == (1, 2, 1, 1) and narrow.shape == (1, 2, 1, 1)
+
+
 # symbol_divisor_unchecked
 def test_dividing_by_an_argument_in_a_let_is_checked():
     cls = build("block B(c: int = 4, k: int = 2):\n    let q = c / k\n    input x: [b, n]\n    return x * q\n")

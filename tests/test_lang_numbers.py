@@ -294,3 +294,19 @@ block Scaled(d: int = 4):
     assert code.count("must not be zero") == 1 and "if d == 0:" in code, code
     with pytest.raises(ValueError, match="`d` must not be zero"):
         build(source, d=0)
+
+
+def test_a_bound_on_twice_a_size_answers_for_the_size():
+    source = """\
+block Gated(dim: int = 8, expansion: float = 2.0):
+    input x: [b, n, dim]
+    let hidden = int(expansion * dim)
+    layer to_hidden = linear(dim, hidden * 2)
+    layer to_out = linear(hidden, dim)
+    v, gate = chunk(to_hidden(x), 2, dim=-1)
+    return to_out(v * gate)
+"""
+    code = compile_ok(source)
+    assert "if 2 * hidden < 0:" in code and "if hidden < 0:" not in code, code  # 2*hidden >= 0 says hidden >= 0
+    with pytest.raises(ValueError, match="out_features"):
+        build(source, dim=8, expansion=-1.0)

@@ -133,3 +133,20 @@ def test_a_linear_drop_path_schedule_is_a_formula_of_the_index():
     assert agree(DROP_PATH_SCHEDULE, {"d": 8, "depth": 3, "drop_path_rate": 0.1}, {"x": [2, 4, 8]})
     with pytest.raises(ValueError, match=r"`depth >= 2` must hold, with depth = 1$"):
         generated(DROP_PATH_SCHEDULE, "Stack")(d=8, depth=1)
+
+
+def test_a_loop_of_a_constant_number_of_passes_guards_its_checks_with_nothing():
+    source = """\
+block Stack(c: int = 8, r: int = 2):
+    input x: [b, c]
+    let mid = c // r
+    layer mlp = sequential:
+        fc = linear(c, mid)
+        for i in range(2):
+            bn{i} = batch_norm1d(mid)
+    return mlp(x)
+"""
+    code = compile_ok(source)
+    assert "if 2 > 0:" not in code and "if mid < 1:" in code, code  # the loop makes a pass: no `if`
+    with pytest.raises(ValueError, match="at least one channel"):
+        build(source, c=8, r=16)

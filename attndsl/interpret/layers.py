@@ -91,6 +91,9 @@ _FEATURES = {  # kind -> (axis, argument it must equal)
 }
 
 
+_AFFINE_NORMS = ("batch_norm1d", "batch_norm2d", "batch_norm3d", "instance_norm2d")
+
+
 def _contract(kind: str, definition, arguments: dict):
     def check(module, inputs):
         x = inputs[0]
@@ -106,6 +109,8 @@ def _contract(kind: str, definition, arguments: dict):
             elif x.shape[axis] != arguments[name]:
                 raise Refusal(f"{kind}: the input has size {x.shape[axis]} in dimension {axis}, not {name} = "
                               f"{arguments[name]}")
+        if kind in _AFFINE_NORMS and arguments.get("affine", True) and x.shape[1] == 0:
+            raise Refusal(f"{kind} with affine weights on no channels (torch indexes its weight)")
         if kind == "instance_norm2d" and math.prod(x.shape[2:]) < 2:
             raise Refusal(f"instance norm needs more than one position, got {tuple(x.shape)}")
 

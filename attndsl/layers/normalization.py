@@ -8,8 +8,21 @@ from ..ops.rendering import as_exprs
 from ..symbolic import Expr
 
 
+def _affine_channels(ctx, args, shape):
+    """With affine weights, torch's batch and instance norms index their weight, and fail
+    (IndexError) on no channels, such as a linear layer's `channel // 16` of 0 features."""
+    affine = args.get("affine", True)
+    if affine is True or affine == Cond.const(True):
+        ctx.expect_at_least(shape[1], 1, "a batch or instance norm with affine weights needs at least one channel")
+    elif isinstance(affine, Cond) and affine.op != "const" and not ctx.view.at_least(shape[1], 1):
+        ctx.checker.require(Cond("or", (Cond("not", (affine,)), Cond("cmp", (">=", shape[1], Expr.const(1))))),
+                            "a batch or instance norm with affine weights needs at least one channel",
+                            node=ctx.node, element=ctx.element)
+
+
 def _norm_channels(ctx, args, shape):
     channels(ctx, shape, args["num_features"], "num_features")
+    _affine_channels(ctx, args, shape)
     # In training a batch norm needs two values per channel to estimate a variance: torch
     # refuses exactly one (a batch of 1 on a 1x1 map); none (an empty map) it lets through.
     values = shape[0]
@@ -28,6 +41,7 @@ def _norm_channels(ctx, args, shape):
 
 def _instance_norm(ctx, args, shape):
     channels(ctx, shape, args["num_features"], "num_features")
+    _affine_channels(ctx, args, shape)
     # It normalises each map over its positions, train or eval: torch rejects a single one.
     count = positions(ctx, shape)
     written = Expr.const(1)

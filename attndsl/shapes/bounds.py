@@ -7,9 +7,26 @@ A mixin of View (attndsl/shapes/view.py), whose normal forms it bounds.
 from __future__ import annotations
 
 import copy
+import math
 from fractions import Fraction
 
 from ..symbolic import Expr
+
+
+def primitive(expr: Expr) -> tuple[Expr, Fraction]:
+    """`expr` as `scale * part`, scale > 0 the content of its coefficients (the gcd of their
+    numerators over the lcm of their denominators): `2*h - 4*k` is 2 * (h - 2*k), so that a
+    bound learnt on `2*hidden` answers a question about `hidden`."""
+    numerators = denominators = 0
+    for coefficient in expr.terms.values():
+        numerators = math.gcd(numerators, coefficient.numerator)
+        denominators = math.lcm(denominators or 1, coefficient.denominator)
+    if numerators == 0:
+        return expr, Fraction(1)
+    scale = Fraction(numerators, denominators)
+    if scale == 1:
+        return expr, scale
+    return Expr({monomial: coefficient / scale for monomial, coefficient in expr.terms.items()}), scale
 
 
 class Bounds:
@@ -33,9 +50,10 @@ class Bounds:
 
     def _lower_bound(self, expr: Expr) -> Fraction | None:
         constant = expr.terms.get((), Fraction(0))
-        known = self.expr_bounds.get(expr - constant)  # `h - k + 2*(k//2) + 1` from `h - k + 2*(k//2) >= 0`
+        part, scale = primitive(expr - constant)
+        known = self.expr_bounds.get(part)  # `h - k + 2*(k//2) + 1` from `h - k + 2*(k//2) >= 0`
         if known is not None:
-            return known + constant
+            return scale * known + constant
         termwise = self._termwise_bound(expr)
         if termwise is None and any(coefficient < 0 for coefficient in expr.terms.values()):
             return self._remainder_bound(expr)

@@ -100,7 +100,9 @@ class LayerCalls:
         passes through whatever its size."""
         start, stop = spec.args["start"], spec.args["stop"]
         outer = self.scope_guard
-        self.scope_guard = outer + (Cond("cmp", (">", stop, start)),)
+        passes = stop - start if isinstance(stop, Expr) and isinstance(start, Expr) else None
+        makes_a_pass = passes is not None and passes.is_const and passes.value > 0  # `range(3)`: no `if 3 > 0:`
+        self.scope_guard = outer + (() if makes_a_pass else (Cond("cmp", (">", stop, start)),))
         try:
             after = shape
             for _, child in spec.children:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .. import symbolic as sym
 from ..ir import Cond
 from ..symbolic import Atom, Expr
-from .bounds import Bounds
+from .bounds import Bounds, primitive
 
 if TYPE_CHECKING:
     from .knowledge import Knowledge
@@ -79,7 +79,8 @@ class View(Bounds):
         if fact.kind == "bound" and isinstance(fact.subject, Expr):
             # Kept without its constant term (`E + c >= b` as `E >= b - c`): any `E + c'` finds it.
             constant = fact.subject.terms.get((), Fraction(0))
-            key, bound = fact.subject - constant, fact.detail - constant
+            key, scale = primitive(fact.subject - constant)  # and by its content: `2*E >= b` as `E >= b/2`
+            bound = (fact.detail - constant) / scale
             previous = self.expr_bounds.get(key)
             self.expr_bounds[key] = bound if previous is None else max(previous, bound)
         elif fact.kind == "integer":
