@@ -385,6 +385,15 @@ REGRESSIONS = {
     # A pack's rank argument with a reserved name (`tuple`): KeyError building `max_pool{tuple}d`.
     "reserved_rank_argument": ("block B(tuple: int = 2):\n    input x: [b, c, *spatial[tuple]]\n"
                                "    layer g = max_pool{tuple}d(2)\n    return g(x)\n", "E0105"),
+    # A mean over every axis, kept: `t.mean(keepdim=True)` is a TypeError in torch (sum too),
+    # which takes keepdim only with a dim (fuzz seed 9744882).
+    "keepdim_without_dim": ("block B():\n    input x: [b, n]\n    example(x=[2, 3])\n"
+                            "    return x - mean(x, keepdim=true) + sum(x, keepdim=true)\n", "ok"),
+    # A layer argument dividing by a let of 0: ZeroDivisionError substituting the let (fuzz seed
+    # 9731543); now the division by zero, reported once.
+    "layer_argument_divides_by_a_zero_let": ("block B(dim: int = 4):\n    input x: [b, dim, h, w]\n"
+                                             "    let factor = 0\n    layer conv = conv2d(dim, dim // factor, 1)\n"
+                                             "    return conv(x)\n", "E0203"),
 }
 
 
@@ -425,3 +434,11 @@ def test_runtime_check_in_init_keeps_its_guard():
               "        y = rearrange(conv(rearrange(x, \"b (hh ww) c -> b c hh ww\", hh=H, ww=H)), \"b c h w -> b (h w) c\")\n"
               "    else:\n        y = x\n    return y\n")
     assert check_runs(source, "guard.attn") == "ok"
+
+
+def test_a_division_by_a_zero_let_is_reported_once():
+    source, _ = REGRESSIONS["layer_argument_divides_by_a_zero_let"]
+    errors = [(d.code, d.span.line, d.span.column) for d in check_compiles(source, "zero.attn").diagnostics
+              if d.is_error]
+    line = source.splitlines()[3]
+    assert errors == [("E0203", 4, line.index("factor") + 1)], errors  # at `factor`, not again for `>= 1`

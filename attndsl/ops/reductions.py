@@ -42,6 +42,9 @@ def global_max_shape(ctx, node, shapes, attrs) -> Shape:
 def render_reduce(method: str):
     def render(r, node, operands, attrs):
         dims = attrs.get("dim")
+        rank = len(node.operand_shapes[0])
+        if dims is None and attrs.get("keepdim") and rank:
+            dims = tuple(range(rank))  # torch's sum and mean take keepdim only with a dim
         args = []
         if dims is not None:
             args.append(f"dim={r.axes(dims)}")

@@ -76,8 +76,8 @@ def _lone_root(expr: Expr) -> Expr | None:
 
 class Requirements:
     """Mixin of the shape walk: recording checks. Expects `ir`, `knowledge`, `world`,
-    `relevant`, `position`, `records`, `sink`, `display`, `view_for` and `_nodes` (each
-    node's attributes)."""
+    `relevant`, `position`, `records`, `zero_divisors_reported`, `sink`, `display`, `view_for`
+    and `_nodes` (each node's attributes)."""
 
     # ------------------------------------------------------------------ entry points
     def require(self, condition, what: str, *, node: int | None = None, span: Span | None = None, guard=None,
@@ -120,7 +120,10 @@ class Requirements:
             self._asked(node)
             return
         if normal.is_const:  # zero
-            self.sink.error("E0203", f"division by {_math(divisor)}, which is zero", span)
+            where = (divisor, span.line if span else None)
+            if where not in self.zero_divisors_reported:  # `conv2d(c, c // zero)`: once, not again
+                self.zero_divisors_reported.add(where)  # for its `out_channels >= 1`
+                self.sink.error("E0203", f"division by {_math(divisor)}, which is zero", span)
             return
         for expr in (divisor,):
             self.ensure_defined(expr, node=node, span=span, guard=guard, element=element, order=order)

@@ -48,6 +48,7 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.display = False  # set by a joined walk that met different shapes: nothing it checks counts
         self.sink = DiagnosticSink()
         self.records = []
+        self.zero_divisors_reported: set = set()  # (divisor, line): E0203 once per division
         self.seen_checks: dict = {}  # a check's condition -> the guards it was made under
         self.shapes: dict[int, object] = {}
         self.dtypes: dict[int, str] = {}
