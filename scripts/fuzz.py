@@ -129,6 +129,8 @@ def main(argv=None) -> int:
     per_strategy = args.cases // len(strategies)
     tasks = []
     chunk = max(1, per_strategy // max(1, args.jobs * 4))
+    if deadline:  # small chunks, so that a time limit (with a large -n) still reaches every strategy
+        chunk = min(chunk, 200)
     for start in range(0, per_strategy, chunk):  # interleaved, so a time limit cuts both strategies alike
         for strategy in strategies:
             tasks.append((strategy, args.seed + start, min(chunk, per_strategy - start), deadline))
