@@ -90,8 +90,9 @@ class ExpressionBuilder:
 
     @with_meta
     def list_comp(self, meta, children):
-        element, var, iterable = children
-        return ast.ListComp(self._span(meta), element, str(var), self._tok(var), iterable)
+        element, targets, iterable = children  # targets: [(name, span)], from AstBuilder.targets
+        (var, var_span), *more = targets
+        return ast.ListComp(self._span(meta), element, var, var_span, iterable, tuple(more))
 
     # ------------------------------------------------------------------ operators
     @passes_lone_operand

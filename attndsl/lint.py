@@ -57,9 +57,10 @@ def lint_block(block: ast.Block, ir: BlockIR, sink: DiagnosticSink) -> None:
             sink.warning(code, f"{kind} `{name}` is never used", stmt.span)
     scope = {a.name for a in block.args} | set(declared)
     for node in _expressions(block.body):
-        if isinstance(node, ast.ListComp) and node.var in scope:
-            sink.warning("W0005", f"the loop variable `{node.var}` shadows `{node.var}` of the block", node.var_span,
-                         help="rename the loop variable")
+        for name, span in node.targets if isinstance(node, ast.ListComp) else ():
+            if name in scope:
+                sink.warning("W0005", f"the loop variable `{name}` shadows `{name}` of the block", span,
+                             help="rename the loop variable")
 
 
 def _expressions(node):

@@ -67,7 +67,8 @@ def expr(node) -> str:
     if isinstance(node, ast.TupleExpr):
         return "(" + ", ".join(expr(i) for i in node.items) + ("," if len(node.items) == 1 else "") + ")"
     if isinstance(node, ast.ListComp):
-        return f"[{expr(node.element)} for {node.var} in {expr(node.iterable)}]"
+        names = ", ".join(name for name, _ in node.targets)
+        return f"[{expr(node.element)} for {names} in {expr(node.iterable)}]"
     if isinstance(node, ast.Keyword):
         return f"{node.name}={expr(node.value)}"
     if type(node).__name__ == "Pack":  # `*spatial[dimension]` in a shape

@@ -152,6 +152,11 @@ class ListComp(Node):
     var: str
     var_span: Span
     iterable: Node
+    more: tuple = ()  # `for conv, g in zip(convs, groups)`: the names after the first, (name, span) each
+
+    @property
+    def targets(self) -> list[tuple[str, Span]]:
+        return [(self.var, self.var_span), *self.more]
 
 
 # ----------------------------------------------------------------------------- statements

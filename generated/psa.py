@@ -73,15 +73,15 @@ class PSA(nn.Module):
             raise ValueError(f"PSA: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         # group i through conv i, then its output through SE block i
         groups = x.reshape(b, self.S, -1, h, w).transpose(0, 1)  # [S, b, channel/S, h, w]  psa.attn:37
-        outs = []
+        group_outs = []
         for conv, group in zip(self.convs, groups):
-            outs.append(conv(group))  # [b, width, h, w]  psa.attn:40
-        spc = torch.stack(outs, dim=1)  # [b, S, width, h, w]  psa.attn:41
-        del outs  # last read: free its tensors now
-        branches = spc.transpose(0, 1)  # [S, b, width, h, w]  psa.attn:43
-        weights = []
+            group_outs.append(conv(group))  # [b, width, h, w]  psa.attn:38
+        spc = torch.stack(group_outs, dim=1)  # [b, S, width, h, w]  psa.attn:38
+        del group_outs  # last read: free its tensors now
+        branches = spc.transpose(0, 1)  # [S, b, width, h, w]  psa.attn:39
+        branch_outs = []
         for se_block, branch in zip(self.se_blocks, branches):
-            weights.append(se_block(branch))  # [b, width, 1, 1]  psa.attn:44
-        return (spc * self.softmax(torch.stack(weights, dim=1))).reshape(
-            b, self.S * self.width, h, w
-        )  # [b, S*width, h, w]  psa.attn:45
+            branch_outs.append(se_block(branch))  # [b, width, 1, 1]  psa.attn:40
+        weights = torch.stack(branch_outs, dim=1)  # [b, S, width, 1, 1]  psa.attn:40
+        del branch_outs  # last read: free its tensors now
+        return (spc * self.softmax(weights)).reshape(b, self.S * self.width, h, w)  # [b, S*width, h, w]  psa.attn:41

@@ -138,6 +138,24 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         self.env.append(tensor)
         return tensor
 
+    def op_axis_comprehension(self):
+        """A comprehension over a tensor's first axis, or over two zipped: a loop at run time,
+        its pieces stacked back (rarely along another axis, or with a piece of another shape)."""
+        x = self.pick(min_rank=2)
+        if x is None:
+            return None
+        ch = self.ch
+        partners = [t for t in self.env if t.shape == x.shape and t is not x]
+        if partners and ch.chance(0.5):
+            other = ch.choice(partners)
+            text = f"[{ch.choice(['u * v', 'u + sigmoid(v)', 'u - v * 0.5'])} for u, v in zip({x.name}, {other.name})]"
+        else:
+            text = f"[{ch.choice(['tanh(row)', 'softmax(row, dim=-1)', 'row * 2 + 1'])} for row in {x.name}]"
+        dim = 0 if not self.bad() else ch.choice([1, len(x.shape)])
+        shape = list(x.shape[1:])
+        shape.insert(min(dim, len(shape)), x.shape[0])
+        return self.assign(f"stack({text}, dim={dim})", tuple(shape))
+
     # ------------------------------------------------------------------ flags of forward
     def op_if_flag(self):
         """An `if` (or a choice) on a flag input: decided call by call, so its branches only
@@ -408,7 +426,8 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
 
     OPS = SpecGenerator.OPS + ["op_scalar_mix", "op_scalar_mix", "op_if_arg", "op_if_arg", "op_optional_use",
                                "op_optional_use", "op_required_mask", "op_layer_list", "op_sub_block",
-                               "op_sub_block", "op_softmax_layer", "op_if_flag", "op_if_flag", "op_range_loop"] + \
+                               "op_sub_block", "op_softmax_layer", "op_if_flag", "op_if_flag", "op_range_loop",
+                               "op_axis_comprehension"] + \
         CatalogueOps.CATALOGUE_OPS
 
     # ------------------------------------------------------------------ the file

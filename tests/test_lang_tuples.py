@@ -132,4 +132,42 @@ block Both():
 def test_a_comprehension_over_one_tensor_is_refused_with_what_it_can_loop_over():
     code, line, _, message = first_error(HEADS.replace("chunk(qkv(x), 3, dim=-1)", "qkv(x)").replace(
         "q, k, v = ", "q = "))
-    assert (code, line) == ("E0113", 4) and "over tensors" in message, message
+    assert (code, line) == ("E0113", 4) and "tensors" in message and "zip()" in message, message
+
+
+ZIPPED = """\
+block Groups(c: int = 8, S: int = 2):
+    input x: [b, c, h, w]
+    require c % S == 0
+    let width = c // S
+    layer convs = [conv2d(width, width, 2 * i + 3, padding=i + 1) for i in range(S)]
+    groups = rearrange(x, "b (s c) h w -> s b c h w", s=S)
+    spc = stack([conv(g) for conv, g in zip(convs, groups)], dim=1)
+    paired = stack([u * sigmoid(v) for u, v in zip(spc, spc)], dim=0)
+    return rearrange(stack([tanh(t) for t in paired], dim=0), "b s c h w -> b (s c) h w")
+"""
+
+
+def test_a_comprehension_over_zip_or_a_tensors_first_axis_is_a_loop_at_run_time():
+    code = compile_ok(ZIPPED, optimize=False)
+    assert "for conv, g in zip(self.convs, groups):" in code and "for t in paired:" in code, code
+    module = build(ZIPPED, c=8, S=2)
+    x = rand(2, 8, 5, 6)
+    groups = x.reshape(2, 2, 4, 5, 6).transpose(0, 1)
+    spc = torch.stack([conv(g) for conv, g in zip(module.convs, groups)], dim=1)
+    want = torch.tanh(spc * torch.sigmoid(spc)).reshape(2, 8, 5, 6)
+    torch.testing.assert_close(module(x), want)
+    assert agree(ZIPPED, {"c": 8, "S": 2}, {"x": (2, 8, 5, 6)}) == "agree"
+
+
+def test_a_comprehensions_names_are_its_own():
+    source = ZIPPED.replace("return rearrange(", "return g + rearrange(")
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0101", 9) and "`g`" in message, message
+
+
+def test_several_names_go_with_zip_only():
+    code, line, _, message = first_error(HEADS.replace("for t in chunk", "for t, u in chunk"))
+    assert (code, line) == ("E0118", 4) and "2 names" in message, message
+    layer_list = ZIPPED.replace("for i in range(S)]", "for i, j in range(S)]")
+    assert first_error(layer_list)[:2] == ("E0118", 5)

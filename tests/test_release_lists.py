@@ -93,5 +93,5 @@ block B(c: int = 4, n: int = 3):
 
 def test_psa_frees_its_branch_outputs_once_stacked():
     lines = [line.strip() for line in attndsl.compile_file(SPECS_DIR / "psa.attn").splitlines()]
-    at = next(i for i, line in enumerate(lines) if line.startswith("spc = torch.stack(outs"))
-    assert lines[at + 1].startswith("del outs")
+    at = next(i for i, line in enumerate(lines) if line.startswith("spc = torch.stack(group_outs"))
+    assert lines[at + 1].startswith("del group_outs")

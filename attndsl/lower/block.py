@@ -119,6 +119,13 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             raise self.error("E0105", f"`{name}` is reserved and cannot name a loop variable", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
 
+    def _one_loop_var(self, comp: ast.ListComp, what: str) -> None:
+        """Several names in a comprehension go with zip(); anything else gives one value a pass."""
+        if comp.more:
+            raise self.error("E0118", f"{len(comp.targets)} names, but {what} gives one value a pass",
+                             comp.more[0][1], help="several names unpack zip(): `[conv(g) for conv, g in zip(convs, "
+                                                   "groups)]`")
+
     def _declare_arg(self, arg: ast.Arg) -> None:
         optional = arg.type.endswith(" | None")
         if optional:

@@ -21,6 +21,7 @@ class ConditionLowering:
             if not isinstance(comp, ast.ListComp):
                 raise self.error("E0113", "all() takes a list comprehension, e.g. all([k % 2 == 1 for k in kernels])",
                                  node.span)
+            self._one_loop_var(comp, "a list of numbers")
             iterable = self._all_elements(comp.iterable)
             saved, outer_element = self.scope.get(comp.var), self._element
             self._check_loop_var(comp.var, comp.var_span)

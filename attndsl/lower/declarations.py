@@ -173,6 +173,8 @@ class DeclarationLowering:
 
     def _stmt_Layer(self, stmt: ast.Layer) -> None:
         value = stmt.value
+        if isinstance(value, ast.ListComp):
+            self._one_loop_var(value, "a layer list's range or list argument")
         if isinstance(value, ast.ListComp) and is_range(value.iterable):
             info = self._range_layer_list(stmt, value)  # attndsl/lower/loops.py
         elif isinstance(value, ast.ListComp):

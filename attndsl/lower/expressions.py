@@ -332,13 +332,17 @@ class ExpressionLowering:
         return DtypeLimit(node.attr, tensor.node)
 
     def _expr_ListComp(self, node: ast.ListComp) -> Value:
+        if self._loops_over_tensors(node.iterable):
+            return self._comprehension_loop(node)
         iterable = self._expr(node.iterable)
         if isinstance(iterable, (tuple, list)) and iterable and all(isinstance(v, Tensor) for v in iterable):
+            self._one_loop_var(node, "a list of tensors")
             return self._unrolled_comprehension(node, iterable)
         if not (isinstance(iterable, LayerRef) and iterable.info.element is not None):
-            raise self.error("E0113", "a list comprehension in the dataflow loops over a layer list or over "
-                             "tensors (`chunk(...)`, `[a, b]`)", node.iterable.span,
+            raise self.error("E0113", "a list comprehension in the dataflow loops over a layer list, tensors "
+                             "(`chunk(...)`, `[a, b]`), a tensor's first axis or zip()", node.iterable.span,
                              help="e.g. `[conv(x) for conv in convs]` where `layer convs = [... for k in kernels]`")
+        self._one_loop_var(node, "a layer list")
         saved = self.scope.get(node.var)
         self._check_loop_var(node.var, node.var_span)
         self.scope[node.var] = ("layer_element", LayerElement(node.var, iterable.info), node.var_span)
@@ -359,6 +363,31 @@ class ExpressionLowering:
                                   layer=iterable.info.name, var=node.var)
         return TensorList(result)
 
+    def _loops_over_tensors(self, iterable: ast.Node) -> bool:
+        """`zip(convs, groups)`, or a tensor's name: a loop at run time, pass by pass."""
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name):
+            return iterable.func.id == "zip" and "zip" not in self.scope
+        entry = self.scope.get(iterable.id) if isinstance(iterable, ast.Name) else None
+        return entry is not None and entry[0] == "tensor" and isinstance(entry[1], Tensor)
+
+    def _comprehension_loop(self, node: ast.ListComp) -> TensorList:
+        """`[conv(g) for conv, g in zip(convs, groups)]`: the loop `for conv, g in zip(convs,
+        groups):` appending the element to a new list (attndsl/lower/loops.py), which is the
+        comprehension's value; its names are its own, as in Python."""
+        base = f"{node.targets[-1][0]}_outs"  # `group_outs` for `... for conv, group in zip(convs, groups)`
+        name = next(f"{base}{n or ''}" for n in range(len(self.scope) + 1) if f"{base}{n or ''}" not in self.scope)
+        saved = {var: self.scope.get(var) for var, _ in node.targets}
+        self._accumulator(name, node.span, [])
+        append = ast.Call(node.span, ast.Attribute(node.span, ast.Name(node.span, name), "append"), [node.element], [])
+        try:
+            self._stmt_For(ast.For(node.span, node.targets, node.iterable, [ast.ExprStmt(node.span, append)]))
+        finally:
+            for var, entry in saved.items():
+                if entry is None:
+                    self.scope.pop(var, None)
+                else:
+                    self.scope[var] = entry
+        return self.scope.pop(name)[1]
 
     def _unrolled_comprehension(self, node: ast.ListComp, tensors) -> tuple:
         """`[f(t) for t in chunk(x, 3, dim=-1)]`: the compiler knows how many tensors there are,

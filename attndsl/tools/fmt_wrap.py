@@ -80,7 +80,7 @@ def doc(node) -> list:
     if isinstance(node, ast.Attribute):
         return _wrapped(node.value, POSTFIX) + [f".{node.attr}"]
     if isinstance(node, ast.ListComp):
-        inner = doc(node.element) + [f" for {node.var} in "] + doc(node.iterable)
+        inner = doc(node.element) + [f" for {', '.join(name for name, _ in node.targets)} in "] + doc(node.iterable)
         return [Group("[", [inner], "]", False)]
     if isinstance(node, ast.BinOp):
         level = _BINARY[node.op]
