@@ -141,7 +141,7 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
             name = pick(base, at)
         elif op in ("item", "phi") or node in materialized:
             unnamed = "out" if node in ir.outputs else _temp_name(op)  # `return gamma * out + x, att`
-            name = pick(attrs["name"] or _sliced_name(graph, node) or unnamed, at)
+            name = pick(attrs["name"] or _sliced_name(graph, node) or _reader_name(graph, node, op) or unnamed, at)
         else:
             continue
         if group is not None:
@@ -158,6 +158,15 @@ def _sliced_name(graph, node: int) -> str | None:
         return None
     var = slices[0]["attrs"]["var"]
     return var + ("es" if var.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def _reader_name(graph, node: int, op: str) -> str | None:
+    """A piece only one named value is made from takes that name, as hand-written code
+    rebinds it: `q, k, v = qkv.chunk(3, dim=-1)`, then `q = q.reshape(...)`."""
+    readers = list(graph.successors(node))
+    if op != "item" or len(readers) != 1:
+        return None
+    return graph.nodes[readers[0]]["name"]
 
 
 def _temp_name(op: str) -> str:

@@ -48,20 +48,20 @@ class Attention(nn.Module):
             raise ValueError(f"Attention: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
         q, k, v = self.to_qkv(x).chunk(
             3, dim=-1
-        )  # [b, p, n, heads*head_dim], [b, p, n, heads*head_dim], [b, p, n, heads*head_dim]  mobilevit_attention.attn:17
+        )  # [b, p, n, heads*head_dim], [b, p, n, heads*head_dim], [b, p, n, heads*head_dim]  mobilevit_attention.attn:18
         q = q.reshape(b, p, n, self.heads, self.head_dim).transpose(
             2, 3
         )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
         v = v.reshape(b, p, n, self.heads, self.head_dim).transpose(
             2, 3
-        )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:20
+        )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
         k = k.reshape(b, p, n, self.heads, self.head_dim).permute(
             0, 1, 3, 4, 2
-        )  # [b, p, heads, head_dim, n]  mobilevit_attention.attn:19
-        attn = ((q * (1 / self.head_dim**0.5)) @ k).softmax(dim=-1)  # [b, p, heads, n, n]  mobilevit_attention.attn:21
+        )  # [b, p, heads, head_dim, n]  mobilevit_attention.attn:18
+        attn = ((q * (1 / self.head_dim**0.5)) @ k).softmax(dim=-1)  # [b, p, heads, n, n]  mobilevit_attention.attn:20
         return self.to_out(
             (attn @ v).transpose(2, 3).reshape(b, p, n, self.heads * self.head_dim)
-        )  # [b, p, n, dim]  mobilevit_attention.attn:22
+        )  # [b, p, n, dim]  mobilevit_attention.attn:21
 
 
 class FeedForward(nn.Module):
@@ -95,7 +95,7 @@ class FeedForward(nn.Module):
             )
         if x.shape[3] != self.dim:
             raise ValueError(f"FeedForward: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
-        return self.net(x)  # [b, p, n, dim]  mobilevit_attention.attn:34
+        return self.net(x)  # [b, p, n, dim]  mobilevit_attention.attn:33
 
 
 # The published PreNorm(dim, fn) wraps a module it is given; here one block per module it
@@ -126,7 +126,7 @@ class PreNormAttention(nn.Module):
             )
         if x.shape[3] != self.dim:
             raise ValueError(f"PreNormAttention: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
-        return self.fn(self.ln(x))  # [b, p, n, dim]  mobilevit_attention.attn:47
+        return self.fn(self.ln(x))  # [b, p, n, dim]  mobilevit_attention.attn:46
 
 
 class PreNormFeedForward(nn.Module):
@@ -155,7 +155,7 @@ class PreNormFeedForward(nn.Module):
             )
         if x.shape[3] != self.dim:
             raise ValueError(f"PreNormFeedForward: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
-        return self.fn(self.ln(x))  # [b, p, n, dim]  mobilevit_attention.attn:58
+        return self.fn(self.ln(x))  # [b, p, n, dim]  mobilevit_attention.attn:57
 
 
 class Transformer(nn.Module):
@@ -193,9 +193,9 @@ class Transformer(nn.Module):
             raise ValueError(f"Transformer: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
         x_2 = x
         for attn, ff in self.layers:
-            x_2 = attn(x_2) + x_2  # [b, p, n, dim]  mobilevit_attention.attn:76
-            x_2 = ff(x_2) + x_2  # [b, p, n, dim]  mobilevit_attention.attn:77
-        return x_2  # [b, p, n, dim]  mobilevit_attention.attn:78
+            x_2 = attn(x_2) + x_2  # [b, p, n, dim]  mobilevit_attention.attn:75
+            x_2 = ff(x_2) + x_2  # [b, p, n, dim]  mobilevit_attention.attn:76
+        return x_2  # [b, p, n, dim]  mobilevit_attention.attn:77
 
 
 class MobileViTAttention(nn.Module):
@@ -259,18 +259,18 @@ class MobileViTAttention(nn.Module):
                 f"MobileViTAttention: splitting (nw pw) needs w = {w} to be divisible by patch_size = {self.patch_size}"
             )
         # local representation
-        y = self.conv2(self.conv1(x))  # [b, dim, h, w]  mobilevit_attention.attn:107
+        y = self.conv2(self.conv1(x))  # [b, dim, h, w]  mobilevit_attention.attn:106
         # global representation: one sequence per offset within a patch, one token per patch
         y = (
             y.reshape(b, self.dim, h // self.patch_size, self.patch_size, w // self.patch_size, self.patch_size)
             .permute(0, 3, 5, 2, 4, 1)
             .reshape(b, self.patch_size * self.patch_size, -1, self.dim)
-        )  # [b, patch_size*patch_size, h*w/(patch_size*patch_size), dim]  mobilevit_attention.attn:109
-        y = self.trans(y)  # [b, patch_size*patch_size, h*w/(patch_size*patch_size), dim]  mobilevit_attention.attn:110
+        )  # [b, patch_size*patch_size, h*w/(patch_size*patch_size), dim]  mobilevit_attention.attn:108
+        y = self.trans(y)  # [b, patch_size*patch_size, h*w/(patch_size*patch_size), dim]  mobilevit_attention.attn:109
         y = (
             y.reshape(b, self.patch_size, self.patch_size, h // self.patch_size, w // self.patch_size, self.dim)
             .permute(0, 5, 3, 1, 4, 2)
             .reshape(b, self.dim, h, w)
-        )  # [b, dim, h, w]  mobilevit_attention.attn:111
+        )  # [b, dim, h, w]  mobilevit_attention.attn:110
         # fusion
-        return self.conv4(torch.cat([x, self.conv3(y)], dim=1))  # [b, in_channel, h, w]  mobilevit_attention.attn:120
+        return self.conv4(torch.cat([x, self.conv3(y)], dim=1))  # [b, in_channel, h, w]  mobilevit_attention.attn:119

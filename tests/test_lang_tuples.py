@@ -109,6 +109,8 @@ block Heads(dim: int = 8, heads: int = 2):
 def test_a_comprehension_over_chunks_is_unrolled_one_element_per_piece():
     code = compile_ok(HEADS, optimize=False)
     assert "for t in" not in code  # written out once per piece, no loop at run time
+    # each piece named after the one value made from it, as hand-written code rebinds it
+    assert "q, k, v = self.qkv(x).chunk(3, dim=-1)" in code and "q = q.reshape(" in code, code
     module = build(HEADS, dim=8, heads=2)
     x = rand(2, 5, 8)
     q, k, v = (t.reshape(2, 5, 2, 4).transpose(1, 2) for t in module.qkv(x).chunk(3, dim=-1))
