@@ -261,6 +261,20 @@ block B():
     assert wide.shape == (1, 2, 1, 1) and narrow.shape == (1, 2, 1, 1)
 
 
+# comprehension_names_leak
+def test_the_names_of_a_comprehension_over_zip_end_with_it():
+    source = """
+block B():
+    input x: [s, n, d]
+    y = stack([u * v for u, v in zip(x, x)], dim=0)
+    return y + {after}
+"""
+    module = build(source.format(after="x"))()
+    x = rand(2, 3, 4)
+    torch.testing.assert_close(module(x), x * x + x)
+    assert codes(source.format(after="u")) == ["E0101"]  # unknown after it, as in Python
+
+
 # symbol_divisor_unchecked
 def test_dividing_by_an_argument_in_a_let_is_checked():
     cls = build("block B(c: int = 4, k: int = 2):\n    let q = c / k\n    input x: [b, n]\n    return x * q\n")

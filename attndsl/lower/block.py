@@ -17,6 +17,7 @@ from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, PRIVATE_ATT
                      StrArg, StrListArg, Value)
 from .helpers import (_label)
 from .calls import CallLowering
+from .comprehensions import ComprehensionLowering
 from .conditions import ConditionLowering
 from .dataflow import DataflowLowering
 from .early_returns import ReturnProblem, join_returns
@@ -37,7 +38,8 @@ from .loops import LoopLowering
 
 class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, ConditionLowering,
                     CallLowering, MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering,
-                    SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering):
+                    SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering,
+                    ComprehensionLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink
