@@ -1,10 +1,13 @@
-"""Tuples: `(1, 7)` where torch takes a size per dimension, and blocks that return
-several tensors (`return out, attention`), also when used as a layer of another block."""
+"""Tuples: `(1, 7)` where torch takes a size per dimension, blocks that return several
+tensors (`return out, attention`, also when used as a layer of another block), and
+comprehensions over several tensors (chunk pieces, zip, a tensor's first axis)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+import attndsl
 
 from .language_support import agree, build, compile_ok, first_error, generated, rand
 
@@ -173,3 +176,19 @@ def test_several_names_go_with_zip_only():
     assert (code, line) == ("E0118", 4) and "2 names" in message, message
     layer_list = ZIPPED.replace("for i in range(S)]", "for i, j in range(S)]")
     assert first_error(layer_list)[:2] == ("E0118", 5)
+
+
+def test_what_a_loop_cannot_run_over_says_what_to_write_instead():
+    def help_of(source: str) -> str:
+        (diagnostic,) = [d for d in attndsl.compile_source(source, "lang.attn").diagnostics if d.is_error]
+        return diagnostic.help or ""
+
+    mix = """\
+block MixConv(c: int = 12, kernels: list[int] = [3, 5, 7]):
+    input x: [b, c, h, w]
+    layer convs = [conv2d(c // 3, c // 3, k, padding=k // 2) for k in kernels]
+    return cat([conv(g) for conv, g in zip(convs, chunk(x, 3, dim=1))], dim=1)
+"""
+    assert "rearrange(x, " in help_of(mix)  # the pieces as a first axis
+    literal = mix.replace("for k in kernels", "for k in [3, 5, 7]")
+    assert "kernels: list[int] = [3, 5, 7]" in help_of(literal)  # the list as an argument

@@ -178,6 +178,10 @@ class DeclarationLowering:
         if isinstance(value, ast.ListComp) and is_range(value.iterable):
             info = self._range_layer_list(stmt, value)  # attndsl/lower/loops.py
         elif isinstance(value, ast.ListComp):
+            if isinstance(value.iterable, ast.ListExpr):  # `for k in [3, 5, 7]`
+                raise self.error("E0113", "a layer list loops over a list[int] argument or a range",
+                                 value.iterable.span, help=f"make the list an argument, e.g. `kernels: list[int] = "
+                                                           f"{spec_expr(value.iterable)}`, and loop over it")
             iterable = self._expr(value.iterable)
             if not isinstance(iterable, ListArg):
                 words = isinstance(iterable, StrListArg)

@@ -318,7 +318,10 @@ class LoopLowering:
                     raise self.error("E0113", "a layer list zipped with tensors comes first", arg.span,
                                      help=f"`zip({value.info.name}, ...)`")
                 if not isinstance(value, Tensor):
-                    raise self.error("E0113", "zip() runs over tensors, along their first axis", arg.span)
+                    raise self.error("E0113", "zip() runs over tensors, along their first axis", arg.span,
+                                     help="pieces of one tensor are its first axis after a rearrange: "
+                                          "`rearrange(x, \"b (s c) h w -> s b c h w\", s=3)`"
+                                     if isinstance(value, tuple) else None)
                 tensors.append(value)
             return info, tensors
         value = self._expr(node)
