@@ -154,12 +154,12 @@ MUTANTS: list[Mutant] = [
       "for c in (condition, *guard)",
       "for c in guard",
       "a check that reads training mode but no input size (a batch norm of one value) goes to __init__"),
-    M("comprehension_names_leak", "attndsl/lower/comprehensions.py",
-      "        finally:\n            for var, entry in saved.items():\n                if entry is None:\n"
-      "                    self.scope.pop(var, None)",
-      "        finally:\n            for var, entry in saved.items():\n                if entry is None:\n"
+    M("comprehension_names_leak", "attndsl/lower/block.py",
+      "            for name, entry in saved.items():\n                if entry is None:\n"
+      "                    self.scope.pop(name, None)",
+      "            for name, entry in saved.items():\n                if entry is None:\n"
       "                    pass",
-      "the names of a comprehension over zip() stay defined after it"),
+      "the names of a comprehension (or a sequential's loop) stay defined after it"),
     M("check_dedup_ignores_guard", "attndsl/shapes/requirements.py",
       "if any(set(earlier) <= set(full_guard) for earlier in made_under):",
       "if made_under:",

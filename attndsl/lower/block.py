@@ -4,6 +4,7 @@ expressions, calls); `BlockLowering` puts them together."""
 
 from __future__ import annotations
 
+import contextlib
 import keyword
 from typing import Any
 
@@ -113,6 +114,19 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             self.sink.warning("W0007", f"{what} `{name}` hides the function {name}() in the rest of this block",
                               span, help=f"rename it, e.g. `{name}_`, to keep calling {name}()")
         self.scope[name] = (kind, value, span)
+
+    @contextlib.contextmanager
+    def _names_restored(self, names):
+        """Within: a loop variable may hide `names`; after: each is what it was (or free again)."""
+        saved = {name: self.scope.get(name) for name in names}
+        try:
+            yield
+        finally:
+            for name, entry in saved.items():
+                if entry is None:
+                    self.scope.pop(name, None)
+                else:
+                    self.scope[name] = entry
 
     def _check_loop_var(self, name: str, span: Span) -> None:
         """A comprehension's variable is written into the generated code as it is named."""

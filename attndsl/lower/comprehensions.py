@@ -27,20 +27,16 @@ class ComprehensionLowering:
                              "(`chunk(...)`, `[a, b]`), a tensor's first axis or zip()", node.iterable.span,
                              help="e.g. `[conv(x) for conv in convs]` where `layer convs = [... for k in kernels]`")
         self._one_loop_var(node, "a layer list")
-        saved = self.scope.get(node.var)
         self._check_loop_var(node.var, node.var_span)
-        self.scope[node.var] = ("layer_element", LayerElement(node.var, iterable.info), node.var_span)
         loop = self.ir.add_node("loop_layer", [], span=node.span, guard=tuple(self.guard), layer=iterable.info.name,
                                 var=node.var)
         self._loop_stack = getattr(self, "_loop_stack", []) + [loop]
-        try:
-            element = self._expr(node.element)
-        finally:
-            self._loop_stack.pop()
-            if saved is None:
-                self.scope.pop(node.var, None)
-            else:
-                self.scope[node.var] = saved
+        with self._names_restored([node.var]):
+            self.scope[node.var] = ("layer_element", LayerElement(node.var, iterable.info), node.var_span)
+            try:
+                element = self._expr(node.element)
+            finally:
+                self._loop_stack.pop()
         if not isinstance(element, Tensor):
             raise self.error("E0113", "the comprehension must compute a tensor", node.element.span)
         result = self.ir.add_node("list_comp", [element.node, loop], span=node.span, guard=tuple(self.guard),
@@ -60,35 +56,22 @@ class ComprehensionLowering:
         comprehension's value; its names are its own, as in Python."""
         base = f"{node.targets[-1][0]}_outs"  # `group_outs` for `... for conv, group in zip(convs, groups)`
         name = next(f"{base}{n or ''}" for n in range(len(self.scope) + 1) if f"{base}{n or ''}" not in self.scope)
-        saved = {var: self.scope.get(var) for var, _ in node.targets}
         self._accumulator(name, node.span, [])
         append = ast.Call(node.span, ast.Attribute(node.span, ast.Name(node.span, name), "append"), [node.element], [])
-        try:
+        with self._names_restored([var for var, _ in node.targets]):
             self._stmt_For(ast.For(node.span, node.targets, node.iterable, [ast.ExprStmt(node.span, append)]))
-        finally:
-            for var, entry in saved.items():
-                if entry is None:
-                    self.scope.pop(var, None)
-                else:
-                    self.scope[var] = entry
         return self.scope.pop(name)[1]
 
     def _unrolled_comprehension(self, node: ast.ListComp, tensors) -> tuple:
         """`[f(t) for t in chunk(x, 3, dim=-1)]`: the compiler knows how many tensors there are,
         so it writes the element once for each, as if the spec had (no loop at run time)."""
-        saved = self.scope.get(node.var)
         self._check_loop_var(node.var, node.var_span)
         elements = []
-        try:
+        with self._names_restored([node.var]):
             for tensor in tensors:
                 self.scope[node.var] = ("tensor", tensor, node.var_span)
                 element = self._expr(node.element)
                 if not isinstance(element, Tensor):
                     raise self.error("E0113", "the comprehension must compute a tensor", node.element.span)
                 elements.append(element)
-        finally:
-            if saved is None:
-                self.scope.pop(node.var, None)
-            else:
-                self.scope[node.var] = saved
         return tuple(elements)

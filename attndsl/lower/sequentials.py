@@ -50,17 +50,10 @@ class SequentialLowering:
                                                  span=item.span)))
                 continue
             name = self._child_name(item, loops, names)
-            saved = {var: self.scope.get(var) for var, _, _ in loops}
-            for var, _, _ in loops:  # it names children; their arguments may not use it
-                self.scope[var] = ("child_var", None, item.span)
-            try:
+            with self._names_restored([var for var, _, _ in loops]):
+                for var, _, _ in loops:  # it names children; their arguments may not use it
+                    self.scope[var] = ("child_var", None, item.span)
                 spec = self._layer_spec(item.value)
-            finally:
-                for var, entry in saved.items():
-                    if entry is None:
-                        self.scope.pop(var, None)
-                    else:
-                        self.scope[var] = entry
             children.append((name, spec))
         return children
 
