@@ -98,7 +98,8 @@ class ShapeContext:
         n = self.normal(expr)
         if n.is_const:
             if n.value < bound:
-                self.error(code, f"{what}: {expr} = {n.value}", help=help)
+                self.error(code, f"{what}: it is {n.value}" if expr.is_const else f"{what}: {expr} = {n.value}",
+                           help=help)
             return
         if self.checker.is_opaque(n):
             return
