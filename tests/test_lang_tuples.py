@@ -192,3 +192,36 @@ block MixConv(c: int = 12, kernels: list[int] = [3, 5, 7]):
     assert "rearrange(x, " in help_of(mix)  # the pieces as a first axis
     literal = mix.replace("for k in kernels", "for k in [3, 5, 7]")
     assert "kernels: list[int] = [3, 5, 7]" in help_of(literal)  # the list as an argument
+
+
+def test_a_comprehension_that_loops_inside_a_loop_is_one_error():
+    source = """\
+block Stack(c: int = 4):
+    input x: [s, b, c]
+    layer fcs = [linear(c, c) for _ in range(2)]
+    y = x
+    for f in fcs:
+        y = f(y) + stack([tanh(r) for r in y], dim=0)
+    return y
+"""
+    errors = [(d.code, d.span.line) for d in attndsl.compile_source(source, "lang.attn").diagnostics if d.is_error]
+    assert errors == [("E0113", 6)], errors  # not also "`y` must stay a tensor in the loop"
+
+
+def test_comprehensions_under_ifs_and_on_optional_inputs_agree_with_the_interpreter():
+    source = """\
+block Rows(c: int = 4, use: bool = true):
+    input x: [s, b, c]
+    input m: [b, c] = None
+    layer fc = linear(c, c)
+    if use:
+        y = stack([fc(row) for row in x], dim=0)
+    else:
+        y = x
+    if m:
+        y = stack([row * m for row in y], dim=0)
+    return y
+"""
+    for use in (True, False):
+        assert agree(source, {"c": 4, "use": use}, {"x": (3, 2, 4), "m": (2, 4)}) == "agree"
+        assert agree(source, {"c": 4, "use": use}, {"x": (3, 2, 4)}) == "agree"

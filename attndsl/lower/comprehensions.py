@@ -54,6 +54,10 @@ class ComprehensionLowering:
         """`[conv(g) for conv, g in zip(convs, groups)]`: the loop `for conv, g in zip(convs,
         groups):` appending the element to a new list (attndsl/lower/loops.py), which is the
         comprehension's value; its names are its own, as in Python."""
+        if getattr(self, "_loop", None) is not None:
+            raise self.error("E0113", "a comprehension over zip() or a tensor's axis is a loop, inside a loop",
+                             node.span, help="put the loop's body in a block of its own and use that block as a "
+                                             "layer, or compute the list before the loop")
         base = f"{node.targets[-1][0]}_outs"  # `group_outs` for `... for conv, group in zip(convs, groups)`
         name = next(f"{base}{n or ''}" for n in range(len(self.scope) + 1) if f"{base}{n or ''}" not in self.scope)
         self._accumulator(name, node.span, [])

@@ -247,6 +247,8 @@ class LoopLowering:
         finals = []
         for name in carried:
             entry = inside.get(name)
+            if entry is not None and entry[0] == "poison":
+                raise Abort()  # its statement in the body failed: that error is reported
             if entry is None or entry[0] != "tensor" or not isinstance(entry[1], Tensor):
                 raise self.error("E0113", f"`{name}` must stay a tensor in the loop", stmt.span)
             finals.append(entry[1].node)
