@@ -130,3 +130,25 @@ def test_completion_offers_what_a_spec_can_call():
     by_prefix = {label for label, _, _ in completions(Document.analyze(source.replace("return x", "return su"),
                                                                         "b.attn"), 2, 13)}
     assert "sum" in by_prefix and not {"sub", "subscript"} & by_prefix
+
+
+def test_definition_of_a_comprehension_or_loop_variable_is_its_binding():
+    source = (SPECS_DIR / "psa.attn").read_text(encoding="utf-8")
+    document = Document.analyze(source, str(SPECS_DIR / "psa.attn"))
+    lines = source.split("\n")
+    use = next(i for i, line in enumerate(lines) if "for conv, group in zip" in line)
+
+    def defined(word: str, column: int) -> tuple[int, str]:
+        span = definition(document, use, column)
+        return span.line - 1, lines[span.line - 1][span.column - 1:span.end_column - 1]
+
+    assert defined("conv", lines[use].index("conv(group)")) == (use, "conv")
+    assert defined("group", lines[use].index("group) for")) == (use, "group")
+    # a `for` loop's variable, used in its body
+    source = (SPECS_DIR / "infini_attention.attn").read_text(encoding="utf-8")
+    document = Document.analyze(source, str(SPECS_DIR / "infini_attention.attn"))
+    lines = source.split("\n")
+    loop = next(i for i, line in enumerate(lines) if "for qs, ks, vs in zip" in line)
+    body = next(i for i in range(loop + 1, len(lines)) if "ks" in lines[i])
+    span = definition(document, body, lines[body].index("ks"))
+    assert (span.line - 1, span.column - 1) == (loop, lines[loop].index("ks"))

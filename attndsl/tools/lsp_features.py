@@ -119,6 +119,22 @@ def _assignments(block: ast.Block, name: str) -> list[tuple[Span, ast.Assign]]:
             for target, span in stmt.targets if target == name]
 
 
+def _loop_variable(block: ast.Block, name: str, line: int, column: int) -> Span | None:
+    """Where `name` is bound, if a comprehension or `for` loop around the (1-based) position
+    binds it: `conv` in `[conv(g) for conv, g in zip(convs, groups)]`. The innermost wins."""
+    found, pending = None, list(block.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.ListComp, ast.For)) and _holds(node.span, line, column):
+            found = next((span for target, span in node.targets if target == name), found)
+        pending += ast.children(node)
+    return found
+
+
+def _holds(span: Span, line: int, column: int) -> bool:
+    return (span.line, span.column) <= (line, column) <= (span.end_line, span.end_column)
+
+
 def _name_span(doc: Document, node_span: Span, name: str) -> Span:
     """Where `name` is written on its statement's first line (the AST keeps statement spans),
     in this document or in a spec it imports."""
@@ -144,6 +160,9 @@ def definition(doc: Document, line: int, column: int) -> Span | None:
     if block is None:  # above the first block: an import names a block of another spec
         other = doc.named_block(word)
         return _name_span(doc, other.span, word) if other is not None else None
+    bound = _loop_variable(block, word, line + 1, column + 1)
+    if bound is not None:
+        return bound
     earlier = [span for span, _ in _assignments(block, word) if span.line - 1 < line or
                (span.line - 1 == line and span.column - 1 <= column)]
     if earlier:
