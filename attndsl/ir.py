@@ -304,6 +304,7 @@ class BlockIR:
     inits: list[InitInfo] = field(default_factory=list)
     lets: list[LetInfo] = field(default_factory=list)
     requires: list[CheckInfo] = field(default_factory=list)
+    forward_requires: list[CheckInfo] = field(default_factory=list)  # of input sizes: checked in forward
     checks: list[CheckInfo] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)

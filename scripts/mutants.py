@@ -160,6 +160,10 @@ MUTANTS: list[Mutant] = [
       "            for name, entry in saved.items():\n                if entry is None:\n"
       "                    pass",
       "the names of a comprehension (or a sequential's loop) stay defined after it"),
+    M("forward_require_before_init", "attndsl/shapes/walk.py",
+      "    def run(self) -> None:\n        self._statements()\n",
+      "    def run(self) -> None:\n        self._forward_requires()\n        self._statements()\n",
+      "a require of input sizes is learnt before __init__'s checks, which then rest on a fact of forward"),
     M("check_dedup_ignores_guard", "attndsl/shapes/requirements.py",
       "if any(set(earlier) <= set(full_guard) for earlier in made_under):",
       "if made_under:",

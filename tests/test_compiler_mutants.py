@@ -275,6 +275,22 @@ block B():
     assert codes(source.format(after="u")) == ["E0101"]  # unknown after it, as in Python
 
 
+# forward_require_before_init
+def test_a_require_of_input_sizes_is_no_fact_for_init():
+    source = """
+block B(k: int = 2):
+    input x: [b, n]
+    require n % (k - 1) == 0, "n must be a multiple of k - 1"
+    let q = 8 // (k - 1)
+    return x * q
+"""
+    cls = build(source)
+    with pytest.raises(ValueError):  # k - 1 == 0: refused when built, not a ZeroDivisionError
+        cls(k=1)
+    x = rand(2, 4)
+    torch.testing.assert_close(cls(k=3)(x), x * 4)
+
+
 # symbol_divisor_unchecked
 def test_dividing_by_an_argument_in_a_let_is_checked():
     cls = build("block B(c: int = 4, k: int = 2):\n    let q = c / k\n    input x: [b, n]\n    return x * q\n")

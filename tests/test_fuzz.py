@@ -97,7 +97,14 @@ REGRESSIONS = {
     "let_of_a_dim": (HEAD + "    example(x=[2, 3, 4, 5])\n    let m = h * w\n    return x * m\n", "ok"),
     "let_of_a_dim_in_a_layer": (HEAD + "    let m = h * w\n    layer fc = linear(m, 2)\n    return fc(x)\n",
                                 "E0113"),
-    "require_of_a_dim": (HEAD + "    require c > 1\n    return x\n", "E0113"),
+    # ... a `require` of input sizes is checked in forward now (`require n <= max_len`)
+    "require_of_a_dim": (HEAD + "    example(x=[2, 3, 4, 5])\n    require c > 1\n    return x\n", "ok"),
+    "require_of_a_dim_fails": (HEAD + "    example(x=[2, 1, 4, 5])\n    require c > 1\n    return x\n",
+                               "runtime-check"),
+    "require_of_an_optional_dim": ("block B():\n    input x: [b, c]\n    input m: [b, k] = None\n"
+                                   "    require k > 1\n    return x\n", "E0113"),
+    "require_of_a_dim_under_if": ("block B(a: int = 4):\n    input x: [b, c]\n    if a > 2:\n"
+                                  "        require c > 1\n    return x\n", "E0113"),
     "layer_under_if_on_a_dim": (HEAD + "    if h > 2:\n        layer fc = linear(w, a)\n        y = fc(x)\n"
                                 "    else:\n        y = x\n    return y\n", "E0113"),
     # A param without dims rendered `torch.ones()` (TypeError when built).

@@ -8,7 +8,7 @@ from ..ir import CheckInfo, Cond, complementary, negate
 from ..shapes.conditions import condition_symbols
 from ..symbolic import Expr
 from .text import fstring
-from .expressions import (_NEGATED)
+from .expressions import _NEGATED, _negated
 
 
 class CheckEmitter:
@@ -168,6 +168,12 @@ class CheckEmitter:
 
     def _test_lines(self, check: CheckInfo, names) -> list[str]:
         block = self.ir.name
+        written = next((r for r in self.ir.forward_requires if r.span == check.span), None) \
+            if check.kind == "require" else None
+        if written is not None:  # `require n <= max_len`: tested as the spec writes it
+            sizes = set(self.ir.dim_origin) | set(self.ir.forward_lets)
+            message = fstring([("text", f"{block}: {check.message}")] + self._values_read(written.source, names, sizes))
+            return [f"if {_negated(written.source, names)}:", f"    raise ValueError({message})"]
         condition = check.condition
         if isinstance(condition, Cond):
             message_parts = [("text", f"{block}: {check.message}")]

@@ -64,16 +64,18 @@ class InitEmitter:
         lines += self._guarded(body, self.init_name)
         return lines
 
-    def _values_read(self, condition) -> list[tuple[str, str]]:
-        """Message parts showing the arguments and lets a `require` reads, as a hand-written
-        check would: `, with dim = 7, num_heads = 2` (up to three of them)."""
-        known = {a.name for a in self.ir.args} | {let.name for let in self.ir.lets}
+    def _values_read(self, condition, names=None, sizes: set = frozenset()) -> list[tuple[str, str]]:
+        """Message parts showing the arguments and lets (and, in forward, the `sizes`) a
+        `require` reads, as a hand-written check would: `, with dim = 7, num_heads = 2` (up to
+        three of them)."""
+        known = {a.name for a in self.ir.args} | {let.name for let in self.ir.lets} | set(sizes)
         read = sorted(ast.names_in(condition) & known)
         if not 1 <= len(read) <= 3:
             return []
         parts: list[tuple[str, str]] = []
         for index, name in enumerate(read):
-            parts += [("text", (", with " if index == 0 else ", ") + f"{name} = "), ("code", self.init_name(name))]
+            parts += [("text", (", with " if index == 0 else ", ") + f"{name} = "),
+                      ("code", (names or self.init_name)(name))]
         return parts
 
     def _attributes(self) -> list[tuple[tuple, list[str]]]:

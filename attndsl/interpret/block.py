@@ -181,6 +181,9 @@ class InterpretedBlock(nn.Module):
         check_inputs(self._ir, self._name, self._source.input_shapes, inputs, env)
         for name in self._ir.forward_lets:  # `let a = int(sqrt(n))`: sizes computed from the inputs'
             env[name] = as_python(expr_value(self._ir.derived[name], env))
+        for require in self._ir.forward_requires:  # `require n <= max_len`, once the sizes are known
+            if not spec_value(require.source, require.condition, env):
+                raise Refusal(f"{self._name}: {require.message}")
         values: dict = {}
         self._walk(self._order, self._top_skip, values, env, present, inputs)
         outputs = [self._operand(values, node) for node in self._ir.outputs]

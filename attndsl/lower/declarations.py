@@ -246,12 +246,27 @@ class DeclarationLowering:
 
     def _stmt_Require(self, stmt: ast.Require) -> None:
         condition = self._condition(stmt.condition)
-        self._built_in_init(stmt.condition.span, "a `require`", condition,
-                            help="`require` tests arguments; forward checks the input sizes by itself wherever "
-                                 "an op needs them (a slice within its axis, a split that divides it)")
         message = stmt.message or f"`{spec_expr(stmt.condition)}` must hold"
+        if _symbols_of([condition]) & (set(self.ir.dim_origin) | set(self.ir.forward_lets)):
+            self._forward_require(stmt, condition, message)
+            return
+        self._built_in_init(stmt.condition.span, "a `require`", condition)
         self.ir.requires.append(CheckInfo(condition, message, stmt.span, "init", tuple(self.guard), stmt.condition))
         self._learn(condition)
+
+    def _forward_require(self, stmt: ast.Require, condition: Cond, message: str) -> None:
+        """`require n <= max_len` of input sizes: checked in forward, once the sizes are known
+        and before anything is computed (the shape checker makes it a check, and a fact for
+        forward only: nothing __init__ checks may rest on it)."""
+        optional = sorted(_symbols_of([condition]) & self.ir.optional_dims)
+        if optional:
+            raise self.error("E0113", f"a `require` of input sizes is checked in forward, and `{optional[0]}` is "
+                             "the size of an optional input, which may be absent", stmt.condition.span)
+        if self.guard:
+            raise self.error("E0113", "a `require` of input sizes is checked in forward, before any `if`",
+                             stmt.span, help="write it outside the `if`")
+        self.ir.forward_requires.append(CheckInfo(condition, message, stmt.span, "forward", (), stmt.condition,
+                                                  kind="require"))
 
     def _built_in_init(self, span: Span, what: str, *values, help: str | None = None) -> None:
         """Layers, params, lets and requires are made in __init__, before any input is seen:

@@ -84,8 +84,8 @@ class Knowledge:
 
     def _learn_comparison(self, operator: str, left: Expr, right: Expr, guard, normal=None) -> None:
         mirrored = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
-        if left.is_const and not right.is_const:
-            operator, left, right = mirrored[operator], right, left
+        if left.is_const and not right.is_const or operator in ("<=", "<") and not right.is_const:
+            operator, left, right = mirrored[operator], right, left  # `n <= max_len` as `max_len >= n`
         if operator == "==":
             if right == Expr.const(0):
                 for a, b in _divisions(left):
@@ -105,8 +105,8 @@ class Knowledge:
             # `ws[i] >= 1` of every element (view.py renames the loop variable, no normal form)
             self.add(guard, "bound", left, Fraction(int(right.value) + 1 if operator == ">" else right.value))
             return
-        if symbol is None and operator in (">=", ">") and normal is not None:
-            # `H - k + 2*(k//2) - 1 >= 0` (a window fits): a bound on the whole expression.
+        if (symbol is None or not right.is_const) and operator in (">=", ">") and normal is not None:
+            # `H - k + 2*(k//2) - 1 >= 0` (a window fits), `max_len >= n`: a bound on the difference.
             difference = normal(left - right)
             if not difference.is_const:
                 self.add(guard, "bound", difference, Fraction(1 if operator == ">" else 0))

@@ -95,6 +95,13 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         self._views[key] = (knowledge.generation, len(self.ir.lets), view)
         return view
 
+    def _forward_requires(self) -> None:
+        """`require n <= max_len`: a check that opens forward, after __init__'s (which cannot
+        use it) and before any node (which may: it is a fact from here on)."""
+        for require in self.ir.forward_requires:
+            if self.require(require.condition, require.message, span=require.span, guard=(), kind="require") is False:
+                self.sink.error("E0205", f"this require never holds: {require.message}", require.span)
+
     def view_for(self, node: int, element=None):
         return self.view_for_guard(self._nodes[node]["guard"] + self.scope_guard, element)
 
@@ -124,6 +131,7 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
             if not self.skips(param.guard):
                 for dim in param.shape:
                     self._whole(dim, param.span, f"param `{param.name}`", param.guard)
+        self._forward_requires()
         for node in self.ir.topological():
             attrs = self._nodes[node]
             self._borrow_until(node)
