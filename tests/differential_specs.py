@@ -459,6 +459,10 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             self._example(args, dims)
         if ch.chance(0.3):
             self.emit(f"require {ch.choice(sorted(self.int_args))} >= 1")
+        if ch.chance(0.15) and self.dim_names:  # of input sizes: checked in forward, a fact after it
+            size, arg = ch.choice(self.dim_names), ch.choice(sorted(self.int_args))
+            self.emit(ch.choice([f"require {size} <= {arg} * 4", f"require {size} % 2 == 0",
+                                 f"require {size} >= {arg} or {size} == 1"]))
         for _ in range(ch.int(2, 7)):
             getattr(self, ch.choice(self.OPS))()
         outputs = [self.env[-1]]
