@@ -230,13 +230,7 @@ class DeclarationLowering:
     def _forward_let(self, stmt: ast.Let, value: Expr) -> None:
         """`let a = int(sqrt(n))` of the sizes of inputs: a size computed in forward (GFNet's
         token grid), which the checker knows by its definition, as the sizes it names itself."""
-        optional = sorted(value.symbols() & self.ir.optional_dims)
-        if optional:
-            raise self.error("E0113", f"a `let` of input sizes is computed in forward, and `{optional[0]}` is the "
-                             "size of an optional input, which may be absent", stmt.value.span)
-        if self.guard:
-            raise self.error("E0113", "a `let` of input sizes is computed in forward, before any `if`",
-                             stmt.span, help="write it outside the `if`")
+        self._in_forward("a `let` of input sizes is computed", value.symbols(), stmt.value.span, stmt.span)
         self._bind(stmt.name, "dim", Expr.symbol(stmt.name), stmt.span)
         self.ir.derived[stmt.name] = value
         self.ir.forward_lets.append(stmt.name)
@@ -258,15 +252,19 @@ class DeclarationLowering:
         """`require n <= max_len` of input sizes: checked in forward, once the sizes are known
         and before anything is computed (the shape checker makes it a check, and a fact for
         forward only: nothing __init__ checks may rest on it)."""
-        optional = sorted(_symbols_of([condition]) & self.ir.optional_dims)
-        if optional:
-            raise self.error("E0113", f"a `require` of input sizes is checked in forward, and `{optional[0]}` is "
-                             "the size of an optional input, which may be absent", stmt.condition.span)
-        if self.guard:
-            raise self.error("E0113", "a `require` of input sizes is checked in forward, before any `if`",
-                             stmt.span, help="write it outside the `if`")
+        self._in_forward("a `require` of input sizes is checked", _symbols_of([condition]), stmt.condition.span,
+                         stmt.span)
         self.ir.forward_requires.append(CheckInfo(condition, message, stmt.span, "forward", (), stmt.condition,
                                                   kind="require"))
+
+    def _in_forward(self, what: str, symbols: set, span: Span, statement: Span) -> None:
+        """A forward let or require: every call has the sizes it reads, and it comes before any `if`."""
+        optional = sorted(symbols & self.ir.optional_dims)
+        if optional:
+            raise self.error("E0113", f"{what} in forward, and `{optional[0]}` is the size of an optional input, "
+                             "which may be absent", span)
+        if self.guard:
+            raise self.error("E0113", f"{what} in forward, before any `if`", statement, help="write it outside the `if`")
 
     def _built_in_init(self, span: Span, what: str, *values, help: str | None = None) -> None:
         """Layers, params, lets and requires are made in __init__, before any input is seen:
