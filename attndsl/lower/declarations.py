@@ -264,7 +264,8 @@ class DeclarationLowering:
             raise self.error("E0113", f"{what} in forward, and `{optional[0]}` is the size of an optional input, "
                              "which may be absent", span)
         if self.guard:
-            raise self.error("E0113", f"{what} in forward, before any `if`", statement, help="write it outside the `if`")
+            raise self.error("E0113", f"{what} in forward, before any `if`", statement,
+                             help="write it outside the `if`")
 
     def _built_in_init(self, span: Span, what: str, *values, help: str | None = None) -> None:
         """Layers, params, lets and requires are made in __init__, before any input is seen:
