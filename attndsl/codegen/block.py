@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
 
 from .. import symbolic as sym
 from ..ir import BlockIR, Cond, elements_source, list_item, pack_of
@@ -263,7 +265,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
                 parts.append(f"({text})" if part.op in ("and", "or") and part.op != cond.op else text)
             return f" {cond.op} ".join(parts)
         if cond.op == "cmp":
-            op, left, right = cond.args
+            op, (left, right) = cond.args[0], _fractions_cleared(*cond.args[1:])
             return f"{self._compared(left, names)} {op} {self._compared(right, names)}"
         if cond.op == "all_elems":
             elements, var, inner = cond.args
@@ -291,6 +293,14 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             "forward_signature": self.forward_signature(),
             "forward_body": forward,
         }
+
+
+def _fractions_cleared(left: Expr, right: Expr) -> tuple[Expr, Expr]:
+    """`d/12 + (k//2)/12 < 5/6` as `d + k // 2 < 10`: both sides times the lcm of their
+    coefficients' denominators (positive: the same comparison), so that Python compares
+    whole numbers exactly, not floats rounded (`0.0833 * 8 + 0.0833 * 2 < 0.8333` holds)."""
+    scale = math.lcm(*(Fraction(c).denominator for side in (left, right) for c in side.terms.values()))
+    return (left, right) if scale == 1 else (left * scale, right * scale)
 
 
 def _whole(expr: Expr) -> bool:
