@@ -55,5 +55,8 @@ def test_what_a_require_of_input_sizes_cannot_read_or_be_under():
     assert first_error(optional)[:2] == ("E0113", 4)
     under_if = "block B(a: int = 4):\n    input x: [b, c]\n    if a > 2:\n        require c > 1\n    return x\n"
     assert first_error(under_if)[:2] == ("E0113", 4)
+    never = "block B():\n    input x: [b, c]\n    require c + 1 > c + 2, \"impossible\"\n    return x\n"
+    code, line, _, message = first_error(never)
+    assert (code, line) == ("E0205", 3) and "never holds: impossible" in message, message
     example = MAX_LEN.replace("    require", "    example(x=[2, 10, 3])\n    require")
     assert first_error(example)[:2] == ("E0207", 3)

@@ -177,7 +177,4 @@ class Bounds:
             ((monomial, _),) = normal.terms.items()
             if len(monomial) > 1 or (monomial and monomial[0][1] != 1):
                 return all(self.nonzero(Expr({((f, 1),): Fraction(1)})) for f, _ in monomial)
-            factor = monomial[0][0] if monomial else None
-            if factor is not None and not isinstance(factor, str) and factor.op == "sqrt":
-                return self.nonzero(factor.args[0])  # sqrt(x) is zero exactly where x is
         return False

@@ -115,25 +115,22 @@ class Requirements:
             return
         span, guard = self._where(node, span, guard)
         view = self.view_for_guard(guard, element)
-        normal = view.normal(divisor)
-        if view.nonzero(divisor):
+        root = _lone_root(divisor)
+        asked = divisor if root is None else root  # sqrt(x) is zero exactly where x is: ask about x
+        if view.nonzero(asked):
             self._asked(node)
             return
-        if normal.is_const:  # zero
+        if view.normal(asked).is_const:  # zero
             where = (divisor, span.line if span else None)
             if where not in self.zero_divisors_reported:  # `conv2d(c, c // zero)`: once, not again
                 self.zero_divisors_reported.add(where)  # for its `out_channels >= 1`
                 self.sink.error("E0203", f"division by {_math(divisor)}, which is zero", span)
             return
-        for expr in (divisor,):
-            self.ensure_defined(expr, node=node, span=span, guard=guard, element=element, order=order)
-        root = _lone_root(divisor)
-        if root is not None:  # sqrt(x) is zero exactly where x is: ask about x, as the spec wrote it
-            divisor = root
+        self.ensure_defined(divisor, node=node, span=span, guard=guard, element=element, order=order)
         # Exactly what Python needs: `k != 0` (a negative divisor computes, so it is not refused).
-        lone = len(divisor.symbols()) == 1 and divisor == Expr.symbol(next(iter(divisor.symbols())))
-        what = f"`{_math(divisor)}` must not be zero" if lone else f"{_math(divisor)} must not be zero (it divides)"
-        self._record(Cond("cmp", ("!=", divisor, Expr.const(0))), what, span=span, guard=guard, node=node,
+        lone = len(asked.symbols()) == 1 and asked == Expr.symbol(next(iter(asked.symbols())))
+        what = f"`{_math(asked)}` must not be zero" if lone else f"{_math(asked)} must not be zero (it divides)"
+        self._record(Cond("cmp", ("!=", asked, Expr.const(0))), what, span=span, guard=guard, node=node,
                      element=element, order=order)
 
     # ------------------------------------------------------------------ blame
