@@ -28,8 +28,6 @@ class ChannelAttention(nn.Module):
         if reduction == 0:
             raise ValueError(f"ChannelAttention: `reduction` must not be zero, got {reduction}")
         mid = channel // reduction
-        if mid < 0:
-            raise ValueError(f"ChannelAttention: linear `ca.fc0`: `out_features` must be at least 0, got {mid}")
         if mid < 1:
             raise ValueError(
                 f"ChannelAttention: a batch or instance norm with affine weights needs at least one channel, got {mid}"

@@ -191,11 +191,10 @@ class Transformer(nn.Module):
             )
         if x.shape[3] != self.dim:
             raise ValueError(f"Transformer: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
-        x_2 = x
         for attn, ff in self.layers:
-            x_2 = attn(x_2) + x_2  # [b, p, n, dim]  mobilevit_attention.attn:75
-            x_2 = ff(x_2) + x_2  # [b, p, n, dim]  mobilevit_attention.attn:76
-        return x_2  # [b, p, n, dim]  mobilevit_attention.attn:77
+            x = attn(x) + x  # [b, p, n, dim]  mobilevit_attention.attn:75
+            x = ff(x) + x  # [b, p, n, dim]  mobilevit_attention.attn:76
+        return x  # [b, p, n, dim]  mobilevit_attention.attn:77
 
 
 class MobileViTAttention(nn.Module):

@@ -153,8 +153,8 @@ class S2Attention(nn.Module):
             )
         if x.shape[1] != self.channels:
             raise ValueError(f"S2Attention: x.shape[1] must be channels = {self.channels}, got {x.shape[1]}")
-        x_2 = self.mlp1(x.permute(0, 2, 3, 1))  # [b, h, w, 3*channels]  s2_attention.attn:68
-        x1, x2, x3 = x_2.chunk(
+        x = self.mlp1(x.permute(0, 2, 3, 1))  # [b, h, w, 3*channels]  s2_attention.attn:68
+        x1, x2, x3 = x.chunk(
             3, dim=-1
         )  # [b, h, w, channels], [b, h, w, channels], [b, h, w, channels]  s2_attention.attn:69
         x1 = self.shift(x1)  # [b, h, w, channels]  s2_attention.attn:70

@@ -85,7 +85,7 @@ class BasicConv(nn.Module):
             raise ValueError("BasicConv: the (dilated) kernel must fit in the padded input")
         if w + 2 * self.padding + self.dilation < self.kernel_size * self.dilation + 1:
             raise ValueError("BasicConv: the (dilated) kernel must fit in the padded input")
-        x_2 = self.conv(x)  # [b, out_planes, h', w']  triplet_attention.attn:34
+        x = self.conv(x)  # [b, out_planes, h', w']  triplet_attention.attn:34
         if self.bn is not None:
             h_out = (h - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride + 1
             w_out = (w - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride + 1
@@ -93,10 +93,10 @@ class BasicConv(nn.Module):
                 raise ValueError(
                     f"BasicConv: batch norm in training needs more than one value per channel, with b = {b}, h' = {h_out}, w' = {w_out}"
                 )
-            x_2 = self.bn(x_2)  # [b, out_planes, h', w']  triplet_attention.attn:36
+            x = self.bn(x)  # [b, out_planes, h', w']  triplet_attention.attn:36
         if self.relu is not None:
-            x_2 = self.relu(x_2)  # [b, out_planes, h', w']  triplet_attention.attn:38
-        return x_2  # [b, out_planes, h', w']  triplet_attention.attn:39
+            x = self.relu(x)  # [b, out_planes, h', w']  triplet_attention.attn:38
+        return x  # [b, out_planes, h', w']  triplet_attention.attn:39
 
 
 # Z-pool: the max and the mean over the channels, stacked as two channels.

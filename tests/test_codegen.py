@@ -49,6 +49,14 @@ CASES = {
         "    return z * x\n",
         lambda x, flag, other: ((x * 3 if other else x + 1) if flag else x) * x,
     ),
+    "input reassigned while an alias still reads it": (
+        "    y = x\n    x = sigmoid(x)\n    if flag:\n        x = x * y\n    return x + y\n",
+        lambda x, flag, other: (torch.sigmoid(x) * x if flag else torch.sigmoid(x)) + x,
+    ),
+    "input read after a branch reassigned it": (
+        "    z = exp(x)\n    if flag:\n        x = relu(z)\n    return x + z\n",
+        lambda x, flag, other: (torch.relu(torch.exp(x)) if flag else x) + torch.exp(x),
+    ),
     "chained reassignment under two ifs": (
         "    att = x * 2\n    if flag:\n        att = att + 1\n    if other:\n        att = att * att\n    return att\n",
         lambda x, flag, other: (lambda a: a * a if other else a)(x * 2 + 1 if flag else x * 2),
@@ -103,8 +111,44 @@ def test_every_forward_line_carries_its_shape_and_spec_line():
     assert assignments and all("# [b, n]  t.attn:" in line for line in assignments), assignments
 
 
+def test_a_dead_input_gives_its_name_to_what_replaces_it():
+    """`x = self.conv(x)`, as written by hand, not `x_2 = self.conv(x)`; an optional input
+    keeps its name to itself, since `if mask is not None:` may be written anywhere."""
+    _, code = build("block T(c: int):\n    input x: [b, c]\n    input mask: [b, c] = None\n"
+                    "    layer fc = linear(c, c)\n    x = fc(x)\n    if mask:\n        x = x * mask\n"
+                    "    return relu(x)\n")
+    forward = code.split("def forward", 1)[1]
+    assert "x = self.fc(x)" in forward
+    assert "x = x * mask" in forward
+    assert "return x.relu()" in forward
+
+
 def test_single_use_temporaries_are_inlined_and_names_kept():
     _, code = build(HEAD + "    gate = sigmoid(x * 2 + 1)\n    return x * gate\n")
     forward = code.split("def forward", 1)[1]
     assert "gate = (x * 2 + 1).sigmoid()" in forward
     assert "return x * gate" in forward
+
+
+def test_a_later_loop_writes_the_names_an_earlier_loop_let_go():
+    """Two loops that each name a value `h` both write `h`: the first loop's `h` is dead
+    once it ends (what it leaves behind is its carried `x` and its list), so the second
+    need not call its own `h_2`. Values are checked against the loops written by hand."""
+    module, code = build(
+        "block T(c: int, depth: int = 2):\n    input x: [b, c]\n"
+        "    layer fcs = [linear(c, c) for i in range(depth)]\n    layer gs = [linear(c, c) for i in range(depth)]\n"
+        "    hs = []\n    for fc in fcs:\n        h = relu(fc(x))\n        x = x + h\n        hs.append(h)\n"
+        "    for fc, h0 in zip(gs, stack(hs, dim=0)):\n        h = sigmoid(fc(x)) * h0\n        x = x * h\n"
+        "    return x\n")
+    forward = code.split("def forward", 1)[1]
+    assert "h = fc(x).sigmoid() * h0" in forward and "h_2" not in forward
+    block = module.T(c=3, depth=2).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    expected, hs = x, []
+    for fc in block.fcs:
+        h = torch.relu(fc(expected))
+        expected = expected + h
+        hs.append(h)
+    for fc, h0 in zip(block.gs, hs):
+        expected = expected * (torch.sigmoid(fc(expected)) * h0)
+    torch.testing.assert_close(block(x), expected, rtol=0, atol=0)

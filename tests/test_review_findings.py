@@ -170,3 +170,26 @@ block B(c: int, r: int = 2):
     code = compiled(source).code
     assert "`out_channels` must be at least 1" in code
     assert "`normalized_shape` must be at least 0" not in code
+
+
+def test_a_stronger_constructor_check_replaces_an_earlier_weaker_one():
+    """`mid >= 0` (a linear's out_features) and then `mid >= 1` (its batch norm's channels)
+    are one check in `__init__`, `if mid < 1:`, not two: nothing but arithmetic runs
+    between them, so the earlier place asks for the stronger bound. Both a 0 and a
+    negative `mid` are still refused."""
+    source = """
+block B(c: int, r: int = 2):
+    input x: [b, c]
+    let mid = c // r
+    layer s = sequential(linear(c, mid), batch_norm1d(mid), relu())
+    return s(x)
+"""
+    result = compiled(source)
+    init = result.code.split("def __init__", 1)[1].split("def forward", 1)[0]
+    assert "if mid < 1:" in init and "if mid < 0:" not in init
+    namespace: dict = {}
+    exec(compile(result.code, "review.py", "exec"), namespace)
+    assert namespace["B"](c=4, r=2).s[0].out_features == 2
+    for c, r in ((1, 2), (4, -3)):  # mid = 0, then mid = -2
+        with pytest.raises(ValueError, match="needs at least one channel"):
+            namespace["B"](c=c, r=r)

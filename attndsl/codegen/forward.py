@@ -47,7 +47,9 @@ class ForwardEmitter:
             if named or multi_output or feeds_phi or use_count > 1 or guard_differs or repeated or \
                     node in self.ir.outputs:
                 materialized.add(node)
-        reserved = set(self.ir.dim_origin) | {i.name for i in self.ir.inputs}
+        # An input's name is free once its tensor is dead (`x = self.conv(x)`); an optional
+        # input's is not: `if mask is not None:` may be written anywhere in forward.
+        reserved = set(self.ir.dim_origin) | {i.name for i in self.ir.inputs if i.optional}
         naming = assign_names(self.ir, order, materialized, reserved, self.loop_nodes())
         self.names = naming.names
         self.copies = naming.copies

@@ -43,9 +43,12 @@ class LoopEmitter:
         body = loop_body(ir, end)
         order = [n for n in ir.topological() if n in body]
         items = {graph.nodes[u]["attrs"]["index"]: u for u in graph.successors(end) if graph.nodes[u]["op"] == "item"}
-        # What the rest of forward names: the body may not write over it.
-        outer = {name for node, name in self.names.items() if node not in body} | set(self.ir.dim_origin) | \
-            {i.name for i in ir.inputs}
+        # What the rest of forward names: the body may not write over it. Another loop's body
+        # is not the rest of forward: its names are dead once it ends (what it leaves behind
+        # is named by its items), so a later loop may write `h` again, not `h_2`.
+        bodies = self.loop_nodes()
+        outer = {name for node, name in self.names.items() if node not in body and node not in bodies} | \
+            set(self.ir.dim_origin) | {i.name for i in ir.inputs}
         # What the body reads of the rest of forward (a carry's first value is read before the loop).
         read = {self.names.get(o) for n in order if graph.nodes[n]["op"] != "loop_carry" for o in ir.operands(n)
                 if o not in body and o != anchor}

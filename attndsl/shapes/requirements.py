@@ -254,16 +254,21 @@ class Requirements:
     def _strengthen_earlier(self, condition, what: str, span, guard, where, order) -> bool:
         """`len(ws) - 2 >= 0` after `len(ws) - 1 >= 0` for the same statement or node, under the
         same guard: the earlier check asks for the stronger bound instead, and no second check
-        is made; the weaker one would say less, at the same place. (Made at different places,
-        the earlier one guards what runs in between, and its message names what failed first.
-        Bounds on one argument are left to `_strongest_arguments`, which keeps their order.)"""
+        is made; the weaker one would say less, at the same place. So too for two layers' checks
+        in `__init__` (a linear's `mid >= 0`, then its batch norm's `mid >= 1`): they all run
+        before any layer is built, with nothing but arithmetic between. (Made at different
+        places in forward, the earlier one guards what runs in between, and its message names
+        what failed first. Bounds on one argument are left to `_strongest_arguments`, which
+        keeps their order.)"""
         if not _lower_bound(condition):
             return False
         view = self.view_for_guard(guard, None)
         target = view.normal(condition.args[1] - condition.args[2])
         for index, earlier in enumerate(self.records):
             check = earlier.check
-            if earlier.order[:2] != order[:2] or check.kind == "argument" or not _lower_bound(check.condition) or \
+            same_place = earlier.order[:2] == order[:2] or \
+                where == "init" and earlier.order[0] == order[0] == WALK_PHASE
+            if not same_place or check.kind == "argument" or not _lower_bound(check.condition) or \
                     check.where != where or set(check.guard) != set(guard):
                 continue
             left, right = check.condition.args[1:]
