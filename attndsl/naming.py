@@ -15,7 +15,7 @@ import builtins
 import keyword
 from dataclasses import dataclass, field
 
-from .guards import guard_includes, negate
+from .guards import cannot_hold, guard_includes, negate
 from .ir import BlockIR, Cond
 
 # Names generated code uses itself; a local may not shadow them.
@@ -50,25 +50,29 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         users = list(graph.successors(node))
         return max((effective(u) for u in users), default=position[node])
 
-    def last_use(node: int) -> int:
-        uses = [effective(u) for u in graph.successors(node)]
-        if node in ir.outputs:
-            uses.append(end)
-        return max(uses, default=position[node])
-
     naming = Naming()
-    holders: dict[str, int] = {}
-    extended: dict[int, int] = {}  # group members live as long as their phi
+    holders: dict[str, list[int]] = {}  # every value a name has held
 
-    def alive(name: str, at: int) -> bool:
-        holder = holders.get(name)
-        return holder is not None and max(last_use(holder), extended.get(holder, -1)) > at
+    def guard_at(at: int) -> tuple:
+        return graph.nodes[order[at]]["guard"] if at < end else ()
 
-    def pick(base: str, at: int) -> str:
+    def read_after(holder: int, at: int, guard: tuple) -> bool:
+        """Whether the holder's value may be read after `at` on a run that passes `at` under
+        `guard`: a reader in the other branch of an `if` never is (`keys = f(keys)` in one
+        branch, `keys = g(keys)` in the other, both write `keys`). The members of a phi's
+        group are holders of its name each, and the phi reads them all where it joins."""
+        reads = [effective(u) for u in graph.successors(holder)] + ([end] if holder in ir.outputs else [])
+        return any(read > at and not cannot_hold(tuple(guard) + tuple(guard_at(read))) for read in reads)
+
+    def alive(name: str, at: int, guard: tuple = ()) -> bool:
+        return any(read_after(holder, at, guard) for holder in holders.get(name, ()))
+
+    def pick(base: str, places: list[tuple[int, tuple]]) -> str:
+        """A name free at every place (position, guard) the value is written."""
         if keyword.iskeyword(base) or base in _BUILTINS or base in TAKEN_BY_CODEGEN:
             base += "_"
         name, counter = base, 1
-        while name in reserved or alive(name, at):
+        while name in reserved or any(alive(name, at, guard) for at, guard in places):
             counter += 1
             name = f"{base}_{counter}"
         return name
@@ -96,7 +100,6 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
                 safe = safe and ir.graph.nodes[operand]["attrs"]["input"] == graph.nodes[phi]["name"]
             if safe:
                 shared[operand] = phi
-                extended[operand] = last_use(phi)
             else:
                 guard = graph.nodes[phi]["guard"] + ((condition,) if branch == 0 else (Cond("not", (condition,)),))
                 naming.copies.append((phi, guard, operand))
@@ -115,10 +118,6 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
     members: dict[int, list[int]] = {}
     for node in list(shared) + list({phi for phi in shared.values()}):
         members.setdefault(root(node), []).append(node)
-    group_end = {r: max(max(last_use(m), position[m]) for m in ms) for r, ms in members.items()}
-    for r, ms in members.items():
-        for m in ms:
-            extended[m] = group_end[r]
 
     group_name: dict[int, str] = {}
     for node in order:
@@ -138,16 +137,17 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         elif group is not None:
             base = next(graph.nodes[m]["name"] for m in sorted(members[group], key=position.get)
                         if graph.nodes[m]["op"] == "phi")
-            name = pick(base, at)
+            name = pick(base, [(position[m], graph.nodes[m]["guard"]) for m in members[group]])
         elif op in ("item", "phi") or node in materialized:
             unnamed = "out" if node in ir.outputs else _temp_name(op)  # `return gamma * out + x, att`
-            name = pick(attrs["name"] or _sliced_name(graph, node) or _reader_name(graph, node, op) or unnamed, at)
+            name = pick(attrs["name"] or _sliced_name(graph, node) or _reader_name(graph, node, op) or unnamed,
+                        [(at, attrs["guard"])])
         else:
             continue
         if group is not None:
             group_name[group] = name
         naming.names[node] = name
-        holders[name] = node
+        holders.setdefault(name, []).append(node)
     return naming
 
 

@@ -48,8 +48,8 @@ class EMSA(nn.Module):
         apply_transform: bool = True,
     ) -> None:
         super().__init__()
-        if d_k < 0:
-            raise ValueError(f"EMSA: `d_k` must be at least 0, got {d_k}")
+        if d_k < 1:
+            raise ValueError(f"EMSA: `d_k` must be at least 1, got {d_k}")
         if d_model < 0:
             raise ValueError(f"EMSA: `d_model` must be at least 0, got {d_model}")
         if ratio > 1:
@@ -75,8 +75,6 @@ class EMSA(nn.Module):
                 raise ValueError(
                     f"EMSA: the (dilated) kernel must fit in the padded input, with W = {W}, ratio = {ratio}"
                 )
-        if d_k == 0:
-            raise ValueError(f"EMSA: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
         self.d_k = d_k
         self.d_v = d_v

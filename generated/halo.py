@@ -94,8 +94,8 @@ class HaloAttention(nn.Module):
 
     def __init__(self, *, dim: int, block_size: int, halo_size: int, dim_head: int = 64, heads: int = 8) -> None:
         super().__init__()
-        if dim_head < 0:
-            raise ValueError(f"HaloAttention: `dim_head` must be at least 0, got {dim_head}")
+        if dim_head < 1:
+            raise ValueError(f"HaloAttention: `dim_head` must be at least 1, got {dim_head}")
         if block_size < 1:
             raise ValueError(f"HaloAttention: `block_size` must be at least 1, got {block_size}")
         if dim < 1:
@@ -105,8 +105,6 @@ class HaloAttention(nn.Module):
         if halo_size <= 0:
             raise ValueError(f"HaloAttention: halo size must be greater than 0, with halo_size = {halo_size}")
         win = block_size + 2 * halo_size
-        if dim_head == 0:
-            raise ValueError(f"HaloAttention: `dim_head` must not be zero, got {dim_head}")
         self.dim = dim
         self.block_size = block_size
         self.halo_size = halo_size

@@ -36,8 +36,8 @@ class InfiniAttention(nn.Module):
 
     def __init__(self, d_model: int, d_k: int, d_v: int, h: int, segment_len: int, delta_rule: bool = False) -> None:
         super().__init__()
-        if d_k < 0:
-            raise ValueError(f"InfiniAttention: `d_k` must be at least 0, got {d_k}")
+        if d_k < 1:
+            raise ValueError(f"InfiniAttention: `d_k` must be at least 1, got {d_k}")
         if d_model < 0:
             raise ValueError(f"InfiniAttention: `d_model` must be at least 0, got {d_model}")
         if h < 1:
@@ -46,8 +46,6 @@ class InfiniAttention(nn.Module):
             raise ValueError(f"InfiniAttention: `segment_len` must be at least 1, got {segment_len}")
         if d_v < 0:
             raise ValueError(f"InfiniAttention: `d_v` must be at least 0, got {d_v}")
-        if d_k == 0:
-            raise ValueError(f"InfiniAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
         self.d_k = d_k
         self.d_v = d_v

@@ -22,14 +22,12 @@ class Attention(nn.Module):
 
     def __init__(self, dim: int, heads: int, head_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
-        if head_dim < 0:
-            raise ValueError(f"Attention: `head_dim` must be at least 0, got {head_dim}")
+        if head_dim < 1:
+            raise ValueError(f"Attention: `head_dim` must be at least 1, got {head_dim}")
         if dim < 0:
             raise ValueError(f"Attention: `dim` must be at least 0, got {dim}")
         if heads < 1:
             raise ValueError(f"Attention: `heads` must be at least 1, got {heads}")
-        if head_dim == 0:
-            raise ValueError(f"Attention: `head_dim` must not be zero, got {head_dim}")
         if dropout < 0 or dropout > 1:
             raise ValueError(f"Attention: dropout `to_out`: `p` must be between 0 and 1, with dropout = {dropout}")
         self.dim = dim

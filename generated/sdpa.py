@@ -27,8 +27,8 @@ class ScaledDotProductAttention(nn.Module):
 
     def __init__(self, d_model: int, d_k: int, d_v: int, h: int, dropout: float = 0.1) -> None:
         super().__init__()
-        if d_k < 0:
-            raise ValueError(f"ScaledDotProductAttention: `d_k` must be at least 0, got {d_k}")
+        if d_k < 1:
+            raise ValueError(f"ScaledDotProductAttention: `d_k` must be at least 1, got {d_k}")
         if d_model < 0:
             raise ValueError(f"ScaledDotProductAttention: `d_model` must be at least 0, got {d_model}")
         if h < 1:
@@ -39,8 +39,6 @@ class ScaledDotProductAttention(nn.Module):
             raise ValueError(
                 f"ScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1, with dropout = {dropout}"
             )
-        if d_k == 0:
-            raise ValueError(f"ScaledDotProductAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
         self.d_k = d_k
         self.d_v = d_v

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Long fuzz run of the compiler, in-process, without pytest.
 
-Runs the strategies of tests/fuzzing.py (the same ones tests/test_fuzz.py runs under
+Runs the strategies of tests/fuzzing/ (the same ones tests/test_fuzz.py runs under
 hypothesis) from a seeded ``random.Random``:
 
     python scripts/fuzz.py                      # 100000 cases, both strategies

@@ -1,7 +1,7 @@
 """Random specs and cases for the differential tests (tests/test_differential.py,
 scripts/differential.py).
 
-`generate(ch)` extends the fuzzer's block generator (tests/fuzzing.py: ops, layers,
+`generate(ch)` extends the fuzzer's block generator (tests/fuzzing/: ops, layers,
 rearranges, chunks, broadcasting, `if flag:` joins) with what the language has beyond
 it: `if`/`else` on arguments with `let`, `require` and layers inside, optional inputs
 (multiplied in, or boolean masks for masked_fill), list arguments with layer lists, blocks

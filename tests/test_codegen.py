@@ -57,6 +57,21 @@ CASES = {
         "    z = exp(x)\n    if flag:\n        x = relu(z)\n    return x + z\n",
         lambda x, flag, other: (torch.relu(torch.exp(x)) if flag else x) + torch.exp(x),
     ),
+    "both branches rewrite a name from its old value": (
+        "    y = sigmoid(x)\n    if flag:\n        y = y * 2\n    else:\n        y = y + 1\n    return y * x\n",
+        lambda x, flag, other: (torch.sigmoid(x) * 2 if flag else torch.sigmoid(x) + 1) * x,
+    ),
+    "an alias read in the else branch after it rewrote the name": (
+        "    y = sigmoid(x)\n    y0 = y\n    if flag:\n        y = y * 2\n        z = x\n    else:\n"
+        "        y = y + 1\n        z = y0 * y\n    return y + z\n",
+        lambda x, flag, other: (torch.sigmoid(x) * 2 + x if flag
+                                else torch.sigmoid(x) + 1 + torch.sigmoid(x) * (torch.sigmoid(x) + 1)),
+    ),
+    "the old value read in the else branch after its new value is computed": (
+        "    y = sigmoid(x)\n    z = x\n    if flag:\n        y = exp(y)\n    else:\n        t = relu(x)\n"
+        "        z = y * 2\n        y = t\n    return y + z\n",
+        lambda x, flag, other: torch.exp(torch.sigmoid(x)) + x if flag else torch.relu(x) + torch.sigmoid(x) * 2,
+    ),
     "chained reassignment under two ifs": (
         "    att = x * 2\n    if flag:\n        att = att + 1\n    if other:\n        att = att * att\n    return att\n",
         lambda x, flag, other: (lambda a: a * a if other else a)(x * 2 + 1 if flag else x * 2),
@@ -121,6 +136,23 @@ def test_a_dead_input_gives_its_name_to_what_replaces_it():
     assert "x = self.fc(x)" in forward
     assert "x = x * mask" in forward
     assert "return x.relu()" in forward
+
+
+def test_both_branches_of_an_if_write_the_name_they_rewrite():
+    """`keys = f(keys)` in one branch and `keys = g(keys)` in the other: the else branch's
+    read of the old `keys` never follows the then branch's write, so both write `keys`
+    (not `keys_2`), a second such `if` too; an alias read later in a branch still keeps
+    the old value under its own name."""
+    _, code = build(HEAD + "    keys = sigmoid(x)\n    if flag:\n        keys = keys * 2\n    else:\n"
+                    "        keys = keys + 1\n    if other:\n        keys = exp(keys)\n    else:\n"
+                    "        keys = relu(keys)\n    return keys\n")
+    forward = code.split("def forward", 1)[1]
+    assert "keys_2" not in forward
+    for line in ("keys = keys * 2", "keys = keys + 1", "keys = keys.exp()", "keys = keys.relu()"):
+        assert line in forward, line
+    _, code = build(HEAD + "    y = sigmoid(x)\n    y0 = y\n    if flag:\n        y = y * 2\n        z = x\n    else:\n"
+                    "        y = y + 1\n        z = y0 * y\n    return y + z\n")
+    assert "y_2" in code.split("def forward", 1)[1]
 
 
 def test_single_use_temporaries_are_inlined_and_names_kept():

@@ -894,6 +894,51 @@ block B():
     torch.testing.assert_close(build(source)()(x), (2 * x) ** 2 + x + 1)
 
 
+# name_reused_across_branches
+def test_a_name_written_in_one_branch_keeps_the_old_value_the_other_branch_reads_later():
+    source = """
+block B(flag: bool = true):
+    input x: [b, n]
+    y = sigmoid(x)
+    y0 = y
+    if flag:
+        y = y * 2
+        z = x
+    else:
+        y = y + 1
+        z = y0 * y
+    return y + z
+"""
+    x = rand(2, 3)
+    s = torch.sigmoid(x)
+    torch.testing.assert_close(build(source)(flag=True)(x), s * 2 + x)
+    torch.testing.assert_close(build(source)(flag=False)(x), s + 1 + s * (s + 1))
+
+
+# nonzero_argument_any_guard
+def test_a_divisor_under_an_if_does_not_raise_the_argument_bound_everywhere():
+    """`d >= 0` (the linear's size) for every `flag`, `d != 0` only where `flag` divides
+    by d: merged into `d >= 1` they would refuse d = 0 without `flag` too."""
+    source = """
+block B(d: int, flag: bool = false):
+    input x: [b, d]
+    layer fc = linear(d, d)
+    if flag:
+        let k = 12 // d
+        s = fc(x) * k
+    else:
+        s = fc(x)
+    return s
+"""
+    cls = build(source)
+    assert cls(d=0, flag=False).fc.in_features == 0
+    assert cls(d=3, flag=True).k == 4
+    with pytest.raises(ValueError, match="`d` must not be zero"):
+        cls(d=0, flag=True)
+    with pytest.raises(ValueError, match="`d` must be at least 0"):
+        cls(d=-1, flag=False)
+
+
 def test_every_mutant_still_applies():
     """Each mutant of scripts/mutants.py names text its file holds exactly once: a refactor
     that moves or rewrites the code must move the mutant too (else the campaign skips it)."""

@@ -1,7 +1,7 @@
 """Nothing crashes: the compiler returns code or diagnostics for any input, and what it
 compiles runs with the shapes it inferred.
 
-Two hypothesis properties over the strategies of tests/fuzzing.py (~150 examples each;
+Two hypothesis properties over the strategies of tests/fuzzing/ (~150 examples each;
 set ATTNDSL_FUZZ_EXAMPLES=5000 for a long run and
 ATTNDSL_FUZZ_RANDOM=1 for new examples, or use scripts/fuzz.py for 100000+ cases):
 

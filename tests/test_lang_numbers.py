@@ -290,10 +290,13 @@ block Scaled(d: int = 4):
     return x * s * t
 """
     code = compile_ok(source)
-    # sqrt(d) is zero exactly where d is: one check, `d != 0`, serves both divisions
-    assert code.count("must not be zero") == 1 and "if d == 0:" in code, code
-    with pytest.raises(ValueError, match="`d` must not be zero"):
-        build(source, d=0)
+    # sqrt(d) is zero exactly where d is: one check, `d != 0`, serves both divisions; and as
+    # `d >= 0` is checked first (its square root is taken), the two are one: `d >= 1`
+    assert "must not be zero" not in code and code.count("if d < 1:") == 1 and "if d < 0:" not in code, code
+    for d in (0, -1):
+        with pytest.raises(ValueError, match="`d` must be at least 1"):
+            build(source, d=d)
+    torch.testing.assert_close(build(source, d=4)(torch.ones(2, 3, 4)), torch.full((2, 3, 4), 1.0))
 
 
 def test_a_bound_on_twice_a_size_answers_for_the_size():

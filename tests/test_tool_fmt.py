@@ -1,7 +1,7 @@
 """`attndsl fmt`: canonical formatting that keeps the AST (comments included) and is stable.
 
 Properties, tested with hypothesis on three sources of specs: catalogue specs with
-random edits (tests/fuzzing.py's mutations), random blocks (its generator), and
+random edits (tests/fuzzing/mutation.py), random blocks (tests/fuzzing/generator.py), and
 catalogue specs laid out at random (line breaks inside brackets, spacing, blank lines,
 comments everywhere): for every text that parses, `parse(fmt(x)) == parse(x)` up to
 spans, and `fmt(fmt(x)) == fmt(x)`. And the catalogue is formatted.

@@ -7,7 +7,7 @@ import dataclasses
 
 from ..diagnostics import DiagnosticSink
 from ..evaluate import fold, substitute_cond
-from ..ir import BlockIR, PackSizes
+from ..ir import BlockIR, Cond, PackSizes
 from ..symbolic import Expr
 from .conditions import runs_in
 from .examples import check_examples
@@ -135,8 +135,8 @@ class BlockChecker:
     # ------------------------------------------------------------------ commit
     def _commit_single(self, walk: Walk) -> None:
         self.sink.items.extend(walk.sink.items)
-        self.ir.checks = _strongest_arguments(_merge_complementary(
-            [r.check for r in sorted(walk.records, key=lambda r: r.order)]))
+        self.ir.checks = _nonzero_arguments(_strongest_arguments(_merge_complementary(
+            [r.check for r in sorted(walk.records, key=lambda r: r.order)])))
         shapes = tuple(walk.shapes.get(o) for o in self.ir.outputs)
         self.ir.output_shapes = [((), shapes[0] if len(shapes) == 1 else shapes)] if None not in shapes else []
         self.ir.world_atoms = []
@@ -252,8 +252,8 @@ class BlockChecker:
                                                            guard, check.source, check.kind, check.position,
                                                            check.node)))
         merged.sort(key=lambda item: item[0])
-        self.ir.checks = _strongest_arguments(_merge_complementary(
-            [c for c in self.ir.checks] + [check for _, check in merged]))
+        self.ir.checks = _nonzero_arguments(_strongest_arguments(_merge_complementary(
+            [c for c in self.ir.checks] + [check for _, check in merged])))
 
     def _render_cond(self, cond) -> str:
         from .. import symbolic as sym
@@ -381,6 +381,28 @@ def _as_argument_check(ir: BlockIR, check, view):
                 return CheckInfo(cond, f"`{arg.name}` must be at least {bound}", check.span, "init", check.guard,
                                  kind="argument", position=check.position)
     return check
+
+
+def _nonzero_arguments(checks: list) -> list:
+    """`d_k >= 0` made first in __init__, and later `d_k != 0` (it divides): one check,
+    `d_k >= 1`, in the first one's place, as a hand-written module says it. Argument checks
+    are made of int arguments only (requirements.py), for which the two are the one; and
+    under the same guard only (a stronger check under a wider guard would refuse more)."""
+    first = {(c.condition.args[1], c.guard): c for c in checks
+             if c.kind == "argument" and c.position is not None and c.condition.args[2] == Expr.const(0)}
+    raised, dropped = {}, set()
+    for check in checks:
+        condition = check.condition
+        if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
+                condition.args[0] != "!=" or condition.args[2] != Expr.const(0):
+            continue
+        argument = first.get((condition.args[1], check.guard))
+        if argument is None:
+            continue
+        raised[id(argument)] = dataclasses.replace(argument, condition=Cond("cmp", (">=", condition.args[1], Expr.const(1))),
+                                                   message=f"`{condition.args[1]}` must be at least 1")
+        dropped.add(id(check))
+    return [raised.get(id(c), c) for c in checks if id(c) not in dropped]
 
 
 def _strongest_arguments(checks: list) -> list:
