@@ -915,7 +915,7 @@ block B(flag: bool = true):
     torch.testing.assert_close(build(source)(flag=False)(x), s + 1 + s * (s + 1))
 
 
-# nonzero_argument_any_guard
+# positive_check_any_guard
 def test_a_divisor_under_an_if_does_not_raise_the_argument_bound_everywhere():
     """`d >= 0` (the linear's size) for every `flag`, `d != 0` only where `flag` divides
     by d: merged into `d >= 1` they would refuse d = 0 without `flag` too."""
@@ -937,6 +937,22 @@ block B(d: int, flag: bool = false):
         cls(d=0, flag=True)
     with pytest.raises(ValueError, match="`d` must be at least 0"):
         cls(d=-1, flag=False)
+
+
+# positive_check_whole_always
+def test_a_float_that_must_not_be_negative_nor_zero_may_be_below_one():
+    source = """
+block B(c: int, s: float = 0.5):
+    input x: [b, c]
+    let t = 2 / sqrt(s)
+    return x * t
+"""
+    cls = build(source)
+    x = rand(2, 3)
+    torch.testing.assert_close(cls(c=3, s=0.25)(x), x * 4)
+    for s in (0.0, -1.0):
+        with pytest.raises(ValueError, match="nor zero"):
+            cls(c=3, s=s)
 
 
 def test_every_mutant_still_applies():

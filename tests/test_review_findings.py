@@ -193,3 +193,27 @@ block B(c: int, r: int = 2):
     for c, r in ((1, 2), (4, -3)):  # mid = 0, then mid = -2
         with pytest.raises(ValueError, match="needs at least one channel"):
             namespace["B"](c=c, r=r)
+
+
+def test_a_let_divided_by_its_square_root_is_checked_once():
+    """`q / sqrt(d)` for a `let d` that may be negative asks `d >= 0` (its square root) and
+    `d != 0` (it divides): one check, `d < 1`, and the later `heads * d >= 0` (a linear's
+    size) follows from it and `heads >= 1`, so it is not asked again."""
+    source = """
+block B(dim: int, heads: int = 2, dim_head: int = 0):
+    input x: [b, n, dim]
+    let d = dim_head if dim_head > 0 else dim // heads
+    layer to_q = linear(dim, d * heads, bias=false)
+    q = rearrange(to_q(x), "b n (h d) -> b h n d", h=heads)
+    return q / sqrt(d)
+"""
+    result = compiled(source)
+    init = result.code.split("def __init__", 1)[1].split("def forward", 1)[0]
+    assert init.count("if d < 1:") == 1 and "if d < 0:" not in init and "d == 0" not in init, init
+    assert "heads * d" not in init, init
+    namespace: dict = {}
+    exec(compile(result.code, "review.py", "exec"), namespace)
+    assert namespace["B"](dim=8, heads=2).to_q.out_features == 8
+    assert namespace["B"](dim=8, heads=2, dim_head=3).to_q.out_features == 6
+    with pytest.raises(ValueError, match="nor zero"):
+        namespace["B"](dim=1, heads=2)  # d = 1 // 2 = 0

@@ -135,8 +135,8 @@ class BlockChecker:
     # ------------------------------------------------------------------ commit
     def _commit_single(self, walk: Walk) -> None:
         self.sink.items.extend(walk.sink.items)
-        self.ir.checks = _nonzero_arguments(_strongest_arguments(_merge_complementary(
-            [r.check for r in sorted(walk.records, key=lambda r: r.order)])))
+        self.ir.checks = _strongest_arguments(_merge_complementary(
+            [r.check for r in sorted(walk.records, key=lambda r: r.order)]))
         shapes = tuple(walk.shapes.get(o) for o in self.ir.outputs)
         self.ir.output_shapes = [((), shapes[0] if len(shapes) == 1 else shapes)] if None not in shapes else []
         self.ir.world_atoms = []
@@ -252,8 +252,8 @@ class BlockChecker:
                                                            guard, check.source, check.kind, check.position,
                                                            check.node)))
         merged.sort(key=lambda item: item[0])
-        self.ir.checks = _nonzero_arguments(_strongest_arguments(_merge_complementary(
-            [c for c in self.ir.checks] + [check for _, check in merged])))
+        self.ir.checks = _strongest_arguments(_merge_complementary(
+            [c for c in self.ir.checks] + [check for _, check in merged]))
 
     def _render_cond(self, cond) -> str:
         from .. import symbolic as sym
@@ -348,6 +348,14 @@ def _without_redundant(ir: BlockIR, checks: list) -> list:
         view = knowledge.view(frozenset(check.guard))
         if decide(check.condition, view) is True:
             continue
+        earlier = _nonnegative_before(checks, kept, check, view)
+        if earlier is not None:
+            # `d >= 0`, then `d != 0`: the earlier check asks `d > 0`, for a whole number
+            # `d >= 1` (`if d_k < 1:`, not `if d_k < 0:` and later `if d_k == 0:`)
+            stronger = _positive(checks[earlier], view)
+            checks[earlier] = stronger
+            knowledge.learn(stronger.condition, stronger.guard, view.normal)
+            continue
         check = checks[index] = _as_argument_check(ir, check, view)
         kept.add(index)
         condition = check.condition
@@ -359,6 +367,38 @@ def _without_redundant(ir: BlockIR, checks: list) -> list:
         else:
             knowledge.learn(condition, check.guard, view.normal)
     return [c for i, c in enumerate(checks) if i in kept]
+
+
+def _nonnegative_before(checks: list, kept: set, check, view) -> int | None:
+    """For a check `x != 0` in `__init__`, a kept one before it, under the same guard, that
+    asks `x >= 0` (`a >= b` with a - b the same as x). In `__init__`, nothing but arithmetic
+    runs between checks, so the earlier one may ask more."""
+    condition = check.condition
+    if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
+            condition.args[0] != "!=" or condition.args[2] != Expr.const(0):
+        return None
+    subject = view.normal(condition.args[1])
+    for index in sorted(kept):
+        earlier = checks[index]
+        if earlier.where != "init" or set(earlier.guard) != set(check.guard) or \
+                not isinstance(earlier.condition, Cond) or earlier.condition.op != "cmp" or \
+                earlier.condition.args[0] != ">=":
+            continue
+        left, right = earlier.condition.args[1:]
+        if view.normal(left - right) == subject:
+            return index
+    return None
+
+
+def _positive(check, view):
+    """`a >= b` asked as `a > b`, its message saying why; for whole numbers `a >= b + 1`, an
+    argument's bound raised (`d_k` must be at least 1); else "nor zero" added to what it says."""
+    left, right = check.condition.args[1:]
+    whole = view.is_integer(left - right)
+    condition = Cond("cmp", (">=", left, right + 1)) if whole else Cond("cmp", (">", left, right))
+    if check.kind == "argument" and whole:
+        return dataclasses.replace(check, condition=condition, message=f"`{left}` must be at least {right + 1}")
+    return dataclasses.replace(check, condition=condition, message=f"{check.message}, nor zero")
 
 
 def _as_argument_check(ir: BlockIR, check, view):
@@ -381,28 +421,6 @@ def _as_argument_check(ir: BlockIR, check, view):
                 return CheckInfo(cond, f"`{arg.name}` must be at least {bound}", check.span, "init", check.guard,
                                  kind="argument", position=check.position)
     return check
-
-
-def _nonzero_arguments(checks: list) -> list:
-    """`d_k >= 0` made first in __init__, and later `d_k != 0` (it divides): one check,
-    `d_k >= 1`, in the first one's place, as a hand-written module says it. Argument checks
-    are made of int arguments only (requirements.py), for which the two are the one; and
-    under the same guard only (a stronger check under a wider guard would refuse more)."""
-    first = {(c.condition.args[1], c.guard): c for c in checks
-             if c.kind == "argument" and c.position is not None and c.condition.args[2] == Expr.const(0)}
-    raised, dropped = {}, set()
-    for check in checks:
-        condition = check.condition
-        if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
-                condition.args[0] != "!=" or condition.args[2] != Expr.const(0):
-            continue
-        argument = first.get((condition.args[1], check.guard))
-        if argument is None:
-            continue
-        raised[id(argument)] = dataclasses.replace(argument, condition=Cond("cmp", (">=", condition.args[1], Expr.const(1))),
-                                                   message=f"`{condition.args[1]}` must be at least 1")
-        dropped.add(id(check))
-    return [raised.get(id(c), c) for c in checks if id(c) not in dropped]
 
 
 def _strongest_arguments(checks: list) -> list:

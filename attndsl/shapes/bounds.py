@@ -32,6 +32,9 @@ def primitive(expr: Expr) -> tuple[Expr, Fraction]:
 class Bounds:
     def symbol_bound(self, symbol: str) -> Fraction | None:
         known = self.bounds.get(symbol)
+        learnt = self.expr_bounds.get(Expr.symbol(symbol))  # a let's bound is kept on its value's form
+        if learnt is not None:
+            known = learnt if known is None else max(known, learnt)
         if symbol in self.knowledge.dims:
             return max(known, Fraction(1)) if known is not None else Fraction(1)  # sizes are taken to be >= 1
         if symbol.startswith("len("):
