@@ -385,13 +385,14 @@ class BlockIR:
         return spec
 
     def topological(self) -> list[int]:
-        # Ties broken by node id, which is creation (= source) order: deterministic. Nodes are
-        # made after their operands, so every edge usually runs from a smaller id to a larger:
-        # then that order is the ids sorted, found without networkx's heap (the checker and
-        # the passes ask for it hundreds of times a spec). A rewrite that feeds an old node
-        # from a new one takes the general sort.
+        # Ties broken by node id, which is creation (= source) order: deterministic; a node a
+        # pass made sorts as the one it stands for. Nodes are made after their operands, so
+        # every edge usually runs from a smaller id to a larger: then that order is the ids
+        # sorted, found without networkx's heap (the checker and the passes ask for it
+        # hundreds of times a spec). A pass's nodes take the general sort.
         successors = self.graph._succ  # networkx's own dicts, as in `operands`
-        if all(user > node for node, users in successors.items() for user in users):
+        if all(user > node for node, users in successors.items() for user in users) and \
+                not any("sort_as" in attrs for attrs in self.graph._node.values()):
             return sorted(successors)
         from .graph_order import smallest_first_order
 

@@ -162,11 +162,19 @@ class HaloAttention(nn.Module):
         k, v = self.to_kv(kv_inp).chunk(
             2, dim=-1
         )  # [b*h*w/(block_size*block_size), win*win, dim_head*heads], [b*h*w/(block_size*block_size), win*win, dim_head*heads]  halo.attn:56
+        k = (
+            k.reshape(-1, self.win * self.win, self.heads, self.dim_head)
+            .permute(0, 2, 3, 1)
+            .reshape(-1, self.dim_head, self.win * self.win)
+        )  # [b*h*w*heads/(block_size*block_size), dim_head, win*win]  halo.attn:57
         v = (
             v.reshape(-1, self.win * self.win, self.heads, self.dim_head)
             .transpose(1, 2)
             .reshape(-1, self.win * self.win, self.dim_head)
         )  # [b*h*w*heads/(block_size*block_size), win*win, dim_head]  halo.attn:58
+        sim = q @ k + self.rel_pos_emb(
+            q
+        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, win*win]  halo.attn:59
         # the window positions that are padding are masked (the published code masks the real pixels)
         real = F.unfold(
             torch.ones(1, 1, h, w, device=x.device, dtype=x.dtype),
@@ -177,14 +185,6 @@ class HaloAttention(nn.Module):
         padding = (
             real[0].transpose(0, 1)[:, None, None, :] == 0
         )  # [h*w/(block_size*block_size), 1, 1, win*win]  halo.attn:62
-        k = (
-            k.reshape(-1, self.win * self.win, self.heads, self.dim_head)
-            .permute(0, 2, 3, 1)
-            .reshape(-1, self.dim_head, self.win * self.win)
-        )  # [b*h*w*heads/(block_size*block_size), dim_head, win*win]  halo.attn:57
-        sim = q @ k + self.rel_pos_emb(
-            q
-        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, win*win]  halo.attn:59
         sim = sim.reshape(
             b, -1, self.heads, self.block_size * self.block_size, self.win * self.win
         )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:63

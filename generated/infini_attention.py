@@ -90,6 +90,10 @@ class InfiniAttention(nn.Module):
         empty = torch.ones(1, 1, 1, 1, device=x.device, dtype=x.dtype)  # [1, 1, 1, 1]  infini_attention.attn:45
         mixed = []
         for qs, ks, vs in zip(q, k, v):
+            # infini_attention.attn:41-49: softmax(masked_fill(q @ k * scale, causal mask, -inf)) @ v, fused into one scaled_dot_product_attention call
+            attended = F.scaled_dot_product_attention(
+                qs, ks, vs, is_causal=True, scale=1 / self.d_k**0.5
+            )  # [b, h, segment_len, d_v]  infini_attention.attn:49
             sqs = F.elu(qs) + 1  # [b, h, segment_len, d_k]  infini_attention.attn:50
             sks = F.elu(ks) + 1  # [b, h, segment_len, d_k]  infini_attention.attn:51
             retrieved = sqs @ memory / (sqs @ z + empty)  # [b, h, segment_len, d_v]  infini_attention.attn:52
@@ -99,10 +103,6 @@ class InfiniAttention(nn.Module):
             memory = memory + sks.transpose(-1, -2) @ new_values  # [b, h, d_k, d_v]  infini_attention.attn:54
             z = z + sks.sum(dim=2).unsqueeze(-1)  # [b, h, d_k, 1]  infini_attention.attn:55
             empty = 0 * empty  # [1, 1, 1, 1]  infini_attention.attn:56
-            # infini_attention.attn:41-49: softmax(masked_fill(q @ k * scale, causal mask, -inf)) @ v, fused into one scaled_dot_product_attention call
-            attended = F.scaled_dot_product_attention(
-                qs, ks, vs, is_causal=True, scale=1 / self.d_k**0.5
-            )  # [b, h, segment_len, d_v]  infini_attention.attn:49
             mixed.append(gate * retrieved + (1 - gate) * attended)  # [b, h, segment_len, d_v]  infini_attention.attn:57
         return self.fc_o(
             torch.stack(mixed, dim=0).permute(1, 0, 3, 2, 4).reshape(b, n, self.d_v * self.h)

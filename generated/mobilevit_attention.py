@@ -50,12 +50,12 @@ class Attention(nn.Module):
         q = q.reshape(b, p, n, self.heads, self.head_dim).transpose(
             2, 3
         )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
-        v = v.reshape(b, p, n, self.heads, self.head_dim).transpose(
-            2, 3
-        )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
         k = k.reshape(b, p, n, self.heads, self.head_dim).permute(
             0, 1, 3, 4, 2
         )  # [b, p, heads, head_dim, n]  mobilevit_attention.attn:18
+        v = v.reshape(b, p, n, self.heads, self.head_dim).transpose(
+            2, 3
+        )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
         attn = ((q * (1 / self.head_dim**0.5)) @ k).softmax(dim=-1)  # [b, p, heads, n, n]  mobilevit_attention.attn:20
         return self.to_out(
             (attn @ v).transpose(2, 3).reshape(b, p, n, self.heads * self.head_dim)

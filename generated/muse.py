@@ -205,13 +205,7 @@ class MUSEAttention(nn.Module):
                 att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, n, n]  muse.attn:68
             att = self.dropout(att.softmax(dim=-1))  # [b, h, n, n]  muse.attn:69
             attended = att @ v  # [b, h, n, d_v]  muse.attn:70
-        # the values as h * d_v channels, convolved along the tokens at three scales
-        v2 = v.transpose(2, 3).reshape(b, self.d_v * self.h, n)  # [b, d_v*h, n]  muse.attn:73
-        mix = self.dy_paras.softmax(dim=-1)  # [3]  muse.attn:74
-        out2 = (
-            mix[0] * self.conv1(v2) + mix[1] * self.conv3(v2) + mix[2] * self.conv5(v2)
-        )  # [b, d_model, n]  muse.attn:75
-        if attention_weights is None:
+        else:
             # muse.attn:64-70: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
                 q,
@@ -224,4 +218,10 @@ class MUSEAttention(nn.Module):
                 scale=1 / self.d_k**0.5,
             )  # [b, h, n, d_v]  muse.attn:70
         out = self.fc_o(attended.transpose(1, 2).reshape(b, n, self.d_v * self.h))  # [b, n, d_model]  muse.attn:70
+        # the values as h * d_v channels, convolved along the tokens at three scales
+        v2 = v.transpose(2, 3).reshape(b, self.d_v * self.h, n)  # [b, d_v*h, n]  muse.attn:73
+        mix = self.dy_paras.softmax(dim=-1)  # [3]  muse.attn:74
+        out2 = (
+            mix[0] * self.conv1(v2) + mix[1] * self.conv3(v2) + mix[2] * self.conv5(v2)
+        )  # [b, d_model, n]  muse.attn:75
         return out + out2.transpose(1, 2)  # [b, n, d_model]  muse.attn:76

@@ -490,6 +490,10 @@ MUTANTS: list[Mutant] = [
       "and exclusive)",
       "a branch value shares the join's name although it is read after the other branch wrote it"),
     # ------------------------------------------------------------ passes
+    M("pass_node_sorts_last", "attndsl/passes/rewrite.py",
+      'ir.graph.nodes[node]["sort_as"] = template.get("sort_as", like)',
+      'ir.graph.nodes[node]["sort_as"] = node',
+      "a node a pass made is written after everything made before it, not where the node it stands for is"),
     M("cse_ignores_guard", "attndsl/passes/cleanup.py",
       'key = (attrs["op"], tuple(ir.operands(node)), _freeze(attrs["attrs"]), attrs["guard"])',
       'key = (attrs["op"], tuple(ir.operands(node)), _freeze(attrs["attrs"]))',

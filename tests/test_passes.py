@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from attndsl.compiler import analyze, compile_source
 from attndsl.passes import eliminate_common_subexpressions, eliminate_dead_code
 
@@ -54,10 +56,32 @@ def test_generated_code_shows_the_passes():
     assert forward.count(".sigmoid()") == 1
 
 
+def test_a_fused_attention_is_written_where_the_spec_computes_it():
+    """Two attentions, one after the other: each fused call is written at its own lines,
+    before the second attention's projections (not after every node made before the pass,
+    which kept the first's q, k, v alive and named the second's q_2, k_2, v_2)."""
+    source = """
+block Two(dim: int):
+    input x: [b, n, dim]
+    layer to_qkv_a = linear(dim, 3 * dim)
+    layer to_qkv_b = linear(dim, 3 * dim)
+    q, k, v = [rearrange(t, "b n (g e) -> b g n e", g=2) for t in chunk(to_qkv_a(x), 3, dim=-1)]
+    a = softmax(q @ transpose(k, -1, -2) / sqrt(dim), dim=-1) @ v
+    a = rearrange(a, "b g n e -> b n (g e)")
+    q, k, v = [rearrange(t, "b n (g e) -> b g n e", g=2) for t in chunk(to_qkv_b(x), 3, dim=-1)]
+    return a + rearrange(softmax(q @ transpose(k, -1, -2) / sqrt(dim), dim=-1) @ v, "b g n e -> b n (g e)")
+"""
+    forward = compile_source(source, "two.attn").code.split("def forward", 1)[1]
+    lines = [int(found.group(1)) for found in re.finditer(r"  two\.attn:(\d+)$", forward, re.MULTILINE)]
+    assert lines == sorted(lines), lines
+    assert forward.count("F.scaled_dot_product_attention(") == 2 and "q_2" not in forward
+
+
 def test_topological_order_is_networkx_order_before_and_after_the_passes():
     """`BlockIR.topological` sorts the ids when every edge runs from a smaller id to a larger
     one; that must be exactly networkx's lexicographical order, on every spec, before the
-    passes and after their rewrites (which can feed an old node from a new one)."""
+    passes and after their rewrites (which can feed an old node from a new one, and sort a
+    node they make as the one it stands for)."""
     import networkx as nx
 
     from attndsl.passes import run_passes
@@ -70,6 +94,8 @@ def test_topological_order_is_networkx_order_before_and_after_the_passes():
             for stage in ("lowered", "optimised"):
                 if stage == "optimised":
                     run_passes(ir, optimize=True)
-                assert ir.topological() == list(nx.lexicographical_topological_sort(ir.graph)), (path.name, stage)
+                key = lambda n: (ir.graph.nodes[n].get("sort_as", n), n)  # noqa: E731
+                assert ir.topological() == list(nx.lexicographical_topological_sort(ir.graph, key=key)), \
+                    (path.name, stage)
                 rewired += any(user < node for node, users in ir.graph.adj.items() for user in users)
     assert rewired  # the general sort is exercised too, not only the sorted ids

@@ -164,6 +164,8 @@ class ForwardEmitter:
         attrs = self.graph.nodes[node]
         shape = attrs["shape"]
         where = f"{Path(attrs['span'].path).name}:{line or attrs['span'].line}"  # an imported block's own file
+        if shape is None:  # no one shape in every world (ranks that differ): the line only
+            return f"  # {where}"
         if _multi_output(attrs):
             text = ", ".join(self.show(self.folded(s)) for s in shape)
         else:

@@ -50,12 +50,15 @@ def is_private(ir: BlockIR, node: int, user: int) -> bool:
 
 def new_node(ir: BlockIR, op: str, operands: list[int], *, like: int, shape, guard: tuple | None = None,
              name: str | None = None, **attrs) -> int:
-    """A node with `like`'s span (and guard, unless given): the spec line it stands for."""
+    """A node with `like`'s span (and guard, unless given): the spec line it stands for. It
+    is written where `like` is (`sort_as`, attndsl/graph_order.py), not after everything the
+    spec computes before the pass made it."""
     template = ir.graph.nodes[like]
     node = ir.add_node(op, operands, span=template["span"], guard=template["guard"] if guard is None else guard,
                        **attrs)
     ir.graph.nodes[node]["shape"] = shape
     ir.graph.nodes[node]["name"] = name
+    ir.graph.nodes[node]["sort_as"] = template.get("sort_as", like)
     return node
 
 

@@ -189,6 +189,9 @@ class BlockChecker:
                 if all(_same_shape(walk, attrs["guard"], candidate, shape) for walk, shape in found):
                     attrs["shape"] = candidate
                     break
+            else:
+                if attrs.get("shape") is None:  # the joined walk could not shape it; the worlds did
+                    attrs["shape"] = _joined_display([shape for _, shape in found])
 
     def _reuse_first(self, first: Walk, walk: Walk) -> None:
         """The facts the first world's checks established without a condition of its own hold
@@ -298,6 +301,23 @@ def _same_shape(walk: Walk, guard, a, b) -> bool:
         return False
     view = walk.view_for_guard(guard)
     return all(view.normal(x) == view.normal(y) for x, y in zip(a, b))
+
+
+def _joined_display(shapes: list):
+    """The shapes a value has in the worlds, as one for display: the sizes they agree on, and
+    `k|n2` where they differ (as the joined walk names a join). None where their ranks
+    differ, or they are not tensors' shapes."""
+    from .. import symbolic as sym
+
+    tensors = [s for s in shapes if isinstance(s, tuple) and all(isinstance(d, Expr) for d in s)]
+    if not tensors or len(tensors) != len(shapes) or len({len(s) for s in tensors}) != 1:
+        return None
+    joined = []
+    for dims in zip(*tensors):
+        distinct = list(dict.fromkeys(dims))
+        joined.append(distinct[0] if len(distinct) == 1 else
+                      Expr.symbol("|".join(sym.render(d, str, style="shape") for d in distinct)))
+    return tuple(joined)
 
 
 def _merge_complementary(checks: list) -> list:
