@@ -217,3 +217,31 @@ block B(dim: int, heads: int = 2, dim_head: int = 0):
     assert namespace["B"](dim=8, heads=2, dim_head=3).to_q.out_features == 6
     with pytest.raises(ValueError, match="nor zero"):
         namespace["B"](dim=1, heads=2)  # d = 1 // 2 = 0
+
+
+@pytest.mark.parametrize("written,code,helped", [
+    ("torch.softmax(x, dim=-1)", "E0101", "write `softmax(x, ...)`"),
+    ("F.softmax(x, dim=-1)", "E0101", "write `softmax(x, ...)`"),
+    ("torch.nn.functional.gelu(x)", "E0101", "write `gelu(x, ...)`"),
+    ("x.softmax(dim=-1)", "E0113", "write `softmax(x, ...)`"),
+    ("x.view(b, -1)", "E0113", "rearrange"),
+    ("reshape(x, [b, -1])", "E0102", "rearrange"),
+    ("permute(x, 0, 2, 1)", "E0102", "rearrange"),
+    ("bmm(x, x)", "E0102", "`a @ b`"),
+    ("unbind(x, dim=0)", "E0102", "chunk(x, 2, dim=d)"),
+    ("masked_fill_(x, x > 0, 0)", "E0102", "`masked_fill(...)` makes a new one"),
+    ("clone(x)", "E0102", "needs no copy"),
+])
+def test_a_pytorch_spelling_is_answered_with_the_specs(written, code, helped):
+    """What someone porting a module writes first, from PyTorch's habits: the error says how
+    a spec writes it, not only that the name is unknown."""
+    diagnostic = compiled(f"block B():\n    input x: [b, n, d]\n    return {written}\n").diagnostics[0]
+    assert diagnostic.code == code and helped in (diagnostic.help or ""), (diagnostic.message, diagnostic.help)
+
+
+@pytest.mark.parametrize("written,kind", [("nn.Linear(d, d)", "linear"), ("LayerNorm(d)", "layer_norm"),
+                                          ("nn.Conv2d(d, d, 1)", "conv2d"), ("nn.ReLU()", "relu")])
+def test_a_pytorch_module_class_is_answered_with_its_layer_kind(written, kind):
+    diagnostic = compiled(f"block B(d: int):\n    input x: [b, n, d]\n    layer fc = {written}\n"
+                          "    return fc(x)\n").diagnostics[0]
+    assert diagnostic.is_error and f"the layer kind `{kind}`" in (diagnostic.help or ""), diagnostic.help

@@ -14,6 +14,7 @@ from ..ast_expressions import raw_offset
 from ..rearrange import PatternError
 from ..symbolic import Expr
 from .numbers import NUMBER_FUNCTIONS
+from .torch_names import spelling_help
 from .helpers import _label
 from .values import (MAX_COUNT, SCALAR_FUNCTIONS, DtypeLimit,
                      LayerElement, LayerRef, ListArg, Literal, Tensor, TensorList, Value, suggest)
@@ -47,7 +48,7 @@ class CallLowering:
             callable_names = [n for n, d in OPS.items() if d.callable_by_name] + list(SCALAR_FUNCTIONS)
             callable_names += [n for n, entry in self.scope.items() if entry[0] in ("layer", "layer_element")]
             raise self.error("E0102", f"unknown function `{name}`", node.func.span,
-                             help=suggest(name, callable_names))
+                             help=spelling_help(name) or suggest(name, callable_names))
         # Arguments are evaluated once, left to right; their kinds pick scalar or tensor meaning.
         values = [self._expr(a) for a in node.args]
         keyword_values = {kw.name: (kw, self._expr(kw.value)) for kw in node.kwargs}

@@ -13,6 +13,7 @@ from ..ir import Cond, ParamInfo, guard_includes, negate
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
+from .torch_names import MODULE_NAMES, as_function
 from .values import (MAX_SCALAR, DtypeLimit, FactoryArg, LayerRef, Literal, SizesInput, Tensor,
                      Value, suggest)
 from .helpers import (_label, _number_value, _NumberTooLarge,
@@ -307,6 +308,14 @@ class ExpressionLowering:
         if isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and \
                 node.value.func.id == "finfo":
             return self._dtype_limit(node)
+        path, module = [node.attr], node.value
+        while isinstance(module, ast.Attribute):  # `torch.nn.functional.softmax`
+            path.insert(0, module.attr)
+            module = module.value
+        if isinstance(module, ast.Name) and module.id in MODULE_NAMES and module.id not in self.scope:
+            dotted = ".".join([module.id] + path)
+            raise self.error("E0101", f"`{dotted}`: a spec calls its ops by name, through no module", node.span,
+                             help=as_function(node.attr) or "docs/language.md lists the ops and layers a spec has")
         named = isinstance(node.value, ast.Name) and node.value.id in self.layer_named_args
         base = self._argument_layer(node.value) if named else self._expr(node.value)
         if isinstance(base, LayerRef):
@@ -316,6 +325,10 @@ class ExpressionLowering:
                 raise self.error("E0102", f"layer `{base.info.name}` has no child `{node.attr}`", node.span,
                                  help=suggest(node.attr, [n for n in names if n]))
             return LayerRef(base.info, base.path + (node.attr,))
+        method = as_function(node.attr)
+        if method is not None:  # `x.softmax(dim=-1)`, `x.view(b, -1)`
+            raise self.error("E0113", f"`.{node.attr}(...)`: a spec calls no methods of tensors", node.span,
+                             help=method)
         raise self.error("E0113", "attribute access is only for a sequential layer's named children", node.span)
 
     def _dtype_limit(self, node: ast.Attribute) -> DtypeLimit:

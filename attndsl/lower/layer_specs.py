@@ -12,6 +12,7 @@ from ..layers import LAYERS
 from ..symbolic import Expr
 from .values import (MODULE_ATTRIBUTES, ListArg, Literal, StrArg, StrListArg, suggest)
 from .helpers import (_default_value, _float_source, _label)
+from .torch_names import layer_kind_of
 from .numbers import float_symbols_outside_integers, is_none
 
 
@@ -20,7 +21,12 @@ class LayerSpecLowering:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.KindTemplate):
             return self._rank_layer_spec(node)
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-            raise self.error("E0113", "a layer is built by calling a layer kind, e.g. linear(d_model, d_k)", node.span)
+            # `nn.Linear(c, c)`: the language's name of the kind
+            kind = layer_kind_of(node.func.attr) if isinstance(node, ast.Call) and \
+                isinstance(node.func, ast.Attribute) else None
+            raise self.error("E0113", "a layer is built by calling a layer kind, e.g. linear(d_model, d_k)", node.span,
+                             help=None if kind is None else f"`{node.func.attr}` is the layer kind `{kind}`: "
+                             f"`{kind}(...)`, with no module before it")
         kind = node.func.id
         argument = self.scope.get(kind)
         if argument is not None and argument[0] == "arg" and type(argument[1]).__name__ == "LayerKindArg":
@@ -55,8 +61,10 @@ class LayerSpecLowering:
             return LayerSpec("block", bound, [], block=kind, span=node.span, sources=sources)
         definition = LAYERS.get(kind)
         if definition is None:
+            known = layer_kind_of(kind)  # `LayerNorm(d)`, as PyTorch names the class
             raise self.error("E0102", f"unknown layer kind `{kind}`", node.func.span,
-                             help=suggest(kind, list(LAYERS) + ["sequential"] + list(self.known_blocks)))
+                             help=f"`{kind}` is the layer kind `{known}`" if known is not None else
+                             suggest(kind, list(LAYERS) + ["sequential"] + list(self.known_blocks)))
         params = [(p.name, p.kind, not p.required) for p in definition.params]
         bound, sources = self._bind_call(params, node, kind)
         for p in definition.params:

@@ -1,0 +1,59 @@
+"""How a spec writes what PyTorch code spells another way: the help of the errors someone
+porting a module meets first (`x.view(...)`, `torch.bmm(a, b)`, `F.softmax(x)`,
+`q, k = qk.unbind(0)`). One table, read by the lowering of names, attributes and calls."""
+
+from __future__ import annotations
+
+import re
+
+from ..layers import LAYERS
+from ..ops import OPS
+
+_RESHAPE = ('a shape changes with `rearrange`, which names every axis: '
+            '`rearrange(x, "b n (h d) -> b h n d", h=heads)`')
+_MATMUL = "a matrix product is written `a @ b` (batched too)"
+
+# PyTorch functions and tensor methods the language has no function of the same name for.
+SPELLED_OTHERWISE = {
+    "view": _RESHAPE,
+    "reshape": _RESHAPE,
+    "permute": 'axes move with `rearrange(x, "b c h w -> b h w c")`, or two of them with `transpose(x, 1, 2)`',
+    "bmm": _MATMUL,
+    "mm": _MATMUL,
+    "unbind": "`a, b = chunk(x, 2, dim=d)` keeps the axis, of size 1, in each piece; `x[..., 0, :]` takes one "
+              "piece without it; or rearrange every piece: `[rearrange(t, ...) for t in chunk(x, 2, dim=d)]`",
+    "repeat": "`expand(x, ...)` broadcasts an axis of size 1 without copying; `cat([x, x], dim=d)` copies",
+    "clone": "a spec never writes into a tensor, so a value needs no copy: use it as it is",
+    "detach": "a spec computes what its outputs need gradients of; a value is not detached",
+    "size": "sizes have names: declare them with the input (`input x: [b, c, h, w]`) and use `c`",
+    "type_as": "a tensor takes its inputs' dtype; ops that make one (`ones`, `arange`) take `like=`",
+    "to": "a tensor takes its inputs' dtype and device; ops that make one (`ones`, `arange`) take `like=`",
+}
+
+# Names a module's code reaches PyTorch's functions through.
+MODULE_NAMES = ("torch", "F", "nn", "functional", "np", "numpy", "math", "einops")
+
+
+def spelling_help(name: str) -> str | None:
+    """How the spec writes `name`, a PyTorch function or method: None if it is not one we know."""
+    if name in SPELLED_OTHERWISE:
+        return SPELLED_OTHERWISE[name]
+    if name.endswith("_") and name[:-1] in OPS and OPS[name[:-1]].callable_by_name:
+        return f"a spec never writes into a tensor: `{name[:-1]}(...)` makes a new one"
+    return None
+
+
+def as_function(name: str) -> str | None:
+    """`softmax(x, ...)`: how a method call or a `torch.`/`F.` call of an op is written, or None."""
+    if name in OPS and OPS[name].callable_by_name:
+        return f"write `{name}(x, ...)`, the tensor its first argument"
+    return spelling_help(name)
+
+
+def layer_kind_of(class_name: str) -> str | None:
+    """The layer kind of a PyTorch module class: `nn.LayerNorm` is `layer_norm`, `nn.Conv2d` is
+    `conv2d`, `nn.ReLU` is `relu`; None if the language has none."""
+    for kind in (re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", class_name).lower(), class_name.lower()):
+        if kind in LAYERS or kind == "sequential":
+            return kind
+    return None
