@@ -229,6 +229,25 @@ class CatalogueOps:
             self.env.append(type(x)(name, x.shape[:axis] + (piece,) + x.shape[axis + 1:]))
         return self.env[-1]
 
+    def op_unbind(self):
+        """`a, b = unbind(x, dim=d)`: the slices along an axis of 2 to 4, without it; sometimes
+        one name too many (the checker refuses it, or the module checks the size)."""
+        x = self.pick(min_rank=2)
+        if x is None:
+            return None
+        ch = self.ch
+        rank = len(x.shape)
+        axes = [axis for axis in range(rank) if 2 <= x.shape[axis] <= 4]
+        if not axes:
+            return None
+        axis = ch.choice(axes)
+        count = x.shape[axis] + (1 if self.bad() else 0)
+        names = [self.fresh() for _ in range(count)]
+        self.emit(f"{', '.join(names)} = unbind({x.name}, dim={axis - rank if ch.chance(0.5) else axis})")
+        shape = x.shape[:axis] + x.shape[axis + 1:]
+        self.env += [type(x)(name, shape) for name in names]
+        return self.assign(f"{names[0]} * 2 + {names[-1]}", shape)
+
     def op_subscript(self):
         x = self.pick(min_rank=1)
         if x is None:
@@ -327,4 +346,4 @@ class CatalogueOps:
 
     CATALOGUE_OPS = ["op_mask", "op_mask", "op_triangle", "op_constant", "op_split", "op_subscript", "op_activation",
                      "op_norms", "op_flatten", "op_squeeze", "op_expand", "op_pad", "op_roll", "op_windows",
-                     "op_interpolate", "op_spectrum", "op_integers", "op_gather", "op_einsum"]
+                     "op_interpolate", "op_spectrum", "op_integers", "op_gather", "op_einsum", "op_unbind"]

@@ -111,3 +111,53 @@ def test_misused_subscripts_are_located_errors():
     assert first_error(head + "    return x[0, 0, 0, 0]\n")[:3] == ("E0202", 4, 12)
     assert first_error(head + "    return x[:, 0.5]\n")[:3] == ("E0113", 4, 17)
     assert first_error(head + "    return split(x, 2, dim=1)\n")[:3] == ("E0112", 4, 12)
+
+
+GAU = """\
+block GAU(dim: int = 8, qk_dim: int = 4):
+    input x: [b, n, dim]
+    layer to_qk = linear(dim, qk_dim)
+    param gamma: [2, qk_dim] = normal(std=0.02)
+    param beta: [2, qk_dim] = zeros
+    qk = rearrange(to_qk(x), "b n d -> b n 1 d") * gamma + beta
+    q, k = unbind(qk, dim=-2)
+    return relu(q @ transpose(k, -1, -2) / n) ** 2 @ x
+"""
+
+
+def test_unbind_gives_one_tensor_per_name_it_is_unpacked_into():
+    """The gated attention unit's two query/key heads from one projection (FLASH), and timm's
+    `q, k, v = qkv.unbind(0)`: the slices along an axis, without it; values against the
+    math written out, and the interpreter."""
+    code = compile_ok(GAU)
+    assert "q, k = qk.unbind(-2)" in code
+    module = build(GAU)
+    with torch.no_grad():
+        module.beta.normal_()  # a zero offset would hide a swapped q and k
+    x = rand(3, 5, 8)
+    qk = module.to_qk(x)[:, :, None, :] * module.gamma + module.beta
+    q, k = qk[:, :, 0], qk[:, :, 1]
+    torch.testing.assert_close(module(x), (q @ k.transpose(-1, -2) / 5).relu() ** 2 @ x)
+    assert agree(GAU, {}, {"x": (3, 5, 8)}) == "agree"
+    qkv = """\
+block B(h: int = 2):
+    input x: [b, n, c]
+    q, k, v = unbind(rearrange(x, "b n (three h e) -> three b h n e", three=3, h=h), dim=0)
+    return softmax(q @ transpose(k, -1, -2), dim=-1) @ v
+"""
+    x = rand(2, 4, 12)
+    parts = x.reshape(2, 4, 3, 2, 2).permute(2, 0, 3, 1, 4)
+    torch.testing.assert_close(build(qkv)(x), (parts[0] @ parts[1].transpose(-1, -2)).softmax(-1) @ parts[2])
+
+
+def test_unbind_names_its_slices_and_needs_as_many():
+    head = "block B():\n    input x: [b, 3, n]\n"
+    code, line, column, message = first_error(head + "    q, k = unbind(x, dim=1)\n    return q\n")
+    assert (code, line, column) == ("E0201", 3, 12) and "unbind" in message, message
+    code, line, column, message = first_error(head + "    qs = unbind(x, dim=1)\n    return x\n")
+    assert (code, line) == ("E0113", 3) and "unpacked into names" in message
+    module = build("block B():\n    input x: [b, n, d]\n    q, k = unbind(x, dim=1)\n    return q * k\n")
+    x = rand(2, 2, 3)
+    torch.testing.assert_close(module(x), x[:, 0] * x[:, 1])
+    with pytest.raises(ValueError, match="^B: "):  # n must be 2: a run-time check where it is not known
+        module(rand(2, 3, 3))

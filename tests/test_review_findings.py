@@ -228,7 +228,8 @@ block B(dim: int, heads: int = 2, dim_head: int = 0):
     ("reshape(x, [b, -1])", "E0102", "rearrange"),
     ("permute(x, 0, 2, 1)", "E0102", "rearrange"),
     ("bmm(x, x)", "E0102", "`a @ b`"),
-    ("unbind(x, dim=0)", "E0102", "chunk(x, 2, dim=d)"),
+    ("repeat(x, 2)", "E0102", "`expand(x, ...)`"),
+    ("unbind(x, dim=0)", "E0113", "`[f(t) for t in x]`"),
     ("masked_fill_(x, x > 0, 0)", "E0102", "`masked_fill(...)` makes a new one"),
     ("clone(x)", "E0102", "needs no copy"),
 ])

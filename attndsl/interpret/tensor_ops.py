@@ -232,6 +232,15 @@ def _chunk(call, x):
     return tuple(x.narrow(axis, i * piece, piece) for i in range(count))
 
 
+@tensor_op("unbind")
+def _unbind(call, x):
+    count = call.attrs["count"]
+    axis = axis_index(call.attrs["dim"], tensor_arg(x, "the unbound operand").dim())
+    if x.shape[axis] != count:
+        raise Refusal(f"unbind: axis {axis} has {x.shape[axis]} slices, unpacked into {count} names")
+    return tuple(x.select(axis, i) for i in range(count))
+
+
 @tensor_op("cat")
 def _cat(call, *values):
     tensors = _flatten(values)

@@ -57,6 +57,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         self.list_element_facts: dict[str, list[tuple[int, int]]] = {}  # list arg -> [(modulus, remainder)]
         self.param_nodes: dict[str, int] = {}
         self.returned = False
+        self.unpacked: tuple | None = None  # (the value of an assignment, how many names it is unpacked into)
 
     def error(self, code: str, message: str, span: Span, *, help=None, labels=()) -> Abort:
         self.sink.error(code, message, span, help=help, labels=labels)

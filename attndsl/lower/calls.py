@@ -124,6 +124,8 @@ class CallLowering:
         if definition.extra.get("creates") and not operands or definition.extra.get("converts") and len(operands) == 1:
             like = self._like_operand(node)
             operands += [] if like is None else [like]
+        if definition.name == "unbind":
+            attrs["count"] = self._unbind_count(node)
         result = self._add(definition.name, operands, node.span, **attrs)
         if not definition.outputs:
             return Tensor(result)
@@ -132,6 +134,15 @@ class CallLowering:
         count = definition.outputs(attrs)
         items = tuple(Tensor(self._add("item", [result], node.span, index=i)) for i in range(count))
         return items[0] if count == 1 else items
+
+    def _unbind_count(self, node: ast.Call) -> int:
+        """How many tensors `unbind` gives: one per name it is unpacked into, which the shape
+        check then holds to the size of its axis."""
+        if self.unpacked is None or self.unpacked[0] is not node or self.unpacked[1] < 2:
+            raise self.error("E0113", "unbind() is unpacked into names, one per slice: `q, k = unbind(qk, dim=0)`",
+                             node.span, help="to apply something to every slice, loop over the first axis: "
+                             "`[f(t) for t in x]`")
+        return self.unpacked[1]
 
     def _bind_op_arg(self, definition, param, arg_node, value, operands, attrs) -> None:
         kind = param.kind

@@ -29,8 +29,12 @@ class BranchOnly:
 
 class DataflowLowering:
     def _stmt_Assign(self, stmt: ast.Assign) -> None:
-        value = self._expr(stmt.value)
         names = stmt.targets
+        self.unpacked = (stmt.value, len(names))  # `q, k = unbind(qk)`: the call gives as many as named
+        try:
+            value = self._expr(stmt.value)
+        finally:
+            self.unpacked = None
         if isinstance(value, list) and len(names) == 1:  # `outs = []`: a list a loop appends to
             return self._accumulator(names[0][0], names[0][1], value)
         if len(names) > 1:

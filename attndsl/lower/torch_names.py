@@ -20,8 +20,6 @@ SPELLED_OTHERWISE = {
     "permute": 'axes move with `rearrange(x, "b c h w -> b h w c")`, or two of them with `transpose(x, 1, 2)`',
     "bmm": _MATMUL,
     "mm": _MATMUL,
-    "unbind": "`a, b = chunk(x, 2, dim=d)` keeps the axis, of size 1, in each piece; `x[..., 0, :]` takes one "
-              "piece without it; or rearrange every piece: `[rearrange(t, ...) for t in chunk(x, 2, dim=d)]`",
     "repeat": "`expand(x, ...)` broadcasts an axis of size 1 without copying; `cat([x, x], dim=d)` copies",
     "clone": "a spec never writes into a tensor, so a value needs no copy: use it as it is",
     "detach": "a spec computes what its outputs need gradients of; a value is not detached",

@@ -83,6 +83,15 @@ def chunk_shape(ctx, node, shapes, attrs):
     return tuple(tuple(shape) for _ in range(attrs["chunks"]))
 
 
+def unbind_shape(ctx, node, shapes, attrs):
+    shape = list(shapes[0])
+    axis = normalize_axis(ctx, node, attrs["dim"], len(shape))
+    count = attrs["count"]
+    ctx.expect_equal(shape[axis], Expr.const(count), f"dimension {axis}, which unbind() splits into {count} tensors "
+                     f"(one per name it is unpacked into)")
+    return tuple(tuple(shape[:axis] + shape[axis + 1:]) for _ in range(count))
+
+
 def cat_shape(ctx, node, shapes, attrs) -> Shape:
     parts = _expand_lists(shapes)
     rank = len(parts[0][1])
@@ -236,6 +245,13 @@ op("chunk", "x: tensor[any], chunks: count, dim: axis = 0", chunk_shape, "{x:rec
    doc="split into `chunks` equal pieces along `dim`, unpacked as `a, b = chunk(x, 2, dim=1)`",
    shape_doc="`chunks` tensors, each `x` with the size of `dim` divided by `chunks` (which must divide it)",
    example="input x: [b, c, h, w]\nfirst, second = chunk(x, 2, dim=1)\nfirst * sigmoid(second)")
+op("unbind", "x: tensor[any], dim: axis = 0", unbind_shape, "{x:recv}.unbind({dim})",
+   outputs=lambda attrs: attrs["count"], result="same",
+   doc="the slices along `dim`, without it, unpacked into one name each: `q, k, v = unbind(qkv, dim=0)`",
+   shape_doc="as many tensors as names it is unpacked into (the size of `dim`, which must equal that count), "
+   "each `x` without `dim`",
+   example='input x: [b, n, d]\nqk = rearrange(x, "b n (two e) -> two b n e", two=2)\nq, k = unbind(qk, dim=0)\nq @ '
+   'transpose(k, 1, 2)')
 op("cat", "tensors: tensors[any], dim: axis = 0", cat_shape,
    lambda r, n, o, a: (f"torch.cat({render_list(r, o)}, dim={a['dim']})", ATOM), result="same",
    doc="join tensors along an existing axis (a list, or a comprehension over a layer list)",

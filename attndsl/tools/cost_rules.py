@@ -171,6 +171,7 @@ def _attention_layout(operands, query_layout):
 
 
 def _chunk_memory(attrs, contiguous) -> tuple[bool, bool]:
+    """chunk, split, unbind: views; contiguous pieces where a contiguous tensor is cut along its first axis."""
     return False, all(contiguous) and attrs.get("dim", 0) == 0
 
 
@@ -217,6 +218,7 @@ OP_COSTS: dict[str, OpCost] = {
     # integer tensors and gathers: new tensors (a gather copies what it picks), no FLOPs counted
     **{name: OpCost() for name in ("floordiv", "mod", "float", "lookup")},
     "split": OpCost(memory=_chunk_memory),
+    "unbind": OpCost(memory=_chunk_memory),
     "scaled_dot_product_attention": OpCost(flops=_attention_flops, transient=_attention_transient,  # attndsl.passes
                                            layout=_attention_layout),
 }
