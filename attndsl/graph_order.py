@@ -8,6 +8,7 @@ key: a node a pass made sorts as the node it stands for (its `sort_as`), so a fu
 attention call is written where the spec's attention is, not after everything made
 before the pass ran.
 """
+
 from __future__ import annotations
 
 import heapq

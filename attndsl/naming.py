@@ -170,4 +170,4 @@ def _reader_name(graph, node: int, op: str) -> str | None:
 
 
 def _temp_name(op: str) -> str:
-    return {"call_layer": "y", "matmul": "product", "softmax": "weights", "item": "part"}.get(op, op)
+    return {"call_layer": "y", "matmul": "product", "softmax": "weights", "item": "part", "arange": "index"}.get(op, op)

@@ -400,9 +400,9 @@ def _nonnegative_before(checks: list, kept: set, check, view) -> int | None:
     subject = view.normal(condition.args[1])
     for index in sorted(kept):
         earlier = checks[index]
-        if earlier.where != "init" or set(earlier.guard) != set(check.guard) or \
+        if earlier.where != "init" or set(earlier.guard) != set(check.guard) or earlier.kind == "require" or \
                 not isinstance(earlier.condition, Cond) or earlier.condition.op != "cmp" or \
-                earlier.condition.args[0] != ">=":
+                earlier.condition.args[0] != ">=":  # (a require is rendered as the spec writes it)
             continue
         left, right = earlier.condition.args[1:]
         if view.normal(left - right) == subject:
