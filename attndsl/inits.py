@@ -28,13 +28,15 @@ class Initializer:
     params: list[ParamSpec]
     fan: bool = False  # computes fan-in/fan-out: the tensor needs rank >= 2
     doc: str = ""
+    rank: int | None = None  # the one rank it fills (eye: a matrix)
 
 
 INITIALIZERS: dict[str, Initializer] = {}
 
 
-def initializer(name: str, function: str, signature: str, *, fan: bool = False, doc: str = "") -> None:
-    INITIALIZERS[name] = Initializer(name, function, parse_signature(signature), fan, doc)
+def initializer(name: str, function: str, signature: str, *, fan: bool = False, doc: str = "",
+                rank: int | None = None) -> None:
+    INITIALIZERS[name] = Initializer(name, function, parse_signature(signature), fan, doc, rank)
 
 
 _NONLINEARITY = "choice[linear|conv1d|conv2d|conv3d|sigmoid|tanh|relu|leaky_relu|selu]"
@@ -42,6 +44,8 @@ _NONLINEARITY = "choice[linear|conv1d|conv2d|conv3d|sigmoid|tanh|relu|leaky_relu
 initializer("zeros", "zeros_", "", doc="all zeros")
 initializer("ones", "ones_", "", doc="all ones")
 initializer("constant", "constant_", "val: float", doc="every value `val`")
+initializer("eye", "eye_", "", rank=2, doc="the identity: ones on the diagonal of a matrix (talking heads' mixing "
+            "weights start as no mixing)")
 initializer("normal", "normal_", "mean: float = 0.0, std: float = 1.0", doc="N(mean, std²)")
 initializer("uniform", "uniform_", "a: float = 0.0, b: float = 1.0", doc="U(a, b)")
 initializer("trunc_normal", "trunc_normal_", "mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0",

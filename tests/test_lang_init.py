@@ -170,3 +170,37 @@ def test_init_into_a_block_names_what_it_cannot_reach():
     assert code == "E0120" and "chosen by its argument `act`" in message
     code, _, _, message = error("inner.weight")
     assert code == "E0120" and "`inner` is a block" in message
+
+
+TALKING_HEADS = """\
+block TalkingHeads(dim: int = 8, heads: int = 2):
+    input x: [b, n, dim]
+    input mask: bool[b, n] = None
+    layer to_qkv = linear(dim, 3 * dim, bias=false)
+    param pre_softmax: [heads, heads] = eye()
+    q, k, v = [rearrange(t, "b n (h d) -> b h n d", h=heads) for t in chunk(to_qkv(x), 3, dim=-1)]
+    logits = einsum("b h i j, h g -> b g i j", q @ transpose(k, -1, -2), pre_softmax)
+    if mask:
+        logits = masked_fill(logits, rearrange(mask, "b j -> b 1 1 j"), -finfo(logits).max)
+    return rearrange(softmax(logits, dim=-1) @ v, "b h n d -> b n (h d)")
+"""
+
+
+def test_eye_starts_a_mixing_matrix_as_the_identity():
+    """Talking-heads attention mixes the heads' logits by a learnt matrix that starts as no
+    mixing: `eye()` fills a matrix's diagonal with ones, and only a matrix."""
+    code = compile_ok(TALKING_HEADS)
+    assert "nn.init.eye_(self.pre_softmax)" in code
+    # the mask is read once, inline; the filled logits are named (their dtype is read too)
+    assert "mask.reshape(b, 1, 1, n), -torch.finfo(logits.dtype).max" in code and "rearrange = " not in code
+    module = generated(TALKING_HEADS)().double()
+    torch.testing.assert_close(module.pre_softmax, torch.eye(2, dtype=torch.float64), rtol=0, atol=0)
+    x = torch.randn(2, 5, 8, dtype=torch.float64)
+    q, k, v = (t.reshape(2, 5, 2, 4).transpose(1, 2) for t in module.to_qkv(x).chunk(3, dim=-1))
+    expected = ((q @ k.transpose(-1, -2)).softmax(-1) @ v).transpose(1, 2).reshape(2, 5, 8)
+    torch.testing.assert_close(module(x), expected)  # the identity mixes nothing
+    assert agree(TALKING_HEADS, {}, {"x": (2, 5, 8)}) == "agree"
+    assert agree(TALKING_HEADS, {}, {"x": (2, 5, 8), "mask": (2, 5)}, masks=("mask",)) == "agree"
+    code, line, _, message = first_error("block B(c: int = 4):\n    input x: [b, c]\n    param w: [c, c, 2] = eye()\n"
+                                         "    return x\n")
+    assert line == 3 and "rank 2" in message, message

@@ -40,9 +40,11 @@ class ForwardEmitter:
             multi_output = _multi_output(attrs)
             feeds_phi = any(self.graph.nodes[u]["op"] == "phi" for u in users)
             guard_differs = any(self.graph.nodes[u]["guard"] != attrs["guard"] for u in users)
-            # an op that writes its operand several times (stochastic_depth) reads it by name
+            # an op that writes its operand several times (stochastic_depth) reads it by name,
+            # and so does a fill with the operand's own dtype limit (not the mask it fills by)
             repeated = any(OPS[self.graph.nodes[u]["op"]].extra.get("named_operand")
-                           or isinstance(self.graph.nodes[u]["attrs"].get("value"), DtypeLimit)  # its dtype too
+                           or isinstance(self.graph.nodes[u]["attrs"].get("value"), DtypeLimit)
+                           and self.ir.operands(u)[0] == node
                            for u in users if self.graph.nodes[u]["op"] in OPS)
             if named or multi_output or feeds_phi or use_count > 1 or guard_differs or repeated or \
                     node in self.ir.outputs:

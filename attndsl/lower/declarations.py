@@ -159,7 +159,8 @@ class DeclarationLowering:
         initialised = isinstance(init, ast.Call) and isinstance(init.func, ast.Name) and init.func.id in INITIALIZERS
         if not (isinstance(init, ast.Name) and init.id in PARAM_INITS) and not initialised:
             raise self.error("E0114", "a param is initialised with zeros, ones, randn or an initialiser call",
-                             init.span, help=suggest(getattr(init, "id", ""), PARAM_INITS) or
+                             init.span, help=f"call it: `{init.id}()`" if getattr(init, "id", "") in INITIALIZERS
+                             else suggest(getattr(init, "id", ""), PARAM_INITS) or
                              "e.g. normal(std=0.02), trunc_normal(std=0.02), constant(1.0) (see attndsl/inits.py)")
         self._built_in_init(stmt.span, f"the shape of param `{stmt.name}`", shape)
         for node, dim in zip(stmt.shape, shape):

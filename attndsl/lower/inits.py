@@ -194,6 +194,9 @@ def layer_parameter(spec: LayerSpec, parameter: str, span, label: str):
 
 
 def check_rank(definition, rank: int, span, what: str) -> None:
+    if definition.rank is not None and rank != definition.rank:
+        raise InitPathError(f"{definition.name}() fills a tensor of rank {definition.rank}, and {what} has rank "
+                            f"{rank}", span, "use normal(), uniform() or constant() on it")
     if definition.fan and rank < 2:
         raise InitPathError(f"{definition.name}() computes fan-in and fan-out, which {what} of rank {rank} does "
                             "not have", span, "use normal(), uniform() or constant() on it")
