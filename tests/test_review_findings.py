@@ -9,6 +9,8 @@ import pytest
 
 import attndsl
 
+from .language_support import generated
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -187,12 +189,11 @@ block B(c: int, r: int = 2):
     result = compiled(source)
     init = result.code.split("def __init__", 1)[1].split("def forward", 1)[0]
     assert "if mid < 1:" in init and "if mid < 0:" not in init
-    namespace: dict = {}
-    exec(compile(result.code, "review.py", "exec"), namespace)
-    assert namespace["B"](c=4, r=2).s[0].out_features == 2
+    block = generated(source)
+    assert block(c=4, r=2).s[0].out_features == 2
     for c, r in ((1, 2), (4, -3)):  # mid = 0, then mid = -2
         with pytest.raises(ValueError, match="needs at least one channel"):
-            namespace["B"](c=c, r=r)
+            block(c=c, r=r)
 
 
 def test_a_let_divided_by_its_square_root_is_checked_once():
@@ -211,12 +212,11 @@ block B(dim: int, heads: int = 2, dim_head: int = 0):
     init = result.code.split("def __init__", 1)[1].split("def forward", 1)[0]
     assert init.count("if d < 1:") == 1 and "if d < 0:" not in init and "d == 0" not in init, init
     assert "heads * d" not in init, init
-    namespace: dict = {}
-    exec(compile(result.code, "review.py", "exec"), namespace)
-    assert namespace["B"](dim=8, heads=2).to_q.out_features == 8
-    assert namespace["B"](dim=8, heads=2, dim_head=3).to_q.out_features == 6
+    block = generated(source)
+    assert block(dim=8, heads=2).to_q.out_features == 8
+    assert block(dim=8, heads=2, dim_head=3).to_q.out_features == 6
     with pytest.raises(ValueError, match="nor zero"):
-        namespace["B"](dim=1, heads=2)  # d = 1 // 2 = 0
+        block(dim=1, heads=2)  # d = 1 // 2 = 0
 
 
 @pytest.mark.parametrize("written,code,helped", [

@@ -8,6 +8,7 @@ import dataclasses
 from ..diagnostics import DiagnosticSink
 from ..evaluate import fold, substitute_cond
 from ..ir import BlockIR, Cond, PackSizes
+from .. import symbolic as sym
 from ..symbolic import Expr
 from .conditions import runs_in
 from .examples import check_examples
@@ -307,8 +308,6 @@ def _joined_display(shapes: list):
     """The shapes a value has in the worlds, as one for display: the sizes they agree on, and
     `k|n2` where they differ (as the joined walk names a join). None where their ranks
     differ, or they are not tensors' shapes."""
-    from .. import symbolic as sym
-
     tensors = [s for s in shapes if isinstance(s, tuple) and all(isinstance(d, Expr) for d in s)]
     if not tensors or len(tensors) != len(shapes) or len({len(s) for s in tensors}) != 1:
         return None
