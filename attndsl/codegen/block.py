@@ -7,7 +7,8 @@ import re
 from fractions import Fraction
 
 from .. import symbolic as sym
-from ..ir import BlockIR, Cond, elements_source, list_item, pack_of
+from ..ir import BlockIR, Cond, elements_source, list_item
+from ..ranks import pack_of
 from ..lower import Literal
 from ..ops import ATOM, UNARY
 from ..symbolic import Expr

@@ -5,7 +5,7 @@ checker made the shapes, codegen never re-derives one."""
 from __future__ import annotations
 
 from .. import symbolic as sym
-from ..ir import default_rank, input_dims, pack_dims, pack_of
+from ..ranks import default_rank, input_dims, pack_dims, pack_of
 from ..shapes import show
 from ..symbolic import Expr
 

@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..ir import PackSizes
+from ..ranks import PackSizes
 from ..symbolic import Expr
 from .tensor_ops import axis_index, tensor_arg, tensor_op
 from .values import Refusal, as_python, expr_value

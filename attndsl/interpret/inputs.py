@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from ..ir import pack_dims
+from ..ranks import pack_dims
 from ..symbolic import Expr
 from .values import ContractRefusal, spec_value
 

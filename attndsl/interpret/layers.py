@@ -16,7 +16,8 @@ from typing import Callable
 from torch import nn
 
 from ..inits import takes_factory
-from ..ir import Cond, LayerInfo, LayerSpec, kind_at_rank
+from ..ir import Cond, LayerInfo, LayerSpec
+from ..ranks import kind_at_rank
 from ..layers import LAYERS
 from ..lower import ListArg, Literal
 from ..lower.layer_kinds import LayerKind, LayerKindArg

@@ -7,7 +7,8 @@ from typing import Any
 from .. import symbolic as sym
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..ir import Cond, PackSizes
+from ..ir import Cond
+from ..ranks import PackSizes
 from ..layers import LAYERS
 from ..ops import OPS, OpDef
 from ..ast_expressions import raw_offset

@@ -6,7 +6,8 @@ from __future__ import annotations
 from .. import syntax as ast
 from ..spec_expr import expr as spec_expr
 from ..diagnostics import Span
-from ..ir import RANKS, CheckInfo, Cond, InputInfo, KindName, LayerInfo, LetInfo, PackSizes, ParamInfo, pack_dims
+from ..ir import CheckInfo, Cond, InputInfo, KindName, LayerInfo, LetInfo, ParamInfo
+from ..ranks import RANKS, PackSizes, pack_dims
 from ..symbolic import Expr
 from ..inits import INITIALIZERS
 from ..layers import LAYERS

@@ -7,7 +7,8 @@ from typing import Any
 from .. import syntax as ast
 from ..diagnostics import Abort
 from ..evaluate import OptionalPassedOn
-from ..ir import Cond, LayerSpec, default_rank, negate
+from ..ir import Cond, LayerSpec, negate
+from ..ranks import default_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .values import (MODULE_ATTRIBUTES, ListArg, Literal, StrArg, StrListArg, suggest)

@@ -6,7 +6,8 @@ calls them (`y.expand_as(x)` in SE and ECA, `x.flatten(2)` in a patch embedding)
 
 from __future__ import annotations
 
-from ..ir import Cond, PackSizes
+from ..ir import Cond
+from ..ranks import PackSizes
 from ..symbolic import Expr
 from .registry import ATOM, Shape, axes_of, family, normalize_axis, op, same_shape
 from .rendering import CallRender, as_exprs

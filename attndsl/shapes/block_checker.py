@@ -3,20 +3,20 @@ the worlds' errors and checks merged back, redundant checks dropped, examples va
 
 from __future__ import annotations
 
-import dataclasses
-
 from ..diagnostics import DiagnosticSink
 from ..evaluate import fold, substitute_cond
-from ..ir import BlockIR, Cond, PackSizes
+from ..ir import BlockIR, CheckInfo, Cond, reads_forward
+from ..ranks import PackSizes
 from .. import symbolic as sym
 from ..symbolic import Expr
+from .check_pruning import merge_complementary, strongest_arguments, without_redundant
 from .conditions import runs_in
 from .examples import check_examples
 from .knowledge import Knowledge
 from .layer_calls import declarations_of_call, forward_mapping
 from .walk import Walk, callee_mapping
-from .worlds import (MAX_ATOMS, describe, find_witness, literal, merge_guards, positions, rank_atoms, consistent,
-                     worlds)
+from .worlds import (MAX_ATOMS, as_condition, consistent, describe, find_witness, literal, merge_guards, positions,
+                     rank_atoms, worlds)
 
 
 class BlockChecker:
@@ -47,7 +47,7 @@ class BlockChecker:
                 if diagnostic.code == "E0206" or "on one branch" in diagnostic.message:
                     self.sink.items.append(diagnostic)
             self._commit_worlds(atoms, base)
-        ir.checks = _without_redundant(ir, ir.checks)
+        ir.checks = without_redundant(ir, ir.checks)
         if not self.sink.has_errors:
             check_examples(ir, self.sink)
 
@@ -136,7 +136,7 @@ class BlockChecker:
     # ------------------------------------------------------------------ commit
     def _commit_single(self, walk: Walk) -> None:
         self.sink.items.extend(walk.sink.items)
-        self.ir.checks = _strongest_arguments(_merge_complementary(
+        self.ir.checks = strongest_arguments(merge_complementary(
             [r.check for r in sorted(walk.records, key=lambda r: r.order)]))
         shapes = tuple(walk.shapes.get(o) for o in self.ir.outputs)
         self.ir.output_shapes = [((), shapes[0] if len(shapes) == 1 else shapes)] if None not in shapes else []
@@ -231,8 +231,6 @@ class BlockChecker:
 
     def _refuse(self, conjunction, diagnostic) -> None:
         """No sample arguments reach this world: refuse it when the module is built, in case."""
-        from ..ir import CheckInfo, Cond, reads_forward
-
         where = "forward" if any(reads_forward(c) for c in conjunction) else "init"
         self.ir.checks.insert(0, CheckInfo(Cond.const(False), diagnostic.message, diagnostic.span, where,
                                            tuple(conjunction), kind="auto"))
@@ -241,7 +239,7 @@ class BlockChecker:
         groups: dict = {}
         for _, walk in walks:
             for record in walk.records:
-                key = (_freeze(record.check.condition), record.check.message, record.base_guard)
+                key = (record.check.condition, record.check.message, record.base_guard)
                 entry = groups.setdefault(key, {"record": record, "order": record.order, "literals": []})
                 entry["order"] = min(entry["order"], record.order)
                 entry["literals"].append(record.literals)
@@ -256,12 +254,10 @@ class BlockChecker:
                                                            guard, check.source, check.kind, check.position,
                                                            check.node)))
         merged.sort(key=lambda item: item[0])
-        self.ir.checks = _strongest_arguments(_merge_complementary(
+        self.ir.checks = strongest_arguments(merge_complementary(
             [c for c in self.ir.checks] + [check for _, check in merged]))
 
     def _render_cond(self, cond) -> str:
-        from .. import symbolic as sym
-
         if cond.op in ("arg", "flag"):  # a bool argument, a flag of forward: by name
             return cond.args[0]
         if cond.op == "text":
@@ -283,13 +279,7 @@ def _rank_generic(spec) -> bool:
 
 
 def _world_literals(world: dict) -> tuple:
-    from .worlds import as_condition
-
     return tuple(as_condition(atom, value) for atom, value in world.items())
-
-
-def _freeze(condition):
-    return condition
 
 
 def _same_shape(walk: Walk, guard, a, b) -> bool:
@@ -317,139 +307,3 @@ def _joined_display(shapes: list):
         joined.append(distinct[0] if len(distinct) == 1 else
                       Expr.symbol("|".join(sym.render(d, str, style="shape") for d in distinct)))
     return tuple(joined)
-
-
-def _merge_complementary(checks: list) -> list:
-    """The same check under `if c:` and under its `else`: one check, with neither."""
-    from .worlds import literal
-
-    changed = True
-    while changed:
-        changed = False
-        for i, a in enumerate(checks):
-            for j in range(i + 1, len(checks)):
-                b = checks[j]
-                if (a.condition, a.message, a.where, a.kind) != (b.condition, b.message, b.where, b.kind) or \
-                        len(a.guard) != len(b.guard):
-                    continue
-                differ = [k for k, (x, y) in enumerate(zip(a.guard, b.guard)) if x != y]
-                if len(differ) == 1 and literal(a.guard[differ[0]])[0] == literal(b.guard[differ[0]])[0]:
-                    guard = a.guard[:differ[0]] + a.guard[differ[0] + 1:]
-                    checks[i] = dataclasses.replace(a, guard=guard)
-                    del checks[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return checks
-
-
-def _emission_order(check) -> tuple:
-    """The order codegen makes the checks in (attndsl/codegen/init.py, checks.py)."""
-    if check.where == "forward":
-        return (3, 0)
-    if check.position is not None:
-        return (1, check.position) if check.position != (0, 0) else (0, (0, 0))
-    return (2, 0)
-
-
-def _without_redundant(ir: BlockIR, checks: list) -> list:
-    """Checks that the ones made before them already imply are dropped (`d_k * h >= 0` after
-    `d_k >= 0` and `h >= 1`); what is left is exactly what the module needs to ask."""
-    from .conditions import decide
-
-    knowledge = Knowledge(ir)
-    for require in ir.requires:
-        knowledge.learn(require.condition, require.guard)
-    ordered = sorted(enumerate(checks), key=lambda item: (_emission_order(item[1]), item[0]))
-    kept = set()
-    for index, check in ordered:
-        view = knowledge.view(frozenset(check.guard))
-        if decide(check.condition, view) is True:
-            continue
-        earlier = _nonnegative_before(checks, kept, check, view)
-        if earlier is not None:
-            # `d >= 0`, then `d != 0`: the earlier check asks `d > 0`, for a whole number
-            # `d >= 1` (`if d_k < 1:`, not `if d_k < 0:` and later `if d_k == 0:`)
-            stronger = _positive(checks[earlier], view)
-            checks[earlier] = stronger
-            knowledge.learn(stronger.condition, stronger.guard, view.normal)
-            continue
-        check = checks[index] = _as_argument_check(ir, check, view)
-        kept.add(index)
-        condition = check.condition
-        if isinstance(condition, tuple):
-            if condition[0] == "eq":
-                knowledge.learn_equal(condition[1], condition[2], check.guard)
-            elif view.normal(condition[2]).terms:  # (a divisor that is 0 here: this check refuses every call)
-                knowledge.add(check.guard, "integer", view.normal(condition[1]).exact_div(view.normal(condition[2])))
-        else:
-            knowledge.learn(condition, check.guard, view.normal)
-    return [c for i, c in enumerate(checks) if i in kept]
-
-
-def _nonnegative_before(checks: list, kept: set, check, view) -> int | None:
-    """For a check `x != 0` in `__init__`, a kept one before it, under the same guard, that
-    asks `x >= 0` (`a >= b` with a - b the same as x). In `__init__`, nothing but arithmetic
-    runs between checks, so the earlier one may ask more."""
-    condition = check.condition
-    if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
-            condition.args[0] != "!=" or condition.args[2] != Expr.const(0):
-        return None
-    subject = view.normal(condition.args[1])
-    for index in sorted(kept):
-        earlier = checks[index]
-        if earlier.where != "init" or set(earlier.guard) != set(check.guard) or earlier.kind == "require" or \
-                not isinstance(earlier.condition, Cond) or earlier.condition.op != "cmp" or \
-                earlier.condition.args[0] != ">=":  # (a require is rendered as the spec writes it)
-            continue
-        left, right = earlier.condition.args[1:]
-        if view.normal(left - right) == subject:
-            return index
-    return None
-
-
-def _positive(check, view):
-    """`a >= b` asked as `a > b`, its message saying why; for whole numbers `a >= b + 1`, an
-    argument's bound raised (`d_k` must be at least 1); else "nor zero" added to what it says."""
-    left, right = check.condition.args[1:]
-    whole = view.is_integer(left - right)
-    condition = Cond("cmp", (">=", left, right + 1)) if whole else Cond("cmp", (">", left, right))
-    if check.kind == "argument" and whole:
-        return dataclasses.replace(check, condition=condition, message=f"`{left}` must be at least {right + 1}")
-    return dataclasses.replace(check, condition=condition, message=f"{check.message}, nor zero")
-
-
-def _as_argument_check(ir: BlockIR, check, view):
-    """`d_v * h >= 0` once `h >= 1` is known says `d_v >= 0`: the check that names the argument."""
-    from ..ir import CheckInfo, Cond
-    from ..symbolic import Expr
-    from .conditions import exact_bound
-
-    condition = check.condition
-    if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
-            condition.args[0] not in (">=", ">") or check.kind == "argument":
-        return check
-    operator, left, right = condition.args
-    target = view.normal(left - right) - (1 if operator == ">" else 0)
-    for arg in ir.args:
-        if arg.type == "int" and arg.name in target.symbols():
-            bound = exact_bound(target, arg.name, view)
-            if bound is not None:
-                cond = Cond("cmp", (">=", Expr.symbol(arg.name), Expr.const(bound)))
-                return CheckInfo(cond, f"`{arg.name}` must be at least {bound}", check.span, "init", check.guard,
-                                 kind="argument", position=check.position)
-    return check
-
-
-def _strongest_arguments(checks: list) -> list:
-    """`groups >= 0` and later `groups >= 1`, both made first in __init__: keep the second."""
-    strongest: dict = {}
-    for check in checks:
-        if check.kind == "argument" and check.position is not None:
-            _, name, bound = check.condition.args
-            key = (name, check.guard)
-            if key not in strongest or bound.value > strongest[key].condition.args[2].value:
-                strongest[key] = check
-    return [c for c in checks if not (c.kind == "argument" and c.position is not None)
-            or strongest[(c.condition.args[1], c.guard)] is c]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..diagnostics import Span
-from ..ir import Cond, LayerSpec, display_name, kind_at_rank
+from ..ir import Cond, LayerSpec, display_name
+from ..ranks import kind_at_rank
 from ..layers import LAYERS
 from ..limits import MAX_SIZE
 from ..symbolic import Expr

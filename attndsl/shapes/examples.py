@@ -8,7 +8,8 @@ from .. import symbolic as sym
 from ..diagnostics import DiagnosticSink
 from ..evaluate import Undefined, guard_holds, holds, value
 from ..calls import forward_truths
-from ..ir import BlockIR, input_dims
+from ..ir import BlockIR
+from ..ranks import input_dims
 
 
 def check_examples(ir: BlockIR, sink: DiagnosticSink) -> None:

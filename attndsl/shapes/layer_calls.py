@@ -9,7 +9,8 @@ from .. import symbolic as sym
 from ..diagnostics import Abort
 from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
 from ..calls import items_read
-from ..ir import RANKS, BlockIR, Cond, LayerSpec, guard_includes, input_dims, kind_at_rank
+from ..ir import BlockIR, Cond, LayerSpec, guard_includes
+from ..ranks import RANKS, input_dims, kind_at_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .conditions import condition_symbols, map_cond

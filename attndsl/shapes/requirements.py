@@ -258,7 +258,7 @@ class Requirements:
         in `__init__` (a linear's `mid >= 0`, then its batch norm's `mid >= 1`): they all run
         before any layer is built, with nothing but arithmetic between. (Made at different
         places in forward, the earlier one guards what runs in between, and its message names
-        what failed first. Bounds on one argument are left to `_strongest_arguments`, which
+        what failed first. Bounds on one argument are left to `check_pruning.strongest_arguments`, which
         keeps their order.)"""
         if not _lower_bound(condition):
             return False

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..diagnostics import Abort, DiagnosticSink, Span
-from ..ir import BlockIR, elements_source, input_dims, negate, pack_dims
+from ..ir import BlockIR, elements_source, negate
+from ..ranks import input_dims, pack_dims
 from ..lower.loops import list_length
 from ..ops import OPS, ListShape
 from ..symbolic import Expr

@@ -18,7 +18,8 @@ from fractions import Fraction
 
 from ..evaluate import Undefined, guard_holds
 from ..guards import reads_forward
-from ..ir import BlockIR, Cond, default_rank
+from ..ir import BlockIR, Cond
+from ..ranks import default_rank
 from ..symbolic import Expr
 
 MAX_ATOMS = 8  # 256 worlds; more independent shape-changing conditions than any block has

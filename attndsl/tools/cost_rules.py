@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from ..ir import RANKS, Cond, kind_at_rank
+from ..ir import Cond
+from ..ranks import RANKS, kind_at_rank
 from ..layers.registry import per_axis
 from ..shapes.worlds import rank_atom
 from ..symbolic import Expr

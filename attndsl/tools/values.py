@@ -13,7 +13,8 @@ from fractions import Fraction
 
 from .. import evaluate
 from ..cli import UsageError
-from ..ir import RANKS, BlockIR, Cond, default_rank, input_dims, iterated, list_item
+from ..ir import BlockIR, Cond, iterated, list_item
+from ..ranks import RANKS, default_rank, input_dims
 from ..symbolic import Expr
 
 

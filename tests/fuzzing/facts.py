@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from attndsl.ir import input_dims
+from attndsl.ranks import input_dims
 
 
 class _Unknown(Exception):

@@ -1,0 +1,141 @@
+"""The checks a block's walks found, made into the list the module asks: the same check
+under `if c:` and its `else` merged, checks that earlier ones imply dropped, an argument's
+bounds kept at the strongest, and `x >= 0` followed by `x != 0` asked once as `x >= 1`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..ir import BlockIR, CheckInfo, Cond
+from ..symbolic import Expr
+from .conditions import decide, exact_bound
+from .knowledge import Knowledge
+from .worlds import literal
+
+
+def merge_complementary(checks: list) -> list:
+    """The same check under `if c:` and under its `else`: one check, with neither."""
+    changed = True
+    while changed:
+        changed = False
+        for i, a in enumerate(checks):
+            for j in range(i + 1, len(checks)):
+                b = checks[j]
+                if (a.condition, a.message, a.where, a.kind) != (b.condition, b.message, b.where, b.kind) or \
+                        len(a.guard) != len(b.guard):
+                    continue
+                differ = [k for k, (x, y) in enumerate(zip(a.guard, b.guard)) if x != y]
+                if len(differ) == 1 and literal(a.guard[differ[0]])[0] == literal(b.guard[differ[0]])[0]:
+                    guard = a.guard[:differ[0]] + a.guard[differ[0] + 1:]
+                    checks[i] = dataclasses.replace(a, guard=guard)
+                    del checks[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return checks
+
+
+def _emission_order(check) -> tuple:
+    """The order codegen makes the checks in (attndsl/codegen/init.py, checks.py)."""
+    if check.where == "forward":
+        return (3, 0)
+    if check.position is not None:
+        return (1, check.position) if check.position != (0, 0) else (0, (0, 0))
+    return (2, 0)
+
+
+def without_redundant(ir: BlockIR, checks: list) -> list:
+    """Checks that the ones made before them already imply are dropped (`d_k * h >= 0` after
+    `d_k >= 0` and `h >= 1`); what is left is exactly what the module needs to ask."""
+    knowledge = Knowledge(ir)
+    for require in ir.requires:
+        knowledge.learn(require.condition, require.guard)
+    ordered = sorted(enumerate(checks), key=lambda item: (_emission_order(item[1]), item[0]))
+    kept = set()
+    for index, check in ordered:
+        view = knowledge.view(frozenset(check.guard))
+        if decide(check.condition, view) is True:
+            continue
+        earlier = _nonnegative_before(checks, kept, check, view)
+        if earlier is not None:
+            # `d >= 0`, then `d != 0`: the earlier check asks `d > 0`, for a whole number
+            # `d >= 1` (`if d_k < 1:`, not `if d_k < 0:` and later `if d_k == 0:`)
+            stronger = _positive(checks[earlier], view)
+            checks[earlier] = stronger
+            knowledge.learn(stronger.condition, stronger.guard, view.normal)
+            continue
+        check = checks[index] = _as_argument_check(ir, check, view)
+        kept.add(index)
+        condition = check.condition
+        if isinstance(condition, tuple):
+            if condition[0] == "eq":
+                knowledge.learn_equal(condition[1], condition[2], check.guard)
+            elif view.normal(condition[2]).terms:  # (a divisor that is 0 here: this check refuses every call)
+                knowledge.add(check.guard, "integer", view.normal(condition[1]).exact_div(view.normal(condition[2])))
+        else:
+            knowledge.learn(condition, check.guard, view.normal)
+    return [c for i, c in enumerate(checks) if i in kept]
+
+
+def _nonnegative_before(checks: list, kept: set, check, view) -> int | None:
+    """For a check `x != 0` in `__init__`, a kept one before it, under the same guard, that
+    asks `x >= 0` (`a >= b` with a - b the same as x). In `__init__`, nothing but arithmetic
+    runs between checks, so the earlier one may ask more."""
+    condition = check.condition
+    if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
+            condition.args[0] != "!=" or condition.args[2] != Expr.const(0):
+        return None
+    subject = view.normal(condition.args[1])
+    for index in sorted(kept):
+        earlier = checks[index]
+        if earlier.where != "init" or set(earlier.guard) != set(check.guard) or earlier.kind == "require" or \
+                not isinstance(earlier.condition, Cond) or earlier.condition.op != "cmp" or \
+                earlier.condition.args[0] != ">=":  # (a require is rendered as the spec writes it)
+            continue
+        left, right = earlier.condition.args[1:]
+        if view.normal(left - right) == subject:
+            return index
+    return None
+
+
+def _positive(check, view):
+    """`a >= b` asked as `a > b`, its message saying why; for whole numbers `a >= b + 1`, an
+    argument's bound raised (`d_k` must be at least 1); else "nor zero" added to what it says."""
+    left, right = check.condition.args[1:]
+    whole = view.is_integer(left - right)
+    condition = Cond("cmp", (">=", left, right + 1)) if whole else Cond("cmp", (">", left, right))
+    if check.kind == "argument" and whole:
+        return dataclasses.replace(check, condition=condition, message=f"`{left}` must be at least {right + 1}")
+    return dataclasses.replace(check, condition=condition, message=f"{check.message}, nor zero")
+
+
+def _as_argument_check(ir: BlockIR, check, view):
+    """`d_v * h >= 0` once `h >= 1` is known says `d_v >= 0`: the check that names the argument."""
+    condition = check.condition
+    if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
+            condition.args[0] not in (">=", ">") or check.kind == "argument":
+        return check
+    operator, left, right = condition.args
+    target = view.normal(left - right) - (1 if operator == ">" else 0)
+    for arg in ir.args:
+        if arg.type == "int" and arg.name in target.symbols():
+            bound = exact_bound(target, arg.name, view)
+            if bound is not None:
+                cond = Cond("cmp", (">=", Expr.symbol(arg.name), Expr.const(bound)))
+                return CheckInfo(cond, f"`{arg.name}` must be at least {bound}", check.span, "init", check.guard,
+                                 kind="argument", position=check.position)
+    return check
+
+
+def strongest_arguments(checks: list) -> list:
+    """`groups >= 0` and later `groups >= 1`, both made first in __init__: keep the second."""
+    strongest: dict = {}
+    for check in checks:
+        if check.kind == "argument" and check.position is not None:
+            _, name, bound = check.condition.args
+            key = (name, check.guard)
+            if key not in strongest or bound.value > strongest[key].condition.args[2].value:
+                strongest[key] = check
+    return [c for c in checks if not (c.kind == "argument" and c.position is not None)
+            or strongest[(c.condition.args[1], c.guard)] is c]
