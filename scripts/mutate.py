@@ -60,6 +60,7 @@ TEST_FILES = (
     "tests/test_fuse_attention.py",
     "tests/test_reassociate.py",
     "tests/test_codegen.py",
+    "tests/test_trial7_findings.py",
     "tests/test_spec_mutations.py",
     "tests/test_equivalence.py",
     "tests/test_differential.py",

@@ -184,3 +184,36 @@ def test_a_later_loop_writes_the_names_an_earlier_loop_let_go():
     for fc, h0 in zip(block.gs, hs):
         expected = expected * (torch.sigmoid(fc(expected)) * h0)
     torch.testing.assert_close(block(x), expected, rtol=0, atol=0)
+
+
+def test_checks_under_the_same_if_are_grouped_only_past_checks_no_call_makes_with_them():
+    from types import SimpleNamespace
+
+    from attndsl.codegen.checks import _grouped_by_guard
+    from attndsl.guards import Cond, negate
+    from attndsl.symbolic import Expr
+
+    def dim_is(k):
+        return Cond("cmp", ("==", Expr.symbol("dimension"), Expr.const(k)))
+
+    sub = Cond("arg", ("sub_sample",))
+    pool_1, pool_2 = SimpleNamespace(guard=(dim_is(1), sub)), SimpleNamespace(guard=(dim_is(2), sub))
+    norm_1 = SimpleNamespace(guard=(dim_is(1), negate(sub)))
+    assert _grouped_by_guard([pool_1, pool_2, norm_1]) == [pool_1, norm_1, pool_2]
+    # an unguarded check between may be what makes the later one safe to evaluate: no move
+    first, between, later = SimpleNamespace(guard=(sub,)), SimpleNamespace(guard=()), SimpleNamespace(guard=(sub,))
+    assert _grouped_by_guard([first, between, later]) == [first, between, later]
+
+
+def test_non_local_opens_forward_with_one_if_per_dimension():
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parent.parent / "specs" / "non_local.attn").read_text()
+    module, code = build(source)
+    forward = code[code.index("    def forward"):]
+    for dimension in (1, 2, 3):
+        assert forward.count(f"if self.dimension == {dimension}:") == 1
+    block = module.NonLocalBlockND(4, dimension=1, sub_sample=False).train()
+    with pytest.raises(ValueError, match=r"more than one value per channel, with b = 1, spatial_0 = 1"):
+        block(torch.randn(1, 4, 1))
+    block(torch.randn(2, 4, 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from .. import symbolic as sym
+from ..guards import cannot_hold
 from ..ir import CheckInfo, Cond, complementary, negate
 from ..shapes.conditions import condition_symbols
 from ..symbolic import Expr
@@ -34,6 +35,7 @@ class CheckEmitter:
                 prologue.append(check)
             else:
                 inline.setdefault(target, []).append(check)
+        prologue = _grouped_by_guard(prologue)
         defined: dict = {}
         rendered_prologue = [(c.guard, self._check_lines(c, self.forward_name, "forward", defined)) for c in prologue]
         placed, placed_owners = [], []
@@ -181,7 +183,7 @@ class CheckEmitter:
                 return [f"raise ValueError({fstring(message_parts)})"]
             if condition.op in ("and", "or"):  # `nk and mw must be equal or 1`, with their values
                 symbols = sorted(condition_symbols(condition))
-                if 1 <= len(symbols) <= 3:
+                if 1 <= len(symbols) <= 4:
                     for index, symbol in enumerate(symbols):
                         message_parts += [("text", (", with " if index == 0 else ", ") + f"{symbol} = "),
                                           ("code", sym.render(sym.Expr.symbol(symbol), names))]
@@ -192,7 +194,7 @@ class CheckEmitter:
                                                              symbols[0].startswith("len(")):
                     # `d` must be at least 1, got 0; `ws` must have at least 2 items, got 1
                     message_parts += [("text", ", got "), ("code", sym.render(sym.Expr.symbol(symbols[0]), names))]
-                elif 1 <= len(symbols) <= 3:  # the sizes and arguments it read, by their spec names
+                elif 1 <= len(symbols) <= 4:  # the sizes and arguments it read, by their spec names
                     for index, symbol in enumerate(symbols):
                         message_parts += [("text", (", with " if index == 0 else ", ") + f"{symbol} = "),
                                           ("code", sym.render(sym.Expr.symbol(symbol), names))]
@@ -238,6 +240,32 @@ class CheckEmitter:
             lines += [indent + line for line in "\n".join(body).split("\n")]
             last_closed = None if common == len(open_guard) else last_closed
         return _elif(lines)
+
+
+def _grouped_by_guard(checks: list) -> list:
+    """The checks with the same guards brought together, so that one `if self.dimension == 2:`
+    holds them all. A check moves up only past checks whose guards cannot hold with its own
+    (`dimension == 3` against `dimension == 2`): no call makes both, so every call still makes
+    the same checks in the same order."""
+    ordered: list = []
+    for check in checks:
+        place = best = len(ordered)
+        best_shared = _shared_prefix(ordered[-1].guard, check.guard) if ordered else 0
+        while place > 0 and cannot_hold(tuple(ordered[place - 1].guard) + tuple(check.guard)):
+            place -= 1
+            shared = _shared_prefix(ordered[place - 1].guard, check.guard) if place else 0
+            if shared > best_shared:
+                best, best_shared = place, shared
+        ordered.insert(best, check)
+    return ordered
+
+
+def _shared_prefix(a, b) -> int:
+    """How many `if`s two guards open alike."""
+    shared = 0
+    while shared < min(len(a), len(b)) and a[shared] == b[shared]:
+        shared += 1
+    return shared
 
 
 def _negation(cond: Cond) -> Cond:

@@ -13,7 +13,7 @@ from .check_pruning import merge_complementary, strongest_arguments, without_red
 from .conditions import runs_in
 from .examples import check_examples
 from .knowledge import Knowledge
-from .layer_calls import declarations_of_call, forward_mapping
+from .layer_calls import declarations_of_call, forward_mapping, undecided_let_atoms
 from .walk import Walk, callee_mapping
 from .worlds import (MAX_ATOMS, as_condition, consistent, describe, find_witness, literal, merge_guards, positions,
                      rank_atoms, worlds)
@@ -88,12 +88,12 @@ class BlockChecker:
     def _callee_atoms(self, node: int, attrs) -> list:
         spec = self.ir.called_spec(attrs)
         callee = self.checked.get(spec.block) if spec is not None and spec.kind == "block" else None
-        if callee is None or len(getattr(callee, "output_shapes", ())) < 2:
+        if callee is None or not getattr(callee, "output_shapes", ()):
             return []
         looped = attrs["attrs"].get("element") or attrs["attrs"].get("looped")  # the last operand is the loop
         tensors = len(self.ir.operands(node)) - (1 if looped else 0)
         mapping = callee_mapping(callee, spec) | forward_mapping(callee, attrs["attrs"], tensors)
-        atoms = []
+        atoms = undecided_let_atoms(callee, mapping)
         for literals, _ in callee.output_shapes:
             for cond in literals:
                 here = fold(substitute_cond(cond, mapping))

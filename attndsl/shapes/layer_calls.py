@@ -122,7 +122,7 @@ class LayerCalls:
         callee = self.checked.get(spec.block)
         if callee is None or not getattr(callee, "output_shapes", None):
             raise Abort()
-        mapping = callee_mapping(callee, spec)
+        mapping = callee_mapping(callee, spec, self.world)
         lists = {f"{a.name}[" for a in self.ir.args if a.type == "list[int]"}
         for value in _exprs(mapping).values():  # the caller's list items it passes on are sizes it reads
             self.ir.list_items.update(s for s in value.symbols() if s.endswith("]") and s[:s.index("[") + 1] in lists)
@@ -220,10 +220,14 @@ class LayerCalls:
                                   if isinstance(value, Expr) and value.is_const and name in expanded.symbols())
                 context.error("E0205", f"the output size of block {callee.name} divides by zero with the arguments "
                               f"given here{f' ({given})' if given else ''}")
-            strangers = dim.symbols() - self.nameable() - set(self.ir.derived) - self.opaque
-            if strangers:
+            strangers = sorted(dim.symbols() - self.nameable() - set(self.ir.derived) - self.opaque)
+            hidden = [s for s in strangers if s.startswith(f"{callee.name}.")]
+            if hidden:
+                context.error("E0208", f"the output size of block {callee.name} depends on its `let` "
+                              f"`{hidden[0][len(callee.name) + 1:]}`, which the arguments given here do not decide")
+            elif strangers:
                 context.error("E0208", f"the output size of block {callee.name} depends on "
-                              f"`{sorted(strangers)[0]}`, which this block does not pass to it")
+                              f"`{strangers[0]}`, which this block does not pass to it")
             result.append(dim)
         return tuple(result)
 
@@ -265,7 +269,7 @@ def declarations_of_call(ir: BlockIR, attrs) -> tuple[list, list]:
     return declared, [info for info in declared if all(guard_includes(attrs["guard"], c) for c in info.guard)]
 
 
-def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
+def callee_mapping(callee: BlockIR, spec: LayerSpec, world: dict | None = None) -> dict:
     """The callee's arguments as the caller's values: numbers as Exprs, bools as Conds,
     `len(xs)` as the length of the caller's list (never the callee's own names)."""
     mapping: dict = {}
@@ -301,11 +305,49 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec) -> dict:
             elif isinstance(arg.default, (int, float)):
                 mapping[arg.name] = Expr.const(Fraction(str(arg.default)))
     for let in callee.lets:
-        # A let under `if` is known here when the caller's arguments decide its condition.
-        decided = all(fold(substitute_cond(c, mapping)) == Cond.const(True) for c in let.guard)
-        if decided and let.name not in mapping:
+        # A let under `if` is known here when the caller's arguments decide its condition, or
+        # the world walked does (`Inner(d, wide)` in the walk where this block's `wide` holds).
+        if let.name not in mapping and _holds_here(let.guard, mapping, world):
             mapping[let.name] = sym.substitute(let.value, _exprs(mapping))
+    for let in callee.lets:  # left undecided: a symbol no block can name, never the caller's own `w`
+        mapping.setdefault(let.name, Expr.symbol(hidden_let(callee, let.name)))
     return mapping
+
+
+def hidden_let(callee: BlockIR, name: str) -> str:
+    return f"{callee.name}.{name}"
+
+
+def _holds_here(guard, mapping: dict, world: dict | None) -> bool | None:
+    """Whether a callee's guard holds, its arguments the caller's: True or False where the
+    arguments (or the world) decide it, None where they do not."""
+    for cond in guard:
+        here = fold(substitute_cond(cond, mapping))
+        if here.op == "const":
+            if not here.args[0]:
+                return False
+            continue
+        atom, polarity = literal(here)
+        if world is None or atom not in world:
+            return None
+        if world[atom] != polarity:
+            return False
+    return True
+
+
+def undecided_let_atoms(callee: BlockIR, mapping: dict) -> list:
+    """The caller's conditions that choose a callee's `let` its shapes read (`let w = 2 * d if
+    wide else d`, called as `Inner(d, wide)`): the checker walks once with each."""
+    read = {s for _, shape in callee.output_shapes for dim in shape for s in sym.expand(dim, callee.derived).symbols()}
+    read |= {s for info in callee.inputs for dim in info.shape for s in dim.symbols()}
+    atoms = []
+    for let in callee.lets:
+        if let.name in read and mapping.get(let.name) == Expr.symbol(hidden_let(callee, let.name)):
+            for cond in let.guard:
+                here = fold(substitute_cond(cond, mapping))
+                if here.op != "const" and literal(here)[0] not in atoms:
+                    atoms.append(literal(here)[0])
+    return atoms
 
 
 def _unnamed_list(callee: BlockIR, name: str) -> Expr:
