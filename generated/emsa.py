@@ -258,7 +258,9 @@ class EMSA(nn.Module):
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 if self.H * self.W * H_out * W_out < 2:
-                    raise ValueError("EMSA: instance norm needs more than one position")
+                    raise ValueError(
+                        f"EMSA: instance norm needs more than one position, with H = {self.H}, H' = {H_out}, W = {self.W}, W' = {W_out}"
+                    )
         if self.ratio <= 1:
             if attention_mask is not None:
                 if attention_weights is not None:

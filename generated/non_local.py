@@ -83,6 +83,11 @@ class NonLocalBlockND(nn.Module):
                     raise ValueError(
                         f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_0 = {spatial[0]}"
                     )
+            elif self.bn_layer:
+                if self.training and b * spatial[0] == 1:
+                    raise ValueError(
+                        f"NonLocalBlockND: batch norm in training needs more than one value per channel, with b = {b}, spatial_0 = {spatial[0]}"
+                    )
         if self.dimension == 2:
             if self.sub_sample:
                 if spatial[0] < 2:
@@ -92,6 +97,11 @@ class NonLocalBlockND(nn.Module):
                 if spatial[1] < 2:
                     raise ValueError(
                         f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_1 = {spatial[1]}"
+                    )
+            elif self.bn_layer:
+                if self.training and b * spatial[0] * spatial[1] == 1:
+                    raise ValueError(
+                        f"NonLocalBlockND: batch norm in training needs more than one value per channel, with b = {b}, spatial_0 = {spatial[0]}, spatial_1 = {spatial[1]}"
                     )
         if self.dimension == 3:
             if self.sub_sample:
@@ -103,27 +113,11 @@ class NonLocalBlockND(nn.Module):
                     raise ValueError(
                         f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_2 = {spatial[2]}"
                     )
-        if self.dimension == 1:
-            if not self.sub_sample:
-                if self.bn_layer:
-                    if self.training and b * spatial[0] == 1:
-                        raise ValueError(
-                            f"NonLocalBlockND: batch norm in training needs more than one value per channel, with b = {b}, spatial_0 = {spatial[0]}"
-                        )
-        if self.dimension == 2:
-            if not self.sub_sample:
-                if self.bn_layer:
-                    if self.training and b * spatial[0] * spatial[1] == 1:
-                        raise ValueError(
-                            f"NonLocalBlockND: batch norm in training needs more than one value per channel, with b = {b}, spatial_0 = {spatial[0]}, spatial_1 = {spatial[1]}"
-                        )
-        if self.dimension == 3:
-            if not self.sub_sample:
-                if self.bn_layer:
-                    if self.training and b * spatial[0] * spatial[1] * spatial[2] == 1:
-                        raise ValueError(
-                            "NonLocalBlockND: batch norm in training needs more than one value per channel"
-                        )
+            elif self.bn_layer:
+                if self.training and b * spatial[0] * spatial[1] * spatial[2] == 1:
+                    raise ValueError(
+                        f"NonLocalBlockND: batch norm in training needs more than one value per channel, with b = {b}, spatial_0 = {spatial[0]}, spatial_1 = {spatial[1]}, spatial_2 = {spatial[2]}"
+                    )
         g_x = self.g(x).flatten(2).transpose(1, 2)  # [b, prod(spatial')|prod(spatial), inter]  non_local.attn:49
         theta_x = self.theta(x).flatten(2).transpose(1, 2)  # [b, prod(spatial), inter]  non_local.attn:50
         phi_x = self.phi(x).flatten(2)  # [b, inter, prod(spatial')|prod(spatial)]  non_local.attn:51

@@ -54,7 +54,7 @@ class ShuffleAttention(nn.Module):
             raise ValueError(f"ShuffleAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         if b * h * w * self.G < 2:
             raise ValueError(
-                "ShuffleAttention: group_norm needs more than one value per group in the batch (the batch times the group's channels times the positions)"
+                f"ShuffleAttention: group_norm needs more than one value per group in the batch (the batch times the group's channels times the positions), with G = {self.G}, b = {b}, h = {h}, w = {w}"
             )
         xg = x.reshape(b * self.G, -1, h, w)  # [b*G, channel/G, h, w]  shuffle_attention.attn:20
         x_0, x_1 = xg.chunk(

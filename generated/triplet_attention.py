@@ -82,9 +82,13 @@ class BasicConv(nn.Module):
         if x.shape[1] != self.in_planes:
             raise ValueError(f"BasicConv: x.shape[1] must be in_planes = {self.in_planes}, got {x.shape[1]}")
         if h + 2 * self.padding + self.dilation < self.kernel_size * self.dilation + 1:
-            raise ValueError("BasicConv: the (dilated) kernel must fit in the padded input")
+            raise ValueError(
+                f"BasicConv: the (dilated) kernel must fit in the padded input, with dilation = {self.dilation}, h = {h}, kernel_size = {self.kernel_size}, padding = {self.padding}"
+            )
         if w + 2 * self.padding + self.dilation < self.kernel_size * self.dilation + 1:
-            raise ValueError("BasicConv: the (dilated) kernel must fit in the padded input")
+            raise ValueError(
+                f"BasicConv: the (dilated) kernel must fit in the padded input, with dilation = {self.dilation}, kernel_size = {self.kernel_size}, padding = {self.padding}, w = {w}"
+            )
         x = self.conv(x)  # [b, out_planes, h', w']  triplet_attention.attn:34
         if self.bn is not None:
             h_out = (h - self.kernel_size * self.dilation + 2 * self.padding + self.dilation - 1) // self.stride + 1

@@ -60,3 +60,27 @@ def test_factory_arguments_are_not_values():
     assert first_error(source)[0] == "E0113"
     assert first_error("block B(device: device = 1):\n    input x: [b]\n    return x\n")[0] == "E0111"
     assert first_error("block B(a: device = None, b: device = None):\n    input x: [b]\n    return x\n")[0] == "E0111"
+
+
+BUFFERS = """\
+block Alibi(heads: int = 6, *, device: device = None, dtype: dtype = None):
+    input x: [b, heads, n, n]
+    buffer slopes = 2 ** (-8 * float(arange(heads) + 1) / heads)
+    buffer scale = eye(heads) + ones([heads, heads])
+    buffer index = arange(heads)
+    return x * slopes[:, None, None] + sum(scale, dim=-1)[:, None, None] + float(index)[:, None, None]
+"""
+
+
+@pytest.mark.parametrize("factory", [dict(dtype=torch.float64), dict(device="meta"), dict()])
+def test_buffers_are_made_where_asked_and_computed_in_the_dtype_asked(factory):
+    """ALiBi's slopes in float64 are 2 ** (-8 h / heads) in float64, not float32's rounding of
+    it; an integer buffer keeps its dtype and moves to the device."""
+    module = generated(BUFFERS)(**factory)
+    dtype, device = factory.get("dtype", torch.float32), factory.get("device", "cpu")
+    assert (module.slopes.dtype, module.scale.dtype, module.index.dtype) == (dtype, dtype, torch.int64)
+    assert {b.device.type for b in module.buffers()} == {device}
+    if device == "cpu":
+        exact = 2 ** (-8 * torch.arange(1, 7, dtype=dtype) / 6)
+        assert torch.equal(module.slopes, exact)
+        assert agree(BUFFERS, factory, {"x": (2, 6, 3, 3)}) == "agree"

@@ -189,6 +189,11 @@ class InitEmitter:
         keywords += self.factory_keywords() if takes_factory(spec.kind) else []
         return f"{cls}({', '.join(positional + keywords)})"
 
+    def buffer_factory(self, integer: bool) -> list[str]:
+        """`device=device, dtype=dtype` for a tensor a buffer makes (an integer one takes the
+        device alone): the block's factory arguments, where it has them."""
+        return [keyword for keyword in self.factory_keywords() if not (integer and keyword.startswith("dtype="))]
+
     def factory_keywords(self) -> list[str]:
         """`device=device, dtype=dtype`: the block's factory arguments, for a layer or param that takes them."""
         return [f"{kind}={self.ir.factory[kind]}" for kind in ("device", "dtype") if kind in self.ir.factory]

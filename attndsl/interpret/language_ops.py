@@ -15,6 +15,7 @@ import operator
 import torch
 
 from ..symbolic import Expr
+from .layers import FACTORY
 from .tensor_ops import tensor_arg, tensor_op
 from .values import Refusal, as_python, expr_value
 
@@ -70,10 +71,17 @@ def _where(call, condition, x, y):
 # ---------------------------------------------------------------------------- constant tensors
 
 
-def _placement(like) -> dict:
+def _placement(call, like, integer: bool = False) -> dict:
+    """Where a made tensor lives: with `like` (in forward), on its device and in its dtype; in
+    a buffer, on the block's `device` and in its `dtype` where it has them, else the default
+    dtype. An integer tensor takes the device alone."""
     if like is None:
-        return {"dtype": torch.get_default_dtype()}
-    return {"dtype": tensor_arg(like, "like").dtype, "device": like.device}
+        factory = call.env.get(FACTORY, {})
+        placement = {"dtype": factory.get("dtype", torch.get_default_dtype())} | \
+            ({"device": factory["device"]} if "device" in factory else {})
+    else:
+        placement = {"dtype": tensor_arg(like, "like").dtype, "device": like.device}
+    return {k: v for k, v in placement.items() if not (integer and k == "dtype")}
 
 
 def _non_negative(sizes: list[int]) -> list[int]:
@@ -86,23 +94,23 @@ def _non_negative(sizes: list[int]) -> list[int]:
 def _arange(call, like=None):
     """Positions count in int64, as torch does: `like` gives the device alone."""
     (end,) = _non_negative([_size(call, call.attrs["end"])])
-    return torch.arange(end, dtype=torch.int64, device=None if like is None else like.device)
+    return torch.arange(end, dtype=torch.int64, **_placement(call, like, integer=True))
 
 
 @tensor_op("eye")
 def _eye(call, like=None):
     (n,) = _non_negative([_size(call, call.attrs["n"])])
-    return torch.eye(n, **_placement(like))
+    return torch.eye(n, **_placement(call, like))
 
 
 @tensor_op("ones")
 def _ones(call, like=None):
-    return torch.ones(_non_negative(_sizes(call, "size")), **_placement(like))
+    return torch.ones(_non_negative(_sizes(call, "size")), **_placement(call, like))
 
 
 @tensor_op("zeros")
 def _zeros(call, like=None):
-    return torch.zeros(_non_negative(_sizes(call, "size")), **_placement(like))
+    return torch.zeros(_non_negative(_sizes(call, "size")), **_placement(call, like))
 
 
 def _triangle(function):
@@ -226,5 +234,4 @@ tensor_op("mod")(lambda call, x, y: torch.remainder(_integers(x, "`%`"), _whole_
 
 @tensor_op("float")
 def _float(call, x, like=None):
-    dtype = torch.get_default_dtype() if like is None else tensor_arg(like, "like").dtype
-    return _integers(x, "float()").to(dtype)
+    return _integers(x, "float()").to(_placement(call, like)["dtype"])

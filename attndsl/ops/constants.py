@@ -47,14 +47,17 @@ def triangle_shape(ctx, node, shapes, attrs) -> Shape:
 
 
 def render_created(function: str, sizes_of, *, integer: bool = False):
-    """`torch.eye(n)` in a buffer; `torch.eye(n, device=x.device, dtype=x.dtype)` in forward
-    (an integer tensor, `torch.arange(n, device=x.device)`, takes the device alone)."""
+    """`torch.eye(n, device=x.device, dtype=x.dtype)` in forward; in a buffer, `torch.eye(n)`,
+    or `torch.eye(n, device=device, dtype=dtype)` in a block with factory arguments (an
+    integer tensor, `torch.arange(n, device=x.device)`, takes the device alone)."""
 
     def render(r, node, operands, attrs):
         arguments = [r.dim(size) for size in sizes_of(attrs)]
         if operands:
             like = r.wrap(operands[0], ATOM)
             arguments += [f"device={like}.device"] + ([] if integer else [f"dtype={like}.dtype"])
+        else:
+            arguments += r.buffer_factory(integer)
         return f"torch.{function}({', '.join(arguments)})", ATOM
 
     return render

@@ -29,11 +29,14 @@ def divided_shape(ctx, node, shapes, attrs) -> Shape:
 
 def render_conversion(r, node, operands, attrs):
     """`index.to(x.dtype)` in forward (the block's floating-point input); in a buffer, the
-    default dtype, which `.to()` and `.double()` then move with the module."""
+    block's `dtype` argument where it has one and it is given, else the default dtype
+    (`.to()` and `.double()` then move it with the module)."""
     value = r.wrap(operands[0], ATOM)
     if len(operands) > 1:
         return f"{value}.to({r.wrap(operands[1], ATOM)}.dtype)", ATOM
-    return f"{value}.to(torch.get_default_dtype())", ATOM
+    dtype = r.ir.factory.get("dtype")
+    default = "torch.get_default_dtype()"
+    return f"{value}.to({default if dtype is None else f'{default} if {dtype} is None else {dtype}'})", ATOM
 
 
 family("Integer tensors")
