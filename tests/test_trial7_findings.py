@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .language_support import agree, build, first_error, rand
+from .language_support import agree, build, compile_ok, first_error, rand
 
 INNER = """\
 block Inner(d: int, wide: bool = false):
@@ -51,3 +51,23 @@ block Outer(d: int, wide: bool = false):
         module = build(source, d=8, wide=wide)
         assert module(rand(2, 3, 8)).shape == (2, 3, width)
         assert agree(source, {"d": 8, "wide": wide}, {"x": (2, 3, 8)}) == "agree"
+
+
+def test_an_equality_of_sizes_is_asked_once_whichever_side_each_check_writes_first():
+    """The lambda layer's two einsums each ask that `n*n` and `hh*ww` agree, one each way
+    round: the second check was made too (the knowledge cannot rewrite a product)."""
+    source = """\
+block P(n: int):
+    input x: [b, c, hh, ww]
+    example(n=2, x=[2, 3, 2, 2])
+    param e: [n * n, n * n] = randn
+    y = rearrange(x, "b c hh ww -> b c (hh ww)")
+    z = einsum("n m, b c m -> b n c", e, y)
+    return einsum("b d n, b n c -> b c d", y, z)
+"""
+    code = compile_ok(source)
+    assert code.count("hh * ww != self.n * self.n") + code.count("self.n * self.n != hh * ww") == 1
+    module = build(source, n=2)
+    with pytest.raises(ValueError, match="must agree"):
+        module(rand(2, 3, 2, 3))
+    assert module(rand(2, 3, 2, 2)).shape == (2, 3, 3)

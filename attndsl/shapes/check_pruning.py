@@ -53,9 +53,10 @@ def without_redundant(ir: BlockIR, checks: list) -> list:
         knowledge.learn(require.condition, require.guard)
     ordered = sorted(enumerate(checks), key=lambda item: (_emission_order(item[1]), item[0]))
     kept = set()
+    equalities: list = []  # (guard, {a, b}) of each kept `a == b`: `b == a` after it asks it again
     for index, check in ordered:
         view = knowledge.view(frozenset(check.guard))
-        if decide(check.condition, view) is True:
+        if decide(check.condition, view) is True or _asked_before(check, view, equalities):
             continue
         earlier = _nonnegative_before(checks, kept, check, view)
         if earlier is not None:
@@ -71,11 +72,22 @@ def without_redundant(ir: BlockIR, checks: list) -> list:
         if isinstance(condition, tuple):
             if condition[0] == "eq":
                 knowledge.learn_equal(condition[1], condition[2], check.guard)
+                equalities.append((set(check.guard), frozenset(map(view.normal, condition[1:]))))
             elif view.normal(condition[2]).terms:  # (a divisor that is 0 here: this check refuses every call)
                 knowledge.add(check.guard, "integer", view.normal(condition[1]).exact_div(view.normal(condition[2])))
         else:
             knowledge.learn(condition, check.guard, view.normal)
     return [c for i, c in enumerate(checks) if i in kept]
+
+
+def _asked_before(check, view, equalities: list) -> bool:
+    """An equality of two sizes that a kept check, made wherever this one is, already asks
+    (`hh*ww == n*n` after `n*n == hh*ww`: the knowledge cannot rewrite a product by another)."""
+    condition = check.condition
+    if not (isinstance(condition, tuple) and condition[0] == "eq"):
+        return False
+    sides = frozenset(map(view.normal, condition[1:]))
+    return any(guard <= set(check.guard) and pair == sides for guard, pair in equalities)
 
 
 def _nonnegative_before(checks: list, kept: set, check, view) -> int | None:
