@@ -146,14 +146,13 @@ CATALOGUE: list[ErrorDoc] = [
              "and its arguments must satisfy every `require` and every check the module makes.",
              "block B(d: int = 4):\n    input x: [b, d]\n    example(x=[2, 5])\n    return x\n", 3, 5),
     ErrorDoc("E0208", "a size the generated code cannot name",
-             "A check depends on a size that has no name where the check runs: a sub-block's `let` chosen by "
-             "an `if` on an argument the caller passes through. Give the sub-block the value, or decide the "
-             "condition in the caller.",
-             "block Inner(wide: bool = true, d: int = 4):\n    input x: [b, d]\n    if wide:\n"
-             "        let m = 2 * d\n    else:\n        let m = d\n    param w: [m] = zeros\n"
-             "    return cat([x, x], dim=1) * w\n\n"
-             "block Outer(wide: bool = true, d: int = 4):\n    input x: [b, d]\n    layer inner = Inner(wide, d)\n"
-             "    return inner(x)\n", 13, 12),
+             "A check depends on a size that has no name where the check runs: the output size of each "
+             "element of a layer list, where elements differ (`f * k + w` over `k`). Say what holds for every "
+             "element with `require all([...])`, or give the size a name the block has.",
+             "block B(c: int = 4, w: int = 3, f: int = 2, n: int = 2):\n    input x: [b, c, hh, ww]\n"
+             "    layer convs = [conv2d(c, c, f * k + w, padding=(f * k + w) // 2, groups=c) for k in range(n)]\n"
+             "    acc = x\n    for conv in convs:\n        x = conv(x)\n        acc = acc + x\n    return acc\n",
+             7, 15),
     ErrorDoc("E0209", "wrong element type",
              "A boolean mask where a floating-point tensor is needed, or the reverse: `masked_fill` takes a "
              "mask declared `bool[...]` (or made by a comparison); layers and arithmetic take floating point.",

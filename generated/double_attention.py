@@ -32,7 +32,6 @@ class DoubleAttention(nn.Module):
             raise ValueError(f"DoubleAttention: `c_n` must be at least 1, got {c_n}")
         self.in_channels = in_channels
         self.c_m = c_m
-        self.c_n = c_n
         self.reconstruct = reconstruct
         self.convA = nn.Conv2d(in_channels, c_m, 1)
         self.convB = nn.Conv2d(in_channels, c_n, 1)
@@ -48,15 +47,11 @@ class DoubleAttention(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.in_channels:
             raise ValueError(f"DoubleAttention: x.shape[1] must be in_channels = {self.in_channels}, got {x.shape[1]}")
-        features = self.convA(x).reshape(b, self.c_m, h * w)  # [b, c_m, h*w]  double_attention.attn:20
+        features = self.convA(x).flatten(2)  # [b, c_m, h*w]  double_attention.attn:20
         # gathering: each of the c_n attention maps is a distribution over the positions
-        attention_maps = (
-            self.convB(x).reshape(b, self.c_n, h * w).softmax(dim=-1)
-        )  # [b, c_n, h*w]  double_attention.attn:22
+        attention_maps = self.convB(x).flatten(2).softmax(dim=-1)  # [b, c_n, h*w]  double_attention.attn:22
         # distribution: at each position, a distribution over the c_n global descriptors
-        attention_vectors = (
-            self.convV(x).reshape(b, self.c_n, h * w).softmax(dim=1)
-        )  # [b, c_n, h*w]  double_attention.attn:24
+        attention_vectors = self.convV(x).flatten(2).softmax(dim=1)  # [b, c_n, h*w]  double_attention.attn:24
         global_descriptors = features @ attention_maps.transpose(1, 2)  # [b, c_m, c_n]  double_attention.attn:25
         z = (global_descriptors @ attention_vectors).reshape(
             b, self.c_m, h, w

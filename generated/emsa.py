@@ -52,18 +52,17 @@ class EMSA(nn.Module):
             raise ValueError(f"EMSA: `d_k` must be at least 1, got {d_k}")
         if d_model < 0:
             raise ValueError(f"EMSA: `d_model` must be at least 0, got {d_model}")
+        if h < 1:
+            raise ValueError(f"EMSA: `h` must be at least 1, got {h}")
+        if d_v < 0:
+            raise ValueError(f"EMSA: `d_v` must be at least 0, got {d_v}")
         if ratio > 1:
             if d_model < 1:
                 raise ValueError(f"EMSA: `d_model` must be at least 1, got {d_model}")
-        if h < 1:
-            raise ValueError(f"EMSA: `h` must be at least 1, got {h}")
-        if ratio > 1:
             if H < 1:
                 raise ValueError(f"EMSA: `H` must be at least 1, got {H}")
             if W < 1:
                 raise ValueError(f"EMSA: `W` must be at least 1, got {W}")
-        if d_v < 0:
-            raise ValueError(f"EMSA: `d_v` must be at least 0, got {d_v}")
         if dropout < 0 or dropout > 1:
             raise ValueError(f"EMSA: dropout `drop`: `p` must be between 0 and 1, with dropout = {dropout}")
         if ratio > 1:

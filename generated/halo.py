@@ -192,7 +192,7 @@ class HaloAttention(nn.Module):
             padding, float("-inf")
         )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:64
         out = (
-            sim.softmax(dim=-1).reshape(-1, self.block_size * self.block_size, self.win * self.win) @ v
+            sim.softmax(dim=-1).flatten(0, 2) @ v
         )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:65
         out = self.to_out(
             out.reshape(-1, self.heads, self.block_size * self.block_size, self.dim_head)

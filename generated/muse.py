@@ -16,15 +16,13 @@ class Depth_Pointwise_Conv1d(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int, k: int) -> None:
         super().__init__()
-        if k != 1:
-            if in_ch < 1:
-                raise ValueError(f"Depth_Pointwise_Conv1d: `in_ch` must be at least 1, got {in_ch}")
-            if k < 1:
-                raise ValueError(f"Depth_Pointwise_Conv1d: `k` must be at least 1, got {k}")
         if in_ch < 1:
             raise ValueError(f"Depth_Pointwise_Conv1d: `in_ch` must be at least 1, got {in_ch}")
         if out_ch < 1:
             raise ValueError(f"Depth_Pointwise_Conv1d: `out_ch` must be at least 1, got {out_ch}")
+        if k != 1:
+            if k < 1:
+                raise ValueError(f"Depth_Pointwise_Conv1d: `k` must be at least 1, got {k}")
         if k % 2 != 1:
             raise ValueError(
                 f"Depth_Pointwise_Conv1d: k must be odd, so that the conv keeps the sequence's length, with k = {k}"

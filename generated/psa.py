@@ -47,7 +47,6 @@ class PSA(nn.Module):
             )
         self.channel = channel
         self.S = S
-        self.width = width
         self.convs = nn.ModuleList([nn.Conv2d(width, width, 2 * i + 3, padding=i + 1) for i in range(S)])
         self.se_blocks = nn.ModuleList(
             [
@@ -84,4 +83,4 @@ class PSA(nn.Module):
             branch_outs.append(se_block(branch))  # [b, width, 1, 1]  psa.attn:40
         weights = torch.stack(branch_outs, dim=1)  # [b, S, width, 1, 1]  psa.attn:40
         del branch_outs  # last read: free its tensors now
-        return (spc * self.softmax(weights)).reshape(b, self.S * self.width, h, w)  # [b, S*width, h, w]  psa.attn:41
+        return (spc * self.softmax(weights)).flatten(1, 2)  # [b, S*width, h, w]  psa.attn:41

@@ -39,7 +39,7 @@ FOLDED = {
     "return transpose(transpose(x, 1, 2), 2, 1)": "return x  #",
     'return rearrange(rearrange(x, "b n (h d) -> b h n d", h=heads), "b h n d -> b n (h d)")': "return x  #",
     'return rearrange(rearrange(y, "b c hh ww -> b c (hh ww)"), "b c (hh ww) -> b c hh ww", hh=hh)': "return y  #",
-    'return rearrange(rearrange(y, "b c hh ww -> b (c hh) ww"), "b k ww -> b (k ww)")': ".reshape(b, c * hh * ww)",
+    'return rearrange(rearrange(y, "b c hh ww -> b (c hh) ww"), "b k ww -> b (k ww)")': "y.flatten(1)",
 }
 
 

@@ -156,6 +156,9 @@ def render_rearrange(r, node, operands, attrs):
     in_place = any(r.runtime_only(e) for e in elementary)
     if is_identity and not input_split and not output_merged:
         return operands[0]
+    if is_identity and not input_split and all(pattern.right) and \
+            sum(len(g) > 1 for g in pattern.right) == 1:  # `(i j) k` → `.flatten(0, 1)`, no sizes written
+        return source + _merge_in_place(pattern), ATOM
     if is_identity and not in_place:
         return f"{source}.reshape({r.dims(out_shape) or '()'})", ATOM
     steps = source
@@ -197,7 +200,8 @@ def _merge_in_place(pattern: Pattern) -> str:
         if not group:
             steps += f".unsqueeze({start})"
         elif len(group) > 1:
-            steps += f".flatten({start}, {start + len(group) - 1})"
+            last = start + len(group) - 1
+            steps += f".flatten({start})" if last == position - 1 else f".flatten({start}, {last})"
     return steps
 
 

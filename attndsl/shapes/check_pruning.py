@@ -47,7 +47,19 @@ def _emission_order(check) -> tuple:
 
 def without_redundant(ir: BlockIR, checks: list) -> list:
     """Checks that the ones made before them already imply are dropped (`d_k * h >= 0` after
-    `d_k >= 0` and `h >= 1`); what is left is exactly what the module needs to ask."""
+    `d_k >= 0` and `h >= 1`); what is left is exactly what the module needs to ask. Again
+    once a check became an argument's bound that opens `__init__` (`in_ch * k >= 1` read as
+    `in_ch >= 1`): made earlier now, it may make a check under an `if` redundant."""
+    checks = _unguarded_bounds_first(list(checks))
+    for _ in range(3):
+        pruned = _unguarded_bounds_first(_pruned(ir, list(checks)))
+        if pruned == checks:
+            break
+        checks = pruned
+    return checks
+
+
+def _pruned(ir: BlockIR, checks: list) -> list:
     knowledge = Knowledge(ir)
     for require in ir.requires:
         knowledge.learn(require.condition, require.guard)
@@ -77,7 +89,47 @@ def without_redundant(ir: BlockIR, checks: list) -> list:
                 knowledge.add(check.guard, "integer", view.normal(condition[1]).exact_div(view.normal(condition[2])))
         else:
             knowledge.learn(condition, check.guard, view.normal)
+            for factor in _positive_factors(condition, view):
+                knowledge.learn(Cond("cmp", (">=", factor, Expr.const(1))), check.guard, view.normal)
     return [c for i, c in enumerate(checks) if i in kept]
+
+
+def _positive_factors(condition, view) -> list[Expr]:
+    """What a kept `dim_u * dim_v >= 1` proves beyond itself, with `dim_u >= 1` known: the
+    product of the other factors is positive, so at least 1 where it is a whole number
+    (`dim_v >= 1`), and a later check that asks it (a conv's kernel against `dim_v`
+    channels) is not made again."""
+    if not (isinstance(condition, Cond) and condition.op == "cmp" and condition.args[0] in (">=", ">")):
+        return []
+    operator, left, right = condition.args
+    target = view.normal(left - right) - (1 if operator == ">" else 0)
+    constant = target.terms.get((), 0)
+    rest = target - constant
+    if constant >= 0 or not rest.is_monomial or rest.is_const:
+        return []
+    ((monomial, coefficient),) = rest.terms.items()
+    if coefficient <= 0:
+        return []
+    known = {factor for factor, exponent in monomial
+             if exponent == 1 and view.at_least(Expr({((factor, 1),): 1}), 1)}
+    others = tuple((factor, exponent) for factor, exponent in monomial if factor not in known)
+    if not known or not others:
+        return []
+    product = Expr({others: 1})
+    return [product] if view.is_integer(product) else []
+
+
+
+def _unguarded_bounds_first(checks: list) -> list:
+    """The arguments' bounds that open `__init__`, those made always before those made under
+    an `if` (`dim_head < 0`, then `if causal:` ... `dim_head < 1`): each reads one argument,
+    so their order changes nothing but which of two failing messages is given."""
+    def opening(check) -> bool:
+        return check.kind == "argument" and check.position == (0, 0)
+
+    bounds = sorted((c for c in checks if opening(c)), key=lambda c: bool(c.guard))
+    replaced = iter(bounds)
+    return [next(replaced) if opening(c) else c for c in checks]
 
 
 def _asked_before(check, view, equalities: list) -> bool:
@@ -135,8 +187,9 @@ def _as_argument_check(ir: BlockIR, check, view):
             bound = exact_bound(target, arg.name, view)
             if bound is not None:
                 cond = Cond("cmp", (">=", Expr.symbol(arg.name), Expr.const(bound)))
+                # reading one argument alone, it is asked with the other arguments' bounds, first
                 return CheckInfo(cond, f"`{arg.name}` must be at least {bound}", check.span, "init", check.guard,
-                                 kind="argument", position=check.position)
+                                 kind="argument", position=(0, 0))
     return check
 
 

@@ -338,7 +338,9 @@ def _holds_here(guard, mapping: dict, world: dict | None) -> bool | None:
 def undecided_let_atoms(callee: BlockIR, mapping: dict) -> list:
     """The caller's conditions that choose a callee's `let` its shapes read (`let w = 2 * d if
     wide else d`, called as `Inner(d, wide)`): the checker walks once with each."""
-    read = {s for _, shape in callee.output_shapes for dim in shape for s in sym.expand(dim, callee.derived).symbols()}
+    outputs = [shape for _, shape in callee.output_shapes]
+    outputs = [part for shape in outputs for part in (shape if shape and isinstance(shape[0], tuple) else [shape])]
+    read = {s for shape in outputs for dim in shape for s in sym.expand(dim, callee.derived).symbols()}
     read |= {s for info in callee.inputs for dim in info.shape for s in dim.symbols()}
     atoms = []
     for let in callee.lets:
