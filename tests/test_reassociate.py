@@ -75,3 +75,21 @@ def test_a_chain_of_dtype_limit_fills_keeps_the_written_order():
         "return (q @ transpose(k, 1, 2)) @ v", "return (masked_fill(q, q > 0, finfo(q).max) @ transpose(k, 1, 2)) @ v")
     assert "@ (k.transpose(1, 2) @ v)" in _forward(LINEAR.format(example=example))
     assert "@ (k.transpose(1, 2) @ v)" not in _forward(filled)
+
+
+def test_an_example_takes_the_branch_of_a_conditional_let_its_arguments_choose():
+    """`let d = dim_out if dim_out is not None else dim` is two lets named d: an example that
+    gives dim_out reads d = dim_out (the other branch, evaluated last, used to win)."""
+    from attndsl.passes.reassociate import example_values
+
+    source = """\
+block P(dim: int, dim_out: int | None = None):
+    input x: [b, dim]
+    example(dim=8, dim_out=4, x=[2, 8])
+    example(dim=8, x=[2, 8])
+    let d = dim_out if dim_out is not None else dim
+    layer fc = linear(dim, d)
+    return fc(x)
+"""
+    blocks, _ = analyze(source, "p.attn")
+    assert [values["d"] for values in example_values(blocks[0])] == [4, 8]

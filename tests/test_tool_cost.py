@@ -395,3 +395,40 @@ def test_lists_live_until_the_statement_that_reads_them_ends():
     `stack(thirds)` is made, `halves` (already stacked) is still alive."""
     module, expected = _spec_module_and_costs(TWO_LISTS_IN_ONE_STATEMENT, "Two")
     _agrees_with_torch(module, [torch.randn(2, 256, 8)], expected)
+
+
+OPTIONAL_WIDTH = """\
+block P(dim: int, dim_out: int | None = None):
+    input x: [b, dim]
+    example({example})
+    let d = {choice}
+    layer fc = linear(dim, d)
+    return fc(x)
+"""
+
+
+@pytest.mark.parametrize("choice", ["dim if dim_out is None else dim_out",
+                                    "dim_out if dim_out is not None else dim"], ids=["is-None", "is-not-None"])
+@pytest.mark.parametrize("example, sizes, dim_out", [
+    ("dim=8, x=[2, 8]", [], None),  # dim_out left None: d = dim
+    ("dim=8, dim_out=4, x=[2, 8]", [], 4),
+    ("dim=8, x=[2, 8]", ["dim_out=3"], 3),  # --size gives it
+], ids=["example-None", "example-4", "size-3"])
+def test_a_let_an_optional_argument_chooses(tmp_path, capsys, choice, example, sizes, dim_out):
+    """A conditional let is one let per branch of one name: the branch whose condition holds
+    at the sizes gives the number, whichever of `is None` / `is not None` is written (the
+    `is None` branch came first and was dropped: `parameters: ?`, `d = dim_out`)."""
+    import attndsl
+
+    path = tmp_path / "p.attn"
+    path.write_text(OPTIONAL_WIDTH.format(example=example, choice=choice))
+    assert main(["cost", str(path), "--json", *(["--size", *sizes] if sizes else [])]) == 0
+    result = json.loads(capsys.readouterr().out)
+    width = 8 if dim_out is None else dim_out
+    assert result["missing"] == []
+    assert result["params"] == 8 * width + width and result["flops"] == 2 * 2 * 8 * width
+    assert result["peak_activation_values"] == 2 * 8 + 2 * width
+    branches = {"dim if dim_out is None", "dim_out if dim_out is not None"}
+    assert set(result["where"]["d"].split("; ")) == branches
+    module = attndsl.load(path)(dim=8, dim_out=dim_out)
+    assert sum(p.numel() for p in module.parameters()) == result["params"]

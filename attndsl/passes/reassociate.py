@@ -17,6 +17,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .. import symbolic as sym
+from ..evaluate import Undefined, guard_holds
 from ..ir import BlockIR
 from ..symbolic import Expr
 from .rewrite import is_live, is_private, new_node, op_of, reads_dtype_limit, redirect, shape_of
@@ -136,13 +137,24 @@ def example_values(ir: BlockIR) -> list[dict[str, Fraction]]:
                 symbol = next((s for s, origin in ir.dim_origin.items() if origin == (info.name, axis)), None)
                 if symbol is not None:
                     values[symbol] = Fraction(size)
-        for name, expr in [(let.name, let.value) for let in ir.lets] + list(ir.derived.items()):
+        # A conditional let is one let per branch, of one name: a branch the example's
+        # arguments rule out (`dim if dim_out is None ...` with dim_out given) is skipped.
+        lets = [(let.name, let.value) for let in ir.lets if _may_hold(let.guard, values)]
+        for name, expr in lets + list(ir.derived.items()):
             try:
                 values[name] = sym.evaluate(expr, values)
             except (ValueError, ZeroDivisionError):
                 pass
         found.append(values)
     return found
+
+
+def _may_hold(guard, values: dict) -> bool:
+    """False where the guard is decided and does not hold (an argument left None is absent)."""
+    try:
+        return guard_holds(guard, values)
+    except (KeyError, ValueError, ZeroDivisionError, Undefined):
+        return True
 
 
 def _is_number(value) -> bool:

@@ -14,7 +14,7 @@ from fractions import Fraction
 from ..ir import BlockIR
 from .common import check_spec, optimized, parse_assignments
 from .costmodel import BlockCost, block_costs
-from .formula import Term, evaluate, render_expr, render_max, render_terms
+from .formula import Term, evaluate, render_expr, render_guard, render_max, render_terms
 from .values import Unbound, Values, dim_origins
 
 BYTES_PER_VALUE = 4  # float32
@@ -103,15 +103,34 @@ def _definitions(ir: BlockIR, formulas: list[list[Term]], order) -> dict[str, st
             used |= term.value.symbols()
     where: dict[str, str] = {}
     pending = sorted(used)
-    lets = {let.name: let.value for let in ir.lets}
+    lets: dict[str, list] = {}  # a conditional let: one let per branch, each under its condition
+    for let in ir.lets:
+        lets.setdefault(let.name, []).append(let)
     while pending:
         name = pending.pop(0)
-        definition = lets.get(name, ir.derived.get(name))
-        if definition is None or name in where:
+        if name in where:
             continue
-        where[name] = render_expr(definition, order)
-        pending += sorted(definition.symbols() - set(where))
+        if name in lets:
+            branches = lets[name]
+            where[name] = _let_text(branches, order)
+            symbols = set().union(*(let.value.symbols() for let in branches))
+        elif name in ir.derived:
+            where[name] = render_expr(ir.derived[name], order)
+            symbols = ir.derived[name].symbols()
+        else:
+            continue
+        pending += sorted(symbols - set(where))
     return where
+
+
+def _let_text(branches, order) -> str:
+    """A let's definition; a conditional one's branches each with its condition, as the
+    graph shows a value whose shape an `if` decides (`dim if dim_out is None; dim_out if
+    dim_out is not None`)."""
+    if len({let.value for let in branches}) == 1:
+        return render_expr(branches[0].value, order)
+    return "; ".join(f"{render_expr(let.value, order)} if {render_guard(let.guard, order, sort=False)}"
+                     if let.guard else render_expr(let.value, order) for let in branches)
 
 
 def run(args) -> int:

@@ -116,14 +116,16 @@ class Values:
 
     def _derive(self) -> None:
         """Lets and checker-named dims, each once what it depends on is known."""
-        pending = {let.name: let for let in self.ir.lets}
+        # A conditional let is one let per branch, all of one name (`d = dim if dim_out is None
+        # else dim_out`): each is tried, and the one whose condition holds gives the value.
+        pending = list(self.ir.lets)
         pending_derived = dict(self.ir.derived)
         for _ in range(len(pending) + len(pending_derived) + 1):
-            for name, let in list(pending.items()):
+            for let in list(pending):
                 try:
                     if all(self.truth(c) for c in let.guard):
-                        self.scalars[name] = self.value(let.value)
-                    del pending[name]
+                        self.scalars[let.name] = self.value(let.value)
+                    pending.remove(let)
                 except (Unbound, ZeroDivisionError, KeyError):
                     pass
             for name, definition in list(pending_derived.items()):
