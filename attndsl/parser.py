@@ -8,6 +8,7 @@ A spec is first parsed the fast way, the AST built as the parser goes
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from lark import Lark, Token
@@ -219,8 +220,84 @@ def _report_parse_error(error: UnexpectedInput, source: str, path: str, sink: Di
         message = f"unexpected {token.value!r}"
     width = max(1, len(token.value)) if token.type not in ("_NL", "_INDENT", "_DEDENT") else 1
     span = Span(path, token.line, token.column, token.line, token.column + width)
+    if token.type == "COMMA":
+        tailored = _comma_mistake(source.splitlines()[token.line - 1], token.column)
+        if tailored is not None:
+            sink.error("E0002", tailored[0], span, help=tailored[1])
+            return
     hint = None
     if expected:
         shown = expected[:6]
         hint = "expected " + ", ".join(shown) + (" or another token" if len(expected) > 6 else "")
     sink.error("E0002", message, span, help=hint)
+
+
+# Common mistakes with a message of their own (the parser would only say "unexpected ','").
+_IDENT = r"[^\W\d]\w*"  # a name, as the grammar's NAME and Python's identifiers
+_ASSIGNED = re.compile(rf"\s*(?P<let>let\s+)?(?P<targets>{_IDENT}(?:\s*,\s*{_IDENT})*)\s*=(?!=)(?P<value>.*)")
+_LET_TARGETS = re.compile(rf"\s*let\s+(?P<targets>{_IDENT}(?:\s*,\s*{_IDENT})*)\s*=(?!=)(?P<value>.*)")
+
+
+def _comma_mistake(line: str, column: int) -> tuple[str, str] | None:
+    """(message, help) for a comma a spec cannot have at `column` (1-based) of `line`, where
+    it is one of the mistakes Python allows: a tuple assigned (`q, k = a(x), c(x)`, `y = a,
+    b`, `let s = a, b`) or a `let` of several names (`let a, b = 1, 2`); None otherwise."""
+    text = _without_comment(line)
+    before = text[:column - 1]
+    assigned = _ASSIGNED.fullmatch(before)
+    values = None if assigned is None else _top_level_parts(assigned["value"] + text[column - 1:])
+    if values is not None:  # the comma is in the value: `targets = first, ...`
+        targets = [t.strip() for t in assigned["targets"].split(",")]
+        return "a spec assigns one value per statement; this one is a tuple of values", _one_per_line(
+            targets, values, assigned["let"] or "")
+    let = _LET_TARGETS.fullmatch(text.rstrip())
+    if let is not None and column - 1 < let.start("value"):  # the comma is in a let's names
+        targets = [t.strip() for t in let["targets"].split(",")]
+        return "a `let` names one value", _one_per_line(targets, _top_level_parts(let["value"]) or [], "let ")
+    return None
+
+
+def _one_per_line(targets: list[str], values: list[str], let: str) -> str:
+    several = ("; several names take the values of one call that returns several: "
+               "`q, k, v = unbind(qkv, dim=0)`, or a block's tuple output `y, attention = inner(x)`")
+    if len(targets) == len(values) > 1 and all(values):
+        written = "`, then `".join(f"{let}{t} = {v}" for t, v in zip(targets, values))
+        return f"write one assignment a line: `{written}`" + ("" if let else several)
+    if len(targets) == 1 and let:
+        return "give each value its own `let`, one a line"
+    if len(targets) == 1:
+        return ("give each value its own name, one assignment a line "
+                "(a block returns several tensors with `return a, b`)")
+    return "write one assignment a line" + ("" if let else several)
+
+
+def _without_comment(line: str) -> str:
+    """The line without a trailing `# comment` (a `#` inside a string stays)."""
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"' and (index == 0 or line[index - 1] != "\\"):
+            quoted = not quoted
+        elif char == "#" and not quoted:
+            return line[:index]
+    return line
+
+
+def _top_level_parts(text: str) -> list[str] | None:
+    """`a(x, y), t[0]` -> ["a(x, y)", "t[0]"]: split at the commas outside brackets and strings;
+    None where a bracket closes that the text did not open (the line continues a call: `dim=8), x`)."""
+    parts, depth, quoted, current = [], 0, False, ""
+    for index, char in enumerate(text):
+        if char == '"' and (index == 0 or text[index - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and char in "([{":
+            depth += 1
+        elif not quoted and char in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        if char == "," and depth == 0 and not quoted:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return parts + [current.strip()]

@@ -225,3 +225,50 @@ block Rows(c: int = 4, use: bool = true):
     for use in (True, False):
         assert agree(source, {"c": 4, "use": use}, {"x": (3, 2, 4), "m": (2, 4)}) == "agree"
         assert agree(source, {"c": 4, "use": use}, {"x": (3, 2, 4)}) == "agree"
+
+
+TUPLE_ASSIGNED = """\
+block Split(d: int = 4):
+    input x: [b, n, d]
+    layer a = linear(d, d)
+    layer c = linear(d, d)
+    t = stack([x, x, x], dim=0)
+    {statement}
+    return q
+"""
+
+
+def _parse_error(statement: str):
+    result = attndsl.compile_source(TUPLE_ASSIGNED.format(statement=statement), "lang.attn")
+    (error,) = [d for d in result.diagnostics if d.is_error]
+    return error.code, error.span.line, error.span.column, error.message, error.help
+
+
+def test_a_tuple_assigned_says_one_value_per_statement_at_its_comma():
+    """Python's `q, k = a(x), c(x)` and `q, k, v = t[0], t[1], t[2]` (timm's Attention): the
+    comma of the right-hand side, with the assignments to write instead (it said "unexpected
+    ','", help "expected a line break")."""
+    code, line, column, message, help = _parse_error("q, k = a(x), c(x)")
+    assert (code, line, column) == ("E0002", 6, 16)
+    assert message == "a spec assigns one value per statement; this one is a tuple of values"
+    assert "`q = a(x)`, then `k = c(x)`" in help and "unbind(qkv, dim=0)" in help and "tuple output" in help
+    code, line, column, message, help = _parse_error("q, k, v = t[0], t[1], t[2]  # as timm splits qkv")
+    assert (code, line, column) == ("E0002", 6, 19) and "one value per statement" in message
+    assert "`q = t[0]`, then `k = t[1]`, then `v = t[2]`" in help
+    # one name for a tuple: commas in brackets and strings are not the tuple's
+    code, line, column, message, help = _parse_error('q = rearrange(x, "b n d -> b n d"), c(x)')
+    assert (code, line, column) == ("E0002", 6, 39) and "one value per statement" in message
+    assert "its own name" in help and "return a, b" in help
+    code, line, column, message, help = _parse_error("let a, b = 1, 2")
+    assert (code, line, column, message) == ("E0002", 6, 10, "a `let` names one value")
+    assert help == "write one assignment a line: `let a = 1`, then `let b = 2`"
+
+
+def test_a_comma_in_another_place_keeps_the_parser_s_message():
+    code, line, column, message, help = _parse_error("q = f(\n        x=a(x)), c(x)")
+    assert (code, line, column, message) == ("E0002", 7, 16, "unexpected ','")
+    assert help == "expected a line break"
+
+
+def test_unbind_and_a_block_s_tuple_still_unpack():
+    compile_ok(TUPLE_ASSIGNED.format(statement="q, k, v = unbind(t, dim=0)"))
