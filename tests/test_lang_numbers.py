@@ -313,3 +313,49 @@ block Gated(dim: int = 8, expansion: float = 2.0):
     assert "if 2 * hidden < 0:" in code and "if hidden < 0:" not in code, code  # 2*hidden >= 0 says hidden >= 0
     with pytest.raises(ValueError, match="out_features"):
         build(source, dim=8, expansion=-1.0)
+
+
+OR_DEFAULT = """\
+block Scale(dim: int = 8, num_heads: int = 2, qk_scale: float | None = None, dim_out: int | None = None,
+            hidden: int | None = None):
+    input x: [b, n, dim]
+    let head_dim = dim // num_heads
+    let scale = qk_scale or head_dim ** -0.5
+    let width = hidden or dim_out or dim
+    let wide = max(dim_out or dim, 2 * dim)
+    layer fc = linear(dim, width)
+    layer up = linear(dim, wide)
+    if qk_scale:
+        let gain = qk_scale * 2
+    else:
+        let gain = 1
+    return fc(x * scale) * gain, up(x)
+"""
+
+
+@pytest.mark.parametrize("arguments, scale, width, wide, gain", [
+    ({}, 0.5, 8, 16, 1),
+    ({"qk_scale": 0.0, "dim_out": 0}, 0.5, 8, 16, 1),  # 0 is false, as in Python (timm's `qk_scale or ...`)
+    ({"qk_scale": 0.25, "dim_out": 20}, 0.25, 20, 20, 0.5),
+    ({"dim_out": 6, "hidden": 3}, 0.5, 3, 16, 1),
+])
+def test_or_chooses_the_first_true_number(arguments, scale, width, wide, gain):
+    """`qk_scale or head_dim ** -0.5` (timm's Attention, Swin): the first value that is neither
+    None nor 0, as Python computes it, written as the spec writes it; `if qk_scale:` tests the
+    same (both were E0106 "argument `qk_scale` may be None here", at the test of None)."""
+    code = compile_ok(OR_DEFAULT)
+    assert "scale = qk_scale or head_dim**-0.5" in code and "width = hidden or dim_out or dim" in code
+    assert "wide = max(dim_out or dim, 2 * dim)" in code
+    assert "if qk_scale is not None and qk_scale != 0:" in code
+    module = generated(OR_DEFAULT)(**arguments)
+    assert module.scale == scale and module.fc.out_features == width and module.up.out_features == wide
+    assert module.gain == gain
+    assert agree(OR_DEFAULT, arguments, {"x": (2, 3, 8)}) == "agree"
+
+
+def test_or_of_conditions_is_no_number_and_a_bare_choice_in_a_call_is_one():
+    head = "block B(c: int = 4, r: int | None = None):\n    input x: [b, c]\n"
+    assert first_error(head + "    let f = c > 1 or c < 0\n    return x\n") == (
+        "E0113", 3, 13, "`let` binds a number computed from the arguments")
+    code = compile_ok(head + "    let k = max(c if c % 2 == 1 else c + 1, 3)\n    return x * k\n")
+    assert "k = max(c if c % 2 == 1 else c + 1, 3)" in code  # was E0113 "a number chosen by a condition ..."

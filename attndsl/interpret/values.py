@@ -245,8 +245,13 @@ def source_value(node: ast.Node, env: dict):
             raise Refusal(f"{getattr(node.value, 'id', 'the list')} has no item {index}")
         return items[index]
     if isinstance(node, ast.BoolOp):
-        values = (source_value(v, env) for v in node.values)
-        return all(values) if node.op == "and" else any(values)
+        if node.op == "or":  # Python's: the first true value, else the last (`qk_scale or d ** -0.5`)
+            for part in node.values[:-1]:
+                value = source_value(part, env)
+                if value:
+                    return value
+            return source_value(node.values[-1], env)
+        return all(source_value(v, env) for v in node.values)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         name = node.func.id
         if name == "all":

@@ -36,6 +36,8 @@ class ConditionLowering:
                 else:
                     self.scope[comp.var] = saved
             return Cond("all_elems", (iterable, comp.var, inner))
+        if self._optional_number(node):
+            return self._number_truth(node)  # `if qk_scale:`, as Python reads it: not None and not 0
         value = self._expr(node)
         if isinstance(value, Cond):
             if not allow_presence and reads_forward(value):

@@ -15,6 +15,7 @@ from .layer_kinds import kinds_like, written_kind
 from .values import (PARAM_INITS, ListArg, SizesInput, StrListArg, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
 from .loops import is_range
+from .numbers import is_choice
 
 
 class DeclarationLowering:
@@ -216,7 +217,7 @@ class DeclarationLowering:
         self._bind(stmt.name, "layer", info, stmt.span)
 
     def _stmt_Let(self, stmt: ast.Let) -> None:
-        if isinstance(stmt.value, ast.IfExp):
+        if is_choice(stmt.value):  # `a if c else b`, `a or b`, also inside a call: one let per branch
             return self._let_conditional(stmt)
         value = self._expr(stmt.value)
         if not isinstance(value, Expr):

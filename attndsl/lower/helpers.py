@@ -59,6 +59,8 @@ def _float_source(node, float_names=frozenset()) -> ast.Node | None:
         return _float_source(node.operand, float_names)
     if isinstance(node, ast.IfExp):
         return _float_source(node.body, float_names) or _float_source(node.orelse, float_names)
+    if isinstance(node, ast.BoolOp) and node.op == "or":  # a number chosen: `qk_scale or head_dim ** -0.5`
+        return next((found for found in (_float_source(v, float_names) for v in node.values) if found), None)
     if isinstance(node, (ast.TupleExpr, ast.ListExpr)):  # `(1, 2, 2.0)`: a float among the sizes
         for item in node.items:
             found = _float_source(item, float_names)

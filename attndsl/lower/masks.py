@@ -28,6 +28,8 @@ class MaskLowering:
         """An operand of `and`/`or`/`not`: a condition on the arguments, or a mask."""
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "all":
             return self._condition(node)
+        if self._optional_number(node):
+            return self._number_truth(node)  # `not qk_scale`, `qk_scale and ...`: not None and not 0
         value = self._expr(node)
         if isinstance(value, (Cond, Tensor)):
             return value

@@ -126,10 +126,21 @@ class NumberLowering:
         """The (guard, value) of each branch of a nested conditional value, in order; a choice
         inside a call or an operation (`max(t if t % 2 == 1 else t + 1, 3)`) splits the value
         into one per side, each with the choice replaced by that side."""
-        inner = None if isinstance(value, ast.IfExp) else _first_choice(value)
-        if inner is not None:
+        inner = None if isinstance(value, ast.IfExp) or _is_or(value) else _first_choice(value)
+        if isinstance(inner, ast.IfExp):
             value = ast.IfExp(inner.span, inner.condition, ast.replaced(value, inner, inner.body),
                               ast.replaced(value, inner, inner.orelse))
+        chosen = value if _is_or(value) else inner
+        if _is_or(chosen):  # `qk_scale or head_dim ** -0.5`: the first value where it is true, else the rest
+            first, rest = chosen.values[0], chosen.values[1:]
+            rest = rest[0] if len(rest) == 1 else ast.BoolOp(chosen.span, "or", rest)
+            self.guard[:] = list(guard)
+            truth = self._number_truth(first)
+            if truth is not None:
+                if truth.op == "const":
+                    return self._let_branches(ast.replaced(value, chosen, first if truth.args[0] else rest), guard)
+                return self._let_branches(ast.replaced(value, chosen, first), guard + (truth,)) + \
+                    self._let_branches(ast.replaced(value, chosen, rest), guard + (negate(truth),))
         if not isinstance(value, ast.IfExp):
             self.guard[:] = list(guard)
             result = self._expr(value)
@@ -142,6 +153,28 @@ class NumberLowering:
             return self._let_branches(value.body if condition.args[0] else value.orelse, guard)
         return self._let_branches(value.body, guard + (condition,)) + \
             self._let_branches(value.orelse, guard + (negate(condition),))
+
+    def _optional_number(self, node: ast.Node) -> bool:
+        """Whether `node` names an argument `x: int | None` or `x: float | None`."""
+        return isinstance(node, ast.Name) and node.id in self.optional_args \
+            and self.scope.get(node.id, ("",))[0] == "arg" \
+            and any(a.name == node.id and a.type in ("int", "float") for a in self.ir.args)
+
+    def _number_truth(self, node: ast.Node) -> Cond | None:
+        """Python's truth of a number, as `or` reads it: not None (an optional argument) and not
+        0 (`qk_scale or head_dim ** -0.5`, timm's and Swin's default scale); None where `node`
+        is no number (a condition: `let` then says it binds a number)."""
+        given = (negate(is_none(node.id)),) if self._optional_number(node) else ()
+        outer = list(self.guard)
+        self.guard += list(given)
+        try:
+            value = self._expr(node)
+        finally:
+            self.guard[:] = outer
+        if not isinstance(value, Expr):
+            return None
+        nonzero = Cond.const(value.value != 0) if value.is_const else Cond("cmp", ("!=", value, Expr.const(0)))
+        return Cond("and", given + (nonzero,)) if given else nonzero
 
     def _let_conditional(self, stmt: ast.Let) -> None:
         outer = list(self.guard)
@@ -233,10 +266,21 @@ class NumberLowering:
         return done + pending
 
 
-def _first_choice(node) -> ast.IfExp | None:
-    """The first `a if c else b` inside an expression (in reading order), or None."""
+def is_choice(node: ast.Node) -> bool:
+    """Whether a `let`'s value chooses: `a if c else b` or `a or b`, itself or inside it."""
+    return isinstance(node, ast.IfExp) or _is_or(node) or _first_choice(node) is not None
+
+
+def _is_or(node) -> bool:
+    """`a or b` where a `let` computes a number: the first of its values that is true."""
+    return isinstance(node, ast.BoolOp) and node.op == "or"
+
+
+def _first_choice(node) -> ast.IfExp | ast.BoolOp | None:
+    """The first `a if c else b` or `a or b` inside an expression (in reading order), or None
+    (a condition is never read: the choice of an `if` is found before its condition)."""
     for child in ast.children(node):
-        if isinstance(child, ast.IfExp):
+        if isinstance(child, ast.IfExp) or _is_or(child):
             return child
         found = _first_choice(child)
         if found is not None:
