@@ -9,6 +9,7 @@ A spec is first parsed the fast way, the AST built as the parser goes
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 
 from lark import Lark, Token
@@ -65,6 +66,24 @@ def _on_newline(token: Token) -> Token:
     return token
 
 
+def _on_name(token: Token) -> Token:
+    """A name beyond ASCII must be one Python takes as it is (`λc`): an identifier, and its
+    NFKC form, which is what Python reads (`x²` would be `x2`, another name of the spec)."""
+    if not token.isascii() and (not token.isidentifier() or unicodedata.normalize("NFKC", token) != token):
+        span = Span(_current_path[0], token.line, token.column, token.line, token.column + len(token))
+        python = unicodedata.normalize("NFKC", token)
+        if python != token and python.isidentifier():
+            raise SyntaxProblem("E0001", f"`{token}` cannot be a name: Python reads it as `{python}`", span,
+                                help=f"write `{python}` (Python would take the two spellings for one name)")
+        raise SyntaxProblem("E0001", f"`{token}` cannot be a name: it is not a Python identifier", span,
+                            help="a name is letters, digits and `_`, not starting with a digit, "
+                            "as Python's identifiers (`λc` is one)")
+    return token
+
+
+_current_path = ["<spec>"]  # the path of the spec being parsed, for `_on_name`'s span
+
+
 @cache
 def _lark() -> Lark:
     grammar = (resource_dir("grammars") / "attn.lark").read_text(encoding="utf-8")
@@ -74,7 +93,7 @@ def _lark() -> Lark:
         postlex=_AttnIndenter(),
         propagate_positions=True,
         maybe_placeholders=True,
-        lexer_callbacks={"COMMENT": _on_comment, "_NL": _on_newline},
+        lexer_callbacks={"COMMENT": _on_comment, "_NL": _on_newline, "NAME": _on_name},
         cache=True,
     )
 
@@ -150,6 +169,7 @@ def parse(source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
     if not source.endswith("\n"):
         source += "\n"
     _seen_comments.clear()
+    _current_path[0] = path
     try:
         items = _build_while_parsing(source, path)
     except (UnexpectedInput, SyntaxProblem, _BadDedent, TooDeep, NotParsed):

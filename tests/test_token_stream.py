@@ -21,6 +21,7 @@ EDGES = [
     "block B(d: int):\n    input x: [b,\n        d]  # inside brackets\n    # alone\n    return x\n",
     "block B(d: int):\n\tinput x: [b, d]\n\tif d > 1:\n\t\tx = x * 2\n\treturn x\n",
     "# first\n\nblock B():\n    input x: [n]\n    return x  # last\n",
+    "block B(d: int):\n    input x: [b, d]\n    λc = x * 2\n    return λc + x\n",  # Unicode names
 ]
 
 

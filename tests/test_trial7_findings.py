@@ -71,3 +71,50 @@ block P(n: int):
     with pytest.raises(ValueError, match="must agree"):
         module(rand(2, 3, 2, 3))
     assert module(rand(2, 3, 2, 2)).shape == (2, 3, 3)
+
+
+LAMBDA = """\
+block LambdaLayer(dim: int = 8, dim_k: int = 4):
+    input x: [b, n, dim]
+    layer to_k = linear(dim, dim_k, bias=false)
+    layer to_v = linear(dim, dim, bias=false)
+    layer λproj = linear(dim, dim)
+    let scaleλ = dim_k ** -0.5
+    k = softmax(to_k(x), dim=1)
+    v = to_v(x)
+    λc = einsum("b n k, b n v -> b k v", k, v)
+    return λproj(einsum("b n k, b k v -> b n v", k, λc) * scaleλ)
+"""
+
+
+def test_names_beyond_ascii_are_python_s_identifiers():
+    """lucidrains' lambda layer names its values `λc`, `λp` (was E0001 "unexpected character
+    'λ'"): a name is a Python identifier, and the module uses it as written."""
+    import torch
+
+
+    code = compile_ok(LAMBDA)
+    assert "λc = torch.einsum(" in code and "self.λproj = nn.Linear(dim, dim)" in code
+    assert "self.scaleλ = scaleλ" in code
+    module = build(LAMBDA, dim=8, dim_k=4)
+    assert set(module.state_dict()) == {"to_k.weight", "to_v.weight", "λproj.weight", "λproj.bias"}
+    x = rand(2, 5, 8)
+    k = module.to_k(x).softmax(dim=1)
+    λc = torch.einsum("bnk,bnv->bkv", k, module.to_v(x))
+    torch.testing.assert_close(module(x), module.λproj(torch.einsum("bnk,bkv->bnv", k, λc) * 0.5))
+    assert agree(LAMBDA, {"dim": 8, "dim_k": 4}, {"x": (2, 5, 8)}) == "agree"
+
+
+@pytest.mark.parametrize("name, column, message, help", [
+    ("scale²", 9, "`scale²` cannot be a name: Python reads it as `scale2`", "write `scale2`"),
+    ("ﬁt", 9, "`ﬁt` cannot be a name: Python reads it as `fit`", "write `fit`"),
+])
+def test_a_name_python_would_read_as_another_is_refused_at_the_name(name, column, message, help):
+    """Python reads identifiers in their NFKC form: `scale²` would be `scale2` in the module,
+    possibly another name of the spec."""
+    import attndsl
+
+    source = LAMBDA.replace("scaleλ", name)
+    assert first_error(source) == ("E0001", 6, column, message)
+    (error,) = [d for d in attndsl.compile_source(source, "lang.attn").diagnostics if d.is_error]
+    assert help in error.help

@@ -97,7 +97,7 @@ def compile_spec(path: str | Path) -> CheckedSpec | None:
     return CheckedSpec(display, source, result.blocks, result.code)
 
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME = re.compile(r"[^\W\d]\w*")  # a name of the spec, Unicode letters too (`λc`)
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 

@@ -25,7 +25,7 @@ from .world_shapes import shape_text
 
 KEYWORDS = ["block", "input", "param", "layer", "let", "persistent", "buffer", "require", "example", "if", "elif",
             "else", "return", "for", "in", "and", "or", "not", "true", "false", "None", "zeros", "ones", "randn"]
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = re.compile(r"[^\W\d]\w*")  # a name, Unicode letters too (`λc`)
 # Called on sizes and arguments, not tensors (`let d = max(L, c // r)`, `len(kernels)`).
 SIZE_FUNCTIONS = tuple(dict.fromkeys(SCALAR_FUNCTIONS + ("len", "all")))
 
@@ -328,7 +328,7 @@ def completions(doc: Document, line: int, column: int) -> list[tuple[str, str, s
     "block". Only what a spec can write: ops called by name, not the operators' ops."""
     lines = doc.source.split("\n")
     text = lines[line][:column] if 0 <= line < len(lines) else ""
-    prefix = re.search(r"[A-Za-z_][A-Za-z0-9_]*$", text)
+    prefix = re.search(r"[^\W\d]\w*$", text)
     prefix = prefix.group() if prefix else ""
     items: dict[str, tuple[str, str, str]] = {}
 
