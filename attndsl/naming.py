@@ -140,8 +140,11 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
             name = pick(base, [(position[m], graph.nodes[m]["guard"]) for m in members[group]])
         elif op in ("item", "phi") or node in materialized:
             unnamed = "out" if node in ir.outputs else _temp_name(op)  # `return gamma * out + x, att`
-            name = pick(attrs["name"] or _sliced_name(graph, node) or _reader_name(graph, node, op) or unnamed,
-                        [(at, attrs["guard"])])
+            source = _source_name(ir, node, op, naming.names)
+            if source is not None and pick(source, [(at, attrs["guard"])]) != source:
+                source = None  # the value it views is still read: `subscript`, not `bias_2`
+            name = pick(attrs["name"] or _sliced_name(graph, node) or _reader_name(graph, node, op) or source or
+                        unnamed, [(at, attrs["guard"])])
         else:
             continue
         if group is not None:
@@ -167,6 +170,19 @@ def _reader_name(graph, node: int, op: str) -> str | None:
     if op != "item" or len(readers) != 1:
         return None
     return graph.nodes[readers[0]]["name"]
+
+
+_VIEWS = ("subscript", "rearrange", "transpose", "unsqueeze", "squeeze", "expand", "expand_as", "flatten",
+          "unflatten", "contiguous")
+
+
+def _source_name(ir, node: int, op: str, names: dict) -> str | None:
+    """A view of one named value (`bias[None]`, read twice) takes that value's name where it
+    is free, as hand-written code rebinds it: `bias = bias[None]`."""
+    if op not in _VIEWS:
+        return None
+    source = names.get(ir.operands(node)[0])
+    return source.removeprefix("self.") if source else None
 
 
 def _temp_name(op: str) -> str:

@@ -118,3 +118,57 @@ def test_a_name_python_would_read_as_another_is_refused_at_the_name(name, column
     assert first_error(source) == ("E0001", 6, column, message)
     (error,) = [d for d in attndsl.compile_source(source, "lang.attn").diagnostics if d.is_error]
     assert help in error.help
+
+
+def test_a_fused_attention_names_the_line_of_the_scaling_it_absorbed():
+    """timm's `q = q * scale` on its own line became SDPA's `scale=`: the comment said the
+    call replaces lines 6-7 only."""
+    source = """\
+block A(d: int = 8, heads: int = 2):
+    input x: [b, n, d]
+    q = rearrange(x, "b n (h e) -> b h n e", h=heads)
+    k = rearrange(x, "b n (h e) -> b h n e", h=heads)
+    q = q * 0.5
+    attn = softmax(q @ transpose(k, -2, -1), dim=-1)
+    return attn @ k
+"""
+    code = compile_ok(source, path="a.attn")
+    assert "# a.attn:5-7: softmax(q @ k * scale) @ v, fused into one scaled_dot_product_attention call" in code
+
+
+def test_a_temporary_of_each_branch_may_differ_in_rank_when_nothing_after_the_if_reads_it():
+    """Causal linear attention's `outer` on one branch and `kv` on the other were first one
+    name, and E0202 refused it ("rank 4 on one branch and 3 on the other") though nothing
+    after the `if` reads it; read after the `if`, it still is refused."""
+    source = """\
+block R(flag: bool = false):
+    input x: [b, n, d]
+    example(x=[2, 3, 4])
+    if flag:
+        t = unsqueeze(x, 1)
+        y = sum(t, dim=1)
+    else:
+        t = x
+        y = t * 2
+    return y
+"""
+    for flag in (False, True):
+        assert agree(source, {"flag": flag}, {"x": (2, 3, 4)}) == "agree"
+    code, line, _, message = first_error(source.replace("return y", "return y + t"))
+    assert (code, line) == ("E0202", 4) and "`t` has rank 4 on one branch and 3 on the other" in message
+
+
+def test_a_view_of_a_named_value_read_twice_takes_its_name_where_it_is_free():
+    """Swin's `bias[None]`, read by the plain and the fused attention, was `subscript`."""
+    source = """\
+block V(h: int = 2):
+    input x: [b, h, n, n]
+    bias = mean(x, dim=0)
+    y = x + bias[None]
+    return y * bias[None]
+"""
+    code = compile_ok(source)
+    assert "bias = bias[None]" in code and "subscript" not in code
+    kept = source.replace("return y * bias[None]", "return y * bias[None] + sum(bias)")
+    assert "bias = bias[None]" not in compile_ok(kept)  # `bias` is still read: the view has a name of its own
+    assert agree(source, {}, {"x": (2, 2, 3, 3)}) == "agree"

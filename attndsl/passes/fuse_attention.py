@@ -56,8 +56,8 @@ def _fuse(ir: BlockIR, final: int) -> bool:
     if plan is None:
         return False
     blockers, mask_step, dropout_step = plan
-    q, q_factor = _unscaled(ir, ir.operands(match.logits)[0])
-    k, k_factor = _unscaled(ir, ir.operands(match.logits)[1])
+    q, q_factor, q_scalings = _unscaled(ir, ir.operands(match.logits)[0])
+    k, k_factor, k_scalings = _unscaled(ir, ir.operands(match.logits)[1])
     v = ir.operands(final)[1]
     scale = q_factor * k_factor
     for step in match.steps:
@@ -81,7 +81,7 @@ def _fuse(ir: BlockIR, final: int) -> bool:
     keys = _keys_first(ir, k, like=match.logits, guard=fused_guard)
     operands = [q, keys, v] + ([mask_step.mask] if mask_step is not None and not causal else [])
     name = ir.graph.nodes[final]["name"] or _fresh_name(ir, "attended")
-    lines = sorted({ir.graph.nodes[n]["span"].line for n in match.nodes | {final}})
+    lines = sorted({ir.graph.nodes[n]["span"].line for n in match.nodes | {final} | q_scalings | k_scalings})
     where = f"{_file(ir)}:{lines[0]}-{lines[-1]}" if len(lines) > 1 else f"{_file(ir)}:{lines[0]}"
     fused = new_node(ir, FUSED_OP, operands, like=final, guard=fused_guard, shape=shape_of(ir, final), name=name,
                      scale=scale, mask_kind=mask_step.mask_kind if mask_step else None,
@@ -186,16 +186,18 @@ def _keys_first(ir: BlockIR, k: int, *, like: int, guard: tuple) -> int:
                     dim0=-2, dim1=-1)
 
 
-def _unscaled(ir: BlockIR, node: int) -> tuple[int, Expr]:
-    """`q / s` (or `q * s`): q and the factor, so that SDPA's scale can absorb it."""
-    factor = ONE
+def _unscaled(ir: BlockIR, node: int) -> tuple[int, Expr, set[int]]:
+    """`q / s` (or `q * s`): q, the factor, so that SDPA's scale can absorb it, and the
+    scalings absorbed (their lines are among those the fused call replaces)."""
+    factor, scalings = ONE, set()
     while op_of(ir, node) in ("mul", "div"):
         classified = classify_pre(ir, node)
         if classified is None or classified[0].kind != "scale":
             break
+        scalings.add(node)
         step, node = classified
         factor = factor * step.factor
-    return node, factor
+    return node, factor, scalings
 
 
 def _guard_plain_path(ir: BlockIR, match: Attention, base: tuple, condition: Cond) -> bool:

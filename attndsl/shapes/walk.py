@@ -249,6 +249,10 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         a, b = (self.shapes.get(o) for o in operands)
         if a is None or b is None:
             raise Abort()
+        if not self.ir.users(node) and node not in self.ir.outputs:
+            # a name each branch writes and nothing after the `if` reads (a temporary of each
+            # branch): its two values need not be alike
+            raise Abort()
         ua, ub = (self.uncertain.get(o, set()) for o in operands)
         if ua != ub:  # equal as shown, but one branch broadcast what the other did not
             self.joined_atoms.add(atom)
