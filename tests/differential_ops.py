@@ -248,6 +248,36 @@ class CatalogueOps:
         self.env += [type(x)(name, shape) for name in names]
         return self.assign(f"{names[0]} * 2 + {names[-1]}", shape)
 
+    def op_cumsum(self):
+        """`cumsum(x, dim=d)` along any axis (sometimes out of range: the checker refuses it), or
+        integer positions summed (Swin's index, `sum(stack([...], dim=-1), dim=-1)`), their running
+        sum or extremum, kept integer and then promoted into x."""
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        form = ch.choice(["float", "float", "running", "reduced"])
+        if form == "float":
+            return self.assign(f"cumsum({x.name}, dim={self.axis(len(x.shape))})", x.shape)
+        positions = f"arange({self.size_text(x.shape[-1])})"
+        pairs = f"stack([{positions}, {positions} // 2 - {ch.choice(['1', '3'] + list(self.int_args))}], dim=-1)"
+        if form == "running":
+            integers = ch.choice([f"cumsum({positions} % 3, dim={ch.choice([0, -1])})",
+                                  f"cumsum({pairs}, dim={ch.choice([0, 1, -1])})[:, 0]"])
+        else:
+            integers = f"{ch.choice(['sum', 'sum', 'max', 'min'])}({pairs}, dim={ch.choice([1, -1])})"
+        return self.assign(f"{x.name} {ch.choice(['+', '*', '-'])} {integers}", x.shape)
+
+    def op_detach(self):
+        """`detach(...)`: the same values (the differential compares values, not gradients), in
+        lucidrains' `sim - detach(max(sim, dim=-1, keepdim=true))` or on its own."""
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        if self.ch.chance(0.5):
+            return self.assign(f"detach({x.name}) * 2 + {x.name}", x.shape)
+        return self.assign(f"{x.name} - detach(max({x.name}, dim={self.axis(len(x.shape))}, keepdim=true))", x.shape)
+
     def op_subscript(self):
         x = self.pick(min_rank=1)
         if x is None:
@@ -346,4 +376,5 @@ class CatalogueOps:
 
     CATALOGUE_OPS = ["op_mask", "op_mask", "op_triangle", "op_constant", "op_split", "op_subscript", "op_activation",
                      "op_norms", "op_flatten", "op_squeeze", "op_expand", "op_pad", "op_roll", "op_windows",
-                     "op_interpolate", "op_spectrum", "op_integers", "op_gather", "op_einsum", "op_unbind"]
+                     "op_interpolate", "op_spectrum", "op_integers", "op_gather", "op_einsum", "op_unbind",
+                     "op_cumsum", "op_detach"]

@@ -104,6 +104,11 @@ CASES = {
                       'return torch.fft.irfft2(spectrum, s=(self.h, self.w), dim=(1, 2), norm="ortho")'),
     "view_as_real": ("input x: [b, h, w]\nreturn view_as_real(rfft2(x))", {}, {"x": (2, 3, 4)},
                      lambda m, x: _dft_real(x), "return torch.view_as_real(torch.fft.rfft2(x))"),
+    "cumsum": ("input x: [b, n, d]\nreturn cumsum(x, dim=1)", {}, {"x": (2, 4, 3)},
+               lambda m, x: torch.stack([x[:, : i + 1].sum(1) for i in range(4)], dim=1), "return x.cumsum(dim=1)"),
+    "detach": ("input x: [b, h, n, n]\nreturn softmax(x - detach(max(x, dim=-1, keepdim=true)), dim=-1)", {},
+               {"x": (2, 2, 3, 3)}, lambda m, x: x.exp() / x.exp().sum(-1, keepdim=True),
+               "return (x - x.amax(dim=-1, keepdim=True).detach()).softmax(dim=-1)"),
     "irfft2_even": ("input x: [b, h, w]\nreturn irfft2(rfft2(x))", {}, {"x": (2, 3, 4)}, lambda m, x: x,
                     "return torch.fft.irfft2(torch.fft.rfft2(x))"),
 }
@@ -252,6 +257,9 @@ MISUSES = {
     "gelu_approximate": ("input x: [b, n]\nreturn gelu(x, approximate=\"tan\")", "E0112", 3, 32),
     "sigmoid_of_a_number": ("(channels: int = 4)\ninput x: [b, channels]\nreturn x * sigmoid(channels)", "E0113", 3,
                             24),
+    "cumsum_dim_out_of_range": ("input x: [b, n, d]\nreturn cumsum(x, dim=3)", "E0204", 3, 12),
+    "cumsum_without_dim": ("input x: [b, n, d]\nreturn cumsum(x)", "E0112", 3, 12),
+    "cumsum_of_a_mask": ("input x: [b, n, d]\nreturn cumsum(x > 0, dim=1)", "E0209", 3, 12),
     "operator_by_name": ("input x: [b, n]\nreturn add(x, x)", "E0102", 3, 12),
     "internal_op": ("input x: [b, n, d]\nreturn scaled_dot_product_attention(x, x, x)", "E0102", 3, 12),
 }
@@ -314,3 +322,93 @@ def test_pad_refuses_what_torch_refuses(mode):
                 module(x)
             continue
         torch.testing.assert_close(module(x), want)
+
+
+# ---------------------------------------------------------------------------- cumsum and detach
+
+
+def _prefix_sums(x, axis):
+    """Slice i along `axis` is the sum of slices 0..i, written out (not torch.cumsum)."""
+    return torch.stack([x.narrow(axis, 0, i + 1).sum(axis) for i in range(x.shape[axis])], dim=axis)
+
+
+CAUSAL_LINEAR = """\
+block CausalLinearAttention(eps: float = 1e-6):
+    input q: [b, h, n, d]
+    input k: [b, h, n, d]
+    input v: [b, h, n, e]
+    q = elu(q) + 1
+    k = elu(k) + 1
+    kv = cumsum(einsum("b h n d, b h n e -> b h n d e", k, v), dim=2)
+    k_cum = cumsum(k, dim=2)
+    num = einsum("b h n d, b h n d e -> b h n e", q, kv)
+    den = einsum("b h n d, b h n d -> b h n", q, k_cum)
+    return num / (unsqueeze(den, -1) + eps)
+"""
+
+
+def test_cumsum_gives_causal_linear_attention():
+    """Katharopoulos et al. 2020, causal: position i attends to 0..i through running sums of
+    k vᵀ and of k; against the quadratic form under a causal mask (float64), and the interpreter."""
+    code = compile_ok(CAUSAL_LINEAR)
+    assert 'kv = torch.einsum("bhnd,bhne->bhnde", k, v).cumsum(dim=2)' in code and "k_cum = k.cumsum(dim=2)" in code
+    module = build(CAUSAL_LINEAR)
+    q, k, v = rand(2, 3, 5, 4, seed=1), rand(2, 3, 5, 4, seed=2), rand(2, 3, 5, 6, seed=3)
+    weights = ((F.elu(q) + 1) @ (F.elu(k) + 1).transpose(-1, -2)).tril()
+    torch.testing.assert_close(module(q, k, v), weights @ v / (weights.sum(-1, keepdim=True) + 1e-6))
+    assert agree(CAUSAL_LINEAR, {}, {"q": (2, 3, 5, 4), "k": (2, 3, 5, 4), "v": (2, 3, 5, 6)}) == "agree"
+
+
+@pytest.mark.parametrize("dim, axis", [(0, 0), (1, 1), (2, 2), (-1, 3), (-3, 1)])
+def test_cumsum_runs_along_its_own_axis(dim, axis):
+    """Every axis of size 4, so that a running sum along another axis has the same shape: only
+    the values tell them apart."""
+    source = _spec(f"input x: [b, n, m, d]\nreturn cumsum(x, dim={dim})")
+    x = rand(4, 4, 4, 4)
+    got = build(source)(x)
+    torch.testing.assert_close(got, _prefix_sums(x, axis))
+    for other in set(range(4)) - {axis}:
+        assert not torch.allclose(got, _prefix_sums(x, other)), other
+    assert agree(source, {}, {"x": (4, 4, 4, 4)}) == "agree"
+
+
+def test_cumsum_out_of_range_says_which_axes_there_are():
+    code, line, column, message = first_error(_spec("input x: [b, n, d]\nreturn x + cumsum(x, dim=-4)"))
+    assert (code, line, column) == ("E0204", 3, 16) and message == "dim=-4 is out of range for a tensor of rank 3"
+    assert _help("input x: [b, n, d]\nreturn cumsum(x, dim=3)") == "valid values are -3..2"
+
+
+def test_cumsum_of_positions_stays_integer():
+    source = _spec("(n: int = 5)\ninput x: [b, n]\nbuffer running = cumsum(arange(n) % 3, dim=0)\n"
+                   "return x + running")
+    module = build(source)
+    assert module.running.dtype == torch.int64
+    assert torch.equal(module.running, torch.tensor([0, 1, 3, 3, 4]))
+    x = rand(2, 5)
+    torch.testing.assert_close(module(x), x + torch.tensor([0.0, 1, 3, 3, 4], dtype=torch.float64))
+    assert agree(source, {}, {"x": (2, 5)}) == "agree"
+
+
+DETACHED = _spec("(d: int = 4)\ninput x: [b, n, d]\nparam w: [d] = normal()\n"
+                 "return x * detach(sigmoid(x * w)) + detach(x) * w")
+
+
+def test_detach_keeps_the_value_and_stops_the_gradient():
+    """Gradients reach x and w only along the paths not detached: against the same function
+    written with .detach() and, so that a dropped detach would show, not the one without."""
+    assert "return x * (x * self.w).sigmoid().detach() + x.detach() * self.w" in compile_ok(DETACHED)
+    module = build(DETACHED)
+    x = rand(2, 3, 4, seed=1).requires_grad_()
+    got = module(x)
+    grads = torch.autograd.grad(got.square().sum(), [x, module.w])
+    w = module.w.detach().clone().requires_grad_()
+    xr = x.detach().clone().requires_grad_()
+    want = xr * torch.sigmoid(xr * w).detach() + xr.detach() * w
+    torch.testing.assert_close(got, want)
+    expected = torch.autograd.grad(want.square().sum(), [xr, w])
+    for mine, theirs in zip(grads, expected):
+        torch.testing.assert_close(mine, theirs)
+    attached = xr * torch.sigmoid(xr * w) + xr * w
+    for mine, other in zip(grads, torch.autograd.grad(attached.square().sum(), [xr, w])):
+        assert not torch.allclose(mine, other)
+    assert agree(DETACHED, {}, {"x": (2, 3, 4)}) == "agree"

@@ -77,6 +77,8 @@ def test_positions_made_float_by_a_fraction_go_where_floats_go():
     ("return x + softmax(arange(n), dim=-1)", "E0209", "softmax"),
     ("layer fc = linear(n, n)\nreturn x + fc(arange(n))", "E0209", "a layer takes floating-point tensors"),
     ("return x // 2", "E0209", "integer tensor"),
+    # torch refuses mean (and std, var, norm) of an integer tensor; sum, max and min keep it integer
+    ("return x + mean(arange(n))", "E0209", "must be a floating-point tensor, got an int tensor"),
     ("return x + arange(n) // 0.5", "E0209", "divides an integer tensor by a whole number"),
     ("return x + arange(n) // 0", "E0203", "zero"),
     ("return x + 2 // arange(n)", "E0113", "by a whole number"),
@@ -167,6 +169,54 @@ return x + table[shifted]
 def test_gathers_that_cannot_be_checked_are_refused_at_their_place(body, code, line, needle):
     got = first_error(_block("input x: [b, n]\n" + body))
     assert (got[0], got[1]) == (code, line) and needle in got[3], got
+
+
+# Swin's relative_position_index as its published code builds it: the offsets along each
+# axis stacked last, the row offset scaled, then summed over that last axis (an int tensor).
+SUMMED_INDEX = _block("""
+input x: [b, heads, wh * ww, wh * ww]
+let n = wh * ww
+param table: [(2 * wh - 1) * (2 * ww - 1), heads] = normal()
+buffer relative = stack([(arange(n)[:, None] // ww - arange(n)[None, :] // ww + wh - 1) * (2 * ww - 1), \
+arange(n)[:, None] % ww - arange(n)[None, :] % ww + ww - 1], dim=-1)
+buffer index = sum(relative, dim=-1)
+buffer widest = max(relative, dim=(0, 1))
+buffer narrowest = min(relative, dim=-1, keepdim=true)
+return x + rearrange(table[index], "i j h -> h i j")
+""", "wh: int = 2, ww: int = 3, heads: int = 2")
+
+
+def _swin_index(wh, ww):
+    """timm's WindowAttention.__init__, in place as it writes it."""
+    coords = torch.flatten(torch.stack(torch.meshgrid([torch.arange(wh), torch.arange(ww)], indexing="ij")), 1)
+    relative_coords = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+    relative_coords[:, :, 0] += wh - 1
+    relative_coords[:, :, 1] += ww - 1
+    relative_coords[:, :, 0] *= 2 * ww - 1
+    return relative_coords, relative_coords.sum(-1)
+
+
+@pytest.mark.parametrize("wh, ww", [(2, 3), (3, 2), (1, 4)])
+def test_sum_of_an_integer_tensor_is_an_integer_index(wh, ww):
+    """`relative_coords.sum(-1)` on an int tensor, as Swin builds its index: integer, so that it
+    gathers rows of the bias table (float(...) would have left nothing to gather with)."""
+    assert "self.register_buffer(\"index\", self.relative.sum(dim=-1), persistent=False)" in compile_ok(
+        SUMMED_INDEX)
+    module = build(SUMMED_INDEX, wh=wh, ww=ww)
+    relative, index = _swin_index(wh, ww)
+    assert module.index.dtype == module.widest.dtype == module.narrowest.dtype == torch.int64
+    assert torch.equal(module.index, index)
+    assert torch.equal(module.widest, relative.amax(dim=(0, 1)))
+    assert torch.equal(module.narrowest, relative.amin(dim=-1, keepdim=True))
+    n = wh * ww
+    x = rand(2, 2, n, n)
+    table = module.table
+    got = module(x)
+    torch.testing.assert_close(got, x + table[index.reshape(-1)].reshape(n, n, 2).permute(2, 0, 1))
+    (weights,) = torch.autograd.grad(got.sum(), table)
+    counts = torch.bincount(index.reshape(-1), minlength=table.shape[0]).to(torch.float64)
+    torch.testing.assert_close(weights, 2 * counts[:, None].expand(-1, 2))
+    assert agree(SUMMED_INDEX, {"wh": wh, "ww": ww}, {"x": (2, 2, n, n)}) == "agree"
 
 
 # ---------------------------------------------------------------------------- persistent buffers

@@ -232,6 +232,8 @@ block B(dim: int, heads: int = 2, dim_head: int = 0):
     ("unbind(x, dim=0)", "E0113", "`[f(t) for t in x]`"),
     ("masked_fill_(x, x > 0, 0)", "E0102", "`masked_fill(...)` makes a new one"),
     ("clone(x)", "E0102", "needs no copy"),
+    ("x.detach()", "E0113", "write `detach(x, ...)`"),
+    ("torch.cumsum(x, dim=1)", "E0101", "write `cumsum(x, ...)`"),
 ])
 def test_a_pytorch_spelling_is_answered_with_the_specs(written, code, helped):
     """What someone porting a module writes first, from PyTorch's habits: the error says how

@@ -206,6 +206,7 @@ def _expand(call, x):
 
 
 tensor_op("contiguous")(lambda call, x: tensor_arg(x, "x").contiguous())
+tensor_op("detach")(lambda call, x: tensor_arg(x, "x").detach())
 tensor_op("expand_as")(lambda call, x, other: _expanded(tensor_arg(x, "x"), tuple(tensor_arg(other, "other").shape)))
 
 

@@ -13,6 +13,7 @@ Where torch would quietly do something other than what the language means (an un
 
 from __future__ import annotations
 
+import itertools
 import operator
 from typing import Any, Callable, Protocol
 
@@ -176,6 +177,16 @@ _REDUCTIONS = {
 }
 for _name, _function in _REDUCTIONS.items():
     tensor_op(_name)(_reduction(_function))
+
+
+@tensor_op("cumsum")
+def _cumsum(call, x):
+    """Written from its definition, not with torch.cumsum: slice i along the axis is the sum
+    of slices 0..i, added one at a time."""
+    axis = axis_index(call.attrs["dim"], tensor_arg(x, "the summed operand").dim())
+    if x.shape[axis] == 0:
+        return x.clone()
+    return torch.stack(list(itertools.accumulate(x.unbind(axis))), dim=axis)
 
 
 def _global_pool(function: Callable):

@@ -22,7 +22,6 @@ SPELLED_OTHERWISE = {
     "mm": _MATMUL,
     "repeat": "`expand(x, ...)` broadcasts an axis of size 1 without copying; `cat([x, x], dim=d)` copies",
     "clone": "a spec never writes into a tensor, so a value needs no copy: use it as it is",
-    "detach": "a spec computes what its outputs need gradients of; a value is not detached",
     "size": "sizes have names: declare them with the input (`input x: [b, c, h, w]`) and use `c`",
     "type_as": "a tensor takes its inputs' dtype; ops that make one (`ones`, `arange`) take `like=`",
     "to": "a tensor takes its inputs' dtype and device; ops that make one (`ones`, `arange`) take `like=`",

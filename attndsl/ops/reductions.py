@@ -1,4 +1,4 @@
-"""Reductions over axes (sum, mean, max, ...) and the global pools."""
+"""Reductions over axes (sum, mean, max, ...), the running sum along one (cumsum), and the global pools."""
 
 from __future__ import annotations
 
@@ -72,14 +72,23 @@ _REDUCED = ("`x` without the axes in `dim` (every axis when omitted); with `keep
 _REDUCTIONS = {"sum": ("sum", "sum"), "mean": ("mean", "mean"), "max": ("amax", "largest value (values only)"),
                "min": ("amin", "smallest value (values only)"), "std": ("std", "standard deviation"),
                "var": ("var", "variance")}
+# sum, max and min of an integer tensor are integer, as torch's are (Swin's index buffer,
+# `relative_coords.sum(-1)`); torch refuses mean, std, var and norm of one.
+_OF_INTEGERS = ("sum", "max", "min")
 for _name, (_method, _doc) in _REDUCTIONS.items():
-    op(_name, "x: tensor, dim: axes = None, keepdim: bool = false",
+    op(_name, f"x: tensor{'[real]' if _name in _OF_INTEGERS else ''}, dim: axes = None, keepdim: bool = false",
        extremum_shape if _name in ("max", "min") else reduce_shape, render_reduce(_method),
-       doc=f"{_doc} over `dim`", shape_doc=_REDUCED,
-       example=f"input x: [b, c, h, w]\n{_name}(x, dim=(2, 3), keepdim=true)")
+       result="first" if _name in _OF_INTEGERS else "float",
+       doc=f"{_doc} over `dim`" + ("; of an integer tensor, an integer tensor" if _name in _OF_INTEGERS else ""),
+       shape_doc=_REDUCED, example=f"input x: [b, c, h, w]\n{_name}(x, dim=(2, 3), keepdim=true)")
 OPS["std"].params.append(ParamSpec("unbiased", "bool", True, required=False))
 OPS["std"].doc = "standard deviation over `dim`; unbiased (n - 1) unless `unbiased=false`"
 OPS["var"].doc = "variance over `dim`, unbiased (n - 1)"
+op("cumsum", "x: tensor[real], dim: axis", softmax_shape, "{x:recv}.cumsum(dim={dim})", result="first",
+   doc="the running sum along `dim`: entry i is the sum of entries 0..i (causal linear attention's "
+   "prefix sums of k and of k v); of an integer tensor, an integer tensor",
+   shape_doc="the shape of `x`; `dim` (required) must be an axis of it",
+   example="input x: [b, h, n, d]\ncumsum(x, dim=2)")
 op("norm", "x: tensor, dim: axes = None, keepdim: bool = false", reduce_shape, CallRender("norm", receiver=True),
    doc="the Euclidean (L2) norm over `dim`: sqrt(sum(x ** 2)) (UFO's XNorm divides by it)", shape_doc=_REDUCED,
    example="input x: [b, h, n, d]\nx / norm(x, dim=-1, keepdim=true)")

@@ -2,6 +2,7 @@
 
 `rearrange` covers most reshapes; these read closer to the published code where it
 calls them (`y.expand_as(x)` in SE and ECA, `x.flatten(2)` in a patch embedding).
+Two give `x` itself: `contiguous` laid out in order, `detach` cut off from autograd.
 """
 
 from __future__ import annotations
@@ -171,6 +172,10 @@ op("contiguous", "x: tensor[any]", same_shape, "{x:recv}.contiguous()", result="
    doc="the same values laid out in memory in order, copied only when `x` is a strided view (for a "
    "caller that `.view()`s the output, as fast-transformers' AttentionLayer does)",
    shape_doc="the shape of `x`", example="input x: [b, n, h, e]\ncontiguous(transpose(x, 1, 2))")
+op("detach", "x: tensor[any]", same_shape, "{x:recv}.detach()", result="same",
+   doc="the value of `x`, through which no gradient flows back (a constant to autograd): lucidrains' "
+   "`sim - sim.amax(dim=-1, keepdim=True).detach()`",
+   shape_doc="the shape of `x`", example="input x: [b, h, n, n]\nx - detach(max(x, dim=-1, keepdim=true))")
 op("expand_as", "x: tensor[any], other: tensor[any]", expand_as_shape, "{x:recv}.expand_as({other})",
    result="first", doc="expand to the shape of `other` (as in SE's `y.expand_as(x)`)",
    shape_doc="the shape of `other`; each axis of `x` (aligned from the right) is 1 or equal to it",

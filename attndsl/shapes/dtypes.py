@@ -37,12 +37,12 @@ def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | No
         param = tensor_params[min(index, len(tensor_params) - 1)]
         wanted = param.dtype or "float"
         if not _accepts(wanted, dtype):
-            context.error("E0209", f"{_argument(definition, param)} must be {_DESCRIBED[wanted]}, got a {dtype} "
-                          "tensor", help=_HELP.get((wanted, dtype)))
+            context.error("E0209", f"{_argument(definition, param)} must be {_DESCRIBED[wanted]}, got "
+                          f"{a_dtype(dtype)} tensor", help=_HELP.get((wanted, dtype)))
         if first is None:
             first = dtype
         elif definition.result == "same" and dtype != first:
-            context.error("E0209", f"{op}() of a {first} and a {dtype} tensor")
+            context.error("E0209", f"{op}() of {a_dtype(first)} and {a_dtype(dtype)} tensor")
         if wanted != "bool":  # where()'s condition does not take part in the promotion
             seen.append(dtype)
     if definition.result in ("same", "first"):
@@ -60,14 +60,14 @@ def _layer_call_dtype(context, attrs: dict, operand_dtypes: list) -> str:
     if callee is None:
         for dtype in operand_dtypes:
             if dtype not in (None, "float"):
-                context.error("E0209", f"a layer takes floating-point tensors, not a {dtype} tensor")
+                context.error("E0209", f"a layer takes floating-point tensors, not {a_dtype(dtype)} tensor")
         return "float"
     inputs = [i for i in callee.inputs if i.dtype not in ("flag", "size")]
     for info, dtype in zip(inputs, [d for d in operand_dtypes if d is not None]):
         if dtype != info.dtype:
             wanted = "a boolean" if info.dtype == "bool" else "a floating-point"
-            context.error("E0209", f"block {callee.name}'s input `{info.name}` is {wanted} tensor, not a {dtype} "
-                          "tensor")
+            context.error("E0209", f"block {callee.name}'s input `{info.name}` is {wanted} tensor, not "
+                          f"{a_dtype(dtype)} tensor")
     return callee.graph.nodes[callee.outputs[0]].get("dtype") or "float"
 
 
@@ -102,6 +102,11 @@ _HELP = {("bool", "float"): "compare a tensor (`mask == 0`) to make a mask",
          ("int", "float"): "an index is an integer tensor: arange(n) and integer arithmetic on it (+ - * // %)",
          ("float", "complex"): "irfft2() brings a spectrum back to real values",
          ("complex", "float"): "rfft2() makes a spectrum; view_as_complex() reads [..., 2] pairs as complex"}
+
+
+def a_dtype(dtype: str | None) -> str:
+    """An element type with its article, as messages say it: "a float", "an int"."""
+    return f"{'an' if str(dtype)[:1] in 'aeiou' else 'a'} {dtype}"
 
 
 def _accepts(wanted: str, dtype: str) -> bool:

@@ -194,7 +194,7 @@ OP_COSTS: dict[str, OpCost] = {
     **{name: OpCost() for name in ("relu6", "leaky_relu", "elu", "gelu", "silu", "softplus", "hardsigmoid",
                                    "hardswish")},
     **{name: OpCost() for name in ("sum", "mean", "max", "min", "std", "var", "norm", "normalize", "avg_pool",
-                                   "max_pool")},
+                                   "max_pool", "cumsum")},
     # FFTs, padding, resampling and sliding windows: new tensors; FlopCounterMode counts none of them
     **{name: OpCost() for name in ("rfft2", "irfft2", "pad", "interpolate", "unfold", "fold", "roll")},
     "rearrange": OpCost(memory=_rearrange_memory),
@@ -203,6 +203,7 @@ OP_COSTS: dict[str, OpCost] = {
     **{name: OpCost(memory=view) for name in ("squeeze", "unsqueeze", "view_as_real", "view_as_complex")},
     **{name: OpCost(memory=_strided_view) for name in ("expand", "expand_as")},
     "contiguous": OpCost(memory=lambda attrs, contiguous: (not all(contiguous), True)),  # a copy of a strided view
+    "detach": OpCost(memory=view),  # the same storage, cut off from autograd: no FLOPs, no new memory
     "transpose": OpCost(memory=lambda attrs, contiguous: (False, False)),
     "shuffle": OpCost(),  # reshape, transpose, reshape: one copy
     "chunk": OpCost(memory=_chunk_memory),
