@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from .diagnostics import DiagnosticSink
 from .ir import BlockIR, Cond, LayerSpec, complementary, negate, read_guard
+from .shapes.dtypes import with_article
 
 # Activations whose gradient reads their input, not their output (relu, sigmoid, tanh and
 # softmax read their output). Checked against torch: an in-place relu after each, then
@@ -128,7 +129,7 @@ def _overwritten(ir: BlockIR, operand: int, reader: int, branch: tuple) -> str |
         if spec is not None and _fresh_layer(spec):
             return None
         kind = spec.kind if spec is not None else "layer"
-        return f"{what} comes from a {kind} layer, whose output autograd keeps (or which returns its input)"
+        return f"{what} comes from {with_article(kind)} layer, whose output autograd keeps (or which returns its input)"
     if op in FRESH_OPS:
         return None
     return f"{what} comes from {op}(), whose result autograd keeps or which shares memory with its input"

@@ -38,11 +38,11 @@ def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | No
         wanted = param.dtype or "float"
         if not _accepts(wanted, dtype):
             context.error("E0209", f"{_argument(definition, param)} must be {_DESCRIBED[wanted]}, got "
-                          f"{a_dtype(dtype)} tensor", help=_HELP.get((wanted, dtype)))
+                          f"{with_article(dtype)} tensor", help=_HELP.get((wanted, dtype)))
         if first is None:
             first = dtype
         elif definition.result == "same" and dtype != first:
-            context.error("E0209", f"{op}() of {a_dtype(first)} and {a_dtype(dtype)} tensor")
+            context.error("E0209", f"{op}() of {with_article(first)} and {with_article(dtype)} tensor")
         if wanted != "bool":  # where()'s condition does not take part in the promotion
             seen.append(dtype)
     if definition.result in ("same", "first"):
@@ -60,14 +60,14 @@ def _layer_call_dtype(context, attrs: dict, operand_dtypes: list) -> str:
     if callee is None:
         for dtype in operand_dtypes:
             if dtype not in (None, "float"):
-                context.error("E0209", f"a layer takes floating-point tensors, not {a_dtype(dtype)} tensor")
+                context.error("E0209", f"a layer takes floating-point tensors, not {with_article(dtype)} tensor")
         return "float"
     inputs = [i for i in callee.inputs if i.dtype not in ("flag", "size")]
     for info, dtype in zip(inputs, [d for d in operand_dtypes if d is not None]):
         if dtype != info.dtype:
             wanted = "a boolean" if info.dtype == "bool" else "a floating-point"
             context.error("E0209", f"block {callee.name}'s input `{info.name}` is {wanted} tensor, not "
-                          f"{a_dtype(dtype)} tensor")
+                          f"{with_article(dtype)} tensor")
     return callee.graph.nodes[callee.outputs[0]].get("dtype") or "float"
 
 
@@ -104,8 +104,8 @@ _HELP = {("bool", "float"): "compare a tensor (`mask == 0`) to make a mask",
          ("complex", "float"): "rfft2() makes a spectrum; view_as_complex() reads [..., 2] pairs as complex"}
 
 
-def a_dtype(dtype: str | None) -> str:
-    """An element type with its article, as messages say it: "a float", "an int"."""
+def with_article(dtype: str | None) -> str:
+    """A word with its article, as messages say it: "a float", "an int", "an elu" (layer)."""
     return f"{'an' if str(dtype)[:1] in 'aeiou' else 'a'} {dtype}"
 
 

@@ -14,7 +14,7 @@ from ..lower.loops import list_length, loop_layout
 from ..ops import ListShape
 from ..symbolic import Expr
 from .context import ShapeContext, show
-from .dtypes import a_dtype
+from .dtypes import with_article
 
 LOOP_OPS = ("loop", "loop_carry", "loop_slice", "loop_end")
 
@@ -69,8 +69,8 @@ class LoopShapes:
             for axis, (was, now) in enumerate(zip(before, after)):
                 context.expect_equal(now, was, f"dimension {axis} of `{name}` before and after a pass of the loop")
             if self.dtypes.get(final) != self.dtypes.get(carry):
-                context.error("E0209", f"a pass of the loop turns `{name}` from {a_dtype(self.dtypes.get(carry))} tensor "
-                              f"into {a_dtype(self.dtypes.get(final))} one")
+                was_type, now_type = (with_article(self.dtypes.get(n)) for n in (carry, final))
+                context.error("E0209", f"a pass of the loop turns `{name}` from {was_type} tensor into {now_type} one")
             results.append(before)
             dtypes.append(self.dtypes.get(carry))
         passes = self.passes(part["anchor"][0])

@@ -18,7 +18,7 @@ from ..ops import OPS, ListShape
 from ..symbolic import Expr
 from .constructor_checks import ConstructorChecks
 from .context import ShapeContext, show
-from .dtypes import a_dtype, infer_dtype
+from .dtypes import infer_dtype, with_article
 from .layer_calls import LayerCalls, callee_mapping
 from .loops import LOOP_OPS, LoopShapes
 from .named_sizes import NamedSizes
@@ -260,8 +260,8 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
             self.uncertain[node] = ua | ub
         da, db = (self.dtypes.get(o) for o in operands)
         if da != db:
-            self.sink.error("E0209", f"`{attrs['name']}` is {a_dtype(da)} tensor on one branch and {a_dtype(db)} tensor "
-                            "on the other", attrs["span"])
+            self.sink.error("E0209", f"`{attrs['name']}` is {with_article(da)} tensor on one branch and "
+                            f"{with_article(db)} tensor on the other", attrs["span"])
             raise Abort()
         self.dtypes[node] = da
         return self._join(a, b, attrs)
