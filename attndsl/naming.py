@@ -61,8 +61,20 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         `guard`: a reader in the other branch of an `if` never is (`keys = f(keys)` in one
         branch, `keys = g(keys)` in the other, both write `keys`). The members of a phi's
         group are holders of its name each, and the phi reads them all where it joins."""
-        reads = [effective(u) for u in graph.successors(holder)] + ([end] if holder in ir.outputs else [])
-        return any(read > at and not cannot_hold(tuple(guard) + tuple(guard_at(read))) for read in reads)
+        reads = [(effective(u), tuple(guard_at(effective(u))) + branch_of(holder, u)) for u in graph.successors(holder)]
+        reads += [(end, ())] if holder in ir.outputs else []
+        return any(read > at and not cannot_hold(tuple(guard) + read_guard) for read, read_guard in reads)
+
+    def branch_of(holder: int, user: int) -> tuple:
+        """A phi reads its first operand where its condition holds, its second where it does
+        not: the old `a` an `if` rewrites is not read on the branch that rewrites it."""
+        if graph.nodes[user]["op"] != "phi" or user in inside:
+            return ()
+        operands = ir.operands(user)
+        if operands.count(holder) != 1:
+            return ()
+        condition = graph.nodes[user]["attrs"]["condition"]
+        return (condition,) if operands[0] == holder else (negate(condition),)
 
     def alive(name: str, at: int, guard: tuple = ()) -> bool:
         return any(read_after(holder, at, guard) for holder in holders.get(name, ()))

@@ -161,7 +161,7 @@ class HaloAttention(nn.Module):
         )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:55
         k, v = self.to_kv(kv_inp).chunk(
             2, dim=-1
-        )  # [b*h*w/(block_size*block_size), win*win, dim_head*heads], [b*h*w/(block_size*block_size), win*win, dim_head*heads]  halo.attn:56
+        )  # [b*h*w/(block_size*block_size), win*win, dim_head*heads] each  halo.attn:56
         k = (
             k.reshape(-1, self.win * self.win, self.heads, self.dim_head)
             .permute(0, 2, 3, 1)

@@ -44,9 +44,7 @@ class Attention(nn.Module):
         b, p, n, _ = x.shape
         if x.shape[3] != self.dim:
             raise ValueError(f"Attention: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
-        q, k, v = self.to_qkv(x).chunk(
-            3, dim=-1
-        )  # [b, p, n, heads*head_dim], [b, p, n, heads*head_dim], [b, p, n, heads*head_dim]  mobilevit_attention.attn:18
+        q, k, v = self.to_qkv(x).chunk(3, dim=-1)  # [b, p, n, heads*head_dim] each  mobilevit_attention.attn:18
         q = q.reshape(b, p, n, self.heads, self.head_dim).transpose(
             2, 3
         )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18

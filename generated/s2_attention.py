@@ -154,9 +154,7 @@ class S2Attention(nn.Module):
         if x.shape[1] != self.channels:
             raise ValueError(f"S2Attention: x.shape[1] must be channels = {self.channels}, got {x.shape[1]}")
         x = self.mlp1(x.permute(0, 2, 3, 1))  # [b, h, w, 3*channels]  s2_attention.attn:68
-        x1, x2, x3 = x.chunk(
-            3, dim=-1
-        )  # [b, h, w, channels], [b, h, w, channels], [b, h, w, channels]  s2_attention.attn:69
+        x1, x2, x3 = x.chunk(3, dim=-1)  # [b, h, w, channels] each  s2_attention.attn:69
         x1 = self.shift(x1)  # [b, h, w, channels]  s2_attention.attn:70
         x2 = self.shift(x2.transpose(1, 2)).transpose(1, 2)  # [b, h, w, channels]  s2_attention.attn:71
         a = self.split_attention(torch.stack([x1, x2, x3], dim=1))  # [b, h, w, channels]  s2_attention.attn:72

@@ -57,9 +57,7 @@ class ShuffleAttention(nn.Module):
                 f"ShuffleAttention: group_norm needs more than one value per group in the batch (the batch times the group's channels times the positions), with G = {self.G}, b = {b}, h = {h}, w = {w}"
             )
         xg = x.reshape(b * self.G, -1, h, w)  # [b*G, channel/G, h, w]  shuffle_attention.attn:20
-        x_0, x_1 = xg.chunk(
-            2, dim=1
-        )  # [b*G, channel/(2*G), h, w], [b*G, channel/(2*G), h, w]  shuffle_attention.attn:21
+        x_0, x_1 = xg.chunk(2, dim=1)  # [b*G, channel/(2*G), h, w] each  shuffle_attention.attn:21
         # channel attention: a gate per channel from the pooled descriptor
         x_channel = (
             x_0 * (self.cweight * x_0.mean(dim=(2, 3), keepdim=True) + self.cbias).sigmoid()

@@ -172,3 +172,33 @@ block V(h: int = 2):
     kept = source.replace("return y * bias[None]", "return y * bias[None] + sum(bias)")
     assert "bias = bias[None]" not in compile_ok(kept)  # `bias` is still read: the view has a name of its own
     assert agree(source, {}, {"x": (2, 2, 3, 3)}) == "agree"
+
+
+def test_a_layer_the_callers_class_builds_is_refused_in_place_where_its_input_is_read_again():
+    """`act=partial(nn.ReLU, inplace=True)` got past the check of a layer-kind argument and
+    wrote over `x` in `x + a(x)`: [[0, 4, 0]] for [[-1, 4, -3]]. Where the call's input is
+    fresh (a linear's output), in place is harmless and allowed."""
+    import functools
+
+    import torch
+    from torch import nn
+
+    from .language_support import generated
+
+    seen = """\
+block P(act: layer = relu):
+    input x: [b, c]
+    example(x=[2, 3])
+    layer a = act()
+    return x + a(x)
+"""
+    block = generated(seen)
+    x = torch.tensor([[-1.0, 2.0, -3.0]])
+    assert torch.equal(block()(x), torch.tensor([[-1.0, 4.0, -3.0]]))
+    with pytest.raises(ValueError, match="`act` must not work in place"):
+        block(act=functools.partial(nn.ReLU, inplace=True))
+    fresh = seen.replace("    return x + a(x)", "    layer fc = linear(c, c)\n    return a(fc(x))") \
+        .replace("block P(act: layer = relu):", "block P(c: int = 3, act: layer = relu):")
+    assert "inplace" not in compile_ok(fresh).split("def forward")[0].split("super().__init__()")[1]
+    module = generated(fresh)(act=functools.partial(nn.ReLU, inplace=True))
+    assert module(x).shape == (1, 3)

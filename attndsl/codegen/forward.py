@@ -169,7 +169,9 @@ class ForwardEmitter:
         if shape is None:  # no one shape in every world (ranks that differ): the line only
             return f"  # {where}"
         if _multi_output(attrs):
-            text = ", ".join(self.show(self.folded(s)) for s in shape)
+            shown = [self.show(self.folded(s)) for s in shape]
+            # `q, k, v = qkv.unbind(0)`: one shape, not the same one three times
+            text = f"{shown[0]} each" if len(set(shown)) == 1 else ", ".join(shown)
         else:
             text = self.show(self.folded(shape))
         return f"  # {text}  {where}"

@@ -8,6 +8,7 @@ from .. import syntax as ast
 from ..ir import Cond, LayerInfo, LayerSpec
 from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..inits import takes_factory
+from ..inplace import problem
 from ..layers import LAYERS
 from ..symbolic import Expr
 from .text import comment_text, fstring, python_string
@@ -149,7 +150,23 @@ class InitEmitter:
             return f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in {info.iterable}])"
         if has_loops(info.spec):  # children named in a loop: add_module, one by one
             return "\n".join(self.sequential_lines(f"self.{info.name}", info.spec))
-        return f"self.{info.name} = {self.layer_expr(info.spec)}"
+        return "\n".join([f"self.{info.name} = {self.layer_expr(info.spec)}"] + self._not_in_place(info))
+
+    def _not_in_place(self, info: LayerInfo) -> list[str]:
+        """A layer the caller's class builds (`act_layer()`) may work in place, given as
+        `partial(nn.ReLU, inplace=True)`: where its call's input is read again (`x + act(x)`),
+        writing over it would change what the block computes, so such a layer is refused."""
+        spec = info.spec
+        if spec.kind_arg is None or not any("inplace" in args for args in spec.alternatives.values()):
+            return []
+        reasons = [problem(self.ir, node) for node, attrs in self.graph.nodes(data=True)
+                   if attrs["op"] == "call_layer" and attrs["attrs"].get("layer") == info.name]
+        reason = next((r for r in reasons if r is not None), None)
+        if reason is None:
+            return []
+        message = python_string(f"{self.ir.name}: `{spec.kind_arg}` must not work in place (inplace=True): "
+                                f"layer `{info.name}` is called where {reason}")
+        return [f'if getattr(self.{info.name}, "inplace", False):', f"    raise ValueError({message})"]
 
     def _mentions(self, spec: LayerSpec, var: str) -> bool:
         for value in spec.args.values():

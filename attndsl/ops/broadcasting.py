@@ -59,10 +59,14 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     ctx.checker.require(condition, f"broadcast dimension {axis}: {_math(a)} and {_math(b)} must be equal or 1",
                         node=ctx.node, element=ctx.element)
     difference = na - nb
-    if difference.symbols() & ctx.checker.knowledge.dims:
-        return result  # sizes of different inputs: the caller's tensors decide, as in torch
-    # They differ by an amount set by the arguments alone: the author most likely meant them
-    # equal, and a `require` on the arguments says so (and makes the checks go away).
+    dims = ctx.checker.knowledge.dims
+    declared = {Expr.symbol(d) for d in ctx.checker.ir.dim_origin}  # a required input's sizes, as declared
+    if (na.symbols() & dims or nb.symbols() & dims) and not (na in declared and not nb.symbols() & dims or
+                                                             nb in declared and not na.symbols() & dims):
+        return result  # sizes of inputs (or computed from them): the caller's tensors decide, as in torch
+    # They differ by an amount set by the arguments alone, or a declared size of an input meets
+    # one the arguments set (Swin's `n` against a bias table's `wh*ww`): the author most likely
+    # meant them equal, and a `require` says so (and makes the checks go away).
     positive = sym.Expr({m: c for m, c in difference.terms.items() if c > 0})
     negative = sym.Expr({m: -c for m, c in difference.terms.items() if c < 0})
     claim = f"{_python(positive)} == {_python(negative)}"
