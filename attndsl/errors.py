@@ -190,9 +190,10 @@ CATALOGUE: list[ErrorDoc] = [
              "    layer fc = linear(d, d)\n    layer fcs = [linear(d, d) for k in kernels]\n"
              "    return stack([fc(fc(x)) for fc in fcs], dim=0)\n", 5, 33),
     ErrorDoc("W0006", "sizes that broadcast",
-             "Two sizes computed from arguments meet in an elementwise op without being provably equal: torch "
-             "takes them when they are equal or when either is 1, and so does the module. Most often they were "
-             "meant to be equal; `require a == b` says so and silences the warning.",
+             "Two sizes computed from arguments, or a declared size of a required input and a size computed "
+             "from arguments, meet in an elementwise op without being provably equal: torch takes them when "
+             "they are equal or when either is 1, and so does the module. Most often they were meant to be "
+             "equal; `require a == b` says so and silences the warning.",
              "block B(c: int = 4, k: int = 4):\n    input x: [b, c]\n    param w: [k] = ones\n"
              "    return x * w\n", 4, 12),
     ErrorDoc("W0007", "a name hides a function",

@@ -202,3 +202,30 @@ block P(act: layer = relu):
     assert "inplace" not in compile_ok(fresh).split("def forward")[0].split("super().__init__()")[1]
     module = generated(fresh)(act=functools.partial(nn.ReLU, inplace=True))
     assert module(x).shape == (1, 3)
+
+
+def test_a_declared_size_of_an_input_broadcast_against_a_size_of_the_arguments_is_warned_of():
+    """Swin without `require n == wh * ww` compiled silently, and its reshapes read
+    `max(max(n, wh*ww) * min(1, n, wh*ww), n)`: W0006 now says what to require. An optional
+    input's sizes (a mask's) broadcast by design, and stay quiet. (An optional input that
+    names a size twice, `[nw, m, m]`, was refused: "`m` is a size of the optional input".)"""
+    import attndsl
+
+    source = """\
+block P(wh: int = 2, heads: int = 2):
+    input x: [bw, heads, n, n]
+    input mask: [nw, m, m] = None
+    example(x=[2, 2, 4, 4], mask=[1, 4, 4])
+    param t: [heads, wh * wh, wh * wh] = zeros
+    a = x + t[None]
+    if mask:
+        a = a + mask[0][None, None]
+    return a
+"""
+    warnings = [d for d in attndsl.compile_source(source, "p.attn").diagnostics if d.code == "W0006"]
+    assert [(d.span.line, d.message.split(":")[0]) for d in warnings] == [
+        (6, "broadcast dimension -2 pairs n with wh*wh"), (6, "broadcast dimension -1 pairs n with wh*wh")]
+    assert "`require n == wh * wh`" in warnings[0].help
+    fixed = source.replace("    param t", "    require n == wh * wh\n    param t")
+    assert not [d for d in attndsl.compile_source(fixed, "p.attn").diagnostics if d.code == "W0006"]
+    assert "max(" not in compile_ok(fixed)

@@ -56,7 +56,8 @@ class DeclarationLowering:
                 shape.append(symbol)
             else:
                 value = self._dim(dim)
-                borrowed = sorted(value.symbols() & self.ir.optional_dims)
+                borrowed = sorted(s for s in value.symbols() & self.ir.optional_dims  # (its own: `[m, m]`)
+                                  if self.ir.optional_dim_origin[s][0] != stmt.name)
                 if borrowed:
                     # That input may be absent: its sizes exist only when it is given.
                     owner = self.ir.optional_dim_origin[borrowed[0]][0]

@@ -61,8 +61,8 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     difference = na - nb
     dims = ctx.checker.knowledge.dims
     declared = {Expr.symbol(d) for d in ctx.checker.ir.dim_origin}  # a required input's sizes, as declared
-    if (na.symbols() & dims or nb.symbols() & dims) and not (na in declared and not nb.symbols() & dims or
-                                                             nb in declared and not na.symbols() & dims):
+    if difference.symbols() & dims and not (na in declared and not nb.symbols() & dims or
+                                            nb in declared and not na.symbols() & dims):
         return result  # sizes of inputs (or computed from them): the caller's tensors decide, as in torch
     # They differ by an amount set by the arguments alone, or a declared size of an input meets
     # one the arguments set (Swin's `n` against a bias table's `wh*ww`): the author most likely
