@@ -229,3 +229,31 @@ block P(wh: int = 2, heads: int = 2):
     fixed = source.replace("    param t", "    require n == wh * wh\n    param t")
     assert not [d for d in attndsl.compile_source(fixed, "p.attn").diagnostics if d.code == "W0006"]
     assert "max(" not in compile_ok(fixed)
+
+
+def test_checks_ask_only_what_is_not_known_where_they_are_made():
+    """A split of `(t h c)` with t=3 asked `(3 * dim) % (3 * heads)` ("needs 3*dim = 30 to be
+    divisible by 3*heads = 12" for dim=10); a dropout under `if p > 0:` asked `p < 0 or p > 1`."""
+    split = """\
+block M(dim: int, heads: int):
+    input x: [b, n, dim]
+    layer qkv = linear(dim, dim * 3)
+    q, k, v = unbind(rearrange(qkv(x), "b n (t h c) -> t b h c n", t=3, h=heads), dim=0)
+    return q
+"""
+    code = compile_ok(split)
+    assert "if dim % heads != 0:" in code and "needs dim = {dim} to be divisible by heads = {heads}" in code
+    with pytest.raises(ValueError, match="needs dim = 10 to be divisible by heads = 4"):
+        build(split, dim=10, heads=4)
+    dropout = """\
+block D(c: int, p: float = 0.0):
+    input x: [b, c]
+    if p > 0:
+        layer drop = dropout(p)
+        x = drop(x)
+    return x
+"""
+    code = compile_ok(dropout)
+    assert "if p > 1:" in code and "p < 0" not in code
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        build(dropout, c=2, p=1.5)

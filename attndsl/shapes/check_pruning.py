@@ -5,6 +5,8 @@ bounds kept at the strongest, and `x >= 0` followed by `x != 0` asked once as `x
 from __future__ import annotations
 
 import dataclasses
+import math
+from fractions import Fraction
 
 from ..ir import BlockIR, CheckInfo, Cond
 from ..symbolic import Expr
@@ -68,6 +70,7 @@ def _pruned(ir: BlockIR, checks: list) -> list:
     equalities: list = []  # (guard, {a, b}) of each kept `a == b`: `b == a` after it asks it again
     for index, check in ordered:
         view = knowledge.view(frozenset(check.guard))
+        check = checks[index] = _without_known_parts(check, view)
         if decide(check.condition, view) is True or _asked_before(check, view, equalities):
             continue
         earlier = _nonnegative_before(checks, kept, check, view)
@@ -78,7 +81,7 @@ def _pruned(ir: BlockIR, checks: list) -> list:
             checks[earlier] = stronger
             knowledge.learn(stronger.condition, stronger.guard, view.normal)
             continue
-        check = checks[index] = _as_argument_check(ir, check, view)
+        check = checks[index] = _as_argument_check(ir, _without_common_factor(check), view)
         kept.add(index)
         condition = check.condition
         if isinstance(condition, tuple):
@@ -130,6 +133,34 @@ def _unguarded_bounds_first(checks: list) -> list:
     bounds = sorted((c for c in checks if opening(c)), key=lambda c: bool(c.guard))
     replaced = iter(bounds)
     return [next(replaced) if opening(c) else c for c in checks]
+
+
+def _without_known_parts(check, view):
+    """`0 <= p <= 1` under `if p > 0:` asked as `p <= 1`: the parts of a conjunction that
+    hold where the check is made are not asked again."""
+    condition = check.condition
+    if not (isinstance(condition, Cond) and condition.op == "and"):
+        return check
+    open_parts = tuple(part for part in condition.args if decide(part, view) is not True)
+    if len(open_parts) == len(condition.args) or not open_parts:
+        return check  # (all of them known: the whole check is dropped as decided)
+    return dataclasses.replace(check, condition=open_parts[0] if len(open_parts) == 1 else Cond("and", open_parts))
+
+
+def _without_common_factor(check):
+    """`3*dim` divisible by `3*heads` asked as `dim` divisible by `heads` (a split of
+    `(t h c)` with t=3): the same question, in the sizes the caller passed."""
+    condition = check.condition
+    if not (isinstance(condition, tuple) and condition[0] == "divides"):
+        return check
+    _, a, b = condition
+    coefficients = list(a.terms.values()) + list(b.terms.values())
+    if not coefficients or any(Fraction(c).denominator != 1 for c in coefficients):
+        return check
+    common = math.gcd(*(int(c) for c in coefficients))
+    if common <= 1:
+        return check
+    return dataclasses.replace(check, condition=("divides", a.exact_div(common), b.exact_div(common)))
 
 
 def _asked_before(check, view, equalities: list) -> bool:
