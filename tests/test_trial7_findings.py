@@ -257,3 +257,22 @@ block D(c: int, p: float = 0.0):
     assert "if p > 1:" in code and "p < 0" not in code
     with pytest.raises(ValueError, match="between 0 and 1"):
         build(dropout, c=2, p=1.5)
+
+
+def test_a_value_an_if_rewrites_keeps_its_name_on_the_branch_that_rewrites_it():
+    """Swin's masked branch rewrote `attn` twice, the first time as `attn_2`: the old `attn`
+    is read after the `if` only where the mask is absent."""
+    source = """\
+block S(heads: int = 2):
+    input x: [bw, heads, n, n]
+    input mask: [nw, n, n] = None
+    a = x * 2
+    if mask:
+        a = rearrange(a, "(bb nw) h n m -> bb nw h n m", nw=nw) + mask[None, :, None]
+        a = rearrange(a, "bb nw h n m -> (bb nw) h n m")
+    return a
+"""
+    code = compile_ok(source)
+    assert "a_2" not in code and "a = a.reshape(-1, nw, self.heads, n, n) + mask[None, :, None]" in code
+    for given in ({}, {"mask": (2, 3, 3)}):
+        assert agree(source, {}, {"x": (4, 2, 3, 3)} | given) == "agree"
