@@ -276,3 +276,17 @@ block S(heads: int = 2):
     assert "a_2" not in code and "a = a.reshape(-1, nw, self.heads, n, n) + mask[None, :, None]" in code
     for given in ({}, {"mask": (2, 3, 3)}):
         assert agree(source, {}, {"x": (4, 2, 3, 3)} | given) == "agree"
+
+
+def test_a_kernel_padded_by_half_of_itself_fits_any_input_without_a_check():
+    """`conv2d(c, c, k, padding=k // 2)` asked in forward whether `h + 2 * (k // 2) < k`,
+    which no input can make true: a quotient `k // 2` is at least `(k - 1) / 2`."""
+    source = """\
+block L(c: int, k: int):
+    input x: [b, c, h, w]
+    layer conv = conv2d(c, c, k, padding=k // 2)
+    return conv(x)
+"""
+    assert "kernel must fit" not in compile_ok(source)
+    for k in (1, 2, 3, 4, 7):
+        assert build(source, c=2, k=k)(rand(1, 2, 1, 1)).shape[2:] == ((2, 2) if k % 2 == 0 else (1, 1))

@@ -72,7 +72,8 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     claim = f"{_python(positive)} == {_python(negative)}"
     loop = next((layer for layer in ctx.checker.ir.layers if layer.loop_var in difference.symbols()), None)
     if loop is not None:  # a size of one element of a layer list: the claim is about each
-        claim = f"all([{claim} for {loop.loop_var} in {elements_source(loop.elements, _python)}])"
+        elements = elements_source(loop.elements, lambda e: e if isinstance(e, str) else _python(e))  # `ks`, `range(n)`
+        claim = f"all([{claim} for {loop.loop_var} in {elements}])"
     optional = sorted(a.name for a in ctx.checker.ir.args if a.optional and a.name in difference.symbols())
     if optional:  # `require k == ...` is refused where k may be None (E0106)
         claim = " or ".join(f"{name} is None" for name in optional) + f" or {claim}"

@@ -59,7 +59,8 @@ class Bounds:
             return scale * known + constant
         termwise = self._termwise_bound(expr)
         if termwise is None and any(coefficient < 0 for coefficient in expr.terms.values()):
-            return self._remainder_bound(expr)
+            bound = self._remainder_bound(expr)
+            return bound if bound is not None else self._floor_bound(expr)
         if termwise is not None and termwise - constant < 1 and self._positive_whole(expr - constant):
             return constant + 1
         return termwise
@@ -129,6 +130,28 @@ class Bounds:
                 bound = self.lower_bound(rest, normalized=True)
                 if bound is not None:
                     return bound
+        return None
+
+    def _floor_bound(self, expr: Expr) -> Fraction | None:
+        """A term `c*(a // m)` (c > 0, a whole, m a constant > 0) is at least `c*(a - m + 1)/m`:
+        `h + 2*(k // 2) - k >= h - 1`, so a kernel padded by half of it fits any input (a
+        conv's `k` against `padding=k // 2`)."""
+        for monomial, coefficient in expr.terms.items():
+            if coefficient <= 0 or len(monomial) != 1:
+                continue
+            ((factor, exponent),) = monomial
+            if isinstance(factor, str) or factor.op != "floordiv" or exponent != 1:
+                continue
+            dividend, divisor = factor.args
+            if not (divisor.is_const and divisor.value > 0 and Fraction(divisor.value).denominator == 1
+                    and self.integers.is_integer(dividend)):
+                continue
+            quotient = Expr({monomial: Fraction(1)})
+            floor = (dividend - (divisor.value - 1)) * Fraction(1, divisor.value)  # the least a // m can be
+            rest = expr - coefficient * quotient + coefficient * floor
+            bound = self.lower_bound(rest, normalized=True)
+            if bound is not None:
+                return bound
         return None
 
     def _factor_bound(self, factor) -> Fraction | None:
