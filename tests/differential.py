@@ -311,6 +311,8 @@ def _joins(ir) -> dict:
             continue
         then_node, else_node = ir.operands(node)
         then_shape, else_shape = ir.graph.nodes[then_node]["shape"], ir.graph.nodes[else_node]["shape"]
+        if then_shape is None or else_shape is None:  # a branch no world shaped alike (the display walk left it)
+            continue
         for dim, a, b in zip(attrs["shape"], then_shape, else_shape):
             names = dim.symbols()
             if len(names) == 1 and next(iter(names)) in opaque:
