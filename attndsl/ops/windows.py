@@ -15,6 +15,8 @@ def window_count(ctx, size: Expr, kernel: Expr, stride: Expr, padding, dilation:
                  ceil_mode: bool = False) -> Expr:
     """floor((L + 2p - d(k-1) - 1) / s) + 1, torch's output-size formula (ceil with ceil_mode)."""
     if padding == "same":
+        # padded by d*(k - 1) in all, the window fits where the input is not empty
+        ctx.expect_at_least(size, 1, "the (dilated) kernel must fit in the padded input")
         return size
     step = ctx.normal(stride)
     if step.is_const and step.value < 1:  # the layer's own check says so too; the size cannot be computed
