@@ -290,3 +290,8 @@ block L(c: int, k: int):
     assert "kernel must fit" not in compile_ok(source)
     for k in (1, 2, 3, 4, 7):
         assert build(source, c=2, k=k)(rand(1, 2, 1, 1)).shape[2:] == ((2, 2) if k % 2 == 0 else (1, 1))
+    dilated = source.replace("block L(c: int, k: int):", "block L(c: int, k: int, d: int = 1):") \
+        .replace("padding=k // 2)", "padding=k // 2 * d, dilation=d)")
+    assert "kernel must fit" not in compile_ok(dilated)
+    for k, d in ((3, 2), (4, 3), (5, 1)):
+        assert build(dilated, c=2, k=k, d=d)(rand(1, 2, 1, 1)).shape[2:] == ((1 + d, 1 + d) if k % 2 == 0 else (1, 1))

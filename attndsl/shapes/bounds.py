@@ -137,18 +137,21 @@ class Bounds:
         `h + 2*(k // 2) - k >= h - 1`, so a kernel padded by half of it fits any input (a
         conv's `k` against `padding=k // 2`)."""
         for monomial, coefficient in expr.terms.items():
-            if coefficient <= 0 or len(monomial) != 1:
+            quotients = [f for f, e in monomial if not isinstance(f, str) and f.op == "floordiv" and e == 1]
+            if coefficient <= 0 or len(quotients) != 1:
                 continue
-            ((factor, exponent),) = monomial
-            if isinstance(factor, str) or factor.op != "floordiv" or exponent != 1:
+            factor = quotients[0]
+            # the other factors, known not negative (`d` of `2*d*(k // 2)`, a dilated kernel's padding)
+            others = Expr({tuple((f, e) for f, e in monomial if f != factor): Fraction(1)})
+            low = self.lower_bound(others, normalized=True)
+            if low is None or low < 0:
                 continue
             dividend, divisor = factor.args
             if not (divisor.is_const and divisor.value > 0 and Fraction(divisor.value).denominator == 1
                     and self.integers.is_integer(dividend)):
                 continue
-            quotient = Expr({monomial: Fraction(1)})
             floor = (dividend - (divisor.value - 1)) * Fraction(1, divisor.value)  # the least a // m can be
-            rest = expr - coefficient * quotient + coefficient * floor
+            rest = expr - coefficient * others * Expr({((factor, 1),): Fraction(1)}) + coefficient * others * floor
             bound = self.lower_bound(rest, normalized=True)
             if bound is not None:
                 return bound
