@@ -5,6 +5,7 @@ the failing spec, reduced."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from .language_support import agree, build, compile_ok, first_error, rand
 
@@ -295,3 +296,25 @@ block L(c: int, k: int):
     assert "kernel must fit" not in compile_ok(dilated)
     for k, d in ((3, 2), (4, 3), (5, 1)):
         assert build(dilated, c=2, k=k, d=d)(rand(1, 2, 1, 1)).shape[2:] == ((1 + d, 1 + d) if k % 2 == 0 else (1, 1))
+
+
+def test_a_list_of_tensors_joins_a_comprehension_with_plus():
+    """EfficientViT's multi-scale aggregation: `cat([y] + [op(y) for op in aggreg], dim=1)`
+    (was "`+` needs numbers or tensors"); with no scales it is `y` alone, as published."""
+    source = """\
+block M(c: int, scales: list[int] = [3, 5]):
+    input x: [b, c, h, w]
+    example(c=4, x=[2, 4, 6, 6])
+    require all([k % 2 == 1 for k in scales])
+    layer aggreg = [conv2d(c, c, k, padding=k // 2, groups=c) for k in scales]
+    y = x * 2
+    return cat([y] + [op(y) for op in aggreg] + [x], dim=1)
+"""
+    code = compile_ok(source)
+    assert "[y] + [op(y) for op in self.aggreg] + [x], dim=1" in code
+    for scales in ([3, 5], [], [7]):
+        module = build(source, c=4, scales=scales)
+        x = rand(2, 4, 6, 6)
+        expected = torch.cat([2 * x] + [conv(2 * x) for conv in module.aggreg] + [x], dim=1)
+        torch.testing.assert_close(module(x), expected)
+        assert agree(source, {"c": 4, "scales": scales}, {"x": (2, 4, 6, 6)}) == "agree"

@@ -118,9 +118,9 @@ class ForwardEmitter:
                 node_attrs["value"] = f"-{limit}" if value.negative else limit
             else:
                 node_attrs["value"] = self.scalar(value)[0]
-        if op in ("cat", "stack") and len(operands) == 1 and (view.operand_ops[0] == "list_comp" or isinstance(
-                view.operand_shapes[0], ListShape)):  # a comprehension, or a list a loop appended to
-            operands = [(operands[0][0], "list")]
+        if op in ("cat", "stack"):  # a comprehension, or a list a loop appended to, among the tensors
+            operands = [(text, "list") if operand_op == "list_comp" or isinstance(shape, ListShape) else (text, kind)
+                        for (text, kind), operand_op, shape in zip(operands, view.operand_ops, view.operand_shapes)]
         if callable(definition.render):
             return definition.render(self, view, operands, node_attrs)
         return _fill(definition.render, definition, operands, node_attrs, self), definition.precedence

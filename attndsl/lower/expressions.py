@@ -14,7 +14,7 @@ from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
 from .torch_names import MODULE_NAMES, as_function
-from .values import (MAX_SCALAR, DtypeLimit, FactoryArg, LayerRef, Literal, SizesInput, Tensor,
+from .values import (MAX_SCALAR, DtypeLimit, FactoryArg, LayerRef, Literal, SizesInput, Tensor, TensorList,
                      Value, suggest)
 from .helpers import (_label, _number_value, _NumberTooLarge,
                       _resolve_child)
@@ -217,6 +217,9 @@ class ExpressionLowering:
         if node.op in ("//", "%") and not (isinstance(left, Tensor) and isinstance(right, Expr)):
             raise self.error("E0113", f"`{node.op}` divides numbers, or an integer tensor by a whole number",
                              node.span, help="`index // w`, `index % w` with `index` an integer tensor")
+        if node.op == "+" and all(isinstance(v, (list, TensorList)) for v in (left, right)):
+            # `[y] + [op(y) for op in aggreg]`: one list of tensors, for cat or stack
+            return [*(left if isinstance(left, list) else [left]), *(right if isinstance(right, list) else [right])]
         if not any(isinstance(v, Tensor) for v in (left, right)):
             raise self.error("E0113", f"`{node.op}` needs numbers or tensors", node.span)
         operands = [self._operand(v, n) for v, n in ((left, node.left), (right, node.right))]

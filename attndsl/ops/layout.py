@@ -226,9 +226,20 @@ def render_shuffle(r, node, operands, attrs):
 
 
 def render_list(r, operands) -> str:
-    if len(operands) == 1 and operands[0][1] == "list":
-        return operands[0][0]
-    return "[" + ", ".join(text for text, _ in operands) + "]"
+    """`[a, b]`, a list as it is (`[f(x) for f in self.convs]`), or both joined by `+`:
+    `[y] + [op(y) for op in self.aggreg]`."""
+    parts, tensors = [], []
+    for text, kind in operands:
+        if kind == "list":
+            if tensors:
+                parts.append("[" + ", ".join(tensors) + "]")
+                tensors = []
+            parts.append(text)
+        else:
+            tensors.append(text)
+    if tensors or not parts:
+        parts.append("[" + ", ".join(tensors) + "]")
+    return " + ".join(parts)
 
 
 family("Layout")
