@@ -318,3 +318,32 @@ block M(c: int, scales: list[int] = [3, 5]):
         expected = torch.cat([2 * x] + [conv(2 * x) for conv in module.aggreg] + [x], dim=1)
         torch.testing.assert_close(module(x), expected)
         assert agree(source, {"c": 4, "scales": scales}, {"x": (2, 4, 6, 6)}) == "agree"
+
+
+def test_a_str_argument_may_be_none_and_equals_no_string_then():
+    """efficientvit's `norm="bn2d"` or None: `str | None` was E0111, and the next use of the
+    argument said "`norm` is a function; call it". An argument of a type the language does
+    not know now gives that one error only."""
+    source = """\
+block N(c: int, norm: str | None = "bn"):
+    input x: [b, c]
+    example(c=4, x=[2, 4])
+    if norm == "bn":
+        layer bn = batch_norm1d(c)
+        x = bn(x)
+    elif norm is None:
+        x = -x
+    return x
+"""
+    code = compile_ok(source)
+    assert 'norm: str | None = "bn"' in code
+    x = rand(3, 4)
+    assert torch.equal(build(source, c=4, norm=None)(x), -x)
+    assert torch.equal(build(source, c=4, norm="ln")(x), x)
+    for norm in ("bn", None, "ln"):
+        assert agree(source, {"c": 4, "norm": norm}, {"x": (3, 4)}) == "agree"
+    import attndsl
+
+    unknown = source.replace("norm: str | None", "norm: tuple")
+    errors = [d for d in attndsl.compile_source(unknown, "n.attn").diagnostics if d.is_error]
+    assert [(d.code, d.span.line) for d in errors] == [("E0111", 1)]

@@ -153,11 +153,15 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             return
         if family is not None:
             arg = ast.Arg(arg.span, arg.name, "layer", arg.default, arg.keyword_only)
-        if arg.type not in ARG_TYPES or optional and arg.type not in ("int", "float", "layer"):
+        if arg.type not in ARG_TYPES or optional and arg.type not in ("int", "float", "str", "layer"):
             self.error("E0111", f"unknown argument type `{arg.type}{' | None' if optional else ''}`", arg.span,
                        help="argument types are int, float, bool, list[int], str, list[str], layer (a layer kind), "
-                       "layer[kind] (one of that kind's family), device and dtype; int, float and layer may be "
+                       "layer[kind] (one of that kind's family), device and dtype; int, float, str and layer may be "
                        "`| None`")
+            try:
+                self._bind(arg.name, "poison", None, arg.span)  # its uses say nothing more (not "`norm` is a function")
+            except Abort:
+                pass
             return
         if arg.type in ("device", "dtype"):
             return self._declare_factory_arg(arg)

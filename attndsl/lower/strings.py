@@ -23,7 +23,7 @@ class StringLowering:
         if not _stringy(node.left, self.scope) and not _stringy(node.right, self.scope):
             return None
         if node.op in ("==", "!="):
-            left, right = self._expr(node.left), self._expr(node.right)
+            left, right = self._string_side(node.left), self._string_side(node.right)
             found = self._equal(node, left, right)
             return found if node.op == "==" else negate(found)
         if node.op in ("in", "not in"):
@@ -51,7 +51,7 @@ class StringLowering:
             if not all(isinstance(item, ast.String) for item in haystack.items):
                 raise self.error("E0113", "`in` tests a string against a list of strings", haystack.span)
             words = [item.value for item in haystack.items]
-            value = self._expr(needle)
+            value = self._string_side(needle)
             if isinstance(value, str):
                 return Cond.const(value in words)
             if not isinstance(value, StrArg):
@@ -69,6 +69,14 @@ class StringLowering:
                              haystack.span)
         self._note_choice(value.name, word)
         return Cond("has", (value.name, word))
+
+    def _string_side(self, node: ast.Node):
+        """A side of a string comparison: an optional str argument may be None there, which
+        equals no string (`norm == "bn"` is False where `norm` is None, as in Python)."""
+        entry = self.scope.get(node.id) if isinstance(node, ast.Name) else None
+        if entry is not None and entry[0] == "arg" and isinstance(entry[1], StrArg):
+            return entry[1]
+        return self._expr(node)
 
     def _text(self, arg: StrArg, word: str) -> Cond:
         self._note_choice(arg.name, word)
