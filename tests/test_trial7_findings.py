@@ -347,3 +347,24 @@ block N(c: int, norm: str | None = "bn"):
     unknown = source.replace("norm: str | None", "norm: tuple")
     errors = [d for d in attndsl.compile_source(unknown, "n.attn").diagnostics if d.is_error]
     assert [(d.code, d.span.line) for d in errors] == [("E0111", 1)]
+
+
+def test_a_paired_gather_is_answered_with_the_flat_index_that_does_it():
+    """lucidrains' `rel_pos_emb[n, m]` with two index tensors: the help said to gather along
+    one axis and then the next, which picks every pair instead of the pairs."""
+    import attndsl
+
+    source = """\
+block P(n: int = 3, d: int = 4):
+    input x: [b, n * n, d]
+    param emb: [2 * n - 1, 2 * n - 1, d] = randn
+    buffer ri = arange(n * n)[None, :] // n - arange(n * n)[:, None] // n + n - 1
+    buffer rj = arange(n * n)[None, :] % n - arange(n * n)[:, None] % n + n - 1
+    return x + sum(emb[ri, rj], dim=1)
+"""
+    (error,) = [d for d in attndsl.compile_source(source, "p.attn").diagnostics if d.is_error]
+    assert (error.code, error.span.line, error.message) == ("E0113", 6, "a subscript gathers with one tensor")
+    assert '`buffer flat = rows * J + cols`' in error.help and '`rearrange(table, "i j d -> (i j) d")[flat]`' in error.help
+    flat = source.replace("emb[ri, rj]", 'rearrange(emb, "i j d -> (i j) d")[rel]').replace(
+        "    return", "    buffer rel = ri * (2 * n - 1) + rj\n    return")
+    assert agree(flat, {}, {"x": (2, 9, 4)}) == "agree"

@@ -42,7 +42,10 @@ class IndexingLowering:
         items are slices (with an index or `None` beside it, torch moves the picked axes)."""
         if len(gathered) > 1:
             raise self.error("E0113", "a subscript gathers with one tensor", gathered[1][0].span,
-                             help="gather along one axis, then along the next: `table[rows][:, cols]`")
+                             help="to pick pairs (`table[rows, cols]`), merge the two axes and pick with one flat "
+                                  "index: `buffer flat = rows * J + cols` (J the size of axis j), then "
+                                  "`rearrange(table, \"i j d -> (i j) d\")[flat]`; `table[rows][:, cols]` would pick "
+                                  "every row with every column")
         (item, index), = gathered
         if any(other[0] in ("index", "new") for other in items):
             raise self.error("E0113", "a gather's other items are slices (`:`, `a:b`, `...`)", node.span,
