@@ -9,9 +9,9 @@ its result over its input, which is harmless only when nothing else can see that
   does not save its own result (linear, conv, norms, pools, `+ - * / @`, cat, and the
   activations whose gradient reads their input: gelu, silu, elu, ...); relu, sigmoid,
   tanh, softmax and exp do save theirs, and a view shares memory;
-- dropout and identity are looked through: they return the very tensor they were given
-  (identity always, dropout in eval, with p=0 or in place), and dropout's backward needs
-  only its mask. So what they were given must be safe to write over.
+- dropout (and dropout2d) and identity are looked through: they return the very tensor
+  they were given (identity always, dropout in eval, with p=0 or in place), and dropout's
+  backward needs only its mask. So what they were given must be safe to write over.
 
 `check_inplace` reports a spec that breaks this (E0211). After the optimising passes
 (which may merge two equal values or fold `x * 1` into `x`), `needs_copy` tells codegen
@@ -36,7 +36,7 @@ FRESH_LAYERS = {"linear", "conv1d", "conv2d", "conv3d", "batch_norm1d", "batch_n
                 "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
                 "prelu"} | _GRADIENT_FROM_INPUT
 # Layers that may return the tensor they are given, and keep nothing of their output.
-PASS_THROUGH_LAYERS = {"dropout", "identity"}
+PASS_THROUGH_LAYERS = {"dropout", "dropout2d", "identity"}
 # Ops whose result is a new tensor that autograd does not keep.
 FRESH_OPS = {"add", "sub", "mul", "div", "neg", "matmul", "cat", "stack", "masked_fill", "sum", "mean"} | \
     _GRADIENT_FROM_INPUT

@@ -62,8 +62,8 @@ MUTANTS: list[Mutant] = [
       'for side, positions in (("left", left_positions),):',
       "an axis written twice on the right side is not reported"),
     M("cse_merges_block_with_dropout", "attndsl/passes/cleanup.py",
-      'return any(_contains(spec, "dropout") or _contains(spec, "block") for spec',
-      'return any(_contains(spec, "dropout") for spec',
+      'return any(_contains(spec, _STOCHASTIC_LAYERS) or _contains(spec, {"block"}) for spec',
+      'return any(_contains(spec, _STOCHASTIC_LAYERS) for spec',
       "CSE merges two calls of a sub-block that holds a dropout", equivalent=True,
       why="since 8d248fe every call of a sub-block `_has_effects` (a block may hold state), which keeps it out of "
           "CSE on its own: the `block` clause of `_is_stochastic` is redundant. Re-expressed as "

@@ -187,7 +187,7 @@ def _clone(inputs: dict) -> dict:
 
 def _no_dropout(module: nn.Module) -> None:
     for child in module.modules():
-        if isinstance(child, nn.Dropout):
+        if isinstance(child, nn.modules.dropout._DropoutNd):  # nn.Dropout, nn.Dropout2d
             child.p = 0.0
 
 

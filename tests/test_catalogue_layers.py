@@ -141,6 +141,11 @@ CASES = {
                                   "layer act = relu(inplace=true)\nreturn act(fc(x)) + x", (2, 4),
                                   lambda m, x: (x @ m.fc.weight.T + m.fc.bias).clamp(min=0) + x,
                                   "nn.ReLU(inplace=True)"),
+    "dropout2d_eval": ("c: int = 3", "input x: [b, c, h, w]\nlayer conv = conv2d(c, c, 1)\n"
+                       "layer drop = dropout2d(0.5, inplace=true)\nreturn drop(conv(x))", (2, 3, 4, 5),
+                       lambda m, x: torch.einsum("bchw,oc->bohw", x, m.conv.weight[:, :, 0, 0])
+                       + m.conv.bias[None, :, None, None],  # eval: the identity
+                       "nn.Dropout2d(0.5, inplace=True)"),
 }
 
 
@@ -220,6 +225,10 @@ MISUSES = {
                          "E0112", 3, 38),
     "prelu_channels": ("", "input x: [b, 3, n]\nlayer act = prelu(4)\nreturn act(x)", "E0201", 4, 12),
     "layer_norm_dims": ("", "input x: [b, c, 3, 4]\nlayer ln = layer_norm([4, 3])\nreturn ln(x)", "E0201", 4, 12),
+    "dropout2d_rank": ("", "input x: [b, n, d]\nlayer drop = dropout2d(0.1)\nreturn drop(x)", "E0202", 4, 12),
+    "dropout2d_p": ("", "input x: [b, c, h, w]\nlayer drop = dropout2d(1.5)\nreturn drop(x)", "E0112", 3, 28),
+    "dropout2d_inplace_on_input": ("", "input x: [b, c, h, w]\nlayer drop = dropout2d(0.1, inplace=true)\n"
+                                   "return drop(x)", "E0211", 4, 12),
     "conv3d_rank": ("", "input x: [b, 2, h, w]\nlayer conv = conv3d(2, 2, 1)\nreturn conv(x)", "E0202", 4, 12),
     "gelu_word": ("", "input x: [b, n]\nlayer act = gelu(approximate=\"fast\")\nreturn act(x)", "E0112", 3, 34),
     "inplace_on_input": ("", "input x: [b, n]\nlayer act = relu(inplace=true)\nreturn act(x)", "E0211", 4, 12),
@@ -322,3 +331,26 @@ def test_padding_modes_refuse_what_torch_refuses(layer_text, torch_layer):
                 module(x)
             continue
         assert module(x).shape == want, h
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_dropout2d_zeroes_whole_channels_in_training(inplace):
+    """In training each [h, w] map is kept (scaled by 1 / (1 - p)) or zeroed as a whole, the
+    very draw nn.Dropout2d makes with the same seed; in eval the layer returns its input."""
+    source = _spec("c: int = 6, p: float = 0.5", "input x: [b, c, h, w]\nlayer conv = conv2d(c, c, 1)\n"
+                   f"layer drop = dropout2d(p, inplace={str(inplace).lower()})\nreturn drop(conv(x))")
+    module = _randomised(build(source)).train()
+    x = rand(4, 6, 3, 5)
+    y = module.conv(x).detach()
+    torch.manual_seed(7)
+    got = module(x)
+    torch.manual_seed(7)
+    want = torch.nn.Dropout2d(0.5)(y)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    kept = got.abs().sum(dim=(2, 3)) > 0
+    assert 0 < kept.sum() < kept.numel()  # some channels dropped, some kept
+    torch.testing.assert_close(got[kept], 2 * y[kept])
+    assert (got[~kept] == 0).all()
+    module.eval()
+    torch.testing.assert_close(module(x), y)
+    assert agree(source, {}, {"x": (2, 6, 3, 5)}) == "agree"  # the interpreter (dropout off in training)

@@ -432,3 +432,66 @@ def test_a_let_an_optional_argument_chooses(tmp_path, capsys, choice, example, s
     assert set(result["where"]["d"].split("; ")) == branches
     module = attndsl.load(path)(dim=8, dim_out=dim_out)
     assert sum(p.numel() for p in module.parameters()) == result["params"]
+
+
+SUB_BLOCK_TWICE = """\
+block Inner(c: int, norm: layer[batch_norm2d] | None = batch_norm2d):
+    input x: [b, c, h, w]
+    example(c=4, x=[2, 4, 3, 3])
+    layer conv = conv2d(c, c, 1, bias=false)
+    if norm is not None:
+        layer norm = norm(c)
+    y = conv(x)
+    if norm is not None:
+        y = norm(y)
+    return y
+
+block Outer(c: int):
+    input x: [b, c, h, w]
+    example(c=4, x=[2, 4, 3, 3])
+    layer a = Inner(c, norm=None)
+    layer p = Inner(c, norm=batch_norm2d)
+    layer q = Inner(c)
+    return q(p(a(x)))
+"""
+
+NUMBER_NONE_AND_GIVEN = """\
+block Proj(c: int, hidden: int | None = None, out: int | None = 5):
+    input x: [b, c]
+    example(c=4, x=[2, 4])
+    if hidden is None:
+        layer fc = linear(c, c)
+    else:
+        layer fc = sequential(linear(c, hidden), linear(hidden, c))
+    if out is not None:
+        layer head = linear(c, out)
+        y = head(fc(x))
+    else:
+        y = fc(x)
+    return y
+
+block Two(c: int):
+    input x: [b, c]
+    example(c=4, x=[2, 4])
+    layer a = Proj(c, out=None)
+    layer p = Proj(c, hidden=3 * c, out=c)
+    layer q = Proj(c, hidden=None, out=None)
+    return q(p(a(x)))
+"""
+
+
+@pytest.mark.parametrize("source, block, shape, params_formula", [
+    (SUB_BLOCK_TWICE, "Outer", [2, 4, 3, 3], "4*c + 3*c*c"),
+    (NUMBER_NONE_AND_GIVEN, "Two", [2, 4], "7*c + 9*c*c"),
+], ids=["layer-argument", "number-argument"])
+def test_each_call_of_a_sub_block_decides_its_own_none(source, block, shape, params_formula):
+    """A sub-block called with an optional argument None in one call and given in another:
+    each call's `is None` / `is not None` is decided by that call's arguments (`norm=None`
+    against the default batch_norm2d), not left as one variable shared by the calls
+    (`2*c*c + [norm is not None]*4*c`: 32 parameters where the module has 40)."""
+    module, expected = _spec_module_and_costs(source, block)
+    assert expected.params_formula == params_formula
+    assert "None" not in expected.memory_formula and "None" not in expected.flops_formula
+    _agrees_with_torch(module, [torch.randn(shape)], expected)
+    children = dict(module.named_children())
+    assert sum(p.numel() for p in children["a"].parameters()) == 4 * 4 + (0 if block == "Outer" else 4)

@@ -1,4 +1,4 @@
-"""Activation layers (relu ... prelu), softmax, dropout and identity: shape-preserving kinds.
+"""Activation layers (relu ... prelu), softmax, dropout, dropout2d and identity: shape-preserving kinds.
 
 `inplace=true` is accepted where torch has it and rendered as given, so that the module's
 repr and behaviour match the published one; attndsl/inplace.py refuses it where writing
@@ -79,5 +79,10 @@ family("Other layers")
 layer("dropout", "Dropout", "p: float = 0.5, inplace: bool = false", identity, check=_check_dropout,
       doc="zero each value with probability p in training (scaling the rest by 1 / (1 - p)); the identity in eval",
       shape_doc=_SAME, example="input x: [b, n, d]\nlayer drop = dropout(0.1)\ndrop(x)")
+layer("dropout2d", "Dropout2d", "p: float = 0.5, inplace: bool = false", identity, min_rank=4, max_rank=4,
+      check=_check_dropout,
+      doc="zero each whole channel (an [h, w] map of [b, c, h, w]) with probability p in training, scaling the "
+          "rest by 1 / (1 - p); the identity in eval",
+      shape_doc=_SAME + " [b, c, h, w]", example="input x: [b, c, h, w]\nlayer drop = dropout2d(0.1)\ndrop(x)")
 layer("identity", "Identity", "", identity, doc="returns its input (a placeholder, as in published code)",
       shape_doc=_SAME, example="input x: [b, n, d]\nlayer skip = identity()\nskip(x)")

@@ -10,6 +10,8 @@ import networkx as nx
 
 from ..ir import BlockIR, LayerSpec
 
+# Layers whose two calls on one tensor draw different masks in training.
+_STOCHASTIC_LAYERS = {"dropout", "dropout2d"}
 # Ops whose two calls on equal operands may differ (dropout in training) or that
 # stand for a binding rather than a computation: two `for _ in range(g):` loops are two
 # loops, whose anchors (`loop`) read the same operands.
@@ -55,11 +57,11 @@ def _freeze(value):
 def _is_stochastic(ir: BlockIR, attrs: dict) -> bool:
     if attrs["op"] != "call_layer":
         return False
-    return any(_contains(spec, "dropout") or _contains(spec, "block") for spec in _declared(ir, attrs))
+    return any(_contains(spec, _STOCHASTIC_LAYERS) or _contains(spec, {"block"}) for spec in _declared(ir, attrs))
 
 
-def _contains(spec: LayerSpec, kind: str) -> bool:
-    return spec.kind == kind or any(_contains(child, kind) for _, child in spec.children)
+def _contains(spec: LayerSpec, kinds: set[str]) -> bool:
+    return spec.kind in kinds or any(_contains(child, kinds) for _, child in spec.children)
 
 
 def _has_effects(ir: BlockIR, attrs: dict) -> bool:

@@ -261,6 +261,7 @@ LAYER_COSTS: dict[str, LayerCost] = {
     **{name: _FREE for name in (*(f"batch_norm{d}d" for d in (1, 2, 3)), "instance_norm2d", "layer_norm",
                                 "group_norm", "prelu")},
     "dropout": LayerCost(memory=view),  # eval: returns its input
+    "dropout2d": LayerCost(memory=view),
     "identity": LayerCost(memory=view),
     **{name: _FREE for name in ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "softmax", "leaky_relu", "elu",
                                 "softplus", "hardsigmoid", "hardswish")},

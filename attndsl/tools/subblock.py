@@ -14,6 +14,7 @@ from .. import symbolic as sym
 from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
 from ..calls import items_read
 from ..ir import BlockIR, Cond, LayerSpec
+from ..lower.layer_kinds import LayerKindArg
 from ..symbolic import Expr
 from ..shapes.layer_calls import forward_mapping
 from .formula import Term, make_guard
@@ -37,16 +38,20 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, call: dict | None
     conds: dict[str, Cond] = {}
     words: dict = {}
     for arg in callee.args:
-        value = spec.args.get(arg.name, None)
+        # `norm=None` is None even where the default is not; an argument left out is its default
+        value = spec.args[arg.name] if arg.name in spec.args else arg.default
+        if arg.optional:  # `x is None` of this call: each call decides its own
+            conds[f"is_none({arg.name})"] = _is_none(value)
+        if arg.type == "layer" and value is not None:
+            conds[f"kind({arg.name})"] = value  # the kind given, or the caller's own argument passed on
         if value is None:
-            value = arg.default
+            continue
         if arg.type in ("str", "list[str]"):
             words[arg.name] = value
         elif arg.type == "list[int]":
             exprs.update(_list_items(callee, arg.name, value))
         elif isinstance(value, OptionalPassedOn):  # the caller's own optional argument, None where it is
             exprs[arg.name] = Expr.symbol(value.name)
-            conds[f"is_none({arg.name})"] = Cond("is_none", (value.name,))
         elif isinstance(value, Cond):
             conds[arg.name] = value
         elif isinstance(value, bool):
@@ -77,6 +82,18 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, operands, call: dict | None
         for name, definition in callee.derived.items():
             exprs[name] = sym.substitute(definition, exprs)
     return Mapping(exprs, conds, words)
+
+
+def _is_none(value) -> Cond:
+    """Whether an optional argument is None in the caller's terms: a None given or defaulted,
+    a value, or the caller's own argument passed on (None where the caller's is)."""
+    if value is None:
+        return Cond.const(True)
+    if isinstance(value, OptionalPassedOn):
+        return Cond("is_none", (value.name,))
+    if isinstance(value, LayerKindArg):  # the caller's layer argument: None where it is
+        return Cond("is_none", (value.name,))
+    return Cond.const(False)
 
 
 def _list_items(callee: BlockIR, name: str, value) -> dict[str, Expr]:
@@ -122,6 +139,11 @@ def _substitute_cond(cond: Cond, mapping: Mapping) -> Cond:
         return substitute_cond(cond, mapping.words)
     if cond.op in ("present", "flag", "is_none") and f"{cond.op}({cond.args[0]})" in mapping.conds:
         return mapping.conds[f"{cond.op}({cond.args[0]})"]
+    if cond.op == "kind" and f"kind({cond.args[0]})" in mapping.conds:  # `act_layer is silu`
+        given = mapping.conds[f"kind({cond.args[0]})"]
+        if isinstance(given, LayerKindArg):
+            return Cond("kind", (given.name, cond.args[1]))
+        return Cond.const(getattr(given, "kind", given) == cond.args[1])
     args = tuple(_substitute_cond(a, mapping) if isinstance(a, Cond)
                  else sym.substitute(a, mapping.exprs) if isinstance(a, Expr) else a for a in cond.args)
     return Cond(cond.op, args)
