@@ -31,7 +31,8 @@ class CatalogueOps:
         if self.ch.chance(0.5):
             return self.assign(f"normalize({x.name}, dim={axis})", x.shape)
         shape = tuple(1 if i == axis % rank else d for i, d in enumerate(x.shape))
-        return self.assign(f"{x.name} / (norm({x.name}, dim={axis}, keepdim=true) + 1)", shape)
+        order = f", p={self.ch.choice(['1', '2', '3', '1.5', 'inf'])}" if self.ch.chance(0.5) else ""
+        return self.assign(f"{x.name} / (norm({x.name}, dim={axis}, keepdim=true{order}) + 1)", shape)
 
     def op_flatten(self):
         x = self.pick(min_rank=2)

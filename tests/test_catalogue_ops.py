@@ -42,6 +42,21 @@ CASES = {
              lambda m, x: x / (x * x).sum(dim=-1, keepdim=True).sqrt(), "return x / x.norm(dim=-1, keepdim=True)"),
     "norm_all": ("input x: [b, n]\nreturn norm(x)", {}, {"x": (2, 3)}, lambda m, x: (x * x).sum().sqrt(),
                  "return x.norm()"),
+    # ConvNeXt-V2's GRN: torch.norm(x, p=2, dim=(1, 2), keepdim=True) over the [h, w] of [b, h, w, c]
+    "norm_p2_grn": ("input x: [b, h, w, c]\ngx = norm(x, p=2, dim=(1, 2), keepdim=true)\n"
+                    "return x * (gx / (mean(gx, dim=-1, keepdim=true) + 1e-6))", {}, {"x": (2, 3, 4, 5)},
+                    lambda m, x: x * (lambda g: g / (g.mean(-1, keepdim=True) + 1e-6))(
+                        (x * x).sum(dim=(1, 2), keepdim=True).sqrt()),
+                    "gx = x.norm(dim=(1, 2), keepdim=True)"),
+    "norm_p1": ("input x: [b, n, d]\nreturn norm(x, dim=-1, p=1)", {}, {"x": (2, 3, 4)},
+                lambda m, x: x.abs().sum(-1), "return x.norm(dim=-1, p=1)"),
+    "norm_p3": ("input x: [b, n, d]\nreturn norm(x, dim=(1, 2), p=3)", {}, {"x": (2, 3, 4)},
+                lambda m, x: (x.abs() ** 3).sum((1, 2)) ** (1 / 3), "return x.norm(dim=(1, 2), p=3)"),
+    "norm_inf": ("input x: [b, n, d]\nreturn norm(x, dim=1, keepdim=true, p=inf)", {}, {"x": (2, 3, 4)},
+                 lambda m, x: x.abs().amax(1, keepdim=True), 'return x.norm(dim=1, keepdim=True, p=float("inf"))'),
+    "norm_p_argument": ("(q: float = 1.5)\ninput x: [b, n, d]\nreturn norm(x, dim=-1, p=q)", {"q": 1.5},
+                        {"x": (2, 3, 4)}, lambda m, x: (x.abs() ** 1.5).sum(-1) ** (1 / 1.5),
+                        "return x.norm(dim=-1, p=self.q)"),
     "normalize": ("input x: [b, c, n]\nreturn normalize(x, dim=1)", {}, {"x": (2, 3, 4)},
                   lambda m, x: x / (x * x).sum(dim=1, keepdim=True).sqrt(), "return F.normalize(x, dim=1)"),
     "flatten": ("input x: [b, c, h, w]\nreturn flatten(x, 1, 2)", {}, {"x": (2, 3, 4, 5)},
@@ -257,6 +272,11 @@ MISUSES = {
     "gelu_approximate": ("input x: [b, n]\nreturn gelu(x, approximate=\"tan\")", "E0112", 3, 32),
     "sigmoid_of_a_number": ("(channels: int = 4)\ninput x: [b, channels]\nreturn x * sigmoid(channels)", "E0113", 3,
                             24),
+    "norm_p_below_one": ("input x: [b, n]\nreturn norm(x, dim=1, p=0.5)", "E0205", 3, 12),
+    "norm_p_zero": ("input x: [b, n]\nreturn norm(x, p=0)", "E0205", 3, 12),
+    "norm_p_minus_inf": ("input x: [b, n]\nreturn norm(x, p=-inf)", "E0205", 3, 12),
+    "norm_p_word": ("input x: [b, n]\nreturn norm(x, p=\"fro\")", "E0113", 3, 22),
+    "norm_inf_of_nothing": ("input x: [b, 0]\nreturn norm(x, dim=1, p=inf)", "E0205", 3, 12),
     "cumsum_dim_out_of_range": ("input x: [b, n, d]\nreturn cumsum(x, dim=3)", "E0204", 3, 12),
     "cumsum_without_dim": ("input x: [b, n, d]\nreturn cumsum(x)", "E0112", 3, 12),
     "cumsum_of_a_mask": ("input x: [b, n, d]\nreturn cumsum(x > 0, dim=1)", "E0209", 3, 12),
@@ -412,3 +432,34 @@ def test_detach_keeps_the_value_and_stops_the_gradient():
     for mine, other in zip(grads, torch.autograd.grad(attached.square().sum(), [xr, w])):
         assert not torch.allclose(mine, other)
     assert agree(DETACHED, {}, {"x": (2, 3, 4)}) == "agree"
+
+
+@pytest.mark.parametrize("p, written", [(1, "1"), (2, "2"), (3, "3"), (1.5, "1.5"), (math.inf, "inf")])
+def test_norm_p_against_torch_with_gradients(p, written):
+    """norm(x, p=...) against torch.linalg.vector_norm in float64, values and gradients (the
+    generated module and the interpreter), with ties for the inf norm's largest entry."""
+    from attndsl import interpret
+
+    source = _spec(f"input x: [b, h, w, c]\nreturn norm(x, p={written}, dim=(1, 2), keepdim=true) * 2")
+    module = build(source)
+    x = rand(2, 3, 4, 5)
+    x[0, 0, 0] = x[0, 1, 1] = 7.0  # ties: the inf norm shares the gradient between them
+    for candidate in (module, interpret.build(source).double().eval()):
+        leaf = x.clone().requires_grad_(True)
+        reference = x.clone().requires_grad_(True)
+        got = candidate(leaf)
+        want = torch.linalg.vector_norm(reference, ord=p, dim=(1, 2), keepdim=True) * 2
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+        weights = rand(*want.shape, seed=1)
+        (got * weights).sum().backward()
+        (want * weights).sum().backward()
+        torch.testing.assert_close(leaf.grad, reference.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_norm_p_below_one_given_as_an_argument_is_refused_when_built():
+    source = _spec("(q: float = 2)\ninput x: [b, n]\nreturn norm(x, dim=1, p=q)")
+    assert "`p` must be at least 1" in compile_ok(source)
+    with pytest.raises(ValueError, match="`p` must be at least 1"):
+        build(source, q=0.5)
+    _, _, _, message = first_error(_spec("input x: [b, n]\nreturn norm(x, p=0.5)"))
+    assert message == "norm(): `p` must be a number >= 1 or inf, got 0.5"

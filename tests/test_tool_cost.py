@@ -495,3 +495,24 @@ def test_each_call_of_a_sub_block_decides_its_own_none(source, block, shape, par
     _agrees_with_torch(module, [torch.randn(shape)], expected)
     children = dict(module.named_children())
     assert sum(p.numel() for p in children["a"].parameters()) == 4 * 4 + (0 if block == "Outer" else 4)
+
+
+GRN = """\
+block GRN(dim: int):
+    input x: [b, h, w, dim]
+    example(dim=8, x=[2, 7, 7, 8])
+    param gamma: [1, 1, 1, dim] = zeros()
+    param beta: [1, 1, 1, dim] = zeros()
+    gx = norm(x, p={p}, dim=(1, 2), keepdim=true)
+    nx = gx / (mean(gx, dim=-1, keepdim=true) + 1e-6)
+    return gamma * (x * nx) + beta + x
+"""
+
+
+@pytest.mark.parametrize("p", ["1", "2", "3", "inf"])
+def test_a_norm_of_any_p_costs_as_torch_runs_it(p):
+    """ConvNeXt-V2's GRN (`torch.norm(x, p=2, dim=(1, 2), keepdim=True)`): no FLOPs, and the
+    norm's result alone is new memory, whichever p (torch reduces without a |x| ** p copy)."""
+    module, expected = _spec_module_and_costs(GRN.format(p=p), "GRN")
+    assert expected.params_formula == "2*dim" and expected.flops == 0
+    _agrees_with_torch(module, [torch.randn(2, 7, 7, 8)], expected)

@@ -116,10 +116,28 @@ def _length(x: torch.Tensor, dims: tuple) -> torch.Tensor:
     return torch.sqrt(torch.sum(x * x, dim=dims, keepdim=True))
 
 
+def _p_norm(x: torch.Tensor, dims: tuple, p: float) -> torch.Tensor:
+    """The p-norm over `dims` (kept), p >= 1 or inf: the largest magnitude for inf, the sum of
+    magnitudes for 1, the 2-norm as `_length`, else (sum |x| ** p) ** (1 / p), unscaled, so
+    overflowing where torch's does; over a single entry, its magnitude."""
+    if p == math.inf:
+        if math.prod(x.shape[d] for d in dims) == 0:
+            raise Refusal("norm(p=inf) over no value")
+        return x.abs().amax(dim=dims, keepdim=True)
+    if p == 2:
+        return _length(x, dims)
+    if p == 1 or math.prod(x.shape[d] for d in dims) == 1:
+        return x.abs().sum(dim=dims, keepdim=True)
+    return torch.sum(x.abs() ** p, dim=dims, keepdim=True) ** (1 / p)
+
+
 @tensor_op("norm")
 def _norm(call, x):
     dims = _dims(call, tensor_arg(x, "x"))
-    length = _length(x, dims)
+    p = float(_value(call, "p") if call.attrs.get("p") is not None else 2)
+    if not p >= 1:
+        raise Refusal(f"norm(): p = {p} is below 1")
+    length = _p_norm(x, dims, p)
     return length if call.attrs.get("keepdim") else length.squeeze(dims)
 
 

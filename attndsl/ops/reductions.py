@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+from ..ir import Cond
 from ..symbolic import Expr
 from .activations import softmax_shape
 from .registry import ATOM, OPS, ParamSpec, Shape, axes_of, family, op
@@ -37,6 +40,31 @@ def global_max_shape(ctx, node, shapes, attrs) -> Shape:
     for axis, size in enumerate(shapes[0][2:], start=2):
         ctx.expect_at_least(size, 1, f"max_pool over axis {axis} needs at least one value")
     return result
+
+
+_NORM_P = "norm(): `p` must be a number >= 1 or inf"
+_NORM_P_HELP = "p=1 sums abs(x), p=2 (the default) is the Euclidean norm, p=inf takes the largest abs(x)"
+
+
+def norm_shape(ctx, node, shapes, attrs) -> Shape:
+    """As the other reductions; `p` is a norm's: a number >= 1 or inf (torch takes others, 0 and
+    below 1, whose results are no norm). The inf norm, a largest value, needs a value to take."""
+    p = attrs.get("p", 2)
+    if isinstance(p, int) and not isinstance(p, bool):  # the default, as the signature has it
+        p = Expr.const(p)
+    if not isinstance(p, Expr) and isinstance(getattr(p, "value", None), float):  # inf, -inf (a Literal)
+        if p.value != math.inf:
+            ctx.error("E0205", f"{_NORM_P}, got {p.value}", help=_NORM_P_HELP)
+        for axis in axes_of(ctx, node, attrs, len(shapes[0])):
+            ctx.expect_at_least(shapes[0][axis], 1, f"norm(p=inf) over axis {axis} needs at least one value")
+    elif not isinstance(p, Expr):
+        ctx.error("E0205", _NORM_P, help=_NORM_P_HELP)
+    elif p.is_const and p.value < 1:
+        shown = int(p.value) if p.value.denominator == 1 else float(p.value)
+        ctx.error("E0205", f"{_NORM_P}, got {shown}", help=_NORM_P_HELP)
+    elif not p.is_const:  # a constructor argument: checked when the module is built
+        ctx.require(Cond("cmp", (">=", p, Expr.const(1))), "norm(): `p` must be at least 1")
+    return reduce_shape(ctx, node, shapes, attrs)
 
 
 def render_reduce(method: str):
@@ -89,9 +117,12 @@ op("cumsum", "x: tensor[real], dim: axis", softmax_shape, "{x:recv}.cumsum(dim={
    "prefix sums of k and of k v); of an integer tensor, an integer tensor",
    shape_doc="the shape of `x`; `dim` (required) must be an axis of it",
    example="input x: [b, h, n, d]\ncumsum(x, dim=2)")
-op("norm", "x: tensor, dim: axes = None, keepdim: bool = false", reduce_shape, CallRender("norm", receiver=True),
-   doc="the Euclidean (L2) norm over `dim`: sqrt(sum(x ** 2)) (UFO's XNorm divides by it)", shape_doc=_REDUCED,
-   example="input x: [b, h, n, d]\nx / norm(x, dim=-1, keepdim=true)")
+op("norm", "x: tensor, dim: axes = None, keepdim: bool = false, p: scalar = 2", norm_shape,
+   CallRender("norm", receiver=True),
+   doc="the p-norm over `dim`: sum(abs(x) ** p) ** (1 / p), by default the Euclidean (L2) norm sqrt(sum(x ** 2)) "
+   "(UFO's XNorm divides by it); `p` is a number >= 1 (`p=1`: sum(abs(x)), ConvNeXt-V2's GRN takes `p=2`) or "
+   "`inf` (the largest abs(x)), as torch.norm's `p`", shape_doc=_REDUCED + "; with `p=inf` each must hold a value",
+   example="input x: [b, h, w, c]\nnorm(x, p=2, dim=(1, 2), keepdim=true)")
 op("normalize", "x: tensor, dim: axis = 1, eps: scalar = 1e-12", softmax_shape,
    CallRender("F.normalize", always=("dim",)),
    doc="x / max(norm(x, dim, keepdim=true), eps) (F.normalize with p=2)",
