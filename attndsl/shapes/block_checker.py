@@ -13,7 +13,8 @@ from .check_pruning import merge_complementary, strongest_arguments, without_red
 from .conditions import runs_in
 from .examples import check_examples
 from .knowledge import Knowledge
-from .layer_calls import declarations_of_call, forward_mapping, undecided_let_atoms
+from .callee_terms import forward_mapping, undecided_let_atoms
+from .layer_calls import declarations_of_call
 from .walk import Walk, callee_mapping
 from .worlds import (MAX_ATOMS, as_condition, consistent, describe, find_witness, literal, merge_guards, positions,
                      rank_atoms, worlds)

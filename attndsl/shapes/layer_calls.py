@@ -3,17 +3,15 @@ blocks of the same file used as layers (whose sizes arrive in the caller's names
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from .. import symbolic as sym
 from ..diagnostics import Abort
-from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
-from ..calls import items_read
+from ..evaluate import fold, substitute_cond
 from ..ir import BlockIR, Cond, LayerSpec, guard_includes
 from ..ranks import RANKS, input_dims, kind_at_rank
 from ..layers import LAYERS
 from ..symbolic import Expr
-from .conditions import condition_symbols, map_cond
+from .conditions import condition_symbols
+from .callee_terms import callee_mapping, forward_mapping, in_caller_terms, numbers_of
 from .context import ShapeContext, show
 from .worlds import literal
 
@@ -124,7 +122,7 @@ class LayerCalls:
             raise Abort()
         mapping = callee_mapping(callee, spec, self.world)
         lists = {f"{a.name}[" for a in self.ir.args if a.type == "list[int]"}
-        for value in _exprs(mapping).values():  # the caller's list items it passes on are sizes it reads
+        for value in numbers_of(mapping).values():  # the caller's list items it passes on are sizes it reads
             self.ir.list_items.update(s for s in value.symbols() if s.endswith("]") and s[:s.index("[") + 1] in lists)
         attrs = self.ir.graph.nodes[context.node]["attrs"]
         mapping.update(forward_mapping(callee, attrs, len(shapes)))
@@ -161,13 +159,13 @@ class LayerCalls:
         after it. A sub-block call always runs where written (dead-code elimination keeps it,
         the passes move no call), so nothing after it runs without the callee's check. Only
         the checks the callee makes in every world, on sizes this block names."""
-        exprs = _exprs(mapping)
+        exprs = numbers_of(mapping)
         node = context.node
         guard = self.ir.graph.nodes[node]["guard"] + self.scope_guard
         guard = guard + tuple(c for c in self.literals_for(node) if c not in guard)
         held = [c.condition for c in callee.checks if c.where == "forward" and not c.guard and c.kind != "require"]
         for condition in held + callee.assumed_facts:  # and what it knows from its own sub-blocks
-            condition = _in_caller_terms(condition, callee, exprs)
+            condition = in_caller_terms(condition, callee, exprs)
             symbols = condition_symbols(condition)
             if not symbols & set(self.ir.dim_origin) or symbols - self.nameable() - set(self.ir.derived):
                 continue
@@ -189,7 +187,7 @@ class LayerCalls:
                     (single in callee.dim_origin or single in callee.optional_dims) and single not in mapping:
                 mapping[single] = actual
                 continue
-            context.expect_equal(sym.substitute(declared, _exprs(mapping)), actual,
+            context.expect_equal(sym.substitute(declared, numbers_of(mapping)), actual,
                                  f"input `{info.name}` of block {callee.name}")
 
     def _callee_input_shape(self, context, callee, info, mapping) -> list[Expr]:
@@ -214,7 +212,7 @@ class LayerCalls:
         for dim in out:
             expanded = sym.expand(dim, callee.derived)
             try:
-                dim = sym.substitute(expanded, _exprs(mapping))
+                dim = sym.substitute(expanded, numbers_of(mapping))
             except ZeroDivisionError:  # `BasicConv(2, 1, 7, 0)`: a stride of 0 divides its output size
                 given = ", ".join(f"{name} = {sym.render(value, str, style='math')}" for name, value in mapping.items()
                                   if isinstance(value, Expr) and value.is_const and name in expanded.symbols())
@@ -267,130 +265,6 @@ def declarations_of_call(ir: BlockIR, attrs) -> tuple[list, list]:
     (the call is inside the branch that declares it): none when it is used after the `if`."""
     declared = ir.declarations(attrs["attrs"]["layer"])
     return declared, [info for info in declared if all(guard_includes(attrs["guard"], c) for c in info.guard)]
-
-
-def callee_mapping(callee: BlockIR, spec: LayerSpec, world: dict | None = None) -> dict:
-    """The callee's arguments as the caller's values: numbers as Exprs, bools as Conds,
-    `len(xs)` as the length of the caller's list (never the callee's own names)."""
-    mapping: dict = {}
-    for arg in callee.args:
-        value = spec.args.get(arg.name)
-        if isinstance(value, OptionalPassedOn):  # the caller's own optional argument: None where it is
-            mapping[arg.name] = Expr.symbol(value.name)
-            mapping[f"is_none({arg.name})"] = Cond("is_none", (value.name,))
-        elif isinstance(value, (Expr, Cond)):
-            mapping[arg.name] = value
-        elif arg.type in ("str", "list[str]") and (value is not None or arg.default is not None):
-            mapping[arg.name] = value if value is not None else arg.default  # a string, or the caller's argument
-        elif isinstance(value, list) and arg.type == "list[int]":  # a list written in the call: `[wh, ww]`
-            mapping[arg.name] = _unnamed_list(callee, arg.name)
-            mapping[f"len({arg.name})"] = Expr.const(len(value))
-            mapping.update({item: value[index] for item, index in items_read(callee, arg.name) if index < len(value)})
-        elif hasattr(value, "name") and arg.type == "list[int]":  # a list argument passed through
-            mapping[arg.name] = Expr.symbol(value.name)  # the list of `ws[i]` (an item atom) is the caller's
-            mapping[f"len({arg.name})"] = Expr.symbol(f"len({value.name})")
-            # `ws[0]` is the caller's `g[0]`, never a name of the caller's own
-            mapping.update({item: Expr.symbol(f"{value.name}[{index}]") for item, index in items_read(callee, arg.name)})
-        elif value is None and getattr(arg, "optional", False) and arg.type in ("int", "float") and \
-                (arg.default is None or arg.name in spec.args):
-            mapping[arg.name] = NONE_ARGUMENT  # `out_features: int | None` left None
-        elif value is None and arg.default is not None:
-            if arg.type == "bool":
-                mapping[arg.name] = Cond.const(bool(arg.default))
-            elif arg.type == "list[int]":
-                mapping[arg.name] = _unnamed_list(callee, arg.name)
-                mapping[f"len({arg.name})"] = Expr.const(len(arg.default))
-                mapping.update({item: Expr.const(arg.default[index]) for item, index in items_read(callee, arg.name)
-                                if index < len(arg.default)})
-            elif isinstance(arg.default, (int, float)):
-                mapping[arg.name] = Expr.const(Fraction(str(arg.default)))
-    for let in callee.lets:
-        # A let under `if` is known here when the caller's arguments decide its condition, or
-        # the world walked does (`Inner(d, wide)` in the walk where this block's `wide` holds).
-        if let.name not in mapping and _holds_here(let.guard, mapping, world):
-            mapping[let.name] = sym.substitute(let.value, _exprs(mapping))
-    for let in callee.lets:  # left undecided: a symbol no block can name, never the caller's own `w`
-        mapping.setdefault(let.name, Expr.symbol(hidden_let(callee, let.name)))
-    return mapping
-
-
-def hidden_let(callee: BlockIR, name: str) -> str:
-    return f"{callee.name}.{name}"
-
-
-def _holds_here(guard, mapping: dict, world: dict | None) -> bool | None:
-    """Whether a callee's guard holds, its arguments the caller's: True or False where the
-    arguments (or the world) decide it, None where they do not."""
-    for cond in guard:
-        here = fold(substitute_cond(cond, mapping))
-        if here.op == "const":
-            if not here.args[0]:
-                return False
-            continue
-        atom, polarity = literal(here)
-        if world is None or atom not in world:
-            return None
-        if world[atom] != polarity:
-            return False
-    return True
-
-
-def undecided_let_atoms(callee: BlockIR, mapping: dict) -> list:
-    """The caller's conditions that choose a callee's `let` its shapes read (`let w = 2 * d if
-    wide else d`, called as `Inner(d, wide)`): the checker walks once with each."""
-    outputs = [shape for _, shape in callee.output_shapes]
-    outputs = [part for shape in outputs for part in (shape if shape and isinstance(shape[0], tuple) else [shape])]
-    read = {s for shape in outputs for dim in shape for s in sym.expand(dim, callee.derived).symbols()}
-    read |= {s for info in callee.inputs for dim in info.shape for s in dim.symbols()}
-    atoms = []
-    for let in callee.lets:
-        if let.name in read and mapping.get(let.name) == Expr.symbol(hidden_let(callee, let.name)):
-            for cond in let.guard:
-                here = fold(substitute_cond(cond, mapping))
-                if here.op != "const" and literal(here)[0] not in atoms:
-                    atoms.append(literal(here)[0])
-    return atoms
-
-
-def _unnamed_list(callee: BlockIR, name: str) -> Expr:
-    """The list of an item atom (`ws[i]`) where the caller has no list by a name: a symbol no
-    block can name, so that a size reading it is an error (E0208), never a caller's own list."""
-    return Expr.symbol(f"{callee.name}.{name}")
-
-
-def forward_mapping(callee: BlockIR, attrs: dict, tensors_given: int) -> dict:
-    """What a call gives the callee in forward, in the caller's terms: whether each optional
-    input is given (by position; or this block's own optional input passed on, given when
-    that one is), each flag (its default when the call leaves it out), each size."""
-    mapping: dict = {}
-    passed = dict(attrs.get("passed_on", ()))
-    tensors = [i for i in callee.inputs if i.dtype not in ("flag", "size")]
-    for index, info in enumerate(tensors):
-        if info.optional:
-            mapping[f"present({info.name})"] = Cond("present", (passed[info.name],)) if info.name in passed \
-                else Cond.const(index < tensors_given)
-    given = dict(attrs.get("forward_args", ()))
-    for info in callee.inputs:
-        if info.dtype == "size" and info.name in given:
-            mapping[info.name] = given[info.name]
-        elif info.dtype == "flag":
-            mapping[f"flag({info.name})"] = given.get(info.name, Cond.const(bool(info.default)))
-    return mapping
-
-
-def _in_caller_terms(condition, callee: BlockIR, exprs: dict):
-    """A callee's check with its sizes written in the caller's."""
-    def caller(expr: Expr) -> Expr:
-        return sym.substitute(sym.expand(expr, callee.derived), exprs)
-
-    if isinstance(condition, Cond):
-        return map_cond(condition, caller)
-    kind, left, right = condition
-    return (kind, caller(left), caller(right))
-
-
-def _exprs(mapping: dict) -> dict:
-    return {k: v for k, v in mapping.items() if isinstance(v, Expr)}
 
 
 def _math(expr: Expr) -> str:

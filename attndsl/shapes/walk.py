@@ -19,7 +19,8 @@ from ..symbolic import Expr
 from .constructor_checks import ConstructorChecks
 from .context import ShapeContext, show
 from .dtypes import infer_dtype, with_article
-from .layer_calls import LayerCalls, callee_mapping
+from .callee_terms import callee_mapping
+from .layer_calls import LayerCalls
 from .loops import LOOP_OPS, LoopShapes
 from .named_sizes import NamedSizes
 from .requirements import Requirements

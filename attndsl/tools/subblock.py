@@ -16,7 +16,7 @@ from ..calls import items_read
 from ..ir import BlockIR, Cond, LayerSpec
 from ..lower.layer_kinds import LayerKindArg
 from ..symbolic import Expr
-from ..shapes.layer_calls import forward_mapping
+from ..shapes.callee_terms import forward_mapping
 from .formula import Term, make_guard
 
 
