@@ -305,16 +305,16 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 raise ValueError(
                     f"SimplifiedScaledDotProductAttention: attention_weights.shape[3] must be nk = {nk}, got {attention_weights.shape[3]}"
                 )
-        q = queries.reshape(b, nq, self.h, -1).transpose(1, 2)  # [b, h, nq, d_model/h]  simplified_sdpa.attn:25
-        k = keys.reshape(b, nk, self.h, -1).permute(0, 2, 3, 1)  # [b, h, d_model/h, nk]  simplified_sdpa.attn:26
-        v = values.reshape(b, nk, self.h, -1).transpose(1, 2)  # [b, h, nk, d_model/h]  simplified_sdpa.attn:27
+        q = queries.reshape(b, nq, self.h, -1).transpose(1, 2)  # [b, h, nq, d_k]  simplified_sdpa.attn:25
+        k = keys.reshape(b, nk, self.h, -1).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  simplified_sdpa.attn:26
+        v = values.reshape(b, nk, self.h, -1).transpose(1, 2)  # [b, h, nk, d_k]  simplified_sdpa.attn:27
         if attention_weights is not None:
             att = (q / self.d_k**0.5) @ k  # [b, h, nq, nk]  simplified_sdpa.attn:28
             att = att * attention_weights  # [b, h, nq, nk]  simplified_sdpa.attn:30
             if attention_mask is not None:
                 att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, nk]  simplified_sdpa.attn:32
             att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  simplified_sdpa.attn:33
-            attended = att @ v  # [b, h, nq, d_model/h]  simplified_sdpa.attn:34
+            attended = att @ v  # [b, h, nq, d_k]  simplified_sdpa.attn:34
         else:
             # simplified_sdpa.attn:28-34: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
@@ -326,7 +326,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=1 / self.d_k**0.5,
-            )  # [b, h, nq, d_model/h]  simplified_sdpa.attn:34
+            )  # [b, h, nq, d_k]  simplified_sdpa.attn:34
         return self.fc_o(
             attended.transpose(1, 2).reshape(b, nq, self.d_model)
         )  # [b, nq, d_model]  simplified_sdpa.attn:34

@@ -86,15 +86,9 @@ class MultiHeadAttention(nn.Module):
                     f"MultiHeadAttention: mask must be a 4-d boolean tensor [mb, mh, mq, mk] with no empty dimension, got {tuple(mask.shape)} {mask.dtype}"
                 )
             mb, mh, mq, mk = mask.shape
-        q = (
-            self.Wq(Q).reshape(b, nq, self.num_heads, -1).transpose(1, 2)
-        )  # [b, num_heads, nq, d_model/num_heads]  mha.attn:28
-        k = (
-            self.Wk(K).reshape(b, nk, self.num_heads, -1).permute(0, 2, 3, 1)
-        )  # [b, num_heads, d_model/num_heads, nk]  mha.attn:29
-        v = (
-            self.Wv(V).reshape(b, nk, self.num_heads, -1).transpose(1, 2)
-        )  # [b, num_heads, nk, d_model/num_heads]  mha.attn:30
+        q = self.Wq(Q).reshape(b, nq, self.num_heads, -1).transpose(1, 2)  # [b, num_heads, nq, depth]  mha.attn:28
+        k = self.Wk(K).reshape(b, nk, self.num_heads, -1).permute(0, 2, 3, 1)  # [b, num_heads, depth, nk]  mha.attn:29
+        v = self.Wv(V).reshape(b, nk, self.num_heads, -1).transpose(1, 2)  # [b, num_heads, nk, depth]  mha.attn:30
         scores = q @ (k / self.depth**0.5)  # [b, num_heads, nq, nk]  mha.attn:31
         if mask is not None:
             if mb != b and mb != 1:

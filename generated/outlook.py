@@ -131,5 +131,5 @@ class OutlookAttention(nn.Module):
         out = (a @ v).transpose(2, 4).reshape(b, self.dim * self.kk, -1)  # [b, dim*kk, n']  outlook.attn:49
         out = F.fold(
             out, output_size=(h, w), kernel_size=self.kernel_size, padding=self.padding, stride=self.stride
-        )  # [b, dim*kk/(kernel_size*kernel_size), h, w]  outlook.attn:50
+        )  # [b, dim, h, w]  outlook.attn:50
         return self.proj_drop(self.proj(out.permute(0, 2, 3, 1)))  # [b, h, w, dim]  outlook.attn:51

@@ -136,5 +136,5 @@ class OutlookAttention(nn.Module):
         out = (a @ values).transpose(2, 4).reshape(b, self.dim * self.kk, -1)  # [b, dim*kk, n']  outlook_volo.attn:51
         out = F.fold(
             out, output_size=(h, w), kernel_size=self.kernel_size, padding=self.padding, stride=self.stride
-        )  # [b, dim*kk/(kernel_size*kernel_size), h, w]  outlook_volo.attn:52
+        )  # [b, dim, h, w]  outlook_volo.attn:52
         return self.proj_drop(self.proj(out.permute(0, 2, 3, 1)))  # [b, h, w, dim]  outlook_volo.attn:53

@@ -71,7 +71,7 @@ class PSA(nn.Module):
         if x.shape[1] != self.channel:
             raise ValueError(f"PSA: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         # group i through conv i, then its output through SE block i
-        groups = x.reshape(b, self.S, -1, h, w).transpose(0, 1)  # [S, b, channel/S, h, w]  psa.attn:37
+        groups = x.reshape(b, self.S, -1, h, w).transpose(0, 1)  # [S, b, width, h, w]  psa.attn:37
         group_outs = []
         for conv, group in zip(self.convs, groups):
             group_outs.append(conv(group))  # [b, width, h, w]  psa.attn:38

@@ -368,3 +368,23 @@ block P(n: int = 3, d: int = 4):
     flat = source.replace("emb[ri, rj]", 'rearrange(emb, "i j d -> (i j) d")[rel]').replace(
         "    return", "    buffer rel = ri * (2 * n - 1) + rj\n    return")
     assert agree(flat, {}, {"x": (2, 9, 4)}) == "agree"
+
+
+def test_shape_comments_read_a_size_in_the_lets_that_make_it_simplest():
+    """`[b, heads, n, inner_dim/heads]` where `let inner_dim = heads * dim_head` reads
+    `dim_head`; `dim/heads` where `let head_dim = dim // heads` (and dim % heads == 0) reads
+    `head_dim`."""
+    source = """\
+block A(dim: int, heads: int = 2, dim_head: int = 4):
+    input x: [b, n, dim]
+    require dim % heads == 0
+    let inner_dim = heads * dim_head
+    let head_dim = dim // heads
+    layer to_q = linear(dim, inner_dim)
+    q = rearrange(to_q(x), "b n (h d) -> b h n d", h=heads)
+    k = rearrange(x, "b n (h d) -> b h n d", h=heads)
+    return sum(q, dim=-1, keepdim=true) * k
+"""
+    forward = compile_ok(source).split("def forward")[1]  # (the docstring keeps the arguments' terms)
+    assert "# [b, heads, n, dim_head]" in forward and "# [b, heads, n, head_dim]" in forward
+    assert "inner_dim/heads" not in forward and "dim/heads" not in forward

@@ -25,7 +25,18 @@ class ShapeDisplay:
         if not isinstance(shape, tuple) or not all(isinstance(dim, Expr) for dim in shape):
             return shape
         folds = self._let_folds()
-        return tuple(folds.get(dim, dim) for dim in shape)
+        return tuple(self._folded_dim(dim, folds) for dim in shape)
+
+    def _folded_dim(self, dim: Expr, folds: dict) -> Expr:
+        """A let's name for its value; a size a let makes simpler, its value (`dim_head` for
+        `inner_dim/heads` where `let inner_dim = heads * dim_head`)."""
+        if dim in folds:
+            return folds[dim]
+        expanded = sym.substitute(dim, self._let_values)
+        if expanded in folds:
+            return folds[expanded]
+        lone = len(expanded.terms) == 1 and next(iter(expanded.terms.values())) == 1 and len(expanded.symbols()) == 1
+        return expanded if lone and expanded != dim else dim
 
     def _let_folds(self) -> dict[Expr, Expr]:
         """Each unconditional `let` of a size, by its value in the arguments' terms (the first
@@ -42,7 +53,12 @@ class ShapeDisplay:
                 if counts[let.name] == 1 and not let.guard and not value.is_const and value != Expr.symbol(let.name) \
                         and not value.symbols() & set(self.float_symbols):
                     folds.setdefault(value, Expr.symbol(let.name))
+                    quotient = _exact_quotient(value)
+                    if quotient is not None:  # `dim // heads` where `dim % heads == 0` made it `dim/heads`
+                        folds.setdefault(quotient, Expr.symbol(let.name))
             self._folds = folds
+            self._let_values = {name: value for name, value in defined.items() if counts[name] == 1 and
+                                all(not let.guard for let in self.ir.lets if let.name == name)}
         return self._folds
 
     def input_shape(self, info) -> list[Expr]:
@@ -101,3 +117,18 @@ class ShapeDisplay:
             if pack is not None:
                 found.append((pack[0], symbol[len(stem):]))
         return found
+
+
+def _exact_quotient(value: Expr) -> Expr | None:
+    """`a // b` as the exact `a/b` it is where `b` divides `a` (the form shapes take then)."""
+    if len(value.terms) != 1:
+        return None
+    ((monomial, coefficient),) = value.terms.items()
+    if coefficient != 1 or len(monomial) != 1:
+        return None
+    ((factor, exponent),) = monomial
+    if isinstance(factor, str) or factor.op != "floordiv" or exponent != 1:
+        return None
+    dividend, divisor = factor.args
+    quotient = dividend.exact_div(divisor)
+    return quotient if quotient != value else None
