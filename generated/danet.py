@@ -189,8 +189,8 @@ class SimplifiedScaledDotProductAttention(nn.Module):
 
     def __init__(self, d_model: int, h: int, dropout: float = 0.1) -> None:
         super().__init__()
-        if d_model < 0:
-            raise ValueError(f"SimplifiedScaledDotProductAttention: `d_model` must be at least 0, got {d_model}")
+        if d_model < 1:
+            raise ValueError(f"SimplifiedScaledDotProductAttention: `d_model` must be at least 1, got {d_model}")
         if h < 1:
             raise ValueError(f"SimplifiedScaledDotProductAttention: `h` must be at least 1, got {h}")
         if d_model % h != 0:
@@ -202,8 +202,6 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             raise ValueError(
                 f"SimplifiedScaledDotProductAttention: dropout `drop`: `p` must be between 0 and 1, with dropout = {dropout}"
             )
-        if d_k == 0:
-            raise ValueError(f"SimplifiedScaledDotProductAttention: `d_k` must not be zero, got {d_k}")
         self.d_model = d_model
         self.h = h
         self.d_k = d_k

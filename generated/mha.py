@@ -32,8 +32,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int) -> None:
         super().__init__()
-        if d_model < 0:
-            raise ValueError(f"MultiHeadAttention: `d_model` must be at least 0, got {d_model}")
+        if d_model < 1:
+            raise ValueError(f"MultiHeadAttention: `d_model` must be at least 1, got {d_model}")
         if num_heads < 1:
             raise ValueError(f"MultiHeadAttention: `num_heads` must be at least 1, got {num_heads}")
         if d_model % num_heads != 0:
@@ -41,8 +41,6 @@ class MultiHeadAttention(nn.Module):
                 f"MultiHeadAttention: d_model must be divisible by num_heads, with d_model = {d_model}, num_heads = {num_heads}"
             )
         depth = d_model // num_heads
-        if depth == 0:
-            raise ValueError(f"MultiHeadAttention: `depth` must not be zero, got {depth}")
         self.d_model = d_model
         self.num_heads = num_heads
         self.depth = depth

@@ -388,3 +388,20 @@ block A(dim: int, heads: int = 2, dim_head: int = 4):
     forward = compile_ok(source).split("def forward")[1]  # (the docstring keeps the arguments' terms)
     assert "# [b, heads, n, dim_head]" in forward and "# [b, heads, n, head_dim]" in forward
     assert "inner_dim/heads" not in forward and "dim/heads" not in forward
+
+
+def test_a_let_that_is_zero_exactly_where_an_argument_is_asks_the_argument():
+    """ALiBi's `head_dim = dim // heads` (dim % heads == 0): `dim < 0` and later `head_dim ==
+    0` named a let the caller never passes; one check, `dim` must be at least 1, says it."""
+    source = """\
+block A(dim: int, heads: int):
+    input x: [b, n, dim]
+    require dim % heads == 0, "dim must be divisible by heads"
+    let head_dim = dim // heads
+    layer proj = linear(dim, dim)
+    return rearrange(proj(x), "b n (h d) -> b h n d", h=heads) / sqrt(head_dim)
+"""
+    init = compile_ok(source).split("def __init__")[1].split("def forward")[0]
+    assert "if dim < 1:" in init and "`dim` must be at least 1" in init and "head_dim == 0" not in init
+    with pytest.raises(ValueError, match="`dim` must be at least 1"):
+        build(source, dim=0, heads=2)

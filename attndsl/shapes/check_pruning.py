@@ -181,7 +181,7 @@ def _nonnegative_before(checks: list, kept: set, check, view) -> int | None:
     if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
             condition.args[0] != "!=" or condition.args[2] != Expr.const(0):
         return None
-    subject = view.normal(condition.args[1])
+    subject = _sign_core(view.normal(condition.args[1]), view)
     for index in sorted(kept):
         earlier = checks[index]
         if earlier.where != "init" or set(earlier.guard) != set(check.guard) or earlier.kind == "require" or \
@@ -189,9 +189,19 @@ def _nonnegative_before(checks: list, kept: set, check, view) -> int | None:
                 earlier.condition.args[0] != ">=":  # (a require is rendered as the spec writes it)
             continue
         left, right = earlier.condition.args[1:]
-        if view.normal(left - right) == subject:
+        if _sign_core(view.normal(left - right), view) == subject:
             return index
     return None
+
+
+def _sign_core(expr: Expr, view) -> Expr:
+    """A product without the factors known positive: zero exactly where it is (`head_dim`,
+    `dim/heads` once `dim % heads == 0`, is zero where `dim` is, `heads` being at least 1)."""
+    if not expr.is_monomial or expr.is_const:
+        return expr
+    ((monomial, coefficient),) = expr.terms.items()
+    kept = tuple((f, e) for f, e in monomial if not (view.lower_bound(Expr({((f, 1),): 1})) or 0) > 0)
+    return Expr({kept: 1 if coefficient > 0 else -1}) if kept else expr
 
 
 def _positive(check, view):
