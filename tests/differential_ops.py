@@ -19,7 +19,7 @@ class CatalogueOps:
         text = ch.choice([f"elu({x.name}, alpha=0.5)", f"leaky_relu({x.name}, 0.2)", f"softplus({x.name}, beta=2, "
                           "threshold=5)", f'gelu({x.name}, approximate="tanh")', f"gelu({x.name})",
                           f"silu({x.name})", f"hardsigmoid({x.name})", f"hardswish({x.name})", f"relu6({x.name})",
-                          f"log(abs({x.name}) + 1)", f"sqrt(abs({x.name}))"])
+                          f"log(abs({x.name}) + 1)", f"sqrt(abs({x.name}))", f"cos({x.name})", f"sin({x.name})"])
         return self.assign(text, x.shape)
 
     def op_norms(self):

@@ -405,3 +405,30 @@ block A(dim: int, heads: int):
     assert "if dim < 1:" in init and "`dim` must be at least 1" in init and "head_dim == 0" not in init
     with pytest.raises(ValueError, match="`dim` must be at least 1"):
         build(source, dim=0, heads=2)
+
+
+ROTARY = """\
+block Rotary(dim: int = 8, theta: float = 10000.0):
+    input x: [b, h, n, dim]
+    require dim % 2 == 0
+    buffer inv_freq = 1 / theta ** (float(arange(dim // 2)) * 2 / dim)
+    freqs = float(arange(n))[:, None] * inv_freq[None, :]
+    emb = cat([freqs, freqs], dim=-1)
+    x1, x2 = chunk(x, 2, dim=-1)
+    rotated = cat([-x2, x1], dim=-1)
+    return x * cos(emb) + rotated * sin(emb)
+"""
+
+
+def test_rotary_position_embeddings_compute_their_tables_in_the_spec():
+    """LLaMA's rotary embedding needs cos and sin of the position table (was E0102 "unknown
+    function `cos`, did you mean `sign`?", and the port took cos and sin as inputs)."""
+    module = build(ROTARY)
+    x = rand(2, 3, 5, 8)
+    inv_freq = 1 / 10000.0 ** (torch.arange(0, 8, 2, dtype=torch.float64) / 8)
+    freqs = torch.outer(torch.arange(5, dtype=torch.float64), inv_freq)
+    emb = torch.cat([freqs, freqs], dim=-1)
+    x1, x2 = x.chunk(2, dim=-1)
+    expected = x * emb.cos() + torch.cat([-x2, x1], dim=-1) * emb.sin()
+    torch.testing.assert_close(module(x), expected)
+    assert agree(ROTARY, {}, {"x": (2, 3, 5, 8)}) == "agree"

@@ -17,6 +17,7 @@ _POINTWISE = {
     "sigmoid": "1 / (1 + exp(-x))", "exp": "e ** x", "relu": "max(x, 0)", "tanh": "hyperbolic tangent",
     "abs": "|x|", "sqrt": "square root (NaN below 0, as in torch)", "log": "natural logarithm",
     "log2": "base-2 logarithm", "sign": "-1, 0 or 1, as x is below, at or above 0",
+    "cos": "cosine (radians): rotary and sinusoidal position tables", "sin": "sine (radians)",
 }
 for _name, _doc in _POINTWISE.items():
     op(_name, "x: tensor", same_shape, f"{{x:recv}}.{_name}()", doc=_doc, shape_doc=_SAME,

@@ -190,7 +190,7 @@ OP_COSTS: dict[str, OpCost] = {
     "matmul": OpCost(flops=_matmul_flops, transient=_matmul_transient),
     "einsum": OpCost(flops=_einsum_flops),
     **{name: OpCost() for name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log", "log2", "sign", "clamp",
-                                   "softmax")},
+                                   "softmax", "cos", "sin")},
     **{name: OpCost() for name in ("relu6", "leaky_relu", "elu", "gelu", "silu", "softplus", "hardsigmoid",
                                    "hardswish")},
     **{name: OpCost() for name in ("sum", "mean", "max", "min", "std", "var", "norm", "normalize", "avg_pool",
