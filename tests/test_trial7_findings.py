@@ -432,3 +432,24 @@ def test_rotary_position_embeddings_compute_their_tables_in_the_spec():
     expected = x * emb.cos() + torch.cat([-x2, x1], dim=-1) * emb.sin()
     torch.testing.assert_close(module(x), expected)
     assert agree(ROTARY, {}, {"x": (2, 3, 5, 8)}) == "agree"
+
+
+def test_grouped_query_attention_fuses_when_a_require_makes_its_heads_agree():
+    """`hq` query heads against `h * (hq // h)` repeated keys: equal once `hq % h == 0`, which
+    the passes did not know (the checker's normal form was not theirs), so LLaMA-style
+    attention stayed unfused."""
+    source = """\
+block GQA(d: int, hq: int, h: int):
+    input q: [b, hq, n, d]
+    input k: [b, h, n, d]
+    input v: [b, h, n, d]
+    example(d=8, hq=4, h=2, q=[2, 4, 5, 8], k=[2, 2, 5, 8], v=[2, 2, 5, 8])
+    require hq % h == 0, "divisible"
+    let g = hq // h
+    k2 = rearrange(expand(k[:, :, None], (-1, -1, g, -1, -1)), "b h g n d -> b (h g) n d")
+    v2 = rearrange(expand(v[:, :, None], (-1, -1, g, -1, -1)), "b h g n d -> b (h g) n d")
+    return softmax(q @ transpose(k2, 2, 3) / sqrt(d), dim=-1) @ v2
+"""
+    assert "F.scaled_dot_product_attention(q, k2, v2" in compile_ok(source)
+    assert agree(source, {"d": 8, "hq": 4, "h": 2}, {"q": (2, 4, 5, 8), "k": (2, 2, 5, 8), "v": (2, 2, 5, 8)}) \
+        == "agree"

@@ -49,6 +49,7 @@ class BlockChecker:
                     self.sink.items.append(diagnostic)
             self._commit_worlds(atoms, base)
         ir.checks = without_redundant(ir, ir.checks)
+        ir.normal = _normal_form(ir)
         if not self.sink.has_errors:
             check_examples(ir, self.sink)
 
@@ -273,6 +274,17 @@ class BlockChecker:
         if cond.op == "not":
             return f"not {self._render_cond(cond.args[0])}"
         return str(cond.args)
+
+
+def _normal_form(ir: BlockIR):
+    """The sizes' normal form under what always holds where the module computes (the
+    requires, `__init__`'s and forward's, checked before anything is computed): the passes
+    compare shapes in it (`h * (hq // h)` is `hq` once `hq % h == 0`)."""
+    knowledge = Knowledge(ir)
+    for require in ir.requires + ir.forward_requires:
+        if not require.guard:
+            knowledge.learn(require.condition, ())
+    return knowledge.view(frozenset()).normal
 
 
 def _rank_generic(spec) -> bool:
