@@ -453,3 +453,13 @@ block GQA(d: int, hq: int, h: int):
     assert "F.scaled_dot_product_attention(q, k2, v2" in compile_ok(source)
     assert agree(source, {"d": 8, "hq": 4, "h": 2}, {"q": (2, 4, 5, 8), "k": (2, 2, 5, 8), "v": (2, 2, 5, 8)}) \
         == "agree"
+
+
+def test_a_mask_compared_with_false_is_told_to_write_not():
+    """ESPnet's `mask.eq(0)` ported as `mask == false` said "expected a tensor or a number"."""
+    import attndsl
+
+    source = "block M():\n    input x: [b, n]\n    input mask: bool[b, n]\n    return masked_fill(x, mask == false, 0.0)\n"
+    (error,) = [d for d in attndsl.compile_source(source, "m.attn").diagnostics if d.is_error]
+    assert (error.code, error.span.line, error.span.column) == ("E0113", 4, 35)
+    assert "`not mask` where it is false" in error.help

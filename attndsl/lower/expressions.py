@@ -268,6 +268,10 @@ class ExpressionLowering:
         if isinstance(value, Cond) and value.op == "flag":
             raise self.error("E0113", f"`{value.args[0]}` is a flag: it decides an `if`, it is not a number",
                              node.span, help=f"`if {value.args[0]}:` around the computation it switches")
+        if isinstance(value, Cond) and value.op == "const":  # `mask == false`
+            raise self.error("E0113", f"`{str(value.args[0]).lower()}` is no tensor or number to compare with",
+                             node.span, help="a mask is tested by itself: `mask` where it is true, `not mask` where "
+                                             "it is false")
         raise self.error("E0113", "expected a tensor or a number", node.span)
 
     def _scalar_arith(self, node: ast.BinOp, left: Expr, right: Expr) -> Expr:
