@@ -463,3 +463,13 @@ def test_a_mask_compared_with_false_is_told_to_write_not():
     (error,) = [d for d in attndsl.compile_source(source, "m.attn").diagnostics if d.is_error]
     assert (error.code, error.span.line, error.span.column) == ("E0113", 4, 35)
     assert "`not mask` where it is false" in error.help
+
+
+def test_a_let_after_the_input_it_would_size_says_to_come_first():
+    import attndsl
+
+    source = "block P(d: int = 8, h: int = 2):\n    input c: [b, n, hd]\n    let hd = d // h\n    return c\n"
+    (error,) = [d for d in attndsl.compile_source(source, "p.attn").diagnostics if d.is_error]
+    assert (error.code, error.span.line) == ("E0103", 3) and "declare the `let` before the input" in error.help
+    fixed = "block P(d: int = 8, h: int = 2):\n    let hd = d // h\n    input c: [b, n, hd]\n    return c\n"
+    assert "c.shape[2] != self.hd" in compile_ok(fixed)
