@@ -226,9 +226,14 @@ def _float_remainder(d: Disagreement, compiled: Compiled) -> bool:
 
 def _compares_tensors_at_ties(compiled: Compiled) -> bool:
     """The spec compares two computed tensors, one made from the other by a round trip that
-    is the identity in exact arithmetic (irfft2 of rfft2): their ties flip with rounding."""
+    is the identity in exact arithmetic (irfft2 of rfft2): their ties flip with rounding. Or
+    it compares a spectrum with a number: rfft2 of a symmetric product (`einsum` of a tensor
+    with itself) has imaginary parts that are 0 exactly, and rounding noise in floats, whose
+    sign two ways of computing the product need not agree on (differential seed 22212124)."""
     source = compiled.source
-    return bool(re.search(r"\bt\d+\s*(>=|<=|>|<|==)\s*\(*t\d+\b", source)) and "irfft2(rfft2(" in source
+    if re.search(r"\bt\d+\s*(>=|<=|>|<|==)\s*\(*t\d+\b", source) and "irfft2(rfft2(" in source:
+        return True
+    return "rfft2(" in source and bool(re.search(r"\bt\d+\s*(>=|<=|>|<)\s*-?[\d.]+\b", source))
 
 
 _CLASSES = [

@@ -113,26 +113,28 @@ class InitEmitter:
         GPU): every value must lie in [0, size) of each axis the buffer gathers along."""
         if not self.options.runtime_checks:
             return []
-        bounds: dict[str, tuple[str, bool]] = {}  # size -> (as the spec wrote it, a constant)
+        bounds: dict[tuple, tuple[str, bool, tuple]] = {}  # (size, guard) -> (as written, a constant, guard)
         for reader in self.graph.successors(info.node):
             if self.graph.nodes[reader]["op"] != "lookup" or self.ir.operands(reader)[1] != info.node:
                 continue
             table = self.graph.nodes[self.ir.operands(reader)[0]]
             param = next((p for p in self.ir.params if p.name == table["attrs"].get("param")), None)
-            for size, axis in self.graph.nodes[reader].get("index_bounds", {}).values():
+            for size, axis, guard in self.graph.nodes[reader].get("index_bounds", ()):
                 # a size the checker named (`g'`, a broadcast of two) is written out: __init__ has no local for it
                 written = source_expr(param.shape_sources[axis], self.init_name)[0] if table["op"] == "param" \
                     else sym.render(self._expand_derived(size), self.init_name, style="python", order=self.order)
-                bounds[str(size)] = (written, size.is_const)
-        lines = []
+                guard = tuple(c for c in guard if c not in info.guard)  # (the buffer's own `if` holds already)
+                bounds[(str(size), guard)] = (written, size.is_const, guard)
         buffer = f"self.{info.name}"
-        for bound, constant in (bounds[key] for key in sorted(bounds)):
+        checks = []
+        for bound, constant, guard in (bounds[key] for key in sorted(bounds, key=lambda k: (len(k[1]), k[0]))):
             size_part = ("text", bound) if constant else ("code", bound)
             message = fstring([("text", f"{self.ir.name}: the values of buffer `{info.name}` must lie in [0, "),
                                size_part, ("text", ") to gather along its axis, got "),
                                ("code", f"{buffer}.min().item()"), ("text", ".."), ("code", f"{buffer}.max().item()")])
-            lines += [f"if (({buffer} < 0) | ({buffer} >= {bound})).any():", f"    raise ValueError({message})"]
-        return lines
+            checks.append((guard, [f"if (({buffer} < 0) | ({buffer} >= {bound})).any():",
+                                   f"    raise ValueError({message})"]))
+        return self._guarded(checks, self.init_name) if checks else []
 
     def _param_line(self, param) -> str:
         dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)

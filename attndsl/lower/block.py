@@ -101,8 +101,8 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
             sized = previous[0] == "dim" and kind == "let"  # `input c: [b, n, hd]`, then `let hd = d // h`
             raise self.error("E0103", f"`{name}` is already defined", span,
                              labels=[_label(previous[2], "first defined here")],
-                             help=f"an input's shape names a new size with a new name: to size the input by the "
-                                  f"`let`, declare the `let` before the input" if sized else None)
+                             help="an input's shape names a new size with a new name: to size the input by the "
+                                  "`let`, declare the `let` before the input" if sized else None)
         if previous and previous[0] in ("arg", "param", "layer", "input_opt", "let", "dim", "buffer", "pack") and \
                 kind in ("tensor", "scalar"):
             raise self.error("E0103", f"`{name}` already names a {previous[0]}; pick another name", span,

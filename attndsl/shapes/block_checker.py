@@ -144,6 +144,8 @@ class BlockChecker:
         self.ir.output_shapes = [((), shapes[0] if len(shapes) == 1 else shapes)] if None not in shapes else []
         self.ir.world_atoms = []
         self.ir.world_shapes = [({}, {n: s for n, s in walk.shapes.items() if s is not None})]
+        for node, bounds in walk.index_bounds.items():
+            self.ir.graph.nodes[node]["index_bounds"] = [(size, axis, ()) for size, axis in bounds.values()]
 
     def _commit_worlds(self, atoms, base: Knowledge) -> None:
         ir = self.ir
@@ -180,6 +182,7 @@ class BlockChecker:
                 outputs.append(entry)
         ir.output_shapes = outputs
         ir.world_atoms = atoms
+        self._commit_index_bounds(atoms, walks, relevant)
         # Each world's shapes, for tools that need the real sizes of a branch (cost, graph).
         ir.world_shapes = [(world, {n: s for n, s in walk.shapes.items() if s is not None}) for world, walk in walks]
         # A value of the same shape in every world that has it shows that shape, not the joined
@@ -195,6 +198,22 @@ class BlockChecker:
             else:
                 if attrs.get("shape") is None:  # the joined walk could not shape it; the worlds did
                     attrs["shape"] = _joined_display([shape for _, shape in found])
+
+    def _commit_index_bounds(self, atoms, walks, relevant: dict) -> None:
+        """A gather's index bound in each world, under that world's conditions (the table's
+        axis is 4 where `a % 2 == 0` made it a linear's output, `a` elsewhere): one check per
+        size, guarded as merge_guards joins the worlds that found it."""
+        found: dict[int, dict] = {}
+        for world, walk in walks:
+            for node, bounds in walk.index_bounds.items():
+                literals = tuple(c for c in _world_literals(world) if literal(c)[0] in relevant.get(node, set()))
+                for key, (size, axis) in bounds.items():
+                    entry = found.setdefault(node, {}).setdefault(key, (size, axis, []))
+                    entry[2].append(literals)
+        for node, bounds in found.items():
+            self.ir.graph.nodes[node]["index_bounds"] = [
+                (size, axis, guard) for size, axis, worlds_found in bounds.values()
+                for guard in merge_guards([((), literals) for literals in worlds_found], atoms, self.ir.rank_args)]
 
     def _reuse_first(self, first: Walk, walk: Walk) -> None:
         """The facts the first world's checks established without a condition of its own hold

@@ -60,8 +60,9 @@ class ShapeContext:
 
     def record_index_bound(self, size: Expr, axis: int) -> None:
         """A gather's index buffer must hold values in [0, size) of the table's `axis`: checked
-        in __init__, after the buffer is built (codegen/init.py). One entry per size found."""
-        self._attrs.setdefault("index_bounds", {})[str(size)] = (size, axis)
+        in __init__, after the buffer is built (codegen/init.py), under the conditions of the
+        worlds that found the size (BlockChecker). One entry per size found."""
+        self.checker.index_bounds.setdefault(self.node, {})[str(size)] = (size, axis)
 
     def is_one(self, dim: Expr) -> bool:
         return self.normal(dim) == Expr.const(1)

@@ -57,6 +57,7 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.opaque: set[str] = set()
         self.join_keys: dict[str, tuple] = {}
         self.joined_atoms: set = set()  # conditions of phis that joined different shapes
+        self.index_bounds: dict[int, dict] = {}  # gather node -> {size: (size, axis)} its index must stay below
         # Display walk: node -> the broadcasts whose real size depends on a branch, upstream of it.
         self.uncertain: dict[int, set] = {}
         self.bad_layers: set[str] = set()
