@@ -473,3 +473,26 @@ def test_a_let_after_the_input_it_would_size_says_to_come_first():
     assert (error.code, error.span.line) == ("E0103", 3) and "declare the `let` before the input" in error.help
     fixed = "block P(d: int = 8, h: int = 2):\n    let hd = d // h\n    input c: [b, n, hd]\n    return c\n"
     assert "c.shape[2] != self.hd" in compile_ok(fixed)
+
+
+def test_a_layer_named_like_its_optional_kind_argument_is_none_without_it():
+    """efficientvit's ConvLayer: `self.norm = norm(c) if norm else None`. The module kept the
+    argument as `self.norm_value` and had no `norm` attribute without the layer."""
+    source = """\
+block ConvLayer(c: int, norm: layer[batch_norm2d] | None = batch_norm2d):
+    input x: [b, c, h, w]
+    layer conv = conv2d(c, c, 1)
+    if norm is not None:
+        layer norm = norm(c)
+    x = conv(x)
+    if norm is not None:
+        x = norm(x)
+    return x
+"""
+    code = compile_ok(source)
+    assert "self.norm = None" in code and "if self.norm is not None:" in code and "norm_value" not in code
+    plain, normed = build(source, c=3, norm=None), build(source, c=3)
+    assert plain.norm is None and isinstance(normed.norm, torch.nn.BatchNorm2d)
+    x = rand(2, 3, 4, 4)
+    torch.testing.assert_close(plain(x), plain.conv(x))
+    torch.testing.assert_close(normed(x), normed.norm(normed.conv(x)))

@@ -99,10 +99,15 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         return attribute
 
     def exists_by_argument(self, name: str) -> bool:
-        """`layer bn = ...` under `if bn:` (and nowhere else): forward tests `self.bn is not None`."""
+        """`layer bn = ...` under `if bn:`, or `layer norm = norm(c)` under `if norm is not
+        None:` (and nowhere else): the attribute is None without the layer, as published code
+        has it, and forward tests `self.bn is not None`."""
         if name not in self.layer_named_args:
             return False
         arg = next(a for a in self.ir.args if a.name == name)
+        if arg.type == "layer" and arg.optional:
+            given = Cond("not", (Cond("is_none", (name,)),))
+            return all(l.guard == (given,) for l in self.ir.declarations(name))
         return arg.type == "bool" and all(l.guard == (Cond("arg", (name,)),) for l in self.ir.declarations(name))
 
     def init_name(self, symbol: str) -> str:
@@ -238,6 +243,9 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         if cond.op == "flag":  # an input of forward: its own name there
             return cond.args[0]
         if cond.op == "is_none":  # an optional argument
+            if names == self.forward_name and self.exists_by_argument(cond.args[0]):
+                self.used_attributes.add(cond.args[0])
+                return f"self.{cond.args[0]} is None"
             return f"{names(cond.args[0])} is None"
         if cond.op == "training":
             return "self.training"
@@ -246,6 +254,9 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             if inner.op == "present":
                 return f"{inner.args[0]} is None"
             if inner.op == "is_none":
+                if names == self.forward_name and self.exists_by_argument(inner.args[0]):
+                    self.used_attributes.add(inner.args[0])
+                    return f"self.{inner.args[0]} is not None"
                 return f"{names(inner.args[0])} is not None"
             if inner.op == "arg" and names == self.forward_name and self.exists_by_argument(inner.args[0]):
                 self.used_attributes.add(inner.args[0])
