@@ -496,3 +496,24 @@ block ConvLayer(c: int, norm: layer[batch_norm2d] | None = batch_norm2d):
     x = rand(2, 3, 4, 4)
     torch.testing.assert_close(plain(x), plain.conv(x))
     torch.testing.assert_close(normed(x), normed.norm(normed.conv(x)))
+
+
+def test_a_fact_checked_on_both_branches_of_an_if_holds_after_it():
+    """MaxViT's grid and block partitions each check `h % p == 0` and `w % p == 0`; a split
+    of the windows after the `if` was checked again before both, as "splitting (m) needs
+    b*h*w to be divisible by p*p" (a group the spec never wrote), shadowing the branch's own."""
+    source = """\
+block W(c: int, p: int, grid: bool = false):
+    input x: [b, h, w, c]
+    example(c=8, p=2, x=[1, 4, 4, 8])
+    if grid:
+        t = rearrange(x, "b (p1 hh) (p2 ww) c -> (b hh ww) (p1 p2) c", p1=p, p2=p)
+    else:
+        t = rearrange(x, "b (hh p1) (ww p2) c -> (b hh ww) (p1 p2) c", p1=p, p2=p)
+    return rearrange(t, "m t (g d) -> m g t d", g=2)
+"""
+    assert "splitting (m)" not in compile_ok(source)
+    for grid in (False, True):
+        with pytest.raises(ValueError, match=r"splitting \((hh p1|p1 hh)\) needs h = 3"):
+            build(source, c=8, p=2, grid=grid)(rand(1, 3, 3, 8))
+        assert agree(source, {"c": 8, "p": 2, "grid": grid}, {"x": (2, 4, 6, 8)}) == "agree"

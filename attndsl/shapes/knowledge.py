@@ -54,12 +54,20 @@ class Knowledge:
     # ------------------------------------------------------------------ adding
     def add(self, guard, kind: str, subject, detail=None) -> None:
         fact = Fact(frozenset(guard), kind, subject, detail)
-        if fact not in self._known:
-            self._known.add(fact)
-            self.facts.append(fact)
-            self.generation += 1
-            self._views.clear()
-            self._by_context.clear()
+        if fact in self._known:
+            return
+        self._known.add(fact)
+        self.facts.append(fact)
+        self.generation += 1
+        self._views.clear()
+        self._by_context.clear()
+        # Made under `if c:` and under its `else`, a fact holds after the `if` (each branch
+        # checked it before anything after the `if` runs): MaxViT's `h % p == 0` in the grid
+        # and the block branch makes the windows after them whole.
+        for literal in fact.guard:
+            rest = fact.guard - {literal}
+            if any(Fact(rest | {other}, kind, subject, detail) in self._known for other in _opposites(literal)):
+                self.add(rest, kind, subject, detail)
 
     def learn(self, cond: Cond, guard, normal=None) -> None:
         """What a condition that holds (a `require`, a passed check) teaches; `normal` puts
@@ -208,3 +216,8 @@ def _lone_atom(expr: Expr, op: str) -> bool:
     ((monomial, coefficient),) = expr.terms.items()
     return coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and \
         isinstance(monomial[0][0], Atom) and monomial[0][0].op == op
+
+
+def _opposites(literal: Cond) -> tuple[Cond, ...]:
+    """The literals that hold exactly where `literal` does not, as guards spell them."""
+    return (literal.args[0],) if literal.op == "not" else (negate(literal), Cond("not", (literal,)))
