@@ -517,3 +517,19 @@ block W(c: int, p: int, grid: bool = false):
         with pytest.raises(ValueError, match=r"splitting \((hh p1|p1 hh)\) needs h = 3"):
             build(source, c=8, p=2, grid=grid)(rand(1, 3, 3, 8))
         assert agree(source, {"c": 8, "p": 2, "grid": grid}, {"x": (2, 4, 6, 8)}) == "agree"
+
+
+def test_a_buffer_chosen_by_an_argument_is_built_as_one_conditional_expression():
+    """`buffer t = arange(n) * 2 if flag else arange(n)` registered an undefined `chosen`
+    (NameError when built): the choice's branches were never written in __init__."""
+    source = """\
+block M6(n: int, flag: bool = true):
+    input x: [b, n]
+    buffer t = arange(n) * 2 if flag else arange(n)
+    return x + float(t)
+"""
+    assert 'self.register_buffer("t", torch.arange(n) * 2 if flag else torch.arange(n), persistent=False)' \
+        in compile_ok(source)
+    for flag, step in ((True, 2), (False, 1)):
+        assert torch.equal(build(source, n=4, flag=flag).t, torch.arange(4) * step)
+        assert agree(source, {"n": 4, "flag": flag}, {"x": (2, 4)}) == "agree"

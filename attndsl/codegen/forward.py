@@ -85,6 +85,9 @@ class ForwardEmitter:
     def expression(self, node: int, materialized: set[int]) -> tuple[str, int]:
         attrs = self.graph.nodes[node]
         op = attrs["op"]
+        if op == "phi" and getattr(self, "phis_inline", False):  # a buffer's `a if flag else b`, in one line
+            then, other = (self.wrap(self.expression(o, materialized), 1) for o in self.ir.operands(node))
+            return f"{then} if {self.condition(attrs['attrs']['condition'], self.init_name)} else {other}", 0
         if node in self.names and (node in materialized or op in ("input", "param", "item", "phi", "buffer")):
             return self.names[node], ATOM
         if op == "scalar":

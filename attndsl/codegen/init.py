@@ -101,10 +101,12 @@ class InitEmitter:
         `.to()` and stays out of `state_dict` (whose keys stay those of the published module).
         A gather's index is then checked against the axes it picks from."""
         self.forward_name = self.init_name  # its sizes are the constructor's own names here
+        self.phis_inline = True  # no statements before it: a choice is a conditional expression
         try:
             value = self.expression(info.value, set())[0]
         finally:
             del self.forward_name
+            self.phis_inline = False
         persistent = "" if info.persistent else ", persistent=False"
         return "\n".join([f'self.register_buffer("{info.name}", {value}{persistent})'] + self._index_checks(info))
 

@@ -93,5 +93,6 @@ class MaskLowering:
         if not self._implied(info.guard):
             raise self.error("E0106", f"buffer `{node.id}` is declared under an `if` that does not enclose this use",
                              node.span, labels=[_label(info.span, "declared here")],
-                             help="use it under the same condition as its declaration")
+                             help="use it under the same condition as its declaration; a buffer that differs by "
+                                  "an argument is one declaration with a choice: `buffer t = a if flag else b`")
         return Tensor(info.node)
