@@ -206,11 +206,33 @@ def _render_term(monomial: Monomial, coefficient: Fraction, name, style, order=N
     mul = " * " if style == "python" else "*"
     factors = []
     for factor, exponent in sorted(monomial, key=lambda fe: _display_key(order)(fe[0])):
+        if style != "math" and not isinstance(factor, str) and factor.op == "sqrt" and \
+                (exponent > 1 or _root(factor)[1] != Fraction(1, 2)):
+            factors.append(_root_power(factor, exponent, name, style, order))  # `d ** 0.75`, not a product
+            continue
         base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style, order)
         factors += [base] * exponent
     if coefficient != 1 or not factors:
         factors.insert(0, _render_number(coefficient))
     return mul.join(factors)
+
+
+def _root(atom: Atom) -> tuple[Expr, Fraction]:
+    """A square root, or a root of one: the number under them and its power (`d`, 1/4)."""
+    power = Fraction(1)
+    while isinstance(atom, Atom) and atom.op == "sqrt":
+        radicand, power = atom.args[0], power / 2
+        atom = _lone_atom(radicand)
+    return radicand, power
+
+
+def _root_power(atom: Atom, exponent: int, name, style, order) -> str:
+    """`d ** 0.25`, `d ** 1.5`: a root raised to a power, as one power of what is under it."""
+    radicand, power = _root(atom)
+    power *= exponent
+    text = render(radicand, name, style=style, order=order)
+    base = text if precedence(radicand, style=style) > _POWER else f"({text})"
+    return base if power == 1 else f"{base} ** {_render_number(power) if power.denominator == 1 else float(power)}"
 
 
 def _render_number(value: Fraction) -> str:

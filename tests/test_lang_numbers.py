@@ -99,7 +99,7 @@ def test_exponents_whole_and_half_whole():
     module = build(source, d=16)
     x = rand(2, 16)
     torch.testing.assert_close(module(x), x * 0.25 + x / 16 + x * 64 + x * 0.25)
-    assert first_error(source.replace("** 1.5", "** 0.25"))[:2] == ("E0119", 3)
+    assert first_error(source.replace("** 1.5", "** 0.125"))[:2] == ("E0119", 3)
 
 
 def test_misused_numbers_are_located_errors():

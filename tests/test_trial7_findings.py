@@ -533,3 +533,18 @@ block M6(n: int, flag: bool = true):
     for flag, step in ((True, 2), (False, 1)):
         assert torch.equal(build(source, n=4, flag=flag).t, torch.arange(4) * step)
         assert agree(source, {"n": 4, "flag": flag}, {"x": (2, 4)}) == "agree"
+
+
+def test_quarter_exponents_are_roots_of_roots_written_as_one_power():
+    """Performer's `data_normalizer = d ** -0.25` was E0119 ("whole or half-whole")."""
+    source = """\
+block Q(d: int = 16):
+    input x: [b, d]
+    let s = d ** -0.25
+    return x * s * d ** 0.75
+"""
+    code = compile_ok(source)
+    assert "s = d**-0.25" in code and "self.d**0.75" in code
+    torch.testing.assert_close(build(source, d=16)(torch.ones(1, 16, dtype=torch.float64)),
+                               torch.full((1, 16), 16 ** -0.25 * 16 ** 0.75, dtype=torch.float64))
+    assert agree(source, {"d": 16}, {"x": (2, 16)}) == "agree"

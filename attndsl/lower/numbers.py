@@ -75,19 +75,21 @@ class NumberLowering:
         return number_function(name, value, exact=_float_source(node.args[0]) is None)
 
     def _power(self, node: ast.BinOp, left: Expr, right: Expr) -> Expr:
-        """`d ** -0.5`, `x ** 3`, `x ** 1.5`: whole and half-whole constant exponents."""
+        """`d ** -0.5`, `x ** 3`, `x ** 1.5`, `d ** -0.25` (Performer's normaliser): whole, half
+        and quarter constant exponents, as square roots."""
         from .. import symbolic as sym
 
-        doubled = 2 * right.value if right.is_const else None
-        if doubled is None or doubled.denominator != 1 or abs(doubled) > 128:
-            raise self.error("E0119", "`**` takes a constant exponent, whole or half-whole (`0.5`, `-0.5`, `1.5`), "
-                             "at most 64 in size", node.right.span)
-        twice = int(doubled)
-        base = left
-        if twice % 2:
+        quadrupled = 4 * right.value if right.is_const else None
+        if quadrupled is None or quadrupled.denominator != 1 or abs(quadrupled) > 256:
+            raise self.error("E0119", "`**` takes a constant exponent, a whole number, half or quarter (`0.5`, `-0.5`, "
+                             "`1.5`, `-0.25`), at most 64 in size", node.right.span)
+        quarters = int(quadrupled)
+        base, power = left, quarters // 4
+        if quarters % 4:
             self._note_precondition("nonnegative", left, node.left.span)
-            base = sym.sqrt(left)
-        power = twice // 2 if twice % 2 == 0 else twice
+            base, power = sym.sqrt(left), quarters // 2
+            if quarters % 2:
+                base, power = sym.sqrt(base), quarters
         if power < 0:
             self._note_precondition("nonzero", left, node.left.span)
             if not base.is_monomial:
