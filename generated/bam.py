@@ -83,7 +83,7 @@ class SpatialAttention(nn.Module):
         mid = channel // reduction
         if mid < 1:
             raise ValueError(
-                f"SpatialAttention: conv2d `sa.conv_reduce1`: `out_channels` must be at least 1, got {mid}"
+                f"SpatialAttention: conv2d `sa.conv_reduce1`: `out_channels` (`mid`) must be at least 1, got {mid}"
             )
         self.channel = channel
         self.sa = nn.Sequential()

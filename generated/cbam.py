@@ -21,7 +21,7 @@ class ChannelAttention(nn.Module):
             raise ValueError(f"ChannelAttention: `reduction` must not be zero, got {reduction}")
         if channel // reduction < 1:
             raise ValueError(
-                f"ChannelAttention: conv2d `se`: `out_channels` must be at least 1, with channel = {channel}, reduction = {reduction}"
+                f"ChannelAttention: conv2d `se`: `out_channels` (`channel // reduction`) must be at least 1, with channel = {channel}, reduction = {reduction}"
             )
         self.channel = channel
         self.se = nn.Sequential(

@@ -30,7 +30,7 @@ class ChannelAttention(nn.Module):
             raise ValueError(f"ChannelAttention: `reduction` must not be zero, got {reduction}")
         if in_channels // reduction < 1:
             raise ValueError(
-                f"ChannelAttention: conv2d `sharedMLP`: `out_channels` must be at least 1, with in_channels = {in_channels}, reduction = {reduction}"
+                f"ChannelAttention: conv2d `sharedMLP`: `out_channels` (`in_channels // reduction`) must be at least 1, with in_channels = {in_channels}, reduction = {reduction}"
             )
         self.in_channels = in_channels
         self.batch_first = batch_first

@@ -209,7 +209,9 @@ class MBConvBlock(nn.Module):
         pad_size = max(((image_size + stride - 1) // stride - 1) * stride + ksize - image_size, 0)
         if expand_ratio != 1:
             if oup < 1:
-                raise ValueError(f"MBConvBlock: conv2d `_expand_conv`: `out_channels` must be at least 1, got {oup}")
+                raise ValueError(
+                    f"MBConvBlock: conv2d `_expand_conv`: `out_channels` (`oup`) must be at least 1, got {oup}"
+                )
         self.ksize = ksize
         self.input_filters = input_filters
         self.output_filters = output_filters
@@ -305,15 +307,25 @@ class CoAtNet(nn.Module):
         if len(out_chs) < 5:
             raise ValueError(f"CoAtNet: `out_chs` must have at least 5 items, got {len(out_chs)}")
         if out_chs[0] < 1:
-            raise ValueError(f"CoAtNet: conv2d `mlp0`: `out_channels` must be at least 1, got {out_chs[0]}")
+            raise ValueError(
+                f"CoAtNet: conv2d `mlp0`: `out_channels` (`out_chs[0]`) must be at least 1, got {out_chs[0]}"
+            )
         if out_chs[1] < 1:
-            raise ValueError(f"CoAtNet: conv2d `mlp1`: `out_channels` must be at least 1, got {out_chs[1]}")
+            raise ValueError(
+                f"CoAtNet: conv2d `mlp1`: `out_channels` (`out_chs[1]`) must be at least 1, got {out_chs[1]}"
+            )
         if out_chs[2] < 1:
-            raise ValueError(f"CoAtNet: conv2d `mlp2`: `out_channels` must be at least 1, got {out_chs[2]}")
+            raise ValueError(
+                f"CoAtNet: conv2d `mlp2`: `out_channels` (`out_chs[2]`) must be at least 1, got {out_chs[2]}"
+            )
         if out_chs[3] < 0:
-            raise ValueError(f"CoAtNet: linear `mlp3`: `out_features` must be at least 0, got {out_chs[3]}")
+            raise ValueError(
+                f"CoAtNet: linear `mlp3`: `out_features` (`out_chs[3]`) must be at least 0, got {out_chs[3]}"
+            )
         if out_chs[4] < 0:
-            raise ValueError(f"CoAtNet: linear `mlp4`: `out_features` must be at least 0, got {out_chs[4]}")
+            raise ValueError(
+                f"CoAtNet: linear `mlp4`: `out_features` (`out_chs[4]`) must be at least 0, got {out_chs[4]}"
+            )
         self.in_ch = in_ch
         self.out_chs = out_chs
         self.maxpool2d = nn.MaxPool2d(2, stride=2)

@@ -41,7 +41,7 @@ class CoTAttention(nn.Module):
             )
         if (2 * dim) // factor < 1:
             raise ValueError(
-                f"CoTAttention: conv2d `attention_embed`: `out_channels` must be at least 1, with dim = {dim}, factor = {factor}"
+                f"CoTAttention: conv2d `attention_embed`: `out_channels` (`2 * dim // factor`) must be at least 1, with dim = {dim}, factor = {factor}"
             )
         self.dim = dim
         self.kernel_size = kernel_size

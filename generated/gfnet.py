@@ -141,9 +141,9 @@ class Mlp(nn.Module):
         hidden = in_features if hidden_features is None else hidden_features
         out = in_features if out_features is None else out_features
         if hidden < 0:
-            raise ValueError(f"Mlp: linear `fc1`: `out_features` must be at least 0, got {hidden}")
+            raise ValueError(f"Mlp: linear `fc1`: `out_features` (`hidden`) must be at least 0, got {hidden}")
         if out < 0:
-            raise ValueError(f"Mlp: linear `fc2`: `out_features` must be at least 0, got {out}")
+            raise ValueError(f"Mlp: linear `fc2`: `out_features` (`out`) must be at least 0, got {out}")
         if drop < 0 or drop > 1:
             raise ValueError(f"Mlp: dropout `drop`: `p` must be between 0 and 1, with drop = {drop}")
         self.in_features = in_features

@@ -41,7 +41,9 @@ class NonLocalBlockND(nn.Module):
             )
         inter = max(in_channels // 2, 1) if inter_channels is None else inter_channels
         if inter < 1:
-            raise ValueError(f"NonLocalBlockND: conv{{dimension}}d `g`: `out_channels` must be at least 1, got {inter}")
+            raise ValueError(
+                f"NonLocalBlockND: conv{{dimension}}d `g`: `out_channels` (`inter`) must be at least 1, got {inter}"
+            )
         self.in_channels = in_channels
         self.dimension = dimension
         self.sub_sample = sub_sample

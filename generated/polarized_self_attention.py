@@ -30,7 +30,7 @@ class SequentialPolarizedSelfAttention(nn.Module):
             raise ValueError(f"SequentialPolarizedSelfAttention: `channel` must be at least 1, got {channel}")
         if channel // 2 < 1:
             raise ValueError(
-                f"SequentialPolarizedSelfAttention: conv2d `ch_wv`: `out_channels` must be at least 1, with channel = {channel}"
+                f"SequentialPolarizedSelfAttention: conv2d `ch_wv`: `out_channels` (`channel // 2`) must be at least 1, with channel = {channel}"
             )
         self.channel = channel
         self.ch_wv = nn.Conv2d(channel, channel // 2, (1, 1))
@@ -89,7 +89,7 @@ class ParallelPolarizedSelfAttention(nn.Module):
             raise ValueError(f"ParallelPolarizedSelfAttention: `channel` must be at least 1, got {channel}")
         if channel // 2 < 1:
             raise ValueError(
-                f"ParallelPolarizedSelfAttention: conv2d `ch_wv`: `out_channels` must be at least 1, with channel = {channel}"
+                f"ParallelPolarizedSelfAttention: conv2d `ch_wv`: `out_channels` (`channel // 2`) must be at least 1, with channel = {channel}"
             )
         self.channel = channel
         self.ch_wv = nn.Conv2d(channel, channel // 2, (1, 1))

@@ -40,10 +40,10 @@ class PSA(nn.Module):
         if reduction * S == 0:
             raise ValueError(f"PSA: S*reduction must not be zero (it divides), with S = {S}, reduction = {reduction}")
         if width < 1:
-            raise ValueError(f"PSA: conv2d `convs`: `in_channels` must be at least 1, got {width}")
+            raise ValueError(f"PSA: conv2d `convs`: `in_channels` (`width`) must be at least 1, got {width}")
         if channel // (reduction * S) < 1:
             raise ValueError(
-                f"PSA: conv2d `se_blocks`: `out_channels` must be at least 1, with S = {S}, channel = {channel}, reduction = {reduction}"
+                f"PSA: conv2d `se_blocks`: `out_channels` (`channel // (S * reduction)`) must be at least 1, with S = {S}, channel = {channel}, reduction = {reduction}"
             )
         self.channel = channel
         self.S = S

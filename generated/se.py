@@ -28,7 +28,7 @@ class SEAttention(nn.Module):
             raise ValueError(f"SEAttention: `reduction` must not be zero, got {reduction}")
         if channel // reduction < 0:
             raise ValueError(
-                f"SEAttention: linear `fc`: `out_features` must be at least 0, with channel = {channel}, reduction = {reduction}"
+                f"SEAttention: linear `fc`: `out_features` (`channel // reduction`) must be at least 0, with channel = {channel}, reduction = {reduction}"
             )
         self.channel = channel
         self.fc = nn.Sequential(

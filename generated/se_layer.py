@@ -30,7 +30,7 @@ class SELayer(nn.Module):
             raise ValueError(f"SELayer: `reduction` must not be zero, got {reduction}")
         if channel // reduction < 0:
             raise ValueError(
-                f"SELayer: linear `fc`: `out_features` must be at least 0, with channel = {channel}, reduction = {reduction}"
+                f"SELayer: linear `fc`: `out_features` (`channel // reduction`) must be at least 0, with channel = {channel}, reduction = {reduction}"
             )
         self.channel = channel
         self.batch_first = batch_first

@@ -28,7 +28,7 @@ class ShuffleAttention(nn.Module):
             raise ValueError(f"ShuffleAttention: `G` must be at least 1, got {G}")
         if channel // (2 * G) < 1:
             raise ValueError(
-                f"ShuffleAttention: group_norm `gn`: `num_groups` must be at least 1, with G = {G}, channel = {channel}"
+                f"ShuffleAttention: group_norm `gn`: `num_groups` (`channel // (2 * G)`) must be at least 1, with G = {G}, channel = {channel}"
             )
         if channel % G != 0:
             raise ValueError(f"ShuffleAttention: splitting (g c) needs channel = {channel} to be divisible by G = {G}")

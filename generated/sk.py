@@ -40,14 +40,14 @@ class SKAttention(nn.Module):
         d = max(L, channel // reduction)
         if not all(k >= 1 for k in kernels):
             raise ValueError(
-                "SKAttention: conv2d `convs.conv`: `kernel_size` must be at least 1, for every k in kernels"
+                "SKAttention: conv2d `convs.conv`: `kernel_size` (`k`) must be at least 1, for every k in kernels"
             )
         if channel % group != 0:
             raise ValueError(
                 f"SKAttention: conv2d `convs.conv` (in_channels by groups) needs channel = {channel} to be divisible by group = {group}"
             )
         if d < 0:
-            raise ValueError(f"SKAttention: linear `fc`: `out_features` must be at least 0, got {d}")
+            raise ValueError(f"SKAttention: linear `fc`: `out_features` (`d`) must be at least 0, got {d}")
         if len(kernels) < 1:
             raise ValueError(f"SKAttention: stack needs at least one tensor, got {len(kernels)}")
         self.channel = channel

@@ -55,7 +55,7 @@ class SKEConv(nn.Module):
                 f"SKEConv: conv2d `convs` (in_channels by groups) needs in_channels = {in_channels} to be divisible by G = {G}"
             )
         if d < 0:
-            raise ValueError(f"SKEConv: linear `fc`: `out_features` must be at least 0, got {d}")
+            raise ValueError(f"SKEConv: linear `fc`: `out_features` (`d`) must be at least 0, got {d}")
         self.in_channels = in_channels
         self.stride = stride
         self.batch_first = batch_first

@@ -256,7 +256,7 @@ _CLASSES = [
     # Int arguments are sizes: the checker bounds them (>= 0) where its proofs assume it.
     # (and a negative size given to expand(), which torch reads as "keep this axis")
     ("implicit-argument-bounds", lambda d, c, k: d.kind == "generated refused, interpreter ran" and (re.search(
-        r"`\w+` must be at least 0, got -\d+", d.detail) or re.search(r"of expand\(\).* = -\d+", d.detail)
+        r"`\w+`( \(`[^`]*`\))? must be at least 0, got -\d+", d.detail) or re.search(r"of expand\(\).* = -\d+", d.detail)
         or ("expand(" in c.source and any(isinstance(v, int) and not isinstance(v, bool) and v < 0
                                           for v in k.args.values())))),
     ("dead-code", lambda d, c, k: d.kind.endswith("(in dead code)")),

@@ -170,7 +170,7 @@ block B(c: int, r: int = 2):
     return s(x)
 """
     code = compiled(source).code
-    assert "`out_channels` must be at least 1" in code
+    assert "`out_channels` (`p`) must be at least 1" in code
     assert "`normalized_shape` must be at least 0" not in code
 
 

@@ -296,6 +296,18 @@ block L(c: int, k: int):
     assert "kernel must fit" not in compile_ok(dilated)
     for k, d in ((3, 2), (4, 3), (5, 1)):
         assert build(dilated, c=2, k=k, d=d)(rand(1, 2, 1, 1)).shape[2:] == ((1 + d, 1 + d) if k % 2 == 0 else (1, 1))
+    # `k // 2` is at least (k - 1) / 2, no more: an even kernel grows the map by one, so the
+    # output may or may not match its input (checked when called), never known to differ
+    residual = source.replace("    return conv(x)", "    return x + conv(x)")
+    assert build(residual, c=2, k=3)(rand(1, 2, 4, 4)).shape == (1, 2, 4, 4)
+    with pytest.raises(ValueError, match="broadcast dimension"):
+        build(residual, c=2, k=4)(rand(1, 2, 4, 4))
+    # an odd kernel keeps a 1-pixel map at 1 pixel: a 2x2 conv after it must be refused there
+    pooled = source.replace("    layer conv", "    layer pair = conv2d(c, c, 2)\n    layer conv") \
+        .replace("    return conv(x)", "    return pair(conv(x))")
+    with pytest.raises(ValueError, match="kernel must fit"):
+        build(pooled, c=2, k=3)(rand(1, 2, 1, 1))
+    assert build(pooled, c=2, k=4)(rand(1, 2, 1, 1)).shape == (1, 2, 1, 1)
 
 
 def test_a_list_of_tensors_joins_a_comprehension_with_plus():
@@ -548,3 +560,18 @@ block Q(d: int = 16):
     torch.testing.assert_close(build(source, d=16)(torch.ones(1, 16, dtype=torch.float64)),
                                torch.full((1, 16), 16 ** -0.25 * 16 ** 0.75, dtype=torch.float64))
     assert agree(source, {"d": 16}, {"x": (2, 16)}) == "agree"
+
+
+def test_a_layer_argument_given_by_another_name_is_named_in_its_check():
+    """GAM's conv takes `mid` as `out_channels`, and the block has an `out_channels` of its
+    own: "`out_channels` must be at least 1, got 0" read as the block's argument (2)."""
+    source = """\
+block G(in_channels: int, out_channels: int, rate: int = 4):
+    input x: [b, in_channels, h, w]
+    let mid = in_channels // rate
+    layer conv = conv2d(in_channels, mid, 1)
+    layer back = conv2d(mid, out_channels, 1)
+    return back(conv(x))
+"""
+    with pytest.raises(ValueError, match=r"conv2d `conv`: `out_channels` \(`mid`\) must be at least 1, got 0"):
+        build(source, in_channels=2, out_channels=2)

@@ -9,6 +9,7 @@ from fractions import Fraction
 from ..diagnostics import Span
 from ..ir import Cond, LayerSpec
 from ..limits import MAX_SIZE
+from ..spec_expr import expr as spec_expr
 from ..symbolic import Expr
 
 
@@ -67,17 +68,24 @@ class LayerArguments:
             return
         self._at_least(name, self.value(name), bound, code)
 
+    def _named(self, name: str) -> str:
+        """`out_channels`, or `out_channels` (`mid`) where the spec gives it another name or an
+        expression: GAM's conv takes `mid`, and its block has an `out_channels` of its own."""
+        source = self.spec.sources.get(name)
+        given = spec_expr(source) if source is not None else None
+        return f"`{name}`" if given in (None, name) else f"`{name}` (`{given}`)"
+
     def _at_least(self, name: str, value: Expr, bound: int, code: str) -> None:
         n = self.view.normal(value)
         if n.is_const:
             if n.value < bound:
-                self._error(name, f"`{name}` must be at least {bound}, got {n.value}", code)
+                self._error(name, f"{self._named(name)} must be at least {bound}, got {n.value}", code)
             elif n.value > MAX_SIZE:
                 self._error(name, f"`{name}` is {n.value}, more than any model could hold", "E0205",
                             help=f"a size is at most {MAX_SIZE}")
-        elif self._require(Cond("cmp", (">=", value, Expr.const(bound))), f"`{name}` must be at least {bound}",
-                           name) is False:
-            self._error(name, f"`{name}` must be at least {bound}", code)
+        elif self._require(Cond("cmp", (">=", value, Expr.const(bound))),
+                           f"{self._named(name)} must be at least {bound}", name) is False:
+            self._error(name, f"{self._named(name)} must be at least {bound}", code)
 
     def within(self, name: str, low, high) -> None:
         """low <= argument <= high (a probability)."""
