@@ -575,3 +575,12 @@ block G(in_channels: int, out_channels: int, rate: int = 4):
 """
     with pytest.raises(ValueError, match=r"conv2d `conv`: `out_channels` \(`mid`\) must be at least 1, got 0"):
         build(source, in_channels=2, out_channels=2)
+
+
+def test_a_random_buffer_is_told_where_a_spec_draws_at_random():
+    """Performer's projection matrix as `buffer p = randn([m, d])` said "did you mean `round`?"."""
+    import attndsl
+
+    source = "block R(m: int = 4, d: int = 8):\n    input x: [b, d]\n    persistent buffer p = randn([m, d])\n    return x\n"
+    (error,) = [d for d in attndsl.compile_source(source, "r.attn").diagnostics if d.is_error]
+    assert (error.code, error.span.line) == ("E0102", 3) and "`param w: [m, d] = randn`" in error.help

@@ -25,6 +25,12 @@ SPELLED_OTHERWISE = {
     "size": "sizes have names: declare them with the input (`input x: [b, c, h, w]`) and use `c`",
     "type_as": "a tensor takes its inputs' dtype; ops that make one (`ones`, `arange`) take `like=`",
     "to": "a tensor takes its inputs' dtype and device; ops that make one (`ones`, `arange`) take `like=`",
+    # a module's randomness is its parameters' initialisation (and dropout's, in training)
+    **{name: "a spec draws nothing at random but where a param starts: `param w: [m, d] = randn` (or "
+             "`init w = normal(std=...)`) draws it once, when the module is built"
+       for name in ("randn", "rand", "randint", "randn_like", "rand_like", "normal", "randperm", "bernoulli")},
+    "range": "a `for` loop and a comprehension run over a layer list, a list argument, `range(n)` of layers, "
+             "or tensors; positions as a tensor are `arange(n)`",
 }
 
 # Names a module's code reaches PyTorch's functions through.
