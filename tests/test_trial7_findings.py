@@ -584,3 +584,22 @@ def test_a_random_buffer_is_told_where_a_spec_draws_at_random():
     source = "block R(m: int = 4, d: int = 8):\n    input x: [b, d]\n    persistent buffer p = randn([m, d])\n    return x\n"
     (error,) = [d for d in attndsl.compile_source(source, "r.attn").diagnostics if d.is_error]
     assert (error.code, error.span.line) == ("E0102", 3) and "`param w: [m, d] = randn`" in error.help
+
+
+def test_the_else_of_an_or_knows_each_part_fails():
+    """FcaNet pools only `if h != dct_h or w != dct_w:`; its `else:` asked again whether h and
+    dct_h (and w and dct_w) broadcast, which there they equal."""
+    source = """\
+block Fca(c: int, dct_h: int = 7, dct_w: int = 7):
+    input x: [b, c, h, w]
+    param weight: [c, dct_h, dct_w] = ones
+    layer pool = adaptive_avg_pool2d((dct_h, dct_w))
+    if h != dct_h or w != dct_w:
+        y = pool(x)
+    else:
+        y = x
+    return sum(y * weight, dim=[2, 3])
+"""
+    assert "broadcast dimension" not in compile_ok(source)
+    for size in ((7, 7), (9, 5)):
+        assert agree(source, {"c": 2}, {"x": (2, 2) + size}) == "agree"

@@ -184,9 +184,8 @@ class Knowledge:
         if found is None:
             scratch = Knowledge(self.ir)
             for cond in sorted(context, key=repr):
-                cond = plain(cond)  # the `else:` of `if k != 1:` knows k == 1
-                if cond.op != "not":
-                    scratch.learn(cond, ())
+                for part in _held(cond):
+                    scratch.learn(part, ())
             found = self._context_facts[key] = scratch.facts
         return found
 
@@ -221,3 +220,14 @@ def _lone_atom(expr: Expr, op: str) -> bool:
 def _opposites(literal: Cond) -> tuple[Cond, ...]:
     """The literals that hold exactly where `literal` does not, as guards spell them."""
     return (literal.args[0],) if literal.op == "not" else (negate(literal), Cond("not", (literal,)))
+
+
+def _held(cond: Cond):
+    """What a guard's condition says holds: the `else:` of `if k != 1:` knows k == 1, and that
+    of `if h != dct_h or w != dct_w:` knows both sizes (FcaNet's pooling skipped)."""
+    cond = plain(cond)
+    if cond.op == "not" and cond.args[0].op == "or":
+        for part in cond.args[0].args:
+            yield from _held(Cond("not", (part,)))
+    elif cond.op != "not":
+        yield cond
