@@ -35,7 +35,8 @@ class ShapeDisplay:
         expanded = sym.substitute(dim, self._let_values)
         if expanded in folds:
             return folds[expanded]
-        lone = len(expanded.terms) == 1 and next(iter(expanded.terms.values())) == 1 and len(expanded.symbols()) == 1
+        symbols = expanded.symbols()
+        lone = len(symbols) == 1 and expanded == Expr.symbol(next(iter(symbols)))  # one size, as it is
         return expanded if lone and expanded != dim else dim
 
     def _let_folds(self) -> dict[Expr, Expr]:
