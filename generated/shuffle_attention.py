@@ -52,7 +52,7 @@ class ShuffleAttention(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.channel:
             raise ValueError(f"ShuffleAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
-        if b * h * w * self.G < 2:
+        if b * h * w * self.G == 1:
             raise ValueError(
                 f"ShuffleAttention: group_norm needs more than one value per group in the batch (the batch times the group's channels times the positions), with G = {self.G}, b = {b}, h = {h}, w = {w}"
             )

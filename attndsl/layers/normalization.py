@@ -75,12 +75,16 @@ def _group_norm(ctx, args, shape):
     # checks the batch times the group's channels times the positions, as batch norm does).
     values = shape[0] * per_group * positions(ctx, shape)
     normal = ctx.normal(values)
-    if normal.is_const and normal.value < 2:
+    if normal == Expr.const(1):
         ctx.error("E0205", f"group_norm needs more than one value per group in the batch, but a group of "
-                  f"{ctx.show(shape)} has only {normal.value}", help="use fewer groups")
-    # checked as written: a normal form may read facts of one branch of an `if` (a world)
-    ctx.expect_at_least(values, 2, "group_norm needs more than one value per group in the batch (the batch times "
-                        "the group's channels times the positions)")
+                  f"{ctx.show(shape)} has only 1", help="use fewer groups")
+    # torch refuses exactly one value, and lets none (an empty map) through, as for batch norm
+    # (differential seed 22408003). Checked as written: a normal form may read facts of one
+    # branch of an `if` (a world).
+    if not ctx.view.at_least(values, 2):
+        ctx.checker.require(Cond("cmp", ("!=", values, Expr.const(1))), "group_norm needs more than one value per "
+                            "group in the batch (the batch times the group's channels times the positions)",
+                            node=ctx.node, element=ctx.element)
     return shape
 
 
