@@ -215,6 +215,13 @@ class InitEmitter:
         device alone): the block's factory arguments, where it has them."""
         return [keyword for keyword in self.factory_keywords() if not (integer and keyword.startswith("dtype="))]
 
+    def buffer_dtype(self) -> str:
+        """The floating-point dtype a buffer computes in: the block's `dtype` where it has one
+        and it is given, else the default (`.to()` and `.double()` then move it with the module)."""
+        default = "torch.get_default_dtype()"
+        dtype = self.ir.factory.get("dtype")
+        return default if dtype is None else f"{default} if {dtype} is None else {dtype}"
+
     def factory_keywords(self) -> list[str]:
         """`device=device, dtype=dtype`: the block's factory arguments, for a layer or param that takes them."""
         return [f"{kind}={self.ir.factory[kind]}" for kind in ("device", "dtype") if kind in self.ir.factory]

@@ -125,7 +125,7 @@ class CallLowering:
         if definition.extra.get("creates") and not operands or definition.extra.get("converts") and len(operands) == 1:
             like = self._like_operand(node)
             operands += [] if like is None else [like]
-        if definition.name == "unbind":
+        if definition.extra.get("unpacked"):  # as many results as names it is unpacked into
             attrs["count"] = self._unbind_count(node)
         result = self._add(definition.name, operands, node.span, **attrs)
         if not definition.outputs:

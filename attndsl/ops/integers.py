@@ -29,14 +29,11 @@ def divided_shape(ctx, node, shapes, attrs) -> Shape:
 
 def render_conversion(r, node, operands, attrs):
     """`index.to(x.dtype)` in forward (the block's floating-point input); in a buffer, the
-    block's `dtype` argument where it has one and it is given, else the default dtype
-    (`.to()` and `.double()` then move it with the module)."""
+    dtype buffers compute in (`buffer_dtype`)."""
     value = r.wrap(operands[0], ATOM)
     if len(operands) > 1:
         return f"{value}.to({r.wrap(operands[1], ATOM)}.dtype)", ATOM
-    dtype = r.ir.factory.get("dtype")
-    default = "torch.get_default_dtype()"
-    return f"{value}.to({default if dtype is None else f'{default} if {dtype} is None else {dtype}'})", ATOM
+    return f"{value}.to({r.buffer_dtype()})", ATOM
 
 
 family("Integer tensors")

@@ -261,7 +261,7 @@ op("chunk", "x: tensor[any], chunks: count, dim: axis = 0", chunk_shape, "{x:rec
    shape_doc="`chunks` tensors, each `x` with the size of `dim` divided by `chunks` (which must divide it)",
    example="input x: [b, c, h, w]\nfirst, second = chunk(x, 2, dim=1)\nfirst * sigmoid(second)")
 op("unbind", "x: tensor[any], dim: axis = 0", unbind_shape, "{x:recv}.unbind({dim})",
-   outputs=lambda attrs: attrs["count"], result="same",
+   outputs=lambda attrs: attrs["count"], result="same", unpacked=True,
    doc="the slices along `dim`, without it, unpacked into one name each: `q, k, v = unbind(qkv, dim=0)`",
    shape_doc="as many tensors as names it is unpacked into (the size of `dim`, which must equal that count), "
    "each `x` without `dim`",
