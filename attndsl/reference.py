@@ -32,6 +32,7 @@ _KINDS = [
     ("output_size", "as `size`, where `None` keeps that dimension: `[None, 1]`"),
     ("padding", "as `size`, or `\"same\"` / `\"valid\"`"),
     ("float / scalar", "a number (`0.5`, `1e-5`, an argument, `-inf`; masked_fill's value also `-finfo(x).max`)"),
+    ("numbers", "a list of numbers, nested for a matrix (`[[1, 0], [0, 1]]`), or a `list[int]` argument"),
     ("bool", "`true` or `false` (or a bool argument, for layers)"),
     ("choice", "one of the strings listed in the op's signature"),
     ("pattern", "an einops pattern string"),

@@ -204,7 +204,15 @@ class CatalogueOps:
             return None
         ch = self.ch
         last = x.shape[-1]
-        form = ch.choice(["arange", "eye", "ones", "zeros"])
+        form = ch.choice(["arange", "eye", "ones", "zeros", "tensor"])
+        if form == "tensor" and 1 <= last <= 6:  # numbers written out: ints, floats, sizes (a whole row or one)
+            rows = 2 if len(x.shape) >= 2 and x.shape[-2] == 2 and ch.chance(0.3) else 1
+            choices = ["0", "1", "-2", "0.5", "2.0", "1 / 3", self.size_text(last), *self.float_args]
+            numbers = [[ch.choice(choices)
+                        for _ in range(last)] for _ in range(rows)]
+            written = [f"[{', '.join(row)}]" for row in numbers]
+            values = f"[{', '.join(written)}]" if rows == 2 else written[0]
+            return self.assign(f"{x.name} * tensor({values}, like={x.name})", x.shape)
         if form == "arange":
             return self.assign(f"{x.name} + arange({self.size_text(last)}, like={x.name})", x.shape)
         if form == "eye" and len(x.shape) >= 2:

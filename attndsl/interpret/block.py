@@ -29,7 +29,7 @@ from .layers import FACTORY, build_declared_layer
 from .loops import plan_loops, run_loop
 from .tensor_ops import TENSOR_OPS
 from .inputs import bind_inputs, check_inputs
-from .values import Refusal, as_python, cond_value, expr_value, guard_holds, spec_value
+from .values import Refusal, Unbound, as_python, cond_value, expr_value, guard_holds, source_value, spec_value
 
 
 class InterpreterBug(AssertionError):
@@ -306,6 +306,30 @@ class _Call:
         if isinstance(value, Literal):
             return value.value
         return spec_value(self._argument_source(name), value, self.env, self.block._source.assigned)
+
+    def values(self, name: str) -> list:
+        """tensor()'s numbers as the spec writes them (Python's ints and floats), else as the
+        IR holds them; a `list[int]` argument's items."""
+        value = self.attrs[name]
+        if isinstance(value, str):
+            return list(self.env[value])
+        source = self._argument_source(name)
+        if source is not None and not (ast.names_in(source) & self.block._source.assigned):
+            try:
+                return source_value(source, self.env)
+            except Unbound:
+                pass
+        floating = self.attrs["floating"]
+
+        def number(item):
+            if isinstance(item, tuple):
+                return [number(part) for part in item]
+            if isinstance(item, Literal):
+                return item.value
+            result = as_python(expr_value(item, self.env))
+            return float(result) if floating else result
+
+        return number(value)
 
     def _argument_source(self, name: str):
         call = self.block._source.find(self.span, ast.Call)

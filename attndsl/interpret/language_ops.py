@@ -113,6 +113,21 @@ def _zeros(call, like=None):
     return torch.zeros(_non_negative(_sizes(call, "size")), **_placement(call, like))
 
 
+@tensor_op("tensor")
+def _tensor(call, like=None):
+    """The numbers as the spec writes them, or the list argument: int64 when every one is a
+    whole number (Python's int), else floating point."""
+    values = call.values("values")
+    integer = all(type(item) is int for item in _leaves(values))
+    if not _leaves(values) and not integer:
+        raise Refusal("tensor() of no numbers")
+    return torch.tensor(values, **({"dtype": torch.int64} if integer else {}), **_placement(call, like, integer))
+
+
+def _leaves(values) -> list:
+    return [leaf for item in values for leaf in (_leaves(item) if isinstance(item, (list, tuple)) else [item])]
+
+
 def _triangle(function):
     def triangle(call, x):
         if tensor_arg(x, "the matrix").dim() < 2:

@@ -224,6 +224,8 @@ class CallLowering:
             for item in items:
                 self._require_whole(arg_node, item, f"`{param.name}` of {definition.name}()")
             attrs[param.name] = tuple(items) if isinstance(value, (list, tuple)) else value
+        elif kind == "numbers":  # tensor([0, 6, 1]): its values, and whether they make it float
+            attrs[param.name], attrs["floating"] = self._tensor_values(arg_node, value)
         elif kind == "choice":
             if value not in param.choices:
                 words = ", ".join('"' + c + '"' for c in param.choices)

@@ -5,7 +5,9 @@
 - conditional values, `let k = t if t % 2 == 1 else t + 1`: one `let` per branch, each
   under its condition (exactly as an `if`/`else` of two lets), rendered as written;
 - optional arguments, `inter_channels: int | None = None`, tested with `is None` /
-  `is not None`, and usable as a number only where such a test says it is one.
+  `is not None`, and usable as a number only where such a test says it is one;
+- the values of a constant tensor, `tensor([0, 6, 1])` (FcaNet's frequency tables): a
+  list of numbers, nested for a matrix, or a `list[int]` argument.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..evaluate import INTEGER_ATOMS, integral
 from ..ir import Cond, LetInfo, negate
 from ..symbolic import Atom, Expr
 from .helpers import _float_source, _label
-from .values import Tensor
+from .values import ListArg, Literal, Tensor
 
 # name in specs -> atom of the canonical form; the atom renders as the Python that computes it
 NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor": "math.floor", "abs": "abs",
@@ -57,6 +59,11 @@ def number_function(name: str, value: Expr, exact: bool) -> Expr:
     return Expr({((Atom(atom, (value,)), 1),): Fraction(1)})
 
 
+def _dims(row) -> tuple[int, ...]:
+    """The shape of a row of tensor()'s values (() for a number)."""
+    return (len(row), *_dims(row[0])) if isinstance(row, tuple) else ()
+
+
 def _exact_log2(value: Fraction) -> int | None:
     for number, sign in ((value.numerator, 1), (value.denominator, -1)):
         if number & (number - 1):  # not a power of two
@@ -65,6 +72,42 @@ def _exact_log2(value: Fraction) -> int | None:
 
 
 class NumberLowering:
+    # ------------------------------------------------------------------ lists of numbers
+    def _tensor_values(self, node: ast.Node, value) -> tuple:
+        """`tensor(values)`: (the values, as nested tuples of numbers, or the name of the
+        `list[int]` argument; whether the tensor is floating point). A rectangular list, nested once per
+        dimension, of numbers; floating point where any number is
+        a Python float as written (`0.5`, a float argument), else int64, as torch.tensor does."""
+        if isinstance(value, ListArg):
+            return value.name, False
+        if not isinstance(node, (ast.ListExpr, ast.TupleExpr)) or not isinstance(value, (list, tuple)):
+            raise self.error("E0113", "tensor() takes a list of numbers, or a list[int] argument", node.span,
+                             help="e.g. tensor([0, 6, 1]), tensor([[1, 0], [0, 1]]) or tensor(kernels)")
+        floating = False
+
+        def walk(items: list, nodes: list):
+            nonlocal floating
+            if not items:
+                raise self.error("E0113", "tensor() takes at least one number per list", node.span)
+            nested = [isinstance(child, (ast.ListExpr, ast.TupleExpr)) for child in nodes]
+            if any(nested) and not all(nested):
+                raise self.error("E0113", "tensor()'s list mixes numbers and lists", node.span,
+                                 help="each row of a matrix is a list: tensor([[1, 0], [0, 1]])")
+            if all(nested):
+                rows = [walk(list(item), list(child.items)) for item, child in zip(items, nodes)]
+                if len({_dims(row) for row in rows}) != 1:
+                    raise self.error("E0113", "tensor()'s rows differ in length: a tensor is rectangular",
+                                     node.span)
+                return tuple(rows)
+            for item, child in zip(items, nodes):
+                if not isinstance(item, (Expr, Literal)):
+                    raise self.error("E0113", "an entry of tensor() must be a number", child.span,
+                                     help="a constant, an argument, a `let` or a size")
+                floating = floating or isinstance(item, Literal) or self._python_float(child, item)[0]
+            return tuple(items)
+
+        return walk(list(value), list(node.items)), floating
+
     # ------------------------------------------------------------------ functions of numbers
     def _number_function(self, name: str, node: ast.Call, values: list) -> Expr:
         if node.kwargs or len(values) != 1 or not isinstance(values[0], Expr):

@@ -1,5 +1,6 @@
-"""Tensors made from sizes alone: `arange(n)`, `eye(n)`, `ones([n, n])`, `zeros(...)`, and
-the triangles `tril`/`triu` of a matrix: the raw material of masks and relative positions.
+"""Tensors made from sizes alone: `arange(n)`, `eye(n)`, `ones([n, n])`, `zeros(...)`, from
+numbers written out, `tensor([0, 6, 1])`, and the triangles `tril`/`triu` of a matrix: the
+raw material of masks, relative positions and fixed tables.
 
 Written in a `buffer` statement, they are built once in `__init__` (a non-persistent
 buffer unless declared `persistent`: it moves with `.to()`). Written in the dataflow,
@@ -37,6 +38,49 @@ def eye_shape(ctx, node, shapes, attrs) -> Shape:
 
 def filled_shape(ctx, node, shapes, attrs) -> Shape:
     return _sizes(ctx, as_exprs(attrs["size"]))
+
+
+def values_shape(ctx, node, shapes, attrs) -> Shape:
+    """[len(values)], [rows, columns], ...: the nesting of the list; a `list[int]` argument's
+    length (`values` is then its name)."""
+    values = attrs["values"]
+    if isinstance(values, str):
+        return (Expr.symbol(f"len({values})"),)
+    sizes = []
+    while isinstance(values, tuple):
+        sizes.append(Expr.const(len(values)))
+        values = values[0]
+    return tuple(sizes)
+
+
+def render_values(r, node, operands, attrs):
+    """`torch.tensor([0, 6, 1])`: whole numbers make an int64 tensor, and a float (`0.5`, `2.0`)
+    a floating one, as torch.tensor reads them; on the device (and in the dtype) of `like` in
+    forward, of the block's factory arguments in a buffer."""
+    values, floating = attrs["values"], attrs["floating"]
+    if isinstance(values, str):  # a list[int] argument, which may be empty: that would make a float tensor
+        arguments, typed = [r.dim(Expr.symbol(values))], ["dtype=torch.int64"]
+    else:
+        constants = []
+
+        def written(value) -> str:
+            if isinstance(value, tuple):
+                return "[" + ", ".join(written(item) for item in value) + "]"
+            if isinstance(value, Expr) and value.is_const:
+                constants.append(value)
+            return r.scalar(value, folded=floating and isinstance(value, Expr) and value.is_const)[0]
+
+        arguments = [written(values)]
+        # torch.tensor takes float from a float it reads: a floating tensor of names alone says so
+        typed = [f"dtype={r.buffer_dtype()}"] if floating and not constants and not operands else []
+    if operands:
+        like = r.wrap(operands[0], ATOM)
+        arguments += [f"device={like}.device"] + ([f"dtype={like}.dtype"] if floating else [])
+    else:
+        arguments += r.buffer_factory(not floating)
+    if not any(argument.startswith("dtype=") for argument in arguments):
+        arguments += typed
+    return f"torch.tensor({', '.join(arguments)})", ATOM
 
 
 def triangle_shape(ctx, node, shapes, attrs) -> Shape:
@@ -84,6 +128,10 @@ op("ones", f"size: ints, {_LIKE}", filled_shape, render_created("ones", lambda a
    doc="A tensor of ones", shape_doc="`size`", example="input x: [b, n, n]\ntril(ones([n, n]))", creates=True)
 op("zeros", f"size: ints, {_LIKE}", filled_shape, render_created("zeros", lambda a: as_exprs(a["size"])),
    doc="A tensor of zeros", shape_doc="`size`", example="input x: [b, n, n]\nx + zeros([n, n])", creates=True)
+op("tensor", f"values: numbers, {_LIKE}", values_shape, render_values, result="values",
+   doc="a tensor of the numbers written out (nested lists for a matrix), or of a list[int] argument: int64 "
+       "when every number is whole, else floating point", shape_doc="[len(values)], [rows, columns], ...",
+   example="input x: [b, n, 3]\nx * tensor([0.25, 0.5, 0.25])", creates=True)
 op("tril", "x: tensor[any], diagonal: int = 0", triangle_shape, render_triangle("tril"), result="same",
    doc="the lower triangle of the last two dims (above `diagonal` set to 0)",
    shape_doc="the shape of `x` (rank >= 2)", example="input x: [b, n, n]\ntril(x)")

@@ -31,7 +31,8 @@ class ListShape:
 @dataclass
 class ParamSpec:
     name: str
-    # tensor | tensors | operand | axis | axes | count | int | ints | bool | scalar | choice | pattern | sizes
+    # tensor | tensors | operand | axis | axes | count | int | ints | bool | scalar | numbers | choice | pattern |
+    # sizes
     kind: str
     default: Any = None
     required: bool = True
@@ -58,7 +59,8 @@ class OpDef:
     elementwise_float: bool = False
     extra: dict = field(default_factory=dict)
     # The result's element type: "float", "bool", "complex", "same" as the tensor operands
-    # (which must agree), "first" (as the first tensor) or "promote" (complex if any is).
+    # (which must agree), "first" (as the first tensor), "promote" (complex if any is) or
+    # "values" (tensor(): int or float, as its numbers are).
     result: str = "float"
     # For docs/language.md (attndsl/reference.py): the shape rule in words, and a small
     # spec fragment (input declarations, then one expression) that uses the op.

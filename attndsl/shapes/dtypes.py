@@ -47,6 +47,8 @@ def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | No
             seen.append(dtype)
     if definition.result in ("same", "first"):
         return first
+    if definition.result == "values":  # tensor([...]): float where a number written is
+        return "float" if attrs["attrs"]["floating"] else "int"
     if definition.result == "promote":
         return _promoted(context, op, seen)
     return definition.result

@@ -214,7 +214,7 @@ OP_COSTS: dict[str, OpCost] = {
     "stochastic_depth": OpCost(memory=lambda attrs, contiguous: (False, all(contiguous))),
     # masks and tensors made from sizes: new tensors, no FLOPs counted
     **{name: OpCost() for name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
-                                   "where", "arange", "eye", "ones", "zeros", "tril", "triu")},
+                                   "where", "arange", "eye", "ones", "zeros", "tensor", "tril", "triu")},
     "buffer": OpCost(memory=lambda attrs, contiguous: (False, True)),  # the module holds it; forward reads it
     "subscript": OpCost(memory=lambda attrs, contiguous: (False, False)),  # a strided view
     # integer tensors and gathers: new tensors (a gather copies what it picks), no FLOPs counted
