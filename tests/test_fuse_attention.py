@@ -296,3 +296,38 @@ def test_a_mask_that_widens_the_batch_keeps_the_plain_form():
     fast = build(source, "MaskBroadcast", optimize=True, path="a.attn")().double()
     assert fast(x, mask).shape == (2, 5, 8)
     assert torch.allclose(fast(x, mask), plain(x, mask))
+
+
+TEMPERATURE = """block A(d: int = 8, heads: int = 3):
+    input q: [b, heads, n, d]
+    input k: [b, heads, m, d]
+    input v: [b, heads, m, e]
+    input mask: bool[b, heads, n, m]
+    input bias: [b, heads, n, m]
+    param temperature: [heads, 1, 1] = ones
+    {body}
+"""
+
+
+@pytest.mark.parametrize("expression, scaled", [
+    ("softmax(q @ transpose(k, 2, 3) * temperature, dim=-1) @ v", "q * self.temperature"),
+    ("softmax(temperature * (q @ transpose(k, 2, 3)) / sqrt(d), dim=-1) @ v", "q * self.temperature"),
+    ("softmax(q @ transpose(k, 2, 3) / temperature, dim=-1) @ v", "q / self.temperature"),
+    ("softmax(masked_fill(q @ transpose(k, 2, 3) * temperature, mask, -inf), dim=-1) @ v", "q * self.temperature"),
+])
+def test_a_per_head_temperature_scales_the_queries(expression, scaled):
+    """XCiT's and Restormer's `attn * temperature`, temperature [heads, 1, 1]: one number per
+    head's logits, which scales that head's queries as well (the gradient of the temperature
+    included: randomised, it is compared too)."""
+    code = _assert_same(TEMPERATURE.format(body=f"return {expression}"))
+    assert FUSED in code and scaled in code, code
+    comment = next(line for line in code.splitlines() if "fused into one scaled_dot_product_attention" in line)
+    assert "temperature" in comment, comment
+
+
+def test_a_temperature_after_the_mask_or_over_the_keys_keeps_the_plain_form():
+    after_mask = TEMPERATURE.format(
+        body="return softmax(masked_fill(q @ transpose(k, 2, 3), mask, -inf) * temperature, dim=-1) @ v")
+    assert FUSED not in _compile(after_mask)  # a negative temperature would turn -inf into +inf
+    per_key = TEMPERATURE.format(body="return softmax(q @ transpose(k, 2, 3) * bias[:, :, :1, :], dim=-1) @ v")
+    assert FUSED not in _assert_same(per_key)  # one number per key: no scaling of the queries

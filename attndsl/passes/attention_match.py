@@ -23,6 +23,10 @@ class Step:
     kind: str  # "scale", "mask", "dropout" or "other" (keeps the plain form)
     condition: Cond | None = None
     factor: Expr | None = None
+    # a scaling by a tensor constant over the [nq, nk] logits of each head (XCiT's and
+    # Restormer's learnt per-head temperature [h, 1, 1]): it scales q instead
+    tensor: int | None = None
+    divides: bool = False
     mask: int | None = None
     mask_kind: str | None = None  # "masked" (True = masked), "additive", or "causal" (SDPA's is_causal)
     after_softmax: bool = False
@@ -127,6 +131,10 @@ def classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
                 return (Step(node, "scale", factor=ONE.exact_div(factor)), chain) if factor != Expr.const(0) \
                     else None
             return Step(node, "scale", factor=factor), chain
+    if op in ("mul", "div") and len(operands) == 2:
+        scaled = _per_head_scale(ir, node, operands, divides=op == "div")
+        if scaled is not None:
+            return scaled
     if op in ("add", "mul") and len(operands) == 2 and not any(op_of(ir, o) == "scalar" for o in operands):
         chain, other = _chain_operand(ir, operands)
         if op == "add" and not _keeps_shape(ir, node, chain):
@@ -139,6 +147,21 @@ def classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
             return Step(node, "mask", mask=other, mask_kind="additive"), chain
         return Step(node, "other"), chain
     return _classify_other(ir, node)
+
+
+def _per_head_scale(ir: BlockIR, node: int, operands: list[int], *, divides: bool) -> tuple[Step, int] | None:
+    """`att * temperature` (or `att / temperature`) with a float tensor whose last two sizes
+    are 1 and which does not widen the logits: each head's logits scaled by one number,
+    which may as well scale that head's queries."""
+    pairs = [(operands[0], operands[1])] if divides else [(operands[0], operands[1]), (operands[1], operands[0])]
+    for chain, other in pairs:
+        shape, logits = shape_of(ir, other), shape_of(ir, chain)
+        if op_of(ir, other) == "scalar" or shape is None or logits is None or len(shape) < 2 or \
+                len(shape) > len(logits) or ir.graph.nodes[other].get("dtype", "float") != "float":
+            continue
+        if list(shape[-2:]) == [ONE, ONE] and same_dims(ir, list(shape_of(ir, node)), list(logits)):
+            return Step(node, "scale", tensor=other, divides=divides), chain
+    return None
 
 
 def _keeps_shape(ir: BlockIR, node: int, chain: int) -> bool:

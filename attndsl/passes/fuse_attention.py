@@ -5,7 +5,9 @@ The pattern is read backwards from each `att @ v` whose left operand comes from 
 softmax over the last axis. Between the logits `q @ k` and the softmax it accepts:
 
 - scalings by compile-time numbers (`/ sqrt(d_k)`, `* scale`, also on q or k before
-  the product); they become SDPA's `scale=`, and must come before any mask;
+  the product); they become SDPA's `scale=`, and must come before any mask; and by a
+  tensor constant over each head's logits (a learnt per-head temperature [h, 1, 1], as
+  in XCiT and Restormer), which scales the queries instead;
 - one mask: `masked_fill(att, mask, -inf)` (True = masked, so SDPA, whose boolean
   mask means True = allowed, gets `~mask`) or `att + mask` (an additive float mask,
   passed as is, also when written `att + expand_as(mask, att)`, as SDPA broadcasts it);
@@ -60,13 +62,15 @@ def _fuse(ir: BlockIR, final: int) -> bool:
     k, k_factor, k_scalings = _unscaled(ir, ir.operands(match.logits)[1])
     v = ir.operands(final)[1]
     scale = q_factor * k_factor
+    temperatures = [step for step in match.steps if step.kind == "scale" and step.condition is None and
+                    step.tensor is not None]
     for step in match.steps:
-        if step.kind == "scale" and step.condition is None:
+        if step.kind == "scale" and step.condition is None and step.tensor is None:
             scale = scale * step.factor
     if not _shapes_fit(ir, q, k, v):
         return False
     base_guard = guard_of(ir, final)
-    if any(not _available(guard_of(ir, n), base_guard) for n in (q, k, v)):
+    if any(not _available(guard_of(ir, n), base_guard) for n in [q, k, v] + [s.tensor for s in temperatures]):
         return False
     causal = mask_step is not None and mask_step.mask_kind == "causal"
     if mask_step is not None and mask_step.condition is None and not causal and \
@@ -78,6 +82,9 @@ def _fuse(ir: BlockIR, final: int) -> bool:
         if not _guard_plain_path(ir, match, base_guard, block_condition):
             return False
     fused_guard = base_guard + ((negate(block_condition),) if block_condition is not None else ())
+    for step in temperatures:  # (q * t) @ k is (q @ k) * t where t is one number per head
+        q = new_node(ir, "div" if step.divides else "mul", [q, step.tensor], like=match.logits, guard=fused_guard,
+                     shape=shape_of(ir, q))
     keys = _keys_first(ir, k, like=match.logits, guard=fused_guard)
     operands = [q, keys, v] + ([mask_step.mask] if mask_step is not None and not causal else [])
     name = ir.graph.nodes[final]["name"] or _fresh_name(ir, "attended")
@@ -88,7 +95,7 @@ def _fuse(ir: BlockIR, final: int) -> bool:
                      causal=(mask_step.condition or True) if causal else None,
                      optional_mask=_optional_mask(ir, mask_step), dropout=dropout_target(ir, dropout_step),
                      stochastic=dropout_step is not None)
-    ir.graph.nodes[fused]["comments"] = [f"{where}: {_describe(ir, mask_step, dropout_step)}, fused into "
+    ir.graph.nodes[fused]["comments"] = [f"{where}: {_describe(ir, mask_step, dropout_step, scale, temperatures)}, fused into "
                                          "one scaled_dot_product_attention call"]
     if block_condition is None:
         redirect(ir, final, fused, keep_name=False)
@@ -192,7 +199,7 @@ def _unscaled(ir: BlockIR, node: int) -> tuple[int, Expr, set[int]]:
     factor, scalings = ONE, set()
     while op_of(ir, node) in ("mul", "div"):
         classified = classify_pre(ir, node)
-        if classified is None or classified[0].kind != "scale":
+        if classified is None or classified[0].kind != "scale" or classified[0].tensor is not None:
             break
         scalings.add(node)
         step, node = classified
@@ -226,8 +233,10 @@ def _optional_mask(ir: BlockIR, step: Step | None) -> str | None:
     return ir.graph.nodes[step.mask]["attrs"]["input"]
 
 
-def _describe(ir: BlockIR, mask_step: Step | None, dropout_step: Step | None) -> str:
-    logits = "q @ k * scale"
+def _describe(ir: BlockIR, mask_step: Step | None, dropout_step: Step | None, scale: Expr,
+              temperatures=()) -> str:
+    logits = "q @ k" + (" * scale" if scale != ONE else "") + "".join(f" {'/' if step.divides else '*'} {ir.graph.nodes[step.tensor]['name'] or 't'}"
+                                       for step in temperatures)
     if mask_step is not None:
         mask = ir.graph.nodes[mask_step.mask]
         name = mask["attrs"]["input"] if mask["op"] == "input" else mask["name"] or "mask"
