@@ -112,7 +112,8 @@ class InitEmitter:
 
     def _index_checks(self, info) -> list[str]:
         """torch wraps a negative index and stops on a large one (a device-side assert on a
-        GPU): every value must lie in [0, size) of each axis the buffer gathers along."""
+        GPU): every value must lie in [0, size) of each axis the buffer gathers along. A module
+        built on the meta device (deferred initialisation) has no values to check."""
         if not self.options.runtime_checks:
             return []
         bounds: dict[tuple, tuple[str, bool, tuple]] = {}  # (size, guard) -> (as written, a constant, guard)
@@ -134,7 +135,7 @@ class InitEmitter:
             message = fstring([("text", f"{self.ir.name}: the values of buffer `{info.name}` must lie in [0, "),
                                size_part, ("text", ") to gather along its axis, got "),
                                ("code", f"{buffer}.min().item()"), ("text", ".."), ("code", f"{buffer}.max().item()")])
-            checks.append((guard, [f"if (({buffer} < 0) | ({buffer} >= {bound})).any():",
+            checks.append((guard, [f"if not {buffer}.is_meta and (({buffer} < 0) | ({buffer} >= {bound})).any():",
                                    f"    raise ValueError({message})"]))
         return self._guarded(checks, self.init_name) if checks else []
 

@@ -29,12 +29,25 @@ def _norm_channels(ctx, args, shape):
     for dim in shape[2:]:  # written with the sizes' names (`b * h_out * w_out`), not their formulas
         values = values * dim
     if not ctx.view.at_least(values, 2):
+        # In eval mode it reads its running statistics, where it keeps them: without them
+        # (`track_running_stats=false`) it takes the batch's in eval too.
         eval_mode = Cond("not", (Cond("training", ()),))
+        running = args.get("track_running_stats", True)
+        if running is False or running == Cond.const(False):
+            statistics_kept = None
+        elif running is True or running == Cond.const(True):
+            statistics_kept = eval_mode
+        else:
+            statistics_kept = Cond("and", (eval_mode, running))
+        not_one = Cond("cmp", ("!=", values, Expr.const(1)))
         # one value whatever the input (a [1, c, 1, 1] sum over the batch): eval mode only
-        enough = eval_mode if values == Expr.const(1) else Cond("or", (
-            eval_mode, Cond("cmp", ("!=", values, Expr.const(1)))))
-        ctx.checker.require(enough,
-                            "batch norm in training needs more than one value per channel",
+        if statistics_kept is None:
+            enough = not_one
+        else:
+            enough = statistics_kept if values == Expr.const(1) else Cond("or", (statistics_kept, not_one))
+        ctx.checker.require(enough, "batch norm in training needs more than one value per channel"
+                            if statistics_kept is eval_mode else "batch norm needs more than one value per "
+                            "channel in training, and in eval without running statistics",
                             node=ctx.node, element=ctx.element)
     return shape
 
