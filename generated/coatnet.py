@@ -327,7 +327,7 @@ class CoAtNet(nn.Module):
                 f"CoAtNet: linear `mlp4`: `out_features` (`out_chs[4]`) must be at least 0, got {out_chs[4]}"
             )
         self.in_ch = in_ch
-        self.out_chs = out_chs
+        self.out_chs = tuple(out_chs)
         self.maxpool2d = nn.MaxPool2d(2, stride=2)
         self.maxpool1d = nn.MaxPool1d(2, stride=2)
         self.s0 = nn.Sequential(nn.Conv2d(in_ch, in_ch, 3, padding=1), nn.ReLU(), nn.Conv2d(in_ch, in_ch, 3, padding=1))

@@ -67,3 +67,60 @@ block RelBias(n: int = 4, device: device = None, dtype: dtype = None):
     wrong = source.replace("+ n - 1", "+ n")
     with pytest.raises(ValueError, match="must lie in"):
         generated(wrong)(4)
+
+
+@pytest.mark.parametrize("use, column", [
+    ("return x + zeros([k, 1, 1])", 23),
+    ("return x * (k * 2)", 17),
+])
+def test_a_size_of_an_optional_input_is_refused_where_the_input_may_be_absent(use, column):
+    """The module bound `k = m.shape[0]` under `if m is not None:` and read it after: an
+    UnboundLocalError for a call without `m`, from a spec the checker accepted."""
+    source = f"""\
+block M():
+    input x: [b, n]
+    input m: [k, n] = None
+    example(x=[2, 3])
+    {use}
+"""
+    code, line, col, message = first_error(source)
+    assert (code, line, col) == ("E0113", 5, column)
+    assert "`k` is a size of the optional input `m`, which may be absent here" in message
+
+
+def test_a_size_of_an_optional_input_is_usable_where_the_input_is_given():
+    source = """\
+block M():
+    input x: [b, n]
+    input m: [k, n] = None
+    example(x=[2, 3])
+    example(x=[2, 3], m=[4, 3])
+    if m:
+        return x[:, None, :] + zeros([k, 1], like=x)
+    return x[:, None, :]
+"""
+    module = generated(source)()
+    assert module(torch.randn(2, 3)).shape == (2, 1, 3)
+    assert module(torch.randn(2, 3), torch.randn(4, 3)).shape == (2, 4, 3)
+
+
+def test_forward_checks_the_list_the_module_was_built_with_not_the_callers():
+    """`self.ws = ws` kept the caller's list: changed after the module was built (a window
+    list reused in a model-building loop), forward refused right inputs and let torch fail
+    on wrong ones."""
+    source = """\
+block ListAlias(ws: list[int]):
+    input x: [b, n]
+    example(ws=[3], x=[2, 3])
+    require n == ws[0], "n must be ws[0]"
+    let w = ws[0]
+    param p: [w] = zeros
+    return x + p
+"""
+    assert "self.ws = tuple(ws)" in compile_ok(source)
+    ws = [3]
+    module = generated(source)(ws)
+    ws[0] = 5
+    assert module(torch.randn(2, 3)).shape == (2, 3)
+    with pytest.raises(ValueError, match="n must be ws"):
+        module(torch.randn(2, 5))

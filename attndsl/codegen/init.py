@@ -87,7 +87,10 @@ class InitEmitter:
         attributes = []
         for arg in self.ir.args:
             if arg.name in self.used_attributes and not self.exists_by_argument(arg.name):
-                attributes.append(((), [f"self.{self.argument_attribute(arg.name)} = {arg.name}"]))
+                # a list is kept as a tuple of its items now: forward checks against the sizes
+                # the module was built with, whatever the caller later does to its list
+                value = f"tuple({arg.name})" if arg.type in ("list[int]", "list[str]") else arg.name
+                attributes.append(((), [f"self.{self.argument_attribute(arg.name)} = {value}"]))
         seen = set()
         for let in self.ir.lets:
             if let.name in self.used_attributes and let.name not in seen:

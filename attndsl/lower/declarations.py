@@ -19,7 +19,16 @@ from .numbers import is_choice
 
 
 class DeclarationLowering:
+    _declaring_input = False  # an input's shape reads its own sizes, and says so if it borrows another's
+
     def _stmt_Input(self, stmt: ast.Input) -> None:
+        self._declaring_input = True
+        try:
+            self._input(stmt)
+        finally:
+            self._declaring_input = False
+
+    def _input(self, stmt: ast.Input) -> None:
         if self.guard:
             raise self.error("E0116", "inputs cannot be declared inside `if`", stmt.span)
         defaulted = next((i for i in self.ir.inputs if i.optional or i.default is not None), None)

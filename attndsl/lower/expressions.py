@@ -25,6 +25,13 @@ _DTYPE_NAMES = {"bool", "float", "half", "double", "long", "float16", "bfloat16"
 
 
 class ExpressionLowering:
+    def _check_optional_size(self, node: ast.Name) -> None:
+        """A size an optional input names exists only where that input is given."""
+        owner = self.ir.optional_dim_origin[node.id][0]
+        if not self._implied((Cond("present", (owner,)),)):
+            raise self.error("E0113", f"`{node.id}` is a size of the optional input `{owner}`, which may be absent "
+                             "here", node.span, help=f"use it under `if {owner}:`, or give a required input this size")
+
     def _dim(self, node: ast.Node) -> Expr:
         value = self._expr(node)
         if not isinstance(value, Expr):
@@ -83,6 +90,8 @@ class ExpressionLowering:
                                  help="assign it in both branches (add an `else:`), or `require` what rules out "
                                       "the case no branch covers")
             kind, value = value.kind, value.value  # assigned on every path that reaches this use
+        if kind == "dim" and node.id in self.ir.optional_dims and not self._declaring_input:
+            self._check_optional_size(node)
         self._check_buffer_use(node, kind)
         self._check_child_var(node, kind)
         self._check_loop_use(node, kind)
