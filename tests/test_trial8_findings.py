@@ -124,3 +124,47 @@ block ListAlias(ws: list[int]):
     assert module(torch.randn(2, 3)).shape == (2, 3)
     with pytest.raises(ValueError, match="n must be ws"):
         module(torch.randn(2, 5))
+
+
+def test_a_number_before_a_loop_that_carries_a_tensor_is_named_as_the_problem():
+    """FocalNet's `ctx_all = 0`, then `ctx_all = ctx_all + ...` in the loop: the message said
+    the loop "assigns no value it had before"."""
+    source = """\
+block Acc(d: int = 4, n: int = 2):
+    input x: [b, d]
+    layer fcs = [linear(d, d) for i in range(n)]
+    acc = 0
+    for fc in fcs:
+        acc = acc + fc(x)
+    return acc
+"""
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0113", 4)
+    assert "`acc` is a number before the loop, and a loop carries tensors" in message
+    fixed = source.replace("acc = 0", "acc = zeros([b, d], like=x)")
+    assert agree(fixed, {"d": 4, "n": 2}, {"x": (3, 4)}) == "agree"
+
+
+@pytest.mark.parametrize("stride, refused", [(1, False), (2, False), (3, True)])
+def test_a_number_in_a_list_of_numbers(stride, refused):
+    """AugmentedConv's `assert stride in [1, 2]` (was "`in` tests strings")."""
+    source = """\
+block A(c: int, stride: int = 1):
+    input x: [b, c, h, w]
+    example(c=4, x=[2, 4, 6, 6])
+    require stride in [1, 2], "stride must be 1 or 2"
+    require c not in [3, 5]
+    layer conv = conv2d(c, c, 3, stride=stride, padding=1)
+    return conv(x)
+"""
+    code = compile_ok(source)
+    assert "if stride not in [1, 2]:" in code and "if c in [3, 5]:" in code
+    cls = generated(source)
+    if refused:
+        with pytest.raises(ValueError, match="stride must be 1 or 2"):
+            cls(4, stride)
+    else:
+        assert cls(4, stride)(torch.randn(2, 4, 6, 6)).shape == (2, 4, 6 // stride, 6 // stride)
+    with pytest.raises(ValueError, match=r"`c not in \[3, 5\]` must hold"):
+        cls(3, 1)
+    assert agree(source, {"c": 4, "stride": stride}, {"x": (2, 4, 6, 6)}) == ("both refused (init)" if refused else "agree")

@@ -1,6 +1,6 @@
 """Lowering of conditions: what an `if`, a `require` or a choice `a if c else b` decides,
 as a `Cond` over the arguments (and, in forward, the inputs' presence and the flags);
-`all([... for k in X])` over a list argument or a range."""
+`all([... for k in X])` over a list argument or a range; a number `in` a list of numbers."""
 
 from __future__ import annotations
 
@@ -66,3 +66,24 @@ class ConditionLowering:
                 return iterable.name
         raise self.error("E0113", "all() loops over a list[int] argument or a `range(n)`", node.span,
                          help="e.g. all([k % 2 == 1 for k in kernels]) or all([c % (i + 1) == 0 for i in range(n)])")
+
+    def _number_in(self, node: ast.Compare) -> Cond:
+        """`stride in [1, 2]` (AugmentedConv's assert): equal to one of the numbers written out;
+        `not in`: to none of them."""
+        left = self._expr(node.left)
+        if isinstance(left, Expr) and isinstance(node.right, (ast.ListExpr, ast.TupleExpr)) and node.right.items:
+            items = [self._expr(item) for item in node.right.items]
+            if all(isinstance(item, Expr) for item in items):
+                tests = [compared_numbers("==" if node.op == "in" else "!=", left, item) for item in items]
+                return tests[0] if len(tests) == 1 else Cond("or" if node.op == "in" else "and", tuple(tests))
+        raise self.error("E0113", f"`{node.op}` tests a number in a list of numbers (`stride in [1, 2]`), a str "
+                         "argument in a list of strings, or a string in a list[str] argument", node.span)
+
+
+def compared_numbers(op: str, left: Expr, right: Expr) -> Cond:
+    """`left op right` on numbers: decided now where both are constants."""
+    if left.is_const and right.is_const:
+        result = {"==": left.value == right.value, "!=": left.value != right.value, "<": left.value < right.value,
+                  "<=": left.value <= right.value, ">": left.value > right.value, ">=": left.value >= right.value}
+        return Cond.const(result[op])
+    return Cond("cmp", (op, left, right))

@@ -13,6 +13,7 @@ from ..ir import Cond, ParamInfo, guard_includes, negate
 from ..layers import LAYERS
 from ..ops import OPS
 from ..symbolic import Expr
+from .conditions import compared_numbers
 from .torch_names import MODULE_NAMES, as_function
 from .values import (MAX_SCALAR, DtypeLimit, FactoryArg, LayerRef, Literal, SizesInput, Tensor, TensorList,
                      Value, suggest)
@@ -201,18 +202,13 @@ class ExpressionLowering:
         if strings is not None:
             return strings
         if node.op in ("in", "not in"):
-            raise self.error("E0113", f"`{node.op}` tests strings: a str argument in a list of strings, or a string "
-                             "in a list[str] argument", node.span)
+            return self._number_in(node)
         left, right = self._expr(node.left), self._expr(node.right)
         if isinstance(left, Tensor) or isinstance(right, Tensor):
             return self._tensor_compare(node, left, right)
         if not (isinstance(left, Expr) and isinstance(right, Expr)):
             raise self.error("E0113", "comparisons are between numbers or tensors", node.span)
-        if left.is_const and right.is_const:
-            result = {"==": left.value == right.value, "!=": left.value != right.value, "<": left.value < right.value,
-                      "<=": left.value <= right.value, ">": left.value > right.value, ">=": left.value >= right.value}
-            return Cond.const(result[node.op])
-        return Cond("cmp", (node.op, left, right))
+        return compared_numbers(node.op, left, right)
 
     _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow", "//": "floordiv",
                "%": "mod"}

@@ -39,7 +39,7 @@ from ..diagnostics import Abort
 from ..ir import Cond, LayerInfo, LayerSpec
 from ..symbolic import Expr
 from .helpers import _label
-from .values import LayerElement, LayerRef, Tensor, TensorList
+from .values import LayerElement, LayerRef, Literal, Tensor, TensorList
 
 # What a loop's body may hold: the dataflow (an `if` on arguments or inputs included).
 _IN_LOOPS = (ast.Assign, ast.ExprStmt, ast.If)
@@ -212,6 +212,13 @@ class LoopLowering:
         anchor = self._add("loop", [t.node for t in tensors], stmt.span,
                            layer=None if info is None else info.name, vars=tuple(n for n, _ in names), count=count)
         assigned = _assigned(stmt.body)
+        for name in assigned:  # `acc = 0` before FocalNet's `acc = acc + gate * ctx`: Python's, not ours
+            entry = self.scope.get(name)
+            if entry is not None and isinstance(entry[1], (Expr, Literal)):
+                raise self.error("E0113", f"`{name}` is a number before the loop, and a loop carries tensors", entry[2],
+                                 labels=[_label(stmt.span, "the loop that assigns it")],
+                                 help=f"start it as a tensor of the shape the loop makes: `{name} = zeros([...], "
+                                      "like=x)`")
         carried = [n for n in assigned if self.scope.get(n, ("",))[0] == "tensor"
                    and isinstance(self.scope[n][1], Tensor)]
         before = dict(self.scope)
