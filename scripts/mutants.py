@@ -49,7 +49,7 @@ MUTANTS: list[Mutant] = [
       'axis = normalize_axis(ctx, node, attrs["dim"], rank + 1)',
       'axis = normalize_axis(ctx, node, attrs["dim"], rank)',
       "stack normalises its axis against the operands' rank, not the result's"),
-    M("fold_less_equal", "attndsl/lower/expressions.py",
+    M("fold_less_equal", "attndsl/lower/conditions.py",
       '"<=": left.value <= right.value',
       '"<=": left.value < right.value',
       "constant folding of `<=` computes `<`"),
