@@ -213,6 +213,9 @@ class CatalogueOps:
             written = [f"[{', '.join(row)}]" for row in numbers]
             values = f"[{', '.join(written)}]" if rows == 2 else written[0]
             return self.assign(f"{x.name} * tensor({values}, like={x.name})", x.shape)
+        if form == "arange" and ch.chance(0.3):  # from a start: Swin's arange(-(w - 1), w)
+            start = ch.int(-3, 2)
+            return self.assign(f"{x.name} + arange({start}, {self.size_text(last + start)}, like={x.name})", x.shape)
         if form == "arange":
             return self.assign(f"{x.name} + arange({self.size_text(last)}, like={x.name})", x.shape)
         if form == "eye" and len(x.shape) >= 2:

@@ -168,3 +168,23 @@ block A(c: int, stride: int = 1):
     with pytest.raises(ValueError, match=r"`c not in \[3, 5\]` must hold"):
         cls(3, 1)
     assert agree(source, {"c": 4, "stride": stride}, {"x": (2, 4, 6, 6)}) == ("both refused (init)" if refused else "agree")
+
+
+@pytest.mark.parametrize("w", [1, 2, 3])
+def test_arange_counts_from_a_start_as_python_range_does(w):
+    """Swin's `arange(-(w - 1), w)` read `w` as a tensor to take the device of ("arange()
+    takes a tensor, and this is a number")."""
+    source = """\
+block A(w: int = 3):
+    input x: [b, m]
+    example(x=[2, 5])
+    buffer t = float(arange(-(w - 1), w))
+    return x + t
+"""
+    assert "torch.arange(1 - w, w)" in compile_ok(source)
+    module = generated(source)(w)
+    assert module.t.tolist() == [float(i) for i in range(-(w - 1), w)]
+    assert agree(source, {"w": w}, {"x": (2, 2 * w - 1)}) == "agree"
+    backwards = source.replace("arange(-(w - 1), w)", "arange(w, 1)")
+    code, line, _, message = first_error(backwards.replace("example(x=[2, 5])", "example(w=3, x=[2, 5])"))
+    assert code == "E0207" and "`end` must be at least `start`" in message

@@ -92,9 +92,13 @@ def _non_negative(sizes: list[int]) -> list[int]:
 
 @tensor_op("arange")
 def _arange(call, like=None):
-    """Positions count in int64, as torch does: `like` gives the device alone."""
-    (end,) = _non_negative([_size(call, call.attrs["end"])])
-    return torch.arange(end, dtype=torch.int64, **_placement(call, like, integer=True))
+    """Positions count in int64, as torch does: `like` gives the device alone. One number is
+    the end, counting from 0; two, the start and the end."""
+    bounds = [_size(call, call.attrs["start"])] + ([] if call.attrs.get("end") is None else
+                                                   [_size(call, call.attrs["end"])])
+    start, end = (0, bounds[0]) if len(bounds) == 1 else bounds
+    _non_negative([end - start])
+    return torch.arange(start, end, dtype=torch.int64, **_placement(call, like, integer=True))
 
 
 @tensor_op("eye")

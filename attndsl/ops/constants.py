@@ -28,8 +28,19 @@ def _sizes(ctx, sizes) -> Shape:
     return tuple(sizes)
 
 
+def arange_bounds(attrs) -> tuple[Expr, Expr]:
+    """`arange(n)` counts from 0 to n, `arange(start, end)` from start to end, as Python's
+    range does (Swin's `arange(-(w - 1), w)`)."""
+    if attrs.get("end") is None:
+        return Expr.const(0), attrs["start"]
+    return attrs["start"], attrs["end"]
+
+
 def arange_shape(ctx, node, shapes, attrs) -> Shape:
-    return _sizes(ctx, (attrs["end"],))
+    start, end = arange_bounds(attrs)
+    if attrs.get("end") is not None:
+        ctx.expect_at_least(end - start, 0, "arange(start, end) counts up: `end` must be at least `start`")
+    return _sizes(ctx, (end - start,))
 
 
 def eye_shape(ctx, node, shapes, attrs) -> Shape:
@@ -118,9 +129,11 @@ def render_triangle(method: str):
 
 family("Constant tensors")
 _LIKE = "like: tensor[any] = None"
-op("arange", f"end: int, {_LIKE}", arange_shape, render_created("arange", lambda a: (a["end"],), integer=True),
-   result="int", doc="0, 1, ..., end - 1, an integer tensor (int64): positions, for masks and gather indices",
-   shape_doc="[end]", example="input x: [b, n, d]\nx + arange(n)", creates=True)
+op("arange", f"start: int = 0, end: int = None, {_LIKE}", arange_shape,
+   render_created("arange", lambda a: (a["start"],) if a.get("end") is None else (a["start"], a["end"]), integer=True),
+   result="int", doc="`arange(n)`: 0, 1, ..., n - 1; `arange(start, end)`: start, ..., end - 1; an integer tensor "
+                     "(int64): positions, for masks and gather indices",
+   shape_doc="[n], [end - start]", example="input x: [b, n, d]\nx + arange(n)", creates=True)
 op("eye", f"n: int, {_LIKE}", eye_shape, render_created("eye", lambda a: (a["n"],)),
    doc="the identity matrix: ones on the diagonal", shape_doc="[n, n]", example="input x: [b, n, n]\nx * eye(n)",
    creates=True)
