@@ -7,7 +7,9 @@ usage, 3 an internal compiler error (a bug: please report it).
 from __future__ import annotations
 
 import argparse
+import keyword
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -255,6 +257,12 @@ def _check_outputs(specs: list[str], output: Path) -> None:
             raise UsageError(f"{stems[stem]} and {name} would both write {stem}.py; compile them into "
                              "different directories")
         stems[stem] = name
+        if not stem.isidentifier() or keyword.iskeyword(stem):
+            # it is written all the same: exec and importlib by path still load it
+            suggested = re.sub(r"\W|^(?=\d)", "_", stem) + ("_" if keyword.iskeyword(stem) else "")
+            why = "a Python keyword" if keyword.iskeyword(stem) else "not a Python identifier"
+            print(f"{Path(name).as_posix()}: warning: {stem}.py cannot be imported by name (`{stem}` is {why}); name "
+                  f"the spec {suggested}.attn to `import {suggested}`", file=sys.stderr)
 
 
 def _write_outputs(outputs: list[_Output], args) -> bool:

@@ -181,8 +181,9 @@ CATALOGUE: list[ErrorDoc] = [
     ErrorDoc("W0003", "unused param",
              "A param nothing reads (it still appears in the state_dict).",
              _HEAD + "    param w: [d] = zeros\n    return x\n", 3, 5),
-    ErrorDoc("W0004", "unused layer or let",
-             "A layer never called (it still appears in the state_dict) or a `let` never read.",
+    ErrorDoc("W0004", "unused layer, let or buffer",
+             "A layer never called (it still appears in the state_dict), a `let` never read, or a buffer "
+             "nothing reads (it is still built).",
              _HEAD + "    layer fc = linear(d, d)\n    return x\n", 3, 5),
     ErrorDoc("W0005", "shadowed name",
              "A comprehension's loop variable hides a name of the block inside the comprehension.",

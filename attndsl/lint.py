@@ -45,10 +45,10 @@ def lint_block(block: ast.Block, ir: BlockIR, sink: DiagnosticSink) -> None:
                          help="keep it if callers pass it (the published signature has it); otherwise remove it")
     declared = {}
     for stmt in ast.statements(block.body):
-        if isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let)):
+        if isinstance(stmt, (ast.Input, ast.Param, ast.Layer, ast.Let, ast.Buffer)):
             declared.setdefault(stmt.name, stmt)
     kinds = {ast.Input: ("W0002", "input"), ast.Param: ("W0003", "param"), ast.Layer: ("W0004", "layer"),
-             ast.Let: ("W0004", "let")}
+             ast.Let: ("W0004", "let"), ast.Buffer: ("W0004", "buffer")}
     for name, stmt in declared.items():
         # `input H: sizes[hh]` is read by the names of its sizes
         sizes = {d.id for d in stmt.shape if isinstance(d, ast.Name)} if getattr(stmt, "dtype", None) == "sizes" else set()

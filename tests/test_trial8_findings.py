@@ -188,3 +188,26 @@ block A(w: int = 3):
     backwards = source.replace("arange(-(w - 1), w)", "arange(w, 1)")
     code, line, _, message = first_error(backwards.replace("example(x=[2, 5])", "example(w=3, x=[2, 5])"))
     assert code == "E0207" and "`end` must be at least `start`" in message
+
+
+def test_a_buffer_nothing_reads_is_warned_of_as_a_layer_is():
+    result = __import__("attndsl").compile_source("""\
+block U():
+    input x: [b, c, h, w]
+    buffer m = eye(3) == 1
+    return x
+""", "u.attn")
+    assert [(d.code, d.span.line, d.message) for d in result.diagnostics] == \
+        [("W0004", 3, "buffer `m` is never used")]
+
+
+@pytest.mark.parametrize("stem, suggested", [("meta-gather", "meta_gather"), ("2d_attn", "_2d_attn"),
+                                             ("class", "class_")])
+def test_a_module_python_cannot_import_by_name_is_pointed_out(tmp_path, capsys, stem, suggested):
+    from attndsl.cli import main
+
+    spec = tmp_path / f"{stem}.attn"
+    spec.write_text("block B(d: int = 4):\n    input x: [b, d]\n    return x * 2\n")
+    assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / f"{stem}.py").exists()  # written all the same
+    assert f"name the spec {suggested}.attn to `import {suggested}`" in capsys.readouterr().err
