@@ -211,3 +211,20 @@ def test_a_module_python_cannot_import_by_name_is_pointed_out(tmp_path, capsys, 
     assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / f"{stem}.py").exists()  # written all the same
     assert f"name the spec {suggested}.attn to `import {suggested}`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("use", ["layer conv = conv2d(c, c, s, stride=s)\n    return conv(x)",
+                                 "return interpolate(x, size=s)"])
+def test_a_list_argument_given_as_sizes_says_to_write_its_items(use):
+    """Attention U-Net's `sub_sample_factor`: "`kernel_size` must be an integer or a list of
+    them" for a list of integers."""
+    source = f"""\
+block K(c: int = 4, s: list[int] = [2, 2]):
+    input x: [b, c, h, w]
+    {use}
+"""
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0113", 3)
+    assert "`s` is a list[int] argument" in message
+    fixed = source.replace("s, stride=s", "(s[0], s[1]), stride=(s[0], s[1])").replace("size=s", "size=(s[0], s[1])")
+    assert compile_ok(fixed)

@@ -216,6 +216,10 @@ class CallLowering:
                                  "pack of them, whose number depends on the rank", arg_node.span,
                                  help="unflatten() takes a pack: `unflatten(y, 2, spatial)`")
             attrs[param.name] = value
+        elif kind == "ints" and isinstance(value, ListArg):
+            raise self.error("E0113", f"`{param.name}` of {definition.name}() takes its sizes written out; "
+                             f"`{value.name}` is a list[int] argument, whose length is only known when the module "
+                             "is built", arg_node.span, help=f"write its items: `({value.name}[0], {value.name}[1])`")
         elif kind == "ints":  # a size, or one per dimension: `3`, `[1, 7]`
             items = list(value) if isinstance(value, (list, tuple)) else [value]
             if not items or not all(isinstance(v, Expr) for v in items):

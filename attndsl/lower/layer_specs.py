@@ -193,6 +193,10 @@ class LayerSpecLowering:
             return value
         if kind in ("int", "float", "bool", "axis", "padding", "output_size") and value is None and node is not None and isinstance(node, ast.NoneLit):
             return None
+        if isinstance(value, ListArg) and kind in ("size", "output_size", "padding"):
+            raise self.error("E0113", f"`{name}` takes one size per spatial axis, written out; `{value.name}` is a "
+                             "list[int] argument, whose length is only known when the module is built",
+                             node.span, help=f"write its items: `({value.name}[0], {value.name}[1])`")
         raise self.error("E0113", f"`{name}` must be {_EXPECTED.get(kind, kind)}", node.span)
 
     def _require_whole(self, node: ast.Node, value: Expr, what: str, code: str = "E0113") -> None:
