@@ -228,3 +228,37 @@ block K(c: int = 4, s: list[int] = [2, 2]):
     assert "`s` is a list[int] argument" in message
     fixed = source.replace("s, stride=s", "(s[0], s[1]), stride=(s[0], s[1])").replace("size=s", "size=(s[0], s[1])")
     assert compile_ok(fixed)
+
+
+INNER_PARAM = """\
+block Inner(d: int = 4):
+    input x: [b, d]
+    param weight: [d, d] = ones
+    layer fc = linear(d, d)
+    return fc(x) @ weight
+
+block Outer(d: int = 4):
+    input x: [b, d]
+    layer proj = Inner(d)
+    init proj.{target} = {init}
+    return proj(x)
+"""
+
+
+def test_a_callers_init_reaches_a_blocks_own_param():
+    """gMLP's spatial projection, a block with its own `weight`: `init proj.weight` was
+    E0120 ("`proj` is a block: initialise its layers")."""
+    source = INNER_PARAM.format(target="weight", init="constant(0.5)")
+    assert "nn.init.constant_(self.proj.weight, 0.5)" in compile_ok(source)
+    module = generated(source)(4)
+    assert torch.equal(module.proj.weight, torch.full((4, 4), 0.5))
+    assert agree(source, {"d": 4}, {"x": (2, 4)}) == "agree"
+    rank = INNER_PARAM.format(target="weight", init="eye()")
+    assert compile_ok(rank)  # a matrix: eye() fits
+    code, line, _, message = first_error(INNER_PARAM.format(target="wieght", init="zeros()"))
+    assert (code, line) == ("E0120", 10) and "has no param `wieght`" in message
+
+
+def test_a_blocks_layer_is_still_reached_through_it():
+    source = INNER_PARAM.format(target="fc.weight", init="zeros()")
+    assert "nn.init.zeros_(self.proj.fc.weight)" in compile_ok(source)

@@ -111,6 +111,10 @@ class InitLowering:
                 raise self.error("E0120", problem.message, problem.span, help=problem.help)
             path.append(name)
         parameter, span = stmt.target[-1]
+        if spec.kind == "block":  # `init proj.weight` of a block's own param (gMLP's spatial projection)
+            into = IntoBlock(spec.block, _path_text(head, path), (), stmt.target[-1], stmt.value.span)
+            return InitInfo("layer", head, parameter, definition.name, values, sources, tuple(self.guard),
+                            stmt.span, tuple(path), ref.info.element is not None, into_block=into)
         shape, exists = self._parameter(spec, parameter, span, _path_text(head, path))
         self._check_rank(definition, len(shape), stmt.value.span, f"`{'.'.join(map(str, names))}`")
         return InitInfo("layer", head, parameter, definition.name, values, sources, tuple(self.guard), stmt.span,
@@ -230,9 +234,28 @@ def _follow_into_block(into: IntoBlock, by_name: dict, definition) -> bool:
             spec = _block_layer(block, name, span, label)
         label += f"[{name}]" if isinstance(name, int) else f".{name}"
     parameter, span = into.parameter
+    if spec is None or spec.kind == "block":  # a param of the block itself
+        return _block_param(block if spec is None else by_name[spec.block], parameter, span, label, definition,
+                            into.value_span)
     shape, exists = layer_parameter(spec, parameter, span, label)
     check_rank(definition, len(shape), into.value_span, f"`{label}.{parameter}`")
     return exists is not None
+
+
+def _block_param(block, name: str, span, label: str, definition, value_span) -> bool:
+    """`init proj.weight`, where `proj` is block Inner and `weight` its param: it always exists."""
+    params = {param.name: param for param in block.params}
+    param = params.get(name)
+    if param is None:
+        layers = [layer.name for layer in block.layers]
+        raise InitPathError(f"`{label}` (block {block.name}) has no param `{name}`", span,
+                            suggest(name, list(params)) or (f"initialise its layers: `{label}.{layers[0]}.weight`"
+                                                            if layers else None))
+    if param.guard:
+        raise InitPathError(f"block {block.name} makes its param `{name}` only under a condition on its "
+                            "arguments", span, f"initialise it inside block {block.name}")
+    check_rank(definition, len(param.shape), value_span, f"`{label}.{name}`")
+    return False
 
 
 def _block_layer(block, name, span, label: str) -> LayerSpec:
