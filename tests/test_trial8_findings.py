@@ -262,3 +262,21 @@ def test_a_callers_init_reaches_a_blocks_own_param():
 def test_a_blocks_layer_is_still_reached_through_it():
     source = INNER_PARAM.format(target="fc.weight", init="zeros()")
     assert "nn.init.zeros_(self.proj.fc.weight)" in compile_ok(source)
+
+
+def test_group_norms_one_value_check_reads_the_sizes_by_their_names():
+    """PoolFormer: the check was a 13-term polynomial of b, h, w, dim and k, and its message
+    showed no value (it reads more than four)."""
+    source = """\
+block Gn(dim: int = 4, k: int = 3):
+    input x: [b, dim, h, w]
+    layer pool = avg_pool2d(k, stride=1, padding=k // 2)
+    layer norm = group_norm(1, dim)
+    return norm(pool(x))
+"""
+    code = compile_ok(source)
+    assert "if b * self.dim * h_out * w_out == 1:" in code
+    module = generated(source)(4, 3)
+    with pytest.raises(ValueError, match=r"with b = 1, dim = 1, h' = 1, w' = 1"):
+        generated(source)(1, 3)(torch.randn(1, 1, 1, 1))
+    assert module(torch.randn(1, 4, 1, 1)).shape == (1, 4, 1, 1)

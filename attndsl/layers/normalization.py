@@ -95,7 +95,10 @@ def _group_norm(ctx, args, shape):
     # (differential seed 22408003). Checked as written: a normal form may read facts of one
     # branch of an `if` (a world).
     if not ctx.view.at_least(values, 2):
-        ctx.checker.require(Cond("cmp", ("!=", values, Expr.const(1))), "group_norm needs more than one value per "
+        written = shape[0] * per_group  # with the sizes' names (`b * dim * h_out * w_out`), not their formulas
+        for dim in shape[2:]:
+            written = written * dim
+        ctx.checker.require(Cond("cmp", ("!=", written, Expr.const(1))), "group_norm needs more than one value per "
                             "group in the batch (the batch times the group's channels times the positions)",
                             node=ctx.node, element=ctx.element)
     return shape
