@@ -151,7 +151,7 @@ def test_a_block_passes_a_string_or_its_own_argument_to_a_block(mode):
     ("y = x if 3 in modes else x * 2", "E0113", "`in` tests a string written in the spec"),
     ('y = x if "a" in mode else x * 2', "E0113", "a list[str] argument or a list of strings"),
     ('y = x if mode in ["a", 2] else x * 2', "E0113", "against a list of strings"),
-    ("y = x if 2 in [2] else x * 2", "E0113", "`in` tests strings"),
+    ("y = x if x in [2] else x * 2", "E0113", "`in` tests a number in a list of numbers"),
     ("y = conv(x)", "E0113", "a str argument"),
     ('y = x if modes == ["a"] else x * 2', "E0113", "tested with `in`, not compared"),
 ])
