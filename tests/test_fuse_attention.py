@@ -331,3 +331,19 @@ def test_a_temperature_after_the_mask_or_over_the_keys_keeps_the_plain_form():
     assert FUSED not in _compile(after_mask)  # a negative temperature would turn -inf into +inf
     per_key = TEMPERATURE.format(body="return softmax(q @ transpose(k, 2, 3) * bias[:, :, :1, :], dim=-1) @ v")
     assert FUSED not in _assert_same(per_key)  # one number per key: no scaling of the queries
+
+
+def test_a_view_of_an_optional_mask_fuses_under_its_presence():
+    """The key padding mask idiom, `masked_fill(att, m[:, None, None, :], -inf)` under
+    `if m:` (trial 8): the view is made where the mask is given, and the fused call takes
+    `None` where it is not; it kept the plain form and a second, fused copy."""
+    source = _spec("""
+        att = q @ transpose(k, 2, 3) * scale
+        if maybe_mask:
+            att = masked_fill(att, maybe_mask[:, :1, :1, :], -inf)
+        return softmax(att, dim=-1) @ v""")
+    for given in (False, True):
+        code = _assert_same(source, maybe_mask=given)
+    assert code.count(FUSED) == 1 and ".softmax(" not in code.split("def forward", 1)[1], code
+    assert "attn_mask = maybe_mask[:, :1, :1, :]" in code
+    assert "attn_mask=None if maybe_mask is None else" in " ".join(code.split())

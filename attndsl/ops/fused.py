@@ -30,8 +30,9 @@ def render_attention(r, node, operands, attrs):
             queries = arguments[0]
             text = (f"torch.zeros_like({mask[0]}, dtype={queries}.dtype).masked_fill_({mask[0]}, float(\"-inf\"))"
                     if queries.isidentifier() and mask[0].isidentifier() else f"~{r.wrap(mask, UNARY)}")
-        if attrs.get("optional_mask") and text != mask[0]:
-            text = f"None if {mask[0]} is None else {text}"
+        optional = attrs.get("optional_mask")  # the optional input the mask is (a view of)
+        if optional and text != optional:
+            text = f"None if {optional} is None else {text}"
         arguments.append(f"attn_mask={text}")
     causal = attrs.get("causal")
     if causal is not None:  # a causal mask built in the spec: SDPA builds none (a condition: only where it holds)

@@ -11,7 +11,8 @@ softmax over the last axis. Between the logits `q @ k` and the softmax it accept
 - one mask: `masked_fill(att, mask, -inf)` (True = masked, so SDPA, whose boolean
   mask means True = allowed, gets `~mask`) or `att + mask` (an additive float mask,
   passed as is, also when written `att + expand_as(mask, att)`, as SDPA broadcasts it);
-  under `if mask:` on an optional input, `None if mask is None else ~mask`;
+  under `if mask:` on an optional input (or a view of one: a key padding mask
+  `m[:, None, None, :]`), `None if mask is None else ~mask`;
   a causal mask built in forward (`triu(ones([nq, nk]), diagonal=1) == 1`) is SDPA's
   `is_causal=True`, and under `if is_causal:` it is `is_causal=is_causal`;
 - between the softmax and `@ v`, at most a dropout layer: `dropout_p=` its `p` while
@@ -90,6 +91,9 @@ def _fuse(ir: BlockIR, final: int) -> bool:
     name = ir.graph.nodes[final]["name"] or _fresh_name(ir, "attended")
     lines = sorted({ir.graph.nodes[n]["span"].line for n in match.nodes | {final} | q_scalings | k_scalings})
     where = f"{_file(ir)}:{lines[0]}-{lines[-1]}" if len(lines) > 1 else f"{_file(ir)}:{lines[0]}"
+    if _optional_mask(ir, mask_step) is not None and op_of(ir, mask_step.mask) != "input" and \
+            ir.graph.nodes[mask_step.mask]["name"] is None and _fresh_name(ir, "attn_mask"):
+        ir.graph.nodes[mask_step.mask]["name"] = "attn_mask"  # a view of an optional input: `m[:, None, None, :]`
     fused = new_node(ir, FUSED_OP, operands, like=final, guard=fused_guard, shape=shape_of(ir, final), name=name,
                      scale=scale, mask_kind=mask_step.mask_kind if mask_step else None,
                      causal=(mask_step.condition or True) if causal else None,
@@ -160,12 +164,24 @@ def _fusable(ir: BlockIR, step: Step, mask_step: Step | None, dropout_step: Step
             return False
         if step.condition is None or step.mask_kind == "causal":  # `is_causal=<the condition>`
             return True
-        # `if mask: att = masked_fill(att, mask, -inf)` on an optional input: passed as
-        # `None if mask is None else ~mask`.
-        mask = ir.graph.nodes[step.mask]
-        return (mask["op"] == "input" and mask["attrs"].get("optional")
-                and step.condition == Cond("present", (mask["attrs"]["input"],)))
+        # `if mask: att = masked_fill(att, mask, -inf)` on an optional input, or a view of it
+        # (a key padding mask `m[:, None, None, :]`): passed as `None if mask is None else ~mask`.
+        source = optional_mask_input(ir, step.mask)
+        return source is not None and step.condition == Cond("present", (source,))
     return False
+
+
+_MASK_VIEWS = ("subscript", "unsqueeze", "rearrange", "expand", "flatten", "unflatten", "squeeze", "transpose")
+
+
+def optional_mask_input(ir: BlockIR, mask: int) -> str | None:
+    """The optional input a mask is, or is a view of (through ops of that one tensor that only
+    move its elements): its name; None for any other mask."""
+    node = mask
+    while op_of(ir, node) in _MASK_VIEWS and len(ir.operands(node)) == 1:
+        node = ir.operands(node)[0]
+    data = ir.graph.nodes[node]
+    return data["attrs"]["input"] if data["op"] == "input" and data["attrs"].get("optional") else None
 
 
 def _available(guard: tuple, where: tuple) -> bool:
@@ -230,7 +246,7 @@ def _guard_plain_path(ir: BlockIR, match: Attention, base: tuple, condition: Con
 def _optional_mask(ir: BlockIR, step: Step | None) -> str | None:
     if step is None or step.condition is None or step.mask_kind == "causal":
         return None
-    return ir.graph.nodes[step.mask]["attrs"]["input"]
+    return optional_mask_input(ir, step.mask)
 
 
 def _describe(ir: BlockIR, mask_step: Step | None, dropout_step: Step | None, scale: Expr,
