@@ -169,7 +169,7 @@ def test_init_into_a_block_names_what_it_cannot_reach():
     code, _, _, message = error("inner.gate.weight", "    layer gate = act()\n")
     assert code == "E0120" and "chosen by its argument `act`" in message
     code, _, _, message = error("inner.weight")
-    assert code == "E0120" and "`inner` is a block" in message
+    assert code == "E0120" and "`inner` (block Inner) has no param `weight`" in message
 
 
 TALKING_HEADS = """\

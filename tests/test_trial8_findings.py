@@ -280,3 +280,30 @@ block Gn(dim: int = 4, k: int = 3):
     with pytest.raises(ValueError, match=r"with b = 1, dim = 1, h' = 1, w' = 1"):
         generated(source)(1, 3)(torch.randn(1, 1, 1, 1))
     assert module(torch.randn(1, 4, 1, 1)).shape == (1, 4, 1, 1)
+
+
+def test_a_check_needed_under_several_ifs_that_may_hold_together_is_asked_once():
+    """GCNet's ContextBlock: `if inplanes < 1:` three times, once under each `if` that builds
+    a conv of `inplanes` channels."""
+    source = """\
+block Q(c: int, mode: str = "a", types: list[str] = ["x"]):
+    input x: [b, c, h, w]
+    require mode in ["a", "b"]
+    if mode == "a":
+        layer p = conv2d(c, 1, 1)
+    if "x" in types:
+        layer q = conv2d(c, 1, 1)
+    if "y" in types:
+        layer r = conv2d(c, 1, 1)
+    return x
+"""
+    code = compile_ok(source)
+    assert code.count("if c < 1:") == 1
+    assert 'if mode == "a" or "x" in types or "y" in types:' in code
+    cls = generated(source)
+    for mode, types, refused in (("a", [], True), ("b", ["y"], True), ("b", [], False)):
+        if refused:
+            with pytest.raises(ValueError, match="`c` must be at least 1"):
+                cls(0, mode, types)
+        else:
+            cls(0, mode, types)

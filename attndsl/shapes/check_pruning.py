@@ -8,6 +8,7 @@ import dataclasses
 import math
 from fractions import Fraction
 
+from ..guards import cannot_hold
 from ..ir import BlockIR, CheckInfo, Cond
 from ..symbolic import Expr
 from .conditions import decide, exact_bound
@@ -58,7 +59,46 @@ def without_redundant(ir: BlockIR, checks: list) -> list:
         if pruned == checks:
             break
         checks = pruned
-    return checks
+    return _merged_alternatives(checks)
+
+
+def _merged_alternatives(checks: list) -> list:
+    """The same check under several `if`s that may hold together (`c >= 1` for the conv built
+    under `if mode == "a":` and for the one under `if "x" in types:`): asked once, under the
+    `or` of their conditions, where the first of them was. Under `if`s no call makes hold
+    together (`dimension == 1`, `dimension == 2`) each stays in its own branch, where the
+    module reads best. Only `__init__`'s checks of plain arithmetic move so (to where the
+    first was): one that divides may need a check made after that place."""
+    merged, placed, placed_guards = [], {}, {}
+    for check in checks:
+        key = (check.condition, check.message, check.where, check.kind, check.position)
+        movable = check.guard and check.where == "init" and _plain_comparison(check.condition)
+        first = merged[placed[key]] if movable and key in placed else None
+        if first is None or any(cannot_hold(tuple(guard) + tuple(check.guard)) for guard in placed_guards[key]):
+            if movable and first is None:
+                placed[key], placed_guards[key] = len(merged), [check.guard]
+            merged.append(check)
+            continue
+        placed_guards[key].append(check.guard)
+        alternatives = _alternatives(first.guard) + (_conjunction(check.guard),)
+        merged[placed[key]] = dataclasses.replace(first, guard=(Cond("or", alternatives),))
+    return merged
+
+
+def _plain_comparison(condition) -> bool:
+    """A comparison of polynomials of the arguments (`c < 1`): nothing in it can fail to compute."""
+    return isinstance(condition, Cond) and condition.op == "cmp" and \
+        all(side.plain_symbols() is not None for side in condition.args[1:])
+
+
+def _alternatives(guard: tuple) -> tuple:
+    if len(guard) == 1 and isinstance(guard[0], Cond) and guard[0].op == "or":
+        return guard[0].args
+    return (_conjunction(guard),)
+
+
+def _conjunction(guard: tuple) -> Cond:
+    return guard[0] if len(guard) == 1 else Cond("and", tuple(guard))
 
 
 def _pruned(ir: BlockIR, checks: list) -> list:
