@@ -307,3 +307,45 @@ block Q(c: int, mode: str = "a", types: list[str] = ["x"]):
                 cls(0, mode, types)
         else:
             cls(0, mode, types)
+
+
+CLASS_ATTN = """\
+block ClassAttn(dim: int = 8, num_heads: int = 2):
+    input x: [b, n, dim]
+    example(x=[2, 5, 8])
+    layer q = linear(dim, dim)
+    layer k = linear(dim, dim)
+    layer v = linear(dim, dim)
+    layer proj = linear(dim, dim)
+    q = rearrange(q(x[:, :1]), "b n (h d) -> b h n d", h=num_heads)
+    k = rearrange(k(x), "b n (h d) -> b h n d", h=num_heads)
+    v = rearrange(v(x), "b n (h d) -> b h n d", h=num_heads)
+    attn = softmax(q @ transpose(k, -2, -1) / sqrt(dim // num_heads), dim=-1)
+    return proj(rearrange(attn @ v, "b h n d -> b n (h d)"))
+"""
+
+
+def test_a_value_may_take_the_name_of_the_layer_that_computes_it():
+    """timm's ClassAttn: layers `q`, `k`, `v` (the state_dict's names) and `q = self.q(...)`
+    in forward; a spec had to rename its values (E0103)."""
+    code = compile_ok(CLASS_ATTN)
+    assert "self.q(x[:, :1])" in code and "q = " in code
+    module = generated(CLASS_ATTN)()
+    assert {"q.weight", "k.weight", "v.weight", "proj.weight"} <= set(module.state_dict())
+    assert agree(CLASS_ATTN, {}, {"x": (2, 5, 8)}) == "agree"
+
+
+def test_the_layer_a_value_took_the_name_of_is_pointed_at_when_called_again():
+    source = CLASS_ATTN.replace("return proj(", "return q(proj(")[:-1] + ")\n"
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0113", 12) and "`q` is a value here" in message
+    inside_if = """\
+block B(dim: int = 4, flag: bool = false):
+    input x: [b, dim]
+    layer q = linear(dim, dim)
+    if flag:
+        q = q(x)
+    return x
+"""
+    code, line, _, message = first_error(inside_if)
+    assert (code, line) == ("E0103", 5) and "already names a layer" in message

@@ -52,6 +52,7 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
         self.guard: list[Cond] = []
         self._preconditions: list[list] = []  # per statement being lowered: (need, expr, span, guard)
         self._shadow_warned: set[str] = set()
+        self._hidden_layers: dict[str, Span] = {}  # a layer name a value took over (`q = q(x)`): its declaration
         self.float_symbols: set[str] = set()
         self.forward_let_asts: dict = {}  # each `let` of input sizes, as written (NumberLowering.float_lets)
         self.list_element_facts: dict[str, list[tuple[int, int]]] = {}  # list arg -> [(modulus, remainder)]
@@ -103,6 +104,13 @@ class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, Ex
                              labels=[_label(previous[2], "first defined here")],
                              help="an input's shape names a new size with a new name: to size the input by the "
                                   "`let`, declare the `let` before the input" if sized else None)
+        if previous and previous[0] == "layer" and kind == "tensor" and not self.guard and \
+                getattr(self, "_loop", None) is None:
+            # `q = q(x)`: the published module's `q = self.q(x)`, whose layer names the state_dict
+            # fixes (timm's ClassAttn); from here on `q` is the value, as the local is in Python.
+            self.scope[name] = (kind, value, span)
+            self._hidden_layers[name] = previous[2]
+            return
         if previous and previous[0] in ("arg", "param", "layer", "input_opt", "let", "dim", "buffer", "pack") and \
                 kind in ("tensor", "scalar"):
             raise self.error("E0103", f"`{name}` already names a {previous[0]}; pick another name", span,

@@ -33,6 +33,11 @@ class CallLowering:
             callee = self._expr(func)
             if isinstance(callee, (LayerRef, LayerElement)):
                 return self._call_layer(callee, node)
+            if isinstance(func, ast.Name) and func.id in self._hidden_layers:
+                raise self.error("E0113", f"`{func.id}` is a value here: its assignment took the name from the layer",
+                                 func.span, labels=[_label(self.scope[func.id][2], "the value named so here"),
+                                                    _label(self._hidden_layers[func.id], "the layer")],
+                                 help="give the value another name to call the layer again")
             raise self.error("E0113", "only layers and functions can be called", func.span)
         raise self.error("E0113", "only layers and functions can be called", func.span)
 
