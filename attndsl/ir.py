@@ -180,6 +180,7 @@ class BufferInfo:
     span: Span
     comments: list[str] = field(default_factory=list)
     persistent: bool = False  # `persistent buffer ...`: in state_dict, loaded with the weights
+    steps: tuple = ()  # the values of its earlier steps (`buffer t = ...`, then `buffer t = f(t)`)
 
 
 @dataclass

@@ -349,3 +349,37 @@ block B(dim: int = 4, flag: bool = false):
 """
     code, line, _, message = first_error(inside_if)
     assert (code, line) == ("E0103", 5) and "already names a layer" in message
+
+
+STEPS = """\
+block Table(w: int = 3):
+    input x: [b, m]
+    example(x=[2, 5])
+    buffer t = float(arange(-(w - 1), w)) / (w - 1) * 8
+    buffer t = sign(t) * log2(abs(t) + 1) / log2(8)
+    return x + t
+"""
+
+
+@pytest.mark.parametrize("w", [2, 3, 4])
+def test_a_buffer_is_built_in_steps(w):
+    """Swin-V2's log-spaced coordinates: scaled, then `sign(t) * log2(abs(t) + 1)`. `buffer t`
+    twice was E0103, and written in one expression the table was computed four times."""
+    code = compile_ok(STEPS)
+    assert "t = torch.arange(1 - w, w).to(torch.get_default_dtype()) / (w - 1) * 8\n" in code
+    assert 'self.register_buffer("t", t.sign() * (t.abs() + 1).log2() / 3.0, persistent=False)' in code
+    module = generated(STEPS)(w)
+    table = torch.arange(-(w - 1), w, dtype=torch.float64) / (w - 1) * 8
+    torch.testing.assert_close(module.t.double(), torch.sign(table) * torch.log2(table.abs() + 1) / 3)
+    assert agree(STEPS, {"w": w}, {"x": (2, 2 * w - 1)}) == "agree"
+
+
+@pytest.mark.parametrize("between, message", [
+    ("    y = x + t\n", "is read before this step"),
+    ("    buffer u = t * 2\n", "is read before this step"),
+])
+def test_a_buffer_read_before_its_last_step_is_refused(between, message):
+    lines = STEPS.splitlines(keepends=True)
+    source = "".join(lines[:4] + [between] + lines[4:])
+    code, line, _, text = first_error(source)
+    assert (code, line) == ("E0103", 6) and message in text

@@ -105,13 +105,20 @@ class InitEmitter:
         A gather's index is then checked against the axes it picks from."""
         self.forward_name = self.init_name  # its sizes are the constructor's own names here
         self.phis_inline = True  # no statements before it: a choice is a conditional expression
+        steps, materialized = [], set()
         try:
-            value = self.expression(info.value, set())[0]
+            for step in info.steps:  # `t = ...` before the next step reads it twice, as __init__ would
+                if len(set(self.graph.successors(step))) > 1:
+                    steps.append(f"{info.name} = {self.expression(step, materialized)[0]}")
+                    self.names[step] = info.name
+                    materialized.add(step)
+            value = self.expression(info.value, materialized)[0]
         finally:
             del self.forward_name
             self.phis_inline = False
         persistent = "" if info.persistent else ", persistent=False"
-        return "\n".join([f'self.register_buffer("{info.name}", {value}{persistent})'] + self._index_checks(info))
+        return "\n".join(steps + [f'self.register_buffer("{info.name}", {value}{persistent})'] +
+                          self._index_checks(info))
 
     def _index_checks(self, info) -> list[str]:
         """torch wraps a negative index and stops on a large one (a device-side assert on a

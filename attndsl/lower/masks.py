@@ -71,11 +71,16 @@ class MaskLowering:
 
     def _stmt_Buffer(self, stmt: ast.Buffer) -> None:
         first = max(self.ir.graph.nodes, default=-1) + 1
+        earlier = self._earlier_step(stmt)
         self._building_buffer = stmt.name
         try:
             value = self._expr(stmt.value)
         finally:
             self._building_buffer = None
+            if earlier is not None:  # the step before this one is the buffer's value no more
+                self.ir.graph.remove_node(earlier.node)
+                self.ir.buffers.remove(earlier)
+                del self.scope[stmt.name]
         if not isinstance(value, Tensor):
             raise self.error("E0113", f"buffer `{stmt.name}` must be a tensor", stmt.value.span,
                              help="e.g. `buffer causal = tril(ones([n, n])) == 0`")
@@ -85,9 +90,28 @@ class MaskLowering:
         leaf = self._add("buffer", [value.node], stmt.span, buffer=stmt.name)
         self.ir.graph.nodes[leaf]["name"] = stmt.name
         info = BufferInfo(stmt.name, leaf, value.node, tuple(self.guard), stmt.span, stmt.comments,
-                          persistent=stmt.persistent)
+                          persistent=stmt.persistent, steps=() if earlier is None else earlier.steps + (earlier.value,))
         self._bind(stmt.name, "buffer", info, stmt.span)
         self.ir.buffers.append(info)
+
+    def _earlier_step(self, stmt: ast.Buffer) -> BufferInfo | None:
+        """`buffer t = t / (w - 1)` after `buffer t = ...`: a buffer built in steps (Swin-V2's
+        coordinates table, scaled, then log-spaced), as `__init__` computes a local before it
+        registers it. Within this statement `t` is the step before; nothing may have read it."""
+        entry = self.scope.get(stmt.name)
+        if entry is None or entry[0] != "buffer":
+            return None
+        info = entry[1]
+        if info.guard != tuple(self.guard) or getattr(self, "_loop", None) is not None:
+            raise self.error("E0103", f"buffer `{stmt.name}` is built in steps under the `if` of its first step only",
+                             stmt.span, labels=[_label(info.span, "its first step")])
+        readers = list(self.ir.graph.successors(info.node))
+        if readers or stmt.persistent != info.persistent:
+            raise self.error("E0103", f"buffer `{stmt.name}` is read before this step: a buffer built in steps is "
+                             "read once it is whole" if readers else f"buffer `{stmt.name}` is persistent in one step "
+                             "and not in another", stmt.span, labels=[_label(info.span, "its first step")])
+        self.scope[stmt.name] = ("buffer_step", Tensor(info.value), info.span)
+        return info
 
     def _buffer_value(self, node: ast.Name, info: BufferInfo) -> Tensor:
         if not self._implied(info.guard):
