@@ -357,7 +357,12 @@ class CatalogueOps:
         if self.bad():
             index = f"{index} + 1"  # one past the end: the module refuses to be built
         name = self.fresh("i")
-        self.emit(f"{'persistent buffer' if ch.chance(0.3) else 'buffer'} {name} = {index}")
+        declared = 'persistent buffer' if ch.chance(0.3) else 'buffer'
+        if form in ("mod", "floordiv") and ch.chance(0.4):  # built in steps: positions, then divided
+            positions, divided = index.split(" % " if form == "mod" else " // ", 1)
+            self.emit(f"{declared} {name} = {positions}")
+            index = f"{name} {'%' if form == 'mod' else '//'} {divided}"
+        self.emit(f"{declared} {name} = {index}")
         items = [":"] * axis + [name]
         if axis == len(x.shape) - 1 and axis > 0 and ch.chance(0.4):
             items = ["...", name]
