@@ -27,6 +27,9 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
             return str(coefficient)
         if coefficient == 1 and len(monomial) == 1 and monomial[0][1] == 1 and isinstance(monomial[0][0], str):
             return name(monomial[0][0])
+    root = _inverse_root(expr) if style != "math" else None
+    if root is not None:  # `d ** -0.5`, as written, not `1 / d ** 0.5` (which rounds differently)
+        return _render_atom(root, name, style, order).removesuffix(" ** 0.5") + " ** -0.5"
     divide = "//" if style == "python" else "/"
     constant, denominator = _lcm_denominator(expr)
     if style == "float":
@@ -56,6 +59,8 @@ _ADD, _MUL, _UNARY, _POWER, _ATOM = 11, 12, 13, 14, 100
 def precedence(expr: Expr, style: str = "python") -> int:
     """How tightly `render(expr, ..., style=style)` binds: the precedence of its top-level
     operator, so a caller knows when to parenthesise it (`x * (d // 2)`, not `x * d // 2`)."""
+    if style != "math" and _inverse_root(expr) is not None:
+        return _POWER  # `d ** -0.5`
     constant, denominator = _lcm_denominator(expr)
     if style == "float":
         constant = 1
@@ -81,6 +86,17 @@ def precedence(expr: Expr, style: str = "python") -> int:
     else:
         inner = _ATOM  # max(...), min(...)
     return min(inner, _UNARY) if coefficient < 0 else inner
+
+
+def _inverse_root(expr: Expr) -> Atom | None:
+    """The square root `expr` is the inverse of, alone (`d ** -0.5`); None for anything else."""
+    if not expr.is_monomial:
+        return None
+    ((monomial, coefficient),) = expr.terms.items()
+    if coefficient != 1 or len(monomial) != 1 or monomial[0][1] != -1:
+        return None
+    factor = monomial[0][0]
+    return factor if isinstance(factor, Atom) and factor.op == "sqrt" else None
 
 
 def _is_bare_floordiv(expr: Expr) -> bool:

@@ -154,10 +154,12 @@ class HaloAttention(nn.Module):
             .transpose(1, 3)
             .reshape(-1, self.win * self.win, self.dim)
         )  # [b*h*w/(block_size*block_size), win*win, dim]  halo.attn:54
-        q = self.to_q(q_inp).reshape(-1, self.block_size * self.block_size, self.heads, self.dim_head).transpose(
-            1, 2
-        ).reshape(-1, self.block_size * self.block_size, self.dim_head) * (
-            1 / self.dim_head**0.5
+        q = (
+            self.to_q(q_inp)
+            .reshape(-1, self.block_size * self.block_size, self.heads, self.dim_head)
+            .transpose(1, 2)
+            .reshape(-1, self.block_size * self.block_size, self.dim_head)
+            * self.dim_head**-0.5
         )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:55
         k, v = self.to_kv(kv_inp).chunk(
             2, dim=-1

@@ -92,7 +92,7 @@ class InfiniAttention(nn.Module):
         for qs, ks, vs in zip(q, k, v):
             # infini_attention.attn:41-49: softmax(masked_fill(q @ k * scale, causal mask, -inf)) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
-                qs, ks, vs, is_causal=True, scale=1 / self.d_k**0.5
+                qs, ks, vs, is_causal=True, scale=self.d_k**-0.5
             )  # [b, h, segment_len, d_v]  infini_attention.attn:49
             sqs = F.elu(qs) + 1  # [b, h, segment_len, d_k]  infini_attention.attn:50
             sks = F.elu(ks) + 1  # [b, h, segment_len, d_k]  infini_attention.attn:51

@@ -54,7 +54,7 @@ class Attention(nn.Module):
         v = v.reshape(b, p, n, self.heads, self.head_dim).transpose(
             2, 3
         )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
-        attn = ((q * (1 / self.head_dim**0.5)) @ k).softmax(dim=-1)  # [b, p, heads, n, n]  mobilevit_attention.attn:20
+        attn = ((q * self.head_dim**-0.5) @ k).softmax(dim=-1)  # [b, p, heads, n, n]  mobilevit_attention.attn:20
         return self.to_out(
             (attn @ v).transpose(2, 3).reshape(b, p, n, self.heads * self.head_dim)
         )  # [b, p, n, dim]  mobilevit_attention.attn:21

@@ -213,7 +213,7 @@ class MUSEAttention(nn.Module):
                 if attention_mask is None
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.dropout.p if self.dropout.training else 0.0,
-                scale=1 / self.d_k**0.5,
+                scale=self.d_k**-0.5,
             )  # [b, h, n, d_v]  muse.attn:70
         out = self.fc_o(attended.transpose(1, 2).reshape(b, n, self.d_v * self.h))  # [b, n, d_model]  muse.attn:70
         # the values as h * d_v channels, convolved along the tokens at three scales

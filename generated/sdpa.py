@@ -160,6 +160,6 @@ class ScaledDotProductAttention(nn.Module):
                 if attention_mask is None
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
-                scale=1 / self.d_k**0.5,
+                scale=self.d_k**-0.5,
             )  # [b, h, nq, d_v]  sdpa.attn:35
         return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  sdpa.attn:35

@@ -383,3 +383,17 @@ def test_a_buffer_read_before_its_last_step_is_refused(between, message):
     source = "".join(lines[:4] + [between] + lines[4:])
     code, line, _, text = first_error(source)
     assert (code, line) == ("E0103", 6) and message in text
+
+
+def test_an_inverse_square_root_is_written_as_the_spec_writes_it():
+    """`dh ** -0.5` was `* (1 / self.dh**0.5)`: parenthesised, and rounded differently from
+    Python's own `dh ** -0.5` (the interpreter's)."""
+    source = """\
+block P(dh: int = 4, a: int = 2):
+    input x: [b, dh]
+    example(x=[2, 4])
+    return x * dh ** -0.5 + x * (dh * a) ** -0.5 + x / sqrt(dh)
+"""
+    code = compile_ok(source)
+    assert "x * self.dh**-0.5 + x * (self.dh * self.a) ** -0.5 + x / self.dh**0.5" in code
+    assert agree(source, {"dh": 3, "a": 5}, {"x": (2, 3)}) == "agree"
