@@ -23,7 +23,8 @@ block ContextBlock(inplanes: int, ratio: float, pooling_type: str = "att",
     example(inplanes=16, ratio=0.25, x=[2, 16, 5, 6])
     example(inplanes=16, ratio=0.25, pooling_type="avg", fusion_types=["channel_mul"], x=[2, 16, 5, 6])
     require pooling_type in ["avg", "att"], "pooling_type must be avg or att"
-    require "channel_add" in fusion_types or "channel_mul" in fusion_types, "fusion_types must not be empty"
+    require len(fusion_types) > 0, "at least one fusion should be used"
+    require all([f in ["channel_add", "channel_mul"] for f in fusion_types]), "unknown fusion type"
 
     let planes = int(inplanes * ratio)
     if pooling_type == "att":
@@ -104,7 +105,8 @@ def test_the_signature_keeps_the_published_names_and_defaults():
 
 @pytest.mark.parametrize("arguments, message", [
     (dict(pooling_type="max"), "pooling_type must be avg or att"),
-    (dict(fusion_types=[]), "fusion_types must not be empty"),
+    (dict(fusion_types=[]), "at least one fusion should be used"),
+    (dict(fusion_types=["channel_add", "channel_ad"]), "unknown fusion type"),
 ])
 def test_a_string_no_branch_names_is_refused_by_the_spec_s_require(arguments, message):
     with pytest.raises(ValueError, match=message):

@@ -397,3 +397,48 @@ block P(dh: int = 4, a: int = 2):
     code = compile_ok(source)
     assert "x * self.dh**-0.5 + x * (self.dh * self.a) ** -0.5 + x / self.dh**0.5" in code
     assert agree(source, {"dh": 3, "a": 5}, {"x": (2, 3)}) == "agree"
+
+
+FUSIONS = """\
+block G(c: int, fusion_types: list[str] = ["channel_add"]):
+    input x: [b, c, h, w]
+    example(c=4, x=[2, 4, 3, 3])
+    require len(fusion_types) > 0, "at least one fusion should be used"
+    require all([f in ["channel_add", "channel_mul"] for f in fusion_types]), "unknown fusion"
+    y = x
+    if "channel_add" in fusion_types:
+        y = y + 1
+    if "channel_mul" in fusion_types:
+        y = y * 2
+    return y
+"""
+
+
+@pytest.mark.parametrize("fusions, refused", [(["channel_add"], None), (["channel_mul", "channel_add"], None),
+                                              ([], "at least one fusion"), (["channel_add", "typo"], "unknown fusion")])
+def test_what_a_list_of_strings_may_hold_is_required_as_gcnet_asserts_it(fusions, refused):
+    """GCNet's `assert all([f in [...] for f in fusion_types])` and its length: "all() loops
+    over a list[int] argument" and "len() takes a list[int] argument"; a typo in
+    `fusion_types` was accepted silently."""
+    code = compile_ok(FUSIONS)
+    assert 'if not all(f in ["channel_add", "channel_mul"] for f in fusion_types):' in code
+    cls = generated(FUSIONS)
+    if refused:
+        with pytest.raises(ValueError, match=refused):
+            cls(4, fusions)
+        assert agree(FUSIONS, {"c": 4, "fusion_types": fusions}, {"x": (2, 4, 3, 3)}) == "both refused (init)"
+    else:
+        assert agree(FUSIONS, {"c": 4, "fusion_types": fusions}, {"x": (2, 4, 3, 3)}) == "agree"
+
+
+@pytest.mark.parametrize("condition, message", [
+    ("all([f in kinds for f in fusion_types])", "tested against strings written out"),
+    ("all([f for f in fusion_types])", "tested against strings written out"),
+    ("len(fusion_types) > 0 and c > 1", "on its own"),
+])
+def test_a_condition_on_a_list_of_strings_says_what_it_takes(condition, message):
+    source = FUSIONS.replace('require len(fusion_types) > 0, "at least one fusion should be used"',
+                             f"require {condition}").replace("fusion_types: list[str]",
+                                                             "kinds: list[str] = [], fusion_types: list[str]")
+    code, line, _, text = first_error(source)
+    assert (code, line) == ("E0113", 4) and message in text

@@ -253,7 +253,8 @@ class DeclarationLowering:
             self.ir.forward_let_sources[stmt.name] = stmt.value
 
     def _stmt_Require(self, stmt: ast.Require) -> None:
-        condition = self._condition(stmt.condition)
+        # what a list[str] argument holds is checked as written; the shape checker learns nothing of it
+        condition = Cond.const(True) if self._about_string_list(stmt.condition) else self._condition(stmt.condition)
         message = stmt.message or f"`{spec_expr(stmt.condition)}` must hold"
         if _symbols_of([condition]) & (set(self.ir.dim_origin) | set(self.ir.forward_lets)):
             self._forward_require(stmt, condition, message)

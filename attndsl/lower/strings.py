@@ -6,12 +6,18 @@ the module decides when it is built, like a bool argument:
     Cond("has", (argument, string))   the list argument holds that string
 
 Each string an argument is compared with is noted on it (ArgInfo.choices), so that the
-checker can try values under which a condition holds."""
+checker can try values under which a condition holds.
+
+A `require` may also say what a list[str] argument may hold and how long it is, as GCNet
+asserts it: `require all([t in ["channel_add", "channel_mul"] for t in fusion_types])`,
+`require len(fusion_types) > 0`. It is checked when the module is built, as written; the
+shape checker learns nothing from it (its worlds already try each string it names)."""
 
 from __future__ import annotations
 
 from .. import syntax as ast
 from ..ir import Cond, negate
+from ..symbolic import Expr
 from .values import StrArg, StrListArg
 
 
@@ -69,6 +75,58 @@ class StringLowering:
                              haystack.span)
         self._note_choice(value.name, word)
         return Cond("has", (value.name, word))
+
+    def _about_string_list(self, node: ast.Node) -> bool:
+        """Whether a `require`'s condition speaks of a list[str] argument's items or length
+        (`all([t in [...] for t in types])`, `len(types) > 0`), and only in ways Python
+        computes from the strings; an error where it mixes in anything else."""
+        if isinstance(node, ast.BoolOp):
+            found = [self._about_string_list(value) for value in node.values]
+            if any(found) and not all(found):
+                raise self.error("E0113", "a condition on a list[str] argument's items or length is required on "
+                                 "its own", node.span, help="write it as a `require` of its own")
+            return all(found)
+        if isinstance(node, ast.UnaryOp) and node.op == "not":
+            return self._about_string_list(node.operand)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "all" and \
+                len(node.args) == 1 and isinstance(node.args[0], ast.ListComp) and not node.args[0].more:
+            comp = node.args[0]
+            if not self._string_list(comp.iterable):
+                return False
+            self._string_logic(comp.element, comp.var)
+            return True
+        if isinstance(node, ast.Compare) and node.op in ("==", "!=", "<", "<=", ">", ">="):
+            sides = [side for side in (node.left, node.right) if isinstance(side, ast.Call) and
+                     isinstance(side.func, ast.Name) and side.func.id == "len" and len(side.args) == 1 and
+                     self._string_list(side.args[0])]
+            if sides:
+                other = node.right if sides[0] is node.left else node.left
+                if not isinstance(self._expr(other), Expr):
+                    raise self.error("E0113", "the length of a list[str] argument is compared with a number",
+                                     other.span)
+                return True
+        return False
+
+    def _string_list(self, node: ast.Node) -> bool:
+        return isinstance(node, ast.Name) and isinstance(self.scope.get(node.id, (None, None))[1], StrListArg)
+
+    def _string_logic(self, node: ast.Node, var: str) -> None:
+        """The test each item of a list[str] argument passes: `t in [...]`, `t == "..."`,
+        `not`, `and`, `or` of them, on the loop's variable and strings written out."""
+        if isinstance(node, ast.BoolOp):
+            for value in node.values:
+                self._string_logic(value, var)
+            return
+        if isinstance(node, ast.UnaryOp) and node.op == "not":
+            return self._string_logic(node.operand, var)
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == var:
+            if node.op in ("in", "not in") and isinstance(node.right, (ast.ListExpr, ast.TupleExpr)) and \
+                    all(isinstance(item, ast.String) for item in node.right.items):
+                return
+            if node.op in ("==", "!=") and isinstance(node.right, ast.String):
+                return
+        raise self.error("E0113", f"each item `{var}` of a list[str] argument is tested against strings written "
+                         "out", node.span, help=f'e.g. `{var} in ["channel_add", "channel_mul"]`')
 
     def _string_side(self, node: ast.Node):
         """A side of a string comparison: an optional str argument may be None there, which
