@@ -23,6 +23,7 @@ from .conditions import ConditionLowering
 from .dataflow import DataflowLowering
 from .early_returns import ReturnProblem, join_returns
 from .declarations import DeclarationLowering
+from .inputs import InputLowering
 from .defaults import DefaultLowering
 from .expressions import ExpressionLowering
 from .layer_specs import LayerSpecLowering
@@ -37,7 +38,7 @@ from .strings import StringLowering
 from .loops import LoopLowering
 
 
-class BlockLowering(DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, ConditionLowering,
+class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, ConditionLowering,
                     CallLowering, MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering,
                     SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering,
                     ComprehensionLowering):
