@@ -107,6 +107,7 @@ def _pruned(ir: BlockIR, checks: list) -> list:
         knowledge.learn(require.condition, require.guard)
     ordered = sorted(enumerate(checks), key=lambda item: (_emission_order(item[1]), item[0]))
     kept = set()
+    nonzero: dict[int, CheckInfo] = {}  # a kept division's check that its divisor is not zero, asked before it
     equalities: list = []  # (guard, {a, b}) of each kept `a == b`: `b == a` after it asks it again
     for index, check in ordered:
         view = knowledge.view(frozenset(check.guard))
@@ -124,6 +125,10 @@ def _pruned(ir: BlockIR, checks: list) -> list:
         check = checks[index] = _as_argument_check(ir, _without_common_factor(check), view)
         kept.add(index)
         condition = check.condition
+        divisor_check = _divisor_not_zero(check, view)
+        if divisor_check is not None:
+            nonzero[index] = divisor_check
+            knowledge.learn(divisor_check.condition, check.guard, view.normal)
         if isinstance(condition, tuple):
             if condition[0] == "eq":
                 knowledge.learn_equal(condition[1], condition[2], check.guard)
@@ -134,7 +139,21 @@ def _pruned(ir: BlockIR, checks: list) -> list:
             knowledge.learn(condition, check.guard, view.normal)
             for factor in _positive_factors(condition, view):
                 knowledge.learn(Cond("cmp", (">=", factor, Expr.const(1))), check.guard, view.normal)
-    return [c for i, c in enumerate(checks) if i in kept]
+    return [made for i, c in enumerate(checks) if i in kept for made in ([nonzero[i]] if i in nonzero else []) + [c]]
+
+
+def _divisor_not_zero(check, view) -> CheckInfo | None:
+    """`a % b != 0` in `__init__` where the arguments alone do not make `b` nonzero: a check
+    that `b != 0`, made before it. (A size the walk knew to be at least 1 through an input's,
+    `d2 == a // 3` for a linear of `a // 3` features, is known only once forward runs.)"""
+    condition = check.condition
+    if check.where != "init" or not (isinstance(condition, tuple) and condition[0] == "divides"):
+        return None
+    divisor = condition[2]
+    if view.nonzero(divisor):
+        return None
+    return dataclasses.replace(check, condition=Cond("cmp", ("!=", divisor, Expr.const(0))), source=None,
+                               message=f"{divisor} must not be zero (it divides)")
 
 
 def _positive_factors(condition, view) -> list[Expr]:
