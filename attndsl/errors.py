@@ -201,7 +201,8 @@ CATALOGUE: list[ErrorDoc] = [
              "A value or a `let` named like a function of the language (`mean`, `softmax`, ...): after it, the "
              "function cannot be called by that name in the block. (A layer named after its kind, "
              "`layer softmax = softmax(dim=-1)`, is the language's idiom; calling it like the function is "
-             "E0112, which says so.)",
+             "E0112, which says so. An input keeps the published forward's name, `cos` or `sin`, and is not "
+             "warned of; a call of the function it hides is an error that says so.)",
              _HEAD + "    mean = x * 2\n    return mean\n", 3, 5),
 ]
 

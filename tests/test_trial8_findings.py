@@ -442,3 +442,71 @@ def test_a_condition_on_a_list_of_strings_says_what_it_takes(condition, message)
                                                              "kinds: list[str] = [], fusion_types: list[str]")
     code, line, _, text = first_error(source)
     assert (code, line) == ("E0113", 4) and message in text
+
+
+def test_a_strict_bound_on_a_fraction_is_not_taken_for_a_whole_number():
+    """`let r = log(a / 2)` needs `a / 2 > 0`, that is `a >= 1`: it asked `a >= 2` (the
+    strict bound read as `a / 2 >= 1`, as for a whole number), refusing `a = 1`."""
+    source = """\
+block Lr(a: int = 4):
+    input x: [b, n]
+    let r = log(a / 2)
+    return x * r
+"""
+    code = compile_ok(source)
+    assert "if a < 1:" in code and "a < 2" not in code
+    assert generated(source)(1).r == pytest.approx(-0.6931471805599453)
+    with pytest.raises(ValueError, match="`a` must be at least 1"):
+        generated(source)(0)
+
+
+def test_a_slice_from_the_end_by_an_inputs_size_is_refused_where_it_is_written():
+    """`x[-n:]`: only a constant counts from the end, and `-n` (n >= 1) is never a start;
+    the module refused every input instead (Transformer-XL's `w_head_q[-qlen:]`)."""
+    code, line, _, message = first_error("""\
+block Tail():
+    input x: [n, d]
+    input y: [m, d]
+    q = cat([y, x], dim=0)[-n:]
+    return q + x
+""")
+    assert (code, line) == ("E0204", 4) and "-n is less than 0" in message
+
+
+@pytest.mark.parametrize("test", ["use and y is not None", "use and y", "y is not None and use"])
+def test_an_optional_input_is_given_under_an_and_that_says_so(test, device):
+    """`if use and y is not None:` (as HF writes it): `y` "may be None here" (E0106)."""
+    source = f"""\
+block Ao(use: bool = true):
+    input x: [b, n]
+    input y: [b, n] = None
+    example(x=[2, 3])
+    if {test}:
+        x = x + y
+    return x
+"""
+    code = compile_ok(source)
+    assert "if self.use and y is not None:" in code or "if y is not None and self.use:" in code
+    x, y = torch.randn(2, 3, device=device), torch.randn(2, 3, device=device)
+    for use in (True, False):
+        module = generated(source)(use=use)
+        torch.testing.assert_close(module(x, y), x + y if use else x)
+        torch.testing.assert_close(module(x), x)
+        assert agree(source, {"use": use}, {"x": (2, 3), "y": (2, 3)}) == "agree"
+        assert agree(source, {"use": use}, {"x": (2, 3)}) == "agree"
+
+
+def test_an_input_named_like_a_function_is_not_warned_of_until_the_function_is_called():
+    """RoPE's forward takes `cos` and `sin`: W0007 fired on the published names, with no way
+    to rename them."""
+    source = """\
+block R(d: int = 4):
+    input x: [b, n, d]
+    input cos: [n, d]
+    input sin: [n, d]
+    return x * cos + x * sin
+"""
+    result = __import__("attndsl").compile_source(source, "r.attn")
+    assert result.ok and not result.diagnostics
+    code, line, _, message = first_error(source.replace("x * cos + x * sin", "x * cos(sin)"))
+    assert (code, line) == ("E0113", 5) and "hides the function cos()" in message

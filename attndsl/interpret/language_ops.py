@@ -186,6 +186,9 @@ def _sliced(call, x: torch.Tensor, items) -> torch.Tensor:
             index.append(position)
             continue
         _, start, stop, step = item
+        step = None if step is None else _size(call, step)
+        if step is not None and step < 1:
+            raise Refusal(f"a slice's step of {step}")
         if start is None and stop is None:  # `:` (or `...`): the whole axis, empty or not
             index.append(slice(None, None, step))
             continue

@@ -118,8 +118,11 @@ class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerS
                              labels=[_label(previous[2], "defined here")])
         # A layer named after its kind (`layer relu = relu()`) and an argument named after a
         # layer are the language's own idioms; a value or a let named like a function is not.
-        if kind in ("tensor", "scalar", "let") and (name in OPS and OPS[name].callable_by_name or
-                                                    name in SCALAR_FUNCTIONS) and name not in self._shadow_warned:
+        # (An input keeps the published forward's name, `cos`, `sin`: nothing to rename, no warning;
+        # a call of the function it hides says so.)
+        if kind in ("tensor", "scalar", "let") and not self._declaring_input and (
+                name in OPS and OPS[name].callable_by_name or name in SCALAR_FUNCTIONS) and \
+                name not in self._shadow_warned:
             # `layer softmax = softmax(dim=-1)`: from here on `softmax(...)` calls the layer.
             self._shadow_warned.add(name)
             what = {"tensor": "the value", "scalar": "the number", "dim": "the size", "input_opt": "the input"}.get(

@@ -33,6 +33,12 @@ class CallLowering:
             callee = self._expr(func)
             if isinstance(callee, (LayerRef, LayerElement)):
                 return self._call_layer(callee, node)
+            if isinstance(func, ast.Name) and (func.id in OPS and OPS[func.id].callable_by_name or
+                                               func.id in SCALAR_FUNCTIONS):
+                raise self.error("E0113", f"`{func.id}` names a value of this block, which hides the function "
+                                 f"{func.id}()", func.span, labels=[_label(self.scope[func.id][2], "named here")],
+                                 help="rename the value to call the function (an input keeps its name: compute the "
+                                      "function another way)")
             if isinstance(func, ast.Name) and func.id in self._hidden_layers:
                 raise self.error("E0113", f"`{func.id}` is a value here: its assignment took the name from the layer",
                                  func.span, labels=[_label(self.scope[func.id][2], "the value named so here"),

@@ -16,6 +16,10 @@ class ConditionLowering:
     def _condition(self, node: ast.Node, allow_presence: bool = False) -> Cond:
         if allow_presence and isinstance(node, ast.Name) and self.scope.get(node.id, ("",))[0] == "input_opt":
             return Cond("present", (node.id,))
+        if allow_presence and isinstance(node, ast.BoolOp) and any(
+                isinstance(v, ast.Name) and self.scope.get(v.id, ("",))[0] == "input_opt" for v in node.values):
+            # `if use and y:`: the optional input's presence is a part of the condition
+            return Cond(node.op, tuple(self._condition(v, allow_presence=True) for v in node.values))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "all":
             comp = node.args[0] if len(node.args) == 1 else None
             if not isinstance(comp, ast.ListComp):

@@ -130,7 +130,7 @@ class ExpressionLowering:
             raise self.error("E0113", f"`{node.id}` is a tuple of sizes, not a value: use the names of its sizes",
                              node.span, labels=[_label(span, "declared here")])
         if kind == "input_opt":
-            if Cond("present", (node.id,)) not in self.guard:
+            if not guard_includes(tuple(self.guard), Cond("present", (node.id,))):  # `if use and y is not None:`
                 raise self.error("E0106", f"`{node.id}` is an optional input: it may be None here", node.span,
                                  labels=[_label(span, "declared optional here")],
                                  help=f"use it inside `if {node.id}:`")

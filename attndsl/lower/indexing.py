@@ -79,10 +79,15 @@ class IndexingLowering:
         self._require_whole(node, value, what)
         return value
 
-    def _slice_step(self, node: ast.Node) -> int:
+    def _slice_step(self, node: ast.Node) -> int | Expr:
+        """A constant (`::2`) or a whole number of the arguments (LeViT's `::stride`), at
+        least 1 (a check the shape checker makes, when the module is built)."""
         value = self._expr(node)
+        if isinstance(value, Expr) and not value.is_const:
+            self._require_whole(node, value, "a slice's step")
+            return value
         if not (isinstance(value, Expr) and value.is_const and value.value.denominator == 1 and value.value >= 1):
-            raise self.error("E0115", "a slice's step must be a constant whole number, at least 1", node.span)
+            raise self.error("E0115", "a slice's step must be a whole number, at least 1", node.span)
         return int(value.value)
 
     def _list_item(self, node: ast.Subscript, value: ListArg) -> Expr:

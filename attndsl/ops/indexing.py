@@ -96,7 +96,9 @@ def _sliced(ctx, shape, items) -> tuple[list, tuple[int, int] | None]:
                                 code="E0204")
             ctx.expect_at_least(stop - start, 1, f"the slice of axis {axis} must not be empty (every size is at least 1)",
                                 code="E0204")
-            out.append(stop - start if step is None or step == 1 else sym.ceildiv(stop - start, Expr.const(step),
+            if isinstance(step, Expr):  # an argument's: at least 1, as torch needs
+                ctx.expect_at_least(step, 1, f"the step of the slice of axis {axis} must be at least 1")
+            out.append(stop - start if step is None or step == 1 else sym.ceildiv(stop - start, as_exprs(step)[0],
                                                                                    ctx.facts))
         axis += 1
     return out, gathered
@@ -116,7 +118,7 @@ def render_subscript(r, node, operands, attrs):
         else:
             _, start, stop, step = item
             text = (r.dim(start) if start is not None else "") + ":" + (r.dim(stop) if stop is not None else "")
-            parts.append(text + (f":{step}" if step is not None else ""))
+            parts.append(text + (f":{r.dim(as_exprs(step)[0])}" if step is not None else ""))
     return f"{r.wrap(operands[0], ATOM)}[{', '.join(parts)}]", ATOM
 
 

@@ -11,7 +11,7 @@ from fractions import Fraction
 from ..guards import cannot_hold
 from ..ir import BlockIR, CheckInfo, Cond
 from ..symbolic import Expr
-from .conditions import decide, exact_bound
+from .conditions import decide, exact_bound, nonnegative_form
 from .knowledge import Knowledge
 from .worlds import literal
 
@@ -163,8 +163,9 @@ def _positive_factors(condition, view) -> list[Expr]:
     channels) is not made again."""
     if not (isinstance(condition, Cond) and condition.op == "cmp" and condition.args[0] in (">=", ">")):
         return []
-    operator, left, right = condition.args
-    target = view.normal(left - right) - (1 if operator == ">" else 0)
+    target = nonnegative_form(*condition.args, view)
+    if target is None:
+        return []
     constant = target.terms.get((), 0)
     rest = target - constant
     if constant >= 0 or not rest.is_monomial or rest.is_const:
@@ -280,8 +281,9 @@ def _as_argument_check(ir: BlockIR, check, view):
     if check.where != "init" or not isinstance(condition, Cond) or condition.op != "cmp" or \
             condition.args[0] not in (">=", ">") or check.kind == "argument":
         return check
-    operator, left, right = condition.args
-    target = view.normal(left - right) - (1 if operator == ">" else 0)
+    target = nonnegative_form(*condition.args, view)
+    if target is None:
+        return check
     for arg in ir.args:
         if arg.type == "int" and arg.name in target.symbols():
             bound = exact_bound(target, arg.name, view)

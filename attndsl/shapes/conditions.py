@@ -8,6 +8,8 @@ whatever form its sizes are written in).
 
 from __future__ import annotations
 
+import math
+
 from fractions import Fraction
 
 from ..guards import FORWARD_ATOMS
@@ -32,6 +34,19 @@ def runs_in(ir, condition, guard) -> str:
                                          if isinstance(c, Cond)):
         return "forward"  # e.g. a batch norm's `not training or b*h*w > 1` with b*h*w constant
     return "init"
+
+
+def nonnegative_form(operator: str, left: Expr, right: Expr, view) -> Expr | None:
+    """T with `left op right` exactly when `T >= 0`, for op `>=` or `>`: `left - right`, or
+    for `>` of whole numbers `left - right - 1`. A strict comparison of a fraction is scaled to
+    whole numbers first (`a / 2 > 0` is `a - 1 >= 0`, not `a / 2 - 1 >= 0`, which would ask
+    `a >= 2`); None where it is no whole number however scaled."""
+    difference = view.normal(left - right)
+    if operator == ">=":
+        return difference
+    scale = math.lcm(*(c.denominator for c in difference.terms.values())) if difference.terms else 1
+    scaled = difference * scale
+    return scaled - 1 if view.is_integer(scaled) else None
 
 
 def exact_bound(target: Expr, name: str, view) -> int | None:
@@ -98,6 +113,11 @@ def decide(condition, view) -> bool | None:
         return True
     if operator == "!=" and right == Expr.const(0) and view.nonzero(left):
         return True
+    # never: `-n >= 0` (a slice `x[-n:]` from the end by an input's size, which is at least 1)
+    if operator == ">=" and view.at_least(-difference, Fraction(1, 10**9)):
+        return False
+    if operator == ">" and view.at_least(-difference, 0):
+        return False
     return None
 
 

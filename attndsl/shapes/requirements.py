@@ -24,7 +24,7 @@ from ..diagnostics import Span
 from ..ir import CheckInfo, Cond, elements_source, guard_includes
 from ..symbolic import Atom, Expr
 from .conditions import (cond_symbols, condition_key, condition_symbols, decide, exact_bound, expressions, map_cond,
-                         runs_in)
+                         nonnegative_form, runs_in)
 from .worlds import as_condition, literal
 
 ARGUMENT_PHASE, STATEMENT_PHASE, WALK_PHASE = 0, 1, 2
@@ -141,8 +141,9 @@ class Requirements:
         torch accepts; then the size itself is checked."""
         if not (isinstance(condition, Cond) and condition.op == "cmp" and condition.args[0] in (">=", ">")):
             return False
-        operator, left, right = condition.args
-        target = view.normal(left - right) - (1 if operator == ">" else 0)  # target >= 0
+        target = nonnegative_form(*condition.args, view)  # target >= 0
+        if target is None:
+            return False
         ints = [a.name for a in self.ir.args if a.type == "int"]
         found = [(n, exact_bound(target, n, view)) for n in ints if n in target.symbols()]
         found = [(n, b) for n, b in found if b is not None]
