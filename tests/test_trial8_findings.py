@@ -510,3 +510,25 @@ block R(d: int = 4):
     assert result.ok and not result.diagnostics
     code, line, _, message = first_error(source.replace("x * cos + x * sin", "x * cos(sin)"))
     assert (code, line) == ("E0113", 5) and "hides the function cos()" in message
+
+
+CLAMPED = """\
+block C(n: int = 5, k: int = 2):
+    input x: [b, n]
+    example(x=[2, 5])
+    buffer idx = clamp(arange(n) - k, min=0, max=n - 2)
+    return x[:, idx]
+"""
+
+
+@pytest.mark.parametrize("n, k", [(5, 2), (4, 0), (3, 5)])
+def test_clamp_keeps_an_integer_tensor_integer(n, k):
+    """T5's `-min(rp, 0)` and DeBERTa's clamped relative positions: clamp() took floating-point
+    tensors only (E0209)."""
+    assert "(torch.arange(n) - k).clamp(min=0, max=n - 2)" in compile_ok(CLAMPED)
+    module = generated(CLAMPED)(n, k)
+    assert module.idx.dtype == torch.int64
+    assert module.idx.tolist() == [min(max(i - k, 0), n - 2) for i in range(n)]
+    assert agree(CLAMPED, {"n": n, "k": k}, {"x": (2, n)}) == "agree"
+    code, line, _, message = first_error(CLAMPED.replace("min=0, max=n - 2", "min=0.5"))
+    assert (code, line) == ("E0209", 4) and "whole-number bounds" in message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..evaluate import integral
+from ..symbolic import Expr
 from .registry import ATOM, OPS, Shape, family, normalize_axis, op, same_shape
 from .rendering import FUNCTIONAL, CallRender
 
@@ -29,6 +31,16 @@ OPS["abs"].params[0].dtype, OPS["abs"].result = "real", "first"
 def clamp_shape(ctx, node, shapes, attrs) -> Shape:
     if attrs.get("min") is None and attrs.get("max") is None:
         ctx.error("E0112", "clamp() needs `min`, `max` or both", help="e.g. clamp(x, max=log(100))")
+    ir = ctx.checker.ir
+    if ctx.checker.dtypes.get(ir.operands(node)[0]) == "int":
+        # torch would make an integer tensor clamped by a float a float tensor (T5's `-min(rp, 0)`,
+        # DeBERTa's index clamp are whole numbers)
+        floats = {arg.name for arg in ir.args if arg.type == "float"}
+        for name in ("min", "max"):
+            bound = attrs.get(name)
+            if bound is not None and not (isinstance(bound, Expr) and integral(bound, floats)):
+                ctx.error("E0209", f"clamp() of an integer tensor takes whole-number bounds, and `{name}` is not one",
+                          help="float(x) clamps it as floating point")
     return shapes[0]
 
 
@@ -40,6 +52,8 @@ def render_clamp(r, node, operands, attrs):
 op("clamp", "x: tensor, min: scalar = None, max: scalar = None", clamp_shape, render_clamp,
    doc="`x` held within [min, max] (either may be left out): Swin V2's logit scale, clamp(s, max=log(100))",
    shape_doc=_SAME, example="input x: [b, n, d]\nclamp(x, min=0, max=6)")
+# clamp(arange(n) - k, min=0) keeps an integer tensor integer: T5's and DeBERTa's relative positions
+OPS["clamp"].params[0].dtype, OPS["clamp"].result = "real", "first"
 
 # Functional forms of the activations, where a spec applies one without a layer (the
 # published code calls F.gelu(x)); each also exists as a layer kind.
