@@ -20,7 +20,8 @@ from .ops.registry import families as op_families
 
 _KINDS = [
     ("tensor", "a tensor, floating point; `tensor[bool]` a mask, `tensor[complex]` a spectrum, `tensor[number]` "
-     "float or complex, `tensor[any]` any"),
+     "float or complex, `tensor[int]` integer (int64), `tensor[real]` float or integer, `tensor[countable]` "
+     "integer or a mask, `tensor[any]` any"),
     ("tensors", "a list of tensors `[a, b]`, or a comprehension over a layer list `[f(x) for f in layers]` or over "
                 "tensors `[f(t) for t in chunk(x, 2)]`"),
     ("operand", "a tensor or a number"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from .language_support import agree, compile_ok, first_error, generated
+from .language_support import agree, compile_ok, first_error, generated, rand
 
 
 @pytest.mark.parametrize("tracked", [True, False])
@@ -532,3 +532,20 @@ def test_clamp_keeps_an_integer_tensor_integer(n, k):
     assert agree(CLAMPED, {"n": n, "k": k}, {"x": (2, n)}) == "agree"
     code, line, _, message = first_error(CLAMPED.replace("min=0, max=n - 2", "min=0.5"))
     assert (code, line) == ("E0209", 4) and "whole-number bounds" in message
+
+
+def test_a_mask_is_made_floating_point_by_float():
+    """NAT's one-hot matrices, `x * float(x > 0)`: float() took integer tensors only (E0209)."""
+    source = """\
+block Fb(n: int = 3):
+    input x: [b, n]
+    example(x=[2, 3])
+    buffer onehot = float(arange(n)[:, None] == arange(n)[None, :])
+    return x * float(x > 0) + x @ onehot
+"""
+    assert "x * (x > 0).to(x.dtype)" in compile_ok(source)
+    module = generated(source)(3).double()
+    assert torch.equal(module.onehot, torch.eye(3, dtype=torch.float64))
+    x = rand(2, 3)
+    torch.testing.assert_close(module(x), x.clamp(min=0) + x)
+    assert agree(source, {"n": 3}, {"x": (2, 3)}) == "agree"

@@ -256,4 +256,6 @@ tensor_op("mod")(lambda call, x, y: torch.remainder(_integers(x, "`%`"), _whole_
 
 @tensor_op("float")
 def _float(call, x, like=None):
+    if tensor_arg(x, "float()").dtype == torch.bool:  # a mask: 1 where it holds
+        return x.to(_placement(call, like)["dtype"])
     return _integers(x, "float()").to(_placement(call, like)["dtype"])

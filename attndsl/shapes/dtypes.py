@@ -95,10 +95,10 @@ def _fractional_number(context) -> bool:
 
 
 # What a signature's element type accepts: "number" is anything arithmetic works on.
-_ACCEPTS = {"any": None, "number": ("float", "complex", "int"), "real": ("float", "int")}
+_ACCEPTS = {"any": None, "number": ("float", "complex", "int"), "real": ("float", "int"), "countable": ("int", "bool")}
 _DESCRIBED = {"float": "a floating-point tensor", "bool": "a boolean mask", "complex": "a complex tensor",
               "number": "a floating-point, integer or complex tensor", "int": "an integer tensor",
-              "real": "a floating-point or integer tensor"}
+              "real": "a floating-point or integer tensor", "countable": "an integer tensor or a mask"}
 _HELP = {("bool", "float"): "compare a tensor (`mask == 0`) to make a mask",
          ("float", "int"): "float(x) converts an integer tensor to floating point",
          ("int", "float"): "an index is an integer tensor: arange(n) and integer arithmetic on it (+ - * // %)",
