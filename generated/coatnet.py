@@ -376,7 +376,7 @@ class CoAtNet(nn.Module):
         y = self.maxpool2d(self.mlp1(self.s1(y)))  # [b, out_chs[1], h'', h'']  coatnet.attn:100
         y = self.maxpool2d(self.mlp2(self.s2(y)))  # [b, out_chs[2], h''', h''']  coatnet.attn:101
         # the map's positions as tokens; each max-pool takes the larger of two consecutive ones
-        y = y.permute(0, 2, 3, 1).reshape(b, -1, self.out_chs[2])  # [b, h'''*h''', out_chs[2]]  coatnet.attn:103
+        y = y.reshape(b, self.out_chs[2], -1).transpose(1, 2)  # [b, h'''*h''', out_chs[2]]  coatnet.attn:103
         y = self.mlp3(self.s3(y, y, y))  # [b, h'''*h''', out_chs[3]]  coatnet.attn:104
         y = self.maxpool1d(y.transpose(1, 2)).transpose(1, 2)  # [b, n', out_chs[3]]  coatnet.attn:105
         y = self.mlp4(self.s4(y, y, y))  # [b, n', out_chs[4]]  coatnet.attn:106

@@ -361,7 +361,7 @@ class PositionAttentionModule(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.d_model:
             raise ValueError(f"PositionAttentionModule: x.shape[1] must be d_model = {self.d_model}, got {x.shape[1]}")
-        y = self.cnn(x).permute(0, 2, 3, 1).reshape(b, h * w, self.d_model)  # [b, h*w, d_model]  danet.attn:16
+        y = self.cnn(x).reshape(b, self.d_model, h * w).transpose(1, 2)  # [b, h*w, d_model]  danet.attn:16
         return self.pa(y, y, y)  # [b, h*w, d_model]  danet.attn:17
 
 

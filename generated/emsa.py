@@ -315,7 +315,7 @@ class EMSA(nn.Module):
             x = self.sr_conv(
                 queries.reshape(b, self.H, self.W, self.d_model).permute(0, 3, 1, 2)
             )  # [b, d_model, H', W']  emsa.attn:76
-            x = self.sr_ln(x.permute(0, 2, 3, 1).reshape(b, -1, self.d_model))  # [b, H'*W', d_model]  emsa.attn:77
+            x = self.sr_ln(x.reshape(b, self.d_model, -1).transpose(1, 2))  # [b, H'*W', d_model]  emsa.attn:77
             k = self.fc_k(x).reshape(b, -1, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, H'*W']  emsa.attn:78
             v = self.fc_v(x).reshape(b, -1, self.h, self.d_v).transpose(1, 2)  # [b, h, H'*W', d_v]  emsa.attn:79
         else:

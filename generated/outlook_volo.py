@@ -119,17 +119,7 @@ class OutlookAttention(nn.Module):
         # one k*k x k*k attention per window (the pooled position) and head
         a = self.pool(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # [b, h'', w'', dim]  outlook_volo.attn:47
         a = (
-            self.attn(a)
-            .reshape(
-                b,
-                1 - (self.stride - h) // self.stride,
-                1 - (self.stride - w) // self.stride,
-                self.num_heads,
-                self.kk,
-                self.kk,
-            )
-            .permute(0, 3, 1, 2, 4, 5)
-            .reshape(b, self.num_heads, -1, self.kk, self.kk)
+            self.attn(a).reshape(b, -1, self.num_heads, self.kk, self.kk).transpose(1, 2)
         )  # [b, num_heads, h''*w'', kk, kk]  outlook_volo.attn:48
         a = self.attn_drop((a * self.scale).softmax(dim=-1))  # [b, num_heads, h''*w'', kk, kk]  outlook_volo.attn:49
         # overlapping windows add up

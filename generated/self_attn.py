@@ -43,9 +43,7 @@ class Self_Attn_Spatial(nn.Module):
         b, _, h, w = x.shape
         if x.shape[1] != self.in_dim:
             raise ValueError(f"Self_Attn_Spatial: x.shape[1] must be in_dim = {self.in_dim}, got {x.shape[1]}")
-        q = (
-            self.query_conv(x).permute(0, 2, 3, 1).reshape(b, h * w, self.out_dim)
-        )  # [b, h*w, out_dim]  self_attn.attn:18
+        q = self.query_conv(x).reshape(b, self.out_dim, h * w).transpose(1, 2)  # [b, h*w, out_dim]  self_attn.attn:18
         k = self.key_conv(x).flatten(2)  # [b, out_dim, h*w]  self_attn.attn:19
         attention = (q @ k).softmax(dim=-1)  # [b, h*w, h*w]  self_attn.attn:20
         out = self.value_conv(x).flatten(2) @ attention.transpose(1, 2)  # [b, in_dim, h*w]  self_attn.attn:21
@@ -94,7 +92,7 @@ class Self_Attn_Channel(nn.Module):
         if x.shape[1] != self.in_dim:
             raise ValueError(f"Self_Attn_Channel: x.shape[1] must be in_dim = {self.in_dim}, got {x.shape[1]}")
         q = self.query_conv(x).flatten(2)  # [b, out_dim, h*w]  self_attn.attn:43
-        k = self.key_conv(x).permute(0, 2, 3, 1).reshape(b, h * w, self.out_dim)  # [b, h*w, out_dim]  self_attn.attn:44
+        k = self.key_conv(x).reshape(b, self.out_dim, h * w).transpose(1, 2)  # [b, h*w, out_dim]  self_attn.attn:44
         attention = (q @ k).softmax(dim=-1)  # [b, out_dim, out_dim]  self_attn.attn:45
         out = attention @ self.value_conv(x).flatten(2)  # [b, out_dim, h*w]  self_attn.attn:46
         out = self.gamma * out.reshape(b, self.out_dim, h, w) + self.x_conv(x)  # [b, out_dim, h, w]  self_attn.attn:47

@@ -549,3 +549,22 @@ block Fb(n: int = 3):
     x = rand(2, 3)
     torch.testing.assert_close(module(x), x.clamp(min=0) + x)
     assert agree(source, {"n": 3}, {"x": (2, 3)}) == "agree"
+
+
+@pytest.mark.parametrize("pattern, expected", [
+    ("b (h d) p s -> b h (p s) d", "x.reshape(b, self.h, -1, p * s).transpose(2, 3)"),
+    ("b c p s -> b (p s) c", "x.reshape(b, c, p * s).transpose(1, 2)"),
+    ("b c p s -> (p s) b c", "x.reshape(b, c, p * s).permute(2, 0, 1)"),
+])
+def test_axes_that_move_together_move_as_one(pattern, expected):
+    """EfficientFormer's `b (h d) p s -> b h (p s) d` was a 5-d round trip, `reshape(b, h, -1,
+    p, s).permute(0, 1, 3, 4, 2).reshape(...)`; the published form is a 4-d reshape and one
+    transpose (a view, where a permute then reshape copies)."""
+    source = f"""\
+block P(h: int = 2):
+    input x: [b, c, p, s]
+    example(h=2, x=[2, 4, 3, 5])
+    return rearrange(x, "{pattern}"{", h=h" if " h " in pattern else ""})
+"""
+    assert expected in compile_ok(source)
+    assert agree(source, {"h": 2}, {"x": (2, 4, 3, 5)}) == "agree"

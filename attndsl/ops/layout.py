@@ -161,6 +161,9 @@ def render_rearrange(r, node, operands, attrs):
         return source + _merge_in_place(pattern), ATOM
     if is_identity and not in_place:
         return f"{source}.reshape({r.dims(out_shape) or '()'})", ATOM
+    merged = None if in_place else _merged_runs(pattern, sizes)
+    if merged is not None:
+        return _render_runs(r, source, pattern, merged, out_shape), ATOM
     steps = source
     if input_split:
         steps += _split_in_place(r, pattern, sizes) if in_place else f".reshape({r.dims(elementary)})"
@@ -174,6 +177,51 @@ def render_rearrange(r, node, operands, attrs):
     if output_merged:
         steps += _merge_in_place(pattern) if in_place else f".reshape({r.dims(out_shape) or '()'})"
     return steps, ATOM
+
+
+def _merged_runs(pattern: Pattern, sizes) -> tuple[list, list[int]] | None:
+    """Axes that stay side by side and in order, and end in one output group, move as one:
+    `b (h d) p s -> b h (p s) d` is `reshape(b, h, d, p*s).transpose(2, 3)`, not a 5-d round
+    trip through `permute(0, 1, 3, 4, 2)`. (The runs in the input's order, with their sizes;
+    the permutation of them.) None where no two axes move together."""
+    axes = pattern.axes
+    position = {a: i for i, a in enumerate(axes)}
+    group_of = {a: index for index, group in enumerate(pattern.right) for a in group}
+    runs: list[list[str]] = []
+    for axis in (a for group in pattern.right for a in group):
+        last = runs[-1][-1] if runs else None
+        if last is not None and position[axis] == position[last] + 1 and group_of[axis] == group_of[last]:
+            runs[-1].append(axis)
+        else:
+            runs.append([axis])
+    if all(len(run) == 1 for run in runs):
+        return None
+    in_order = sorted(runs, key=lambda run: position[run[0]])
+    sized = []
+    for run in in_order:
+        size = Expr.const(1)
+        for axis in run:
+            size = size * sizes[axis]
+        sized.append((tuple(run), size))
+    return sized, [in_order.index(run) for run in runs]
+
+
+def _render_runs(r, source: str, pattern: Pattern, merged, out_shape) -> str:
+    """reshape to the runs (left out where the input's axes are the runs already), permute
+    them, reshape to the output (left out where its groups are the runs)."""
+    runs, permutation = merged
+    steps = source
+    if [tuple(group) for group in pattern.left] != [run for run, _ in runs]:
+        steps += f".reshape({r.dims([size for _, size in runs])})"
+    if len(permutation) == 2 or _is_swap(permutation):
+        a, b = [i for i, p in enumerate(permutation) if p != i]
+        steps += f".transpose({a}, {b})"
+    elif permutation != sorted(permutation):
+        steps += f".permute({', '.join(str(p) for p in permutation)})"
+    in_output = [runs[p][0] for p in permutation]
+    if [tuple(group) for group in pattern.right] != in_output:
+        steps += f".reshape({r.dims(out_shape) or '()'})"
+    return steps
 
 
 def _split_in_place(r, pattern: Pattern, sizes) -> str:
