@@ -125,7 +125,8 @@ class CBAtten_Res(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [out_channels|s1|s0, s1|s0|out_channels, h', w']
+        returns: [s0, out_channels, h', w'] if batch_first;
+                 [out_channels, s1, h', w'] if not batch_first
 
     Examples:
         in_channels=8, out_channels=16, reduction=2, stride=1, x=[4, 8, 20, 20]

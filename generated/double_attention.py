@@ -16,7 +16,8 @@ class DoubleAttention(nn.Module):
 
     Shapes:
         x: [b, in_channels, h, w]
-        returns: [b, in_channels|c_m, h, w]
+        returns: [b, in_channels, h, w] if reconstruct;
+                 [b, c_m, h, w] if not reconstruct
 
     Examples:
         in_channels=64, c_m=16, c_n=8, reconstruct=True, x=[2, 64, 7, 7]

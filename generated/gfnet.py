@@ -20,7 +20,7 @@ class GlobalFilter(nn.Module):
     Shapes:
         x: [b, n, dim]
         spatial_size: [p, q] (optional)
-        returns: [b, p|a*q|a, dim]
+        returns: [b, n, dim]
 
     Examples:
         dim=64, h=7, w=4, x=[2, 49, 64]

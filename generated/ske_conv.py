@@ -21,7 +21,8 @@ class SKEConv(nn.Module):
 
     Shapes:
         x: [s0, s1, h, w]
-        returns: [in_channels|s1|s0, s1|s0|in_channels, h', w']
+        returns: [s0, in_channels, h', w'] if batch_first;
+                 [in_channels, s1, h', w'] if not batch_first
 
     Examples:
         in_channels=8, stride=2, x=[4, 8, 20, 20]

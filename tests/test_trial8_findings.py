@@ -568,3 +568,21 @@ block P(h: int = 2):
 """
     assert expected in compile_ok(source)
     assert agree(source, {"h": 2}, {"x": (2, 4, 3, 5)}) == "agree"
+
+
+def test_the_docstring_gives_an_outputs_shape_per_case_that_occurs():
+    """Two `if m:` were read as independent: `returns: [k + n|n - k|k + n|n, k + n|n]`, shapes
+    no call makes (Transformer-XL's `[qlen|mlen + qlen|qlen - mlen|mq', ...]`)."""
+    code = compile_ok("""\
+block B():
+    input x: [n, d]
+    input m: [k, d] = None
+    c = x
+    if m:
+        c = cat([m, x], dim=0)
+    q = c
+    if m:
+        q = c[k:]
+    return einsum("i d, j d -> i j", q, c)
+""")
+    assert "        returns: [n, n + k] if m given;\n                 [n, n] if m not given\n" in code

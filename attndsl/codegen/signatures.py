@@ -47,6 +47,18 @@ class SignatureEmitter:
             "tuple[" + ", ".join("torch.Tensor" for _ in self.ir.outputs) + "]"
         return f"{', '.join(parts)}) -> {returns}"
 
+    def _output_shape(self, output: int) -> list[str]:
+        """An output's shape, one line per case where the `if`s give it other sizes (`[b, in_channels,
+        h, w] if reconstruct;` / `[b, c_m, h, w] if not reconstruct`): the cases that occur, as
+        `attndsl graph` shows them, not every combination of the alternatives of each size."""
+        shown = self.show(self.graph.nodes[output]["shape"])
+        if "|" not in shown:
+            return [shown]
+        from ..tools.world_shapes import shape_text
+
+        cases = (shape_text(self.ir, output, self.order) or shown).split("; ")
+        return [f"{case};" for case in cases[:-1]] + cases[-1:]
+
     def docstring(self) -> str:
         lines = []
         if self.ir.doc:
@@ -60,9 +72,9 @@ class SignatureEmitter:
             optional = " (optional)" if info.optional else ""
             shapes.append(f"    {info.name}: {self.show(self.input_shape(info))}{optional}")
         for index, output in enumerate(self.ir.outputs):
-            shape = self.graph.nodes[output]["shape"]
-            shapes.append(f"    returns: {self.show(shape)}" if len(self.ir.outputs) == 1 else
-                          f"    output {index}: {self.show(shape)}")
+            label = "returns" if len(self.ir.outputs) == 1 else f"output {index}"
+            shapes += [f"    {label}: {line}" if at == 0 else f"    {' ' * len(label)}  {line}"
+                       for at, line in enumerate(self._output_shape(output))]
         if shapes:
             lines.append("Shapes:\n" + "\n".join(shapes))
         if self.ir.examples:
