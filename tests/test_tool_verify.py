@@ -262,3 +262,19 @@ def test_a_persistent_buffer_built_wrongly_is_a_difference(tmp_path, capsys):
     assert main(args) == 1
     assert "buffer idx as the modules build it: values differ at [0] (hand-written 0, spec 3)" in \
         capsys.readouterr().err
+
+
+def test_a_functional_dropout_in_the_hand_written_module_is_named_as_the_cause(tmp_path, capsys):
+    """HF's modules drop out with `F.dropout(x, p, training=self.training)`, which the
+    verifier cannot switch off: the difference in training said nothing of why (trial 8)."""
+    spec = tmp_path / "drop.attn"
+    spec.write_text("block Drop(d: int = 4, p: float = 0.1):\n    input x: [b, d]\n    example(x=[3, 4])\n"
+                    "    layer drop = dropout(p)\n    layer fc = linear(d, d)\n    return drop(fc(x))\n")
+    reference = tmp_path / "drop_ref.py"
+    reference.write_text("import torch\nfrom torch import nn\n\n\nclass Drop(nn.Module):\n"
+                         "    def __init__(self, d=4, p=0.1):\n        super().__init__()\n        self.p = p\n"
+                         "        self.fc = nn.Linear(d, d)\n\n    def forward(self, x):\n"
+                         "        return nn.functional.dropout(self.fc(x), p=self.p, training=self.training)\n")
+    assert main(["verify", str(spec), "--against", f"{reference}:Drop"]) == 1
+    assert "it draws randomness the verifier cannot switch off" in capsys.readouterr().err
+    assert main(["verify", str(spec), "--against", f"{reference}:Drop", "--args", "p=0.0", "x=[3, 4]"]) == 0

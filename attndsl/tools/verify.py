@@ -325,8 +325,28 @@ def _forward(reference, generated, inputs: dict, mode: str, tag: str = ""):
     if len(ref_outs) != len(gen_outs):
         raise Difference(f"{tag}{mode}: the hand-written module returns {len(ref_outs)} outputs, the spec's "
                          f"{len(gen_outs)}")
-    _compare_tensors(f"{tag}{mode} output", dict(enumerate(ref_outs)), dict(enumerate(gen_outs)))
+    try:
+        _compare_tensors(f"{tag}{mode} output", dict(enumerate(ref_outs)), dict(enumerate(gen_outs)))
+    except Difference as difference:
+        if mode == "train" and _draws_randomness(reference, inputs):
+            raise Difference(f"{difference}; the hand-written module gives other outputs each call in training: "
+                             "it draws randomness the verifier cannot switch off (a functional dropout, "
+                             "`F.dropout(x, p, training=self.training)`): build it with its dropout at 0") \
+                from difference
+        raise
     return results
+
+
+def _draws_randomness(module, inputs: dict) -> bool:
+    """Whether two calls on the same inputs (in the module's mode) give other outputs."""
+    import torch
+
+    outputs = []
+    with torch.no_grad():
+        for _ in range(2):
+            out = module(**{k: v if isinstance(v, (bool, int, tuple)) else v.clone() for k, v in inputs.items()})
+            outputs.append(list(out) if isinstance(out, (tuple, list)) else [out])
+    return any(not torch.equal(a, b) for a, b in zip(*outputs) if isinstance(a, torch.Tensor))
 
 
 def _dropout_off(module) -> None:
