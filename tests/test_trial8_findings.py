@@ -586,3 +586,14 @@ block B():
     return einsum("i d, j d -> i j", q, c)
 """)
     assert "        returns: [n, n + k] if m given;\n                 [n, n] if m not given\n" in code
+
+
+def test_a_square_is_known_not_to_be_negative():
+    """LeViT: `if rq * rq < 0:`, a square of a size of unknown sign asked not to be negative."""
+    code = compile_ok("""\
+block Sq(r: int = 3):
+    input x: [b, n]
+    param t: [r * r + 1] = zeros
+    return x[:, :1] + t
+""")
+    assert "r * r + 1 < 1" not in code and "r * r < 0" not in code

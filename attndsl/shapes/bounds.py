@@ -92,6 +92,9 @@ class Bounds:
             product = Fraction(1)
             for factor, exponent in monomial:
                 low = self._factor_bound(factor)
+                if (low is None or low < 0) and exponent > 0 and exponent % 2 == 0:
+                    product = Fraction(0)  # a square is not negative, whatever the sign of its root
+                    continue
                 if low is None or low < 0 or (exponent < 0 and low <= 0):
                     return None
                 # no upper bounds are tracked, so 1/x (x >= low > 0) is only known positive:
