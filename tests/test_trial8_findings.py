@@ -597,3 +597,21 @@ block Sq(r: int = 3):
     return x[:, :1] + t
 """)
     assert "r * r + 1 < 1" not in code and "r * r < 0" not in code
+
+
+@pytest.mark.parametrize("stride, h", [(1, 5), (2, 5), (3, 7), (4, 3)])
+def test_a_slice_step_may_be_an_argument(stride, h):
+    """LeViT's subsampling `x[:, ::stride, ::stride]`: "a slice's step must be a constant"."""
+    source = """\
+block Sub(stride: int = 2):
+    input x: [b, h, w, c]
+    example(x=[2, 5, 4, 3])
+    return x[:, ::stride, ::2]
+"""
+    assert "x[:, :: self.stride, ::2]" in compile_ok(source)
+    module = generated(source)(stride)
+    x = rand(2, h, 4, 3)
+    assert torch.equal(module(x), x[:, ::stride, ::2])
+    assert agree(source, {"stride": stride}, {"x": (2, h, 4, 3)}) == "agree"
+    with pytest.raises(ValueError, match="`stride` must be at least 1"):
+        generated(source)(0)

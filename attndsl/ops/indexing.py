@@ -2,7 +2,7 @@
 and gathers `table[index]`.
 
 A subscript keeps, per axis, a slice `start:stop:step` (bounds are whole-number
-expressions, a negative constant counting from the end; the step a constant >= 1), drops
+expressions, a negative constant counting from the end; the step a whole number >= 1), drops
 an axis for an index, and adds one of size 1 for `None`; `...` stands for the axes not
 named. Python clamps a slice that runs past its axis and gives fewer elements; the
 language does not: bounds must lie within the axis (proven, else checked at run time),
