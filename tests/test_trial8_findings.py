@@ -167,7 +167,8 @@ block A(c: int, stride: int = 1):
         assert cls(4, stride)(torch.randn(2, 4, 6, 6)).shape == (2, 4, 6 // stride, 6 // stride)
     with pytest.raises(ValueError, match=r"`c not in \[3, 5\]` must hold"):
         cls(3, 1)
-    assert agree(source, {"c": 4, "stride": stride}, {"x": (2, 4, 6, 6)}) == ("both refused (init)" if refused else "agree")
+    expected = "both refused (init)" if refused else "agree"
+    assert agree(source, {"c": 4, "stride": stride}, {"x": (2, 4, 6, 6)}) == expected
 
 
 @pytest.mark.parametrize("w", [1, 2, 3])

@@ -38,9 +38,9 @@ from .strings import StringLowering
 from .loops import LoopLowering
 
 
-class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering, ConditionLowering,
-                    CallLowering, MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering, InitLowering,
-                    SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering,
+class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering,
+                    ConditionLowering, CallLowering, MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering,
+                    InitLowering, SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering,
                     ComprehensionLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block

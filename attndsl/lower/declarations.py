@@ -27,8 +27,8 @@ class DeclarationLowering:
             raise self.error("E0114", "a param is initialised with zeros, ones, randn or an initialiser call",
                              init.span, help=f"call it: `{init.id}()`" if getattr(init, "id", "") in INITIALIZERS
                              else suggest(getattr(init, "id", ""), PARAM_INITS) or
-                             "e.g. normal(std=0.02), trunc_normal(std=0.02), constant(1.0); the initialisers are listed "
-                             "in the README's Initialisation section")
+                             "e.g. normal(std=0.02), trunc_normal(std=0.02), constant(1.0); the initialisers are "
+                             "listed in the README's Initialisation section")
         self._built_in_init(stmt.span, f"the shape of param `{stmt.name}`", shape)
         for node, dim in zip(stmt.shape, shape):
             self._require_whole(node, dim, f"a dimension of param `{stmt.name}`", "E0205")

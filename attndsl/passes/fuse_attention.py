@@ -99,8 +99,8 @@ def _fuse(ir: BlockIR, final: int) -> bool:
                      causal=(mask_step.condition or True) if causal else None,
                      optional_mask=_optional_mask(ir, mask_step), dropout=dropout_target(ir, dropout_step),
                      stochastic=dropout_step is not None)
-    ir.graph.nodes[fused]["comments"] = [f"{where}: {_describe(ir, mask_step, dropout_step, scale, temperatures)}, fused into "
-                                         "one scaled_dot_product_attention call"]
+    described = _describe(ir, mask_step, dropout_step, scale, temperatures)
+    ir.graph.nodes[fused]["comments"] = [f"{where}: {described}, fused into one scaled_dot_product_attention call"]
     if block_condition is None:
         redirect(ir, final, fused, keep_name=False)
         return True
@@ -251,8 +251,9 @@ def _optional_mask(ir: BlockIR, step: Step | None) -> str | None:
 
 def _describe(ir: BlockIR, mask_step: Step | None, dropout_step: Step | None, scale: Expr,
               temperatures=()) -> str:
-    logits = "q @ k" + (" * scale" if scale != ONE else "") + "".join(f" {'/' if step.divides else '*'} {ir.graph.nodes[step.tensor]['name'] or 't'}"
-                                       for step in temperatures)
+    logits = "q @ k" + (" * scale" if scale != ONE else "")
+    for step in temperatures:  # `* temperature`, by its name
+        logits += f" {'/' if step.divides else '*'} {ir.graph.nodes[step.tensor]['name'] or 't'}"
     if mask_step is not None:
         mask = ir.graph.nodes[mask_step.mask]
         name = mask["attrs"]["input"] if mask["op"] == "input" else mask["name"] or "mask"
