@@ -217,8 +217,7 @@ class LoopLowering:
             if entry is not None and isinstance(entry[1], (Expr, Literal)):
                 raise self.error("E0113", f"`{name}` is a number before the loop, and a loop carries tensors", entry[2],
                                  labels=[_label(stmt.span, "the loop that assigns it")],
-                                 help=f"start it as a tensor of the shape the loop makes: `{name} = zeros([...], "
-                                      "like=x)`")
+                                 help=f"start it as a tensor of the shape the loop makes: `{name} = zeros([...])`")
         carried = [n for n in assigned if self.scope.get(n, ("",))[0] == "tensor"
                    and isinstance(self.scope[n][1], Tensor)]
         before = dict(self.scope)

@@ -75,12 +75,16 @@ class MaskLowering:
         self._building_buffer = stmt.name
         try:
             value = self._expr(stmt.value)
+        except BaseException:
+            if earlier is not None:  # this step failed (its error is reported): the one before stays the buffer
+                self.scope[stmt.name] = ("buffer", earlier, earlier.span)
+            raise
         finally:
             self._building_buffer = None
-            if earlier is not None:  # the step before this one is the buffer's value no more
-                self.ir.graph.remove_node(earlier.node)
-                self.ir.buffers.remove(earlier)
-                del self.scope[stmt.name]
+        if earlier is not None:  # the step before this one is the buffer's value no more
+            self.ir.graph.remove_node(earlier.node)
+            self.ir.buffers.remove(earlier)
+            del self.scope[stmt.name]
         if not isinstance(value, Tensor):
             raise self.error("E0113", f"buffer `{stmt.name}` must be a tensor", stmt.value.span,
                              help="e.g. `buffer causal = tril(ones([n, n])) == 0`")

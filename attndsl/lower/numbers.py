@@ -75,9 +75,9 @@ class NumberLowering:
     # ------------------------------------------------------------------ lists of numbers
     def _tensor_values(self, node: ast.Node, value) -> tuple:
         """`tensor(values)`: (the values, as nested tuples of numbers, or the name of the
-        `list[int]` argument; whether the tensor is floating point). A rectangular list, nested once per
-        dimension, of numbers; floating point where any number is
-        a Python float as written (`0.5`, a float argument), else int64, as torch.tensor does."""
+        `list[int]` argument; whether the tensor is floating point). A rectangular list, nested
+        once per dimension, of numbers; floating point where any number is a Python float as
+        written (`0.5`, a float argument), else int64, as torch.tensor does."""
         if isinstance(value, ListArg):
             return value.name, False
         if not isinstance(node, (ast.ListExpr, ast.TupleExpr)) or not isinstance(value, (list, tuple)):
