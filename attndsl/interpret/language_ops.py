@@ -119,17 +119,12 @@ def _zeros(call, like=None):
 
 @tensor_op("tensor")
 def _tensor(call, like=None):
-    """The numbers as the spec writes them, or the list argument: int64 when every one is a
-    whole number (Python's int), else floating point."""
-    values = call.values("values")
-    integer = all(type(item) is int for item in _leaves(values))
-    if not _leaves(values) and not integer:
-        raise Refusal("tensor() of no numbers")
-    return torch.tensor(values, **({"dtype": torch.int64} if integer else {}), **_placement(call, like, integer))
-
-
-def _leaves(values) -> list:
-    return [leaf for item in values for leaf in (_leaves(item) if isinstance(item, (list, tuple)) else [item])]
+    """The numbers as the spec writes them, or the list argument: int64 where every one is an
+    int as declared (a float argument is a float, whatever it is given: `a=1`), else floating
+    point."""
+    integer = not call.attrs["floating"]
+    return torch.tensor(call.values("values"), **({"dtype": torch.int64} if integer else {}),
+                        **_placement(call, like, integer))
 
 
 def _triangle(function):
