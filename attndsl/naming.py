@@ -151,7 +151,7 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
                         if graph.nodes[m]["op"] == "phi")
             name = pick(base, [(position[m], graph.nodes[m]["guard"]) for m in members[group]])
         elif op in ("item", "phi") or node in materialized:
-            unnamed = "out" if node in ir.outputs else _temp_name(op)  # `return gamma * out + x, att`
+            unnamed = "out" if node in ir.outputs else _temp_name(_made_of(ir, node))  # `return gamma * out + x`
             source = _source_name(ir, node, op, naming.names)
             if source is not None and pick(source, [(at, attrs["guard"])]) != source:
                 source = None  # the value it views is still read: `subscript`, not `bias_2`
@@ -195,6 +195,18 @@ def _source_name(ir, node: int, op: str, names: dict) -> str | None:
         return None
     source = names.get(ir.operands(node)[0])
     return source.removeprefix("self.") if source else None
+
+
+def _made_of(ir, node: int) -> str:
+    """The op a value is made of, through the views and conversions that only reshape or retype
+    it: `float(arange(k))[None, :]` is positions (`index`), not a `subscript`."""
+    graph = ir.graph
+    while graph.nodes[node]["op"] in _VIEWS + ("float",) and not graph.nodes[node]["name"]:
+        operands = ir.operands(node)
+        if not operands or graph.nodes[operands[0]]["op"] in ("input", "param", "buffer", "scalar"):
+            break
+        node = operands[0]
+    return graph.nodes[node]["op"]
 
 
 def _temp_name(op: str) -> str:

@@ -616,3 +616,17 @@ block Sub(stride: int = 2):
     assert agree(source, {"stride": stride}, {"x": (2, h, 4, 3)}) == "agree"
     with pytest.raises(ValueError, match="`stride` must be at least 1"):
         generated(source)(0)
+
+
+def test_a_value_used_twice_is_named_after_what_it_is_made_of():
+    """NAT: `subscript = torch.arange(self.k, ...)[None, :]`, `float_`: the names of the
+    last view, not of the value."""
+    code = compile_ok("""\
+block P(k: int = 3):
+    input x: [b, n, k]
+    example(k=3, x=[2, 5, 3])
+    a = float(arange(n))
+    return x + (a[:, None] - float(arange(k))[None, :]) * (a[:, None] + float(arange(k))[None, :])
+""")
+    assert "index = torch.arange(self.k, device=x.device).to(x.dtype)[None, :]" in code
+    assert "subscript" not in code and "float_" not in code
