@@ -201,6 +201,8 @@ def _outputs(value) -> list:
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
+    if a.is_complex():  # a spectrum (rfft2): its real and imaginary parts, each within the tolerance
+        return _close(torch.view_as_real(a), torch.view_as_real(b))
     if a.dtype == torch.bool or not a.dtype.is_floating_point:
         return torch.equal(a, b)
     infinite = torch.isinf(b)
@@ -231,7 +233,9 @@ def _compare(stage: str, generated, interpreted, expected_shapes) -> None:
             raise Disagreement(stage, "output shape is not the inferred one",
                                f"output {index}: {tuple(a.shape)}, inferred {expected}")
         if not _close(a, b):
-            difference = (a.double() - b.double()).abs().nan_to_num(nan=float("inf")).max().item() if a.numel() else 0
+            real = (torch.view_as_real(a), torch.view_as_real(b)) if a.is_complex() else (a, b)
+            difference = (real[0].double() - real[1].double()).abs().nan_to_num(nan=float("inf")).max().item() \
+                if a.numel() else 0
             nan = " (NaN in the interpreter's output only)" if torch.isnan(b).any() and not torch.isnan(a).any() else ""
             raise Disagreement(stage, "values differ", f"output {index}: max |difference| {difference:.3g}{nan}")
 
