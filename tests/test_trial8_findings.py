@@ -1,7 +1,8 @@
 """What porting trial 8 (CaiT's class attention, talking heads, multi-query and Swin-V2
 cosine attention; CCNet, GCNet, scSE, Attention U-Net's gate, PVT, axial attention;
-FocalNet, gMLP, BoTNet, attention-augmented convs, PoolFormer, effective SE) found, each
-fixed and kept here: the failing spec, reduced."""
+FocalNet, gMLP, BoTNet, attention-augmented convs, PoolFormer, effective SE; T5, DeBERTa,
+Transformer-XL, sliding-window and latent attention; LeViT, EfficientFormer-V2, CSWin,
+Twins, neighbourhood attention) found, each fixed and kept here: the failing spec, reduced."""
 
 from __future__ import annotations
 
