@@ -631,3 +631,17 @@ block P(k: int = 3):
 """)
     assert "index = torch.arange(self.k, device=x.device).to(x.dtype)[None, :]" in code
     assert "subscript" not in code and "float_" not in code
+
+
+def test_a_size_off_by_a_remainder_suggests_the_remainder():
+    """A conv padded by `k // 2` against its input: W0006's help read `require k == 2 * (k //
+    2) + 1` where `k % 2 == 1` says it."""
+    result = __import__("attndsl").compile_source("""\
+block W(c: int = 4, k: int = 3):
+    input x: [b, c, h, w]
+    example(x=[2, 4, 5, 5])
+    layer conv = conv2d(c, c, k, padding=k // 2)
+    return conv(x) + x
+""", "w.attn")
+    helps = {d.help for d in result.diagnostics if d.code == "W0006"}
+    assert helps == {"if they must be equal, say so: `require k % 2 == 1`"}

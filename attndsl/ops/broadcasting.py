@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from .. import symbolic as sym
 from ..ir import Cond, elements_source
-from ..symbolic import Expr
+from ..symbolic import Atom, Expr
 from .registry import Shape
 
 
@@ -69,7 +71,7 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     # meant them equal, and a `require` says so (and makes the checks go away).
     positive = sym.Expr({m: c for m, c in difference.terms.items() if c > 0})
     negative = sym.Expr({m: -c for m, c in difference.terms.items() if c < 0})
-    claim = f"{_python(positive)} == {_python(negative)}"
+    claim = _remainder_claim(difference) or f"{_python(positive)} == {_python(negative)}"
     loop = next((layer for layer in ctx.checker.ir.layers if layer.loop_var in difference.symbols()), None)
     if loop is not None:  # a size of one element of a layer list: the claim is about each
         elements = elements_source(loop.elements, lambda e: e if isinstance(e, str) else _python(e))  # `ks`, `range(n)`
@@ -80,6 +82,23 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     ctx.warn("W0006", f"broadcast dimension {axis} pairs {_math(a)} with {_math(b)}: torch allows them to be equal "
              "or either to be 1", help=f"if they must be equal, say so: `require {claim}`")
     return result
+
+
+def _remainder_claim(difference: Expr) -> str | None:
+    """`k % 2 == 1` where the sizes differ by `k - 2*(k // 2) - 1` (an odd kernel's padded
+    size against the map's), not that expanded equality."""
+    for sign in (1, -1):
+        signed = difference * sign
+        for monomial, coefficient in signed.terms.items():
+            factor = monomial[0][0] if len(monomial) == 1 and monomial[0][1] == 1 else None
+            if not (isinstance(factor, Atom) and factor.op == "floordiv" and factor.args[1].is_const and
+                    coefficient == -factor.args[1].value):
+                continue
+            dividend, divisor = factor.args
+            rest = signed - dividend + divisor * Expr({monomial: Fraction(1)})
+            if rest.is_const:
+                return f"{_python(dividend)} % {_python(divisor)} == {_python(-rest)}"
+    return None
 
 
 def _math(expr: Expr) -> str:
