@@ -330,7 +330,9 @@ class CatalogueOps:
         positions = f"arange({size})"
         form = ch.choice([f"{positions} // {m}", f"({positions} % {m})", f"float({positions} * {m})",
                           f"{positions} * 0.5", f"{positions} / {m}", f"abs({positions} - {m})",
-                          f"where({positions} > {m}, {positions}, 0)", f"{positions} * (4 / 2)"])
+                          f"where({positions} > {m}, {positions}, 0)", f"{positions} * (4 / 2)",
+                          f"float(long(floor({positions} / {m})))", f"long(ceil({x.name} * {m}))",
+                          f"clamp({positions} - {m}, min=0)", f"float({positions} > {m})"])
         return self.assign(f"{x.name} {ch.choice(['+', '*', '-'])} {form}", x.shape)
 
     def op_gather(self):

@@ -645,3 +645,22 @@ block W(c: int = 4, k: int = 3):
 """, "w.attn")
     helps = {d.help for d in result.diagnostics if d.code == "W0006"}
     assert helps == {"if they must be equal, say so: `require k % 2 == 1`"}
+
+
+def test_floor_ceil_and_long_make_buckets_of_a_float_tensor():
+    """T5's log-spaced relative-position buckets: `floor(x)` on a tensor said "floor() takes
+    a number; on tensors, write the op it stands for", and there was no op to write."""
+    source = """\
+block Bk(n: int = 8):
+    input x: [b, n]
+    example(x=[2, 8])
+    rel = float(arange(n)) - 3.5
+    bucket = long(floor(log(abs(rel) + 1) * 2))
+    return x + float(bucket) + ceil(x) + float(long(-x))
+"""
+    assert "bucket = ((rel.abs() + 1).log() * 2).floor().long()" in compile_ok(source)
+    x = rand(2, 8)
+    rel = torch.arange(8, dtype=torch.float64) - 3.5
+    expected = x + torch.floor(torch.log(rel.abs() + 1) * 2) + torch.ceil(x) + torch.trunc(-x)
+    torch.testing.assert_close(generated(source)(8).double()(x), expected)
+    assert agree(source, {"n": 8}, {"x": (2, 8)}) == "agree"

@@ -249,6 +249,15 @@ tensor_op("floordiv")(lambda call, x, y: torch.div(_integers(x, "`//`"), _whole_
 tensor_op("mod")(lambda call, x, y: torch.remainder(_integers(x, "`%`"), _whole_divisor(y)))
 
 
+@tensor_op("long")
+def _long(call, x):
+    """Toward zero, as `.long()` truncates; an integer tensor stays as it is."""
+    x = tensor_arg(x, "long()")
+    if x.dtype == torch.bool or x.is_complex():
+        raise Refusal(f"long() of a {x.dtype} tensor")
+    return torch.trunc(x).to(torch.int64) if x.is_floating_point() else x
+
+
 @tensor_op("float")
 def _float(call, x, like=None):
     if tensor_arg(x, "float()").dtype == torch.bool:  # a mask: 1 where it holds

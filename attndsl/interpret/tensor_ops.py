@@ -139,7 +139,7 @@ def _einsum(call, x, y=None):
 
 # ---------------------------------------------------------------------------- pointwise
 
-for _name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log", "log2", "sign", "cos", "sin"):
+for _name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log", "log2", "sign", "cos", "sin", "floor", "ceil"):
     tensor_op(_name)(lambda call, x, _f=getattr(torch, _name): _f(tensor_arg(x, "the operand")))
 
 

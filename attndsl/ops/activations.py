@@ -20,6 +20,8 @@ _POINTWISE = {
     "abs": "|x|", "sqrt": "square root (NaN below 0, as in torch)", "log": "natural logarithm",
     "log2": "base-2 logarithm", "sign": "-1, 0 or 1, as x is below, at or above 0",
     "cos": "cosine (radians): rotary and sinusoidal position tables", "sin": "sine (radians)",
+    "floor": "the largest whole number not above x (still floating point: `long()` makes an index of it)",
+    "ceil": "the smallest whole number not below x (still floating point)",
 }
 for _name, _doc in _POINTWISE.items():
     op(_name, "x: tensor", same_shape, f"{{x:recv}}.{_name}()", doc=_doc, shape_doc=_SAME,

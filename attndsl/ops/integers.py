@@ -44,6 +44,10 @@ op("floordiv", "x: tensor[int], y: operand", divided_shape, render_binary("//", 
 op("mod", "x: tensor[int], y: operand", divided_shape, render_binary("%", MUL), precedence=MUL, operator="%",
    result="int", doc="`x % k`: the remainder of an integer tensor divided by a whole number (sign of `k`)",
    shape_doc=_DIVIDED, example="input x: [b, n, d]\nx + arange(d) % 2")
+op("long", "x: tensor[real]", lambda ctx, node, shapes, attrs: shapes[0], "{x:recv}.long()", result="int",
+   doc="a tensor as int64, each value truncated toward zero as torch's `.long()` does (`floor()` first to round "
+   "down): T5's relative-position buckets", shape_doc="the shape of `x`",
+   example="input x: [b, n]\nx + float(long(x * 2) % 3)")
 op("float", "x: tensor[countable], like: tensor[any] = None", lambda ctx, node, shapes, attrs: shapes[0],
    render_conversion, doc="an integer tensor, or a mask (1 where true, 0 where false: a one-hot matrix), as "
    "floating point: in forward, the dtype of the block's floating-point input; in a buffer, torch's default "

@@ -190,7 +190,7 @@ OP_COSTS: dict[str, OpCost] = {
     "matmul": OpCost(flops=_matmul_flops, transient=_matmul_transient),
     "einsum": OpCost(flops=_einsum_flops),
     **{name: OpCost() for name in ("sigmoid", "exp", "relu", "tanh", "abs", "sqrt", "log", "log2", "sign", "clamp",
-                                   "softmax", "cos", "sin")},
+                                   "softmax", "cos", "sin", "floor", "ceil")},
     **{name: OpCost() for name in ("relu6", "leaky_relu", "elu", "gelu", "silu", "softplus", "hardsigmoid",
                                    "hardswish")},
     **{name: OpCost() for name in ("sum", "mean", "max", "min", "std", "var", "norm", "normalize", "avg_pool",
@@ -218,7 +218,7 @@ OP_COSTS: dict[str, OpCost] = {
     "buffer": OpCost(memory=lambda attrs, contiguous: (False, True)),  # the module holds it; forward reads it
     "subscript": OpCost(memory=lambda attrs, contiguous: (False, False)),  # a strided view
     # integer tensors and gathers: new tensors (a gather copies what it picks), no FLOPs counted
-    **{name: OpCost() for name in ("floordiv", "mod", "float", "lookup")},
+    **{name: OpCost() for name in ("floordiv", "mod", "float", "long", "lookup")},
     "split": OpCost(memory=_chunk_memory),
     "unbind": OpCost(memory=_chunk_memory),
     "scaled_dot_product_attention": OpCost(flops=_attention_flops, transient=_attention_transient,  # attndsl.passes
