@@ -126,7 +126,7 @@ def test_completion_offers_what_a_spec_can_call():
     assert {"add", "mul", "matmul", "subscript", "scaled_dot_product_attention"} <= hidden
     assert not hidden & {label for label, kind in offered.items() if kind != "keyword"}  # `buffer` is a keyword
     assert {name for name, op in OPS.items() if op.callable_by_name} <= {n for n, k in offered.items() if k == "op"}
-    assert offered["len"] == offered["floor"] == "function" and offered["sqrt"] == "op"
+    assert offered["len"] == offered["int"] == "function" and offered["sqrt"] == offered["floor"] == "op"
     by_prefix = {label for label, _, _ in completions(Document.analyze(source.replace("return x", "return su"),
                                                                         "b.attn"), 2, 13)}
     assert "sum" in by_prefix and not {"sub", "subscript"} & by_prefix

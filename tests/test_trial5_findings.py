@@ -101,7 +101,7 @@ def test_the_help_for_sizes_of_each_element_suggests_a_require_that_works():
     its range, and that `require` makes the spec compile."""
     result = attndsl.compile_source(KERNELS, "kernels.attn")
     helps = [d.help for d in result.diagnostics if d.code == "W0006"]
-    suggestion = "require all([f * k + w == 2 * ((f * k + w) // 2) + 1 for k in range(n)])"
+    suggestion = "require all([(f * k + w) % 2 == 1 for k in range(n)])"
     assert helps and all(suggestion in h for h in helps)
     errors = [d for d in result.diagnostics if d.code == "E0208"]  # the checks it cannot write say so too
     assert errors and all("say what holds for every element with `require all([... for k in range(n)])`" in d.help

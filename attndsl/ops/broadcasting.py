@@ -7,7 +7,7 @@ from fractions import Fraction
 from .. import symbolic as sym
 from ..ir import Cond, elements_source
 from ..symbolic import Atom, Expr
-from .registry import Shape
+from .registry import MUL, Shape
 
 
 def broadcast(ctx, node, shapes, attrs) -> Shape:
@@ -97,7 +97,9 @@ def _remainder_claim(difference: Expr) -> str | None:
             dividend, divisor = factor.args
             rest = signed - dividend + divisor * Expr({monomial: Fraction(1)})
             if rest.is_const:
-                return f"{_python(dividend)} % {_python(divisor)} == {_python(-rest)}"
+                written = _python(dividend)
+                written = written if sym.precedence(dividend) >= MUL else f"({written})"  # `(f * k + w) % 2`
+                return f"{written} % {_python(divisor)} == {_python(-rest)}"
     return None
 
 
