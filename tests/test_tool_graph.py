@@ -10,9 +10,9 @@ import pytest
 from attndsl.cli import main
 from attndsl.ir import Cond
 from attndsl.shapes import show
+from attndsl.shapes.world_view import decide, world_views
 from attndsl.tools.cost import symbol_order
 from attndsl.tools.graph import catalogue_markdown, dataflow, to_dot, to_mermaid
-from attndsl.tools.world_shapes import decide, world_views
 
 from .mechanisms import REPO_ROOT, SPECS_DIR
 from .tool_support import SPECS, analyzed

@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from .text import docstring_text
+from ..shapes.world_view import shape_text
 from .expressions import _python_value, layer_class
+from .text import docstring_text
 
 
 class SignatureEmitter:
@@ -54,8 +55,6 @@ class SignatureEmitter:
         shown = self.show(self.graph.nodes[output]["shape"])
         if "|" not in shown:
             return [shown]
-        from ..tools.world_shapes import shape_text
-
         cases = (shape_text(self.ir, output, self.order) or shown).split("; ")
         return [f"{case};" for case in cases[:-1]] + cases[-1:]
 

@@ -37,7 +37,7 @@ def layers_named(ir: BlockIR, name: str, guard=()) -> list:
     """The declarations of a layer that a call under `guard` may use: one, or one per
     branch when the layer is declared on both sides of an `if` (`layer act = identity()`
     / `else: layer act = conv1d(...)`)."""
-    from .formula import make_guard
+    from ..shapes.conjunctions import make_guard
 
     found = ir.declarations(name)
     return [info for info in found if make_guard(list(info.guard) + list(guard)) is not None] or found[:1]
@@ -74,7 +74,7 @@ def optimized(blocks: list[BlockIR]) -> list[BlockIR]:
     attention fused into one call, matrix chains reassociated...), changed in place: the
     cost of what the generated module runs, not of the spec's literal dataflow."""
     from ..passes import run_passes
-    from .world_shapes import pin
+    from ..shapes.world_view import pin
 
     for ir in blocks:
         pin(ir)  # the checker's per-world shapes belong to the nodes it saw

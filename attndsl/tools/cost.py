@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..ir import BlockIR
+from ..shapes.conjunctions import render_expr, render_guard
 from .common import check_spec, optimized, parse_assignments
 from .costmodel import BlockCost, block_costs
-from .formula import Term, evaluate, render_expr, render_guard, render_max, render_terms
+from .formula import Term, evaluate, render_max, render_terms
 from .values import Unbound, Values, dim_origins
 
 BYTES_PER_VALUE = 4  # float32

@@ -4,7 +4,7 @@ Walks the IR as code generation gets it (after `attndsl.passes`) and applies the
 table of `cost_rules.py` to each op and layer. A block used as a layer contributes its
 own costs with its arguments and input dims substituted.
 
-Shapes are the checker's real ones, world by world (`world_shapes.py`): where an `if`
+Shapes are the checker's real ones, world by world (`attndsl/shapes/world_view.py`): where an `if`
 gives a value different shapes on its branches, each combination of such conditions is
 costed on its own, its terms counted under its conditions (`[batch_first]*...`), and
 the terms every world agrees on merged back into one (`[c]*x + [not c]*x` is `x`).
@@ -18,14 +18,15 @@ import networkx as nx
 
 from .. import symbolic as sym
 from ..ir import BlockIR, Cond, LayerSpec
+from ..shapes.conjunctions import make_guard
+from ..shapes.world_view import WorldView, decide, dims, world_views
 from ..symbolic import Expr
 from .common import layers_named
 from .cost_rules import LAYER_COSTS, OP_COSTS, kind_options, numel
-from .formula import Term, collect, guarded, make_guard
+from .formula import Term, collect, guarded
 from .memory import MemoryWalk, prune
 from .state import state_entries
 from .subblock import callee_mapping, substitute_guard, substitute_terms
-from .world_shapes import WorldView, decide, dims, world_views
 
 
 @dataclass
@@ -60,9 +61,9 @@ class _BlockWalk(MemoryWalk):
         for view in world_views(self.ir):
             self.view = view
             facts = _size_facts(self.ir, view)
-            flops += view.guarded(self._tidy(self._flops(), facts))
+            flops += _in_world(view, self._tidy(self._flops(), facts))
             for key, candidate in self._memory():
-                memory.setdefault(key, []).extend(view.guarded(self._tidy(candidate, facts)))
+                memory.setdefault(key, []).extend(_in_world(view, self._tidy(candidate, facts)))
         cost.flops = collect(flops)
         cost.memory = prune([collect(candidate) for candidate in memory.values()])
         return cost
@@ -226,3 +227,14 @@ def _size_facts(ir: BlockIR, view: WorldView) -> sym.Facts:
         for dim in info.shape:
             facts.add_integer(dim)
     return facts
+
+
+def _in_world(view: WorldView, terms) -> list[Term]:
+    """Terms counted in this world only: their guards decided where the world decides them,
+    and the world's conditions added."""
+    out = []
+    for term in terms:
+        guard = make_guard([decide(c, view.world) for c in term.guard] + list(view.literals))
+        if guard is not None:
+            out.append(Term(guard, term.value, term.loop))
+    return out

@@ -12,13 +12,13 @@ from __future__ import annotations
 import difflib
 
 from ..ir import BlockIR
+from ..shapes.conjunctions import render_expr, render_guard
+from ..shapes.world_view import shape_text
 from .common import CheckedSpec, check_spec, optimized
 from .cost import report, symbol_order
 from .costmodel import block_costs
-from .formula import render_expr, render_guard
 from .state import state_entries
 from .values import Values
-from .world_shapes import shape_text
 
 
 def run(args) -> int:

@@ -19,10 +19,10 @@ import networkx as nx
 
 from ..cli import UsageError
 from ..ir import BlockIR, Cond
+from ..shapes.conjunctions import render_cond, render_expr, render_guard
+from ..shapes.world_view import shape_text, world_views
 from .common import check_spec, layers_named
 from .cost import symbol_order
-from .formula import render_cond, render_expr, render_guard
-from .world_shapes import shape_text, world_views
 
 
 @dataclass

@@ -18,10 +18,11 @@ from ..layers import LAYERS
 from ..lower.values import SCALAR_FUNCTIONS
 from ..ops import OPS
 from ..shapes import show
+from ..shapes.conjunctions import render_cond, render_expr, render_guard
+from ..shapes.world_view import shape_text
 from .cost import symbol_order
-from .formula import render_cond, render_expr, render_guard, render_terms
+from .formula import render_terms
 from .values import dim_origins
-from .world_shapes import shape_text
 
 KEYWORDS = ["block", "input", "param", "layer", "let", "persistent", "buffer", "require", "example", "if", "elif",
             "else", "return", "for", "in", "and", "or", "not", "true", "false", "None", "zeros", "ones", "randn"]

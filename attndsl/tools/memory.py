@@ -7,7 +7,7 @@ assigned again, or forward returns); a view (`transpose`, a reshape of a contigu
 tensor, `chunk`) keeps its operand's storage alive instead of making its own; plus what
 a call holds while it runs (a sequential's intermediate results, a sub-block's own peak,
 a fused attention's fallback copies). A mixin of the cost walk (`costmodel._BlockWalk`),
-walked once per world (`world_shapes.py`): only the nodes that run there, at their sizes there.
+walked once per world (`attndsl/shapes/world_view.py`): only the nodes that run there, at their sizes there.
 """
 
 from __future__ import annotations

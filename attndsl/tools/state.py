@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from .. import symbolic as sym
 from ..ir import BlockIR, Cond, LayerSpec, display_name, elements_source
 from ..layers import LAYERS
+from ..shapes.conjunctions import make_guard
 from ..symbolic import Expr
 from .cost_rules import kind_options, numel
-from .formula import make_guard
 from .subblock import callee_mapping, substitute_guard, substitute_shape
 
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .. import symbolic as sym
-from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
 from ..calls import items_read
+from ..evaluate import NONE_ARGUMENT, OptionalPassedOn, fold, substitute_cond
 from ..ir import BlockIR, Cond, LayerSpec
 from ..lower.layer_kinds import LayerKindArg
-from ..symbolic import Expr
 from ..shapes.callee_terms import forward_mapping
-from .formula import Term, make_guard
+from ..shapes.conjunctions import make_guard
+from ..symbolic import Expr
+from .formula import Term
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Each world's real shapes, for the tools.
+"""Each world's real shapes, for the code generator and the tools.
 
 After an `if` whose branches give a value different shapes, a node's "shape" attribute
 is only a display approximation (`c|2*c`: one or the other). The checker walks the block
@@ -19,9 +19,9 @@ from .. import symbolic as sym
 from ..evaluate import fold
 from ..ir import BlockIR, Cond
 from ..ops import ListShape
-from ..shapes import show
-from ..shapes.worlds import as_condition, literal, merge_guards
-from .formula import make_guard, render_guard
+from . import show
+from .conjunctions import render_guard
+from .worlds import as_condition, literal, merge_guards
 
 
 def pin(ir: BlockIR) -> None:
@@ -95,19 +95,6 @@ class WorldView:
         first = self.ir.world_shapes[0][0] if getattr(self.ir, "world_shapes", None) else {}
         recorded = by_world.get(frozenset(first.items()), attrs.get("child_shapes", {}))
         return {child: _map_shape(shape, self._readable) for child, shape in recorded.items()}
-
-    def guarded(self, terms) -> list:
-        """Terms counted in this world only: their guards decided where the world decides them,
-        and the world's conditions added."""
-        from .formula import Term
-
-        out = []
-        for term in terms:
-            conds = [decide(c, self.world) for c in term.guard]
-            guard = make_guard(conds + list(self.literals))
-            if guard is not None:
-                out.append(Term(guard, term.value, term.loop))
-        return out
 
     def _is_checked(self, node: int) -> bool:
         pinned = getattr(self.ir, "tool_checked_nodes", {})
