@@ -204,6 +204,12 @@ CATALOGUE: list[ErrorDoc] = [
              "E0112, which says so. An input keeps the published forward's name, `cos` or `sin`, and is not "
              "warned of; a call of the function it hides is an error that says so.)",
              _HEAD + "    mean = x * 2\n    return mean\n", 3, 5),
+    ErrorDoc("W0008", "the defaults do not build",
+             "A block without an `example(...)` whose every argument has a default: `Block()` would raise in "
+             "`__init__` (a `require` or a check that the defaults break). An example that builds, or "
+             "defaults that do, silences it.",
+             "block B(d: int = 10, h: int = 3):\n    input x: [b, d]\n    require d % h == 0\n"
+             "    return x\n", 1, 1),
 ]
 
 BY_CODE = {doc.code: doc for doc in CATALOGUE}

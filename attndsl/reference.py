@@ -51,9 +51,11 @@ _CANNOT = """\
   buffer, checked once when the module is built), integer tensor inputs, casts other than
   `float()` of an integer tensor (and the complex views), and shapes that depend on the
   values of a tensor. `einsum` takes one or two operands, without `...`.
-- Loops in `forward` other than over a layer list (`for block in blocks:`) or over the
-  first axis of tensors (`for qs, ks in zip(q, k):`): no `while`, no trip count read from
-  data.
+- Loops in `forward` other than over layer lists (`for block in blocks:`, `for conv,
+  norm in zip(convs, norms):`, their lengths checked equal), over the first axis of
+  tensors (`for qs, ks in zip(q, k):`), or a number of alike passes (`for _ in
+  range(iters):`): no `while`, no trip count read from data, no `convs[i]` by a loop's
+  index.
 - Imports (`from sdpa import ScaledDotProductAttention`) reach the specs of the same
   directory, by file name, and keep the block's name (no `as`).
 - Strings are compared, not computed: a `str` argument is tested with `==`, `!=`, `in`

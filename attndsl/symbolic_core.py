@@ -295,6 +295,39 @@ def _polynomial_quotient(a: Expr, b: Expr) -> Expr | None:
             ratios.add(Fraction(a.terms[monomial]) / b.terms[monomial])
         if len(ratios) == 1:
             return Expr.const(ratios.pop())
+    if len(b.terms) > 1:
+        return _long_division(a, b)
+    return None
+
+
+def _long_division(a: Expr, b: Expr) -> Expr | None:
+    """a / b by polynomial long division when it leaves no remainder (`(n + n*n) / (n + 1)`
+    is `n`, Transformer-XL's relative shift), else None. Polynomials only: a negative power
+    would let the division run on without end."""
+    if any(exponent < 0 for expr in (a, b) for monomial in expr.terms for _, exponent in monomial):
+        return None
+    # graded lexicographic order, the factors ranked by their sort keys: the leading term of
+    # a product is the product of the leading terms, so each step removes the remainder's
+    factors = sorted({factor for expr in (a, b) for monomial in expr.terms for factor, _ in monomial},
+                     key=_factor_key)
+
+    def order(monomial: Monomial) -> tuple:
+        powers = dict(monomial)
+        return (sum(powers.values()), tuple(powers.get(factor, 0) for factor in factors))
+
+    lead = max(b.terms, key=order)
+    quotient: dict[Monomial, Scalar] = {}
+    remainder = a
+    for _ in range(4 * len(a.terms) + 4):  # each step removes the leading term; terms may grow a little
+        if not remainder.terms:
+            return Expr(quotient)
+        top = max(remainder.terms, key=order)
+        step = _mono_mul(top, _mono_pow(lead, -1))
+        if any(exponent < 0 for _, exponent in step):
+            return None  # the leading term does not divide: not exact
+        coefficient = Fraction(remainder.terms[top]) / b.terms[lead]
+        quotient[step] = quotient.get(step, 0) + coefficient
+        remainder = remainder - Expr({step: coefficient}) * b
     return None
 
 

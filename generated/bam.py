@@ -30,7 +30,7 @@ class ChannelAttention(nn.Module):
         mid = channel // reduction
         if mid < 1:
             raise ValueError(
-                f"ChannelAttention: a batch or instance norm with affine weights needs at least one channel, got {mid}"
+                f"ChannelAttention: batch_norm1d `ca.bn0`: a batch or instance norm with affine weights needs at least one channel, got {mid}"
             )
         self.channel = channel
         self.ca = nn.Sequential()

@@ -49,12 +49,12 @@ class ChannelAttention(nn.Module):
         if self.batch_first:
             if s1 != self.in_channels:
                 raise ValueError(
-                    f"ChannelAttention: the channel dimension (dim 1) of the input and in_channels must agree, but s1 = {s1} and in_channels = {self.in_channels}"
+                    f"ChannelAttention: conv2d `sharedMLP.0`: the channel dimension (dim 1) of the input and in_channels must agree, but s1 = {s1} and in_channels = {self.in_channels}"
                 )
         if not self.batch_first:
             if s0 != self.in_channels:
                 raise ValueError(
-                    f"ChannelAttention: the channel dimension (dim 1) of the input and in_channels must agree, but s0 = {s0} and in_channels = {self.in_channels}"
+                    f"ChannelAttention: conv2d `sharedMLP.0`: the channel dimension (dim 1) of the input and in_channels must agree, but s0 = {s0} and in_channels = {self.in_channels}"
                 )
             x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:23
         # the same layer applied twice shares its weights
@@ -127,6 +127,8 @@ class CBAtten_Res(nn.Module):
         x: [s0, s1, h, w]
         returns: [s0, out_channels, h', w'] if batch_first;
                  [out_channels, s1, h', w'] if not batch_first
+        where h' = (h - kernel_size + 2*(kernel_size // 2)) // stride + 1
+        where w' = (w - kernel_size + 2*(kernel_size // 2)) // stride + 1
 
     Examples:
         in_channels=8, out_channels=16, reduction=2, stride=1, x=[4, 8, 20, 20]
@@ -171,7 +173,7 @@ class CBAtten_Res(nn.Module):
         if self.batch_first:
             if s1 != self.in_channels:
                 raise ValueError(
-                    f"CBAtten_Res: the channel dimension (dim 1) of the input and in_channels must agree, but s1 = {s1} and in_channels = {self.in_channels}"
+                    f"CBAtten_Res: conv2d `conv1`: the channel dimension (dim 1) of the input and in_channels must agree, but s1 = {s1} and in_channels = {self.in_channels}"
                 )
             h_out = (h - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
             w_out = (w - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
@@ -182,7 +184,7 @@ class CBAtten_Res(nn.Module):
         if not self.batch_first:
             if s0 != self.in_channels:
                 raise ValueError(
-                    f"CBAtten_Res: the channel dimension (dim 1) of the input and in_channels must agree, but s0 = {s0} and in_channels = {self.in_channels}"
+                    f"CBAtten_Res: conv2d `conv1`: the channel dimension (dim 1) of the input and in_channels must agree, but s0 = {s0} and in_channels = {self.in_channels}"
                 )
             h_out = (h - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1
             w_out = (w - self.kernel_size + 2 * (self.kernel_size // 2)) // self.stride + 1

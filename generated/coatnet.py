@@ -180,6 +180,8 @@ class MBConvBlock(nn.Module):
     Shapes:
         inputs: [b, input_filters, h, w]
         returns: [b, output_filters, n', n'']
+        where n' = (h - ksize + pad_size) // stride + 1
+        where n'' = (w - ksize + pad_size) // stride + 1
 
     Examples:
         ksize=3, input_filters=16, output_filters=16, image_size=8, inputs=[2, 16, 8, 8]
@@ -240,11 +242,11 @@ class MBConvBlock(nn.Module):
             )
         if h + self.pad_size < self.ksize:
             raise ValueError(
-                f"MBConvBlock: the (dilated) kernel must fit in the padded input, with h = {h}, ksize = {self.ksize}, pad_size = {self.pad_size}"
+                f"MBConvBlock: conv2d `_depthwise_conv`: the (dilated) kernel must fit in the padded input, with h = {h}, ksize = {self.ksize}, pad_size = {self.pad_size}"
             )
         if w + self.pad_size < self.ksize:
             raise ValueError(
-                f"MBConvBlock: the (dilated) kernel must fit in the padded input, with ksize = {self.ksize}, pad_size = {self.pad_size}, w = {w}"
+                f"MBConvBlock: conv2d `_depthwise_conv`: the (dilated) kernel must fit in the padded input, with ksize = {self.ksize}, pad_size = {self.pad_size}, w = {w}"
             )
         n_out = (h - self.ksize + self.pad_size) // self.stride + 1
         n_out2 = (w - self.ksize + self.pad_size) // self.stride + 1
@@ -352,19 +354,29 @@ class CoAtNet(nn.Module):
         if x.shape[3] != h:
             raise ValueError(f"CoAtNet: x.shape[3] must be h = {h}, got {x.shape[3]}")
         if h < 2:
-            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h = {h}")
+            raise ValueError(
+                f"CoAtNet: max_pool2d `maxpool2d`: the (dilated) kernel must fit in the padded input, with h = {h}"
+            )
         h_out = (h - 2) // 2 + 1
         if h_out < 2:
-            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h' = {h_out}")
+            raise ValueError(
+                f"CoAtNet: max_pool2d `maxpool2d`: the (dilated) kernel must fit in the padded input, with h' = {h_out}"
+            )
         h_out2 = (h_out - 2) // 2 + 1
         if h_out2 < 2:
-            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h'' = {h_out2}")
+            raise ValueError(
+                f"CoAtNet: max_pool2d `maxpool2d`: the (dilated) kernel must fit in the padded input, with h'' = {h_out2}"
+            )
         h_out3 = (h_out2 - 2) // 2 + 1
         if h_out3 * h_out3 < 2:
-            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with h''' = {h_out3}")
+            raise ValueError(
+                f"CoAtNet: max_pool1d `maxpool1d`: the (dilated) kernel must fit in the padded input, with h''' = {h_out3}"
+            )
         n_out = (h_out3 * h_out3 - 2) // 2 + 1
         if n_out < 2:
-            raise ValueError(f"CoAtNet: the (dilated) kernel must fit in the padded input, with n' = {n_out}")
+            raise ValueError(
+                f"CoAtNet: max_pool1d `maxpool1d`: the (dilated) kernel must fit in the padded input, with n' = {n_out}"
+            )
         if h // 16 < 1:
             raise ValueError(f"CoAtNet: the size of axis `s` must be at least 1, with h = {h}")
         n_out2 = (n_out - 2) // 2 + 1

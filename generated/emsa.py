@@ -68,11 +68,11 @@ class EMSA(nn.Module):
         if ratio > 1:
             if H + 2 * (ratio // 2) < ratio + 1:
                 raise ValueError(
-                    f"EMSA: the (dilated) kernel must fit in the padded input, with H = {H}, ratio = {ratio}"
+                    f"EMSA: conv2d `sr_conv`: the (dilated) kernel must fit in the padded input, with H = {H}, ratio = {ratio}"
                 )
             if W + 2 * (ratio // 2) < ratio + 1:
                 raise ValueError(
-                    f"EMSA: the (dilated) kernel must fit in the padded input, with W = {W}, ratio = {ratio}"
+                    f"EMSA: conv2d `sr_conv`: the (dilated) kernel must fit in the padded input, with W = {W}, ratio = {ratio}"
                 )
         self.d_model = d_model
         self.d_k = d_k
@@ -211,22 +211,24 @@ class EMSA(nn.Module):
                         nk_out2 = max(m, nk_out)
                         if nq * nk_out2 < 2:
                             raise ValueError(
-                                f"EMSA: instance norm needs more than one position, with nk'' = {nk_out2}, nq = {nq}"
+                                f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with nk'' = {nk_out2}, nq = {nq}"
                             )
                     else:
                         nk_out3 = max(m, nk)
                         if nq * nk_out3 < 2:
                             raise ValueError(
-                                f"EMSA: instance norm needs more than one position, with nk''' = {nk_out3}, nq = {nq}"
+                                f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with nk''' = {nk_out3}, nq = {nq}"
                             )
                 elif attention_weights is not None:
                     nk_out = max(mw, nk)
                     if nq * nk_out < 2:
                         raise ValueError(
-                            f"EMSA: instance norm needs more than one position, with nk' = {nk_out}, nq = {nq}"
+                            f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with nk' = {nk_out}, nq = {nq}"
                         )
                 elif nq * nk < 2:
-                    raise ValueError(f"EMSA: instance norm needs more than one position, with nk = {nk}, nq = {nq}")
+                    raise ValueError(
+                        f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with nk = {nk}, nq = {nq}"
+                    )
             elif attention_mask is not None:
                 if attention_weights is not None:
                     H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
@@ -235,7 +237,7 @@ class EMSA(nn.Module):
                     n_out2 = max(m, n_out)
                     if self.H * self.W * n_out2 < 2:
                         raise ValueError(
-                            f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n'' = {n_out2}"
+                            f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n'' = {n_out2}"
                         )
                 else:
                     H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
@@ -243,7 +245,7 @@ class EMSA(nn.Module):
                     n_out3 = max(H_out * W_out, m)
                     if self.H * self.W * n_out3 < 2:
                         raise ValueError(
-                            f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n''' = {n_out3}"
+                            f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n''' = {n_out3}"
                         )
             elif attention_weights is not None:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
@@ -251,14 +253,14 @@ class EMSA(nn.Module):
                 n_out = max(H_out * W_out, mw)
                 if self.H * self.W * n_out < 2:
                     raise ValueError(
-                        f"EMSA: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n' = {n_out}"
+                        f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n' = {n_out}"
                     )
             else:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 if self.H * self.W * H_out * W_out < 2:
                     raise ValueError(
-                        f"EMSA: instance norm needs more than one position, with H = {self.H}, H' = {H_out}, W = {self.W}, W' = {W_out}"
+                        f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with H = {self.H}, H' = {H_out}, W = {self.W}, W' = {W_out}"
                     )
         if self.ratio <= 1:
             if attention_mask is not None:

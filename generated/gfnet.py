@@ -172,6 +172,7 @@ class Block(nn.Module):
     Shapes:
         x: [b, n, dim]
         returns: [b, n', dim]
+        where n' = max(int(sqrt(n))*int(sqrt(n)), n)*min(1, int(sqrt(n))*int(sqrt(n)), n)
 
     Examples:
         dim=64, h=7, w=4, x=[2, 49, 64]

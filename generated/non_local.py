@@ -83,7 +83,7 @@ class NonLocalBlockND(nn.Module):
             if self.sub_sample:
                 if spatial[0] < 2:
                     raise ValueError(
-                        f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_0 = {spatial[0]}"
+                        f"NonLocalBlockND: max_pool1d `g.1`: the (dilated) kernel must fit in the padded input, with spatial_0 = {spatial[0]}"
                     )
             elif self.bn_layer:
                 if self.training and b * spatial[0] == 1:
@@ -94,11 +94,11 @@ class NonLocalBlockND(nn.Module):
             if self.sub_sample:
                 if spatial[0] < 2:
                     raise ValueError(
-                        f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_0 = {spatial[0]}"
+                        f"NonLocalBlockND: max_pool2d `g.1`: the (dilated) kernel must fit in the padded input, with spatial_0 = {spatial[0]}"
                     )
                 if spatial[1] < 2:
                     raise ValueError(
-                        f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_1 = {spatial[1]}"
+                        f"NonLocalBlockND: max_pool2d `g.1`: the (dilated) kernel must fit in the padded input, with spatial_1 = {spatial[1]}"
                     )
             elif self.bn_layer:
                 if self.training and b * spatial[0] * spatial[1] == 1:
@@ -109,11 +109,11 @@ class NonLocalBlockND(nn.Module):
             if self.sub_sample:
                 if spatial[1] < 2:
                     raise ValueError(
-                        f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_1 = {spatial[1]}"
+                        f"NonLocalBlockND: max_pool3d `g.1`: the (dilated) kernel must fit in the padded input, with spatial_1 = {spatial[1]}"
                     )
                 if spatial[2] < 2:
                     raise ValueError(
-                        f"NonLocalBlockND: the (dilated) kernel must fit in the padded input, with spatial_2 = {spatial[2]}"
+                        f"NonLocalBlockND: max_pool3d `g.1`: the (dilated) kernel must fit in the padded input, with spatial_2 = {spatial[2]}"
                     )
             elif self.bn_layer:
                 if self.training and b * spatial[0] * spatial[1] * spatial[2] == 1:

@@ -50,12 +50,12 @@ class SELayer(nn.Module):
         if self.batch_first:
             if s1 != self.channel:
                 raise ValueError(
-                    f"SELayer: the last dimension of the input and in_features must agree, but s1 = {s1} and channel = {self.channel}"
+                    f"SELayer: linear `fc.0`: the last dimension of the input and in_features must agree, but s1 = {s1} and channel = {self.channel}"
                 )
         if not self.batch_first:
             if s0 != self.channel:
                 raise ValueError(
-                    f"SELayer: the last dimension of the input and in_features must agree, but s0 = {s0} and channel = {self.channel}"
+                    f"SELayer: linear `fc.0`: the last dimension of the input and in_features must agree, but s0 = {s0} and channel = {self.channel}"
                 )
             x = x.transpose(0, 1)  # [s1, s0, h, w]  se_layer.attn:22
         y = self.fc(x.mean(dim=(2, 3), keepdim=True).flatten(1))  # [s1|s0, channel]  se_layer.attn:23

@@ -23,6 +23,8 @@ class SKEConv(nn.Module):
         x: [s0, s1, h, w]
         returns: [s0, in_channels, h', w'] if batch_first;
                  [in_channels, s1, h', w'] if not batch_first
+        where h' = (h - 1) // stride + 1
+        where w' = (w - 1) // stride + 1
 
     Examples:
         in_channels=8, stride=2, x=[4, 8, 20, 20]
@@ -83,7 +85,7 @@ class SKEConv(nn.Module):
         if self.batch_first:
             if s1 != self.in_channels:
                 raise ValueError(
-                    f"SKEConv: the channel dimension (dim 1) of the input and in_channels must agree, but s1 = {s1} and in_channels = {self.in_channels}"
+                    f"SKEConv: conv2d `convs.0`: the channel dimension (dim 1) of the input and in_channels must agree, but s1 = {s1} and in_channels = {self.in_channels}"
                 )
             h_out = (h - 1) // self.stride + 1
             w_out = (w - 1) // self.stride + 1
@@ -94,7 +96,7 @@ class SKEConv(nn.Module):
         if not self.batch_first:
             if s0 != self.in_channels:
                 raise ValueError(
-                    f"SKEConv: the channel dimension (dim 1) of the input and in_channels must agree, but s0 = {s0} and in_channels = {self.in_channels}"
+                    f"SKEConv: conv2d `convs.0`: the channel dimension (dim 1) of the input and in_channels must agree, but s0 = {s0} and in_channels = {self.in_channels}"
                 )
             h_out = (h - 1) // self.stride + 1
             w_out = (w - 1) // self.stride + 1

@@ -11,6 +11,8 @@ class BasicConv(nn.Module):
     Shapes:
         x: [b, in_planes, h, w]
         returns: [b, out_planes, h', w']
+        where h' = (h - kernel_size*dilation + 2*padding + dilation - 1) // stride + 1
+        where w' = (w - kernel_size*dilation + 2*padding + dilation - 1) // stride + 1
     """
 
     def __init__(
@@ -83,11 +85,11 @@ class BasicConv(nn.Module):
             raise ValueError(f"BasicConv: x.shape[1] must be in_planes = {self.in_planes}, got {x.shape[1]}")
         if h + 2 * self.padding + self.dilation < self.kernel_size * self.dilation + 1:
             raise ValueError(
-                f"BasicConv: the (dilated) kernel must fit in the padded input, with dilation = {self.dilation}, h = {h}, kernel_size = {self.kernel_size}, padding = {self.padding}"
+                f"BasicConv: conv2d `conv`: the (dilated) kernel must fit in the padded input, with dilation = {self.dilation}, h = {h}, kernel_size = {self.kernel_size}, padding = {self.padding}"
             )
         if w + 2 * self.padding + self.dilation < self.kernel_size * self.dilation + 1:
             raise ValueError(
-                f"BasicConv: the (dilated) kernel must fit in the padded input, with dilation = {self.dilation}, kernel_size = {self.kernel_size}, padding = {self.padding}, w = {w}"
+                f"BasicConv: conv2d `conv`: the (dilated) kernel must fit in the padded input, with dilation = {self.dilation}, kernel_size = {self.kernel_size}, padding = {self.padding}, w = {w}"
             )
         x = self.conv(x)  # [b, out_planes, h', w']  triplet_attention.attn:34
         if self.bn is not None:

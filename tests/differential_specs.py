@@ -249,7 +249,8 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         name = f"Sub{index}"
         dims = [f"s{i}" for i in range(len(x.shape) - 1)]
         d = self.size_text(x.shape[-1], allow_bad=False)
-        template = ch.choice(["stack", "mlp", "widths", "gate", "branches", "groups", "ranks", "kinds", "words"]
+        template = ch.choice(["stack", "mlp", "widths", "gate", "branches", "groups", "zipped", "ranks", "kinds",
+                              "words"]
                              if len(x.shape) == 4 else ["stack", "mlp", "widths", "grid", "ranks", "kinds", "words"]
                              if len(x.shape) == 3 else ["stack", "mlp", "widths", "ranks", "kinds", "words"]
                              if len(x.shape) == 5 else ["stack", "mlp", "widths", "kinds", "words"])
@@ -336,6 +337,22 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
                 "    return cat(outs, dim=1)\n")
             count = ch.choice(["", ", 1", ", 3", ", 4"] + [f", {n}" for n in self.int_args])
             self.emit(f"layer {layer} = {name}({self.size_text(x.shape[1], allow_bad=False)}{count})")
+            return self.assign(f"{layer}({x.name})", x.shape)
+        if template == "zipped":  # layer lists zipped together (lengths that may differ: a check)
+            norms = ch.choice(["n", "n", "m", "n + 1"])
+            gate = ch.choice(["", " * sigmoid(gate(x))"])
+            self.blocks.append(
+                f"block {name}(c: int, n: int = 2, m: int = 2):\n"
+                "    input x: [b, c, h, w]\n"
+                "    layer convs = [conv2d(c, c, 2 * i + 1, padding=i) for i in range(n)]\n"
+                f"    layer norms = [batch_norm2d(c) for _ in range({norms})]\n"
+                "    layer gates = [conv2d(c, c, 1) for j in range(n)]\n"
+                "    y = x\n"
+                "    for conv, norm, gate in zip(convs, norms, gates):\n"
+                f"        y = norm(conv(y)){gate}\n"
+                "    return y\n")
+            counts = ch.choice(["", ", 1", ", 3", ", 2, 3", ", 0, 0"] + [f", {n}" for n in self.int_args])
+            self.emit(f"layer {layer} = {name}({self.size_text(x.shape[1], allow_bad=False)}{counts})")
             return self.assign(f"{layer}({x.name})", x.shape)
         if template == "ranks":  # generic over the input's rank: conv{dimension}d, a pack, a layer per branch
             kernel = ch.choice(["1", "3", "3"])

@@ -103,8 +103,12 @@ REGRESSIONS = {
                                "runtime-check"),
     "require_of_an_optional_dim": ("block B():\n    input x: [b, c]\n    input m: [b, k] = None\n"
                                    "    require k > 1\n    return x\n", "E0113"),
-    "require_of_a_dim_under_if": ("block B(a: int = 4):\n    input x: [b, c]\n    if a > 2:\n"
-                                  "        require c > 1\n    return x\n", "E0113"),
+    # ... where an `if` on the arguments or an optional input's presence holds, too
+    "require_of_a_dim_under_if": ("block B(a: int = 4):\n    input x: [b, c]\n    example(x=[2, 3])\n"
+                                  "    example(a=1, x=[2, 1])\n    if a > 2:\n        require c > 1\n"
+                                  "    return x\n", "ok"),
+    "require_of_a_dim_under_if_fails": ("block B(a: int = 4):\n    input x: [b, c]\n    example(x=[2, 1])\n"
+                                        "    if a > 2:\n        require c > 1\n    return x\n", "runtime-check"),
     "layer_under_if_on_a_dim": (HEAD + "    if h > 2:\n        layer fc = linear(w, a)\n        y = fc(x)\n"
                                 "    else:\n        y = x\n    return y\n", "E0113"),
     # A param without dims rendered `torch.ones()` (TypeError when built).

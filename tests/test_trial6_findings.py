@@ -275,12 +275,15 @@ def test_a_let_of_sizes_is_computed_as_written_and_a_remainder_is_not_negative()
         assert module(rand(1, 2, width, 4)).shape == (1, 2, padded, 4)
 
 
-def test_a_remainder_by_a_divisor_that_may_be_negative_is_checked():
-    """Python's `%` by a negative number is negative: the check stays, and fires."""
+def test_a_remainder_by_a_divisor_that_may_be_negative_crops_as_torch_does():
+    """Python's `%` by a negative number is negative: the checker does not take the width for
+    nonnegative. (A negative width of the constant mode crops, as F.pad does; what it cuts
+    must exist, which is checked.)"""
     source = PAD_TO_WINDOW.replace("    REQUIRE\n", "")
-    assert "if pad_r < 0:" in compile_ok(source)
-    with pytest.raises(ValueError, match="at least 0, got -1"):
-        build(source, ws=-2)(rand(1, 2, 5, 4))
+    assert "if pad_r < 0:" not in compile_ok(source)
+    x = rand(1, 2, 5, 4)
+    torch.testing.assert_close(build(source, ws=-2)(x), torch.nn.functional.pad(x, (0, 0, 0, -1)))
+    assert agree(source, {"ws": -2}, {"x": (1, 2, 5, 4)}) == "agree"
 
 
 STAGE = """\
@@ -388,18 +391,21 @@ def test_the_far_side_of_a_split_pad_is_known_not_negative():
     assert "q // 2" in code and "must be at least 0, with q" not in code
 
 
-def test_the_far_side_of_a_pad_split_from_a_number_that_may_be_negative_is_checked():
-    """`s - s // 2` is -1 for s = -3 (floor division rounds down): the check stays, and fires."""
+def test_the_far_side_of_a_pad_split_from_a_number_that_may_be_negative_crops():
+    """`s - s // 2` is -1 for s = -3 (floor division rounds down): not taken for nonnegative;
+    the constant mode crops by it, and what it cuts must exist."""
     source = """\
 block B(s: int = 2):
     input x: [b, n]
     return pad(x, [0, s - s // 2])
 """
     code = compile_ok(source)
-    assert "if s < s // 2:" in code
+    assert "must not crop axis 1 by more than its size" in code
     assert build(source, s=3)(rand(1, 2)).shape == (1, 4)
-    with pytest.raises(ValueError, match="must be at least 0"):
-        build(source, s=-3)(rand(1, 2))
+    assert build(source, s=-3)(rand(1, 2)).shape == (1, 1)
+    with pytest.raises(ValueError, match="must not crop axis 1 by more than its size"):
+        build(source, s=-7)(rand(1, 2))  # a crop by 3
+    assert agree(source, {"s": -3}, {"x": (1, 2)}) == "agree"
 
 
 SEGMENTS = """\
@@ -422,16 +428,17 @@ def test_a_whole_positive_quotient_is_at_least_one():
 
 
 def test_a_whole_product_with_a_factor_that_may_be_zero_is_not_taken_to_be_positive():
+    """`p * n - 1` is -1 for p = 0: a crop by one, which needs the axis not to be empty."""
     source = """\
 block B(p: int = 1):
     input x: [b, n]
     require p >= 0
     return pad(x, [0, p * n - 1])
 """
-    assert "if n * self.p < 1:" in compile_ok(source)
+    assert "must not crop axis 1 by more than its size" in compile_ok(source)
     assert build(source, p=1)(rand(1, 3)).shape == (1, 5)
-    with pytest.raises(ValueError, match="must be at least 0"):
-        build(source, p=0)(rand(1, 3))
+    assert build(source, p=0)(rand(1, 3)).shape == (1, 2)
+    assert agree(source, {"p": 0}, {"x": (1, 3)}) == "agree"
 
 
 WINDOWS = """\

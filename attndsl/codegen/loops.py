@@ -109,8 +109,9 @@ class LoopEmitter:
             return f"range({self.dim(details['count'])})"
         tensors = [self.expression(o, materialized)[0] for o in self.ir.operands(anchor)]
         if details.get("layer"):
-            self.used_attributes.discard(details["layer"])
-            tensors.insert(0, f"self.{details['layer']}")
+            lists = (details["layer"],) + tuple(details.get("zipped", ()))
+            self.used_attributes.difference_update(lists)
+            tensors[:0] = [f"self.{name}" for name in lists]
         return tensors[0] if len(tensors) == 1 else f"zip({', '.join(tensors)})"
 
     def _loop_body(self, order, end, part, carried, lists, materialized, taken, outer) -> list[str]:

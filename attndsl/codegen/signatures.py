@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 from ..shapes.world_view import shape_text
@@ -58,6 +59,23 @@ class SignatureEmitter:
         cases = (shape_text(self.ir, output, self.order) or shown).split("; ")
         return [f"{case};" for case in cases[:-1]] + cases[-1:]
 
+    def _named_sizes(self, text: str) -> list[tuple[str, str]]:
+        """The sizes the checker named (`h'` of a strided conv, `n'` of a broadcast) that `text`
+        reads, each with its definition, and the named sizes those read in turn, first."""
+        found: list[tuple[str, str]] = []
+
+        def visit(source: str) -> None:
+            for name in re.findall(r"[A-Za-z_][A-Za-z0-9_]*'+", source):
+                definition = self.ir.derived.get(name)
+                if definition is not None and name not in (seen for seen, _ in found):
+                    shown = self.show((definition,))[1:-1]
+                    visit(shown)
+                    if name not in (seen for seen, _ in found):
+                        found.append((name, shown))
+
+        visit(text)
+        return found
+
     def docstring(self) -> str:
         lines = []
         if self.ir.doc:
@@ -74,6 +92,7 @@ class SignatureEmitter:
             label = "returns" if len(self.ir.outputs) == 1 else f"output {index}"
             shapes += [f"    {label}: {line}" if at == 0 else f"    {' ' * len(label)}  {line}"
                        for at, line in enumerate(self._output_shape(output))]
+        shapes += [f"    where {name} = {definition}" for name, definition in self._named_sizes("\n".join(shapes))]
         if shapes:
             lines.append("Shapes:\n" + "\n".join(shapes))
         if self.ir.examples:

@@ -182,7 +182,7 @@ class InterpretedBlock(nn.Module):
         for name in self._ir.forward_lets:  # `let a = int(sqrt(n))`: sizes computed from the inputs'
             env[name] = as_python(expr_value(self._ir.derived[name], env))
         for require in self._ir.forward_requires:  # `require n <= max_len`, once the sizes are known
-            if not spec_value(require.source, require.condition, env):
+            if guard_holds(require.guard, env, present) and not spec_value(require.source, require.condition, env):
                 raise Refusal(f"{self._name}: {require.message}")
         values: dict = {}
         self._walk(self._order, self._top_skip, values, env, present, inputs)
@@ -254,6 +254,8 @@ class InterpretedBlock(nn.Module):
         if details.get("element"):
             module = self._operand(values, operands[-1])
             operands = operands[:-1]
+            if isinstance(module, dict):  # layer lists zipped together: this call's list's element
+                module = module[details["layer"]]
             if details.get("index") is not None:  # `for attn, ff in layers:`
                 module = module[details["index"]]
         else:

@@ -234,11 +234,13 @@ tensor_op("expand_as")(lambda call, x, other: _expanded(tensor_arg(x, "x"), tupl
 @tensor_op("pad")
 def _pad(call, x):
     widths, mode = _ints(call, "pad"), call.attrs["mode"]
-    written = call.attrs["pad"]
-    for width, expression in zip(widths, written):
-        constant = isinstance(expression, Expr) and expression.is_const
-        if width < 0 and not (mode == "constant" and constant):
-            raise Refusal(f"pad: width {width} (only constant mode takes a negative width, written as a number)")
+    if mode != "constant" and any(width < 0 for width in widths):
+        raise Refusal(f"pad: a negative width in {mode} mode (only constant mode crops)")
+    shape = tensor_arg(x, "x").shape
+    for pair in range(len(widths) // 2):  # the constant mode crops first: what is cut must exist
+        before, after = widths[2 * pair], widths[2 * pair + 1]
+        if shape[len(shape) - 1 - pair] + min(before, 0) + min(after, 0) < 0:
+            raise Refusal(f"pad: crops axis {len(shape) - 1 - pair} by more than its size")
     value = _value(call, "value")
     if mode == "constant":
         return F.pad(tensor_arg(x, "x"), widths, value=0.0 if value is None else float(value))

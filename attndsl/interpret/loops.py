@@ -68,9 +68,15 @@ def _passes(block, anchor, details, values, env):
         return
     elements = None
     if details.get("layer"):
-        if details["layer"] not in block._modules:
-            raise Refusal(f"{block._name}: layer {details['layer']} does not exist with these arguments")
+        lists = (details["layer"],) + tuple(details.get("zipped", ()))
+        for name in lists:
+            if name not in block._modules:
+                raise Refusal(f"{block._name}: layer {name} does not exist with these arguments")
+        if len({len(block._modules[name]) for name in lists}) > 1:
+            raise Refusal(f"{block._name}: the layer lists zipped together differ in length")
         elements = list(block._modules[details["layer"]])
+        if len(lists) > 1:  # each element variable's call picks its own list's element by name
+            elements = [dict(zip(lists, modules)) for modules in zip(*(block._modules[name] for name in lists))]
     tensors = [block._operand(values, o) for o in block._ir.operands(anchor)]
     if any(t.dim() == 0 for t in tensors):
         raise Refusal(f"{block._name}: a loop runs over the first axis of a tensor of rank 0")

@@ -38,6 +38,11 @@ from .strings import StringLowering
 from .loops import LoopLowering
 
 
+# What a name that a value may not take already names, as the error says it.
+_WHAT_NAMES = {"arg": "an argument", "param": "a param", "layer": "a layer", "input_opt": "an optional input",
+               "let": "a let", "dim": "a size of an input", "buffer": "a buffer", "pack": "a pack of sizes"}
+
+
 class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering,
                     ConditionLowering, CallLowering, MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering,
                     InitLowering, SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering,
@@ -85,6 +90,8 @@ class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerS
     def _bind(self, name: str, kind: str, value, span: Span) -> None:
         # `_` is the generated code's placeholder for unused sizes (`_, c, h, w = x.shape`).
         if name in RESERVED or keyword.iskeyword(name) or name.startswith("__") or name == "_":
+            if name != "_" and name not in self.scope:
+                self.scope[name] = ("poison", None, span)  # its uses say nothing more (not "unknown name")
             raise self.error("E0105", f"`{name}` is reserved and cannot name a value", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
         if kind in ("arg", "let") and name in self.known_blocks:
@@ -114,7 +121,7 @@ class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerS
             return
         if previous and previous[0] in ("arg", "param", "layer", "input_opt", "let", "dim", "buffer", "pack") and \
                 kind in ("tensor", "scalar"):
-            raise self.error("E0103", f"`{name}` already names a {previous[0]}; pick another name", span,
+            raise self.error("E0103", f"`{name}` already names {_WHAT_NAMES[previous[0]]}; pick another name", span,
                              labels=[_label(previous[2], "defined here")])
         # A layer named after its kind (`layer relu = relu()`) and an argument named after a
         # layer are the language's own idioms; a value or a let named like a function is not.
@@ -232,7 +239,8 @@ class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerS
         handler = getattr(self, "_stmt_" + type(stmt).__name__)
         if isinstance(stmt, _MADE_IN_INIT):
             self._check_no_dataflow_numbers(stmt)
-            self._check_not_under_forward_condition(stmt)
+            if not isinstance(stmt, ast.Require):  # one of input sizes is forward's (_stmt_Require)
+                self._check_not_under_forward_condition(stmt)
         outer_guard = tuple(self.guard)
         self._preconditions.append([])
         try:

@@ -110,9 +110,11 @@ class DeclarationLowering:
         # what a list[str] argument holds is checked as written; the shape checker learns nothing of it
         condition = Cond.const(True) if self._about_string_list(stmt.condition) else self._condition(stmt.condition)
         message = stmt.message or f"`{spec_expr(stmt.condition)}` must hold"
-        if _symbols_of([condition]) & (set(self.ir.dim_origin) | set(self.ir.forward_lets)):
+        sizes = set(self.ir.dim_origin) | set(self.ir.forward_lets) | set(self.ir.optional_dims)
+        if _symbols_of([condition]) & sizes:
             self._forward_require(stmt, condition, message)
             return
+        self._check_not_under_forward_condition(stmt)
         self._built_in_init(stmt.condition.span, "a `require`", condition)
         self.ir.requires.append(CheckInfo(condition, message, stmt.span, "init", tuple(self.guard), stmt.condition))
         self._learn(condition)
@@ -120,11 +122,19 @@ class DeclarationLowering:
     def _forward_require(self, stmt: ast.Require, condition: Cond, message: str) -> None:
         """`require n <= max_len` of input sizes: checked in forward, once the sizes are known
         and before anything is computed (the shape checker makes it a check, and a fact for
-        forward only: nothing __init__ checks may rest on it)."""
-        self._in_forward("a `require` of input sizes is checked", _symbols_of([condition]), stmt.condition.span,
-                         stmt.span)
-        self.ir.forward_requires.append(CheckInfo(condition, message, stmt.span, "forward", (), stmt.condition,
-                                                  kind="require"))
+        forward only: nothing __init__ checks may rest on it). Under an `if`, it is checked
+        where the `if` holds: `if ctx:` / `require m <= max_len` for the context's size `m`
+        (the `if`s decide on arguments, flags and inputs given, all known when forward opens)."""
+        optional = sorted(_symbols_of([condition]) & self.ir.optional_dims)
+        owners = {self.ir.optional_dim_origin[name][0] for name in optional}
+        absent = sorted(owner for owner in owners if not self._implied((Cond("present", (owner,)),)))
+        if absent:
+            size = next(name for name in optional if self.ir.optional_dim_origin[name][0] == absent[0])
+            raise self.error("E0113", f"a `require` of input sizes is checked in forward, and `{size}` is a size of "
+                             f"the optional input `{absent[0]}`, which may be absent", stmt.condition.span,
+                             help=f"require it under `if {absent[0]}:`")
+        self.ir.forward_requires.append(CheckInfo(condition, message, stmt.span, "forward", tuple(self.guard),
+                                                  stmt.condition, kind="require"))
 
     def _in_forward(self, what: str, symbols: set, span: Span, statement: Span) -> None:
         """A forward let or require: every call has the sizes it reads, and it comes before any `if`."""

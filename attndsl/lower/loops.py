@@ -7,6 +7,8 @@
         x = block(x)
     for conv, g in zip(convs, groups):    # a layer list zipped with tensors (PSA)
         outs.append(conv(g))
+    for conv, norm in zip(convs, norms):  # layer lists zipped together (their lengths agree)
+        x = norm(conv(x))
     for attn, ff in layers:               # each element a list: unpacked
         x = attn(x) + x
         x = ff(x) + x
@@ -173,7 +175,8 @@ class LoopLowering:
             raise self.error("E0113", "a loop inside a loop", stmt.span,
                              help="put the inner loop in a block of its own and use that block as a layer")
         count = self._loop_count(stmt)
-        info, tensors = (None, []) if count is not None else self._loop_iterable(stmt)
+        infos, tensors = ([], []) if count is not None else self._loop_iterable(stmt)
+        info = infos[0] if infos else None  # the list whose length counts the passes
         names = stmt.targets
         for index, (name, span) in enumerate(names if count is None else ()):
             self._check_loop_var(name, span)
@@ -185,10 +188,10 @@ class LoopLowering:
                                  labels=[_label(self.scope[name][2], "defined here")])
         if count is not None:
             loop_guard = (Cond("cmp", (">=", count, Expr.const(1))),)
-        elif info is not None and tensors:
-            if len(names) != 1 + len(tensors):
-                raise self.error("E0118", f"{len(names)} names for a layer list and {len(tensors)} tensor(s) "
-                                 "zipped together", stmt.span,
+        elif info is not None and (tensors or len(infos) > 1):
+            if len(names) != len(infos) + len(tensors):
+                raise self.error("E0118", f"{len(names)} names for {len(infos)} layer list(s) and {len(tensors)} "
+                                 "tensor(s) zipped together", stmt.span,
                                  help="one name per list or tensor: `for conv, g in zip(convs, groups):`")
             loop_guard = (Cond("cmp", (">=", list_length(info), Expr.const(1))),)
         elif info is not None:
@@ -209,8 +212,10 @@ class LoopLowering:
                                  help="declare layers, params and lets before the loop")
         graph = self.ir.graph
         outer_guard = tuple(self.guard)
+        zipped = tuple(other.name for other in infos[1:])  # lists zipped with the first, as long as it
         anchor = self._add("loop", [t.node for t in tensors], stmt.span,
-                           layer=None if info is None else info.name, vars=tuple(n for n, _ in names), count=count)
+                           layer=None if info is None else info.name, zipped=zipped, vars=tuple(n for n, _ in names),
+                           count=count)
         assigned = _assigned(stmt.body)
         for name in assigned:  # `acc = 0` before FocalNet's `acc = acc + gate * ctx`: Python's, not ours
             entry = self.scope.get(name)
@@ -233,11 +238,14 @@ class LoopLowering:
                 carries.append(carry)
                 self.scope[name] = ("tensor", Tensor(carry), self.scope[name][2])
             for index, (name, span) in enumerate(names if count is None else ()):  # range's `_` names nothing
-                if info is not None and (index == 0 or not tensors):
-                    which = index if len(names) > 1 and not tensors else None
-                    self.scope[name] = ("layer_element", LayerElement(name, info, which, anchor), span)
+                if index < len(infos) or (info is not None and not tensors and not zipped):
+                    # `for attn, ff in layers:` unpacks one list's elements; zip's names take a list each
+                    unpacked = len(infos) == 1 and len(names) > 1 and not tensors
+                    element_of = info if unpacked else infos[index]
+                    self.scope[name] = ("layer_element",
+                                        LayerElement(name, element_of, index if unpacked else None, anchor), span)
                 else:
-                    tensor = tensors[index - 1 if info is not None else index]
+                    tensor = tensors[index - len(infos)]
                     piece = self._add("loop_slice", [tensor.node, anchor], span, var=name)
                     graph.nodes[piece]["name"] = name
                     self.scope[name] = ("tensor", Tensor(piece), span)
@@ -275,8 +283,8 @@ class LoopLowering:
         end = self.ir.add_node("loop_end", finals + carries + [anchor] + appended + firsts + effects, span=stmt.span,
                                guard=outer_guard, carried=tuple(carried),
                                lists=tuple((name, len(accumulator.items)) for name, accumulator in lists),
-                               layer=None if info is None else info.name, outputs=len(carried) + len(lists),
-                               count=count)
+                               layer=None if info is None else info.name, zipped=zipped,
+                               outputs=len(carried) + len(lists), count=count)
         graph.nodes[end]["name"] = f"{'_'.join(carried + [n for n, _ in lists]) or 'loop'}_after"
         for index, name in enumerate(carried + [n for n, _ in lists]):
             item = self._add("item", [end], stmt.span, index=index)
@@ -308,35 +316,36 @@ class LoopLowering:
         return count
 
     def _loop_iterable(self, stmt: ast.For):
-        """(the layer list or None, the tensors) a loop runs over: a layer list, tensors, or
-        a layer list zipped with tensors (element i of the list meets slice i of each)."""
+        """(the layer lists, the tensors) a loop runs over: a layer list, tensors, or layer
+        lists zipped with each other and with tensors (element i of each list meets slice i
+        of each tensor)."""
         node = stmt.iterable
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "zip" \
                 and "zip" not in self.scope:
             if node.kwargs or len(node.args) < 2:
-                raise self.error("E0112", "zip() takes two or more tensors, or a layer list and tensors", node.span)
-            info, tensors = None, []
-            for position, arg in enumerate(node.args):
+                raise self.error("E0112", "zip() takes two or more layer lists or tensors", node.span)
+            infos, tensors = [], []
+            for arg in node.args:
                 value = self._expr(arg)
-                if position == 0 and isinstance(value, LayerRef) and value.info.element is not None \
-                        and not value.path:
-                    info = value.info
+                if isinstance(value, LayerRef) and value.info.element is not None and not value.path:
+                    if tensors:
+                        raise self.error("E0113", "layer lists zipped with tensors come first", arg.span,
+                                         help=f"`zip({value.info.name}, ...)`")
+                    infos.append(value.info)
                     continue
-                if isinstance(value, LayerRef) and value.info.element is not None:
-                    raise self.error("E0113", "a layer list zipped with tensors comes first", arg.span,
-                                     help=f"`zip({value.info.name}, ...)`")
                 if not isinstance(value, Tensor):
-                    raise self.error("E0113", "zip() runs over tensors, along their first axis", arg.span,
+                    raise self.error("E0113", "zip() runs over layer lists, and tensors along their first axis",
+                                     arg.span,
                                      help="pieces of one tensor are its first axis after a rearrange: "
                                           "`rearrange(x, \"b (s c) h w -> s b c h w\", s=3)`"
                                      if isinstance(value, tuple) else None)
                 tensors.append(value)
-            return info, tensors
+            return infos, tensors
         value = self._expr(node)
         if isinstance(value, LayerRef) and value.info.element is not None and not value.path:
-            return value.info, []
+            return [value.info], []
         if isinstance(value, Tensor):
-            return None, [value]
+            return [], [value]
         if isinstance(value, LayerRef):
             raise self.error("E0113", f"`{value.info.name}` is one layer, not a list of layers", node.span,
                              help=f"a layer list: `layer {value.info.name} = [... for _ in range(n)]`")

@@ -7,6 +7,7 @@ leaving a failure to the run time.
 
 from __future__ import annotations
 
+from .. import symbolic as sym
 from ..symbolic import Expr
 from .registry import Shape, axes_of, family, op
 from .rendering import FUNCTIONAL, CallRender, as_exprs
@@ -47,8 +48,14 @@ def _padded(ctx, mode: str, dim: Expr, before: Expr, after: Expr, axis: int) -> 
     negative = ZERO
     for width in (before, after):
         value = ctx.normal(width)
-        if value.is_const and value.value < 0 and mode == "constant":
-            negative = negative + width  # crops: allowed while something (or nothing) is left
+        if mode == "constant" and value.is_const:
+            if value.value < 0:
+                negative = negative + width  # crops: allowed while something (or nothing) is left
+            continue
+        if mode == "constant":  # a width an argument gives may crop too (`pad(x, (0, 0, k, -k))`)
+            lowest = ctx.view.lower_bound(value, normalized=True)
+            if lowest is None or lowest < 0:
+                negative = negative + sym.minimum(width, ZERO)
             continue
         help = "crop with slicing instead" if value.is_const and value.value < 0 else None
         ctx.expect_at_least(width, 0, f'a width of pad(mode="{mode}") on axis {axis} must be at least 0',

@@ -11,7 +11,7 @@ from .. import symbolic as sym
 from ..symbolic import Expr
 from .check_pruning import merge_complementary, strongest_arguments, without_redundant
 from .conditions import runs_in
-from .examples import check_examples
+from .examples import check_defaults, check_examples
 from .knowledge import Knowledge
 from .callee_terms import forward_mapping, undecided_let_atoms
 from .layer_calls import declarations_of_call
@@ -52,6 +52,7 @@ class BlockChecker:
         ir.normal = _normal_form(ir)
         if not self.sink.has_errors:
             check_examples(ir, self.sink)
+            check_defaults(ir, self.sink)
 
     # ------------------------------------------------------------------ atoms
     def _atoms(self, joined: Walk) -> list:

@@ -103,8 +103,8 @@ def _conjunction(guard: tuple) -> Cond:
 
 def _pruned(ir: BlockIR, checks: list) -> list:
     knowledge = Knowledge(ir)
-    for require in ir.requires:
-        knowledge.learn(require.condition, require.guard)
+    for require in ir.requires:  # in the terms checks are in: a let's name (`kd`) by its value
+        knowledge.learn(require.condition, require.guard, knowledge.view(frozenset(require.guard)).normal)
     ordered = sorted(enumerate(checks), key=lambda item: (_emission_order(item[1]), item[0]))
     kept = set()
     nonzero: dict[int, CheckInfo] = {}  # a kept division's check that its divisor is not zero, asked before it

@@ -26,6 +26,13 @@ class ShapeContext:
         self.checker = walk
         self.node = node
         self.element = element  # (list argument, loop variable) inside a layer-list element
+        self.subject = None  # the layer a rule checks for (`linear \`proj\``): named in its run-time checks
+
+    def about(self, subject: str) -> "ShapeContext":
+        """This context, for the rule of the layer `subject`."""
+        context = ShapeContext(self.checker, self.node, self.element)
+        context.subject = subject
+        return context
 
     @property
     def view(self):
@@ -68,6 +75,8 @@ class ShapeContext:
         return self.normal(dim) == Expr.const(1)
 
     def _require(self, condition, what: str) -> bool | None:
+        if self.subject is not None:
+            what = f"{self.subject}: {what}"
         return self.checker.require(condition, what, node=self.node, element=self.element)
 
     def require(self, condition: Cond, what: str) -> None:

@@ -56,7 +56,8 @@ def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | No
 
 def _layer_call_dtype(context, attrs: dict, operand_dtypes: list) -> str:
     """A layer takes and gives floating-point tensors; a block used as a layer, the element
-    types its inputs declare (`input mask: bool[b, n]`), and gives its output's."""
+    types its inputs declare (`input mask: bool[b, n]`), and gives its outputs' (a tuple of
+    them when it returns several)."""
     spec = context.checker.ir.called_spec(attrs)
     callee = context.checker.checked.get(spec.block) if spec is not None and spec.kind == "block" else None
     if callee is None:
@@ -70,7 +71,9 @@ def _layer_call_dtype(context, attrs: dict, operand_dtypes: list) -> str:
             wanted = "a boolean" if info.dtype == "bool" else "a floating-point"
             context.error("E0209", f"block {callee.name}'s input `{info.name}` is {wanted} tensor, not "
                           f"{with_article(dtype)} tensor")
-    return callee.graph.nodes[callee.outputs[0]].get("dtype") or "float"
+    given = tuple(callee.graph.nodes[output].get("dtype") or "float" for output in callee.outputs)
+    # several values (`return x * 2, x > 0`): each of its items is its own (as for a loop's results)
+    return given if len(given) > 1 else given[0]
 
 
 def _promoted(context, op: str, seen: list) -> str | None:

@@ -5,7 +5,7 @@ generated module would make. Evaluated with the example's numbers."""
 from __future__ import annotations
 
 from .. import symbolic as sym
-from ..diagnostics import DiagnosticSink
+from ..diagnostics import DiagnosticSink, Label
 from ..evaluate import Undefined, guard_holds, holds, value
 from ..calls import forward_truths
 from ..ir import BlockIR
@@ -14,16 +14,53 @@ from ..ranks import input_dims
 
 def check_examples(ir: BlockIR, sink: DiagnosticSink) -> None:
     for example, span in zip(ir.examples, getattr(ir, "example_spans", [])):
+        where = None  # the statement that refuses it, when it is not the example itself
         try:
-            problem = _problem(ir, example)
+            problem, where = _problem(ir, example) or (None, None)
         except (Undefined, KeyError, TypeError, ZeroDivisionError) as error:
             problem = f"its sizes cannot be computed ({error})"
         if problem:
-            sink.error("E0207", f"this example does not fit block {ir.name}: {problem}", span,
+            labels = [Label(where, "refused here")] if where is not None and where != span else []
+            sink.error("E0207", f"this example does not fit block {ir.name}: {problem}", span, labels=labels,
                        help="fix the example's sizes or arguments")
 
 
-def _problem(ir: BlockIR, example: dict) -> str | None:
+def check_defaults(ir: BlockIR, sink: DiagnosticSink) -> None:
+    """A block with no example whose every argument has a default: `Block()` must build. (A
+    spec the checker accepts, every argument defaulted, whose module refuses to be built with
+    them, made `pad(x, (0, 0, k, -k))` unusable unnoticed.)"""
+    if ir.examples or any(arg.required for arg in ir.args) or ir.span is None:
+        return
+    env = {arg.name: arg.default for arg in ir.args}
+    try:
+        found = _built(ir, env, forward_truths(ir.inputs, {}))
+    except (Undefined, KeyError, TypeError, ZeroDivisionError):
+        return  # what cannot be computed here (an input's size) is forward's
+    if found is not None:
+        problem, where = found
+        sink.warning("W0008", f"block {ir.name} cannot be built with its default arguments: {problem}", ir.span,
+                     labels=[Label(where, "refused here")] if where is not None else [],
+                     help="change the defaults, or give an `example(...)` that builds")
+
+
+def _built(ir: BlockIR, env: dict, present) -> tuple[str, object] | None:
+    """What refuses to build the module with the arguments of `env` (its lets added), and
+    where; None when __init__ would run to its end."""
+    for let in ir.lets:
+        if guard_holds(let.guard, env, present):
+            env[let.name] = value(let.value, env)
+    for require in ir.requires:
+        if guard_holds(require.guard, env, present) and not holds(require.condition, env, present):
+            return f"it breaks `require`: {require.message}", require.span
+    for check in ir.checks:
+        if check.where == "init" and guard_holds(check.guard, env, present) and \
+                not holds(check.condition, env, present):
+            return f"__init__ would refuse it ({check.message})", check.span
+    return None
+
+
+def _problem(ir: BlockIR, example: dict) -> tuple[str, object] | None:
+    """What refuses the example, and where (None for its own sizes); None when it fits."""
     env: dict = {}
     for arg in ir.args:
         if arg.name in example:
@@ -36,7 +73,7 @@ def _problem(ir: BlockIR, example: dict) -> str | None:
             env[let.name] = value(let.value, env)
     for require in ir.requires:
         if guard_holds(require.guard, env, present) and not holds(require.condition, env, present):
-            return f"it breaks `require`: {require.message}"
+            return f"it breaks `require`: {require.message}", require.span
     origins = {**ir.dim_origin, **getattr(ir, "optional_dim_origin", {})}
     for info in ir.inputs:
         if info.name not in example or info.dtype == "flag":  # a flag has no sizes
@@ -44,7 +81,7 @@ def _problem(ir: BlockIR, example: dict) -> str | None:
         sizes = info.sizes_of(example[info.name])
         dims = input_dims(ir, info, env)
         if len(sizes) != len(dims):
-            return f"`{info.name}` has {len(sizes)} sizes but is declared with {len(dims)}"
+            return f"`{info.name}` has {len(sizes)} sizes but is declared with {len(dims)}", None
         for axis, dim in enumerate(dims):
             name = str(dim) if dim.is_monomial else None
             if origins.get(name) == (info.name, axis):
@@ -58,7 +95,7 @@ def _problem(ir: BlockIR, example: dict) -> str | None:
             if expected != given:
                 shown = sym.render(dim, str, style="math")
                 return (f"`{info.name}` has size {given} in dimension {axis}, but the block "
-                        f"declares {shown}" + ("" if dim.is_const else f" = {_number(expected)}"))
+                        f"declares {shown}" + ("" if dim.is_const else f" = {_number(expected)}")), None
     for _ in range(len(ir.derived)):  # sizes the checker named (one may use another)
         changed = False
         for name, definition in ir.derived.items():
@@ -74,7 +111,7 @@ def _problem(ir: BlockIR, example: dict) -> str | None:
         if not guard_holds(check.guard, env, present):
             continue
         if not holds(check.condition, env, present):
-            return f"the module would refuse it ({check.message})"
+            return f"the module would refuse it ({check.message})", check.span
     return None
 
 

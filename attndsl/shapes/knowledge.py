@@ -100,6 +100,8 @@ class Knowledge:
                     # `d % h == 0`: d - h*(d // h) is 0, so d/h is a whole number from here on.
                     if left == a - b * Expr.atom("floordiv", a, b):
                         self.add(guard, "integer", a.exact_div(b))
+                        if normal is not None:  # and of the values (`kd` of `let kd = d // 2`), as asked
+                            self.add(guard, "integer", normal(a).exact_div(normal(b)))
             self.learn_equal(left, right, guard)
             return
         if operator == "!=" and right == Expr.const(0):
@@ -183,9 +185,12 @@ class Knowledge:
         found = self._context_facts.get(key)
         if found is None:
             scratch = Knowledge(self.ir)
+            # a let in the condition (`if bands > 1:` for `let bands = (e - 1) // 2`) bounds its
+            # value, as the checks under the `if` ask about it
+            normal = self.view(frozenset()).normal if context else None
             for cond in sorted(context, key=repr):
                 for part in _held(cond):
-                    scratch.learn(part, ())
+                    scratch.learn(part, (), normal)
             found = self._context_facts[key] = scratch.facts
         return found
 

@@ -25,7 +25,11 @@ class LayerCalls:
             shape = self._call_declared(context, node, attrs, shapes, declared[0])
             for info in declared[1:]:
                 other = self._call_declared(context, node, attrs, shapes, info)
-                shape = self._join(shape, other, {**attrs, "attrs": {"condition": info.guard[-1]}})
+                branch = {**attrs, "attrs": {"condition": info.guard[-1]}}
+                if attrs["attrs"].get("outputs"):  # a block that returns several values: each joined
+                    shape = tuple(self._join(one, another, branch) for one, another in zip(shape, other))
+                else:
+                    shape = self._join(shape, other, branch)
             return shape
         return self._call_declared(context, node, attrs, shapes, declared[0])
 
@@ -49,7 +53,7 @@ class LayerCalls:
                           help="unpack it: `for a, b in layers:`")
         if len(shapes) != 1 and spec.kind != "block":
             context.error("E0112", f"layer `{info.name}` takes one input, got {len(shapes)}")
-        return self.apply_layer(context, spec, shapes)
+        return self.apply_layer(context, spec, shapes, info.name)
 
     def declarations(self, attrs) -> list:
         """The layer a call calls, as declared where it runs: a layer declared on each branch
@@ -61,21 +65,24 @@ class LayerCalls:
         live = [l for l in declared if not self.skips(l.guard)]
         return (live if self.world is None else live[:1]) or declared[:1]
 
-    def apply_layer(self, context: ShapeContext, spec: LayerSpec, shapes):
+    def apply_layer(self, context: ShapeContext, spec: LayerSpec, shapes, label: str | None = None):
+        """The shape `spec` gives `shapes`; `label` (the layer's name, a sequential child's path)
+        names it in the run-time checks its rule makes."""
         if spec.rank_arg is not None:  # `conv{dimension}d`: the kind of this walk's rank
             spec = kind_at_rank(spec, self.ranks[spec.rank_arg])
         if spec.kind == "loop":  # children named in a loop (attndsl/lower/sequentials.py)
             return self._loop_children(context, spec, shapes[0])
         if spec.kind == "sequential":
             shape = shapes[0]
-            for _, child in spec.children:
+            for index, (child_name, child) in enumerate(spec.children):
                 callee = self.checked.get(child.block) if child.kind == "block" else None
                 if callee is not None and len(callee.outputs) > 1:
                     # nn.Sequential would hand the tuple to the next child, or return it whole.
                     context.error("E0113", f"block {callee.name} returns {len(callee.outputs)} tensors and cannot be "
                                   "a child of a sequential", help="declare it as a layer of its own and unpack its "
                                   "values: `a, b = layer(x)`")
-                shape = self.apply_layer(context, child, [shape])
+                child_label = f"{label}.{child_name if child_name is not None else index}" if label else None
+                shape = self.apply_layer(context, child, [shape], child_label)
                 # each child's output shape, for `attndsl cost` (a conv's FLOPs need its output size)
                 self.ir.graph.nodes[context.node].setdefault("child_shapes", {})[id(child)] = shape
                 by_world = self.ir.graph.nodes[context.node].setdefault("world_child_shapes", {})
@@ -90,7 +97,7 @@ class LayerCalls:
                         else f"rank {definition.min_rank} to {definition.max_rank}" if definition.max_rank
                         else f"rank >= {definition.min_rank}")
             context.error("E0202", f"{spec.kind} expects an input of {expected}, got {show(shape)}")
-        return definition.shape(context, spec.args, shape)
+        return definition.shape(context.about(f"{spec.kind} `{label}`") if label else context, spec.args, shape)
 
     def _loop_children(self, context: ShapeContext, spec: LayerSpec, shape):
         """Every pass builds the same layers: they must give back the shape they take, so

@@ -28,6 +28,9 @@ class LoopShapes:
         if op == "loop":
             self.dtypes[node] = None
             layer = attrs["attrs"].get("layer")
+            for other in attrs["attrs"].get("zipped", ()):  # Python's zip would stop at the shorter, silently
+                context.expect_equal(list_length(self.ir.layer(other)), self.passes(node),
+                                     f"the lengths of `{layer}` and `{other}` (zipped together)")
             for index, shape in enumerate(shapes):
                 if not shape:
                     context.error("E0202", "a loop runs over the first axis of a tensor, and this one has rank 0")

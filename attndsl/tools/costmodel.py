@@ -110,20 +110,27 @@ class _BlockWalk(MemoryWalk):
                         loops[inner] = (info.loop_var or "_", info.elements)
         return loops
 
+    _renamed: dict  # a body node -> {its zipped list's loop variable: the one the pass count sums over}
+
     def _passes(self) -> dict[int, Expr | tuple]:
         """Nodes of the body of a `for` loop (attndsl/lower/loops.py): run once a pass. Over a
         layer list whose elements differ (`conv2d(c, c, 2 * i + 3)`), a pass costs what its
         element does: summed over the elements, (variable, elements) like a comprehension's."""
         from ..lower.loops import list_length, loop_body, loop_layout
 
-        passes = {}
+        passes, self._renamed = {}, {}
         for node, attrs in self.graph.nodes(data=True):
             if attrs["op"] == "loop_end" and self.view.exists(node):
                 anchor = self.ir.operands(node)[loop_layout(attrs["attrs"])["anchor"][0]]
                 layer = self.graph.nodes[anchor]["attrs"].get("layer")
                 info = self._layer(layer) if layer else None
-                if info is not None and info.loop_var:
-                    each = (info.loop_var, info.elements)
+                # layer lists zipped together (as long as each other): one variable counts them all
+                lists = [info] + [self._layer(name) for name in self.graph.nodes[anchor]["attrs"].get("zipped", ())]
+                indexed = [listed for listed in lists if listed is not None and listed.loop_var]
+                renamed = {listed.loop_var: Expr.symbol(indexed[0].loop_var) for listed in indexed[1:]
+                           if listed.loop_var != indexed[0].loop_var}
+                if indexed:
+                    each = (indexed[0].loop_var, indexed[0].elements)
                 elif self.graph.nodes[anchor]["attrs"].get("count") is not None:  # `for _ in range(n):`
                     each = sym.maximum(self.graph.nodes[anchor]["attrs"]["count"], Expr.const(0))
                 else:
@@ -131,6 +138,8 @@ class _BlockWalk(MemoryWalk):
                     each = sym.maximum(count, Expr.const(0))
                 for inner in loop_body(self.ir, node):
                     passes[inner] = each
+                    if renamed:
+                        self._renamed[inner] = renamed
         return passes
 
     def _flops(self) -> list[Term]:
@@ -150,6 +159,8 @@ class _BlockWalk(MemoryWalk):
                 found = self._terms(OP_COSTS[attrs["op"]].flops(operands, self._shape(node), attrs["attrs"]))
             else:
                 continue
+            if node in self._renamed:
+                found = [Term(t.guard, sym.substitute(t.value, self._renamed[node]), t.loop) for t in found]
             times = passes.get(node, Expr.const(1))
             if isinstance(times, tuple):  # once per element of a layer list, told apart by its variable
                 loop, times = times, Expr.const(1)
