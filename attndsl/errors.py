@@ -210,6 +210,12 @@ CATALOGUE: list[ErrorDoc] = [
              "defaults that do, silences it.",
              "block B(d: int = 10, h: int = 3):\n    input x: [b, d]\n    require d % h == 0\n"
              "    return x\n", 1, 1),
+    ErrorDoc("W0009", "channels on another axis",
+             "A conv or a batch or instance norm takes its channels from dim 1, and the size it was given is "
+             "the input's last dimension instead (a `[b, n, d]` sequence into `batch_norm1d(d)`): the module "
+             "then requires dim 1 to be that size too, which is almost always a forgotten transpose.",
+             "block B(d: int = 8):\n    input x: [b, n, d]\n    layer bn = batch_norm1d(d)\n    return bn(x)\n",
+             4, 12),
 ]
 
 BY_CODE = {doc.code: doc for doc in CATALOGUE}

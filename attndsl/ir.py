@@ -84,11 +84,14 @@ def read_guard(ir: "BlockIR", node: int, user: int) -> tuple:
 class ParamInfo:
     name: str
     shape: list[Expr]
-    init: str  # "zeros", "ones", "randn"
+    init: str  # "zeros", "ones", "randn"; "empty" before an initialiser; "value" for `= <expression>`
     guard: Guard
     span: Span
     comments: list[str] = field(default_factory=list)
     shape_sources: list[Any] = field(default_factory=list)  # the dims' AST, rendered as written
+    # `param time_mix: [1, 1, d] = float(arange(d)) / d`: the node of its first value, computed
+    # in __init__ from the arguments (its nodes marked phase="init", as a buffer's)
+    value: int | None = None
 
 
 @dataclass

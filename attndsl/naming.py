@@ -205,9 +205,12 @@ def _made_of(ir, node: int) -> str:
         operands = ir.operands(node)
         if not operands or graph.nodes[operands[0]]["op"] in ("input", "param", "buffer", "scalar"):
             break
+        if graph.nodes[operands[0]]["name"]:  # a view of a named value goes by that name (`fm_2`, not `rearrange`)
+            return graph.nodes[operands[0]]["name"]
         node = operands[0]
     return graph.nodes[node]["op"]
 
 
 def _temp_name(op: str) -> str:
-    return {"call_layer": "y", "matmul": "product", "softmax": "weights", "item": "part", "arange": "index"}.get(op, op)
+    return {"call_layer": "y", "matmul": "product", "softmax": "weights", "item": "part", "arange": "index",
+            "ones_like": "ones", "zeros_like": "zeros"}.get(op, op)

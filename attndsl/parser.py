@@ -212,10 +212,34 @@ def _spec(items: list, comments: dict[int, str], source: str, path: str, sink: D
     return ast.Spec(Span(path, 1, 1, 1, 1), blocks, source, imports)
 
 
+def _unclosed_string(pos: int, source: str, path: str, line: int, column: int, sink: DiagnosticSink) -> bool:
+    """A quote the lexer stopped at that opens a string never closed (`\"\"\"` with no closing
+    one, `"` with none on its line): said so, at the string's first quote."""
+    start = pos
+    while start > 0 and source[start - 1] == source[pos] and pos - start < 2:
+        start -= 1  # `\"\"\"`: the lexer took the first two for an empty string
+    first = column - (pos - start)
+    quote = source[pos]
+    if source.startswith(quote * 3, start):
+        if source.find(quote * 3, start + 3) != -1:
+            return False
+        sink.error("E0001", f"this docstring is never closed: no {quote * 3} after it",
+                   Span(path, line, first, line, first + 3), help=f"end it with {quote * 3}")
+        return True
+    end = source.find("\n", pos)
+    if quote in source[pos + 1:end if end != -1 else len(source)]:
+        return False
+    sink.error("E0001", "this string is not closed on its line", Span(path, line, first, line, first + 1),
+               help=f"end it with {quote}")
+    return True
+
+
 def _report_parse_error(error: UnexpectedInput, source: str, path: str, sink: DiagnosticSink) -> None:
     line, column = getattr(error, "line", 1) or 1, getattr(error, "column", 1) or 1
     if isinstance(error, UnexpectedCharacters):
         char = source[error.pos_in_stream] if error.pos_in_stream < len(source) else ""
+        if char in "\"'" and _unclosed_string(error.pos_in_stream, source, path, line, column, sink):
+            return
         span = Span(path, line, column, line, column + 1)
         sink.error("E0001", f"unexpected character {char!r}", span)
         return

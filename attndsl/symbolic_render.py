@@ -227,6 +227,8 @@ def _render_term(monomial: Monomial, coefficient: Fraction, name, style, order=N
             factors.append(_root_power(factor, exponent, name, style, order))  # `d ** 0.75`, not a product
             continue
         base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style, order)
+        if "|" in base and not base.startswith("("):  # one size or another (`n + 2|n`) within a term
+            base = f"({base})"
         factors += [base] * exponent
     if coefficient != 1 or not factors:
         factors.insert(0, _render_number(coefficient))

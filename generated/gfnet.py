@@ -99,7 +99,7 @@ class GlobalFilter(nn.Module):
                 self.complex_weight
             )  # [b, a', n'', dim]  gfnet.attn:32
             out = torch.fft.irfft2(spectrum, s=(a, a), dim=(1, 2), norm="ortho")  # [b, a, a, dim]  gfnet.attn:33
-        return out.flatten(1, 2)  # [b, p|a*q|a, dim]  gfnet.attn:34
+        return out.flatten(1, 2)  # [b, (p|a)*(q|a), dim]  gfnet.attn:34
 
 
 # The channel mixer, as the published Mlp (timm's): fc1, act_layer, dropout, fc2, dropout.

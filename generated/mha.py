@@ -106,7 +106,7 @@ class MultiHeadAttention(nn.Module):
                     f"MultiHeadAttention: expand: axis 3 has size mk, which must be nk or 1, with mk = {mk}, nk = {nk}"
                 )
             # each axis of the mask is 1 or that of the scores
-            scores = scores.masked_fill(~mask.expand_as(scores), -1000000000)  # [b, num_heads, nq, nk]  mha.attn:34
+            scores = scores.masked_fill(~mask.expand_as(scores), -1e9)  # [b, num_heads, nq, nk]  mha.attn:34
         attention = scores.softmax(dim=-1)  # [b, num_heads, nq, nk]  mha.attn:35
         out = self.fc((attention @ v).transpose(1, 2).reshape(b, nq, self.d_model))  # [b, nq, d_model]  mha.attn:36
         return out, attention

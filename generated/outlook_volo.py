@@ -102,7 +102,7 @@ class OutlookAttention(nn.Module):
         w_out2 = 1 - (self.stride - w) // self.stride
         if h_out2 * w_out2 != h_out * w_out and h_out2 * w_out2 != 1 and h_out * w_out != 1:
             raise ValueError(
-                f"OutlookAttention: broadcast dimension -1: h''*w'' and h'*w' must be equal or 1, with h' = {h_out}, h'' = {h_out2}, w' = {w_out}, w'' = {w_out2}"
+                f"OutlookAttention: broadcast dimension -3: h''*w'' and h'*w' must be equal or 1, with h' = {h_out}, h'' = {h_out2}, w' = {w_out}, w'' = {w_out2}"
             )
         n_out = max(h_out2 * w_out2, h_out * w_out) * min(1, h_out2 * w_out2, h_out * w_out)
         if n_out != h_out * w_out:

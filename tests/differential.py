@@ -327,6 +327,19 @@ def _joins(ir) -> dict:
 # ---------------------------------------------------------------------------- one case
 
 
+def _same_first_values(compiled: Compiled, generated, interpreted) -> None:
+    """A param whose first value the spec computes (`param w: [d] = ...`) starts the same in
+    both: compared before the weights are randomised for the comparison of outputs."""
+    mine = dict(generated.named_parameters())
+    theirs = dict(interpreted.named_parameters())
+    for param in compiled.ir.params:
+        if param.value is None or param.name not in mine:
+            continue
+        if param.name not in theirs or not torch.allclose(mine[param.name].double(), theirs[param.name].double(),
+                                                          rtol=1e-6, atol=1e-7, equal_nan=True):
+            raise Disagreement("init", "a param's first value differs", param.name)
+
+
 def run_case(compiled: Compiled, case: Case) -> str:
     """"both refused (init)", "both refused (eval)", ... or "agree"; raises Disagreement."""
     generated_cls = compiled.namespace[compiled.main]
@@ -339,6 +352,7 @@ def run_case(compiled: Compiled, case: Case) -> str:
         return _refused_early(compiled, generated_error, interpreted, case)
     if _judge_refusals("init", compiled, generated_error, interpreted_error):
         return "both refused (init)"
+    _same_first_values(compiled, generated, interpreted)
     generated, interpreted = generated.double(), interpreted.double()
     randomize(generated, case.seed)
     try:

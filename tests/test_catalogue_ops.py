@@ -124,6 +124,17 @@ CASES = {
     "detach": ("input x: [b, h, n, n]\nreturn softmax(x - detach(max(x, dim=-1, keepdim=true)), dim=-1)", {},
                {"x": (2, 2, 3, 3)}, lambda m, x: x.exp() / x.exp().sum(-1, keepdim=True),
                "return (x - x.amax(dim=-1, keepdim=True).detach()).softmax(dim=-1)"),
+    "zeros_like": ("input x: [b, n, d]\nreturn x + zeros_like(x) * x", {}, {"x": (2, 3, 4)}, lambda m, x: x,
+                   "return x + torch.zeros_like(x) * x"),
+    "ones_like": ("input x: [b, n, d]\nreturn x * ones_like(x) + ones_like(x)", {}, {"x": (2, 3, 4)},
+                  lambda m, x: x + 1, "return x * ones + ones"),  # one tensor of ones, made once
+    # the spectrum of the signal zero-padded to 6 points, by the DFT's matrix
+    "rfft": ("input x: [b, c, n]\nreturn view_as_real(rfft(x, n=6))", {}, {"x": (2, 3, 4)},
+             lambda m, x: _dft_real_1d(torch.nn.functional.pad(x, (0, 2))), "torch.fft.rfft(x, n=6)"),
+    # a causal convolution of each channel with a learned kernel, by FFTs of twice the length
+    "irfft": ("(c: int = 3)\nparam k: [c, 4] = randn\ninput x: [b, c, 4]\n"
+              "return irfft(rfft(x, n=8) * rfft(k, n=8), n=8)[:, :, :4]", {}, {"x": (2, 3, 4)},
+              lambda m, x: _causal_conv(x, m.k), "torch.fft.irfft("),
     "irfft2_even": ("input x: [b, h, w]\nreturn irfft2(rfft2(x))", {}, {"x": (2, 3, 4)}, lambda m, x: x,
                     "return torch.fft.irfft2(torch.fft.rfft2(x))"),
 }
@@ -180,6 +191,19 @@ def _dft2(x, h_axis, w_axis):
 def _dft_real(x):
     spectrum = _dft2(x, 1, 2)[..., : x.shape[2] // 2 + 1]
     return torch.stack([spectrum.real, spectrum.imag], dim=-1)
+
+
+def _dft_real_1d(x):
+    n = x.shape[-1]
+    k = torch.arange(n, dtype=torch.float64)
+    spectrum = (x.to(torch.complex128) @ torch.exp(-2j * math.pi * torch.outer(k, k) / n))[..., : n // 2 + 1]
+    return torch.stack([spectrum.real, spectrum.imag], dim=-1)
+
+
+def _causal_conv(x, kernel):
+    """y[t] = sum over s <= t of x[s] * kernel[t - s], channel by channel."""
+    n = x.shape[-1]
+    return torch.stack([sum(x[..., s] * kernel[:, t - s] for s in range(t + 1)) for t in range(n)], dim=-1)
 
 
 def _global_filter(x, weight):

@@ -260,3 +260,142 @@ block Names(c: int = 4, math: int = 2):
 """
     errors = [d for d in attndsl.compile_source(source, "lang.attn").diagnostics if d.is_error]
     assert [(d.code, d.span.line) for d in errors] == [("E0105", 1)]
+
+
+RWKV = """\
+block TimeMix(n_embd: int = 8, layer_id: int = 1, n_layer: int = 4):
+    input x: [b, t, n_embd]
+    require n_layer >= 2
+    let ratio_0_to_1 = layer_id / (n_layer - 1)
+    let ratio_1_to_almost0 = 1.0 - layer_id / n_layer
+    buffer ramp = float(arange(n_embd)) / n_embd
+    param time_mix_k: [1, 1, n_embd] = (ramp ** ratio_1_to_almost0)[None, None, :]
+    param time_first: [n_embd] = ramp
+    param time_decay: [n_embd] = -5 + 8 * (float(arange(n_embd)) / (n_embd - 1)) ** (0.7 + 1.3 * ratio_0_to_1)
+    layer key = linear(n_embd, n_embd, bias=false)
+    xx = pad(x, (0, 0, 1, -1))
+    xk = x * time_mix_k + xx * (1 - time_mix_k)
+    return key(xk) * exp(-exp(time_decay)) + time_first
+"""
+
+
+def test_a_param_starts_from_a_tensor_the_arguments_give():
+    """RWKV-4's ramps (and Mamba's `A_log`): E0114 allowed only zeros, ones, randn and the
+    initialisers, so a port started from zeros and its default initialisation differed."""
+    code = compile_ok(RWKV)
+    assert "self.time_first = nn.Parameter(self.ramp.clone())" in code  # not the buffer's storage
+    module = generated(RWKV)(n_embd=6, layer_id=1, n_layer=4)
+    ramp = torch.arange(6.0) / 6
+    torch.testing.assert_close(module.time_mix_k.data, (ramp ** (1 - 1 / 4))[None, None])
+    torch.testing.assert_close(module.time_decay.data, -5 + 8 * (torch.arange(6.0) / 5) ** (0.7 + 1.3 / 3))
+    assert [name for name, _ in module.named_parameters()] == ["time_mix_k", "time_first", "time_decay", "key.weight"]
+    with torch.no_grad():
+        module.time_first.add_(1)
+    torch.testing.assert_close(module.ramp, ramp)
+    # the interpreter starts them the same (compared before the weights are randomised)
+    assert agree(RWKV, {"n_embd": 5, "layer_id": 2, "n_layer": 3}, {"x": (2, 4, 5)}) == "agree"
+
+
+@pytest.mark.parametrize("value, code", [("float(arange(n_embd)) / n_embd", "E0202"),
+                                         ("arange(n_embd)[None, None, :]", "E0209"),
+                                         ("x[:1, :1, :]", "E0113")])
+def test_a_params_first_value_has_its_shape_and_is_floating_point(value, code):
+    source = RWKV.replace("(ramp ** ratio_1_to_almost0)[None, None, :]", value)
+    assert first_error(source)[:2] == (code, 7)
+
+
+def test_a_large_whole_fill_is_written_as_the_spec_writes_it():
+    source = """\
+block A():
+    input x: [b, n]
+    input m: bool[b, n]
+    y = masked_fill(x, m, -1e9)
+    return y + long(float(m)) * 2.5e8
+"""
+    code = compile_ok(source)
+    assert "x.masked_fill(m, -1e9)" in code and "* 2.5e8" in code
+    x, m = torch.randn(2, 3), torch.rand(2, 3) > 0.5
+    torch.testing.assert_close(generated(source)()(x, m), x.masked_fill(m, -1e9) + m.long() * 2.5e8)
+    assert generated(source)()(x, m).dtype == torch.float32  # an integer tensor times a float is float
+
+
+@pytest.mark.parametrize("source, column, message", [
+    ('block B(d: int = 4):\n    """never closed\n    input x: [b, d]\n    return x\n', 5,
+     'this docstring is never closed: no """ after it'),
+    ('block B(mode: str = "a):\n    input x: [b, d]\n    return x\n', 21, "this string is not closed on its line"),
+])
+def test_a_string_never_closed_is_said_to_be(source, column, message):
+    """`unexpected character '"'`, at the third quote of the docstring's opening."""
+    assert first_error(source)[1:] == (source.split("\n").index(next(l for l in source.split("\n") if '"' in l)) + 1,
+                                       column, message)
+
+
+def test_a_view_of_a_named_value_used_twice_goes_by_that_name():
+    source = """\
+block T():
+    input q: [b, h, n, d]
+    input m: bool[b, n]
+    fm = rearrange(float(m), "b n -> b 1 n")
+    q = q * unsqueeze(fm, -1)
+    return q + q * unsqueeze(fm, -1) + unsqueeze(fm, 1)
+"""
+    code = compile_ok(source)
+    assert "fm_2 = fm.unsqueeze(-1)" in code and "rearrange =" not in code
+
+
+HEADS = """\
+block W(d: int = 8, heads: int = 2, one: bool = false):
+    input x: [b, n, d]
+    let kv = d // heads if one else d
+    q = rearrange(x, "b n (h e) -> b h n e", h=heads)
+    k = rearrange(x[:, :, :kv], "b n (g e) -> b g n e", e=d // heads)
+    a = q @ transpose(k, -1, -2)
+    return rearrange(a @ k, "b h n e -> b n (h e)")
+"""
+
+
+def test_a_broadcast_of_heads_is_warned_of_once_at_the_tensors_axis():
+    """The product's batch axes were counted from their own end (`dimension -1`, the heads'
+    axis -3 of the tensors), and the next product warned again, its help a `max(...) *
+    min(...)` of the first's size."""
+    warnings = [d for d in attndsl.compile_source(HEADS, "w.attn").diagnostics if d.code == "W0006"]
+    assert [(d.span.line, d.message.split(":")[0]) for d in warnings] == [
+        (6, "broadcast dimension -3 pairs heads with heads*kv/d")]
+    assert warnings[0].help == "if they must be equal, say so: `require heads == heads * kv // d`"
+
+
+def test_a_size_the_checker_named_is_computed_once_in_init():
+    code = compile_ok(HEADS)
+    assert code.count("heads_out = max(") == 1, code
+    for one in (False, True):
+        module = generated(HEADS)(d=8, heads=2, one=one)
+        x = torch.randn(2, 3, 8)
+        q = x.reshape(2, 3, 2, 4).transpose(1, 2)
+        k = x[:, :, : (4 if one else 8)].reshape(2, 3, -1, 4).transpose(1, 2)
+        expected = ((q @ k.transpose(-1, -2)) @ k).transpose(1, 2).reshape(2, 3, -1)
+        torch.testing.assert_close(module(x), expected)
+
+
+def test_channels_given_as_the_last_dimension_are_warned_of():
+    source = """\
+block B(d: int = 8):
+    input x: [b, n, d]
+    layer bn = batch_norm1d(d)
+    return bn(x)
+"""
+    (warning,) = [d for d in attndsl.compile_source(source, "b.attn").diagnostics if d.code == "W0009"]
+    assert warning.span.line == 4 and "takes its channels from dim 1 (n)" in warning.message
+    fixed = source.replace("return bn(x)", 'return rearrange(bn(rearrange(x, "b n d -> b d n")), "b d n -> b n d")')
+    assert not [d for d in attndsl.compile_source(fixed, "b.attn").diagnostics if d.code == "W0009"]
+
+
+def test_one_size_or_another_is_bracketed_within_a_term():
+    source = """\
+block Outer(d: int = 4, k: int = 2, flag: bool = false):
+    input x: [b, n, d]
+    example(x=[2, 6, 4])
+    if flag:
+        x = pad(x, [0, 0, 0, 2])
+    return rearrange(x, "b (k m) d -> (b k) m d", k=k)
+"""
+    assert "# [b*k, (n + 2|n)/k, d]" in compile_ok(source)

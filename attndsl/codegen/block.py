@@ -12,7 +12,7 @@ from ..ranks import pack_of
 from ..lower import Literal
 from ..ops import ATOM, UNARY
 from ..symbolic import Expr
-from .text import comment_text, python_string
+from .text import comment_text, float_text, python_string
 from .expressions import (_NEGATED, InternalError, source_expr)
 from .checks import CheckEmitter
 from .forward import ForwardEmitter
@@ -215,7 +215,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         if value.is_const and (folded or value.value.denominator == 1 and abs(value.value) >= 2**63):
             # a float the canonical form made whole (`4 / 2`, `-1e30`): written as Python writes it,
             # a float, which keeps an integer tensor float and fits where a 64-bit int would not
-            text = repr(float(value.value))
+            text = float_text(value.value)
             return text, UNARY if text.startswith("-") else ATOM
         text = sym.render(value, names, style="float", order=self.order)
         if folded:

@@ -13,6 +13,7 @@ from ..ir import Cond
 from ..lower.values import DtypeLimit
 from ..naming import assign_names
 from ..ops import ATOM, OPS, ListShape
+from ..symbolic import Expr
 from .options import NodeView
 from .release import release_lists, top_level_lists
 from .text import comment_text
@@ -119,8 +120,10 @@ class ForwardEmitter:
             if isinstance(value, DtypeLimit):  # of the filled tensor, which is named (plan_names)
                 limit = f"torch.finfo({operands[0][0]}.dtype).{value.which}"
                 node_attrs["value"] = f"-{limit}" if value.negative else limit
-            else:
-                node_attrs["value"] = self.scalar(value)[0]
+            else:  # a large whole fill of a float tensor as the spec writes it: `-1e9`, not -1000000000
+                large = isinstance(value, Expr) and value.is_const and abs(value.value) >= 10**6 and \
+                    attrs.get("dtype") == "float"
+                node_attrs["value"] = self.scalar(value, folded=large)[0]
         if op in ("cat", "stack"):  # a comprehension, or a list a loop appended to, among the tensors
             operands = [(text, "list") if operand_op == "list_comp" or isinstance(shape, ListShape) else (text, kind)
                         for (text, kind), operand_op, shape in zip(operands, view.operand_ops, view.operand_shapes)]

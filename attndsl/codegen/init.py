@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-
 from .. import symbolic as sym
 from .. import syntax as ast
-from ..ir import Cond, LayerInfo, LayerSpec
-from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..inits import takes_factory
 from ..inplace import problem
+from ..ir import Cond, LayerInfo, LayerSpec
 from ..layers import LAYERS
+from ..lower.layer_kinds import LayerKind, LayerKindArg
+from ..ops import ATOM
 from ..symbolic import Expr
-from .text import comment_text, fstring, python_string
+from .expressions import InternalError, _is_default, _negated, layer_class, source_expr
 from .sequentials import has_loops
-from .expressions import (InternalError, _is_default, _negated, layer_class, source_expr)
+from .text import comment_text, fstring, python_string
+
+# What may give a view of its first operand (storage shared with it), in __init__ too.
+_MAY_BE_VIEWS = {"buffer", "subscript", "rearrange", "transpose", "flatten", "unflatten", "squeeze", "unsqueeze",
+                 "expand", "expand_as", "chunk", "split", "unbind", "item", "view_as_real", "view_as_complex",
+                 "detach", "contiguous"}
 
 
 class InitEmitter:
@@ -24,9 +29,12 @@ class InitEmitter:
         lines: list[str] = ["super().__init__()"]
         checks = [c for c in self.ir.checks if c.where == "init"] if self.options.runtime_checks else []
         statements: list[tuple[tuple, tuple, list[str]]] = []  # (position, guard, lines)
-        for check in checks:
-            if check.position is not None:
-                statements.append(((check.position, 0), check.guard, self._check_lines(check, self.init_name, "init")))
+        # a size the checker named (`heads_out`) is computed once, by the first check that reads it
+        # (rendered in the order the checks are placed: a later one under that `if` reuses it)
+        defined: dict = {}
+        for check in sorted((c for c in checks if c.position is not None), key=lambda c: c.position):
+            statements.append(((check.position, 0), check.guard,
+                               self._check_lines(check, self.init_name, "init", defined)))
         written = set()
         for let in self.ir.lets:
             if let.span in written:  # a conditional value: one `let` per branch, written once as a whole
@@ -43,7 +51,8 @@ class InitEmitter:
         statements.sort(key=lambda s: s[0])
         ordered = [(guard, body) for _, guard, body in statements]
         ordered = self.layer_kind_checks() + ordered  # the classes a layer-kind argument may be, first
-        ordered += [(c.guard, self._check_lines(c, self.init_name, "init")) for c in checks if c.position is None]
+        ordered += [(c.guard, self._check_lines(c, self.init_name, "init", defined)) for c in checks
+                    if c.position is None]
         lines += self._guarded(ordered, self.init_name)
         lines += self._guarded(self._attributes(), self.init_name)
         body: list[tuple[tuple, list[str]]] = []
@@ -149,7 +158,31 @@ class InitEmitter:
                                    f"    raise ValueError({message})"]))
         return self._guarded(checks, self.init_name) if checks else []
 
+    def _shares_a_buffer(self, node: int) -> bool:
+        """Whether the tensor `node` gives is a buffer, or a view of one (not a fresh result)."""
+        while self.graph.nodes[node]["op"] in _MAY_BE_VIEWS:
+            if self.graph.nodes[node]["op"] == "buffer":
+                return True
+            node = self.ir.operands(node)[0]
+        return False
+
+    def _init_value(self, node: int) -> tuple[str, int]:
+        """What __init__ computes for a param's first value, from the arguments: (text, precedence)."""
+        self.forward_name = self.init_name  # its sizes are the constructor's own names here
+        self.phis_inline = True  # no statements before it: a choice is a conditional expression
+        try:
+            return self.expression(node, set())
+        finally:
+            del self.forward_name
+            self.phis_inline = False
+
     def _param_line(self, param) -> str:
+        if param.value is not None:  # `= float(arange(d)) / d`: computed, then made a parameter
+            value = self._init_value(param.value)
+            if self._shares_a_buffer(param.value):  # training would write into the buffer too
+                value = (f"{self.wrap(value, ATOM)}.clone()", ATOM)
+            line = f"self.{param.name} = nn.Parameter({value[0]})"
+            return "\n".join([line] + self.inline_initializer(param))
         dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)
         arguments = ", ".join([dims or "()"] + self.factory_keywords())
         line = f"self.{param.name} = nn.Parameter(torch.{param.init}({arguments}))"

@@ -41,3 +41,15 @@ def docstring_text(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- blocks
+
+
+def float_text(value) -> str:
+    """A whole number as a Python float: `-1e9` where it ends in six zeros or more (as a
+    spec writes a large fill value), else as Python writes it (`2.0`, `1e+20` is `1e20`)."""
+    whole = int(value)
+    digits = str(abs(whole)).rstrip("0")
+    zeros = len(str(abs(whole))) - len(digits)
+    if whole and zeros >= 6:
+        mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
+        return f"{'-' if whole < 0 else ''}{mantissa}e{zeros + len(digits) - 1}"
+    return repr(float(value))

@@ -128,6 +128,8 @@ class InterpretedBlock(nn.Module):
                 self.add_module(item.name, build_declared_layer(item, env, self._build_block))
 
     def _make_param(self, info, env: dict) -> nn.Parameter:
+        if info.value is not None:  # `param w: [d] = ...`: its first value, computed from the arguments
+            return nn.Parameter(self._init_tensor(info.value, env).clone())
         sources = info.shape_sources or [None] * len(info.shape)
         dims = [spec_value(source, dim, env) for source, dim in zip(sources, info.shape)]
         for dim in dims:
@@ -137,11 +139,15 @@ class InterpretedBlock(nn.Module):
 
     def _buffer_tensor(self, info, env: dict) -> torch.Tensor:
         """A `buffer`: the nodes that compute it (made from the arguments alone), evaluated once."""
+        return self._init_tensor(info.value, env)
+
+    def _init_tensor(self, value: int, env: dict) -> torch.Tensor:
+        """What the nodes that compute `value` from the arguments alone give, evaluated once."""
         graph = self._ir.graph
-        needed = nx.ancestors(graph, info.value) | {info.value}
+        needed = nx.ancestors(graph, value) | {value}
         values: dict = {}
         self._walk([n for n in self._ir.topological() if n in needed], set(), values, dict(env), _NoInputsYet(), {})
-        return self._operand(values, info.value)
+        return self._operand(values, value)
 
     def _build_block(self, name: str, arguments: dict) -> nn.Module:
         callee = self._program.blocks[name]  # its `device` and `dtype` are this block's

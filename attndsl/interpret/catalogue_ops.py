@@ -225,6 +225,8 @@ def _expand(call, x):
 
 tensor_op("contiguous")(lambda call, x: tensor_arg(x, "x").contiguous())
 tensor_op("detach")(lambda call, x: tensor_arg(x, "x").detach())
+tensor_op("zeros_like")(lambda call, x: torch.zeros_like(tensor_arg(x, "x")))
+tensor_op("ones_like")(lambda call, x: torch.ones_like(tensor_arg(x, "x")))
 tensor_op("expand_as")(lambda call, x, other: _expanded(tensor_arg(x, "x"), tuple(tensor_arg(other, "other").shape)))
 
 
@@ -291,6 +293,24 @@ def _fft_dims(call, x: torch.Tensor) -> tuple[int, int]:
     if len(axes) != 2 or axes[0] == axes[1]:
         raise Refusal(f"a 2-d FFT over {dims}")
     return axes
+
+
+@tensor_op("rfft")
+def _rfft(call, x):
+    n = _ints(call, "n") if call.attrs.get("n") is not None else None
+    if n is not None and n < 1:
+        raise Refusal(f"rfft: n = {n} must be at least 1")
+    return torch.fft.rfft(tensor_arg(x, "x"), n=n, dim=axis_index(call.attrs["dim"], x.dim()), norm=call.attrs["norm"])
+
+
+@tensor_op("irfft")
+def _irfft(call, x):
+    if not tensor_arg(x, "x").is_complex():
+        raise Refusal("irfft of a real tensor")
+    n = _ints(call, "n") if call.attrs.get("n") is not None else None
+    if n is not None and n < 1:
+        raise Refusal(f"irfft: n = {n} must be at least 1")
+    return torch.fft.irfft(x, n=n, dim=axis_index(call.attrs["dim"], x.dim()), norm=call.attrs["norm"])
 
 
 @tensor_op("rfft2")

@@ -86,6 +86,13 @@ def _floordiv(a, b):
     return Fraction(math.floor(a / b))
 
 
+def _truediv(a, b):
+    """`a / b` of numbers (`layer_id / (n_layer - 1)`), as Python divides them."""
+    if b == 0:
+        raise ZeroDivisionError("division by zero")
+    return a / b
+
+
 def _sqrt(a):
     if a < 0:
         raise Refusal(f"square root of a negative number ({a})")
@@ -100,6 +107,7 @@ _ATOMS = {
     "floordiv": _floordiv,
     "ceildiv": lambda a, b: -_floordiv(-a, b),
     "mod": lambda a, b: a - b * _floordiv(a, b),
+    "truediv": _truediv,
     "max": max,
     "min": min,
     "sqrt": _sqrt,

@@ -121,6 +121,11 @@ def identity(ctx, args, shape):
 
 
 def channels(ctx, shape, expected, what):
+    if len(shape) >= 3 and ctx.normal(shape[-1]) == ctx.normal(expected) != ctx.normal(shape[1]):
+        # `batch_norm1d(d)` of a [b, n, d] sequence: the channels are last, torch takes dim 1
+        ctx.warn("W0009", f"{what} is the size of the last dimension ({ctx.show((shape[-1],))[1:-1]}), and the "
+                 f"layer takes its channels from dim 1 ({ctx.show((shape[1],))[1:-1]}): the module will require them "
+                 "to be equal", help="put the channels at dim 1 first, e.g. `rearrange(x, \"b n c -> b c n\")`")
     ctx.expect_equal(shape[1], expected, f"the channel dimension (dim 1) of the input and {what}")
 
 

@@ -12,7 +12,7 @@ from ..symbolic import Expr
 from ..inits import INITIALIZERS
 from ..layers import LAYERS
 from .layer_kinds import kinds_like, written_kind
-from .values import (PARAM_INITS, ListArg, StrListArg, suggest)
+from .values import (PARAM_INITS, ListArg, StrListArg, Tensor, suggest)
 from .helpers import (_label, _mod_fact, _symbols_of)
 from .loops import is_range
 from .numbers import is_choice
@@ -23,8 +23,10 @@ class DeclarationLowering:
         shape = [self._dim(d) for d in stmt.shape]
         init = stmt.init
         initialised = isinstance(init, ast.Call) and isinstance(init.func, ast.Name) and init.func.id in INITIALIZERS
-        if not (isinstance(init, ast.Name) and init.id in PARAM_INITS) and not initialised:
-            raise self.error("E0114", "a param is initialised with zeros, ones, randn or an initialiser call",
+        named = isinstance(init, ast.Name) and init.id in PARAM_INITS
+        if isinstance(init, ast.Name) and not named and self.scope.get(init.id, ("",))[0] != "buffer":
+            raise self.error("E0114", "a param is initialised with zeros, ones, randn, an initialiser call or a "
+                             "tensor computed from the arguments",
                              init.span, help=f"call it: `{init.id}()`" if getattr(init, "id", "") in INITIALIZERS
                              else suggest(getattr(init, "id", ""), PARAM_INITS) or
                              "e.g. normal(std=0.02), trunc_normal(std=0.02), constant(1.0); the initialisers are "
@@ -32,12 +34,30 @@ class DeclarationLowering:
         self._built_in_init(stmt.span, f"the shape of param `{stmt.name}`", shape)
         for node, dim in zip(stmt.shape, shape):
             self._require_whole(node, dim, f"a dimension of param `{stmt.name}`", "E0205")
-        info = ParamInfo(stmt.name, shape, "empty" if initialised else init.id, tuple(self.guard), stmt.span,
-                         stmt.comments, list(stmt.shape))
+        value = None if named or initialised else self._param_value(stmt)
+        info = ParamInfo(stmt.name, shape, "empty" if initialised else "value" if value is not None else init.id,
+                         tuple(self.guard), stmt.span, stmt.comments, list(stmt.shape), value=value)
         if initialised:
             self._param_initializer(stmt, shape)  # `torch.empty(...)`, then `nn.init.normal_(...)`
         self.ir.params.append(info)
         self._bind(stmt.name, "param", info, stmt.span)
+
+    def _param_value(self, stmt: ast.Param) -> int:
+        """`param w: [1, 1, d] = float(arange(d)) / d`: a first value computed in __init__ from the
+        arguments, as a buffer is (RWKV's `time_mix` ramps, Mamba's `A_log`)."""
+        first = max(self.ir.graph.nodes, default=-1) + 1
+        self._building_buffer = f"the first value of param `{stmt.name}`"  # made as a buffer is
+        try:
+            value = self._expr(stmt.init)
+        finally:
+            self._building_buffer = None
+        if not isinstance(value, Tensor):
+            raise self.error("E0114", f"param `{stmt.name}` is initialised with a tensor", stmt.init.span,
+                             help="e.g. `zeros`, `normal(std=0.02)` or `float(arange(d)) / d`")
+        self._built_in_init(stmt.init.span, f"the first value of param `{stmt.name}`")
+        for created in [n for n in self.ir.graph.nodes if n >= first]:
+            self.ir.graph.nodes[created]["phase"] = "init"  # rendered in __init__, never in forward
+        return value.node
 
     def _stmt_Layer(self, stmt: ast.Layer) -> None:
         value = stmt.value

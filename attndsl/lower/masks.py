@@ -17,7 +17,7 @@ _NOT_IN_BUFFERS = {"tensor": "the value", "input_opt": "the input", "param": "th
 
 
 class MaskLowering:
-    _building_buffer: str | None = None
+    _building_buffer: str | None = None  # what __init__ is computing (`buffer \`t\``), while it is
 
     # ------------------------------------------------------------------ comparisons and logic
     def _tensor_compare(self, node: ast.Compare, left, right) -> Tensor:
@@ -65,14 +65,14 @@ class MaskLowering:
     # ------------------------------------------------------------------ buffers
     def _check_buffer_use(self, node: ast.Name, kind: str) -> None:
         if self._building_buffer is not None and kind in _NOT_IN_BUFFERS:
-            raise self.error("E0113", f"buffer `{self._building_buffer}` is built with the module, before any input: "
+            raise self.error("E0113", f"{self._building_buffer} is built with the module, before any input: "
                              f"it cannot use {_NOT_IN_BUFFERS[kind]} `{node.id}`", node.span,
                              help="a buffer is made from the arguments (arange, eye, ones, ... and other buffers)")
 
     def _stmt_Buffer(self, stmt: ast.Buffer) -> None:
         first = max(self.ir.graph.nodes, default=-1) + 1
         earlier = self._earlier_step(stmt)
-        self._building_buffer = stmt.name
+        self._building_buffer = f"buffer `{stmt.name}`"
         try:
             value = self._expr(stmt.value)
         except BaseException:

@@ -16,7 +16,7 @@ def matmul_shape(ctx, node, shapes, attrs) -> Shape:
         ctx.error("E0202", f"`@` needs operands of rank >= 2, got ranks {len(a)} and {len(b)}")
     ctx.expect_equal(a[-1], b[-2], "the contracted dimension of `@` (last of the left, second-last of the right)",
                      operands=(0, 1))
-    batch = broadcast(ctx, node, [a[:-2], b[:-2]], attrs)
+    batch = broadcast(ctx, node, [a[:-2], b[:-2]], attrs, trailing=2)
     return tuple(batch) + (a[-2], b[-1])
 
 

@@ -10,8 +10,10 @@ from ..symbolic import Atom, Expr
 from .registry import MUL, Shape
 
 
-def broadcast(ctx, node, shapes, attrs) -> Shape:
-    """torch's broadcasting: aligned from the right, each pair of dims equal or one of them 1."""
+def broadcast(ctx, node, shapes, attrs, trailing: int = 0) -> Shape:
+    """torch's broadcasting: aligned from the right, each pair of dims equal or one of them 1.
+    `trailing`: how many axes of the tensors follow the ones given (a matmul's two), so that
+    messages count the tensors' axes from the end."""
     shapes = [s for s in shapes if s is not None]
     if not shapes:
         return ()
@@ -22,7 +24,7 @@ def broadcast(ctx, node, shapes, attrs) -> Shape:
         dims = [s[axis] for s in padded]
         chosen = dims[0]
         for index, dim in enumerate(dims[1:], start=1):
-            chosen = _broadcast_pair(ctx, chosen, dim, axis - rank, (0, index))
+            chosen = _broadcast_pair(ctx, chosen, dim, axis - rank - trailing, (0, index))
         result.append(chosen)
     return tuple(result)
 
@@ -58,6 +60,7 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
         # conv's output size) so that shapes and checks stay short.
         result = sym.maximum(a, b) if bounded else sym.maximum(a, b) * sym.minimum(sym.minimum(a, b), one)
         result = ctx.derive(result, a)
+        ctx.checker.broadcast_sizes.update(name for name in result.symbols() if _a_broadcast(ctx, name))
     ctx.checker.require(condition, f"broadcast dimension {axis}: {_math(a)} and {_math(b)} must be equal or 1",
                         node=ctx.node, element=ctx.element)
     difference = na - nb
@@ -69,6 +72,8 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     # They differ by an amount set by the arguments alone, or a declared size of an input meets
     # one the arguments set (Swin's `n` against a bias table's `wh*ww`): the author most likely
     # meant them equal, and a `require` says so (and makes the checks go away).
+    if (a.symbols() | b.symbols()) & ctx.checker.broadcast_sizes:
+        return result  # a size an earlier broadcast made: what settles that one (its W0006) settles this
     positive = sym.Expr({m: c for m, c in difference.terms.items() if c > 0})
     negative = sym.Expr({m: -c for m, c in difference.terms.items() if c < 0})
     claim = _remainder_claim(difference) or f"{_python(positive)} == {_python(negative)}"
@@ -82,6 +87,13 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     ctx.warn("W0006", f"broadcast dimension {axis} pairs {_math(a)} with {_math(b)}: torch allows them to be equal "
              "or either to be 1", help=f"if they must be equal, say so: `require {claim}`")
     return result
+
+
+def _a_broadcast(ctx, name: str) -> bool:
+    """Whether `name` is a size a broadcast named (`max(a, b)`, not a conv's output size)."""
+    definition = ctx.checker.ir.derived.get(name)
+    return definition is not None and any(isinstance(factor, sym.Atom) and factor.op == "max"
+                                          for monomial in definition.terms for factor, _ in monomial)
 
 
 def _remainder_claim(difference: Expr) -> str | None:

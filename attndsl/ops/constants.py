@@ -141,6 +141,12 @@ op("ones", f"size: ints, {_LIKE}", filled_shape, render_created("ones", lambda a
    doc="A tensor of ones", shape_doc="`size`", example="input x: [b, n, n]\ntril(ones([n, n]))", creates=True)
 op("zeros", f"size: ints, {_LIKE}", filled_shape, render_created("zeros", lambda a: as_exprs(a["size"])),
    doc="A tensor of zeros", shape_doc="`size`", example="input x: [b, n, n]\nx + zeros([n, n])", creates=True)
+op("zeros_like", "x: tensor[any]", same_shape, "torch.zeros_like({x})", result="same",
+   doc="zeros of the shape, dtype and device of `x` (BiFormer's `lepe` when there is no side conv)",
+   shape_doc="the shape of `x`", example="input x: [b, n, d]\nx + zeros_like(x)")
+op("ones_like", "x: tensor[any]", same_shape, "torch.ones_like({x})", result="same",
+   doc="ones of the shape, dtype and device of `x`", shape_doc="the shape of `x`",
+   example="input x: [b, n, d]\nx * ones_like(x)")
 op("tensor", f"values: numbers, {_LIKE}", values_shape, render_values, result="values",
    doc="a tensor of the numbers written out (nested lists for a matrix), or of a list[int] argument: int64 "
        "when every number is whole, else floating point", shape_doc="[len(values)], [rows, columns], ...",

@@ -1,4 +1,5 @@
-"""Spectra (GFNet's global filter): rfft2, irfft2, and complex views of real pairs.
+"""Spectra (GFNet's global filter, Hyena's long convolution): rfft, irfft, rfft2, irfft2, and
+complex views of real pairs.
 
 A spectrum is a complex tensor (the element type "complex", attndsl/shapes/dtypes.py):
 `+ - * /` take it (a float operand is promoted), layers and the other ops do not. A
@@ -56,6 +57,38 @@ def irfft2_shape(ctx, node, shapes, attrs) -> Shape:
     return tuple(shape)
 
 
+def rfft_shape(ctx, node, shapes, attrs) -> Shape:
+    shape = list(shapes[0])
+    if not shape:
+        ctx.error("E0202", "rfft() transforms an axis, and x has rank 0")
+    axis = normalize_axis(ctx, node, attrs["dim"], len(shape))
+    for index in range(len(shape)):  # torch's CPU FFT (MKL) fails on an empty batch axis too
+        ctx.expect_at_least(shape[index], 1, f"rfft() needs axis {index} not to be empty")
+    points = shape[axis]
+    if attrs.get("n") is not None:  # the signal zero-padded (or cut) to n points first
+        points = attrs["n"]
+        ctx.expect_at_least(points, 1, "`n` of rfft() must be at least 1")
+    shape[axis] = sym.floordiv(points, TWO, ctx.facts) + 1
+    return tuple(shape)
+
+
+def irfft_shape(ctx, node, shapes, attrs) -> Shape:
+    shape = list(shapes[0])
+    if not shape:
+        ctx.error("E0202", "irfft() transforms an axis, and x has rank 0")
+    axis = normalize_axis(ctx, node, attrs["dim"], len(shape))
+    for index in range(len(shape)):  # as rfft's
+        ctx.expect_at_least(shape[index], 1, f"irfft() needs axis {index} not to be empty")
+    if attrs.get("n") is not None:
+        ctx.expect_at_least(attrs["n"], 1, "`n` of irfft() must be at least 1")
+        shape[axis] = attrs["n"]
+        return tuple(shape)
+    ctx.expect_at_least(shape[axis], 2, f"irfft() without `n` needs at least 2 frequencies on axis {axis}",
+                        help="give the signal's size: n=...")
+    shape[axis] = TWO * (shape[axis] - 1)
+    return tuple(shape)
+
+
 def view_as_complex_shape(ctx, node, shapes, attrs) -> Shape:
     shape = shapes[0]
     if not shape:
@@ -78,6 +111,16 @@ def render_view_as_complex(r, node, operands, attrs):
 _NORM = 'norm: choice[backward|ortho|forward] = "backward"'
 
 family("Spectra (complex)")
+op("rfft", f"x: tensor, n: int = None, dim: axis = -1, {_NORM}", rfft_shape, CallRender("torch.fft.rfft"),
+   result="complex", doc="1-d FFT of a real tensor along `dim`, the signal zero-padded (or cut) to `n` points "
+   "first when given (a long convolution's `rfft(u, n=2 * l)`)",
+   shape_doc="`x` with axis `dim` reduced to n // 2 + 1 frequencies (n: its size, or `n`)",
+   example="input x: [b, d, l]\nrfft(x, n=2 * l)")
+op("irfft", f"x: tensor[complex], n: int = None, dim: axis = -1, {_NORM}", irfft_shape,
+   CallRender("torch.fft.irfft"), result="float",
+   doc="inverse of rfft: a real signal of `n` points from a spectrum (without `n`, 2 * (m - 1))",
+   shape_doc="`x` with axis `dim` of size `n`; without `n`, 2 * (m - 1)",
+   example="input x: [b, d, l]\nirfft(rfft(x, n=2 * l), n=2 * l)[..., :l]")
 op("rfft2", f"x: tensor, dim: axes = (-2, -1), {_NORM}", rfft2_shape, CallRender("torch.fft.rfft2"),
    result="complex", doc="2-d FFT of a real tensor over the axes `dim` (a complex spectrum)",
    shape_doc="`x` with the last axis of `dim` reduced to n // 2 + 1 frequencies; both axes non-empty",

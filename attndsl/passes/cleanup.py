@@ -24,6 +24,8 @@ def eliminate_dead_code(ir: BlockIR) -> int:
     calls with an effect beyond their value (a BatchNorm's running statistics in training)."""
     live: set[int] = set()
     _mark_live(ir.graph, ir.outputs, live)
+    # a param's first value (`param w: [d] = ...`): __init__ computes it, whoever reads the param
+    _mark_live(ir.graph, [p.value for p in ir.params if p.value is not None and p.value in ir.graph], live)
     for node, attrs in ir.graph.nodes(data=True):
         if node not in live and _has_effects(ir, attrs):
             _mark_live(ir.graph, [node], live)

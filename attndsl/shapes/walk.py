@@ -55,6 +55,7 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.shapes: dict[int, object] = {}
         self.dtypes: dict[int, str] = {}
         self.opaque: set[str] = set()
+        self.broadcast_sizes: set[str] = set()  # the sizes broadcasts named (`heads'`), attndsl/ops/broadcasting.py
         self.join_keys: dict[str, tuple] = {}
         self.joined_atoms: set = set()  # conditions of phis that joined different shapes
         self.index_bounds: dict[int, dict] = {}  # gather node -> {size: (size, axis)} its index must stay below
@@ -154,6 +155,27 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
                 self.shapes[node] = None  # users of a failed node are skipped: one error, not a cascade
             finally:
                 self.inferring = None
+        for param in self.ir.params:
+            if param.value is not None and not self.skips(param.guard) and self.shapes.get(param.value) is not None:
+                try:
+                    self._param_value(param)
+                except Abort:
+                    pass
+
+    def _param_value(self, param) -> None:
+        """`param w: [1, 1, d] = ...`: the value has the declared shape, exactly (the parameter
+        is the value), and is floating point (autograd keeps no gradient of integers)."""
+        context = ShapeContext(self, param.value)
+        value = self.shapes[param.value]
+        if len(value) != len(param.shape):
+            context.error("E0202", f"param `{param.name}` is declared {show(tuple(param.shape))}, and its first "
+                          f"value has shape {show(value)}", help="give the value the param's shape (a rearrange, "
+                          "`[None, None, :]`)")
+        for axis, (got, declared) in enumerate(zip(value, param.shape)):
+            context.expect_equal(got, declared, f"dimension {axis} of param `{param.name}` and of its first value")
+        if self.dtypes.get(param.value) != "float":
+            context.error("E0209", f"param `{param.name}` is initialised with {with_article(self.dtypes.get(param.value))}"
+                          " tensor; a param is floating point", help="make it one: `float(...)`")
 
     def borrow_from(self, lender: "Walk") -> None:
         """Take the facts `lender` (the first world) established without a condition of its

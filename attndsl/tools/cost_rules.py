@@ -196,7 +196,7 @@ OP_COSTS: dict[str, OpCost] = {
     **{name: OpCost() for name in ("sum", "mean", "max", "min", "std", "var", "norm", "normalize", "avg_pool",
                                    "max_pool", "cumsum")},
     # FFTs, padding, resampling and sliding windows: new tensors; FlopCounterMode counts none of them
-    **{name: OpCost() for name in ("rfft2", "irfft2", "pad", "interpolate", "unfold", "fold", "roll")},
+    **{name: OpCost() for name in ("rfft", "irfft", "rfft2", "irfft2", "pad", "interpolate", "unfold", "fold", "roll")},
     "rearrange": OpCost(memory=_rearrange_memory),
     "flatten": OpCost(memory=_reshape_memory),
     "unflatten": OpCost(memory=_reshape_memory),
@@ -214,7 +214,8 @@ OP_COSTS: dict[str, OpCost] = {
     "stochastic_depth": OpCost(memory=lambda attrs, contiguous: (False, all(contiguous))),
     # masks and tensors made from sizes: new tensors, no FLOPs counted
     **{name: OpCost() for name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
-                                   "where", "arange", "eye", "ones", "zeros", "tensor", "tril", "triu")},
+                                   "where", "arange", "eye", "ones", "zeros", "zeros_like", "ones_like", "tensor",
+                                   "tril", "triu")},
     "buffer": OpCost(memory=lambda attrs, contiguous: (False, True)),  # the module holds it; forward reads it
     "subscript": OpCost(memory=lambda attrs, contiguous: (False, False)),  # a strided view
     # integer tensors and gathers: new tensors (a gather copies what it picks), no FLOPs counted

@@ -92,7 +92,10 @@ class SpecGenerator(TensorOps, LayerOps):
     def param(self, shape) -> str:
         name = self.fresh("p")
         dims = ", ".join(self.size_text(d, allow_bad=False) for d in shape)
-        self.emit(f"param {name}: [{dims}] = {self.ch.choice(['zeros', 'ones', 'randn'])}")
+        first = ["zeros", "ones", "randn", f"ones([{dims}]) * 0.5"]  # the last: a value __init__ computes
+        if len(shape) == 1:
+            first.append(f"float(arange({dims})) / ({dims} + 1) - 0.25")
+        self.emit(f"param {name}: [{dims}] = {self.ch.choice(first)}")
         return name
 
     def scalar_text(self) -> str:
