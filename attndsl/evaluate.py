@@ -125,6 +125,8 @@ def holds(cond, env: Env, present: frozenset = frozenset()) -> bool:
         return env.get(cond.args[0]) is None
     if cond.op == "training":
         return bool(env.get("__training__", False))  # examples are read in eval mode
+    if cond.op == "module_flag":  # an example builds the layer kinds it names, with torch's defaults
+        return True
     if cond.op == "not":
         return not holds(cond.args[0], env, present)
     if cond.op == "and":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 class Cond:
     """A boolean expression over constructor arguments (kept as a small tree)."""
 
-    op: str  # "arg", "const", "not", "and", "or", "cmp", "all_elems"
+    op: str  # "arg", "const", "not", "and", "or", "cmp", "all_elems", "module_flag" (a built layer's attribute), ...
     args: tuple = ()
 
     @staticmethod

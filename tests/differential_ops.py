@@ -98,7 +98,11 @@ class CatalogueOps:
             before, after = ch.int(0, min(2, limit)), ch.int(0, min(2, limit))
             if self.bad():
                 before = shape[axis] + 1
-            widths += [self.size_text(before), self.size_text(after)]
+            texts = [self.size_text(before), self.size_text(after)]
+            if mode == "constant" and shape[axis] > 1 and ch.chance(0.25):  # a crop, by a number or an argument
+                after = -ch.int(1, min(2, shape[axis] - 1))
+                texts[1] = f"-({self.size_text(-after)})"
+            widths += texts
             shape[axis] += before + after
         value = f", value={ch.choice(['0.5', '-1', '0'])}" if mode == "constant" and ch.chance(0.5) else ""
         mode_text = f', mode="{mode}"' if mode != "constant" or ch.chance(0.3) else ""
@@ -158,7 +162,13 @@ class CatalogueOps:
         norm = f', norm="{ch.choice(["ortho", "forward", "backward"])}"' if ch.chance(0.4) else ""
         spectrum = f"rfft2({x.name}{norm})"
         half = x.shape[:-1] + (w // 2 + 1,)
-        form = ch.choice(["roundtrip", "filter", "real"])
+        form = ch.choice(["roundtrip", "filter", "real", "convolution"])
+        if form == "convolution":  # a causal long convolution along the last axis, by FFTs of 2n points
+            length = self.size_text(w, False)
+            kernel = self.param((w,))
+            points = f"2 * {length}" if not length.isidentifier() or ch.chance(0.5) else f"{length} + {length}"
+            return self.assign(f"irfft(rfft({x.name}, n={points}{norm}) * rfft({kernel}, n={points}{norm}), "
+                               f"n={points}{norm})[..., :{length}]", x.shape)
         if form == "real":
             return self.assign(f"view_as_real({spectrum})", half + (2,))
         if form == "filter":
@@ -286,6 +296,8 @@ class CatalogueOps:
         x = self.pick(min_rank=1)
         if x is None:
             return None
+        if self.ch.chance(0.3):  # zeros and ones of its shape, dtype and device
+            return self.assign(f"{x.name} * ones_like({x.name}) + zeros_like({x.name})", x.shape)
         if self.ch.chance(0.5):
             return self.assign(f"detach({x.name}) * 2 + {x.name}", x.shape)
         return self.assign(f"{x.name} - detach(max({x.name}, dim={self.axis(len(x.shape))}, keepdim=true))", x.shape)

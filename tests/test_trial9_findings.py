@@ -399,3 +399,167 @@ block Outer(d: int = 4, k: int = 2, flag: bool = false):
     return rearrange(x, "b (k m) d -> (b k) m d", k=k)
 """
     assert "# [b*k, (n + 2|n)/k, d]" in compile_ok(source)
+
+
+UPSAMPLE = """\
+block Up(c: int = 2, k: int = 3, s: int = 2, p: int = 1, e: int = 1, g: int = 1):
+    input x: [b, c, h, w]
+    example(x=[2, 2, 3, 4])
+    layer up = conv_transpose2d(c, 2 * c, k, stride=s, padding=p, output_padding=e, groups=g)
+    return up(x)
+"""
+
+
+def _transposed_by_scatter(x, weight, bias, stride, padding, output_padding, groups):
+    """Each input value spreads its kernel over the output: out[i*s - p + a] += x[i] * w[a]."""
+    b, c, h, w = x.shape
+    k = weight.shape[-1]
+    out_per_group = weight.shape[1]
+    height = (h - 1) * stride - 2 * padding + k + output_padding
+    width = (w - 1) * stride - 2 * padding + k + output_padding
+    full = torch.zeros(b, out_per_group * groups, height + 2 * padding + k, width + 2 * padding + k,
+                       dtype=x.dtype)
+    per_group = c // groups
+    for channel in range(c):
+        group = channel // per_group
+        for i in range(h):
+            for j in range(w):
+                patch = x[:, channel, i, j][:, None, None, None] * weight[channel][None]
+                full[:, group * out_per_group:(group + 1) * out_per_group,
+                     i * stride:i * stride + k, j * stride:j * stride + k] += patch
+    return full[:, :, padding:padding + height, padding:padding + width] + bias[None, :, None, None]
+
+
+@pytest.mark.parametrize("k, s, p, e, g", [(3, 2, 1, 1, 1), (2, 2, 0, 0, 2), (3, 1, 1, 0, 1), (4, 3, 2, 2, 2)])
+def test_a_transposed_convolution_spreads_each_value_over_its_kernel(k, s, p, e, g):
+    """EdgeViT's local propagation, a decoder's upsampling: `conv_transpose2d` (missing, trial 9)."""
+    module = generated(UPSAMPLE)(k=k, s=s, p=p, e=e, g=g).double()
+    x = rand(2, 2, 3, 4)
+    expected = _transposed_by_scatter(x, module.up.weight, module.up.bias, s, p, e, g)
+    torch.testing.assert_close(module(x), expected)
+    assert agree(UPSAMPLE, {"k": k, "s": s, "p": p, "e": e, "g": g}, {"x": (2, 2, 3, 4)}) == "agree"
+
+
+def test_a_transposed_convolutions_output_padding_is_below_its_stride():
+    code, line, _, message = first_error(UPSAMPLE.replace("output_padding=e", "output_padding=2").replace(
+        "stride=s", "stride=2"))
+    assert (code, line) == ("E0205", 4) and "smaller than stride or dilation" in message, message
+    with pytest.raises(ValueError, match="output_padding must be smaller than stride or dilation"):
+        generated(UPSAMPLE)(s=1, e=1)
+
+
+POOLED_NORM = """\
+block P(c: int = 4, norm_layer: layer = batch_norm2d):
+    input x: [b, c, h, w]
+    example(x=[2, 4, 5, 5])
+    layer pool = adaptive_avg_pool2d((None, 1))
+    layer bn = norm_layer(c)
+    init bn.weight = constant(0.5)
+    return bn(pool(x))
+"""
+
+
+def test_a_norm_kind_given_as_a_partial_is_checked_as_it_was_built():
+    """`partial(nn.BatchNorm2d, track_running_stats=False)` normalises by the batch in eval too:
+    the one-value check ran in training only, and torch refused `[1, c, 1, w]` in eval."""
+    from functools import partial
+
+    assert "if (self.training or not self.bn.track_running_stats) and b * h == 1:" in compile_ok(POOLED_NORM)
+    one = torch.randn(1, 4, 1, 5)
+    batch_only = generated(POOLED_NORM)(norm_layer=partial(torch.nn.BatchNorm2d, track_running_stats=False))
+    with pytest.raises(ValueError, match="and in eval without running statistics"):
+        batch_only.eval()(one)
+    assert generated(POOLED_NORM)().eval()(one).shape == (1, 4, 1, 1)  # with running statistics, eval takes it
+
+
+def test_an_init_of_a_parameter_a_partial_switches_off_is_skipped():
+    """`partial(nn.BatchNorm2d, affine=False)` has no weight: `nn.init.constant_(None, 0.5)`
+    failed in `__init__` (AttributeError)."""
+    from functools import partial
+
+    assert "if self.bn.weight is not None:\n            nn.init.constant_(self.bn.weight, 0.5)" in \
+        compile_ok(POOLED_NORM)
+    assert generated(POOLED_NORM)(norm_layer=partial(torch.nn.BatchNorm2d, affine=False)).bn.weight is None
+    assert torch.all(generated(POOLED_NORM)().bn.weight == 0.5)
+
+
+def test_an_optional_string_passed_on_to_a_block_that_tests_it():
+    """An internal error (`'Expr' object has no attribute 'name'`): the caller's `mode: str |
+    None` became the block's `mode == "a"`."""
+    source = """\
+block Inner(c: int, mode: str | None = None):
+    input x: [b, c]
+    if mode == "a":
+        layer f = linear(c, c)
+    else:
+        layer f = identity()
+    return f(x)
+
+block Outer(c: int = 3, mode: str | None = None):
+    input x: [b, c]
+    example(x=[2, 3])
+    layer inner = Inner(c, mode=mode)
+    return inner(x)
+"""
+    for mode, kind in ((None, "Identity"), ("a", "Linear"), ("b", "Identity")):
+        assert type(generated(source)(c=3, mode=mode).inner.f).__name__ == kind
+        assert agree(source, {"c": 3, "mode": mode}, {"x": (2, 3)}) == "agree"
+
+
+@pytest.mark.parametrize("function, words", [("argsort", "indices computed from the data"),
+                                             ("topk", "indices computed from the data"),
+                                             ("flip", "buffer rev = l - 1 - arange(l)"),
+                                             ("glu", "a * sigmoid(g)")])
+def test_a_function_the_language_lacks_says_what_to_write(function, words):
+    source = f"block A():\n    input x: [b, n]\n    return {function}(x)\n"
+    (error,) = [d for d in attndsl.compile_source(source, "a.attn").diagnostics if d.is_error]
+    assert error.code == "E0102" and words in error.help, error.help
+
+
+def test_reversing_an_axis_by_a_buffer_of_positions_as_the_help_says():
+    source = """\
+block A(l: int = 4):
+    input x: [b, l]
+    buffer rev = l - 1 - arange(l)
+    return x[:, rev]
+"""
+    x = torch.randn(2, 4)
+    assert torch.equal(generated(source)()(x), x.flip(-1))
+
+
+def test_an_element_of_a_layer_list_picked_by_an_index_says_to_loop():
+    source = "block A(c: int = 4):\n    input x: [b, c]\n    layer fcs = [linear(c, c) for _ in range(2)]\n" \
+             "    return fcs[0](x)\n"
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0113", 4) and "called in a loop over it, not picked by an index" in message
+
+
+def test_an_optional_number_compared_is_false_where_it_is_none_as_in_python():
+    """`if lr == 0.0:` of `lr: float | None` was E0106 ("may be None here")."""
+    source = """\
+block B(d: int = 4, lr: float | None = None):
+    input x: [b, d]
+    example(x=[2, 4])
+    if lr == 0.0:
+        y = x
+    elif lr != 1.0:
+        y = 3 * x
+    else:
+        y = 2 * x
+    return y
+"""
+    x = torch.ones(2, 4)
+    for lr, factor in ((None, 3.0), (0.0, 1.0), (1.0, 2.0), (2.5, 3.0)):
+        torch.testing.assert_close(generated(source)(lr=lr)(x), factor * x)
+        assert agree(source, {"lr": lr}, {"x": (2, 4)}) == "agree"
+
+
+def test_a_split_whose_sizes_do_not_add_up_says_so_plainly():
+    source = """\
+block S(dim: int = 16):
+    input x: [b, dim]
+    a, c = split(x, [dim // 2, dim // 4], dim=1)
+    return a
+"""
+    with pytest.raises(ValueError, match=r"the sum of split\(\)'s sizes and dimension 1 must agree, but "):
+        generated(source)()(torch.randn(2, 16))

@@ -249,6 +249,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             return f"{names(cond.args[0])} is None"
         if cond.op == "training":
             return "self.training"
+        if cond.op == "module_flag":  # what the built layer holds (a partial may have set it)
+            return f"self.{cond.args[0]}.{cond.args[1]}"
         if cond.op == "not":
             inner = cond.args[0]
             if inner.op == "present":
@@ -269,7 +271,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
                 op, left, right = inner.args
                 return self.condition(Cond("cmp", (_NEGATED[op], left, right)), names)
             text = self.condition(inner, names)
-            return f"not {text}" if inner.op in ("arg", "flag", "const", "all_elems") else f"not ({text})"
+            return f"not {text}" if inner.op in ("arg", "flag", "const", "all_elems", "module_flag", "training") \
+                else f"not ({text})"
         if cond.op in ("and", "or"):
             parts = []
             for part in cond.args:

@@ -88,6 +88,7 @@ def build_layer(spec: LayerSpec, env: dict, build_block: Callable) -> nn.Module:
 _FEATURES = {  # kind -> (axis, argument it must equal)
     "linear": (-1, "in_features"), "layer_norm": (-1, "normalized_shape"),
     "conv1d": (1, "in_channels"), "conv2d": (1, "in_channels"), "group_norm": (1, "num_channels"),
+    **{f"conv_transpose{d}d": (1, "in_channels") for d in (1, 2, 3)},
     "batch_norm1d": (1, "num_features"), "batch_norm2d": (1, "num_features"), "instance_norm2d": (1, "num_features"),
 }
 

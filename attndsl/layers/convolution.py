@@ -1,10 +1,13 @@
 """Convolutions: conv1d, conv2d, conv3d, with every attribute of torch's (groups, dilation,
-stride, padding as a number, one per dim or "same"/"valid", padding_mode)."""
+stride, padding as a number, one per dim or "same"/"valid", padding_mode); and the
+transposed ones, conv_transpose1d/2d/3d (a strided upsampling: EdgeViT's local propagation,
+decoders)."""
 
 from __future__ import annotations
 
 from .. import symbolic as sym
 from ..ops.windows import window_count
+from ..ir import Cond
 from ..symbolic import Expr
 from .registry import StateEntry, channels, check_choice, check_lengths, family, layer, per_axis, spatial_args
 
@@ -97,3 +100,74 @@ layer("conv2d", "Conv2d", _CONV, _conv(2), min_rank=4, max_rank=4, check=_check_
 layer("conv3d", "Conv3d", _CONV, _conv(3), min_rank=5, max_rank=5, check=_check_conv(3), state=_conv_state(3),
       doc="3-d convolution over [b, c, t, h, w] (NonLocalBlockND with dimension=3)", shape_doc=_CONV_SHAPE,
       example="(c: int = 8)\ninput x: [b, c, t, h, w]\nlayer conv = conv3d(c, c, 1)\nconv(x)")
+
+
+# ---------------------------------------------------------------------------- transposed
+
+_TRANSPOSED_SPATIAL = ("kernel_size", "stride", "padding", "output_padding", "dilation")
+
+
+def _conv_transpose(spatial: int):
+    def rule(ctx, args, shape):
+        channels(ctx, shape, args["in_channels"], "in_channels")
+        kernel, stride, padding, output_padding, dilation = spatial_args(args, _TRANSPOSED_SPATIAL, spatial, ctx)
+        out = [shape[0], args["out_channels"]]
+        for axis in range(spatial):
+            size = shape[2 + axis]
+            # torch's: (L - 1)*s - 2p + d(k - 1) + output_padding + 1, which must leave something
+            grown = (size - 1) * stride[axis] - 2 * padding[axis] + dilation[axis] * (kernel[axis] - 1) + \
+                output_padding[axis] + 1
+            ctx.expect_at_least(grown, 1, f"the output of spatial axis {axis} must not be empty (the padding "
+                                "crops more than the transposed convolution grows)")
+            out.append(ctx.derive(grown, size))
+        return tuple(out)
+
+    return rule
+
+
+def _check_conv_transpose(spatial: int):
+    def check(a, args):
+        for name in ("in_channels", "out_channels"):
+            a.at_least(name, 1)
+        check_lengths(a, args, _TRANSPOSED_SPATIAL, spatial)
+        for name in ("kernel_size", "stride", "dilation", "groups"):
+            a.at_least(name, 1)
+        a.at_least("padding", 0)
+        a.at_least("output_padding", 0)
+        a.divisible("in_channels", "groups")
+        a.divisible("out_channels", "groups")
+        # torch: "output padding must be smaller than either stride or dilation", axis by axis
+        for extra, stride, dilation in zip(*(_per_axis(args.get(name), spatial)
+                                             for name in ("output_padding", "stride", "dilation"))):
+            if isinstance(extra, Expr) and extra != Expr.const(0):
+                a.condition(Cond("or", (Cond("cmp", ("<", extra, stride)), Cond("cmp", ("<", extra, dilation)))),
+                            "output_padding", "output_padding must be smaller than stride or dilation")
+
+    return check
+
+
+def _per_axis(value, spatial: int) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * spatial
+
+
+def _conv_transpose_state(spatial: int):
+    def state(args):
+        weight = (args["in_channels"], args["out_channels"].exact_div(args["groups"])) + \
+            per_axis(args["kernel_size"], spatial)
+        return [StateEntry("weight", weight), StateEntry("bias", (args["out_channels"],), args["bias"])]
+
+    return state
+
+
+_CONV_TRANSPOSE = ("in_channels: int, out_channels: int, kernel_size: size, stride: size = 1, padding: size = 0, "
+                   "output_padding: size = 0, groups: int = 1, bias: bool = true, dilation: size = 1")
+_CONV_TRANSPOSE_SHAPE = ("[b, in_channels, *spatial] is [b, out_channels, *spatial'], each spatial' = (size - 1)*stride"
+                         " - 2*padding + dilation*(kernel_size-1) + output_padding + 1")
+
+for _d, _rank, _dims in ((1, 3, "[b, c, length]"), (2, 4, "[b, c, h, w]"), (3, 5, "[b, c, t, h, w]")):
+    layer(f"conv_transpose{_d}d", f"ConvTranspose{_d}d", _CONV_TRANSPOSE, _conv_transpose(_d), min_rank=_rank,
+          max_rank=_rank, check=_check_conv_transpose(_d), state=_conv_transpose_state(_d),
+          doc=f"{_d}-d transposed convolution over {_dims} (the gradient of a conv: a learned upsampling)",
+          shape_doc=_CONV_TRANSPOSE_SHAPE,
+          example=f"(c: int = 8)\ninput x: {_dims.replace('length', 'n')}\n"
+                  f"layer up = conv_transpose{_d}d(c, c, 2, stride=2, groups=c)\nup(x)")

@@ -33,6 +33,8 @@ def _norm_channels(ctx, args, shape):
         # (`track_running_stats=false`) it takes the batch's in eval too.
         eval_mode = Cond("not", (Cond("training", ()),))
         running = args.get("track_running_stats", True)
+        if ctx.kind_layer is not None:  # `partial(nn.BatchNorm2d, track_running_stats=False)`: as built
+            running = Cond("module_flag", (ctx.kind_layer, "track_running_stats"))
         if running is False or running == Cond.const(False):
             statistics_kept = None
         elif running is True or running == Cond.const(True):

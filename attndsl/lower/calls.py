@@ -45,6 +45,13 @@ class CallLowering:
                                                     _label(self._hidden_layers[func.id], "the layer")],
                                  help="give the value another name to call the layer again")
             raise self.error("E0113", "only layers and functions can be called", func.span)
+        if isinstance(func, ast.Subscript) and isinstance(func.value, ast.Name) and \
+                self.scope.get(func.value.id, ("",))[0] == "layer":  # `convs[0](x)`, `blocks[i](x)`
+            name = func.value.id
+            raise self.error("E0113", f"the layers of the layer list `{name}` are called in a loop over it, not "
+                             "picked by an index", func.span,
+                             help=f"`for layer in {name}:`, `[f(x) for f in {name}]`, or `zip({name}, ...)` with "
+                                  "another list; a layer on its own is a `layer` of its own")
         raise self.error("E0113", "only layers and functions can be called", func.span)
 
     def _call_named(self, name: str, node: ast.Call) -> Value:

@@ -5,8 +5,9 @@ as a `Cond` over the arguments (and, in forward, the inputs' presence and the fl
 from __future__ import annotations
 
 from .. import syntax as ast
-from ..ir import Cond, reads_forward
+from ..ir import Cond, negate, reads_forward
 from ..symbolic import Expr
+from .numbers import is_none
 from .values import ListArg, Tensor
 
 
@@ -42,6 +43,16 @@ class ConditionLowering:
             return Cond("all_elems", (iterable, comp.var, inner))
         if self._optional_number(node):
             return self._number_truth(node)  # `if qk_scale:`, as Python reads it: not None and not 0
+        if isinstance(node, ast.Compare) and node.op in ("==", "!=") and self._optional_number(node.left) and \
+                not self._implied((negate(is_none(node.left.id)),)):
+            # `lr == 0.0` of `lr: float | None`: false where it is None, as in Python (and `!=` true)
+            absent = is_none(node.left.id)
+            self.guard.append(negate(absent))
+            try:
+                compared = self._condition(node)
+            finally:
+                self.guard.pop()
+            return Cond("and", (negate(absent), compared)) if node.op == "==" else Cond("or", (absent, compared))
         value = self._expr(node)
         if isinstance(value, Cond):
             if not allow_presence and reads_forward(value):

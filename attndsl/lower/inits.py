@@ -194,6 +194,10 @@ def layer_parameter(spec: LayerSpec, parameter: str, span, label: str):
     shape, flag = parameters[parameter]
     if flag is False or isinstance(flag, Cond) and flag == Cond.const(False):
         raise InitPathError(f"{spec.kind} `{label}` has no `{parameter}`: an argument switches it off", span)
+    if flag is not None and getattr(spec, "kind_arg", None):
+        # a layer kind the caller gives may be a partial that switches it off
+        # (`partial(nn.BatchNorm2d, affine=False)`): tested for None where it is initialised
+        return shape, Cond("kind", (spec.kind_arg, spec.kind))
     return shape, None if flag is None or flag is True or flag == Cond.const(True) else flag
 
 

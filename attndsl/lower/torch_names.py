@@ -31,6 +31,14 @@ SPELLED_OTHERWISE = {
        for name in ("randn", "rand", "randint", "randn_like", "rand_like", "normal", "randperm", "bernoulli")},
     "range": "a `for` loop and a comprehension run over a layer list, a list argument, `range(n)` of layers, "
              "or tensors; positions as a tensor are `arange(n)`",
+    # indices computed from the data: outside the language (the README's "What it cannot do")
+    **{name: "indices computed from the data in forward (sorting, top-k, an argmax, scattering) are not in the "
+             "language: a mask of the values compared (`x == max(x, dim=-1, keepdim=true)`) often says the same"
+       for name in ("argsort", "sort", "topk", "argmax", "argmin", "scatter", "scatter_add", "index_select",
+                    "nonzero", "masked_select", "kthvalue", "unique", "searchsorted", "bucketize")},
+    "flip": "an axis reversed is not in the language yet: a gather by a `buffer` of reversed positions, "
+            "`x[:, rev]` with `buffer rev = l - 1 - arange(l)` for a length `l` the arguments give, reads it",
+    "glu": "`a, g = chunk(x, 2, dim=d)`, then `a * sigmoid(g)`",
 }
 
 # Names a module's code reaches PyTorch's functions through.

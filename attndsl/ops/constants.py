@@ -20,10 +20,10 @@ from .rendering import as_exprs
 def _sizes(ctx, sizes) -> Shape:
     for index, size in enumerate(sizes):
         # torch refuses a negative size (arange: "upper bound and larger bound inconsistent").
-        ctx.expect_at_least(size, 0, f"size {index} of a constant tensor must not be negative")
+        ctx.expect_at_least(size, 0, f"size {index} of {ctx.op}() must not be negative")
         if size.is_const and size.value > MAX_SIZE:  # `ones([1e308, ...])`: no torch size is that large
             shown = size.value if size.value < 10**12 else f"{float(size.value):.3g}"
-            ctx.error("E0205", f"size {index} of a constant tensor is {shown}, more than any model could hold",
+            ctx.error("E0205", f"size {index} of {ctx.op}() is {shown}, more than any model could hold",
                       help=f"a size is at most {MAX_SIZE}")
     return tuple(sizes)
 

@@ -133,8 +133,7 @@ def split_shape(ctx, node, shapes, attrs):
     for index, size in enumerate(sizes):
         ctx.expect_at_least(size, 1, f"piece {index} of split() must not be empty (every size is at least 1)")
         total = total + size
-    ctx.expect_equal(total, shape[axis], f"the sizes of the pieces of split() and dimension {axis}, which they "
-                     "must add up to")
+    ctx.expect_equal(total, shape[axis], f"the sum of split()'s sizes and dimension {axis}")
     pieces = []
     for size in sizes:
         piece = list(shape)

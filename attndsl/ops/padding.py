@@ -7,7 +7,6 @@ leaving a failure to the run time.
 
 from __future__ import annotations
 
-from .. import symbolic as sym
 from ..symbolic import Expr
 from .registry import Shape, axes_of, family, op
 from .rendering import FUNCTIONAL, CallRender, as_exprs
@@ -46,16 +45,17 @@ def pad_shape(ctx, node, shapes, attrs) -> Shape:
 
 def _padded(ctx, mode: str, dim: Expr, before: Expr, after: Expr, axis: int) -> Expr:
     negative = ZERO
+    maybe_negative = []  # widths an argument gives that may crop (`pad(x, (0, 0, k, -k))`)
     for width in (before, after):
         value = ctx.normal(width)
         if mode == "constant" and value.is_const:
             if value.value < 0:
                 negative = negative + width  # crops: allowed while something (or nothing) is left
             continue
-        if mode == "constant":  # a width an argument gives may crop too (`pad(x, (0, 0, k, -k))`)
+        if mode == "constant":
             lowest = ctx.view.lower_bound(value, normalized=True)
             if lowest is None or lowest < 0:
-                negative = negative + sym.minimum(width, ZERO)
+                maybe_negative.append(width)
             continue
         help = "crop with slicing instead" if value.is_const and value.value < 0 else None
         ctx.expect_at_least(width, 0, f'a width of pad(mode="{mode}") on axis {axis} must be at least 0',
@@ -66,9 +66,13 @@ def _padded(ctx, mode: str, dim: Expr, before: Expr, after: Expr, axis: int) -> 
         elif mode == "circular":
             ctx.expect_at_least(dim - width, 0, f'pad(mode="circular") needs each width on axis {axis} to be at '
                                 "most its size")
-    if negative.terms:
-        # torch crops first: what is cut must exist.
-        ctx.expect_at_least(dim + negative, 0, f"pad() must not crop axis {axis} by more than its size")
+    # torch crops first: what is cut must exist, dim + min(before, 0) + min(after, 0) >= 0,
+    # asked as one sum per choice of the widths that crop (each provable, or a check, alone)
+    choices = [()] + [(w,) for w in maybe_negative] + ([tuple(maybe_negative)] if len(maybe_negative) == 2 else [])
+    for cropping in choices:
+        cut = negative + sum(cropping, ZERO)
+        if cut.terms:
+            ctx.expect_at_least(dim + cut, 0, f"pad() must not crop axis {axis} by more than its size")
     return dim + before + after
 
 

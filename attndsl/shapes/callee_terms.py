@@ -22,7 +22,8 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, world: dict | None = None) 
     for arg in callee.args:
         value = spec.args.get(arg.name)
         if isinstance(value, OptionalPassedOn):  # the caller's own optional argument: None where it is
-            mapping[arg.name] = Expr.symbol(value.name)
+            # a string's tests become the caller's (`mode == "a"`, false where it is None); a number's value
+            mapping[arg.name] = value if arg.type in ("str", "list[str]") else Expr.symbol(value.name)
             mapping[f"is_none({arg.name})"] = Cond("is_none", (value.name,))
         elif isinstance(value, (Expr, Cond)):
             mapping[arg.name] = value

@@ -99,6 +99,14 @@ def decide(condition, view) -> bool | None:
         return None
     if condition.op == "const":
         return bool(condition.args[0])
+    if condition.op in ("and", "or", "not"):  # decided where its parts are (`1 < 2 or 1 < 1`)
+        parts = [decide(part, view) for part in condition.args]
+        if condition.op == "not":
+            return None if parts[0] is None else not parts[0]
+        settles = condition.op == "or"  # a true part settles an `or`, a false one an `and`
+        if settles in parts:
+            return settles
+        return None if None in parts else not settles
     if condition.op != "cmp":
         return None
     operator, left, right = condition.args

@@ -92,6 +92,8 @@ def render_cond(cond: Cond, order=None) -> str:
         return f'"{args[1]}" in {args[0]}'
     if op == "is_none":
         return f"{args[0]} is None"
+    if op == "module_flag":
+        return f"{args[0]}.{args[1]}"
     if op == "cmp":
         return f"{render_expr(args[1], order)} {args[0]} {render_expr(args[2], order)}"
     if op == "not":

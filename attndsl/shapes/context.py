@@ -27,11 +27,14 @@ class ShapeContext:
         self.node = node
         self.element = element  # (list argument, loop variable) inside a layer-list element
         self.subject = None  # the layer a rule checks for (`linear \`proj\``): named in its run-time checks
+        # a layer whose kind an argument gives (maybe a partial): its rule reads what the partial may
+        # set from the built module (`self.bn.track_running_stats`)
+        self.kind_layer = None
 
-    def about(self, subject: str) -> "ShapeContext":
+    def about(self, subject: str, kind_layer: str | None = None) -> "ShapeContext":
         """This context, for the rule of the layer `subject`."""
         context = ShapeContext(self.checker, self.node, self.element)
-        context.subject = subject
+        context.subject, context.kind_layer = subject, kind_layer
         return context
 
     @property
@@ -41,6 +44,11 @@ class ShapeContext:
     @property
     def facts(self):
         return self.view.integers
+
+    @property
+    def op(self) -> str:
+        """The op whose rule is asking (`zeros`), for its messages."""
+        return self._attrs["op"]
 
     @property
     def _attrs(self):

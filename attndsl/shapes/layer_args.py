@@ -128,6 +128,11 @@ class LayerArguments:
             elif self._require(Cond("cmp", ("==", value, Expr.const(expected))), message, name) is False:
                 self._error(name, message, code)
 
+    def condition(self, condition: Cond, name: str, message: str, code: str = "E0205") -> None:
+        """A condition on the arguments: proven, checked in __init__, or an error where refuted."""
+        if self._require(condition, message, name) is False:
+            self._error(name, message, code)
+
     def require(self, holds: bool | None, name: str, message: str, code: str = "E0112") -> None:
         """A constraint decided at compile time (None: the caller checks it another way)."""
         if holds is False:

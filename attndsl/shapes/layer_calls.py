@@ -97,7 +97,10 @@ class LayerCalls:
                         else f"rank {definition.min_rank} to {definition.max_rank}" if definition.max_rank
                         else f"rank >= {definition.min_rank}")
             context.error("E0202", f"{spec.kind} expects an input of {expected}, got {show(shape)}")
-        return definition.shape(context.about(f"{spec.kind} `{label}`") if label else context, spec.args, shape)
+        if label:
+            by_argument = label if spec.kind_arg and label.isidentifier() and context.element is None else None
+            context = context.about(f"{spec.kind} `{label}`", by_argument)
+        return definition.shape(context, spec.args, shape)
 
     def _loop_children(self, context: ShapeContext, spec: LayerSpec, shape):
         """Every pass builds the same layers: they must give back the shape they take, so

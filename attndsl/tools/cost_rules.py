@@ -242,6 +242,15 @@ def _conv_flops(spatial: int):
     return flops
 
 
+def _conv_transpose_flops(spatial: int):
+    def flops(args, operand, result) -> Expr:
+        # each input value meets a kernel of out_channels / groups maps
+        per_input = args["out_channels"].exact_div(args["groups"]) * numel(per_axis(args["kernel_size"], spatial))
+        return 2 * numel(operand) * per_input
+
+    return flops
+
+
 def kind_options(spec) -> list[tuple]:
     """A layer whose kind is an argument (`layer act = act_layer()` with `act_layer: layer =
     relu`): one (layer, conditions) per kind it may be, under `act_layer is silu`; any
@@ -259,6 +268,7 @@ _FREE = LayerCost()
 LAYER_COSTS: dict[str, LayerCost] = {
     "linear": LayerCost(flops=_linear_flops),
     **{f"conv{d}d": LayerCost(flops=_conv_flops(d)) for d in (1, 2, 3)},
+    **{f"conv_transpose{d}d": LayerCost(flops=_conv_transpose_flops(d)) for d in (1, 2, 3)},
     **{name: _FREE for name in (*(f"batch_norm{d}d" for d in (1, 2, 3)), "instance_norm2d", "layer_norm",
                                 "group_norm", "prelu")},
     "dropout": LayerCost(memory=view),  # eval: returns its input

@@ -47,6 +47,8 @@ class LayerOps:
         if x is None:
             return None
         ch = self.ch
+        if ch.chance(0.2):
+            return self._conv_transpose(x)
         c = x.shape[1]
         groups = ch.choice([g for g in _divisors(c) if g <= 4]) if ch.chance(0.3) else 1
         out = groups * ch.choice([1, 2, 3, 4])
@@ -80,6 +82,31 @@ class LayerOps:
             return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
         return self.assign(f"{layer}({x.name})", (x.shape[0], out, window(x.shape[2]), window(x.shape[3])))
+
+    def _conv_transpose(self, x):
+        """conv_transpose2d: (L - 1)*s - 2p + d(k - 1) + output_padding + 1 along each spatial axis."""
+        ch = self.ch
+        c = x.shape[1]
+        groups = ch.choice([g for g in _divisors(c) if g <= 4]) if ch.chance(0.3) else 1
+        out = groups * ch.choice([1, 2])
+        kernel, stride, dilation = ch.choice([1, 2, 3]), ch.choice([1, 2, 2]), ch.choice([1, 1, 2])
+        padding = ch.choice([0, 0, 1])
+        extra = ch.choice([0, 0, 1]) if max(stride, dilation) > 1 else 0
+        if self.bad():
+            extra = max(stride, dilation)  # torch refuses: the checker must too
+        kwargs = [f"stride={self.size_text(stride, False)}"] if stride != 1 else []
+        kwargs += [f"padding={self.size_text(padding, False)}"] if padding else []
+        kwargs += [f"output_padding={extra}"] if extra else []
+        kwargs += [f"groups={self.size_text(groups, False)}"] if groups != 1 else []
+        kwargs += [f"dilation={dilation}"] if dilation != 1 else []
+        layer = self.fresh("up")
+        args = [self.size_text(c), self.size_text(out, False), self.size_text(kernel, False)] + kwargs
+        self.emit(f"layer {layer} = conv_transpose2d({', '.join(args)})")
+
+        def grown(size):
+            return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + extra + 1
+
+        return self.assign(f"{layer}({x.name})", (x.shape[0], out, grown(x.shape[2]), grown(x.shape[3])))
 
     def op_norm(self):
         x = self.pick(min_rank=2)
