@@ -57,8 +57,8 @@ class AstBuilder(ExpressionBuilder):
 
     @with_meta
     def param_stmt(self, meta, children):
-        name, shape, init = children
-        return ast.Param(self._span(meta), str(name), shape, init)
+        frozen, name, shape, init = children
+        return ast.Param(self._span(meta), str(name), shape, init, frozen=frozen is not None)
 
     @with_meta
     def layer_stmt(self, meta, children):

@@ -92,6 +92,7 @@ class ParamInfo:
     # `param time_mix: [1, 1, d] = float(arange(d)) / d`: the node of its first value, computed
     # in __init__ from the arguments (its nodes marked phase="init", as a buffer's)
     value: int | None = None
+    frozen: bool = False  # `frozen param`: in the state_dict, never trained (requires_grad=False)
 
 
 @dataclass

@@ -181,6 +181,7 @@ class Param(Stmt):
     name: str
     shape: list[Node]
     init: Node
+    frozen: bool = False  # `frozen param ...`: requires_grad=False
 
 
 @dataclass

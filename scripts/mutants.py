@@ -85,7 +85,7 @@ MUTANTS: list[Mutant] = [
       "        if False:",
       "dead-code elimination drops a batch-norm call whose value is unused (its statistics stay put)"),
     M("negated_compound_unparenthesised", "attndsl/codegen/block.py",
-      'return f"not {text}" if inner.op in ("arg", "flag", "const", "all_elems") else f"not ({text})"',
+      'return f"not {text}" if inner.op in _BARE_UNDER_NOT else f"not ({text})"',
       'return f"not {text}"',
       "a negated `and`/`or` condition is rendered without parentheses"),
     M("rsub_swapped", "attndsl/symbolic_core.py",

@@ -88,7 +88,7 @@ def test_a_slice_past_its_axis_is_refused_not_clamped():
 def test_split_needs_its_sizes_to_add_up():
     head = "block B(k: int = 2):\n    input x: [b, 6, n]\n"
     code, line, column, message = first_error(head + "    p, q = split(x, [2, 3], dim=1)\n    return p\n")
-    assert (code, line, column) == ("E0201", 3, 12) and "add up" in message
+    assert (code, line, column) == ("E0201", 3, 12) and "sum of split()'s sizes" in message
     module = build(head + "    p, q = split(x, [k, n - k], dim=2)\n    return q\n", k=2)
     torch.testing.assert_close(module(rand(2, 6, 5)), rand(2, 6, 5)[:, :, 2:])
     module = build(head + "    p, q = split(x, [k, 3], dim=2)\n    return q\n", k=2)

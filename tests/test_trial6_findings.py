@@ -428,14 +428,14 @@ def test_a_whole_positive_quotient_is_at_least_one():
 
 
 def test_a_whole_product_with_a_factor_that_may_be_zero_is_not_taken_to_be_positive():
-    """`p * n - 1` is -1 for p = 0: a crop by one, which needs the axis not to be empty."""
+    """`p * n - 1` is -1 for p = 0: a crop by one, of an axis never empty (n >= 1), so no check."""
     source = """\
 block B(p: int = 1):
     input x: [b, n]
     require p >= 0
     return pad(x, [0, p * n - 1])
 """
-    assert "must not crop axis 1 by more than its size" in compile_ok(source)
+    assert "must not crop" not in compile_ok(source)
     assert build(source, p=1)(rand(1, 3)).shape == (1, 5)
     assert build(source, p=0)(rand(1, 3)).shape == (1, 2)
     assert agree(source, {"p": 0}, {"x": (1, 3)}) == "agree"

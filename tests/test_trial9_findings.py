@@ -563,3 +563,53 @@ block S(dim: int = 16):
 """
     with pytest.raises(ValueError, match=r"the sum of split\(\)'s sizes and dimension 1 must agree, but "):
         generated(source)()(torch.randn(2, 16))
+
+
+def test_a_layer_named_like_its_argument_may_be_declared_on_each_branch():
+    """S4D's `self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()`: E0106, the
+    use after the `if` "not enclosed" by either declaration (a layer of another name was fine)."""
+    source = """\
+block B(d: int = 4, dropout: float = 0.0):
+    input x: [b, n, d]
+    example(x=[2, 3, 4])
+    if dropout > 0.0:
+        layer dropout = dropout(dropout)
+    else:
+        layer dropout = identity()
+    return dropout(x)
+"""
+    assert type(generated(source)(dropout=0.0).dropout).__name__ == "Identity"
+    module = generated(source)(dropout=0.5)
+    assert type(module.dropout).__name__ == "Dropout" and module.dropout.p == 0.5
+    for p in (0.0, 0.5):
+        assert agree(source, {"dropout": p}, {"x": (2, 3, 4)}) == "agree"
+
+
+FROZEN = """\
+block S(n: int = 4, d: int = 3):
+    input x: [b, n, d]
+    example(x=[2, 4, 3])
+    frozen param attn: [n, n] = randn
+    frozen param scale: [d] = float(arange(d)) + 1.0
+    param gain: [d] = ones
+    return softmax(attn, dim=-1) @ x * scale * gain
+"""
+
+
+def test_a_frozen_param_is_in_the_state_dict_and_never_trained():
+    """The Synthesizer's fixed random attention (`nn.Parameter(..., requires_grad=False)`): a
+    port had to `detach` a trained param, which weight decay still reached."""
+    code = compile_ok(FROZEN)
+    assert "self.attn = nn.Parameter(torch.randn(n, n), requires_grad=False)" in code
+    module = generated(FROZEN)()
+    assert list(module.state_dict()) == ["attn", "scale", "gain"]
+    assert [name for name, p in module.named_parameters() if p.requires_grad] == ["gain"]
+    module(torch.randn(2, 4, 3)).sum().backward()
+    assert module.attn.grad is None and module.gain.grad is not None
+    interpreted = __import__("tests.differential", fromlist=["compile_both"]).compile_both(FROZEN)
+    built = interpreted.program.build(interpreted.main)
+    assert [name for name, p in built.named_parameters() if p.requires_grad] == ["gain"]
+    assert agree(FROZEN, {"n": 3, "d": 2}, {"x": (2, 3, 2)}) == "agree"
+    from attndsl.tools.fmt import format_spec
+
+    assert format_spec(FROZEN.replace("attn: [n, n] = randn", "attn: [n,n]=randn")) == FROZEN

@@ -26,6 +26,10 @@ from .options import Options
 from .shape_display import ShapeDisplay
 
 
+# Conditions `not` needs no brackets around: `not self.bn.track_running_stats`, not `not (...)`.
+_BARE_UNDER_NOT = ("arg", "flag", "const", "all_elems", "module_flag", "training")
+
+
 class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter, InitCodeEmitter, SequentialEmitter,
                     LayerKindEmitter, LoopEmitter, ShapeDisplay):
     def __init__(self, ir: BlockIR, options: Options, blocks: dict[str, BlockIR]):
@@ -271,8 +275,7 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
                 op, left, right = inner.args
                 return self.condition(Cond("cmp", (_NEGATED[op], left, right)), names)
             text = self.condition(inner, names)
-            return f"not {text}" if inner.op in ("arg", "flag", "const", "all_elems", "module_flag", "training") \
-                else f"not ({text})"
+            return f"not {text}" if inner.op in _BARE_UNDER_NOT else f"not ({text})"
         if cond.op in ("and", "or"):
             parts = []
             for part in cond.args:

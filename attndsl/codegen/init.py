@@ -181,11 +181,11 @@ class InitEmitter:
             value = self._init_value(param.value)
             if self._shares_a_buffer(param.value):  # training would write into the buffer too
                 value = (f"{self.wrap(value, ATOM)}.clone()", ATOM)
-            line = f"self.{param.name} = nn.Parameter({value[0]})"
+            line = f"self.{param.name} = nn.Parameter({value[0]}{_frozen(param)})"
             return "\n".join([line] + self.inline_initializer(param))
         dims = ", ".join(source_expr(d, self.init_name)[0] for d in param.shape_sources)
         arguments = ", ".join([dims or "()"] + self.factory_keywords())
-        line = f"self.{param.name} = nn.Parameter(torch.{param.init}({arguments}))"
+        line = f"self.{param.name} = nn.Parameter(torch.{param.init}({arguments}){_frozen(param)})"
         return "\n".join([line] + self.inline_initializer(param))
 
     def _layer_line(self, info: LayerInfo) -> str:
@@ -329,3 +329,7 @@ def _common_guard(guards: list[tuple]) -> tuple:
             length += 1
         common = common[:length]
     return tuple(common)
+
+
+def _frozen(param) -> str:
+    return ", requires_grad=False" if param.frozen else ""

@@ -129,13 +129,13 @@ class InterpretedBlock(nn.Module):
 
     def _make_param(self, info, env: dict) -> nn.Parameter:
         if info.value is not None:  # `param w: [d] = ...`: its first value, computed from the arguments
-            return nn.Parameter(self._init_tensor(info.value, env).clone())
+            return nn.Parameter(self._init_tensor(info.value, env).clone(), requires_grad=not info.frozen)
         sources = info.shape_sources or [None] * len(info.shape)
         dims = [spec_value(source, dim, env) for source, dim in zip(sources, info.shape)]
         for dim in dims:
             if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:  # no empty params (as no empty inputs)
                 raise Refusal(f"{self._name}: param {info.name} would have the dimension {dim!r}")
-        return nn.Parameter(getattr(torch, info.init)(dims, **env[FACTORY]))
+        return nn.Parameter(getattr(torch, info.init)(dims, **env[FACTORY]), requires_grad=not info.frozen)
 
     def _buffer_tensor(self, info, env: dict) -> torch.Tensor:
         """A `buffer`: the nodes that compute it (made from the arguments alone), evaluated once."""

@@ -36,7 +36,8 @@ class DeclarationLowering:
             self._require_whole(node, dim, f"a dimension of param `{stmt.name}`", "E0205")
         value = None if named or initialised else self._param_value(stmt)
         info = ParamInfo(stmt.name, shape, "empty" if initialised else "value" if value is not None else init.id,
-                         tuple(self.guard), stmt.span, stmt.comments, list(stmt.shape), value=value)
+                         tuple(self.guard), stmt.span, stmt.comments, list(stmt.shape), value=value,
+                         frozen=stmt.frozen)
         if initialised:
             self._param_initializer(stmt, shape)  # `torch.empty(...)`, then `nn.init.normal_(...)`
         self.ir.params.append(info)

@@ -118,7 +118,8 @@ def statement_doc(stmt) -> list:
         dtype = getattr(stmt, "dtype", None) or ""  # `bool[...]` for a mask
         return [f"input {stmt.name}: {dtype}", _shape(stmt.shape)] + ([" = None"] if stmt.optional else [])
     if isinstance(stmt, ast.Param):
-        return [f"param {stmt.name}: ", _shape(stmt.shape), " = "] + doc(stmt.init)
+        keyword = "frozen param" if getattr(stmt, "frozen", False) else "param"
+        return [f"{keyword} {stmt.name}: ", _shape(stmt.shape), " = "] + doc(stmt.init)
     for kind, keyword in ((ast.Layer, "layer"), (ast.Let, "let"), (ast.Buffer, "buffer")):
         if isinstance(stmt, kind):
             keyword = "persistent buffer" if getattr(stmt, "persistent", False) else keyword

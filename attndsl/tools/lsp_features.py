@@ -24,7 +24,7 @@ from .cost import symbol_order
 from .formula import render_terms
 from .values import dim_origins
 
-KEYWORDS = ["block", "input", "param", "layer", "let", "persistent", "buffer", "require", "example", "if", "elif",
+KEYWORDS = ["block", "input", "param", "frozen", "layer", "let", "persistent", "buffer", "require", "example", "if", "elif",
             "else", "return", "for", "in", "and", "or", "not", "true", "false", "None", "zeros", "ones", "randn"]
 _WORD = re.compile(r"[^\W\d]\w*")  # a name, Unicode letters too (`λc`)
 # Called on sizes and arguments, not tensors (`let d = max(L, c // r)`, `len(kernels)`).
