@@ -160,6 +160,9 @@ class LayerInfo:
     loop_var: str | None = None  # the element's variable: a list item, or the index of a range
     iterable: str | None = None  # the list argument looped over
     count: Expr | None = None  # `[... for i in range(count)]`: built `count` times (iterable None)
+    # `layer f_query = f_key`: the same module under a second name (ANN's and OCRNet's
+    # `self.f_query = self.f_key`), its parameters in the state_dict under both
+    alias: str | None = None
 
     @property
     def elements(self) -> "str | Expr | None":

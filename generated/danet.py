@@ -428,8 +428,6 @@ class DAModule(nn.Module):
     def __init__(self, d_model: int = 512, kernel_size: int = 3, H: int = 7, W: int = 7) -> None:
         super().__init__()
         self.d_model = d_model
-        self.H = H
-        self.W = W
         self.position_attention_module = PositionAttentionModule(d_model=d_model, kernel_size=kernel_size)
         self.channel_attention_module = ChannelAttentionModule(d_model=d_model, kernel_size=kernel_size, H=H, W=W)
 
@@ -441,8 +439,6 @@ class DAModule(nn.Module):
         b, _, h, w = input.shape
         if input.shape[1] != self.d_model:
             raise ValueError(f"DAModule: input.shape[1] must be d_model = {self.d_model}, got {input.shape[1]}")
-        if self.H * self.W != h * w:
-            raise ValueError(f"DAModule: the group (h w) must agree, but H*W = {self.H * self.W} and h*w = {h * w}")
         p_out = (
             self.position_attention_module(input).reshape(b, h, w, self.d_model).permute(0, 3, 1, 2)
         )  # [b, d_model, h, w]  danet.attn:50

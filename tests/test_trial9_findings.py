@@ -613,3 +613,65 @@ def test_a_frozen_param_is_in_the_state_dict_and_never_trained():
     from attndsl.tools.fmt import format_spec
 
     assert format_spec(FROZEN.replace("attn: [n, n] = randn", "attn: [n,n]=randn")) == FROZEN
+
+
+AGENTS = """\
+block A(agent_num: int = 4):
+    input x: [b, c, h, w]
+    example(x=[2, 3, 5, 5])
+    let pool_size = int(sqrt(agent_num))
+    REQUIRE
+    layer pool = adaptive_avg_pool2d((pool_size, pool_size))
+    param bias: [agent_num, 1] = zeros
+    return rearrange(pool(x), "b c p q -> b c (p q) 1") + bias
+"""
+
+
+@pytest.mark.parametrize("require", ["require pool_size * pool_size == agent_num",
+                                     "require int(agent_num ** 0.5) * int(agent_num ** 0.5) == agent_num"])
+def test_a_require_that_two_sizes_are_equal_settles_their_broadcast(require):
+    """Agent attention's `agent_num` pooled to a square: W0006 kept asking for the require it
+    suggested, and forward kept checking the broadcast, once the spec said so."""
+    bare = AGENTS.replace("    REQUIRE\n", "")
+    assert [d.code for d in attndsl.compile_source(bare, "a.attn").diagnostics] == ["W0006"]
+    source = AGENTS.replace("REQUIRE", require + ', "agent_num must be a square"')
+    assert not [d for d in attndsl.compile_source(source, "a.attn").diagnostics if d.code == "W0006"]
+    code = compile_ok(source)
+    assert "broadcast dimension" not in code
+    with pytest.raises(ValueError, match="agent_num must be a square"):
+        generated(source)(agent_num=5)
+    assert generated(source)(agent_num=9)(torch.randn(2, 3, 5, 5)).shape == (2, 3, 9, 1)
+    assert agree(source, {"agent_num": 9}, {"x": (2, 3, 5, 5)}) == "agree"
+
+
+ALIAS = """\
+block A(c: int = 3):
+    input x: [b, c]
+    example(x=[4, 3])
+    layer f_key = sequential(linear(c, c), batch_norm1d(c))
+    layer f_query = f_key
+    return f_query(x) + f_key(x)
+"""
+
+
+def test_a_layer_may_be_registered_under_a_second_name():
+    """ANN's and OCRNet's `self.f_query = self.f_key`: "a layer is built by calling a layer kind",
+    and a port's state_dict lacked the `f_query.*` keys."""
+    assert "self.f_query = self.f_key" in compile_ok(ALIAS)
+    module = generated(ALIAS)()
+    assert module.f_query is module.f_key
+    assert [k for k in module.state_dict() if k.startswith("f_query.")] == [
+        "f_query.0.weight", "f_query.0.bias", "f_query.1.weight", "f_query.1.bias", "f_query.1.running_mean",
+        "f_query.1.running_var", "f_query.1.num_batches_tracked"]
+    module.train()(torch.randn(4, 3))
+    assert module.f_key[1].num_batches_tracked.item() == 2  # called twice, as published
+    assert agree(ALIAS, {"c": 3}, {"x": (4, 3)}) == "agree"
+
+
+def test_the_cost_of_a_layer_under_two_names_counts_its_parameters_once(tmp_path, capsys):
+    from attndsl.cli import main
+
+    path = tmp_path / "alias.attn"
+    path.write_text(ALIAS, encoding="utf-8")
+    assert main(["cost", str(path)]) == 0
+    assert "parameters: 18" in capsys.readouterr().out

@@ -189,6 +189,8 @@ class InitEmitter:
         return "\n".join([line] + self.inline_initializer(param))
 
     def _layer_line(self, info: LayerInfo) -> str:
+        if info.alias is not None:  # the same module, registered under a second name
+            return f"self.{info.name} = self.{info.alias}"
         if info.element is not None:
             element = self.layer_expr(info.element)
             loop_var = info.loop_var if info.loop_var and self._mentions(info.element, info.loop_var) else "_"

@@ -124,6 +124,8 @@ class InterpretedBlock(nn.Module):
                 apply_init(self, item, env)
             elif kind == "buffer":
                 self.register_buffer(item.name, self._buffer_tensor(item, env), persistent=item.persistent)
+            elif item.alias is not None:  # `layer f_query = f_key`: the same module
+                self.add_module(item.name, self._modules[item.alias])
             else:
                 self.add_module(item.name, build_declared_layer(item, env, self._build_block))
 

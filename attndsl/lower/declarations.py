@@ -96,11 +96,23 @@ class DeclarationLowering:
                     self.scope[value.var] = saved
             info = LayerInfo(stmt.name, None, tuple(self.guard), stmt.span, stmt.comments, element=element,
                              loop_var=value.var, iterable=iterable.name)
+        elif isinstance(value, ast.Name) and self.scope.get(value.id, ("",))[0] == "layer":
+            info = self._layer_alias(stmt, value)
         else:
             info = LayerInfo(stmt.name, self._layer_spec(value), tuple(self.guard), stmt.span, stmt.comments)
         self._built_in_init(stmt.value.span, f"the arguments of layer `{stmt.name}`", info.spec, info.element)
         self.ir.layers.append(info)
         self._bind(stmt.name, "layer", info, stmt.span)
+
+    def _layer_alias(self, stmt: ast.Layer, value: ast.Name) -> LayerInfo:
+        """`layer f_query = f_key`: the module `f_key` is, under a second name (a call of either
+        runs it; its parameters are in the state_dict under both names)."""
+        shared = self._expr(value)  # the declaration this use reaches (one per branch is fine)
+        if shared.path or shared.info.element is not None or shared.info.alias is not None:
+            raise self.error("E0113", "a layer may take the name of another layer, declared as a layer of its own",
+                             value.span)
+        return LayerInfo(stmt.name, shared.info.spec, tuple(self.guard), stmt.span, stmt.comments,
+                         alias=shared.info.name)
 
     def _stmt_Let(self, stmt: ast.Let) -> None:
         if is_choice(stmt.value):  # `a if c else b`, `a or b`, also inside a call: one let per branch

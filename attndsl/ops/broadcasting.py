@@ -46,6 +46,8 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     if na == nb or (na.is_const and nb.is_const):
         ctx.expect_equal(a, b, f"broadcast dimension {axis}", operands=operands)
         return a
+    if ctx.view.known_zero(na - nb):  # a `require a == b` said so (W0006's own help)
+        return a
     # Sizes that may differ: torch takes them when equal or when either is 1, and so do we.
     # Most often the author meant them equal; a `require` says so and silences this.
     one = Expr.const(1)

@@ -84,7 +84,7 @@ def decide(condition, view) -> bool | None:
         na, nb = view.normal(a), view.normal(b)
         if kind == "eq":
             difference = na - nb
-            if not difference.terms:
+            if not difference.terms or view.known_zero(difference):
                 return True
             if difference.is_const or sign_known(difference, view):
                 return False  # `a == 1` where a is known to be at least 3: never
@@ -111,6 +111,8 @@ def decide(condition, view) -> bool | None:
         return None
     operator, left, right = condition.args
     difference = view.normal(left - right)
+    if operator in ("==", "!=") and not difference.is_const and view.known_zero(difference):
+        return operator == "=="
     if difference.is_const:
         value = difference.value
         return {"==": value == 0, "!=": value != 0, "<": value < 0, "<=": value <= 0, ">": value > 0,

@@ -150,6 +150,9 @@ class Knowledge:
                 continue
             rank = 0 if isinstance(factor, Atom) else 1 if factor in self.dims else 2
             candidates.append((rank, str(factor), factor, (-rest).exact_div(Expr.const(coefficient))))
+        # known as a difference that is 0 too (attndsl/shapes/view.py), where a rewrite cannot
+        # say it (`pool_size * pool_size == agent_num` for `let pool_size = int(sqrt(agent_num))`)
+        self.add(guard, "zero", difference)
         if not candidates:
             return
         _, _, factor, solution = min(candidates, key=lambda c: (c[0], c[1]))

@@ -51,6 +51,7 @@ class View(Bounds):
         self.rewrites: dict = {}
         self.bounds: dict[str, Fraction] = {}
         self.nonzeros: set[Expr] = set()
+        self.zeros: set[Expr] = set()  # differences a `require a == b` makes 0 that no rewrite solves
         self.expr_bounds: dict[Expr, Fraction] = {}
         self._bounds: dict = {}  # lower bounds found, by normal form
         # A let defined under exclusive guards on both branches of an `if` has two values:
@@ -92,6 +93,8 @@ class View(Bounds):
             self.bounds[fact.subject] = fact.detail if previous is None else max(previous, fact.detail)
         elif fact.kind == "nonzero":
             self.nonzeros.add(fact.subject)
+        elif fact.kind == "zero":
+            self.zeros.add(fact.subject)
         elif fact.kind == "element" and element is not None and element[0] == fact.subject:
             var, inner = fact.detail
             renamed = _rename_cond(inner, var, element[1])
@@ -99,6 +102,14 @@ class View(Bounds):
             scratch.learn(renamed, ())
             for learned in scratch.facts:
                 self._take(learned, None)
+
+    def known_zero(self, expr: Expr) -> bool:
+        """Whether a `require` made `expr` 0 (`pool_size * pool_size - agent_num`, which no
+        rewrite solves: each side is the other's square root or square)."""
+        if not self.zeros:
+            return False
+        difference = self.normal(expr)
+        return any(self.normal(zero) in (difference, -difference) for zero in self.zeros)
 
     # ------------------------------------------------------------------ algebra
     def normal(self, expr: Expr) -> Expr:

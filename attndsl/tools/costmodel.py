@@ -92,8 +92,11 @@ class _BlockWalk(MemoryWalk):
     def _params(self) -> list[Term]:
         blocks = {name: cost.ir for name, cost in self.costs.items()}
         blocks[self.ir.name] = self.ir
+        # a layer that is another's module under a second name (`layer f_query = f_key`) holds
+        # no parameters of its own: its state_dict keys are the other's tensors
+        aliases = tuple(f"{info.name}." for info in self.ir.layers if info.alias is not None)
         return [Term(entry.guard, entry.count(), entry.loop)
-                for entry in state_entries(self.ir, blocks) if entry.parameter]
+                for entry in state_entries(self.ir, blocks) if entry.parameter and not entry.key.startswith(aliases)]
 
     # ------------------------------------------------------------------ FLOPs
     def _element_loops(self) -> dict[int, tuple[str, str]]:
