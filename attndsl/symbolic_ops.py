@@ -24,6 +24,12 @@ def floordiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
             raise ZeroDivisionError("division by zero in a shape expression")
         return Expr.const(math.floor(a.value / b.value))
     facts = facts if facts is not None else Facts()
+    inner = _lone_atom(a)
+    if inner is not None and inner.op == "floordiv" and a == Expr.atom("floordiv", *inner.args) and \
+            b.is_const and b.value >= 1 and b.value.denominator == 1 and inner.args[1].is_const and \
+            inner.args[1].value >= 1 and inner.args[1].value.denominator == 1:
+        # (x // m) // n is x // (m*n) for whole m, n >= 1: halved, then halved again, is quartered
+        return floordiv(inner.args[0], inner.args[1] * b, facts)
     folded = facts.quotients.get((a, b))
     if folded is None:
         quotient = a.exact_div(b)

@@ -357,40 +357,37 @@ class CoAtNet(nn.Module):
             raise ValueError(
                 f"CoAtNet: max_pool2d `maxpool2d`: the (dilated) kernel must fit in the padded input, with h = {h}"
             )
-        h_out = (h - 2) // 2 + 1
-        if h_out < 2:
+        if h // 2 < 2:
             raise ValueError(
-                f"CoAtNet: max_pool2d `maxpool2d`: the (dilated) kernel must fit in the padded input, with h' = {h_out}"
+                f"CoAtNet: max_pool2d `maxpool2d`: the (dilated) kernel must fit in the padded input, with h = {h}"
             )
-        h_out2 = (h_out - 2) // 2 + 1
-        if h_out2 < 2:
+        if h // 4 < 2:
             raise ValueError(
-                f"CoAtNet: max_pool2d `maxpool2d`: the (dilated) kernel must fit in the padded input, with h'' = {h_out2}"
+                f"CoAtNet: max_pool2d `maxpool2d`: the (dilated) kernel must fit in the padded input, with h = {h}"
             )
-        h_out3 = (h_out2 - 2) // 2 + 1
-        if h_out3 * h_out3 < 2:
+        if (h // 8) * (h // 8) < 2:
             raise ValueError(
-                f"CoAtNet: max_pool1d `maxpool1d`: the (dilated) kernel must fit in the padded input, with h''' = {h_out3}"
+                f"CoAtNet: max_pool1d `maxpool1d`: the (dilated) kernel must fit in the padded input, with h = {h}"
             )
-        n_out = (h_out3 * h_out3 - 2) // 2 + 1
-        if n_out < 2:
+        if ((h // 8) * (h // 8)) // 2 < 2:
             raise ValueError(
-                f"CoAtNet: max_pool1d `maxpool1d`: the (dilated) kernel must fit in the padded input, with n' = {n_out}"
+                f"CoAtNet: max_pool1d `maxpool1d`: the (dilated) kernel must fit in the padded input, with h = {h}"
             )
         if h // 16 < 1:
             raise ValueError(f"CoAtNet: the size of axis `s` must be at least 1, with h = {h}")
-        n_out2 = (n_out - 2) // 2 + 1
-        if n_out2 != (h // 16) * (h // 16):
+        if ((h // 8) * (h // 8)) // 4 != (h // 16) * (h // 16):
             raise ValueError(
-                f"CoAtNet: the group (s t) must agree, but n'' = {n_out2} and (h // 16)*(h // 16) = {(h // 16) * (h // 16)}"
+                f"CoAtNet: the group (s t) must agree, but ((h // 8)*(h // 8)) // 4 = {((h // 8) * (h // 8)) // 4} and (h // 16)*(h // 16) = {(h // 16) * (h // 16)}"
             )
-        y = self.maxpool2d(self.mlp0(self.s0(x)))  # [b, out_chs[0], h', h']  coatnet.attn:99
-        y = self.maxpool2d(self.mlp1(self.s1(y)))  # [b, out_chs[1], h'', h'']  coatnet.attn:100
-        y = self.maxpool2d(self.mlp2(self.s2(y)))  # [b, out_chs[2], h''', h''']  coatnet.attn:101
+        y = self.maxpool2d(self.mlp0(self.s0(x)))  # [b, out_chs[0], h // 2, h // 2]  coatnet.attn:99
+        y = self.maxpool2d(self.mlp1(self.s1(y)))  # [b, out_chs[1], h // 4, h // 4]  coatnet.attn:100
+        y = self.maxpool2d(self.mlp2(self.s2(y)))  # [b, out_chs[2], h // 8, h // 8]  coatnet.attn:101
         # the map's positions as tokens; each max-pool takes the larger of two consecutive ones
-        y = y.reshape(b, self.out_chs[2], -1).transpose(1, 2)  # [b, h'''*h''', out_chs[2]]  coatnet.attn:103
-        y = self.mlp3(self.s3(y, y, y))  # [b, h'''*h''', out_chs[3]]  coatnet.attn:104
-        y = self.maxpool1d(y.transpose(1, 2)).transpose(1, 2)  # [b, n', out_chs[3]]  coatnet.attn:105
-        y = self.mlp4(self.s4(y, y, y))  # [b, n', out_chs[4]]  coatnet.attn:106
-        y = self.maxpool1d(y.transpose(1, 2))  # [b, out_chs[4], n'']  coatnet.attn:107
+        y = y.reshape(b, self.out_chs[2], -1).transpose(1, 2)  # [b, (h // 8)*(h // 8), out_chs[2]]  coatnet.attn:103
+        y = self.mlp3(self.s3(y, y, y))  # [b, (h // 8)*(h // 8), out_chs[3]]  coatnet.attn:104
+        y = self.maxpool1d(y.transpose(1, 2)).transpose(
+            1, 2
+        )  # [b, ((h // 8)*(h // 8)) // 2, out_chs[3]]  coatnet.attn:105
+        y = self.mlp4(self.s4(y, y, y))  # [b, ((h // 8)*(h // 8)) // 2, out_chs[4]]  coatnet.attn:106
+        y = self.maxpool1d(y.transpose(1, 2))  # [b, out_chs[4], ((h // 8)*(h // 8)) // 4]  coatnet.attn:107
         return y.reshape(b, self.out_chs[4], h // 16, h // 16)  # [b, out_chs[4], h // 16, h // 16]  coatnet.attn:108

@@ -235,32 +235,32 @@ class EMSA(nn.Module):
                     W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out = max(H_out * W_out, mw)
                     n_out2 = max(m, n_out)
-                    if self.H * self.W * n_out2 < 2:
+                    if nq * n_out2 < 2:
                         raise ValueError(
-                            f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n'' = {n_out2}"
+                            f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with n'' = {n_out2}, nq = {nq}"
                         )
                 else:
                     H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                     n_out3 = max(H_out * W_out, m)
-                    if self.H * self.W * n_out3 < 2:
+                    if nq * n_out3 < 2:
                         raise ValueError(
-                            f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n''' = {n_out3}"
+                            f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with n''' = {n_out3}, nq = {nq}"
                         )
             elif attention_weights is not None:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 n_out = max(H_out * W_out, mw)
-                if self.H * self.W * n_out < 2:
+                if nq * n_out < 2:
                     raise ValueError(
-                        f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with H = {self.H}, W = {self.W}, n' = {n_out}"
+                        f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with n' = {n_out}, nq = {nq}"
                     )
             else:
                 H_out = (self.H - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
                 W_out = (self.W - self.ratio + 2 * (self.ratio // 2) - 1) // self.ratio + 1
-                if self.H * self.W * H_out * W_out < 2:
+                if nq * H_out * W_out < 2:
                     raise ValueError(
-                        f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with H = {self.H}, H' = {H_out}, W = {self.W}, W' = {W_out}"
+                        f"EMSA: instance_norm2d `transform`: instance norm needs more than one position, with H' = {H_out}, W' = {W_out}, nq = {nq}"
                     )
         if self.ratio <= 1:
             if attention_mask is not None:

@@ -120,9 +120,9 @@ class NonLocalBlockND(nn.Module):
                     raise ValueError(
                         f"NonLocalBlockND: batch norm in training needs more than one value per channel, with b = {b}, spatial_0 = {spatial[0]}, spatial_1 = {spatial[1]}, spatial_2 = {spatial[2]}"
                     )
-        g_x = self.g(x).flatten(2).transpose(1, 2)  # [b, prod(spatial')|prod(spatial), inter]  non_local.attn:49
+        g_x = self.g(x).flatten(2).transpose(1, 2)  # [b, ...|prod(spatial), inter]  non_local.attn:49
         theta_x = self.theta(x).flatten(2).transpose(1, 2)  # [b, prod(spatial), inter]  non_local.attn:50
-        phi_x = self.phi(x).flatten(2)  # [b, inter, prod(spatial')|prod(spatial)]  non_local.attn:51
-        f = (theta_x @ phi_x).softmax(dim=-1)  # [b, prod(spatial), prod(spatial')|prod(spatial)]  non_local.attn:52
+        phi_x = self.phi(x).flatten(2)  # [b, inter, ...|prod(spatial)]  non_local.attn:51
+        f = (theta_x @ phi_x).softmax(dim=-1)  # [b, prod(spatial), ...|prod(spatial)]  non_local.attn:52
         y = (f @ g_x).transpose(1, 2).unflatten(2, spatial)  # [b, inter, *spatial]  non_local.attn:53
         return self.W(y) + x  # [b, in_channels, *spatial]  non_local.attn:54

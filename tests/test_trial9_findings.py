@@ -675,3 +675,53 @@ def test_the_cost_of_a_layer_under_two_names_counts_its_parameters_once(tmp_path
     path.write_text(ALIAS, encoding="utf-8")
     assert main(["cost", str(path)]) == 0
     assert "parameters: 18" in capsys.readouterr().out
+
+
+def test_a_let_that_is_a_nonzero_number_on_every_branch_needs_no_zero_check():
+    source = """\
+block Z(dim: int = 8, order: int = 2):
+    input x: [b, dim]
+    let p = 1 if order == 1 else 2
+    require dim % p == 0
+    return x
+"""
+    code = compile_ok(source)
+    assert "if p == 0:" not in code and "if dim % p != 0:" in code
+    with pytest.raises(ValueError, match="dim % p == 0"):
+        generated(source)(dim=7, order=2)
+    assert generated(source)(dim=7, order=1)(torch.randn(2, 7)).shape == (2, 7)
+
+
+TILES = """\
+block Q(c: int = 4, scale: int = 2):
+    input x: [b, c, h, w]
+    layer pool = max_pool2d((scale, scale))
+    layer proj = conv2d(c, c, 1)
+    y = rearrange(pool(x), "b c hh ww -> b (hh ww) c")
+    return proj(rearrange(y, "b (hh ww) c -> b c hh ww", hh=h // scale))
+"""
+
+
+@pytest.mark.parametrize("scale, h, w", [(2, 5, 7), (3, 9, 3), (1, 2, 2)])
+def test_windows_that_tile_the_input_are_a_floor_division(scale, h, w):
+    """A pool of kernel = stride = s (a patch embedding): `(h - s) // s + 1` was a named size
+    `h'` unrelated to `h // s`, and the round trip through `(hh ww)` checked divisibility and a
+    kernel fit that always hold."""
+    code = compile_ok(TILES)
+    assert "# [b, c, h // scale, w // scale]" in code and "%" not in code.split("def forward")[1]
+    module = generated(TILES)(scale=scale).double()
+    x = rand(2, 4, h, w)
+    expected = module.proj(torch.nn.functional.max_pool2d(x, scale))
+    torch.testing.assert_close(module(x), expected)
+    assert agree(TILES, {"scale": scale}, {"x": (2, 4, h, w)}) == "agree"
+
+
+def test_a_floor_division_of_a_floor_division_by_numbers_is_one():
+    from attndsl import symbolic as sym
+    from attndsl.symbolic import Expr
+
+    h, s = Expr.symbol("h"), Expr.symbol("s")
+    assert sym.floordiv(sym.floordiv(sym.floordiv(h, 2), 2), 2) == sym.floordiv(h, 8)
+    assert sym.floordiv(sym.floordiv(h, 3), s) != sym.floordiv(h, 3 * s)  # s may be negative: left alone
+    for value in range(-20, 21):
+        assert (value // 2) // 3 == value // 6  # the identity, for negative numbers too

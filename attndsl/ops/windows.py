@@ -34,6 +34,11 @@ def window_count(ctx, size: Expr, kernel: Expr, stride: Expr, padding, dilation:
                       help="pad the input, or use a smaller kernel or dilation")
         ctx.expect_at_least(span, 0, "the (dilated) kernel must fit in the padded input")
     if not ceil_mode:
+        if padding == 0 or isinstance(padding, Expr) and ctx.normal(padding) == Expr.const(0):
+            if ctx.normal(dilation) == Expr.const(1) and ctx.normal(kernel) == step:
+                # windows that tile the input (a patch embedding, `max_pool2d(s)`): floor(L / s),
+                # as (L - s) // s + 1 is, written as a reader would
+                return sym.floordiv(size, stride, ctx.facts)
         return ctx.derive(sym.floordiv(span, stride, ctx.facts) + 1, size)
     last = sym.ceildiv(span, stride, ctx.facts)  # the index of the last window
     # torch drops a last window that would start inside the right padding. It cannot when

@@ -60,6 +60,7 @@ class View(Bounds):
         for let in lets:
             values.setdefault(let.name, []).append(let.value)
         self.substitutions: dict[str, Expr] = {name: v[0] for name, v in values.items() if len(v) == 1}
+        self._branch_bounds(knowledge.ir.lets)
         for fact in facts:
             self._take(fact, element)
         if element is not None and isinstance(element[0], Expr):  # the index of a range: 0 <= i < count
@@ -75,6 +76,24 @@ class View(Bounds):
         # in bounds or nonzero sizes (a new check's fact makes new views) fold alike.
         self._folded_by_content: dict = {} if folded is None else folded
         self._extrema: dict | None = None  # max/min decided by these bounds (`_extrema_decided`)
+
+    def _branch_bounds(self, lets) -> None:
+        """A let one statement makes a number on every branch (`1 if order == 1 else 2`), where
+        the context does not say which: at least the least of them, and not 0 where none is."""
+        branches: dict[tuple, list[Expr]] = {}
+        for let in lets:
+            if let.guard and let.name not in self.substitutions:
+                branches.setdefault((let.name, let.span), []).append(let.value)
+        spans: dict[str, int] = {}
+        for name, _ in branches:
+            spans[name] = spans.get(name, 0) + 1
+        for (name, _), candidates in branches.items():
+            if spans[name] != 1 or len(candidates) < 2 or not all(c.is_const for c in candidates):
+                continue
+            least = min(c.value for c in candidates)
+            self.bounds[name] = max(self.bounds.get(name, least), least)
+            if all(c.value != 0 for c in candidates):
+                self.nonzeros.add(Expr.symbol(name))
 
     def _take(self, fact: Fact, element) -> None:
         if fact.kind == "bound" and isinstance(fact.subject, Expr):
