@@ -254,6 +254,7 @@ class Precondition:
     # inside `all([... for k in X])`: (X, "k"), a list argument's name or a range's count; the
     # need is then every element's
     element: tuple | None = None
+    what: str | None = None  # the need in the spec's words (`uniform(): a must be at most b`), if not its math
 
 
 @dataclass

@@ -47,7 +47,7 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
         return f"{top} {divide} {bottom}" if style == "python" else f"{top}/{bottom}"
     text = (_render_factored(expr, name, order) if factor else None) or \
         _render_sum(expr, name, style, order)
-    if _is_bare_floordiv(expr):
+    if _is_bare_floordiv(expr) and not (style == "math" and _ceiling(next(iter(expr.terms))[0][0])):
         return text[1:-1]  # `a // b` on its own needs no parentheses
     return text
 
@@ -121,6 +121,8 @@ def _render_sum(expr: Expr, name, style, order=None) -> str:
         return "0"
     key = _display_key(order)
     ordered = sorted(expr.terms.items(), key=lambda mc: (len(mc[0]) == 0, sorted((key(f), e) for f, e in mc[0])))
+    if style == "math":  # each `(-h) // k` is shown as -ceil(h/k): its sign goes to the term
+        ordered = [(m, -c if sum(e for f, e in m if _ceiling(f)) % 2 else c) for m, c in ordered]
     if ordered[0][1] < 0:  # `2 - d`, not `-d + 2`: lead with a positive term where there is one
         first_positive = next((i for i, (_, c) in enumerate(ordered) if c > 0), None)
         if first_positive is not None:
@@ -129,7 +131,8 @@ def _render_sum(expr: Expr, name, style, order=None) -> str:
     for monomial, coefficient in ordered:
         text = _render_term(monomial, abs(coefficient), name, style, order)
         sign = "-" if coefficient < 0 else "+"
-        if len(expr.terms) > 1 and (parts or sign == "+") and _lone_floordiv(monomial, coefficient):
+        if len(expr.terms) > 1 and (parts or sign == "+") and _lone_floordiv(monomial, coefficient) and \
+                not (style == "math" and _ceiling(monomial[0][0])):
             text = text[1:-1]  # in a sum, `(h - 3) // 2 + 1` needs no more parentheses
         if not parts:
             parts.append(f"-{text}" if sign == "-" else text)
@@ -145,6 +148,8 @@ def _render_factored(expr: Expr, name, order=None) -> str | None:
     if len(expr.terms) < 4:
         return None
     common = _common_monomial(expr)
+    if common and sum(e for f, e in common if _ceiling(f)) % 2:
+        return None  # its sign would be lost: written term by term
     rest = expr.exact_div(Expr({common: Fraction(1)})) if common else expr
     split = _two_factors(rest)
     if split is None:
@@ -213,6 +218,12 @@ def _exact_quotient(dividend: Expr, divisor: Expr) -> Expr | None:
     return None
 
 
+def _ceiling(factor) -> bool:
+    """A floor division of a negated number, `(-h) // k`: the canonical form of -ceil(h/k)."""
+    return isinstance(factor, Atom) and factor.op == "floordiv" and bool(factor.args[0].terms) and \
+        all(c < 0 for c in factor.args[0].terms.values())
+
+
 def _lone_floordiv(monomial: Monomial, coefficient: Fraction) -> bool:
     return (abs(coefficient) == 1 and len(monomial) == 1 and monomial[0][1] == 1
             and isinstance(monomial[0][0], Atom) and monomial[0][0].op == "floordiv")
@@ -226,7 +237,13 @@ def _render_term(monomial: Monomial, coefficient: Fraction, name, style, order=N
                 (exponent > 1 or _root(factor)[1] != Fraction(1, 2)):
             factors.append(_root_power(factor, exponent, name, style, order))  # `d ** 0.75`, not a product
             continue
-        base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style, order)
+        if style == "math" and _ceiling(factor):  # `(-h) // k` is -ceil(h/k): shown so (the sign is the sum's)
+            numerator, denominator = factor.args
+            top, bottom = render(-numerator, name, style=style, order=order), render(denominator, name, style=style,
+                                                                                    order=order)
+            base = f"ceil({_wrap(-numerator, top)}/{_wrap(denominator, bottom)})"
+        else:
+            base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style, order)
         if "|" in base and not base.startswith("("):  # one size or another (`n + 2|n`) within a term
             base = f"({base})"
         factors += [base] * exponent

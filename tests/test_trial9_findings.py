@@ -725,3 +725,74 @@ def test_a_floor_division_of_a_floor_division_by_numbers_is_one():
     assert sym.floordiv(sym.floordiv(h, 3), s) != sym.floordiv(h, 3 * s)  # s may be negative: left alone
     for value in range(-20, 21):
         assert (value // 2) // 3 == value // 6  # the identity, for negative numbers too
+
+
+@pytest.mark.parametrize("source, words", [
+    ("block A(h: int = 3):\n    input x: [b, c, 1, 1]\n    return expand(x, -1, -1, h, 5)\n",
+     "give `sizes` as one tuple: `expand(..., (-1, -1, h, 5))`"),
+    ("block A(order: int = 3, dim: int = 8):\n    input x: [b, dim]\n    let dims = [dim // 2 for i in range(order)]\n"
+     "    return x\n", "declare it an argument (`dims: list[int] = [...]`)"),
+    ("block A():\n    input x: [b, n]\n    return exp(rfft(x))\n", "exp and the other functions of complex numbers"),
+])
+def test_what_torch_code_writes_otherwise_is_said_how_to_write(source, words):
+    (error,) = [d for d in attndsl.compile_source(source, "a.attn").diagnostics if d.is_error]
+    assert words in (error.help or ""), (error.message, error.help)
+
+
+def test_an_initialisers_need_is_said_in_its_own_words():
+    """`uniform(-std, std)` asked "2*std must not be negative" (the math of b - a)."""
+    source = """\
+block A(d: int = 4, s: float = 1.0):
+    input x: [b, d]
+    layer fc = linear(d, d)
+    let std = d ** -0.5 * s
+    init fc.weight = uniform(-std, std)
+    return fc(x)
+"""
+    assert "2*std" not in compile_ok(source)
+    with pytest.raises(ValueError, match=r"uniform\(\): `a` must be at most `b`, with std = -0.5"):
+        generated(source)(s=-1.0)
+
+
+def test_a_calls_shape_is_shown_in_the_callers_names_case_by_case():
+    """A block whose `if` changes its output: the caller's comment read `[b, ((-H) // k)*((-W)
+    // k)|n, d]`, the callee's own names and a ceiling written as a floor of negatives."""
+    source = """\
+block Inner(k: int = 2):
+    input x: [b, n, d]
+    input H: int
+    input W: int
+    example(k=2, x=[1, 16, 4], H=4, W=4)
+    if k > 1:
+        y = rearrange(x, "b (hh ww) c -> b c hh ww", hh=H, ww=W)
+        x = rearrange(y[:, :, ::k, ::k], "b c hh ww -> b (hh ww) c")
+    return x
+
+
+block Outer(k: int = 2):
+    input x: [b, d, h, w]
+    example(k=2, x=[1, 4, 4, 4])
+    layer inner = Inner(k)
+    t = rearrange(x, "b c h w -> b (h w) c")
+    return inner(t, h, w)
+"""
+    assert "# [b, ceil(h/k)*ceil(w/k)|h*w, d]" in compile_ok(source)
+    for k, size in ((2, 4), (3, 4), (1, 16)):
+        assert generated(source)(k=k)(torch.randn(1, 4, 4, 4)).shape == (1, size, 4)
+
+
+def test_a_ceiling_is_shown_as_one_in_shapes_and_messages():
+    import math
+
+    from attndsl import symbolic as sym
+    from attndsl.symbolic import Expr
+
+    h, w, k = Expr.symbol("h"), Expr.symbol("w"), Expr.symbol("k")
+    ceiling = sym.ceildiv(h, k)
+    cases = {ceiling: "ceil(h/k)", ceiling * sym.ceildiv(w, k): "ceil(h/k)*ceil(w/k)", 1 - ceiling: "1 - ceil(h/k)",
+             -2 * ceiling: "-2*ceil(h/k)", ceiling + 1: "ceil(h/k) + 1"}
+    for expr, shown in cases.items():
+        assert sym.render(expr, str, style="math") == shown
+        for values in ({"h": 5, "w": 7, "k": 2}, {"h": 1, "w": 3, "k": 3}, {"h": -3, "w": 2, "k": 2}):
+            python = eval(sym.render(expr, str, style="python"), dict(values))
+            assert eval(shown.replace("ceil", "math.ceil"), {"math": math, **values}) == python

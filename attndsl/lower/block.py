@@ -252,11 +252,11 @@ class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerS
         # from their canonical form, whose needs the shape checker reads off directly.
         if isinstance(stmt, (ast.Let, ast.Require, ast.Layer, ast.Param, ast.Input, ast.If, ast.Assign, ast.Return,
                              ast.Init, ast.LayerBlock, ast.For, ast.ExprStmt)):
-            for need, expr, span, guard, element in found:
+            for need, expr, span, guard, element, what in found:
                 # the statement's guard, and within it the branch of a conditional value (`let`)
                 within = outer_guard + tuple(c for c in guard if c not in outer_guard)
                 self.ir.preconditions.append(Precondition(need, expr, within, span, (stmt.span.line, stmt.span.column),
-                                                          element))
+                                                          element, what))
 
     def _joined_returns(self) -> list[ast.Stmt]:
         """The block's body with its returns inside `if`s joined into one (early_returns.py)."""

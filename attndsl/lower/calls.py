@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import symbolic as sym
 from .. import syntax as ast
+from ..spec_expr import expr as spec_expr
 from ..diagnostics import Span
 from ..ir import Cond
 from ..ranks import PackSizes
@@ -109,8 +110,12 @@ class CallLowering:
         attrs: dict[str, Any] = {}
         keywords = dict(keyword_values)
         if len(values) > len(params):
+            help = None
+            if params[-1].kind in ("ints", "axes"):  # `expand(x, -1, -1, h, 5)`, as torch's methods take them
+                items = ", ".join(spec_expr(a) for a in node.args[len(params) - 1:])
+                help = f"give `{params[-1].name}` as one tuple: `{definition.name}(..., ({items}))`"
             raise self.error("E0112", f"{definition.name}() takes at most {len(params)} positional arguments",
-                             node.args[len(params)].span)
+                             node.args[len(params)].span, help=help)
         unknown = [kw for kw, _ in keywords.values() if kw.name not in {p.name for p in params}]
         if unknown and not takes_sizes:
             names = [p.name for p in params]

@@ -115,6 +115,10 @@ class DeclarationLowering:
                          alias=shared.info.name)
 
     def _stmt_Let(self, stmt: ast.Let) -> None:
+        if isinstance(stmt.value, (ast.ListExpr, ast.ListComp)):  # HorNet's `dims = [dim // 2 ** i ...]`
+            raise self.error("E0113", "`let` binds one number; a list of numbers is a `list[int]` argument",
+                             stmt.value.span, help="declare it an argument (`dims: list[int] = [...]`), whose items "
+                                                   "are `dims[i]`, and `require` what they must be")
         if is_choice(stmt.value):  # `a if c else b`, `a or b`, also inside a call: one let per branch
             return self._let_conditional(stmt)
         value = self._expr(stmt.value)

@@ -308,13 +308,13 @@ class ExpressionLowering:
         # A float argument is no whole number: `p // 1` is not `p` when p = 0.5.
         return sym.Facts(self.float_symbols)
 
-    def _note_precondition(self, need: str, expr: Expr, span: Span) -> None:
+    def _note_precondition(self, need: str, expr: Expr, span: Span, what: str | None = None) -> None:
         """What computing the current statement in Python needs (see BlockLowering._statement),
         under the conditions it is computed under: a branch of `a if c else b` is computed only
-        where its condition holds."""
+        where its condition holds. `what` says it in the spec's words where its math would not."""
         if self._preconditions:
             # inside `all([... for k in X])`, each element's need (ConditionLowering._element)
-            self._preconditions[-1].append((need, expr, span, tuple(self.guard), self._element))
+            self._preconditions[-1].append((need, expr, span, tuple(self.guard), self._element, what))
 
     def _expr_Attribute(self, node: ast.Attribute) -> Value:
         if isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name) and \

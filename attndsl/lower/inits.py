@@ -46,16 +46,16 @@ class InitLowering:
             top = values.get("b", _default(definition, "b"))
             if isinstance(bottom, Expr) and isinstance(top, Expr):
                 self._at_least(top - bottom, definition, sources.get("b") or sources.get("a"),
-                               "the interval from a to b is empty")
+                               "the interval from a to b is empty", "`a` must be at most `b`")
         if isinstance(values.get("std"), Expr) and "std" in sources:
-            self._at_least(values["std"], definition, sources["std"], "`std` is negative")
+            self._at_least(values["std"], definition, sources["std"], "`std` is negative", "`std` must not be negative")
 
-    def _at_least(self, value: Expr, definition, source, what: str) -> None:
+    def _at_least(self, value: Expr, definition, source, what: str, need: str) -> None:
         if value.is_const:
             if value.value < 0:
                 raise self.error("E0120", f"{definition.name}(): {what}", source.span)
         else:
-            self._note_precondition("not_negative", value, source.span)
+            self._note_precondition("not_negative", value, source.span, f"{definition.name}(): {need}")
 
     # ------------------------------------------------------------------ `param w: [..] = normal(...)`
     def _param_initializer(self, stmt: ast.Param, shape) -> None:

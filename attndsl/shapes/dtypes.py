@@ -105,7 +105,8 @@ _DESCRIBED = {"float": "a floating-point tensor", "bool": "a boolean mask", "com
 _HELP = {("bool", "float"): "compare a tensor (`mask == 0`) to make a mask",
          ("float", "int"): "float(x) converts an integer tensor to floating point",
          ("int", "float"): "an index is an integer tensor: arange(n) and integer arithmetic on it (+ - * // %)",
-         ("float", "complex"): "irfft2() brings a spectrum back to real values",
+         ("float", "complex"): "a spectrum takes + - * / only: irfft() or irfft2() brings it back to real values "
+                               "(exp and the other functions of complex numbers are not in the language)",
          ("complex", "float"): "rfft2() makes a spectrum; view_as_complex() reads [..., 2] pairs as complex"}
 
 

@@ -157,11 +157,59 @@ class LayerCalls:
                 self._match_input(context, callee, info, shape, mapping)
             finally:
                 self.scope_guard = outer
-        out = self._callee_output(context, callee, mapping)
+        joined = self._display_join(context, callee, mapping)
+        out = self._callee_output(context, callee, mapping) if joined is None else None
         self._assume_callee_checks(context, callee, mapping)
+        if joined is not None:
+            return joined
         if len(callee.outputs) > 1:  # `return a, b`: a shape per value (the call's item nodes pick them)
             return tuple(self._callee_shape(context, callee, mapping, shape) for shape in out)
         return self._callee_shape(context, callee, mapping, out)
+
+    def _display_join(self, context, callee, mapping):
+        """The display walk's shape of a call whose output the callee's `if`s change, and which
+        these arguments do not decide: each case in this block's terms, joined size by size
+        (`b|c`, not the callee's own `s0|s1`). None where the cases cannot all be written here
+        (the callee's display shape is taken then), or where there is one case."""
+        choices = callee.output_shapes
+        if self.world is not None or len(choices) < 2:
+            return None
+        known = self.nameable() | set(self.ir.derived) | self.opaque
+        numbers = numbers_of(mapping)
+        cases = []
+        for literals, shape in choices:
+            if any(fold(substitute_cond(cond, mapping)) == Cond.const(False) for cond in literals):
+                continue  # a case these arguments rule out
+            shapes = shape if len(callee.outputs) > 1 else (shape,)
+            mapped = []
+            for one in shapes:
+                dims = []
+                for dim in one:
+                    try:
+                        here = sym.substitute(sym.expand(dim, callee.derived), numbers)
+                    except ZeroDivisionError:
+                        return None
+                    if here.symbols() - known:
+                        return None
+                    dims.append(here)
+                mapped.append(tuple(dims))
+            cases.append(mapped)
+        if len(cases) < 2:
+            return None
+        joined = []
+        for index in range(len(cases[0])):
+            if len({len(case[index]) for case in cases}) != 1:
+                return None  # another rank per case: the callee's display is all there is
+            dims = []
+            for axis in range(len(cases[0][index])):
+                size = cases[0][index][axis]
+                for case in cases[1:]:
+                    other = case[index][axis]
+                    if context.normal(other) != context.normal(size):
+                        size = self.opaque_size(size, other)
+                dims.append(size)
+            joined.append(tuple(dims))
+        return tuple(joined) if len(callee.outputs) > 1 else joined[0]
 
     def _assume_callee_checks(self, context: ShapeContext, callee, mapping: dict) -> None:
         """What the callee's forward checks of its inputs' sizes holds once the call returns
