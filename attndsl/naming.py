@@ -212,5 +212,6 @@ def _made_of(ir, node: int) -> str:
 
 
 def _temp_name(op: str) -> str:
+    masks = {op: "mask" for op in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not")}
     return {"call_layer": "y", "matmul": "product", "softmax": "weights", "item": "part", "arange": "index",
-            "ones_like": "ones", "zeros_like": "zeros"}.get(op, op)
+            "ones_like": "ones", "zeros_like": "zeros", **masks}.get(op, op)

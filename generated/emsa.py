@@ -325,15 +325,17 @@ class EMSA(nn.Module):
             v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  emsa.attn:82
         if (self.apply_transform and self.h > 1) or attention_weights is not None:
             att = q @ (k / self.d_k**0.5)  # [b, h, nq, H'*W'|nk]  emsa.attn:83
-            if self.apply_transform and self.h > 1:
-                att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:85
-            if attention_weights is not None:
-                att = att * attention_weights  # [b, h, nq, H'*W'|nk|mw]  emsa.attn:87
+        if self.apply_transform and self.h > 1:
+            att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:85
+        if attention_weights is not None:
+            att = att * attention_weights  # [b, h, nq, H'*W'|nk|mw]  emsa.attn:87
+        if (self.apply_transform and self.h > 1) or attention_weights is not None:
             if attention_mask is not None:
                 att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk|mw'|m]  emsa.attn:89
             att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:90
-            if self.apply_transform and self.h > 1:
-                att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:92
+        if self.apply_transform and self.h > 1:
+            att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:92
+        if (self.apply_transform and self.h > 1) or attention_weights is not None:
             att = self.drop(att)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:93
             attended = att @ v  # [b, h, nq, d_v]  emsa.attn:94
         else:

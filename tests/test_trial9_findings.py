@@ -796,3 +796,31 @@ def test_a_ceiling_is_shown_as_one_in_shapes_and_messages():
         for values in ({"h": 5, "w": 7, "k": 2}, {"h": 1, "w": 3, "k": 3}, {"h": -3, "w": 2, "k": 2}):
             python = eval(sym.render(expr, str, style="python"), dict(values))
             assert eval(shown.replace("ceil", "math.ceil"), {"math": math, **values}) == python
+
+
+def test_a_masking_step_under_its_own_if_is_not_nested_in_the_plain_paths():
+    """The plain form of a fusable attention runs under `if causal or keep given:`; a step under
+    `if causal:` was written inside both, `if self.causal: if self.causal or keep is not None:`,
+    and its mask named `eq`."""
+    source = """\
+block Spec(d: int = 8, h: int = 2, causal: bool = false):
+    input x: [b, n, d]
+    input keep: bool[b, n] = None
+    q = rearrange(x, "b n (h e) -> b h n e", h=h)
+    att = q @ transpose(q, -1, -2)
+    if causal:
+        att = masked_fill(att, triu(ones([n, n]), diagonal=1) == 1, -1e9)
+    if keep:
+        att = masked_fill(att, not keep[:, None, None, :], -1e9)
+    return softmax(att, dim=-1) @ q
+"""
+    code = compile_ok(source)
+    assert "        if self.causal:\n            att = att.masked_fill(" in code
+    assert "self.causal or keep is not None:\n                att" not in code and "eq =" not in code
+    for causal in (False, True):
+        module = generated(source)(causal=causal).double()
+        plain = generated(source, optimize=False)(causal=causal).double()
+        x, keep = rand(2, 5, 8), torch.rand(2, 5) > 0.3
+        keep[:, 0] = True
+        for mask in (None, keep):
+            torch.testing.assert_close(module(x, mask), plain(x, mask))

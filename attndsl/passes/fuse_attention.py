@@ -234,7 +234,10 @@ def _guard_plain_path(ir: BlockIR, match: Attention, base: tuple, condition: Con
             extra = ()
         else:
             return False
-        updates[node] = base + (condition,) + tuple(c for c in extra if c != condition)
+        extra = tuple(c for c in extra if c != condition)
+        # `causal and (causal or keep given)` is `causal`: the step's own `if` implies the plain path's
+        implied = condition.op == "or" and any(c in condition.args for c in extra)
+        updates[node] = base + extra if implied else base + (condition,) + extra
     for node, guard in updates.items():
         ir.graph.nodes[node]["guard"] = guard
     return True

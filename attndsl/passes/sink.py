@@ -37,7 +37,7 @@ def sink_into_branches(ir: BlockIR) -> int:
         uses = [read_guard(ir, node, user) for user in users]
         guard = attrs["guard"]
         while uses:
-            extra = [tuple(c for c in use if c not in guard) for use in uses]
+            extra = [tuple(c for c in use if c not in guard and not _implied_by(c, guard)) for use in uses]
             if not all(extra) or len({e[0] for e in extra}) != 1:
                 break
             guard = guard + (extra[0][0],)
@@ -45,6 +45,11 @@ def sink_into_branches(ir: BlockIR) -> int:
             attrs["guard"] = guard
             moved += 1
     return moved
+
+
+def _implied_by(condition, guard: tuple) -> bool:
+    """`causal or mask given` where `causal` holds already: nothing narrower to move into."""
+    return condition.op == "or" and any(part in guard for part in condition.args)
 
 
 def _in_loops(ir: BlockIR) -> set[int]:
