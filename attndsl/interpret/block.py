@@ -130,13 +130,13 @@ class InterpretedBlock(nn.Module):
                 self.add_module(item.name, build_declared_layer(item, env, self._build_block))
 
     def _make_param(self, info, env: dict) -> nn.Parameter:
-        if info.value is not None:  # `param w: [d] = ...`: its first value, computed from the arguments
-            return nn.Parameter(self._init_tensor(info.value, env).clone(), requires_grad=not info.frozen)
         sources = info.shape_sources or [None] * len(info.shape)
         dims = [spec_value(source, dim, env) for source, dim in zip(sources, info.shape)]
         for dim in dims:
             if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:  # no empty params (as no empty inputs)
                 raise Refusal(f"{self._name}: param {info.name} would have the dimension {dim!r}")
+        if info.value is not None:  # `param w: [d] = ...`: its first value, computed from the arguments
+            return nn.Parameter(self._init_tensor(info.value, env).clone(), requires_grad=not info.frozen)
         return nn.Parameter(getattr(torch, info.init)(dims, **env[FACTORY]), requires_grad=not info.frozen)
 
     def _buffer_tensor(self, info, env: dict) -> torch.Tensor:
