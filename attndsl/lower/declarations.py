@@ -56,8 +56,7 @@ class DeclarationLowering:
             raise self.error("E0114", f"param `{stmt.name}` is initialised with a tensor", stmt.init.span,
                              help="e.g. `zeros`, `normal(std=0.02)` or `float(arange(d)) / d`")
         self._built_in_init(stmt.init.span, f"the first value of param `{stmt.name}`")
-        for created in [n for n in self.ir.graph.nodes if n >= first]:
-            self.ir.graph.nodes[created]["phase"] = "init"  # rendered in __init__, never in forward
+        self._made_in_init(first)
         return value.node
 
     def _stmt_Layer(self, stmt: ast.Layer) -> None:

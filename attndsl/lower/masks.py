@@ -89,14 +89,19 @@ class MaskLowering:
             raise self.error("E0113", f"buffer `{stmt.name}` must be a tensor", stmt.value.span,
                              help="e.g. `buffer causal = tril(ones([n, n])) == 0`")
         self._built_in_init(stmt.value.span, f"buffer `{stmt.name}`")
-        for created in [n for n in self.ir.graph.nodes if n >= first]:
-            self.ir.graph.nodes[created]["phase"] = "init"  # rendered in __init__, never in forward
+        self._made_in_init(first)
         leaf = self._add("buffer", [value.node], stmt.span, buffer=stmt.name)
         self.ir.graph.nodes[leaf]["name"] = stmt.name
         info = BufferInfo(stmt.name, leaf, value.node, tuple(self.guard), stmt.span, stmt.comments,
                           persistent=stmt.persistent, steps=() if earlier is None else earlier.steps + (earlier.value,))
         self._bind(stmt.name, "buffer", info, stmt.span)
         self.ir.buffers.append(info)
+
+    def _made_in_init(self, first: int) -> None:
+        """The nodes made since node `first` (a buffer's or a param's first value) are computed
+        in __init__, from the arguments: never rendered in forward."""
+        for created in [n for n in self.ir.graph.nodes if n >= first]:
+            self.ir.graph.nodes[created]["phase"] = "init"
 
     def _earlier_step(self, stmt: ast.Buffer) -> BufferInfo | None:
         """`buffer t = t / (w - 1)` after `buffer t = ...`: a buffer built in steps (Swin-V2's

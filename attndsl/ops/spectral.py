@@ -57,13 +57,20 @@ def irfft2_shape(ctx, node, shapes, attrs) -> Shape:
     return tuple(shape)
 
 
+def _fft_axis(ctx, node, attrs, shape: list, name: str) -> int:
+    """The axis a 1-d FFT transforms; every axis non-empty (torch's CPU FFT, MKL, fails on an
+    empty batch axis too)."""
+    if not shape:
+        ctx.error("E0202", f"{name}() transforms an axis, and x has rank 0")
+    axis = normalize_axis(ctx, node, attrs["dim"], len(shape))
+    for index in range(len(shape)):
+        ctx.expect_at_least(shape[index], 1, f"{name}() needs axis {index} not to be empty")
+    return axis
+
+
 def rfft_shape(ctx, node, shapes, attrs) -> Shape:
     shape = list(shapes[0])
-    if not shape:
-        ctx.error("E0202", "rfft() transforms an axis, and x has rank 0")
-    axis = normalize_axis(ctx, node, attrs["dim"], len(shape))
-    for index in range(len(shape)):  # torch's CPU FFT (MKL) fails on an empty batch axis too
-        ctx.expect_at_least(shape[index], 1, f"rfft() needs axis {index} not to be empty")
+    axis = _fft_axis(ctx, node, attrs, shape, "rfft")
     points = shape[axis]
     if attrs.get("n") is not None:  # the signal zero-padded (or cut) to n points first
         points = attrs["n"]
@@ -74,11 +81,7 @@ def rfft_shape(ctx, node, shapes, attrs) -> Shape:
 
 def irfft_shape(ctx, node, shapes, attrs) -> Shape:
     shape = list(shapes[0])
-    if not shape:
-        ctx.error("E0202", "irfft() transforms an axis, and x has rank 0")
-    axis = normalize_axis(ctx, node, attrs["dim"], len(shape))
-    for index in range(len(shape)):  # as rfft's
-        ctx.expect_at_least(shape[index], 1, f"irfft() needs axis {index} not to be empty")
+    axis = _fft_axis(ctx, node, attrs, shape, "irfft")
     if attrs.get("n") is not None:
         ctx.expect_at_least(attrs["n"], 1, "`n` of irfft() must be at least 1")
         shape[axis] = attrs["n"]

@@ -43,15 +43,24 @@ def check_defaults(ir: BlockIR, sink: DiagnosticSink) -> None:
                      help="change the defaults, or give an `example(...)` that builds")
 
 
-def _built(ir: BlockIR, env: dict, present) -> tuple[str, object] | None:
-    """What refuses to build the module with the arguments of `env` (its lets added), and
-    where; None when __init__ would run to its end."""
+def _lets_and_requires(ir: BlockIR, env: dict, present) -> tuple[str, object] | None:
+    """The lets computed into `env`, as __init__ computes them; the first `require` they break,
+    and where, or None."""
     for let in ir.lets:
         if guard_holds(let.guard, env, present):
             env[let.name] = value(let.value, env)
     for require in ir.requires:
         if guard_holds(require.guard, env, present) and not holds(require.condition, env, present):
             return f"it breaks `require`: {require.message}", require.span
+    return None
+
+
+def _built(ir: BlockIR, env: dict, present) -> tuple[str, object] | None:
+    """What refuses to build the module with the arguments of `env` (its lets added), and
+    where; None when __init__ would run to its end."""
+    broken = _lets_and_requires(ir, env, present)
+    if broken is not None:
+        return broken
     for check in ir.checks:
         if check.where == "init" and guard_holds(check.guard, env, present) and \
                 not holds(check.condition, env, present):
@@ -68,12 +77,9 @@ def _problem(ir: BlockIR, example: dict) -> tuple[str, object] | None:
         elif not arg.required:
             env[arg.name] = arg.default
     present = forward_truths(ir.inputs, example)
-    for let in ir.lets:
-        if guard_holds(let.guard, env, present):
-            env[let.name] = value(let.value, env)
-    for require in ir.requires:
-        if guard_holds(require.guard, env, present) and not holds(require.condition, env, present):
-            return f"it breaks `require`: {require.message}", require.span
+    broken = _lets_and_requires(ir, env, present)
+    if broken is not None:
+        return broken
     origins = {**ir.dim_origin, **getattr(ir, "optional_dim_origin", {})}
     for info in ir.inputs:
         if info.name not in example or info.dtype == "flag":  # a flag has no sizes
