@@ -117,7 +117,8 @@ class InitEmitter:
         steps, materialized = [], set()
         try:
             for step in info.steps:  # `t = ...` before the next step reads it twice, as __init__ would
-                if len(set(self.graph.successors(step))) > 1:
+                # (a step the passes merged with another's equal value is gone: that one is computed)
+                if step in self.graph and len(set(self.graph.successors(step))) > 1:
                     steps.append(f"{info.name} = {self.expression(step, materialized)[0]}")
                     self.names[step] = info.name
                     materialized.add(step)
