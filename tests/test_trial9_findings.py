@@ -824,3 +824,26 @@ block Spec(d: int = 8, h: int = 2, causal: bool = false):
         keep[:, 0] = True
         for mask in (None, keep):
             torch.testing.assert_close(module(x, mask), plain(x, mask))
+
+
+def test_a_second_name_for_a_layer_declared_on_each_branch_is_given_in_each_branch():
+    """Which declaration `q` would name only a world knows; its calls would be checked as the first's."""
+    source = """\
+block A(c: int = 3, f: bool = true):
+    input x: [b, c]
+    if f:
+        layer k = linear(c, c)
+    else:
+        layer k = identity()
+    layer q = k
+    return q(x)
+"""
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0113", 7) and "name it again inside each branch" in message
+    inside = source.replace("        layer k = linear(c, c)\n", "        layer k = linear(c, c)\n        layer q = k\n")
+    inside = inside.replace("        layer k = identity()\n    layer q = k\n", "        layer k = identity()\n"
+                            "        layer q = k\n")
+    for f in (True, False):
+        module = generated(inside)(f=f)
+        assert module.q is module.k
+        assert agree(inside, {"f": f}, {"x": (2, 3)}) == "agree"

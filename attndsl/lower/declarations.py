@@ -106,10 +106,15 @@ class DeclarationLowering:
     def _layer_alias(self, stmt: ast.Layer, value: ast.Name) -> LayerInfo:
         """`layer f_query = f_key`: the module `f_key` is, under a second name (a call of either
         runs it; its parameters are in the state_dict under both names)."""
-        shared = self._expr(value)  # the declaration this use reaches (one per branch is fine)
+        shared = self._expr(value)
         if shared.path or shared.info.element is not None or shared.info.alias is not None:
             raise self.error("E0113", "a layer may take the name of another layer, declared as a layer of its own",
                              value.span)
+        declared = [info for info in self.ir.layers if info.name == value.id]
+        if len(declared) > 1 and not self._implied(shared.info.guard):
+            # which declaration it is, only a world knows: its calls would be checked as the first's
+            raise self.error("E0113", f"`{value.id}` is declared on each branch of an `if`: name it again inside "
+                             "each branch", value.span, labels=[_label(info.span, "declared here") for info in declared])
         return LayerInfo(stmt.name, shared.info.spec, tuple(self.guard), stmt.span, stmt.comments,
                          alias=shared.info.name)
 
