@@ -172,3 +172,9 @@ def _one_value_each(world: dict) -> bool:
             return False
         seen.add(key)
     return True
+
+
+def implied_by(condition: Cond, guard: tuple) -> bool:
+    """Whether `guard` makes `condition` hold by absorption: `causal or mask given` where
+    `causal` holds already (one more `if` around it would test nothing)."""
+    return condition.op == "or" and any(part in guard for part in condition.args)

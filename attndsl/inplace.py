@@ -30,7 +30,8 @@ from .shapes.dtypes import with_article
 _GRADIENT_FROM_INPUT = {"relu6", "gelu", "silu", "hardswish", "hardsigmoid", "elu", "leaky_relu", "softplus"}
 # Layers whose output autograd does not keep, and which never return their input, when they
 # do not work in place themselves (an in-place elu or leaky_relu saves its result).
-FRESH_LAYERS = {"linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "batch_norm1d", "batch_norm2d", "batch_norm3d",
+FRESH_LAYERS = {"linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+                "batch_norm1d", "batch_norm2d", "batch_norm3d",
                 "instance_norm2d", "layer_norm", "group_norm", "max_pool1d", "max_pool2d", "max_pool3d",
                 "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
                 "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",

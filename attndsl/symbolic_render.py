@@ -239,8 +239,8 @@ def _render_term(monomial: Monomial, coefficient: Fraction, name, style, order=N
             continue
         if style == "math" and _ceiling(factor):  # `(-h) // k` is -ceil(h/k): shown so (the sign is the sum's)
             numerator, denominator = factor.args
-            top, bottom = render(-numerator, name, style=style, order=order), render(denominator, name, style=style,
-                                                                                    order=order)
+            top = render(-numerator, name, style=style, order=order)
+            bottom = render(denominator, name, style=style, order=order)
             base = f"ceil({_wrap(-numerator, top)}/{_wrap(denominator, bottom)})"
         else:
             base = name(factor) if isinstance(factor, str) else _render_atom(factor, name, style, order)

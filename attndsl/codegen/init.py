@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from .. import symbolic as sym
 from .. import syntax as ast
 from ..inits import takes_factory
@@ -10,15 +12,12 @@ from ..ir import Cond, LayerInfo, LayerSpec
 from ..layers import LAYERS
 from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..ops import ATOM
+from ..ops.views import SHARES_STORAGE
 from ..symbolic import Expr
 from .expressions import InternalError, _is_default, _negated, layer_class, source_expr
 from .sequentials import has_loops
 from .text import comment_text, fstring, python_string
 
-# What may give a view of its first operand (storage shared with it), in __init__ too.
-_MAY_BE_VIEWS = {"buffer", "subscript", "rearrange", "transpose", "flatten", "unflatten", "squeeze", "unsqueeze",
-                 "expand", "expand_as", "chunk", "split", "unbind", "item", "view_as_real", "view_as_complex",
-                 "detach", "contiguous"}
 
 
 class InitEmitter:
@@ -112,10 +111,8 @@ class InitEmitter:
         """Not persistent unless declared so: a constant of the arguments, it moves with
         `.to()` and stays out of `state_dict` (whose keys stay those of the published module).
         A gather's index is then checked against the axes it picks from."""
-        self.forward_name = self.init_name  # its sizes are the constructor's own names here
-        self.phis_inline = True  # no statements before it: a choice is a conditional expression
         steps, materialized = [], set()
-        try:
+        with self._computing_in_init():
             for step in info.steps:  # `t = ...` before the next step reads it twice, as __init__ would
                 # (a step the passes merged with another's equal value is gone: that one is computed)
                 if step in self.graph and len(set(self.graph.successors(step))) > 1:
@@ -123,9 +120,6 @@ class InitEmitter:
                     self.names[step] = info.name
                     materialized.add(step)
             value = self.expression(info.value, materialized)[0]
-        finally:
-            del self.forward_name
-            self.phis_inline = False
         persistent = "" if info.persistent else ", persistent=False"
         return "\n".join(steps + [f'self.register_buffer("{info.name}", {value}{persistent})'] +
                           self._index_checks(info))
@@ -161,25 +155,27 @@ class InitEmitter:
 
     def _shares_a_buffer(self, node: int) -> bool:
         """Whether the tensor `node` gives is a buffer, or a view of one (not a fresh result)."""
-        while self.graph.nodes[node]["op"] in _MAY_BE_VIEWS:
+        while self.graph.nodes[node]["op"] in SHARES_STORAGE:
             if self.graph.nodes[node]["op"] == "buffer":
                 return True
             node = self.ir.operands(node)[0]
         return False
 
-    def _init_value(self, node: int) -> tuple[str, int]:
-        """What __init__ computes for a param's first value, from the arguments: (text, precedence)."""
+    @contextmanager
+    def _computing_in_init(self):
+        """Rendering what __init__ computes from the arguments (a buffer, a param's first value)."""
         self.forward_name = self.init_name  # its sizes are the constructor's own names here
         self.phis_inline = True  # no statements before it: a choice is a conditional expression
         try:
-            return self.expression(node, set())
+            yield
         finally:
             del self.forward_name
             self.phis_inline = False
 
     def _param_line(self, param) -> str:
         if param.value is not None:  # `= float(arange(d)) / d`: computed, then made a parameter
-            value = self._init_value(param.value)
+            with self._computing_in_init():
+                value = self.expression(param.value, set())
             if self._shares_a_buffer(param.value):  # training would write into the buffer too
                 value = (f"{self.wrap(value, ATOM)}.clone()", ATOM)
             line = f"self.{param.name} = nn.Parameter({value[0]}{_frozen(param)})"

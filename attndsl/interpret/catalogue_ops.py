@@ -295,22 +295,26 @@ def _fft_dims(call, x: torch.Tensor) -> tuple[int, int]:
     return axes
 
 
-@tensor_op("rfft")
-def _rfft(call, x):
+def _points(call, name: str) -> int | None:
+    """A 1-d FFT's `n`: the signal's points, at least 1 (torch reads none as the axis' size)."""
     n = _ints(call, "n") if call.attrs.get("n") is not None else None
     if n is not None and n < 1:
-        raise Refusal(f"rfft: n = {n} must be at least 1")
-    return torch.fft.rfft(tensor_arg(x, "x"), n=n, dim=axis_index(call.attrs["dim"], x.dim()), norm=call.attrs["norm"])
+        raise Refusal(f"{name}: n = {n} must be at least 1")
+    return n
+
+
+@tensor_op("rfft")
+def _rfft(call, x):
+    return torch.fft.rfft(tensor_arg(x, "x"), n=_points(call, "rfft"), dim=axis_index(call.attrs["dim"], x.dim()),
+                          norm=call.attrs["norm"])
 
 
 @tensor_op("irfft")
 def _irfft(call, x):
     if not tensor_arg(x, "x").is_complex():
         raise Refusal("irfft of a real tensor")
-    n = _ints(call, "n") if call.attrs.get("n") is not None else None
-    if n is not None and n < 1:
-        raise Refusal(f"irfft: n = {n} must be at least 1")
-    return torch.fft.irfft(x, n=n, dim=axis_index(call.attrs["dim"], x.dim()), norm=call.attrs["norm"])
+    return torch.fft.irfft(x, n=_points(call, "irfft"), dim=axis_index(call.attrs["dim"], x.dim()),
+                           norm=call.attrs["norm"])
 
 
 @tensor_op("rfft2")

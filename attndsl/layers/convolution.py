@@ -137,17 +137,13 @@ def _check_conv_transpose(spatial: int):
         a.divisible("in_channels", "groups")
         a.divisible("out_channels", "groups")
         # torch: "output padding must be smaller than either stride or dilation", axis by axis
-        for extra, stride, dilation in zip(*(_per_axis(args.get(name), spatial)
+        for extra, stride, dilation in zip(*(per_axis(args.get(name), spatial)
                                              for name in ("output_padding", "stride", "dilation"))):
             if isinstance(extra, Expr) and extra != Expr.const(0):
                 a.condition(Cond("or", (Cond("cmp", ("<", extra, stride)), Cond("cmp", ("<", extra, dilation)))),
                             "output_padding", "output_padding must be smaller than stride or dilation")
 
     return check
-
-
-def _per_axis(value, spatial: int) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * spatial
 
 
 def _conv_transpose_state(spatial: int):

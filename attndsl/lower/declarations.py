@@ -165,20 +165,13 @@ class DeclarationLowering:
         and before anything is computed (the shape checker makes it a check, and a fact for
         forward only: nothing __init__ checks may rest on it). Under an `if`, it is checked
         where the `if` holds: `if ctx:` / `require m <= max_len` for the context's size `m`
-        (the `if`s decide on arguments, flags and inputs given, all known when forward opens)."""
-        optional = sorted(_symbols_of([condition]) & self.ir.optional_dims)
-        owners = {self.ir.optional_dim_origin[name][0] for name in optional}
-        absent = sorted(owner for owner in owners if not self._implied((Cond("present", (owner,)),)))
-        if absent:
-            size = next(name for name in optional if self.ir.optional_dim_origin[name][0] == absent[0])
-            raise self.error("E0113", f"a `require` of input sizes is checked in forward, and `{size}` is a size of "
-                             f"the optional input `{absent[0]}`, which may be absent", stmt.condition.span,
-                             help=f"require it under `if {absent[0]}:`")
+        (the `if`s decide on arguments, flags and inputs given, all known when forward opens; a
+        size of an optional input is read only under `if` it is given, _check_optional_size)."""
         self.ir.forward_requires.append(CheckInfo(condition, message, stmt.span, "forward", tuple(self.guard),
                                                   stmt.condition, kind="require"))
 
     def _in_forward(self, what: str, symbols: set, span: Span, statement: Span) -> None:
-        """A forward let or require: every call has the sizes it reads, and it comes before any `if`."""
+        """A forward let: every call has the sizes it reads, and it comes before any `if`."""
         optional = sorted(symbols & self.ir.optional_dims)
         if optional:
             raise self.error("E0113", f"{what} in forward, and `{optional[0]}` is the size of an optional input, "

@@ -108,7 +108,7 @@ class ExpressionLowering:
             fitting = [d for d in same if self._implied(d.guard)]
             if fitting:  # the declaration of this branch (one per branch of an `if` is fine)
                 value = fitting[-1]
-            elif len(same) > 1 and all(guard_includes(self.guard, c) for c in _covering_guard([d.guard for d in same])):
+            elif self._declared_on_each_branch(same):
                 if kind == "layer":
                     # Each branch declares it (`W` a sequential with a BatchNorm, or a conv): a
                     # use after the `if` is checked once per branch, as a world of its own.
@@ -307,6 +307,12 @@ class ExpressionLowering:
     def _facts(self) -> sym.Facts:
         # A float argument is no whole number: `p // 1` is not `p` when p = 0.5.
         return sym.Facts(self.float_symbols)
+
+    def _declared_on_each_branch(self, declarations: list) -> bool:
+        """Whether a name declared more than once (a layer on each branch of an `if`) exists
+        here, whichever branch was taken: its declarations' guards cover this use's."""
+        return len(declarations) > 1 and all(guard_includes(self.guard, c)
+                                             for c in _covering_guard([d.guard for d in declarations]))
 
     def _note_precondition(self, need: str, expr: Expr, span: Span, what: str | None = None) -> None:
         """What computing the current statement in Python needs (see BlockLowering._statement),

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..diagnostics import Span
-from ..guards import guard_includes
 from ..ir import LayerInfo
-from .expressions import _covering_guard
 from .helpers import _label
 from .values import LayerRef
 
@@ -27,8 +25,7 @@ class LayerNameLowering:
         """The layer a call or attribute of `node` means, where `node` also names an argument."""
         declared = self.layer_named_args[node.id]
         fitting = [info for info in declared if self._implied(info.guard)]
-        if not fitting and len(declared) > 1 and \
-                all(guard_includes(self.guard, c) for c in _covering_guard([info.guard for info in declared])):
+        if not fitting and self._declared_on_each_branch(declared):
             # declared on each branch (S4D's `dropout(dropout) if dropout > 0 else identity()`): a use
             # after the `if` is checked once per branch, as a layer's of another name is
             return LayerRef(declared[0])

@@ -180,3 +180,10 @@ op("expand_as", "x: tensor[any], other: tensor[any]", expand_as_shape, "{x:recv}
    result="first", doc="expand to the shape of `other` (as in SE's `y.expand_as(x)`)",
    shape_doc="the shape of `other`; each axis of `x` (aligned from the right) is 1 or equal to it",
    example="input x: [b, c, h, w]\nexpand_as(avg_pool(x), x)")
+
+# The ops whose result may share storage with their first operand (a view, or the operand
+# itself), and the leaf that reads a buffer: what a param's first value must copy
+# (codegen/init.py), lest training write into the buffer it was made from.
+SHARES_STORAGE = frozenset({"buffer", "subscript", "rearrange", "transpose", "flatten", "unflatten", "squeeze",
+                            "unsqueeze", "expand", "expand_as", "chunk", "split", "unbind", "item", "view_as_real",
+                            "view_as_complex", "detach", "contiguous"})

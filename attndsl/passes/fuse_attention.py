@@ -34,6 +34,7 @@ each). A row whose every key is masked gives NaN in the plain form (softmax of a
 
 from __future__ import annotations
 
+from ..guards import implied_by
 from ..ir import BlockIR, Cond, negate
 from ..symbolic import Expr
 from .attention_match import Attention, Step, classify_pre, dropout_target, match_attention
@@ -236,8 +237,7 @@ def _guard_plain_path(ir: BlockIR, match: Attention, base: tuple, condition: Con
             return False
         extra = tuple(c for c in extra if c != condition)
         # `causal and (causal or keep given)` is `causal`: the step's own `if` implies the plain path's
-        implied = condition.op == "or" and any(c in condition.args for c in extra)
-        updates[node] = base + extra if implied else base + (condition,) + extra
+        updates[node] = base + extra if implied_by(condition, extra) else base + (condition,) + extra
     for node, guard in updates.items():
         ir.graph.nodes[node]["guard"] = guard
     return True

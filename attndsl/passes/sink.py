@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import networkx as nx
 
+from ..guards import implied_by
 from ..ir import BlockIR, read_guard
 from ..lower.loops import loop_body
 
@@ -37,7 +38,7 @@ def sink_into_branches(ir: BlockIR) -> int:
         uses = [read_guard(ir, node, user) for user in users]
         guard = attrs["guard"]
         while uses:
-            extra = [tuple(c for c in use if c not in guard and not _implied_by(c, guard)) for use in uses]
+            extra = [tuple(c for c in use if c not in guard and not implied_by(c, guard)) for use in uses]
             if not all(extra) or len({e[0] for e in extra}) != 1:
                 break
             guard = guard + (extra[0][0],)
@@ -45,11 +46,6 @@ def sink_into_branches(ir: BlockIR) -> int:
             attrs["guard"] = guard
             moved += 1
     return moved
-
-
-def _implied_by(condition, guard: tuple) -> bool:
-    """`causal or mask given` where `causal` holds already: nothing narrower to move into."""
-    return condition.op == "or" and any(part in guard for part in condition.args)
 
 
 def _in_loops(ir: BlockIR) -> set[int]:

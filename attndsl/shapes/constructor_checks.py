@@ -57,8 +57,9 @@ class ConstructorChecks:
                 else:
                     comparison, must, code, known_false = _SIGN_NEEDS[item.need]
                     shown = sym.render(item.expr, str, style="math")
-                    ok = self.require(Cond("cmp", (comparison, item.expr, Expr.const(0))), item.what or f"{shown} {must}",
-                                      span=item.span, guard=item.guard, order=order, element=item.element)
+                    ok = self.require(Cond("cmp", (comparison, item.expr, Expr.const(0))),
+                                      item.what or f"{shown} {must}", span=item.span, guard=item.guard, order=order,
+                                      element=item.element)
                     if ok is False:
                         self.sink.error(code, known_false.format(shown), item.span)
             else:

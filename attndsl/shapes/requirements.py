@@ -334,16 +334,12 @@ class Requirements:
     def literals_for(self, node) -> tuple:
         if self.world is None:
             return ()
-        if node is None:
-            # A check on layer arguments or lets: the world decides which branch of a
-            # conditional `let` it read. Guarded by the whole world; the checks that every
-            # world makes merge back into one (merge_guards).
-            return tuple(as_condition(atom, self.world[atom]) for atom in self.atoms)
-        # The world knows facts of its own (`a + 4 == g` from a linear under `if r % 2 == 0:`),
-        # and its conditions themselves (`a > 2` makes `max(a - 1, 2)` be `a - 1`): a check's
-        # normal form may read either, so it holds in this world only. Checks alike in every
-        # world merge back into one (merge_guards). (Differential seed 23206174: a fold's window
-        # count simplified under `a > 2` was checked where `a <= 2`.)
+        # The world decides which branch of a conditional `let` a check read, knows facts of its
+        # own (`a + 4 == g` from a linear under `if r % 2 == 0:`) and its conditions themselves
+        # (`a > 2` makes `max(a - 1, 2)` be `a - 1`): a check's normal form may read any of them,
+        # so it holds in this world only. Checks alike in every world merge back into one
+        # (merge_guards). (Differential seed 23206174: a fold's window count simplified under
+        # `a > 2` was checked where `a <= 2`.)
         return tuple(as_condition(atom, self.world[atom]) for atom in self.atoms)
 
 

@@ -36,9 +36,6 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.world = world
         self.atoms = list(atoms)
         self.inferring: int | None = None  # the node whose shape is being inferred (see literals_for)
-        # Nodes walked before any fact of this world's own was known: their checks are the
-        # same in every world, so later worlds may take them as they are (BlockChecker._reuse_first).
-        self._world_facts = False
         # How many facts were known when each node's walk began: another world may borrow the
         # facts of this one up to that point only (BlockChecker._reuse_first).
         self.facts_before: dict[int, int] = {}
@@ -145,9 +142,6 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
             self.facts_before[node] = len(self.knowledge.facts)
             if self.skips(attrs["guard"]):
                 continue
-            if self.world is not None and not self._world_facts:
-                atoms = set(self.atoms)
-                self._world_facts = any(literal(c)[0] in atoms for fact in self.knowledge.facts for c in fact.guard)
             self.inferring = node
             try:
                 self.shapes[node] = self._exact_quotients(self._infer(node, attrs), attrs["guard"])
@@ -174,8 +168,9 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         for axis, (got, declared) in enumerate(zip(value, param.shape)):
             context.expect_equal(got, declared, f"dimension {axis} of param `{param.name}` and of its first value")
         if self.dtypes.get(param.value) != "float":
-            context.error("E0209", f"param `{param.name}` is initialised with {with_article(self.dtypes.get(param.value))}"
-                          " tensor; a param is floating point", help="make it one: `float(...)`")
+            given = with_article(self.dtypes.get(param.value))
+            context.error("E0209", f"param `{param.name}` is initialised with {given} tensor; a param is floating "
+                          "point", help="make it one: `float(...)`")
 
     def borrow_from(self, lender: "Walk") -> None:
         """Take the facts `lender` (the first world) established without a condition of its
