@@ -85,6 +85,10 @@ def _factor(factor, env: Env):
             raise Undefined("square root of a negative number")
         root = math.isqrt(int(args[0])) if isinstance(args[0], Fraction) and args[0].denominator == 1 else None
         return Fraction(root) if root is not None and root * root == args[0] else math.sqrt(args[0])
+    if factor.op == "pow":  # `2 ** floor(log2(heads))`: a whole exponent, at least 0
+        if args[1].denominator != 1 or args[1] < 0:
+            raise Undefined("a power with an exponent that is not a whole number >= 0")
+        return args[0] ** int(args[1])
     if factor.op in _NUMBER_FUNCTIONS:  # int(), round(), math.ceil(), ... of a `let`
         if factor.op in ("math.log", "math.log2") and args[0] <= 0:
             raise Undefined("the logarithm of a number that is not positive")
@@ -217,7 +221,7 @@ def fold(cond: Cond) -> Cond:
 # Atoms (attndsl/lower/numbers.py) whose value is a Python int whatever their argument, and
 # those that are ints when their arguments are.
 INTEGER_ATOMS = ("int", "round", "math.ceil", "math.floor", "item")
-_INTEGER_OF_INTEGERS = ("floordiv", "mod", "ceildiv", "max", "min", "abs")
+_INTEGER_OF_INTEGERS = ("floordiv", "mod", "ceildiv", "max", "min", "abs", "pow")  # pow: exponent >= 0
 
 
 def integral(expr: Expr, float_symbols=()) -> bool:

@@ -47,10 +47,12 @@ _CANNOT = """\
   no parameter is replaced in `forward` (MUSE's and AFTLocal's quirks).
 - In-place writes: only layers take `inplace=true`, and only where nothing can see the
   overwrite (E0211).
-- Indexing with data computed in `forward` (scatter, top-k, sorting; a gather's index is a
-  buffer, checked once when the module is built), integer tensor inputs, casts other than
-  `float()` (of an integer tensor or a mask), `long()` and the complex views, and shapes
-  that depend on the values of a tensor. `einsum` takes one or two operands, without `...`.
+- Indexing with data computed in `forward` other than positions (a gather's or scatter's
+  index is a buffer, checked once when the module is built, or positions computed by
+  `topk`, `sort`, `argsort`, `argmax` or `argmin`, reshaped, sliced or expanded, never
+  moved by arithmetic), a scatter of a tensor's values (only of one number), integer
+  tensor inputs, casts other than `float()` (of an integer tensor or a mask), `long()`
+  and the complex views, and shapes that depend on the values of a tensor. `einsum` takes one or two operands, without `...`.
 - Loops in `forward` other than over layer lists (`for block in blocks:`, `for conv,
   norm in zip(convs, norms):`, their lengths checked equal), over the first axis of
   tensors (`for qs, ks in zip(q, k):`), or a number of alike passes (`for _ in

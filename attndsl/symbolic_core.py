@@ -359,12 +359,23 @@ class Facts:
             if term in self.integers:
                 continue
             if coefficient.denominator != 1:
+                if self._whole_multiple(monomial, coefficient):
+                    continue
                 return False
             if Expr({monomial: 1}) in self.integers:
                 continue
             if any(e < 0 for _, e in monomial) or not all(self._factor_is_integer(f) for f, _ in monomial):
                 return False
         return True
+
+    def _whole_multiple(self, monomial, coefficient) -> bool:
+        """`-d/2` or `3d/2` where `d/2` is known whole (`require d % 2 == 0`): a whole multiple of
+        a term the facts hold."""
+        for known in self.integers:
+            known_coefficient = known.terms.get(monomial) if len(known.terms) == 1 else None
+            if known_coefficient is not None and (Fraction(coefficient) / Fraction(known_coefficient)).denominator == 1:
+                return True
+        return False
 
     def _factor_is_integer(self, factor: Factor) -> bool:
         if isinstance(factor, str):

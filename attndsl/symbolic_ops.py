@@ -34,8 +34,19 @@ def floordiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
     if folded is None:
         quotient = a.exact_div(b)
         exact = _no_atom_floordiv(quotient, a, b) and facts.is_integer(quotient)
-        folded = facts.quotients[(a, b)] = quotient if exact else Expr.atom("floordiv", a, b)
+        folded = quotient if exact else _whole_plus_constant(quotient, a, b, facts)
+        facts.quotients[(a, b)] = folded
     return folded
+
+
+def _whole_plus_constant(quotient: Expr, a: Expr, b: Expr, facts: Facts) -> Expr:
+    """floor(w + c) is w + floor(c) for a whole w: `(1 - d) // 2` is `-d/2` where `d` is even
+    (the size of `x[..., 1::2]`), else the floor stays an atom."""
+    constant = quotient.terms.get((), 0)
+    rest = quotient - Expr.const(constant)
+    if constant and rest.terms and _no_atom_floordiv(quotient, a, b) and facts.is_integer(rest):
+        return rest + Expr.const(math.floor(constant))
+    return Expr.atom("floordiv", a, b)
 
 
 def _no_atom_floordiv(quotient: Expr, a: Expr, b: Expr) -> bool:
@@ -178,7 +189,18 @@ def _rebuild(op: str, args: list[Expr], facts: Facts) -> Expr:
         return truediv(args[0], args[1])
     if op == "mod":
         return mod(args[0], args[1], facts)
+    if op == "pow":
+        return power(args[0], args[1])
     return Expr.atom(op, *args)
+
+
+def power(base: Expr, exponent: Expr) -> Expr:
+    """`base ** exponent` for a whole exponent an argument gives (`2 ** floor(log2(h))`):
+    computed once both are numbers (a whole exponent at least 0), else an atom."""
+    base, exponent = as_expr(base), as_expr(exponent)
+    if base.is_const and exponent.is_const and exponent.value.denominator == 1 and exponent.value >= 0:
+        return Expr.const(base.value ** int(exponent.value))
+    return Expr.atom("pow", base, exponent)
 
 
 def substitute(expr: Expr, mapping: dict[str, Expr], facts: Facts | None = None,

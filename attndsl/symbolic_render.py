@@ -291,6 +291,8 @@ def _render_atom(atom: Atom, name, style, order=None) -> str:
         return f"({_wrap(atom.args[0], args[0])} / {_wrap(atom.args[1], args[1])})"
     if atom.op == "item":  # `sr_ratios[i]`: an item of a list argument by a loop's variable
         return f"{args[0]}[{args[1]}]"
+    if atom.op == "pow":  # `2 ** floor(log2(h))`
+        return f"({_wrap(atom.args[0], args[0])} ** {_wrap(atom.args[1], args[1])})"
     if atom.op == "mod":  # kept only where its value is a signed zero (see `mod`)
         return f"({_wrap(atom.args[0], args[0])} % {_wrap(atom.args[1], args[1])})"
     return f"{atom.op}({', '.join(args)})"

@@ -39,10 +39,6 @@ class CoTAttention(nn.Module):
             raise ValueError(
                 f"CoTAttention: conv2d `key_embed` (in_channels by groups) needs dim = {dim} to be divisible by 4"
             )
-        if (2 * dim) // factor < 1:
-            raise ValueError(
-                f"CoTAttention: conv2d `attention_embed`: `out_channels` (`2 * dim // factor`) must be at least 1, with dim = {dim}, factor = {factor}"
-            )
         self.dim = dim
         self.kernel_size = kernel_size
         self.key_embed = nn.Sequential(

@@ -382,6 +382,47 @@ class CatalogueOps:
             items = ["...", name]
         return self.assign(f"{x.name}[{', '.join(items)}]", x.shape[:axis] + shape + x.shape[axis + 1:])
 
+    def op_select(self):
+        """Positions computed in forward: `topk` (its values, or a gather or scatter by its
+        positions), `sort`/`argsort` and a gather back, `argmax`/`argmin` promoted into x, and
+        a lookup `x[:, argmax(x[0], dim=0)]`; `k` sometimes past the axis (`bad`)."""
+        x = self.pick(min_rank=1)
+        if x is None:
+            return None
+        ch = self.ch
+        rank = len(x.shape)
+        axis = self.axis(rank)
+        size = x.shape[axis] if -rank <= axis < rank else 1
+        if size <= 0:
+            return None
+        form = ch.choice(["values", "gather", "scatter", "sort", "arg", "lookup"])
+        if form in ("values", "gather", "scatter"):
+            k = ch.int(1, size)
+            values, positions = self.fresh("v"), self.fresh("i")
+            largest = "" if ch.chance(0.6) else ", largest=false"
+            self.emit(f"{values}, {positions} = topk({x.name}, {self.size_text(k)}, dim={axis}{largest})")
+            shape = tuple(k if d == axis % rank else n for d, n in enumerate(x.shape))
+            if form == "values":
+                return self.assign(f"{values} * 2", shape)
+            if form == "gather":
+                return self.assign(f"gather({x.name}, {axis}, {positions}) - {values}", shape)
+            return self.assign(f"scatter({x.name}, {axis}, {positions}, {ch.choice(['0.0', '1.5', '-inf'])})",
+                               x.shape)
+        if form == "sort":
+            descending = ", descending=true" if ch.chance(0.5) else ""
+            if ch.chance(0.5):
+                values, positions = self.fresh("v"), self.fresh("i")
+                self.emit(f"{values}, {positions} = sort({x.name}, dim={axis}{descending})")
+                return self.assign(f"{values} + gather({x.name}, {axis}, {positions})", x.shape)
+            return self.assign(f"gather({x.name}, {axis}, argsort({x.name}, dim={axis}{descending}))", x.shape)
+        if form == "arg":
+            function = ch.choice(["argmax", "argmin"])
+            return self.assign(f"{x.name} + float({function}({x.name}, dim={axis}, keepdim=true))", x.shape)
+        if rank < 2:
+            return None
+        best = f"{ch.choice(['argmax', 'argmin'])}({x.name}[0], dim=0)"
+        return self.assign(f"{x.name}[:, {best}]", x.shape[:1] + x.shape[2:] + x.shape[2:])
+
     def op_einsum(self):
         """einsum with word-named axes (the letters of torch's form are chosen for them): a
         permutation, a sum, an elementwise product, or a Gram matrix of x with itself."""
@@ -408,4 +449,4 @@ class CatalogueOps:
     CATALOGUE_OPS = ["op_mask", "op_mask", "op_triangle", "op_constant", "op_split", "op_subscript", "op_activation",
                      "op_norms", "op_flatten", "op_squeeze", "op_expand", "op_pad", "op_roll", "op_windows",
                      "op_interpolate", "op_spectrum", "op_integers", "op_gather", "op_einsum", "op_unbind",
-                     "op_cumsum", "op_detach"]
+                     "op_cumsum", "op_detach", "op_select"]

@@ -513,8 +513,8 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         ch = self.ch
         dims: dict[str, int] = {}
         for index in range(1 if ch.chance(0.7) else 2):
-            rank = ch.choice([2, 3, 3, 4, 4])
-            names = {2: ["b", "d"], 3: ["b", "n", "d"], 4: ["b", "c", "h", "w"]}[rank]
+            rank = ch.choice([1, 2, 3, 3, 4, 4])
+            names = {1: ["n"], 2: ["b", "d"], 3: ["b", "n", "d"], 4: ["b", "c", "h", "w"]}[rank]
             if index and ch.chance(0.5):
                 names = [f"{n}2" if i and ch.chance(0.5) else n for i, n in enumerate(names)]
             written, shape = [], []

@@ -596,6 +596,47 @@ def test_facts_make_quotients_exact(t, k, names):
     assert sym.floordiv(k * n + d * q, d, facts) == (k * n).exact_div(d) + q
 
 
+def test_a_whole_term_plus_a_constant_floors_to_the_term_plus_the_constants_floor():
+    """`x[..., 1::2]` of an even `d` has `d/2` elements: `(1 - d) // 2` is `-d/2` once `d/2` is
+    known whole, and `(-d) // 2` too (a whole multiple of a known whole term)."""
+    d = Expr.symbol("d")
+    facts = Facts()
+    facts.add_integer(d.exact_div(2))
+    assert facts.is_integer(-d.exact_div(2)) and facts.is_integer(3 * d.exact_div(2))
+    assert not facts.is_integer(d.exact_div(4)) and not facts.is_integer(d.exact_div(3))
+    assert sym.floordiv(-d, Expr.const(2), facts) == -d.exact_div(2)
+    assert sym.floordiv(1 - d, Expr.const(2), facts) == -d.exact_div(2)
+    assert sym.ceildiv(d - 1, Expr.const(2), facts) == d.exact_div(2)
+    assert sym.floordiv(d + 3, Expr.const(2), facts) == d.exact_div(2) + 1
+    assert sym.floordiv(d + 3, Expr.const(4), facts) == Expr.atom("floordiv", d + 3, Expr.const(4))
+    assert sym.floordiv(1 - d, Expr.const(2)) == Expr.atom("floordiv", 1 - d, Expr.const(2))  # no fact, no fold
+    for value in range(-12, 13, 2):  # every even d: the folds are Python's floor divisions
+        for numerator, divisor in ((-d, 2), (1 - d, 2), (d + 3, 2), (d - 7, 2), (5 - 3 * d, 2)):
+            folded = sym.floordiv(numerator, Expr.const(divisor), facts)
+            assert sym.evaluate(folded, {"d": value}) == sym.evaluate(numerator, {"d": value}) // divisor
+
+
+@FUZZ
+@given(trees(max_leaves=5), st.integers(-7, 7), st.integers(1, 4), st.integers(-6, 6), st.permutations(SYMS))
+def test_floors_of_whole_terms_plus_constants_are_sound(t, constant, divisor, multiple, names):
+    """With n/m known whole, (w + c) // m folds only to values equal to Python's floor division
+    wherever the fact holds."""
+    n = Expr.symbol(names[0])
+    facts = Facts()
+    facts.add_integer(n.exact_div(divisor))
+    numerator = multiple * n + divisor * to_expr(t) + constant
+    folded = sym.floordiv(numerator, Expr.const(divisor), facts)
+    for whole in range(-3, 4):
+        values = {name: 2 for name in SYMS}
+        values[names[0]] = whole * divisor  # where the fact holds
+        try:
+            whole = sym.evaluate(numerator, values)
+        except (ZeroDivisionError, ValueError):
+            continue
+        if whole.denominator == 1:
+            assert sym.evaluate(folded, values) == math.floor(whole / divisor), str(folded)
+
+
 # ---------------------------------------------------------------------------- 6. substitute / simplify
 
 

@@ -418,8 +418,10 @@ block Outer(c: int = 3, mode: str | None = None):
         assert agree(source, {"c": 3, "mode": mode}, {"x": (2, 3)}) == "agree"
 
 
-@pytest.mark.parametrize("function, words", [("argsort", "indices computed from the data"),
-                                             ("topk", "indices computed from the data"),
+@pytest.mark.parametrize("function, words", [("nonzero", "only positions index"),
+                                             ("index_select", "only positions index"),
+                                             ("enumerate", "zips it with what varies per pass"),
+                                             ("repeat_interleave", "`expand` a new axis of size `r`"),
                                              ("flip", "buffer rev = l - 1 - arange(l)"),
                                              ("glu", "a * sigmoid(g)")])
 def test_a_function_the_language_lacks_says_what_to_write(function, words):

@@ -45,7 +45,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         self.arg_names = {a.name for a in ir.args}
         self.let_names = {l.name for l in ir.lets}
         # Arguments whose attribute a layer took (`layer bn = batch_norm2d(c)` with `bn: bool`).
-        self.layer_named_args = self.arg_names & {l.name for l in ir.layers}
+        # layers and params named like an argument (attndsl/lower/layer_names.py)
+        self.layer_named_args = self.arg_names & ({l.name for l in ir.layers} | {p.name for p in ir.params})
         self.needs_ordered_dict = False
         self.float_symbols = getattr(ir, "float_symbols", set())
         self.derived_locals: dict[str, str] = {}
@@ -112,7 +113,8 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         if arg.type == "layer" and arg.optional:
             given = Cond("not", (Cond("is_none", (name,)),))
             return all(l.guard == (given,) for l in self.ir.declarations(name))
-        return arg.type == "bool" and all(l.guard == (Cond("arg", (name,)),) for l in self.ir.declarations(name))
+        declared = self.ir.declarations(name) or [p for p in self.ir.params if p.name == name]
+        return arg.type == "bool" and all(d.guard == (Cond("arg", (name,)),) for d in declared)
 
     def init_name(self, symbol: str) -> str:
         if symbol.startswith("len(") and symbol.endswith(")"):
@@ -168,18 +170,35 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         return sym.expand(expr, {name: value for name, value in self.ir.derived.items()
                                  if name not in self.ir.forward_lets})
 
-    def forward_let_lines(self) -> list[str]:
-        """`a = int(n**0.5)`: the lets of input sizes, computed once the sizes are known; as the
-        spec wrote them (`(ws - W % ws) % ws`, not its normal form) where Python computes
-        that as an int (lower/declarations.py), whose value is the size the checker knows."""
-        lines = []
+    def forward_let_lines(self) -> list[tuple[str, list[str]]]:
+        """`a = int(n**0.5)`: the lets of input sizes, computed once the sizes are known, each
+        (name, its lines); as the spec wrote them (`(ws - W % ws) % ws`, not its normal form)
+        where Python computes that as an int (lower/declarations.py), whose value is the size
+        the checker knows."""
+        lets = []
         for name in self.ir.forward_lets:
             source = self.ir.forward_let_sources.get(name)
             if source is not None:
-                lines.append(f"{self.derived_name(name)} = {source_expr(source, self.forward_name)[0]}")
+                lets.append((name, [f"{self.derived_name(name)} = {source_expr(source, self.forward_name)[0]}"]))
             else:
-                lines += self.derived_definitions([name], self.forward_name)
-        return lines
+                lets.append((name, self.derived_definitions([name], self.forward_name)))
+        return lets
+
+    def forward_lets_read(self, symbols: set[str]) -> set[str]:
+        """The lets of input sizes that `symbols` read, directly or through the sizes the
+        checker named from them."""
+        found, todo, seen = set(), list(symbols), set()
+        while todo:
+            symbol = todo.pop()
+            if symbol in seen:
+                continue
+            seen.add(symbol)
+            if symbol in self.ir.forward_lets:
+                found.add(symbol)
+            definition = self.ir.derived.get(symbol)
+            if definition is not None:
+                todo += list(definition.symbols())
+        return found
 
     def runtime_only(self, expr: Expr) -> bool:
         """A size only the run time knows: it reads the join of an if/else (`c|2*c`),

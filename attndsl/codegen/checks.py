@@ -37,7 +37,9 @@ class CheckEmitter:
                 inline.setdefault(target, []).append(check)
         prologue = _grouped_by_guard(prologue)
         defined: dict = {}
-        rendered_prologue = [(c.guard, self._check_lines(c, self.forward_name, "forward", defined)) for c in prologue]
+        rendered_prologue = [(c.guard, self._check_lines(c, self.forward_name, "forward", defined),
+                              self.forward_lets_read(condition_symbols(c.condition)))  # placed among the lets
+                             for c in prologue]
         placed, placed_owners = [], []
         for index, statement in enumerate(statements):
             for check in inline.get(index, []):
@@ -79,7 +81,20 @@ class CheckEmitter:
                 if body:
                     lines.append(f"if {info.name} is not None:")
                     lines += ["    " + line for line in body]
-        return lines + lets + self._guarded(checks, self.forward_name)
+        return lines + self._guarded(self._interleaved(checks, lets), self.forward_name)
+
+    def _interleaved(self, checks: list, lets: list) -> list:
+        """The checks that open forward, each before the first let of input sizes it needs to
+        read and after those it reads: `if n == 2: raise` (that `n - 2` divides) before
+        `a = c // (n - 2)`, `if a < 1: raise` after it. Each keeps its order among the checks."""
+        statements, pending = [], list(checks)
+        for index, (name, let_lines) in enumerate(lets):
+            later = {later_name for later_name, _ in lets[index:]}
+            ready = [c for c in pending if not (c[2] & later)]
+            statements += [(guard, body) for guard, body, _ in ready]
+            pending = [c for c in pending if c[2] & later]
+            statements.append(((), let_lines))
+        return statements + [(guard, body) for guard, body, _ in pending]
 
     def _contract(self, info, check_sizes: bool) -> list[str]:
         rank = len(info.shape)
@@ -144,8 +159,9 @@ class CheckEmitter:
                 lines.append(f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {info.name}")
             elif len(used) == 1 and len(targets) > 1:
                 lines.append(f"{targets[used[0]]} = {info.name}.shape[{used[0]}]")
-            elif used:
-                lines.append(f"{', '.join(targets)} = {info.name}.shape")
+            elif used:  # `(n,) = x.shape` of a 1-d input: unpacked, not the torch.Size itself
+                lines.append(f"({targets[0]},) = {info.name}.shape" if len(targets) == 1 else
+                             f"{', '.join(targets)} = {info.name}.shape")
         return lines
 
     def _value(self, expr: Expr, code: str) -> list[tuple[str, str]]:
@@ -173,7 +189,7 @@ class CheckEmitter:
         written = next((r for r in self.ir.forward_requires if r.span == check.span), None) \
             if check.kind == "require" else None
         if written is not None:  # `require n <= max_len`: tested as the spec writes it
-            sizes = set(self.ir.dim_origin) | set(self.ir.forward_lets)
+            sizes = set(self.ir.dim_origin) | set(self.ir.forward_lets) | set(self.ir.optional_dims)
             message = fstring([("text", f"{block}: {check.message}")] + self._values_read(written.source, names, sizes))
             return [f"if {_negated(written.source, names)}:", f"    raise ValueError({message})"]
         condition = check.condition
@@ -183,7 +199,7 @@ class CheckEmitter:
                 return [f"raise ValueError({fstring(message_parts)})"]
             if condition.op in ("and", "or"):  # `nk and mw must be equal or 1`, with their values
                 symbols = sorted(condition_symbols(condition))
-                if 1 <= len(symbols) <= 4:
+                if 1 <= len(symbols) <= 5:
                     for index, symbol in enumerate(symbols):
                         message_parts += [("text", (", with " if index == 0 else ", ") + f"{symbol} = "),
                                           ("code", sym.render(sym.Expr.symbol(symbol), names))]
@@ -194,7 +210,7 @@ class CheckEmitter:
                                                              symbols[0].startswith("len(")):
                     # `d` must be at least 1, got 0; `ws` must have at least 2 items, got 1
                     message_parts += [("text", ", got "), ("code", sym.render(sym.Expr.symbol(symbols[0]), names))]
-                elif 1 <= len(symbols) <= 4:  # the sizes and arguments it read, by their spec names
+                elif 1 <= len(symbols) <= 5:  # the sizes and arguments it read, by their spec names
                     for index, symbol in enumerate(symbols):
                         message_parts += [("text", (", with " if index == 0 else ", ") + f"{symbol} = "),
                                           ("code", sym.render(sym.Expr.symbol(symbol), names))]

@@ -65,9 +65,11 @@ class InitEmitter:
             statement = {"param": self._param_line, "layer": self._layer_line, "buffer": self._buffer_line}[kind](item)
             comments = [f"# {comment_text(c)}" for c in item.comments if comment_text(c)]
             body.append((item.guard, comments + [statement]))
-            if kind == "layer" and item.name in self.used_attributes and self.exists_by_argument(item.name):
-                # forward tests `self.bn is not None`: without the layer, the attribute is None
-                body.append((item.guard[:-1] + (Cond("not", item.guard[-1:]),), [f"self.{item.name} = None"]))
+            if kind in ("layer", "param") and item.name in self.used_attributes and self.exists_by_argument(item.name):
+                # forward tests `self.bn is not None`: without the layer (or param), the attribute is None
+                absent = f"self.{item.name} = None" if kind == "layer" else \
+                    f'self.register_parameter("{item.name}", None)'
+                body.append((item.guard[:-1] + (Cond("not", item.guard[-1:]),), [absent]))
         body += self.init_statements()  # `init ...`: once every parameter exists
         lines += self.rank_class_lines()  # `conv_nd = {1: nn.Conv1d, ...}[dimension]`: the layers read them
         lines += self._guarded(body, self.init_name)

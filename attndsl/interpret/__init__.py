@@ -26,6 +26,7 @@ from .program import Program, load
 from .tensor_ops import TENSOR_OPS
 from . import catalogue_ops  # noqa: F401,E402  (registers the catalogue's ops in TENSOR_OPS)
 from . import language_ops  # noqa: F401,E402  (masks, constants, indexing: their entries in TENSOR_OPS)
+from . import selection_ops  # noqa: F401,E402  (topk, sort, gather, scatter)
 from .values import ContractRefusal, Refusal
 
 

@@ -24,6 +24,7 @@ from ..ir import Cond
 from ..lower import Literal
 from ..layers import LAYERS, kind_named
 from ..ops import OPS
+from ..ops.selection import index_origin
 from .inits import apply_init
 from .layers import FACTORY, build_declared_layer
 from .loops import plan_loops, run_loop
@@ -249,7 +250,7 @@ class InterpretedBlock(nn.Module):
         function = TENSOR_OPS.get(op)
         if function is None:
             raise InterpreterBug(f"the interpreter has no meaning for op {op!r}")
-        return function(_Call(self, op, attrs, env, operands), *(self._operand(values, o) for o in operands))
+        return function(_Call(self, op, attrs, env, operands, values), *(self._operand(values, o) for o in operands))
 
     def _scalar(self, attrs: dict, env: dict):
         value = attrs["attrs"]["value"]
@@ -300,13 +301,26 @@ class InterpretedBlock(nn.Module):
 class _Call:
     """What an op's entry in TENSOR_OPS may read: attributes, and expressions as the spec wrote them."""
 
-    def __init__(self, block: InterpretedBlock, op: str, attrs: dict, env: dict, operands: list[int] = ()):
+    def __init__(self, block: InterpretedBlock, op: str, attrs: dict, env: dict, operands: list[int] = (),
+                 values: dict | None = None):
         self.block, self.op, self.attrs, self.env = block, op, attrs["attrs"], env
         self.span = attrs["span"]
         self.operands = list(operands)  # the operand nodes (what they are in the spec, not their values)
+        self._values = values if values is not None else {}
 
     def operand_node(self, index: int) -> dict:
         return self.block._ir.graph.nodes[self.operands[index]]
+
+    def positions_axis(self, index: int) -> int | None:
+        """The size of the axis along which operand `index`'s positions were computed (by
+        topk, argsort, ...: the language bounds them by it, not by the values drawn), or
+        None where that operand holds no such positions (a buffer)."""
+        ir = self.block._ir
+        origin, source = index_origin(ir, self.operands[index])
+        if origin != "positions":
+            return None
+        x = self.block._operand(self._values, ir.operands(source)[0])
+        return x.shape[ir.graph.nodes[source]["attrs"]["dim"] % x.dim()]
 
     def number(self, name: str):
         if name.startswith("sizes."):

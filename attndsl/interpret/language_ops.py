@@ -93,12 +93,15 @@ def _non_negative(sizes: list[int]) -> list[int]:
 @tensor_op("arange")
 def _arange(call, like=None):
     """Positions count in int64, as torch does: `like` gives the device alone. One number is
-    the end, counting from 0; two, the start and the end."""
+    the end, counting from 0; two, the start and the end; a third, the step (at least 1)."""
     bounds = [_size(call, call.attrs["start"])] + ([] if call.attrs.get("end") is None else
                                                    [_size(call, call.attrs["end"])])
     start, end = (0, bounds[0]) if len(bounds) == 1 else bounds
     _non_negative([end - start])
-    return torch.arange(start, end, dtype=torch.int64, **_placement(call, like, integer=True))
+    step = _size(call, call.attrs.get("step", 1))
+    if step < 1:
+        raise Refusal(f"arange: a step of {step}")
+    return torch.arange(start, end, step, dtype=torch.int64, **_placement(call, like, integer=True))
 
 
 @tensor_op("eye")
@@ -210,6 +213,9 @@ def _lookup(call, x, index):
     if not 0 <= before < sliced.dim():
         raise Refusal(f"a gather along axis {before} of a tensor of rank {sliced.dim()}")
     size = sliced.shape[before]
+    along = call.positions_axis(1)  # positions computed in forward: bounded by their axis (ops/selection.py)
+    if along is not None and along > size:
+        raise Refusal(f"a gather by positions along an axis of size {along} from one of size {size}")
     if index.numel() and (index.min() < 0 or index.max() >= size):
         raise Refusal(f"a gather index {index.min().item()}..{index.max().item()} outside [0, {size})")
     picked = torch.index_select(sliced, before, index.reshape(-1))

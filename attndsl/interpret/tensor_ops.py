@@ -31,6 +31,8 @@ class OpCall(Protocol):
 
     def number(self, name: str) -> Any: ...
 
+    def positions_axis(self, index: int) -> int | None: ...
+
 
 TENSOR_OPS: dict[str, Callable] = {}
 

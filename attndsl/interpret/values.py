@@ -119,7 +119,15 @@ _ATOMS = {
     "abs": abs,
     "math.log": lambda a: math.log(a),
     "math.log2": lambda a: math.log2(a),
+    "pow": lambda a, k: _power(a, k),
 }
+
+
+def _power(base, exponent):
+    """`2 ** floor(log2(heads))`: a whole exponent at least 0, as the language has it."""
+    if Fraction(exponent).denominator != 1 or exponent < 0:
+        raise Refusal(f"a power with the exponent {exponent}, not a whole number >= 0")
+    return Fraction(base) ** int(exponent) if isinstance(base, (int, Fraction)) else base ** int(exponent)
 
 
 def as_python(value):
@@ -234,6 +242,9 @@ def source_value(node: ast.Node, env: dict):
         left, right = source_value(node.left, env), source_value(node.right, env)
         if node.op == "**" and isinstance(right, int) and abs(right) > 4096:
             raise Refusal(f"exponent {right} is out of range")
+        if node.op == "**" and ast.names_in(node.right) and not (isinstance(right, int) and right >= 0):
+            # an exponent the arguments give is a whole number >= 0 (`2 ** floor(log2(heads))`)
+            raise Refusal(f"the exponent {right!r} is not a whole number >= 0")
         result = _BINARY[node.op](left, right)
         if isinstance(result, complex):
             raise Refusal(f"{left} ** {right} is not a real number")

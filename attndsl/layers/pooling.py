@@ -55,9 +55,17 @@ def _check_pool(spatial: int):
         if len(kernels) == 1:
             kernels = kernels * len(paddings)
         for kernel, padding in zip(kernels, paddings):
-            kernel, padding = _constant(a, kernel), _constant(a, padding)
-            a.require(None if kernel is None or padding is None else 2 * padding <= kernel, "padding",
-                      f"padding ({padding}) must be at most half of kernel_size ({kernel})")
+            known_kernel, known_padding = _constant(a, kernel), _constant(a, padding)
+            if known_kernel is not None and known_padding is not None:
+                a.require(2 * known_padding <= known_kernel, "padding",
+                          f"padding ({known_padding}) must be at most half of kernel_size ({known_kernel})")
+            elif known_padding != 0 and all(isinstance(v, (Expr, int)) and not isinstance(v, bool)
+                                            for v in (kernel, padding)):
+                # an argument's: checked when built (torch refuses it only in forward)
+                twice_padding, kernel = 2 * Expr.const(padding) if isinstance(padding, int) else 2 * padding, \
+                    Expr.const(kernel) if isinstance(kernel, int) else kernel
+                a.condition(Cond("cmp", ("<=", twice_padding, kernel)), "padding",
+                            "padding must be at most half of kernel_size")
 
     return check
 

@@ -55,6 +55,7 @@ class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerS
         self.scope: dict[str, tuple[str, Any, Span]] = {}
         self.optional_args: set[str] = set()  # `x: int | None = None`
         self.layer_named_args: dict[str, list] = {}  # `layer dropout = dropout(dropout)`: name -> LayerInfos
+        self.param_named_args: dict[str, object] = {}  # `param bias: [d]` under `if bias:`: name -> ParamInfo
         self.guard: list[Cond] = []
         self._preconditions: list[list] = []  # per statement being lowered: (need, expr, span, guard)
         self._shadow_warned: set[str] = set()
@@ -106,12 +107,18 @@ class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerS
         if kind == "layer" and previous and previous[0] == "arg":
             # Published modules name layers after arguments (`self.bn = ...` for `bn=True`).
             return self._name_layer_like_argument(name, value, span)
+        if kind == "param" and previous and previous[0] == "arg" and self._param_of_flag(name, value):
+            # and params after a bool argument (`self.bias = nn.Parameter(...)` for `bias=True`)
+            return self._name_param_like_argument(name, value, span)
         if previous and previous[0] != "poison" and kind not in ("tensor", "scalar"):
             sized = previous[0] == "dim" and kind == "let"  # `input c: [b, n, hd]`, then `let hd = d // h`
+            flag = kind == "param" and previous[0] == "arg"  # `self.bias = nn.Parameter(...)` for `bias=True`
             raise self.error("E0103", f"`{name}` is already defined", span,
                              labels=[_label(previous[2], "first defined here")],
                              help="an input's shape names a new size with a new name: to size the input by the "
-                                  "`let`, declare the `let` before the input" if sized else None)
+                                  "`let`, declare the `let` before the input" if sized else
+                                  f"a param takes the name of a bool argument when declared under `if {name}:` "
+                                  "alone (None without it, as `register_parameter` writes)" if flag else None)
         if previous and previous[0] == "layer" and kind == "tensor" and not self.guard and \
                 getattr(self, "_loop", None) is None:
             # `q = q(x)`: the published module's `q = self.q(x)`, whose layer names the state_dict

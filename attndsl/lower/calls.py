@@ -34,8 +34,13 @@ class CallLowering:
             callee = self._expr(func)
             if isinstance(callee, (LayerRef, LayerElement)):
                 return self._call_layer(callee, node)
-            if isinstance(func, ast.Name) and (func.id in OPS and OPS[func.id].callable_by_name or
-                                               func.id in SCALAR_FUNCTIONS):
+            named_function = isinstance(func, ast.Name) and (func.id in OPS and OPS[func.id].callable_by_name or
+                                                             func.id in SCALAR_FUNCTIONS)
+            if named_function and self.scope[func.id][0] == "arg":
+                # a number is never called: `topk(s, topk)` with BiFormer's argument `topk` (a published
+                # name, which torch's namespace kept apart) calls the function
+                return self._call_named(func.id, node)
+            if named_function:
                 raise self.error("E0113", f"`{func.id}` names a value of this block, which hides the function "
                                  f"{func.id}()", func.span, labels=[_label(self.scope[func.id][2], "named here")],
                                  help="rename the value to call the function (an input keeps its name: compute the "

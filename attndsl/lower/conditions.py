@@ -13,6 +13,7 @@ from .values import ListArg, Tensor
 
 class ConditionLowering:
     _element = None  # inside `all([... for k in X])`: (X, "k")
+    _deciding = 0  # inside a condition: a name shared by a bool argument and a param is the argument
 
     def _condition(self, node: ast.Node, allow_presence: bool = False) -> Cond:
         if allow_presence and isinstance(node, ast.Name) and self.scope.get(node.id, ("",))[0] == "input_opt":
@@ -53,7 +54,11 @@ class ConditionLowering:
             finally:
                 self.guard.pop()
             return Cond("and", (negate(absent), compared)) if node.op == "==" else Cond("or", (absent, compared))
-        value = self._expr(node)
+        self._deciding += 1
+        try:
+            value = self._expr(node)
+        finally:
+            self._deciding -= 1
         if isinstance(value, Cond):
             if not allow_presence and reads_forward(value):
                 raise self.error("E0113", "a flag input is known in forward only: it decides an `if` of forward, "

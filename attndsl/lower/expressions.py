@@ -100,6 +100,9 @@ class ExpressionLowering:
             raise self.error("E0113", f"`{node.id}` is passed to the layers and params the block builds; it is not a "
                              "value of the spec", node.span, labels=[_label(span, "declared here")])
         if kind == "arg":
+            shared = self._argument_param(node)  # `x + bias` under `if bias:` (attndsl/lower/layer_names.py)
+            if shared is not None:
+                return Tensor(self._param_node(shared, node.span))
             self._check_not_none(node)
         if kind == "buffer":
             return self._buffer_value(node, value)
@@ -186,7 +189,7 @@ class ExpressionLowering:
         values, outer = [], list(self.guard)
         try:
             for part in node.values:
-                values.append(self._logic_value(part))
+                values.append(self._logic_value(part, node))
                 if isinstance(values[-1], Cond):
                     self.guard.append(values[-1] if node.op == "and" else negate(values[-1]))
         finally:
@@ -277,6 +280,12 @@ class ExpressionLowering:
             raise self.error("E0113", f"`{str(value.args[0]).lower()}` is no tensor or number to compare with",
                              node.span, help="a mask is tested by itself: `mask` where it is true, `not mask` where "
                                              "it is false")
+        if isinstance(value, Cond) and value.op == "arg":
+            shared = self.param_named_args.get(value.args[0])
+            raise self.error("E0113", f"`{value.args[0]}` is a bool argument here, not a number", node.span,
+                             labels=[_label(shared.span, "the param of this name is declared here")] if shared else [],
+                             help=f"the param `{value.args[0]}` is the value under `if {value.args[0]}:`, which "
+                                  "declares it" if shared else f"`if {value.args[0]}:` around what it switches")
         raise self.error("E0113", "expected a tensor or a number", node.span)
 
     def _scalar_arith(self, node: ast.BinOp, left: Expr, right: Expr) -> Expr:

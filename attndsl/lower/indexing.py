@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import syntax as ast
+from ..ops.selection import index_origin
 from ..symbolic import Expr
 from .values import ListArg, Tensor
 
@@ -38,8 +39,9 @@ class IndexingLowering:
         return Tensor(self._add("subscript", [value.node], node.span, items=tuple(items)))
 
     def _gather(self, node: ast.Subscript, table: Tensor, items: list, gathered: list) -> Tensor:
-        """`table[index]`, `x[:, index]`: one integer buffer picks along one axis; the other
-        items are slices (with an index or `None` beside it, torch moves the picked axes)."""
+        """`table[index]`, `x[:, index]`: one integer buffer, or positions computed in forward
+        (`topk`'s), pick along one axis; the other items are slices (with an index or `None`
+        beside it, torch moves the picked axes)."""
         if len(gathered) > 1:
             raise self.error("E0113", "a subscript gathers with one tensor", gathered[1][0].span,
                              help="to pick pairs (`table[rows, cols]`), merge the two axes and pick with one flat "
@@ -54,9 +56,10 @@ class IndexingLowering:
             raise self.error("E0113", "selecting by a mask is not part of the language: the result's shape would "
                              "depend on the values", item.span,
                              help="keep the shape and select with where(mask, x, y) or masked_fill(x, mask, value)")
-        if self.ir.graph.nodes[index.node]["op"] != "buffer":
-            raise self.error("E0113", "a gather's index is a buffer: its values are checked once, when the module "
-                             "is built, to lie within the axis", item.span,
+        if self.ir.graph.nodes[index.node]["op"] != "buffer" and index_origin(self.ir, index.node)[0] != "positions":
+            raise self.error("E0113", "a gather's index is a buffer, whose values are checked once, when the module "
+                             "is built, to lie within the axis, or positions computed by topk, sort, argsort, "
+                             "argmax or argmin (reshaped, sliced or expanded)", item.span,
                              help="build it with `buffer index = ...` (arange and integer arithmetic)")
         return Tensor(self._add("lookup", [table.node, index.node], node.span, items=tuple(items)))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .. import syntax as ast
 from ..ir import BufferInfo, Cond
+from ..symbolic import Expr
 from .helpers import _label
 from .values import Tensor
 
@@ -24,8 +25,8 @@ class MaskLowering:
         operands = [self._operand(value, part) for value, part in ((left, node.left), (right, node.right))]
         return Tensor(self._add(_COMPARISON_OPS[node.op], operands, node.span))
 
-    def _logic_value(self, node: ast.Node):
-        """An operand of `and`/`or`/`not`: a condition on the arguments, or a mask."""
+    def _logic_value(self, node: ast.Node, whole: ast.Node | None = None):
+        """An operand of `and`/`or`/`not` (`whole`): a condition on the arguments, or a mask."""
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "all":
             return self._condition(node)
         if self._optional_number(node):
@@ -33,6 +34,9 @@ class MaskLowering:
         value = self._expr(node)
         if isinstance(value, (Cond, Tensor)):
             return value
+        if isinstance(value, Expr):  # `output_dim or embed_dim` as a layer's argument or a param's size
+            raise self.error("E0113", "a number chosen by `and`/`or` is written in a `let`", (whole or node).span,
+                             help="e.g. `let out_dim = output_dim or embed_dim`, then use `out_dim`")
         raise self.error("E0113", "a condition must be a comparison or a bool argument", node.span)
 
     def _tensor_logic(self, node: ast.BoolOp, values: list) -> Tensor:
@@ -116,9 +120,15 @@ class MaskLowering:
                              stmt.span, labels=[_label(info.span, "its first step")])
         readers = list(self.ir.graph.successors(info.node))
         if readers or stmt.persistent != info.persistent:
+            read_at = sorted({self.ir.graph.nodes[r]["span"] for r in readers if self.ir.graph.nodes[r].get("span")},
+                             key=lambda span: (span.line, span.column))
             raise self.error("E0103", f"buffer `{stmt.name}` is read before this step: a buffer built in steps is "
                              "read once it is whole" if readers else f"buffer `{stmt.name}` is persistent in one step "
-                             "and not in another", stmt.span, labels=[_label(info.span, "its first step")])
+                             "and not in another", stmt.span,
+                             labels=[_label(info.span, "the step before")] + [_label(span, "read here")
+                                                                             for span in read_at[:1]],
+                             help=f"build what reads it after the last step of `{stmt.name}`, or name this step "
+                                  "another buffer" if readers else None)
         self.scope[stmt.name] = ("buffer_step", Tensor(info.value), info.span)
         return info
 

@@ -18,6 +18,7 @@ from fractions import Fraction
 from .. import syntax as ast
 from ..evaluate import INTEGER_ATOMS, integral
 from ..ir import Cond, LetInfo, negate
+from ..spec_expr import expr as spec_expr
 from ..symbolic import Atom, Expr
 from .helpers import _float_source, _label
 from .values import ListArg, Literal, Tensor
@@ -122,10 +123,13 @@ class NumberLowering:
         and quarter constant exponents, as square roots."""
         from .. import symbolic as sym
 
+        if not right.is_const and not (right.symbols() & self.float_lets() | right.symbols() & set(self.float_symbols)):
+            return self._whole_power(node, left, right)
         quadrupled = 4 * right.value if right.is_const else None
         if quadrupled is None or quadrupled.denominator != 1 or abs(quadrupled) > 256:
             raise self.error("E0119", "`**` takes a constant exponent, a whole number, half or quarter (`0.5`, `-0.5`, "
-                             "`1.5`, `-0.25`), at most 64 in size", node.right.span)
+                             "`1.5`, `-0.25`), at most 64 in size, or a whole number >= 0 the arguments give "
+                             "(`2 ** floor(log2(heads))`)", node.right.span)
         quarters = int(quadrupled)
         base, power = left, quarters // 4
         if quarters % 4:
@@ -138,6 +142,17 @@ class NumberLowering:
             if not base.is_monomial:
                 return sym.truediv(Expr.const(1), base ** -power)
         return base ** power
+
+    def _whole_power(self, node: ast.BinOp, base: Expr, exponent: Expr) -> Expr:
+        """`2 ** floor(log2(heads))` (ALiBi's slopes): an exponent computed from the arguments,
+        a whole number, at least 0 (checked when the module is built); an opaque number to
+        the checker, which Python computes as the spec writes it."""
+        self._require_whole(node.right, exponent, "an exponent")
+        self._note_precondition("not_negative", exponent, node.right.span,
+                                what=f"the exponent {spec_expr(node.right)} must not be negative")
+        from .. import symbolic as sym
+
+        return sym.power(base, exponent)
 
     # ------------------------------------------------------------------ conditional values
     def _expr_IfExp(self, node: ast.IfExp):

@@ -31,11 +31,18 @@ SPELLED_OTHERWISE = {
        for name in ("randn", "rand", "randint", "randn_like", "rand_like", "normal", "randperm", "bernoulli")},
     "range": "a `for` loop and a comprehension run over a layer list, a list argument, `range(n)` of layers, "
              "or tensors; positions as a tensor are `arange(n)`",
-    # indices computed from the data: outside the language (the README's "What it cannot do")
-    **{name: "indices computed from the data in forward (sorting, top-k, an argmax, scattering) are not in the "
-             "language: a mask of the values compared (`x == max(x, dim=-1, keepdim=true)`) often says the same"
-       for name in ("argsort", "sort", "topk", "argmax", "argmin", "scatter", "scatter_add", "index_select",
-                    "nonzero", "masked_select", "kthvalue", "unique", "searchsorted", "bucketize")},
+    # indices computed from the data beyond positions (topk, sort, argmax: in the language)
+    **{name: "only positions index: those `topk`, `sort`, `argsort`, `argmax` and `argmin` give, picked by "
+             "`gather` or `x[:, index]` and written by `scatter(x, dim, index, value)`; a mask of the values "
+             "compared (`x == max(x, dim=-1, keepdim=true)`) often says the same"
+       for name in ("scatter_add", "index_select", "nonzero", "masked_select", "kthvalue", "unique",
+                    "searchsorted", "bucketize", "take_along_dim")},
+    "repeat_interleave": "each item repeated `r` times along an axis: `expand` a new axis of size `r` and merge "
+                         "it, `rearrange(expand(k[:, :, None], (-1, -1, r, -1, -1)), \"b g r n d -> b (g r) n d\")`",
+    "enumerate": "a loop over a layer list zips it with what varies per pass: `for conv, g in zip(convs, "
+                 "unbind(gates, dim=1)):`; a pass that depends on its index is a layer list's "
+                 "`[... for i in range(n)]`",
+    "linspace": "evenly spaced values: `float(arange(m)) / (m - 1)` (and `arange(start, end, step)`)",
     "flip": "an axis reversed is not in the language yet: a gather by a `buffer` of reversed positions, "
             "`x[:, rev]` with `buffer rev = l - 1 - arange(l)` for a length `l` the arguments give, reads it",
     "glu": "`a, g = chunk(x, 2, dim=d)`, then `a * sigmoid(g)`",

@@ -21,6 +21,7 @@ from . import logic  # noqa: F401  isort: skip
 from . import constants  # noqa: F401  isort: skip
 from . import integers  # noqa: F401  isort: skip
 from . import indexing  # noqa: F401  isort: skip
+from . import selection  # noqa: F401  isort: skip
 from . import fused  # noqa: F401  isort: skip
 from .broadcasting import broadcast
 from .layout import render_list, render_rearrange

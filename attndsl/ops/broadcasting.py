@@ -76,9 +76,10 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     # meant them equal, and a `require` says so (and makes the checks go away).
     if (a.symbols() | b.symbols()) & ctx.checker.broadcast_sizes:
         return result  # a size an earlier broadcast made: what settles that one (its W0006) settles this
-    positive = sym.Expr({m: c for m, c in difference.terms.items() if c > 0})
-    negative = sym.Expr({m: -c for m, c in difference.terms.items() if c < 0})
-    claim = _remainder_claim(difference) or f"{_python(positive)} == {_python(negative)}"
+    claimed = _as_written(ctx, a - b, difference)
+    positive = sym.Expr({m: c for m, c in claimed.terms.items() if c > 0})
+    negative = sym.Expr({m: -c for m, c in claimed.terms.items() if c < 0})
+    claim = _remainder_claim(claimed) or f"{_python(positive)} == {_python(negative)}"
     loop = next((layer for layer in ctx.checker.ir.layers if layer.loop_var in difference.symbols()), None)
     if loop is not None:  # a size of one element of a layer list: the claim is about each
         elements = elements_source(loop.elements, lambda e: e if isinstance(e, str) else _python(e))  # `ks`, `range(n)`
@@ -96,6 +97,16 @@ def _a_broadcast(ctx, name: str) -> bool:
     definition = ctx.checker.ir.derived.get(name)
     return definition is not None and any(isinstance(factor, sym.Atom) and factor.op == "max"
                                           for monomial in definition.terms for factor, _ in monomial)
+
+
+def _as_written(ctx, raw: Expr, normal: Expr) -> Expr:
+    """The difference a suggested `require` states, in the names the spec wrote (`rot % 2 == 0`
+    of `let rot = int(head_dim * factor)`), where they are names a spec can write; else its
+    normal form, whose lets are written out (and whose float arithmetic, in Python, may
+    round otherwise than the `let` does)."""
+    ir = ctx.checker.ir
+    writable = set(ir.dim_origin) | {a.name for a in ir.args} | {let.name for let in ir.lets} | set(ir.list_items)
+    return raw if raw.terms and raw.symbols() <= writable else normal
 
 
 def _remainder_claim(difference: Expr) -> str | None:
@@ -118,7 +129,9 @@ def _remainder_claim(difference: Expr) -> str | None:
 
 
 def _math(expr: Expr) -> str:
-    return sym.render(expr, str, style="math")
+    """A size in a message, as a shape comment shows it: `(hh - k + 1)*(ww - k + 1)`, not its
+    expanded terms."""
+    return sym.render(expr, str, style="shape")
 
 
 def _python(expr: Expr) -> str:

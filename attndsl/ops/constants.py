@@ -11,6 +11,7 @@ tensor). `arange` counts in int64, as torch does: its `like` gives the device on
 
 from __future__ import annotations
 
+from .. import symbolic as sym
 from ..limits import MAX_SIZE
 from ..symbolic import Expr
 from .registry import ATOM, Shape, family, op, same_shape
@@ -36,11 +37,28 @@ def arange_bounds(attrs) -> tuple[Expr, Expr]:
     return attrs["start"], attrs["end"]
 
 
+def arange_step(attrs) -> Expr:
+    step = attrs.get("step", 1)
+    return step if isinstance(step, Expr) else Expr.const(step)
+
+
 def arange_shape(ctx, node, shapes, attrs) -> Shape:
     start, end = arange_bounds(attrs)
+    step = arange_step(attrs)
     if attrs.get("end") is not None:
         ctx.expect_at_least(end - start, 0, "arange(start, end) counts up: `end` must be at least `start`")
-    return _sizes(ctx, (end - start,))
+    if step == Expr.const(1):
+        return _sizes(ctx, (end - start,))
+    # `arange(0, d, 2)` (rotary embeddings' frequencies): counts up by a whole number step
+    ctx.expect_at_least(step, 1, "arange()'s `step` must be at least 1")
+    return _sizes(ctx, (sym.ceildiv(end - start, step, ctx.facts),))
+
+
+def _arange_numbers(a) -> tuple:
+    """What torch.arange is given: as written, the start made explicit for a step."""
+    if arange_step(a) != Expr.const(1):
+        return (*arange_bounds(a), arange_step(a))
+    return (a["start"],) if a.get("end") is None else (a["start"], a["end"])
 
 
 def eye_shape(ctx, node, shapes, attrs) -> Shape:
@@ -129,11 +147,13 @@ def render_triangle(method: str):
 
 family("Constant tensors")
 _LIKE = "like: tensor[any] = None"
-op("arange", f"start: int = 0, end: int = None, {_LIKE}", arange_shape,
-   render_created("arange", lambda a: (a["start"],) if a.get("end") is None else (a["start"], a["end"]), integer=True),
-   result="int", doc="`arange(n)`: 0, 1, ..., n - 1; `arange(start, end)`: start, ..., end - 1; an integer tensor "
-                     "(int64): positions, for masks and gather indices",
-   shape_doc="[n], [end - start]", example="input x: [b, n, d]\nx + arange(n)", creates=True)
+op("arange", f"start: int = 0, end: int = None, step: int = 1, {_LIKE}", arange_shape,
+   render_created("arange", _arange_numbers, integer=True),
+   result="int", doc="`arange(n)`: 0, 1, ..., n - 1; `arange(start, end)`: start, ..., end - 1; "
+                     "`arange(start, end, step)` by a whole-number step (`arange(0, d, 2)`: rotary frequencies); "
+                     "an integer tensor (int64): positions, for masks and gather indices",
+   shape_doc="[n], [end - start], [ceil((end - start) / step)] (step at least 1)",
+   example="input x: [b, n, d]\nx + arange(n)", creates=True)
 op("eye", f"n: int, {_LIKE}", eye_shape, render_created("eye", lambda a: (a["n"],)),
    doc="the identity matrix: ones on the diagonal", shape_doc="[n, n]", example="input x: [b, n, n]\nx * eye(n)",
    creates=True)

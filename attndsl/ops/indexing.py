@@ -12,7 +12,10 @@ A gather picks along one axis with an integer tensor: `table[index]` is
 `[*index.shape, *table.shape[1:]]` (Swin's relative-position bias). The index is a
 buffer, built once: when the module is built, its values are checked to lie in
 [0, size) of the axis (torch would wrap a negative one, and stop on a large one with a
-device-side assert on a GPU); the axis's size must be known then too.
+device-side assert on a GPU); the axis's size must be known then too. Or the index holds
+positions computed in forward (`topk`'s, `argsort`'s: attndsl/ops/selection.py), whose
+values lie below the size of the axis they were computed along: that size must not exceed
+the picked axis's, a shape check.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .. import symbolic as sym
 from ..symbolic import Expr
 from .registry import ATOM, Shape, family, normalize_axis, op
 from .rendering import as_exprs
+from .selection import expect_within
 
 ONE, ZERO = Expr.const(1), Expr.const(0)
 FULL = ("slice", None, None, None)
@@ -58,7 +62,10 @@ def lookup_shape(ctx, node, shapes, attrs) -> Shape:
     """`table[:, index]`: the slices as in a subscript, the index's shape in place of its axis."""
     out, (position, axis) = _sliced(ctx, shapes[0], attrs["items"])
     size = shapes[0][axis]
-    if not ctx.checker.is_opaque(size):  # the display walk's `c|2*c`: each world checks its own size
+    index = ctx.checker.ir.operands(node)[1]
+    if ctx.checker.ir.graph.nodes[index]["op"] != "buffer":  # positions computed in forward: bounded by their axis
+        expect_within(ctx, index, size, axis, "a gather")
+    elif not ctx.checker.is_opaque(size):  # the display walk's `c|2*c`: each world checks its own size
         if not ctx.known_when_built(size):
             ctx.error("E0204", f"a gather picks along axis {axis}, of size {size}, which depends on an input: the "
                       "index's values are checked once, when the module is built, against a size known then",

@@ -60,8 +60,9 @@ class OpDef:
     extra: dict = field(default_factory=dict)
     # The result's element type: "float", "bool", "complex", "same" as the tensor operands
     # (which must agree), "first" (as the first tensor), "promote" (complex if any is) or
-    # "values" (tensor(): int or float, as its numbers are).
-    result: str = "float"
+    # "values" (tensor(): int or float, as its numbers are); a tuple of these gives one per
+    # result of a multi-result op (topk: its values "first", its positions "int").
+    result: str | tuple[str, ...] = "float"
     # For docs/language.md (attndsl/reference.py): the shape rule in words, and a small
     # spec fragment (input declarations, then one expression) that uses the op.
     shape_doc: str = ""

@@ -49,5 +49,6 @@ _DEFINITION = op(
     "stochastic_depth", "x: tensor, p: scalar", stochastic_depth_shape, render_stochastic_depth,
     precedence=LOWEST, doc="in training, each sample (first axis) kept with probability 1 - p and scaled by "
     "1 / (1 - p); x itself in eval mode or when p is 0 (DropPath)", shape_doc="the shape of `x`",
-    example="input x: [b, n, d]\nstochastic_depth(x, 0.1)", named_operand=True)
+    example="input x: [b, n, d]\nstochastic_depth(x, 0.1)", named_operand=True,
+    random=True)  # two calls draw two masks: never merged (passes/cleanup.py)
 _P = _DEFINITION.params[1]

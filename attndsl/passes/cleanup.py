@@ -9,6 +9,7 @@ from __future__ import annotations
 import networkx as nx
 
 from ..ir import BlockIR, LayerSpec
+from ..ops import OPS
 
 # Layers whose two calls on one tensor draw different masks in training.
 _STOCHASTIC_LAYERS = {"dropout", "dropout2d"}
@@ -57,8 +58,11 @@ def _freeze(value):
 
 
 def _is_stochastic(ir: BlockIR, attrs: dict) -> bool:
+    """A call that draws random values in training: an op declared `random` (stochastic depth),
+    a dropout layer, or a sub-block (which may hold one)."""
     if attrs["op"] != "call_layer":
-        return False
+        definition = OPS.get(attrs["op"])
+        return definition is not None and bool(definition.extra.get("random"))
     return any(_contains(spec, _STOCHASTIC_LAYERS) or _contains(spec, {"block"}) for spec in _declared(ir, attrs))
 
 

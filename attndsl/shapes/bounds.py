@@ -180,6 +180,17 @@ class Bounds:
             return Fraction(int(low**0.5)) if low is not None and low >= 0 else None
         if factor.op == "item":  # `ws[i]`: what a `require all(...)` said of every item
             return self.expr_bounds.get(Expr({((factor, 1),): Fraction(1)}))
+        if factor.op == "pow":  # b ** k, k >= 0 whole: at least b ** (least k) for b >= 1
+            base, exponent = (self.lower_bound(arg, normalized=True) for arg in factor.args)
+            if base is None or base < 1 or exponent is None or exponent < 0:
+                return None
+            return base ** math.ceil(exponent)
+        if factor.op in ("math.floor", "math.ceil", "int", "round"):  # whole numbers of x: at least floor(least x)
+            low = self.lower_bound(factor.args[0], normalized=True)
+            return Fraction(math.floor(low)) if low is not None else None
+        if factor.op == "math.log2":  # increasing: log2 of the least x, for x at least 1
+            low = self.lower_bound(factor.args[0], normalized=True)
+            return Fraction(math.floor(math.log2(low))) if low is not None and low >= 1 else None
         return None
 
     def assuming(self, bounds: dict) -> "Bounds":

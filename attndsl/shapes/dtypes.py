@@ -45,6 +45,8 @@ def infer_dtype(context, op: str, attrs: dict, operand_dtypes: list) -> str | No
             context.error("E0209", f"{op}() of {with_article(first)} and {with_article(dtype)} tensor")
         if wanted != "bool":  # where()'s condition does not take part in the promotion
             seen.append(dtype)
+    if isinstance(definition.result, tuple):  # one per result: topk's values (as `x`) and positions (int)
+        return tuple(first if result in ("same", "first") else result for result in definition.result)
     if definition.result in ("same", "first"):
         return first
     if definition.result == "values":  # tensor([...]): float where a number written is

@@ -302,7 +302,7 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         `a|b` (one of them, as a join is); each world checks the real one."""
         alternatives = []
         for side in (a, b):  # each alternative once (`c|2*c`, not `c|2*c|c`)
-            for part in str(side).split("|") if str(side) in self.opaque else [str(side)]:
+            for part in _alternatives(str(side)) if str(side) in self.opaque else [str(side)]:
                 if part not in alternatives:
                     alternatives.append(part)
         name = "|".join(alternatives)
@@ -333,7 +333,7 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
             # Each alternative once (`s0|s1`, not `s1|s0|s0|s1` after a chain of such `if`s).
             alternatives = []
             for side in (x, y):
-                for part in str(side).split("|") if str(side) in self.opaque else [str(side)]:
+                for part in _alternatives(str(side)) if str(side) in self.opaque else [str(side)]:
                     if part not in alternatives:
                         alternatives.append(part)
             name = "|".join(alternatives)
@@ -344,6 +344,20 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
             self.joined_atoms.add(literal(attrs["attrs"]["condition"])[0])
             out.append(Expr.symbol(name))
         return tuple(out)
+
+
+def _alternatives(name: str) -> list[str]:
+    """The sizes a joined name `a|(max(b|c, d))|e` joins: split at its top-level `|` only
+    (an alternative may itself be a size that names a join)."""
+    parts, depth, current = [], 0, ""
+    for char in name:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "|" and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return parts + [current]
 
 
 __all__ = ["Walk", "callee_mapping"]

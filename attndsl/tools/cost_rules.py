@@ -220,6 +220,8 @@ OP_COSTS: dict[str, OpCost] = {
     "subscript": OpCost(memory=lambda attrs, contiguous: (False, False)),  # a strided view
     # integer tensors and gathers: new tensors (a gather copies what it picks), no FLOPs counted
     **{name: OpCost() for name in ("floordiv", "mod", "float", "long", "lookup")},
+    # selection: new tensors (values and positions); comparisons, not FLOPs, are what they do
+    **{name: OpCost() for name in ("topk", "sort", "argsort", "argmax", "argmin", "gather", "scatter")},
     "split": OpCost(memory=_chunk_memory),
     "unbind": OpCost(memory=_chunk_memory),
     "scaled_dot_product_attention": OpCost(flops=_attention_flops, transient=_attention_transient,  # attndsl.passes

@@ -1,0 +1,202 @@
+"""Selection: the k largest values and where they are (`topk`), sorting, the position of a
+largest value, and picking or writing by such positions (`gather`, `scatter`).
+
+Indices computed in `forward` are integer tensors whose values the checker knows a bound
+of: `topk`, `sort`, `argsort`, `argmax` and `argmin` give positions along an axis of `x`,
+so each value lies in [0, size of that axis). A view of them (a reshape, `expand`, a
+slice, an `unsqueeze`) and a pick from them keep their values, and so their bound
+(`index_bound`). A gather (`x[:, index]`, `gather`) or a scatter by them needs only that
+bound within the axis it picks from, a shape check like any other (proven, or made in
+forward). An index computed any other way (arithmetic on positions) has no bound the
+checker knows: a buffer's values are checked once, when the module is built
+(attndsl/ops/indexing.py); other integer tensors do not index.
+"""
+
+from __future__ import annotations
+
+from ..symbolic import Expr
+from .registry import ATOM, OPS, Shape, family, normalize_axis, op
+from .rendering import render_value
+from .views import SHARES_STORAGE
+
+# Ops whose values are values of their first operand (views, picks): the bound of an index
+# passes through them. A buffer is where the walk stops (its values are checked when built).
+KEEPS_VALUES = (SHARES_STORAGE - {"buffer"}) | {"lookup", "gather"}
+
+# Op -> which of its results holds positions along `x`'s axis `dim` (None: its only result).
+INDEX_RESULTS = {"topk": 1, "sort": 1, "argsort": None, "argmax": None, "argmin": None}
+
+
+def index_origin(ir, node: int) -> tuple[str | None, int]:
+    """Where an index's values come from, read back through the ops that keep values:
+    ("buffer", its node), ("positions", the topk/sort/... node) or (None, node). Lowering
+    asks it before shapes are known; the shape rules, for the bound (`index_bound`)."""
+    position = None  # which result of a multi-result op the walk arrived through
+    while True:
+        attrs = ir.graph.nodes[node]
+        name = attrs["op"]
+        if name == "buffer":
+            return "buffer", node
+        if name in INDEX_RESULTS and INDEX_RESULTS[name] in (None, position):
+            return "positions", node
+        if name not in KEEPS_VALUES and name not in INDEX_RESULTS:  # `topk`'s values: those of `x`
+            return None, node
+        position = attrs["attrs"]["index"] if name == "item" else None
+        node = ir.operands(node)[0]
+
+
+def index_bound(ir, shapes: dict, node: int) -> Expr | None:
+    """An exclusive upper bound of the values of the integer tensor `node` (they are
+    nonnegative) where they are positions computed in forward: the size of the axis they
+    were computed along. None where unknown."""
+    origin, source = index_origin(ir, node)
+    shape = shapes.get(ir.operands(source)[0]) if origin == "positions" else None
+    if shape is None:
+        return None
+    return shape[ir.graph.nodes[source]["attrs"]["dim"] % len(shape)]
+
+
+def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
+    """The values of the computed index `index` lie within an axis of `size`."""
+    bound = index_bound(ctx.checker.ir, ctx.checker.shapes, index)
+    if bound is None:
+        ctx.error("E0204", f"{what}'s index has no known bound: an index is a buffer, or positions computed by "
+                  "topk, sort, argsort, argmax or argmin (reshaped, sliced or expanded)",
+                  help="positions shifted by arithmetic may leave the axis: build them in a buffer")
+    ctx.expect_at_least(size - bound, 0, f"{what} picks along axis {axis}, of size {size}, by positions in an "
+                        f"axis of size {bound}, which must not be larger", code="E0204")
+
+
+def _axis(ctx, node, attrs, rank: int) -> int:
+    return normalize_axis(ctx, node, attrs["dim"], rank)
+
+
+def topk_shape(ctx, node, shapes, attrs) -> tuple[Shape, Shape]:
+    shape = list(shapes[0])
+    axis = _axis(ctx, node, attrs, len(shape))
+    k = attrs["k"]
+    ctx.expect_at_least(k, 1, "topk(): `k` must be at least 1")
+    ctx.expect_at_least(shape[axis] - k, 0, f"topk(): `k` ({k}) must not exceed the size of axis {axis}, "
+                        f"{shape[axis]}", code="E0204")
+    shape[axis] = k
+    return tuple(shape), tuple(shape)
+
+
+def sort_shape(ctx, node, shapes, attrs) -> tuple[Shape, Shape]:
+    _axis(ctx, node, attrs, len(shapes[0]))
+    return shapes[0], shapes[0]
+
+
+def argsort_shape(ctx, node, shapes, attrs) -> Shape:
+    _axis(ctx, node, attrs, len(shapes[0]))
+    return shapes[0]
+
+
+def arg_extremum_shape(ctx, node, shapes, attrs) -> Shape:
+    shape = shapes[0]
+    axis = _axis(ctx, node, attrs, len(shape))
+    ctx.expect_at_least(shape[axis], 1, f"{ctx.op}() over axis {axis} needs at least one value")
+    if attrs.get("keepdim"):
+        return tuple(Expr.const(1) if i == axis else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i != axis)
+
+
+def _picked_alike(ctx, node, shapes, attrs, what: str) -> int:
+    """gather and scatter: `index` has the rank of `x`, no larger on every other axis, and
+    positions within `x`'s axis `dim`."""
+    x, index = shapes[0], shapes[1]
+    ctx.expect_rank_equal(x, index, f"{what}'s index and `x`")
+    axis = _axis(ctx, node, attrs, len(x))
+    for d, (size, picked) in enumerate(zip(x, index)):
+        if d != axis:
+            ctx.expect_at_least(size - picked, 0, f"{what}'s index must not be larger than `x` on axis {d} "
+                                f"({picked} against {size})", code="E0204")
+    expect_within(ctx, ctx.checker.ir.operands(node)[1], x[axis], axis, what)
+    return axis
+
+
+def gather_shape(ctx, node, shapes, attrs) -> Shape:
+    _picked_alike(ctx, node, shapes, attrs, "gather()")
+    return shapes[1]
+
+
+def scatter_shape(ctx, node, shapes, attrs) -> Shape:
+    _picked_alike(ctx, node, shapes, attrs, "scatter()")
+    return shapes[0]
+
+
+def _flag(name: str, default: bool):
+    """`, largest=False`: a flag written only where it is not torch's default."""
+    def text(attrs) -> str:
+        value = attrs.get(name, default)
+        return "" if value is default else f", {name}={value}"
+    return text
+
+
+def render_topk(r, node, operands, attrs):
+    flags = _flag("largest", True)(attrs)
+    return f"{r.wrap(operands[0], ATOM)}.topk({r.dim(attrs['k'])}, dim={attrs['dim']}{flags})", ATOM
+
+
+def render_sort(method: str):
+    def render(r, node, operands, attrs):
+        return f"{r.wrap(operands[0], ATOM)}.{method}(dim={attrs['dim']}{_flag('descending', False)(attrs)})", ATOM
+    return render
+
+
+def render_arg_extremum(method: str):
+    def render(r, node, operands, attrs):
+        keep = ", keepdim=True" if attrs.get("keepdim") else ""
+        return f"{r.wrap(operands[0], ATOM)}.{method}(dim={attrs['dim']}{keep})", ATOM
+    return render
+
+
+def render_gather(r, node, operands, attrs):
+    return f"{r.wrap(operands[0], ATOM)}.gather({attrs['dim']}, {operands[1][0]})", ATOM
+
+
+def render_scatter(r, node, operands, attrs):
+    value = render_value(r, _SCATTER_VALUE, attrs["value"])
+    return f"{r.wrap(operands[0], ATOM)}.scatter({attrs['dim']}, {operands[1][0]}, {value})", ATOM
+
+
+family("Selection")
+op("topk", "x: tensor[real], k: int, dim: axis = -1, largest: bool = true", topk_shape, render_topk,
+   outputs=lambda attrs: 2, result=("first", "int"),
+   doc="the `k` largest values along `dim` (smallest with `largest=false`), in order, and their positions: "
+   "`values, index = topk(x, k, dim=-1)` (top-k sparse attention, BiFormer's routing)",
+   shape_doc="two tensors, `x` with `k` in place of `dim` (at least 1, at most its size); the positions lie "
+   "in [0, size of `dim`)",
+   example="input x: [b, n, n]\nvalues, index = topk(x, 4, dim=-1)\nmasked_fill(x, x < values[:, :, 3:4], -inf)")
+op("sort", "x: tensor[real], dim: axis = -1, descending: bool = false", sort_shape, render_sort("sort"),
+   outputs=lambda attrs: 2, result=("first", "int"),
+   doc="the values along `dim` in order (largest first with `descending=true`), and their positions: "
+   "`values, index = sort(x, dim=-1)`",
+   shape_doc="two tensors of the shape of `x`; the positions lie in [0, size of `dim`)",
+   example="input x: [b, n]\nvalues, index = sort(x, dim=1)\nvalues")
+op("argsort", "x: tensor[real], dim: axis = -1, descending: bool = false", argsort_shape, render_sort("argsort"),
+   result="int", doc="the positions that sort `x` along `dim`, as `sort`'s second result",
+   shape_doc="the shape of `x`; the positions lie in [0, size of `dim`)",
+   example="input x: [b, n, d]\nindex = argsort(x, dim=1)\ngather(x, 1, index)")
+for _name, _which in (("argmax", "largest"), ("argmin", "smallest")):
+    op(_name, "x: tensor[real], dim: axis, keepdim: bool = false", arg_extremum_shape, render_arg_extremum(_name),
+       result="int", doc=f"the position of the {_which} value along `dim` (required)",
+       shape_doc="`x` without `dim` (size 1 with `keepdim=true`), which must hold a value; the positions lie in "
+       "[0, size of `dim`)",
+       example=f"input x: [b, n, d]\n{_name}(x, dim=-1)")
+op("gather", "x: tensor[any], dim: axis, index: tensor[int]", gather_shape, render_gather, result="first",
+   doc="`out[i][j][k] = x[i][index[i][j][k]][k]` for dim=1, as torch.gather: picks along `dim` by positions "
+   "computed in forward (a `topk` or `argsort` result, reshaped or expanded)",
+   shape_doc="the shape of `index`, which has the rank of `x`, no larger on any other axis; its positions must "
+   "lie within `dim` of `x` (the axis they were computed along must not be larger)",
+   example="input x: [b, n, d]\nvalues, index = topk(sum(x, dim=2, keepdim=true), 3, dim=1)\n"
+   "gather(x, 1, expand(index, (-1, -1, d)))")
+op("scatter", "x: tensor[any], dim: axis, index: tensor[int], value: scalar", scatter_shape, render_scatter,
+   result="first",
+   doc="`x` with `value` written at the positions `index` gives along `dim`, as torch.scatter with a number "
+   "(a top-k mask: `scatter(zeros_like(s), -1, index, 1.0)`)",
+   shape_doc="the shape of `x`; `index` has its rank, is no larger on any other axis, and its positions lie "
+   "within `dim`",
+   example="input s: [b, n, n]\nvalues, index = topk(s, 2, dim=-1)\n"
+   "masked_fill(s, scatter(zeros_like(s), -1, index, 1.0) == 0.0, -inf)")
+_SCATTER_VALUE = next(p for p in OPS["scatter"].params if p.name == "value")
