@@ -76,8 +76,6 @@ class GlobalFilter(nn.Module):
             )  # [b, p', n', dim]  gfnet.attn:28
             out = torch.fft.irfft2(spectrum, s=(p, q), dim=(1, 2), norm="ortho")  # [b, p, q, dim]  gfnet.attn:29
         else:
-            if a < 1:
-                raise ValueError(f"GlobalFilter: the size of axis `p` must be at least 1, got {a}")
             if n != a * a:
                 raise ValueError(f"GlobalFilter: the group (p q) must agree, but n = {n} and a*a = {a * a}")
             if a != self.h and a != 1 and self.h != 1:
@@ -88,12 +86,6 @@ class GlobalFilter(nn.Module):
                 raise ValueError(
                     f"GlobalFilter: broadcast dimension -2: a // 2 + 1 and w must be equal or 1, with a = {a}, w = {self.w}"
                 )
-            a_out = max(a, self.h) * min(1, a, self.h)
-            if a_out < 1:
-                raise ValueError(f"GlobalFilter: irfft2() needs axis 1 not to be empty, got {a_out}")
-            n_out = max(a // 2 + 1, self.w) * min(1, a // 2 + 1, self.w)
-            if n_out < 1:
-                raise ValueError(f"GlobalFilter: irfft2() needs axis 2 not to be empty, got {n_out}")
             grid = x.reshape(b, a, a, self.dim)  # [b, a, a, dim]  gfnet.attn:31
             spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(
                 self.complex_weight
@@ -172,7 +164,7 @@ class Block(nn.Module):
     Shapes:
         x: [b, n, dim]
         returns: [b, n', dim]
-        where n' = max(int(sqrt(n))*int(sqrt(n)), n)*min(1, int(sqrt(n))*int(sqrt(n)), n)
+        where n' = max(int(sqrt(n))*int(sqrt(n)), n)
 
     Examples:
         dim=64, h=7, w=4, x=[2, 49, 64]
