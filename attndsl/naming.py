@@ -139,8 +139,9 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         op = attrs["op"]
         at = position[node]
         group = root(node) if node in parent or node in members else None
-        if op in ("param", "buffer"):
-            naming.names[node] = f"self.{attrs['attrs'][op]}"
+        if op in ("param", "buffer") or op == "phi" and attrs["attrs"].get("param"):
+            # a param declared on each branch, read after the `if`: the attribute of either
+            naming.names[node] = f"self.{attrs['attrs']['param' if op == 'phi' else op]}"
             continue
         if group is not None and group in group_name:
             name = group_name[group]

@@ -54,7 +54,7 @@ class GlobalFilter(nn.Module):
             if not (
                 isinstance(spatial_size, (tuple, list))
                 and len(spatial_size) == 2
-                and all(isinstance(size, int) and size >= 1 for size in spatial_size)
+                and all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in spatial_size)
             ):
                 raise ValueError(f"GlobalFilter: spatial_size must be 2 sizes of at least 1 [p, q], got {spatial_size}")
             p, q = spatial_size

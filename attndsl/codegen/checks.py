@@ -111,7 +111,8 @@ class CheckEmitter:
                                         f"{self.show(info.shape)}, got "), ("code", f"{info.name}")])
             item = "item" if info.name == "size" else "size"  # Twins' `forward(x, size)`: not shadowed
             return [f"if not (isinstance({info.name}, (tuple, list)) and len({info.name}) == {rank} and "
-                    f"all(isinstance({item}, int) and {item} >= 1 for {item} in {info.name})):",
+                    f"all(isinstance({item}, int) and not isinstance({item}, bool) and {item} >= 1 "
+                    f"for {item} in {info.name})):",
                     f"    raise ValueError({message})"]
         if info.dtype == "bool":
             kind, wrong = "boolean", f"{info.name}.dtype != torch.bool"

@@ -119,11 +119,11 @@ _ATOMS = {
     "abs": abs,
     "math.log": lambda a: math.log(a),
     "math.log2": lambda a: math.log2(a),
-    "pow": lambda a, k: _power(a, k),
+    "pow": lambda a, k: _whole_power(a, k),
 }
 
 
-def _power(base, exponent):
+def _whole_power(base, exponent):
     """`2 ** floor(log2(heads))`: a whole exponent at least 0, as the language has it."""
     if Fraction(exponent).denominator != 1 or exponent < 0:
         raise Refusal(f"a power with the exponent {exponent}, not a whole number >= 0")

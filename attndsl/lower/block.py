@@ -63,7 +63,7 @@ class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerS
         self.float_symbols: set[str] = set()
         self.forward_let_asts: dict = {}  # each `let` of input sizes, as written (NumberLowering.float_lets)
         self.list_element_facts: dict[str, list[tuple[int, int]]] = {}  # list arg -> [(modulus, remainder)]
-        self.param_nodes: dict[str, int] = {}
+        self.param_nodes: dict[tuple, int] = {}  # (name, declaration span) -> the node reading it
         self.returned = False
         self.unpacked: tuple | None = None  # (the value of an assignment, how many names it is unpacked into)
 
@@ -101,6 +101,8 @@ class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerS
                              help=f"rename it, e.g. `{name[:1].lower()}{name[1:]}_`")
         private = name.startswith("_") and (kind not in ("param", "layer") or name in PRIVATE_ATTRIBUTES)
         if kind in ("arg", "param", "layer", "let", "buffer") and (name in MODULE_ATTRIBUTES or private):
+            if name not in self.scope:
+                self.scope[name] = ("poison", None, span)  # its uses say nothing more (not "unknown name")
             raise self.error("E0105", f"`{name}` would replace an attribute nn.Module relies on", span,
                              help=f"rename it, e.g. `{name.strip('_')}_`")
         previous = self.scope.get(name)

@@ -116,7 +116,9 @@ class ExpressionLowering:
                     # Each branch declares it (`W` a sequential with a BatchNorm, or a conv): a
                     # use after the `if` is checked once per branch, as a world of its own.
                     return LayerRef(same[0])
-                # A param of another shape per branch: a later use could not be checked once.
+                joined = self._param_of_either_branch(same)
+                if joined is not None:
+                    return joined
                 raise self.error("E0106", f"{kind} `{node.id}` is declared on each branch of an `if`, differently; "
                                  "use it inside each branch", node.span,
                                  labels=[_label(d.span, "declared here") for d in same])
@@ -153,12 +155,31 @@ class ExpressionLowering:
                              node.span, labels=[_label(span, "declared here")],
                              help="use it under the same condition as its declaration")
 
+    def _param_of_either_branch(self, declarations: list) -> Tensor | None:
+        """A param declared on each branch of an `if` (`[heads * c]` where `concat`, else `[c]`:
+        PyG's GAT), used after it: the declaration of the branch taken, a join the checker
+        walks once per branch (as a layer's two declarations). None for more than two."""
+        if len(declarations) != 2:
+            return None
+        first, second = (tuple(d.guard) for d in declarations)
+        differ = [i for i, (x, y) in enumerate(zip(first, second)) if x != y]
+        if len(first) != len(second) or len(differ) != 1 or negate(first[differ[0]]) != second[differ[0]]:
+            return None
+        nodes = [self._param_node(d, d.span) for d in declarations]
+        phi = self.ir.add_node("phi", nodes, span=declarations[0].span, guard=first[:differ[0]],
+                               condition=first[differ[0]], param=declarations[0].name)
+        self.ir.graph.nodes[phi]["name"] = declarations[0].name
+        return Tensor(phi)
+
     def _param_node(self, info: ParamInfo, span: Span) -> int:
-        if info.name not in self.param_nodes:
-            node = self.ir.add_node("param", [], span=info.span, param=info.name)
+        """The node that reads a param: one per declaration (a param declared on each branch of
+        an `if` has each branch's shape), named as the param."""
+        key = (info.name, info.span)
+        if key not in self.param_nodes:
+            node = self.ir.add_node("param", [], span=info.span, param=info.name, declared=info.span)
             self.ir.graph.nodes[node]["name"] = info.name
-            self.param_nodes[info.name] = node
-        return self.param_nodes[info.name]
+            self.param_nodes[key] = node
+        return self.param_nodes[key]
 
     def _expr_ListExpr(self, node: ast.ListExpr) -> list:
         return [self._expr(item) for item in node.items]

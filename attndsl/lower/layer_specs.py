@@ -63,8 +63,12 @@ class LayerSpecLowering:
         definition = LAYERS.get(kind)
         if definition is None:
             known = layer_kind_of(kind)  # `LayerNorm(d)`, as PyTorch names the class
+            words = self.scope.get(kind, ("",))[0] == "arg" and isinstance(self.scope[kind][1], StrArg)
             raise self.error("E0102", f"unknown layer kind `{kind}`", node.func.span,
                              help=f"`{kind}` is the layer kind `{known}`" if known is not None else
+                             f"`{kind}` is a str argument: choose the layer by its words, `if {kind} == \"gelu\": "
+                             f"layer act = gelu()` / `else: layer act = relu()`, or make it a layer kind argument "
+                             f"(`{kind}: layer = relu`)" if words else
                              suggest(kind, list(LAYERS) + ["sequential"] + list(self.known_blocks)))
         params = [(p.name, p.kind, not p.required) for p in definition.params]
         bound, sources = self._bind_call(params, node, kind)

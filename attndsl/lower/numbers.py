@@ -242,6 +242,13 @@ class NumberLowering:
             branches = self._let_branches(stmt.value, tuple(outer))
         finally:
             self.guard[:] = outer
+        sizes = set(self.ir.dim_origin) | set(self.ir.optional_dims) | set(self.ir.forward_lets)
+        read = sorted(set().union(*(value.symbols() for _, value in branches)) & sizes)
+        if read:  # the language's lets of input sizes are one expression each (README: what it cannot do)
+            raise self.error("E0113", f"a `let` of input sizes is one expression: a choice (`a if c else b`, `a or b`) "
+                             f"with `{read[0]}`, the size of an input, is not in the language", stmt.value.span,
+                             help="choose between tensors instead (`y = x[:, :k] if k is not None else x`), or "
+                                  "declare the size with the input the choice is about")
         for guard, value in branches:
             self._built_in_init(stmt.value.span, "a `let`", value)
         self._bind(stmt.name, "let", Expr.symbol(stmt.name), stmt.span)

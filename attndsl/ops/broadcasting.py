@@ -87,6 +87,11 @@ def _broadcast_pair(ctx, a: Expr, b: Expr, axis: int, operands) -> Expr:
     optional = sorted(a.name for a in ctx.checker.ir.args if a.optional and a.name in difference.symbols())
     if optional:  # `require k == ...` is refused where k may be None (E0106)
         claim = " or ".join(f"{name} is None" for name in optional) + f" or {claim}"
+    if claimed.is_const:  # `c` against `c + 1`: never equal, so one of them is 1 wherever this runs
+        ctx.warn("W0006", f"broadcast dimension {axis} pairs {_math(a)} with {_math(b)}, which are never equal: "
+                 "torch broadcasts them only where one is 1", help="if they should be equal, one of the two sizes "
+                 "is written wrong")
+        return result
     ctx.warn("W0006", f"broadcast dimension {axis} pairs {_math(a)} with {_math(b)}: torch allows them to be equal "
              "or either to be 1", help=f"if they must be equal, say so: `require {claim}`")
     return result

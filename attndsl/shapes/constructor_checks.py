@@ -77,7 +77,7 @@ class ConstructorChecks:
                 self.sink.error("E0205", f"{what} has a dimension of {normal.value}, more than any model could hold",
                                 span, help=f"a param dimension is at most {MAX_SIZE}")
             return
-        self.require(Cond("cmp", (">=", dim, Expr.const(1))), f"{what} must not have an empty dimension",
+        self.require(Cond("cmp", (">=", dim, Expr.const(1))), f"{what}: each dimension must be at least 1",
                      span=span, guard=guard)
 
     def _check_layer_arguments(self, info, spec: LayerSpec, label: str) -> None:

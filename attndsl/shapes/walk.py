@@ -224,7 +224,10 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
                 self.ensure_defined(dim, node=node)
             return tuple(shape)
         if op == "param":
-            return tuple(next(p for p in self.ir.params if p.name == attrs["attrs"]["param"]).shape)
+            # the declaration this node reads (a param declared on each branch has two shapes)
+            declared = attrs["attrs"].get("declared")
+            return tuple(next(p for p in self.ir.params if p.name == attrs["attrs"]["param"] and
+                              (declared is None or p.span == declared)).shape)
         if op == "scalar":
             value = attrs["attrs"]["value"]
             if isinstance(value, Expr):
