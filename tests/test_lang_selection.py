@@ -197,3 +197,22 @@ def test_selection_compiles_without_a_graph_break():
     routing = build(ROUTING, dim=8, regions=4, topk=2)
     x = rand(2, 4, 5, 8)
     torch.testing.assert_close(torch.compile(routing, backend="aot_eager", fullgraph=True)(x), routing(x))
+
+
+def test_positions_are_bounded_in_each_world():
+    """`y` is `[b, 2n, c]` where `wide`, else `x`: its own positions pick from it in both worlds;
+    picked from `x`, they may pass its end where `wide` holds, an error since it can."""
+    source = """\
+block P(c: int = 3, wide: bool = false):
+    input x: [b, n, c]
+    if wide:
+        y = cat([x, x], dim=1)
+    else:
+        y = x
+    index = argsort(sum(y, dim=2), dim=1)
+    return y[:, index[0]]
+"""
+    for wide in (True, False):
+        assert agree(source, {"wide": wide}, {"x": (2, 3, 3)}) == "agree"
+    code, _, _, message = first_error(source.replace("return y[:, index[0]]", "return x[:, index[0]]"))
+    assert code == "E0204" and message.endswith("(when `wide` is true)")

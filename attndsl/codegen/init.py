@@ -10,6 +10,7 @@ from ..inits import takes_factory
 from ..inplace import problem
 from ..ir import Cond, LayerInfo, LayerSpec
 from ..layers import LAYERS
+from ..lower.helpers import _symbols_of
 from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..ops import ATOM
 from ..ops.views import SHARES_STORAGE
@@ -133,9 +134,7 @@ class InitEmitter:
         if not self.options.runtime_checks:
             return []
         bounds: dict[tuple, tuple[str, bool, tuple]] = {}  # (size, guard) -> (as written, a constant, guard)
-        for reader in self.graph.successors(info.node):
-            if self.graph.nodes[reader]["op"] != "lookup" or self.ir.operands(reader)[1] != info.node:
-                continue
+        for reader, _ in self._index_readers(info.node):
             table = self.graph.nodes[self.ir.operands(reader)[0]]
             param = next((p for p in self.ir.params if p.name == table["attrs"].get("param")), None)
             for size, axis, guard in self.graph.nodes[reader].get("index_bounds", ()):
@@ -154,6 +153,23 @@ class InitEmitter:
             checks.append((guard, [f"if not {buffer}.is_meta and (({buffer} < 0) | ({buffer} >= {bound})).any():",
                                    f"    raise ValueError({message})"]))
         return self._guarded(checks, self.init_name) if checks else []
+
+    def _index_readers(self, buffer: int) -> list[tuple[int, int]]:
+        """(gather, its index node) for each gather, scatter or lookup whose index is the buffer
+        or a view of it (`expand(idx, ...)`: the same values)."""
+        from ..ops.selection import KEEPS_VALUES
+
+        found, todo, seen = [], [buffer], {buffer}
+        while todo:
+            node = todo.pop()
+            for reader in sorted(set(self.graph.successors(node))):
+                op = self.graph.nodes[reader]["op"]
+                if op in ("lookup", "gather", "scatter") and self.ir.operands(reader)[1] == node:
+                    found.append((reader, node))
+                elif op in KEEPS_VALUES and self.ir.operands(reader)[0] == node and reader not in seen:
+                    seen.add(reader)
+                    todo.append(reader)
+        return found
 
     def _shares_a_buffer(self, node: int) -> bool:
         """Whether the tensor `node` gives is a buffer, or a view of one (not a fresh result)."""
@@ -218,9 +234,12 @@ class InitEmitter:
         return [f'if getattr(self.{info.name}, "inplace", False):', f"    raise ValueError({message})"]
 
     def _mentions(self, spec: LayerSpec, var: str) -> bool:
-        for value in spec.args.values():
-            if isinstance(value, Expr) and var in value.symbols():
-                return True
+        """Whether a layer list's element reads its loop variable: in a size, a condition
+        (`bias=i == 1`) or an argument as the spec wrote it (rendered from its source)."""
+        if var in _symbols_of(list(spec.args.values())):
+            return True
+        if any(source is not None and var in ast.names_in(source) for source in spec.sources.values()):
+            return True
         return any(self._mentions(child, var) for _, child in spec.children)
 
     def layer_expr(self, spec: LayerSpec) -> str:

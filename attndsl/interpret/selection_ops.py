@@ -94,4 +94,7 @@ def _scatter(call, x, index):
     x, index = tensor_arg(x, "the scattered operand"), _integers(index, "scatter's index")
     axis = axis_index(call.attrs["dim"], x.dim())
     _index_within(call, x, index, axis, "scatter")
-    return torch.scatter(x, axis, index, call.number("value"))
+    value = call.number("value")
+    if not x.is_floating_point() and not (isinstance(value, int) or float(value).is_integer()):
+        raise Refusal(f"scatter: {value} into an integer tensor")
+    return torch.scatter(x, axis, index, value)

@@ -49,6 +49,8 @@ class DataflowLowering:
                                  stmt.span)
             values = (value,)
         for (name, span), item in zip(names, values):
+            if name == "_" and len(names) > 1:  # `_, index = topk(...)`: a result left unused, as in Python
+                continue
             if isinstance(item, (Tensor, TensorList)):
                 self._bind(name, "tensor", item, span)
                 attrs = self.ir.graph.nodes[item.node]

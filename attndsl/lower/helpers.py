@@ -52,7 +52,10 @@ def _float_source(node, float_names=frozenset()) -> ast.Node | None:
     if isinstance(node, ast.BinOp):
         if node.op == "/":
             return node
-        if node.op == "**" and not (isinstance(node.right, ast.Number) and node.right.is_int):
+        # `d ** 0.5`, `d ** -1` are floats; `2 ** floor(log2(h))`, whose exponent the arguments
+        # give (a whole number >= 0, checked when built), is an int of ints
+        if node.op == "**" and not (isinstance(node.right, ast.Number) and node.right.is_int) and \
+                not ast.names_in(node.right):
             return node
         return _float_source(node.left, float_names) or _float_source(node.right, float_names)
     if isinstance(node, ast.UnaryOp):

@@ -71,7 +71,9 @@ class InitLowering:
         definition, values, sources = self._initializer(stmt.value)
         entry = self.scope.get(head)
         if head in self.param_named_args:  # `init bias = zeros` of a param named like a bool argument
-            entry = ("param", self.param_named_args[head], None)
+            info = self.param_named_args[head]
+            self._check_declared_here(ast.Name(head_span, head), "param", info.guard, info.span)
+            entry = ("param", info, None)
         if len(names) == 1:
             if entry is None or entry[0] != "param":
                 raise self.error("E0120", f"`{head}` is not a param; a layer's parameter is written `layer.weight`",

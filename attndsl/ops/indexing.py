@@ -62,15 +62,7 @@ def lookup_shape(ctx, node, shapes, attrs) -> Shape:
     """`table[:, index]`: the slices as in a subscript, the index's shape in place of its axis."""
     out, (position, axis) = _sliced(ctx, shapes[0], attrs["items"])
     size = shapes[0][axis]
-    index = ctx.checker.ir.operands(node)[1]
-    if ctx.checker.ir.graph.nodes[index]["op"] != "buffer":  # positions computed in forward: bounded by their axis
-        expect_within(ctx, index, size, axis, "a gather")
-    elif not ctx.checker.is_opaque(size):  # the display walk's `c|2*c`: each world checks its own size
-        if not ctx.known_when_built(size):
-            ctx.error("E0204", f"a gather picks along axis {axis}, of size {size}, which depends on an input: the "
-                      "index's values are checked once, when the module is built, against a size known then",
-                      help="gather from a param or a buffer, whose sizes come from the arguments")
-        ctx.record_index_bound(size, axis)
+    expect_within(ctx, ctx.checker.ir.operands(node)[1], size, axis, "a gather")
     out[position:position + 1] = list(shapes[1])
     return tuple(out)
 

@@ -244,12 +244,15 @@ def _merge_in_place(pattern: Pattern) -> str:
         starts.append(position)
         position += len(group)
     steps = ""
-    for start, group in reversed(list(zip(starts, pattern.right))):
+    final = len(pattern.right) - 1
+    for index, (start, group) in reversed(list(enumerate(zip(starts, pattern.right)))):
         if not group:
             steps += f".unsqueeze({start})"
         elif len(group) > 1:
             last = start + len(group) - 1
-            steps += f".flatten({start})" if last == position - 1 else f".flatten({start}, {last})"
+            # `.flatten(start)` runs to the end: only for the last group (a `1` after it is
+            # an axis unsqueezed already, which it would swallow)
+            steps += f".flatten({start})" if index == final else f".flatten({start}, {last})"
     return steps
 
 

@@ -7,13 +7,14 @@ so each value lies in [0, size of that axis). A view of them (a reshape, `expand
 slice, an `unsqueeze`) and a pick from them keep their values, and so their bound
 (`index_bound`). A gather (`x[:, index]`, `gather`) or a scatter by them needs only that
 bound within the axis it picks from, a shape check like any other (proven, or made in
-forward). An index computed any other way (arithmetic on positions) has no bound the
-checker knows: a buffer's values are checked once, when the module is built
-(attndsl/ops/indexing.py); other integer tensors do not index.
+forward). A buffer (or a view of one) indexes too: its values are checked once, when the
+module is built (codegen/init.py). An index computed any other way (arithmetic on positions)
+has no bound the checker knows and does not index.
 """
 
 from __future__ import annotations
 
+from ..evaluate import integral
 from ..symbolic import Expr
 from .registry import ATOM, OPS, Shape, family, normalize_axis, op
 from .rendering import render_value
@@ -57,12 +58,27 @@ def index_bound(ir, shapes: dict, node: int) -> Expr | None:
 
 
 def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
-    """The values of the computed index `index` lie within an axis of `size`."""
+    """The values of the index `index` lie within an axis of `size`: a buffer's, checked when
+    the module is built (against a size known then); positions', by the axis they were
+    computed along."""
+    if index_origin(ctx.checker.ir, index)[0] == "buffer":  # the buffer, or a view of it
+        if ctx.checker.is_opaque(size):
+            return  # the display walk's `c|2*c`: each world checks its own size
+        if not ctx.known_when_built(size):
+            ctx.error("E0204", f"{what} picks along axis {axis}, of size {size}, which depends on an input: a buffer "
+                      "index's values are checked once, when the module is built, against a size known then",
+                      help="gather from a param or a buffer, whose sizes come from the arguments")
+        ctx.record_index_bound(size, axis)
+        return
     bound = index_bound(ctx.checker.ir, ctx.checker.shapes, index)
+    if bound is not None and (ctx.checker.is_opaque(size) or ctx.checker.is_opaque(bound)):
+        return  # the display walk's `c|2*c`: each world checks its own sizes
     if bound is None:
-        ctx.error("E0204", f"{what}'s index has no known bound: an index is a buffer, or positions computed by "
-                  "topk, sort, argsort, argmax or argmin (reshaped, sliced or expanded)",
-                  help="positions shifted by arithmetic may leave the axis: build them in a buffer")
+        ctx.error("E0204", f"{what}'s index has no known bound: an index is a buffer (read whole), or positions "
+                  "computed in this block by topk, sort, argsort, argmax or argmin, read through reshapes, slices "
+                  "and expands only",
+                  help="arithmetic, `cat`, reductions and a sub-block's results lose the bound: compute the positions "
+                       "where they are used, or build fixed ones in a buffer")
     ctx.expect_at_least(size - bound, 0, f"{what} picks along axis {axis}, of size {size}, by positions in an "
                         f"axis of size {bound}, which must not be larger", code="E0204")
 
@@ -105,7 +121,7 @@ def _picked_alike(ctx, node, shapes, attrs, what: str) -> int:
     """gather and scatter: `index` has the rank of `x`, no larger on every other axis, and
     positions within `x`'s axis `dim`."""
     x, index = shapes[0], shapes[1]
-    ctx.expect_rank_equal(x, index, f"{what}'s index and `x`")
+    ctx.expect_rank_equal(x, index, f"`x` and {what}'s index")
     axis = _axis(ctx, node, attrs, len(x))
     for d, (size, picked) in enumerate(zip(x, index)):
         if d != axis:
@@ -122,7 +138,23 @@ def gather_shape(ctx, node, shapes, attrs) -> Shape:
 
 def scatter_shape(ctx, node, shapes, attrs) -> Shape:
     _picked_alike(ctx, node, shapes, attrs, "scatter()")
+    if ctx.checker.dtypes.get(ctx.checker.ir.operands(node)[0]) == "int" and not _whole(ctx.checker.ir, attrs["value"]):
+        # torch would stop on `-inf` (no int64 holds it) and write 2 for 2.5
+        ctx.error("E0209", "scatter() into an integer tensor writes a whole number",
+                  help="convert the tensor first: `scatter(float(index), ...)`")
     return shapes[0]
+
+
+def _whole(ir, value) -> bool:
+    """Whether a scatter's value is a whole number in Python: a whole constant, or whole
+    arithmetic of int arguments and lets that are whole."""
+    if not isinstance(value, Expr):
+        return False  # inf, finfo(...)
+    floats = {a.name for a in ir.args if a.type == "float"}
+    for let in ir.lets:  # in order: a let reads earlier ones
+        if not integral(let.value, floats):
+            floats.add(let.name)
+    return integral(value, floats)
 
 
 def _flag(name: str, default: bool):
