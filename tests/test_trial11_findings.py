@@ -119,3 +119,25 @@ block Outer():
 """
     (error,) = [d for d in attndsl.compile_source(source, "lang.attn").diagnostics if d.is_error]
     assert error.code == "E0204" and "a sub-block's results lose the bound" in error.help
+
+
+def test_a_guard_its_enclosing_if_implies_is_not_written_again():
+    """BiFormer's modes: under `if mode == "max" and r > 1:` a check needs no `if not (mode ==
+    "avg" and r > 1):` (an argument equals one string)."""
+    source = """\
+block S(d: int = 4, mode: str = "avg", r: int = 2):
+    input x: [b, d, h, w]
+    if mode == "avg" and r > 1:
+        layer pool = avg_pool2d(r)
+    elif mode == "max" and r > 1:
+        layer pool = max_pool2d(r)
+    else:
+        layer pool = identity()
+    return pool(x)
+"""
+    code = compile_ok(source)
+    assert 'if not (self.mode == "avg"' not in code
+    for mode in ("avg", "max", "none"):
+        assert agree(source, {"mode": mode}, {"x": (2, 4, 4, 6)}) == "agree"
+        assert agree(source, {"mode": mode, "r": 3}, {"x": (2, 4, 2, 6)}).startswith(
+            "both refused" if mode != "none" else "agree")

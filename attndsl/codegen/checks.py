@@ -237,7 +237,7 @@ class CheckEmitter:
         opened_by_else: list[bool] = []  # an `else:` has no `else:` of its own
         last_closed = None
         for guard, body in statements:
-            guard = list(guard)
+            guard = _without_implied(guard)
             common = 0
             while common < min(len(open_guard), len(guard)) and open_guard[common] == guard[common]:
                 common += 1
@@ -257,6 +257,16 @@ class CheckEmitter:
             lines += [indent + line for line in "\n".join(body).split("\n")]
             last_closed = None if common == len(open_guard) else last_closed
         return _elif(lines)
+
+
+def _without_implied(guard) -> list:
+    """A guard without the conditions its earlier ones imply: `if mode == "max" and r > 1:`
+    needs no `if not (mode == "avg" and r > 1):` inside it (an argument equals one string)."""
+    kept: list = []
+    for condition in guard:
+        if not cannot_hold(tuple(kept) + (negate(condition),)):
+            kept.append(condition)
+    return kept
 
 
 def _grouped_by_guard(checks: list) -> list:
