@@ -130,8 +130,10 @@ CATALOGUE: list[ErrorDoc] = [
     ErrorDoc("E0203", "not divisible",
              "A split (rearrange group, chunk, shuffle, group norm) needs a size that divides evenly.",
              "block B():\n    input x: [b, 6]\n    p, q, r, s = chunk(x, 4, dim=1)\n    return p\n", 3, 18),
-    ErrorDoc("E0204", "axis out of range",
-             "An axis (`dim=`) outside -rank..rank-1 of its tensor.",
+    ErrorDoc("E0204", "axis or index out of range",
+             "An axis (`dim=`) outside -rank..rank-1 of its tensor; a slice or an index past its axis; a `topk` "
+             "whose `k` exceeds its axis; a gather whose positions may lie past the axis it picks from (positions "
+             "computed along a larger axis, or an index with no known bound).",
              _HEAD + "    return softmax(x, dim=3)\n", 3, 12),
     ErrorDoc("E0205", "dimension is not a whole number",
              "A param's dimension evaluates to a fraction, a negative number or an absurd size; use `//` for "
