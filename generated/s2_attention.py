@@ -44,10 +44,6 @@ class SpatialShift(nn.Module):
             raise ValueError(
                 f"SpatialShift: the slice of axis 3 must not be empty (every size is at least 1), with c = {c}"
             )
-        if c - (3 * c) // 4 < 1:
-            raise ValueError(
-                f"SpatialShift: the slice of axis 3 must not be empty (every size is at least 1), with c = {c}"
-            )
         if h < 2:
             raise ValueError(
                 f"SpatialShift: the slice of axis 1 must not be empty (every size is at least 1), with h = {h}"

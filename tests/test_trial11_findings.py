@@ -141,3 +141,15 @@ block S(d: int = 4, mode: str = "avg", r: int = 2):
         assert agree(source, {"mode": mode}, {"x": (2, 4, 4, 6)}) == "agree"
         assert agree(source, {"mode": mode, "r": 3}, {"x": (2, 4, 2, 6)}).startswith(
             "both refused" if mode != "none" else "agree")
+
+
+def test_a_floor_division_at_least_c_teaches_its_dividend_at_least_m_times_c():
+    """`c // 4 >= 1` (checked) teaches `c >= 4`, which proves `c - (3 * c) // 4 >= 1`, but not
+    `c - 4 >= 1`: that check stays, and refuses c = 4."""
+    source = "block S(c: int = 8):\n    input x: [b, n]\n    return x[:, :c // 4] + x[:, c - (3 * c) // 4:][:, :1] * 0.0 + x[:, :c - 4][:, :1]\n"
+    code = compile_ok(source)
+    assert "if c - (3 * c) // 4 < 1:" not in code and "if c < 5:" in code
+    with pytest.raises(ValueError, match=r"^S: "):
+        build(source, c=4)
+    assert agree(source, {"c": 4}, {"x": (2, 9)}).startswith("both refused")
+    assert agree(source, {"c": 5}, {"x": (2, 9)}) == "agree"

@@ -10,6 +10,8 @@ carries its guard, and `Knowledge.view(context)` gives the facts that hold in a 
 
 from __future__ import annotations
 
+import math
+
 from fractions import Fraction
 
 from ..guards import plain
@@ -107,6 +109,12 @@ class Knowledge:
         if operator == "!=" and right == Expr.const(0):
             self.add(guard, "nonzero", left)
             return
+        quotient = _lone_floordiv(left)
+        if quotient is not None and operator in (">=", ">") and right.is_const:
+            # `rot // 2 >= 1` says `rot >= 2` (floor(a / m) >= c is a >= m*c for a whole c)
+            dividend, divisor = quotient
+            least = math.floor(right.value) + 1 if operator == ">" else math.ceil(right.value)
+            self._learn_comparison(">=", dividend, Expr.const(divisor * least), guard, normal)
         symbol = _lone_symbol(left)
         if symbol in self.let_names and normal is not None:
             symbol = None  # a let reads as its value (`p` as `c // r`): bound the value, as it is asked about
@@ -239,3 +247,19 @@ def _held(cond: Cond):
             yield from _held(Cond("not", (part,)))
     elif cond.op != "not":
         yield cond
+
+
+def _lone_floordiv(expr: Expr):
+    """(a, m) where `expr` is `a // m` for a constant whole m >= 1, else None."""
+    if not expr.is_monomial or expr.is_const:
+        return None
+    ((monomial, coefficient),) = expr.terms.items()
+    if coefficient != 1 or len(monomial) != 1 or monomial[0][1] != 1:
+        return None
+    factor = monomial[0][0]
+    if isinstance(factor, str) or factor.op != "floordiv":
+        return None
+    dividend, divisor = factor.args
+    if not divisor.is_const or divisor.value.denominator != 1 or divisor.value < 1:
+        return None
+    return dividend, int(divisor.value)
