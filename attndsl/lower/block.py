@@ -33,6 +33,7 @@ from .inits import InitLowering
 from .layer_names import LayerNameLowering
 from .layer_kinds import LayerKindArg, LayerKindLowering
 from .numbers import NumberLowering
+from .params import ParamLowering
 from .sequentials import SequentialLowering
 from .strings import StringLowering
 from .loops import LoopLowering
@@ -46,7 +47,7 @@ _WHAT_NAMES = {"arg": "an argument", "param": "a param", "layer": "a layer", "in
 class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering,
                     ConditionLowering, CallLowering, MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering,
                     InitLowering, SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering,
-                    ComprehensionLowering):
+                    ComprehensionLowering, ParamLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink
