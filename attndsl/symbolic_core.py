@@ -364,9 +364,32 @@ class Facts:
                 return False
             if Expr({monomial: 1}) in self.integers:
                 continue
+            if any(e < 0 for _, e in monomial) and self._product_of_known(monomial):
+                continue
             if any(e < 0 for _, e in monomial) or not all(self._factor_is_integer(f) for f, _ in monomial):
                 return False
         return True
+
+    def _product_of_known(self, monomial) -> bool:
+        """`H*W/(ws*ws)` where `H/ws` and `W/ws` are known whole: the monomial divided by known
+        whole monomials (one at a time, each as often as it goes) down to whole factors."""
+        powers = dict(monomial)
+        known = [dict(next(iter(k.terms))) for k in self.integers
+                 if len(k.terms) == 1 and next(iter(k.terms.values())) == 1 and
+                 any(e < 0 for _, e in next(iter(k.terms)))]
+        for _ in range(8):  # a few divisions: products of a handful of known quotients
+            if not any(e < 0 for e in powers.values()):
+                break
+            for divisor in known:
+                # dividing by `H/ws` removes a negative power of `ws` and a positive one of `H`
+                if all(powers.get(f, 0) * e > 0 and abs(powers.get(f, 0)) >= abs(e) for f, e in divisor.items()):
+                    for f, e in divisor.items():
+                        powers[f] -= e
+                    break
+            else:
+                return False
+        return not any(e < 0 for e in powers.values()) and \
+            all(self._factor_is_integer(f) for f, e in powers.items() if e)
 
     def _whole_multiple(self, monomial, coefficient) -> bool:
         """`-d/2` or `3d/2` where `d/2` is known whole (`require d % 2 == 0`): a whole multiple of

@@ -616,6 +616,20 @@ def test_a_whole_term_plus_a_constant_floors_to_the_term_plus_the_constants_floo
             assert sym.evaluate(folded, {"d": value}) == sym.evaluate(numerator, {"d": value}) // divisor
 
 
+def test_a_product_of_known_whole_quotients_is_whole():
+    """Swin's window count `H*W/(ws*ws)` once `H % ws == 0` and `W % ws == 0`: (H/ws)*(W/ws)."""
+    H, W, ws = (Expr.symbol(n) for n in ("h", "w", "g"))
+    facts = Facts()
+    facts.add_integer(H.exact_div(ws))
+    facts.add_integer(W.exact_div(ws))
+    assert facts.is_integer((H * W).exact_div(ws * ws)) and facts.is_integer((H * H * W).exact_div(ws * ws))
+    assert facts.is_integer(3 * (H * W).exact_div(ws))  # (H/ws) * W
+    assert not facts.is_integer(H.exact_div(ws * ws)) and not facts.is_integer((H * W).exact_div(ws * ws * ws))
+    assert sym.floordiv(H * W, ws * ws, facts) == (H * W).exact_div(ws * ws)
+    for h, w, g in ((6, 4, 2), (9, 3, 3), (4, 8, 4)):  # wherever the facts hold, the fold is Python's
+        assert sym.evaluate(sym.floordiv(H * W, ws * ws, facts), {"h": h, "w": w, "g": g}) == (h * w) // (g * g)
+
+
 @FUZZ
 @given(trees(max_leaves=5), st.integers(-7, 7), st.integers(1, 4), st.integers(-6, 6), st.permutations(SYMS))
 def test_floors_of_whole_terms_plus_constants_are_sound(t, constant, divisor, multiple, names):

@@ -153,3 +153,24 @@ def test_a_floor_division_at_least_c_teaches_its_dividend_at_least_m_times_c():
         build(source, c=4)
     assert agree(source, {"c": 4}, {"x": (2, 9)}).startswith("both refused")
     assert agree(source, {"c": 5}, {"x": (2, 9)}) == "agree"
+
+
+def test_trial_12s_messages():
+    # a list given to sequential: the layer list that stacks alike blocks
+    source = ("block Blk(d: int):\n    input x: [b, d]\n    layer fc = linear(d, d)\n    return fc(x)\n"
+              "block A(d: int = 4, depth: int = 2):\n    input x: [b, d]\n"
+              "    layer blocks = sequential([Blk(d) for i in range(depth)])\n    return blocks(x)\n")
+    (error,) = [d for d in attndsl.compile_source(source, "lang.attn").diagnostics if d.is_error]
+    assert error.message == "a sequential's children are written one by one, not as a list"
+    assert "layer blocks = [Block(...) for i in range(depth)]" in error.help
+    # Swin's mask windows: `H*W/(ws*ws)` is whole once `H % ws` and `W % ws` are: no tautological require
+    source = """\
+block P(ws: int = 2, H: int = 4, W: int = 6):
+    input x: [b, H, W]
+    buffer lab = float(arange(H)[:, None] >= H - ws) * 3 + float(arange(W)[None, :] >= W - 1)
+    buffer mw = rearrange(lab, "(nh p) (nw q) -> (nh nw) (p q)", p=ws, q=ws)
+    buffer m = masked_fill(zeros([H * W // (ws * ws), ws * ws, ws * ws]), mw[:, None, :] != mw[:, :, None], -100.0)
+    return x + sum(m)
+"""
+    assert not [d for d in attndsl.compile_source(source, "lang.attn").diagnostics if d.code == "W0006"]
+    assert "!= H * W / (ws * ws)" not in compile_ok(source)

@@ -25,9 +25,13 @@ class LayerSpecLowering:
             # `nn.Linear(c, c)`: the language's name of the kind
             kind = layer_kind_of(node.func.attr) if isinstance(node, ast.Call) and \
                 isinstance(node.func, ast.Attribute) else None
-            raise self.error("E0113", "a layer is built by calling a layer kind, e.g. linear(d_model, d_k)", node.span,
-                             help=None if kind is None else f"`{node.func.attr}` is the layer kind `{kind}`: "
-                             f"`{kind}(...)`, with no module before it")
+            stack = isinstance(node, ast.ListComp)  # `sequential([Block(...) for i in range(depth)])`
+            raise self.error("E0113", "a layer is built by calling a layer kind, e.g. linear(d_model, d_k)" if not stack
+                             else "a sequential's children are written one by one, not as a list", node.span,
+                             help=f"`{node.func.attr}` is the layer kind `{kind}`: `{kind}(...)`, with no module "
+                             "before it" if kind is not None else "a stack of alike layers is a layer list, `layer "
+                             "blocks = [Block(...) for i in range(depth)]`, run by `for block in blocks:` (its "
+                             "state_dict keys `blocks.0. ...` are nn.Sequential's)" if stack else None)
         kind = node.func.id
         argument = self.scope.get(kind)
         if argument is not None and argument[0] == "arg" and type(argument[1]).__name__ == "LayerKindArg":

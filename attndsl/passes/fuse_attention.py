@@ -8,11 +8,11 @@ softmax over the last axis. Between the logits `q @ k` and the softmax it accept
   the product); they become SDPA's `scale=`, and must come before any mask; and by a
   tensor constant over each head's logits (a learnt per-head temperature [h, 1, 1], as
   in XCiT and Restormer), which scales the queries instead;
-- one mask: `masked_fill(att, mask, -inf)` (True = masked, so SDPA, whose boolean
-  mask means True = allowed, gets `~mask`) or `att + mask` (an additive float mask,
+- one mask: `masked_fill(att, mask, -inf)` (True = masked; SDPA, whose boolean mask
+  means True = allowed, gets the additive float mask it means: ops/fused.py) or `att + mask` (an additive float mask,
   passed as is, also when written `att + expand_as(mask, att)`, as SDPA broadcasts it);
   under `if mask:` on an optional input (or a view of one: a key padding mask
-  `m[:, None, None, :]`), `None if mask is None else ~mask`;
+  `m[:, None, None, :]`), `None` where it is not given;
   a causal mask built in forward (`triu(ones([nq, nk]), diagonal=1) == 1`) is SDPA's
   `is_causal=True`, and under `if is_causal:` it is `is_causal=is_causal`;
 - between the softmax and `@ v`, at most a dropout layer: `dropout_p=` its `p` while
@@ -166,7 +166,7 @@ def _fusable(ir: BlockIR, step: Step, mask_step: Step | None, dropout_step: Step
         if step.condition is None or step.mask_kind == "causal":  # `is_causal=<the condition>`
             return True
         # `if mask: att = masked_fill(att, mask, -inf)` on an optional input, or a view of it
-        # (a key padding mask `m[:, None, None, :]`): passed as `None if mask is None else ~mask`.
+        # (a key padding mask `m[:, None, None, :]`): passed as None where it is not given.
         source = optional_mask_input(ir, step.mask)
         return source is not None and step.condition == Cond("present", (source,))
     return False
