@@ -137,3 +137,6 @@ def _merge_into(ir: BlockIR, old: int, new: int) -> None:
     for buffer in ir.buffers:  # two buffers may compute the same tensor (`arange(n)` in each)
         if buffer.value == old:
             buffer.value = new
+    for param in ir.params:  # and two params the same first value (differential seed 23446553)
+        if param.value == old:
+            param.value = new
