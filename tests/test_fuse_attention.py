@@ -221,7 +221,7 @@ def test_a_causal_mask_under_an_if_is_causal_where_the_condition_holds(use):
         if use:
             att = {CAUSAL["triu"]}
         return softmax(att, dim=-1) @ v"""), {"use": use})
-    assert "is_causal=self.use" in code and code.count(FUSED) == 1
+    assert "is_causal=bool(self.use)" in code and code.count(FUSED) == 1
 
 
 def test_a_causal_mask_fuses_when_its_number_is_read_elsewhere_too():

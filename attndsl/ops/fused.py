@@ -36,7 +36,10 @@ def render_attention(r, node, operands, attrs):
         arguments.append(f"attn_mask={text}")
     causal = attrs.get("causal")
     if causal is not None:  # a causal mask built in the spec: SDPA builds none (a condition: only where it holds)
-        arguments.append("is_causal=True" if causal is True else f"is_causal={r.condition(causal, r.forward_name)}")
+        # SDPA takes a Python bool: a flag the caller gave as 1 or tensor(True) is made one, as `if` reads it
+        flag = causal is not True and getattr(causal, "op", None) in ("arg", "flag", "and", "or")
+        text = "True" if causal is True else r.condition(causal, r.forward_name)
+        arguments.append(f"is_causal=bool({text})" if flag else f"is_causal={text}")
     if attrs.get("dropout"):
         layer = attrs["dropout"]
         arguments.append(f"dropout_p={layer}.p if {layer}.training else 0.0")

@@ -10,6 +10,7 @@ import keyword
 from dataclasses import dataclass, field
 
 from ..ir import BlockIR, Cond, negate
+from .. import symbolic as sym
 from ..symbolic import Expr
 from .fold_constants import ONE
 from .rewrite import attrs_of, op_of, same_dims, scalar_value, shape_of
@@ -119,8 +120,9 @@ def classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
         value = attrs_of(ir, node).get("value")
         is_minus_inf = getattr(value, "value", None) == float("-inf") and _keeps_shape(ir, node, operands[0])
         causal = _causal_mask(ir, operands[1], shape_of(ir, node)) if is_minus_inf else None
-        if causal is not None:
+        if causal is not None:  # SDPA builds it (`is_causal`): the spec's mask is never computed
             return Step(node, "mask", mask=operands[1], mask_kind="causal", made_by=causal), operands[0]
+        is_minus_inf = is_minus_inf and _usable_mask(ir, operands[1], operands[0], "bool")
         return Step(node, "mask" if is_minus_inf else "other", mask=operands[1], mask_kind="masked"), operands[0]
     if op in ("mul", "div") and len(operands) == 2:
         for chain, other in ((operands[0], operands[1]), (operands[1], operands[0])):
@@ -128,8 +130,11 @@ def classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
             if factor is None or op_of(ir, chain) == "scalar" or (op == "div" and chain != operands[0]):
                 continue
             if op == "div":
-                return (Step(node, "scale", factor=ONE.exact_div(factor)), chain) if factor != Expr.const(0) \
-                    else None
+                # 1 / (c - 1) as a true division (not `1 // (c - 1)`); a float argument may be 0, where the
+                # plain form gives inf and NaN but `scale=1 / t` would raise: that division stays plain
+                floats = factor.symbols() & attrs_of(ir, other).get("float_symbols", frozenset())
+                return (Step(node, "scale", factor=sym.truediv(ONE, factor)), chain) \
+                    if factor != Expr.const(0) and not floats else None
             return Step(node, "scale", factor=factor), chain
     if op in ("mul", "div") and len(operands) == 2:
         scaled = _per_head_scale(ir, node, operands, divides=op == "div")
@@ -137,7 +142,9 @@ def classify_pre(ir: BlockIR, node: int) -> tuple[Step, int] | None:
             return scaled
     if op in ("add", "mul") and len(operands) == 2 and not any(op_of(ir, o) == "scalar" for o in operands):
         chain, other = _chain_operand(ir, operands)
-        if op == "add" and not _keeps_shape(ir, node, chain):
+        # `att + expand_as(m, att)`: the mask is `m` (the expand reads the logits for their shape only)
+        added = ir.operands(other)[0] if op == "add" and op_of(ir, other) == "expand_as" else other
+        if op == "add" and not (_keeps_shape(ir, node, chain) and _usable_mask(ir, added, chain, "float")):
             return Step(node, "other"), chain
         if op == "add":
             if op_of(ir, other) == "expand_as" and \
@@ -164,12 +171,27 @@ def _per_head_scale(ir: BlockIR, node: int, operands: list[int], *, divides: boo
     return None
 
 
+def _usable_mask(ir: BlockIR, mask: int, chain: int, dtype: str) -> bool:
+    """Whether SDPA takes `mask` as its attn_mask: of rank 2 at least (its CPU kernel indexes
+    the last two axes), of the element type it takes (a boolean `masked_fill` mask; a float
+    additive one: an integer bias the plain form promotes, SDPA refuses), and apart from the
+    logits: neither computed from them nor what they are computed from (`att * scale + att`
+    is no mask, and the fused call would read a value the specialised plain branch alone
+    computes)."""
+    import networkx as nx
+
+    shape = shape_of(ir, mask)
+    if shape is None or len(shape) < 2 or ir.graph.nodes[mask].get("dtype", "float") != dtype:
+        return False
+    return not nx.has_path(ir.graph, chain, mask) and not nx.has_path(ir.graph, mask, chain)
+
+
 def _keeps_shape(ir: BlockIR, node: int, chain: int) -> bool:
     """A mask that broadcasts the logits to a larger shape (a batch of masks over one query
-    batch) is not SDPA's attn_mask, which must broadcast to the logits: the plain form stays.
-    The keys' axis is not compared: `@ v` needs the weights to have as many keys as v, so a
-    mask that widened it fails there in the plain form too (EMSA's mask has its own `m`)."""
-    return same_dims(ir, list(shape_of(ir, node))[:-1], list(shape_of(ir, chain))[:-1])
+    batch, or over the keys of a single key: `k` of 1 key against a mask of m, which `@ v`
+    then takes) is not SDPA's attn_mask, which must broadcast to the logits: the plain form
+    stays. A mask of rank 1 neither (SDPA's CPU kernel indexes its last two axes)."""
+    return same_dims(ir, list(shape_of(ir, node)), list(shape_of(ir, chain)))
 
 
 def _causal_mask(ir: BlockIR, mask: int, shape) -> set[int] | None:

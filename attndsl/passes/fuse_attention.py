@@ -14,7 +14,7 @@ softmax over the last axis. Between the logits `q @ k` and the softmax it accept
   under `if mask:` on an optional input (or a view of one: a key padding mask
   `m[:, None, None, :]`), `None` where it is not given;
   a causal mask built in forward (`triu(ones([nq, nk]), diagonal=1) == 1`) is SDPA's
-  `is_causal=True`, and under `if is_causal:` it is `is_causal=is_causal`;
+  `is_causal=True`, and under `if is_causal:` it is `is_causal=bool(is_causal)`;
 - between the softmax and `@ v`, at most a dropout layer: `dropout_p=` its `p` while
   that layer is training.
 
