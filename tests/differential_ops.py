@@ -418,10 +418,11 @@ class CatalogueOps:
         if form == "arg":
             function = ch.choice(["argmax", "argmin"])
             return self.assign(f"{x.name} + float({function}({x.name}, dim={axis}, keepdim=true))", x.shape)
-        if rank < 2:
+        shape = x.shape[:1] + x.shape[2:] + x.shape[2:]
+        if not 2 <= rank <= 3 or _numel(shape) > 4096:  # the lookup squares the trailing axes: keep it small
             return None
         best = f"{ch.choice(['argmax', 'argmin'])}({x.name}[0], dim=0)"
-        return self.assign(f"{x.name}[:, {best}]", x.shape[:1] + x.shape[2:] + x.shape[2:])
+        return self.assign(f"{x.name}[:, {best}]", shape)
 
     def op_einsum(self):
         """einsum with word-named axes (the letters of torch's form are chosen for them): a
@@ -450,3 +451,10 @@ class CatalogueOps:
                      "op_norms", "op_flatten", "op_squeeze", "op_expand", "op_pad", "op_roll", "op_windows",
                      "op_interpolate", "op_spectrum", "op_integers", "op_gather", "op_einsum", "op_unbind",
                      "op_cumsum", "op_detach", "op_select"]
+
+
+def _numel(shape) -> int:
+    count = 1
+    for size in shape:
+        count *= max(size, 1)
+    return count

@@ -9,8 +9,8 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-from ..ir import BlockIR, Cond, negate
 from .. import symbolic as sym
+from ..ir import BlockIR, Cond, negate
 from ..symbolic import Expr
 from .fold_constants import ONE
 from .rewrite import attrs_of, op_of, same_dims, scalar_value, shape_of
@@ -190,7 +190,7 @@ def _keeps_shape(ir: BlockIR, node: int, chain: int) -> bool:
     """A mask that broadcasts the logits to a larger shape (a batch of masks over one query
     batch, or over the keys of a single key: `k` of 1 key against a mask of m, which `@ v`
     then takes) is not SDPA's attn_mask, which must broadcast to the logits: the plain form
-    stays. A mask of rank 1 neither (SDPA's CPU kernel indexes its last two axes)."""
+    stays."""
     return same_dims(ir, list(shape_of(ir, node)), list(shape_of(ir, chain)))
 
 
