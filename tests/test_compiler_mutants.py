@@ -964,3 +964,20 @@ def test_every_mutant_still_applies():
     for mutant in MUTANTS:
         text = (root / mutant.path).read_text(encoding="utf-8")
         assert text.count(mutant.original) == 1, f"{mutant.name}: its text is not in {mutant.path} exactly once"
+
+
+# fused_scale_floor_division
+def test_a_fused_attentions_scale_divisor_of_several_terms_divides_truly():
+    """`/ (c - 1)` is SDPA's `scale=1 / (c - 1)`: as `1 // (c - 1)` it was 0 for c = 3."""
+    source = """
+block B(c: int = 3):
+    input q: [b, h, n, d]
+    input k: [b, h, m, d]
+    input v: [b, h, m, e]
+    return softmax(q @ transpose(k, 2, 3) / (c - 1), dim=-1) @ v
+"""
+    optimised, plain = both_builds(source)
+    q, k, v = rand(1, 2, 3, 4), rand(1, 2, 5, 4), rand(1, 2, 5, 2)
+    want = torch.softmax(q @ k.transpose(2, 3) / 2, dim=-1) @ v
+    torch.testing.assert_close(optimised(c=3).double()(q, k, v), want)
+    torch.testing.assert_close(plain(c=3).double()(q, k, v), want)
