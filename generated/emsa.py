@@ -323,24 +323,31 @@ class EMSA(nn.Module):
         else:
             k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, nk]  emsa.attn:81
             v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  emsa.attn:82
-        if (self.apply_transform and self.h > 1) or attention_weights is not None or attention_mask is not None:
+        if (self.apply_transform and self.h > 1) or attention_weights is not None:
             att = q @ (k / self.d_k**0.5)  # [b, h, nq, H'*W'|nk]  emsa.attn:83
         if self.apply_transform and self.h > 1:
             att = self.transform.conv(att)  # [b, h, nq, H'*W'|nk]  emsa.attn:85
         if attention_weights is not None:
             att = att * attention_weights  # [b, h, nq, H'*W'|nk|mw]  emsa.attn:87
-        if attention_mask is not None:
-            att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk|mw'|m]  emsa.attn:89
-        if (self.apply_transform and self.h > 1) or attention_weights is not None or attention_mask is not None:
+        if (self.apply_transform and self.h > 1) or attention_weights is not None:
+            if attention_mask is not None:
+                att = att.masked_fill(attention_mask, float("-inf"))  # [b, h, nq, H'*W'|nk|mw'|m]  emsa.attn:89
             att = att.softmax(dim=-1)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:90
         if self.apply_transform and self.h > 1:
             att = getattr(self.transform, "in")(att)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:92
-        if (self.apply_transform and self.h > 1) or attention_weights is not None or attention_mask is not None:
+        if (self.apply_transform and self.h > 1) or attention_weights is not None:
             att = self.drop(att)  # [b, h, nq, H'*W'|nk|mw'|m']  emsa.attn:93
             attended = att @ v  # [b, h, nq, d_v]  emsa.attn:94
         else:
-            # emsa.attn:83-94: dropout(softmax(q @ k * scale)) @ v, fused into one scaled_dot_product_attention call
+            # emsa.attn:83-94: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
             attended = F.scaled_dot_product_attention(
-                q, k.transpose(-2, -1), v, dropout_p=self.drop.p if self.drop.training else 0.0, scale=self.d_k**-0.5
+                q,
+                k.transpose(-2, -1),
+                v,
+                attn_mask=None
+                if attention_mask is None
+                else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
+                dropout_p=self.drop.p if self.drop.training else 0.0,
+                scale=self.d_k**-0.5,
             )  # [b, h, nq, d_v]  emsa.attn:94
         return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  emsa.attn:94

@@ -58,6 +58,8 @@ def match_attention(ir: BlockIR, final: int) -> Attention | None:
                    classify=classify_pre)
     if logits is None:
         return None
+    if not _keys_kept(ir, logits, ir.operands(final)[1], pre):
+        return None
     nodes.add(logits)
     for step in post:
         step.after_softmax = True
@@ -188,10 +190,20 @@ def _usable_mask(ir: BlockIR, mask: int, chain: int, dtype: str) -> bool:
 
 def _keeps_shape(ir: BlockIR, node: int, chain: int) -> bool:
     """A mask that broadcasts the logits to a larger shape (a batch of masks over one query
-    batch, or over the keys of a single key: `k` of 1 key against a mask of m, which `@ v`
-    then takes) is not SDPA's attn_mask, which must broadcast to the logits: the plain form
-    stays."""
-    return same_dims(ir, list(shape_of(ir, node)), list(shape_of(ir, chain)))
+    batch) is not SDPA's attn_mask, which must broadcast to the logits: the plain form stays.
+    The keys' axis is left to `_keys_kept`."""
+    return same_dims(ir, list(shape_of(ir, node))[:-1], list(shape_of(ir, chain))[:-1])
+
+
+def _keys_kept(ir: BlockIR, logits: int, values: int, pre: list) -> bool:
+    """No mask widens the keys' axis where `@ v` would take the wider one: where `v` has the
+    keys' count of `k` (EMSA), a mask of m keys over one key fails at `@ v` in the plain form
+    too (the checker's own check, before either form runs); where `v` may have another (`k`
+    of 1 key, `v` and the mask of m), every mask keeps the logits' keys, or SDPA refuses."""
+    keys = shape_of(ir, logits)[-1]
+    if same_dims(ir, [keys], [shape_of(ir, values)[-2]]):
+        return True
+    return all(same_dims(ir, [shape_of(ir, step.node)[-1]], [keys]) for step in pre if step.kind == "mask")
 
 
 def _causal_mask(ir: BlockIR, mask: int, shape) -> set[int] | None:
