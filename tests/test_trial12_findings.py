@@ -12,6 +12,7 @@ integer bias (SDPA refuses it), and a causal flag given as 1 or tensor(True) (Ty
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,3 +108,17 @@ block A(causal: bool = false):
     assert "is_causal=bool(" in code
     for flag in (1, 0, torch.tensor(True)):
         _same(source, {}, dict(q=Q, k=K, v=V, is_causal=flag))
+
+
+def test_a_mask_over_keys_v_shares_still_fuses_and_a_widening_one_is_refused():
+    """EMSA: `v` has the keys' count of `k`, so a mask of m keys over nk = 1 fails at `@ v` in
+    both forms (the checker's check, before either runs), and the optional mask still fuses."""
+    from .differential import Case, compile_both, run_case
+
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "specs" / "emsa.attn").read_text(encoding="utf-8")
+    assert "torch.zeros_like(attention_mask" in (root / "generated" / "emsa.py").read_text(encoding="utf-8")
+    compiled = compile_both(source, path="emsa.attn")
+    args = dict(d_model=8, d_k=4, d_v=4, h=2, H=2, W=2, ratio=1, apply_transform=False)
+    shapes = {"queries": [1, 4, 8], "keys": [1, 1, 8], "values": [1, 1, 8], "attention_mask": [1, 2, 4, 3]}
+    assert run_case(compiled, Case(args, shapes, frozenset({"attention_mask"}), seed=1)).startswith("both refused")
