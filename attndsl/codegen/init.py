@@ -13,6 +13,7 @@ from ..layers import LAYERS
 from ..lower.helpers import _symbols_of
 from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..ops import ATOM
+from ..ops.selection import KEEPS_VALUES
 from ..ops.views import SHARES_STORAGE
 from ..symbolic import Expr
 from .expressions import InternalError, _is_default, _negated, layer_class, source_expr
@@ -157,8 +158,6 @@ class InitEmitter:
     def _index_readers(self, buffer: int) -> list[tuple[int, int]]:
         """(gather, its index node) for each gather, scatter or lookup whose index is the buffer
         or a view of it (`expand(idx, ...)`: the same values)."""
-        from ..ops.selection import KEEPS_VALUES
-
         found, todo, seen = [], [buffer], {buffer}
         while todo:
             node = todo.pop()

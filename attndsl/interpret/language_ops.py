@@ -213,9 +213,7 @@ def _lookup(call, x, index):
     if not 0 <= before < sliced.dim():
         raise Refusal(f"a gather along axis {before} of a tensor of rank {sliced.dim()}")
     size = sliced.shape[before]
-    along = call.positions_axis(1)  # positions computed in forward: bounded by their axis (ops/selection.py)
-    if along is not None and along > size:
-        raise Refusal(f"a gather by positions along an axis of size {along} from one of size {size}")
+    positions_within(call, size, "a gather")
     if index.numel() and (index.min() < 0 or index.max() >= size):
         raise Refusal(f"a gather index {index.min().item()}..{index.max().item()} outside [0, {size})")
     picked = torch.index_select(sliced, before, index.reshape(-1))
@@ -235,6 +233,14 @@ def _split(call, x):
 
 
 # ---------------------------------------------------------------------------- integer tensors
+
+
+def positions_within(call, size: int, what: str) -> None:
+    """Positions computed along an axis (topk's, argsort's: operand 1) pick from one no smaller:
+    the language bounds them by that axis, whatever values this call happened to draw."""
+    along = call.positions_axis(1)
+    if along is not None and along > size:
+        raise Refusal(f"{what}: positions along an axis of size {along} pick from one of size {size}")
 
 
 def _integers(value, what: str) -> torch.Tensor:

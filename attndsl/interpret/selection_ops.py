@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .language_ops import _integers, _size
+from .language_ops import _integers, _size, positions_within
 from .tensor_ops import axis_index, tensor_arg, tensor_op
 from .values import Refusal
 
@@ -62,16 +62,8 @@ tensor_op("argmax")(_arg_extremum(torch.argmax))
 tensor_op("argmin")(_arg_extremum(torch.argmin))
 
 
-def _positions_within(call, x: torch.Tensor, index_operand: int, axis: int, what: str) -> None:
-    """Positions computed along an axis (topk's, argsort's) pick from one no smaller: the
-    language bounds them by that axis, whatever values this call happened to draw."""
-    along = call.positions_axis(index_operand)
-    if along is not None and along > x.shape[axis]:
-        raise Refusal(f"{what}: positions along an axis of size {along} pick from one of size {x.shape[axis]}")
-
-
 def _index_within(call, x: torch.Tensor, index: torch.Tensor, axis: int, what: str) -> None:
-    _positions_within(call, x, 1, axis, what)
+    positions_within(call, x.shape[axis], what)
     if index.dim() != x.dim():
         raise Refusal(f"{what}: an index of rank {index.dim()} for a tensor of rank {x.dim()}")
     for d in range(x.dim()):

@@ -103,6 +103,13 @@ def _sqrt(a):
     return math.sqrt(a)
 
 
+def _whole_power(base, exponent):
+    """`2 ** floor(log2(heads))`: a whole exponent at least 0, as the language has it."""
+    if Fraction(exponent).denominator != 1 or exponent < 0:
+        raise Refusal(f"a power with the exponent {exponent}, not a whole number >= 0")
+    return Fraction(base) ** int(exponent) if isinstance(base, (int, Fraction)) else base ** int(exponent)
+
+
 _ATOMS = {
     "floordiv": _floordiv,
     "ceildiv": lambda a, b: -_floordiv(-a, b),
@@ -119,15 +126,8 @@ _ATOMS = {
     "abs": abs,
     "math.log": lambda a: math.log(a),
     "math.log2": lambda a: math.log2(a),
-    "pow": lambda a, k: _whole_power(a, k),
+    "pow": _whole_power,
 }
-
-
-def _whole_power(base, exponent):
-    """`2 ** floor(log2(heads))`: a whole exponent at least 0, as the language has it."""
-    if Fraction(exponent).denominator != 1 or exponent < 0:
-        raise Refusal(f"a power with the exponent {exponent}, not a whole number >= 0")
-    return Fraction(base) ** int(exponent) if isinstance(base, (int, Fraction)) else base ** int(exponent)
 
 
 def as_python(value):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Cond
+from ..ops.rendering import as_exprs
 from ..ops.windows import window_count
 from ..symbolic import Expr
 from .registry import check_lengths, family, flag, items, layer, spatial_args
@@ -62,9 +63,8 @@ def _check_pool(spatial: int):
             elif known_padding != 0 and all(isinstance(v, (Expr, int)) and not isinstance(v, bool)
                                             for v in (kernel, padding)):
                 # an argument's: checked when built (torch refuses it only in forward)
-                twice_padding, kernel = 2 * Expr.const(padding) if isinstance(padding, int) else 2 * padding, \
-                    Expr.const(kernel) if isinstance(kernel, int) else kernel
-                a.condition(Cond("cmp", ("<=", twice_padding, kernel)), "padding",
+                (kernel,), (padding,) = as_exprs(kernel), as_exprs(padding)
+                a.condition(Cond("cmp", ("<=", 2 * padding, kernel)), "padding",
                             "padding must be at most half of kernel_size")
 
     return check

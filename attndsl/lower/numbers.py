@@ -123,7 +123,7 @@ class NumberLowering:
         and quarter constant exponents, as square roots."""
         from .. import symbolic as sym
 
-        if not right.is_const and not (right.symbols() & self.float_lets() | right.symbols() & set(self.float_symbols)):
+        if not right.is_const and not right.symbols() & (self.float_lets() | set(self.float_symbols)):
             return self._whole_power(node, left, right)
         quadrupled = 4 * right.value if right.is_const else None
         if quadrupled is None or quadrupled.denominator != 1 or abs(quadrupled) > 256:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from ..evaluate import integral
 from ..symbolic import Expr
+from .activations import softmax_shape
+from .reductions import reduce_shape
 from .registry import ATOM, OPS, Shape, family, normalize_axis, op
-from .rendering import render_value
+from .rendering import CallRender, render_value
 from .views import SHARES_STORAGE
 
 # Ops whose values are values of their first operand (views, picks): the bound of an index
@@ -63,7 +65,7 @@ def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
     computed along."""
     if index_origin(ctx.checker.ir, index)[0] == "buffer":  # the buffer, or a view of it
         if ctx.checker.is_opaque(size):
-            return  # the display walk's `c|2*c`: each world checks its own size
+            return
         if not ctx.known_when_built(size):
             ctx.error("E0204", f"{what} picks along axis {axis}, of size {size}, which depends on an input: a buffer "
                       "index's values are checked once, when the module is built, against a size known then",
@@ -71,14 +73,14 @@ def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
         ctx.record_index_bound(size, axis)
         return
     bound = index_bound(ctx.checker.ir, ctx.checker.shapes, index)
-    if bound is not None and (ctx.checker.is_opaque(size) or ctx.checker.is_opaque(bound)):
-        return  # the display walk's `c|2*c`: each world checks its own sizes
     if bound is None:
         ctx.error("E0204", f"{what}'s index has no known bound: an index is a buffer (read whole), or positions "
                   "computed in this block by topk, sort, argsort, argmax or argmin, read through reshapes, slices "
                   "and expands only",
                   help="arithmetic, `cat`, reductions and a sub-block's results lose the bound: compute the positions "
                        "where they are used, or build fixed ones in a buffer")
+    if ctx.checker.is_opaque(size) or ctx.checker.is_opaque(bound):
+        return  # the display walk's `c|2*c`: each world checks its own sizes
     ctx.expect_at_least(size - bound, 0, f"{what} picks along axis {axis}, of size {size}, by positions in an "
                         f"axis of size {bound}, which must not be larger", code="E0204")
 
@@ -99,22 +101,15 @@ def topk_shape(ctx, node, shapes, attrs) -> tuple[Shape, Shape]:
 
 
 def sort_shape(ctx, node, shapes, attrs) -> tuple[Shape, Shape]:
-    _axis(ctx, node, attrs, len(shapes[0]))
-    return shapes[0], shapes[0]
-
-
-def argsort_shape(ctx, node, shapes, attrs) -> Shape:
-    _axis(ctx, node, attrs, len(shapes[0]))
-    return shapes[0]
+    shape = softmax_shape(ctx, node, shapes, attrs)  # `x`'s shape; `dim` an axis of it
+    return shape, shape
 
 
 def arg_extremum_shape(ctx, node, shapes, attrs) -> Shape:
-    shape = shapes[0]
-    axis = _axis(ctx, node, attrs, len(shape))
-    ctx.expect_at_least(shape[axis], 1, f"{ctx.op}() over axis {axis} needs at least one value")
-    if attrs.get("keepdim"):
-        return tuple(Expr.const(1) if i == axis else d for i, d in enumerate(shape))
-    return tuple(d for i, d in enumerate(shape) if i != axis)
+    """As a reduction over `dim` (`keepdim` too), which must hold a value to take the position of."""
+    axis = _axis(ctx, node, attrs, len(shapes[0]))
+    ctx.expect_at_least(shapes[0][axis], 1, f"{ctx.op}() over axis {axis} needs at least one value")
+    return reduce_shape(ctx, node, shapes, attrs)
 
 
 def _picked_alike(ctx, node, shapes, attrs, what: str) -> int:
@@ -157,32 +152,6 @@ def _whole(ir, value) -> bool:
     return integral(value, floats)
 
 
-def _flag(name: str, default: bool):
-    """`, largest=False`: a flag written only where it is not torch's default."""
-    def text(attrs) -> str:
-        value = attrs.get(name, default)
-        return "" if value is default else f", {name}={value}"
-    return text
-
-
-def render_topk(r, node, operands, attrs):
-    flags = _flag("largest", True)(attrs)
-    return f"{r.wrap(operands[0], ATOM)}.topk({r.dim(attrs['k'])}, dim={attrs['dim']}{flags})", ATOM
-
-
-def render_sort(method: str):
-    def render(r, node, operands, attrs):
-        return f"{r.wrap(operands[0], ATOM)}.{method}(dim={attrs['dim']}{_flag('descending', False)(attrs)})", ATOM
-    return render
-
-
-def render_arg_extremum(method: str):
-    def render(r, node, operands, attrs):
-        keep = ", keepdim=True" if attrs.get("keepdim") else ""
-        return f"{r.wrap(operands[0], ATOM)}.{method}(dim={attrs['dim']}{keep})", ATOM
-    return render
-
-
 def render_gather(r, node, operands, attrs):
     return f"{r.wrap(operands[0], ATOM)}.gather({attrs['dim']}, {operands[1][0]})", ATOM
 
@@ -193,25 +162,29 @@ def render_scatter(r, node, operands, attrs):
 
 
 family("Selection")
-op("topk", "x: tensor[real], k: int, dim: axis = -1, largest: bool = true", topk_shape, render_topk,
+op("topk", "x: tensor[real], k: int, dim: axis = -1, largest: bool = true", topk_shape,
+   CallRender("topk", receiver=True, positional=("k",), always=("dim",)),
    outputs=lambda attrs: 2, result=("first", "int"),
    doc="the `k` largest values along `dim` (smallest with `largest=false`), in order, and their positions: "
    "`values, index = topk(x, k, dim=-1)` (top-k sparse attention, BiFormer's routing)",
    shape_doc="two tensors, `x` with `k` in place of `dim` (at least 1, at most its size); the positions lie "
    "in [0, size of `dim`)",
    example="input x: [b, n, n]\nvalues, index = topk(x, 4, dim=-1)\nmasked_fill(x, x < values[:, :, 3:4], -inf)")
-op("sort", "x: tensor[real], dim: axis = -1, descending: bool = false", sort_shape, render_sort("sort"),
+op("sort", "x: tensor[real], dim: axis = -1, descending: bool = false", sort_shape,
+   CallRender("sort", receiver=True, always=("dim",)),
    outputs=lambda attrs: 2, result=("first", "int"),
    doc="the values along `dim` in order (largest first with `descending=true`), and their positions: "
    "`values, index = sort(x, dim=-1)`",
    shape_doc="two tensors of the shape of `x`; the positions lie in [0, size of `dim`)",
    example="input x: [b, n]\nvalues, index = sort(x, dim=1)\nvalues")
-op("argsort", "x: tensor[real], dim: axis = -1, descending: bool = false", argsort_shape, render_sort("argsort"),
+op("argsort", "x: tensor[real], dim: axis = -1, descending: bool = false", softmax_shape,
+   CallRender("argsort", receiver=True, always=("dim",)),
    result="int", doc="the positions that sort `x` along `dim`, as `sort`'s second result",
    shape_doc="the shape of `x`; the positions lie in [0, size of `dim`)",
    example="input x: [b, n, d]\nindex = argsort(x, dim=1)\ngather(x, 1, index)")
 for _name, _which in (("argmax", "largest"), ("argmin", "smallest")):
-    op(_name, "x: tensor[real], dim: axis, keepdim: bool = false", arg_extremum_shape, render_arg_extremum(_name),
+    op(_name, "x: tensor[real], dim: axis, keepdim: bool = false", arg_extremum_shape,
+       CallRender(_name, receiver=True, always=("dim",)),
        result="int", doc=f"the position of the {_which} value along `dim` (required)",
        shape_doc="`x` without `dim` (size 1 with `keepdim=true`), which must hold a value; the positions lie in "
        "[0, size of `dim`)",

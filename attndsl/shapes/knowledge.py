@@ -251,13 +251,8 @@ def _held(cond: Cond):
 
 def _lone_floordiv(expr: Expr):
     """(a, m) where `expr` is `a // m` for a constant whole m >= 1, else None."""
-    if not expr.is_monomial or expr.is_const:
-        return None
-    ((monomial, coefficient),) = expr.terms.items()
-    if coefficient != 1 or len(monomial) != 1 or monomial[0][1] != 1:
-        return None
-    factor = monomial[0][0]
-    if isinstance(factor, str) or factor.op != "floordiv":
+    factor = lone_factor(expr)
+    if isinstance(factor, str) or factor is None or factor.op != "floordiv":
         return None
     dividend, divisor = factor.args
     if not divisor.is_const or divisor.value.denominator != 1 or divisor.value < 1:
