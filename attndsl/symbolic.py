@@ -13,7 +13,8 @@ compile path. `tests/test_symbolic.py` property-tests this module against sympy.
 
 from __future__ import annotations
 
-from .symbolic_core import Atom, Expr, Factor, Facts, Monomial, Scalar, as_expr  # noqa: F401
+from .symbolic_core import Atom, Expr, Factor, Monomial, Scalar, as_expr  # noqa: F401
+from .symbolic_facts import Facts  # noqa: F401
 from .symbolic_ops import (ceildiv, evaluate, expand, floordiv, maximum, minimum, mod, power,  # noqa: F401
                            replace_factors, simplify, sqrt, substitute, truediv)
 from .symbolic_render import precedence, render  # noqa: F401

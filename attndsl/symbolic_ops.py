@@ -9,7 +9,8 @@ import math
 from fractions import Fraction
 from typing import Callable
 
-from .symbolic_core import Expr, Facts, Factor, Scalar, _lcm_denominator, _lone_atom, _polynomial_quotient, as_expr
+from .symbolic_core import Expr, Factor, Scalar, _lcm_denominator, _lone_atom, _polynomial_quotient, as_expr
+from .symbolic_facts import Facts
 
 
 # ---------------------------------------------------------------------------- operations

@@ -109,7 +109,7 @@ MUTANTS: list[Mutant] = [
       'wins = difference.value > 0 if op == "max" else difference.value < 0',
       'wins = difference.value < 0 if op == "max" else difference.value < 0',
       "max() of two sizes a constant apart keeps the smaller"),
-    M("fraction_is_integer", "attndsl/symbolic_core.py",
+    M("fraction_is_integer", "attndsl/symbolic_facts.py",
       "            if coefficient.denominator != 1:\n                if self._whole_multiple(monomial, coefficient):\n"
       "                    continue\n                return False\n",
       "",
@@ -118,7 +118,7 @@ MUTANTS: list[Mutant] = [
       "        return rest + Expr.const(math.floor(constant))",
       "        return rest + Expr.const(math.ceil(constant))",
       "floor(w + c) of a whole w folds to w + ceil(c)"),
-    M("whole_multiple_of_any", "attndsl/symbolic_core.py",
+    M("whole_multiple_of_any", "attndsl/symbolic_facts.py",
       "(Fraction(coefficient) / Fraction(known_coefficient)).denominator == 1",
       "(Fraction(coefficient) / Fraction(known_coefficient)).denominator <= 2",
       "d/4 counts as whole where d/2 is known whole"),

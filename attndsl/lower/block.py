@@ -18,6 +18,7 @@ from .values import (SCALAR_FUNCTIONS, ARG_TYPES, MODULE_ATTRIBUTES, PRIVATE_ATT
                      StrArg, StrListArg, Value)
 from .helpers import (_label)
 from .calls import CallLowering
+from .layer_calls import LayerCallLowering
 from .comprehensions import ComprehensionLowering
 from .conditions import ConditionLowering
 from .dataflow import DataflowLowering
@@ -45,9 +46,9 @@ _WHAT_NAMES = {"arg": "an argument", "param": "a param", "layer": "a layer", "in
 
 
 class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering,
-                    ConditionLowering, CallLowering, MaskLowering, IndexingLowering, NumberLowering, LayerNameLowering,
-                    InitLowering, SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering, StringLowering,
-                    ComprehensionLowering, ParamLowering):
+                    ConditionLowering, CallLowering, LayerCallLowering, MaskLowering, IndexingLowering, NumberLowering,
+                    LayerNameLowering, InitLowering, SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering,
+                    StringLowering, ComprehensionLowering, ParamLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink
