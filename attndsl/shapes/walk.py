@@ -303,15 +303,20 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
     def opaque_size(self, a: Expr, b: Expr) -> Expr:
         """The display walk's size for a broadcast that depends on the branch taken: shown as
         `a|b` (one of them, as a join is); each world checks the real one."""
-        alternatives = []
-        for side in (a, b):  # each alternative once (`c|2*c`, not `c|2*c|c`)
-            for part in _alternatives(str(side)) if str(side) in self.opaque else [str(side)]:
-                if part not in alternatives:
-                    alternatives.append(part)
-        name = "|".join(alternatives)
+        name = self._joined_name(a, b)
         self.opaque.add(name)
         self.join_keys.setdefault(name, (a, b))
         return Expr.symbol(name)
+
+    def _joined_name(self, a: Expr, b: Expr) -> str:
+        """`a|b`, each alternative once: `c|2*c`, not `c|2*c|c`, and `s0|s1`, not `s1|s0|s0|s1`
+        after a chain of such `if`s (a side that is itself a join gives its alternatives)."""
+        alternatives = []
+        for side in (a, b):
+            for part in _alternatives(str(side)) if str(side) in self.opaque else [str(side)]:
+                if part not in alternatives:
+                    alternatives.append(part)
+        return "|".join(alternatives)
 
     def _join(self, a, b, attrs):
         if len(a) != len(b):
@@ -333,13 +338,7 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
                 continue
             # Named after both branches ("in_channels|c_m"): shown in comments only. The
             # worlds check each branch's size for real.
-            # Each alternative once (`s0|s1`, not `s1|s0|s0|s1` after a chain of such `if`s).
-            alternatives = []
-            for side in (x, y):
-                for part in _alternatives(str(side)) if str(side) in self.opaque else [str(side)]:
-                    if part not in alternatives:
-                        alternatives.append(part)
-            name = "|".join(alternatives)
+            name = self._joined_name(x, y)
             while name in self.opaque and self.join_keys.get(name) != (x, y):
                 name += "'"
             self.opaque.add(name)
