@@ -55,9 +55,8 @@ class AFT_FULL(nn.Module):
             numerator = (k * v).sum(dim=1, keepdim=True)  # [b, 1, d_model]  aft_full.attn:26
             denominator = k.sum(dim=1, keepdim=True)  # [b, 1, d_model]  aft_full.attn:27
         else:
-            w = (
-                self.position_biases - self.position_biases.amax(dim=1, keepdim=True)
-            ).exp()  # [n, n]  aft_full.attn:29
+            # [n, n]  aft_full.attn:29
+            w = (self.position_biases - self.position_biases.amax(dim=1, keepdim=True)).exp()
             numerator = w @ (k * v)  # [b, n, d_model]  aft_full.attn:30
             denominator = w @ k  # [b, n, d_model]  aft_full.attn:31
         return q.sigmoid() * numerator / denominator  # [b, n, d_model]  aft_full.attn:32

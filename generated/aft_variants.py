@@ -57,9 +57,8 @@ class AFTFull(nn.Module):
         k = self.to_k(x)  # [b, T, hidden_dim]  aft_variants.attn:23
         k = (k - k.amax(dim=1, keepdim=True)).exp()  # [b, T, hidden_dim]  aft_variants.attn:24
         w = self.wbias[:T, :T].softmax(dim=1)  # [T, T]  aft_variants.attn:25
-        return self.project(
-            self.to_q(x).sigmoid() * (w @ (k * self.to_v(x))) / (w @ k)
-        )  # [b, T, dim]  aft_variants.attn:26
+        # [b, T, dim]  aft_variants.attn:26
+        return self.project(self.to_q(x).sigmoid() * (w @ (k * self.to_v(x))) / (w @ k))
 
 
 class AFTSimple(nn.Module):
@@ -95,9 +94,8 @@ class AFTSimple(nn.Module):
             )
         if x.shape[2] != self.dim:
             raise ValueError(f"AFTSimple: x.shape[2] must be dim = {self.dim}, got {x.shape[2]}")
-        context = (self.to_k(x).softmax(dim=1) * self.to_v(x)).sum(
-            dim=1, keepdim=True
-        )  # [b, 1, hidden_dim]  aft_variants.attn:43
+        # [b, 1, hidden_dim]  aft_variants.attn:43
+        context = (self.to_k(x).softmax(dim=1) * self.to_v(x)).sum(dim=1, keepdim=True)
         return self.project(self.to_q(x).sigmoid() * context)  # [b, T, dim]  aft_variants.attn:44
 
 
@@ -157,6 +155,5 @@ class AFTLocal(nn.Module):
         k = self.to_k(x)  # [b, T, hidden_dim]  aft_variants.attn:68
         k = (k - k.amax(dim=1, keepdim=True)).exp()  # [b, T, hidden_dim]  aft_variants.attn:69
         w = torch.where(self.band[:T, :T], self.wbias[:T, :T], 0).softmax(dim=1)  # [T, T]  aft_variants.attn:70
-        return self.project(
-            self.to_q(x).sigmoid() * (w @ (k * self.to_v(x))) / (w @ k)
-        )  # [b, T, dim]  aft_variants.attn:71
+        # [b, T, dim]  aft_variants.attn:71
+        return self.project(self.to_q(x).sigmoid() * (w @ (k * self.to_v(x))) / (w @ k))

@@ -55,9 +55,8 @@ class ChannelAttention(nn.Module):
             raise ValueError(
                 f"ChannelAttention: batch norm in training needs more than one value per channel, with b = {b}"
             )
-        return (
-            self.ca(x.mean(dim=(2, 3), keepdim=True).flatten(1)).reshape(b, self.channel, 1, 1).expand_as(x)
-        )  # [b, channel, h, w]  bam.attn:25
+        # [b, channel, h, w]  bam.attn:25
+        return self.ca(x.mean(dim=(2, 3), keepdim=True).flatten(1)).reshape(b, self.channel, 1, 1).expand_as(x)
 
 
 # The spatial gate: a 1x1 reduction, dilated 3x3 convs, a 1x1 conv to one map.

@@ -38,9 +38,8 @@ class ChannelAttention(nn.Module):
         if x.shape[1] != self.channel:
             raise ValueError(f"ChannelAttention: x.shape[1] must be channel = {self.channel}, got {x.shape[1]}")
         # the same layer applied twice shares its weights
-        return (
-            self.se(x.amax(dim=(2, 3), keepdim=True)) + self.se(x.mean(dim=(2, 3), keepdim=True))
-        ).sigmoid()  # [b, channel, 1, 1]  cbam.attn:15
+        # [b, channel, 1, 1]  cbam.attn:15
+        return (self.se(x.amax(dim=(2, 3), keepdim=True)) + self.se(x.mean(dim=(2, 3), keepdim=True))).sigmoid()
 
 
 # Spatial attention: a conv over the channel-wise max and mean maps.
@@ -67,9 +66,8 @@ class SpatialAttention(nn.Module):
             raise ValueError(
                 f"SpatialAttention: x must be a 4-d floating-point tensor [b, c, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
-        pooled = torch.cat(
-            [x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1
-        )  # [b, 2, h, w]  cbam.attn:26
+        # [b, 2, h, w]  cbam.attn:26
+        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
         return self.conv(pooled).sigmoid()  # [b, 1, h, w]  cbam.attn:27
 
 

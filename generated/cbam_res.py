@@ -58,12 +58,13 @@ class ChannelAttention(nn.Module):
                 )
             x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:23
         # the same layer applied twice shares its weights
+        # [s1|s0, s0|s1|in_channels, h, w]  cbam_res.attn:25
         out = (
             x
             * (
                 self.sharedMLP(x.mean(dim=(2, 3), keepdim=True)) + self.sharedMLP(x.amax(dim=(2, 3), keepdim=True))
             ).sigmoid()
-        )  # [s1|s0, s0|s1|in_channels, h, w]  cbam_res.attn:25
+        )
         if not self.batch_first:
             out = out.transpose(0, 1)  # [s0, s1, h, w]  cbam_res.attn:27
         return out  # [s0, s1, h, w]  cbam_res.attn:28
@@ -100,9 +101,8 @@ class SpatialAttention(nn.Module):
             )
         if not self.batch_first:
             x = x.transpose(0, 1)  # [s1, s0, h, w]  cbam_res.attn:47
-        pooled = torch.cat(
-            [x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1
-        )  # [s1|s0, 2, h, w]  cbam_res.attn:48
+        # [s1|s0, 2, h, w]  cbam_res.attn:48
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
         out = x * self.conv(pooled).sigmoid()  # [s1|s0, s0|s1, h, w]  cbam_res.attn:49
         if not self.batch_first:
             out = out.transpose(0, 1)  # [s0, s1, h, w]  cbam_res.attn:51

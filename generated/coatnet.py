@@ -152,6 +152,7 @@ class ScaledDotProductAttention(nn.Module):
             attended = att @ v  # [b, h, nq, d_v]  sdpa.attn:35
         else:
             # sdpa.attn:29-35: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # [b, h, nq, d_v]  sdpa.attn:35
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -161,7 +162,7 @@ class ScaledDotProductAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=self.d_k**-0.5,
-            )  # [b, h, nq, d_v]  sdpa.attn:35
+            )
         return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  sdpa.attn:35
 
 
@@ -262,6 +263,7 @@ class MBConvBlock(nn.Module):
             x = F.silu(self._bn0(self._expand_conv(inputs)))  # [b, oup, h, w]  coatnet.attn:54
         else:
             x = inputs
+        # [b, oup, h + pad_size, w + pad_size]  coatnet.attn:55
         x = F.pad(
             x,
             (
@@ -270,12 +272,11 @@ class MBConvBlock(nn.Module):
                 self.pad_size // 2,
                 self.pad_size - self.pad_size // 2,
             ),
-        )  # [b, oup, h + pad_size, w + pad_size]  coatnet.attn:55
+        )
         x = F.silu(self._bn1(self._depthwise_conv(x)))  # [b, oup, n', n'']  coatnet.attn:56
         # squeeze and excitation
-        gate = self._se_expand(
-            F.silu(self._se_reduce(x.mean(dim=(2, 3), keepdim=True)))
-        )  # [b, oup, 1, 1]  coatnet.attn:58
+        # [b, oup, 1, 1]  coatnet.attn:58
+        gate = self._se_expand(F.silu(self._se_reduce(x.mean(dim=(2, 3), keepdim=True))))
         x = self._bn2(self._project_conv(gate.sigmoid() * x))  # [b, output_filters, n', n'']  coatnet.attn:59
         if self.stride == 1 and self.input_filters == self.output_filters:
             x = x + inputs  # [b, output_filters, n', n'']  coatnet.attn:61
@@ -385,9 +386,8 @@ class CoAtNet(nn.Module):
         # the map's positions as tokens; each max-pool takes the larger of two consecutive ones
         y = y.reshape(b, self.out_chs[2], -1).transpose(1, 2)  # [b, (h // 8)*(h // 8), out_chs[2]]  coatnet.attn:103
         y = self.mlp3(self.s3(y, y, y))  # [b, (h // 8)*(h // 8), out_chs[3]]  coatnet.attn:104
-        y = self.maxpool1d(y.transpose(1, 2)).transpose(
-            1, 2
-        )  # [b, ((h // 8)*(h // 8)) // 2, out_chs[3]]  coatnet.attn:105
+        # [b, ((h // 8)*(h // 8)) // 2, out_chs[3]]  coatnet.attn:105
+        y = self.maxpool1d(y.transpose(1, 2)).transpose(1, 2)
         y = self.mlp4(self.s4(y, y, y))  # [b, ((h // 8)*(h // 8)) // 2, out_chs[4]]  coatnet.attn:106
         y = self.maxpool1d(y.transpose(1, 2))  # [b, out_chs[4], ((h // 8)*(h // 8)) // 4]  coatnet.attn:107
         return y.reshape(b, self.out_chs[4], h // 16, h // 16)  # [b, out_chs[4], h // 16, h // 16]  coatnet.attn:108

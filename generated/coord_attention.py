@@ -53,9 +53,8 @@ class CoordAtt(nn.Module):
         x_h = x.mean(dim=3, keepdim=True)  # [b, inp, h, 1]  coord_attention.attn:23
         x_w = x.mean(dim=2, keepdim=True).transpose(2, 3)  # [b, inp, w, 1]  coord_attention.attn:24
         # h-swish: y * relu6(y + 3) / 6
-        y = F.hardswish(
-            self.bn1(self.conv1(torch.cat([x_h, x_w], dim=2)))
-        )  # [b, mip, h + w, 1]  coord_attention.attn:26
+        # [b, mip, h + w, 1]  coord_attention.attn:26
+        y = F.hardswish(self.bn1(self.conv1(torch.cat([x_h, x_w], dim=2))))
         y_h, y_w = y.split([h, w], dim=2)  # [b, mip, h, 1], [b, mip, w, 1]  coord_attention.attn:27
         a_h = self.conv_h(y_h).sigmoid()  # [b, oup, h, 1]  coord_attention.attn:28
         a_w = self.conv_w(y_w.transpose(2, 3)).sigmoid()  # [b, oup, 1, w]  coord_attention.attn:29

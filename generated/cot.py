@@ -69,8 +69,7 @@ class CoTAttention(nn.Module):
         k1 = self.key_embed(x)  # [b, dim, h, w]  cot.attn:31
         v = self.value_embed(x).flatten(2)  # [b, dim, h*w]  cot.attn:32
         att = self.attention_embed(torch.cat([k1, x], dim=1))  # [b, dim*kernel_size*kernel_size, h, w]  cot.attn:33
-        att = att.reshape(b, self.dim, self.kernel_size * self.kernel_size, h * w).mean(
-            dim=2
-        )  # [b, dim, h*w]  cot.attn:34
+        # [b, dim, h*w]  cot.attn:34
+        att = att.reshape(b, self.dim, self.kernel_size * self.kernel_size, h * w).mean(dim=2)
         k2 = att.softmax(dim=-1) * v  # [b, dim, h*w]  cot.attn:35
         return k1 + k2.reshape(b, self.dim, h, w)  # [b, dim, h, w]  cot.attn:36

@@ -152,6 +152,7 @@ class ScaledDotProductAttention(nn.Module):
             attended = att @ v  # [b, h, nq, d_v]  sdpa.attn:35
         else:
             # sdpa.attn:29-35: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # [b, h, nq, d_v]  sdpa.attn:35
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -161,7 +162,7 @@ class ScaledDotProductAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=self.d_k**-0.5,
-            )  # [b, h, nq, d_v]  sdpa.attn:35
+            )
         return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  sdpa.attn:35
 
 
@@ -315,6 +316,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             attended = att @ v  # [b, h, nq, d_k]  simplified_sdpa.attn:34
         else:
             # simplified_sdpa.attn:28-34: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # [b, h, nq, d_k]  simplified_sdpa.attn:34
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -324,10 +326,9 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=self.d_k**-0.5,
-            )  # [b, h, nq, d_k]  simplified_sdpa.attn:34
-        return self.fc_o(
-            attended.transpose(1, 2).reshape(b, nq, self.d_model)
-        )  # [b, nq, d_model]  simplified_sdpa.attn:34
+            )
+        # [b, nq, d_model]  simplified_sdpa.attn:34
+        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_model))
 
 
 # Position attention: every position a token of d_model features.
@@ -439,8 +440,7 @@ class DAModule(nn.Module):
         b, _, h, w = input.shape
         if input.shape[1] != self.d_model:
             raise ValueError(f"DAModule: input.shape[1] must be d_model = {self.d_model}, got {input.shape[1]}")
-        p_out = (
-            self.position_attention_module(input).reshape(b, h, w, self.d_model).permute(0, 3, 1, 2)
-        )  # [b, d_model, h, w]  danet.attn:50
+        # [b, d_model, h, w]  danet.attn:50
+        p_out = self.position_attention_module(input).reshape(b, h, w, self.d_model).permute(0, 3, 1, 2)
         c_out = self.channel_attention_module(input).reshape(b, self.d_model, h, w)  # [b, d_model, h, w]  danet.attn:51
         return p_out + c_out  # [b, d_model, h, w]  danet.attn:52

@@ -54,9 +54,8 @@ class DoubleAttention(nn.Module):
         # distribution: at each position, a distribution over the c_n global descriptors
         attention_vectors = self.convV(x).flatten(2).softmax(dim=1)  # [b, c_n, h*w]  double_attention.attn:24
         global_descriptors = features @ attention_maps.transpose(1, 2)  # [b, c_m, c_n]  double_attention.attn:25
-        z = (global_descriptors @ attention_vectors).reshape(
-            b, self.c_m, h, w
-        )  # [b, c_m, h, w]  double_attention.attn:26
+        # [b, c_m, h, w]  double_attention.attn:26
+        z = (global_descriptors @ attention_vectors).reshape(b, self.c_m, h, w)
         if self.reconstruct:
             z = self.conv_reconstruct(z)  # [b, in_channels, h, w]  double_attention.attn:28
         return z  # [b, in_channels|c_m, h, w]  double_attention.attn:29

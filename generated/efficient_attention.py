@@ -57,19 +57,14 @@ class EfficientAttention(nn.Module):
             raise ValueError(
                 f"EfficientAttention: input_.shape[1] must be in_channels = {self.in_channels}, got {input_.shape[1]}"
             )
-        key = (
-            self.keys(input_).reshape(b, self.head_count, -1, h * w).softmax(dim=3)
-        )  # [b, head_count, key_channels/head_count, h*w]  efficient_attention.attn:18
-        query = (
-            self.queries(input_).reshape(b, self.head_count, -1, h * w).softmax(dim=2)
-        )  # [b, head_count, key_channels/head_count, h*w]  efficient_attention.attn:19
-        value = self.values(input_).reshape(
-            b, self.head_count, -1, h * w
-        )  # [b, head_count, value_channels/head_count, h*w]  efficient_attention.attn:20
-        context = key @ value.transpose(
-            2, 3
-        )  # [b, head_count, key_channels/head_count, value_channels/head_count]  efficient_attention.attn:21
-        attended = (context.transpose(2, 3) @ query).reshape(
-            b, self.value_channels, h, w
-        )  # [b, value_channels, h, w]  efficient_attention.attn:22
+        # [b, head_count, key_channels/head_count, h*w]  efficient_attention.attn:18
+        key = self.keys(input_).reshape(b, self.head_count, -1, h * w).softmax(dim=3)
+        # [b, head_count, key_channels/head_count, h*w]  efficient_attention.attn:19
+        query = self.queries(input_).reshape(b, self.head_count, -1, h * w).softmax(dim=2)
+        # [b, head_count, value_channels/head_count, h*w]  efficient_attention.attn:20
+        value = self.values(input_).reshape(b, self.head_count, -1, h * w)
+        # [b, head_count, key_channels/head_count, value_channels/head_count]  efficient_attention.attn:21
+        context = key @ value.transpose(2, 3)
+        # [b, value_channels, h, w]  efficient_attention.attn:22
+        attended = (context.transpose(2, 3) @ query).reshape(b, self.value_channels, h, w)
         return self.reprojection(attended) + input_  # [b, in_channels, h, w]  efficient_attention.attn:23

@@ -314,9 +314,8 @@ class EMSA(nn.Module):
             if nq != self.H * self.W:
                 raise ValueError(f"EMSA: the group (hh ww) must agree, but nq = {nq} and H*W = {self.H * self.W}")
             # spatial reduction: the token map shrinks by `ratio` in each direction
-            x = self.sr_conv(
-                queries.reshape(b, self.H, self.W, self.d_model).permute(0, 3, 1, 2)
-            )  # [b, d_model, H', W']  emsa.attn:76
+            # [b, d_model, H', W']  emsa.attn:76
+            x = self.sr_conv(queries.reshape(b, self.H, self.W, self.d_model).permute(0, 3, 1, 2))
             x = self.sr_ln(x.reshape(b, self.d_model, -1).transpose(1, 2))  # [b, H'*W', d_model]  emsa.attn:77
             k = self.fc_k(x).reshape(b, -1, self.h, self.d_k).permute(0, 2, 3, 1)  # [b, h, d_k, H'*W']  emsa.attn:78
             v = self.fc_v(x).reshape(b, -1, self.h, self.d_v).transpose(1, 2)  # [b, h, H'*W', d_v]  emsa.attn:79
@@ -340,6 +339,7 @@ class EMSA(nn.Module):
             attended = att @ v  # [b, h, nq, d_v]  emsa.attn:94
         else:
             # emsa.attn:83-94: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # [b, h, nq, d_v]  emsa.attn:94
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -349,5 +349,5 @@ class EMSA(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=self.d_k**-0.5,
-            )  # [b, h, nq, d_v]  emsa.attn:94
+            )
         return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  emsa.attn:94

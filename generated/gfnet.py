@@ -71,9 +71,8 @@ class GlobalFilter(nn.Module):
                     f"GlobalFilter: broadcast dimension -2: q // 2 + 1 and w must be equal or 1, with q = {q}, w = {self.w}"
                 )
             grid = x.reshape(b, p, q, self.dim)  # [b, p, q, dim]  gfnet.attn:27
-            spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(
-                self.complex_weight
-            )  # [b, p', n', dim]  gfnet.attn:28
+            # [b, p', n', dim]  gfnet.attn:28
+            spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(self.complex_weight)
             out = torch.fft.irfft2(spectrum, s=(p, q), dim=(1, 2), norm="ortho")  # [b, p, q, dim]  gfnet.attn:29
         else:
             if n != a * a:
@@ -87,9 +86,8 @@ class GlobalFilter(nn.Module):
                     f"GlobalFilter: broadcast dimension -2: a // 2 + 1 and w must be equal or 1, with a = {a}, w = {self.w}"
                 )
             grid = x.reshape(b, a, a, self.dim)  # [b, a, a, dim]  gfnet.attn:31
-            spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(
-                self.complex_weight
-            )  # [b, a', n'', dim]  gfnet.attn:32
+            # [b, a', n'', dim]  gfnet.attn:32
+            spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(self.complex_weight)
             out = torch.fft.irfft2(spectrum, s=(a, a), dim=(1, 2), norm="ortho")  # [b, a, a, dim]  gfnet.attn:33
         return out.flatten(1, 2)  # [b, (p|a)*(q|a), dim]  gfnet.attn:34
 
@@ -212,8 +210,9 @@ class Block(nn.Module):
                 f"Block: broadcast dimension -2: n and int(sqrt(n))*int(sqrt(n)) must be equal or 1, with n = {n}"
             )
         y = self.mlp(self.norm2(self.filter(self.norm1(x))))  # [b, int(sqrt(n))*int(sqrt(n)), dim]  gfnet.attn:82
+        # [b, n', dim]  gfnet.attn:82
         return x + (
             y * torch.bernoulli(y.new_full((b, 1, 1), 1 - self.drop_path)) / (1 - self.drop_path)
             if self.training and self.drop_path > 0
             else y
-        )  # [b, n', dim]  gfnet.attn:82
+        )

@@ -55,18 +55,18 @@ class RelPosEmb(nn.Module):
         if q.shape[2] != self.dim_head:
             raise ValueError(f"RelPosEmb: q.shape[2] must be dim_head = {self.dim_head}, got {q.shape[2]}")
         # [n, x, y, i]: query (x, y) against key row i; [n, y, x, j]: against key column j
+        # [n, block_size, block_size, rel_size]  halo.attn:14
         rows = q.reshape(n, self.block_size, self.block_size, self.dim_head) @ self.rel_height[self.offsets].transpose(
             1, 2
-        )  # [n, block_size, block_size, rel_size]  halo.attn:14
+        )
+        # [n, block_size, block_size, rel_size]  halo.attn:17
         cols = q.reshape(n, self.block_size, self.block_size, self.dim_head).transpose(1, 2) @ self.rel_width[
             self.offsets
-        ].transpose(1, 2)  # [n, block_size, block_size, rel_size]  halo.attn:17
-        logits = rows.unsqueeze(4) + cols.transpose(1, 2).unsqueeze(
-            3
-        )  # [n, block_size, block_size, rel_size, rel_size]  halo.attn:20
-        return logits.reshape(
-            n, self.block_size * self.block_size, self.rel_size * self.rel_size
-        )  # [n, block_size*block_size, rel_size*rel_size]  halo.attn:21
+        ].transpose(1, 2)
+        # [n, block_size, block_size, rel_size, rel_size]  halo.attn:20
+        logits = rows.unsqueeze(4) + cols.transpose(1, 2).unsqueeze(3)
+        # [n, block_size*block_size, rel_size*rel_size]  halo.attn:21
+        return logits.reshape(n, self.block_size * self.block_size, self.rel_size * self.rel_size)
 
 
 class HaloAttention(nn.Module):
@@ -141,68 +141,69 @@ class HaloAttention(nn.Module):
                 f"HaloAttention: the (dilated) kernel must fit in the padded input, with halo_size = {self.halo_size}, w = {w}, win = {self.win}"
             )
         # queries: the block_size^2 pixels of every block; keys and values: its win^2 window
+        # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:52
         q_inp = (
             x.reshape(b, self.dim, h // self.block_size, self.block_size, w // self.block_size, self.block_size)
             .permute(0, 2, 4, 3, 5, 1)
             .reshape(-1, self.block_size * self.block_size, self.dim)
-        )  # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:52
-        kv_inp = F.unfold(
-            x, kernel_size=self.win, padding=self.halo_size, stride=self.block_size
-        )  # [b, dim*win*win, h*w/(block_size*block_size)]  halo.attn:53
+        )
+        # [b, dim*win*win, h*w/(block_size*block_size)]  halo.attn:53
+        kv_inp = F.unfold(x, kernel_size=self.win, padding=self.halo_size, stride=self.block_size)
+        # [b*h*w/(block_size*block_size), win*win, dim]  halo.attn:54
         kv_inp = (
             kv_inp.reshape(b, self.dim, self.win * self.win, -1)
             .transpose(1, 3)
             .reshape(-1, self.win * self.win, self.dim)
-        )  # [b*h*w/(block_size*block_size), win*win, dim]  halo.attn:54
+        )
+        # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:55
         q = (
             self.to_q(q_inp)
             .reshape(-1, self.block_size * self.block_size, self.heads, self.dim_head)
             .transpose(1, 2)
             .reshape(-1, self.block_size * self.block_size, self.dim_head)
             * self.dim_head**-0.5
-        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:55
-        k, v = self.to_kv(kv_inp).chunk(
-            2, dim=-1
-        )  # [b*h*w/(block_size*block_size), win*win, dim_head*heads] each  halo.attn:56
+        )
+        # [b*h*w/(block_size*block_size), win*win, dim_head*heads] each  halo.attn:56
+        k, v = self.to_kv(kv_inp).chunk(2, dim=-1)
+        # [b*h*w*heads/(block_size*block_size), dim_head, win*win]  halo.attn:57
         k = (
             k.reshape(-1, self.win * self.win, self.heads, self.dim_head)
             .permute(0, 2, 3, 1)
             .reshape(-1, self.dim_head, self.win * self.win)
-        )  # [b*h*w*heads/(block_size*block_size), dim_head, win*win]  halo.attn:57
+        )
+        # [b*h*w*heads/(block_size*block_size), win*win, dim_head]  halo.attn:58
         v = (
             v.reshape(-1, self.win * self.win, self.heads, self.dim_head)
             .transpose(1, 2)
             .reshape(-1, self.win * self.win, self.dim_head)
-        )  # [b*h*w*heads/(block_size*block_size), win*win, dim_head]  halo.attn:58
-        sim = q @ k + self.rel_pos_emb(
-            q
-        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, win*win]  halo.attn:59
+        )
+        # [b*h*w*heads/(block_size*block_size), block_size*block_size, win*win]  halo.attn:59
+        sim = q @ k + self.rel_pos_emb(q)
         # the window positions that are padding are masked (the published code masks the real pixels)
+        # [1, win*win, h*w/(block_size*block_size)]  halo.attn:61
         real = F.unfold(
             torch.ones(1, 1, h, w, device=x.device, dtype=x.dtype),
             kernel_size=self.win,
             padding=self.halo_size,
             stride=self.block_size,
-        )  # [1, win*win, h*w/(block_size*block_size)]  halo.attn:61
-        padding = (
-            real[0].transpose(0, 1)[:, None, None, :] == 0
-        )  # [h*w/(block_size*block_size), 1, 1, win*win]  halo.attn:62
-        sim = sim.reshape(
-            b, -1, self.heads, self.block_size * self.block_size, self.win * self.win
-        )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:63
-        sim = sim.masked_fill(
-            padding, float("-inf")
-        )  # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:64
-        out = (
-            sim.softmax(dim=-1).flatten(0, 2) @ v
-        )  # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:65
+        )
+        # [h*w/(block_size*block_size), 1, 1, win*win]  halo.attn:62
+        padding = real[0].transpose(0, 1)[:, None, None, :] == 0
+        # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:63
+        sim = sim.reshape(b, -1, self.heads, self.block_size * self.block_size, self.win * self.win)
+        # [b, h*w/(block_size*block_size), heads, block_size*block_size, win*win]  halo.attn:64
+        sim = sim.masked_fill(padding, float("-inf"))
+        # [b*h*w*heads/(block_size*block_size), block_size*block_size, dim_head]  halo.attn:65
+        out = sim.softmax(dim=-1).flatten(0, 2) @ v
+        # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:66
         out = self.to_out(
             out.reshape(-1, self.heads, self.block_size * self.block_size, self.dim_head)
             .transpose(1, 2)
             .reshape(-1, self.block_size * self.block_size, self.dim_head * self.heads)
-        )  # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:66
+        )
+        # [b, dim, h, w]  halo.attn:67
         return (
             out.reshape(b, h // self.block_size, w // self.block_size, self.block_size, self.block_size, self.dim)
             .permute(0, 5, 1, 3, 2, 4)
             .reshape(b, self.dim, h, w)
-        )  # [b, dim, h, w]  halo.attn:67
+        )

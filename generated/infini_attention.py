@@ -71,39 +71,31 @@ class InfiniAttention(nn.Module):
                 f"InfiniAttention: splitting (s l) needs n = {n} to be divisible by segment_len = {self.segment_len}"
             )
         # [segments, b, h, segment_len, d]: the segments first, to loop over them
-        q = (
-            self.fc_q(x).reshape(b, -1, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)
-        )  # [n/segment_len, b, h, segment_len, d_k]  infini_attention.attn:34
-        k = (
-            self.fc_k(x).reshape(b, -1, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)
-        )  # [n/segment_len, b, h, segment_len, d_k]  infini_attention.attn:35
-        v = (
-            self.fc_v(x).reshape(b, -1, self.segment_len, self.h, self.d_v).permute(1, 0, 3, 2, 4)
-        )  # [n/segment_len, b, h, segment_len, d_v]  infini_attention.attn:36
+        # [n/segment_len, b, h, segment_len, d_k]  infini_attention.attn:34
+        q = self.fc_q(x).reshape(b, -1, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)
+        # [n/segment_len, b, h, segment_len, d_k]  infini_attention.attn:35
+        k = self.fc_k(x).reshape(b, -1, self.segment_len, self.h, self.d_k).permute(1, 0, 3, 2, 4)
+        # [n/segment_len, b, h, segment_len, d_v]  infini_attention.attn:36
+        v = self.fc_v(x).reshape(b, -1, self.segment_len, self.h, self.d_v).permute(1, 0, 3, 2, 4)
         gate = self.beta.sigmoid()  # [1, h, 1, 1]  infini_attention.attn:42
-        memory = torch.zeros(
-            b, self.h, self.d_k, self.d_v, device=x.device, dtype=x.dtype
-        )  # [b, h, d_k, d_v]  infini_attention.attn:43
-        z = torch.zeros(
-            b, self.h, self.d_k, 1, device=x.device, dtype=x.dtype
-        )  # [b, h, d_k, 1]  infini_attention.attn:44
+        # [b, h, d_k, d_v]  infini_attention.attn:43
+        memory = torch.zeros(b, self.h, self.d_k, self.d_v, device=x.device, dtype=x.dtype)
+        # [b, h, d_k, 1]  infini_attention.attn:44
+        z = torch.zeros(b, self.h, self.d_k, 1, device=x.device, dtype=x.dtype)
         empty = torch.ones(1, 1, 1, 1, device=x.device, dtype=x.dtype)  # [1, 1, 1, 1]  infini_attention.attn:45
         mixed = []
         for qs, ks, vs in zip(q, k, v):
             # infini_attention.attn:41-49: softmax(masked_fill(q @ k * scale, causal mask, -inf)) @ v, fused into one scaled_dot_product_attention call
-            attended = F.scaled_dot_product_attention(
-                qs, ks, vs, is_causal=True, scale=self.d_k**-0.5
-            )  # [b, h, segment_len, d_v]  infini_attention.attn:49
+            # [b, h, segment_len, d_v]  infini_attention.attn:49
+            attended = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True, scale=self.d_k**-0.5)
             sqs = F.elu(qs) + 1  # [b, h, segment_len, d_k]  infini_attention.attn:50
             sks = F.elu(ks) + 1  # [b, h, segment_len, d_k]  infini_attention.attn:51
             retrieved = sqs @ memory / (sqs @ z + empty)  # [b, h, segment_len, d_v]  infini_attention.attn:52
-            new_values = (
-                vs - sks @ memory / (sks @ z + empty) if self.delta_rule else vs
-            )  # [b, h, segment_len, d_v]  infini_attention.attn:53
+            # [b, h, segment_len, d_v]  infini_attention.attn:53
+            new_values = vs - sks @ memory / (sks @ z + empty) if self.delta_rule else vs
             memory = memory + sks.transpose(-1, -2) @ new_values  # [b, h, d_k, d_v]  infini_attention.attn:54
             z = z + sks.sum(dim=2).unsqueeze(-1)  # [b, h, d_k, 1]  infini_attention.attn:55
             empty = 0 * empty  # [1, 1, 1, 1]  infini_attention.attn:56
             mixed.append(gate * retrieved + (1 - gate) * attended)  # [b, h, segment_len, d_v]  infini_attention.attn:57
-        return self.fc_o(
-            torch.stack(mixed, dim=0).permute(1, 0, 3, 2, 4).reshape(b, n, self.d_v * self.h)
-        )  # [b, n, d_model]  infini_attention.attn:59
+        # [b, n, d_model]  infini_attention.attn:59
+        return self.fc_o(torch.stack(mixed, dim=0).permute(1, 0, 3, 2, 4).reshape(b, n, self.d_v * self.h))

@@ -45,19 +45,15 @@ class Attention(nn.Module):
         if x.shape[3] != self.dim:
             raise ValueError(f"Attention: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
         q, k, v = self.to_qkv(x).chunk(3, dim=-1)  # [b, p, n, heads*head_dim] each  mobilevit_attention.attn:18
-        q = q.reshape(b, p, n, self.heads, self.head_dim).transpose(
-            2, 3
-        )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
-        k = k.reshape(b, p, n, self.heads, self.head_dim).permute(
-            0, 1, 3, 4, 2
-        )  # [b, p, heads, head_dim, n]  mobilevit_attention.attn:18
-        v = v.reshape(b, p, n, self.heads, self.head_dim).transpose(
-            2, 3
-        )  # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
+        # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
+        q = q.reshape(b, p, n, self.heads, self.head_dim).transpose(2, 3)
+        # [b, p, heads, head_dim, n]  mobilevit_attention.attn:18
+        k = k.reshape(b, p, n, self.heads, self.head_dim).permute(0, 1, 3, 4, 2)
+        # [b, p, heads, n, head_dim]  mobilevit_attention.attn:18
+        v = v.reshape(b, p, n, self.heads, self.head_dim).transpose(2, 3)
         attn = ((q * self.head_dim**-0.5) @ k).softmax(dim=-1)  # [b, p, heads, n, n]  mobilevit_attention.attn:20
-        return self.to_out(
-            (attn @ v).transpose(2, 3).reshape(b, p, n, self.heads * self.head_dim)
-        )  # [b, p, n, dim]  mobilevit_attention.attn:21
+        # [b, p, n, dim]  mobilevit_attention.attn:21
+        return self.to_out((attn @ v).transpose(2, 3).reshape(b, p, n, self.heads * self.head_dim))
 
 
 class FeedForward(nn.Module):
@@ -256,16 +252,18 @@ class MobileViTAttention(nn.Module):
         # local representation
         y = self.conv2(self.conv1(x))  # [b, dim, h, w]  mobilevit_attention.attn:106
         # global representation: one sequence per offset within a patch, one token per patch
+        # [b, patch_size*patch_size, h*w/(patch_size*patch_size), dim]  mobilevit_attention.attn:108
         y = (
             y.reshape(b, self.dim, h // self.patch_size, self.patch_size, w // self.patch_size, self.patch_size)
             .permute(0, 3, 5, 2, 4, 1)
             .reshape(b, self.patch_size * self.patch_size, -1, self.dim)
-        )  # [b, patch_size*patch_size, h*w/(patch_size*patch_size), dim]  mobilevit_attention.attn:108
+        )
         y = self.trans(y)  # [b, patch_size*patch_size, h*w/(patch_size*patch_size), dim]  mobilevit_attention.attn:109
+        # [b, dim, h, w]  mobilevit_attention.attn:110
         y = (
             y.reshape(b, self.patch_size, self.patch_size, h // self.patch_size, w // self.patch_size, self.dim)
             .permute(0, 5, 3, 1, 4, 2)
             .reshape(b, self.dim, h, w)
-        )  # [b, dim, h, w]  mobilevit_attention.attn:110
+        )
         # fusion
         return self.conv4(torch.cat([x, self.conv3(y)], dim=1))  # [b, in_channel, h, w]  mobilevit_attention.attn:119

@@ -46,7 +46,6 @@ class MobileViTv2Attention(nn.Module):
                 f"MobileViTv2Attention: input.shape[2] must be d_model = {self.d_model}, got {input.shape[2]}"
             )
         weight_i = self.fc_i(input).softmax(dim=1)  # [b, n, 1]  mobilevitv2_attention.attn:20
-        context_vector = (weight_i * self.fc_k(input)).sum(
-            dim=1, keepdim=True
-        )  # [b, 1, d_model]  mobilevitv2_attention.attn:21
+        # [b, 1, d_model]  mobilevitv2_attention.attn:21
+        context_vector = (weight_i * self.fc_k(input)).sum(dim=1, keepdim=True)
         return self.fc_o(self.fc_v(input) * context_vector)  # [b, n, d_model]  mobilevitv2_attention.attn:22

@@ -205,6 +205,7 @@ class MUSEAttention(nn.Module):
             attended = att @ v  # [b, h, n, d_v]  muse.attn:70
         else:
             # muse.attn:64-70: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # [b, h, n, d_v]  muse.attn:70
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -214,12 +215,11 @@ class MUSEAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.dropout.p if self.dropout.training else 0.0,
                 scale=self.d_k**-0.5,
-            )  # [b, h, n, d_v]  muse.attn:70
+            )
         out = self.fc_o(attended.transpose(1, 2).reshape(b, n, self.d_v * self.h))  # [b, n, d_model]  muse.attn:70
         # the values as h * d_v channels, convolved along the tokens at three scales
         v2 = v.transpose(2, 3).reshape(b, self.d_v * self.h, n)  # [b, d_v*h, n]  muse.attn:73
         mix = self.dy_paras.softmax(dim=-1)  # [3]  muse.attn:74
-        out2 = (
-            mix[0] * self.conv1(v2) + mix[1] * self.conv3(v2) + mix[2] * self.conv5(v2)
-        )  # [b, d_model, n]  muse.attn:75
+        # [b, d_model, n]  muse.attn:75
+        out2 = mix[0] * self.conv1(v2) + mix[1] * self.conv3(v2) + mix[2] * self.conv5(v2)
         return out + out2.transpose(1, 2)  # [b, n, d_model]  muse.attn:76

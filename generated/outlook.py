@@ -105,21 +105,19 @@ class OutlookAttention(nn.Module):
                 f"OutlookAttention: the number of blocks fold() puts back (the last axis) and the number of windows in output_size must agree, but n' = {n_out} and h'*w' = {h_out * w_out}"
             )
         # the values of every window: [b, heads, windows, k*k, head_dim]
+        # [b, dim*kernel_size*kernel_size, h'*w']  outlook.attn:40
         v = F.unfold(
             self.v_pj(x).permute(0, 3, 1, 2), kernel_size=self.kernel_size, padding=self.padding, stride=self.stride
-        )  # [b, dim*kernel_size*kernel_size, h'*w']  outlook.attn:40
-        v = v.reshape(b, self.num_heads, self.dim // self.num_heads, self.kk, -1).transpose(
-            2, 4
-        )  # [b, num_heads, h'*w', kk, dim/num_heads]  outlook.attn:43
+        )
+        # [b, num_heads, h'*w', kk, dim/num_heads]  outlook.attn:43
+        v = v.reshape(b, self.num_heads, self.dim // self.num_heads, self.kk, -1).transpose(2, 4)
         # one k*k x k*k attention per window (the pooled position) and head
         a = self.pool(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # [b, h'', w'', dim]  outlook.attn:45
-        a = (
-            self.attn(a).reshape(b, -1, self.num_heads, self.kk, self.kk).transpose(1, 2)
-        )  # [b, num_heads, h''*w'', kk, kk]  outlook.attn:46
+        # [b, num_heads, h''*w'', kk, kk]  outlook.attn:46
+        a = self.attn(a).reshape(b, -1, self.num_heads, self.kk, self.kk).transpose(1, 2)
         a = self.attn_drop((a * self.scale).softmax(dim=-1))  # [b, num_heads, h''*w'', kk, kk]  outlook.attn:47
         # overlapping windows add up
         out = (a @ v).transpose(2, 4).reshape(b, self.dim * self.kk, -1)  # [b, dim*kk, n']  outlook.attn:49
-        out = F.fold(
-            out, output_size=(h, w), kernel_size=self.kernel_size, padding=self.padding, stride=self.stride
-        )  # [b, dim, h, w]  outlook.attn:50
+        # [b, dim, h, w]  outlook.attn:50
+        out = F.fold(out, output_size=(h, w), kernel_size=self.kernel_size, padding=self.padding, stride=self.stride)
         return self.proj_drop(self.proj(out.permute(0, 2, 3, 1)))  # [b, h, w, dim]  outlook.attn:51

@@ -42,6 +42,5 @@ class ParNetAttention(nn.Module):
             raise ValueError(
                 f"ParNetAttention: batch norm in training needs more than one value per channel, with b = {b}, h = {h}, w = {w}"
             )
-        return F.silu(
-            self.conv1x1(x) + self.conv3x3(x) + self.sse(x) * x
-        )  # [b, channel, h, w]  parnet_attention.attn:16
+        # [b, channel, h, w]  parnet_attention.attn:16
+        return F.silu(self.conv1x1(x) + self.conv3x3(x) + self.sse(x) * x)

@@ -52,20 +52,16 @@ class SequentialPolarizedSelfAttention(nn.Module):
             )
         # channel-only attention
         wq = self.ch_wq(x).reshape(b, h * w, 1).softmax(dim=1)  # [b, h*w, 1]  polarized_self_attention.attn:24
-        wz = (self.ch_wv(x).flatten(2) @ wq).reshape(
-            b, -1, 1, 1
-        )  # [b, channel // 2, 1, 1]  polarized_self_attention.attn:25
-        weight = self.ln(
-            self.ch_wz(wz).reshape(b, 1, self.channel)
-        ).sigmoid()  # [b, 1, channel]  polarized_self_attention.attn:26
+        # [b, channel // 2, 1, 1]  polarized_self_attention.attn:25
+        wz = (self.ch_wv(x).flatten(2) @ wq).reshape(b, -1, 1, 1)
+        # [b, 1, channel]  polarized_self_attention.attn:26
+        weight = self.ln(self.ch_wz(wz).reshape(b, 1, self.channel)).sigmoid()
         channel_out = weight.reshape(b, self.channel, 1, 1) * x  # [b, channel, h, w]  polarized_self_attention.attn:27
         # spatial-only attention, on the channel branch's output
-        wq = (
-            self.sp_wq(channel_out).mean(dim=(2, 3), keepdim=True).reshape(b, 1, -1).softmax(dim=-1)
-        )  # [b, 1, channel // 2]  polarized_self_attention.attn:29
-        weight = (
-            (wq @ self.sp_wv(channel_out).flatten(2)).reshape(b, 1, h, w).sigmoid()
-        )  # [b, 1, h, w]  polarized_self_attention.attn:30
+        # [b, 1, channel // 2]  polarized_self_attention.attn:29
+        wq = self.sp_wq(channel_out).mean(dim=(2, 3), keepdim=True).reshape(b, 1, -1).softmax(dim=-1)
+        # [b, 1, h, w]  polarized_self_attention.attn:30
+        weight = (wq @ self.sp_wv(channel_out).flatten(2)).reshape(b, 1, h, w).sigmoid()
         return weight * channel_out  # [b, channel, h, w]  polarized_self_attention.attn:31
 
 
@@ -111,18 +107,14 @@ class ParallelPolarizedSelfAttention(nn.Module):
             )
         # channel-only attention
         wq = self.ch_wq(x).reshape(b, h * w, 1).softmax(dim=1)  # [b, h*w, 1]  polarized_self_attention.attn:51
-        wz = (self.ch_wv(x).flatten(2) @ wq).reshape(
-            b, -1, 1, 1
-        )  # [b, channel // 2, 1, 1]  polarized_self_attention.attn:52
-        weight = self.ln(
-            self.ch_wz(wz).reshape(b, 1, self.channel)
-        ).sigmoid()  # [b, 1, channel]  polarized_self_attention.attn:53
+        # [b, channel // 2, 1, 1]  polarized_self_attention.attn:52
+        wz = (self.ch_wv(x).flatten(2) @ wq).reshape(b, -1, 1, 1)
+        # [b, 1, channel]  polarized_self_attention.attn:53
+        weight = self.ln(self.ch_wz(wz).reshape(b, 1, self.channel)).sigmoid()
         channel_out = weight.reshape(b, self.channel, 1, 1) * x  # [b, channel, h, w]  polarized_self_attention.attn:54
         # spatial-only attention, on the input
-        wq = (
-            self.sp_wq(x).mean(dim=(2, 3), keepdim=True).reshape(b, 1, -1).softmax(dim=-1)
-        )  # [b, 1, channel // 2]  polarized_self_attention.attn:56
-        weight = (
-            (wq @ self.sp_wv(x).flatten(2)).reshape(b, 1, h, w).sigmoid()
-        )  # [b, 1, h, w]  polarized_self_attention.attn:57
+        # [b, 1, channel // 2]  polarized_self_attention.attn:56
+        wq = self.sp_wq(x).mean(dim=(2, 3), keepdim=True).reshape(b, 1, -1).softmax(dim=-1)
+        # [b, 1, h, w]  polarized_self_attention.attn:57
+        weight = (wq @ self.sp_wv(x).flatten(2)).reshape(b, 1, h, w).sigmoid()
         return weight * x + channel_out  # [b, channel, h, w]  polarized_self_attention.attn:58

@@ -58,9 +58,8 @@ class SpatialShift(nn.Module):
         x4 = x[..., (3 * c) // 4 :]  # [b, h, w, c - (3*c) // 4]  s2_attention.attn:20
         down = torch.cat([x1[:, :1], x1[:, : h - 1]], dim=1)  # [b, h, w, c // 4]  s2_attention.attn:21
         up = torch.cat([x2[:, 1:], x2[:, h - 1 :]], dim=1)  # [b, h, w, c // 2 - c // 4]  s2_attention.attn:22
-        right = torch.cat(
-            [x3[:, :, :1], x3[:, :, : w - 1]], dim=2
-        )  # [b, h, w, (3*c) // 4 - c // 2]  s2_attention.attn:23
+        # [b, h, w, (3*c) // 4 - c // 2]  s2_attention.attn:23
+        right = torch.cat([x3[:, :, :1], x3[:, :, : w - 1]], dim=2)
         left = torch.cat([x4[:, :, 1:], x4[:, :, w - 1 :]], dim=2)  # [b, h, w, c - (3*c) // 4]  s2_attention.attn:24
         return torch.cat([down, up, right, left], dim=-1)  # [b, h, w, c]  s2_attention.attn:25
 
@@ -104,12 +103,10 @@ class SplitAttention(nn.Module):
         if x_all.shape[4] != self.channel:
             raise ValueError(f"SplitAttention: x_all.shape[4] must be channel = {self.channel}, got {x_all.shape[4]}")
         a = x_all.sum(dim=(1, 2, 3))  # [b, channel]  s2_attention.attn:43
-        bar_a = self.softmax(
-            self.mlp2(self.gelu(self.mlp1(a))).reshape(b, self.k, self.channel)
-        )  # [b, k, channel]  s2_attention.attn:44
-        return (bar_a.reshape(b, self.k, 1, 1, self.channel) * x_all).sum(
-            dim=1
-        )  # [b, h, w, channel]  s2_attention.attn:45
+        # [b, k, channel]  s2_attention.attn:44
+        bar_a = self.softmax(self.mlp2(self.gelu(self.mlp1(a))).reshape(b, self.k, self.channel))
+        # [b, h, w, channel]  s2_attention.attn:45
+        return (bar_a.reshape(b, self.k, 1, 1, self.channel) * x_all).sum(dim=1)
 
 
 class S2Attention(nn.Module):

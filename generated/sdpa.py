@@ -152,6 +152,7 @@ class ScaledDotProductAttention(nn.Module):
             attended = att @ v  # [b, h, nq, d_v]  sdpa.attn:35
         else:
             # sdpa.attn:29-35: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # [b, h, nq, d_v]  sdpa.attn:35
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -161,5 +162,5 @@ class ScaledDotProductAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=self.d_k**-0.5,
-            )  # [b, h, nq, d_v]  sdpa.attn:35
+            )
         return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_v * self.h))  # [b, nq, d_model]  sdpa.attn:35

@@ -59,16 +59,12 @@ class ShuffleAttention(nn.Module):
         xg = x.reshape(b * self.G, -1, h, w)  # [b*G, channel/G, h, w]  shuffle_attention.attn:20
         x_0, x_1 = xg.chunk(2, dim=1)  # [b*G, channel/(2*G), h, w] each  shuffle_attention.attn:21
         # channel attention: a gate per channel from the pooled descriptor
-        x_channel = (
-            x_0 * (self.cweight * x_0.mean(dim=(2, 3), keepdim=True) + self.cbias).sigmoid()
-        )  # [b*G, channel/(2*G), h, w]  shuffle_attention.attn:23
+        # [b*G, channel/(2*G), h, w]  shuffle_attention.attn:23
+        x_channel = x_0 * (self.cweight * x_0.mean(dim=(2, 3), keepdim=True) + self.cbias).sigmoid()
         # spatial attention: a gate per position from the group-normalised map
-        x_spatial = (
-            x_1 * (self.sweight * self.gn(x_1) + self.sbias).sigmoid()
-        )  # [b*G, channel/(2*G), h, w]  shuffle_attention.attn:25
-        out = torch.cat([x_channel, x_spatial], dim=1).reshape(
-            b, self.channel, h, w
-        )  # [b, channel, h, w]  shuffle_attention.attn:26
-        return (
-            out.reshape(b, 2, self.channel // 2, h, w).transpose(1, 2).reshape(b, self.channel, h, w)
-        )  # [b, channel, h, w]  shuffle_attention.attn:27
+        # [b*G, channel/(2*G), h, w]  shuffle_attention.attn:25
+        x_spatial = x_1 * (self.sweight * self.gn(x_1) + self.sbias).sigmoid()
+        # [b, channel, h, w]  shuffle_attention.attn:26
+        out = torch.cat([x_channel, x_spatial], dim=1).reshape(b, self.channel, h, w)
+        # [b, channel, h, w]  shuffle_attention.attn:27
+        return out.reshape(b, 2, self.channel // 2, h, w).transpose(1, 2).reshape(b, self.channel, h, w)

@@ -155,6 +155,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
             attended = att @ v  # [b, h, nq, d_k]  simplified_sdpa.attn:34
         else:
             # simplified_sdpa.attn:28-34: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # [b, h, nq, d_k]  simplified_sdpa.attn:34
             attended = F.scaled_dot_product_attention(
                 q,
                 k.transpose(-2, -1),
@@ -164,7 +165,6 @@ class SimplifiedScaledDotProductAttention(nn.Module):
                 else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=self.d_k**-0.5,
-            )  # [b, h, nq, d_k]  simplified_sdpa.attn:34
-        return self.fc_o(
-            attended.transpose(1, 2).reshape(b, nq, self.d_model)
-        )  # [b, nq, d_model]  simplified_sdpa.attn:34
+            )
+        # [b, nq, d_model]  simplified_sdpa.attn:34
+        return self.fc_o(attended.transpose(1, 2).reshape(b, nq, self.d_model))

@@ -85,7 +85,8 @@ class SKAttention(nn.Module):
         # fuse
         z = self.fc(feats.sum(dim=0).mean(dim=(2, 3)))  # [b, d]  sk.attn:36
         # select: a softmax across the branches, for each channel
+        # [len(kernels), b, channel, 1, 1]  sk.attn:38
         weights = torch.stack([branch_fc(z).reshape(b, self.channel, 1, 1) for branch_fc in self.fcs], dim=0).softmax(
             dim=0
-        )  # [len(kernels), b, channel, 1, 1]  sk.attn:38
+        )
         return (weights * feats).sum(dim=0)  # [b, channel, h, w]  sk.attn:41

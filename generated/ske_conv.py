@@ -106,15 +106,13 @@ class SKEConv(nn.Module):
                 )
             x = x.transpose(0, 1)  # [s1, s0, h, w]  ske_conv.attn:41
         # split: [b, M, c, h', w']
-        feats = torch.stack(
-            [conv(x) for conv in self.convs], dim=1
-        )  # [s1|s0, M, in_channels, h', w']  ske_conv.attn:43
+        # [s1|s0, M, in_channels, h', w']  ske_conv.attn:43
+        feats = torch.stack([conv(x) for conv in self.convs], dim=1)
         # fuse
         z = self.fc(feats.sum(dim=1).mean(dim=(2, 3)))  # [s1|s0, d]  ske_conv.attn:45
         # select: a softmax across the branches, for each channel
-        weights = self.softmax(
-            torch.stack([branch_fc(z) for branch_fc in self.fcs], dim=1)
-        )  # [s1|s0, M, in_channels]  ske_conv.attn:47
+        # [s1|s0, M, in_channels]  ske_conv.attn:47
+        weights = self.softmax(torch.stack([branch_fc(z) for branch_fc in self.fcs], dim=1))
         out = (feats * weights.unsqueeze(3).unsqueeze(3)).sum(dim=1)  # [s1|s0, in_channels, h', w']  ske_conv.attn:48
         if not self.batch_first:
             out = out.transpose(0, 1)  # [in_channels, s1, h', w']  ske_conv.attn:50

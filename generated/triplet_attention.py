@@ -122,9 +122,8 @@ class ZPool(nn.Module):
             raise ValueError(
                 f"ZPool: x must be a 4-d floating-point tensor [b, c, h, w] with no empty dimension, got {tuple(x.shape)} {x.dtype}"
             )
-        return torch.cat(
-            [x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1
-        )  # [b, 2, h, w]  triplet_attention.attn:47
+        # [b, 2, h, w]  triplet_attention.attn:47
+        return torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
 
 
 class AttentionGate(nn.Module):

@@ -80,17 +80,14 @@ class UFOAttention(nn.Module):
             raise ValueError(f"UFOAttention: values.shape[1] must be nk = {nk}, got {values.shape[1]}")
         if values.shape[2] != self.d_model:
             raise ValueError(f"UFOAttention: values.shape[2] must be d_model = {self.d_model}, got {values.shape[2]}")
-        q = (
-            self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)
-        )  # [b, h, nq, d_k]  ufo_attention.attn:28
-        k = (
-            self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)
-        )  # [b, h, d_k, nk]  ufo_attention.attn:29
+        # [b, h, nq, d_k]  ufo_attention.attn:28
+        q = self.fc_q(queries).reshape(b, nq, self.h, self.d_k).transpose(1, 2)
+        # [b, h, d_k, nk]  ufo_attention.attn:29
+        k = self.fc_k(keys).reshape(b, nk, self.h, self.d_k).permute(0, 2, 3, 1)
         v = self.fc_v(values).reshape(b, nk, self.h, self.d_v).transpose(1, 2)  # [b, h, nk, d_v]  ufo_attention.attn:30
         kv = k @ v  # [b, h, d_k, d_v]  ufo_attention.attn:31
         # XNorm of both factors, with the same gamma
         kv = kv * self.gamma / kv.norm(dim=-1, keepdim=True)  # [b, h, d_k, d_v]  ufo_attention.attn:33
         q = q * self.gamma / q.norm(dim=-1, keepdim=True)  # [b, h, nq, d_k]  ufo_attention.attn:34
-        return self.fc_o(
-            (q @ kv).transpose(1, 2).reshape(b, nq, self.d_v * self.h)
-        )  # [b, nq, d_model]  ufo_attention.attn:35
+        # [b, nq, d_model]  ufo_attention.attn:35
+        return self.fc_o((q @ kv).transpose(1, 2).reshape(b, nq, self.d_v * self.h))

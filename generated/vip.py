@@ -102,32 +102,35 @@ class WeightedPermuteMLP(nn.Module):
             raise ValueError(f"WeightedPermuteMLP: x.shape[3] must be dim = {self.dim}, got {x.shape[3]}")
         c_embed = self.mlp_c(x)  # [b, seg_dim, seg_dim, dim]  vip.attn:45
         # height mixing: each (segment, column) holds the h*S values of that column
+        # [b, seg_dim, seg_dim, dim]  vip.attn:47
         h_embed = self.mlp_h(
             x.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, -1)
             .transpose(1, 3)
             .reshape(b, self.seg_dim, self.seg_dim, self.dim)
-        )  # [b, seg_dim, seg_dim, dim]  vip.attn:47
+        )
+        # [b, seg_dim, seg_dim, dim]  vip.attn:48
         h_embed = (
             h_embed.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, -1)
             .transpose(1, 3)
             .reshape(b, self.seg_dim, self.seg_dim, self.dim)
-        )  # [b, seg_dim, seg_dim, dim]  vip.attn:48
+        )
         # width mixing: each (segment, row) holds the w*S values of that row
+        # [b, seg_dim, seg_dim, dim]  vip.attn:50
         w_embed = self.mlp_w(
             x.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, -1)
             .permute(0, 3, 1, 2, 4)
             .reshape(b, self.seg_dim, self.seg_dim, self.dim)
-        )  # [b, seg_dim, seg_dim, dim]  vip.attn:50
+        )
+        # [b, seg_dim, seg_dim, dim]  vip.attn:51
         w_embed = (
             w_embed.reshape(b, self.seg_dim, self.seg_dim, self.seg_dim, -1)
             .permute(0, 2, 3, 1, 4)
             .reshape(b, self.seg_dim, self.seg_dim, self.dim)
-        )  # [b, seg_dim, seg_dim, dim]  vip.attn:51
+        )
         # per channel, one weight per branch, softmaxed over the three branches
         pooled = (c_embed + h_embed + w_embed).mean(dim=(1, 2))  # [b, dim]  vip.attn:53
-        weight = (
-            self.reweighting(pooled).reshape(b, self.dim, 3).permute(2, 0, 1).softmax(dim=0)
-        )  # [3, b, dim]  vip.attn:54
+        # [3, b, dim]  vip.attn:54
+        weight = self.reweighting(pooled).reshape(b, self.dim, 3).permute(2, 0, 1).softmax(dim=0)
         weight = weight[:, :, None, None]  # [3, b, 1, 1, dim]  vip.attn:55
         out = c_embed * weight[0] + w_embed * weight[1] + h_embed * weight[2]  # [b, seg_dim, seg_dim, dim]  vip.attn:56
         return self.proj_drop(self.proj(out))  # [b, seg_dim, seg_dim, dim]  vip.attn:57

@@ -235,8 +235,10 @@ def _split_blocks(text: str) -> list[str]:
 
 
 def _without_places(code: str) -> str:
-    """Generated code without what names the spec file: `x.attn:12` comments, "compiled from"."""
-    return re.sub(r"\w+\.attn(:\d+(-\d+)?)?", "SPEC", code)
+    """Generated code without what names the spec file: `x.attn:12` comments, "compiled from";
+    each shape comment above its statement (a longer file name may have moved it there)."""
+    code = re.sub(r"\w+\.attn(:\d+(-\d+)?)?", "SPEC", code)
+    return re.sub(r"^( *)(\S.*?)  # (.*  SPEC)$", r"\1# \3\n\1\2", code, flags=re.M)
 
 
 @pytest.mark.parametrize("stem", ["cbam", "bam", "cbam_res", "mobilevit_attention", "s2_attention", "gfnet",

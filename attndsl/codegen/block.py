@@ -12,7 +12,8 @@ from ..ranks import pack_of
 from ..lower import Literal
 from ..ops import ATOM, UNARY
 from ..symbolic import Expr
-from .text import comment_text, float_text, python_string
+from ..formatting import LINE_LENGTH
+from .text import comment_text, float_text, placed_shape_comments, python_string
 from .expressions import (_NEGATED, InternalError, source_expr)
 from .checks import CheckEmitter
 from .forward import ForwardEmitter
@@ -25,6 +26,9 @@ from .signatures import SignatureEmitter
 from .options import Options
 from .shape_display import ShapeDisplay
 
+
+# The columns before a method's body in templates/torch/class.py.j2.
+BODY_INDENT = 8
 
 # Conditions `not` needs no brackets around: `not self.bn.track_running_stats`, not `not (...)`.
 _BARE_UNDER_NOT = ("arg", "flag", "const", "all_elems", "module_flag", "training")
@@ -326,9 +330,9 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             "comments": [comment_text(c) for c in self.ir.comments if self.ir.doc and comment_text(c)],
             "docstring": self.docstring(),
             "init_signature": self.init_signature(),
-            "init_body": init,
+            "init_body": placed_shape_comments(init, BODY_INDENT, LINE_LENGTH),
             "forward_signature": self.forward_signature(),
-            "forward_body": forward,
+            "forward_body": placed_shape_comments(forward, BODY_INDENT, LINE_LENGTH),
         }
 
 

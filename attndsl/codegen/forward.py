@@ -16,7 +16,7 @@ from ..ops import ATOM, OPS, ListShape
 from ..symbolic import Expr
 from .options import NodeView
 from .release import release_lists, top_level_lists
-from .text import comment_text
+from .text import SHAPE_COMMENT, comment_text
 from .expressions import (_fill)
 
 
@@ -173,14 +173,14 @@ class ForwardEmitter:
         shape = attrs["shape"]
         where = f"{Path(attrs['span'].path).name}:{line or attrs['span'].line}"  # an imported block's own file
         if shape is None:  # no one shape in every world (ranks that differ): the line only
-            return f"  # {where}"
+            return f"{SHAPE_COMMENT}{where}"
         if _multi_output(attrs):
             shown = [self.show(self.folded(s)) for s in shape]
             # `q, k, v = qkv.unbind(0)`: one shape, not the same one three times
             text = f"{shown[0]} each" if len(set(shown)) == 1 else ", ".join(shown)
         else:
             text = self.show(self.folded(shape))
-        return f"  # {text}  {where}"
+        return f"{SHAPE_COMMENT}{text}  {where}"
 
     def forward_lines(self) -> list[str]:
         order = self.ir.topological()

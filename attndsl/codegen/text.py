@@ -33,6 +33,26 @@ def comment_text(text: str) -> str:
     return "".join(c if c.isprintable() else " " for c in text).strip()
 
 
+# A statement's shape comment, marked until its indentation is known (`placed_shape_comments`).
+SHAPE_COMMENT = "  #\x1f "
+
+
+def placed_shape_comments(lines: list[str], indent: int, width: int) -> list[str]:
+    """Each shape comment after its statement where both fit in `width` columns at `indent`,
+    else on its own line above: a formatter that counts the comment in the line would fold
+    the code (`self.attn(\n    x\n)  # [b, n, c]`) to make room for it."""
+    placed = []
+    for line in lines:
+        code, marked, comment = line.partition(SHAPE_COMMENT)
+        if not marked:
+            placed.append(line)
+        elif indent + len(code) + len(comment) + 4 <= width:
+            placed.append(f"{code}  # {comment}")
+        else:
+            placed += [f"{code[:len(code) - len(code.lstrip())]}# {comment}", code]
+    return placed
+
+
 def docstring_text(text: str) -> str:
     cleaned = text
     if not text.replace("\n", "").isprintable():  # (rarely: a tab, a control character)
