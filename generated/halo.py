@@ -132,14 +132,6 @@ class HaloAttention(nn.Module):
             raise ValueError(
                 f"HaloAttention: splitting (nw r) needs w = {w} to be divisible by block_size = {self.block_size}"
             )
-        if h + 2 * self.halo_size < self.win:
-            raise ValueError(
-                f"HaloAttention: the (dilated) kernel must fit in the padded input, with h = {h}, halo_size = {self.halo_size}, win = {self.win}"
-            )
-        if w + 2 * self.halo_size < self.win:
-            raise ValueError(
-                f"HaloAttention: the (dilated) kernel must fit in the padded input, with halo_size = {self.halo_size}, w = {w}, win = {self.win}"
-            )
         # queries: the block_size^2 pixels of every block; keys and values: its win^2 window
         # [b*h*w/(block_size*block_size), block_size*block_size, dim]  halo.attn:52
         q_inp = (

@@ -981,3 +981,31 @@ block B(c: int = 3):
     want = torch.softmax(q @ k.transpose(2, 3) / 2, dim=-1) @ v
     torch.testing.assert_close(optimised(c=3).double()(q, k, v), want)
     torch.testing.assert_close(plain(c=3).double()(q, k, v), want)
+
+
+# divisible_bound_of_any_symbol
+def test_a_divisibility_bounds_an_input_size_but_not_an_argument():
+    """`h % p == 0` of an input's size (at least 1) makes `h >= p`: the slice `x[:, :, :p]`
+    needs no check of its own. Of an argument, which may be 0, it does not: `k = 0` is a
+    multiple of `m = 2`, and `linear(k - m + 1, 2)` must still be refused."""
+    source = """
+block B(p: int):
+    input x: [b, c, h]
+    y = rearrange(x, "b c (n p) -> b c n p", p=p)
+    return y + rearrange(x[:, :, :p], "b c p -> b c 1 p")
+"""
+    assert "h < self.p" not in attndsl.compile_source(source, "mutants.attn").code
+    sliced = build(source)
+    x = rand(1, 2, 3)
+    torch.testing.assert_close(sliced(p=3)(x), (x + x).reshape(1, 2, 1, 3))
+    with pytest.raises(ValueError, match="divisible"):
+        sliced(p=4)(x)
+    argument = build("""
+block B(k: int, m: int):
+    input x: [b, k]
+    require k % m == 0, "k must be a multiple of m"
+    layer fc = linear(k - m + 1, 2)
+    return fc(x[:, :k - m + 1])
+""")
+    with pytest.raises(ValueError, match="at least"):
+        argument(k=0, m=2)

@@ -134,7 +134,7 @@ def _pruned(ir: BlockIR, checks: list) -> list:
                 knowledge.learn_equal(condition[1], condition[2], check.guard)
                 equalities.append((set(check.guard), frozenset(map(view.normal, condition[1:]))))
             elif view.normal(condition[2]).terms:  # (a divisor that is 0 here: this check refuses every call)
-                knowledge.add(check.guard, "integer", view.normal(condition[1]).exact_div(view.normal(condition[2])))
+                knowledge.learn_divisible(view.normal(condition[1]), view.normal(condition[2]), check.guard)
         else:
             knowledge.learn(condition, check.guard, view.normal)
             for factor in _positive_factors(condition, view):

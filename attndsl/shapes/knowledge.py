@@ -102,8 +102,9 @@ class Knowledge:
                     # `d % h == 0`: d - h*(d // h) is 0, so d/h is a whole number from here on.
                     if left == a - b * Expr.atom("floordiv", a, b):
                         self.add(guard, "integer", a.exact_div(b))
-                        if normal is not None:  # and of the values (`kd` of `let kd = d // 2`), as asked
-                            self.add(guard, "integer", normal(a).exact_div(normal(b)))
+                        # and of the values (`kd` of `let kd = d // 2`), as asked
+                        self.learn_divisible(normal(a), normal(b), guard) if normal is not None else \
+                            self.learn_divisible(a, b, guard)
             self.learn_equal(left, right, guard)
             return
         if operator == "!=" and right == Expr.const(0):
@@ -138,6 +139,14 @@ class Knowledge:
             self.add(guard, "bound", symbol, Fraction(int(right.value) + 1) if whole else right.value)
             if right.value >= 0:
                 self.add(guard, "nonzero", left)
+
+    def learn_divisible(self, a: Expr, b: Expr, guard) -> None:
+        """`a % b == 0` (a passed check, in normal form): a/b is a whole number, and an input's
+        size, at least 1, is at least b: `h % p == 0` makes `h >= p` (a window of p rows fits)
+        for any p the `%` allows (a negative p is below h anyway; 0 fails the `%`)."""
+        self.add(guard, "integer", a.exact_div(b))
+        if _lone_symbol(a) in self.dims and not (a - b).is_const:
+            self.add(guard, "bound", a - b, Fraction(0))
 
     def learn_equal(self, left: Expr, right: Expr, guard) -> None:
         """`left == right`: solve for one factor that appears once, to the first power, and

@@ -292,9 +292,8 @@ class Requirements:
         elif condition[0] == "eq":
             knowledge.learn_equal(condition[1], condition[2], guard)
         else:
-            quotient = self.view_for_guard(guard, None).normal(condition[1]).exact_div(
-                self.view_for_guard(guard, None).normal(condition[2]))
-            knowledge.add(guard, "integer", quotient)
+            normal = self.view_for_guard(guard, None).normal
+            knowledge.learn_divisible(normal(condition[1]), normal(condition[2]), guard)
 
     def _expanded(self, condition):
         if isinstance(condition, Cond):
