@@ -14,7 +14,9 @@ from .symbolic_core import Atom, Expr, Monomial, _factor_key, _lcm_denominator, 
 
 def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", order: Callable | None = None) -> str:
     """Render as Python (`//` for exact division) or as math (`/`) with names from `name`;
-    "shape" is math that shows a product of two sums factored, `b*(H + p)*(W + q)`.
+    "shape" is math that shows a product of two sums factored, `b*(H + p)*(W + q)`; "real"
+    is Python for a real number (`n / 2`, what ceil() or sqrt() takes); "float" is Python
+    with float coefficients (`0.5 * n`).
 
     `order` maps a symbol to a sort key for display (e.g. the order in which a block
     introduces its dims and arguments, so `b*G` reads as the source does); the
@@ -30,7 +32,7 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
     root = _inverse_root(expr) if style != "math" else None
     if root is not None:  # `d ** -0.5`, as written, not `1 / d ** 0.5` (which rounds differently)
         return _render_atom(root, name, style, order).removesuffix(" ** 0.5") + " ** -0.5"
-    divide = "//" if style == "python" else "/"
+    divide = "//" if style == "python" else "/"  # (python and real: with spaces)
     constant, denominator = _lcm_denominator(expr)
     if style == "float":
         constant = 1  # float coefficients render as literals (1e-05), not as fractions
@@ -44,7 +46,7 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
             top = f"({top})"
         if not (denominator_expr.is_const or (len(denominator) == 1 and constant == 1 and denominator[0][1] == 1)):
             bottom = f"({bottom})"
-        return f"{top} {divide} {bottom}" if style == "python" else f"{top}/{bottom}"
+        return f"{top} {divide} {bottom}" if style in ("python", "real") else f"{top}/{bottom}"
     text = (_render_factored(expr, name, order) if factor else None) or \
         _render_sum(expr, name, style, order)
     if _is_bare_floordiv(expr) and not (style == "math" and _ceiling(next(iter(expr.terms))[0][0])):
@@ -230,7 +232,7 @@ def _lone_floordiv(monomial: Monomial, coefficient: Fraction) -> bool:
 
 
 def _render_term(monomial: Monomial, coefficient: Fraction, name, style, order=None) -> str:
-    mul = " * " if style == "python" else "*"
+    mul = " * " if style in ("python", "real") else "*"
     factors = []
     for factor, exponent in sorted(monomial, key=lambda fe: _display_key(order)(fe[0])):
         if style != "math" and not isinstance(factor, str) and factor.op == "sqrt" and \
@@ -276,8 +278,14 @@ def _render_number(value: Fraction) -> str:
     return repr(float(value))
 
 
+# Atoms whose arguments are real numbers, not sizes known whole: `ceil(n / 2)` must not be
+# written `math.ceil(n // 2)`, nor `sqrt(n / 2)` `(n // 2) ** 0.5`.
+_REAL_ARGUMENTS = frozenset({"int", "round", "math.ceil", "math.floor", "math.log", "math.log2", "sqrt", "truediv"})
+
+
 def _render_atom(atom: Atom, name, style, order=None) -> str:
-    args = [render(a, name, style=style, order=order) for a in atom.args]
+    inner = "real" if style in ("python", "float") and atom.op in _REAL_ARGUMENTS else style
+    args = [render(a, name, style=inner, order=order) for a in atom.args]
     if atom.op == "floordiv":
         return f"({_wrap(atom.args[0], args[0])} // {_wrap(atom.args[1], args[1])})"
     if atom.op == "sqrt":
@@ -295,7 +303,8 @@ def _render_atom(atom: Atom, name, style, order=None) -> str:
         return f"({_wrap(atom.args[0], args[0])} ** {_wrap(atom.args[1], args[1])})"
     if atom.op == "mod":  # kept only where its value is a signed zero (see `mod`)
         return f"({_wrap(atom.args[0], args[0])} % {_wrap(atom.args[1], args[1])})"
-    return f"{atom.op}({', '.join(args)})"
+    op = atom.op.removeprefix("math.") if style == "math" else atom.op  # `ceil(n/2)` in a comment
+    return f"{op}({', '.join(args)})"
 
 
 def _wrap(expr: Expr, text: str) -> str:

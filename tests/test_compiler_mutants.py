@@ -1009,3 +1009,14 @@ block B(k: int, m: int):
 """)
     with pytest.raises(ValueError, match="at least"):
         argument(k=0, m=2)
+
+
+# real_arguments_floored
+def test_a_size_under_ceil_is_divided_truly():
+    """`x[:, :ceil(n / 2)]` keeps 3 columns of 5, not `math.ceil(5 // 2)` = 2."""
+    module = build("""
+block B():
+    input x: [b, n]
+    return x[:, :ceil(n / 2)]
+""")
+    assert module()(rand(2, 5)).shape == (2, 3)

@@ -140,4 +140,5 @@ def _math(expr: Expr) -> str:
 
 
 def _python(expr: Expr) -> str:
-    return sym.render(expr, str, style="python")
+    """A size as a spec writes it (a `require` to paste): Python's, with `ceil`, not `math.ceil`."""
+    return sym.render(expr, str, style="python").replace("math.", "")
