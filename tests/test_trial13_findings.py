@@ -59,3 +59,54 @@ block A(c: int):
 """
     x = rand(2, 3)
     torch.testing.assert_close(build(source, c=3)(x), x * math.sqrt(1.5))
+
+
+def test_a_size_every_world_agrees_on_is_shown_as_it_is():
+    """Rows `q` whatever `mems` is: not `(m + q|q) - m|m + q|q`, the joined walk's join of
+    joins; where the worlds differ, the name the join was given (`m + q|q`)."""
+    code = compile_ok("""
+block MemSlice():
+    input w: [q, d]
+    input mems: [m, d] = None
+    if mems:
+        c = cat([mems, w], dim=0)
+    else:
+        c = w
+    x = c
+    if mems:
+        x = x[m:]
+    y = x * 2.0
+    return y @ transpose(c, 0, 1)
+""")
+    assert "return y @ c.transpose(0, 1)  # [q, m + q|q]" in code
+
+
+def test_a_condition_on_none_is_said_in_words():
+    from .language_support import first_error
+
+    code, _, _, message = first_error("""
+block A(c: int = 4, stride: int | None = None):
+    input x: [b, c, h, w]
+    if stride is not None:
+        layer down = conv2d(c, c, 3, stride=stride, padding=1)
+    y = x
+    if stride is not None:
+        y = down(x)
+    if stride is not None:
+        y = interpolate(y, scale_factor=stride, mode="bilinear")
+    return y
+""")
+    assert code == "E0115" and message.endswith("(when `stride` is not None)"), message
+
+
+def test_an_unknown_layer_kind_is_not_said_to_be_the_block_itself():
+    import attndsl
+
+    result = attndsl.compile_source("""
+block EmbeddingLayer(num_buckets: int = 32, heads: int = 4):
+    input x: [b, h, n, n]
+    layer relative_attention_bias = embedding(num_buckets, heads)
+    return x
+""", "lang.attn")
+    (error,) = [d for d in result.diagnostics if d.is_error]
+    assert error.code == "E0102" and "EmbeddingLayer" not in (error.help or "")

@@ -73,7 +73,8 @@ class LayerSpecLowering:
                              f"`{kind}` is a str argument: choose the layer by its words, `if {kind} == \"gelu\": "
                              f"layer act = gelu()` / `else: layer act = relu()`, or make it a layer kind argument "
                              f"(`{kind}: layer = relu`)" if words else
-                             suggest(kind, list(LAYERS) + ["sequential"] + list(self.known_blocks)))
+                             suggest(kind, list(LAYERS) + ["sequential"] +
+                                     [b for b in self.known_blocks if b != self.block.name]))  # (not itself)
         params = [(p.name, p.kind, not p.required) for p in definition.params]
         bound, sources = self._bind_call(params, node, kind)
         for p in definition.params:

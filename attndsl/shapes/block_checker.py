@@ -9,6 +9,7 @@ from ..ir import BlockIR, CheckInfo, Cond, reads_forward
 from ..ranks import PackSizes
 from .. import symbolic as sym
 from ..symbolic import Expr
+from ..symbolic_core import lone_factor
 from .check_pruning import merge_complementary, strongest_arguments, without_redundant
 from .conditions import runs_in
 from .examples import check_defaults, check_examples
@@ -197,8 +198,9 @@ class BlockChecker:
                     attrs["shape"] = candidate
                     break
             else:
-                if attrs.get("shape") is None:  # the joined walk could not shape it; the worlds did
-                    attrs["shape"] = _joined_display([shape for _, shape in found])
+                # (a block generic over rank shows the joined walk's, which codegen writes at every rank)
+                if not (ir.rank_args and attrs.get("shape") is not None):
+                    attrs["shape"] = _joined_display([shape for _, shape in found], attrs.get("shape"))
 
     def _commit_index_bounds(self, atoms, walks, relevant: dict) -> None:
         """A gather's index bound in each world, under that world's conditions (the table's
@@ -327,16 +329,23 @@ def _same_shape(walk: Walk, guard, a, b) -> bool:
     return all(view.normal(x) == view.normal(y) for x, y in zip(a, b))
 
 
-def _joined_display(shapes: list):
+def _joined_display(shapes: list, walked=None):
     """The shapes a value has in the worlds, as one for display: the sizes they agree on, and
-    `k|n2` where they differ (as the joined walk names a join). None where their ranks
-    differ, or they are not tensors' shapes."""
+    where they differ the joined walk's size (`walked`) if it is one name (`H'*W'|nk`, named
+    where the branches met), else `k|n2` of the worlds' sizes: a size computed from a join
+    composes joins of joins (`(m + q|q) - m|m + q|q`). `walked` where the worlds' ranks
+    differ, or their shapes are not tensors'."""
     tensors = [s for s in shapes if isinstance(s, tuple) and all(isinstance(d, Expr) for d in s)]
     if not tensors or len(tensors) != len(shapes) or len({len(s) for s in tensors}) != 1:
-        return None
+        return walked
+    walked = walked if isinstance(walked, tuple) and len(walked) == len(tensors[0]) else None
     joined = []
-    for dims in zip(*tensors):
+    for axis, dims in enumerate(zip(*tensors)):
         distinct = list(dict.fromkeys(dims))
-        joined.append(distinct[0] if len(distinct) == 1 else
-                      Expr.symbol("|".join(sym.render(d, str, style="shape") for d in distinct)))
+        if len(distinct) == 1:
+            joined.append(distinct[0])
+        elif walked is not None and (lone_factor(walked[axis]) is not None or "|" not in str(walked[axis])):
+            joined.append(walked[axis])
+        else:
+            joined.append(Expr.symbol("|".join(sym.render(d, str, style="shape") for d in distinct)))
     return tuple(joined)

@@ -108,6 +108,8 @@ def describe(conditions, render) -> str:
         atom, polarity = literal(cond)
         if atom.op == "present":
             parts.append(f"`{atom.args[0]}` is {'given' if polarity else 'not given'}")
+        elif atom.op == "is_none":
+            parts.append(f"`{atom.args[0]}` is {'None' if polarity else 'not None'}")
         else:
             parts.append(f"`{render(atom)}` is {'true' if polarity else 'false'}")
     return " and ".join(parts)
