@@ -1020,3 +1020,42 @@ block B():
     return x[:, :ceil(n / 2)]
 """)
     assert module()(rand(2, 5)).shape == (2, 3)
+
+
+# positive_of_nonnegative
+def test_a_product_with_a_factor_that_may_be_zero_is_not_taken_positive():
+    """`log(a * c / 2)` needs `a * c / 2 > 0`; `a >= 0` does not give it (a = 0: a math
+    domain error), while `dist > nb >= 1` does give `dist / nb > 0` (no check left)."""
+    cls = build("""
+block B(a: int, c: int):
+    input x: [b, c]
+    require a >= 0
+    require c >= 1
+    let t = log(a * c / 2)
+    return x * t
+""")
+    with pytest.raises(ValueError, match="positive"):
+        cls(a=0, c=2)
+    code = attndsl.compile_source("""
+block B(nb: int, dist: int):
+    input x: [b, n]
+    require nb >= 1
+    require dist > nb
+    return x * log(dist / nb)
+""", "mutants.attn").code
+    assert "positive" not in code
+
+
+# difference_bound_of_negative_side
+def test_a_bound_on_a_sum_does_not_bound_a_symbol_from_below():
+    """`10 - dist - nb >= 0` bounds dist from above only: `log(dist * nb - 4)` keeps its check."""
+    cls = build("""
+block B(c: int, dist: int, nb: int):
+    input x: [b, c]
+    require nb >= 1
+    require 10 - dist - nb >= 0
+    let t = log(dist * nb - 4)
+    return x * t
+""")
+    with pytest.raises(ValueError, match="positive"):
+        cls(c=2, dist=1, nb=1)

@@ -39,7 +39,34 @@ class Bounds:
             return max(known, Fraction(1)) if known is not None else Fraction(1)  # sizes are taken to be >= 1
         if symbol.startswith("len("):
             return max(known, Fraction(0)) if known is not None else Fraction(0)
-        return known
+        derived = self._bound_through_differences(symbol)
+        return derived if known is None else known if derived is None else max(known, derived)
+
+    def _bound_through_differences(self, symbol: str) -> Fraction | None:
+        """`dist >= 2` from `dist - nb >= 1` and `nb >= 1` (`require dist > nb`): a bound on a
+        difference, and the other side's lower bound. Each symbol once down a chain of them
+        (`a - b >= 0`, `b - a >= 0` would go round)."""
+        deriving = self.__dict__.setdefault("_deriving", set())
+        if symbol in deriving or not self.expr_bounds:
+            return None
+        deriving.add(symbol)
+        try:
+            best = None
+            alone = ((symbol, 1),)
+            for part, bound in list(self.expr_bounds.items()):
+                coefficient = part.terms.get(alone)
+                if coefficient is None or coefficient <= 0 or len(part.terms) < 2:
+                    continue
+                others = part - Expr({alone: coefficient})
+                if symbol in others.symbols():
+                    continue
+                low = self.lower_bound(-others, normalized=True)
+                if low is not None:
+                    candidate = (bound + low) / coefficient
+                    best = candidate if best is None else max(best, candidate)
+            return best
+        finally:
+            deriving.discard(symbol)
 
     def lower_bound(self, expr: Expr, normalized: bool = False) -> Fraction | None:
         """A lower bound of `expr` from the symbols' known bounds, or None."""
@@ -199,6 +226,22 @@ class Bounds:
         other.bounds = {**self.bounds, **{name: Fraction(low) for name, low in bounds.items()}}
         other._bounds, other._extrema = {}, None
         return other
+
+    def positive(self, expr: Expr) -> bool:
+        """A sum of terms, each a positive coefficient times factors known to be positive:
+        `dist / nb > 0` where both are at least 1 (no upper bounds are kept, so a quotient's
+        lower bound is 0, and `at_least` cannot say so)."""
+        normal = self.normal(expr)
+        if not normal.terms:
+            return False
+        for monomial, coefficient in normal.terms.items():
+            if coefficient <= 0:
+                return False
+            for factor, _ in monomial:
+                low = self._factor_bound(factor)
+                if low is None or low <= 0:
+                    return False
+        return True
 
     def at_least(self, expr: Expr, bound) -> bool:
         low = self.lower_bound(expr)

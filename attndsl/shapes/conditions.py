@@ -119,7 +119,7 @@ def decide(condition, view) -> bool | None:
                 ">=": value >= 0}[operator]
     if operator == ">=" and view.at_least(difference, 0):
         return True
-    if operator == ">" and view.at_least(difference, Fraction(1, 10**9)):
+    if operator == ">" and (view.at_least(difference, Fraction(1, 10**9)) or view.positive(difference)):
         return True
     if operator == "!=" and right == Expr.const(0) and view.nonzero(left):
         return True
