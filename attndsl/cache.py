@@ -78,7 +78,18 @@ def compile_key(spec_bytes: bytes, display: str, options: dict, imported: list[t
     return digest.hexdigest()
 
 
-_IMPORT = re.compile(r"^from[ \t]+([A-Za-z_]\w*)[ \t]+import\b", re.MULTILINE)
+# `from NAME import` as the grammar lexes it: spaces, tabs and form feeds between the
+# words and before the first, and a backslash-newline between any two (joined first:
+# `from \<newline>c import Gate`). Not anchored at a line's start (a byte-order mark or a
+# form feed may come first): text that only looks like an import, in a comment, adds a
+# file to the key, which costs at most a recompile, where a missed one leaves a stale module.
+_CONTINUATION = re.compile(r"\\[\t \f]*\r?\n")
+_IMPORT = re.compile(r"from[\t \f]+([^\W\d]\w*)[\t \f]+import")
+
+
+def _imports(source: str) -> list[str]:
+    """The specs `source` imports, by stem, as the parser would find them (or more)."""
+    return _IMPORT.findall(_CONTINUATION.sub(" ", source))
 
 
 def imported_specs(path: Path, source: str) -> list[tuple[str, bytes]]:
@@ -87,7 +98,7 @@ def imported_specs(path: Path, source: str) -> list[tuple[str, bytes]]:
     empty bytes (compiling then reports it)."""
     found: list[tuple[str, bytes]] = []
     seen: set[str] = set()
-    pending = [(path.parent, module) for module in _IMPORT.findall(source)]
+    pending = [(path.parent, module) for module in _imports(source)]
     while pending:
         directory, module = pending.pop(0)
         target = directory / f"{module}.attn"
@@ -99,7 +110,7 @@ def imported_specs(path: Path, source: str) -> list[tuple[str, bytes]]:
         except OSError:
             data = b""
         found.append((target.as_posix(), data))
-        pending += [(target.parent, m) for m in _IMPORT.findall(data.decode("utf-8", "replace"))]
+        pending += [(target.parent, m) for m in _imports(data.decode("utf-8", "replace"))]
     return found
 
 

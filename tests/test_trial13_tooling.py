@@ -1,0 +1,53 @@
+"""What trial 13's probe of the tools found (the no-op compile cache, the command line,
+`attndsl cost`, the Python API, diagnostics, compile time), each pinned here."""
+
+from __future__ import annotations
+
+import pytest
+
+from attndsl import cli
+
+GATE = "block Gate(d: int):\n    input x: [b, d]\n    layer fc = linear(d, d)\n    return sigmoid(fc(x))\n"
+MID_BODY = "\n\n\nblock Mid(d: int):\n    input x: [b, d]\n    layer g = Gate(d)\n    return x * g(x)\n"
+TOP = "from b import Mid\n\n\nblock Top(d: int):\n    input x: [b, d]\n    layer m = Mid(d)\n    return m(x) + x\n"
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTNDSL_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _main(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(arg) for arg in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---------------------------------------------------------------------------- the no-op cache
+
+
+@pytest.mark.parametrize("head", [" from c import Gate", "\ffrom c import Gate", "from\fc import Gate",
+                                  "from \\\nc import Gate", "from c \\\nimport Gate", "from\\\n  c import Gate"])
+def test_an_import_in_any_layout_the_parser_accepts_recompiles_when_the_imported_spec_changes(
+        tmp_path, capsys, head):
+    (tmp_path / "c.attn").write_text(GATE, encoding="utf-8")
+    (tmp_path / "b.attn").write_text(head + MID_BODY, encoding="utf-8")
+    out = tmp_path / "out"
+    assert _main(capsys, "compile", tmp_path / "b.attn", "-o", out)[0] == 0
+    (tmp_path / "c.attn").write_text(GATE.replace("linear(d, d)", "linear(d, d, bias=false)"), encoding="utf-8")
+    assert _main(capsys, "compile", "--check", tmp_path / "b.attn", "-o", out)[0] == 1  # stale
+    code, printed, _ = _main(capsys, "compile", tmp_path / "b.attn", "-o", out)
+    assert code == 0 and "(unchanged)" not in printed
+    assert "bias=False" in (out / "b.py").read_text(encoding="utf-8")
+
+
+def test_the_imports_of_an_imported_spec_that_starts_with_a_byte_order_mark_are_followed(tmp_path, capsys):
+    (tmp_path / "c.attn").write_text(GATE, encoding="utf-8")
+    (tmp_path / "b.attn").write_bytes(b"\xef\xbb\xbf" + ("from c import Gate" + MID_BODY).encode("utf-8"))
+    (tmp_path / "a.attn").write_text(TOP, encoding="utf-8")
+    out = tmp_path / "out"
+    assert _main(capsys, "compile", tmp_path / "a.attn", "-o", out)[0] == 0
+    (tmp_path / "c.attn").write_text(GATE.replace("linear(d, d)", "linear(d, d, bias=false)"), encoding="utf-8")
+    code, printed, _ = _main(capsys, "compile", tmp_path / "a.attn", "-o", out)
+    assert code == 0 and "(unchanged)" not in printed
+    assert "bias=False" in (out / "a.py").read_text(encoding="utf-8")
