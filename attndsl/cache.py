@@ -114,16 +114,21 @@ def imported_specs(path: Path, source: str) -> list[tuple[str, bytes]]:
     return found
 
 
-def lookup(key: str, target: Path) -> list[dict] | None:
-    """The warnings to replay when `target` is what compiling would write; else None."""
+def lookup(key: str, target: Path) -> list | None:
+    """The warnings to replay (attndsl.diagnostics' objects) when `target` is what compiling
+    would write; else None. An entry this version did not write as it writes them (another
+    tool's, a truncated one) is a miss: the compile it costs rewrites it."""
     try:
         entry = json.loads((cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
         produced = hashlib.sha256(target.read_bytes()).hexdigest()
     except (OSError, ValueError):
         return None
-    if entry.get("output") != produced:
+    if not isinstance(entry, dict) or entry.get("output") != produced:
         return None
-    return entry.get("diagnostics", [])
+    try:
+        return diagnostics_from_json(entry.get("diagnostics", []))
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return None
 
 
 def record(key: str, code: str, diagnostics: list) -> None:
@@ -152,12 +157,27 @@ def _diagnostic_to_json(diagnostic) -> dict:
 
 
 def diagnostics_from_json(items: list[dict]) -> list:
+    """The diagnostics `_diagnostic_to_json` wrote; TypeError, KeyError or ValueError for
+    anything else."""
+    if not isinstance(items, list):
+        raise TypeError("the diagnostics of a cache entry are a list")
     if not items:
         return []
     from .diagnostics import Diagnostic, Label, Span
 
     def span(value):
-        return None if value is None else Span(*value)
+        if value is None:
+            return None
+        path, *numbers = value
+        if not isinstance(path, str) or len(numbers) != 4 or not all(type(n) is int for n in numbers):
+            raise ValueError(f"not a span: {value!r}")
+        return Span(path, *numbers)
 
-    return [Diagnostic(item["severity"], item["code"], item["message"], span(item["span"]),
-                       [Label(span(s), m) for s, m in item["labels"]], item["help"]) for item in items]
+    def text(value, optional=False):
+        if not isinstance(value, str) and not (optional and value is None):
+            raise ValueError(f"not a text: {value!r}")
+        return value
+
+    return [Diagnostic(text(item["severity"]), text(item["code"]), text(item["message"]), span(item["span"]),
+                       [Label(span(s), text(m)) for s, m in item["labels"]], text(item["help"], optional=True))
+            for item in items]

@@ -220,7 +220,7 @@ def _run(specs: list[str], *, write: bool, args) -> int:
             key = cache.compile_key(source.encode("utf-8"), display, options, cache.imported_specs(path, source))
             replayed = cache.lookup(key, target)
             if replayed is not None:  # the module on disk is what compiling would write
-                planned.append((display, source, target, None, cache.diagnostics_from_json(replayed)))
+                planned.append((display, source, target, None, replayed))
                 continue
         planned.append((display, source, target, key, len(jobs)))
         jobs.append(batch.Job(display, source, write, options))

@@ -51,3 +51,22 @@ def test_the_imports_of_an_imported_spec_that_starts_with_a_byte_order_mark_are_
     code, printed, _ = _main(capsys, "compile", tmp_path / "a.attn", "-o", out)
     assert code == 0 and "(unchanged)" not in printed
     assert "bias=False" in (out / "a.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("entry", ["[]", "null", "1", '"text"', '{"output": "%s", "diagnostics": 1}',
+                                   '{"output": "%s", "diagnostics": [1]}', '{"output": "%s", "diagnostics": [{}]}',
+                                   '{"output": "%s", "diagnostics": [{"severity": "warning", "code": "W0001", '
+                                   '"message": "m", "span": [1, 2], "labels": [], "help": null}]}'])
+def test_a_malformed_cache_entry_is_a_miss(tmp_path, capsys, entry):
+    import hashlib
+
+    from .mechanisms import SPECS_DIR
+
+    out = tmp_path / "out"
+    assert _main(capsys, "compile", SPECS_DIR / "se.attn", "-o", out)[0] == 0
+    [saved] = (tmp_path / "cache").glob("*.json")
+    produced = hashlib.sha256((out / "se.py").read_bytes()).hexdigest()
+    saved.write_text(entry.replace("%s", produced), encoding="utf-8")
+    code, printed, err = _main(capsys, "compile", SPECS_DIR / "se.attn", "-o", out)
+    assert code == 0 and "internal error" not in err and printed.endswith("(unchanged)\n")
+    assert '"output"' in saved.read_text(encoding="utf-8")  # the compile wrote the entry again
