@@ -201,6 +201,7 @@ def _run(specs: list[str], *, write: bool, args) -> int:
 
     failed = False
     options = {}
+    specs = _distinct(specs)
     if write:
         _check_outputs(specs, Path(args.output_dir))
         options = {"runtime_checks": not args.no_runtime_checks, "optimize": not args.no_optimize}
@@ -247,22 +248,47 @@ def _run(specs: list[str], *, write: bool, args) -> int:
     return EXIT_SPEC_ERROR if failed or stale else EXIT_OK
 
 
+def _distinct(specs: list[str]) -> list[str]:
+    """The specs, each file once however it is spelled (`d/se.attn d/./se.attn`), as first given."""
+    seen: set[Path] = set()
+    distinct = []
+    for name in specs:
+        resolved = Path(name).resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            distinct.append(name)
+    return distinct
+
+
 def _check_outputs(specs: list[str], output: Path) -> None:
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"{output.as_posix()} is a file; -o names the directory the modules go to")
+    _check_output_dir(output)
     stems: dict[str, str] = {}
     for name in specs:
         stem = Path(name).stem
-        if stem in stems and stems[stem] != name:
+        if stem in stems:
             raise UsageError(f"{stems[stem]} and {name} would both write {stem}.py; compile them into "
                              "different directories")
         stems[stem] = name
+        target = output / f"{stem}.py"
+        if target.is_dir():
+            raise UsageError(f"{target.as_posix()} is a directory; the module of {Path(name).as_posix()} "
+                             "cannot be written there")
         if not stem.isidentifier() or keyword.iskeyword(stem):
             # it is written all the same: exec and importlib by path still load it
             suggested = re.sub(r"\W|^(?=\d)", "_", stem) + ("_" if keyword.iskeyword(stem) else "")
             why = "a Python keyword" if keyword.iskeyword(stem) else "not a Python identifier"
             print(f"{Path(name).as_posix()}: warning: {stem}.py cannot be imported by name (`{stem}` is {why}); name "
                   f"the spec {suggested}.attn to `import {suggested}`", file=sys.stderr)
+
+
+def _check_output_dir(output: Path) -> None:
+    """-o names a directory, or one that can be made: no part of it may be a file."""
+    for folder in (output, *output.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "" if folder == output else f" (in -o {output.as_posix()})"
+                raise UsageError(f"{folder.as_posix()} is a file{what}; -o names the directory the modules go to")
+            return
 
 
 def _write_outputs(outputs: list[_Output], args) -> bool:

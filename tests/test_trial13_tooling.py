@@ -70,3 +70,34 @@ def test_a_malformed_cache_entry_is_a_miss(tmp_path, capsys, entry):
     code, printed, err = _main(capsys, "compile", SPECS_DIR / "se.attn", "-o", out)
     assert code == 0 and "internal error" not in err and printed.endswith("(unchanged)\n")
     assert '"output"' in saved.read_text(encoding="utf-8")  # the compile wrote the entry again
+
+
+# ---------------------------------------------------------------------------- the command line
+
+
+@pytest.mark.parametrize("layout", ["-o under a file", "the module's path is a directory",
+                                    "the module's path is a directory, --check"])
+def test_an_output_that_cannot_be_written_is_a_usage_error(tmp_path, capsys, layout):
+    from .mechanisms import SPECS_DIR
+
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    (tmp_path / "out" / "se.py").mkdir(parents=True)
+    output = tmp_path / "afile" / "out" if layout == "-o under a file" else tmp_path / "out"
+    check = ["--check"] if layout.endswith("--check") else []
+    code, _, err = _main(capsys, "compile", *check, SPECS_DIR / "se.attn", "-o", output)
+    assert code == 2 and "internal error" not in err
+    assert ("afile is a file" in err) if layout == "-o under a file" else ("se.py is a directory" in err)
+
+
+def test_one_spec_spelled_twice_compiles_once(tmp_path, capsys, monkeypatch):
+    from .mechanisms import SPECS_DIR
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "se.attn").write_text((SPECS_DIR / "se.attn").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, printed, err = _main(capsys, "compile", "d/se.attn", "d/./se.attn", str(tmp_path / "d" / "se.attn"),
+                               "-o", "out")
+    assert code == 0, err
+    assert printed == "d/se.attn -> out/se.py\n"
+    code, printed, _ = _main(capsys, "check", "d/se.attn", "d/./se.attn")
+    assert code == 0 and printed == "d/se.attn: ok\n"
