@@ -20,9 +20,10 @@ def load(path: str | Path, block: str | None = None) -> type:
     with errors, `FileNotFoundError` for a missing file, `ValueError` for an unknown block."""
     from .compiler import compile_source
     from .diagnostics import CompileError
+    from .files import read_spec_text
 
     path = Path(path)
-    source = path.read_text(encoding="utf-8")
+    source = read_spec_text(path)
     result = compile_source(source, path.as_posix())
     if not result.ok:
         raise CompileError(result.diagnostics, {path.as_posix(): source, **result.sources})

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import __version__
-from .files import write_atomically
+from .files import spec_text, write_atomically
 
 # Nothing heavy at module level: a no-op compile (attndsl/cache.py) must not import the
 # compiler, nor even the diagnostics' dataclasses.
@@ -161,7 +161,7 @@ def read_spec(path: Path) -> tuple[str | None, list]:
         raise UsageError(f"cannot read {display}: {error.strerror}")
     if len(data) <= MAX_SPEC_BYTES and b"\x00" not in data:
         try:
-            return data.decode("utf-8").lstrip("\ufeff"), []
+            return spec_text(data), []
         except UnicodeDecodeError:
             pass
     from .diagnostics import Diagnostic, Span
@@ -173,13 +173,13 @@ def read_spec(path: Path) -> tuple[str | None, list]:
     if b"\x00" in data:
         return None, [Diagnostic("error", "E0006", "this is a binary file, not a spec", start)]
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
         return None, [Diagnostic("error", "E0007", "the file is not valid UTF-8",
                                  Span(display, line, column, line, column + 1))]
-    return text.lstrip("\ufeff"), []
+    return spec_text(data), []
 
 
 class _Output(NamedTuple):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .diagnostics import CompileError, Diagnostic, DiagnosticSink
+from .files import read_spec_text
 
 
 @dataclass
@@ -105,7 +106,7 @@ def compile_source(source: str, path: str = "<spec>", *, runtime_checks: bool = 
 def compile_file(path: str | Path, *, runtime_checks: bool = True, optimize: bool = True) -> str:
     """Compile a spec file and return the generated module's source; raise CompileError."""
     path = Path(path)
-    source = path.read_text(encoding="utf-8")
+    source = read_spec_text(path)
     display = _display_path(path)
     result = compile_source(source, display, runtime_checks=runtime_checks, optimize=optimize)
     if not result.ok:

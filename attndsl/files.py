@@ -1,12 +1,25 @@
-"""Writing a file so that a reader never sees half of it: the text goes to a temporary file
-beside it, which then replaces it in one step (an interrupted compile or `fmt` leaves the
-old file whole)."""
+"""Reading a spec's text as every entry point reads it, and writing a file so that a reader
+never sees half of it: the text goes to a temporary file beside it, which then replaces it
+in one step (an interrupted compile or `fmt` leaves the old file whole)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+
+def spec_text(data: bytes) -> str:
+    """A spec file's bytes as the lexer reads them: UTF-8 (UnicodeDecodeError otherwise),
+    without a leading byte-order mark (editors on Windows write one), and with its line
+    endings as they are (no newline translation: the positions in diagnostics are the
+    file's own, whichever of the command line or the Python API read it)."""
+    return data.decode("utf-8").lstrip("\ufeff")
+
+
+def read_spec_text(path: str | Path) -> str:
+    """The text of the spec at `path` (see `spec_text`); OSError or UnicodeDecodeError."""
+    return spec_text(Path(path).read_bytes())
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import syntax as ast
 from .diagnostics import DiagnosticSink
+from .files import read_spec_text
 
 
 def resolve_imports(spec: ast.Spec, path: str, sink: DiagnosticSink) -> list[ast.Block] | None:
@@ -85,7 +86,7 @@ class _Resolver:
         from .parser import parse
 
         try:
-            source = Path(target).read_bytes().decode("utf-8").lstrip("\ufeff")
+            source = read_spec_text(target)
         except FileNotFoundError:
             self.sink.error("E0107", f"no spec `{statement.module}` to import: {target} does not exist",
                             statement.module_span,

@@ -101,3 +101,18 @@ def test_one_spec_spelled_twice_compiles_once(tmp_path, capsys, monkeypatch):
     assert printed == "d/se.attn -> out/se.py\n"
     code, printed, _ = _main(capsys, "check", "d/se.attn", "d/./se.attn")
     assert code == 0 and printed == "d/se.attn: ok\n"
+
+
+# ---------------------------------------------------------------------------- the Python API
+
+
+def test_the_python_api_reads_a_spec_with_a_byte_order_mark_as_the_command_line_does(tmp_path, capsys):
+    import attndsl
+    from attndsl.interpret.program import load as interpret
+
+    spec = tmp_path / "b.attn"
+    spec.write_bytes(b"\xef\xbb\xbfblock B(d: int):\n    input x: [b, d]\n    return x\n")
+    assert _main(capsys, "check", spec)[0] == 0
+    assert "class B(nn.Module)" in attndsl.compile_file(spec)
+    assert attndsl.load(spec).__name__ == "B"
+    assert "B" in interpret(spec).blocks

@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import syntax as ast
 from ..compiler import analyze
 from ..diagnostics import CompileError, DiagnosticSink
+from ..files import read_spec_text
 from ..ir import BlockIR
 from ..parser import parse
 
@@ -83,5 +84,5 @@ def load(source_or_path, path: str | None = None) -> Program:
     """A Program from spec text, or from a file (a Path, or a one-line str naming a file)."""
     if isinstance(source_or_path, Path) or ("\n" not in source_or_path and Path(source_or_path).is_file()):
         file = Path(source_or_path)
-        return Program(file.read_text(encoding="utf-8"), path or file.as_posix())
+        return Program(read_spec_text(file), path or file.as_posix())
     return Program(source_or_path, path or "<spec>")
