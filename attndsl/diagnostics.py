@@ -112,14 +112,27 @@ def render_all(diagnostics: list[Diagnostic], sources: dict[str, str], *, color:
     return "\n".join(render(d, sources, color=color) for d in diagnostics)
 
 
+def source_line(text: str, number: int) -> str | None:
+    """Line `number` (from 1) of a spec as the lexer counts lines: only `\n` ends one (a
+    `\r` alone, inside a comment, does not; `str.splitlines` would also split at it, at a
+    form feed and at Unicode line separators, and show another line than the span's), its
+    `\r\n` ending left off. None past the end."""
+    lines = text.split("\n")
+    if lines[-1] == "":  # the file's last `\n` ends its last line; it starts none
+        lines.pop()
+    if not 1 <= number <= len(lines):
+        return None
+    return lines[number - 1].removesuffix("\r")
+
+
 def _excerpt(span: Span, note: str | None, sources: dict[str, str], paint, kind: str) -> list[str]:
     text = sources.get(span.path)
     if text is None:
         return [f"  --> {span}" + (f": {note}" if note else "")]
-    source_lines = text.splitlines()
-    if not 1 <= span.line <= len(source_lines):
+    line = source_line(text, span.line)
+    if line is None:
         return [f"  --> {span}" + (f": {note}" if note else "")]
-    code = source_lines[span.line - 1].expandtabs(1)
+    code = line.expandtabs(1).replace("\r", " ")  # a `\r` printed would send the cursor back over the line
     gutter = str(span.line)
     end = span.end_column if span.end_line == span.line else len(code) + 1
     width = max(1, end - span.column)

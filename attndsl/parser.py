@@ -20,7 +20,7 @@ from . import syntax as ast
 from .ast_builder import AstBuilder
 from .ast_reductions import NotParsed, TooDeep, build_while_parsing
 from .ast_expressions import SyntaxProblem
-from .diagnostics import DiagnosticSink, Span
+from .diagnostics import DiagnosticSink, Span, source_line
 from .resources import resource_dir
 
 
@@ -265,7 +265,7 @@ def _report_parse_error(error: UnexpectedInput, source: str, path: str, sink: Di
     width = max(1, len(token.value)) if token.type not in ("_NL", "_INDENT", "_DEDENT") else 1
     span = Span(path, token.line, token.column, token.line, token.column + width)
     if token.type == "COMMA":
-        tailored = _comma_mistake(source.splitlines()[token.line - 1], token.column)
+        tailored = _comma_mistake(source_line(source, token.line) or "", token.column)
         if tailored is not None:
             sink.error("E0002", tailored[0], span, help=tailored[1])
             return

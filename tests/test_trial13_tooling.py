@@ -116,3 +116,21 @@ def test_the_python_api_reads_a_spec_with_a_byte_order_mark_as_the_command_line_
     assert "class B(nn.Module)" in attndsl.compile_file(spec)
     assert attndsl.load(spec).__name__ == "B"
     assert "B" in interpret(spec).blocks
+
+
+# ---------------------------------------------------------------------------- diagnostics
+
+
+@pytest.mark.parametrize("odd", ["# x\rfrom c import Gate\n", "\f# a form feed\n", "# \u2028 a line separator\n"])
+def test_a_diagnostic_shows_the_line_the_lexer_counted(odd):
+    """Only `\\n` ends a line for the lexer: the snippet printer counted a lone `\\r` (in a
+    comment), a form feed or U+2028 as one more, and showed the line above the error's."""
+    import attndsl
+    from attndsl.diagnostics import render_all
+
+    source = odd + "\n\nblock Mid(d: int):\n    input x: [b, d]\n    layer g = Gate(d)\n    return x * g(x)\n"
+    result = attndsl.compile_source(source, "b.attn")
+    [error] = [d for d in result.diagnostics if d.is_error]
+    assert (error.code, error.span.line) == ("E0102", 6)
+    shown = render_all([error], {"b.attn": source})
+    assert "6 |     layer g = Gate(d)" in shown and "\r" not in shown
