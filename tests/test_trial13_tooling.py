@@ -134,3 +134,40 @@ def test_a_diagnostic_shows_the_line_the_lexer_counted(odd):
     assert (error.code, error.span.line) == ("E0102", 6)
     shown = render_all([error], {"b.attn": source})
     assert "6 |     layer g = Gate(d)" in shown and "\r" not in shown
+
+
+# ---------------------------------------------------------------------------- attndsl cost
+
+COST_SPEC = """block B(d: int = 64, h: int = 4, r: int = 8):
+    input x: [b, n, d]
+    example(d=64, h=4, r=8, x=[2, 5, 64])
+    require d % h == 0, "d must be divisible by h"
+    layer fc = linear(d, d // r)
+    return fc(x)
+"""
+
+
+@pytest.mark.parametrize("size, says", [
+    ("h=3", "d must be divisible by h (cost.attn:4:5)"),
+    ("r=0", "`r` must not be zero"),
+    ("d=-8", "`d` must be at least 0"),
+    ("b=0", "the size b must be at least 1, got 0"),
+    ("x=[2,0,64]", "the size n must be at least 1, got 0"),
+    ("b=-1", "the size b must be at least 1, got -1"),
+])
+def test_cost_refuses_the_sizes_the_module_refuses(tmp_path, capsys, monkeypatch, size, says):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cost.attn").write_text(COST_SPEC, encoding="utf-8")
+    code, printed, err = _main(capsys, "cost", "cost.attn", "--size", size)
+    assert code == 2 and printed == "" and "internal error" not in err
+    assert err.startswith("attndsl: error: B refuses ") and says in err
+
+
+def test_cost_asks_only_for_names_size_takes(tmp_path, capsys):
+    spec = tmp_path / "cost.attn"
+    spec.write_text("block B(c: int, r: int = 4):\n    input x: [b, c]\n    let mid = c // r\n"
+                    "    layer fc = linear(c, mid)\n    return fc(x)\n", encoding="utf-8")
+    code, printed, _ = _main(capsys, "cost", spec)
+    assert code == 0 and "(numbers need sizes for b, c: give them with --size NAME=VALUE)" in printed
+    code, printed, _ = _main(capsys, "cost", spec, "--size", "b=2", "c=64")
+    assert code == 0 and "FLOPs: 4,096" in printed

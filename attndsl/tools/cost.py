@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..ir import BlockIR
+from ..cli import UsageError
+from ..ir import BlockIR, list_item
 from ..shapes.conjunctions import render_expr, render_guard
 from .common import check_spec, optimized, parse_assignments
 from .costmodel import BlockCost, block_costs
@@ -61,14 +62,41 @@ def report(ir: BlockIR, cost: BlockCost, values: Values) -> CostReport:
         except Unbound as unbound:
             numbers[key] = None
             missing |= unbound.symbols
+        except ZeroDivisionError as error:  # what no check of the module guards (see Values.refusal)
+            raise UsageError(f"the {key} of {ir.name} cannot be computed at these sizes: {error}") from None
     formulas = [cost.params, cost.flops] + cost.memory
     return CostReport(
         block=ir.name, sizes=_shown_sizes(ir, values),
         params=numbers["params"], flops=numbers["flops"], peak_values=numbers["memory"],
         params_formula=render_terms(cost.params, order), flops_formula=render_terms(cost.flops, order),
         memory_formula=render_max(cost.memory, order) if cost.memory else "0",
-        where=_definitions(ir, formulas, order), missing=sorted(missing),
+        where=_definitions(ir, formulas, order), missing=sorted(_givable(ir, missing, values), key=order),
     )
+
+
+def _givable(ir: BlockIR, symbols: set[str], values: Values) -> set[str]:
+    """The names --size takes that `symbols` need: an argument or a dim as it is, a let or a
+    size the checker named (`mid = c // r`, `h'`) by those it is computed from, `len(ws)`
+    and `ws[2]` by the list `ws`."""
+    definitions: dict[str, set[str]] = {name: set(expr.symbols()) for name, expr in ir.derived.items()}
+    for let in ir.lets:
+        definitions.setdefault(let.name, set()).update(let.value.symbols())
+    givable = {a.name for a in ir.args} | {i.name for i in ir.inputs} | set(dim_origins(ir))
+    known = values.scalars.keys() | values.lists.keys() | values.flags.keys()
+    found: set[str] = set()
+    pending, seen = list(symbols), set()
+    while pending:
+        symbol = pending.pop()
+        if symbol in seen:
+            continue
+        seen.add(symbol)
+        item = list_item(symbol)
+        name = symbol[4:-1] if symbol.startswith("len(") else item[0] if item else symbol
+        if name in givable:
+            found.add(name)
+        elif name in definitions:
+            pending += [s for s in definitions[name] if s not in known]
+    return found
 
 
 def _whole(value: Fraction) -> int:
@@ -141,12 +169,23 @@ def run(args) -> int:
         return 1
     ir = spec.block(args.block)
     values = Values.at(ir, sizes)
+    _refuse_what_the_module_refuses(ir, values)
     result = report(ir, block_costs(optimized(spec.blocks))[ir.name], values)
     if args.json:
         print(json.dumps(result.as_json(), indent=2))
     else:
         print(render_text(result, spec.path, used_example=bool(ir.examples) and not sizes))
     return 0
+
+
+def _refuse_what_the_module_refuses(ir: BlockIR, values: Values) -> None:
+    """Sizes the module would not build or run with have no cost: a `require` they break, a
+    negative size, a divisor of zero, an empty dimension are said as `verify` says them."""
+    refused = values.refusal()
+    if refused is not None:
+        message, span = refused
+        sizes = ", ".join(f"{k}={_show(v)}" for k, v in _shown_sizes(ir, values).items())
+        raise UsageError(f"{ir.name} refuses {sizes or 'these sizes'}: {message}" + (f" ({span})" if span else ""))
 
 
 def render_text(result: CostReport, path: str, used_example: bool) -> str:

@@ -13,7 +13,8 @@ from fractions import Fraction
 
 from .. import evaluate
 from ..cli import UsageError
-from ..ir import BlockIR, Cond, iterated, list_item
+from ..diagnostics import Span
+from ..ir import BlockIR, CheckInfo, Cond, iterated, list_item
 from ..ranks import RANKS, default_rank, input_dims
 from ..symbolic import Expr
 
@@ -183,12 +184,52 @@ class Values:
             return all(self.truth(inner, {**(extra or {}), var: item}) for item in items)
         raise Unbound({f"<{op} condition>"})
 
+    def refusal(self) -> tuple[str, Span | None] | None:
+        """Why the generated module would refuse these values, and where the spec says so:
+        a check of __init__ (a `require`, a bound on an argument, a divisor that must not be
+        zero), then an input's size below 1 (forward refuses empty tensors), then a check of
+        forward; None when none does. A check that reads a size not given is passed over:
+        what it would say is not known."""
+        ir = self.ir
+        init = sorted([c for c in ir.checks if c.where == "init"] + list(ir.requires), key=_written_at)
+        forward = [c for c in ir.checks if c.where == "forward"] + list(ir.forward_requires)
+        for check in init:
+            if self._breaks(check):
+                return check.message, check.span
+        for dim in dim_origins(ir):
+            if dim in self.scalars and self.scalars[dim] < 1:
+                return f"the size {dim} must be at least 1, got {self.scalars[dim]}", None
+        for check in forward:
+            if self._breaks(check):
+                return check.message, check.span
+        return None
+
+    def _breaks(self, check: CheckInfo) -> bool:
+        try:
+            if not all(self.truth(c) for c in check.guard):
+                return False
+            condition = check.condition
+            if isinstance(condition, Cond):
+                return not self.truth(condition)
+            kind, a, b = condition  # the checker's ("eq", a, b) or ("divides", a, b)
+            left, right = self.value(a), self.value(b)
+            return left != right if kind == "eq" else right == 0 or (left / right).denominator != 1
+        except (Unbound, ZeroDivisionError, KeyError):
+            return False
+
     def missing(self) -> list[str]:
         """The block's names without a value (arguments, then dims), for a helpful message."""
         names = [a.name for a in self.ir.args if a.name not in self.scalars and a.name not in self.flags
                  and a.name not in self.lists]
         names += [d for d, (i, _) in dim_origins(self.ir).items() if d not in self.scalars and i in self.present]
         return names
+
+
+def _written_at(check: CheckInfo) -> tuple:
+    """A check's place in __init__: its statement's, else its own (as the module runs them)."""
+    if check.position is not None:
+        return check.position
+    return (check.span.line, check.span.column) if check.span is not None else (0, 0)
 
 
 def _resolvable(symbol: str, env: dict) -> bool:
