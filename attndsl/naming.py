@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import math
+from bisect import bisect_right, insort
 from dataclasses import dataclass, field
 
 from .guards import cannot_hold, guard_includes, negate
@@ -40,8 +42,15 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
     end = len(order)
     inside = inside or {}
 
+    effective_at: dict[int, int] = {}
+
     def effective(node: int) -> int:
         """Where a node's value is read: its own line, or the line it is inlined into."""
+        if node not in effective_at:
+            effective_at[node] = _effective(node)
+        return effective_at[node]
+
+    def _effective(node: int) -> int:
         if node in inside:
             return effective(inside[node])
         op = graph.nodes[node]["op"]
@@ -51,7 +60,12 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         return max((effective(u) for u in users), default=position[node])
 
     naming = Naming()
-    holders: dict[str, list[int]] = {}  # every value a name has held
+    # Every value a name has held, as (its last read, the value), in that order: a name is
+    # free at a place once every value it held was last read before it, so `alive` looks
+    # only at the holders read later (a spec that reassigns `y` a thousand times would
+    # otherwise ask each of them at each reassignment).
+    holders: dict[str, list[tuple[int, int]]] = {}
+    reads_of: dict[int, list[tuple[int, tuple]]] = {}
 
     def guard_at(at: int) -> tuple:
         return graph.nodes[order[at]]["guard"] if at < end else ()
@@ -61,9 +75,15 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         `guard`: a reader in the other branch of an `if` never is (`keys = f(keys)` in one
         branch, `keys = g(keys)` in the other, both write `keys`). The members of a phi's
         group are holders of its name each, and the phi reads them all where it joins."""
-        reads = [(effective(u), tuple(guard_at(effective(u))) + branch_of(holder, u)) for u in graph.successors(holder)]
-        reads += [(end, ())] if holder in ir.outputs else []
-        return any(read > at and not cannot_hold(tuple(guard) + read_guard) for read, read_guard in reads)
+        return any(read > at and not cannot_hold(tuple(guard) + read_guard) for read, read_guard in reads(holder))
+
+    def reads(holder: int) -> list[tuple[int, tuple]]:
+        """Where the holder's value is read, each place with the guard it is read under."""
+        if holder not in reads_of:
+            found = [(effective(u), tuple(guard_at(effective(u))) + branch_of(holder, u))
+                     for u in graph.successors(holder)]
+            reads_of[holder] = found + ([(end, ())] if holder in ir.outputs else [])
+        return reads_of[holder]
 
     def branch_of(holder: int, user: int) -> tuple:
         """A phi reads its first operand where its condition holds, its second where it does
@@ -77,7 +97,9 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         return (condition,) if operands[0] == holder else (negate(condition),)
 
     def alive(name: str, at: int, guard: tuple = ()) -> bool:
-        return any(read_after(holder, at, guard) for holder in holders.get(name, ()))
+        held = holders.get(name, ())
+        later = bisect_right(held, (at, math.inf))  # the first holder last read after `at`
+        return any(read_after(holder, at, guard) for _, holder in held[later:])
 
     def pick(base: str, places: list[tuple[int, tuple]]) -> str:
         """A name free at every place (position, guard) the value is written."""
@@ -163,7 +185,7 @@ def assign_names(ir: BlockIR, order: list[int], materialized: set[int], reserved
         if group is not None:
             group_name[group] = name
         naming.names[node] = name
-        holders.setdefault(name, []).append(node)
+        insort(holders.setdefault(name, []), (max((read for read, _ in reads(node)), default=-1), node))
     return naming
 
 
