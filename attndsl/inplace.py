@@ -21,7 +21,7 @@ to hand the layer a copy instead.
 from __future__ import annotations
 
 from .diagnostics import DiagnosticSink
-from .ir import BlockIR, Cond, LayerSpec, complementary, negate, read_guard
+from .ir import BlockIR, Cond, LayerSpec, complementary, display_name, negate, read_guard
 from .shapes.dtypes import with_article
 
 # Activations whose gradient reads their input, not their output (relu, sigmoid, tanh and
@@ -43,30 +43,71 @@ FRESH_OPS = {"add", "sub", "mul", "div", "neg", "matmul", "cat", "stack", "maske
     _GRADIENT_FROM_INPUT
 
 
+def runs(spec: LayerSpec, route: tuple = (), name=None) -> list[list[tuple[LayerSpec, tuple, object]]]:
+    """Each order in which the layers inside `spec` may run on one call, as (layer, route,
+    name) triples; a route reaches the layer from `spec` (`("index", 0)`, `("name", "bn")`, or
+    `("added", child)`: the child a sequential with loops has just been given). A loop runs
+    no times, or twice: then the first child of a pass follows the last of the pass before."""
+    if spec.kind != "sequential":
+        return [[(spec, route, name)]]
+    added = any(child.kind == "loop" for _, child in spec.children)  # built child by child
+    return _runs_of(spec.children, route, added)
+
+
+def _runs_of(children, route: tuple, added: bool) -> list[list[tuple[LayerSpec, tuple, object]]]:
+    orders: list[list] = [[]]
+    for index, (name, child) in enumerate(children):
+        if child.kind == "loop":
+            body = _runs_of(child.children, route, added)
+            choices = [[]] + [first + second for first in body for second in body]
+        else:
+            step = ("added", child) if added else ("name", name) if isinstance(name, str) else ("index", index)
+            choices = runs(child, route + (step,), name)
+        orders = [order + choice for order in orders for choice in choices]
+    return orders
+
+
 def overwrites_input(spec: LayerSpec | None) -> bool:
-    """Whether calling the layer may write over the tensor it is given."""
-    if spec is None:
-        return False
-    if spec.kind == "sequential":
-        # The first child that works in place, when every child before it may pass its input on.
-        for _, child in spec.children:
-            if overwrites_input(child):
-                return True
-            if not passes_through(child):
-                return False
-        return False
+    """Whether calling the layer may write over the tensor it is given: a layer built in place,
+    first in some order its layers run, or after ones that may pass their input on."""
+    return spec is not None and any(_in_place(layer) for order in runs(spec) for layer in _given_the_input(order))
+
+
+def _given_the_input(order: list) -> list[LayerSpec]:
+    """The layers of one order that are handed the call's own input: up to the first that makes a new tensor."""
+    given = []
+    for layer, _, _ in order:
+        given.append(layer)
+        if not passes_through(layer):
+            break
+    return given
+
+
+def _in_place(spec: LayerSpec) -> bool:
     inplace = spec.args.get("inplace")
     # An `inplace=flag` argument may be true: it counts as in place.
     return isinstance(inplace, Cond) and inplace != Cond.const(False)
 
 
+def may_work_in_place(spec: LayerSpec) -> bool:
+    """A layer built from a kind argument (`act_layer()`) that may be given as
+    `partial(nn.ReLU, inplace=True)`: only the module built can tell, at run time."""
+    return spec.kind_arg is not None and any("inplace" in args for args in spec.alternatives.values())
+
+
 def passes_through(spec: LayerSpec | None) -> bool:
-    """Whether the layer may return the very tensor it was given (dropout in eval)."""
+    """Whether the layer may return the very tensor it was given (dropout in eval); a
+    sequential may when its layers all may, in some order they run (a loop run no times)."""
     if spec is None:
         return False
     if spec.kind == "sequential":
-        return all(passes_through(child) for _, child in spec.children)
-    return spec.kind in PASS_THROUGH_LAYERS
+        return any(all(passes_through(layer) for layer, _, _ in order) for order in runs(spec))
+    return any(kind in PASS_THROUGH_LAYERS for kind in _kinds(spec))
+
+
+def _kinds(spec: LayerSpec) -> list[str]:
+    """The kinds a layer may be: one, or those its kind argument allows."""
+    return list(spec.alternatives) if spec.kind_arg is not None else [spec.kind]
 
 
 def unsafe_children(spec: LayerSpec | None) -> list[tuple[str, LayerSpec]]:
@@ -75,21 +116,57 @@ def unsafe_children(spec: LayerSpec | None) -> list[tuple[str, LayerSpec]]:
     is the call's business (`overwrites_input`)."""
     if spec is None or spec.kind != "sequential":
         return []
-    found = []
-    children = spec.children
-    for index, (name, child) in enumerate(children):
-        earlier = [c for _, c in children[:index] if not passes_through(c)]
-        if index and overwrites_input(child) and earlier and not _fresh_layer(earlier[-1]):
-            found.append((name or child.kind, earlier[-1]))
-        found += unsafe_children(child)
-    return found
+    found: dict[int, tuple[str, LayerSpec]] = {}
+    for order in runs(spec):
+        for index, (layer, _, name) in enumerate(order):
+            previous = _made_before(order, index)
+            if _in_place(layer) and previous is not None and not _fresh_layer(previous):
+                found.setdefault(id(layer), (display_name(name) if name is not None else layer.kind, previous))
+    return list(found.values())
+
+
+def _made_before(order: list, index: int) -> LayerSpec | None:
+    """The last layer before `index` in one order that makes a new tensor: what the layer at `index` is given."""
+    made = [layer for layer, _, _ in order[:index] if not passes_through(layer)]
+    return made[-1] if made else None
 
 
 def _fresh_layer(spec: LayerSpec) -> bool:
-    if spec.kind == "sequential":
-        made = [c for _, c in spec.children if not passes_through(c)]
-        return bool(made) and _fresh_layer(made[-1])
-    return spec.kind in FRESH_LAYERS and not overwrites_input(spec)
+    if spec.kind == "sequential":  # its last layer that makes a tensor, in every order they may run
+        for order in runs(spec):
+            made = _made_before(order, len(order))
+            if made is None or not _fresh_layer(made):
+                return False
+        return True
+    return all(kind in FRESH_LAYERS for kind in _kinds(spec)) and not _in_place(spec) and \
+        not may_work_in_place(spec)
+
+
+def kind_in_place_hazards(ir: BlockIR, info) -> list[tuple[LayerSpec, tuple, str]]:
+    """The layers of `info` built from a kind argument whose working in place could be seen,
+    each with its route (`runs`) and why: it would write over the input of a call whose
+    input is read again, or over an output autograd keeps. Codegen checks each at run time."""
+    top = info.element or info.spec
+    found: dict[int, tuple[LayerSpec, tuple, str]] = {}
+    for order in runs(top):
+        for index, (layer, route, _) in enumerate(order):
+            previous = _made_before(order, index)
+            if may_work_in_place(layer) and previous is not None and not _fresh_layer(previous):
+                found.setdefault(id(layer), (layer, route, f"in layer `{info.name}` it would write over the output "
+                                             f"of {with_article(previous.kind)} layer, which autograd keeps"))
+    for node, attrs in ir.graph.nodes(data=True):
+        if attrs["op"] != "call_layer" or attrs["attrs"].get("layer") != info.name:
+            continue
+        called = ir.called_spec(attrs)
+        given = {id(layer) for order in runs(called) for layer in _given_the_input(order) if may_work_in_place(layer)}
+        reason = problem(ir, node) if given else None
+        if reason is None:
+            continue
+        for order in runs(top):
+            for layer, route, _ in order:
+                if id(layer) in given:
+                    found.setdefault(id(layer), (layer, route, f"layer `{info.name}` is called where {reason}"))
+    return list(found.values())
 
 
 def problem(ir: BlockIR, node: int) -> str | None:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from .. import symbolic as sym
 from .. import syntax as ast
 from ..inits import takes_factory
-from ..inplace import problem
+from ..inplace import kind_in_place_hazards
 from ..ir import Cond, LayerInfo, LayerSpec
 from ..layers import LAYERS
 from ..lower.helpers import _symbols_of
@@ -17,7 +17,7 @@ from ..ops.selection import KEEPS_VALUES
 from ..ops.views import SHARES_STORAGE
 from ..symbolic import Expr
 from .expressions import InternalError, _is_default, _negated, layer_class, source_expr
-from .sequentials import has_loops
+from .sequentials import has_loops, in_place_refusal, module_route
 from .text import comment_text, fstring, python_string
 
 
@@ -205,32 +205,38 @@ class InitEmitter:
     def _layer_line(self, info: LayerInfo) -> str:
         if info.alias is not None:  # the same module, registered under a second name
             return f"self.{info.name} = self.{info.alias}"
+        checks = self._not_in_place(info)
         if info.element is not None:
             element = self.layer_expr(info.element)
             loop_var = info.loop_var if info.loop_var and self._mentions(info.element, info.loop_var) else "_"
             if info.count is not None:  # `[... for i in range(depth)]`: `depth` layers, told apart by i or not
-                return (f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in "
-                        f"range({self._layer_arg(info.count)})])")
-            return f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in {info.iterable}])"
-        if has_loops(info.spec):  # children named in a loop: add_module, one by one
-            return "\n".join(self.sequential_lines(f"self.{info.name}", info.spec))
-        return "\n".join([f"self.{info.name} = {self.layer_expr(info.spec)}"] + self._not_in_place(info))
+                return "\n".join([f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in "
+                                  f"range({self._layer_arg(info.count)})])"] + checks)
+            return "\n".join([f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in {info.iterable}])"]
+                             + checks)
+        if has_loops(info.spec):  # children named in a loop: add_module, one by one, each checked once added
+            return "\n".join(self.sequential_lines(f"self.{info.name}", info.spec, self._in_place_hazards(info)))
+        return "\n".join([f"self.{info.name} = {self.layer_expr(info.spec)}"] + checks)
+
+    def _in_place_hazards(self, info: LayerInfo) -> list:
+        return kind_in_place_hazards(self.ir, info)
 
     def _not_in_place(self, info: LayerInfo) -> list[str]:
         """A layer the caller's class builds (`act_layer()`) may work in place, given as
         `partial(nn.ReLU, inplace=True)`: where its call's input is read again (`x + act(x)`),
-        writing over it would change what the block computes, so such a layer is refused."""
-        spec = info.spec
-        if spec.kind_arg is None or not any("inplace" in args for args in spec.alternatives.values()):
+        or autograd keeps what it would write over, writing over it would change what the
+        block computes, so such a layer is refused once built (attndsl/inplace.py finds
+        them: alone, in a sequential, or in each element of a layer list)."""
+        if info.element is None and has_loops(info.spec):  # checked as each child is added
             return []
-        reasons = [problem(self.ir, node) for node, attrs in self.graph.nodes(data=True)
-                   if attrs["op"] == "call_layer" and attrs["attrs"].get("layer") == info.name]
-        reason = next((r for r in reasons if r is not None), None)
-        if reason is None:
-            return []
-        message = python_string(f"{self.ir.name}: `{spec.kind_arg}` must not work in place (inplace=True): "
-                                f"layer `{info.name}` is called where {reason}")
-        return [f'if getattr(self.{info.name}, "inplace", False):', f"    raise ValueError({message})"]
+        lines = []
+        for layer, route, reason in self._in_place_hazards(info):
+            if info.element is not None:
+                test = f'any(getattr(element{module_route(route)}, "inplace", False) for element in self.{info.name})'
+            else:
+                test = f'getattr(self.{info.name}{module_route(route)}, "inplace", False)'
+            lines += in_place_refusal(self.ir.name, layer, test, reason)
+        return lines
 
     def _mentions(self, spec: LayerSpec, var: str) -> bool:
         """Whether a layer list's element reads its loop variable: in a size, a condition
