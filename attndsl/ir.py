@@ -139,12 +139,12 @@ def elements_source(elements, render) -> str:
     return f"range({render(elements)})" if isinstance(elements, Expr) else render(elements)
 
 
-def display_name(name) -> str:
-    """A sequential child's name as written: `fc0`, or `fc{i}` for one named in a loop
+def display_name(name, var: str = "i") -> str:
+    """A sequential child's name as written: `fc0`, or `fc{i}` for one named in a loop over `var`
     (a template `(prefix, offset, suffix)`: the name of pass i is prefix + str(i + offset) + suffix)."""
     if isinstance(name, tuple):
         prefix, offset, suffix = name
-        return f"{prefix}{{i{offset:+d}}}{suffix}" if offset else f"{prefix}{{i}}{suffix}"
+        return f"{prefix}{{{var}{offset:+d}}}{suffix}" if offset else f"{prefix}{{{var}}}{suffix}"
     return name
 
 

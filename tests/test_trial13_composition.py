@@ -96,3 +96,42 @@ block K(d: int, n: int):
     return {output}
 """)
     assert code == "E0211" and want in message
+
+
+COLLIDING = """
+block N(d: int, n: int = 12, m: int = 3):
+    input x: [b, d]
+    layer s = sequential:
+        for i in range(n):
+            a{i} = linear(d, d)
+        for j in range(m):
+            a1{j} = linear(d, d)
+    return s(x)
+"""
+
+
+@pytest.mark.parametrize("ranges", [("n", "m"), ("12", "3"), ("n", "3"), ("12", "m")])
+def test_names_from_two_loops_that_may_meet_are_refused(ranges):
+    """`a{i}` and `a1{j}` both name `a10`: add_module kept the later child only."""
+    spec = COLLIDING.replace("range(n)", f"range({ranges[0]})").replace("range(m)", f"range({ranges[1]})")
+    code, line, column, message = first_error(spec)
+    assert (code, line, column) == ("E0103", 8, 13) and "`a1{j}` may have the name of `a{i}`" in message
+
+
+@pytest.mark.parametrize("first, second, children", [
+    (("i", "range(9)", "a{i}"), ("j", "range(3)", "a1{j}"), 12),  # a0..a8, a10..a12
+    (("i", "range(3)", "x{i}"), ("j", "range(3, 6)", "x{j + 3}"), 6),  # x0..x2, x6..x8
+    (("i", "range(n)", "fc{i}"), ("j", "range(n)", "fc{j}_bn"), 8),
+    (("i", "range(2, n)", "a{i}b2c"), ("j", "range(n)", "a1b{j}c"), 6),  # a1b2c needs i = 1
+])
+def test_names_from_two_loops_that_cannot_meet_are_kept(first, second, children):
+    loops = "".join(f"""
+        for {var} in {loop}:
+            {name} = linear(d, d)""" for var, loop, name in (first, second))
+    module = generated(f"""
+block N(d: int = 2, n: int = 4):
+    input x: [b, d]
+    layer s = sequential:{loops}
+    return s(x)
+""")()
+    assert len(module.s) == children

@@ -103,7 +103,7 @@ class SequentialLowering:
         return self._unique_name(template, child, names, loops[-1])
 
     def _unique_name(self, name, child: ast.NamedChild, names: dict, loop=None):
-        text = display_name(name)
+        text = display_name(name, loop[0]) if loop else name
         prefix = name[0] if isinstance(name, tuple) else name
         if not prefix or not (prefix[0].isalpha() or prefix[0] == "_") or prefix.startswith("_") or \
                 not isinstance(name, tuple) and (not name.isidentifier() or name in MODULE_ATTRIBUTES):
@@ -111,30 +111,97 @@ class SequentialLowering:
                              child.span)
         for other, (span, other_loop) in names.items():
             if other == name or self._may_collide(name, loop, other, other_loop):
-                raise self.error("E0103", f"child `{text}` may have the name of `{display_name(other)}`", child.span,
+                written = display_name(other, other_loop[0]) if other_loop else other
+                raise self.error("E0103", f"child `{text}` may have the name of `{written}`", child.span,
                                  labels=[_label(span, "named here")])
         names[name] = (child.span, loop)
         return name
 
     @staticmethod
     def _may_collide(name, loop, other, other_loop) -> bool:
-        """Whether a templated name can equal another: `fc{i}` for i in range(1, n) and `fc0` cannot."""
+        """Whether a templated name can equal another for some passes of their loops: `fc{i}`
+        for i in range(1, n) and `fc0` cannot; `a{i}` for i in range(12) and `a1{j}` can
+        (`a10`). Loops whose ranges the arguments decide may run as far as they like."""
         if not isinstance(name, tuple) and not isinstance(other, tuple):
             return False
-        if isinstance(name, tuple) and isinstance(other, tuple):
-            return name[0] == other[0] and name[2] == other[2]  # two loops naming alike: refused
-        (prefix, offset, suffix), (_, start, stop) = (name, loop) if isinstance(name, tuple) else (other, other_loop)
-        fixed = other if isinstance(name, tuple) else name
-        middle = fixed[len(prefix):len(fixed) - len(suffix)] if fixed.startswith(prefix) and \
-            fixed.endswith(suffix) and len(fixed) > len(prefix) + len(suffix) else None
-        if middle is None or not middle.lstrip("-").isdigit():
-            return False
-        index = int(middle) - offset
-        outside = (start.is_const and index < start.value) or (stop.is_const and index >= stop.value)
-        return not outside
+        if not isinstance(name, tuple):
+            name, loop, other, other_loop = other, other_loop, name, loop
+        if not isinstance(other, tuple):
+            return _may_be_named(other, name, loop)
+        return _templates_meet(name, loop, other, other_loop)
 
     def _check_child_var(self, node: ast.Name, kind: str) -> None:
         if kind == "child_var":
             raise self.error("E0113", f"the loop variable `{node.id}` names children; their arguments are the same "
                              "in every pass", node.span,
                              help="children whose sizes change from pass to pass are written one by one")
+
+
+# How many names of a loop with constant bounds are tried one by one against another template.
+_NAMES_TRIED = 10_000
+_DIGITS = "0123456789-"  # what the text of a number is made of (`-1` too)
+
+
+def _may_be_named(text: str, template: tuple, loop) -> bool:
+    """Whether some pass of `loop` may give `template` the name `text`."""
+    prefix, offset, suffix = template
+    if len(text) <= len(prefix) + len(suffix) or not text.startswith(prefix) or not text.endswith(suffix):
+        return False
+    middle = text[len(prefix):len(text) - len(suffix)]
+    if not middle.lstrip("-").isdigit() or str(int(middle)) != middle:  # `a01` is no name `a{i}` gives
+        return False
+    return _may_run(int(middle) - offset, loop)
+
+
+def _may_run(index: int, loop) -> bool:
+    """Whether the loop may run a pass with this index (bounds the arguments decide may be anything)."""
+    _, start, stop = loop
+    return not ((start.is_const and index < start.value) or (stop.is_const and index >= stop.value))
+
+
+def _names(template: tuple, loop) -> list[str] | None:
+    """Every name the loop gives the template, where its bounds are constant and it has few passes."""
+    _, start, stop = loop
+    if not (start.is_const and stop.is_const) or stop.value - start.value > _NAMES_TRIED:
+        return None
+    prefix, offset, suffix = template
+    return [f"{prefix}{index + offset}{suffix}" for index in range(int(start.value), int(stop.value))]
+
+
+def _templates_meet(name: tuple, loop, other: tuple, other_loop) -> bool:
+    """Whether two templates named in loops may give one name. A name is text, a run of
+    digits holding the number, text: where the texts around the two runs differ, the names
+    differ, unless one run is written in the other's text, which fixes its number."""
+    for names, template, template_loop in ((_names(name, loop), other, other_loop),
+                                           (_names(other, other_loop), name, loop)):
+        if names is not None:  # few passes: try each of their names
+            return any(_may_be_named(text, template, template_loop) for text in names)
+    (before, after), (other_before, other_after) = _around_number(name), _around_number(other)
+    if (before, after) == (other_before, other_after):
+        return True  # the same text around: equal numbers may give one name, as passes far enough may
+    if len(before) == len(other_before):
+        return False  # the runs start alike: the texts around them must be equal
+    if len(before) > len(other_before):
+        return _templates_meet(other, other_loop, name, loop)
+    # the run of `name` is written in the other's text, between two letters: its number is fixed
+    if not other_before.startswith(before):
+        return False
+    run_end = len(before)
+    while other_before[run_end] in _DIGITS:  # (the text ends in a letter: the run ends inside it)
+        run_end += 1
+    prefix, offset, suffix = name
+    run, written_before, written_after = other_before[len(before):run_end], prefix[len(before):], \
+        suffix[:len(suffix) - len(after)]
+    if not (run.startswith(written_before) and run.endswith(written_after)):
+        return False
+    number = run[len(written_before):len(run) - len(written_after)]
+    if not number.lstrip("-").isdigit() or str(int(number)) != number or not _may_run(int(number) - offset, loop):
+        return False
+    return _may_be_named(prefix + number + suffix, other, other_loop)
+
+
+def _around_number(template: tuple) -> tuple[str, str]:
+    """The text before and after the run of digits a template's number is written in:
+    `a1{j}_2x` is `a`, a run, `_2x`."""
+    prefix, _, suffix = template
+    return prefix.rstrip(_DIGITS), suffix.lstrip(_DIGITS)
