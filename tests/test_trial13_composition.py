@@ -135,3 +135,66 @@ block N(d: int = 2, n: int = 4):
     return s(x)
 """)()
     assert len(module.s) == children
+
+
+TO_REQUIRED = """
+block Inner(d: int, act_layer: layer = relu):
+    input x: [b, d]
+    layer act = act_layer()
+    return act(x)
+
+block Outer(d: int, act_layer: layer | None = gelu):
+    input x: [b, d]
+    layer inner = Inner(d, act_layer=act_layer)
+    return inner(x)
+"""
+
+
+def test_an_optional_kind_passed_where_none_is_not_taken_is_refused():
+    """`Outer(4, act_layer=None)` failed in Inner's __init__; an optional number is E0106."""
+    code, line, column, message = first_error(TO_REQUIRED)
+    assert (code, line, column) == ("E0106", 9, 38) and "`act_layer` may be None here" in message
+
+
+def test_an_optional_kind_passed_under_a_test_is_built():
+    guarded = TO_REQUIRED.replace("""    layer inner = Inner(d, act_layer=act_layer)
+    return inner(x)""", """    if act_layer is not None:
+        layer inner = Inner(d, act_layer=act_layer)
+        x = inner(x)
+    return x""")
+    block = generated(guarded)
+    x = torch.randn(2, 4)
+    assert torch.equal(block(4, act_layer=None)(x), x)
+    assert torch.equal(block(4, act_layer=nn.ReLU)(x), x.relu())
+
+
+PASSED_ON = """
+block Inner(d: int, norm_layer: layer[layer_norm] | None = None):
+    input x: [b, d]
+    if norm_layer is not None:
+        layer norm = norm_layer(d)
+        x = norm(x)
+    return x
+
+block Outer(d: int, norm_layer: layer[layer_norm] | None = None):
+    input x: [b, d]
+    layer inner = Inner(d, norm_layer=norm_layer)
+    return inner(x)
+"""
+
+
+def test_an_optional_kind_is_passed_on_to_one_alike():
+    """It was E0112 "`norm_layer` (a None kind) cannot be ...": its default was read, not its type."""
+    block = generated(PASSED_ON)
+    x = torch.randn(2, 4)
+    assert torch.equal(block(4)(x), x)
+    assert block(4, norm_layer=nn.LayerNorm).inner.norm.normalized_shape == (4,)
+
+
+def test_a_kind_of_another_family_is_named_in_plain_words():
+    spec = PASSED_ON.replace("block Outer(d: int, norm_layer: layer[layer_norm]", "block Outer(d: int, norm_layer: "
+                             "layer[batch_norm1d]")
+    code, _, _, message = first_error(spec)
+    assert code == "E0112" and "`norm_layer` (one of batch_norm1d's family) cannot be" in message
+    code, _, _, message = first_error(spec.replace("layer[batch_norm1d] | None", "layer | None"))
+    assert code == "E0112" and "may be any kind (neither its type nor its default names one)" in message

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from .. import syntax as ast
 from ..diagnostics import Abort, DiagnosticSink
-from ..ir import LayerSpec
+from ..ir import LayerSpec, negate
 from ..layers import LAYERS, kind_named
-from .helpers import _default_value
+from .helpers import _default_value, _label
+from .numbers import is_none
 from .values import suggest
 
 
@@ -75,12 +76,30 @@ class LayerKindLowering:
                     raise self.error("E0112", f"`{arg.name}` of {target.name} may not be None", sources[arg.name].span,
                                      help=f"declare it `{arg.name}: layer | None` to allow None")
                 continue
-            given = value.kind if isinstance(value, LayerKind) else value.default
+            if isinstance(value, LayerKindArg) and not optional:
+                self._check_kind_given(value, sources[arg.name], arg.name, target.name)
+            # an argument passed on may be any kind of its family, which its type names (or its default)
+            given = value.kind if isinstance(value, LayerKind) else value.family
             allowed = kinds_like(default) if default in LAYERS else []
+            if given is None:  # `act_layer: layer | None = None`: no kind says what it may be
+                raise self.error("E0112", f"`{value.name}` may be any kind (neither its type nor its default names "
+                                 f"one), so it cannot be `{arg.name}` of {target.name}", sources[arg.name].span,
+                                 help=f"name its family in its type: `{value.name}: layer[{default}] | None = None`"
+                                 if default in LAYERS else "name its family in its type, e.g. `layer[relu] | None`")
             if given not in allowed:
-                what = f"`{value.kind}`" if isinstance(value, LayerKind) else f"`{value.name}` (a {given} kind)"
+                what = f"`{value.kind}`" if isinstance(value, LayerKind) else f"`{value.name}` (one of {given}'s family)"
                 raise self.error("E0112", f"{what} cannot be `{arg.name}` of {target.name}, which is one of "
                                  f"{', '.join(allowed) or 'no kind'}", sources[arg.name].span)
+
+    def _check_kind_given(self, value: LayerKindArg, source: ast.Node, name: str, callee: str) -> None:
+        """A `layer | None` argument passed on where None is not taken: only where a test says it is given,
+        as an optional number is used (E0106)."""
+        if value.name in self.optional_args and not self._implied((negate(is_none(value.name)),)):
+            raise self.error("E0106", f"argument `{value.name}` may be None here, and `{name}` of {callee} may "
+                             "not be None", source.span,
+                             labels=[_label(self.scope[value.name][2], "declared optional here")],
+                             help=f"pass it under `if {value.name} is not None:`, or declare `{name}` of {callee} "
+                             "`layer | None`")
 
     def _layer_kind_default(self, arg: ast.Arg, family: str | None = None) -> str:
         """The kind a `layer` argument defaults to: `relu`, or its name, `"relu"` (then the
