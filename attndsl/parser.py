@@ -264,11 +264,18 @@ def _report_parse_error(error: UnexpectedInput, source: str, path: str, sink: Di
         message = f"unexpected {token.value!r}"
     width = max(1, len(token.value)) if token.type not in ("_NL", "_INDENT", "_DEDENT") else 1
     span = Span(path, token.line, token.column, token.line, token.column + width)
+    tailored = None
     if token.type == "COMMA":
         tailored = _comma_mistake(source_line(source, token.line) or "", token.column)
-        if tailored is not None:
-            sink.error("E0002", tailored[0], span, help=tailored[1])
-            return
+    elif {"EQUAL", "LBRACE"} <= set(error.expected):  # where a sequential's body names a child
+        tailored = _statement_among_children(source.split("\n")[:token.line], token.column)
+        if tailored is not None:  # shown on the keyword the body cannot have
+            line = source_line(source, token.line) or ""
+            start = len(line) - len(line.lstrip()) + 1
+            span = Span(path, token.line, start, token.line, start + len(line.split()[0].rstrip(":")))
+    if tailored is not None:
+        sink.error("E0002", tailored[0], span, help=tailored[1])
+        return
     hint = None
     if expected:
         shown = expected[:6]
@@ -299,6 +306,30 @@ def _comma_mistake(line: str, column: int) -> tuple[str, str] | None:
         targets = [t.strip() for t in let["targets"].split(",")]
         return "a `let` names one value", _one_per_line(targets, _top_level_parts(let["value"]) or [], "let ")
     return None
+
+
+_SEQUENTIAL = re.compile(rf"\s*layer\s+(?P<name>{_IDENT})\s*=\s*sequential\s*:")
+
+
+def _statement_among_children(lines: list[str], column: int) -> tuple[str, str] | None:
+    """(message, help) for a statement in a sequential's body, which names children (`bn = ...`)
+    and loops over them only: the keyword that opens the last of `lines` was read as a child's name."""
+    line = _without_comment(lines[-1])
+    word = line[:column - 1].strip()  # (the keyword, alone before the token)
+    if word not in ("if", "elif", "else", "let", "layer", "param", "require", "return"):
+        return None
+    opened = next((match for match in map(_SEQUENTIAL.match, reversed(lines)) if match), None)
+    name = opened["name"] if opened else "s"
+    if word in ("if", "elif", "else"):
+        condition = line[column - 1:].rstrip().removesuffix(":").strip() if word != "else" else "condition"
+        return ("conditions are not allowed in a sequential body: it names children, one a line, and loops "
+                "over them", f"write one sequential for each case: `if {condition}:` with `layer {name} = "
+                "sequential:` and the children it has, then `else:` with another `layer "
+                f"{name} = sequential:` without them")
+    return (f"a sequential body names children, one a line, and loops over them: no `{word}` there",
+            f"write the `{word}` before `layer {name} = sequential:`" if word != "return" else
+            f"end the sequential's body first: `return` goes after `layer {name} = sequential:` and its children, "
+            "indented as the `layer`")
 
 
 def _one_per_line(targets: list[str], values: list[str], let: str) -> str:

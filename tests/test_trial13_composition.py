@@ -15,6 +15,8 @@ import pytest
 import torch
 from torch import nn
 
+import attndsl
+
 from .language_support import first_error, generated
 
 IN_PLACE = functools.partial(nn.ReLU, inplace=True)
@@ -198,3 +200,70 @@ def test_a_kind_of_another_family_is_named_in_plain_words():
     assert code == "E0112" and "`norm_layer` (one of batch_norm1d's family) cannot be" in message
     code, _, _, message = first_error(spec.replace("layer[batch_norm1d] | None", "layer | None"))
     assert code == "E0112" and "may be any kind (neither its type nor its default names one)" in message
+
+
+def _first_help(source: str) -> tuple[str, int, int, str, str]:
+    """(code, line, column, message, help) of the first error the spec gives."""
+    error = next(d for d in attndsl.compile_source(source, "lang.attn").diagnostics if d.is_error)
+    return error.code, error.span.line, error.span.column, error.message, error.help or ""
+
+
+@pytest.mark.parametrize("keyword", ["if use_bn:", "else:"])
+def test_a_condition_in_a_sequential_body_says_how_to_write_it(keyword):
+    """It was E0002 "unexpected 'use_bn'", expected '=', '{'."""
+    code, line, column, message, help = _first_help(f"""
+block S(c: int, n: int, use_bn: bool = true):
+    input x: [b, c, h, w]
+    layer s = sequential:
+        for i in range(n):
+            conv_{{i}} = conv2d(c, c, 3, padding=1)
+            {keyword}
+                bn_{{i}} = batch_norm2d(c)
+    return s(x)
+""")
+    assert (code, line, column) == ("E0002", 7, 13)
+    assert "conditions are not allowed in a sequential body" in message
+    assert "one sequential for each case" in help and "`layer s = sequential:`" in help
+
+
+SIZES_TO_A_LAYER = """
+block GridT(d: int):
+    input x: [b, n, d]
+    input hw: sizes[p, q]
+    return rearrange(rearrange(x, "b (h w) d -> b d h w", h=p, w=q), "b d h w -> b (h w) d")
+
+block Outer(d: int):
+    input x: [b, n, d]
+    input hw: sizes[p, q]
+    layer g = GridT(d)
+    return g(x, hw)
+"""
+
+
+@pytest.mark.parametrize("call", ["g(x, hw)", "g(x, p, q)"])
+def test_a_block_with_a_sizes_input_as_a_layer_has_one_message(call):
+    """`g(x, hw)` said "use the names of its sizes", `g(x, p, q)` "a layer's inputs must be tensors"."""
+    code, line, column, message, help = _first_help(SIZES_TO_A_LAYER.replace("g(x, hw)", call))
+    assert (code, line, column) == ("E0113", 11, 17)
+    assert "`hw` of GridT is a tuple of sizes (sizes[p, q]), which a block used as a layer cannot be given" in message
+    assert "`input p: int`, `input q: int`" in help and "`g(..., p=p, q=q)`" in help
+    written = SIZES_TO_A_LAYER.replace("    input hw: sizes[p, q]\n    return rearrange",
+                                       "    input p: int\n    input q: int\n    return rearrange") \
+        .replace("g(x, hw)", "g(x, p=p, q=q)")
+    assert generated(written)(4)(torch.randn(2, 6, 4), (2, 3)).shape == (2, 6, 4)
+
+
+@pytest.mark.parametrize("statement, want", [
+    ("for fc in fcs:\n            x = fc(x)", "loops do not nest: put the inner loop in a block of its own"),
+    ("return x", "assign what it computes, and `return` it after the loop"),
+])
+def test_a_nested_loop_or_return_in_a_loop_gets_a_help_that_fits(statement, want):
+    code, line, _, _, help = _first_help(f"""
+block N(d: int, iters: int, depth: int):
+    input x: [b, d]
+    layer fcs = [linear(d, d) for _ in range(depth)]
+    for _ in range(iters):
+        {statement}
+    return x
+""")
+    assert (code, line) == ("E0113", 6) and want in help

@@ -54,6 +54,8 @@ class LayerCallLowering:
         operands, given, passed = [], {}, {}
 
         def tensor(declared, arg: ast.Node) -> None:
+            if declared is not None and declared.dtype == "sizes":
+                self._refuse_sizes_tuple(callee, declared, arg)
             if declared is not None and declared.optional and isinstance(arg, ast.Name) and \
                     self.scope.get(arg.id, ("",))[0] == "input_opt" and Cond("present", (arg.id,)) not in self.guard:
                 # an optional input passed on, None and all (timm's `self.attn(x, attn_mask=attn_mask)`):
@@ -94,6 +96,18 @@ class LayerCallLowering:
                 raise self.error("E0112", f"the call does not give the size `{declared.name}` the block takes",
                                  node.span, help=f"e.g. `{declared.name}={declared.name}` or by position")
         return operands, tuple((i.name, given[i.name]) for i in inputs if i.name in given), tuple(passed.items())
+
+    def _refuse_sizes_tuple(self, callee, declared: ast.Input, arg: ast.Node) -> None:
+        """A block's `sizes[p, q]` input is a tuple its forward is given; a call in a spec passes
+        tensors, sizes one by one and flags only, so such a block is called with its sizes apart."""
+        block = self._called_block(callee).name
+        sizes = [dim.id if isinstance(dim, ast.Name) else f"size{index}" for index, dim in enumerate(declared.shape)]
+        given = ", ".join(f"{size}={size}" for size in sizes)
+        raise self.error("E0113", f"`{declared.name}` of {block} is a tuple of sizes (sizes[{', '.join(sizes)}]), "
+                         "which a block used as a layer cannot be given", arg.span,
+                         help=f"declare each size an input of {block} of its own ("
+                         f"{', '.join(f'`input {size}: int`' for size in sizes)}) and pass them: "
+                         f"`{callee.info.name}(..., {given})`")
 
     def _forward_scalar(self, declared: ast.Input, node: ast.Node):
         """A size (an integer expression of the caller's sizes and arguments) or a flag (a

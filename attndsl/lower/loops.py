@@ -47,6 +47,16 @@ from .values import LayerElement, LayerRef, Literal, Tensor, TensorList
 _IN_LOOPS = (ast.Assign, ast.ExprStmt, ast.If)
 
 
+def _not_in_loops_help(stmt: ast.Stmt) -> str:
+    """What to write instead of a statement a loop's body cannot have."""
+    if isinstance(stmt, ast.For):
+        return ("loops do not nest: put the inner loop in a block of its own, used here as a layer "
+                "(`layer step = Step(...)` before the loop, `x = step(x)` in it)")
+    if isinstance(stmt, ast.Return):
+        return "a loop's body does not return: assign what it computes, and `return` it after the loop"
+    return "declare layers, params and lets before the loop"
+
+
 @dataclass(frozen=True)
 class Accumulator:
     """`outs = []` (or `outs = [first]`): a list a loop appends to, one tensor a pass."""
@@ -209,7 +219,7 @@ class LoopLowering:
         for inner in ast.statements(stmt.body, into_loops=False):
             if not isinstance(inner, _IN_LOOPS):
                 raise self.error("E0113", "a loop's body is dataflow: assignments, `append` and `if`", inner.span,
-                                 help="declare layers, params and lets before the loop")
+                                 help=_not_in_loops_help(inner))
         graph = self.ir.graph
         outer_guard = tuple(self.guard)
         zipped = tuple(other.name for other in infos[1:])  # lists zipped with the first, as long as it
