@@ -274,6 +274,10 @@ class BlockIR:
     checks: list[CheckInfo] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)
+    # The spec's comments on `return` and on each `if` (by its condition): written above the
+    # generated `return` and `if`, which no node of the graph stands for.
+    return_comments: list[str] = field(default_factory=list)
+    if_comments: dict[Cond, list[str]] = field(default_factory=dict)
     graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
     span: Span | None = None
     # Where each dim symbol comes from: symbol -> (input name, axis)

@@ -8,7 +8,7 @@ from ..guards import cannot_hold
 from ..ir import CheckInfo, Cond, complementary, negate
 from ..shapes.conditions import condition_symbols
 from ..symbolic import Expr
-from .text import fstring
+from .text import comment_text, fstring
 from .expressions import _NEGATED, _negated
 
 
@@ -230,8 +230,11 @@ class CheckEmitter:
         wrapped_left = left if " " not in left else f"({left})"
         return [f"if {wrapped_left} % {wrapped_right} != 0:", f"    raise ValueError({message})"]
 
-    def _guarded(self, statements: list[tuple[tuple, list[str]]], names) -> list[str]:
-        """Nest statements under `if` blocks for their guards; `else:` where it reads so."""
+    def _guarded(self, statements: list[tuple[tuple, list[str]]], names, if_comments: dict | None = None) -> list[str]:
+        """Nest statements under `if` blocks for their guards; `else:` where it reads so. The
+        spec's comments on an `if` (`if_comments`, by condition) go above the first `if` written
+        for it, or for its negation (a spec `if` whose first branch computes nothing here),
+        and are taken from the dict: once each."""
         lines: list[str] = []
         open_guard: list = []
         opened_by_else: list[bool] = []  # an `else:` has no `else:` of its own
@@ -249,6 +252,9 @@ class CheckEmitter:
                 indent = "    " * depth
                 is_else = bool(last_closed) and last_closed[0] == depth and not last_closed[2] and \
                     complementary(last_closed[1], cond)
+                if not is_else and if_comments:
+                    said = if_comments.pop(cond, None) or if_comments.pop(negate(cond), None) or []
+                    lines += [f"{indent}# {comment_text(c)}" for c in said if comment_text(c)]
                 lines.append(f"{indent}else:" if is_else else f"{indent}if {self.condition(cond, names)}:")
                 last_closed = None
                 open_guard.append(cond)

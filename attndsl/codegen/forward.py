@@ -183,6 +183,7 @@ class ForwardEmitter:
         return f"{SHAPE_COMMENT}{text}  {where}"
 
     def forward_lines(self) -> list[str]:
+        self.if_comments_left = dict(self.ir.if_comments)  # each written once, above its first `if`
         order = self.ir.topological()
         materialized = self.plan_names(order)
         statements: list[tuple[tuple, list[str]]] = []
@@ -208,8 +209,7 @@ class ForwardEmitter:
                 continue
             attrs = self.graph.nodes[node]
             if attrs["op"] == "loop_end":  # a `for` loop (attndsl/codegen/loops.py)
-                comments = [f"# {comment_text(c)}" for c in attrs["comments"] if comment_text(c)]
-                statements.append((attrs["guard"], comments + self.loop_lines(node, materialized)))
+                statements.append((attrs["guard"], self.loop_lines(node, materialized)))
                 owners.append(node)
                 continue
             text, _ = self._expression_unmaterialized(node, materialized)
@@ -229,9 +229,12 @@ class ForwardEmitter:
             outputs.append(self.expression(output, materialized)[0])
         return_line = "return " + ", ".join(outputs)
         statements = release_lists(statements, owners, top_level_lists(self.graph, self.names), self.graph)
-        lines = self._guarded(statements, self.forward_name)
-        if len(self.ir.outputs) == 1 and self.ir.outputs[0] not in materialized:
+        lines = self._guarded(statements, self.forward_name, self.if_comments_left)
+        inline = len(self.ir.outputs) == 1 and self.ir.outputs[0] not in materialized  # `return fc(x)`
+        if inline:  # the comments of the statements written into the return, then the return's own
             lines += self.statement_comments(self.ir.outputs[0], materialized)
+        lines += [f"# {comment_text(c)}" for c in self.ir.return_comments if comment_text(c)]
+        if inline:
             return_span = getattr(self.ir, "return_span", None)
             return_line += self.shape_comment(self.ir.outputs[0], return_span.line if return_span else None)
         lines.append(return_line)

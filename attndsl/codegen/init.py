@@ -74,7 +74,9 @@ class InitEmitter:
                 body.append((item.guard[:-1] + (Cond("not", item.guard[-1:]),), [absent]))
         body += self.init_statements()  # `init ...`: once every parameter exists
         lines += self.rank_class_lines()  # `conv_nd = {1: nn.Conv1d, ...}[dimension]`: the layers read them
-        lines += self._guarded(body, self.init_name)
+        # the spec's `if` around layers and params: its comments above it (not above the
+        # checks the compiler guards by the same condition)
+        lines += self._guarded(body, self.init_name, dict(self.ir.if_comments))
         return lines
 
     def _values_read(self, condition, names=None, sizes: set = frozenset()) -> list[tuple[str, str]]:

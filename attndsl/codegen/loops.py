@@ -20,6 +20,7 @@ import keyword
 from ..lower.loops import loop_body, loop_layout
 from ..naming import TAKEN_BY_CODEGEN
 from ..ops import ATOM, OPS
+from .text import comment_text
 
 _FREE = ("scalar", "loop_layer", "loop_carry", "loop_slice", "item", "loop")
 
@@ -99,6 +100,8 @@ class LoopEmitter:
             values = [self.expression(node, materialized)[0] for node in firsts[:count]]
             firsts = firsts[count:]
             lines.append(f"{name} = [{', '.join(values)}]")
+        # the spec's comments on the `for`: above it, after the values the loop starts from
+        lines += [f"# {comment_text(c)}" for c in graph.nodes[end]["comments"] if comment_text(c)]
         lines.append(f"for {', '.join(variables)} in {self._loop_iterable(anchor, details, materialized)}:")
         body_lines = self._loop_body(order, end, part, carried, lists, materialized, taken, outer)
         lines += ["    " + line for line in body_lines]
@@ -195,7 +198,7 @@ class LoopEmitter:
             tail.append(f"{copies[0][0]} = {copies[0][1]}")
         elif copies:  # one assignment: every value is read before any is written
             tail.append(f"{', '.join(n for n, _ in copies)} = {', '.join(v for _, v in copies)}")
-        return self._guarded(statements, self.forward_name) + tail
+        return self._guarded(statements, self.forward_name, self.if_comments_left) + tail
 
     def _fresh_in_loop(self, base: str, taken: set) -> str:
         """`base`, or `base_2`, `base_3`, ...: the first name not taken (nor a keyword, nor

@@ -82,8 +82,8 @@ class DataflowLowering:
             if not isinstance(value, Tensor):
                 raise self.error("E0113", "a block returns tensors", value_node.span)
             outputs.append(value.node)
-        if len(outputs) == 1 and not self.ir.graph.nodes[outputs[0]]["comments"]:
-            self.ir.graph.nodes[outputs[0]]["comments"] = list(stmt.comments)
+        # above the `return` line (not on its value, which may be a name computed lines before)
+        self.ir.return_comments = list(stmt.comments)
         self.ir.outputs = outputs
         self.ir.return_span = stmt.span
         self.returned = True
@@ -94,6 +94,7 @@ class DataflowLowering:
             for inner in stmt.body if condition.args[0] else stmt.orelse:
                 self._statement(inner)
             return
+        self.ir.if_comments.setdefault(condition, []).extend(stmt.comments)  # above the generated `if`
         before = dict(self.scope)
         self.guard.append(condition)
         try:

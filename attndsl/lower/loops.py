@@ -296,6 +296,7 @@ class LoopLowering:
                                layer=None if info is None else info.name, zipped=zipped,
                                outputs=len(carried) + len(lists), count=count)
         graph.nodes[end]["name"] = f"{'_'.join(carried + [n for n, _ in lists]) or 'loop'}_after"
+        graph.nodes[end]["comments"] = list(stmt.comments)  # above the generated `for`
         for index, name in enumerate(carried + [n for n, _ in lists]):
             item = self._add("item", [end], stmt.span, index=index)
             graph.nodes[item]["name"] = name
