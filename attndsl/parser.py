@@ -132,8 +132,12 @@ def _describe(terminal: str) -> str:
 
 
 
-def _attach_comments(blocks: list[ast.Block], comments: dict[int, str]) -> None:
-    """Give each statement the comments on its line and on the lines just above it."""
+def _attach_comments(blocks: list[ast.Block], comments: dict[int, str], source: str) -> None:
+    """Give each statement the comments on its line and on the comment lines just above it.
+    A comment after code is no comment line: the one that ends a statement written over
+    several lines (`)  # ...`) is inside that statement, not above the next one."""
+    lines = source.split("\n")
+    comments_alone = {n for n in comments if n - 1 < len(lines) and lines[n - 1].lstrip().startswith("#")}
     taken: set[int] = set()
 
     def visit(stmts: list[ast.Stmt]) -> None:
@@ -141,7 +145,7 @@ def _attach_comments(blocks: list[ast.Block], comments: dict[int, str]) -> None:
             line = stmt.span.line
             above = []
             probe = line - 1
-            while probe in comments and probe not in taken:
+            while probe in comments_alone and probe not in taken:
                 above.append(probe)
                 probe -= 1
             for number in sorted(above) + ([line] if line in comments else []):
@@ -156,7 +160,7 @@ def _attach_comments(blocks: list[ast.Block], comments: dict[int, str]) -> None:
     for block in blocks:
         probe = block.span.line - 1
         lead = []
-        while probe in comments:
+        while probe in comments_alone:
             lead.append(probe)
             probe -= 1
         block.comments = [comments[n] for n in sorted(lead)]
@@ -204,7 +208,7 @@ def _build_while_parsing(source: str, path: str) -> list | None:
 def _spec(items: list, comments: dict[int, str], source: str, path: str, sink: DiagnosticSink) -> ast.Spec | None:
     blocks = [item for item in items if isinstance(item, ast.Block)]
     imports = [item for item in items if isinstance(item, ast.Import)]
-    _attach_comments(blocks, comments)
+    _attach_comments(blocks, comments, source)
     if not blocks:
         sink.error("E0003", "the spec defines no block", Span(path, 1, 1, 1, 2),
                    help="a spec starts with `block Name(arg: int, ...):`")

@@ -5,7 +5,14 @@ their code)."""
 
 from __future__ import annotations
 
+import pytest
+
+from attndsl.diagnostics import DiagnosticSink
+from attndsl.parser import parse
+from attndsl.tools.fmt import format_spec
+
 from .language_support import compile_ok
+from .tool_support import strip_spans
 
 
 def _forward(source: str) -> list[str]:
@@ -74,3 +81,129 @@ block B(d: int = 8, use_gate: bool = false):
                          ("if self.use_gate:", "y = x * self.gate(x).sigmoid()")):
         at = next(index for index, line in enumerate(stripped) if line.startswith(body))
         assert stripped[at - 2:at] == ["# the optional gate", header]
+
+
+# ---------------------------------------------------------------------------- attndsl fmt
+
+
+def _formats_to(source: str, want: str) -> None:
+    """fmt writes `want`, which means what `source` does (comments included) and is stable."""
+    assert format_spec(source) == want
+    assert format_spec(want) == want
+    assert _ast(want) == _ast(source)
+
+
+def _ast(text: str):
+    spec = parse(text, "t.attn", DiagnosticSink())
+    assert spec is not None
+    return strip_spans(spec)
+
+
+def test_fmt_keeps_argument_comments_with_their_arguments():
+    """They went into the body, above the docstring, the header joined on one line."""
+    _formats_to('''\
+block B(d: int = 16,  # model width
+        h: int = 4):  # heads
+    """Doc."""
+    input x: [b, n, d]
+    return x
+''', '''\
+block B(
+    d: int = 16,  # model width
+    h: int = 4,
+):  # heads
+    """Doc."""
+    input x: [b, n, d]
+    return x
+''')
+
+
+KEPT_INSIDE = {
+    "after-an-item": """\
+block B(d: int):
+    input x: [b, d]
+    layer fc = sequential(
+        linear(d, d),  # the first projection
+        relu(),
+    )
+    layer g = linear(d, d)
+    return g(fc(x))
+""",
+    "in-a-nested-call": """\
+block B(channel: int = 64, kernels: list[int] = [1, 3]):
+    input x: [b, channel, h, w]
+    layer convs = [
+        sequential(
+            conv=conv2d(channel, channel, k, padding=k // 2),  # same-size conv
+            bn=batch_norm2d(channel),
+            relu=relu(),
+        ) for k in kernels
+    ]
+    return sum(stack([conv(x) for conv in convs], dim=0), dim=0)
+""",
+    "own-line": """\
+block B(d: int):
+    input x: [b, d]
+    layer fc = sequential(
+        # the first projection
+        linear(d, d),
+        relu(),
+        # nothing after it
+    )
+    return fc(x)
+""",
+}
+
+
+@pytest.mark.parametrize("source", KEPT_INSIDE.values(), ids=KEPT_INSIDE.keys())
+def test_fmt_keeps_comments_inside_brackets(source):
+    """They were hoisted above the statement, a blank line apart."""
+    _formats_to(source, source)
+
+
+def test_fmt_keeps_a_comment_after_a_comprehension_element_in_its_brackets():
+    _formats_to("""\
+block B(d: int):
+    input x: [b, d]
+    layer convs = [
+        linear(d, d)  # one projection per branch
+        for _ in range(2)
+    ]
+    return convs[0](x)
+""", """\
+block B(d: int):
+    input x: [b, d]
+    layer convs = [
+        linear(d, d) for _ in range(2)  # one projection per branch
+    ]
+    return convs[0](x)
+""")
+
+
+END_OF_STATEMENT = """\
+block B(d: int):
+    input x: [b, d]
+    layer fc = sequential(
+        linear(d, d),
+        relu())  # the head
+    layer g = linear(d, d)
+    return g(fc(x))
+"""
+
+
+def test_a_comment_ending_a_statement_is_not_the_next_ones():
+    """The parser gave it to the statement below (in the generated code, it was above
+    `self.g`), and fmt moved it there."""
+    layer_g = parse(END_OF_STATEMENT, "t.attn", DiagnosticSink()).blocks[0].body[2]
+    assert layer_g.name == "g" and layer_g.comments == []
+    assert "# the head" not in compile_ok(END_OF_STATEMENT)
+    _formats_to(END_OF_STATEMENT, """\
+block B(d: int):
+    input x: [b, d]
+    layer fc = sequential(
+        linear(d, d),
+        relu(),
+    )  # the head
+    layer g = linear(d, d)
+    return g(fc(x))
+""")

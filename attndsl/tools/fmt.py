@@ -7,9 +7,11 @@ level, single spaces around operators and after commas, `true`/`false`, two blan
 lines between blocks, at most one blank line between statements (kept where the author
 put one), none at the start of a suite. Comments stay where the parser attaches them
 (above a statement, or at the end of its line), so the comments that reach generated
-code are unchanged; a comment the parser attaches to nothing (one inside a statement
-written over several lines, or followed by a blank line) stays unattached. Docstrings
-are kept as written. `parse(fmt(x)) == parse(x)` up to spans, and `fmt(fmt(x)) == fmt(x)`.
+code are unchanged; a comment the parser attaches to nothing stays unattached: one inside
+the brackets of a statement (or of a block's header) written over several lines stays
+there, with the item it follows (`fmt_wrap.place_comments`), else goes above the
+statement, a blank line apart; one followed by a blank line stays so. Docstrings are kept
+as written. `parse(fmt(x)) == parse(x)` up to spans, and `fmt(fmt(x)) == fmt(x)`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..cli import read_spec
 from ..diagnostics import DiagnosticSink, print_diagnostics
 from ..files import write_atomically
 from ..spec_expr import expr
-from .fmt_wrap import doc, header_doc, lay_out, statement_doc
+from .fmt_wrap import doc, groups_in, header_doc, lay_out, place_comments, statement_doc
 from .spec_text import SpecText, scan
 
 INDENT = "    "
@@ -51,7 +53,8 @@ class _Layout:
         self.spec = spec
         self.text: SpecText = scan(source)
         self.attached = _attached_lines(spec, self.text)
-        self.placed: set[int] = set()  # comment lines already written
+        self.placed: set[int] = set()  # comment lines already written (or placed in a statement's doc)
+        self.docs: dict[int, list] = {}  # id(stmt) -> its doc, with the comments inside its brackets
         self.out: list[str] = []
 
     # ------------------------------------------------------------------ output
@@ -63,6 +66,25 @@ class _Layout:
             line += f"  # {self.text.comments[trailing].text}"
             self.placed.add(trailing)
         self.out.append((INDENT * depth + line).rstrip())
+
+    def with_inner_comments(self, doc: list, depth: int, lines: range) -> list:
+        """`doc` with the unattached comments on `lines` (inside its brackets) put where they
+        were; those that cannot be are left for `inner_comments` (above the statement)."""
+        inner = [self.text.comments[n] for n in lines if n in self.text.comments and n not in self.attached
+                 and n not in self.placed]
+        unplaced = place_comments(doc, inner)
+        dropped: list = []
+        lay_out(doc, len(INDENT) * depth, dropped)  # a comment in a group that stays on one line
+        if dropped:  # one group of a line breaks: the comments go above the statement instead
+            return self.without_inner_comments(doc)
+        self.placed |= {c.line for c in inner} - {c.line for c in unplaced}
+        return doc
+
+    @staticmethod
+    def without_inner_comments(doc: list) -> list:
+        for part in groups_in(doc):
+            part.above, part.after, part.closing = {}, {}, []
+        return doc
 
     def emit_doc(self, depth: int, doc: list, trailing: int | None = None, *, last: bool = False) -> None:
         """A statement, split at argument boundaries where longer than the width (`fmt_wrap`);
@@ -131,7 +153,14 @@ class _Layout:
 
     def block(self, block: ast.Block) -> None:
         header_end = self.text.colon_at_or_after(block.span.line)
-        self.emit_doc(0, header_doc(block), trailing=header_end, last=True)
+        close = self._header_close(header_end)
+        header = header_doc(block, close)
+        # the comment after the header's `):` ends its last line; those among its arguments
+        # stay with them
+        last = header_end if header_end in self.text.comments and \
+            self.text.comments[header_end].column >= close[1] else header_end + 1
+        header = self.with_inner_comments(header, 0, range(block.span.line, last))
+        self.emit_doc(0, header, trailing=header_end, last=True)
         # Comments inside a header written over several lines: under it (above it, they
         # would join the block's own comments).
         self.inner_comments(1, block.span.line, header_end - 1, keep_free=block.doc is None)
@@ -143,6 +172,12 @@ class _Layout:
             self.emit(1, f'"""{block.doc}"""', trailing=doc_end)
             previous_end = doc_end
         self.suite(block.body, 1, previous_end)
+
+    def _header_close(self, header_end: int) -> tuple[int, int]:
+        """The line and column after the `)` of a block's header (before its `:`)."""
+        line = self.lines_of(header_end)
+        code = line[:self.text.comments[header_end].column - 1] if header_end in self.text.comments else line
+        return header_end, len(code.rstrip().removesuffix(":").rstrip()) + 1
 
     def inner_comments(self, depth: int, first: int, last: int, keep_free: bool = True) -> None:
         """Unattached comments inside a construct written over several lines, on their own lines."""
@@ -164,7 +199,11 @@ class _Layout:
             if self.text.blank_between(previous_end, first_visible) and (index or pending):
                 self.blank()
             self.free_comments(depth, start, keep_free=True)
-            # Unattached comments inside the statement go above it, before its own comments.
+            # Unattached comments inside the statement's brackets stay there; those that cannot
+            # go above it, before its own comments.
+            if _is_simple(stmt):
+                self.docs[id(stmt)] = self.with_inner_comments(
+                    statement_doc(stmt), depth, range(stmt.span.line + 1, stmt.span.end_line + 1))
             self.inner_comments(depth, stmt.span.line + 1, self._header_end(stmt))
             for line in above:
                 self.comment(depth, line)
@@ -191,7 +230,8 @@ class _Layout:
             self.emit(depth, f"layer {stmt.name} = {stmt.kind}:", trailing=stmt.span.line)
             self.children(stmt.children, depth + 1)
             return last_line(stmt)
-        self.emit_doc(depth, statement_doc(stmt), trailing=stmt.span.line)  # the comment on its first line is its own
+        stmt_doc = self.docs.pop(id(stmt), None) or statement_doc(stmt)
+        self.emit_doc(depth, stmt_doc, trailing=stmt.span.line)  # the comment on its first line is its own
         return stmt.span.end_line
 
     def children(self, children: list, depth: int) -> None:
@@ -234,6 +274,11 @@ class _Layout:
         return last_line(body[-1]) if body else header_end
 
 
+def _is_simple(stmt: ast.Stmt) -> bool:
+    """A statement of one doc (`fmt_wrap.statement_doc`), not a header with a suite."""
+    return not isinstance(stmt, (ast.If, ast.LayerBlock) + ((FOR,) if isinstance(FOR, type) else FOR))
+
+
 def last_line(stmt: ast.Stmt) -> int:
     """The last source line of a statement (an If's span runs on to the next statement's line)."""
     if isinstance(stmt, ast.If):
@@ -248,7 +293,9 @@ def last_line(stmt: ast.Stmt) -> int:
 def _attached_lines(spec: ast.Spec, text: SpecText) -> dict:
     """The comment lines the parser attaches, found by its own rule (attndsl/parser.py):
     a block takes the comment lines right above it; a statement takes the comment lines
-    right above it not taken yet, and the comment at the end of its first line."""
+    right above it not taken yet, and the comment at the end of its first line (a comment
+    at the end of a line of code is no comment line: not the one that ends a statement
+    written over several lines, which is inside it)."""
     comments = text.comments
     taken: set[int] = set()
     attached: dict = {("trailing",): set()}
@@ -256,7 +303,7 @@ def _attached_lines(spec: ast.Spec, text: SpecText) -> dict:
     def visit(stmts):
         for stmt in stmts:
             above, probe = [], stmt.span.line - 1
-            while probe in comments and probe not in taken:
+            while probe in comments and comments[probe].own_line and probe not in taken:
                 above.append(probe)
                 probe -= 1
             above.sort()
@@ -273,7 +320,7 @@ def _attached_lines(spec: ast.Spec, text: SpecText) -> dict:
 
     for block in spec.blocks:
         lead, probe = [], block.span.line - 1
-        while probe in comments:
+        while probe in comments and comments[probe].own_line:
             lead.append(probe)
             probe -= 1
         attached[("block", id(block))] = sorted(lead)
