@@ -218,6 +218,12 @@ CATALOGUE: list[ErrorDoc] = [
              "then requires dim 1 to be that size too, which is almost always a forgotten transpose.",
              "block B(d: int = 8):\n    input x: [b, n, d]\n    layer bn = batch_norm1d(d)\n    return bn(x)\n",
              4, 12),
+    ErrorDoc("W0010", "a branch that never runs",
+             "An `if` (or `a if c else b`) whose condition is decided when the spec is compiled (`if false:`, "
+             "`if 2 <= 2:`): the branch it rules out is neither built nor checked, so a mistake there (an "
+             "unknown name, shapes that do not fit) goes unseen.",
+             "block B(d: int = 4):\n    input x: [b, d]\n    y = x\n    if false:\n        y = x * 2\n"
+             "    return y\n", 5, 9),
 ]
 
 BY_CODE = {doc.code: doc for doc in CATALOGUE}

@@ -110,3 +110,26 @@ block EmbeddingLayer(num_buckets: int = 32, heads: int = 4):
 """, "lang.attn")
     (error,) = [d for d in result.diagnostics if d.is_error]
     assert error.code == "E0102" and "EmbeddingLayer" not in (error.help or "")
+
+
+@pytest.mark.parametrize("source", [
+    "    y = x\n    if false:\n        y = no_such_op(x) @ undefined_name\n    return y\n",
+    "    return no_such_op(x, 42) if false else x\n",
+    "    y = x\n    if 2 <= 2:\n        y = x * 2\n    else:\n        y = x @ x @ cat([x], dim=7)\n    return y\n",
+])
+def test_a_branch_that_never_runs_is_said_to_be_unchecked(source):
+    """A typo in an `if false:` branch compiled silently (trial 13b): the branch is still not
+    compiled, but the author is told so."""
+    import attndsl
+
+    result = attndsl.compile_source("block A():\n    input x: [b, n]\n" + source, "lang.attn")
+    assert result.ok
+    assert [d.code for d in result.diagnostics] == ["W0010"]
+
+
+def test_a_rank_arguments_branches_are_not_said_to_never_run():
+    import attndsl
+    from tests.mechanisms import REPO_ROOT
+
+    result = attndsl.compile_source((REPO_ROOT / "specs" / "non_local.attn").read_text(), "non_local.attn")
+    assert "W0010" not in [d.code for d in result.diagnostics]

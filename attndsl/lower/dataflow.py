@@ -9,6 +9,7 @@ from .. import syntax as ast
 from ..diagnostics import Span
 from ..ir import Cond, cannot_hold, complementary, guard_includes, negate
 from ..symbolic import Expr
+from ..spec_expr import expr as spec_expr
 from .values import (Tensor, TensorList)
 
 # Names whose declaration keeps its own guard (a use checks it against the use's guard),
@@ -88,9 +89,24 @@ class DataflowLowering:
         self.ir.return_span = stmt.span
         self.returned = True
 
+    def _warn_never_runs(self, condition: ast.Node, value: bool, skipped: Span) -> None:
+        """A branch an `if` rules out when the spec is compiled is neither built nor checked:
+        a typo there would pass unseen. (Not where it tests an argument: a rank argument's
+        `if dimension == 3:` is decided for each rank the block is built at.)"""
+        if ast.names_in(condition):
+            return
+        text = spec_expr(condition)
+        why = f"the condition is `{text}`" if text in ("true", "false") else \
+            f"`{text}` is always {'true' if value else 'false'}"
+        self.sink.warning("W0010", f"this branch never runs ({why}), so it is not checked", skipped,
+                          help="remove the branch, or test an argument or input")
+
     def _stmt_If(self, stmt: ast.If) -> None:
         condition = self._condition(stmt.condition, allow_presence=True)
         if condition.op == "const":
+            skipped = stmt.orelse if condition.args[0] else stmt.body
+            if skipped:
+                self._warn_never_runs(stmt.condition, condition.args[0], skipped[0].span)
             for inner in stmt.body if condition.args[0] else stmt.orelse:
                 self._statement(inner)
             return

@@ -158,6 +158,8 @@ class NumberLowering:
     def _expr_IfExp(self, node: ast.IfExp):
         condition = self._condition(node.condition, allow_presence=True)
         if condition.op == "const":
+            skipped = node.orelse if condition.args[0] else node.body
+            self._warn_never_runs(node.condition, condition.args[0], skipped.span)
             return self._expr(node.body if condition.args[0] else node.orelse)
         # Tensors: each branch computed only where its condition holds, joined as an `if` joins.
         outer = list(self.guard)
