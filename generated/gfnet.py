@@ -89,7 +89,7 @@ class GlobalFilter(nn.Module):
             # [b, a', n'', dim]  gfnet.attn:32
             spectrum = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho") * torch.view_as_complex(self.complex_weight)
             out = torch.fft.irfft2(spectrum, s=(a, a), dim=(1, 2), norm="ortho")  # [b, a, a, dim]  gfnet.attn:33
-        return out.flatten(1, 2)  # [b, p*q|a*a, dim]  gfnet.attn:34
+        return out.flatten(1, 2)  # [b, (p|a)*(q|a), dim]  gfnet.attn:34
 
 
 # The channel mixer, as the published Mlp (timm's): fc1, act_layer, dropout, fc2, dropout.

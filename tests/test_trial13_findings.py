@@ -133,3 +133,51 @@ def test_a_rank_arguments_branches_are_not_said_to_never_run():
 
     result = attndsl.compile_source((REPO_ROOT / "specs" / "non_local.attn").read_text(), "non_local.attn")
     assert "W0010" not in [d.code for d in result.diagnostics]
+
+
+T5_BIAS = """
+block T5Bias(num_buckets: int = 32, heads: int = 4, k: int = 31):
+    input x: [b, heads, n, n]
+    param relative_attention_bias: [num_buckets, heads] = normal()
+    rel = arange(n)[None, :] - arange(n)[:, None]
+    bucket = clamp(rel + num_buckets // 2, min=0, max=k)
+    bias = relative_attention_bias[bucket]
+    return x + rearrange(bias, "i j h -> 1 h i j")
+"""
+
+
+def test_an_index_clamped_to_the_table_looks_it_up():
+    """T5's relative-position buckets are computed in forward, from the length: clamped to
+    [0, k] they index a table of more than k rows (trial 13a could not write it)."""
+    module = build(T5_BIAS, num_buckets=8, heads=2, k=7)
+    x = rand(1, 2, 11, 11)
+    rel = torch.arange(11)[None, :] - torch.arange(11)[:, None]
+    table = module.relative_attention_bias
+    want = x + table[(rel + 4).clamp(0, 7)].permute(2, 0, 1)[None]
+    torch.testing.assert_close(module(x), want)
+    for n in (1, 5, 11):
+        agree(T5_BIAS, {"num_buckets": 8, "heads": 2, "k": 7}, {"x": [1, 2, n, n]})
+
+
+@pytest.mark.parametrize("k, message", [(-1, "must be at least 0"), (8, "must be less than that size")])
+def test_an_index_clamped_outside_the_table_is_refused_when_built(k, message):
+    with pytest.raises(ValueError, match=message):
+        build(T5_BIAS, num_buckets=8, heads=2, k=k)
+
+
+@pytest.mark.parametrize("clamped, code", [
+    ("clamp(arange(n), max=m - 1)", "E0204"),  # no least value: a negative one would wrap
+    ("clamp(arange(n) - 5, min=-1, max=m - 1)", "E0204"),
+    ("clamp(x, min=0, max=m - 1)", "E0209"),  # a float tensor is no index
+])
+def test_an_index_clamped_without_a_floor_of_zero_is_refused(clamped, code):
+    from .language_support import first_error
+
+    source = f"""
+block A(m: int = 5):
+    input x: [b, n]
+    param table: [m, 2] = normal()
+    i = {clamped}
+    return table[i]
+"""
+    assert first_error(source)[0] == code

@@ -313,10 +313,17 @@ class _Call:
 
     def positions_axis(self, index: int) -> int | None:
         """The size of the axis along which operand `index`'s positions were computed (by
-        topk, argsort, ...: the language bounds them by it, not by the values drawn), or
-        None where that operand holds no such positions (a buffer)."""
+        topk, argsort, ...: the language bounds them by it, not by the values drawn), `max +
+        1` of an integer tensor clamped to [min, max], or None where that operand holds no
+        such positions (a buffer)."""
         ir = self.block._ir
         origin, source = index_origin(ir, self.operands[index])
+        if origin == "clamped":  # values in [0, max]: max + 1 bounds them as an axis of that size would
+            clamp = _Call(self.block, "clamp", ir.graph.nodes[source], self.env, ir.operands(source), self._values)
+            low, high = (clamp.number(name) if clamp.attrs.get(name) is not None else None for name in ("min", "max"))
+            if low is None or high is None or low < 0 or high < 0:
+                raise Refusal(f"an index clamped to [{low}, {high}]: both bounds must be given and at least 0")
+            return high + 1
         if origin != "positions":
             return None
         x = self.block._operand(self._values, ir.operands(source)[0])

@@ -56,11 +56,14 @@ class IndexingLowering:
             raise self.error("E0113", "selecting by a mask is not part of the language: the result's shape would "
                              "depend on the values", item.span,
                              help="keep the shape and select with where(mask, x, y) or masked_fill(x, mask, value)")
-        if self.ir.graph.nodes[index.node]["op"] != "buffer" and index_origin(self.ir, index.node)[0] != "positions":
+        if self.ir.graph.nodes[index.node]["op"] != "buffer" and \
+                index_origin(self.ir, index.node)[0] not in ("positions", "clamped"):
             raise self.error("E0113", "a gather's index is a buffer, whose values are checked once, when the module "
-                             "is built, to lie within the axis, or positions computed by topk, sort, argsort, "
-                             "argmax or argmin (reshaped, sliced or expanded)", item.span,
-                             help="build it with `buffer index = ...` (arange and integer arithmetic)")
+                             "is built, to lie within the axis, positions computed by topk, sort, argsort, argmax "
+                             "or argmin, or an integer tensor clamped to [0, k] (each reshaped, sliced or "
+                             "expanded)", item.span,
+                             help="build it with `buffer index = ...` (arange and integer arithmetic), or clamp "
+                                  "what forward computes: `clamp(i, min=0, max=k - 1)`")
         return Tensor(self._add("lookup", [table.node, index.node], node.span, items=tuple(items)))
 
     def _is_mask(self, node: int) -> bool:

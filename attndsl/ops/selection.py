@@ -32,14 +32,18 @@ INDEX_RESULTS = {"topk": 1, "sort": 1, "argsort": None, "argmax": None, "argmin"
 
 def index_origin(ir, node: int) -> tuple[str | None, int]:
     """Where an index's values come from, read back through the ops that keep values:
-    ("buffer", its node), ("positions", the topk/sort/... node) or (None, node). Lowering
-    asks it before shapes are known; the shape rules, for the bound (`index_bound`)."""
+    ("buffer", its node), ("positions", the topk/sort/... node), ("clamped", the clamp node:
+    T5's relative-position buckets, `clamp(rel, min=0, max=num_buckets - 1)`) or (None,
+    node). Lowering asks it before shapes are known; the shape rules, for the bound
+    (`index_bound`)."""
     position = None  # which result of a multi-result op the walk arrived through
     while True:
         attrs = ir.graph.nodes[node]
         name = attrs["op"]
         if name == "buffer":
             return "buffer", node
+        if name == "clamp":
+            return "clamped", node
         if name in INDEX_RESULTS and INDEX_RESULTS[name] in (None, position):
             return "positions", node
         if name not in KEEPS_VALUES and name not in INDEX_RESULTS:  # `topk`'s values: those of `x`
@@ -53,10 +57,25 @@ def index_bound(ir, shapes: dict, node: int) -> Expr | None:
     nonnegative) where they are positions computed in forward: the size of the axis they
     were computed along. None where unknown."""
     origin, source = index_origin(ir, node)
+    if origin == "clamped":  # (its least value, `min`, is checked to be at least 0)
+        high = ir.graph.nodes[source]["attrs"].get("max")
+        return high + 1 if isinstance(high, Expr) else None
     shape = shapes.get(ir.operands(source)[0]) if origin == "positions" else None
     if shape is None:
         return None
     return shape[ir.graph.nodes[source]["attrs"]["dim"] % len(shape)]
+
+
+def _clamped_from_zero(ctx, attrs: dict, what: str) -> None:
+    """A clamped index lies in [0, max] where both bounds are at least 0 (torch takes `max`
+    where it is below `min`, so a negative one would wrap)."""
+    for name in ("min", "max"):
+        bound = attrs.get(name)
+        if not isinstance(bound, Expr):
+            ctx.error("E0204", f"{what}'s index is clamped without `{name}`: its values could lie outside the axis",
+                      help="clamp(i, min=0, max=k - 1) keeps them in an axis of size k")
+        ctx.expect_at_least(bound, 0, f"{what}'s index is clamped to [min, max], whose `{name}` must be at least 0",
+                            code="E0204")
 
 
 def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
@@ -72,15 +91,22 @@ def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
                       help="gather from a param or a buffer, whose sizes come from the arguments")
         ctx.record_index_bound(size, axis)
         return
+    origin, source = index_origin(ctx.checker.ir, index)
+    if origin == "clamped":
+        _clamped_from_zero(ctx, ctx.checker.ir.graph.nodes[source]["attrs"], what)
     bound = index_bound(ctx.checker.ir, ctx.checker.shapes, index)
     if bound is None:
-        ctx.error("E0204", f"{what}'s index has no known bound: an index is a buffer (read whole), or positions "
-                  "computed in this block by topk, sort, argsort, argmax or argmin, read through reshapes, slices "
-                  "and expands only",
+        ctx.error("E0204", f"{what}'s index has no known bound: an index is a buffer (read whole), positions "
+                  "computed in this block by topk, sort, argsort, argmax or argmin, or an integer tensor clamped "
+                  "to [0, k] (`clamp(i, min=0, max=k)`), read through reshapes, slices and expands only",
                   help="arithmetic, `cat`, reductions and a sub-block's results lose the bound: compute the positions "
                        "where they are used, or build fixed ones in a buffer")
     if ctx.checker.is_opaque(size) or ctx.checker.is_opaque(bound):
         return  # the display walk's `c|2*c`: each world checks its own sizes
+    if origin == "clamped":
+        ctx.expect_at_least(size - bound, 0, f"{what} picks along axis {axis}, of size {size}, by an index clamped "
+                            f"to at most {bound - 1}, which must be less than that size", code="E0204")
+        return
     ctx.expect_at_least(size - bound, 0, f"{what} picks along axis {axis}, of size {size}, by positions in an "
                         f"axis of size {bound}, which must not be larger", code="E0204")
 

@@ -9,7 +9,6 @@ from ..ir import BlockIR, CheckInfo, Cond, reads_forward
 from ..ranks import PackSizes
 from .. import symbolic as sym
 from ..symbolic import Expr
-from ..symbolic_core import lone_factor
 from .check_pruning import merge_complementary, strongest_arguments, without_redundant
 from .conditions import runs_in
 from .examples import check_defaults, check_examples
@@ -330,10 +329,10 @@ def _same_shape(walk: Walk, guard, a, b) -> bool:
 
 
 def _joined_display(shapes: list, walked=None):
-    """The shapes a value has in the worlds, as one for display: the sizes they agree on, and
-    where they differ the joined walk's size (`walked`) if it is one name (`H'*W'|nk`, named
-    where the branches met), else `k|n2` of the worlds' sizes: a size computed from a join
-    composes joins of joins (`(m + q|q) - m|m + q|q`). `walked` where the worlds' ranks
+    """The shapes a value has in the worlds, as one for display: the sizes they agree on (the
+    joined walk may compose joins of joins, `(m + q|q) - m|m + q|q` for what is `q` in every
+    world), and where they differ the joined walk's size (`walked`: `H'*W'|nk`, named where
+    the branches met), else `k|n2` of the worlds' sizes. `walked` where the worlds' ranks
     differ, or their shapes are not tensors'."""
     tensors = [s for s in shapes if isinstance(s, tuple) and all(isinstance(d, Expr) for d in s)]
     if not tensors or len(tensors) != len(shapes) or len({len(s) for s in tensors}) != 1:
@@ -344,7 +343,7 @@ def _joined_display(shapes: list, walked=None):
         distinct = list(dict.fromkeys(dims))
         if len(distinct) == 1:
             joined.append(distinct[0])
-        elif walked is not None and (lone_factor(walked[axis]) is not None or "|" not in str(walked[axis])):
+        elif walked is not None:
             joined.append(walked[axis])
         else:
             joined.append(Expr.symbol("|".join(sym.render(d, str, style="shape") for d in distinct)))
