@@ -385,7 +385,8 @@ class CatalogueOps:
     def op_select(self):
         """Positions computed in forward: `topk` (its values, or a gather or scatter by its
         positions), `sort`/`argsort` and a gather back, `argmax`/`argmin` promoted into x, and
-        a lookup `x[:, argmax(x[0], dim=0)]`; `k` sometimes past the axis (`bad`)."""
+        a lookup `x[:, argmax(x[0], dim=0)]`, and one by an index clamped to [lo, hi]; `k`
+        sometimes past the axis (`bad`), `hi` sometimes at its size."""
         x = self.pick(min_rank=1)
         if x is None:
             return None
@@ -395,7 +396,15 @@ class CatalogueOps:
         size = x.shape[axis] if -rank <= axis < rank else 1
         if size <= 0:
             return None
-        form = ch.choice(["values", "gather", "scatter", "sort", "arg", "lookup"])
+        form = ch.choice(["values", "gather", "scatter", "sort", "arg", "lookup", "clamp"])
+        if form == "clamp":
+            if rank < 2 or x.shape[1] <= 0:
+                return None
+            length, high = ch.int(1, 6), ch.int(0, x.shape[1])  # (high == the size: refused)
+            low = ch.choice([0, 0, min(1, high)])
+            index = self.fresh("i")
+            self.emit(f"{index} = clamp(arange({length}) - {ch.int(0, 3)}, min={low}, max={self.size_text(high)})")
+            return self.assign(f"{x.name}[:, {index}]", x.shape[:1] + (length,) + x.shape[2:])
         if form in ("values", "gather", "scatter"):
             k = ch.int(1, size)
             values, positions = self.fresh("v"), self.fresh("i")

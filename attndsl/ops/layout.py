@@ -56,6 +56,8 @@ def rearrange_shape(ctx, node, shapes, attrs) -> Shape:
         # Codegen renders reshape arguments from these: the sizes every branch agrees on,
         # as the first (joined) walk sees them; not one world's, which another may not share.
         attrs["axis_sizes"] = sizes
+    else:  # for where the joined walk stopped before this node (attndsl/shapes/block_checker.py)
+        attrs.setdefault("world_axis_sizes", []).append(sizes)
     # A split writes its sizes out (attndsl/ops/layout.py, render_rearrange); one that only
     # the run time knows (the join of an if/else) can be left to -1, two in one group cannot.
     for group in pattern.left:

@@ -183,6 +183,7 @@ class BlockChecker:
                 outputs.append(entry)
         ir.output_shapes = outputs
         ir.world_atoms = atoms
+        self._axis_sizes_of_worlds()
         self._commit_index_bounds(atoms, walks, relevant)
         # Each world's shapes, for tools that need the real sizes of a branch (cost, graph).
         ir.world_shapes = [(world, {n: s for n, s in walk.shapes.items() if s is not None}) for world, walk in walks]
@@ -200,6 +201,25 @@ class BlockChecker:
                 # (a block generic over rank shows the joined walk's, which codegen writes at every rank)
                 if not (ir.rank_args and attrs.get("shape") is not None):
                     attrs["shape"] = _joined_display([shape for _, shape in found], attrs.get("shape"))
+
+    def _axis_sizes_of_worlds(self) -> None:
+        """A rearrange the joined walk never reached (it stopped at an error no world has: a
+        branch no world takes) gets its axis sizes from the worlds: each that every world
+        agrees on, and a size known only when it runs (left to -1) where they differ."""
+        for attrs in self.ir.graph.nodes.values():
+            found = attrs["attrs"].pop("world_axis_sizes", None)
+            if found is None or "axis_sizes" in attrs["attrs"]:
+                continue
+            sizes = {}
+            for axis in found[0]:
+                distinct = list(dict.fromkeys(world[axis] for world in found))
+                if len(distinct) == 1:
+                    sizes[axis] = distinct[0]
+                else:
+                    name = "|".join(sym.render(size, str, style="shape") for size in distinct)
+                    self.ir.opaque.add(name)
+                    sizes[axis] = Expr.symbol(name)
+            attrs["attrs"]["axis_sizes"] = sizes
 
     def _commit_index_bounds(self, atoms, walks, relevant: dict) -> None:
         """A gather's index bound in each world, under that world's conditions (the table's
