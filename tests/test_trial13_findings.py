@@ -181,3 +181,27 @@ block A(m: int = 5):
     return table[i]
 """
     assert first_error(source)[0] == code
+
+
+def test_a_whole_quotient_stays_whole_once_its_divisor_is_known_equal_to_another_size():
+    """`c % g == 0`, then `g == n` (the zip): c/n is whole as c/g is, so the element conv's
+    `c/g == c // g` and a second `c % g` check (with another message) are gone (trial 13d)."""
+    source = """
+block Z(c: int, g: int, n: int):
+    input x: [b, c, h]
+    layer convs = [conv1d(c // g, c // g, 1) for _ in range(n)]
+    xs = rearrange(x, "b (g c) h -> g b c h", g=g)
+    outs = []
+    for conv, t in zip(convs, xs):
+        outs.append(conv(t))
+    return rearrange(stack(outs, dim=0), "g b c h -> b (g c) h")
+"""
+    code = compile_ok(source)
+    assert "c // g != c // g" not in code and code.count("c % g != 0") == 1
+    module = build(source, c=6, g=3, n=3)
+    x = rand(2, 6, 4)
+    convs = module.convs
+    want = torch.cat([convs[i](x[:, 2 * i:2 * i + 2]) for i in range(3)], dim=1)
+    torch.testing.assert_close(module(x), want)
+    with pytest.raises(ValueError, match="divisible"):
+        build(source, c=7, g=3, n=3)

@@ -63,6 +63,13 @@ class View(Bounds):
         self._branch_bounds(knowledge.ir.lets)
         for fact in facts:
             self._take(fact, element)
+        if self.rewrites:
+            # `c % g == 0`, then `g == n`: every later size says n, so c/n is whole as c/g is
+            def rewritten(factor):
+                return self.rewrites.get(factor) or Expr({((factor, 1),): Fraction(1)})
+
+            for known in list(self.integers.integers):
+                self.integers.add_integer(sym.replace_factors(known, rewritten))
         if element is not None and isinstance(element[0], Expr):  # the index of a range: 0 <= i < count
             count, index = element[0], Expr.symbol(element[1])
             self._take(Fact(frozenset(), "integer", index), None)
