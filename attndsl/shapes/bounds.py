@@ -98,13 +98,17 @@ class Bounds:
         if not expr.is_monomial or expr.is_const:
             return False
         ((monomial, coefficient),) = expr.terms.items()
+        return self._positive_term(monomial, coefficient) and self.integers.is_integer(expr)
+
+    def _positive_term(self, monomial, coefficient) -> bool:
+        """A positive coefficient times factors each known to be positive."""
         if coefficient <= 0:
             return False
         for factor, _ in monomial:
             low = self._factor_bound(factor)
             if low is None or low <= 0:
                 return False
-        return self.integers.is_integer(expr)
+        return True
 
     def _termwise_bound(self, expr: Expr) -> Fraction | None:
         """The sum of each term's lower bound, where every term is a product of factors known
@@ -232,16 +236,7 @@ class Bounds:
         `dist / nb > 0` where both are at least 1 (no upper bounds are kept, so a quotient's
         lower bound is 0, and `at_least` cannot say so)."""
         normal = self.normal(expr)
-        if not normal.terms:
-            return False
-        for monomial, coefficient in normal.terms.items():
-            if coefficient <= 0:
-                return False
-            for factor, _ in monomial:
-                low = self._factor_bound(factor)
-                if low is None or low <= 0:
-                    return False
-        return True
+        return bool(normal.terms) and all(self._positive_term(m, c) for m, c in normal.terms.items())
 
     def at_least(self, expr: Expr, bound) -> bool:
         low = self.lower_bound(expr)
