@@ -205,3 +205,16 @@ block Z(c: int, g: int, n: int):
     torch.testing.assert_close(module(x), want)
     with pytest.raises(ValueError, match="divisible"):
         build(source, c=7, g=3, n=3)
+
+
+def test_elements_of_differing_widths_get_no_help_about_conv_padding():
+    import attndsl
+
+    result = attndsl.compile_source("""
+block C(d: int, n: int):
+    input x: [b, d]
+    layer fcs = [linear(d, d * (i + 1)) for i in range(n)]
+    return cat([f(x) for f in fcs], dim=1)
+""", "lang.attn")
+    (error,) = [d for d in result.diagnostics if d.is_error]
+    assert error.code == "E0201" and "padding" not in error.help and "kernel" not in error.help

@@ -251,12 +251,16 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         var = layer.loop_var or attrs["attrs"]["var"]
         if any(var in self.expand_derived(d).symbols() for d in shapes[0]):
             # stack/cat need alike elements; a size that varies with the loop cannot be checked.
+            windowed = layer.element is not None and layer.element.kind.startswith(("conv", "max_pool", "avg_pool"))
+            if not windowed:
+                hint = "stack and cat take elements of one shape: give every element the same output size"
+            elif layer.iterable:
+                hint = (f"add a `require` under which the sizes agree, e.g. `require all([{var} % 2 == 1 for {var} "
+                        f"in {elements_source(layer.elements, str)}])` for a conv padded by {var} // 2")
+            else:
+                hint = "give each element the padding that keeps the size (e.g. kernel 2 * i + 3, padding i + 1)"
             self.sink.error("E0201", f"the shape of each element, {show(shapes[0])}, depends on `{var}`: the "
-                            "elements may differ in shape", self.ir.graph.nodes[node]["span"],
-                            help=f"add a `require` under which the sizes agree, e.g. `require all([{var} % 2 == 1 "
-                                 f"for {var} in {elements_source(layer.elements, str)}])` for a conv padded by "
-                                 f"{var} // 2" if layer.iterable else "give each element the padding that keeps "
-                                 "the size (e.g. kernel 2 * i + 3, padding i + 1)")
+                            "elements may differ in shape", self.ir.graph.nodes[node]["span"], help=hint)
             raise Abort()
         return ListShape(list_length(layer), shapes[0])
 
