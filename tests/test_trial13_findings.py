@@ -218,3 +218,19 @@ block C(d: int, n: int):
 """, "lang.attn")
     (error,) = [d for d in result.diagnostics if d.is_error]
     assert error.code == "E0201" and "padding" not in error.help and "kernel" not in error.help
+
+
+@pytest.mark.parametrize("size, columns", [("ceil(19 / 2)", 10), ("floor(-(7 // 2) / 2)", -2), ("round(5 / 2)", 2)])
+def test_a_quotient_of_whole_constants_is_folded_when_compiled(size, columns):
+    """`ceil(19 / 2)` is 10 when the spec is compiled, as `10` would be: a slice past 9 columns is
+    refused then, not by every `__init__` (trial 13h)."""
+    import attndsl
+
+    result = attndsl.compile_source(f"block A():\n    input x: [b, 9]\n    return x[:, :{size}]\n", "lang.attn")
+    errors = [d.code for d in result.diagnostics if d.is_error]
+    if columns > 9:
+        assert errors == ["E0204"]
+        return
+    assert not errors and f"x[:, :{columns}]" in result.code
+    x = rand(2, 9)
+    torch.testing.assert_close(build(f"block A():\n    input x: [b, 9]\n    return x[:, :{size}]\n")(x), x[:, :columns])

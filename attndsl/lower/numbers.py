@@ -60,6 +60,29 @@ def number_function(name: str, value: Expr, exact: bool) -> Expr:
     return Expr({((Atom(atom, (value,)), 1),): Fraction(1)})
 
 
+def _divided_exactly(node: ast.Node, value: Expr) -> bool:
+    """One true division of two whole numbers made by `+ - * // %` (`ceil(19 / 2)`): Python
+    rounds the quotient of two ints to the nearest float, and a quotient of numbers this
+    small that is not whole lies further from every whole number than that rounding goes,
+    so ceil() and the like of the float are those of the exact value, and fold."""
+    if isinstance(node, ast.UnaryOp) and node.op == "-":
+        return _divided_exactly(node.operand, -value)
+    if not (isinstance(node, ast.BinOp) and node.op == "/" and value.is_const):
+        return False
+
+    def whole(part) -> bool:  # Python's exact int arithmetic
+        if isinstance(part, ast.Number):
+            return part.is_int
+        if isinstance(part, ast.UnaryOp):
+            return part.op == "-" and whole(part.operand)
+        if isinstance(part, ast.BinOp):
+            return part.op in ("+", "-", "*", "//", "%") and whole(part.left) and whole(part.right)
+        return False
+
+    small = max(abs(value.value.numerator), value.value.denominator) < 2**26
+    return small and whole(node.left) and whole(node.right)
+
+
 def _dims(row) -> tuple[int, ...]:
     """The shape of a row of tensor()'s values (() for a number)."""
     return (len(row), *_dims(row[0])) if isinstance(row, tuple) else ()
@@ -116,7 +139,8 @@ class NumberLowering:
         value = values[0]
         if name in ("log", "log2"):
             self._note_precondition("positive", value, node.args[0].span)
-        return number_function(name, value, exact=_float_source(node.args[0]) is None)
+        exact = _float_source(node.args[0]) is None or _divided_exactly(node.args[0], value)
+        return number_function(name, value, exact=exact)
 
     def _power(self, node: ast.BinOp, left: Expr, right: Expr) -> Expr:
         """`d ** -0.5`, `x ** 3`, `x ** 1.5`, `d ** -0.25` (Performer's normaliser): whole, half
