@@ -31,6 +31,14 @@ def floordiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
             inner.args[1].value >= 1 and inner.args[1].value.denominator == 1:
         # (x // m) // n is x // (m*n) for whole m, n >= 1: halved, then halved again, is quartered
         return floordiv(inner.args[0], inner.args[1] * b, facts)
+    constant, denominator = _lcm_denominator(a)
+    if constant != 1 or denominator:
+        # floor((h*w/r) / b) is (h*w) // (r*b) where both are whole: Python's // floors exactly,
+        # whatever the signs, where a true division of the two would round first
+        scale = Expr({denominator: Fraction(constant)})
+        numerator, divisor = a * scale, b * scale
+        if facts.is_integer(numerator) and facts.is_integer(divisor) and _lcm_denominator(divisor) == (1, ()):
+            return floordiv(numerator, divisor, facts)
     folded = facts.quotients.get((a, b))
     if folded is None:
         quotient = a.exact_div(b)

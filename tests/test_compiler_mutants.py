@@ -1059,3 +1059,15 @@ block B(c: int, dist: int, nb: int):
 """)
     with pytest.raises(ValueError, match="positive"):
         cls(c=2, dist=1, nb=1)
+
+
+# floordiv_of_a_fraction_unscaled
+def test_a_floor_division_of_a_fraction_divides_by_its_denominator_too():
+    """floor((h*w/r) / 1) is (h*w) // r, and floor((h*w/(2r)) / 3) is (h*w) // (6r): the
+    denominator moves into the divisor (Attention4D's `(H * W / res) // 1` was a float)."""
+    h, w, r = (Expr.symbol(s) for s in "hwr")
+    for quotient, divisor, values, want in (((h * w).exact_div(r), 1, {"h": 3, "w": 1, "r": 2}, 1),
+                                            ((h * w).exact_div(r * 2), 3, {"h": 7, "w": 5, "r": 1}, 5),
+                                            ((h * w).exact_div(r), 2, {"h": -3, "w": 1, "r": 2}, -1)):
+        folded = sym.floordiv(quotient, Expr.const(divisor))
+        assert sym.evaluate(folded, values) == want, folded
