@@ -234,3 +234,26 @@ def test_a_quotient_of_whole_constants_is_folded_when_compiled(size, columns):
     assert not errors and f"x[:, :{columns}]" in result.code
     x = rand(2, 9)
     torch.testing.assert_close(build(f"block A():\n    input x: [b, 9]\n    return x[:, :{size}]\n")(x), x[:, :columns])
+
+
+def test_a_size_a_branch_changes_is_not_commented_as_one():
+    """`proj(x)` after a loop of convs padded by `k // 2`: rows `n'` where `use_conv`, `h`
+    where not; its comment said `h` for both (trial 13d)."""
+    code = compile_ok("""
+block Br(c: int, use_conv: bool = true, k: int = 3, n: int = 2):
+    input x: [b, c, h, w]
+    example(c=2, x=[1, 2, 5, 5])
+    if use_conv:
+        let kk = k
+        let pad = k // 2
+        layer proj = conv2d(c, c, kk, padding=pad)
+    else:
+        let kk = 1
+        let pad = 0
+        layer proj = conv2d(c, 2 * c, 1)
+    layer extra = [conv2d(c, c, kk, padding=pad) for _ in range(n)]
+    for e in extra:
+        x = e(x) + x
+    return proj(x)
+""")
+    assert "# [b, c|2*c, n'|h, n''|w]" in code and "# [b, c|2*c, h, w]" not in code

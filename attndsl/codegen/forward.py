@@ -170,7 +170,7 @@ class ForwardEmitter:
         """`  # [b, c, h, w]  sge.attn:19`: the shape, and the spec line that made the value
         (for a `return`, the return's own line)."""
         attrs = self.graph.nodes[node]
-        shape = attrs["shape"]
+        shape = attrs.get("display_shape") or attrs["shape"]
         where = f"{Path(attrs['span'].path).name}:{line or attrs['span'].line}"  # an imported block's own file
         if shape is None:  # no one shape in every world (ranks that differ): the line only
             return f"{SHAPE_COMMENT}{where}"

@@ -200,7 +200,11 @@ class BlockChecker:
             else:
                 # (a block generic over rank shows the joined walk's, which codegen writes at every rank)
                 if not (ir.rank_args and attrs.get("shape") is not None):
-                    attrs["shape"] = _joined_display([shape for _, shape in found], attrs.get("shape"))
+                    shapes = [shape for _, shape in found]
+                    attrs["shape"] = _joined_display(shapes, attrs.get("shape"))
+                    # comments only (codegen writes sizes from "shape"): each world's size where
+                    # the joined walk's is no join's name (`h` where a branch makes it `n'`)
+                    attrs["display_shape"] = _joined_display(shapes, attrs["shape"], names_only=True)
 
     def _axis_sizes_of_worlds(self) -> None:
         """A rearrange the joined walk never reached (it stopped at an error no world has: a
@@ -348,11 +352,12 @@ def _same_shape(walk: Walk, guard, a, b) -> bool:
     return all(view.normal(x) == view.normal(y) for x, y in zip(a, b))
 
 
-def _joined_display(shapes: list, walked=None):
+def _joined_display(shapes: list, walked=None, names_only: bool = False):
     """The shapes a value has in the worlds, as one for display: the sizes they agree on (the
     joined walk may compose joins of joins, `(m + q|q) - m|m + q|q` for what is `q` in every
     world), and where they differ the joined walk's size (`walked`: `H'*W'|nk`, named where
-    the branches met), else `k|n2` of the worlds' sizes. `walked` where the worlds' ranks
+    the branches met), else `k|n2` of the worlds' sizes; with `names_only`, the walk's size
+    only where it reads as one of several (`_join_name`). `walked` where the worlds' ranks
     differ, or their shapes are not tensors'."""
     tensors = [s for s in shapes if isinstance(s, tuple) and all(isinstance(d, Expr) for d in s)]
     if not tensors or len(tensors) != len(shapes) or len({len(s) for s in tensors}) != 1:
@@ -363,8 +368,15 @@ def _joined_display(shapes: list, walked=None):
         distinct = list(dict.fromkeys(dims))
         if len(distinct) == 1:
             joined.append(distinct[0])
-        elif walked is not None:
+        elif walked is not None and not (names_only and not _join_name(walked[axis])):
             joined.append(walked[axis])
         else:
             joined.append(Expr.symbol("|".join(sym.render(d, str, style="shape") for d in distinct)))
     return tuple(joined)
+
+
+def _join_name(size) -> bool:
+    """A size that reads as one of several: a join's name (`c|2*c`), or a size made of one
+    (`(n + 2|n)/k`). A plain size where the worlds differ (`h`, where a branch makes it
+    `n'`) would claim one size for all."""
+    return isinstance(size, Expr) and "|" in str(size)
