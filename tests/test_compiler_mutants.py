@@ -1071,3 +1071,16 @@ def test_a_floor_division_of_a_fraction_divides_by_its_denominator_too():
                                             ((h * w).exact_div(r), 2, {"h": -3, "w": 1, "r": 2}, -1)):
         folded = sym.floordiv(quotient, Expr.const(divisor))
         assert sym.evaluate(folded, values) == want, folded
+
+
+# clamp_join_one_branch
+def test_an_index_clamped_on_one_branch_of_an_if_does_not_index():
+    assert codes("""
+block A(m: int = 5, use: bool = true):
+    input x: [b, n]
+    param table: [m, 2] = normal()
+    i = arange(n) - 1
+    if use:
+        i = clamp(arange(n) + 1, min=0, max=m - 1)
+    return x[:, :1] * sum(table[i], dim=0)
+""") == ["E0113"]

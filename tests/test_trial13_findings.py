@@ -257,3 +257,33 @@ block Br(c: int, use_conv: bool = true, k: int = 3, n: int = 2):
     return proj(x)
 """)
     assert "# [b, c|2*c, n'|h, n''|w]" in code and "# [b, c|2*c, h, w]" not in code
+
+
+CLAMPED_ON_BRANCHES = """
+block A(m: int = 5, k: int = 3, use: bool = true):
+    input x: [b, n]
+    param table: [m, 2] = normal()
+    i = clamp(arange(n) - 1, min=0, max=m - 1)
+    if use:
+        i = clamp(arange(n) + 1, min=0, max=k)
+    return x[:, :1] * sum(table[i], dim=0)
+"""
+
+
+def test_an_index_clamped_on_both_branches_of_an_if_indexes():
+    """Each branch clamps the index: it indexes, bounded by the larger `max` (trial 13h)."""
+    for use in (False, True):
+        module = build(CLAMPED_ON_BRANCHES, m=5, k=3, use=use)
+        x = rand(2, 7)
+        i = (torch.arange(7) + 1).clamp(0, 3) if use else (torch.arange(7) - 1).clamp(0, 4)
+        torch.testing.assert_close(module(x), x[:, :1] * module.table[i].sum(dim=0))
+        agree(CLAMPED_ON_BRANCHES, {"m": 5, "k": 3, "use": use}, {"x": [2, 7]})
+    with pytest.raises(ValueError, match="less than that size"):
+        build(CLAMPED_ON_BRANCHES, m=5, k=5)
+
+
+def test_an_index_clamped_on_one_branch_only_does_not_index():
+    from .language_support import first_error
+
+    source = CLAMPED_ON_BRANCHES.replace("i = clamp(arange(n) - 1, min=0, max=m - 1)", "i = arange(n) - 1")
+    assert first_error(source)[0] == "E0113"

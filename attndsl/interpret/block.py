@@ -24,7 +24,7 @@ from ..ir import Cond
 from ..lower import Literal
 from ..layers import LAYERS, kind_named
 from ..ops import OPS
-from ..ops.selection import index_origin
+from ..ops.selection import clamps, index_origin
 from .inits import apply_init
 from .layers import FACTORY, build_declared_layer
 from .loops import plan_loops, run_loop
@@ -319,11 +319,15 @@ class _Call:
         ir = self.block._ir
         origin, source = index_origin(ir, self.operands[index])
         if origin == "clamped":  # values in [0, max]: max + 1 bounds them as an axis of that size would
-            clamp = _Call(self.block, "clamp", ir.graph.nodes[source], self.env, ir.operands(source), self._values)
-            low, high = (clamp.number(name) if clamp.attrs.get(name) is not None else None for name in ("min", "max"))
-            if low is None or high is None or low < 0 or high < 0:
-                raise Refusal(f"an index clamped to [{low}, {high}]: both bounds must be given and at least 0")
-            return high + 1
+            highest = 0
+            for node in clamps(ir, source):  # (one, or one on each branch of an `if`)
+                clamp = _Call(self.block, "clamp", ir.graph.nodes[node], self.env, ir.operands(node), self._values)
+                low, high = (clamp.number(name) if clamp.attrs.get(name) is not None else None
+                             for name in ("min", "max"))
+                if low is None or high is None or low < 0 or high < 0:
+                    raise Refusal(f"an index clamped to [{low}, {high}]: both bounds must be given and at least 0")
+                highest = max(highest, high)
+            return highest + 1
         if origin != "positions":
             return None
         x = self.block._operand(self._values, ir.operands(source)[0])

@@ -14,6 +14,7 @@ has no bound the checker knows and does not index.
 
 from __future__ import annotations
 
+from .. import symbolic as sym
 from ..evaluate import integral
 from ..symbolic import Expr
 from .activations import softmax_shape
@@ -42,8 +43,8 @@ def index_origin(ir, node: int) -> tuple[str | None, int]:
         name = attrs["op"]
         if name == "buffer":
             return "buffer", node
-        if name == "clamp":
-            return "clamped", node
+        if name in ("clamp", "phi"):  # (a phi: an index assigned on both branches of an `if`)
+            return ("clamped", node) if clamps(ir, node) else (None, node)
         if name in INDEX_RESULTS and INDEX_RESULTS[name] in (None, position):
             return "positions", node
         if name not in KEEPS_VALUES and name not in INDEX_RESULTS:  # `topk`'s values: those of `x`
@@ -52,14 +53,38 @@ def index_origin(ir, node: int) -> tuple[str | None, int]:
         node = ir.operands(node)[0]
 
 
+def clamps(ir, node: int) -> list[int]:
+    """The clamp nodes an index's values come from, through the ops that keep values and
+    the joins of `if`s (`i = clamp(...)`, then under `if c:` another clamp): every way
+    must end in one. [] where some way does not."""
+    found, todo, seen = [], [node], set()
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        attrs = ir.graph.nodes[node]
+        if attrs["op"] == "clamp":
+            found.append(node)
+        elif attrs["op"] == "phi":
+            todo += ir.operands(node)
+        elif attrs["op"] in KEEPS_VALUES:
+            todo.append(ir.operands(node)[0])
+        else:
+            return []
+    return sorted(found)
+
+
 def index_bound(ir, shapes: dict, node: int) -> Expr | None:
     """An exclusive upper bound of the values of the integer tensor `node` (they are
     nonnegative) where they are positions computed in forward: the size of the axis they
     were computed along. None where unknown."""
     origin, source = index_origin(ir, node)
     if origin == "clamped":  # (its least value, `min`, is checked to be at least 0)
-        high = ir.graph.nodes[source]["attrs"].get("max")
-        return high + 1 if isinstance(high, Expr) else None
+        highs = [ir.graph.nodes[clamp]["attrs"].get("max") for clamp in clamps(ir, source)]
+        if not all(isinstance(high, Expr) for high in highs):
+            return None
+        return (highs[0] if len(highs) == 1 else sym.maximum(*highs)) + 1
     shape = shapes.get(ir.operands(source)[0]) if origin == "positions" else None
     if shape is None:
         return None
@@ -92,8 +117,8 @@ def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
         ctx.record_index_bound(size, axis)
         return
     origin, source = index_origin(ctx.checker.ir, index)
-    if origin == "clamped":
-        _clamped_from_zero(ctx, ctx.checker.ir.graph.nodes[source]["attrs"], what)
+    for clamp in clamps(ctx.checker.ir, source) if origin == "clamped" else ():
+        _clamped_from_zero(ctx, ctx.checker.ir.graph.nodes[clamp]["attrs"], what)
     bound = index_bound(ctx.checker.ir, ctx.checker.shapes, index)
     if bound is None:
         ctx.error("E0204", f"{what}'s index has no known bound: an index is a buffer (read whole), positions "
