@@ -37,6 +37,7 @@ def floordiv(a: Expr, b: Expr, facts: Facts | None = None) -> Expr:
         # whatever the signs, where a true division of the two would round first
         scale = Expr({denominator: Fraction(constant)})
         numerator, divisor = a * scale, b * scale
+        # (a divisor written whole: one known whole but written as a fraction would render `/`)
         if facts.is_integer(numerator) and facts.is_integer(divisor) and _lcm_denominator(divisor) == (1, ()):
             return floordiv(numerator, divisor, facts)
     folded = facts.quotients.get((a, b))

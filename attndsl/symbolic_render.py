@@ -32,7 +32,7 @@ def render(expr: Expr, name: Callable[[str], str], *, style: str = "python", ord
     root = _inverse_root(expr) if style != "math" else None
     if root is not None:  # `d ** -0.5`, as written, not `1 / d ** 0.5` (which rounds differently)
         return _render_atom(root, name, style, order).removesuffix(" ** 0.5") + " ** -0.5"
-    divide = "//" if style == "python" else "/"  # (python and real: with spaces)
+    divide = "//" if style == "python" else "/"  # (a real number's quotient is a true division)
     constant, denominator = _lcm_denominator(expr)
     if style == "float":
         constant = 1  # float coefficients render as literals (1e-05), not as fractions

@@ -217,11 +217,9 @@ class InitEmitter:
             return "\n".join([f"self.{info.name} = nn.ModuleList([{element} for {loop_var} in {info.iterable}])"]
                              + checks)
         if has_loops(info.spec):  # children named in a loop: add_module, one by one, each checked once added
-            return "\n".join(self.sequential_lines(f"self.{info.name}", info.spec, self._in_place_hazards(info)))
+            hazards = kind_in_place_hazards(self.ir, info)
+            return "\n".join(self.sequential_lines(f"self.{info.name}", info.spec, hazards))
         return "\n".join([f"self.{info.name} = {self.layer_expr(info.spec)}"] + checks)
-
-    def _in_place_hazards(self, info: LayerInfo) -> list:
-        return kind_in_place_hazards(self.ir, info)
 
     def _not_in_place(self, info: LayerInfo) -> list[str]:
         """A layer the caller's class builds (`act_layer()`) may work in place, given as
@@ -232,7 +230,7 @@ class InitEmitter:
         if info.element is None and has_loops(info.spec):  # checked as each child is added
             return []
         lines = []
-        for layer, route, reason in self._in_place_hazards(info):
+        for layer, route, reason in kind_in_place_hazards(self.ir, info):
             if info.element is not None:
                 test = f'any(getattr(element{module_route(route)}, "inplace", False) for element in self.{info.name})'
             else:

@@ -8,8 +8,9 @@ slice, an `unsqueeze`) and a pick from them keep their values, and so their boun
 (`index_bound`). A gather (`x[:, index]`, `gather`) or a scatter by them needs only that
 bound within the axis it picks from, a shape check like any other (proven, or made in
 forward). A buffer (or a view of one) indexes too: its values are checked once, when the
-module is built (codegen/init.py). An index computed any other way (arithmetic on positions)
-has no bound the checker knows and does not index.
+module is built (codegen/init.py); so does an integer tensor clamped to [0, k], on every
+branch of an `if` that assigns it (`clamps`), whose bound is k + 1. An index computed any
+other way (arithmetic on positions) has no bound the checker knows and does not index.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ def _clamped_from_zero(ctx, attrs: dict, what: str) -> None:
 def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
     """The values of the index `index` lie within an axis of `size`: a buffer's, checked when
     the module is built (against a size known then); positions', by the axis they were
-    computed along."""
-    if index_origin(ctx.checker.ir, index)[0] == "buffer":  # the buffer, or a view of it
+    computed along; a clamped index's, by its `max`."""
+    origin, source = index_origin(ctx.checker.ir, index)
+    if origin == "buffer":  # the buffer, or a view of it
         if ctx.checker.is_opaque(size):
             return
         if not ctx.known_when_built(size):
@@ -116,7 +118,6 @@ def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
                       help="gather from a param or a buffer, whose sizes come from the arguments")
         ctx.record_index_bound(size, axis)
         return
-    origin, source = index_origin(ctx.checker.ir, index)
     for clamp in clamps(ctx.checker.ir, source) if origin == "clamped" else ():
         _clamped_from_zero(ctx, ctx.checker.ir.graph.nodes[clamp]["attrs"], what)
     bound = index_bound(ctx.checker.ir, ctx.checker.shapes, index)

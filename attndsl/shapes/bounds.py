@@ -46,10 +46,9 @@ class Bounds:
         """`dist >= 2` from `dist - nb >= 1` and `nb >= 1` (`require dist > nb`): a bound on a
         difference, and the other side's lower bound. Each symbol once down a chain of them
         (`a - b >= 0`, `b - a >= 0` would go round)."""
-        deriving = self.__dict__.setdefault("_deriving", set())
-        if symbol in deriving or not self.expr_bounds:
+        if symbol in self._deriving or not self.expr_bounds:
             return None
-        deriving.add(symbol)
+        self._deriving.add(symbol)
         try:
             best = None
             alone = ((symbol, 1),)
@@ -66,7 +65,7 @@ class Bounds:
                     best = candidate if best is None else max(best, candidate)
             return best
         finally:
-            deriving.discard(symbol)
+            self._deriving.discard(symbol)
 
     def lower_bound(self, expr: Expr, normalized: bool = False) -> Fraction | None:
         """A lower bound of `expr` from the symbols' known bounds, or None."""

@@ -101,10 +101,10 @@ class Knowledge:
                 for a, b in _divisions(left):
                     # `d % h == 0`: d - h*(d // h) is 0, so d/h is a whole number from here on.
                     if left == a - b * Expr.atom("floordiv", a, b):
-                        self.add(guard, "integer", a.exact_div(b))
-                        # and of the values (`kd` of `let kd = d // 2`), as asked
-                        self.learn_divisible(normal(a), normal(b), guard) if normal is not None else \
-                            self.learn_divisible(a, b, guard)
+                        if normal is not None:  # and of the values (`kd` of `let kd = d // 2`), as asked
+                            self.add(guard, "integer", a.exact_div(b))
+                            a, b = normal(a), normal(b)
+                        self.learn_divisible(a, b, guard)
             self.learn_equal(left, right, guard)
             return
         if operator == "!=" and right == Expr.const(0):

@@ -54,6 +54,7 @@ class View(Bounds):
         self.zeros: set[Expr] = set()  # differences a `require a == b` makes 0 that no rewrite solves
         self.expr_bounds: dict[Expr, Fraction] = {}
         self._bounds: dict = {}  # lower bounds found, by normal form
+        self._deriving: set[str] = set()  # symbols whose bound `_bound_through_differences` is finding
         # A let defined under exclusive guards on both branches of an `if` has two values:
         # where the context does not say which, it stays a symbol (`self.q` at run time).
         values: dict[str, list[Expr]] = {}
@@ -66,7 +67,7 @@ class View(Bounds):
         if self.rewrites:
             # `c % g == 0`, then `g == n`: every later size says n, so c/n is whole as c/g is
             def rewritten(factor):
-                return self.rewrites.get(factor) or Expr({((factor, 1),): Fraction(1)})
+                return self.rewrites[factor] if factor in self.rewrites else Expr({((factor, 1),): Fraction(1)})
 
             for known in list(self.integers.integers):
                 self.integers.add_integer(sym.replace_factors(known, rewritten))
