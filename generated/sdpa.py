@@ -5,6 +5,29 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _attention_by_query_blocks(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, masked: torch.Tensor | None, block: int = 256, **options
+) -> torch.Tensor:
+    """`F.scaled_dot_product_attention(q, k, v, **options)` with a boolean mask that has a row
+    for every query (True = masked; None for none), `block` queries at a time.
+
+    SDPA takes the additive float mask a boolean one means. Made for every query at once, it
+    would be as large as the attention weights the fused call never makes; made for a block
+    of queries at a time, it is a fraction of them. Each query attends by its own mask row
+    alone, so the blocks' results are the rows of the whole one.
+    """
+    if masked is None:
+        return F.scaled_dot_product_attention(q, k, v, **options)
+    blocks = []
+    for start in range(0, q.shape[-2], block):
+        rows = masked[..., start : start + block, :]
+        additive = torch.zeros_like(rows, dtype=q.dtype).masked_fill_(rows, float("-inf"))
+        blocks.append(
+            F.scaled_dot_product_attention(q[..., start : start + block, :], k, v, attn_mask=additive, **options)
+        )
+    return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-2)
+
+
 # Multi-head scaled dot-product attention (Vaswani et al. 2017, arXiv:1706.03762)
 class ScaledDotProductAttention(nn.Module):
     """Multi-head scaled dot-product attention.
@@ -151,15 +174,13 @@ class ScaledDotProductAttention(nn.Module):
             att = self.drop(att.softmax(dim=-1))  # [b, h, nq, nk]  sdpa.attn:34
             attended = att @ v  # [b, h, nq, d_v]  sdpa.attn:35
         else:
-            # sdpa.attn:29-35: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into one scaled_dot_product_attention call
+            # sdpa.attn:29-35: dropout(softmax(masked_fill(q @ k * scale, attention_mask, -inf))) @ v, fused into scaled_dot_product_attention calls by blocks of queries
             # [b, h, nq, d_v]  sdpa.attn:35
-            attended = F.scaled_dot_product_attention(
+            attended = _attention_by_query_blocks(
                 q,
                 k.transpose(-2, -1),
                 v,
-                attn_mask=None
-                if attention_mask is None
-                else torch.zeros_like(attention_mask, dtype=q.dtype).masked_fill_(attention_mask, float("-inf")),
+                attention_mask,
                 dropout_p=self.drop.p if self.drop.training else 0.0,
                 scale=self.d_k**-0.5,
             )

@@ -4,6 +4,7 @@ the same function as the spec written out (float64, eval and training mode)."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -89,19 +90,96 @@ def test_every_way_of_scaling_fuses_with_the_right_scale(expression):
 
 
 def test_a_boolean_mask_becomes_additive_and_an_additive_mask_is_passed_as_is():
-    # torch reads True as "allowed" and turns a boolean mask into a float one on CPU: one
-    # float mask built from ours costs less memory than a negated copy that torch converts.
-    masked = _assert_same(_spec("""
+    # torch reads True as "allowed" and turns a boolean mask into a float one on CPU. A mask
+    # with a row per query goes to the helper, which builds that float mask a block of
+    # queries at a time (tests below); it takes the queries as an argument, so queries that
+    # are an expression are computed once.
+    blocked = _assert_same(_spec("""
         att = masked_fill(q @ transpose(k, 2, 3) * scale, mask, -inf)
         return softmax(att, dim=-1) @ v"""))
-    assert 'attn_mask=torch.zeros_like(mask, dtype=q.dtype).masked_fill_(mask, float("-inf"))' in masked
-    # queries that are an expression would be computed again to read their dtype: negated
+    assert _forward_calls(blocked) == ["_attention_by_query_blocks"]
+    assert "_attention_by_query_blocks(q, k, v, mask, scale=self.scale)" in " ".join(blocked.split())
     computed = _assert_same(_spec("""
         att = masked_fill(sigmoid(q) @ transpose(k, 2, 3) * scale, mask, -inf)
         return softmax(att, dim=-1) @ v"""))
-    assert "attn_mask=~mask" in computed and "zeros_like" not in computed
+    assert "_attention_by_query_blocks(q.sigmoid(), k, v, mask" in " ".join(computed.split())
     additive = _assert_same(_spec("return softmax(q @ transpose(k, 2, 3) * scale + bias, dim=-1) @ v"))
-    assert "attn_mask=bias" in additive
+    assert "attn_mask=bias" in additive and "_attention_by_query_blocks" not in additive
+
+
+KEY_PADDING = """block A(scale: float = 0.3):
+    input q: [b, h, n, d]
+    input k: [b, h, m, d]
+    input v: [b, h, m, e]
+    input pad: bool[b, 1, 1, m]
+    return softmax(masked_fill({queries} @ transpose(k, 2, 3) * scale, pad, -inf), dim=-1) @ v
+"""
+
+
+def test_a_mask_broadcast_over_the_queries_is_made_additive_at_once():
+    # One row for all queries: its float mask is small, and one call attends every query.
+    code = _compile(KEY_PADDING.format(queries="q"))
+    assert 'attn_mask=torch.zeros_like(pad, dtype=q.dtype).masked_fill_(pad, float("-inf"))' in code
+    assert "_attention_by_query_blocks" not in code
+    # queries that are an expression would be computed again to read their dtype: negated
+    computed = _compile(KEY_PADDING.format(queries="sigmoid(q)"))
+    assert "attn_mask=~pad" in computed and "zeros_like" not in computed
+    for queries in ("q", "sigmoid(q)"):
+        source = KEY_PADDING.format(queries=queries)
+        plain_cls = build(source, "A", optimize=False, path="a.attn", runtime_checks=False)
+        fast_cls = build(source, "A", optimize=True, path="a.attn", runtime_checks=False)
+        plain, fast = pair(plain_cls, fast_cls, {}, seed=3)
+        gen = torch.Generator().manual_seed(1)
+        pad = torch.rand(B, 1, 1, M, generator=gen) < 0.3
+        pad[..., 0] = False  # no row fully masked
+        args = [torch.randn(B, H, N, D, generator=gen, dtype=torch.float64),
+                torch.randn(B, H, M, D, generator=gen, dtype=torch.float64),
+                torch.randn(B, H, M, E, generator=gen, dtype=torch.float64), pad]
+        assert_same_function(plain, fast, args, {}, seed=3, what=queries)
+
+
+def _forward_calls(code: str) -> list[str]:
+    """The attention calls `forward` makes, in order."""
+    forward = code.split("def forward", 1)[1]
+    return [name for name in re.findall(r"(_attention_by_query_blocks|F\.scaled_dot_product_attention)\(", forward)]
+
+
+def test_a_mask_with_a_row_per_query_is_made_additive_a_block_of_queries_at_a_time():
+    """600 queries: blocks of 256, 256 and 88. The same function as the plain form (outputs
+    and gradients, eval and training mode), and no float mask is ever made for more than
+    one block: the float tensors the forward makes are at most a block's mask."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    source = _spec("""
+        att = masked_fill(q @ transpose(k, 2, 3) * scale, mask, -inf)
+        return drop(softmax(att, dim=-1)) @ v""")
+    plain_cls = build(source, "A", optimize=False, path="a.attn", runtime_checks=False)
+    fast_cls = build(source, "A", optimize=True, path="a.attn", runtime_checks=False)
+    plain, fast = pair(plain_cls, fast_cls, {}, seed=3)
+    n = 600
+    gen = torch.Generator().manual_seed(5)
+    mask = torch.rand(B, H, n, M, generator=gen) < 0.4
+    mask[..., n // 2:, :] = True  # later queries see only their first key: every block differs
+    mask[..., 0] = False
+    args = [torch.randn(B, H, n, D, generator=gen, dtype=torch.float64),
+            torch.randn(B, H, M, D, generator=gen, dtype=torch.float64),
+            torch.randn(B, H, M, E, generator=gen, dtype=torch.float64), mask,
+            torch.randn(B, H, n, M, generator=gen, dtype=torch.float64)]
+    assert_same_function(plain, fast, args, {}, seed=3, what="600 queries")
+
+    made = []
+
+    class FloatMasks(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            result = func(*args, **(kwargs or {}))
+            if func.overloadpacket in (torch.ops.aten.zeros_like, torch.ops.aten.masked_fill_):
+                made.append(tuple(result.shape))
+            return result
+
+    fast.eval()
+    with torch.no_grad(), FloatMasks():
+        fast(*args)
+    assert sorted(set(made)) == [(B, H, 88, M), (B, H, 256, M)], made
 
 
 def test_an_optional_mask_is_passed_when_given():
@@ -112,9 +190,8 @@ def test_an_optional_mask_is_passed_when_given():
         return softmax(att, dim=-1) @ v""")
     code = _assert_same(source, maybe_mask=True)
     _assert_same(source, maybe_mask=False)
-    assert ("attn_mask=None if maybe_mask is None else "
-            'torch.zeros_like(maybe_mask, dtype=q.dtype).masked_fill_(maybe_mask, float("-inf"))') in " ".join(code.split())
-    assert "if maybe_mask is not None:" not in code  # one call for both cases
+    assert "_attention_by_query_blocks(q, k, v, maybe_mask, scale=self.scale)" in " ".join(code.split())
+    assert "if maybe_mask is not None:" not in code  # one call for both cases: the helper takes None
 
 
 def test_dropout_between_softmax_and_v_is_the_layers_p_in_training_only():
@@ -320,8 +397,8 @@ def test_a_per_head_temperature_scales_the_queries(expression, scaled):
     head's logits, which scales that head's queries as well (the gradient of the temperature
     included: randomised, it is compared too)."""
     code = _assert_same(TEMPERATURE.format(body=f"return {expression}"))
-    assert FUSED in code and scaled in code, code
-    comment = next(line for line in code.splitlines() if "fused into one scaled_dot_product_attention" in line)
+    assert _forward_calls(code) and scaled in code, code
+    comment = next(line for line in code.splitlines() if "fused into" in line)
     assert "temperature" in comment, comment
 
 
@@ -347,3 +424,38 @@ def test_a_view_of_an_optional_mask_fuses_under_its_presence():
     assert code.count(FUSED) == 1 and ".softmax(" not in code.split("def forward", 1)[1], code
     assert "attn_mask = maybe_mask[:, :1, :1, :]" in code
     assert "attn_mask=None if maybe_mask is None else" in " ".join(code.split())
+
+
+def test_attention_by_query_blocks_compiles_exports_and_runs_in_onnxruntime():
+    """The blocked path (300 queries: two calls) under torch.compile(fullgraph=True),
+    torch.export and ONNX, as every generated module's path is (tests/test_runtime.py and
+    test_tool_export.py run the examples, whose queries fit one block)."""
+    import logging
+
+    from .tool_support import generated_class
+
+    from .mechanisms import REPO_ROOT
+
+    module = generated_class(REPO_ROOT / "specs" / "sdpa.attn", "ScaledDotProductAttention")(
+        d_model=16, d_k=4, d_v=4, h=2).eval()
+    gen = torch.Generator().manual_seed(0)
+    queries, keys = torch.randn(1, 300, 16, generator=gen), torch.randn(1, 7, 16, generator=gen)
+    mask = torch.rand(1, 2, 300, 7, generator=gen) < 0.3
+    mask[..., 0] = False
+    args, kwargs = (queries, keys, keys), {"attention_mask": mask}
+    assert "_attention_by_query_blocks" in module.forward.__globals__
+    with torch.no_grad():
+        want = module(*args, **kwargs)
+        compiled = torch.compile(module, fullgraph=True, backend="aot_eager")
+        torch.testing.assert_close(compiled(*args, **kwargs), want)
+        program = torch.export.export(module, args, kwargs)
+        torch.testing.assert_close(program.module()(*args, **kwargs), want)
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    exported = torch.onnx.export(module, args, kwargs=kwargs, dynamo=True, verbose=False)
+    session = onnxruntime.InferenceSession(exported.model_proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    got = session.run(None, dict(zip(names, [queries.numpy(), keys.numpy(), keys.numpy(), mask.numpy()])))[0]
+    torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-5)

@@ -137,6 +137,9 @@ OTHER_WORLDS = [
     # both optional inputs given: the attention is not fused
     ("emsa", {"ratio": 1, "attention_mask": [2, 4, 64, 64], "attention_weights": [2, 4, 64, 64]}),
     ("se_layer", {"batch_first": False, "x": [8, 4, 20, 20]}),
+    # a boolean mask given: made additive whole, and (300 queries) a block of queries at a time
+    ("sdpa", {"attention_mask": [2, 4, 49, 30]}),
+    ("sdpa", {"queries": [1, 300, 64], "keys": [1, 30, 64], "values": [1, 30, 64], "attention_mask": [1, 4, 300, 30]}),
 ]
 
 

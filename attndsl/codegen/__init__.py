@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from .. import __version__
 from ..ir import BlockIR
 from ..ops import OPS
+from ..ops.fused import QUERY_BLOCK
 from ..resources import resource_dir
 from .block import BlockRenderer
 from .expressions import InternalError, source_expr
@@ -50,6 +51,9 @@ def render_module(blocks: list[BlockIR], options: Options) -> str:
     # Imports an op needs (a fused op's `torch.nn.functional`), only when it is used.
     imports = sorted({line for ir in blocks for node in ir.graph.nodes.values()
                       for line in getattr(OPS.get(node["op"]), "extra", {}).get("imports", ())})
+    # Module-level functions a node's rendering calls (templates/torch/helpers/), each once.
+    helpers = sorted({helper for ir in blocks for node in ir.graph.nodes.values()
+                      for helper in _helpers_of(node)})
     return template.render(
         version=__version__,
         source=Path(options.source_name).name,
@@ -58,5 +62,12 @@ def render_module(blocks: list[BlockIR], options: Options) -> str:
         # math.ceil, math.log2, ... of a `let` (attndsl/lower/numbers.py)
         needs_math=any("math." in line for cls in classes for line in cls["init_body"] + cls["forward_body"]),
         imports=imports,
+        helpers=helpers,
+        query_block=QUERY_BLOCK,
     )
+
+
+def _helpers_of(node: dict) -> tuple[str, ...]:
+    helpers = getattr(OPS.get(node["op"]), "extra", {}).get("helpers")
+    return helpers(node["attrs"]) if helpers else ()
 

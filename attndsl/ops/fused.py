@@ -21,19 +21,24 @@ def render_attention(r, node, operands, attrs):
     mask, built once (`zeros_like(mask, dtype=q.dtype).masked_fill_(mask, -inf)`): negating
     it first (`~mask`) would add a boolean copy of the `[b, h, n, n]` mask to the peak
     memory. Where the queries are an expression rather than a name (so that naming their
-    dtype would compute them twice) the negated mask is passed instead."""
+    dtype would compute them twice) the negated mask is passed instead.
+
+    Where the mask has a row for every query, even that float mask is as large as the
+    weights; the call then goes to `_attention_by_query_blocks` (templates/torch/helpers/),
+    which makes it a block of queries at a time (passes/fuse_attention.py decides)."""
     arguments = [text for text, _ in operands[:3]]
+    blocks = attrs.get("query_blocks")
     if len(operands) > 3:
         mask = operands[3]
         text = mask[0]
-        if attrs.get("mask_kind") == "masked":
+        if attrs.get("mask_kind") == "masked" and not blocks:  # (the helper makes its own, and takes None)
             queries = arguments[0]
             text = (f"torch.zeros_like({mask[0]}, dtype={queries}.dtype).masked_fill_({mask[0]}, float(\"-inf\"))"
                     if queries.isidentifier() and mask[0].isidentifier() else f"~{r.wrap(mask, UNARY)}")
         optional = attrs.get("optional_mask")  # the optional input the mask is (a view of)
         if optional and text != optional:
             text = f"None if {optional} is None else {text}"
-        arguments.append(f"attn_mask={text}")
+        arguments.append(text if blocks else f"attn_mask={text}")
     causal = attrs.get("causal")
     if causal is not None:  # a causal mask built in the spec: SDPA builds none (a condition: only where it holds)
         # SDPA takes a Python bool: a flag the caller gave as 1 or tensor(True) is made one, as `if` reads it
@@ -45,10 +50,22 @@ def render_attention(r, node, operands, attrs):
         arguments.append(f"dropout_p={layer}.p if {layer}.training else 0.0")
     if attrs.get("scale") is not None:
         arguments.append(f"scale={r.scalar(attrs['scale'])[0]}")
-    return f"F.scaled_dot_product_attention({', '.join(arguments)})", ATOM
+    function = f"_{QUERY_BLOCKS_HELPER}" if blocks else "F.scaled_dot_product_attention"
+    return f"{function}({', '.join(arguments)})", ATOM
+
+
+QUERY_BLOCKS_HELPER = "attention_by_query_blocks"
+# Queries per call of the helper: at 256, a block's float mask is a quarter of the whole at
+# 1024 queries, and the calls cost no more than one (benchmarks/README.md).
+QUERY_BLOCK = 256
+
+
+def attention_helpers(attrs) -> tuple[str, ...]:
+    """The module-level functions a fused call needs beside the class (codegen writes each once)."""
+    return (QUERY_BLOCKS_HELPER,) if attrs.get("query_blocks") else ()
 
 
 family("Made by the optimiser")
 op("scaled_dot_product_attention", "q: tensor, k: tensor, v: tensor, mask: tensor = None", attention_shape,
    render_attention, doc="softmax(q @ kᵀ * scale [+ mask]) @ v in one call (made by attention fusion)",
-   imports=("import torch.nn.functional as F",), internal=True)
+   imports=("import torch.nn.functional as F",), helpers=attention_helpers, internal=True)

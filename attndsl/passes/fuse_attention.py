@@ -9,7 +9,8 @@ softmax over the last axis. Between the logits `q @ k` and the softmax it accept
   tensor constant over each head's logits (a learnt per-head temperature [h, 1, 1], as
   in XCiT and Restormer), which scales the queries instead;
 - one mask: `masked_fill(att, mask, -inf)` (True = masked; SDPA, whose boolean mask
-  means True = allowed, gets the additive float mask it means: ops/fused.py) or `att + mask` (an additive float mask,
+  means True = allowed, gets the additive float mask it means: ops/fused.py; made a block
+  of queries at a time where the mask has a row per query) or `att + mask` (an additive float mask,
   passed as is, also when written `att + expand_as(mask, att)`, as SDPA broadcasts it);
   under `if mask:` on an optional input (or a view of one: a key padding mask
   `m[:, None, None, :]`), `None` where it is not given;
@@ -95,13 +96,16 @@ def _fuse(ir: BlockIR, final: int) -> bool:
     if _optional_mask(ir, mask_step) is not None and op_of(ir, mask_step.mask) != "input" and \
             ir.graph.nodes[mask_step.mask]["name"] is None and _fresh_name(ir, "attn_mask"):
         ir.graph.nodes[mask_step.mask]["name"] = "attn_mask"  # a view of an optional input: `m[:, None, None, :]`
+    blocks = _by_query_blocks(ir, mask_step, q)
     fused = new_node(ir, FUSED_OP, operands, like=final, guard=fused_guard, shape=shape_of(ir, final), name=name,
                      scale=scale, mask_kind=mask_step.mask_kind if mask_step else None,
                      causal=(mask_step.condition or True) if causal else None,
                      optional_mask=_optional_mask(ir, mask_step), dropout=dropout_target(ir, dropout_step),
-                     stochastic=dropout_step is not None)
+                     stochastic=dropout_step is not None, query_blocks=blocks)
     described = _describe(ir, mask_step, dropout_step, scale, temperatures)
-    ir.graph.nodes[fused]["comments"] = [f"{where}: {described}, fused into one scaled_dot_product_attention call"]
+    calls = "scaled_dot_product_attention calls by blocks of queries" if blocks else \
+        "one scaled_dot_product_attention call"
+    ir.graph.nodes[fused]["comments"] = [f"{where}: {described}, fused into {calls}"]
     if block_condition is None:
         redirect(ir, final, fused, keep_name=False)
         return True
@@ -244,6 +248,18 @@ def _guard_plain_path(ir: BlockIR, match: Attention, base: tuple, condition: Con
 
 
 # ---------------------------------------------------------------------------- attributes
+
+
+def _by_query_blocks(ir: BlockIR, step: Step | None, q: int) -> bool:
+    """Whether the fused call attends a block of queries at a time: where its boolean mask
+    has a row for every query. SDPA takes the additive float mask such a mask means, which
+    made whole is as large as the weights fusion avoids (ops/fused.py); blocks of queries
+    need it a block at a time. A mask broadcast over the queries (a key padding mask
+    `[b, 1, 1, nk]`) makes a small float mask, and attends in one call."""
+    if step is None or step.mask_kind != "masked":
+        return False
+    mask, queries = shape_of(ir, step.mask), shape_of(ir, q)
+    return mask is not None and len(mask) >= 2 and mask[-2] != ONE and same_dims(ir, mask[-2:-1], queries[-2:-1])
 
 
 def _optional_mask(ir: BlockIR, step: Step | None) -> str | None:

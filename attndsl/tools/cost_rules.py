@@ -26,7 +26,8 @@ from ..ir import Cond
 from ..ranks import RANKS, kind_at_rank
 from ..layers.registry import per_axis
 from ..shapes.worlds import rank_atom
-from ..symbolic import Expr
+from ..ops.fused import QUERY_BLOCK
+from ..symbolic import Expr, minimum
 
 ZERO = Expr.const(0)
 
@@ -132,7 +133,25 @@ def _attention_transient(operands, result, attrs):
     its peak (q @ kᵀ), before the result exists (counted here as if it did: less it)."""
     q, k = operands[0], operands[1]
     weights = numel(result[:-1]) * k[-2]
-    return [(Cond("cmp", ("!=", q[-1], operands[2][-1])), 2 * numel(q) + 2 * numel(k) + weights - numel(result))]
+    fallback = (Cond("cmp", ("!=", q[-1], operands[2][-1])), 2 * numel(q) + 2 * numel(k) + weights - numel(result))
+    mask = _float_mask(operands, attrs)
+    if mask == ZERO:
+        return [fallback]
+    # an optional mask is made additive only where it is given
+    given = Cond("present", (attrs["optional_mask"],)) if attrs.get("optional_mask") else None
+    both = fallback[0] if given is None else Cond("and", (given, fallback[0]))
+    return [fallback, (given, mask), (both, mask + fallback[1])]
+
+
+def _float_mask(operands, attrs) -> Expr:
+    """A boolean mask goes in as the additive float mask it means (ops/fused.py): made whole,
+    or a block of queries at a time, of which the first is the largest."""
+    if attrs.get("mask_kind") != "masked" or len(operands) < 4:
+        return ZERO
+    mask = operands[3]
+    if not attrs.get("query_blocks"):
+        return numel(mask)
+    return numel(mask[:-2]) * minimum(mask[-2], Expr.const(QUERY_BLOCK)) * mask[-1]
 
 
 def _rearrange_memory(attrs, contiguous):
