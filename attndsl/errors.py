@@ -112,7 +112,8 @@ CATALOGUE: list[ErrorDoc] = [
              _HEAD + "    a, b2, c2 = chunk(x, 2, dim=2)\n    return a\n", 3, 5),
     ErrorDoc("E0119", "bad arithmetic on numbers",
              "Division by zero, a non-constant exponent or one that is not whole, half or quarter (`0.5`, `-0.5`, "
-             "`-0.25`), the logarithm of a number that is not positive, or an operator numbers do not have.",
+             "`-0.25`), the logarithm of a number that is not positive, an exponential too large for a float, or an "
+             "operator numbers do not have.",
              _HEAD + "    let e = d // 0\n    return x\n", 3, 13),
     ErrorDoc("E0120", "bad initialisation",
              "An `init` names a parameter the layer does not have (or one an argument switches off, such as "

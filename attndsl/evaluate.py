@@ -92,13 +92,16 @@ def _factor(factor, env: Env):
     if factor.op in _NUMBER_FUNCTIONS:  # int(), round(), math.ceil(), ... of a `let`
         if factor.op in ("math.log", "math.log2") and args[0] <= 0:
             raise Undefined("the logarithm of a number that is not positive")
+        if factor.op == "math.exp" and args[0] > 709:
+            raise Undefined("an exponential too large for a float")
         result = _NUMBER_FUNCTIONS[factor.op](args[0])
         return Fraction(result) if isinstance(result, int) else result
     raise Undefined(f"unknown operation {factor.op}")
 
 
 _NUMBER_FUNCTIONS = {"int": math.trunc, "round": round, "math.ceil": math.ceil, "math.floor": math.floor,
-                     "abs": abs, "math.log": math.log, "math.log2": math.log2}
+                     "abs": abs, "math.log": math.log, "math.log2": math.log2,
+                     "math.exp": math.exp}
 
 
 _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,

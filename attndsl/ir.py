@@ -244,7 +244,8 @@ class Precondition:
     """What computing a constructor-time expression needs: a divisor that is not zero
     ("nonzero"), a square root of a number that is not negative ("nonnegative"), a logarithm
     of a positive one ("positive"), an initialiser's std that is not negative ("not_negative"),
-    an item of a list argument that exists ("items")."""
+    an exponential that is a float ("exp_range", of EXP_LIMIT - x), an item of a list argument
+    that exists ("items")."""
 
     need: str
     expr: Expr

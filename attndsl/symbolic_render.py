@@ -280,7 +280,8 @@ def _render_number(value: Fraction) -> str:
 
 # Atoms whose arguments are real numbers, not sizes known whole: `ceil(n / 2)` must not be
 # written `math.ceil(n // 2)`, nor `sqrt(n / 2)` `(n // 2) ** 0.5`.
-_REAL_ARGUMENTS = frozenset({"int", "round", "math.ceil", "math.floor", "math.log", "math.log2", "sqrt", "truediv"})
+_REAL_ARGUMENTS = frozenset({"int", "round", "math.ceil", "math.floor", "math.log", "math.log2", "math.exp", "sqrt",
+                              "truediv"})
 
 
 def _render_atom(atom: Atom, name, style, order=None) -> str:

@@ -1084,3 +1084,25 @@ block A(m: int = 5, use: bool = true):
         i = clamp(arange(n) + 1, min=0, max=m - 1)
     return x[:, :1] * sum(table[i], dim=0)
 """) == ["E0113"]
+
+
+# let_placed_by_simplified_value
+def test_a_let_whose_input_size_cancels_is_computed_in_forward():
+    cls = build("""
+block B(d: int = 4):
+    input x: [b, n, d]
+    let c = (n + d) - n
+    return x * c
+""")
+    x = rand(2, 3, 4)
+    torch.testing.assert_close(cls(d=4)(x), x * 4)
+
+
+# layer_args_checked_simplified
+def test_a_layer_argument_written_with_an_input_size_is_refused():
+    assert codes("""
+block B(d: int = 4):
+    input x: [b, n, d]
+    layer l = linear(d + n - n, d)
+    return l(x)
+""") == ["E0113"]

@@ -81,7 +81,7 @@ _NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">", 
             "in": "not in", "not in": "in"}
 # Functions of numbers in a `let` (attndsl/lower/numbers.py), as Python writes them.
 _NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor": "math.floor", "abs": "abs",
-                     "log": "math.log", "log2": "math.log2"}
+                     "log": "math.log", "log2": "math.log2", "exp": "math.exp"}
 
 
 def _negated(node, names) -> str:

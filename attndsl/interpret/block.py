@@ -189,6 +189,7 @@ class InterpretedBlock(nn.Module):
         env = dict(self._env)
         check_inputs(self._ir, self._name, self._source.input_shapes, inputs, env)
         for name in self._ir.forward_lets:  # `let a = int(sqrt(n))`: sizes computed from the inputs'
+            self._refusals_as_written(name, env)
             env[name] = as_python(expr_value(self._ir.derived[name], env))
         for require in self._ir.forward_requires:  # `require n <= max_len`, once the sizes are known
             if guard_holds(require.guard, env, present) and not spec_value(require.source, require.condition, env):
@@ -197,6 +198,18 @@ class InterpretedBlock(nn.Module):
         self._walk(self._order, self._top_skip, values, env, present, inputs)
         outputs = [self._operand(values, node) for node in self._ir.outputs]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def _refusals_as_written(self, name: str, env: dict) -> None:
+        """A let of input sizes as the spec wrote it, for what it refuses: its canonical value
+        may have cancelled a divisor (`(n - 1) / (n - 1)` is 1), which the module checks as
+        written (n = 1 divides by zero). Its value stays the canonical one, the size the
+        checker knows (the module computes `n / 2` in its int form, lower/declarations.py)."""
+        source = self._source.lets.get(name)
+        if source is not None:
+            try:
+                source_value(source, env)
+            except Unbound:
+                pass
 
     def _walk(self, order, skip, values: dict, env: dict, present, inputs: dict) -> None:
         graph = self._ir.graph

@@ -27,6 +27,7 @@ class SourceIndex:
     by_span: dict = field(default_factory=dict)  # Span -> [AST nodes with that span, outermost first]
     input_shapes: dict = field(default_factory=dict)  # input name -> [dim AST]
     assigned: set = field(default_factory=set)  # names assigned in the dataflow (tensors or scalars)
+    lets: dict = field(default_factory=dict)  # let name -> its value's AST (the last, if redefined)
 
     def find(self, span, kind=ast.Node):
         """The outermost AST node of type `kind` with exactly this span, or None."""
@@ -48,6 +49,8 @@ def _index_block(block: ast.Block) -> SourceIndex:
             index.input_shapes[item.name] = item.shape
         if isinstance(item, ast.Assign):
             index.assigned.update(name for name, _ in item.targets)
+        if isinstance(item, ast.Let):
+            index.lets[item.name] = item.value
         # Pre-order, children in field order: an outer node is listed before an inner one.
         stack.extend(reversed([v for v in vars(item).values() if isinstance(v, (ast.Node, list))]))
     return index

@@ -126,6 +126,7 @@ _ATOMS = {
     "abs": abs,
     "math.log": lambda a: math.log(a),
     "math.log2": lambda a: math.log2(a),
+    "math.exp": lambda a: math.exp(a),
     "pow": _whole_power,
 }
 
@@ -212,7 +213,8 @@ def _sqrt_source(value):
 _BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
            "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
 _FUNCTIONS = {"max": max, "min": min, "len": len, "int": int, "round": round, "abs": abs, "ceil": math.ceil,
-              "floor": math.floor, "log": math.log, "log2": math.log2}
+              "floor": math.floor, "log": math.log, "log2": math.log2,
+              "exp": math.exp}
 
 
 def source_value(node: ast.Node, env: dict):

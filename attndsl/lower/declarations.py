@@ -31,7 +31,7 @@ class DeclarationLowering:
                              else suggest(getattr(init, "id", ""), PARAM_INITS) or
                              "e.g. normal(std=0.02), trunc_normal(std=0.02), constant(1.0); the initialisers are "
                              "listed in the README's Initialisation section")
-        self._built_in_init(stmt.span, f"the shape of param `{stmt.name}`", shape)
+        self._built_in_init(stmt.span, f"the shape of param `{stmt.name}`", shape, stmt.shape)
         for node, dim in zip(stmt.shape, shape):
             self._require_whole(node, dim, f"a dimension of param `{stmt.name}`", "E0205")
         value = None if named or initialised else self._param_value(stmt)
@@ -99,7 +99,8 @@ class DeclarationLowering:
             info = self._layer_alias(stmt, value)
         else:
             info = LayerInfo(stmt.name, self._layer_spec(value), tuple(self.guard), stmt.span, stmt.comments)
-        self._built_in_init(stmt.value.span, f"the arguments of layer `{stmt.name}`", info.spec, info.element)
+        self._built_in_init(stmt.value.span, f"the arguments of layer `{stmt.name}`", info.spec, info.element,
+                            stmt.value)
         self.ir.layers.append(info)
         self._bind(stmt.name, "layer", info, stmt.span)
 
@@ -128,9 +129,9 @@ class DeclarationLowering:
         value = self._expr(stmt.value)
         if not isinstance(value, Expr):
             raise self.error("E0113", "`let` binds a number computed from the arguments", stmt.value.span)
-        if value.symbols() & (set(self.ir.dim_origin) | set(self.ir.forward_lets)):
+        if _symbols_of([value, stmt.value]) & self._input_sizes():
             return self._forward_let(stmt, value)
-        self._built_in_init(stmt.value.span, "a `let`", value)
+        self._built_in_init(stmt.value.span, "a `let`", value, stmt.value)
         # Bound first: a `let` that redefines a name (`let d = max(L, channel // d)` with an
         # argument `d`) must not reach ir.lets, where it would refer to itself.
         self._bind(stmt.name, "let", Expr.symbol(stmt.name), stmt.span)
@@ -151,12 +152,11 @@ class DeclarationLowering:
         # what a list[str] argument holds is checked as written; the shape checker learns nothing of it
         condition = Cond.const(True) if self._about_string_list(stmt.condition) else self._condition(stmt.condition)
         message = stmt.message or f"`{spec_expr(stmt.condition)}` must hold"
-        sizes = set(self.ir.dim_origin) | set(self.ir.forward_lets) | set(self.ir.optional_dims)
-        if _symbols_of([condition]) & sizes:
+        if _symbols_of([condition, stmt.condition]) & self._input_sizes():
             self._forward_require(stmt, condition, message)
             return
         self._check_not_under_forward_condition(stmt)
-        self._built_in_init(stmt.condition.span, "a `require`", condition)
+        self._built_in_init(stmt.condition.span, "a `require`", condition, stmt.condition)
         self.ir.requires.append(CheckInfo(condition, message, stmt.span, "init", tuple(self.guard), stmt.condition))
         self._learn(condition)
 
@@ -180,10 +180,21 @@ class DeclarationLowering:
             raise self.error("E0113", f"{what} in forward, before any `if`", statement,
                              help="write it outside the `if`")
 
+    def _input_sizes(self) -> set[str]:
+        """The sizes known only when the module is called: of its inputs (optional ones too)
+        and the lets of them."""
+        return set(self.ir.dim_origin) | set(self.ir.optional_dims) | set(self.ir.forward_lets)
+
     def _built_in_init(self, span: Span, what: str, *values, help: str | None = None) -> None:
         """Layers, params, lets and requires are made in __init__, before any input is seen:
-        they (and the `if`s around them) may use arguments, not the sizes of inputs."""
-        dims = set(self.ir.dim_origin) | set(self.ir.optional_dims) | set(self.ir.forward_lets)
+        they (and the `if`s around them) may use arguments, not the sizes of inputs. `values`
+        are what the checker made of them and the spec's nodes they were written as: both,
+        because __init__ renders what is written, and a size the simplified value has lost
+        (`(n - 1) / (n - 1)` is 1, `n * 0` is 0) would still be read there, before it exists.
+        (Rendering the simplified value instead would also be sound, but would show the reader
+        a line that is not the spec's; a let of such a form is computed in forward, as written:
+        its placement is decided by the same union, `_stmt_Let`.)"""
+        dims = self._input_sizes()
         found = sorted(_symbols_of(list(values)) & dims)
         if found:
             raise self.error("E0113", f"{what} must be known when the module is built, but `{found[0]}` is the size "

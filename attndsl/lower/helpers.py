@@ -71,7 +71,7 @@ def _float_source(node, float_names=frozenset()) -> ast.Node | None:
                 return found
         return None
     if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Name) and node.func.id in ("sqrt", "log", "log2"):
+        if isinstance(node.func, ast.Name) and node.func.id in ("sqrt", "log", "log2", "exp"):
             return node
         if isinstance(node.func, ast.Name) and node.func.id in ("int", "round", "ceil", "floor"):
             return None  # whole numbers, whatever they round
@@ -83,7 +83,10 @@ def _float_source(node, float_names=frozenset()) -> ast.Node | None:
 
 
 def _symbols_of(value) -> set[str]:
-    """The symbols an Expr, a Cond, a LayerSpec or a collection of them mentions."""
+    """The symbols an Expr, a Cond, a LayerSpec or a collection of them mentions; of a spec's
+    node, every name it is written with (which its simplified value may have lost: `n - n`)."""
+    if isinstance(value, ast.Node):
+        return ast.names_in(value)
     if isinstance(value, Expr):
         return value.symbols()
     if isinstance(value, Cond):

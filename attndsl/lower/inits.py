@@ -27,6 +27,8 @@ class InitLowering:
                              help=suggest(node.func.id, INITIALIZERS) or f"initialisers: {', '.join(INITIALIZERS)}")
         params = [(p.name, p.kind, not p.required) for p in definition.params]
         values, sources = self._bind_call(params, node, f"{definition.name}()")
+        self._built_in_init(node.span, f"the arguments of {definition.name}()", list(values.values()), node.args,
+                            node.kwargs)
         for param in definition.params:
             value = values.get(param.name)
             if param.kind == "choice" and value is not None and value not in param.choices:

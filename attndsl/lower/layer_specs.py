@@ -229,7 +229,8 @@ class LayerSpecLowering:
                 raise self.error(code, f"{what} must be a whole number, but `{floats[0]}` is a float argument",
                                  node.span, help="int(), round(), ceil() or floor() make a whole number of it")
             if any(c.denominator != 1 for c in expanded.terms.values()) or any(
-                    e < 0 or not isinstance(f, str) and f.op in ("sqrt", "truediv", "math.log", "math.log2")
+                    e < 0 or not isinstance(f, str) and f.op in ("sqrt", "truediv", "math.log", "math.log2",
+                                                                    "math.exp")
                     for m in expanded.terms for f, e in m):
                 raise self.error(code, f"{what} must be a whole number, and {value} may not be one", node.span,
                                  help="use `//` for integer division")

@@ -20,12 +20,14 @@ from ..evaluate import INTEGER_ATOMS, integral
 from ..ir import Cond, LetInfo, negate
 from ..spec_expr import expr as spec_expr
 from ..symbolic import Atom, Expr
-from .helpers import _float_source, _label
+from .helpers import _float_source, _label, _symbols_of
 from .values import ListArg, Literal, Tensor
 
 # name in specs -> atom of the canonical form; the atom renders as the Python that computes it
 NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor": "math.floor", "abs": "abs",
-                    "log": "math.log", "log2": "math.log2"}
+                    "log": "math.log", "log2": "math.log2", "exp": "math.exp"}
+# The largest whole x whose math.exp(x) is a float (math.exp(709.79) overflows).
+EXP_LIMIT = Expr.const(709)
 _EXACT = {"int": math.trunc, "round": round, "math.ceil": math.ceil, "math.floor": math.floor, "abs": abs}
 
 
@@ -54,6 +56,8 @@ def number_function(name: str, value: Expr, exact: bool) -> Expr:
         constant = value.value
         if atom in _EXACT:
             return Expr.const(Fraction(_EXACT[atom](constant)))
+        if atom == "math.exp":  # exp(0) is the only whole exp of a rational number
+            return Expr.const(1) if constant == 0 else Expr({((Atom(atom, (value,)), 1),): Fraction(1)})
         exponent = _exact_log2(constant) if atom == "math.log2" else 0 if constant == 1 else None
         if exponent is not None:
             return Expr.const(exponent)
@@ -139,6 +143,10 @@ class NumberLowering:
         value = values[0]
         if name in ("log", "log2"):
             self._note_precondition("positive", value, node.args[0].span)
+        if name == "exp":  # math.exp raises OverflowError past a float's range: refused, as a ValueError
+            self._note_precondition("exp_range", EXP_LIMIT - value, node.args[0].span,
+                                    f"{spec_expr(node.args[0])} must be at most {EXP_LIMIT.value} (its exponential "
+                                    "must fit in a float)")
         exact = _float_source(node.args[0]) is None or _divided_exactly(node.args[0], value)
         return number_function(name, value, exact=exact)
 
@@ -172,8 +180,11 @@ class NumberLowering:
         a whole number, at least 0 (checked when the module is built); an opaque number to
         the checker, which Python computes as the spec writes it."""
         self._require_whole(node.right, exponent, "an exponent")
+        # A negative one would make Python's power a float (`10 ** -2` is 0.01), which the
+        # checker, counting it a whole number (a size may be one), does not follow.
         self._note_precondition("not_negative", exponent, node.right.span,
-                                what=f"the exponent {spec_expr(node.right)} must not be negative")
+                                what=f"the exponent {spec_expr(node.right)} must not be negative (an exponent "
+                                     "computed from the arguments is a whole number >= 0)")
         from .. import symbolic as sym
 
         return sym.power(base, exponent)
@@ -268,15 +279,14 @@ class NumberLowering:
             branches = self._let_branches(stmt.value, tuple(outer))
         finally:
             self.guard[:] = outer
-        sizes = set(self.ir.dim_origin) | set(self.ir.optional_dims) | set(self.ir.forward_lets)
-        read = sorted(set().union(*(value.symbols() for _, value in branches)) & sizes)
+        read = sorted(_symbols_of([value for _, value in branches] + [stmt.value]) & self._input_sizes())
         if read:  # the language's lets of input sizes are one expression each (README: what it cannot do)
             raise self.error("E0113", f"a `let` of input sizes is one expression: a choice (`a if c else b`, `a or b`) "
                              f"with `{read[0]}`, the size of an input, is not in the language", stmt.value.span,
                              help="choose between tensors instead (`y = x[:, :k] if k is not None else x`), or "
                                   "declare the size with the input the choice is about")
         for guard, value in branches:
-            self._built_in_init(stmt.value.span, "a `let`", value)
+            self._built_in_init(stmt.value.span, "a `let`", value, stmt.value)
         self._bind(stmt.name, "let", Expr.symbol(stmt.name), stmt.span)
         for guard, value in branches:
             # Each branch keeps the whole conditional as its source: it is rendered (and

@@ -32,7 +32,7 @@ class SequentialLowering:
         children = self._children(stmt.children, [], names)
         spec = LayerSpec("sequential", {}, [], children, span=stmt.span)
         info = LayerInfo(stmt.name, spec, tuple(self.guard), stmt.span, stmt.comments)
-        self._built_in_init(stmt.span, f"the children of layer `{stmt.name}`", spec)
+        self._built_in_init(stmt.span, f"the children of layer `{stmt.name}`", spec, stmt.children)
         self.ir.layers.append(info)
         self._bind(stmt.name, "layer", info, stmt.span)
 

@@ -10,7 +10,7 @@ from ..ir import LayerInfo
 
 ARG_TYPES = ("int", "float", "bool", "list[int]", "str", "list[str]", "layer", "device", "dtype")
 PARAM_INITS = ("zeros", "ones", "randn")
-SCALAR_FUNCTIONS = ("max", "min", "sqrt", "int", "round", "ceil", "floor", "abs", "log", "log2")
+SCALAR_FUNCTIONS = ("max", "min", "sqrt", "int", "round", "ceil", "floor", "abs", "log", "log2", "exp")
 # Names that generated code relies on; a spec may not rebind them (issue: injection-safe output).
 MAX_COUNT = 1024  # pieces of a chunk
 MAX_SCALAR = 2**63  # a whole number combined with a tensor is a Python int: torch takes 64 bits

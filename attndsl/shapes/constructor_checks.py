@@ -23,6 +23,9 @@ _SIGN_NEEDS = {
                  "the logarithm of a number that is not positive"),
     "nonnegative": (">=", "must not be negative (its square root is taken)", "E0203",
                     "the square root of a negative number"),
+    # of `EXP_LIMIT - x` (lower/numbers.py): exp(x) is a float
+    "exp_range": (">=", "must not be negative (an exponential must fit in a float)", "E0119",
+                  "an exponential too large for a float"),
 }
 
 

@@ -10,6 +10,7 @@ from ..evaluate import Undefined, guard_holds, holds, value
 from ..calls import forward_truths
 from ..ir import BlockIR
 from ..ranks import input_dims
+from ..lower.helpers import _symbols_of
 
 
 def check_examples(ir: BlockIR, sink: DiagnosticSink) -> None:
@@ -17,6 +18,11 @@ def check_examples(ir: BlockIR, sink: DiagnosticSink) -> None:
         where = None  # the statement that refuses it, when it is not the example itself
         try:
             problem, where = _problem(ir, example) or (None, None)
+        except _NeedBroken as broken:  # the spec's own construct refuses these numbers: said there
+            sink.error("E0207", f"{broken.check.message}; this example's arguments break it{broken.shown}",
+                       broken.check.span, labels=[Label(span, "the example")],
+                       help="change the expression, or give the example arguments that it takes")
+            continue
         except (Undefined, KeyError, TypeError, ZeroDivisionError) as error:
             problem = f"its sizes cannot be computed ({error})"
         if problem:
@@ -34,6 +40,8 @@ def check_defaults(ir: BlockIR, sink: DiagnosticSink) -> None:
     env = {arg.name: arg.default for arg in ir.args}
     try:
         found = _built(ir, env, forward_truths(ir.inputs, {}))
+    except _NeedBroken as broken:
+        found = f"__init__ would refuse it ({broken.check.message}{broken.shown})", broken.check.span
     except (Undefined, KeyError, TypeError, ZeroDivisionError):
         return  # what cannot be computed here (an input's size) is forward's
     if found is not None:
@@ -43,12 +51,47 @@ def check_defaults(ir: BlockIR, sink: DiagnosticSink) -> None:
                      help="change the defaults, or give an `example(...)` that builds")
 
 
+class _NeedBroken(Exception):
+    """A let cannot be computed with these arguments, and a check of __init__ made for what
+    computing it needs (an exponent not negative, a logarithm's argument positive) says why."""
+
+    def __init__(self, check, shown: str):
+        super().__init__(check.message)
+        self.check, self.shown = check, shown
+
+
+def _need_broken(ir: BlockIR, let, env: dict, present) -> _NeedBroken | None:
+    """The first check of __init__ within `let`'s statement that `env` breaks (a let that
+    cannot be computed is the construct's limit, reported where it is written, not the
+    example's fault alone: `10 ** -depth` is a float in Python, not in the language)."""
+    start, end = (let.span.line, let.span.column), (let.span.end_line, let.span.end_column)
+    for check in ir.checks:
+        place = (check.span.line, check.span.column)
+        if check.where != "init" or not start <= place <= end:
+            continue
+        try:
+            if not guard_holds(check.guard, env, present) or holds(check.condition, env, present):
+                continue
+        except (Undefined, KeyError, TypeError, ZeroDivisionError):
+            continue
+        read = sorted(name for name in _symbols_of([check.condition]) if name in env)
+        shown = f" ({', '.join(f'{name} = {env[name]!r}' for name in read)})" if read else ""
+        return _NeedBroken(check, shown)
+    return None
+
+
 def _lets_and_requires(ir: BlockIR, env: dict, present) -> tuple[str, object] | None:
     """The lets computed into `env`, as __init__ computes them; the first `require` they break,
     and where, or None."""
     for let in ir.lets:
         if guard_holds(let.guard, env, present):
-            env[let.name] = value(let.value, env)
+            try:
+                env[let.name] = value(let.value, env)
+            except Undefined:
+                broken = _need_broken(ir, let, env, present)
+                if broken is not None:
+                    raise broken from None
+                raise
     for require in ir.requires:
         if guard_holds(require.guard, env, present) and not holds(require.condition, env, present):
             return f"it breaks `require`: {require.message}", require.span
