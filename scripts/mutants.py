@@ -153,6 +153,17 @@ MUTANTS: list[Mutant] = [
       "info.spec, info.element,\n                            stmt.value)",
       "info.spec, info.element)",
       "a layer's arguments written with an input size that cancels (`d + n - n`) are built in __init__"),
+    M("forward_let_true_division_int_form", "attndsl/lower/declarations.py",
+      "        self.ir.forward_let_sources[stmt.name] = stmt.value  # a float where Python makes one: `n / 2`",
+      "        if not self._python_float(stmt.value, value)[0]:\n"
+      "            self.ir.forward_let_sources[stmt.name] = stmt.value",
+      "a let of input sizes with `/` is computed in its int form: `n / 2` is 2 for n = 5"),
+    M("forward_let_true_division_a_size", "attndsl/lower/numbers.py",
+      "            if _float_source(source, floats) is not None:\n                floats.add(name)",
+      "            culprit = _float_source(source, floats)\n"
+      "            if culprit is not None and not (isinstance(culprit, ast.BinOp) and culprit.op == \"/\"):\n"
+      "                floats.add(name)",
+      "a let of input sizes with `/` counts as a whole number: `x[:, :c]` with `let c = n / 2`"),
     M("fused_scale_floor_division", "attndsl/passes/attention_match.py",
       'factor=sym.truediv(ONE, factor)', 'factor=ONE.exact_div(factor)',
       "attention fusion takes 1 / (c - 1) as a floor division"),

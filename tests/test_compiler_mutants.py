@@ -1106,3 +1106,25 @@ block B(d: int = 4):
     layer l = linear(d + n - n, d)
     return l(x)
 """) == ["E0113"]
+
+
+# forward_let_true_division_int_form
+def test_a_let_of_input_sizes_with_a_true_division_is_a_float():
+    cls = build("""
+block B():
+    input x: [b, n]
+    let c = n / 2
+    return x * c
+""")
+    x = rand(2, 5)
+    torch.testing.assert_close(cls()(x), x * 2.5)
+
+
+# forward_let_true_division_a_size
+def test_a_let_of_input_sizes_with_a_true_division_is_no_size():
+    assert codes("""
+block B():
+    input x: [b, n]
+    let c = n / 2
+    return x[:, :c]
+""") == ["E0113"]

@@ -8,6 +8,9 @@ Longformer), each pinned here.
 - `exp` of a number in a `let` (differential attention's λ_init), as `log` is.
 - `10 ** -depth`: refused at the exponent, saying what the language does not have, not as an
   example that does not fit.
+- Found while fixing these: a `let` of input sizes written with `/` was computed in its int
+  form (`n // 2`): `x * c` with `let c = n / 2` gave 2 for n = 5, not 2.5, and `x[:, :c]` took
+  2 columns. It is now computed as written, a float, which no size may be (as `sqrt(n)`).
 """
 
 from __future__ import annotations
@@ -141,3 +144,32 @@ block B(depth: int = 2):
     assert (line, column) == (5, 19)  # `-depth`, not the example
     assert "whole number >= 0" in message and "depth = 2" in message
     assert "does not fit" not in message
+
+
+@pytest.mark.parametrize("expression, want", [("n / 2", lambda n: n / 2), ("(n + 1) / 3", lambda n: (n + 1) / 3),
+                                              ("n / d", lambda n: n / 4)])
+def test_a_forward_let_with_a_true_division_is_a_float(expression, want):
+    source = f"""
+block B(d: int = 4):
+    input x: [b, n]
+    example(x=[1, 5])
+    let c = {expression}
+    return x * c
+"""
+    module = build(source)
+    for n in (4, 5, 7):
+        x = rand(2, n, seed=n)
+        torch.testing.assert_close(module(x), x * want(n))
+        agree(source, {}, {"x": [2, n]})
+
+
+def test_a_forward_let_with_a_true_division_is_no_size():
+    source = """
+block B():
+    input x: [b, n]
+    example(x=[1, 6])
+    let c = n / 2
+    return x[:, :c]
+"""
+    code, line, _, message = first_error(source)
+    assert (code, line) == ("E0113", 6) and "float" in message

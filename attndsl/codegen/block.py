@@ -176,9 +176,9 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
 
     def forward_let_lines(self) -> list[tuple[str, list[str]]]:
         """`a = int(n**0.5)`: the lets of input sizes, computed once the sizes are known, each
-        (name, its lines); as the spec wrote them (`(ws - W % ws) % ws`, not its normal form)
-        where Python computes that as an int (lower/declarations.py), whose value is the size
-        the checker knows."""
+        (name, its lines); as the spec wrote them (`(ws - W % ws) % ws`, not its normal form;
+        `n / 2` a float, which the checker lets no size be: lower/numbers.py float_lets), whose
+        value is the one the checker knows."""
         lets = []
         for name in self.ir.forward_lets:
             source = self.ir.forward_let_sources.get(name)

@@ -145,8 +145,7 @@ class DeclarationLowering:
         self.ir.derived[stmt.name] = value
         self.ir.forward_lets.append(stmt.name)
         self.forward_let_asts[stmt.name] = stmt.value
-        if not self._python_float(stmt.value, value)[0]:  # else its int form (`n // 2` for `n / 2`)
-            self.ir.forward_let_sources[stmt.name] = stmt.value
+        self.ir.forward_let_sources[stmt.name] = stmt.value  # a float where Python makes one: `n / 2`
 
     def _stmt_Require(self, stmt: ast.Require) -> None:
         # what a list[str] argument holds is checked as written; the shape checker learns nothing of it

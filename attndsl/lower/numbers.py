@@ -335,11 +335,10 @@ class NumberLowering:
         for let in self.ir.lets:  # in order: a let reads earlier ones
             if let.source is not None and _float_source(let.source, floats) is not None:
                 floats.add(let.name)
-        # A `let` of input sizes is computed in forward in its int form where it has one
-        # (`n // 2` for `n / 2`); `sqrt(n)` or `n ** 0.5` has none and stays a float there.
+        # A `let` of input sizes is computed in forward as written: `n / 2`, like `sqrt(n)`, is a
+        # float there (2.5 for n = 5, not the 2 of an int form), which no size may be.
         for name, source in self.forward_let_asts.items():
-            culprit = _float_source(source, floats)
-            if culprit is not None and not (isinstance(culprit, ast.BinOp) and culprit.op == "/"):
+            if _float_source(source, floats) is not None:
                 floats.add(name)
         return floats
 
