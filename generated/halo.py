@@ -18,10 +18,10 @@ class RelPosEmb(nn.Module):
 
     def __init__(self, block_size: int, rel_size: int, dim_head: int) -> None:
         super().__init__()
-        if rel_size < 1:
-            raise ValueError(f"RelPosEmb: `rel_size` must be at least 1, got {rel_size}")
         if dim_head < 1:
             raise ValueError(f"RelPosEmb: `dim_head` must be at least 1, got {dim_head}")
+        if rel_size < 1:
+            raise ValueError(f"RelPosEmb: `rel_size` must be at least 1, got {rel_size}")
         if block_size < 1:
             raise ValueError(f"RelPosEmb: `block_size` must be at least 1, got {block_size}")
         self.block_size = block_size

@@ -1128,3 +1128,46 @@ block B():
     let c = n / 2
     return x[:, :c]
 """) == ["E0113"]
+
+
+# phi_of_a_branch_that_cannot_run_aborts
+def test_a_value_joined_after_a_branch_that_cannot_run_is_checked_after_it():
+    """In the world `ws == 0` the `if ws > 0:` branch is skipped; `y` is the else's, and the
+    windows of ws rows after the `if` are still checked there."""
+    assert codes("""
+block B(ws: int = 2):
+    input x: [b, n, d]
+    require ws >= 0
+    if ws == 0:
+        layer f = relu()
+    else:
+        layer f = identity()
+    if ws > 0:
+        y = rearrange(f(x), "b (m p) d -> (b m) p d", p=ws)
+        y = rearrange(y, "(b m) p d -> b (m p) d", b=b)
+    else:
+        y = f(x)
+    return rearrange(y, "b (m p) d -> (b m) p d", p=ws)
+""") == ["E0205"]
+
+
+# whole_comparisons_meet_taken_apart
+def test_a_branch_whose_condition_meets_the_world_at_one_value_is_checked():
+    """`ws > 0` false and `ws >= 0` meet at 0: the windows of 0 rows are refused when built."""
+    cls = build("""
+block B(ws: int = 2):
+    input x: [b, n, d]
+    if ws > 0:
+        layer f = relu()
+    else:
+        layer f = identity()
+    if ws >= 0:
+        y = rearrange(f(x), "b (m p) d -> (b m) p d", p=ws)
+        y = rearrange(y, "(b m) p d -> b (m p) d", b=b)
+    else:
+        y = f(x)
+    return y
+""")
+    cls(ws=2)
+    with pytest.raises(ValueError, match="ws"):
+        cls(ws=0)

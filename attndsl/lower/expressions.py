@@ -314,9 +314,16 @@ class ExpressionLowering:
 
     def _declared_on_each_branch(self, declarations: list) -> bool:
         """Whether a name declared more than once (a layer on each branch of an `if`) exists
-        here, whichever branch was taken: its declarations' guards cover this use's."""
-        return len(declarations) > 1 and all(guard_includes(self.guard, c)
-                                             for c in _covering_guard([d.guard for d in declarations]))
+        here, whichever branch was taken: its declarations' guards cover this use's, or this
+        use's `if` implies one of them (`if act in ["relu", "silu"]:` after a layer declared
+        under `if act == "relu":` and `elif act == "silu":`)."""
+        if len(declarations) < 2:
+            return False
+        if all(guard_includes(self.guard, c) for c in _covering_guard([d.guard for d in declarations])):
+            return True
+        either = Cond("or", tuple(d.guard[0] if len(d.guard) == 1 else Cond("and", tuple(d.guard))
+                                  for d in declarations))
+        return self._implied((either,))
 
     def _note_precondition(self, need: str, expr: Expr, span: Span, what: str | None = None) -> None:
         """What computing the current statement in Python needs (see BlockLowering._statement),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import syntax as ast
+from ..diagnostics import Abort
 from ..inits import INITIALIZERS, kind_parameters, layer_parameters
 from ..ir import Cond, InitInfo, LayerSpec
 from ..layers import LAYERS
@@ -72,6 +73,8 @@ class InitLowering:
         head, head_span = stmt.target[0]
         definition, values, sources = self._initializer(stmt.value)
         entry = self.scope.get(head)
+        if entry is not None and entry[0] == "poison":
+            raise Abort()  # its declaration failed, and said why: nothing more to say here
         if head in self.param_named_args:  # `init bias = zeros` of a param named like a bool argument
             info = self.param_named_args[head]
             self._check_declared_here(ast.Name(head_span, head), "param", info.guard, info.span)

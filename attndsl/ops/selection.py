@@ -130,8 +130,11 @@ def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
     if ctx.checker.is_opaque(size) or ctx.checker.is_opaque(bound):
         return  # the display walk's `c|2*c`: each world checks its own sizes
     if origin == "clamped":
-        ctx.expect_at_least(size - bound, 0, f"{what} picks along axis {axis}, of size {size}, by an index clamped "
-                            f"to at most {bound - 1}, which must be less than that size", code="E0204")
+        # said as size - max (what the value after the message is), never as size - max - 1
+        largest = bound - 1
+        ctx.expect_at_least(size - largest, 1, f"{what} picks along axis {axis}, of size {size}, by an index "
+                            f"clamped to at most {largest}, which must be less than that size (size - max must be "
+                            "at least 1)", code="E0204")
         return
     ctx.expect_at_least(size - bound, 0, f"{what} picks along axis {axis}, of size {size}, by positions in an "
                         f"axis of size {bound}, which must not be larger", code="E0204")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from ..diagnostics import DiagnosticSink
 from ..evaluate import fold, substitute_cond
-from ..ir import BlockIR, CheckInfo, Cond, reads_forward
+from ..ir import BlockIR, CheckInfo, Cond, negate, reads_forward
 from ..ranks import PackSizes
 from .. import symbolic as sym
 from ..symbolic import Expr
 from .check_pruning import merge_complementary, strongest_arguments, without_redundant
 from .conditions import runs_in
+from .disjoint import cannot_meet, whole_symbols
 from .examples import check_defaults, check_examples
 from .knowledge import Knowledge
 from .callee_terms import forward_mapping, undecided_let_atoms
@@ -262,7 +263,8 @@ class BlockChecker:
             if not diagnostic.is_error:
                 self.sink.items.append(diagnostic)
                 continue
-            conjunctions = merge_guards([((), literals) for literals in where], atoms, self.ir.rank_args)
+            conjunctions = [self._without_implied(c) for c in
+                            merge_guards([((), literals) for literals in where], atoms, self.ir.rank_args)]
             if conjunctions == [()]:
                 self.sink.items.append(diagnostic)
                 continue
@@ -295,6 +297,7 @@ class BlockChecker:
             record = entry["record"]
             for guard in merge_guards([(record.base_guard, literals) for literals in entry["literals"]], atoms,
                                       self.ir.rank_args):
+                guard = self._without_implied(guard)
                 check = record.check
                 where = runs_in(self.ir, check.condition, guard)  # a merged guard may no longer test an input
                 merged.append((entry["order"], type(check)(check.condition, check.message, check.span, where,
@@ -303,6 +306,17 @@ class BlockChecker:
         merged.sort(key=lambda item: item[0])
         self.ir.checks = strongest_arguments(merge_complementary(
             [c for c in self.ir.checks] + [check for _, check in merged]))
+
+    def _without_implied(self, guard: tuple) -> tuple:
+        """The guard less the world literals the rest implies: a check under `if ws > 0:` made
+        in the worlds where `ws == 0` is false (the others skip it) tests `ws > 0` alone, and an
+        error of the world where `r == 3` is true says so, not also that `r == 1` is false."""
+        whole = whole_symbols(self.ir)
+        for condition in reversed(guard):
+            rest = tuple(c for c in guard if c != condition)
+            if cannot_meet(rest + (negate(condition),), whole):
+                guard = rest
+        return guard
 
     def _render_cond(self, cond) -> str:
         if cond.op in ("arg", "flag"):  # a bool argument, a flag of forward: by name

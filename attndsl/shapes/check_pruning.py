@@ -8,10 +8,12 @@ import dataclasses
 import math
 from fractions import Fraction
 
-from ..guards import cannot_hold
+from ..guards import cannot_hold, negate, plain
 from ..ir import BlockIR, CheckInfo, Cond
 from ..symbolic import Expr
-from .conditions import decide, exact_bound, nonnegative_form
+from .conditions import cond_symbols, decide, exact_bound, nonnegative_form
+from .conjunctions import render_guard
+from .disjoint import cannot_meet, whole_symbols
 from .knowledge import Knowledge
 from .worlds import literal
 
@@ -59,7 +61,23 @@ def without_redundant(ir: BlockIR, checks: list) -> list:
         if pruned == checks:
             break
         checks = pruned
-    return _merged_alternatives(checks)
+    whole = whole_symbols(ir)
+    return [_bound_where_it_holds(check, whole) for check in _merged_alternatives(checks)]
+
+
+def _bound_where_it_holds(check, whole):
+    """An argument's bound asked under an `if` on that argument that lets some value the
+    bound refuses through says so: "`ws` must be at least 1 (where `ws != 0`)", as 0 is
+    accepted. (Under `if k != 1:`, "`k` must be at least 1" is true as it stands.) Only a
+    message changes here, so `cannot_meet` may read the negations as they are spelled."""
+    if check.kind != "argument" or not check.guard or not isinstance(check.condition, Cond) or \
+            check.condition.op != "cmp":
+        return check
+    refused, read = plain(negate(check.condition)), check.condition.args[1].symbols()
+    if all(not cond_symbols(condition) & read or cannot_meet((refused, plain(negate(condition))), whole)
+           for condition in check.guard):
+        return check
+    return dataclasses.replace(check, message=f"{check.message} (where `{render_guard(check.guard)}`)")
 
 
 def _merged_alternatives(checks: list) -> list:

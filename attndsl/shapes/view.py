@@ -84,6 +84,13 @@ class View(Bounds):
         # in bounds or nonzero sizes (a new check's fact makes new views) fold alike.
         self._folded_by_content: dict = {} if folded is None else folded
         self._extrema: dict | None = None  # max/min decided by these bounds (`_extrema_decided`)
+        # A whole number at least 0 and not 0 is at least 1: `require ws >= 0` under `if ws != 0:`
+        # makes the windows of ws rows whole (no check "`ws` must be at least 1" that the require
+        # already asks, with a message saying 0 is refused where it is not).
+        for name, bound in list(self.bounds.items()):
+            symbol = Expr.symbol(name)
+            if -1 < bound <= 0 and symbol in self.nonzeros and self.integers.is_integer(symbol):
+                self.bounds[name] = Fraction(1)
 
     def _branch_bounds(self, lets) -> None:
         """A let one statement makes a number on every branch (`1 if order == 1 else 2`), where

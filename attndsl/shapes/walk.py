@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import symbolic as sym
 from ..diagnostics import Abort, DiagnosticSink, Span
-from ..ir import BlockIR, elements_source, negate
+from ..ir import BlockIR, Cond, elements_source, negate
 from ..ranks import input_dims, pack_dims
 from ..lower.loops import list_length
 from ..ops import OPS, ListShape
@@ -24,7 +24,11 @@ from .layer_calls import LayerCalls
 from .loops import LOOP_OPS, LoopShapes
 from .named_sizes import NamedSizes
 from .requirements import Requirements
-from .worlds import contradicts, literal, rank_contradicts, world_context, world_rank
+from .disjoint import cannot_meet, whole_symbols
+from .worlds import contradicts, decide, literal, rank_contradicts, world_context, world_rank
+
+
+FALSE = Cond.const(False)
 
 
 class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
@@ -60,6 +64,8 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         self.uncertain: dict[int, set] = {}
         self.bad_layers: set[str] = set()
         self.context = world_context(world) if world else frozenset()
+        self._whole_names = whole_symbols(ir)
+        self._unmet: dict = {}  # guard -> cannot_meet's answer in this world
         # Sub-block calls whose output shape depends on which branch of an `if` the callee takes.
         self.callee_atoms: dict[int, list] = {}
         # Conditions that hold, beyond its node's guard, for what is checked now: the children of
@@ -76,9 +82,19 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
     def skips(self, guard) -> bool:
         """Whether what stands under `guard` does not exist in this walk: a branch of another
         world, or of another rank (`if dimension == 3:` at rank 2)."""
-        if self.world is not None and contradicts(guard, self.world):
+        if self.world is not None and (contradicts(guard, self.world) or self.cannot_meet(guard) or
+                                       any(decide(c, self.world) == FALSE for c in guard)):
             return True
         return bool(self.ranks) and rank_contradicts(guard, self.ranks)
+
+    def cannot_meet(self, conditions) -> bool:
+        """Whether `conditions` cannot hold in this world by comparisons of whole numbers: under
+        `if ws > 0:`, nothing runs in the world where `ws == 0` (attndsl/shapes/disjoint.py)."""
+        key = tuple(conditions)
+        found = self._unmet.get(key)
+        if found is None:
+            found = self._unmet[key] = cannot_meet(self.context | set(key), self._whole_names)
+        return found
 
     def pack_sizes(self, name: str) -> list[Expr]:
         """The sizes `*spatial` stands for at this walk's rank."""
@@ -269,6 +285,12 @@ class Walk(ConstructorChecks, LayerCalls, NamedSizes, Requirements, LoopShapes):
         chosen = None
         if self.world is not None and atom in self.world:
             chosen = operands[0] if self.world[atom] == polarity else operands[1]
+        elif self.world is not None:  # a branch that cannot run in this world (`if ws > 0:` where ws == 0)
+            condition, guard = attrs["attrs"]["condition"], tuple(attrs["guard"])
+            if self.cannot_meet(guard + (condition,)):
+                chosen = operands[1]
+            elif self.cannot_meet(guard + (negate(condition),)):
+                chosen = operands[0]
         if chosen is not None:
             self.dtypes[node] = self.dtypes.get(chosen)
             shape = self.shapes.get(chosen)

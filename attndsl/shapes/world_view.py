@@ -16,12 +16,12 @@ number of a node it removed).
 from __future__ import annotations
 
 from .. import symbolic as sym
-from ..evaluate import fold
 from ..ir import BlockIR, Cond
 from ..ops import ListShape
 from . import show
 from .conjunctions import render_guard
-from .worlds import as_condition, literal, merge_guards
+from .disjoint import cannot_meet, whole_symbols
+from .worlds import as_condition, decide, literal, merge_guards
 
 
 def pin(ir: BlockIR) -> None:
@@ -38,19 +38,11 @@ def world_views(ir: BlockIR) -> list["WorldView"]:
     return [WorldView(ir, world, shapes) for world, shapes in worlds]
 
 
-def decide(cond: Cond, world: dict) -> Cond:
-    """`cond` with the world's conditions replaced by their truth values, folded."""
-    if cond in world:
-        return Cond.const(world[cond])
-    if cond.op in ("not", "and", "or"):
-        return fold(Cond(cond.op, tuple(decide(c, world) for c in cond.args)))
-    return cond
-
-
 class WorldView:
     def __init__(self, ir: BlockIR, world: dict, shapes: dict):
         self.ir, self.world, self.shapes = ir, world, shapes
         self.literals = tuple(as_condition(atom, value) for atom, value in world.items())
+        self._whole = whole_symbols(ir)
         self.key = frozenset(world.items())
         self._derived: dict[int, object] = {}
         self._joins: dict | None = None
@@ -58,8 +50,11 @@ class WorldView:
 
     # ------------------------------------------------------------------ nodes
     def exists(self, node: int) -> bool:
-        """Whether the node runs in this world (its guard does not contradict the world)."""
-        return all(decide(c, self.world) != Cond.const(False) for c in self.ir.graph.nodes[node]["guard"])
+        """Whether the node runs in this world (its guard does not contradict the world, as
+        the checker's walk of the world decides: attndsl/shapes/walk.py, `skips`)."""
+        guard = tuple(self.ir.graph.nodes[node]["guard"])
+        return all(decide(c, self.world) != Cond.const(False) for c in guard) and \
+            not cannot_meet(self.literals + guard, self._whole)
 
     def shape(self, node: int):
         """The node's shape in this world; None where it does not exist."""

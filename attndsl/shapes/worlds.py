@@ -16,11 +16,12 @@ import itertools
 import random
 from fractions import Fraction
 
-from ..evaluate import Undefined, guard_holds
+from ..evaluate import Undefined, fold, guard_holds
 from ..guards import reads_forward
 from ..ir import BlockIR, Cond
 from ..ranks import default_rank
 from ..symbolic import Expr
+from .disjoint import cannot_meet, whole_symbols
 
 MAX_ATOMS = 8  # 256 worlds; more independent shape-changing conditions than any block has
 
@@ -40,6 +41,15 @@ def worlds(atoms: list[Cond]):
     """Every assignment of truth values to the atoms, in a fixed order."""
     for values in itertools.product((True, False), repeat=len(atoms)):
         yield dict(zip(atoms, values))
+
+
+def decide(cond: Cond, world: dict) -> Cond:
+    """`cond` with the world's conditions replaced by their truth values, folded."""
+    if cond in world:
+        return Cond.const(world[cond])
+    if cond.op in ("not", "and", "or"):
+        return fold(Cond(cond.op, tuple(decide(c, world) for c in cond.args)))
+    return cond
 
 
 def contradicts(guard, world: dict) -> bool:
@@ -63,8 +73,11 @@ def rank_atoms(ir: BlockIR) -> list[Cond]:
 
 
 def consistent(ir: BlockIR, world: dict) -> bool:
-    """A world that can happen: exactly one rank is true for each rank argument, and a str
-    argument is at most one of the strings it is compared with (the others are no world)."""
+    """A world that can happen: exactly one rank is true for each rank argument, a str
+    argument is at most one of the strings it is compared with, and its comparisons of whole
+    numbers can hold together (not `ws == 0` and `ws > 0`); the others are no world."""
+    if cannot_meet(world_context(world), whole_symbols(ir)):
+        return False
     for arg, ranks in ir.rank_args.items():
         true = [r for r in ranks if world.get(rank_atom(arg, r))]
         if len(true) != 1:

@@ -19,7 +19,8 @@ import networkx as nx
 from .. import symbolic as sym
 from ..ir import BlockIR, Cond, LayerSpec
 from ..shapes.conjunctions import make_guard
-from ..shapes.world_view import WorldView, decide, dims, world_views
+from ..shapes.world_view import WorldView, dims, world_views
+from ..shapes.worlds import decide
 from ..symbolic import Expr
 from .common import layers_named
 from .cost_rules import LAYER_COSTS, OP_COSTS, kind_options, numel
