@@ -11,6 +11,7 @@ import pytest
 import attndsl
 from attndsl.compiler import analyze
 from attndsl.layers import LAYERS
+from attndsl.resources import resource_dir
 
 BASE = """block B(d: int = 4):
     input x: [b, n, d]
@@ -137,6 +138,12 @@ COMPILER_NAMES = {
     # the class of a rank-generic layer: `conv_nd = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dimension]`
     *{kind[:-2].rstrip("_") + "_nd" for kind in LAYERS if kind.endswith("1d")},
 }
+# the functions written beside the classes (templates/torch/helpers/: `_attention_by_query_blocks`), names and all
+COMPILER_NAMES |= {node.id if isinstance(node, ast.Name) else node.name if isinstance(node, ast.FunctionDef)
+                   else node.arg
+                   for path in sorted((resource_dir("templates") / "torch" / "helpers").glob("*.py.j2"))
+                   for node in ast.walk(ast.parse(path.read_text(encoding="utf-8").replace("{{ query_block }}", "1")))
+                   if isinstance(node, (ast.Name, ast.FunctionDef, ast.arg))}
 
 
 def _assert_only_compiler_names(code: str, allowed_extra: set[str]) -> None:

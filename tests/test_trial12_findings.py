@@ -117,7 +117,7 @@ def test_a_mask_over_keys_v_shares_still_fuses_and_a_widening_one_is_refused():
 
     root = Path(__file__).resolve().parent.parent
     source = (root / "specs" / "emsa.attn").read_text(encoding="utf-8")
-    assert "torch.zeros_like(attention_mask" in (root / "generated" / "emsa.py").read_text(encoding="utf-8")
+    assert "_attention_by_query_blocks(" in (root / "generated" / "emsa.py").read_text(encoding="utf-8")
     compiled = compile_both(source, path="emsa.attn")
     args = dict(d_model=8, d_k=4, d_v=4, h=2, H=2, W=2, ratio=1, apply_transform=False)
     shapes = {"queries": [1, 4, 8], "keys": [1, 1, 8], "values": [1, 1, 8], "attention_mask": [1, 2, 4, 3]}
