@@ -20,7 +20,10 @@ import math
 import pytest
 import torch
 
+import attndsl
+
 from .language_support import agree, build, compile_ok, first_error, rand
+from .mechanisms import REPO_ROOT
 
 CANCELLING = [
     ("(n - 1) / (n - 1)", lambda n, d: 1), ("n - n", lambda n, d: 0), ("n * 0", lambda n, d: 0),
@@ -173,3 +176,22 @@ block B():
 """
     code, line, _, message = first_error(source)
     assert (code, line) == ("E0113", 6) and "float" in message
+
+
+def test_a_sub_block_given_zero_heads_is_refused_when_built_not_by_an_internal_error(tmp_path):
+    """Fuzz seed 10804964: a callee's `let d_k = d_model // h` given h = 0 divided by zero
+    inside the checker (ZeroDivisionError). The let is left undecided there; the callee's own
+    check refuses h = 0 when the module is built."""
+    import shutil
+
+    shutil.copy(REPO_ROOT / "specs" / "simplified_sdpa.attn", tmp_path)
+    spec = tmp_path / "zero_heads.attn"
+    spec.write_text("from simplified_sdpa import SimplifiedScaledDotProductAttention\n"
+                    "block A(d: int = 64):\n"
+                    "    input x: [b, n, d]\n"
+                    "    layer pa = SimplifiedScaledDotProductAttention(d, 0)\n"
+                    "    return pa(x, x, x)\n", encoding="utf-8")
+    module = attndsl.load(spec)
+    cls = getattr(module, "A", module)
+    with pytest.raises(ValueError, match=r"SimplifiedScaledDotProductAttention: `h` must be at least 1, got 0"):
+        cls()

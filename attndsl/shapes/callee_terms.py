@@ -55,7 +55,10 @@ def callee_mapping(callee: BlockIR, spec: LayerSpec, world: dict | None = None) 
         # A let under `if` is known here when the caller's arguments decide its condition, or
         # the world walked does (`Inner(d, wide)` in the walk where this block's `wide` holds).
         if let.name not in mapping and _holds_here(let.guard, mapping, world):
-            mapping[let.name] = sym.substitute(let.value, numbers_of(mapping))
+            try:
+                mapping[let.name] = sym.substitute(let.value, numbers_of(mapping))
+            except ZeroDivisionError:  # `d_model // h` given h = 0: refused by the callee's own checks
+                pass  # (its arguments' bounds, as the call checks them); left undecided below
     for let in callee.lets:  # left undecided: a symbol no block can name, never the caller's own `w`
         mapping.setdefault(let.name, Expr.symbol(hidden_let(callee, let.name)))
     return mapping

@@ -116,6 +116,10 @@ def check_runs(source: str, path: str = "fuzz.attn") -> str:
                 # instantiated in the caller), so this oracle does not judge them.
                 outcome = "runtime-check"
                 continue
+            if "enforce fail at alloc" in message or "can't allocate memory" in message:
+                # Sizes the bounds above cannot see (a sub-block's default `H ** W`): too large to run.
+                outcome = "too-large" if outcome == "ok" else outcome
+                continue
             if "dropout probability" in message:
                 # A dropout probability from an argument: left to nn.Dropout's own ValueError.
                 outcome = "runtime-check"
