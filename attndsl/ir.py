@@ -52,7 +52,7 @@ class InputInfo:
     optional: bool
     span: Span
     node: int  # the graph node standing for it
-    # "float" (any floating point), "bool"; not a tensor: "sizes" (a tuple of sizes), "size" (one size,
+    # "float" (any floating point), "bool", "int" (`long[b, n]`: int64 ids or positions); not a tensor: "sizes" (a tuple of sizes), "size" (one size,
     # an int: `input H: int`, whose `shape` is [H]), "flag" (a bool: `input is_causal: bool = false`)
     dtype: str = "float"
     pack: str | None = None  # `[b, c, *spatial[dimension]]`: the pack's name; its sizes follow `shape`
@@ -61,6 +61,11 @@ class InputInfo:
     @property
     def is_tensor(self) -> bool:
         return self.dtype not in ("sizes", "size", "flag")
+
+    @property
+    def element_type(self) -> str:
+        """A tensor's element type as a spec writes it before the shape ("" for floating point)."""
+        return {"bool": "bool", "int": "long"}.get(self.dtype, "")
 
     def sizes_of(self, value) -> list:
         """The sizes an example gives this input: a shape, a tuple of sizes, or one size (an int)."""

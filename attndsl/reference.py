@@ -67,9 +67,10 @@ _CANNOT = """\
   (nothing may follow it in its branch); a layer declared on one branch of an `if` has no
   `None` on the other (but one named like a bool argument does); a value has one rank on
   both branches.
-- Forward takes tensors, sizes (`input H: int`, `input s: sizes[p, q]`) and flags (`input
-  is_causal: bool = false`): no float or string, and no input that may be a bool or a
-  float mask.
+- Forward takes tensors (floating point, `bool[b, n]` masks, `long[b, n]` int64 ids or
+  positions, which index only once clamped), sizes (`input H: int`, `input s: sizes[p,
+  q]`) and flags (`input is_causal: bool = false`): no float or string, and no input that
+  may be a bool or a float mask.
 """
 
 

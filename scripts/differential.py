@@ -130,7 +130,8 @@ def still_disagrees(wanted: tuple, case: Case):
         names = {a.name for a in compiled.ir.args}
         inputs = {i.name for i in compiled.ir.inputs}
         trimmed = Case({k: v for k, v in case.args.items() if k in names},
-                       {k: v for k, v in case.inputs.items() if k in inputs}, case.bool_inputs & inputs, case.seed)
+                       {k: v for k, v in case.inputs.items() if k in inputs}, case.bool_inputs & inputs, case.seed,
+                       int_inputs=case.int_inputs & inputs)
         try:
             if wanted[1] == "example":
                 check_examples(compiled)
@@ -156,7 +157,8 @@ def _write_finding(item) -> str:
     names = {a.name for a in compiled.ir.args} if compiled else set(case.args)
     inputs = {i.name for i in compiled.ir.inputs} if compiled else set(case.inputs)
     trimmed = Case({k: v for k, v in case.args.items() if k in names},
-                   {k: v for k, v in case.inputs.items() if k in inputs}, case.bool_inputs & inputs, case.seed)
+                   {k: v for k, v in case.inputs.items() if k in inputs}, case.bool_inputs & inputs, case.seed,
+                   int_inputs=case.int_inputs & inputs)
     extra = {"found": " | ".join(key)} if OPTIMIZE else {"found": " | ".join(key), "optimize": False}
     (args.out / f"{stem}.attn").write_text(write_regression(minimal, trimmed, **extra), encoding="utf-8")
     return f"  {stem}: {key} (seed {seed})\n      {message.splitlines()[0][:160]}"

@@ -820,4 +820,9 @@ MUTANTS: list[Mutant] = [
       "                node_attrs[\"value\"] = f\"-{limit}\" if value.negative else limit",
       "                node_attrs[\"value\"] = limit",
       "`-finfo(att).max` fills with +max"),
+    M("integer_input_indexes_as_a_buffer", "attndsl/ops/selection.py",
+      '        if name == "buffer":\n            return "buffer", node',
+      '        if name in ("buffer", "input"):\n            return "buffer", node',
+      "an integer input (`ids: long[b, n]`) is taken for a leaf whose values were checked when the module was "
+      "built, as a buffer's: `gather(table, 0, ids)` picks by values nothing checked"),
 ]

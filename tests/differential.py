@@ -50,6 +50,7 @@ class Case:
     bool_inputs: frozenset = frozenset()  # inputs drawn as boolean masks
     seed: int = 0
     sizes_inputs: frozenset = frozenset()  # `spatial_size: sizes[p, q]`: given as the tuple itself
+    int_inputs: frozenset = frozenset()  # `ids: long[b, n]`: int64, some values outside any axis (INT_RANGE)
 
     def to_json(self) -> dict:
         data = {"args": self.args, "inputs": self.inputs}
@@ -57,13 +58,15 @@ class Case:
             data["bool_inputs"] = sorted(self.bool_inputs)
         if self.sizes_inputs:
             data["sizes_inputs"] = sorted(self.sizes_inputs)
+        if self.int_inputs:
+            data["int_inputs"] = sorted(self.int_inputs)
         return data
 
     @staticmethod
     def from_json(data: dict) -> "Case":
         return Case(dict(data["args"]), {k: v if isinstance(v, int) else list(v) for k, v in data["inputs"].items()},
                     frozenset(data.get("bool_inputs", ())), data.get("seed", 0),
-                    frozenset(data.get("sizes_inputs", ())))
+                    frozenset(data.get("sizes_inputs", ())), frozenset(data.get("int_inputs", ())))
 
 
 class Disagreement(AssertionError):
@@ -166,6 +169,11 @@ def randomize(module: nn.Module, seed: int) -> None:
             tensor.copy_(value.to(tensor.dtype))
 
 
+# An integer input's values (`ids: long[b, n]`): unknown to the checker, so some are negative
+# and some past the small axes a case has, and an index made of them must be clamped.
+INT_RANGE = (-3, 10)
+
+
 def make_inputs(case: Case) -> dict:
     generator = torch.Generator().manual_seed(case.seed + 1)
     inputs = {}
@@ -176,6 +184,8 @@ def make_inputs(case: Case) -> dict:
             inputs[name] = tuple(shape)
         elif name in case.bool_inputs:
             inputs[name] = torch.rand(shape, generator=generator, dtype=torch.float64) < 0.3
+        elif name in case.int_inputs:
+            inputs[name] = torch.randint(*INT_RANGE, shape, generator=generator)
         else:
             inputs[name] = torch.randn(shape, generator=generator, dtype=torch.float64)
     return inputs
@@ -404,6 +414,11 @@ def mask_inputs(ir) -> frozenset:
     return frozenset(info.name for info in ir.inputs if getattr(info, "dtype", "float") == "bool")
 
 
+def int_inputs(ir) -> frozenset:
+    """Inputs declared integer (`input ids: long[...]`): drawn in INT_RANGE."""
+    return frozenset(info.name for info in ir.inputs if getattr(info, "dtype", "float") == "int")
+
+
 def check_examples(compiled: Compiled) -> None:
     """Every `example(...)` of the main block gives inputs of the declared shapes (a run-time
     fact it breaks is its business: the module may refuse it)."""
@@ -413,7 +428,8 @@ def check_examples(compiled: Compiled) -> None:
         args = example_arguments(ir, example)
         shapes = {i.name: example[i.name] for i in ir.inputs if i.name in example}
         case = Case(args, shapes, frozenset(masks) & set(shapes),
-                    sizes_inputs=frozenset(i.name for i in ir.inputs if i.dtype == "sizes") & set(shapes))
+                    sizes_inputs=frozenset(i.name for i in ir.inputs if i.dtype == "sizes") & set(shapes),
+                    int_inputs=int_inputs(ir) & set(shapes))
         try:
             module = compiled.program.build(compiled.main, **args).double().eval()
             module(**make_inputs(case))

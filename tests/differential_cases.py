@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from attndsl.interpret.values import Unbound, cond_value, expr_value
 
-from .differential import Case, mask_inputs
+from .differential import Case, int_inputs, mask_inputs
 from .differential_specs import GeneratedSpec
 from .fuzzing import shuffled
 
@@ -118,5 +118,6 @@ def make_cases(ir, spec: GeneratedSpec, ch, count: int = 4) -> list[Case]:
         shapes = input_shapes(ir, args, dims, {**{name: True for name in present}, **flags})
         if breaks:
             _break(ch, shapes)
-        cases.append(Case(args, shapes, frozenset(n for n in masks if n in shapes), seed=index))
+        cases.append(Case(args, shapes, frozenset(n for n in masks if n in shapes), seed=index,
+                          int_inputs=int_inputs(ir) & set(shapes)))
     return cases

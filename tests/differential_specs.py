@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .differential_ints import IntegerInputOps
 from .differential_ops import CatalogueOps
 from .fuzzing import SIZES, GenTensor, SpecGenerator
 
@@ -32,7 +33,7 @@ class GeneratedSpec:
     flags: dict = field(default_factory=dict)  # flag inputs of forward: the nominal call's value (None: default)
 
 
-class DiffSpecGenerator(CatalogueOps, SpecGenerator):
+class DiffSpecGenerator(IntegerInputOps, CatalogueOps, SpecGenerator):
     def __init__(self, ch):
         super().__init__(ch)
         self.bad_rate = 0.0 if ch.chance(0.7) else 0.04
@@ -41,6 +42,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
         self.dim_names: list[str] = []
         self.optional: list[tuple[str, str, GenTensor]] = []  # (name, "mask" | "weights", tensor it fits)
         self.masks: list[tuple[str, GenTensor]] = []  # required boolean inputs
+        self.ids: list[tuple[str, GenTensor]] = []  # required integer inputs (tests/differential_ints.py)
         self.forward_flags: dict[str, bool | None] = {}  # `input on: bool = false`: the nominal call's value
 
     # ------------------------------------------------------------------ scalars
@@ -444,7 +446,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
     OPS = SpecGenerator.OPS + ["op_scalar_mix", "op_scalar_mix", "op_if_arg", "op_if_arg", "op_optional_use",
                                "op_optional_use", "op_required_mask", "op_layer_list", "op_sub_block",
                                "op_sub_block", "op_softmax_layer", "op_if_flag", "op_if_flag", "op_range_loop",
-                               "op_axis_comprehension"] + \
+                               "op_axis_comprehension", "op_ids_use", "op_ids_use"] + \
         CatalogueOps.CATALOGUE_OPS
 
     # ------------------------------------------------------------------ the file
@@ -482,6 +484,8 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
                                  f"require {size} >= {arg} or {size} == 1"]))
         for _ in range(ch.int(2, 7)):
             getattr(self, ch.choice(self.OPS))()
+        if self.ids and ch.chance(0.8):  # (rare among the steps: used last, so the output reads it)
+            self.op_ids_use()
         outputs = [self.env[-1]]
         if ch.chance(0.1) and len(self.env) > 1:
             outputs.append(ch.choice(self.env[:-1]))
@@ -504,7 +508,7 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             if ch.chance(0.15):
                 shape[ch.int(0, len(shape) - 1)] += 1
             items.append(f"{tensor.name}={shape}")
-        items += [f"{name}={list(like.shape)}" for name, like in self.masks]
+        items += [f"{name}={list(like.shape)}" for name, like in self.masks + self.ids]
         items += [f"{name}={str(value).lower()}" for name, value in self.forward_flags.items() if value is not None]
         items += [f"s1={dims['s1']}"] if "s1" in dims else []  # the size forward is given
         self.lines.append(f"    example({', '.join(items)})")
@@ -541,6 +545,8 @@ class DiffSpecGenerator(CatalogueOps, SpecGenerator):
             like = self.env[0]
             self.masks.append(("mask", like))
             self.lines.append(f"    input mask: bool[{', '.join(self._written[like.name])}]")
+        if ch.chance(0.12):
+            self.declare_ids(self.env[0], self._written[self.env[0].name])
         if ch.chance(0.15):  # a size forward is given (PVT's `forward(x, H, W)`), read as a number
             dims["s1"] = ch.choice(SIZES[1:])
             self.dim_names.append("s1")

@@ -37,12 +37,13 @@ def build(source: str, block: str | None = None, **arguments) -> torch.nn.Module
     return generated(source, block)(**arguments).double().eval()
 
 
-def agree(source: str, args: dict, inputs: dict, masks=(), seed: int = 0) -> str:
-    """Generated module and interpreter agree on one case (raises Disagreement if not)."""
+def agree(source: str, args: dict, inputs: dict, masks=(), seed: int = 0, ints=()) -> str:
+    """Generated module and interpreter agree on one case (raises Disagreement if not);
+    `masks` are drawn as booleans, `ints` as int64 (some negative, some large)."""
     compiled = compile_both(source)
     assert compiled is not None, "the spec does not compile"
     shapes = {k: v if isinstance(v, int) else list(v) for k, v in inputs.items()}  # a flag, a size: as they are
-    return run_case(compiled, Case(args, shapes, frozenset(masks), seed))
+    return run_case(compiled, Case(args, shapes, frozenset(masks), seed, int_inputs=frozenset(ints)))
 
 
 def first_error(source: str, path: str = "lang.attn"):

@@ -1171,3 +1171,16 @@ block B(ws: int = 2):
     cls(ws=2)
     with pytest.raises(ValueError, match="ws"):
         cls(ws=0)
+
+
+# integer_input_indexes_as_a_buffer
+def test_an_integer_input_does_not_index_unclamped_like_a_buffer():
+    """A buffer's values are checked when the module is built; an input's are unknown."""
+    source = """
+block A(k: int = 5, d: int = 3):
+    input ids: long[m, d]
+    param table: [k, d] = normal()
+    return gather(table, 0, {index})
+"""
+    assert codes(source.format(index="ids")) == ["E0204"]
+    assert codes(source.format(index="clamp(ids, min=0, max=k - 1)")) == []

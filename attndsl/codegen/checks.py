@@ -116,6 +116,8 @@ class CheckEmitter:
                     f"    raise ValueError({message})"]
         if info.dtype == "bool":
             kind, wrong = "boolean", f"{info.name}.dtype != torch.bool"
+        elif info.dtype == "int":  # int64, as HF's ids and torch's index ops take (torch.int is int32)
+            kind, wrong = "int64 (torch.long)", f"{info.name}.dtype != torch.long"
         else:
             kind, wrong = "floating-point", f"not {info.name}.is_floating_point()"
         declared, expected = self.show(self.input_shape(info)), str(rank)

@@ -11,6 +11,12 @@ from ..symbolic import Expr
 from .values import ContractRefusal, spec_value
 
 
+# A tensor input's element type: whether a tensor has it, and how the refusal says it.
+_ELEMENT_TYPES = {"float": (lambda t: t.is_floating_point(), "a floating-point"),
+                  "bool": (lambda t: t.dtype == torch.bool, "a boolean"),
+                  "int": (lambda t: t.dtype == torch.long, "an int64 (torch.long)")}
+
+
 def bind_inputs(ir, name: str, args, kwargs) -> dict:
     names = [info.name for info in ir.inputs]
     if len(args) > len(names):
@@ -53,9 +59,8 @@ def check_inputs(ir, name: str, source_shapes: dict, inputs: dict, env: dict) ->
         if not isinstance(tensor, torch.Tensor):
             raise ContractRefusal(f"{name}: {info.name} must be a tensor")
         dtype = getattr(info, "dtype", "float")
-        if (tensor.dtype == torch.bool) != (dtype == "bool") or (dtype != "bool" and not tensor.is_floating_point()):
-            raise ContractRefusal(f"{name}: {info.name} must be a {'boolean' if dtype == 'bool' else 'floating-point'} "
-                                  f"tensor, got {tensor.dtype}")
+        if not _ELEMENT_TYPES[dtype][0](tensor):
+            raise ContractRefusal(f"{name}: {info.name} must be {_ELEMENT_TYPES[dtype][1]} tensor, got {tensor.dtype}")
         rank = len(info.shape)
         if info.pack:  # `[b, c, *spatial[dimension]]`: as many more sizes as the argument says
             rank += env[ir.packs[info.pack]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import syntax as ast
-from ..ops.selection import index_origin
+from ..ops.selection import index_origin, unclamped_input
 from ..symbolic import Expr
 from .values import ListArg, Tensor
 
@@ -58,6 +58,9 @@ class IndexingLowering:
                              help="keep the shape and select with where(mask, x, y) or masked_fill(x, mask, value)")
         if self.ir.graph.nodes[index.node]["op"] != "buffer" and \
                 index_origin(self.ir, index.node)[0] not in ("positions", "clamped"):
+            unclamped = unclamped_input(self.ir, index.node)
+            if unclamped is not None:
+                raise self.error("E0113", unclamped[0], item.span, help=unclamped[1])
             raise self.error("E0113", "a gather's index is a buffer, whose values are checked once, when the module "
                              "is built, to lie within the axis, positions computed by topk, sort, argsort, argmax "
                              "or argmin, or an integer tensor clamped to [0, k] (each reshaped, sliced or "

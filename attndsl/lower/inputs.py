@@ -12,6 +12,18 @@ from .helpers import _label
 from .values import SizesInput, Tensor
 
 
+# An input's element type as written -> the checker's. `long[b, n]` is an integer tensor
+# (int64, what HF's `position_ids`/`input_ids` and torch's index ops take) whose values are
+# unknown until forward runs: it indexes only once clamped (attndsl/ops/selection.py).
+_TENSOR_DTYPES = {None: "float", "float": "float", "bool": "bool", "long": "int", "sizes": "sizes"}
+# Names a porter reaches for that are not element types here, each with why.
+_DTYPE_HELP = {
+    "int": "write `long[...]` for an integer tensor: forward checks it is int64 (torch.long), as HF's ids and "
+           "torch's index ops are, where torch's `int` is int32; `input n: int` (no shape) is one size",
+    "int64": "write `long[...]` for an int64 tensor", "double": "floating-point inputs need no type",
+}
+
+
 class InputLowering:
     _declaring_input = False  # an input's shape reads its own sizes, and says so if it borrows another's
 
@@ -32,11 +44,11 @@ class InputLowering:
                              f"`{defaulted.name}`", stmt.span, help="declare the optional inputs last")
         if stmt.shape is None:
             return self._scalar_input(stmt)
-        dtypes = {None: "float", "float": "float", "bool": "bool", "sizes": "sizes"}
-        if stmt.dtype not in dtypes:
+        if stmt.dtype not in _TENSOR_DTYPES:
             raise self.error("E0111", f"unknown element type `{stmt.dtype}` for input `{stmt.name}`", stmt.span,
-                             help="write `bool[...]` for a mask, `sizes[a, b]` for a tuple of sizes; "
-                             "floating-point inputs need no type")
+                             help=_DTYPE_HELP.get(stmt.dtype, "write `bool[...]` for a mask, `long[...]` for "
+                                                  "integer ids or positions, `sizes[a, b]` for a tuple of sizes; "
+                                                  "floating-point inputs need no type"))
         shape, pack = [], None
         for axis, dim in enumerate(stmt.shape):
             if isinstance(dim, ast.Pack):
@@ -72,8 +84,8 @@ class InputLowering:
             raise self.error("E0103", f"`{stmt.name}` is already defined", stmt.span,
                              labels=[_label(self.scope[stmt.name][2], "first defined here")])
         node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=stmt.optional,
-                                dtype=dtypes[stmt.dtype])
-        self.ir.inputs.append(InputInfo(stmt.name, shape, stmt.optional, stmt.span, node, dtypes[stmt.dtype], pack))
+                                dtype=_TENSOR_DTYPES[stmt.dtype])
+        self.ir.inputs.append(InputInfo(stmt.name, shape, stmt.optional, stmt.span, node, _TENSOR_DTYPES[stmt.dtype], pack))
         if stmt.dtype == "sizes":  # no tensor: its sizes are read by their names (and `if name:` when optional)
             self._bind(stmt.name, "input_opt" if stmt.optional else "sizes", SizesInput(stmt.name), stmt.span)
         else:

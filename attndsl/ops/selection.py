@@ -92,6 +92,21 @@ def index_bound(ir, shapes: dict, node: int) -> Expr | None:
     return shape[ir.graph.nodes[source]["attrs"]["dim"] % len(shape)]
 
 
+def unclamped_input(ir, node: int) -> tuple[str, str] | None:
+    """Where an index that no rule bounds is computed from an integer input (`input ids:
+    long[b, n]`, HF's `position_ids`), what to say: its values are unknown until forward
+    runs, so only a clamp into the axis makes it an index. (message, help), or None."""
+    import networkx as nx  # (the ops are imported before the graph is needed)
+
+    names = sorted(attrs["attrs"]["input"] for n in nx.ancestors(ir.graph, node) | {node}
+                   if (attrs := ir.graph.nodes[n])["op"] == "input" and attrs["attrs"].get("dtype") == "int")
+    if not names:
+        return None
+    return (f"an index computed from the input `{names[0]}` must be clamped into the axis: its values are unknown "
+            "until forward runs (torch would read a negative one from the end, and stop on one past the axis)",
+            f"clamp it where it indexes: `clamp({names[0]}, min=0, max=k - 1)` for an axis of size k")
+
+
 def _clamped_from_zero(ctx, attrs: dict, what: str) -> None:
     """A clamped index lies in [0, max] where both bounds are at least 0 (torch takes `max`
     where it is below `min`, so a negative one would wrap)."""
@@ -121,7 +136,10 @@ def expect_within(ctx, index: int, size: Expr, axis: int, what: str) -> None:
     for clamp in clamps(ctx.checker.ir, source) if origin == "clamped" else ():
         _clamped_from_zero(ctx, ctx.checker.ir.graph.nodes[clamp]["attrs"], what)
     bound = index_bound(ctx.checker.ir, ctx.checker.shapes, index)
-    if bound is None:
+    unclamped = unclamped_input(ctx.checker.ir, index) if bound is None else None
+    if unclamped is not None:
+        ctx.error("E0204", f"{what}: {unclamped[0]}", help=unclamped[1])
+    elif bound is None:
         ctx.error("E0204", f"{what}'s index has no known bound: an index is a buffer (read whole), positions "
                   "computed in this block by topk, sort, argsort, argmax or argmin, or an integer tensor clamped "
                   "to [0, k] (`clamp(i, min=0, max=k)`), read through reshapes, slices and expands only",

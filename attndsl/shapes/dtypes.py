@@ -70,8 +70,8 @@ def _layer_call_dtype(context, attrs: dict, operand_dtypes: list) -> str:
     inputs = [i for i in callee.inputs if i.dtype not in ("flag", "size")]
     for info, dtype in zip(inputs, [d for d in operand_dtypes if d is not None]):
         if dtype != info.dtype:
-            wanted = "a boolean" if info.dtype == "bool" else "a floating-point"
-            context.error("E0209", f"block {callee.name}'s input `{info.name}` is {wanted} tensor, not "
+            context.error("E0209", f"block {callee.name}'s input `{info.name}` is "
+                          f"{'a boolean tensor' if info.dtype == 'bool' else _DESCRIBED[info.dtype]}, not "
                           f"{with_article(dtype)} tensor")
     given = tuple(callee.graph.nodes[output].get("dtype") or "float" for output in callee.outputs)
     # several values (`return x * 2, x > 0`): each of its items is its own (as for a loop's results)

@@ -68,7 +68,7 @@ def _signature(ir: BlockIR) -> list[str]:
             lines.append(f"input {info.name}: bool" + ("" if info.default is None else f" = {_value(info.default)}"))
             continue
         shape = "[" + ", ".join(render_expr(d, order) for d in info.shape) + "]"
-        lines.append(f"input {info.name}: {'bool' if dtype == 'bool' else ''}{shape}" + (" = None" if info.optional else ""))
+        lines.append(f"input {info.name}: {info.element_type}{shape}" + (" = None" if info.optional else ""))
     for index, node in enumerate(ir.outputs):
         lines.append(f"output {index}: {shape_text(ir, node, order) or '[]'}")
     return lines

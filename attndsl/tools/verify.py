@@ -42,12 +42,12 @@ def run(args) -> int:
     from ..api import load_code
 
     generated = getattr(load_code(spec.code, Path(spec.path).stem), ir.name)
-    refused = _refused_by_spec(spec.path, ir.name, kwargs, shapes, _bool_inputs(ir))
+    refused = _refused_by_spec(spec.path, ir.name, kwargs, shapes, _typed_inputs(ir))
     if refused is not None:
         print(f"{spec.path}: the arguments and inputs do not fit the spec: {refused}", file=sys.stderr)
         return 2
     try:
-        summary = compare(reference_class, generated, kwargs, shapes, _bool_inputs(ir))
+        summary = compare(reference_class, generated, kwargs, shapes, _typed_inputs(ir))
     except Difference as difference:
         print(f"{spec.path}: {ir.name} differs from {args.against}: {difference}", file=sys.stderr)
         return 1
@@ -150,7 +150,7 @@ def _argument(arg, value):
     return value
 
 
-def _refused_by_spec(path: str, block: str, kwargs: dict, shapes: dict, masks: set[str]) -> str | None:
+def _refused_by_spec(path: str, block: str, kwargs: dict, shapes: dict, typed: dict[str, str]) -> str | None:
     """Why the spec refuses these arguments or inputs, by its own semantics (the interpreter,
     not either module under test), or None: a comparison outside what the spec accepts
     proves nothing, whatever the two modules do with it."""
@@ -161,7 +161,7 @@ def _refused_by_spec(path: str, block: str, kwargs: dict, shapes: dict, masks: s
     try:
         module = build(path, block, **kwargs).double().eval()
         with torch.no_grad():
-            module(**_inputs(shapes, masks))
+            module(**_inputs(shapes, typed))
     except Refusal as refusal:
         return str(refusal)
     except Exception:  # the spec accepts them and torch fails: the comparison shows where
@@ -169,14 +169,15 @@ def _refused_by_spec(path: str, block: str, kwargs: dict, shapes: dict, masks: s
     return None
 
 
-def _bool_inputs(ir) -> set[str]:
-    return {info.name for info in ir.inputs if getattr(info, "dtype", "float") == "bool"}
+def _typed_inputs(ir) -> dict[str, str]:
+    """The tensor inputs that are not floating point: masks ("bool") and ids ("int")."""
+    return {info.name: info.dtype for info in ir.inputs if getattr(info, "dtype", "float") in ("bool", "int")}
 
 
 # ---------------------------------------------------------------------------- the comparison
 
 
-def compare(reference_class, generated_class, kwargs: dict, shapes: dict, masks: set[str]) -> str:
+def compare(reference_class, generated_class, kwargs: dict, shapes: dict, typed: dict[str, str]) -> str:
     import torch
 
     torch.manual_seed(SEED)
@@ -191,7 +192,7 @@ def compare(reference_class, generated_class, kwargs: dict, shapes: dict, masks:
     _compare_built_buffers(reference, generated)
     randomize(reference, SEED)
     _load_state(reference, generated)
-    inputs = _inputs(shapes, masks)
+    inputs = _inputs(shapes, typed)
     checked = 0
     for mode in ("eval", "train"):
         checked = _forward_backward(reference, generated, inputs, mode)
@@ -268,7 +269,7 @@ def _load_state(reference, generated) -> None:
     generated.load_state_dict(want, strict=True)
 
 
-def _inputs(shapes: dict, masks: set[str]) -> dict:
+def _inputs(shapes: dict, typed: dict[str, str]) -> dict:
     import torch
 
     generator = torch.Generator().manual_seed(SEED + 1)
@@ -276,7 +277,9 @@ def _inputs(shapes: dict, masks: set[str]) -> dict:
     for name, shape in shapes.items():
         if isinstance(shape, (bool, int, tuple)):  # a flag, a size, a tuple of sizes
             inputs[name] = shape
-        elif name in masks:  # about a third masked, never a whole row
+        elif typed.get(name) == "int":  # ids, positions: within the input's last axis (RoPE's position_ids)
+            inputs[name] = torch.randint(0, shape[-1], shape, generator=generator)
+        elif typed.get(name) == "bool":  # about a third masked, never a whole row
             mask = torch.rand(shape, generator=generator, dtype=torch.float64) < 0.3
             mask[..., 0] = False
             inputs[name] = mask
