@@ -31,6 +31,22 @@ def test_load_a_block():
         attndsl.load(SPECS_DIR / "cbam.attn", block="Nope")
 
 
+def test_load_without_the_optimising_passes():
+    """Trial 14c: the README says Python takes `optimize=False`; `load` did not."""
+    import inspect
+
+    fused = attndsl.load(SPECS_DIR / "sdpa.attn")
+    plain = attndsl.load(SPECS_DIR / "sdpa.attn", optimize=False)
+    assert "scaled_dot_product_attention" in inspect.getsource(fused.forward)
+    assert "scaled_dot_product_attention" not in inspect.getsource(plain.forward)
+    torch.manual_seed(0)
+    a = fused(d_model=16, d_k=4, d_v=4, h=2).double().eval()
+    b = plain(d_model=16, d_k=4, d_v=4, h=2).double().eval()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 5, 16, dtype=torch.float64)
+    torch.testing.assert_close(a(x, x, x), b(x, x, x))
+
+
 def test_load_a_bad_spec(tmp_path):
     bad = tmp_path / "bad.attn"
     bad.write_text("block B():\n    input x: [b, 4]\n    layer fc = linear(8, 2)\n    return fc(x)\n")
