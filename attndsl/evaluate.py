@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any, Mapping
 
 from . import symbolic as sym
+from .guards import written_values
 from .ir import Cond, iterated, list_item
 from .symbolic import Expr
 
@@ -143,6 +144,16 @@ def holds(cond, env: Env, present: frozenset = frozenset()) -> bool:
     if cond.op == "cmp":
         operator, left, right = cond.args
         return _COMPARE[operator](value(left, env), value(right, env))
+    if cond.op == "written":  # as Python evaluates it, in floats (guards.Written)
+        from .interpret.values import source_value
+
+        values = {name: value(v, env) for name, v in written_values(cond).items()}
+        values = {k: v.numerator if isinstance(v, Fraction) and v.denominator == 1 else
+                  float(v) if isinstance(v, Fraction) else v for k, v in values.items()}
+        try:
+            return bool(source_value(cond.args[0].node, {**env, **values}))
+        except Exception as error:  # an Unbound name, a Refusal, a ZeroDivisionError
+            raise Undefined(f"{cond.args[0].text}: {error}") from error
     if cond.op == "all_elems":
         elements, var, inner = cond.args
         items = iterated(elements, lambda e: value(e, env) if isinstance(e, Expr) else env[e])
@@ -201,6 +212,9 @@ def substitute_cond(cond: Cond, mapping: dict[str, Any]) -> Cond:
         if left.is_const and right.is_const:
             return Cond.const(_COMPARE[operator](left.value, right.value))
         return Cond("cmp", (operator, left, right))
+    if cond.op == "written":  # the values of the names it reads, in the caller's terms
+        exprs = {k: v for k, v in mapping.items() if isinstance(v, Expr)}
+        return Cond("written", (cond.args[0], *(sym.substitute(v, exprs) for v in cond.args[1:])))
     return cond
 
 

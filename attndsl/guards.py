@@ -9,7 +9,8 @@ one spelling is found under another.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,39 @@ class Cond:
     @staticmethod
     def const(value: bool) -> "Cond":
         return Cond("const", (value,))
+
+
+@dataclass(frozen=True)
+class Written:
+    """A comparison Python evaluates in floats, kept as the spec wrote it: the first argument
+    of a `Cond("written", (Written, *values))`, the values (Exprs) being those of `names`.
+
+    Why (trial 14c F01-F03, F09): the checker reasons in exact rationals, Python in floats,
+    and the two differ on `s > 3.3` at s = 3.3000000000000003, or on `ws * 0.1 * 3 > 3.3` at
+    ws = 11. So a comparison whose sides Python may round (a non-integer constant, `/`,
+    sqrt, a float let; a float argument other than alone on its side) is one opaque atom:
+    the module and the interpreter evaluate it as written, in an `if`, a `require` and a
+    conditional `let` alike, and the checker learns no fact from it and decides nothing
+    about it (it is free to be true or false). Comparisons of whole numbers, and of a float
+    argument as it is given, are exact in Python and keep the checker's exact form
+    (lower/expressions.py: _expr_Compare decides which)."""
+
+    text: str  # the spelling, names as written: two `if`s written alike are one condition
+    node: Any = field(compare=False, hash=False, repr=False)  # the spec's AST
+    names: tuple = ()  # the numbers it reads, in order: the Cond's other arguments are their values
+
+
+def written_values(cond: Cond) -> dict:
+    """The values (Exprs) of the names a written comparison reads."""
+    return dict(zip(cond.args[0].names, cond.args[1:]))
+
+
+def reads_written(cond: Cond) -> bool:
+    """Whether a condition has a written comparison in it: its negation is `not (...)`, not
+    the flipped comparison, which a NaN would pass (`not (s > 3.3)` holds at NaN, `s <= 3.3` not)."""
+    if not isinstance(cond, Cond):
+        return False
+    return cond.op == "written" or any(reads_written(a) for a in cond.args)
 
 
 Guard = tuple[Cond, ...]  # a conjunction; () means "always"

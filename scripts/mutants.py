@@ -825,4 +825,9 @@ MUTANTS: list[Mutant] = [
       '        if name in ("buffer", "input"):\n            return "buffer", node',
       "an integer input (`ids: long[b, n]`) is taken for a leaf whose values were checked when the module was "
       "built, as a buffer's: `gather(table, 0, ids)` picks by values nothing checked"),
+    M("float_comparison_taken_exactly", "attndsl/lower/conditions.py",
+      "        return _float_source(node, floats) is None and integral(value, floats)",
+      "        return True",
+      "a comparison Python evaluates in floats (`n * 0.1 * 3 > 3.3`) is taken in exact arithmetic: the checker "
+      "learns n >= 12 from a require that n = 11 passes, and drops the slice's check"),
 ]

@@ -1184,3 +1184,18 @@ block A(k: int = 5, d: int = 3):
 """
     assert codes(source.format(index="ids")) == ["E0204"]
     assert codes(source.format(index="clamp(ids, min=0, max=k - 1)")) == []
+
+
+# float_comparison_taken_exactly
+def test_a_float_comparison_is_no_exact_fact():
+    """`n * 0.1 * 3 > 3.3` holds at n = 11 in floats: the require is no `n >= 12`, and the
+    slice of 12 keeps its own check."""
+    cls = build("""
+block B(d: int = 4):
+    input x: [b, n, d]
+    require n * 0.1 * 3 > 3.3, "needs more than 11 tokens"
+    return x[:, :12]
+""")
+    assert cls()(torch.randn(2, 12, 4)).shape == (2, 12, 4)
+    with pytest.raises(ValueError, match="slice"):
+        cls()(torch.randn(2, 11, 4))

@@ -7,6 +7,7 @@ import re
 from fractions import Fraction
 
 from .. import symbolic as sym
+from ..guards import written_values
 from ..ir import BlockIR, Cond, elements_source, list_item
 from ..ranks import pack_of
 from ..lower import Literal
@@ -308,12 +309,22 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
         if cond.op == "cmp":
             op, (left, right) = cond.args[0], _fractions_cleared(*cond.args[1:])
             return f"{self._compared(left, names)} {op} {self._compared(right, names)}"
+        if cond.op == "written":  # as the spec wrote it, Python's floats deciding (guards.Written)
+            values = written_values(cond)
+            return source_expr(cond.args[0].node,
+                               lambda name: self._written_name(values[name], names) if name in values else names(name))[0]
         if cond.op == "all_elems":
             elements, var, inner = cond.args
             body = self.condition(inner, lambda s: s if s == var else names(s))
             source = elements_source(elements, lambda e: self._compared(e, names) if isinstance(e, Expr) else names(e))
             return f"all({body} for {var} in {source})"
         raise InternalError(f"unknown condition {cond.op}")
+
+    def _written_name(self, value: Expr, names) -> str:
+        """A name a written comparison reads: an argument, a let, a size by its name; a value
+        the lowering substituted (a sub-block's argument), in brackets."""
+        text = self._compared(value, names)
+        return text if text.isidentifier() or text.startswith("self.") and text[5:].isidentifier() else f"({text})"
 
     def _compared(self, expr: Expr, names) -> str:
         """A side of a comparison, with its true value: `//` only where the division is a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from .. import symbolic as sym
-from ..guards import cannot_hold
+from ..guards import cannot_hold, reads_written
 from ..ir import CheckInfo, Cond, complementary, negate
 from ..shapes.conditions import condition_symbols
 from ..symbolic import Expr
@@ -194,7 +194,8 @@ class CheckEmitter:
         if written is not None:  # `require n <= max_len`: tested as the spec writes it
             sizes = set(self.ir.dim_origin) | set(self.ir.forward_lets) | set(self.ir.optional_dims)
             message = fstring([("text", f"{block}: {check.message}")] + self._values_read(written.source, names, sizes))
-            return [f"if {_negated(written.source, names)}:", f"    raise ValueError({message})"]
+            test = _negated(written.source, names, flip=not reads_written(written.condition))
+            return [f"if {test}:", f"    raise ValueError({message})"]
         condition = check.condition
         if isinstance(condition, Cond):
             message_parts = [("text", f"{block}: {check.message}")]

@@ -84,15 +84,18 @@ _NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor
                      "log": "math.log", "log2": "math.log2", "exp": "math.exp"}
 
 
-def _negated(node, names) -> str:
-    """`not (cond)` as it reads best: a comparison flips its operator."""
+def _negated(node, names, flip: bool = True) -> str:
+    """`not (cond)` as it reads best: a comparison flips its operator, unless `flip` is
+    false (a comparison of floats, which a NaN fails either way round)."""
     from .. import syntax as ast
 
-    if isinstance(node, ast.Compare):
+    if isinstance(node, ast.Compare) and flip:
         flipped = ast.Compare(node.span, _NEGATED[node.op], node.left, node.right)
         return source_expr(flipped, names)[0]
     if isinstance(node, ast.UnaryOp) and node.op == "not":
         return source_expr(node.operand, names)[0]
+    if isinstance(node, ast.Compare):  # `not (s > 3.3)`, not the `not s > 3.3` Python reads alike
+        return f"not ({source_expr(node, names)[0]})"
     return "not " + _paren(source_expr(node, names), 6)
 
 

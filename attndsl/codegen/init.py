@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from .. import symbolic as sym
 from .. import syntax as ast
+from ..guards import reads_written
 from ..inits import takes_factory
 from ..inplace import kind_in_place_hazards
 from ..ir import Cond, LayerInfo, LayerSpec
@@ -45,7 +46,7 @@ class InitEmitter:
             line = f"{let.name} = {source_expr(let.source, self.init_name)[0]}"
             statements.append((((let.span.line, let.span.column), 1), guard, [line]))
         for check in self.ir.requires:
-            test = _negated(check.source, self.init_name)
+            test = _negated(check.source, self.init_name, flip=not reads_written(check.condition))
             message = fstring([("text", f"{self.ir.name}: {check.message}")] + self._values_read(check.source))
             statements.append((((check.span.line, check.span.column), 1), check.guard,
                                [f"if {test}:", f"    raise ValueError({message})"]))

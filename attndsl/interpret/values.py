@@ -24,6 +24,7 @@ import operator
 from fractions import Fraction
 
 from .. import syntax as ast
+from ..guards import written_values
 from ..ir import Cond, iterated
 from ..symbolic import Expr
 
@@ -182,6 +183,9 @@ def cond_value(cond: Cond, env: dict, present: frozenset | set = frozenset()) ->
     if op == "cmp":
         comparison, left, right = args
         return _COMPARE[comparison](expr_value(left, env), expr_value(right, env))
+    if op == "written":  # as Python evaluates it, in floats (guards.Written)
+        values = {name: as_python(expr_value(value, env)) for name, value in written_values(cond).items()}
+        return bool(source_value(args[0].node, {**env, **values}))
     if op == "all_elems":
         elements, var, inner = args
         if isinstance(elements, str) and elements not in env:

@@ -5,8 +5,11 @@ as a `Cond` over the arguments (and, in forward, the inputs' presence and the fl
 from __future__ import annotations
 
 from .. import syntax as ast
+from ..evaluate import integral
+from ..guards import Written
 from ..ir import Cond, negate, reads_forward
 from ..symbolic import Expr
+from .helpers import _float_source
 from .numbers import is_none
 from .values import ListArg, Tensor
 
@@ -72,6 +75,37 @@ class ConditionLowering:
                              help="select with where(mask, a, b) or masked_fill(x, mask, value)")
         raise self.error("E0113", "a condition must be a comparison or a bool argument", node.span)
 
+    def _exact_in_python(self, node: ast.Node, value: Expr) -> bool:
+        """Whether Python computes this side of a comparison exactly, as the checker does:
+        int arithmetic (no float constant, `/`, sqrt, float let, float argument), or a float
+        argument alone (`p > 0`: Python compares a float and an int exactly)."""
+        if isinstance(node, ast.Name) and node.id in self.float_symbols:
+            return True
+        floats = set(self.float_symbols) | self.float_lets()
+        return _float_source(node, floats) is None and integral(value, floats)
+
+    def _written_comparison(self, node: ast.Compare) -> Cond | None:
+        """A comparison Python evaluates in floats, kept as written (guards.Written says why);
+        one of constants is decided now, as Python decides it (`0.1 * 3 > 0.3` holds)."""
+        from ..codegen.expressions import InternalError, source_expr
+        from ..interpret.values import source_value
+
+        names = tuple(dict.fromkeys(n.id for n in _values_named(node)))
+        try:
+            text = source_expr(node, lambda name: name)[0]
+        except InternalError:
+            return None  # not a number of the constructor's (left to the exact form)
+        if not names:
+            try:
+                return Cond.const(bool(source_value(node, {})))
+            except Exception:  # a Refusal, a ZeroDivisionError: Python decides it when built
+                return None
+        # the numbers it reads, by value (a sub-block's are substituted by its caller's); a
+        # list argument (`len(ks)`) is read by its name
+        values = {name: self._expr(ast.Name(node.span, name)) for name in names}
+        values = {name: value for name, value in values.items() if isinstance(value, Expr)}
+        return Cond("written", (Written(text, node, tuple(values)), *values.values()))
+
     def _all_elements(self, node: ast.Node):
         """What `all([... for k in X])` runs over: a list[int] argument (by its name), or
         `range(n)`, n a whole number the arguments give (the count, an Expr)."""
@@ -98,6 +132,17 @@ class ConditionLowering:
                 return tests[0] if len(tests) == 1 else Cond("or" if node.op == "in" else "and", tuple(tests))
         raise self.error("E0113", f"`{node.op}` tests a number in a list of numbers (`stride in [1, 2]`), a str "
                          "argument in a list of strings, or a string in a list[str] argument", node.span)
+
+
+def _values_named(node: ast.Node) -> list[ast.Name]:
+    """The names of values under `node`, in order: not a called function's (`sqrt`), nor `inf`."""
+    if isinstance(node, ast.Name):
+        return [] if node.id == "inf" else [node]
+    found = []
+    for child in ast.children(node):
+        if not (isinstance(node, ast.Call) and child is node.func):
+            found += _values_named(child)
+    return found
 
 
 def compared_numbers(op: str, left: Expr, right: Expr) -> Cond:

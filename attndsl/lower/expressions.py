@@ -206,6 +206,10 @@ class ExpressionLowering:
             return self._tensor_compare(node, left, right)
         if not (isinstance(left, Expr) and isinstance(right, Expr)):
             raise self.error("E0113", "comparisons are between numbers or tensors", node.span)
+        if not all(self._exact_in_python(side, value) for side, value in ((node.left, left), (node.right, right))):
+            written = self._written_comparison(node)
+            if written is not None:
+                return written
         return compared_numbers(node.op, left, right)
 
     _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow", "//": "floordiv",

@@ -112,8 +112,10 @@ def render_cond(cond: Cond, order=None) -> str:
         return f"not {text}" if inner.op in ("arg", "flag") else f"not ({text})"
     if op in ("and", "or"):
         parts = [render_cond(a, order) for a in args]
-        plain = ("cmp", "not", "arg", "flag", "present", "kind", "is_none", "text", "has")
+        plain = ("cmp", "not", "arg", "flag", "present", "kind", "is_none", "text", "has", "written")
         return f" {op} ".join(p if " " not in p or a.op in plain else f"({p})" for p, a in zip(parts, args))
+    if op == "written":  # as the spec wrote it
+        return args[0].text
     if op == "all_elems":
         elements, var, inner = args
         source = elements_source(elements, lambda e: render_expr(e, order) if isinstance(e, Expr) else e)

@@ -122,7 +122,7 @@ class Knowledge:
         if symbol is None and operator in (">=", ">") and normal is None and right.is_const and \
                 _lone_atom(left, "item"):
             # `ws[i] >= 1` of every element (view.py renames the loop variable, no normal form)
-            self.add(guard, "bound", left, Fraction(int(right.value) + 1 if operator == ">" else right.value))
+            self.add(guard, "bound", left, Fraction(math.floor(right.value) + 1 if operator == ">" else right.value))
             return
         if (symbol is None or not right.is_const) and operator in (">=", ">") and normal is not None:
             # `H - k + 2*(k//2) - 1 >= 0` (a window fits), `max_len >= n`: a bound on the difference.
@@ -136,7 +136,8 @@ class Knowledge:
             self.add(guard, "bound", symbol, right.value)
         elif operator == ">":
             whole = symbol in self.int_args or symbol in self.dims or symbol.startswith("len(")
-            self.add(guard, "bound", symbol, Fraction(int(right.value) + 1) if whole else right.value)
+            # a whole number above c is at least floor(c) + 1 (above -0.5: at least 0, not 1)
+            self.add(guard, "bound", symbol, Fraction(math.floor(right.value) + 1) if whole else right.value)
             if right.value >= 0:
                 self.add(guard, "nonzero", left)
 

@@ -14,6 +14,7 @@ from fractions import Fraction
 from .. import evaluate
 from ..cli import UsageError
 from ..diagnostics import Span
+from ..guards import written_values
 from ..ir import BlockIR, CheckInfo, Cond, iterated, list_item
 from ..ranks import RANKS, default_rank, input_dims
 from ..symbolic import Expr
@@ -178,6 +179,11 @@ class Values:
             operator, left, right = args
             a, b = self.value(left, extra), self.value(right, extra)
             return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[operator]
+        if op == "written":  # as Python evaluates it, in floats (guards.Written)
+            from ..interpret.values import as_python, source_value
+
+            values = {name: as_python(self.value(v, extra)) for name, v in written_values(cond).items()}
+            return bool(source_value(args[0].node, {**self.lists, **values}))
         if op == "all_elems":
             elements, var, inner = args
             items = iterated(elements, lambda e: self.value(e, extra) if isinstance(e, Expr) else self.lists.get(e, []))
