@@ -830,4 +830,9 @@ MUTANTS: list[Mutant] = [
       "        return True",
       "a comparison Python evaluates in floats (`n * 0.1 * 3 > 3.3`) is taken in exact arithmetic: the checker "
       "learns n >= 12 from a require that n = 11 passes, and drops the slice's check"),
+    M("or_guard_teaches_its_operand_everywhere", "attndsl/shapes/knowledge.py",
+      "found = self._context_facts[key] = [f for f in scratch.facts if f.guard <= context]",
+      "found = self._context_facts[key] = scratch.facts",
+      "inside `if ws > 0 or flag:` `ws > 0` is taken as known, though it holds only where `not flag` does: "
+      "windows of `ws` rows get no bound check"),
 ]

@@ -1199,3 +1199,22 @@ block B(d: int = 4):
     assert cls()(torch.randn(2, 12, 4)).shape == (2, 12, 4)
     with pytest.raises(ValueError, match="slice"):
         cls()(torch.randn(2, 11, 4))
+
+
+# or_guard_teaches_its_operand_everywhere
+def test_an_or_guard_does_not_teach_its_first_operand():
+    """`ws > 0 or flag` holds at ws = 0 with flag: the windows of ws rows are refused there."""
+    cls = build("""
+block B(ws: int = 2, flag: bool = false):
+    input x: [b, n, d]
+    if ws > 0 or flag:
+        y = rearrange(x, "b (m p) d -> b m p d", p=ws)
+        y = sum(y, dim=2)
+    else:
+        y = x
+    return y
+""")
+    cls(ws=2, flag=True)
+    cls(ws=0)
+    with pytest.raises(ValueError, match="ws"):
+        cls(ws=0, flag=True)

@@ -212,7 +212,9 @@ class Knowledge:
             for cond in sorted(context, key=repr):
                 for part in _held(cond):
                     scratch.learn(part, (), normal)
-            found = self._context_facts[key] = scratch.facts
+            # `ws > 0 or flag` teaches `ws > 0` only where `not flag` also holds: a fact the
+            # scratch learned under a guard of its own holds here only if the context holds it
+            found = self._context_facts[key] = [f for f in scratch.facts if f.guard <= context]
         return found
 
 
