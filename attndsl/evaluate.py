@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import math
+import sys
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -93,12 +94,16 @@ def _factor(factor, env: Env):
     if factor.op in _NUMBER_FUNCTIONS:  # int(), round(), math.ceil(), ... of a `let`
         if factor.op in ("math.log", "math.log2") and args[0] <= 0:
             raise Undefined("the logarithm of a number that is not positive")
-        if factor.op == "math.exp" and args[0] > 709:
+        if factor.op == "math.exp" and args[0] > LARGEST_EXP:
             raise Undefined("an exponential too large for a float")
         result = _NUMBER_FUNCTIONS[factor.op](args[0])
         return Fraction(result) if isinstance(result, int) else result
     raise Undefined(f"unknown operation {factor.op}")
 
+
+# The largest float whose math.exp is a float (709.782712893384; math.exp of the next float up
+# overflows): the bound the module checks exp's argument against, and the interpreter too.
+LARGEST_EXP = math.log(sys.float_info.max)
 
 _NUMBER_FUNCTIONS = {"int": math.trunc, "round": round, "math.ceil": math.ceil, "math.floor": math.floor,
                      "abs": abs, "math.log": math.log, "math.log2": math.log2,

@@ -835,4 +835,8 @@ MUTANTS: list[Mutant] = [
       "found = self._context_facts[key] = scratch.facts",
       "inside `if ws > 0 or flag:` `ws > 0` is taken as known, though it holds only where `not flag` does: "
       "windows of `ws` rows get no bound check"),
+    M("bound_check_before_the_let_it_reads", "attndsl/shapes/check_pruning.py",
+      "    return max([(check.position, 0)] + [(where, 2) for where in lets])",
+      "    return (check.position, 0)",
+      "an argument's bound guarded by `t <= 0` (`let t = ws * 0.5`) opens __init__, before `t` is computed"),
 ]

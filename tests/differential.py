@@ -127,8 +127,18 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
 
 
+def _interpreter_refusal(stage: str, error) -> None:
+    """What the interpreter computes with Python's arithmetic (lets, requires, sizes) it
+    refuses with its Refusal: a ZeroDivisionError or OverflowError from it is a bug to report,
+    not a refusal. Torch's own errors from the layers it runs (a batch norm of one value in
+    training) still count as refusals: the interpreter leaves those to torch."""
+    if isinstance(error, ArithmeticError) and not isinstance(error, interpret.Refusal):
+        raise Disagreement(stage, f"interpreter raised {type(error).__name__}", _describe(error))
+
+
 def _judge_refusals(stage: str, compiled: Compiled, generated_error, interpreted_error) -> bool:
     """True when both refused (agreement); raises on a disagreement; False when both ran."""
+    _interpreter_refusal(stage, interpreted_error)
     if generated_error is not None and not _own_refusal(generated_error, compiled):
         raise Disagreement(stage, f"generated raised {type(generated_error).__name__}",
                            f"{_describe(generated_error)}; interpreter: "
@@ -403,6 +413,7 @@ def _refused_early(compiled: Compiled, generated_error, interpreted, case: Case)
         interpreted.train(mode == "train")
         _no_dropout(interpreted)
         _, interpreted_error = _attempt(lambda: interpreted.double()(**_clone(inputs)))
+        _interpreter_refusal(mode, interpreted_error)
         if interpreted_error is None:
             raise Disagreement("init", "generated refused, interpreter ran",
                                f"{_describe(generated_error)} (the interpreter's {mode} forward ran)")

@@ -1218,3 +1218,26 @@ block B(ws: int = 2, flag: bool = false):
     cls(ws=0)
     with pytest.raises(ValueError, match="ws"):
         cls(ws=0, flag=True)
+
+
+# bound_check_before_the_let_it_reads
+def test_a_bound_check_guarded_by_a_let_comes_after_the_let():
+    """The world literal `t <= 0` guards the windows' bound: it is asked once `t` exists."""
+    cls = build("""
+block B(ws: int = 0):
+    input x: [b, n, d]
+    let t = ws * 0.5
+    if t > 0:
+        layer f = relu()
+    else:
+        layer f = identity()
+    if not ws == 0:
+        y = rearrange(f(x), "b (m p) d -> (b m) p d", p=ws)
+        y = rearrange(y, "(b m) p d -> b (m p) d", b=b)
+    else:
+        y = f(x)
+    return y
+""")
+    cls(ws=2)
+    with pytest.raises(ValueError, match="ws"):
+        cls(ws=-2)

@@ -116,7 +116,7 @@ def test_exp_of_a_number_in_a_let(depth):
 
 
 def test_an_exp_too_large_for_a_float_is_refused_when_built():
-    with pytest.raises(ValueError, match="`depth` must be at least -2362"):  # exp(709.3) is a float
+    with pytest.raises(ValueError, match="`depth` must be at least -2364"):  # exp(709.5) is a float
         build(EXP, depth=-3000)
     source = EXP.replace("exp(-0.3 * (depth - 1))", "exp(depth * 1000)")
     code, line, _, message = first_error(source)

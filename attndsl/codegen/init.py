@@ -16,6 +16,8 @@ from ..lower.layer_kinds import LayerKind, LayerKindArg
 from ..ops import ATOM
 from ..ops.selection import KEEPS_VALUES
 from ..ops.views import SHARES_STORAGE
+from ..shapes.check_pruning import init_position
+from ..spec_expr import expr as spec_expr
 from ..symbolic import Expr
 from .expressions import InternalError, _is_default, _negated, layer_class, source_expr
 from .sequentials import has_loops, in_place_refusal, module_route
@@ -34,8 +36,8 @@ class InitEmitter:
         # a size the checker named (`heads_out`) is computed once, by the first check that reads it
         # (rendered in the order the checks are placed: a later one under that `if` reuses it)
         defined: dict = {}
-        for check in sorted((c for c in checks if c.position is not None), key=lambda c: c.position):
-            statements.append(((check.position, 0), check.guard,
+        for check in sorted((c for c in checks if c.position is not None), key=lambda c: init_position(self.ir, c)):
+            statements.append((init_position(self.ir, check), check.guard,
                                self._check_lines(check, self.init_name, "init", defined)))
         written = set()
         for let in self.ir.lets:
@@ -43,8 +45,7 @@ class InitEmitter:
                 continue
             written.add(let.span)
             guard = _common_guard([l.guard for l in self.ir.lets if l.span == let.span])
-            line = f"{let.name} = {source_expr(let.source, self.init_name)[0]}"
-            statements.append((((let.span.line, let.span.column), 1), guard, [line]))
+            statements.append((((let.span.line, let.span.column), 1), guard, self._let_lines(let)))
         for check in self.ir.requires:
             test = _negated(check.source, self.init_name, flip=not reads_written(check.condition))
             message = fstring([("text", f"{self.ir.name}: {check.message}")] + self._values_read(check.source))
@@ -79,6 +80,16 @@ class InitEmitter:
         # checks the compiler guards by the same condition)
         lines += self._guarded(body, self.init_name, dict(self.ir.if_comments))
         return lines
+
+    def _let_lines(self, let) -> list[str]:
+        """`c = ...`; a let with a power (`exp(d) ** 2`, `2.0 ** depth`) may leave a float's
+        range, where Python raises OverflowError: refused as the block's ValueError naming it."""
+        line = f"{let.name} = {source_expr(let.source, self.init_name)[0]}"
+        if not any(_may_overflow(node) for node in _nodes(let.source)):
+            return [line]
+        message = fstring([("text", f"{self.ir.name}: `{let.name}` = {spec_expr(let.source)} is too large for a "
+                                    "float")] + self._values_read(let.source))
+        return ["try:", f"    {line}", "except OverflowError:", f"    raise ValueError({message}) from None"]
 
     def _values_read(self, condition, names=None, sizes: set = frozenset()) -> list[tuple[str, str]]:
         """Message parts showing the arguments and lets (and, in forward, the `sizes`) a
@@ -344,6 +355,25 @@ class InitEmitter:
         if hasattr(value, "name"):  # a list argument
             return value.name
         raise InternalError(f"cannot render layer argument {value!r}")
+
+
+def _may_overflow(node) -> bool:
+    """A power whose float result may leave a float's range. `d ** -0.5`, `x ** 0.5`, `x ** 1`
+    cannot for a base in a float's range (a negative exponent below -0.5 can, of a tiny base:
+    `1e-320 ** -1`), and are left as they are: scales are written so."""
+    if not (isinstance(node, ast.BinOp) and node.op == "**"):
+        return False
+    exponent, sign = node.right, 1
+    if isinstance(exponent, ast.UnaryOp) and exponent.op == "-":
+        exponent, sign = exponent.operand, -1
+    return not (isinstance(exponent, ast.Number) and -0.5 <= sign * float(exponent.text) <= 1)
+
+
+def _nodes(node):
+    """`node` and every node under it."""
+    yield node
+    for child in ast.children(node):
+        yield from _nodes(child)
 
 
 def _common_guard(guards: list[tuple]) -> tuple:

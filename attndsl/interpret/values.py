@@ -25,7 +25,9 @@ from fractions import Fraction
 
 from .. import syntax as ast
 from ..guards import written_values
+from ..evaluate import LARGEST_EXP
 from ..ir import Cond, iterated
+from ..spec_expr import expr as spec_expr
 from ..symbolic import Expr
 
 
@@ -127,7 +129,7 @@ _ATOMS = {
     "abs": abs,
     "math.log": lambda a: math.log(a),
     "math.log2": lambda a: math.log2(a),
-    "math.exp": lambda a: math.exp(a),
+    "math.exp": lambda a: _exp(a),
     "pow": _whole_power,
 }
 
@@ -214,15 +216,36 @@ def _sqrt_source(value):
     return value**0.5
 
 
+def _exp(value):
+    """math.exp, refused past the bound the module checks (exp(inf) too, as the module does)."""
+    if value > LARGEST_EXP:
+        raise Refusal(f"exp({value!r}): {value!r} is more than {LARGEST_EXP!r}, past which an exponential "
+                      "is no float")
+    return math.exp(value)
+
+
 _BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
            "//": operator.floordiv, "%": operator.mod, "**": operator.pow}
 _FUNCTIONS = {"max": max, "min": min, "len": len, "int": int, "round": round, "abs": abs, "ceil": math.ceil,
               "floor": math.floor, "log": math.log, "log2": math.log2,
-              "exp": math.exp}
+              "exp": _exp}
 
 
 def source_value(node: ast.Node, env: dict):
-    """The value of a constructor-time or scalar expression, with Python's semantics."""
+    """The value of a constructor-time or scalar expression, with Python's semantics; what
+    Python cannot compute (a division by zero, `exp(1000)`, `exp(400) ** 2`, the logarithm of
+    a negative number) is a refusal, as the generated module refuses it, not Python's error."""
+    try:
+        return _source_value(node, env)
+    except (ZeroDivisionError, OverflowError) as error:
+        raise Refusal(f"{spec_expr(node)} cannot be computed: {error}") from None
+    except ValueError as error:
+        if isinstance(error, Refusal):
+            raise
+        raise Refusal(f"{spec_expr(node)} cannot be computed: {error}") from None
+
+
+def _source_value(node: ast.Node, env: dict):
     if isinstance(node, ast.Number):
         return _number(node.text)
     if isinstance(node, ast.Bool):
@@ -238,14 +261,14 @@ def source_value(node: ast.Node, env: dict):
             return math.inf
         raise Unbound(node.id)
     if isinstance(node, ast.ListExpr):
-        return [source_value(item, env) for item in node.items]
+        return [_source_value(item, env) for item in node.items]
     if isinstance(node, ast.TupleExpr):
-        return tuple(source_value(item, env) for item in node.items)
+        return tuple(_source_value(item, env) for item in node.items)
     if isinstance(node, ast.UnaryOp):
-        value = source_value(node.operand, env)
+        value = _source_value(node.operand, env)
         return {"-": operator.neg, "+": operator.pos, "not": operator.not_}[node.op](value)
     if isinstance(node, ast.BinOp):
-        left, right = source_value(node.left, env), source_value(node.right, env)
+        left, right = _source_value(node.left, env), _source_value(node.right, env)
         if node.op == "**" and isinstance(right, int) and abs(right) > 4096:
             raise Refusal(f"exponent {right} is out of range")
         if node.op == "**" and ast.names_in(node.right) and not (isinstance(right, int) and right >= 0):
@@ -257,36 +280,36 @@ def source_value(node: ast.Node, env: dict):
         return result
     if isinstance(node, ast.Compare):
         if node.op in ("is", "is not"):  # `x is None`, on an optional argument
-            return (source_value(node.left, env) is None) == (node.op == "is")
+            return (_source_value(node.left, env) is None) == (node.op == "is")
         if node.op in ("in", "not in"):  # strings: `mode in ["att", "avg"]`, `"channel_add" in fusion_types`
-            return (source_value(node.left, env) in source_value(node.right, env)) == (node.op == "in")
-        return _COMPARE[node.op](source_value(node.left, env), source_value(node.right, env))
+            return (_source_value(node.left, env) in _source_value(node.right, env)) == (node.op == "in")
+        return _COMPARE[node.op](_source_value(node.left, env), _source_value(node.right, env))
     if isinstance(node, ast.IfExp):
-        chosen = node.body if source_value(node.condition, env) else node.orelse
-        return source_value(chosen, env)
+        chosen = node.body if _source_value(node.condition, env) else node.orelse
+        return _source_value(chosen, env)
     if isinstance(node, ast.Subscript) and len(node.items) == 1:  # an item of a list argument
-        items, index = source_value(node.value, env), source_value(node.items[0], env)
+        items, index = _source_value(node.value, env), _source_value(node.items[0], env)
         if not isinstance(items, list) or not 0 <= index < len(items):
             raise Refusal(f"{getattr(node.value, 'id', 'the list')} has no item {index}")
         return items[index]
     if isinstance(node, ast.BoolOp):
         if node.op == "or":  # Python's: the first true value, else the last (`qk_scale or d ** -0.5`)
             for part in node.values[:-1]:
-                value = source_value(part, env)
+                value = _source_value(part, env)
                 if value:
                     return value
-            return source_value(node.values[-1], env)
-        return all(source_value(v, env) for v in node.values)
+            return _source_value(node.values[-1], env)
+        return all(_source_value(v, env) for v in node.values)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         name = node.func.id
         if name == "all":
             comp = node.args[0]
-            items = source_value(comp.iterable, env)
-            return all(source_value(comp.element, {**env, comp.var: item}) for item in items)
+            items = _source_value(comp.iterable, env)
+            return all(_source_value(comp.element, {**env, comp.var: item}) for item in items)
         if name == "sqrt":
-            return _sqrt_source(source_value(node.args[0], env))
+            return _sqrt_source(_source_value(node.args[0], env))
         if name in _FUNCTIONS:
-            return _FUNCTIONS[name](*(source_value(a, env) for a in node.args))
+            return _FUNCTIONS[name](*(_source_value(a, env) for a in node.args))
     raise Unbound(f"cannot evaluate {type(node).__name__} at {node.span}")
 
 

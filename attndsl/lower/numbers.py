@@ -16,7 +16,7 @@ import math
 from fractions import Fraction
 
 from .. import syntax as ast
-from ..evaluate import INTEGER_ATOMS, integral
+from ..evaluate import INTEGER_ATOMS, LARGEST_EXP, integral
 from ..ir import Cond, LetInfo, negate
 from ..spec_expr import expr as spec_expr
 from ..symbolic import Atom, Expr
@@ -26,8 +26,9 @@ from .values import ListArg, Literal, Tensor
 # name in specs -> atom of the canonical form; the atom renders as the Python that computes it
 NUMBER_FUNCTIONS = {"int": "int", "round": "round", "ceil": "math.ceil", "floor": "math.floor", "abs": "abs",
                     "log": "math.log", "log2": "math.log2", "exp": "math.exp"}
-# The largest whole x whose math.exp(x) is a float (math.exp(709.79) overflows).
-EXP_LIMIT = Expr.const(709)
+# exp's argument is checked to be at most this, exactly where math.exp overflows (a power of two
+# scales it in the rendered check: the comparison is exact for an int and a float alike)
+EXP_LIMIT = Expr.const(Fraction(LARGEST_EXP))
 _EXACT = {"int": math.trunc, "round": round, "math.ceil": math.ceil, "math.floor": math.floor, "abs": abs}
 
 
@@ -145,7 +146,7 @@ class NumberLowering:
             self._note_precondition("positive", value, node.args[0].span)
         if name == "exp":  # math.exp raises OverflowError past a float's range: refused, as a ValueError
             self._note_precondition("exp_range", EXP_LIMIT - value, node.args[0].span,
-                                    f"{spec_expr(node.args[0])} must be at most {EXP_LIMIT.value} (its exponential "
+                                    f"{spec_expr(node.args[0])} must be at most {float(EXP_LIMIT.value)!r} (its exponential "
                                     "must fit in a float)")
         exact = _float_source(node.args[0]) is None or _divided_exactly(node.args[0], value)
         return number_function(name, value, exact=exact)

@@ -41,12 +41,29 @@ def merge_complementary(checks: list) -> list:
     return checks
 
 
-def _emission_order(check) -> tuple:
+def init_position(ir: BlockIR, check) -> tuple:
+    """Where `__init__` makes a check placed by position, as the key codegen sorts its
+    statements by (a let or require at `((line, column), 1)`): at the check's position, but
+    never before a let its condition or guard reads. An argument's bound guarded by the world
+    literal `t <= 0` of `let t = ws * 0.5` opens `__init__` otherwise, before `t` exists."""
+    read = set().union(*(_symbols_read(c) for c in (check.condition, *check.guard)))
+    lets = [(let.span.line, let.span.column) for let in ir.lets if let.name in read]
+    return max([(check.position, 0)] + [(where, 2) for where in lets])
+
+
+def _symbols_read(condition) -> set:
+    if isinstance(condition, tuple):  # ("divides", a, b)
+        return set().union(*(part.symbols() for part in condition[1:] if isinstance(part, Expr)))
+    return cond_symbols(condition)
+
+
+def _emission_order(ir: BlockIR, check) -> tuple:
     """The order codegen makes the checks in (attndsl/codegen/init.py, checks.py)."""
     if check.where == "forward":
         return (3, 0)
     if check.position is not None:
-        return (1, check.position) if check.position != (0, 0) else (0, (0, 0))
+        place = init_position(ir, check)
+        return (1, place) if place != ((0, 0), 0) else (0, place)
     return (2, 0)
 
 
@@ -123,7 +140,7 @@ def _pruned(ir: BlockIR, checks: list) -> list:
     knowledge = Knowledge(ir)
     for require in ir.requires:  # in the terms checks are in: a let's name (`kd`) by its value
         knowledge.learn(require.condition, require.guard, knowledge.view(frozenset(require.guard)).normal)
-    ordered = sorted(enumerate(checks), key=lambda item: (_emission_order(item[1]), item[0]))
+    ordered = sorted(enumerate(checks), key=lambda item: (_emission_order(ir, item[1]), item[0]))
     kept = set()
     nonzero: dict[int, CheckInfo] = {}  # a kept division's check that its divisor is not zero, asked before it
     equalities: list = []  # (guard, {a, b}) of each kept `a == b`: `b == a` after it asks it again
