@@ -838,5 +838,5 @@ MUTANTS: list[Mutant] = [
     M("bound_check_before_the_let_it_reads", "attndsl/shapes/check_pruning.py",
       "    return max([(check.position, 0)] + [(where, 2) for where in lets])",
       "    return (check.position, 0)",
-      "an argument's bound guarded by `t <= 0` (`let t = ws * 0.5`) opens __init__, before `t` is computed"),
+      "an argument's bound guarded by `t < 0` (`let t = ws - 1`) opens __init__, before `t` is computed"),
 ]

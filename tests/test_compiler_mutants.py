@@ -1222,12 +1222,14 @@ block B(ws: int = 2, flag: bool = false):
 
 # bound_check_before_the_let_it_reads
 def test_a_bound_check_guarded_by_a_let_comes_after_the_let():
-    """The world literal `t <= 0` guards the windows' bound: it is asked once `t` exists."""
+    """The world literal `t <= 0` guards the windows' bound: it is asked once `t` exists.
+    (A whole-number let: a float one, `ws * 0.5`, is a condition the checker learns nothing
+    from, whose bound is then asked unguarded.)"""
     cls = build("""
 block B(ws: int = 0):
     input x: [b, n, d]
-    let t = ws * 0.5
-    if t > 0:
+    let t = ws - 1
+    if t >= 0:
         layer f = relu()
     else:
         layer f = identity()
@@ -1238,6 +1240,7 @@ block B(ws: int = 0):
         y = f(x)
     return y
 """)
-    cls(ws=2)
+    for ws in (0, 1, 2, 3):
+        cls(ws=ws)
     with pytest.raises(ValueError, match="ws"):
         cls(ws=-2)
