@@ -26,6 +26,7 @@ from .early_returns import ReturnProblem, join_returns
 from .declarations import DeclarationLowering
 from .inputs import InputLowering
 from .defaults import DefaultLowering
+from .attributes import AttributeLowering
 from .expressions import ExpressionLowering
 from .layer_specs import LayerSpecLowering
 from .indexing import IndexingLowering
@@ -46,7 +47,7 @@ _WHAT_NAMES = {"arg": "an argument", "param": "a param", "layer": "a layer", "in
 
 
 class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering,
-                    ConditionLowering, CallLowering, LayerCallLowering, MaskLowering, IndexingLowering, NumberLowering,
+                    AttributeLowering, ConditionLowering, CallLowering, LayerCallLowering, MaskLowering, IndexingLowering, NumberLowering,
                     LayerNameLowering, InitLowering, SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering,
                     StringLowering, ComprehensionLowering, ParamLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
