@@ -8,18 +8,21 @@ from torch import nn
 
 
 def _attention_by_query_blocks(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, masked: torch.Tensor | None, block: int = 256, **options
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, masked: torch.Tensor | None, min_block: int = 256, **options
 ) -> torch.Tensor:
     """`F.scaled_dot_product_attention(q, k, v, **options)` with a boolean mask that has a row
-    for every query (True = masked; None for none), `block` queries at a time.
+    for every query (True = masked; None for none), in at most four blocks of queries, each
+    of at least `min_block`.
 
     SDPA takes the additive float mask a boolean one means. Made for every query at once, it
-    would be as large as the attention weights the fused call never makes; made for a block
-    of queries at a time, it is a fraction of them. Each query attends by its own mask row
-    alone, so the blocks' results are the rows of the whole one.
+    would be as large as the attention weights the fused call never makes; made a block of
+    queries at a time, it holds that block's rows only. Each call passes over all the keys
+    and values, hence at most four. Each query attends by its own mask row alone, so the
+    blocks' results are the rows of the whole one.
     """
     if masked is None:
         return F.scaled_dot_product_attention(q, k, v, **options)
+    block = max(min_block, -(-q.shape[-2] // 4))
     blocks = []
     for start in range(0, q.shape[-2], block):
         rows = masked[..., start : start + block, :]

@@ -144,10 +144,12 @@ def _forward_calls(code: str) -> list[str]:
     return [name for name in re.findall(r"(_attention_by_query_blocks|F\.scaled_dot_product_attention)\(", forward)]
 
 
-def test_a_mask_with_a_row_per_query_is_made_additive_a_block_of_queries_at_a_time():
-    """600 queries: blocks of 256, 256 and 88. The same function as the plain form (outputs
-    and gradients, eval and training mode), and no float mask is ever made for more than
-    one block: the float tensors the forward makes are at most a block's mask."""
+@pytest.mark.parametrize("n, blocks", [(600, [88, 256]), (1100, [275])])
+def test_a_mask_with_a_row_per_query_is_made_additive_a_block_of_queries_at_a_time(n, blocks):
+    """600 queries: blocks of 256, 256 and 88; 1100: four of 275 (at most four calls). The
+    same function as the plain form (outputs and gradients, eval and training mode), and no
+    float mask is ever made for more than one block: the float tensors the forward makes are
+    at most a block's mask."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     source = _spec("""
@@ -156,7 +158,6 @@ def test_a_mask_with_a_row_per_query_is_made_additive_a_block_of_queries_at_a_ti
     plain_cls = build(source, "A", optimize=False, path="a.attn", runtime_checks=False)
     fast_cls = build(source, "A", optimize=True, path="a.attn", runtime_checks=False)
     plain, fast = pair(plain_cls, fast_cls, {}, seed=3)
-    n = 600
     gen = torch.Generator().manual_seed(5)
     mask = torch.rand(B, H, n, M, generator=gen) < 0.4
     mask[..., n // 2:, :] = True  # later queries see only their first key: every block differs
@@ -165,7 +166,7 @@ def test_a_mask_with_a_row_per_query_is_made_additive_a_block_of_queries_at_a_ti
             torch.randn(B, H, M, D, generator=gen, dtype=torch.float64),
             torch.randn(B, H, M, E, generator=gen, dtype=torch.float64), mask,
             torch.randn(B, H, n, M, generator=gen, dtype=torch.float64)]
-    assert_same_function(plain, fast, args, {}, seed=3, what="600 queries")
+    assert_same_function(plain, fast, args, {}, seed=3, what=f"{n} queries")
 
     made = []
 
@@ -179,7 +180,7 @@ def test_a_mask_with_a_row_per_query_is_made_additive_a_block_of_queries_at_a_ti
     fast.eval()
     with torch.no_grad(), FloatMasks():
         fast(*args)
-    assert sorted(set(made)) == [(B, H, 88, M), (B, H, 256, M)], made
+    assert sorted(set(made)) == [(B, H, rows, M) for rows in blocks], made
 
 
 def test_an_optional_mask_is_passed_when_given():

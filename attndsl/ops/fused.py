@@ -25,7 +25,8 @@ def render_attention(r, node, operands, attrs):
 
     Where the mask has a row for every query, even that float mask is as large as the
     weights; the call then goes to `_attention_by_query_blocks` (templates/torch/helpers/),
-    which makes it a block of queries at a time (passes/fuse_attention.py decides)."""
+    which makes it a block of queries at a time, a quarter of them or fewer
+    (passes/fuse_attention.py decides)."""
     arguments = [text for text, _ in operands[:3]]
     blocks = attrs.get("query_blocks")
     if len(operands) > 3:
@@ -55,8 +56,8 @@ def render_attention(r, node, operands, attrs):
 
 
 QUERY_BLOCKS_HELPER = "attention_by_query_blocks"
-# Queries per call of the helper: at 256, a block's float mask is a quarter of the whole at
-# 1024 queries, and the calls cost no more than one (benchmarks/README.md).
+# The fewest queries per call of the helper, which makes at most four: each call costs a
+# pass over the keys and values, so smaller blocks cost time (benchmarks/README.md).
 QUERY_BLOCK = 256
 
 

@@ -27,7 +27,7 @@ from ..ranks import RANKS, kind_at_rank
 from ..layers.registry import per_axis
 from ..shapes.worlds import rank_atom
 from ..ops.fused import QUERY_BLOCK
-from ..symbolic import Expr, minimum
+from ..symbolic import Expr, ceildiv, maximum, minimum
 
 ZERO = Expr.const(0)
 
@@ -151,7 +151,8 @@ def _float_mask(operands, attrs) -> Expr:
     mask = operands[3]
     if not attrs.get("query_blocks"):
         return numel(mask)
-    return numel(mask[:-2]) * minimum(mask[-2], Expr.const(QUERY_BLOCK)) * mask[-1]
+    block = maximum(Expr.const(QUERY_BLOCK), ceildiv(mask[-2], Expr.const(4)))  # at most four blocks
+    return numel(mask[:-2]) * minimum(mask[-2], block) * mask[-1]
 
 
 def _rearrange_memory(attrs, contiguous):
