@@ -21,18 +21,29 @@ Its meaning of each op is in `tensor_ops.TENSOR_OPS` (one entry per op).
 
 from __future__ import annotations
 
-from .block import InterpretedBlock, InterpreterBug
-from .program import Program, load
-from .tensor_ops import TENSOR_OPS
-from . import catalogue_ops  # noqa: F401,E402  (registers the catalogue's ops in TENSOR_OPS)
-from . import language_ops  # noqa: F401,E402  (masks, constants, indexing: their entries in TENSOR_OPS)
-from . import selection_ops  # noqa: F401,E402  (topk, sort, gather, scatter)
+import importlib
+
+# values.py is Python's meaning of what a constructor computes, torch-free: the compiler reads
+# it too (lower/conditions.py, evaluate.py) and must not import torch through this package,
+# so the interpreter proper is imported when first used.
 from .values import ContractRefusal, Refusal
 
+_LAZY = {"InterpretedBlock": "block", "InterpreterBug": "block", "Program": "program", "load": "program",
+         "TENSOR_OPS": "tensor_ops"}
 
-def build(source_or_path, block: str | None = None, **arguments) -> InterpretedBlock:
-    """An interpreted module for `block` of a spec (text, or a path to a .attn file)."""
-    return load(source_or_path).build(block, **arguments)
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # the ops' entries in TENSOR_OPS: the catalogue's; masks, constants and indexing; selection
+    for registering in ("catalogue_ops", "language_ops", "selection_ops"):
+        importlib.import_module(f".{registering}", __name__)
+    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+
+
+def build(source_or_path, block: str | None = None, **arguments):
+    """An interpreted module (InterpretedBlock) for `block` of a spec (text, or a path to a .attn file)."""
+    return __getattr__("load")(source_or_path).build(block, **arguments)
 
 
 __all__ = ["ContractRefusal", "InterpretedBlock", "InterpreterBug", "Program", "Refusal", "TENSOR_OPS", "build", "load"]
