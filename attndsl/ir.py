@@ -284,6 +284,9 @@ class BlockIR:
     # generated `return` and `if`, which no node of the graph stands for.
     return_comments: list[str] = field(default_factory=list)
     if_comments: dict[Cond, list[str]] = field(default_factory=dict)
+    # float arguments a condition compares in the checker's exact form (`p > 0`, `p == q`):
+    # __init__ refuses NaN for them (lower/expressions.py: _expr_Compare says why)
+    compared_floats: set[str] = field(default_factory=set)
     graph: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
     span: Span | None = None
     # Where each dim symbol comes from: symbol -> (input name, axis)

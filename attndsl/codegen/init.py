@@ -20,6 +20,7 @@ from ..shapes.check_pruning import init_position
 from ..spec_expr import expr as spec_expr
 from ..symbolic import Expr
 from .expressions import InternalError, _is_default, _negated, layer_class, source_expr
+from .numbers import nan_checks
 from .sequentials import has_loops, in_place_refusal, module_route
 from .text import comment_text, fstring, python_string
 
@@ -53,7 +54,8 @@ class InitEmitter:
                                [f"if {test}:", f"    raise ValueError({message})"]))
         statements.sort(key=lambda s: s[0])
         ordered = [(guard, body) for _, guard, body in statements]
-        ordered = self.layer_kind_checks() + ordered  # the classes a layer-kind argument may be, first
+        # NaN refused, and the classes a layer-kind argument may be, first
+        ordered = (nan_checks(self.ir) if self.options.runtime_checks else []) + self.layer_kind_checks() + ordered
         ordered += [(c.guard, self._check_lines(c, self.init_name, "init", defined)) for c in checks
                     if c.position is None]
         lines += self._guarded(ordered, self.init_name)

@@ -90,6 +90,8 @@ class InterpretedBlock(nn.Module):
                 value = getattr(nn, LAYERS[kind_named(value)].torch_class)
             if not (getattr(arg, "optional", False) and value is None) and not _ARG_TYPES[arg.type](value):
                 raise Refusal(f"{self._name}: {arg.name} must be a {arg.type}, got {value!r}")
+            if arg.name in self._ir.compared_floats and value != value:  # NaN, as codegen/numbers.py refuses it
+                raise Refusal(f"{self._name}: `{arg.name}` must be a number, got {value!r}")
             env[arg.name] = value
             if arg.type == "list[int]":
                 env[f"len({arg.name})"] = len(value)
