@@ -52,8 +52,9 @@ class InputInfo:
     optional: bool
     span: Span
     node: int  # the graph node standing for it
-    # "float" (any floating point), "bool", "int" (`long[b, n]`: int64 ids or positions); not a tensor: "sizes" (a tuple of sizes), "size" (one size,
-    # an int: `input H: int`, whose `shape` is [H]), "flag" (a bool: `input is_causal: bool = false`)
+    # "float" (any floating point), "bool", "int" (`long[b, n]`: int64 ids or positions); not a
+    # tensor: "sizes" (a tuple of sizes), "size" (one size, an int: `input H: int`, whose `shape`
+    # is [H]), "flag" (a bool: `input is_causal: bool = false`)
     dtype: str = "float"
     pack: str | None = None  # `[b, c, *spatial[dimension]]`: the pack's name; its sizes follow `shape`
     default: bool | None = None  # a flag's default (None: the caller gives it)

@@ -356,6 +356,13 @@ def name_nodes(node) -> list[Name]:
     return found
 
 
+def walk(node):
+    """`node` and every node under it, outer before inner."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
+
+
 def children(node) -> list[Node]:
     """The nodes directly under `node`, field by field (lists of nodes included)."""
     found: list[Node] = []

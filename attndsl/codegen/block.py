@@ -311,8 +311,11 @@ class BlockRenderer(InitEmitter, ForwardEmitter, CheckEmitter, SignatureEmitter,
             return f"{self._compared(left, names)} {op} {self._compared(right, names)}"
         if cond.op == "written":  # as the spec wrote it, Python's floats deciding (guards.Written)
             values = written_values(cond)
-            return source_expr(cond.args[0].node,
-                               lambda name: self._written_name(values[name], names) if name in values else names(name))[0]
+
+            def written_name(name: str) -> str:
+                return self._written_name(values[name], names) if name in values else names(name)
+
+            return source_expr(cond.args[0].node, written_name)[0]
         if cond.op == "all_elems":
             elements, var, inner = cond.args
             body = self.condition(inner, lambda s: s if s == var else names(s))

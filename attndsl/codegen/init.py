@@ -87,7 +87,7 @@ class InitEmitter:
         """`c = ...`; a let with a power (`exp(d) ** 2`, `2.0 ** depth`) may leave a float's
         range, where Python raises OverflowError: refused as the block's ValueError naming it."""
         line = f"{let.name} = {source_expr(let.source, self.init_name)[0]}"
-        if not any(_may_overflow(node) for node in _nodes(let.source)):
+        if not any(_may_overflow(node) for node in ast.walk(let.source)):
             return [line]
         message = fstring([("text", f"{self.ir.name}: `{let.name}` = {spec_expr(let.source)} is too large for a "
                                     "float")] + self._values_read(let.source))
@@ -369,13 +369,6 @@ def _may_overflow(node) -> bool:
     if isinstance(exponent, ast.UnaryOp) and exponent.op == "-":
         exponent, sign = exponent.operand, -1
     return not (isinstance(exponent, ast.Number) and -0.5 <= sign * float(exponent.text) <= 1)
-
-
-def _nodes(node):
-    """`node` and every node under it."""
-    yield node
-    for child in ast.children(node):
-        yield from _nodes(child)
 
 
 def _common_guard(guards: list[tuple]) -> tuple:

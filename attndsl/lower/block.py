@@ -47,9 +47,10 @@ _WHAT_NAMES = {"arg": "an argument", "param": "a param", "layer": "a layer", "in
 
 
 class BlockLowering(InputLowering, DeclarationLowering, DataflowLowering, LayerSpecLowering, ExpressionLowering,
-                    AttributeLowering, ConditionLowering, CallLowering, LayerCallLowering, MaskLowering, IndexingLowering, NumberLowering,
-                    LayerNameLowering, InitLowering, SequentialLowering, LayerKindLowering, LoopLowering, DefaultLowering,
-                    StringLowering, ComprehensionLowering, ParamLowering):
+                    AttributeLowering, ConditionLowering, CallLowering, LayerCallLowering, MaskLowering,
+                    IndexingLowering, NumberLowering, LayerNameLowering, InitLowering, SequentialLowering,
+                    LayerKindLowering, LoopLowering, DefaultLowering, StringLowering, ComprehensionLowering,
+                    ParamLowering):
     def __init__(self, block: ast.Block, path: str, sink: DiagnosticSink, known_blocks: dict[str, ast.Block]):
         self.block = block
         self.sink = sink

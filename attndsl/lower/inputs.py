@@ -83,9 +83,9 @@ class InputLowering:
         if stmt.name in self.scope:
             raise self.error("E0103", f"`{stmt.name}` is already defined", stmt.span,
                              labels=[_label(self.scope[stmt.name][2], "first defined here")])
-        node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=stmt.optional,
-                                dtype=_TENSOR_DTYPES[stmt.dtype])
-        self.ir.inputs.append(InputInfo(stmt.name, shape, stmt.optional, stmt.span, node, _TENSOR_DTYPES[stmt.dtype], pack))
+        dtype = _TENSOR_DTYPES[stmt.dtype]
+        node = self.ir.add_node("input", [], span=stmt.span, input=stmt.name, optional=stmt.optional, dtype=dtype)
+        self.ir.inputs.append(InputInfo(stmt.name, shape, stmt.optional, stmt.span, node, dtype, pack))
         if stmt.dtype == "sizes":  # no tensor: its sizes are read by their names (and `if name:` when optional)
             self._bind(stmt.name, "input_opt" if stmt.optional else "sizes", SizesInput(stmt.name), stmt.span)
         else:

@@ -146,8 +146,8 @@ class NumberLowering:
             self._note_precondition("positive", value, node.args[0].span)
         if name == "exp":  # math.exp raises OverflowError past a float's range: refused, as a ValueError
             self._note_precondition("exp_range", EXP_LIMIT - value, node.args[0].span,
-                                    f"{spec_expr(node.args[0])} must be at most {float(EXP_LIMIT.value)!r} (its exponential "
-                                    "must fit in a float)")
+                                    f"{spec_expr(node.args[0])} must be at most {float(EXP_LIMIT.value)!r} "
+                                    "(its exponential must fit in a float)")
         exact = _float_source(node.args[0]) is None or _divided_exactly(node.args[0], value)
         return number_function(name, value, exact=exact)
 

@@ -251,7 +251,8 @@ def _declaration_hover(doc, ir, declared, order) -> str:
         if info.dtype == "flag":
             default = "" if info.default is None else f" = {'true' if info.default else 'false'}"
             return f"input `{info.name}`: bool{default} (a flag of forward)"
-        return f"input `{info.name}`: {info.element_type}{show(info.shape, order)}" + (" (optional)" if info.optional else "")
+        optional = " (optional)" if info.optional else ""
+        return f"input `{info.name}`: {info.element_type}{show(info.shape, order)}{optional}"
     if kind == "param":
         info = next(p for p in ir.params if p.name == node.name)
         return f"param `{info.name}`: {show(info.shape, order)} = {info.init}"
